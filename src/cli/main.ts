@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerServeCommand } from './serve.js';
+import { registerTokenCommands } from './token.js';
+import { registerUserCommands } from './user.js';
+
+const program = new Command('syncpoint').description('Syncpoint: sync server, client and admin tool').showHelpAfterError();
+registerServeCommand(program);
+registerUserCommands(program);
+registerTokenCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`syncpoint: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { startServer } from '../server/app.js';
+import { loadConfig } from '../server/config.js';
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the sync server (embedded SQLite under --data)')
+    .option('--host <host>', 'listen address (default 127.0.0.1, env SYNCPOINT_HOST)')
+    .option('--port <port>', 'listen port (default 8080, env SYNCPOINT_PORT)')
+    .option('--data <dir>', 'data directory (default ./data, env SYNCPOINT_DATA)')
+    .option('--config <file>', 'JSON config file (env SYNCPOINT_CONFIG)')
+    .action(async (opts: { host?: string; port?: string; data?: string; config?: string }) => {
+      const config = loadConfig(opts, process.env);
+      const server = await startServer(config);
+      process.stdout.write(`syncpoint serving ${server.url} (data in ${config.data})\n`);
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stdout.write(`${signal}: shutting down\n`);
+        server.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`shutdown failed: ${String(err)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+}

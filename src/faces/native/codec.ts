@@ -1,0 +1,43 @@
+import type { z } from 'zod';
+import { limits } from '../../core/limits.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import { decodeXml, encodeXml, XmlDecodeError } from '../../protocol/xml.js';
+
+/** The native face's two encodings of one schema, chosen by Content-Type (requests) and Accept (GETs). */
+export type Encoding = 'json' | 'xml';
+
+export const mediaTypes: Record<Encoding, string> = { json: 'application/json', xml: 'application/xml' };
+
+export function encodingOfContentType(header: string | undefined): Encoding {
+  const type = (header ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type === 'application/json') return 'json';
+  if (type === 'application/xml' || type === 'text/xml') return 'xml';
+  throw new ProtocolError('unsupportedMediaType', `content-type must be application/json or application/xml, got ${type || 'none'}`);
+}
+
+export function encodingOfAccept(header: string | undefined): Encoding {
+  return /\b(application|text)\/xml\b/.test(header ?? '') && !/\bapplication\/json\b/.test(header ?? '') ? 'xml' : 'json';
+}
+
+/** Decode and validate a body; any failure is an invalidRequest naming what is wrong and where. */
+export function decodeBody<S extends z.ZodType>(body: Buffer, encoding: Encoding, rootName: string, schema: S): z.infer<S> {
+  const text = body.toString('utf8');
+  let value: unknown;
+  try {
+    value = encoding === 'json' ? JSON.parse(text) : decodeXml(text, rootName, schema, limits.xmlDepthMax);
+  } catch (err) {
+    if (err instanceof XmlDecodeError) throw new ProtocolError('invalidRequest', err.message);
+    throw new ProtocolError('invalidRequest', `malformed JSON: ${(err as Error).message}`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    const first = issues[0];
+    throw new ProtocolError('invalidRequest', `invalid ${rootName}: ${first ? `${first.path || '(root)'}: ${first.message}` : 'bad value'}`, { issues });
+  }
+  return parsed.data;
+}
+
+export function encodeBody(encoding: Encoding, rootName: string, value: object): string {
+  return encoding === 'json' ? JSON.stringify(value) : encodeXml(rootName, value);
+}

@@ -1,0 +1,96 @@
+import type { CollectionKind, CreateCollection } from '../protocol/collections.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { AccountRow, AppTokenRow, CollectionRow, Store } from '../store/store.js';
+import type { HubPorts } from './ports.js';
+
+/** Accounts, app tokens and collections: the records around the truth store. */
+
+const defaultCollections: ReadonlyArray<{ name: string; kind: CollectionKind; displayName: string }> = [
+  { name: 'contacts', kind: 'contacts', displayName: 'Contacts' },
+  { name: 'calendar', kind: 'events', displayName: 'Calendar' },
+  { name: 'tasks', kind: 'tasks', displayName: 'Tasks' },
+  { name: 'notes', kind: 'notes', displayName: 'Notes' },
+];
+
+export const accountNamePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+
+export class Accounts {
+  constructor(
+    private readonly store: Store,
+    private readonly ports: HubPorts,
+  ) {}
+
+  /** Creates the account with one default collection of each kind. */
+  async create(name: string, passwordHash: string): Promise<AccountRow> {
+    if (!accountNamePattern.test(name)) {
+      throw new ProtocolError('invalidRequest', 'account names are 1-128 letters, digits, ".", "_", "@" or "-"');
+    }
+    return this.store.transaction(async (tx) => {
+      if (await tx.findAccountByName(name)) throw new ProtocolError('conflict', `account ${name} already exists`);
+      const now = this.ports.clock.now();
+      const account: AccountRow = { id: this.ports.random.id(), name, passwordHash, createdAt: now };
+      await tx.createAccount(account);
+      for (const c of defaultCollections) {
+        await tx.createCollection({ id: this.ports.random.id(), accountId: account.id, color: null, createdAt: now, ...c });
+      }
+      return account;
+    });
+  }
+
+  async findByName(name: string): Promise<AccountRow | undefined> {
+    return this.store.transaction((tx) => tx.findAccountByName(name));
+  }
+
+  async get(accountId: string): Promise<AccountRow | undefined> {
+    return this.store.transaction((tx) => tx.getAccount(accountId));
+  }
+
+  async list(): Promise<AccountRow[]> {
+    return this.store.transaction((tx) => tx.listAccounts());
+  }
+
+  async setPassword(accountId: string, passwordHash: string): Promise<void> {
+    await this.store.transaction((tx) => tx.setPassword(accountId, passwordHash));
+  }
+
+  async addToken(accountId: string, tokenId: string, label: string, secretHash: string): Promise<AppTokenRow> {
+    const row: AppTokenRow = { id: tokenId, accountId, label, secretHash, createdAt: this.ports.clock.now(), lastUsedAt: null };
+    await this.store.transaction((tx) => tx.createToken(row));
+    return row;
+  }
+
+  async getToken(tokenId: string): Promise<AppTokenRow | undefined> {
+    return this.store.transaction((tx) => tx.getToken(tokenId));
+  }
+
+  async listTokens(accountId: string): Promise<AppTokenRow[]> {
+    return this.store.transaction((tx) => tx.listTokens(accountId));
+  }
+
+  async revokeToken(accountId: string, tokenId: string): Promise<boolean> {
+    return this.store.transaction((tx) => tx.deleteToken(accountId, tokenId));
+  }
+
+  async listCollections(accountId: string): Promise<CollectionRow[]> {
+    return this.store.transaction((tx) => tx.listCollections(accountId));
+  }
+
+  async createCollection(accountId: string, input: CreateCollection): Promise<CollectionRow> {
+    return this.store.transaction(async (tx) => {
+      if (await tx.findCollectionByName(accountId, input.name)) {
+        throw new ProtocolError('conflict', `a collection named ${input.name} already exists`);
+      }
+      const row: CollectionRow = {
+        id: this.ports.random.id(),
+        accountId,
+        name: input.name,
+        kind: input.kind,
+        displayName: input.displayName ?? input.name,
+        color: input.color ?? null,
+        createdAt: this.ports.clock.now(),
+      };
+      await tx.createCollection(row);
+      return row;
+    });
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * What the hub is handed instead of reaching for globals, so a simulator can drive it with a fake
+ * clock, seeded randomness and an in-memory store, and replay any run exactly.
+ */
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+}
+
+export interface Random {
+  /** A new unguessable identifier (URL-safe, no more than 32 characters). */
+  id(): string;
+}
+
+export interface Logger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface HubPorts {
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+}

@@ -1,0 +1,164 @@
+import { assert } from '../core/assert.js';
+import { limits } from '../core/limits.js';
+import {
+  advanceKey,
+  classifySyncKey,
+  initialCheckpoint,
+  noteReinit,
+  reachedCheckpoint,
+  type Checkpoint,
+} from '../core/sync-key.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
+import { protocolVersion, supportedVersions } from '../protocol/version.js';
+import type { ItemRow, Store, StoreTx } from '../store/store.js';
+import { applyClientCommands } from './commands.js';
+import type { HubPorts } from './ports.js';
+
+/**
+ * One sync exchange (seeds 000, 001, 003): every collection of the request is handled inside a single
+ * store transaction, and the response is built only from what that transaction committed, so nothing
+ * is acknowledged before it is durable.
+ */
+export async function runSyncExchange(store: Store, ports: HubPorts, accountId: string, protocol: string, request: SyncRequest): Promise<SyncResponse> {
+  if (!supportedVersions.includes(request.version)) {
+    throw new ProtocolError('unsupportedVersion', `protocol version ${request.version} is not supported`, { supportedVersions });
+  }
+  if (request.collections.length > limits.collectionsPerRequestMax) {
+    throw new ProtocolError('invalidRequest', `at most ${limits.collectionsPerRequestMax} collections per request`);
+  }
+  for (const c of request.collections) {
+    if ((c.commands?.length ?? 0) > limits.commandsPerCollectionMax) {
+      throw new ProtocolError('invalidRequest', `at most ${limits.commandsPerCollectionMax} commands per collection`);
+    }
+  }
+  const seen = new Set<string>();
+  for (const c of request.collections) {
+    if (seen.has(c.collectionId)) throw new ProtocolError('invalidRequest', `collection ${c.collectionId} appears twice`);
+    seen.add(c.collectionId);
+  }
+  return store.transaction(async (tx) => {
+    const now = ports.clock.now();
+    const device = await tx.getDevice(accountId, request.device.id);
+    await tx.putDevice({
+      accountId,
+      id: request.device.id,
+      name: request.device.name ?? device?.name ?? request.device.id,
+      protocol,
+      // New devices go last in the priority order; priorities are edited through the device API.
+      priority: device?.priority ?? (await tx.listDevices(accountId)).length,
+      createdAt: device?.createdAt ?? now,
+      lastSeenAt: now,
+    });
+    const collections: CollectionResponse[] = [];
+    for (const c of request.collections) collections.push(await syncCollection(tx, ports, accountId, request.device.id, c, now));
+    return { version: protocolVersion, status: 'ok', collections };
+  });
+}
+
+function emptyResponse(c: CollectionRequest): CollectionResponse {
+  return { collectionId: c.collectionId, status: 'ok', syncKey: 0, moreAvailable: false, commands: [], results: [], fetched: [] };
+}
+
+async function syncCollection(tx: StoreTx, ports: HubPorts, accountId: string, deviceId: string, c: CollectionRequest, now: number): Promise<CollectionResponse> {
+  const collection = await tx.getCollection(accountId, c.collectionId);
+  // Another account's collection is indistinguishable from one that does not exist.
+  if (!collection) return { ...emptyResponse(c), status: 'notFound', message: 'no such collection' };
+  const state = await tx.getSyncState(accountId, deviceId, collection.id);
+  const decision = classifySyncKey(c.syncKey, state, await tx.tombstoneFloor(accountId));
+  if (decision.kind === 'invalid') {
+    ports.logger.info({ accountId, deviceId, collectionId: collection.id, sent: c.syncKey, reason: decision.reason }, 'invalid sync key');
+    const message =
+      decision.reason === 'expired'
+        ? 'this sync key is older than the tombstone retention horizon; re-initialize with key 0'
+        : 'unknown sync key; re-initialize with key 0';
+    return { ...emptyResponse(c), status: 'invalidSyncKey', message };
+  }
+  const currentSeq = await tx.currentSeq(accountId);
+  const from: Checkpoint = decision.kind === 'initial' ? initialCheckpoint(currentSeq) : decision.from;
+
+  let reinitTimes = state?.reinitTimes ?? [];
+  let looping = false;
+  if (decision.kind === 'initial' && state) {
+    ({ times: reinitTimes, looping } = noteReinit(reinitTimes, now));
+    if (looping) ports.logger.warn({ accountId, deviceId, collectionId: collection.id, reinitTimes }, 'device is stuck re-initializing this collection');
+  }
+
+  // Commands of a retried exchange are matched against what its first attempt did.
+  const retried = state !== undefined && c.syncKey === state.lastSentKey;
+  const applied = await applyClientCommands({ tx, ports, collection, deviceId }, c.commands ?? [], retried ? state.lastResults : null);
+
+  const window = Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
+  let commands: ServerCommand[] = [];
+  let moreAvailable = false;
+  let reached = from;
+  if (c.getChanges !== false) {
+    const rows = await tx.listChanges({
+      accountId,
+      collectionId: collection.id,
+      checkpoint: from,
+      deviceId,
+      limit: window + 1,
+      ...timeRangeOf(c.options),
+    });
+    moreAvailable = rows.length > window;
+    const sent = rows.slice(0, window);
+    commands = sent.map((row) => toServerCommand(row, from, c.options));
+    reached = reachedCheckpoint(from, moreAvailable, sent[sent.length - 1]?.seq ?? from.seq, await tx.currentSeq(accountId));
+  }
+  const next = advanceKey(decision, c.syncKey, state, from, reached);
+  await tx.putSyncState({
+    accountId,
+    deviceId,
+    collectionId: collection.id,
+    syncKey: next.syncKey,
+    checkpoint: next.checkpoint,
+    previous: next.previous,
+    lastSentKey: c.syncKey,
+    lastResults: applied.recorded,
+    reinitTimes,
+    updatedAt: now,
+  });
+  const response: CollectionResponse = {
+    collectionId: collection.id,
+    status: 'ok',
+    syncKey: next.syncKey,
+    moreAvailable,
+    commands,
+    results: applied.results,
+    fetched: applied.fetched,
+  };
+  if (looping) response.warning = 'reinitLoop';
+  return response;
+}
+
+function timeRangeOf(options: SyncOptions | undefined): { timeRange?: { startMs: number; endMs: number } } {
+  const range = options?.timeRange;
+  if (!range) return {};
+  const startMs = Date.parse(range.start);
+  const endMs = Date.parse(range.end);
+  if (!(endMs > startMs)) throw new ProtocolError('invalidRequest', 'options.timeRange.end must be after its start');
+  return { timeRange: { startMs, endMs } };
+}
+
+/**
+ * A tombstone becomes a delete. A live row is an add during an initial sync and when it was created
+ * after the checkpoint, and a change otherwise; clients treat both as "store this version" by server id.
+ */
+function toServerCommand(row: ItemRow, from: Checkpoint, options: SyncOptions | undefined): ServerCommand {
+  if (row.data === null) return { op: 'delete', serverId: row.id };
+  assert(row.deletedAt === null, 'live rows carry data');
+  const op = from.seq < from.baseSeq || from.seq === 0 || row.createdSeq > from.seq ? 'add' : 'change';
+  const cap = options?.bodyBytesMax;
+  const size = Buffer.byteLength(row.data, 'utf8');
+  if (cap !== undefined && size > cap) {
+    return { op, serverId: row.id, data: truncateUtf8(row.data, cap), etag: row.etag, truncated: true, size };
+  }
+  return { op, serverId: row.id, data: row.data, etag: row.etag };
+}
+
+/** Cut to at most `bytes` UTF-8 bytes without splitting a character. */
+function truncateUtf8(text: string, bytes: number): string {
+  const buf = Buffer.from(text, 'utf8').subarray(0, bytes);
+  return buf.toString('utf8').replace(/\uFFFD$/, '');
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+/** The collection API: list and create the collections a sync request names. */
+
+export const collectionKinds = ['contacts', 'events', 'tasks', 'notes'] as const;
+export const collectionKindSchema = z.enum(collectionKinds);
+export type CollectionKind = z.infer<typeof collectionKindSchema>;
+
+export const collectionSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: collectionKindSchema,
+  displayName: z.string(),
+  color: z.string().optional(),
+});
+export type Collection = z.infer<typeof collectionSchema>;
+
+export const collectionListSchema = z.object({ collections: z.array(collectionSchema) });
+export type CollectionList = z.infer<typeof collectionListSchema>;
+
+/** `name` is the account-unique handle used by the CLI and in URLs: lower-case letters, digits, '-' and '_'. */
+export const createCollectionSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+  kind: collectionKindSchema,
+  displayName: z.string().min(1).max(200).optional(),
+  color: z.string().regex(/^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$/).optional(),
+});
+export type CreateCollection = z.infer<typeof createCollectionSchema>;
+
+export const errorBodySchema = z.object({
+  version: z.number().int(),
+  status: z.string(),
+  message: z.string(),
+  supportedVersions: z.array(z.number().int()).optional(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;

@@ -1,0 +1,52 @@
+/**
+ * The status catalogue of the native protocol. Codes are stable strings; docs/protocol.md lists them
+ * with their meaning and the HTTP status that carries them when they apply to a whole request.
+ */
+export const statusCodes = [
+  'ok',
+  'invalidSyncKey',
+  'notFound',
+  'invalidItem',
+  'wrongKind',
+  'uidConflict',
+  'itemTooLarge',
+  'invalidRequest',
+  'unsupportedVersion',
+  'unsupportedMediaType',
+  'bodyTooLarge',
+  'unauthorized',
+  'conflict',
+  'serverError',
+] as const;
+
+export type StatusCode = (typeof statusCodes)[number];
+
+/** HTTP status for a request-level failure. */
+export const httpStatusOf: Record<StatusCode, number> = {
+  ok: 200,
+  invalidSyncKey: 200,
+  notFound: 404,
+  invalidItem: 422,
+  wrongKind: 422,
+  uidConflict: 409,
+  itemTooLarge: 413,
+  invalidRequest: 400,
+  unsupportedVersion: 400,
+  unsupportedMediaType: 415,
+  bodyTooLarge: 413,
+  unauthorized: 401,
+  conflict: 409,
+  serverError: 500,
+};
+
+/** A request-level failure that a face turns into an error body with its HTTP status. */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+  constructor(
+    readonly status: StatusCode,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { statusCodes } from './errors.js';
+
+/**
+ * The sync message (seed 003): one request carries one or more collections, each with its sync key,
+ * window, options and client commands; the response answers each collection with a new key, the
+ * server's changes and a status per client command. JSON and XML are two encodings of these schemas.
+ */
+
+export const statusSchema = z.enum(statusCodes);
+
+const serverIdSchema = z.string().min(1).max(128);
+const clientIdSchema = z.string().min(1).max(256);
+/** Sync keys are integers; 0 asks for an initial (or re-)initialization. */
+export const syncKeySchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const clientCommandSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('add'), clientId: clientIdSchema, data: z.string() }),
+  z.object({ op: z.literal('change'), serverId: serverIdSchema, data: z.string() }),
+  z.object({ op: z.literal('delete'), serverId: serverIdSchema }),
+  z.object({ op: z.literal('fetch'), serverId: serverIdSchema }),
+]);
+export type ClientCommand = z.infer<typeof clientCommandSchema>;
+
+export const syncOptionsSchema = z.object({
+  /** Only events, tasks and notes that overlap [start, end) are sent. ISO 8601 date-times. */
+  timeRange: z.object({ start: z.iso.datetime({ offset: true }), end: z.iso.datetime({ offset: true }) }).optional(),
+  /** Item bodies longer than this many bytes are cut and flagged `truncated`; Fetch returns them whole. */
+  bodyBytesMax: z.number().int().min(0).optional(),
+});
+export type SyncOptions = z.infer<typeof syncOptionsSchema>;
+
+export const collectionRequestSchema = z.object({
+  collectionId: serverIdSchema,
+  syncKey: syncKeySchema,
+  windowSize: z.number().int().min(1).optional(),
+  getChanges: z.boolean().optional(),
+  options: syncOptionsSchema.optional(),
+  commands: z.array(clientCommandSchema).optional(),
+});
+export type CollectionRequest = z.infer<typeof collectionRequestSchema>;
+
+export const deviceSchema = z.object({
+  /** Chosen by the client once and kept: it names the sync point. */
+  id: z.string().min(1).max(128),
+  name: z.string().max(200).optional(),
+});
+
+export const syncRequestSchema = z.object({
+  version: z.number().int(),
+  device: deviceSchema,
+  collections: z.array(collectionRequestSchema).min(1),
+});
+export type SyncRequest = z.infer<typeof syncRequestSchema>;
+
+const itemPayload = {
+  serverId: serverIdSchema,
+  data: z.string(),
+  etag: z.string(),
+  /** Present when options.bodyBytesMax cut the data; `size` is then the full length in bytes. */
+  truncated: z.boolean().optional(),
+  size: z.number().int().optional(),
+};
+
+export const serverCommandSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('add'), ...itemPayload }),
+  z.object({ op: z.literal('change'), ...itemPayload }),
+  z.object({ op: z.literal('delete'), serverId: serverIdSchema }),
+]);
+export type ServerCommand = z.infer<typeof serverCommandSchema>;
+
+export const commandResultSchema = z.object({
+  /** Position of the command in the request's `commands` list. */
+  index: z.number().int().min(0),
+  op: z.enum(['add', 'change', 'delete', 'fetch']),
+  status: statusSchema,
+  clientId: clientIdSchema.optional(),
+  serverId: serverIdSchema.optional(),
+  etag: z.string().optional(),
+  message: z.string().optional(),
+});
+export type CommandResult = z.infer<typeof commandResultSchema>;
+
+export const fetchedItemSchema = z.object(itemPayload);
+export type FetchedItem = z.infer<typeof fetchedItemSchema>;
+
+export const collectionResponseSchema = z.object({
+  collectionId: serverIdSchema,
+  status: statusSchema,
+  /** The key to send next time; 0 when the status is invalidSyncKey. */
+  syncKey: syncKeySchema,
+  moreAvailable: z.boolean(),
+  commands: z.array(serverCommandSchema),
+  results: z.array(commandResultSchema),
+  fetched: z.array(fetchedItemSchema),
+  message: z.string().optional(),
+  /** Set when the server sees this device re-initializing this collection in a loop. */
+  warning: z.enum(['reinitLoop']).optional(),
+});
+export type CollectionResponse = z.infer<typeof collectionResponseSchema>;
+
+export const syncResponseSchema = z.object({
+  version: z.number().int(),
+  status: statusSchema,
+  message: z.string().optional(),
+  supportedVersions: z.array(z.number().int()).optional(),
+  collections: z.array(collectionResponseSchema),
+});
+export type SyncResponse = z.infer<typeof syncResponseSchema>;

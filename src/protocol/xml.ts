@@ -1,0 +1,164 @@
+import { SaxesParser } from 'saxes';
+import type { z } from 'zod';
+
+/**
+ * The XML encoding of the protocol's schemas, derived from the zod schemas so that JSON and XML can
+ * never drift apart. Rules (docs/protocol.md § XML):
+ *   - the root element names the message (`sync`, `syncResponse`, ...);
+ *   - each object field is a child element of the same name, scalars as text;
+ *   - an array field is the same element repeated, once per entry;
+ *   - booleans are `true`/`false`, numbers are decimal;
+ *   - a CR inside text is written as `&#13;` so vCard/iCalendar CRLF line ends survive XML's
+ *     end-of-line normalization byte for byte.
+ * Parsing refuses any DOCTYPE (no entity expansion, ever), nesting deeper than `depthMax`, and is
+ * linear in the input.
+ */
+
+export class XmlDecodeError extends Error {
+  override name = 'XmlDecodeError';
+}
+
+interface XmlElement {
+  name: string;
+  children: XmlElement[];
+  text: string;
+}
+
+export function parseXml(source: string, depthMax: number): XmlElement {
+  const parser = new SaxesParser({ xmlns: false, position: true });
+  const stack: XmlElement[] = [];
+  let root: XmlElement | undefined;
+  let failure: Error | undefined;
+  const fail = (message: string) => {
+    failure ??= new XmlDecodeError(message);
+  };
+  parser.on('doctype', () => fail('DOCTYPE is not allowed'));
+  parser.on('error', (err) => fail(`malformed XML: ${err.message}`));
+  parser.on('opentag', (tag) => {
+    if (stack.length >= depthMax) return fail(`XML nested deeper than ${depthMax} elements`);
+    const el: XmlElement = { name: tag.name, children: [], text: '' };
+    const parent = stack[stack.length - 1];
+    if (parent) parent.children.push(el);
+    else root = el;
+    stack.push(el);
+  });
+  parser.on('closetag', () => {
+    stack.pop();
+  });
+  const addText = (text: string) => {
+    const top = stack[stack.length - 1];
+    if (top) top.text += text;
+  };
+  parser.on('text', addText);
+  parser.on('cdata', addText);
+  // saxes reports errors through the handler and keeps going; stop feeding once one is seen so the
+  // work stays linear and the first error is the one reported.
+  const chunk = 64 * 1024;
+  for (let i = 0; i < source.length && !failure; i += chunk) parser.write(source.slice(i, i + chunk));
+  if (!failure) parser.close();
+  if (failure) throw failure;
+  if (!root) throw new XmlDecodeError('empty XML document');
+  return root;
+}
+
+type AnySchema = z.ZodType;
+
+/** Strip optional/default/nullable wrappers to reach the schema that says what a value is. */
+function core(schema: AnySchema): AnySchema {
+  let s = schema as AnySchema & { def: { type: string; innerType?: AnySchema } };
+  while (s.def.type === 'optional' || s.def.type === 'default' || s.def.type === 'nullable') {
+    s = s.def.innerType as typeof s;
+  }
+  return s;
+}
+
+function defOf(schema: AnySchema): Record<string, unknown> & { type: string } {
+  return (schema as unknown as { def: Record<string, unknown> & { type: string } }).def;
+}
+
+/** Turn an element into the plain value the schema expects; zod then validates it as it does JSON. */
+function toValue(el: XmlElement, schema: AnySchema): unknown {
+  const s = core(schema);
+  const def = defOf(s);
+  switch (def.type) {
+    case 'object':
+      return toObject(el, (def.shape as Record<string, AnySchema>) ?? {});
+    case 'union': {
+      // Discriminated unions: the discriminator child picks the member.
+      const discriminator = def.discriminator as string | undefined;
+      const options = def.options as AnySchema[];
+      if (!discriminator) return el.text;
+      const tag = el.children.find((c) => c.name === discriminator)?.text;
+      const member = options.find((o) => {
+        const field = (defOf(core(o)).shape as Record<string, AnySchema>)[discriminator];
+        return field !== undefined && (defOf(field).values as unknown[] | undefined)?.includes(tag);
+      });
+      if (!member) return { [discriminator]: tag };
+      return toValue(el, member);
+    }
+    case 'number':
+      return /^-?\d+(\.\d+)?$/.test(el.text.trim()) ? Number(el.text.trim()) : el.text;
+    case 'boolean':
+      return el.text.trim() === 'true' ? true : el.text.trim() === 'false' ? false : el.text;
+    default:
+      return el.text;
+  }
+}
+
+function toObject(el: XmlElement, shape: Record<string, AnySchema>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const child of el.children) {
+    const field = shape[child.name];
+    if (!field) continue; // unknown elements are ignored, as unknown JSON keys are
+    const inner = core(field);
+    if (defOf(inner).type === 'array') {
+      const element = defOf(inner).element as AnySchema;
+      const list = (out[child.name] as unknown[] | undefined) ?? [];
+      list.push(toValue(child, element));
+      out[child.name] = list;
+    } else if (child.name in out) {
+      throw new XmlDecodeError(`element <${child.name}> appears more than once in <${el.name}>`);
+    } else {
+      out[child.name] = toValue(child, field);
+    }
+  }
+  // An array field with no elements is an empty list, so required arrays stay valid in XML.
+  for (const [name, field] of Object.entries(shape)) {
+    if (!(name in out) && defOf(core(field)).type === 'array' && defOf(field).type !== 'optional') out[name] = [];
+  }
+  return out;
+}
+
+/** Parse an XML document into the plain value `schema` describes (unvalidated; run schema.safeParse next). */
+export function decodeXml(source: string, rootName: string, schema: AnySchema, depthMax: number): unknown {
+  const root = parseXml(source, depthMax);
+  if (root.name !== rootName) throw new XmlDecodeError(`expected root element <${rootName}>, got <${root.name}>`);
+  return toValue(root, schema);
+}
+
+// XML 1.0 cannot carry most C0 controls even as references; content validation refuses them upstream.
+const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;', '"': '&quot;' };
+function escapeText(text: string): string {
+  return text.replace(/[&<>\r"]/g, (c) => escapes[c] as string);
+}
+
+function writeValue(name: string, value: unknown, out: string[]): void {
+  if (value === undefined || value === null) return;
+  if (Array.isArray(value)) {
+    for (const entry of value) writeValue(name, entry, out);
+    return;
+  }
+  if (typeof value === 'object') {
+    out.push(`<${name}>`);
+    for (const [key, child] of Object.entries(value as Record<string, unknown>)) writeValue(key, child, out);
+    out.push(`</${name}>`);
+    return;
+  }
+  out.push(`<${name}>${escapeText(String(value))}</${name}>`);
+}
+
+export function encodeXml(rootName: string, value: object): string {
+  const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>\n'];
+  writeValue(rootName, value, out);
+  return out.join('');
+}

@@ -1,0 +1,85 @@
+import { mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { handleNative, nativePrefix } from '../faces/native/routes.js';
+import { Hub } from '../hub/hub.js';
+import { httpStatusOf } from '../protocol/errors.js';
+import { protocolVersion } from '../protocol/version.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { Authenticator } from './auth/authenticate.js';
+import type { Config } from './config.js';
+import { send } from './http.js';
+import { realPorts } from './ports.js';
+
+/**
+ * The composition root: opens the store, builds the hub and the faces, and serves HTTP. This is the
+ * only place that wires real I/O together.
+ */
+export interface RunningServer {
+  url: string;
+  hub: Hub;
+  close(): Promise<void>;
+}
+
+export const databaseFile = (dataDir: string) => join(dataDir, 'syncpoint.db');
+
+const tombstonePurgeIntervalMs = 6 * 3600 * 1000;
+
+export async function startServer(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
+  mkdirSync(config.data, { recursive: true });
+  const store = openSqliteStore(databaseFile(config.data));
+  const hub = new Hub(store, realPorts(log));
+  const auth = new Authenticator(hub.accounts);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path === '/health') return send(req, res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
+    if (!path.startsWith(nativePrefix)) {
+      return send(req, res, 404, 'application/json', JSON.stringify({ version: protocolVersion, status: 'notFound', message: `no route ${path}` }));
+    }
+    const principal = await auth.authenticate(req.headers.authorization);
+    if (!principal) {
+      req.resume();
+      res.setHeader('www-authenticate', 'Basic realm="Syncpoint", charset="UTF-8"');
+      return send(req, res, httpStatusOf.unauthorized, 'application/json', JSON.stringify({ version: protocolVersion, status: 'unauthorized', message: 'valid credentials required' }));
+    }
+    return handleNative(hub, principal, req, res, path);
+  };
+
+  const server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err, url: req.url }, 'request failed');
+      if (!res.headersSent) {
+        send(req, res, 500, 'application/json', JSON.stringify({ version: protocolVersion, status: 'serverError', message: 'internal error; nothing was committed' }));
+      } else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  await hub.purgeTombstones();
+  const purgeTimer = setInterval(() => void hub.purgeTombstones().catch((err) => log.error({ err }, 'tombstone purge failed')), tombstonePurgeIntervalMs);
+  purgeTimer.unref();
+  log.info({ url, data: config.data }, 'syncpoint listening');
+
+  return {
+    url,
+    hub,
+    async close() {
+      clearInterval(purgeTimer);
+      // Stop accepting, let in-flight exchanges finish (each is one transaction), then close the store.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await store.close();
+    },
+  };
+}

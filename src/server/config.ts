@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Server settings. Precedence: command-line flag, then environment (SYNCPOINT_*), then the JSON config
+ * file (--config or SYNCPOINT_CONFIG), then the defaults below. docs/configuration.md lists them all.
+ */
+export const configSchema = z.object({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  data: z.string().min(1).default('./data'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type Config = z.infer<typeof configSchema>;
+
+const envNames: Record<keyof Config, string> = {
+  host: 'SYNCPOINT_HOST',
+  port: 'SYNCPOINT_PORT',
+  data: 'SYNCPOINT_DATA',
+  logLevel: 'SYNCPOINT_LOG_LEVEL',
+};
+
+export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {
+  const file = flags.config ?? env.SYNCPOINT_CONFIG;
+  let fromFile: Record<string, unknown> = {};
+  if (file) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new Error(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+  }
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const [key, name] of Object.entries(envNames)) {
+    if (env[name] !== undefined && env[name] !== '') merged[key] = env[name];
+  }
+  for (const [key, value] of Object.entries(flags)) {
+    if (key !== 'config' && value !== undefined) merged[key] = value;
+  }
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${detail}`);
+  }
+  return { ...parsed.data, data: resolve(parsed.data.data) };
+}

@@ -1,0 +1,82 @@
+/**
+ * SQLite schema, one entry per migration; `PRAGMA user_version` records how many have run.
+ * Append new migrations; never edit one that has shipped.
+ */
+export const migrations: readonly string[] = [
+  `
+  CREATE TABLE accounts (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    seq INTEGER NOT NULL DEFAULT 0,
+    tombstone_floor INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+
+  CREATE TABLE app_tokens (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER
+  ) STRICT;
+  CREATE INDEX app_tokens_account ON app_tokens(account_id);
+
+  CREATE TABLE collections (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('contacts', 'events', 'tasks', 'notes')),
+    display_name TEXT NOT NULL,
+    color TEXT,
+    created_at INTEGER NOT NULL,
+    UNIQUE (account_id, name)
+  ) STRICT;
+
+  CREATE TABLE items (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    uid TEXT,
+    data TEXT,
+    etag TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    created_seq INTEGER NOT NULL,
+    origin_device TEXT,
+    deleted_at INTEGER,
+    title TEXT NOT NULL,
+    start_ms INTEGER,
+    end_ms INTEGER
+  ) STRICT;
+  CREATE INDEX items_changes ON items(collection_id, seq);
+  CREATE UNIQUE INDEX items_live_uid ON items(collection_id, uid) WHERE deleted_at IS NULL AND uid IS NOT NULL;
+  CREATE INDEX items_tombstones ON items(account_id, deleted_at) WHERE deleted_at IS NOT NULL;
+
+  CREATE TABLE devices (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, id)
+  ) STRICT;
+
+  CREATE TABLE sync_states (
+    account_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    sync_key INTEGER NOT NULL,
+    checkpoint TEXT NOT NULL,
+    previous TEXT,
+    last_sent_key INTEGER NOT NULL,
+    last_results TEXT NOT NULL,
+    reinit_times TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, device_id, collection_id),
+    FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
+  ) STRICT;
+  `,
+];

@@ -1,0 +1,338 @@
+import Database from 'better-sqlite3';
+import type { CollectionKind } from '../../protocol/collections.js';
+import type {
+  AccountRow,
+  AppTokenRow,
+  ChangeQuery,
+  CollectionRow,
+  DeviceRow,
+  ItemRow,
+  Store,
+  StoreTx,
+  SyncStateRow,
+} from '../store.js';
+import { migrations } from './schema.js';
+
+/**
+ * The embedded SQLite backend. WAL with synchronous=FULL: a transaction is on disk when COMMIT returns,
+ * so the hub can acknowledge it. better-sqlite3 is synchronous, so transactions are serialized here
+ * with a promise chain; each one runs BEGIN IMMEDIATE ... COMMIT around the caller's async body, and
+ * because every method below completes synchronously no other transaction can interleave.
+ */
+export function openSqliteStore(path: string): Store {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  const tx = sqliteTx(db);
+  let tail: Promise<unknown> = Promise.resolve();
+  let closed = false;
+
+  return {
+    transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+      const run = async (): Promise<T> => {
+        if (closed) throw new Error('store is closed');
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await fn(tx);
+          db.exec('COMMIT');
+          return result;
+        } catch (err) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw err;
+        }
+      };
+      const next = tail.then(run, run);
+      tail = next.catch(() => undefined);
+      return next;
+    },
+    async close() {
+      await tail;
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+function migrate(db: Database.Database): void {
+  const done = db.pragma('user_version', { simple: true }) as number;
+  for (let i = done; i < migrations.length; i++) {
+    db.transaction(() => {
+      db.exec(migrations[i] as string);
+      db.pragma(`user_version = ${i + 1}`);
+    })();
+  }
+}
+
+interface ItemDbRow {
+  id: string;
+  account_id: string;
+  collection_id: string;
+  uid: string | null;
+  data: string | null;
+  etag: string;
+  seq: number;
+  created_seq: number;
+  origin_device: string | null;
+  deleted_at: number | null;
+  title: string;
+  start_ms: number | null;
+  end_ms: number | null;
+}
+
+const toItem = (r: ItemDbRow): ItemRow => ({
+  id: r.id,
+  accountId: r.account_id,
+  collectionId: r.collection_id,
+  uid: r.uid,
+  data: r.data,
+  etag: r.etag,
+  seq: r.seq,
+  createdSeq: r.created_seq,
+  originDevice: r.origin_device,
+  deletedAt: r.deleted_at,
+  title: r.title,
+  startMs: r.start_ms,
+  endMs: r.end_ms,
+});
+
+function sqliteTx(db: Database.Database): StoreTx {
+  const q = <P extends unknown[] | {} = unknown[], R = unknown>(sql: string) => db.prepare<P, R>(sql);
+  const account = {
+    insert: q('INSERT INTO accounts (id, name, password_hash, created_at) VALUES (?, ?, ?, ?)'),
+    byName: q<[string], { id: string; name: string; password_hash: string; created_at: number }>(
+      'SELECT id, name, password_hash, created_at FROM accounts WHERE name = ?',
+    ),
+    byId: q<[string], { id: string; name: string; password_hash: string; created_at: number }>(
+      'SELECT id, name, password_hash, created_at FROM accounts WHERE id = ?',
+    ),
+    all: q<[], { id: string; name: string; password_hash: string; created_at: number }>(
+      'SELECT id, name, password_hash, created_at FROM accounts ORDER BY name',
+    ),
+    setPassword: q('UPDATE accounts SET password_hash = ? WHERE id = ?'),
+    nextSeq: q<[string], { seq: number }>('UPDATE accounts SET seq = seq + 1 WHERE id = ? RETURNING seq'),
+    seq: q<[string], { seq: number; tombstone_floor: number }>('SELECT seq, tombstone_floor FROM accounts WHERE id = ?'),
+    raiseFloor: q('UPDATE accounts SET tombstone_floor = max(tombstone_floor, ?) WHERE id = ?'),
+  };
+  const token = {
+    insert: q('INSERT INTO app_tokens (id, account_id, label, secret_hash, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    byId: q<[string], Record<string, unknown>>('SELECT * FROM app_tokens WHERE id = ?'),
+    list: q<[string], Record<string, unknown>>('SELECT * FROM app_tokens WHERE account_id = ? ORDER BY created_at, id'),
+    delete: q('DELETE FROM app_tokens WHERE account_id = ? AND id = ?'),
+    touch: q('UPDATE app_tokens SET last_used_at = ? WHERE account_id = ? AND id = ?'),
+  };
+  const collection = {
+    insert: q('INSERT INTO collections (id, account_id, name, kind, display_name, color, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    list: q<[string], Record<string, unknown>>('SELECT * FROM collections WHERE account_id = ? ORDER BY created_at, name'),
+    byId: q<[string, string], Record<string, unknown>>('SELECT * FROM collections WHERE account_id = ? AND id = ?'),
+    byName: q<[string, string], Record<string, unknown>>('SELECT * FROM collections WHERE account_id = ? AND name = ?'),
+  };
+  const item = {
+    byId: q<[string, string, string], ItemDbRow>('SELECT * FROM items WHERE account_id = ? AND collection_id = ? AND id = ?'),
+    byUid: q<[string, string, string], ItemDbRow>(
+      'SELECT * FROM items WHERE account_id = ? AND collection_id = ? AND uid = ? AND deleted_at IS NULL',
+    ),
+    put: q(`INSERT OR REPLACE INTO items (id, account_id, collection_id, uid, data, etag, seq, created_seq, origin_device, deleted_at, title, start_ms, end_ms)
+            VALUES (@id, @accountId, @collectionId, @uid, @data, @etag, @seq, @createdSeq, @originDevice, @deletedAt, @title, @startMs, @endMs)`),
+    // The rules of core/sync-key.ts Checkpoint, as one indexed range scan on (collection_id, seq).
+    changes: q<Record<string, unknown>, ItemDbRow>(`
+      SELECT * FROM items
+      WHERE collection_id = @collectionId AND account_id = @accountId AND seq > @seq
+        AND (deleted_at IS NULL OR seq > @baseSeq)
+        AND NOT (origin_device IS @deviceId AND seq > @baseSeq)
+        AND (@rangeStart IS NULL OR deleted_at IS NOT NULL OR
+             ((start_ms IS NULL OR start_ms < @rangeEnd) AND (end_ms IS NULL OR end_ms > @rangeStart)))
+      ORDER BY seq LIMIT @limit`),
+    maxPurged: q<[string, number], { m: number | null }>(
+      'SELECT max(seq) AS m FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?',
+    ),
+    purge: q('DELETE FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?'),
+  };
+  const device = {
+    byId: q<[string, string], Record<string, unknown>>('SELECT * FROM devices WHERE account_id = ? AND id = ?'),
+    put: q(`INSERT INTO devices (account_id, id, name, protocol, priority, created_at, last_seen_at)
+            VALUES (@accountId, @id, @name, @protocol, @priority, @createdAt, @lastSeenAt)
+            ON CONFLICT (account_id, id) DO UPDATE SET name = excluded.name, protocol = excluded.protocol,
+              priority = excluded.priority, last_seen_at = excluded.last_seen_at`),
+    list: q<[string], Record<string, unknown>>('SELECT * FROM devices WHERE account_id = ? ORDER BY priority, created_at, id'),
+  };
+  const syncState = {
+    get: q<[string, string, string], Record<string, unknown>>(
+      'SELECT * FROM sync_states WHERE account_id = ? AND device_id = ? AND collection_id = ?',
+    ),
+    put: q(`INSERT OR REPLACE INTO sync_states
+            (account_id, device_id, collection_id, sync_key, checkpoint, previous, last_sent_key, last_results, reinit_times, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+  };
+
+  const toAccount = (r: { id: string; name: string; password_hash: string; created_at: number } | undefined): AccountRow | undefined =>
+    r && { id: r.id, name: r.name, passwordHash: r.password_hash, createdAt: r.created_at };
+  const toToken = (r: Record<string, unknown>): AppTokenRow => ({
+    id: r.id as string,
+    accountId: r.account_id as string,
+    label: r.label as string,
+    secretHash: r.secret_hash as string,
+    createdAt: r.created_at as number,
+    lastUsedAt: r.last_used_at as number | null,
+  });
+  const toCollection = (r: Record<string, unknown>): CollectionRow => ({
+    id: r.id as string,
+    accountId: r.account_id as string,
+    name: r.name as string,
+    kind: r.kind as CollectionKind,
+    displayName: r.display_name as string,
+    color: r.color as string | null,
+    createdAt: r.created_at as number,
+  });
+  const toDevice = (r: Record<string, unknown>): DeviceRow => ({
+    accountId: r.account_id as string,
+    id: r.id as string,
+    name: r.name as string,
+    protocol: r.protocol as string,
+    priority: r.priority as number,
+    createdAt: r.created_at as number,
+    lastSeenAt: r.last_seen_at as number,
+  });
+  const seqOf = (accountId: string) => {
+    const row = account.seq.get(accountId);
+    if (!row) throw new Error(`no account ${accountId}`);
+    return row;
+  };
+
+  return {
+    async createAccount(r) {
+      account.insert.run(r.id, r.name, r.passwordHash, r.createdAt);
+    },
+    async findAccountByName(name) {
+      return toAccount(account.byName.get(name));
+    },
+    async getAccount(id) {
+      return toAccount(account.byId.get(id));
+    },
+    async listAccounts() {
+      return account.all.all().map((r) => toAccount(r) as AccountRow);
+    },
+    async setPassword(id, hash) {
+      account.setPassword.run(hash, id);
+    },
+    async nextSeq(id) {
+      const row = account.nextSeq.get(id);
+      if (!row) throw new Error(`no account ${id}`);
+      return row.seq;
+    },
+    async currentSeq(id) {
+      return seqOf(id).seq;
+    },
+    async tombstoneFloor(id) {
+      return seqOf(id).tombstone_floor;
+    },
+
+    async createToken(r) {
+      token.insert.run(r.id, r.accountId, r.label, r.secretHash, r.createdAt, r.lastUsedAt);
+    },
+    async getToken(id) {
+      const r = token.byId.get(id);
+      return r && toToken(r);
+    },
+    async listTokens(accountId) {
+      return token.list.all(accountId).map(toToken);
+    },
+    async deleteToken(accountId, id) {
+      return token.delete.run(accountId, id).changes > 0;
+    },
+    async touchToken(accountId, id, at) {
+      token.touch.run(at, accountId, id);
+    },
+
+    async createCollection(r) {
+      collection.insert.run(r.id, r.accountId, r.name, r.kind, r.displayName, r.color, r.createdAt);
+    },
+    async listCollections(accountId) {
+      return collection.list.all(accountId).map(toCollection);
+    },
+    async getCollection(accountId, id) {
+      const r = collection.byId.get(accountId, id);
+      return r && toCollection(r);
+    },
+    async findCollectionByName(accountId, name) {
+      const r = collection.byName.get(accountId, name);
+      return r && toCollection(r);
+    },
+
+    async getItem(accountId, collectionId, id) {
+      const r = item.byId.get(accountId, collectionId, id);
+      return r && toItem(r);
+    },
+    async findLiveItemByUid(accountId, collectionId, uid) {
+      const r = item.byUid.get(accountId, collectionId, uid);
+      return r && toItem(r);
+    },
+    async putItem(r) {
+      item.put.run(r);
+    },
+    async listChanges(query: ChangeQuery) {
+      return item.changes
+        .all({
+          accountId: query.accountId,
+          collectionId: query.collectionId,
+          seq: query.checkpoint.seq,
+          baseSeq: query.checkpoint.baseSeq,
+          deviceId: query.deviceId,
+          rangeStart: query.timeRange?.startMs ?? null,
+          rangeEnd: query.timeRange?.endMs ?? null,
+          limit: query.limit,
+        })
+        .map(toItem);
+    },
+    async purgeTombstones(accountId, beforeMs) {
+      const floor = item.maxPurged.get(accountId, beforeMs)?.m;
+      if (floor == null) return 0;
+      account.raiseFloor.run(floor, accountId);
+      return item.purge.run(accountId, beforeMs).changes;
+    },
+
+    async getDevice(accountId, id) {
+      const r = device.byId.get(accountId, id);
+      return r && toDevice(r);
+    },
+    async putDevice(r) {
+      device.put.run(r);
+    },
+    async listDevices(accountId) {
+      return device.list.all(accountId).map(toDevice);
+    },
+
+    async getSyncState(accountId, deviceId, collectionId) {
+      const r = syncState.get.get(accountId, deviceId, collectionId);
+      if (!r) return undefined;
+      return {
+        accountId,
+        deviceId,
+        collectionId,
+        syncKey: r.sync_key as number,
+        checkpoint: JSON.parse(r.checkpoint as string),
+        previous: r.previous === null ? null : JSON.parse(r.previous as string),
+        lastSentKey: r.last_sent_key as number,
+        lastResults: JSON.parse(r.last_results as string),
+        reinitTimes: JSON.parse(r.reinit_times as string),
+        updatedAt: r.updated_at as number,
+      } satisfies SyncStateRow;
+    },
+    async putSyncState(r) {
+      syncState.put.run(
+        r.accountId,
+        r.deviceId,
+        r.collectionId,
+        r.syncKey,
+        JSON.stringify(r.checkpoint),
+        r.previous === null ? null : JSON.stringify(r.previous),
+        r.lastSentKey,
+        JSON.stringify(r.lastResults),
+        JSON.stringify(r.reinitTimes),
+        r.updatedAt,
+      );
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import type { CollectionKind } from '../protocol/collections.js';
+import type { Checkpoint, RecordedResult } from '../core/sync-key.js';
+
+/**
+ * The hub's storage contract. Every backend (SQLite now, PostgreSQL next) implements it and runs the
+ * shared suite in conformance.ts.
+ *
+ * - `transaction(fn)` runs `fn` serializably: nothing it wrote is visible to anyone, nor durable, until
+ *   the promise it returns resolves; if `fn` throws, nothing it wrote survives. Methods are async so a
+ *   networked backend fits the same shape; the SQLite backend serializes transactions in-process.
+ * - Every read and write names its account, and backends put that account in every query, so no id a
+ *   client sends can reach another account's rows.
+ * - `nextSeq(account)` returns the next value of the account's change sequence, which only grows.
+ */
+export interface Store {
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface AccountRow {
+  id: string;
+  name: string;
+  passwordHash: string;
+  createdAt: number;
+}
+
+export interface AppTokenRow {
+  id: string;
+  accountId: string;
+  label: string;
+  secretHash: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export interface CollectionRow {
+  id: string;
+  accountId: string;
+  name: string;
+  kind: CollectionKind;
+  displayName: string;
+  color: string | null;
+  createdAt: number;
+}
+
+/** One item, live or a tombstone (`deletedAt` set, `data` null). */
+export interface ItemRow {
+  id: string;
+  accountId: string;
+  collectionId: string;
+  uid: string | null;
+  data: string | null;
+  etag: string;
+  /** Account change sequence number of the item's latest change. */
+  seq: number;
+  /** Sequence number of the change that created the item. */
+  createdSeq: number;
+  /** The sync point whose change produced this version, or null for the server itself. */
+  originDevice: string | null;
+  deletedAt: number | null;
+  title: string;
+  startMs: number | null;
+  endMs: number | null;
+}
+
+export interface DeviceRow {
+  accountId: string;
+  id: string;
+  name: string;
+  protocol: string;
+  priority: number;
+  createdAt: number;
+  lastSeenAt: number;
+}
+
+export interface SyncStateRow {
+  accountId: string;
+  deviceId: string;
+  collectionId: string;
+  syncKey: number;
+  checkpoint: Checkpoint;
+  /** The key before `syncKey` and its checkpoint, so a retried exchange can be replayed. */
+  previous: { syncKey: number; checkpoint: Checkpoint } | null;
+  /** The key the client sent in the exchange that issued `syncKey`, and what its commands did. */
+  lastSentKey: number;
+  lastResults: RecordedResult[];
+  /** Times (epoch ms) of recent re-initializations, for loop detection. */
+  reinitTimes: number[];
+  updatedAt: number;
+}
+
+export interface ChangeQuery {
+  accountId: string;
+  collectionId: string;
+  checkpoint: Checkpoint;
+  deviceId: string;
+  /** Return at most this many rows. */
+  limit: number;
+  timeRange?: { startMs: number; endMs: number };
+}
+
+export interface StoreTx {
+  createAccount(row: AccountRow): Promise<void>;
+  findAccountByName(name: string): Promise<AccountRow | undefined>;
+  getAccount(accountId: string): Promise<AccountRow | undefined>;
+  listAccounts(): Promise<AccountRow[]>;
+  setPassword(accountId: string, passwordHash: string): Promise<void>;
+  /** Allocates the next number of the account's change sequence. */
+  nextSeq(accountId: string): Promise<number>;
+  currentSeq(accountId: string): Promise<number>;
+  /** Highest sequence number whose tombstone has been purged; older checkpoints are expired. */
+  tombstoneFloor(accountId: string): Promise<number>;
+
+  createToken(row: AppTokenRow): Promise<void>;
+  getToken(tokenId: string): Promise<AppTokenRow | undefined>;
+  listTokens(accountId: string): Promise<AppTokenRow[]>;
+  deleteToken(accountId: string, tokenId: string): Promise<boolean>;
+  touchToken(accountId: string, tokenId: string, at: number): Promise<void>;
+
+  createCollection(row: CollectionRow): Promise<void>;
+  listCollections(accountId: string): Promise<CollectionRow[]>;
+  getCollection(accountId: string, collectionId: string): Promise<CollectionRow | undefined>;
+  findCollectionByName(accountId: string, name: string): Promise<CollectionRow | undefined>;
+
+  getItem(accountId: string, collectionId: string, itemId: string): Promise<ItemRow | undefined>;
+  findLiveItemByUid(accountId: string, collectionId: string, uid: string): Promise<ItemRow | undefined>;
+  /** Inserts or replaces the item with this id. */
+  putItem(row: ItemRow): Promise<void>;
+  /** Live items and tombstones changed after the checkpoint, oldest change first (see core/sync-key.ts). */
+  listChanges(query: ChangeQuery): Promise<ItemRow[]>;
+  /** Drops tombstones deleted before `beforeMs` and raises the account's tombstone floor. Returns the count. */
+  purgeTombstones(accountId: string, beforeMs: number): Promise<number>;
+
+  getDevice(accountId: string, deviceId: string): Promise<DeviceRow | undefined>;
+  putDevice(row: DeviceRow): Promise<void>;
+  listDevices(accountId: string): Promise<DeviceRow[]>;
+
+  getSyncState(accountId: string, deviceId: string, collectionId: string): Promise<SyncStateRow | undefined>;
+  putSyncState(row: SyncStateRow): Promise<void>;
+}

@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startServer, type RunningServer } from '../../src/server/app.js';
+import { hashSecret } from '../../src/server/auth/secrets.js';
+
+/**
+ * A real server on 127.0.0.1 with a fresh SQLite file in a temp directory, for end-to-end tests.
+ */
+export interface TestServer extends RunningServer {
+  dataDir: string;
+  /** Creates an account and returns an HTTP Basic Authorization header for it. */
+  addUser(name: string, password?: string): Promise<{ accountId: string; authorization: string; password: string }>;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'syncpoint-test-'));
+  const server = await startServer({ host: '127.0.0.1', port: 0, data: dataDir, logLevel: 'silent' }, pino({ level: 'silent' }));
+  return {
+    ...server,
+    dataDir,
+    async addUser(name, password = `${name}-password`) {
+      const account = await server.hub.accounts.create(name, await hashSecret(password));
+      return { accountId: account.id, authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`, password };
+    },
+    async stop() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** POST a JSON body and return status and parsed JSON. */
+export async function postJson(url: string, authorization: string, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+export async function getJson(url: string, authorization: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, { headers: { authorization } });
+  return { status: res.status, body: await res.json() };
+}
+
+export function vcard(uid: string, name: string, extra = ''): string {
+  return `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:${uid}\r\nFN:${name}\r\nN:${name};;;;\r\n${extra}END:VCARD\r\n`;
+}
+
+export function vevent(uid: string, summary: string, start = '20260110T100000Z', end = '20260110T110000Z', extra = ''): string {
+  return `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:${start}\r\nDTEND:${end}\r\nSUMMARY:${summary}\r\n${extra}END:VEVENT\r\nEND:VCALENDAR\r\n`;
+}
