@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerImportCommand } from './import.js';
 import { registerServeCommand } from './serve.js';
+import { registerSyncCommand } from './sync.js';
 import { registerTokenCommands } from './token.js';
 import { registerUserCommands } from './user.js';
 
@@ -8,6 +10,8 @@ const program = new Command('syncpoint').description('Syncpoint: sync server, cl
 registerServeCommand(program);
 registerUserCommands(program);
 registerTokenCommands(program);
+registerSyncCommand(program);
+registerImportCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`syncpoint: ${err instanceof Error ? err.message : String(err)}\n`);

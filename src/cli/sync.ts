@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { syncFolder } from './folder-sync.js';
+import { addRemoteOptions, transportFor, type RemoteOptions } from './remote-options.js';
+
+export function registerSyncCommand(program: Command): void {
+  addRemoteOptions(program.command('sync <dir>').description('two-way sync of a folder of .vcf/.ics files with a collection')).action(
+    async (dir: string, opts: RemoteOptions) => {
+      mkdirSync(dir, { recursive: true });
+      const report = await syncFolder({
+        dir: resolve(dir),
+        server: opts.server,
+        user: opts.user,
+        collectionName: opts.collection,
+        ...(opts.kind ? { kind: opts.kind } : {}),
+        transport: await transportFor(opts),
+      });
+      const u = report.uploaded;
+      process.stdout.write(
+        `synced ${opts.collection}: sent ${u.added} new, ${u.changed} changed, ${u.deleted} deleted; ` +
+          `received ${report.received} (${report.written} files written, ${report.removed} removed) in ${report.exchanges} exchanges` +
+          (report.retries ? `, ${report.retries} retries` : '') +
+          (report.reinitialized ? ', re-initialized' : '') +
+          '\n',
+      );
+      for (const r of report.rejected) process.stderr.write(`refused ${r.localId}: ${r.status}: ${r.message}\n`);
+      if (report.rejected.length > 0) process.exitCode = 2;
+    },
+  );
+}

@@ -1,0 +1,214 @@
+import type { ClientCommand, CollectionResponse, CommandResult, ServerCommand, SyncOptions } from '../protocol/sync.js';
+import { protocolVersion } from '../protocol/version.js';
+import { newLocalItem, type LocalItem, type Replica, type ReplicaTx } from './replica.js';
+import { RetryableError, type Transport } from './transport.js';
+
+/**
+ * The client side of the sync-key protocol:
+ *   - each exchange sends the stored key and the pending local edits;
+ *   - the whole response and the new key are committed to the replica in one transaction, after
+ *     everything in it has been applied;
+ *   - a failed exchange is retried with the same key and the same commands, which the server answers
+ *     by replaying (so nothing is applied twice);
+ *   - "invalid sync key" re-initializes with key 0 without losing local edits;
+ *   - moreAvailable is followed until the collection is done.
+ * Conflicts: an edit beats a delete on either side (the edited item is re-added), so no edit is lost.
+ */
+
+export interface SyncClientOptions {
+  transport: Transport;
+  replica: Replica;
+  device: { id: string; name?: string };
+  /** Items per response the client asks for. */
+  windowSize?: number;
+  /** Commands sent per exchange; the rest go in the next one. */
+  commandsMax?: number;
+  options?: SyncOptions;
+  /** False for a sync point that only uploads (an import): the server then sends no changes. */
+  getChanges?: boolean;
+  /** Called after each committed exchange. */
+  onProgress?: (summary: SyncSummary) => void;
+  /** Name for an item first seen from the server (the CLI turns it into a file name). */
+  localIdFor?: (serverId: string) => string;
+  /** Retry policy for RetryableError: attempts, and capped exponential backoff with full jitter. */
+  retry?: { attemptsMax: number; delayMsBase: number; delayMsMax: number };
+  sleep?: (ms: number) => Promise<void>;
+  /** Uniform in [0, 1); only used for backoff jitter. */
+  random?: () => number;
+  /** Exchanges per syncCollection() call, so a server that never finishes cannot spin a client forever. */
+  exchangesMax?: number;
+}
+
+export interface SyncSummary {
+  exchanges: number;
+  retries: number;
+  sent: number;
+  received: number;
+  reinitialized: boolean;
+  /** Local items the server refused, with its reason. */
+  rejected: Array<{ localId: string; status: string; message: string }>;
+}
+
+export class SyncClient {
+  private readonly o: Required<Omit<SyncClientOptions, 'options'>> & { options: SyncOptions | undefined };
+
+  constructor(options: SyncClientOptions) {
+    this.o = {
+      windowSize: 200,
+      commandsMax: 500,
+      localIdFor: (serverId) => serverId,
+      retry: { attemptsMax: 8, delayMsBase: 200, delayMsMax: 10_000 },
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      random: Math.random,
+      exchangesMax: 100_000,
+      getChanges: true,
+      onProgress: () => undefined,
+      options: undefined,
+      ...options,
+    };
+  }
+
+  /** Bring one collection in line with the server, both ways. */
+  async syncCollection(collectionId: string): Promise<SyncSummary> {
+    const summary: SyncSummary = { exchanges: 0, retries: 0, sent: 0, received: 0, reinitialized: false, rejected: [] };
+    for (let exchange = 0; exchange < this.o.exchangesMax; exchange++) {
+      const { syncKey, commands } = this.o.replica.transaction((tx) => ({
+        syncKey: tx.syncKey(collectionId),
+        commands: toCommands(tx.pending(collectionId, this.o.commandsMax)),
+      }));
+      const response = await this.exchange(collectionId, syncKey, commands, summary);
+      summary.exchanges++;
+      if (response.status === 'invalidSyncKey') {
+        if (syncKey === 0) throw new Error(`server refused key 0 for ${collectionId}: ${response.message ?? ''}`);
+        this.o.replica.transaction((tx) => reinitialize(tx, collectionId));
+        summary.reinitialized = true;
+        continue;
+      }
+      if (response.status !== 'ok') throw new Error(`collection ${collectionId}: ${response.status} ${response.message ?? ''}`);
+      this.o.replica.transaction((tx) => {
+        applyResults(tx, collectionId, commands, response.results, summary);
+        for (const command of response.commands) applyServerCommand(tx, collectionId, command, this.o.localIdFor);
+        // The end of an initial sync: whatever it did not re-deliver is gone from the server.
+        if (!response.moreAvailable) tx.dropStale(collectionId);
+        tx.setSyncKey(collectionId, response.syncKey);
+      });
+      summary.sent += commands.length;
+      summary.received += response.commands.length;
+      this.o.onProgress(summary);
+      // Edits made while this exchange was in flight wait for the next syncCollection() call.
+      if (!response.moreAvailable && commands.length < this.o.commandsMax) return summary;
+    }
+    throw new Error(`collection ${collectionId} did not settle within ${this.o.exchangesMax} exchanges`);
+  }
+
+  /** One exchange, retried with the same key and commands until it gets an answer. */
+  private async exchange(collectionId: string, syncKey: number, commands: ClientCommand[], summary: SyncSummary): Promise<CollectionResponse> {
+    const request = {
+      version: protocolVersion,
+      device: this.o.device,
+      collections: [
+        {
+          collectionId,
+          syncKey,
+          windowSize: this.o.windowSize,
+          getChanges: this.o.getChanges,
+          commands,
+          ...(this.o.options ? { options: this.o.options } : {}),
+        },
+      ],
+    };
+    const { attemptsMax, delayMsBase, delayMsMax } = this.o.retry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await this.o.transport.sync(request);
+        const collection = response.collections.find((c) => c.collectionId === collectionId);
+        if (!collection) throw new RetryableError(`response has no answer for collection ${collectionId}`);
+        return collection;
+      } catch (err) {
+        if (!(err instanceof RetryableError) || attempt >= attemptsMax) throw err;
+        summary.retries++;
+        await this.o.sleep(this.o.random() * Math.min(delayMsMax, delayMsBase * 2 ** (attempt - 1)));
+      }
+    }
+  }
+}
+
+function toCommands(items: LocalItem[]): ClientCommand[] {
+  const commands: ClientCommand[] = [];
+  for (const item of items) {
+    if (item.pending === 'add' && item.data !== null) commands.push({ op: 'add', clientId: item.localId, data: item.data });
+    else if (item.pending === 'change' && item.serverId !== null && item.data !== null) {
+      commands.push({ op: 'change', serverId: item.serverId, data: item.data });
+    } else if (item.pending === 'delete' && item.serverId !== null) commands.push({ op: 'delete', serverId: item.serverId });
+  }
+  return commands;
+}
+
+/**
+ * Re-initialization: the server forgot (or never had) this device's state. Local edits stay pending.
+ * Clean items are kept but marked stale; the initial sync re-delivers each one the server still has,
+ * and whatever is still stale at its end was deleted on the server meanwhile.
+ */
+function reinitialize(tx: ReplicaTx, collectionId: string): void {
+  tx.setSyncKey(collectionId, 0);
+  tx.markStale(collectionId);
+}
+
+function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[], results: CommandResult[], summary: SyncSummary): void {
+  for (const result of results) {
+    const command = sent[result.index];
+    if (!command || command.op === 'fetch') continue;
+    const item = command.op === 'add' ? tx.get(collectionId, command.clientId) : tx.byServerId(collectionId, command.serverId);
+    if (!item) continue;
+    // The user may have edited again while the exchange was in flight; that newer edit stays pending.
+    const sentData = command.op === 'delete' ? null : command.data;
+    const unchanged = item.data === sentData;
+    if (result.status === 'ok') {
+      if (command.op === 'delete') {
+        if (item.pending === 'delete') tx.remove(collectionId, item.localId);
+        continue;
+      }
+      const serverId = result.serverId ?? item.serverId;
+      // An Add the server matched to an item this replica already holds under another name (same UID):
+      // the server now has one item, so keep one row.
+      const twin = serverId ? tx.byServerId(collectionId, serverId) : undefined;
+      if (twin && twin.localId !== item.localId && twin.pending === null) tx.remove(collectionId, twin.localId);
+      tx.put(collectionId, {
+        ...item,
+        serverId,
+        etag: result.etag ?? item.etag,
+        pending: unchanged ? null : item.pending === 'add' ? 'change' : item.pending,
+        stale: false,
+      });
+    } else if (result.status === 'notFound' && command.op === 'change') {
+      // Edited here, deleted there: the edit wins and comes back as a new item.
+      tx.put(collectionId, { ...item, serverId: null, etag: null, pending: 'add' });
+    } else if (result.status === 'notFound' && command.op === 'delete') {
+      tx.remove(collectionId, item.localId);
+    } else {
+      const message = result.message ?? result.status;
+      summary.rejected.push({ localId: item.localId, status: result.status, message });
+      if (unchanged) tx.put(collectionId, { ...item, rejected: `${result.status}: ${message}` });
+    }
+  }
+}
+
+function applyServerCommand(tx: ReplicaTx, collectionId: string, command: ServerCommand, localIdFor: (serverId: string) => string): void {
+  const item = tx.byServerId(collectionId, command.serverId);
+  if (command.op === 'delete') {
+    if (!item) return;
+    // Edited here, deleted there: keep the edit as a new item.
+    if (item.pending === 'change' || item.pending === 'add') tx.put(collectionId, { ...item, serverId: null, etag: null, pending: 'add' });
+    else tx.put(collectionId, { ...item, data: null, pending: null, etag: null, stale: false });
+    return;
+  }
+  // A local edit not yet acknowledged is newer than what the server sent; it goes up next exchange.
+  if (item && item.pending !== null && item.pending !== 'delete') return;
+  if (item) {
+    tx.put(collectionId, { ...item, data: command.data, etag: command.etag, pending: null, rejected: null, stale: false });
+    return;
+  }
+  let localId = localIdFor(command.serverId);
+  while (tx.get(collectionId, localId)) localId = `${localId}-${command.etag.slice(0, 6)}`;
+  tx.put(collectionId, newLocalItem(localId, { serverId: command.serverId, data: command.data, etag: command.etag }));
+}
