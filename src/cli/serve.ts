@@ -12,22 +12,26 @@ export function registerServeCommand(program: Command): void {
     .option('--config <file>', 'JSON config file (env SYNCPOINT_CONFIG)')
     .action(async (opts: { host?: string; port?: string; data?: string; config?: string }) => {
       const config = loadConfig(opts, process.env);
-      const server = await startServer(config);
-      process.stdout.write(`syncpoint serving ${server.url} (data in ${config.data})\n`);
+      // Handlers go in before the server starts, so a signal during start-up also ends cleanly.
+      const starting = startServer(config);
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
         process.stdout.write(`${signal}: shutting down\n`);
-        server.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            process.stderr.write(`shutdown failed: ${String(err)}\n`);
-            process.exit(1);
-          },
-        );
+        starting
+          .then((server) => server.close())
+          .then(
+            () => process.exit(0),
+            (err: unknown) => {
+              process.stderr.write(`shutdown failed: ${String(err)}\n`);
+              process.exit(1);
+            },
+          );
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      const server = await starting;
+      process.stdout.write(`syncpoint serving ${server.url} (data in ${config.data})\n`);
     });
 }
