@@ -1,11 +1,9 @@
-import Database from 'better-sqlite3';
+import { openDatabase } from '../../sqlite/open.js';
 import type { LocalItem, Pending, Replica, ReplicaTx } from '../replica.js';
 
 /** A Replica in a SQLite file, for Node clients (the CLI keeps one per synced folder). */
 export function openSqliteReplica(path: string): Replica {
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  const { db, prepare } = openDatabase(path);
   db.exec(`
     CREATE TABLE IF NOT EXISTS collections (collection_id TEXT PRIMARY KEY, sync_key INTEGER NOT NULL) STRICT;
     CREATE TABLE IF NOT EXISTS items (
@@ -25,22 +23,22 @@ export function openSqliteReplica(path: string): Replica {
     CREATE INDEX IF NOT EXISTS items_stale ON items(collection_id) WHERE stale = 1;
     CREATE INDEX IF NOT EXISTS items_pending ON items(collection_id, edited) WHERE pending IS NOT NULL AND rejected IS NULL;
   `);
-  const getKey = db.prepare<[string], { sync_key: number }>('SELECT sync_key FROM collections WHERE collection_id = ?');
-  const setKey = db.prepare('INSERT OR REPLACE INTO collections (collection_id, sync_key) VALUES (?, ?)');
-  const get = db.prepare<[string, string], Row>('SELECT * FROM items WHERE collection_id = ? AND local_id = ?');
-  const byServer = db.prepare<[string, string], Row>('SELECT * FROM items WHERE collection_id = ? AND server_id = ?');
-  const put = db.prepare(`INSERT INTO items (collection_id, local_id, server_id, data, etag, pending, rejected, stale, app_state, edited)
+  const getKey = prepare<[string], { sync_key: number }>('SELECT sync_key FROM collections WHERE collection_id = ?');
+  const setKey = prepare('INSERT OR REPLACE INTO collections (collection_id, sync_key) VALUES (?, ?)');
+  const get = prepare<[string, string], Row>('SELECT * FROM items WHERE collection_id = ? AND local_id = ?');
+  const byServer = prepare<[string, string], Row>('SELECT * FROM items WHERE collection_id = ? AND server_id = ?');
+  const put = prepare(`INSERT INTO items (collection_id, local_id, server_id, data, etag, pending, rejected, stale, app_state, edited)
     VALUES (@collectionId, @localId, @serverId, @data, @etag, @pending, @rejected, @stale, @appState, @edited)
     ON CONFLICT (collection_id, local_id) DO UPDATE SET server_id = excluded.server_id, data = excluded.data, etag = excluded.etag,
       pending = excluded.pending, rejected = excluded.rejected, stale = excluded.stale, app_state = excluded.app_state,
       edited = CASE WHEN excluded.pending IS NOT items.pending OR excluded.data IS NOT items.data THEN excluded.edited ELSE items.edited END`);
-  const remove = db.prepare('DELETE FROM items WHERE collection_id = ? AND local_id = ?');
-  const pending = db.prepare<[string, number], Row>('SELECT * FROM items WHERE collection_id = ? AND pending IS NOT NULL AND rejected IS NULL ORDER BY edited LIMIT ?');
-  const markStale = db.prepare('UPDATE items SET stale = 1 WHERE collection_id = ? AND pending IS NULL AND data IS NOT NULL');
-  const dropStale = db.prepare('UPDATE items SET stale = 0, data = NULL, etag = NULL WHERE collection_id = ? AND stale = 1 AND pending IS NULL');
-  const all = db.prepare<[string], Row>('SELECT * FROM items WHERE collection_id = ? ORDER BY local_id');
+  const remove = prepare('DELETE FROM items WHERE collection_id = ? AND local_id = ?');
+  const pending = prepare<[string, number], Row>('SELECT * FROM items WHERE collection_id = ? AND pending IS NOT NULL AND rejected IS NULL ORDER BY edited LIMIT ?');
+  const markStale = prepare('UPDATE items SET stale = 1 WHERE collection_id = ? AND pending IS NULL AND data IS NOT NULL');
+  const dropStale = prepare('UPDATE items SET stale = 0, data = NULL, etag = NULL WHERE collection_id = ? AND stale = 1 AND pending IS NULL');
+  const all = prepare<[string], Row>('SELECT * FROM items WHERE collection_id = ? ORDER BY local_id');
   // Orders pending edits without a clock: a counter that survives restarts.
-  let editCounter = (db.prepare('SELECT coalesce(max(edited), 0) AS m FROM items').get() as { m: number }).m;
+  let editCounter = prepare<[], { m: number }>('SELECT coalesce(max(edited), 0) AS m FROM items').get()?.m ?? 0;
 
   const tx: ReplicaTx = {
     syncKey: (c) => getKey.get(c)?.sync_key ?? 0,

@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import type { CollectionKind } from '../../protocol/collections.js';
 import type {
   AccountRow,
@@ -11,6 +10,7 @@ import type {
   StoreTx,
   SyncStateRow,
 } from '../store.js';
+import { openDatabase, type OpenDatabase } from '../../sqlite/open.js';
 import { migrations } from './schema.js';
 
 /**
@@ -20,13 +20,10 @@ import { migrations } from './schema.js';
  * because every method below completes synchronously no other transaction can interleave.
  */
 export function openSqliteStore(path: string): Store {
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
-  const tx = sqliteTx(db);
+  const opened = openDatabase(path);
+  const { db } = opened;
+  migrate(opened);
+  const tx = sqliteTx(opened);
   let tail: Promise<unknown> = Promise.resolve();
   let closed = false;
 
@@ -56,13 +53,10 @@ export function openSqliteStore(path: string): Store {
   };
 }
 
-function migrate(db: Database.Database): void {
-  const done = db.pragma('user_version', { simple: true }) as number;
+function migrate({ db, prepare }: OpenDatabase): void {
+  const done = prepare<[], { user_version: number }>('PRAGMA user_version').get()?.user_version ?? 0;
   for (let i = done; i < migrations.length; i++) {
-    db.transaction(() => {
-      db.exec(migrations[i] as string);
-      db.pragma(`user_version = ${i + 1}`);
-    })();
+    db.exec(`BEGIN IMMEDIATE; ${migrations[i] as string}; PRAGMA user_version = ${i + 1}; COMMIT;`);
   }
 }
 
@@ -98,8 +92,7 @@ const toItem = (r: ItemDbRow): ItemRow => ({
   endMs: r.end_ms,
 });
 
-function sqliteTx(db: Database.Database): StoreTx {
-  const q = <P extends unknown[] | {} = unknown[], R = unknown>(sql: string) => db.prepare<P, R>(sql);
+function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
   const account = {
     insert: q('INSERT INTO accounts (id, name, password_hash, created_at) VALUES (?, ?, ?, ?)'),
     byName: q<[string], { id: string; name: string; password_hash: string; created_at: number }>(
