@@ -1,0 +1,620 @@
+/**
+ * Sync benchmark. A real `syncpoint serve` child process, the SDK as the client, and a byte-counting
+ * TCP proxy between them. It measures, for a collection of 10,000 contacts:
+ *   - initial:     a fresh device receives the whole collection;
+ *   - incremental: a device that is in sync receives 100 contacts another device changed;
+ *   - no changes:  a device that is in sync asks again and gets nothing;
+ * and compares the initial sync with a floor: reading the same rows from the server's SQLite file and
+ * serializing them into the same response pages, with no HTTP, no sync state and no client.
+ *
+ * It reports figures and asserts nothing about speed; it only fails when a phase does not deliver what
+ * it should. Run with `npm run bench`; the figures also go to bench/results/sync-latest.json.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import Database from 'better-sqlite3';
+import { protocolVersion } from '../src/protocol/version.js';
+import { HttpTransport, openSqliteReplica, recordLocalPut, SyncClient, type Replica, type SyncSummary } from '../src/sdk/index.js';
+
+const contactsTotal = 10_000;
+const changedTotal = 100;
+/** The SDK's default window; the floor pages the same way. */
+const windowSize = 200;
+/** Runs per measured phase; the median is reported (the bench machine is shared and noisy). */
+const runs = 5;
+/** Syncs with nothing to get; each is one sample. */
+const idleSyncs = 50;
+const account = { user: 'bench', password: 'bench-password-0123' };
+
+/** This file runs as dist/bench/sync.bench.js; the repository root is two levels up. */
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const cliPath = join(repoRoot, 'dist/src/cli/main.js');
+const resultsPath = join(repoRoot, 'bench/results/sync-latest.json');
+
+// ---------------------------------------------------------------------------------------------------
+// Test data: deterministic, realistic contacts.
+
+/** mulberry32: a tiny seeded PRNG, so every run uploads byte-identical contacts. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const pick = <T>(rand: () => number, list: readonly T[]): T => list[Math.floor(rand() * list.length)] as T;
+const digits = (rand: () => number, n: number) => Array.from({ length: n }, () => Math.floor(rand() * 10)).join('');
+const hex = (rand: () => number, n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
+
+const givenNames = ['Anna', 'Ben', 'Chloé', 'David', 'Elif', 'François', 'Grace', 'Hiroshi', 'Ingrid', 'José', 'Kofi', 'Léa', 'Mateo', 'Nora', 'Oskar', 'Priya', 'Quentin', 'Rosa', 'Søren', 'Tomás', 'Ursula', 'Viktor', 'Wei', 'Ximena', 'Yusuf', 'Zoë', 'Łukasz', 'Amélie', 'Björn', 'Carmen'];
+const familyNames = ['Müller', 'Smith', 'García', 'Nguyen', 'Kowalski', 'Rossi', 'Yamamoto', 'Okafor', 'Johansson', 'Dubois', 'Fischer', 'Silva', 'Novak', 'Papadopoulos', 'Jensen', 'O\'Brien', 'Kaya', 'Schneider', 'Ivanova', 'Haddad', 'Larsen', 'Moreau', 'Bauer', 'Costa', 'Lindqvist'];
+const streets = ['Hauptstraße', 'Main Street', 'Rue de la Paix', 'Calle Mayor', 'Via Roma', 'Kingsway', 'Sveavägen', 'Ulica Długa', 'Baker Street', 'Elm Avenue'];
+const cities = [['Berlin', '10115', 'Germany'], ['London', 'SW1A 1AA', 'United Kingdom'], ['Paris', '75002', 'France'], ['Madrid', '28013', 'Spain'], ['Rome', '00184', 'Italy'], ['Stockholm', '111 52', 'Sweden'], ['Gdańsk', '80-831', 'Poland'], ['Toronto', 'M5H 2N2', 'Canada'], ['Lisbon', '1100-148', 'Portugal'], ['Copenhagen', '1050', 'Denmark']] as const;
+const companies = ['Acme GmbH', 'Globex Corporation', 'Initech Ltd', 'Umbrella SA', 'Stark Industries', 'Wayne Enterprises', 'Tyrell Corp', 'Soylent AB', 'Cyberdyne Systems', 'Hooli Inc'];
+const noteWords = ['met', 'at', 'the', 'conference', 'in', 'spring', 'prefers', 'email', 'over', 'phone', 'calls', 'follow', 'up', 'about', 'quarterly', 'review', 'birthday', 'gift', 'idea', 'books', 'coffee', 'project', 'deadline', 'introduced', 'by', 'a', 'colleague', 'speaks', 'three', 'languages', 'allergic', 'to', 'nuts', 'call', 'after', 'lunch'];
+
+/** About `length` characters of plain words (no commas or semicolons, which vCard text would escape). */
+function noteText(rand: () => number, length: number): string {
+  const words: string[] = [];
+  while (words.join(' ').length < length) words.push(pick(rand, noteWords));
+  const text = words.join(' ');
+  return `${text[0]?.toUpperCase()}${text.slice(1)}.`;
+}
+
+/** RFC 2425 line folding at 75 characters, as real address books write long NOTE lines. */
+function fold(line: string): string {
+  const parts = [line.slice(0, 75)];
+  for (let i = 75; i < line.length; i += 74) parts.push(` ${line.slice(i, i + 74)}`);
+  return parts.join('\r\n');
+}
+
+const asciiLower = (s: string) => s.normalize('NFD').replace(/[^A-Za-z]/g, '').toLowerCase();
+
+/**
+ * Contact `index` at `revision`. Identity (UID, name, emails, address, company) depends only on the
+ * index; the mobile number and the note change with each revision, like a typical edit.
+ */
+function contactVcard(index: number, revision: number): string {
+  const rand = prng(index + 1);
+  const edit = prng((index + 1) * 1_000_003 + revision);
+  const given = pick(rand, givenNames);
+  const family = pick(rand, familyNames);
+  const [city, postcode, country] = pick(rand, cities);
+  const uid = `${hex(rand, 8)}-${hex(rand, 4)}-4${hex(rand, 3)}-a${hex(rand, 3)}-${hex(rand, 12)}`;
+  const company = pick(rand, companies);
+  const lines = [
+    'BEGIN:VCARD',
+    'VERSION:3.0',
+    `UID:${uid}`,
+    `FN:${given} ${family}`,
+    `N:${family};${given};;;`,
+    `EMAIL;TYPE=INTERNET,HOME:${asciiLower(given)}.${asciiLower(family)}${index}@example.org`,
+    `EMAIL;TYPE=INTERNET,WORK:${asciiLower(given)[0]}.${asciiLower(family)}@${asciiLower(company)}.example.com`,
+    `TEL;TYPE=CELL:+${digits(edit, 2)} ${digits(edit, 3)} ${digits(edit, 7)}`,
+    `TEL;TYPE=WORK,VOICE:+${digits(rand, 2)} ${digits(rand, 2)} ${digits(rand, 7)}`,
+    `ADR;TYPE=HOME:;;${1 + Math.floor(rand() * 200)} ${pick(rand, streets)};${city};;${postcode};${country}`,
+    `ORG:${company}`,
+    fold(`NOTE:${noteText(edit, 100)}`),
+    'END:VCARD',
+  ];
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+const localIdOf = (index: number) => `contact-${index}.vcf`;
+
+/** The contacts changed in incremental run `run`: 100 distinct indexes spread over the collection. */
+const changedIndexes = (run: number) => Array.from({ length: changedTotal }, (_, k) => (run * 37 + k * (contactsTotal / changedTotal)) % contactsTotal);
+
+// ---------------------------------------------------------------------------------------------------
+// The server child process.
+
+/** As run from the repository root; recorded in the results. */
+const nodeCommand = (args: string[]) => `node ${['dist/src/cli/main.js', ...args].join(' ')}`;
+
+function serveArgs(dataDir: string, port: number): string[] {
+  return ['serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'];
+}
+
+const accountArgs = (dataDir: string) => ['user', 'add', account.user, '--password-stdin', '--data', dataDir];
+
+function createAccount(dataDir: string): void {
+  const run = spawnSync(process.execPath, [cliPath, ...accountArgs(dataDir)], { input: `${account.password}\n`, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`user add failed (exit ${run.status}): ${run.stderr}`);
+}
+
+/** A port nobody listens on right now (the OS picks it; the server binds it a moment later). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((done) => probe.close(done));
+  return port;
+}
+
+/** Starts `syncpoint serve` and resolves once it prints that it is serving. */
+async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [cliPath, ...serveArgs(dataDir, port)], {
+    env: { ...process.env, SYNCPOINT_LOG_LEVEL: 'warn' },
+    // Warnings and errors from the server show up in the bench's output.
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((ready, fail) => {
+    let out = '';
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('syncpoint serving')) ready();
+    });
+    child.once('exit', (code) => fail(new Error(`the server exited (code ${code}) before it was serving`)));
+  });
+  return child;
+}
+
+/** Peak resident set of a running process, from Linux's /proc (VmHWM, in kB). */
+function peakRssKiB(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
+/** SIGTERM, then wait for the graceful shutdown; a server that hangs is killed and reported. */
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  child.kill('SIGTERM');
+  const timeout = new Promise<'timeout'>((done) => setTimeout(() => done('timeout'), 10_000).unref());
+  const outcome = await Promise.race([exited, timeout]);
+  if (outcome === 'timeout') {
+    child.kill('SIGKILL');
+    throw new Error('the server did not stop within 10 s of SIGTERM');
+  }
+  if (outcome !== 0) throw new Error(`the server exited with code ${outcome} after SIGTERM`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The byte-counting proxy: every byte the client and the server exchange passes through it, so a
+// phase's wire cost includes HTTP headers, chunking and gzip exactly as sent.
+
+interface WireMeter {
+  bytes: number;
+  connections: number;
+}
+
+interface WireProxy {
+  url: string;
+  meter: WireMeter;
+  close(): Promise<void>;
+}
+
+async function startProxy(targetPort: number): Promise<WireProxy> {
+  const meter: WireMeter = { bytes: 0, connections: 0 };
+  const open = new Set<Socket>();
+  const server = createServer((client) => {
+    meter.connections++;
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      open.add(socket);
+      // Counting what each side receives counts every byte once: requests on `client`, responses on `upstream`.
+      socket.on('data', (chunk: Buffer) => (meter.bytes += chunk.length));
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+      socket.on('close', () => open.delete(socket));
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    meter,
+    async close() {
+      // The client's keep-alive connections would hold the server (and this process) open.
+      for (const socket of open) socket.destroy();
+      await new Promise((done) => server.close(done));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Client devices: the SDK with a SQLite replica each, talking to the server through the proxy.
+
+interface Device {
+  client: SyncClient;
+  replica: Replica;
+  close(): void;
+}
+
+function openDevice(id: string, baseDir: string, proxyUrl: string, openDevices: Set<Device>): Device {
+  const dir = join(baseDir, id);
+  mkdirSync(dir, { recursive: true });
+  const replica = openSqliteReplica(join(dir, 'replica.db'));
+  const transport = new HttpTransport({ baseUrl: proxyUrl, credentials: account, encoding: 'json' });
+  const device: Device = {
+    client: new SyncClient({ transport, replica, device: { id }, windowSize }),
+    replica,
+    close() {
+      openDevices.delete(device);
+      replica.close();
+    },
+  };
+  openDevices.add(device);
+  return device;
+}
+
+/** Items the device holds with content (server deletes not yet reaped have none). */
+const liveCount = (device: Device, collectionId: string) =>
+  device.replica.transaction((tx) => tx.all(collectionId).filter((item) => item.data !== null).length);
+
+function expect(condition: boolean, message: string): void {
+  if (!condition) throw new Error(`bench check failed: ${message}`);
+}
+
+function expectClean(summary: SyncSummary, what: string): void {
+  expect(summary.rejected.length === 0, `${what}: the server rejected ${summary.rejected.length} items, first: ${JSON.stringify(summary.rejected[0])}`);
+  expect(!summary.reinitialized && summary.retries === 0, `${what}: ${summary.retries} retries, reinitialized=${summary.reinitialized}`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Measurement.
+
+interface Sample {
+  ms: number;
+  bytes: number;
+  connections: number;
+  exchanges: number;
+}
+
+/** Runs one sync and records its wall time and what crossed the proxy meanwhile. */
+async function measuredSync(meter: WireMeter, sync: () => Promise<SyncSummary>): Promise<{ sample: Sample; summary: SyncSummary }> {
+  const bytes = meter.bytes;
+  const connections = meter.connections;
+  const start = performance.now();
+  const summary = await sync();
+  const ms = performance.now() - start;
+  return { summary, sample: { ms, bytes: meter.bytes - bytes, connections: meter.connections - connections, exchanges: summary.exchanges } };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+interface PhaseFigures {
+  runs: number;
+  itemsPerRun: number;
+  msMedian: number;
+  msAll: number[];
+  itemsPerSecond: number;
+  wireBytesMedian: number;
+  wireBytesPerItem: number;
+  exchangesPerRun: number;
+  newConnectionsPerRun: number;
+}
+
+function phaseFigures(items: number, samples: readonly Sample[]): PhaseFigures {
+  const msMedian = median(samples.map((s) => s.ms));
+  const wireBytesMedian = median(samples.map((s) => s.bytes));
+  return {
+    runs: samples.length,
+    itemsPerRun: items,
+    msMedian: round(msMedian, 1),
+    msAll: samples.map((s) => round(s.ms, 1)),
+    itemsPerSecond: round((items * 1000) / msMedian, 0),
+    wireBytesMedian,
+    wireBytesPerItem: round(wireBytesMedian / items, 1),
+    exchangesPerRun: median(samples.map((s) => s.exchanges)),
+    newConnectionsPerRun: median(samples.map((s) => s.connections)),
+  };
+}
+
+const round = (value: number, decimals: number) => Math.round(value * 10 ** decimals) / 10 ** decimals;
+
+// ---------------------------------------------------------------------------------------------------
+// The phases.
+
+interface Context {
+  meter: WireMeter;
+  proxyUrl: string;
+  devicesDir: string;
+  openDevices: Set<Device>;
+  collectionId: string;
+}
+
+/** Device "seed" uploads every contact. Reported separately: it is the setup, not a measured phase. */
+async function seedContacts(ctx: Context): Promise<{ seed: Device; upload: PhaseFigures }> {
+  const seed = openDevice('seed', ctx.devicesDir, ctx.proxyUrl, ctx.openDevices);
+  seed.replica.transaction((tx) => {
+    for (let i = 0; i < contactsTotal; i++) recordLocalPut(tx, ctx.collectionId, localIdOf(i), contactVcard(i, 0));
+  });
+  const { sample, summary } = await measuredSync(ctx.meter, () => seed.client.syncCollection(ctx.collectionId));
+  expectClean(summary, 'upload');
+  expect(summary.sent === contactsTotal, `upload sent ${summary.sent} contacts, expected ${contactsTotal}`);
+  return { seed, upload: phaseFigures(contactsTotal, [sample]) };
+}
+
+/**
+ * Fresh devices each receive the whole collection. The first one is kept: it is the in-sync device of
+ * the later phases.
+ */
+async function initialSyncs(ctx: Context): Promise<{ reader: Device; initial: PhaseFigures }> {
+  const samples: Sample[] = [];
+  let reader: Device | undefined;
+  for (let run = 1; run <= runs; run++) {
+    const device = openDevice(`reader-${run}`, ctx.devicesDir, ctx.proxyUrl, ctx.openDevices);
+    const { sample, summary } = await measuredSync(ctx.meter, () => device.client.syncCollection(ctx.collectionId));
+    expectClean(summary, `initial run ${run}`);
+    expect(summary.received === contactsTotal, `initial run ${run} received ${summary.received} items, expected ${contactsTotal}`);
+    const held = liveCount(device, ctx.collectionId);
+    expect(held === contactsTotal, `initial run ${run}: the replica holds ${held} contacts, expected ${contactsTotal}`);
+    samples.push(sample);
+    if (reader) device.close();
+    else reader = device;
+  }
+  return { reader: reader as Device, initial: phaseFigures(contactsTotal, samples) };
+}
+
+/** The seed device edits 100 contacts and uploads them; the in-sync device then receives exactly those. */
+async function incrementalSyncs(ctx: Context, seed: Device, reader: Device): Promise<PhaseFigures> {
+  const samples: Sample[] = [];
+  for (let run = 1; run <= runs; run++) {
+    seed.replica.transaction((tx) => {
+      for (const i of changedIndexes(run)) recordLocalPut(tx, ctx.collectionId, localIdOf(i), contactVcard(i, run));
+    });
+    const upload = await seed.client.syncCollection(ctx.collectionId);
+    expectClean(upload, `incremental run ${run} upload`);
+    expect(upload.sent === changedTotal, `incremental run ${run}: the seed sent ${upload.sent} changes, expected ${changedTotal}`);
+    const { sample, summary } = await measuredSync(ctx.meter, () => reader.client.syncCollection(ctx.collectionId));
+    expectClean(summary, `incremental run ${run}`);
+    expect(summary.received === changedTotal, `incremental run ${run} received ${summary.received} items, expected ${changedTotal}`);
+    samples.push(sample);
+  }
+  return phaseFigures(changedTotal, samples);
+}
+
+interface IdleFigures {
+  syncs: number;
+  msMedian: number;
+  msP90: number;
+  /** Back-to-back requests of one client: exchanges / total wall time. */
+  requestsPerSecond: number;
+  wireBytesPerSync: number;
+  exchangesPerSync: number;
+}
+
+/** The in-sync device asks again and again with nothing to get: the cost of polling. */
+async function idleSyncsPhase(ctx: Context, reader: Device): Promise<IdleFigures> {
+  const samples: Sample[] = [];
+  for (let i = 0; i < idleSyncs; i++) {
+    const { sample, summary } = await measuredSync(ctx.meter, () => reader.client.syncCollection(ctx.collectionId));
+    expect(summary.received === 0 && summary.sent === 0, `idle sync ${i} moved items: sent ${summary.sent}, received ${summary.received}`);
+    samples.push(sample);
+  }
+  const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const totalMs = ms.reduce((sum, x) => sum + x, 0);
+  const exchanges = samples.reduce((sum, s) => sum + s.exchanges, 0);
+  return {
+    syncs: idleSyncs,
+    msMedian: round(median(ms), 2),
+    msP90: round(ms[Math.floor(ms.length * 0.9)] as number, 2),
+    requestsPerSecond: round((exchanges * 1000) / totalMs, 0),
+    wireBytesPerSync: median(samples.map((s) => s.bytes)),
+    exchangesPerSync: median(samples.map((s) => s.exchanges)),
+  };
+}
+
+interface FloorFigures {
+  runs: number;
+  msMedian: number;
+  itemsPerSecond: number;
+  /** The same pages gzip-compressed as the server's send() does (level 6). */
+  withGzipMsMedian: number;
+  withGzipItemsPerSecond: number;
+  jsonBytesPerItem: number;
+  gzipBytesPerItem: number;
+}
+
+/**
+ * The floor: the live items of the collection read straight from the server's database file, page by
+ * page in seq order, and serialized as the sync response the server would send for each page. No
+ * sync state, HTTP or client work, so the initial sync cannot be faster than this.
+ */
+function floor(databasePath: string, collectionId: string): FloorFigures {
+  const db = new Database(databasePath, { readonly: true, fileMustExist: true });
+  try {
+    // One more row than the window tells whether more are available, as the server does.
+    const page = db.prepare<[string, number, number], { id: string; data: string; etag: string; seq: number }>(
+      'SELECT id, data, etag, seq FROM items WHERE collection_id = ? AND deleted_at IS NULL AND seq > ? ORDER BY seq LIMIT ?',
+    );
+    const readAll = (gzip: boolean) => {
+      let items = 0;
+      let jsonBytes = 0;
+      let gzipBytes = 0;
+      let after = 0;
+      for (let syncKey = 1; ; syncKey++) {
+        const rows = page.all(collectionId, after, windowSize + 1);
+        const sent = rows.slice(0, windowSize);
+        const body = JSON.stringify({
+          version: protocolVersion,
+          status: 'ok',
+          collections: [
+            {
+              collectionId,
+              status: 'ok',
+              syncKey,
+              moreAvailable: rows.length > windowSize,
+              commands: sent.map((r) => ({ op: 'add', serverId: r.id, data: r.data, etag: r.etag })),
+              results: [],
+              fetched: [],
+            },
+          ],
+        });
+        items += sent.length;
+        jsonBytes += Buffer.byteLength(body);
+        if (gzip) gzipBytes += gzipSync(body, { level: 6 }).length;
+        if (rows.length <= windowSize) return { items, jsonBytes, gzipBytes };
+        after = (sent[sent.length - 1] as { seq: number }).seq;
+      }
+    };
+    const timed = (gzip: boolean) => {
+      const ms: number[] = [];
+      let last = readAll(gzip);
+      for (let run = 0; run < runs; run++) {
+        const start = performance.now();
+        last = readAll(gzip);
+        ms.push(performance.now() - start);
+      }
+      expect(last.items === contactsTotal, `the floor read ${last.items} live items, expected ${contactsTotal}`);
+      return { msMedian: median(ms), ...last };
+    };
+    // The untimed first pass inside timed() warms SQLite's page cache and V8, as the server is warm too.
+    const plain = timed(false);
+    const gzipped = timed(true);
+    return {
+      runs,
+      msMedian: round(plain.msMedian, 1),
+      itemsPerSecond: round((contactsTotal * 1000) / plain.msMedian, 0),
+      withGzipMsMedian: round(gzipped.msMedian, 1),
+      withGzipItemsPerSecond: round((contactsTotal * 1000) / gzipped.msMedian, 0),
+      jsonBytesPerItem: round(plain.jsonBytes / contactsTotal, 1),
+      gzipBytesPerItem: round(gzipped.gzipBytes / contactsTotal, 1),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Report.
+
+const mib = (kib: number) => round(kib / 1024, 1);
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+function printTable(headers: string[], rows: Array<Array<string | number>>): void {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
+  const widths = headers.map((_, col) => Math.max(...cells.map((r) => String(r[col]).length)));
+  const line = (r: Array<string | number>) => r.map((c, col) => (col === 0 ? String(c).padEnd(widths[col] ?? 0) : String(c).padStart(widths[col] ?? 0))).join('  ');
+  console.log(line(headers));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of cells.slice(1)) console.log(line(r));
+}
+
+interface Results {
+  upload: PhaseFigures;
+  initial: PhaseFigures;
+  incremental: PhaseFigures;
+  noChanges: IdleFigures;
+  floor: FloorFigures;
+  initialVsFloor: number;
+  initialVsFloorWithGzip: number;
+  memory: { clientStartRssMiB: number; clientPeakRssMiB: number; serverPeakRssMiB: number };
+}
+
+function report(results: Results): void {
+  const phaseRow = (name: string, p: PhaseFigures) => [name, p.runs, p.itemsPerRun, p.msMedian, p.itemsPerSecond, p.wireBytesPerItem, p.exchangesPerRun, p.newConnectionsPerRun];
+  console.log(`\nSyncpoint sync benchmark: ${fmt(contactsTotal)} contacts, window ${windowSize}, JSON over HTTP/1.1 (node ${process.version})\n`);
+  printTable(
+    ['phase', 'runs', 'items', 'median ms', 'items/s', 'wire B/item', 'exchanges', 'new conns'],
+    [
+      phaseRow(`upload ${fmt(contactsTotal)} (setup)`, results.upload),
+      phaseRow('initial', results.initial),
+      phaseRow(`incremental ${changedTotal}`, results.incremental),
+    ],
+  );
+  const idle = results.noChanges;
+  console.log(`\nno changes: ${idle.syncs} syncs, median ${idle.msMedian} ms (p90 ${idle.msP90} ms), ${fmt(idle.requestsPerSecond)} requests/s back to back, ${fmt(idle.wireBytesPerSync)} wire bytes/sync, ${idle.exchangesPerSync} exchange/sync`);
+  const f = results.floor;
+  console.log(`\nfloor (read ${fmt(contactsTotal)} rows + JSON pages of ${windowSize}): ${f.msMedian} ms = ${fmt(f.itemsPerSecond)} items/s; with gzip: ${f.withGzipMsMedian} ms = ${fmt(f.withGzipItemsPerSecond)} items/s`);
+  console.log(`  page JSON ${f.jsonBytesPerItem} B/item, gzipped ${f.gzipBytesPerItem} B/item (the initial sync put ${results.initial.wireBytesPerItem} B/item on the wire)`);
+  console.log(`initial sync runs at ${results.initialVsFloor}× the raw read+serialize floor (${results.initialVsFloorWithGzip}× the floor with gzip)`);
+  const m = results.memory;
+  console.log(`\npeak RSS: client (bench process: SDK devices and proxy) ${m.clientPeakRssMiB} MiB (${m.clientStartRssMiB} MiB at start), server ${m.serverPeakRssMiB} MiB\n`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  // The client's peak means more next to what the process held before any work.
+  const clientStartRssKiB = process.resourceUsage().maxRSS;
+  const workDir = mkdtempSync(join(tmpdir(), 'syncpoint-bench-'));
+  const dataDir = join(workDir, 'server');
+  const openDevices = new Set<Device>();
+  let server: ChildProcess | undefined;
+  let proxy: WireProxy | undefined;
+  try {
+    createAccount(dataDir);
+    const port = await freePort();
+    server = await startServer(dataDir, port);
+    proxy = await startProxy(port);
+
+    const collections = await new HttpTransport({ baseUrl: proxy.url, credentials: account }).listCollections();
+    const collectionId = collections.find((c) => c.name === 'contacts')?.id;
+    if (!collectionId) throw new Error('the new account has no "contacts" collection');
+    const ctx: Context = { meter: proxy.meter, proxyUrl: proxy.url, devicesDir: join(workDir, 'devices'), openDevices, collectionId };
+
+    const { seed, upload } = await seedContacts(ctx);
+    const { reader, initial } = await initialSyncs(ctx);
+    const incremental = await incrementalSyncs(ctx, seed, reader);
+    const noChanges = await idleSyncsPhase(ctx, reader);
+    // Taken before the floor runs in this process, so it is the client's peak during the phases.
+    const clientPeakRssKiB = process.resourceUsage().maxRSS;
+
+    // The server's database file (databaseFile() in src/server/app.ts, not imported so that this
+    // process loads only the SDK). The server is idle; WAL lets this connection read beside it.
+    const floorFigures = floor(join(dataDir, 'syncpoint.db'), collectionId);
+    const serverPeakRssKiB = peakRssKiB(server.pid as number);
+    await stopServer(server);
+
+    const results: Results = {
+      upload,
+      initial,
+      incremental,
+      noChanges,
+      floor: floorFigures,
+      initialVsFloor: round(initial.itemsPerSecond / floorFigures.itemsPerSecond, 3),
+      initialVsFloorWithGzip: round(initial.itemsPerSecond / floorFigures.withGzipItemsPerSecond, 3),
+      memory: { clientStartRssMiB: mib(clientStartRssKiB), clientPeakRssMiB: mib(clientPeakRssKiB), serverPeakRssMiB: mib(serverPeakRssKiB) },
+    };
+    report(results);
+    mkdirSync(dirname(resultsPath), { recursive: true });
+    const output = {
+      date: new Date().toISOString(),
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+      commands: {
+        bench: 'npm run bench',
+        createAccount: `${nodeCommand(accountArgs('<tmp>/server'))}  (password on stdin)`,
+        serve: `SYNCPOINT_LOG_LEVEL=warn ${nodeCommand(serveArgs('<tmp>/server', port))}`,
+      },
+      config: { contacts: contactsTotal, changed: changedTotal, windowSize, runs, idleSyncs, encoding: 'json' },
+      ...results,
+    };
+    writeFileSync(resultsPath, `${JSON.stringify(output, null, 2)}\n`);
+    console.log(`written to ${resultsPath}`);
+  } finally {
+    for (const device of [...openDevices]) device.close();
+    await proxy?.close();
+    // After an earlier failure, a server that also fails to stop must not hide that failure.
+    if (server) await stopServer(server).catch((err: unknown) => console.error(String(err)));
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exitCode = 1;
+});
