@@ -10,7 +10,8 @@ export function registerServeCommand(program: Command): void {
     .option('--port <port>', 'listen port (default 8080, env SYNCPOINT_PORT)')
     .option('--data <dir>', 'data directory (default ./data, env SYNCPOINT_DATA)')
     .option('--config <file>', 'JSON config file (env SYNCPOINT_CONFIG)')
-    .action(async (opts: { host?: string; port?: string; data?: string; config?: string }) => {
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info, env SYNCPOINT_LOG_LEVEL)')
+    .action(async (opts: { host?: string; port?: string; data?: string; config?: string; logLevel?: string }) => {
       const config = loadConfig(opts, process.env);
       // Handlers go in before the server starts, so a signal during start-up also ends cleanly.
       const starting = startServer(config);
@@ -18,7 +19,7 @@ export function registerServeCommand(program: Command): void {
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
-        process.stdout.write(`${signal}: shutting down\n`);
+        process.stderr.write(`${signal}: shutting down\n`);
         starting
           .then((server) => server.close())
           .then(
@@ -32,6 +33,7 @@ export function registerServeCommand(program: Command): void {
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
       const server = await starting;
-      process.stdout.write(`syncpoint serving ${server.url} (data in ${config.data})\n`);
+      // Logs are JSON on stdout; this one line for people goes to stderr.
+      process.stderr.write(`syncpoint serving ${server.url} (data in ${config.data})\n`);
     });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Hub } from '../hub/hub.js';
 import { hashSecret, newAppToken } from '../server/auth/secrets.js';
-import { withLocalHub } from './local-hub.js';
+import { addDataOptions, withLocalHub, type DataOptions } from './local-hub.js';
 
 async function accountId(hub: Hub, name: string): Promise<string> {
   const account = await hub.accounts.findByName(name);
@@ -11,41 +11,34 @@ async function accountId(hub: Hub, name: string): Promise<string> {
 
 export function registerTokenCommands(program: Command): void {
   const token = program.command('token').description('app passwords, one per device (works on the data directory)');
-  const dataOption = ['--data <dir>', 'data directory', process.env.SYNCPOINT_DATA ?? './data'] as const;
-  token
-    .command('create')
+  addDataOptions(token.command('create'))
     .description('print a new app password; it is shown once and stored only hashed')
     .requiredOption('--user <name>', 'account name')
     .requiredOption('--label <label>', 'what the device is, e.g. "phone"')
-    .option(...dataOption)
-    .action(async (opts: { user: string; label: string; data: string }) => {
-      await withLocalHub(opts.data, async (hub) => {
+    .action(async (opts: DataOptions & { user: string; label: string }) => {
+      await withLocalHub(opts, async (hub) => {
         const id = await accountId(hub, opts.user);
         const fresh = newAppToken();
         await hub.accounts.addToken(id, fresh.id, opts.label, await hashSecret(fresh.secret));
         process.stdout.write(`${fresh.token}\n`);
       });
     });
-  token
-    .command('list')
+  addDataOptions(token.command('list'))
     .description('list app passwords (ids and labels, never secrets)')
     .requiredOption('--user <name>', 'account name')
-    .option(...dataOption)
-    .action(async (opts: { user: string; data: string }) => {
-      await withLocalHub(opts.data, async (hub) => {
+    .action(async (opts: DataOptions & { user: string }) => {
+      await withLocalHub(opts, async (hub) => {
         for (const t of await hub.accounts.listTokens(await accountId(hub, opts.user))) {
           const used = t.lastUsedAt === null ? 'never used' : `last used ${new Date(t.lastUsedAt).toISOString()}`;
           process.stdout.write(`${t.id}\t${t.label}\tcreated ${new Date(t.createdAt).toISOString()}\t${used}\n`);
         }
       });
     });
-  token
-    .command('revoke <id>')
+  addDataOptions(token.command('revoke <id>'))
     .description('revoke an app password; the next request with it is refused')
     .requiredOption('--user <name>', 'account name')
-    .option(...dataOption)
-    .action(async (id: string, opts: { user: string; data: string }) => {
-      await withLocalHub(opts.data, async (hub) => {
+    .action(async (id: string, opts: DataOptions & { user: string }) => {
+      await withLocalHub(opts, async (hub) => {
         if (!(await hub.accounts.revokeToken(await accountId(hub, opts.user), id))) throw new Error(`no token ${id} for ${opts.user}`);
         process.stdout.write(`revoked ${id}\n`);
       });

@@ -26,8 +26,9 @@ const componentOfKind: Record<Exclude<CollectionKind, 'contacts'>, string> = {
 };
 
 // Control characters other than TAB, LF and CR are never valid in vCard/iCalendar text and cannot be
-// carried in XML 1.0 either.
-const forbiddenControls = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+// carried in XML 1.0 either; nor can U+FFFE, U+FFFF or an unpaired surrogate (which also could not be
+// stored as UTF-8 byte for byte). A JSON client could otherwise store an item no XML client can sync.
+const forbiddenControls = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function reject(status: StatusCode, message: string): ContentCheck {
   return { ok: false, status, message };
@@ -36,12 +37,13 @@ function reject(status: StatusCode, message: string): ContentCheck {
 export function checkItemContent(kind: CollectionKind, data: string): ContentCheck {
   const bytes = Buffer.byteLength(data, 'utf8');
   if (bytes > limits.itemBytesMax) return reject('itemTooLarge', `item is ${bytes} bytes; the limit is ${limits.itemBytesMax}`);
-  if (forbiddenControls.test(data)) return reject('invalidItem', 'item contains control characters');
+  if (forbiddenControls.test(data)) return reject('invalidItem', 'item contains control characters or characters XML cannot carry');
   let lineStart = 0;
   for (let i = data.indexOf('\n'); ; i = data.indexOf('\n', i + 1)) {
     const end = i === -1 ? data.length : i;
-    if (end - lineStart > limits.itemLineBytesMax) {
-      return reject('invalidItem', `a line is longer than ${limits.itemLineBytesMax} characters`);
+    // A UTF-16 unit is at most 3 UTF-8 bytes, so only long lines need their bytes counted.
+    if ((end - lineStart) * 3 > limits.itemLineBytesMax && Buffer.byteLength(data.slice(lineStart, end), 'utf8') > limits.itemLineBytesMax) {
+      return reject('invalidItem', `a line is longer than ${limits.itemLineBytesMax} bytes`);
     }
     if (i === -1) break;
     lineStart = i + 1;

@@ -40,8 +40,9 @@ export function classifySyncKey(sent: number, state: KeyState | undefined, tombs
   if (sent === state.syncKey) decision = { kind: 'current', from: state.checkpoint };
   else if (state.previous && sent === state.previous.syncKey) decision = { kind: 'replay', from: state.previous.checkpoint };
   else return { kind: 'invalid', reason: 'unknown' };
-  // A device behind the purge horizon may have missed deletes that no longer exist anywhere.
-  if (decision.from.seq < tombstoneFloor) return { kind: 'invalid', reason: 'expired' };
+  // A device behind the purge horizon may have missed deletes that no longer exist anywhere. Tombstones
+  // at or below baseSeq are never sent to it (see Checkpoint), so only a purge beyond both counts.
+  if (tombstoneFloor > Math.max(decision.from.seq, decision.from.baseSeq)) return { kind: 'invalid', reason: 'expired' };
   return decision;
 }
 

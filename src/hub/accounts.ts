@@ -12,6 +12,8 @@ const defaultCollections: ReadonlyArray<{ name: string; kind: CollectionKind; di
   { name: 'notes', kind: 'notes', displayName: 'Notes' },
 ];
 
+const tokenUseResolutionMs = 60_000;
+
 export const accountNamePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
 export class Accounts {
@@ -61,6 +63,13 @@ export class Accounts {
 
   async getToken(tokenId: string): Promise<AppTokenRow | undefined> {
     return this.store.transaction((tx) => tx.getToken(tokenId));
+  }
+
+  /** Records that a token was used, at most once a minute per token so authentication stays read-mostly. */
+  async noteTokenUse(row: AppTokenRow): Promise<void> {
+    const now = this.ports.clock.now();
+    if (row.lastUsedAt !== null && now - row.lastUsedAt < tokenUseResolutionMs) return;
+    await this.store.transaction((tx) => tx.touchToken(row.accountId, row.id, now));
   }
 
   async listTokens(accountId: string): Promise<AppTokenRow[]> {

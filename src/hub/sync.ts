@@ -10,7 +10,7 @@ import {
 } from '../core/sync-key.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
-import { protocolVersion, supportedVersions } from '../protocol/version.js';
+import { assertSupportedVersion, protocolVersion } from '../protocol/version.js';
 import type { ItemRow, Store, StoreTx } from '../store/store.js';
 import { applyClientCommands } from './commands.js';
 import type { HubPorts } from './ports.js';
@@ -21,9 +21,7 @@ import type { HubPorts } from './ports.js';
  * is acknowledged before it is durable.
  */
 export async function runSyncExchange(store: Store, ports: HubPorts, accountId: string, protocol: string, request: SyncRequest): Promise<SyncResponse> {
-  if (!supportedVersions.includes(request.version)) {
-    throw new ProtocolError('unsupportedVersion', `protocol version ${request.version} is not supported`, { supportedVersions });
-  }
+  assertSupportedVersion(request.version);
   if (request.collections.length > limits.collectionsPerRequestMax) {
     throw new ProtocolError('invalidRequest', `at most ${limits.collectionsPerRequestMax} collections per request`);
   }
@@ -159,6 +157,9 @@ function toServerCommand(row: ItemRow, from: Checkpoint, options: SyncOptions | 
 
 /** Cut to at most `bytes` UTF-8 bytes without splitting a character. */
 function truncateUtf8(text: string, bytes: number): string {
-  const buf = Buffer.from(text, 'utf8').subarray(0, bytes);
-  return buf.toString('utf8').replace(/\uFFFD$/, '');
+  const buf = Buffer.from(text, 'utf8');
+  let cut = Math.min(bytes, buf.length);
+  // Step back over continuation bytes (10xxxxxx) to the start of the character the cut falls in.
+  while (cut > 0 && cut < buf.length && ((buf[cut] as number) & 0xc0) === 0x80) cut--;
+  return buf.subarray(0, cut).toString('utf8');
 }

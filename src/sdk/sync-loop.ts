@@ -54,7 +54,7 @@ export class SyncClient {
 
   constructor(options: SyncClientOptions) {
     this.o = {
-      windowSize: 200,
+      windowSize: 500,
       commandsMax: 500,
       localIdFor: (serverId) => serverId,
       retry: { attemptsMax: 8, delayMsBase: 200, delayMsMax: 10_000 },
@@ -85,18 +85,20 @@ export class SyncClient {
         continue;
       }
       if (response.status !== 'ok') throw new Error(`collection ${collectionId}: ${response.status} ${response.message ?? ''}`);
-      this.o.replica.transaction((tx) => {
+      const pendingRemain = this.o.replica.transaction((tx) => {
         applyResults(tx, collectionId, commands, response.results, summary);
         for (const command of response.commands) applyServerCommand(tx, collectionId, command, this.o.localIdFor);
         // The end of an initial sync: whatever it did not re-deliver is gone from the server.
         if (!response.moreAvailable) tx.dropStale(collectionId);
         tx.setSyncKey(collectionId, response.syncKey);
+        return tx.pending(collectionId, 1).length > 0;
       });
       summary.sent += commands.length;
       summary.received += response.commands.length;
       this.o.onProgress(summary);
-      // Edits made while this exchange was in flight wait for the next syncCollection() call.
-      if (!response.moreAvailable && commands.length < this.o.commandsMax) return summary;
+      // A full batch may have left more to send; edits made while an exchange was in flight wait for
+      // the next syncCollection() call.
+      if (!response.moreAvailable && !(commands.length === this.o.commandsMax && pendingRemain)) return summary;
     }
     throw new Error(`collection ${collectionId} did not settle within ${this.o.exchangesMax} exchanges`);
   }

@@ -52,7 +52,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
     handle(req, res).catch((err: unknown) => {
       log.error({ err, url: req.url }, 'request failed');
       if (!res.headersSent) {
-        send(req, res, 500, 'application/json', JSON.stringify({ version: protocolVersion, status: 'serverError', message: 'internal error; nothing was committed' }));
+        void send(req, res, 500, 'application/json', JSON.stringify({ version: protocolVersion, status: 'serverError', message: 'internal error; nothing was committed' }));
       } else res.destroy();
     });
   });

@@ -20,7 +20,7 @@ async function startServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<
   const child = spawn(process.execPath, [bin, 'serve', ...args], { env: { ...process.env, SYNCPOINT_LOG_LEVEL: 'warn', ...env } });
   const url = await new Promise<string>((resolveUrl, reject) => {
     let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const m = /serving (http:\/\/\S+)/.exec(out);
       if (m) resolveUrl(m[1] as string);

@@ -20,7 +20,7 @@ export function encodingOfAccept(header: string | undefined): Encoding {
 }
 
 /** Decode and validate a body; any failure is an invalidRequest naming what is wrong and where. */
-export function decodeBody<S extends z.ZodType>(body: Buffer, encoding: Encoding, rootName: string, schema: S): z.infer<S> {
+export function decodeBody<S extends z.ZodType>(body: Buffer, encoding: Encoding, rootName: string, schema: S, precheck?: (raw: unknown) => void): z.infer<S> {
   const text = body.toString('utf8');
   let value: unknown;
   try {
@@ -29,6 +29,7 @@ export function decodeBody<S extends z.ZodType>(body: Buffer, encoding: Encoding
     if (err instanceof XmlDecodeError) throw new ProtocolError('invalidRequest', err.message);
     throw new ProtocolError('invalidRequest', `malformed JSON: ${(err as Error).message}`);
   }
+  precheck?.(value);
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));

@@ -4,7 +4,7 @@ import type { Hub } from '../../hub/hub.js';
 import { collectionListSchema, createCollectionSchema, type Collection } from '../../protocol/collections.js';
 import { httpStatusOf, ProtocolError } from '../../protocol/errors.js';
 import { syncRequestSchema } from '../../protocol/sync.js';
-import { protocolVersion } from '../../protocol/version.js';
+import { assertSupportedVersion, protocolVersion } from '../../protocol/version.js';
 import type { CollectionRow } from '../../store/store.js';
 import type { Principal } from '../../server/auth/authenticate.js';
 import { readBody, send } from '../../server/http.js';
@@ -33,7 +33,9 @@ export async function handleNative(hub: Hub, principal: Principal, req: Incoming
     switch (route) {
       case 'POST /api/v1/sync': {
         const body = await readBody(req, limits.requestBytesMax);
-        const request = decodeBody(body, encoding, 'sync', syncRequestSchema);
+        const request = decodeBody(body, encoding, 'sync', syncRequestSchema, (raw) =>
+          assertSupportedVersion((raw as { version?: unknown } | null)?.version),
+        );
         return reply(200, 'syncResponse', await hub.sync(principal.accountId, 'native', request));
       }
       case 'GET /api/v1/collections': {
@@ -51,6 +53,6 @@ export async function handleNative(hub: Hub, principal: Principal, req: Incoming
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err;
     const body = { version: protocolVersion, status: err.status, message: err.message, ...err.extra };
-    send(req, res, httpStatusOf[err.status], mediaTypes[encoding], encodeBody(encoding, 'error', body));
+    return send(req, res, httpStatusOf[err.status], mediaTypes[encoding], encodeBody(encoding, 'error', body));
   }
 }

@@ -48,6 +48,7 @@ export class Authenticator {
     if (!row || !(await this.check(parsed.secret, row.secretHash))) return undefined;
     const account = await this.accounts.get(row.accountId);
     if (!account || (expectedName !== undefined && account.name !== expectedName)) return undefined;
+    await this.accounts.noteTokenUse(row);
     return { accountId: account.id, accountName: account.name, tokenId: row.id };
   }
 

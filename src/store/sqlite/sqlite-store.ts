@@ -136,7 +136,7 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
         AND (deleted_at IS NULL OR seq > @baseSeq)
         AND NOT (origin_device IS @deviceId AND seq > @baseSeq)
         AND (@rangeStart IS NULL OR deleted_at IS NOT NULL OR
-             ((start_ms IS NULL OR start_ms < @rangeEnd) AND (end_ms IS NULL OR end_ms > @rangeStart)))
+             ((start_ms IS NULL OR start_ms < @rangeEnd) AND (end_ms IS NULL OR end_ms > @rangeStart OR start_ms >= @rangeStart)))
       ORDER BY seq LIMIT @limit`),
     maxPurged: q<[string, number], { m: number | null }>(
       'SELECT max(seq) AS m FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?',
