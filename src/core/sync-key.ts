@@ -100,13 +100,18 @@ function recordKey(c: RetriedCommand | RecordedResult): string {
   return `${c.op}\u0000${id ?? ''}\u0000${'dataEtag' in c ? (c.dataEtag ?? '') : ''}`;
 }
 
-/**
- * Index an exchange's recorded outcomes. The lookup finds the outcome of a retried command when the
- * earlier attempt carried the same thing; an edit made between the attempts is a new command.
- */
-export function indexRecorded(recorded: readonly RecordedResult[]): (command: RetriedCommand) => RecordedResult | undefined {
+export interface RecordedIndex {
+  /** The outcome of a retried command whose earlier attempt carried the same thing. */
+  same(command: RetriedCommand): RecordedResult | undefined;
+  /** The item an earlier attempt's successful Add created for this client id, whatever data it carried. */
+  addedAs(clientId: string): string | undefined;
+}
+
+/** Index an exchange's recorded outcomes so a retry of it answers from the record (linear in size). */
+export function indexRecorded(recorded: readonly RecordedResult[]): RecordedIndex {
   const byKey = new Map(recorded.map((r) => [recordKey(r), r]));
-  return (command) => byKey.get(recordKey(command));
+  const added = new Map(recorded.filter((r) => r.op === 'add' && r.status === 'ok' && r.serverId).map((r) => [r.clientId, r.serverId as string]));
+  return { same: (command) => byKey.get(recordKey(command)), addedAs: (clientId) => added.get(clientId) };
 }
 
 /** Re-initializations inside the loop window, including this one at `now`, and whether that is a loop. */

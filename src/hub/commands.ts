@@ -30,7 +30,7 @@ export async function applyClientCommands(
   commands: readonly ClientCommand[],
   previousAttempt: readonly RecordedResult[] | null,
 ): Promise<AppliedCommands> {
-  const lookup = previousAttempt ? indexRecorded(previousAttempt) : () => undefined;
+  const record = indexRecorded(previousAttempt ?? []);
   const out: AppliedCommands = { results: [], fetched: [], recorded: [] };
   for (const [index, command] of commands.entries()) {
     if (command.op === 'fetch') {
@@ -50,20 +50,19 @@ export async function applyClientCommands(
         : command.op === 'change'
           ? { op: 'change' as const, serverId: command.serverId, dataEtag: dataEtag as string }
           : { op: 'delete' as const, serverId: command.serverId };
-    const earlier = lookup(key);
-    const record: RecordedResult =
-      earlier ??
+    const outcome: RecordedResult =
+      record.same(key) ??
       (command.op === 'add'
-        ? await addItem(ctx, command.clientId, command.data, dataEtag as string)
+        ? await addItem(ctx, command.clientId, command.data, dataEtag as string, record.addedAs(command.clientId))
         : command.op === 'change'
           ? await changeItem(ctx, command.serverId, command.data, dataEtag as string)
           : await deleteItem(ctx, command.serverId));
-    out.recorded.push(record);
-    const result: CommandResult = { index, op: command.op, status: record.status as CommandResult['status'] };
-    if (record.clientId !== undefined) result.clientId = record.clientId;
-    if (record.serverId !== undefined) result.serverId = record.serverId;
-    if (record.etag !== undefined) result.etag = record.etag;
-    if (record.message !== undefined) result.message = record.message;
+    out.recorded.push(outcome);
+    const result: CommandResult = { index, op: command.op, status: outcome.status as CommandResult['status'] };
+    if (outcome.clientId !== undefined) result.clientId = outcome.clientId;
+    if (outcome.serverId !== undefined) result.serverId = outcome.serverId;
+    if (outcome.etag !== undefined) result.etag = outcome.etag;
+    if (outcome.message !== undefined) result.message = outcome.message;
     out.results.push(result);
   }
   return out;
@@ -88,7 +87,13 @@ async function writeItem(ctx: Context, id: string, createdSeq: number | null, da
   });
 }
 
-async function addItem(ctx: Context, clientId: string, data: string, etag: string): Promise<RecordedResult> {
+async function addItem(ctx: Context, clientId: string, data: string, etag: string, createdEarlier: string | undefined): Promise<RecordedResult> {
+  // A retried Add whose data was edited between the attempts: the first attempt's item takes the edit,
+  // so an item without a UID is not created twice.
+  if (createdEarlier !== undefined) {
+    const changed = await changeItem(ctx, createdEarlier, data, etag);
+    return { ...changed, op: 'add', clientId, serverId: createdEarlier };
+  }
   const check = checkItemContent(ctx.collection.kind, data);
   if (!check.ok) return { op: 'add', clientId, dataEtag: etag, status: check.status, message: check.message };
   // An Add whose UID the collection already holds is the same object again (a re-initializing device,

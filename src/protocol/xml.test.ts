@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { z } from 'zod';
+import { errorBodySchema } from './collections.js';
+import { syncRequestSchema, syncResponseSchema, type SyncRequest, type SyncResponse } from './sync.js';
+import { decodeXml, encodeXml, parseXml, XmlDecodeError } from './xml.js';
+
+const depth = 16;
+
+test('decodeXml: a sync request becomes the value the schema validates', () => {
+  const xml =
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    '<sync>\n' +
+    '  <version>1</version>\n' +
+    '  <device><id>phone</id><name>My phone</name></device>\n' +
+    '  <collections>\n' +
+    '    <collectionId>c1</collectionId><syncKey> 4 </syncKey><windowSize>50</windowSize><getChanges>false</getChanges>\n' +
+    '    <options><bodyBytesMax>100</bodyBytesMax><timeRange><start>2026-01-01T00:00:00Z</start><end>2026-02-01T00:00:00Z</end></timeRange></options>\n' +
+    '    <commands><op>add</op><clientId>n1</clientId><data>BEGIN:VCARD</data></commands>\n' +
+    '    <commands><op>change</op><serverId>s1</serverId><data>x</data></commands>\n' +
+    '    <commands><op>delete</op><serverId>s2</serverId></commands>\n' +
+    '    <commands><op>fetch</op><serverId>s3</serverId></commands>\n' +
+    '  </collections>\n' +
+    '  <collections><collectionId>c2</collectionId><syncKey>0</syncKey></collections>\n' +
+    '</sync>\n';
+  const value = decodeXml(xml, 'sync', syncRequestSchema, depth);
+  const expected: SyncRequest = {
+    version: 1,
+    device: { id: 'phone', name: 'My phone' },
+    collections: [
+      {
+        collectionId: 'c1',
+        syncKey: 4,
+        windowSize: 50,
+        getChanges: false,
+        options: { bodyBytesMax: 100, timeRange: { start: '2026-01-01T00:00:00Z', end: '2026-02-01T00:00:00Z' } },
+        commands: [
+          { op: 'add', clientId: 'n1', data: 'BEGIN:VCARD' },
+          { op: 'change', serverId: 's1', data: 'x' },
+          { op: 'delete', serverId: 's2' },
+          { op: 'fetch', serverId: 's3' },
+        ],
+      },
+      { collectionId: 'c2', syncKey: 0 },
+    ],
+  };
+  assert.deepEqual(value, expected);
+  assert.deepEqual(syncRequestSchema.parse(value), expected);
+});
+
+test('decodeXml: values that are not what the schema wants stay as text, so validation refuses them', () => {
+  const value = decodeXml(
+    '<sync><version>one</version><device><id>d</id></device><collections><collectionId>c</collectionId><syncKey>1e3</syncKey><getChanges>yes</getChanges></collections></sync>',
+    'sync',
+    syncRequestSchema,
+    depth,
+  ) as { version: unknown; collections: Array<{ syncKey: unknown; getChanges: unknown }> };
+  assert.equal(value.version, 'one');
+  assert.equal(value.collections[0]?.syncKey, '1e3');
+  assert.equal(value.collections[0]?.getChanges, 'yes');
+  assert.equal(syncRequestSchema.safeParse(value).success, false);
+  // A command without its discriminator has nothing to pick a member by.
+  const noOp = decodeXml(
+    '<sync><version>1</version><device><id>d</id></device><collections><collectionId>c</collectionId><syncKey>1</syncKey><commands><serverId>s</serverId></commands></collections></sync>',
+    'sync',
+    syncRequestSchema,
+    depth,
+  );
+  assert.equal(syncRequestSchema.safeParse(noOp).success, false);
+});
+
+test('encodeXml then decodeXml round-trips a response, with empty and repeated arrays', () => {
+  const response: SyncResponse = {
+    version: 1,
+    status: 'ok',
+    collections: [
+      {
+        collectionId: 'c1',
+        status: 'ok',
+        syncKey: 3,
+        moreAvailable: true,
+        commands: [
+          { op: 'add', serverId: 's1', data: 'a & b < c > d "e" \'f\'', etag: 'e1' },
+          { op: 'change', serverId: 's2', data: 'long', etag: 'e2', truncated: true, size: 1234 },
+          { op: 'delete', serverId: 's3' },
+        ],
+        results: [{ index: 0, op: 'add', status: 'ok', clientId: 'n1', serverId: 's9', etag: 'e9' }],
+        fetched: [],
+        warning: 'reinitLoop',
+      },
+      { collectionId: 'c2', status: 'notFound', syncKey: 0, moreAvailable: false, commands: [], results: [], fetched: [], message: 'no such collection' },
+    ],
+  };
+  const xml = encodeXml('syncResponse', response);
+  assert.ok(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<syncResponse>'));
+  assert.ok(xml.includes('<data>a &amp; b &lt; c &gt; d &quot;e&quot; \'f\'</data>'));
+  assert.equal((xml.match(/<commands>/g) ?? []).length, 3, 'one element per array entry');
+  assert.ok(!xml.includes('<fetched>'), 'an empty array writes nothing');
+  const decoded = decodeXml(xml, 'syncResponse', syncResponseSchema, depth);
+  assert.deepEqual(syncResponseSchema.parse(decoded), response);
+});
+
+test('CR survives: written as &#13; and read back, while raw CRLF in the source is normalized by XML', () => {
+  const data = 'BEGIN:VCARD\r\nFN:Zoë 😀\r\nEND:VCARD\r\n';
+  const schema = z.object({ data: z.string() });
+  const xml = encodeXml('item', { data });
+  assert.ok(xml.includes('BEGIN:VCARD&#13;\nFN:Zoë 😀&#13;\n'));
+  assert.ok(!xml.includes('\r'));
+  assert.deepEqual(decodeXml(xml, 'item', schema, depth), { data });
+  // Why the reference is needed: a literal CRLF reaches the application as LF.
+  assert.deepEqual(decodeXml('<item><data>a\r\nb\rc</data></item>', 'item', schema, depth), { data: 'a\nb\nc' });
+  // CDATA and references are text like any other.
+  assert.deepEqual(decodeXml('<item><data><![CDATA[<x>&]]>&#x263A;&#13;</data></item>', 'item', schema, depth), { data: '<x>&☺\r' });
+});
+
+test('a DOCTYPE is refused outright, with or without entities', () => {
+  const schema = z.object({ data: z.string() });
+  const laughs = '<?xml version="1.0"?><!DOCTYPE item [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><item><data>&b;</data></item>';
+  assert.throws(() => decodeXml(laughs, 'item', schema, depth), (err: unknown) => err instanceof XmlDecodeError && /DOCTYPE/.test(err.message));
+  assert.throws(() => decodeXml('<!DOCTYPE item><item><data>x</data></item>', 'item', schema, depth), /DOCTYPE/);
+  assert.throws(() => decodeXml('<!DOCTYPE item SYSTEM "http://example.com/x.dtd"><item/>', 'item', schema, depth), /DOCTYPE/);
+  // No DTD, so no entity other than the five predefined ones exists.
+  assert.throws(() => decodeXml('<item><data>&a;</data></item>', 'item', schema, depth), XmlDecodeError);
+});
+
+test('nesting is limited to depthMax elements', () => {
+  const nested = (levels: number) => '<a>'.repeat(levels) + '</a>'.repeat(levels);
+  assert.equal(parseXml(nested(3), 3).name, 'a');
+  assert.throws(() => parseXml(nested(4), 3), (err: unknown) => err instanceof XmlDecodeError && /deeper than 3/.test(err.message));
+  assert.doesNotThrow(() => parseXml(nested(depth), depth));
+  assert.throws(() => parseXml(nested(depth + 1), depth), XmlDecodeError);
+  // Siblings do not add depth.
+  assert.doesNotThrow(() => parseXml(`<a>${'<b><c/></b>'.repeat(1000)}</a>`, 3));
+  // A very deep document fails fast instead of building the whole tree.
+  assert.throws(() => parseXml(nested(100_000), depth), XmlDecodeError);
+});
+
+test('a scalar element repeated is an error; unknown elements are ignored', () => {
+  const schema = z.object({ a: z.string(), list: z.array(z.string()).optional(), obj: z.object({ b: z.string() }).optional() });
+  assert.throws(
+    () => decodeXml('<r><a>1</a><a>2</a></r>', 'r', schema, depth),
+    (err: unknown) => err instanceof XmlDecodeError && /<a> appears more than once in <r>/.test(err.message),
+  );
+  assert.throws(() => decodeXml('<r><a>1</a><obj><b>x</b></obj><obj><b>y</b></obj></r>', 'r', schema, depth), XmlDecodeError);
+  assert.throws(() => decodeXml('<r><a>1</a><obj><b>x</b><b>y</b></obj></r>', 'r', schema, depth), /<b> appears more than once in <obj>/);
+  assert.deepEqual(decodeXml('<r><unknown><deep>x</deep></unknown><a>1</a><extra>2</extra><obj><b>x</b><c>?</c></obj></r>', 'r', schema, depth), {
+    a: '1',
+    obj: { b: 'x' },
+  });
+});
+
+test('arrays: repeated elements in order, a missing required array is empty, a missing optional one absent', () => {
+  const schema = z.object({ required: z.array(z.number()), optional: z.array(z.string()).optional() });
+  assert.deepEqual(decodeXml('<r><required>3</required><optional>x</optional><required>1</required><required>2</required></r>', 'r', schema, depth), {
+    required: [3, 1, 2],
+    optional: ['x'],
+  });
+  assert.deepEqual(decodeXml('<r/>', 'r', schema, depth), { required: [] });
+  const errorXml = encodeXml('error', { version: 1, status: 'unsupportedVersion', message: 'no', supportedVersions: [1, 2] });
+  assert.deepEqual(errorBodySchema.parse(decodeXml(errorXml, 'error', errorBodySchema, depth)).supportedVersions, [1, 2]);
+});
+
+test('the wrong root, malformed input and an empty document are errors', () => {
+  const schema = z.object({ a: z.string().optional() });
+  assert.throws(() => decodeXml('<other><a>1</a></other>', 'r', schema, depth), /expected root element <r>, got <other>/);
+  assert.throws(() => decodeXml('<r><a>1</r>', 'r', schema, depth), (err: unknown) => err instanceof XmlDecodeError && /malformed/.test(err.message));
+  assert.throws(() => decodeXml('<r><a>1</a>', 'r', schema, depth), XmlDecodeError);
+  assert.throws(() => decodeXml('<r/><r/>', 'r', schema, depth), XmlDecodeError);
+  assert.throws(() => decodeXml('', 'r', schema, depth), XmlDecodeError);
+  assert.throws(() => decodeXml('just text', 'r', schema, depth), XmlDecodeError);
+  assert.throws(() => decodeXml('<r><a>&#1;</a></r>', 'r', schema, depth), XmlDecodeError, 'XML 1.0 cannot carry C0 controls');
+});

@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { limits } from '../../src/core/limits.js';
+import { errorBodySchema } from '../../src/protocol/collections.js';
+import { decodeXml } from '../../src/protocol/xml.js';
+import { startTestServer, vcard, vevent, type TestServer } from '../support/server.js';
+import { accountSeq, add, collectionIds, Device, postRaw } from '../support/sync.js';
+
+/**
+ * Bad requests: each is refused with the right status, and nothing else is lost — the sending
+ * device's key still works and the data already stored is intact.
+ */
+
+let server: TestServer;
+let accountId: string;
+let authorization: string;
+let contacts: string;
+let calendar: string;
+let main: Device;
+let expected: Record<string, string>;
+
+before(async () => {
+  server = await startTestServer();
+  ({ accountId, authorization } = await server.addUser('errors'));
+  ({ contacts, calendar } = (await collectionIds(server, authorization)) as { contacts: string; calendar: string });
+  main = new Device(server, authorization, 'main');
+  await main.sync(contacts, { commands: [add('a', vcard('uid-a', 'Alice')), add('b', vcard('uid-b', 'Bob')), add('c', vcard('uid-c', 'Carol'))] });
+  await main.sync(calendar, { commands: [add('e', vevent('uid-e', 'Meeting'))] });
+  expected = main.snapshot(contacts);
+  assert.equal(Object.keys(expected).length, 3);
+});
+after(async () => {
+  await server.stop();
+});
+
+const syncUrl = () => `${server.url}/api/v1/sync`;
+
+/** A valid request from `main` with its current key and one Add that must not survive a refusal. */
+function validRequest(extra: Record<string, unknown> = {}) {
+  return {
+    version: 1,
+    device: { id: main.id },
+    collections: [{ collectionId: contacts, syncKey: main.key(contacts), commands: [add('intruder', vcard('uid-intruder', 'Intruder'))], ...extra }],
+  };
+}
+
+function xmlRequest(inner = '') {
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?><sync><version>1</version><device><id>${main.id}</id></device>` +
+    `<collections><collectionId>${contacts}</collectionId><syncKey>${main.key(contacts)}</syncKey>${inner}</collections></sync>`
+  );
+}
+
+let seqBefore = 0;
+/** Run a bad request and check its refusal; then show the server lost nothing. */
+async function refused(
+  what: string,
+  send: () => Promise<{ status: number; headers: Headers; text: string }>,
+  httpStatus: number,
+  status: string,
+  encoding: 'json' | 'xml' = 'json',
+) {
+  seqBefore = accountSeq(server, accountId);
+  const res = await send();
+  assert.equal(res.status, httpStatus, `${what}: ${res.text.slice(0, 300)}`);
+  assert.match(res.headers.get('content-type') ?? '', encoding === 'json' ? /^application\/json/ : /^application\/xml/, what);
+  const body = encoding === 'json' ? JSON.parse(res.text) : decodeXml(res.text, 'error', errorBodySchema, limits.xmlDepthMax);
+  const parsed = errorBodySchema.parse(body);
+  assert.equal(parsed.status, status, `${what}: ${parsed.message}`);
+  assert.equal(parsed.version, 1);
+  assert.ok(parsed.message.length > 0);
+  await intact(what);
+  return parsed;
+}
+
+async function intact(what: string) {
+  assert.equal(accountSeq(server, accountId), seqBefore, `${what}: nothing was written`);
+  const keyBefore = main.key(contacts);
+  const r = await main.sync(contacts);
+  assert.equal(r.syncKey, keyBefore + 1, `${what}: the device's key still works`);
+  assert.deepEqual(r.commands, [], `${what}: no change appeared`);
+  const fresh = new Device(server, authorization, `fresh-${Math.random().toString(36).slice(2)}`);
+  await fresh.pull(contacts);
+  assert.deepEqual(fresh.snapshot(contacts), expected, `${what}: prior data intact`);
+  seqBefore = accountSeq(server, accountId);
+}
+
+const json = (body: unknown, headers: Record<string, string> = {}) => () =>
+  postRaw(syncUrl(), authorization, typeof body === 'string' ? body : JSON.stringify(body), { 'content-type': 'application/json', ...headers });
+const xml = (body: string) => () => postRaw(syncUrl(), authorization, body, { 'content-type': 'application/xml' });
+
+test('malformed JSON is a 400 invalidRequest', async () => {
+  await refused('truncated JSON', json(JSON.stringify(validRequest()).slice(0, -3)), 400, 'invalidRequest');
+  await refused('not JSON at all', json('hello'), 400, 'invalidRequest');
+  await refused('empty body', json(''), 400, 'invalidRequest');
+});
+
+test('malformed XML is a 400 invalidRequest', async () => {
+  await refused('unclosed element', xml(xmlRequest().replace('</sync>', '')), 400, 'invalidRequest', 'xml');
+  await refused('mismatched tags', xml(xmlRequest().replace('</device>', '</devise>')), 400, 'invalidRequest', 'xml');
+  await refused('undefined entity', xml(xmlRequest().replace('<id>main</id>', '<id>&bogus;</id>')), 400, 'invalidRequest', 'xml');
+  await refused('wrong root', xml(xmlRequest().replace(/<sync>/, '<syncResponse>').replace(/<\/sync>$/, '</syncResponse>')), 400, 'invalidRequest', 'xml');
+  await refused('empty document', xml(''), 400, 'invalidRequest', 'xml');
+});
+
+test('XML with a DOCTYPE is refused, entities are never expanded', async () => {
+  const laughs =
+    '<?xml version="1.0"?><!DOCTYPE sync [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">' +
+    '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>' +
+    xmlRequest().replace('<?xml version="1.0" encoding="UTF-8"?>', '').replace(`<id>${'main'}</id>`, '<id>&c;</id>');
+  const body = await refused('billion laughs', xml(laughs), 400, 'invalidRequest', 'xml');
+  assert.match(body.message, /DOCTYPE/);
+  const external = '<?xml version="1.0"?><!DOCTYPE sync SYSTEM "file:///etc/passwd">' + xmlRequest().replace('<?xml version="1.0" encoding="UTF-8"?>', '');
+  await refused('external DTD', xml(external), 400, 'invalidRequest', 'xml');
+});
+
+test(`XML nested deeper than ${limits.xmlDepthMax} elements is refused; exactly ${limits.xmlDepthMax} is fine`, async () => {
+  // <sync><device> is depth 2; unknown elements inside it are ignored but still count.
+  const nest = (levels: number) => '<x>'.repeat(levels) + '</x>'.repeat(levels);
+  const tooDeep = xmlRequest().replace('</device>', `${nest(limits.xmlDepthMax - 1)}</device>`);
+  const body = await refused('too deep', xml(tooDeep), 400, 'invalidRequest', 'xml');
+  assert.match(body.message, /nested deeper/);
+
+  const deepest = xmlRequest().replace('</device>', `${nest(limits.xmlDepthMax - 2)}</device>`);
+  const res = await xml(deepest)();
+  assert.equal(res.status, 200, res.text);
+  main.keys.set(contacts, main.key(contacts) + 1);
+  seqBefore = accountSeq(server, accountId);
+  await intact('deepest allowed');
+});
+
+test('wrong types and shapes are a 400 invalidRequest naming the field', async () => {
+  const bad = validRequest();
+  (bad.collections[0] as Record<string, unknown>).syncKey = 'abc';
+  const body = await refused('syncKey "abc"', json(bad), 400, 'invalidRequest');
+  assert.ok(body.issues?.some((i) => i.path === 'collections.0.syncKey'), JSON.stringify(body.issues));
+
+  await refused('syncKey abc in XML', xml(xmlRequest().replace(/<syncKey>\d+<\/syncKey>/, '<syncKey>abc</syncKey>')), 400, 'invalidRequest', 'xml');
+  await refused('negative key', json(validRequest({ syncKey: -1 })), 400, 'invalidRequest');
+  await refused('fractional key', json(validRequest({ syncKey: 1.5 })), 400, 'invalidRequest');
+  await refused('version as string', json({ ...validRequest(), version: '1' }), 400, 'invalidRequest');
+  await refused('no collections', json({ ...validRequest(), collections: [] }), 400, 'invalidRequest');
+  await refused('no device', json({ version: 1, collections: validRequest().collections }), 400, 'invalidRequest');
+  await refused('commands not a list', json(validRequest({ commands: { op: 'add' } })), 400, 'invalidRequest');
+  await refused('unknown op', json(validRequest({ commands: [{ op: 'explode', serverId: 'x' }] })), 400, 'invalidRequest');
+  await refused('add without data', json(validRequest({ commands: [{ op: 'add', clientId: 'x' }] })), 400, 'invalidRequest');
+  await refused('windowSize 0', json(validRequest({ windowSize: 0 })), 400, 'invalidRequest');
+  await refused('JSON array body', json([validRequest()]), 400, 'invalidRequest');
+  await refused('bad timeRange date', json(validRequest({ options: { timeRange: { start: 'yesterday', end: '2026-01-01T00:00:00Z' } } })), 400, 'invalidRequest');
+});
+
+test('request-level limits: too many commands, a collection twice, a backwards time range — nothing committed', async () => {
+  const many = Array.from({ length: limits.commandsPerCollectionMax + 1 }, (_, i) => add(`m${i}`, vcard(`uid-m${i}`, `M${i}`)));
+  await refused('too many commands', json(validRequest({ commands: many })), 400, 'invalidRequest');
+  const twice = validRequest();
+  twice.collections.push({ ...(twice.collections[0] as (typeof twice.collections)[0]) });
+  await refused('collection twice', json(twice), 400, 'invalidRequest');
+  const tooMany = { ...validRequest(), collections: Array.from({ length: limits.collectionsPerRequestMax + 1 }, (_, i) => ({ collectionId: `c${i}`, syncKey: 0 })) };
+  await refused('too many collections', json(tooMany), 400, 'invalidRequest');
+  // The contacts Add is valid, but the calendar part of the same request is not: the whole exchange rolls back.
+  const mixed = validRequest();
+  mixed.collections.push({
+    collectionId: calendar,
+    syncKey: main.key(calendar),
+    options: { timeRange: { start: '2026-02-01T00:00:00Z', end: '2026-01-01T00:00:00Z' } },
+  } as never);
+  await refused('backwards time range', json(mixed), 400, 'invalidRequest');
+  const cal = await main.sync(calendar);
+  assert.equal(cal.syncKey, 2, 'the calendar key did not move either');
+});
+
+test('an unknown protocol version is a 400 unsupportedVersion listing the supported ones', async () => {
+  const body = await refused('version 2', json({ ...validRequest(), version: 2 }), 400, 'unsupportedVersion');
+  assert.deepEqual(body.supportedVersions, [1]);
+  const x = await refused('version 0 in XML', xml(xmlRequest().replace('<version>1</version>', '<version>0</version>')), 400, 'unsupportedVersion', 'xml');
+  assert.deepEqual(x.supportedVersions, [1]);
+});
+
+test('an oversized body is a 413 bodyTooLarge: declared, streamed, and a gzip bomb', async () => {
+  // A syntactically valid request whose one item pads it past the limit.
+  const padded = (bytes: number) => {
+    const request = validRequest();
+    const text = JSON.stringify(request);
+    return text.replace('"commands":[', `"padding":"${' '.repeat(bytes - text.length)}","commands":[`);
+  };
+  const big = padded(limits.requestBytesMax + 1);
+  assert.ok(Buffer.byteLength(big) > limits.requestBytesMax);
+  await refused('declared length', json(big), 413, 'bodyTooLarge');
+
+  await refused(
+    'chunked, no length',
+    async () => {
+      const bytes = Buffer.from(big);
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < bytes.length; i += 1 << 20) controller.enqueue(new Uint8Array(bytes.subarray(i, i + (1 << 20))));
+          controller.close();
+        },
+      });
+      const res = await fetch(syncUrl(), {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+      return { status: res.status, headers: res.headers, text: await res.text() };
+    },
+    413,
+    'bodyTooLarge',
+  );
+
+  const bomb = gzipSync(Buffer.from(padded(limits.requestBytesMax + 1024)), { level: 9 });
+  assert.ok(bomb.length < 100_000, 'small on the wire');
+  await refused('gzip bomb', () => postRaw(syncUrl(), authorization, bomb, { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 413, 'bodyTooLarge');
+
+  // Just under the limit after decoding is accepted.
+  const fits = gzipSync(Buffer.from(padded(limits.requestBytesMax - 1024)));
+  const res = await postRaw(syncUrl(), authorization, fits, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+  assert.equal(res.status, 200, res.text.slice(0, 300));
+  const accepted = JSON.parse(res.text);
+  assert.equal(accepted.collections[0].results[0].status, 'ok');
+  main.apply(contacts, validRequest().collections[0]?.commands ?? [], accepted.collections[0]);
+  expected = main.snapshot(contacts);
+  seqBefore = accountSeq(server, accountId);
+  await intact('after the accepted large body');
+});
+
+test('unsupported content types and encodings are a 415', async () => {
+  const body = JSON.stringify(validRequest());
+  await refused('text/plain', () => postRaw(syncUrl(), authorization, body, { 'content-type': 'text/plain' }), 415, 'unsupportedMediaType');
+  await refused('form', () => postRaw(syncUrl(), authorization, body, { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupportedMediaType');
+  await refused('brotli', () => postRaw(syncUrl(), authorization, body, { 'content-type': 'application/json', 'content-encoding': 'br' }), 415, 'unsupportedMediaType');
+  await refused('not really gzip', () => postRaw(syncUrl(), authorization, body, { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 400, 'invalidRequest');
+});
+
+test('invalid vCard and iCalendar items fail alone with invalidItem; the request and other items succeed', async () => {
+  const r = await main.sync(contacts, {
+    commands: [
+      add('garbage', 'this is not a vcard'),
+      add('unclosed', 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Open\r\n'),
+      add('two', vcard('uid-t1', 'T1') + vcard('uid-t2', 'T2')),
+      // Characters XML 1.0 cannot carry: accepted over JSON, no XML client could sync the collection again.
+      add('xml-poison', vcard('uid-p', 'Poison \uffff')),
+      add('lone-surrogate', vcard('uid-ls', 'Half \ud800 a pair')),
+      add('good', vcard('uid-good', 'Good 😀')),
+    ],
+  });
+  assert.deepEqual(
+    r.results.map((res) => res.status),
+    ['invalidItem', 'invalidItem', 'invalidItem', 'invalidItem', 'invalidItem', 'ok'],
+  );
+  const cal = await main.sync(calendar, {
+    commands: [
+      add('no-uid', vevent('', 'No UID')),
+      add('bad-date', vevent('uid-bd', 'Bad date', 'tomorrow', '20260101T000000Z')),
+      add('empty', 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nEND:VCALENDAR\r\n'),
+      add('mixed-uids', vevent('u1', 'A').replace('END:VCALENDAR\r\n', 'BEGIN:VEVENT\r\nUID:u2\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n')),
+      add('fine', vevent('uid-fine', 'Fine')),
+    ],
+  });
+  assert.deepEqual(
+    cal.results.map((res) => res.status),
+    ['invalidItem', 'invalidItem', 'invalidItem', 'invalidItem', 'ok'],
+  );
+  expected = main.snapshot(contacts);
+  assert.equal(Object.keys(expected).length, 5);
+  seqBefore = accountSeq(server, accountId);
+  await intact('after invalid items');
+});
+
+test('errors come back in the request’s encoding and unknown routes are 404', async () => {
+  const res = await postRaw(`${server.url}/api/v1/nothing`, authorization, '{}', { 'content-type': 'application/json' });
+  assert.equal(res.status, 404);
+  assert.equal(JSON.parse(res.text).status, 'notFound');
+  const outside = await fetch(`${server.url}/elsewhere`, { headers: { authorization } });
+  assert.equal(outside.status, 404);
+  seqBefore = accountSeq(server, accountId);
+  await intact('after 404s');
+});
