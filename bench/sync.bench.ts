@@ -18,14 +18,16 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { protocolVersion } from '../src/protocol/version.js';
 import { HttpTransport, openSqliteReplica, recordLocalPut, SyncClient, type Replica, type SyncSummary } from '../src/sdk/index.js';
+import { windowSizeDefault } from '../src/sdk/sync-loop.js';
+import { gzipLevel } from '../src/server/http.js';
+import { openDatabase } from '../src/sqlite/open.js';
 
 const contactsTotal = 10_000;
 const changedTotal = 100;
 /** The SDK's default window; the floor pages the same way. */
-const windowSize = 200;
+const windowSize = windowSizeDefault;
 /** Runs per measured phase; the median is reported (the bench machine is shared and noisy). */
 const runs = 5;
 /** Syncs with nothing to get; each is one sample. */
@@ -145,13 +147,14 @@ async function freePort(): Promise<number> {
 async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, [cliPath, ...serveArgs(dataDir, port)], {
     env: { ...process.env, SYNCPOINT_LOG_LEVEL: 'warn' },
-    // Warnings and errors from the server show up in the bench's output.
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // Warnings and errors (JSON logs on stdout) show up in the bench's output; the readiness line is on stderr.
+    stdio: ['ignore', 'inherit', 'pipe'],
   });
   await new Promise<void>((ready, fail) => {
     let out = '';
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      process.stderr.write(chunk);
       out += chunk;
       if (out.includes('syncpoint serving')) ready();
     });
@@ -420,7 +423,7 @@ interface FloorFigures {
   runs: number;
   msMedian: number;
   itemsPerSecond: number;
-  /** The same pages gzip-compressed as the server's send() does (level 6). */
+  /** The same pages gzip-compressed as the server's send() does (same level). */
   withGzipMsMedian: number;
   withGzipItemsPerSecond: number;
   jsonBytesPerItem: number;
@@ -433,10 +436,10 @@ interface FloorFigures {
  * sync state, HTTP or client work, so the initial sync cannot be faster than this.
  */
 function floor(databasePath: string, collectionId: string): FloorFigures {
-  const db = new Database(databasePath, { readonly: true, fileMustExist: true });
+  const { db, prepare } = openDatabase(databasePath);
   try {
     // One more row than the window tells whether more are available, as the server does.
-    const page = db.prepare<[string, number, number], { id: string; data: string; etag: string; seq: number }>(
+    const page = prepare<[string, number, number], { id: string; data: string; etag: string; seq: number }>(
       'SELECT id, data, etag, seq FROM items WHERE collection_id = ? AND deleted_at IS NULL AND seq > ? ORDER BY seq LIMIT ?',
     );
     const readAll = (gzip: boolean) => {
@@ -464,7 +467,7 @@ function floor(databasePath: string, collectionId: string): FloorFigures {
         });
         items += sent.length;
         jsonBytes += Buffer.byteLength(body);
-        if (gzip) gzipBytes += gzipSync(body, { level: 6 }).length;
+        if (gzip) gzipBytes += gzipSync(body, { level: gzipLevel }).length;
         if (rows.length <= windowSize) return { items, jsonBytes, gzipBytes };
         after = (sent[sent.length - 1] as { seq: number }).seq;
       }

@@ -15,6 +15,9 @@ import { RetryableError, type Transport } from './transport.js';
  * Conflicts: an edit beats a delete on either side (the edited item is re-added), so no edit is lost.
  */
 
+/** Items per response a client asks for unless told otherwise (the server caps it at limits.windowItemsMax). */
+export const windowSizeDefault = 500;
+
 export interface SyncClientOptions {
   transport: Transport;
   replica: Replica;
@@ -54,7 +57,7 @@ export class SyncClient {
 
   constructor(options: SyncClientOptions) {
     this.o = {
-      windowSize: 500,
+      windowSize: windowSizeDefault,
       commandsMax: 500,
       localIdFor: (serverId) => serverId,
       retry: { attemptsMax: 8, delayMsBase: 200, delayMsMax: 10_000 },
