@@ -11,7 +11,7 @@ import { hashSecret } from '../../src/server/auth/secrets.js';
 export interface TestServer extends RunningServer {
   dataDir: string;
   /** Creates an account and returns an HTTP Basic Authorization header for it. */
-  addUser(name: string, password?: string): Promise<{ accountId: string; authorization: string; password: string }>;
+  addUser(name: string, password?: string): Promise<{ accountId: string; accountName: string; authorization: string; password: string }>;
   stop(): Promise<void>;
 }
 
@@ -23,7 +23,7 @@ export async function startTestServer(): Promise<TestServer> {
     dataDir,
     async addUser(name, password = `${name}-password`) {
       const account = await server.hub.accounts.create(name, await hashSecret(password));
-      return { accountId: account.id, authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`, password };
+      return { accountId: account.id, accountName: account.name, authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`, password };
     },
     async stop() {
       await server.close();

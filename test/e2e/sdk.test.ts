@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { HttpTransport, openSqliteReplica, reapDeleted, recordLocalDelete, recordLocalPut, SyncClient, type Replica } from '../../src/sdk/index.js';
+import { startTestServer, vcard, type TestServer } from '../support/server.js';
+import { newAccount } from '../support/sync.js';
+
+/** The SDK's own rules, through the real server: re-initialization, edit-beats-delete, refused items. */
+
+let server: TestServer;
+const work = mkdtempSync(join(tmpdir(), 'syncpoint-sdk-'));
+before(async () => {
+  server = await startTestServer();
+});
+after(async () => {
+  await server.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+let replicas = 0;
+async function sdkDevices() {
+  const account = await newAccount(server);
+  const transport = new HttpTransport({ baseUrl: server.url, credentials: { user: account.accountName, password: account.password } });
+  const open = (id: string) => {
+    const replica = openSqliteReplica(join(work, `replica-${++replicas}.db`));
+    const client = new SyncClient({ transport, replica, device: { id } });
+    return { replica, client, sync: () => client.syncCollection(account.contacts) };
+  };
+  return { ...account, open };
+}
+
+/** What a replica holds, by FN, for present items. */
+function names(replica: Replica, collectionId: string): string[] {
+  return replica
+    .transaction((tx) => tx.all(collectionId))
+    .filter((i) => i.data !== null)
+    .map((i) => /FN:([^\r]*)/.exec(i.data as string)?.[1] ?? '?')
+    .sort();
+}
+
+test('invalid sync key: the SDK re-initializes, keeps its unsent edits, and drops what the server deleted', async () => {
+  const { contacts, open } = await sdkDevices();
+  const a = open('a');
+  const b = open('b');
+  a.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, 'one', vcard('u1', 'One'));
+    recordLocalPut(tx, contacts, 'two', vcard('u2', 'Two'));
+    recordLocalPut(tx, contacts, 'three', vcard('u3', 'Three'));
+  });
+  await a.sync();
+  await b.sync();
+  assert.deepEqual(names(b.replica, contacts), ['One', 'Three', 'Two']);
+
+  // While B's state goes bad (here: a key the server never issued), A deletes "two" and B edits "one"
+  // and adds "four" without syncing.
+  const [two] = a.replica.transaction((tx) => tx.all(contacts).filter((i) => i.localId === 'two'));
+  a.replica.transaction((tx) => recordLocalDelete(tx, contacts, (two as { localId: string }).localId));
+  await a.sync();
+  const bOne = b.replica.transaction((tx) => tx.all(contacts).find((i) => /FN:One/.test(i.data ?? '')));
+  assert.ok(bOne);
+  b.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, bOne.localId, vcard('u1', 'One edited on B'));
+    recordLocalPut(tx, contacts, 'four', vcard('u4', 'Four'));
+    tx.setSyncKey(contacts, 999);
+  });
+  const summary = await b.sync();
+  assert.equal(summary.reinitialized, true);
+  b.replica.transaction((tx) => reapDeleted(tx, contacts));
+  assert.deepEqual(names(b.replica, contacts), ['Four', 'One edited on B', 'Three'], 'edits kept, the deleted item dropped, nothing twice');
+  await a.sync();
+  assert.deepEqual(names(a.replica, contacts), ['Four', 'One edited on B', 'Three']);
+  const fresh = open('fresh');
+  await fresh.sync();
+  assert.deepEqual(names(fresh.replica, contacts), ['Four', 'One edited on B', 'Three'], 'the server holds exactly that');
+});
+
+test('an edit that reaches the server after a delete brings the item back; a delete after an edit deletes it', async () => {
+  const { contacts, open } = await sdkDevices();
+  const a = open('a');
+  const b = open('b');
+  a.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, 'x', vcard('ux', 'X'));
+    recordLocalPut(tx, contacts, 'y', vcard('uy', 'Y'));
+  });
+  await a.sync();
+  await b.sync();
+  const local = (r: Replica, fn: string) => r.transaction((tx) => tx.all(contacts).find((i) => i.data?.includes(`FN:${fn}`))?.localId as string);
+  // x: the delete arrives first, then the edit. y: the edit arrives first, then the delete.
+  a.replica.transaction((tx) => recordLocalDelete(tx, contacts, 'x'));
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, local(b.replica, 'X'), vcard('ux', 'X edited')));
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, local(b.replica, 'Y'), vcard('uy', 'Y edited')));
+  await a.sync();
+  await b.sync();
+  a.replica.transaction((tx) => recordLocalDelete(tx, contacts, 'y'));
+  await a.sync();
+  await b.sync();
+  await a.sync();
+  for (const r of [a.replica, b.replica]) r.transaction((tx) => reapDeleted(tx, contacts));
+  // x: B's edit met a deleted item and was re-added, so no typed change is lost. y: A's delete came last.
+  assert.deepEqual(names(b.replica, contacts), ['X edited']);
+  assert.deepEqual(names(a.replica, contacts), names(b.replica, contacts));
+});
+
+test('a refused item is reported, not resent until edited, and goes up once fixed', async () => {
+  const { contacts, open } = await sdkDevices();
+  const a = open('a');
+  a.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, 'good', vcard('ug', 'Good'));
+    recordLocalPut(tx, contacts, 'bad', 'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:ub\r\nEND:VCARD\r\n');
+  });
+  const first = await a.sync();
+  assert.deepEqual(first.rejected.map((r) => [r.localId, r.status]), [['bad', 'invalidItem']]);
+  const second = await a.sync();
+  assert.equal(second.sent, 0, 'the refused version is not sent again');
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'bad', vcard('ub', 'Fixed')));
+  const third = await a.sync();
+  assert.equal(third.sent, 1);
+  assert.deepEqual(third.rejected, []);
+  const fresh = open('fresh');
+  await fresh.sync();
+  assert.deepEqual(names(fresh.replica, contacts), ['Fixed', 'Good']);
+});
