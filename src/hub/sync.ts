@@ -1,3 +1,4 @@
+import { deriveAction, type Action } from '../core/action-table.js';
 import { assert } from '../core/assert.js';
 import { limits } from '../core/limits.js';
 import {
@@ -101,7 +102,7 @@ async function syncCollection(tx: StoreTx, ports: HubPorts, accountId: string, d
     });
     moreAvailable = rows.length > window;
     const sent = rows.slice(0, window);
-    commands = sent.map((row) => toServerCommand(row, from, c.options));
+    commands = sent.flatMap((row) => toServerCommand(row, deriveAction(toFacts(row), from, deviceId), c.options));
     reached = reachedCheckpoint(from, moreAvailable, sent[sent.length - 1]?.seq ?? from.seq, await tx.currentSeq(accountId));
   }
   const next = advanceKey(decision, c.syncKey, state, from, reached);
@@ -139,20 +140,20 @@ function timeRangeOf(options: SyncOptions | undefined): { timeRange?: { startMs:
   return { timeRange: { startMs, endMs } };
 }
 
-/**
- * A tombstone becomes a delete. A live row is an add during an initial sync and when it was created
- * after the checkpoint, and a change otherwise; clients treat both as "store this version" by server id.
- */
-function toServerCommand(row: ItemRow, from: Checkpoint, options: SyncOptions | undefined): ServerCommand {
-  if (row.data === null) return { op: 'delete', serverId: row.id };
-  assert(row.deletedAt === null, 'live rows carry data');
-  const op = from.seq < from.baseSeq || from.seq === 0 || row.createdSeq > from.seq ? 'add' : 'change';
+const toFacts = (row: ItemRow) => ({ seq: row.seq, createdSeq: row.createdSeq, deleted: row.deletedAt !== null, originDevice: row.originDevice });
+
+/** A row's pending action as the server command that carries it out (none for NO_CHANGE). */
+function toServerCommand(row: ItemRow, action: Action, options: SyncOptions | undefined): ServerCommand[] {
+  if (action === 'NO_CHANGE') return [];
+  if (action === 'DELETE') return [{ op: 'delete', serverId: row.id }];
+  assert(row.data !== null && row.deletedAt === null, 'ADD and UPDATE carry live data');
+  const op = action === 'ADD' ? 'add' : 'change';
   const cap = options?.bodyBytesMax;
   const size = Buffer.byteLength(row.data, 'utf8');
   if (cap !== undefined && size > cap) {
-    return { op, serverId: row.id, data: truncateUtf8(row.data, cap), etag: row.etag, truncated: true, size };
+    return [{ op, serverId: row.id, data: truncateUtf8(row.data, cap), etag: row.etag, truncated: true, size }];
   }
-  return { op, serverId: row.id, data: row.data, etag: row.etag };
+  return [{ op, serverId: row.id, data: row.data, etag: row.etag }];
 }
 
 /** Cut to at most `bytes` UTF-8 bytes without splitting a character. */
