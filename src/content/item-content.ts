@@ -2,6 +2,7 @@ import ICAL from 'ical.js';
 import type { CollectionKind } from '../protocol/collections.js';
 import type { StatusCode } from '../protocol/errors.js';
 import { limits } from '../core/limits.js';
+import { normalizeEmail, normalizeName, normalizePhone, type MatchKeys } from '../core/twins.js';
 
 /**
  * Validation and indexing of vCard and iCalendar objects. The original text is what the hub stores and
@@ -9,7 +10,7 @@ import { limits } from '../core/limits.js';
  * the hub indexes (UID, a title, and the time span used by date-range filters).
  */
 
-export interface ItemIndex {
+export interface ItemIndex extends MatchKeys {
   uid: string | null;
   title: string;
   /** Epoch ms span for events/tasks/notes; null bounds mean "open". Contacts have none. */
@@ -68,7 +69,12 @@ function checkVcard(card: ICAL.Component): ContentCheck {
   const fn = card.getFirstPropertyValue('fn');
   if (typeof fn !== 'string') return reject('invalidItem', 'vCard has no FN property');
   const uid = card.getFirstPropertyValue('uid');
-  return { ok: true, index: { uid: typeof uid === 'string' && uid !== '' ? uid : null, title: fn, startMs: null, endMs: null } };
+  const contactKeys = [
+    ...card.getAllProperties('email').map((p) => normalizeEmail(String(p.getFirstValue() ?? ''))),
+    ...card.getAllProperties('tel').map((p) => normalizePhone(String(p.getFirstValue() ?? ''))),
+  ].filter((k): k is string => k !== null);
+  const index = { uid: typeof uid === 'string' && uid !== '' ? uid : null, title: fn, startMs: null, endMs: null };
+  return { ok: true, index: { ...index, name: normalizeName(fn), contactKeys: [...new Set(contactKeys)] } };
 }
 
 function checkCalendar(calendar: ICAL.Component, wanted: string): ContentCheck {
@@ -93,7 +99,7 @@ function checkCalendar(calendar: ICAL.Component, wanted: string): ContentCheck {
   } catch (err) {
     return reject('invalidItem', `bad date or recurrence: ${(err as Error).message}`);
   }
-  return { ok: true, index: { uid, title: typeof title === 'string' ? title : '', ...span } };
+  return { ok: true, index: { uid, title: typeof title === 'string' ? title : '', ...span, name: null, contactKeys: [] } };
 }
 
 function eventSpan(vevent: ICAL.Component): { startMs: number | null; endMs: number | null } {

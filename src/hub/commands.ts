@@ -1,15 +1,25 @@
-import { checkItemContent, type ItemIndex } from '../content/item-content.js';
+import { deriveAction, type Action } from '../core/action-table.js';
+import { resolveByPriority } from '../core/conflict.js';
+import { recover } from '../core/recovery.js';
+import { indexRecorded, type Checkpoint, type RecordedResult } from '../core/sync-key.js';
+import { areTwins } from '../core/twins.js';
 import { etagOf } from '../content/etag.js';
-import { indexRecorded, type RecordedResult } from '../core/sync-key.js';
+import { checkItemContent, type ItemIndex } from '../content/item-content.js';
+import { mergeProperties } from '../content/merge.js';
 import type { ClientCommand, CommandResult, FetchedItem } from '../protocol/sync.js';
-import type { CollectionRow, StoreTx } from '../store/store.js';
+import type { CollectionRow, ConflictRow, ItemRow, StoreTx } from '../store/store.js';
 import type { HubPorts } from './ports.js';
 
 /**
- * Applies one collection's client commands inside the exchange's transaction. Each command succeeds or
- * fails alone: content is validated before anything is written, so a refused item leaves no trace.
- * A retried exchange passes the outcomes recorded by its first attempt; commands found there are
- * answered from the record instead of being applied twice.
+ * Applies one collection's client commands inside the exchange's transaction, following seed 004:
+ * each command is the sync point's report about one record; recovery (core/recovery.ts, Fig. 8) reads
+ * it against the sync point's pending action, and the engine (Fig. 9) writes the truth. When another
+ * sync point changed the record since this one last synced, a property-level merge is tried first,
+ * then device priority decides, and the losing version is kept as a conflict record.
+ *
+ * Each command succeeds or fails alone: content is validated before anything is written. A retried
+ * exchange passes the outcomes its first attempt recorded; commands found there are answered from the
+ * record instead of being applied twice.
  */
 
 export interface AppliedCommands {
@@ -18,15 +28,19 @@ export interface AppliedCommands {
   recorded: RecordedResult[];
 }
 
-interface Context {
+export interface CommandContext {
   tx: StoreTx;
   ports: HubPorts;
   collection: CollectionRow;
   deviceId: string;
+  /** The checkpoint the exchange starts from: it decides what is pending for this device. */
+  from: Checkpoint;
+  /** Device priorities of the account, for conflicts. */
+  priorities: ReadonlyMap<string, number>;
 }
 
 export async function applyClientCommands(
-  ctx: Context,
+  ctx: CommandContext,
   commands: readonly ClientCommand[],
   previousAttempt: readonly RecordedResult[] | null,
 ): Promise<AppliedCommands> {
@@ -68,26 +82,59 @@ export async function applyClientCommands(
   return out;
 }
 
-async function writeItem(ctx: Context, id: string, createdSeq: number | null, data: string, etag: string, index: ItemIndex): Promise<void> {
+const pendingFor = (ctx: CommandContext, item: ItemRow): Action =>
+  deriveAction({ seq: item.seq, createdSeq: item.createdSeq, deleted: item.deletedAt !== null, originDevice: item.originDevice }, ctx.from, ctx.deviceId);
+
+async function writeItem(ctx: CommandContext, id: string, createdSeq: number | null, data: string, index: ItemIndex, origin: string | null): Promise<string> {
   const seq = await ctx.tx.nextSeq(ctx.collection.accountId);
-  await ctx.tx.putItem({
+  const etag = etagOf(data);
+  await ctx.tx.putItem(
+    {
+      id,
+      accountId: ctx.collection.accountId,
+      collectionId: ctx.collection.id,
+      uid: index.uid,
+      data,
+      etag,
+      seq,
+      createdSeq: createdSeq ?? seq,
+      originDevice: origin,
+      deletedAt: null,
+      title: index.title,
+      startMs: index.startMs,
+      endMs: index.endMs,
+      matchName: index.name,
+      contactKeys: [...index.contactKeys],
+    },
+    ctx.ports.clock.now(),
+  );
+  return etag;
+}
+
+async function keepConflict(ctx: CommandContext, item: ItemRow, data: string, lostBy: string | null, wonBy: string | null, reason: ConflictRow['reason']): Promise<string> {
+  const id = ctx.ports.random.id();
+  await ctx.tx.addConflict({
     id,
     accountId: ctx.collection.accountId,
     collectionId: ctx.collection.id,
-    uid: index.uid,
+    itemId: item.id,
     data,
-    etag,
-    seq,
-    createdSeq: createdSeq ?? seq,
-    originDevice: ctx.deviceId,
-    deletedAt: null,
-    title: index.title,
-    startMs: index.startMs,
-    endMs: index.endMs,
+    lostBy,
+    wonBy,
+    reason,
+    createdAt: ctx.ports.clock.now(),
+    restoredAt: null,
   });
+  ctx.ports.logger.info({ accountId: ctx.collection.accountId, itemId: item.id, conflictId: id, lostBy, wonBy, reason }, 'conflict resolved; losing version kept');
+  return id;
 }
 
-async function addItem(ctx: Context, clientId: string, data: string, etag: string, createdEarlier: string | undefined): Promise<RecordedResult> {
+async function findTwin(ctx: CommandContext, index: ItemIndex): Promise<ItemRow | undefined> {
+  const candidates = await ctx.tx.findTwinCandidates(ctx.collection.accountId, ctx.collection.id, index.uid, index.name);
+  return candidates.find((c) => areTwins(index, { uid: c.uid, name: c.matchName, contactKeys: c.contactKeys }));
+}
+
+async function addItem(ctx: CommandContext, clientId: string, data: string, etag: string, createdEarlier: string | undefined): Promise<RecordedResult> {
   // A retried Add whose data was edited between the attempts: the first attempt's item takes the edit,
   // so an item without a UID is not created twice.
   if (createdEarlier !== undefined) {
@@ -96,45 +143,113 @@ async function addItem(ctx: Context, clientId: string, data: string, etag: strin
   }
   const check = checkItemContent(ctx.collection.kind, data);
   if (!check.ok) return { op: 'add', clientId, dataEtag: etag, status: check.status, message: check.message };
-  // An Add whose UID the collection already holds is the same object again (a re-initializing device,
-  // or an acknowledgement that was lost): it takes the existing id instead of creating a twin.
-  const twin = check.index.uid === null ? undefined : await ctx.tx.findLiveItemByUid(ctx.collection.accountId, ctx.collection.id, check.index.uid);
-  const id = twin?.id ?? ctx.ports.random.id();
-  if (twin?.etag !== etag) await writeItem(ctx, id, twin?.createdSeq ?? null, data, etag, check.index);
-  return { op: 'add', clientId, serverId: id, dataEtag: etag, status: 'ok', etag };
+  const twin = await findTwin(ctx, check.index);
+  const decision = recover('ADDED', 'NO_CHANGE', twin && { id: twin.id, pending: pendingFor(ctx, twin) });
+  const done = (status: RecordedResult['status'], itemEtag: string | undefined, serverId: string, message?: string): RecordedResult => ({
+    op: 'add',
+    clientId,
+    serverId,
+    dataEtag: etag,
+    status,
+    ...(itemEtag ? { etag: itemEtag } : {}),
+    ...(message ? { message } : {}),
+  });
+  switch (decision.kind) {
+    case 'added': {
+      const id = ctx.ports.random.id();
+      return done('ok', await writeItem(ctx, id, null, data, check.index, ctx.deviceId), id);
+    }
+    case 'mergeIntoOld': {
+      // The user added it again by hand: the old record is updated to match.
+      const old = twin as ItemRow;
+      const itemEtag = old.etag === etag ? old.etag : await writeItem(ctx, old.id, old.createdSeq, data, check.index, ctx.deviceId);
+      return done('ok', itemEtag, old.id);
+    }
+    case 'ackLost':
+    case 'dropDuplicate': {
+      // The sync point holds the old record already (or is about to be updated to the truth); only a
+      // different version is news, and it is a concurrent change of the old record.
+      const old = twin as ItemRow;
+      if (old.etag === etag) return done('ok', old.etag, old.id);
+      const changed = await concurrentChange(ctx, old, data, check.index, null);
+      return { ...changed, op: 'add', clientId, serverId: old.id };
+    }
+    default:
+      throw new Error(`recovery cannot answer ${decision.kind} for an ADDED record`);
+  }
 }
 
-async function changeItem(ctx: Context, serverId: string, data: string, etag: string): Promise<RecordedResult> {
+async function changeItem(ctx: CommandContext, serverId: string, data: string, etag: string): Promise<RecordedResult> {
+  const base = { op: 'change' as const, serverId, dataEtag: etag };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
-  if (!item || item.deletedAt !== null) {
-    return { op: 'change', serverId, dataEtag: etag, status: 'notFound', message: 'no such item; it may have been deleted' };
-  }
+  if (!item) return { ...base, status: 'notFound', message: 'no such item' };
   const check = checkItemContent(ctx.collection.kind, data);
-  if (!check.ok) return { op: 'change', serverId, dataEtag: etag, status: check.status, message: check.message };
+  if (!check.ok) return { ...base, status: check.status, message: check.message };
+  const pending = pendingFor(ctx, item);
+  const decision = recover('UPDATED', pending);
+  if (decision.kind === 'dropDeleted') {
+    // Deleted by another sync point: the delete stands, the edit is kept where the user can restore it.
+    const conflictId = await keepConflict(ctx, item, data, ctx.deviceId, item.originDevice, 'deletedElsewhere');
+    return { ...base, status: 'conflict', message: `the item was deleted elsewhere; this version is kept as conflict ${conflictId}` };
+  }
+  // A delete this device made or already knew of.
+  if (item.deletedAt !== null) return { ...base, status: 'notFound', message: 'the item was deleted' };
   if (check.index.uid !== null && check.index.uid !== item.uid) {
     const other = await ctx.tx.findLiveItemByUid(ctx.collection.accountId, ctx.collection.id, check.index.uid);
     if (other && other.id !== item.id) {
-      return { op: 'change', serverId, dataEtag: etag, status: 'uidConflict', message: `UID ${check.index.uid} belongs to item ${other.id}` };
+      return { ...base, status: 'uidConflict', message: `UID ${check.index.uid} belongs to item ${other.id}` };
     }
   }
-  if (item.etag !== etag) await writeItem(ctx, item.id, item.createdSeq, data, etag, check.index);
-  return { op: 'change', serverId, dataEtag: etag, status: 'ok', etag };
+  if (item.etag === etag) return { ...base, status: 'ok', etag };
+  // Fig. 8 block 808: a stale NO_CHANGE or ADD makes this the only change; a pending UPDATE means
+  // another sync point changed the record since this one last synced.
+  if (pending !== 'UPDATE') return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item.createdSeq, data, check.index, ctx.deviceId) };
+  return { ...base, ...(await concurrentChange(ctx, item, data, check.index, await ctx.tx.getVersionAt(ctx.collection.accountId, item.id, ctx.from.seq))) };
 }
 
-async function deleteItem(ctx: Context, serverId: string): Promise<RecordedResult> {
+/**
+ * Two sync points changed one record (Fig. 9 block 903-904): merge their edits property by property if
+ * they touched different properties, else let device priority pick, and keep the loser.
+ */
+async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string, index: ItemIndex, base: string | null | undefined): Promise<Pick<RecordedResult, 'status' | 'etag' | 'message'>> {
+  const truth = item.data as string;
+  const merged = base ? mergeProperties(base, data, truth) : null;
+  const mergedCheck = merged === null ? undefined : checkItemContent(ctx.collection.kind, merged);
+  if (merged !== null && mergedCheck?.ok && mergedCheck.index.uid === item.uid) {
+    // Written as the server's own version, so every sync point, this one included, receives it.
+    return { status: 'ok', etag: await writeItem(ctx, item.id, item.createdSeq, merged, mergedCheck.index, null) };
+  }
+  const winner = resolveByPriority(
+    { deviceId: ctx.deviceId, priority: ctx.priorities.get(ctx.deviceId) },
+    { deviceId: item.originDevice, priority: item.originDevice === null ? undefined : ctx.priorities.get(item.originDevice) },
+  );
+  if (winner === 'incoming') {
+    await keepConflict(ctx, item, truth, item.originDevice, ctx.deviceId, 'priority');
+    return { status: 'ok', etag: await writeItem(ctx, item.id, item.createdSeq, data, index, ctx.deviceId) };
+  }
+  const conflictId = await keepConflict(ctx, item, data, ctx.deviceId, item.originDevice, 'priority');
+  return { status: 'conflict', message: `another device with higher priority changed this item; this version is kept as conflict ${conflictId}` };
+}
+
+async function deleteItem(ctx: CommandContext, serverId: string): Promise<RecordedResult> {
+  const base = { op: 'delete' as const, serverId };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
-  if (!item) return { op: 'delete', serverId, status: 'notFound', message: 'no such item' };
+  if (!item) return { ...base, status: 'notFound', message: 'no such item' };
   // Deleting what is already deleted is done: the device's wish holds.
-  if (item.deletedAt !== null) return { op: 'delete', serverId, status: 'ok' };
+  if (item.deletedAt !== null) return { ...base, status: 'ok' };
+  if (pendingFor(ctx, item) === 'UPDATE') {
+    // Edited elsewhere since this device last synced, and deleted here: priority decides.
+    const winner = resolveByPriority(
+      { deviceId: ctx.deviceId, priority: ctx.priorities.get(ctx.deviceId) },
+      { deviceId: item.originDevice, priority: item.originDevice === null ? undefined : ctx.priorities.get(item.originDevice) },
+    );
+    if (winner === 'truth') return { ...base, status: 'conflict', message: 'a device with higher priority changed this item; it was not deleted' };
+    await keepConflict(ctx, item, item.data as string, item.originDevice, ctx.deviceId, 'deleteLost');
+  }
   const seq = await ctx.tx.nextSeq(ctx.collection.accountId);
-  await ctx.tx.putItem({
-    ...item,
-    data: null,
-    seq,
-    originDevice: ctx.deviceId,
-    deletedAt: ctx.ports.clock.now(),
-    startMs: null,
-    endMs: null,
-  });
-  return { op: 'delete', serverId, status: 'ok' };
+  await ctx.tx.putItem(
+    { ...item, data: null, seq, originDevice: ctx.deviceId, deletedAt: ctx.ports.clock.now(), startMs: null, endMs: null },
+    ctx.ports.clock.now(),
+  );
+  return { ...base, status: 'ok' };
 }

@@ -3,7 +3,9 @@ import type { SyncRequest, SyncResponse } from '../protocol/sync.js';
 import type { Store } from '../store/store.js';
 import { Accounts } from './accounts.js';
 import type { HubPorts } from './ports.js';
+import { restoreConflict } from './conflicts.js';
 import { runSyncExchange } from './sync.js';
+import { ProtocolError } from '../protocol/errors.js';
 
 /** The sync hub: the one place where faces reach the truth store. */
 export class Hub {
@@ -22,6 +24,27 @@ export class Hub {
 
   listDevices(accountId: string) {
     return this.store.transaction((tx) => tx.listDevices(accountId));
+  }
+
+  /** Puts the named devices first, in this order; the rest keep their order after them. */
+  setDevicePriority(accountId: string, order: readonly string[]) {
+    return this.store.transaction(async (tx) => {
+      const devices = await tx.listDevices(accountId);
+      const known = new Set(devices.map((d) => d.id));
+      const unknown = order.find((id) => !known.has(id));
+      if (unknown !== undefined) throw new ProtocolError('notFound', `no device ${unknown}`);
+      const named = new Set(order);
+      await tx.setDevicePriorities(accountId, [...new Set(order), ...devices.map((d) => d.id).filter((id) => !named.has(id))]);
+      return tx.listDevices(accountId);
+    });
+  }
+
+  listConflicts(accountId: string) {
+    return this.store.transaction((tx) => tx.listConflicts(accountId));
+  }
+
+  restoreConflict(accountId: string, conflictId: string) {
+    return restoreConflict(this.store, this.ports, accountId, conflictId);
   }
 
   /** Forgets tombstones older than the retention horizon; devices behind it re-initialize. */

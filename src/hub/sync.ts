@@ -49,8 +49,10 @@ export async function runSyncExchange(store: Store, ports: HubPorts, accountId: 
       createdAt: device?.createdAt ?? now,
       lastSeenAt: now,
     });
+    const priorities = new Map((await tx.listDevices(accountId)).map((d) => [d.id, d.priority]));
+    const exchange: Exchange = { tx, ports, accountId, deviceId: request.device.id, now, priorities };
     const collections: CollectionResponse[] = [];
-    for (const c of request.collections) collections.push(await syncCollection(tx, ports, accountId, request.device.id, c, now));
+    for (const c of request.collections) collections.push(await syncCollection(exchange, c));
     return { version: protocolVersion, status: 'ok', collections };
   });
 }
@@ -59,7 +61,17 @@ function emptyResponse(c: CollectionRequest): CollectionResponse {
   return { collectionId: c.collectionId, status: 'ok', syncKey: 0, moreAvailable: false, commands: [], results: [], fetched: [] };
 }
 
-async function syncCollection(tx: StoreTx, ports: HubPorts, accountId: string, deviceId: string, c: CollectionRequest, now: number): Promise<CollectionResponse> {
+interface Exchange {
+  tx: StoreTx;
+  ports: HubPorts;
+  accountId: string;
+  deviceId: string;
+  now: number;
+  priorities: ReadonlyMap<string, number>;
+}
+
+async function syncCollection(exchange: Exchange, c: CollectionRequest): Promise<CollectionResponse> {
+  const { tx, ports, accountId, deviceId, now } = exchange;
   const collection = await tx.getCollection(accountId, c.collectionId);
   // Another account's collection is indistinguishable from one that does not exist.
   if (!collection) return { ...emptyResponse(c), status: 'notFound', message: 'no such collection' };
@@ -85,7 +97,11 @@ async function syncCollection(tx: StoreTx, ports: HubPorts, accountId: string, d
 
   // Commands of a retried exchange are matched against what its first attempt did.
   const retried = state !== undefined && c.syncKey === state.lastSentKey;
-  const applied = await applyClientCommands({ tx, ports, collection, deviceId }, c.commands ?? [], retried ? state.lastResults : null);
+  const applied = await applyClientCommands(
+    { tx, ports, collection, deviceId, from, priorities: exchange.priorities },
+    c.commands ?? [],
+    retried ? state.lastResults : null,
+  );
 
   const window = Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
   let commands: ServerCommand[] = [];

@@ -12,7 +12,9 @@ import { RetryableError, type Transport } from './transport.js';
  *     by replaying (so nothing is applied twice);
  *   - "invalid sync key" re-initializes with key 0 without losing local edits;
  *   - moreAvailable is followed until the collection is done.
- * Conflicts: an edit beats a delete on either side (the edited item is re-added), so no edit is lost.
+ * Conflicts are the server's to resolve (seed 004): a "conflict" result means the server kept another
+ * version and stored this one as a conflict record; the client then takes the truth it is sent. A local
+ * edit of an item the server no longer knows at all is re-added, so no edit is dropped silently.
  */
 
 /** Items per response a client asks for unless told otherwise (the server caps it at limits.windowItemsMax). */
@@ -50,6 +52,8 @@ export interface SyncSummary {
   reinitialized: boolean;
   /** Local items the server refused, with its reason. */
   rejected: Array<{ localId: string; status: string; message: string }>;
+  /** Local edits that lost a conflict; the server keeps each as a conflict record. */
+  conflicts: Array<{ localId: string; message: string }>;
 }
 
 export class SyncClient {
@@ -73,7 +77,7 @@ export class SyncClient {
 
   /** Bring one collection in line with the server, both ways. */
   async syncCollection(collectionId: string): Promise<SyncSummary> {
-    const summary: SyncSummary = { exchanges: 0, retries: 0, sent: 0, received: 0, reinitialized: false, rejected: [] };
+    const summary: SyncSummary = { exchanges: 0, retries: 0, sent: 0, received: 0, reinitialized: false, rejected: [], conflicts: [] };
     for (let exchange = 0; exchange < this.o.exchangesMax; exchange++) {
       const { syncKey, commands } = this.o.replica.transaction((tx) => ({
         syncKey: tx.syncKey(collectionId),
@@ -185,8 +189,14 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
         pending: unchanged ? null : item.pending === 'add' ? 'change' : item.pending,
         stale: false,
       });
+    } else if (result.status === 'conflict') {
+      // The server kept the other side's version (and this one as a conflict record the user can
+      // restore); the truth arrives as a server command, now or in a following page.
+      summary.conflicts.push({ localId: item.localId, message: result.message ?? 'conflict' });
+      if (command.op === 'add') tx.put(collectionId, { ...item, serverId: result.serverId ?? item.serverId, pending: unchanged ? null : item.pending });
+      else tx.put(collectionId, { ...item, pending: unchanged ? null : item.pending });
     } else if (result.status === 'notFound' && command.op === 'change') {
-      // Edited here, deleted there: the edit wins and comes back as a new item.
+      // The server does not know the item at all (never, or long purged): keep the edit as a new item.
       tx.put(collectionId, { ...item, serverId: null, etag: null, pending: 'add' });
     } else if (result.status === 'notFound' && command.op === 'delete') {
       tx.remove(collectionId, item.localId);
@@ -202,7 +212,7 @@ function applyServerCommand(tx: ReplicaTx, collectionId: string, command: Server
   const item = tx.byServerId(collectionId, command.serverId);
   if (command.op === 'delete') {
     if (!item) return;
-    // Edited here, deleted there: keep the edit as a new item.
+    // Edited here while this exchange was in flight, deleted there: keep the edit, as a new item.
     if (item.pending === 'change' || item.pending === 'add') tx.put(collectionId, { ...item, serverId: null, etag: null, pending: 'add' });
     else tx.put(collectionId, { ...item, data: null, pending: null, etag: null, stale: false });
     return;

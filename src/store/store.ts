@@ -61,6 +61,24 @@ export interface ItemRow {
   title: string;
   startMs: number | null;
   endMs: number | null;
+  /** Duplicate detection keys (core/twins.ts). */
+  matchName: string | null;
+  contactKeys: string[];
+}
+
+/** A losing version kept when a conflict was resolved, so the user can restore it. */
+export interface ConflictRow {
+  id: string;
+  accountId: string;
+  collectionId: string;
+  itemId: string;
+  data: string;
+  /** The sync point whose version lost, and the one whose version won (null: the server). */
+  lostBy: string | null;
+  wonBy: string | null;
+  reason: 'priority' | 'deletedElsewhere' | 'deleteLost' | 'restore';
+  createdAt: number;
+  restoredAt: number | null;
 }
 
 export interface DeviceRow {
@@ -124,16 +142,30 @@ export interface StoreTx {
 
   getItem(accountId: string, collectionId: string, itemId: string): Promise<ItemRow | undefined>;
   findLiveItemByUid(accountId: string, collectionId: string, uid: string): Promise<ItemRow | undefined>;
-  /** Inserts or replaces the item with this id. */
-  putItem(row: ItemRow): Promise<void>;
+  /** Live items that could be twins of a new one: the same UID, or the same normalized name. */
+  findTwinCandidates(accountId: string, collectionId: string, uid: string | null, matchName: string | null): Promise<ItemRow[]>;
+  /** Inserts or replaces the item with this id; a live version is also kept in the item's history. */
+  putItem(row: ItemRow, writtenAt: number): Promise<void>;
+  /** The item's data as of `seq` (its latest version at or before it), if still in the history. */
+  getVersionAt(accountId: string, itemId: string, seq: number): Promise<string | undefined>;
   /** Live items and tombstones changed after the checkpoint, oldest change first (see core/sync-key.ts). */
   listChanges(query: ChangeQuery): Promise<ItemRow[]>;
-  /** Drops tombstones deleted before `beforeMs` and raises the account's tombstone floor. Returns the count. */
+  /**
+   * Drops tombstones deleted before `beforeMs` and raises the account's tombstone floor, and drops
+   * history versions written before it that are not an item's latest. Returns the tombstone count.
+   */
   purgeTombstones(accountId: string, beforeMs: number): Promise<number>;
 
   getDevice(accountId: string, deviceId: string): Promise<DeviceRow | undefined>;
   putDevice(row: DeviceRow): Promise<void>;
   listDevices(accountId: string): Promise<DeviceRow[]>;
+
+  setDevicePriorities(accountId: string, orderedDeviceIds: readonly string[]): Promise<void>;
+
+  addConflict(row: ConflictRow): Promise<void>;
+  listConflicts(accountId: string): Promise<ConflictRow[]>;
+  getConflict(accountId: string, conflictId: string): Promise<ConflictRow | undefined>;
+  markConflictRestored(accountId: string, conflictId: string, at: number): Promise<void>;
 
   getSyncState(accountId: string, deviceId: string, collectionId: string): Promise<SyncStateRow | undefined>;
   putSyncState(row: SyncStateRow): Promise<void>;

@@ -76,8 +76,8 @@ test('invalid sync key: the SDK re-initializes, keeps its unsent edits, and drop
   assert.deepEqual(names(fresh.replica, contacts), ['Four', 'One edited on B', 'Three'], 'the server holds exactly that');
 });
 
-test('an edit that reaches the server after a delete brings the item back; a delete after an edit deletes it', async () => {
-  const { contacts, open } = await sdkDevices();
+test('an edit of an item deleted elsewhere is kept as a conflict record; a delete after an edit deletes it', async () => {
+  const { accountId, contacts, open } = await sdkDevices();
   const a = open('a');
   const b = open('b');
   a.replica.transaction((tx) => {
@@ -98,8 +98,13 @@ test('an edit that reaches the server after a delete brings the item back; a del
   await b.sync();
   await a.sync();
   for (const r of [a.replica, b.replica]) r.transaction((tx) => reapDeleted(tx, contacts));
-  // x: B's edit met a deleted item and was re-added, so no typed change is lost. y: A's delete came last.
-  assert.deepEqual(names(b.replica, contacts), ['X edited']);
+  // x: B's edit met a delete (seed Fig. 8: a pending DELETE drops the record) and is kept as a conflict
+  // record. y: A deleted a record B had edited since A last synced; A ranks first (it was seen first),
+  // so the delete wins and B's edit is kept as a conflict record too.
+  assert.deepEqual(names(b.replica, contacts), []);
+  const conflicts = await server.hub.listConflicts(accountId);
+  const kept = conflicts.map((c) => [c.reason, /FN:([^\r]*)/.exec(c.data)?.[1], c.lostBy]).sort();
+  assert.deepEqual(kept, [['deleteLost', 'Y edited', 'b'], ['deletedElsewhere', 'X edited', 'b']]);
   assert.deepEqual(names(a.replica, contacts), names(b.replica, contacts));
 });
 

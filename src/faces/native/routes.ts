@@ -5,7 +5,9 @@ import { collectionListSchema, createCollectionSchema, type Collection } from '.
 import { httpStatusOf, ProtocolError } from '../../protocol/errors.js';
 import { syncRequestSchema } from '../../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../../protocol/version.js';
-import type { CollectionRow } from '../../store/store.js';
+import type { Conflict } from '../../protocol/conflicts.js';
+import { setPrioritySchema, type DeviceInfo } from '../../protocol/devices.js';
+import type { CollectionRow, ConflictRow, DeviceRow } from '../../store/store.js';
 import type { Principal } from '../../server/auth/authenticate.js';
 import { readBody, send } from '../../server/http.js';
 import { decodeBody, encodeBody, encodingOfAccept, encodingOfContentType, mediaTypes, type Encoding } from './codec.js';
@@ -24,15 +26,35 @@ const toCollection = (row: CollectionRow): Collection => ({
   ...(row.color ? { color: row.color } : {}),
 });
 
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const toDeviceInfo = (d: DeviceRow): DeviceInfo => ({ id: d.id, name: d.name, protocol: d.protocol, priority: d.priority, lastSeenAt: iso(d.lastSeenAt) });
+
+const toConflict = (c: ConflictRow): Conflict => ({
+  id: c.id,
+  collectionId: c.collectionId,
+  itemId: c.itemId,
+  data: c.data,
+  ...(c.lostBy !== null ? { lostBy: c.lostBy } : {}),
+  ...(c.wonBy !== null ? { wonBy: c.wonBy } : {}),
+  reason: c.reason,
+  createdAt: iso(c.createdAt),
+  ...(c.restoredAt !== null ? { restoredAt: iso(c.restoredAt) } : {}),
+});
+
 export async function handleNative(hub: Hub, principal: Principal, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   let encoding: Encoding = encodingOfAccept(req.headers.accept);
   try {
-    if (req.method === 'POST') encoding = encodingOfContentType(req.headers['content-type']);
+    // Routes with a body answer in the body's encoding, and must say what it is.
+    const readRequest = async () => {
+      encoding = encodingOfContentType(req.headers['content-type']);
+      return readBody(req, limits.requestBytesMax);
+    };
     const reply = (status: number, root: string, value: object) => send(req, res, status, mediaTypes[encoding], encodeBody(encoding, root, value));
     const route = `${req.method} ${path}`;
     switch (route) {
       case 'POST /api/v1/sync': {
-        const body = await readBody(req, limits.requestBytesMax);
+        const body = await readRequest();
         const request = decodeBody(body, encoding, 'sync', syncRequestSchema, (raw) =>
           assertSupportedVersion((raw as { version?: unknown } | null)?.version),
         );
@@ -43,12 +65,24 @@ export async function handleNative(hub: Hub, principal: Principal, req: Incoming
         return reply(200, 'collections', collectionListSchema.parse({ collections: rows.map(toCollection) }));
       }
       case 'POST /api/v1/collections': {
-        const body = await readBody(req, limits.requestBytesMax);
+        const body = await readRequest();
         const input = decodeBody(body, encoding, 'createCollection', createCollectionSchema);
         return reply(201, 'collection', toCollection(await hub.accounts.createCollection(principal.accountId, input)));
       }
-      default:
+      case 'GET /api/v1/devices':
+        return reply(200, 'devices', { devices: (await hub.listDevices(principal.accountId)).map(toDeviceInfo) });
+      case 'PUT /api/v1/devices/priority': {
+        const body = await readRequest();
+        const { order } = decodeBody(body, encoding, 'setPriority', setPrioritySchema);
+        return reply(200, 'devices', { devices: (await hub.setDevicePriority(principal.accountId, order)).map(toDeviceInfo) });
+      }
+      case 'GET /api/v1/conflicts':
+        return reply(200, 'conflicts', { conflicts: (await hub.listConflicts(principal.accountId)).map(toConflict) });
+      default: {
+        const restore = /^POST \/api\/v1\/conflicts\/([A-Za-z0-9_-]{1,64})\/restore$/.exec(route);
+        if (restore) return reply(200, 'restored', await hub.restoreConflict(principal.accountId, restore[1] as string));
         throw new ProtocolError('notFound', `no route ${route}`);
+      }
     }
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err;

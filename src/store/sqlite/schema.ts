@@ -79,4 +79,33 @@ export const migrations: readonly string[] = [
     FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
   ) STRICT;
   `,
+  // Issue 3: duplicate detection keys, item history (the common version for three-way merges) and
+  // conflict records (every losing version, restorable).
+  `
+  ALTER TABLE items ADD COLUMN match_name TEXT;
+  ALTER TABLE items ADD COLUMN contact_keys TEXT NOT NULL DEFAULT '[]';
+  CREATE INDEX items_live_name ON items(collection_id, match_name) WHERE deleted_at IS NULL AND match_name IS NOT NULL;
+
+  CREATE TABLE item_versions (
+    item_id TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    written_at INTEGER NOT NULL,
+    PRIMARY KEY (item_id, seq)
+  ) STRICT;
+
+  CREATE TABLE conflicts (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    item_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    lost_by TEXT,
+    won_by TEXT,
+    reason TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    restored_at INTEGER
+  ) STRICT;
+  CREATE INDEX conflicts_account ON conflicts(account_id, created_at);
+  `,
 ];

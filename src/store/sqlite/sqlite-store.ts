@@ -1,6 +1,7 @@
 import type { CollectionKind } from '../../protocol/collections.js';
 import type {
   AccountRow,
+  ConflictRow,
   AppTokenRow,
   ChangeQuery,
   CollectionRow,
@@ -74,6 +75,8 @@ interface ItemDbRow {
   title: string;
   start_ms: number | null;
   end_ms: number | null;
+  match_name: string | null;
+  contact_keys: string;
 }
 
 const toItem = (r: ItemDbRow): ItemRow => ({
@@ -90,6 +93,8 @@ const toItem = (r: ItemDbRow): ItemRow => ({
   title: r.title,
   startMs: r.start_ms,
   endMs: r.end_ms,
+  matchName: r.match_name,
+  contactKeys: JSON.parse(r.contact_keys) as string[],
 });
 
 function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
@@ -127,8 +132,23 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
     byUid: q<[string, string, string], ItemDbRow>(
       'SELECT * FROM items WHERE account_id = ? AND collection_id = ? AND uid = ? AND deleted_at IS NULL',
     ),
-    put: q(`INSERT OR REPLACE INTO items (id, account_id, collection_id, uid, data, etag, seq, created_seq, origin_device, deleted_at, title, start_ms, end_ms)
-            VALUES (@id, @accountId, @collectionId, @uid, @data, @etag, @seq, @createdSeq, @originDevice, @deletedAt, @title, @startMs, @endMs)`),
+    // An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, which would cascade to its history.
+    put: q(`INSERT INTO items (id, account_id, collection_id, uid, data, etag, seq, created_seq, origin_device, deleted_at, title, start_ms, end_ms, match_name, contact_keys)
+            VALUES (@id, @accountId, @collectionId, @uid, @data, @etag, @seq, @createdSeq, @originDevice, @deletedAt, @title, @startMs, @endMs, @matchName, @contactKeys)
+            ON CONFLICT (id) DO UPDATE SET uid = excluded.uid, data = excluded.data, etag = excluded.etag, seq = excluded.seq,
+              origin_device = excluded.origin_device, deleted_at = excluded.deleted_at, title = excluded.title, start_ms = excluded.start_ms,
+              end_ms = excluded.end_ms, match_name = excluded.match_name, contact_keys = excluded.contact_keys
+            WHERE items.account_id = excluded.account_id AND items.collection_id = excluded.collection_id`),
+    putVersion: q('INSERT OR REPLACE INTO item_versions (item_id, seq, data, written_at) VALUES (?, ?, ?, ?)'),
+    versionAt: q<[string, string, number], { data: string }>(
+      `SELECT v.data FROM item_versions v JOIN items i ON i.id = v.item_id
+       WHERE i.account_id = ? AND v.item_id = ? AND v.seq <= ? ORDER BY v.seq DESC LIMIT 1`,
+    ),
+    pruneVersions: q(`DELETE FROM item_versions WHERE written_at < ? AND item_id IN (SELECT id FROM items WHERE account_id = ?)
+       AND seq < (SELECT i.seq FROM items i WHERE i.id = item_versions.item_id)`),
+    twins: q<[string, string, string | null, string | null], ItemDbRow>(
+      `SELECT * FROM items WHERE account_id = ? AND collection_id = ? AND deleted_at IS NULL AND (uid = ? OR match_name = ?)`,
+    ),
     // The rules of core/sync-key.ts Checkpoint, as one indexed range scan on (collection_id, seq).
     changes: q<Record<string, unknown>, ItemDbRow>(`
       SELECT * FROM items
@@ -143,6 +163,25 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
     ),
     purge: q('DELETE FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?'),
   };
+  const conflict = {
+    insert: q(`INSERT INTO conflicts (id, account_id, collection_id, item_id, data, lost_by, won_by, reason, created_at, restored_at)
+               VALUES (@id, @accountId, @collectionId, @itemId, @data, @lostBy, @wonBy, @reason, @createdAt, @restoredAt)`),
+    list: q<[string], Record<string, unknown>>('SELECT * FROM conflicts WHERE account_id = ? ORDER BY created_at DESC, id'),
+    byId: q<[string, string], Record<string, unknown>>('SELECT * FROM conflicts WHERE account_id = ? AND id = ?'),
+    restored: q('UPDATE conflicts SET restored_at = ? WHERE account_id = ? AND id = ?'),
+  };
+  const toConflict = (r: Record<string, unknown>): ConflictRow => ({
+    id: r.id as string,
+    accountId: r.account_id as string,
+    collectionId: r.collection_id as string,
+    itemId: r.item_id as string,
+    data: r.data as string,
+    lostBy: r.lost_by as string | null,
+    wonBy: r.won_by as string | null,
+    reason: r.reason as ConflictRow['reason'],
+    createdAt: r.created_at as number,
+    restoredAt: r.restored_at as number | null,
+  });
   const device = {
     byId: q<[string, string], Record<string, unknown>>('SELECT * FROM devices WHERE account_id = ? AND id = ?'),
     put: q(`INSERT INTO devices (account_id, id, name, protocol, priority, created_at, last_seen_at)
@@ -150,6 +189,7 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
             ON CONFLICT (account_id, id) DO UPDATE SET name = excluded.name, protocol = excluded.protocol,
               priority = excluded.priority, last_seen_at = excluded.last_seen_at`),
     list: q<[string], Record<string, unknown>>('SELECT * FROM devices WHERE account_id = ? ORDER BY priority, created_at, id'),
+    setPriority: q('UPDATE devices SET priority = ? WHERE account_id = ? AND id = ?'),
   };
   const syncState = {
     get: q<[string, string, string], Record<string, unknown>>(
@@ -262,8 +302,16 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
       const r = item.byUid.get(accountId, collectionId, uid);
       return r && toItem(r);
     },
-    async putItem(r) {
-      item.put.run(r);
+    async findTwinCandidates(accountId, collectionId, uid, matchName) {
+      if (uid === null && matchName === null) return [];
+      return item.twins.all(accountId, collectionId, uid, matchName).map(toItem);
+    },
+    async putItem(r, writtenAt) {
+      item.put.run({ ...r, contactKeys: JSON.stringify(r.contactKeys) });
+      if (r.data !== null) item.putVersion.run(r.id, r.seq, r.data, writtenAt);
+    },
+    async getVersionAt(accountId, itemId, seq) {
+      return item.versionAt.get(accountId, itemId, seq)?.data;
     },
     async listChanges(query: ChangeQuery) {
       return item.changes
@@ -280,6 +328,7 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
         .map(toItem);
     },
     async purgeTombstones(accountId, beforeMs) {
+      item.pruneVersions.run(beforeMs, accountId);
       const floor = item.maxPurged.get(accountId, beforeMs)?.m;
       if (floor == null) return 0;
       account.raiseFloor.run(floor, accountId);
@@ -295,6 +344,23 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
     },
     async listDevices(accountId) {
       return device.list.all(accountId).map(toDevice);
+    },
+    async setDevicePriorities(accountId, ordered) {
+      ordered.forEach((id, priority) => device.setPriority.run(priority, accountId, id));
+    },
+
+    async addConflict(r) {
+      conflict.insert.run(r);
+    },
+    async listConflicts(accountId) {
+      return conflict.list.all(accountId).map(toConflict);
+    },
+    async getConflict(accountId, id) {
+      const r = conflict.byId.get(accountId, id);
+      return r && toConflict(r);
+    },
+    async markConflictRestored(accountId, id, at) {
+      conflict.restored.run(at, accountId, id);
     },
 
     async getSyncState(accountId, deviceId, collectionId) {

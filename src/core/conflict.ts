@@ -1,0 +1,19 @@
+/**
+ * Conflict resolution (seed 004, Fig. 9 block 904): when two sync points changed the same record since
+ * they last agreed, the account's device priority decides whose state the truth takes. Priorities are
+ * small integers, lower first; the user orders them. A version whose writer is unknown (the server
+ * itself, or a device since removed) ranks below every device, so a device's edit wins over it.
+ * The losing version is never discarded: the hub keeps it as a conflict record.
+ */
+export interface Contender {
+  deviceId: string | null;
+  priority: number | undefined;
+}
+
+export type Winner = 'incoming' | 'truth';
+
+export function resolveByPriority(incoming: Contender, truth: Contender): Winner {
+  const rank = (c: Contender) => (c.deviceId === null || c.priority === undefined ? Number.POSITIVE_INFINITY : c.priority);
+  // Equal ranks (the same device, or two unknown writers): the later change, the incoming one, wins.
+  return rank(incoming) <= rank(truth) ? 'incoming' : 'truth';
+}

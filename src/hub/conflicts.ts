@@ -1,0 +1,63 @@
+import { checkItemContent } from '../content/item-content.js';
+import { etagOf } from '../content/etag.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { ConflictRow, Store } from '../store/store.js';
+import type { HubPorts } from './ports.js';
+
+/**
+ * Restoring a losing version: it becomes the truth again, written as the server's own change so every
+ * sync point receives it, and the version it replaces is kept as a conflict record in turn. Nothing a
+ * conflict touched is ever gone.
+ */
+export async function restoreConflict(store: Store, ports: HubPorts, accountId: string, conflictId: string): Promise<{ itemId: string; etag: string }> {
+  return store.transaction(async (tx) => {
+    const conflict = await tx.getConflict(accountId, conflictId);
+    if (!conflict) throw new ProtocolError('notFound', 'no such conflict');
+    const collection = await tx.getCollection(accountId, conflict.collectionId);
+    const item = collection && (await tx.getItem(accountId, collection.id, conflict.itemId));
+    if (!collection || !item) throw new ProtocolError('notFound', 'the item of this conflict no longer exists');
+    const check = checkItemContent(collection.kind, conflict.data);
+    if (!check.ok) throw new ProtocolError(check.status, check.message);
+    if (check.index.uid !== null) {
+      const holder = await tx.findLiveItemByUid(accountId, collection.id, check.index.uid);
+      if (holder && holder.id !== item.id) throw new ProtocolError('uidConflict', `UID ${check.index.uid} now belongs to item ${holder.id}`);
+    }
+    const now = ports.clock.now();
+    if (item.data !== null) {
+      const replaced: ConflictRow = {
+        id: ports.random.id(),
+        accountId,
+        collectionId: collection.id,
+        itemId: item.id,
+        data: item.data,
+        lostBy: item.originDevice,
+        wonBy: null,
+        reason: 'restore',
+        createdAt: now,
+        restoredAt: null,
+      };
+      await tx.addConflict(replaced);
+    }
+    const seq = await tx.nextSeq(accountId);
+    const etag = etagOf(conflict.data);
+    await tx.putItem(
+      {
+        ...item,
+        uid: check.index.uid,
+        data: conflict.data,
+        etag,
+        seq,
+        originDevice: null,
+        deletedAt: null,
+        title: check.index.title,
+        startMs: check.index.startMs,
+        endMs: check.index.endMs,
+        matchName: check.index.name,
+        contactKeys: [...check.index.contactKeys],
+      },
+      now,
+    );
+    await tx.markConflictRestored(accountId, conflictId, now);
+    return { itemId: item.id, etag };
+  });
+}
