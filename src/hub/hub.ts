@@ -4,6 +4,7 @@ import type { Store } from '../store/store.js';
 import { Accounts } from './accounts.js';
 import type { HubPorts } from './ports.js';
 import { restoreConflict } from './conflicts.js';
+import { runServerDrivenSync, type ServerSyncPoint } from './server-driven.js';
 import { runSyncExchange } from './sync.js';
 import { ProtocolError } from '../protocol/errors.js';
 
@@ -37,6 +38,11 @@ export class Hub {
       await tx.setDevicePriorities(accountId, [...new Set(order), ...devices.map((d) => d.id).filter((id) => !named.has(id))]);
       return tx.listDevices(accountId);
     });
+  }
+
+  /** One run of the seed's two-stage process for server-driven sync points (see server-driven.ts). */
+  runServerDrivenSync(accountId: string, points: readonly ServerSyncPoint[]) {
+    return runServerDrivenSync(this.store, this.ports, accountId, points);
   }
 
   listConflicts(accountId: string) {

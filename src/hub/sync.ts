@@ -37,31 +37,36 @@ export async function runSyncExchange(store: Store, ports: HubPorts, accountId: 
     seen.add(c.collectionId);
   }
   return store.transaction(async (tx) => {
-    const now = ports.clock.now();
-    const device = await tx.getDevice(accountId, request.device.id);
-    await tx.putDevice({
-      accountId,
-      id: request.device.id,
-      name: request.device.name ?? device?.name ?? request.device.id,
-      protocol,
-      // New devices go last in the priority order; priorities are edited through the device API.
-      priority: device?.priority ?? (await tx.listDevices(accountId)).length,
-      createdAt: device?.createdAt ?? now,
-      lastSeenAt: now,
-    });
-    const priorities = new Map((await tx.listDevices(accountId)).map((d) => [d.id, d.priority]));
-    const exchange: Exchange = { tx, ports, accountId, deviceId: request.device.id, now, priorities };
+    const exchange = await openExchange(tx, ports, accountId, request.device, protocol);
     const collections: CollectionResponse[] = [];
     for (const c of request.collections) collections.push(await syncCollection(exchange, c));
     return { version: protocolVersion, status: 'ok', collections };
   });
 }
 
+/** Registers the sync point (or notes that it was seen) and gathers what its exchange needs. */
+export async function openExchange(tx: StoreTx, ports: HubPorts, accountId: string, who: { id: string; name?: string | undefined }, protocol: string): Promise<Exchange> {
+  const now = ports.clock.now();
+  const device = await tx.getDevice(accountId, who.id);
+  await tx.putDevice({
+    accountId,
+    id: who.id,
+    name: who.name ?? device?.name ?? who.id,
+    protocol,
+    // New devices go last in the priority order; priorities are edited through the device API.
+    priority: device?.priority ?? (await tx.listDevices(accountId)).length,
+    createdAt: device?.createdAt ?? now,
+    lastSeenAt: now,
+  });
+  const priorities = new Map((await tx.listDevices(accountId)).map((d) => [d.id, d.priority]));
+  return { tx, ports, accountId, deviceId: who.id, now, priorities };
+}
+
 function emptyResponse(c: CollectionRequest): CollectionResponse {
   return { collectionId: c.collectionId, status: 'ok', syncKey: 0, moreAvailable: false, commands: [], results: [], fetched: [] };
 }
 
-interface Exchange {
+export interface Exchange {
   tx: StoreTx;
   ports: HubPorts;
   accountId: string;
@@ -70,7 +75,7 @@ interface Exchange {
   priorities: ReadonlyMap<string, number>;
 }
 
-async function syncCollection(exchange: Exchange, c: CollectionRequest): Promise<CollectionResponse> {
+export async function syncCollection(exchange: Exchange, c: CollectionRequest): Promise<CollectionResponse> {
   const { tx, ports, accountId, deviceId, now } = exchange;
   const collection = await tx.getCollection(accountId, c.collectionId);
   // Another account's collection is indistinguishable from one that does not exist.

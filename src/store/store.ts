@@ -167,6 +167,10 @@ export interface StoreTx {
   getConflict(accountId: string, conflictId: string): Promise<ConflictRow | undefined>;
   markConflictRestored(accountId: string, conflictId: string, at: number): Promise<void>;
 
+  /** The sync key a server-driven sync point last acknowledged (0: none yet). */
+  getPointKey(accountId: string, deviceId: string, collectionId: string): Promise<number>;
+  setPointKey(accountId: string, deviceId: string, collectionId: string, syncKey: number): Promise<void>;
+
   getSyncState(accountId: string, deviceId: string, collectionId: string): Promise<SyncStateRow | undefined>;
   putSyncState(row: SyncStateRow): Promise<void>;
 }

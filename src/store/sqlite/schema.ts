@@ -108,4 +108,15 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX conflicts_account ON conflicts(account_id, created_at);
   `,
+  // Server-driven sync points: the hub holds the key such a point last acknowledged, on its behalf.
+  `
+  CREATE TABLE point_keys (
+    account_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    sync_key INTEGER NOT NULL,
+    PRIMARY KEY (account_id, device_id, collection_id),
+    FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
+  ) STRICT;
+  `,
 ];

@@ -191,6 +191,11 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
     list: q<[string], Record<string, unknown>>('SELECT * FROM devices WHERE account_id = ? ORDER BY priority, created_at, id'),
     setPriority: q('UPDATE devices SET priority = ? WHERE account_id = ? AND id = ?'),
   };
+  const pointKey = {
+    get: q<[string, string, string], { sync_key: number }>('SELECT sync_key FROM point_keys WHERE account_id = ? AND device_id = ? AND collection_id = ?'),
+    set: q(`INSERT INTO point_keys (account_id, device_id, collection_id, sync_key) VALUES (?, ?, ?, ?)
+            ON CONFLICT (account_id, device_id, collection_id) DO UPDATE SET sync_key = excluded.sync_key`),
+  };
   const syncState = {
     get: q<[string, string, string], Record<string, unknown>>(
       'SELECT * FROM sync_states WHERE account_id = ? AND device_id = ? AND collection_id = ?',
@@ -361,6 +366,13 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
     },
     async markConflictRestored(accountId, id, at) {
       conflict.restored.run(at, accountId, id);
+    },
+
+    async getPointKey(accountId, deviceId, collectionId) {
+      return pointKey.get.get(accountId, deviceId, collectionId)?.sync_key ?? 0;
+    },
+    async setPointKey(accountId, deviceId, collectionId, syncKey) {
+      pointKey.set.run(accountId, deviceId, collectionId, syncKey);
     },
 
     async getSyncState(accountId, deviceId, collectionId) {

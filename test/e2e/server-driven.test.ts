@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { ServerSyncPoint } from '../../src/hub/server-driven.js';
+import type { ClientCommand, CollectionResponse } from '../../src/protocol/sync.js';
+import { startTestServer, vcard, type TestServer } from '../support/server.js';
+import { add, change, newAccount } from '../support/sync.js';
+
+/**
+ * The seed's two-stage process for sync points the server drives (an upstream server, a folder), run
+ * against the real hub and SQLite store, side by side with a native device.
+ */
+let server: TestServer;
+before(async () => {
+  server = await startTestServer();
+});
+after(async () => {
+  await server.stop();
+});
+
+/** A sync point that keeps its records in memory, reports its edits, and can refuse to acknowledge. */
+class MemoryPoint implements ServerSyncPoint {
+  readonly protocol = 'memory';
+  readonly records = new Map<string, string>();
+  edits: ClientCommand[] = [];
+  online = true;
+  acknowledge = true;
+  applied = 0;
+  constructor(
+    readonly id: string,
+    readonly name: string,
+    readonly collectionId: string,
+  ) {}
+  async report(): Promise<ClientCommand[]> {
+    if (!this.online) throw new Error('unreachable');
+    return this.edits;
+  }
+  async apply(outcome: CollectionResponse): Promise<boolean> {
+    this.applied++;
+    if (!this.acknowledge) return false;
+    for (const r of outcome.results) {
+      const edit = this.edits[r.index];
+      if (edit?.op === 'add' && r.serverId) this.records.set(r.serverId, edit.data);
+    }
+    for (const c of outcome.commands) {
+      if (c.op === 'delete') this.records.delete(c.serverId);
+      else this.records.set(c.serverId, c.data);
+    }
+    this.edits = [];
+    return true;
+  }
+}
+
+test('a server-driven point receives the truth, and its own edits reach native devices', async () => {
+  const { accountId, contacts, device } = await newAccount(server);
+  const phone = device('phone');
+  const x = (await phone.sync(contacts, { commands: [add('x', vcard('ux', 'X'))] })).results[0]?.serverId as string;
+  const folder = new MemoryPoint('folder', 'Folder', contacts);
+  let run = await server.hub.runServerDrivenSync(accountId, [folder]);
+  assert.deepEqual(run.acknowledged, ['folder']);
+  assert.equal(folder.records.get(x), vcard('ux', 'X'));
+
+  folder.edits = [change(x, vcard('ux', 'X from folder')), add('y', vcard('uy', 'Y'))];
+  run = await server.hub.runServerDrivenSync(accountId, [folder]);
+  assert.deepEqual(run.acknowledged, ['folder']);
+  await phone.sync(contacts);
+  assert.deepEqual([...phone.view(contacts).values()].map((i) => i.data).sort(), [vcard('ux', 'X from folder'), vcard('uy', 'Y')]);
+});
+
+test('an unacknowledged run is replayed: the same actions come again, and the report is not applied twice', async () => {
+  const { accountId, contacts, device } = await newAccount(server);
+  const phone = device('phone');
+  const folder = new MemoryPoint('folder', 'Folder', contacts);
+  await server.hub.runServerDrivenSync(accountId, [folder]);
+  await phone.sync(contacts, { commands: [add('p', vcard('up', 'From phone'))] });
+
+  // The folder adds a record (no UID, so only the replay can recognize it) and fails to apply its actions.
+  folder.edits = [add('mine', 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No UID\r\nEND:VCARD\r\n')];
+  folder.acknowledge = false;
+  let run = await server.hub.runServerDrivenSync(accountId, [folder]);
+  assert.deepEqual(run.acknowledged, []);
+  folder.acknowledge = true;
+  run = await server.hub.runServerDrivenSync(accountId, [folder]);
+  assert.deepEqual(run.acknowledged, ['folder']);
+  assert.deepEqual([...folder.records.values()].map((d) => /FN:([^\r]*)/.exec(d)?.[1]).sort(), ['From phone', 'No UID']);
+  await phone.sync(contacts);
+  assert.equal(phone.view(contacts).size, 2, 'the retried report created nothing twice');
+});
+
+test('an offline point sits the run out; the others go ahead, and it catches up later', async () => {
+  const { accountId, contacts, device } = await newAccount(server);
+  const phone = device('phone');
+  const up = new MemoryPoint('upstream', 'Upstream', contacts);
+  const folder = new MemoryPoint('folder', 'Folder', contacts);
+  await phone.sync(contacts, { commands: [add('a', vcard('ua', 'A'))] });
+  up.online = false;
+  let run = await server.hub.runServerDrivenSync(accountId, [up, folder]);
+  assert.deepEqual([run.online, run.offline, run.acknowledged], [['folder'], ['upstream'], ['folder']]);
+  assert.equal(up.applied, 0);
+  up.online = true;
+  run = await server.hub.runServerDrivenSync(accountId, [up, folder]);
+  assert.deepEqual(run.acknowledged, ['upstream', 'folder']);
+  assert.deepEqual([...up.records.values()], [vcard('ua', 'A')]);
+});
