@@ -1,3 +1,4 @@
+import { mergeActions } from '../core/action-table.js';
 import { checkItemContent } from '../content/item-content.js';
 import { etagOf } from '../content/etag.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -40,6 +41,14 @@ export async function restoreConflict(store: Store, ports: HubPorts, accountId: 
     }
     const seq = await tx.nextSeq(accountId);
     const etag = etagOf(conflict.data);
+    // Restoring a deleted item is the merge table's invalid cell (DELETE, then ADD or UPDATE of the same
+    // record) for every sync point that has not caught up with the delete. The safe resolution is an ADD
+    // of the whole record, which a fresh creation sequence number gives every such sync point.
+    const resurrected = item.deletedAt !== null;
+    if (resurrected) {
+      const cell = mergeActions('DELETE', 'ADD');
+      ports.logger.warn({ accountId, itemId: item.id, conflictId, resolvedAs: cell.action }, 'merge table invalid cell: a deleted record is restored');
+    }
     await tx.putItem(
       {
         ...item,
@@ -47,6 +56,7 @@ export async function restoreConflict(store: Store, ports: HubPorts, accountId: 
         data: conflict.data,
         etag,
         seq,
+        createdSeq: resurrected ? seq : item.createdSeq,
         originDevice: null,
         deletedAt: null,
         title: check.index.title,

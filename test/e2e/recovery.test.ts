@@ -180,3 +180,17 @@ test('a retried exchange does not record a conflict twice', async () => {
   assert.deepEqual(retry.results, first.results);
   assert.equal((await conflicts(authorization)).length, 1);
 });
+
+test('restoring an edit that lost to a delete brings the record back to every device as an ADD (the merge table’s invalid cell)', async () => {
+  const { authorization, contacts, a, b, xId } = await twoDevicesHoldingX();
+  await a.sync(contacts, { commands: [del(xId)] });
+  await b.sync(contacts, { commands: [change(xId, card('ux', 'X edited on b'))] });
+  const [kept] = await conflicts(authorization);
+  const restored = await postJson(`${server.url}/api/v1/conflicts/${kept?.id}/restore`, authorization, {});
+  assert.deepEqual(restored.body, { itemId: xId, etag: restored.body.etag });
+  for (const d of [a, b]) {
+    const r = await d.sync(contacts);
+    assert.deepEqual(r.commands.map((c) => [c.op, c.serverId]), [['add', xId]]);
+    assert.equal(d.view(contacts).get(xId)?.data, card('ux', 'X edited on b'));
+  }
+});
