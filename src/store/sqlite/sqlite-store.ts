@@ -135,7 +135,7 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
     // An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, which would cascade to its history.
     put: q(`INSERT INTO items (id, account_id, collection_id, uid, data, etag, seq, created_seq, origin_device, deleted_at, title, start_ms, end_ms, match_name, contact_keys)
             VALUES (@id, @accountId, @collectionId, @uid, @data, @etag, @seq, @createdSeq, @originDevice, @deletedAt, @title, @startMs, @endMs, @matchName, @contactKeys)
-            ON CONFLICT (id) DO UPDATE SET uid = excluded.uid, data = excluded.data, etag = excluded.etag, seq = excluded.seq,
+            ON CONFLICT (id) DO UPDATE SET uid = excluded.uid, data = excluded.data, etag = excluded.etag, seq = excluded.seq, created_seq = excluded.created_seq,
               origin_device = excluded.origin_device, deleted_at = excluded.deleted_at, title = excluded.title, start_ms = excluded.start_ms,
               end_ms = excluded.end_ms, match_name = excluded.match_name, contact_keys = excluded.contact_keys
             WHERE items.account_id = excluded.account_id AND items.collection_id = excluded.collection_id`),
