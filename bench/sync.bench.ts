@@ -100,8 +100,9 @@ function contactVcard(index: number, revision: number): string {
     `UID:${uid}`,
     `FN:${given} ${family}`,
     `N:${family};${given};;;`,
+    // Every generated person is distinct: the hub merges contacts with the same name and a shared email or phone.
     `EMAIL;TYPE=INTERNET,HOME:${asciiLower(given)}.${asciiLower(family)}${index}@example.org`,
-    `EMAIL;TYPE=INTERNET,WORK:${asciiLower(given)[0]}.${asciiLower(family)}@${asciiLower(company)}.example.com`,
+    `EMAIL;TYPE=INTERNET,WORK:${asciiLower(given)[0]}.${asciiLower(family)}${index}@${asciiLower(company)}.example.com`,
     `TEL;TYPE=CELL:+${digits(edit, 2)} ${digits(edit, 3)} ${digits(edit, 7)}`,
     `TEL;TYPE=WORK,VOICE:+${digits(rand, 2)} ${digits(rand, 2)} ${digits(rand, 7)}`,
     `ADR;TYPE=HOME:;;${1 + Math.floor(rand() * 200)} ${pick(rand, streets)};${city};;${postcode};${country}`,

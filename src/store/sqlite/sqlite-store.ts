@@ -146,8 +146,9 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
     ),
     pruneVersions: q(`DELETE FROM item_versions WHERE written_at < ? AND item_id IN (SELECT id FROM items WHERE account_id = ?)
        AND seq < (SELECT i.seq FROM items i WHERE i.id = item_versions.item_id)`),
-    twins: q<[string, string, string | null, string | null], ItemDbRow>(
-      `SELECT * FROM items WHERE account_id = ? AND collection_id = ? AND deleted_at IS NULL AND (uid = ? OR match_name = ?)`,
+    // Two lookups rather than one with OR: each uses its partial index, where OR scans the collection.
+    byName: q<[string, string, string], ItemDbRow>(
+      'SELECT * FROM items WHERE collection_id = ? AND match_name = ? AND deleted_at IS NULL AND account_id = ?',
     ),
     // The rules of core/sync-key.ts Checkpoint, as one indexed range scan on (collection_id, seq).
     changes: q<Record<string, unknown>, ItemDbRow>(`
@@ -308,8 +309,9 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
       return r && toItem(r);
     },
     async findTwinCandidates(accountId, collectionId, uid, matchName) {
-      if (uid === null && matchName === null) return [];
-      return item.twins.all(accountId, collectionId, uid, matchName).map(toItem);
+      const byUid = uid === null ? undefined : item.byUid.get(accountId, collectionId, uid);
+      const byName = matchName === null ? [] : item.byName.all(collectionId, matchName, accountId).filter((r) => r.id !== byUid?.id);
+      return [...(byUid ? [byUid] : []), ...byName].map(toItem);
     },
     async putItem(r, writtenAt) {
       item.put.run({ ...r, contactKeys: JSON.stringify(r.contactKeys) });
