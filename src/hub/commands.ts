@@ -235,9 +235,10 @@ async function deleteItem(ctx: CommandContext, serverId: string): Promise<Record
   const base = { op: 'delete' as const, serverId };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
   if (!item) return { ...base, status: 'notFound', message: 'no such item' };
-  // Deleting what is already deleted is done: the device's wish holds.
-  if (item.deletedAt !== null) return { ...base, status: 'ok' };
-  if (pendingFor(ctx, item) === 'UPDATE') {
+  const pending = pendingFor(ctx, item);
+  // Deleting what is already deleted (elsewhere: Fig. 8 block 802, or here) is done: the wish holds.
+  if (recover('DELETED', pending).kind === 'dropDeleted' || item.deletedAt !== null) return { ...base, status: 'ok' };
+  if (pending === 'UPDATE') {
     // Edited elsewhere since this device last synced, and deleted here: priority decides.
     const winner = resolveByPriority(
       { deviceId: ctx.deviceId, priority: ctx.priorities.get(ctx.deviceId) },
