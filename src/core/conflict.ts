@@ -1,8 +1,9 @@
 /**
  * Conflict resolution (seed 004, Fig. 9 block 904): when two sync points changed the same record since
  * they last agreed, the account's device priority decides whose state the truth takes. Priorities are
- * small integers, lower first; the user orders them. A version whose writer is unknown (the server
- * itself, or a device since removed) ranks below every device, so a device's edit wins over it.
+ * small integers, lower first; the user orders them. A version the server wrote itself (a merge or a
+ * restore) ranks below every device, so a device's later edit wins over it; the server's version is
+ * then kept as a conflict record like any other loser.
  * The losing version is never discarded: the hub keeps it as a conflict record.
  */
 export interface Contender {

@@ -14,6 +14,7 @@ export async function restoreConflict(store: Store, ports: HubPorts, accountId: 
   return store.transaction(async (tx) => {
     const conflict = await tx.getConflict(accountId, conflictId);
     if (!conflict) throw new ProtocolError('notFound', 'no such conflict');
+    if (conflict.restoredAt !== null) throw new ProtocolError('conflict', 'this version has already been restored');
     const collection = await tx.getCollection(accountId, conflict.collectionId);
     const item = collection && (await tx.getItem(accountId, collection.id, conflict.itemId));
     if (!collection || !item) throw new ProtocolError('notFound', 'the item of this conflict no longer exists');

@@ -178,10 +178,7 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
         continue;
       }
       const serverId = result.serverId ?? item.serverId;
-      // An Add the server matched to an item this replica already holds under another name (same UID):
-      // the server now has one item, so keep one row.
-      const twin = serverId ? tx.byServerId(collectionId, serverId) : undefined;
-      if (twin && twin.localId !== item.localId && twin.pending === null) tx.remove(collectionId, twin.localId);
+      dropTwinRow(tx, collectionId, item, serverId);
       tx.put(collectionId, {
         ...item,
         serverId,
@@ -193,8 +190,9 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       // The server kept the other side's version (and this one as a conflict record the user can
       // restore); the truth arrives as a server command, now or in a following page.
       summary.conflicts.push({ localId: item.localId, message: result.message ?? 'conflict' });
-      if (command.op === 'add') tx.put(collectionId, { ...item, serverId: result.serverId ?? item.serverId, pending: unchanged ? null : item.pending });
-      else tx.put(collectionId, { ...item, pending: unchanged ? null : item.pending });
+      const serverId = result.serverId ?? item.serverId;
+      if (command.op === 'add') dropTwinRow(tx, collectionId, item, serverId);
+      tx.put(collectionId, { ...item, serverId, pending: unchanged ? null : item.pending });
     } else if (result.status === 'notFound' && command.op === 'change') {
       // The server does not know the item at all (never, or long purged): keep the edit as a new item.
       tx.put(collectionId, { ...item, serverId: null, etag: null, pending: 'add' });
@@ -206,6 +204,15 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       if (unchanged) tx.put(collectionId, { ...item, rejected: `${result.status}: ${message}` });
     }
   }
+}
+
+/**
+ * An Add the server matched to an item this replica already holds under another name (a duplicate):
+ * the server has one item, so the replica keeps one row, the one that made the Add.
+ */
+function dropTwinRow(tx: ReplicaTx, collectionId: string, item: LocalItem, serverId: string | null): void {
+  const twin = serverId ? tx.byServerId(collectionId, serverId) : undefined;
+  if (twin && twin.localId !== item.localId && twin.pending === null) tx.remove(collectionId, twin.localId);
 }
 
 function applyServerCommand(tx: ReplicaTx, collectionId: string, command: ServerCommand, localIdFor: (serverId: string) => string): void {
