@@ -97,6 +97,8 @@ test('Fig. 9 priority: the same property edited on two devices goes to the highe
   assert.equal(after.length, 2);
   assert.ok(after.some((c) => c.reason === 'restore' && /NOTE:a wins/.test(c.data ?? '')));
   assert.ok(after.some((c) => c.id === kept?.id && c.restoredAt));
+  const again = await postJson(`${server.url}/api/v1/conflicts/${kept?.id}/restore`, authorization, {});
+  assert.equal(again.status, 409, 'a version is restored once; the one it replaced is its own record');
 });
 
 test('Fig. 9 priority is the user’s: after reordering, the other device wins', async () => {
