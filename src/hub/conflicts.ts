@@ -2,7 +2,7 @@ import { mergeActions } from '../core/action-table.js';
 import { checkItemContent } from '../content/item-content.js';
 import { etagOf } from '../content/etag.js';
 import { ProtocolError } from '../protocol/errors.js';
-import type { ConflictRow, Store } from '../store/store.js';
+import type { ConflictRow, ItemRow, Store } from '../store/store.js';
 import type { HubPorts } from './ports.js';
 
 /**
@@ -16,8 +16,9 @@ export async function restoreConflict(store: Store, ports: HubPorts, accountId: 
     if (!conflict) throw new ProtocolError('notFound', 'no such conflict');
     if (conflict.restoredAt !== null) throw new ProtocolError('conflict', 'this version has already been restored');
     const collection = await tx.getCollection(accountId, conflict.collectionId);
-    const item = collection && (await tx.getItem(accountId, collection.id, conflict.itemId));
-    if (!collection || !item) throw new ProtocolError('notFound', 'the item of this conflict no longer exists');
+    if (!collection) throw new ProtocolError('notFound', 'the collection of this conflict no longer exists');
+    // A deleted item whose tombstone has been purged comes back as a new record under its old id.
+    const item = (await tx.getItem(accountId, collection.id, conflict.itemId)) ?? purgedItem(conflict, ports.clock.now());
     const check = checkItemContent(collection.kind, conflict.data);
     if (!check.ok) throw new ProtocolError(check.status, check.message);
     if (check.index.uid !== null) {
@@ -45,7 +46,7 @@ export async function restoreConflict(store: Store, ports: HubPorts, accountId: 
     // Restoring a deleted item is the merge table's invalid cell (DELETE, then ADD or UPDATE of the same
     // record) for every sync point that has not caught up with the delete. The safe resolution is an ADD
     // of the whole record, which a fresh creation sequence number gives every such sync point.
-    const resurrected = item.deletedAt !== null;
+    const resurrected = item.deletedAt !== null || item.seq === 0;
     if (resurrected) {
       const cell = mergeActions('DELETE', 'ADD');
       ports.logger.warn({ accountId, itemId: item.id, conflictId, resolvedAs: cell.action }, 'merge table invalid cell: a deleted record is restored');
@@ -71,4 +72,25 @@ export async function restoreConflict(store: Store, ports: HubPorts, accountId: 
     await tx.markConflictRestored(accountId, conflictId, now);
     return { itemId: item.id, etag };
   });
+}
+
+/** Stands in for an item whose row is gone, so a restore recreates it. */
+function purgedItem(conflict: ConflictRow, now: number): ItemRow {
+  return {
+    id: conflict.itemId,
+    accountId: conflict.accountId,
+    collectionId: conflict.collectionId,
+    uid: null,
+    data: null,
+    etag: '',
+    seq: 0,
+    createdSeq: 0,
+    originDevice: null,
+    deletedAt: now,
+    title: '',
+    startMs: null,
+    endMs: null,
+    matchName: null,
+    contactKeys: [],
+  };
 }

@@ -144,8 +144,10 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
       `SELECT v.data FROM item_versions v JOIN items i ON i.id = v.item_id
        WHERE i.account_id = ? AND v.item_id = ? AND v.seq <= ? ORDER BY v.seq DESC LIMIT 1`,
     ),
-    pruneVersions: q(`DELETE FROM item_versions WHERE written_at < ? AND item_id IN (SELECT id FROM items WHERE account_id = ?)
-       AND seq < (SELECT i.seq FROM items i WHERE i.id = item_versions.item_id)`),
+    // A version can be a merge base only while some device may still hold it: until the version that
+    // superseded it is older than the horizon.
+    pruneVersions: q(`DELETE FROM item_versions WHERE item_id IN (SELECT id FROM items WHERE account_id = ?)
+       AND EXISTS (SELECT 1 FROM item_versions n WHERE n.item_id = item_versions.item_id AND n.seq > item_versions.seq AND n.written_at < ?)`),
     // Two lookups rather than one with OR: each uses its partial index, where OR scans the collection.
     byName: q<[string, string, string], ItemDbRow>(
       'SELECT * FROM items WHERE collection_id = ? AND match_name = ? AND deleted_at IS NULL AND account_id = ?',
@@ -335,7 +337,7 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
         .map(toItem);
     },
     async purgeTombstones(accountId, beforeMs) {
-      item.pruneVersions.run(beforeMs, accountId);
+      item.pruneVersions.run(accountId, beforeMs);
       const floor = item.maxPurged.get(accountId, beforeMs)?.m;
       if (floor == null) return 0;
       account.raiseFloor.run(floor, accountId);
