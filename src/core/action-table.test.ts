@@ -42,23 +42,29 @@ test('derived action = merge table folded over the changes the device missed', (
       const steps: Action[] = ['ADD', ...Array<Action>(updates).fill('UPDATE'), ...(deleted ? (['DELETE'] as Action[]) : [])];
       const cp = Math.min(checkpointAt, steps.length);
       const folded = steps.slice(cp).reduce<Action>((acc, step) => mergeActions(acc, step).action, 'NO_CHANGE');
-      const facts = { seq: steps.length, createdSeq: 1, deleted, originDevice: 'someone-else' };
+      const facts = { seq: steps.length, createdSeq: 1, deleted, originDevice: 'someone-else', createdBy: 'someone-else' };
       assert.equal(deriveAction(facts, { seq: cp, baseSeq: cp }, 'me'), folded);
     }),
   );
 });
 
+test('derived action: a device that created a record hears of its delete even if its checkpoint is older', () => {
+  // Its Add's answer was lost and replayed: it holds the record although its checkpoint predates it.
+  assert.equal(deriveAction({ seq: 9, createdSeq: 7, createdBy: 'me', deleted: true, originDevice: 'other' }, { seq: 5, baseSeq: 5 }, 'me'), 'DELETE');
+  assert.equal(deriveAction({ seq: 9, createdSeq: 7, createdBy: 'other', deleted: true, originDevice: 'other' }, { seq: 5, baseSeq: 5 }, 'me'), 'NO_CHANGE');
+});
+
 test('derived action: the device never gets its own change back', () => {
-  assert.equal(deriveAction({ seq: 9, createdSeq: 3, deleted: false, originDevice: 'me' }, { seq: 5, baseSeq: 5 }, 'me'), 'NO_CHANGE');
-  assert.equal(deriveAction({ seq: 9, createdSeq: 3, deleted: true, originDevice: 'me' }, { seq: 5, baseSeq: 5 }, 'me'), 'NO_CHANGE');
+  assert.equal(deriveAction({ seq: 9, createdSeq: 3, createdBy: 'me', deleted: false, originDevice: 'me' }, { seq: 5, baseSeq: 5 }, 'me'), 'NO_CHANGE');
+  assert.equal(deriveAction({ seq: 9, createdSeq: 3, createdBy: 'me', deleted: true, originDevice: 'me' }, { seq: 5, baseSeq: 5 }, 'me'), 'NO_CHANGE');
 });
 
 test('derived action during an initial sync: everything live is an ADD, tombstones from before it began stay out', () => {
   const from = { seq: 40, baseSeq: 100 };
-  assert.equal(deriveAction({ seq: 60, createdSeq: 2, deleted: false, originDevice: null }, from, 'me'), 'ADD');
-  assert.equal(deriveAction({ seq: 90, createdSeq: 2, deleted: true, originDevice: null }, from, 'me'), 'NO_CHANGE');
+  assert.equal(deriveAction({ seq: 60, createdSeq: 2, createdBy: null, deleted: false, originDevice: null }, from, 'me'), 'ADD');
+  assert.equal(deriveAction({ seq: 90, createdSeq: 2, createdBy: null, deleted: true, originDevice: null }, from, 'me'), 'NO_CHANGE');
   // Deleted after the initial sync began, of an item it may already have sent: DELETE.
-  assert.equal(deriveAction({ seq: 120, createdSeq: 2, deleted: true, originDevice: null }, from, 'me'), 'DELETE');
+  assert.equal(deriveAction({ seq: 120, createdSeq: 2, createdBy: null, deleted: true, originDevice: null }, from, 'me'), 'DELETE');
   // A device that lost its state gets its own old writes back.
-  assert.equal(deriveAction({ seq: 60, createdSeq: 60, deleted: false, originDevice: 'me' }, from, 'me'), 'ADD');
+  assert.equal(deriveAction({ seq: 60, createdSeq: 60, createdBy: 'me', deleted: false, originDevice: 'me' }, from, 'me'), 'ADD');
 });

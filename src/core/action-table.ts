@@ -40,6 +40,7 @@ export function mergeActions(old: Action, next: Action): Merged {
 export interface ItemFacts {
   seq: number;
   createdSeq: number;
+  createdBy: string | null;
   deleted: boolean;
   originDevice: string | null;
 }
@@ -47,8 +48,9 @@ export interface ItemFacts {
 /**
  * The action pending for `deviceId` on an item, given the device's checkpoint (see sync-key.ts):
  *   - nothing after the checkpoint, or only the device's own change: NO_CHANGE;
- *   - deleted: DELETE if the device can have received a version (one existed by its checkpoint), else
- *     NO_CHANGE (ADD then DELETE), as for a delete from before an initial sync began;
+ *   - deleted: DELETE if the device can have the record (a version existed by its checkpoint, or it
+ *     created the record itself and so learned its id from the Add's result), else NO_CHANGE (ADD then
+ *     DELETE), as for a delete from before an initial sync began;
  *   - live: ADD if created after the checkpoint or during an initial sync, else UPDATE.
  * Clients treat an UPDATE of an id they do not hold as an ADD: during an initial sync an item changed
  * before its page went out is one they never saw.
@@ -56,7 +58,15 @@ export interface ItemFacts {
 export function deriveAction(item: ItemFacts, from: Checkpoint, deviceId: string): Action {
   if (item.seq <= from.seq) return 'NO_CHANGE';
   if (item.originDevice === deviceId && item.seq > from.baseSeq) return 'NO_CHANGE';
-  if (item.deleted) return item.createdSeq > from.seq || item.seq <= from.baseSeq ? 'NO_CHANGE' : 'DELETE';
+  if (item.deleted) {
+    const neverHad = item.createdSeq > from.seq && item.createdBy !== deviceId;
+    return neverHad || item.seq <= from.baseSeq ? 'NO_CHANGE' : 'DELETE';
+  }
   const initial = from.seq === 0 || from.seq < from.baseSeq;
   return initial || item.createdSeq > from.seq ? 'ADD' : 'UPDATE';
+}
+
+/** The facts of a stored item row (any object with these fields). */
+export function actionFacts(row: { seq: number; createdSeq: number; createdBy: string | null; deletedAt: number | null; originDevice: string | null }): ItemFacts {
+  return { seq: row.seq, createdSeq: row.createdSeq, createdBy: row.createdBy, deleted: row.deletedAt !== null, originDevice: row.originDevice };
 }

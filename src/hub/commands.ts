@@ -1,4 +1,4 @@
-import { deriveAction, type Action } from '../core/action-table.js';
+import { actionFacts, deriveAction, type Action } from '../core/action-table.js';
 import { resolveByPriority } from '../core/conflict.js';
 import { recover } from '../core/recovery.js';
 import { indexRecorded, type Checkpoint, type RecordedResult } from '../core/sync-key.js';
@@ -26,6 +26,8 @@ export interface AppliedCommands {
   results: CommandResult[];
   fetched: FetchedItem[];
   recorded: RecordedResult[];
+  /** Items an answered Add maps to that have been deleted since: the device must be told. */
+  deletedSince: string[];
 }
 
 export interface CommandContext {
@@ -39,13 +41,20 @@ export interface CommandContext {
   priorities: ReadonlyMap<string, number>;
 }
 
+/**
+ * `previous`: what the device's last exchange did. On a retry of it (`retried`), every command that
+ * carries the same thing is answered from that record. Adds are matched by client id even when the key
+ * moved on (a re-initialization right after a lost answer): client ids name one item for good, so the
+ * same add is never applied twice, while a change or delete sent again later is a new wish.
+ */
 export async function applyClientCommands(
   ctx: CommandContext,
   commands: readonly ClientCommand[],
-  previousAttempt: readonly RecordedResult[] | null,
+  previous: readonly RecordedResult[],
+  retried: boolean,
 ): Promise<AppliedCommands> {
-  const record = indexRecorded(previousAttempt ?? []);
-  const out: AppliedCommands = { results: [], fetched: [], recorded: [] };
+  const record = indexRecorded(previous);
+  const out: AppliedCommands = { results: [], fetched: [], recorded: [], deletedSince: [] };
   for (const [index, command] of commands.entries()) {
     if (command.op === 'fetch') {
       const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, command.serverId);
@@ -65,12 +74,18 @@ export async function applyClientCommands(
           ? { op: 'change' as const, serverId: command.serverId, dataEtag: dataEtag as string }
           : { op: 'delete' as const, serverId: command.serverId };
     const outcome: RecordedResult =
-      record.same(key) ??
+      (retried || key.op === 'add' ? record.same(key) : undefined) ??
       (command.op === 'add'
-        ? await addItem(ctx, command.clientId, command.data, dataEtag as string, record.addedAs(command.clientId))
+        ? ((await ledgerAnswer(ctx, command.clientId, dataEtag as string)) ??
+          (await addItem(ctx, command.clientId, command.data, dataEtag as string, record.addedAs(command.clientId))))
         : command.op === 'change'
           ? await changeItem(ctx, command.serverId, command.data, dataEtag as string)
           : await deleteItem(ctx, command.serverId));
+    if (command.op === 'add' && outcome.serverId) {
+      await ctx.tx.recordLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, command.clientId, dataEtag as string, outcome.serverId);
+      const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, outcome.serverId);
+      if (item?.deletedAt != null) out.deletedSince.push(item.id);
+    }
     out.recorded.push(outcome);
     const result: CommandResult = { index, op: command.op, status: outcome.status as CommandResult['status'] };
     if (outcome.clientId !== undefined) result.clientId = outcome.clientId;
@@ -82,10 +97,18 @@ export async function applyClientCommands(
   return out;
 }
 
-const pendingFor = (ctx: CommandContext, item: ItemRow): Action =>
-  deriveAction({ seq: item.seq, createdSeq: item.createdSeq, deleted: item.deletedAt !== null, originDevice: item.originDevice }, ctx.from, ctx.deviceId);
+/** An Add this device already made with this content: answered with the item it landed on. */
+async function ledgerAnswer(ctx: CommandContext, clientId: string, dataEtag: string): Promise<RecordedResult | undefined> {
+  const itemId = await ctx.tx.findLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, clientId, dataEtag);
+  const item = itemId === undefined ? undefined : await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, itemId);
+  if (!item) return undefined;
+  return { op: 'add', clientId, serverId: item.id, dataEtag, status: 'ok', ...(item.deletedAt === null ? { etag: item.etag } : {}) };
+}
 
-async function writeItem(ctx: CommandContext, id: string, createdSeq: number | null, data: string, index: ItemIndex, origin: string | null): Promise<string> {
+const pendingFor = (ctx: CommandContext, item: ItemRow): Action => deriveAction(actionFacts(item), ctx.from, ctx.deviceId);
+
+/** Writes a version of a new item (`existing` null) or of an existing one, which keeps its creation facts. */
+async function writeItem(ctx: CommandContext, id: string, existing: ItemRow | null, data: string, index: ItemIndex, origin: string | null): Promise<string> {
   const seq = await ctx.tx.nextSeq(ctx.collection.accountId);
   const etag = etagOf(data);
   await ctx.tx.putItem(
@@ -97,7 +120,8 @@ async function writeItem(ctx: CommandContext, id: string, createdSeq: number | n
       data,
       etag,
       seq,
-      createdSeq: createdSeq ?? seq,
+      createdSeq: existing?.createdSeq ?? seq,
+      createdBy: existing ? existing.createdBy : origin,
       originDevice: origin,
       deletedAt: null,
       title: index.title,
@@ -137,9 +161,10 @@ async function findTwin(ctx: CommandContext, index: ItemIndex): Promise<ItemRow 
 async function addItem(ctx: CommandContext, clientId: string, data: string, etag: string, createdEarlier: string | undefined): Promise<RecordedResult> {
   // A retried Add whose data was edited between the attempts: the first attempt's item takes the edit,
   // so an item without a UID is not created twice.
-  if (createdEarlier !== undefined) {
-    const changed = await changeItem(ctx, createdEarlier, data, etag);
-    return { ...changed, op: 'add', clientId, serverId: createdEarlier };
+  const earlier = createdEarlier === undefined ? undefined : await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, createdEarlier);
+  if (earlier && earlier.deletedAt === null) {
+    const changed = await changeItem(ctx, earlier.id, data, etag);
+    return { ...changed, op: 'add', clientId, serverId: earlier.id };
   }
   const check = checkItemContent(ctx.collection.kind, data);
   if (!check.ok) return { op: 'add', clientId, dataEtag: etag, status: check.status, message: check.message };
@@ -162,7 +187,7 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
     case 'mergeIntoOld': {
       // The user added it again by hand: the old record is updated to match.
       const old = twin as ItemRow;
-      const itemEtag = old.etag === etag ? old.etag : await writeItem(ctx, old.id, old.createdSeq, data, check.index, ctx.deviceId);
+      const itemEtag = old.etag === etag ? old.etag : await writeItem(ctx, old.id, old, data, check.index, ctx.deviceId);
       return done('ok', itemEtag, old.id);
     }
     case 'ackLost':
@@ -172,7 +197,7 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
       const old = twin as ItemRow;
       if (old.etag === etag) return done('ok', old.etag, old.id);
       const changed = await concurrentChange(ctx, old, data, check.index, null);
-      return { ...changed, op: 'add', clientId, serverId: old.id };
+      return { ...changed, op: 'add', clientId, serverId: old.id, dataEtag: etag };
     }
     default:
       throw new Error(`recovery cannot answer ${decision.kind} for an ADDED record`);
@@ -203,7 +228,7 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
   if (item.etag === etag) return { ...base, status: 'ok', etag };
   // Fig. 8 block 808: a stale NO_CHANGE or ADD makes this the only change; a pending UPDATE means
   // another sync point changed the record since this one last synced.
-  if (pending !== 'UPDATE') return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item.createdSeq, data, check.index, ctx.deviceId) };
+  if (pending !== 'UPDATE') return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item, data, check.index, ctx.deviceId) };
   return { ...base, ...(await concurrentChange(ctx, item, data, check.index, await ctx.tx.getVersionAt(ctx.collection.accountId, item.id, ctx.from.seq))) };
 }
 
@@ -217,7 +242,7 @@ async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string
   const mergedCheck = merged === null ? undefined : checkItemContent(ctx.collection.kind, merged);
   if (merged !== null && mergedCheck?.ok && mergedCheck.index.uid === item.uid) {
     // Written as the server's own version, so every sync point, this one included, receives it.
-    return { status: 'ok', etag: await writeItem(ctx, item.id, item.createdSeq, merged, mergedCheck.index, null) };
+    return { status: 'ok', etag: await writeItem(ctx, item.id, item, merged, mergedCheck.index, null) };
   }
   const winner = resolveByPriority(
     { deviceId: ctx.deviceId, priority: ctx.priorities.get(ctx.deviceId) },
@@ -225,7 +250,7 @@ async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string
   );
   if (winner === 'incoming') {
     await keepConflict(ctx, item, truth, item.originDevice, ctx.deviceId, 'priority');
-    return { status: 'ok', etag: await writeItem(ctx, item.id, item.createdSeq, data, index, ctx.deviceId) };
+    return { status: 'ok', etag: await writeItem(ctx, item.id, item, data, index, ctx.deviceId) };
   }
   const conflictId = await keepConflict(ctx, item, data, ctx.deviceId, item.originDevice, 'priority');
   return { status: 'conflict', message: `another device with higher priority changed this item; this version is kept as conflict ${conflictId}` };

@@ -1,4 +1,4 @@
-import { deriveAction, type Action } from '../core/action-table.js';
+import { actionFacts, deriveAction, type Action } from '../core/action-table.js';
 import { assert } from '../core/assert.js';
 import { limits } from '../core/limits.js';
 import {
@@ -91,7 +91,9 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
     return { ...emptyResponse(c), status: 'invalidSyncKey', message };
   }
   const currentSeq = await tx.currentSeq(accountId);
-  const from: Checkpoint = decision.kind === 'initial' ? initialCheckpoint(currentSeq) : decision.from;
+  // A retried key-0 exchange resumes the initial sync it retries, so deletes since it began still count.
+  const retriedInitial = decision.kind === 'initial' && state?.lastSentKey === 0 && state.previous?.syncKey === 0;
+  const from: Checkpoint = decision.kind !== 'initial' ? decision.from : retriedInitial ? (state.previous as { checkpoint: Checkpoint }).checkpoint : initialCheckpoint(currentSeq);
 
   let reinitTimes = state?.reinitTimes ?? [];
   let looping = false;
@@ -105,7 +107,8 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
   const applied = await applyClientCommands(
     { tx, ports, collection, deviceId, from, priorities: exchange.priorities },
     c.commands ?? [],
-    retried ? state.lastResults : null,
+    state?.lastResults ?? [],
+    retried,
   );
 
   const window = Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
@@ -113,18 +116,22 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
   let moreAvailable = false;
   let reached = from;
   if (c.getChanges !== false) {
-    const rows = await tx.listChanges({
-      accountId,
-      collectionId: collection.id,
-      checkpoint: from,
-      deviceId,
-      limit: window + 1,
-      ...timeRangeOf(c.options),
-    });
+    // A replay answers for the same span as the answer it replaces, never further: a late copy of an
+    // old request must not move the device past changes it has not received.
+    const until = decision.kind === 'replay' && state ? state.checkpoint : undefined;
+    const query = { accountId, collectionId: collection.id, deviceId, ...timeRangeOf(c.options) };
+    const rows = await tx.listChanges({ ...query, checkpoint: from, limit: window + 1, ...(until ? { untilSeq: until.seq } : {}) });
     moreAvailable = rows.length > window;
     const sent = rows.slice(0, window);
-    commands = sent.flatMap((row) => toServerCommand(row, deriveAction(toFacts(row), from, deviceId), c.options));
-    reached = reachedCheckpoint(from, moreAvailable, sent[sent.length - 1]?.seq ?? from.seq, await tx.currentSeq(accountId));
+    commands = sent.flatMap((row) => toServerCommand(row, deriveAction(actionFacts(row), from, deviceId), c.options));
+    const told = new Set(commands.map((command) => command.serverId));
+    for (const id of applied.deletedSince) if (!told.has(id)) commands.push({ op: 'delete', serverId: id });
+    if (until && !moreAvailable) {
+      reached = until;
+      moreAvailable = (await tx.listChanges({ ...query, checkpoint: until, limit: 1 })).length > 0;
+    } else {
+      reached = reachedCheckpoint(from, moreAvailable, sent[sent.length - 1]?.seq ?? from.seq, await tx.currentSeq(accountId));
+    }
   }
   const next = advanceKey(decision, c.syncKey, state, from, reached);
   await tx.putSyncState({
@@ -160,8 +167,6 @@ function timeRangeOf(options: SyncOptions | undefined): { timeRange?: { startMs:
   if (!(endMs > startMs)) throw new ProtocolError('invalidRequest', 'options.timeRange.end must be after its start');
   return { timeRange: { startMs, endMs } };
 }
-
-const toFacts = (row: ItemRow) => ({ seq: row.seq, createdSeq: row.createdSeq, deleted: row.deletedAt !== null, originDevice: row.originDevice });
 
 /** A row's pending action as the server command that carries it out (none for NO_CHANGE). */
 function toServerCommand(row: ItemRow, action: Action, options: SyncOptions | undefined): ServerCommand[] {

@@ -212,7 +212,8 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
  */
 function dropTwinRow(tx: ReplicaTx, collectionId: string, item: LocalItem, serverId: string | null): void {
   const twin = serverId ? tx.byServerId(collectionId, serverId) : undefined;
-  if (twin && twin.localId !== item.localId && twin.pending === null) tx.remove(collectionId, twin.localId);
+  // Whatever the twin row still had pending is about the same server item and superseded by this Add.
+  if (twin && twin.localId !== item.localId) tx.remove(collectionId, twin.localId);
 }
 
 function applyServerCommand(tx: ReplicaTx, collectionId: string, command: ServerCommand, localIdFor: (serverId: string) => string): void {

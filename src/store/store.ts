@@ -53,8 +53,9 @@ export interface ItemRow {
   etag: string;
   /** Account change sequence number of the item's latest change. */
   seq: number;
-  /** Sequence number of the change that created the item. */
+  /** Sequence number of the change that created the item, and the sync point that made it. */
   createdSeq: number;
+  createdBy: string | null;
   /** The sync point whose change produced this version, or null for the server itself. */
   originDevice: string | null;
   deletedAt: number | null;
@@ -114,6 +115,8 @@ export interface ChangeQuery {
   deviceId: string;
   /** Return at most this many rows. */
   limit: number;
+  /** Only changes at or before this sequence number (a replay re-sends what its first answer covered). */
+  untilSeq?: number;
   timeRange?: { startMs: number; endMs: number };
 }
 
@@ -166,6 +169,10 @@ export interface StoreTx {
   listConflicts(accountId: string): Promise<ConflictRow[]>;
   getConflict(accountId: string, conflictId: string): Promise<ConflictRow | undefined>;
   markConflictRestored(accountId: string, conflictId: string, at: number): Promise<void>;
+
+  /** The item an earlier Add of this client id with this content landed on, if any. */
+  findLedgerAdd(accountId: string, deviceId: string, collectionId: string, clientId: string, dataEtag: string): Promise<string | undefined>;
+  recordLedgerAdd(accountId: string, deviceId: string, collectionId: string, clientId: string, dataEtag: string, itemId: string): Promise<void>;
 
   /** The sync key a server-driven sync point last acknowledged (0: none yet). */
   getPointKey(accountId: string, deviceId: string, collectionId: string): Promise<number>;

@@ -164,9 +164,13 @@ test('previous key: a retried change does not overwrite a change another device 
   const second = await syncOnce(server, authorization, a.id, { collectionId: contacts, syncKey: key, commands });
   assert.equal(second.syncKey, first.syncKey);
   assert.deepEqual(second.results, first.results, 'the recorded outcome answers the retry');
-  // The command is not applied again, so C's newer edit stands and reaches A as a server change.
+  // The command is not applied again, so C's newer edit stands. The replay answers for the span of the
+  // answer it replaces (nothing for A), says more is available, and the next exchange brings C's edit.
+  assert.deepEqual(second.commands, []);
+  assert.equal(second.moreAvailable, true);
+  const next = await syncOnce(server, authorization, a.id, { collectionId: contacts, syncKey: second.syncKey });
   assert.deepEqual(
-    second.commands.map((cmd) => [cmd.op, cmd.serverId, cmd.op === 'delete' ? null : cmd.data]),
+    next.commands.map((cmd) => [cmd.op, cmd.serverId, cmd.op === 'delete' ? null : cmd.data]),
     [['change', y, vcard('uid-y', 'Y by C')]],
   );
   r = await c.sync(contacts);

@@ -1,5 +1,9 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { seededRandom } from '../../sim/random.js';
+
+// The PRNG lives with the simulator (sim/random.ts); tests that drive faults import it from here.
+export { seededRandom };
 
 /**
  * An HTTP proxy that loses traffic on purpose, driven by a seeded PRNG so a failing run replays exactly.
@@ -18,18 +22,6 @@ export interface FaultProxy {
   /** Probability that a request meets a fault (split evenly between the four kinds). */
   setFaultRate(rate: number): void;
   close(): Promise<void>;
-}
-
-/** mulberry32: small, fast, and good enough to drive fault injection. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const faults: Fate[] = ['dropRequest', 'cutRequest', 'dropResponse', 'cutResponse'];

@@ -119,4 +119,22 @@ export const migrations: readonly string[] = [
     FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
   ) STRICT;
   `,
+  // Who created an item: a device that learned of its own item from an Add result must hear of its delete.
+  `
+  ALTER TABLE items ADD COLUMN created_by TEXT;
+  `,
+  // Every Add a sync point made, by client id and content: a copy of it arriving later, however late,
+  // lands on the same item instead of creating another.
+  `
+  CREATE TABLE add_ledger (
+    account_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    collection_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    data_etag TEXT NOT NULL,
+    item_id TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    PRIMARY KEY (account_id, device_id, collection_id, client_id, data_etag)
+  ) STRICT;
+  CREATE INDEX add_ledger_item ON add_ledger(item_id);
+  `,
 ];

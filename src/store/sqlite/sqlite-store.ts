@@ -70,6 +70,7 @@ interface ItemDbRow {
   etag: string;
   seq: number;
   created_seq: number;
+  created_by: string | null;
   origin_device: string | null;
   deleted_at: number | null;
   title: string;
@@ -88,6 +89,7 @@ const toItem = (r: ItemDbRow): ItemRow => ({
   etag: r.etag,
   seq: r.seq,
   createdSeq: r.created_seq,
+  createdBy: r.created_by,
   originDevice: r.origin_device,
   deletedAt: r.deleted_at,
   title: r.title,
@@ -133,9 +135,9 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
       'SELECT * FROM items WHERE account_id = ? AND collection_id = ? AND uid = ? AND deleted_at IS NULL',
     ),
     // An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, which would cascade to its history.
-    put: q(`INSERT INTO items (id, account_id, collection_id, uid, data, etag, seq, created_seq, origin_device, deleted_at, title, start_ms, end_ms, match_name, contact_keys)
-            VALUES (@id, @accountId, @collectionId, @uid, @data, @etag, @seq, @createdSeq, @originDevice, @deletedAt, @title, @startMs, @endMs, @matchName, @contactKeys)
-            ON CONFLICT (id) DO UPDATE SET uid = excluded.uid, data = excluded.data, etag = excluded.etag, seq = excluded.seq, created_seq = excluded.created_seq,
+    put: q(`INSERT INTO items (id, account_id, collection_id, uid, data, etag, seq, created_seq, created_by, origin_device, deleted_at, title, start_ms, end_ms, match_name, contact_keys)
+            VALUES (@id, @accountId, @collectionId, @uid, @data, @etag, @seq, @createdSeq, @createdBy, @originDevice, @deletedAt, @title, @startMs, @endMs, @matchName, @contactKeys)
+            ON CONFLICT (id) DO UPDATE SET uid = excluded.uid, data = excluded.data, etag = excluded.etag, seq = excluded.seq, created_seq = excluded.created_seq, created_by = excluded.created_by,
               origin_device = excluded.origin_device, deleted_at = excluded.deleted_at, title = excluded.title, start_ms = excluded.start_ms,
               end_ms = excluded.end_ms, match_name = excluded.match_name, contact_keys = excluded.contact_keys
             WHERE items.account_id = excluded.account_id AND items.collection_id = excluded.collection_id`),
@@ -155,7 +157,7 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
     // The rules of core/sync-key.ts Checkpoint, as one indexed range scan on (collection_id, seq).
     changes: q<Record<string, unknown>, ItemDbRow>(`
       SELECT * FROM items
-      WHERE collection_id = @collectionId AND account_id = @accountId AND seq > @seq
+      WHERE collection_id = @collectionId AND account_id = @accountId AND seq > @seq AND (@untilSeq IS NULL OR seq <= @untilSeq)
         AND (deleted_at IS NULL OR seq > @baseSeq)
         AND NOT (origin_device IS @deviceId AND seq > @baseSeq)
         AND (@rangeStart IS NULL OR deleted_at IS NOT NULL OR
@@ -193,6 +195,12 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
               priority = excluded.priority, last_seen_at = excluded.last_seen_at`),
     list: q<[string], Record<string, unknown>>('SELECT * FROM devices WHERE account_id = ? ORDER BY priority, created_at, id'),
     setPriority: q('UPDATE devices SET priority = ? WHERE account_id = ? AND id = ?'),
+  };
+  const ledger = {
+    find: q<[string, string, string, string, string], { item_id: string }>(
+      'SELECT item_id FROM add_ledger WHERE account_id = ? AND device_id = ? AND collection_id = ? AND client_id = ? AND data_etag = ?',
+    ),
+    record: q('INSERT OR IGNORE INTO add_ledger (account_id, device_id, collection_id, client_id, data_etag, item_id) VALUES (?, ?, ?, ?, ?, ?)'),
   };
   const pointKey = {
     get: q<[string, string, string], { sync_key: number }>('SELECT sync_key FROM point_keys WHERE account_id = ? AND device_id = ? AND collection_id = ?'),
@@ -332,6 +340,7 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
           deviceId: query.deviceId,
           rangeStart: query.timeRange?.startMs ?? null,
           rangeEnd: query.timeRange?.endMs ?? null,
+          untilSeq: query.untilSeq ?? null,
           limit: query.limit,
         })
         .map(toItem);
@@ -370,6 +379,13 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
     },
     async markConflictRestored(accountId, id, at) {
       conflict.restored.run(at, accountId, id);
+    },
+
+    async findLedgerAdd(accountId, deviceId, collectionId, clientId, dataEtag) {
+      return ledger.find.get(accountId, deviceId, collectionId, clientId, dataEtag)?.item_id;
+    },
+    async recordLedgerAdd(accountId, deviceId, collectionId, clientId, dataEtag, itemId) {
+      ledger.record.run(accountId, deviceId, collectionId, clientId, dataEtag, itemId);
     },
 
     async getPointKey(accountId, deviceId, collectionId) {

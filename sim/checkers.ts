@@ -1,0 +1,201 @@
+import type { LocalItem } from '../src/sdk/replica.js';
+import type { Ack, History } from './history.js';
+import type { ServerTruth } from './server.js';
+import { describeVersion, simIdOf } from './workload.js';
+
+/**
+ * The properties every run must end with, once all devices have synced without faults. Each checker
+ * returns what it found wrong, as sentences naming records, devices and server ids.
+ */
+
+export interface CheckFailure {
+  check: CheckName;
+  detail: string;
+}
+
+export type CheckName =
+  /** The run itself: no device failed for good, and the quiet phase settled. */
+  | 'run-completes'
+  | 'devices-match-truth'
+  | 'no-duplicates'
+  | 'nothing-pending'
+  | 'deletes-stay-deleted'
+  | 'acknowledged-changes-kept';
+
+export interface DeviceEnd {
+  id: string;
+  items: LocalItem[];
+  syncKey: number;
+}
+
+export interface EndState {
+  truth: ServerTruth;
+  /** What a new device, syncing without faults after the run, received. */
+  freshDevice: Map<string, string>;
+  devices: DeviceEnd[];
+}
+
+export function runCheckers(end: EndState, history: History): CheckFailure[] {
+  const failures: CheckFailure[] = [];
+  const fail = (check: CheckName) => (detail: string) => failures.push({ check, detail });
+  devicesMatchTruth(end, fail('devices-match-truth'));
+  noDuplicates(end, history, fail('no-duplicates'));
+  nothingPending(end, fail('nothing-pending'));
+  deletesStayDeleted(end, history, fail('deletes-stay-deleted'));
+  acknowledgedChangesKept(end, history, fail('acknowledged-changes-kept'));
+  // A replayed reply acknowledges the same thing again; say each finding once.
+  return failures.filter((f, i) => failures.findIndex((g) => g.check === f.check && g.detail === f.detail) === i);
+}
+
+type Report = (detail: string) => void;
+
+/** 1. Every device, and a device that starts from nothing, holds exactly the server's items. */
+function devicesMatchTruth(end: EndState, report: Report): void {
+  compareWithTruth('a fresh device', end.freshDevice, end.truth.items, report);
+  for (const device of end.devices) {
+    const held = new Map<string, string>();
+    for (const item of device.items) {
+      if (item.data === null) continue;
+      if (item.serverId === null) continue; // an unsent add: nothing-pending reports it
+      if (held.has(item.serverId)) report(`${device.id} holds server item ${item.serverId} twice (local ${item.localId} among them)`);
+      held.set(item.serverId, item.data);
+    }
+    compareWithTruth(device.id, held, end.truth.items, report);
+  }
+}
+
+function compareWithTruth(who: string, held: Map<string, string>, truth: Map<string, string>, report: Report): void {
+  for (const [serverId, data] of truth) {
+    const mine = held.get(serverId);
+    if (mine === undefined) report(`${who} lacks ${describeVersion(data)} (server item ${serverId})`);
+    else if (mine !== data) report(`${who} holds ${describeVersion(mine)} where the server has ${describeVersion(data)} (server item ${serverId})`);
+  }
+  for (const [serverId, data] of held) {
+    if (!truth.has(serverId)) report(`${who} holds ${describeVersion(data)} (server item ${serverId}), which the server does not`);
+  }
+}
+
+/**
+ * 2. No record was duplicated by a retry. A record lives twice only where distinct user edits made it
+ * so: two devices re-adding their edits of a record deleted meanwhile (records without a UID cannot be
+ * matched). Each live item of such a record must be the acknowledged result of an Add of its own,
+ * carrying a version that Add was the first to store. An item no acknowledged Add produced was created
+ * by an attempt whose reply was lost; an Add of a version already stored elsewhere is a re-upload.
+ */
+function noDuplicates(end: EndState, history: History, report: Report): void {
+  const bySimId = new Map<string, string[]>();
+  for (const [serverId, data] of end.truth.items) {
+    const simId = simIdOf(data);
+    if (simId === null) {
+      report(`server item ${serverId} is no record the simulation wrote`);
+      continue;
+    }
+    bySimId.set(simId, [...(bySimId.get(simId) ?? []), serverId]);
+  }
+  for (const [simId, serverIds] of bySimId) {
+    if (serverIds.length < 2) continue;
+    const madeBy = serverIds.map(
+      (serverId) =>
+        new Set(
+          history.acks
+            .filter((a) => a.op === 'add' && a.serverId === serverId && a.data !== null && history.firstCommitOf(a.data) === a.seq)
+            .map((a) => `${a.deviceId}/${a.clientId}`),
+        ),
+    );
+    const unexplained = serverIds.filter((_, i) => madeBy[i]?.size === 0);
+    const oneAddTwice = madeBy.some((mine, i) => madeBy.some((theirs, j) => j > i && [...mine].some((add) => theirs.has(add))));
+    if (unexplained.length > 0 || oneAddTwice) {
+      const why = unexplained.length > 0 ? `no acknowledged add of a new version made ${unexplained.join(', ')}` : 'one add made several';
+      report(`record ${simId} is live ${serverIds.length} times (server items ${serverIds.join(', ')}): ${why}`);
+    }
+  }
+}
+
+/** 3. Nothing is left to send, and every device's position is the account's current sequence. */
+function nothingPending(end: EndState, report: Report): void {
+  for (const device of end.devices) {
+    for (const item of device.items) {
+      if (item.pending === null) continue;
+      const refused = item.rejected ? `, refused: ${item.rejected}` : '';
+      report(`${device.id} still has a pending ${item.pending} of ${describeVersion(item.data)} (local ${item.localId}${refused})`);
+    }
+    const state = end.truth.syncStates.get(device.id);
+    if (!state) report(`${device.id} has no sync state on the server`);
+    else {
+      if (state.syncKey !== device.syncKey) report(`${device.id} holds sync key ${device.syncKey}, the server issued ${state.syncKey}`);
+      if (state.checkpointSeq !== end.truth.currentSeq) report(`${device.id}'s checkpoint is at ${state.checkpointSeq}, the account at ${end.truth.currentSeq}`);
+    }
+  }
+}
+
+/**
+ * 4. A delete the server acknowledged stays: neither the deleted item nor an item created after the
+ * delete for the same record is live at the end, unless it holds an edit made after the delete (an
+ * edit beats a delete, and may reach the server later as a re-add): a version the server first
+ * committed after the delete. An old version sent again, as by a device re-uploading what it held,
+ * does not count. Other live items of the record (a record without a UID that two devices re-added
+ * separately) were not touched by this delete.
+ */
+function deletesStayDeleted(end: EndState, history: History, report: Report): void {
+  const live = [...end.truth.items].map(([serverId, data]) => ({ serverId, simId: simIdOf(data), versions: history.versionsOf(serverId) }));
+  for (const del of history.acks.filter((a) => a.op === 'delete')) {
+    if (del.seq === null) {
+      report(`${del.deviceId} was told server item ${del.serverId} is deleted, but the server never committed its delete`);
+      continue;
+    }
+    const deletedAt = del.seq;
+    const back = live.filter((t) => t.serverId === del.serverId || (t.simId === del.simId && (t.versions[0]?.seq ?? 0) > deletedAt));
+    for (const { serverId, versions } of back) {
+      const editedSince = versions.some((v) => v.data !== null && (history.firstCommitOf(v.data) ?? -1) > deletedAt);
+      if (!editedSince) {
+        report(
+          `record ${del.simId} is live again as server item ${serverId} after ${del.deviceId}'s acknowledged delete of ${del.serverId} ` +
+            `at seq ${deletedAt}, and nobody edited it since`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * 5. Every acknowledged add or change is accounted for at the end, by one of `accountings` (tried in
+ * order), and every version answered `conflict` was kept as the conflict record that answer promised.
+ */
+interface Accounting {
+  name: string;
+  holds(ack: Ack & { data: string; seq: number }, end: EndState, history: History): boolean;
+}
+
+const accountings: readonly Accounting[] = [
+  { name: 'in the truth', holds: (ack, end) => end.truth.items.get(ack.serverId) === ack.data },
+  {
+    name: 'superseded by a later acknowledged change or delete of the same item',
+    holds: (ack, _end, history) => history.acks.some((b) => b.serverId === ack.serverId && b.seq !== null && b.seq > ack.seq),
+  },
+  { name: 'kept as a conflict record', holds: (ack, end) => keptAsConflict(end, ack.serverId, ack.data) },
+];
+
+const keptAsConflict = (end: EndState, serverId: string, data: string) => end.truth.conflictRecords.some((c) => c.serverId === serverId && c.data === data);
+
+function acknowledgedChangesKept(end: EndState, history: History, report: Report): void {
+  for (const ack of history.acks) {
+    if (ack.data === null) continue;
+    if (ack.seq === null) {
+      report(`${ack.deviceId}'s ${ack.op} of ${describeVersion(ack.data)} (server item ${ack.serverId}) was acknowledged, but the server never stored it`);
+      continue;
+    }
+    const placed = { ...ack, data: ack.data, seq: ack.seq };
+    if (accountings.some((a) => a.holds(placed, end, history))) continue;
+    const now = end.truth.items.get(ack.serverId) ?? null;
+    report(
+      `${ack.deviceId}'s acknowledged ${ack.op} of ${describeVersion(ack.data)} (server item ${ack.serverId}, seq ${ack.seq}) is lost: ` +
+        `the server holds ${describeVersion(now)}, and it is neither ${accountings.slice(1).map((a) => a.name).join(' nor ')}`,
+    );
+  }
+  for (const lost of history.conflicted) {
+    if (lost.data !== null && !keptAsConflict(end, lost.serverId, lost.data)) {
+      const what = `${lost.deviceId}'s ${lost.op} of ${describeVersion(lost.data)} (server item ${lost.serverId})`;
+      report(`${what} was answered "conflict", but no conflict record keeps it`);
+    }
+  }
+}

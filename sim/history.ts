@@ -1,0 +1,108 @@
+import type { ClientCommand, SyncRequest, SyncResponse } from '../src/protocol/sync.js';
+import type { ServerWrite } from './server.js';
+import { simIdOf } from './workload.js';
+
+/**
+ * The model the checkers judge the end state against: every item version the server committed, and
+ * every answer to a client command that reached the device.
+ *
+ * An `ok` answer acknowledges the version the server then held (its etag is in the result; after a
+ * property merge that is not the version the device sent). It is placed at the server write that
+ * produced that version, not at the time the reply arrived: a replayed reply can arrive long after
+ * the write, and other devices' writes in between are later, not earlier.
+ */
+export interface Ack {
+  deviceId: string;
+  op: 'add' | 'change' | 'delete';
+  serverId: string;
+  /** The Add's clientId: the device's name for the item. */
+  clientId?: string;
+  /** The version acknowledged; null for a delete. */
+  data: string | null;
+  /** The record: the card's X-SIM-ID, or for a delete that of the item's last live version. */
+  simId: string | null;
+  /** Account sequence of the write acknowledged; null if the server never committed that version. */
+  seq: number | null;
+}
+
+/** A `conflict` answer: the server kept another version, and promised to keep this one as a conflict record. */
+export interface Conflicted {
+  deviceId: string;
+  op: 'add' | 'change' | 'delete';
+  serverId: string;
+  /** The version sent; null for a delete (a delete that lost keeps nothing). */
+  data: string | null;
+}
+
+export class History {
+  readonly acks: Ack[] = [];
+  readonly conflicted: Conflicted[] = [];
+  /** Item versions committed so far. */
+  committed = 0;
+  private readonly versions = new Map<string, ServerWrite[]>();
+  private readonly firstCommit = new Map<string, number>();
+
+  recordCommit(writes: readonly ServerWrite[]): void {
+    this.committed += writes.length;
+    for (const write of writes) {
+      const list = this.versions.get(write.serverId) ?? [];
+      list.push(write);
+      this.versions.set(write.serverId, list);
+      if (write.data !== null && !this.firstCommit.has(write.data)) this.firstCommit.set(write.data, write.seq);
+    }
+  }
+
+  /** A reply the device received. */
+  recordDelivery(request: SyncRequest, response: SyncResponse): void {
+    for (const answer of response.collections) {
+      if (answer.status !== 'ok') continue;
+      const commands = request.collections.find((c) => c.collectionId === answer.collectionId)?.commands ?? [];
+      for (const result of answer.results) {
+        const command = commands[result.index] as ClientCommand | undefined;
+        // A delete answered notFound after its tombstone was purged was done all the same: it counts
+        // as acknowledged when the server did commit it (the tombstone is in the log).
+        const purgedDelete = command?.op === 'delete' && result.status === 'notFound';
+        if (!command || command.op === 'fetch' || (result.status !== 'ok' && result.status !== 'conflict' && !purgedDelete)) continue;
+        const serverId = result.serverId ?? (command.op === 'add' ? undefined : command.serverId);
+        if (serverId === undefined) continue;
+        const deviceId = request.device.id;
+        if (result.status === 'conflict') {
+          this.conflicted.push({ deviceId, op: command.op, serverId, data: command.op === 'delete' ? null : command.data });
+          continue;
+        }
+        // A tombstone keeps the etag of the version it deleted: only live versions match an etag.
+        const write = this.latestCommit(serverId, (w) => (command.op === 'delete' ? w.data === null : w.data !== null && w.etag === result.etag));
+        if (purgedDelete && !write) continue;
+        const data = command.op === 'delete' ? null : (write?.data ?? command.data);
+        this.acks.push({
+          deviceId,
+          op: command.op,
+          serverId,
+          ...(command.op === 'add' ? { clientId: command.clientId } : {}),
+          data,
+          simId: data !== null ? simIdOf(data) : this.lastLiveSimId(serverId, write?.seq ?? Infinity),
+          seq: write?.seq ?? null,
+        });
+      }
+    }
+  }
+
+  /** Where a version of some record was first committed; versions are unique per user edit. */
+  firstCommitOf(data: string): number | undefined {
+    return this.firstCommit.get(data);
+  }
+
+  /** Every version of an item the server committed, oldest first. */
+  versionsOf(serverId: string): readonly ServerWrite[] {
+    return this.versions.get(serverId) ?? [];
+  }
+
+  private latestCommit(serverId: string, matches: (w: ServerWrite) => boolean): ServerWrite | undefined {
+    return this.versions.get(serverId)?.filter(matches).at(-1);
+  }
+
+  private lastLiveSimId(serverId: string, beforeSeq: number): string | null {
+    const live = this.latestCommit(serverId, (w) => w.data !== null && w.seq < beforeSeq);
+    return live?.data ? simIdOf(live.data) : null;
+  }
+}

@@ -1,0 +1,56 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { faultKinds, type Fault } from './network.js';
+import { isPlantedBug, plantedBugs } from './planted-bugs.js';
+import { runSeeds } from './simulator.js';
+
+/**
+ * npm run sim -- --seeds N [--from S] [--verbose] [--plant-bug NAME]
+ *
+ * Runs seeds S .. S+N-1 and prints each failing seed with what failed; `--from S --seeds 1` replays
+ * seed S exactly. Exits 1 when any seed failed.
+ */
+const count = (value: string) => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('a whole number is expected');
+  return n;
+};
+const faultList = (value: string) => {
+  const kinds = value.split(',').filter((k) => k !== '');
+  const unknown = kinds.find((k) => !(faultKinds as readonly string[]).includes(k));
+  if (unknown !== undefined) throw new InvalidArgumentError(`unknown fault ${unknown}; the faults are ${faultKinds.join(', ')}`);
+  return kinds as Fault[];
+};
+const bugName = (value: string) => {
+  if (!isPlantedBug(value)) throw new InvalidArgumentError(`one of: ${Object.keys(plantedBugs).join(', ')}`);
+  return value;
+};
+
+const program = new Command('sim')
+  .description('deterministic fault simulator: devices, a lossy network and a restarting server, checked after every seed')
+  .option('--seeds <n>', 'how many seeds to run', count, 100)
+  .option('--from <seed>', 'first seed', count, 0)
+  .option('--verbose', 'a line per seed, and every finding of a failing seed', false)
+  .option('--faults <list>', `only these network faults, comma-separated (default: ${faultKinds.join(',')}); other seeds' runs then differ`, faultList)
+  .option('--trace', 'print every user action, exchange and restart (use with --seeds 1)', false)
+  .option('--plant-bug <name>', `run with a deliberately broken component (${Object.keys(plantedBugs).join(', ')})`, bugName)
+  .parse();
+
+const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName> }>();
+if (options.plantBug) console.log(`planted bug ${options.plantBug}: ${plantedBugs[options.plantBug].description}`);
+const summary = await runSeeds({
+  from: options.from,
+  count: options.seeds,
+  verbose: options.verbose,
+  plantBug: options.plantBug,
+  faults: options.faults,
+  trace: options.trace ? (line) => console.log(`  ${line}`) : undefined,
+  print: (line) => console.log(line),
+});
+const faults = faultKinds.map((k) => `${k} ${summary.faults[k]}`).join(', ');
+const total = faultKinds.reduce((sum, k) => sum + summary.faults[k], 0);
+console.log(
+  `seeds ${options.from}..${options.from + summary.seeds - 1}: ${summary.seeds} run, ${summary.failedSeeds.length} failed` +
+    (summary.failedSeeds.length > 0 ? ` (${summary.failedSeeds.join(', ')})` : '') +
+    `; ${summary.exchanges} exchanges, ${total} faults injected (${faults}), ${summary.restarts} server restarts`,
+);
+process.exitCode = summary.failedSeeds.length > 0 ? 1 : 0;

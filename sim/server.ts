@@ -1,0 +1,158 @@
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Hub } from '../src/hub/hub.js';
+import type { HubPorts } from '../src/hub/ports.js';
+import { openDatabase } from '../src/sqlite/open.js';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { ItemRow, Store, StoreTx } from '../src/store/store.js';
+
+/**
+ * The simulated server process: the real Hub over the real SQLite store, in a file that outlives
+ * restarts. A restart closes the store and opens the file again, so only what was committed survives.
+ *
+ * The store is wrapped to keep a log of every item version the server committed, in commit order.
+ * The checkers need it to place each acknowledgement in the server's own order of events (a reply
+ * can reach a device long after the write it acknowledges, when a retry is answered by a replay).
+ */
+
+/** One committed item version (data null: a tombstone). `seq` is its place in the account's change sequence. */
+export interface ServerWrite {
+  seq: number;
+  serverId: string;
+  data: string | null;
+  etag: string;
+  originDevice: string | null;
+}
+
+export type HubFactory = (store: Store, ports: HubPorts) => Hub;
+
+/** What the server holds once the run is over, read straight from the file and the sync states. */
+export interface ServerTruth {
+  /** Live items of the collection: data by server id. */
+  items: Map<string, string>;
+  /** Losing versions the hub kept, by item: what a conflict result promised. */
+  conflictRecords: Array<{ serverId: string; data: string }>;
+  currentSeq: number;
+  syncStates: Map<string, { syncKey: number; checkpointSeq: number } | undefined>;
+}
+
+// A tmpfs keeps thousands of synchronous=FULL commits cheap; durability across restarts only needs
+// the file to outlive the connection.
+const scratchRoot = writable('/dev/shm') ? '/dev/shm' : tmpdir();
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How often the real server purges expired tombstones (src/server/app.ts). */
+const purgeIntervalMs = 6 * 3600 * 1000;
+
+export class SimServer {
+  hub: Hub;
+  restarts = 0;
+  tombstonesPurged = 0;
+  private store: Store;
+  private lastPurge: number;
+  private readonly dir: string;
+  private readonly file: string;
+
+  constructor(
+    private readonly ports: HubPorts,
+    private readonly makeHub: HubFactory,
+    private readonly onCommit: (writes: ServerWrite[]) => void,
+  ) {
+    this.dir = mkdtempSync(join(scratchRoot, 'syncpoint-sim-'));
+    this.file = join(this.dir, 'syncpoint.db');
+    this.store = this.openStore();
+    this.hub = this.makeHub(this.store, this.ports);
+    this.lastPurge = this.ports.clock.now();
+  }
+
+  /** Stop and start again on the same file, tidying up as `serve` does at start-up. */
+  async restart(): Promise<void> {
+    await this.store.close();
+    this.store = this.openStore();
+    this.hub = this.makeHub(this.store, this.ports);
+    this.restarts++;
+    await this.purge();
+  }
+
+  /** The server's periodic work, for the time that passed: the tombstone purge every six hours. */
+  async catchUp(): Promise<void> {
+    if (this.ports.clock.now() - this.lastPurge >= purgeIntervalMs) await this.purge();
+  }
+
+  async readTruth(accountId: string, collectionId: string, deviceIds: readonly string[]): Promise<ServerTruth> {
+    const { currentSeq, syncStates } = await this.store.transaction(async (tx) => {
+      const states = new Map<string, { syncKey: number; checkpointSeq: number } | undefined>();
+      for (const id of deviceIds) {
+        const state = await tx.getSyncState(accountId, id, collectionId);
+        states.set(id, state && { syncKey: state.syncKey, checkpointSeq: state.checkpoint.seq });
+      }
+      return { currentSeq: await tx.currentSeq(accountId), syncStates: states };
+    });
+    // The items table itself, not the hub's change query: the truth should not depend on the code under test.
+    const { db, prepare } = openDatabase(this.file);
+    try {
+      const rows = prepare<[string, string], { id: string; data: string }>(
+        'SELECT id, data FROM items WHERE account_id = ? AND collection_id = ? AND deleted_at IS NULL ORDER BY id',
+      ).all(accountId, collectionId);
+      const kept = prepare<[string, string], { item_id: string; data: string }>(
+        'SELECT item_id, data FROM conflicts WHERE account_id = ? AND collection_id = ? ORDER BY created_at, id',
+      ).all(accountId, collectionId);
+      return {
+        items: new Map(rows.map((r) => [r.id, r.data])),
+        conflictRecords: kept.map((r) => ({ serverId: r.item_id, data: r.data })),
+        currentSeq,
+        syncStates,
+      };
+    } finally {
+      db.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async purge(): Promise<void> {
+    this.tombstonesPurged += await this.hub.purgeTombstones();
+    this.lastPurge = this.ports.clock.now();
+  }
+
+  private openStore(): Store {
+    const inner = openSqliteStore(this.file);
+    const onCommit = this.onCommit;
+    return {
+      async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+        const writes: ServerWrite[] = [];
+        const result = await inner.transaction((tx) => fn(recording(tx, writes)));
+        // Reached only once COMMIT returned: a rolled-back transaction wrote nothing.
+        if (writes.length > 0) onCommit(writes);
+        return result;
+      },
+      close: () => inner.close(),
+    };
+  }
+}
+
+/** The transaction as is, except that item writes are also noted. Other methods pass straight through. */
+function recording(tx: StoreTx, writes: ServerWrite[]): StoreTx {
+  return new Proxy(tx, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (property !== 'putItem' || typeof value !== 'function') return value;
+      return (row: ItemRow, ...rest: unknown[]) => {
+        writes.push({ seq: row.seq, serverId: row.id, data: row.data, etag: row.etag, originDevice: row.originDevice });
+        return value.call(target, row, ...rest);
+      };
+    },
+  });
+}

@@ -1,0 +1,223 @@
+import { reapDeleted } from '../src/sdk/replica.js';
+import { RetryableError } from '../src/sdk/transport.js';
+import { runCheckers, type CheckFailure, type DeviceEnd } from './checkers.js';
+import { faultKinds, type Fault } from './network.js';
+import type { PlantedBugName } from './planted-bugs.js';
+import type { Trace } from './trace.js';
+import { buildWorld, type SimDevice, type World } from './world.js';
+
+/**
+ * One seed, start to end: a random phase (users edit, devices sync or stay offline, the network and
+ * the server misbehave), then a quiet phase without faults in which every device syncs until nothing
+ * moves, then the checkers. The same seed always produces the same run and the same report.
+ */
+
+export interface SeedStats {
+  devices: number;
+  rounds: number;
+  exchanges: number;
+  faults: Record<Fault, number>;
+  restarts: number;
+  tombstonesPurged: number;
+  syncs: number;
+  /** syncCollection() calls that ran out of retries; the device tries again later, as a user would. */
+  syncsGivenUp: number;
+  reinitializations: number;
+  userActions: number;
+  truthItems: number;
+}
+
+export interface SeedReport {
+  seed: number;
+  failures: CheckFailure[];
+  stats: SeedStats;
+}
+
+export interface RunOptions {
+  plantBug?: PlantedBugName | undefined;
+  /** Only these network faults; all by default. */
+  faults?: readonly Fault[] | undefined;
+  /** Receives the run step by step (see trace.ts). */
+  trace?: Trace | undefined;
+}
+
+/** Passes over all devices in the quiet phase before a run that still moves counts as not settling. */
+const settlePassesMax = 6;
+
+export async function runSeed(seed: number, options: RunOptions = {}): Promise<SeedReport> {
+  const world = await buildWorld(seed, options);
+  const counters = { syncs: 0, syncsGivenUp: 0, reinitializations: 0 };
+  const sync = (device: SimDevice) => syncDevice(world, device, counters, options.trace);
+  const failures: CheckFailure[] = [];
+  let truthItems = 0;
+  try {
+    await randomPhase(world, sync, options.trace);
+    options.trace?.('quiet phase: no more faults');
+    if (!(await quietPhase(world, sync))) {
+      failures.push({ check: 'run-completes', detail: `devices still had changes to exchange after ${settlePassesMax} passes without faults` });
+    }
+    const fresh = world.freshDevice();
+    await sync(fresh);
+    const freshItems = fresh.replica.transaction((tx) => tx.all(world.collectionId));
+    const devices: DeviceEnd[] = world.devices.map((d) =>
+      d.replica.transaction((tx) => ({ id: d.id, items: tx.all(world.collectionId), syncKey: tx.syncKey(world.collectionId) })),
+    );
+    const truth = await world.server.readTruth(
+      world.accountId,
+      world.collectionId,
+      world.devices.map((d) => d.id),
+    );
+    truthItems = truth.items.size;
+    const freshDevice = new Map(freshItems.filter((i) => i.data !== null && i.serverId !== null).map((i) => [i.serverId as string, i.data as string]));
+    failures.push(...runCheckers({ truth, freshDevice, devices }, world.history));
+  } catch (err) {
+    // Whatever stopped the run, the seed reports it and replays it like any other finding.
+    failures.push({ check: 'run-completes', detail: err instanceof DeviceError ? err.message : `the run stopped: ${(err as Error).stack ?? err}` });
+  } finally {
+    await world.close();
+  }
+  return {
+    seed,
+    failures,
+    stats: {
+      devices: world.shape.devices,
+      rounds: world.shape.rounds,
+      exchanges: world.network.exchanges,
+      faults: { ...world.network.faults },
+      restarts: world.server.restarts,
+      tombstonesPurged: world.server.tombstonesPurged,
+      ...counters,
+      userActions: Object.values(world.workload.counts).reduce((a, b) => a + b, 0),
+      truthItems,
+    },
+  };
+}
+
+/** A device failed in a way no retry can fix: the run cannot go on meaningfully. */
+class DeviceError extends Error {}
+
+async function syncDevice(
+  world: World,
+  device: SimDevice,
+  counters: { syncs: number; syncsGivenUp: number; reinitializations: number },
+  trace: Trace | undefined,
+): Promise<void> {
+  counters.syncs++;
+  trace?.(`${device.id} syncs`);
+  try {
+    const summary = await device.client.syncCollection(world.collectionId);
+    if (summary.reinitialized) counters.reinitializations++;
+  } catch (err) {
+    if (!(err instanceof RetryableError)) throw new DeviceError(`${device.id} failed to sync: ${(err as Error).message}`);
+    counters.syncsGivenUp++;
+    trace?.(`${device.id} gives up until later: ${err.message}`);
+  }
+  // The application removes what the server deleted, as the CLI does with files.
+  device.replica.transaction((tx) => reapDeleted(tx, world.collectionId));
+}
+
+/**
+ * Pauses between rounds: mostly short, sometimes days, and now and then longer than tombstones are
+ * kept, so devices that did not sync in time find their keys expired and re-initialize.
+ */
+function pauseMs(world: World): number {
+  const minute = 60_000;
+  const day = 24 * 60 * minute;
+  const roll = world.schedule.float();
+  if (roll < 0.7) return world.schedule.int(1, 120) * minute;
+  if (roll < 0.95) return world.schedule.int(1, 4) * day;
+  return world.schedule.int(45, 100) * day;
+}
+
+async function randomPhase(world: World, sync: (d: SimDevice) => Promise<void>, trace: Trace | undefined): Promise<void> {
+  const { schedule, devices } = world;
+  for (let round = 0; round < world.shape.rounds; round++) {
+    world.clock.advance(pauseMs(world));
+    trace?.(`round ${round}, ${new Date(world.clock.now()).toISOString()}`);
+    const purgedBefore = world.server.tombstonesPurged;
+    await world.server.catchUp();
+    if (world.server.tombstonesPurged > purgedBefore) trace?.(`the server purges ${world.server.tombstonesPurged - purgedBefore} expired tombstones`);
+    // A different order each round, so no device always syncs first.
+    const order = schedule.shuffle(devices);
+    for (const device of order) {
+      const online = device.offlineUntil <= round;
+      if (online && schedule.chance(0.06)) {
+        device.offlineUntil = round + schedule.int(3, 12);
+        trace?.(`${device.id} goes offline until round ${device.offlineUntil}`);
+      }
+      const actions = schedule.chance(0.7) ? schedule.int(1, 3) : 0;
+      for (let i = 0; i < actions; i++) world.workload.act(device, devices);
+      if (device.offlineUntil <= round && schedule.chance(0.6)) await sync(device);
+    }
+  }
+}
+
+/** No faults any more; every device syncs, pass after pass, until a whole pass changes nothing. */
+async function quietPhase(world: World, sync: (d: SimDevice) => Promise<void>): Promise<boolean> {
+  await world.network.settle();
+  for (let pass = 0; pass < settlePassesMax; pass++) {
+    const committedBefore = world.history.committed;
+    for (const device of world.devices) await sync(device);
+    const pending = world.devices.some((d) => d.replica.transaction((tx) => tx.pending(world.collectionId, 1).length > 0));
+    if (world.history.committed === committedBefore && !pending) return true;
+  }
+  return false;
+}
+
+export interface RunSummary {
+  seeds: number;
+  failedSeeds: number[];
+  exchanges: number;
+  faults: Record<Fault, number>;
+  restarts: number;
+}
+
+export interface RunSeedsOptions extends RunOptions {
+  from: number;
+  count: number;
+  verbose?: boolean;
+  /** Where report lines go. */
+  print: (line: string) => void;
+}
+
+/** Findings per check printed for a failing seed unless verbose. */
+const findingsShown = 3;
+
+export async function runSeeds(options: RunSeedsOptions): Promise<RunSummary> {
+  const summary: RunSummary = {
+    seeds: 0,
+    failedSeeds: [],
+    exchanges: 0,
+    faults: Object.fromEntries(faultKinds.map((k) => [k, 0])) as Record<Fault, number>,
+    restarts: 0,
+  };
+  for (let seed = options.from; seed < options.from + options.count; seed++) {
+    const report = await runSeed(seed, options);
+    summary.seeds++;
+    summary.exchanges += report.stats.exchanges;
+    summary.restarts += report.stats.restarts;
+    for (const kind of faultKinds) summary.faults[kind] += report.stats.faults[kind];
+    if (options.verbose) options.print(`seed ${seed}: ${report.failures.length === 0 ? 'ok' : 'FAILED'}  ${describeStats(report.stats)}`);
+    if (report.failures.length === 0) continue;
+    summary.failedSeeds.push(seed);
+    const shown = new Map<string, number>();
+    for (const failure of report.failures) {
+      const count = (shown.get(failure.check) ?? 0) + 1;
+      shown.set(failure.check, count);
+      if (options.verbose || count <= findingsShown) options.print(`seed ${seed}: FAIL ${failure.check}: ${failure.detail}`);
+    }
+    for (const [check, count] of shown) {
+      if (!options.verbose && count > findingsShown) options.print(`seed ${seed}: FAIL ${check}: ... and ${count - findingsShown} more`);
+    }
+  }
+  return summary;
+}
+
+export function describeStats(s: SeedStats): string {
+  const faults = faultKinds.map((k) => `${k} ${s.faults[k]}`).join(', ');
+  return (
+    `devices ${s.devices}, rounds ${s.rounds}, user actions ${s.userActions}, syncs ${s.syncs} (${s.syncsGivenUp} gave up), ` +
+    `exchanges ${s.exchanges}, faults: ${faults}, restarts ${s.restarts}, tombstones purged ${s.tombstonesPurged}, ` +
+    `re-initializations ${s.reinitializations}, items at the end ${s.truthItems}`
+  );
+}

@@ -1,0 +1,131 @@
+import { Hub } from '../src/hub/hub.js';
+import type { HubPorts } from '../src/hub/ports.js';
+import { openMemoryReplica } from '../src/sdk/memory-replica.js';
+import type { Replica } from '../src/sdk/replica.js';
+import { SyncClient } from '../src/sdk/sync-loop.js';
+import { History } from './history.js';
+import { faultKinds, SimNetwork, type Fault, type FaultRates } from './network.js';
+import { plantedBugs, type PlantedBug, type PlantedBugName } from './planted-bugs.js';
+import { Rng } from './random.js';
+import { SimServer } from './server.js';
+import type { Trace } from './trace.js';
+import { Workload, type UserDevice } from './workload.js';
+
+/**
+ * A world built from a seed: one account on a real hub, 2 to 8 devices running the real SyncClient on
+ * memory replicas, the faulty network between them, and a fake clock that only moves when the
+ * simulation says so (pauses between rounds, the client's retry backoff).
+ */
+
+export interface Shape {
+  devices: number;
+  rounds: number;
+  faults: FaultRates;
+}
+
+export interface SimDevice extends UserDevice {
+  client: SyncClient;
+  /** Offline until this round: the user still edits, nothing is synced. */
+  offlineUntil: number;
+}
+
+export interface World {
+  shape: Shape;
+  clock: FakeClock;
+  /** Who is online, who edits, who syncs, and how much time passes. */
+  schedule: Rng;
+  server: SimServer;
+  network: SimNetwork;
+  history: History;
+  workload: Workload;
+  accountId: string;
+  collectionId: string;
+  devices: SimDevice[];
+  /** A device that joins after the run to pull the truth, through the network without faults. */
+  freshDevice(): SimDevice;
+  close(): Promise<void>;
+}
+
+export interface WorldOptions {
+  plantBug?: PlantedBugName | undefined;
+  /** Only these network faults (all by default); narrows down which one a failure needs. */
+  faults?: readonly Fault[] | undefined;
+  /** Receives a line per user action, exchange and restart. */
+  trace?: Trace | undefined;
+}
+
+export class FakeClock {
+  constructor(private ms: number) {}
+  now(): number {
+    return this.ms;
+  }
+  advance(ms: number): void {
+    this.ms += Math.round(ms);
+  }
+}
+
+const startOfRun = Date.UTC(2026, 0, 1);
+
+export async function buildWorld(seed: number, options: WorldOptions = {}): Promise<World> {
+  const root = new Rng(seed);
+  const [shapeRng, schedule, workloadRng, networkRng, idRng] = [root.fork(), root.fork(), root.fork(), root.fork(), root.fork()];
+  const shape: Shape = {
+    devices: shapeRng.int(2, 8),
+    rounds: shapeRng.int(8, 20),
+    faults: { exchange: shapeRng.float() * 0.4, restart: shapeRng.float() * 0.05, kinds: options.faults ?? faultKinds },
+  };
+  const bug: PlantedBug | undefined = options.plantBug === undefined ? undefined : plantedBugs[options.plantBug];
+  const clock = new FakeClock(startOfRun);
+  const ports: HubPorts = {
+    clock,
+    random: { id: () => idRng.id() },
+    logger: { info: () => undefined, warn: () => undefined },
+  };
+  const history = new History();
+  const server = new SimServer(ports, bug?.hub ?? ((store, p) => new Hub(store, p)), (writes) => history.recordCommit(writes));
+  const account = await server.hub.accounts.create('sim', 'no-password');
+  const contacts = (await server.hub.accounts.listCollections(account.id)).find((c) => c.kind === 'contacts');
+  if (!contacts) throw new Error('a new account has a contacts collection');
+  const network = new SimNetwork(networkRng, server, account.id, shape.faults, (request, response) => history.recordDelivery(request, response), options.trace);
+
+  const device = (id: string, replica: Replica, rng: Rng, windowSize: number, commandsMax: number, attemptsMax: number) => {
+    let locals = 0;
+    const client = new SyncClient({
+      transport: network.transport,
+      replica,
+      device: { id },
+      windowSize,
+      commandsMax,
+      retry: { attemptsMax, delayMsBase: 250, delayMsMax: 8000 },
+      // A client that has not settled after this many exchanges in one call is looping: fail fast.
+      exchangesMax: 2000,
+      sleep: async (ms) => clock.advance(ms),
+      random: () => rng.float(),
+    });
+    return { id, replica, client, offlineUntil: 0, newLocalId: () => `${id}-${locals++}` };
+  };
+  const devices: SimDevice[] = [];
+  for (let i = 0; i < shape.devices; i++) {
+    const replica = bug?.replica ? bug.replica(openMemoryReplica()) : openMemoryReplica();
+    // Small windows and batches, so paging and partial uploads happen all the time.
+    devices.push(device(`d${i}`, replica, shapeRng.fork(), shapeRng.int(1, 12), shapeRng.int(1, 6), shapeRng.int(2, 5)));
+  }
+
+  return {
+    shape,
+    clock,
+    schedule,
+    server,
+    network,
+    history,
+    workload: new Workload(workloadRng, contacts.id, options.trace),
+    accountId: account.id,
+    collectionId: contacts.id,
+    devices,
+    freshDevice: () => device('fresh', openMemoryReplica(), shapeRng.fork(), 3, 6, 1),
+    async close() {
+      for (const d of devices) d.replica.close();
+      await server.close();
+    },
+  };
+}
