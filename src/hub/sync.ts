@@ -81,7 +81,8 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
   // Another account's collection is indistinguishable from one that does not exist.
   if (!collection) return { ...emptyResponse(c), status: 'notFound', message: 'no such collection' };
   const state = await tx.getSyncState(accountId, deviceId, collection.id);
-  const decision = classifySyncKey(c.syncKey, state, await tx.tombstoneFloor(accountId));
+  const floor = await tx.tombstoneFloor(accountId);
+  const decision = classifySyncKey(c.syncKey, state, floor);
   if (decision.kind === 'invalid') {
     ports.logger.info({ accountId, deviceId, collectionId: collection.id, sent: c.syncKey, reason: decision.reason }, 'invalid sync key');
     const message =
@@ -91,8 +92,13 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
     return { ...emptyResponse(c), status: 'invalidSyncKey', message };
   }
   const currentSeq = await tx.currentSeq(accountId);
-  // A retried key-0 exchange resumes the initial sync it retries, so deletes since it began still count.
-  const retriedInitial = decision.kind === 'initial' && state?.lastSentKey === 0 && state.previous?.syncKey === 0;
+  // A retried key-0 exchange resumes the initial sync it retries, so deletes since it began still count
+  // (unless deletes from that span have been purged since: then it starts afresh).
+  const retriedInitial =
+    decision.kind === 'initial' &&
+    state?.lastSentKey === 0 &&
+    state.previous?.syncKey === 0 &&
+    floor <= Math.max(state.checkpoint.seq, state.checkpoint.baseSeq);
   const from: Checkpoint = decision.kind !== 'initial' ? decision.from : retriedInitial ? (state.previous as { checkpoint: Checkpoint }).checkpoint : initialCheckpoint(currentSeq);
 
   let reinitTimes = state?.reinitTimes ?? [];
@@ -118,7 +124,7 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
   if (c.getChanges !== false) {
     // A replay answers for the same span as the answer it replaces, never further: a late copy of an
     // old request must not move the device past changes it has not received.
-    const until = decision.kind === 'replay' && state ? state.checkpoint : undefined;
+    const until = (decision.kind === 'replay' || retriedInitial) && state ? state.checkpoint : undefined;
     const query = { accountId, collectionId: collection.id, deviceId, ...timeRangeOf(c.options) };
     const rows = await tx.listChanges({ ...query, checkpoint: from, limit: window + 1, ...(until ? { untilSeq: until.seq } : {}) });
     moreAvailable = rows.length > window;

@@ -1,3 +1,4 @@
+import type { ClientCommand } from '../protocol/sync.js';
 import type { LocalItem, Replica, ReplicaTx } from './replica.js';
 
 /**
@@ -21,7 +22,7 @@ export function openMemoryReplica(): Replica {
     if (tx.touched.has(collectionId) && current) return current;
     tx.touched.add(collectionId);
     // Map order stands in for the rowid order SQLite returns ties in; a copy keeps it.
-    const state: CollectionState = { syncKey: current?.syncKey ?? 0, rows: new Map(current?.rows) };
+    const state: CollectionState = { syncKey: current?.syncKey ?? 0, rows: new Map(current?.rows), inflight: current?.inflight ?? null };
     collections.set(collectionId, state);
     return state;
   };
@@ -59,6 +60,13 @@ export function openMemoryReplica(): Replica {
     markStale: (c) => {
       const stale = rowsOf(c).filter((r) => r.item.pending === null && r.item.data !== null);
       for (const row of stale) writable(c).rows.set(row.item.localId, { ...row, item: { ...row.item, stale: true } });
+    },
+    inflight: (c) => {
+      const commands = collections.get(c)?.inflight;
+      return commands ? structuredClone(commands) : null;
+    },
+    setInflight: (c, commands) => {
+      writable(c).inflight = commands ? structuredClone(commands) : null;
     },
     dropStale: (c) => {
       const gone = rowsOf(c).filter((r) => r.item.stale && r.item.pending === null);
@@ -100,6 +108,7 @@ interface Row {
 interface CollectionState {
   syncKey: number;
   rows: Map<string, Row>;
+  inflight: ClientCommand[] | null;
 }
 
 function copy(row: Row | undefined): LocalItem | undefined {

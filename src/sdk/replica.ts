@@ -1,3 +1,5 @@
+import type { ClientCommand } from '../protocol/sync.js';
+
 /**
  * The client's durable local state: one row per item it holds, and the sync key of each collection.
  * A backend (SQLite under Node in ./node/sqlite-replica.ts; IndexedDB or memory elsewhere) implements
@@ -40,6 +42,12 @@ export interface ReplicaTx {
   markStale(collectionId: string): void;
   /** Turns items still stale into server deletes for the application to reap. */
   dropStale(collectionId: string): void;
+  /**
+   * The commands of an exchange sent but not yet answered, kept so that a retry, even after a restart,
+   * sends exactly them again; null when none is outstanding.
+   */
+  inflight(collectionId: string): ClientCommand[] | null;
+  setInflight(collectionId: string, commands: ClientCommand[] | null): void;
 }
 
 export interface Replica {
@@ -58,11 +66,15 @@ export function recordLocalPut(tx: ReplicaTx, collectionId: string, localId: str
   tx.put(collectionId, { ...item, data, rejected: null, stale: false, pending: item.serverId === null ? 'add' : 'change' });
 }
 
-/** Record a local delete. An item the server never saw is simply dropped. */
+/**
+ * Record a local delete. An item the server never saw is simply dropped; one whose Add is in flight is
+ * kept as a pending delete, which goes out once the Add's answer brings its server id.
+ */
 export function recordLocalDelete(tx: ReplicaTx, collectionId: string, localId: string): void {
   const item = tx.get(collectionId, localId);
   if (!item) return;
-  if (item.serverId === null) tx.remove(collectionId, localId);
+  const addInFlight = tx.inflight(collectionId)?.some((c) => c.op === 'add' && c.clientId === localId) ?? false;
+  if (item.serverId === null && !addInFlight) tx.remove(collectionId, localId);
   else tx.put(collectionId, { ...item, data: null, pending: 'delete' });
 }
 

@@ -79,10 +79,14 @@ export class SyncClient {
   async syncCollection(collectionId: string): Promise<SyncSummary> {
     const summary: SyncSummary = { exchanges: 0, retries: 0, sent: 0, received: 0, reinitialized: false, rejected: [], conflicts: [] };
     for (let exchange = 0; exchange < this.o.exchangesMax; exchange++) {
-      const { syncKey, commands } = this.o.replica.transaction((tx) => ({
-        syncKey: tx.syncKey(collectionId),
-        commands: toCommands(tx.pending(collectionId, this.o.commandsMax)),
-      }));
+      // An exchange that got no answer is sent again exactly as it was (after a restart too), so the
+      // server can recognize it; only then do new edits go out.
+      const { syncKey, commands, resent } = this.o.replica.transaction((tx) => {
+        const inflight = tx.inflight(collectionId);
+        const batch = inflight ?? toCommands(tx.pending(collectionId, this.o.commandsMax));
+        if (!inflight) tx.setInflight(collectionId, batch);
+        return { syncKey: tx.syncKey(collectionId), commands: batch, resent: inflight !== null };
+      });
       const response = await this.exchange(collectionId, syncKey, commands, summary);
       summary.exchanges++;
       if (response.status === 'invalidSyncKey') {
@@ -98,14 +102,15 @@ export class SyncClient {
         // The end of an initial sync: whatever it did not re-deliver is gone from the server.
         if (!response.moreAvailable) tx.dropStale(collectionId);
         tx.setSyncKey(collectionId, response.syncKey);
+        tx.setInflight(collectionId, null);
         return tx.pending(collectionId, 1).length > 0;
       });
       summary.sent += commands.length;
       summary.received += response.commands.length;
       this.o.onProgress(summary);
-      // A full batch may have left more to send; edits made while an exchange was in flight wait for
-      // the next syncCollection() call.
-      if (!response.moreAvailable && !(commands.length === this.o.commandsMax && pendingRemain)) return summary;
+      // A full batch or a resent one may have left more to send; edits made while an exchange was in
+      // flight wait for the next syncCollection() call.
+      if (!response.moreAvailable && !((commands.length === this.o.commandsMax || resent) && pendingRemain)) return summary;
     }
     throw new Error(`collection ${collectionId} did not settle within ${this.o.exchangesMax} exchanges`);
   }
@@ -186,6 +191,9 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
         pending: unchanged ? null : item.pending === 'add' ? 'change' : item.pending,
         stale: false,
       });
+    } else if (item.pending === 'delete' && item.serverId === null) {
+      // Deleted here while its Add was in flight, and the Add created nothing: nothing left to do.
+      tx.remove(collectionId, item.localId);
     } else if (result.status === 'conflict') {
       // The server kept the other side's version (and this one as a conflict record the user can
       // restore); the truth arrives as a server command, now or in a following page.

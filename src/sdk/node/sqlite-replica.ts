@@ -1,4 +1,5 @@
 import { openDatabase } from '../../sqlite/open.js';
+import type { ClientCommand } from '../../protocol/sync.js';
 import type { LocalItem, Pending, Replica, ReplicaTx } from '../replica.js';
 
 /** A Replica in a SQLite file, for Node clients (the CLI keeps one per synced folder). */
@@ -19,6 +20,7 @@ export function openSqliteReplica(path: string): Replica {
       edited INTEGER NOT NULL,
       PRIMARY KEY (collection_id, local_id)
     ) STRICT;
+    CREATE TABLE IF NOT EXISTS inflight (collection_id TEXT PRIMARY KEY, commands TEXT NOT NULL) STRICT;
     CREATE INDEX IF NOT EXISTS items_server ON items(collection_id, server_id);
     CREATE INDEX IF NOT EXISTS items_stale ON items(collection_id) WHERE stale = 1;
     CREATE INDEX IF NOT EXISTS items_pending ON items(collection_id, edited) WHERE pending IS NOT NULL AND rejected IS NULL;
@@ -32,6 +34,9 @@ export function openSqliteReplica(path: string): Replica {
     ON CONFLICT (collection_id, local_id) DO UPDATE SET server_id = excluded.server_id, data = excluded.data, etag = excluded.etag,
       pending = excluded.pending, rejected = excluded.rejected, stale = excluded.stale, app_state = excluded.app_state,
       edited = CASE WHEN excluded.pending IS NOT items.pending OR excluded.data IS NOT items.data THEN excluded.edited ELSE items.edited END`);
+  const getInflight = prepare<[string], { commands: string }>('SELECT commands FROM inflight WHERE collection_id = ?');
+  const putInflight = prepare('INSERT OR REPLACE INTO inflight (collection_id, commands) VALUES (?, ?)');
+  const clearInflight = prepare('DELETE FROM inflight WHERE collection_id = ?');
   const remove = prepare('DELETE FROM items WHERE collection_id = ? AND local_id = ?');
   const pending = prepare<[string, number], Row>('SELECT * FROM items WHERE collection_id = ? AND pending IS NOT NULL AND rejected IS NULL ORDER BY edited LIMIT ?');
   const markStale = prepare('UPDATE items SET stale = 1 WHERE collection_id = ? AND pending IS NULL AND data IS NOT NULL');
@@ -50,6 +55,11 @@ export function openSqliteReplica(path: string): Replica {
     remove: (c, id) => void remove.run(c, id),
     pending: (c, limit) => pending.all(c, limit).map((r) => toItem(r) as LocalItem),
     all: (c) => all.all(c).map((r) => toItem(r) as LocalItem),
+    inflight: (c) => {
+      const row = getInflight.get(c);
+      return row ? (JSON.parse(row.commands) as ClientCommand[]) : null;
+    },
+    setInflight: (c, commands) => void (commands ? putInflight.run(c, JSON.stringify(commands)) : clearInflight.run(c)),
     markStale: (c) => void markStale.run(c),
     dropStale: (c) => void dropStale.run(c),
   };
