@@ -18,13 +18,22 @@ export interface PlantedBug {
   replica?: (replica: Replica) => Replica;
 }
 
-/** A hub that skips the replay path: it forgets what the last exchange's commands did. */
+/**
+ * A hub that skips the replay path: it forgets what the last exchange's commands did, and its add
+ * ledger never remembers an add.
+ */
 class ForgetfulHub extends Hub {
   constructor(
     private readonly truthStore: Store,
     ports: HubPorts,
   ) {
-    super(truthStore, ports);
+    super(
+      {
+        transaction: (fn) => truthStore.transaction((tx) => fn({ ...tx, findLedgerAdd: async () => undefined })),
+        close: () => truthStore.close(),
+      },
+      ports,
+    );
   }
 
   override async sync(accountId: string, protocol: string, request: SyncRequest): Promise<SyncResponse> {
@@ -48,7 +57,7 @@ function alterTx(replica: Replica, alter: (tx: ReplicaTx) => Partial<ReplicaTx>)
 
 export const plantedBugs = {
   'forget-replay-record': {
-    description: "the hub forgets what the last exchange's commands did, so a retried exchange applies them again as new",
+    description: "the hub forgets what the last exchange's commands did and every earlier add, so a retried exchange applies them again as new",
     caughtBy: ['no-duplicates'],
     hub: (store, ports) => new ForgetfulHub(store, ports),
   },
