@@ -73,7 +73,7 @@ test('classifySyncKey: a key that is not a non-negative integer is a bug upstrea
   assert.throws(() => classifySyncKey(1.5, state, 0), AssertionError);
 });
 
-test('advanceKey: initial issues key 1 and keeps key 0 as the previous one', () => {
+test('advanceKey: initial issues key 1 to a new device and keeps key 0 as the previous one', () => {
   const from = initialCheckpoint(12);
   assert.deepEqual(from, { seq: 0, baseSeq: 12 });
   const reached = { seq: 12, baseSeq: 12 };
@@ -82,8 +82,10 @@ test('advanceKey: initial issues key 1 and keeps key 0 as the previous one', () 
     checkpoint: reached,
     previous: { syncKey: 0, checkpoint: from },
   });
-  // Re-initializing a device with state starts over the same way.
-  assert.deepEqual(advanceKey({ kind: 'initial' }, 0, state, from, reached).syncKey, 1);
+  // Re-initializing a device with state starts over, but with a key never issued before, so no old key
+  // (a late copy of an old request) becomes valid again; a retried key-0 exchange gets its key again.
+  assert.deepEqual(advanceKey({ kind: 'initial' }, 0, state, from, reached).syncKey, state.syncKey + 1);
+  assert.deepEqual(advanceKey({ kind: 'initial' }, 0, state, from, reached, true).syncKey, state.syncKey);
 });
 
 test('advanceKey: current moves the key by one and remembers where it came from', () => {

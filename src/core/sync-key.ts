@@ -46,18 +46,24 @@ export function classifySyncKey(sent: number, state: KeyState | undefined, tombs
   return decision;
 }
 
-/** The key issued at the end of an exchange, and the state to keep for the next one. */
+/**
+ * The key issued at the end of an exchange, and the state to keep for the next one. Keys only grow for
+ * a (device, collection), across re-initializations too: a key once issued is never valid again, so a
+ * late copy of an old request can only ever get "invalid sync key". `resumesInitial`: this key-0
+ * exchange retries the previous one, and gets the key that one got.
+ */
 export function advanceKey(
   decision: Exclude<KeyDecision, { kind: 'invalid' }>,
   sent: number,
   state: KeyState | undefined,
   from: Checkpoint,
   reached: Checkpoint,
+  resumesInitial = false,
 ): KeyState {
   assert(reached.seq >= from.seq, 'checkpoints never move backwards');
   switch (decision.kind) {
     case 'initial':
-      return { syncKey: 1, checkpoint: reached, previous: { syncKey: 0, checkpoint: from } };
+      return { syncKey: state ? state.syncKey + (resumesInitial ? 0 : 1) : 1, checkpoint: reached, previous: { syncKey: 0, checkpoint: from } };
     case 'current':
       return { syncKey: sent + 1, checkpoint: reached, previous: { syncKey: sent, checkpoint: from } };
     case 'replay':

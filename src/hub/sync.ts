@@ -139,7 +139,7 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
       reached = reachedCheckpoint(from, moreAvailable, sent[sent.length - 1]?.seq ?? from.seq, await tx.currentSeq(accountId));
     }
   }
-  const next = advanceKey(decision, c.syncKey, state, from, reached);
+  const next = advanceKey(decision, c.syncKey, state, from, reached, retriedInitial);
   await tx.putSyncState({
     accountId,
     deviceId,

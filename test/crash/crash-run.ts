@@ -1,0 +1,46 @@
+import { parseArgs } from 'node:util';
+import { runCrashScenario, type CrashReport } from './scenario.js';
+
+/**
+ * `npm run crash -- --kills 200 [--seed S] [--devices N]`: the full crash scenario (see scenario.ts),
+ * with progress on stdout and a final report. Exits 1 when any check failed.
+ */
+const { values } = parseArgs({
+  options: {
+    kills: { type: 'string', default: '200' },
+    seed: { type: 'string' },
+    devices: { type: 'string', default: '4' },
+  },
+});
+const kills = Number(values.kills);
+const devices = Number(values.devices);
+const seed = values.seed === undefined ? Date.now() % 1_000_000 : Number(values.seed);
+for (const [name, value] of [['kills', kills], ['devices', devices], ['seed', seed]] as const) {
+  if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} must be a non-negative integer`);
+}
+
+console.log(`crash run: ${kills} SIGKILLs, ${devices} devices, seed ${seed} (replay with --seed ${seed})`);
+const report = await runCrashScenario({ kills, seed, devices, log: (line) => console.log(line) });
+console.log(formatReport(report));
+process.exitCode = report.failures.length === 0 ? 0 : 1;
+
+function formatReport(r: CrashReport): string {
+  const lines = [
+    '',
+    `seed                        ${r.seed}`,
+    `kills                       ${r.kills} (${r.killsMidExchange} with a sync request on the wire)`,
+    `local edits                 ${r.edits} (${r.conflicts} lost a conflict)`,
+    `exchanges acknowledged      ${r.exchangesAcknowledged}`,
+    `changes acknowledged        ${r.changesAcknowledged}`,
+    `acknowledgements checked    ${r.acknowledgementsChecked}`,
+    `integrity checks            ${r.integrityChecks}`,
+    `syncs ok / given up         ${r.syncsSucceeded} / ${r.syncsFailed}`,
+    `live items at the end       ${r.liveItemsAtEnd}`,
+    `elapsed                     ${(r.elapsedMs / 1000).toFixed(1)} s`,
+    r.failures.length === 0 ? 'result                      all checks passed' : `result                      ${r.failures.length} problems:`,
+    ...r.failures.slice(0, 30).map((f) => `  - ${f}`),
+  ];
+  if (r.failures.length > 30) lines.push(`  ... and ${r.failures.length - 30} more`);
+  if (r.workDir) lines.push(`files kept for diagnosis in ${r.workDir} (wire.log has every edit, exchange and kill)`);
+  return lines.join('\n');
+}
