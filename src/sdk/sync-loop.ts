@@ -80,12 +80,16 @@ export class SyncClient {
     const summary: SyncSummary = { exchanges: 0, retries: 0, sent: 0, received: 0, reinitialized: false, rejected: [], conflicts: [] };
     for (let exchange = 0; exchange < this.o.exchangesMax; exchange++) {
       // An exchange that got no answer is sent again exactly as it was (after a restart too), so the
-      // server can recognize it; only then do new edits go out.
+      // server can recognize it; only then do new edits go out. An initial sync (key 0) only downloads:
+      // edits wait for the first keyed exchange, where a late copy of the request can never be taken
+      // for a new one (a key-0 request always can).
       const { syncKey, commands, resent } = this.o.replica.transaction((tx) => {
+        const key = tx.syncKey(collectionId);
+        if (key === 0) return { syncKey: key, commands: [], resent: false };
         const inflight = tx.inflight(collectionId);
         const batch = inflight ?? toCommands(tx.pending(collectionId, this.o.commandsMax));
         if (!inflight) tx.setInflight(collectionId, batch);
-        return { syncKey: tx.syncKey(collectionId), commands: batch, resent: inflight !== null };
+        return { syncKey: key, commands: batch, resent: inflight !== null };
       });
       const response = await this.exchange(collectionId, syncKey, commands, summary);
       summary.exchanges++;
@@ -110,7 +114,7 @@ export class SyncClient {
       this.o.onProgress(summary);
       // A full batch or a resent one may have left more to send; edits made while an exchange was in
       // flight wait for the next syncCollection() call.
-      if (!response.moreAvailable && !((commands.length === this.o.commandsMax || resent) && pendingRemain)) return summary;
+      if (!response.moreAvailable && !((commands.length === this.o.commandsMax || resent || syncKey === 0) && pendingRemain)) return summary;
     }
     throw new Error(`collection ${collectionId} did not settle within ${this.o.exchangesMax} exchanges`);
   }
