@@ -106,7 +106,8 @@ export class SyncClient {
         // The end of an initial sync: whatever it did not re-deliver is gone from the server.
         if (!response.moreAvailable) tx.dropStale(collectionId);
         tx.setSyncKey(collectionId, response.syncKey);
-        tx.setInflight(collectionId, null);
+        // A key-0 exchange carried no batch; one still outstanding goes out next.
+        if (syncKey !== 0) tx.setInflight(collectionId, null);
         return tx.pending(collectionId, 1).length > 0;
       });
       summary.sent += commands.length;
