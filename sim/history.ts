@@ -71,7 +71,9 @@ export class History {
           continue;
         }
         // A tombstone keeps the etag of the version it deleted: only live versions match an etag.
-        const write = this.latestCommit(serverId, (w) => (command.op === 'delete' ? w.data === null : w.data !== null && w.etag === result.etag));
+        // An add answered for an item deleted since carries no etag: its version is the one it wrote.
+        const sameVersion = (w: ServerWrite) => w.etag === result.etag || (result.etag === undefined && command.op !== 'delete' && w.data === command.data);
+        const write = this.latestCommit(serverId, (w) => (command.op === 'delete' ? w.data === null : w.data !== null && sameVersion(w)));
         if (purgedDelete && !write) continue;
         const data = command.op === 'delete' ? null : (write?.data ?? command.data);
         this.acks.push({
