@@ -106,8 +106,10 @@ export class SyncClient {
         // The end of an initial sync: whatever it did not re-deliver is gone from the server.
         if (!response.moreAvailable) tx.dropStale(collectionId);
         tx.setSyncKey(collectionId, response.syncKey);
-        // A key-0 exchange carried no batch; one still outstanding goes out next.
-        if (syncKey !== 0) tx.setInflight(collectionId, null);
+        // A batch is answered (or, after a re-initialization, moot) once this commits. Only the adds of
+        // items deleted here while they were in flight must still go out, to learn what to delete.
+        const stillNeeded = syncKey === 0 ? (tx.inflight(collectionId) ?? []).filter((c) => isDeletedInFlight(tx, collectionId, c)) : [];
+        tx.setInflight(collectionId, stillNeeded.length > 0 ? stillNeeded : null);
         return tx.pending(collectionId, 1).length > 0;
       });
       summary.sent += commands.length;
@@ -150,6 +152,12 @@ export class SyncClient {
       }
     }
   }
+}
+
+function isDeletedInFlight(tx: ReplicaTx, collectionId: string, command: ClientCommand): boolean {
+  if (command.op !== 'add') return false;
+  const item = tx.get(collectionId, command.clientId);
+  return item?.pending === 'delete' && item.serverId === null;
 }
 
 function toCommands(items: LocalItem[]): ClientCommand[] {
