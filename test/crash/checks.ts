@@ -6,15 +6,14 @@ import { parseCard } from './cards.js';
 import type { Ack, AckLedger } from './ledger.js';
 
 /**
- * The checks, each a pure function of what was on disk and what the ledger recorded; each returns the
- * problems it found as sentences (empty when all is well).
+ * Reading what the server left on disk, and the checks on it. Each check is a pure function of that
+ * image and of what the ledger recorded, and returns the problems it found as sentences (none: all well).
  */
 
 export interface ServerRow {
   id: string;
   data: string | null;
   etag: string;
-  seq: number;
   deletedAt: number | null;
   /** Null for a version the server wrote itself (a merge of two devices' edits). */
   originDevice: string | null;
@@ -34,10 +33,10 @@ export function readDatabase(file: string, collectionId: string): DatabaseImage 
     const integrity = prepare<[], { integrity_check: string }>('PRAGMA integrity_check')
       .all()
       .map((r) => r.integrity_check);
-    const rows = prepare<[string], { id: string; data: string | null; etag: string; seq: number; deleted_at: number | null; origin_device: string | null }>(
-      'SELECT id, data, etag, seq, deleted_at, origin_device FROM items WHERE collection_id = ?',
+    const rows = prepare<[string], { id: string; data: string | null; etag: string; deleted_at: number | null; origin_device: string | null }>(
+      'SELECT id, data, etag, deleted_at, origin_device FROM items WHERE collection_id = ?',
     ).all(collectionId);
-    const toRow = (r: (typeof rows)[number]): ServerRow => ({ id: r.id, data: r.data, etag: r.etag, seq: r.seq, deletedAt: r.deleted_at, originDevice: r.origin_device });
+    const toRow = (r: (typeof rows)[number]): ServerRow => ({ id: r.id, data: r.data, etag: r.etag, deletedAt: r.deleted_at, originDevice: r.origin_device });
     return { integrity, rows: new Map(rows.map((r) => [r.id, toRow(r)])) };
   } finally {
     db.close();

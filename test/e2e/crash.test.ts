@@ -39,7 +39,7 @@ test('the acknowledgement check tells a lost change from a later or concurrent o
   exchange('a', { op: 'change', serverId: 's1', data: card('a.2') })();
   bAnswered();
   const holding = (data: string | null, { deleted = false, originDevice = 'a' as string | null } = {}): Map<string, ServerRow> =>
-    new Map(data === null ? [] : [['s1', { id: 's1', data: deleted ? null : data, etag: etagOf(data), seq: 1, deletedAt: deleted ? 1 : null, originDevice }]]);
+    new Map(data === null ? [] : [['s1', { id: 's1', data: deleted ? null : data, etag: etagOf(data), deletedAt: deleted ? 1 : null, originDevice }]]);
   const problems = (rows: Map<string, ServerRow>) => checkAcknowledged(ledger, rows).problems.join('\n');
 
   assert.equal(problems(holding(card('a.2'))), '');
