@@ -23,6 +23,8 @@ import { HttpTransport, openSqliteReplica, recordLocalPut, SyncClient, type Repl
 import { windowSizeDefault } from '../src/sdk/sync-loop.js';
 import { gzipLevel } from '../src/server/http.js';
 import { openDatabase } from '../src/sqlite/open.js';
+// The simulator's PRNG, so every run uploads byte-identical contacts.
+import { seededRandom } from '../sim/random.js';
 
 const contactsTotal = 10_000;
 const changedTotal = 100;
@@ -41,18 +43,6 @@ const resultsPath = join(repoRoot, 'bench/results/sync-latest.json');
 
 // ---------------------------------------------------------------------------------------------------
 // Test data: deterministic, realistic contacts.
-
-/** mulberry32: a tiny seeded PRNG, so every run uploads byte-identical contacts. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(rand: () => number, list: readonly T[]): T => list[Math.floor(rand() * list.length)] as T;
 const digits = (rand: () => number, n: number) => Array.from({ length: n }, () => Math.floor(rand() * 10)).join('');
@@ -87,8 +77,8 @@ const asciiLower = (s: string) => s.normalize('NFD').replace(/[^A-Za-z]/g, '').t
  * index; the mobile number and the note change with each revision, like a typical edit.
  */
 function contactVcard(index: number, revision: number): string {
-  const rand = prng(index + 1);
-  const edit = prng((index + 1) * 1_000_003 + revision);
+  const rand = seededRandom(index + 1);
+  const edit = seededRandom((index + 1) * 1_000_003 + revision);
   const given = pick(rand, givenNames);
   const family = pick(rand, familyNames);
   const [city, postcode, country] = pick(rand, cities);
