@@ -73,6 +73,27 @@ export function advanceKey(
   }
 }
 
+/**
+ * Where an exchange starts (`from`), and how far a replay may go (`until`: the lost answer's span).
+ * A retried key-0 exchange (`resumesInitial`) resumes the initial sync it retries, so deletes since it
+ * began still count, unless deletes from that span have been purged since: then it starts afresh.
+ */
+export function startingPoint(
+  decision: Exclude<KeyDecision, { kind: 'invalid' }>,
+  state: (KeyState & { lastSentKey: number }) | undefined,
+  tombstoneFloor: number,
+  currentSeq: number,
+): { from: Checkpoint; until: Checkpoint | undefined; resumesInitial: boolean } {
+  if (decision.kind !== 'initial') return { from: decision.from, until: decision.kind === 'replay' ? state?.checkpoint : undefined, resumesInitial: false };
+  const resumesInitial =
+    state !== undefined &&
+    state.lastSentKey === 0 &&
+    state.previous?.syncKey === 0 &&
+    tombstoneFloor <= Math.max(state.checkpoint.seq, state.checkpoint.baseSeq);
+  if (!resumesInitial) return { from: initialCheckpoint(currentSeq), until: undefined, resumesInitial };
+  return { from: (state.previous as { checkpoint: Checkpoint }).checkpoint, until: state.checkpoint, resumesInitial };
+}
+
 /** The checkpoint an initial sync starts from, given the account's sequence when it began. */
 export function initialCheckpoint(currentSeq: number): Checkpoint {
   return { seq: 0, baseSeq: currentSeq };

@@ -4,9 +4,9 @@ import { limits } from '../core/limits.js';
 import {
   advanceKey,
   classifySyncKey,
-  initialCheckpoint,
   noteReinit,
   reachedCheckpoint,
+  startingPoint,
   type Checkpoint,
 } from '../core/sync-key.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -91,15 +91,7 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
         : 'unknown sync key; re-initialize with key 0';
     return { ...emptyResponse(c), status: 'invalidSyncKey', message };
   }
-  const currentSeq = await tx.currentSeq(accountId);
-  // A retried key-0 exchange resumes the initial sync it retries, so deletes since it began still count
-  // (unless deletes from that span have been purged since: then it starts afresh).
-  const retriedInitial =
-    decision.kind === 'initial' &&
-    state?.lastSentKey === 0 &&
-    state.previous?.syncKey === 0 &&
-    floor <= Math.max(state.checkpoint.seq, state.checkpoint.baseSeq);
-  const from: Checkpoint = decision.kind !== 'initial' ? decision.from : retriedInitial ? (state.previous as { checkpoint: Checkpoint }).checkpoint : initialCheckpoint(currentSeq);
+  const { from, until, resumesInitial } = startingPoint(decision, state, floor, await tx.currentSeq(accountId));
 
   let reinitTimes = state?.reinitTimes ?? [];
   let looping = false;
@@ -116,30 +108,9 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
     state?.lastResults ?? [],
     retried,
   );
-
-  const window = Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
-  let commands: ServerCommand[] = [];
-  let moreAvailable = false;
-  let reached = from;
-  if (c.getChanges !== false) {
-    // A replay answers for the same span as the answer it replaces, never further: a late copy of an
-    // old request must not move the device past changes it has not received.
-    const until = (decision.kind === 'replay' || retriedInitial) && state ? state.checkpoint : undefined;
-    const query = { accountId, collectionId: collection.id, deviceId, ...timeRangeOf(c.options) };
-    const rows = await tx.listChanges({ ...query, checkpoint: from, limit: window + 1, ...(until ? { untilSeq: until.seq } : {}) });
-    moreAvailable = rows.length > window;
-    const sent = rows.slice(0, window);
-    commands = sent.flatMap((row) => toServerCommand(row, deriveAction(actionFacts(row), from, deviceId), c.options));
-    const told = new Set(commands.map((command) => command.serverId));
-    for (const id of applied.deletedSince) if (!told.has(id)) commands.push({ op: 'delete', serverId: id });
-    if (until && !moreAvailable) {
-      reached = until;
-      moreAvailable = (await tx.listChanges({ ...query, checkpoint: until, limit: 1 })).length > 0;
-    } else {
-      reached = reachedCheckpoint(from, moreAvailable, sent[sent.length - 1]?.seq ?? from.seq, await tx.currentSeq(accountId));
-    }
-  }
-  const next = advanceKey(decision, c.syncKey, state, from, reached, retriedInitial);
+  const changes = c.getChanges === false ? { commands: [], moreAvailable: false, reached: from } : await serverChanges(exchange, c, from, until, applied.deletedSince);
+  const { commands, moreAvailable, reached } = changes;
+  const next = advanceKey(decision, c.syncKey, state, from, reached, resumesInitial);
   await tx.putSyncState({
     accountId,
     deviceId,
@@ -163,6 +134,34 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
   };
   if (looping) response.warning = 'reinitLoop';
   return response;
+}
+
+/**
+ * The server's side of the exchange: what the device's action table holds after `from`, one window of
+ * it, and where that leaves the device. A replay (`until`) answers for the same span as the answer it
+ * replaces, never further: a late copy of an old request must not move the device past changes it has
+ * not received.
+ */
+async function serverChanges(
+  { tx, accountId, deviceId }: Exchange,
+  c: CollectionRequest,
+  from: Checkpoint,
+  until: Checkpoint | undefined,
+  deletedSince: readonly string[],
+): Promise<{ commands: ServerCommand[]; moreAvailable: boolean; reached: Checkpoint }> {
+  const window = Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
+  const query = { accountId, collectionId: c.collectionId, deviceId, ...timeRangeOf(c.options) };
+  const rows = await tx.listChanges({ ...query, checkpoint: from, limit: window + 1, ...(until ? { untilSeq: until.seq } : {}) });
+  const sent = rows.slice(0, window);
+  const commands = sent.flatMap((row) => toServerCommand(row, deriveAction(actionFacts(row), from, deviceId), c.options));
+  const told = new Set(commands.map((command) => command.serverId));
+  for (const id of deletedSince) if (!told.has(id)) commands.push({ op: 'delete', serverId: id });
+  if (rows.length <= window && until) {
+    return { commands, reached: until, moreAvailable: (await tx.listChanges({ ...query, checkpoint: until, limit: 1 })).length > 0 };
+  }
+  const moreAvailable = rows.length > window;
+  const reached = reachedCheckpoint(from, moreAvailable, sent[sent.length - 1]?.seq ?? from.seq, await tx.currentSeq(accountId));
+  return { commands, moreAvailable, reached };
 }
 
 function timeRangeOf(options: SyncOptions | undefined): { timeRange?: { startMs: number; endMs: number } } {
