@@ -9,6 +9,7 @@ import {
   initialCheckpoint,
   noteReinit,
   reachedCheckpoint,
+  startingPoint,
   type KeyState,
   type RecordedResult,
 } from './sync-key.js';
@@ -183,4 +184,19 @@ test('noteReinit: re-initializations older than the window are forgotten', () =>
   const recent = Array.from({ length: limits.reinitLoopCount - 1 }, () => now - limits.reinitLoopWindowMs + 1);
   assert.equal(noteReinit(recent, now).looping, true);
   assert.equal(noteReinit(recent.slice(1), now).looping, false);
+});
+
+test('startingPoint: current and replay start behind their key; a replay may not go past the lost answer', () => {
+  const withSent = { ...state, lastSentKey: 6 };
+  assert.deepEqual(startingPoint({ kind: 'current', from: state.checkpoint }, withSent, 0, 99), { from: state.checkpoint, until: undefined, resumesInitial: false });
+  const replay = { kind: 'replay' as const, from: state.previous!.checkpoint };
+  assert.deepEqual(startingPoint(replay, withSent, 0, 99), { from: state.previous!.checkpoint, until: state.checkpoint, resumesInitial: false });
+});
+
+test('startingPoint: key 0 starts afresh, unless it retries the key-0 exchange just before (and nothing it needs was purged)', () => {
+  const afterInitial = { syncKey: 3, checkpoint: { seq: 20, baseSeq: 50 }, previous: { syncKey: 0, checkpoint: { seq: 0, baseSeq: 50 } }, lastSentKey: 0 };
+  assert.deepEqual(startingPoint({ kind: 'initial' }, undefined, 0, 99), { from: { seq: 0, baseSeq: 99 }, until: undefined, resumesInitial: false });
+  assert.deepEqual(startingPoint({ kind: 'initial' }, afterInitial, 0, 99), { from: { seq: 0, baseSeq: 50 }, until: afterInitial.checkpoint, resumesInitial: true });
+  assert.equal(startingPoint({ kind: 'initial' }, afterInitial, 60, 99).resumesInitial, false, 'deletes it needed are gone');
+  assert.equal(startingPoint({ kind: 'initial' }, { ...afterInitial, lastSentKey: 3 }, 0, 99).resumesInitial, false, 'the device moved on since');
 });
