@@ -14,7 +14,7 @@ const defaultCollections: ReadonlyArray<{ name: string; kind: CollectionKind; di
 
 const tokenUseResolutionMs = 60_000;
 
-export const accountNamePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+const accountNamePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
 export class Accounts {
   constructor(

@@ -18,5 +18,7 @@ export const conflictSchema = z.object({
 export type Conflict = z.infer<typeof conflictSchema>;
 
 export const conflictListSchema = z.object({ conflicts: z.array(conflictSchema) });
+export type ConflictList = z.infer<typeof conflictListSchema>;
 
 export const restoredSchema = z.object({ itemId: z.string(), etag: z.string() });
+export type Restored = z.infer<typeof restoredSchema>;

@@ -13,6 +13,7 @@ export const deviceInfoSchema = z.object({
 export type DeviceInfo = z.infer<typeof deviceInfoSchema>;
 
 export const deviceListSchema = z.object({ devices: z.array(deviceInfoSchema) });
+export type DeviceList = z.infer<typeof deviceListSchema>;
 
 /** Devices named here come first, in this order; the others keep their relative order after them. */
 export const setPrioritySchema = z.object({ order: z.array(z.string().min(1).max(128)).min(1).max(1000) });

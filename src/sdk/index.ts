@@ -3,4 +3,5 @@ export { SyncClient, type SyncClientOptions, type SyncSummary } from './sync-loo
 export { HttpTransport, RetryableError, RequestRefusedError, type Transport, type Credentials } from './transport.js';
 export { recordLocalPut, recordLocalDelete, reapDeleted, type LocalItem, type Replica, type ReplicaTx } from './replica.js';
 export { openSqliteReplica } from './node/sqlite-replica.js';
+export { openMemoryReplica } from './memory-replica.js';
 export type { Collection, CollectionKind } from '../protocol/collections.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { databaseFile } from '../../src/server/app.js';
 import { HttpTransport } from '../../src/sdk/transport.js';
-import { seededRandom } from '../support/fault-proxy.js';
+import { seededRandom } from '../../sim/random.js';
 import { checkAcknowledged, checkConvergence, checkIntegrity, readCrashImage, readDatabase, type DatabaseImage } from './checks.js';
 import { CrashDevice, sleep } from './device.js';
 import { AckLedger } from './ledger.js';

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { syncFolder } from '../../src/cli/folder-sync.js';
 import { HttpTransport, RetryableError } from '../../src/sdk/transport.js';
-import { seededRandom, startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { seededRandom } from '../../sim/random.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**

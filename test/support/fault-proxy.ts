@@ -2,9 +2,6 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { seededRandom } from '../../sim/random.js';
 
-// The PRNG lives with the simulator (sim/random.ts); tests that drive faults import it from here.
-export { seededRandom };
-
 /**
  * An HTTP proxy that loses traffic on purpose, driven by a seeded PRNG so a failing run replays exactly.
  * Per request it picks one fate:

@@ -5,8 +5,8 @@ import { collectionListSchema, createCollectionSchema, type Collection } from '.
 import { httpStatusOf, ProtocolError } from '../../protocol/errors.js';
 import { syncRequestSchema } from '../../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../../protocol/version.js';
-import type { Conflict } from '../../protocol/conflicts.js';
-import { setPrioritySchema, type DeviceInfo } from '../../protocol/devices.js';
+import type { Conflict, ConflictList, Restored } from '../../protocol/conflicts.js';
+import { setPrioritySchema, type DeviceInfo, type DeviceList } from '../../protocol/devices.js';
 import type { CollectionRow, ConflictRow, DeviceRow } from '../../store/store.js';
 import type { Principal } from '../../server/auth/authenticate.js';
 import { readBody, send } from '../../server/http.js';
@@ -70,17 +70,17 @@ export async function handleNative(hub: Hub, principal: Principal, req: Incoming
         return reply(201, 'collection', toCollection(await hub.accounts.createCollection(principal.accountId, input)));
       }
       case 'GET /api/v1/devices':
-        return reply(200, 'devices', { devices: (await hub.listDevices(principal.accountId)).map(toDeviceInfo) });
+        return reply(200, 'devices', { devices: (await hub.listDevices(principal.accountId)).map(toDeviceInfo) } satisfies DeviceList);
       case 'PUT /api/v1/devices/priority': {
         const body = await readRequest();
         const { order } = decodeBody(body, encoding, 'setPriority', setPrioritySchema);
-        return reply(200, 'devices', { devices: (await hub.setDevicePriority(principal.accountId, order)).map(toDeviceInfo) });
+        return reply(200, 'devices', { devices: (await hub.setDevicePriority(principal.accountId, order)).map(toDeviceInfo) } satisfies DeviceList);
       }
       case 'GET /api/v1/conflicts':
-        return reply(200, 'conflicts', { conflicts: (await hub.listConflicts(principal.accountId)).map(toConflict) });
+        return reply(200, 'conflicts', { conflicts: (await hub.listConflicts(principal.accountId)).map(toConflict) } satisfies ConflictList);
       default: {
         const restore = /^POST \/api\/v1\/conflicts\/([A-Za-z0-9_-]{1,64})\/restore$/.exec(route);
-        if (restore) return reply(200, 'restored', await hub.restoreConflict(principal.accountId, restore[1] as string));
+        if (restore) return reply(200, 'restored', (await hub.restoreConflict(principal.accountId, restore[1] as string)) satisfies Restored);
         throw new ProtocolError('notFound', `no route ${route}`);
       }
     }
