@@ -30,6 +30,7 @@ class ForgetfulHub extends Hub {
     super(
       {
         transaction: (fn) => truthStore.transaction((tx) => fn({ ...tx, findLedgerAdd: async () => undefined })),
+        observeCommits: (observer) => truthStore.observeCommits(observer),
         close: () => truthStore.close(),
       },
       ports,

@@ -138,6 +138,7 @@ export class SimServer {
         if (writes.length > 0) onCommit(writes);
         return result;
       },
+      observeCommits: (observer) => inner.observeCommits(observer),
       close: () => inner.close(),
     };
   }

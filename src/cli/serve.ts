@@ -11,7 +11,8 @@ export function registerServeCommand(program: Command): void {
     .option('--data <dir>', 'data directory (default ./data, env SYNCPOINT_DATA)')
     .option('--config <file>', 'JSON config file (env SYNCPOINT_CONFIG)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info, env SYNCPOINT_LOG_LEVEL)')
-    .action(async (opts: { host?: string; port?: string; data?: string; config?: string; logLevel?: string }) => {
+    .option('--push-heartbeat-seconds <s>', 'seconds between push heartbeats (default 30, env SYNCPOINT_PUSH_HEARTBEAT_SECONDS)')
+    .action(async (opts: { host?: string; port?: string; data?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string }) => {
       const config = loadConfig(opts, process.env);
       // Handlers go in before the server starts, so a signal during start-up also ends cleanly.
       const starting = startServer(config);

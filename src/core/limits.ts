@@ -19,6 +19,12 @@ export const limits = {
   windowItemsDefault: 100,
   /** Most client commands (add/change/delete/fetch) per collection per request. */
   commandsPerCollectionMax: 1000,
+  /** Most push-token ranges a device may echo per collection in one sync request. */
+  tokenRangesMax: 10_000,
+  /** Changes larger than this are pushed in two portions: the first, and the rest on request by token. */
+  pushPortionBytes: 16 * 1024,
+  /** Notifications a long-poll mailbox holds for a device between polls; beyond it the device must sync. */
+  pollMailboxMax: 1000,
   /** Most collections in one sync request. */
   collectionsPerRequestMax: 64,
   /** Most recurrence instances expanded while indexing one event; beyond it the series counts as unbounded. */

@@ -17,6 +17,8 @@ const tokenUseResolutionMs = 60_000;
 const accountNamePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
 export class Accounts {
+  private readonly revocationListeners: Array<(tokenId: string) => void> = [];
+
   constructor(
     private readonly store: Store,
     private readonly ports: HubPorts,
@@ -77,7 +79,14 @@ export class Accounts {
   }
 
   async revokeToken(accountId: string, tokenId: string): Promise<boolean> {
-    return this.store.transaction((tx) => tx.deleteToken(accountId, tokenId));
+    const revoked = await this.store.transaction((tx) => tx.deleteToken(accountId, tokenId));
+    if (revoked) for (const listener of this.revocationListeners) listener(tokenId);
+    return revoked;
+  }
+
+  /** Called after each revocation in this process (push closes the token's channels). */
+  onTokenRevoked(listener: (tokenId: string) => void): void {
+    this.revocationListeners.push(listener);
   }
 
   async listCollections(accountId: string): Promise<CollectionRow[]> {

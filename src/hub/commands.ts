@@ -37,6 +37,8 @@ export interface CommandContext {
   deviceId: string;
   /** The checkpoint the exchange starts from: it decides what is pending for this device. */
   from: Checkpoint;
+  /** Item id -> sequence number of the version the device holds from a push notice (seed 002). */
+  held: ReadonlyMap<string, number>;
   /** Device priorities of the account, for conflicts. */
   priorities: ReadonlyMap<string, number>;
 }
@@ -105,7 +107,12 @@ async function ledgerAnswer(ctx: CommandContext, clientId: string, dataEtag: str
   return { op: 'add', clientId, serverId: item.id, dataEtag, status: 'ok', ...(item.deletedAt === null ? { etag: item.etag } : {}) };
 }
 
-const pendingFor = (ctx: CommandContext, item: ItemRow): Action => deriveAction(actionFacts(item), ctx.from, ctx.deviceId);
+/** What the device has yet to receive of this item; nothing if push already brought it the latest version. */
+const pendingFor = (ctx: CommandContext, item: ItemRow): Action =>
+  ctx.held.get(item.id) === item.seq ? 'NO_CHANGE' : deriveAction(actionFacts(item), ctx.from, ctx.deviceId);
+
+/** The last version of the item the device is known to hold: the merge base for its edit. */
+const baseSeqFor = (ctx: CommandContext, item: ItemRow): number => Math.max(ctx.from.seq, ctx.held.get(item.id) ?? 0);
 
 /** Writes a version of a new item (`existing` null) or of an existing one, which keeps its creation facts. */
 async function writeItem(ctx: CommandContext, id: string, existing: ItemRow | null, data: string, index: ItemIndex, origin: string | null): Promise<string> {
@@ -229,7 +236,7 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
   // Fig. 8 block 808: a stale NO_CHANGE or ADD makes this the only change; a pending UPDATE means
   // another sync point changed the record since this one last synced.
   if (pending !== 'UPDATE') return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item, data, check.index, ctx.deviceId) };
-  return { ...base, ...(await concurrentChange(ctx, item, data, check.index, await ctx.tx.getVersionAt(ctx.collection.accountId, item.id, ctx.from.seq))) };
+  return { ...base, ...(await concurrentChange(ctx, item, data, check.index, await ctx.tx.getVersionAt(ctx.collection.accountId, item.id, baseSeqFor(ctx, item)))) };
 }
 
 /**

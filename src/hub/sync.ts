@@ -9,6 +9,7 @@ import {
   startingPoint,
   type Checkpoint,
 } from '../core/sync-key.js';
+import { truncateUtf8 } from '../content/utf8.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../protocol/version.js';
@@ -63,7 +64,7 @@ export async function openExchange(tx: StoreTx, ports: HubPorts, accountId: stri
 }
 
 function emptyResponse(c: CollectionRequest): CollectionResponse {
-  return { collectionId: c.collectionId, status: 'ok', syncKey: 0, moreAvailable: false, commands: [], results: [], fetched: [] };
+  return { collectionId: c.collectionId, status: 'ok', syncKey: 0, seq: 0, moreAvailable: false, commands: [], results: [], fetched: [] };
 }
 
 export interface Exchange {
@@ -100,15 +101,21 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
     if (looping) ports.logger.warn({ accountId, deviceId, collectionId: collection.id, reinitTimes }, 'device is stuck re-initializing this collection');
   }
 
+  // Seed 002: the versions the device holds from push notices. Tokens for changes its confirmed
+  // checkpoint covers are spent; the rest say which item versions need not be sent again.
+  const held = new Map((await tx.findPushTokens(accountId, deviceId, collection.id, c.tokens ?? [])).map((t) => [t.itemId, t.seq]));
+  await tx.releasePushTokens(accountId, deviceId, collection.id, from.seq);
+
   // Commands of a retried exchange are matched against what its first attempt did.
   const retried = state !== undefined && c.syncKey === state.lastSentKey;
   const applied = await applyClientCommands(
-    { tx, ports, collection, deviceId, from, priorities: exchange.priorities },
+    { tx, ports, collection, deviceId, from, held, priorities: exchange.priorities },
     c.commands ?? [],
     state?.lastResults ?? [],
     retried,
   );
-  const changes = c.getChanges === false ? { commands: [], moreAvailable: false, reached: from } : await serverChanges(exchange, c, from, until, applied.deletedSince);
+  const changes =
+    c.getChanges === false ? { commands: [], moreAvailable: false, reached: from } : await serverChanges(exchange, c, from, until, held, applied.deletedSince);
   const { commands, moreAvailable, reached } = changes;
   const next = advanceKey(decision, c.syncKey, state, from, reached, resumesInitial);
   await tx.putSyncState({
@@ -127,6 +134,7 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
     collectionId: collection.id,
     status: 'ok',
     syncKey: next.syncKey,
+    seq: reached.seq,
     moreAvailable,
     commands,
     results: applied.results,
@@ -140,20 +148,21 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
  * The server's side of the exchange: what the device's action table holds after `from`, one window of
  * it, and where that leaves the device. A replay (`until`) answers for the same span as the answer it
  * replaces, never further: a late copy of an old request must not move the device past changes it has
- * not received.
+ * not received. A version the device holds from a push notice (`held`) counts as sent.
  */
 async function serverChanges(
   { tx, accountId, deviceId }: Exchange,
   c: CollectionRequest,
   from: Checkpoint,
   until: Checkpoint | undefined,
+  held: ReadonlyMap<string, number>,
   deletedSince: readonly string[],
 ): Promise<{ commands: ServerCommand[]; moreAvailable: boolean; reached: Checkpoint }> {
   const window = Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
   const query = { accountId, collectionId: c.collectionId, deviceId, ...timeRangeOf(c.options) };
   const rows = await tx.listChanges({ ...query, checkpoint: from, limit: window + 1, ...(until ? { untilSeq: until.seq } : {}) });
   const sent = rows.slice(0, window);
-  const commands = sent.flatMap((row) => toServerCommand(row, deriveAction(actionFacts(row), from, deviceId), c.options));
+  const commands = sent.flatMap((row) => (held.get(row.id) === row.seq ? [] : toServerCommand(row, deriveAction(actionFacts(row), from, deviceId), c.options)));
   const told = new Set(commands.map((command) => command.serverId));
   for (const id of deletedSince) if (!told.has(id)) commands.push({ op: 'delete', serverId: id });
   if (rows.length <= window && until) {
@@ -185,13 +194,4 @@ function toServerCommand(row: ItemRow, action: Action, options: SyncOptions | un
     return [{ op, serverId: row.id, data: truncateUtf8(row.data, cap), etag: row.etag, truncated: true, size }];
   }
   return [{ op, serverId: row.id, data: row.data, etag: row.etag }];
-}
-
-/** Cut to at most `bytes` UTF-8 bytes without splitting a character. */
-function truncateUtf8(text: string, bytes: number): string {
-  const buf = Buffer.from(text, 'utf8');
-  let cut = Math.min(bytes, buf.length);
-  // Step back over continuation bytes (10xxxxxx) to the start of the character the cut falls in.
-  while (cut > 0 && cut < buf.length && ((buf[cut] as number) & 0xc0) === 0x80) cut--;
-  return buf.subarray(0, cut).toString('utf8');
 }

@@ -15,6 +15,7 @@ export const statusCodes = [
   'unsupportedMediaType',
   'bodyTooLarge',
   'unauthorized',
+  'forbidden',
   'conflict',
   'serverError',
 ] as const;
@@ -35,6 +36,7 @@ export const httpStatusOf: Record<StatusCode, number> = {
   unsupportedMediaType: 415,
   bodyTooLarge: 413,
   unauthorized: 401,
+  forbidden: 403,
   conflict: 409,
   serverError: 500,
 };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { limits } from '../core/limits.js';
 import { statusCodes } from './errors.js';
 
 /**
@@ -30,6 +31,12 @@ export const syncOptionsSchema = z.object({
 });
 export type SyncOptions = z.infer<typeof syncOptionsSchema>;
 
+/** A closed range of push tokens (protocol/push.ts), `from` <= `to`. */
+export const tokenRangeSchema = z
+  .object({ from: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), to: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) })
+  .refine((r) => r.from <= r.to, 'token range has from > to');
+export type TokenRange = z.infer<typeof tokenRangeSchema>;
+
 export const collectionRequestSchema = z.object({
   collectionId: serverIdSchema,
   syncKey: syncKeySchema,
@@ -37,6 +44,8 @@ export const collectionRequestSchema = z.object({
   getChanges: z.boolean().optional(),
   options: syncOptionsSchema.optional(),
   commands: z.array(clientCommandSchema).optional(),
+  /** Push tokens the device received for this collection and applied: those changes are not sent again. */
+  tokens: z.array(tokenRangeSchema).max(limits.tokenRangesMax).optional(),
 });
 export type CollectionRequest = z.infer<typeof collectionRequestSchema>;
 
@@ -89,6 +98,11 @@ export const collectionResponseSchema = z.object({
   status: statusSchema,
   /** The key to send next time; 0 when the status is invalidSyncKey. */
   syncKey: syncKeySchema,
+  /**
+   * The account change sequence this answer brings the collection to: every change at or before it
+   * has reached the device. Push notices at or before it are old news.
+   */
+  seq: z.number().int().min(0),
   moreAvailable: z.boolean(),
   commands: z.array(serverCommandSchema),
   results: z.array(commandResultSchema),

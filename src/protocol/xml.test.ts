@@ -78,6 +78,7 @@ test('encodeXml then decodeXml round-trips a response, with empty and repeated a
         collectionId: 'c1',
         status: 'ok',
         syncKey: 3,
+        seq: 41,
         moreAvailable: true,
         commands: [
           { op: 'add', serverId: 's1', data: 'a & b < c > d "e" \'f\'', etag: 'e1' },
@@ -88,7 +89,7 @@ test('encodeXml then decodeXml round-trips a response, with empty and repeated a
         fetched: [],
         warning: 'reinitLoop',
       },
-      { collectionId: 'c2', status: 'notFound', syncKey: 0, moreAvailable: false, commands: [], results: [], fetched: [], message: 'no such collection' },
+      { collectionId: 'c2', status: 'notFound', syncKey: 0, seq: 0, moreAvailable: false, commands: [], results: [], fetched: [], message: 'no such collection' },
     ],
   };
   const xml = encodeXml('syncResponse', response);

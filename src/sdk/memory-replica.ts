@@ -22,7 +22,14 @@ export function openMemoryReplica(): Replica {
     if (tx.touched.has(collectionId) && current) return current;
     tx.touched.add(collectionId);
     // Map order stands in for the rowid order SQLite returns ties in; a copy keeps it.
-    const state: CollectionState = { syncKey: current?.syncKey ?? 0, rows: new Map(current?.rows), inflight: current?.inflight ?? null };
+    const state: CollectionState = {
+      syncKey: current?.syncKey ?? 0,
+      rows: new Map(current?.rows),
+      inflight: current?.inflight ?? null,
+      horizon: current?.horizon ?? 0,
+      pushed: new Map(current?.pushed),
+      tokens: new Map(current?.tokens),
+    };
     collections.set(collectionId, state);
     return state;
   };
@@ -72,6 +79,23 @@ export function openMemoryReplica(): Replica {
       const gone = rowsOf(c).filter((r) => r.item.stale && r.item.pending === null);
       for (const row of gone) writable(c).rows.set(row.item.localId, { ...row, item: { ...row.item, stale: false, data: null, etag: null } });
     },
+    horizon: (c) => collections.get(c)?.horizon ?? 0,
+    setHorizon: (c, seq) => {
+      writable(c).horizon = seq;
+    },
+    pushedSeq: (c, serverId) => collections.get(c)?.pushed.get(serverId),
+    setPushedSeq: (c, serverId, seq) => {
+      writable(c).pushed.set(serverId, seq);
+    },
+    heldTokens: (c) => [...(collections.get(c)?.tokens.keys() ?? [])].sort((a, b) => a - b),
+    holdToken: (c, token, seq) => {
+      writable(c).tokens.set(token, seq);
+    },
+    settlePush: (c, seq) => {
+      const state = writable(c);
+      for (const [serverId, s] of state.pushed) if (s <= seq) state.pushed.delete(serverId);
+      for (const [token, s] of state.tokens) if (s <= seq) state.tokens.delete(token);
+    },
   };
 
   return {
@@ -109,6 +133,11 @@ interface CollectionState {
   syncKey: number;
   rows: Map<string, Row>;
   inflight: ClientCommand[] | null;
+  horizon: number;
+  /** serverId -> sequence of the version a push notice brought. */
+  pushed: Map<string, number>;
+  /** token -> sequence of the change it carried. */
+  tokens: Map<number, number>;
 }
 
 function copy(row: Row | undefined): LocalItem | undefined {

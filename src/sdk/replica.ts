@@ -48,6 +48,19 @@ export interface ReplicaTx {
    */
   inflight(collectionId: string): ClientCommand[] | null;
   setInflight(collectionId: string, commands: ClientCommand[] | null): void;
+
+  // Push bookkeeping (seed 002). Sequence numbers are the server's account change sequence.
+  /** The sequence the last applied sync answer brought the collection to (0: none yet). */
+  horizon(collectionId: string): number;
+  setHorizon(collectionId: string, seq: number): void;
+  /** The sequence of the version a push notice brought for this item, while it is ahead of the horizon. */
+  pushedSeq(collectionId: string, serverId: string): number | undefined;
+  setPushedSeq(collectionId: string, serverId: string, seq: number): void;
+  /** Tokens of applied notices the server has not yet seen echoed past the horizon. */
+  heldTokens(collectionId: string): number[];
+  holdToken(collectionId: string, token: number, seq: number): void;
+  /** Forgets pushed versions and tokens at or before `seq`: the sync state covers them now. */
+  settlePush(collectionId: string, seq: number): void;
 }
 
 export interface Replica {

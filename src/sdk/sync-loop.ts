@@ -1,4 +1,5 @@
-import type { ClientCommand, CollectionResponse, CommandResult, ServerCommand, SyncOptions } from '../protocol/sync.js';
+import { toRanges, type ChangeNotice } from '../protocol/push.js';
+import type { ClientCommand, CollectionResponse, CommandResult, ServerCommand, SyncOptions, TokenRange } from '../protocol/sync.js';
 import { protocolVersion } from '../protocol/version.js';
 import { newLocalItem, type LocalItem, type Replica, type ReplicaTx } from './replica.js';
 import { RetryableError, type Transport } from './transport.js';
@@ -56,6 +57,13 @@ export interface SyncSummary {
   conflicts: Array<{ localId: string; message: string }>;
 }
 
+/**
+ * What applyNotice did: `applied`; `duplicate` (the replica had this very version); `stale` (it had a
+ * newer one, or a sync already covered it); `deferred` (a local edit of the item waits to be sent);
+ * `untracked` (the collection has not been synced here yet); `partial` (fetch the remainder first).
+ */
+export type NoticeOutcome = 'applied' | 'duplicate' | 'stale' | 'deferred' | 'untracked' | 'partial';
+
 export class SyncClient {
   private readonly o: Required<Omit<SyncClientOptions, 'options'>> & { options: SyncOptions | undefined };
 
@@ -83,15 +91,17 @@ export class SyncClient {
       // server can recognize it; only then do new edits go out. An initial sync (key 0) only downloads:
       // edits wait for the first keyed exchange, where a late copy of the request can never be taken
       // for a new one (a key-0 request always can).
-      const { syncKey, commands, resent } = this.o.replica.transaction((tx) => {
+      const { syncKey, commands, resent, tokens } = this.o.replica.transaction((tx) => {
         const key = tx.syncKey(collectionId);
-        if (key === 0) return { syncKey: key, commands: [], resent: false };
+        // Seed 002's echo: the push notices applied here, so the server does not send them again.
+        const held = toRanges(tx.heldTokens(collectionId));
+        if (key === 0) return { syncKey: key, commands: [], resent: false, tokens: held };
         const inflight = tx.inflight(collectionId);
         const batch = inflight ?? toCommands(tx.pending(collectionId, this.o.commandsMax));
         if (!inflight) tx.setInflight(collectionId, batch);
-        return { syncKey: key, commands: batch, resent: inflight !== null };
+        return { syncKey: key, commands: batch, resent: inflight !== null, tokens: held };
       });
-      const response = await this.exchange(collectionId, syncKey, commands, summary);
+      const response = await this.exchange(collectionId, syncKey, commands, tokens, summary);
       summary.exchanges++;
       if (response.status === 'invalidSyncKey') {
         if (syncKey === 0) throw new Error(`server refused key 0 for ${collectionId}: ${response.message ?? ''}`);
@@ -102,7 +112,13 @@ export class SyncClient {
       if (response.status !== 'ok') throw new Error(`collection ${collectionId}: ${response.status} ${response.message ?? ''}`);
       const pendingRemain = this.o.replica.transaction((tx) => {
         applyResults(tx, collectionId, commands, response.results, summary);
-        for (const command of response.commands) applyServerCommand(tx, collectionId, command, this.o.localIdFor);
+        for (const command of response.commands) {
+          // A push notice that overtook this answer brought a newer version than the answer's.
+          if ((tx.pushedSeq(collectionId, command.serverId) ?? 0) > response.seq) continue;
+          applyServerCommand(tx, collectionId, command, this.o.localIdFor);
+        }
+        tx.setHorizon(collectionId, Math.max(tx.horizon(collectionId), response.seq));
+        tx.settlePush(collectionId, response.seq);
         // The end of an initial sync: whatever it did not re-deliver is gone from the server.
         if (!response.moreAvailable) tx.dropStale(collectionId);
         tx.setSyncKey(collectionId, response.syncKey);
@@ -122,8 +138,33 @@ export class SyncClient {
     throw new Error(`collection ${collectionId} did not settle within ${this.o.exchangesMax} exchanges`);
   }
 
+  /**
+   * Applies a push notice (seed 002) to the replica, unless the replica already has that version or a
+   * newer one, or holds a local edit of the item (the sync resolves that one). Only an applied or
+   * duplicate notice's token is kept for the echo; every other change reaches the replica by sync.
+   * A split notice must be completed (its remainder fetched) before it can be applied.
+   */
+  applyNotice(notice: ChangeNotice): NoticeOutcome {
+    const { collectionId: c, command, token, seq } = notice;
+    return this.o.replica.transaction((tx) => {
+      if (tx.syncKey(c) === 0) return 'untracked';
+      if (command.op !== 'delete' && command.truncated) return 'partial';
+      if (seq <= tx.horizon(c)) return 'stale';
+      const known = tx.pushedSeq(c, command.serverId);
+      if (known !== undefined && known >= seq) return known === seq ? 'duplicate' : 'stale';
+      const item = tx.byServerId(c, command.serverId);
+      const inFlight = tx.inflight(c)?.some((sent) => sent.op !== 'add' && sent.serverId === command.serverId) ?? false;
+      if ((item && item.pending !== null) || inFlight) return 'deferred';
+      const same = item !== undefined && (command.op === 'delete' ? item.data === null : item.etag === command.etag);
+      if (!same) applyServerCommand(tx, c, command, this.o.localIdFor);
+      tx.setPushedSeq(c, command.serverId, seq);
+      tx.holdToken(c, token, seq);
+      return same ? 'duplicate' : 'applied';
+    });
+  }
+
   /** One exchange, retried with the same key and commands until it gets an answer. */
-  private async exchange(collectionId: string, syncKey: number, commands: ClientCommand[], summary: SyncSummary): Promise<CollectionResponse> {
+  private async exchange(collectionId: string, syncKey: number, commands: ClientCommand[], tokens: TokenRange[], summary: SyncSummary): Promise<CollectionResponse> {
     const request = {
       version: protocolVersion,
       device: this.o.device,
@@ -134,6 +175,7 @@ export class SyncClient {
           windowSize: this.o.windowSize,
           getChanges: this.o.getChanges,
           commands,
+          ...(tokens.length > 0 ? { tokens } : {}),
           ...(this.o.options ? { options: this.o.options } : {}),
         },
       ],

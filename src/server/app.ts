@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { handleNative, nativePrefix } from '../faces/native/routes.js';
 import { Hub } from '../hub/hub.js';
+import { PushHub } from '../push/push-hub.js';
+import { pushPrefix, PushRoutes } from '../push/routes.js';
 import { httpStatusOf } from '../protocol/errors.js';
 import { protocolVersion } from '../protocol/version.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -20,6 +22,7 @@ import { realPorts } from './ports.js';
 export interface RunningServer {
   url: string;
   hub: Hub;
+  push: PushHub;
   close(): Promise<void>;
 }
 
@@ -30,12 +33,17 @@ const tombstonePurgeIntervalMs = 6 * 3600 * 1000;
 export async function startServer(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   mkdirSync(config.data, { recursive: true });
   const store = openSqliteStore(databaseFile(config.data));
-  const hub = new Hub(store, realPorts(log));
+  const ports = realPorts(log);
+  const hub = new Hub(store, ports);
   const auth = new Authenticator(hub.accounts);
+  const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, { heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000) });
+  const pushRoutes = new PushRoutes(push, auth, ports.clock.now);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
     if (path === '/health') return send(req, res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
+    if (path.startsWith(pushPrefix)) return pushRoutes.handle(req, res, url);
     if (!path.startsWith(nativePrefix)) {
       return send(req, res, 404, 'application/json', JSON.stringify({ version: protocolVersion, status: 'notFound', message: `no route ${path}` }));
     }
@@ -56,6 +64,13 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
       } else res.destroy();
     });
   });
+  server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    pushRoutes.upgrade(req, socket, head, new URL(req.url ?? '/', 'http://localhost')).catch((err: unknown) => {
+      log.error({ err, url: req.url }, 'WebSocket upgrade failed');
+      socket.destroy();
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -67,13 +82,18 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   await hub.purgeTombstones();
   const purgeTimer = setInterval(() => void hub.purgeTombstones().catch((err) => log.error({ err }, 'tombstone purge failed')), tombstonePurgeIntervalMs);
   purgeTimer.unref();
+  push.start();
   log.info({ url, data: config.data }, 'syncpoint listening');
 
   return {
     url,
     hub,
+    push,
     async close() {
       clearInterval(purgeTimer);
+      // Long-lived channels would hold server.close() open forever.
+      push.close();
+      pushRoutes.close();
       // Stop accepting, let in-flight exchanges finish (each is one transaction), then close the store.
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

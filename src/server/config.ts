@@ -11,6 +11,8 @@ export const configSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   data: z.string().min(1).default('./data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Seconds between push heartbeats; a WebSocket peer that misses one is dropped at the next. */
+  pushHeartbeatSeconds: z.coerce.number().min(0.05).max(3600).default(30),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -19,6 +21,7 @@ const envNames: Record<keyof Config, string> = {
   port: 'SYNCPOINT_PORT',
   data: 'SYNCPOINT_DATA',
   logLevel: 'SYNCPOINT_LOG_LEVEL',
+  pushHeartbeatSeconds: 'SYNCPOINT_PUSH_HEARTBEAT_SECONDS',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {

@@ -14,7 +14,28 @@ import type { Checkpoint, RecordedResult } from '../core/sync-key.js';
  */
 export interface Store {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** Every transaction that wrote items is shown to the observer (see CommitObserver). */
+  observeCommits(observer: CommitObserver): void;
   close(): Promise<void>;
+}
+
+/**
+ * Sees each transaction that wrote items. `beforeCommit` runs inside it, after its body, with the item
+ * versions it wrote in order; what it writes commits (or rolls back) with them. `afterCommit` runs once
+ * the transaction is durable, in commit order, with what `beforeCommit` returned; it must not throw.
+ * This is how push hears of every change, from every face, only after it committed.
+ */
+export interface CommitObserver<P = unknown> {
+  beforeCommit(tx: StoreTx, written: readonly ItemRow[]): Promise<P>;
+  afterCommit(prepared: P): void;
+}
+
+/** What a push token sent to a device stands for: one version of one item. */
+export interface PushTokenRow {
+  token: number;
+  collectionId: string;
+  itemId: string;
+  seq: number;
 }
 
 export interface AccountRow {
@@ -154,8 +175,9 @@ export interface StoreTx {
   /** Live items and tombstones changed after the checkpoint, oldest change first (see core/sync-key.ts). */
   listChanges(query: ChangeQuery): Promise<ItemRow[]>;
   /**
-   * Drops tombstones deleted before `beforeMs` and raises the account's tombstone floor, and drops
-   * history versions written before it that are not an item's latest. Returns the tombstone count.
+   * Drops tombstones deleted before `beforeMs` and raises the account's tombstone floor, drops history
+   * versions written before it that are not an item's latest, and push tokens issued before it.
+   * Returns the tombstone count.
    */
   purgeTombstones(accountId: string, beforeMs: number): Promise<number>;
 
@@ -180,4 +202,14 @@ export interface StoreTx {
 
   getSyncState(accountId: string, deviceId: string, collectionId: string): Promise<SyncStateRow | undefined>;
   putSyncState(row: SyncStateRow): Promise<void>;
+
+  /** The token the device's next notification will carry (1 for a device never sent one). */
+  nextPushToken(accountId: string, deviceId: string): Promise<number>;
+  /** Gives each entry the device's next token, in order, records what it stands for, and returns them. */
+  issuePushTokens(accountId: string, deviceId: string, entries: ReadonlyArray<Omit<PushTokenRow, 'token'>>, issuedAt: number): Promise<PushTokenRow[]>;
+  getPushToken(accountId: string, deviceId: string, token: number): Promise<PushTokenRow | undefined>;
+  /** The recorded tokens of this device and collection inside the ranges; unknown tokens are skipped. */
+  findPushTokens(accountId: string, deviceId: string, collectionId: string, ranges: ReadonlyArray<{ from: number; to: number }>): Promise<PushTokenRow[]>;
+  /** Forgets the device's tokens for changes at or before `seq`: its confirmed sync state covers them. */
+  releasePushTokens(accountId: string, deviceId: string, collectionId: string, seq: number): Promise<void>;
 }

@@ -30,7 +30,7 @@ test('the acknowledgement check tells a lost change from a later or concurrent o
   const exchange = (device: string, command: ClientCommand) => {
     ledger.noteSent(device, [command]);
     const etag = command.op === 'delete' || command.op === 'fetch' ? undefined : etagOf(command.data);
-    const response: CollectionResponse = { collectionId: 'c', status: 'ok', syncKey: 1, moreAvailable: false, commands: [], fetched: [], results: [{ index: 0, op: command.op, status: 'ok', serverId: 's1', ...(etag ? { etag } : {}) }] };
+    const response: CollectionResponse = { collectionId: 'c', status: 'ok', syncKey: 1, seq: 1, moreAvailable: false, commands: [], fetched: [], results: [{ index: 0, op: command.op, status: 'ok', serverId: 's1', ...(etag ? { etag } : {}) }] };
     return () => ledger.noteAnswered(device, [command], response);
   };
   exchange('a', { op: 'add', clientId: 'x', data: card('a.1') })();

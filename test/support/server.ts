@@ -15,9 +15,10 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(): Promise<TestServer> {
+export async function startTestServer(options: { pushHeartbeatSeconds?: number } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'syncpoint-test-'));
-  const server = await startServer({ host: '127.0.0.1', port: 0, data: dataDir, logLevel: 'silent' }, pino({ level: 'silent' }));
+  const config = { host: '127.0.0.1', port: 0, data: dataDir, logLevel: 'silent' as const, pushHeartbeatSeconds: options.pushHeartbeatSeconds ?? 30 };
+  const server = await startServer(config, pino({ level: 'silent' }));
   return {
     ...server,
     dataDir,

@@ -7,8 +7,10 @@ import { syncRequestSchema } from '../../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../../protocol/version.js';
 import type { Conflict, ConflictList, Restored } from '../../protocol/conflicts.js';
 import { setPrioritySchema, type DeviceInfo, type DeviceList } from '../../protocol/devices.js';
-import type { CollectionRow, ConflictRow, DeviceRow } from '../../store/store.js';
+import { createAppTokenSchema, type AppTokenInfo, type AppTokenList, type CreatedAppToken } from '../../protocol/tokens.js';
+import type { AppTokenRow, CollectionRow, ConflictRow, DeviceRow } from '../../store/store.js';
 import type { Principal } from '../../server/auth/authenticate.js';
+import { hashSecret, newAppToken } from '../../server/auth/secrets.js';
 import { readBody, send } from '../../server/http.js';
 import { decodeBody, encodeBody, encodingOfAccept, encodingOfContentType, mediaTypes, type Encoding } from './codec.js';
 
@@ -29,6 +31,18 @@ const toCollection = (row: CollectionRow): Collection => ({
 const iso = (ms: number) => new Date(ms).toISOString();
 
 const toDeviceInfo = (d: DeviceRow): DeviceInfo => ({ id: d.id, name: d.name, protocol: d.protocol, priority: d.priority, lastSeenAt: iso(d.lastSeenAt) });
+
+const toTokenInfo = (t: AppTokenRow): AppTokenInfo => ({
+  id: t.id,
+  label: t.label,
+  createdAt: iso(t.createdAt),
+  ...(t.lastUsedAt !== null ? { lastUsedAt: iso(t.lastUsedAt) } : {}),
+});
+
+/** App passwords are managed with the account password only, so a stolen device token cannot spread. */
+function requirePassword(principal: Principal): void {
+  if (principal.tokenId !== undefined) throw new ProtocolError('forbidden', 'app passwords are managed with the account password');
+}
 
 const toConflict = (c: ConflictRow): Conflict => ({
   id: c.id,
@@ -76,11 +90,27 @@ export async function handleNative(hub: Hub, principal: Principal, req: Incoming
         const { order } = decodeBody(body, encoding, 'setPriority', setPrioritySchema);
         return reply(200, 'devices', { devices: (await hub.setDevicePriority(principal.accountId, order)).map(toDeviceInfo) } satisfies DeviceList);
       }
+      case 'GET /api/v1/tokens':
+        requirePassword(principal);
+        return reply(200, 'tokens', { tokens: (await hub.accounts.listTokens(principal.accountId)).map(toTokenInfo) } satisfies AppTokenList);
+      case 'POST /api/v1/tokens': {
+        requirePassword(principal);
+        const { label } = decodeBody(await readRequest(), encoding, 'createToken', createAppTokenSchema);
+        const fresh = newAppToken();
+        const row = await hub.accounts.addToken(principal.accountId, fresh.id, label, await hashSecret(fresh.secret));
+        return reply(201, 'token', { ...toTokenInfo(row), token: fresh.token } satisfies CreatedAppToken);
+      }
       case 'GET /api/v1/conflicts':
         return reply(200, 'conflicts', { conflicts: (await hub.listConflicts(principal.accountId)).map(toConflict) } satisfies ConflictList);
       default: {
         const restore = /^POST \/api\/v1\/conflicts\/([A-Za-z0-9_-]{1,64})\/restore$/.exec(route);
         if (restore) return reply(200, 'restored', (await hub.restoreConflict(principal.accountId, restore[1] as string)) satisfies Restored);
+        const revoke = /^DELETE \/api\/v1\/tokens\/([A-Za-z0-9]{1,64})$/.exec(route);
+        if (revoke) {
+          requirePassword(principal);
+          if (!(await hub.accounts.revokeToken(principal.accountId, revoke[1] as string))) throw new ProtocolError('notFound', `no token ${revoke[1]}`);
+          return reply(200, 'revoked', { id: revoke[1] });
+        }
         throw new ProtocolError('notFound', `no route ${route}`);
       }
     }

@@ -137,4 +137,27 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX add_ledger_item ON add_ledger(item_id);
   `,
+  // Push (seed 002): each device's token sequence, and what each token it was sent stands for, so an
+  // echoed token can be matched to the change it carried until the device's sync state passes it.
+  `
+  CREATE TABLE push_counters (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    next_token INTEGER NOT NULL,
+    PRIMARY KEY (account_id, device_id)
+  ) STRICT;
+  CREATE TABLE push_tokens (
+    account_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    token INTEGER NOT NULL,
+    collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    item_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    issued_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, device_id, token),
+    FOREIGN KEY (account_id, device_id) REFERENCES push_counters(account_id, device_id) ON DELETE CASCADE
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX push_tokens_release ON push_tokens(account_id, device_id, collection_id, seq);
+  CREATE INDEX push_tokens_issued ON push_tokens(account_id, issued_at);
+  `,
 ];

@@ -6,7 +6,9 @@ import type {
   ChangeQuery,
   CollectionRow,
   DeviceRow,
+  CommitObserver,
   ItemRow,
+  PushTokenRow,
   Store,
   StoreTx,
   SyncStateRow,
@@ -24,7 +26,9 @@ export function openSqliteStore(path: string): Store {
   const opened = openDatabase(path);
   const { db } = opened;
   migrate(opened);
-  const tx = sqliteTx(opened);
+  const written: ItemRow[] = [];
+  const tx = sqliteTx(opened, written);
+  const observers: CommitObserver[] = [];
   let tail: Promise<unknown> = Promise.resolve();
   let closed = false;
 
@@ -32,10 +36,14 @@ export function openSqliteStore(path: string): Store {
     transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
       const run = async (): Promise<T> => {
         if (closed) throw new Error('store is closed');
+        written.length = 0;
         db.exec('BEGIN IMMEDIATE');
         try {
           const result = await fn(tx);
+          const changes = written.splice(0);
+          const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(tx, changes)));
           db.exec('COMMIT');
+          prepared.forEach((p, i) => observers[i]?.afterCommit(p));
           return result;
         } catch (err) {
           if (db.inTransaction) db.exec('ROLLBACK');
@@ -45,6 +53,9 @@ export function openSqliteStore(path: string): Store {
       const next = tail.then(run, run);
       tail = next.catch(() => undefined);
       return next;
+    },
+    observeCommits(observer) {
+      observers.push(observer);
     },
     async close() {
       await tail;
@@ -59,6 +70,13 @@ function migrate({ db, prepare }: OpenDatabase): void {
   for (let i = done; i < migrations.length; i++) {
     db.exec(`BEGIN IMMEDIATE; ${migrations[i] as string}; PRAGMA user_version = ${i + 1}; COMMIT;`);
   }
+}
+
+interface PushDbRow {
+  token: number;
+  collection_id: string;
+  item_id: string;
+  seq: number;
 }
 
 interface ItemDbRow {
@@ -99,7 +117,7 @@ const toItem = (r: ItemDbRow): ItemRow => ({
   contactKeys: JSON.parse(r.contact_keys) as string[],
 });
 
-function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
+function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
   const account = {
     insert: q('INSERT INTO accounts (id, name, password_hash, created_at) VALUES (?, ?, ?, ?)'),
     byName: q<[string], { id: string; name: string; password_hash: string; created_at: number }>(
@@ -168,6 +186,21 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
     ),
     purge: q('DELETE FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?'),
   };
+  const push = {
+    next: q<[string, string], { next_token: number }>('SELECT next_token FROM push_counters WHERE account_id = ? AND device_id = ?'),
+    reserve: q<[string, string, number, number], { next_token: number }>(`INSERT INTO push_counters (account_id, device_id, next_token) VALUES (?, ?, 1 + ?)
+      ON CONFLICT (account_id, device_id) DO UPDATE SET next_token = next_token + ? RETURNING next_token`),
+    insert: q(`INSERT INTO push_tokens (account_id, device_id, token, collection_id, item_id, seq, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    byToken: q<[string, string, number], PushDbRow>(
+      'SELECT token, collection_id, item_id, seq FROM push_tokens WHERE account_id = ? AND device_id = ? AND token = ?',
+    ),
+    inRange: q<[string, string, string, number, number], PushDbRow>(
+      'SELECT token, collection_id, item_id, seq FROM push_tokens WHERE account_id = ? AND device_id = ? AND collection_id = ? AND token BETWEEN ? AND ?',
+    ),
+    release: q('DELETE FROM push_tokens WHERE account_id = ? AND device_id = ? AND collection_id = ? AND seq <= ?'),
+    purge: q('DELETE FROM push_tokens WHERE account_id = ? AND issued_at < ?'),
+  };
+  const toPushToken = (r: PushDbRow): PushTokenRow => ({ token: r.token, collectionId: r.collection_id, itemId: r.item_id, seq: r.seq });
   const conflict = {
     insert: q(`INSERT INTO conflicts (id, account_id, collection_id, item_id, data, lost_by, won_by, reason, created_at, restored_at)
                VALUES (@id, @accountId, @collectionId, @itemId, @data, @lostBy, @wonBy, @reason, @createdAt, @restoredAt)`),
@@ -326,6 +359,7 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
     async putItem(r, writtenAt) {
       item.put.run({ ...r, contactKeys: JSON.stringify(r.contactKeys) });
       if (r.data !== null) item.putVersion.run(r.id, r.seq, r.data, writtenAt);
+      written.push(r);
     },
     async getVersionAt(accountId, itemId, seq) {
       return item.versionAt.get(accountId, itemId, seq)?.data;
@@ -347,10 +381,34 @@ function sqliteTx({ prepare: q }: OpenDatabase): StoreTx {
     },
     async purgeTombstones(accountId, beforeMs) {
       item.pruneVersions.run(accountId, beforeMs);
+      push.purge.run(accountId, beforeMs);
       const floor = item.maxPurged.get(accountId, beforeMs)?.m;
       if (floor == null) return 0;
       account.raiseFloor.run(floor, accountId);
       return item.purge.run(accountId, beforeMs).changes;
+    },
+
+    async nextPushToken(accountId, deviceId) {
+      return push.next.get(accountId, deviceId)?.next_token ?? 1;
+    },
+    async issuePushTokens(accountId, deviceId, entries, issuedAt) {
+      if (entries.length === 0) return [];
+      const end = (push.reserve.get(accountId, deviceId, entries.length, entries.length) as { next_token: number }).next_token;
+      return entries.map((e, i) => {
+        const token = end - entries.length + i;
+        push.insert.run(accountId, deviceId, token, e.collectionId, e.itemId, e.seq, issuedAt);
+        return { token, ...e };
+      });
+    },
+    async getPushToken(accountId, deviceId, token) {
+      const r = push.byToken.get(accountId, deviceId, token);
+      return r && toPushToken(r);
+    },
+    async findPushTokens(accountId, deviceId, collectionId, ranges) {
+      return ranges.flatMap((r) => push.inRange.all(accountId, deviceId, collectionId, r.from, r.to).map(toPushToken));
+    },
+    async releasePushTokens(accountId, deviceId, collectionId, seq) {
+      push.release.run(accountId, deviceId, collectionId, seq);
     },
 
     async getDevice(accountId, id) {

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { serverCommandSchema, type TokenRange } from './sync.js';
+
+/**
+ * Push (seed 002, docs/protocol.md § Push). When an item changes, each other connected device of the
+ * account is sent the change itself with a token. Tokens come from a per-device sequence, so the set a
+ * device holds compresses to a few ranges; the device echoes that set (the seed's "collection object")
+ * in its next sync request, and the server resends every change whose token did not come back.
+ */
+
+/** A change sent to one device. `seq` is the change's place in the account's change sequence. */
+export const changeNoticeSchema = z.object({
+  type: z.literal('change'),
+  token: z.number().int().min(1),
+  collectionId: z.string(),
+  seq: z.number().int().min(1),
+  /** The change; a large one carries only its first portion (`truncated`, `size`): see remainder. */
+  command: serverCommandSchema,
+});
+export type ChangeNotice = z.infer<typeof changeNoticeSchema>;
+
+export const pushMessageSchema = z.discriminatedUnion('type', [
+  /** First message on every channel: the token the next notification will carry, and the heartbeat period. */
+  z.object({ type: z.literal('hello'), deviceId: z.string(), nextToken: z.number().int().min(1), heartbeatMs: z.number().int() }),
+  changeNoticeSchema,
+  /** Sent every heartbeat period: the last token this channel was sent, so a lost tail shows as a gap. */
+  z.object({ type: z.literal('heartbeat'), lastToken: z.number().int().min(0) }),
+]);
+export type PushMessage = z.infer<typeof pushMessageSchema>;
+
+/** The rest of a split change, fetched by its token: `data` continues the notice's first portion. */
+export const remainderSchema = z.object({ token: z.number().int(), serverId: z.string(), etag: z.string(), offset: z.number().int(), data: z.string() });
+export type Remainder = z.infer<typeof remainderSchema>;
+
+export const ticketSchema = z.object({ ticket: z.string(), expiresInMs: z.number().int() });
+export type Ticket = z.infer<typeof ticketSchema>;
+
+/** Long-poll answer: the notifications after `after`, possibly none (the wait ran out). */
+export const pollResponseSchema = z.object({ deviceId: z.string(), messages: z.array(changeNoticeSchema), lastToken: z.number().int().min(0) });
+export type PollResponse = z.infer<typeof pollResponseSchema>;
+
+/** WebSocket close codes the server uses. */
+export const pushCloseCodes = {
+  /** A newer channel for the same device took over. */
+  replaced: 4001,
+  /** The credentials the channel was opened with are no longer valid (a revoked app token). */
+  revoked: 4003,
+  /** The peer missed heartbeats. */
+  dead: 4008,
+  /** The server is shutting down. */
+  shutdown: 1001,
+} as const;
+
+/** Compresses a set of tokens to sorted, disjoint, non-adjacent ranges. Linear after the sort. */
+export function toRanges(tokens: Iterable<number>): TokenRange[] {
+  const sorted = [...new Set(tokens)].sort((a, b) => a - b);
+  const ranges: TokenRange[] = [];
+  for (const t of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last && last.to + 1 === t) last.to = t;
+    else ranges.push({ from: t, to: t });
+  }
+  return ranges;
+}

@@ -1,0 +1,214 @@
+import { truncateUtf8 } from '../content/utf8.js';
+import { limits } from '../core/limits.js';
+import type { Accounts } from '../hub/accounts.js';
+import type { Clock, Logger } from '../hub/ports.js';
+import { pushCloseCodes, type ChangeNotice, type PushMessage, type Remainder } from '../protocol/push.js';
+import type { ServerCommand } from '../protocol/sync.js';
+import type { CommitObserver, ItemRow, Store, StoreTx } from '../store/store.js';
+
+/**
+ * Push (seed 002). The hub's store shows every committed change to this observer; inside the
+ * committing transaction each other connected device of the account gets a token for it (so the
+ * token, the change and what the token stands for commit together), and once the commit is durable
+ * the change itself goes out on the device's channel. Nothing here reads the database to find
+ * changes: channels are woken by the commit.
+ *
+ * A notice can be lost on the way. That costs nothing: the device echoes the tokens it applied in
+ * its next sync, and the sync sends every change whose token did not come back (hub/sync.ts).
+ */
+
+/** One device's live connection: a WebSocket, an SSE stream or a long-poll mailbox. */
+export interface Channel {
+  readonly accountId: string;
+  readonly deviceId: string;
+  /** The app token the channel was opened with, if any: revoking it closes the channel. */
+  readonly tokenId: string | undefined;
+  /** Collections the device wants notices for; null for all of the account's. */
+  readonly collections: ReadonlySet<string> | null;
+  /** The last token sent on this channel (0: none yet). */
+  lastToken: number;
+  /** Queues a message; must not throw. A channel too far behind may drop it: the device finds the gap. */
+  send(message: PushMessage): void;
+  /** Called every heartbeat period; returns false when the peer is dead and the channel was closed. */
+  beat(): boolean;
+  close(code: number, reason: string): void;
+}
+
+interface Delivery {
+  channel: Channel;
+  notice: ChangeNotice;
+}
+
+export interface PushHubOptions {
+  heartbeatMs: number;
+  /** Changes larger than this many bytes are split: the notice carries the first portion. */
+  portionBytes?: number;
+}
+
+export class PushHub implements CommitObserver<Delivery[]> {
+  /** accountId -> deviceId -> the device's one active channel. */
+  private readonly channels = new Map<string, Map<string, Channel>>();
+  private readonly portionBytes: number;
+  private timer: NodeJS.Timeout | undefined;
+  private connected = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly accounts: Accounts,
+    readonly options: PushHubOptions,
+  ) {
+    this.portionBytes = options.portionBytes ?? limits.pushPortionBytes;
+    store.observeCommits(this);
+    accounts.onTokenRevoked((tokenId) => this.closeToken(tokenId));
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.sweep(), this.options.heartbeatMs);
+    this.timer.unref();
+  }
+
+  /** Connected channels right now. */
+  get size(): number {
+    return this.connected;
+  }
+
+  /**
+   * Makes `channel` its device's active channel, closing the one it replaces, and returns the token
+   * the next notice will carry. Runs as a store transaction so no commit can issue a token between
+   * reading the counter and the channel becoming visible to fan-out.
+   */
+  register(channel: Channel): Promise<number> {
+    return this.store.transaction(async (tx) => {
+      const nextToken = await tx.nextPushToken(channel.accountId, channel.deviceId);
+      let devices = this.channels.get(channel.accountId);
+      if (!devices) this.channels.set(channel.accountId, (devices = new Map()));
+      const old = devices.get(channel.deviceId);
+      devices.set(channel.deviceId, channel);
+      if (old) old.close(pushCloseCodes.replaced, 'a newer channel for this device took over');
+      else this.connected++;
+      channel.lastToken = nextToken - 1;
+      return nextToken;
+    });
+  }
+
+  /** Forgets the channel if it is still its device's active one. */
+  unregister(channel: Channel): void {
+    const devices = this.channels.get(channel.accountId);
+    if (devices?.get(channel.deviceId) !== channel) return;
+    devices.delete(channel.deviceId);
+    this.connected--;
+    if (devices.size === 0) this.channels.delete(channel.accountId);
+  }
+
+  active(accountId: string, deviceId: string): Channel | undefined {
+    return this.channels.get(accountId)?.get(deviceId);
+  }
+
+  /** Closes every channel opened with this app token. */
+  closeToken(tokenId: string): void {
+    for (const devices of this.channels.values()) {
+      for (const channel of devices.values()) {
+        if (channel.tokenId === tokenId) {
+          this.unregister(channel);
+          channel.close(pushCloseCodes.revoked, 'the app token was revoked');
+        }
+      }
+    }
+  }
+
+  async beforeCommit(tx: StoreTx, written: readonly ItemRow[]): Promise<Delivery[]> {
+    const deliveries: Delivery[] = [];
+    for (const [accountId, rows] of groupByAccount(written)) {
+      const devices = this.channels.get(accountId);
+      if (!devices) continue;
+      for (const channel of devices.values()) {
+        // The device that made a version has it; a version the server made (a merge) goes to everyone.
+        const wanted = rows.filter((r) => r.originDevice !== channel.deviceId && (channel.collections?.has(r.collectionId) ?? true));
+        if (wanted.length === 0) continue;
+        const issued = await tx.issuePushTokens(
+          accountId,
+          channel.deviceId,
+          wanted.map((r) => ({ collectionId: r.collectionId, itemId: r.id, seq: r.seq })),
+          this.clock.now(),
+        );
+        wanted.forEach((row, i) => {
+          const token = (issued[i] as { token: number }).token;
+          deliveries.push({ channel, notice: { type: 'change', token, collectionId: row.collectionId, seq: row.seq, command: this.commandOf(row) } });
+        });
+      }
+    }
+    return deliveries;
+  }
+
+  afterCommit(deliveries: Delivery[]): void {
+    for (const { channel, notice } of deliveries) {
+      // A channel replaced or closed since its tokens were issued: the device learns by syncing.
+      if (this.active(channel.accountId, channel.deviceId) !== channel) continue;
+      channel.lastToken = notice.token;
+      channel.send(notice);
+    }
+  }
+
+  /**
+   * The rest of a split change, asked for by its token. Undefined when the token is unknown (never
+   * issued, or spent), 'gone' when the item has changed since: a newer notice or a sync brings it.
+   */
+  remainder(accountId: string, deviceId: string, token: number): Promise<Remainder | 'gone' | undefined> {
+    return this.store.transaction(async (tx) => {
+      const issued = await tx.getPushToken(accountId, deviceId, token);
+      if (!issued) return undefined;
+      const item = await tx.getItem(accountId, issued.collectionId, issued.itemId);
+      if (!item || item.seq !== issued.seq || item.data === null) return 'gone';
+      const first = Buffer.byteLength(truncateUtf8(item.data, this.portionBytes), 'utf8');
+      return { token, serverId: item.id, etag: item.etag, offset: first, data: Buffer.from(item.data, 'utf8').subarray(first).toString('utf8') };
+    });
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    for (const devices of this.channels.values()) for (const channel of devices.values()) channel.close(pushCloseCodes.shutdown, 'server shutting down');
+    this.channels.clear();
+    this.connected = 0;
+  }
+
+  private commandOf(row: ItemRow): ServerCommand {
+    if (row.data === null) return { op: 'delete', serverId: row.id };
+    const op = row.createdSeq === row.seq ? 'add' : 'change';
+    const size = Buffer.byteLength(row.data, 'utf8');
+    if (size <= this.portionBytes) return { op, serverId: row.id, data: row.data, etag: row.etag };
+    return { op, serverId: row.id, data: truncateUtf8(row.data, this.portionBytes), etag: row.etag, truncated: true, size };
+  }
+
+  /** Heartbeats every channel, drops dead ones, and closes channels whose app token was revoked elsewhere. */
+  private async sweep(): Promise<void> {
+    const tokens = new Set<string>();
+    for (const devices of [...this.channels.values()]) {
+      for (const channel of [...devices.values()]) {
+        if (!channel.beat()) {
+          this.unregister(channel);
+          continue;
+        }
+        if (channel.tokenId !== undefined) tokens.add(channel.tokenId);
+      }
+    }
+    // The CLI can revoke a token from another process; this is the server's only way to hear of it.
+    try {
+      for (const tokenId of tokens) if (!(await this.accounts.getToken(tokenId))) this.closeToken(tokenId);
+    } catch (err) {
+      this.logger.warn({ err }, 'checking push channel credentials failed');
+    }
+  }
+}
+
+function groupByAccount(rows: readonly ItemRow[]): Map<string, ItemRow[]> {
+  const out = new Map<string, ItemRow[]>();
+  for (const row of rows) {
+    const list = out.get(row.accountId);
+    if (list) list.push(row);
+    else out.set(row.accountId, [row]);
+  }
+  return out;
+}

@@ -1,0 +1,171 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { limits } from '../core/limits.js';
+import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
+import type { Remainder, Ticket } from '../protocol/push.js';
+import { protocolVersion } from '../protocol/version.js';
+import type { Authenticator, Principal } from '../server/auth/authenticate.js';
+import { send } from '../server/http.js';
+import { LongPollChannel } from './long-poll-channel.js';
+import type { Channel, PushHub } from './push-hub.js';
+import { SseChannel } from './sse-channel.js';
+import { ticketLifetimeMs, Tickets } from './tickets.js';
+import { WebSocketChannel } from './websocket-channel.js';
+
+/**
+ * The push endpoints (docs/protocol.md § Push), all under /api/v1/push/:
+ *   POST ticket           a short-lived ticket for channels that cannot send Authorization
+ *   GET  ws               WebSocket upgrade (the primary channel)
+ *   GET  events           Server-Sent Events (the fallback)
+ *   GET  poll             long-poll
+ *   GET  remainder/{token} the rest of a split change
+ * Channels take `device` (the sync point's id) and optionally `collections` (comma-separated ids).
+ */
+export const pushPrefix = '/api/v1/push/';
+
+const pollWaitMsMax = 60_000;
+const pollWaitMsDefault = 25_000;
+/** A long-poll mailbox lives this long after its last poll, so notices between polls are kept. */
+const pollLingerMs = 2 * pollWaitMsMax;
+
+export class PushRoutes {
+  private readonly tickets: Tickets;
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096 });
+
+  constructor(
+    private readonly push: PushHub,
+    private readonly auth: Authenticator,
+    private readonly now: () => number,
+  ) {
+    this.tickets = new Tickets({ now });
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    try {
+      const route = `${req.method} ${url.pathname.slice(pushPrefix.length)}`;
+      if (route === 'POST ticket') {
+        const principal = await this.auth.authenticate(req.headers.authorization);
+        if (!principal) throw new ProtocolError('unauthorized', 'valid credentials required');
+        req.resume();
+        return json(req, res, 200, { ticket: this.tickets.issue(principal), expiresInMs: ticketLifetimeMs } satisfies Ticket);
+      }
+      const principal = await this.principalOf(req, url);
+      if (route === 'GET events') return void (await this.openSse(principal, req, res, url));
+      if (route === 'GET poll') return await this.poll(principal, req, res, url);
+      const remainder = /^GET remainder\/(\d{1,15})$/.exec(route);
+      if (remainder) return await this.remainder(principal, req, res, url, Number(remainder[1]));
+      throw new ProtocolError('notFound', `no route ${req.method} ${url.pathname}`);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      if (err.status === 'unauthorized') res.setHeader('www-authenticate', 'Basic realm="Syncpoint", charset="UTF-8"');
+      return json(req, res, httpStatusOf[err.status], { version: protocolVersion, status: err.status, message: err.message });
+    }
+  }
+
+  /** A WebSocket upgrade on /api/v1/push/ws. */
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
+    let principal: Principal;
+    let device: DeviceParams;
+    try {
+      if (url.pathname !== `${pushPrefix}ws`) throw new ProtocolError('notFound', `no WebSocket at ${url.pathname}`);
+      principal = await this.principalOf(req, url);
+      device = deviceParams(url);
+    } catch (err) {
+      const status = err instanceof ProtocolError ? httpStatusOf[err.status] : 500;
+      const message = err instanceof ProtocolError ? err.message : 'internal error';
+      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Refused'}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+      if (!(err instanceof ProtocolError)) throw err;
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const channel = new WebSocketChannel(ws, principal.accountId, device.id, principal.tokenId, device.collections);
+      // Client frames are heartbeats at most; the channel only counts them as signs of life.
+      ws.on('close', () => this.push.unregister(channel));
+      ws.on('error', () => ws.terminate());
+      void this.start(channel);
+    });
+  }
+
+  close(): void {
+    this.wss.close();
+  }
+
+  private async start(channel: Channel): Promise<void> {
+    const nextToken = await this.push.register(channel);
+    channel.send({ type: 'hello', deviceId: channel.deviceId, nextToken, heartbeatMs: this.push.options.heartbeatMs });
+  }
+
+  private async openSse(principal: Principal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const device = deviceParams(url);
+    req.resume();
+    const channel = new SseChannel(res, principal.accountId, device.id, principal.tokenId, device.collections);
+    res.on('close', () => this.push.unregister(channel));
+    await this.start(channel);
+  }
+
+  private async poll(principal: Principal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const device = deviceParams(url);
+    const after = integerParam(url, 'after', 0, Number.MAX_SAFE_INTEGER, 0);
+    const waitMs = integerParam(url, 'wait', 0, pollWaitMsMax / 1000, pollWaitMsDefault / 1000) * 1000;
+    req.resume();
+    const active = this.push.active(principal.accountId, device.id);
+    const reuse = active instanceof LongPollChannel && active.tokenId === principal.tokenId && sameSet(active.collections, device.collections);
+    const channel = reuse ? active : new LongPollChannel(principal.accountId, device.id, principal.tokenId, device.collections, pollLingerMs, this.now);
+    if (!reuse) await this.push.register(channel);
+    const { answer, cancel } = channel.poll(after, waitMs);
+    res.on('close', cancel);
+    const response = await answer;
+    if (!res.destroyed) await json(req, res, 200, response);
+  }
+
+  private async remainder(principal: Principal, req: IncomingMessage, res: ServerResponse, url: URL, token: number): Promise<void> {
+    const device = deviceParams(url);
+    req.resume();
+    const rest = await this.push.remainder(principal.accountId, device.id, token);
+    if (rest === undefined) throw new ProtocolError('notFound', `no token ${token} for device ${device.id}`);
+    if (rest === 'gone') {
+      return json(req, res, 410, { version: protocolVersion, status: 'notFound', message: 'the item changed since; a newer notice or a sync brings it' });
+    }
+    return json(req, res, 200, rest satisfies Remainder);
+  }
+
+  private async principalOf(req: IncomingMessage, url: URL): Promise<Principal> {
+    const ticket = url.searchParams.get('ticket');
+    const principal = ticket !== null ? this.tickets.redeem(ticket) : await this.auth.authenticate(req.headers.authorization);
+    if (!principal) throw new ProtocolError('unauthorized', ticket !== null ? 'the ticket is unknown, spent or expired' : 'valid credentials required');
+    return principal;
+  }
+}
+
+interface DeviceParams {
+  id: string;
+  collections: ReadonlySet<string> | null;
+}
+
+function deviceParams(url: URL): DeviceParams {
+  const id = url.searchParams.get('device') ?? '';
+  if (id.length < 1 || id.length > limits.idCharsMax) throw new ProtocolError('invalidRequest', `device must be 1-${limits.idCharsMax} characters`);
+  const list = url.searchParams.get('collections');
+  if (list === null) return { id, collections: null };
+  const ids = list.split(',').filter((c) => c.length > 0);
+  if (ids.length > limits.collectionsPerRequestMax || ids.some((c) => c.length > limits.idCharsMax)) {
+    throw new ProtocolError('invalidRequest', `collections lists at most ${limits.collectionsPerRequestMax} ids`);
+  }
+  return { id, collections: new Set(ids) };
+}
+
+function integerParam(url: URL, name: string, min: number, max: number, fallback: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!/^\d{1,16}$/.test(raw) || value < min || value > max) throw new ProtocolError('invalidRequest', `${name} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+function sameSet(a: ReadonlySet<string> | null, b: ReadonlySet<string> | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.size === b.size && [...a].every((x) => b.has(x));
+}
+
+const json = (req: IncomingMessage, res: ServerResponse, status: number, value: object) => send(req, res, status, 'application/json', JSON.stringify(value));

@@ -1,0 +1,42 @@
+import type { ServerResponse } from 'node:http';
+import type { PushMessage } from '../protocol/push.js';
+import type { Channel } from './push-hub.js';
+
+/**
+ * The fallback channel: Server-Sent Events. Each message is one event named by its type, with the
+ * token as the event id. The heartbeat event keeps proxies from timing the stream out.
+ */
+export class SseChannel implements Channel {
+  lastToken = 0;
+  private open = true;
+
+  constructor(
+    private readonly res: ServerResponse,
+    readonly accountId: string,
+    readonly deviceId: string,
+    readonly tokenId: string | undefined,
+    readonly collections: ReadonlySet<string> | null,
+  ) {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    res.on('close', () => {
+      this.open = false;
+    });
+  }
+
+  send(message: PushMessage): void {
+    if (!this.open || this.res.writableNeedDrain) return;
+    const id = message.type === 'change' ? `id: ${message.token}\n` : '';
+    this.res.write(`event: ${message.type}\n${id}data: ${JSON.stringify(message)}\n\n`);
+  }
+
+  beat(): boolean {
+    if (!this.open) return false;
+    this.send({ type: 'heartbeat', lastToken: this.lastToken });
+    return true;
+  }
+
+  close(): void {
+    this.open = false;
+    this.res.end();
+  }
+}
