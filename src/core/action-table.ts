@@ -54,10 +54,15 @@ export interface ItemFacts {
  *   - live: ADD if created after the checkpoint or during an initial sync, else UPDATE.
  * Clients treat an UPDATE of an id they do not hold as an ADD: during an initial sync an item changed
  * before its page went out is one they never saw.
+ *
+ * `heldSeq`: the version a push notice brought the device (seed 002), known from the token it echoed.
+ * It holds the record whatever its checkpoint says, so that version is NO_CHANGE and any later one,
+ * a delete included, must be sent.
  */
-export function deriveAction(item: ItemFacts, from: Checkpoint, deviceId: string): Action {
-  if (item.seq <= from.seq) return 'NO_CHANGE';
+export function deriveAction(item: ItemFacts, from: Checkpoint, deviceId: string, heldSeq?: number): Action {
+  if (item.seq <= from.seq || item.seq === heldSeq) return 'NO_CHANGE';
   if (item.originDevice === deviceId && item.seq > from.baseSeq) return 'NO_CHANGE';
+  if (heldSeq !== undefined) return item.deleted ? 'DELETE' : 'UPDATE';
   if (item.deleted) {
     const neverHad = item.createdSeq > from.seq && item.createdBy !== deviceId;
     return neverHad || item.seq <= from.baseSeq ? 'NO_CHANGE' : 'DELETE';

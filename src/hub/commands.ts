@@ -107,9 +107,7 @@ async function ledgerAnswer(ctx: CommandContext, clientId: string, dataEtag: str
   return { op: 'add', clientId, serverId: item.id, dataEtag, status: 'ok', ...(item.deletedAt === null ? { etag: item.etag } : {}) };
 }
 
-/** What the device has yet to receive of this item; nothing if push already brought it the latest version. */
-const pendingFor = (ctx: CommandContext, item: ItemRow): Action =>
-  ctx.held.get(item.id) === item.seq ? 'NO_CHANGE' : deriveAction(actionFacts(item), ctx.from, ctx.deviceId);
+const pendingFor = (ctx: CommandContext, item: ItemRow): Action => deriveAction(actionFacts(item), ctx.from, ctx.deviceId, ctx.held.get(item.id));
 
 /** The last version of the item the device is known to hold: the merge base for its edit. */
 const baseSeqFor = (ctx: CommandContext, item: ItemRow): number => Math.max(ctx.from.seq, ctx.held.get(item.id) ?? 0);

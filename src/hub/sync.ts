@@ -101,10 +101,14 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
     if (looping) ports.logger.warn({ accountId, deviceId, collectionId: collection.id, reinitTimes }, 'device is stuck re-initializing this collection');
   }
 
-  // Seed 002: the versions the device holds from push notices. Tokens for changes its confirmed
-  // checkpoint covers are spent; the rest say which item versions need not be sent again.
-  const held = new Map((await tx.findPushTokens(accountId, deviceId, collection.id, c.tokens ?? [])).map((t) => [t.itemId, t.seq]));
-  await tx.releasePushTokens(accountId, deviceId, collection.id, from.seq);
+  // Seed 002: the item versions the device holds from push notices, by the tokens it echoed. A token
+  // for a change its checkpoint covers that it did not echo is spent: the device holds it from a sync
+  // or will drop the late notice as old news. Echoed ones are kept until an answer covering them is
+  // confirmed, so a replay of this exchange still finds them.
+  const echoed = await tx.findPushTokens(accountId, deviceId, collection.id, c.tokens ?? []);
+  const held = new Map<string, number>();
+  for (const t of echoed) held.set(t.itemId, Math.max(t.seq, held.get(t.itemId) ?? 0));
+  if (decision.kind !== 'initial') await tx.releasePushTokens(accountId, deviceId, collection.id, from.seq, echoed.map((t) => t.token));
 
   // Commands of a retried exchange are matched against what its first attempt did.
   const retried = state !== undefined && c.syncKey === state.lastSentKey;
@@ -162,8 +166,17 @@ async function serverChanges(
   const query = { accountId, collectionId: c.collectionId, deviceId, ...timeRangeOf(c.options) };
   const rows = await tx.listChanges({ ...query, checkpoint: from, limit: window + 1, ...(until ? { untilSeq: until.seq } : {}) });
   const sent = rows.slice(0, window);
-  const commands = sent.flatMap((row) => (held.get(row.id) === row.seq ? [] : toServerCommand(row, deriveAction(actionFacts(row), from, deviceId), c.options)));
-  const told = new Set(commands.map((command) => command.serverId));
+  const commands = sent.flatMap((row) => toServerCommand(row, deriveAction(actionFacts(row), from, deviceId, held.get(row.id)), c.options));
+  const told = new Set(sent.map((row) => row.id));
+  // A held version the checkpoint has already passed, yet not the truth's: the device applied that
+  // notice after sending the request that moved its checkpoint, so the server could not count it then.
+  for (const [itemId, seq] of held) {
+    if (told.has(itemId)) continue;
+    const item = await tx.getItem(accountId, c.collectionId, itemId);
+    if (item && (item.seq === seq || item.seq > from.seq)) continue;
+    told.add(itemId);
+    commands.push(...(item ? toServerCommand(item, item.deletedAt === null ? 'UPDATE' : 'DELETE', c.options) : [{ op: 'delete' as const, serverId: itemId }]));
+  }
   for (const id of deletedSince) if (!told.has(id)) commands.push({ op: 'delete', serverId: id });
   if (rows.length <= window && until) {
     return { commands, reached: until, moreAvailable: (await tx.listChanges({ ...query, checkpoint: until, limit: 1 })).length > 0 };

@@ -27,7 +27,6 @@ export function openMemoryReplica(): Replica {
       rows: new Map(current?.rows),
       inflight: current?.inflight ?? null,
       horizon: current?.horizon ?? 0,
-      pushed: new Map(current?.pushed),
       tokens: new Map(current?.tokens),
     };
     collections.set(collectionId, state);
@@ -83,18 +82,18 @@ export function openMemoryReplica(): Replica {
     setHorizon: (c, seq) => {
       writable(c).horizon = seq;
     },
-    pushedSeq: (c, serverId) => collections.get(c)?.pushed.get(serverId),
-    setPushedSeq: (c, serverId, seq) => {
-      writable(c).pushed.set(serverId, seq);
-    },
     heldTokens: (c) => [...(collections.get(c)?.tokens.keys() ?? [])].sort((a, b) => a - b),
-    holdToken: (c, token, seq) => {
-      writable(c).tokens.set(token, seq);
+    holdToken: (c, token, serverId, seq) => {
+      writable(c).tokens.set(token, { serverId, seq });
     },
-    settlePush: (c, seq) => {
-      const state = writable(c);
-      for (const [serverId, s] of state.pushed) if (s <= seq) state.pushed.delete(serverId);
-      for (const [token, s] of state.tokens) if (s <= seq) state.tokens.delete(token);
+    pushedSeq: (c, serverId) => {
+      let newest: number | undefined;
+      for (const t of collections.get(c)?.tokens.values() ?? []) if (t.serverId === serverId && (newest === undefined || t.seq > newest)) newest = t.seq;
+      return newest;
+    },
+    releaseTokens: (c, tokens, seq) => {
+      const held = writable(c).tokens;
+      for (const token of tokens) if ((held.get(token)?.seq ?? Infinity) <= seq) held.delete(token);
     },
   };
 
@@ -134,10 +133,8 @@ interface CollectionState {
   rows: Map<string, Row>;
   inflight: ClientCommand[] | null;
   horizon: number;
-  /** serverId -> sequence of the version a push notice brought. */
-  pushed: Map<string, number>;
-  /** token -> sequence of the change it carried. */
-  tokens: Map<number, number>;
+  /** Held push tokens: token -> the item and change sequence its notice carried. */
+  tokens: Map<number, { serverId: string; seq: number }>;
 }
 
 function copy(row: Row | undefined): LocalItem | undefined {

@@ -53,14 +53,13 @@ export interface ReplicaTx {
   /** The sequence the last applied sync answer brought the collection to (0: none yet). */
   horizon(collectionId: string): number;
   setHorizon(collectionId: string, seq: number): void;
-  /** The sequence of the version a push notice brought for this item, while it is ahead of the horizon. */
-  pushedSeq(collectionId: string, serverId: string): number | undefined;
-  setPushedSeq(collectionId: string, serverId: string, seq: number): void;
-  /** Tokens of applied notices the server has not yet seen echoed past the horizon. */
+  /** Tokens of applied notices, ascending: each goes out in the next sync request's echo. */
   heldTokens(collectionId: string): number[];
-  holdToken(collectionId: string, token: number, seq: number): void;
-  /** Forgets pushed versions and tokens at or before `seq`: the sync state covers them now. */
-  settlePush(collectionId: string, seq: number): void;
+  holdToken(collectionId: string, token: number, serverId: string, seq: number): void;
+  /** The newest version of the item a held notice brought (its sequence), if any. */
+  pushedSeq(collectionId: string, serverId: string): number | undefined;
+  /** Forgets these echoed tokens if their change is at or before `seq`: the server has taken them into account. */
+  releaseTokens(collectionId: string, tokens: readonly number[], seq: number): void;
 }
 
 export interface Replica {

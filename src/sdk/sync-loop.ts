@@ -94,14 +94,14 @@ export class SyncClient {
       const { syncKey, commands, resent, tokens } = this.o.replica.transaction((tx) => {
         const key = tx.syncKey(collectionId);
         // Seed 002's echo: the push notices applied here, so the server does not send them again.
-        const held = toRanges(tx.heldTokens(collectionId));
+        const held = tx.heldTokens(collectionId);
         if (key === 0) return { syncKey: key, commands: [], resent: false, tokens: held };
         const inflight = tx.inflight(collectionId);
         const batch = inflight ?? toCommands(tx.pending(collectionId, this.o.commandsMax));
         if (!inflight) tx.setInflight(collectionId, batch);
         return { syncKey: key, commands: batch, resent: inflight !== null, tokens: held };
       });
-      const response = await this.exchange(collectionId, syncKey, commands, tokens, summary);
+      const response = await this.exchange(collectionId, syncKey, commands, toRanges(tokens), summary);
       summary.exchanges++;
       if (response.status === 'invalidSyncKey') {
         if (syncKey === 0) throw new Error(`server refused key 0 for ${collectionId}: ${response.message ?? ''}`);
@@ -118,7 +118,9 @@ export class SyncClient {
           applyServerCommand(tx, collectionId, command, this.o.localIdFor);
         }
         tx.setHorizon(collectionId, Math.max(tx.horizon(collectionId), response.seq));
-        tx.settlePush(collectionId, response.seq);
+        // A token echoed here is spent once the answer covers its change. One applied while this
+        // exchange was in flight goes out in the next echo: the server may not know the device has it.
+        tx.releaseTokens(collectionId, tokens, response.seq);
         // The end of an initial sync: whatever it did not re-deliver is gone from the server.
         if (!response.moreAvailable) tx.dropStale(collectionId);
         tx.setSyncKey(collectionId, response.syncKey);
@@ -157,8 +159,7 @@ export class SyncClient {
       if ((item && item.pending !== null) || inFlight) return 'deferred';
       const same = item !== undefined && (command.op === 'delete' ? item.data === null : item.etag === command.etag);
       if (!same) applyServerCommand(tx, c, command, this.o.localIdFor);
-      tx.setPushedSeq(c, command.serverId, seq);
-      tx.holdToken(c, token, seq);
+      tx.holdToken(c, token, command.serverId, seq);
       return same ? 'duplicate' : 'applied';
     });
   }

@@ -1,4 +1,5 @@
 import { collectionListSchema, collectionSchema, type Collection, type CreateCollection } from '../protocol/collections.js';
+import { remainderSchema, ticketSchema, type Remainder } from '../protocol/push.js';
 import { syncResponseSchema, type SyncRequest, type SyncResponse } from '../protocol/sync.js';
 import { decodeXml, encodeXml } from '../protocol/xml.js';
 
@@ -79,6 +80,28 @@ export class HttpTransport implements Transport {
 
   async createCollection(input: CreateCollection): Promise<Collection> {
     return collectionSchema.parse(JSON.parse(await this.call('POST', 'collections', JSON.stringify(input), 'application/json')));
+  }
+
+  /** A single-use ticket that opens a push channel without an Authorization header. */
+  async pushTicket(): Promise<string> {
+    return ticketSchema.parse(JSON.parse(await this.call('POST', 'push/ticket', '', 'application/json'))).ticket;
+  }
+
+  /** The rest of a split push notice; undefined when the item has changed since (HTTP 410). */
+  async pushRemainder(deviceId: string, token: number): Promise<Remainder | undefined> {
+    try {
+      return remainderSchema.parse(JSON.parse(await this.call('GET', `push/remainder/${token}?device=${encodeURIComponent(deviceId)}`, undefined, 'application/json')));
+    } catch (err) {
+      if (err instanceof RequestRefusedError && err.httpStatus === 410) return undefined;
+      throw err;
+    }
+  }
+
+  /** The WebSocket URL of the push channel (the ticket goes in its query). */
+  pushSocketUrl(query: URLSearchParams): string {
+    const url = new URL(`api/v1/push/ws?${query}`, this.options.baseUrl.replace(/\/?$/, '/'));
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    return url.toString();
   }
 
   private async call(method: string, path: string, body?: string, contentType?: string): Promise<string> {

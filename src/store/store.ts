@@ -210,6 +210,6 @@ export interface StoreTx {
   getPushToken(accountId: string, deviceId: string, token: number): Promise<PushTokenRow | undefined>;
   /** The recorded tokens of this device and collection inside the ranges; unknown tokens are skipped. */
   findPushTokens(accountId: string, deviceId: string, collectionId: string, ranges: ReadonlyArray<{ from: number; to: number }>): Promise<PushTokenRow[]>;
-  /** Forgets the device's tokens for changes at or before `seq`: its confirmed sync state covers them. */
-  releasePushTokens(accountId: string, deviceId: string, collectionId: string, seq: number): Promise<void>;
+  /** Forgets the device's tokens for changes at or before `seq`, except those in `keep`. */
+  releasePushTokens(accountId: string, deviceId: string, collectionId: string, seq: number, keep: readonly number[]): Promise<void>;
 }

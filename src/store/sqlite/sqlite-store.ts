@@ -197,7 +197,10 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     inRange: q<[string, string, string, number, number], PushDbRow>(
       'SELECT token, collection_id, item_id, seq FROM push_tokens WHERE account_id = ? AND device_id = ? AND collection_id = ? AND token BETWEEN ? AND ?',
     ),
-    release: q('DELETE FROM push_tokens WHERE account_id = ? AND device_id = ? AND collection_id = ? AND seq <= ?'),
+    covered: q<[string, string, string, number], { token: number }>(
+      'SELECT token FROM push_tokens WHERE account_id = ? AND device_id = ? AND collection_id = ? AND seq <= ?',
+    ),
+    release: q('DELETE FROM push_tokens WHERE account_id = ? AND device_id = ? AND token = ?'),
     purge: q('DELETE FROM push_tokens WHERE account_id = ? AND issued_at < ?'),
   };
   const toPushToken = (r: PushDbRow): PushTokenRow => ({ token: r.token, collectionId: r.collection_id, itemId: r.item_id, seq: r.seq });
@@ -407,8 +410,9 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     async findPushTokens(accountId, deviceId, collectionId, ranges) {
       return ranges.flatMap((r) => push.inRange.all(accountId, deviceId, collectionId, r.from, r.to).map(toPushToken));
     },
-    async releasePushTokens(accountId, deviceId, collectionId, seq) {
-      push.release.run(accountId, deviceId, collectionId, seq);
+    async releasePushTokens(accountId, deviceId, collectionId, seq, keep) {
+      const kept = new Set(keep);
+      for (const { token } of push.covered.all(accountId, deviceId, collectionId, seq)) if (!kept.has(token)) push.release.run(accountId, deviceId, token);
     },
 
     async getDevice(accountId, id) {
