@@ -47,7 +47,20 @@ interface FolderBinding {
 
 const itemFile = /\.(vcf|ics)$/i;
 
-export async function syncFolder(o: FolderSyncOptions): Promise<FolderSyncReport> {
+/** A folder bound to its collection, with its replica open. */
+export interface OpenFolder {
+  collectionId: string;
+  deviceId: string;
+  replica: Replica;
+  client: SyncClient;
+  /** Turns edits made in the folder into pending changes. */
+  scan(): FolderSyncReport['uploaded'];
+  /** Writes what the replica holds to the folder, and removes what the server deleted. */
+  materialize(): { written: number; removed: number };
+  close(): void;
+}
+
+export async function openFolder(o: FolderSyncOptions): Promise<OpenFolder> {
   const stateDir = join(o.dir, '.syncpoint');
   mkdirSync(stateDir, { recursive: true });
   const bindingFile = join(stateDir, 'folder.json');
@@ -60,23 +73,35 @@ export async function syncFolder(o: FolderSyncOptions): Promise<FolderSyncReport
     binding = { server: o.server, user: o.user, collectionName: o.collectionName, collectionId: collection.id, kind: collection.kind, deviceId: randomUUID() };
     writeAtomically(bindingFile, JSON.stringify(binding, null, 2));
   }
-  const { collectionId } = binding;
+  const { collectionId, deviceId } = binding;
   const extension = binding.kind === 'contacts' ? '.vcf' : '.ics';
   const replica = openSqliteReplica(join(stateDir, 'replica.db'));
+  const client = new SyncClient({
+    transport: o.transport,
+    replica,
+    device: { id: deviceId, name: `folder ${o.dir}` },
+    localIdFor: (serverId) => `${serverId.replace(/[^A-Za-z0-9_-]/g, '_')}${extension}`,
+    ...o.client,
+  });
+  return {
+    collectionId,
+    deviceId,
+    replica,
+    client,
+    scan: () => scanFolder(o.dir, replica, collectionId),
+    materialize: () => materialize(o.dir, replica, collectionId),
+    close: () => replica.close(),
+  };
+}
+
+export async function syncFolder(o: FolderSyncOptions): Promise<FolderSyncReport> {
+  const folder = await openFolder(o);
   try {
-    const uploaded = scanFolder(o.dir, replica, collectionId);
-    const client = new SyncClient({
-      transport: o.transport,
-      replica,
-      device: { id: binding.deviceId, name: `folder ${o.dir}` },
-      localIdFor: (serverId) => `${serverId.replace(/[^A-Za-z0-9_-]/g, '_')}${extension}`,
-      ...o.client,
-    });
-    const summary = await client.syncCollection(collectionId);
-    const { written, removed } = materialize(o.dir, replica, collectionId);
-    return { ...summary, collectionId, uploaded, written, removed };
+    const uploaded = folder.scan();
+    const summary = await folder.client.syncCollection(folder.collectionId);
+    return { ...summary, collectionId: folder.collectionId, uploaded, ...folder.materialize() };
   } finally {
-    replica.close();
+    folder.close();
   }
 }
 

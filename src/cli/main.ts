@@ -5,6 +5,7 @@ import { registerServeCommand } from './serve.js';
 import { registerSyncCommand } from './sync.js';
 import { registerTokenCommands } from './token.js';
 import { registerUserCommands } from './user.js';
+import { registerWatchCommand } from './watch.js';
 
 const program = new Command('syncpoint').description('Syncpoint: sync server, client and admin tool').showHelpAfterError();
 registerServeCommand(program);
@@ -12,6 +13,7 @@ registerUserCommands(program);
 registerTokenCommands(program);
 registerSyncCommand(program);
 registerImportCommand(program);
+registerWatchCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`syncpoint: ${err instanceof Error ? err.message : String(err)}\n`);
