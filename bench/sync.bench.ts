@@ -10,17 +10,17 @@
  * It reports figures and asserts nothing about speed; it only fails when a phase does not deliver what
  * it should. Run with `npm run bench`; the figures also go to bench/results/sync-latest.json.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { protocolVersion } from '../src/protocol/version.js';
 import { HttpTransport, openSqliteReplica, recordLocalPut, SyncClient, type Replica, type SyncSummary } from '../src/sdk/index.js';
 import { windowSizeDefault } from '../src/sdk/sync-loop.js';
+import { accountArgs, createAccount, freePort, nodeCommand, repoRoot, rssKiB, startServer, stopServer } from './server-process.js';
 import { gzipLevel } from '../src/server/http.js';
 import { openDatabase } from '../src/sqlite/open.js';
 // The simulator's PRNG, so every run uploads byte-identical contacts.
@@ -36,9 +36,6 @@ const runs = 5;
 const idleSyncs = 50;
 const account = { user: 'bench', password: 'bench-password-0123' };
 
-/** This file runs as dist/bench/sync.bench.js; the repository root is two levels up. */
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const cliPath = join(repoRoot, 'dist/src/cli/main.js');
 const resultsPath = join(repoRoot, 'bench/results/sync-latest.json');
 
 // ---------------------------------------------------------------------------------------------------
@@ -111,69 +108,7 @@ const changedIndexes = (run: number) => Array.from({ length: changedTotal }, (_,
 // ---------------------------------------------------------------------------------------------------
 // The server child process.
 
-/** As run from the repository root; recorded in the results. */
-const nodeCommand = (args: string[]) => `node ${['dist/src/cli/main.js', ...args].join(' ')}`;
-
-function serveArgs(dataDir: string, port: number): string[] {
-  return ['serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'];
-}
-
-const accountArgs = (dataDir: string) => ['user', 'add', account.user, '--password-stdin', '--data', dataDir];
-
-function createAccount(dataDir: string): void {
-  const run = spawnSync(process.execPath, [cliPath, ...accountArgs(dataDir)], { input: `${account.password}\n`, encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`user add failed (exit ${run.status}): ${run.stderr}`);
-}
-
-/** A port nobody listens on right now (the OS picks it; the server binds it a moment later). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((done) => probe.close(done));
-  return port;
-}
-
-/** Starts `syncpoint serve` and resolves once it prints that it is serving. */
-async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [cliPath, ...serveArgs(dataDir, port)], {
-    env: { ...process.env, SYNCPOINT_LOG_LEVEL: 'warn' },
-    // Warnings and errors (JSON logs on stdout) show up in the bench's output; the readiness line is on stderr.
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
-  await new Promise<void>((ready, fail) => {
-    let out = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      process.stderr.write(chunk);
-      out += chunk;
-      if (out.includes('syncpoint serving')) ready();
-    });
-    child.once('exit', (code) => fail(new Error(`the server exited (code ${code}) before it was serving`)));
-  });
-  return child;
-}
-
-/** Peak resident set of a running process, from Linux's /proc (VmHWM, in kB). */
-function peakRssKiB(pid: number): number {
-  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) throw new Error(`no VmHWM in /proc/${pid}/status`);
-  return Number(match[1]);
-}
-
-/** SIGTERM, then wait for the graceful shutdown; a server that hangs is killed and reported. */
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  child.kill('SIGTERM');
-  const timeout = new Promise<'timeout'>((done) => setTimeout(() => done('timeout'), 10_000).unref());
-  const outcome = await Promise.race([exited, timeout]);
-  if (outcome === 'timeout') {
-    child.kill('SIGKILL');
-    throw new Error('the server did not stop within 10 s of SIGTERM');
-  }
-  if (outcome !== 0) throw new Error(`the server exited with code ${outcome} after SIGTERM`);
-}
+const serveArgs = (dataDir: string, port: number) => ['serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'];
 
 // ---------------------------------------------------------------------------------------------------
 // The byte-counting proxy: every byte the client and the server exchange passes through it, so a
@@ -549,9 +484,9 @@ async function main(): Promise<void> {
   let server: ChildProcess | undefined;
   let proxy: WireProxy | undefined;
   try {
-    createAccount(dataDir);
+    createAccount(dataDir, account);
     const port = await freePort();
-    server = await startServer(dataDir, port);
+    server = await startServer(serveArgs(dataDir, port));
     proxy = await startProxy(port);
 
     const collections = await new HttpTransport({ baseUrl: proxy.url, credentials: account }).listCollections();
@@ -569,7 +504,7 @@ async function main(): Promise<void> {
     // The server's database file (databaseFile() in src/server/app.ts, not imported so that this
     // process loads only the SDK). The server is idle; WAL lets this connection read beside it.
     const floorFigures = floor(join(dataDir, 'syncpoint.db'), collectionId);
-    const serverPeakRssKiB = peakRssKiB(server.pid as number);
+    const serverPeakRssKiB = rssKiB(server.pid as number);
     await stopServer(server);
 
     const results: Results = {
@@ -591,7 +526,7 @@ async function main(): Promise<void> {
       cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
       commands: {
         bench: 'npm run bench',
-        createAccount: `${nodeCommand(accountArgs('<tmp>/server'))}  (password on stdin)`,
+        createAccount: `${nodeCommand(accountArgs('<tmp>/server', account.user))}  (password on stdin)`,
         serve: `SYNCPOINT_LOG_LEVEL=warn ${nodeCommand(serveArgs('<tmp>/server', port))}`,
       },
       config: { contacts: contactsTotal, changed: changedTotal, windowSize, runs, idleSyncs, encoding: 'json' },

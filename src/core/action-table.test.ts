@@ -68,3 +68,17 @@ test('derived action during an initial sync: everything live is an ADD, tombston
   // A device that lost its state gets its own old writes back.
   assert.equal(deriveAction({ seq: 60, createdSeq: 60, createdBy: 'me', deleted: false, originDevice: 'me' }, from, 'me'), 'ADD');
 });
+
+test('derived action with a version held from push: that version is NO_CHANGE, anything after it is sent, a delete included', () => {
+  const from = { seq: 5, baseSeq: 5 };
+  // Added and deleted since the checkpoint: without push the device never had it...
+  const gone = { seq: 9, createdSeq: 7, createdBy: 'other', deleted: true, originDevice: 'other' };
+  assert.equal(deriveAction(gone, from, 'me'), 'NO_CHANGE');
+  // ...but it applied the notice of the add (seq 7), so it must hear of the delete.
+  assert.equal(deriveAction(gone, from, 'me', 7), 'DELETE');
+  const live = { seq: 8, createdSeq: 7, createdBy: 'other', deleted: false, originDevice: 'other' };
+  assert.equal(deriveAction(live, from, 'me', 8), 'NO_CHANGE');
+  assert.equal(deriveAction(live, from, 'me', 7), 'UPDATE');
+  // Its own later change is still not sent back.
+  assert.equal(deriveAction({ ...live, originDevice: 'me' }, from, 'me', 7), 'NO_CHANGE');
+});

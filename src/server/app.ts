@@ -42,7 +42,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    if (path === '/health') return send(req, res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
+    if (path === '/health') return send(req, res, 200, 'application/json', JSON.stringify({ status: 'ok', pushChannels: push.size }));
     if (path.startsWith(pushPrefix)) return pushRoutes.handle(req, res, url);
     if (!path.startsWith(nativePrefix)) {
       return send(req, res, 404, 'application/json', JSON.stringify({ version: protocolVersion, status: 'notFound', message: `no route ${path}` }));

@@ -1,0 +1,80 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A real `syncpoint serve` child process for benchmarks, and the helpers around it. */
+
+/** This file runs as dist/bench/server-process.js; the repository root is two levels up. */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const cliPath = join(repoRoot, 'dist/src/cli/main.js');
+
+/** As run from the repository root; recorded in the results. */
+export const nodeCommand = (args: string[]) => `node ${['dist/src/cli/main.js', ...args].join(' ')}`;
+
+export const accountArgs = (dataDir: string, user: string) => ['user', 'add', user, '--password-stdin', '--data', dataDir];
+
+export function createAccount(dataDir: string, account: { user: string; password: string }): void {
+  const run = spawnSync(process.execPath, [cliPath, ...accountArgs(dataDir, account.user)], { input: `${account.password}\n`, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`user add failed (exit ${run.status}): ${run.stderr}`);
+}
+
+/** A port nobody listens on right now (the OS picks it; the server binds it a moment later). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((done) => probe.close(done));
+  return port;
+}
+
+/** The most files (sockets included) one process may open here: the hard RLIMIT_NOFILE. */
+export function fileDescriptorHardLimit(): number {
+  return Number(spawnSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim());
+}
+
+/**
+ * Starts `syncpoint serve` with these arguments and resolves once it prints that it is serving.
+ * `manySockets` raises the soft open-file limit to the hard one first (through the shell's ulimit).
+ */
+export async function startServer(args: string[], manySockets = false): Promise<ChildProcess> {
+  const command = [process.execPath, cliPath, ...args];
+  const env = { ...process.env, SYNCPOINT_LOG_LEVEL: 'warn' };
+  const child = manySockets
+    ? spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'serve', ...command], { env, stdio: ['ignore', 'inherit', 'pipe'] })
+    : spawn(command[0] as string, command.slice(1), { env, stdio: ['ignore', 'inherit', 'pipe'] });
+  // Warnings and errors (JSON logs on stdout) show up in the bench's output; the readiness line is on stderr.
+  await new Promise<void>((ready, fail) => {
+    let out = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      process.stderr.write(chunk);
+      out += chunk;
+      if (out.includes('syncpoint serving')) ready();
+    });
+    child.once('exit', (code) => fail(new Error(`the server exited (code ${code}) before it was serving`)));
+  });
+  return child;
+}
+
+/** Resident set of a running process from Linux's /proc, in KiB: `VmHWM` is the peak, `VmRSS` the current. */
+export function rssKiB(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
+/** SIGTERM, then wait for the graceful shutdown; a server that hangs is killed and reported. */
+export async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  child.kill('SIGTERM');
+  const timeout = new Promise<'timeout'>((done) => setTimeout(() => done('timeout'), 10_000).unref());
+  const outcome = await Promise.race([exited, timeout]);
+  if (outcome === 'timeout') {
+    child.kill('SIGKILL');
+    throw new Error('the server did not stop within 10 s of SIGTERM');
+  }
+  if (outcome !== 0) throw new Error(`the server exited with code ${outcome} after SIGTERM`);
+}
