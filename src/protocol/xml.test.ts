@@ -20,6 +20,7 @@ test('decodeXml: a sync request becomes the value the schema validates', () => {
     '    <commands><op>change</op><serverId>s1</serverId><data>x</data></commands>\n' +
     '    <commands><op>delete</op><serverId>s2</serverId></commands>\n' +
     '    <commands><op>fetch</op><serverId>s3</serverId></commands>\n' +
+    '    <tokens><from>1</from><to>4</to></tokens><tokens><from>7</from><to>7</to></tokens>\n' +
     '  </collections>\n' +
     '  <collections><collectionId>c2</collectionId><syncKey>0</syncKey></collections>\n' +
     '</sync>\n';
@@ -39,6 +40,10 @@ test('decodeXml: a sync request becomes the value the schema validates', () => {
           { op: 'change', serverId: 's1', data: 'x' },
           { op: 'delete', serverId: 's2' },
           { op: 'fetch', serverId: 's3' },
+        ],
+        tokens: [
+          { from: 1, to: 4 },
+          { from: 7, to: 7 },
         ],
       },
       { collectionId: 'c2', syncKey: 0 },
