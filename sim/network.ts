@@ -44,6 +44,8 @@ export class SimNetwork {
   /** Requests that reached the hub, delayed copies included. */
   exchanges = 0;
   faultsOn = true;
+  /** Runs while a device waits for its reply (the server has answered): push notices get in here. */
+  beforeReply: (deviceId: string) => Promise<void> = async () => undefined;
   private readonly delayed: Array<{ request: SyncRequest; dueAt: number }> = [];
 
   constructor(
@@ -86,6 +88,7 @@ export class SimNetwork {
         throw new RetryableError('simulated network: the request was lost');
       case 'dropReply':
         await this.serve(sent, 'reply lost');
+        await this.beforeReply(sent.device.id);
         throw new RetryableError('simulated network: the reply was lost after the server committed');
       case 'duplicate': {
         const first = await this.serve(sent, 'duplicated, first');
@@ -101,6 +104,7 @@ export class SimNetwork {
       case null:
         reply = await this.serve(sent, '');
     }
+    await this.beforeReply(sent.device.id);
     const delivered = wire(reply, syncResponseSchema);
     this.onDelivered(sent, delivered);
     return delivered;

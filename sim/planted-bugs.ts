@@ -48,6 +48,20 @@ class ForgetfulHub extends Hub {
   }
 }
 
+/** A hub whose store never finds the push tokens a device echoes: the server ignores what push delivered. */
+class DeafToEchoHub extends Hub {
+  constructor(store: Store, ports: HubPorts) {
+    super(
+      {
+        transaction: (fn) => store.transaction((tx) => fn({ ...tx, findPushTokens: async () => [] })),
+        observeCommits: (observer) => store.observeCommits(observer),
+        close: () => store.close(),
+      },
+      ports,
+    );
+  }
+}
+
 /** The replica with some of its transaction's methods replaced. */
 function alterTx(replica: Replica, alter: (tx: ReplicaTx) => Partial<ReplicaTx>): Replica {
   return {
@@ -84,6 +98,11 @@ export const plantedBugs = {
           if (key === 0) tx.setSyncKey(c, key);
         },
       })),
+  },
+  'ignore-push-echo': {
+    description: 'the hub ignores the push tokens a device echoes, so a device that got an add by push never hears that the item was deleted',
+    caughtBy: ['devices-match-truth'],
+    hub: (store, ports) => new DeafToEchoHub(store, ports),
   },
 } satisfies Record<string, PlantedBug>;
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hub } from '../src/hub/hub.js';
 import type { HubPorts } from '../src/hub/ports.js';
+import { PushHub } from '../src/push/push-hub.js';
 import { openDatabase } from '../src/sqlite/open.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { ItemRow, Store, StoreTx } from '../src/store/store.js';
@@ -53,12 +54,17 @@ function writable(dir: string): boolean {
 /** How often the real server purges expired tombstones (src/server/app.ts). */
 const purgeIntervalMs = 6 * 3600 * 1000;
 
+/** Notices larger than this are split, so the simulation exercises remainders with ordinary cards. */
+const pushPortionBytes = 160;
+
 export class SimServer {
   hub: Hub;
+  push: PushHub;
   restarts = 0;
   tombstonesPurged = 0;
   private store: Store;
   private lastPurge: number;
+  private readonly restartListeners: Array<() => void> = [];
   private readonly dir: string;
   private readonly file: string;
 
@@ -71,7 +77,13 @@ export class SimServer {
     this.file = join(this.dir, 'syncpoint.db');
     this.store = this.openStore();
     this.hub = this.makeHub(this.store, this.ports);
+    this.push = this.makePush();
     this.lastPurge = this.ports.clock.now();
+  }
+
+  /** Called after each restart (push channels do not survive one). */
+  onRestart(listener: () => void): void {
+    this.restartListeners.push(listener);
   }
 
   /** Stop and start again on the same file, tidying up as `serve` does at start-up. */
@@ -79,6 +91,8 @@ export class SimServer {
     await this.store.close();
     this.store = this.openStore();
     this.hub = this.makeHub(this.store, this.ports);
+    this.push = this.makePush();
+    for (const listener of this.restartListeners) listener();
     this.restarts++;
     await this.purge();
   }
@@ -125,6 +139,11 @@ export class SimServer {
   private async purge(): Promise<void> {
     this.tombstonesPurged += await this.hub.purgeTombstones();
     this.lastPurge = this.ports.clock.now();
+  }
+
+  private makePush(): PushHub {
+    // No timers: heartbeats are about sockets, which the simulation does not have.
+    return new PushHub(this.store, this.ports.clock, this.ports.logger, this.hub.accounts, { heartbeatMs: 30_000, portionBytes: pushPortionBytes });
   }
 
   private openStore(): Store {

@@ -23,6 +23,9 @@ export interface SeedStats {
   /** syncCollection() calls that ran out of retries; the device tries again later, as a user would. */
   syncsGivenUp: number;
   reinitializations: number;
+  /** Push notices the server sent, and those a device applied without a sync. */
+  notices: number;
+  noticesApplied: number;
   userActions: number;
   truthItems: number;
 }
@@ -87,6 +90,8 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
       restarts: world.server.restarts,
       tombstonesPurged: world.server.tombstonesPurged,
       ...counters,
+      notices: world.push.counts.notices,
+      noticesApplied: world.push.counts.applied,
       userActions: Object.values(world.workload.counts).reduce((a, b) => a + b, 0),
       truthItems,
     },
@@ -145,6 +150,7 @@ async function randomPhase(world: World, sync: (d: SimDevice) => Promise<void>, 
         device.offlineUntil = round + schedule.int(3, 12);
         trace?.(`${device.id} goes offline until round ${device.offlineUntil}`);
       }
+      await pushTurn(world, device, online);
       const actions = schedule.chance(0.7) ? schedule.int(1, 3) : 0;
       for (let i = 0; i < actions; i++) world.workload.act(device, devices);
       if (device.offlineUntil <= round && schedule.chance(0.6)) await sync(device);
@@ -152,12 +158,28 @@ async function randomPhase(world: World, sync: (d: SimDevice) => Promise<void>, 
   }
 }
 
+/**
+ * A device's push channel over a round: an online device may open one, and lose it again; one that
+ * has one is handed some of the notices waiting for it.
+ */
+async function pushTurn(world: World, device: SimDevice, online: boolean): Promise<void> {
+  const { push, schedule } = world;
+  if (!online || schedule.chance(0.1)) push.disconnect(device.id);
+  else if (!push.connected(device.id) && schedule.chance(0.5)) await push.connect(device.id);
+  if (push.connected(device.id)) await push.deliver(device, schedule.int(0, 4));
+}
+
 /** No faults any more; every device syncs, pass after pass, until a whole pass changes nothing. */
 async function quietPhase(world: World, sync: (d: SimDevice) => Promise<void>): Promise<boolean> {
   await world.network.settle();
+  world.push.settle();
   for (let pass = 0; pass < settlePassesMax; pass++) {
     const committedBefore = world.history.committed;
-    for (const device of world.devices) await sync(device);
+    for (const device of world.devices) {
+      // Late notices still arrive, in order now; the sync after them must leave the device right.
+      await world.push.deliver(device, Number.MAX_SAFE_INTEGER);
+      await sync(device);
+    }
     const pending = world.devices.some((d) => d.replica.transaction((tx) => tx.pending(world.collectionId, 1).length > 0));
     if (world.history.committed === committedBefore && !pending) return true;
   }
@@ -218,6 +240,6 @@ export function describeStats(s: SeedStats): string {
   return (
     `devices ${s.devices}, rounds ${s.rounds}, user actions ${s.userActions}, syncs ${s.syncs} (${s.syncsGivenUp} gave up), ` +
     `exchanges ${s.exchanges}, faults: ${faults}, restarts ${s.restarts}, tombstones purged ${s.tombstonesPurged}, ` +
-    `re-initializations ${s.reinitializations}, items at the end ${s.truthItems}`
+    `re-initializations ${s.reinitializations}, push notices ${s.notices} (${s.noticesApplied} applied), items at the end ${s.truthItems}`
   );
 }

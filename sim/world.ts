@@ -6,6 +6,7 @@ import { SyncClient } from '../src/sdk/sync-loop.js';
 import { History } from './history.js';
 import { faultKinds, SimNetwork, type Fault, type FaultRates } from './network.js';
 import { plantedBugs, type PlantedBug, type PlantedBugName } from './planted-bugs.js';
+import { SimPush } from './push.js';
 import { Rng } from './random.js';
 import { SimServer } from './server.js';
 import type { Trace } from './trace.js';
@@ -36,6 +37,7 @@ export interface World {
   schedule: Rng;
   server: SimServer;
   network: SimNetwork;
+  push: SimPush;
   history: History;
   workload: Workload;
   accountId: string;
@@ -68,7 +70,7 @@ const startOfRun = Date.UTC(2026, 0, 1);
 
 export async function buildWorld(seed: number, options: WorldOptions = {}): Promise<World> {
   const root = new Rng(seed);
-  const [shapeRng, schedule, workloadRng, networkRng, idRng] = [root.fork(), root.fork(), root.fork(), root.fork(), root.fork()];
+  const [shapeRng, schedule, workloadRng, networkRng, idRng, pushRng] = [root.fork(), root.fork(), root.fork(), root.fork(), root.fork(), root.fork()];
   const shape: Shape = {
     devices: shapeRng.int(2, 8),
     rounds: shapeRng.int(8, 20),
@@ -87,6 +89,7 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
   const contacts = (await server.hub.accounts.listCollections(account.id)).find((c) => c.kind === 'contacts');
   if (!contacts) throw new Error('a new account has a contacts collection');
   const network = new SimNetwork(networkRng, server, account.id, shape.faults, (request, response) => history.recordDelivery(request, response), options.trace);
+  const push = new SimPush(pushRng, server, account.id, contacts.id, options.trace);
 
   const device = (id: string, replica: Replica, rng: Rng, windowSize: number, commandsMax: number, attemptsMax: number) => {
     let locals = 0;
@@ -110,6 +113,11 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
     // Small windows and batches, so paging and partial uploads happen all the time.
     devices.push(device(`d${i}`, replica, shapeRng.fork(), shapeRng.int(1, 12), shapeRng.int(1, 6), shapeRng.int(2, 5)));
   }
+  // A notice may reach a device while its exchange is in flight, between the server's answer and the device's reading of it.
+  network.beforeReply = async (deviceId) => {
+    const d = devices.find((x) => x.id === deviceId);
+    if (d && pushRng.chance(0.5)) await push.deliver(d, pushRng.int(1, 3));
+  };
 
   return {
     shape,
@@ -117,6 +125,7 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
     schedule,
     server,
     network,
+    push,
     history,
     workload: new Workload(workloadRng, contacts.id, options.trace),
     accountId: account.id,

@@ -114,6 +114,8 @@ export interface RecordedResult {
   dataEtag?: string;
   status: string;
   etag?: string;
+  /** The account sequence of the version that matches what the command carried, when one does. */
+  seq?: number;
   message?: string;
 }
 

@@ -75,14 +75,16 @@ export async function applyClientCommands(
         : command.op === 'change'
           ? { op: 'change' as const, serverId: command.serverId, dataEtag: dataEtag as string }
           : { op: 'delete' as const, serverId: command.serverId };
+    const recorded = retried || key.op === 'add' ? record.same(key) : undefined;
     const outcome: RecordedResult =
-      (retried || key.op === 'add' ? record.same(key) : undefined) ??
+      recorded ??
       (command.op === 'add'
         ? ((await ledgerAnswer(ctx, command.clientId, dataEtag as string)) ??
           (await addItem(ctx, command.clientId, command.data, dataEtag as string, record.addedAs(command.clientId))))
         : command.op === 'change'
           ? await changeItem(ctx, command.serverId, command.data, dataEtag as string)
           : await deleteItem(ctx, command.serverId));
+    if (!recorded && outcome.status === 'ok' && outcome.serverId !== undefined) outcome.seq = await matchingSeq(ctx, outcome.serverId, dataEtag);
     if (command.op === 'add' && outcome.serverId) {
       await ctx.tx.recordLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, command.clientId, dataEtag as string, outcome.serverId);
       const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, outcome.serverId);
@@ -93,10 +95,19 @@ export async function applyClientCommands(
     if (outcome.clientId !== undefined) result.clientId = outcome.clientId;
     if (outcome.serverId !== undefined) result.serverId = outcome.serverId;
     if (outcome.etag !== undefined) result.etag = outcome.etag;
+    if (outcome.seq !== undefined) result.seq = outcome.seq;
     if (outcome.message !== undefined) result.message = outcome.message;
     out.results.push(result);
   }
   return out;
+}
+
+/** The sequence of the item's current version if it is what the command carried (its data, or a delete). */
+async function matchingSeq(ctx: CommandContext, serverId: string, dataEtag: string | undefined): Promise<number | undefined> {
+  const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
+  if (!item) return undefined;
+  const matches = dataEtag === undefined ? item.deletedAt !== null : item.deletedAt === null && item.etag === dataEtag;
+  return matches ? item.seq : undefined;
 }
 
 /** An Add this device already made with this content: answered with the item it landed on. */

@@ -168,12 +168,14 @@ async function serverChanges(
   const sent = rows.slice(0, window);
   const commands = sent.flatMap((row) => toServerCommand(row, deriveAction(actionFacts(row), from, deviceId, held.get(row.id)), c.options));
   const told = new Set(sent.map((row) => row.id));
-  // A held version the checkpoint has already passed, yet not the truth's: the device applied that
-  // notice after sending the request that moved its checkpoint, so the server could not count it then.
+  // A held version that is not the truth's, and that the listing will never reach: the checkpoint has
+  // passed the truth's version (the device applied the notice after sending the request that moved
+  // it), or the truth is a delete from before an initial sync began, which the listing leaves out.
   for (const [itemId, seq] of held) {
     if (told.has(itemId)) continue;
     const item = await tx.getItem(accountId, c.collectionId, itemId);
-    if (item && (item.seq === seq || item.seq > from.seq)) continue;
+    const listedLater = item !== undefined && item.seq > from.seq && (item.deletedAt === null || item.seq > from.baseSeq);
+    if (item && (item.seq === seq || listedLater)) continue;
     told.add(itemId);
     commands.push(...(item ? toServerCommand(item, item.deletedAt === null ? 'UPDATE' : 'DELETE', c.options) : [{ op: 'delete' as const, serverId: itemId }]));
   }

@@ -51,6 +51,14 @@ export const pushCloseCodes = {
   shutdown: 1001,
 } as const;
 
+/** A split notice made whole with its remainder; undefined if the remainder is of another version. */
+export function joinRemainder(notice: ChangeNotice, rest: Remainder): ChangeNotice | undefined {
+  const { command } = notice;
+  if (command.op === 'delete' || rest.etag !== command.etag || rest.serverId !== command.serverId) return undefined;
+  const { truncated: _truncated, size: _size, ...whole } = command;
+  return { ...notice, command: { ...whole, data: command.data + rest.data } };
+}
+
 /** Compresses a set of tokens to sorted, disjoint, non-adjacent ranges. Linear after the sort. */
 export function toRanges(tokens: Iterable<number>): TokenRange[] {
   const sorted = [...new Set(tokens)].sort((a, b) => a - b);

@@ -86,6 +86,12 @@ export const commandResultSchema = z.object({
   clientId: clientIdSchema.optional(),
   serverId: serverIdSchema.optional(),
   etag: z.string().optional(),
+  /**
+   * For an ok add, change or delete: the account sequence of the server's version that is exactly what
+   * the device sent (absent after a merge, whose result the device has yet to receive). Push notices
+   * of older versions of the item are then old news.
+   */
+  seq: z.number().int().min(1).optional(),
   message: z.string().optional(),
 });
 export type CommandResult = z.infer<typeof commandResultSchema>;

@@ -27,6 +27,7 @@ export function openMemoryReplica(): Replica {
       rows: new Map(current?.rows),
       inflight: current?.inflight ?? null,
       horizon: current?.horizon ?? 0,
+      known: new Map(current?.known),
       tokens: new Map(current?.tokens),
     };
     collections.set(collectionId, state);
@@ -82,18 +83,21 @@ export function openMemoryReplica(): Replica {
     setHorizon: (c, seq) => {
       writable(c).horizon = seq;
     },
-    heldTokens: (c) => [...(collections.get(c)?.tokens.keys() ?? [])].sort((a, b) => a - b),
-    holdToken: (c, token, serverId, seq) => {
-      writable(c).tokens.set(token, { serverId, seq });
+    knownSeq: (c, serverId) => collections.get(c)?.known.get(serverId),
+    setKnownSeq: (c, serverId, seq) => {
+      writable(c).known.set(serverId, seq);
     },
-    pushedSeq: (c, serverId) => {
-      let newest: number | undefined;
-      for (const t of collections.get(c)?.tokens.values() ?? []) if (t.serverId === serverId && (newest === undefined || t.seq > newest)) newest = t.seq;
-      return newest;
+    forgetKnownSeqs: (c, seq) => {
+      const known = writable(c).known;
+      for (const [serverId, s] of known) if (s <= seq) known.delete(serverId);
+    },
+    heldTokens: (c) => [...(collections.get(c)?.tokens.keys() ?? [])].sort((a, b) => a - b),
+    holdToken: (c, token, seq) => {
+      writable(c).tokens.set(token, seq);
     },
     releaseTokens: (c, tokens, seq) => {
       const held = writable(c).tokens;
-      for (const token of tokens) if ((held.get(token)?.seq ?? Infinity) <= seq) held.delete(token);
+      for (const token of tokens) if ((held.get(token) ?? Infinity) <= seq) held.delete(token);
     },
   };
 
@@ -133,8 +137,10 @@ interface CollectionState {
   rows: Map<string, Row>;
   inflight: ClientCommand[] | null;
   horizon: number;
-  /** Held push tokens: token -> the item and change sequence its notice carried. */
-  tokens: Map<number, { serverId: string; seq: number }>;
+  /** serverId -> sequence of the version known to be held, ahead of the horizon. */
+  known: Map<string, number>;
+  /** Held push tokens: token -> sequence of the change its notice carried. */
+  tokens: Map<number, number>;
 }
 
 function copy(row: Row | undefined): LocalItem | undefined {

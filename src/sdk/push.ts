@@ -1,4 +1,4 @@
-import { pushMessageSchema, type ChangeNotice, type PushMessage } from '../protocol/push.js';
+import { joinRemainder, pushMessageSchema, type ChangeNotice, type PushMessage } from '../protocol/push.js';
 import type { NoticeOutcome, SyncClient } from './sync-loop.js';
 import type { HttpTransport } from './transport.js';
 
@@ -190,14 +190,12 @@ export class PushSubscriber {
 
   /** Fetches the rest of a split notice by its token; if the item moved on meanwhile, a sync brings it. */
   private async completeAndApply(notice: ChangeNotice): Promise<NoticeOutcome | undefined> {
-    const { command } = notice;
-    if (command.op === 'delete') return undefined;
     const rest = await this.o.transport.pushRemainder(this.o.deviceId, notice.token);
-    if (!rest || rest.etag !== command.etag) {
+    const whole = rest && joinRemainder(notice, rest);
+    if (!whole) {
       void this.requestSync();
       return 'stale';
     }
-    const { truncated: _cut, size: _size, ...whole } = command;
-    return this.o.client?.applyNotice({ ...notice, command: { ...whole, data: command.data + rest.data } });
+    return this.o.client?.applyNotice(whole);
   }
 }

@@ -53,11 +53,17 @@ export interface ReplicaTx {
   /** The sequence the last applied sync answer brought the collection to (0: none yet). */
   horizon(collectionId: string): number;
   setHorizon(collectionId: string, seq: number): void;
+  /**
+   * The sequence of the item version this replica is known to hold, when a push notice or the result
+   * of its own upload says so and it is ahead of the horizon; older notices of the item are old news.
+   */
+  knownSeq(collectionId: string, serverId: string): number | undefined;
+  setKnownSeq(collectionId: string, serverId: string, seq: number): void;
+  /** Forgets known sequences at or before `seq` (the horizon has passed them). */
+  forgetKnownSeqs(collectionId: string, seq: number): void;
   /** Tokens of applied notices, ascending: each goes out in the next sync request's echo. */
   heldTokens(collectionId: string): number[];
-  holdToken(collectionId: string, token: number, serverId: string, seq: number): void;
-  /** The newest version of the item a held notice brought (its sequence), if any. */
-  pushedSeq(collectionId: string, serverId: string): number | undefined;
+  holdToken(collectionId: string, token: number, seq: number): void;
   /** Forgets these echoed tokens if their change is at or before `seq`: the server has taken them into account. */
   releaseTokens(collectionId: string, tokens: readonly number[], seq: number): void;
 }

@@ -114,13 +114,16 @@ export class SyncClient {
         applyResults(tx, collectionId, commands, response.results, summary);
         for (const command of response.commands) {
           // A push notice that overtook this answer brought a newer version than the answer's.
-          if ((tx.pushedSeq(collectionId, command.serverId) ?? 0) > response.seq) continue;
+          if ((tx.knownSeq(collectionId, command.serverId) ?? 0) > response.seq) continue;
           applyServerCommand(tx, collectionId, command, this.o.localIdFor);
         }
-        tx.setHorizon(collectionId, Math.max(tx.horizon(collectionId), response.seq));
-        // A token echoed here is spent once the answer covers its change. One applied while this
-        // exchange was in flight goes out in the next echo: the server may not know the device has it.
-        tx.releaseTokens(collectionId, tokens, response.seq);
+        const horizon = Math.max(tx.horizon(collectionId), response.seq);
+        tx.setHorizon(collectionId, horizon);
+        tx.forgetKnownSeqs(collectionId, horizon);
+        // A token echoed here is spent once the last page of the answer covers its change; until then
+        // every page echoes it (an initial sync skips deletes from before it began unless it knows the
+        // device holds the item). One applied while this exchange was in flight goes out next time.
+        if (!response.moreAvailable) tx.releaseTokens(collectionId, tokens, response.seq);
         // The end of an initial sync: whatever it did not re-deliver is gone from the server.
         if (!response.moreAvailable) tx.dropStale(collectionId);
         tx.setSyncKey(collectionId, response.syncKey);
@@ -152,14 +155,18 @@ export class SyncClient {
       if (tx.syncKey(c) === 0) return 'untracked';
       if (command.op !== 'delete' && command.truncated) return 'partial';
       if (seq <= tx.horizon(c)) return 'stale';
-      const known = tx.pushedSeq(c, command.serverId);
+      const known = tx.knownSeq(c, command.serverId);
       if (known !== undefined && known >= seq) return known === seq ? 'duplicate' : 'stale';
       const item = tx.byServerId(c, command.serverId);
       const inFlight = tx.inflight(c)?.some((sent) => sent.op !== 'add' && sent.serverId === command.serverId) ?? false;
       if ((item && item.pending !== null) || inFlight) return 'deferred';
-      const same = item !== undefined && (command.op === 'delete' ? item.data === null : item.etag === command.etag);
-      if (!same) applyServerCommand(tx, c, command, this.o.localIdFor);
-      tx.holdToken(c, token, command.serverId, seq);
+      // By content, not etag: after a merge the server answers with the merged version's etag while
+      // this replica still holds its own data, until the merged version arrives.
+      const same = item !== undefined && item.data === (command.op === 'delete' ? null : command.data);
+      // A stale item (a re-initialization is under way) is confirmed by the notice as by a sync.
+      if (!same || item.stale) applyServerCommand(tx, c, command, this.o.localIdFor);
+      tx.setKnownSeq(c, command.serverId, seq);
+      tx.holdToken(c, token, seq);
       return same ? 'duplicate' : 'applied';
     });
   }
@@ -222,12 +229,16 @@ function toCommands(items: LocalItem[]): ClientCommand[] {
 function reinitialize(tx: ReplicaTx, collectionId: string): void {
   tx.setSyncKey(collectionId, 0);
   tx.markStale(collectionId);
+  // The initial sync must re-deliver every item it does not learn of again: no echo may hold one back.
+  tx.releaseTokens(collectionId, tx.heldTokens(collectionId), Number.MAX_SAFE_INTEGER);
 }
 
 function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[], results: CommandResult[], summary: SyncSummary): void {
   for (const result of results) {
     const command = sent[result.index];
     if (!command || command.op === 'fetch') continue;
+    // The server's version of the item is now what this replica sent: older notices are old news.
+    if (result.seq !== undefined && result.serverId !== undefined) tx.setKnownSeq(collectionId, result.serverId, result.seq);
     const item = command.op === 'add' ? tx.get(collectionId, command.clientId) : tx.byServerId(collectionId, command.serverId);
     if (!item) continue;
     // The user may have edited again while the exchange was in flight; that newer edit stays pending.
@@ -255,8 +266,17 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       // restore); the truth arrives as a server command, now or in a following page.
       summary.conflicts.push({ localId: item.localId, message: result.message ?? 'conflict' });
       const serverId = result.serverId ?? item.serverId;
+      // A push notice may have brought the winning version while this Add was in flight, as a row of
+      // its own: that row is the truth, and the server counts it as delivered.
+      const twin = command.op === 'add' && serverId ? tx.byServerId(collectionId, serverId) : undefined;
+      const truth = twin && twin.localId !== item.localId && twin.pending === null && twin.data !== null ? twin : undefined;
       if (command.op === 'add') dropTwinRow(tx, collectionId, item, serverId);
-      tx.put(collectionId, { ...item, serverId, pending: unchanged ? null : item.pending });
+      tx.put(collectionId, {
+        ...item,
+        serverId,
+        ...(truth && unchanged ? { data: truth.data, etag: truth.etag } : {}),
+        pending: unchanged ? null : item.pending,
+      });
     } else if (result.status === 'notFound' && command.op === 'change') {
       // The server does not know the item at all (never, or long purged): keep the edit as a new item.
       tx.put(collectionId, { ...item, serverId: null, etag: null, pending: 'add' });

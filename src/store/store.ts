@@ -176,7 +176,8 @@ export interface StoreTx {
   listChanges(query: ChangeQuery): Promise<ItemRow[]>;
   /**
    * Drops tombstones deleted before `beforeMs` and raises the account's tombstone floor, drops history
-   * versions written before it that are not an item's latest, and push tokens issued before it.
+   * versions written before it that are not an item's latest, and the push tokens of sync states the
+   * new floor expired (and those issued before it for collections the device never synced).
    * Returns the tombstone count.
    */
   purgeTombstones(accountId: string, beforeMs: number): Promise<number>;

@@ -22,10 +22,8 @@ export function openSqliteReplica(path: string): Replica {
     ) STRICT;
     CREATE TABLE IF NOT EXISTS inflight (collection_id TEXT PRIMARY KEY, commands TEXT NOT NULL) STRICT;
     CREATE TABLE IF NOT EXISTS horizons (collection_id TEXT PRIMARY KEY, seq INTEGER NOT NULL) STRICT;
-    CREATE TABLE IF NOT EXISTS push_tokens (
-      collection_id TEXT NOT NULL, token INTEGER NOT NULL, server_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (collection_id, token)
-    ) STRICT;
-    CREATE INDEX IF NOT EXISTS push_tokens_item ON push_tokens(collection_id, server_id);
+    CREATE TABLE IF NOT EXISTS known_versions (collection_id TEXT NOT NULL, server_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (collection_id, server_id)) STRICT;
+    CREATE TABLE IF NOT EXISTS push_tokens (collection_id TEXT NOT NULL, token INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (collection_id, token)) STRICT;
     CREATE INDEX IF NOT EXISTS items_server ON items(collection_id, server_id);
     CREATE INDEX IF NOT EXISTS items_stale ON items(collection_id) WHERE stale = 1;
     CREATE INDEX IF NOT EXISTS items_pending ON items(collection_id, edited) WHERE pending IS NOT NULL AND rejected IS NULL;
@@ -49,9 +47,11 @@ export function openSqliteReplica(path: string): Replica {
   const all = prepare<[string], Row>('SELECT * FROM items WHERE collection_id = ? ORDER BY local_id');
   const getHorizon = prepare<[string], { seq: number }>('SELECT seq FROM horizons WHERE collection_id = ?');
   const setHorizon = prepare('INSERT OR REPLACE INTO horizons (collection_id, seq) VALUES (?, ?)');
+  const knownSeq = prepare<[string, string], { seq: number }>('SELECT seq FROM known_versions WHERE collection_id = ? AND server_id = ?');
+  const setKnownSeq = prepare('INSERT OR REPLACE INTO known_versions (collection_id, server_id, seq) VALUES (?, ?, ?)');
+  const forgetKnown = prepare('DELETE FROM known_versions WHERE collection_id = ? AND seq <= ?');
   const tokens = prepare<[string], { token: number }>('SELECT token FROM push_tokens WHERE collection_id = ? ORDER BY token');
-  const holdToken = prepare('INSERT OR REPLACE INTO push_tokens (collection_id, token, server_id, seq) VALUES (?, ?, ?, ?)');
-  const pushedSeq = prepare<[string, string], { seq: number | null }>('SELECT max(seq) AS seq FROM push_tokens WHERE collection_id = ? AND server_id = ?');
+  const holdToken = prepare('INSERT OR REPLACE INTO push_tokens (collection_id, token, seq) VALUES (?, ?, ?)');
   const releaseToken = prepare('DELETE FROM push_tokens WHERE collection_id = ? AND token = ? AND seq <= ?');
   // Orders pending edits without a clock: a counter that survives restarts.
   let editCounter = prepare<[], { m: number }>('SELECT coalesce(max(edited), 0) AS m FROM items').get()?.m ?? 0;
@@ -75,9 +75,11 @@ export function openSqliteReplica(path: string): Replica {
     dropStale: (c) => void dropStale.run(c),
     horizon: (c) => getHorizon.get(c)?.seq ?? 0,
     setHorizon: (c, seq) => void setHorizon.run(c, seq),
+    knownSeq: (c, id) => knownSeq.get(c, id)?.seq,
+    setKnownSeq: (c, id, seq) => void setKnownSeq.run(c, id, seq),
+    forgetKnownSeqs: (c, seq) => void forgetKnown.run(c, seq),
     heldTokens: (c) => tokens.all(c).map((r) => r.token),
-    holdToken: (c, token, serverId, seq) => void holdToken.run(c, token, serverId, seq),
-    pushedSeq: (c, id) => pushedSeq.get(c, id)?.seq ?? undefined,
+    holdToken: (c, token, seq) => void holdToken.run(c, token, seq),
     releaseTokens: (c, list, seq) => {
       for (const token of list) releaseToken.run(c, token, seq);
     },

@@ -201,7 +201,15 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       'SELECT token FROM push_tokens WHERE account_id = ? AND device_id = ? AND collection_id = ? AND seq <= ?',
     ),
     release: q('DELETE FROM push_tokens WHERE account_id = ? AND device_id = ? AND token = ?'),
-    purge: q('DELETE FROM push_tokens WHERE account_id = ? AND issued_at < ?'),
+    // A device may echo a token as long as its sync state is valid, however old the token: only an
+    // expired state (which forces a re-initialization, where the client drops its tokens) or no state
+    // at all (the client ignores notices for a collection it never synced) lets it go.
+    purge: q<{ accountId: string; before: number }>(`DELETE FROM push_tokens WHERE account_id = @accountId AND (
+      EXISTS (SELECT 1 FROM sync_states s JOIN accounts a ON a.id = s.account_id
+              WHERE s.account_id = push_tokens.account_id AND s.device_id = push_tokens.device_id AND s.collection_id = push_tokens.collection_id
+                AND max(json_extract(s.checkpoint, '$.seq'), json_extract(s.checkpoint, '$.baseSeq')) < a.tombstone_floor)
+      OR (issued_at < @before AND NOT EXISTS (SELECT 1 FROM sync_states s
+              WHERE s.account_id = push_tokens.account_id AND s.device_id = push_tokens.device_id AND s.collection_id = push_tokens.collection_id)))`),
   };
   const toPushToken = (r: PushDbRow): PushTokenRow => ({ token: r.token, collectionId: r.collection_id, itemId: r.item_id, seq: r.seq });
   const conflict = {
@@ -384,11 +392,10 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
     async purgeTombstones(accountId, beforeMs) {
       item.pruneVersions.run(accountId, beforeMs);
-      push.purge.run(accountId, beforeMs);
       const floor = item.maxPurged.get(accountId, beforeMs)?.m;
-      if (floor == null) return 0;
-      account.raiseFloor.run(floor, accountId);
-      return item.purge.run(accountId, beforeMs).changes;
+      if (floor != null) account.raiseFloor.run(floor, accountId);
+      push.purge.run({ accountId, before: beforeMs });
+      return floor == null ? 0 : item.purge.run(accountId, beforeMs).changes;
     },
 
     async nextPushToken(accountId, deviceId) {
