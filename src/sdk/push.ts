@@ -1,4 +1,4 @@
-import { joinRemainder, pushMessageSchema, type ChangeNotice, type PushMessage } from '../protocol/push.js';
+import { joinRemainder, pushCloseCodes, pushMessageSchema, type ChangeNotice, type PushMessage } from '../protocol/push.js';
 import type { NoticeOutcome, SyncClient } from './sync-loop.js';
 import type { HttpTransport } from './transport.js';
 
@@ -161,9 +161,15 @@ export class PushSubscriber {
         queue = queue.then(() => this.handleNotice(message));
       };
       socket.onerror = () => undefined;
-      socket.onclose = () => {
+      socket.onclose = (ev) => {
         clearTimeout(silence);
         this.socket = undefined;
+        // Another connection took this device over, or its credentials were revoked: reconnecting
+        // would only fight the other one, or be refused.
+        if (ev.code === pushCloseCodes.replaced || ev.code === pushCloseCodes.revoked) {
+          this.stopped = true;
+          this.o.onError?.(new Error(`push channel closed for good: ${ev.code} ${ev.reason}`));
+        }
         void queue.then(() => resolve(helloSeen));
       };
     });

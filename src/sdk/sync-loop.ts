@@ -18,6 +18,9 @@ import { RetryableError, type Transport } from './transport.js';
  * edit of an item the server no longer knows at all is re-added, so no edit is dropped silently.
  */
 
+/** The horizon while a re-initialization is under way: every push notice is old news until it ends. */
+const reinitializing = Number.MAX_SAFE_INTEGER;
+
 /** Items per response a client asks for unless told otherwise (the server caps it at limits.windowItemsMax). */
 export const windowSizeDefault = 500;
 
@@ -117,7 +120,9 @@ export class SyncClient {
           if ((tx.knownSeq(collectionId, command.serverId) ?? 0) > response.seq) continue;
           applyServerCommand(tx, collectionId, command, this.o.localIdFor);
         }
-        const horizon = Math.max(tx.horizon(collectionId), response.seq);
+        const before = tx.horizon(collectionId);
+        // A re-initialization ends with its last page; until then every notice is old news (below).
+        const horizon = before === reinitializing ? (response.moreAvailable ? before : response.seq) : Math.max(before, response.seq);
         tx.setHorizon(collectionId, horizon);
         tx.forgetKnownSeqs(collectionId, horizon);
         // A token echoed here is spent once the last page of the answer covers its change; until then
@@ -231,6 +236,9 @@ function reinitialize(tx: ReplicaTx, collectionId: string): void {
   tx.markStale(collectionId);
   // The initial sync must re-deliver every item it does not learn of again: no echo may hold one back.
   tx.releaseTokens(collectionId, tx.heldTokens(collectionId), Number.MAX_SAFE_INTEGER);
+  // Notices sent before now may name tokens the server has already forgotten (that is why it asked
+  // for a re-initialization), so none is applied until the initial sync is complete.
+  tx.setHorizon(collectionId, reinitializing);
 }
 
 function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[], results: CommandResult[], summary: SyncSummary): void {
@@ -247,6 +255,9 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
     if (result.status === 'ok') {
       if (command.op === 'delete') {
         if (item.pending === 'delete') tx.remove(collectionId, item.localId);
+        // Another row of this replica stood for the same server item (an Add of this exchange matched
+        // it): the item is deleted, so that row goes too, for the application to reap.
+        else if (item.pending === null) tx.put(collectionId, { ...item, data: null, etag: null, stale: false });
         continue;
       }
       const serverId = result.serverId ?? item.serverId;
