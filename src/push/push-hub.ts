@@ -56,7 +56,8 @@ export class PushHub implements CommitObserver<Delivery[]> {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly accounts: Accounts,
+    /** Revocations made in this process close their channels at once. */
+    accounts: Accounts,
     readonly options: PushHubOptions,
   ) {
     this.portionBytes = options.portionBytes ?? limits.pushPortionBytes;
@@ -196,7 +197,12 @@ export class PushHub implements CommitObserver<Delivery[]> {
     }
     // The CLI can revoke a token from another process; this is the server's only way to hear of it.
     try {
-      for (const tokenId of tokens) if (!(await this.accounts.getToken(tokenId))) this.closeToken(tokenId);
+      const revoked = await this.store.transaction(async (tx) => {
+        const gone: string[] = [];
+        for (const tokenId of tokens) if (!(await tx.getToken(tokenId))) gone.push(tokenId);
+        return gone;
+      });
+      for (const tokenId of revoked) this.closeToken(tokenId);
     } catch (err) {
       this.logger.warn({ err }, 'checking push channel credentials failed');
     }
