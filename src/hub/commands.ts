@@ -7,8 +7,8 @@ import { etagOf } from '../content/etag.js';
 import { checkItemContent, type ItemIndex } from '../content/item-content.js';
 import { mergeProperties } from '../content/merge.js';
 import type { ClientCommand, CommandResult, FetchedItem } from '../protocol/sync.js';
-import type { CollectionRow, ConflictRow, ItemRow, StoreTx } from '../store/store.js';
-import type { HubPorts } from './ports.js';
+import type { ConflictRow, ItemRow } from '../store/store.js';
+import { writeItem, writeTombstone, type WriteContext } from './item-writes.js';
 
 /**
  * Applies one collection's client commands inside the exchange's transaction, following seed 004:
@@ -30,11 +30,7 @@ export interface AppliedCommands {
   deletedSince: string[];
 }
 
-export interface CommandContext {
-  tx: StoreTx;
-  ports: HubPorts;
-  collection: CollectionRow;
-  deviceId: string;
+export interface CommandContext extends WriteContext {
   /** The checkpoint the exchange starts from: it decides what is pending for this device. */
   from: Checkpoint;
   /** Item id -> sequence number of the version the device holds from a push notice (seed 002). */
@@ -122,34 +118,6 @@ const pendingFor = (ctx: CommandContext, item: ItemRow): Action => deriveAction(
 
 /** The last version of the item the device is known to hold: the merge base for its edit. */
 const baseSeqFor = (ctx: CommandContext, item: ItemRow): number => Math.max(ctx.from.seq, ctx.held.get(item.id) ?? 0);
-
-/** Writes a version of a new item (`existing` null) or of an existing one, which keeps its creation facts. */
-async function writeItem(ctx: CommandContext, id: string, existing: ItemRow | null, data: string, index: ItemIndex, origin: string | null): Promise<string> {
-  const seq = await ctx.tx.nextSeq(ctx.collection.accountId);
-  const etag = etagOf(data);
-  await ctx.tx.putItem(
-    {
-      id,
-      accountId: ctx.collection.accountId,
-      collectionId: ctx.collection.id,
-      uid: index.uid,
-      data,
-      etag,
-      seq,
-      createdSeq: existing?.createdSeq ?? seq,
-      createdBy: existing ? existing.createdBy : origin,
-      originDevice: origin,
-      deletedAt: null,
-      title: index.title,
-      startMs: index.startMs,
-      endMs: index.endMs,
-      matchName: index.name,
-      contactKeys: [...index.contactKeys],
-    },
-    ctx.ports.clock.now(),
-  );
-  return etag;
-}
 
 async function keepConflict(ctx: CommandContext, item: ItemRow, data: string, lostBy: string | null, wonBy: string | null, reason: ConflictRow['reason']): Promise<string> {
   const id = ctx.ports.random.id();
@@ -288,10 +256,6 @@ async function deleteItem(ctx: CommandContext, serverId: string): Promise<Record
     if (winner === 'truth') return { ...base, status: 'conflict', message: 'a device with higher priority changed this item; it was not deleted' };
     await keepConflict(ctx, item, item.data as string, item.originDevice, ctx.deviceId, 'deleteLost');
   }
-  const seq = await ctx.tx.nextSeq(ctx.collection.accountId);
-  await ctx.tx.putItem(
-    { ...item, data: null, seq, originDevice: ctx.deviceId, deletedAt: ctx.ports.clock.now(), startMs: null, endMs: null },
-    ctx.ports.clock.now(),
-  );
+  await writeTombstone(ctx, item);
   return { ...base, status: 'ok' };
 }

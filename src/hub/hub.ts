@@ -7,6 +7,9 @@ import { restoreConflict } from './conflicts.js';
 import { runServerDrivenSync, type ServerSyncPoint } from './server-driven.js';
 import { runSyncExchange } from './sync.js';
 import { ProtocolError } from '../protocol/errors.js';
+import type { Checkpoint } from '../core/sync-key.js';
+import type { CollectionRow, StoreTx } from '../store/store.js';
+import { deleteResource, listResources, putResource, resolveResource, resourceName, type Preconditions, type Resource, type ResourceClient } from './resources.js';
 
 /** The sync hub: the one place where faces reach the truth store. */
 export class Hub {
@@ -53,6 +56,27 @@ export class Hub {
     return restoreConflict(this.store, this.ports, accountId, conflictId);
   }
 
+  /** Writes a named resource under ETag preconditions (CardDAV/CalDAV; see resources.ts). */
+  putResource(client: ResourceClient, collectionId: string, name: string, data: string, preconditions: Preconditions) {
+    return putResource(this.store, this.ports, client, collectionId, name, data, preconditions);
+  }
+
+  deleteResource(client: ResourceClient, collectionId: string, name: string, preconditions: Preconditions) {
+    return deleteResource(this.store, this.ports, client, collectionId, name, preconditions);
+  }
+
+  /**
+   * A consistent read of one collection for a resource face: its row, its latest change, the account's
+   * tombstone floor, and the resources that `read` asks for, all from one snapshot.
+   */
+  readCollection<T>(accountId: string, collectionId: string, read: (view: CollectionView) => Promise<T>): Promise<T | undefined> {
+    return this.store.transaction(async (tx) => {
+      const collection = await tx.getCollection(accountId, collectionId);
+      if (!collection) return undefined;
+      return read(collectionView(tx, collection));
+    });
+  }
+
   /** Forgets tombstones older than the retention horizon; devices behind it re-initialize. */
   async purgeTombstones(): Promise<number> {
     const before = this.ports.clock.now() - limits.tombstoneRetentionMs;
@@ -63,4 +87,27 @@ export class Hub {
     if (purged > 0) this.ports.logger.info({ purged }, 'purged expired tombstones');
     return purged;
   }
+}
+
+/** What a resource face may read of one collection (Hub.readCollection). */
+export interface CollectionView {
+  collection: CollectionRow;
+  /** Sequence number of the collection's latest change: its ctag and the position of a full sync. */
+  seq(): Promise<number>;
+  tombstoneFloor(): Promise<number>;
+  get(name: string): Promise<Resource | undefined>;
+  changes(from: Checkpoint, limit: number, timeRange?: { startMs: number; endMs: number }): Promise<Resource[]>;
+}
+
+function collectionView(tx: StoreTx, collection: CollectionRow): CollectionView {
+  return {
+    collection,
+    seq: () => tx.collectionSeq(collection.accountId, collection.id),
+    tombstoneFloor: () => tx.tombstoneFloor(collection.accountId),
+    async get(name) {
+      const item = await resolveResource(tx, collection, name);
+      return item && { name: await resourceName(tx, collection, item), item };
+    },
+    changes: (from, limit, timeRange) => listResources(tx, collection, from, limit, timeRange),
+  };
 }

@@ -18,14 +18,24 @@ export class XmlDecodeError extends Error {
   override name = 'XmlDecodeError';
 }
 
-interface XmlElement {
+export interface XmlElement {
+  /** The local name when parsing with namespaces, else the name as written. */
   name: string;
+  /** The namespace URI when parsing with namespaces (WebDAV), else ''. */
+  ns: string;
+  /** Attributes by (local) name. */
+  attrs: Record<string, string>;
   children: XmlElement[];
   text: string;
 }
 
-export function parseXml(source: string, depthMax: number): XmlElement {
-  const parser = new SaxesParser({ xmlns: false, position: true });
+/**
+ * Parses into a small element tree, refusing any DOCTYPE and nesting deeper than `depthMax`, in time
+ * linear in the input. `namespaces`: resolve prefixes (WebDAV bodies), instead of the native
+ * protocol's plain names.
+ */
+export function parseXml(source: string, depthMax: number, namespaces = false): XmlElement {
+  const parser = new SaxesParser({ xmlns: namespaces, position: true });
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
   let failure: Error | undefined;
@@ -36,7 +46,14 @@ export function parseXml(source: string, depthMax: number): XmlElement {
   parser.on('error', (err) => fail(`malformed XML: ${err.message}`));
   parser.on('opentag', (tag) => {
     if (stack.length >= depthMax) return fail(`XML nested deeper than ${depthMax} elements`);
-    const el: XmlElement = { name: tag.name, children: [], text: '' };
+    const attrs: Record<string, string> = {};
+    for (const [name, attr] of Object.entries(tag.attributes)) {
+      if (typeof attr === 'string') attrs[name] = attr;
+      else if (attr.prefix !== 'xmlns' && attr.name !== 'xmlns') attrs[attr.local] = attr.value;
+    }
+    const el: XmlElement = namespaces
+      ? { name: tag.local ?? tag.name, ns: tag.uri ?? '', attrs, children: [], text: '' }
+      : { name: tag.name, ns: '', attrs, children: [], text: '' };
     const parent = stack[stack.length - 1];
     if (parent) parent.children.push(el);
     else root = el;

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { davPrefix, handleDav, wellKnown, wellKnownRedirect } from '../faces/dav/routes.js';
 import { handleNative, nativePrefix } from '../faces/native/routes.js';
 import { Hub } from '../hub/hub.js';
 import { PushHub } from '../push/push-hub.js';
@@ -44,7 +45,12 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
     const path = url.pathname;
     if (path === '/health') return send(req, res, 200, 'application/json', JSON.stringify({ status: 'ok', pushChannels: push.size }));
     if (path.startsWith(pushPrefix)) return pushRoutes.handle(req, res, url);
-    if (!path.startsWith(nativePrefix)) {
+    if (wellKnown.includes(path.replace(/\/$/, '').toLowerCase())) {
+      req.resume();
+      return wellKnownRedirect(res);
+    }
+    const isDav = path.startsWith(davPrefix) || path === davPrefix.slice(0, -1);
+    if (!isDav && !path.startsWith(nativePrefix)) {
       return send(req, res, 404, 'application/json', JSON.stringify({ version: protocolVersion, status: 'notFound', message: `no route ${path}` }));
     }
     const principal = await auth.authenticate(req.headers.authorization);
@@ -53,7 +59,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
       res.setHeader('www-authenticate', 'Basic realm="Syncpoint", charset="UTF-8"');
       return send(req, res, httpStatusOf.unauthorized, 'application/json', JSON.stringify({ version: protocolVersion, status: 'unauthorized', message: 'valid credentials required' }));
     }
-    return handleNative(hub, principal, req, res, path);
+    return isDav ? handleDav(hub, principal, req, res, path === '/dav' ? davPrefix : path) : handleNative(hub, principal, req, res, path);
   };
 
   const server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {

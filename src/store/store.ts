@@ -204,6 +204,13 @@ export interface StoreTx {
   getSyncState(accountId: string, deviceId: string, collectionId: string): Promise<SyncStateRow | undefined>;
   putSyncState(row: SyncStateRow): Promise<void>;
 
+  /** The sequence number of the collection's latest change (0 if it never had an item). */
+  collectionSeq(accountId: string, collectionId: string): Promise<number>;
+  /** The item a DAV client named `name` in this collection, if any. */
+  findDavName(accountId: string, collectionId: string, name: string): Promise<string | undefined>;
+  davNameOf(accountId: string, itemId: string): Promise<string | undefined>;
+  setDavName(accountId: string, collectionId: string, name: string, itemId: string): Promise<void>;
+
   /** The token the device's next notification will carry (1 for a device never sent one). */
   nextPushToken(accountId: string, deviceId: string): Promise<number>;
   /** Gives each entry the device's next token, in order, records what it stands for, and returns them. */

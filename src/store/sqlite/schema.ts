@@ -160,4 +160,16 @@ export const migrations: readonly string[] = [
   CREATE INDEX push_tokens_release ON push_tokens(account_id, device_id, collection_id, seq);
   CREATE INDEX push_tokens_issued ON push_tokens(account_id, issued_at);
   `,
+  // CardDAV/CalDAV: the resource name a DAV client chose for an item (PUT /dav/.../NAME). Items made
+  // elsewhere have none and are served as ID.vcf / ID.ics. A name outlives its item's delete, so a
+  // client that creates the same name again gets the same item back.
+  `
+  CREATE TABLE dav_names (
+    account_id TEXT NOT NULL,
+    collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    item_id TEXT NOT NULL UNIQUE REFERENCES items(id) ON DELETE CASCADE,
+    PRIMARY KEY (collection_id, name)
+  ) STRICT;
+  `,
 ];

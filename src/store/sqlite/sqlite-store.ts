@@ -186,6 +186,12 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     ),
     purge: q('DELETE FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?'),
   };
+  const dav = {
+    seq: q<[string, string], { m: number | null }>('SELECT max(seq) AS m FROM items WHERE collection_id = ? AND account_id = ?'),
+    find: q<[string, string, string], { item_id: string }>('SELECT item_id FROM dav_names WHERE account_id = ? AND collection_id = ? AND name = ?'),
+    nameOf: q<[string, string], { name: string }>('SELECT name FROM dav_names WHERE account_id = ? AND item_id = ?'),
+    set: q('INSERT OR REPLACE INTO dav_names (account_id, collection_id, name, item_id) VALUES (?, ?, ?, ?)'),
+  };
   const push = {
     next: q<[string, string], { next_token: number }>('SELECT next_token FROM push_counters WHERE account_id = ? AND device_id = ?'),
     reserve: q<[string, string, number, number], { next_token: number }>(`INSERT INTO push_counters (account_id, device_id, next_token) VALUES (?, ?, 1 + ?)
@@ -396,6 +402,19 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       if (floor != null) account.raiseFloor.run(floor, accountId);
       push.purge.run({ accountId, before: beforeMs });
       return floor == null ? 0 : item.purge.run(accountId, beforeMs).changes;
+    },
+
+    async collectionSeq(accountId, collectionId) {
+      return dav.seq.get(collectionId, accountId)?.m ?? 0;
+    },
+    async findDavName(accountId, collectionId, name) {
+      return dav.find.get(accountId, collectionId, name)?.item_id;
+    },
+    async davNameOf(accountId, itemId) {
+      return dav.nameOf.get(accountId, itemId)?.name;
+    },
+    async setDavName(accountId, collectionId, name, itemId) {
+      dav.set.run(accountId, collectionId, name, itemId);
     },
 
     async nextPushToken(accountId, deviceId) {

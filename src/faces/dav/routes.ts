@@ -1,0 +1,538 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { limits } from '../../core/limits.js';
+import type { Checkpoint } from '../../core/sync-key.js';
+import type { CollectionView, Hub } from '../../hub/hub.js';
+import { ResourceError, type Resource, type ResourceClient } from '../../hub/resources.js';
+import type { CollectionKind } from '../../protocol/collections.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import { parseXml, XmlDecodeError, type XmlElement } from '../../protocol/xml.js';
+import type { CollectionRow } from '../../store/store.js';
+import type { Principal } from '../../server/auth/authenticate.js';
+import { readBody } from '../../server/http.js';
+import { dav, element, errorBody, escapeXml, multistatus, ns, propResponse, statusResponse, type PropName } from './multistatus.js';
+
+/**
+ * CardDAV and CalDAV (RFC 4918, 6352, 4791, 6578, 6764). The layout:
+ *   /.well-known/carddav, /.well-known/caldav   -> redirect to /dav/
+ *   /dav/                                       the root: names the current user's principal
+ *   /dav/principals/USER/                       the principal: names the home
+ *   /dav/users/USER/                            the home: one member per collection of the account
+ *   /dav/users/USER/COLLECTION/                 an address book (contacts) or a calendar (events, tasks, notes)
+ *   /dav/users/USER/COLLECTION/NAME             one vCard or iCalendar object
+ * Every DAV client is a sync point of the hub (one per app password), so its writes reach every
+ * other device and theirs reach it through the collection's change sequence.
+ */
+export const davPrefix = '/dav/';
+export const wellKnown = ['/.well-known/carddav', '/.well-known/caldav'];
+
+/** Most members one sync-collection answer lists, initial sync included; the rest come with the next token. */
+const syncPageMax = 1000;
+/** XML bodies of PROPFIND/REPORT/PROPPATCH are small; an item travels in PUT only. */
+const xmlBodyBytesMax = 1024 * 1024;
+
+type Target =
+  | { kind: 'root' }
+  | { kind: 'principal'; user: string }
+  | { kind: 'home'; user: string }
+  | { kind: 'collection'; user: string; collection: string }
+  | { kind: 'item'; user: string; collection: string; name: string };
+
+const homeOf = (user: string) => `/dav/users/${user}/`;
+const principalOf = (user: string) => `/dav/principals/${user}/`;
+
+function parseTarget(path: string): Target | undefined {
+  const parts = path.slice(davPrefix.length).split('/').map(decodeSegment);
+  if (parts.some((p) => p === undefined)) return undefined;
+  const [a, b, c, d, e] = parts as string[];
+  if (parts.length === 1 && a === '') return { kind: 'root' };
+  if (a === 'principals' && b && (c === '' || c === undefined) && parts.length <= 3) return { kind: 'principal', user: b };
+  if (a !== 'users' || !b) return undefined;
+  if ((c === '' || c === undefined) && parts.length <= 3) return { kind: 'home', user: b };
+  if (c && (d === '' || d === undefined) && parts.length <= 4) return { kind: 'collection', user: b, collection: c };
+  if (c && d && parts.length === 4) return { kind: 'item', user: b, collection: c, name: d };
+  if (c && d && e === '' && parts.length === 5) return undefined;
+  return undefined;
+}
+
+function decodeSegment(segment: string): string | undefined {
+  try {
+    const decoded = decodeURIComponent(segment);
+    return decoded.includes('/') || decoded === '.' || decoded === '..' || decoded.length > limits.clientIdCharsMax ? undefined : decoded;
+  } catch {
+    return undefined;
+  }
+}
+
+class DavError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly condition?: PropName,
+  ) {
+    super(message);
+  }
+}
+
+interface Request {
+  hub: Hub;
+  principal: Principal;
+  req: IncomingMessage;
+  res: ServerResponse;
+  path: string;
+}
+
+export async function handleDav(hub: Hub, principal: Principal, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  const r: Request = { hub, principal, req, res, path };
+  try {
+    if (req.method === 'OPTIONS') return options(r);
+    const target = parseTarget(path);
+    // Another account's paths are indistinguishable from paths that do not exist.
+    if (!target || ('user' in target && target.user !== principal.accountName)) throw new DavError(404, 'not found');
+    switch (req.method) {
+      case 'PROPFIND':
+        return await propfind(r, target);
+      case 'REPORT':
+        return await report(r, target);
+      case 'GET':
+      case 'HEAD':
+        return await get(r, target);
+      case 'PUT':
+        return await put(r, target);
+      case 'DELETE':
+        return await remove(r, target);
+      default:
+        throw new DavError(405, `${req.method} is not supported here`);
+    }
+  } catch (err) {
+    if (err instanceof ResourceError) return sendError(r, resourceErrorToDav(err));
+    if (err instanceof ProtocolError) return sendError(r, new DavError(err.status === 'bodyTooLarge' ? 413 : 400, err.message));
+    if (err instanceof XmlDecodeError) return sendError(r, new DavError(400, err.message));
+    if (err instanceof DavError) return sendError(r, err);
+    throw err;
+  }
+}
+
+export function wellKnownRedirect(res: ServerResponse): void {
+  // 301 works for PROPFIND too: clients re-issue the same method at the new location.
+  res.writeHead(301, { location: davPrefix, 'content-length': 0 });
+  res.end();
+}
+
+function options({ res, req }: Request): void {
+  req.resume();
+  res.writeHead(200, {
+    dav: '1, 3, addressbook, calendar-access, extended-mkcol, sync-collection',
+    allow: 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, REPORT',
+    'content-length': 0,
+  });
+  res.end();
+}
+
+function sendError({ req, res }: Request, err: DavError): void {
+  req.resume();
+  const body = err.condition ? errorBody(err.condition, err.message) : err.message;
+  res.writeHead(err.status, { 'content-type': err.condition ? 'application/xml; charset=utf-8' : 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function sendMultistatus({ res }: Request, xml: string): void {
+  res.writeHead(207, { 'content-type': 'application/xml; charset=utf-8', 'content-length': Buffer.byteLength(xml) });
+  res.end(xml);
+}
+
+function resourceErrorToDav(err: ResourceError): DavError {
+  switch (err.reason) {
+    case 'notFound':
+      return new DavError(404, err.message);
+    case 'noCollection':
+      return new DavError(409, err.message);
+    case 'preconditionFailed':
+      return new DavError(412, err.message);
+    case 'itemTooLarge':
+      return new DavError(413, err.message);
+    case 'uidConflict':
+      return new DavError(409, err.message, { ns: ns.carddav, name: 'no-uid-conflict' });
+    default:
+      return new DavError(403, err.message, { ns: ns.carddav, name: 'valid-address-data' });
+  }
+}
+
+/** The condition element for invalid content differs between CardDAV and CalDAV. */
+function contentCondition(kind: CollectionKind, reason: ResourceError['reason']): PropName {
+  if (kind === 'contacts') return { ns: ns.carddav, name: reason === 'uidConflict' ? 'no-uid-conflict' : reason === 'wrongKind' ? 'supported-address-data' : 'valid-address-data' };
+  if (reason === 'uidConflict') return { ns: ns.caldav, name: 'no-uid-conflict' };
+  return { ns: ns.caldav, name: reason === 'wrongKind' ? 'supported-calendar-component' : 'valid-calendar-data' };
+}
+
+async function collectionByName(r: Request, name: string): Promise<CollectionRow> {
+  const found = (await r.hub.accounts.listCollections(r.principal.accountId)).find((c) => c.name === name);
+  if (!found) throw new DavError(404, 'no such collection');
+  return found;
+}
+
+function clientOf(r: Request, kind: CollectionKind): ResourceClient {
+  const agent = String(r.req.headers['user-agent'] ?? 'DAV client').slice(0, 200);
+  // One sync point per app password; clients that use the account password share one.
+  return { accountId: r.principal.accountId, device: { id: `dav-${r.principal.tokenId ?? 'password'}`, name: agent }, protocol: kind === 'contacts' ? 'carddav' : 'caldav' };
+}
+
+const collectionPath = (user: string, c: CollectionRow) => `${homeOf(user)}${c.name}/`;
+const contentType = (kind: CollectionKind) => (kind === 'contacts' ? 'text/vcard; charset=utf-8' : 'text/calendar; charset=utf-8');
+const quoted = (etag: string) => `"${etag}"`;
+
+// ---------------------------------------------------------------------------------------------------
+// Sync tokens (RFC 6578): a URI naming the collection and a position in the account's change sequence
+// (core/sync-key.ts Checkpoint). A page of an initial sync carries the base it started from.
+
+const tokenPrefix = 'urn:syncpoint:sync:';
+
+function syncToken(collectionId: string, at: Checkpoint): string {
+  return at.baseSeq === at.seq ? `${tokenPrefix}${collectionId}:${at.seq}` : `${tokenPrefix}${collectionId}:${at.seq}:${at.baseSeq}`;
+}
+
+const invalidToken = (message: string) => new DavError(403, message, { ns: ns.dav, name: 'valid-sync-token' });
+
+async function parseSyncToken(token: string, view: CollectionView): Promise<Checkpoint> {
+  const current = await view.seq();
+  if (token === '') return { seq: 0, baseSeq: current };
+  const m = /^urn:syncpoint:sync:([^:]+):(\d{1,15})(?::(\d{1,15}))?$/.exec(token);
+  if (!m || m[1] !== view.collection.id) throw invalidToken('not a sync token of this collection');
+  const at = { seq: Number(m[2]), baseSeq: m[3] === undefined ? Number(m[2]) : Number(m[3]) };
+  if (at.seq > Math.max(current, at.baseSeq) || at.baseSeq > current) throw invalidToken('this sync token was never issued');
+  if ((await view.tombstoneFloor()) > Math.max(at.seq, at.baseSeq)) throw invalidToken('this sync token has expired; sync again from scratch');
+  return at;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Properties
+
+interface PropContext {
+  r: Request;
+  target: Target;
+  view?: CollectionView;
+  resource?: Resource;
+}
+
+type PropValue = string | undefined;
+type PropGetter = (ctx: PropContext) => PropValue | Promise<PropValue>;
+
+const key = (p: PropName) => `${p.ns} ${p.name}`;
+const componentOf: Record<Exclude<CollectionKind, 'contacts'>, string> = { events: 'VEVENT', tasks: 'VTODO', notes: 'VJOURNAL' };
+
+const getters = new Map<string, PropGetter>([
+  [
+    key({ ns: ns.dav, name: 'resourcetype' }),
+    ({ target, view }) => {
+      if (target.kind === 'item') return '';
+      if (target.kind === 'principal') return dav('principal') + dav('collection');
+      if (target.kind === 'collection' && view) {
+        return dav('collection') + (view.collection.kind === 'contacts' ? element({ ns: ns.carddav, name: 'addressbook' }) : element({ ns: ns.caldav, name: 'calendar' }));
+      }
+      return dav('collection');
+    },
+  ],
+  [
+    key({ ns: ns.dav, name: 'displayname' }),
+    ({ target, view, r }) => (view && target.kind === 'collection' ? escapeXml(view.collection.displayName) : target.kind === 'principal' ? escapeXml(r.principal.accountName) : undefined),
+  ],
+  [key({ ns: ns.dav, name: 'current-user-principal' }), ({ r }) => dav('href', escapeXml(principalOf(r.principal.accountName)))],
+  [key({ ns: ns.dav, name: 'principal-URL' }), ({ r }) => dav('href', escapeXml(principalOf(r.principal.accountName)))],
+  [key({ ns: ns.dav, name: 'owner' }), ({ r }) => dav('href', escapeXml(principalOf(r.principal.accountName)))],
+  [key({ ns: ns.dav, name: 'principal-collection-set' }), () => dav('href', '/dav/principals/')],
+  [key({ ns: ns.carddav, name: 'addressbook-home-set' }), ({ r, target }) => (target.kind === 'principal' ? dav('href', escapeXml(homeOf(r.principal.accountName))) : undefined)],
+  [key({ ns: ns.caldav, name: 'calendar-home-set' }), ({ r, target }) => (target.kind === 'principal' ? dav('href', escapeXml(homeOf(r.principal.accountName))) : undefined)],
+  [
+    key({ ns: ns.dav, name: 'current-user-privilege-set' }),
+    () => ['read', 'write', 'write-properties', 'write-content', 'bind', 'unbind', 'read-current-user-privilege-set'].map((p) => dav('privilege', dav(p))).join(''),
+  ],
+  [
+    key({ ns: ns.dav, name: 'supported-report-set' }),
+    ({ target, view }) => {
+      if (target.kind !== 'collection' || !view) return undefined;
+      const reports = view.collection.kind === 'contacts' ? [element({ ns: ns.carddav, name: 'addressbook-multiget' }), element({ ns: ns.carddav, name: 'addressbook-query' })] : [element({ ns: ns.caldav, name: 'calendar-multiget' }), element({ ns: ns.caldav, name: 'calendar-query' })];
+      return [...reports, dav('sync-collection')].map((rep) => dav('supported-report', dav('report', rep))).join('');
+    },
+  ],
+  [
+    key({ ns: ns.caldav, name: 'supported-calendar-component-set' }),
+    ({ view, target }) => (target.kind === 'collection' && view && view.collection.kind !== 'contacts' ? `<cal:comp name="${componentOf[view.collection.kind]}"/>` : undefined),
+  ],
+  [
+    key({ ns: ns.carddav, name: 'supported-address-data' }),
+    ({ view, target }) =>
+      target.kind === 'collection' && view?.collection.kind === 'contacts' ? '<card:address-data-type content-type="text/vcard" version="3.0"/><card:address-data-type content-type="text/vcard" version="4.0"/>' : undefined,
+  ],
+  [key({ ns: ns.apple, name: 'calendar-color' }), ({ view, target }) => (target.kind === 'collection' && view?.collection.color ? escapeXml(view.collection.color) : undefined)],
+  [key({ ns: ns.cs, name: 'getctag' }), async ({ view, target }) => (target.kind === 'collection' && view ? String(await view.seq()) : undefined)],
+  [key({ ns: ns.dav, name: 'sync-token' }), async ({ view, target }) => (target.kind === 'collection' && view ? escapeXml(syncToken(view.collection.id, { seq: await view.seq(), baseSeq: await view.seq() })) : undefined)],
+  [key({ ns: ns.dav, name: 'getetag' }), ({ resource }) => (resource && resource.item.data !== null ? escapeXml(quoted(resource.item.etag)) : undefined)],
+  [key({ ns: ns.dav, name: 'getcontenttype' }), ({ resource, view }) => (resource && view ? contentType(view.collection.kind) : undefined)],
+  [key({ ns: ns.dav, name: 'getcontentlength' }), ({ resource }) => (resource?.item.data != null ? String(Buffer.byteLength(resource.item.data)) : undefined)],
+  [key({ ns: ns.carddav, name: 'address-data' }), ({ resource, view }) => (resource?.item.data != null && view?.collection.kind === 'contacts' ? escapeXml(resource.item.data) : undefined)],
+  [key({ ns: ns.caldav, name: 'calendar-data' }), ({ resource, view }) => (resource?.item.data != null && view?.collection.kind !== 'contacts' ? escapeXml(resource.item.data) : undefined)],
+]);
+
+/** What `<allprop/>` (or an empty PROPFIND) returns: the live properties, not the item bodies. */
+const allprop: PropName[] = [
+  { ns: ns.dav, name: 'resourcetype' },
+  { ns: ns.dav, name: 'displayname' },
+  { ns: ns.dav, name: 'getetag' },
+  { ns: ns.dav, name: 'getcontenttype' },
+  { ns: ns.dav, name: 'getcontentlength' },
+  { ns: ns.dav, name: 'sync-token' },
+  { ns: ns.cs, name: 'getctag' },
+];
+
+async function renderProps(ctx: PropContext, requested: PropName[]): Promise<{ found: string[]; missing: PropName[] }> {
+  const found: string[] = [];
+  const missing: PropName[] = [];
+  for (const p of requested) {
+    const value = await getters.get(key(p))?.(ctx);
+    if (value === undefined) missing.push(p);
+    else found.push(element(p, value));
+  }
+  return { found, missing };
+}
+
+async function readXml(r: Request): Promise<XmlElement | undefined> {
+  const body = (await readBody(r.req, xmlBodyBytesMax)).toString('utf8');
+  return body.trim() === '' ? undefined : parseXml(body, limits.xmlDepthMax, true);
+}
+
+const childOf = (el: XmlElement | undefined, namespace: string, name: string) => el?.children.find((c) => c.ns === namespace && c.name === name);
+const propNames = (prop: XmlElement | undefined): PropName[] => (prop?.children ?? []).map((c) => ({ ns: c.ns, name: c.name }));
+
+// ---------------------------------------------------------------------------------------------------
+// Methods
+
+async function propfind(r: Request, target: Target): Promise<void> {
+  const body = await readXml(r);
+  if (body && !(body.ns === ns.dav && body.name === 'propfind')) throw new DavError(400, 'the body must be a DAV:propfind');
+  const prop = childOf(body, ns.dav, 'prop');
+  const requested = prop ? propNames(prop) : allprop;
+  const depth = String(r.req.headers.depth ?? 'infinity');
+  // Depth infinity is treated as 1: the tree is never deeper than home/collection/item.
+  const withMembers = depth !== '0';
+  const responses: string[] = [];
+  const user = r.principal.accountName;
+  const respond = async (path: string, ctx: PropContext) => {
+    const { found, missing } = await renderProps(ctx, requested);
+    responses.push(propResponse(path, found, missing));
+  };
+  switch (target.kind) {
+    case 'root':
+      await respond(davPrefix, { r, target });
+      break;
+    case 'principal':
+      await respond(principalOf(user), { r, target });
+      break;
+    case 'home': {
+      await respond(homeOf(user), { r, target });
+      if (!withMembers) break;
+      for (const c of await r.hub.accounts.listCollections(r.principal.accountId)) {
+        await r.hub.readCollection(r.principal.accountId, c.id, (view) => respond(collectionPath(user, c), { r, target: { kind: 'collection', user, collection: c.name }, view }));
+      }
+      break;
+    }
+    case 'collection': {
+      const c = await collectionByName(r, target.collection);
+      await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
+        await respond(collectionPath(user, c), { r, target, view });
+        if (!withMembers) return;
+        // Every live member, in one snapshot: the listing Evolution and vdirsyncer poll.
+        for (const resource of await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, Number.MAX_SAFE_INTEGER)) {
+          await respond(`${collectionPath(user, c)}${resource.name}`, { r, target: { kind: 'item', user, collection: c.name, name: resource.name }, view, resource });
+        }
+      });
+      break;
+    }
+    case 'item': {
+      const c = await collectionByName(r, target.collection);
+      const done = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
+        const resource = await view.get(target.name);
+        if (!resource || resource.item.deletedAt !== null) return false;
+        await respond(`${collectionPath(user, c)}${resource.name}`, { r, target, view, resource });
+        return true;
+      });
+      if (!done) throw new DavError(404, 'no such resource');
+      break;
+    }
+  }
+  sendMultistatus(r, multistatus(responses));
+}
+
+async function get(r: Request, target: Target): Promise<void> {
+  if (target.kind !== 'item') throw new DavError(405, 'only items can be fetched with GET');
+  const c = await collectionByName(r, target.collection);
+  const resource = await r.hub.readCollection(r.principal.accountId, c.id, (view) => view.get(target.name));
+  if (!resource || resource.item.data === null) throw new DavError(404, 'no such resource');
+  const body = Buffer.from(resource.item.data, 'utf8');
+  r.res.writeHead(200, { 'content-type': contentType(c.kind), etag: quoted(resource.item.etag), 'content-length': body.length });
+  r.res.end(r.req.method === 'HEAD' ? undefined : body);
+}
+
+async function put(r: Request, target: Target): Promise<void> {
+  if (target.kind !== 'item') throw new DavError(405, 'PUT creates or replaces an item; collections are made with MKCOL');
+  const c = await collectionByName(r, target.collection);
+  const data = (await readBody(r.req, limits.itemBytesMax)).toString('utf8');
+  try {
+    const { created, etag } = await r.hub.putResource(clientOf(r, c.kind), c.id, target.name, data, {
+      ifMatch: header(r.req, 'if-match'),
+      ifNoneMatch: header(r.req, 'if-none-match'),
+    });
+    r.res.writeHead(created ? 201 : 204, { etag: quoted(etag), 'content-length': 0 });
+    r.res.end();
+  } catch (err) {
+    if (err instanceof ResourceError && ['invalidItem', 'wrongKind', 'uidConflict'].includes(err.reason)) {
+      const condition = contentCondition(c.kind, err.reason);
+      const holder = err.holder === undefined ? '' : ` (${collectionPath(r.principal.accountName, c)}${err.holder})`;
+      throw new DavError(err.reason === 'uidConflict' ? 409 : 403, `${err.message}${holder}`, condition);
+    }
+    throw err;
+  }
+}
+
+async function remove(r: Request, target: Target): Promise<void> {
+  if (target.kind !== 'item') throw new DavError(405, 'collections cannot be deleted here yet');
+  const c = await collectionByName(r, target.collection);
+  r.req.resume();
+  await r.hub.deleteResource(clientOf(r, c.kind), c.id, target.name, { ifMatch: header(r.req, 'if-match') });
+  r.res.writeHead(204, { 'content-length': 0 });
+  r.res.end();
+}
+
+const header = (req: IncomingMessage, name: string) => {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// REPORT
+
+async function report(r: Request, target: Target): Promise<void> {
+  const body = await readXml(r);
+  if (!body) throw new DavError(400, 'REPORT needs a body');
+  if (target.kind !== 'collection') throw new DavError(403, 'reports run on a collection', { ns: ns.dav, name: 'supported-report' });
+  const c = await collectionByName(r, target.collection);
+  const requested = propNames(childOf(body, ns.dav, 'prop'));
+  const user = r.principal.accountName;
+  const base = collectionPath(user, c);
+  const member = (view: CollectionView, resource: Resource) => renderProps({ r, target: { kind: 'item', user, collection: c.name, name: resource.name }, view, resource }, requested);
+  const xml = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
+    const responses: string[] = [];
+    if (body.name === 'sync-collection' && body.ns === ns.dav) {
+      const from = await parseSyncToken(childOf(body, ns.dav, 'sync-token')?.text.trim() ?? '', view);
+      const limitText = childOf(childOf(body, ns.dav, 'limit'), ns.dav, 'nresults')?.text.trim();
+      const limit = Math.min(syncPageMax, limitText && /^\d{1,9}$/.test(limitText) && Number(limitText) > 0 ? Number(limitText) : syncPageMax);
+      const rows = await view.changes(from, limit + 1);
+      const page = rows.slice(0, limit);
+      const truncated = rows.length > limit;
+      const seen = new Set<string>();
+      // A name deleted and then used again is one member: its latest state is reported.
+      for (const resource of [...page].reverse()) {
+        if (seen.has(resource.name)) continue;
+        seen.add(resource.name);
+        if (resource.item.deletedAt !== null) responses.unshift(statusResponse(`${base}${resource.name}`, 404));
+        else {
+          const { found, missing } = await member(view, resource);
+          responses.unshift(propResponse(`${base}${resource.name}`, found, missing));
+        }
+      }
+      const current = await view.seq();
+      const last = page[page.length - 1]?.item.seq ?? from.seq;
+      const next: Checkpoint = truncated ? { seq: last, baseSeq: from.baseSeq } : { seq: Math.max(current, last), baseSeq: Math.max(current, last) };
+      if (truncated) responses.push(statusResponse(base, 507));
+      return multistatus(responses, syncToken(c.id, next));
+    }
+    if (body.name === 'addressbook-multiget' || body.name === 'calendar-multiget') {
+      for (const h of body.children.filter((e) => e.ns === ns.dav && e.name === 'href')) {
+        const name = memberName(h.text.trim(), base);
+        const resource = name === undefined ? undefined : await view.get(name);
+        if (!resource || resource.item.deletedAt !== null) responses.push(statusResponse(h.text.trim(), 404));
+        else {
+          const { found, missing } = await member(view, resource);
+          responses.push(propResponse(`${base}${resource.name}`, found, missing));
+        }
+      }
+      return multistatus(responses);
+    }
+    if (body.name === 'addressbook-query' || body.name === 'calendar-query') {
+      const filter = childOf(body, body.ns, 'filter');
+      const range = body.name === 'calendar-query' ? timeRangeOf(filter) : undefined;
+      if (body.name === 'calendar-query' && !componentMatches(filter, c.kind)) return multistatus([]);
+      for (const resource of await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, Number.MAX_SAFE_INTEGER, range)) {
+        if (body.name === 'addressbook-query' && !matchesTextFilters(filter, resource.item.data ?? '')) continue;
+        const { found, missing } = await member(view, resource);
+        responses.push(propResponse(`${base}${resource.name}`, found, missing));
+      }
+      return multistatus(responses);
+    }
+    throw new DavError(403, `unsupported report ${body.name}`, { ns: ns.dav, name: 'supported-report' });
+  });
+  if (xml === undefined) throw new DavError(404, 'no such collection');
+  sendMultistatus(r, xml);
+}
+
+/** The member name an href in a multiget names, if it is inside this collection. */
+function memberName(raw: string, base: string): string | undefined {
+  let path = raw;
+  try {
+    path = new URL(raw, 'http://host').pathname;
+  } catch {
+    return undefined;
+  }
+  const encodedBase = base
+    .split('/')
+    .map((s) => encodeURIComponent(s))
+    .join('/');
+  const rest = path.startsWith(base) ? path.slice(base.length) : path.startsWith(encodedBase) ? path.slice(encodedBase.length) : undefined;
+  return rest === undefined || rest === '' ? undefined : decodeSegment(rest);
+}
+
+/** calendar-query: the comp-filter inside VCALENDAR must name this collection's component, if it names one. */
+function componentMatches(filter: XmlElement | undefined, kind: CollectionKind): boolean {
+  if (kind === 'contacts') return false;
+  const calendar = childOf(filter, ns.caldav, 'comp-filter');
+  const inner = childOf(calendar, ns.caldav, 'comp-filter');
+  return inner?.attrs.name === undefined || inner.attrs.name.toUpperCase() === componentOf[kind];
+}
+
+/** The first time-range in the filter, as epoch ms (an open end is unbounded). */
+function timeRangeOf(filter: XmlElement | undefined): { startMs: number; endMs: number } | undefined {
+  const stack = filter ? [filter] : [];
+  while (stack.length > 0) {
+    const el = stack.pop() as XmlElement;
+    if (el.ns === ns.caldav && el.name === 'time-range') {
+      const startMs = el.attrs.start ? utcMs(el.attrs.start) : -8.64e15;
+      const endMs = el.attrs.end ? utcMs(el.attrs.end) : 8.64e15;
+      if (Number.isNaN(startMs) || Number.isNaN(endMs) || endMs <= startMs) throw new DavError(403, 'time-range needs UTC start < end', { ns: ns.caldav, name: 'valid-filter' });
+      return { startMs, endMs };
+    }
+    stack.push(...el.children);
+  }
+  return undefined;
+}
+
+/** 20260110T100000Z -> epoch ms; NaN if it is not a UTC date-time. */
+function utcMs(value: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
+  return m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])) : Number.NaN;
+}
+
+/**
+ * addressbook-query (RFC 6352 §10.5): each prop-filter matches when a property of its name contains
+ * its text-match (case-insensitive); the filter's `test` combines them (anyof by default).
+ */
+function matchesTextFilters(filter: XmlElement | undefined, data: string): boolean {
+  const propFilters = filter?.children.filter((e) => e.ns === ns.carddav && e.name === 'prop-filter') ?? [];
+  if (propFilters.length === 0) return true;
+  const lines = data.replace(/\r?\n[ \t]/g, '').split(/\r?\n/);
+  const one = (pf: XmlElement) => {
+    const name = (pf.attrs.name ?? '').toUpperCase();
+    const values = lines.filter((l) => new RegExp(`^(?:[^.:;]+\\.)?${name.replace(/[^A-Z0-9-]/g, '')}[;:]`, 'i').test(l)).map((l) => l.slice(l.indexOf(':') + 1).toLowerCase());
+    const matches = pf.children.filter((e) => e.ns === ns.carddav && e.name === 'text-match');
+    if (matches.length === 0) return values.length > 0;
+    return matches.every((tm) => values.some((v) => v.includes(tm.text.trim().toLowerCase())) !== (tm.attrs['negate-condition'] === 'yes'));
+  };
+  return filter?.attrs.test === 'allof' ? propFilters.every(one) : propFilters.some(one);
+}

@@ -1,0 +1,53 @@
+import { etagOf } from '../content/etag.js';
+import type { ItemIndex } from '../content/item-content.js';
+import type { CollectionRow, ItemRow, StoreTx } from '../store/store.js';
+import type { HubPorts } from './ports.js';
+
+/** Writing item versions: the one place that turns content into an item row, for every face. */
+export interface WriteContext {
+  tx: StoreTx;
+  ports: HubPorts;
+  collection: CollectionRow;
+  /** The sync point making the change. */
+  deviceId: string;
+}
+
+/**
+ * Writes a version of a new item (`existing` null) or of an existing one, which keeps its creation
+ * facts. Returns the new version's etag.
+ */
+export async function writeItem(ctx: WriteContext, id: string, existing: ItemRow | null, data: string, index: ItemIndex, origin: string | null): Promise<string> {
+  const seq = await ctx.tx.nextSeq(ctx.collection.accountId);
+  const etag = etagOf(data);
+  await ctx.tx.putItem(
+    {
+      id,
+      accountId: ctx.collection.accountId,
+      collectionId: ctx.collection.id,
+      uid: index.uid,
+      data,
+      etag,
+      seq,
+      createdSeq: existing?.createdSeq ?? seq,
+      createdBy: existing ? existing.createdBy : origin,
+      originDevice: origin,
+      deletedAt: null,
+      title: index.title,
+      startMs: index.startMs,
+      endMs: index.endMs,
+      matchName: index.name,
+      contactKeys: [...index.contactKeys],
+    },
+    ctx.ports.clock.now(),
+  );
+  return etag;
+}
+
+/** Deletes the item as the context's sync point: a tombstone version that devices learn of. */
+export async function writeTombstone(ctx: WriteContext, item: ItemRow): Promise<void> {
+  const seq = await ctx.tx.nextSeq(ctx.collection.accountId);
+  await ctx.tx.putItem(
+    { ...item, data: null, seq, originDevice: ctx.deviceId, deletedAt: ctx.ports.clock.now(), startMs: null, endMs: null },
+    ctx.ports.clock.now(),
+  );
+}
