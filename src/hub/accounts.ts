@@ -35,7 +35,7 @@ export class Accounts {
       const account: AccountRow = { id: this.ports.random.id(), name, passwordHash, createdAt: now };
       await tx.createAccount(account);
       for (const c of defaultCollections) {
-        await tx.createCollection({ id: this.ports.random.id(), accountId: account.id, color: null, createdAt: now, ...c });
+        await tx.createCollection({ id: this.ports.random.id(), accountId: account.id, color: null, description: null, createdAt: now, ...c });
       }
       return account;
     });
@@ -89,6 +89,17 @@ export class Accounts {
     this.revocationListeners.push(listener);
   }
 
+  /** Changes what the patch names of a collection's display name, colour and description. */
+  async updateCollection(accountId: string, collectionId: string, patch: Partial<Pick<CollectionRow, 'displayName' | 'color' | 'description'>>): Promise<CollectionRow> {
+    return this.store.transaction(async (tx) => {
+      const row = await tx.getCollection(accountId, collectionId);
+      if (!row) throw new ProtocolError('notFound', 'no such collection');
+      const updated = { ...row, ...patch };
+      await tx.updateCollection(updated);
+      return updated;
+    });
+  }
+
   async listCollections(accountId: string): Promise<CollectionRow[]> {
     return this.store.transaction((tx) => tx.listCollections(accountId));
   }
@@ -105,6 +116,7 @@ export class Accounts {
         kind: input.kind,
         displayName: input.displayName ?? input.name,
         color: input.color ?? null,
+        description: input.description ?? null,
         createdAt: this.ports.clock.now(),
       };
       await tx.createCollection(row);

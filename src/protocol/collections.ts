@@ -18,12 +18,16 @@ export type Collection = z.infer<typeof collectionSchema>;
 export const collectionListSchema = z.object({ collections: z.array(collectionSchema) });
 export type CollectionList = z.infer<typeof collectionListSchema>;
 
-/** `name` is the account-unique handle used by the CLI and in URLs: lower-case letters, digits, '-' and '_'. */
+/**
+ * `name` is the account-unique handle used by the CLI and in URLs: letters, digits, '.', '-' and '_'
+ * (DAV clients name new collections with UUIDs, upper-case ones included).
+ */
 export const createCollectionSchema = z.object({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/),
   kind: collectionKindSchema,
   displayName: z.string().min(1).max(200).optional(),
   color: z.string().regex(/^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$/).optional(),
+  description: z.string().max(2000).optional(),
 });
 export type CreateCollection = z.infer<typeof createCollectionSchema>;
 

@@ -61,6 +61,7 @@ export interface CollectionRow {
   kind: CollectionKind;
   displayName: string;
   color: string | null;
+  description: string | null;
   createdAt: number;
 }
 
@@ -163,6 +164,8 @@ export interface StoreTx {
   listCollections(accountId: string): Promise<CollectionRow[]>;
   getCollection(accountId: string, collectionId: string): Promise<CollectionRow | undefined>;
   findCollectionByName(accountId: string, name: string): Promise<CollectionRow | undefined>;
+  /** Changes a collection's display name, colour and description (its name and kind never change). */
+  updateCollection(row: CollectionRow): Promise<void>;
 
   getItem(accountId: string, collectionId: string, itemId: string): Promise<ItemRow | undefined>;
   findLiveItemByUid(accountId: string, collectionId: string, uid: string): Promise<ItemRow | undefined>;

@@ -9,7 +9,7 @@ import { parseXml, XmlDecodeError, type XmlElement } from '../../protocol/xml.js
 import type { CollectionRow } from '../../store/store.js';
 import type { Principal } from '../../server/auth/authenticate.js';
 import { readBody } from '../../server/http.js';
-import { dav, element, errorBody, escapeXml, multistatus, ns, propResponse, statusResponse, type PropName } from './multistatus.js';
+import { dav, element, errorBody, escapeXml, href, multistatus, ns, propResponse, statusResponse, type PropName } from './multistatus.js';
 
 /**
  * CardDAV and CalDAV (RFC 4918, 6352, 4791, 6578, 6764). The layout:
@@ -100,6 +100,11 @@ export async function handleDav(hub: Hub, principal: Principal, req: IncomingMes
         return await put(r, target);
       case 'DELETE':
         return await remove(r, target);
+      case 'MKCOL':
+      case 'MKCALENDAR':
+        return await mkcol(r, target);
+      case 'PROPPATCH':
+        return await proppatch(r, target);
       default:
         throw new DavError(405, `${req.method} is not supported here`);
     }
@@ -122,7 +127,7 @@ function options({ res, req }: Request): void {
   req.resume();
   res.writeHead(200, {
     dav: '1, 3, addressbook, calendar-access, extended-mkcol, sync-collection',
-    allow: 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, REPORT',
+    allow: 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCOL, MKCALENDAR',
     'content-length': 0,
   });
   res.end();
@@ -235,12 +240,12 @@ const getters = new Map<string, PropGetter>([
     key({ ns: ns.dav, name: 'displayname' }),
     ({ target, view, r }) => (view && target.kind === 'collection' ? escapeXml(view.collection.displayName) : target.kind === 'principal' ? escapeXml(r.principal.accountName) : undefined),
   ],
-  [key({ ns: ns.dav, name: 'current-user-principal' }), ({ r }) => dav('href', escapeXml(principalOf(r.principal.accountName)))],
-  [key({ ns: ns.dav, name: 'principal-URL' }), ({ r }) => dav('href', escapeXml(principalOf(r.principal.accountName)))],
-  [key({ ns: ns.dav, name: 'owner' }), ({ r }) => dav('href', escapeXml(principalOf(r.principal.accountName)))],
-  [key({ ns: ns.dav, name: 'principal-collection-set' }), () => dav('href', '/dav/principals/')],
-  [key({ ns: ns.carddav, name: 'addressbook-home-set' }), ({ r, target }) => (target.kind === 'principal' ? dav('href', escapeXml(homeOf(r.principal.accountName))) : undefined)],
-  [key({ ns: ns.caldav, name: 'calendar-home-set' }), ({ r, target }) => (target.kind === 'principal' ? dav('href', escapeXml(homeOf(r.principal.accountName))) : undefined)],
+  [key({ ns: ns.dav, name: 'current-user-principal' }), ({ r }) => href(principalOf(r.principal.accountName))],
+  [key({ ns: ns.dav, name: 'principal-URL' }), ({ r }) => href(principalOf(r.principal.accountName))],
+  [key({ ns: ns.dav, name: 'owner' }), ({ r }) => href(principalOf(r.principal.accountName))],
+  [key({ ns: ns.dav, name: 'principal-collection-set' }), () => href('/dav/principals/')],
+  [key({ ns: ns.carddav, name: 'addressbook-home-set' }), ({ r, target }) => (target.kind === 'principal' ? href(homeOf(r.principal.accountName)) : undefined)],
+  [key({ ns: ns.caldav, name: 'calendar-home-set' }), ({ r, target }) => (target.kind === 'principal' ? href(homeOf(r.principal.accountName)) : undefined)],
   [
     key({ ns: ns.dav, name: 'current-user-privilege-set' }),
     () => ['read', 'write', 'write-properties', 'write-content', 'bind', 'unbind', 'read-current-user-privilege-set'].map((p) => dav('privilege', dav(p))).join(''),
@@ -263,6 +268,14 @@ const getters = new Map<string, PropGetter>([
       target.kind === 'collection' && view?.collection.kind === 'contacts' ? '<card:address-data-type content-type="text/vcard" version="3.0"/><card:address-data-type content-type="text/vcard" version="4.0"/>' : undefined,
   ],
   [key({ ns: ns.apple, name: 'calendar-color' }), ({ view, target }) => (target.kind === 'collection' && view?.collection.color ? escapeXml(view.collection.color) : undefined)],
+  [
+    key({ ns: ns.caldav, name: 'calendar-description' }),
+    ({ view, target }) => (target.kind === 'collection' && view && view.collection.kind !== 'contacts' && view.collection.description ? escapeXml(view.collection.description) : undefined),
+  ],
+  [
+    key({ ns: ns.carddav, name: 'addressbook-description' }),
+    ({ view, target }) => (target.kind === 'collection' && view?.collection.kind === 'contacts' && view.collection.description ? escapeXml(view.collection.description) : undefined),
+  ],
   [key({ ns: ns.cs, name: 'getctag' }), async ({ view, target }) => (target.kind === 'collection' && view ? String(await view.seq()) : undefined)],
   [key({ ns: ns.dav, name: 'sync-token' }), async ({ view, target }) => (target.kind === 'collection' && view ? escapeXml(syncToken(view.collection.id, { seq: await view.seq(), baseSeq: await view.seq() })) : undefined)],
   [key({ ns: ns.dav, name: 'getetag' }), ({ resource }) => (resource && resource.item.data !== null ? escapeXml(quoted(resource.item.etag)) : undefined)],
@@ -405,6 +418,80 @@ const header = (req: IncomingMessage, name: string) => {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(',') : value;
 };
+
+/**
+ * Extended MKCOL (RFC 5689) and MKCALENDAR (RFC 4791): a new collection in the home. The resource
+ * type picks the kind; a calendar holds one component kind, the first of VEVENT, VTODO, VJOURNAL
+ * that its supported-calendar-component-set names (VEVENT when it names none).
+ */
+async function mkcol(r: Request, target: Target): Promise<void> {
+  if (target.kind !== 'collection') throw new DavError(403, 'collections are made directly in the home');
+  const body = await readXml(r);
+  const props = childOf(childOf(body, ns.dav, 'set'), ns.dav, 'prop');
+  const types = childOf(props, ns.dav, 'resourcetype')?.children ?? [];
+  const isAddressbook = types.some((t) => t.ns === ns.carddav && t.name === 'addressbook');
+  const isCalendar = r.req.method === 'MKCALENDAR' || types.some((t) => t.ns === ns.caldav && t.name === 'calendar');
+  if (isAddressbook === isCalendar) throw new DavError(403, 'make an address book or a calendar', { ns: ns.dav, name: 'valid-resourcetype' });
+  const comps = (childOf(props, ns.caldav, 'supported-calendar-component-set')?.children ?? []).map((c) => (c.attrs.name ?? '').toUpperCase());
+  const kind: CollectionKind = isAddressbook ? 'contacts' : comps.length === 0 || comps.includes('VEVENT') ? 'events' : comps.includes('VTODO') ? 'tasks' : comps.includes('VJOURNAL') ? 'notes' : 'events';
+  if (!isAddressbook && comps.length > 0 && !comps.some((c) => ['VEVENT', 'VTODO', 'VJOURNAL'].includes(c))) {
+    throw new DavError(403, 'calendars hold VEVENT, VTODO or VJOURNAL', { ns: ns.caldav, name: 'supported-calendar-component' });
+  }
+  const text = (namespace: string, name: string) => childOf(props, namespace, name)?.text.trim() || undefined;
+  const description = text(ns.caldav, 'calendar-description') ?? text(ns.carddav, 'addressbook-description');
+  const color = normalizeColor(text(ns.apple, 'calendar-color'));
+  try {
+    await r.hub.accounts.createCollection(r.principal.accountId, {
+      name: target.collection,
+      kind,
+      ...(text(ns.dav, 'displayname') ? { displayName: text(ns.dav, 'displayname') as string } : {}),
+      ...(color ? { color } : {}),
+      ...(description ? { description } : {}),
+    });
+  } catch (err) {
+    if (err instanceof ProtocolError && err.status === 'conflict') throw new DavError(405, 'a collection with this name exists');
+    if (err instanceof ProtocolError) throw new DavError(403, 'collection names are letters, digits, ".", "_" and "-" (up to 64)', { ns: ns.dav, name: 'resource-must-be-null' });
+    throw err;
+  }
+  r.res.writeHead(201, { 'content-length': 0 });
+  r.res.end();
+}
+
+/** Apple clients send #RRGGBBAA or #RRGGBB; anything else is not stored. */
+function normalizeColor(value: string | undefined): string | undefined {
+  return value !== undefined && /^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$/.test(value) ? value : undefined;
+}
+
+/** PROPPATCH of a collection's displayname, colour and description; every other property is refused. */
+async function proppatch(r: Request, target: Target): Promise<void> {
+  if (target.kind !== 'collection') throw new DavError(403, 'only collections have writable properties');
+  const c = await collectionByName(r, target.collection);
+  const body = await readXml(r);
+  if (!body || body.ns !== ns.dav || body.name !== 'propertyupdate') throw new DavError(400, 'the body must be a DAV:propertyupdate');
+  const patch: { displayName?: string; color?: string | null; description?: string | null } = {};
+  const done: PropName[] = [];
+  const refused: PropName[] = [];
+  for (const op of body.children.filter((e) => e.ns === ns.dav && (e.name === 'set' || e.name === 'remove'))) {
+    for (const p of childOf(op, ns.dav, 'prop')?.children ?? []) {
+      const value = op.name === 'set' ? p.text.trim() : '';
+      const name = { ns: p.ns, name: p.name };
+      if (p.ns === ns.dav && p.name === 'displayname' && value !== '') patch.displayName = value.slice(0, limits.nameCharsMax);
+      else if (p.ns === ns.apple && p.name === 'calendar-color' && (value === '' || normalizeColor(value))) patch.color = value === '' ? null : value;
+      else if ((p.ns === ns.caldav && p.name === 'calendar-description') || (p.ns === ns.carddav && p.name === 'addressbook-description')) patch.description = value === '' ? null : value.slice(0, 2000);
+      else {
+        refused.push(name);
+        continue;
+      }
+      done.push(name);
+    }
+  }
+  // RFC 4918 §9.2: all or nothing. With a refused property, nothing is changed and the rest fail with 424.
+  const stat = (names: PropName[], code: number, reason: string) =>
+    names.length === 0 ? '' : dav('propstat', dav('prop', names.map((n) => element(n)).join('')) + dav('status', `HTTP/1.1 ${code} ${reason}`));
+  if (refused.length === 0) await r.hub.accounts.updateCollection(r.principal.accountId, c.id, patch);
+  const xml = refused.length === 0 ? stat(done, 200, 'OK') : stat(refused, 403, 'Forbidden') + stat(done, 424, 'Failed Dependency');
+  sendMultistatus(r, multistatus([dav('response', href(collectionPath(r.principal.accountName, c)) + xml)]));
+}
 
 // ---------------------------------------------------------------------------------------------------
 // REPORT

@@ -172,4 +172,8 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (collection_id, name)
   ) STRICT;
   `,
+  // A collection's description (CardDAV addressbook-description, CalDAV calendar-description).
+  `
+  ALTER TABLE collections ADD COLUMN description TEXT;
+  `,
 ];

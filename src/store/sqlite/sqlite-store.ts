@@ -142,7 +142,8 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     touch: q('UPDATE app_tokens SET last_used_at = ? WHERE account_id = ? AND id = ?'),
   };
   const collection = {
-    insert: q('INSERT INTO collections (id, account_id, name, kind, display_name, color, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    insert: q('INSERT INTO collections (id, account_id, name, kind, display_name, color, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    update: q('UPDATE collections SET display_name = ?, color = ?, description = ? WHERE account_id = ? AND id = ?'),
     list: q<[string], Record<string, unknown>>('SELECT * FROM collections WHERE account_id = ? ORDER BY created_at, name'),
     byId: q<[string, string], Record<string, unknown>>('SELECT * FROM collections WHERE account_id = ? AND id = ?'),
     byName: q<[string, string], Record<string, unknown>>('SELECT * FROM collections WHERE account_id = ? AND name = ?'),
@@ -283,6 +284,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     kind: r.kind as CollectionKind,
     displayName: r.display_name as string,
     color: r.color as string | null,
+    description: r.description as string | null,
     createdAt: r.created_at as number,
   });
   const toDevice = (r: Record<string, unknown>): DeviceRow => ({
@@ -346,7 +348,10 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
 
     async createCollection(r) {
-      collection.insert.run(r.id, r.accountId, r.name, r.kind, r.displayName, r.color, r.createdAt);
+      collection.insert.run(r.id, r.accountId, r.name, r.kind, r.displayName, r.color, r.description, r.createdAt);
+    },
+    async updateCollection(r) {
+      collection.update.run(r.displayName, r.color, r.description, r.accountId, r.id);
     },
     async listCollections(accountId) {
       return collection.list.all(accountId).map(toCollection);
