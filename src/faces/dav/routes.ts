@@ -548,7 +548,9 @@ async function report(r: Request, target: Target): Promise<void> {
       const range = body.name === 'calendar-query' ? timeRangeOf(filter) : undefined;
       if (body.name === 'calendar-query' && !componentMatches(filter, c.kind)) return multistatus([]);
       for (const resource of await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, Number.MAX_SAFE_INTEGER, range)) {
-        if (body.name === 'addressbook-query' && !matchesTextFilters(filter, resource.item.data ?? '')) continue;
+        const data = resource.item.data ?? '';
+        if (body.name === 'addressbook-query' && !matchesTextFilters(filter, ns.carddav, data, filter?.attrs.test === 'allof' ? 'allof' : 'anyof')) continue;
+        if (body.name === 'calendar-query' && !matchesTextFilters(componentFilterOf(filter), ns.caldav, data, 'allof')) continue;
         const { found, missing } = await member(view, resource);
         responses.push(propResponse(`${base}${resource.name}`, found, missing));
       }
@@ -575,6 +577,9 @@ function memberName(raw: string, base: string): string | undefined {
   const rest = path.startsWith(base) ? path.slice(base.length) : path.startsWith(encodedBase) ? path.slice(encodedBase.length) : undefined;
   return rest === undefined || rest === '' ? undefined : decodeSegment(rest);
 }
+
+/** calendar-query: the comp-filter inside the VCALENDAR one, which holds the property filters. */
+const componentFilterOf = (filter: XmlElement | undefined) => childOf(childOf(filter, ns.caldav, 'comp-filter'), ns.caldav, 'comp-filter');
 
 /** calendar-query: the comp-filter inside VCALENDAR must name this collection's component, if it names one. */
 function componentMatches(filter: XmlElement | undefined, kind: CollectionKind): boolean {
@@ -607,19 +612,21 @@ function utcMs(value: string): number {
 }
 
 /**
- * addressbook-query (RFC 6352 §10.5): each prop-filter matches when a property of its name contains
- * its text-match (case-insensitive); the filter's `test` combines them (anyof by default).
+ * Property filters with text-match (RFC 6352 §10.5, RFC 4791 §9.7.2): a prop-filter matches when a
+ * property of its name contains its text-match (case-insensitive; `negate-condition` inverts it), or,
+ * without one, when the property is present. CardDAV combines them as the filter's `test` says
+ * (anyof by default); CalDAV's, inside the component's comp-filter, must all match.
  */
-function matchesTextFilters(filter: XmlElement | undefined, data: string): boolean {
-  const propFilters = filter?.children.filter((e) => e.ns === ns.carddav && e.name === 'prop-filter') ?? [];
+function matchesTextFilters(scope: XmlElement | undefined, namespace: string, data: string, combine: 'anyof' | 'allof'): boolean {
+  const propFilters = scope?.children.filter((e) => e.ns === namespace && e.name === 'prop-filter') ?? [];
   if (propFilters.length === 0) return true;
   const lines = data.replace(/\r?\n[ \t]/g, '').split(/\r?\n/);
   const one = (pf: XmlElement) => {
-    const name = (pf.attrs.name ?? '').toUpperCase();
-    const values = lines.filter((l) => new RegExp(`^(?:[^.:;]+\\.)?${name.replace(/[^A-Z0-9-]/g, '')}[;:]`, 'i').test(l)).map((l) => l.slice(l.indexOf(':') + 1).toLowerCase());
-    const matches = pf.children.filter((e) => e.ns === ns.carddav && e.name === 'text-match');
+    const name = (pf.attrs.name ?? '').toUpperCase().replace(/[^A-Z0-9-]/g, '');
+    const values = lines.filter((l) => new RegExp(`^(?:[^.:;]+\\.)?${name}[;:]`, 'i').test(l)).map((l) => l.slice(l.indexOf(':') + 1).toLowerCase());
+    const matches = pf.children.filter((e) => e.ns === namespace && e.name === 'text-match');
     if (matches.length === 0) return values.length > 0;
     return matches.every((tm) => values.some((v) => v.includes(tm.text.trim().toLowerCase())) !== (tm.attrs['negate-condition'] === 'yes'));
   };
-  return filter?.attrs.test === 'allof' ? propFilters.every(one) : propFilters.some(one);
+  return combine === 'allof' ? propFilters.every(one) : propFilters.some(one);
 }
