@@ -45,7 +45,9 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
     const path = url.pathname;
     if (path === '/health') return send(req, res, 200, 'application/json', JSON.stringify({ status: 'ok', pushChannels: push.size }));
     if (path.startsWith(pushPrefix)) return pushRoutes.handle(req, res, url);
-    if (wellKnown.includes(path.replace(/\/$/, '').toLowerCase())) {
+    // Clients given only the server's address look for DAV there (and at the well-known paths).
+    const davProbe = path === '/' && (req.method === 'PROPFIND' || req.method === 'OPTIONS');
+    if (davProbe || wellKnown.includes(path.replace(/\/$/, '').toLowerCase())) {
       req.resume();
       return wellKnownRedirect(res);
     }

@@ -1024,3 +1024,20 @@ test('a change through DAV reaches a native SDK device, and the device’s chang
     [phoneCardEdited],
   );
 });
+
+test('a client given only the server address finds DAV at /, the principal collection lists the own principal, and reports of the other protocol are refused', async () => {
+  const a = await newAccount(server);
+  const probe = await dav('PROPFIND', '/', { auth: a.authorization, depth: '0', body: propfindBody('d:current-user-principal'), redirect: 'manual' });
+  assert.equal(probe.status, 301);
+  assert.equal(probe.headers.get('location'), '/dav/');
+  const principals = await dav('PROPFIND', '/dav/principals/', { auth: a.authorization, depth: '1', body: propfindBody('d:resourcetype') });
+  assert.equal(principals.status, 207);
+  assert.deepEqual(
+    parseMultistatus(principals.text).responses.map((r) => r.href),
+    ['/dav/principals/', principal(a)],
+  );
+  const query = `<?xml version="1.0"?><card:addressbook-query xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/></d:prop></card:addressbook-query>`;
+  const wrong = await dav('REPORT', collectionHref(a, 'calendar'), { auth: a.authorization, depth: '1', body: query });
+  assert.equal(wrong.status, 403);
+  assert.match(wrong.text, /supported-report/);
+});

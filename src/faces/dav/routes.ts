@@ -32,6 +32,7 @@ const xmlBodyBytesMax = 1024 * 1024;
 
 type Target =
   | { kind: 'root' }
+  | { kind: 'principals' }
   | { kind: 'principal'; user: string }
   | { kind: 'home'; user: string }
   | { kind: 'collection'; user: string; collection: string }
@@ -45,6 +46,7 @@ function parseTarget(path: string): Target | undefined {
   if (parts.some((p) => p === undefined)) return undefined;
   const [a, b, c, d, e] = parts as string[];
   if (parts.length === 1 && a === '') return { kind: 'root' };
+  if (a === 'principals' && (b === '' || b === undefined) && parts.length <= 2) return { kind: 'principals' };
   if (a === 'principals' && b && (c === '' || c === undefined) && parts.length <= 3) return { kind: 'principal', user: b };
   if (a !== 'users' || !b) return undefined;
   if ((c === '' || c === undefined) && parts.length <= 3) return { kind: 'home', user: b };
@@ -336,6 +338,11 @@ async function propfind(r: Request, target: Target): Promise<void> {
     case 'root':
       await respond(davPrefix, { r, target });
       break;
+    case 'principals':
+      // The principal collection: each user sees their own principal only.
+      await respond('/dav/principals/', { r, target });
+      if (withMembers) await respond(principalOf(user), { r, target: { kind: 'principal', user } });
+      break;
     case 'principal':
       await respond(principalOf(user), { r, target });
       break;
@@ -530,6 +537,11 @@ async function report(r: Request, target: Target): Promise<void> {
       const next: Checkpoint = truncated ? { seq: last, baseSeq: from.baseSeq } : { seq: Math.max(current, last), baseSeq: Math.max(current, last) };
       if (truncated) responses.push(statusResponse(base, 507));
       return multistatus(responses, syncToken(c.id, next));
+    }
+    // A report of the other protocol (an addressbook-query on a calendar) is not supported there.
+    const forContacts = body.ns === ns.carddav;
+    if ((body.ns === ns.carddav || body.ns === ns.caldav) && forContacts !== (c.kind === 'contacts')) {
+      throw new DavError(403, `${body.name} does not apply to this collection`, { ns: ns.dav, name: 'supported-report' });
     }
     if (body.name === 'addressbook-multiget' || body.name === 'calendar-multiget') {
       for (const h of body.children.filter((e) => e.ns === ns.dav && e.name === 'href')) {
