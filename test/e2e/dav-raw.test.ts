@@ -1041,3 +1041,60 @@ test('a client given only the server address finds DAV at /, the principal colle
   assert.equal(wrong.status, 403);
   assert.match(wrong.text, /supported-report/);
 });
+
+test('MKCOL and MKCALENDAR make collections of the right kind, and PROPPATCH changes their names, colours and descriptions all or nothing', async () => {
+  const a = await newAccount(server);
+  const mkcol = `<?xml version="1.0"?><d:mkcol xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:set><d:prop><d:resourcetype><d:collection/><card:addressbook/></d:resourcetype><d:displayname>Friends</d:displayname></d:prop></d:set></d:mkcol>`;
+  assert.equal((await dav('MKCOL', collectionHref(a, 'Friends-2026'), { auth: a.authorization, body: mkcol })).status, 201);
+  assert.equal((await dav('MKCOL', collectionHref(a, 'Friends-2026'), { auth: a.authorization, body: mkcol })).status, 405, 'it exists now');
+  const mkcalendar = `<?xml version="1.0"?><cal:mkcalendar xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>Chores</d:displayname><cal:supported-calendar-component-set><cal:comp name="VTODO"/></cal:supported-calendar-component-set></d:prop></d:set></cal:mkcalendar>`;
+  assert.equal((await dav('MKCALENDAR', collectionHref(a, 'chores'), { auth: a.authorization, body: mkcalendar })).status, 201);
+  const listing = await dav('PROPFIND', home(a), { auth: a.authorization, depth: '1', body: propfindBody('d:resourcetype', 'd:displayname', 'cal:supported-calendar-component-set') });
+  const byPath = byHref(parseMultistatus(listing.text).responses);
+  assert.match(byPath.get(collectionHref(a, 'Friends-2026'))?.found ?? '', /addressbook/);
+  assert.match(byPath.get(collectionHref(a, 'chores'))?.found ?? '', /comp name="VTODO"/);
+  assert.equal(propText(byPath.get(collectionHref(a, 'chores'))?.found ?? '', 'displayname'), 'Chores');
+  // The new task list takes tasks, not events.
+  assert.equal((await put(a, `${collectionHref(a, 'chores')}t.ics`, vevent('not-a-task', 'Event'))).status, 403);
+
+  const patch = (inner: string) =>
+    dav('PROPPATCH', collectionHref(a, 'chores'), {
+      auth: a.authorization,
+      body: `<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav" xmlns:ical="http://apple.com/ns/ical/" xmlns:x="urn:example:x"><d:set><d:prop>${inner}</d:prop></d:set></d:propertyupdate>`,
+    });
+  const ok = await patch('<d:displayname>House chores</d:displayname><ical:calendar-color>#00FF00FF</ical:calendar-color><cal:calendar-description>weekly</cal:calendar-description>');
+  assert.equal(ok.status, 207);
+  assert.match(ok.text, /HTTP\/1\.1 200 OK/);
+  const refused = await patch('<d:displayname>Ignored</d:displayname><x:custom>no</x:custom>');
+  assert.match(refused.text, /HTTP\/1\.1 403 Forbidden/);
+  assert.match(refused.text, /HTTP\/1\.1 424 Failed Dependency/);
+  const props = await dav('PROPFIND', collectionHref(a, 'chores'), {
+    auth: a.authorization,
+    depth: '0',
+    body: `<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav" xmlns:ical="http://apple.com/ns/ical/"><d:prop><d:displayname/><ical:calendar-color/><cal:calendar-description/></d:prop></d:propfind>`,
+  });
+  const found = (parseMultistatus(props.text).responses[0] as MsResponse).found;
+  assert.equal(propText(found, 'displayname'), 'House chores', 'the refused PROPPATCH changed nothing');
+  assert.equal(propText(found, 'calendar-color'), '#00FF00FF');
+  assert.equal(propText(found, 'calendar-description'), 'weekly');
+});
+
+test('calendar-query finds a weekly series by an instance months after its start; a token older than the purged tombstones gets 403', async () => {
+  const a = await newAccount(server);
+  const calendar = collectionHref(a, 'calendar');
+  await putNew(a, `${calendar}weekly.ics`, vevent('weekly', 'Standup', '20260105T090000Z', '20260105T091500Z', 'RRULE:FREQ=WEEKLY;COUNT=52\r\n'));
+  await putNew(a, `${calendar}once.ics`, vevent('once', 'Kick-off', '20260105T100000Z', '20260105T110000Z'));
+  const query = `<?xml version="1.0"?><cal:calendar-query xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/></d:prop><cal:filter><cal:comp-filter name="VCALENDAR"><cal:comp-filter name="VEVENT"><cal:time-range start="20260901T000000Z" end="20261001T000000Z"/></cal:comp-filter></cal:comp-filter></cal:filter></cal:calendar-query>`;
+  const res = await dav('REPORT', calendar, { auth: a.authorization, depth: '1', body: query });
+  assert.deepEqual(parseMultistatus(res.text).responses.map((r) => r.href), [`${calendar}weekly.ics`]);
+
+  const { token } = await ctagAndToken(a, 'calendar');
+  // The tombstone purge raised the floor past this token (as after 90 days): it is expired.
+  const { openDatabase } = await import('../../src/sqlite/open.js');
+  const { databaseFile } = await import('../../src/server/app.js');
+  openDatabase(databaseFile(server.dataDir)).prepare('UPDATE accounts SET tombstone_floor = seq + 1 WHERE id = ?').run(a.accountId);
+  const expired = await dav('REPORT', calendar, { auth: a.authorization, depth: '0', body: syncCollectionBody(token) });
+  assert.equal(expired.status, 403);
+  assert.match(expired.text, /valid-sync-token/);
+  assert.equal((await syncCollection(a, 'calendar', '')).responses.length, 2, 'an initial sync still works');
+});
