@@ -44,7 +44,7 @@ const principalOf = (user: string) => `/dav/principals/${user}/`;
 function parseTarget(path: string): Target | undefined {
   const parts = path.slice(davPrefix.length).split('/').map(decodeSegment);
   if (parts.some((p) => p === undefined)) return undefined;
-  const [a, b, c, d, e] = parts as string[];
+  const [a, b, c, d] = parts as string[];
   if (parts.length === 1 && a === '') return { kind: 'root' };
   if (a === 'principals' && (b === '' || b === undefined) && parts.length <= 2) return { kind: 'principals' };
   if (a === 'principals' && b && (c === '' || c === undefined) && parts.length <= 3) return { kind: 'principal', user: b };
@@ -52,7 +52,6 @@ function parseTarget(path: string): Target | undefined {
   if ((c === '' || c === undefined) && parts.length <= 3) return { kind: 'home', user: b };
   if (c && (d === '' || d === undefined) && parts.length <= 4) return { kind: 'collection', user: b, collection: c };
   if (c && d && parts.length === 4) return { kind: 'item', user: b, collection: c, name: d };
-  if (c && d && e === '' && parts.length === 5) return undefined;
   return undefined;
 }
 
@@ -157,10 +156,9 @@ function resourceErrorToDav(err: ResourceError): DavError {
       return new DavError(412, err.message);
     case 'itemTooLarge':
       return new DavError(413, err.message);
-    case 'uidConflict':
-      return new DavError(409, err.message, { ns: ns.carddav, name: 'no-uid-conflict' });
     default:
-      return new DavError(403, err.message, { ns: ns.carddav, name: 'valid-address-data' });
+      // Content errors are answered by put(), which knows the collection's protocol.
+      return new DavError(403, err.message);
   }
 }
 
