@@ -163,6 +163,9 @@ export class SyncClient {
       const known = tx.knownSeq(c, command.serverId);
       if (known !== undefined && known >= seq) return known === seq ? 'duplicate' : 'stale';
       const item = tx.byServerId(c, command.serverId);
+      // The delete of an item this replica does not hold changes nothing here, and is not held either:
+      // an Add in flight may yet turn out to have made that very item, and then the sync must say so.
+      if (command.op === 'delete' && !item) return 'duplicate';
       const inFlight = tx.inflight(c)?.some((sent) => sent.op !== 'add' && sent.serverId === command.serverId) ?? false;
       if ((item && item.pending !== null) || inFlight) return 'deferred';
       // By content, not etag: after a merge the server answers with the merged version's etag while
@@ -245,8 +248,11 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
   for (const result of results) {
     const command = sent[result.index];
     if (!command || command.op === 'fetch') continue;
-    // The server's version of the item is now what this replica sent: older notices are old news.
-    if (result.seq !== undefined && result.serverId !== undefined) tx.setKnownSeq(collectionId, result.serverId, result.seq);
+    // The server's version of the item was what this replica sent: older notices are old news. (A
+    // replayed answer can name a version a notice has since superseded, so the known one only grows.)
+    if (result.seq !== undefined && result.serverId !== undefined && result.seq > (tx.knownSeq(collectionId, result.serverId) ?? 0)) {
+      tx.setKnownSeq(collectionId, result.serverId, result.seq);
+    }
     const item = command.op === 'add' ? tx.get(collectionId, command.clientId) : tx.byServerId(collectionId, command.serverId);
     if (!item) continue;
     // The user may have edited again while the exchange was in flight; that newer edit stays pending.
@@ -255,17 +261,30 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
     if (result.status === 'ok') {
       if (command.op === 'delete') {
         if (item.pending === 'delete') tx.remove(collectionId, item.localId);
-        // Another row of this replica stood for the same server item (an Add of this exchange matched
-        // it): the item is deleted, so that row goes too, for the application to reap.
-        else if (item.pending === null) tx.put(collectionId, { ...item, data: null, etag: null, stale: false });
         continue;
       }
       const serverId = result.serverId ?? item.serverId;
+      // An Add matched an item this replica holds under another row, and a later command of this
+      // exchange changed or deleted that row: that command is the server's last word, so its row stays.
+      const overtaken =
+        command.op === 'add' &&
+        unchanged &&
+        serverId !== null &&
+        sent.slice(result.index + 1).some((later) => later.op !== 'add' && later.op !== 'fetch' && later.serverId === serverId);
+      if (overtaken) {
+        tx.remove(collectionId, item.localId);
+        continue;
+      }
+      // Without a `seq` the server's version is not what this Add carried (another device's, or a
+      // merge); with one, a notice may still have brought a later version.
+      const superseded = serverId !== null && (result.seq === undefined || (tx.knownSeq(collectionId, serverId) ?? 0) > result.seq);
+      const truth = command.op === 'add' && unchanged && superseded ? pushedTruth(tx, collectionId, item, serverId) : undefined;
       dropTwinRow(tx, collectionId, item, serverId);
       tx.put(collectionId, {
         ...item,
         serverId,
-        etag: result.etag ?? item.etag,
+        ...(truth ? { data: truth.data } : {}),
+        etag: truth ? truth.etag : (result.etag ?? item.etag),
         pending: unchanged ? null : item.pending === 'add' ? 'change' : item.pending,
         stale: false,
       });
@@ -277,17 +296,9 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       // restore); the truth arrives as a server command, now or in a following page.
       summary.conflicts.push({ localId: item.localId, message: result.message ?? 'conflict' });
       const serverId = result.serverId ?? item.serverId;
-      // A push notice may have brought the winning version while this Add was in flight, as a row of
-      // its own: that row is the truth, and the server counts it as delivered.
-      const twin = command.op === 'add' && serverId ? tx.byServerId(collectionId, serverId) : undefined;
-      const truth = twin && twin.localId !== item.localId && twin.pending === null && twin.data !== null ? twin : undefined;
+      const truth = command.op === 'add' && unchanged ? pushedTruth(tx, collectionId, item, serverId) : undefined;
       if (command.op === 'add') dropTwinRow(tx, collectionId, item, serverId);
-      tx.put(collectionId, {
-        ...item,
-        serverId,
-        ...(truth && unchanged ? { data: truth.data, etag: truth.etag } : {}),
-        pending: unchanged ? null : item.pending,
-      });
+      tx.put(collectionId, { ...item, serverId, ...(truth ? { data: truth.data, etag: truth.etag } : {}), pending: unchanged ? null : item.pending });
     } else if (result.status === 'notFound' && command.op === 'change') {
       // The server does not know the item at all (never, or long purged): keep the edit as a new item.
       tx.put(collectionId, { ...item, serverId: null, etag: null, pending: 'add' });
@@ -299,6 +310,16 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       if (unchanged) tx.put(collectionId, { ...item, rejected: `${result.status}: ${message}` });
     }
   }
+}
+
+/**
+ * The row a push notice made for the server item an Add of this replica turned out to match, while
+ * that Add was in flight: it holds the server's version (and the server counts it as delivered), so
+ * the Add's row takes its content when it takes over.
+ */
+function pushedTruth(tx: ReplicaTx, collectionId: string, item: LocalItem, serverId: string | null): LocalItem | undefined {
+  const twin = serverId ? tx.byServerId(collectionId, serverId) : undefined;
+  return twin && twin.localId !== item.localId && twin.pending === null && twin.data !== null ? twin : undefined;
 }
 
 /**
