@@ -36,7 +36,7 @@ export class ResourceError extends Error {
 }
 
 /** The name an item is served under: the one a DAV client gave it, else its id and the kind's extension. */
-export const defaultResourceName = (kind: CollectionKind, itemId: string) => `${itemId}${kind === 'contacts' ? '.vcf' : '.ics'}`;
+const defaultResourceName = (kind: CollectionKind, itemId: string) => `${itemId}${kind === 'contacts' ? '.vcf' : '.ics'}`;
 
 export interface Resource {
   name: string;

@@ -155,7 +155,8 @@ export function decodeXml(source: string, rootName: string, schema: AnySchema, d
 
 // XML 1.0 cannot carry most C0 controls even as references; content validation refuses them upstream.
 const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;', '"': '&quot;' };
-function escapeText(text: string): string {
+/** Escapes text for element content or a quoted attribute; a CR becomes &#13; so CRLF survives parsing. */
+export function escapeText(text: string): string {
   return text.replace(/[&<>\r"]/g, (c) => escapes[c] as string);
 }
 

@@ -3,6 +3,8 @@
  * namespace and local name; the namespaces clients know get their usual prefixes, any other is
  * declared on the element that uses it.
  */
+import { escapeText } from '../../protocol/xml.js';
+
 export const ns = {
   dav: 'DAV:',
   carddav: 'urn:ietf:params:xml:ns:carddav',
@@ -21,21 +23,20 @@ export interface PropName {
   name: string;
 }
 
-export const escapeXml = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string).replace(/\r/g, '&#13;');
 
 /** `<prefix:name>inner</prefix:name>` (or empty), declaring an unknown namespace in place. */
 export function element(p: PropName, inner = ''): string {
   const prefix = prefixes[p.ns];
   const tag = prefix ? `${prefix}:${p.name}` : `x:${p.name}`;
-  const declare = prefix ? '' : ` xmlns:x="${escapeXml(p.ns)}"`;
+  const declare = prefix ? '' : ` xmlns:x="${escapeText(p.ns)}"`;
   return inner === '' ? `<${tag}${declare}/>` : `<${tag}${declare}>${inner}</${tag}>`;
 }
 
 export const dav = (name: string, inner = '') => element({ ns: ns.dav, name }, inner);
-export const href = (path: string) => dav('href', escapeXml(encodePath(path)));
+export const href = (path: string) => dav('href', escapeText(encodePath(path)));
 
 /** Percent-encodes each path segment (the slashes stay). */
-export function encodePath(path: string): string {
+function encodePath(path: string): string {
   return path
     .split('/')
     .map((segment) => encodeURIComponent(decodeURIComponentSafe(segment)).replace(/%40/g, '@'))
@@ -50,7 +51,7 @@ function decodeURIComponentSafe(segment: string): string {
   }
 }
 
-export const statusLine = (code: number) => `HTTP/1.1 ${code} ${reasons[code] ?? 'Status'}`;
+const statusLine = (code: number) => `HTTP/1.1 ${code} ${reasons[code] ?? 'Status'}`;
 
 const reasons: Record<number, string> = { 200: 'OK', 403: 'Forbidden', 404: 'Not Found', 507: 'Insufficient Storage' };
 
@@ -66,7 +67,7 @@ export function propResponse(path: string, found: string[], missing: PropName[])
 export const statusResponse = (path: string, code: number) => dav('response', href(path) + dav('status', statusLine(code)));
 
 export function multistatus(responses: string[], syncToken?: string): string {
-  const token = syncToken === undefined ? '' : dav('sync-token', escapeXml(syncToken));
+  const token = syncToken === undefined ? '' : dav('sync-token', escapeText(syncToken));
   return `<?xml version="1.0" encoding="UTF-8"?>\n<d:multistatus ${declarations}>${responses.join('')}${token}</d:multistatus>`;
 }
 

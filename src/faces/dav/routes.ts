@@ -5,11 +5,11 @@ import type { CollectionView, Hub } from '../../hub/hub.js';
 import { ResourceError, type Resource, type ResourceClient } from '../../hub/resources.js';
 import type { CollectionKind } from '../../protocol/collections.js';
 import { ProtocolError } from '../../protocol/errors.js';
-import { parseXml, XmlDecodeError, type XmlElement } from '../../protocol/xml.js';
+import { escapeText, parseXml, XmlDecodeError, type XmlElement } from '../../protocol/xml.js';
 import type { CollectionRow } from '../../store/store.js';
 import type { Principal } from '../../server/auth/authenticate.js';
 import { readBody } from '../../server/http.js';
-import { dav, element, errorBody, escapeXml, href, multistatus, ns, propResponse, statusResponse, type PropName } from './multistatus.js';
+import { dav, element, errorBody, href, multistatus, ns, propResponse, statusResponse, type PropName } from './multistatus.js';
 
 /**
  * CardDAV and CalDAV (RFC 4918, 6352, 4791, 6578, 6764). The layout:
@@ -238,7 +238,7 @@ const getters = new Map<string, PropGetter>([
   ],
   [
     key({ ns: ns.dav, name: 'displayname' }),
-    ({ target, view, r }) => (view && target.kind === 'collection' ? escapeXml(view.collection.displayName) : target.kind === 'principal' ? escapeXml(r.principal.accountName) : undefined),
+    ({ target, view, r }) => (view && target.kind === 'collection' ? escapeText(view.collection.displayName) : target.kind === 'principal' ? escapeText(r.principal.accountName) : undefined),
   ],
   [key({ ns: ns.dav, name: 'current-user-principal' }), ({ r }) => href(principalOf(r.principal.accountName))],
   [key({ ns: ns.dav, name: 'principal-URL' }), ({ r }) => href(principalOf(r.principal.accountName))],
@@ -267,22 +267,22 @@ const getters = new Map<string, PropGetter>([
     ({ view, target }) =>
       target.kind === 'collection' && view?.collection.kind === 'contacts' ? '<card:address-data-type content-type="text/vcard" version="3.0"/><card:address-data-type content-type="text/vcard" version="4.0"/>' : undefined,
   ],
-  [key({ ns: ns.apple, name: 'calendar-color' }), ({ view, target }) => (target.kind === 'collection' && view?.collection.color ? escapeXml(view.collection.color) : undefined)],
+  [key({ ns: ns.apple, name: 'calendar-color' }), ({ view, target }) => (target.kind === 'collection' && view?.collection.color ? escapeText(view.collection.color) : undefined)],
   [
     key({ ns: ns.caldav, name: 'calendar-description' }),
-    ({ view, target }) => (target.kind === 'collection' && view && view.collection.kind !== 'contacts' && view.collection.description ? escapeXml(view.collection.description) : undefined),
+    ({ view, target }) => (target.kind === 'collection' && view && view.collection.kind !== 'contacts' && view.collection.description ? escapeText(view.collection.description) : undefined),
   ],
   [
     key({ ns: ns.carddav, name: 'addressbook-description' }),
-    ({ view, target }) => (target.kind === 'collection' && view?.collection.kind === 'contacts' && view.collection.description ? escapeXml(view.collection.description) : undefined),
+    ({ view, target }) => (target.kind === 'collection' && view?.collection.kind === 'contacts' && view.collection.description ? escapeText(view.collection.description) : undefined),
   ],
   [key({ ns: ns.cs, name: 'getctag' }), async ({ view, target }) => (target.kind === 'collection' && view ? String(await view.seq()) : undefined)],
-  [key({ ns: ns.dav, name: 'sync-token' }), async ({ view, target }) => (target.kind === 'collection' && view ? escapeXml(syncToken(view.collection.id, { seq: await view.seq(), baseSeq: await view.seq() })) : undefined)],
-  [key({ ns: ns.dav, name: 'getetag' }), ({ resource }) => (resource && resource.item.data !== null ? escapeXml(quoted(resource.item.etag)) : undefined)],
+  [key({ ns: ns.dav, name: 'sync-token' }), async ({ view, target }) => (target.kind === 'collection' && view ? escapeText(syncToken(view.collection.id, { seq: await view.seq(), baseSeq: await view.seq() })) : undefined)],
+  [key({ ns: ns.dav, name: 'getetag' }), ({ resource }) => (resource && resource.item.data !== null ? escapeText(quoted(resource.item.etag)) : undefined)],
   [key({ ns: ns.dav, name: 'getcontenttype' }), ({ resource, view }) => (resource && view ? contentType(view.collection.kind) : undefined)],
   [key({ ns: ns.dav, name: 'getcontentlength' }), ({ resource }) => (resource?.item.data != null ? String(Buffer.byteLength(resource.item.data)) : undefined)],
-  [key({ ns: ns.carddav, name: 'address-data' }), ({ resource, view }) => (resource?.item.data != null && view?.collection.kind === 'contacts' ? escapeXml(resource.item.data) : undefined)],
-  [key({ ns: ns.caldav, name: 'calendar-data' }), ({ resource, view }) => (resource?.item.data != null && view?.collection.kind !== 'contacts' ? escapeXml(resource.item.data) : undefined)],
+  [key({ ns: ns.carddav, name: 'address-data' }), ({ resource, view }) => (resource?.item.data != null && view?.collection.kind === 'contacts' ? escapeText(resource.item.data) : undefined)],
+  [key({ ns: ns.caldav, name: 'calendar-data' }), ({ resource, view }) => (resource?.item.data != null && view?.collection.kind !== 'contacts' ? escapeText(resource.item.data) : undefined)],
 ]);
 
 /** What `<allprop/>` (or an empty PROPFIND) returns: the live properties, not the item bodies. */
