@@ -20,7 +20,7 @@ export const limits = {
   /** Most client commands (add/change/delete/fetch) per collection per request. */
   commandsPerCollectionMax: 1000,
   /** Most push-token ranges a device may echo per collection in one sync request. */
-  tokenRangesMax: 10_000,
+  tokenRangesMax: 1000,
   /** Changes larger than this are pushed in two portions: the first, and the rest on request by token. */
   pushPortionBytes: 16 * 1024,
   /** Notifications a long-poll mailbox holds for a device between polls; beyond it the device must sync. */

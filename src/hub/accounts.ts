@@ -100,6 +100,10 @@ export class Accounts {
     });
   }
 
+  async findCollection(accountId: string, name: string): Promise<CollectionRow | undefined> {
+    return this.store.transaction((tx) => tx.findCollectionByName(accountId, name));
+  }
+
   async listCollections(accountId: string): Promise<CollectionRow[]> {
     return this.store.transaction((tx) => tx.listCollections(accountId));
   }

@@ -36,7 +36,8 @@ export class ResourceError extends Error {
 }
 
 /** The name an item is served under: the one a DAV client gave it, else its id and the kind's extension. */
-const defaultResourceName = (kind: CollectionKind, itemId: string) => `${itemId}${kind === 'contacts' ? '.vcf' : '.ics'}`;
+const extensionOf = (kind: CollectionKind) => (kind === 'contacts' ? '.vcf' : '.ics');
+const defaultResourceName = (kind: CollectionKind, itemId: string) => `${itemId}${extensionOf(kind)}`;
 
 export interface Resource {
   name: string;
@@ -46,7 +47,7 @@ export interface Resource {
 export async function resolveResource(tx: StoreTx, collection: CollectionRow, name: string): Promise<ItemRow | undefined> {
   const named = await tx.findDavName(collection.accountId, collection.id, name);
   if (named !== undefined) return tx.getItem(collection.accountId, collection.id, named);
-  const ext = collection.kind === 'contacts' ? '.vcf' : '.ics';
+  const ext = extensionOf(collection.kind);
   if (!name.endsWith(ext)) return undefined;
   const item = await tx.getItem(collection.accountId, collection.id, name.slice(0, -ext.length));
   // An item with a name of its own answers to that name only.
@@ -74,10 +75,10 @@ function checkPreconditions(existing: ItemRow | undefined, p: Preconditions): vo
   }
 }
 
-async function open(store: StoreTx, ports: HubPorts, client: ResourceClient, collectionId: string): Promise<CollectionRow> {
-  const collection = await store.getCollection(client.accountId, collectionId);
+async function open(tx: StoreTx, ports: HubPorts, client: ResourceClient, collectionId: string): Promise<CollectionRow> {
+  const collection = await tx.getCollection(client.accountId, collectionId);
   if (!collection) throw new ResourceError('noCollection', 'no such collection');
-  await openExchange(store, ports, client.accountId, client.device, client.protocol);
+  await openExchange(tx, ports, client.accountId, client.device, client.protocol);
   return collection;
 }
 

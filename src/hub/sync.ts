@@ -18,7 +18,7 @@ import { applyClientCommands } from './commands.js';
 import type { HubPorts } from './ports.js';
 
 /**
- * One sync exchange (seeds 000, 001, 003): every collection of the request is handled inside a single
+ * One sync exchange (seeds 000, 001, 003; the push echo of 002): every collection of the request is handled inside a single
  * store transaction, and the response is built only from what that transaction committed, so nothing
  * is acknowledged before it is durable.
  */
@@ -167,12 +167,13 @@ async function serverChanges(
   const rows = await tx.listChanges({ ...query, checkpoint: from, limit: window + 1, ...(until ? { untilSeq: until.seq } : {}) });
   const sent = rows.slice(0, window);
   const commands = sent.flatMap((row) => toServerCommand(row, deriveAction(actionFacts(row), from, deviceId, held.get(row.id)), c.options));
-  const told = new Set(sent.map((row) => row.id));
+  const told = new Set(commands.map((command) => command.serverId));
+  const listed = new Set(sent.map((row) => row.id));
   // A held version that is not the truth's, and that the listing will never reach: the checkpoint has
   // passed the truth's version (the device applied the notice after sending the request that moved
   // it), or the truth is a delete from before an initial sync began, which the listing leaves out.
   for (const [itemId, seq] of held) {
-    if (told.has(itemId)) continue;
+    if (listed.has(itemId)) continue;
     const item = await tx.getItem(accountId, c.collectionId, itemId);
     const listedLater = item !== undefined && item.seq > from.seq && (item.deletedAt === null || item.seq > from.baseSeq);
     if (item && (item.seq === seq || listedLater)) continue;

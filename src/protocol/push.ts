@@ -3,7 +3,8 @@ import { serverCommandSchema, type TokenRange } from './sync.js';
 
 /**
  * Push (seed 002, docs/protocol.md § Push). When an item changes, each other connected device of the
- * account is sent the change itself with a token. Tokens come from a per-device sequence, so the set a
+ * account is sent the change itself with a token (a version the server made, a merge, goes to every
+ * device, its author included). Tokens come from a per-device sequence, so the set a
  * device holds compresses to a few ranges; the device echoes that set (the seed's "collection object")
  * in its next sync request, and the server resends every change whose token did not come back.
  */
@@ -45,7 +46,7 @@ export const pushCloseCodes = {
   replaced: 4001,
   /** The credentials the channel was opened with are no longer valid (a revoked app token). */
   revoked: 4003,
-  /** The peer missed heartbeats. */
+  /** Sent by a client that gave up on a server that stopped talking (the server drops silent peers without a close frame). */
   dead: 4008,
   /** The server is shutting down. */
   shutdown: 1001,

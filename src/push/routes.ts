@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { limits } from '../core/limits.js';
 import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
-import type { Remainder, Ticket } from '../protocol/push.js';
+import { pushCloseCodes, type Remainder, type Ticket } from '../protocol/push.js';
 import { protocolVersion } from '../protocol/version.js';
 import type { Authenticator, Principal } from '../server/auth/authenticate.js';
 import { send } from '../server/http.js';
@@ -83,7 +83,8 @@ export class PushRoutes {
       // Client frames are heartbeats at most; the channel only counts them as signs of life.
       ws.on('close', () => this.push.unregister(channel));
       ws.on('error', () => ws.terminate());
-      void this.start(channel);
+      // Registration reads the store; if that fails (the server is closing), the socket just closes.
+      this.start(channel).catch(() => ws.close(pushCloseCodes.shutdown, 'server unavailable'));
     });
   }
 

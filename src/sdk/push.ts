@@ -46,6 +46,9 @@ export interface PushStats {
   syncs: number;
 }
 
+/** Notices applied between repairing syncs before one is started anyway, so the echo stays a few ranges. */
+const echoSyncEvery = 256;
+
 export class PushSubscriber {
   readonly stats: PushStats = { connects: 0, notices: 0, applied: 0, duplicates: 0, gaps: 0, syncs: 0 };
   private stopped = false;
@@ -54,6 +57,7 @@ export class PushSubscriber {
   private syncAgain = false;
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private heldSinceSync = 0;
 
   constructor(private readonly o: PushSubscriberOptions) {}
 
@@ -81,6 +85,7 @@ export class PushSubscriber {
     this.syncing = (async () => {
       do {
         this.syncAgain = false;
+        this.heldSinceSync = 0;
         this.stats.syncs++;
         for (const c of collections) await client.syncCollection(c);
         this.o.onSynced?.();
@@ -106,10 +111,14 @@ export class PushSubscriber {
       }
       if (this.stopped) break;
       const delay = random() * Math.min(delayMsMax, delayMsBase * 2 ** failures++);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
-        void (this.o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(delay).then(resolve);
+        if (this.o.sleep) void this.o.sleep(delay).then(resolve);
+        else timer = setTimeout(resolve, delay);
       });
+      // stop() wakes the wait early; the timer must not keep the process alive after it.
+      clearTimeout(timer);
     }
   }
 
@@ -127,7 +136,7 @@ export class PushSubscriber {
     // A server that stops talking (not even heartbeats) is treated as gone.
     const watch = (heartbeatMs: number) => {
       clearTimeout(silence);
-      silence = setTimeout(() => socket.close(4008, 'no heartbeat from the server'), heartbeatMs * 2.5);
+      silence = setTimeout(() => socket.close(pushCloseCodes.dead, 'no heartbeat from the server'), heartbeatMs * 2.5);
     };
     let heartbeatMs = 60_000;
     // Notices are handled one at a time, in arrival order, so a remainder fetch cannot reorder them.
@@ -191,6 +200,8 @@ export class PushSubscriber {
     }
     if (outcome === 'applied') this.stats.applied++;
     if (outcome === 'duplicate') this.stats.duplicates++;
+    // Held tokens wait for a sync to echo them; a sync now and then keeps the echo short.
+    if (outcome === 'applied' && ++this.heldSinceSync >= echoSyncEvery) void this.requestSync();
     this.o.onMessage?.(notice, outcome);
   }
 

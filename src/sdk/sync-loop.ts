@@ -1,3 +1,4 @@
+import { limits } from '../core/limits.js';
 import { toRanges, type ChangeNotice } from '../protocol/push.js';
 import type { ClientCommand, CollectionResponse, CommandResult, ServerCommand, SyncOptions, TokenRange } from '../protocol/sync.js';
 import { protocolVersion } from '../protocol/version.js';
@@ -96,8 +97,11 @@ export class SyncClient {
       // for a new one (a key-0 request always can).
       const { syncKey, commands, resent, tokens } = this.o.replica.transaction((tx) => {
         const key = tx.syncKey(collectionId);
-        // Seed 002's echo: the push notices applied here, so the server does not send them again.
-        const held = tx.heldTokens(collectionId);
+        // Seed 002's echo: the push notices applied here, so the server does not send them again. The
+        // oldest ranges go first if there are more than a request may carry; the rest wait their turn.
+        const ranges = toRanges(tx.heldTokens(collectionId)).slice(0, limits.tokenRangesMax);
+        const last = ranges[ranges.length - 1]?.to ?? 0;
+        const held = tx.heldTokens(collectionId).filter((t) => t <= last);
         if (key === 0) return { syncKey: key, commands: [], resent: false, tokens: held };
         const inflight = tx.inflight(collectionId);
         const batch = inflight ?? toCommands(tx.pending(collectionId, this.o.commandsMax));

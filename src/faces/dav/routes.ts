@@ -170,7 +170,7 @@ function contentCondition(kind: CollectionKind, reason: ResourceError['reason'])
 }
 
 async function collectionByName(r: Request, name: string): Promise<CollectionRow> {
-  const found = (await r.hub.accounts.listCollections(r.principal.accountId)).find((c) => c.name === name);
+  const found = await r.hub.accounts.findCollection(r.principal.accountId, name);
   if (!found) throw new DavError(404, 'no such collection');
   return found;
 }

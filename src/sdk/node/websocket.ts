@@ -3,5 +3,6 @@ import type { PushSocket } from '../push.js';
 
 /** Opens a push channel with the `ws` package (Node 20 has no global WebSocket). */
 export function openNodeSocket(url: string): PushSocket {
-  return new WebSocket(url, { perMessageDeflate: false }) as unknown as PushSocket;
+  // A server that accepts the connection but never completes the upgrade must not hang the client.
+  return new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 30_000 }) as unknown as PushSocket;
 }

@@ -38,17 +38,20 @@ export function openSqliteStore(path: string): Store {
         if (closed) throw new Error('store is closed');
         written.length = 0;
         db.exec('BEGIN IMMEDIATE');
+        let result: T;
+        let prepared: unknown[];
         try {
-          const result = await fn(tx);
+          result = await fn(tx);
           const changes = written.splice(0);
-          const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(tx, changes)));
+          prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(tx, changes)));
           db.exec('COMMIT');
-          prepared.forEach((p, i) => observers[i]?.afterCommit(p));
-          return result;
         } catch (err) {
           if (db.inTransaction) db.exec('ROLLBACK');
           throw err;
         }
+        // Committed: what observers do now cannot undo it.
+        prepared.forEach((p, i) => observers[i]?.afterCommit(p));
+        return result;
       };
       const next = tail.then(run, run);
       tail = next.catch(() => undefined);
