@@ -31,6 +31,7 @@ export interface AppliedCommands {
 }
 
 export interface CommandContext extends WriteContext {
+  deviceId: string;
   /** The checkpoint the exchange starts from: it decides what is pending for this device. */
   from: Checkpoint;
   /** Item id -> sequence number of the version the device holds from a push notice (seed 002). */
@@ -256,6 +257,6 @@ async function deleteItem(ctx: CommandContext, serverId: string): Promise<Record
     if (winner === 'truth') return { ...base, status: 'conflict', message: 'a device with higher priority changed this item; it was not deleted' };
     await keepConflict(ctx, item, item.data as string, item.originDevice, ctx.deviceId, 'deleteLost');
   }
-  await writeTombstone(ctx, item);
+  await writeTombstone(ctx, item, ctx.deviceId);
   return { ...base, status: 'ok' };
 }

@@ -1,8 +1,8 @@
 import { mergeActions } from '../core/action-table.js';
 import { checkItemContent } from '../content/item-content.js';
-import { etagOf } from '../content/etag.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { ConflictRow, ItemRow, Store } from '../store/store.js';
+import { writeItem } from './item-writes.js';
 import type { HubPorts } from './ports.js';
 
 /**
@@ -41,8 +41,6 @@ export async function restoreConflict(store: Store, ports: HubPorts, accountId: 
       };
       await tx.addConflict(replaced);
     }
-    const seq = await tx.nextSeq(accountId);
-    const etag = etagOf(conflict.data);
     // Restoring a deleted item is the merge table's invalid cell (DELETE, then ADD or UPDATE of the same
     // record) for every sync point that has not caught up with the delete. The safe resolution is an ADD
     // of the whole record, which a fresh creation sequence number gives every such sync point.
@@ -51,25 +49,7 @@ export async function restoreConflict(store: Store, ports: HubPorts, accountId: 
       const cell = mergeActions('DELETE', 'ADD');
       ports.logger.warn({ accountId, itemId: item.id, conflictId, resolvedAs: cell.action }, 'merge table invalid cell: a deleted record is restored');
     }
-    await tx.putItem(
-      {
-        ...item,
-        uid: check.index.uid,
-        data: conflict.data,
-        etag,
-        seq,
-        createdSeq: resurrected ? seq : item.createdSeq,
-        createdBy: resurrected ? null : item.createdBy,
-        originDevice: null,
-        deletedAt: null,
-        title: check.index.title,
-        startMs: check.index.startMs,
-        endMs: check.index.endMs,
-        matchName: check.index.name,
-        contactKeys: [...check.index.contactKeys],
-      },
-      now,
-    );
+    const etag = await writeItem({ tx, ports, collection }, item.id, resurrected ? null : item, conflict.data, check.index, null);
     await tx.markConflictRestored(accountId, conflictId, now);
     return { itemId: item.id, etag };
   });

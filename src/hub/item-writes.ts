@@ -8,13 +8,12 @@ export interface WriteContext {
   tx: StoreTx;
   ports: HubPorts;
   collection: CollectionRow;
-  /** The sync point making the change. */
-  deviceId: string;
 }
 
 /**
- * Writes a version of a new item (`existing` null) or of an existing one, which keeps its creation
- * facts. Returns the new version's etag.
+ * Writes a version of a new item (`existing` null: also a deleted one brought back, which every sync
+ * point then receives as new) or of an existing one, which keeps its creation facts. `origin` is the
+ * sync point making the change, null for the server itself. Returns the new version's etag.
  */
 export async function writeItem(ctx: WriteContext, id: string, existing: ItemRow | null, data: string, index: ItemIndex, origin: string | null): Promise<string> {
   const seq = await ctx.tx.nextSeq(ctx.collection.accountId);
@@ -43,11 +42,11 @@ export async function writeItem(ctx: WriteContext, id: string, existing: ItemRow
   return etag;
 }
 
-/** Deletes the item as the context's sync point: a tombstone version that devices learn of. */
-export async function writeTombstone(ctx: WriteContext, item: ItemRow): Promise<void> {
+/** Deletes the item as `origin` (a sync point): a tombstone version that devices learn of. */
+export async function writeTombstone(ctx: WriteContext, item: ItemRow, origin: string): Promise<void> {
   const seq = await ctx.tx.nextSeq(ctx.collection.accountId);
   await ctx.tx.putItem(
-    { ...item, data: null, seq, originDevice: ctx.deviceId, deletedAt: ctx.ports.clock.now(), startMs: null, endMs: null },
+    { ...item, data: null, seq, originDevice: origin, deletedAt: ctx.ports.clock.now(), startMs: null, endMs: null },
     ctx.ports.clock.now(),
   );
 }

@@ -103,7 +103,7 @@ export function putResource(
         throw new ResourceError('uidConflict', `UID ${check.index.uid} is already used by another resource`, await resourceName(tx, collection, other));
       }
     }
-    const ctx = { tx, ports, collection, deviceId: client.device.id };
+    const ctx = { tx, ports, collection };
     if (existing && existing.deletedAt === null) {
       if (existing.etag === etagOf(data)) return { created: false, etag: existing.etag };
       return { created: false, etag: await writeItem(ctx, existing.id, existing, data, check.index, client.device.id) };
@@ -122,7 +122,7 @@ export function deleteResource(store: Store, ports: HubPorts, client: ResourceCl
     const existing = await resolveResource(tx, collection, name);
     if (!existing || existing.deletedAt !== null) throw new ResourceError('notFound', 'no such resource');
     checkPreconditions(existing, preconditions);
-    await writeTombstone({ tx, ports, collection, deviceId: client.device.id }, existing);
+    await writeTombstone({ tx, ports, collection }, existing, client.device.id);
   });
 }
 

@@ -99,9 +99,9 @@ export class SyncClient {
         const key = tx.syncKey(collectionId);
         // Seed 002's echo: the push notices applied here, so the server does not send them again. The
         // oldest ranges go first if there are more than a request may carry; the rest wait their turn.
-        const ranges = toRanges(tx.heldTokens(collectionId)).slice(0, limits.tokenRangesMax);
-        const last = ranges[ranges.length - 1]?.to ?? 0;
-        const held = tx.heldTokens(collectionId).filter((t) => t <= last);
+        const all = tx.heldTokens(collectionId);
+        const last = toRanges(all).slice(0, limits.tokenRangesMax).pop()?.to ?? 0;
+        const held = all.filter((t) => t <= last);
         if (key === 0) return { syncKey: key, commands: [], resent: false, tokens: held };
         const inflight = tx.inflight(collectionId);
         const batch = inflight ?? toCommands(tx.pending(collectionId, this.o.commandsMax));
