@@ -1,6 +1,6 @@
 import type { CollectionKind, CreateCollection } from '../protocol/collections.js';
 import { ProtocolError } from '../protocol/errors.js';
-import type { AccountRow, AppTokenRow, CollectionRow, Store } from '../store/store.js';
+import type { AccountRow, AppTokenRow, CollectionRow, Store, WebSessionRow } from '../store/store.js';
 import type { HubPorts } from './ports.js';
 
 /** Accounts, app tokens and collections: the records around the truth store. */
@@ -74,6 +74,18 @@ export class Accounts {
     await this.store.transaction((tx) => tx.touchToken(row.accountId, row.id, now));
   }
 
+  openSession(row: WebSessionRow): Promise<void> {
+    return this.store.transaction((tx) => tx.createWebSession(row));
+  }
+
+  findSession(idHash: string): Promise<WebSessionRow | undefined> {
+    return this.store.transaction((tx) => tx.getWebSession(idHash, this.ports.clock.now()));
+  }
+
+  endSession(idHash: string): Promise<void> {
+    return this.store.transaction((tx) => tx.deleteWebSession(idHash));
+  }
+
   async listTokens(accountId: string): Promise<AppTokenRow[]> {
     return this.store.transaction((tx) => tx.listTokens(accountId));
   }
@@ -98,6 +110,15 @@ export class Accounts {
       await tx.updateCollection(updated);
       return updated;
     });
+  }
+
+  /**
+   * Deletes a collection with everything in it. Devices that sync it are answered `notFound` from
+   * then on, and DAV clients see it gone from the home set.
+   */
+  async deleteCollection(accountId: string, collectionId: string): Promise<void> {
+    const deleted = await this.store.transaction((tx) => tx.deleteCollection(accountId, collectionId));
+    if (!deleted) throw new ProtocolError('notFound', 'no such collection');
   }
 
   async findCollection(accountId: string, name: string): Promise<CollectionRow | undefined> {

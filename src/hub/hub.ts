@@ -8,7 +8,8 @@ import { runServerDrivenSync, type ServerSyncPoint } from './server-driven.js';
 import { runSyncExchange } from './sync.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Checkpoint } from '../core/sync-key.js';
-import type { CollectionRow, StoreTx } from '../store/store.js';
+import type { CollectionRow, DeviceRow, StoreTx } from '../store/store.js';
+import { activityDaysKept, dailyActivity, listDeviceHealth, utcDay } from './health.js';
 import { deleteResource, listResources, putResource, resolveResource, resourceName, type Preconditions, type Resource, type ResourceClient } from './resources.js';
 
 /** The sync hub: the one place where faces reach the truth store. */
@@ -22,12 +23,38 @@ export class Hub {
     this.accounts = new Accounts(store, ports);
   }
 
-  sync(accountId: string, protocol: string, request: SyncRequest): Promise<SyncResponse> {
-    return runSyncExchange(this.store, this.ports, accountId, protocol, request);
+  /** One exchange of the native protocol; `tokenId` is the app password it came with, if any. */
+  sync(accountId: string, protocol: string, request: SyncRequest, tokenId?: string): Promise<SyncResponse> {
+    return runSyncExchange(this.store, this.ports, accountId, protocol, request, tokenId);
   }
 
   listDevices(accountId: string) {
     return this.store.transaction((tx) => tx.listDevices(accountId));
+  }
+
+  /** Every device with what waits for it and its recent errors, in priority order. */
+  listDeviceHealth(accountId: string) {
+    return listDeviceHealth(this.store, accountId);
+  }
+
+  /** Changes synced per UTC day over the last `days` days, for the account and each device. */
+  dailyActivity(accountId: string, days: number) {
+    return dailyActivity(this.store, accountId, this.ports.clock.now(), days);
+  }
+
+  /**
+   * Forgets a device (its sync state and errors; its past activity still counts in the account's
+   * total) and revokes the app password it last used, so it cannot come back with it. A device that
+   * used the account password would come back at its next sync, as a new device that re-initializes.
+   */
+  async revokeDevice(accountId: string, deviceId: string): Promise<DeviceRow> {
+    const device = await this.store.transaction(async (tx) => {
+      const row = await tx.getDevice(accountId, deviceId);
+      if (!row || !(await tx.deleteDevice(accountId, deviceId))) throw new ProtocolError('notFound', `no device ${deviceId}`);
+      return row;
+    });
+    if (device.tokenId !== null) await this.accounts.revokeToken(accountId, device.tokenId);
+    return device;
   }
 
   /** Puts the named devices first, in this order; the rest keep their order after them. */
@@ -77,13 +104,22 @@ export class Hub {
     });
   }
 
-  /** Forgets tombstones older than the retention horizon; devices behind it re-initialize. */
+  /**
+   * Forgets tombstones older than the retention horizon (devices behind it re-initialize), and the
+   * activity and browser sessions that have aged out.
+   */
   async purgeTombstones(): Promise<number> {
-    const before = this.ports.clock.now() - limits.tombstoneRetentionMs;
+    const now = this.ports.clock.now();
+    const before = now - limits.tombstoneRetentionMs;
+    const activityBefore = utcDay(now - activityDaysKept * 86_400_000);
     let purged = 0;
     for (const account of await this.accounts.list()) {
-      purged += await this.store.transaction((tx) => tx.purgeTombstones(account.id, before));
+      purged += await this.store.transaction(async (tx) => {
+        await tx.purgeActivity(account.id, activityBefore);
+        return tx.purgeTombstones(account.id, before);
+      });
     }
+    await this.store.transaction((tx) => tx.purgeWebSessions(now));
     if (purged > 0) this.ports.logger.info({ purged }, 'purged expired tombstones');
     return purged;
   }

@@ -6,6 +6,7 @@ import type { StatusCode } from '../protocol/errors.js';
 import type { CollectionRow, ItemRow, Store, StoreTx } from '../store/store.js';
 import { writeItem, writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
+import { utcDay } from './health.js';
 import { openExchange } from './sync.js';
 
 /**
@@ -18,7 +19,7 @@ import { openExchange } from './sync.js';
 
 export interface ResourceClient {
   accountId: string;
-  device: { id: string; name: string };
+  device: { id: string; name: string; tokenId?: string | undefined };
   /** The face, recorded on the device ('carddav', 'caldav'). */
   protocol: string;
 }
@@ -82,6 +83,9 @@ async function open(tx: StoreTx, ports: HubPorts, client: ResourceClient, collec
   return collection;
 }
 
+/** A resource write is one change synced with the client, for its activity chart. */
+const noteWrite = (tx: StoreTx, client: ResourceClient, now: number) => tx.addActivity(client.accountId, client.device.id, utcDay(now), 1);
+
 export function putResource(
   store: Store,
   ports: HubPorts,
@@ -106,10 +110,12 @@ export function putResource(
     const ctx = { tx, ports, collection };
     if (existing && existing.deletedAt === null) {
       if (existing.etag === etagOf(data)) return { created: false, etag: existing.etag };
+      await noteWrite(tx, client, ports.clock.now());
       return { created: false, etag: await writeItem(ctx, existing.id, existing, data, check.index, client.device.id) };
     }
     // A name used again after its item was deleted brings that item back, as a new item for everyone.
     const id = existing?.id ?? ports.random.id();
+    await noteWrite(tx, client, ports.clock.now());
     const etag = await writeItem(ctx, id, null, data, check.index, client.device.id);
     if (!existing && name !== defaultResourceName(collection.kind, id)) await tx.setDavName(collection.accountId, collection.id, name, id);
     return { created: true, etag };
@@ -122,6 +128,7 @@ export function deleteResource(store: Store, ports: HubPorts, client: ResourceCl
     const existing = await resolveResource(tx, collection, name);
     if (!existing || existing.deletedAt !== null) throw new ResourceError('notFound', 'no such resource');
     checkPreconditions(existing, preconditions);
+    await noteWrite(tx, client, ports.clock.now());
     await writeTombstone({ tx, ports, collection }, existing, client.device.id);
   });
 }

@@ -15,6 +15,7 @@ import type { CollectionRequest, CollectionResponse, ServerCommand, SyncOptions,
 import { assertSupportedVersion, protocolVersion } from '../protocol/version.js';
 import type { ItemRow, Store, StoreTx } from '../store/store.js';
 import { applyClientCommands } from './commands.js';
+import { deviceErrorsKept, noteExchange } from './health.js';
 import type { HubPorts } from './ports.js';
 
 /**
@@ -22,7 +23,7 @@ import type { HubPorts } from './ports.js';
  * store transaction, and the response is built only from what that transaction committed, so nothing
  * is acknowledged before it is durable.
  */
-export async function runSyncExchange(store: Store, ports: HubPorts, accountId: string, protocol: string, request: SyncRequest): Promise<SyncResponse> {
+export async function runSyncExchange(store: Store, ports: HubPorts, accountId: string, protocol: string, request: SyncRequest, tokenId?: string): Promise<SyncResponse> {
   assertSupportedVersion(request.version);
   if (request.collections.length > limits.collectionsPerRequestMax) {
     throw new ProtocolError('invalidRequest', `at most ${limits.collectionsPerRequestMax} collections per request`);
@@ -37,16 +38,35 @@ export async function runSyncExchange(store: Store, ports: HubPorts, accountId: 
     if (seen.has(c.collectionId)) throw new ProtocolError('invalidRequest', `collection ${c.collectionId} appears twice`);
     seen.add(c.collectionId);
   }
-  return store.transaction(async (tx) => {
-    const exchange = await openExchange(tx, ports, accountId, request.device, protocol);
-    const collections: CollectionResponse[] = [];
-    for (const c of request.collections) collections.push(await syncCollection(exchange, c));
-    return { version: protocolVersion, status: 'ok', collections };
-  });
+  try {
+    return await store.transaction(async (tx) => {
+      const exchange = await openExchange(tx, ports, accountId, { ...request.device, tokenId }, protocol);
+      const collections: CollectionResponse[] = [];
+      for (const c of request.collections) collections.push(await syncCollection(exchange, c));
+      await noteExchange(tx, accountId, exchange.deviceId, exchange.now, collections);
+      return { version: protocolVersion, status: 'ok', collections };
+    });
+  } catch (err) {
+    // The exchange rolled back; a device the hub knows still gets the refusal on its health record.
+    if (err instanceof ProtocolError) {
+      await store.transaction(async (tx) => {
+        if (await tx.getDevice(accountId, request.device.id)) {
+          await tx.addDeviceError(accountId, request.device.id, { at: ports.clock.now(), status: err.status, message: err.message }, deviceErrorsKept);
+        }
+      });
+    }
+    throw err;
+  }
 }
 
 /** Registers the sync point (or notes that it was seen) and gathers what its exchange needs. */
-export async function openExchange(tx: StoreTx, ports: HubPorts, accountId: string, who: { id: string; name?: string | undefined }, protocol: string): Promise<Exchange> {
+export async function openExchange(
+  tx: StoreTx,
+  ports: HubPorts,
+  accountId: string,
+  who: { id: string; name?: string | undefined; tokenId?: string | undefined },
+  protocol: string,
+): Promise<Exchange> {
   const now = ports.clock.now();
   const device = await tx.getDevice(accountId, who.id);
   await tx.putDevice({
@@ -58,6 +78,7 @@ export async function openExchange(tx: StoreTx, ports: HubPorts, accountId: stri
     priority: device?.priority ?? (await tx.listDevices(accountId)).length,
     createdAt: device?.createdAt ?? now,
     lastSeenAt: now,
+    tokenId: who.tokenId ?? null,
   });
   const priorities = new Map((await tx.listDevices(accountId)).map((d) => [d.id, d.priority]));
   return { tx, ports, accountId, deviceId: who.id, now, priorities };

@@ -12,6 +12,7 @@ export const collectionSchema = z.object({
   kind: collectionKindSchema,
   displayName: z.string(),
   color: z.string().optional(),
+  description: z.string().optional(),
 });
 export type Collection = z.infer<typeof collectionSchema>;
 
@@ -30,6 +31,17 @@ export const createCollectionSchema = z.object({
   description: z.string().max(2000).optional(),
 });
 export type CreateCollection = z.infer<typeof createCollectionSchema>;
+
+/** PATCH /api/v1/collections/{id}: fields to change; null clears the colour or description. */
+export const updateCollectionSchema = z
+  .object({
+    displayName: z.string().min(1).max(200),
+    color: createCollectionSchema.shape.color.unwrap().nullable(),
+    description: z.string().max(2000).nullable(),
+  })
+  .partial()
+  .strict();
+export type UpdateCollection = z.infer<typeof updateCollectionSchema>;
 
 export const errorBodySchema = z.object({
   version: z.number().int(),

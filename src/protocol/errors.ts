@@ -17,6 +17,7 @@ export const statusCodes = [
   'unauthorized',
   'forbidden',
   'conflict',
+  'rateLimited',
   'serverError',
 ] as const;
 
@@ -38,6 +39,7 @@ export const httpStatusOf: Record<StatusCode, number> = {
   unauthorized: 401,
   forbidden: 403,
   conflict: 409,
+  rateLimited: 429,
   serverError: 500,
 };
 

@@ -26,6 +26,8 @@ export const pushMessageSchema = z.discriminatedUnion('type', [
   changeNoticeSchema,
   /** Sent every heartbeat period: the last token this channel was sent, so a lost tail shows as a gap. */
   z.object({ type: z.literal('heartbeat'), lastToken: z.number().int().min(0) }),
+  /** The user asked for every device to sync now (the web app's "Sync now"). */
+  z.object({ type: z.literal('syncRequest') }),
 ]);
 export type PushMessage = z.infer<typeof pushMessageSchema>;
 
@@ -37,7 +39,13 @@ export const ticketSchema = z.object({ ticket: z.string(), expiresInMs: z.number
 export type Ticket = z.infer<typeof ticketSchema>;
 
 /** Long-poll answer: the notifications after `after`, possibly none (the wait ran out). */
-export const pollResponseSchema = z.object({ deviceId: z.string(), messages: z.array(changeNoticeSchema), lastToken: z.number().int().min(0) });
+export const pollResponseSchema = z.object({
+  deviceId: z.string(),
+  messages: z.array(changeNoticeSchema),
+  lastToken: z.number().int().min(0),
+  /** Present when the user asked for a sync since the last answer. */
+  syncRequested: z.literal(true).optional(),
+});
 export type PollResponse = z.infer<typeof pollResponseSchema>;
 
 /** WebSocket close codes the server uses. */

@@ -15,6 +15,7 @@ export class LongPollChannel implements Channel {
   private waiter: { answer: (r: PollResponse) => void; timer: NodeJS.Timeout } | undefined;
   private lastPollAt: number;
   private open = true;
+  private syncRequested = false;
 
   constructor(
     readonly accountId: string,
@@ -37,7 +38,7 @@ export class LongPollChannel implements Channel {
     this.finish();
     let waiter: typeof this.waiter;
     const answer = new Promise<PollResponse>((resolve) => {
-      if (this.mailbox.length > 0 || !this.open) return resolve(this.response());
+      if (this.mailbox.length > 0 || this.syncRequested || !this.open) return resolve(this.response());
       waiter = { answer: resolve, timer: setTimeout(() => this.finish(), waitMs) };
       this.waiter = waiter;
     });
@@ -50,9 +51,12 @@ export class LongPollChannel implements Channel {
   }
 
   send(message: PushMessage): void {
-    if (message.type !== 'change' || !this.open) return;
-    this.mailbox.push(message);
-    if (this.mailbox.length > limits.pollMailboxMax) this.mailbox.shift();
+    if (!this.open) return;
+    if (message.type === 'syncRequest') this.syncRequested = true;
+    else if (message.type === 'change') {
+      this.mailbox.push(message);
+      if (this.mailbox.length > limits.pollMailboxMax) this.mailbox.shift();
+    } else return;
     this.finish();
   }
 
@@ -75,6 +79,8 @@ export class LongPollChannel implements Channel {
   }
 
   private response(): PollResponse {
-    return { deviceId: this.deviceId, messages: [...this.mailbox], lastToken: this.lastToken };
+    const requested = this.syncRequested;
+    this.syncRequested = false;
+    return { deviceId: this.deviceId, messages: [...this.mailbox], lastToken: this.lastToken, ...(requested ? { syncRequested: true as const } : {}) };
   }
 }

@@ -107,6 +107,21 @@ export class PushHub implements CommitObserver<Delivery[]> {
     return this.channels.get(accountId)?.get(deviceId);
   }
 
+  /** Asks every connected device of the account to sync now; returns how many were asked. */
+  askToSync(accountId: string): number {
+    const devices = [...(this.channels.get(accountId)?.values() ?? [])];
+    for (const channel of devices) channel.send({ type: 'syncRequest' });
+    return devices.length;
+  }
+
+  /** Closes the device's channel (the device was forgotten). */
+  disconnect(accountId: string, deviceId: string): void {
+    const channel = this.active(accountId, deviceId);
+    if (!channel) return;
+    this.unregister(channel);
+    channel.close(pushCloseCodes.revoked, 'the device was revoked');
+  }
+
   /** Closes every channel opened with this app token. */
   closeToken(tokenId: string): void {
     for (const devices of this.channels.values()) {

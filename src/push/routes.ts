@@ -45,7 +45,7 @@ export class PushRoutes {
     try {
       const route = `${req.method} ${url.pathname.slice(pushPrefix.length)}`;
       if (route === 'POST ticket') {
-        const principal = await this.auth.authenticate(req.headers.authorization);
+        const principal = await this.auth.authenticate(req);
         if (!principal) throw new ProtocolError('unauthorized', 'valid credentials required');
         req.resume();
         return json(req, res, 200, { ticket: this.tickets.issue(principal), expiresInMs: ticketLifetimeMs } satisfies Ticket);
@@ -133,7 +133,7 @@ export class PushRoutes {
 
   private async principalOf(req: IncomingMessage, url: URL): Promise<Principal> {
     const ticket = url.searchParams.get('ticket');
-    const principal = ticket !== null ? this.tickets.redeem(ticket) : await this.auth.authenticate(req.headers.authorization);
+    const principal = ticket !== null ? this.tickets.redeem(ticket) : await this.auth.authenticate(req);
     if (!principal) throw new ProtocolError('unauthorized', ticket !== null ? 'the ticket is unknown, spent or expired' : 'valid credentials required');
     return principal;
   }

@@ -165,6 +165,11 @@ export class PushSubscriber {
           expected = Math.max(expected, message.lastToken + 1);
           return;
         }
+        if (message.type === 'syncRequest') {
+          this.o.onMessage?.(message, undefined);
+          void this.requestSync();
+          return;
+        }
         if (message.token > expected) this.noteGap();
         expected = Math.max(expected, message.token + 1);
         queue = queue.then(() => this.handleNotice(message));

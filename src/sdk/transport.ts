@@ -33,7 +33,11 @@ export class RequestRefusedError extends Error {
   }
 }
 
-export type Credentials = { user: string; password: string } | { token: string };
+/**
+ * Basic (account or app password), Bearer (app token), or a browser's signed-in session: its cookie
+ * goes with every request on its own, and the CSRF token must be sent with it.
+ */
+export type Credentials = { user: string; password: string } | { token: string } | { csrf: string };
 
 export interface HttpTransportOptions {
   baseUrl: string;
@@ -47,14 +51,17 @@ export interface HttpTransportOptions {
 const xmlDepthMax = 16;
 
 export class HttpTransport implements Transport {
-  private readonly authorization: string;
+  private readonly authHeaders: Record<string, string>;
   private readonly encoding: 'json' | 'xml';
   private readonly timeoutMs: number;
   private readonly gzipBytesMin: number;
 
   constructor(private readonly options: HttpTransportOptions) {
     const c = options.credentials;
-    this.authorization = 'token' in c ? `Bearer ${c.token}` : `Basic ${btoa(String.fromCharCode(...new TextEncoder().encode(`${c.user}:${c.password}`)))}`;
+    this.authHeaders =
+      'csrf' in c
+        ? { 'x-csrf-token': c.csrf }
+        : { authorization: 'token' in c ? `Bearer ${c.token}` : `Basic ${btoa(String.fromCharCode(...new TextEncoder().encode(`${c.user}:${c.password}`)))}` };
     this.encoding = options.encoding ?? 'json';
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.gzipBytesMin = options.gzipBytesMin ?? 4096;
@@ -106,7 +113,7 @@ export class HttpTransport implements Transport {
 
   private async call(method: string, path: string, body?: string, contentType?: string): Promise<string> {
     const type = contentType ?? (this.encoding === 'json' ? 'application/json' : 'application/xml');
-    const headers: Record<string, string> = { authorization: this.authorization, accept: type, 'accept-encoding': 'gzip' };
+    const headers: Record<string, string> = { ...this.authHeaders, accept: type, 'accept-encoding': 'gzip' };
     let payload: BodyInit | undefined = body;
     if (body !== undefined) {
       headers['content-type'] = type;

@@ -8,13 +8,17 @@ import { handleNative, nativePrefix } from '../faces/native/routes.js';
 import { Hub } from '../hub/hub.js';
 import { PushHub } from '../push/push-hub.js';
 import { pushPrefix, PushRoutes } from '../push/routes.js';
-import { httpStatusOf } from '../protocol/errors.js';
+import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
 import { protocolVersion } from '../protocol/version.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
-import { Authenticator } from './auth/authenticate.js';
+import { Authenticator, type Principal } from './auth/authenticate.js';
+import { Sessions } from './auth/sessions.js';
+import { SignInThrottle } from './auth/sign-in-throttle.js';
 import type { Config } from './config.js';
 import { send } from './http.js';
 import { realPorts } from './ports.js';
+import { handleSession, sessionPath } from './session-routes.js';
+import { serveWebApp } from './web-app.js';
 
 /**
  * The composition root: opens the store, builds the hub and the faces, and serves HTTP. This is the
@@ -36,7 +40,9 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   const store = openSqliteStore(databaseFile(config.data));
   const ports = realPorts(log);
   const hub = new Hub(store, ports);
-  const auth = new Authenticator(hub.accounts);
+  const sessions = new Sessions(hub.accounts, ports.clock.now);
+  const auth = new Authenticator(hub.accounts, sessions);
+  const throttle = new SignInThrottle(ports.clock.now);
   const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, { heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000) });
   const pushRoutes = new PushRoutes(push, auth, ports.clock.now);
 
@@ -51,17 +57,26 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
       req.resume();
       return wellKnownRedirect(res);
     }
+    if (path === sessionPath) return handleSession(auth, sessions, throttle, req, res);
     const isDav = path.startsWith(davPrefix) || path === davPrefix.slice(0, -1);
     if (!isDav && !path.startsWith(nativePrefix)) {
+      if (req.method === 'GET' || req.method === 'HEAD') return serveWebApp(config.webDir, req, res, path);
       return send(req, res, 404, 'application/json', JSON.stringify({ version: protocolVersion, status: 'notFound', message: `no route ${path}` }));
     }
-    const principal = await auth.authenticate(req.headers.authorization);
+    let principal: Principal | undefined;
+    try {
+      principal = await auth.authenticate(req);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      req.resume();
+      return send(req, res, httpStatusOf[err.status], 'application/json', JSON.stringify({ version: protocolVersion, status: err.status, message: err.message }));
+    }
     if (!principal) {
       req.resume();
       res.setHeader('www-authenticate', 'Basic realm="Syncpoint", charset="UTF-8"');
       return send(req, res, httpStatusOf.unauthorized, 'application/json', JSON.stringify({ version: protocolVersion, status: 'unauthorized', message: 'valid credentials required' }));
     }
-    return isDav ? handleDav(hub, principal, req, res, path === '/dav' ? davPrefix : path) : handleNative(hub, principal, req, res, path);
+    return isDav ? handleDav(hub, principal, req, res, path === '/dav' ? davPrefix : path) : handleNative(hub, push, principal, req, res, url);
   };
 
   const server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {

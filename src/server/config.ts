@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /**
@@ -13,8 +14,13 @@ export const configSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seconds between push heartbeats; a WebSocket peer that misses one is dropped at the next. */
   pushHeartbeatSeconds: z.coerce.number().min(0.05).max(3600).default(30),
+  /** The built web app served at `/` (npm run build writes it); empty for the package's own. */
+  webDir: z.string().default(''),
 });
 export type Config = z.infer<typeof configSchema>;
+
+/** The web app `npm run build` writes, next to this package's dist/. */
+export const packageWebDir = fileURLToPath(new URL('../../../web/dist', import.meta.url));
 
 const envNames: Record<keyof Config, string> = {
   host: 'SYNCPOINT_HOST',
@@ -22,6 +28,7 @@ const envNames: Record<keyof Config, string> = {
   data: 'SYNCPOINT_DATA',
   logLevel: 'SYNCPOINT_LOG_LEVEL',
   pushHeartbeatSeconds: 'SYNCPOINT_PUSH_HEARTBEAT_SECONDS',
+  webDir: 'SYNCPOINT_WEB_DIR',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {
@@ -46,5 +53,5 @@ export function loadConfig(flags: Partial<Record<keyof Config, string | number>>
     const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${detail}`);
   }
-  return { ...parsed.data, data: resolve(parsed.data.data) };
+  return { ...parsed.data, data: resolve(parsed.data.data), webDir: resolve(parsed.data.webDir || packageWebDir) };
 }

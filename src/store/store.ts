@@ -112,6 +112,31 @@ export interface DeviceRow {
   priority: number;
   createdAt: number;
   lastSeenAt: number;
+  /** The app password the device last authenticated with; null for the account password or the server itself. */
+  tokenId: string | null;
+}
+
+/** A signed-in browser. Only a hash of the cookie's value is stored, like any other secret. */
+export interface WebSessionRow {
+  idHash: string;
+  accountId: string;
+  /** Sent back in X-CSRF-Token with every change; the cookie alone never authorizes one. */
+  csrf: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface DeviceErrorRow {
+  at: number;
+  status: string;
+  message: string;
+}
+
+/** Changes synced with one device on one UTC day (YYYY-MM-DD). */
+export interface ActivityRow {
+  deviceId: string;
+  day: string;
+  changes: number;
 }
 
 export interface SyncStateRow {
@@ -190,6 +215,28 @@ export interface StoreTx {
   listDevices(accountId: string): Promise<DeviceRow[]>;
 
   setDevicePriorities(accountId: string, orderedDeviceIds: readonly string[]): Promise<void>;
+  /**
+   * Forgets a device: its row, sync states, push tokens and errors. Its push counter stays, so a device
+   * that comes back under the same id never reuses a token number it may still hold.
+   */
+  deleteDevice(accountId: string, deviceId: string): Promise<boolean>;
+  listSyncStates(accountId: string, deviceId: string): Promise<SyncStateRow[]>;
+  /** How many rows listChanges would return, counting at most `query.limit`. */
+  countChanges(query: ChangeQuery): Promise<number>;
+  /** Records an error and keeps only the device's `keep` most recent ones. */
+  addDeviceError(accountId: string, deviceId: string, error: DeviceErrorRow, keep: number): Promise<void>;
+  listDeviceErrors(accountId: string, deviceId: string): Promise<DeviceErrorRow[]>;
+  addActivity(accountId: string, deviceId: string, day: string, changes: number): Promise<void>;
+  /** The account's activity on days >= `fromDay`. */
+  listActivity(accountId: string, fromDay: string): Promise<ActivityRow[]>;
+  purgeActivity(accountId: string, beforeDay: string): Promise<void>;
+
+  createWebSession(row: WebSessionRow): Promise<void>;
+  /** The session with this hash, if it has not expired at `now`. */
+  getWebSession(idHash: string, now: number): Promise<WebSessionRow | undefined>;
+  deleteWebSession(idHash: string): Promise<void>;
+  purgeWebSessions(now: number): Promise<number>;
+  deleteCollection(accountId: string, collectionId: string): Promise<boolean>;
 
   addConflict(row: ConflictRow): Promise<void>;
   listConflicts(accountId: string): Promise<ConflictRow[]>;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 import { hashSecret } from '../../src/server/auth/secrets.js';
+import { packageWebDir } from '../../src/server/config.js';
 
 /**
  * A real server on 127.0.0.1 with a fresh SQLite file in a temp directory, for end-to-end tests.
@@ -17,7 +18,7 @@ export interface TestServer extends RunningServer {
 
 export async function startTestServer(options: { pushHeartbeatSeconds?: number } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'syncpoint-test-'));
-  const config = { host: '127.0.0.1', port: 0, data: dataDir, logLevel: 'silent' as const, pushHeartbeatSeconds: options.pushHeartbeatSeconds ?? 30 };
+  const config = { host: '127.0.0.1', port: 0, data: dataDir, logLevel: 'silent' as const, pushHeartbeatSeconds: options.pushHeartbeatSeconds ?? 30, webDir: packageWebDir };
   const server = await startServer(config, pino({ level: 'silent' }));
   return {
     ...server,

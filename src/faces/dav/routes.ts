@@ -178,7 +178,7 @@ async function collectionByName(r: Request, name: string): Promise<CollectionRow
 function clientOf(r: Request, kind: CollectionKind): ResourceClient {
   const agent = String(r.req.headers['user-agent'] ?? 'DAV client').slice(0, 200);
   // One sync point per app password; clients that use the account password share one.
-  return { accountId: r.principal.accountId, device: { id: `dav-${r.principal.tokenId ?? 'password'}`, name: agent }, protocol: kind === 'contacts' ? 'carddav' : 'caldav' };
+  return { accountId: r.principal.accountId, device: { id: `dav-${r.principal.tokenId ?? 'password'}`, name: agent, tokenId: r.principal.tokenId }, protocol: kind === 'contacts' ? 'carddav' : 'caldav' };
 }
 
 const collectionPath = (user: string, c: CollectionRow) => `${homeOf(user)}${c.name}/`;

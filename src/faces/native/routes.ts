@@ -1,14 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limits } from '../../core/limits.js';
 import type { Hub } from '../../hub/hub.js';
-import { collectionListSchema, createCollectionSchema, type Collection } from '../../protocol/collections.js';
+import { collectionListSchema, createCollectionSchema, updateCollectionSchema, type Collection } from '../../protocol/collections.js';
 import { httpStatusOf, ProtocolError } from '../../protocol/errors.js';
 import { syncRequestSchema } from '../../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../../protocol/version.js';
 import type { Conflict, ConflictList, Restored } from '../../protocol/conflicts.js';
-import { setPrioritySchema, type DeviceInfo, type DeviceList } from '../../protocol/devices.js';
+import { setPrioritySchema, type DailyActivityInfo, type DeviceInfo, type DeviceList, type SyncNow } from '../../protocol/devices.js';
+import type { DeviceHealth } from '../../hub/health.js';
 import { createAppTokenSchema, type AppTokenInfo, type AppTokenList, type CreatedAppToken } from '../../protocol/tokens.js';
-import type { AppTokenRow, CollectionRow, ConflictRow, DeviceRow } from '../../store/store.js';
+import type { AppTokenRow, CollectionRow, ConflictRow } from '../../store/store.js';
 import type { Principal } from '../../server/auth/authenticate.js';
 import { hashSecret, newAppToken } from '../../server/auth/secrets.js';
 import { readBody, send } from '../../server/http.js';
@@ -26,11 +27,30 @@ const toCollection = (row: CollectionRow): Collection => ({
   kind: row.kind,
   displayName: row.displayName,
   ...(row.color ? { color: row.color } : {}),
+  ...(row.description ? { description: row.description } : {}),
 });
+
+/** What the face needs of push: the devices page shows who is connected, and "Sync now" asks them. */
+export interface PushPort {
+  active(accountId: string, deviceId: string): unknown;
+  askToSync(accountId: string): number;
+  disconnect(accountId: string, deviceId: string): void;
+}
+
+const activityDaysMax = 90;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-const toDeviceInfo = (d: DeviceRow): DeviceInfo => ({ id: d.id, name: d.name, protocol: d.protocol, priority: d.priority, lastSeenAt: iso(d.lastSeenAt) });
+const toDeviceInfo = ({ device: d, pending, errors }: DeviceHealth, pushConnected: boolean): DeviceInfo => ({
+  id: d.id,
+  name: d.name,
+  protocol: d.protocol,
+  priority: d.priority,
+  lastSeenAt: iso(d.lastSeenAt),
+  pushConnected,
+  ...(pending !== null ? { pending } : {}),
+  errors: errors.map((e) => ({ at: iso(e.at), status: e.status, message: e.message })),
+});
 
 const toTokenInfo = (t: AppTokenRow): AppTokenInfo => ({
   id: t.id,
@@ -56,7 +76,8 @@ const toConflict = (c: ConflictRow): Conflict => ({
   ...(c.restoredAt !== null ? { restoredAt: iso(c.restoredAt) } : {}),
 });
 
-export async function handleNative(hub: Hub, principal: Principal, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+export async function handleNative(hub: Hub, push: PushPort, principal: Principal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const path = url.pathname;
   let encoding: Encoding = encodingOfAccept(req.headers.accept);
   try {
     // Routes with a body answer in the body's encoding, and must say what it is.
@@ -66,13 +87,17 @@ export async function handleNative(hub: Hub, principal: Principal, req: Incoming
     };
     const reply = (status: number, root: string, value: object) => send(req, res, status, mediaTypes[encoding], encodeBody(encoding, root, value));
     const route = `${req.method} ${path}`;
+    const deviceList = async (): Promise<DeviceList> => ({
+      devices: (await hub.listDeviceHealth(principal.accountId)).map((h) => toDeviceInfo(h, push.active(principal.accountId, h.device.id) !== undefined)),
+    });
     switch (route) {
       case 'POST /api/v1/sync': {
         const body = await readRequest();
         const request = decodeBody(body, encoding, 'sync', syncRequestSchema, (raw) =>
           assertSupportedVersion((raw as { version?: unknown } | null)?.version),
         );
-        return reply(200, 'syncResponse', await hub.sync(principal.accountId, 'native', request));
+        // The web app is a native client too, but its devices are worth telling apart on the devices page.
+        return reply(200, 'syncResponse', await hub.sync(principal.accountId, principal.session ? 'web' : 'native', request, principal.tokenId));
       }
       case 'GET /api/v1/collections': {
         const rows = await hub.accounts.listCollections(principal.accountId);
@@ -84,12 +109,21 @@ export async function handleNative(hub: Hub, principal: Principal, req: Incoming
         return reply(201, 'collection', toCollection(await hub.accounts.createCollection(principal.accountId, input)));
       }
       case 'GET /api/v1/devices':
-        return reply(200, 'devices', { devices: (await hub.listDevices(principal.accountId)).map(toDeviceInfo) } satisfies DeviceList);
+        return reply(200, 'devices', await deviceList());
       case 'PUT /api/v1/devices/priority': {
         const body = await readRequest();
         const { order } = decodeBody(body, encoding, 'setPriority', setPrioritySchema);
-        return reply(200, 'devices', { devices: (await hub.setDevicePriority(principal.accountId, order)).map(toDeviceInfo) } satisfies DeviceList);
+        await hub.setDevicePriority(principal.accountId, order);
+        return reply(200, 'devices', await deviceList());
       }
+      case 'GET /api/v1/stats/daily': {
+        const days = Number(url.searchParams.get('days') ?? 30);
+        if (!Number.isInteger(days) || days < 1 || days > activityDaysMax) throw new ProtocolError('invalidRequest', `days must be a whole number from 1 to ${activityDaysMax}`);
+        return reply(200, 'dailyActivity', (await hub.dailyActivity(principal.accountId, days)) satisfies DailyActivityInfo);
+      }
+      case 'POST /api/v1/sync-now':
+        req.resume();
+        return reply(200, 'syncNow', { asked: push.askToSync(principal.accountId) } satisfies SyncNow);
       case 'GET /api/v1/tokens':
         requirePassword(principal);
         return reply(200, 'tokens', { tokens: (await hub.accounts.listTokens(principal.accountId)).map(toTokenInfo) } satisfies AppTokenList);
@@ -105,6 +139,22 @@ export async function handleNative(hub: Hub, principal: Principal, req: Incoming
       default: {
         const restore = /^POST \/api\/v1\/conflicts\/([A-Za-z0-9_-]{1,64})\/restore$/.exec(route);
         if (restore) return reply(200, 'restored', (await hub.restoreConflict(principal.accountId, restore[1] as string)) satisfies Restored);
+        const collection = /^(PATCH|DELETE) \/api\/v1\/collections\/([A-Za-z0-9_-]{1,64})$/.exec(route);
+        if (collection?.[1] === 'PATCH') {
+          const patch = decodeBody(await readRequest(), encoding, 'updateCollection', updateCollectionSchema);
+          return reply(200, 'collection', toCollection(await hub.accounts.updateCollection(principal.accountId, collection[2] as string, patch)));
+        }
+        if (collection?.[1] === 'DELETE') {
+          await hub.accounts.deleteCollection(principal.accountId, collection[2] as string);
+          return reply(200, 'deleted', { id: collection[2] });
+        }
+        const device = /^DELETE \/api\/v1\/devices\/([^/]{1,256})$/.exec(route);
+        if (device) {
+          const id = decodeURIComponent(device[1] as string);
+          await hub.revokeDevice(principal.accountId, id);
+          push.disconnect(principal.accountId, id);
+          return reply(200, 'revoked', { id });
+        }
         const revoke = /^DELETE \/api\/v1\/tokens\/([A-Za-z0-9]{1,64})$/.exec(route);
         if (revoke) {
           requirePassword(principal);

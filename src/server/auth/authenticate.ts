@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Accounts } from '../../hub/accounts.js';
+import { ProtocolError } from '../../protocol/errors.js';
 import { parseAppToken, verifySecret } from './secrets.js';
+import { hasCsrfToken, type Session, type Sessions } from './sessions.js';
 
 /**
- * HTTP Basic (account name + password or app token) and Bearer (app token) authentication.
+ * HTTP Basic (account name + password or app token), Bearer (app token), and the web app's session
+ * cookie, which counts for a change only with its CSRF token (sessions.ts).
  *
  * scrypt costs tens of milliseconds on purpose, and a syncing device sends many requests, so a
  * successful verification is remembered in memory, keyed by the stored hash and a SHA-256 of the
@@ -15,16 +19,49 @@ export interface Principal {
   accountName: string;
   /** The app token used, if any. */
   tokenId?: string;
+  /** The browser session used, if any (signed in with the account password). */
+  session?: Session;
 }
+
+const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const memoEntriesMax = 10_000;
 
 export class Authenticator {
   private readonly verified = new Set<string>();
 
-  constructor(private readonly accounts: Accounts) {}
+  constructor(
+    private readonly accounts: Accounts,
+    private readonly sessions: Sessions,
+  ) {}
 
-  async authenticate(header: string | undefined): Promise<Principal | undefined> {
+  /**
+   * The Authorization header if there is one, else the session cookie. A session request that changes
+   * something without the session's CSRF token, or from another origin, is refused outright.
+   */
+  async authenticate(req: IncomingMessage): Promise<Principal | undefined> {
+    if (req.headers.authorization !== undefined) return this.byHeader(req.headers.authorization);
+    const session = await this.sessions.find(req);
+    if (!session) return undefined;
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== 'null' && new URL(origin).host !== req.headers.host) {
+      throw new ProtocolError('forbidden', 'cross-origin requests may not use the session cookie');
+    }
+    if (!safeMethods.has(req.method ?? 'GET') && !hasCsrfToken(req, session)) {
+      throw new ProtocolError('forbidden', 'missing or wrong X-CSRF-Token for this session');
+    }
+    const account = await this.accounts.get(session.accountId);
+    return account && { accountId: account.id, accountName: account.name, session };
+  }
+
+  /** Checks an account name and password (the web sign-in). */
+  async checkPassword(name: string, password: string): Promise<Principal | undefined> {
+    const account = await this.accounts.findByName(name);
+    if (!account || !(await this.check(password, account.passwordHash))) return undefined;
+    return { accountId: account.id, accountName: account.name };
+  }
+
+  private async byHeader(header: string): Promise<Principal | undefined> {
     if (!header) return undefined;
     const [scheme, value] = header.split(' ', 2) as [string, string | undefined];
     if (!value) return undefined;
@@ -36,9 +73,7 @@ export class Authenticator {
     const name = decoded.slice(0, colon);
     const secret = decoded.slice(colon + 1);
     if (parseAppToken(secret)) return this.byToken(secret, name);
-    const account = await this.accounts.findByName(name);
-    if (!account || !(await this.check(secret, account.passwordHash))) return undefined;
-    return { accountId: account.id, accountName: account.name };
+    return this.checkPassword(name, secret);
   }
 
   private async byToken(token: string, expectedName: string | undefined): Promise<Principal | undefined> {

@@ -176,4 +176,33 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE collections ADD COLUMN description TEXT;
   `,
+  // The web app (issue 7): signed-in browser sessions, each device's recent errors and the app password
+  // it last used, and the changes synced per device and day (the sync-health chart).
+  `
+  CREATE TABLE web_sessions (
+    id_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    csrf TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+  ALTER TABLE devices ADD COLUMN token_id TEXT;
+  CREATE TABLE device_errors (
+    account_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    message TEXT NOT NULL,
+    FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
+  ) STRICT;
+  CREATE INDEX device_errors_device ON device_errors(account_id, device_id, at);
+  CREATE TABLE sync_activity (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    changes INTEGER NOT NULL,
+    PRIMARY KEY (account_id, day, device_id)
+  ) STRICT;
+  `,
 ];

@@ -5,6 +5,7 @@ import type {
   AppTokenRow,
   ChangeQuery,
   CollectionRow,
+  DeviceErrorRow,
   DeviceRow,
   CommitObserver,
   ItemRow,
@@ -120,6 +121,26 @@ const toItem = (r: ItemDbRow): ItemRow => ({
   contactKeys: JSON.parse(r.contact_keys) as string[],
 });
 
+// The rules of core/sync-key.ts Checkpoint, as one indexed range scan on (collection_id, seq).
+const changesSql = `      SELECT * FROM items
+      WHERE collection_id = @collectionId AND account_id = @accountId AND seq > @seq AND (@untilSeq IS NULL OR seq <= @untilSeq)
+        AND (deleted_at IS NULL OR seq > @baseSeq)
+        AND NOT (origin_device IS @deviceId AND seq > @baseSeq)
+        AND (@rangeStart IS NULL OR deleted_at IS NOT NULL OR
+             ((start_ms IS NULL OR start_ms < @rangeEnd) AND (end_ms IS NULL OR end_ms > @rangeStart OR start_ms >= @rangeStart)))`;
+
+const changeParams = (query: ChangeQuery) => ({
+  accountId: query.accountId,
+  collectionId: query.collectionId,
+  seq: query.checkpoint.seq,
+  baseSeq: query.checkpoint.baseSeq,
+  deviceId: query.deviceId,
+  rangeStart: query.timeRange?.startMs ?? null,
+  rangeEnd: query.timeRange?.endMs ?? null,
+  untilSeq: query.untilSeq ?? null,
+  limit: query.limit,
+});
+
 function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
   const account = {
     insert: q('INSERT INTO accounts (id, name, password_hash, created_at) VALUES (?, ?, ?, ?)'),
@@ -150,6 +171,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     list: q<[string], Record<string, unknown>>('SELECT * FROM collections WHERE account_id = ? ORDER BY created_at, name'),
     byId: q<[string, string], Record<string, unknown>>('SELECT * FROM collections WHERE account_id = ? AND id = ?'),
     byName: q<[string, string], Record<string, unknown>>('SELECT * FROM collections WHERE account_id = ? AND name = ?'),
+    delete: q('DELETE FROM collections WHERE account_id = ? AND id = ?'),
   };
   const item = {
     byId: q<[string, string, string], ItemDbRow>('SELECT * FROM items WHERE account_id = ? AND collection_id = ? AND id = ?'),
@@ -176,15 +198,8 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     byName: q<[string, string, string], ItemDbRow>(
       'SELECT * FROM items WHERE collection_id = ? AND match_name = ? AND deleted_at IS NULL AND account_id = ?',
     ),
-    // The rules of core/sync-key.ts Checkpoint, as one indexed range scan on (collection_id, seq).
-    changes: q<Record<string, unknown>, ItemDbRow>(`
-      SELECT * FROM items
-      WHERE collection_id = @collectionId AND account_id = @accountId AND seq > @seq AND (@untilSeq IS NULL OR seq <= @untilSeq)
-        AND (deleted_at IS NULL OR seq > @baseSeq)
-        AND NOT (origin_device IS @deviceId AND seq > @baseSeq)
-        AND (@rangeStart IS NULL OR deleted_at IS NOT NULL OR
-             ((start_ms IS NULL OR start_ms < @rangeEnd) AND (end_ms IS NULL OR end_ms > @rangeStart OR start_ms >= @rangeStart)))
-      ORDER BY seq LIMIT @limit`),
+    changes: q<Record<string, unknown>, ItemDbRow>(`${changesSql} ORDER BY seq LIMIT @limit`),
+    countChanges: q<Record<string, unknown>, { n: number }>(`SELECT count(*) AS n FROM (SELECT 1 ${changesSql.replace('SELECT * ', '')} LIMIT @limit)`),
     maxPurged: q<[string, number], { m: number | null }>(
       'SELECT max(seq) AS m FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?',
     ),
@@ -243,12 +258,35 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
   });
   const device = {
     byId: q<[string, string], Record<string, unknown>>('SELECT * FROM devices WHERE account_id = ? AND id = ?'),
-    put: q(`INSERT INTO devices (account_id, id, name, protocol, priority, created_at, last_seen_at)
-            VALUES (@accountId, @id, @name, @protocol, @priority, @createdAt, @lastSeenAt)
+    put: q(`INSERT INTO devices (account_id, id, name, protocol, priority, created_at, last_seen_at, token_id)
+            VALUES (@accountId, @id, @name, @protocol, @priority, @createdAt, @lastSeenAt, @tokenId)
             ON CONFLICT (account_id, id) DO UPDATE SET name = excluded.name, protocol = excluded.protocol,
-              priority = excluded.priority, last_seen_at = excluded.last_seen_at`),
+              priority = excluded.priority, last_seen_at = excluded.last_seen_at, token_id = excluded.token_id`),
     list: q<[string], Record<string, unknown>>('SELECT * FROM devices WHERE account_id = ? ORDER BY priority, created_at, id'),
     setPriority: q('UPDATE devices SET priority = ? WHERE account_id = ? AND id = ?'),
+    delete: q('DELETE FROM devices WHERE account_id = ? AND id = ?'),
+    deletePushTokens: q('DELETE FROM push_tokens WHERE account_id = ? AND device_id = ?'),
+    syncStates: q<[string, string], Record<string, unknown>>('SELECT * FROM sync_states WHERE account_id = ? AND device_id = ? ORDER BY collection_id'),
+    addError: q('INSERT INTO device_errors (account_id, device_id, at, status, message) VALUES (?, ?, ?, ?, ?)'),
+    trimErrors: q(`DELETE FROM device_errors WHERE account_id = @accountId AND device_id = @deviceId AND rowid NOT IN
+      (SELECT rowid FROM device_errors WHERE account_id = @accountId AND device_id = @deviceId ORDER BY at DESC, rowid DESC LIMIT @keep)`),
+    errors: q<[string, string], DeviceErrorRow>('SELECT at, status, message FROM device_errors WHERE account_id = ? AND device_id = ? ORDER BY at DESC, rowid DESC'),
+  };
+  const activity = {
+    add: q(`INSERT INTO sync_activity (account_id, device_id, day, changes) VALUES (?, ?, ?, ?)
+            ON CONFLICT (account_id, day, device_id) DO UPDATE SET changes = changes + excluded.changes`),
+    since: q<[string, string], { device_id: string; day: string; changes: number }>(
+      'SELECT device_id, day, changes FROM sync_activity WHERE account_id = ? AND day >= ? ORDER BY day, device_id',
+    ),
+    purge: q('DELETE FROM sync_activity WHERE account_id = ? AND day < ?'),
+  };
+  const session = {
+    insert: q('INSERT INTO web_sessions (id_hash, account_id, csrf, created_at, expires_at) VALUES (@idHash, @accountId, @csrf, @createdAt, @expiresAt)'),
+    get: q<[string, number], { id_hash: string; account_id: string; csrf: string; created_at: number; expires_at: number }>(
+      'SELECT * FROM web_sessions WHERE id_hash = ? AND expires_at > ?',
+    ),
+    delete: q('DELETE FROM web_sessions WHERE id_hash = ?'),
+    purge: q('DELETE FROM web_sessions WHERE expires_at <= ?'),
   };
   const ledger = {
     find: q<[string, string, string, string, string], { item_id: string }>(
@@ -298,6 +336,19 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     priority: r.priority as number,
     createdAt: r.created_at as number,
     lastSeenAt: r.last_seen_at as number,
+    tokenId: r.token_id as string | null,
+  });
+  const toSyncState = (r: Record<string, unknown>): SyncStateRow => ({
+    accountId: r.account_id as string,
+    deviceId: r.device_id as string,
+    collectionId: r.collection_id as string,
+    syncKey: r.sync_key as number,
+    checkpoint: JSON.parse(r.checkpoint as string),
+    previous: r.previous === null ? null : JSON.parse(r.previous as string),
+    lastSentKey: r.last_sent_key as number,
+    lastResults: JSON.parse(r.last_results as string),
+    reinitTimes: JSON.parse(r.reinit_times as string),
+    updatedAt: r.updated_at as number,
   });
   const seqOf = (accountId: string) => {
     const row = account.seq.get(accountId);
@@ -356,6 +407,10 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     async updateCollection(r) {
       collection.update.run(r.displayName, r.color, r.description, r.accountId, r.id);
     },
+    async deleteCollection(accountId, id) {
+      // Items, their history, sync states, push tokens, DAV names and conflict records go with it (ON DELETE CASCADE).
+      return collection.delete.run(accountId, id).changes > 0;
+    },
     async listCollections(accountId) {
       return collection.list.all(accountId).map(toCollection);
     },
@@ -390,19 +445,10 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       return item.versionAt.get(accountId, itemId, seq)?.data;
     },
     async listChanges(query: ChangeQuery) {
-      return item.changes
-        .all({
-          accountId: query.accountId,
-          collectionId: query.collectionId,
-          seq: query.checkpoint.seq,
-          baseSeq: query.checkpoint.baseSeq,
-          deviceId: query.deviceId,
-          rangeStart: query.timeRange?.startMs ?? null,
-          rangeEnd: query.timeRange?.endMs ?? null,
-          untilSeq: query.untilSeq ?? null,
-          limit: query.limit,
-        })
-        .map(toItem);
+      return item.changes.all(changeParams(query)).map(toItem);
+    },
+    async countChanges(query: ChangeQuery) {
+      return item.countChanges.get(changeParams(query))?.n ?? 0;
     },
     async purgeTombstones(accountId, beforeMs) {
       item.pruneVersions.run(accountId, beforeMs);
@@ -462,6 +508,43 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     async setDevicePriorities(accountId, ordered) {
       ordered.forEach((id, priority) => device.setPriority.run(priority, accountId, id));
     },
+    async deleteDevice(accountId, id) {
+      device.deletePushTokens.run(accountId, id);
+      return device.delete.run(accountId, id).changes > 0;
+    },
+    async listSyncStates(accountId, deviceId) {
+      return device.syncStates.all(accountId, deviceId).map(toSyncState);
+    },
+    async addDeviceError(accountId, deviceId, e, keep) {
+      device.addError.run(accountId, deviceId, e.at, e.status, e.message);
+      device.trimErrors.run({ accountId, deviceId, keep });
+    },
+    async listDeviceErrors(accountId, deviceId) {
+      return device.errors.all(accountId, deviceId);
+    },
+    async addActivity(accountId, deviceId, day, changes) {
+      activity.add.run(accountId, deviceId, day, changes);
+    },
+    async listActivity(accountId, fromDay) {
+      return activity.since.all(accountId, fromDay).map((r) => ({ deviceId: r.device_id, day: r.day, changes: r.changes }));
+    },
+    async purgeActivity(accountId, beforeDay) {
+      activity.purge.run(accountId, beforeDay);
+    },
+
+    async createWebSession(r) {
+      session.insert.run(r);
+    },
+    async getWebSession(idHash, now) {
+      const r = session.get.get(idHash, now);
+      return r && { idHash: r.id_hash, accountId: r.account_id, csrf: r.csrf, createdAt: r.created_at, expiresAt: r.expires_at };
+    },
+    async deleteWebSession(idHash) {
+      session.delete.run(idHash);
+    },
+    async purgeWebSessions(now) {
+      return session.purge.run(now).changes;
+    },
 
     async addConflict(r) {
       conflict.insert.run(r);
@@ -493,19 +576,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
 
     async getSyncState(accountId, deviceId, collectionId) {
       const r = syncState.get.get(accountId, deviceId, collectionId);
-      if (!r) return undefined;
-      return {
-        accountId,
-        deviceId,
-        collectionId,
-        syncKey: r.sync_key as number,
-        checkpoint: JSON.parse(r.checkpoint as string),
-        previous: r.previous === null ? null : JSON.parse(r.previous as string),
-        lastSentKey: r.last_sent_key as number,
-        lastResults: JSON.parse(r.last_results as string),
-        reinitTimes: JSON.parse(r.reinit_times as string),
-        updatedAt: r.updated_at as number,
-      } satisfies SyncStateRow;
+      return r && toSyncState(r);
     },
     async putSyncState(r) {
       syncState.put.run(

@@ -1,0 +1,72 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Accounts } from '../../hub/accounts.js';
+
+/**
+ * Browser sessions for the web app. The cookie carries a random id; the store keeps only its SHA-256,
+ * so a copy of the database signs nobody in. The cookie is HttpOnly (scripts cannot read it) and
+ * SameSite=Strict (other sites cannot make the browser send it). Every change must also carry the
+ * session's CSRF token in `X-CSRF-Token`, which the page learns from the sign-in answer: a cookie
+ * alone never authorizes a change.
+ */
+export const sessionCookieName = 'syncpoint_session';
+export const sessionLifetimeMs = 14 * 24 * 3600 * 1000;
+
+const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');
+
+export interface Session {
+  accountId: string;
+  csrf: string;
+  /** The cookie's value. */
+  id: string;
+}
+
+export class Sessions {
+  constructor(
+    private readonly accounts: Accounts,
+    private readonly now: () => number,
+  ) {}
+
+  async open(accountId: string): Promise<Session> {
+    const id = randomBytes(32).toString('base64url');
+    const csrf = randomBytes(24).toString('base64url');
+    const createdAt = this.now();
+    await this.accounts.openSession({ idHash: hashId(id), accountId, csrf, createdAt, expiresAt: createdAt + sessionLifetimeMs });
+    return { accountId, csrf, id };
+  }
+
+  /** The live session named by the request's cookie, if any. */
+  async find(req: IncomingMessage): Promise<Session | undefined> {
+    const id = readCookie(req.headers.cookie, sessionCookieName);
+    if (!id) return undefined;
+    const row = await this.accounts.findSession(hashId(id));
+    return row && { accountId: row.accountId, csrf: row.csrf, id };
+  }
+
+  async end(session: Session): Promise<void> {
+    await this.accounts.endSession(hashId(session.id));
+  }
+}
+
+/** Whether the request carries the session's CSRF token (compared in constant time). */
+export function hasCsrfToken(req: IncomingMessage, session: Session): boolean {
+  const sent = req.headers['x-csrf-token'];
+  if (typeof sent !== 'string') return false;
+  const a = Buffer.from(sent);
+  const b = Buffer.from(session.csrf);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** Secure is added when the request came over HTTPS (directly or through a proxy that says so). */
+export function sessionCookie(req: IncomingMessage, value: string, maxAgeMs: number): string {
+  const secure = 'encrypted' in req.socket || req.headers['x-forwarded-proto'] === 'https';
+  return `${sessionCookieName}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(maxAgeMs / 1000)}${secure ? '; Secure' : ''}`;
+}

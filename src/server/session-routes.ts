@@ -1,0 +1,71 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { limits } from '../core/limits.js';
+import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
+import { signInSchema, type SessionInfo } from '../protocol/session.js';
+import { protocolVersion } from '../protocol/version.js';
+import type { Authenticator } from './auth/authenticate.js';
+import { sessionCookie, sessionLifetimeMs, type Sessions } from './auth/sessions.js';
+import type { SignInThrottle } from './auth/sign-in-throttle.js';
+import { readBody, send } from './http.js';
+
+/**
+ * `/api/v1/session`: the web app signs in with the account password (POST), finds out whether it is
+ * signed in (GET) and signs out (DELETE). App passwords cannot open a session: a session may manage
+ * app passwords, which a device's own credentials never can.
+ */
+export const sessionPath = '/api/v1/session';
+
+const json = (req: IncomingMessage, res: ServerResponse, status: number, value: object) => send(req, res, status, 'application/json', JSON.stringify(value));
+
+export async function handleSession(auth: Authenticator, sessions: Sessions, throttle: SignInThrottle, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    switch (req.method) {
+      case 'POST': {
+        const body = await readBody(req, limits.requestBytesMax);
+        let input: unknown;
+        try {
+          input = JSON.parse(body.toString('utf8'));
+        } catch {
+          throw new ProtocolError('invalidRequest', 'the body must be JSON: {"user": ..., "password": ...}');
+        }
+        const parsed = signInSchema.safeParse(input);
+        if (!parsed.success) throw new ProtocolError('invalidRequest', 'the body must be JSON: {"user": ..., "password": ...}');
+        const { user, password } = parsed.data;
+        const address = req.socket.remoteAddress ?? 'unknown';
+        const wait = throttle.retryAfterSeconds(user, address);
+        if (wait > 0) {
+          res.setHeader('retry-after', String(wait));
+          throw new ProtocolError('rateLimited', `too many failed sign-ins; try again in ${wait} s`, { retryAfterSeconds: wait });
+        }
+        const principal = await auth.checkPassword(user, password);
+        if (!principal) {
+          throttle.failed(user, address);
+          throw new ProtocolError('unauthorized', 'wrong user name or password');
+        }
+        throttle.succeeded(user);
+        const session = await sessions.open(principal.accountId);
+        res.setHeader('set-cookie', sessionCookie(req, session.id, sessionLifetimeMs));
+        return json(req, res, 200, { user: principal.accountName, csrf: session.csrf } satisfies SessionInfo);
+      }
+      case 'GET': {
+        req.resume();
+        const principal = await auth.authenticate(req);
+        if (!principal?.session) throw new ProtocolError('unauthorized', 'not signed in');
+        return json(req, res, 200, { user: principal.accountName, csrf: principal.session.csrf } satisfies SessionInfo);
+      }
+      case 'DELETE': {
+        req.resume();
+        const principal = await auth.authenticate(req);
+        if (principal?.session) await sessions.end(principal.session);
+        res.setHeader('set-cookie', sessionCookie(req, '', 0));
+        return json(req, res, 200, {});
+      }
+      default:
+        req.resume();
+        throw new ProtocolError('notFound', `no route ${req.method} ${sessionPath}`);
+    }
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+    return json(req, res, httpStatusOf[err.status], { version: protocolVersion, status: err.status, message: err.message, ...err.extra });
+  }
+}
