@@ -24,21 +24,21 @@ import type { HubPorts } from './ports.js';
  * is acknowledged before it is durable.
  */
 export async function runSyncExchange(store: Store, ports: HubPorts, accountId: string, protocol: string, request: SyncRequest, tokenId?: string): Promise<SyncResponse> {
-  assertSupportedVersion(request.version);
-  if (request.collections.length > limits.collectionsPerRequestMax) {
-    throw new ProtocolError('invalidRequest', `at most ${limits.collectionsPerRequestMax} collections per request`);
-  }
-  for (const c of request.collections) {
-    if ((c.commands?.length ?? 0) > limits.commandsPerCollectionMax) {
-      throw new ProtocolError('invalidRequest', `at most ${limits.commandsPerCollectionMax} commands per collection`);
-    }
-  }
-  const seen = new Set<string>();
-  for (const c of request.collections) {
-    if (seen.has(c.collectionId)) throw new ProtocolError('invalidRequest', `collection ${c.collectionId} appears twice`);
-    seen.add(c.collectionId);
-  }
   try {
+    assertSupportedVersion(request.version);
+    if (request.collections.length > limits.collectionsPerRequestMax) {
+      throw new ProtocolError('invalidRequest', `at most ${limits.collectionsPerRequestMax} collections per request`);
+    }
+    for (const c of request.collections) {
+      if ((c.commands?.length ?? 0) > limits.commandsPerCollectionMax) {
+        throw new ProtocolError('invalidRequest', `at most ${limits.commandsPerCollectionMax} commands per collection`);
+      }
+    }
+    const seen = new Set<string>();
+    for (const c of request.collections) {
+      if (seen.has(c.collectionId)) throw new ProtocolError('invalidRequest', `collection ${c.collectionId} appears twice`);
+      seen.add(c.collectionId);
+    }
     return await store.transaction(async (tx) => {
       const exchange = await openExchange(tx, ports, accountId, { ...request.device, tokenId }, protocol);
       const collections: CollectionResponse[] = [];

@@ -44,7 +44,7 @@ export class Authenticator {
     const session = await this.sessions.find(req);
     if (!session) return undefined;
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== 'null' && new URL(origin).host !== req.headers.host) {
+    if (origin !== undefined && origin !== 'null' && (!URL.canParse(origin) || new URL(origin).host !== req.headers.host)) {
       throw new ProtocolError('forbidden', 'cross-origin requests may not use the session cookie');
     }
     if (!safeMethods.has(req.method ?? 'GET') && !hasCsrfToken(req, session)) {
