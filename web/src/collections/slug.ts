@@ -1,0 +1,17 @@
+/**
+ * The collection `name` (the handle in URLs and the CLI, `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`) made
+ * from its display name: "Família & Friends" → "familia-friends"; `-2`, `-3`… when it is taken.
+ */
+export function slugFor(displayName: string, fallback: string, taken: ReadonlySet<string>): string {
+  const base =
+    displayName
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 56)
+      .replace(/-+$/, '') || fallback;
+  if (!taken.has(base)) return base;
+  for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
+}

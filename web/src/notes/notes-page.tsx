@@ -1,0 +1,142 @@
+import { useId, useMemo, useState } from 'preact/hooks';
+import { deleteItem, saveItem, useCollections, useItems, useSyncStatus, type Entry } from '../data/account.js';
+import { newUid } from '../data/ids.js';
+import { chooseCollection, CollectionPicker } from '../ui/collection-picker.js';
+import { ConfirmDialog } from '../ui/dialog.js';
+import { TextField } from '../ui/field.js';
+import { StatusMessage } from '../ui/status.js';
+import { useAction } from '../ui/use-action.js';
+import { parseNote, serializeNote, type Note } from './journal.js';
+import './notes.css';
+
+interface Row {
+  entry: Entry;
+  note: Note;
+}
+
+function rowsOf(entries: Entry[]): Row[] {
+  return entries
+    .flatMap((entry) => {
+      try {
+        return [{ entry, note: parseNote(entry.data) }];
+      } catch {
+        return [];
+      }
+    })
+    .sort((a, b) => b.note.modified.localeCompare(a.note.modified) || a.note.summary.localeCompare(b.note.summary));
+}
+
+export function NotesPage() {
+  const collections = useCollections();
+  const [chosen, setChosen] = useState<string | null>(null);
+  const collection = chooseCollection(collections, 'notes', chosen);
+  const entries = useItems(collection?.id ?? '');
+  const rows = useMemo(() => rowsOf(entries), [entries]);
+  const { loaded } = useSyncStatus();
+  const [editing, setEditing] = useState<string | 'new' | null>(null);
+
+  if (!collection) {
+    return (
+      <section class="page">
+        <h1>Notes</h1>
+        <p>{loaded ? 'There is no notebook yet. Create one on the Collections page.' : 'Loading…'}</p>
+      </section>
+    );
+  }
+  const edited = editing && editing !== 'new' ? rows.find((r) => r.entry.id === editing) : undefined;
+
+  return (
+    <section class={`page master-detail ${editing ? 'has-panel' : ''}`} aria-labelledby="notes-heading">
+      <div class="master">
+        <div class="page-head">
+          <h1 id="notes-heading">Notes</h1>
+          <button type="button" class="button primary" onClick={() => setEditing('new')}>
+            New note
+          </button>
+        </div>
+        <CollectionPicker label="Notebook" collections={collections} kind="notes" value={collection.id} onChange={(id) => (setChosen(id), setEditing(null))} />
+        <p class="muted" role="status">
+          {!loaded && rows.length === 0 ? 'Loading…' : `${rows.length} notes`}
+        </p>
+        <ul class="item-list" aria-label="Notes">
+          {rows.map((r) => (
+            <li key={r.entry.id}>
+              <button type="button" class="item" aria-current={r.entry.id === editing ? 'true' : undefined} onClick={() => setEditing(r.entry.id)}>
+                <span class="item-text">
+                  <span class="item-title">{r.note.summary || '(untitled)'}</span>
+                  <span class="item-sub">{r.note.description.slice(0, 120)}</span>
+                </span>
+                {r.entry.rejected ? <span class="badge error-badge">Refused</span> : r.entry.pending && <span class="badge">Not synced</span>}
+              </button>
+            </li>
+          ))}
+        </ul>
+      </div>
+      {editing && (
+        <div class="panel">
+          <NoteEditor key={editing} collectionId={collection.id} {...(edited ? { entry: edited.entry } : {})} onDone={() => setEditing(null)} />
+        </div>
+      )}
+    </section>
+  );
+}
+
+function NoteEditor(props: { collectionId: string; entry?: Entry; onDone: () => void }) {
+  const [original] = useState(props.entry?.data);
+  const [note, setNote] = useState(() => (original ? parseNote(original) : { summary: '', description: '', modified: '' }));
+  const [confirming, setConfirming] = useState(false);
+  const save = useAction();
+  const remove = useAction();
+  const headingId = useId();
+
+  const submit = (e: Event) => {
+    e.preventDefault();
+    void save.run(async () => {
+      if (!note.summary.trim() && !note.description.trim()) throw new Error('Write a title or some text first.');
+      await saveItem(props.collectionId, props.entry?.id, serializeNote(note, original, newUid(), new Date()));
+      props.onDone();
+    });
+  };
+
+  return (
+    <form class="editor" aria-labelledby={headingId} onSubmit={submit}>
+      <button type="button" class="button quiet back" onClick={props.onDone}>
+        ← All notes
+      </button>
+      <h2 id={headingId}>{props.entry ? 'Edit note' : 'New note'}</h2>
+      {props.entry?.rejected && <p class="error">The server refused this version: {props.entry.rejected}</p>}
+      <TextField label="Title" value={note.summary} onValue={(summary) => setNote((n) => ({ ...n, summary }))} autoFocus autoComplete="off" />
+      <TextField label="Text" multiline value={note.description} onValue={(description) => setNote((n) => ({ ...n, description }))} class="note-text" />
+      <StatusMessage error={save.error} message={save.busy ? 'Saving…' : null} />
+      <div class="actions">
+        <button type="submit" class="button primary" disabled={save.busy}>
+          Save
+        </button>
+        <button type="button" class="button" onClick={props.onDone}>
+          Cancel
+        </button>
+        {props.entry && (
+          <button type="button" class="button danger" onClick={() => setConfirming(true)}>
+            Delete
+          </button>
+        )}
+      </div>
+      {confirming && props.entry && (
+        <ConfirmDialog
+          title="Delete note"
+          message={`Delete “${note.summary || 'this note'}”? It is removed from every device that syncs this notebook.`}
+          confirmLabel="Delete"
+          busy={remove.busy}
+          error={remove.error}
+          onCancel={() => setConfirming(false)}
+          onConfirm={() =>
+            void remove.run(async () => {
+              await deleteItem(props.collectionId, (props.entry as Entry).id);
+              props.onDone();
+            })
+          }
+        />
+      )}
+    </form>
+  );
+}
