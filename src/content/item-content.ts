@@ -1,4 +1,5 @@
 import ICAL from 'ical.js';
+import { RuleBudgetExceeded, withinRuleBudget } from './recurrence-budget.js';
 import type { CollectionKind } from '../protocol/collections.js';
 import type { StatusCode } from '../protocol/errors.js';
 import { limits } from '../core/limits.js';
@@ -108,15 +109,23 @@ function eventSpan(vevent: ICAL.Component): { startMs: number | null; endMs: num
   const startMs = event.startDate.toJSDate().getTime();
   const durationMs = event.endDate ? event.endDate.toJSDate().getTime() - startMs : 0;
   if (!event.isRecurring()) return { startMs, endMs: startMs + Math.max(durationMs, 0) };
-  // Walk the series to its last instance, bounded: a series past the cap counts as open-ended.
+  // Walk the series to its last instance, bounded: a series past the cap, or whose rule needs too many
+  // steps to find its instances, counts as open-ended.
   const iterator = event.iterator();
   let last: ICAL.Time | null = null;
-  for (let n = 0; n < limits.recurrenceInstancesMax; n++) {
-    const next = iterator.next();
-    if (!next) return { startMs, endMs: (last ? last.toJSDate().getTime() : startMs) + Math.max(durationMs, 0) };
-    last = next;
+  try {
+    return withinRuleBudget(() => {
+      for (let n = 0; n < limits.recurrenceInstancesMax; n++) {
+        const next = iterator.next();
+        if (!next) return { startMs, endMs: (last ? last.toJSDate().getTime() : startMs) + Math.max(durationMs, 0) };
+        last = next;
+      }
+      return { startMs, endMs: null };
+    });
+  } catch (err) {
+    if (err instanceof RuleBudgetExceeded) return { startMs, endMs: null };
+    throw err;
   }
-  return { startMs, endMs: null };
 }
 
 function pointSpan(component: ICAL.Component, name: string): { startMs: number | null; endMs: number | null } {

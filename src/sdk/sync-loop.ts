@@ -70,6 +70,7 @@ export type NoticeOutcome = 'applied' | 'duplicate' | 'stale' | 'deferred' | 'un
 
 export class SyncClient {
   private readonly o: Required<Omit<SyncClientOptions, 'options'>> & { options: SyncOptions | undefined };
+  private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(options: SyncClientOptions) {
     this.o = {
@@ -87,8 +88,20 @@ export class SyncClient {
     };
   }
 
-  /** Bring one collection in line with the server, both ways. */
-  async syncCollection(collectionId: string): Promise<SyncSummary> {
+  /**
+   * Bring one collection in line with the server, both ways. Calls for the same collection run one
+   * after another (a push subscriber, a save and a timer may all ask at once); each starts only when the
+   * one before it has settled, so no two exchanges of a collection are ever in flight together.
+   */
+  syncCollection(collectionId: string): Promise<SyncSummary> {
+    const run = (this.queues.get(collectionId) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.runSync(collectionId));
+    this.queues.set(collectionId, run);
+    return run;
+  }
+
+  private async runSync(collectionId: string): Promise<SyncSummary> {
     const summary: SyncSummary = { exchanges: 0, retries: 0, sent: 0, received: 0, reinitialized: false, rejected: [], conflicts: [] };
     for (let exchange = 0; exchange < this.o.exchangesMax; exchange++) {
       // An exchange that got no answer is sent again exactly as it was (after a restart too), so the

@@ -103,7 +103,8 @@ export function CalendarPage() {
     <section class="calendar-page">
       <div class="calendar-head">
         <div class="calendar-title">
-          <h1 aria-live="polite">{titleOf(view, range, anchor)}</h1>
+          <h1 class="visually-hidden">Calendar</h1>
+          <h2 aria-live="polite">{titleOf(view, range, anchor)}</h2>
           <p class="calendar-zone">Time zone: {zone}</p>
         </div>
         <div class="calendar-toolbar">

@@ -19,6 +19,7 @@ export function EventButton(props: { shown: Shown; variant: 'chip' | 'block'; st
     <button type="button" class={`event ${props.variant}${shown.allDay ? ' all-day' : ''}${state}`} style={style} onClick={() => props.onOpen(shown)}>
       <span class="event-title">{shown.summary || '(No title)'}</span>
       <span class="event-time">{when}</span>
+      {props.variant === 'block' && shown.location && <span class="event-location">{shown.location}</span>}
       <span class="visually-hidden">
         , {shown.collection.displayName || shown.collection.name}
         {shown.series ? ', repeats' : ''}

@@ -1,5 +1,6 @@
 import { useId } from 'preact/hooks';
 import { frequencies, weekdays, type Frequency, type Weekday } from '../lib/ical-event.js';
+import { dayMs, parseWall, startOfDay, wallDate } from '../lib/timezone.js';
 import { SelectField } from '../ui/field.js';
 import { weekdayLabel } from './calendar-range.js';
 import { weekdayOf, type EventForm } from './editor-form.js';
@@ -8,6 +9,9 @@ const repeatOptions: ReadonlyArray<{ value: Frequency | 'NONE'; label: string }>
   { value: 'NONE', label: 'None' },
   ...frequencies.map((value) => ({ value, label: value.charAt(0) + value.slice(1).toLowerCase() })),
 ];
+
+/** "Ends on date" starts four weeks after the start, for the user to adjust. */
+const untilDefaultDays = 28;
 
 const units: Record<Frequency, [string, string]> = {
   DAILY: ['day', 'days'], WEEKLY: ['week', 'weeks'], MONTHLY: ['month', 'months'], YEARLY: ['year', 'years'],
@@ -71,7 +75,12 @@ export function RepeatFields(props: { form: EventForm; onChange: (patch: Partial
             </label>
             <span class="check">
               <label class="check">
-                <input type="radio" name={`${id}-ends`} checked={form.ends === 'until'} onChange={() => onChange({ ends: 'until' })} />
+                <input
+                  type="radio"
+                  name={`${id}-ends`}
+                  checked={form.ends === 'until'}
+                  onChange={() => onChange({ ends: 'until', until: form.until || wallDate(startOfDay(parseWall(form.start)) + untilDefaultDays * dayMs) })}
+                />
                 On date
               </label>
               <label class="visually-hidden" for={`${id}-until`}>

@@ -47,7 +47,7 @@ export interface EventModel extends EventFields {
   overrides: Array<EventFields & { recurrenceId: string }>;
 }
 
-export const prodId = '-//Syncpoint//Web calendar//EN';
+const prodId = '-//Syncpoint//Web calendar//EN';
 
 /** RFC 5545 text: ical.js leaves off the CRLF that ends the last line. */
 export function serializeCalendar(calendar: ICAL.Component): string {
@@ -197,7 +197,7 @@ export function applyFields(
   }
 }
 
-export function sameRepeat(a: Repeat | null, b: Repeat | null): boolean {
+function sameRepeat(a: Repeat | null, b: Repeat | null): boolean {
   if (!a || !b) return a === b;
   return a.freq === b.freq && a.interval === b.interval && a.count === b.count && a.until === b.until
     && a.byday.join() === b.byday.join();

@@ -1,4 +1,5 @@
 import ICAL from 'ical.js';
+import { RuleBudgetExceeded, withinRuleBudget } from '../../../src/content/recurrence-budget.js';
 import { applyFields, masterEvent, parseCalendar, readFields, serializeCalendar, type EventFields } from './ical-event.js';
 import { dayMs, parseWall, wallDate, wallDateTime, wallOfTime, type WallTime } from './timezone.js';
 
@@ -24,23 +25,6 @@ export interface Occurrence {
 
 /** Occurrences one item may yield per expanded range; a rule past it is cut off there. */
 export const occurrencesPerRangeMax = 5_000;
-/** Candidate dates ical.js may test per item per range (below). */
-export const ruleStepsMax = 20_000;
-
-class RuleStepsExceeded extends Error {}
-let ruleStepsLeft = Infinity;
-/**
- * ical.js tests candidate dates against the BY* parts inside one next() call with no bound, so a rule
- * that never matches (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) would hang the page there, out of reach of
- * any loop around next(). Count the tests while this module expands and give up past the budget.
- */
-const iteratorPrototype = ICAL.RecurIterator.prototype as unknown as { check_contracting_rules(): boolean };
-const checkContractingRules = iteratorPrototype.check_contracting_rules;
-iteratorPrototype.check_contracting_rules = function (this: unknown) {
-  if (--ruleStepsLeft < 0) throw new RuleStepsExceeded('recurrence rule needs too many steps');
-  return checkContractingRules.call(this);
-};
-
 /** Masters whose rule once ran out of budget: shown as their first occurrence from then on. */
 const runaway = new WeakSet<ICAL.Component>();
 
@@ -101,23 +85,22 @@ export function expandOccurrences(calendar: ICAL.Component, rangeStart: WallTime
     return found;
   }
   const spanMs = wallOfTime(event.endDate ?? dtstart, zone) - wallOfTime(dtstart, zone);
-  ruleStepsLeft = ruleStepsMax;
   try {
-    const expansion = new ICAL.RecurExpansion({ component: master, dtstart: fastForward(master, dtstart, rangeStart - spanMs) });
-    for (let n = 0; n < occurrencesPerRangeMax; n++) {
-      const start = expansion.next();
-      if (!start) break;
-      const occurrence = occurrenceAt(start);
-      // Occurrences come in order of time; a day of slack covers a DST change's hour and zone shifts.
-      if (occurrence.start >= rangeEnd + dayMs) break;
-      if (overridden.has(occurrenceKey(start)) || !overlaps(occurrence.start, occurrence.end, rangeStart, rangeEnd)) continue;
-      found.push({ ...occurrence, recurrenceId: start.toString(), series: true });
-    }
+    withinRuleBudget(() => {
+      const expansion = new ICAL.RecurExpansion({ component: master, dtstart: fastForward(master, dtstart, rangeStart - spanMs) });
+      for (let n = 0; n < occurrencesPerRangeMax; n++) {
+        const start = expansion.next();
+        if (!start) break;
+        const occurrence = occurrenceAt(start);
+        // Occurrences come in order of time; a day of slack covers a DST change's hour and zone shifts.
+        if (occurrence.start >= rangeEnd + dayMs) break;
+        if (overridden.has(occurrenceKey(start)) || !overlaps(occurrence.start, occurrence.end, rangeStart, rangeEnd)) continue;
+        found.push({ ...occurrence, recurrenceId: start.toString(), series: true });
+      }
+    });
   } catch (err) {
     // A rule ical.js cannot evaluate, or one past its budget: keep what was found.
-    if (err instanceof RuleStepsExceeded) runaway.add(master);
-  } finally {
-    ruleStepsLeft = Infinity;
+    if (err instanceof RuleBudgetExceeded) runaway.add(master);
   }
   return found;
 }

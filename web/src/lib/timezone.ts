@@ -30,16 +30,6 @@ function partFormatter(zone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
-/** True when Intl can convert times into this zone (IANA names; not Outlook's "W. Europe Standard Time"). */
-export function isIanaZone(zone: string): boolean {
-  try {
-    partFormatter(zone);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function wallFromInstant(instantMs: number, zone: string): WallTime {
   const fields: Record<string, number> = {};
   for (const part of partFormatter(zone).formatToParts(new Date(instantMs))) {
