@@ -9,7 +9,8 @@ import { runSyncExchange } from './sync.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Checkpoint } from '../core/sync-key.js';
 import type { CollectionRow, DeviceRow, StoreTx } from '../store/store.js';
-import { activityDaysKept, dailyActivity, listDeviceHealth, utcDay } from './health.js';
+import { moveItem, pendingChanges, readItem, withFaceState, type DevicePoint } from './device-items.js';
+import { activityDaysKept, dailyActivity, deviceErrorsKept, listDeviceHealth, utcDay } from './health.js';
 import { deleteResource, listResources, putResource, resolveResource, resourceName, type Preconditions, type Resource, type ResourceClient } from './resources.js';
 
 /** The sync hub: the one place where faces reach the truth store. */
@@ -35,6 +36,13 @@ export class Hub {
   /** Every device with what waits for it and its recent errors, in priority order. */
   listDeviceHealth(accountId: string) {
     return listDeviceHealth(this.store, accountId);
+  }
+
+  /** Puts a failure a face found on the device's record (the devices page lists them). */
+  reportDeviceError(accountId: string, deviceId: string, status: string, message: string) {
+    return this.store.transaction(async (tx) => {
+      if (await tx.getDevice(accountId, deviceId)) await tx.addDeviceError(accountId, deviceId, { at: this.ports.clock.now(), status, message }, deviceErrorsKept);
+    });
   }
 
   /** Changes synced per UTC day over the last `days` days, for the account and each device. */
@@ -81,6 +89,23 @@ export class Hub {
 
   restoreConflict(accountId: string, conflictId: string) {
     return restoreConflict(this.store, this.ports, accountId, conflictId);
+  }
+
+  /** A face's own per-device state, read and written with the account's collections in one transaction (device-items.ts). */
+  withFaceState<T>(point: DevicePoint, key: string, fn: (collections: CollectionRow[], state: string | undefined) => { state: string | undefined; result: T }) {
+    return withFaceState(this.store, this.ports, point, key, fn);
+  }
+
+  readItem(accountId: string, collectionId: string, itemId: string) {
+    return readItem(this.store, accountId, collectionId, itemId);
+  }
+
+  pendingChanges(accountId: string, deviceId: string, collectionIds: readonly string[], limit: number) {
+    return pendingChanges(this.store, accountId, deviceId, collectionIds, limit);
+  }
+
+  moveItem(point: DevicePoint, fromCollectionId: string, itemId: string, toCollectionId: string) {
+    return moveItem(this.store, this.ports, point, fromCollectionId, itemId, toCollectionId);
   }
 
   /** Writes a named resource under ETag preconditions (CardDAV/CalDAV; see resources.ts). */

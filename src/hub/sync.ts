@@ -64,7 +64,7 @@ export async function openExchange(
   tx: StoreTx,
   ports: HubPorts,
   accountId: string,
-  who: { id: string; name?: string | undefined; tokenId?: string | undefined },
+  who: { id: string; name?: string | undefined; tokenId?: string | undefined; defaultName?: string | undefined },
   protocol: string,
 ): Promise<Exchange> {
   const now = ports.clock.now();
@@ -72,7 +72,7 @@ export async function openExchange(
   await tx.putDevice({
     accountId,
     id: who.id,
-    name: who.name ?? device?.name ?? who.id,
+    name: who.name ?? device?.name ?? who.defaultName ?? who.id,
     protocol,
     // New devices go last in the priority order; priorities are edited through the device API.
     priority: device?.priority ?? (await tx.listDevices(accountId)).length,

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { davPrefix, handleDav, wellKnown, wellKnownRedirect } from '../faces/dav/routes.js';
+import { autodiscover, autodiscoverPath } from '../faces/eas/autodiscover.js';
+import { EasFace, easPath, easUnauthorized, withoutDomain } from '../faces/eas/routes.js';
 import { handleNative, nativePrefix } from '../faces/native/routes.js';
 import { Hub } from '../hub/hub.js';
 import { PushHub } from '../push/push-hub.js';
@@ -45,12 +47,26 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   const throttle = new SignInThrottle(ports.clock.now);
   const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, { heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000) });
   const pushRoutes = new PushRoutes(push, auth, ports.clock.now);
+  const eas = new EasFace(hub, push, ports.logger, ports.clock.now);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     if (path === '/health') return send(req, res, 200, 'application/json', JSON.stringify({ status: 'ok', pushChannels: push.size }));
     if (path.startsWith(pushPrefix)) return pushRoutes.handle(req, res, url);
+    const lowerPath = path.toLowerCase();
+    if (lowerPath === easPath || lowerPath === autodiscoverPath) {
+      if (lowerPath === easPath && req.method === 'OPTIONS') {
+        req.resume();
+        return eas.options(res);
+      }
+      const easPrincipal = req.headers.authorization ? await auth.fromHeader(withoutDomain(req.headers.authorization)) : undefined;
+      if (!easPrincipal) {
+        req.resume();
+        return easUnauthorized(res);
+      }
+      return lowerPath === easPath ? eas.handle(easPrincipal, req, res, url) : autodiscover(easPrincipal, req, res);
+    }
     // Clients given only the server's address look for DAV there (and at the well-known paths).
     const davProbe = path === '/' && (req.method === 'PROPFIND' || req.method === 'OPTIONS');
     if (davProbe || wellKnown.includes(path.replace(/\/$/, '').toLowerCase())) {

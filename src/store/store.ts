@@ -216,7 +216,7 @@ export interface StoreTx {
 
   setDevicePriorities(accountId: string, orderedDeviceIds: readonly string[]): Promise<void>;
   /**
-   * Forgets a device: its row, sync states, push tokens and errors. Its push counter stays, so a device
+   * Forgets a device: its row, sync states, push tokens, errors and face state. Its push counter stays, so a device
    * that comes back under the same id never reuses a token number it may still hold.
    */
   deleteDevice(accountId: string, deviceId: string): Promise<boolean>;
@@ -237,6 +237,11 @@ export interface StoreTx {
   deleteWebSession(idHash: string): Promise<void>;
   purgeWebSessions(now: number): Promise<number>;
   deleteCollection(accountId: string, collectionId: string): Promise<boolean>;
+
+  /** A face's own state for a device (ActiveSync's folder hierarchy, say), as the face wrote it. */
+  getFaceState(accountId: string, deviceId: string, key: string): Promise<string | undefined>;
+  /** Stores it, or forgets it for `undefined`. */
+  putFaceState(accountId: string, deviceId: string, key: string, value: string | undefined): Promise<void>;
 
   addConflict(row: ConflictRow): Promise<void>;
   listConflicts(accountId: string): Promise<ConflictRow[]>;

@@ -40,7 +40,7 @@ export class Authenticator {
    * something without the session's CSRF token, or from another origin, is refused outright.
    */
   async authenticate(req: IncomingMessage): Promise<Principal | undefined> {
-    if (req.headers.authorization !== undefined) return this.byHeader(req.headers.authorization);
+    if (req.headers.authorization !== undefined) return this.fromHeader(req.headers.authorization);
     const session = await this.sessions.find(req);
     if (!session) return undefined;
     const origin = req.headers.origin;
@@ -61,7 +61,8 @@ export class Authenticator {
     return { accountId: account.id, accountName: account.name };
   }
 
-  private async byHeader(header: string): Promise<Principal | undefined> {
+  /** The Authorization header alone (faces whose clients never hold a session: ActiveSync). */
+  async fromHeader(header: string): Promise<Principal | undefined> {
     if (!header) return undefined;
     const [scheme, value] = header.split(' ', 2) as [string, string | undefined];
     if (!value) return undefined;

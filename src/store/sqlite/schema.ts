@@ -205,4 +205,15 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (account_id, day, device_id)
   ) STRICT;
   `,
+  // Exchange ActiveSync: per-device state of its own (the folder hierarchy last sent, quarantined items),
+  // as JSON under a key. It goes with the device when the device is revoked.
+  `
+  CREATE TABLE face_states (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (account_id, device_id, key)
+  ) STRICT;
+  `,
 ];

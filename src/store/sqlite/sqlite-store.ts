@@ -266,6 +266,11 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     setPriority: q('UPDATE devices SET priority = ? WHERE account_id = ? AND id = ?'),
     delete: q('DELETE FROM devices WHERE account_id = ? AND id = ?'),
     deletePushTokens: q('DELETE FROM push_tokens WHERE account_id = ? AND device_id = ?'),
+    deleteFaceStates: q('DELETE FROM face_states WHERE account_id = ? AND device_id = ?'),
+    getFaceState: q<[string, string, string], { value: string }>('SELECT value FROM face_states WHERE account_id = ? AND device_id = ? AND key = ?'),
+    putFaceState: q(`INSERT INTO face_states (account_id, device_id, key, value) VALUES (?, ?, ?, ?)
+            ON CONFLICT (account_id, device_id, key) DO UPDATE SET value = excluded.value`),
+    deleteFaceState: q('DELETE FROM face_states WHERE account_id = ? AND device_id = ? AND key = ?'),
     syncStates: q<[string, string], Record<string, unknown>>('SELECT * FROM sync_states WHERE account_id = ? AND device_id = ? ORDER BY collection_id'),
     addError: q('INSERT INTO device_errors (account_id, device_id, at, status, message) VALUES (?, ?, ?, ?, ?)'),
     trimErrors: q(`DELETE FROM device_errors WHERE account_id = @accountId AND device_id = @deviceId AND rowid NOT IN
@@ -510,7 +515,15 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
     async deleteDevice(accountId, id) {
       device.deletePushTokens.run(accountId, id);
+      device.deleteFaceStates.run(accountId, id);
       return device.delete.run(accountId, id).changes > 0;
+    },
+    async getFaceState(accountId, deviceId, key) {
+      return device.getFaceState.get(accountId, deviceId, key)?.value;
+    },
+    async putFaceState(accountId, deviceId, key, value) {
+      if (value === undefined) device.deleteFaceState.run(accountId, deviceId, key);
+      else device.putFaceState.run(accountId, deviceId, key, value);
     },
     async listSyncStates(accountId, deviceId) {
       return device.syncStates.all(accountId, deviceId).map(toSyncState);

@@ -1,0 +1,41 @@
+import { request, type Agent } from 'node:http';
+import { decodeWbxml, encodeWbxml } from '../src/faces/eas/wbxml/codec.js';
+import type { WbxmlElement } from '../src/faces/eas/wbxml/element.js';
+
+/** One ActiveSync POST for the benchmarks: the plain query form, WBXML in and out. */
+export interface EasTarget {
+  baseUrl: string;
+  authorization: string;
+  agent: Agent | false;
+}
+
+export function easPost(target: EasTarget, command: string, deviceId: string, body: WbxmlElement | undefined): Promise<{ status: number; body: WbxmlElement | undefined; bytes: number }> {
+  const payload = body ? Buffer.from(encodeWbxml(body)) : Buffer.alloc(0);
+  const url = new URL(`/Microsoft-Server-ActiveSync?Cmd=${command}&User=bench&DeviceId=${deviceId}&DeviceType=Bench`, target.baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent: target.agent,
+        headers: {
+          authorization: target.authorization,
+          'ms-asprotocolversion': '14.1',
+          'content-type': 'application/vnd.ms-sync.wbxml',
+          'content-length': payload.length,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const bytes = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, body: bytes.length > 0 ? decodeWbxml(bytes) : undefined, bytes: bytes.length });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}

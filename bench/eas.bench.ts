@@ -1,0 +1,248 @@
+/**
+ * ActiveSync benchmark (`npm run bench:eas`; not a test). A real `syncpoint serve` child process, and the
+ * Ping load in a second child process (bench/eas-load.ts). Three measurements:
+ *   1. pings:   how many concurrent Pings one server process holds, each an idle socket of its own, and
+ *               its memory per Ping; against a baseline: a bare Node HTTP server in this process that
+ *               only holds the same POSTs;
+ *   2. wake:    the latency from a change (a native device's sync request) to each held Ping's answer,
+ *               p50 and p99, against the bare server answering all its held requests on one trigger;
+ *   3. initial: an initial ActiveSync Sync of 10,000 contacts (windows of 512) against the native
+ *               protocol's initial sync of the same contacts by the SDK, same server.
+ * Flags: --pings N (default 20000, capped by the open-file limit), --contacts N (default 10000).
+ * Figures go to stdout and bench/results/eas-latest.json; nothing is asserted about speed.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { child, children, namespace, text } from '../src/faces/eas/wbxml/element.js';
+import { HttpTransport, openMemoryReplica, recordLocalPut, SyncClient } from '../src/sdk/index.js';
+import type { EasLoadCommand, EasLoadReply } from './eas-load.js';
+import { easPost, type EasTarget } from './eas-wire.js';
+import { createAccount, fileDescriptorHardLimit, freePort, repoRoot, rssKiB, startServer, stopServer } from './server-process.js';
+
+const flag = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const fdHardLimit = fileDescriptorHardLimit();
+const pings = Math.min(flag('pings', 20_000), fdHardLimit - 100);
+const contacts = flag('contacts', 10_000);
+const account = { user: 'bench', password: 'bench-password-0123' };
+const authorization = `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`;
+const now = () => performance.timeOrigin + performance.now();
+const loadPath = join(dirname(fileURLToPath(import.meta.url)), 'eas-load.js');
+const heartbeatSeconds = 3540;
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number);
+};
+const mib = (kib: number) => Math.round(kib / 102.4) / 10;
+const round = (x: number) => Math.round(x * 100) / 100;
+const sleep = (msec: number) => new Promise((r) => setTimeout(r, msec));
+
+function startLoad(): { child: ChildProcess; ask(c: EasLoadCommand): Promise<Extract<EasLoadReply, { ok: true }>> } {
+  const load = fork(loadPath, [], { execArgv: ['--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return {
+    child: load,
+    ask: (c) =>
+      new Promise((resolve, reject) => {
+        load.once('message', (reply: EasLoadReply) => (reply.ok ? resolve(reply) : reject(new Error(reply.error))));
+        load.send(c);
+      }),
+  };
+}
+
+async function serve(dataDir: string) {
+  const port = await freePort();
+  const server = await startServer(['serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'], true);
+  return { child: server, url: `http://127.0.0.1:${port}` };
+}
+
+async function collectionId(url: string, name: string): Promise<string> {
+  const res = await fetch(`${url}/api/v1/collections`, { headers: { authorization } });
+  const { collections } = (await res.json()) as { collections: Array<{ id: string; name: string }> };
+  return (collections.find((c) => c.name === name) as { id: string }).id;
+}
+
+function device(url: string, id: string) {
+  const transport = new HttpTransport({ baseUrl: url, credentials: { user: account.user, password: account.password } });
+  const replica = openMemoryReplica();
+  return { replica, client: new SyncClient({ transport, replica, device: { id }, windowSize: 512, commandsMax: 1000 }) };
+}
+
+const vcard = (i: number) => `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bench-${i}\r\nFN:Person ${i}\r\nN:${i};Person;;;\r\nEMAIL:person${i}@example.org\r\nTEL;TYPE=cell:+1 555 ${String(i).padStart(7, '0')}\r\nEND:VCARD\r\n`;
+
+/** A bare Node HTTP server that holds every POST until /trigger: the floor for held requests here. */
+async function startBaseline() {
+  const held: ServerResponse[] = [];
+  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    if (req.url === '/trigger') {
+      for (const r of held.splice(0)) r.end('changed');
+      return void res.end('ok');
+    }
+    req.on('end', () => held.push(res));
+  });
+  http.keepAliveTimeout = 0;
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const { port } = http.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, held, close: () => new Promise<void>((r) => http.close(() => r())) };
+}
+
+async function measurePings(work: string) {
+  const dataDir = join(work, 'pings');
+  mkdirSync(dataDir);
+  createAccount(dataDir, account);
+  const server = await serve(dataDir);
+  const load = startLoad();
+  const baseline = await startBaseline();
+  try {
+    const pid = server.child.pid as number;
+    const folder = await collectionId(server.url, 'contacts');
+    const health = async () => ((await (await fetch(`${server.url}/health`)).json()) as { pushChannels: number }).pushChannels;
+    const rssBefore = rssKiB(pid, 'VmRSS');
+    const started = now();
+    await load.ask({ cmd: 'pings', baseUrl: server.url, authorization, folderId: folder, count: pings, concurrency: 500, heartbeatSeconds });
+    let held = 0;
+    for (let tries = 0; tries < 600 && held < pings; tries++) {
+      await sleep(200);
+      held = await health();
+    }
+    const openSeconds = (now() - started) / 1000;
+    await sleep(2000);
+    const rssHeld = rssKiB(pid, 'VmRSS');
+
+    // One change to the watched folder wakes every held Ping.
+    const writer = device(server.url, 'writer');
+    await writer.client.syncCollection(folder);
+    writer.replica.transaction((tx) => recordLocalPut(tx, folder, 'wake', vcard(-1)));
+    const changedAt = now();
+    await writer.client.syncCollection(folder);
+    const woke = await load.ask({ cmd: 'await', count: held, timeoutMs: 120_000 });
+    const wake = (woke.times ?? []).map((t) => t - changedAt);
+
+    await load.ask({ cmd: 'reset' });
+    const baseRssBefore = Math.round(process.memoryUsage().rss / 1024);
+    await load.ask({ cmd: 'pings', baseUrl: baseline.url, authorization, folderId: folder, count: pings, concurrency: 500, heartbeatSeconds });
+    for (let tries = 0; tries < 600 && baseline.held.length < pings; tries++) await sleep(200);
+    await sleep(2000);
+    const baselineHeld = baseline.held.length;
+    const baseRssHeld = Math.round(process.memoryUsage().rss / 1024);
+    const triggeredAt = now();
+    await fetch(`${baseline.url}/trigger`, { method: 'POST' });
+    const baseWoke = await load.ask({ cmd: 'await', count: baselineHeld, timeoutMs: 120_000 });
+    const baseWake = (baseWoke.times ?? []).map((t) => t - triggeredAt);
+
+    const perPing = Math.round(((rssHeld - rssBefore) * 1024) / Math.max(1, held));
+    const perBaseline = Math.round(((baseRssHeld - baseRssBefore) * 1024) / Math.max(1, baselineHeld));
+    return {
+      fileDescriptorHardLimit: fdHardLimit,
+      requested: pings,
+      held,
+      openSeconds: round(openSeconds),
+      serverRssBeforeMiB: mib(rssBefore),
+      serverRssHoldingMiB: mib(rssHeld),
+      serverPeakRssMiB: mib(rssKiB(pid)),
+      bytesPerPing: perPing,
+      baselineHeld,
+      baselineBytesPerRequest: perBaseline,
+      memoryRatio: round(perPing / Math.max(1, perBaseline)),
+      wake: { answered: wake.length, p50Ms: round(percentile(wake, 50)), p99Ms: round(percentile(wake, 99)), maxMs: round(Math.max(...wake)) },
+      baselineWake: { answered: baseWake.length, p50Ms: round(percentile(baseWake, 50)), p99Ms: round(percentile(baseWake, 99)) },
+      wakeRatioP50: round(percentile(wake, 50) / percentile(baseWake, 50)),
+      wakeRatioP99: round(percentile(wake, 99) / percentile(baseWake, 99)),
+      loadRssMiB: mib(woke.rssKiB),
+    };
+  } finally {
+    load.child.kill();
+    await baseline.close().catch(() => undefined);
+    await stopServer(server.child);
+  }
+}
+
+const as = namespace('AirSync');
+const fh = namespace('FolderHierarchy');
+
+async function measureInitialSync(work: string) {
+  const dataDir = join(work, 'initial');
+  mkdirSync(dataDir);
+  createAccount(dataDir, account);
+  const server = await serve(dataDir);
+  try {
+    const pid = server.child.pid as number;
+    const folder = await collectionId(server.url, 'contacts');
+    const importer = device(server.url, 'importer');
+    await importer.client.syncCollection(folder);
+    importer.replica.transaction((tx) => {
+      for (let i = 0; i < contacts; i++) recordLocalPut(tx, folder, `c${i}`, vcard(i));
+    });
+    await importer.client.syncCollection(folder);
+
+    const target: EasTarget = { baseUrl: server.url, authorization, agent: new Agent({ keepAlive: true, maxSockets: 1 }) };
+    const easStarted = now();
+    await easPost(target, 'FolderSync', 'phone1', fh('FolderSync', fh('SyncKey', '0')));
+    const collection = (key: string, extra: ReturnType<typeof as>[] = []) =>
+      as('Sync', as('Collections', as('Collection', as('SyncKey', key), as('CollectionId', folder), ...extra)));
+    let reply = await easPost(target, 'Sync', 'phone1', collection('0'));
+    let key = text(child(child(child(reply.body, 'Collections'), 'Collection'), 'SyncKey')) ?? '0';
+    let items = 0;
+    let bytes = 0;
+    let exchanges = 0;
+    for (;;) {
+      reply = await easPost(target, 'Sync', 'phone1', collection(key, [as('WindowSize', '512')]));
+      exchanges++;
+      bytes += reply.bytes;
+      const c = child(child(reply.body, 'Collections'), 'Collection');
+      items += children(child(c, 'Commands'), 'Add').length;
+      key = text(child(c, 'SyncKey')) ?? key;
+      if (!child(c, 'MoreAvailable')) break;
+    }
+    const easMs = now() - easStarted;
+
+    const nativeStarted = now();
+    const reader = device(server.url, 'reader');
+    const summary = await reader.client.syncCollection(folder);
+    const nativeMs = now() - nativeStarted;
+    return {
+      contacts,
+      eas: { ms: round(easMs), items, exchanges, bytesPerItem: Math.round(bytes / Math.max(1, items)), itemsPerSecond: Math.round((items / easMs) * 1000) },
+      native: { ms: round(nativeMs), items: summary.received, exchanges: summary.exchanges, itemsPerSecond: Math.round((summary.received / nativeMs) * 1000) },
+      ratio: round(easMs / nativeMs),
+      serverPeakRssMiB: mib(rssKiB(pid)),
+    };
+  } finally {
+    await stopServer(server.child);
+  }
+}
+
+async function main() {
+  const work = mkdtempSync(join(tmpdir(), 'syncpoint-eas-bench-'));
+  try {
+    console.log(`ActiveSync bench: node ${process.version}, ${cpus().length} cores`);
+    const p = await measurePings(work);
+    console.log(`\n1. held Pings: ${p.held} of ${p.requested} in ${p.openSeconds} s`);
+    if (pings < flag('pings', 20_000)) console.log(`   (capped: this machine's hard limit on open files per process is ${fdHardLimit})`);
+    console.log(`   server RSS ${p.serverRssBeforeMiB} -> ${p.serverRssHoldingMiB} MiB (peak ${p.serverPeakRssMiB} MiB): ${p.bytesPerPing} bytes per Ping`);
+    console.log(`   bare HTTP server holding ${p.baselineHeld} requests: ${p.baselineBytesPerRequest} bytes per request  ->  ratio ${p.memoryRatio}x`);
+    console.log(`\n2. change -> Ping answer, all ${p.wake.answered} woken: p50 ${p.wake.p50Ms} ms, p99 ${p.wake.p99Ms} ms (max ${p.wake.maxMs} ms)`);
+    console.log(`   bare server answering all on a trigger: p50 ${p.baselineWake.p50Ms} ms, p99 ${p.baselineWake.p99Ms} ms  ->  ratio p50 ${p.wakeRatioP50}x, p99 ${p.wakeRatioP99}x`);
+    const s = await measureInitialSync(work);
+    console.log(`\n3. initial sync of ${s.contacts} contacts:`);
+    console.log(`   ActiveSync ${s.eas.ms} ms (${s.eas.items} items, ${s.eas.exchanges} windows of 512, ${s.eas.bytesPerItem} bytes/item, ${s.eas.itemsPerSecond} items/s)`);
+    console.log(`   native SDK ${s.native.ms} ms (${s.native.items} items, ${s.native.exchanges} exchanges, ${s.native.itemsPerSecond} items/s)  ->  ratio ${s.ratio}x`);
+    console.log(`   server peak RSS ${s.serverPeakRssMiB} MiB`);
+    const resultsPath = join(repoRoot, 'bench/results/eas-latest.json');
+    mkdirSync(dirname(resultsPath), { recursive: true });
+    writeFileSync(resultsPath, `${JSON.stringify({ node: process.version, cores: cpus().length, command: `npm run bench:eas -- --pings ${pings} --contacts ${contacts}`, pings: p, initialSync: s }, null, 2)}\n`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();

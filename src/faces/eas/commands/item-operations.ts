@@ -1,0 +1,45 @@
+import type { EasContext } from '../context.js';
+import { classOf } from '../folders.js';
+import { mapperFor } from '../mapping/mappers.js';
+import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
+import { readOptions } from './sync-options.js';
+
+/**
+ * ItemOperations (MS-ASCMD 2.2.1.10), Fetch of items from the mailbox store: one item by collection and
+ * server id, with the body preference of its Options. Each Fetch has its own status. Document
+ * libraries, attachments and EmptyFolderContents are not held here.
+ */
+const io = namespace('ItemOperations');
+const as = namespace('AirSync');
+
+export const itemOperationsStatus = { success: 1, protocolError: 2, notFound: 6, unknownStore: 9 } as const;
+
+export async function itemOperations(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
+  const collections = new Map((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
+  const responses: WbxmlElement[] = [];
+  for (const operation of body?.children ?? []) {
+    if (typeof operation !== 'object' || operation instanceof Uint8Array) continue;
+    if (operation.name !== 'Fetch') {
+      responses.push(io(operation.name, io('Status', String(itemOperationsStatus.protocolError))));
+      continue;
+    }
+    const collectionId = text(child(operation, 'CollectionId', 'AirSync')) ?? '';
+    const serverId = text(child(operation, 'ServerId', 'AirSync')) ?? '';
+    const answer = (status: number, ...rest: WbxmlElement[]) =>
+      io('Fetch', io('Status', String(status)), as('CollectionId', collectionId), as('ServerId', serverId), ...rest);
+    if (text(child(operation, 'Store'))?.toLowerCase() !== 'mailbox') {
+      responses.push(answer(itemOperationsStatus.unknownStore));
+      continue;
+    }
+    const collection = collections.get(collectionId);
+    const item = collection && (await ctx.hub.readItem(ctx.point.accountId, collectionId, serverId));
+    if (!collection || !item?.data) {
+      responses.push(answer(itemOperationsStatus.notFound));
+      continue;
+    }
+    const { bodyPreference } = readOptions(operation, collection.kind, ctx.now());
+    const properties = mapperFor[collection.kind].toEas(item.data, { version: ctx.request.version, ...(bodyPreference ? { bodyPreference } : {}) });
+    responses.push(answer(itemOperationsStatus.success, as('Class', classOf(collection.kind)), io('Properties', ...properties)));
+  }
+  return io('ItemOperations', io('Status', String(itemOperationsStatus.success)), io('Response', ...responses));
+}

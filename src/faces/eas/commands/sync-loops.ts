@@ -1,0 +1,39 @@
+import type { DeviceMemory, EasContext } from '../context.js';
+
+/**
+ * Loop detection. A device that cannot take something in an answer (a client bug on one item, say)
+ * asks for the same sync key again and again, and each retry replays the same answer. From the second
+ * repeat on, the device gets a smaller window each time (64, 8, then 1 item), so the replay narrows to
+ * the item it chokes on; if it still repeats with one item, that item is quarantined for this device:
+ * left out of what it is sent, and reported on the devices page. Everything else keeps flowing.
+ */
+const windowByRepeat = [512, 512, 64, 8, 1];
+
+export function noteRepeat(memory: DeviceMemory, collectionId: string, key: string): { window: number; stuck: boolean } {
+  const last = memory.repeats.get(collectionId);
+  const count = last && last.key === key && key !== '0' ? last.count + 1 : 0;
+  const window = windowByRepeat[Math.min(count, windowByRepeat.length - 1)] as number;
+  memory.repeats.set(collectionId, { key, count, window });
+  return { window, stuck: count >= windowByRepeat.length };
+}
+
+const stateKey = 'eas.quarantine';
+type Quarantine = Record<string, string[]>;
+
+/** Items quarantined for this device, by collection. */
+export async function quarantined(ctx: EasContext): Promise<Map<string, Set<string>>> {
+  const raw = await ctx.hub.withFaceState(ctx.point, stateKey, (_, state) => ({ state, result: state }));
+  const parsed = raw ? (JSON.parse(raw) as Quarantine) : {};
+  return new Map(Object.entries(parsed).map(([collectionId, ids]) => [collectionId, new Set(ids)]));
+}
+
+export async function quarantine(ctx: EasContext, collectionId: string, itemId: string): Promise<void> {
+  await ctx.hub.withFaceState(ctx.point, stateKey, (_, state) => {
+    const parsed = state ? (JSON.parse(state) as Quarantine) : {};
+    parsed[collectionId] = [...new Set([...(parsed[collectionId] ?? []), itemId])];
+    return { state: JSON.stringify(parsed), result: undefined };
+  });
+  ctx.memory.repeats.delete(collectionId);
+  ctx.logger.warn({ deviceId: ctx.point.device.id, collectionId, itemId }, 'ActiveSync device keeps failing on one item; quarantined');
+  await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'quarantined', `item ${itemId} in collection ${collectionId} is no longer sent to this device: it kept failing on it`);
+}

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { limits } from '../../../core/limits.js';
+import type { ClientCommand, CollectionRequest, CollectionResponse, SyncRequest } from '../../../protocol/sync.js';
+import { protocolVersion } from '../../../protocol/version.js';
+import type { CollectionRow } from '../../../store/store.js';
+import type { EasContext } from '../context.js';
+import type { ItemMapper } from '../mapping/item-mapper.js';
+import { mapperFor } from '../mapping/mappers.js';
+import { itemStatusOf, syncStatus } from '../status.js';
+import { child, children, el, namespace, text, type WbxmlElement, type WbxmlNode } from '../wbxml/element.js';
+import { addFingerprint, addIdentities, type AddIdentity } from './sync-adds.js';
+import { noteRepeat, quarantine, quarantined } from './sync-loops.js';
+import { readOptions, type CollectionOptions } from './sync-options.js';
+
+/**
+ * Sync (MS-ASCMD 2.2.1.21) on top of the hub's sync exchange, which has the same design (seeds 001 and
+ * 003): the ActiveSync SyncKey is the hub's integer key, so a retry with the previous key is answered
+ * with the same response again, and an Add sent twice lands on one item (the hub's ledger of client
+ * ids). Key 0 starts a collection: the answer carries only the new key (GetChanges is not allowed with
+ * it), and items come with the next request. Every collection of one request is one hub transaction.
+ */
+const as = namespace('AirSync');
+
+/** MS-ASCMD caps WindowSize at 512. */
+export const windowMax = 512;
+const windowDefault = 100;
+
+interface Plan {
+  element: WbxmlElement;
+  collectionId: string;
+  /** Set when the collection is refused before reaching the hub. */
+  status?: number;
+  collection?: CollectionRow;
+  mapper?: ItemMapper;
+  key?: number;
+  options?: CollectionOptions;
+  /** Commands for the hub, and for each the position of the client's command it came from. */
+  commands: ClientCommand[];
+  sources: number[];
+  /** Client commands answered here without reaching the hub (their data could not be converted). */
+  local: Array<{ position: number; element: WbxmlElement }>;
+  window: number;
+  /** The device keeps failing on this answer even at a window of one item (sync-loops.ts). */
+  stuck: boolean;
+}
+
+export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
+  // An empty request repeats the last full one (MS-ASCMD 2.2.1.21.1.1); without one, ask for it in full.
+  const request = body ?? ctx.memory.lastSync;
+  if (!request) return as('Sync', as('Status', String(syncStatus.incompleteRequest)));
+  const elements = children(child(request, 'Collections'), 'Collection');
+  if (elements.length === 0) return as('Sync', as('Status', String(syncStatus.incompleteRequest)));
+  if (elements.length > limits.collectionsPerRequestMax) return as('Sync', as('Status', String(syncStatus.tooManyCollections)));
+  const globalWindow = Number(text(child(request, 'WindowSize')));
+  const collections = new Map((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
+  const blocked = await quarantined(ctx);
+
+  const plans = await Promise.all(elements.map((element) => plan(ctx, element, collections, globalWindow)));
+  const seen = new Set<string>();
+  const toHub: CollectionRequest[] = [];
+  for (const p of plans) {
+    if (p.status !== undefined) continue;
+    // The hub takes each collection once per exchange; a second mention is a protocol error here.
+    if (seen.has(p.collectionId)) p.status = syncStatus.protocolError;
+    else {
+      seen.add(p.collectionId);
+      toHub.push(hubRequest(p));
+    }
+  }
+  const hubRequestBody: SyncRequest = { version: protocolVersion, device: { id: ctx.point.device.id }, collections: toHub };
+  const answers = toHub.length === 0 ? [] : (await ctx.hub.sync(ctx.point.accountId, 'eas', hubRequestBody, ctx.principal.tokenId)).collections;
+  const byId = new Map(answers.map((a) => [a.collectionId, a]));
+
+  const out: WbxmlElement[] = [];
+  for (const p of plans) {
+    const answer = p.status === undefined ? byId.get(p.collectionId) : undefined;
+    if (!answer) {
+      out.push(as('Collection', as('SyncKey', '0'), as('CollectionId', p.collectionId), as('Status', String(p.status ?? syncStatus.serverError))));
+      continue;
+    }
+    out.push(await respond(ctx, p, answer, blocked.get(p.collectionId) ?? new Set()));
+  }
+  ctx.memory.lastSync = forNextTime(request, out);
+  return as('Sync', as('Collections', ...out));
+}
+
+/**
+ * What an empty Sync repeats: this request with each collection at the key just issued and without its
+ * commands (they were applied), so repeating it asks for what is new since, not for this answer again.
+ */
+function forNextTime(request: WbxmlElement, answered: readonly WbxmlElement[]): WbxmlElement {
+  const keys = new Map(answered.map((c) => [text(child(c, 'CollectionId')), text(child(c, 'SyncKey'))]));
+  const collections = children(child(request, 'Collections'), 'Collection').map((c) => {
+    const key = keys.get(text(child(c, 'CollectionId')));
+    return {
+      ...c,
+      children: c.children.flatMap((part): WbxmlNode[] => {
+        if (typeof part !== 'object' || part instanceof Uint8Array) return [part];
+        if (part.name === 'Commands') return [];
+        return part.name === 'SyncKey' && key !== undefined ? [as('SyncKey', key)] : [part];
+      }),
+    };
+  });
+  return { ...request, children: request.children.map((part) => (typeof part === 'object' && !(part instanceof Uint8Array) && part.name === 'Collections' ? as('Collections', ...collections) : part)) };
+}
+
+async function plan(ctx: EasContext, element: WbxmlElement, collections: ReadonlyMap<string, CollectionRow>, globalWindow: number): Promise<Plan> {
+  const collectionId = text(child(element, 'CollectionId')) ?? '';
+  const p: Plan = { element, collectionId, commands: [], sources: [], local: [], window: windowDefault, stuck: false };
+  const collection = collections.get(collectionId);
+  // An unknown folder means the device's hierarchy is out of date: it should FolderSync.
+  if (!collection) return { ...p, status: syncStatus.hierarchyChanged };
+  const sent = text(child(element, 'SyncKey')) ?? '';
+  if (!/^\d{1,15}$/.test(sent)) return { ...p, status: syncStatus.invalidSyncKey };
+  const mapper = mapperFor[collection.kind];
+  Object.assign(p, { collection, mapper, key: Number(sent), options: readOptions(element, collection.kind, ctx.now()) });
+  const commands = child(element, 'Commands')?.children.filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array)) ?? [];
+  if (p.key === 0 && commands.length > 0) return { ...p, status: syncStatus.protocolError };
+  const adds = commands.flatMap((c) => {
+    const data = c.name === 'Add' ? child(c, 'ApplicationData') : undefined;
+    return data ? [addFingerprint(collectionId, text(child(c, 'ClientId')) ?? '', data)] : [];
+  });
+  const identities = await addIdentities(ctx, adds);
+  const context = (identity?: AddIdentity) => ({ version: ctx.request.version, newUid: () => identity?.uid ?? randomUUID(), now: identity?.now ?? ctx.now() });
+  for (const [position, command] of commands.entries()) {
+    const serverId = text(child(command, 'ServerId'));
+    const applicationData = child(command, 'ApplicationData');
+    const push = (c: ClientCommand) => {
+      p.commands.push(c);
+      p.sources.push(position);
+    };
+    try {
+      if (command.name === 'Add' && applicationData) {
+        const clientId = text(child(command, 'ClientId')) ?? '';
+        const identity = identities.get(addFingerprint(collectionId, clientId, applicationData));
+        push({ op: 'add', clientId, data: mapper.fromEas(applicationData, undefined, context(identity)) });
+      } else if (command.name === 'Change' && serverId && applicationData) {
+        const existing = await ctx.hub.readItem(ctx.point.accountId, collectionId, serverId);
+        if (!existing?.data) p.local.push({ position, element: as('Change', as('ServerId', serverId), as('Status', String(syncStatus.notFound))) });
+        else push({ op: 'change', serverId, data: mapper.fromEas(withKeptBody(applicationData, mapper, existing.data, ctx), existing.data, context()) });
+      } else if (command.name === 'Delete' && serverId) push({ op: 'delete', serverId });
+      else if (command.name === 'Fetch' && serverId) push({ op: 'fetch', serverId });
+      else p.local.push({ position, element: as(command.name, serverId !== undefined && as('ServerId', serverId), as('Status', String(syncStatus.protocolError))) });
+    } catch (err) {
+      // One item the client sent that cannot become a vCard or iCalendar item fails alone.
+      const clientId = text(child(command, 'ClientId'));
+      ctx.logger.info({ deviceId: ctx.point.device.id, collectionId, err: (err as Error).message }, 'ActiveSync item not converted');
+      p.local.push({
+        position,
+        element: as(command.name, clientId !== undefined && as('ClientId', clientId), serverId !== undefined && as('ServerId', serverId), as('Status', String(syncStatus.conversionError))),
+      });
+    }
+  }
+  const requested = Number(text(child(element, 'WindowSize'))) || globalWindow || windowDefault;
+  const repeat = noteRepeat(ctx.memory, collectionId, sent);
+  p.window = Math.max(1, Math.min(requested, windowMax, repeat.window));
+  p.stuck = repeat.stuck;
+  return p;
+}
+
+/**
+ * A Change without a Body leaves the body as it is: clients are sent bodies truncated to what they asked
+ * for, so they leave out a body they did not edit rather than send back a cut one (MS-ASAIRS). Every
+ * other field a Change leaves out is removed, as MS-ASCMD says.
+ */
+function withKeptBody(applicationData: WbxmlElement, mapper: ItemMapper, existing: string, ctx: EasContext): WbxmlElement {
+  if (child(applicationData, 'Body', 'AirSyncBase')) return applicationData;
+  const kept = mapper.toEas(existing, { version: ctx.request.version }).find((e) => e.ns === 'AirSyncBase' && e.name === 'Body');
+  return kept ? { ...applicationData, children: [...applicationData.children, kept] } : applicationData;
+}
+
+function hubRequest(p: Plan): CollectionRequest {
+  const key = p.key as number;
+  const getChanges = key !== 0 && text(child(p.element, 'GetChanges')) !== '0';
+  return {
+    collectionId: p.collectionId,
+    syncKey: key,
+    windowSize: p.window,
+    getChanges,
+    ...(p.commands.length > 0 ? { commands: p.commands } : {}),
+    ...(p.options?.hub ? { options: p.options.hub } : {}),
+  };
+}
+
+async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blocked: ReadonlySet<string>): Promise<WbxmlElement> {
+  const head = [as('SyncKey', String(answer.syncKey)), as('CollectionId', p.collectionId)];
+  if (answer.status === 'invalidSyncKey') return as('Collection', as('SyncKey', '0'), as('CollectionId', p.collectionId), as('Status', String(syncStatus.invalidSyncKey)));
+  if (answer.status !== 'ok') return as('Collection', ...head, as('Status', String(syncStatus.hierarchyChanged)));
+  const mapper = p.mapper as ItemMapper;
+  const toEas = { version: ctx.request.version, ...(p.options?.bodyPreference ? { bodyPreference: p.options.bodyPreference } : {}) };
+  const commands: WbxmlElement[] = [];
+  const sentIds: string[] = [];
+  for (const command of answer.commands) {
+    if (blocked.has(command.serverId)) continue;
+    if (command.op === 'delete') {
+      commands.push(as('Delete', as('ServerId', command.serverId)));
+      continue;
+    }
+    try {
+      commands.push(as(command.op === 'add' ? 'Add' : 'Change', as('ServerId', command.serverId), as('ApplicationData', ...mapper.toEas(command.data, toEas))));
+      sentIds.push(command.serverId);
+    } catch (err) {
+      await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `item ${command.serverId} could not be converted for ActiveSync: ${(err as Error).message}`);
+    }
+  }
+  // The device keeps asking for the same answer and is down to one item: that item is what it cannot take.
+  if (p.stuck && sentIds.length === 1) {
+    await quarantine(ctx, p.collectionId, sentIds[0] as string);
+    commands.length = 0;
+  }
+  const fetched = new Map(answer.fetched.map((f) => [f.serverId, f]));
+  const responses: Array<{ position: number; element: WbxmlElement }> = [...p.local];
+  for (const r of answer.results) {
+    const position = p.sources[r.index] ?? r.index;
+    const status = String(itemStatusOf(r.status));
+    if (r.op === 'add') {
+      responses.push({ position, element: as('Add', r.clientId !== undefined && as('ClientId', r.clientId), r.serverId !== undefined && r.status === 'ok' && as('ServerId', r.serverId), as('Status', status)) });
+    } else if (r.op === 'fetch') {
+      const item = r.serverId !== undefined ? fetched.get(r.serverId) : undefined;
+      responses.push({
+        position,
+        element: as('Fetch', r.serverId !== undefined && as('ServerId', r.serverId), as('Status', status), item && as('ApplicationData', ...mapper.toEas(item.data, toEas))),
+      });
+    } else if (r.status !== 'ok') {
+      // Successful changes and deletes are not echoed (MS-ASCMD 2.2.3.24.3); failures are.
+      responses.push({ position, element: el('AirSync', r.op === 'change' ? 'Change' : 'Delete', as('ServerId', r.serverId ?? ''), as('Status', status)) });
+    }
+  }
+  responses.sort((a, b) => a.position - b.position);
+  return as(
+    'Collection',
+    ...head,
+    as('Status', String(syncStatus.success)),
+    answer.moreAvailable && as('MoreAvailable'),
+    commands.length > 0 && as('Commands', ...commands),
+    responses.length > 0 && as('Responses', ...responses.map((r) => r.element)),
+  );
+}

@@ -1,0 +1,188 @@
+import { child, el, type WbxmlElement } from '../wbxml/element.js';
+import type { BodyPreference } from './item-mapper.js';
+
+/**
+ * The AirSyncBase Body element ([MS-ASAIRS] 2.2.2.9) every mapper uses for a note, description or body.
+ *
+ * The hub keeps bodies as plain text (vCard NOTE, iCalendar DESCRIPTION), so toward the client the body
+ * is always Type 1, whatever type the client prefers: a client that asks for HTML, RTF or MIME gets
+ * plain text too, which every client can show. Line breaks travel as CRLF toward the client (Exchange's
+ * convention) and are stored as LF on the hub. From the client, Type 1 is taken as it is and Type 2
+ * (HTML) is reduced to its text.
+ */
+
+const asb = (name: string, ...children: Array<WbxmlElement | string | undefined | false>) => el('AirSyncBase', name, ...children);
+
+/** What vCard and iCalendar text cannot carry (see docs/protocol.md §10.1): dropped from client text. */
+const forbidden = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Client text made storable: CRLF and lone CR become LF, and characters an item cannot hold are dropped. */
+export function cleanText(s: string): string {
+  return s.replace(/\r\n?/g, '\n').replace(forbidden, '');
+}
+
+/**
+ * The Body for `text`, or undefined when there is none. Type 1 (plain text) always; EstimatedDataSize is
+ * the whole body's size in UTF-8 bytes; with a TruncationSize smaller than that, Data holds as many
+ * whole characters as fit in it and Truncated is 1.
+ */
+export function bodyToEas(text: string | undefined, pref: BodyPreference | undefined): WbxmlElement | undefined {
+  if (text === undefined || text === '') return undefined;
+  const data = text.replace(/\r\n|\r|\n/g, '\r\n');
+  const bytes = Buffer.from(data, 'utf8');
+  const limit = pref?.truncationSize;
+  let sent = data;
+  let truncated = false;
+  if (limit !== undefined && Number.isFinite(limit) && limit >= 0 && bytes.length > limit) {
+    truncated = true;
+    let end = Math.floor(limit);
+    // Back up to the first byte of a UTF-8 sequence, so no character is cut in two.
+    while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+    sent = bytes.subarray(0, end).toString('utf8');
+    // Nor a line break: a lone CR at the end would read as a different break.
+    if (sent.endsWith('\r')) sent = sent.slice(0, -1);
+  }
+  return asb(
+    'Body',
+    asb('Type', '1'),
+    asb('EstimatedDataSize', String(bytes.length)),
+    truncated && asb('Truncated', '1'),
+    sent !== '' && asb('Data', sent),
+  );
+}
+
+/**
+ * The plain text of the AirSyncBase Body in `applicationData`, or undefined when there is none (no Body,
+ * no Data, or empty Data). Type 1 is taken as it is, Type 2 (HTML) is reduced to text; RTF and MIME are
+ * refused with an Error, as turning them into text is not done here.
+ */
+export function bodyFromEas(applicationData: WbxmlElement): string | undefined {
+  const body = child(applicationData, 'Body', 'AirSyncBase');
+  if (!body) return undefined;
+  const type = textOf(child(body, 'Type', 'AirSyncBase')).trim() || '1';
+  const dataElement = child(body, 'Data', 'AirSyncBase');
+  if (!dataElement) return undefined;
+  const data = textOf(dataElement);
+  let plain: string;
+  if (type === '1') plain = data;
+  else if (type === '2') plain = htmlToText(data);
+  else if (type === '3') throw new Error('AirSyncBase:Body of Type 3 (RTF) is not supported; send Type 1 (plain text) or 2 (HTML)');
+  else if (type === '4') throw new Error('AirSyncBase:Body of Type 4 (MIME) is not supported; send Type 1 (plain text) or 2 (HTML)');
+  else throw new Error(`AirSyncBase:Body has an unknown Type ${JSON.stringify(type.slice(0, 20))}`);
+  const cleaned = cleanText(plain);
+  return cleaned === '' ? undefined : cleaned;
+}
+
+/** An element's text, with OPAQUE children read as UTF-8; '' for an absent element. */
+export function textOf(e: WbxmlElement | undefined): string {
+  if (!e) return '';
+  let out = '';
+  for (const c of e.children) {
+    if (typeof c === 'string') out += c;
+    else if (c instanceof Uint8Array) out += Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('utf8');
+  }
+  return out;
+}
+
+/** Elements whose start or end begins a new line of text. */
+const blockTags = new Set([
+  'address', 'article', 'aside', 'blockquote', 'br', 'dd', 'div', 'dl', 'dt', 'fieldset', 'figcaption', 'figure', 'footer',
+  'form', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'header', 'hr', 'li', 'main', 'nav', 'ol', 'p', 'pre', 'section', 'table',
+  'tbody', 'td', 'tfoot', 'th', 'thead', 'tr', 'ul',
+]);
+/** Elements whose content is not text to show. */
+const skippedTags = new Set(['head', 'script', 'style', 'template', 'title']);
+
+const namedEntities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
+
+function decodeEntities(s: string): string {
+  return s.replace(/&(#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[a-zA-Z]{2,6});/g, (whole, ref: string) => {
+    if (ref[0] !== '#') return namedEntities[ref.toLowerCase()] ?? whole;
+    const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+    if (code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return '\ufffd';
+    return String.fromCodePoint(code);
+  });
+}
+
+/**
+ * HTML reduced to its text, in one pass over the input (linear time, no backtracking): tags and comments
+ * are dropped, the content of head, script, style, title and template too, block elements and <br>
+ * break lines (no more than one empty line in a row), runs of white space become one space, and character references are decoded.
+ */
+export function htmlToText(html: string): string {
+  // The text so far, built without ever looking back: a space waits until text follows it, and at
+  // most one empty line is kept.
+  let out = '';
+  let pendingSpace = false;
+  let newlines = 2; // as if a paragraph had just ended: no leading blank lines
+  const emit = (raw: string) => {
+    const s = decodeEntities(raw.replace(/[ \t\r\n\f]+/g, ' '));
+    if (s === '') return;
+    const lead = s.startsWith(' ');
+    const trail = s.endsWith(' ') && s.length > 1;
+    const core = s.slice(lead ? 1 : 0, trail ? -1 : undefined);
+    if (core === '' || core === ' ') {
+      if (newlines === 0) pendingSpace = true;
+      return;
+    }
+    if ((lead || pendingSpace) && newlines === 0) out += ' ';
+    out += core;
+    pendingSpace = trail;
+    newlines = 0;
+  };
+  const newline = () => {
+    pendingSpace = false;
+    if (newlines < 2) {
+      out += '\n';
+      newlines++;
+    }
+  };
+  let i = 0;
+  const n = html.length;
+  while (i < n) {
+    const lt = html.indexOf('<', i);
+    const end = lt === -1 ? n : lt;
+    if (end > i) emit(html.slice(i, end));
+    if (lt === -1) break;
+    i = lt;
+    if (html.startsWith('<!--', i)) {
+      const close = html.indexOf('-->', i + 4);
+      i = close === -1 ? n : close + 3;
+      continue;
+    }
+    const m = /^<(\/?)([a-zA-Z][a-zA-Z0-9]*)/.exec(html.slice(i, i + 40));
+    const next = html[i + 1];
+    if (!m && next !== '!' && next !== '?' && next !== '/') {
+      // A "<" that opens no tag is text.
+      emit('<');
+      i++;
+      continue;
+    }
+    // The tag ends at the first ">" outside quotes; a tag left open at the end of the input is dropped.
+    let j = i + 1;
+    let quote = '';
+    for (; j < n; j++) {
+      const c = html[j];
+      if (quote) {
+        if (c === quote) quote = '';
+      } else if (c === '"' || c === "'") quote = c;
+      else if (c === '>') break;
+    }
+    i = j + 1;
+    if (!m) continue;
+    const name = (m[2] as string).toLowerCase();
+    // <br> breaks the line; a block starts and ends on a line of its own.
+    if (name === 'br') newline();
+    else if (blockTags.has(name) && newlines === 0) newline();
+    if (m[1] !== '/' && skippedTags.has(name)) {
+      const closer = new RegExp(`</${name}[\\s>/]`, 'gi');
+      closer.lastIndex = i;
+      const found = closer.exec(html);
+      if (!found) break;
+      i = found.index;
+    }
+  }
+  let cut = out.length;
+  while (cut > 0 && out[cut - 1] === '\n') cut--;
+  return out.slice(0, cut);
+}

@@ -1,0 +1,40 @@
+import type { WbxmlElement } from '../wbxml/element.js';
+
+/**
+ * Converts between the hub's items (vCard for contacts, iCalendar for events, tasks and notes) and the
+ * ActiveSync schemas (MS-ASCNTC, MS-ASCAL, MS-ASTASK, MS-ASNOTE), one mapper per collection kind.
+ *
+ * `toEas` builds the children of a Sync `ApplicationData` (or an ItemOperations `Properties`) element.
+ * `fromEas` builds a hub item from the `ApplicationData` a client sent. For a Change, `existing` is the
+ * hub's current item: every property and component that ActiveSync cannot carry is kept from it
+ * untouched, and every field ActiveSync does carry is taken from the client (a field the client left
+ * out is removed, as MS-ASCMD says for Change without ghosting).
+ */
+export interface ItemMapper {
+  toEas(data: string, options: ToEasOptions): WbxmlElement[];
+  fromEas(applicationData: WbxmlElement, existing: string | undefined, context: FromEasContext): string;
+}
+
+/** The protocol version the client negotiated, e.g. "14.1" or "16.1" (MS-ASProtocolVersion header). */
+export type EasVersion = '12.0' | '12.1' | '14.0' | '14.1' | '16.0' | '16.1';
+
+export interface BodyPreference {
+  /** AirSyncBase Type: 1 plain text, 2 HTML, 3 RTF, 4 MIME. */
+  type: number;
+  /** Truncate the body to this many bytes (Truncated=1 and EstimatedDataSize tell the client). */
+  truncationSize?: number;
+}
+
+export interface ToEasOptions {
+  version: EasVersion;
+  /** From Sync Options or ItemOperations; absent: plain text, whole. */
+  bodyPreference?: BodyPreference;
+}
+
+export interface FromEasContext {
+  version: EasVersion;
+  /** For a new item without a UID of its own. */
+  newUid(): string;
+  /** Epoch milliseconds, for DTSTAMP and similar. */
+  now: number;
+}

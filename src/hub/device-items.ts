@@ -1,0 +1,89 @@
+import { checkItemContent } from '../content/item-content.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { CollectionRow, ItemRow, Store } from '../store/store.js';
+import { writeItem, writeTombstone } from './item-writes.js';
+import type { HubPorts } from './ports.js';
+import { openExchange } from './sync.js';
+
+/**
+ * What a face that keeps state of its own per device needs beyond sync exchanges (ActiveSync's folder
+ * hierarchy, item fetches, moves, and Ping's "is anything waiting?"), each in one transaction.
+ */
+export interface DevicePoint {
+  accountId: string;
+  /** `name` renames the device; `defaultName` names it only when it is new. */
+  device: { id: string; name?: string | undefined; tokenId?: string | undefined; defaultName?: string | undefined };
+  protocol: string;
+}
+
+/** Registers the device (or notes it was seen) and runs `fn` on the account's collections and the face's state under `key`. */
+export function withFaceState<T>(
+  store: Store,
+  ports: HubPorts,
+  point: DevicePoint,
+  key: string,
+  fn: (collections: CollectionRow[], state: string | undefined) => { state: string | undefined; result: T },
+): Promise<T> {
+  return store.transaction(async (tx) => {
+    await openExchange(tx, ports, point.accountId, point.device, point.protocol);
+    const { state, result } = fn(await tx.listCollections(point.accountId), await tx.getFaceState(point.accountId, point.device.id, key));
+    await tx.putFaceState(point.accountId, point.device.id, key, state);
+    return result;
+  });
+}
+
+/** The live item, if the collection is the account's and holds it. */
+export function readItem(store: Store, accountId: string, collectionId: string, itemId: string): Promise<ItemRow | undefined> {
+  return store.transaction(async (tx) => {
+    const item = await tx.getItem(accountId, collectionId, itemId);
+    return item && item.deletedAt === null ? item : undefined;
+  });
+}
+
+/**
+ * The device's current sync key in each of the collections and the changes waiting for it there,
+ * counted up to `limit`; absent for a collection it has never synced.
+ */
+export function pendingChanges(
+  store: Store,
+  accountId: string,
+  deviceId: string,
+  collectionIds: readonly string[],
+  limit: number,
+): Promise<Map<string, { syncKey: number; pending: number }>> {
+  return store.transaction(async (tx) => {
+    const out = new Map<string, { syncKey: number; pending: number }>();
+    for (const collectionId of collectionIds) {
+      const state = await tx.getSyncState(accountId, deviceId, collectionId);
+      if (state) out.set(collectionId, { syncKey: state.syncKey, pending: await tx.countChanges({ accountId, collectionId, deviceId, checkpoint: state.checkpoint, limit }) });
+    }
+    return out;
+  });
+}
+
+/**
+ * Moves an item to another collection of the same kind, as the device: a delete in the source and a
+ * new item with the same content in the destination, in one transaction. Every other sync point sees
+ * both; the moving device learns the new id from the answer and is told neither.
+ */
+export function moveItem(store: Store, ports: HubPorts, point: DevicePoint, fromId: string, itemId: string, toId: string): Promise<string> {
+  return store.transaction(async (tx) => {
+    await openExchange(tx, ports, point.accountId, point.device, point.protocol);
+    const from = await tx.getCollection(point.accountId, fromId);
+    const to = await tx.getCollection(point.accountId, toId);
+    if (!from) throw new ProtocolError('notFound', 'no such source collection');
+    if (!to) throw new ProtocolError('notFound', 'no such destination collection');
+    if (from.kind !== to.kind) throw new ProtocolError('wrongKind', `a ${from.kind} item cannot move to a ${to.kind} collection`);
+    const item = await tx.getItem(point.accountId, from.id, itemId);
+    if (!item || item.deletedAt !== null || item.data === null) throw new ProtocolError('notFound', 'no such item');
+    const check = checkItemContent(to.kind, item.data);
+    if (!check.ok) throw new ProtocolError('invalidItem', check.message);
+    if (check.index.uid !== null && (await tx.findLiveItemByUid(point.accountId, to.id, check.index.uid))) {
+      throw new ProtocolError('uidConflict', `the destination already holds an item with UID ${check.index.uid}`);
+    }
+    await writeTombstone({ tx, ports, collection: from }, item, point.device.id);
+    const id = ports.random.id();
+    await writeItem({ tx, ports, collection: to }, id, null, item.data, check.index, point.device.id);
+    return id;
+  });
+}
