@@ -30,7 +30,9 @@ export function easPost(target: EasTarget, command: string, deviceId: string, bo
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const bytes = Buffer.concat(chunks);
-          resolve({ status: res.statusCode ?? 0, body: bytes.length > 0 ? decodeWbxml(bytes) : undefined, bytes: bytes.length });
+          // The baseline server of the bench answers plain text.
+          const wbxml = bytes.length > 0 && res.headers['content-type'] === 'application/vnd.ms-sync.wbxml';
+          resolve({ status: res.statusCode ?? 0, body: wbxml ? decodeWbxml(bytes) : undefined, bytes: bytes.length });
         });
         res.on('error', reject);
       },

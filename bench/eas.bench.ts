@@ -2,8 +2,8 @@
  * ActiveSync benchmark (`npm run bench:eas`; not a test). A real `syncpoint serve` child process, and the
  * Ping load in a second child process (bench/eas-load.ts). Three measurements:
  *   1. pings:   how many concurrent Pings one server process holds, each an idle socket of its own, and
- *               its memory per Ping; against a baseline: a bare Node HTTP server in this process that
- *               only holds the same POSTs;
+ *               its memory per Ping; against a baseline: a bare Node HTTP server (bench/eas-baseline.ts,
+ *               its own process) that only holds the same POSTs;
  *   2. wake:    the latency from a change (a native device's sync request) to each held Ping's answer,
  *               p50 and p99, against the bare server answering all its held requests on one trigger;
  *   3. initial: an initial ActiveSync Sync of 10,000 contacts (windows of 512) against the native
@@ -13,8 +13,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -78,21 +77,17 @@ function device(url: string, id: string) {
 
 const vcard = (i: number) => `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bench-${i}\r\nFN:Person ${i}\r\nN:${i};Person;;;\r\nEMAIL:person${i}@example.org\r\nTEL;TYPE=cell:+1 555 ${String(i).padStart(7, '0')}\r\nEND:VCARD\r\n`;
 
-/** A bare Node HTTP server that holds every POST until /trigger: the floor for held requests here. */
+const baselinePath = join(dirname(fileURLToPath(import.meta.url)), 'eas-baseline.js');
+
+/** The bare-server baseline (bench/eas-baseline.ts) in a process of its own, so its memory reads apart. */
 async function startBaseline() {
-  const held: ServerResponse[] = [];
-  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
-    req.resume();
-    if (req.url === '/trigger') {
-      for (const r of held.splice(0)) r.end('changed');
-      return void res.end('ok');
-    }
-    req.on('end', () => held.push(res));
+  const server = fork(baselinePath, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve) => server.once('message', (m: { port: number }) => resolve(m.port)));
+  const ask = (command: 'count' | 'answer') => new Promise<number>((resolve) => {
+    server.once('message', (m: { held: number }) => resolve(m.held));
+    server.send(command);
   });
-  http.keepAliveTimeout = 0;
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const { port } = http.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, held, close: () => new Promise<void>((r) => http.close(() => r())) };
+  return { url: `http://127.0.0.1:${port}`, pid: server.pid as number, held: () => ask('count'), answer: () => ask('answer'), close: () => void server.kill() };
 }
 
 async function measurePings(work: string) {
@@ -128,14 +123,17 @@ async function measurePings(work: string) {
     const wake = (woke.times ?? []).map((t) => t - changedAt);
 
     await load.ask({ cmd: 'reset' });
-    const baseRssBefore = Math.round(process.memoryUsage().rss / 1024);
+    const baseRssBefore = rssKiB(baseline.pid, 'VmRSS');
     await load.ask({ cmd: 'pings', baseUrl: baseline.url, authorization, folderId: folder, count: pings, concurrency: 500, heartbeatSeconds });
-    for (let tries = 0; tries < 600 && baseline.held.length < pings; tries++) await sleep(200);
+    let baselineHeld = 0;
+    for (let tries = 0; tries < 600 && baselineHeld < pings; tries++) {
+      await sleep(200);
+      baselineHeld = await baseline.held();
+    }
     await sleep(2000);
-    const baselineHeld = baseline.held.length;
-    const baseRssHeld = Math.round(process.memoryUsage().rss / 1024);
+    const baseRssHeld = rssKiB(baseline.pid, 'VmRSS');
     const triggeredAt = now();
-    await fetch(`${baseline.url}/trigger`, { method: 'POST' });
+    await baseline.answer();
     const baseWoke = await load.ask({ cmd: 'await', count: baselineHeld, timeoutMs: 120_000 });
     const baseWake = (baseWoke.times ?? []).map((t) => t - triggeredAt);
 
@@ -161,7 +159,7 @@ async function measurePings(work: string) {
     };
   } finally {
     load.child.kill();
-    await baseline.close().catch(() => undefined);
+    baseline.close();
     await stopServer(server.child);
   }
 }

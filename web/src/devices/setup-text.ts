@@ -4,11 +4,13 @@ export interface SetupDetails {
   user: string;
   password: string;
   davUrl: string;
+  /** ActiveSync ("Exchange" accounts): phones ask for the server's host name and find the path themselves. */
+  easServer: string;
   nativeUrl: string;
 }
 
 export function setupDetails(origin: string, user: string, password: string): SetupDetails {
-  return { serverUrl: origin, user, password, davUrl: `${origin}/dav/`, nativeUrl: `${origin}/api/v1/` };
+  return { serverUrl: origin, user, password, davUrl: `${origin}/dav/`, easServer: `${origin}/Microsoft-Server-ActiveSync`, nativeUrl: `${origin}/api/v1/` };
 }
 
 /**
@@ -24,6 +26,7 @@ export function setupText(details: SetupDetails): string {
     `User: ${details.user}`,
     `Password: ${details.password}`,
     `CardDAV/CalDAV: ${details.davUrl}`,
+    `ActiveSync (Exchange): ${details.easServer}`,
     `Native API: ${details.nativeUrl}`,
   ].join('\n');
 }
