@@ -9,8 +9,11 @@ import type { DeviceErrorRow, DeviceRow, Store, StoreTx } from '../store/store.j
 
 /** Errors kept per device; older ones are dropped as new ones come. */
 export const deviceErrorsKept = 10;
-/** Pending changes are counted up to this many per collection, so the count stays cheap for a device that has been away for months. */
-export const pendingCountedMax = 10_000;
+/**
+ * Pending changes are counted up to this many per collection: the count runs inside a store
+ * transaction, and must stay cheap for a device that has been away for months.
+ */
+export const pendingCountedMax = 1000;
 /** Days of activity kept for the chart. */
 export const activityDaysKept = 90;
 

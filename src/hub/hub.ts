@@ -29,10 +29,6 @@ export class Hub {
     return runSyncExchange(this.store, this.ports, accountId, protocol, request, tokenId);
   }
 
-  listDevices(accountId: string) {
-    return this.store.transaction((tx) => tx.listDevices(accountId));
-  }
-
   /** Every device with what waits for it and its recent errors, in priority order. */
   listDeviceHealth(accountId: string) {
     return listDeviceHealth(this.store, accountId);

@@ -13,7 +13,7 @@ export const deviceInfoSchema = z.object({
   /** Whether it holds a push channel right now. */
   pushConnected: z.boolean(),
   /**
-   * Changes waiting for it over the collections it syncs (counted up to 10,000 per collection); absent
+   * Changes waiting for it over the collections it syncs (counted up to 1,000 per collection); absent
    * for a sync point the server cannot count for (DAV clients ask for changes by sync token).
    */
   pending: z.number().int().min(0).optional(),

@@ -5,7 +5,7 @@ import { limits } from '../core/limits.js';
 import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
 import { pushCloseCodes, type Remainder, type Ticket } from '../protocol/push.js';
 import { protocolVersion } from '../protocol/version.js';
-import type { Authenticator, Principal } from '../server/auth/authenticate.js';
+import { clientAddress, type Authenticator, type Principal } from '../server/auth/authenticate.js';
 import { send } from '../server/http.js';
 import { LongPollChannel } from './long-poll-channel.js';
 import type { Channel, PushHub } from './push-hub.js';
@@ -50,11 +50,12 @@ export class PushRoutes {
         req.resume();
         return json(req, res, 200, { ticket: this.tickets.issue(principal), expiresInMs: ticketLifetimeMs } satisfies Ticket);
       }
-      const principal = await this.principalOf(req, url);
+      const remainder = /^GET remainder\/(\d{1,15})$/.exec(route);
+      // Reading a remainder changes nothing, so the web app may use its session cookie for it.
+      if (remainder) return await this.remainder(await this.principalOf(req, url, true), req, res, url, Number(remainder[1]));
+      const principal = await this.principalOf(req, url, false);
       if (route === 'GET events') return void (await this.openSse(principal, req, res, url));
       if (route === 'GET poll') return await this.poll(principal, req, res, url);
-      const remainder = /^GET remainder\/(\d{1,15})$/.exec(route);
-      if (remainder) return await this.remainder(principal, req, res, url, Number(remainder[1]));
       throw new ProtocolError('notFound', `no route ${req.method} ${url.pathname}`);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
@@ -69,7 +70,7 @@ export class PushRoutes {
     let device: DeviceParams;
     try {
       if (url.pathname !== `${pushPrefix}ws`) throw new ProtocolError('notFound', `no WebSocket at ${url.pathname}`);
-      principal = await this.principalOf(req, url);
+      principal = await this.principalOf(req, url, false);
       device = deviceParams(url);
     } catch (err) {
       const status = err instanceof ProtocolError ? httpStatusOf[err.status] : 500;
@@ -131,9 +132,22 @@ export class PushRoutes {
     return json(req, res, 200, rest satisfies Remainder);
   }
 
-  private async principalOf(req: IncomingMessage, url: URL): Promise<Principal> {
+  /**
+   * A ticket, or the Authorization header. Opening a channel takes over the device's old one, so it
+   * never goes by the session cookie alone: any same-site GET (an <img> in a contact, say) carries the
+   * cookie. The web app opens its channel with a ticket, which needs the CSRF token.
+   */
+  private async principalOf(req: IncomingMessage, url: URL, cookieAllowed: boolean): Promise<Principal> {
     const ticket = url.searchParams.get('ticket');
-    const principal = ticket !== null ? this.tickets.redeem(ticket) : await this.auth.authenticate(req);
+    const header = req.headers.authorization;
+    const principal =
+      ticket !== null
+        ? this.tickets.redeem(ticket)
+        : cookieAllowed
+          ? await this.auth.authenticate(req)
+          : header !== undefined
+            ? await this.auth.fromHeader(header, clientAddress(req))
+            : undefined;
     if (!principal) throw new ProtocolError('unauthorized', ticket !== null ? 'the ticket is unknown, spent or expired' : 'valid credentials required');
     return principal;
   }

@@ -13,9 +13,9 @@ import { pushPrefix, PushRoutes } from '../push/routes.js';
 import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
 import { protocolVersion } from '../protocol/version.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
-import { Authenticator, type Principal } from './auth/authenticate.js';
+import { Authenticator, clientAddress, type Principal } from './auth/authenticate.js';
 import { Sessions } from './auth/sessions.js';
-import { SignInThrottle } from './auth/sign-in-throttle.js';
+import { PasswordThrottle } from './auth/password-throttle.js';
 import type { Config } from './config.js';
 import { send } from './http.js';
 import { realPorts } from './ports.js';
@@ -43,8 +43,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   const ports = realPorts(log);
   const hub = new Hub(store, ports);
   const sessions = new Sessions(hub.accounts, ports.clock.now);
-  const auth = new Authenticator(hub.accounts, sessions);
-  const throttle = new SignInThrottle(ports.clock.now);
+  const auth = new Authenticator(hub.accounts, sessions, new PasswordThrottle(ports.clock.now));
   const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, { heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000) });
   const pushRoutes = new PushRoutes(push, auth, ports.clock.now);
   const eas = new EasFace(hub, push, ports.logger, ports.clock.now);
@@ -60,7 +59,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
         req.resume();
         return eas.options(res);
       }
-      const easPrincipal = req.headers.authorization ? await auth.fromHeader(withoutDomain(req.headers.authorization)) : undefined;
+      const easPrincipal = req.headers.authorization ? await auth.fromHeader(withoutDomain(req.headers.authorization), clientAddress(req)) : undefined;
       if (!easPrincipal) {
         req.resume();
         return easUnauthorized(res);
@@ -73,7 +72,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
       req.resume();
       return wellKnownRedirect(res);
     }
-    if (path === sessionPath) return handleSession(auth, sessions, throttle, req, res);
+    if (path === sessionPath) return handleSession(auth, sessions, req, res);
     const isDav = path.startsWith(davPrefix) || path === davPrefix.slice(0, -1);
     if (!isDav && !path.startsWith(nativePrefix)) {
       if (req.method === 'GET' || req.method === 'HEAD') return serveWebApp(config.webDir, req, res, path);

@@ -3,9 +3,8 @@ import { limits } from '../core/limits.js';
 import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
 import { signInSchema, type SessionInfo } from '../protocol/session.js';
 import { protocolVersion } from '../protocol/version.js';
-import type { Authenticator } from './auth/authenticate.js';
+import { clientAddress, sameOrigin, type Authenticator } from './auth/authenticate.js';
 import { sessionCookie, sessionLifetimeMs, type Sessions } from './auth/sessions.js';
-import type { SignInThrottle } from './auth/sign-in-throttle.js';
 import { readBody, send } from './http.js';
 
 /**
@@ -17,10 +16,17 @@ export const sessionPath = '/api/v1/session';
 
 const json = (req: IncomingMessage, res: ServerResponse, status: number, value: object) => send(req, res, status, 'application/json', JSON.stringify(value));
 
-export async function handleSession(auth: Authenticator, sessions: Sessions, throttle: SignInThrottle, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleSession(auth: Authenticator, sessions: Sessions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     switch (req.method) {
       case 'POST': {
+        // Another site's form could otherwise sign the browser into the other site's account (login
+        // CSRF): a form cannot send application/json without a preflight, nor fake Origin.
+        if (!sameOrigin(req)) throw new ProtocolError('forbidden', 'sign-in must come from this server’s own page');
+        if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+          req.resume();
+          throw new ProtocolError('unsupportedMediaType', 'send the sign-in as application/json');
+        }
         const body = await readBody(req, limits.requestBytesMax);
         let input: unknown;
         try {
@@ -31,18 +37,14 @@ export async function handleSession(auth: Authenticator, sessions: Sessions, thr
         const parsed = signInSchema.safeParse(input);
         if (!parsed.success) throw new ProtocolError('invalidRequest', 'the body must be JSON: {"user": ..., "password": ...}');
         const { user, password } = parsed.data;
-        const address = req.socket.remoteAddress ?? 'unknown';
-        const wait = throttle.retryAfterSeconds(user, address);
-        if (wait > 0) {
+        const check = await auth.checkPassword(user, password, clientAddress(req));
+        if (!check.ok && check.retryAfterSeconds !== undefined) {
+          const wait = check.retryAfterSeconds;
           res.setHeader('retry-after', String(wait));
           throw new ProtocolError('rateLimited', `too many failed sign-ins; try again in ${wait} s`, { retryAfterSeconds: wait });
         }
-        const principal = await auth.checkPassword(user, password);
-        if (!principal) {
-          throttle.failed(user, address);
-          throw new ProtocolError('unauthorized', 'wrong user name or password');
-        }
-        throttle.succeeded(user);
+        if (!check.ok) throw new ProtocolError('unauthorized', 'wrong user name or password');
+        const { principal } = check;
         const session = await sessions.open(principal.accountId);
         res.setHeader('set-cookie', sessionCookie(req, session.id, sessionLifetimeMs));
         return json(req, res, 200, { user: principal.accountName, csrf: session.csrf } satisfies SessionInfo);

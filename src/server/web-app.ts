@@ -19,11 +19,12 @@ const contentTypes: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-// Scripts and styles only from this origin; images also as data: URIs (contact photos, QR codes);
-// never framed, so no click-jacking.
+// Scripts and styles only from this origin. Images only as data: URIs (contact photos, QR codes): an
+// image URL in someone's vCard must not make the browser send a request with the session cookie.
+// Never framed, so no click-jacking.
 const securityHeaders = {
   'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',

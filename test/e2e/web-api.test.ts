@@ -99,8 +99,9 @@ test('sign-in sets an HttpOnly cookie, stores only its hash, signs out, and is t
   assert.equal((await api(session, 'GET', '/api/v1/collections')).status, 401);
   assert.equal(tableRows('web_sessions').filter((r) => r.account_id === account.accountId).length, 0);
 
-  // Five wrong passwords for one name, then even the right one is refused with Retry-After.
-  const victim = await newAccount(server);
+  // Five wrong passwords for one name, then even the right one is refused with Retry-After (a password
+  // never verified before: one that was is not a guess, and is let through from its memo).
+  const victim = await server.addUser(`victim-${Date.now()}`);
   for (let i = 0; i < 5; i++) assert.equal((await signInRaw(victim.accountName, `guess-${i}`)).res.status, 401);
   const blocked = await signInRaw(victim.accountName, victim.password);
   assert.equal(blocked.res.status, 429);
@@ -108,11 +109,11 @@ test('sign-in sets an HttpOnly cookie, stores only its hash, signs out, and is t
   const retryAfter = Number(blocked.res.headers.get('retry-after'));
   assert.ok(retryAfter > 0 && retryAfter <= 900, `Retry-After ${retryAfter}`);
   assert.equal(blocked.res.headers.get('set-cookie'), null);
-  // Another name from the same address is not blocked (the per-address limit is 20).
+  // Another name from the same address is not blocked (the per-address limit is 50).
   const bystander = await newAccount(server);
   assert.equal((await signInRaw(bystander.accountName, bystander.password)).res.status, 200);
-  // Basic auth is not the sign-in and is not throttled.
-  assert.equal((await fetch(`${server.url}/api/v1/collections`, { headers: { authorization: victim.authorization } })).status, 200);
+  // The count is shared by every face: Basic auth on the API is refused too.
+  assert.equal((await fetch(`${server.url}/api/v1/collections`, { headers: { authorization: victim.authorization } })).status, 401);
 });
 
 test('session changes need the CSRF token and the same origin; collections are renamed, recoloured and deleted', async () => {
@@ -365,4 +366,30 @@ test('the web app is served with security headers, and no path leaves its direct
   assert.equal(post.status, 404);
   assert.match(post.headers.get('content-type') ?? '', /^application\/json/);
   assert.equal(((await post.json()) as any).status, 'notFound');
+});
+
+test('every face throttles password guessing, and a login CSRF form or a cookie-only push channel is refused', async () => {
+  const account = await server.addUser(`guessed-${Date.now()}`);
+  const collections = (authorization: string) => fetch(`${server.url}/api/v1/collections`, { headers: { authorization } });
+  for (let i = 0; i < 5; i++) assert.equal((await collections(basic(account.accountName, `wrong-${i}`))).status, 401);
+  assert.equal((await collections(basic(account.accountName, account.password))).status, 401, 'the right password is not even checked once the name is throttled here');
+  const web = await signInRaw(account.accountName, account.password);
+  assert.equal(web.res.status, 429, 'the web sign-in shares the count');
+
+  const other = await server.addUser(`formed-${Date.now()}`);
+  // What another site's <form enctype="text/plain"> can send: not JSON by content type, and a foreign Origin.
+  const form = await fetch(`${server.url}/api/v1/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain', origin: 'http://evil.example' },
+    body: JSON.stringify({ user: other.accountName, password: other.password }),
+  });
+  assert.equal(form.status, 403);
+  const plain = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ user: other.accountName, password: other.password }) });
+  assert.equal(plain.status, 415);
+
+  // A contact's photo URL would be a same-site GET carrying the cookie: it must not open (and so take over) a device's channel.
+  const session = await signIn(await newAccount(server));
+  const events = await fetch(`${server.url}/api/v1/push/events?device=phone`, { headers: { cookie: session.cookie } });
+  assert.equal(events.status, 401);
+  await events.body?.cancel();
 });

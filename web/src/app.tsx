@@ -114,8 +114,11 @@ function SyncIndicator() {
       : online
         ? ['ok', 'Up to date']
         : ['offline', 'Offline'];
+  // Announced only when something is wrong: "Syncing…" and "Up to date" alternate with every save and
+  // every push, which a screen reader would read out each time.
+  const announce = state === 'error' || state === 'offline';
   return (
-    <span class={`sync-indicator ${state}`} role="status" title={lastError ?? undefined}>
+    <span class={`sync-indicator ${state}`} role={announce ? 'alert' : undefined} title={lastError ?? undefined}>
       <span class="dot" aria-hidden="true" />
       {text}
       {lastError && <span class="visually-hidden">: {lastError}</span>}

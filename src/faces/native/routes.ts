@@ -59,7 +59,7 @@ const toTokenInfo = (t: AppTokenRow): AppTokenInfo => ({
   ...(t.lastUsedAt !== null ? { lastUsedAt: iso(t.lastUsedAt) } : {}),
 });
 
-/** App passwords are managed with the account password only, so a stolen device token cannot spread. */
+/** App passwords and devices are managed with the account password (or a session) only, so a stolen device token cannot spread. */
 function requirePassword(principal: Principal): void {
   if (principal.tokenId !== undefined) throw new ProtocolError('forbidden', 'app passwords are managed with the account password');
 }
@@ -150,7 +150,14 @@ export async function handleNative(hub: Hub, push: PushPort, principal: Principa
         }
         const device = /^DELETE \/api\/v1\/devices\/([^/]{1,256})$/.exec(route);
         if (device) {
-          const id = decodeURIComponent(device[1] as string);
+          // Revoking a device revokes its app password: one device's stolen token must not cut off the others.
+          requirePassword(principal);
+          let id: string;
+          try {
+            id = decodeURIComponent(device[1] as string);
+          } catch {
+            throw new ProtocolError('invalidRequest', 'the device id is not valid percent-encoding');
+          }
           await hub.revokeDevice(principal.accountId, id);
           push.disconnect(principal.accountId, id);
           return reply(200, 'revoked', { id });

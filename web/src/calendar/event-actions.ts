@@ -1,3 +1,4 @@
+import { newUid } from '../data/ids.js';
 import { deleteItem, saveItem, type Entry } from '../data/account.js';
 import { createEvent, readEvent, updateEvent, type EventFields } from '../lib/ical-event.js';
 import { deleteOccurrence, readOccurrence, updateOccurrence } from '../lib/recurrence.js';
@@ -37,7 +38,7 @@ export function openOccurrence(shown: Shown, zone: string): Opened {
 /** Writes an item, into another calendar if it moved (added there first, so a failure loses nothing). */
 async function put(entry: Entry, text: string, collectionId: string): Promise<void> {
   if (collectionId === entry.collectionId) {
-    await saveItem(collectionId, entry.id, text);
+    await saveItem(collectionId, entry.id, text, entry.data);
     return;
   }
   await saveItem(collectionId, undefined, text);
@@ -47,7 +48,7 @@ async function put(entry: Entry, text: string, collectionId: string): Promise<vo
 export async function saveOpened(opened: Opened, fields: EventFields, collectionId: string, scope: Scope | null, zone: string): Promise<void> {
   const { entry, recurrenceId } = opened;
   if (!entry) {
-    await saveItem(collectionId, undefined, createEvent(fields, zone));
+    await saveItem(collectionId, undefined, createEvent(fields, zone, newUid()));
     return;
   }
   if (recurrenceId && (scope === 'this' || !opened.series)) {
@@ -64,7 +65,7 @@ export async function deleteOpened(opened: Opened, scope: Scope | null): Promise
   if (recurrenceId && (scope === 'this' || !opened.series)) {
     const rest = deleteOccurrence(entry.data, recurrenceId);
     if (rest) {
-      await saveItem(entry.collectionId, entry.id, rest);
+      await saveItem(entry.collectionId, entry.id, rest, entry.data);
       return;
     }
   }

@@ -32,7 +32,7 @@ export function ContactEditor(props: { collectionId: string; entry?: Entry; onDo
     void run(async () => {
       const final: Contact = { ...contact, groups: groups.split(',').map((g) => g.trim()).filter(Boolean) };
       if (!displayName(final)) throw new Error('Give the contact a name (or at least an organization, email or phone).');
-      const id = await saveItem(props.collectionId, props.entry?.id, serializeContact(final, original));
+      const id = await saveItem(props.collectionId, props.entry?.id, serializeContact(final, original), original);
       props.onDone(id);
     });
   };

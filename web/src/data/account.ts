@@ -199,7 +199,9 @@ function subscribe(a: Account): PushSubscriber {
     },
     onMessage: (message, outcome) => {
       if (account !== a) return;
-      if (message.type !== 'hello' && outcome === 'applied') reap(a);
+      // Each (re)connect is a moment the page may have missed collections made or deleted elsewhere.
+      if (message.type === 'hello') void refreshCollections().catch(syncFailed);
+      else if (outcome === 'applied') reap(a);
       changed();
     },
     onSynced: () => account === a && changed(),
@@ -286,10 +288,17 @@ function requireAccount(): Account {
   return account;
 }
 
-/** Syncs until the item no longer waits on its local edit (a few rounds at most: edits may race). */
+/**
+ * Syncs until the item no longer waits on its local edit (a few rounds at most: edits may race). An
+ * edit that lost a conflict fails the save: the other device's version is shown, and the one typed
+ * here is kept on the Conflicts page.
+ */
 async function settle(a: Account, collectionId: string, localId: string, edit: string | null): Promise<void> {
   for (let round = 0; round < 3; round++) {
-    await a.client.syncCollection(collectionId);
+    const summary = await a.client.syncCollection(collectionId);
+    if (summary.conflicts.some((c) => c.localId === localId)) {
+      throw new Error('Another device changed this item at the same time and its version was kept; yours is saved on the Conflicts page.');
+    }
     const item = a.replica.transaction((tx) => tx.get(collectionId, localId));
     // Gone, or superseded by a later edit (whose own save reports on it), or acknowledged.
     if (!item || item.data !== edit || item.pending === null) return;
@@ -298,11 +307,22 @@ async function settle(a: Account, collectionId: string, localId: string, edit: s
   throw new Error('the server has not acknowledged the change yet; it will be sent again');
 }
 
-/** Creates (id undefined) or replaces an item; resolves with its local id once the server has it. */
-export async function saveItem(collectionId: string, id: string | undefined, data: string): Promise<string> {
+/**
+ * Creates (id undefined) or replaces an item; resolves with its local id once the server has it.
+ * `basedOn` is the text the edit started from: if the item changed since (another device's edit came
+ * in by push while the editor was open), nothing is written and the save fails, rather than putting
+ * back what the other device changed without anyone seeing a conflict.
+ */
+export async function saveItem(collectionId: string, id: string | undefined, data: string, basedOn?: string): Promise<string> {
   const a = requireAccount();
   const localId = id ?? newId();
-  a.replica.transaction((tx) => recordLocalPut(tx, collectionId, localId, data));
+  a.replica.transaction((tx) => {
+    const current = tx.get(collectionId, localId);
+    if (basedOn !== undefined && current && current.data !== basedOn) {
+      throw new Error('This item was changed on another device while you were editing it. Close the editor and open it again to see the change.');
+    }
+    recordLocalPut(tx, collectionId, localId, data);
+  });
   changed();
   await settle(a, collectionId, localId, data);
   return localId;

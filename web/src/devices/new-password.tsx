@@ -39,7 +39,7 @@ export function NewPassword({ label, details, onDone }: Props) {
           <CopyField label="User name" value={details.user} onCopied={setStatus} />
           <CopyField label="Server URL" value={details.serverUrl} onCopied={setStatus} />
           <CopyField label="CardDAV/CalDAV address" value={details.davUrl} onCopied={setStatus} />
-          <CopyField label="ActiveSync (Exchange) address" value={details.easServer} onCopied={setStatus} />
+          <CopyField label="ActiveSync (Exchange) server" value={details.easServer} onCopied={setStatus} />
           <CopyField label="Native API address" value={details.nativeUrl} onCopied={setStatus} />
         </div>
         {qr && (

@@ -10,7 +10,7 @@ export interface SetupDetails {
 }
 
 export function setupDetails(origin: string, user: string, password: string): SetupDetails {
-  return { serverUrl: origin, user, password, davUrl: `${origin}/dav/`, easServer: `${origin}/Microsoft-Server-ActiveSync`, nativeUrl: `${origin}/api/v1/` };
+  return { serverUrl: origin, user, password, davUrl: `${origin}/dav/`, easServer: new URL(origin).host, nativeUrl: `${origin}/api/v1/` };
 }
 
 /**
@@ -26,7 +26,7 @@ export function setupText(details: SetupDetails): string {
     `User: ${details.user}`,
     `Password: ${details.password}`,
     `CardDAV/CalDAV: ${details.davUrl}`,
-    `ActiveSync (Exchange): ${details.easServer}`,
+    `ActiveSync (Exchange) server: ${details.easServer}`,
     `Native API: ${details.nativeUrl}`,
   ].join('\n');
 }

@@ -129,7 +129,7 @@ export function readEvent(text: string, zone: string): EventModel {
   };
 }
 
-export function createEvent(fields: EventFields, zone: string, now = new Date(), uid: string = crypto.randomUUID()): string {
+export function createEvent(fields: EventFields, zone: string, uid: string, now = new Date()): string {
   const calendar = new ICAL.Component('vcalendar');
   calendar.addPropertyWithValue('version', '2.0');
   calendar.addPropertyWithValue('prodid', prodId);

@@ -71,7 +71,7 @@ test('a weekly 09:00 Europe/Berlin event stays 09:00 local across the March DST 
     summary: 'Standup', location: '', description: '', allDay: false, start: '2024-03-18T09:00', end: '2024-03-18T09:15',
     rrule: { freq: 'WEEKLY', interval: 1, count: null, until: null, byday: [] },
   };
-  const text = createEvent(weekly, berlin, new Date(), 'dst');
+  const text = createEvent(weekly, berlin, 'dst', new Date());
   const occurrences = expand(text, '2024-03-15', '2024-04-10');
   assert.deepEqual(starts(occurrences), ['2024-03-18T09:00', '2024-03-25T09:00', '2024-04-01T09:00', '2024-04-08T09:00']);
   // The instants differ by an hour: 08:00Z before 31 March, 07:00Z after.

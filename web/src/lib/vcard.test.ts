@@ -174,3 +174,13 @@ test('search covers names, emails, phone digits and org; sorting follows the sho
   const b = { ...emptyContact('b'), fullName: 'Bob' };
   assert.deepEqual([b, a].sort(compareContacts).map((x) => x.fullName), ['alice', 'Bob']);
 });
+
+test('only inline raster photos are shown; a URL or SVG photo is not, and survives an edit untouched', () => {
+  for (const photo of ['PHOTO;VALUE=URI:/api/v1/push/events?device=phone', 'PHOTO:data:image/svg+xml;base64,PHN2Zz4=', 'PHOTO;ENCODING=b;TYPE=SVG+XML:PHN2Zz4=']) {
+    const card = crlf(['BEGIN:VCARD', 'VERSION:3.0', 'UID:p', 'FN:Pic', photo, 'END:VCARD']);
+    const c = parseContact(card);
+    assert.equal(c.photo, null, photo);
+    const saved = serializeContact({ ...c, fullName: 'Pic Renamed' }, card);
+    assert.ok(saved.includes(photo), saved);
+  }
+});

@@ -91,12 +91,21 @@ function kindOf(params: Params, kinds: readonly string[]): string {
   return typesOf(params).find((t) => kinds.includes(t)) ?? '';
 }
 
+/**
+ * The photo as a data: URI the page can show, or null. Only inline raster images count: a URL in a
+ * card (anyone can send one) would make the browser fetch it, and an SVG can carry script. A photo
+ * that is not shown stays in the card untouched unless the user picks another.
+ */
 function photoOf(prop: JProp | undefined): string | null {
   if (!prop) return null;
   const value = str(prop[3]);
-  if (prop[2] !== 'binary') return value || null;
-  const media = str(prop[1]['type']).toLowerCase() || 'jpeg';
-  return `data:${media.includes('/') ? media : `image/${media}`};base64,${value.replace(/\s+/g, '')}`;
+  const inline = prop[2] === 'binary' ? `data:${mediaOf(str(prop[1]['type']))};base64,${value.replace(/\s+/g, '')}` : value;
+  return /^data:image\/(jpeg|png|gif|webp);base64,[A-Za-z0-9+/=]+$/.test(inline) ? inline : null;
+}
+
+function mediaOf(type: string): string {
+  const media = type.toLowerCase() || 'jpeg';
+  return media.includes('/') ? media : `image/${media}`;
 }
 
 function birthdayOf(prop: JProp | undefined): string {

@@ -93,7 +93,7 @@ function NoteEditor(props: { collectionId: string; entry?: Entry; onDone: () => 
     e.preventDefault();
     void save.run(async () => {
       if (!note.summary.trim() && !note.description.trim()) throw new Error('Write a title or some text first.');
-      await saveItem(props.collectionId, props.entry?.id, serializeNote(note, original, newUid(), new Date()));
+      await saveItem(props.collectionId, props.entry?.id, serializeNote(note, original, newUid(), new Date()), original);
       props.onDone();
     });
   };

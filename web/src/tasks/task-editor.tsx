@@ -32,7 +32,7 @@ export function TaskEditor(props: { collectionId: string; entry?: Entry; onDone:
       if (!task.summary.trim()) throw new Error('Give the task a summary.');
       if (time && !date) throw new Error('A due time needs a due date.');
       const due = date ? (time ? `${date}T${time}` : date) : '';
-      await saveItem(props.collectionId, props.entry?.id, serializeTask({ ...task, due }, original, new Date()));
+      await saveItem(props.collectionId, props.entry?.id, serializeTask({ ...task, due }, original, new Date()), original);
       props.onDone();
     });
   };

@@ -65,7 +65,7 @@ export function TasksPage() {
 
   const toggle = (row: Row) =>
     void action.run(async () => {
-      await saveItem(row.entry.collectionId, row.entry.id, setTaskCompleted(row.entry.data, !row.task.completed, new Date()));
+      await saveItem(row.entry.collectionId, row.entry.id, setTaskCompleted(row.entry.data, !row.task.completed, new Date()), row.entry.data);
     });
   const editedEntry = editing && editing !== 'new' ? rows.find((r) => r.entry.id === editing)?.entry : undefined;
   const open = rows.filter((r) => !r.task.completed).length;
