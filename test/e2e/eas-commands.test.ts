@@ -439,7 +439,9 @@ test('Settings: DeviceInformation names the device on the devices page, UserInfo
   assert.equal(textAt(answer, 'Status'), '1');
   assert.equal(textAt(answer, 'DeviceInformation/Status'), '1');
   assert.equal(textAt(answer, 'UserInformation/Status'), '1');
-  assert.equal(textAt(answer, 'UserInformation/Get/EmailAddresses/SMTPAddress'), account.accountName);
+  assert.equal(textAt(answer, 'UserInformation/Get/Accounts/Account/EmailAddresses/PrimarySmtpAddress'), account.accountName, '14.1 answers in accounts');
+  const old = await account.eas('Phone43').command('Settings', st('Settings', st('UserInformation', st('Get'))), { version: '14.0' });
+  assert.equal(textAt(old, 'UserInformation/Get/EmailAddresses/SMTPAddress'), account.accountName, '14.0 answers with the flat list');
   const listed = await device(account, 'eas-Phone42');
   assert.equal(listed?.name, "Alice's phone");
   assert.equal(listed?.protocol, 'eas');

@@ -465,3 +465,72 @@ test('isolation: bob\'s Sync naming alice\'s collection is Status 12; several co
   assert.equal(textAt(keyed, 'Status'), '12');
   assert.doesNotMatch(toXml(keyed), /Alice Only/);
 });
+
+test('Supported ghosting: properties the device did not list survive a Change that leaves them out; without Supported they are removed', async () => {
+  const account = await easAccount(server);
+  const native = account.native('native-ghost');
+  const id = await native.put(account.contacts, 'ghost', vcard('ghost', 'Ghost Writer', 'EMAIL:ghost@example.org\r\nTEL;TYPE=CELL:+1 555 0100\r\n'));
+  // This device says it supports only its name fields: everything else is ghosted.
+  const ghosting = account.eas('Ghost1');
+  const primed = collectionOf(
+    await ghosting.command(
+      'Sync',
+      as('Sync', as('Collections', as('Collection', as('SyncKey', '0'), as('CollectionId', account.contacts), as('Supported', contacts('FirstName'), contacts('LastName'), contacts('FileAs'))))),
+    ),
+  );
+  const { key } = await ghosting.pull(account.contacts, textAt(primed, 'SyncKey'));
+  await syncOk(ghosting, account.contacts, key, { commands: [changeCommand(id, ...contactData('Ghost', 'Renamed'))] });
+  const kept = (await native.items(account.contacts)).get(id)?.data ?? '';
+  assert.match(kept, /Renamed/);
+  assert.match(kept, /EMAIL:ghost@example\.org/, 'an unlisted property stays');
+  assert.match(kept, /\+1 555 0100/);
+
+  // A device without Supported sends whole items: what it leaves out is gone.
+  const whole = account.eas('Whole1');
+  const { key: wholeKey } = await whole.pull(account.contacts, await whole.primeSync(account.contacts));
+  await syncOk(whole, account.contacts, wholeKey, { commands: [changeCommand(id, ...contactData('Ghost', 'Whole'))] });
+  const replaced = (await native.items(account.contacts)).get(id)?.data ?? '';
+  assert.match(replaced, /Whole/);
+  assert.doesNotMatch(replaced, /EMAIL/);
+});
+
+test('ActiveSync 16.1: a Delete or Change naming an InstanceId touches that one occurrence, not the series', async () => {
+  const account = await easAccount(server);
+  const native = account.native('native-instances');
+  const series = vevent('weekly', 'Weekly sync', '20270104T090000Z', '20270104T100000Z', 'RRULE:FREQ=WEEKLY;COUNT=5\r\n');
+  const id = await native.put(account.calendar, 'weekly', series);
+  const client = account.eas('Inst161', { version: '16.1' });
+  const { key } = await client.pull(account.calendar, await client.primeSync(account.calendar));
+  const deleted = await syncOk(client, account.calendar, key, { commands: [as('Delete', as('ServerId', id), asb('InstanceId', '2027-01-11T09:00:00.000Z'))] });
+  const changed = await syncOk(client, account.calendar, textAt(deleted, 'SyncKey'), {
+    commands: [
+      as(
+        'Change',
+        as('ServerId', id),
+        asb('InstanceId', '2027-01-18T09:00:00.000Z'),
+        as('ApplicationData', cal('Subject', 'Moved sync'), cal('StartTime', '20270118T110000Z'), cal('EndTime', '20270118T120000Z')),
+      ),
+    ],
+  });
+  assert.equal(all(changed, 'Responses/Change').length, 0, toXml(changed));
+  const data = (await native.items(account.calendar)).get(id)?.data ?? '';
+  assert.equal(data.match(/RRULE:FREQ=WEEKLY;COUNT=5/g)?.length, 1, 'the series keeps its rule');
+  assert.match(data, /EXDATE[^:\r\n]*:20270111T090000Z/, data);
+  assert.match(data, /RECURRENCE-ID[^:\r\n]*:20270118T090000Z/, data);
+  assert.match(data, /SUMMARY:Moved sync/);
+  assert.match(data, /SUMMARY:Weekly sync/, 'the other occurrences keep their title');
+});
+
+test('a Change retried after a lost answer writes nothing new', async () => {
+  const account = await easAccount(server);
+  const native = account.native('native-retried-change');
+  const id = await native.put(account.tasks, 'retried', vtodo('retried', 'Retried task'));
+  const client = account.eas('Retry2');
+  const { key } = await client.pull(account.tasks, await client.primeSync(account.tasks));
+  const body = syncBody([{ collectionId: account.tasks, syncKey: key, commands: [changeCommand(id, tasks('Subject', 'Changed once'))] }]);
+  const first = await client.send('Sync', body);
+  const after = (await native.items(account.tasks)).get(id)?.data;
+  const again = await client.send('Sync', body);
+  assert.deepEqual(Buffer.from(again.bytes), Buffer.from(first.bytes), 'the same answer');
+  assert.equal((await native.items(account.tasks)).get(id)?.data, after, 'the item is exactly what the first attempt made');
+});

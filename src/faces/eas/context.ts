@@ -40,13 +40,3 @@ export interface EasContext {
 
 /** A command: the request's decoded body (undefined when empty) in, the response body out (undefined: an empty 200). */
 export type Command = (ctx: EasContext, body: WbxmlElement | undefined) => Promise<WbxmlElement | undefined>;
-
-/** Thrown by a command for a request it cannot even start on: the face answers with this HTTP status. */
-export class EasHttpError extends Error {
-  constructor(
-    readonly httpStatus: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}

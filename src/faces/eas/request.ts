@@ -35,14 +35,14 @@ const parameterTags: Record<number, string> = {
   0: 'AttachmentName', 1: 'CollectionId', 3: 'ItemId', 4: 'LongId', 6: 'Occurrence', 7: 'Options', 8: 'User',
 };
 
-/** DeviceId: up to 32 characters, letters and digits only (MS-ASHTTP 2.2.1.1.1.2.3). */
-const deviceIdPattern = /^[A-Za-z0-9]{1,32}$/;
+/** DeviceId: letters and digits (MS-ASHTTP 2.2.1.1.1.2.3); 64 leaves room for a 32-byte binary id in hex. */
+const deviceIdPattern = /^[A-Za-z0-9]{1,64}$/;
 const deviceTypeMax = 64;
 
 export function parseEasRequest(query: string, versionHeader: string | undefined, policyKeyHeader: string | undefined): EasRequest {
   const raw = query.startsWith('?') ? query.slice(1) : query;
   const request = raw.includes('=') && /(^|&)Cmd=/i.test(raw) ? parsePlain(raw, versionHeader) : parseBase64(raw);
-  if (!deviceIdPattern.test(request.deviceId)) throw new EasRequestError('DeviceId must be 1-32 letters and digits');
+  if (!deviceIdPattern.test(request.deviceId)) throw new EasRequestError('DeviceId must be 1-64 letters and digits');
   if (request.deviceType.length === 0 || request.deviceType.length > deviceTypeMax) throw new EasRequestError(`DeviceType must be 1-${deviceTypeMax} characters`);
   if (request.policyKey === undefined && policyKeyHeader !== undefined) request.policyKey = policyKeyHeader;
   return request;
@@ -64,7 +64,12 @@ function parsePlain(raw: string, versionHeader: string | undefined): EasRequest 
 }
 
 function parseBase64(raw: string): EasRequest {
-  const bytes = Buffer.from(decodeURIComponent(raw), 'base64');
+  let bytes: Buffer;
+  try {
+    bytes = Buffer.from(decodeURIComponent(raw), 'base64');
+  } catch {
+    throw new EasRequestError('the query is neither Cmd=... parameters nor valid base64');
+  }
   let at = 0;
   const byte = () => {
     if (at >= bytes.length) throw new EasRequestError('the base64 query ends early');
@@ -79,10 +84,14 @@ function parseBase64(raw: string): EasRequest {
   const versionByte = byte();
   const version = toVersion(`${Math.floor(versionByte / 10)}.${versionByte % 10}`);
   const code = byte();
-  const command = commandCodes[code];
+  const command = Object.hasOwn(commandCodes, code) ? commandCodes[code] : undefined;
   if (!command) throw new EasRequestError(`unknown command code ${code}`);
   chunk(2); // locale
-  const deviceId = chunk(byte()).toString('latin1');
+  // Letters and digits as they are (Microsoft's own example sends ASCII, the same id a plain query
+  // would carry); anything else, such as a GUID's 16 raw bytes, as hex.
+  const idBytes = chunk(byte());
+  const ascii = idBytes.toString('latin1');
+  const deviceId = /^[A-Za-z0-9]+$/.test(ascii) ? ascii : idBytes.toString('hex');
   const policyKeyLength = byte();
   if (policyKeyLength !== 0 && policyKeyLength !== 4) throw new EasRequestError('the policy key must be 0 or 4 bytes');
   const policyKey = policyKeyLength === 4 ? String(chunk(4).readUInt32LE(0)) : undefined;
@@ -92,7 +101,7 @@ function parseBase64(raw: string): EasRequest {
   while (at < bytes.length) {
     const tag = byte();
     const value = chunk(byte());
-    const name = parameterTags[tag];
+    const name = Object.hasOwn(parameterTags, tag) ? parameterTags[tag] : undefined;
     if (!name) throw new EasRequestError(`unknown parameter tag ${tag}`);
     if (name === 'User') user = value.toString('utf8');
     else params[name] = name === 'Options' ? String(value[0] ?? 0) : value.toString('utf8');

@@ -14,7 +14,7 @@ import { ping } from './commands/ping.js';
 import { provision } from './commands/provision.js';
 import { settings } from './commands/settings.js';
 import { sync } from './commands/sync.js';
-import { EasHttpError, type Command, type DeviceMemory, type PingRegistry } from './context.js';
+import type { Command, DeviceMemory, PingRegistry } from './context.js';
 import { EasRequestError, parseEasRequest, supportedVersions } from './request.js';
 import { decodeWbxml, encodeWbxml, WbxmlError } from './wbxml/codec.js';
 
@@ -40,6 +40,8 @@ const commands: Record<string, Command> = {
 };
 
 const wbxmlType = 'application/vnd.ms-sync.wbxml';
+/** Devices whose last requests are remembered (DeviceMemory); a forgotten one sends its next request in full. */
+const memoriesMax = 10_000;
 const serverVersion = '16.1';
 
 /** The headers OPTIONS answers with; also sent on 401 so a client can discover us before it has a password. */
@@ -66,10 +68,6 @@ export class EasFace {
   }
 
   async handle(principal: Principal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    if (req.method === 'OPTIONS') {
-      req.resume();
-      return this.options(res);
-    }
     if (req.method !== 'POST') {
       req.resume();
       return plain(res, 405, 'ActiveSync takes OPTIONS and POST', { allow: 'OPTIONS,POST' });
@@ -88,7 +86,7 @@ export class EasFace {
       if (err instanceof EasRequestError) return plain(res, 400, err.message);
       throw err;
     }
-    const command = commands[request.command];
+    const command = Object.hasOwn(commands, request.command) ? commands[request.command] : undefined;
     if (!command) return plain(res, 501, `command ${request.command} is not supported`);
     let decoded;
     try {
@@ -99,9 +97,13 @@ export class EasFace {
     }
     const deviceId = `eas-${request.deviceId}`;
     const memoryKey = `${principal.accountId}/${deviceId}`;
-    let memory = this.memories.get(memoryKey);
-    if (!memory) this.memories.set(memoryKey, (memory = { repeats: new Map() }));
-    const hungUp = new Promise<void>((resolve) => res.once('close', () => resolve()));
+    // Most recently used last; past the bound the least recently used device forgets its memory.
+    const memory = this.memories.get(memoryKey) ?? { repeats: new Map() };
+    this.memories.delete(memoryKey);
+    this.memories.set(memoryKey, memory);
+    if (this.memories.size > memoriesMax) this.memories.delete(this.memories.keys().next().value as string);
+    // A client that hung up while the body was read gets no answer; a held Ping must not wait for it.
+    const hungUp = res.destroyed ? Promise.resolve() : new Promise<void>((resolve) => res.once('close', () => resolve()));
     const context = {
       hub: this.hub,
       pings: this.pings,
@@ -113,13 +115,7 @@ export class EasFace {
       now: this.now,
       hungUp,
     };
-    let answer;
-    try {
-      answer = await command(context, decoded);
-    } catch (err) {
-      if (err instanceof EasHttpError) return plain(res, err.httpStatus, err.message);
-      throw err;
-    }
+    const answer = await command(context, decoded);
     if (res.destroyed) return;
     const bytes = answer ? encodeWbxml(answer) : new Uint8Array();
     res.writeHead(200, {
@@ -134,7 +130,7 @@ export class EasFace {
 
 /** An ActiveSync client that fails authentication still learns what we speak (MS-ASHTTP 3.2.5.1). */
 export function easUnauthorized(res: ServerResponse): void {
-  res.writeHead(401, { 'www-authenticate': 'Basic realm="Syncpoint ActiveSync", charset="UTF-8"', 'content-length': 0 });
+  res.writeHead(401, { ...optionsHeaders, 'www-authenticate': 'Basic realm="Syncpoint ActiveSync", charset="UTF-8"', 'content-length': 0 });
   res.end();
 }
 

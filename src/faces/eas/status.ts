@@ -11,9 +11,7 @@ export const syncStatus = {
   notFound: 8,
   hierarchyChanged: 12,
   incompleteRequest: 13,
-  invalidWaitOrHeartbeat: 14,
   tooManyCollections: 15,
-  retry: 16,
 } as const;
 
 /** A per-item result of the hub as an AirSync Status. */

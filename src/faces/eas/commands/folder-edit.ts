@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../../../protocol/errors.js';
 import type { EasContext } from '../context.js';
-import { foldersOf, hierarchyStateKey, isDefaultFolder, kindOfType, type HierarchyState } from '../folders.js';
+import { foldersOf, hierarchyStateKey, isDefaultFolder, kindOfType, type Folder, type HierarchyState } from '../folders.js';
 import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 import { folderStatus } from './folder-sync.js';
 
@@ -13,7 +13,8 @@ import { folderStatus } from './folder-sync.js';
  */
 const fh = namespace('FolderHierarchy');
 
-type Outcome = { status: number; serverId?: string };
+/** An edit's outcome, and what it does to the hierarchy the device was last sent. */
+type Outcome = { status: number; serverId?: string; apply?: (folders: Record<string, Folder>, live: Record<string, Folder>) => void };
 
 async function edit(ctx: EasContext, body: WbxmlElement | undefined, root: string, change: (key: number) => Promise<Outcome>): Promise<WbxmlElement> {
   const sent = text(child(body, 'SyncKey'));
@@ -30,12 +31,21 @@ async function edit(ctx: EasContext, body: WbxmlElement | undefined, root: strin
     return fh(root, fh('Status', String(status)));
   }
   if (outcome.status !== folderStatus.success) return fh(root, fh('Status', String(outcome.status)));
+  // The new key's hierarchy is the one the device had plus its own edit, and nothing else: changes made
+  // elsewhere in the meantime still reach it with its next FolderSync.
   const next = await ctx.hub.withFaceState(ctx.point, hierarchyStateKey, (collections, raw) => {
     const state = raw === undefined ? current : (JSON.parse(raw) as HierarchyState);
-    const updated: HierarchyState = { key: state.key + 1, folders: foldersOf(collections), previous: { key: state.key, folders: state.folders } };
+    const folders = { ...state.folders };
+    outcome.apply?.(folders, foldersOf(collections));
+    const updated: HierarchyState = { key: state.key + 1, folders, previous: { key: state.key, folders: state.folders } };
     return { state: JSON.stringify(updated), result: updated.key };
   });
   return fh(root, fh('Status', String(folderStatus.success)), fh('SyncKey', String(next)), outcome.serverId !== undefined && fh('ServerId', outcome.serverId));
+}
+
+function copyFolder(id: string, folders: Record<string, Folder>, live: Record<string, Folder>): void {
+  const folder = live[id];
+  if (folder) folders[id] = folder;
 }
 
 /** Collections need an account-unique handle; a device only gives a display name. */
@@ -49,11 +59,11 @@ export function folderCreate(ctx: EasContext, body: WbxmlElement | undefined): P
     const displayName = text(child(body, 'DisplayName'))?.trim();
     const kind = kindOfType(Number(text(child(body, 'Type'))));
     if (!displayName || displayName.length > 200 || !kind) return { status: folderStatus.badRequest };
-    if (text(child(body, 'ParentId')) !== '0') return { status: folderStatus.notFound };
+    if (text(child(body, 'ParentId')) !== '0') return { status: folderStatus.parentNotFound };
     const collections = await ctx.hub.accounts.listCollections(ctx.point.accountId);
     if (collections.some((c) => c.kind === kind && c.displayName === displayName)) return { status: folderStatus.exists };
     const created = await ctx.hub.accounts.createCollection(ctx.point.accountId, { name: nameFor(displayName), kind, displayName });
-    return { status: folderStatus.success, serverId: created.id };
+    return { status: folderStatus.success, serverId: created.id, apply: (folders, live) => copyFolder(created.id, folders, live) };
   });
 }
 
@@ -63,20 +73,21 @@ export function folderUpdate(ctx: EasContext, body: WbxmlElement | undefined): P
     const displayName = text(child(body, 'DisplayName'))?.trim();
     if (!displayName || displayName.length > 200) return { status: folderStatus.badRequest };
     // Folders all live under the root: moving one elsewhere is not something collections can do.
-    if (text(child(body, 'ParentId')) !== '0') return { status: folderStatus.notFound };
+    if (text(child(body, 'ParentId')) !== '0') return { status: folderStatus.parentNotFound };
     await ctx.hub.accounts.updateCollection(ctx.point.accountId, id, { displayName });
-    return { status: folderStatus.success };
+    return { status: folderStatus.success, apply: (folders, live) => copyFolder(id, folders, live) };
   });
 }
 
 export function folderDelete(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
   return edit(ctx, body, 'FolderDelete', async () => {
     const id = text(child(body, 'ServerId')) ?? '';
-    const folder = foldersOf(await ctx.hub.accounts.listCollections(ctx.point.accountId))[id];
+    const folders = foldersOf(await ctx.hub.accounts.listCollections(ctx.point.accountId));
+    const folder = Object.hasOwn(folders, id) ? folders[id] : undefined;
     if (!folder) return { status: folderStatus.notFound };
     // A kind's default folder is what clients put new items in; Exchange refuses to delete it too.
     if (isDefaultFolder(folder)) return { status: folderStatus.specialFolder };
     await ctx.hub.accounts.deleteCollection(ctx.point.accountId, id);
-    return { status: folderStatus.success };
+    return { status: folderStatus.success, apply: (known) => void delete known[id] };
   });
 }

@@ -10,7 +10,7 @@ import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
  */
 const fh = namespace('FolderHierarchy');
 
-export const folderStatus = { success: 1, exists: 2, specialFolder: 3, notFound: 4, serverError: 6, invalidKey: 9, badRequest: 10 } as const;
+export const folderStatus = { success: 1, exists: 2, specialFolder: 3, notFound: 4, parentNotFound: 5, serverError: 6, invalidKey: 9, badRequest: 10 } as const;
 
 export async function folderSync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
   const sent = text(child(body, 'SyncKey'));

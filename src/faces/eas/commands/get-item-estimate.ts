@@ -1,3 +1,4 @@
+import { limits } from '../../../core/limits.js';
 import type { EasContext } from '../context.js';
 import { child, children, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 
@@ -9,10 +10,10 @@ import { child, children, namespace, text, type WbxmlElement } from '../wbxml/el
 const gie = namespace('GetItemEstimate');
 
 export const estimateStatus = { success: 1, invalidCollection: 2, notPrimed: 3, invalidKey: 4 } as const;
-const estimateMax = 100_000;
+const estimateMax = 10_000;
 
 export async function getItemEstimate(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
-  const requested = children(child(body, 'Collections'), 'Collection').map((c) => ({
+  const requested = children(child(body, 'Collections'), 'Collection').slice(0, limits.collectionsPerRequestMax).map((c) => ({
     id: text(child(c, 'CollectionId')) ?? '',
     key: text(child(c, 'SyncKey', 'AirSync')),
   }));

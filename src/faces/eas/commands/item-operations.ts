@@ -12,13 +12,16 @@ import { readOptions } from './sync-options.js';
 const io = namespace('ItemOperations');
 const as = namespace('AirSync');
 
-export const itemOperationsStatus = { success: 1, protocolError: 2, notFound: 6, unknownStore: 9 } as const;
+export const itemOperationsStatus = { success: 1, protocolError: 2, notFound: 6, unknownStore: 9, conversionFailed: 14 } as const;
+/** Fetches per request: each is read and converted in memory. */
+const operationsMax = 512;
 
 export async function itemOperations(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
   const collections = new Map((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
   const responses: WbxmlElement[] = [];
-  for (const operation of body?.children ?? []) {
-    if (typeof operation !== 'object' || operation instanceof Uint8Array) continue;
+  const operations = (body?.children ?? []).filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array));
+  if (operations.length > operationsMax) return io('ItemOperations', io('Status', String(itemOperationsStatus.protocolError)));
+  for (const operation of operations) {
     if (operation.name !== 'Fetch') {
       responses.push(io(operation.name, io('Status', String(itemOperationsStatus.protocolError))));
       continue;
@@ -38,7 +41,13 @@ export async function itemOperations(ctx: EasContext, body: WbxmlElement | undef
       continue;
     }
     const { bodyPreference } = readOptions(operation, collection.kind, ctx.now());
-    const properties = mapperFor[collection.kind].toEas(item.data, { version: ctx.request.version, ...(bodyPreference ? { bodyPreference } : {}) });
+    let properties: WbxmlElement[];
+    try {
+      properties = mapperFor[collection.kind].toEas(item.data, { version: ctx.request.version, ...(bodyPreference ? { bodyPreference } : {}) });
+    } catch {
+      responses.push(answer(itemOperationsStatus.conversionFailed));
+      continue;
+    }
     responses.push(answer(itemOperationsStatus.success, as('Class', classOf(collection.kind)), io('Properties', ...properties)));
   }
   return io('ItemOperations', io('Status', String(itemOperationsStatus.success)), io('Response', ...responses));

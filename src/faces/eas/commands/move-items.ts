@@ -9,10 +9,12 @@ import { child, children, namespace, text, type WbxmlElement } from '../wbxml/el
 const move = namespace('Move');
 
 export const moveStatus = { invalidSource: 1, invalidDestination: 2, success: 3, sameFolder: 4, failure: 5 } as const;
+/** Moves per request: each is a transaction of its own. */
+const movesMax = 512;
 
 export async function moveItems(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
   const responses: WbxmlElement[] = [];
-  for (const m of children(body, 'Move')) {
+  for (const m of children(body, 'Move').slice(0, movesMax)) {
     const itemId = text(child(m, 'SrcMsgId')) ?? '';
     const from = text(child(m, 'SrcFldId')) ?? '';
     const to = text(child(m, 'DstFldId')) ?? '';

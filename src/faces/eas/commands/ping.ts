@@ -42,7 +42,7 @@ export async function ping(ctx: EasContext, body: WbxmlElement | undefined): Pro
   }
   if (folders.length > foldersMax) return ping_('Ping', ping_('Status', String(pingStatus.tooManyFolders)), ping_('MaxFolders', String(foldersMax)));
   const known = foldersOf(await ctx.hub.accounts.listCollections(ctx.point.accountId));
-  if (folders.some((id) => !(id in known))) return ping_('Ping', ping_('Status', String(pingStatus.hierarchyChanged)));
+  if (folders.some((id) => !Object.hasOwn(known, id))) return ping_('Ping', ping_('Status', String(pingStatus.hierarchyChanged)));
   ctx.memory.lastPing = { heartbeatSeconds, folders };
 
   const changed = await waitForChanges(ctx, folders, answerAfterMs(heartbeatSeconds));
@@ -74,12 +74,15 @@ async function waitForChanges(ctx: EasContext, folders: readonly string[], waitM
   };
   const timer = setTimeout(() => finish([]), waitMs);
   void ctx.hungUp.then(() => finish([]));
-  await ctx.pings.register(channel);
-  const pending = await ctx.hub.pendingChanges(ctx.point.accountId, ctx.point.device.id, folders, 1);
-  const waiting = folders.filter((id) => (pending.get(id)?.pending ?? 0) > 0);
-  if (waiting.length > 0) finish(waiting);
-  const changed = await done;
-  clearTimeout(timer);
-  ctx.pings.unregister(channel);
-  return changed;
+  try {
+    await ctx.pings.register(channel);
+    const pending = await ctx.hub.pendingChanges(ctx.point.accountId, ctx.point.device.id, folders, 1);
+    const waiting = folders.filter((id) => (pending.get(id)?.pending ?? 0) > 0);
+    if (waiting.length > 0) finish(waiting);
+    return await done;
+  } finally {
+    // Whatever ended the wait (or failed before it), the channel and the timer go with it.
+    clearTimeout(timer);
+    ctx.pings.unregister(channel);
+  }
 }

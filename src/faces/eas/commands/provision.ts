@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { EasContext } from '../context.js';
 import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
+import { noteDeviceInformation } from './settings.js';
 
 /**
  * Provision (MS-ASPROV): for clients that will not sync before they are provisioned. We hand out a
@@ -13,17 +14,21 @@ const p = namespace('Provision');
 export const provisionStatus = { success: 1, protocolError: 2 } as const;
 const policyType = 'MS-EAS-Provisioning-WBXML';
 
-export async function provision(_ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
+export async function provision(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
   const policy = child(child(body, 'Policies'), 'Policy');
   const remoteWipe = child(body, 'RemoteWipe');
   if (remoteWipe) return p('Provision', p('Status', String(provisionStatus.success)), p('RemoteWipe', p('Status', '1')));
+  // From 14.1 the device tells about itself here rather than in Settings (MS-ASPROV 2.2.2.52); its
+  // answer comes first in the response.
+  const device = await noteDeviceInformation(ctx, child(body, 'DeviceInformation', 'Settings'));
   if (!policy || text(child(policy, 'PolicyType')) !== policyType) {
-    return p('Provision', p('Status', String(provisionStatus.success)), p('Policies', p('Policy', p('PolicyType', text(child(policy, 'PolicyType')) ?? ''), p('Status', '3'))));
+    return p('Provision', device, p('Status', String(provisionStatus.success)), p('Policies', p('Policy', p('PolicyType', text(child(policy, 'PolicyType')) ?? ''), p('Status', '3'))));
   }
   const key = String(randomInt(1, 2 ** 31));
   const acknowledged = text(child(policy, 'PolicyKey')) !== undefined;
   return p(
     'Provision',
+    device,
     p('Status', String(provisionStatus.success)),
     p('Policies', p('Policy', p('PolicyType', policyType), p('Status', '1'), p('PolicyKey', key), !acknowledged && p('Data', provisionDoc()))),
   );

@@ -5,10 +5,11 @@ import { protocolVersion } from '../../../protocol/version.js';
 import type { CollectionRow } from '../../../store/store.js';
 import type { EasContext } from '../context.js';
 import type { ItemMapper } from '../mapping/item-mapper.js';
+import { parseInstanceId, withOccurrence, withoutOccurrence } from '../mapping/calendar-instances.js';
 import { mapperFor } from '../mapping/mappers.js';
 import { itemStatusOf, syncStatus } from '../status.js';
 import { child, children, el, namespace, text, type WbxmlElement, type WbxmlNode } from '../wbxml/element.js';
-import { addFingerprint, addIdentities, type AddIdentity } from './sync-adds.js';
+import { commandFingerprint, commandIdentities, type CommandIdentity } from './sync-identities.js';
 import { noteRepeat, quarantine, quarantined } from './sync-loops.js';
 import { readOptions, type CollectionOptions } from './sync-options.js';
 
@@ -34,9 +35,10 @@ interface Plan {
   mapper?: ItemMapper;
   key?: number;
   options?: CollectionOptions;
-  /** Commands for the hub, and for each the position of the client's command it came from. */
+  /** Commands for the hub, and for each the position and name of the client's command it came from. */
   commands: ClientCommand[];
   sources: number[];
+  names: string[];
   /** Client commands answered here without reaching the hub (their data could not be converted). */
   local: Array<{ position: number; element: WbxmlElement }>;
   window: number;
@@ -50,8 +52,10 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
   if (!request) return as('Sync', as('Status', String(syncStatus.incompleteRequest)));
   const elements = children(child(request, 'Collections'), 'Collection');
   if (elements.length === 0) return as('Sync', as('Status', String(syncStatus.incompleteRequest)));
-  if (elements.length > limits.collectionsPerRequestMax) return as('Sync', as('Status', String(syncStatus.tooManyCollections)));
-  const globalWindow = Number(text(child(request, 'WindowSize')));
+  if (elements.length > limits.collectionsPerRequestMax) {
+    return as('Sync', as('Status', String(syncStatus.tooManyCollections)), as('Limit', String(limits.collectionsPerRequestMax)));
+  }
+  const globalWindow = windowOf(text(child(request, 'WindowSize')));
   const collections = new Map((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
   const blocked = await quarantined(ctx);
 
@@ -104,9 +108,15 @@ function forNextTime(request: WbxmlElement, answered: readonly WbxmlElement[]): 
   return { ...request, children: request.children.map((part) => (typeof part === 'object' && !(part instanceof Uint8Array) && part.name === 'Collections' ? as('Collections', ...collections) : part)) };
 }
 
-async function plan(ctx: EasContext, element: WbxmlElement, collections: ReadonlyMap<string, CollectionRow>, globalWindow: number): Promise<Plan> {
+/** A WindowSize element's value: 0 means the most, 512 (MS-ASCMD 2.2.3.199); absent or garbage, undefined. */
+function windowOf(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,6}$/.test(value)) return undefined;
+  return Number(value) === 0 ? windowMax : Number(value);
+}
+
+async function plan(ctx: EasContext, element: WbxmlElement, collections: ReadonlyMap<string, CollectionRow>, globalWindow: number | undefined): Promise<Plan> {
   const collectionId = text(child(element, 'CollectionId')) ?? '';
-  const p: Plan = { element, collectionId, commands: [], sources: [], local: [], window: windowDefault, stuck: false };
+  const p: Plan = { element, collectionId, commands: [], sources: [], names: [], local: [], window: windowDefault, stuck: false };
   const collection = collections.get(collectionId);
   // An unknown folder means the device's hierarchy is out of date: it should FolderSync.
   if (!collection) return { ...p, status: syncStatus.hierarchyChanged };
@@ -116,28 +126,45 @@ async function plan(ctx: EasContext, element: WbxmlElement, collections: Readonl
   Object.assign(p, { collection, mapper, key: Number(sent), options: readOptions(element, collection.kind, ctx.now()) });
   const commands = child(element, 'Commands')?.children.filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array)) ?? [];
   if (p.key === 0 && commands.length > 0) return { ...p, status: syncStatus.protocolError };
-  const adds = commands.flatMap((c) => {
-    const data = c.name === 'Add' ? child(c, 'ApplicationData') : undefined;
-    return data ? [addFingerprint(collectionId, text(child(c, 'ClientId')) ?? '', data)] : [];
-  });
-  const identities = await addIdentities(ctx, adds);
-  const context = (identity?: AddIdentity) => ({ version: ctx.request.version, newUid: () => identity?.uid ?? randomUUID(), now: identity?.now ?? ctx.now() });
+  const supported =
+    p.key === 0 || commands.some((c) => c.name === 'Change')
+      ? await supportedProperties(ctx, collectionId, p.key === 0 ? (child(element, 'Supported') ?? null) : undefined)
+      : undefined;
+  // Checked here, before any conversion work, rather than left to the hub's own limit.
+  if (commands.length > limits.commandsPerCollectionMax) return { ...p, status: syncStatus.protocolError };
+  const fingerprintOf = (c: WbxmlElement): string | undefined => {
+    const data = child(c, 'ApplicationData');
+    if (!data || (c.name !== 'Add' && c.name !== 'Change')) return undefined;
+    return commandFingerprint(collectionId, c.name, text(child(c, c.name === 'Add' ? 'ClientId' : 'ServerId')) ?? '', data);
+  };
+  const identities = await commandIdentities(ctx, commands.flatMap((c) => fingerprintOf(c) ?? []));
+  const context = (c: WbxmlElement) => {
+    const identity: CommandIdentity | undefined = identities.get(fingerprintOf(c) ?? '');
+    return { version: ctx.request.version, newUid: () => identity?.uid ?? randomUUID(), now: identity?.now ?? ctx.now() };
+  };
   for (const [position, command] of commands.entries()) {
     const serverId = text(child(command, 'ServerId'));
     const applicationData = child(command, 'ApplicationData');
     const push = (c: ClientCommand) => {
       p.commands.push(c);
       p.sources.push(position);
+      p.names.push(command.name);
     };
+    // ActiveSync 16 edits or deletes one occurrence of a series by naming it (InstanceId).
+    const instanceId = ctx.request.version.startsWith('16') && collection.kind === 'events' ? text(child(command, 'InstanceId', 'AirSyncBase')) : undefined;
     try {
       if (command.name === 'Add' && applicationData) {
-        const clientId = text(child(command, 'ClientId')) ?? '';
-        const identity = identities.get(addFingerprint(collectionId, clientId, applicationData));
-        push({ op: 'add', clientId, data: mapper.fromEas(applicationData, undefined, context(identity)) });
+        push({ op: 'add', clientId: text(child(command, 'ClientId')) ?? '', data: mapper.fromEas(applicationData, undefined, context(command)) });
+      } else if (instanceId !== undefined && serverId && (command.name === 'Delete' || (command.name === 'Change' && applicationData))) {
+        const existing = await ctx.hub.readItem(ctx.point.accountId, collectionId, serverId);
+        const instance = parseInstanceId(instanceId);
+        if (!existing?.data) p.local.push({ position, element: as(command.name, as('ServerId', serverId), as('Status', String(syncStatus.notFound))) });
+        else if (command.name === 'Delete') push({ op: 'change', serverId, data: withoutOccurrence(existing.data, instance) });
+        else push({ op: 'change', serverId, data: withOccurrence(existing.data, instance, mapper.fromEas(applicationData as WbxmlElement, undefined, context(command))) });
       } else if (command.name === 'Change' && serverId && applicationData) {
         const existing = await ctx.hub.readItem(ctx.point.accountId, collectionId, serverId);
         if (!existing?.data) p.local.push({ position, element: as('Change', as('ServerId', serverId), as('Status', String(syncStatus.notFound))) });
-        else push({ op: 'change', serverId, data: mapper.fromEas(withKeptBody(applicationData, mapper, existing.data, ctx), existing.data, context()) });
+        else push({ op: 'change', serverId, data: mapper.fromEas(withGhosts(applicationData, mapper, existing.data, ctx, supported), existing.data, context(command)) });
       } else if (command.name === 'Delete' && serverId) push({ op: 'delete', serverId });
       else if (command.name === 'Fetch' && serverId) push({ op: 'fetch', serverId });
       else p.local.push({ position, element: as(command.name, serverId !== undefined && as('ServerId', serverId), as('Status', String(syncStatus.protocolError))) });
@@ -151,7 +178,7 @@ async function plan(ctx: EasContext, element: WbxmlElement, collections: Readonl
       });
     }
   }
-  const requested = Number(text(child(element, 'WindowSize'))) || globalWindow || windowDefault;
+  const requested = windowOf(text(child(element, 'WindowSize'))) ?? globalWindow ?? windowDefault;
   const repeat = noteRepeat(ctx.memory, collectionId, sent);
   p.window = Math.max(1, Math.min(requested, windowMax, repeat.window));
   p.stuck = repeat.stuck;
@@ -159,14 +186,37 @@ async function plan(ctx: EasContext, element: WbxmlElement, collections: Readonl
 }
 
 /**
- * A Change without a Body leaves the body as it is: clients are sent bodies truncated to what they asked
- * for, so they leave out a body they did not edit rather than send back a cut one (MS-ASAIRS). Every
- * other field a Change leaves out is removed, as MS-ASCMD says.
+ * What a Change leaves out that stays as it is (ghosting, MS-ASCMD 2.2.3.179): the Body, always, since
+ * clients are sent bodies cut to what they asked for and leave out one they did not edit (MS-ASAIRS);
+ * and, when the device listed `Supported` properties at its key 0, every property it did not list.
+ * Every other field a Change leaves out is removed, as MS-ASCMD says.
  */
-function withKeptBody(applicationData: WbxmlElement, mapper: ItemMapper, existing: string, ctx: EasContext): WbxmlElement {
-  if (child(applicationData, 'Body', 'AirSyncBase')) return applicationData;
-  const kept = mapper.toEas(existing, { version: ctx.request.version }).find((e) => e.ns === 'AirSyncBase' && e.name === 'Body');
-  return kept ? { ...applicationData, children: [...applicationData.children, kept] } : applicationData;
+function withGhosts(applicationData: WbxmlElement, mapper: ItemMapper, existing: string, ctx: EasContext, supported: ReadonlySet<string> | undefined): WbxmlElement {
+  const sent = new Set(applicationData.children.flatMap((c) => (typeof c === 'object' && !(c instanceof Uint8Array) ? [`${c.ns}:${c.name}`] : [])));
+  const kept = mapper.toEas(existing, { version: ctx.request.version }).filter((e) => {
+    const key = `${e.ns}:${e.name}`;
+    if (sent.has(key)) return false;
+    return key === 'AirSyncBase:Body' || (supported !== undefined && !supported.has(key));
+  });
+  return kept.length === 0 ? applicationData : { ...applicationData, children: [...applicationData.children, ...kept] };
+}
+
+const supportedStateKey = 'eas.supported';
+
+/**
+ * The properties the device said it supports for the collection (`Supported`, sent only with key 0):
+ * `given` is the element at key 0 (null: none, so nothing is ghosted), undefined on later keys, which
+ * read what key 0 left.
+ */
+async function supportedProperties(ctx: EasContext, collectionId: string, given: WbxmlElement | null | undefined): Promise<ReadonlySet<string> | undefined> {
+  const list = await ctx.hub.withFaceState(ctx.point, supportedStateKey, (_, raw) => {
+    const all = raw ? (JSON.parse(raw) as Record<string, string[]>) : {};
+    if (given === undefined) return { state: raw, result: Object.hasOwn(all, collectionId) ? all[collectionId] : undefined };
+    if (given === null) delete all[collectionId];
+    else all[collectionId] = given.children.flatMap((c) => (typeof c === 'object' && !(c instanceof Uint8Array) ? [`${c.ns}:${c.name}`] : []));
+    return { state: JSON.stringify(all), result: given === null ? undefined : all[collectionId] };
+  });
+  return list && new Set(list);
 }
 
 function hubRequest(p: Plan): CollectionRequest {
@@ -217,13 +267,18 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
       responses.push({ position, element: as('Add', r.clientId !== undefined && as('ClientId', r.clientId), r.serverId !== undefined && r.status === 'ok' && as('ServerId', r.serverId), as('Status', status)) });
     } else if (r.op === 'fetch') {
       const item = r.serverId !== undefined ? fetched.get(r.serverId) : undefined;
-      responses.push({
-        position,
-        element: as('Fetch', r.serverId !== undefined && as('ServerId', r.serverId), as('Status', status), item && as('ApplicationData', ...mapper.toEas(item.data, toEas))),
-      });
+      let data: WbxmlElement | undefined;
+      let fetchStatus = status;
+      try {
+        data = item && as('ApplicationData', ...mapper.toEas(item.data, toEas));
+      } catch {
+        fetchStatus = String(syncStatus.conversionError);
+      }
+      responses.push({ position, element: as('Fetch', r.serverId !== undefined && as('ServerId', r.serverId), as('Status', fetchStatus), data) });
     } else if (r.status !== 'ok') {
-      // Successful changes and deletes are not echoed (MS-ASCMD 2.2.3.24.3); failures are.
-      responses.push({ position, element: el('AirSync', r.op === 'change' ? 'Change' : 'Delete', as('ServerId', r.serverId ?? ''), as('Status', status)) });
+      // Successful changes and deletes are not echoed (MS-ASCMD 2.2.3.24.3); failures are, under the
+      // client's own command name (a deleted occurrence went to the hub as a change of its series).
+      responses.push({ position, element: el('AirSync', p.names[r.index] ?? (r.op === 'change' ? 'Change' : 'Delete'), as('ServerId', r.serverId ?? ''), as('Status', status)) });
     }
   }
   responses.sort((a, b) => a.position - b.position);

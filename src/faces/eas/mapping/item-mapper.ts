@@ -16,7 +16,7 @@ export interface ItemMapper {
 }
 
 /** The protocol version the client negotiated, e.g. "14.1" or "16.1" (MS-ASProtocolVersion header). */
-export type EasVersion = '12.0' | '12.1' | '14.0' | '14.1' | '16.0' | '16.1';
+export type EasVersion = '14.0' | '14.1' | '16.0' | '16.1';
 
 export interface BodyPreference {
   /** AirSyncBase Type: 1 plain text, 2 HTML, 3 RTF, 4 MIME. */
