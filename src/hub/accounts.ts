@@ -18,6 +18,7 @@ const accountNamePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
 export class Accounts {
   private readonly revocationListeners: Array<(tokenId: string) => void> = [];
+  private readonly sessionEndListeners: Array<(idHash: string) => void> = [];
 
   constructor(
     private readonly store: Store,
@@ -82,8 +83,14 @@ export class Accounts {
     return this.store.transaction((tx) => tx.getWebSession(idHash, this.ports.clock.now()));
   }
 
-  endSession(idHash: string): Promise<void> {
-    return this.store.transaction((tx) => tx.deleteWebSession(idHash));
+  async endSession(idHash: string): Promise<void> {
+    await this.store.transaction((tx) => tx.deleteWebSession(idHash));
+    for (const listener of this.sessionEndListeners) listener(idHash);
+  }
+
+  /** Called after each sign-out in this process (push closes the channels the session opened). */
+  onSessionEnded(listener: (idHash: string) => void): void {
+    this.sessionEndListeners.push(listener);
   }
 
   async listTokens(accountId: string): Promise<AppTokenRow[]> {

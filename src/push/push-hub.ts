@@ -48,6 +48,8 @@ export interface PushHubOptions {
 export class PushHub implements CommitObserver<Delivery[]> {
   /** accountId -> deviceId -> the device's one active channel. */
   private readonly channels = new Map<string, Map<string, Channel>>();
+  /** Channels opened from a web session, by the session's id hash: signing out closes them. */
+  private readonly sessionOf = new WeakMap<Channel, string>();
   private readonly portionBytes: number;
   private timer: NodeJS.Timeout | undefined;
   private connected = 0;
@@ -63,6 +65,7 @@ export class PushHub implements CommitObserver<Delivery[]> {
     this.portionBytes = options.portionBytes ?? limits.pushPortionBytes;
     store.observeCommits(this);
     accounts.onTokenRevoked((tokenId) => this.closeToken(tokenId));
+    accounts.onSessionEnded((idHash) => this.closeSession(idHash));
   }
 
   start(): void {
@@ -80,7 +83,8 @@ export class PushHub implements CommitObserver<Delivery[]> {
    * the next notice will carry. Runs as a store transaction so no commit can issue a token between
    * reading the counter and the channel becoming visible to fan-out.
    */
-  register(channel: Channel): Promise<number> {
+  register(channel: Channel, sessionIdHash?: string): Promise<number> {
+    if (sessionIdHash !== undefined) this.sessionOf.set(channel, sessionIdHash);
     return this.store.transaction(async (tx) => {
       const nextToken = await tx.nextPushToken(channel.accountId, channel.deviceId);
       let devices = this.channels.get(channel.accountId);
@@ -124,12 +128,20 @@ export class PushHub implements CommitObserver<Delivery[]> {
 
   /** Closes every channel opened with this app token. */
   closeToken(tokenId: string): void {
-    for (const devices of this.channels.values()) {
-      for (const channel of devices.values()) {
-        if (channel.tokenId === tokenId) {
-          this.unregister(channel);
-          channel.close(pushCloseCodes.revoked, 'the app token was revoked');
-        }
+    this.closeWhere((channel) => channel.tokenId === tokenId, 'the app token was revoked');
+  }
+
+  /** Closes every channel opened from this web session (signed out, or expired). */
+  closeSession(idHash: string): void {
+    this.closeWhere((channel) => this.sessionOf.get(channel) === idHash, 'the session ended');
+  }
+
+  private closeWhere(match: (channel: Channel) => boolean, reason: string): void {
+    for (const devices of [...this.channels.values()]) {
+      for (const channel of [...devices.values()]) {
+        if (!match(channel)) continue;
+        this.unregister(channel);
+        channel.close(pushCloseCodes.revoked, reason);
       }
     }
   }
@@ -198,9 +210,13 @@ export class PushHub implements CommitObserver<Delivery[]> {
     return { op, serverId: row.id, data: truncateUtf8(row.data, this.portionBytes), etag: row.etag, truncated: true, size };
   }
 
-  /** Heartbeats every channel, drops dead ones, and closes channels whose app token was revoked elsewhere. */
+  /**
+   * Heartbeats every channel, drops dead ones, and closes channels whose app token was revoked elsewhere
+   * or whose web session expired.
+   */
   private async sweep(): Promise<void> {
     const tokens = new Set<string>();
+    const sessions = new Set<string>();
     for (const devices of [...this.channels.values()]) {
       for (const channel of [...devices.values()]) {
         if (!channel.beat()) {
@@ -208,16 +224,21 @@ export class PushHub implements CommitObserver<Delivery[]> {
           continue;
         }
         if (channel.tokenId !== undefined) tokens.add(channel.tokenId);
+        const session = this.sessionOf.get(channel);
+        if (session !== undefined) sessions.add(session);
       }
     }
     // The CLI can revoke a token from another process; this is the server's only way to hear of it.
     try {
-      const revoked = await this.store.transaction(async (tx) => {
-        const gone: string[] = [];
-        for (const tokenId of tokens) if (!(await tx.getToken(tokenId))) gone.push(tokenId);
-        return gone;
+      const { revoked, ended } = await this.store.transaction(async (tx) => {
+        const revoked: string[] = [];
+        for (const tokenId of tokens) if (!(await tx.getToken(tokenId))) revoked.push(tokenId);
+        const ended: string[] = [];
+        for (const idHash of sessions) if (!(await tx.getWebSession(idHash, this.clock.now()))) ended.push(idHash);
+        return { revoked, ended };
       });
       for (const tokenId of revoked) this.closeToken(tokenId);
+      for (const idHash of ended) this.closeSession(idHash);
     } catch (err) {
       this.logger.warn({ err }, 'checking push channel credentials failed');
     }

@@ -85,7 +85,7 @@ export class PushRoutes {
       ws.on('close', () => this.push.unregister(channel));
       ws.on('error', () => ws.terminate());
       // Registration reads the store; if that fails (the server is closing), the socket just closes.
-      this.start(channel).catch(() => ws.close(pushCloseCodes.shutdown, 'server unavailable'));
+      this.start(channel, principal).catch(() => ws.close(pushCloseCodes.shutdown, 'server unavailable'));
     });
   }
 
@@ -93,8 +93,8 @@ export class PushRoutes {
     this.wss.close();
   }
 
-  private async start(channel: Channel): Promise<void> {
-    const nextToken = await this.push.register(channel);
+  private async start(channel: Channel, principal: Principal): Promise<void> {
+    const nextToken = await this.push.register(channel, principal.session?.idHash);
     channel.send({ type: 'hello', deviceId: channel.deviceId, nextToken, heartbeatMs: this.push.options.heartbeatMs });
   }
 
@@ -103,7 +103,7 @@ export class PushRoutes {
     req.resume();
     const channel = new SseChannel(res, principal.accountId, device.id, principal.tokenId, device.collections);
     res.on('close', () => this.push.unregister(channel));
-    await this.start(channel);
+    await this.start(channel, principal);
   }
 
   private async poll(principal: Principal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -114,7 +114,7 @@ export class PushRoutes {
     const active = this.push.active(principal.accountId, device.id);
     const reuse = active instanceof LongPollChannel && active.tokenId === principal.tokenId && sameSet(active.collections, device.collections);
     const channel = reuse ? active : new LongPollChannel(principal.accountId, device.id, principal.tokenId, device.collections, pollLingerMs, this.now);
-    if (!reuse) await this.push.register(channel);
+    if (!reuse) await this.push.register(channel, principal.session?.idHash);
     const { answer, cancel } = channel.poll(after, waitMs);
     res.on('close', cancel);
     const response = await answer;

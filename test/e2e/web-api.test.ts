@@ -393,3 +393,13 @@ test('every face throttles password guessing, and a login CSRF form or a cookie-
   assert.equal(events.status, 401);
   await events.body?.cancel();
 });
+
+test('signing out closes the push channels the session opened', async () => {
+  const session = await signIn(await newAccount(server));
+  const ticket = await api(session, 'POST', '/api/v1/push/ticket');
+  assert.equal(ticket.status, 200);
+  const channel = openRawChannel(server.url, { device: 'web-signout', ticket: ticket.body.ticket });
+  await channel.next((m) => m.type === 'hello');
+  assert.equal((await api(session, 'DELETE', '/api/v1/session')).status, 200);
+  assert.equal((await channel.closed).code, 4003);
+});

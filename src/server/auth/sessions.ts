@@ -19,6 +19,8 @@ export interface Session {
   csrf: string;
   /** The cookie's value. */
   id: string;
+  /** What the store keeps of it; push channels opened from the session are tagged with it. */
+  idHash: string;
 }
 
 export class Sessions {
@@ -32,7 +34,7 @@ export class Sessions {
     const csrf = randomBytes(24).toString('base64url');
     const createdAt = this.now();
     await this.accounts.openSession({ idHash: hashId(id), accountId, csrf, createdAt, expiresAt: createdAt + sessionLifetimeMs });
-    return { accountId, csrf, id };
+    return { accountId, csrf, id, idHash: hashId(id) };
   }
 
   /** The live session named by the request's cookie, if any. */
@@ -40,11 +42,11 @@ export class Sessions {
     const id = readCookie(req.headers.cookie, sessionCookieName);
     if (!id) return undefined;
     const row = await this.accounts.findSession(hashId(id));
-    return row && { accountId: row.accountId, csrf: row.csrf, id };
+    return row && { accountId: row.accountId, csrf: row.csrf, id, idHash: row.idHash };
   }
 
   async end(session: Session): Promise<void> {
-    await this.accounts.endSession(hashId(session.id));
+    await this.accounts.endSession(session.idHash);
   }
 }
 
