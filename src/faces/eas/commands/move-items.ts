@@ -14,22 +14,25 @@ const movesMax = 512;
 
 export async function moveItems(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
   const responses: WbxmlElement[] = [];
+  const folders = new Set((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => c.id));
   for (const m of children(body, 'Move').slice(0, movesMax)) {
     const itemId = text(child(m, 'SrcMsgId')) ?? '';
     const from = text(child(m, 'SrcFldId')) ?? '';
     const to = text(child(m, 'DstFldId')) ?? '';
     const response = (status: number, newId?: string) =>
       move('Response', move('SrcMsgId', itemId), move('Status', String(status)), newId !== undefined && move('DstMsgId', newId));
-    if (from === to) {
-      responses.push(response(moveStatus.sameFolder));
-      continue;
-    }
-    try {
-      responses.push(response(moveStatus.success, await ctx.hub.moveItem(ctx.point, from, itemId, to)));
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      const status = /source/.test(err.message) || err.message === 'no such item' ? moveStatus.invalidSource : err.status === 'notFound' || err.status === 'wrongKind' ? moveStatus.invalidDestination : moveStatus.failure;
-      responses.push(response(status));
+    if (!folders.has(from)) responses.push(response(moveStatus.invalidSource));
+    else if (!folders.has(to)) responses.push(response(moveStatus.invalidDestination));
+    else if (from === to) responses.push(response(moveStatus.sameFolder));
+    else {
+      try {
+        responses.push(response(moveStatus.success, await ctx.hub.moveItem(ctx.point, from, itemId, to)));
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        // Both folders exist, so notFound is the item; a folder of another kind cannot take it.
+        const status = err.status === 'notFound' ? moveStatus.invalidSource : err.status === 'wrongKind' ? moveStatus.invalidDestination : moveStatus.failure;
+        responses.push(response(status));
+      }
     }
   }
   return move('MoveItems', ...responses);
