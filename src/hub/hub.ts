@@ -92,6 +92,11 @@ export class Hub {
     return withFaceState(this.store, this.ports, point, key, fn);
   }
 
+  /** A face's own state for a device, read alone. */
+  readFaceState(accountId: string, deviceId: string, key: string) {
+    return this.store.transaction((tx) => tx.getFaceState(accountId, deviceId, key));
+  }
+
   readItem(accountId: string, collectionId: string, itemId: string) {
     return readItem(this.store, accountId, collectionId, itemId);
   }

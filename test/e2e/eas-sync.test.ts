@@ -284,6 +284,16 @@ test('calendar: a bad Add fails with Status 6 while the others succeed; FilterTy
   const all2 = account.eas('Cal2');
   const unfiltered = await all2.pull(account.calendar, await all2.primeSync(account.calendar));
   assert.deepEqual(unfiltered.answers.flatMap((a) => commandsOf(a, 'Add')).map((a) => maybeText(a, 'ApplicationData/Subject')).sort(), ['Last Year', 'Next Week']);
+  // A request without Options keeps the key 0's filter; a different FilterType under that key starts the folder over.
+  const narrow = account.eas('Cal3');
+  const narrowKey = (await narrow.pull(account.calendar, await narrow.primeSync(account.calendar, { options: filter }), { options: filter })).key;
+  const same = collectionOf(await narrow.sync({ collectionId: account.calendar, syncKey: narrowKey }));
+  assert.equal(textAt(same, 'Status'), '1');
+  assert.equal(commandsOf(same, 'Add').length, 0, 'the two-week filter still holds');
+  const widened = collectionOf(await narrow.sync({ collectionId: account.calendar, syncKey: textAt(same, 'SyncKey'), options: [as('FilterType', '0')] }));
+  assert.equal(textAt(widened, 'Status'), '3', 'a new FilterType needs a new key 0');
+  const restarted = await narrow.pull(account.calendar, await narrow.primeSync(account.calendar, { options: [as('FilterType', '0')] }), { options: [as('FilterType', '0')] });
+  assert.deepEqual(restarted.answers.flatMap((a) => commandsOf(a, 'Add')).map((a) => maybeText(a, 'ApplicationData/Subject')).sort(), ['Last Year', 'Next Week']);
 
   const event = (subject: string, start: string, end: string) => [
     // UTC: a bias of 0 and no daylight rules (MS-ASDTYPE TimeZone, 172 bytes).
@@ -435,6 +445,9 @@ test('loop detection: a device that keeps re-sending one key gets smaller window
   const delivered = new Set([next, ...rest.answers].flatMap((a) => commandsOf(a, 'Add')).map(serverIdOf));
   assert.equal(delivered.has(culprit), false);
   assert.equal(delivered.size, 69, `the other 69 items arrive (got ${delivered.size})`);
+  // Starting the folder over gives the quarantined item another chance.
+  const again = await client.pull(account.contacts, await client.primeSync(account.contacts), { windowSize: 100 });
+  assert.equal(again.answers.flatMap((a) => commandsOf(a, 'Add')).length, 70, 'a key 0 clears the quarantine');
   // Another device is unaffected.
   const other = account.eas('Loop2');
   const theirs = await other.pull(account.contacts, await other.primeSync(account.contacts), { windowSize: 100 });

@@ -4,8 +4,10 @@ import type { DeviceMemory, EasContext } from '../context.js';
  * Loop detection. A device that cannot take something in an answer (a client bug on one item, say)
  * asks for the same sync key again and again, and each retry replays the same answer. From the second
  * repeat on, the device gets a smaller window each time (64, 8, then 1 item), so the replay narrows to
- * the item it chokes on; if it still repeats with one item, that item is quarantined for this device:
- * left out of what it is sent, and reported on the devices page. Everything else keeps flowing.
+ * the item it chokes on; if it still repeats with one item, that version of the item is quarantined for
+ * this device: left out of what it is sent, and reported on the devices page. Everything else keeps
+ * flowing; a later version of the item is tried again, and so is everything when the device starts the
+ * collection over from key 0.
  */
 const windowByRepeat = [512, 512, 64, 8, 1];
 
@@ -18,19 +20,27 @@ export function noteRepeat(memory: DeviceMemory, collectionId: string, key: stri
 }
 
 const stateKey = 'eas.quarantine';
-type Quarantine = Record<string, string[]>;
+/** Collection id -> item id -> the etag of the quarantined version. */
+type Quarantine = Record<string, Record<string, string>>;
 
-/** Items quarantined for this device, by collection. */
-export async function quarantined(ctx: EasContext): Promise<Map<string, Set<string>>> {
-  const raw = await ctx.hub.withFaceState(ctx.point, stateKey, (_, state) => ({ state, result: state }));
-  const parsed = raw ? (JSON.parse(raw) as Quarantine) : {};
-  return new Map(Object.entries(parsed).map(([collectionId, ids]) => [collectionId, new Set(ids)]));
+/** Versions quarantined for this device, by collection; `restarting` collections (key 0) are cleared first. */
+export async function quarantined(ctx: EasContext, restarting: readonly string[]): Promise<Map<string, Map<string, string>>> {
+  const read = (raw: string | undefined) => (raw ? (JSON.parse(raw) as Quarantine) : {});
+  const parsed =
+    restarting.length === 0
+      ? read(await ctx.hub.readFaceState(ctx.point.accountId, ctx.point.device.id, stateKey))
+      : await ctx.hub.withFaceState(ctx.point, stateKey, (_, raw) => {
+          const all = read(raw);
+          for (const id of restarting) delete all[id];
+          return { state: JSON.stringify(all), result: all };
+        });
+  return new Map(Object.entries(parsed).map(([collectionId, items]) => [collectionId, new Map(Object.entries(items))]));
 }
 
-export async function quarantine(ctx: EasContext, collectionId: string, itemId: string): Promise<void> {
+export async function quarantine(ctx: EasContext, collectionId: string, itemId: string, etag: string): Promise<void> {
   await ctx.hub.withFaceState(ctx.point, stateKey, (_, state) => {
     const parsed = state ? (JSON.parse(state) as Quarantine) : {};
-    parsed[collectionId] = [...new Set([...(parsed[collectionId] ?? []), itemId])];
+    parsed[collectionId] = { ...(parsed[collectionId] ?? {}), [itemId]: etag };
     return { state: JSON.stringify(parsed), result: undefined };
   });
   ctx.memory.repeats.delete(collectionId);

@@ -15,9 +15,10 @@ const calendarWindowDays: Record<number, number> = { 1: 1, 2: 3, 3: 7, 4: 14, 5:
 /** Events are synced this far ahead when a window is set (the protocol bounds only the past). */
 const futureMs = 10 * 365 * dayMs;
 
-export function readOptions(collection: WbxmlElement, kind: CollectionKind, now: number): CollectionOptions {
+/** `filterType`: the one in force when the request itself names none (the device's key 0 did). */
+export function readOptions(collection: WbxmlElement, kind: CollectionKind, now: number, filterType?: string): CollectionOptions {
   const options = child(collection, 'Options');
-  const filter = Number(text(child(options, 'FilterType')) ?? 0);
+  const filter = Number(text(child(options, 'FilterType')) ?? filterType ?? 0);
   const days = kind === 'events' ? calendarWindowDays[filter] : undefined;
   const hub: SyncOptions | undefined = days
     ? { timeRange: { start: new Date(now - days * dayMs).toISOString(), end: new Date(now + futureMs).toISOString() } }

@@ -57,7 +57,8 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
   }
   const globalWindow = windowOf(text(child(request, 'WindowSize')));
   const collections = new Map((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
-  const blocked = await quarantined(ctx);
+  const restarting = elements.filter((e) => text(child(e, 'SyncKey')) === '0').map((e) => text(child(e, 'CollectionId')) ?? '');
+  const blocked = await quarantined(ctx, restarting);
 
   const plans = await Promise.all(elements.map((element) => plan(ctx, element, collections, globalWindow)));
   const seen = new Set<string>();
@@ -82,7 +83,7 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
       out.push(as('Collection', as('SyncKey', '0'), as('CollectionId', p.collectionId), as('Status', String(p.status ?? syncStatus.serverError))));
       continue;
     }
-    out.push(await respond(ctx, p, answer, blocked.get(p.collectionId) ?? new Set()));
+    out.push(await respond(ctx, p, answer, blocked.get(p.collectionId) ?? new Map()));
   }
   ctx.memory.lastSync = forNextTime(request, out);
   return as('Sync', as('Collections', ...out));
@@ -123,13 +124,22 @@ async function plan(ctx: EasContext, element: WbxmlElement, collections: Readonl
   const sent = text(child(element, 'SyncKey')) ?? '';
   if (!/^\d{1,15}$/.test(sent)) return { ...p, status: syncStatus.invalidSyncKey };
   const mapper = mapperFor[collection.kind];
-  Object.assign(p, { collection, mapper, key: Number(sent), options: readOptions(element, collection.kind, ctx.now()) });
+  Object.assign(p, { collection, mapper, key: Number(sent) });
   const commands = child(element, 'Commands')?.children.filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array)) ?? [];
   if (p.key === 0 && commands.length > 0) return { ...p, status: syncStatus.protocolError };
-  const supported =
-    p.key === 0 || commands.some((c) => c.name === 'Change')
-      ? await supportedProperties(ctx, collectionId, p.key === 0 ? (child(element, 'Supported') ?? null) : undefined)
-      : undefined;
+  const filterGiven = text(child(child(element, 'Options'), 'FilterType'));
+  const supportedElement = child(element, 'Supported');
+  const settings =
+    p.key === 0
+      ? await collectionSettings(ctx, collectionId, { filter: filterGiven ?? '0', ...(supportedElement ? { supported: elementNames(supportedElement) } : {}) })
+      : await collectionSettings(ctx, collectionId);
+  // A new FilterType under an old key would never bring the older events it now asks for: the device
+  // must start the collection over (as Exchange makes it). A request naming none keeps the key 0's.
+  if (p.key !== 0 && settings && filterGiven !== undefined && filterGiven !== settings.filter && collection.kind === 'events') {
+    return { ...p, status: syncStatus.invalidSyncKey };
+  }
+  p.options = readOptions(element, collection.kind, ctx.now(), settings?.filter);
+  const supported = settings?.supported && new Set(settings.supported);
   // Checked here, before any conversion work, rather than left to the hub's own limit.
   if (commands.length > limits.commandsPerCollectionMax) return { ...p, status: syncStatus.protocolError };
   const fingerprintOf = (c: WbxmlElement): string | undefined => {
@@ -201,23 +211,29 @@ function withGhosts(applicationData: WbxmlElement, mapper: ItemMapper, existing:
   return kept.length === 0 ? applicationData : { ...applicationData, children: [...applicationData.children, ...kept] };
 }
 
-const supportedStateKey = 'eas.supported';
+const settingsStateKey = 'eas.collections';
 
-/**
- * The properties the device said it supports for the collection (`Supported`, sent only with key 0):
- * `given` is the element at key 0 (null: none, so nothing is ghosted), undefined on later keys, which
- * read what key 0 left.
- */
-async function supportedProperties(ctx: EasContext, collectionId: string, given: WbxmlElement | null | undefined): Promise<ReadonlySet<string> | undefined> {
-  const list = await ctx.hub.withFaceState(ctx.point, supportedStateKey, (_, raw) => {
-    const all = raw ? (JSON.parse(raw) as Record<string, string[]>) : {};
-    if (given === undefined) return { state: raw, result: Object.hasOwn(all, collectionId) ? all[collectionId] : undefined };
-    if (given === null) delete all[collectionId];
-    else all[collectionId] = given.children.flatMap((c) => (typeof c === 'object' && !(c instanceof Uint8Array) ? [`${c.ns}:${c.name}`] : []));
-    return { state: JSON.stringify(all), result: given === null ? undefined : all[collectionId] };
-  });
-  return list && new Set(list);
+/** What the device set up a collection with at its key 0: the properties it supports (ghosting) and its FilterType. */
+interface CollectionSettings {
+  supported?: string[];
+  filter: string;
 }
+
+/** Records the settings of a key 0, or reads those of the device's last key 0 for the collection. */
+async function collectionSettings(ctx: EasContext, collectionId: string, atKeyZero?: CollectionSettings): Promise<CollectionSettings | undefined> {
+  const read = (raw: string | undefined) => (raw ? (JSON.parse(raw) as Record<string, CollectionSettings>) : {});
+  if (!atKeyZero) {
+    const all = read(await ctx.hub.readFaceState(ctx.point.accountId, ctx.point.device.id, settingsStateKey));
+    return Object.hasOwn(all, collectionId) ? all[collectionId] : undefined;
+  }
+  return ctx.hub.withFaceState(ctx.point, settingsStateKey, (_, raw) => {
+    const all = read(raw);
+    all[collectionId] = atKeyZero;
+    return { state: JSON.stringify(all), result: atKeyZero };
+  });
+}
+
+const elementNames = (e: WbxmlElement) => e.children.flatMap((c) => (typeof c === 'object' && !(c instanceof Uint8Array) ? [`${c.ns}:${c.name}`] : []));
 
 function hubRequest(p: Plan): CollectionRequest {
   const key = p.key as number;
@@ -232,31 +248,34 @@ function hubRequest(p: Plan): CollectionRequest {
   };
 }
 
-async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blocked: ReadonlySet<string>): Promise<WbxmlElement> {
+async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blocked: ReadonlyMap<string, string>): Promise<WbxmlElement> {
   const head = [as('SyncKey', String(answer.syncKey)), as('CollectionId', p.collectionId)];
   if (answer.status === 'invalidSyncKey') return as('Collection', as('SyncKey', '0'), as('CollectionId', p.collectionId), as('Status', String(syncStatus.invalidSyncKey)));
   if (answer.status !== 'ok') return as('Collection', ...head, as('Status', String(syncStatus.hierarchyChanged)));
   const mapper = p.mapper as ItemMapper;
   const toEas = { version: ctx.request.version, ...(p.options?.bodyPreference ? { bodyPreference: p.options.bodyPreference } : {}) };
-  const commands: WbxmlElement[] = [];
-  const sentIds: string[] = [];
+  let commands: Array<{ serverId: string; element: WbxmlElement }> = [];
+  const sent: Array<{ serverId: string; etag: string }> = [];
   for (const command of answer.commands) {
-    if (blocked.has(command.serverId)) continue;
     if (command.op === 'delete') {
-      commands.push(as('Delete', as('ServerId', command.serverId)));
+      commands.push({ serverId: command.serverId, element: as('Delete', as('ServerId', command.serverId)) });
       continue;
     }
+    // The version the device choked on stays out; a later version of the item is tried again.
+    if (blocked.get(command.serverId) === command.etag) continue;
     try {
-      commands.push(as(command.op === 'add' ? 'Add' : 'Change', as('ServerId', command.serverId), as('ApplicationData', ...mapper.toEas(command.data, toEas))));
-      sentIds.push(command.serverId);
+      const element = as(command.op === 'add' ? 'Add' : 'Change', as('ServerId', command.serverId), as('ApplicationData', ...mapper.toEas(command.data, toEas)));
+      commands.push({ serverId: command.serverId, element });
+      sent.push({ serverId: command.serverId, etag: command.etag });
     } catch (err) {
       await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `item ${command.serverId} could not be converted for ActiveSync: ${(err as Error).message}`);
     }
   }
   // The device keeps asking for the same answer and is down to one item: that item is what it cannot take.
-  if (p.stuck && sentIds.length === 1) {
-    await quarantine(ctx, p.collectionId, sentIds[0] as string);
-    commands.length = 0;
+  const culprit = sent[0];
+  if (p.stuck && sent.length === 1 && culprit) {
+    await quarantine(ctx, p.collectionId, culprit.serverId, culprit.etag);
+    commands = commands.filter((c) => c.serverId !== culprit.serverId);
   }
   const fetched = new Map(answer.fetched.map((f) => [f.serverId, f]));
   const responses: Array<{ position: number; element: WbxmlElement }> = [...p.local];
@@ -287,7 +306,7 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
     ...head,
     as('Status', String(syncStatus.success)),
     answer.moreAvailable && as('MoreAvailable'),
-    commands.length > 0 && as('Commands', ...commands),
+    commands.length > 0 && as('Commands', ...commands.map((c) => c.element)),
     responses.length > 0 && as('Responses', ...responses.map((r) => r.element)),
   );
 }
