@@ -129,13 +129,15 @@ async function plan(ctx: EasContext, element: WbxmlElement, collections: Readonl
   if (p.key === 0 && commands.length > 0) return { ...p, status: syncStatus.protocolError };
   const filterGiven = text(child(child(element, 'Options'), 'FilterType'));
   const supportedElement = child(element, 'Supported');
-  const settings =
+  let settings =
     p.key === 0
-      ? await collectionSettings(ctx, collectionId, { filter: filterGiven ?? '0', ...(supportedElement ? { supported: elementNames(supportedElement) } : {}) })
+      ? await collectionSettings(ctx, collectionId, { ...(filterGiven !== undefined ? { filter: filterGiven } : {}), ...(supportedElement ? { supported: elementNames(supportedElement) } : {}) })
       : await collectionSettings(ctx, collectionId);
-  // A new FilterType under an old key would never bring the older events it now asks for: the device
-  // must start the collection over (as Exchange makes it). A request naming none keeps the key 0's.
-  if (p.key !== 0 && settings && filterGiven !== undefined && filterGiven !== settings.filter && collection.kind === 'events') {
+  if (settings && settings.filter === undefined && filterGiven !== undefined) settings = await collectionSettings(ctx, collectionId, { ...settings, filter: filterGiven });
+  // A new FilterType under a key its items already came under would never bring the older events it
+  // now asks for: the device must start the collection over (as Exchange makes it). A request naming
+  // none keeps the one in force.
+  if (p.key !== 0 && settings?.filter !== undefined && filterGiven !== undefined && filterGiven !== settings.filter && collection.kind === 'events') {
     return { ...p, status: syncStatus.invalidSyncKey };
   }
   p.options = readOptions(element, collection.kind, ctx.now(), settings?.filter);
@@ -213,10 +215,14 @@ function withGhosts(applicationData: WbxmlElement, mapper: ItemMapper, existing:
 
 const settingsStateKey = 'eas.collections';
 
-/** What the device set up a collection with at its key 0: the properties it supports (ghosting) and its FilterType. */
+/**
+ * What the device set up a collection with: the properties it supports (ghosting; sent with key 0) and
+ * the FilterType its items come under (fixed by the first request that names one: clients such as
+ * TbSync send none with key 0, which brings no items anyway).
+ */
 interface CollectionSettings {
   supported?: string[];
-  filter: string;
+  filter?: string;
 }
 
 /** Records the settings of a key 0, or reads those of the device's last key 0 for the collection. */
