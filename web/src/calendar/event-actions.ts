@@ -1,7 +1,7 @@
 import { newUid } from '../data/ids.js';
 import { deleteItem, saveItem, type Entry } from '../data/account.js';
-import { createEvent, readEvent, updateEvent, type EventFields } from '../lib/ical-event.js';
-import { deleteOccurrence, readOccurrence, updateOccurrence } from '../lib/recurrence.js';
+import { createEvent, readEvent, type EventFields } from '../lib/ical-event.js';
+import { deleteOccurrence, readOccurrence, updateOccurrence, updateSeries } from '../lib/recurrence.js';
 import { seriesFields } from './editor-form.js';
 import type { Shown } from './occurrences.js';
 import type { Scope } from './scope-dialog.js';
@@ -55,8 +55,9 @@ export async function saveOpened(opened: Opened, fields: EventFields, collection
     await put(entry, updateOccurrence(entry.data, recurrenceId, fields, zone), collectionId);
     return;
   }
+  // The master (of a series or a lone event), with the series' EXDATEs and overrides kept on its occurrences.
   const master = opened.master ? seriesFields(fields, opened.initial, opened.master) : fields;
-  await put(entry, updateEvent(entry.data, master, zone), collectionId);
+  await put(entry, updateSeries(entry.data, master, zone), collectionId);
 }
 
 export async function deleteOpened(opened: Opened, scope: Scope | null): Promise<void> {

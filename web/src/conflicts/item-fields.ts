@@ -1,4 +1,5 @@
 import ICAL from 'ical.js';
+import { memoByText } from '../lib/parse-cache.js';
 
 type Component = InstanceType<typeof ICAL.Component>;
 type Property = InstanceType<typeof ICAL.Property>;
@@ -85,10 +86,21 @@ function parseItem(text: string): Component | null {
   }
 }
 
-/** The item's properties in reading order, or null if the text is not a vCard or iCalendar object. */
-export function readFields(text: string): Field[] | null {
+/**
+ * What the conflicts page shows of one text, worked out once per text rather than on every render
+ * (each push notice re-renders the page). The results are shared: read-only.
+ */
+const readItem = memoByText((text: string): { fields: readonly Field[]; summary: string | null } | null => {
   const root = parseItem(text);
-  if (!root) return null;
+  return root && { fields: fieldsOf(root), summary: summaryOf(root) };
+});
+
+/** The item's properties in reading order, or null if the text is not a vCard or iCalendar object. */
+export function readFields(text: string): readonly Field[] | null {
+  return readItem(text)?.fields ?? null;
+}
+
+function fieldsOf(root: Component): Field[] {
   const fields: Field[] = [];
   if (root.name === 'vcard') addProperties(root, '', '', fields);
   else addComponents(root, '', '', fields);
@@ -162,8 +174,10 @@ export function pairFields(mine: readonly Field[], current: readonly Field[]): F
 
 /** What a person calls the item: a contact's name, an event's, task's or note's summary. */
 export function itemSummary(text: string): string | null {
-  const root = parseItem(text);
-  if (!root) return null;
+  return readItem(text)?.summary ?? null;
+}
+
+function summaryOf(root: Component): string | null {
   if (root.name === 'vcard') return textOf(root.getFirstPropertyValue('fn'));
   const parts = root.getAllSubcomponents().filter((c) => c.name !== 'vtimezone');
   const main = parts.find((c) => !c.hasProperty('recurrence-id')) ?? parts[0];

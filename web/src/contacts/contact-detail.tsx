@@ -1,3 +1,4 @@
+import type { Ref } from 'preact';
 import { useState } from 'preact/hooks';
 import { deleteItem, type Entry } from '../data/account.js';
 import { displayName, type Contact } from '../lib/vcard.js';
@@ -12,7 +13,15 @@ function formatBirthday(date: string): string {
   return new Date(y as number, (m as number) - 1, d).toLocaleDateString(undefined, { dateStyle: 'long' });
 }
 
-export function ContactDetail(props: { entry: Entry; contact: Contact; onEdit: () => void; onDeleted: () => void; onBack: () => void }) {
+export function ContactDetail(props: {
+  entry: Entry;
+  contact: Contact;
+  /** The contact's name, which gets focus when the detail opens. */
+  headingRef?: Ref<HTMLHeadingElement>;
+  onEdit: () => void;
+  onDeleted: () => void;
+  onBack: () => void;
+}) {
   const { contact: c, entry } = props;
   const name = displayName(c);
   const [confirming, setConfirming] = useState(false);
@@ -27,7 +36,9 @@ export function ContactDetail(props: { entry: Entry; contact: Contact; onEdit: (
       <header class="detail-header">
         <Avatar name={name} photo={c.photo} size="large" />
         <div>
-          <h2 id="contact-name">{name}</h2>
+          <h2 id="contact-name" ref={props.headingRef} tabIndex={-1}>
+            {name}
+          </h2>
           {c.org && <p class="muted">{c.org}</p>}
           {entry.pending && <p class="badge">Not synced yet</p>}
           {entry.rejected && <p class="error">The server refused this version: {entry.rejected}</p>}

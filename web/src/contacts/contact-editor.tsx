@@ -1,3 +1,4 @@
+import type { Ref } from 'preact';
 import { useId, useState } from 'preact/hooks';
 import { newUid } from '../data/ids.js';
 import { saveItem, type Entry } from '../data/account.js';
@@ -14,7 +15,13 @@ const optionsOf = (types: readonly string[]) => [...types, ''].map((value) => ({
 /** At least one (empty) row, so a new contact's first email or phone can be typed straight away. */
 const withBlankRow = (list: TypedValue[], type: string): TypedValue[] => (list.length > 0 ? list : [{ value: '', type }]);
 
-export function ContactEditor(props: { collectionId: string; entry?: Entry; onDone: (id: string | null) => void }) {
+export function ContactEditor(props: {
+  collectionId: string;
+  entry?: Entry;
+  /** The form's heading, which gets focus when the editor opens. */
+  headingRef?: Ref<HTMLHeadingElement>;
+  onDone: (id: string | null) => void;
+}) {
   // The card as it was when editing began: the edit is applied to it, so its unknown parts survive.
   const [original] = useState(props.entry?.data);
   const [contact, setContact] = useState<Contact>(() => {
@@ -47,8 +54,10 @@ export function ContactEditor(props: { collectionId: string; entry?: Entry; onDo
   const title = props.entry ? 'Edit contact' : 'New contact';
   return (
     <form class="editor contact-editor" aria-labelledby={headingId} onSubmit={submit}>
-      <h2 id={headingId}>{title}</h2>
-      <TextField label="Full name" value={contact.fullName} onValue={(fullName) => set({ fullName })} hint="Left empty, it is made from the name parts." autoFocus />
+      <h2 id={headingId} ref={props.headingRef} tabIndex={-1}>
+        {title}
+      </h2>
+      <TextField label="Full name" value={contact.fullName} onValue={(fullName) => set({ fullName })} hint="Left empty, it is made from the name parts." />
       <fieldset>
         <legend>Name parts</legend>
         <div class="grid">

@@ -1,34 +1,47 @@
 import { useMemo, useState } from 'preact/hooks';
 import { useCollections, useItems, useSyncStatus, type Entry } from '../data/account.js';
-import { compareContacts, displayName, parseContact, searchText, type Contact } from '../lib/vcard.js';
+import { memoByText } from '../lib/parse-cache.js';
+import { displayName, nameOrder, parseContact, searchText, type Contact } from '../lib/vcard.js';
 import { chooseCollection, CollectionPicker } from '../ui/collection-picker.js';
 import { TextField } from '../ui/field.js';
 import { Avatar } from './avatar.js';
 import { ContactDetail } from './contact-detail.js';
 import { ContactEditor } from './contact-editor.js';
+import { usePanelFocus } from './panel-focus.js';
 import './contacts.css';
 
 type View = { mode: 'list' } | { mode: 'show'; id: string } | { mode: 'edit'; id: string | null };
 
-interface Row {
-  entry: Entry;
+/** What the list needs of one card, worked out once per card text. */
+interface Card {
   contact: Contact;
   name: string;
+  /** displayName, compared with nameOrder. */
+  sortKey: string;
   search: string;
 }
+
+interface Row extends Card {
+  entry: Entry;
+}
+
+const readCard = memoByText((text): Card => {
+  const contact = parseContact(text);
+  const sortKey = displayName(contact);
+  return { contact, name: sortKey || '(no name)', sortKey, search: searchText(contact) };
+});
 
 function rowsOf(entries: Entry[]): Row[] {
   return entries
     .flatMap((entry) => {
       try {
-        const contact = parseContact(entry.data);
-        return [{ entry, contact, name: displayName(contact) || '(no name)', search: searchText(contact) }];
+        return [{ entry, ...readCard(entry.data) }];
       } catch {
         // A card no vCard parser can read (another client's bug) is left alone rather than shown broken.
         return [];
       }
     })
-    .sort((a, b) => compareContacts(a.contact, b.contact));
+    .sort((a, b) => nameOrder.compare(a.sortKey, b.sortKey));
 }
 
 export function ContactsPage() {
@@ -41,12 +54,13 @@ export function ContactsPage() {
   const [query, setQuery] = useState('');
   const [view, setView] = useState<View>({ mode: 'list' });
 
-  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
-  // A phone number matches however it is punctuated: searchText also holds each number's digits alone.
-  const matches = (r: Row, w: string) => r.search.includes(w) || (/\d/.test(w) && /^[+\d().-]+$/.test(w) && r.search.includes(w.replace(/\D/g, '')));
-  const shown = rows.filter((r) => words.every((w) => matches(r, w)));
+  const words = useMemo(() => query.toLowerCase().split(/\s+/).filter(Boolean), [query]);
+  const shown = useMemo(() => rows.filter((r) => words.every((w) => matches(r, w))), [rows, words]);
   const selectedId = view.mode === 'list' ? null : view.id;
   const selected = rows.find((r) => r.entry.id === selectedId);
+  const focus = usePanelFocus(
+    view.mode === 'edit' ? { key: `edit ${view.id ?? ''}`, entryId: view.id } : view.mode === 'show' && selected ? { key: `show ${view.id}`, entryId: view.id } : null,
+  );
 
   if (!collection) {
     return (
@@ -62,6 +76,7 @@ export function ContactsPage() {
     panel = (
       <ContactEditor
         key={view.id ?? 'new'}
+        headingRef={focus.panelHeading}
         collectionId={collection.id}
         {...(selected ? { entry: selected.entry } : {})}
         onDone={(id) => setView(id ? { mode: 'show', id } : { mode: 'list' })}
@@ -70,6 +85,7 @@ export function ContactsPage() {
   } else if (view.mode === 'show' && selected) {
     panel = (
       <ContactDetail
+        headingRef={focus.panelHeading}
         entry={selected.entry}
         contact={selected.contact}
         onEdit={() => setView({ mode: 'edit', id: selected.entry.id })}
@@ -83,7 +99,9 @@ export function ContactsPage() {
     <section class={`page master-detail ${panel ? 'has-panel' : ''}`} aria-labelledby="contacts-heading">
       <div class="master">
         <div class="page-head">
-          <h1 id="contacts-heading">Contacts</h1>
+          <h1 id="contacts-heading" ref={focus.listHeading} tabIndex={-1}>
+            Contacts
+          </h1>
           <button type="button" class="button primary" onClick={() => setView({ mode: 'edit', id: null })}>
             New contact
           </button>
@@ -102,12 +120,13 @@ export function ContactsPage() {
         <p class="muted" role="status">
           {!loaded && rows.length === 0 ? 'Loading…' : words.length > 0 ? `${shown.length} of ${rows.length} contacts` : `${rows.length} contacts`}
         </p>
-        <ul class="item-list" aria-label="Contacts">
+        <ul class="item-list" aria-label="Contacts" ref={focus.list}>
           {shown.map((r) => (
             <li key={r.entry.id}>
               <button
                 type="button"
                 class="item"
+                data-entry-id={r.entry.id}
                 aria-current={r.entry.id === selectedId ? 'true' : undefined}
                 onClick={() => setView({ mode: 'show', id: r.entry.id })}
               >
@@ -129,4 +148,9 @@ export function ContactsPage() {
       {panel && <div class="panel">{panel}</div>}
     </section>
   );
+}
+
+/** A phone number matches however it is punctuated: searchText also holds each number's digits alone. */
+function matches(r: Row, w: string): boolean {
+  return r.search.includes(w) || (/\d/.test(w) && /^[+\d().-]+$/.test(w) && r.search.includes(w.replace(/\D/g, '')));
 }

@@ -142,7 +142,10 @@ export function createEvent(fields: EventFields, zone: string, uid: string, now 
   return serializeCalendar(calendar);
 }
 
-/** "Edit the series" (or a lone event): patches the master in place. */
+/**
+ * Patches the master in place, leaving its EXDATEs and overrides as they are: for "edit all events" of a
+ * series use updateSeries (recurrence.ts), which moves them along with DTSTART and its rule.
+ */
 export function updateEvent(text: string, fields: EventFields, zone: string, now = new Date()): string {
   const calendar = parseCalendar(text);
   const master = masterEvent(calendar);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createEvent, parseCalendar, readEvent, type EventFields } from './ical-event.js';
 import {
-  deleteOccurrence, expandOccurrences, occurrencesPerRangeMax, readOccurrence, updateOccurrence, type Occurrence,
+  deleteOccurrence, expandOccurrences, occurrencesPerRangeMax, readOccurrence, updateOccurrence, updateSeries, type Occurrence,
 } from './recurrence.js';
 import { instantFromWall, parseWall, wallDate, wallDateTime } from './timezone.js';
 
@@ -162,4 +162,104 @@ test('an item holding only an override shows it, and deleting it leaves nothing'
   assert.equal(deleteOccurrence(text, only!.recurrenceId!), null);
   assert.match(updateOccurrence(text, only!.recurrenceId!, { ...readOccurrence(text, only!.recurrenceId!, 'UTC'), summary: 'Renamed' }, 'UTC'),
     /^SUMMARY:Renamed\r$/m);
+});
+
+// "All events": a weekly Monday 09:00 Berlin series of five (4 March – 1 April, across the 31 March DST
+// change) with 11 March deleted (once as written here, once again in UTC) and 18 March edited in place.
+const weeklyFive = ['BEGIN:VCALENDAR', 'VERSION:2.0',
+  'BEGIN:VEVENT', 'UID:w5', 'DTSTAMP:20240101T000000Z', 'SUMMARY:Series',
+  'DTSTART;TZID=Europe/Berlin:20240304T090000', 'DTEND;TZID=Europe/Berlin:20240304T100000', 'RRULE:FREQ=WEEKLY;COUNT=5',
+  'EXDATE;TZID=Europe/Berlin:20240311T090000', 'EXDATE:20240311T080000Z', 'X-KEEP:master', 'END:VEVENT',
+  'BEGIN:VEVENT', 'UID:w5', 'DTSTAMP:20240101T000000Z', 'RECURRENCE-ID;TZID=Europe/Berlin:20240318T090000',
+  'DTSTART;TZID=Europe/Berlin:20240318T090000', 'DTEND;TZID=Europe/Berlin:20240318T100000', 'SUMMARY:Edited',
+  'X-KEEP:override', 'BEGIN:VALARM', 'ACTION:DISPLAY', 'TRIGGER:-PT5M', 'DESCRIPTION:x', 'END:VALARM', 'END:VEVENT',
+  'END:VCALENDAR', ''].join('\r\n');
+
+const shown = (text: string, zone = berlin) => expand(text, '2024-02-01', '2024-06-01', zone).map((o) => `${wallDateTime(o.start)} ${o.summary}`);
+const series = (text: string, change: Partial<EventFields>) => updateSeries(text, { ...readEvent(text, berlin), ...change }, berlin);
+
+test('moving all events by an hour moves the deleted and the edited occurrences with them', () => {
+  assert.deepEqual(shown(weeklyFive), ['2024-03-04T09:00 Series', '2024-03-18T09:00 Edited', '2024-03-25T09:00 Series', '2024-04-01T09:00 Series']);
+  const text = series(weeklyFive, { start: '2024-03-04T10:00', end: '2024-03-04T11:00' });
+  assert.deepEqual(shown(text), ['2024-03-04T10:00 Series', '2024-03-18T10:00 Edited', '2024-03-25T10:00 Series', '2024-04-01T10:00 Series']);
+  // Each EXDATE keeps the form it was written in.
+  assert.match(text, /^EXDATE;TZID=Europe\/Berlin:20240311T100000\r$/m);
+  assert.match(text, /^EXDATE:20240311T090000Z\r$/m);
+  assert.match(text, /^RECURRENCE-ID;TZID=Europe\/Berlin:20240318T100000\r$/m);
+  assert.match(text, /^DTSTART;TZID=Europe\/Berlin:20240318T100000\r$/m);
+  assert.match(text, /^DTEND;TZID=Europe\/Berlin:20240318T110000\r$/m);
+  // Nothing else of the exceptions changes.
+  assert.match(text, /^X-KEEP:master\r$/m);
+  assert.match(text, /SUMMARY:Edited\r\nX-KEEP:override\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\n/);
+  assert.equal(text.match(/^DTSTAMP:20240101T000000Z\r$/gm)?.length, 1);
+  // Seen from another zone the series still has no extra or revived occurrence.
+  assert.equal(shown(text, 'America/New_York').length, 4);
+});
+
+test('moving all events by a day moves the deleted and the edited occurrences to the new days', () => {
+  const text = series(weeklyFive, { start: '2024-03-05T09:00', end: '2024-03-05T10:00' });
+  assert.deepEqual(shown(text), ['2024-03-05T09:00 Series', '2024-03-19T09:00 Edited', '2024-03-26T09:00 Series', '2024-04-02T09:00 Series']);
+  assert.match(text, /^EXDATE;TZID=Europe\/Berlin:20240312T090000\r$/m);
+  assert.match(text, /^EXDATE:20240312T080000Z\r$/m);
+  assert.deepEqual(readEvent(text, berlin).overrides.map((o) => o.start), ['2024-03-19T09:00']);
+});
+
+test('an occurrence moved on its own keeps its time when all events move', () => {
+  const id = '2024-03-18T09:00:00';
+  const own = updateOccurrence(weeklyFive, id, { ...readOccurrence(weeklyFive, id, berlin), start: '2024-03-20T14:00', end: '2024-03-20T15:00' }, berlin);
+  for (const [start, end] of [['2024-03-04T10:00', '2024-03-04T11:00'], ['2024-03-05T09:00', '2024-03-05T10:00']] as const) {
+    const text = series(own, { start, end });
+    assert.match(text, /^DTSTART;TZID=Europe\/Berlin:20240320T140000\r$/m);
+    const days = shown(text);
+    assert.equal(days.length, 4);
+    assert.ok(days.includes('2024-03-20T14:00 Edited'));
+    assert.ok(!days.some((day) => day.startsWith('2024-03-18') || day.startsWith('2024-03-19')));
+  }
+});
+
+test('a shorter COUNT or UNTIL drops the exceptions past the new end', () => {
+  const withLast = deleteOccurrence(weeklyFive, '2024-04-01T09:00:00')!;
+  const readRule = readEvent(withLast, berlin).rrule!;
+  const two = series(withLast, { rrule: { ...readRule, count: 2 } });
+  assert.deepEqual(shown(two), ['2024-03-04T09:00 Series']);
+  assert.doesNotMatch(two, /RECURRENCE-ID|20240401/);
+  // 11 March is still one of the two, so it stays deleted.
+  assert.match(two, /^EXDATE;TZID=Europe\/Berlin:20240311T090000\r$/m);
+  const until = series(withLast, { rrule: { ...readRule, count: null, until: '2024-03-12' } });
+  assert.deepEqual(shown(until), ['2024-03-04T09:00 Series']);
+  assert.doesNotMatch(until, /RECURRENCE-ID/);
+});
+
+test('new weekdays drop the exceptions that are no longer occurrences and keep the others', () => {
+  let text = item(['DTSTART;TZID=Europe/Berlin:20240304T090000', 'DTEND;TZID=Europe/Berlin:20240304T100000',
+    'RRULE:FREQ=WEEKLY;BYDAY=MO,TH;COUNT=6']);
+  const edit = (id: string, summary: string) => { text = updateOccurrence(text, id, { ...readOccurrence(text, id, berlin), summary }, berlin); };
+  text = deleteOccurrence(text, '2024-03-07T09:00:00')!; // Thursday
+  text = deleteOccurrence(text, '2024-03-11T09:00:00')!; // Monday
+  edit('2024-03-14T09:00:00', 'Thursday');
+  edit('2024-03-18T09:00:00', 'Monday');
+  const rrule = readEvent(text, berlin).rrule!;
+  const updated = series(text, { rrule: { ...rrule, count: null, until: '2024-03-24', byday: ['MO', 'WE'] } });
+  assert.deepEqual(shown(updated), ['2024-03-04T09:00 Series', '2024-03-06T09:00 Series', '2024-03-13T09:00 Series',
+    '2024-03-18T09:00 Monday', '2024-03-20T09:00 Series']);
+  assert.doesNotMatch(updated, /20240307|20240314|Thursday/);
+  assert.match(updated, /^EXDATE;TZID=Europe\/Berlin:20240311T090000\r$/m);
+});
+
+test('an all-day flip rewrites the exceptions as dates, and back', () => {
+  const allDay = series(weeklyFive, { allDay: true, start: '2024-03-04', end: '2024-03-05' });
+  assert.deepEqual(shown(allDay), ['2024-03-04T00:00 Series', '2024-03-18T00:00 Edited', '2024-03-25T00:00 Series', '2024-04-01T00:00 Series']);
+  assert.match(allDay, /^EXDATE;VALUE=DATE:20240311\r$/m);
+  assert.match(allDay, /^RECURRENCE-ID;VALUE=DATE:20240318\r$/m);
+  assert.ok(expand(allDay, '2024-02-01', '2024-06-01').every((o) => o.allDay));
+  const timed = series(allDay, { allDay: false, start: '2024-03-04T08:00', end: '2024-03-04T08:30' });
+  assert.deepEqual(shown(timed), ['2024-03-04T08:00 Series', '2024-03-18T08:00 Edited', '2024-03-25T08:00 Series', '2024-04-01T08:00 Series']);
+  assert.match(timed, /^RECURRENCE-ID;TZID=Europe\/Berlin:20240318T080000\r$/m);
+});
+
+test('an edit that moves nothing leaves the exceptions as they are', () => {
+  const text = series(weeklyFive, { summary: 'Renamed', end: '2024-03-04T10:30' });
+  const exceptions = (t: string) => t.split('\r\n').filter((line) => /^(EXDATE|RECURRENCE-ID)/.test(line));
+  assert.deepEqual(exceptions(text), exceptions(weeklyFive));
+  assert.deepEqual(shown(text), ['2024-03-04T09:00 Renamed', '2024-03-18T09:00 Edited', '2024-03-25T09:00 Renamed', '2024-04-01T09:00 Renamed']);
 });

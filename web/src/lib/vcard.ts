@@ -292,7 +292,13 @@ export function searchText(c: Contact): string {
   return [displayName(c), c.name.given, c.name.family, c.org, ...c.emails.map((e) => e.value), ...phones].join(' ').toLowerCase();
 }
 
-/** Orders contacts by the name the list shows. */
+/**
+ * Compares the names the contact list shows (see displayName), in the reader's language, ignoring case
+ * and accents. One collator for every comparison: localeCompare with options builds one each call.
+ */
+export const nameOrder = new Intl.Collator(undefined, { sensitivity: 'base' });
+
+/** Orders contacts by the name the list shows. To sort many, compare their precomputed displayName with nameOrder. */
 export function compareContacts(a: Contact, b: Contact): number {
-  return displayName(a).localeCompare(displayName(b), undefined, { sensitivity: 'base' });
+  return nameOrder.compare(displayName(a), displayName(b));
 }

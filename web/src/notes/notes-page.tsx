@@ -1,6 +1,9 @@
+import type { Ref } from 'preact';
 import { useId, useMemo, useState } from 'preact/hooks';
+import { usePanelFocus } from '../contacts/panel-focus.js';
 import { deleteItem, saveItem, useCollections, useItems, useSyncStatus, type Entry } from '../data/account.js';
 import { newUid } from '../data/ids.js';
+import { memoByText } from '../lib/parse-cache.js';
 import { chooseCollection, CollectionPicker } from '../ui/collection-picker.js';
 import { ConfirmDialog } from '../ui/dialog.js';
 import { TextField } from '../ui/field.js';
@@ -14,11 +17,14 @@ interface Row {
   note: Note;
 }
 
+/** Each note's text is parsed once, not on every render of the list. */
+const readNote = memoByText(parseNote);
+
 function rowsOf(entries: Entry[]): Row[] {
   return entries
     .flatMap((entry) => {
       try {
-        return [{ entry, note: parseNote(entry.data) }];
+        return [{ entry, note: readNote(entry.data) }];
       } catch {
         return [];
       }
@@ -34,6 +40,7 @@ export function NotesPage() {
   const rows = useMemo(() => rowsOf(entries), [entries]);
   const { loaded } = useSyncStatus();
   const [editing, setEditing] = useState<string | 'new' | null>(null);
+  const focus = usePanelFocus(editing ? { key: editing, entryId: editing === 'new' ? null : editing } : null);
 
   if (!collection) {
     return (
@@ -49,7 +56,9 @@ export function NotesPage() {
     <section class={`page master-detail ${editing ? 'has-panel' : ''}`} aria-labelledby="notes-heading">
       <div class="master">
         <div class="page-head">
-          <h1 id="notes-heading">Notes</h1>
+          <h1 id="notes-heading" ref={focus.listHeading} tabIndex={-1}>
+            Notes
+          </h1>
           <button type="button" class="button primary" onClick={() => setEditing('new')}>
             New note
           </button>
@@ -58,10 +67,16 @@ export function NotesPage() {
         <p class="muted" role="status">
           {!loaded && rows.length === 0 ? 'Loading…' : `${rows.length} notes`}
         </p>
-        <ul class="item-list" aria-label="Notes">
+        <ul class="item-list" aria-label="Notes" ref={focus.list}>
           {rows.map((r) => (
             <li key={r.entry.id}>
-              <button type="button" class="item" aria-current={r.entry.id === editing ? 'true' : undefined} onClick={() => setEditing(r.entry.id)}>
+              <button
+                type="button"
+                class="item"
+                data-entry-id={r.entry.id}
+                aria-current={r.entry.id === editing ? 'true' : undefined}
+                onClick={() => setEditing(r.entry.id)}
+              >
                 <span class="item-text">
                   <span class="item-title">{r.note.summary || '(untitled)'}</span>
                   <span class="item-sub">{r.note.description.slice(0, 120)}</span>
@@ -74,14 +89,30 @@ export function NotesPage() {
       </div>
       {editing && (
         <div class="panel">
-          <NoteEditor key={editing} collectionId={collection.id} {...(edited ? { entry: edited.entry } : {})} onDone={() => setEditing(null)} />
+          <NoteEditor
+            key={editing}
+            headingRef={focus.panelHeading}
+            collectionId={collection.id}
+            {...(edited ? { entry: edited.entry } : {})}
+            onDone={(id) => {
+              focus.returnTo(id);
+              setEditing(null);
+            }}
+          />
         </div>
       )}
     </section>
   );
 }
 
-function NoteEditor(props: { collectionId: string; entry?: Entry; onDone: () => void }) {
+function NoteEditor(props: {
+  collectionId: string;
+  entry?: Entry;
+  /** The form's heading, which gets focus when the editor opens. */
+  headingRef?: Ref<HTMLHeadingElement>;
+  /** Closes the editor; `id` is the note's (a new one's once saved), null for a new one not saved or a deleted one. */
+  onDone: (id: string | null) => void;
+}) {
   const [original] = useState(props.entry?.data);
   const [note, setNote] = useState(() => (original ? parseNote(original) : { summary: '', description: '', modified: '' }));
   const [confirming, setConfirming] = useState(false);
@@ -93,26 +124,28 @@ function NoteEditor(props: { collectionId: string; entry?: Entry; onDone: () => 
     e.preventDefault();
     void save.run(async () => {
       if (!note.summary.trim() && !note.description.trim()) throw new Error('Write a title or some text first.');
-      await saveItem(props.collectionId, props.entry?.id, serializeNote(note, original, newUid(), new Date()), original);
-      props.onDone();
+      const id = await saveItem(props.collectionId, props.entry?.id, serializeNote(note, original, newUid(), new Date()), original);
+      props.onDone(id);
     });
   };
 
   return (
     <form class="editor" aria-labelledby={headingId} onSubmit={submit}>
-      <button type="button" class="button quiet back" onClick={props.onDone}>
+      <button type="button" class="button quiet back" onClick={() => props.onDone(props.entry?.id ?? null)}>
         ← All notes
       </button>
-      <h2 id={headingId}>{props.entry ? 'Edit note' : 'New note'}</h2>
+      <h2 id={headingId} ref={props.headingRef} tabIndex={-1}>
+        {props.entry ? 'Edit note' : 'New note'}
+      </h2>
       {props.entry?.rejected && <p class="error">The server refused this version: {props.entry.rejected}</p>}
-      <TextField label="Title" value={note.summary} onValue={(summary) => setNote((n) => ({ ...n, summary }))} autoFocus autoComplete="off" />
+      <TextField label="Title" value={note.summary} onValue={(summary) => setNote((n) => ({ ...n, summary }))} autoComplete="off" />
       <TextField label="Text" multiline value={note.description} onValue={(description) => setNote((n) => ({ ...n, description }))} class="note-text" />
       <StatusMessage error={save.error} message={save.busy ? 'Saving…' : null} />
       <div class="actions">
         <button type="submit" class="button primary" disabled={save.busy}>
           Save
         </button>
-        <button type="button" class="button" onClick={props.onDone}>
+        <button type="button" class="button" onClick={() => props.onDone(props.entry?.id ?? null)}>
           Cancel
         </button>
         {props.entry && (
@@ -132,7 +165,7 @@ function NoteEditor(props: { collectionId: string; entry?: Entry; onDone: () => 
           onConfirm={() =>
             void remove.run(async () => {
               await deleteItem(props.collectionId, (props.entry as Entry).id);
-              props.onDone();
+              props.onDone(null);
             })
           }
         />

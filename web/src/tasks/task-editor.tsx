@@ -1,3 +1,4 @@
+import type { Ref } from 'preact';
 import { useId, useState } from 'preact/hooks';
 import { saveItem, type Entry } from '../data/account.js';
 import { newUid } from '../data/ids.js';
@@ -14,7 +15,14 @@ const priorities = [
   { value: '9', label: 'Low' },
 ];
 
-export function TaskEditor(props: { collectionId: string; entry?: Entry; onDone: () => void }) {
+export function TaskEditor(props: {
+  collectionId: string;
+  entry?: Entry;
+  /** The form's heading, which gets focus when the editor opens. */
+  headingRef?: Ref<HTMLHeadingElement>;
+  /** Closes the editor; `id` is the task's (a new one's once saved), null for a new one not saved. */
+  onDone: (id: string | null) => void;
+}) {
   const [original] = useState(props.entry?.data);
   const [task, setTask] = useState<Task>(() => (original ? parseTask(original) : emptyTask(newUid())));
   const [date, setDate] = useState(task.due.slice(0, 10));
@@ -32,15 +40,17 @@ export function TaskEditor(props: { collectionId: string; entry?: Entry; onDone:
       if (!task.summary.trim()) throw new Error('Give the task a summary.');
       if (time && !date) throw new Error('A due time needs a due date.');
       const due = date ? (time ? `${date}T${time}` : date) : '';
-      await saveItem(props.collectionId, props.entry?.id, serializeTask({ ...task, due }, original, new Date()), original);
-      props.onDone();
+      const id = await saveItem(props.collectionId, props.entry?.id, serializeTask({ ...task, due }, original, new Date()), original);
+      props.onDone(id);
     });
   };
 
   return (
     <form class="editor" aria-labelledby={headingId} onSubmit={submit}>
-      <h2 id={headingId}>{props.entry ? 'Edit task' : 'New task'}</h2>
-      <TextField label="Summary" value={task.summary} onValue={(summary) => set({ summary })} required autoFocus autoComplete="off" />
+      <h2 id={headingId} ref={props.headingRef} tabIndex={-1}>
+        {props.entry ? 'Edit task' : 'New task'}
+      </h2>
+      <TextField label="Summary" value={task.summary} onValue={(summary) => set({ summary })} required autoComplete="off" />
       <div class="grid">
         <TextField label="Due date" type="date" value={date} onValue={setDate} />
         <TextField label="Due time" type="time" value={time} onValue={setTime} hint="Optional: without it the task is due that day." />
@@ -52,7 +62,7 @@ export function TaskEditor(props: { collectionId: string; entry?: Entry; onDone:
         <button type="submit" class="button primary" disabled={busy}>
           Save
         </button>
-        <button type="button" class="button" onClick={props.onDone}>
+        <button type="button" class="button" onClick={() => props.onDone(props.entry?.id ?? null)}>
           Cancel
         </button>
       </div>

@@ -1,5 +1,7 @@
 import { useMemo, useState } from 'preact/hooks';
+import { usePanelFocus } from '../contacts/panel-focus.js';
 import { deleteItem, saveItem, useCollections, useItems, useSyncStatus, type Entry } from '../data/account.js';
+import { memoByText } from '../lib/parse-cache.js';
 import { compareTasks, parseTask, setTaskCompleted, type Task } from '../lib/todo.js';
 import { chooseCollection, CollectionPicker } from '../ui/collection-picker.js';
 import { ConfirmDialog } from '../ui/dialog.js';
@@ -13,11 +15,14 @@ interface Row {
   task: Task;
 }
 
+/** Each task's text is parsed once, not on every render of the list. */
+const readTask = memoByText(parseTask);
+
 function rowsOf(entries: Entry[]): Row[] {
   return entries
     .flatMap((entry) => {
       try {
-        return [{ entry, task: parseTask(entry.data) }];
+        return [{ entry, task: readTask(entry.data) }];
       } catch {
         return [];
       }
@@ -52,6 +57,7 @@ export function TasksPage() {
   const [deleting, setDeleting] = useState<Row | null>(null);
   const action = useAction();
   const remove = useAction();
+  const focus = usePanelFocus(editing ? { key: editing, entryId: editing === 'new' ? null : editing } : null);
   const now = new Date();
 
   if (!collection) {
@@ -73,17 +79,28 @@ export function TasksPage() {
   return (
     <section class="page tasks-page" aria-labelledby="tasks-heading">
       <div class="page-head">
-        <h1 id="tasks-heading">Tasks</h1>
+        <h1 id="tasks-heading" ref={focus.listHeading} tabIndex={-1}>
+          Tasks
+        </h1>
         <button type="button" class="button primary" onClick={() => setEditing('new')}>
           New task
         </button>
       </div>
       <CollectionPicker label="Task list" collections={collections} kind="tasks" value={collection.id} onChange={(id) => (setChosen(id), setEditing(null))} />
       {editing && (
-        <TaskEditor key={editing} collectionId={collection.id} {...(editedEntry ? { entry: editedEntry } : {})} onDone={() => setEditing(null)} />
+        <TaskEditor
+          key={editing}
+          headingRef={focus.panelHeading}
+          collectionId={collection.id}
+          {...(editedEntry ? { entry: editedEntry } : {})}
+          onDone={(id) => {
+            focus.returnTo(id);
+            setEditing(null);
+          }}
+        />
       )}
       <StatusMessage error={action.error} message={loaded || rows.length > 0 ? `${open} open, ${rows.length - open} done` : 'Loading…'} />
-      <ul class="task-list" aria-label="Tasks">
+      <ul class="task-list" aria-label="Tasks" ref={focus.list}>
         {rows.map((r) => {
           const t = r.task;
           const name = t.summary || '(no summary)';
@@ -100,7 +117,7 @@ export function TasksPage() {
               </div>
               {t.description && <p class="task-notes">{t.description}</p>}
               <div class="row-actions">
-                <button type="button" class="button quiet" aria-label={`Edit ${name}`} onClick={() => setEditing(r.entry.id)}>
+                <button type="button" class="button quiet" aria-label={`Edit ${name}`} data-entry-id={r.entry.id} onClick={() => setEditing(r.entry.id)}>
                   Edit
                 </button>
                 <button type="button" class="button quiet" aria-label={`Delete ${name}`} onClick={() => setDeleting(r)}>
@@ -123,6 +140,8 @@ export function TasksPage() {
           onConfirm={() =>
             void remove.run(async () => {
               await deleteItem(deleting.entry.collectionId, deleting.entry.id);
+              // Its Delete button, where focus was before the dialog, is gone with it.
+              focus.returnTo(deleting.entry.id);
               if (editing === deleting.entry.id) setEditing(null);
               setDeleting(null);
             })
