@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Conflict, Restored } from '../../../src/protocol/conflicts.js';
 import { api } from '../api.js';
 import { findByServerId, useItems } from '../data/account.js';
-import { TimeAgo } from '../devices/time-ago.js';
+import { TimeAgo } from '../ui/time-ago.js';
 import { describeReason } from './conflict-reason.js';
 import { itemSummary, pairFields, readFields } from './item-fields.js';
 

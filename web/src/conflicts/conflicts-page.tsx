@@ -3,7 +3,7 @@ import type { Conflict, ConflictList } from '../../../src/protocol/conflicts.js'
 import type { DeviceList } from '../../../src/protocol/devices.js';
 import { api } from '../api.js';
 import { useCollections } from '../data/account.js';
-import { useResource } from '../devices/use-resource.js';
+import { useResource } from '../ui/use-resource.js';
 import { ConflictRecord } from './conflict-record.js';
 import './conflicts.css';
 

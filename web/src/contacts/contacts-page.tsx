@@ -7,7 +7,7 @@ import { TextField } from '../ui/field.js';
 import { Avatar } from './avatar.js';
 import { ContactDetail } from './contact-detail.js';
 import { ContactEditor } from './contact-editor.js';
-import { usePanelFocus } from './panel-focus.js';
+import { usePanelFocus } from '../ui/panel-focus.js';
 import './contacts.css';
 
 type View = { mode: 'list' } | { mode: 'show'; id: string } | { mode: 'edit'; id: string | null };

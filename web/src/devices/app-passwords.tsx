@@ -8,8 +8,8 @@ import { StatusMessage } from '../ui/status.js';
 import { useAction } from '../ui/use-action.js';
 import { NewPassword } from './new-password.js';
 import { setupDetails, type SetupDetails } from './setup-text.js';
-import { TimeAgo } from './time-ago.js';
-import { useResource } from './use-resource.js';
+import { TimeAgo } from '../ui/time-ago.js';
+import { useResource } from '../ui/use-resource.js';
 
 /** App passwords (docs/protocol.md §19): one per device, so each can be revoked alone. */
 export function AppPasswords() {

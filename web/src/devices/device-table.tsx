@@ -4,7 +4,7 @@ import { api } from '../api.js';
 import { ConfirmDialog } from '../ui/dialog.js';
 import { useAction } from '../ui/use-action.js';
 import { moveTo } from './priority-order.js';
-import { TimeAgo } from './time-ago.js';
+import { TimeAgo } from '../ui/time-ago.js';
 
 interface Props {
   devices: DeviceInfo[];

@@ -6,7 +6,7 @@ import { useAction } from '../ui/use-action.js';
 import { AppPasswords } from './app-passwords.js';
 import { DailyChart } from './daily-chart.js';
 import { DeviceTable } from './device-table.js';
-import { useResource } from './use-resource.js';
+import { useResource } from '../ui/use-resource.js';
 import './devices.css';
 
 /** How often the sync health is re-read: often enough to watch a device come online. */

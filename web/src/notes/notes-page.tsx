@@ -1,6 +1,6 @@
 import type { Ref } from 'preact';
 import { useId, useMemo, useState } from 'preact/hooks';
-import { usePanelFocus } from '../contacts/panel-focus.js';
+import { usePanelFocus } from '../ui/panel-focus.js';
 import { deleteItem, saveItem, useCollections, useItems, useSyncStatus, type Entry } from '../data/account.js';
 import { newUid } from '../data/ids.js';
 import { memoByText } from '../lib/parse-cache.js';

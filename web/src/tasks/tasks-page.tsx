@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'preact/hooks';
-import { usePanelFocus } from '../contacts/panel-focus.js';
+import { usePanelFocus } from '../ui/panel-focus.js';
 import { deleteItem, saveItem, useCollections, useItems, useSyncStatus, type Entry } from '../data/account.js';
 import { memoByText } from '../lib/parse-cache.js';
 import { compareTasks, parseTask, setTaskCompleted, type Task } from '../lib/todo.js';
