@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { checkItemContent } from '../../../content/item-content.js';
 import fc from 'fast-check';
 import ICAL from 'ical.js';
-import { checkItemContent } from '../../../content/item-content.js';
-import { decodeWbxml, encodeWbxml } from '../wbxml/codec.js';
 import { child, children, el, text, type WbxmlElement } from '../wbxml/element.js';
 import { calendarMapper, compactCodec } from './calendar.js';
-import type { EasVersion, FromEasContext } from './item-mapper.js';
+import type { EasVersion } from './item-mapper.js';
+import { mapperHarness } from './mapper-harness.js';
 import { parseRecurrence } from './recurrence.js';
 import {
   decodeTimeZoneBlob, encodeTimeZoneBlob, fixedOffsetInfo, ianaVtimezone, sameRules, timeZoneInfoFromVtimezone,
@@ -19,28 +19,7 @@ const crlf = (...lines: string[]) => `${lines.join('\r\n')}\r\n`;
 const cal = (name: string, ...kids: Array<WbxmlElement | string | undefined | false>) => el('Calendar', name, ...kids);
 const asb = (name: string, ...kids: Array<WbxmlElement | string | undefined | false>) => el('AirSyncBase', name, ...kids);
 
-const ctx = (version: EasVersion = '14.1'): FromEasContext => ({ version, newUid: () => 'new-uid@test', now: Date.UTC(2026, 5, 1, 12) });
-
-/** Through the wire, as a client would send it back: encoded to WBXML and decoded again. */
-function wire(children: WbxmlElement[]): WbxmlElement {
-  return decodeWbxml(encodeWbxml(el('AirSync', 'ApplicationData', ...children)));
-}
-
-function toEas(ics: string, version: EasVersion = '14.1'): WbxmlElement {
-  return wire(calendarMapper.toEas(ics, { version }));
-}
-
-function fromEas(app: WbxmlElement, existing?: string, version: EasVersion = '14.1'): string {
-  const out = calendarMapper.fromEas(app, existing, ctx(version));
-  const check = checkItemContent('events', out);
-  assert.ok(check.ok, `checkItemContent: ${check.ok ? '' : check.message}\n${out}`);
-  return out;
-}
-
-/** ical.js's own serialization of a text (what the hub gets back when nothing changed). */
-function canonical(ics: string): string {
-  return `${new ICAL.Component(ICAL.parse(ics) as unknown as unknown[]).toString()}\r\n`;
-}
+const { ctx, wire, toEas, fromEas, canonical } = mapperHarness(calendarMapper, 'events', { uid: 'new-uid@test', now: Date.UTC(2026, 5, 1, 12) });
 
 function value(app: WbxmlElement, name: string, ns = 'Calendar'): string | undefined {
   return text(child(app, name, ns));

@@ -1,37 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { checkItemContent } from '../../../content/item-content.js';
 import fc from 'fast-check';
 import ICAL from 'ical.js';
-import { checkItemContent } from '../../../content/item-content.js';
-import { decodeWbxml, encodeWbxml } from '../wbxml/codec.js';
 import { child, children, el, text, type WbxmlElement } from '../wbxml/element.js';
-import type { EasVersion, FromEasContext } from './item-mapper.js';
+import type { EasVersion } from './item-mapper.js';
+import { mapperHarness } from './mapper-harness.js';
 import { taskMapper } from './task.js';
 
 const crlf = (...lines: string[]) => `${lines.join('\r\n')}\r\n`;
 const t = (name: string, ...kids: Array<WbxmlElement | string | undefined | false>) => el('Tasks', name, ...kids);
 const asb = (name: string, ...kids: Array<WbxmlElement | string | undefined | false>) => el('AirSyncBase', name, ...kids);
 const now = Date.UTC(2026, 5, 1, 12);
-const ctx = (version: EasVersion = '14.1'): FromEasContext => ({ version, newUid: () => 'task-uid@test', now });
-
-function wire(kids: WbxmlElement[]): WbxmlElement {
-  return decodeWbxml(encodeWbxml(el('AirSync', 'ApplicationData', ...kids)));
-}
-
-function toEas(ics: string, version: EasVersion = '14.1'): WbxmlElement {
-  return wire(taskMapper.toEas(ics, { version }));
-}
-
-function fromEas(app: WbxmlElement, existing?: string, version: EasVersion = '14.1'): string {
-  const out = taskMapper.fromEas(app, existing, ctx(version));
-  const check = checkItemContent('tasks', out);
-  assert.ok(check.ok, `checkItemContent: ${check.ok ? '' : check.message}\n${out}`);
-  return out;
-}
-
-function canonical(ics: string): string {
-  return `${new ICAL.Component(ICAL.parse(ics) as unknown as unknown[]).toString()}\r\n`;
-}
+const { ctx, wire, toEas, fromEas, canonical } = mapperHarness(taskMapper, 'tasks', { uid: 'task-uid@test', now });
 
 function todo(ics: string): ICAL.Component {
   return new ICAL.Component(ICAL.parse(ics) as unknown as unknown[]).getFirstSubcomponent('vtodo') as ICAL.Component;
