@@ -4,7 +4,7 @@ import type { Store } from '../store/store.js';
 import { Accounts } from './accounts.js';
 import type { HubPorts } from './ports.js';
 import { restoreConflict } from './conflicts.js';
-import { runServerDrivenSync, type ServerSyncPoint } from './server-driven.js';
+import { runServerDrivenSync, type RunReport, type ServerSyncPoint } from './server-driven.js';
 import { runSyncExchange } from './sync.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Checkpoint } from '../core/sync-key.js';
@@ -16,6 +16,7 @@ import { deleteResource, listResources, putResource, resolveResource, resourceNa
 /** The sync hub: the one place where faces reach the truth store. */
 export class Hub {
   readonly accounts: Accounts;
+  private readonly serverPoints = new Map<string, Set<ServerSyncPoint>>();
 
   constructor(
     private readonly store: Store,
@@ -77,6 +78,21 @@ export class Hub {
   /** One run of the seed's two-stage process for server-driven sync points (see server-driven.ts). */
   runServerDrivenSync(accountId: string, points: readonly ServerSyncPoint[]) {
     return runServerDrivenSync(this.store, this.ports, accountId, points);
+  }
+
+  /**
+   * Makes `point` one of the account's server-driven sync points, which `syncServerPoints` ("Sync now")
+   * runs; the returned function removes it. Connectors (an upstream server, a folder) register here.
+   */
+  registerServerPoint(accountId: string, point: ServerSyncPoint): () => void {
+    const points = this.serverPoints.get(accountId) ?? new Set<ServerSyncPoint>();
+    this.serverPoints.set(accountId, points.add(point));
+    return () => void points.delete(point);
+  }
+
+  /** Runs every server-driven sync point registered for the account, if any. */
+  syncServerPoints(accountId: string): Promise<RunReport> {
+    return runServerDrivenSync(this.store, this.ports, accountId, [...(this.serverPoints.get(accountId) ?? [])]);
   }
 
   listConflicts(accountId: string) {

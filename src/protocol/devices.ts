@@ -37,6 +37,12 @@ export const dailyActivitySchema = z.object({
 });
 export type DailyActivityInfo = z.infer<typeof dailyActivitySchema>;
 
-/** `POST /api/v1/sync-now`: how many connected devices were asked to sync. */
-export const syncNowSchema = z.object({ asked: z.number().int() });
+/**
+ * `POST /api/v1/sync-now`: how many connected devices were asked to sync, and the ids of the account's
+ * server-driven sync points that were run (online) or could not be reached (offline).
+ */
+export const syncNowSchema = z.object({
+  asked: z.number().int(),
+  serverDriven: z.object({ online: z.array(z.string()), offline: z.array(z.string()) }),
+});
 export type SyncNow = z.infer<typeof syncNowSchema>;

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { databaseFile } from '../../src/server/app.js';
 import { packageWebDir } from '../../src/server/config.js';
 import { eventually, openRawChannel } from '../support/push.js';
+import type { CollectionResponse } from '../../src/protocol/sync.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { add, Device, newAccount, syncOnce } from '../support/sync.js';
 
@@ -281,7 +282,7 @@ test('sync-now asks only the account’s connected devices; revoking a device cl
   assert.equal(noCsrf.status, 403);
   const asked = await api(session, 'POST', '/api/v1/sync-now');
   assert.equal(asked.status, 200);
-  assert.deepEqual(asked.body, { asked: 2 });
+  assert.deepEqual(asked.body, { asked: 2, serverDriven: { online: [], offline: [] } });
   await ws.next((m) => m.type === 'syncRequest');
   const polled = await poll;
   assert.equal(polled.status, 200);
@@ -402,4 +403,43 @@ test('signing out closes the push channels the session opened', async () => {
   await channel.next((m) => m.type === 'hello');
   assert.equal((await api(session, 'DELETE', '/api/v1/session')).status, 200);
   assert.equal((await channel.closed).code, 4003);
+});
+
+test('sync-now also runs the account’s server-driven sync points: a reachable one syncs both ways, an unreachable one is reported', async () => {
+  const account = await newAccount(server);
+  const session = await signIn(account);
+  const contacts = ((await api(session, 'GET', '/api/v1/collections')).body.collections as any[]).find((c) => c.name === 'contacts').id as string;
+  const received: string[] = [];
+  let reported = false;
+  const folder = {
+    id: 'upstream-folder',
+    name: 'Upstream folder',
+    protocol: 'folder',
+    collectionId: contacts,
+    // Its one local card goes up on the first run; afterwards it has nothing new.
+    report: async () => (reported ? [] : ((reported = true), [add('up-1', vcard('up-1', 'From Upstream'))])),
+    apply: async (outcome: CollectionResponse) => {
+      for (const c of outcome.commands) if (c.op !== 'delete') received.push(c.data);
+      return true;
+    },
+  };
+  const unreachable = { ...folder, id: 'offline-folder', report: async () => Promise.reject(new Error('host unreachable')) };
+  const removeFolder = server.hub.registerServerPoint(account.accountId, folder);
+  const removeOffline = server.hub.registerServerPoint(account.accountId, unreachable);
+  try {
+    const phone = new Device(server, account.authorization, 'sdk-phone');
+    await phone.sync(contacts, { commands: [add('p-1', vcard('p-1', 'From Phone'))] });
+    const first = await api(session, 'POST', '/api/v1/sync-now');
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.body.serverDriven, { online: ['upstream-folder'], offline: ['offline-folder'] });
+    assert.ok(received.some((d) => d.includes('From Phone')), 'the point received the truth');
+    const back = await phone.sync(contacts);
+    assert.ok(back.commands.some((c) => c.op !== 'delete' && c.data.includes('From Upstream')), 'its card reached the phone');
+    // Another account's sync-now does not run this account's points.
+    const other = await signIn(await newAccount(server));
+    assert.deepEqual((await api(other, 'POST', '/api/v1/sync-now')).body.serverDriven, { online: [], offline: [] });
+  } finally {
+    removeFolder();
+    removeOffline();
+  }
 });

@@ -121,9 +121,12 @@ export async function handleNative(hub: Hub, push: PushPort, principal: Principa
         if (!Number.isInteger(days) || days < 1 || days > activityDaysMax) throw new ProtocolError('invalidRequest', `days must be a whole number from 1 to ${activityDaysMax}`);
         return reply(200, 'dailyActivity', (await hub.dailyActivity(principal.accountId, days)) satisfies DailyActivityInfo);
       }
-      case 'POST /api/v1/sync-now':
+      case 'POST /api/v1/sync-now': {
         req.resume();
-        return reply(200, 'syncNow', { asked: push.askToSync(principal.accountId) } satisfies SyncNow);
+        const asked = push.askToSync(principal.accountId);
+        const { online, offline } = await hub.syncServerPoints(principal.accountId);
+        return reply(200, 'syncNow', { asked, serverDriven: { online, offline } } satisfies SyncNow);
+      }
       case 'GET /api/v1/tokens':
         requirePassword(principal);
         return reply(200, 'tokens', { tokens: (await hub.accounts.listTokens(principal.accountId)).map(toTokenInfo) } satisfies AppTokenList);

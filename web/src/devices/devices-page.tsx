@@ -28,7 +28,9 @@ export function DevicesPage() {
     setAsked(null);
     void syncNow.run(async () => {
       const answer = await api<SyncNow>('POST', '/api/v1/sync-now');
-      setAsked(`Asked ${answer.asked} ${answer.asked === 1 ? 'device' : 'devices'} to sync`);
+      const { online, offline } = answer.serverDriven;
+      const points = online.length + offline.length === 0 ? '' : `; synced ${online.length} server-driven ${online.length === 1 ? 'point' : 'points'}${offline.length > 0 ? ` (${offline.length} unreachable)` : ''}`;
+      setAsked(`Asked ${answer.asked} ${answer.asked === 1 ? 'device' : 'devices'} to sync${points}`);
       await reload();
     });
   };
