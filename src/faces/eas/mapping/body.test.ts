@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { throwsClearly } from './mapper-harness.js';
 import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 import { bodyFromEas, bodyToEas, cleanText, htmlToText } from './body.js';
 
@@ -20,16 +21,6 @@ function parts(body: WbxmlElement | undefined): Record<string, string> {
 }
 
 const htmlBody = (html: string) => as('ApplicationData', asb('Body', asb('Type', '2'), asb('Data', html)));
-
-/** Asserts `fn` throws a plain Error (never a TypeError or RangeError) whose message matches. */
-function throwsClearly(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof Error);
-    assert.equal(err.constructor, Error, `expected a plain Error, got ${String(err)}`);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 test('no text, no Body', () => {
   assert.equal(bodyToEas(undefined, undefined), undefined);

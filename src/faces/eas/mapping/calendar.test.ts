@@ -6,7 +6,7 @@ import ICAL from 'ical.js';
 import { child, children, el, text, type WbxmlElement } from '../wbxml/element.js';
 import { calendarMapper, compactCodec } from './calendar.js';
 import type { EasVersion } from './item-mapper.js';
-import { mapperHarness } from './mapper-harness.js';
+import { mapperHarness, throwsClearly } from './mapper-harness.js';
 import { parseRecurrence } from './recurrence.js';
 import {
   decodeTimeZoneBlob, encodeTimeZoneBlob, fixedOffsetInfo, ianaVtimezone, sameRules, timeZoneInfoFromVtimezone,
@@ -19,7 +19,7 @@ const crlf = (...lines: string[]) => `${lines.join('\r\n')}\r\n`;
 const cal = (name: string, ...kids: Array<WbxmlElement | string | undefined | false>) => el('Calendar', name, ...kids);
 const asb = (name: string, ...kids: Array<WbxmlElement | string | undefined | false>) => el('AirSyncBase', name, ...kids);
 
-const { ctx, wire, toEas, fromEas, canonical } = mapperHarness(calendarMapper, 'events', { uid: 'new-uid@test', now: Date.UTC(2026, 5, 1, 12) });
+const { ctx, wire, toEas, fromEas, canonical, fuzzFromEas } = mapperHarness(calendarMapper, 'events', { uid: 'new-uid@test', now: Date.UTC(2026, 5, 1, 12) });
 
 function value(app: WbxmlElement, name: string, ns = 'Calendar'): string | undefined {
   return text(child(app, name, ns));
@@ -47,14 +47,6 @@ function propLine(c: ICAL.Component, name: string): string | undefined {
 }
 
 /** Asserts a clear Error (not a TypeError) whose message matches. */
-function refuses(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof Error && !(err instanceof TypeError) && !(err instanceof RangeError), `got ${String(err)}`);
-    assert.match(err.message, message);
-    return true;
-  });
-}
-
 function berlinBlob(): string {
   return encodeTimeZoneBlob(timeZoneInfoFromVtimezone(ianaVtimezone('Europe/Berlin') as ICAL.Component, 2026, 'Europe/Berlin'));
 }
@@ -662,19 +654,19 @@ test('MeetingStatus: cancelling sets STATUS:CANCELLED, organizing is remembered,
 
 test('malformed input: clear Errors where nothing sane can be made', () => {
   const base = [cal('StartTime', '20260302T080000Z'), cal('EndTime', '20260302T090000Z'), cal('Subject', 'x')];
-  refuses(() => calendarMapper.fromEas(wire([cal('StartTime', 'next tuesday')]), undefined, ctx()), /StartTime "next tuesday" is not a date-time/);
-  refuses(() => calendarMapper.fromEas(wire([cal('StartTime', '20261332T250000Z')]), undefined, ctx()), /StartTime "20261332T250000Z" is not a valid date-time/);
-  refuses(() => calendarMapper.fromEas(wire([cal('Subject', 'no start')]), undefined, ctx()), /StartTime is required/);
-  refuses(() => calendarMapper.fromEas(wire([...base, cal('Recurrence', cal('Type', '4'))]), undefined, ctx()), /Recurrence Type 4 is not supported/);
-  refuses(() => calendarMapper.fromEas(wire([...base, cal('Recurrence', cal('Type', '1'), cal('Until', 'soon'))]), undefined, ctx()), /Recurrence Until "soon"/);
-  refuses(() => calendarMapper.fromEas(wire([...base, cal('Recurrence', cal('Type', '0')), cal('Exceptions', cal('Exception', cal('Deleted', '1')))]), undefined, ctx()),
+  throwsClearly(() => calendarMapper.fromEas(wire([cal('StartTime', 'next tuesday')]), undefined, ctx()), /StartTime "next tuesday" is not a date-time/);
+  throwsClearly(() => calendarMapper.fromEas(wire([cal('StartTime', '20261332T250000Z')]), undefined, ctx()), /StartTime "20261332T250000Z" is not a valid date-time/);
+  throwsClearly(() => calendarMapper.fromEas(wire([cal('Subject', 'no start')]), undefined, ctx()), /StartTime is required/);
+  throwsClearly(() => calendarMapper.fromEas(wire([...base, cal('Recurrence', cal('Type', '4'))]), undefined, ctx()), /Recurrence Type 4 is not supported/);
+  throwsClearly(() => calendarMapper.fromEas(wire([...base, cal('Recurrence', cal('Type', '1'), cal('Until', 'soon'))]), undefined, ctx()), /Recurrence Until "soon"/);
+  throwsClearly(() => calendarMapper.fromEas(wire([...base, cal('Recurrence', cal('Type', '0')), cal('Exceptions', cal('Exception', cal('Deleted', '1')))]), undefined, ctx()),
     /Exception without ExceptionStartTime/);
-  refuses(() => calendarMapper.fromEas(wire([...base, cal('Reminder', '-5')]), undefined, ctx()), /Reminder -5 is negative/);
-  refuses(() => calendarMapper.fromEas(wire([...base, cal('Reminder', 'soon')]), undefined, ctx()), /Reminder: "soon" is not a number/);
-  refuses(() => calendarMapper.fromEas(wire(base), 'not an icalendar', ctx()), /cannot parse the existing event/);
-  refuses(() => calendarMapper.fromEas(wire(base), crlf('BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:x', 'END:VCALENDAR'), ctx()), /no VEVENT/);
-  refuses(() => calendarMapper.toEas('BEGIN:VCARD\r\nEND:VCARD\r\n', { version: '14.1' }), /not one VCALENDAR/);
-  refuses(() => calendarMapper.fromEas(wire([...base, asb('Body', asb('Type', '3'), asb('Data', 'e1xydGY='))]), undefined, ctx()), /RTF/);
+  throwsClearly(() => calendarMapper.fromEas(wire([...base, cal('Reminder', '-5')]), undefined, ctx()), /Reminder -5 is negative/);
+  throwsClearly(() => calendarMapper.fromEas(wire([...base, cal('Reminder', 'soon')]), undefined, ctx()), /Reminder: "soon" is not a number/);
+  throwsClearly(() => calendarMapper.fromEas(wire(base), 'not an icalendar', ctx()), /cannot parse the existing event/);
+  throwsClearly(() => calendarMapper.fromEas(wire(base), crlf('BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:x', 'END:VCALENDAR'), ctx()), /no VEVENT/);
+  throwsClearly(() => calendarMapper.toEas('BEGIN:VCARD\r\nEND:VCARD\r\n', { version: '14.1' }), /not one VCALENDAR/);
+  throwsClearly(() => calendarMapper.fromEas(wire([...base, asb('Body', asb('Type', '3'), asb('Data', 'e1xydGY='))]), undefined, ctx()), /RTF/);
 });
 
 test('malformed input: sane items where one can be made', () => {
@@ -743,17 +735,5 @@ test('random client input never gives a TypeError or an item the hub would refus
     ...['Subject', 'Location', 'UID', 'OrganizerName', 'OrganizerEmail'].map((n) => str.map((v) => cal(n, v))),
     recurrence, attendees, exceptions,
     fc.array(str, { maxLength: 3 }).map((v) => cal('Categories', ...v.map((c) => cal('Category', c)))));
-  fc.assert(fc.property(fc.array(field, { maxLength: 10 }), fc.constantFrom(undefined, berlinMeeting, allDayTrip),
-    fc.constantFrom<EasVersion>('14.0', '14.1', '16.1'), (kids, existing, version) => {
-      let out: string;
-      try {
-        out = calendarMapper.fromEas(el('AirSync', 'ApplicationData', ...kids), existing, ctx(version));
-      } catch (err) {
-        return err instanceof Error && !(err instanceof TypeError) && !(err instanceof RangeError);
-      }
-      const check = checkItemContent('events', out);
-      assert.ok(check.ok, check.ok ? '' : `${check.message}\n${out}`);
-      calendarMapper.toEas(out, { version });
-      return true;
-    }), { numRuns: 400 });
+  fuzzFromEas(field, [undefined, berlinMeeting, allDayTrip]);
 });

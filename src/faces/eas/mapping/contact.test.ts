@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { throwsClearly } from './mapper-harness.js';
 import fc from 'fast-check';
 import ICAL from 'ical.js';
 import { checkItemContent } from '../../../content/item-content.js';
@@ -232,16 +233,6 @@ const send = (f: Record<string, string>) => Object.entries(f).map(([k, v]) => el
 
 /** Lines of a card, unfolded. */
 const unfolded = (data: string) => data.replace(/\r\n[ \t]/g, '').split('\r\n');
-
-/** Asserts `fn` throws a plain Error (never a TypeError, RangeError, ...) whose message matches. */
-function throwsClearly(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof Error);
-    assert.equal(err.constructor, Error, `expected a plain Error, got ${String(err)}`);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 const minimal4 = card('BEGIN:VCARD', 'VERSION:4.0', 'UID:base-4', 'FN:Base', 'END:VCARD');
 

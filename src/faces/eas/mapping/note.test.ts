@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { throwsClearly } from './mapper-harness.js';
 import fc from 'fast-check';
 import { checkItemContent } from '../../../content/item-content.js';
 import { namespace, text, type WbxmlElement, type WbxmlNode } from '../wbxml/element.js';
@@ -46,15 +47,6 @@ const toEas = (data: string) => fields(noteMapper.toEas(data, options));
 const fromEas = (children: WbxmlElement[], existing?: string, at = now) => valid(noteMapper.fromEas(ad(...children), existing, { ...context, now: at }));
 const send = (f: Record<string, string>) => Object.entries(f).map(([k, v]) => element(k, v));
 const unfolded = (data: string) => data.replace(/\r\n[ \t]/g, '').split('\r\n');
-
-function throwsClearly(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof Error);
-    assert.equal(err.constructor, Error, `expected a plain Error, got ${String(err)}`);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 const rich = ics(
   'BEGIN:VCALENDAR',
