@@ -3,7 +3,7 @@ import type { Collection } from '../../../src/protocol/collections.js';
 import type { EventFields } from '../lib/ical-event.js';
 import { ConfirmDialog, Dialog } from '../ui/dialog.js';
 import { SelectField, TextField } from '../ui/field.js';
-import { StatusMessage } from '../ui/status.js';
+import { SaveActions } from '../ui/save-actions.js';
 import { useAction } from '../ui/use-action.js';
 import { fieldsOf, formOf, formProblem, repeatChanged, withAllDay, withStart, type EventForm } from './editor-form.js';
 import { RepeatFields } from './repeat-fields.js';
@@ -101,20 +101,13 @@ export function EventEditor(props: EditorProps) {
         <TextField label="Location" value={form.location} onValue={(location) => change({ location })} />
         <TextField label="Description" value={form.description} onValue={(description) => change({ description })} multiline />
         {!props.single && <RepeatFields form={form} onChange={change} customRule={props.customRule && !repeatChanged(form, initialForm)} />}
-        <StatusMessage error={problem ?? action.error} message={action.busy ? 'Saving…' : null} />
-        <div class="actions">
-          <button type="submit" class="button primary" disabled={action.busy}>
-            Save
-          </button>
-          <button type="button" class="button" onClick={props.onClose}>
-            Cancel
-          </button>
+        <SaveActions busy={action.busy} error={problem ?? action.error} onCancel={props.onClose}>
           {props.onDelete && (
             <button type="button" class="button danger delete" onClick={() => setAsking({ action: 'delete' })} disabled={action.busy}>
               Delete
             </button>
           )}
-        </div>
+        </SaveActions>
       </form>
       {asking && props.series && <ScopeDialog action={asking.action} summary={form.summary} onChoose={choose} onCancel={() => setAsking(null)} />}
       {asking?.action === 'delete' && !props.series && (

@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { refreshCollections, useCollections, useItems, useSyncStatus } from '../data/account.js';
 import { ConfirmDialog } from '../ui/dialog.js';
 import { SelectField, TextField } from '../ui/field.js';
+import { SaveActions } from '../ui/save-actions.js';
 import { StatusMessage } from '../ui/status.js';
 import { useAction } from '../ui/use-action.js';
 import { slugFor } from './slug.js';
@@ -171,15 +172,7 @@ function EditForm(props: { collection: Collection; onDone: () => void }) {
           <input id={colorId} type="color" value={color} onInput={(e) => setColor((e.currentTarget as HTMLInputElement).value)} />
         </div>
       </div>
-      <StatusMessage error={error} message={busy ? 'Saving…' : null} />
-      <div class="actions">
-        <button type="submit" class="button primary" disabled={busy}>
-          Save
-        </button>
-        <button type="button" class="button" onClick={props.onDone}>
-          Cancel
-        </button>
-      </div>
+      <SaveActions busy={busy} error={error} onCancel={props.onDone} />
     </form>
   );
 }

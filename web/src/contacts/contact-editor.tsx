@@ -4,7 +4,7 @@ import { newUid } from '../data/ids.js';
 import { saveItem, type Entry } from '../data/account.js';
 import { addressTypes, displayName, emailTypes, emptyContact, parseContact, phoneTypes, serializeContact, type Address, type Contact, type TypedValue } from '../lib/vcard.js';
 import { SelectField, TextField } from '../ui/field.js';
-import { StatusMessage } from '../ui/status.js';
+import { SaveActions } from '../ui/save-actions.js';
 import { useAction } from '../ui/use-action.js';
 import { Avatar } from './avatar.js';
 import { resizePhoto } from './photo.js';
@@ -92,15 +92,7 @@ export function ContactEditor(props: {
           )}
         </div>
       </fieldset>
-      <StatusMessage error={error} message={busy ? 'Saving…' : null} />
-      <div class="actions">
-        <button type="submit" class="button primary" disabled={busy}>
-          Save
-        </button>
-        <button type="button" class="button" onClick={() => props.onDone(props.entry?.id ?? null)}>
-          Cancel
-        </button>
-      </div>
+      <SaveActions busy={busy} error={error} onCancel={() => props.onDone(props.entry?.id ?? null)} />
     </form>
   );
 }

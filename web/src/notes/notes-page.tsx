@@ -7,7 +7,7 @@ import { memoByText } from '../lib/parse-cache.js';
 import { chooseCollection, CollectionPicker } from '../ui/collection-picker.js';
 import { ConfirmDialog } from '../ui/dialog.js';
 import { TextField } from '../ui/field.js';
-import { StatusMessage } from '../ui/status.js';
+import { SaveActions } from '../ui/save-actions.js';
 import { useAction } from '../ui/use-action.js';
 import { parseNote, serializeNote, type Note } from './journal.js';
 import './notes.css';
@@ -140,20 +140,13 @@ function NoteEditor(props: {
       {props.entry?.rejected && <p class="error">The server refused this version: {props.entry.rejected}</p>}
       <TextField label="Title" value={note.summary} onValue={(summary) => setNote((n) => ({ ...n, summary }))} autoComplete="off" />
       <TextField label="Text" multiline value={note.description} onValue={(description) => setNote((n) => ({ ...n, description }))} class="note-text" />
-      <StatusMessage error={save.error} message={save.busy ? 'Saving…' : null} />
-      <div class="actions">
-        <button type="submit" class="button primary" disabled={save.busy}>
-          Save
-        </button>
-        <button type="button" class="button" onClick={() => props.onDone(props.entry?.id ?? null)}>
-          Cancel
-        </button>
+      <SaveActions busy={save.busy} error={save.error} onCancel={() => props.onDone(props.entry?.id ?? null)}>
         {props.entry && (
           <button type="button" class="button danger" onClick={() => setConfirming(true)}>
             Delete
           </button>
         )}
-      </div>
+      </SaveActions>
       {confirming && props.entry && (
         <ConfirmDialog
           title="Delete note"

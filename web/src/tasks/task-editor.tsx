@@ -4,7 +4,7 @@ import { saveItem, type Entry } from '../data/account.js';
 import { newUid } from '../data/ids.js';
 import { emptyTask, parseTask, serializeTask, type Task } from '../lib/todo.js';
 import { SelectField, TextField } from '../ui/field.js';
-import { StatusMessage } from '../ui/status.js';
+import { SaveActions } from '../ui/save-actions.js';
 import { useAction } from '../ui/use-action.js';
 
 /** RFC 5545 priorities: 1 is highest, 9 lowest; clients commonly offer these three. */
@@ -57,15 +57,7 @@ export function TaskEditor(props: {
         <SelectField label="Priority" value={String(task.priority)} onValue={(p) => set({ priority: Number(p) })} options={priorityOptions} />
       </div>
       <TextField label="Notes" multiline value={task.description} onValue={(description) => set({ description })} />
-      <StatusMessage error={error} message={busy ? 'Saving…' : null} />
-      <div class="actions">
-        <button type="submit" class="button primary" disabled={busy}>
-          Save
-        </button>
-        <button type="button" class="button" onClick={() => props.onDone(props.entry?.id ?? null)}>
-          Cancel
-        </button>
-      </div>
+      <SaveActions busy={busy} error={error} onCancel={() => props.onDone(props.entry?.id ?? null)} />
     </form>
   );
 }
