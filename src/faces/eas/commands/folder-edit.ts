@@ -20,7 +20,8 @@ async function edit(ctx: EasContext, body: WbxmlElement | undefined, root: strin
   const sent = text(child(body, 'SyncKey'));
   if (sent === undefined || !/^\d{1,15}$/.test(sent)) return fh(root, fh('Status', String(folderStatus.badRequest)));
   const key = Number(sent);
-  const current = await ctx.hub.withFaceState(ctx.point, hierarchyStateKey, (_, raw) => ({ state: raw, result: raw && (JSON.parse(raw) as HierarchyState) }));
+  const raw = await ctx.hub.readFaceState(ctx.point.accountId, ctx.point.device.id, hierarchyStateKey);
+  const current = raw === undefined ? undefined : (JSON.parse(raw) as HierarchyState);
   if (!current || current.key !== key) return fh(root, fh('Status', String(folderStatus.invalidKey)));
   let outcome: Outcome;
   try {
@@ -33,8 +34,8 @@ async function edit(ctx: EasContext, body: WbxmlElement | undefined, root: strin
   if (outcome.status !== folderStatus.success) return fh(root, fh('Status', String(outcome.status)));
   // The new key's hierarchy is the one the device had plus its own edit, and nothing else: changes made
   // elsewhere in the meantime still reach it with its next FolderSync.
-  const next = await ctx.hub.withFaceState(ctx.point, hierarchyStateKey, (collections, raw) => {
-    const state = raw === undefined ? current : (JSON.parse(raw) as HierarchyState);
+  const next = await ctx.hub.withFaceState(ctx.point, hierarchyStateKey, (collections, latest) => {
+    const state = latest === undefined ? current : (JSON.parse(latest) as HierarchyState);
     const folders = { ...state.folders };
     outcome.apply?.(folders, foldersOf(collections));
     const updated: HierarchyState = { key: state.key + 1, folders, previous: { key: state.key, folders: state.folders } };
