@@ -31,6 +31,10 @@ export const pushMessageSchema = z.discriminatedUnion('type', [
 ]);
 export type PushMessage = z.infer<typeof pushMessageSchema>;
 
+/** The last event of a Server-Sent Events stream: why it ends, as the WebSocket close frame would say (same codes). */
+export const streamCloseSchema = z.object({ type: z.literal('close'), code: z.number().int(), reason: z.string() });
+export type StreamClose = z.infer<typeof streamCloseSchema>;
+
 /** The rest of a split change, fetched by its token: `data` continues the notice's first portion. */
 export const remainderSchema = z.object({ token: z.number().int(), serverId: z.string(), etag: z.string(), offset: z.number().int(), data: z.string() });
 export type Remainder = z.infer<typeof remainderSchema>;

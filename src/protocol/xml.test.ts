@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { errorBodySchema } from './collections.js';
+import { errorBodySchema, updateCollectionSchema } from './collections.js';
 import { syncRequestSchema, syncResponseSchema, type SyncRequest, type SyncResponse } from './sync.js';
 import { decodeXml, encodeXml, parseXml, XmlDecodeError } from './xml.js';
 
@@ -175,4 +175,17 @@ test('the wrong root, malformed input and an empty document are errors', () => {
   assert.throws(() => decodeXml('', 'r', schema, depth), XmlDecodeError);
   assert.throws(() => decodeXml('just text', 'r', schema, depth), XmlDecodeError);
   assert.throws(() => decodeXml('<r><a>&#1;</a></r>', 'r', schema, depth), XmlDecodeError, 'XML 1.0 cannot carry C0 controls');
+});
+
+test('an empty element clears a nullable field (JSON null); a non-nullable one stays an empty string', () => {
+  const value = decodeXml(
+    '<updateCollection><color/><description></description><displayName></displayName></updateCollection>',
+    'updateCollection',
+    updateCollectionSchema,
+    depth,
+  );
+  assert.deepEqual(value, { color: null, description: null, displayName: '' });
+  assert.ok(!updateCollectionSchema.safeParse(value).success, 'an empty displayName is still refused');
+  const kept = decodeXml('<updateCollection><description> </description></updateCollection>', 'updateCollection', updateCollectionSchema, depth);
+  assert.deepEqual(kept, { description: ' ' }, 'text, even blank, is a value');
 });

@@ -89,6 +89,13 @@ function core(schema: AnySchema): AnySchema {
   return s;
 }
 
+/** Whether null is a value the field takes (under its optional/default wrappers). */
+function isNullable(schema: AnySchema): boolean {
+  let s = schema as AnySchema & { def: { type: string; innerType?: AnySchema } };
+  while (s.def.type === 'optional' || s.def.type === 'default') s = s.def.innerType as typeof s;
+  return s.def.type === 'nullable';
+}
+
 function defOf(schema: AnySchema): Record<string, unknown> & { type: string } {
   return (schema as unknown as { def: Record<string, unknown> & { type: string } }).def;
 }
@@ -135,6 +142,9 @@ function toObject(el: XmlElement, shape: Record<string, AnySchema>): Record<stri
       out[child.name] = list;
     } else if (child.name in out) {
       throw new XmlDecodeError(`element <${child.name}> appears more than once in <${el.name}>`);
+    } else if (isNullable(field) && child.children.length === 0 && child.text === '') {
+      // XML has no null: an empty element clears a field that JSON clears with null (docs/protocol.md §11).
+      out[child.name] = null;
     } else {
       out[child.name] = toValue(child, field);
     }

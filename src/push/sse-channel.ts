@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { PushMessage } from '../protocol/push.js';
+import type { PushMessage, StreamClose } from '../protocol/push.js';
 import type { Channel } from './push-hub.js';
 
 /**
@@ -35,7 +35,9 @@ export class SseChannel implements Channel {
     return true;
   }
 
-  close(): void {
+  /** Ends the stream with a last `close` event, which says why as a WebSocket's close frame would (docs/protocol.md §18.3). */
+  close(code: number, reason: string): void {
+    if (this.open && !this.res.writableNeedDrain) this.res.write(`event: close\ndata: ${JSON.stringify({ type: 'close', code, reason } satisfies StreamClose)}\n\n`);
     this.open = false;
     this.res.end();
   }

@@ -79,6 +79,20 @@ test('SSE opens with a single-use ticket, not without one, and carries changes a
   controller.abort();
 });
 
+test('an event stream that ends says why in a last close event; a WebSocket frame over 4096 bytes closes with 1009', async () => {
+  const account = await newAccount(server);
+  const res = await fetch(`${server.url}/api/v1/push/events?device=laptop`, { headers: { authorization: account.authorization } });
+  const events = readEvents(res.body as ReadableStream<Uint8Array>);
+  await eventually(() => events.some((e) => e.event === 'hello'), 'hello');
+  const taker = openRawChannel(server.url, { device: 'laptop' }, { authorization: account.authorization });
+  await taker.next((m) => m.type === 'hello');
+  await eventually(() => events.some((e) => e.event === 'close'), 'the close event');
+  assert.deepEqual(events.at(-1), { event: 'close', data: { type: 'close', code: 4001, reason: 'a newer channel for this device took over' } });
+
+  taker.socket.send('x'.repeat(4097));
+  assert.equal((await taker.closed).code, 1009);
+});
+
 test('long-poll answers when a change commits, keeps notices until acknowledged, and times out empty', async () => {
   const account = await newAccount(server);
   const poll = async (after: number, wait: number) => {
