@@ -211,8 +211,10 @@ test('control characters are refused in collection names, display names, descrip
   const id = JSON.parse(ok.text).collection?.id ?? JSON.parse(ok.text).id;
   assert.equal((await json('PATCH', `/api/v1/collections/${id}`, { displayName: 'x\u0085y' })).status, 400);
   assert.equal((await json('POST', '/api/v1/tokens', { label: 'phone\u0007' })).status, 400);
-  const sync = await json('POST', '/api/v1/sync', { version: 1, device: { id: 'dev1', name: 'my\u001bphone' }, collections: [] });
-  assert.equal(sync.status, 400, sync.text);
+  const sync = (name: string) => json('POST', '/api/v1/sync', { version: 1, device: { id: 'dev1', name }, collections: [{ collectionId: a.contacts, syncKey: 0 }] });
+  assert.equal((await sync('my phone')).status, 200);
+  const badDevice = await sync('my\u001bphone');
+  assert.equal(badDevice.status, 400, badDevice.text);
 
   // DAV: the URL name follows the collection-name rule; displayname and descriptions the name rule.
   const home = `/dav/users/${a.accountName}/`;
