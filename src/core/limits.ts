@@ -39,6 +39,21 @@ export const limits = {
   clientIdCharsMax: 256,
   /** Collection names, display names and colours. */
   nameCharsMax: 200,
+  /** Most attributes on one XML element, namespace declarations included (any face). */
+  xmlAttributesPerElementMax: 64,
+  /** CardDAV/CalDAV (docs/dav.md § Limits): largest PROPFIND/REPORT/PROPPATCH/MKCOL body, and most XML elements in one. */
+  davXmlBodyBytesMax: 1024 * 1024,
+  davXmlElementsMax: 10_000,
+  /** Most distinct properties one DAV request names, and the longest namespace and local name of one. */
+  davPropsMax: 100,
+  davPropNameCharsMax: 256,
+  /** Most hrefs in one multiget; most prop-filters plus text-matches in one query, and the longest text-match. */
+  davHrefsMax: 1000,
+  davFiltersMax: 16,
+  davMatchTextCharsMax: 256,
+  /** Most members and bytes in one multistatus answer; beyond either, the answer is truncated with a 507. */
+  davMembersMax: 10_000,
+  davResponseBytesMax: 16 * 1024 * 1024,
 } as const;
 
 assert(limits.itemBytesMax <= limits.requestBytesMax, 'an item must fit in a request');

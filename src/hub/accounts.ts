@@ -1,4 +1,5 @@
-import type { CollectionKind, CreateCollection } from '../protocol/collections.js';
+import { collectionNamePattern, collectionNameRule, type CollectionKind, type CreateCollection } from '../protocol/collections.js';
+import { nameProblem } from '../protocol/names.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { AccountRow, AppTokenRow, CollectionRow, Store, WebSessionRow } from '../store/store.js';
 import type { HubPorts } from './ports.js';
@@ -15,6 +16,16 @@ const defaultCollections: ReadonlyArray<{ name: string; kind: CollectionKind; di
 const tokenUseResolutionMs = 60_000;
 
 const accountNamePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+
+/**
+ * Every face creates and renames through here, so the naming rules hold whatever face a name came in by
+ * (docs/protocol.md § Names); faces that can say which field failed check first with the same rules.
+ */
+function checkCollectionFields(fields: { name?: string; displayName?: string; description?: string | null }): void {
+  if (fields.name !== undefined && !collectionNamePattern.test(fields.name)) throw new ProtocolError('invalidRequest', collectionNameRule);
+  const problem = (fields.displayName === undefined ? undefined : nameProblem(fields.displayName)) ?? (fields.description ? nameProblem(fields.description, true) : undefined);
+  if (problem !== undefined) throw new ProtocolError('invalidRequest', problem);
+}
 
 export class Accounts {
   private readonly revocationListeners: Array<(tokenId: string) => void> = [];
@@ -59,6 +70,8 @@ export class Accounts {
   }
 
   async addToken(accountId: string, tokenId: string, label: string, secretHash: string): Promise<AppTokenRow> {
+    const problem = nameProblem(label);
+    if (problem !== undefined) throw new ProtocolError('invalidRequest', `app-password labels: ${problem}`);
     const row: AppTokenRow = { id: tokenId, accountId, label, secretHash, createdAt: this.ports.clock.now(), lastUsedAt: null };
     await this.store.transaction((tx) => tx.createToken(row));
     return row;
@@ -110,6 +123,7 @@ export class Accounts {
 
   /** Changes what the patch names of a collection's display name, colour and description. */
   async updateCollection(accountId: string, collectionId: string, patch: Partial<Pick<CollectionRow, 'displayName' | 'color' | 'description'>>): Promise<CollectionRow> {
+    checkCollectionFields(patch);
     return this.store.transaction(async (tx) => {
       const row = await tx.getCollection(accountId, collectionId);
       if (!row) throw new ProtocolError('notFound', 'no such collection');
@@ -137,6 +151,7 @@ export class Accounts {
   }
 
   async createCollection(accountId: string, input: CreateCollection): Promise<CollectionRow> {
+    checkCollectionFields(input);
     return this.store.transaction(async (tx) => {
       if (await tx.findCollectionByName(accountId, input.name)) {
         throw new ProtocolError('conflict', `a collection named ${input.name} already exists`);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isName, isText } from './names.js';
 
 /** The collection API: list and create the collections a sync request names. */
 
@@ -23,21 +24,24 @@ export type CollectionList = z.infer<typeof collectionListSchema>;
  * `name` is the account-unique handle used by the CLI and in URLs: letters, digits, '.', '-' and '_'
  * (DAV clients name new collections with UUIDs, upper-case ones included).
  */
+export const collectionNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const collectionNameRule = 'collection names are letters, digits, ".", "_" and "-" (up to 64), starting with a letter or digit';
+
 export const createCollectionSchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/),
+  name: z.string().regex(collectionNamePattern, collectionNameRule),
   kind: collectionKindSchema,
-  displayName: z.string().min(1).max(200).optional(),
+  displayName: z.string().min(1).max(200).refine(...isName).optional(),
   color: z.string().regex(/^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$/).optional(),
-  description: z.string().max(2000).optional(),
+  description: z.string().max(2000).refine(...isText).optional(),
 });
 export type CreateCollection = z.infer<typeof createCollectionSchema>;
 
 /** PATCH /api/v1/collections/{id}: fields to change; null clears the colour or description. */
 export const updateCollectionSchema = z
   .object({
-    displayName: z.string().min(1).max(200),
+    displayName: createCollectionSchema.shape.displayName.unwrap(),
     color: createCollectionSchema.shape.color.unwrap().nullable(),
-    description: z.string().max(2000).nullable(),
+    description: createCollectionSchema.shape.description.unwrap().nullable(),
   })
   .partial()
   .strict();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { limits } from '../core/limits.js';
 import { statusCodes } from './errors.js';
+import { isName } from './names.js';
 
 /**
  * The sync message (seed 003): one request carries one or more collections, each with its sync key,
@@ -52,7 +53,7 @@ export type CollectionRequest = z.infer<typeof collectionRequestSchema>;
 export const deviceSchema = z.object({
   /** Chosen by the client once and kept: it names the sync point. */
   id: z.string().min(1).max(128),
-  name: z.string().max(200).optional(),
+  name: z.string().max(200).refine(...isName).optional(),
 });
 
 export const syncRequestSchema = z.object({

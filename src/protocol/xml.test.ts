@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z } from 'zod';
+import { limits } from '../core/limits.js';
 import { errorBodySchema, updateCollectionSchema } from './collections.js';
 import { syncRequestSchema, syncResponseSchema, type SyncRequest, type SyncResponse } from './sync.js';
 import { decodeXml, encodeXml, parseXml, XmlDecodeError } from './xml.js';
@@ -188,4 +189,25 @@ test('an empty element clears a nullable field (JSON null); a non-nullable one s
   assert.ok(!updateCollectionSchema.safeParse(value).success, 'an empty displayName is still refused');
   const kept = decodeXml('<updateCollection><description> </description></updateCollection>', 'updateCollection', updateCollectionSchema, depth);
   assert.deepEqual(kept, { description: ' ' }, 'text, even blank, is a value');
+});
+
+test('a depth bomb stops at the bound at once, with or without namespaces; elements and attributes are capped', () => {
+  // Reading on past the bound made saxes resolve each tag through every open tag: seconds for 1 MB.
+  for (const namespaces of [false, true]) {
+    const started = process.cpuUsage();
+    assert.throws(() => parseXml(`<r xmlns="urn:x">${'<a>'.repeat(330_000)}`, depth, namespaces), /deeper than 16/);
+    const { user, system } = process.cpuUsage(started);
+    assert.ok((user + system) / 1000 < 500, `${(user + system) / 1000} ms of CPU`);
+  }
+  assert.doesNotThrow(() => parseXml(`<r>${'<a/>'.repeat(99)}</r>`, depth, true, 100));
+  assert.throws(() => parseXml(`<r>${'<a/>'.repeat(100)}</r>`, depth, true, 100), /more than 100 XML elements/);
+  const attrs = (n: number) => `<r ${Array.from({ length: n }, (_, i) => `a${i}="1"`).join(' ')}/>`;
+  assert.equal(Object.keys(parseXml(attrs(limits.xmlAttributesPerElementMax), depth).attrs).length, limits.xmlAttributesPerElementMax);
+  assert.throws(() => parseXml(attrs(limits.xmlAttributesPerElementMax + 1), depth), /more than 64 attributes/);
+});
+
+test('escapeText never writes a character XML cannot carry: stored controls, noncharacters and lone surrogates become U+FFFD', () => {
+  const stored = 'a\u0000b\u001bc\ufffed\ud800e\udc00f\u{1F600}\t\n\r<&>"';
+  const xml = encodeXml('item', { data: stored });
+  assert.deepEqual(decodeXml(xml, 'item', z.object({ data: z.string() }), depth), { data: 'a\ufffdb\ufffdc\ufffdd\ufffde\ufffdf\u{1F600}\t\n\r<&>"' });
 });

@@ -1,5 +1,6 @@
 import { SaxesParser } from 'saxes';
 import type { z } from 'zod';
+import { limits } from '../core/limits.js';
 
 /**
  * The XML encoding of the protocol's schemas, derived from the zod schemas so that JSON and XML can
@@ -30,22 +31,34 @@ export interface XmlElement {
 }
 
 /**
- * Parses into a small element tree, refusing any DOCTYPE and nesting deeper than `depthMax`, in time
- * linear in the input. `namespaces`: resolve prefixes (WebDAV bodies), instead of the native
- * protocol's plain names.
+ * Parses into a small element tree, in time linear in the input: the first problem ends the parse at
+ * once (a DOCTYPE, nesting deeper than `depthMax`, more than `elementsMax` elements, more than
+ * limits.xmlAttributesPerElementMax attributes on one element, malformed XML). Stopping at once matters:
+ * saxes resolves each prefix by walking the open tags, so reading on past the depth bound costs the
+ * square of the depth (docs/dav.md § Limits). `namespaces`: resolve prefixes (WebDAV bodies), instead
+ * of the native protocol's plain names.
  */
-export function parseXml(source: string, depthMax: number, namespaces = false): XmlElement {
+export function parseXml(source: string, depthMax: number, namespaces = false, elementsMax = Number.POSITIVE_INFINITY): XmlElement {
   const parser = new SaxesParser({ xmlns: namespaces, position: true });
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
-  let failure: Error | undefined;
-  const fail = (message: string) => {
-    failure ??= new XmlDecodeError(message);
+  let elements = 0;
+  let attributes = 0;
+  // Handlers throw: saxes calls them synchronously, so the exception leaves write() and nothing more is read.
+  const fail = (message: string): never => {
+    throw new XmlDecodeError(message);
   };
   parser.on('doctype', () => fail('DOCTYPE is not allowed'));
   parser.on('error', (err) => fail(`malformed XML: ${err.message}`));
+  parser.on('opentagstart', () => {
+    if (stack.length >= depthMax) fail(`XML nested deeper than ${depthMax} elements`);
+    if (++elements > elementsMax) fail(`more than ${elementsMax} XML elements`);
+    attributes = 0;
+  });
+  parser.on('attribute', () => {
+    if (++attributes > limits.xmlAttributesPerElementMax) fail(`more than ${limits.xmlAttributesPerElementMax} attributes on one XML element`);
+  });
   parser.on('opentag', (tag) => {
-    if (stack.length >= depthMax) return fail(`XML nested deeper than ${depthMax} elements`);
     const attrs: Record<string, string> = {};
     for (const [name, attr] of Object.entries(tag.attributes)) {
       if (typeof attr === 'string') attrs[name] = attr;
@@ -68,12 +81,7 @@ export function parseXml(source: string, depthMax: number, namespaces = false): 
   };
   parser.on('text', addText);
   parser.on('cdata', addText);
-  // saxes reports errors through the handler and keeps going; stop feeding once one is seen so the
-  // work stays linear and the first error is the one reported.
-  const chunk = 64 * 1024;
-  for (let i = 0; i < source.length && !failure; i += chunk) parser.write(source.slice(i, i + chunk));
-  if (!failure) parser.close();
-  if (failure) throw failure;
+  parser.write(source).close();
   if (!root) throw new XmlDecodeError('empty XML document');
   return root;
 }
@@ -163,11 +171,16 @@ export function decodeXml(source: string, rootName: string, schema: AnySchema, d
   return toValue(root, schema);
 }
 
-// XML 1.0 cannot carry most C0 controls even as references; content validation refuses them upstream.
+/**
+ * XML 1.0 cannot carry most C0 controls, U+FFFE/U+FFFF or lone surrogates, not even as references. Names
+ * and items with them are refused on the way in (protocol/names.ts, content checks), but one stored
+ * before that rule must not turn a whole listing into invalid XML: it is written as U+FFFD.
+ */
 const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;', '"': '&quot;' };
+const mustEscape = /[&<>\r"\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 /** Escapes text for element content or a quoted attribute; a CR becomes &#13; so CRLF survives parsing. */
 export function escapeText(text: string): string {
-  return text.replace(/[&<>\r"]/g, (c) => escapes[c] as string);
+  return text.replace(mustEscape, (c) => escapes[c] ?? '\ufffd');
 }
 
 function writeValue(name: string, value: unknown, out: string[]): void {

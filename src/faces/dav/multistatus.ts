@@ -3,6 +3,7 @@
  * namespace and local name; the namespaces clients know get their usual prefixes, any other is
  * declared on the element that uses it.
  */
+import { limits } from '../../core/limits.js';
 import { escapeText } from '../../protocol/xml.js';
 
 export const ns = {
@@ -18,61 +19,105 @@ const declarations = Object.entries(prefixes)
   .map(([uri, prefix]) => `xmlns:${prefix}="${uri}"`)
   .join(' ');
 
+/** Our own elements in error bodies: clients ignore what they do not know (RFC 4918 §16). */
+const syncpointNs = 'urn:syncpoint:dav';
+
 export interface PropName {
   ns: string;
   name: string;
 }
 
-
-/** `<prefix:name>inner</prefix:name>` (or empty), declaring an unknown namespace in place. */
+/** `<prefix:name>inner</prefix:name>` (or empty), declaring an unknown namespace in place (none for no namespace: XML 1.0 cannot undeclare a prefix). */
 export function element(p: PropName, inner = ''): string {
   const prefix = prefixes[p.ns];
-  const tag = prefix ? `${prefix}:${p.name}` : `x:${p.name}`;
-  const declare = prefix ? '' : ` xmlns:x="${escapeText(p.ns)}"`;
+  const tag = prefix ? `${prefix}:${p.name}` : p.ns === '' ? p.name : `x:${p.name}`;
+  const declare = prefix || p.ns === '' ? '' : ` xmlns:x="${escapeText(p.ns)}"`;
   return inner === '' ? `<${tag}${declare}/>` : `<${tag}${declare}>${inner}</${tag}>`;
 }
 
 export const dav = (name: string, inner = '') => element({ ns: ns.dav, name }, inner);
+/** An href for a path of decoded names: each segment is percent-encoded exactly once (docs/dav.md § Names in URLs). */
 export const href = (path: string) => dav('href', escapeText(encodePath(path)));
+/** An href exactly as the client sent it (a multiget member that does not exist). */
+export const hrefAsSent = (sent: string) => dav('href', escapeText(sent));
 
-/** Percent-encodes each path segment (the slashes stay). */
 function encodePath(path: string): string {
   return path
     .split('/')
-    .map((segment) => encodeURIComponent(decodeURIComponentSafe(segment)).replace(/%40/g, '@'))
+    .map((segment) => encodeURIComponent(segment).replace(/%40/g, '@'))
     .join('/');
-}
-
-function decodeURIComponentSafe(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
 
 const statusLine = (code: number) => `HTTP/1.1 ${code} ${reasons[code] ?? 'Status'}`;
 
-const reasons: Record<number, string> = { 200: 'OK', 403: 'Forbidden', 404: 'Not Found', 507: 'Insufficient Storage' };
+const reasons: Record<number, string> = { 200: 'OK', 403: 'Forbidden', 404: 'Not Found', 424: 'Failed Dependency', 507: 'Insufficient Storage' };
+
+/** A `<propstat>` of these properties, empty, with one status (nothing when there are none). */
+export const propstat = (names: PropName[], code: number) => (names.length === 0 ? '' : dav('propstat', dav('prop', names.map((n) => element(n)).join('')) + dav('status', statusLine(code))));
 
 /** One resource's `<response>`: found properties under 200, unknown ones under 404. */
 export function propResponse(path: string, found: string[], missing: PropName[]): string {
-  const stats = [];
-  if (found.length > 0) stats.push(dav('propstat', dav('prop', found.join('')) + dav('status', statusLine(200))));
-  if (missing.length > 0) stats.push(dav('propstat', dav('prop', missing.map((m) => element(m)).join('')) + dav('status', statusLine(404))));
-  return dav('response', href(path) + stats.join(''));
+  const foundStat = found.length === 0 ? '' : dav('propstat', dav('prop', found.join('')) + dav('status', statusLine(200)));
+  return dav('response', href(path) + foundStat + propstat(missing, 404));
 }
 
-/** A `<response>` with a status for the whole resource (a deleted member in sync-collection, a 507). */
-export const statusResponse = (path: string, code: number) => dav('response', href(path) + dav('status', statusLine(code)));
+/** A `<response>` with a status for the whole resource (a deleted member in sync-collection); `hrefXml` from href() or hrefAsSent(). */
+export const statusResponse = (hrefXml: string, code: number) => dav('response', hrefXml + dav('status', statusLine(code)));
 
-export function multistatus(responses: string[], syncToken?: string): string {
-  const token = syncToken === undefined ? '' : dav('sync-token', escapeText(syncToken));
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<d:multistatus ${declarations}>${responses.join('')}${token}</d:multistatus>`;
+/**
+ * The responses of one multistatus answer, bounded by limits.davMembersMax responses and
+ * limits.davResponseBytesMax bytes (docs/dav.md § Limits). Past either bound `add` refuses, and the
+ * answer ends with a 507 response for the request URI naming DAV:number-of-matches-within-limits
+ * (RFC 6352 §8.6.1, RFC 4791 §7.8.1, RFC 6578 §3.6), so a truncated answer is never mistaken for a whole one.
+ */
+export class Multistatus {
+  private readonly parts: string[] = [];
+  private bytes = 0;
+  private truncatedAt: string | undefined;
+
+  /** Adds one response; false, and nothing added, if it would pass a bound. */
+  add(response: string): boolean {
+    const size = Buffer.byteLength(response);
+    if (this.truncatedAt !== undefined || this.parts.length >= limits.davMembersMax || this.bytes + size > limits.davResponseBytesMax) return false;
+    this.parts.push(response);
+    this.bytes += size;
+    return true;
+  }
+
+  /** Ends the answer early: `requestPath` gets the 507. */
+  truncate(requestPath: string): void {
+    this.truncatedAt ??= requestPath;
+  }
+
+  get truncated(): boolean {
+    return this.truncatedAt !== undefined;
+  }
+
+  render(syncToken?: string): string {
+    const limited =
+      this.truncatedAt === undefined
+        ? ''
+        : dav(
+            'response',
+            href(this.truncatedAt) +
+              dav('status', statusLine(507)) +
+              dav('error', dav('number-of-matches-within-limits')) +
+              dav('responsedescription', `the answer stops at ${limits.davMembersMax} members or ${limits.davResponseBytesMax} bytes`),
+          );
+    const token = syncToken === undefined ? '' : dav('sync-token', escapeText(syncToken));
+    return xmlDocument({ ns: ns.dav, name: 'multistatus' }, `${this.parts.join('')}${limited}${token}`);
+  }
 }
 
 /** An error body naming the precondition that failed (RFC 4918 §16). */
 export function errorBody(condition: PropName, message?: string): string {
-  const detail = message === undefined ? '' : `<!-- ${message.replace(/--/g, '- -')} -->`;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<d:error ${declarations}>${element(condition)}${detail}</d:error>`;
+  // The message may quote client data (a UID); it travels as escaped text, never inside a comment.
+  const detail = message === undefined ? '' : element({ ns: syncpointNs, name: 'message' }, escapeText(message));
+  return xmlDocument({ ns: ns.dav, name: 'error' }, element(condition) + detail);
+}
+
+/** A whole document whose root, in a namespace with a usual prefix, declares those prefixes. */
+export function xmlDocument(root: PropName, inner: string): string {
+  const tag = `${prefixes[root.ns]}:${root.name}`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<${tag} ${declarations}>${inner}</${tag}>`;
 }

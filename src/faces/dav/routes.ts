@@ -5,11 +5,13 @@ import type { CollectionView, Hub } from '../../hub/hub.js';
 import { ResourceError, type Resource, type ResourceClient } from '../../hub/resources.js';
 import type { CollectionKind } from '../../protocol/collections.js';
 import { ProtocolError } from '../../protocol/errors.js';
+import { nameProblem, withoutControls } from '../../protocol/names.js';
 import { escapeText, parseXml, XmlDecodeError, type XmlElement } from '../../protocol/xml.js';
 import type { CollectionRow } from '../../store/store.js';
 import type { Principal } from '../../server/auth/authenticate.js';
 import { readBody } from '../../server/http.js';
-import { dav, element, errorBody, href, multistatus, ns, propResponse, statusResponse, type PropName } from './multistatus.js';
+import { FilterError, matchesPropFilters, readPropFilters } from './filters.js';
+import { dav, element, errorBody, href, hrefAsSent, Multistatus, ns, propResponse, propstat, statusResponse, xmlDocument, type PropName } from './multistatus.js';
 
 /**
  * CardDAV and CalDAV (RFC 4918, 6352, 4791, 6578, 6764). The layout:
@@ -27,8 +29,6 @@ export const wellKnown = ['/.well-known/carddav', '/.well-known/caldav'];
 
 /** Most members one sync-collection answer lists, initial sync included; the rest come with the next token. */
 const syncPageMax = 1000;
-/** XML bodies of PROPFIND/REPORT/PROPPATCH are small; an item travels in PUT only. */
-const xmlBodyBytesMax = 1024 * 1024;
 
 type Target =
   | { kind: 'root' }
@@ -41,6 +41,25 @@ type Target =
 const homeOf = (user: string) => `/dav/users/${user}/`;
 const principalOf = (user: string) => `/dav/principals/${user}/`;
 
+/** The path a target names, of decoded names (multistatus.ts href encodes it). */
+function pathOf(target: Target): string {
+  switch (target.kind) {
+    case 'root':
+      return davPrefix;
+    case 'principals':
+      return '/dav/principals/';
+    case 'principal':
+      return principalOf(target.user);
+    case 'home':
+      return homeOf(target.user);
+    case 'collection':
+      return `${homeOf(target.user)}${target.collection}/`;
+    case 'item':
+      return `${homeOf(target.user)}${target.collection}/${target.name}`;
+  }
+}
+
+/** What a request path names. Each segment is percent-decoded here and nowhere else (docs/dav.md § Names in URLs). */
 function parseTarget(path: string): Target | undefined {
   const parts = path.slice(davPrefix.length).split('/').map(decodeSegment);
   if (parts.some((p) => p === undefined)) return undefined;
@@ -113,6 +132,7 @@ export async function handleDav(hub: Hub, principal: Principal, req: IncomingMes
     if (err instanceof ResourceError) return sendError(r, resourceErrorToDav(err));
     if (err instanceof ProtocolError) return sendError(r, new DavError(err.status === 'bodyTooLarge' ? 413 : 400, err.message));
     if (err instanceof XmlDecodeError) return sendError(r, new DavError(400, err.message));
+    if (err instanceof FilterError) return sendError(r, new DavError(403, err.message, { ns: err.namespace, name: 'supported-filter' }));
     if (err instanceof DavError) return sendError(r, err);
     throw err;
   }
@@ -176,7 +196,7 @@ async function collectionByName(r: Request, name: string): Promise<CollectionRow
 }
 
 function clientOf(r: Request, kind: CollectionKind): ResourceClient {
-  const agent = String(r.req.headers['user-agent'] ?? 'DAV client').slice(0, 200);
+  const agent = withoutControls(String(r.req.headers['user-agent'] ?? 'DAV client')).slice(0, 200) || 'DAV client';
   // One sync point per app password; clients that use the account password share one.
   return { accountId: r.principal.accountId, device: { id: `dav-${r.principal.tokenId ?? 'password'}`, name: agent, tokenId: r.principal.tokenId }, protocol: kind === 'contacts' ? 'carddav' : 'caldav' };
 }
@@ -308,12 +328,33 @@ async function renderProps(ctx: PropContext, requested: PropName[]): Promise<{ f
 }
 
 async function readXml(r: Request): Promise<XmlElement | undefined> {
-  const body = (await readBody(r.req, xmlBodyBytesMax)).toString('utf8');
-  return body.trim() === '' ? undefined : parseXml(body, limits.xmlDepthMax, true);
+  const body = (await readBody(r.req, limits.davXmlBodyBytesMax)).toString('utf8');
+  return body.trim() === '' ? undefined : parseXml(body, limits.xmlDepthMax, true, limits.davXmlElementsMax);
 }
 
 const childOf = (el: XmlElement | undefined, namespace: string, name: string) => el?.children.find((c) => c.ns === namespace && c.name === name);
-const propNames = (prop: XmlElement | undefined): PropName[] => (prop?.children ?? []).map((c) => ({ ns: c.ns, name: c.name }));
+
+/**
+ * The properties a PROPFIND or REPORT asks for, each once, refused before any work past
+ * limits.davPropsMax or with a name or namespace past limits.davPropNameCharsMax: the answer repeats
+ * every name for every member, so these bound it (docs/dav.md § Limits).
+ */
+function propNames(prop: XmlElement | undefined): PropName[] {
+  const unique = new Map<string, PropName>();
+  for (const c of prop?.children ?? []) {
+    const p = checkedPropName(c);
+    unique.set(key(p), p);
+    if (unique.size > limits.davPropsMax) throw new DavError(413, `more than ${limits.davPropsMax} properties in one request`);
+  }
+  return [...unique.values()];
+}
+
+function checkedPropName(el: XmlElement): PropName {
+  if (el.ns.length > limits.davPropNameCharsMax || el.name.length > limits.davPropNameCharsMax) {
+    throw new DavError(413, `a property namespace or name is longer than ${limits.davPropNameCharsMax} characters`);
+  }
+  return { ns: el.ns, name: el.name };
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Methods
@@ -326,11 +367,12 @@ async function propfind(r: Request, target: Target): Promise<void> {
   const depth = String(r.req.headers.depth ?? 'infinity');
   // Depth infinity is treated as 1: the tree is never deeper than home/collection/item.
   const withMembers = depth !== '0';
-  const responses: string[] = [];
+  const answer = new Multistatus();
   const user = r.principal.accountName;
   const respond = async (path: string, ctx: PropContext) => {
+    if (answer.truncated) return;
     const { found, missing } = await renderProps(ctx, requested);
-    responses.push(propResponse(path, found, missing));
+    if (!answer.add(propResponse(path, found, missing))) answer.truncate(pathOf(target));
   };
   switch (target.kind) {
     case 'root':
@@ -357,10 +399,12 @@ async function propfind(r: Request, target: Target): Promise<void> {
       await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
         await respond(collectionPath(user, c), { r, target, view });
         if (!withMembers) return;
-        // Every live member, in one snapshot: the listing Evolution and vdirsyncer poll.
-        for (const resource of await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, Number.MAX_SAFE_INTEGER)) {
+        // Every live member, in one snapshot: the listing Evolution and vdirsyncer poll (up to limits.davMembersMax).
+        const members = await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, limits.davMembersMax + 1);
+        for (const resource of members.slice(0, limits.davMembersMax)) {
           await respond(`${collectionPath(user, c)}${resource.name}`, { r, target: { kind: 'item', user, collection: c.name, name: resource.name }, view, resource });
         }
+        if (members.length > limits.davMembersMax) answer.truncate(pathOf(target));
       });
       break;
     }
@@ -376,7 +420,7 @@ async function propfind(r: Request, target: Target): Promise<void> {
       break;
     }
   }
-  sendMultistatus(r, multistatus(responses));
+  sendMultistatus(r, answer.render());
 }
 
 async function get(r: Request, target: Target): Promise<void> {
@@ -443,19 +487,33 @@ async function mkcol(r: Request, target: Target): Promise<void> {
     throw new DavError(403, 'calendars hold VEVENT, VTODO or VJOURNAL', { ns: ns.caldav, name: 'supported-calendar-component' });
   }
   const text = (namespace: string, name: string) => childOf(props, namespace, name)?.text.trim() || undefined;
-  const description = text(ns.caldav, 'calendar-description') ?? text(ns.carddav, 'addressbook-description');
+  const displayName = text(ns.dav, 'displayname');
+  const descriptionName = [{ ns: ns.caldav, name: 'calendar-description' }, { ns: ns.carddav, name: 'addressbook-description' }].find((p) => text(p.ns, p.name) !== undefined);
+  const description = descriptionName && text(descriptionName.ns, descriptionName.name);
   const color = normalizeColor(text(ns.apple, 'calendar-color'));
+  // A name with control characters is refused as RFC 5689 §3 says: the property fails with 403, nothing is made.
+  const refused = [
+    ...(displayName !== undefined && nameProblem(displayName) !== undefined ? [{ ns: ns.dav, name: 'displayname' }] : []),
+    ...(descriptionName && description !== undefined && nameProblem(description, true) !== undefined ? [descriptionName] : []),
+  ];
+  if (refused.length > 0) {
+    const root = r.req.method === 'MKCALENDAR' ? { ns: ns.caldav, name: 'mkcalendar-response' } : { ns: ns.dav, name: 'mkcol-response' };
+    const xml = xmlDocument(root, propstat(refused, 403));
+    r.res.writeHead(403, { 'content-type': 'application/xml; charset=utf-8', 'content-length': Buffer.byteLength(xml) });
+    r.res.end(xml);
+    return;
+  }
   try {
     await r.hub.accounts.createCollection(r.principal.accountId, {
       name: target.collection,
       kind,
-      ...(text(ns.dav, 'displayname') ? { displayName: text(ns.dav, 'displayname') as string } : {}),
+      ...(displayName ? { displayName } : {}),
       ...(color ? { color } : {}),
       ...(description ? { description } : {}),
     });
   } catch (err) {
     if (err instanceof ProtocolError && err.status === 'conflict') throw new DavError(405, 'a collection with this name exists');
-    if (err instanceof ProtocolError) throw new DavError(403, 'collection names are letters, digits, ".", "_" and "-" (up to 64)', { ns: ns.dav, name: 'resource-must-be-null' });
+    if (err instanceof ProtocolError) throw new DavError(403, err.message, { ns: ns.dav, name: 'resource-must-be-null' });
     throw err;
   }
   r.res.writeHead(201, { 'content-length': 0 });
@@ -479,11 +537,14 @@ async function proppatch(r: Request, target: Target): Promise<void> {
   for (const op of body.children.filter((e) => e.ns === ns.dav && (e.name === 'set' || e.name === 'remove'))) {
     for (const p of childOf(op, ns.dav, 'prop')?.children ?? []) {
       const value = op.name === 'set' ? p.text.trim() : '';
-      const name = { ns: p.ns, name: p.name };
-      if (p.ns === ns.dav && p.name === 'displayname' && value !== '') patch.displayName = value.slice(0, limits.nameCharsMax);
+      const name = checkedPropName(p);
+      if (done.length + refused.length >= limits.davPropsMax) throw new DavError(413, `more than ${limits.davPropsMax} properties in one request`);
+      // Names with control characters are refused like any property the server will not set (docs/protocol.md § Names).
+      if (p.ns === ns.dav && p.name === 'displayname' && value !== '' && nameProblem(value) === undefined) patch.displayName = value.slice(0, limits.nameCharsMax);
       else if (p.ns === ns.apple && p.name === 'calendar-color' && (value === '' || normalizeColor(value))) patch.color = value === '' ? null : value;
-      else if ((p.ns === ns.caldav && p.name === 'calendar-description') || (p.ns === ns.carddav && p.name === 'addressbook-description')) patch.description = value === '' ? null : value.slice(0, 2000);
-      else {
+      else if (((p.ns === ns.caldav && p.name === 'calendar-description') || (p.ns === ns.carddav && p.name === 'addressbook-description')) && nameProblem(value, true) === undefined) {
+        patch.description = value === '' ? null : value.slice(0, 2000);
+      } else {
         refused.push(name);
         continue;
       }
@@ -491,11 +552,11 @@ async function proppatch(r: Request, target: Target): Promise<void> {
     }
   }
   // RFC 4918 §9.2: all or nothing. With a refused property, nothing is changed and the rest fail with 424.
-  const stat = (names: PropName[], code: number, reason: string) =>
-    names.length === 0 ? '' : dav('propstat', dav('prop', names.map((n) => element(n)).join('')) + dav('status', `HTTP/1.1 ${code} ${reason}`));
   if (refused.length === 0) await r.hub.accounts.updateCollection(r.principal.accountId, c.id, patch);
-  const xml = refused.length === 0 ? stat(done, 200, 'OK') : stat(refused, 403, 'Forbidden') + stat(done, 424, 'Failed Dependency');
-  sendMultistatus(r, multistatus([dav('response', href(collectionPath(r.principal.accountName, c)) + xml)]));
+  const xml = refused.length === 0 ? propstat(done, 200) : propstat(refused, 403) + propstat(done, 424);
+  const answer = new Multistatus();
+  answer.add(dav('response', href(collectionPath(r.principal.accountName, c)) + xml));
+  sendMultistatus(r, answer.render());
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -509,32 +570,37 @@ async function report(r: Request, target: Target): Promise<void> {
   const requested = propNames(childOf(body, ns.dav, 'prop'));
   const user = r.principal.accountName;
   const base = collectionPath(user, c);
-  const member = (view: CollectionView, resource: Resource) => renderProps({ r, target: { kind: 'item', user, collection: c.name, name: resource.name }, view, resource }, requested);
+  const answer = new Multistatus();
+  /** Adds a member's response; false once the answer is full (it is then truncated). */
+  const add = async (view: CollectionView, resource: Resource) => {
+    const { found, missing } = await renderProps({ r, target: { kind: 'item', user, collection: c.name, name: resource.name }, view, resource }, requested);
+    return answer.add(propResponse(`${base}${resource.name}`, found, missing));
+  };
   const xml = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
-    const responses: string[] = [];
     if (body.name === 'sync-collection' && body.ns === ns.dav) {
       const from = await parseSyncToken(childOf(body, ns.dav, 'sync-token')?.text.trim() ?? '', view);
       const limitText = childOf(childOf(body, ns.dav, 'limit'), ns.dav, 'nresults')?.text.trim();
       const limit = Math.min(syncPageMax, limitText && /^\d{1,9}$/.test(limitText) && Number(limitText) > 0 ? Number(limitText) : syncPageMax);
       const rows = await view.changes(from, limit + 1);
-      const page = rows.slice(0, limit);
-      const truncated = rows.length > limit;
-      const seen = new Set<string>();
-      // A name deleted and then used again is one member: its latest state is reported.
-      for (const resource of [...page].reverse()) {
-        if (seen.has(resource.name)) continue;
-        seen.add(resource.name);
-        if (resource.item.deletedAt !== null) responses.unshift(statusResponse(`${base}${resource.name}`, 404));
-        else {
-          const { found, missing } = await member(view, resource);
-          responses.unshift(propResponse(`${base}${resource.name}`, found, missing));
-        }
+      // A name deleted and then used again is one member: its latest state is reported, in the order of the latest changes.
+      const latest = new Map<string, Resource>();
+      for (const resource of rows.slice(0, limit)) {
+        latest.delete(resource.name);
+        latest.set(resource.name, resource);
       }
+      // A page that stops early (at `limit`, or full by bytes) ends at its last member's change; the next token continues from there.
+      let last = from.seq;
+      let full = false;
+      for (const resource of latest.values()) {
+        full = !(resource.item.deletedAt !== null ? answer.add(statusResponse(href(`${base}${resource.name}`), 404)) : await add(view, resource));
+        if (full) break;
+        last = resource.item.seq;
+      }
+      const truncated = full || rows.length > limit;
       const current = await view.seq();
-      const last = page[page.length - 1]?.item.seq ?? from.seq;
       const next: Checkpoint = truncated ? { seq: last, baseSeq: from.baseSeq } : { seq: Math.max(current, last), baseSeq: Math.max(current, last) };
-      if (truncated) responses.push(statusResponse(base, 507));
-      return multistatus(responses, syncToken(c.id, next));
+      if (truncated) answer.truncate(base);
+      return answer.render(syncToken(c.id, next));
     }
     // A report of the other protocol (an addressbook-query on a calendar) is not supported there.
     const forContacts = body.ns === ns.carddav;
@@ -542,29 +608,38 @@ async function report(r: Request, target: Target): Promise<void> {
       throw new DavError(403, `${body.name} does not apply to this collection`, { ns: ns.dav, name: 'supported-report' });
     }
     if (body.name === 'addressbook-multiget' || body.name === 'calendar-multiget') {
-      for (const h of body.children.filter((e) => e.ns === ns.dav && e.name === 'href')) {
-        const name = memberName(h.text.trim(), base);
+      const hrefs = body.children.filter((e) => e.ns === ns.dav && e.name === 'href').map((h) => h.text.trim());
+      if (hrefs.length > limits.davHrefsMax) throw new DavError(413, `more than ${limits.davHrefsMax} hrefs in one multiget`);
+      for (const sent of hrefs) {
+        const name = memberOf(sent, user, c.name);
         const resource = name === undefined ? undefined : await view.get(name);
-        if (!resource || resource.item.deletedAt !== null) responses.push(statusResponse(h.text.trim(), 404));
-        else {
-          const { found, missing } = await member(view, resource);
-          responses.push(propResponse(`${base}${resource.name}`, found, missing));
+        const fits = !resource || resource.item.deletedAt !== null ? answer.add(statusResponse(hrefAsSent(sent), 404)) : await add(view, resource);
+        if (!fits) {
+          answer.truncate(base);
+          break;
         }
       }
-      return multistatus(responses);
+      return answer.render();
     }
     if (body.name === 'addressbook-query' || body.name === 'calendar-query') {
       const filter = childOf(body, body.ns, 'filter');
       const range = body.name === 'calendar-query' ? timeRangeOf(filter) : undefined;
-      if (body.name === 'calendar-query' && !componentMatches(filter, c.kind)) return multistatus([]);
-      for (const resource of await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, Number.MAX_SAFE_INTEGER, range)) {
-        const data = resource.item.data ?? '';
-        if (body.name === 'addressbook-query' && !matchesTextFilters(filter, ns.carddav, data, filter?.attrs.test === 'allof' ? 'allof' : 'anyof')) continue;
-        if (body.name === 'calendar-query' && !matchesTextFilters(componentFilterOf(filter), ns.caldav, data, 'allof')) continue;
-        const { found, missing } = await member(view, resource);
-        responses.push(propResponse(`${base}${resource.name}`, found, missing));
+      const filters =
+        body.name === 'addressbook-query'
+          ? readPropFilters(filter, ns.carddav, filter?.attrs.test === 'allof' ? 'allof' : 'anyof')
+          : readPropFilters(componentFilterOf(filter), ns.caldav, 'allof');
+      if (body.name === 'calendar-query' && !componentMatches(filter, c.kind)) return answer.render();
+      // A query looks at limits.davMembersMax members at most; past them the answer says it is truncated.
+      const members = await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, limits.davMembersMax + 1, range);
+      for (const resource of members.slice(0, limits.davMembersMax)) {
+        if (!matchesPropFilters(filters, resource.item.data ?? '')) continue;
+        if (!(await add(view, resource))) {
+          answer.truncate(base);
+          break;
+        }
       }
-      return multistatus(responses);
+      if (members.length > limits.davMembersMax) answer.truncate(base);
+      return answer.render();
     }
     throw new DavError(403, `unsupported report ${body.name}`, { ns: ns.dav, name: 'supported-report' });
   });
@@ -572,20 +647,16 @@ async function report(r: Request, target: Target): Promise<void> {
   sendMultistatus(r, xml);
 }
 
-/** The member name an href in a multiget names, if it is inside this collection. */
-function memberName(raw: string, base: string): string | undefined {
-  let path = raw;
+/** The member name an href in a multiget names, if it is a member of this collection: decoded exactly once, as a request path is. */
+function memberOf(sent: string, user: string, collection: string): string | undefined {
+  let path: string;
   try {
-    path = new URL(raw, 'http://host').pathname;
+    path = new URL(sent, 'http://host').pathname;
   } catch {
     return undefined;
   }
-  const encodedBase = base
-    .split('/')
-    .map((s) => encodeURIComponent(s))
-    .join('/');
-  const rest = path.startsWith(base) ? path.slice(base.length) : path.startsWith(encodedBase) ? path.slice(encodedBase.length) : undefined;
-  return rest === undefined || rest === '' ? undefined : decodeSegment(rest);
+  const target = path.startsWith(davPrefix) ? parseTarget(path) : undefined;
+  return target?.kind === 'item' && target.user === user && target.collection === collection ? target.name : undefined;
 }
 
 /** calendar-query: the comp-filter inside the VCALENDAR one, which holds the property filters. */
@@ -619,24 +690,4 @@ function timeRangeOf(filter: XmlElement | undefined): { startMs: number; endMs: 
 function utcMs(value: string): number {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   return m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])) : Number.NaN;
-}
-
-/**
- * Property filters with text-match (RFC 6352 §10.5, RFC 4791 §9.7.2): a prop-filter matches when a
- * property of its name contains its text-match (case-insensitive; `negate-condition` inverts it), or,
- * without one, when the property is present. CardDAV combines them as the filter's `test` says
- * (anyof by default); CalDAV's, inside the component's comp-filter, must all match.
- */
-function matchesTextFilters(scope: XmlElement | undefined, namespace: string, data: string, combine: 'anyof' | 'allof'): boolean {
-  const propFilters = scope?.children.filter((e) => e.ns === namespace && e.name === 'prop-filter') ?? [];
-  if (propFilters.length === 0) return true;
-  const lines = data.replace(/\r?\n[ \t]/g, '').split(/\r?\n/);
-  const one = (pf: XmlElement) => {
-    const name = (pf.attrs.name ?? '').toUpperCase().replace(/[^A-Z0-9-]/g, '');
-    const values = lines.filter((l) => new RegExp(`^(?:[^.:;]+\\.)?${name}[;:]`, 'i').test(l)).map((l) => l.slice(l.indexOf(':') + 1).toLowerCase());
-    const matches = pf.children.filter((e) => e.ns === namespace && e.name === 'text-match');
-    if (matches.length === 0) return values.length > 0;
-    return matches.every((tm) => values.some((v) => v.includes(tm.text.trim().toLowerCase())) !== (tm.attrs['negate-condition'] === 'yes'));
-  };
-  return combine === 'allof' ? propFilters.every(one) : propFilters.some(one);
 }

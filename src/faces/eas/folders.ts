@@ -1,4 +1,5 @@
 import type { CollectionKind } from '../../protocol/collections.js';
+import { withoutControls } from '../../protocol/names.js';
 import type { CollectionRow } from '../../store/store.js';
 
 /**
@@ -46,7 +47,8 @@ export function foldersOf(collections: readonly CollectionRow[]): Record<string,
   for (const c of collections) {
     const isDefault = !seen.has(c.kind);
     seen.add(c.kind);
-    out[c.id] = { name: c.displayName, type: isDefault ? typesOf[c.kind].default : typesOf[c.kind].user };
+    // A name stored before control characters were refused must not break FolderSync (WBXML strings end at NUL).
+    out[c.id] = { name: withoutControls(c.displayName), type: isDefault ? typesOf[c.kind].default : typesOf[c.kind].user };
   }
   return out;
 }

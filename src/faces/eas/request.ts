@@ -1,3 +1,4 @@
+import { nameProblem, nameRule } from '../../protocol/names.js';
 import type { EasVersion } from './mapping/item-mapper.js';
 
 /**
@@ -44,6 +45,8 @@ export function parseEasRequest(query: string, versionHeader: string | undefined
   const request = raw.includes('=') && /(^|&)Cmd=/i.test(raw) ? parsePlain(raw, versionHeader) : parseBase64(raw);
   if (!deviceIdPattern.test(request.deviceId)) throw new EasRequestError('DeviceId must be 1-64 letters and digits');
   if (request.deviceType.length === 0 || request.deviceType.length > deviceTypeMax) throw new EasRequestError(`DeviceType must be 1-${deviceTypeMax} characters`);
+  // The DeviceType names the device until it names itself (docs/protocol.md § Names).
+  if (nameProblem(request.deviceType) !== undefined) throw new EasRequestError(`DeviceType: ${nameRule}`);
   if (request.policyKey === undefined && policyKeyHeader !== undefined) request.policyKey = policyKeyHeader;
   return request;
 }
