@@ -92,6 +92,14 @@ function manyFilters(count: number): string {
   return `<?xml version="1.0" encoding="utf-8"?><c:addressbook-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/></d:prop><c:filter test="anyof">${filters.join('')}</c:filter></c:addressbook-query>`;
 }
 
+/** An addressbook-multiget naming one member again and again, up to `bytes`: each mention answers the whole vCard. */
+function repeatedHref(target: Target, name: string, bytes: number): string {
+  const head = '<?xml version="1.0" encoding="utf-8"?><c:addressbook-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><c:address-data/></d:prop>';
+  const href = `<d:href>${home(target)}contacts/${name}</d:href>`;
+  const tail = '</c:addressbook-multiget>';
+  return head + href.repeat(Math.floor((bytes - head.length - tail.length) / href.length)) + tail;
+}
+
 export const davCases: LimitCase[] = [
   putCase('PUT DURATION:P1000000000W event', (i) => hugeDuration(`duration-${i}`)),
   putCase('PUT VTIMEZONE RRULE from year 1, daily', (i) => zoneFromYearOne(`zone-${i}`, 'DAILY')),
@@ -101,4 +109,19 @@ export const davCases: LimitCase[] = [
   contactsXmlCase('PROPFIND with a 112 KB namespace, Depth 1', 'PROPFIND', '1', () => longNamespace(112 * KB)),
   contactsXmlCase('PROPFIND of 64 KB nested elements', 'PROPFIND', '0', () => `<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:">${'<a>'.repeat((64 * KB) / 3)}`),
   contactsXmlCase('addressbook-query of 2,000 prop-filters', 'REPORT', '1', () => manyFilters(2000)),
+  {
+    face: 'dav',
+    case: 'addressbook-multiget of one href repeated over 1 MB',
+    async prepare(target) {
+      const put = await exchange(target, 'PUT', `${home(target)}contacts/multiget.vcf`, { authorization: target.authorization, 'content-type': 'text/vcard' }, vcard(1));
+      if (put.status !== 201) throw new Error(`PUT answered ${put.status}: ${put.head}`);
+      const payload = repeatedHref(target, 'multiget.vcf', 1024 * KB);
+      return {
+        bytes: Buffer.byteLength(payload),
+        async run() {
+          return [answered(await exchange(target, 'REPORT', `${home(target)}contacts/`, { authorization: target.authorization, depth: '1', 'content-type': 'application/xml; charset=utf-8' }, payload))];
+        },
+      };
+    },
+  },
 ];

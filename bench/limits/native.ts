@@ -14,7 +14,7 @@ const mediaType: Record<Encoding, string> = { json: 'application/json', xml: 'ap
 interface CollectionCall {
   collectionId: string;
   syncKey: number;
-  commands?: Array<{ op: 'add'; clientId: string; data: string }>;
+  commands?: Array<{ op: 'add'; clientId: string; data: string } | { op: 'fetch'; serverId: string }>;
   tokens?: Array<{ from: number; to: number }>;
 }
 
@@ -27,18 +27,51 @@ export function postSync(target: Target, encoding: Encoding, body: string) {
   return exchange(target, 'POST', '/api/v1/sync', { authorization: target.authorization, 'content-type': mediaType[encoding] }, body);
 }
 
-/** A device's first sync of a collection (key 0); returns the key to send next. */
-export async function firstKey(target: Target, deviceId: string, collectionId: string): Promise<number> {
+interface CollectionAnswer {
+  syncKey: number;
+  results: Array<{ status: string; serverId?: string }>;
+}
+
+/** One sync of one collection during a case's preparation, answered in full. */
+async function syncOnce(target: Target, deviceId: string, call: CollectionCall): Promise<CollectionAnswer> {
   const res = await fetch(new URL('/api/v1/sync', target.url), {
     method: 'POST',
     headers: { authorization: target.authorization, 'content-type': 'application/json' },
-    body: syncBody('json', deviceId, [{ collectionId, syncKey: 0 }]),
+    body: syncBody('json', deviceId, [call]),
     signal: target.signal,
   });
-  const answer = (await res.json()) as { collections?: Array<{ syncKey: number }> };
-  const key = answer.collections?.[0]?.syncKey;
-  if (res.status !== 200 || !key) throw new Error(`first sync answered ${res.status}: ${JSON.stringify(answer).slice(0, 200)}`);
-  return key;
+  const answer = (await res.json()) as { collections?: CollectionAnswer[] };
+  const collection = answer.collections?.[0];
+  if (res.status !== 200 || !collection?.syncKey) throw new Error(`sync answered ${res.status}: ${JSON.stringify(answer).slice(0, 200)}`);
+  return collection;
+}
+
+/** A device's first sync of a collection (key 0); returns the key to send next. */
+export async function firstKey(target: Target, deviceId: string, collectionId: string): Promise<number> {
+  return (await syncOnce(target, deviceId, { collectionId, syncKey: 0 })).syncKey;
+}
+
+/** A contact of about 1,000,000 bytes: a long NOTE folded into short lines. */
+function largeContact(): string {
+  const line = 'x'.repeat(73);
+  return `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:large-1\r\nFN:Large Person\r\nN:Person;Large;;;\r\nNOTE:${Array.from({ length: 13_000 }, () => line).join('\r\n ')}\r\nEND:VCARD\r\n`;
+}
+
+/** Stores one large contact, then asks for it with as many fetch commands as a request may carry. */
+function fetchesCase(encoding: Encoding): LimitCase {
+  return {
+    face: faceOf(encoding),
+    case: '1,000 fetches of one 1 MB contact',
+    async prepare(target) {
+      const collectionId = target.collections.contacts as string;
+      const stored = await syncOnce(target, 'bench-native', { collectionId, syncKey: await firstKey(target, 'bench-native', collectionId), commands: [{ op: 'add', clientId: 'large', data: largeContact() }] });
+      const serverId = stored.results[0]?.serverId;
+      if (!serverId) throw new Error(`storing the contact failed: ${JSON.stringify(stored.results)}`);
+      const commands = Array.from({ length: 1000 }, () => ({ op: 'fetch' as const, serverId }));
+      const body = syncBody(encoding, 'bench-native', [{ collectionId, syncKey: stored.syncKey, commands }]);
+      return { bytes: Buffer.byteLength(body), run: async () => [answered(await postSync(target, encoding, body))] };
+    },
+  };
 }
 
 const faceOf = (encoding: Encoding): Face => (encoding === 'json' ? 'native-json' : 'native-xml');
@@ -92,5 +125,6 @@ export const nativeCases: LimitCase[] = [
   bodyCase('json', '1 MB invalid collections array', () => invalidCollections('json', MB)),
   bodyCase('xml', '1 MB invalid collections array', () => invalidCollections('xml', MB)),
   bodyCase('json', '12 MB invalid collections array', () => invalidCollections('json', 12 * MB)),
+  fetchesCase('json'),
   bodyCase('xml', '1 MB nested elements', () => `<?xml version="1.0" encoding="UTF-8"?><sync>${'<a>'.repeat(Math.floor(MB / 3))}`),
 ];
