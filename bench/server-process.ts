@@ -37,19 +37,22 @@ export function fileDescriptorHardLimit(): number {
 /**
  * Starts `syncpoint serve` with these arguments and resolves once it prints that it is serving.
  * `manySockets` raises the soft open-file limit to the hard one first (through the shell's ulimit).
+ * `quiet` keeps the server's logs and stderr out of the bench's output (stderr stays readable on the
+ * child, for a crash's reason).
  */
-export async function startServer(args: string[], manySockets = false): Promise<ChildProcess> {
+export async function startServer(args: string[], manySockets = false, quiet = false): Promise<ChildProcess> {
   const command = [process.execPath, cliPath, ...args];
   const env = { ...process.env, SYNCPOINT_LOG_LEVEL: 'warn' };
+  const stdio: ['ignore', 'inherit' | 'ignore', 'pipe'] = ['ignore', quiet ? 'ignore' : 'inherit', 'pipe'];
   const child = manySockets
-    ? spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'serve', ...command], { env, stdio: ['ignore', 'inherit', 'pipe'] })
-    : spawn(command[0] as string, command.slice(1), { env, stdio: ['ignore', 'inherit', 'pipe'] });
+    ? spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'serve', ...command], { env, stdio })
+    : spawn(command[0] as string, command.slice(1), { env, stdio });
   // Warnings and errors (JSON logs on stdout) show up in the bench's output; the readiness line is on stderr.
   await new Promise<void>((ready, fail) => {
     let out = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
-      process.stderr.write(chunk);
+      if (!quiet) process.stderr.write(chunk);
       out += chunk;
       if (out.includes('syncpoint serving')) ready();
     });

@@ -1,0 +1,103 @@
+import { encodeWbxml, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
+import { addCommand, as, cal, collectionOf, contacts, EasClient, maybeText, syncBody } from '../../test/support/eas-client.js';
+import { hugeDuration } from './icalendar.js';
+import { exchange, statusCounts, type LimitCase, type Target } from './wire.js';
+
+/**
+ * ActiveSync cases of the limits bench (WBXML over real HTTP, with the tests' EAS client): an event of
+ * a billion weeks sent down to a phone, calendar Adds of a rule that never matches, a large Sync
+ * request that each device's memory keeps, and a large `Supported` list that the server stores.
+ */
+
+const client = (target: Target, deviceId: string) => new EasClient({ baseUrl: target.url, user: target.user, password: target.password, deviceId });
+
+/** Sync with key 0: the key to go on with. */
+async function primed(eas: EasClient, collectionId: string, signal: AbortSignal): Promise<string> {
+  const answer = collectionOf(await eas.sync({ collectionId, syncKey: '0' }, { signal }));
+  const key = maybeText(answer, 'SyncKey');
+  if (!key || key === '0') throw new Error(`priming ${collectionId} failed`);
+  return key;
+}
+
+async function sendSync(eas: EasClient, body: WbxmlElement | Uint8Array, signal: AbortSignal) {
+  const res = await eas.send('Sync', body, { signal });
+  return { status: res.status, easStatus: res.body ? (maybeText(collectionOf(res.body), 'Status') ?? maybeText(res.body, 'Status')) : undefined };
+}
+
+const note = (r: { status: number; easStatus: string | undefined }) => `HTTP ${r.status}${r.easStatus ? `, Sync Status ${r.easStatus}` : ''}`;
+
+/** MS-ASDTYPE TimeZone for UTC: 172 zero bytes. */
+const utcZone = Buffer.alloc(172).toString('base64');
+
+/** A yearly series on 30 February (MS-ASCMD Recurrence Type 5): it never has an instance. */
+const neverMatchingEvent = (i: number) => [
+  cal('Timezone', utcZone),
+  cal('StartTime', '20260110T100000Z'),
+  cal('EndTime', '20260110T110000Z'),
+  cal('Subject', `never ${i}`),
+  cal('Recurrence', cal('Type', '5'), cal('MonthOfYear', '2'), cal('DayOfMonth', '30')),
+];
+
+const bytesOf = (body: WbxmlElement) => encodeWbxml(body).length;
+
+export const easCases: LimitCase[] = [
+  {
+    face: 'eas',
+    case: 'DURATION:P1000000000W event sent to a phone',
+    async prepare(target) {
+      // The event is stored by DAV PUT (that cost is its own case, dav.ts); the phone then syncs it down.
+      const put = await exchange(target, 'PUT', `/dav/users/${encodeURIComponent(target.user)}/calendar/duration.ics`, { authorization: target.authorization, 'content-type': 'text/calendar' }, hugeDuration('duration-eas'));
+      if (put.status !== 201) throw new Error(`storing the event answered ${put.status}: ${put.head}`);
+      const eas = client(target, 'benchphone');
+      const calendar = target.collections.calendar as string;
+      const key = await primed(eas, calendar, target.signal);
+      const body = syncBody([{ collectionId: calendar, syncKey: key, windowSize: 10 }]);
+      return { bytes: bytesOf(body), run: async () => [note(await sendSync(eas, body, target.signal))] };
+    },
+  },
+  {
+    face: 'eas',
+    case: '1,000 calendar Adds of a never-matching rule',
+    async prepare(target) {
+      const eas = client(target, 'benchphone');
+      const calendar = target.collections.calendar as string;
+      const key = await primed(eas, calendar, target.signal);
+      const body = syncBody([{ collectionId: calendar, syncKey: key, getChanges: false, commands: Array.from({ length: 1000 }, (_, i) => addCommand(`c${i}`, ...neverMatchingEvent(i))) }]);
+      return { bytes: bytesOf(body), run: async () => [note(await sendSync(eas, body, target.signal))] };
+    },
+  },
+  {
+    face: 'eas',
+    case: '400 KB Sync request from each of 10 DeviceIds',
+    async prepare(target) {
+      // Empty elements are one byte each on the wire; the server keeps the request as a tree (an empty Sync repeats it).
+      const collection = as('Collection', as('SyncKey', '0'), as('CollectionId', target.collections.contacts as string));
+      // Built in place: spreading 400,000 arguments would overflow the stack.
+      for (let i = 0; i < 400 * 1024; i++) collection.children.push(as('DeletesAsMoves'));
+      const body = as('Sync', as('Collections', collection));
+      const wire = encodeWbxml(body);
+      const devices = Array.from({ length: 10 }, (_, i) => client(target, `benchphone${i}`));
+      return {
+        bytes: wire.length * devices.length,
+        async run() {
+          const results = [];
+          for (const eas of devices) results.push(await sendSync(eas, wire, target.signal));
+          return [statusCounts(results.map(note))];
+        },
+      };
+    },
+  },
+  {
+    face: 'eas',
+    case: '800 KB Supported list',
+    async prepare(target) {
+      const supported = as('Supported');
+      // Each property name is one byte on the wire and a string in the stored settings.
+      for (let i = 0; i < 800 * 1024; i++) supported.children.push(contacts('FirstName'));
+      const body = as('Sync', as('Collections', as('Collection', as('SyncKey', '0'), as('CollectionId', target.collections.contacts as string), supported)));
+      const wire = encodeWbxml(body);
+      const eas = client(target, 'benchphone');
+      return { bytes: wire.length, run: async () => [note(await sendSync(eas, wire, target.signal))] };
+    },
+  },
+];

@@ -1,0 +1,38 @@
+/**
+ * The iCalendar items of the limits bench whose cost could grow with a number inside them rather than
+ * with their size: a huge DURATION, a time zone whose rule starts in year 1, and a rule that never
+ * yields an instance.
+ */
+
+const calendar = (...lines: string[]) => ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//syncpoint limits bench//EN', ...lines, 'END:VCALENDAR', ''].join('\r\n');
+
+const event = (uid: string, ...lines: string[]) => ['BEGIN:VEVENT', `UID:${uid}`, 'DTSTAMP:20260101T000000Z', ...lines, 'SUMMARY:limits bench', 'END:VEVENT'];
+
+/** An event lasting a billion weeks: under 400 bytes. */
+export const hugeDuration = (uid: string) => calendar(...event(uid, 'DTSTART:20260110T100000Z', 'DURATION:P1000000000W'));
+
+/** An event in a time zone whose standard/daylight rule repeats from year 1 (`FREQ=DAILY` or `FREQ=HOURLY`). */
+export function zoneFromYearOne(uid: string, freq: 'DAILY' | 'HOURLY'): string {
+  const tzid = `Bench/Year-One-${freq}`;
+  return calendar(
+    'BEGIN:VTIMEZONE',
+    `TZID:${tzid}`,
+    'BEGIN:STANDARD',
+    'DTSTART:00010101T030000',
+    `RRULE:FREQ=${freq}`,
+    'TZOFFSETFROM:+0200',
+    'TZOFFSETTO:+0100',
+    'END:STANDARD',
+    'BEGIN:DAYLIGHT',
+    'DTSTART:00010101T020000',
+    `RRULE:FREQ=${freq}`,
+    'TZOFFSETFROM:+0100',
+    'TZOFFSETTO:+0200',
+    'END:DAYLIGHT',
+    'END:VTIMEZONE',
+    ...event(uid, `DTSTART;TZID=${tzid}:20260110T100000`, `DTEND;TZID=${tzid}:20260110T110000`),
+  );
+}
+
+/** A series whose rule matches no day (30 February): expansion walks its whole step budget for nothing. */
+export const neverMatching = (uid: string) => calendar(...event(uid, 'DTSTART:20260110T100000Z', 'DTEND:20260110T110000Z', 'RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30'));

@@ -1,0 +1,71 @@
+import Database from 'better-sqlite3';
+import { databaseFile } from '../../src/server/app.js';
+import { firstKey, postSync, syncBody } from './native.js';
+import { answered, exchange, pool, type LimitCase, type Target } from './wire.js';
+
+/**
+ * Push cases of the limits bench: one sync fanned out to many long-poll mailboxes (each gets a token
+ * row per change), and a sync echoing the same full token range many times.
+ */
+
+const card = (i: number) => `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:push-${i}\r\nFN:Pushed Person ${i}\r\nN:${i};Pushed;;;\r\nEND:VCARD\r\n`;
+
+/** Opens a long-poll mailbox for `device` (a poll that does not wait; the mailbox stays for 120 s). */
+async function openMailbox(target: Target, device: string): Promise<void> {
+  const res = await exchange(target, 'GET', `/api/v1/push/poll?device=${encodeURIComponent(device)}&wait=0`, { authorization: target.authorization });
+  if (res.status !== 200) throw new Error(`poll for ${device} answered ${res.status}: ${res.head}`);
+}
+
+/** The push-token rows in the server's database (read beside the running server, which uses WAL). */
+function pushTokenRows(target: Target): number {
+  const db = new Database(databaseFile(target.dataDir), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM push_tokens').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/** Adds of `count` small contacts from one device, as one sync body of about `count` x 120 bytes. */
+async function addsBody(target: Target, deviceId: string, count: number): Promise<string> {
+  const collectionId = target.collections.contacts as string;
+  const syncKey = await firstKey(target, deviceId, collectionId);
+  return syncBody('json', deviceId, [{ collectionId, syncKey, commands: Array.from({ length: count }, (_, i) => ({ op: 'add' as const, clientId: `c${i}`, data: card(i) })) }]);
+}
+
+const mailboxes = 2000;
+
+export const pushCases: LimitCase[] = [
+  {
+    face: 'push',
+    case: `60 KB sync with ${mailboxes.toLocaleString('en')} long-poll mailboxes open`,
+    async prepare(target) {
+      await pool(Array.from({ length: mailboxes }, (_, i) => `mailbox-${i}`), 16, (device) => openMailbox(target, device));
+      const body = await addsBody(target, 'bench-writer', 500);
+      const before = pushTokenRows(target);
+      return {
+        bytes: Buffer.byteLength(body),
+        async run() {
+          const res = await postSync(target, 'json', body);
+          return [answered(res), `${(pushTokenRows(target) - before).toLocaleString('en')} push_tokens rows written`];
+        },
+      };
+    },
+  },
+  {
+    face: 'push',
+    case: 'echo of 1,000 copies of a full token range',
+    async prepare(target) {
+      const collectionId = target.collections.contacts as string;
+      const syncKey = await firstKey(target, 'bench-pager', collectionId);
+      await openMailbox(target, 'bench-pager');
+      // 1,000 changes by another device: the pager's mailbox gets a token for each.
+      const adds = await addsBody(target, 'bench-writer', 1000);
+      const written = await postSync(target, 'json', adds);
+      if (written.status !== 200) throw new Error(`writing the changes answered ${written.status}: ${written.head}`);
+      const tokens = Array.from({ length: 1000 }, () => ({ from: 1, to: Number.MAX_SAFE_INTEGER }));
+      const body = syncBody('json', 'bench-pager', [{ collectionId, syncKey, tokens }]);
+      return { bytes: Buffer.byteLength(body), run: async () => [answered(await postSync(target, 'json', body)), `${pushTokenRows(target)} tokens issued to the pager`] };
+    },
+  },
+];
