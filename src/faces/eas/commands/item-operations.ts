@@ -1,3 +1,4 @@
+import { limits } from '../../../core/limits.js';
 import type { EasContext } from '../context.js';
 import { classOf } from '../folders.js';
 import { mapperFor } from '../mapping/mappers.js';
@@ -13,14 +14,13 @@ const io = namespace('ItemOperations');
 const as = namespace('AirSync');
 
 export const itemOperationsStatus = { success: 1, protocolError: 2, notFound: 6, unknownStore: 9, conversionFailed: 14 } as const;
-/** Fetches per request: each is read and converted in memory. */
-const operationsMax = 512;
 
 export async function itemOperations(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
+  const operations = (body?.children ?? []).filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array));
+  // Each Fetch is read and converted in memory: too many is refused before any is.
+  if (operations.length > limits.easOperationsMax) return io('ItemOperations', io('Status', String(itemOperationsStatus.protocolError)));
   const collections = new Map((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
   const responses: WbxmlElement[] = [];
-  const operations = (body?.children ?? []).filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array));
-  if (operations.length > operationsMax) return io('ItemOperations', io('Status', String(itemOperationsStatus.protocolError)));
   for (const operation of operations) {
     if (operation.name !== 'Fetch') {
       responses.push(io(operation.name, io('Status', String(itemOperationsStatus.protocolError))));

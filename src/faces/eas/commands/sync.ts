@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { limits } from '../../../core/limits.js';
+import type { CollectionKind } from '../../../protocol/collections.js';
 import type { ClientCommand, CollectionRequest, CollectionResponse, SyncRequest } from '../../../protocol/sync.js';
 import { protocolVersion } from '../../../protocol/version.js';
 import type { CollectionRow } from '../../../store/store.js';
@@ -8,7 +9,8 @@ import type { ItemMapper } from '../mapping/item-mapper.js';
 import { parseInstanceId, withOccurrence, withoutOccurrence } from '../mapping/calendar-instances.js';
 import { mapperFor } from '../mapping/mappers.js';
 import { itemStatusOf, syncStatus } from '../status.js';
-import { child, children, el, namespace, text, type WbxmlElement, type WbxmlNode } from '../wbxml/element.js';
+import { decodeWbxml, encodeWbxml } from '../wbxml/codec.js';
+import { child, children, el, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 import { commandFingerprint, commandIdentities, type CommandIdentity } from './sync-identities.js';
 import { noteRepeat, quarantine, quarantined } from './sync-loops.js';
 import { readOptions, type CollectionOptions } from './sync-options.js';
@@ -48,7 +50,7 @@ interface Plan {
 
 export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
   // An empty request repeats the last full one (MS-ASCMD 2.2.1.21.1.1); without one, ask for it in full.
-  const request = body ?? ctx.memory.lastSync;
+  const request = body ?? (ctx.memory.lastSync && decodeWbxml(ctx.memory.lastSync));
   if (!request) return as('Sync', as('Status', String(syncStatus.incompleteRequest)));
   const elements = children(child(request, 'Collections'), 'Collection');
   if (elements.length === 0) return as('Sync', as('Status', String(syncStatus.incompleteRequest)));
@@ -85,28 +87,43 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
     }
     out.push(await respond(ctx, p, answer, blocked.get(p.collectionId) ?? new Map()));
   }
-  ctx.memory.lastSync = forNextTime(request, out);
+  ctx.memory.lastSync = forNextTime(request, plans, out);
   return as('Sync', as('Collections', ...out));
 }
 
 /**
- * What an empty Sync repeats: this request with each collection at the key just issued and without its
- * commands (they were applied), so repeating it asks for what is new since, not for this answer again.
+ * What an empty Sync repeats: each of the account's collections this request named, at the key just
+ * issued, with only what this server reads of it (GetChanges, WindowSize, FilterType and the first
+ * BodyPreference), so repeating it asks for what is new since, not for this answer again. Commands
+ * (already applied), Supported (kept with the key 0 that sent it) and anything else are left out, and
+ * the whole is kept as WBXML of at most `easDeviceMemoryBytesMax`: a few hundred bytes a collection,
+ * whatever the request carried. Undefined (nothing to repeat) if it would be larger.
  */
-function forNextTime(request: WbxmlElement, answered: readonly WbxmlElement[]): WbxmlElement {
-  const keys = new Map(answered.map((c) => [text(child(c, 'CollectionId')), text(child(c, 'SyncKey'))]));
-  const collections = children(child(request, 'Collections'), 'Collection').map((c) => {
-    const key = keys.get(text(child(c, 'CollectionId')));
-    return {
-      ...c,
-      children: c.children.flatMap((part): WbxmlNode[] => {
-        if (typeof part !== 'object' || part instanceof Uint8Array) return [part];
-        if (part.name === 'Commands') return [];
-        return part.name === 'SyncKey' && key !== undefined ? [as('SyncKey', key)] : [part];
-      }),
-    };
+function forNextTime(request: WbxmlElement, plans: readonly Plan[], answered: readonly WbxmlElement[]): Uint8Array | undefined {
+  const collections = plans.flatMap((p, i) => {
+    if (!p.collection) return [];
+    const options = child(p.element, 'Options');
+    const preference = children(options, 'BodyPreference', 'AirSyncBase')[0];
+    return [
+      as(
+        'Collection',
+        as('SyncKey', text(child(answered[i], 'SyncKey')) ?? '0'),
+        as('CollectionId', p.collectionId),
+        small(child(p.element, 'GetChanges')),
+        small(child(p.element, 'WindowSize')),
+        options && as('Options', small(child(options, 'FilterType')), preference && el('AirSyncBase', 'BodyPreference', small(child(preference, 'Type')), small(child(preference, 'TruncationSize')))),
+      ),
+    ];
   });
-  return { ...request, children: request.children.map((part) => (typeof part === 'object' && !(part instanceof Uint8Array) && part.name === 'Collections' ? as('Collections', ...collections) : part)) };
+  if (collections.length === 0) return undefined;
+  const bytes = encodeWbxml(as('Sync', as('Collections', ...collections), small(child(request, 'WindowSize'))));
+  return bytes.length <= limits.easDeviceMemoryBytesMax ? bytes : undefined;
+}
+
+/** A copy of a value element whose text is a number or flag; anything longer is not worth repeating. */
+function small(e: WbxmlElement | undefined): WbxmlElement | undefined {
+  const value = text(e);
+  return e && value !== undefined && value.length <= 16 ? el(e.ns, e.name, value) : undefined;
 }
 
 /** A WindowSize element's value: 0 means the most, 512 (MS-ASCMD 2.2.3.199); absent or garbage, undefined. */
@@ -127,11 +144,19 @@ async function plan(ctx: EasContext, element: WbxmlElement, collections: Readonl
   Object.assign(p, { collection, mapper, key: Number(sent) });
   const commands = child(element, 'Commands')?.children.filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array)) ?? [];
   if (p.key === 0 && commands.length > 0) return { ...p, status: syncStatus.protocolError };
+  // Checked here, before any conversion work, rather than left to the hub's own limit.
+  if (commands.length > limits.commandsPerCollectionMax) return { ...p, status: syncStatus.protocolError };
   const filterGiven = text(child(child(element, 'Options'), 'FilterType'));
+  // FilterType is one digit (MS-ASCMD 2.2.3.68); it is stored with the collection's settings.
+  if (filterGiven !== undefined && !/^\d$/.test(filterGiven)) return { ...p, status: syncStatus.protocolError };
   const supportedElement = child(element, 'Supported');
+  if (supportedElement && supportedElement.children.length > limits.easSupportedMax) return { ...p, status: syncStatus.protocolError };
   let settings =
     p.key === 0
-      ? await collectionSettings(ctx, collectionId, { ...(filterGiven !== undefined ? { filter: filterGiven } : {}), ...(supportedElement ? { supported: elementNames(supportedElement) } : {}) })
+      ? await collectionSettings(ctx, collectionId, {
+          ...(filterGiven !== undefined ? { filter: filterGiven } : {}),
+          ...(supportedElement ? { supported: supportedNames(supportedElement, collection.kind) } : {}),
+        })
       : await collectionSettings(ctx, collectionId);
   if (settings && settings.filter === undefined && filterGiven !== undefined) settings = await collectionSettings(ctx, collectionId, { ...settings, filter: filterGiven });
   // A new FilterType under a key its items already came under would never bring the older events it
@@ -142,8 +167,6 @@ async function plan(ctx: EasContext, element: WbxmlElement, collections: Readonl
   }
   p.options = readOptions(element, collection.kind, ctx.now(), settings?.filter);
   const supported = settings?.supported && new Set(settings.supported);
-  // Checked here, before any conversion work, rather than left to the hub's own limit.
-  if (commands.length > limits.commandsPerCollectionMax) return { ...p, status: syncStatus.protocolError };
   const fingerprintOf = (c: WbxmlElement): string | undefined => {
     const data = child(c, 'ApplicationData');
     if (!data || (c.name !== 'Add' && c.name !== 'Change')) return undefined;
@@ -225,21 +248,45 @@ interface CollectionSettings {
   filter?: string;
 }
 
-/** Records the settings of a key 0, or reads those of the device's last key 0 for the collection. */
+/**
+ * Records the settings of a key 0, or reads those of the device's last key 0 for the collection. The
+ * record holds the account's live collections only, each with a one-digit filter and at most the
+ * class's own property names, so it stays a few kilobytes a collection.
+ */
 async function collectionSettings(ctx: EasContext, collectionId: string, atKeyZero?: CollectionSettings): Promise<CollectionSettings | undefined> {
   const read = (raw: string | undefined) => (raw ? (JSON.parse(raw) as Record<string, CollectionSettings>) : {});
   if (!atKeyZero) {
     const all = read(await ctx.hub.readFaceState(ctx.point.accountId, ctx.point.device.id, settingsStateKey));
     return Object.hasOwn(all, collectionId) ? all[collectionId] : undefined;
   }
-  return ctx.hub.withFaceState(ctx.point, settingsStateKey, (_, raw) => {
+  return ctx.hub.withFaceState(ctx.point, settingsStateKey, (collections, raw) => {
     const all = read(raw);
     all[collectionId] = atKeyZero;
-    return { state: JSON.stringify(all), result: atKeyZero };
+    const live = collections.filter((c) => Object.hasOwn(all, c.id)).map((c) => [c.id, all[c.id]]);
+    return { state: JSON.stringify(Object.fromEntries(live)), result: atKeyZero };
   });
 }
 
-const elementNames = (e: WbxmlElement) => e.children.flatMap((c) => (typeof c === 'object' && !(c instanceof Uint8Array) ? [`${c.ns}:${c.name}`] : []));
+/** The namespaces whose properties a folder's items have (MS-ASCMD 2.2.3.179 Supported lists them). */
+const propertyNamespaces: Record<CollectionKind, readonly string[]> = {
+  contacts: ['Contacts', 'Contacts2'],
+  events: ['Calendar'],
+  tasks: ['Tasks'],
+  notes: ['Notes'],
+};
+
+/**
+ * The properties a device lists as Supported, as `ns:name`: only those of the folder's class (the
+ * decoder already refused names its code pages do not define), each once, so the list can never be
+ * longer than the class's own code pages.
+ */
+function supportedNames(supported: WbxmlElement, kind: CollectionKind): string[] {
+  const names = new Set<string>();
+  for (const c of supported.children) {
+    if (typeof c === 'object' && !(c instanceof Uint8Array) && propertyNamespaces[kind].includes(c.ns)) names.add(`${c.ns}:${c.name}`);
+  }
+  return [...names];
+}
 
 function hubRequest(p: Plan): CollectionRequest {
   const key = p.key as number;
