@@ -257,6 +257,16 @@ class TextRun {
   take(): string {
     const n = this.length;
     this.length = 0;
+    // Short ASCII (keys, ids, flags: most of a request's texts) without the decoder's call overhead.
+    if (n <= 16) {
+      let ascii = '';
+      for (let i = 0; i < n; i++) {
+        const b = this.buf[i] as number;
+        if (b >= 0x80) return utf8Decoder.decode(this.buf.subarray(0, n));
+        ascii += String.fromCharCode(b);
+      }
+      return ascii;
+    }
     return utf8Decoder.decode(this.buf.subarray(0, n));
   }
 }
