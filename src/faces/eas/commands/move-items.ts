@@ -26,6 +26,8 @@ export async function moveItems(ctx: EasContext, body: WbxmlElement | undefined)
     else if (!folders.has(from)) responses.push(response(moveStatus.invalidSource));
     else if (!folders.has(to)) responses.push(response(moveStatus.invalidDestination));
     else if (from === to) responses.push(response(moveStatus.sameFolder));
+    // Looked up first in a read: a missing item costs no write transaction (and its sync).
+    else if (!(await ctx.hub.readItem(ctx.point.accountId, from, itemId))) responses.push(response(moveStatus.invalidSource));
     else {
       try {
         responses.push(response(moveStatus.success, await ctx.hub.moveItem(ctx.point, from, itemId, to)));

@@ -59,21 +59,33 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
   }
   const globalWindow = windowOf(text(child(request, 'WindowSize')));
   const collections = new Map((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
-  const restarting = elements.filter((e) => text(child(e, 'SyncKey')) === '0').map((e) => text(child(e, 'CollectionId')) ?? '');
-  const blocked = await quarantined(ctx, restarting);
-
-  const plans = await Promise.all(elements.map((element) => plan(ctx, element, collections, globalWindow)));
+  // Every refusal that needs no state comes first, so the work below is done once per collection.
   const seen = new Set<string>();
-  const toHub: CollectionRequest[] = [];
-  for (const p of plans) {
-    if (p.status !== undefined) continue;
+  const accepted = elements.map((element) => {
+    const refused = refusal(element, collections);
+    const id = text(child(element, 'CollectionId')) ?? '';
+    if (refused !== undefined) return { element, refused };
     // The hub takes each collection once per exchange; a second mention is a protocol error here.
-    if (seen.has(p.collectionId)) p.status = syncStatus.protocolError;
-    else {
-      seen.add(p.collectionId);
-      toHub.push(hubRequest(p));
-    }
-  }
+    if (seen.has(id)) return { element, refused: syncStatus.protocolError };
+    seen.add(id);
+    return { element, refused: undefined };
+  });
+  const planned = accepted.filter((a) => a.refused === undefined).map((a) => a.element);
+  const restarting = planned.filter((e) => text(child(e, 'SyncKey')) === '0').map((e) => text(child(e, 'CollectionId')) ?? '');
+  const blocked = await quarantined(ctx, restarting);
+  // The device's per-collection state is read and written once for the whole request, not once per collection.
+  const settings = await settingsAfter(ctx, planned, collections);
+  const fingerprints = new Map(planned.flatMap((e) => commandsOf(e).flatMap((c) => fingerprintOf(text(child(e, 'CollectionId')) ?? '', c) ?? []).map((f) => [f.command, f.fingerprint] as const)));
+  const identities = await commandIdentities(ctx, [...fingerprints.values()]);
+
+  const plans = await Promise.all(
+    accepted.map(({ element, refused }) => {
+      const collectionId = text(child(element, 'CollectionId')) ?? '';
+      if (refused !== undefined) return { ...emptyPlan(element, collectionId), status: refused };
+      return plan(ctx, element, collections.get(collectionId) as CollectionRow, settings.get(collectionId), { fingerprints, identities }, globalWindow);
+    }),
+  );
+  const toHub = plans.filter((p) => p.status === undefined).map(hubRequest);
   const hubRequestBody: SyncRequest = { version: protocolVersion, device: { id: ctx.point.device.id }, collections: toHub };
   const answers = toHub.length === 0 ? [] : (await ctx.hub.sync(ctx.point.accountId, 'eas', hubRequestBody, ctx.principal.tokenId)).collections;
   const byId = new Map(answers.map((a) => [a.collectionId, a]));
@@ -132,33 +144,52 @@ function windowOf(value: string | undefined): number | undefined {
   return Number(value) === 0 ? windowMax : Number(value);
 }
 
-async function plan(ctx: EasContext, element: WbxmlElement, collections: ReadonlyMap<string, CollectionRow>, globalWindow: number | undefined): Promise<Plan> {
-  const collectionId = text(child(element, 'CollectionId')) ?? '';
-  const p: Plan = { element, collectionId, commands: [], sources: [], names: [], local: [], window: windowDefault, stuck: false };
-  const collection = collections.get(collectionId);
-  // An unknown folder means the device's hierarchy is out of date: it should FolderSync.
-  if (!collection) return { ...p, status: syncStatus.hierarchyChanged };
+const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], sources: [], names: [], local: [], window: windowDefault, stuck: false });
+
+/** The elements of a collection's Commands. */
+const commandsOf = (element: WbxmlElement) => child(element, 'Commands')?.children.filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array)) ?? [];
+
+/**
+ * Why a collection of the request is refused before anything is read or converted for it, if it is:
+ * an unknown folder (the device's hierarchy is out of date: it should FolderSync), a key that is no
+ * number, commands with key 0 or more than `commandsPerCollectionMax` of them, a FilterType that is not
+ * one digit (MS-ASCMD 2.2.3.68; it is stored), or a Supported list longer than `easSupportedMax`.
+ */
+function refusal(element: WbxmlElement, collections: ReadonlyMap<string, CollectionRow>): number | undefined {
+  if (!collections.has(text(child(element, 'CollectionId')) ?? '')) return syncStatus.hierarchyChanged;
   const sent = text(child(element, 'SyncKey')) ?? '';
-  if (!/^\d{1,15}$/.test(sent)) return { ...p, status: syncStatus.invalidSyncKey };
+  if (!/^\d{1,15}$/.test(sent)) return syncStatus.invalidSyncKey;
+  const commands = commandsOf(element).length;
+  if ((Number(sent) === 0 && commands > 0) || commands > limits.commandsPerCollectionMax) return syncStatus.protocolError;
+  const filter = text(child(child(element, 'Options'), 'FilterType'));
+  if (filter !== undefined && !/^\d$/.test(filter)) return syncStatus.protocolError;
+  const supported = child(element, 'Supported');
+  if (supported && supported.children.length > limits.easSupportedMax) return syncStatus.protocolError;
+  return undefined;
+}
+
+/** The fingerprint of an Add or Change that carries data (sync-identities.ts). */
+function fingerprintOf(collectionId: string, c: WbxmlElement): { command: WbxmlElement; fingerprint: string } | undefined {
+  const data = child(c, 'ApplicationData');
+  if (!data || (c.name !== 'Add' && c.name !== 'Change')) return undefined;
+  return { command: c, fingerprint: commandFingerprint(collectionId, c.name, text(child(c, c.name === 'Add' ? 'ClientId' : 'ServerId')) ?? '', data) };
+}
+
+async function plan(
+  ctx: EasContext,
+  element: WbxmlElement,
+  collection: CollectionRow,
+  settings: CollectionSettings | undefined,
+  known: { fingerprints: ReadonlyMap<WbxmlElement, string>; identities: ReadonlyMap<string, CommandIdentity> },
+  globalWindow: number | undefined,
+): Promise<Plan> {
+  const collectionId = collection.id;
+  const p = emptyPlan(element, collectionId);
+  const sent = text(child(element, 'SyncKey')) ?? '';
   const mapper = mapperFor[collection.kind];
   Object.assign(p, { collection, mapper, key: Number(sent) });
-  const commands = child(element, 'Commands')?.children.filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array)) ?? [];
-  if (p.key === 0 && commands.length > 0) return { ...p, status: syncStatus.protocolError };
-  // Checked here, before any conversion work, rather than left to the hub's own limit.
-  if (commands.length > limits.commandsPerCollectionMax) return { ...p, status: syncStatus.protocolError };
+  const commands = commandsOf(element);
   const filterGiven = text(child(child(element, 'Options'), 'FilterType'));
-  // FilterType is one digit (MS-ASCMD 2.2.3.68); it is stored with the collection's settings.
-  if (filterGiven !== undefined && !/^\d$/.test(filterGiven)) return { ...p, status: syncStatus.protocolError };
-  const supportedElement = child(element, 'Supported');
-  if (supportedElement && supportedElement.children.length > limits.easSupportedMax) return { ...p, status: syncStatus.protocolError };
-  let settings =
-    p.key === 0
-      ? await collectionSettings(ctx, collectionId, {
-          ...(filterGiven !== undefined ? { filter: filterGiven } : {}),
-          ...(supportedElement ? { supported: supportedNames(supportedElement, collection.kind) } : {}),
-        })
-      : await collectionSettings(ctx, collectionId);
-  if (settings && settings.filter === undefined && filterGiven !== undefined) settings = await collectionSettings(ctx, collectionId, { ...settings, filter: filterGiven });
   // A new FilterType under a key its items already came under would never bring the older events it
   // now asks for: the device must start the collection over (as Exchange makes it). A request naming
   // none keeps the one in force.
@@ -167,14 +198,8 @@ async function plan(ctx: EasContext, element: WbxmlElement, collections: Readonl
   }
   p.options = readOptions(element, collection.kind, ctx.now(), settings?.filter);
   const supported = settings?.supported && new Set(settings.supported);
-  const fingerprintOf = (c: WbxmlElement): string | undefined => {
-    const data = child(c, 'ApplicationData');
-    if (!data || (c.name !== 'Add' && c.name !== 'Change')) return undefined;
-    return commandFingerprint(collectionId, c.name, text(child(c, c.name === 'Add' ? 'ClientId' : 'ServerId')) ?? '', data);
-  };
-  const identities = await commandIdentities(ctx, commands.flatMap((c) => fingerprintOf(c) ?? []));
   const context = (c: WbxmlElement) => {
-    const identity: CommandIdentity | undefined = identities.get(fingerprintOf(c) ?? '');
+    const identity: CommandIdentity | undefined = known.identities.get(known.fingerprints.get(c) ?? '');
     return { version: ctx.request.version, newUid: () => identity?.uid ?? randomUUID(), now: identity?.now ?? ctx.now() };
   };
   for (const [position, command] of commands.entries()) {
@@ -249,21 +274,35 @@ interface CollectionSettings {
 }
 
 /**
- * Records the settings of a key 0, or reads those of the device's last key 0 for the collection. The
- * record holds the account's live collections only, each with a one-digit filter and at most the
- * class's own property names, so it stays a few kilobytes a collection.
+ * Each collection's settings once this request is taken into account, in one transaction (one read
+ * when nothing changes): a key 0 records its FilterType and Supported list; a later key naming the
+ * first FilterType of a collection set up without one fixes it. The record holds the account's live
+ * collections only, each with a one-digit filter and at most the class's own property names, so it
+ * stays a few kilobytes a collection.
  */
-async function collectionSettings(ctx: EasContext, collectionId: string, atKeyZero?: CollectionSettings): Promise<CollectionSettings | undefined> {
-  const read = (raw: string | undefined) => (raw ? (JSON.parse(raw) as Record<string, CollectionSettings>) : {});
-  if (!atKeyZero) {
-    const all = read(await ctx.hub.readFaceState(ctx.point.accountId, ctx.point.device.id, settingsStateKey));
-    return Object.hasOwn(all, collectionId) ? all[collectionId] : undefined;
-  }
-  return ctx.hub.withFaceState(ctx.point, settingsStateKey, (collections, raw) => {
+async function settingsAfter(ctx: EasContext, elements: readonly WbxmlElement[], collections: ReadonlyMap<string, CollectionRow>): Promise<Map<string, CollectionSettings>> {
+  const read = (raw: string | undefined) => new Map(Object.entries(raw ? (JSON.parse(raw) as Record<string, CollectionSettings>) : {}));
+  const apply = (all: Map<string, CollectionSettings>): boolean => {
+    let changed = false;
+    for (const e of elements) {
+      const id = text(child(e, 'CollectionId')) ?? '';
+      const kind = (collections.get(id) as CollectionRow).kind;
+      const filter = text(child(child(e, 'Options'), 'FilterType'));
+      const supported = child(e, 'Supported');
+      const before = all.get(id);
+      if (text(child(e, 'SyncKey')) === '0') all.set(id, { ...(filter !== undefined ? { filter } : {}), ...(supported ? { supported: supportedNames(supported, kind) } : {}) });
+      else if (before && before.filter === undefined && filter !== undefined) all.set(id, { ...before, filter });
+      changed ||= all.get(id) !== before;
+    }
+    return changed;
+  };
+  const current = read(await ctx.hub.readFaceState(ctx.point.accountId, ctx.point.device.id, settingsStateKey));
+  if (!apply(new Map(current))) return current;
+  return ctx.hub.withFaceState(ctx.point, settingsStateKey, (live, raw) => {
     const all = read(raw);
-    all[collectionId] = atKeyZero;
-    const live = collections.filter((c) => Object.hasOwn(all, c.id)).map((c) => [c.id, all[c.id]]);
-    return { state: JSON.stringify(Object.fromEntries(live)), result: atKeyZero };
+    apply(all);
+    const kept = live.filter((c) => all.has(c.id)).map((c) => [c.id, all.get(c.id)]);
+    return { state: JSON.stringify(Object.fromEntries(kept)), result: all };
   });
 }
 
