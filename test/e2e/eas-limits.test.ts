@@ -5,6 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
 import { databaseFile } from '../../src/server/app.js';
+import { loadConfig } from '../../src/server/config.js';
 import { all, as, contacts, cal, easAccount, fh, folderEntries, gie, maybeText, mv, prov, syncBody, textAt, toXml, type EasAccount } from '../support/eas-client.js';
 import type { WbxmlElement } from '../../src/faces/eas/wbxml/element.js';
 import { fromXml } from '../../src/faces/eas/wbxml/xml.js';
@@ -234,4 +235,14 @@ test('a new DeviceId past easDevicesMax gets Status 177 (MaximumDevicesReached) 
   } finally {
     await limited.stop();
   }
+});
+
+test('configuration: publicUrl is an http(s) origin without a path, easDevicesMax a positive integer', () => {
+  assert.equal(loadConfig({ publicUrl: 'https://sync.example.com' }, {}).publicUrl, 'https://sync.example.com');
+  assert.equal(loadConfig({}, {}).publicUrl, '');
+  assert.throws(() => loadConfig({ publicUrl: 'https://sync.example.com/dav' }, {}), /publicUrl: expected an http:\/\/ or https:\/\/ origin/);
+  assert.throws(() => loadConfig({}, { SYNCPOINT_PUBLIC_URL: 'javascript:alert(1)' }), /publicUrl/);
+  assert.equal(loadConfig({}, {}).easDevicesMax, 100);
+  assert.equal(loadConfig({}, { SYNCPOINT_EAS_DEVICES_MAX: '3' }).easDevicesMax, 3);
+  assert.throws(() => loadConfig({ easDevicesMax: 0 }, {}), /easDevicesMax/);
 });

@@ -26,7 +26,7 @@ export function noteRepeat(memory: DeviceMemory, collectionId: string, key: stri
 
 const stateKey = 'eas.quarantine';
 /** Collection id -> item id -> the etag of the quarantined version. */
-type Quarantine = Record<string, Record<string, string>>;
+export type Quarantine = Record<string, Record<string, string>>;
 
 /** Versions quarantined for this device, by collection; `restarting` collections (key 0) are cleared first. */
 export async function quarantined(ctx: EasContext, restarting: readonly string[]): Promise<Map<string, Map<string, string>>> {
@@ -50,7 +50,7 @@ export async function quarantine(ctx: EasContext, collectionId: string, itemId: 
     delete parsed[collectionId];
     delete items[itemId];
     parsed[collectionId] = { ...items, [itemId]: etag };
-    return { state: JSON.stringify(bounded(parsed, new Set(collections.map((c) => c.id)))), result: undefined };
+    return { state: JSON.stringify(boundedQuarantine(parsed, new Set(collections.map((c) => c.id)))), result: undefined };
   });
   ctx.memory.repeats.delete(collectionId);
   ctx.logger.warn({ deviceId: ctx.point.device.id, collectionId, itemId }, 'ActiveSync device keeps failing on one item; quarantined');
@@ -61,7 +61,7 @@ export async function quarantine(ctx: EasContext, collectionId: string, itemId: 
  * The quarantine without collections that no longer exist and, past `easQuarantinedMax` versions, without
  * the oldest: a released version is only tried again (and quarantined again if it still fails).
  */
-function bounded(all: Quarantine, live: ReadonlySet<string>): Quarantine {
+export function boundedQuarantine(all: Quarantine, live: ReadonlySet<string>): Quarantine {
   const entries = Object.entries(all).filter(([id]) => live.has(id));
   let excess = entries.reduce((n, [, items]) => n + Object.keys(items).length, 0) - limits.easQuarantinedMax;
   const out: Quarantine = {};
