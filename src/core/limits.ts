@@ -56,6 +56,8 @@ export const limits = {
   easMovesMax: 512,
   /** ActiveSync: Fetches in one ItemOperations request. */
   easOperationsMax: 512,
+  /** ActiveSync: item data one ItemOperations answer carries; a Fetch past it gets Status 11 and can be asked again. */
+  easFetchedBytesMax: 8 * 1024 * 1024,
   /** ActiveSync devices one account may have, unless configured otherwise (`easDevicesMax`). */
   easDevicesPerAccountDefault: 100,
 } as const;

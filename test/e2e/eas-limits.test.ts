@@ -6,10 +6,10 @@ import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
 import { databaseFile } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
-import { all, as, contacts, cal, easAccount, fh, folderEntries, gie, maybeText, mv, prov, syncBody, textAt, toXml, type EasAccount } from '../support/eas-client.js';
+import { all, as, contacts, cal, easAccount, fh, folderEntries, gie, io, maybeText, mv, prov, syncBody, textAt, toXml, type EasAccount } from '../support/eas-client.js';
 import type { WbxmlElement } from '../../src/faces/eas/wbxml/element.js';
 import { fromXml } from '../../src/faces/eas/wbxml/xml.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, vcard, type TestServer } from '../support/server.js';
 
 /**
  * What one ActiveSync request may cost the server, over real HTTP: memory kept per device, Supported
@@ -245,4 +245,16 @@ test('configuration: publicUrl is an http(s) origin without a path, easDevicesMa
   assert.equal(loadConfig({}, {}).easDevicesMax, 100);
   assert.equal(loadConfig({}, { SYNCPOINT_EAS_DEVICES_MAX: '3' }).easDevicesMax, 3);
   assert.throws(() => loadConfig({ easDevicesMax: 0 }, {}), /easDevicesMax/);
+});
+
+test('ItemOperations carries at most 8 MiB of item data: further Fetches get Status 11 without being converted', async () => {
+  const account = await easAccount(server);
+  const serverId = await account.native('big-writer').put(account.contacts, 'big', vcard('big', 'Big Note', `NOTE:${'x'.repeat(400_000)}\r\n`));
+  const fetch = () => io('Fetch', io('Store', 'Mailbox'), as('CollectionId', account.contacts), as('ServerId', serverId));
+  const answer = await account.eas('Fetch1').command('ItemOperations', io('ItemOperations', ...Array.from({ length: 30 }, fetch)));
+  const statuses = all(answer, 'Response/Fetch').map((f) => textAt(f, 'Status'));
+  assert.equal(statuses.length, 30);
+  assert.deepEqual(statuses.slice(0, 20), Array(20).fill('1'));
+  assert.deepEqual(statuses.slice(20), Array(10).fill('11'));
+  assert.ok(answer && Buffer.byteLength(toXml(answer)) < 9 * 1024 * 1024);
 });
