@@ -58,6 +58,8 @@ export const limits = {
   easOperationsMax: 512,
   /** ActiveSync: item data one ItemOperations answer carries; a Fetch past it gets Status 11 and can be asked again. */
   easFetchedBytesMax: 8 * 1024 * 1024,
+  /** ActiveSync: Fetch commands of one Sync read from the store; further ones (and those past `easFetchedBytesMax`) get Status 16, retry. */
+  easSyncFetchesMax: 32,
   /** ActiveSync devices one account may have, unless configured otherwise (`easDevicesMax`). */
   easDevicesPerAccountDefault: 100,
 } as const;

@@ -6,7 +6,7 @@ import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
 import { databaseFile } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
-import { all, as, contacts, cal, easAccount, fh, folderEntries, gie, io, maybeText, mv, prov, syncBody, textAt, toXml, type EasAccount } from '../support/eas-client.js';
+import { all, as, contacts, cal, easAccount, fh, folderEntries, gie, has, io, maybeText, mv, prov, syncBody, textAt, toXml, type EasAccount } from '../support/eas-client.js';
 import type { WbxmlElement } from '../../src/faces/eas/wbxml/element.js';
 import { fromXml } from '../../src/faces/eas/wbxml/xml.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
@@ -257,4 +257,19 @@ test('ItemOperations carries at most 8 MiB of item data: further Fetches get Sta
   assert.deepEqual(statuses.slice(0, 20), Array(20).fill('1'));
   assert.deepEqual(statuses.slice(20), Array(10).fill('11'));
   assert.ok(answer && Buffer.byteLength(toXml(answer)) < 9 * 1024 * 1024);
+});
+
+test('a Sync reads at most 32 Fetches and carries at most 8 MiB of fetched data; the rest get Status 16 (retry)', async () => {
+  const account = await easAccount(server);
+  const serverId = await account.native('fetch-writer').put(account.contacts, 'big', vcard('big', 'Big Note', `NOTE:${'x'.repeat(400_000)}\r\n`));
+  const client = account.eas('SyncFetch1');
+  const key = await client.primeSync(account.contacts);
+  // 200 Fetches of a 400 KB item in a 4 KB request made an 80 MB answer.
+  const fetches = Array.from({ length: 200 }, () => as('Fetch', as('ServerId', serverId)));
+  const answer = await client.command('Sync', syncBody([{ collectionId: account.contacts, syncKey: key, getChanges: false, commands: fetches }]));
+  const statuses = all(at(answer), 'Responses/Fetch').map((f) => textAt(f, 'Status'));
+  assert.equal(statuses.length, 200);
+  assert.deepEqual(statuses.slice(0, 20), Array(20).fill('1'), 'what fits in 8 MiB');
+  assert.deepEqual(statuses.slice(20), Array(180).fill('16'), 'past 8 MiB, and past 32 Fetches');
+  assert.equal(all(at(answer), 'Responses/Fetch').filter((f) => has(f, 'ApplicationData')).length, 20);
 });

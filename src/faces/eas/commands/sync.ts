@@ -77,12 +77,16 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
   const settings = await settingsAfter(ctx, planned, collections);
   const fingerprints = new Map(planned.flatMap((e) => commandsOf(e).flatMap((c) => fingerprintOf(text(child(e, 'CollectionId')) ?? '', c) ?? []).map((f) => [f.command, f.fingerprint] as const)));
   const identities = await commandIdentities(ctx, [...fingerprints.values()]);
+  // Each Fetch reads a whole item (up to 1 MiB): past easSyncFetchesMax in one request, a Fetch is not
+  // read but answered Status 16 (retry), so a small request cannot make the store read a gigabyte.
+  const deferred = new Set(planned.flatMap((e) => commandsOf(e).filter((c) => c.name === 'Fetch')).slice(limits.easSyncFetchesMax));
+  const budget = { fetchedBytes: 0 };
 
   const plans = await Promise.all(
     accepted.map(({ element, refused }) => {
       const collectionId = text(child(element, 'CollectionId')) ?? '';
       if (refused !== undefined) return { ...emptyPlan(element, collectionId), status: refused };
-      return plan(ctx, element, collections.get(collectionId) as CollectionRow, settings.get(collectionId), { fingerprints, identities }, globalWindow);
+      return plan(ctx, element, collections.get(collectionId) as CollectionRow, settings.get(collectionId), { fingerprints, identities, deferred }, globalWindow);
     }),
   );
   const toHub = plans.filter((p) => p.status === undefined).map(hubRequest);
@@ -97,7 +101,7 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
       out.push(as('Collection', as('SyncKey', '0'), as('CollectionId', p.collectionId), as('Status', String(p.status ?? syncStatus.serverError))));
       continue;
     }
-    out.push(await respond(ctx, p, answer, blocked.get(p.collectionId) ?? new Map()));
+    out.push(await respond(ctx, p, answer, blocked.get(p.collectionId) ?? new Map(), budget));
   }
   ctx.memory.lastSync = forNextTime(request, plans, out);
   return as('Sync', as('Collections', ...out));
@@ -180,7 +184,7 @@ async function plan(
   element: WbxmlElement,
   collection: CollectionRow,
   settings: CollectionSettings | undefined,
-  known: { fingerprints: ReadonlyMap<WbxmlElement, string>; identities: ReadonlyMap<string, CommandIdentity> },
+  known: { fingerprints: ReadonlyMap<WbxmlElement, string>; identities: ReadonlyMap<string, CommandIdentity>; deferred: ReadonlySet<WbxmlElement> },
   globalWindow: number | undefined,
 ): Promise<Plan> {
   const collectionId = collection.id;
@@ -226,6 +230,7 @@ async function plan(
         if (!existing?.data) p.local.push({ position, element: as('Change', as('ServerId', serverId), as('Status', String(syncStatus.notFound))) });
         else push({ op: 'change', serverId, data: mapper.fromEas(withGhosts(applicationData, mapper, existing.data, ctx, supported), existing.data, context(command)) });
       } else if (command.name === 'Delete' && serverId) push({ op: 'delete', serverId });
+      else if (command.name === 'Fetch' && serverId && known.deferred.has(command)) p.local.push({ position, element: as('Fetch', as('ServerId', serverId), as('Status', String(syncStatus.retry))) });
       else if (command.name === 'Fetch' && serverId) push({ op: 'fetch', serverId });
       else p.local.push({ position, element: as(command.name, serverId !== undefined && as('ServerId', serverId), as('Status', String(syncStatus.protocolError))) });
     } catch (err) {
@@ -340,7 +345,8 @@ function hubRequest(p: Plan): CollectionRequest {
   };
 }
 
-async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blocked: ReadonlyMap<string, string>): Promise<WbxmlElement> {
+/** `budget` counts the fetched item data of the whole answer (at most easFetchedBytesMax). */
+async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blocked: ReadonlyMap<string, string>, budget: { fetchedBytes: number }): Promise<WbxmlElement> {
   const head = [as('SyncKey', String(answer.syncKey)), as('CollectionId', p.collectionId)];
   if (answer.status === 'invalidSyncKey') return as('Collection', as('SyncKey', '0'), as('CollectionId', p.collectionId), as('Status', String(syncStatus.invalidSyncKey)));
   if (answer.status !== 'ok') return as('Collection', ...head, as('Status', String(syncStatus.hierarchyChanged)));
@@ -380,10 +386,15 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
       const item = r.serverId !== undefined ? fetched.get(r.serverId) : undefined;
       let data: WbxmlElement | undefined;
       let fetchStatus = status;
-      try {
-        data = item && as('ApplicationData', ...mapper.toEas(item.data, toEas));
-      } catch {
-        fetchStatus = String(syncStatus.conversionError);
+      const size = item ? Buffer.byteLength(item.data) : 0;
+      if (budget.fetchedBytes + size > limits.easFetchedBytesMax) fetchStatus = String(syncStatus.retry);
+      else {
+        budget.fetchedBytes += size;
+        try {
+          data = item && as('ApplicationData', ...mapper.toEas(item.data, toEas));
+        } catch {
+          fetchStatus = String(syncStatus.conversionError);
+        }
       }
       responses.push({ position, element: as('Fetch', r.serverId !== undefined && as('ServerId', r.serverId), as('Status', fetchStatus), data) });
     } else if (r.status !== 'ok') {
