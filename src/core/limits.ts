@@ -54,9 +54,33 @@ export const limits = {
   /** Most members and bytes in one multistatus answer; beyond either, the answer is truncated with a 507. */
   davMembersMax: 10_000,
   davResponseBytesMax: 16 * 1024 * 1024,
+  /** ActiveSync (docs/eas.md): WBXML nodes (elements, texts, opaque data) decoded from one request. */
+  easWbxmlNodesMax: 100_000,
+  /** ActiveSync: deepest WBXML element nesting; the root is depth 1. */
+  easWbxmlDepthMax: 32,
+  /** ActiveSync: what one device's last Sync and Ping leave in memory for its next empty one. */
+  easDeviceMemoryBytesMax: 16 * 1024,
+  /** ActiveSync: devices remembered that way, and their memories together; the least recently used are forgotten first. */
+  easDeviceMemoriesMax: 10_000,
+  easDeviceMemoriesBytesMax: 32 * 1024 * 1024,
+  /** ActiveSync: children of a folder's `Supported` list (ghosting); only the class's own property names are kept. */
+  easSupportedMax: 256,
+  /** ActiveSync: item versions quarantined for one device (loop detection); the oldest are released first. */
+  easQuarantinedMax: 1000,
+  /** ActiveSync: Moves in one MoveItems request; the rest fail alone. */
+  easMovesMax: 512,
+  /** ActiveSync: Fetches in one ItemOperations request. */
+  easOperationsMax: 512,
+  /** ActiveSync: item data one ItemOperations answer carries; a Fetch past it gets Status 11 and can be asked again. */
+  easFetchedBytesMax: 8 * 1024 * 1024,
+  /** ActiveSync: Fetch commands of one Sync read from the store; further ones (and those past `easFetchedBytesMax`) get Status 16, retry. */
+  easSyncFetchesMax: 32,
+  /** ActiveSync devices one account may have, unless configured otherwise (`easDevicesMax`). */
+  easDevicesPerAccountDefault: 100,
 } as const;
 
 assert(limits.itemBytesMax <= limits.requestBytesMax, 'an item must fit in a request');
 assert(limits.itemLineBytesMax <= limits.itemBytesMax, 'a line must fit in an item');
 assert(limits.windowItemsDefault <= limits.windowItemsMax, 'default window within max');
 assert(limits.reinitLoopCount >= 2, 'a loop needs at least two re-initializations');
+assert(limits.easDeviceMemoryBytesMax <= limits.easDeviceMemoriesBytesMax, 'one device memory fits in all of them');

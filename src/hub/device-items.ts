@@ -32,6 +32,21 @@ export function withFaceState<T>(
   });
 }
 
+/**
+ * Whether the device may sync: it is already known, or the account has fewer than `max` devices of the
+ * point's protocol, and then it is registered at once, in the same transaction, so that newcomers in
+ * parallel cannot pass the limit together. A refused device leaves nothing behind.
+ */
+export function admitDevice(store: Store, ports: HubPorts, point: DevicePoint, max: number): Promise<boolean> {
+  return store.transaction(async (tx) => {
+    if (await tx.getDevice(point.accountId, point.device.id)) return true;
+    const devices = (await tx.listDevices(point.accountId)).filter((d) => d.protocol === point.protocol);
+    if (devices.length >= max) return false;
+    await openExchange(tx, ports, point.accountId, point.device, point.protocol);
+    return true;
+  });
+}
+
 /** The live item, if the collection is the account's and holds it. */
 export function readItem(store: Store, accountId: string, collectionId: string, itemId: string): Promise<ItemRow | undefined> {
   return store.transaction(async (tx) => {

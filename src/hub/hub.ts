@@ -9,7 +9,7 @@ import { runSyncExchange } from './sync.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Checkpoint } from '../core/sync-key.js';
 import type { CollectionRow, DeviceRow, StoreTx } from '../store/store.js';
-import { moveItem, pendingChanges, readItem, withFaceState, type DevicePoint } from './device-items.js';
+import { admitDevice, moveItem, pendingChanges, readItem, withFaceState, type DevicePoint } from './device-items.js';
 import { activityDaysKept, dailyActivity, deviceErrorsKept, listDeviceHealth, utcDay } from './health.js';
 import { deleteResource, listResources, putResource, resolveResource, resourceName, type Preconditions, type Resource, type ResourceClient } from './resources.js';
 
@@ -106,6 +106,11 @@ export class Hub {
   /** A face's own per-device state, read and written with the account's collections in one transaction (device-items.ts). */
   withFaceState<T>(point: DevicePoint, key: string, fn: (collections: CollectionRow[], state: string | undefined) => { state: string | undefined; result: T }) {
     return withFaceState(this.store, this.ports, point, key, fn);
+  }
+
+  /** Whether a device may sync under a per-account limit on devices of its protocol; a new one admitted is registered (device-items.ts). */
+  admitDevice(point: DevicePoint, max: number) {
+    return admitDevice(this.store, this.ports, point, max);
   }
 
   /** A face's own state for a device, read alone. */

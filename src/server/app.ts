@@ -46,7 +46,9 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   const auth = new Authenticator(hub.accounts, sessions, new PasswordThrottle(ports.clock.now));
   const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, { heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000) });
   const pushRoutes = new PushRoutes(push, auth, ports.clock.now);
-  const eas = new EasFace(hub, push, ports.logger, ports.clock.now);
+  const eas = new EasFace(hub, push, ports.logger, ports.clock.now, config.easDevicesMax);
+  // What Autodiscover names: the configured public URL, else the listening address (set below).
+  let publicUrl = config.publicUrl;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -64,7 +66,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
         req.resume();
         return easUnauthorized(res);
       }
-      return lowerPath === easPath ? eas.handle(easPrincipal, req, res, url) : autodiscover(easPrincipal, req, res);
+      return lowerPath === easPath ? eas.handle(easPrincipal, req, res, url) : autodiscover(easPrincipal, req, res, publicUrl);
     }
     // Clients given only the server's address look for DAV there (and at the well-known paths).
     const davProbe = path === '/' && (req.method === 'PROPFIND' || req.method === 'OPTIONS');
@@ -116,6 +118,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
+  publicUrl ||= url;
 
   await hub.purgeTombstones();
   const purgeTimer = setInterval(() => void hub.purgeTombstones().catch((err) => log.error({ err }, 'tombstone purge failed')), tombstonePurgeIntervalMs);

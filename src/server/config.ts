@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { limits } from '../core/limits.js';
 
 /**
  * Server settings. Precedence: command-line flag, then environment (SYNCPOINT_*), then the JSON config
@@ -16,6 +17,13 @@ export const configSchema = z.object({
   pushHeartbeatSeconds: z.coerce.number().min(0.05).max(3600).default(30),
   /** The built web app served at `/` (npm run build writes it); empty for the package's own. */
   webDir: z.string().default(''),
+  /** The URL clients reach the server at (the TLS proxy's), named by Autodiscover; empty for the listening address. Never taken from a request's Host. */
+  publicUrl: z
+    .string()
+    .regex(/^(https?:\/\/[^/?#\s]+)?$/, 'expected an http:// or https:// origin such as https://sync.example.com, without a path')
+    .default(''),
+  /** ActiveSync devices (DeviceIds) one account may have; a new one past it gets Status 177. */
+  easDevicesMax: z.coerce.number().int().min(1).max(100_000).default(limits.easDevicesPerAccountDefault),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -29,6 +37,8 @@ const envNames: Record<keyof Config, string> = {
   logLevel: 'SYNCPOINT_LOG_LEVEL',
   pushHeartbeatSeconds: 'SYNCPOINT_PUSH_HEARTBEAT_SECONDS',
   webDir: 'SYNCPOINT_WEB_DIR',
+  publicUrl: 'SYNCPOINT_PUBLIC_URL',
+  easDevicesMax: 'SYNCPOINT_EAS_DEVICES_MAX',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {

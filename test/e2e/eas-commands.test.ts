@@ -448,9 +448,10 @@ test('Settings: DeviceInformation names the device on the devices page, UserInfo
   // Another request from the device keeps the name.
   await client.folderSync('0');
   assert.equal((await device(account, 'eas-Phone42'))?.name, "Alice's phone");
-  // A device that never set a name is shown by its type.
-  await account.eas('Phone43', { deviceType: 'iPhone' }).folderSync('0');
-  assert.equal((await device(account, 'eas-Phone43'))?.name, 'iPhone');
+  // A device that never set a name is shown by the type it first came with.
+  assert.equal((await device(account, 'eas-Phone43'))?.name, 'SmartPhone');
+  await account.eas('Phone44', { deviceType: 'iPhone' }).folderSync('0');
+  assert.equal((await device(account, 'eas-Phone44'))?.name, 'iPhone');
 });
 
 test('Autodiscover at a mixed-case path returns the ActiveSync URL; a wrong schema is ErrorCode 601; no credentials 401', async () => {

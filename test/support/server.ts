@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 import { hashSecret } from '../../src/server/auth/secrets.js';
-import { packageWebDir } from '../../src/server/config.js';
+import { configSchema, packageWebDir, type Config } from '../../src/server/config.js';
 
 /**
  * A real server on 127.0.0.1 with a fresh SQLite file in a temp directory, for end-to-end tests.
@@ -16,9 +16,10 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(options: { pushHeartbeatSeconds?: number } = {}): Promise<TestServer> {
+/** `options` are settings of src/server/config.ts; the others take their defaults there. */
+export async function startTestServer(options: Partial<Config> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'syncpoint-test-'));
-  const config = { host: '127.0.0.1', port: 0, data: dataDir, logLevel: 'silent' as const, pushHeartbeatSeconds: options.pushHeartbeatSeconds ?? 30, webDir: packageWebDir };
+  const config = configSchema.parse({ host: '127.0.0.1', port: 0, logLevel: 'silent', webDir: packageWebDir, ...options, data: dataDir });
   const server = await startServer(config, pino({ level: 'silent' }));
   return {
     ...server,

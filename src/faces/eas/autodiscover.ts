@@ -7,7 +7,8 @@ import { readBody } from '../../server/http.js';
 /**
  * Autodiscover, the v1 "plain old XML" form (MS-ASCMD 2.2.1.1 / MS-OXDSCLI) that phones try first
  * with the user's address: `POST /autodiscover/autodiscover.xml` (any letter case). The answer names
- * the ActiveSync URL of this server, as the client reached it.
+ * the ActiveSync URL under the server's configured public URL (docs/eas.md): never one built from the
+ * request's Host or X-Forwarded-* headers, which whoever sends the request chooses.
  */
 export const autodiscoverPath = '/autodiscover/autodiscover.xml';
 
@@ -15,7 +16,7 @@ const mobileSyncSchema = 'http://schemas.microsoft.com/exchange/autodiscover/mob
 const requestBytesMax = 64 * 1024;
 const xmlDepthMax = 8;
 
-export async function autodiscover(principal: Principal, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function autodiscover(principal: Principal, req: IncomingMessage, res: ServerResponse, publicUrl: string): Promise<void> {
   if (req.method !== 'POST') {
     req.resume();
     return reply(res, 405, errorDocument('600', 'Autodiscover takes POST'));
@@ -32,8 +33,7 @@ export async function autodiscover(principal: Principal, req: IncomingMessage, r
     if (err instanceof XmlDecodeError || err instanceof ProtocolError) return reply(res, 400, errorDocument('600', 'invalid request'));
     throw err;
   }
-  const scheme = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
-  const url = `${scheme}://${req.headers.host ?? 'localhost'}/Microsoft-Server-ActiveSync`;
+  const url = `${publicUrl}/Microsoft-Server-ActiveSync`;
   return reply(
     res,
     200,

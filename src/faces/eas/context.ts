@@ -15,12 +15,15 @@ export interface PingRegistry {
 /**
  * What a device's requests left for later ones, kept in memory: an empty Sync or Ping repeats the last
  * full one (MS-ASCMD 2.2.1.21, 2.2.1.13), and loop detection counts repeated sync keys. A restart
- * forgets it; the client then sends its request in full (Status 13 asks for that).
+ * forgets it; the client then sends its request in full (Status 13 asks for that). Every part is
+ * bounded (device-memory.ts counts it): no commands or item data are ever kept.
  */
 export interface DeviceMemory {
-  lastSync?: WbxmlElement;
+  /** The compact part of the last Sync an empty one repeats, as WBXML (sync.ts `forNextTime`); at most `easDeviceMemoryBytesMax`. */
+  lastSync?: Uint8Array;
+  /** Folder ids are the account's own (checked before they are kept), at most Ping's `foldersMax`. */
   lastPing?: { heartbeatSeconds: number; folders: string[] };
-  /** Per collection: the key the device keeps repeating, how often, and the window it is now given. */
+  /** Per collection synced lately (at most `collectionsPerRequestMax`): the key the device keeps repeating, how often, and the window it is now given. */
   repeats: Map<string, { key: string; count: number; window: number }>;
 }
 

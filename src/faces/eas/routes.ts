@@ -14,9 +14,10 @@ import { ping } from './commands/ping.js';
 import { provision } from './commands/provision.js';
 import { settings } from './commands/settings.js';
 import { sync } from './commands/sync.js';
-import type { Command, DeviceMemory, PingRegistry } from './context.js';
+import type { Command, PingRegistry } from './context.js';
+import { DeviceMemories } from './device-memory.js';
 import { EasRequestError, parseEasRequest, supportedVersions } from './request.js';
-import { decodeWbxml, encodeWbxml, WbxmlError } from './wbxml/codec.js';
+import { decodeWbxml, el, encodeWbxml, WbxmlError } from './wbxml/codec.js';
 
 /**
  * Exchange ActiveSync (MS-ASHTTP): `OPTIONS` says which versions and commands we speak; `POST` carries
@@ -39,9 +40,27 @@ const commands: Record<string, Command> = {
   Provision: provision,
 };
 
+/**
+ * The namespace of each command's answer, whose top-level Status carries a common status code
+ * (MS-ASCMD 2.2.2). MoveItems has no top-level Status; it is answered in HTTP.
+ */
+const answerNamespaces: Record<string, string> = {
+  Sync: 'AirSync',
+  FolderSync: 'FolderHierarchy',
+  FolderCreate: 'FolderHierarchy',
+  FolderUpdate: 'FolderHierarchy',
+  FolderDelete: 'FolderHierarchy',
+  GetItemEstimate: 'GetItemEstimate',
+  Ping: 'Ping',
+  ItemOperations: 'ItemOperations',
+  Settings: 'Settings',
+  Provision: 'Provision',
+};
+
+/** Common status MaximumDevicesReached (MS-ASCMD 2.2.2): the account has as many devices as it may. */
+const maximumDevicesReached = 177;
+
 const wbxmlType = 'application/vnd.ms-sync.wbxml';
-/** Devices whose last requests are remembered (DeviceMemory); a forgotten one sends its next request in full. */
-const memoriesMax = 10_000;
 const serverVersion = '16.1';
 
 /** The headers OPTIONS answers with; also sent on 401 so a client can discover us before it has a password. */
@@ -53,13 +72,16 @@ const optionsHeaders = {
 };
 
 export class EasFace {
-  private readonly memories = new Map<string, DeviceMemory>();
+  /** Devices whose last requests are remembered; a forgotten one sends its next request in full. */
+  readonly memories = new DeviceMemories();
 
   constructor(
     private readonly hub: Hub,
     private readonly pings: PingRegistry,
     private readonly logger: Logger,
     private readonly now: () => number,
+    /** ActiveSync devices one account may have (config `easDevicesMax`). */
+    private readonly devicesMax: number,
   ) {}
 
   options(res: ServerResponse): void {
@@ -96,36 +118,38 @@ export class EasFace {
       throw err;
     }
     const deviceId = `eas-${request.deviceId}`;
+    const point = { accountId: principal.accountId, device: { id: deviceId, defaultName: request.deviceType, tokenId: principal.tokenId }, protocol: 'eas' };
+    // A new DeviceId past the account's limit is told so, and nothing of it is kept.
+    if (!(await this.hub.admitDevice(point, this.devicesMax))) {
+      const ns = answerNamespaces[request.command];
+      const message = `this account already has ${this.devicesMax} ActiveSync devices; remove one on the devices page first`;
+      if (!ns) return plain(res, 403, message);
+      return wbxml(res, encodeWbxml(el(ns, request.command, el(ns, 'Status', String(maximumDevicesReached)))));
+    }
     const memoryKey = `${principal.accountId}/${deviceId}`;
-    // Most recently used last; past the bound the least recently used device forgets its memory.
-    const memory = this.memories.get(memoryKey) ?? { repeats: new Map() };
-    this.memories.delete(memoryKey);
-    this.memories.set(memoryKey, memory);
-    if (this.memories.size > memoriesMax) this.memories.delete(this.memories.keys().next().value as string);
+    const memory = this.memories.get(memoryKey);
     // A client that hung up while the body was read gets no answer; a held Ping must not wait for it.
     const hungUp = res.destroyed ? Promise.resolve() : new Promise<void>((resolve) => res.once('close', () => resolve()));
-    const context = {
-      hub: this.hub,
-      pings: this.pings,
-      principal,
-      request,
-      point: { accountId: principal.accountId, device: { id: deviceId, defaultName: request.deviceType, tokenId: principal.tokenId }, protocol: 'eas' },
-      memory,
-      logger: this.logger,
-      now: this.now,
-      hungUp,
-    };
-    const answer = await command(context, decoded);
+    const context = { hub: this.hub, pings: this.pings, principal, request, point, memory, logger: this.logger, now: this.now, hungUp };
+    let answer;
+    try {
+      answer = await command(context, decoded);
+    } finally {
+      this.memories.settle(memoryKey);
+    }
     if (res.destroyed) return;
-    const bytes = answer ? encodeWbxml(answer) : new Uint8Array();
-    res.writeHead(200, {
-      'content-type': wbxmlType,
-      'content-length': bytes.length,
-      'ms-server-activesync': serverVersion,
-      'cache-control': 'private',
-    });
-    res.end(bytes);
+    wbxml(res, answer ? encodeWbxml(answer) : new Uint8Array());
   }
+}
+
+function wbxml(res: ServerResponse, bytes: Uint8Array): void {
+  res.writeHead(200, {
+    'content-type': wbxmlType,
+    'content-length': bytes.length,
+    'ms-server-activesync': serverVersion,
+    'cache-control': 'private',
+  });
+  res.end(bytes);
 }
 
 /** An ActiveSync client that fails authentication still learns what we speak (MS-ASHTTP 3.2.5.1). */

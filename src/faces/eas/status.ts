@@ -12,6 +12,7 @@ export const syncStatus = {
   hierarchyChanged: 12,
   incompleteRequest: 13,
   tooManyCollections: 15,
+  retry: 16,
 } as const;
 
 /** A per-item result of the hub as an AirSync Status. */

@@ -5,7 +5,8 @@ import { child, children, namespace, text, type WbxmlElement } from '../wbxml/el
 /**
  * GetItemEstimate (MS-ASCMD 2.2.1.9): how many changes a Sync with this key would bring, counted from
  * the device's sync state (up to `estimateMax`). A key other than the device's current one is Status 4;
- * a collection never synced is Status 3 ("prime it with a Sync first").
+ * a collection never synced is Status 3 ("prime it with a Sync first"). More collections than a Sync
+ * may name is a top-level Status 2, before anything is read.
  */
 const gie = namespace('GetItemEstimate');
 
@@ -13,7 +14,9 @@ export const estimateStatus = { success: 1, invalidCollection: 2, notPrimed: 3, 
 const estimateMax = 10_000;
 
 export async function getItemEstimate(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
-  const requested = children(child(body, 'Collections'), 'Collection').slice(0, limits.collectionsPerRequestMax).map((c) => ({
+  const collections = children(child(body, 'Collections'), 'Collection');
+  if (collections.length > limits.collectionsPerRequestMax) return gie('GetItemEstimate', gie('Status', String(estimateStatus.invalidCollection)));
+  const requested = collections.map((c) => ({
     id: text(child(c, 'CollectionId')) ?? '',
     key: text(child(c, 'SyncKey', 'AirSync')),
   }));

@@ -1,3 +1,4 @@
+import { limits } from '../../../core/limits.js';
 import type { EasContext } from '../context.js';
 import { classOf } from '../folders.js';
 import { mapperFor } from '../mapping/mappers.js';
@@ -12,15 +13,17 @@ import { readOptions } from './sync-options.js';
 const io = namespace('ItemOperations');
 const as = namespace('AirSync');
 
-export const itemOperationsStatus = { success: 1, protocolError: 2, notFound: 6, unknownStore: 9, conversionFailed: 14 } as const;
-/** Fetches per request: each is read and converted in memory. */
-const operationsMax = 512;
+export const itemOperationsStatus = { success: 1, protocolError: 2, notFound: 6, unknownStore: 9, tooLarge: 11, conversionFailed: 14 } as const;
 
 export async function itemOperations(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
+  const operations = (body?.children ?? []).filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array));
+  // Each Fetch is read and converted in memory: too many is refused before any is.
+  if (operations.length > limits.easOperationsMax) return io('ItemOperations', io('Status', String(itemOperationsStatus.protocolError)));
   const collections = new Map((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
   const responses: WbxmlElement[] = [];
-  const operations = (body?.children ?? []).filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array));
-  if (operations.length > operationsMax) return io('ItemOperations', io('Status', String(itemOperationsStatus.protocolError)));
+  // 512 fetches of a 1 MB item would make a 512 MB answer from a small request: past the budget, a
+  // Fetch is answered Status 11 (too large) before it is converted, and the client asks again later.
+  let fetchedBytes = 0;
   for (const operation of operations) {
     if (operation.name !== 'Fetch') {
       responses.push(io(operation.name, io('Status', String(itemOperationsStatus.protocolError))));
@@ -40,6 +43,12 @@ export async function itemOperations(ctx: EasContext, body: WbxmlElement | undef
       responses.push(answer(itemOperationsStatus.notFound));
       continue;
     }
+    const size = Buffer.byteLength(item.data);
+    if (fetchedBytes + size > limits.easFetchedBytesMax) {
+      responses.push(answer(itemOperationsStatus.tooLarge));
+      continue;
+    }
+    fetchedBytes += size;
     const { bodyPreference } = readOptions(operation, collection.kind, ctx.now());
     let properties: WbxmlElement[];
     try {

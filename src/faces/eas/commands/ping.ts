@@ -30,7 +30,10 @@ export function answerAfterMs(heartbeatSeconds: number): number {
 
 export async function ping(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
   const heartbeatText = text(child(body, 'HeartbeatInterval'));
-  const folderIds = children(child(body, 'Folders'), 'Folder').map((f) => text(child(f, 'Id')) ?? '');
+  const folderElements = children(child(body, 'Folders'), 'Folder');
+  // Counted before the ids are read; the device's last folders, kept below, are the account's own.
+  if (folderElements.length > foldersMax) return ping_('Ping', ping_('Status', String(pingStatus.tooManyFolders)), ping_('MaxFolders', String(foldersMax)));
+  const folderIds = folderElements.map((f) => text(child(f, 'Id')) ?? '');
   // Parts left out repeat those of the device's last Ping.
   const heartbeatSeconds = heartbeatText !== undefined ? Number(heartbeatText) : ctx.memory.lastPing?.heartbeatSeconds;
   const folders = folderIds.length > 0 ? folderIds : ctx.memory.lastPing?.folders;

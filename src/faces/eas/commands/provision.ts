@@ -22,7 +22,9 @@ export async function provision(ctx: EasContext, body: WbxmlElement | undefined)
   // answer comes first in the response.
   const device = await noteDeviceInformation(ctx, child(body, 'DeviceInformation', 'Settings'));
   if (!policy || text(child(policy, 'PolicyType')) !== policyType) {
-    return p('Provision', device, p('Status', String(provisionStatus.success)), p('Policies', p('Policy', p('PolicyType', text(child(policy, 'PolicyType')) ?? ''), p('Status', '3'))));
+    // The unknown type is named back, cut to a type name's length: the answer never echoes a large body.
+    const asked = (text(child(policy, 'PolicyType')) ?? '').slice(0, policyType.length * 2);
+    return p('Provision', device, p('Status', String(provisionStatus.success)), p('Policies', p('Policy', p('PolicyType', asked), p('Status', '3'))));
   }
   const key = String(randomInt(1, 2 ** 31));
   const acknowledged = text(child(policy, 'PolicyKey')) !== undefined;

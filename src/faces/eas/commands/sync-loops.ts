@@ -1,3 +1,4 @@
+import { limits } from '../../../core/limits.js';
 import type { DeviceMemory, EasContext } from '../context.js';
 
 /**
@@ -15,13 +16,17 @@ export function noteRepeat(memory: DeviceMemory, collectionId: string, key: stri
   const last = memory.repeats.get(collectionId);
   const count = last && last.key === key && key !== '0' ? last.count + 1 : 0;
   const window = windowByRepeat[Math.min(count, windowByRepeat.length - 1)] as number;
+  // Most recently synced last; a device that synced more collections than one request can name
+  // forgets the longest unsynced one (its count starts again, which only delays a quarantine).
+  memory.repeats.delete(collectionId);
   memory.repeats.set(collectionId, { key, count, window });
+  if (memory.repeats.size > limits.collectionsPerRequestMax) memory.repeats.delete(memory.repeats.keys().next().value as string);
   return { window, stuck: count >= windowByRepeat.length };
 }
 
 const stateKey = 'eas.quarantine';
 /** Collection id -> item id -> the etag of the quarantined version. */
-type Quarantine = Record<string, Record<string, string>>;
+export type Quarantine = Record<string, Record<string, string>>;
 
 /** Versions quarantined for this device, by collection; `restarting` collections (key 0) are cleared first. */
 export async function quarantined(ctx: EasContext, restarting: readonly string[]): Promise<Map<string, Map<string, string>>> {
@@ -38,12 +43,33 @@ export async function quarantined(ctx: EasContext, restarting: readonly string[]
 }
 
 export async function quarantine(ctx: EasContext, collectionId: string, itemId: string, etag: string): Promise<void> {
-  await ctx.hub.withFaceState(ctx.point, stateKey, (_, state) => {
+  await ctx.hub.withFaceState(ctx.point, stateKey, (collections, state) => {
     const parsed = state ? (JSON.parse(state) as Quarantine) : {};
-    parsed[collectionId] = { ...(parsed[collectionId] ?? {}), [itemId]: etag };
-    return { state: JSON.stringify(parsed), result: undefined };
+    const items = parsed[collectionId] ?? {};
+    // Most recent last, so the bound below releases the oldest first.
+    delete parsed[collectionId];
+    delete items[itemId];
+    parsed[collectionId] = { ...items, [itemId]: etag };
+    return { state: JSON.stringify(boundedQuarantine(parsed, new Set(collections.map((c) => c.id)))), result: undefined };
   });
   ctx.memory.repeats.delete(collectionId);
   ctx.logger.warn({ deviceId: ctx.point.device.id, collectionId, itemId }, 'ActiveSync device keeps failing on one item; quarantined');
   await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'quarantined', `item ${itemId} in collection ${collectionId} is no longer sent to this device: it kept failing on it`);
+}
+
+/**
+ * The quarantine without collections that no longer exist and, past `easQuarantinedMax` versions, without
+ * the oldest: a released version is only tried again (and quarantined again if it still fails).
+ */
+export function boundedQuarantine(all: Quarantine, live: ReadonlySet<string>): Quarantine {
+  const entries = Object.entries(all).filter(([id]) => live.has(id));
+  let excess = entries.reduce((n, [, items]) => n + Object.keys(items).length, 0) - limits.easQuarantinedMax;
+  const out: Quarantine = {};
+  for (const [id, items] of entries) {
+    const kept = Object.entries(items);
+    const drop = Math.max(0, Math.min(excess, kept.length));
+    excess -= drop;
+    if (drop < kept.length) out[id] = Object.fromEntries(kept.slice(drop));
+  }
+  return out;
 }

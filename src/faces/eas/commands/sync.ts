@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { limits } from '../../../core/limits.js';
+import type { CollectionKind } from '../../../protocol/collections.js';
 import type { ClientCommand, CollectionRequest, CollectionResponse, SyncRequest } from '../../../protocol/sync.js';
 import { protocolVersion } from '../../../protocol/version.js';
 import type { CollectionRow } from '../../../store/store.js';
@@ -8,7 +9,8 @@ import type { ItemMapper } from '../mapping/item-mapper.js';
 import { parseInstanceId, withOccurrence, withoutOccurrence } from '../mapping/calendar-instances.js';
 import { mapperFor } from '../mapping/mappers.js';
 import { itemStatusOf, syncStatus } from '../status.js';
-import { child, children, el, namespace, text, type WbxmlElement, type WbxmlNode } from '../wbxml/element.js';
+import { decodeWbxml, encodeWbxml } from '../wbxml/codec.js';
+import { child, children, el, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 import { commandFingerprint, commandIdentities, type CommandIdentity } from './sync-identities.js';
 import { noteRepeat, quarantine, quarantined } from './sync-loops.js';
 import { readOptions, type CollectionOptions } from './sync-options.js';
@@ -48,7 +50,7 @@ interface Plan {
 
 export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
   // An empty request repeats the last full one (MS-ASCMD 2.2.1.21.1.1); without one, ask for it in full.
-  const request = body ?? ctx.memory.lastSync;
+  const request = body ?? (ctx.memory.lastSync && decodeWbxml(ctx.memory.lastSync));
   if (!request) return as('Sync', as('Status', String(syncStatus.incompleteRequest)));
   const elements = children(child(request, 'Collections'), 'Collection');
   if (elements.length === 0) return as('Sync', as('Status', String(syncStatus.incompleteRequest)));
@@ -57,21 +59,37 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
   }
   const globalWindow = windowOf(text(child(request, 'WindowSize')));
   const collections = new Map((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
-  const restarting = elements.filter((e) => text(child(e, 'SyncKey')) === '0').map((e) => text(child(e, 'CollectionId')) ?? '');
-  const blocked = await quarantined(ctx, restarting);
-
-  const plans = await Promise.all(elements.map((element) => plan(ctx, element, collections, globalWindow)));
+  // Every refusal that needs no state comes first, so the work below is done once per collection.
   const seen = new Set<string>();
-  const toHub: CollectionRequest[] = [];
-  for (const p of plans) {
-    if (p.status !== undefined) continue;
+  const accepted = elements.map((element) => {
+    const refused = refusal(element, collections);
+    const id = text(child(element, 'CollectionId')) ?? '';
+    if (refused !== undefined) return { element, refused };
     // The hub takes each collection once per exchange; a second mention is a protocol error here.
-    if (seen.has(p.collectionId)) p.status = syncStatus.protocolError;
-    else {
-      seen.add(p.collectionId);
-      toHub.push(hubRequest(p));
-    }
-  }
+    if (seen.has(id)) return { element, refused: syncStatus.protocolError };
+    seen.add(id);
+    return { element, refused: undefined };
+  });
+  const planned = accepted.filter((a) => a.refused === undefined).map((a) => a.element);
+  const restarting = planned.filter((e) => text(child(e, 'SyncKey')) === '0').map((e) => text(child(e, 'CollectionId')) ?? '');
+  const blocked = await quarantined(ctx, restarting);
+  // The device's per-collection state is read and written once for the whole request, not once per collection.
+  const settings = await settingsAfter(ctx, planned, collections);
+  const fingerprints = new Map(planned.flatMap((e) => commandsOf(e).flatMap((c) => fingerprintOf(text(child(e, 'CollectionId')) ?? '', c) ?? []).map((f) => [f.command, f.fingerprint] as const)));
+  const identities = await commandIdentities(ctx, [...fingerprints.values()]);
+  // Each Fetch reads a whole item (up to 1 MiB): past easSyncFetchesMax in one request, a Fetch is not
+  // read but answered Status 16 (retry), so a small request cannot make the store read a gigabyte.
+  const deferred = new Set(planned.flatMap((e) => commandsOf(e).filter((c) => c.name === 'Fetch')).slice(limits.easSyncFetchesMax));
+  const budget = { fetchedBytes: 0 };
+
+  const plans = await Promise.all(
+    accepted.map(({ element, refused }) => {
+      const collectionId = text(child(element, 'CollectionId')) ?? '';
+      if (refused !== undefined) return { ...emptyPlan(element, collectionId), status: refused };
+      return plan(ctx, element, collections.get(collectionId) as CollectionRow, settings.get(collectionId), { fingerprints, identities, deferred }, globalWindow);
+    }),
+  );
+  const toHub = plans.filter((p) => p.status === undefined).map(hubRequest);
   const hubRequestBody: SyncRequest = { version: protocolVersion, device: { id: ctx.point.device.id }, collections: toHub };
   const answers = toHub.length === 0 ? [] : (await ctx.hub.sync(ctx.point.accountId, 'eas', hubRequestBody, ctx.principal.tokenId)).collections;
   const byId = new Map(answers.map((a) => [a.collectionId, a]));
@@ -83,30 +101,45 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
       out.push(as('Collection', as('SyncKey', '0'), as('CollectionId', p.collectionId), as('Status', String(p.status ?? syncStatus.serverError))));
       continue;
     }
-    out.push(await respond(ctx, p, answer, blocked.get(p.collectionId) ?? new Map()));
+    out.push(await respond(ctx, p, answer, blocked.get(p.collectionId) ?? new Map(), budget));
   }
-  ctx.memory.lastSync = forNextTime(request, out);
+  ctx.memory.lastSync = forNextTime(request, plans, out);
   return as('Sync', as('Collections', ...out));
 }
 
 /**
- * What an empty Sync repeats: this request with each collection at the key just issued and without its
- * commands (they were applied), so repeating it asks for what is new since, not for this answer again.
+ * What an empty Sync repeats: each of the account's collections this request named, at the key just
+ * issued, with only what this server reads of it (GetChanges, WindowSize, FilterType and the first
+ * BodyPreference), so repeating it asks for what is new since, not for this answer again. Commands
+ * (already applied), Supported (kept with the key 0 that sent it) and anything else are left out, and
+ * the whole is kept as WBXML of at most `easDeviceMemoryBytesMax`: a few hundred bytes a collection,
+ * whatever the request carried. Undefined (nothing to repeat) if it would be larger.
  */
-function forNextTime(request: WbxmlElement, answered: readonly WbxmlElement[]): WbxmlElement {
-  const keys = new Map(answered.map((c) => [text(child(c, 'CollectionId')), text(child(c, 'SyncKey'))]));
-  const collections = children(child(request, 'Collections'), 'Collection').map((c) => {
-    const key = keys.get(text(child(c, 'CollectionId')));
-    return {
-      ...c,
-      children: c.children.flatMap((part): WbxmlNode[] => {
-        if (typeof part !== 'object' || part instanceof Uint8Array) return [part];
-        if (part.name === 'Commands') return [];
-        return part.name === 'SyncKey' && key !== undefined ? [as('SyncKey', key)] : [part];
-      }),
-    };
+function forNextTime(request: WbxmlElement, plans: readonly Plan[], answered: readonly WbxmlElement[]): Uint8Array | undefined {
+  const collections = plans.flatMap((p, i) => {
+    if (!p.collection) return [];
+    const options = child(p.element, 'Options');
+    const preference = children(options, 'BodyPreference', 'AirSyncBase')[0];
+    return [
+      as(
+        'Collection',
+        as('SyncKey', text(child(answered[i], 'SyncKey')) ?? '0'),
+        as('CollectionId', p.collectionId),
+        small(child(p.element, 'GetChanges')),
+        small(child(p.element, 'WindowSize')),
+        options && as('Options', small(child(options, 'FilterType')), preference && el('AirSyncBase', 'BodyPreference', small(child(preference, 'Type')), small(child(preference, 'TruncationSize')))),
+      ),
+    ];
   });
-  return { ...request, children: request.children.map((part) => (typeof part === 'object' && !(part instanceof Uint8Array) && part.name === 'Collections' ? as('Collections', ...collections) : part)) };
+  if (collections.length === 0) return undefined;
+  const bytes = encodeWbxml(as('Sync', as('Collections', ...collections), small(child(request, 'WindowSize'))));
+  return bytes.length <= limits.easDeviceMemoryBytesMax ? bytes : undefined;
+}
+
+/** A copy of a value element whose text is a number or flag; anything longer is not worth repeating. */
+function small(e: WbxmlElement | undefined): WbxmlElement | undefined {
+  const value = text(e);
+  return e && value !== undefined && value.length <= 16 ? el(e.ns, e.name, value) : undefined;
 }
 
 /** A WindowSize element's value: 0 means the most, 512 (MS-ASCMD 2.2.3.199); absent or garbage, undefined. */
@@ -115,25 +148,52 @@ function windowOf(value: string | undefined): number | undefined {
   return Number(value) === 0 ? windowMax : Number(value);
 }
 
-async function plan(ctx: EasContext, element: WbxmlElement, collections: ReadonlyMap<string, CollectionRow>, globalWindow: number | undefined): Promise<Plan> {
-  const collectionId = text(child(element, 'CollectionId')) ?? '';
-  const p: Plan = { element, collectionId, commands: [], sources: [], names: [], local: [], window: windowDefault, stuck: false };
-  const collection = collections.get(collectionId);
-  // An unknown folder means the device's hierarchy is out of date: it should FolderSync.
-  if (!collection) return { ...p, status: syncStatus.hierarchyChanged };
+const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], sources: [], names: [], local: [], window: windowDefault, stuck: false });
+
+/** The elements of a collection's Commands. */
+const commandsOf = (element: WbxmlElement) => child(element, 'Commands')?.children.filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array)) ?? [];
+
+/**
+ * Why a collection of the request is refused before anything is read or converted for it, if it is:
+ * an unknown folder (the device's hierarchy is out of date: it should FolderSync), a key that is no
+ * number, commands with key 0 or more than `commandsPerCollectionMax` of them, a FilterType that is not
+ * one digit (MS-ASCMD 2.2.3.68; it is stored), or a Supported list longer than `easSupportedMax`.
+ */
+function refusal(element: WbxmlElement, collections: ReadonlyMap<string, CollectionRow>): number | undefined {
+  if (!collections.has(text(child(element, 'CollectionId')) ?? '')) return syncStatus.hierarchyChanged;
   const sent = text(child(element, 'SyncKey')) ?? '';
-  if (!/^\d{1,15}$/.test(sent)) return { ...p, status: syncStatus.invalidSyncKey };
+  if (!/^\d{1,15}$/.test(sent)) return syncStatus.invalidSyncKey;
+  const commands = commandsOf(element).length;
+  if ((Number(sent) === 0 && commands > 0) || commands > limits.commandsPerCollectionMax) return syncStatus.protocolError;
+  const filter = text(child(child(element, 'Options'), 'FilterType'));
+  if (filter !== undefined && !/^\d$/.test(filter)) return syncStatus.protocolError;
+  const supported = child(element, 'Supported');
+  if (supported && supported.children.length > limits.easSupportedMax) return syncStatus.protocolError;
+  return undefined;
+}
+
+/** The fingerprint of an Add or Change that carries data (sync-identities.ts). */
+function fingerprintOf(collectionId: string, c: WbxmlElement): { command: WbxmlElement; fingerprint: string } | undefined {
+  const data = child(c, 'ApplicationData');
+  if (!data || (c.name !== 'Add' && c.name !== 'Change')) return undefined;
+  return { command: c, fingerprint: commandFingerprint(collectionId, c.name, text(child(c, c.name === 'Add' ? 'ClientId' : 'ServerId')) ?? '', data) };
+}
+
+async function plan(
+  ctx: EasContext,
+  element: WbxmlElement,
+  collection: CollectionRow,
+  settings: CollectionSettings | undefined,
+  known: { fingerprints: ReadonlyMap<WbxmlElement, string>; identities: ReadonlyMap<string, CommandIdentity>; deferred: ReadonlySet<WbxmlElement> },
+  globalWindow: number | undefined,
+): Promise<Plan> {
+  const collectionId = collection.id;
+  const p = emptyPlan(element, collectionId);
+  const sent = text(child(element, 'SyncKey')) ?? '';
   const mapper = mapperFor[collection.kind];
   Object.assign(p, { collection, mapper, key: Number(sent) });
-  const commands = child(element, 'Commands')?.children.filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array)) ?? [];
-  if (p.key === 0 && commands.length > 0) return { ...p, status: syncStatus.protocolError };
+  const commands = commandsOf(element);
   const filterGiven = text(child(child(element, 'Options'), 'FilterType'));
-  const supportedElement = child(element, 'Supported');
-  let settings =
-    p.key === 0
-      ? await collectionSettings(ctx, collectionId, { ...(filterGiven !== undefined ? { filter: filterGiven } : {}), ...(supportedElement ? { supported: elementNames(supportedElement) } : {}) })
-      : await collectionSettings(ctx, collectionId);
-  if (settings && settings.filter === undefined && filterGiven !== undefined) settings = await collectionSettings(ctx, collectionId, { ...settings, filter: filterGiven });
   // A new FilterType under a key its items already came under would never bring the older events it
   // now asks for: the device must start the collection over (as Exchange makes it). A request naming
   // none keeps the one in force.
@@ -142,16 +202,8 @@ async function plan(ctx: EasContext, element: WbxmlElement, collections: Readonl
   }
   p.options = readOptions(element, collection.kind, ctx.now(), settings?.filter);
   const supported = settings?.supported && new Set(settings.supported);
-  // Checked here, before any conversion work, rather than left to the hub's own limit.
-  if (commands.length > limits.commandsPerCollectionMax) return { ...p, status: syncStatus.protocolError };
-  const fingerprintOf = (c: WbxmlElement): string | undefined => {
-    const data = child(c, 'ApplicationData');
-    if (!data || (c.name !== 'Add' && c.name !== 'Change')) return undefined;
-    return commandFingerprint(collectionId, c.name, text(child(c, c.name === 'Add' ? 'ClientId' : 'ServerId')) ?? '', data);
-  };
-  const identities = await commandIdentities(ctx, commands.flatMap((c) => fingerprintOf(c) ?? []));
   const context = (c: WbxmlElement) => {
-    const identity: CommandIdentity | undefined = identities.get(fingerprintOf(c) ?? '');
+    const identity: CommandIdentity | undefined = known.identities.get(known.fingerprints.get(c) ?? '');
     return { version: ctx.request.version, newUid: () => identity?.uid ?? randomUUID(), now: identity?.now ?? ctx.now() };
   };
   for (const [position, command] of commands.entries()) {
@@ -178,6 +230,7 @@ async function plan(ctx: EasContext, element: WbxmlElement, collections: Readonl
         if (!existing?.data) p.local.push({ position, element: as('Change', as('ServerId', serverId), as('Status', String(syncStatus.notFound))) });
         else push({ op: 'change', serverId, data: mapper.fromEas(withGhosts(applicationData, mapper, existing.data, ctx, supported), existing.data, context(command)) });
       } else if (command.name === 'Delete' && serverId) push({ op: 'delete', serverId });
+      else if (command.name === 'Fetch' && serverId && known.deferred.has(command)) p.local.push({ position, element: as('Fetch', as('ServerId', serverId), as('Status', String(syncStatus.retry))) });
       else if (command.name === 'Fetch' && serverId) push({ op: 'fetch', serverId });
       else p.local.push({ position, element: as(command.name, serverId !== undefined && as('ServerId', serverId), as('Status', String(syncStatus.protocolError))) });
     } catch (err) {
@@ -225,21 +278,59 @@ interface CollectionSettings {
   filter?: string;
 }
 
-/** Records the settings of a key 0, or reads those of the device's last key 0 for the collection. */
-async function collectionSettings(ctx: EasContext, collectionId: string, atKeyZero?: CollectionSettings): Promise<CollectionSettings | undefined> {
-  const read = (raw: string | undefined) => (raw ? (JSON.parse(raw) as Record<string, CollectionSettings>) : {});
-  if (!atKeyZero) {
-    const all = read(await ctx.hub.readFaceState(ctx.point.accountId, ctx.point.device.id, settingsStateKey));
-    return Object.hasOwn(all, collectionId) ? all[collectionId] : undefined;
-  }
-  return ctx.hub.withFaceState(ctx.point, settingsStateKey, (_, raw) => {
+/**
+ * Each collection's settings once this request is taken into account, in one transaction (one read
+ * when nothing changes): a key 0 records its FilterType and Supported list; a later key naming the
+ * first FilterType of a collection set up without one fixes it. The record holds the account's live
+ * collections only, each with a one-digit filter and at most the class's own property names, so it
+ * stays a few kilobytes a collection.
+ */
+async function settingsAfter(ctx: EasContext, elements: readonly WbxmlElement[], collections: ReadonlyMap<string, CollectionRow>): Promise<Map<string, CollectionSettings>> {
+  const read = (raw: string | undefined) => new Map(Object.entries(raw ? (JSON.parse(raw) as Record<string, CollectionSettings>) : {}));
+  const apply = (all: Map<string, CollectionSettings>): boolean => {
+    let changed = false;
+    for (const e of elements) {
+      const id = text(child(e, 'CollectionId')) ?? '';
+      const kind = (collections.get(id) as CollectionRow).kind;
+      const filter = text(child(child(e, 'Options'), 'FilterType'));
+      const supported = child(e, 'Supported');
+      const before = all.get(id);
+      if (text(child(e, 'SyncKey')) === '0') all.set(id, { ...(filter !== undefined ? { filter } : {}), ...(supported ? { supported: supportedNames(supported, kind) } : {}) });
+      else if (before && before.filter === undefined && filter !== undefined) all.set(id, { ...before, filter });
+      changed ||= all.get(id) !== before;
+    }
+    return changed;
+  };
+  const current = read(await ctx.hub.readFaceState(ctx.point.accountId, ctx.point.device.id, settingsStateKey));
+  if (!apply(new Map(current))) return current;
+  return ctx.hub.withFaceState(ctx.point, settingsStateKey, (live, raw) => {
     const all = read(raw);
-    all[collectionId] = atKeyZero;
-    return { state: JSON.stringify(all), result: atKeyZero };
+    apply(all);
+    const kept = live.filter((c) => all.has(c.id)).map((c) => [c.id, all.get(c.id)]);
+    return { state: JSON.stringify(Object.fromEntries(kept)), result: all };
   });
 }
 
-const elementNames = (e: WbxmlElement) => e.children.flatMap((c) => (typeof c === 'object' && !(c instanceof Uint8Array) ? [`${c.ns}:${c.name}`] : []));
+/** The namespaces whose properties a folder's items have (MS-ASCMD 2.2.3.179 Supported lists them). */
+const propertyNamespaces: Record<CollectionKind, readonly string[]> = {
+  contacts: ['Contacts', 'Contacts2'],
+  events: ['Calendar'],
+  tasks: ['Tasks'],
+  notes: ['Notes'],
+};
+
+/**
+ * The properties a device lists as Supported, as `ns:name`: only those of the folder's class (the
+ * decoder already refused names its code pages do not define), each once, so the list can never be
+ * longer than the class's own code pages.
+ */
+function supportedNames(supported: WbxmlElement, kind: CollectionKind): string[] {
+  const names = new Set<string>();
+  for (const c of supported.children) {
+    if (typeof c === 'object' && !(c instanceof Uint8Array) && propertyNamespaces[kind].includes(c.ns)) names.add(`${c.ns}:${c.name}`);
+  }
+  return [...names];
+}
 
 function hubRequest(p: Plan): CollectionRequest {
   const key = p.key as number;
@@ -254,7 +345,8 @@ function hubRequest(p: Plan): CollectionRequest {
   };
 }
 
-async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blocked: ReadonlyMap<string, string>): Promise<WbxmlElement> {
+/** `budget` counts the fetched item data of the whole answer (at most easFetchedBytesMax). */
+async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blocked: ReadonlyMap<string, string>, budget: { fetchedBytes: number }): Promise<WbxmlElement> {
   const head = [as('SyncKey', String(answer.syncKey)), as('CollectionId', p.collectionId)];
   if (answer.status === 'invalidSyncKey') return as('Collection', as('SyncKey', '0'), as('CollectionId', p.collectionId), as('Status', String(syncStatus.invalidSyncKey)));
   if (answer.status !== 'ok') return as('Collection', ...head, as('Status', String(syncStatus.hierarchyChanged)));
@@ -294,10 +386,15 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
       const item = r.serverId !== undefined ? fetched.get(r.serverId) : undefined;
       let data: WbxmlElement | undefined;
       let fetchStatus = status;
-      try {
-        data = item && as('ApplicationData', ...mapper.toEas(item.data, toEas));
-      } catch {
-        fetchStatus = String(syncStatus.conversionError);
+      const size = item ? Buffer.byteLength(item.data) : 0;
+      if (budget.fetchedBytes + size > limits.easFetchedBytesMax) fetchStatus = String(syncStatus.retry);
+      else {
+        budget.fetchedBytes += size;
+        try {
+          data = item && as('ApplicationData', ...mapper.toEas(item.data, toEas));
+        } catch {
+          fetchStatus = String(syncStatus.conversionError);
+        }
       }
       responses.push({ position, element: as('Fetch', r.serverId !== undefined && as('ServerId', r.serverId), as('Status', fetchStatus), data) });
     } else if (r.status !== 'ok') {

@@ -196,20 +196,36 @@ test('attributes, unknown tokens and pages, stray tokens and unsupported global 
   refuses(hex(`${header} 45 4b 03 ff fe 00 01 01`), /invalid UTF-8 in the text of <SyncKey> at offset 6/);
 });
 
-test('limits: size, depth, element count and decoded text', () => {
+test('limits: size, depth, node count and decoded text', () => {
   const nested = (depth: number): WbxmlElement => (depth === 1 ? as('Sync') : as('Sync', nested(depth - 1)));
   assert.deepEqual(decodeWbxml(encodeWbxml(nested(32))), nested(32));
   refuses(encodeWbxml(nested(33)), /elements nested deeper than 32 at offset 36/);
   refuses(encodeWbxml(nested(4)), /elements nested deeper than 3/, { depthMax: 3 });
   const flat = as('Sync', ...Array.from({ length: 10 }, () => as('Status')));
-  refuses(encodeWbxml(flat), /more than 10 elements at offset 14/, { elementsMax: 10 });
-  assert.equal(children(decodeWbxml(encodeWbxml(flat), { elementsMax: 11 }), 'Status').length, 10);
+  refuses(encodeWbxml(flat), /more than 10 nodes \(elements, texts and opaque data\) at offset 14/, { nodesMax: 10 });
+  assert.equal(children(decodeWbxml(encodeWbxml(flat), { nodesMax: 11 }), 'Status').length, 10);
+  // Texts and OPAQUE data count too: each is an object in the tree, and OPAQUE of 0 bytes costs 2.
+  const opaques = as('Sync', ...Array.from({ length: 10 }, () => new Uint8Array()));
+  refuses(encodeWbxml(opaques), /more than 10 nodes/, { nodesMax: 10 });
+  const texts = as('Sync', ...Array.from({ length: 5 }, () => as('SyncKey', '1')));
+  refuses(encodeWbxml(texts), /more than 10 nodes/, { nodesMax: 10 });
+  assert.equal(children(decodeWbxml(encodeWbxml(texts), { nodesMax: 11 }), 'SyncKey').length, 5);
   const doc = encodeWbxml(as('Sync', as('SyncKey', 'x'.repeat(100))));
   refuses(doc, new RegExp(`document of ${doc.length} bytes exceeds the limit of 100$`), { bytesMax: 100 });
   // A 40-byte string-table entry referenced 30 times would decode to more text than the document's size.
   const table = `${utf8('y'.repeat(39))}00`;
   const refs = Array.from({ length: 30 }, () => '83 00').join(' ');
-  refuses(hex(`03 01 6a 28 ${table} 45 4b ${refs} 01 01`), /decoded text exceeds the limit of 1000 bytes/, { bytesMax: 1000 });
+  refuses(hex(`03 01 6a 28 ${table} 45 4b ${refs} 01 01`), /decoded text exceeds the document's own 108 bytes at offset 50/);
+  // ... whatever bytesMax allows: a 1 KiB document cannot become 1 MiB of text.
+  const many = Array.from({ length: 300 }, () => '83 00').join(' ');
+  refuses(hex(`03 01 6a 28 ${table} 45 4b ${many} 01 01`), /decoded text exceeds the document's own 648 bytes/, { bytesMax: 16 * 1024 * 1024 });
+  assert.equal(text(child(decodeWbxml(hex(`03 01 6a 28 ${table} 45 4b 83 00 01 01`)), 'SyncKey')), 'y'.repeat(39));
+});
+
+test('the default node limit: 100,000 nodes decode, one more is refused before the tree grows further', () => {
+  const body = (n: number) => Buffer.concat([hex(`${header} 45`), Buffer.alloc(n - 1, 0x0e), hex('01')]); // Sync, then empty Status elements
+  assert.equal(decodeWbxml(body(100_000)).children.length, 99_999);
+  refuses(body(100_001), /more than 100000 nodes .* at offset 100004$/);
 });
 
 test('decoding is linear: a million text pieces and a 4 MiB string', () => {
@@ -221,8 +237,15 @@ test('decoding is linear: a million text pieces and a 4 MiB string', () => {
   assert.equal(text(child(decodeWbxml(encodeWbxml(as('Sync', as('SyncKey', big)))), 'SyncKey')), big);
 });
 
-test('encoding refuses NUL in text, unknown namespaces and unknown tags', () => {
-  assert.throws(() => encodeWbxml(as('Sync', as('SyncKey', 'a\0b'))), /NUL character in the text of <AirSync:SyncKey>/);
+test('encoding sends characters XML 1.0 cannot carry as U+FFFD, so a stored NUL or ESC never fails an answer', () => {
+  const stored = 'Team\u0000\u001bcalendar\u0007 \t\n\r\uFFFE\uFFFF \uD800 \u{1F600} ok';
+  const decoded = text(child(decodeWbxml(encodeWbxml(fh('FolderSync', fh('DisplayName', stored)))), 'DisplayName'));
+  assert.equal(decoded, 'Team\uFFFD\uFFFDcalendar\uFFFD \t\n\r\uFFFD\uFFFD \uFFFD \u{1F600} ok');
+  // What a client turns it into is XML again.
+  assert.doesNotThrow(() => fromXml(toXml(decodeWbxml(encodeWbxml(fh('FolderSync', fh('DisplayName', stored)))))));
+});
+
+test('encoding refuses unknown namespaces and unknown tags', () => {
   assert.throws(() => encodeWbxml(el('Nope', 'Sync')), /unknown namespace "Nope" of <Sync>/);
   assert.throws(() => encodeWbxml(as('Synchronize')), (err) => err instanceof WbxmlError && /unknown tag <Synchronize> in code page 0 \(AirSync\)/.test(err.message));
 });
@@ -265,7 +288,8 @@ test('toXml writes what wbxml2xml prints; fromXml reads it back', () => {
 // Random trees over the real code pages.
 const tagged = codePages.filter((p) => p.tokens.size > 0);
 const tagArb = fc.constantFrom(...tagged).chain((p) => fc.constantFrom(...p.tokens.keys()).map((name) => ({ ns: p.ns, name })));
-const textArb = fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }).filter((s) => !s.includes('\0'));
+// Text the encoder sends as it is: characters XML 1.0 can carry (the others become U+FFFD, tested above).
+const textArb = fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }).filter((s) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF\uD800-\uDFFF]/u.test(s));
 const bytesArb = fc.uint8Array({ maxLength: 40 });
 
 /** Canonical children: no empty strings, never two strings in a row. */

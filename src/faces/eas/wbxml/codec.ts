@@ -1,9 +1,10 @@
+import { limits } from '../../../core/limits.js';
 import { codePageOf, codePages, type CodePage } from './code-pages.js';
 import type { WbxmlElement } from './element.js';
 
 /**
  * WAP Binary XML as ActiveSync uses it ([MS-ASWBXML], on WBXML 1.3): version 0x03, public identifier 1,
- * UTF-8, no attributes. Decoding is one linear pass under limits (size, depth, element count, opaque
+ * UTF-8, no attributes. Decoding is one linear pass under limits (size, depth, node count, opaque
  * size, decoded text), so a hostile body costs no more than its own length; text pieces are gathered
  * as bytes and decoded once per string.
  */
@@ -24,18 +25,22 @@ export class WbxmlError extends Error {
 export interface WbxmlLimits {
   /** Deepest element nesting; the root is depth 1. */
   depthMax: number;
-  /** Largest document, which also bounds the decoded text (string-table references could repeat it). */
+  /** Largest document. The decoded text is bounded by the document's own length, so string-table references cannot multiply it. */
   bytesMax: number;
-  elementsMax: number;
+  /**
+   * Elements, texts and OPAQUE data together: each becomes an object of about a hundred bytes, so the
+   * count, not the length, is what a body of tiny tokens costs (docs/eas.md, "Limits").
+   */
+  nodesMax: number;
   /** Largest single OPAQUE datum. */
   opaqueBytesMax: number;
 }
 
 export const defaultWbxmlLimits: Readonly<WbxmlLimits> = {
-  depthMax: 32,
-  bytesMax: 16 * 1024 * 1024,
-  elementsMax: 1_000_000,
-  opaqueBytesMax: 16 * 1024 * 1024,
+  depthMax: limits.easWbxmlDepthMax,
+  bytesMax: limits.requestBytesMax,
+  nodesMax: limits.easWbxmlNodesMax,
+  opaqueBytesMax: limits.requestBytesMax,
 };
 
 const VERSION_1_3 = 0x03;
@@ -101,7 +106,7 @@ class Reader {
 
 /** Decodes an ActiveSync WBXML document into its element tree; throws WbxmlError on anything malformed. */
 export function decodeWbxml(bytes: Uint8Array, limits: Partial<WbxmlLimits> = {}): WbxmlElement {
-  const { depthMax, bytesMax, elementsMax, opaqueBytesMax } = { ...defaultWbxmlLimits, ...limits };
+  const { depthMax, bytesMax, nodesMax, opaqueBytesMax } = { ...defaultWbxmlLimits, ...limits };
   if (bytes.length > bytesMax) throw new WbxmlError(`document of ${bytes.length} bytes exceeds the limit of ${bytesMax}`);
   const r = new Reader(bytes);
 
@@ -118,20 +123,24 @@ export function decodeWbxml(bytes: Uint8Array, limits: Partial<WbxmlLimits> = {}
   let page: CodePage = codePages[0] as CodePage;
   const stack: WbxmlElement[] = [];
   let root: WbxmlElement | undefined;
-  let elements = 0;
+  let nodes = 0;
+  const countNode = (offset: number) => {
+    if (++nodes > nodesMax) throw new WbxmlError(`more than ${nodesMax} nodes (elements, texts and opaque data)`, offset);
+  };
   const run = new TextRun();
   let textBytes = 0;
 
   const addText = (src: Uint8Array, start: number, end: number, offset: number) => {
     if (stack.length === 0) throw new WbxmlError('text outside any element', offset);
     textBytes += end - start;
-    if (textBytes > bytesMax) throw new WbxmlError(`decoded text exceeds the limit of ${bytesMax} bytes`, offset);
+    if (textBytes > bytes.length) throw new WbxmlError(`decoded text exceeds the document's own ${bytes.length} bytes`, offset);
     run.append(src, start, end, offset);
   };
   const endText = () => {
     if (run.length === 0) return; // also drops empty text, which keeps decoded trees canonical
     const top = stack[stack.length - 1] as WbxmlElement;
     const at = run.offset;
+    countNode(at);
     let value: string;
     try {
       value = run.take();
@@ -192,6 +201,7 @@ export function decodeWbxml(bytes: Uint8Array, limits: Partial<WbxmlLimits> = {}
         // A plain copy: the tree must not pin the caller's buffer (Buffer.slice would not copy).
         const data = new Uint8Array(r.take(length, 'OPAQUE data'));
         endText();
+        countNode(at);
         top.children.push(data);
         break;
       }
@@ -201,7 +211,7 @@ export function decodeWbxml(bytes: Uint8Array, limits: Partial<WbxmlLimits> = {}
         if (token & ATTRIBUTES) throw new WbxmlError(`tag ${hex(token)} carries attributes, which ActiveSync never uses`, at);
         const name = page.names[id];
         if (name === undefined) throw new WbxmlError(`unknown tag token ${hex(id)} in code page ${page.page} (${page.ns})`, at);
-        if (++elements > elementsMax) throw new WbxmlError(`more than ${elementsMax} elements`, at);
+        countNode(at);
         if (stack.length + 1 > depthMax) throw new WbxmlError(`elements nested deeper than ${depthMax}`, at);
         const element: WbxmlElement = { ns: page.ns, name, children: [] };
         if (top) {
@@ -247,6 +257,16 @@ class TextRun {
   take(): string {
     const n = this.length;
     this.length = 0;
+    // Short ASCII (keys, ids, flags: most of a request's texts) without the decoder's call overhead.
+    if (n <= 16) {
+      let ascii = '';
+      for (let i = 0; i < n; i++) {
+        const b = this.buf[i] as number;
+        if (b >= 0x80) return utf8Decoder.decode(this.buf.subarray(0, n));
+        ascii += String.fromCharCode(b);
+      }
+      return ascii;
+    }
     return utf8Decoder.decode(this.buf.subarray(0, n));
   }
 }
@@ -297,9 +317,17 @@ class Writer {
 }
 
 /**
+ * Characters XML 1.0 cannot carry (C0 controls other than tab, LF and CR; U+FFFE, U+FFFF; unpaired
+ * surrogates). Clients turn WBXML into XML, and STR_I cannot carry NUL at all, so text read from the
+ * store (a name or note written before control characters were refused, say) is sent with each of
+ * them replaced by U+FFFD: one odd stored string must not make every answer that names it fail.
+ */
+const notXmlChar = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF\uD800-\uDFFF]/gu;
+
+/**
  * Encodes an element tree: SWITCH_PAGE only where the code page changes, empty elements without the
- * content flag, text as inline strings (STR_I), Uint8Array children as OPAQUE. Throws WbxmlError for a
- * namespace or tag the code pages do not define, and for NUL in text (STR_I cannot carry it).
+ * content flag, text as inline strings (STR_I, with `notXmlChar` replaced), Uint8Array children as
+ * OPAQUE. Throws WbxmlError for a namespace or tag the code pages do not define.
  */
 export function encodeWbxml(root: WbxmlElement): Uint8Array {
   const w = new Writer();
@@ -325,9 +353,8 @@ export function encodeWbxml(root: WbxmlElement): Uint8Array {
     for (const c of e.children) {
       if (typeof c === 'string') {
         if (c === '') continue;
-        if (c.includes('\0')) throw new WbxmlError(`NUL character in the text of <${e.ns}:${e.name}>`);
         w.byte(STR_I);
-        w.utf8(c);
+        w.utf8(c.replace(notXmlChar, '\uFFFD'));
         w.byte(0);
       } else if (c instanceof Uint8Array) {
         w.byte(OPAQUE);
