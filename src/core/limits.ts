@@ -39,6 +39,10 @@ export const limits = {
   clientIdCharsMax: 256,
   /** Collection names, display names and colours. */
   nameCharsMax: 200,
+  /** An error body lists at most this many problems with a request body; validation stops there. */
+  errorIssuesMax: 10,
+  /** Longest message or path in an error body (they may quote a key the client sent). */
+  errorTextCharsMax: 200,
 } as const;
 
 assert(limits.itemBytesMax <= limits.requestBytesMax, 'an item must fit in a request');
