@@ -11,6 +11,7 @@ import {
 } from '../core/sync-key.js';
 import { truncateUtf8 } from '../content/utf8.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { mergeRanges } from '../protocol/push.js';
 import type { CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../protocol/version.js';
 import type { ItemRow, Store, StoreTx } from '../store/store.js';
@@ -126,7 +127,8 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
   // for a change its checkpoint covers that it did not echo is spent: the device holds it from a sync
   // or will drop the late notice as old news. Echoed ones are kept until an answer covering them is
   // confirmed, so a replay of this exchange still finds them.
-  const echoed = await tx.findPushTokens(accountId, deviceId, collection.id, c.tokens ?? []);
+  // The echo is merged first: a thousand copies of one range cost what one does.
+  const echoed = await tx.findPushTokens(accountId, deviceId, collection.id, mergeRanges(c.tokens ?? []));
   const held = new Map<string, number>();
   for (const t of echoed) held.set(t.itemId, Math.max(t.seq, held.get(t.itemId) ?? 0));
   if (decision.kind !== 'initial') await tx.releasePushTokens(accountId, deviceId, collection.id, from.seq, echoed.map((t) => t.token));

@@ -79,3 +79,18 @@ export function toRanges(tokens: Iterable<number>): TokenRange[] {
   }
   return ranges;
 }
+
+/**
+ * An echo as sorted, disjoint, non-adjacent ranges, so each token is looked at once however the
+ * client repeated or overlapped its ranges. Linear after the sort; the schema caps the input's length.
+ */
+export function mergeRanges(ranges: readonly TokenRange[]): TokenRange[] {
+  const sorted = [...ranges].sort((a, b) => a.from - b.from);
+  const merged: TokenRange[] = [];
+  for (const { from, to } of sorted) {
+    const last = merged[merged.length - 1];
+    if (last && from <= last.to + 1) last.to = Math.max(last.to, to);
+    else merged.push({ from, to });
+  }
+  return merged;
+}
