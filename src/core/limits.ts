@@ -7,6 +7,17 @@ import { assert } from './assert.js';
 export const limits = {
   /** Largest request body, before and after gzip decoding. */
   requestBytesMax: 16 * 1024 * 1024,
+  /** A gzip body may inflate to this many times the bytes received, once past the free allowance below. */
+  gzipRatioMax: 100,
+  gzipInflatedBytesFree: 1024 * 1024,
+  /** The sign-in body, read before anyone is known: small, and quick to arrive. */
+  signInBodyBytesMax: 4096,
+  signInBodyMs: 5000,
+  /** Request headers must arrive within this; the server checks its connections this often. */
+  headersMs: 10_000,
+  connectionsCheckMs: 1000,
+  /** A whole request (headers and body) must arrive within this. */
+  requestMs: 120_000,
   /** Largest single vCard or iCalendar object. */
   itemBytesMax: 1024 * 1024,
   /** Longest physical line inside an item, before unfolding (an unfolded PHOTO line is the usual giant). */
@@ -46,6 +57,8 @@ export const limits = {
 } as const;
 
 assert(limits.itemBytesMax <= limits.requestBytesMax, 'an item must fit in a request');
+assert(limits.signInBodyBytesMax <= limits.gzipInflatedBytesFree, 'a sign-in body never needs the gzip ratio');
+assert(limits.headersMs < limits.requestMs, 'headers arrive before the request ends');
 assert(limits.itemLineBytesMax <= limits.itemBytesMax, 'a line must fit in an item');
 assert(limits.windowItemsDefault <= limits.windowItemsMax, 'default window within max');
 assert(limits.reinitLoopCount >= 2, 'a loop needs at least two re-initializations');

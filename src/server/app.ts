@@ -7,6 +7,7 @@ import { davPrefix, handleDav, wellKnown, wellKnownRedirect } from '../faces/dav
 import { autodiscover, autodiscoverPath } from '../faces/eas/autodiscover.js';
 import { EasFace, easPath, easUnauthorized, withoutDomain } from '../faces/eas/routes.js';
 import { handleNative, nativePrefix } from '../faces/native/routes.js';
+import { limits } from '../core/limits.js';
 import { Hub } from '../hub/hub.js';
 import { PushHub } from '../push/push-hub.js';
 import { pushPrefix, PushRoutes } from '../push/routes.js';
@@ -94,7 +95,9 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
     return isDav ? handleDav(hub, principal, req, res, path === '/dav' ? davPrefix : path) : handleNative(hub, push, principal, req, res, url);
   };
 
-  const server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {
+  // Slow senders are cut off: headers and whole requests have deadlines, checked every connectionsCheckMs.
+  const timeouts = { requestTimeout: limits.requestMs, headersTimeout: limits.headersMs, connectionsCheckingInterval: limits.connectionsCheckMs };
+  const server = createServer({ ...timeouts, keepAliveTimeout: 5_000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err, url: req.url }, 'request failed');
       if (!res.headersSent) {

@@ -28,7 +28,14 @@ export async function handleSession(auth: Authenticator, sessions: Sessions, req
           req.resume();
           throw new ProtocolError('unsupportedMediaType', 'send the sign-in as application/json');
         }
-        const body = await readBody(req, limits.requestBytesMax);
+        let body: Buffer;
+        try {
+          body = await readBody(req, limits.signInBodyBytesMax, { timeoutMs: limits.signInBodyMs });
+        } catch (err) {
+          // Nobody is signed in yet: a refused body ends the connection instead of being drained.
+          res.setHeader('connection', 'close');
+          throw err;
+        }
         const { user, password } = validate(signInSchema, parseJson(body.toString('utf8')), 'sign-in (send {"user": ..., "password": ...})');
         const check = await auth.checkPassword(user, password, clientAddress(req));
         if (!check.ok && check.retryAfterSeconds !== undefined) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { limits } from '../../src/core/limits.js';
 import { errorBodySchema } from '../../src/protocol/collections.js';
@@ -257,8 +258,15 @@ test('an oversized body is a 413 bodyTooLarge: declared, streamed, and a gzip bo
   assert.ok(bomb.length < 100_000, 'small on the wire');
   await refused('gzip bomb', () => postRaw(syncUrl(), authorization, bomb, { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 413, 'bodyTooLarge');
 
-  // Just under the limit after decoding is accepted.
-  const fits = gzipSync(Buffer.from(padded(limits.requestBytesMax - 1024)));
+  // Compressing 100 times or more is refused long before the size limit: 20 KB may not become 2 MB.
+  const ratio = gzipSync(Buffer.from(padded(2 * limits.gzipInflatedBytesFree)));
+  assert.ok(ratio.length * limits.gzipRatioMax < 2 * limits.gzipInflatedBytesFree);
+  const refusedRatio = await refused('inflates over 100 times', () => postRaw(syncUrl(), authorization, ratio, { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 413, 'bodyTooLarge');
+  assert.match(refusedRatio.message, /inflates more than/);
+
+  // Just under the limit after decoding is accepted, at the compression real data gets (base64 noise: about 1.3).
+  const noise = randomBytes(((limits.requestBytesMax - 4096) * 3) / 4).toString('base64');
+  const fits = gzipSync(Buffer.from(JSON.stringify(validRequest()).replace('"commands":[', `"padding":"${noise}","commands":[`)));
   const res = await postRaw(syncUrl(), authorization, fits, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
   assert.equal(res.status, 200, res.text.slice(0, 300));
   const accepted = JSON.parse(res.text);
