@@ -50,14 +50,31 @@ export const limits = {
   clientIdCharsMax: 256,
   /** Collection names, display names and colours. */
   nameCharsMax: 200,
+  /**
+   * Per-account defaults (docs/configuration.md § Per-account limits; the server's settings override
+   * them): app passwords, collections, sync points (devices of every protocol), push channels of every
+   * kind, and of those the long-poll mailboxes, which outlive their polls.
+   */
+  appPasswordsPerAccountMax: 100,
+  collectionsPerAccountMax: 200,
+  devicesPerAccountMax: 200,
+  pushChannelsPerAccountMax: 50,
+  pollMailboxesPerAccountMax: 20,
+  /** A commit with more changes than this for one device is announced with one syncRequest instead of a notice (and a stored token) each. */
+  pushNoticesPerCommitMax: 100,
   /** An error body lists at most this many problems with a request body; validation stops there. */
   errorIssuesMax: 10,
   /** Longest message or path in an error body (they may quote a key the client sent). */
   errorTextCharsMax: 200,
 } as const;
 
+/** The per-account limits a server may set (config.ts); the defaults above apply where it does not. */
+export const accountLimitNames = ['appPasswordsPerAccountMax', 'collectionsPerAccountMax', 'devicesPerAccountMax', 'pushChannelsPerAccountMax', 'pollMailboxesPerAccountMax'] as const;
+export type AccountLimits = Record<(typeof accountLimitNames)[number], number>;
+
 assert(limits.itemBytesMax <= limits.requestBytesMax, 'an item must fit in a request');
 assert(limits.signInBodyBytesMax <= limits.gzipInflatedBytesFree, 'a sign-in body never needs the gzip ratio');
+assert(limits.pollMailboxesPerAccountMax <= limits.pushChannelsPerAccountMax, 'mailboxes are push channels');
 assert(limits.headersMs < limits.requestMs, 'headers arrive before the request ends');
 assert(limits.itemLineBytesMax <= limits.itemBytesMax, 'a line must fit in an item');
 assert(limits.windowItemsDefault <= limits.windowItemsMax, 'default window within max');

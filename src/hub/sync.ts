@@ -10,14 +10,14 @@ import {
   type Checkpoint,
 } from '../core/sync-key.js';
 import { truncateUtf8 } from '../content/utf8.js';
-import { ProtocolError } from '../protocol/errors.js';
+import { limitReached, ProtocolError } from '../protocol/errors.js';
 import { mergeRanges } from '../protocol/push.js';
 import type { CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../protocol/version.js';
 import type { ItemRow, Store, StoreTx } from '../store/store.js';
 import { applyClientCommands } from './commands.js';
 import { deviceErrorsKept, noteExchange } from './health.js';
-import type { HubPorts } from './ports.js';
+import { accountLimit, type HubPorts } from './ports.js';
 
 /**
  * One sync exchange (seeds 000, 001, 003; the push echo of 002): every collection of the request is handled inside a single
@@ -70,13 +70,17 @@ export async function openExchange(
 ): Promise<Exchange> {
   const now = ports.clock.now();
   const device = await tx.getDevice(accountId, who.id);
+  // A new sync point counts against the account's limit (docs/configuration.md § Per-account limits).
+  const known = device ? undefined : await tx.listDevices(accountId);
+  const max = accountLimit(ports, 'devicesPerAccountMax');
+  if (known && known.length >= max) throw limitReached('devicesPerAccountMax', max, `the account has as many sync points as it may, so ${who.id} cannot be added; revoke one first`);
   await tx.putDevice({
     accountId,
     id: who.id,
     name: who.name ?? device?.name ?? who.defaultName ?? who.id,
     protocol,
     // New devices go last in the priority order; priorities are edited through the device API.
-    priority: device?.priority ?? (await tx.listDevices(accountId)).length,
+    priority: device?.priority ?? known?.length ?? 0,
     createdAt: device?.createdAt ?? now,
     lastSeenAt: now,
     tokenId: who.tokenId ?? null,

@@ -58,3 +58,11 @@ export class ProtocolError extends Error {
     super(message);
   }
 }
+
+/**
+ * The account already holds as many of something as its limit allows (docs/configuration.md §
+ * Per-account limits): `limit` names the setting, `max` is its value.
+ */
+export function limitReached(limit: string, max: number, message: string): ProtocolError {
+  return new ProtocolError('limitReached', `${message} (the limit is ${max}; see ${limit})`, { limit, max });
+}

@@ -7,7 +7,7 @@ import { davPrefix, handleDav, wellKnown, wellKnownRedirect } from '../faces/dav
 import { autodiscover, autodiscoverPath } from '../faces/eas/autodiscover.js';
 import { EasFace, easPath, easUnauthorized, withoutDomain } from '../faces/eas/routes.js';
 import { handleNative, nativePrefix } from '../faces/native/routes.js';
-import { limits } from '../core/limits.js';
+import { accountLimitNames, limits, type AccountLimits } from '../core/limits.js';
 import { Hub } from '../hub/hub.js';
 import { PushHub } from '../push/push-hub.js';
 import { pushPrefix, PushRoutes } from '../push/routes.js';
@@ -41,11 +41,12 @@ const tombstonePurgeIntervalMs = 6 * 3600 * 1000;
 export async function startServer(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   mkdirSync(config.data, { recursive: true });
   const store = openSqliteStore(databaseFile(config.data));
-  const ports = realPorts(log);
+  const accountLimits = Object.fromEntries(accountLimitNames.map((name) => [name, config[name]])) as AccountLimits;
+  const ports = { ...realPorts(log), accountLimits };
   const hub = new Hub(store, ports);
   const sessions = new Sessions(hub.accounts, ports.clock.now);
   const auth = new Authenticator(hub.accounts, sessions, new PasswordThrottle(ports.clock.now));
-  const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, { heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000) });
+  const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, { heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000), accountLimits });
   const pushRoutes = new PushRoutes(push, auth, ports.clock.now);
   const eas = new EasFace(hub, push, ports.logger, ports.clock.now);
 

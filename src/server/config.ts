@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { limits } from '../core/limits.js';
 
 /**
  * Server settings. Precedence: command-line flag, then environment (SYNCPOINT_*), then the JSON config
@@ -16,6 +17,12 @@ export const configSchema = z.object({
   pushHeartbeatSeconds: z.coerce.number().min(0.05).max(3600).default(30),
   /** The built web app served at `/` (npm run build writes it); empty for the package's own. */
   webDir: z.string().default(''),
+  /** Per-account limits (docs/configuration.md § Per-account limits). */
+  appPasswordsPerAccountMax: z.coerce.number().int().min(1).default(limits.appPasswordsPerAccountMax),
+  collectionsPerAccountMax: z.coerce.number().int().min(1).default(limits.collectionsPerAccountMax),
+  devicesPerAccountMax: z.coerce.number().int().min(1).default(limits.devicesPerAccountMax),
+  pushChannelsPerAccountMax: z.coerce.number().int().min(1).default(limits.pushChannelsPerAccountMax),
+  pollMailboxesPerAccountMax: z.coerce.number().int().min(1).default(limits.pollMailboxesPerAccountMax),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -29,6 +36,11 @@ const envNames: Record<keyof Config, string> = {
   logLevel: 'SYNCPOINT_LOG_LEVEL',
   pushHeartbeatSeconds: 'SYNCPOINT_PUSH_HEARTBEAT_SECONDS',
   webDir: 'SYNCPOINT_WEB_DIR',
+  appPasswordsPerAccountMax: 'SYNCPOINT_APP_PASSWORDS_PER_ACCOUNT_MAX',
+  collectionsPerAccountMax: 'SYNCPOINT_COLLECTIONS_PER_ACCOUNT_MAX',
+  devicesPerAccountMax: 'SYNCPOINT_DEVICES_PER_ACCOUNT_MAX',
+  pushChannelsPerAccountMax: 'SYNCPOINT_PUSH_CHANNELS_PER_ACCOUNT_MAX',
+  pollMailboxesPerAccountMax: 'SYNCPOINT_POLL_MAILBOXES_PER_ACCOUNT_MAX',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {

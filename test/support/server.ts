@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 import { hashSecret } from '../../src/server/auth/secrets.js';
-import { packageWebDir } from '../../src/server/config.js';
+import { configSchema, packageWebDir } from '../../src/server/config.js';
+import type { AccountLimits } from '../../src/core/limits.js';
 
 /**
  * A real server on 127.0.0.1 with a fresh SQLite file in a temp directory, for end-to-end tests.
@@ -16,9 +17,17 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(options: { pushHeartbeatSeconds?: number } = {}): Promise<TestServer> {
+export async function startTestServer(options: { pushHeartbeatSeconds?: number; accountLimits?: Partial<AccountLimits> } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'syncpoint-test-'));
-  const config = { host: '127.0.0.1', port: 0, data: dataDir, logLevel: 'silent' as const, pushHeartbeatSeconds: options.pushHeartbeatSeconds ?? 30, webDir: packageWebDir };
+  const config = configSchema.parse({
+    host: '127.0.0.1',
+    port: 0,
+    data: dataDir,
+    logLevel: 'silent',
+    pushHeartbeatSeconds: options.pushHeartbeatSeconds ?? 30,
+    webDir: packageWebDir,
+    ...options.accountLimits,
+  });
   const server = await startServer(config, pino({ level: 'silent' }));
   return {
     ...server,
