@@ -26,7 +26,7 @@ export const pushMessageSchema = z.discriminatedUnion('type', [
   changeNoticeSchema,
   /** Sent every heartbeat period: the last token this channel was sent, so a lost tail shows as a gap. */
   z.object({ type: z.literal('heartbeat'), lastToken: z.number().int().min(0) }),
-  /** The user asked for every device to sync now (the web app's "Sync now"). */
+  /** Sync now: the user asked every device to (the web app's "Sync now"), or a commit was too large to announce change by change. */
   z.object({ type: z.literal('syncRequest') }),
 ]);
 export type PushMessage = z.infer<typeof pushMessageSchema>;
