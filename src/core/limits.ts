@@ -62,6 +62,9 @@ export const limits = {
   pollMailboxesPerAccountMax: 20,
   /** A commit with more changes than this for one device is announced with one syncRequest instead of a notice (and a stored token) each. */
   pushNoticesPerCommitMax: 100,
+  /** Longest list in any request body (no protocol list is longer), and deepest JSON nesting; checked before parsing. */
+  bodyListItemsMax: 1000,
+  jsonDepthMax: 16,
   /** An error body lists at most this many problems with a request body; validation stops there. */
   errorIssuesMax: 10,
   /** Longest message or path in an error body (they may quote a key the client sent). */
@@ -74,6 +77,7 @@ export type AccountLimits = Record<(typeof accountLimitNames)[number], number>;
 
 assert(limits.itemBytesMax <= limits.requestBytesMax, 'an item must fit in a request');
 assert(limits.signInBodyBytesMax <= limits.gzipInflatedBytesFree, 'a sign-in body never needs the gzip ratio');
+assert(Math.max(limits.commandsPerCollectionMax, limits.tokenRangesMax, limits.collectionsPerRequestMax) <= limits.bodyListItemsMax, 'every protocol list fits the body scan');
 assert(limits.pollMailboxesPerAccountMax <= limits.pushChannelsPerAccountMax, 'mailboxes are push channels');
 assert(limits.headersMs < limits.requestMs, 'headers arrive before the request ends');
 assert(limits.itemLineBytesMax <= limits.itemBytesMax, 'a line must fit in an item');

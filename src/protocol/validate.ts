@@ -139,8 +139,48 @@ export function validate<S extends AnySchema>(schema: S, value: unknown, rootNam
   });
 }
 
-/** JSON.parse whose error names the problem without quoting the body back. */
+/**
+ * One pass over JSON text before it is parsed: refuses a list longer than any the protocol has
+ * (limits.bodyListItemsMax) or nesting deeper than limits.jsonDepthMax, so a body of millions of tiny
+ * entries is refused without building them. Strings are skipped whole; malformed text is left to
+ * JSON.parse to report.
+ */
+function scanJson(text: string): void {
+  const open: number[] = []; // per open container: commas seen so far in an array, -1 for an object
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A quote ends the string unless an odd run of backslashes escapes it.
+      for (let j = i + 1; ; j++) {
+        j = text.indexOf('"', j);
+        if (j < 0) return;
+        let slashes = 0;
+        while (text.charCodeAt(j - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) {
+          i = j;
+          break;
+        }
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (open.length >= limits.jsonDepthMax) throw new ProtocolError('invalidRequest', `invalid body: JSON nested deeper than ${limits.jsonDepthMax} levels`);
+      open.push(c === 0x5b ? 0 : -1);
+    } else if (c === 0x5d || c === 0x7d) {
+      open.pop();
+    } else if (c === 0x2c && open.length > 0) {
+      const top = open.length - 1;
+      const commas = open[top] as number;
+      if (commas < 0) continue;
+      if (commas + 1 >= limits.bodyListItemsMax) {
+        throw new ProtocolError('invalidRequest', `invalid body: a list has more than ${limits.bodyListItemsMax} entries (at character ${i})`);
+      }
+      open[top] = commas + 1;
+    }
+  }
+}
+
+/** JSON.parse, after scanJson, whose error names the problem without quoting the body back. */
 export function parseJson(text: string): unknown {
+  scanJson(text);
   try {
     return JSON.parse(text);
   } catch (err) {

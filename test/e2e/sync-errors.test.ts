@@ -168,7 +168,12 @@ test('an invalid body of any size gets a short error: the first issues, clipped,
   const million = `{"version":1,"device":{"id":"${main.id}"},"collections":[${'1,'.repeat(500_000)}1]}`;
   assert.ok(million.length > 1_000_000);
   const capped = await small('1 MB collections array', json(million));
-  assert.match(capped.message, /collections: .*at most 64/);
+  assert.match(capped.message, new RegExp(`a list has more than ${limits.bodyListItemsMax} entries`));
+  // Under the scan's bound, a list over its own cap is named by its path.
+  const overCap = `{"version":1,"device":{"id":"${main.id}"},"collections":[${'1,'.repeat(limits.bodyListItemsMax - 1)}1]}`;
+  assert.match((await small('1,000 collections', json(overCap))).message, /collections: .*at most 64/);
+  // Nesting is bounded before parsing too.
+  assert.match((await small('deep nesting', json(`{"version":1,"device":${'['.repeat(500_000)}${']'.repeat(500_000)}}`))).message, /nested deeper/);
   // Within every cap, but every one of 64,000 commands wrong: validation stops at the first issues.
   const everyCommandWrong = {
     version: 1,
