@@ -58,6 +58,9 @@ function startLoad(): { child: ChildProcess; ask(c: EasLoadCommand): Promise<Ext
 }
 
 async function serve(dataDir: string) {
+  // Every device here belongs to one account: its per-account limits (docs/configuration.md) are raised to fit.
+  const perAccount = String(pings + 100);
+  Object.assign(process.env, { SYNCPOINT_DEVICES_PER_ACCOUNT_MAX: perAccount, SYNCPOINT_PUSH_CHANNELS_PER_ACCOUNT_MAX: perAccount });
   const port = await freePort();
   const server = await startServer(['serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'], true);
   return { child: server, url: `http://127.0.0.1:${port}` };

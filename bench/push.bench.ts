@@ -61,6 +61,9 @@ function startLoad(): { child: ChildProcess; ask(c: LoadCommand): Promise<Extrac
 }
 
 async function serve(dataDir: string, heartbeatSeconds: number) {
+  // Every device here belongs to one account: its per-account limits (docs/configuration.md) are raised to fit.
+  const perAccount = String(connections + fanoutDevices + 100);
+  Object.assign(process.env, { SYNCPOINT_DEVICES_PER_ACCOUNT_MAX: perAccount, SYNCPOINT_PUSH_CHANNELS_PER_ACCOUNT_MAX: perAccount });
   const port = await freePort();
   const child = await startServer(['serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1', '--push-heartbeat-seconds', String(heartbeatSeconds)], true);
   return { child, url: `http://127.0.0.1:${port}` };

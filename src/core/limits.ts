@@ -7,6 +7,17 @@ import { assert } from './assert.js';
 export const limits = {
   /** Largest request body, before and after gzip decoding. */
   requestBytesMax: 16 * 1024 * 1024,
+  /** A gzip body may inflate to this many times the bytes received, once past the free allowance below. */
+  gzipRatioMax: 100,
+  gzipInflatedBytesFree: 1024 * 1024,
+  /** The sign-in body, read before anyone is known: small, and quick to arrive. */
+  signInBodyBytesMax: 4096,
+  signInBodyMs: 5000,
+  /** Request headers must arrive within this; the server checks its connections this often. */
+  headersMs: 10_000,
+  connectionsCheckMs: 1000,
+  /** A whole request (headers and body) must arrive within this. */
+  requestMs: 120_000,
   /** Largest single vCard or iCalendar object. */
   itemBytesMax: 1024 * 1024,
   /** Longest physical line inside an item, before unfolding (an unfolded PHOTO line is the usual giant). */
@@ -77,9 +88,36 @@ export const limits = {
   easSyncFetchesMax: 32,
   /** ActiveSync devices one account may have, unless configured otherwise (`easDevicesMax`). */
   easDevicesPerAccountDefault: 100,
+  /**
+   * Per-account defaults (docs/configuration.md § Per-account limits; the server's settings override
+   * them): app passwords, collections, sync points (devices of every protocol), push channels of every
+   * kind, and of those the long-poll mailboxes, which outlive their polls.
+   */
+  appPasswordsPerAccountMax: 100,
+  collectionsPerAccountMax: 200,
+  devicesPerAccountMax: 200,
+  pushChannelsPerAccountMax: 50,
+  pollMailboxesPerAccountMax: 20,
+  /** A commit with more changes than this for one device is announced with one syncRequest instead of a notice (and a stored token) each. */
+  pushNoticesPerCommitMax: 100,
+  /** Longest list in any request body (no protocol list is longer), and deepest JSON nesting; checked before parsing. */
+  bodyListItemsMax: 1000,
+  jsonDepthMax: 16,
+  /** An error body lists at most this many problems with a request body; validation stops there. */
+  errorIssuesMax: 10,
+  /** Longest message or path in an error body (they may quote a key the client sent). */
+  errorTextCharsMax: 200,
 } as const;
 
+/** The per-account limits a server may set (config.ts); the defaults above apply where it does not. */
+export const accountLimitNames = ['appPasswordsPerAccountMax', 'collectionsPerAccountMax', 'devicesPerAccountMax', 'pushChannelsPerAccountMax', 'pollMailboxesPerAccountMax'] as const;
+export type AccountLimits = Record<(typeof accountLimitNames)[number], number>;
+
 assert(limits.itemBytesMax <= limits.requestBytesMax, 'an item must fit in a request');
+assert(limits.signInBodyBytesMax <= limits.gzipInflatedBytesFree, 'a sign-in body never needs the gzip ratio');
+assert(Math.max(limits.commandsPerCollectionMax, limits.tokenRangesMax, limits.collectionsPerRequestMax) <= limits.bodyListItemsMax, 'every protocol list fits the body scan');
+assert(limits.pollMailboxesPerAccountMax <= limits.pushChannelsPerAccountMax, 'mailboxes are push channels');
+assert(limits.headersMs < limits.requestMs, 'headers arrive before the request ends');
 assert(limits.itemLineBytesMax <= limits.itemBytesMax, 'a line must fit in an item');
 assert(limits.windowItemsDefault <= limits.windowItemsMax, 'default window within max');
 assert(limits.reinitLoopCount >= 2, 'a loop needs at least two re-initializations');

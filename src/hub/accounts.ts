@@ -1,8 +1,8 @@
 import { collectionNamePattern, collectionNameRule, type CollectionKind, type CreateCollection } from '../protocol/collections.js';
 import { nameProblem } from '../protocol/names.js';
-import { ProtocolError } from '../protocol/errors.js';
+import { limitReached, ProtocolError } from '../protocol/errors.js';
 import type { AccountRow, AppTokenRow, CollectionRow, Store, WebSessionRow } from '../store/store.js';
-import type { HubPorts } from './ports.js';
+import { accountLimit, type HubPorts } from './ports.js';
 
 /** Accounts, app tokens and collections: the records around the truth store. */
 
@@ -73,7 +73,11 @@ export class Accounts {
     const problem = nameProblem(label);
     if (problem !== undefined) throw new ProtocolError('invalidRequest', `app-password labels: ${problem}`);
     const row: AppTokenRow = { id: tokenId, accountId, label, secretHash, createdAt: this.ports.clock.now(), lastUsedAt: null };
-    await this.store.transaction((tx) => tx.createToken(row));
+    const max = accountLimit(this.ports, 'appPasswordsPerAccountMax');
+    await this.store.transaction(async (tx) => {
+      if ((await tx.listTokens(accountId)).length >= max) throw limitReached('appPasswordsPerAccountMax', max, 'the account has as many app passwords as it may; revoke one first');
+      await tx.createToken(row);
+    });
     return row;
   }
 
@@ -156,6 +160,8 @@ export class Accounts {
       if (await tx.findCollectionByName(accountId, input.name)) {
         throw new ProtocolError('conflict', `a collection named ${input.name} already exists`);
       }
+      const max = accountLimit(this.ports, 'collectionsPerAccountMax');
+      if ((await tx.listCollections(accountId)).length >= max) throw limitReached('collectionsPerAccountMax', max, 'the account has as many collections as it may; delete one first');
       const row: CollectionRow = {
         id: this.ports.random.id(),
         accountId,

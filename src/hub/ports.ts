@@ -1,3 +1,5 @@
+import { limits, type AccountLimits } from '../core/limits.js';
+
 /**
  * What the hub is handed instead of reaching for globals, so a simulator can drive it with a fake
  * clock, seeded randomness and an in-memory store, and replay any run exactly.
@@ -21,4 +23,11 @@ export interface HubPorts {
   clock: Clock;
   random: Random;
   logger: Logger;
+  /** The server's per-account limits; core/limits.ts's defaults where absent. */
+  accountLimits?: AccountLimits;
+}
+
+/** The per-account limit `name` these ports set. */
+export function accountLimit(ports: HubPorts, name: keyof AccountLimits): number {
+  return ports.accountLimits?.[name] ?? limits[name];
 }

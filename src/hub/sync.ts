@@ -10,13 +10,14 @@ import {
   type Checkpoint,
 } from '../core/sync-key.js';
 import { truncateUtf8 } from '../content/utf8.js';
-import { ProtocolError } from '../protocol/errors.js';
+import { limitReached, ProtocolError } from '../protocol/errors.js';
+import { mergeRanges } from '../protocol/push.js';
 import type { CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../protocol/version.js';
 import type { ItemRow, Store, StoreTx } from '../store/store.js';
 import { applyClientCommands } from './commands.js';
 import { deviceErrorsKept, noteExchange } from './health.js';
-import type { HubPorts } from './ports.js';
+import { accountLimit, type HubPorts } from './ports.js';
 
 /**
  * One sync exchange (seeds 000, 001, 003; the push echo of 002): every collection of the request is handled inside a single
@@ -69,13 +70,17 @@ export async function openExchange(
 ): Promise<Exchange> {
   const now = ports.clock.now();
   const device = await tx.getDevice(accountId, who.id);
+  // A new sync point counts against the account's limit (docs/configuration.md § Per-account limits).
+  const known = device ? undefined : await tx.listDevices(accountId);
+  const max = accountLimit(ports, 'devicesPerAccountMax');
+  if (known && known.length >= max) throw limitReached('devicesPerAccountMax', max, `the account has as many sync points as it may, so ${who.id} cannot be added; revoke one first`);
   await tx.putDevice({
     accountId,
     id: who.id,
     name: who.name ?? device?.name ?? who.defaultName ?? who.id,
     protocol,
     // New devices go last in the priority order; priorities are edited through the device API.
-    priority: device?.priority ?? (await tx.listDevices(accountId)).length,
+    priority: device?.priority ?? known?.length ?? 0,
     createdAt: device?.createdAt ?? now,
     lastSeenAt: now,
     tokenId: who.tokenId ?? null,
@@ -126,7 +131,8 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
   // for a change its checkpoint covers that it did not echo is spent: the device holds it from a sync
   // or will drop the late notice as old news. Echoed ones are kept until an answer covering them is
   // confirmed, so a replay of this exchange still finds them.
-  const echoed = await tx.findPushTokens(accountId, deviceId, collection.id, c.tokens ?? []);
+  // The echo is merged first: a thousand copies of one range cost what one does.
+  const echoed = await tx.findPushTokens(accountId, deviceId, collection.id, mergeRanges(c.tokens ?? []));
   const held = new Map<string, number>();
   for (const t of echoed) held.set(t.itemId, Math.max(t.seq, held.get(t.itemId) ?? 0));
   if (decision.kind !== 'initial') await tx.releasePushTokens(accountId, deviceId, collection.id, from.seq, echoed.map((t) => t.token));

@@ -53,5 +53,7 @@ export const errorBodySchema = z.object({
   message: z.string(),
   supportedVersions: z.array(z.number().int()).optional(),
   issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  /** Validation stopped at the first limits.errorIssuesMax problems; there may be more. */
+  issuesTruncated: z.literal(true).optional(),
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;

@@ -19,6 +19,8 @@ export const statusCodes = [
   'conflict',
   'rateLimited',
   'serverError',
+  'requestTimeout',
+  'limitReached',
 ] as const;
 
 export type StatusCode = (typeof statusCodes)[number];
@@ -41,6 +43,8 @@ export const httpStatusOf: Record<StatusCode, number> = {
   conflict: 409,
   rateLimited: 429,
   serverError: 500,
+  requestTimeout: 408,
+  limitReached: 409,
 };
 
 /** A request-level failure that a face turns into an error body with its HTTP status. */
@@ -53,4 +57,12 @@ export class ProtocolError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * The account already holds as many of something as its limit allows (docs/configuration.md §
+ * Per-account limits): `limit` names the setting, `max` is its value.
+ */
+export function limitReached(limit: string, max: number, message: string): ProtocolError {
+  return new ProtocolError('limitReached', `${message} (the limit is ${max}; see ${limit})`, { limit, max });
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { toRanges } from './push.js';
+import { mergeRanges, toRanges } from './push.js';
 
 test('toRanges compresses a token set to sorted, disjoint, non-adjacent ranges', () => {
   assert.deepEqual(toRanges([]), []);
@@ -21,4 +21,16 @@ test('toRanges keeps exactly the tokens it was given', () => {
       for (let i = 1; i < ranges.length; i++) assert.ok((ranges[i] as { from: number }).from > (ranges[i - 1] as { to: number }).to + 1);
     }),
   );
+});
+
+test('mergeRanges covers exactly the tokens of the ranges it was given, as toRanges would', () => {
+  const range = fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 20 })).map(([from, length]) => ({ from, to: from + length }));
+  fc.assert(
+    fc.property(fc.array(range, { maxLength: 50 }), (ranges) => {
+      const tokens = ranges.flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i));
+      assert.deepEqual(mergeRanges(ranges), toRanges(tokens));
+    }),
+  );
+  const full = { from: 1, to: Number.MAX_SAFE_INTEGER };
+  assert.deepEqual(mergeRanges(Array.from({ length: 1000 }, () => full)), [full]);
 });

@@ -26,7 +26,7 @@ export const pushMessageSchema = z.discriminatedUnion('type', [
   changeNoticeSchema,
   /** Sent every heartbeat period: the last token this channel was sent, so a lost tail shows as a gap. */
   z.object({ type: z.literal('heartbeat'), lastToken: z.number().int().min(0) }),
-  /** The user asked for every device to sync now (the web app's "Sync now"). */
+  /** Sync now: the user asked every device to (the web app's "Sync now"), or a commit was too large to announce change by change. */
   z.object({ type: z.literal('syncRequest') }),
 ]);
 export type PushMessage = z.infer<typeof pushMessageSchema>;
@@ -82,4 +82,19 @@ export function toRanges(tokens: Iterable<number>): TokenRange[] {
     else ranges.push({ from: t, to: t });
   }
   return ranges;
+}
+
+/**
+ * An echo as sorted, disjoint, non-adjacent ranges, so each token is looked at once however the
+ * client repeated or overlapped its ranges. Linear after the sort; the schema caps the input's length.
+ */
+export function mergeRanges(ranges: readonly TokenRange[]): TokenRange[] {
+  const sorted = [...ranges].sort((a, b) => a.from - b.from);
+  const merged: TokenRange[] = [];
+  for (const { from, to } of sorted) {
+    const last = merged[merged.length - 1];
+    if (last && from <= last.to + 1) last.to = Math.max(last.to, to);
+    else merged.push({ from, to });
+  }
+  return merged;
 }

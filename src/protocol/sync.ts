@@ -44,7 +44,7 @@ export const collectionRequestSchema = z.object({
   windowSize: z.number().int().min(1).optional(),
   getChanges: z.boolean().optional(),
   options: syncOptionsSchema.optional(),
-  commands: z.array(clientCommandSchema).optional(),
+  commands: z.array(clientCommandSchema).max(limits.commandsPerCollectionMax).optional(),
   /** Push tokens the device received for this collection and applied: those changes are not sent again. */
   tokens: z.array(tokenRangeSchema).max(limits.tokenRangesMax).optional(),
 });
@@ -59,7 +59,7 @@ export const deviceSchema = z.object({
 export const syncRequestSchema = z.object({
   version: z.number().int(),
   device: deviceSchema,
-  collections: z.array(collectionRequestSchema).min(1),
+  collections: z.array(collectionRequestSchema).min(1).max(limits.collectionsPerRequestMax),
 });
 export type SyncRequest = z.infer<typeof syncRequestSchema>;
 

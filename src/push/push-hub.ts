@@ -1,10 +1,12 @@
 import { truncateUtf8 } from '../content/utf8.js';
-import { limits } from '../core/limits.js';
+import { limits, type AccountLimits } from '../core/limits.js';
 import type { Accounts } from '../hub/accounts.js';
 import type { Clock, Logger } from '../hub/ports.js';
+import { limitReached } from '../protocol/errors.js';
 import { pushCloseCodes, type ChangeNotice, type PushMessage, type Remainder } from '../protocol/push.js';
 import type { ServerCommand } from '../protocol/sync.js';
 import type { CommitObserver, ItemRow, Store, StoreTx } from '../store/store.js';
+import { LongPollChannel } from './long-poll-channel.js';
 
 /**
  * Push (seed 002). The hub's store shows every committed change to this observer; inside the
@@ -36,13 +38,16 @@ export interface Channel {
 
 interface Delivery {
   channel: Channel;
-  notice: ChangeNotice;
+  /** A change, or (for a commit too large to announce item by item) a request to sync. */
+  message: ChangeNotice | { type: 'syncRequest' };
 }
 
 export interface PushHubOptions {
   heartbeatMs: number;
   /** Changes larger than this many bytes are split: the notice carries the first portion. */
   portionBytes?: number;
+  /** The server's per-account limits on channels and mailboxes; core/limits.ts's defaults where absent. */
+  accountLimits?: Pick<AccountLimits, 'pushChannelsPerAccountMax' | 'pollMailboxesPerAccountMax'>;
 }
 
 export class PushHub implements CommitObserver<Delivery[]> {
@@ -86,6 +91,7 @@ export class PushHub implements CommitObserver<Delivery[]> {
   register(channel: Channel, sessionIdHash?: string): Promise<number> {
     if (sessionIdHash !== undefined) this.sessionOf.set(channel, sessionIdHash);
     return this.store.transaction(async (tx) => {
+      this.admit(channel.accountId, channel.deviceId, channel instanceof LongPollChannel);
       const nextToken = await tx.nextPushToken(channel.accountId, channel.deviceId);
       let devices = this.channels.get(channel.accountId);
       if (!devices) this.channels.set(channel.accountId, (devices = new Map()));
@@ -96,6 +102,21 @@ export class PushHub implements CommitObserver<Delivery[]> {
       channel.lastToken = nextToken - 1;
       return nextToken;
     });
+  }
+
+  /**
+   * Throws limitReached unless the account has room for one more channel (a `mailbox` one, if so) for
+   * this device: a device's new channel replaces its old one, so it never needs room of its own.
+   * Each channel costs a token row per change (beforeCommit), so the limits bound what a commit writes.
+   */
+  admit(accountId: string, deviceId: string, mailbox: boolean): void {
+    const devices = [...(this.channels.get(accountId) ?? new Map<string, Channel>())].filter(([id]) => id !== deviceId).map(([, c]) => c);
+    const channelsMax = this.options.accountLimits?.pushChannelsPerAccountMax ?? limits.pushChannelsPerAccountMax;
+    if (devices.length >= channelsMax) throw limitReached('pushChannelsPerAccountMax', channelsMax, 'the account has as many push channels open as it may');
+    const mailboxesMax = this.options.accountLimits?.pollMailboxesPerAccountMax ?? limits.pollMailboxesPerAccountMax;
+    if (mailbox && devices.filter((c) => c instanceof LongPollChannel).length >= mailboxesMax) {
+      throw limitReached('pollMailboxesPerAccountMax', mailboxesMax, 'the account has as many long-poll mailboxes as it may; an unpolled one closes after two minutes');
+    }
   }
 
   /** Forgets the channel if it is still its device's active one. */
@@ -155,6 +176,11 @@ export class PushHub implements CommitObserver<Delivery[]> {
         // The device that made a version has it; a version the server made (a merge) goes to everyone.
         const wanted = rows.filter((r) => r.originDevice !== channel.deviceId && (channel.collections?.has(r.collectionId) ?? true));
         if (wanted.length === 0) continue;
+        // A bulk commit is one request to sync, not a notice and a stored token per change per device.
+        if (wanted.length > limits.pushNoticesPerCommitMax) {
+          deliveries.push({ channel, message: { type: 'syncRequest' } });
+          continue;
+        }
         const issued = await tx.issuePushTokens(
           accountId,
           channel.deviceId,
@@ -163,7 +189,7 @@ export class PushHub implements CommitObserver<Delivery[]> {
         );
         wanted.forEach((row, i) => {
           const token = (issued[i] as { token: number }).token;
-          deliveries.push({ channel, notice: { type: 'change', token, collectionId: row.collectionId, seq: row.seq, command: this.commandOf(row) } });
+          deliveries.push({ channel, message: { type: 'change', token, collectionId: row.collectionId, seq: row.seq, command: this.commandOf(row) } });
         });
       }
     }
@@ -171,11 +197,11 @@ export class PushHub implements CommitObserver<Delivery[]> {
   }
 
   afterCommit(deliveries: Delivery[]): void {
-    for (const { channel, notice } of deliveries) {
+    for (const { channel, message } of deliveries) {
       // A channel replaced or closed since its tokens were issued: the device learns by syncing.
       if (this.active(channel.accountId, channel.deviceId) !== channel) continue;
-      channel.lastToken = notice.token;
-      channel.send(notice);
+      if (message.type === 'change') channel.lastToken = message.token;
+      channel.send(message);
     }
   }
 

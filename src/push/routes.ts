@@ -60,7 +60,7 @@ export class PushRoutes {
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       if (err.status === 'unauthorized') res.setHeader('www-authenticate', 'Basic realm="Syncpoint", charset="UTF-8"');
-      return json(req, res, httpStatusOf[err.status], { version: protocolVersion, status: err.status, message: err.message });
+      return json(req, res, httpStatusOf[err.status], { version: protocolVersion, status: err.status, message: err.message, ...err.extra });
     }
   }
 
@@ -72,6 +72,7 @@ export class PushRoutes {
       if (url.pathname !== `${pushPrefix}ws`) throw new ProtocolError('notFound', `no WebSocket at ${url.pathname}`);
       principal = await this.principalOf(req, url, false);
       device = deviceParams(url);
+      this.push.admit(principal.accountId, device.id, false);
     } catch (err) {
       const status = err instanceof ProtocolError ? httpStatusOf[err.status] : 500;
       const message = err instanceof ProtocolError ? err.message : 'internal error';
@@ -101,6 +102,7 @@ export class PushRoutes {
   private async openSse(principal: Principal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const device = deviceParams(url);
     req.resume();
+    this.push.admit(principal.accountId, device.id, false);
     const channel = new SseChannel(res, principal.accountId, device.id, principal.tokenId, device.collections);
     res.on('close', () => this.push.unregister(channel));
     await this.start(channel, principal);

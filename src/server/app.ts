@@ -7,6 +7,7 @@ import { davPrefix, handleDav, wellKnown, wellKnownRedirect } from '../faces/dav
 import { autodiscover, autodiscoverPath } from '../faces/eas/autodiscover.js';
 import { EasFace, easPath, easUnauthorized, withoutDomain } from '../faces/eas/routes.js';
 import { handleNative, nativePrefix } from '../faces/native/routes.js';
+import { accountLimitNames, limits, type AccountLimits } from '../core/limits.js';
 import { Hub } from '../hub/hub.js';
 import { PushHub } from '../push/push-hub.js';
 import { pushPrefix, PushRoutes } from '../push/routes.js';
@@ -40,11 +41,12 @@ const tombstonePurgeIntervalMs = 6 * 3600 * 1000;
 export async function startServer(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   mkdirSync(config.data, { recursive: true });
   const store = openSqliteStore(databaseFile(config.data));
-  const ports = realPorts(log);
+  const accountLimits = Object.fromEntries(accountLimitNames.map((name) => [name, config[name]])) as AccountLimits;
+  const ports = { ...realPorts(log), accountLimits };
   const hub = new Hub(store, ports);
   const sessions = new Sessions(hub.accounts, ports.clock.now);
   const auth = new Authenticator(hub.accounts, sessions, new PasswordThrottle(ports.clock.now));
-  const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, { heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000) });
+  const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, { heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000), accountLimits });
   const pushRoutes = new PushRoutes(push, auth, ports.clock.now);
   const eas = new EasFace(hub, push, ports.logger, ports.clock.now, config.easDevicesMax);
   // What Autodiscover names: the configured public URL, else the listening address (set below).
@@ -96,7 +98,9 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
     return isDav ? handleDav(hub, principal, req, res, path === '/dav' ? davPrefix : path) : handleNative(hub, push, principal, req, res, url);
   };
 
-  const server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {
+  // Slow senders are cut off: headers and whole requests have deadlines, checked every connectionsCheckMs.
+  const timeouts = { requestTimeout: limits.requestMs, headersTimeout: limits.headersMs, connectionsCheckingInterval: limits.connectionsCheckMs };
+  const server = createServer({ ...timeouts, keepAliveTimeout: 5_000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err, url: req.url }, 'request failed');
       if (!res.headersSent) {

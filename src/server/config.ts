@@ -24,6 +24,12 @@ export const configSchema = z.object({
     .default(''),
   /** ActiveSync devices (DeviceIds) one account may have; a new one past it gets Status 177. */
   easDevicesMax: z.coerce.number().int().min(1).max(100_000).default(limits.easDevicesPerAccountDefault),
+  /** Per-account limits (docs/configuration.md § Per-account limits). */
+  appPasswordsPerAccountMax: z.coerce.number().int().min(1).default(limits.appPasswordsPerAccountMax),
+  collectionsPerAccountMax: z.coerce.number().int().min(1).default(limits.collectionsPerAccountMax),
+  devicesPerAccountMax: z.coerce.number().int().min(1).default(limits.devicesPerAccountMax),
+  pushChannelsPerAccountMax: z.coerce.number().int().min(1).default(limits.pushChannelsPerAccountMax),
+  pollMailboxesPerAccountMax: z.coerce.number().int().min(1).default(limits.pollMailboxesPerAccountMax),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -39,6 +45,11 @@ const envNames: Record<keyof Config, string> = {
   webDir: 'SYNCPOINT_WEB_DIR',
   publicUrl: 'SYNCPOINT_PUBLIC_URL',
   easDevicesMax: 'SYNCPOINT_EAS_DEVICES_MAX',
+  appPasswordsPerAccountMax: 'SYNCPOINT_APP_PASSWORDS_PER_ACCOUNT_MAX',
+  collectionsPerAccountMax: 'SYNCPOINT_COLLECTIONS_PER_ACCOUNT_MAX',
+  devicesPerAccountMax: 'SYNCPOINT_DEVICES_PER_ACCOUNT_MAX',
+  pushChannelsPerAccountMax: 'SYNCPOINT_PUSH_CHANNELS_PER_ACCOUNT_MAX',
+  pollMailboxesPerAccountMax: 'SYNCPOINT_POLL_MAILBOXES_PER_ACCOUNT_MAX',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {

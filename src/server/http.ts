@@ -1,13 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { createGunzip, gzip } from 'node:zlib';
+import { limits } from '../core/limits.js';
 import { ProtocolError } from '../protocol/errors.js';
+
+export interface ReadBodyOptions {
+  /** The whole body must arrive within this many ms (a slow sender is refused with 408). */
+  timeoutMs?: number;
+}
 
 /**
  * Request bodies and responses. The size limit applies to the bytes on the wire and, separately, to
- * the decompressed bytes, so a small gzip bomb is refused as soon as it inflates past the limit.
+ * the decompressed bytes; gzip may also inflate at most limits.gzipRatioMax times the bytes received
+ * (past the first limits.gzipInflatedBytesFree), so a small bomb is refused as soon as it inflates
+ * past either. A refused body is drained, not kept: nothing read so far stays referenced.
  */
-export function readBody(req: IncomingMessage, bytesMax: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, bytesMax: number, options: ReadBodyOptions = {}): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > bytesMax) {
     req.resume();
@@ -21,41 +29,52 @@ export function readBody(req: IncomingMessage, bytesMax: number): Promise<Buffer
   const gunzip = encoding === 'gzip' ? createGunzip() : undefined;
   const source = gunzip ? req.pipe(gunzip) : req;
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
     let wire = 0;
-    let refused = false;
-    const tooLarge = () => {
-      if (refused) return;
-      refused = true;
-      // Stop decoding, but do not destroy `req`: that would reset the connection before the 413 is
-      // sent. Drain the rest of the body instead.
+    let settled = false;
+    const settle = (err?: ProtocolError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (!err) return resolve(Buffer.concat(chunks, size));
+      chunks = [];
+      // Stop decoding, but do not destroy `req`: that would reset the connection before the error
+      // is sent. Drain the rest of the body instead.
       if (gunzip) {
         req.unpipe(gunzip);
         gunzip.destroy();
       }
       req.resume();
-      reject(new ProtocolError('bodyTooLarge', `request body exceeds the limit of ${bytesMax} bytes`));
+      reject(err);
     };
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => settle(new ProtocolError('requestTimeout', `the request body did not arrive within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const tooLarge = (why: string) => settle(new ProtocolError('bodyTooLarge', why));
     if (gunzip) {
       req.on('data', (chunk: Buffer) => {
         wire += chunk.length;
-        if (wire > bytesMax) tooLarge();
+        if (wire > bytesMax) tooLarge(`request body exceeds the limit of ${bytesMax} bytes`);
       });
     }
     source.on('data', (chunk: Buffer) => {
-      if (refused) return;
+      if (settled) return;
       size += chunk.length;
-      if (size > bytesMax) return tooLarge();
+      if (size > bytesMax) return tooLarge(`request body exceeds the limit of ${bytesMax} bytes`);
+      if (gunzip && size > limits.gzipInflatedBytesFree && size > wire * limits.gzipRatioMax) {
+        return tooLarge(`gzip body inflates more than ${limits.gzipRatioMax} times; send it less compressed or uncompressed`);
+      }
       chunks.push(chunk);
     });
-    source.on('end', () => resolve(Buffer.concat(chunks)));
+    source.on('end', () => settle());
     // A client that hangs up mid-body: nothing of the request may be acted on.
-    req.on('error', (err) => reject(new ProtocolError('invalidRequest', `cannot read the request body: ${err.message}`)));
+    req.on('error', (err) => settle(new ProtocolError('invalidRequest', `cannot read the request body: ${err.message}`)));
     req.on('close', () => {
-      if (!req.complete) reject(new ProtocolError('invalidRequest', 'the request body was cut short'));
+      if (!req.complete) settle(new ProtocolError('invalidRequest', 'the request body was cut short'));
     });
-    source.on('error', (err) => reject(new ProtocolError('invalidRequest', `cannot read the request body: ${err.message}`)));
+    source.on('error', (err) => settle(new ProtocolError('invalidRequest', `cannot read the request body: ${err.message}`)));
   });
 }
 

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limits } from '../core/limits.js';
 import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
 import { signInSchema, type SessionInfo } from '../protocol/session.js';
+import { parseJson, validate } from '../protocol/validate.js';
 import { protocolVersion } from '../protocol/version.js';
 import { clientAddress, sameOrigin, type Authenticator } from './auth/authenticate.js';
 import { sessionCookie, sessionLifetimeMs, type Sessions } from './auth/sessions.js';
@@ -27,16 +28,15 @@ export async function handleSession(auth: Authenticator, sessions: Sessions, req
           req.resume();
           throw new ProtocolError('unsupportedMediaType', 'send the sign-in as application/json');
         }
-        const body = await readBody(req, limits.requestBytesMax);
-        let input: unknown;
+        let body: Buffer;
         try {
-          input = JSON.parse(body.toString('utf8'));
-        } catch {
-          throw new ProtocolError('invalidRequest', 'the body must be JSON: {"user": ..., "password": ...}');
+          body = await readBody(req, limits.signInBodyBytesMax, { timeoutMs: limits.signInBodyMs });
+        } catch (err) {
+          // Nobody is signed in yet: a refused body ends the connection instead of being drained.
+          res.setHeader('connection', 'close');
+          throw err;
         }
-        const parsed = signInSchema.safeParse(input);
-        if (!parsed.success) throw new ProtocolError('invalidRequest', 'the body must be JSON: {"user": ..., "password": ...}');
-        const { user, password } = parsed.data;
+        const { user, password } = validate(signInSchema, parseJson(body.toString('utf8')), 'sign-in (send {"user": ..., "password": ...})');
         const check = await auth.checkPassword(user, password, clientAddress(req));
         if (!check.ok && check.retryAfterSeconds !== undefined) {
           const wait = check.retryAfterSeconds;

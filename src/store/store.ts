@@ -271,7 +271,7 @@ export interface StoreTx {
   /** Gives each entry the device's next token, in order, records what it stands for, and returns them. */
   issuePushTokens(accountId: string, deviceId: string, entries: ReadonlyArray<Omit<PushTokenRow, 'token'>>, issuedAt: number): Promise<PushTokenRow[]>;
   getPushToken(accountId: string, deviceId: string, token: number): Promise<PushTokenRow | undefined>;
-  /** The recorded tokens of this device and collection inside the ranges; unknown tokens are skipped. */
+  /** The recorded tokens of this device and collection inside the ranges (sorted and disjoint: protocol/push.ts mergeRanges); unknown tokens are skipped. */
   findPushTokens(accountId: string, deviceId: string, collectionId: string, ranges: ReadonlyArray<{ from: number; to: number }>): Promise<PushTokenRow[]>;
   /** Forgets the device's tokens for changes at or before `seq`, except those in `keep`. */
   releasePushTokens(accountId: string, deviceId: string, collectionId: string, seq: number, keep: readonly number[]): Promise<void>;

@@ -5,7 +5,7 @@ import type { ChangeNotice } from '../../src/protocol/push.js';
 import { recordLocalPut } from '../../src/sdk/replica.js';
 import { eventually, openRawChannel, sdkDevice, subscribe } from '../support/push.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
-import { newAccount } from '../support/sync.js';
+import { add, newAccount, syncOnce } from '../support/sync.js';
 
 /** The fallback channels (SSE, long-poll), tickets, and changes too large for one notice. */
 let server: TestServer;
@@ -171,4 +171,32 @@ test('another account never hears of this account\'s changes, and cannot read it
   assert.equal(stolen.status, 404);
   spy.socket.close();
   victim.socket.close();
+});
+
+test('an echo of a thousand copies of a full token range is merged before any work: answered at once, nothing resent', async () => {
+  const account = await newAccount(server);
+  const echoer = account.device('echoer');
+  await echoer.sync(account.contacts);
+  // Open the echoer's mailbox, then write 1,000 cards from another device in batches.
+  const poll = async (after: number) => {
+    const res = await fetch(`${server.url}/api/v1/push/poll?device=echoer&after=${after}&wait=0`, { headers: { authorization: account.authorization } });
+    assert.equal(res.status, 200);
+    return (await res.json()) as { messages: ChangeNotice[]; lastToken: number };
+  };
+  await poll(0);
+  const writer = account.device('writer');
+  for (let batch = 0; batch < 10; batch++) {
+    await writer.sync(account.contacts, { commands: Array.from({ length: 100 }, (_, i) => add(`w${batch}-${i}`, vcard(`uid-w${batch}-${i}`, `W ${batch} ${i}`))) });
+  }
+  const { messages } = await poll(0);
+  assert.equal(messages.length, 1000, 'every change was pushed');
+  // 33 KB of echo: 1,000 copies of the range of every token there is.
+  const tokens = Array.from({ length: limits.tokenRangesMax }, () => ({ from: 1, to: Number.MAX_SAFE_INTEGER }));
+  const cpu = process.cpuUsage();
+  const r = await syncOnce(server, account.authorization, 'echoer', { collectionId: account.contacts, syncKey: echoer.key(account.contacts), tokens } as never);
+  const spent = process.cpuUsage(cpu);
+  const cpuMs = (spent.user + spent.system) / 1000;
+  assert.deepEqual(r.commands, [], 'the echoed versions count as held: nothing is sent again');
+  // The unmerged echo took seconds here (a million token rows read); merged it is one pass over 1,000 rows.
+  assert.ok(cpuMs < 500, `the echo cost ${cpuMs} ms of CPU`);
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { limits } from '../../src/core/limits.js';
 import { errorBodySchema } from '../../src/protocol/collections.js';
@@ -150,6 +151,54 @@ test('wrong types and shapes are a 400 invalidRequest naming the field', async (
   await refused('bad timeRange date', json(validRequest({ options: { timeRange: { start: 'yesterday', end: '2026-01-01T00:00:00Z' } } })), 400, 'invalidRequest');
 });
 
+test('an invalid body of any size gets a short error: the first issues, clipped, never the input echoed back', async () => {
+  const errorBytesMax = 4096;
+  const small = async (what: string, body: ReturnType<typeof json>, encoding: 'json' | 'xml' = 'json') => {
+    const res = await body();
+    assert.equal(res.status, 400, `${what}: ${res.text.slice(0, 300)}`);
+    assert.ok(res.text.length < errorBytesMax, `${what}: the error body is ${res.text.length} bytes`);
+    seqBefore = accountSeq(server, accountId);
+    const parsed = errorBodySchema.parse(encoding === 'json' ? JSON.parse(res.text) : decodeXml(res.text, 'error', errorBodySchema, limits.xmlDepthMax));
+    assert.equal(parsed.status, 'invalidRequest');
+    assert.ok((parsed.issues?.length ?? 0) <= limits.errorIssuesMax, `${what}: ${parsed.issues?.length} issues`);
+    await intact(what);
+    return parsed;
+  };
+  // Finding: a 1 MB invalid collections array was answered with a 45 MB error listing every entry.
+  const million = `{"version":1,"device":{"id":"${main.id}"},"collections":[${'1,'.repeat(500_000)}1]}`;
+  assert.ok(million.length > 1_000_000);
+  const capped = await small('1 MB collections array', json(million));
+  assert.match(capped.message, new RegExp(`a list has more than ${limits.bodyListItemsMax} entries`));
+  // Under the scan's bound, a list over its own cap is named by its path.
+  const overCap = `{"version":1,"device":{"id":"${main.id}"},"collections":[${'1,'.repeat(limits.bodyListItemsMax - 1)}1]}`;
+  assert.match((await small('1,000 collections', json(overCap))).message, /collections: .*at most 64/);
+  // Nesting is bounded before parsing too.
+  assert.match((await small('deep nesting', json(`{"version":1,"device":${'['.repeat(500_000)}${']'.repeat(500_000)}}`))).message, /nested deeper/);
+  // Within every cap, but every one of 64,000 commands wrong: validation stops at the first issues.
+  const everyCommandWrong = {
+    version: 1,
+    device: { id: main.id },
+    collections: Array.from({ length: limits.collectionsPerRequestMax }, (_, i) => ({
+      collectionId: i === 0 ? contacts : `c${i}`,
+      syncKey: 0,
+      commands: Array.from({ length: limits.commandsPerCollectionMax }, () => ({ op: 'add', clientId: 7, data: 'x'.repeat(8) })),
+    })),
+  };
+  const stopped = await small('64,000 wrong commands', json(everyCommandWrong));
+  assert.equal(stopped.issues?.length, limits.errorIssuesMax);
+  assert.equal(stopped.issuesTruncated, true);
+  assert.equal(stopped.issues?.[0]?.path, 'collections.0.commands.0.clientId');
+  // A huge value where a short one belongs is named, not quoted.
+  const longId = await small('a 1 MB device id', json({ ...validRequest(), device: { id: 'x'.repeat(1 << 20) } }));
+  assert.equal(longId.issues?.[0]?.path, 'device.id');
+  // Malformed JSON: the parser's message can quote the text; it is clipped.
+  await small('malformed JSON quoting a long token', json(`{"version":1,"device":${'q'.repeat(1 << 20)}}`));
+  // The same caps hold for XML, whose repeated elements become the lists.
+  const manyXml = xmlRequest().replace(/<collections>.*<\/collections>/, '<collections><collectionId>x</collectionId><syncKey>0</syncKey></collections>'.repeat(20_000));
+  const xmlCapped = await small('20,000 collections in XML', xml(manyXml), 'xml');
+  assert.match(xmlCapped.message, /collections: .*at most 64/);
+});
+
 test('request-level limits: too many commands, a collection twice, a backwards time range — nothing committed', async () => {
   const many = Array.from({ length: limits.commandsPerCollectionMax + 1 }, (_, i) => add(`m${i}`, vcard(`uid-m${i}`, `M${i}`)));
   await refused('too many commands', json(validRequest({ commands: many })), 400, 'invalidRequest');
@@ -214,8 +263,15 @@ test('an oversized body is a 413 bodyTooLarge: declared, streamed, and a gzip bo
   assert.ok(bomb.length < 100_000, 'small on the wire');
   await refused('gzip bomb', () => postRaw(syncUrl(), authorization, bomb, { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 413, 'bodyTooLarge');
 
-  // Just under the limit after decoding is accepted.
-  const fits = gzipSync(Buffer.from(padded(limits.requestBytesMax - 1024)));
+  // Compressing 100 times or more is refused long before the size limit: 20 KB may not become 2 MB.
+  const ratio = gzipSync(Buffer.from(padded(2 * limits.gzipInflatedBytesFree)));
+  assert.ok(ratio.length * limits.gzipRatioMax < 2 * limits.gzipInflatedBytesFree);
+  const refusedRatio = await refused('inflates over 100 times', () => postRaw(syncUrl(), authorization, ratio, { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 413, 'bodyTooLarge');
+  assert.match(refusedRatio.message, /inflates more than/);
+
+  // Just under the limit after decoding is accepted, at the compression real data gets (base64 noise: about 1.3).
+  const noise = randomBytes(((limits.requestBytesMax - 4096) * 3) / 4).toString('base64');
+  const fits = gzipSync(Buffer.from(JSON.stringify(validRequest()).replace('"commands":[', `"padding":"${noise}","commands":[`)));
   const res = await postRaw(syncUrl(), authorization, fits, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
   assert.equal(res.status, 200, res.text.slice(0, 300));
   const accepted = JSON.parse(res.text);

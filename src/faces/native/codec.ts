@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { limits } from '../../core/limits.js';
 import { ProtocolError } from '../../protocol/errors.js';
+import { clip, parseJson, validate } from '../../protocol/validate.js';
 import { decodeXml, encodeXml, XmlDecodeError } from '../../protocol/xml.js';
 
 /** The native face's two encodings of one schema, chosen by Content-Type (requests) and Accept (GETs). */
@@ -19,24 +20,21 @@ export function encodingOfAccept(header: string | undefined): Encoding {
   return /\b(application|text)\/xml\b/.test(header ?? '') && !/\bapplication\/json\b/.test(header ?? '') ? 'xml' : 'json';
 }
 
-/** Decode and validate a body; any failure is an invalidRequest naming what is wrong and where. */
+/** Decode and validate a body (protocol/validate.ts); any failure is an invalidRequest naming what is wrong and where. */
 export function decodeBody<S extends z.ZodType>(body: Buffer, encoding: Encoding, rootName: string, schema: S, precheck?: (raw: unknown) => void): z.infer<S> {
   const text = body.toString('utf8');
   let value: unknown;
-  try {
-    value = encoding === 'json' ? JSON.parse(text) : decodeXml(text, rootName, schema, limits.xmlDepthMax);
-  } catch (err) {
-    if (err instanceof XmlDecodeError) throw new ProtocolError('invalidRequest', err.message);
-    throw new ProtocolError('invalidRequest', `malformed JSON: ${(err as Error).message}`);
+  if (encoding === 'json') value = parseJson(text);
+  else {
+    try {
+      value = decodeXml(text, rootName, schema, limits.xmlDepthMax);
+    } catch (err) {
+      if (err instanceof XmlDecodeError) throw new ProtocolError('invalidRequest', clip(err.message));
+      throw err;
+    }
   }
   precheck?.(value);
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-    const first = issues[0];
-    throw new ProtocolError('invalidRequest', `invalid ${rootName}: ${first ? `${first.path || '(root)'}: ${first.message}` : 'bad value'}`, { issues });
-  }
-  return parsed.data;
+  return validate(schema, value, rootName);
 }
 
 export function encodeBody(encoding: Encoding, rootName: string, value: object): string {

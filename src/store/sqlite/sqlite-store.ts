@@ -220,7 +220,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       'SELECT token, collection_id, item_id, seq FROM push_tokens WHERE account_id = ? AND device_id = ? AND token = ?',
     ),
     inRange: q<[string, string, string, number, number], PushDbRow>(
-      'SELECT token, collection_id, item_id, seq FROM push_tokens WHERE account_id = ? AND device_id = ? AND collection_id = ? AND token BETWEEN ? AND ?',
+      'SELECT token, collection_id, item_id, seq FROM push_tokens WHERE account_id = ? AND device_id = ? AND collection_id = ? AND token BETWEEN ? AND ? ORDER BY token',
     ),
     covered: q<[string, string, string, number], { token: number }>(
       'SELECT token FROM push_tokens WHERE account_id = ? AND device_id = ? AND collection_id = ? AND seq <= ?',
@@ -493,7 +493,18 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       return r && toPushToken(r);
     },
     async findPushTokens(accountId, deviceId, collectionId, ranges) {
-      return ranges.flatMap((r) => push.inRange.all(accountId, deviceId, collectionId, r.from, r.to).map(toPushToken));
+      // One query over the span, then one walk of the rows against the ranges: no work per range.
+      const first = ranges[0];
+      const last = ranges[ranges.length - 1];
+      if (!first || !last) return [];
+      const found: PushTokenRow[] = [];
+      let i = 0;
+      for (const r of push.inRange.iterate(accountId, deviceId, collectionId, first.from, last.to)) {
+        while (i < ranges.length && (ranges[i] as { to: number }).to < r.token) i++;
+        if (i === ranges.length) break;
+        if (r.token >= (ranges[i] as { from: number }).from) found.push(toPushToken(r));
+      }
+      return found;
     },
     async releasePushTokens(accountId, deviceId, collectionId, seq, keep) {
       const kept = new Set(keep);
