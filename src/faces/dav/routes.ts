@@ -513,6 +513,8 @@ async function mkcol(r: Request, target: Target): Promise<void> {
     });
   } catch (err) {
     if (err instanceof ProtocolError && err.status === 'conflict') throw new DavError(405, 'a collection with this name exists');
+    // The account holds as many collections as it may (docs/configuration.md): a quota, as RFC 4331 names it.
+    if (err instanceof ProtocolError && err.status === 'limitReached') throw new DavError(507, err.message, { ns: ns.dav, name: 'quota-not-exceeded' });
     if (err instanceof ProtocolError) throw new DavError(403, err.message, { ns: ns.dav, name: 'resource-must-be-null' });
     throw err;
   }
