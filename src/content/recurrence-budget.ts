@@ -20,7 +20,7 @@ export class RuleBudgetExceeded extends Error {
  * `RuleBudget()` per expansion.
  */
 export class RuleBudget {
-  constructor(public stepsLeft: number = limits.ruleStepsBase) {}
+  constructor(public stepsLeft: number) {}
 
   /** A request's budget: linear in the bytes it carries, with a floor for small requests and a hard cap. */
   static forRequest(bytes: number): RuleBudget {
@@ -33,6 +33,9 @@ export class RuleBudget {
     if (this.stepsLeft < 0) throw new RuleBudgetExceeded('the recurrence budget of this request is spent');
   }
 }
+
+/** The web app's budget for one expansion (a calendar range); far above what any real rule needs there. */
+export const expansionStepsMax = 20_000;
 
 let current: RuleBudget | null = null;
 /** A YEARLY rule lays out the whole year's days for its candidates: each costs ical.js about five others. */
@@ -54,8 +57,8 @@ timezone._ensureCoverage = function (this: typeof timezone, year: number) {
   ensureCoverage.call(this, year);
 };
 
-/** Runs `expand` charging `budget` (a fresh one by default); expansions never nest (ical.js is synchronous). */
-export function withinRuleBudget<T>(expand: () => T, budget: RuleBudget = new RuleBudget()): T {
+/** Runs `expand` charging `budget` (a fresh one of `expansionStepsMax` by default); expansions never nest (ical.js is synchronous). */
+export function withinRuleBudget<T>(expand: () => T, budget: RuleBudget = new RuleBudget(expansionStepsMax)): T {
   const outer = current;
   current = budget;
   try {

@@ -1,5 +1,6 @@
 import ICAL from 'ical.js';
 import { tzlib_get_ical_block, tzlib_get_timezones } from 'timezones-ical-library';
+import { limits } from '../../../core/limits.js';
 import { RuleBudget, withinRuleBudget } from '../../../content/recurrence-budget.js';
 
 /**
@@ -288,7 +289,7 @@ function onsets(obs: Observance, lastYear: number): ICAL.Time[] {
         if (!next || next.year > lastYear) break;
         out.push(next);
       }
-    }, new RuleBudget());
+    }, new RuleBudget(limits.ruleStepsBase));
   } catch {
     // A rule that cannot be expanded contributes only its DTSTART.
   }
