@@ -1,5 +1,5 @@
 import ICAL from 'ical.js';
-import { RuleBudgetExceeded, withinRuleBudget } from './recurrence-budget.js';
+import { RuleBudget, RuleBudgetExceeded, withinRuleBudget } from './recurrence-budget.js';
 import type { CollectionKind } from '../protocol/collections.js';
 import type { StatusCode } from '../protocol/errors.js';
 import { limits } from '../core/limits.js';
@@ -36,7 +36,11 @@ function reject(status: StatusCode, message: string): ContentCheck {
   return { ok: false, status, message };
 }
 
-export function checkItemContent(kind: CollectionKind, data: string): ContentCheck {
+/**
+ * `budget`: what ical.js may spend evaluating dates and rules, shared by every item of one request
+ * (RuleBudget.forRequest); an item checked on its own gets a request's budget for its size.
+ */
+export function checkItemContent(kind: CollectionKind, data: string, budget?: RuleBudget): ContentCheck {
   const bytes = Buffer.byteLength(data, 'utf8');
   if (bytes > limits.itemBytesMax) return reject('itemTooLarge', `item is ${bytes} bytes; the limit is ${limits.itemBytesMax}`);
   if (forbiddenControls.test(data)) return reject('invalidItem', 'item contains control characters or characters XML cannot carry');
@@ -59,8 +63,84 @@ export function checkItemContent(kind: CollectionKind, data: string): ContentChe
   if (!Array.isArray(jcal) || typeof jcal[0] !== 'string') {
     return reject('invalidItem', 'expected exactly one vCard or VCALENDAR object');
   }
+  const costly = costlyPart(jcal as unknown as JcalComponent);
+  if (costly) return reject('invalidItem', costly);
   const root = new ICAL.Component(jcal as unknown as [string, unknown[], unknown[]]);
-  return kind === 'contacts' ? checkVcard(root) : checkCalendar(root, componentOfKind[kind]);
+  return kind === 'contacts' ? checkVcard(root) : checkCalendar(root, componentOfKind[kind], budget ?? RuleBudget.forRequest(bytes));
+}
+
+type JcalProperty = [string, Record<string, unknown>, string, ...unknown[]];
+type JcalComponent = [string, JcalProperty[], JcalComponent[]];
+
+const durationPattern = /^[+-]?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
+
+/** Seconds of an RFC 5545 duration, read without ical.js (which normalizes it month by month). */
+function durationSeconds(text: string): number {
+  const m = durationPattern.exec(text);
+  if (!m) return 0; // not a duration ical.js reads either: its own parse error decides
+  const [w, d, h, min, s] = m.slice(1).map((v) => Number(v ?? 0)) as [number, number, number, number, number];
+  return w * 604_800 + d * 86_400 + h * 3600 + min * 60 + s;
+}
+
+const yearOf = (value: unknown): number => (typeof value === 'string' && /^\d{4}/.test(value) ? Number(value.slice(0, 4)) : 0);
+const observances = new Set(['standard', 'daylight']);
+/** The rule parts a VTIMEZONE observance may use: real zones change on one day of one month a year. */
+const observanceParts = new Set(['freq', 'interval', 'count', 'until', 'wkst', 'bymonth', 'byday', 'bymonthday', 'bysetpos']);
+
+/**
+ * What in an item would cost ical.js more than its size suggests, found in one pass over the parsed tree
+ * before anything is evaluated (docs/protocol.md §10.4), or null. The costs: durations are added month by
+ * month; RDATE/EXDATE values and BY* values multiply the work of each candidate date; a VTIMEZONE rule is
+ * expanded from its DTSTART to five years past the latest year the item uses (ical.js also reads the clock
+ * for that horizon); deep nesting would overflow recursive walks.
+ */
+function costlyPart(root: JcalComponent): string | null {
+  let dates = 0;
+  let latestYear = new Date().getUTCFullYear();
+  const observanceStarts: number[] = [];
+  const stack: Array<{ c: JcalComponent; depth: number; parent: string }> = [{ c: root, depth: 1, parent: '' }];
+  while (stack.length > 0) {
+    const { c, depth, parent } = stack.pop() as { c: JcalComponent; depth: number; parent: string };
+    if (depth > limits.componentDepthMax) return `components nest deeper than ${limits.componentDepthMax}`;
+    const [name, props, children] = c;
+    let rules = 0;
+    let startYear = 0;
+    for (const [propName, , type, ...values] of props) {
+      if (type === 'duration' || type === 'period') {
+        for (const v of values) {
+          const duration = type === 'duration' ? v : Array.isArray(v) ? v[1] : undefined;
+          if (typeof duration === 'string' && durationSeconds(duration) > limits.durationSecondsMax) {
+            return `${propName.toUpperCase()} ${duration.slice(0, 40)} is longer than ${limits.durationSecondsMax / 86_400} days`;
+          }
+        }
+      }
+      for (const v of values) latestYear = Math.max(latestYear, yearOf(Array.isArray(v) ? v[0] : v));
+      if (propName === 'rdate' || propName === 'exdate') dates += values.length;
+      if (propName === 'dtstart') startYear = yearOf(values[0]);
+      if (type !== 'recur') continue;
+      if (++rules > limits.recurrenceRulesMax) return `a component has more than ${limits.recurrenceRulesMax} recurrence rules`;
+      const rule = (values[0] ?? {}) as Record<string, unknown>;
+      const byValues = Object.entries(rule).reduce((n, [part, v]) => n + (part.startsWith('by') ? (Array.isArray(v) ? v.length : 1) : 0), 0);
+      if (byValues > limits.ruleByValuesMax) return `a recurrence rule has more than ${limits.ruleByValuesMax} BY values`;
+      latestYear = Math.max(latestYear, yearOf(rule.until));
+      if (observances.has(name) && parent === 'vtimezone') {
+        const unusual = Object.keys(rule).find((part) => !observanceParts.has(part));
+        const single = (part: string) => !Array.isArray(rule[part]) || (rule[part] as unknown[]).length <= 1;
+        if (rule.freq !== 'YEARLY' || unusual || !single('bymonth') || !single('byday') || !single('bysetpos')) {
+          return `a VTIMEZONE observance may only repeat yearly, on one day of one month (got ${Object.entries(rule).map(([k, v]) => `${k.toUpperCase()}=${String(v)}`).join(';').slice(0, 80)})`;
+        }
+        observanceStarts.push(startYear);
+      }
+    }
+    if (dates > limits.recurrenceDatesMax) return `more than ${limits.recurrenceDatesMax} RDATE and EXDATE values`;
+    for (const child of children) stack.push({ c: child, depth: depth + 1, parent: name });
+  }
+  const horizon = latestYear + 5;
+  const years = observanceStarts.reduce((n, year) => n + Math.max(0, horizon - year + 1), 0);
+  if (years > limits.timezoneRuleYearsMax) {
+    return `the VTIMEZONE rules span ${years} years up to ${horizon} (from their DTSTART); at most ${limits.timezoneRuleYearsMax} are expanded`;
+  }
+  return null;
 }
 
 function checkVcard(card: ICAL.Component): ContentCheck {
@@ -78,7 +158,7 @@ function checkVcard(card: ICAL.Component): ContentCheck {
   return { ok: true, index: { ...index, name: normalizeName(fn), contactKeys: [...new Set(contactKeys)] } };
 }
 
-function checkCalendar(calendar: ICAL.Component, wanted: string): ContentCheck {
+function checkCalendar(calendar: ICAL.Component, wanted: string, budget: RuleBudget): ContentCheck {
   if (calendar.name !== 'vcalendar') return reject('wrongKind', `expected VCALENDAR, got ${calendar.name.toUpperCase()}`);
   const components = calendar.getAllSubcomponents().filter((c) => c.name !== 'vtimezone');
   if (components.length === 0) return reject('invalidItem', 'VCALENDAR holds no component');
@@ -94,44 +174,62 @@ function checkCalendar(calendar: ICAL.Component, wanted: string): ContentCheck {
   // Overrides (RECURRENCE-ID) travel with their master; index the master, or the first component.
   const master = components.find((c) => !c.hasProperty('recurrence-id')) ?? (components[0] as ICAL.Component);
   const title = master.getFirstPropertyValue('summary');
-  let span: { startMs: number | null; endMs: number | null };
+  let span: Span;
   try {
-    span = wanted === 'vevent' ? eventSpan(master) : pointSpan(master, wanted);
+    span = withinRuleBudget(() => (wanted === 'vevent' ? eventSpan(master, budget) : pointSpan(master, wanted)), budget);
   } catch (err) {
-    return reject('invalidItem', `bad date or recurrence: ${(err as Error).message}`);
+    // The request's budget was spent before even the start could be placed: the item counts as open
+    // at both ends, so date-range filters always include it (docs/architecture.md).
+    if (err instanceof RuleBudgetExceeded) span = { startMs: null, endMs: null };
+    else return reject('invalidItem', `bad date or recurrence: ${(err as Error).message}`);
   }
   return { ok: true, index: { uid, title: typeof title === 'string' ? title : '', ...span, name: null, contactKeys: [] } };
 }
 
-function eventSpan(vevent: ICAL.Component): { startMs: number | null; endMs: number | null } {
+type Span = { startMs: number | null; endMs: number | null };
+
+/** Epoch ms of a time, or null past what a Date holds (a series with a huge INTERVAL walks there). */
+function msOf(t: ICAL.Time): number | null {
+  const ms = t.toJSDate().getTime();
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** Runs inside the request's budget (checkCalendar). */
+function eventSpan(vevent: ICAL.Component, budget: RuleBudget): Span {
   const event = new ICAL.Event(vevent);
   if (!event.startDate) return { startMs: null, endMs: null };
-  const startMs = event.startDate.toJSDate().getTime();
-  const durationMs = event.endDate ? event.endDate.toJSDate().getTime() - startMs : 0;
+  const startMs = msOf(event.startDate);
+  if (startMs === null) return { startMs: null, endMs: null };
+  const durationMs = event.endDate ? (msOf(event.endDate) ?? startMs) - startMs : 0;
   if (!event.isRecurring()) return { startMs, endMs: startMs + Math.max(durationMs, 0) };
-  // Walk the series to its last instance, bounded: a series past the cap, or whose rule needs too many
-  // steps to find its instances, counts as open-ended.
-  const iterator = event.iterator();
-  let last: ICAL.Time | null = null;
+  // Walk the series to its last instance, bounded: a series past the cap, or whose rule needs more steps
+  // than the request has left to find its instances, counts as open-ended.
   try {
-    return withinRuleBudget(() => {
-      for (let n = 0; n < limits.recurrenceInstancesMax; n++) {
-        const next = iterator.next();
-        if (!next) return { startMs, endMs: (last ? last.toJSDate().getTime() : startMs) + Math.max(durationMs, 0) };
-        last = next;
+    const dates = vevent.getAllProperties().reduce((n, p) => n + (p.name === 'rdate' || p.name === 'exdate' ? p.getValues().length : 0), 0);
+    budget.spend(dates * limits.recurrenceDateSteps);
+    const iterator = event.iterator();
+    let last: ICAL.Time | null = null;
+    for (let n = 0; n < limits.recurrenceInstancesMax; n++) {
+      // Each instance costs a few steps beyond the candidates its rule tests (comparisons, zone offsets).
+      budget.spend(limits.recurrenceInstanceSteps);
+      const next = iterator.next();
+      if (!next) {
+        const lastMs = last ? msOf(last) : startMs;
+        return { startMs, endMs: lastMs === null ? null : lastMs + Math.max(durationMs, 0) };
       }
-      return { startMs, endMs: null };
-    });
+      last = next;
+    }
+    return { startMs, endMs: null };
   } catch (err) {
     if (err instanceof RuleBudgetExceeded) return { startMs, endMs: null };
     throw err;
   }
 }
 
-function pointSpan(component: ICAL.Component, name: string): { startMs: number | null; endMs: number | null } {
+function pointSpan(component: ICAL.Component, name: string): Span {
   const start = component.getFirstPropertyValue('dtstart');
   const end = component.getFirstPropertyValue(name === 'vtodo' ? 'due' : 'dtstart');
-  const ms = (v: unknown) => (v instanceof ICAL.Time ? v.toJSDate().getTime() : null);
+  const ms = (v: unknown) => (v instanceof ICAL.Time ? msOf(v) : null);
   const startMs = ms(start) ?? ms(end);
   const endMs = ms(end) ?? startMs;
   return { startMs, endMs };

@@ -1,33 +1,69 @@
 import ICAL from 'ical.js';
+import { limits } from '../core/limits.js';
 
 /**
  * ical.js tests candidate dates against a rule's BY* parts inside a single `next()` with no bound, so a
  * rule that never matches (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) would spin there forever, out of reach of
- * any cap on the loop around `next()`. `withinRuleBudget` counts those tests while `expand` runs and
- * throws RuleBudgetExceeded past the budget. The server (indexing an item) and the web app (drawing a
- * calendar) both expand through it.
+ * any cap on the loop around `next()`; and it expands a VTIMEZONE's rules from their DTSTART on the first
+ * conversion of a time in that zone, with no bound either. Both go through `check_contracting_rules`, once
+ * per candidate date: `withinRuleBudget` counts those tests while `expand` runs and throws
+ * RuleBudgetExceeded when its budget is spent. The server (indexing items) and the web app (drawing a
+ * calendar) both expand through it. See docs/architecture.md ("Calendar content has a cost budget").
  */
 export class RuleBudgetExceeded extends Error {
   override name = 'RuleBudgetExceeded';
 }
 
-/** Candidate dates one expansion may test: far above what any real rule needs per instance cap. */
-export const ruleStepsMax = 20_000;
+/**
+ * Steps left: one is about 2 µs of ical.js work, the test of one candidate date of a DAILY rule. The server gives one budget to a whole request, shared by all its items
+ * (`forRequest`), so many small items cost no more than one large one; the web app takes a fresh
+ * `RuleBudget()` per expansion.
+ */
+export class RuleBudget {
+  constructor(public stepsLeft: number) {}
 
-let stepsLeft = Infinity;
-const prototype = ICAL.RecurIterator.prototype as unknown as { check_contracting_rules(): boolean };
+  /** A request's budget: linear in the bytes it carries, with a floor for small requests and a hard cap. */
+  static forRequest(bytes: number): RuleBudget {
+    return new RuleBudget(Math.min(limits.ruleStepsRequestMax, limits.ruleStepsBase + Math.ceil(bytes / 1024) * limits.ruleStepsPerKiB));
+  }
+
+  /** Takes `steps` for work ical.js does without testing candidates (see checkItemContent); throws when they are not left. */
+  spend(steps: number): void {
+    this.stepsLeft -= steps;
+    if (this.stepsLeft < 0) throw new RuleBudgetExceeded('the recurrence budget of this request is spent');
+  }
+}
+
+/** The web app's budget for one expansion (a calendar range); far above what any real rule needs there. */
+export const expansionStepsMax = 20_000;
+
+let current: RuleBudget | null = null;
+/** A YEARLY rule lays out the whole year's days for its candidates: each costs ical.js about five others. */
+const yearlyCandidateSteps = 5;
+type Iterator = { rule: { freq: string }; check_contracting_rules(): boolean };
+const prototype = ICAL.RecurIterator.prototype as unknown as Iterator;
 const checkContractingRules = prototype.check_contracting_rules;
-prototype.check_contracting_rules = function (this: unknown) {
-  if (--stepsLeft < 0) throw new RuleBudgetExceeded(`the recurrence rule needs more than ${ruleStepsMax} steps`);
+prototype.check_contracting_rules = function (this: Iterator) {
+  current?.spend(this.rule.freq === 'YEARLY' ? yearlyCandidateSteps : 1);
   return checkContractingRules.call(this);
 };
 
-/** Runs `expand` with a fresh budget; expansions never nest (ical.js is synchronous). */
-export function withinRuleBudget<T>(expand: () => T, steps = ruleStepsMax): T {
-  stepsLeft = steps;
+// ical.js expands a zone again each time a later year is asked for, appending every transition again to
+// the ones it has: memory and time would grow with the square of the years a series walks through.
+const timezone = ICAL.Timezone.prototype as unknown as { changes: unknown[]; expandedUntilYear: number; _ensureCoverage(year: number): void };
+const ensureCoverage = timezone._ensureCoverage;
+timezone._ensureCoverage = function (this: typeof timezone, year: number) {
+  if (this.changes.length > 0 && this.expandedUntilYear < year) this.changes = [];
+  ensureCoverage.call(this, year);
+};
+
+/** Runs `expand` charging `budget` (a fresh one of `expansionStepsMax` by default); expansions never nest (ical.js is synchronous). */
+export function withinRuleBudget<T>(expand: () => T, budget: RuleBudget = new RuleBudget(expansionStepsMax)): T {
+  const outer = current;
+  current = budget;
   try {
     return expand();
   } finally {
-    stepsLeft = Infinity;
+    current = outer;
   }
 }

@@ -40,6 +40,31 @@ export const limits = {
   collectionsPerRequestMax: 64,
   /** Most recurrence instances expanded while indexing one event; beyond it the series counts as unbounded. */
   recurrenceInstancesMax: 5000,
+  /**
+   * Candidate dates ical.js may test (recurrence rules, time zone transitions) for one request, shared by
+   * all its items: the base, plus this many per KiB of item data, up to the cap. About 2 µs each.
+   * See docs/architecture.md, "Calendar content has a cost budget".
+   */
+  ruleStepsBase: 10_000,
+  ruleStepsPerKiB: 40,
+  ruleStepsRequestMax: 100_000,
+  /** Steps charged for one RDATE or EXDATE value (ical.js sorts and converts them outside the rule loop), and per instance walked. */
+  recurrenceDateSteps: 10,
+  recurrenceInstanceSteps: 4,
+  /** RDATE and EXDATE values in one item, VTIMEZONE observances included. */
+  recurrenceDatesMax: 1000,
+  /** RRULE and EXRULE properties in one component, and BY* values in one rule. */
+  recurrenceRulesMax: 8,
+  ruleByValuesMax: 400,
+  /** Longest DURATION, TRIGGER or period duration in an item: 100 years (ical.js adds them month by month). */
+  durationSecondsMax: 36_525 * 86_400,
+  /** Deepest nesting of components in an item (VCALENDAR > VEVENT > VALARM is 3). */
+  componentDepthMax: 8,
+  /**
+   * A VTIMEZONE observance with an RRULE is expanded by ical.js from its DTSTART to five years past the
+   * latest year the item uses: the years of all such observances of one item, summed, are at most this.
+   */
+  timezoneRuleYearsMax: 1000,
   /** Deleted items are remembered this long so devices can learn of the delete; older sync keys must re-initialize. */
   tombstoneRetentionMs: 90 * 24 * 3600 * 1000,
   /** This many re-initializations of one (device, collection) inside the window below is reported as a loop. */
@@ -120,5 +145,7 @@ assert(limits.pollMailboxesPerAccountMax <= limits.pushChannelsPerAccountMax, 'm
 assert(limits.headersMs < limits.requestMs, 'headers arrive before the request ends');
 assert(limits.itemLineBytesMax <= limits.itemBytesMax, 'a line must fit in an item');
 assert(limits.windowItemsDefault <= limits.windowItemsMax, 'default window within max');
+assert(limits.ruleStepsBase <= limits.ruleStepsRequestMax, 'a small request gets its whole base');
+assert(limits.recurrenceDatesMax * limits.recurrenceDateSteps <= limits.ruleStepsBase, 'an item with the most dates fits a request of its own');
 assert(limits.reinitLoopCount >= 2, 'a loop needs at least two re-initializations');
 assert(limits.easDeviceMemoryBytesMax <= limits.easDeviceMemoriesBytesMax, 'one device memory fits in all of them');

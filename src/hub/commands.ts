@@ -6,6 +6,7 @@ import { areTwins } from '../core/twins.js';
 import { etagOf } from '../content/etag.js';
 import { checkItemContent, type ItemIndex } from '../content/item-content.js';
 import { mergeProperties } from '../content/merge.js';
+import type { RuleBudget } from '../content/recurrence-budget.js';
 import type { ClientCommand, CommandResult, FetchedItem } from '../protocol/sync.js';
 import type { ConflictRow, ItemRow } from '../store/store.js';
 import { writeItem, writeTombstone, type WriteContext } from './item-writes.js';
@@ -38,6 +39,8 @@ export interface CommandContext extends WriteContext {
   held: ReadonlyMap<string, number>;
   /** Device priorities of the account, for conflicts. */
   priorities: ReadonlyMap<string, number>;
+  /** What evaluating calendar content may cost, shared by every command of the request (docs/architecture.md). */
+  budget: RuleBudget;
 }
 
 /**
@@ -151,7 +154,7 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
     const changed = await changeItem(ctx, earlier.id, data, etag);
     return { ...changed, op: 'add', clientId, serverId: earlier.id };
   }
-  const check = checkItemContent(ctx.collection.kind, data);
+  const check = checkItemContent(ctx.collection.kind, data, ctx.budget);
   if (!check.ok) return { op: 'add', clientId, dataEtag: etag, status: check.status, message: check.message };
   const twin = await findTwin(ctx, check.index);
   const decision = recover('ADDED', 'NO_CHANGE', twin && { id: twin.id, pending: pendingFor(ctx, twin) });
@@ -193,7 +196,7 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
   const base = { op: 'change' as const, serverId, dataEtag: etag };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
   if (!item) return { ...base, status: 'notFound', message: 'no such item' };
-  const check = checkItemContent(ctx.collection.kind, data);
+  const check = checkItemContent(ctx.collection.kind, data, ctx.budget);
   if (!check.ok) return { ...base, status: check.status, message: check.message };
   const pending = pendingFor(ctx, item);
   const decision = recover('UPDATED', pending);
@@ -224,7 +227,7 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
 async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string, index: ItemIndex, base: string | null | undefined): Promise<Pick<RecordedResult, 'status' | 'etag' | 'message'>> {
   const truth = item.data as string;
   const merged = base ? mergeProperties(base, data, truth) : null;
-  const mergedCheck = merged === null ? undefined : checkItemContent(ctx.collection.kind, merged);
+  const mergedCheck = merged === null ? undefined : checkItemContent(ctx.collection.kind, merged, ctx.budget);
   if (merged !== null && mergedCheck?.ok && mergedCheck.index.uid === item.uid) {
     // Written as the server's own version, so every sync point, this one included, receives it.
     return { status: 'ok', etag: await writeItem(ctx, item.id, item, merged, mergedCheck.index, null) };

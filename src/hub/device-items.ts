@@ -1,4 +1,3 @@
-import { checkItemContent } from '../content/item-content.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { CollectionRow, ItemRow, Store } from '../store/store.js';
 import { writeItem, writeTombstone } from './item-writes.js';
@@ -91,14 +90,14 @@ export function moveItem(store: Store, ports: HubPorts, point: DevicePoint, from
     if (from.kind !== to.kind) throw new ProtocolError('wrongKind', `a ${from.kind} item cannot move to a ${to.kind} collection`);
     const item = await tx.getItem(point.accountId, from.id, itemId);
     if (!item || item.deletedAt !== null || item.data === null) throw new ProtocolError('notFound', 'no such item');
-    const check = checkItemContent(to.kind, item.data);
-    if (!check.ok) throw new ProtocolError('invalidItem', check.message);
-    if (check.index.uid !== null && (await tx.findLiveItemByUid(point.accountId, to.id, check.index.uid))) {
-      throw new ProtocolError('uidConflict', `the destination already holds an item with UID ${check.index.uid}`);
+    // Same kind, same content: the item's index holds in the destination too, with no content to evaluate again.
+    const index = { uid: item.uid, title: item.title, startMs: item.startMs, endMs: item.endMs, name: item.matchName, contactKeys: item.contactKeys };
+    if (index.uid !== null && (await tx.findLiveItemByUid(point.accountId, to.id, index.uid))) {
+      throw new ProtocolError('uidConflict', `the destination already holds an item with UID ${index.uid}`);
     }
     await writeTombstone({ tx, ports, collection: from }, item, point.device.id);
     const id = ports.random.id();
-    await writeItem({ tx, ports, collection: to }, id, null, item.data, check.index, point.device.id);
+    await writeItem({ tx, ports, collection: to }, id, null, item.data, index, point.device.id);
     return id;
   });
 }

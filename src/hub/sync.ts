@@ -9,10 +9,11 @@ import {
   startingPoint,
   type Checkpoint,
 } from '../core/sync-key.js';
+import { RuleBudget } from '../content/recurrence-budget.js';
 import { truncateUtf8 } from '../content/utf8.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
 import { mergeRanges } from '../protocol/push.js';
-import type { CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
+import type { ClientCommand, CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../protocol/version.js';
 import type { ItemRow, Store, StoreTx } from '../store/store.js';
 import { applyClientCommands } from './commands.js';
@@ -40,8 +41,9 @@ export async function runSyncExchange(store: Store, ports: HubPorts, accountId: 
       if (seen.has(c.collectionId)) throw new ProtocolError('invalidRequest', `collection ${c.collectionId} appears twice`);
       seen.add(c.collectionId);
     }
+    const budget = budgetOf(request.collections.map((c) => c.commands ?? []));
     return await store.transaction(async (tx) => {
-      const exchange = await openExchange(tx, ports, accountId, { ...request.device, tokenId }, protocol);
+      const exchange = { ...(await openExchange(tx, ports, accountId, { ...request.device, tokenId }, protocol)), budget };
       const collections: CollectionResponse[] = [];
       for (const c of request.collections) collections.push(await syncCollection(exchange, c));
       await noteExchange(tx, accountId, exchange.deviceId, exchange.now, collections);
@@ -58,6 +60,13 @@ export async function runSyncExchange(store: Store, ports: HubPorts, accountId: 
     }
     throw err;
   }
+}
+
+/** One budget for evaluating the content of a whole request, linear in the item data it carries (docs/architecture.md). */
+export function budgetOf(commandLists: ReadonlyArray<readonly ClientCommand[]>): RuleBudget {
+  let bytes = 0;
+  for (const commands of commandLists) for (const command of commands) if ('data' in command) bytes += Buffer.byteLength(command.data, 'utf8');
+  return RuleBudget.forRequest(bytes);
 }
 
 /** Registers the sync point (or notes that it was seen) and gathers what its exchange needs. */
@@ -102,7 +111,7 @@ export interface Exchange {
   priorities: ReadonlyMap<string, number>;
 }
 
-export async function syncCollection(exchange: Exchange, c: CollectionRequest): Promise<CollectionResponse> {
+export async function syncCollection(exchange: Exchange & { budget: RuleBudget }, c: CollectionRequest): Promise<CollectionResponse> {
   const { tx, ports, accountId, deviceId, now } = exchange;
   const collection = await tx.getCollection(accountId, c.collectionId);
   // Another account's collection is indistinguishable from one that does not exist.
@@ -140,7 +149,7 @@ export async function syncCollection(exchange: Exchange, c: CollectionRequest): 
   // Commands of a retried exchange are matched against what its first attempt did.
   const retried = state !== undefined && c.syncKey === state.lastSentKey;
   const applied = await applyClientCommands(
-    { tx, ports, collection, deviceId, from, held, priorities: exchange.priorities },
+    { tx, ports, collection, deviceId, from, held, priorities: exchange.priorities, budget: exchange.budget },
     c.commands ?? [],
     state?.lastResults ?? [],
     retried,

@@ -737,3 +737,12 @@ test('random client input never gives a TypeError or an item the hub would refus
     fc.array(str, { maxLength: 3 }).map((v) => cal('Categories', ...v.map((c) => cal('Category', c)))));
   fuzzFromEas(field, [undefined, berlinMeeting, allDayTrip]);
 });
+
+// Each exception is matched against every override and EXDATE made so far: thousands cost seconds.
+test('more Exceptions than the mapper sends are refused before they are matched', () => {
+  const base = [cal('StartTime', '20260302T080000Z'), cal('EndTime', '20260302T090000Z'), cal('Subject', 'x'), cal('Recurrence', cal('Type', '0'))];
+  const day = (i: number) => new Date(Date.UTC(2026, 2, 3 + i, 8)).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const exceptions = (n: number) => cal('Exceptions', ...Array.from({ length: n }, (_, i) => cal('Exception', cal('ExceptionStartTime', day(i)), cal('Subject', `moved ${i}`))));
+  throwsClearly(() => calendarMapper.fromEas(wire([...base, exceptions(257)]), undefined, ctx()), /more than 256 Exceptions/);
+  assert.equal(vevents(calendarMapper.fromEas(wire([...base, exceptions(256)]), undefined, ctx())).length, 257);
+});

@@ -898,7 +898,10 @@ function parseIncoming(app: WbxmlElement): Incoming {
     recurrence: recurrenceElementIn ? parseRecurrence(recurrenceElementIn, 'Calendar', compactCodec) : undefined,
   };
   if (exceptionsElement) {
-    incoming.exceptions = children(exceptionsElement, 'Exception', 'Calendar').map((x) => {
+    const exceptions = children(exceptionsElement, 'Exception', 'Calendar');
+    // Each exception is matched against every override and EXDATE: checked before that quadratic work.
+    if (exceptions.length > exceptionsMax) throw new Error(`more than ${exceptionsMax} Exceptions`);
+    incoming.exceptions = exceptions.map((x) => {
       const key = dateElement(x, 'ExceptionStartTime') ?? dateElement(x, 'InstanceId', 'AirSyncBase');
       if (key === undefined) throw new Error('Exception without ExceptionStartTime');
       const exception: EasException = { key, deleted: flag(x, 'Deleted') ?? false, ...parseFields(x) };

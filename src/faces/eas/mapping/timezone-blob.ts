@@ -1,6 +1,7 @@
 import ICAL from 'ical.js';
 import { tzlib_get_ical_block, tzlib_get_timezones } from 'timezones-ical-library';
-import { withinRuleBudget } from '../../../content/recurrence-budget.js';
+import { limits } from '../../../core/limits.js';
+import { RuleBudget, withinRuleBudget } from '../../../content/recurrence-budget.js';
 
 /**
  * The ActiveSync time zone (MS-ASDTYPE "TimeZone", the Calendar Timezone element): a base64 blob laid out
@@ -288,7 +289,7 @@ function onsets(obs: Observance, lastYear: number): ICAL.Time[] {
         if (!next || next.year > lastYear) break;
         out.push(next);
       }
-    }, 400_000);
+    }, new RuleBudget(limits.ruleStepsBase));
   } catch {
     // A rule that cannot be expanded contributes only its DTSTART.
   }
