@@ -12,7 +12,8 @@ export function registerServeCommand(program: Command): void {
     .option('--config <file>', 'JSON config file (env SYNCPOINT_CONFIG)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info, env SYNCPOINT_LOG_LEVEL)')
     .option('--push-heartbeat-seconds <s>', 'seconds between push heartbeats (default 30, env SYNCPOINT_PUSH_HEARTBEAT_SECONDS)')
-    .action(async (opts: { host?: string; port?: string; data?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string }) => {
+    .option('--trusted-proxies <list>', 'comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed (env SYNCPOINT_TRUSTED_PROXIES)')
+    .action(async (opts: { host?: string; port?: string; data?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string; trustedProxies?: string }) => {
       const config = loadConfig(opts, process.env);
       // Handlers go in before the server starts, so a signal during start-up also ends cleanly.
       const starting = startServer(config);

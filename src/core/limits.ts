@@ -39,6 +39,8 @@ export const limits = {
   clientIdCharsMax: 256,
   /** Collection names, display names and colours. */
   nameCharsMax: 200,
+  /** Largest body of a sign-in or password change, after gzip decoding: read before anyone is authenticated. */
+  credentialsBodyBytesMax: 16 * 1024,
 } as const;
 
 assert(limits.itemBytesMax <= limits.requestBytesMax, 'an item must fit in a request');

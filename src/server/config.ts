@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseProxyEntry } from './auth/client-address.js';
 
 /**
  * Server settings. Precedence: command-line flag, then environment (SYNCPOINT_*), then the JSON config
@@ -16,6 +17,16 @@ export const configSchema = z.object({
   pushHeartbeatSeconds: z.coerce.number().min(0.05).max(3600).default(30),
   /** The built web app served at `/` (npm run build writes it); empty for the package's own. */
   webDir: z.string().default(''),
+  /**
+   * Reverse proxies (addresses or CIDR ranges) whose Forwarded / X-Forwarded-For / X-Forwarded-Proto
+   * headers are believed; from anyone else they are ignored. A comma-separated list in the environment.
+   */
+  trustedProxies: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? v.split(',').map((e) => e.trim()).filter((e) => e.length > 0) : v),
+      z.array(z.string().refine((e) => parseProxyEntry(e) !== undefined, 'must be an IP address or CIDR range')).max(100),
+    )
+    .default([]),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -29,6 +40,7 @@ const envNames: Record<keyof Config, string> = {
   logLevel: 'SYNCPOINT_LOG_LEVEL',
   pushHeartbeatSeconds: 'SYNCPOINT_PUSH_HEARTBEAT_SECONDS',
   webDir: 'SYNCPOINT_WEB_DIR',
+  trustedProxies: 'SYNCPOINT_TRUSTED_PROXIES',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {

@@ -16,9 +16,18 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(options: { pushHeartbeatSeconds?: number } = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'syncpoint-test-'));
-  const config = { host: '127.0.0.1', port: 0, data: dataDir, logLevel: 'silent' as const, pushHeartbeatSeconds: options.pushHeartbeatSeconds ?? 30, webDir: packageWebDir };
+/** `dataDir`: reopen the data of a stopped server (a restart); `close()` it then, since `stop()` deletes it. */
+export async function startTestServer(options: { pushHeartbeatSeconds?: number; trustedProxies?: string[]; dataDir?: string } = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'syncpoint-test-'));
+  const config = {
+    host: '127.0.0.1',
+    port: 0,
+    data: dataDir,
+    logLevel: 'silent' as const,
+    pushHeartbeatSeconds: options.pushHeartbeatSeconds ?? 30,
+    webDir: packageWebDir,
+    trustedProxies: options.trustedProxies ?? [],
+  };
   const server = await startServer(config, pino({ level: 'silent' }));
   return {
     ...server,
