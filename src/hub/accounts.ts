@@ -116,12 +116,18 @@ export class Accounts {
     return holds(tx, credential, this.ports.clock.now());
   }
 
-  /** Those of `credentials` that no longer hold, checked in one transaction. */
+  /** Those of `credentials` that no longer hold, checked in one transaction; equal credentials are read once. */
   async lapsed<C extends Credential>(credentials: Iterable<C>): Promise<C[]> {
     const now = this.ports.clock.now();
     return this.store.transaction(async (tx) => {
+      const seen = new Map<string, boolean>();
       const out: C[] = [];
-      for (const c of credentials) if (!(await holds(tx, c, now))) out.push(c);
+      for (const c of credentials) {
+        const key = `${c.accountId}\0${c.tokenId ?? ''}\0${c.sessionIdHash ?? ''}\0${c.epoch}`;
+        let held = seen.get(key);
+        if (held === undefined) seen.set(key, (held = await holds(tx, c, now)));
+        if (!held) out.push(c);
+      }
       return out;
     });
   }

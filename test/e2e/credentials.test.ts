@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { databaseFile } from '../../src/server/app.js';
 import { hashSecret } from '../../src/server/auth/secrets.js';
 import { openDatabase } from '../../src/sqlite/open.js';
@@ -229,4 +230,21 @@ test('over HTTPS the session cookie is __Host- and a planted plain cookie cannot
   } finally {
     await direct.stop();
   }
+});
+
+test('a sign-in or password-change body is read only up to 16 KiB, also when gzip would inflate it far beyond', async () => {
+  const bomb = gzipSync(Buffer.alloc(15 * 1024 * 1024, 0x20));
+  assert.ok(bomb.length < 20 * 1024, `${bomb.length} bytes on the wire`);
+  for (const path of ['/api/v1/session', '/api/v1/account/password']) {
+    const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: bomb });
+    const body = (await res.json()) as { status: string };
+    assert.equal(res.status, path.endsWith('session') ? 413 : 401, `${path}: ${JSON.stringify(body)}`);
+  }
+  const user = await account();
+  const res = await fetch(`${server.url}/api/v1/account/password`, {
+    method: 'POST',
+    headers: { authorization: user.authorization, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    body: bomb,
+  });
+  assert.equal(res.status, 413);
 });
