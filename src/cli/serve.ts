@@ -14,7 +14,8 @@ export function registerServeCommand(program: Command): void {
     .option('--push-heartbeat-seconds <s>', 'seconds between push heartbeats (default 30, env SYNCPOINT_PUSH_HEARTBEAT_SECONDS)')
     .option('--public-url <url>', 'the URL clients reach the server at, for Autodiscover (default: the listening address, env SYNCPOINT_PUBLIC_URL)')
     .option('--eas-devices-max <n>', 'ActiveSync devices per account (default 100, env SYNCPOINT_EAS_DEVICES_MAX)')
-    .action(async (opts: { host?: string; port?: string; data?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string; publicUrl?: string; easDevicesMax?: string }) => {
+    .option('--trusted-proxies <list>', 'comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed (env SYNCPOINT_TRUSTED_PROXIES)')
+    .action(async (opts: { host?: string; port?: string; data?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string; publicUrl?: string; easDevicesMax?: string; trustedProxies?: string }) => {
       const config = loadConfig(opts, process.env);
       // Handlers go in before the server starts, so a signal during start-up also ends cleanly.
       const starting = startServer(config);

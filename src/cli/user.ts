@@ -1,9 +1,14 @@
 import type { Command } from 'commander';
+import { passwordCharsMin } from '../protocol/session.js';
 import { hashSecret } from '../server/auth/secrets.js';
 import { addDataOptions, withLocalHub, type DataOptions } from './local-hub.js';
 import { obtainPassword } from './password.js';
 
-const passwordBytesMin = 8;
+async function newPasswordHash(opts: { passwordStdin?: boolean }): Promise<string> {
+  const password = await obtainPassword(opts, process.env, true);
+  if (password.length < passwordCharsMin) throw new Error(`the password must have at least ${passwordCharsMin} characters`);
+  return hashSecret(password);
+}
 
 export function registerUserCommands(program: Command): void {
   const user = program.command('user').description('manage accounts (works on the data directory)');
@@ -11,12 +16,22 @@ export function registerUserCommands(program: Command): void {
     .description('create an account with a default collection of each kind')
     .option('--password-stdin', 'read the password from standard input (else SYNCPOINT_PASSWORD or a prompt)')
     .action(async (name: string, opts: DataOptions & { passwordStdin?: boolean }) => {
-      const password = await obtainPassword(opts, process.env, true);
-      if (password.length < passwordBytesMin) throw new Error(`the password must have at least ${passwordBytesMin} characters`);
-      const hash = await hashSecret(password);
+      const hash = await newPasswordHash(opts);
       await withLocalHub(opts, async (hub) => {
         const account = await hub.accounts.create(name, hash);
         process.stdout.write(`created account ${account.name}\n`);
+      });
+    });
+  addDataOptions(user.command('passwd <name>'))
+    .description('change an account’s password; every session, push channel and Ping opened with the old one ends, also in a running server')
+    .option('--password-stdin', 'read the new password from standard input (else SYNCPOINT_PASSWORD or a prompt)')
+    .action(async (name: string, opts: DataOptions & { passwordStdin?: boolean }) => {
+      const hash = await newPasswordHash(opts);
+      await withLocalHub(opts, async (hub) => {
+        const account = await hub.accounts.findByName(name);
+        if (!account) throw new Error(`no account ${name}`);
+        await hub.accounts.setPassword(account.id, hash);
+        process.stdout.write(`changed the password of ${account.name}\n`);
       });
     });
   addDataOptions(user.command('list'))

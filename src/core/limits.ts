@@ -10,8 +10,8 @@ export const limits = {
   /** A gzip body may inflate to this many times the bytes received, once past the free allowance below. */
   gzipRatioMax: 100,
   gzipInflatedBytesFree: 1024 * 1024,
-  /** The sign-in body, read before anyone is known: small, and quick to arrive. */
-  signInBodyBytesMax: 4096,
+  /** A sign-in or password-change body (two passwords of up to 1,024 characters), read before anyone is known: small, and quick to arrive. */
+  signInBodyBytesMax: 16 * 1024,
   signInBodyMs: 5000,
   /** Request headers must arrive within this; the server checks its connections this often. */
   headersMs: 10_000,

@@ -1,7 +1,7 @@
 import { collectionNamePattern, collectionNameRule, type CollectionKind, type CreateCollection } from '../protocol/collections.js';
 import { nameProblem } from '../protocol/names.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
-import type { AccountRow, AppTokenRow, CollectionRow, Store, WebSessionRow } from '../store/store.js';
+import type { AccountRow, AppTokenRow, CollectionRow, Store, StoreTx, WebSessionRow } from '../store/store.js';
 import { accountLimit, type HubPorts } from './ports.js';
 
 /** Accounts, app tokens and collections: the records around the truth store. */
@@ -14,6 +14,9 @@ const defaultCollections: ReadonlyArray<{ name: string; kind: CollectionKind; di
 ];
 
 const tokenUseResolutionMs = 60_000;
+/** Known clients (docs/operations.md § Password throttling): the most kept per account, and for how long. */
+const knownClientsPerAccountMax = 32;
+const knownClientLifetimeMs = 90 * 24 * 3600 * 1000;
 
 const accountNamePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
@@ -27,9 +30,32 @@ function checkCollectionFields(fields: { name?: string; displayName?: string; de
   if (problem !== undefined) throw new ProtocolError('invalidRequest', problem);
 }
 
+/**
+ * What a request authenticated with, kept by whatever outlives the request (push tickets and channels,
+ * a held ActiveSync Ping) so it can be checked again: it ends when its credential does.
+ */
+export interface Credential {
+  accountId: string;
+  /** The app token used; revoking it ends what it opened. Password changes leave app tokens alone. */
+  tokenId?: string | undefined;
+  /** The web session's id hash; signing out (or a password change) ends what it opened. */
+  sessionIdHash?: string | undefined;
+  /** The account's credential epoch when its password (or session) was checked; a password change raises it. */
+  epoch: number;
+}
+
+/** The credential of an authenticated principal (server/auth/authenticate.ts Principal). */
+export const credentialOf = (p: { accountId: string; tokenId?: string | undefined; session?: { idHash: string } | undefined; epoch: number }): Credential => ({
+  accountId: p.accountId,
+  tokenId: p.tokenId,
+  sessionIdHash: p.session?.idHash,
+  epoch: p.epoch,
+});
+
 export class Accounts {
   private readonly revocationListeners: Array<(tokenId: string) => void> = [];
   private readonly sessionEndListeners: Array<(idHash: string) => void> = [];
+  private readonly passwordListeners: Array<(accountId: string) => void> = [];
 
   constructor(
     private readonly store: Store,
@@ -44,7 +70,7 @@ export class Accounts {
     return this.store.transaction(async (tx) => {
       if (await tx.findAccountByName(name)) throw new ProtocolError('conflict', `account ${name} already exists`);
       const now = this.ports.clock.now();
-      const account: AccountRow = { id: this.ports.random.id(), name, passwordHash, createdAt: now };
+      const account: AccountRow = { id: this.ports.random.id(), name, passwordHash, createdAt: now, credentialEpoch: 0 };
       await tx.createAccount(account);
       for (const c of defaultCollections) {
         await tx.createCollection({ id: this.ports.random.id(), accountId: account.id, color: null, description: null, createdAt: now, ...c });
@@ -65,8 +91,56 @@ export class Accounts {
     return this.store.transaction((tx) => tx.listAccounts());
   }
 
+  /**
+   * Changes the password. The store raises the account's credential epoch and ends its web sessions in
+   * the same transaction (a trigger, so a change made in a database shell does too); listeners in this
+   * process then close what the old password opened.
+   */
   async setPassword(accountId: string, passwordHash: string): Promise<void> {
     await this.store.transaction((tx) => tx.setPassword(accountId, passwordHash));
+    for (const listener of this.passwordListeners) listener(accountId);
+  }
+
+  /** Called after each password change made in this process. */
+  onPasswordChanged(listener: (accountId: string) => void): void {
+    this.passwordListeners.push(listener);
+  }
+
+  /** Whether the client (a fingerprint without any secret in it) signed in to the account recently. */
+  isKnownClient(accountId: string, fingerprint: string): Promise<boolean> {
+    const since = this.ports.clock.now() - knownClientLifetimeMs;
+    return this.store.transaction((tx) => tx.isKnownClient(accountId, fingerprint, since));
+  }
+
+  rememberClient(accountId: string, fingerprint: string): Promise<void> {
+    return this.store.transaction((tx) => tx.rememberClient(accountId, fingerprint, this.ports.clock.now(), knownClientsPerAccountMax));
+  }
+
+  /** Whether a credential still holds: its token not revoked, its session live, its password unchanged. */
+  async credentialHolds(credential: Credential): Promise<boolean> {
+    const now = this.ports.clock.now();
+    return this.store.transaction(async (tx) => holds(tx, credential, now));
+  }
+
+  /** `credentialHolds` inside the caller's transaction (push registers a channel and checks it at once). */
+  holdsIn(tx: StoreTx, credential: Credential): Promise<boolean> {
+    return holds(tx, credential, this.ports.clock.now());
+  }
+
+  /** Those of `credentials` that no longer hold, checked in one transaction; equal credentials are read once. */
+  async lapsed<C extends Credential>(credentials: Iterable<C>): Promise<C[]> {
+    const now = this.ports.clock.now();
+    return this.store.transaction(async (tx) => {
+      const seen = new Map<string, boolean>();
+      const out: C[] = [];
+      for (const c of credentials) {
+        const key = `${c.accountId}\0${c.tokenId ?? ''}\0${c.sessionIdHash ?? ''}\0${c.epoch}`;
+        let held = seen.get(key);
+        if (held === undefined) seen.set(key, (held = await holds(tx, c, now)));
+        if (!held) out.push(c);
+      }
+      return out;
+    });
   }
 
   async addToken(accountId: string, tokenId: string, label: string, secretHash: string): Promise<AppTokenRow> {
@@ -176,4 +250,14 @@ export class Accounts {
       return row;
     });
   }
+}
+
+async function holds(tx: StoreTx, c: Credential, now: number): Promise<boolean> {
+  if (c.tokenId !== undefined) {
+    const token = await tx.getToken(c.tokenId);
+    return token !== undefined && token.accountId === c.accountId;
+  }
+  const account = await tx.getAccount(c.accountId);
+  if (!account || account.credentialEpoch !== c.epoch) return false;
+  return c.sessionIdHash === undefined || (await tx.getWebSession(c.sessionIdHash, now)) !== undefined;
 }

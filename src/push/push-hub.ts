@@ -1,6 +1,6 @@
 import { truncateUtf8 } from '../content/utf8.js';
 import { limits, type AccountLimits } from '../core/limits.js';
-import type { Accounts } from '../hub/accounts.js';
+import type { Accounts, Credential } from '../hub/accounts.js';
 import type { Clock, Logger } from '../hub/ports.js';
 import { limitReached } from '../protocol/errors.js';
 import { pushCloseCodes, type ChangeNotice, type PushMessage, type Remainder } from '../protocol/push.js';
@@ -48,34 +48,57 @@ export interface PushHubOptions {
   portionBytes?: number;
   /** The server's per-account limits on channels and mailboxes; core/limits.ts's defaults where absent. */
   accountLimits?: Pick<AccountLimits, 'pushChannelsPerAccountMax' | 'pollMailboxesPerAccountMax'>;
+  /**
+   * Changes when another process commits to the store (sqlite-store.ts foreignWrites). Read every
+   * `foreignWritesCheckMs`; when it moved (the CLI revoked a token or changed a password), every
+   * channel's credential is checked at once instead of at the next heartbeat.
+   */
+  foreignWrites?: () => number;
 }
+
+/** How often the store is asked whether another process wrote to it: the delay before a CLI revocation closes channels. */
+export const foreignWritesCheckMs = 500;
 
 export class PushHub implements CommitObserver<Delivery[]> {
   /** accountId -> deviceId -> the device's one active channel. */
   private readonly channels = new Map<string, Map<string, Channel>>();
-  /** Channels opened from a web session, by the session's id hash: signing out closes them. */
-  private readonly sessionOf = new WeakMap<Channel, string>();
+  /** What each channel was opened with: it closes when that credential ends (hub/accounts.ts Credential). */
+  private readonly credentialOf = new WeakMap<Channel, Credential>();
   private readonly portionBytes: number;
   private timer: NodeJS.Timeout | undefined;
+  private foreignTimer: NodeJS.Timeout | undefined;
+  private foreignSeen = 0;
   private connected = 0;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    /** Revocations made in this process close their channels at once. */
-    accounts: Accounts,
+    /** Revocations and password changes made in this process close their channels at once. */
+    private readonly accounts: Accounts,
     readonly options: PushHubOptions,
   ) {
     this.portionBytes = options.portionBytes ?? limits.pushPortionBytes;
     store.observeCommits(this);
     accounts.onTokenRevoked((tokenId) => this.closeToken(tokenId));
     accounts.onSessionEnded((idHash) => this.closeSession(idHash));
+    accounts.onPasswordChanged((accountId) => void this.closeLapsed((channel) => channel.accountId === accountId));
   }
 
   start(): void {
     this.timer ??= setInterval(() => void this.sweep(), this.options.heartbeatMs);
     this.timer.unref();
+    const foreignWrites = this.options.foreignWrites;
+    if (foreignWrites && !this.foreignTimer) {
+      this.foreignSeen = foreignWrites();
+      this.foreignTimer = setInterval(() => {
+        const seen = foreignWrites();
+        if (seen === this.foreignSeen) return;
+        this.foreignSeen = seen;
+        void this.closeLapsed(() => true);
+      }, foreignWritesCheckMs);
+      this.foreignTimer.unref();
+    }
   }
 
   /** Connected channels right now. */
@@ -86,11 +109,14 @@ export class PushHub implements CommitObserver<Delivery[]> {
   /**
    * Makes `channel` its device's active channel, closing the one it replaces, and returns the token
    * the next notice will carry. Runs as a store transaction so no commit can issue a token between
-   * reading the counter and the channel becoming visible to fan-out.
+   * reading the counter and the channel becoming visible to fan-out. `credential`: what the channel was
+   * opened with; it is checked in the same transaction, so a credential that ended while the request
+   * was on its way opens nothing.
    */
-  register(channel: Channel, sessionIdHash?: string): Promise<number> {
-    if (sessionIdHash !== undefined) this.sessionOf.set(channel, sessionIdHash);
+  register(channel: Channel, credential?: Credential): Promise<number> {
+    if (credential !== undefined) this.credentialOf.set(channel, credential);
     return this.store.transaction(async (tx) => {
+      if (credential !== undefined && !(await this.accounts.holdsIn(tx, credential))) throw new CredentialEnded();
       this.admit(channel.accountId, channel.deviceId, channel instanceof LongPollChannel);
       const nextToken = await tx.nextPushToken(channel.accountId, channel.deviceId);
       let devices = this.channels.get(channel.accountId);
@@ -154,7 +180,29 @@ export class PushHub implements CommitObserver<Delivery[]> {
 
   /** Closes every channel opened from this web session (signed out, or expired). */
   closeSession(idHash: string): void {
-    this.closeWhere((channel) => this.sessionOf.get(channel) === idHash, 'the session ended');
+    this.closeWhere((channel) => this.credentialOf.get(channel)?.sessionIdHash === idHash, 'the session ended');
+  }
+
+  /** Closes the channels `which` selects whose credential no longer holds (checked in one transaction). */
+  private async closeLapsed(which: (channel: Channel) => boolean): Promise<void> {
+    const checked = new Map<Channel, Credential>();
+    for (const devices of this.channels.values()) {
+      for (const channel of devices.values()) {
+        const credential = this.credentialOf.get(channel);
+        if (credential && which(channel)) checked.set(channel, credential);
+      }
+    }
+    if (checked.size === 0) return;
+    try {
+      const lapsed = new Set(await this.accounts.lapsed(new Set(checked.values())));
+      for (const [channel, credential] of checked) {
+        if (!lapsed.has(credential) || this.active(channel.accountId, channel.deviceId) !== channel) continue;
+        this.unregister(channel);
+        channel.close(pushCloseCodes.revoked, 'the credentials it was opened with ended');
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'checking push channel credentials failed');
+    }
   }
 
   private closeWhere(match: (channel: Channel) => boolean, reason: string): void {
@@ -222,7 +270,8 @@ export class PushHub implements CommitObserver<Delivery[]> {
 
   close(): void {
     clearInterval(this.timer);
-    this.timer = undefined;
+    clearInterval(this.foreignTimer);
+    this.timer = this.foreignTimer = undefined;
     for (const devices of this.channels.values()) for (const channel of devices.values()) channel.close(pushCloseCodes.shutdown, 'server shutting down');
     this.channels.clear();
     this.connected = 0;
@@ -237,37 +286,21 @@ export class PushHub implements CommitObserver<Delivery[]> {
   }
 
   /**
-   * Heartbeats every channel, drops dead ones, and closes channels whose app token was revoked elsewhere
-   * or whose web session expired.
+   * Heartbeats every channel, drops dead ones, and closes channels whose credential ended without this
+   * process hearing of it (a session expired; a change made elsewhere the foreign-write check missed).
    */
   private async sweep(): Promise<void> {
-    const tokens = new Set<string>();
-    const sessions = new Set<string>();
     for (const devices of [...this.channels.values()]) {
-      for (const channel of [...devices.values()]) {
-        if (!channel.beat()) {
-          this.unregister(channel);
-          continue;
-        }
-        if (channel.tokenId !== undefined) tokens.add(channel.tokenId);
-        const session = this.sessionOf.get(channel);
-        if (session !== undefined) sessions.add(session);
-      }
+      for (const channel of [...devices.values()]) if (!channel.beat()) this.unregister(channel);
     }
-    // The CLI can revoke a token from another process; this is the server's only way to hear of it.
-    try {
-      const { revoked, ended } = await this.store.transaction(async (tx) => {
-        const revoked: string[] = [];
-        for (const tokenId of tokens) if (!(await tx.getToken(tokenId))) revoked.push(tokenId);
-        const ended: string[] = [];
-        for (const idHash of sessions) if (!(await tx.getWebSession(idHash, this.clock.now()))) ended.push(idHash);
-        return { revoked, ended };
-      });
-      for (const tokenId of revoked) this.closeToken(tokenId);
-      for (const idHash of ended) this.closeSession(idHash);
-    } catch (err) {
-      this.logger.warn({ err }, 'checking push channel credentials failed');
-    }
+    await this.closeLapsed(() => true);
+  }
+}
+
+/** A channel's credential ended before it was registered. */
+export class CredentialEnded extends Error {
+  constructor() {
+    super('the credentials this channel was opened with ended');
   }
 }
 

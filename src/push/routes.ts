@@ -5,10 +5,11 @@ import { limits } from '../core/limits.js';
 import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
 import { pushCloseCodes, type Remainder, type Ticket } from '../protocol/push.js';
 import { protocolVersion } from '../protocol/version.js';
-import { clientAddress, type Authenticator, type Principal } from '../server/auth/authenticate.js';
+import { credentialOf } from '../hub/accounts.js';
+import type { Authenticator, Principal } from '../server/auth/authenticate.js';
 import { send } from '../server/http.js';
 import { LongPollChannel } from './long-poll-channel.js';
-import type { Channel, PushHub } from './push-hub.js';
+import { CredentialEnded, type Channel, type PushHub } from './push-hub.js';
 import { SseChannel } from './sse-channel.js';
 import { ticketLifetimeMs, Tickets } from './tickets.js';
 import { WebSocketChannel } from './websocket-channel.js';
@@ -86,7 +87,9 @@ export class PushRoutes {
       ws.on('close', () => this.push.unregister(channel));
       ws.on('error', () => ws.terminate());
       // Registration reads the store; if that fails (the server is closing), the socket just closes.
-      this.start(channel, principal).catch(() => ws.close(pushCloseCodes.shutdown, 'server unavailable'));
+      this.start(channel, principal).catch((err: unknown) =>
+        err instanceof CredentialEnded ? ws.close(pushCloseCodes.revoked, err.message) : ws.close(pushCloseCodes.shutdown, 'server unavailable'),
+      );
     });
   }
 
@@ -95,7 +98,7 @@ export class PushRoutes {
   }
 
   private async start(channel: Channel, principal: Principal): Promise<void> {
-    const nextToken = await this.push.register(channel, principal.session?.idHash);
+    const nextToken = await this.push.register(channel, credentialOf(principal));
     channel.send({ type: 'hello', deviceId: channel.deviceId, nextToken, heartbeatMs: this.push.options.heartbeatMs });
   }
 
@@ -105,7 +108,10 @@ export class PushRoutes {
     this.push.admit(principal.accountId, device.id, false);
     const channel = new SseChannel(res, principal.accountId, device.id, principal.tokenId, device.collections);
     res.on('close', () => this.push.unregister(channel));
-    await this.start(channel, principal);
+    await this.start(channel, principal).catch((err: unknown) => {
+      if (!(err instanceof CredentialEnded)) throw err;
+      channel.close(pushCloseCodes.revoked, 'the credential this channel was opened with has ended');
+    });
   }
 
   private async poll(principal: Principal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -116,7 +122,7 @@ export class PushRoutes {
     const active = this.push.active(principal.accountId, device.id);
     const reuse = active instanceof LongPollChannel && active.tokenId === principal.tokenId && sameSet(active.collections, device.collections);
     const channel = reuse ? active : new LongPollChannel(principal.accountId, device.id, principal.tokenId, device.collections, pollLingerMs, this.now);
-    if (!reuse) await this.push.register(channel, principal.session?.idHash);
+    if (!reuse) await this.push.register(channel, credentialOf(principal)).catch(unauthorizedIfEnded);
     const { answer, cancel } = channel.poll(after, waitMs);
     res.on('close', cancel);
     const response = await answer;
@@ -137,18 +143,21 @@ export class PushRoutes {
   /**
    * A ticket, or the Authorization header. Opening a channel takes over the device's old one, so it
    * never goes by the session cookie alone: any same-site GET (an <img> in a contact, say) carries the
-   * cookie. The web app opens its channel with a ticket, which needs the CSRF token.
+   * cookie. The web app opens its channel with a ticket, which needs the CSRF token. A ticket remembers
+   * the credential it was issued from and counts only while that still holds: an app token revoked, a
+   * session ended or a password changed since makes it worthless.
    */
   private async principalOf(req: IncomingMessage, url: URL, cookieAllowed: boolean): Promise<Principal> {
     const ticket = url.searchParams.get('ticket');
     const header = req.headers.authorization;
+    const redeemed = ticket !== null ? this.tickets.redeem(ticket) : undefined;
     const principal =
       ticket !== null
-        ? this.tickets.redeem(ticket)
+        ? redeemed && (await this.auth.stillHolds(redeemed)) ? redeemed : undefined
         : cookieAllowed
           ? await this.auth.authenticate(req)
           : header !== undefined
-            ? await this.auth.fromHeader(header, clientAddress(req))
+            ? await this.auth.fromHeader(header, this.auth.addresses.of(req))
             : undefined;
     if (!principal) throw new ProtocolError('unauthorized', ticket !== null ? 'the ticket is unknown, spent or expired' : 'valid credentials required');
     return principal;
@@ -183,6 +192,11 @@ function integerParam(url: URL, name: string, min: number, max: number, fallback
 function sameSet(a: ReadonlySet<string> | null, b: ReadonlySet<string> | null): boolean {
   if (a === null || b === null) return a === b;
   return a.size === b.size && [...a].every((x) => b.has(x));
+}
+
+/** A long-poll whose credential ended on the way answers 401 like any other. */
+function unauthorizedIfEnded(err: unknown): never {
+  throw err instanceof CredentialEnded ? new ProtocolError('unauthorized', err.message) : err;
 }
 
 const json = (req: IncomingMessage, res: ServerResponse, status: number, value: object) => send(req, res, status, 'application/json', JSON.stringify(value));

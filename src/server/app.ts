@@ -14,13 +14,14 @@ import { pushPrefix, PushRoutes } from '../push/routes.js';
 import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
 import { protocolVersion } from '../protocol/version.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
-import { Authenticator, clientAddress, type Principal } from './auth/authenticate.js';
+import { Authenticator, type Principal } from './auth/authenticate.js';
+import { ClientAddresses } from './auth/client-address.js';
 import { Sessions } from './auth/sessions.js';
 import { PasswordThrottle } from './auth/password-throttle.js';
 import type { Config } from './config.js';
 import { send } from './http.js';
 import { realPorts } from './ports.js';
-import { handleSession, sessionPath } from './session-routes.js';
+import { passwordPath, SessionRoutes, sessionPath } from './session-routes.js';
 import { serveWebApp } from './web-app.js';
 
 /**
@@ -44,9 +45,15 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   const accountLimits = Object.fromEntries(accountLimitNames.map((name) => [name, config[name]])) as AccountLimits;
   const ports = { ...realPorts(log), accountLimits };
   const hub = new Hub(store, ports);
-  const sessions = new Sessions(hub.accounts, ports.clock.now);
-  const auth = new Authenticator(hub.accounts, sessions, new PasswordThrottle(ports.clock.now));
-  const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, { heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000), accountLimits });
+  const addresses = new ClientAddresses(config.trustedProxies);
+  const sessions = new Sessions(hub.accounts, ports.clock.now, addresses);
+  const auth = new Authenticator(hub.accounts, sessions, new PasswordThrottle(ports.clock.now), addresses);
+  const sessionRoutes = new SessionRoutes(auth, sessions, hub.accounts);
+  const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, {
+    heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000),
+    accountLimits,
+    foreignWrites: () => store.foreignWrites(),
+  });
   const pushRoutes = new PushRoutes(push, auth, ports.clock.now);
   const eas = new EasFace(hub, push, ports.logger, ports.clock.now, config.easDevicesMax);
   // What Autodiscover names: the configured public URL, else the listening address (set below).
@@ -63,7 +70,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
         req.resume();
         return eas.options(res);
       }
-      const easPrincipal = req.headers.authorization ? await auth.fromHeader(withoutDomain(req.headers.authorization), clientAddress(req)) : undefined;
+      const easPrincipal = req.headers.authorization ? await auth.fromHeader(withoutDomain(req.headers.authorization), addresses.of(req)) : undefined;
       if (!easPrincipal) {
         req.resume();
         return easUnauthorized(res);
@@ -76,7 +83,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
       req.resume();
       return wellKnownRedirect(res);
     }
-    if (path === sessionPath) return handleSession(auth, sessions, req, res);
+    if (path === sessionPath || path === passwordPath) return sessionRoutes.handle(req, res, path);
     const isDav = path.startsWith(davPrefix) || path === davPrefix.slice(0, -1);
     if (!isDav && !path.startsWith(nativePrefix)) {
       if (req.method === 'GET' || req.method === 'HEAD') return serveWebApp(config.webDir, req, res, path);

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { limits } from '../core/limits.js';
+import { parseProxyEntry } from './auth/client-address.js';
 
 /**
  * Server settings. Precedence: command-line flag, then environment (SYNCPOINT_*), then the JSON config
@@ -30,6 +31,16 @@ export const configSchema = z.object({
   devicesPerAccountMax: z.coerce.number().int().min(1).default(limits.devicesPerAccountMax),
   pushChannelsPerAccountMax: z.coerce.number().int().min(1).default(limits.pushChannelsPerAccountMax),
   pollMailboxesPerAccountMax: z.coerce.number().int().min(1).default(limits.pollMailboxesPerAccountMax),
+  /**
+   * Reverse proxies (addresses or CIDR ranges) whose Forwarded / X-Forwarded-For / X-Forwarded-Proto
+   * headers are believed; from anyone else they are ignored. A comma-separated list in the environment.
+   */
+  trustedProxies: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? v.split(',').map((e) => e.trim()).filter((e) => e.length > 0) : v),
+      z.array(z.string().refine((e) => parseProxyEntry(e) !== undefined, 'must be an IP address or CIDR range')).max(100),
+    )
+    .default([]),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -50,6 +61,7 @@ const envNames: Record<keyof Config, string> = {
   devicesPerAccountMax: 'SYNCPOINT_DEVICES_PER_ACCOUNT_MAX',
   pushChannelsPerAccountMax: 'SYNCPOINT_PUSH_CHANNELS_PER_ACCOUNT_MAX',
   pollMailboxesPerAccountMax: 'SYNCPOINT_POLL_MAILBOXES_PER_ACCOUNT_MAX',
+  trustedProxies: 'SYNCPOINT_TRUSTED_PROXIES',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {

@@ -43,6 +43,11 @@ export interface AccountRow {
   name: string;
   passwordHash: string;
   createdAt: number;
+  /**
+   * Raised by the store itself whenever the password hash changes, however it is changed (a database
+   * trigger): what was opened with the old password checks it and ends (docs/operations.md § Credentials).
+   */
+  credentialEpoch: number;
 }
 
 export interface AppTokenRow {
@@ -236,6 +241,10 @@ export interface StoreTx {
   getWebSession(idHash: string, now: number): Promise<WebSessionRow | undefined>;
   deleteWebSession(idHash: string): Promise<void>;
   purgeWebSessions(now: number): Promise<number>;
+  /** Whether the client (a fingerprint, no secret) succeeded for the account at or after `since`. */
+  isKnownClient(accountId: string, fingerprint: string, since: number): Promise<boolean>;
+  /** Records a success of the client, keeping only the account's `keep` most recent ones. */
+  rememberClient(accountId: string, fingerprint: string, at: number, keep: number): Promise<void>;
   deleteCollection(accountId: string, collectionId: string): Promise<boolean>;
 
   /** A face's own state for a device (ActiveSync's folder hierarchy, say), as the face wrote it. */

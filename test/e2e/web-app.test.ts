@@ -154,6 +154,40 @@ test('device priority is reordered by drag and drop, and the server keeps the ne
   }
 });
 
+test('the password is changed on the devices page: this page stays signed in, another browser and the old password are out', async () => {
+  const frank = await account('frank');
+  const mine = await browserPage();
+  const other = await browserPage();
+  try {
+    await signIn(other.page, 'frank', frank.password);
+    await signIn(mine.page, 'frank', frank.password);
+    await mine.page.getByRole('link', { name: 'Devices' }).click();
+    const form = mine.page.getByRole('form', { name: 'Change password' });
+    await form.getByLabel('Current password').fill('not the password');
+    await form.getByLabel('New password', { exact: true }).fill('frank-new-password');
+    await form.getByLabel('Repeat new password').fill('frank-new-password');
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await mine.page.getByRole('alert').filter({ hasText: 'current password is wrong' }).waitFor();
+    await form.getByLabel('Current password').fill(frank.password);
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await mine.page.getByRole('status').filter({ hasText: 'Password changed' }).waitFor();
+    await screenshot(mine.page, 'password-changed');
+    const basic = (password: string) => `Basic ${Buffer.from(`frank:${password}`).toString('base64')}`;
+    assert.equal((await fetch(`${server.url}/api/v1/collections`, { headers: { authorization: basic(frank.password) } })).status, 401);
+    assert.equal((await fetch(`${server.url}/api/v1/collections`, { headers: { authorization: basic('frank-new-password') } })).status, 200);
+    // This page goes on with its fresh session (a change needs its new CSRF token); the other browser is signed out.
+    await mine.page.getByRole('button', { name: 'Create app password' }).waitFor();
+    await mine.page.getByLabel('Label').fill('after-change');
+    await mine.page.getByRole('button', { name: 'Create app password' }).click();
+    await mine.page.getByRole('heading', { name: 'App password for “after-change”' }).waitFor();
+    await other.page.reload();
+    await other.page.getByRole('button', { name: 'Sign in' }).waitFor();
+  } finally {
+    await mine.close();
+    await other.close();
+  }
+});
+
 test('a losing version is shown beside the current one and restored from the conflicts page', async () => {
   const carol = await account('carol');
   const laptop = sdkDevice(server.url, 'carol', carol.password, 'laptop');

@@ -16,10 +16,14 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-/** `options` are settings of src/server/config.ts; the others take their defaults there. */
-export async function startTestServer(options: Partial<Config> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'syncpoint-test-'));
-  const config = configSchema.parse({ host: '127.0.0.1', port: 0, logLevel: 'silent', webDir: packageWebDir, ...options, data: dataDir });
+/**
+ * `options` are settings of src/server/config.ts; the others take their defaults there. `dataDir`: reopen
+ * the data of a stopped server (a restart); `close()` it then, since `stop()` deletes it.
+ */
+export async function startTestServer(options: Partial<Config> & { dataDir?: string } = {}): Promise<TestServer> {
+  const { dataDir: reopen, ...settings } = options;
+  const dataDir = reopen ?? mkdtempSync(join(tmpdir(), 'syncpoint-test-'));
+  const config = configSchema.parse({ host: '127.0.0.1', port: 0, logLevel: 'silent', webDir: packageWebDir, ...settings, data: dataDir });
   const server = await startServer(config, pino({ level: 'silent' }));
   return {
     ...server,

@@ -1,6 +1,7 @@
 import type { Hub } from '../../hub/hub.js';
 import type { DevicePoint } from '../../hub/device-items.js';
 import type { Logger } from '../../hub/ports.js';
+import type { Credential } from '../../hub/accounts.js';
 import type { Channel } from '../../push/push-hub.js';
 import type { Principal } from '../../server/auth/authenticate.js';
 import type { EasRequest } from './request.js';
@@ -8,7 +9,8 @@ import type { WbxmlElement } from './wbxml/element.js';
 
 /** What the push hub does for Ping: a held Ping is one of its channels. */
 export interface PingRegistry {
-  register(channel: Channel): Promise<number>;
+  /** `credential`: what the Ping authenticated with; the Ping ends when it does (a password change, a revocation). */
+  register(channel: Channel, credential: Credential): Promise<number>;
   unregister(channel: Channel): void;
 }
 

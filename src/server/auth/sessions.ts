@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Accounts } from '../../hub/accounts.js';
+import type { ClientAddresses } from './client-address.js';
 
 /**
  * Browser sessions for the web app. The cookie carries a random id; the store keeps only its SHA-256,
@@ -8,9 +9,22 @@ import type { Accounts } from '../../hub/accounts.js';
  * SameSite=Strict (other sites cannot make the browser send it). Every change must also carry the
  * session's CSRF token in `X-CSRF-Token`, which the page learns from the sign-in answer: a cookie
  * alone never authorizes a change.
+ *
+ * Over HTTPS the cookie is `__Host-syncpoint_session`: browsers accept that name only with Secure, Path=/
+ * and no Domain, so a cookie planted from another host or over plain HTTP cannot shadow it. Plain HTTP
+ * (a server reached on loopback) cannot have that prefix, which requires Secure; there the cookie is
+ * `syncpoint_session`, and each name is read only where it is set (docs/operations.md § Web app).
  */
-export const sessionCookieName = 'syncpoint_session';
 export const sessionLifetimeMs = 14 * 24 * 3600 * 1000;
+/** The known-client marker (docs/operations.md § Password throttling) outlives sessions. */
+export const clientMarkerLifetimeMs = 365 * 24 * 3600 * 1000;
+
+const cookieNames = {
+  session: { secure: '__Host-syncpoint_session', plain: 'syncpoint_session' },
+  client: { secure: '__Host-syncpoint_client', plain: 'syncpoint_client' },
+} as const;
+
+export type CookieKind = keyof typeof cookieNames;
 
 const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');
 
@@ -27,6 +41,7 @@ export class Sessions {
   constructor(
     private readonly accounts: Accounts,
     private readonly now: () => number,
+    private readonly addresses: ClientAddresses,
   ) {}
 
   async open(accountId: string): Promise<Session> {
@@ -39,7 +54,7 @@ export class Sessions {
 
   /** The live session named by the request's cookie, if any. */
   async find(req: IncomingMessage): Promise<Session | undefined> {
-    const id = readCookie(req.headers.cookie, sessionCookieName);
+    const id = this.read(req, 'session');
     if (!id) return undefined;
     const row = await this.accounts.findSession(hashId(id));
     return row && { accountId: row.accountId, csrf: row.csrf, id, idHash: row.idHash };
@@ -47,6 +62,18 @@ export class Sessions {
 
   async end(session: Session): Promise<void> {
     await this.accounts.endSession(session.idHash);
+  }
+
+  /** The request's cookie of this kind, by the name that fits how it came (HTTPS or not). */
+  read(req: IncomingMessage, kind: CookieKind): string | undefined {
+    return readCookie(req.headers.cookie, cookieNames[kind][this.addresses.secure(req) ? 'secure' : 'plain']);
+  }
+
+  /** A Set-Cookie value; over HTTPS (directly or through a trusted proxy) with the `__Host-` name and Secure. */
+  cookie(req: IncomingMessage, kind: CookieKind, value: string, maxAgeMs: number): string {
+    const secure = this.addresses.secure(req);
+    const name = cookieNames[kind][secure ? 'secure' : 'plain'];
+    return `${name}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(maxAgeMs / 1000)}${secure ? '; Secure' : ''}`;
   }
 }
 
@@ -59,16 +86,10 @@ export function hasCsrfToken(req: IncomingMessage, session: Session): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function readCookie(header: string | undefined, name: string): string | undefined {
+function readCookie(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
-}
-
-/** Secure is added when the request came over HTTPS (directly or through a proxy that says so). */
-export function sessionCookie(req: IncomingMessage, value: string, maxAgeMs: number): string {
-  const secure = 'encrypted' in req.socket || req.headers['x-forwarded-proto'] === 'https';
-  return `${sessionCookieName}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(maxAgeMs / 1000)}${secure ? '; Secure' : ''}`;
 }

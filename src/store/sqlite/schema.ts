@@ -216,4 +216,23 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (account_id, device_id, key)
   ) STRICT;
   `,
+  // Credentials (issue 12): a password change, however it is made (CLI, API, a database shell), raises the
+  // account's credential epoch and ends its web sessions, so whatever was opened with the old password
+  // can tell (docs/operations.md § Credentials). Known clients: the browsers and addresses that signed in
+  // to an account before, which other clients' failed guesses do not slow down (§ Password throttling).
+  `
+  ALTER TABLE accounts ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;
+  CREATE TRIGGER accounts_password_changed AFTER UPDATE OF password_hash ON accounts
+  WHEN OLD.password_hash IS NOT NEW.password_hash
+  BEGIN
+    UPDATE accounts SET credential_epoch = credential_epoch + 1 WHERE id = NEW.id;
+    DELETE FROM web_sessions WHERE account_id = NEW.id;
+  END;
+  CREATE TABLE known_clients (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    fingerprint TEXT NOT NULL,
+    last_success_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, fingerprint)
+  ) STRICT;
+  `,
 ];

@@ -23,7 +23,15 @@ import { migrations } from './schema.js';
  * with a promise chain; each one runs BEGIN IMMEDIATE ... COMMIT around the caller's async body, and
  * because every method below completes synchronously no other transaction can interleave.
  */
-export function openSqliteStore(path: string): Store {
+export interface SqliteStore extends Store {
+  /**
+   * A number that changes whenever another process (the CLI, a database shell) commits to the file;
+   * this process's own commits leave it alone. Cheap enough to read every second.
+   */
+  foreignWrites(): number;
+}
+
+export function openSqliteStore(path: string): SqliteStore {
   const opened = openDatabase(path);
   const { db } = opened;
   migrate(opened);
@@ -32,6 +40,7 @@ export function openSqliteStore(path: string): Store {
   const observers: CommitObserver[] = [];
   let tail: Promise<unknown> = Promise.resolve();
   let closed = false;
+  const dataVersion = opened.prepare<[], { data_version: number }>('PRAGMA data_version');
 
   return {
     transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
@@ -60,6 +69,10 @@ export function openSqliteStore(path: string): Store {
     },
     observeCommits(observer) {
       observers.push(observer);
+    },
+    foreignWrites() {
+      // SQLite's data_version changes only for commits made through other connections.
+      return closed ? 0 : (dataVersion.get()?.data_version ?? 0);
     },
     async close() {
       await tail;
@@ -144,14 +157,14 @@ const changeParams = (query: ChangeQuery) => ({
 function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
   const account = {
     insert: q('INSERT INTO accounts (id, name, password_hash, created_at) VALUES (?, ?, ?, ?)'),
-    byName: q<[string], { id: string; name: string; password_hash: string; created_at: number }>(
-      'SELECT id, name, password_hash, created_at FROM accounts WHERE name = ?',
+    byName: q<[string], { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number }>(
+      'SELECT id, name, password_hash, created_at, credential_epoch FROM accounts WHERE name = ?',
     ),
-    byId: q<[string], { id: string; name: string; password_hash: string; created_at: number }>(
-      'SELECT id, name, password_hash, created_at FROM accounts WHERE id = ?',
+    byId: q<[string], { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number }>(
+      'SELECT id, name, password_hash, created_at, credential_epoch FROM accounts WHERE id = ?',
     ),
-    all: q<[], { id: string; name: string; password_hash: string; created_at: number }>(
-      'SELECT id, name, password_hash, created_at FROM accounts ORDER BY name',
+    all: q<[], { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number }>(
+      'SELECT id, name, password_hash, created_at, credential_epoch FROM accounts ORDER BY name',
     ),
     setPassword: q('UPDATE accounts SET password_hash = ? WHERE id = ?'),
     nextSeq: q<[string], { seq: number }>('UPDATE accounts SET seq = seq + 1 WHERE id = ? RETURNING seq'),
@@ -293,6 +306,13 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     delete: q('DELETE FROM web_sessions WHERE id_hash = ?'),
     purge: q('DELETE FROM web_sessions WHERE expires_at <= ?'),
   };
+  const knownClient = {
+    find: q<[string, string, number], { found: number }>('SELECT 1 AS found FROM known_clients WHERE account_id = ? AND fingerprint = ? AND last_success_at >= ?'),
+    upsert: q(`INSERT INTO known_clients (account_id, fingerprint, last_success_at) VALUES (?, ?, ?)
+               ON CONFLICT (account_id, fingerprint) DO UPDATE SET last_success_at = excluded.last_success_at`),
+    prune: q(`DELETE FROM known_clients WHERE account_id = @accountId AND fingerprint NOT IN
+                (SELECT fingerprint FROM known_clients WHERE account_id = @accountId ORDER BY last_success_at DESC LIMIT @keep)`),
+  };
   const ledger = {
     find: q<[string, string, string, string, string], { item_id: string }>(
       'SELECT item_id FROM add_ledger WHERE account_id = ? AND device_id = ? AND collection_id = ? AND client_id = ? AND data_etag = ?',
@@ -313,8 +333,8 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
   };
 
-  const toAccount = (r: { id: string; name: string; password_hash: string; created_at: number } | undefined): AccountRow | undefined =>
-    r && { id: r.id, name: r.name, passwordHash: r.password_hash, createdAt: r.created_at };
+  const toAccount = (r: { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number } | undefined): AccountRow | undefined =>
+    r && { id: r.id, name: r.name, passwordHash: r.password_hash, createdAt: r.created_at, credentialEpoch: r.credential_epoch };
   const toToken = (r: Record<string, unknown>): AppTokenRow => ({
     id: r.id as string,
     accountId: r.account_id as string,
@@ -568,6 +588,13 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
     async purgeWebSessions(now) {
       return session.purge.run(now).changes;
+    },
+    async isKnownClient(accountId, fingerprint, since) {
+      return knownClient.find.get(accountId, fingerprint, since) !== undefined;
+    },
+    async rememberClient(accountId, fingerprint, at, keep) {
+      knownClient.upsert.run(accountId, fingerprint, at);
+      knownClient.prune.run({ accountId, keep });
     },
 
     async addConflict(r) {

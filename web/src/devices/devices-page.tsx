@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { StatusMessage } from '../ui/status.js';
 import { useAction } from '../ui/use-action.js';
 import { AppPasswords } from './app-passwords.js';
+import { ChangePassword } from './change-password.js';
 import { DailyChart } from './daily-chart.js';
 import { DeviceTable } from './device-table.js';
 import { useResource } from '../ui/use-resource.js';
@@ -12,7 +13,7 @@ import './devices.css';
 /** How often the sync health is re-read: often enough to watch a device come online. */
 const refreshMs = 10_000;
 
-/** #/devices: every sync point of the account and its health, the priority order, the daily chart, app passwords. */
+/** #/devices: every sync point of the account and its health, the priority order, the daily chart, app passwords, the password. */
 export function DevicesPage() {
   const devices = useResource(() => api<DeviceList>('GET', '/api/v1/devices').then((a) => a.devices), refreshMs);
   const stats = useResource(() => api<DailyActivityInfo>('GET', '/api/v1/stats/daily?days=30'), refreshMs);
@@ -60,6 +61,7 @@ export function DevicesPage() {
       )}
       {stats.data && <DailyChart stats={stats.data} />}
       <AppPasswords />
+      <ChangePassword />
     </section>
   );
 }

@@ -1,5 +1,6 @@
 import type { PushMessage } from '../../../protocol/push.js';
 import type { Channel } from '../../../push/push-hub.js';
+import { credentialOf } from '../../../hub/accounts.js';
 import type { EasContext } from '../context.js';
 import { foldersOf } from '../folders.js';
 import { child, children, namespace, text, type WbxmlElement } from '../wbxml/element.js';
@@ -78,7 +79,7 @@ async function waitForChanges(ctx: EasContext, folders: readonly string[], waitM
   const timer = setTimeout(() => finish([]), waitMs);
   void ctx.hungUp.then(() => finish([]));
   try {
-    await ctx.pings.register(channel);
+    await ctx.pings.register(channel, credentialOf(ctx.principal));
     const pending = await ctx.hub.pendingChanges(ctx.point.accountId, ctx.point.device.id, folders, 1);
     const waiting = folders.filter((id) => (pending.get(id)?.pending ?? 0) > 0);
     if (waiting.length > 0) finish(waiting);

@@ -1,0 +1,10 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadConfig } from './config.js';
+
+test('trustedProxies: none by default; a comma-separated list from the environment or flag; bad entries refused', () => {
+  assert.deepEqual(loadConfig({}, {}).trustedProxies, []);
+  assert.deepEqual(loadConfig({}, { SYNCPOINT_TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8,fd00::/8' }).trustedProxies, ['127.0.0.1', '10.0.0.0/8', 'fd00::/8']);
+  assert.deepEqual(loadConfig({ trustedProxies: '::1' }, { SYNCPOINT_TRUSTED_PROXIES: '127.0.0.1' }).trustedProxies, ['::1'], 'the flag wins');
+  assert.throws(() => loadConfig({}, { SYNCPOINT_TRUSTED_PROXIES: 'proxy.local' }), /trustedProxies\.0: must be an IP address or CIDR range/);
+});
