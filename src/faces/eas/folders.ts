@@ -1,5 +1,4 @@
 import type { CollectionKind } from '../../protocol/collections.js';
-import { withoutControls } from '../../protocol/names.js';
 import type { CollectionRow } from '../../store/store.js';
 
 /**
@@ -47,8 +46,7 @@ export function foldersOf(collections: readonly CollectionRow[]): Record<string,
   for (const c of collections) {
     const isDefault = !seen.has(c.kind);
     seen.add(c.kind);
-    // A name stored before control characters were refused must not break FolderSync (WBXML strings end at NUL).
-    out[c.id] = { name: withoutControls(c.displayName), type: isDefault ? typesOf[c.kind].default : typesOf[c.kind].user };
+    out[c.id] = { name: c.displayName, type: isDefault ? typesOf[c.kind].default : typesOf[c.kind].user };
   }
   return out;
 }
