@@ -1,8 +1,9 @@
+import type { ClientCommand, CollectionResponse } from '../../src/protocol/sync.js';
 import { openSqliteReplica } from '../../src/sdk/node/sqlite-replica.js';
 import type { Replica, ReplicaTx } from '../../src/sdk/replica.js';
 import type { Credentials } from '../../src/sdk/transport.js';
 import { seededRandom } from '../../sim/random.js';
-import { CrashDevice, type DeviceReporter } from './device.js';
+import { CrashDevice, type DeviceReporter, type DeviceStats } from './device.js';
 
 /**
  * The process one crash device lives in (started by DeviceProcess with fork(); options as JSON in
@@ -27,12 +28,12 @@ export type DeviceCommand = { op: 'stop' } | { op: 'sync' } | { op: 'arm' } | { 
 
 /** Child to parent. */
 export type DeviceMessage =
-  | { type: 'sent'; commands: Parameters<DeviceReporter['sent']>[0]; at: number }
-  | { type: 'answered'; commands: Parameters<DeviceReporter['answered']>[0]; response: Parameters<DeviceReporter['answered']>[1]; at: number }
+  | { type: 'sent'; commands: ClientCommand[]; at: number }
+  | { type: 'answered'; commands: ClientCommand[]; response: CollectionResponse; at: number }
   | { type: 'failed'; message: string }
   | { type: 'wire'; entry: Record<string, unknown> }
   | { type: 'problem'; problem: string }
-  | { type: 'count'; stat: Parameters<DeviceReporter['count']>[0]; n: number }
+  | { type: 'count'; stat: keyof DeviceStats; n: number }
   | { type: 'stopped' }
   | { type: 'synced'; moved: number | null };
 
@@ -62,6 +63,8 @@ const device = new CrashDevice({ ...options, replica, reporter, random });
 let keepGoing = true;
 const running = device.run(() => keepGoing);
 
+// A device outlives no run: when the run's process is gone, so is this one.
+process.on('disconnect', () => process.exit(0));
 process.on('message', (command: DeviceCommand) => {
   if (command.op === 'arm') armed = true;
   else if (command.op === 'stop') {

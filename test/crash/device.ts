@@ -43,8 +43,8 @@ const editsPerRoundMax = 3;
  * offline: up to base × 2^(failures in a row), capped.
  */
 const pauseAfterSyncMsMax = 30;
-const pauseAfterFailureMsBase = 50;
-const pauseAfterFailureMsMax = 1_000;
+const pauseAfterFailureMsBase = 100;
+const pauseAfterFailureMsMax = 2_000;
 
 export class CrashDevice {
   readonly id: string;

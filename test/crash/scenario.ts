@@ -76,13 +76,13 @@ const user = { name: 'crash', password: 'crash-password' };
 /** Kills come after the restarted server has answered some exchange, so they land mid-traffic. */
 const trafficWaitMs = 10_000;
 /**
- * How long the server runs before the next kill, after its first answer: at least the minimum, plus an
- * exponentially distributed wait with the given mean (kills are memoryless, and some come quickly),
- * capped. A sync takes tens of milliseconds, so most of them complete between kills.
+ * How long the server runs before the next kill, from its start (and at least until its first answer):
+ * the minimum plus an exponentially distributed wait with the given mean (kills are memoryless, and some
+ * come quickly), capped. A sync takes tens of milliseconds, so most of them complete between kills.
  */
-const serverUptimeMsMin = 500;
-const serverUptimeMsMean = 1_500;
-const serverUptimeMsMax = 6_000;
+const serverUptimeMsMin = 1_000;
+const serverUptimeMsMean = 2_000;
+const serverUptimeMsMax = 8_000;
 /** Server lives 1, 1 + every, 1 + 2 every, ... see one device killed, alternately while applying and at random. */
 const deviceKillEvery = 3;
 /** An armed device is syncing all the time; it applies an answer within moments unless something is wrong. */
@@ -156,10 +156,10 @@ class CrashRun {
     const { kills } = this.options;
     for (let kill = 1; kill <= kills; kill++) {
       this.moment = `before kill ${kill}`;
+      const killAt = performance.now() + Math.min(serverUptimeMsMax, serverUptimeMsMin - serverUptimeMsMean * Math.log(1 - random()));
       await waitForTraffic(this.ledger);
-      const uptimeMs = Math.min(serverUptimeMsMax, serverUptimeMsMin - serverUptimeMsMean * Math.log(1 - random()));
-      const deviceKill = (kill - 1) % deviceKillEvery === 0 ? this.killDevice(random, uptimeMs) : undefined;
-      await Promise.all([sleep(uptimeMs), deviceKill]);
+      const deviceKill = (kill - 1) % deviceKillEvery === 0 ? this.killDevice(random, killAt - performance.now()) : undefined;
+      await Promise.all([sleep(killAt - performance.now()), deviceKill]);
       await this.killAndCheck(kill);
       await this.server.start();
       this.wireLog.write({ started: kill });
@@ -167,11 +167,11 @@ class CrashRun {
     }
   }
 
-  /** Kills one device (while it applies an answer, or at a random moment of the server's life) and relaunches it. */
-  private async killDevice(random: () => number, uptimeMs: number): Promise<void> {
+  /** Kills one device (while it applies an answer, or at a random moment before the server's kill) and relaunches it. */
+  private async killDevice(random: () => number, beforeMs: number): Promise<void> {
     const device = this.devices[Math.floor(random() * this.devices.length)] as DeviceProcess;
     const whileApplying = this.devices.reduce((n, d) => n + d.kills.total, 0) % 2 === 0;
-    const delayMs = random() * uptimeMs;
+    const delayMs = random() * Math.max(0, beforeMs);
     if (whileApplying) await device.killWhileApplying(armedKillTimeoutMs);
     else {
       await sleep(delayMs);

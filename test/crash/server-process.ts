@@ -104,7 +104,7 @@ export class ServerProcess {
         }
         // strace starts the server as its only child.
         const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/);
-        if (children.length !== 1) reject(new Error(`strace has ${children.length} children, expected the server alone`));
+        if (children.length !== 1) return reject(new Error(`strace has ${children.length} children, expected the server alone`));
         this.serverPid = Number(children[0]);
         resolveStart();
       });
