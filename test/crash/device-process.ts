@@ -117,11 +117,14 @@ export class DeviceProcess {
     }
   }
 
+  /** A command and its reply; a device that dies instead fails the run rather than leaving it waiting. */
   private ask(command: DeviceCommand, type: 'stopped' | 'synced'): Promise<DeviceMessage> {
-    return new Promise((resolveReply) => {
+    const replied = new Promise<DeviceMessage>((resolveReply) => {
       this.reply = { type, resolve: resolveReply };
       this.command(command);
     });
+    const died = this.gone.then(() => Promise.reject(new Error(`device ${this.id} died instead of answering ${command.op}: ${this.stderrTail}`)));
+    return Promise.race([replied, died]);
   }
 
   private command(command: DeviceCommand): void {
