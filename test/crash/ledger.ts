@@ -1,9 +1,6 @@
 import { etagOf } from '../../src/content/etag.js';
-import type { Collection } from '../../src/protocol/collections.js';
-import type { ClientCommand, CollectionResponse, SyncRequest, SyncResponse } from '../../src/protocol/sync.js';
-import type { Transport } from '../../src/sdk/transport.js';
+import type { ClientCommand, CollectionResponse } from '../../src/protocol/sync.js';
 import { parseCard } from './cards.js';
-import { describeAnswer, describeCommand, type WireLog } from './wire-log.js';
 
 /**
  * What the server acknowledged, seen on the wire. The server sends a sync response only after its
@@ -11,11 +8,16 @@ import { describeAnswer, describeCommand, type WireLog } from './wire-log.js';
  * change is durable, however the server dies afterwards.
  *
  * Versions are known by etag (the server's etag is a hash of the bytes it stores), which also covers
- * versions the server writes itself when it merges two devices' edits. Times are ticks of one logical
- * clock (the test process is single-threaded) and bound when a version was committed: not before it was
- * first sent, and no later than the first response that showed it. Comparing those bounds is the only
- * sound way to order two devices' writes of one item without asking the server.
+ * versions the server writes itself when it merges two devices' edits. Times bound when a version was
+ * committed: not before it was first sent, and no later than the first response that showed it.
+ * Comparing those bounds is the only sound way to order two devices' writes of one item without asking
+ * the server. The devices are separate processes, so a time is read where it happens, in the device, on
+ * the machine's monotonic clock (one clock for every process): before a request leaves, after an answer
+ * arrived. The order in which the devices' reports reach this process says nothing.
  */
+
+/** Microseconds on the monotonic clock every process of the machine shares. */
+export const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
 export interface VersionRecord {
   crashId: string;
@@ -38,27 +40,25 @@ export class AckLedger {
   readonly lastAcks = new Map<string, Ack>();
   exchangesAcknowledged = 0;
   changesAcknowledged = 0;
-  inFlight = 0;
-  private clock = 0;
   private readonly deletesFirstSent = new Map<string, number>();
 
-  noteSent(deviceId: string, commands: readonly ClientCommand[]): void {
-    const now = ++this.clock;
+  /** `at`: before the request left the device (monotonicMicros). */
+  noteSent(deviceId: string, commands: readonly ClientCommand[], at: number): void {
     for (const command of commands) {
-      if (command.op === 'add' || command.op === 'change') this.version(etagOf(command.data), parseCard(command.data).crashId, now);
+      if (command.op === 'add' || command.op === 'change') this.version(etagOf(command.data), parseCard(command.data).crashId, at);
       else if (command.op === 'delete') {
         const key = `${deviceId} ${command.serverId}`;
-        if (!this.deletesFirstSent.has(key)) this.deletesFirstSent.set(key, now);
+        if (!this.deletesFirstSent.has(key)) this.deletesFirstSent.set(key, at);
       }
     }
   }
 
-  noteAnswered(deviceId: string, commands: readonly ClientCommand[], response: CollectionResponse): void {
-    const now = ++this.clock;
+  /** `at`: after the answer arrived at the device (monotonicMicros). */
+  noteAnswered(deviceId: string, commands: readonly ClientCommand[], response: CollectionResponse, at: number): void {
     if (response.status !== 'ok') return;
     this.exchangesAcknowledged++;
     for (const command of response.commands) {
-      if (command.op !== 'delete') this.committed(this.version(command.etag, parseCard(command.data).crashId, 0), now);
+      if (command.op !== 'delete') this.committed(this.version(command.etag, parseCard(command.data).crashId, 0), at);
     }
     for (const result of response.results) {
       const command = commands[result.index];
@@ -75,7 +75,7 @@ export class AckLedger {
       // A merge the server made of this edit and another one cannot predate this edit's first sending.
       const etag = result.etag ?? etagOf(command.data);
       const stored = this.version(etag, crashId, sent.sentAt);
-      this.committed(stored, now);
+      this.committed(stored, at);
       this.acknowledge(`${deviceId} ${serverId}`, { deviceId, serverId, sentAt: stored.sentAt, deleted: false, crashId, etag, version });
     }
   }
@@ -86,8 +86,9 @@ export class AckLedger {
     return record;
   }
 
-  private committed(record: VersionRecord, now: number): void {
-    record.committedBy ??= now;
+  /** Reports from several devices arrive in any order; the earliest answer that showed it is the bound. */
+  private committed(record: VersionRecord, at: number): void {
+    record.committedBy = record.committedBy === null ? at : Math.min(record.committedBy, at);
   }
 
   /** A replayed answer acknowledges the same change again; it is counted once. */
@@ -96,46 +97,5 @@ export class AckLedger {
     const same = previous !== undefined && previous.deleted === ack.deleted && (ack.deleted || (!previous.deleted && previous.etag === ack.etag));
     if (!same) this.changesAcknowledged++;
     this.lastAcks.set(key, ack);
-  }
-}
-
-/** A Transport that tells the ledger (and the wire log) what each sync request carried and what the server answered. */
-export class RecordingTransport implements Transport {
-  constructor(
-    private readonly inner: Transport,
-    private readonly ledger: AckLedger,
-    private readonly wireLog: WireLog,
-    private readonly deviceId: string,
-  ) {}
-
-  async sync(request: SyncRequest): Promise<SyncResponse> {
-    for (const c of request.collections) {
-      this.ledger.noteSent(this.deviceId, c.commands ?? []);
-      this.wireLog.write({ device: this.deviceId, sent: c.syncKey, commands: (c.commands ?? []).map(describeCommand) });
-    }
-    this.ledger.inFlight++;
-    try {
-      const response = await this.inner.sync(request);
-      for (const c of request.collections) {
-        const answer = response.collections.find((r) => r.collectionId === c.collectionId);
-        if (!answer) continue;
-        this.ledger.noteAnswered(this.deviceId, c.commands ?? [], answer);
-        this.wireLog.write({ device: this.deviceId, answered: c.syncKey, ...describeAnswer(answer) });
-      }
-      return response;
-    } catch (err) {
-      this.wireLog.write({ device: this.deviceId, failed: (err as Error).message });
-      throw err;
-    } finally {
-      this.ledger.inFlight--;
-    }
-  }
-
-  listCollections(): Promise<Collection[]> {
-    return this.inner.listCollections();
-  }
-
-  createCollection(input: Parameters<Transport['createCollection']>[0]): Promise<Collection> {
-    return this.inner.createCollection(input);
   }
 }
