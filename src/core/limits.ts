@@ -17,6 +17,11 @@ export const limits = {
   windowItemsMax: 1000,
   /** Window used when the client does not send one. */
   windowItemsDefault: 100,
+  /**
+   * Item data one sync response carries, server commands first and then fetched items, all collections
+   * together (docs/protocol.md §6, §8): past it a window ends early and a fetch is answered `deferred`.
+   */
+  syncResponseBytesMax: 16 * 1024 * 1024,
   /** Most client commands (add/change/delete/fetch) per collection per request. */
   commandsPerCollectionMax: 1000,
   /** Most push-token ranges a device may echo per collection in one sync request. */
@@ -82,5 +87,6 @@ export const limits = {
 assert(limits.itemBytesMax <= limits.requestBytesMax, 'an item must fit in a request');
 assert(limits.itemLineBytesMax <= limits.itemBytesMax, 'a line must fit in an item');
 assert(limits.windowItemsDefault <= limits.windowItemsMax, 'default window within max');
+assert(limits.itemBytesMax <= limits.syncResponseBytesMax, 'an item must fit in a sync response');
 assert(limits.reinitLoopCount >= 2, 'a loop needs at least two re-initializations');
 assert(limits.easDeviceMemoryBytesMax <= limits.easDeviceMemoriesBytesMax, 'one device memory fits in all of them');

@@ -19,6 +19,7 @@ export const statusCodes = [
   'conflict',
   'rateLimited',
   'serverError',
+  'deferred',
 ] as const;
 
 export type StatusCode = (typeof statusCodes)[number];
@@ -41,6 +42,8 @@ export const httpStatusOf: Record<StatusCode, number> = {
   conflict: 409,
   rateLimited: 429,
   serverError: 500,
+  // Only ever a command result (docs/protocol.md §12.1).
+  deferred: 200,
 };
 
 /** A request-level failure that a face turns into an error body with its HTTP status. */
