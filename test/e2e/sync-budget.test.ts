@@ -7,7 +7,8 @@ import { limits } from '../../src/core/limits.js';
 import type { CollectionResponse } from '../../src/protocol/sync.js';
 import { HttpTransport, openSqliteReplica, SyncClient } from '../../src/sdk/index.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { add, fetchItem, newAccount, syncOnce } from '../support/sync.js';
+import { add, Device, fetchItem, newAccount, syncOnce } from '../support/sync.js';
+import { all, commandsOf, easAccount, has, textAt } from '../support/eas-client.js';
 
 /**
  * The response budget (docs/protocol.md §6, §8): whatever the window and the fetches ask for, one sync
@@ -143,4 +144,25 @@ test('the SDK fetches what it asks for, again in later exchanges when the server
   const held = replica.transaction((tx) => ids.map((id) => tx.byServerId(contacts, id)?.data));
   assert.deepEqual(held, ids.map((_, i) => bigContact(i)));
   replica.close();
+});
+
+test('an ActiveSync window of 512 big contacts is cut by the same budget and pages to every item once', async () => {
+  const account = await easAccount(server);
+  const writer = new Device(server, account.authorization, 'eas-writer');
+  await writer.sync(account.contacts);
+  for (let start = 0; start < 30; start += 10) {
+    const r = await writer.sync(account.contacts, { commands: Array.from({ length: 10 }, (_, k) => add(`c${start + k}`, bigContact(start + k))) });
+    assert.ok(r.results.every((res) => res.status === 'ok'));
+  }
+  const client = account.eas('BudgetPhone');
+  const { answers } = await client.pull(account.contacts, await client.primeSync(account.contacts), { windowSize: 512 });
+  assert.ok(answers.length >= 2, `30 items of 900 KB fit in no single Sync (${answers.length})`);
+  answers.forEach((answer, i) => {
+    assert.equal(textAt(answer, 'Status'), '1');
+    assert.ok(commandsOf(answer, 'Add').length > 0, `answer ${i} makes progress`);
+    assert.equal(has(answer, 'MoreAvailable'), i < answers.length - 1);
+  });
+  const ids = answers.flatMap((answer) => all(answer, 'Commands/Add').map((add) => textAt(add, 'ServerId')));
+  assert.equal(ids.length, 30);
+  assert.equal(new Set(ids).size, 30);
 });
