@@ -21,7 +21,7 @@ export const limits = {
    * Item data one sync response carries, server commands first and then fetched items, all collections
    * together (docs/protocol.md §6, §8): past it a window ends early and a fetch is answered `deferred`.
    */
-  syncResponseBytesMax: 16 * 1024 * 1024,
+  syncResponseBytesMax: 4 * 1024 * 1024,
   /** Most client commands (add/change/delete/fetch) per collection per request. */
   commandsPerCollectionMax: 1000,
   /** Most push-token ranges a device may echo per collection in one sync request. */
