@@ -233,7 +233,7 @@ async function serverChanges(
   for (const id of deletedSince) if (!told.has(id)) commands.push({ op: 'delete', serverId: id });
   const moreAvailable = sizes.length > fitting;
   if (!moreAvailable && until) {
-    return { commands, reached: until, moreAvailable: (await tx.listChanges({ ...query, checkpoint: until, limit: 1 })).length > 0 };
+    return { commands, reached: until, moreAvailable: (await tx.countChanges({ ...query, checkpoint: until, limit: 1 })) > 0 };
   }
   const reached = reachedCheckpoint(from, moreAvailable, sent[sent.length - 1]?.seq ?? from.seq, await tx.currentSeq(accountId));
   return { commands, moreAvailable, reached };
