@@ -148,7 +148,11 @@ export class SyncClient {
           if ((tx.knownSeq(collectionId, command.serverId) ?? 0) > response.seq) continue;
           applyServerCommand(tx, collectionId, command, this.o.localIdFor);
         }
-        for (const item of response.fetched) applyServerCommand(tx, collectionId, { op: 'change', serverId: item.serverId, data: item.data, etag: item.etag }, this.o.localIdFor);
+        for (const item of response.fetched) {
+          // As for server commands: a notice past the answer's position may be newer; later pages bring the truth.
+          if ((tx.knownSeq(collectionId, item.serverId) ?? 0) > response.seq) continue;
+          applyServerCommand(tx, collectionId, { op: 'change', serverId: item.serverId, data: item.data, etag: item.etag }, this.o.localIdFor);
+        }
         const before = tx.horizon(collectionId);
         // A re-initialization ends with its last page; until then every notice is old news (below).
         const horizon = before === reinitializing ? (response.moreAvailable ? before : response.seq) : Math.max(before, response.seq);
