@@ -14,6 +14,7 @@ const mediaType: Record<Encoding, string> = { json: 'application/json', xml: 'ap
 interface CollectionCall {
   collectionId: string;
   syncKey: number;
+  windowSize?: number;
   commands?: Array<{ op: 'add'; clientId: string; data: string } | { op: 'fetch'; serverId: string }>;
   tokens?: Array<{ from: number; to: number }>;
 }
@@ -52,9 +53,9 @@ export async function firstKey(target: Target, deviceId: string, collectionId: s
 }
 
 /** A contact of about 1,000,000 bytes: a long NOTE folded into short lines. */
-function largeContact(): string {
+function largeContact(n = 1): string {
   const line = 'x'.repeat(73);
-  return `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:large-1\r\nFN:Large Person\r\nN:Person;Large;;;\r\nNOTE:${Array.from({ length: 13_000 }, () => line).join('\r\n ')}\r\nEND:VCARD\r\n`;
+  return `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:large-${n}\r\nFN:Large Person\r\nN:Person;Large;;;\r\nNOTE:${Array.from({ length: 13_000 }, () => line).join('\r\n ')}\r\nEND:VCARD\r\n`;
 }
 
 /** Stores one large contact, then asks for it with as many fetch commands as a request may carry. */
@@ -69,6 +70,24 @@ function fetchesCase(encoding: Encoding): LimitCase {
       if (!serverId) throw new Error(`storing the contact failed: ${JSON.stringify(stored.results)}`);
       const commands = Array.from({ length: 1000 }, () => ({ op: 'fetch' as const, serverId }));
       const body = syncBody(encoding, 'bench-native', [{ collectionId, syncKey: stored.syncKey, commands }]);
+      return { bytes: Buffer.byteLength(body), run: async () => [answered(await postSync(target, encoding, body))] };
+    },
+  };
+}
+
+/** Stores 40 large contacts (40 MB), then a new device's initial sync asks for all of them in one window. */
+function windowCase(encoding: Encoding): LimitCase {
+  return {
+    face: faceOf(encoding),
+    case: 'initial sync window of 40 1 MB contacts',
+    async prepare(target) {
+      const collectionId = target.collections.contacts as string;
+      let syncKey = await firstKey(target, 'bench-window-writer', collectionId);
+      for (let start = 0; start < 40; start += 10) {
+        const commands = Array.from({ length: 10 }, (_, i) => ({ op: 'add' as const, clientId: `w${start + i}`, data: largeContact(100 + start + i) }));
+        ({ syncKey } = await syncOnce(target, 'bench-window-writer', { collectionId, syncKey, commands }));
+      }
+      const body = syncBody(encoding, 'bench-window-reader', [{ collectionId, syncKey: 0, windowSize: 1000 }]);
       return { bytes: Buffer.byteLength(body), run: async () => [answered(await postSync(target, encoding, body))] };
     },
   };
@@ -126,5 +145,7 @@ export const nativeCases: LimitCase[] = [
   bodyCase('xml', '1 MB invalid collections array', () => invalidCollections('xml', MB)),
   bodyCase('json', '12 MB invalid collections array', () => invalidCollections('json', 12 * MB)),
   fetchesCase('json'),
+  windowCase('json'),
+  windowCase('xml'),
   bodyCase('xml', '1 MB nested elements', () => `<?xml version="1.0" encoding="UTF-8"?><sync>${'<a>'.repeat(Math.floor(MB / 3))}`),
 ];

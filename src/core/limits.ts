@@ -28,6 +28,11 @@ export const limits = {
   windowItemsMax: 1000,
   /** Window used when the client does not send one. */
   windowItemsDefault: 100,
+  /**
+   * Item data one sync response carries, server commands first and then fetched items, all collections
+   * together (docs/protocol.md §6, §8): past it a window ends early and a fetch is answered `deferred`.
+   */
+  syncResponseBytesMax: 4 * 1024 * 1024,
   /** Most client commands (add/change/delete/fetch) per collection per request. */
   commandsPerCollectionMax: 1000,
   /** Most push-token ranges a device may echo per collection in one sync request. */
@@ -147,5 +152,6 @@ assert(limits.itemLineBytesMax <= limits.itemBytesMax, 'a line must fit in an it
 assert(limits.windowItemsDefault <= limits.windowItemsMax, 'default window within max');
 assert(limits.ruleStepsBase <= limits.ruleStepsRequestMax, 'a small request gets its whole base');
 assert(limits.recurrenceDatesMax * limits.recurrenceDateSteps <= limits.ruleStepsBase, 'an item with the most dates fits a request of its own');
+assert(limits.itemBytesMax <= limits.syncResponseBytesMax, 'an item must fit in a sync response');
 assert(limits.reinitLoopCount >= 2, 'a loop needs at least two re-initializations');
 assert(limits.easDeviceMemoryBytesMax <= limits.easDeviceMemoriesBytesMax, 'one device memory fits in all of them');

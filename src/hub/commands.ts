@@ -1,4 +1,5 @@
 import { actionFacts, deriveAction, type Action } from '../core/action-table.js';
+import { assert } from '../core/assert.js';
 import { resolveByPriority } from '../core/conflict.js';
 import { recover } from '../core/recovery.js';
 import { indexRecorded, type Checkpoint, type RecordedResult } from '../core/sync-key.js';
@@ -8,8 +9,9 @@ import { checkItemContent, type ItemIndex } from '../content/item-content.js';
 import { mergeProperties } from '../content/merge.js';
 import type { RuleBudget } from '../content/recurrence-budget.js';
 import type { ClientCommand, CommandResult, FetchedItem } from '../protocol/sync.js';
-import type { ConflictRow, ItemRow } from '../store/store.js';
+import type { ConflictRow, ItemRow, StoreTx } from '../store/store.js';
 import { writeItem, writeTombstone, type WriteContext } from './item-writes.js';
+import type { ResponseBudget } from './response-budget.js';
 
 /**
  * Applies one collection's client commands inside the exchange's transaction, following seed 004:
@@ -25,7 +27,6 @@ import { writeItem, writeTombstone, type WriteContext } from './item-writes.js';
 
 export interface AppliedCommands {
   results: CommandResult[];
-  fetched: FetchedItem[];
   recorded: RecordedResult[];
   /** Items an answered Add maps to that have been deleted since: the device must be told. */
   deletedSince: string[];
@@ -40,7 +41,7 @@ export interface CommandContext extends WriteContext {
   /** Device priorities of the account, for conflicts. */
   priorities: ReadonlyMap<string, number>;
   /** What evaluating calendar content may cost, shared by every command of the request (docs/architecture.md). */
-  budget: RuleBudget;
+  rules: RuleBudget;
 }
 
 /**
@@ -56,18 +57,10 @@ export async function applyClientCommands(
   retried: boolean,
 ): Promise<AppliedCommands> {
   const record = indexRecorded(previous);
-  const out: AppliedCommands = { results: [], fetched: [], recorded: [], deletedSince: [] };
+  const out: AppliedCommands = { results: [], recorded: [], deletedSince: [] };
   for (const [index, command] of commands.entries()) {
-    if (command.op === 'fetch') {
-      const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, command.serverId);
-      if (!item || item.data === null) {
-        out.results.push({ index, op: 'fetch', serverId: command.serverId, status: 'notFound', message: 'no such item' });
-      } else {
-        out.results.push({ index, op: 'fetch', serverId: item.id, status: 'ok', etag: item.etag });
-        out.fetched.push({ serverId: item.id, data: item.data, etag: item.etag });
-      }
-      continue;
-    }
+    // Answered once every window of the exchange is cut (answerFetches).
+    if (command.op === 'fetch') continue;
     const dataEtag = command.op === 'delete' ? undefined : etagOf(command.data);
     const key =
       command.op === 'add'
@@ -98,6 +91,42 @@ export async function applyClientCommands(
     if (outcome.seq !== undefined) result.seq = outcome.seq;
     if (outcome.message !== undefined) result.message = outcome.message;
     out.results.push(result);
+  }
+  return out;
+}
+
+/**
+ * The fetches among one collection's commands, answered after every command and window of the exchange
+ * (hub/sync.ts), so each shows the item as the request left it. An item fetched twice is looked at and
+ * carried once. One that does not fit in what the response budget has left is not read: it is answered
+ * `deferred`, to be fetched again in a later exchange (docs/protocol.md §8).
+ */
+export async function answerFetches(
+  tx: StoreTx,
+  accountId: string,
+  collectionId: string,
+  commands: readonly ClientCommand[],
+  budget: ResponseBudget,
+): Promise<{ results: CommandResult[]; fetched: FetchedItem[] }> {
+  const out: { results: CommandResult[]; fetched: FetchedItem[] } = { results: [], fetched: [] };
+  const answers = new Map<string, Omit<CommandResult, 'index'>>();
+  for (const [index, command] of commands.entries()) {
+    if (command.op !== 'fetch') continue;
+    let answer = answers.get(command.serverId);
+    if (!answer) {
+      const base = { op: 'fetch' as const, serverId: command.serverId };
+      const bytes = await tx.liveItemBytes(accountId, collectionId, command.serverId);
+      if (bytes === undefined) answer = { ...base, status: 'notFound', message: 'no such item' };
+      else if (!budget.take(bytes)) answer = { ...base, status: 'deferred', message: 'no room left in this response; fetch it again in a later exchange' };
+      else {
+        const item = await tx.getItem(accountId, collectionId, command.serverId);
+        assert(item !== undefined && item.data !== null, 'a live item has data');
+        answer = { ...base, status: 'ok', etag: item.etag };
+        out.fetched.push({ serverId: item.id, data: item.data, etag: item.etag });
+      }
+      answers.set(command.serverId, answer);
+    }
+    out.results.push({ index, ...answer });
   }
   return out;
 }
@@ -154,7 +183,7 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
     const changed = await changeItem(ctx, earlier.id, data, etag);
     return { ...changed, op: 'add', clientId, serverId: earlier.id };
   }
-  const check = checkItemContent(ctx.collection.kind, data, ctx.budget);
+  const check = checkItemContent(ctx.collection.kind, data, ctx.rules);
   if (!check.ok) return { op: 'add', clientId, dataEtag: etag, status: check.status, message: check.message };
   const twin = await findTwin(ctx, check.index);
   const decision = recover('ADDED', 'NO_CHANGE', twin && { id: twin.id, pending: pendingFor(ctx, twin) });
@@ -196,7 +225,7 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
   const base = { op: 'change' as const, serverId, dataEtag: etag };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
   if (!item) return { ...base, status: 'notFound', message: 'no such item' };
-  const check = checkItemContent(ctx.collection.kind, data, ctx.budget);
+  const check = checkItemContent(ctx.collection.kind, data, ctx.rules);
   if (!check.ok) return { ...base, status: check.status, message: check.message };
   const pending = pendingFor(ctx, item);
   const decision = recover('UPDATED', pending);
@@ -227,7 +256,7 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
 async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string, index: ItemIndex, base: string | null | undefined): Promise<Pick<RecordedResult, 'status' | 'etag' | 'message'>> {
   const truth = item.data as string;
   const merged = base ? mergeProperties(base, data, truth) : null;
-  const mergedCheck = merged === null ? undefined : checkItemContent(ctx.collection.kind, merged, ctx.budget);
+  const mergedCheck = merged === null ? undefined : checkItemContent(ctx.collection.kind, merged, ctx.rules);
   if (merged !== null && mergedCheck?.ok && mergedCheck.index.uid === item.uid) {
     // Written as the server's own version, so every sync point, this one included, receives it.
     return { status: 'ok', etag: await writeItem(ctx, item.id, item, merged, mergedCheck.index, null) };

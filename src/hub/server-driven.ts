@@ -2,7 +2,7 @@ import { limits } from '../core/limits.js';
 import type { ClientCommand, CollectionResponse } from '../protocol/sync.js';
 import type { Store } from '../store/store.js';
 import type { HubPorts } from './ports.js';
-import { budgetOf, openExchange, syncCollection } from './sync.js';
+import { budgetOf, openExchange, syncCollections } from './sync.js';
 
 /**
  * Server-driven sync points (seed 004, Fig. 7): upstream servers, local folders and other sync points
@@ -62,7 +62,8 @@ export async function runServerDrivenSync(store: Store, ports: HubPorts, account
     for (const [point, commands] of reports) {
       const exchange = await openExchange(tx, ports, accountId, { id: point.id, name: point.name }, point.protocol);
       const syncKey = await tx.getPointKey(accountId, point.id, point.collectionId);
-      answered.set(point, await syncCollection({ ...exchange, budget: budgetOf([commands]) }, { collectionId: point.collectionId, syncKey, windowSize: limits.windowItemsMax, commands }));
+      const [outcome] = await syncCollections(exchange, [{ collectionId: point.collectionId, syncKey, windowSize: limits.windowItemsMax, commands }], budgetOf([commands]));
+      answered.set(point, outcome as CollectionResponse);
     }
     return answered;
   });

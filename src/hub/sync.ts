@@ -16,9 +16,10 @@ import { mergeRanges } from '../protocol/push.js';
 import type { ClientCommand, CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../protocol/version.js';
 import type { ItemRow, Store, StoreTx } from '../store/store.js';
-import { applyClientCommands } from './commands.js';
+import { answerFetches, applyClientCommands } from './commands.js';
 import { deviceErrorsKept, noteExchange } from './health.js';
 import { accountLimit, type HubPorts } from './ports.js';
+import { ResponseBudget } from './response-budget.js';
 
 /**
  * One sync exchange (seeds 000, 001, 003; the push echo of 002): every collection of the request is handled inside a single
@@ -41,11 +42,10 @@ export async function runSyncExchange(store: Store, ports: HubPorts, accountId: 
       if (seen.has(c.collectionId)) throw new ProtocolError('invalidRequest', `collection ${c.collectionId} appears twice`);
       seen.add(c.collectionId);
     }
-    const budget = budgetOf(request.collections.map((c) => c.commands ?? []));
+    const rules = budgetOf(request.collections.map((c) => c.commands ?? []));
     return await store.transaction(async (tx) => {
-      const exchange = { ...(await openExchange(tx, ports, accountId, { ...request.device, tokenId }, protocol)), budget };
-      const collections: CollectionResponse[] = [];
-      for (const c of request.collections) collections.push(await syncCollection(exchange, c));
+      const exchange = await openExchange(tx, ports, accountId, { ...request.device, tokenId }, protocol);
+      const collections = await syncCollections(exchange, request.collections, rules);
       await noteExchange(tx, accountId, exchange.deviceId, exchange.now, collections);
       return { version: protocolVersion, status: 'ok', collections };
     });
@@ -95,7 +95,7 @@ export async function openExchange(
     tokenId: who.tokenId ?? null,
   });
   const priorities = new Map((await tx.listDevices(accountId)).map((d) => [d.id, d.priority]));
-  return { tx, ports, accountId, deviceId: who.id, now, priorities };
+  return { tx, ports, accountId, deviceId: who.id, now, priorities, budget: new ResponseBudget() };
 }
 
 function emptyResponse(c: CollectionRequest): CollectionResponse {
@@ -109,9 +109,29 @@ export interface Exchange {
   deviceId: string;
   now: number;
   priorities: ReadonlyMap<string, number>;
+  /** What the response may still carry (response-budget.ts). */
+  budget: ResponseBudget;
 }
 
-export async function syncCollection(exchange: Exchange & { budget: RuleBudget }, c: CollectionRequest): Promise<CollectionResponse> {
+/**
+ * The collections of one exchange: the commands and window of each, in request order, then the fetches
+ * of all of them. Windows draw on the response budget before any fetch does, so a replayed request
+ * (docs/protocol.md §5.3) cuts each window where the answer it replaces did, whatever its fetches cost.
+ */
+export async function syncCollections(exchange: Exchange, requests: readonly CollectionRequest[], rules: RuleBudget): Promise<CollectionResponse[]> {
+  const responses: CollectionResponse[] = [];
+  for (const c of requests) responses.push(await syncCollection(exchange, c, rules));
+  for (const [i, c] of requests.entries()) {
+    const response = responses[i] as CollectionResponse;
+    if (response.status !== 'ok' || !c.commands?.some((command) => command.op === 'fetch')) continue;
+    const answered = await answerFetches(exchange.tx, exchange.accountId, response.collectionId, c.commands, exchange.budget);
+    response.results = [...response.results, ...answered.results].sort((a, b) => a.index - b.index);
+    response.fetched = answered.fetched;
+  }
+  return responses;
+}
+
+async function syncCollection(exchange: Exchange, c: CollectionRequest, rules: RuleBudget): Promise<CollectionResponse> {
   const { tx, ports, accountId, deviceId, now } = exchange;
   const collection = await tx.getCollection(accountId, c.collectionId);
   // Another account's collection is indistinguishable from one that does not exist.
@@ -149,7 +169,7 @@ export async function syncCollection(exchange: Exchange & { budget: RuleBudget }
   // Commands of a retried exchange are matched against what its first attempt did.
   const retried = state !== undefined && c.syncKey === state.lastSentKey;
   const applied = await applyClientCommands(
-    { tx, ports, collection, deviceId, from, held, priorities: exchange.priorities, budget: exchange.budget },
+    { tx, ports, collection, deviceId, from, held, priorities: exchange.priorities, rules },
     c.commands ?? [],
     state?.lastResults ?? [],
     retried,
@@ -178,7 +198,7 @@ export async function syncCollection(exchange: Exchange & { budget: RuleBudget }
     moreAvailable,
     commands,
     results: applied.results,
-    fetched: applied.fetched,
+    fetched: [],
   };
   if (looping) response.warning = 'reinitLoop';
   return response;
@@ -191,7 +211,7 @@ export async function syncCollection(exchange: Exchange & { budget: RuleBudget }
  * not received. A version the device holds from a push notice (`held`) counts as sent.
  */
 async function serverChanges(
-  { tx, accountId, deviceId }: Exchange,
+  { tx, accountId, deviceId, budget }: Exchange,
   c: CollectionRequest,
   from: Checkpoint,
   until: Checkpoint | undefined,
@@ -200,8 +220,17 @@ async function serverChanges(
 ): Promise<{ commands: ServerCommand[]; moreAvailable: boolean; reached: Checkpoint }> {
   const window = Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
   const query = { accountId, collectionId: c.collectionId, deviceId, ...timeRangeOf(c.options) };
-  const rows = await tx.listChanges({ ...query, checkpoint: from, limit: window + 1, ...(until ? { untilSeq: until.seq } : {}) });
-  const sent = rows.slice(0, window);
+  const span = { ...query, checkpoint: from, ...(until ? { untilSeq: until.seq } : {}) };
+  // The window also ends where the response budget does, decided from the rows' sizes before any data
+  // is read. Every listed row counts, whatever its action, so the cut depends on the rows alone and a
+  // replay, whose rows are those of the lost answer still unchanged, reaches the same place.
+  const sizes = await tx.listChangeSizes({ ...span, limit: window + 1 });
+  const costOf = (bytes: number) => Math.min(bytes, c.options?.bodyBytesMax ?? bytes);
+  let fitting = 0;
+  while (fitting < Math.min(window, sizes.length) && budget.take(costOf((sizes[fitting] as { bytes: number }).bytes))) fitting++;
+  const last = sizes[fitting - 1];
+  const sent = last ? await tx.listChanges({ ...span, limit: fitting, untilSeq: last.seq }) : [];
+  assert(sent.length === fitting, 'sizes and rows of one listing agree');
   const commands = sent.flatMap((row) => toServerCommand(row, deriveAction(actionFacts(row), from, deviceId, held.get(row.id)), c.options));
   const told = new Set(commands.map((command) => command.serverId));
   const listed = new Set(sent.map((row) => row.id));
@@ -217,10 +246,10 @@ async function serverChanges(
     commands.push(...(item ? toServerCommand(item, item.deletedAt === null ? 'UPDATE' : 'DELETE', c.options) : [{ op: 'delete' as const, serverId: itemId }]));
   }
   for (const id of deletedSince) if (!told.has(id)) commands.push({ op: 'delete', serverId: id });
-  if (rows.length <= window && until) {
-    return { commands, reached: until, moreAvailable: (await tx.listChanges({ ...query, checkpoint: until, limit: 1 })).length > 0 };
+  const moreAvailable = sizes.length > fitting;
+  if (!moreAvailable && until) {
+    return { commands, reached: until, moreAvailable: (await tx.countChanges({ ...query, checkpoint: until, limit: 1 })) > 0 };
   }
-  const moreAvailable = rows.length > window;
   const reached = reachedCheckpoint(from, moreAvailable, sent[sent.length - 1]?.seq ?? from.seq, await tx.currentSeq(accountId));
   return { commands, moreAvailable, reached };
 }

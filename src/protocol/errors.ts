@@ -21,6 +21,7 @@ export const statusCodes = [
   'serverError',
   'requestTimeout',
   'limitReached',
+  'deferred',
 ] as const;
 
 export type StatusCode = (typeof statusCodes)[number];
@@ -45,6 +46,8 @@ export const httpStatusOf: Record<StatusCode, number> = {
   serverError: 500,
   requestTimeout: 408,
   limitReached: 409,
+  // Only ever a command result (docs/protocol.md §12.1).
+  deferred: 200,
 };
 
 /** A request-level failure that a face turns into an error body with its HTTP status. */

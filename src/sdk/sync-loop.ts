@@ -94,14 +94,23 @@ export class SyncClient {
    * one before it has settled, so no two exchanges of a collection are ever in flight together.
    */
   syncCollection(collectionId: string): Promise<SyncSummary> {
+    return this.fetchItems(collectionId, []);
+  }
+
+  /**
+   * A sync of the collection that also fetches these items whole (docs/protocol.md §8) and stores them
+   * as the server's version. A fetch the server answers `deferred` (its response was full) goes out
+   * again in the next exchange, until each is answered.
+   */
+  fetchItems(collectionId: string, serverIds: readonly string[]): Promise<SyncSummary> {
     const run = (this.queues.get(collectionId) ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => this.runSync(collectionId));
+      .then(() => this.runSync(collectionId, new Set(serverIds)));
     this.queues.set(collectionId, run);
     return run;
   }
 
-  private async runSync(collectionId: string): Promise<SyncSummary> {
+  private async runSync(collectionId: string, wanted: Set<string>): Promise<SyncSummary> {
     const summary: SyncSummary = { exchanges: 0, retries: 0, sent: 0, received: 0, reinitialized: false, rejected: [], conflicts: [] };
     for (let exchange = 0; exchange < this.o.exchangesMax; exchange++) {
       // An exchange that got no answer is sent again exactly as it was (after a restart too), so the
@@ -117,7 +126,9 @@ export class SyncClient {
         const held = all.filter((t) => t <= last);
         if (key === 0) return { syncKey: key, commands: [], resent: false, tokens: held };
         const inflight = tx.inflight(collectionId);
-        const batch = inflight ?? toCommands(tx.pending(collectionId, this.o.commandsMax));
+        const edits = inflight ? [] : toCommands(tx.pending(collectionId, this.o.commandsMax));
+        const fetches = [...wanted].slice(0, this.o.commandsMax - edits.length).map((serverId): ClientCommand => ({ op: 'fetch', serverId }));
+        const batch = inflight ?? [...edits, ...fetches];
         if (!inflight) tx.setInflight(collectionId, batch);
         return { syncKey: key, commands: batch, resent: inflight !== null, tokens: held };
       });
@@ -136,6 +147,11 @@ export class SyncClient {
           // A push notice that overtook this answer brought a newer version than the answer's.
           if ((tx.knownSeq(collectionId, command.serverId) ?? 0) > response.seq) continue;
           applyServerCommand(tx, collectionId, command, this.o.localIdFor);
+        }
+        for (const item of response.fetched) {
+          // As for server commands: a notice past the answer's position may be newer; later pages bring the truth.
+          if ((tx.knownSeq(collectionId, item.serverId) ?? 0) > response.seq) continue;
+          applyServerCommand(tx, collectionId, { op: 'change', serverId: item.serverId, data: item.data, etag: item.etag }, this.o.localIdFor);
         }
         const before = tx.horizon(collectionId);
         // A re-initialization ends with its last page; until then every notice is old news (below).
@@ -156,11 +172,12 @@ export class SyncClient {
         return tx.pending(collectionId, 1).length > 0;
       });
       summary.sent += commands.length;
-      summary.received += response.commands.length;
+      summary.received += response.commands.length + response.fetched.length;
+      for (const result of response.results) if (result.op === 'fetch' && result.status !== 'deferred' && result.serverId) wanted.delete(result.serverId);
       this.o.onProgress(summary);
       // A full batch or a resent one may have left more to send; edits made while an exchange was in
       // flight wait for the next syncCollection() call.
-      if (!response.moreAvailable && !((commands.length === this.o.commandsMax || resent || syncKey === 0) && pendingRemain)) return summary;
+      if (!response.moreAvailable && wanted.size === 0 && !((commands.length === this.o.commandsMax || resent || syncKey === 0) && pendingRemain)) return summary;
     }
     throw new Error(`collection ${collectionId} did not settle within ${this.o.exchangesMax} exchanges`);
   }

@@ -207,6 +207,10 @@ export interface StoreTx {
   getVersionAt(accountId: string, itemId: string, seq: number): Promise<string | undefined>;
   /** Live items and tombstones changed after the checkpoint, oldest change first (see core/sync-key.ts). */
   listChanges(query: ChangeQuery): Promise<ItemRow[]>;
+  /** The same rows as listChanges, as their sequence and UTF-8 data size (0 for a tombstone), without reading any data. */
+  listChangeSizes(query: ChangeQuery): Promise<Array<{ seq: number; bytes: number }>>;
+  /** The UTF-8 size of a live item's data, without reading it; undefined when there is no live item of that id. */
+  liveItemBytes(accountId: string, collectionId: string, itemId: string): Promise<number | undefined>;
   /**
    * Drops tombstones deleted before `beforeMs` and raises the account's tombstone floor, drops history
    * versions written before it that are not an item's latest, and the push tokens of sync states the

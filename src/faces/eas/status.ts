@@ -29,6 +29,8 @@ export function itemStatusOf(status: StatusCode): number {
     case 'itemTooLarge':
     case 'uidConflict':
       return syncStatus.conversionError;
+    case 'deferred':
+      return syncStatus.retry;
     default:
       return syncStatus.serverError;
   }

@@ -213,6 +213,13 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     ),
     changes: q<Record<string, unknown>, ItemDbRow>(`${changesSql} ORDER BY seq LIMIT @limit`),
     countChanges: q<Record<string, unknown>, { n: number }>(`SELECT count(*) AS n FROM (SELECT 1 ${changesSql.replace('SELECT * ', '')} LIMIT @limit)`),
+    // octet_length reads a text's size from the record header, not the text itself.
+    changeSizes: q<Record<string, unknown>, { seq: number; bytes: number }>(
+      `${changesSql.replace('SELECT * ', 'SELECT seq, coalesce(octet_length(data), 0) AS bytes ')} ORDER BY seq LIMIT @limit`,
+    ),
+    liveBytes: q<[string, string, string], { bytes: number }>(
+      'SELECT octet_length(data) AS bytes FROM items WHERE account_id = ? AND collection_id = ? AND id = ? AND data IS NOT NULL',
+    ),
     maxPurged: q<[string, number], { m: number | null }>(
       'SELECT max(seq) AS m FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?',
     ),
@@ -474,6 +481,12 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
     async countChanges(query: ChangeQuery) {
       return item.countChanges.get(changeParams(query))?.n ?? 0;
+    },
+    async listChangeSizes(query: ChangeQuery) {
+      return item.changeSizes.all(changeParams(query));
+    },
+    async liveItemBytes(accountId, collectionId, id) {
+      return item.liveBytes.get(accountId, collectionId, id)?.bytes;
     },
     async purgeTombstones(accountId, beforeMs) {
       item.pruneVersions.run(accountId, beforeMs);
