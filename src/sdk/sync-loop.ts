@@ -317,8 +317,10 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       if (command.op === 'add') dropTwinRow(tx, collectionId, item, serverId);
       tx.put(collectionId, { ...item, serverId, ...(truth ? { data: truth.data, etag: truth.etag } : {}), pending: unchanged ? null : item.pending });
     } else if (result.status === 'notFound' && command.op === 'change') {
-      // The server does not know the item at all (never, or long purged): keep the edit as a new item.
-      tx.put(collectionId, { ...item, serverId: null, etag: null, pending: 'add' });
+      // The server does not know the item at all (never, or long purged): keep the edit as a new item,
+      // unless the user deleted it here meanwhile, and then nothing is left on either side (seed 900502).
+      if (item.pending === 'delete') tx.remove(collectionId, item.localId);
+      else tx.put(collectionId, { ...item, serverId: null, etag: null, pending: 'add' });
     } else if (result.status === 'notFound' && command.op === 'delete') {
       tx.remove(collectionId, item.localId);
     } else {
