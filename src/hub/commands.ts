@@ -170,10 +170,13 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
       return done('ok', await writeItem(ctx, id, null, data, check.index, ctx.deviceId), id);
     }
     case 'mergeIntoOld': {
-      // The user added it again by hand: the old record is updated to match.
+      // The user added it again by hand: the old record is updated to match. Nothing says the typed
+      // version was made from the old one, so the old one is kept as a conflict record, as a version
+      // that lost on priority is: otherwise another device's edit of it would be lost silently.
       const old = twin as ItemRow;
-      const itemEtag = old.etag === etag ? old.etag : await writeItem(ctx, old.id, old, data, check.index, ctx.deviceId);
-      return done('ok', itemEtag, old.id);
+      if (old.etag === etag) return done('ok', old.etag, old.id);
+      await keepConflict(ctx, old, old.data as string, old.originDevice, ctx.deviceId, 'priority');
+      return done('ok', await writeItem(ctx, old.id, old, data, check.index, ctx.deviceId), old.id);
     }
     case 'ackLost':
     case 'dropDuplicate': {
