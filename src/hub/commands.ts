@@ -28,6 +28,11 @@ export interface AppliedCommands {
   recorded: RecordedResult[];
   /** Items an answered Add maps to that have been deleted since: the device must be told. */
   deletedSince: string[];
+  /**
+   * Items whose current version the device was sent but kept out for an edit of its own, which then
+   * lost: the device must be sent that version again, its checkpoint is already past it.
+   */
+  resend: string[];
 }
 
 export interface CommandContext extends WriteContext {
@@ -53,7 +58,7 @@ export async function applyClientCommands(
   retried: boolean,
 ): Promise<AppliedCommands> {
   const record = indexRecorded(previous);
-  const out: AppliedCommands = { results: [], fetched: [], recorded: [], deletedSince: [] };
+  const out: AppliedCommands = { results: [], fetched: [], recorded: [], deletedSince: [], resend: [] };
   for (const [index, command] of commands.entries()) {
     if (command.op === 'fetch') {
       const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, command.serverId);
@@ -79,13 +84,17 @@ export async function applyClientCommands(
         ? ((await ledgerAnswer(ctx, command.clientId, dataEtag as string)) ??
           (await addItem(ctx, command.clientId, command.data, dataEtag as string, record.addedAs(command.clientId))))
         : command.op === 'change'
-          ? await changeItem(ctx, command.serverId, command.data, dataEtag as string)
-          : await deleteItem(ctx, command.serverId));
+          ? await changeItem(ctx, command.serverId, command.data, dataEtag as string, command.etag)
+          : await deleteItem(ctx, command.serverId, command.etag));
     if (!recorded && outcome.status === 'ok' && outcome.serverId !== undefined) outcome.seq = await matchingSeq(ctx, outcome.serverId, dataEtag);
     if (command.op === 'add' && outcome.serverId) {
       await ctx.tx.recordLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, command.clientId, dataEtag as string, outcome.serverId);
       const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, outcome.serverId);
       if (item?.deletedAt != null) out.deletedSince.push(item.id);
+    }
+    if (command.op !== 'add' && command.etag !== undefined && outcome.status === 'conflict') {
+      const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, command.serverId);
+      if (item && item.deletedAt === null && item.etag !== command.etag) out.resend.push(item.id);
     }
     out.recorded.push(outcome);
     const result: CommandResult = { index, op: command.op, status: outcome.status as CommandResult['status'] };
@@ -192,7 +201,8 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
   }
 }
 
-async function changeItem(ctx: CommandContext, serverId: string, data: string, etag: string): Promise<RecordedResult> {
+/** `madeFrom`: the etag of the version the edit was made from, if the device said. */
+async function changeItem(ctx: CommandContext, serverId: string, data: string, etag: string, madeFrom?: string): Promise<RecordedResult> {
   const base = { op: 'change' as const, serverId, dataEtag: etag };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
   if (!item) return { ...base, status: 'notFound', message: 'no such item' };
@@ -214,6 +224,13 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
     }
   }
   if (item.etag === etag) return { ...base, status: 'ok', etag };
+  // The edit was made from another version than the current one, which the device was sent but kept
+  // out for this edit (or which an add of its own wrote over another row of the same record): a
+  // concurrent change, whatever its checkpoint says. Its base is not known here, so priority decides
+  // and the loser is kept.
+  if (madeFrom !== undefined && madeFrom !== item.etag) {
+    return { ...base, ...(await concurrentChange(ctx, item, data, check.index, null)) };
+  }
   // Fig. 8 block 808: a stale NO_CHANGE or ADD makes this the only change; a pending UPDATE means
   // another sync point changed the record since this one last synced.
   if (pending !== 'UPDATE') return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item, data, check.index, ctx.deviceId) };
@@ -244,14 +261,17 @@ async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string
   return { status: 'conflict', message: `another device with higher priority changed this item; this version is kept as conflict ${conflictId}` };
 }
 
-async function deleteItem(ctx: CommandContext, serverId: string): Promise<RecordedResult> {
+/** `madeFrom`: the etag of the version the user deleted, if the device said. */
+async function deleteItem(ctx: CommandContext, serverId: string, madeFrom?: string): Promise<RecordedResult> {
   const base = { op: 'delete' as const, serverId };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
   if (!item) return { ...base, status: 'notFound', message: 'no such item' };
   const pending = pendingFor(ctx, item);
   // Deleting what is already deleted (elsewhere: Fig. 8 block 802, or here) is done: the wish holds.
   if (recover('DELETED', pending).kind === 'dropDeleted' || item.deletedAt !== null) return { ...base, status: 'ok' };
-  if (pending === 'UPDATE') {
+  // A delete of another version than the current one (one the device never had, as during an initial
+  // sync) is concurrent with it, as the edit of one is.
+  if (pending === 'UPDATE' || (madeFrom !== undefined && madeFrom !== item.etag)) {
     // Edited elsewhere since this device last synced, and deleted here: priority decides.
     const winner = resolveByPriority(
       { deviceId: ctx.deviceId, priority: ctx.priorities.get(ctx.deviceId) },

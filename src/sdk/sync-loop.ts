@@ -240,8 +240,10 @@ function toCommands(items: LocalItem[]): ClientCommand[] {
   for (const item of items) {
     if (item.pending === 'add' && item.data !== null) commands.push({ op: 'add', clientId: item.localId, data: item.data });
     else if (item.pending === 'change' && item.serverId !== null && item.data !== null) {
-      commands.push({ op: 'change', serverId: item.serverId, data: item.data });
-    } else if (item.pending === 'delete' && item.serverId !== null) commands.push({ op: 'delete', serverId: item.serverId });
+      // The etag names the version the edit (or delete, below) was made from: a version the server
+      // sent meanwhile, which this replica kept out because of the edit, makes it a concurrent change.
+      commands.push({ op: 'change', serverId: item.serverId, data: item.data, ...(item.etag !== null ? { etag: item.etag } : {}) });
+    } else if (item.pending === 'delete' && item.serverId !== null) commands.push({ op: 'delete', serverId: item.serverId, ...(item.etag !== null ? { etag: item.etag } : {}) });
   }
   return commands;
 }
