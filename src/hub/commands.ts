@@ -224,17 +224,21 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
     }
   }
   if (item.etag === etag) return { ...base, status: 'ok', etag };
+  // Fig. 8 block 808: a pending UPDATE means another sync point changed the record since this one
+  // last synced; the version at its position is the common one, unless the device names another (it
+  // kept the one at its position out for this edit), and then the common one is not known here.
+  if (pending === 'UPDATE') {
+    const common = await ctx.tx.getVersionAt(ctx.collection.accountId, item.id, baseSeqFor(ctx, item));
+    const known = common !== undefined && (madeFrom === undefined || etagOf(common) === madeFrom);
+    return { ...base, ...(await concurrentChange(ctx, item, data, check.index, known ? common : null)) };
+  }
   // The edit was made from another version than the current one, which the device was sent but kept
   // out for this edit (or which an add of its own wrote over another row of the same record): a
-  // concurrent change, whatever its checkpoint says. Its base is not known here, so priority decides
-  // and the loser is kept.
-  if (madeFrom !== undefined && madeFrom !== item.etag) {
-    return { ...base, ...(await concurrentChange(ctx, item, data, check.index, null)) };
-  }
-  // Fig. 8 block 808: a stale NO_CHANGE or ADD makes this the only change; a pending UPDATE means
-  // another sync point changed the record since this one last synced.
-  if (pending !== 'UPDATE') return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item, data, check.index, ctx.deviceId) };
-  return { ...base, ...(await concurrentChange(ctx, item, data, check.index, await ctx.tx.getVersionAt(ctx.collection.accountId, item.id, baseSeqFor(ctx, item)))) };
+  // concurrent change, whatever its position says. Their common version is not known here, so
+  // priority decides and the loser is kept.
+  if (madeFrom !== undefined && madeFrom !== item.etag) return { ...base, ...(await concurrentChange(ctx, item, data, check.index, null)) };
+  // A stale NO_CHANGE or ADD makes this the only change.
+  return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item, data, check.index, ctx.deviceId) };
 }
 
 /**

@@ -23,7 +23,7 @@ let replicas = 0;
 async function sdkDevices() {
   const account = await newAccount(server);
   const transport = new HttpTransport({ baseUrl: server.url, credentials: { user: account.accountName, password: account.password } });
-  const open = (id: string, options: { commandsMax?: number; windowSize?: number } = {}) => {
+  const open = (id: string, options: { commandsMax?: number; windowSize?: number; exchangesMax?: number } = {}) => {
     const replica = openSqliteReplica(join(work, `replica-${++replicas}.db`));
     const client = new SyncClient({ transport, replica, device: { id }, ...options });
     return { replica, client, sync: () => client.syncCollection(account.contacts) };
@@ -185,4 +185,38 @@ test('a delete of a version the device never had, sent during a re-initializatio
   assert.deepEqual(kept, []);
   assert.deepEqual(names(b.replica, contacts), ['X by A', 'Y']);
   assert.deepEqual(names(a.replica, contacts), ['X by A', 'Y']);
+});
+
+test('a three-way merge takes the version the edit was made from as the common one, not whatever the device was sent', async () => {
+  const { accountId, contacts, open } = await sdkDevices();
+  const x = (note: string, title?: string) =>
+    ['BEGIN:VCARD', 'VERSION:3.0', 'UID:ux', 'FN:X', ...(title ? [`TITLE:${title}`] : []), `NOTE:${note}`, 'END:VCARD', ''].join('\r\n');
+  const a = open('a');
+  // One exchange per call, so that A can act between B's exchanges.
+  const b = open('b', { commandsMax: 1, exchangesMax: 1 });
+  const bSync = () => b.sync().catch((err: Error) => assert.match(err.message, /did not settle/));
+  a.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, 'x', x('base'));
+    recordLocalPut(tx, contacts, 'y', vcard('uy', 'Y'));
+  });
+  await a.sync();
+  for (let i = 0; i < 3; i++) await bSync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', x('by A')));
+  await a.sync();
+  // B edits the same property of the version it holds; it is sent A's version (and keeps it out)
+  // while its edit of Y goes up, and A then sets another property.
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, localOf(b.replica, contacts, 'Y'), vcard('uy', 'Y by B')));
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, localOf(b.replica, contacts, 'X'), x('by B')));
+  await bSync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', x('by A', 'set by A')));
+  await a.sync();
+  for (let i = 0; i < 3; i++) await bSync();
+  await a.sync();
+  // Merged from A's version as if B had seen it, B's NOTE would replace A's with no trace. The common
+  // version is unknown, so priority decides (A first) and B's edit is kept.
+  const kept = (await server.hub.listConflicts(accountId)).map((c) => [c.data, c.lostBy]);
+  assert.deepEqual(kept, [[x('by B'), 'b']]);
+  const fresh = open('fresh');
+  await fresh.sync();
+  assert.ok(fresh.replica.transaction((tx) => tx.all(contacts)).some((i) => i.data === x('by A', 'set by A')));
 });
