@@ -90,7 +90,7 @@ export async function applyClientCommands(
     if (command.op === 'add' && outcome.serverId) {
       await ctx.tx.recordLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, command.clientId, dataEtag as string, outcome.serverId);
       const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, outcome.serverId);
-      if (item?.deletedAt != null) out.deletedSince.push(item.id);
+      if (!item || item.deletedAt !== null) out.deletedSince.push(outcome.serverId);
     }
     if (command.op !== 'add' && command.etag !== undefined && outcome.status === 'conflict') {
       const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, command.serverId);
@@ -116,12 +116,15 @@ async function matchingSeq(ctx: CommandContext, serverId: string, dataEtag: stri
   return matches ? item.seq : undefined;
 }
 
-/** An Add this device already made with this content: answered with the item it landed on. */
+/**
+ * An Add this device already made with this content: answered with the item it landed on, also when
+ * that item has been deleted since and its tombstone purged (the device is then told it is deleted).
+ */
 async function ledgerAnswer(ctx: CommandContext, clientId: string, dataEtag: string): Promise<RecordedResult | undefined> {
   const itemId = await ctx.tx.findLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, clientId, dataEtag);
-  const item = itemId === undefined ? undefined : await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, itemId);
-  if (!item) return undefined;
-  return { op: 'add', clientId, serverId: item.id, dataEtag, status: 'ok', ...(item.deletedAt === null ? { etag: item.etag } : {}) };
+  if (itemId === undefined) return undefined;
+  const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, itemId);
+  return { op: 'add', clientId, serverId: itemId, dataEtag, status: 'ok', ...(item && item.deletedAt === null ? { etag: item.etag } : {}) };
 }
 
 const pendingFor = (ctx: CommandContext, item: ItemRow): Action => deriveAction(actionFacts(item), ctx.from, ctx.deviceId, ctx.held.get(item.id));

@@ -110,3 +110,29 @@ test('an edit answered notFound after the tombstone went, of an item the user de
   const fresh = await sync(account.id, 'fresh', contacts, 0);
   assert.deepEqual(fresh.commands.map((c) => (c.op === 'delete' ? '' : c.data)).sort(), [vcard('uy', 'Y'), vcard('uz', 'Z')]);
 });
+
+test('an add sent again after its item was deleted and the tombstone purged is told the item is gone, not made again (sim seed 1001045)', async () => {
+  const account = await hub.accounts.create('ret-ledger', 'unused-hash');
+  const contacts = (await hub.accounts.listCollections(account.id)).find((c) => c.name === 'contacts')?.id as string;
+  const add: ClientCommand = { op: 'add', clientId: 'x', data: vcard('ux', 'X') };
+  let a = await sync(account.id, 'a', contacts, 0);
+  // The answer to A's add is lost, and A stays away for longer than tombstones are kept.
+  const made = await sync(account.id, 'a', contacts, a.syncKey, [add]);
+  const x = made.results[0]?.serverId as string;
+  const b = await sync(account.id, 'b', contacts, 0);
+  await sync(account.id, 'b', contacts, b.syncKey, [{ op: 'delete', serverId: x }]);
+  now += limits.tombstoneRetentionMs + 1;
+  assert.equal(await hub.purgeTombstones(), 1);
+  // A re-initializes and sends its add again, as the SDK does with a batch that got no answer.
+  a = await sync(account.id, 'a', contacts, a.syncKey, [add]);
+  assert.equal(a.status, 'invalidSyncKey');
+  a = await sync(account.id, 'a', contacts, 0);
+  a = await sync(account.id, 'a', contacts, a.syncKey, [add]);
+  assert.deepEqual(
+    a.results.map((r) => [r.status, r.serverId, r.etag]),
+    [['ok', x, undefined]],
+  );
+  assert.deepEqual(a.commands, [{ op: 'delete', serverId: x }]);
+  const fresh = await sync(account.id, 'fresh-ledger', contacts, 0);
+  assert.deepEqual(fresh.commands, [], 'the deleted item stays deleted');
+});
