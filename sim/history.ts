@@ -106,6 +106,13 @@ export class History {
     return this.firstCommit.get(data);
   }
 
+  /** The sequence of the last version the server committed in the collection (0: none). */
+  lastCommitIn(collectionId: string): number {
+    let last = 0;
+    for (const versions of this.versions.values()) for (const v of versions) if (v.collectionId === collectionId && v.seq > last) last = v.seq;
+    return last;
+  }
+
   /** Every item the server committed a version of, with its versions, oldest first. */
   items(): Iterable<[string, readonly ServerWrite[]]> {
     return this.versions.entries();

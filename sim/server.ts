@@ -20,6 +20,7 @@ import type { ItemRow, Store, StoreTx } from '../src/store/store.js';
 /** One committed item version (data null: a tombstone). `seq` is its place in the account's change sequence. */
 export interface ServerWrite {
   seq: number;
+  collectionId: string;
   serverId: string;
   data: string | null;
   etag: string;
@@ -173,7 +174,7 @@ function recording(tx: StoreTx, writes: ServerWrite[]): StoreTx {
       const value = Reflect.get(target, property, receiver);
       if (property !== 'putItem' || typeof value !== 'function') return value;
       return (row: ItemRow, ...rest: unknown[]) => {
-        writes.push({ seq: row.seq, serverId: row.id, data: row.data, etag: row.etag, originDevice: row.originDevice });
+        writes.push({ seq: row.seq, collectionId: row.collectionId, serverId: row.id, data: row.data, etag: row.etag, originDevice: row.originDevice });
         return value.call(target, row, ...rest);
       };
     },
