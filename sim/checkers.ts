@@ -1,5 +1,6 @@
 import type { LocalItem } from '../src/sdk/replica.js';
-import type { Ack, History } from './history.js';
+import type { Causality } from './causality.js';
+import type { History } from './history.js';
 import type { ServerTruth } from './server.js';
 import { describeVersion, simIdOf } from './workload.js';
 
@@ -20,12 +21,25 @@ export type CheckName =
   | 'no-duplicates'
   | 'nothing-pending'
   | 'deletes-stay-deleted'
-  | 'acknowledged-changes-kept';
+  | 'acknowledged-changes-kept'
+  | 'records-stay-apart';
+
+export const checkNames: readonly CheckName[] = [
+  'run-completes',
+  'devices-match-truth',
+  'no-duplicates',
+  'nothing-pending',
+  'deletes-stay-deleted',
+  'acknowledged-changes-kept',
+  'records-stay-apart',
+];
 
 export interface DeviceEnd {
   id: string;
+  /** Its items in every collection. */
   items: LocalItem[];
-  syncKey: number;
+  /** Collection id -> the sync key it holds. */
+  syncKeys: Map<string, number>;
 }
 
 export interface EndState {
@@ -33,6 +47,8 @@ export interface EndState {
   /** What a new device, syncing without faults after the run, received. */
   freshDevice: Map<string, string>;
   devices: DeviceEnd[];
+  /** Who saw which version when writing (causality.ts). */
+  causality: Causality;
 }
 
 export function runCheckers(end: EndState, history: History): CheckFailure[] {
@@ -40,9 +56,10 @@ export function runCheckers(end: EndState, history: History): CheckFailure[] {
   const fail = (check: CheckName) => (detail: string) => failures.push({ check, detail });
   devicesMatchTruth(end, fail('devices-match-truth'));
   noDuplicates(end, history, fail('no-duplicates'));
-  nothingPending(end, fail('nothing-pending'));
+  nothingPending(end, history, fail('nothing-pending'));
   deletesStayDeleted(end, history, fail('deletes-stay-deleted'));
   acknowledgedChangesKept(end, history, fail('acknowledged-changes-kept'));
+  recordsStayApart(history, fail('records-stay-apart'));
   // A replayed reply acknowledges the same thing again; say each finding once.
   return failures.filter((f, i) => failures.findIndex((g) => g.check === f.check && g.detail === f.detail) === i);
 }
@@ -111,19 +128,29 @@ function noDuplicates(end: EndState, history: History, report: Report): void {
   }
 }
 
-/** 3. Nothing is left to send, and every device's position is the account's current sequence. */
-function nothingPending(end: EndState, report: Report): void {
+/**
+ * 3. Nothing is left to send, and every device's position in each collection is past the collection's
+ * last change. (The account's sequence is shared by its collections, and a replayed answer leaves the
+ * position where the answer it replays did: changes of other collections since are none of its business.)
+ */
+function nothingPending(end: EndState, history: History, report: Report): void {
   for (const device of end.devices) {
     for (const item of device.items) {
       if (item.pending === null) continue;
       const refused = item.rejected ? `, refused: ${item.rejected}` : '';
       report(`${device.id} still has a pending ${item.pending} of ${describeVersion(item.data)} (local ${item.localId}${refused})`);
     }
-    const state = end.truth.syncStates.get(device.id);
-    if (!state) report(`${device.id} has no sync state on the server`);
-    else {
-      if (state.syncKey !== device.syncKey) report(`${device.id} holds sync key ${device.syncKey}, the server issued ${state.syncKey}`);
-      if (state.checkpointSeq !== end.truth.currentSeq) report(`${device.id}'s checkpoint is at ${state.checkpointSeq}, the account at ${end.truth.currentSeq}`);
+    for (const [collectionId, syncKey] of device.syncKeys) {
+      const state = end.truth.syncStates.get(`${device.id}/${collectionId}`);
+      const where = `${device.id} in collection ${collectionId}`;
+      if (!state) report(`${where} has no sync state on the server`);
+      else {
+        if (state.syncKey !== syncKey) report(`${where} holds sync key ${syncKey}, the server issued ${state.syncKey}`);
+        const last = history.lastCommitIn(collectionId);
+        if (state.checkpointSeq < last || state.checkpointSeq > end.truth.currentSeq) {
+          report(`${where} has its checkpoint at ${state.checkpointSeq}; the collection's last change is at ${last}, the account at ${end.truth.currentSeq}`);
+        }
+      }
     }
   }
 }
@@ -158,38 +185,49 @@ function deletesStayDeleted(end: EndState, history: History, report: Report): vo
 }
 
 /**
- * 5. Every acknowledged add or change is accounted for at the end, by one of `accountings` (tried in
- * order), and every version answered `conflict` was kept as the conflict record that answer promised.
+ * 5. No acknowledged version is lost. Each is, at the end: in the truth; or replaced by a later write of
+ * the item whose author had seen it (causality.ts: the edit was made on a device holding that version or
+ * one made knowing it; a delete, by a user who deleted it or a version made knowing it), where that
+ * later version is in turn accounted for the same way or is a delete; or kept as a conflict record.
+ * A later write made without seeing it, with no conflict record, is a lost update. And every version
+ * answered `conflict` was kept as the conflict record that answer promised.
  */
-interface Accounting {
-  name: string;
-  holds(ack: Ack & { data: string; seq: number }, end: EndState, history: History): boolean;
-}
-
-const accountings: readonly Accounting[] = [
-  { name: 'in the truth', holds: (ack, end) => end.truth.items.get(ack.serverId) === ack.data },
-  {
-    name: 'superseded by a later acknowledged change or delete of the same item',
-    holds: (ack, _end, history) => history.acks.some((b) => b.serverId === ack.serverId && b.seq !== null && b.seq > ack.seq),
-  },
-  { name: 'kept as a conflict record', holds: (ack, end) => keptAsConflict(end, ack.serverId, ack.data) },
-];
-
 const keptAsConflict = (end: EndState, serverId: string, data: string) => end.truth.conflictRecords.some((c) => c.serverId === serverId && c.data === data);
 
 function acknowledgedChangesKept(end: EndState, history: History, report: Report): void {
+  const memo = new Map<string, boolean>();
+  const accounted = (serverId: string, data: string, seq: number): boolean => {
+    const key = `${serverId}\n${seq}`;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    memo.set(key, false);
+    const kept =
+      end.truth.items.get(serverId) === data ||
+      keptAsConflict(end, serverId, data) ||
+      history.versionsOf(serverId).some((later) => {
+        if (later.seq <= seq) return false;
+        if (later.data !== null) return end.causality.knew(later.data, data) && accounted(serverId, later.data, later.seq);
+        const deleted = history.deletedVersion(later);
+        return deleted !== undefined && end.causality.knew(deleted, data);
+      });
+    memo.set(key, kept);
+    return kept;
+  };
   for (const ack of history.acks) {
     if (ack.data === null) continue;
     if (ack.seq === null) {
       report(`${ack.deviceId}'s ${ack.op} of ${describeVersion(ack.data)} (server item ${ack.serverId}) was acknowledged, but the server never stored it`);
       continue;
     }
-    const placed = { ...ack, data: ack.data, seq: ack.seq };
-    if (accountings.some((a) => a.holds(placed, end, history))) continue;
-    const now = end.truth.items.get(ack.serverId) ?? null;
+    if (accounted(ack.serverId, ack.data, ack.seq)) continue;
+    const later = history
+      .versionsOf(ack.serverId)
+      .filter((w) => w.seq > (ack.seq as number))
+      .map((w) => `${describeVersion(w.data)} by ${w.originDevice ?? 'the server'} at seq ${w.seq}`);
     report(
       `${ack.deviceId}'s acknowledged ${ack.op} of ${describeVersion(ack.data)} (server item ${ack.serverId}, seq ${ack.seq}) is lost: ` +
-        `the server holds ${describeVersion(now)}, and it is neither ${accountings.slice(1).map((a) => a.name).join(' nor ')}`,
+        `the server holds ${describeVersion(end.truth.items.get(ack.serverId) ?? null)}, no conflict record keeps it, and no later write ` +
+        `made knowing it accounts for it (later writes: ${later.length > 0 ? later.join(', ') : 'none'})`,
     );
   }
   for (const lost of history.conflicted) {
@@ -197,5 +235,17 @@ function acknowledgedChangesKept(end: EndState, history: History, report: Report
       const what = `${lost.deviceId}'s ${lost.op} of ${describeVersion(lost.data)} (server item ${lost.serverId})`;
       report(`${what} was answered "conflict", but no conflict record keeps it`);
     }
+  }
+}
+
+/**
+ * 6. Records stay apart: every version a server item ever held is of one record. Two records that only
+ * share a name (two "John Smith"s with different addresses and numbers) are two contacts, and a match
+ * by UID, or by name and a shared address or number, only ever joins copies of the same record.
+ */
+function recordsStayApart(history: History, report: Report): void {
+  for (const [serverId, versions] of history.items()) {
+    const records = [...new Set(versions.filter((v) => v.data !== null).map((v) => simIdOf(v.data as string) ?? '?'))];
+    if (records.length > 1) report(`server item ${serverId} held records ${records.join(' and ')}: they were joined as one`);
   }
 }

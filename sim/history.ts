@@ -41,6 +41,18 @@ export class History {
   committed = 0;
   private readonly versions = new Map<string, ServerWrite[]>();
   private readonly firstCommit = new Map<string, number>();
+  /** `device\nserver id` -> the version that device's user deleted, for the tombstones its delete writes. */
+  private readonly deletes = new Map<string, string>();
+
+  /** A device is sending a delete of `serverId`, for its user's delete of version `data`. */
+  noteDelete(deviceId: string, serverId: string, data: string): void {
+    this.deletes.set(`${deviceId}\n${serverId}`, data);
+  }
+
+  /** For a tombstone a device's delete wrote: the version that device's user deleted. */
+  deletedVersion(write: ServerWrite): string | undefined {
+    return write.originDevice === null ? undefined : this.deletes.get(`${write.originDevice}\n${write.serverId}`);
+  }
 
   recordCommit(writes: readonly ServerWrite[]): void {
     this.committed += writes.length;
@@ -92,6 +104,18 @@ export class History {
   /** Where a version of some record was first committed; versions are unique per user edit. */
   firstCommitOf(data: string): number | undefined {
     return this.firstCommit.get(data);
+  }
+
+  /** The sequence of the last version the server committed in the collection (0: none). */
+  lastCommitIn(collectionId: string): number {
+    let last = 0;
+    for (const versions of this.versions.values()) for (const v of versions) if (v.collectionId === collectionId && v.seq > last) last = v.seq;
+    return last;
+  }
+
+  /** Every item the server committed a version of, with its versions, oldest first. */
+  items(): Iterable<[string, readonly ServerWrite[]]> {
+    return this.versions.entries();
   }
 
   /** Every version of an item the server committed, oldest first. */

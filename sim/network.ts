@@ -22,6 +22,8 @@ import { describeRequest, describeResponse, type Trace } from './trace.js';
  *                       a few exchanges later (a retry overtaken by its original, still in flight);
  *                       nobody is waiting for that copy's reply.
  * Server restarts happen here too, between exchanges, because that is when a device would notice one.
+ * A restart waits for the exchanges in flight (a device may have several, one per collection) and
+ * holds back new ones until it is done: a kill in the middle of one is the crash test's business.
  * Collection calls go straight through: the simulator is about sync.
  */
 export const faultKinds = ['dropRequest', 'dropReply', 'duplicate', 'delayedDuplicate'] as const;
@@ -46,7 +48,11 @@ export class SimNetwork {
   faultsOn = true;
   /** Runs while a device waits for its reply (the server has answered): push notices get in here. */
   beforeReply: (deviceId: string) => Promise<void> = async () => undefined;
+  /** Called with each request as the device sends it, before any fault. */
+  beforeSend: (request: SyncRequest) => void = () => undefined;
   private readonly delayed: Array<{ request: SyncRequest; dueAt: number }> = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private restarting: Promise<void> | null = null;
 
   constructor(
     private readonly rng: Rng,
@@ -70,11 +76,30 @@ export class SimNetwork {
   }
 
   private async sync(request: SyncRequest): Promise<SyncResponse> {
-    const sent = wire(request, syncRequestSchema);
+    while (this.restarting) await this.restarting;
     if (this.faultsOn && this.rng.chance(this.rates.restart)) {
-      await this.server.restart();
-      this.trace?.('server restarts');
+      this.restarting = this.restartWhenIdle();
+      await this.restarting;
     }
+    const exchange = this.exchange(request);
+    this.inFlight.add(exchange);
+    try {
+      return await exchange;
+    } finally {
+      this.inFlight.delete(exchange);
+    }
+  }
+
+  private async restartWhenIdle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.server.restart();
+    this.trace?.('server restarts');
+    this.restarting = null;
+  }
+
+  private async exchange(request: SyncRequest): Promise<SyncResponse> {
+    const sent = wire(request, syncRequestSchema);
+    this.beforeSend(sent);
     for (const due of this.delayed.filter((d) => d.dueAt <= this.exchanges)) {
       this.delayed.splice(this.delayed.indexOf(due), 1);
       await this.deliverLate(due.request);

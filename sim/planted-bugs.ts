@@ -1,18 +1,23 @@
+import { etagOf } from '../src/content/etag.js';
 import { Hub } from '../src/hub/hub.js';
 import type { HubPorts } from '../src/hub/ports.js';
+import { ProtocolError } from '../src/protocol/errors.js';
 import type { SyncRequest, SyncResponse } from '../src/protocol/sync.js';
 import type { Replica, ReplicaTx } from '../src/sdk/replica.js';
-import type { Store } from '../src/store/store.js';
+import type { Store, StoreTx } from '../src/store/store.js';
 import type { CheckName } from './checkers.js';
 import type { HubFactory } from './server.js';
 
 /**
  * Bugs planted on purpose (`--plant-bug NAME`), to prove the checkers are not blind. Each swaps one
- * component for a version with a mistake the design exists to prevent; nothing in src changes.
+ * component for a version with a mistake the design exists to prevent; nothing in src changes. The hub
+ * still runs its own code: a store that answers it wrongly, or that changes what it is told to write,
+ * puts the mistake in the real code path (a merge, a conflict record, a duplicate match). Every check
+ * has a bug that it alone catches (test/sim.test.ts).
  */
 export interface PlantedBug {
   description: string;
-  /** The checks that must catch it, on some seeds. */
+  /** Exactly the checks that fail on some seed (the unmodified code passing that seed). */
   caughtBy: readonly CheckName[];
   hub?: HubFactory;
   replica?: (replica: Replica) => Replica;
@@ -48,6 +53,15 @@ class ForgetfulHub extends Hub {
   }
 }
 
+/** A hub that refuses an exchange carrying more than one delete, as if that were malformed. */
+class RefusingHub extends Hub {
+  override async sync(accountId: string, protocol: string, request: SyncRequest): Promise<SyncResponse> {
+    const deletes = request.collections.flatMap((c) => c.commands ?? []).filter((c) => c.op === 'delete').length;
+    if (deletes > 1) throw new ProtocolError('invalidRequest', 'one delete per request');
+    return super.sync(accountId, protocol, request);
+  }
+}
+
 /** A hub whose store never finds the push tokens a device echoes: the server ignores what push delivered. */
 class DeafToEchoHub extends Hub {
   constructor(store: Store, ports: HubPorts) {
@@ -61,6 +75,59 @@ class DeafToEchoHub extends Hub {
     );
   }
 }
+
+/** A hub over the store with some of its transaction's methods replaced. */
+function alteredHub(alter: (tx: StoreTx) => Partial<StoreTx>): HubFactory {
+  return (store, ports) =>
+    new Hub(
+      {
+        transaction: (fn) => store.transaction((tx) => fn({ ...tx, ...alter(tx) })),
+        observeCommits: (observer) => store.observeCommits(observer),
+        close: () => store.close(),
+      },
+      ports,
+    );
+}
+
+/** A vCard or iCalendar object's main component's properties, by name, as the lines that carry them (the sim writes no folded lines). */
+function propertyLines(data: string): Map<string, string> {
+  const lines = new Map<string, string>();
+  for (const line of data.split('\r\n')) {
+    const name = /^[A-Z-]+(?=[:;])/.exec(line)?.[0];
+    if (name && name !== 'BEGIN' && name !== 'END' && !lines.has(name)) lines.set(name, line);
+  }
+  return lines;
+}
+
+/**
+ * A hub whose property merges come out wrong: `mutate(merged, base, truth)` is what gets written in
+ * place of the merged version. A merge is the one write the hub makes as itself (no origin device),
+ * right after reading the common version (getVersionAt).
+ */
+function mergeGoneWrong(mutate: (merged: string, base: Map<string, string>, truth: Map<string, string>) => string): HubFactory {
+  return alteredHub((tx) => {
+    let base: string | undefined;
+    return {
+      getVersionAt: async (accountId, itemId, seq) => (base = await tx.getVersionAt(accountId, itemId, seq)),
+      putItem: async (row, writtenAt) => {
+        const truth = row.originDevice === null && row.data !== null && base !== undefined ? await tx.getItem(row.accountId, row.collectionId, row.id) : undefined;
+        const data = truth?.data && row.data && base !== undefined ? mutate(row.data, propertyLines(base), propertyLines(truth.data)) : row.data;
+        return tx.putItem(data === row.data ? row : { ...row, data, etag: etagOf(data as string) }, writtenAt);
+      },
+    };
+  });
+}
+
+/** The merged object with `replace(name, line)` applied to every line of its main component: a new line, or null to drop it. */
+const rewriteLines = (merged: string, replace: (name: string, line: string) => string | null): string =>
+  merged
+    .split('\r\n')
+    .map((line) => {
+      const name = /^[A-Z-]+(?=[:;])/.exec(line)?.[0];
+      return name && name !== 'BEGIN' && name !== 'END' ? replace(name, line) : line;
+    })
+    .filter((line): line is string => line !== null)
+    .join('\r\n');
 
 /** The replica with some of its transaction's methods replaced. */
 function alterTx(replica: Replica, alter: (tx: ReplicaTx) => Partial<ReplicaTx>): Replica {
@@ -90,8 +157,9 @@ export const plantedBugs = {
   },
   'replica-drops-sync-key': {
     description: 'the replica does not store the key a reply brings, so the device keeps sending the one it started with',
-    // Every exchange is then an initial sync: with paging it never ends, without it the keys disagree.
-    caughtBy: ['run-completes', 'nothing-pending'],
+    // Every exchange is then an initial sync, and with three collections one of them pages: it never
+    // ends, and the device gives up on the run.
+    caughtBy: ['run-completes'],
     replica: (replica) =>
       alterTx(replica, (tx) => ({
         setSyncKey: (c, key) => {
@@ -103,6 +171,65 @@ export const plantedBugs = {
     description: 'the hub ignores the push tokens a device echoes, so a device that got an add by push never hears that the item was deleted',
     caughtBy: ['devices-match-truth'],
     hub: (store, ports) => new DeafToEchoHub(store, ports),
+  },
+  'merge-drops-their-property': {
+    description: "the three-way merge drops a property only the other device set (the truth has it, the common version does not)",
+    caughtBy: ['acknowledged-changes-kept'],
+    hub: mergeGoneWrong((merged, base, truth) => rewriteLines(merged, (name, line) => (!base.has(name) && truth.get(name) === line ? null : line))),
+  },
+  'merge-keeps-incoming': {
+    description: "the merge keeps the incoming device's value of a property the other device changed (a plain lost update)",
+    caughtBy: ['acknowledged-changes-kept'],
+    hub: mergeGoneWrong((merged, base, truth) =>
+      rewriteLines(merged, (name, line) => {
+        const before = base.get(name);
+        return before !== undefined && truth.get(name) === line && before !== line ? before : line;
+      }),
+    ),
+  },
+  'priority-win-keeps-nothing': {
+    description: 'when an incoming version wins on priority, the version it replaces is not kept as a conflict record',
+    caughtBy: ['acknowledged-changes-kept'],
+    hub: alteredHub((tx) => ({
+      addConflict: async (row) => {
+        const replaced = row.reason === 'priority' && (await tx.getItem(row.accountId, row.collectionId, row.itemId))?.data === row.data;
+        if (!replaced) await tx.addConflict(row);
+      },
+    })),
+  },
+  'delete-win-keeps-nothing': {
+    description: 'when a delete wins on priority over an edit, the edited version is not kept as a conflict record',
+    caughtBy: ['acknowledged-changes-kept'],
+    hub: alteredHub((tx) => ({
+      addConflict: async (row) => {
+        if (row.reason !== 'deleteLost') await tx.addConflict(row);
+      },
+    })),
+  },
+  'twins-by-name-alone': {
+    description: 'duplicate detection matches contacts by name alone: two different "John Smith"s with different emails become one',
+    caughtBy: ['records-stay-apart'],
+    // The store hands the hub every contact of the same name as if it carried the new card's UID.
+    hub: alteredHub((tx) => ({
+      findTwinCandidates: async (accountId, collectionId, uid, matchName) => {
+        const rows = await tx.findTwinCandidates(accountId, collectionId, uid, matchName);
+        return uid === null ? rows : rows.map((r) => (matchName !== null && r.matchName === matchName ? { ...r, uid } : r));
+      },
+    })),
+  },
+  'refuse-two-deletes': {
+    description: 'the hub refuses, as an invalid request, an exchange that deletes more than one item',
+    // The device cannot go on: the run stops there, and no end state is checked.
+    caughtBy: ['run-completes'],
+    hub: (store, ports) => new RefusingHub(store, ports),
+  },
+  'queue-skips-adds-without-uid': {
+    description: "the replica's pending queue leaves out new cards without a UID, so they are never sent",
+    caughtBy: ['nothing-pending'],
+    replica: (replica) =>
+      alterTx(replica, (tx) => ({
+        pending: (c, limit) => tx.pending(c, Number.MAX_SAFE_INTEGER).filter((i) => !(i.pending === 'add' && i.data !== null && !/^UID:/m.test(i.data))).slice(0, limit),
+      })),
   },
 } satisfies Record<string, PlantedBug>;
 

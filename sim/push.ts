@@ -27,7 +27,7 @@ export class SimPush {
     private readonly rng: Rng,
     private readonly server: SimServer,
     private readonly accountId: string,
-    private readonly collectionId: string,
+    private readonly collectionIds: readonly string[],
     private readonly trace: Trace | undefined,
   ) {
     // A restart drops every channel, as a real process exit would.
@@ -40,7 +40,7 @@ export class SimPush {
   }
 
   async connect(deviceId: string): Promise<void> {
-    const channel = new SimChannel(this.accountId, deviceId, new Set([this.collectionId]), (notice) => this.arrive(deviceId, notice));
+    const channel = new SimChannel(this.accountId, deviceId, new Set(this.collectionIds), (notice) => this.arrive(deviceId, notice));
     this.channels.set(deviceId, channel);
     await this.server.push.register(channel);
     this.trace?.(`${deviceId} opens a push channel`);

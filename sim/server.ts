@@ -20,6 +20,7 @@ import type { ItemRow, Store, StoreTx } from '../src/store/store.js';
 /** One committed item version (data null: a tombstone). `seq` is its place in the account's change sequence. */
 export interface ServerWrite {
   seq: number;
+  collectionId: string;
   serverId: string;
   data: string | null;
   etag: string;
@@ -30,11 +31,12 @@ export type HubFactory = (store: Store, ports: HubPorts) => Hub;
 
 /** What the server holds once the run is over, read straight from the file and the sync states. */
 export interface ServerTruth {
-  /** Live items of the collection: data by server id. */
+  /** Live items of the simulated collections: data by server id. */
   items: Map<string, string>;
   /** Losing versions the hub kept, by item: what a conflict result promised. */
   conflictRecords: Array<{ serverId: string; data: string }>;
   currentSeq: number;
+  /** By `device/collection`. */
   syncStates: Map<string, { syncKey: number; checkpointSeq: number } | undefined>;
 }
 
@@ -102,12 +104,14 @@ export class SimServer {
     if (this.ports.clock.now() - this.lastPurge >= purgeIntervalMs) await this.purge();
   }
 
-  async readTruth(accountId: string, collectionId: string, deviceIds: readonly string[]): Promise<ServerTruth> {
+  async readTruth(accountId: string, collectionIds: readonly string[], deviceIds: readonly string[]): Promise<ServerTruth> {
     const { currentSeq, syncStates } = await this.store.transaction(async (tx) => {
       const states = new Map<string, { syncKey: number; checkpointSeq: number } | undefined>();
       for (const id of deviceIds) {
-        const state = await tx.getSyncState(accountId, id, collectionId);
-        states.set(id, state && { syncKey: state.syncKey, checkpointSeq: state.checkpoint.seq });
+        for (const collectionId of collectionIds) {
+          const state = await tx.getSyncState(accountId, id, collectionId);
+          states.set(`${id}/${collectionId}`, state && { syncKey: state.syncKey, checkpointSeq: state.checkpoint.seq });
+        }
       }
       return { currentSeq: await tx.currentSeq(accountId), syncStates: states };
     });
@@ -116,13 +120,13 @@ export class SimServer {
     try {
       const rows = prepare<[string, string], { id: string; data: string }>(
         'SELECT id, data FROM items WHERE account_id = ? AND collection_id = ? AND deleted_at IS NULL ORDER BY id',
-      ).all(accountId, collectionId);
+      );
       const kept = prepare<[string, string], { item_id: string; data: string }>(
         'SELECT item_id, data FROM conflicts WHERE account_id = ? AND collection_id = ? ORDER BY created_at, id',
-      ).all(accountId, collectionId);
+      );
       return {
-        items: new Map(rows.map((r) => [r.id, r.data])),
-        conflictRecords: kept.map((r) => ({ serverId: r.item_id, data: r.data })),
+        items: new Map(collectionIds.flatMap((c) => rows.all(accountId, c)).map((r) => [r.id, r.data])),
+        conflictRecords: collectionIds.flatMap((c) => kept.all(accountId, c)).map((r) => ({ serverId: r.item_id, data: r.data })),
         currentSeq,
         syncStates,
       };
@@ -170,7 +174,7 @@ function recording(tx: StoreTx, writes: ServerWrite[]): StoreTx {
       const value = Reflect.get(target, property, receiver);
       if (property !== 'putItem' || typeof value !== 'function') return value;
       return (row: ItemRow, ...rest: unknown[]) => {
-        writes.push({ seq: row.seq, serverId: row.id, data: row.data, etag: row.etag, originDevice: row.originDevice });
+        writes.push({ seq: row.seq, collectionId: row.collectionId, serverId: row.id, data: row.data, etag: row.etag, originDevice: row.originDevice });
         return value.call(target, row, ...rest);
       };
     },

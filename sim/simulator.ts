@@ -50,7 +50,7 @@ const settlePassesMax = 6;
 export async function runSeed(seed: number, options: RunOptions = {}): Promise<SeedReport> {
   const world = await buildWorld(seed, options);
   const counters = { syncs: 0, syncsGivenUp: 0, reinitializations: 0 };
-  const sync = (device: SimDevice) => syncDevice(world, device, counters, options.trace);
+  const sync = (device: SimDevice, together = false) => syncDevice(world, device, together, counters, options.trace);
   const failures: CheckFailure[] = [];
   let truthItems = 0;
   try {
@@ -61,18 +61,19 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
     }
     const fresh = world.freshDevice();
     await sync(fresh);
-    const freshItems = fresh.replica.transaction((tx) => tx.all(world.collectionId));
+    const collectionIds = world.collections.map((c) => c.id);
+    const freshItems = fresh.replica.transaction((tx) => collectionIds.flatMap((c) => tx.all(c)));
     const devices: DeviceEnd[] = world.devices.map((d) =>
-      d.replica.transaction((tx) => ({ id: d.id, items: tx.all(world.collectionId), syncKey: tx.syncKey(world.collectionId) })),
+      d.replica.transaction((tx) => ({ id: d.id, items: collectionIds.flatMap((c) => tx.all(c)), syncKeys: new Map(collectionIds.map((c) => [c, tx.syncKey(c)])) })),
     );
     const truth = await world.server.readTruth(
       world.accountId,
-      world.collectionId,
+      collectionIds,
       world.devices.map((d) => d.id),
     );
     truthItems = truth.items.size;
     const freshDevice = new Map(freshItems.filter((i) => i.data !== null && i.serverId !== null).map((i) => [i.serverId as string, i.data as string]));
-    failures.push(...runCheckers({ truth, freshDevice, devices }, world.history));
+    failures.push(...runCheckers({ truth, freshDevice, devices, causality: world.causality }, world.history));
   } catch (err) {
     // Whatever stopped the run, the seed reports it and replays it like any other finding.
     failures.push({ check: 'run-completes', detail: err instanceof DeviceError ? err.message : `the run stopped: ${(err as Error).stack ?? err}` });
@@ -101,40 +102,51 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
 /** A device failed in a way no retry can fix: the run cannot go on meaningfully. */
 class DeviceError extends Error {}
 
+/**
+ * A device syncs every collection: one after another, or (`together`) all at once, so that several of
+ * its exchanges are in flight together (the SDK runs one at a time per collection, not per device).
+ */
 async function syncDevice(
   world: World,
   device: SimDevice,
+  together: boolean,
   counters: { syncs: number; syncsGivenUp: number; reinitializations: number },
   trace: Trace | undefined,
 ): Promise<void> {
   counters.syncs++;
-  trace?.(`${device.id} syncs`);
-  try {
-    const summary = await device.client.syncCollection(world.collectionId);
-    if (summary.reinitialized) counters.reinitializations++;
-  } catch (err) {
-    if (!(err instanceof RetryableError)) throw new DeviceError(`${device.id} failed to sync: ${(err as Error).message}`);
-    counters.syncsGivenUp++;
-    trace?.(`${device.id} gives up until later: ${err.message}`);
-  }
-  // The application removes what the server deleted, as the CLI does with files.
-  device.replica.transaction((tx) => reapDeleted(tx, world.collectionId));
+  trace?.(`${device.id} syncs${together ? ' every collection at once' : ''}`);
+  const one = async (collectionId: string) => {
+    try {
+      const summary = await device.client.syncCollection(collectionId);
+      if (summary.reinitialized) counters.reinitializations++;
+    } catch (err) {
+      if (!(err instanceof RetryableError)) throw new DeviceError(`${device.id} failed to sync ${collectionId}: ${(err as Error).message}`);
+      counters.syncsGivenUp++;
+      trace?.(`${device.id} gives up on ${collectionId} until later: ${err.message}`);
+    }
+    // The application removes what the server deleted, as the CLI does with files.
+    device.replica.transaction((tx) => reapDeleted(tx, collectionId));
+  };
+  if (together) await Promise.all(world.collections.map((c) => one(c.id)));
+  else for (const c of world.collections) await one(c.id);
 }
 
 /**
  * Pauses between rounds: mostly short, sometimes days, and now and then longer than tombstones are
- * kept, so devices that did not sync in time find their keys expired and re-initialize.
+ * kept, so devices that did not sync in time find their keys expired and re-initialize. Now and then
+ * the server's clock is set back (by up to a day), as a corrected system clock is.
  */
 function pauseMs(world: World): number {
   const minute = 60_000;
   const day = 24 * 60 * minute;
   const roll = world.schedule.float();
+  if (roll < 0.04) return -world.schedule.int(1, 24 * 60) * minute;
   if (roll < 0.7) return world.schedule.int(1, 120) * minute;
   if (roll < 0.95) return world.schedule.int(1, 4) * day;
   return world.schedule.int(45, 100) * day;
 }
 
-async function randomPhase(world: World, sync: (d: SimDevice) => Promise<void>, trace: Trace | undefined): Promise<void> {
+async function randomPhase(world: World, sync: (d: SimDevice, together?: boolean) => Promise<void>, trace: Trace | undefined): Promise<void> {
   const { schedule, devices } = world;
   for (let round = 0; round < world.shape.rounds; round++) {
     world.clock.advance(pauseMs(world));
@@ -153,7 +165,7 @@ async function randomPhase(world: World, sync: (d: SimDevice) => Promise<void>, 
       await pushTurn(world, device, online);
       const actions = schedule.chance(0.7) ? schedule.int(1, 3) : 0;
       for (let i = 0; i < actions; i++) world.workload.act(device, devices);
-      if (device.offlineUntil <= round && schedule.chance(0.6)) await sync(device);
+      if (device.offlineUntil <= round && schedule.chance(0.6)) await sync(device, schedule.chance(0.4));
     }
   }
 }
@@ -180,7 +192,7 @@ async function quietPhase(world: World, sync: (d: SimDevice) => Promise<void>): 
       await world.push.deliver(device, Number.MAX_SAFE_INTEGER);
       await sync(device);
     }
-    const pending = world.devices.some((d) => d.replica.transaction((tx) => tx.pending(world.collectionId, 1).length > 0));
+    const pending = world.devices.some((d) => d.replica.transaction((tx) => world.collections.some((c) => tx.pending(c.id, 1).length > 0)));
     if (world.history.committed === committedBefore && !pending) return true;
   }
   return false;

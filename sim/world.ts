@@ -3,6 +3,7 @@ import type { HubPorts } from '../src/hub/ports.js';
 import { openMemoryReplica } from '../src/sdk/memory-replica.js';
 import type { Replica } from '../src/sdk/replica.js';
 import { SyncClient } from '../src/sdk/sync-loop.js';
+import { Causality } from './causality.js';
 import { History } from './history.js';
 import { faultKinds, SimNetwork, type Fault, type FaultRates } from './network.js';
 import { plantedBugs, type PlantedBug, type PlantedBugName } from './planted-bugs.js';
@@ -10,12 +11,13 @@ import { SimPush } from './push.js';
 import { Rng } from './random.js';
 import { SimServer } from './server.js';
 import type { Trace } from './trace.js';
-import { Workload, type UserDevice } from './workload.js';
+import { Workload, type Kind, type SimCollection, type UserDevice } from './workload.js';
 
 /**
- * A world built from a seed: one account on a real hub, 2 to 8 devices running the real SyncClient on
- * memory replicas, the faulty network between them, and a fake clock that only moves when the
- * simulation says so (pauses between rounds, the client's retry backoff).
+ * A world built from a seed: one account on a real hub with three collections (contacts, calendar,
+ * tasks), 2 to 8 devices running the real SyncClient on memory replicas, the faulty network between
+ * them, and a fake clock that only moves when the simulation says so (pauses between rounds, which now
+ * and then set it back, as a corrected system clock does; the client's retry backoff).
  */
 
 export interface Shape {
@@ -39,9 +41,10 @@ export interface World {
   network: SimNetwork;
   push: SimPush;
   history: History;
+  causality: Causality;
   workload: Workload;
   accountId: string;
-  collectionId: string;
+  collections: SimCollection[];
   devices: SimDevice[];
   /** A device that joins after the run to pull the truth, through the network without faults. */
   freshDevice(): SimDevice;
@@ -61,6 +64,7 @@ export class FakeClock {
   now(): number {
     return this.ms;
   }
+  /** Forward, or backward for a negative `ms`. */
   advance(ms: number): void {
     this.ms += Math.round(ms);
   }
@@ -83,13 +87,18 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
     random: { id: () => idRng.id() },
     logger: { info: () => undefined, warn: () => undefined },
   };
+  const causality = new Causality();
   const history = new History();
   const server = new SimServer(ports, bug?.hub ?? ((store, p) => new Hub(store, p)), (writes) => history.recordCommit(writes));
   const account = await server.hub.accounts.create('sim', 'no-password');
-  const contacts = (await server.hub.accounts.listCollections(account.id)).find((c) => c.kind === 'contacts');
-  if (!contacts) throw new Error('a new account has a contacts collection');
+  const listed = await server.hub.accounts.listCollections(account.id);
+  const collections = (['contacts', 'events', 'tasks'] as const).map((kind: Kind): SimCollection => {
+    const row = listed.find((c) => c.kind === kind);
+    if (!row) throw new Error(`a new account has a ${kind} collection`);
+    return { id: row.id, kind };
+  });
   const network = new SimNetwork(networkRng, server, account.id, shape.faults, (request, response) => history.recordDelivery(request, response), options.trace);
-  const push = new SimPush(pushRng, server, account.id, contacts.id, options.trace);
+  const push = new SimPush(pushRng, server, account.id, collections.map((c) => c.id), options.trace);
 
   const device = (id: string, replica: Replica, rng: Rng, windowSize: number, commandsMax: number, attemptsMax: number) => {
     let locals = 0;
@@ -113,6 +122,19 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
     // Small windows and batches, so paging and partial uploads happen all the time.
     devices.push(device(`d${i}`, replica, shapeRng.fork(), shapeRng.int(1, 12), shapeRng.int(1, 6), shapeRng.int(2, 5)));
   }
+  // What each delete a device sends is about: the version its user deleted (causality.ts).
+  network.beforeSend = (request) => {
+    const d = devices.find((x) => x.id === request.device.id);
+    if (!d) return;
+    for (const c of request.collections) {
+      for (const command of c.commands ?? []) {
+        if (command.op !== 'delete') continue;
+        const localId = d.replica.transaction((tx) => tx.byServerId(c.collectionId, command.serverId)?.localId);
+        const deleted = localId === undefined ? undefined : causality.deletedVersion(d.id, localId);
+        if (deleted !== undefined) history.noteDelete(d.id, command.serverId, deleted);
+      }
+    }
+  };
   // A notice may reach a device while its exchange is in flight, between the server's answer and the device's reading of it.
   network.beforeReply = async (deviceId) => {
     const d = devices.find((x) => x.id === deviceId);
@@ -127,9 +149,10 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
     network,
     push,
     history,
-    workload: new Workload(workloadRng, contacts.id, options.trace),
+    causality,
+    workload: new Workload(workloadRng, collections, causality, options.trace),
     accountId: account.id,
-    collectionId: contacts.id,
+    collections,
     devices,
     freshDevice: () => device('fresh', openMemoryReplica(), shapeRng.fork(), 3, 6, 1),
     async close() {

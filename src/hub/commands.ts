@@ -30,6 +30,11 @@ export interface AppliedCommands {
   recorded: RecordedResult[];
   /** Items an answered Add maps to that have been deleted since: the device must be told. */
   deletedSince: string[];
+  /**
+   * Items whose current version the device was sent but kept out for an edit of its own, which then
+   * lost: the device must be sent that version again, its checkpoint is already past it.
+   */
+  resend: string[];
 }
 
 export interface CommandContext extends WriteContext {
@@ -57,7 +62,7 @@ export async function applyClientCommands(
   retried: boolean,
 ): Promise<AppliedCommands> {
   const record = indexRecorded(previous);
-  const out: AppliedCommands = { results: [], recorded: [], deletedSince: [] };
+  const out: AppliedCommands = { results: [], recorded: [], deletedSince: [], resend: [] };
   for (const [index, command] of commands.entries()) {
     // Answered once every window of the exchange is cut (answerFetches).
     if (command.op === 'fetch') continue;
@@ -75,13 +80,17 @@ export async function applyClientCommands(
         ? ((await ledgerAnswer(ctx, command.clientId, dataEtag as string)) ??
           (await addItem(ctx, command.clientId, command.data, dataEtag as string, record.addedAs(command.clientId))))
         : command.op === 'change'
-          ? await changeItem(ctx, command.serverId, command.data, dataEtag as string)
-          : await deleteItem(ctx, command.serverId));
+          ? await changeItem(ctx, command.serverId, command.data, dataEtag as string, command.etag)
+          : await deleteItem(ctx, command.serverId, command.etag));
     if (!recorded && outcome.status === 'ok' && outcome.serverId !== undefined) outcome.seq = await matchingSeq(ctx, outcome.serverId, dataEtag);
     if (command.op === 'add' && outcome.serverId) {
       await ctx.tx.recordLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, command.clientId, dataEtag as string, outcome.serverId);
       const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, outcome.serverId);
-      if (item?.deletedAt != null) out.deletedSince.push(item.id);
+      if (!item || item.deletedAt !== null) out.deletedSince.push(outcome.serverId);
+    }
+    if (command.op !== 'add' && command.etag !== undefined && outcome.status === 'conflict') {
+      const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, command.serverId);
+      if (item && item.deletedAt === null && item.etag !== command.etag) out.resend.push(item.id);
     }
     out.recorded.push(outcome);
     const result: CommandResult = { index, op: command.op, status: outcome.status as CommandResult['status'] };
@@ -139,12 +148,15 @@ async function matchingSeq(ctx: CommandContext, serverId: string, dataEtag: stri
   return matches ? item.seq : undefined;
 }
 
-/** An Add this device already made with this content: answered with the item it landed on. */
+/**
+ * An Add this device already made with this content: answered with the item it landed on, also when
+ * that item has been deleted since and its tombstone purged (the device is then told it is deleted).
+ */
 async function ledgerAnswer(ctx: CommandContext, clientId: string, dataEtag: string): Promise<RecordedResult | undefined> {
   const itemId = await ctx.tx.findLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, clientId, dataEtag);
-  const item = itemId === undefined ? undefined : await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, itemId);
-  if (!item) return undefined;
-  return { op: 'add', clientId, serverId: item.id, dataEtag, status: 'ok', ...(item.deletedAt === null ? { etag: item.etag } : {}) };
+  if (itemId === undefined) return undefined;
+  const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, itemId);
+  return { op: 'add', clientId, serverId: itemId, dataEtag, status: 'ok', ...(item && item.deletedAt === null ? { etag: item.etag } : {}) };
 }
 
 const pendingFor = (ctx: CommandContext, item: ItemRow): Action => deriveAction(actionFacts(item), ctx.from, ctx.deviceId, ctx.held.get(item.id));
@@ -202,10 +214,13 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
       return done('ok', await writeItem(ctx, id, null, data, check.index, ctx.deviceId), id);
     }
     case 'mergeIntoOld': {
-      // The user added it again by hand: the old record is updated to match.
+      // The user added it again by hand: the old record is updated to match. Nothing says the typed
+      // version was made from the old one, so the old one is kept as a conflict record, as a version
+      // that lost on priority is: otherwise another device's edit of it would be lost silently.
       const old = twin as ItemRow;
-      const itemEtag = old.etag === etag ? old.etag : await writeItem(ctx, old.id, old, data, check.index, ctx.deviceId);
-      return done('ok', itemEtag, old.id);
+      if (old.etag === etag) return done('ok', old.etag, old.id);
+      await keepConflict(ctx, old, old.data as string, old.originDevice, ctx.deviceId, 'priority');
+      return done('ok', await writeItem(ctx, old.id, old, data, check.index, ctx.deviceId), old.id);
     }
     case 'ackLost':
     case 'dropDuplicate': {
@@ -221,7 +236,8 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
   }
 }
 
-async function changeItem(ctx: CommandContext, serverId: string, data: string, etag: string): Promise<RecordedResult> {
+/** `madeFrom`: the etag of the version the edit was made from, if the device said. */
+async function changeItem(ctx: CommandContext, serverId: string, data: string, etag: string, madeFrom?: string): Promise<RecordedResult> {
   const base = { op: 'change' as const, serverId, dataEtag: etag };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
   if (!item) return { ...base, status: 'notFound', message: 'no such item' };
@@ -243,10 +259,21 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
     }
   }
   if (item.etag === etag) return { ...base, status: 'ok', etag };
-  // Fig. 8 block 808: a stale NO_CHANGE or ADD makes this the only change; a pending UPDATE means
-  // another sync point changed the record since this one last synced.
-  if (pending !== 'UPDATE') return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item, data, check.index, ctx.deviceId) };
-  return { ...base, ...(await concurrentChange(ctx, item, data, check.index, await ctx.tx.getVersionAt(ctx.collection.accountId, item.id, baseSeqFor(ctx, item)))) };
+  // Fig. 8 block 808: a pending UPDATE means another sync point changed the record since this one
+  // last synced; the version at its position is the common one, unless the device names another (it
+  // kept the one at its position out for this edit), and then the common one is not known here.
+  if (pending === 'UPDATE') {
+    const common = await ctx.tx.getVersionAt(ctx.collection.accountId, item.id, baseSeqFor(ctx, item));
+    const known = common !== undefined && (madeFrom === undefined || etagOf(common) === madeFrom);
+    return { ...base, ...(await concurrentChange(ctx, item, data, check.index, known ? common : null)) };
+  }
+  // The edit was made from another version than the current one, which the device was sent but kept
+  // out for this edit (or which an add of its own wrote over another row of the same record): a
+  // concurrent change, whatever its position says. Their common version is not known here, so
+  // priority decides and the loser is kept.
+  if (madeFrom !== undefined && madeFrom !== item.etag) return { ...base, ...(await concurrentChange(ctx, item, data, check.index, null)) };
+  // A stale NO_CHANGE or ADD makes this the only change.
+  return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item, data, check.index, ctx.deviceId) };
 }
 
 /**
@@ -273,14 +300,17 @@ async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string
   return { status: 'conflict', message: `another device with higher priority changed this item; this version is kept as conflict ${conflictId}` };
 }
 
-async function deleteItem(ctx: CommandContext, serverId: string): Promise<RecordedResult> {
+/** `madeFrom`: the etag of the version the user deleted, if the device said. */
+async function deleteItem(ctx: CommandContext, serverId: string, madeFrom?: string): Promise<RecordedResult> {
   const base = { op: 'delete' as const, serverId };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
   if (!item) return { ...base, status: 'notFound', message: 'no such item' };
   const pending = pendingFor(ctx, item);
   // Deleting what is already deleted (elsewhere: Fig. 8 block 802, or here) is done: the wish holds.
   if (recover('DELETED', pending).kind === 'dropDeleted' || item.deletedAt !== null) return { ...base, status: 'ok' };
-  if (pending === 'UPDATE') {
+  // A delete of another version than the current one (one the device never had, as during an initial
+  // sync) is concurrent with it, as the edit of one is.
+  if (pending === 'UPDATE' || (madeFrom !== undefined && madeFrom !== item.etag)) {
     // Edited elsewhere since this device last synced, and deleted here: priority decides.
     const winner = resolveByPriority(
       { deviceId: ctx.deviceId, priority: ctx.priorities.get(ctx.deviceId) },

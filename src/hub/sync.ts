@@ -16,7 +16,7 @@ import { mergeRanges } from '../protocol/push.js';
 import type { ClientCommand, CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../protocol/version.js';
 import type { ItemRow, Store, StoreTx } from '../store/store.js';
-import { answerFetches, applyClientCommands } from './commands.js';
+import { answerFetches, applyClientCommands, type AppliedCommands } from './commands.js';
 import { deviceErrorsKept, noteExchange } from './health.js';
 import { accountLimit, type HubPorts } from './ports.js';
 import { ResponseBudget } from './response-budget.js';
@@ -175,7 +175,7 @@ async function syncCollection(exchange: Exchange, c: CollectionRequest, rules: R
     retried,
   );
   const changes =
-    c.getChanges === false ? { commands: [], moreAvailable: false, reached: from } : await serverChanges(exchange, c, from, until, held, applied.deletedSince);
+    c.getChanges === false ? { commands: [], moreAvailable: false, reached: from } : await serverChanges(exchange, c, from, until, held, applied);
   const { commands, moreAvailable, reached } = changes;
   const next = advanceKey(decision, c.syncKey, state, from, reached, resumesInitial);
   await tx.putSyncState({
@@ -216,7 +216,7 @@ async function serverChanges(
   from: Checkpoint,
   until: Checkpoint | undefined,
   held: ReadonlyMap<string, number>,
-  deletedSince: readonly string[],
+  { deletedSince, resend }: Pick<AppliedCommands, 'deletedSince' | 'resend'>,
 ): Promise<{ commands: ServerCommand[]; moreAvailable: boolean; reached: Checkpoint }> {
   const window = Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
   const query = { accountId, collectionId: c.collectionId, deviceId, ...timeRangeOf(c.options) };
@@ -246,6 +246,10 @@ async function serverChanges(
     commands.push(...(item ? toServerCommand(item, item.deletedAt === null ? 'UPDATE' : 'DELETE', c.options) : [{ op: 'delete' as const, serverId: itemId }]));
   }
   for (const id of deletedSince) if (!told.has(id)) commands.push({ op: 'delete', serverId: id });
+  for (const id of resend) {
+    const item = told.has(id) ? undefined : await tx.getItem(accountId, c.collectionId, id);
+    if (item && item.deletedAt === null) commands.push(...toServerCommand(item, 'UPDATE', c.options));
+  }
   const moreAvailable = sizes.length > fitting;
   if (!moreAvailable && until) {
     return { commands, reached: until, moreAvailable: (await tx.countChanges({ ...query, checkpoint: until, limit: 1 })) > 0 };

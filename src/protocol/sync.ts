@@ -18,8 +18,9 @@ export const syncKeySchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER
 
 export const clientCommandSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('add'), clientId: clientIdSchema, data: z.string() }),
-  z.object({ op: z.literal('change'), serverId: serverIdSchema, data: z.string() }),
-  z.object({ op: z.literal('delete'), serverId: serverIdSchema }),
+  /** `etag`: the version the edit or delete was made from, when the client knows it (§8); another one means a concurrent change. */
+  z.object({ op: z.literal('change'), serverId: serverIdSchema, data: z.string(), etag: z.string().min(1).max(128).optional() }),
+  z.object({ op: z.literal('delete'), serverId: serverIdSchema, etag: z.string().min(1).max(128).optional() }),
   z.object({ op: z.literal('fetch'), serverId: serverIdSchema }),
 ]);
 export type ClientCommand = z.infer<typeof clientCommandSchema>;

@@ -257,8 +257,10 @@ function toCommands(items: LocalItem[]): ClientCommand[] {
   for (const item of items) {
     if (item.pending === 'add' && item.data !== null) commands.push({ op: 'add', clientId: item.localId, data: item.data });
     else if (item.pending === 'change' && item.serverId !== null && item.data !== null) {
-      commands.push({ op: 'change', serverId: item.serverId, data: item.data });
-    } else if (item.pending === 'delete' && item.serverId !== null) commands.push({ op: 'delete', serverId: item.serverId });
+      // The etag names the version the edit (or delete, below) was made from: a version the server
+      // sent meanwhile, which this replica kept out because of the edit, makes it a concurrent change.
+      commands.push({ op: 'change', serverId: item.serverId, data: item.data, ...(item.etag !== null ? { etag: item.etag } : {}) });
+    } else if (item.pending === 'delete' && item.serverId !== null) commands.push({ op: 'delete', serverId: item.serverId, ...(item.etag !== null ? { etag: item.etag } : {}) });
   }
   return commands;
 }
@@ -334,8 +336,10 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       if (command.op === 'add') dropTwinRow(tx, collectionId, item, serverId);
       tx.put(collectionId, { ...item, serverId, ...(truth ? { data: truth.data, etag: truth.etag } : {}), pending: unchanged ? null : item.pending });
     } else if (result.status === 'notFound' && command.op === 'change') {
-      // The server does not know the item at all (never, or long purged): keep the edit as a new item.
-      tx.put(collectionId, { ...item, serverId: null, etag: null, pending: 'add' });
+      // The server does not know the item at all (never, or long purged): keep the edit as a new item,
+      // unless the user deleted it here meanwhile, and then nothing is left on either side (seed 900502).
+      if (item.pending === 'delete') tx.remove(collectionId, item.localId);
+      else tx.put(collectionId, { ...item, serverId: null, etag: null, pending: 'add' });
     } else if (result.status === 'notFound' && command.op === 'delete') {
       tx.remove(collectionId, item.localId);
     } else {

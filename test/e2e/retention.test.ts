@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { limits } from '../../src/core/limits.js';
 import { Hub } from '../../src/hub/hub.js';
-import type { ClientCommand, CollectionResponse } from '../../src/protocol/sync.js';
+import type { ClientCommand, CollectionResponse, SyncRequest } from '../../src/protocol/sync.js';
+import { openMemoryReplica } from '../../src/sdk/memory-replica.js';
+import { recordLocalDelete, recordLocalPut } from '../../src/sdk/replica.js';
+import { SyncClient } from '../../src/sdk/sync-loop.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { vcard } from '../support/server.js';
 
@@ -54,4 +57,82 @@ test('after the horizon: tombstones and superseded versions go, a lagging device
   assert.deepEqual(fresh.commands.map((c) => [c.op, c.serverId, c.op === 'delete' ? '' : c.data]), [['add', x, vcard('ux', 'X kept')]]);
   b = await sync(account.id, 'b', contacts, b.syncKey);
   assert.deepEqual(b.commands.map((c) => [c.op, c.serverId]), [['add', x]], 'b, which had the delete, gets it as an add');
+});
+
+test('an edit answered notFound after the tombstone went, of an item the user deleted meanwhile, is gone for good (sim seed 900502)', async () => {
+  const account = await hub.accounts.create('ret-notfound', 'unused-hash');
+  const contacts = (await hub.accounts.listCollections(account.id)).find((c) => c.name === 'contacts')?.id as string;
+  // The user deletes the item on A while A's edit of it is in flight (between the server's answer and A reading it).
+  let deleteWhileInFlight = false;
+  const transport = {
+    sync: async (request: SyncRequest) => {
+      const response = await hub.sync(account.id, 'native', request);
+      const sent = request.collections[0]?.commands ?? [];
+      if (deleteWhileInFlight && response.collections[0]?.status === 'ok' && sent.some((c) => c.op === 'change')) {
+        deleteWhileInFlight = false;
+        a.replica.transaction((tx) => recordLocalDelete(tx, contacts, 'x'));
+      }
+      return response;
+    },
+    listCollections: () => Promise.reject(new Error('not used')),
+    createCollection: () => Promise.reject(new Error('not used')),
+  };
+  // One command per exchange: an item stuck in the queue blocks every later edit of the device.
+  const device = (id: string) => {
+    const replica = openMemoryReplica();
+    return { replica, client: new SyncClient({ transport, replica, device: { id }, commandsMax: 1 }) };
+  };
+  const a = device('a');
+  const b = device('b');
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X')));
+  await a.client.syncCollection(contacts);
+  await a.client.syncCollection(contacts);
+  await b.client.syncCollection(contacts);
+  const onB = b.replica.transaction((tx) => tx.all(contacts)).find((i) => i.data !== null);
+  assert.ok(onB);
+  b.replica.transaction((tx) => recordLocalDelete(tx, contacts, onB.localId));
+  await b.client.syncCollection(contacts);
+  // A edits x offline until its tombstone is purged; the server then knows nothing of x.
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X edited')));
+  now += limits.tombstoneRetentionMs + 1;
+  assert.equal(await hub.purgeTombstones(), 1);
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'y', vcard('uy', 'Y')));
+  // A re-initializes (its key is behind the purge), then sends its edit of x, answered notFound.
+  deleteWhileInFlight = true;
+  const summary = await a.client.syncCollection(contacts);
+  assert.equal(summary.reinitialized, true);
+  assert.equal(deleteWhileInFlight, false, 'the edit of x went out');
+  // A later edit is not held up behind x.
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'z', vcard('uz', 'Z')));
+  await a.client.syncCollection(contacts);
+  const left = a.replica.transaction((tx) => tx.all(contacts)).map((i) => [i.localId, i.pending, i.data === null ? 'no data' : 'data']);
+  assert.deepEqual(left, [['y', null, 'data'], ['z', null, 'data']], 'x, edited and then deleted by the user, leaves nothing behind');
+  const fresh = await sync(account.id, 'fresh', contacts, 0);
+  assert.deepEqual(fresh.commands.map((c) => (c.op === 'delete' ? '' : c.data)).sort(), [vcard('uy', 'Y'), vcard('uz', 'Z')]);
+});
+
+test('an add sent again after its item was deleted and the tombstone purged is told the item is gone, not made again (sim seed 1001045)', async () => {
+  const account = await hub.accounts.create('ret-ledger', 'unused-hash');
+  const contacts = (await hub.accounts.listCollections(account.id)).find((c) => c.name === 'contacts')?.id as string;
+  const add: ClientCommand = { op: 'add', clientId: 'x', data: vcard('ux', 'X') };
+  let a = await sync(account.id, 'a', contacts, 0);
+  // The answer to A's add is lost, and A stays away for longer than tombstones are kept.
+  const made = await sync(account.id, 'a', contacts, a.syncKey, [add]);
+  const x = made.results[0]?.serverId as string;
+  const b = await sync(account.id, 'b', contacts, 0);
+  await sync(account.id, 'b', contacts, b.syncKey, [{ op: 'delete', serverId: x }]);
+  now += limits.tombstoneRetentionMs + 1;
+  assert.equal(await hub.purgeTombstones(), 1);
+  // A re-initializes and sends its add again, as the SDK does with a batch that got no answer.
+  a = await sync(account.id, 'a', contacts, a.syncKey, [add]);
+  assert.equal(a.status, 'invalidSyncKey');
+  a = await sync(account.id, 'a', contacts, 0);
+  a = await sync(account.id, 'a', contacts, a.syncKey, [add]);
+  assert.deepEqual(
+    a.results.map((r) => [r.status, r.serverId, r.etag]),
+    [['ok', x, undefined]],
+  );
+  assert.deepEqual(a.commands, [{ op: 'delete', serverId: x }]);
+  const fresh = await sync(account.id, 'fresh-ledger', contacts, 0);
+  assert.deepEqual(fresh.commands, [], 'the deleted item stays deleted');
 });

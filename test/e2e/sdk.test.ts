@@ -23,9 +23,9 @@ let replicas = 0;
 async function sdkDevices() {
   const account = await newAccount(server);
   const transport = new HttpTransport({ baseUrl: server.url, credentials: { user: account.accountName, password: account.password } });
-  const open = (id: string) => {
+  const open = (id: string, options: { commandsMax?: number; windowSize?: number; exchangesMax?: number } = {}) => {
     const replica = openSqliteReplica(join(work, `replica-${++replicas}.db`));
-    const client = new SyncClient({ transport, replica, device: { id } });
+    const client = new SyncClient({ transport, replica, device: { id }, ...options });
     return { replica, client, sync: () => client.syncCollection(account.contacts) };
   };
   return { ...account, open };
@@ -126,4 +126,97 @@ test('a refused item is reported, not resent until edited, and goes up once fixe
   const fresh = open('fresh');
   await fresh.sync();
   assert.deepEqual(names(fresh.replica, contacts), ['Fixed', 'Good']);
+});
+
+/** The local item holding the card named `fn`. */
+const localOf = (replica: Replica, collectionId: string, fn: string) =>
+  replica.transaction((tx) => tx.all(collectionId).find((i) => i.data?.includes(`FN:${fn}\r`))?.localId as string);
+
+test('an edit made from a version older than one the device was sent meanwhile is a concurrent change, not a silent overwrite', async () => {
+  const { accountId, contacts, open } = await sdkDevices();
+  const a = open('a');
+  // One command per exchange: B receives A's version of X in the exchange that sends its edit of Y,
+  // and keeps it out because its own edit of X is still waiting to go.
+  const b = open('b', { commandsMax: 1 });
+  a.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, 'x', vcard('ux', 'X'));
+    recordLocalPut(tx, contacts, 'y', vcard('uy', 'Y'));
+  });
+  await a.sync();
+  await b.sync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X by A')));
+  await a.sync();
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, localOf(b.replica, contacts, 'Y'), vcard('uy', 'Y by B')));
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, localOf(b.replica, contacts, 'X'), vcard('ux', 'X by B')));
+  await b.sync();
+  await a.sync();
+  // Found by the simulator's causal check: B's edit used to replace A's, which B never saw, with no
+  // trace. Now priority decides (A ranks first) and the loser is kept; B ends with the truth.
+  const kept = (await server.hub.listConflicts(accountId)).map((c) => [/FN:([^\r]*)/.exec(c.data)?.[1], c.reason, c.lostBy]);
+  assert.deepEqual(kept, [['X by B', 'priority', 'b']]);
+  for (const r of [a.replica, b.replica]) r.transaction((tx) => reapDeleted(tx, contacts));
+  assert.deepEqual(names(b.replica, contacts), ['X by A', 'Y by B'], 'B is sent the version it kept out again');
+  assert.deepEqual(names(a.replica, contacts), ['X by A', 'Y by B']);
+});
+
+test('a delete of a version the device never had, sent during a re-initialization, does not drop the newer version silently', async () => {
+  const { accountId, contacts, open } = await sdkDevices();
+  const a = open('a');
+  // One item per page: B's delete goes out while its initial sync has not reached X yet.
+  const b = open('b', { windowSize: 1 });
+  a.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, 'x', vcard('ux', 'X'));
+    recordLocalPut(tx, contacts, 'y', vcard('uy', 'Y'));
+  });
+  await a.sync();
+  await b.sync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X by A')));
+  await a.sync();
+  b.replica.transaction((tx) => {
+    recordLocalDelete(tx, contacts, localOf(b.replica, contacts, 'X'));
+    tx.setSyncKey(contacts, 999);
+  });
+  const summary = await b.sync();
+  assert.equal(summary.reinitialized, true);
+  await a.sync();
+  const kept = (await server.hub.listConflicts(accountId)).map((c) => [/FN:([^\r]*)/.exec(c.data)?.[1], c.reason]);
+  for (const r of [a.replica, b.replica]) r.transaction((tx) => reapDeleted(tx, contacts));
+  // A ranks first: A's version stays, and B, which deleted an older one, gets it back.
+  assert.deepEqual(kept, []);
+  assert.deepEqual(names(b.replica, contacts), ['X by A', 'Y']);
+  assert.deepEqual(names(a.replica, contacts), ['X by A', 'Y']);
+});
+
+test('a three-way merge takes the version the edit was made from as the common one, not whatever the device was sent', async () => {
+  const { accountId, contacts, open } = await sdkDevices();
+  const x = (note: string, title?: string) =>
+    ['BEGIN:VCARD', 'VERSION:3.0', 'UID:ux', 'FN:X', ...(title ? [`TITLE:${title}`] : []), `NOTE:${note}`, 'END:VCARD', ''].join('\r\n');
+  const a = open('a');
+  // One exchange per call, so that A can act between B's exchanges.
+  const b = open('b', { commandsMax: 1, exchangesMax: 1 });
+  const bSync = () => b.sync().catch((err: Error) => assert.match(err.message, /did not settle/));
+  a.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, 'x', x('base'));
+    recordLocalPut(tx, contacts, 'y', vcard('uy', 'Y'));
+  });
+  await a.sync();
+  for (let i = 0; i < 3; i++) await bSync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', x('by A')));
+  await a.sync();
+  // B edits the same property of the version it holds; it is sent A's version (and keeps it out)
+  // while its edit of Y goes up, and A then sets another property.
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, localOf(b.replica, contacts, 'Y'), vcard('uy', 'Y by B')));
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, localOf(b.replica, contacts, 'X'), x('by B')));
+  await bSync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', x('by A', 'set by A')));
+  await a.sync();
+  for (let i = 0; i < 3; i++) await bSync();
+  await a.sync();
+  // Merged from A's version as if B had seen it, B's NOTE would replace A's with no trace. The common
+  // version is unknown, so priority decides (A first) and B's edit is kept.
+  const kept = (await server.hub.listConflicts(accountId)).map((c) => [c.data, c.lostBy]);
+  assert.deepEqual(kept, [[x('by B'), 'b']]);
+  const fresh = open('fresh');
+  await fresh.sync();
+  assert.ok(fresh.replica.transaction((tx) => tx.all(contacts)).some((i) => i.data === x('by A', 'set by A')));
 });

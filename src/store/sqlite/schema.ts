@@ -235,4 +235,21 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (account_id, fingerprint)
   ) STRICT;
   `,
+  // The add ledger outlives the item an add made: once its tombstone is purged, a copy of the add
+  // arriving still later must learn that its item is gone, not make it again (docs/architecture.md).
+  `
+  CREATE TABLE add_ledger_kept (
+    account_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    data_etag TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    PRIMARY KEY (account_id, device_id, collection_id, client_id, data_etag)
+  ) STRICT;
+  INSERT INTO add_ledger_kept SELECT account_id, device_id, collection_id, client_id, data_etag, item_id FROM add_ledger;
+  DROP TABLE add_ledger;
+  ALTER TABLE add_ledger_kept RENAME TO add_ledger;
+  CREATE INDEX add_ledger_item ON add_ledger(item_id);
+  `,
 ];
