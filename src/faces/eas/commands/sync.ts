@@ -80,6 +80,7 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
   // Each Fetch reads a whole item (up to 1 MiB): past easSyncFetchesMax in one request, a Fetch is not
   // read but answered Status 16 (retry), so a small request cannot make the store read a gigabyte.
   const deferred = new Set(planned.flatMap((e) => commandsOf(e).filter((c) => c.name === 'Fetch')).slice(limits.easSyncFetchesMax));
+  const budget = { fetchedBytes: 0 };
 
   const plans = await Promise.all(
     accepted.map(({ element, refused }) => {
@@ -100,7 +101,7 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
       out.push(as('Collection', as('SyncKey', '0'), as('CollectionId', p.collectionId), as('Status', String(p.status ?? syncStatus.serverError))));
       continue;
     }
-    out.push(await respond(ctx, p, answer, blocked.get(p.collectionId) ?? new Map()));
+    out.push(await respond(ctx, p, answer, blocked.get(p.collectionId) ?? new Map(), budget));
   }
   ctx.memory.lastSync = forNextTime(request, plans, out);
   return as('Sync', as('Collections', ...out));
@@ -344,7 +345,8 @@ function hubRequest(p: Plan): CollectionRequest {
   };
 }
 
-async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blocked: ReadonlyMap<string, string>): Promise<WbxmlElement> {
+/** `budget` counts the fetched item data of the whole answer (at most easFetchedBytesMax). */
+async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blocked: ReadonlyMap<string, string>, budget: { fetchedBytes: number }): Promise<WbxmlElement> {
   const head = [as('SyncKey', String(answer.syncKey)), as('CollectionId', p.collectionId)];
   if (answer.status === 'invalidSyncKey') return as('Collection', as('SyncKey', '0'), as('CollectionId', p.collectionId), as('Status', String(syncStatus.invalidSyncKey)));
   if (answer.status !== 'ok') return as('Collection', ...head, as('Status', String(syncStatus.hierarchyChanged)));
@@ -384,11 +386,15 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
       const item = r.serverId !== undefined ? fetched.get(r.serverId) : undefined;
       let data: WbxmlElement | undefined;
       let fetchStatus = status;
-      // The hub's response budget already bounds the fetched data (a fetch past it is deferred: Status 16).
-      try {
-        data = item && as('ApplicationData', ...mapper.toEas(item.data, toEas));
-      } catch {
-        fetchStatus = String(syncStatus.conversionError);
+      const size = item ? Buffer.byteLength(item.data) : 0;
+      if (budget.fetchedBytes + size > limits.easFetchedBytesMax) fetchStatus = String(syncStatus.retry);
+      else {
+        budget.fetchedBytes += size;
+        try {
+          data = item && as('ApplicationData', ...mapper.toEas(item.data, toEas));
+        } catch {
+          fetchStatus = String(syncStatus.conversionError);
+        }
       }
       responses.push({ position, element: as('Fetch', r.serverId !== undefined && as('ServerId', r.serverId), as('Status', fetchStatus), data) });
     } else if (r.status !== 'ok') {
