@@ -211,3 +211,13 @@ test('escapeText never writes a character XML cannot carry: stored controls, non
   const xml = encodeXml('item', { data: stored });
   assert.deepEqual(decodeXml(xml, 'item', z.object({ data: z.string() }), depth), { data: 'a\ufffdb\ufffdc\ufffdd\ufffde\ufffdf\u{1F600}\t\n\r<&>"' });
 });
+
+test('an element with more children than any message has is refused when the next one opens, before the rest is read', () => {
+  const many = (n: number) => `<sync><version>1</version>${'<collections/>'.repeat(n)}</sync>`;
+  assert.doesNotThrow(() => decodeXml(many(limits.bodyListItemsMax), 'sync', syncRequestSchema, depth));
+  assert.throws(() => decodeXml(many(limits.bodyListItemsMax + 40), 'sync', syncRequestSchema, depth), /more than \d+ child elements in <sync>/);
+  const started = process.cpuUsage();
+  assert.throws(() => decodeXml(many(80_000) + 'x'.repeat(4_000_000), 'sync', syncRequestSchema, depth), XmlDecodeError);
+  const { user, system } = process.cpuUsage(started);
+  assert.ok((user + system) / 1000 < 200, `${(user + system) / 1000} ms of CPU`);
+});

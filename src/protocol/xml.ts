@@ -33,12 +33,19 @@ export interface XmlElement {
 /**
  * Parses into a small element tree, in time linear in the input: the first problem ends the parse at
  * once (a DOCTYPE, nesting deeper than `depthMax`, more than `elementsMax` elements, more than
- * limits.xmlAttributesPerElementMax attributes on one element, malformed XML). Stopping at once matters:
+ * `childrenMax` children of one element, more than limits.xmlAttributesPerElementMax attributes on one
+ * element, malformed XML). Stopping at once matters:
  * saxes resolves each prefix by walking the open tags, so reading on past the depth bound costs the
  * square of the depth (docs/dav.md § Limits). `namespaces`: resolve prefixes (WebDAV bodies), instead
  * of the native protocol's plain names.
  */
-export function parseXml(source: string, depthMax: number, namespaces = false, elementsMax = Number.POSITIVE_INFINITY): XmlElement {
+export function parseXml(
+  source: string,
+  depthMax: number,
+  namespaces = false,
+  elementsMax = Number.POSITIVE_INFINITY,
+  childrenMax = Number.POSITIVE_INFINITY,
+): XmlElement {
   const parser = new SaxesParser({ xmlns: namespaces, position: true });
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
@@ -53,6 +60,8 @@ export function parseXml(source: string, depthMax: number, namespaces = false, e
   parser.on('opentagstart', () => {
     if (stack.length >= depthMax) fail(`XML nested deeper than ${depthMax} elements`);
     if (++elements > elementsMax) fail(`more than ${elementsMax} XML elements`);
+    const parent = stack[stack.length - 1];
+    if (parent && parent.children.length >= childrenMax) fail(`more than ${childrenMax} child elements in <${parent.name}>`);
     attributes = 0;
   });
   parser.on('attribute', () => {
@@ -164,9 +173,14 @@ function toObject(el: XmlElement, shape: Record<string, AnySchema>): Record<stri
   return out;
 }
 
+/** More scalar fields than any message object has (a sync collection has seven). */
+const xmlScalarFieldsMax = 32;
+
 /** Parse an XML document into the plain value `schema` describes (unvalidated; run schema.safeParse next). */
 export function decodeXml(source: string, rootName: string, schema: AnySchema, depthMax: number): unknown {
-  const root = parseXml(source, depthMax);
+  // No message has a list longer than limits.bodyListItemsMax, beside a few scalar fields: an element with
+  // more children is refused as soon as the next one opens, before the rest is read (docs/protocol.md §11).
+  const root = parseXml(source, depthMax, false, Number.POSITIVE_INFINITY, limits.bodyListItemsMax + xmlScalarFieldsMax);
   if (root.name !== rootName) throw new XmlDecodeError(`expected root element <${rootName}>, got <${root.name}>`);
   return toValue(root, schema);
 }
