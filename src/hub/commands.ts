@@ -37,6 +37,9 @@ export interface AppliedCommands {
   resend: string[];
 }
 
+/** Commands applied between two pauses for other work (HubPorts.pause): a few milliseconds' worth. */
+const commandsPerPause = 16;
+
 export interface CommandContext extends WriteContext {
   deviceId: string;
   /** The checkpoint the exchange starts from: it decides what is pending for this device. */
@@ -66,6 +69,7 @@ export async function applyClientCommands(
   for (const [index, command] of commands.entries()) {
     // Answered once every window of the exchange is cut (answerFetches).
     if (command.op === 'fetch') continue;
+    if (index % commandsPerPause === commandsPerPause - 1) await ctx.ports.pause?.();
     const dataEtag = command.op === 'delete' ? undefined : etagOf(command.data);
     const key =
       command.op === 'add'

@@ -25,6 +25,12 @@ export interface HubPorts {
   logger: Logger;
   /** The server's per-account limits; core/limits.ts's defaults where absent. */
   accountLimits?: AccountLimits;
+  /**
+   * Lets the process's other work run (a macrotask turn) in the middle of a large batch, so a request of
+   * a thousand commands does not hold the event loop for its whole length (docs/architecture.md). Requests
+   * that need the store still wait for the transaction. The simulator gives none: its runs replay exactly.
+   */
+  pause?: () => Promise<void>;
 }
 
 /** The per-account limit `name` these ports set. */

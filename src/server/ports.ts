@@ -7,6 +7,7 @@ export function realPorts(log: Pino): HubPorts {
   return {
     clock: { now: () => Date.now() },
     random: { id: () => randomBytes(12).toString('base64url') },
+    pause: () => new Promise((resolve) => setImmediate(resolve)),
     logger: {
       info: (fields, message) => log.info(fields, message),
       warn: (fields, message) => log.warn(fields, message),
