@@ -265,3 +265,36 @@ test('an add whose answer was lost, deleted here and re-sent after a re-initiali
   assert.deepEqual(names(a.replica, contacts), ['X by A']);
   assert.deepEqual(names(b.replica, contacts), ['X by A']);
 });
+
+test('an add whose answer was lost, edited here and re-sent after a re-initialization, lands on the item it made', async () => {
+  const { accountId, contacts, transport, open } = await sdkDevices();
+  // No UID, email or phone: nothing but the add's client id ties the edit to the item the add made.
+  const mary = (note: string) => ['BEGIN:VCARD', 'VERSION:3.0', 'FN:Mary Jones', 'N:Jones;Mary;;;', `NOTE:${note}`, 'END:VCARD', ''].join('\r\n');
+  const a = open('a');
+  await a.sync();
+  const lossy = losingAnswers(transport);
+  const b = open('b', { transport: lossy.transport });
+  await b.sync();
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, 'm', mary('by B')));
+  lossy.loseNextAnswer();
+  await assert.rejects(b.sync(), /answer lost/);
+  await a.sync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, localOf(a.replica, contacts, 'Mary Jones'), mary('by A')));
+  await a.sync();
+  b.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, 'm', mary('by B, edited'));
+    tx.setSyncKey(contacts, 999);
+  });
+  assert.equal((await b.sync()).reinitialized, true);
+  await a.sync();
+  // Found by the simulator (seed 1300408): B's edited add went out alone and made a second Mary Jones.
+  // Now the add as first sent goes out again and lands on its item, and the edit follows as a change
+  // of the version B added, concurrent with A's edit: A ranks first, and B's edit is kept.
+  const kept = (await server.hub.listConflicts(accountId)).map((c) => [c.data, c.reason, c.lostBy]);
+  assert.deepEqual(kept, [[mary('by B, edited'), 'priority', 'b']]);
+  const fresh = open('fresh');
+  await fresh.sync();
+  const notes = (r: Replica) => r.transaction((tx) => tx.all(contacts)).filter((i) => i.data !== null).map((i) => i.data);
+  assert.deepEqual(notes(fresh.replica), [mary('by A')]);
+  assert.deepEqual(notes(b.replica), [mary('by A')]);
+});
