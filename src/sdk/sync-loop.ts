@@ -167,8 +167,8 @@ export class SyncClient {
         tx.setSyncKey(collectionId, response.syncKey);
         // A batch is answered (or, after a re-initialization, moot) once this commits. Only the adds of
         // items deleted or edited here while they were in flight must still go out as they were sent:
-        // the server knows the item such an add may have made by its content alone (§5.3), and the
-        // delete or edit then goes to that item, naming the version it was made from.
+        // the server knows the item such an add may have made by its content alone, and the delete or
+        // edit then goes to that item, naming the version it was made from (docs/protocol.md §5.3, §15).
         const stillNeeded = syncKey === 0 ? (tx.inflight(collectionId) ?? []).filter((c) => isChangedInFlight(tx, collectionId, c)) : [];
         tx.setInflight(collectionId, stillNeeded.length > 0 ? stillNeeded : null);
         return tx.pending(collectionId, 1).length > 0;
