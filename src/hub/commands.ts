@@ -155,12 +155,15 @@ async function matchingSeq(ctx: CommandContext, serverId: string, dataEtag: stri
 /**
  * An Add this device already made with this content: answered with the item it landed on, also when
  * that item has been deleted since and its tombstone purged (the device is then told it is deleted).
+ * The etag is that of the version the Add carried, as a replayed answer's is: it is the version the
+ * device holds, and an edit or delete it made of it while the Add was unanswered names it (§4.1), so
+ * a version written since by another device counts as concurrent, not as seen (docs/protocol.md §5.3).
  */
 async function ledgerAnswer(ctx: CommandContext, clientId: string, dataEtag: string): Promise<RecordedResult | undefined> {
   const itemId = await ctx.tx.findLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, clientId, dataEtag);
   if (itemId === undefined) return undefined;
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, itemId);
-  return { op: 'add', clientId, serverId: itemId, dataEtag, status: 'ok', ...(item && item.deletedAt === null ? { etag: item.etag } : {}) };
+  return { op: 'add', clientId, serverId: itemId, dataEtag, status: 'ok', ...(item && item.deletedAt === null ? { etag: dataEtag } : {}) };
 }
 
 const pendingFor = (ctx: CommandContext, item: ItemRow): Action => deriveAction(actionFacts(item), ctx.from, ctx.deviceId, ctx.held.get(item.id));

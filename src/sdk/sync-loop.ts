@@ -166,8 +166,10 @@ export class SyncClient {
         if (!response.moreAvailable) tx.dropStale(collectionId);
         tx.setSyncKey(collectionId, response.syncKey);
         // A batch is answered (or, after a re-initialization, moot) once this commits. Only the adds of
-        // items deleted here while they were in flight must still go out, to learn what to delete.
-        const stillNeeded = syncKey === 0 ? (tx.inflight(collectionId) ?? []).filter((c) => isDeletedInFlight(tx, collectionId, c)) : [];
+        // items deleted or edited here while they were in flight must still go out as they were sent:
+        // the server knows the item such an add may have made by its content alone, and the delete or
+        // edit then goes to that item, naming the version it was made from (docs/protocol.md §5.3, §15).
+        const stillNeeded = syncKey === 0 ? (tx.inflight(collectionId) ?? []).filter((c) => isChangedInFlight(tx, collectionId, c)) : [];
         tx.setInflight(collectionId, stillNeeded.length > 0 ? stillNeeded : null);
         return tx.pending(collectionId, 1).length > 0;
       });
@@ -246,10 +248,10 @@ export class SyncClient {
   }
 }
 
-function isDeletedInFlight(tx: ReplicaTx, collectionId: string, command: ClientCommand): boolean {
+function isChangedInFlight(tx: ReplicaTx, collectionId: string, command: ClientCommand): boolean {
   if (command.op !== 'add') return false;
   const item = tx.get(collectionId, command.clientId);
-  return item?.pending === 'delete' && item.serverId === null;
+  return item !== undefined && item.serverId === null && item.pending !== null && item.data !== command.data;
 }
 
 function toCommands(items: LocalItem[]): ClientCommand[] {

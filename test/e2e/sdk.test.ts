@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { HttpTransport, openSqliteReplica, reapDeleted, recordLocalDelete, recordLocalPut, SyncClient, type Replica } from '../../src/sdk/index.js';
+import { HttpTransport, openSqliteReplica, reapDeleted, recordLocalDelete, recordLocalPut, SyncClient, type Replica, type Transport } from '../../src/sdk/index.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { newAccount } from '../support/sync.js';
 
@@ -23,12 +23,28 @@ let replicas = 0;
 async function sdkDevices() {
   const account = await newAccount(server);
   const transport = new HttpTransport({ baseUrl: server.url, credentials: { user: account.accountName, password: account.password } });
-  const open = (id: string, options: { commandsMax?: number; windowSize?: number; exchangesMax?: number } = {}) => {
+  const open = (id: string, options: { commandsMax?: number; windowSize?: number; exchangesMax?: number; transport?: Transport } = {}) => {
     const replica = openSqliteReplica(join(work, `replica-${++replicas}.db`));
     const client = new SyncClient({ transport, replica, device: { id }, ...options });
     return { replica, client, sync: () => client.syncCollection(account.contacts) };
   };
-  return { ...account, open };
+  return { ...account, transport, open };
+}
+
+/** A transport that loses the next answer once armed: the server commits the exchange, the device never hears. */
+function losingAnswers(inner: Transport) {
+  let armed = false;
+  const transport: Transport = {
+    sync: async (request) => {
+      const response = await inner.sync(request);
+      if (!armed) return response;
+      armed = false;
+      throw new Error('answer lost');
+    },
+    listCollections: () => inner.listCollections(),
+    createCollection: (input) => inner.createCollection(input),
+  };
+  return { transport, loseNextAnswer: () => (armed = true) };
 }
 
 /** What a replica holds, by FN, for present items. */
@@ -219,4 +235,66 @@ test('a three-way merge takes the version the edit was made from as the common o
   const fresh = open('fresh');
   await fresh.sync();
   assert.ok(fresh.replica.transaction((tx) => tx.all(contacts)).some((i) => i.data === x('by A', 'set by A')));
+});
+
+test('an add whose answer was lost, deleted here and re-sent after a re-initialization, does not delete a version the device never saw', async () => {
+  const { accountId, contacts, transport, open } = await sdkDevices();
+  const a = open('a');
+  await a.sync();
+  const lossy = losingAnswers(transport);
+  const b = open('b', { transport: lossy.transport });
+  await b.sync();
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X')));
+  lossy.loseNextAnswer();
+  await assert.rejects(b.sync(), /answer lost/);
+  // A edits X; B's user deletes X, which B only ever held as it added it; then B's state goes bad.
+  await a.sync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, localOf(a.replica, contacts, 'X'), vcard('ux', 'X by A')));
+  await a.sync();
+  b.replica.transaction((tx) => {
+    recordLocalDelete(tx, contacts, 'x');
+    tx.setSyncKey(contacts, 999);
+  });
+  assert.equal((await b.sync()).reinitialized, true);
+  await a.sync();
+  for (const r of [a.replica, b.replica]) r.transaction((tx) => reapDeleted(tx, contacts));
+  // Found by the simulator (seed 1300100): the re-sent add was answered with the etag of A's version,
+  // so B's delete named it and deleted it as seen, with no trace. It is a delete of B's own version,
+  // concurrent with A's edit: A ranks first, so A's version stays and comes back to B.
+  assert.deepEqual(await server.hub.listConflicts(accountId), []);
+  assert.deepEqual(names(a.replica, contacts), ['X by A']);
+  assert.deepEqual(names(b.replica, contacts), ['X by A']);
+});
+
+test('an add whose answer was lost, edited here and re-sent after a re-initialization, lands on the item it made', async () => {
+  const { accountId, contacts, transport, open } = await sdkDevices();
+  // No UID, email or phone: nothing but the add's client id ties the edit to the item the add made.
+  const mary = (note: string) => ['BEGIN:VCARD', 'VERSION:3.0', 'FN:Mary Jones', 'N:Jones;Mary;;;', `NOTE:${note}`, 'END:VCARD', ''].join('\r\n');
+  const a = open('a');
+  await a.sync();
+  const lossy = losingAnswers(transport);
+  const b = open('b', { transport: lossy.transport });
+  await b.sync();
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, 'm', mary('by B')));
+  lossy.loseNextAnswer();
+  await assert.rejects(b.sync(), /answer lost/);
+  await a.sync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, localOf(a.replica, contacts, 'Mary Jones'), mary('by A')));
+  await a.sync();
+  b.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, 'm', mary('by B, edited'));
+    tx.setSyncKey(contacts, 999);
+  });
+  assert.equal((await b.sync()).reinitialized, true);
+  await a.sync();
+  // Found by the simulator (seed 1300408): B's edited add went out alone and made a second Mary Jones.
+  // Now the add as first sent goes out again and lands on its item, and the edit follows as a change
+  // of the version B added, concurrent with A's edit: A ranks first, and B's edit is kept.
+  const kept = (await server.hub.listConflicts(accountId)).map((c) => [c.data, c.reason, c.lostBy]);
+  assert.deepEqual(kept, [[mary('by B, edited'), 'priority', 'b']]);
+  const fresh = open('fresh');
+  await fresh.sync();
+  const notes = (r: Replica) => r.transaction((tx) => tx.all(contacts)).filter((i) => i.data !== null).map((i) => i.data);
+  assert.deepEqual(notes(fresh.replica), [mary('by A')]);
+  assert.deepEqual(notes(b.replica), [mary('by A')]);
 });
