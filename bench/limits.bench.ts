@@ -13,7 +13,7 @@
  * floor, a case of normal items of the same size and shape; its notes then give the ratio of the two.
  * Each case runs on a fresh server and data directory, so one case's damage cannot spill into the next;
  * its preparation (accounts, data, payloads) is not measured. A case that runs out of time (--timeout,
- * default 30 s) or kills the server is recorded as such, and the bench goes on.
+ * default 30 s, or 100 ms per request when that is more) or kills the server is recorded as such, and the bench goes on.
  * Flags: --timeout SECONDS, --only TEXT (cases whose "face case" contains TEXT; repeatable).
  * Figures go to stdout and bench/results/limits-latest.json.
  */
@@ -39,6 +39,8 @@ const flag = (name: string, fallback: number) => {
 };
 const only = process.argv.flatMap((arg, i) => (process.argv[i - 1] === '--only' ? [arg.toLowerCase()] : []));
 const timeoutMs = flag('timeout', 30) * 1000;
+/** A case of many requests gets at least this much time per request (1,000 PUTs need over 30 s of wall time on a shared machine). */
+const timeoutMsPerRequest = 100;
 const setupTimeoutMs = 180_000;
 const account = { user: 'bench', password: 'bench-password-0123' };
 const authorization = `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`;
@@ -139,9 +141,10 @@ async function runCase(c: LimitCase, work: string, poller: HealthPoller): Promis
     const started = performance.now();
     const running = step.run();
     running.catch(() => undefined);
+    const caseTimeoutMs = Math.max(timeoutMs, (step.requests ?? 1) * timeoutMsPerRequest);
     const result = await Promise.race([
       running.then((notes) => ({ outcome: 'ok', notes }), (err: Error) => ({ outcome: 'failed', notes: [err.message] })),
-      sleep(timeoutMs).then(() => ({ outcome: 'timeout', notes: [`no answer within ${timeoutMs / 1000} s`] })),
+      sleep(caseTimeoutMs).then(() => ({ outcome: 'timeout', notes: [`no answer within ${caseTimeoutMs / 1000} s`] })),
       died.then((how) => ({ outcome: 'crashed', notes: [`the server died (${how})`] })),
     ]);
     const wallMs = performance.now() - started;
@@ -192,7 +195,7 @@ async function main(): Promise<void> {
   const poller = new HealthPoller();
   const rows: Row[] = [];
   try {
-    console.log(`Limits bench: node ${process.version}, ${cpus().length} cores, ${cases.length} cases, ${timeoutMs / 1000} s per case`);
+    console.log(`Limits bench: node ${process.version}, ${cpus().length} cores, ${cases.length} cases, ${timeoutMs / 1000} s per case (${timeoutMsPerRequest} ms per request when more)`);
     console.log(`Goal: CPU <= ${goal.cpuMsPerMB} ms per MB of input per request (at least ${goal.cpuMsMin} ms a request; "allow" = reqs x that), /health stall <= ${goal.healthStallMsMax} ms; "!" marks a figure over it.\n`);
     console.log(`${pad('', 5)}${pad('face', 12)}${pad('case', 52)}${padLeft('input', 9)}${padLeft('reqs', 6)}${padLeft('cpu ms', 9)}${padLeft('per req', 8)}${padLeft('allow', 7)}${padLeft('rss MiB', 9)}${padLeft('stall ms', 9)}  ${pad('outcome', 9)}notes`);
     for (const c of cases) {
@@ -210,7 +213,7 @@ async function main(): Promise<void> {
     const resultsPath = join(repoRoot, 'bench/results/limits-latest.json');
     mkdirSync(dirname(resultsPath), { recursive: true });
     const command = `npm run bench:limits${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-    writeFileSync(resultsPath, `${JSON.stringify({ node: process.version, cores: cpus().length, command, caseTimeoutSeconds: timeoutMs / 1000, goal, rows }, null, 2)}\n`);
+    writeFileSync(resultsPath, `${JSON.stringify({ node: process.version, cores: cpus().length, command, caseTimeoutSeconds: timeoutMs / 1000, timeoutMsPerRequest, goal, rows }, null, 2)}\n`);
   } finally {
     poller.close();
     rmSync(work, { recursive: true, force: true });
