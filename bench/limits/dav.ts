@@ -31,6 +31,7 @@ function putCase(name: string, items: (i: number) => string, count = 1): LimitCa
       const bodies = Array.from({ length: count }, (_, i) => items(i));
       return {
         bytes: bodies.reduce((sum, b) => sum + Buffer.byteLength(b), 0),
+        requests: count,
         async run() {
           const statuses: number[] = [];
           await pool(bodies, 4, async (body, i) => {

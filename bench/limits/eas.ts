@@ -1,7 +1,8 @@
 import { encodeWbxml, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
-import { addCommand, as, cal, collectionOf, contacts, EasClient, maybeText, syncBody } from '../../test/support/eas-client.js';
+import { addCommand, all, as, cal, collectionOf, contacts, EasClient, maybeText, syncBody } from '../../test/support/eas-client.js';
 import { hugeDuration } from './icalendar.js';
-import { exchange, statusCounts, type LimitCase, type Target } from './wire.js';
+import { storeBeforeTheRule } from './stored.js';
+import { statusCounts, type LimitCase, type Target } from './wire.js';
 
 /**
  * ActiveSync cases of the limits bench (WBXML over real HTTP, with the tests' EAS client): an event of
@@ -21,13 +22,27 @@ async function primed(eas: EasClient, collectionId: string, signal: AbortSignal)
 
 async function sendSync(eas: EasClient, body: WbxmlElement | Uint8Array, signal: AbortSignal) {
   const res = await eas.send('Sync', body, { signal });
-  return { status: res.status, easStatus: res.body ? (maybeText(collectionOf(res.body), 'Status') ?? maybeText(res.body, 'Status')) : undefined };
+  const collection = res.body ? collectionOf(res.body) : undefined;
+  return {
+    status: res.status,
+    easStatus: res.body ? (maybeText(collection, 'Status') ?? maybeText(res.body, 'Status')) : undefined,
+    adds: all(collection, 'Commands/Add').length,
+  };
 }
 
 const note = (r: { status: number; easStatus: string | undefined }) => `HTTP ${r.status}${r.easStatus ? `, Sync Status ${r.easStatus}` : ''}`;
 
 /** MS-ASDTYPE TimeZone for UTC: 172 zero bytes. */
 const utcZone = Buffer.alloc(172).toString('base64');
+
+/** The floor for `neverMatchingEvent`: a weekly series of ten Saturdays (MS-ASCMD Recurrence Type 1). */
+const plainWeeklyEvent = (i: number) => [
+  cal('Timezone', utcZone),
+  cal('StartTime', '20260110T100000Z'),
+  cal('EndTime', '20260110T110000Z'),
+  cal('Subject', `weekly ${i}`),
+  cal('Recurrence', cal('Type', '1'), cal('Occurrences', '10'), cal('DayOfWeek', '64')),
+];
 
 /** A yearly series on 30 February (MS-ASCMD Recurrence Type 5): it never has an instance. */
 const neverMatchingEvent = (i: number) => [
@@ -40,32 +55,43 @@ const neverMatchingEvent = (i: number) => [
 
 const bytesOf = (body: WbxmlElement) => encodeWbxml(body).length;
 
+/** One Sync adding 1,000 events to the calendar. */
+function calendarAdds(name: string, event: (i: number) => WbxmlElement[]): LimitCase {
+  return {
+    face: 'eas',
+    case: name,
+    async prepare(target) {
+      const eas = client(target, 'benchphone');
+      const calendar = target.collections.calendar as string;
+      const key = await primed(eas, calendar, target.signal);
+      const body = syncBody([{ collectionId: calendar, syncKey: key, getChanges: false, commands: Array.from({ length: 1000 }, (_, i) => addCommand(`c${i}`, ...event(i))) }]);
+      return { bytes: bytesOf(body), run: async () => [note(await sendSync(eas, body, target.signal))] };
+    },
+  };
+}
+
 export const easCases: LimitCase[] = [
   {
     face: 'eas',
     case: 'DURATION:P1000000000W event sent to a phone',
     async prepare(target) {
-      // The event is stored by DAV PUT (that cost is its own case, dav.ts); the phone then syncs it down.
-      const put = await exchange(target, 'PUT', `/dav/users/${encodeURIComponent(target.user)}/calendar/duration.ics`, { authorization: target.authorization, 'content-type': 'text/calendar' }, hugeDuration('duration-eas'));
-      if (put.status !== 201) throw new Error(`storing the event answered ${put.status}: ${put.head}`);
+      // Every face now refuses the event (dav.ts, native.ts); one stored before that rule is written into the database.
+      await storeBeforeTheRule(target, 'duration-eas', hugeDuration('duration-eas'));
       const eas = client(target, 'benchphone');
       const calendar = target.collections.calendar as string;
       const key = await primed(eas, calendar, target.signal);
       const body = syncBody([{ collectionId: calendar, syncKey: key, windowSize: 10 }]);
-      return { bytes: bytesOf(body), run: async () => [note(await sendSync(eas, body, target.signal))] };
+      return {
+        bytes: bytesOf(body),
+        async run() {
+          const r = await sendSync(eas, body, target.signal);
+          return [note(r), `${r.adds} Add${r.adds === 1 ? '' : 's'} sent`];
+        },
+      };
     },
   },
-  {
-    face: 'eas',
-    case: '1,000 calendar Adds of a never-matching rule',
-    async prepare(target) {
-      const eas = client(target, 'benchphone');
-      const calendar = target.collections.calendar as string;
-      const key = await primed(eas, calendar, target.signal);
-      const body = syncBody([{ collectionId: calendar, syncKey: key, getChanges: false, commands: Array.from({ length: 1000 }, (_, i) => addCommand(`c${i}`, ...neverMatchingEvent(i))) }]);
-      return { bytes: bytesOf(body), run: async () => [note(await sendSync(eas, body, target.signal))] };
-    },
-  },
+  calendarAdds('1,000 calendar Adds of a plain weekly event', plainWeeklyEvent),
+  { ...calendarAdds('1,000 calendar Adds of a never-matching rule', neverMatchingEvent), floor: '1,000 calendar Adds of a plain weekly event' },
   {
     face: 'eas',
     case: '400 KB Sync request from each of 10 DeviceIds',
@@ -79,6 +105,7 @@ export const easCases: LimitCase[] = [
       const devices = Array.from({ length: 10 }, (_, i) => client(target, `benchphone${i}`));
       return {
         bytes: wire.length * devices.length,
+        requests: devices.length,
         async run() {
           const results = [];
           for (const eas of devices) results.push(await sendSync(eas, wire, target.signal));

@@ -36,3 +36,6 @@ export function zoneFromYearOne(uid: string, freq: 'DAILY' | 'HOURLY'): string {
 
 /** A series whose rule matches no day (30 February): expansion walks its whole step budget for nothing. */
 export const neverMatching = (uid: string) => calendar(...event(uid, 'DTSTART:20260110T100000Z', 'DTEND:20260110T110000Z', 'RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30'));
+
+/** The floor for `neverMatching`: the same event with a normal rule (ten weekly instances). */
+export const plainWeekly = (uid: string) => calendar(...event(uid, 'DTSTART:20260110T100000Z', 'DTEND:20260110T110000Z', 'RRULE:FREQ=WEEKLY;COUNT=10'));

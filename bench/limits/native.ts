@@ -1,6 +1,7 @@
 import { protocolVersion } from '../../src/protocol/version.js';
 import { encodeXml } from '../../src/protocol/xml.js';
-import { hugeDuration, neverMatching, zoneFromYearOne } from './icalendar.js';
+import { hugeDuration, neverMatching, plainWeekly, zoneFromYearOne } from './icalendar.js';
+import { storeBeforeTheRule } from './stored.js';
 import { answered, exchange, type Face, type LimitCase, type Target } from './wire.js';
 
 /**
@@ -121,6 +122,19 @@ export function invalidCollections(encoding: Encoding, bytes: number): string {
   return `${head}${'<collections/>'.repeat(Math.floor((bytes - head.length - 7) / 14))}</sync>`;
 }
 
+/** An event every face now refuses, stored before that rule (stored.ts); a new device's initial sync then downloads it. */
+function storedCase(encoding: Encoding, name: string, data: string): LimitCase {
+  return {
+    face: faceOf(encoding),
+    case: name,
+    async prepare(target) {
+      await storeBeforeTheRule(target, 'stored-duration', data);
+      const body = syncBody(encoding, 'bench-stored-reader', [{ collectionId: target.collections.calendar as string, syncKey: 0, windowSize: 100 }]);
+      return { bytes: Buffer.byteLength(body), run: async () => [answered(await postSync(target, encoding, body))] };
+    },
+  };
+}
+
 function bodyCase(encoding: Encoding, name: string, body: () => string): LimitCase {
   return {
     face: faceOf(encoding),
@@ -140,7 +154,9 @@ export const nativeCases: LimitCase[] = [
   addsCase('json', 'VTIMEZONE RRULE from year 1, daily', (i) => zoneFromYearOne(`zone-${i}`, 'DAILY')),
   addsCase('xml', 'VTIMEZONE RRULE from year 1, daily', (i) => zoneFromYearOne(`zone-${i}`, 'DAILY')),
   addsCase('json', 'VTIMEZONE RRULE from year 1, hourly', (i) => zoneFromYearOne(`zone-${i}`, 'HOURLY')),
-  addsCase('json', '1,000 adds of a never-matching rule', (i) => neverMatching(`never-${i}`), 1000),
+  addsCase('json', '1,000 adds of a plain weekly event', (i) => plainWeekly(`weekly-${i}`), 1000),
+  { ...addsCase('json', '1,000 adds of a never-matching rule', (i) => neverMatching(`never-${i}`), 1000), floor: '1,000 adds of a plain weekly event' },
+  storedCase('json', 'stored DURATION:P1000000000W event sent to a device', hugeDuration('stored-duration')),
   bodyCase('json', '1 MB invalid collections array', () => invalidCollections('json', MB)),
   bodyCase('xml', '1 MB invalid collections array', () => invalidCollections('xml', MB)),
   bodyCase('json', '12 MB invalid collections array', () => invalidCollections('json', 12 * MB)),

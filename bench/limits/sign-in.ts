@@ -44,6 +44,7 @@ export const signInCases: LimitCase[] = [
       const body = bomb();
       return {
         bytes: body.length * 120,
+        requests: 120,
         async run() {
           const closers: Array<() => void> = [];
           try {
@@ -74,6 +75,7 @@ export const signInCases: LimitCase[] = [
       const authorization = `Basic ${Buffer.from(`${target.user}:${wrong}`).toString('base64')}`;
       return {
         bytes: guesses * authorization.length,
+        requests: guesses,
         async run() {
           const statuses: number[] = [];
           for (let i = 0; i < guesses; i++) statuses.push((await exchange(target, 'GET', '/api/v1/collections', { authorization })).status);
@@ -89,6 +91,7 @@ export const signInCases: LimitCase[] = [
       const bodies = Array.from({ length: guesses }, (_, i) => JSON.stringify({ user: target.user, password: `guess-${i}` }));
       return {
         bytes: bodies.reduce((sum, b) => sum + b.length, 0),
+        requests: guesses,
         async run() {
           const statuses: number[] = [];
           for (const body of bodies) statuses.push((await exchange(target, 'POST', '/api/v1/session', { 'content-type': 'application/json' }, body)).status);

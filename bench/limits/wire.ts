@@ -22,12 +22,16 @@ export interface Target {
 /** The measured step of a case: the bytes it sends, and a run that says what came of it (statuses, bytes answered, rows written). */
 export interface Step {
   bytes: number;
+  /** Separate HTTP requests the run sends (1 when absent): the goal is judged per request. */
+  requests?: number;
   run(): Promise<string[]>;
 }
 
 export interface LimitCase {
   face: Face;
   case: string;
+  /** The case of the same face sending normal traffic of the same size and shape, whose CPU this one is compared with. */
+  floor?: string;
   /** Unmeasured: puts what the case needs on the server and builds the payload. */
   prepare(target: Target): Promise<Step>;
 }
