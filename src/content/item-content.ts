@@ -70,7 +70,7 @@ export function checkItemContent(kind: CollectionKind, data: string, budget?: Ru
 }
 
 type JcalProperty = [string, Record<string, unknown>, string, ...unknown[]];
-type JcalComponent = [string, JcalProperty[], JcalComponent[]];
+export type JcalComponent = [string, JcalProperty[], JcalComponent[]];
 
 const durationPattern = /^[+-]?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
 
@@ -94,7 +94,7 @@ const observanceParts = new Set(['freq', 'interval', 'count', 'until', 'wkst', '
  * expanded from its DTSTART to five years past the latest year the item uses (ical.js also reads the clock
  * for that horizon); deep nesting would overflow recursive walks.
  */
-function costlyPart(root: JcalComponent): string | null {
+export function costlyPart(root: JcalComponent): string | null {
   let dates = 0;
   let latestYear = new Date().getUTCFullYear();
   const observanceStarts: number[] = [];

@@ -746,3 +746,11 @@ test('more Exceptions than the mapper sends are refused before they are matched'
   throwsClearly(() => calendarMapper.fromEas(wire([...base, exceptions(257)]), undefined, ctx()), /more than 256 Exceptions/);
   assert.equal(vevents(calendarMapper.fromEas(wire([...base, exceptions(256)]), undefined, ctx())).length, 257);
 });
+
+test('an event stored before the cost rules (a billion-week DURATION) is refused before ical.js works on it, not converted for seconds', () => {
+  const stored = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//EN', 'BEGIN:VEVENT', 'UID:long', 'DTSTAMP:20260101T000000Z', 'DTSTART:20260101T000000Z', 'DURATION:P1000000000W', 'SUMMARY:Forever', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+  const started = process.cpuUsage();
+  throwsClearly(() => calendarMapper.toEas(stored, { version: '16.1' }), /would cost too much to convert: DURATION P1000000000W/);
+  const { user, system } = process.cpuUsage(started);
+  assert.ok((user + system) / 1000 < 500, `${(user + system) / 1000} ms of CPU`);
+});

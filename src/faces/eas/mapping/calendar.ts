@@ -1,4 +1,5 @@
 import ICAL from 'ical.js';
+import { costlyPart, type JcalComponent } from '../../../content/item-content.js';
 import { child, children, el, text, type WbxmlElement } from '../wbxml/element.js';
 import { bodyFromEas, bodyToEas, cleanText } from './body.js';
 import type { EasVersion, FromEasContext, ItemMapper, ToEasOptions } from './item-mapper.js';
@@ -63,6 +64,10 @@ export function parseItem(data: string, what: string): ICAL.Component {
     throw new Error(`cannot parse the existing ${what}: ${(err as Error).message}`);
   }
   if (!Array.isArray(jcal) || jcal[0] !== 'vcalendar') throw new Error(`the existing ${what} is not one VCALENDAR`);
+  // An item stored before the content cost rules (docs/architecture.md) is refused here as it would be
+  // on the way in, before ical.js spends seconds on it: the device is not sent it, and its health says why.
+  const costly = costlyPart(jcal as unknown as JcalComponent);
+  if (costly) throw new Error(`the existing ${what} would cost too much to convert: ${costly}`);
   return new ICAL.Component(jcal);
 }
 
