@@ -193,9 +193,13 @@ test('an invalid body of any size gets a short error: the first issues, clipped,
   assert.equal(longId.issues?.[0]?.path, 'device.id');
   // Malformed JSON: the parser's message can quote the text; it is clipped.
   await small('malformed JSON quoting a long token', json(`{"version":1,"device":${'q'.repeat(1 << 20)}}`));
-  // The same caps hold for XML, whose repeated elements become the lists.
-  const manyXml = xmlRequest().replace(/<collections>.*<\/collections>/, '<collections><collectionId>x</collectionId><syncKey>0</syncKey></collections>'.repeat(20_000));
-  const xmlCapped = await small('20,000 collections in XML', xml(manyXml), 'xml');
+  // The same caps hold for XML, whose repeated elements become the lists: a list longer than any message
+  // has stops the parse when its next element opens; a shorter one over its own cap is named by its path.
+  const xmlCollections = (n: number) =>
+    xmlRequest().replace(/<collections>.*<\/collections>/, '<collections><collectionId>x</collectionId><syncKey>0</syncKey></collections>'.repeat(n));
+  const xmlStopped = await small('20,000 collections in XML', xml(xmlCollections(20_000)), 'xml');
+  assert.match(xmlStopped.message, /more than \d+ child elements in <sync>/);
+  const xmlCapped = await small('1,000 collections in XML', xml(xmlCollections(limits.bodyListItemsMax)), 'xml');
   assert.match(xmlCapped.message, /collections: .*at most 64/);
 });
 
