@@ -298,3 +298,45 @@ test('an add whose answer was lost, edited here and re-sent after a re-initializ
   assert.deepEqual(notes(fresh.replica), [mary('by A')]);
   assert.deepEqual(notes(b.replica), [mary('by A')]);
 });
+
+test('an edit made while a change was in flight and merged by the server is weighed against the merge, not written over it', async () => {
+  const { accountId, contacts, transport, open } = await sdkDevices();
+  const x = (note: string, title?: string) =>
+    ['BEGIN:VCARD', 'VERSION:3.0', 'UID:ux', 'FN:X', ...(title ? [`TITLE:${title}`] : []), `NOTE:${note}`, 'END:VCARD', ''].join('\r\n');
+  const a = open('a');
+  // B's user edits X again while B's exchange is on the wire.
+  let during: (() => void) | undefined;
+  const b = open('b', {
+    transport: {
+      sync: (request) => {
+        during?.();
+        during = undefined;
+        return transport.sync(request);
+      },
+      listCollections: () => transport.listCollections(),
+      createCollection: (input) => transport.createCollection(input),
+    },
+  });
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', x('base')));
+  await a.sync();
+  await b.sync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', x('by A')));
+  await a.sync();
+  const bx = localOf(b.replica, contacts, 'X');
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, bx, x('base', 'by B')));
+  during = () => b.replica.transaction((tx) => recordLocalPut(tx, contacts, bx, x('by B', 'by B')));
+  // The server merges B's TITLE with A's NOTE; B's second edit, made from what B sent, goes next.
+  await b.sync();
+  await b.sync();
+  await a.sync();
+  // Found by the simulator (seed 1401119): B's second edit named the merged version, which B never
+  // saw, and replaced A's NOTE with no trace. It is concurrent with the merge: priority decides (B
+  // against the server's own merge) and the merge is kept.
+  const kept = (await server.hub.listConflicts(accountId)).map((c) => [c.data, c.lostBy, c.wonBy]);
+  assert.deepEqual(kept, [[x('by A', 'by B'), null, 'b']]);
+  const fresh = open('fresh');
+  await fresh.sync();
+  const data = (r: Replica) => r.transaction((tx) => tx.all(contacts)).filter((i) => i.data !== null).map((i) => i.data);
+  assert.deepEqual(data(fresh.replica), [x('by B', 'by B')]);
+  assert.deepEqual(data(a.replica), [x('by B', 'by B')]);
+});
