@@ -340,3 +340,31 @@ test('an edit made while a change was in flight and merged by the server is weig
   assert.deepEqual(data(fresh.replica), [x('by B', 'by B')]);
   assert.deepEqual(data(a.replica), [x('by B', 'by B')]);
 });
+
+test('an edit of an added item that lost on priority, made before the winning version arrives, does not replace it silently', async () => {
+  const { accountId, contacts, open } = await sdkDevices();
+  const a = open('a');
+  // One item per page and one exchange per call: the winning version of X is still to come when B's user edits X.
+  const b = open('b', { windowSize: 1, exchangesMax: 1 });
+  const bSync = () => b.sync().catch((err: Error) => assert.match(err.message, /did not settle/));
+  await a.sync();
+  await bSync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'y', vcard('uy', 'Y')));
+  await a.sync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X by A')));
+  await a.sync();
+  // B adds the same record (same UID): it is A's item, which B has not received yet, and A ranks first.
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X by B')));
+  await bSync();
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X by B, edited')));
+  for (let i = 0; i < 3; i++) await bSync();
+  await a.sync();
+  // Found by the simulator (seed 1402163): B's edit went out without an etag, and as B had not been
+  // sent X yet, it replaced A's version with no trace. It names the version B added, so it is
+  // concurrent with A's: A ranks first, and both of B's versions are kept.
+  const kept = (await server.hub.listConflicts(accountId)).map((c) => `${/FN:([^\r]*)/.exec(c.data)?.[1]} lost by ${c.lostBy}`);
+  assert.deepEqual(kept.sort(), ['X by B lost by b', 'X by B, edited lost by b']);
+  for (const r of [a.replica, b.replica]) r.transaction((tx) => reapDeleted(tx, contacts));
+  assert.deepEqual(names(a.replica, contacts), ['X by A', 'Y']);
+  assert.deepEqual(names(b.replica, contacts), ['X by A', 'Y']);
+});
