@@ -236,7 +236,9 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
       const old = twin as ItemRow;
       if (old.etag === etag) return done('ok', old.etag, old.id);
       const changed = await concurrentChange(ctx, old, data, check.index, null);
-      return { ...changed, op: 'add', clientId, serverId: old.id, dataEtag: etag };
+      // A losing add is answered with the version it carried, as an answer from the add record is: the
+      // device holds that version until the truth reaches it, and an edit it makes meanwhile names it.
+      return { ...changed, op: 'add', clientId, serverId: old.id, dataEtag: etag, ...(changed.status === 'conflict' ? { etag } : {}) };
     }
     default:
       throw new Error(`recovery cannot answer ${decision.kind} for an ADDED record`);

@@ -317,12 +317,16 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       // merge); with one, a notice may still have brought a later version.
       const superseded = serverId !== null && (result.seq === undefined || (tx.knownSeq(collectionId, serverId) ?? 0) > result.seq);
       const truth = command.op === 'add' && unchanged && superseded ? pushedTruth(tx, collectionId, item, serverId) : undefined;
+      // An edit made here while a change was in flight was made from the data sent. A change answered
+      // without `seq` was merged: the server never held that data, so the edit keeps the etag it was
+      // made from, and the server weighs it against the merge it never saw (docs/protocol.md §4.1, §8).
+      const mergedUnseen = command.op === 'change' && !unchanged && result.seq === undefined;
       dropTwinRow(tx, collectionId, item, serverId);
       tx.put(collectionId, {
         ...item,
         serverId,
         ...(truth ? { data: truth.data } : {}),
-        etag: truth ? truth.etag : (result.etag ?? item.etag),
+        etag: truth ? truth.etag : mergedUnseen ? item.etag : (result.etag ?? item.etag),
         pending: unchanged ? null : item.pending === 'add' ? 'change' : item.pending,
         stale: false,
       });
@@ -336,7 +340,10 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       const serverId = result.serverId ?? item.serverId;
       const truth = command.op === 'add' && unchanged ? pushedTruth(tx, collectionId, item, serverId) : undefined;
       if (command.op === 'add') dropTwinRow(tx, collectionId, item, serverId);
-      tx.put(collectionId, { ...item, serverId, ...(truth ? { data: truth.data, etag: truth.etag } : {}), pending: unchanged ? null : item.pending });
+      // A losing add's answer names the version it carried, which this row keeps until the truth
+      // arrives: an edit made meanwhile names it, so it is weighed against the truth (docs/protocol.md §8).
+      const etag = truth ? truth.etag : command.op === 'add' ? (result.etag ?? item.etag) : item.etag;
+      tx.put(collectionId, { ...item, serverId, ...(truth ? { data: truth.data } : {}), etag, pending: unchanged ? null : item.pending });
     } else if (result.status === 'notFound' && command.op === 'change') {
       // The server does not know the item at all (never, or long purged): keep the edit as a new item,
       // unless the user deleted it here meanwhile, and then nothing is left on either side (seed 900502).

@@ -298,3 +298,73 @@ test('an add whose answer was lost, edited here and re-sent after a re-initializ
   assert.deepEqual(notes(fresh.replica), [mary('by A')]);
   assert.deepEqual(notes(b.replica), [mary('by A')]);
 });
+
+test('an edit made while a change was in flight and merged by the server is weighed against the merge, not written over it', async () => {
+  const { accountId, contacts, transport, open } = await sdkDevices();
+  const x = (note: string, title?: string) =>
+    ['BEGIN:VCARD', 'VERSION:3.0', 'UID:ux', 'FN:X', ...(title ? [`TITLE:${title}`] : []), `NOTE:${note}`, 'END:VCARD', ''].join('\r\n');
+  const a = open('a');
+  // B's user edits X again while B's exchange is on the wire.
+  let during: (() => void) | undefined;
+  const b = open('b', {
+    transport: {
+      sync: (request) => {
+        during?.();
+        during = undefined;
+        return transport.sync(request);
+      },
+      listCollections: () => transport.listCollections(),
+      createCollection: (input) => transport.createCollection(input),
+    },
+  });
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', x('base')));
+  await a.sync();
+  await b.sync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', x('by A')));
+  await a.sync();
+  const bx = localOf(b.replica, contacts, 'X');
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, bx, x('base', 'by B')));
+  during = () => b.replica.transaction((tx) => recordLocalPut(tx, contacts, bx, x('by B', 'by B')));
+  // The server merges B's TITLE with A's NOTE; B's second edit, made from what B sent, goes next.
+  await b.sync();
+  await b.sync();
+  await a.sync();
+  // Found by the simulator (seed 1401119): B's second edit named the merged version, which B never
+  // saw, and replaced A's NOTE with no trace. It is concurrent with the merge: priority decides (B
+  // against the server's own merge) and the merge is kept.
+  const kept = (await server.hub.listConflicts(accountId)).map((c) => [c.data, c.lostBy, c.wonBy]);
+  assert.deepEqual(kept, [[x('by A', 'by B'), null, 'b']]);
+  const fresh = open('fresh');
+  await fresh.sync();
+  const data = (r: Replica) => r.transaction((tx) => tx.all(contacts)).filter((i) => i.data !== null).map((i) => i.data);
+  assert.deepEqual(data(fresh.replica), [x('by B', 'by B')]);
+  assert.deepEqual(data(a.replica), [x('by B', 'by B')]);
+});
+
+test('an edit of an added item that lost on priority, made before the winning version arrives, does not replace it silently', async () => {
+  const { accountId, contacts, open } = await sdkDevices();
+  const a = open('a');
+  // One item per page and one exchange per call: the winning version of X is still to come when B's user edits X.
+  const b = open('b', { windowSize: 1, exchangesMax: 1 });
+  const bSync = () => b.sync().catch((err: Error) => assert.match(err.message, /did not settle/));
+  await a.sync();
+  await bSync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'y', vcard('uy', 'Y')));
+  await a.sync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X by A')));
+  await a.sync();
+  // B adds the same record (same UID): it is A's item, which B has not received yet, and A ranks first.
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X by B')));
+  await bSync();
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X by B, edited')));
+  for (let i = 0; i < 3; i++) await bSync();
+  await a.sync();
+  // Found by the simulator (seed 1402163): B's edit went out without an etag, and as B had not been
+  // sent X yet, it replaced A's version with no trace. It names the version B added, so it is
+  // concurrent with A's: A ranks first, and both of B's versions are kept.
+  const kept = (await server.hub.listConflicts(accountId)).map((c) => `${/FN:([^\r]*)/.exec(c.data)?.[1]} lost by ${c.lostBy}`);
+  assert.deepEqual(kept.sort(), ['X by B lost by b', 'X by B, edited lost by b']);
+  for (const r of [a.replica, b.replica]) r.transaction((tx) => reapDeleted(tx, contacts));
+  assert.deepEqual(names(a.replica, contacts), ['X by A', 'Y']);
+  assert.deepEqual(names(b.replica, contacts), ['X by A', 'Y']);
+});
