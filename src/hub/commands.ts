@@ -78,19 +78,25 @@ export async function applyClientCommands(
           ? { op: 'change' as const, serverId: command.serverId, dataEtag: dataEtag as string }
           : { op: 'delete' as const, serverId: command.serverId };
     const recorded = retried || key.op === 'add' ? record.same(key) : undefined;
+    const ledgered = recorded === undefined && command.op === 'add' ? await ledgerAnswer(ctx, command.clientId, dataEtag as string) : undefined;
     const outcome: RecordedResult =
       recorded ??
+      ledgered ??
       (command.op === 'add'
-        ? ((await ledgerAnswer(ctx, command.clientId, dataEtag as string)) ??
-          (await addItem(ctx, command.clientId, command.data, dataEtag as string, record.addedAs(command.clientId))))
+        ? await addItem(ctx, command.clientId, command.data, dataEtag as string, record.addedAs(command.clientId))
         : command.op === 'change'
           ? await changeItem(ctx, command.serverId, command.data, dataEtag as string, command.etag)
           : await deleteItem(ctx, command.serverId, command.etag));
     if (!recorded && outcome.status === 'ok' && outcome.serverId !== undefined) outcome.seq = await matchingSeq(ctx, outcome.serverId, dataEtag);
     if (command.op === 'add' && outcome.serverId) {
-      await ctx.tx.recordLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, command.clientId, dataEtag as string, outcome.serverId);
+      const lost = outcome.status === 'conflict';
+      await ctx.tx.recordLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, command.clientId, dataEtag as string, outcome.serverId, lost);
       const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, outcome.serverId);
       if (!item || item.deletedAt !== null) out.deletedSince.push(outcome.serverId);
+      // The device takes the answer's serverId for the row that holds the add's version, possibly over
+      // the row the initial sync of a re-initialization had just delivered the current version to: it
+      // must be sent that version again (docs/protocol.md §5.3).
+      else if (ledgered && item.etag !== dataEtag) out.resend.push(item.id);
     }
     if (command.op !== 'add' && command.etag !== undefined && outcome.status === 'conflict') {
       const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, command.serverId);
@@ -158,12 +164,15 @@ async function matchingSeq(ctx: CommandContext, serverId: string, dataEtag: stri
  * The etag is that of the version the Add carried, as a replayed answer's is: it is the version the
  * device holds, and an edit or delete it made of it while the Add was unanswered names it (§4.1), so
  * a version written since by another device counts as concurrent, not as seen (docs/protocol.md §5.3).
+ * An Add that lost to the twin it matched is answered `conflict` again: its version was never stored.
  */
 async function ledgerAnswer(ctx: CommandContext, clientId: string, dataEtag: string): Promise<RecordedResult | undefined> {
-  const itemId = await ctx.tx.findLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, clientId, dataEtag);
-  if (itemId === undefined) return undefined;
-  const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, itemId);
-  return { op: 'add', clientId, serverId: itemId, dataEtag, status: 'ok', ...(item && item.deletedAt === null ? { etag: dataEtag } : {}) };
+  const found = await ctx.tx.findLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, clientId, dataEtag);
+  if (found === undefined) return undefined;
+  const base = { op: 'add' as const, clientId, serverId: found.itemId, dataEtag };
+  if (found.lost) return { ...base, status: 'conflict', message: 'this add lost to the version the item held; it is kept as a conflict record' };
+  const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, found.itemId);
+  return { ...base, status: 'ok', ...(item && item.deletedAt === null ? { etag: dataEtag } : {}) };
 }
 
 const pendingFor = (ctx: CommandContext, item: ItemRow): Action => deriveAction(actionFacts(item), ctx.from, ctx.deviceId, ctx.held.get(item.id));

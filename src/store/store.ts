@@ -261,9 +261,9 @@ export interface StoreTx {
   getConflict(accountId: string, conflictId: string): Promise<ConflictRow | undefined>;
   markConflictRestored(accountId: string, conflictId: string, at: number): Promise<void>;
 
-  /** The item an earlier Add of this client id with this content landed on, if any. */
-  findLedgerAdd(accountId: string, deviceId: string, collectionId: string, clientId: string, dataEtag: string): Promise<string | undefined>;
-  recordLedgerAdd(accountId: string, deviceId: string, collectionId: string, clientId: string, dataEtag: string, itemId: string): Promise<void>;
+  /** The item an earlier Add of this client id with this content landed on, if any, and whether it lost to that item's version (answered `conflict`). */
+  findLedgerAdd(accountId: string, deviceId: string, collectionId: string, clientId: string, dataEtag: string): Promise<{ itemId: string; lost: boolean } | undefined>;
+  recordLedgerAdd(accountId: string, deviceId: string, collectionId: string, clientId: string, dataEtag: string, itemId: string, lost: boolean): Promise<void>;
 
   /** The sync key a server-driven sync point last acknowledged (0: none yet). */
   getPointKey(accountId: string, deviceId: string, collectionId: string): Promise<number>;

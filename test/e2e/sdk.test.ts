@@ -368,3 +368,43 @@ test('an edit of an added item that lost on priority, made before the winning ve
   assert.deepEqual(names(a.replica, contacts), ['X by A', 'Y']);
   assert.deepEqual(names(b.replica, contacts), ['X by A', 'Y']);
 });
+
+test('an add that lost to a twin, re-sent after a re-initialization, is answered conflict again and the device ends with the truth', async () => {
+  const { accountId, contacts, transport, open } = await sdkDevices();
+  const a = open('a');
+  await a.sync();
+  const lossy = losingAnswers(transport);
+  // One command per exchange, as in the simulator's run: B's add goes out alone.
+  const b = open('b', { transport: lossy.transport, commandsMax: 1 });
+  await b.sync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'xa', vcard('ux', 'X')));
+  await a.sync();
+  // B adds its own X (same UID): it loses to A's version on priority (A ranks first), and B never hears.
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, 'xb', vcard('ux', 'X by B')));
+  lossy.loseNextAnswer();
+  await assert.rejects(b.sync(), /answer lost/);
+  // A push notice brings A's X to B under a row of its own, which B's user edits; then B's state goes bad.
+  const xa = a.replica.transaction((tx) => tx.get(contacts, 'xa'));
+  assert.ok(xa?.serverId && xa.data && xa.etag);
+  const seq = b.replica.transaction((tx) => tx.horizon(contacts)) + 1;
+  const command = { op: 'add' as const, serverId: xa.serverId, data: xa.data, etag: xa.etag };
+  assert.equal(b.client.applyNotice({ type: 'change', token: 1, collectionId: contacts, seq, command }), 'applied');
+  b.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, xa.serverId as string, vcard('ux', 'X edited on B'));
+    tx.setSyncKey(contacts, 999);
+  });
+  const summary = await b.sync();
+  assert.equal(summary.reinitialized, true);
+  // Found by the simulator (seed 1400763): the add record answered the re-sent add `ok` with the etag of
+  // B's version, which the server never stored; B then held it as the server's, and never got A's.
+  assert.deepEqual(
+    summary.conflicts.map((c) => c.localId),
+    ['xb'],
+  );
+  assert.ok((await server.hub.listConflicts(accountId)).some((c) => c.data === vcard('ux', 'X by B')));
+  const fresh = open('fresh');
+  await fresh.sync();
+  await a.sync();
+  assert.deepEqual(names(b.replica, contacts), names(fresh.replica, contacts));
+  assert.deepEqual(names(a.replica, contacts), names(fresh.replica, contacts));
+});

@@ -252,4 +252,9 @@ export const migrations: readonly string[] = [
   ALTER TABLE add_ledger_kept RENAME TO add_ledger;
   CREATE INDEX add_ledger_item ON add_ledger(item_id);
   `,
+  // The verdict each add got: a copy of an add that lost to a twin is answered \`conflict\` again, not
+  // \`ok\` (docs/protocol.md §5.3).
+  `
+  ALTER TABLE add_ledger ADD COLUMN status TEXT NOT NULL DEFAULT 'ok';
+  `,
 ];

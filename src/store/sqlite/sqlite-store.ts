@@ -321,10 +321,10 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
                 (SELECT fingerprint FROM known_clients WHERE account_id = @accountId ORDER BY last_success_at DESC LIMIT @keep)`),
   };
   const ledger = {
-    find: q<[string, string, string, string, string], { item_id: string }>(
-      'SELECT item_id FROM add_ledger WHERE account_id = ? AND device_id = ? AND collection_id = ? AND client_id = ? AND data_etag = ?',
+    find: q<[string, string, string, string, string], { item_id: string; status: string }>(
+      'SELECT item_id, status FROM add_ledger WHERE account_id = ? AND device_id = ? AND collection_id = ? AND client_id = ? AND data_etag = ?',
     ),
-    record: q('INSERT OR IGNORE INTO add_ledger (account_id, device_id, collection_id, client_id, data_etag, item_id) VALUES (?, ?, ?, ?, ?, ?)'),
+    record: q('INSERT OR IGNORE INTO add_ledger (account_id, device_id, collection_id, client_id, data_etag, item_id, status) VALUES (?, ?, ?, ?, ?, ?, ?)'),
   };
   const pointKey = {
     get: q<[string, string, string], { sync_key: number }>('SELECT sync_key FROM point_keys WHERE account_id = ? AND device_id = ? AND collection_id = ?'),
@@ -625,10 +625,11 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
 
     async findLedgerAdd(accountId, deviceId, collectionId, clientId, dataEtag) {
-      return ledger.find.get(accountId, deviceId, collectionId, clientId, dataEtag)?.item_id;
+      const row = ledger.find.get(accountId, deviceId, collectionId, clientId, dataEtag);
+      return row && { itemId: row.item_id, lost: row.status === 'conflict' };
     },
-    async recordLedgerAdd(accountId, deviceId, collectionId, clientId, dataEtag, itemId) {
-      ledger.record.run(accountId, deviceId, collectionId, clientId, dataEtag, itemId);
+    async recordLedgerAdd(accountId, deviceId, collectionId, clientId, dataEtag, itemId, lost) {
+      ledger.record.run(accountId, deviceId, collectionId, clientId, dataEtag, itemId, lost ? 'conflict' : 'ok');
     },
 
     async getPointKey(accountId, deviceId, collectionId) {
