@@ -170,7 +170,7 @@ async function ledgerAnswer(ctx: CommandContext, clientId: string, dataEtag: str
   const found = await ctx.tx.findLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, clientId, dataEtag);
   if (found === undefined) return undefined;
   const base = { op: 'add' as const, clientId, serverId: found.itemId, dataEtag };
-  if (found.lost) return { ...base, status: 'conflict', message: 'this add lost to the version the item held; it is kept as a conflict record' };
+  if (found.lost) return { ...base, status: 'conflict', etag: dataEtag, message: 'this add lost to the version the item held; it is kept as a conflict record' };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, found.itemId);
   return { ...base, status: 'ok', ...(item && item.deletedAt === null ? { etag: dataEtag } : {}) };
 }
