@@ -316,7 +316,9 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       // Without a `seq` the server's version is not what this Add carried (another device's, or a
       // merge); with one, a notice may still have brought a later version.
       const superseded = serverId !== null && (result.seq === undefined || (tx.knownSeq(collectionId, serverId) ?? 0) > result.seq);
-      const truth = command.op === 'add' && unchanged && superseded ? pushedTruth(tx, collectionId, item, serverId) : undefined;
+      // A twin the user edited or deleted here is taken over whatever the version: the edit names its own etag.
+      const twin = command.op === 'add' && unchanged ? pushedTwin(tx, collectionId, item, serverId) : undefined;
+      const truth = twin && (superseded || twin.pending !== null) ? twin : undefined;
       // An edit made here while a change was in flight was made from the data sent. A change answered
       // without `seq` was merged: the server never held that data, so the edit keeps the etag it was
       // made from, and the server weighs it against the merge it never saw (docs/protocol.md §4.1, §8).
@@ -327,7 +329,7 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
         serverId,
         ...(truth ? { data: truth.data } : {}),
         etag: truth ? truth.etag : mergedUnseen ? item.etag : (result.etag ?? item.etag),
-        pending: unchanged ? null : item.pending === 'add' ? 'change' : item.pending,
+        pending: truth ? truth.pending : unchanged ? null : item.pending === 'add' ? 'change' : item.pending,
         stale: false,
       });
     } else if (item.pending === 'delete' && item.serverId === null) {
@@ -338,12 +340,12 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       // restore); the truth arrives as a server command, now or in a following page.
       summary.conflicts.push({ localId: item.localId, message: result.message ?? 'conflict' });
       const serverId = result.serverId ?? item.serverId;
-      const truth = command.op === 'add' && unchanged ? pushedTruth(tx, collectionId, item, serverId) : undefined;
+      const truth = command.op === 'add' && unchanged ? pushedTwin(tx, collectionId, item, serverId) : undefined;
       if (command.op === 'add') dropTwinRow(tx, collectionId, item, serverId);
       // A losing add's answer names the version it carried, which this row keeps until the truth
       // arrives: an edit made meanwhile names it, so it is weighed against the truth (docs/protocol.md §8).
       const etag = truth ? truth.etag : command.op === 'add' ? (result.etag ?? item.etag) : item.etag;
-      tx.put(collectionId, { ...item, serverId, ...(truth ? { data: truth.data } : {}), etag, pending: unchanged ? null : item.pending });
+      tx.put(collectionId, { ...item, serverId, ...(truth ? { data: truth.data } : {}), etag, pending: truth ? truth.pending : unchanged ? null : item.pending });
     } else if (result.status === 'notFound' && command.op === 'change') {
       // The server does not know the item at all (never, or long purged): keep the edit as a new item,
       // unless the user deleted it here meanwhile, and then nothing is left on either side (seed 900502).
@@ -361,12 +363,13 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
 
 /**
  * The row a push notice made for the server item an Add of this replica turned out to match, while
- * that Add was in flight: it holds the server's version (and the server counts it as delivered), so
- * the Add's row takes its content when it takes over.
+ * that Add was in flight: it holds the server's version (and the server counts it as delivered), or an
+ * edit or delete the user made of that version here (seed 1501000), so the Add's row takes its content,
+ * etag and pending state when it takes over: dropping the twin must not drop the server's version or the edit.
  */
-function pushedTruth(tx: ReplicaTx, collectionId: string, item: LocalItem, serverId: string | null): LocalItem | undefined {
+function pushedTwin(tx: ReplicaTx, collectionId: string, item: LocalItem, serverId: string | null): LocalItem | undefined {
   const twin = serverId ? tx.byServerId(collectionId, serverId) : undefined;
-  return twin && twin.localId !== item.localId && twin.pending === null && twin.data !== null ? twin : undefined;
+  return twin && twin.localId !== item.localId && (twin.pending !== null || twin.data !== null) ? twin : undefined;
 }
 
 /**

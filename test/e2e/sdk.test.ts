@@ -408,3 +408,40 @@ test('an add that lost to a twin, re-sent after a re-initialization, is answered
   assert.deepEqual(names(b.replica, contacts), names(fresh.replica, contacts));
   assert.deepEqual(names(a.replica, contacts), names(fresh.replica, contacts));
 });
+
+test('an add that lost to a twin the device was pushed and edited while the add was in flight keeps the edit and ends with the truth', async () => {
+  const { accountId, contacts, transport, open } = await sdkDevices();
+  const a = open('a');
+  await a.sync();
+  const lossy = losingAnswers(transport);
+  const b = open('b', { transport: lossy.transport, commandsMax: 1 });
+  await b.sync();
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'xa', vcard('ux', 'X')));
+  await a.sync();
+  // B adds its own X (same UID): it loses to A's version on priority (A ranks first), and B never hears.
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, 'xb', vcard('ux', 'X by B')));
+  lossy.loseNextAnswer();
+  await assert.rejects(b.sync(), /answer lost/);
+  // A push notice brings A's X to B under a row of its own, which B's user edits before the add is re-sent.
+  const xa = a.replica.transaction((tx) => tx.get(contacts, 'xa'));
+  assert.ok(xa?.serverId && xa.data && xa.etag);
+  const seq = b.replica.transaction((tx) => tx.horizon(contacts)) + 1;
+  const command = { op: 'add' as const, serverId: xa.serverId, data: xa.data, etag: xa.etag };
+  assert.equal(b.client.applyNotice({ type: 'change', token: 1, collectionId: contacts, seq, command }), 'applied');
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, xa.serverId as string, vcard('ux', 'X edited on B')));
+  const summary = await b.sync();
+  // Found by the simulator (seed 1501000): the re-sent add's `conflict` dropped the pushed row with
+  // B's edit in it, and left B holding its own losing version as the server's.
+  assert.deepEqual(
+    summary.conflicts.map((c) => c.localId),
+    ['xb'],
+  );
+  await b.sync();
+  await a.sync();
+  assert.ok((await server.hub.listConflicts(accountId)).some((c) => c.data === vcard('ux', 'X by B')));
+  const fresh = open('fresh');
+  await fresh.sync();
+  assert.deepEqual(names(fresh.replica, contacts), ['X edited on B']);
+  assert.deepEqual(names(b.replica, contacts), names(fresh.replica, contacts));
+  assert.deepEqual(names(a.replica, contacts), names(fresh.replica, contacts));
+});
