@@ -319,10 +319,11 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       // A twin the user edited or deleted here is taken over whatever the version: the edit names its own etag.
       const twin = command.op === 'add' && unchanged ? pushedTwin(tx, collectionId, item, serverId) : undefined;
       const truth = twin && (superseded || twin.pending !== null) ? twin : undefined;
-      // An edit made here while a change was in flight was made from the data sent. A change answered
-      // without `seq` was merged: the server never held that data, so the edit keeps the etag it was
-      // made from, and the server weighs it against the merge it never saw (docs/protocol.md §4.1, §8).
-      const mergedUnseen = command.op === 'change' && !unchanged && result.seq === undefined;
+      // A change answered without `seq` was merged: the server never held the data sent, so the row
+      // keeps the etag that data was made from until the merged version arrives. An edit made from it,
+      // while the change was in flight or after, is then weighed against the merge it never saw, as is
+      // a delete (docs/protocol.md §4.1, §8; seeds 1401119, 1501880).
+      const mergedUnseen = command.op === 'change' && result.seq === undefined;
       dropTwinRow(tx, collectionId, item, serverId);
       tx.put(collectionId, {
         ...item,

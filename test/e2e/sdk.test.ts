@@ -445,3 +445,57 @@ test('an add that lost to a twin the device was pushed and edited while the add 
   assert.deepEqual(names(b.replica, contacts), names(fresh.replica, contacts));
   assert.deepEqual(names(a.replica, contacts), names(fresh.replica, contacts));
 });
+
+test('an edit made after a merged change was answered, before the merged version arrived, is weighed against the merge', async () => {
+  const { accountId, contacts, transport, open } = await sdkDevices();
+  const x = (note: string, title?: string) =>
+    ['BEGIN:VCARD', 'VERSION:3.0', 'UID:ux', 'FN:X', ...(title ? [`TITLE:${title}`] : []), `NOTE:${note}`, 'END:VCARD', ''].join('\r\n');
+  const a = open('a');
+  // One change per page: the page that answers B's change carries Y; the merged X comes on the next
+  // page, whose answer B loses (the server commits it; B tries again later).
+  const lossy = losingAnswers(transport);
+  let pages = 0;
+  const b = open('b', {
+    windowSize: 1,
+    transport: {
+      sync: async (request) => {
+        const response = await lossy.transport.sync(request);
+        if (++pages === 3) lossy.loseNextAnswer();
+        return response;
+      },
+      listCollections: () => transport.listCollections(),
+      createCollection: (input) => transport.createCollection(input),
+    },
+  });
+  a.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, 'x', x('base'));
+    recordLocalPut(tx, contacts, 'y', vcard('uy', 'Y'));
+  });
+  await a.sync();
+  await b.sync();
+  assert.equal(pages, 2);
+  a.replica.transaction((tx) => {
+    recordLocalPut(tx, contacts, 'x', x('by A'));
+    recordLocalPut(tx, contacts, 'y', vcard('uy', 'Y by A'));
+  });
+  await a.sync();
+  const bx = localOf(b.replica, contacts, 'X');
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, bx, x('base', 'by B')));
+  // The server merges B's TITLE with A's NOTE and answers `ok` without `seq`; the merge never arrives.
+  await assert.rejects(b.sync(), /answer lost/);
+  // B's user edits X again, from the data B sent, not from the merge.
+  b.replica.transaction((tx) => recordLocalPut(tx, contacts, bx, x('by B', 'by B')));
+  await b.sync();
+  await a.sync();
+  // Found by the simulator (seed 1501880): B's second edit named the merged version, which B never
+  // saw, and replaced A's NOTE with no trace. It is concurrent with the merge: priority decides and
+  // the merge is kept.
+  const kept = (await server.hub.listConflicts(accountId)).map((c) => [c.data, c.lostBy, c.wonBy]);
+  assert.deepEqual(kept, [[x('by A', 'by B'), null, 'b']]);
+  const fresh = open('fresh');
+  await fresh.sync();
+  const data = (r: Replica) =>
+    r.transaction((tx) => tx.all(contacts)).filter((i) => i.data !== null && i.data.includes('FN:X')).map((i) => i.data);
+  assert.deepEqual(data(fresh.replica), [x('by B', 'by B')]);
+  assert.deepEqual(data(a.replica), [x('by B', 'by B')]);
+});
