@@ -26,7 +26,7 @@ export interface Backoff {
 }
 
 export const throttleLimits = {
-  perClient: { freeFailures: 5, delayMs: 1000, delayMsMax: 15 * 60_000, decayMs: 10 * 60_000, keysMax: 10_000 },
+  perClient: { freeFailures: 5, delayMs: 5000, delayMsMax: 15 * 60_000, decayMs: 10 * 60_000, keysMax: 10_000 },
   perAddress: { freeFailures: 30, delayMs: 1000, delayMsMax: 60_000, decayMs: 60_000, keysMax: 10_000 },
   perSubject: { freeFailures: 30, delayMs: 1000, delayMsMax: 60_000, decayMs: 60_000, keysMax: 10_000 },
 } satisfies Record<string, Backoff>;
