@@ -124,6 +124,10 @@ export class SyncClient {
         const all = tx.heldTokens(collectionId);
         const last = toRanges(all).slice(0, limits.tokenRangesMax).pop()?.to ?? 0;
         const held = all.filter((t) => t <= last);
+        // A first sync is a sync from scratch too: a notice older than its last page may name a token the
+        // server has purged (it keeps none for a collection the device never synced), so none is applied
+        // until then; the sync itself brings what they carried (docs/protocol.md §5.4; sim seed 1601400).
+        if (key === 0 && tx.horizon(collectionId) === 0) tx.setHorizon(collectionId, reinitializing);
         if (key === 0) return { syncKey: key, commands: [], resent: false, tokens: held };
         const inflight = tx.inflight(collectionId);
         const edits = inflight ? [] : toCommands(tx.pending(collectionId, this.o.commandsMax));
