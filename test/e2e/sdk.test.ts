@@ -369,26 +369,34 @@ test('an edit of an added item that lost on priority, made before the winning ve
   assert.deepEqual(names(b.replica, contacts), ['X by A', 'Y']);
 });
 
-test('an add that lost to a twin, re-sent after a re-initialization, is answered conflict again and the device ends with the truth', async () => {
+/**
+ * A adds X; B (one command per exchange, as in the simulator's runs) adds its own X with the same UID,
+ * which loses to A's on priority (A ranks first), and never hears the answer; then a push notice brings
+ * A's X to B under a row of its own. Returns the devices and A's X, for B's user to edit next.
+ */
+async function lostTwinAddThenPushed() {
   const { accountId, contacts, transport, open } = await sdkDevices();
   const a = open('a');
   await a.sync();
   const lossy = losingAnswers(transport);
-  // One command per exchange, as in the simulator's run: B's add goes out alone.
   const b = open('b', { transport: lossy.transport, commandsMax: 1 });
   await b.sync();
   a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'xa', vcard('ux', 'X')));
   await a.sync();
-  // B adds its own X (same UID): it loses to A's version on priority (A ranks first), and B never hears.
   b.replica.transaction((tx) => recordLocalPut(tx, contacts, 'xb', vcard('ux', 'X by B')));
   lossy.loseNextAnswer();
   await assert.rejects(b.sync(), /answer lost/);
-  // A push notice brings A's X to B under a row of its own, which B's user edits; then B's state goes bad.
   const xa = a.replica.transaction((tx) => tx.get(contacts, 'xa'));
   assert.ok(xa?.serverId && xa.data && xa.etag);
   const seq = b.replica.transaction((tx) => tx.horizon(contacts)) + 1;
   const command = { op: 'add' as const, serverId: xa.serverId, data: xa.data, etag: xa.etag };
   assert.equal(b.client.applyNotice({ type: 'change', token: 1, collectionId: contacts, seq, command }), 'applied');
+  return { accountId, contacts, open, a, b, xa };
+}
+
+test('an add that lost to a twin, re-sent after a re-initialization, is answered conflict again and the device ends with the truth', async () => {
+  const { accountId, contacts, open, a, b, xa } = await lostTwinAddThenPushed();
+  // B's user edits A's X; then B's state goes bad.
   b.replica.transaction((tx) => {
     recordLocalPut(tx, contacts, xa.serverId as string, vcard('ux', 'X edited on B'));
     tx.setSyncKey(contacts, 999);
@@ -410,24 +418,8 @@ test('an add that lost to a twin, re-sent after a re-initialization, is answered
 });
 
 test('an add that lost to a twin the device was pushed and edited while the add was in flight keeps the edit and ends with the truth', async () => {
-  const { accountId, contacts, transport, open } = await sdkDevices();
-  const a = open('a');
-  await a.sync();
-  const lossy = losingAnswers(transport);
-  const b = open('b', { transport: lossy.transport, commandsMax: 1 });
-  await b.sync();
-  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'xa', vcard('ux', 'X')));
-  await a.sync();
-  // B adds its own X (same UID): it loses to A's version on priority (A ranks first), and B never hears.
-  b.replica.transaction((tx) => recordLocalPut(tx, contacts, 'xb', vcard('ux', 'X by B')));
-  lossy.loseNextAnswer();
-  await assert.rejects(b.sync(), /answer lost/);
-  // A push notice brings A's X to B under a row of its own, which B's user edits before the add is re-sent.
-  const xa = a.replica.transaction((tx) => tx.get(contacts, 'xa'));
-  assert.ok(xa?.serverId && xa.data && xa.etag);
-  const seq = b.replica.transaction((tx) => tx.horizon(contacts)) + 1;
-  const command = { op: 'add' as const, serverId: xa.serverId, data: xa.data, etag: xa.etag };
-  assert.equal(b.client.applyNotice({ type: 'change', token: 1, collectionId: contacts, seq, command }), 'applied');
+  const { accountId, contacts, open, a, b, xa } = await lostTwinAddThenPushed();
+  // B's user edits A's X before the add is re-sent.
   b.replica.transaction((tx) => recordLocalPut(tx, contacts, xa.serverId as string, vcard('ux', 'X edited on B')));
   const summary = await b.sync();
   // Found by the simulator (seed 1501000): the re-sent add's `conflict` dropped the pushed row with
