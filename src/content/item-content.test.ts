@@ -81,6 +81,14 @@ test("Outlook's zones, which start in 1601, are accepted and placed exactly", ()
   refused(calendar(outlookZone, 'DTSTART;TZID=W. Europe Standard Time:99990701T090000'), /VTIMEZONE rules span/);
 });
 
+// The web app's random UIDs started with four digits one time in a few and failed its saves.
+test('only time values set the horizon: a UID or a text that starts with digits is not a year', () => {
+  const text = calendar(outlookZone, 'DTSTART;TZID=W. Europe Standard Time:20260701T090000', 'SUMMARY:9999 problems', 'X-NOTE:5426 ways')
+    .replace('UID:e1', 'UID:5426c1d0-7f00-4e5a-9d1b-0a2b3c4d5e6f');
+  const check = checkItemContent('events', text);
+  assert.ok(check.ok, check.ok ? '' : check.message);
+});
+
 test('deep nesting, too many RDATE/EXDATE values, rules or BY values are refused before evaluation', () => {
   const nest = Array.from({ length: limits.componentDepthMax }, () => 'BEGIN:X-NEST').concat(Array.from({ length: limits.componentDepthMax }, () => 'END:X-NEST'));
   refused(event('DTSTART:20260101T000000Z', ...nest), /nest deeper than 8/);

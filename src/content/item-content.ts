@@ -83,6 +83,7 @@ function durationSeconds(text: string): number {
 }
 
 const yearOf = (value: unknown): number => (typeof value === 'string' && /^\d{4}/.test(value) ? Number(value.slice(0, 4)) : 0);
+const timeTypes = new Set(['date', 'date-time', 'period']);
 const observances = new Set(['standard', 'daylight']);
 /** The rule parts a VTIMEZONE observance may use: real zones change on one day of one month a year. */
 const observanceParts = new Set(['freq', 'interval', 'count', 'until', 'wkst', 'bymonth', 'byday', 'bymonthday', 'bysetpos']);
@@ -114,7 +115,8 @@ export function costlyPart(root: JcalComponent): string | null {
           }
         }
       }
-      for (const v of values) latestYear = Math.max(latestYear, yearOf(Array.isArray(v) ? v[0] : v));
+      // Only time values: a UID or SUMMARY may well start with four digits.
+      if (timeTypes.has(type)) for (const v of values) latestYear = Math.max(latestYear, yearOf(Array.isArray(v) ? v[0] : v));
       if (propName === 'rdate' || propName === 'exdate') dates += values.length;
       if (propName === 'dtstart') startYear = yearOf(values[0]);
       if (type !== 'recur') continue;
