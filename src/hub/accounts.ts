@@ -73,7 +73,7 @@ export class Accounts {
       const account: AccountRow = { id: this.ports.random.id(), name, passwordHash, createdAt: now, credentialEpoch: 0 };
       await tx.createAccount(account);
       for (const c of defaultCollections) {
-        await tx.createCollection({ id: this.ports.random.id(), accountId: account.id, color: null, description: null, createdAt: now, ...c });
+        await tx.createCollection({ id: this.ports.random.id(), accountId: account.id, color: null, description: null, createdAt: now, calendarId: null, ...c });
       }
       return account;
     });
@@ -199,7 +199,7 @@ export class Accounts {
     this.revocationListeners.push(listener);
   }
 
-  /** Changes what the patch names of a collection's display name, colour and description. */
+  /** Changes what the patch names of a collection's display name, colour and description; a calendar's tasks collection follows it (docs/dav.md § Calendars). */
   async updateCollection(accountId: string, collectionId: string, patch: Partial<Pick<CollectionRow, 'displayName' | 'color' | 'description'>>): Promise<CollectionRow> {
     checkCollectionFields(patch);
     return this.store.transaction(async (tx) => {
@@ -207,6 +207,7 @@ export class Accounts {
       if (!row) throw new ProtocolError('notFound', 'no such collection');
       const updated = { ...row, ...patch };
       await tx.updateCollection(updated);
+      for (const part of tasksPartsOf(await tx.listCollections(accountId), row)) await tx.updateCollection({ ...part, ...patch });
       return updated;
     });
   }
@@ -228,14 +229,21 @@ export class Accounts {
     return this.store.transaction((tx) => tx.listCollections(accountId));
   }
 
-  async createCollection(accountId: string, input: CreateCollection): Promise<CollectionRow> {
+  /**
+   * `withTasks`: an events collection that also holds tasks, as a DAV calendar made without a component
+   * set does: its tasks go to a tasks collection named NAME.tasks that names it (docs/dav.md § Calendars).
+   * Returns the collection made (the events one).
+   */
+  async createCollection(accountId: string, input: CreateCollection, options: { withTasks?: boolean } = {}): Promise<CollectionRow> {
     checkCollectionFields(input);
+    const withTasks = options.withTasks === true && input.kind === 'events';
     return this.store.transaction(async (tx) => {
-      if (await tx.findCollectionByName(accountId, input.name)) {
-        throw new ProtocolError('conflict', `a collection named ${input.name} already exists`);
+      const names = withTasks ? [input.name, tasksPartName(input.name)] : [input.name];
+      for (const name of names) {
+        if (await tx.findCollectionByName(accountId, name)) throw new ProtocolError('conflict', `a collection named ${name} already exists`);
       }
       const max = accountLimit(this.ports, 'collectionsPerAccountMax');
-      if ((await tx.listCollections(accountId)).length >= max) throw limitReached('collectionsPerAccountMax', max, 'the account has as many collections as it may; delete one first');
+      if ((await tx.listCollections(accountId)).length + names.length > max) throw limitReached('collectionsPerAccountMax', max, 'the account has as many collections as it may; delete one first');
       const row: CollectionRow = {
         id: this.ports.random.id(),
         accountId,
@@ -245,12 +253,20 @@ export class Accounts {
         color: input.color ?? null,
         description: input.description ?? null,
         createdAt: this.ports.clock.now(),
+        calendarId: null,
       };
       await tx.createCollection(row);
+      if (withTasks) await tx.createCollection({ ...row, id: this.ports.random.id(), name: tasksPartName(input.name), kind: 'tasks', calendarId: row.id });
       return row;
     });
   }
 }
+
+/** The name of the tasks collection of a calendar that holds events and tasks. */
+const tasksPartName = (calendarName: string) => `${calendarName}.tasks`;
+
+/** The collections that hold the tasks of `calendar` (none, or one). */
+export const tasksPartsOf = (collections: readonly CollectionRow[], calendar: CollectionRow) => collections.filter((c) => c.calendarId === calendar.id);
 
 async function holds(tx: StoreTx, c: Credential, now: number): Promise<boolean> {
   if (c.tokenId !== undefined) {

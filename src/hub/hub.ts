@@ -11,7 +11,7 @@ import type { Checkpoint } from '../core/sync-key.js';
 import type { CollectionRow, DeviceRow, StoreTx } from '../store/store.js';
 import { admitDevice, moveItem, pendingChanges, readItem, withFaceState, type DevicePoint } from './device-items.js';
 import { activityDaysKept, dailyActivity, deviceErrorsKept, listDeviceHealth, utcDay } from './health.js';
-import { deleteResource, listResources, putResource, resolveResource, resourceName, type Preconditions, type Resource, type ResourceClient } from './resources.js';
+import { deleteResource, listResources, partsOf, putResource, resolveInParts, resourceName, type Preconditions, type Resource, type ResourceClient } from './resources.js';
 
 /** The sync hub: the one place where faces reach the truth store. */
 export class Hub {
@@ -147,7 +147,7 @@ export class Hub {
     return this.store.transaction(async (tx) => {
       const collection = await tx.getCollection(accountId, collectionId);
       if (!collection) return undefined;
-      return read(collectionView(tx, collection));
+      return read(collectionView(tx, collection, await partsOf(tx, collection)));
     });
   }
 
@@ -175,6 +175,8 @@ export class Hub {
 /** What a resource face may read of one collection (Hub.readCollection). */
 export interface CollectionView {
   collection: CollectionRow;
+  /** The collections whose items it holds: itself, and a calendar's tasks collection (docs/dav.md § Calendars). */
+  parts: readonly CollectionRow[];
   /** Sequence number of the collection's latest change: its ctag and the position of a full sync. */
   seq(): Promise<number>;
   tombstoneFloor(): Promise<number>;
@@ -182,15 +184,20 @@ export interface CollectionView {
   changes(from: Checkpoint, limit: number, timeRange?: { startMs: number; endMs: number }): Promise<Resource[]>;
 }
 
-function collectionView(tx: StoreTx, collection: CollectionRow): CollectionView {
+function collectionView(tx: StoreTx, collection: CollectionRow, parts: readonly CollectionRow[]): CollectionView {
   return {
     collection,
-    seq: () => tx.collectionSeq(collection.accountId, collection.id),
+    parts,
+    async seq() {
+      let latest = 0;
+      for (const part of parts) latest = Math.max(latest, await tx.collectionSeq(part.accountId, part.id));
+      return latest;
+    },
     tombstoneFloor: () => tx.tombstoneFloor(collection.accountId),
     async get(name) {
-      const item = await resolveResource(tx, collection, name);
-      return item && { name: await resourceName(tx, collection, item), item };
+      const found = await resolveInParts(tx, parts, name);
+      return found && { name: await resourceName(tx, found.part, found.item), item: found.item };
     },
-    changes: (from, limit, timeRange) => listResources(tx, collection, from, limit, timeRange),
+    changes: (from, limit, timeRange) => listResources(tx, parts, from, limit, timeRange),
   };
 }

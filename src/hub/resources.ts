@@ -1,9 +1,10 @@
 import type { Checkpoint } from '../core/sync-key.js';
-import { checkItemContent } from '../content/item-content.js';
+import { checkItemContent, type ItemIndex } from '../content/item-content.js';
 import { etagOf } from '../content/etag.js';
 import type { CollectionKind } from '../protocol/collections.js';
 import type { StatusCode } from '../protocol/errors.js';
 import type { CollectionRow, ItemRow, Store, StoreTx } from '../store/store.js';
+import { tasksPartsOf } from './accounts.js';
 import { writeItem, writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
 import { utcDay } from './health.js';
@@ -86,6 +87,41 @@ async function open(tx: StoreTx, ports: HubPorts, client: ResourceClient, collec
 /** A resource write is one change synced with the client, for its activity chart. */
 const noteWrite = (tx: StoreTx, client: ResourceClient, now: number) => tx.addActivity(client.accountId, client.device.id, utcDay(now), 1);
 
+/**
+ * The collections whose items one resource collection holds: the collection, and for a calendar that
+ * holds events and tasks, its tasks collection too (docs/dav.md § Calendars).
+ */
+export async function partsOf(tx: StoreTx, collection: CollectionRow): Promise<CollectionRow[]> {
+  if (collection.kind !== 'events') return [collection];
+  return [collection, ...tasksPartsOf(await tx.listCollections(collection.accountId), collection)];
+}
+
+/** What a name resolves to among the parts: the live item, else the latest tombstone, with the part that holds it. */
+export async function resolveInParts(tx: StoreTx, parts: readonly CollectionRow[], name: string): Promise<{ part: CollectionRow; item: ItemRow } | undefined> {
+  let found: { part: CollectionRow; item: ItemRow } | undefined;
+  for (const part of parts) {
+    const item = await resolveResource(tx, part, name);
+    if (item?.deletedAt === null) return { part, item };
+    if (item && (!found || item.seq > found.item.seq)) found = { part, item };
+  }
+  return found;
+}
+
+/** The part whose kind the data is (the one that holds the resource first), or why it fits none. */
+function checkForParts(parts: readonly CollectionRow[], data: string): { part: CollectionRow; index: ItemIndex } {
+  let refusal: { status: StatusCode; message: string } | undefined;
+  for (const part of parts) {
+    const check = checkItemContent(part.kind, data);
+    if (check.ok) return { part, index: check.index };
+    // Only a wrong component is worth trying against another part; anything else fails the same everywhere.
+    if (check.status !== 'wrongKind' || parts.length === 1) throw new ResourceError(check.status as 'invalidItem', check.message);
+    refusal ??= check;
+  }
+  throw new ResourceError('wrongKind', `this calendar holds ${parts.map((p) => componentName[p.kind]).join(' and ')}; ${refusal?.message ?? ''}`);
+}
+
+const componentName: Record<CollectionKind, string> = { contacts: 'VCARD', events: 'VEVENT', tasks: 'VTODO', notes: 'VJOURNAL' };
+
 export function putResource(
   store: Store,
   ports: HubPorts,
@@ -96,57 +132,67 @@ export function putResource(
   preconditions: Preconditions,
 ): Promise<{ created: boolean; etag: string }> {
   return store.transaction(async (tx) => {
-    const collection = await open(tx, ports, client, collectionId);
-    const existing = await resolveResource(tx, collection, name);
-    checkPreconditions(existing, preconditions);
-    const check = checkItemContent(collection.kind, data);
-    if (!check.ok) throw new ResourceError(check.status as 'invalidItem', check.message);
-    if (check.index.uid !== null) {
-      const other = await tx.findLiveItemByUid(collection.accountId, collection.id, check.index.uid);
-      if (other && other.id !== existing?.id) {
-        throw new ResourceError('uidConflict', `UID ${check.index.uid} is already used by another resource`, await resourceName(tx, collection, other));
+    const parts = await partsOf(tx, await open(tx, ports, client, collectionId));
+    const existing = await resolveInParts(tx, parts, name);
+    checkPreconditions(existing?.item, preconditions);
+    const { part: collection, index } = checkForParts(existing ? [existing.part, ...parts.filter((p) => p !== existing.part)] : parts, data);
+    if (index.uid !== null) {
+      for (const part of parts) {
+        const other = await tx.findLiveItemByUid(part.accountId, part.id, index.uid);
+        if (other && other.id !== existing?.item.id) {
+          throw new ResourceError('uidConflict', `UID ${index.uid} is already used by another resource`, await resourceName(tx, part, other));
+        }
       }
     }
     const ctx = { tx, ports, collection };
-    if (existing && existing.deletedAt === null) {
-      if (existing.etag === etagOf(data)) return { created: false, etag: existing.etag };
-      await noteWrite(tx, client, ports.clock.now());
-      return { created: false, etag: await writeItem(ctx, existing.id, existing, data, check.index, client.device.id) };
+    const now = ports.clock.now();
+    if (existing && existing.part === collection && existing.item.deletedAt === null) {
+      if (existing.item.etag === etagOf(data)) return { created: false, etag: existing.item.etag };
+      await noteWrite(tx, client, now);
+      return { created: false, etag: await writeItem(ctx, existing.item.id, existing.item, data, index, client.device.id) };
     }
+    // A resource whose component changed (a VEVENT made a VTODO) moves to the other part: other devices
+    // see it deleted from one collection and added to the other.
+    if (existing && existing.item.deletedAt === null) await writeTombstone({ tx, ports, collection: existing.part }, existing.item, client.device.id);
     // A name used again after its item was deleted brings that item back, as a new item for everyone.
-    const id = existing?.id ?? ports.random.id();
-    await noteWrite(tx, client, ports.clock.now());
-    const etag = await writeItem(ctx, id, null, data, check.index, client.device.id);
-    if (!existing && name !== defaultResourceName(collection.kind, id)) await tx.setDavName(collection.accountId, collection.id, name, id);
-    return { created: true, etag };
+    const revived = existing?.part === collection ? existing.item : undefined;
+    const id = revived?.id ?? ports.random.id();
+    await noteWrite(tx, client, now);
+    const etag = await writeItem(ctx, id, null, data, index, client.device.id);
+    if (!revived && name !== defaultResourceName(collection.kind, id)) await tx.setDavName(collection.accountId, collection.id, name, id);
+    return { created: !(existing && existing.item.deletedAt === null), etag };
   });
 }
 
 export function deleteResource(store: Store, ports: HubPorts, client: ResourceClient, collectionId: string, name: string, preconditions: Preconditions): Promise<void> {
   return store.transaction(async (tx) => {
-    const collection = await open(tx, ports, client, collectionId);
-    const existing = await resolveResource(tx, collection, name);
-    if (!existing || existing.deletedAt !== null) throw new ResourceError('notFound', 'no such resource');
-    checkPreconditions(existing, preconditions);
+    const parts = await partsOf(tx, await open(tx, ports, client, collectionId));
+    const existing = await resolveInParts(tx, parts, name);
+    if (!existing || existing.item.deletedAt !== null) throw new ResourceError('notFound', 'no such resource');
+    checkPreconditions(existing.item, preconditions);
     await noteWrite(tx, client, ports.clock.now());
-    await writeTombstone({ tx, ports, collection }, existing, client.device.id);
+    await writeTombstone({ tx, ports, collection: existing.part }, existing.item, client.device.id);
   });
 }
 
 /**
  * A collection's changes after `from` (see core/sync-key.ts Checkpoint), oldest first, at most `limit`,
- * with their resource names; deletes included when after the checkpoint's base.
+ * with their resource names; deletes included when after the checkpoint's base. The changes of several
+ * parts (partsOf) are one sequence: each part's come in sequence order, and the first `limit` of their
+ * merge are the first `limit` of the whole.
  */
 export async function listResources(
   tx: StoreTx,
-  collection: CollectionRow,
+  parts: readonly CollectionRow[],
   from: Checkpoint,
   limit: number,
   timeRange?: { startMs: number; endMs: number },
 ): Promise<Resource[]> {
-  // No device is excluded: a DAV client is told of its own writes too, and compares etags.
-  const rows = await tx.listChanges({ accountId: collection.accountId, collectionId: collection.id, checkpoint: from, deviceId: '', limit, ...(timeRange ? { timeRange } : {}) });
   const out: Resource[] = [];
-  for (const item of rows) out.push({ name: await resourceName(tx, collection, item), item });
-  return out;
+  for (const collection of parts) {
+    // No device is excluded: a DAV client is told of its own writes too, and compares etags.
+    const rows = await tx.listChanges({ accountId: collection.accountId, collectionId: collection.id, checkpoint: from, deviceId: '', limit, ...(timeRange ? { timeRange } : {}) });
+    for (const item of rows) out.push({ name: await resourceName(tx, collection, item), item });
+  }
+  return parts.length === 1 ? out : out.sort((a, b) => a.item.seq - b.item.seq).slice(0, limit);
 }

@@ -14,6 +14,8 @@ export const collectionSchema = z.object({
   displayName: z.string(),
   color: z.string().optional(),
   description: z.string().optional(),
+  /** On a tasks collection that holds the tasks of a CalDAV calendar: that calendar's id (docs/protocol.md §3). */
+  calendarId: z.string().optional(),
 });
 export type Collection = z.infer<typeof collectionSchema>;
 

@@ -68,6 +68,11 @@ export interface CollectionRow {
   color: string | null;
   description: string | null;
   createdAt: number;
+  /**
+   * Set on the tasks collection that holds the tasks of a DAV calendar made without a component set:
+   * the id of that calendar (an events collection). Deleting the calendar deletes it (docs/dav.md § Calendars).
+   */
+  calendarId: string | null;
 }
 
 /** One item, live or a tombstone (`deletedAt` set, `data` null). */
@@ -194,7 +199,7 @@ export interface StoreTx {
   listCollections(accountId: string): Promise<CollectionRow[]>;
   getCollection(accountId: string, collectionId: string): Promise<CollectionRow | undefined>;
   findCollectionByName(accountId: string, name: string): Promise<CollectionRow | undefined>;
-  /** Changes a collection's display name, colour and description (its name and kind never change). */
+  /** Changes a collection's display name, colour and description (its name, kind and calendar never change). */
   updateCollection(row: CollectionRow): Promise<void>;
 
   getItem(accountId: string, collectionId: string, itemId: string): Promise<ItemRow | undefined>;

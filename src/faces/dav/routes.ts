@@ -191,7 +191,8 @@ function contentCondition(kind: CollectionKind, reason: ResourceError['reason'])
 
 async function collectionByName(r: Request, name: string): Promise<CollectionRow> {
   const found = await r.hub.accounts.findCollection(r.principal.accountId, name);
-  if (!found) throw new DavError(404, 'no such collection');
+  // A calendar's tasks collection is served as part of the calendar, not on its own (docs/dav.md § Calendars).
+  if (!found || found.calendarId !== null) throw new DavError(404, 'no such collection');
   return found;
 }
 
@@ -243,6 +244,8 @@ type PropGetter = (ctx: PropContext) => PropValue | Promise<PropValue>;
 
 const key = (p: PropName) => `${p.ns} ${p.name}`;
 const componentOf: Record<Exclude<CollectionKind, 'contacts'>, string> = { events: 'VEVENT', tasks: 'VTODO', notes: 'VJOURNAL' };
+/** The components a calendar holds, one per part (a calendar made without a component set holds VEVENT and VTODO). */
+const componentsOf = (view: CollectionView) => view.parts.flatMap((p) => (p.kind === 'contacts' ? [] : [componentOf[p.kind]]));
 
 const getters = new Map<string, PropGetter>([
   [
@@ -280,7 +283,7 @@ const getters = new Map<string, PropGetter>([
   ],
   [
     key({ ns: ns.caldav, name: 'supported-calendar-component-set' }),
-    ({ view, target }) => (target.kind === 'collection' && view && view.collection.kind !== 'contacts' ? `<cal:comp name="${componentOf[view.collection.kind]}"/>` : undefined),
+    ({ view, target }) => (target.kind === 'collection' && view && view.collection.kind !== 'contacts' ? componentsOf(view).map((c) => `<cal:comp name="${c}"/>`).join('') : undefined),
   ],
   [
     key({ ns: ns.carddav, name: 'supported-address-data' }),
@@ -389,7 +392,7 @@ async function propfind(r: Request, target: Target): Promise<void> {
     case 'home': {
       await respond(homeOf(user), { r, target });
       if (!withMembers) break;
-      for (const c of await r.hub.accounts.listCollections(r.principal.accountId)) {
+      for (const c of (await r.hub.accounts.listCollections(r.principal.accountId)).filter((c) => c.calendarId === null)) {
         await r.hub.readCollection(r.principal.accountId, c.id, (view) => respond(collectionPath(user, c), { r, target: { kind: 'collection', user, collection: c.name }, view }));
       }
       break;
@@ -470,8 +473,9 @@ const header = (req: IncomingMessage, name: string) => {
 
 /**
  * Extended MKCOL (RFC 5689) and MKCALENDAR (RFC 4791): a new collection in the home. The resource
- * type picks the kind; a calendar holds one component kind, the first of VEVENT, VTODO, VJOURNAL
- * that its supported-calendar-component-set names (VEVENT when it names none).
+ * type picks the kind. A calendar made with a supported-calendar-component-set holds the first of
+ * VEVENT, VTODO, VJOURNAL it names; one made without holds VEVENT and VTODO, as clients that never send
+ * a set expect (docs/dav.md § Calendars).
  */
 async function mkcol(r: Request, target: Target): Promise<void> {
   if (target.kind !== 'collection') throw new DavError(403, 'collections are made directly in the home');
@@ -504,13 +508,8 @@ async function mkcol(r: Request, target: Target): Promise<void> {
     return;
   }
   try {
-    await r.hub.accounts.createCollection(r.principal.accountId, {
-      name: target.collection,
-      kind,
-      ...(displayName ? { displayName } : {}),
-      ...(color ? { color } : {}),
-      ...(description ? { description } : {}),
-    });
+    const input = { name: target.collection, kind, ...(displayName ? { displayName } : {}), ...(color ? { color } : {}), ...(description ? { description } : {}) };
+    await r.hub.accounts.createCollection(r.principal.accountId, input, { withTasks: !isAddressbook && comps.length === 0 });
   } catch (err) {
     if (err instanceof ProtocolError && err.status === 'conflict') throw new DavError(405, 'a collection with this name exists');
     // The account holds as many collections as it may (docs/configuration.md): a quota, as RFC 4331 names it.
@@ -630,11 +629,12 @@ async function report(r: Request, target: Target): Promise<void> {
         body.name === 'addressbook-query'
           ? readPropFilters(filter, ns.carddav, filter?.attrs.test === 'allof' ? 'allof' : 'anyof')
           : readPropFilters(componentFilterOf(filter), ns.caldav, 'allof');
-      if (body.name === 'calendar-query' && !componentMatches(filter, c.kind)) return answer.render();
+      const parts = body.name === 'calendar-query' ? new Set(view.parts.filter((p) => componentMatches(filter, p.kind)).map((p) => p.id)) : undefined;
+      if (parts?.size === 0) return answer.render();
       // A query looks at limits.davMembersMax members at most; past them the answer says it is truncated.
       const members = await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, limits.davMembersMax + 1, range);
       for (const resource of members.slice(0, limits.davMembersMax)) {
-        if (!matchesPropFilters(filters, resource.item.data ?? '')) continue;
+        if ((parts && !parts.has(resource.item.collectionId)) || !matchesPropFilters(filters, resource.item.data ?? '')) continue;
         if (!(await add(view, resource))) {
           answer.truncate(base);
           break;
@@ -664,7 +664,7 @@ function memberOf(sent: string, user: string, collection: string): string | unde
 /** calendar-query: the comp-filter inside the VCALENDAR one, which holds the property filters. */
 const componentFilterOf = (filter: XmlElement | undefined) => childOf(childOf(filter, ns.caldav, 'comp-filter'), ns.caldav, 'comp-filter');
 
-/** calendar-query: the comp-filter inside VCALENDAR must name this collection's component, if it names one. */
+/** calendar-query: the comp-filter inside VCALENDAR must name this part's component, if it names one. */
 function componentMatches(filter: XmlElement | undefined, kind: CollectionKind): boolean {
   if (kind === 'contacts') return false;
   const calendar = childOf(filter, ns.caldav, 'comp-filter');

@@ -28,6 +28,7 @@ const toCollection = (row: CollectionRow): Collection => ({
   displayName: row.displayName,
   ...(row.color ? { color: row.color } : {}),
   ...(row.description ? { description: row.description } : {}),
+  ...(row.calendarId !== null ? { calendarId: row.calendarId } : {}),
 });
 
 /** What the face needs of push: the devices page shows who is connected, and "Sync now" asks them. */

@@ -179,7 +179,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     touch: q('UPDATE app_tokens SET last_used_at = ? WHERE account_id = ? AND id = ?'),
   };
   const collection = {
-    insert: q('INSERT INTO collections (id, account_id, name, kind, display_name, color, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    insert: q('INSERT INTO collections (id, account_id, name, kind, display_name, color, description, created_at, calendar_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
     update: q('UPDATE collections SET display_name = ?, color = ?, description = ? WHERE account_id = ? AND id = ?'),
     list: q<[string], Record<string, unknown>>('SELECT * FROM collections WHERE account_id = ? ORDER BY created_at, name'),
     byId: q<[string, string], Record<string, unknown>>('SELECT * FROM collections WHERE account_id = ? AND id = ?'),
@@ -359,6 +359,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     color: r.color as string | null,
     description: r.description as string | null,
     createdAt: r.created_at as number,
+    calendarId: r.calendar_id as string | null,
   });
   const toDevice = (r: Record<string, unknown>): DeviceRow => ({
     accountId: r.account_id as string,
@@ -434,7 +435,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
 
     async createCollection(r) {
-      collection.insert.run(r.id, r.accountId, r.name, r.kind, r.displayName, r.color, r.description, r.createdAt);
+      collection.insert.run(r.id, r.accountId, r.name, r.kind, r.displayName, r.color, r.description, r.createdAt, r.calendarId);
     },
     async updateCollection(r) {
       collection.update.run(r.displayName, r.color, r.description, r.accountId, r.id);
