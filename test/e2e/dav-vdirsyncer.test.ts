@@ -137,3 +137,63 @@ test('vdirsyncer syncs contacts and events both ways with a native device: adds,
   const out = await vdirsyncer(config, 'sync');
   assert.doesNotMatch(out, /Copying|Deleting|Updating/);
 });
+
+test('vdirsyncer discover makes a local task list on the server (a calendar without a component set) and syncs its tasks and events both ways', async () => {
+  const account = await newAccount(server);
+  const dir = join(work, 'tasks');
+  const local = join(dir, 'lists', 'chores');
+  mkdirSync(local, { recursive: true });
+  const config = join(dir, 'config');
+  writeFileSync(
+    config,
+    `[general]
+status_path = "${dir}/status/"
+
+[pair lists]
+a = "lists_local"
+b = "lists_remote"
+collections = ["from a"]
+
+[storage lists_local]
+type = "filesystem"
+path = "${dir}/lists/"
+fileext = ".ics"
+
+[storage lists_remote]
+type = "caldav"
+url = "${server.url}/"
+username = "${account.accountName}"
+password = "${account.password}"
+`,
+  );
+  const todo = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTODO\r\nUID:vd-todo-1\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Water the plants\r\nDUE:20260305T170000Z\r\nEND:VTODO\r\nEND:VCALENDAR\r\n`;
+  const event = vevent('vd-list-ev', 'Plant market', '20260307T090000Z', '20260307T120000Z');
+  writeFileSync(join(local, 'water.ics'), todo);
+  writeFileSync(join(local, 'market.ics'), event);
+  // discover creates the remote collection (vdirsyncer sends MKCOL with no component set); sync uploads both.
+  await vdirsyncer(config, 'discover');
+  await vdirsyncer(config, 'sync');
+  const res = await fetch(`${server.url}/api/v1/collections`, { headers: { authorization: account.authorization } });
+  const collections = ((await res.json()) as { collections: Array<{ id: string; name: string; kind: string }> }).collections;
+  const calendar = collections.find((c) => c.name === 'chores');
+  const tasks = collections.find((c) => c.name === 'chores.tasks');
+  assert.ok(calendar && tasks, JSON.stringify(collections));
+  const phone = sdkDevice(server.url, account.accountName, account.password, 'list-phone');
+  await phone.client.syncCollection(tasks.id);
+  await phone.client.syncCollection(calendar.id);
+  assert.deepEqual(replicaData(phone, tasks.id), [todo]);
+  assert.deepEqual(replicaData(phone, calendar.id), [event]);
+
+  // A task the phone adds reaches the local list; one vdirsyncer completes reaches the phone.
+  const added = todo.replace('vd-todo-1', 'vd-todo-2').replace('Water the plants', 'Repot the fern');
+  phone.replica.transaction((tx) => recordLocalPut(tx, tasks.id, 'fern', added));
+  await phone.client.syncCollection(tasks.id);
+  await vdirsyncer(config, 'sync');
+  assert.deepEqual(files(local).sort(), [todo, event, added].sort());
+  const done = todo.replace('SUMMARY:Water the plants\r\n', 'SUMMARY:Water the plants\r\nSTATUS:COMPLETED\r\n');
+  writeFileSync(join(local, 'water.ics'), done);
+  await vdirsyncer(config, 'sync');
+  await phone.client.syncCollection(tasks.id);
+  assert.deepEqual(replicaData(phone, tasks.id).sort(), [done, added].sort());
+  assert.doesNotMatch(await vdirsyncer(config, 'sync'), /Copying|Deleting|Updating/);
+});
