@@ -145,6 +145,21 @@ elif phase == "third":
     except error.DAVError as err:
         out["bogusToken"] = {"error": type(err).__name__, "detail": str(err)}
 
+elif phase == "tasks":
+    # A calendar made the library's default way (MKCALENDAR without a component set) takes tasks and events.
+    calendar = client.principal().make_calendar(name="Errands", cal_id="errands")
+    out["components"] = sorted(calendar.get_supported_components())
+    todo = calendar.save_todo(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//python-caldav test//EN\r\n"
+        "BEGIN:VTODO\r\nUID:py-todo\r\nDTSTAMP:20260101T000000Z\r\nDUE:20260320T170000Z\r\n"
+        "SUMMARY:Post the letter\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+    )
+    event = calendar.save_event(ics("py-errand-event", "Pick up parcel", "20260321"))
+    out["saved"] = sorted([str(todo.url), str(event.url)])
+    out["todos"] = uids(calendar.todos(include_completed=True))
+    out["events"] = uids(calendar.events())
+    out["synced"] = [o["url"] for o in described(calendar.objects_by_sync_token(load_objects=True))]
+
 else:
     sys.exit(f"unknown phase {phase}")
 

@@ -154,3 +154,14 @@ test('python-caldav and a native device share a calendar: save, search, edit, de
   assert.equal(third.bogusToken.error, 'AuthorizationError');
   assert.match(third.bogusToken.detail, /Forbidden/);
 });
+
+test('python-caldav save_todo and save_event on a calendar it makes with its defaults (no component set)', async () => {
+  const account = await newAccount(server);
+  const result = await caldavClient('tasks', account.accountName, account.password, join(work, 'tasks.json'));
+  const base = `${server.url}/dav/users/${account.accountName}/errands/`;
+  assert.deepEqual(result.components, ['VEVENT', 'VTODO']);
+  assert.deepEqual(result.saved, [`${base}py-errand-event.ics`, `${base}py-todo.ics`]);
+  assert.deepEqual(result.todos, ['py-todo']);
+  assert.deepEqual(result.events, ['py-errand-event']);
+  assert.deepEqual(result.synced, [`${base}py-errand-event.ics`, `${base}py-todo.ics`]);
+});
