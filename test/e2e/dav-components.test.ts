@@ -148,6 +148,12 @@ test('native view: the calendar is an events collection, its tasks a tasks colle
   assert.equal(rename.status, 207);
   const renamed = (await getJson(`${server.url}/api/v1/collections`, a.authorization)).body.collections as Array<{ name: string; displayName: string }>;
   assert.deepEqual(renamed.filter((c) => c.name.startsWith('family')).map((c) => c.displayName), ['Family', 'Family']);
+
+  // Deleting the calendar deletes its tasks with it: nothing is left behind unreachable over DAV.
+  const deleted = await fetch(`${server.url}/api/v1/collections/${calendar.id}`, { method: 'DELETE', headers: { authorization: a.authorization } });
+  assert.equal(deleted.status, 200);
+  const left = (await getJson(`${server.url}/api/v1/collections`, a.authorization)).body.collections as Array<{ name: string }>;
+  assert.deepEqual(left.filter((c) => c.name.startsWith('family')), []);
 });
 
 test('ActiveSync view: the calendar is a calendar folder and its tasks a task folder of the same name; each item once, editable from the phone', async () => {
