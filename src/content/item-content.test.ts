@@ -142,3 +142,22 @@ test('a zone expanded again for a later year keeps one copy of each transition (
   withinRuleBudget(() => tz.utcOffset(ICAL.Time.fromData({ year: 2060, month: 1, day: 1 })), new RuleBudget(1e6));
   assert.equal(changes(), first + 2 * 20);
 });
+
+test('checked against several kinds, an item is the kind of its component; one of none of them is refused naming them all', () => {
+  const todo = event('DTSTART:20260105T090000Z').replace(/VEVENT/g, 'VTODO');
+  const asTask = checkItemContent(['events', 'tasks'], todo);
+  assert.ok(asTask.ok);
+  assert.equal(asTask.kind, 'tasks');
+  const asEvent = checkItemContent(['events', 'tasks'], event('DTSTART:20260105T090000Z'));
+  assert.ok(asEvent.ok);
+  assert.equal(asEvent.kind, 'events');
+  const journal = checkItemContent(['events', 'tasks'], todo.replace(/VTODO/g, 'VJOURNAL'));
+  assert.equal(journal.ok, false);
+  if (!journal.ok) {
+    assert.equal(journal.status, 'wrongKind');
+    assert.match(journal.message, /holds VEVENT or VTODO, got VJOURNAL/);
+  }
+  // A VEVENT and a VTODO in one object fit neither kind.
+  const both = todo.replace('END:VCALENDAR', 'BEGIN:VEVENT\r\nUID:e1\r\nDTSTAMP:20260101T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR');
+  assert.equal(checkItemContent(['events', 'tasks'], both).ok, false);
+});

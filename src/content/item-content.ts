@@ -19,7 +19,8 @@ export interface ItemIndex extends MatchKeys {
   endMs: number | null;
 }
 
-export type ContentCheck = { ok: true; index: ItemIndex } | { ok: false; status: StatusCode; message: string };
+/** `kind`: the kind the item is, one of those it was checked against. */
+export type ContentCheck = { ok: true; index: ItemIndex; kind: CollectionKind } | { ok: false; status: StatusCode; message: string };
 
 const componentOfKind: Record<Exclude<CollectionKind, 'contacts'>, string> = {
   events: 'vevent',
@@ -37,10 +38,12 @@ function reject(status: StatusCode, message: string): ContentCheck {
 }
 
 /**
- * `budget`: what ical.js may spend evaluating dates and rules, shared by every item of one request
- * (RuleBudget.forRequest); an item checked on its own gets a request's budget for its size.
+ * `kinds`: what the collection holds; several calendar kinds for a calendar that holds events and tasks
+ * (docs/dav.md § Calendars). `budget`: what ical.js may spend evaluating dates and rules, shared by every
+ * item of one request (RuleBudget.forRequest); an item checked on its own gets a request's budget for its size.
  */
-export function checkItemContent(kind: CollectionKind, data: string, budget?: RuleBudget): ContentCheck {
+export function checkItemContent(kinds: CollectionKind | readonly CollectionKind[], data: string, budget?: RuleBudget): ContentCheck {
+  const wanted = typeof kinds === 'string' ? [kinds] : kinds;
   const bytes = Buffer.byteLength(data, 'utf8');
   if (bytes > limits.itemBytesMax) return reject('itemTooLarge', `item is ${bytes} bytes; the limit is ${limits.itemBytesMax}`);
   if (forbiddenControls.test(data)) return reject('invalidItem', 'item contains control characters or characters XML cannot carry');
@@ -66,7 +69,8 @@ export function checkItemContent(kind: CollectionKind, data: string, budget?: Ru
   const costly = costlyPart(jcal as unknown as JcalComponent);
   if (costly) return reject('invalidItem', costly);
   const root = new ICAL.Component(jcal as unknown as [string, unknown[], unknown[]]);
-  return kind === 'contacts' ? checkVcard(root) : checkCalendar(root, componentOfKind[kind], budget ?? RuleBudget.forRequest(bytes));
+  const calendarKinds = wanted.filter((k): k is Exclude<CollectionKind, 'contacts'> => k !== 'contacts');
+  return calendarKinds.length === 0 ? checkVcard(root) : checkCalendar(root, calendarKinds, budget ?? RuleBudget.forRequest(bytes));
 }
 
 type JcalProperty = [string, Record<string, unknown>, string, ...unknown[]];
@@ -157,17 +161,19 @@ function checkVcard(card: ICAL.Component): ContentCheck {
     ...card.getAllProperties('tel').map((p) => normalizePhone(String(p.getFirstValue() ?? ''))),
   ].filter((k): k is string => k !== null);
   const index = { uid: typeof uid === 'string' && uid !== '' ? uid : null, title: fn, startMs: null, endMs: null };
-  return { ok: true, index: { ...index, name: normalizeName(fn), contactKeys: [...new Set(contactKeys)] } };
+  return { ok: true, kind: 'contacts', index: { ...index, name: normalizeName(fn), contactKeys: [...new Set(contactKeys)] } };
 }
 
-function checkCalendar(calendar: ICAL.Component, wanted: string, budget: RuleBudget): ContentCheck {
+function checkCalendar(calendar: ICAL.Component, kinds: ReadonlyArray<Exclude<CollectionKind, 'contacts'>>, budget: RuleBudget): ContentCheck {
   if (calendar.name !== 'vcalendar') return reject('wrongKind', `expected VCALENDAR, got ${calendar.name.toUpperCase()}`);
   const components = calendar.getAllSubcomponents().filter((c) => c.name !== 'vtimezone');
   if (components.length === 0) return reject('invalidItem', 'VCALENDAR holds no component');
   const names = new Set(components.map((c) => c.name));
-  if (names.size !== 1 || !names.has(wanted)) {
-    return reject('wrongKind', `this collection holds ${wanted.toUpperCase()}, got ${[...names].join(', ').toUpperCase()}`);
+  const kind = kinds.find((k) => names.size === 1 && names.has(componentOfKind[k]));
+  if (kind === undefined) {
+    return reject('wrongKind', `this collection holds ${kinds.map((k) => componentOfKind[k].toUpperCase()).join(' or ')}, got ${[...names].join(', ').toUpperCase()}`);
   }
+  const wanted = componentOfKind[kind];
   const uids = new Set(components.map((c) => c.getFirstPropertyValue('uid')));
   const uid = [...uids][0];
   if (uids.size !== 1 || typeof uid !== 'string' || uid === '') {
@@ -185,7 +191,7 @@ function checkCalendar(calendar: ICAL.Component, wanted: string, budget: RuleBud
     if (err instanceof RuleBudgetExceeded) span = { startMs: null, endMs: null };
     else return reject('invalidItem', `bad date or recurrence: ${(err as Error).message}`);
   }
-  return { ok: true, index: { uid, title: typeof title === 'string' ? title : '', ...span, name: null, contactKeys: [] } };
+  return { ok: true, kind, index: { uid, title: typeof title === 'string' ? title : '', ...span, name: null, contactKeys: [] } };
 }
 
 type Span = { startMs: number | null; endMs: number | null };

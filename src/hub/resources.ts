@@ -107,20 +107,12 @@ export async function resolveInParts(tx: StoreTx, parts: readonly CollectionRow[
   return found;
 }
 
-/** The part whose kind the data is (the one that holds the resource first), or why it fits none. */
+/** The part whose kind the data is: parsed once, against every part's kind. */
 function checkForParts(parts: readonly CollectionRow[], data: string): { part: CollectionRow; index: ItemIndex } {
-  let refusal: { status: StatusCode; message: string } | undefined;
-  for (const part of parts) {
-    const check = checkItemContent(part.kind, data);
-    if (check.ok) return { part, index: check.index };
-    // Only a wrong component is worth trying against another part; anything else fails the same everywhere.
-    if (check.status !== 'wrongKind' || parts.length === 1) throw new ResourceError(check.status as 'invalidItem', check.message);
-    refusal ??= check;
-  }
-  throw new ResourceError('wrongKind', `this calendar holds ${parts.map((p) => componentName[p.kind]).join(' and ')}; ${refusal?.message ?? ''}`);
+  const check = checkItemContent(parts.map((p) => p.kind), data);
+  if (!check.ok) throw new ResourceError(check.status as 'invalidItem', check.message);
+  return { part: parts.find((p) => p.kind === check.kind) as CollectionRow, index: check.index };
 }
-
-const componentName: Record<CollectionKind, string> = { contacts: 'VCARD', events: 'VEVENT', tasks: 'VTODO', notes: 'VJOURNAL' };
 
 export function putResource(
   store: Store,
@@ -135,7 +127,7 @@ export function putResource(
     const parts = await partsOf(tx, await open(tx, ports, client, collectionId));
     const existing = await resolveInParts(tx, parts, name);
     checkPreconditions(existing?.item, preconditions);
-    const { part: collection, index } = checkForParts(existing ? [existing.part, ...parts.filter((p) => p !== existing.part)] : parts, data);
+    const { part: collection, index } = checkForParts(parts, data);
     if (index.uid !== null) {
       for (const part of parts) {
         const other = await tx.findLiveItemByUid(part.accountId, part.id, index.uid);
