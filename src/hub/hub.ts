@@ -25,6 +25,11 @@ export class Hub {
     this.accounts = new Accounts(store, ports);
   }
 
+  /** The hub's clock (epoch ms), for answers that carry a timestamp (a free-busy DTSTAMP). */
+  now(): number {
+    return this.ports.clock.now();
+  }
+
   /** One exchange of the native protocol; `tokenId` is the app password it came with, if any. */
   sync(accountId: string, protocol: string, request: SyncRequest, tokenId?: string): Promise<SyncResponse> {
     return runSyncExchange(this.store, this.ports, accountId, protocol, request, tokenId);

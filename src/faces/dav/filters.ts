@@ -1,94 +1,214 @@
+import ICAL from 'ical.js';
 import { limits } from '../../core/limits.js';
+import { RuleBudgetExceeded, withinRuleBudget, type RuleBudget } from '../../content/recurrence-budget.js';
 import type { XmlElement } from '../../protocol/xml.js';
+import { compileTextMatch, FilterError, type TextTest } from './text-match.js';
+import { alarmInRange, readTimeRange, seriesOverlaps, valueInRange, type Range } from './time-range.js';
+
+export { FilterError } from './text-match.js';
 
 /**
- * Property filters of addressbook-query (RFC 6352 §10.5) and calendar-query (RFC 4791 §9.7.2), read once
- * per request into plain lower-cased strings, then matched against each item in one pass over its lines:
- * nothing is compiled per item, and the cost is linear in the item (docs/dav.md § Queries).
+ * The filters of addressbook-query (RFC 6352 §10.5) and calendar-query (RFC 4791 §9.7), read once per
+ * request (text-matches compiled, time ranges parsed), then applied to each item as ical.js parses it:
+ * nothing is compiled per item, and the cost is linear in the item, plus the instances a time range
+ * walks, charged to the request's RuleBudget (docs/dav.md § Queries).
  *
- * A prop-filter matches when a property of its name contains each of its text-matches (case-insensitive;
- * `negate-condition="yes"` inverts one), or, without a text-match, when the property is present.
- * `match-type`, collations and `is-not-defined` are not read yet; they belong here when they are.
+ * A prop-filter looks at every property of its name: a text-match passes when some value of one of them
+ * matches (then `negate-condition` inverts it), a param-filter when one of them has the parameter (with a
+ * value that matches), `is-not-defined` when there is none. CardDAV combines a prop-filter's tests, and
+ * the prop-filters, as their `test` says (`anyof` by default); in CalDAV every condition must hold.
  */
 
-export interface TextMatch {
-  /** Lower-cased once, here. */
-  text: string;
-  negate: boolean;
+export interface ParamFilter {
+  /** Lower-case, as ical.js names parameters. */
+  name: string;
+  isNotDefined: boolean;
+  textMatch?: TextTest;
 }
 
 export interface PropFilter {
-  /** Upper-case property name, without a group. */
+  /** Lower-case, without a vCard group, as ical.js names properties. */
   name: string;
-  textMatches: TextMatch[];
+  isNotDefined: boolean;
+  test: 'anyof' | 'allof';
+  textMatches: TextTest[];
+  params: ParamFilter[];
+  timeRange?: Range;
 }
 
-export interface PropFilters {
-  combine: 'anyof' | 'allof';
-  filters: PropFilter[];
+export interface CompFilter {
+  /** Lower-case. */
+  name: string;
+  isNotDefined: boolean;
+  timeRange?: Range;
+  props: PropFilter[];
+  comps: CompFilter[];
 }
 
-/** A query past a bound: answered 403 with the protocol's `supported-filter` precondition. */
-export class FilterError extends Error {
-  constructor(
-    message: string,
-    readonly namespace: string,
-  ) {
-    super(message);
+export interface CardQuery {
+  test: 'anyof' | 'allof';
+  props: PropFilter[];
+}
+
+const cardCollation = 'i;unicode-casemap';
+const calendarCollation = 'i;ascii-casemap';
+
+/** Counts filter elements (comp-, prop- and param-filters, text-matches, time-ranges) against limits.davFiltersMax, before any is applied. */
+class FilterCount {
+  private n = 0;
+  constructor(private readonly namespace: string) {}
+  take(): void {
+    this.n += 1;
+    if (this.n > limits.davFiltersMax) throw new FilterError(`more than ${limits.davFiltersMax} filter elements in one query`, this.namespace);
   }
 }
 
-/** The prop-filters directly inside `scope`, in `namespace`; refuses more than limits.davFiltersMax of them (text-matches included). */
-export function readPropFilters(scope: XmlElement | undefined, namespace: string, combine: 'anyof' | 'allof'): PropFilters {
-  const filters: PropFilter[] = [];
-  let count = 0;
-  for (const pf of scope?.children ?? []) {
-    if (pf.ns !== namespace || pf.name !== 'prop-filter') continue;
-    const textMatches: TextMatch[] = [];
-    for (const tm of pf.children) {
-      if (tm.ns !== namespace || tm.name !== 'text-match') continue;
-      const text = tm.text.trim();
-      if (text.length > limits.davMatchTextCharsMax) throw new FilterError(`a text-match is longer than ${limits.davMatchTextCharsMax} characters`, namespace);
-      textMatches.push({ text: text.toLowerCase(), negate: tm.attrs['negate-condition'] === 'yes' });
-      count += 1;
-    }
-    count += 1;
-    if (count > limits.davFiltersMax) throw new FilterError(`more than ${limits.davFiltersMax} prop-filters and text-matches in one query`, namespace);
-    filters.push({ name: (pf.attrs.name ?? '').toUpperCase(), textMatches });
-  }
-  return { combine, filters };
-}
+const children = (el: XmlElement | undefined, namespace: string, name: string) => (el?.children ?? []).filter((c) => c.ns === namespace && c.name === name);
+const testOf = (el: XmlElement | undefined): 'anyof' | 'allof' => (el?.attrs.test === 'allof' ? 'allof' : 'anyof');
 
-/** Whether the vCard or iCalendar text `data` passes the filters. */
-export function matchesPropFilters({ combine, filters }: PropFilters, data: string): boolean {
-  if (filters.length === 0) return true;
-  const wanted = new Set(filters.map((f) => f.name));
-  // One pass: the lower-cased values of the properties some filter names, by name.
-  const values = new Map<string, string[]>();
-  for (const line of data.replace(/\r?\n[ \t]/g, '').split(/\r?\n/)) {
-    const end = nameEnd(line);
-    if (end <= 0) continue;
-    const head = line.slice(0, end);
-    const name = head.slice(head.indexOf('.') + 1).toUpperCase();
-    if (!wanted.has(name)) continue;
-    const colon = line.indexOf(':', end);
-    const list = values.get(name) ?? [];
-    list.push(colon < 0 ? '' : line.slice(colon + 1).toLowerCase());
-    values.set(name, list);
-  }
-  const one = (f: PropFilter) => {
-    const found = values.get(f.name) ?? [];
-    if (f.textMatches.length === 0) return found.length > 0;
-    return f.textMatches.every((tm) => found.some((v) => v.includes(tm.text)) !== tm.negate);
+function readPropFilter(el: XmlElement, namespace: string, collation: string, count: FilterCount, test: 'anyof' | 'allof'): PropFilter {
+  count.take();
+  const textMatches = children(el, namespace, 'text-match').map((tm) => {
+    count.take();
+    return compileTextMatch(tm, namespace, collation);
+  });
+  const params = children(el, namespace, 'param-filter').map((pf): ParamFilter => {
+    count.take();
+    const tm = children(pf, namespace, 'text-match')[0];
+    if (tm) count.take();
+    return { name: (pf.attrs.name ?? '').toLowerCase(), isNotDefined: children(pf, namespace, 'is-not-defined').length > 0, ...(tm ? { textMatch: compileTextMatch(tm, namespace, collation) } : {}) };
+  });
+  const range = children(el, namespace, 'time-range')[0];
+  if (range) count.take();
+  return {
+    name: (el.attrs.name ?? '').toLowerCase(),
+    isNotDefined: children(el, namespace, 'is-not-defined').length > 0,
+    test,
+    textMatches,
+    params,
+    ...(range ? { timeRange: readTimeRange(range, namespace) } : {}),
   };
-  return combine === 'allof' ? filters.every(one) : filters.some(one);
 }
 
-/** Where a content line's name (with its group) ends: at the first ';' or ':'; -1 if neither. */
-function nameEnd(line: string): number {
-  for (let i = 0; i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    if (c === 0x3a || c === 0x3b) return i;
+/** An addressbook-query's `filter`; no filter matches every card. */
+export function readCardQuery(filter: XmlElement | undefined): CardQuery {
+  const namespace = 'urn:ietf:params:xml:ns:carddav';
+  const count = new FilterCount(namespace);
+  return { test: testOf(filter), props: children(filter, namespace, 'prop-filter').map((pf) => readPropFilter(pf, namespace, cardCollation, count, testOf(pf))) };
+}
+
+/** A calendar-query's `filter`: its comp-filter (VCALENDAR); none matches every object. */
+export function readCalendarQuery(filter: XmlElement | undefined): CompFilter | undefined {
+  const namespace = 'urn:ietf:params:xml:ns:caldav';
+  const count = new FilterCount(namespace);
+  const read = (el: XmlElement): CompFilter => {
+    count.take();
+    const range = children(el, namespace, 'time-range')[0];
+    if (range) count.take();
+    return {
+      name: (el.attrs.name ?? '').toLowerCase(),
+      isNotDefined: children(el, namespace, 'is-not-defined').length > 0,
+      ...(range ? { timeRange: readTimeRange(range, namespace) } : {}),
+      props: children(el, namespace, 'prop-filter').map((pf) => readPropFilter(pf, namespace, calendarCollation, count, 'allof')),
+      comps: children(el, namespace, 'comp-filter').map(read),
+    };
+  };
+  const top = children(filter, namespace, 'comp-filter')[0];
+  return top && read(top);
+}
+
+/**
+ * The range an item's indexed span must meet for the query to match it, when the query has a VEVENT
+ * time range: the index holds a series' first start to its last end, so it narrows the items read
+ * (docs/dav.md § Queries). Task and alarm ranges cannot use it (a task's span ignores its RRULE; an alarm
+ * may ring before its event).
+ */
+export function indexedRange(query: CompFilter | undefined): Range | undefined {
+  if (!query || query.isNotDefined || query.name !== 'vcalendar') return undefined;
+  return query.comps.find((c) => c.name === 'vevent' && !c.isNotDefined && c.timeRange)?.timeRange;
+}
+
+type JcalProperty = [string, Record<string, unknown>, string, ...unknown[]];
+
+/** A property's values as text: structured parts joined by ';', list items by ','. */
+function textOf(value: unknown): string {
+  if (Array.isArray(value)) return value.map((v) => (Array.isArray(v) ? v.join(',') : String(v))).join(';');
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+}
+
+function textMatches(tm: TextTest, found: JcalProperty[]): boolean {
+  return found.some((p) => p.slice(3).some((v) => tm.matches(textOf(v)))) !== tm.negate;
+}
+
+function paramMatches(pf: ParamFilter, found: JcalProperty[]): boolean {
+  const values = found.map((p) => p[1][pf.name]).filter((v) => v !== undefined);
+  if (pf.isNotDefined) return values.length === 0;
+  if (!pf.textMatch) return values.length > 0;
+  const tm = pf.textMatch;
+  return values.some((v) => (Array.isArray(v) ? v : [v]).some((one) => tm.matches(String(one)))) !== tm.negate;
+}
+
+function propMatches(f: PropFilter, props: JcalProperty[]): boolean {
+  const found = props.filter((p) => p[0] === f.name);
+  if (f.isNotDefined) return found.length === 0;
+  if (found.length === 0) return false;
+  const tests: Array<() => boolean> = [
+    ...f.textMatches.map((tm) => () => textMatches(tm, found)),
+    ...f.params.map((pf) => () => paramMatches(pf, found)),
+    ...(f.timeRange ? [() => found.some((p) => valueInRange(new ICAL.Property(p).getFirstValue(), f.timeRange as Range))] : []),
+  ];
+  if (tests.length === 0) return true;
+  return f.test === 'allof' ? tests.every((t) => t()) : tests.some((t) => t());
+}
+
+/** Whether the vCard `data` passes the query. */
+export function matchesCard(query: CardQuery, data: string): boolean {
+  if (query.props.length === 0) return true;
+  const card = parse(data);
+  if (!card) return false;
+  const props = card[1] as JcalProperty[];
+  return query.test === 'allof' ? query.props.every((f) => propMatches(f, props)) : query.props.some((f) => propMatches(f, props));
+}
+
+/**
+ * Whether the iCalendar `data` passes the query. Time ranges walk instances within `budget`, shared by
+ * the whole request; when it runs out, the item matches (docs/dav.md § Queries).
+ */
+export function matchesCalendar(query: CompFilter | undefined, data: string, budget: RuleBudget): boolean {
+  if (!query) return true;
+  const jcal = parse(data);
+  if (!jcal) return false;
+  const root = new ICAL.Component(jcal);
+  try {
+    return withinRuleBudget(() => compMatches(query, root.name === query.name ? [root] : [], budget), budget);
+  } catch (err) {
+    if (err instanceof RuleBudgetExceeded) return true;
+    throw err;
   }
-  return -1;
+}
+
+function compMatches(f: CompFilter, list: ICAL.Component[], budget: RuleBudget): boolean {
+  if (f.isNotDefined) return list.length === 0;
+  if (list.length === 0) return false;
+  if (f.timeRange && !inRange(f.name, list, f.timeRange, budget)) return false;
+  return list.some((c) => f.props.every((p) => propMatches(p, c.jCal[1] as JcalProperty[])) && f.comps.every((sub) => compMatches(sub, c.getAllSubcomponents(sub.name), budget)));
+}
+
+/** A comp-filter's time-range: per instance of the series for events, tasks and journal entries, per trigger for alarms. */
+function inRange(name: string, list: ICAL.Component[], range: Range, budget: RuleBudget): boolean {
+  const parent = list[0]?.parent;
+  if (!parent) return false;
+  if (name === 'vevent' || name === 'vtodo' || name === 'vjournal') return seriesOverlaps(parent, name, range, budget);
+  if (name === 'valarm') return list.some((alarm) => alarmInRange(alarm, parent, parent.parent?.getAllSubcomponents(parent.name) ?? [parent], range, budget));
+  return false;
+}
+
+/** Stored items were parsed when written; one that no longer parses matches nothing. */
+function parse(data: string): [string, unknown[], unknown[]] | undefined {
+  try {
+    const jcal = ICAL.parse(data) as unknown;
+    return Array.isArray(jcal) && typeof jcal[0] === 'string' ? (jcal as [string, unknown[], unknown[]]) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -10,7 +10,10 @@ import { escapeText, parseXml, XmlDecodeError, type XmlElement } from '../../pro
 import type { CollectionRow } from '../../store/store.js';
 import type { Principal } from '../../server/auth/authenticate.js';
 import { readBody } from '../../server/http.js';
-import { FilterError, matchesPropFilters, readPropFilters } from './filters.js';
+import { readCalendarData, type CalendarDataTransform } from './calendar-data.js';
+import { FilterError, indexedRange, matchesCalendar, matchesCard, readCalendarQuery, readCardQuery } from './filters.js';
+import { freeBusy } from './free-busy.js';
+import { ReadBudget, readTimeRange } from './time-range.js';
 import { dav, element, errorBody, href, hrefAsSent, Multistatus, ns, propResponse, propstat, statusResponse, xmlDocument, type PropName } from './multistatus.js';
 
 /**
@@ -132,7 +135,7 @@ export async function handleDav(hub: Hub, principal: Principal, req: IncomingMes
     if (err instanceof ResourceError) return sendError(r, resourceErrorToDav(err));
     if (err instanceof ProtocolError) return sendError(r, new DavError(err.status === 'bodyTooLarge' ? 413 : 400, err.message));
     if (err instanceof XmlDecodeError) return sendError(r, new DavError(400, err.message));
-    if (err instanceof FilterError) return sendError(r, new DavError(403, err.message, { ns: err.namespace, name: 'supported-filter' }));
+    if (err instanceof FilterError) return sendError(r, new DavError(403, err.message, { ns: err.namespace, name: err.condition }));
     if (err instanceof DavError) return sendError(r, err);
     throw err;
   }
@@ -237,6 +240,8 @@ interface PropContext {
   target: Target;
   view?: CollectionView;
   resource?: Resource;
+  /** What a REPORT's calendar-data asks for (expand, limit-recurrence-set): calendar-data.ts. */
+  calendarData?: CalendarDataTransform;
 }
 
 type PropValue = string | undefined;
@@ -277,7 +282,7 @@ const getters = new Map<string, PropGetter>([
     key({ ns: ns.dav, name: 'supported-report-set' }),
     ({ target, view }) => {
       if (target.kind !== 'collection' || !view) return undefined;
-      const reports = view.collection.kind === 'contacts' ? [element({ ns: ns.carddav, name: 'addressbook-multiget' }), element({ ns: ns.carddav, name: 'addressbook-query' })] : [element({ ns: ns.caldav, name: 'calendar-multiget' }), element({ ns: ns.caldav, name: 'calendar-query' })];
+      const reports = view.collection.kind === 'contacts' ? [element({ ns: ns.carddav, name: 'addressbook-multiget' }), element({ ns: ns.carddav, name: 'addressbook-query' })] : [element({ ns: ns.caldav, name: 'calendar-multiget' }), element({ ns: ns.caldav, name: 'calendar-query' }), element({ ns: ns.caldav, name: 'free-busy-query' })];
       return [...reports, dav('sync-collection')].map((rep) => dav('supported-report', dav('report', rep))).join('');
     },
   ],
@@ -305,7 +310,8 @@ const getters = new Map<string, PropGetter>([
   [key({ ns: ns.dav, name: 'getcontenttype' }), ({ resource, view }) => (resource && view ? contentType(view.collection.kind) : undefined)],
   [key({ ns: ns.dav, name: 'getcontentlength' }), ({ resource }) => (resource?.item.data != null ? String(Buffer.byteLength(resource.item.data)) : undefined)],
   [key({ ns: ns.carddav, name: 'address-data' }), ({ resource, view }) => (resource?.item.data != null && view?.collection.kind === 'contacts' ? escapeText(resource.item.data) : undefined)],
-  [key({ ns: ns.caldav, name: 'calendar-data' }), ({ resource, view }) => (resource?.item.data != null && view?.collection.kind !== 'contacts' ? escapeText(resource.item.data) : undefined)],
+  [key({ ns: ns.caldav, name: 'calendar-data' }), ({ resource, view, calendarData }) =>
+      resource?.item.data != null && view?.collection.kind !== 'contacts' ? escapeText(calendarData ? calendarData(resource.item.data) : resource.item.data) : undefined],
 ]);
 
 /** What `<allprop/>` (or an empty PROPFIND) returns: the live properties, not the item bodies. */
@@ -568,13 +574,18 @@ async function report(r: Request, target: Target): Promise<void> {
   if (!body) throw new DavError(400, 'REPORT needs a body');
   if (target.kind !== 'collection') throw new DavError(403, 'reports run on a collection', { ns: ns.dav, name: 'supported-report' });
   const c = await collectionByName(r, target.collection);
+  if (body.ns === ns.caldav && body.name === 'free-busy-query') return freeBusyReport(r, c, body);
   const requested = propNames(childOf(body, ns.dav, 'prop'));
   const user = r.principal.accountName;
   const base = collectionPath(user, c);
   const answer = new Multistatus();
+  // One recurrence budget for the request's queries and expansions, grown with the data they read (time-range.ts).
+  const budget = new ReadBudget();
+  const calendarData = readCalendarData(childOf(childOf(body, ns.dav, 'prop'), ns.caldav, 'calendar-data'), budget);
   /** Adds a member's response; false once the answer is full (it is then truncated). */
   const add = async (view: CollectionView, resource: Resource) => {
-    const { found, missing } = await renderProps({ r, target: { kind: 'item', user, collection: c.name, name: resource.name }, view, resource }, requested);
+    const ctx: PropContext = { r, target: { kind: 'item', user, collection: c.name, name: resource.name }, view, resource, ...(calendarData ? { calendarData } : {}) };
+    const { found, missing } = await renderProps(ctx, requested);
     return answer.add(propResponse(`${base}${resource.name}`, found, missing));
   };
   const xml = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
@@ -614,6 +625,7 @@ async function report(r: Request, target: Target): Promise<void> {
       for (const sent of hrefs) {
         const name = memberOf(sent, user, c.name);
         const resource = name === undefined ? undefined : await view.get(name);
+        budget.read(resource?.item.data?.length ?? 0);
         const fits = !resource || resource.item.deletedAt !== null ? answer.add(statusResponse(hrefAsSent(sent), 404)) : await add(view, resource);
         if (!fits) {
           answer.truncate(base);
@@ -624,17 +636,14 @@ async function report(r: Request, target: Target): Promise<void> {
     }
     if (body.name === 'addressbook-query' || body.name === 'calendar-query') {
       const filter = childOf(body, body.ns, 'filter');
-      const range = body.name === 'calendar-query' ? timeRangeOf(filter) : undefined;
-      const filters =
-        body.name === 'addressbook-query'
-          ? readPropFilters(filter, ns.carddav, filter?.attrs.test === 'allof' ? 'allof' : 'anyof')
-          : readPropFilters(componentFilterOf(filter), ns.caldav, 'allof');
-      const parts = body.name === 'calendar-query' ? new Set(view.parts.filter((p) => componentMatches(filter, p.kind)).map((p) => p.id)) : undefined;
-      if (parts?.size === 0) return answer.render();
+      const cardQuery = body.name === 'addressbook-query' ? readCardQuery(filter) : undefined;
+      const calendarQuery = body.name === 'calendar-query' ? readCalendarQuery(filter) : undefined;
       // A query looks at limits.davMembersMax members at most; past them the answer says it is truncated.
-      const members = await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, limits.davMembersMax + 1, range);
+      const members = await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, limits.davMembersMax + 1, indexedRange(calendarQuery));
       for (const resource of members.slice(0, limits.davMembersMax)) {
-        if ((parts && !parts.has(resource.item.collectionId)) || !matchesPropFilters(filters, resource.item.data ?? '')) continue;
+        const data = resource.item.data ?? '';
+        budget.read(data.length);
+        if (!(cardQuery ? matchesCard(cardQuery, data) : matchesCalendar(calendarQuery, data, budget))) continue;
         if (!(await add(view, resource))) {
           answer.truncate(base);
           break;
@@ -649,6 +658,29 @@ async function report(r: Request, target: Target): Promise<void> {
   sendMultistatus(r, xml);
 }
 
+/** free-busy-query (RFC 4791 §7.10): a VFREEBUSY of the calendar's events in the range (free-busy.ts). */
+async function freeBusyReport(r: Request, c: CollectionRow, body: XmlElement): Promise<void> {
+  const rangeEl = childOf(body, ns.caldav, 'time-range');
+  if (!rangeEl) throw new DavError(400, 'free-busy-query needs a time-range', { ns: ns.caldav, name: 'valid-filter' });
+  const range = readTimeRange(rangeEl, ns.caldav);
+  if (c.kind === 'contacts') throw new DavError(403, 'free-busy-query does not apply to an address book', { ns: ns.dav, name: 'supported-report' });
+  const text = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
+    // The indexed span narrows the events read to those whose series meets the range (filters.ts indexedRange).
+    const members = (await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, limits.davMembersMax, range)).filter((m) => m.item.data !== null);
+    const budget = new ReadBudget();
+    for (const m of members) budget.read((m.item.data as string).length);
+    return freeBusy(
+      members.map((m) => m.item.data as string),
+      range,
+      budget,
+      r.hub.now(),
+    );
+  });
+  if (text === undefined) throw new DavError(404, 'no such collection');
+  r.res.writeHead(200, { 'content-type': 'text/calendar; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  r.res.end(text);
+}
+
 /** The member name an href in a multiget names, if it is a member of this collection: decoded exactly once, as a request path is. */
 function memberOf(sent: string, user: string, collection: string): string | undefined {
   let path: string;
@@ -659,37 +691,4 @@ function memberOf(sent: string, user: string, collection: string): string | unde
   }
   const target = path.startsWith(davPrefix) ? parseTarget(path) : undefined;
   return target?.kind === 'item' && target.user === user && target.collection === collection ? target.name : undefined;
-}
-
-/** calendar-query: the comp-filter inside the VCALENDAR one, which holds the property filters. */
-const componentFilterOf = (filter: XmlElement | undefined) => childOf(childOf(filter, ns.caldav, 'comp-filter'), ns.caldav, 'comp-filter');
-
-/** calendar-query: the comp-filter inside VCALENDAR must name this part's component, if it names one. */
-function componentMatches(filter: XmlElement | undefined, kind: CollectionKind): boolean {
-  if (kind === 'contacts') return false;
-  const calendar = childOf(filter, ns.caldav, 'comp-filter');
-  const inner = childOf(calendar, ns.caldav, 'comp-filter');
-  return inner?.attrs.name === undefined || inner.attrs.name.toUpperCase() === componentOf[kind];
-}
-
-/** The first time-range in the filter, as epoch ms (an open end is unbounded). */
-function timeRangeOf(filter: XmlElement | undefined): { startMs: number; endMs: number } | undefined {
-  const stack = filter ? [filter] : [];
-  while (stack.length > 0) {
-    const el = stack.pop() as XmlElement;
-    if (el.ns === ns.caldav && el.name === 'time-range') {
-      const startMs = el.attrs.start ? utcMs(el.attrs.start) : -8.64e15;
-      const endMs = el.attrs.end ? utcMs(el.attrs.end) : 8.64e15;
-      if (Number.isNaN(startMs) || Number.isNaN(endMs) || endMs <= startMs) throw new DavError(403, 'time-range needs UTC start < end', { ns: ns.caldav, name: 'valid-filter' });
-      return { startMs, endMs };
-    }
-    stack.push(...el.children);
-  }
-  return undefined;
-}
-
-/** 20260110T100000Z -> epoch ms; NaN if it is not a UTC date-time. */
-function utcMs(value: string): number {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
-  return m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])) : Number.NaN;
 }
