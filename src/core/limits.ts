@@ -88,7 +88,7 @@ export const limits = {
   /** Most distinct properties one DAV request names, and the longest namespace and local name of one. */
   davPropsMax: 100,
   davPropNameCharsMax: 256,
-  /** Most hrefs in one multiget; most prop-filters plus text-matches in one query, and the longest text-match. */
+  /** Most hrefs in one multiget; most filter elements (comp-, prop- and param-filters, text-matches, time-ranges) in one query, and the longest text-match. */
   davHrefsMax: 1000,
   davFiltersMax: 16,
   davMatchTextCharsMax: 256,

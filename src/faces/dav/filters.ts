@@ -128,7 +128,6 @@ export function indexedRange(query: CompFilter | undefined): Range | undefined {
   return query.comps.find((c) => c.name === 'vevent' && !c.isNotDefined && c.timeRange)?.timeRange;
 }
 
-type JcalProperty = [string, Record<string, unknown>, string, ...unknown[]];
 
 /** A property's values as text: structured parts joined by ';', list items by ','. */
 function textOf(value: unknown): string {
@@ -136,26 +135,27 @@ function textOf(value: unknown): string {
   return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
 }
 
-function textMatches(tm: TextTest, found: JcalProperty[]): boolean {
-  return found.some((p) => p.slice(3).some((v) => tm.matches(textOf(v)))) !== tm.negate;
+function textMatches(tm: TextTest, found: ICAL.Property[]): boolean {
+  return found.some((p) => p.jCal.slice(3).some((v) => tm.matches(textOf(v)))) !== tm.negate;
 }
 
-function paramMatches(pf: ParamFilter, found: JcalProperty[]): boolean {
-  const values = found.map((p) => p[1][pf.name]).filter((v) => v !== undefined);
+function paramMatches(pf: ParamFilter, found: ICAL.Property[]): boolean {
+  const values = found.map((p) => p.getParameter(pf.name)).filter((v) => v !== undefined && v !== null);
   if (pf.isNotDefined) return values.length === 0;
   if (!pf.textMatch) return values.length > 0;
   const tm = pf.textMatch;
   return values.some((v) => (Array.isArray(v) ? v : [v]).some((one) => tm.matches(String(one)))) !== tm.negate;
 }
 
-function propMatches(f: PropFilter, props: JcalProperty[]): boolean {
-  const found = props.filter((p) => p[0] === f.name);
+/** `component`'s properties, attached to it, so that a TZID finds its VTIMEZONE. */
+function propMatches(f: PropFilter, component: ICAL.Component): boolean {
+  const found = component.getAllProperties(f.name);
   if (f.isNotDefined) return found.length === 0;
   if (found.length === 0) return false;
   const tests: Array<() => boolean> = [
     ...f.textMatches.map((tm) => () => textMatches(tm, found)),
     ...f.params.map((pf) => () => paramMatches(pf, found)),
-    ...(f.timeRange ? [() => found.some((p) => valueInRange(new ICAL.Property(p).getFirstValue(), f.timeRange as Range))] : []),
+    ...(f.timeRange ? [() => found.some((p) => valueInRange(p.getFirstValue(), f.timeRange as Range))] : []),
   ];
   if (tests.length === 0) return true;
   return f.test === 'allof' ? tests.every((t) => t()) : tests.some((t) => t());
@@ -166,8 +166,8 @@ export function matchesCard(query: CardQuery, data: string): boolean {
   if (query.props.length === 0) return true;
   const card = parse(data);
   if (!card) return false;
-  const props = card[1] as JcalProperty[];
-  return query.test === 'allof' ? query.props.every((f) => propMatches(f, props)) : query.props.some((f) => propMatches(f, props));
+  const component = new ICAL.Component(card);
+  return query.test === 'allof' ? query.props.every((f) => propMatches(f, component)) : query.props.some((f) => propMatches(f, component));
 }
 
 /**
@@ -191,7 +191,7 @@ function compMatches(f: CompFilter, list: ICAL.Component[], budget: RuleBudget):
   if (f.isNotDefined) return list.length === 0;
   if (list.length === 0) return false;
   if (f.timeRange && !inRange(f.name, list, f.timeRange, budget)) return false;
-  return list.some((c) => f.props.every((p) => propMatches(p, c.jCal[1] as JcalProperty[])) && f.comps.every((sub) => compMatches(sub, c.getAllSubcomponents(sub.name), budget)));
+  return list.some((c) => f.props.every((p) => propMatches(p, c)) && f.comps.every((sub) => compMatches(sub, c.getAllSubcomponents(sub.name), budget)));
 }
 
 /** A comp-filter's time-range: per instance of the series for events, tasks and journal entries, per trigger for alarms. */
