@@ -2,6 +2,7 @@ import ICAL from 'ical.js';
 import { limits } from '../../core/limits.js';
 import { RuleBudgetExceeded, withinRuleBudget, type RuleBudget } from '../../content/recurrence-budget.js';
 import type { XmlElement } from '../../protocol/xml.js';
+import { contentLines, type ContentLine } from './content-lines.js';
 import { compileTextMatch, FilterError, type TextTest } from './text-match.js';
 import { alarmInRange, readTimeRange, seriesOverlaps, valueInRange, type Range } from './time-range.js';
 
@@ -9,9 +10,10 @@ export { FilterError } from './text-match.js';
 
 /**
  * The filters of addressbook-query (RFC 6352 §10.5) and calendar-query (RFC 4791 §9.7), read once per
- * request (text-matches compiled, time ranges parsed), then applied to each item as ical.js parses it:
- * nothing is compiled per item, and the cost is linear in the item, plus the instances a time range
- * walks, charged to the request's RuleBudget (docs/dav.md § Queries).
+ * request (text-matches compiled, time ranges parsed), then applied to each item: a vCard as one pass
+ * over its lines that keeps the properties the filters name (content-lines.ts), an iCalendar object as
+ * ical.js parses it. Nothing is compiled per item; the cost is linear in the item, plus the instances a
+ * time range walks, charged to the request's RuleBudget (docs/dav.md § Queries).
  *
  * A prop-filter looks at every property of its name: a text-match passes when some value of one of them
  * matches (then `negate-condition` inverts it), a param-filter when one of them has the parameter (with a
@@ -48,6 +50,8 @@ export interface CompFilter {
 export interface CardQuery {
   test: 'anyof' | 'allof';
   props: PropFilter[];
+  /** The upper-case names the prop-filters look at. */
+  names: Set<string>;
 }
 
 const cardCollation = 'i;unicode-casemap';
@@ -94,7 +98,8 @@ function readPropFilter(el: XmlElement, namespace: string, collation: string, co
 export function readCardQuery(filter: XmlElement | undefined): CardQuery {
   const namespace = 'urn:ietf:params:xml:ns:carddav';
   const count = new FilterCount(namespace);
-  return { test: testOf(filter), props: children(filter, namespace, 'prop-filter').map((pf) => readPropFilter(pf, namespace, cardCollation, count, testOf(pf))) };
+  const props = children(filter, namespace, 'prop-filter').map((pf) => readPropFilter(pf, namespace, cardCollation, count, testOf(pf)));
+  return { test: testOf(filter), props, names: new Set(props.map((p) => p.name.toUpperCase())) };
 }
 
 /** A calendar-query's `filter`: its comp-filter (VCALENDAR); none matches every object. */
@@ -135,27 +140,45 @@ function textOf(value: unknown): string {
   return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
 }
 
-function textMatches(tm: TextTest, found: ICAL.Property[]): boolean {
-  return found.some((p) => p.jCal.slice(3).some((v) => tm.matches(textOf(v)))) !== tm.negate;
+/** One property as the filters see it: a vCard's content line, or an iCalendar property as ical.js reads it. */
+interface PropertyView {
+  values: string[];
+  param(name: string): string[] | undefined;
+  /** The first value as ical.js reads it (a time, for a prop-filter's time range). */
+  first(): unknown;
 }
 
-function paramMatches(pf: ParamFilter, found: ICAL.Property[]): boolean {
-  const values = found.map((p) => p.getParameter(pf.name)).filter((v) => v !== undefined && v !== null);
+const ofLine = (line: ContentLine): PropertyView => ({ values: line.values, param: (name) => line.params.get(name), first: () => undefined });
+
+/** An iCalendar property attached to its component, so that a TZID finds its VTIMEZONE. */
+const ofProperty = (p: ICAL.Property): PropertyView => ({
+  values: p.jCal.slice(3).map(textOf),
+  param: (name) => {
+    const v = p.getParameter(name);
+    return v === undefined || v === null ? undefined : (Array.isArray(v) ? v : [v]).map(String);
+  },
+  first: () => p.getFirstValue(),
+});
+
+function textMatches(tm: TextTest, found: PropertyView[]): boolean {
+  return found.some((p) => p.values.some((v) => tm.matches(v))) !== tm.negate;
+}
+
+function paramMatches(pf: ParamFilter, found: PropertyView[]): boolean {
+  const values = found.map((p) => p.param(pf.name)).filter((v) => v !== undefined);
   if (pf.isNotDefined) return values.length === 0;
   if (!pf.textMatch) return values.length > 0;
   const tm = pf.textMatch;
-  return values.some((v) => (Array.isArray(v) ? v : [v]).some((one) => tm.matches(String(one)))) !== tm.negate;
+  return values.some((v) => v.some((one) => tm.matches(one))) !== tm.negate;
 }
 
-/** `component`'s properties, attached to it, so that a TZID finds its VTIMEZONE. */
-function propMatches(f: PropFilter, component: ICAL.Component): boolean {
-  const found = component.getAllProperties(f.name);
+function propMatches(f: PropFilter, found: PropertyView[]): boolean {
   if (f.isNotDefined) return found.length === 0;
   if (found.length === 0) return false;
   const tests: Array<() => boolean> = [
     ...f.textMatches.map((tm) => () => textMatches(tm, found)),
     ...f.params.map((pf) => () => paramMatches(pf, found)),
-    ...(f.timeRange ? [() => found.some((p) => valueInRange(p.getFirstValue(), f.timeRange as Range))] : []),
+    ...(f.timeRange ? [() => found.some((p) => valueInRange(p.first(), f.timeRange as Range))] : []),
   ];
   if (tests.length === 0) return true;
   return f.test === 'allof' ? tests.every((t) => t()) : tests.some((t) => t());
@@ -164,10 +187,9 @@ function propMatches(f: PropFilter, component: ICAL.Component): boolean {
 /** Whether the vCard `data` passes the query. */
 export function matchesCard(query: CardQuery, data: string): boolean {
   if (query.props.length === 0) return true;
-  const card = parse(data);
-  if (!card) return false;
-  const component = new ICAL.Component(card);
-  return query.test === 'allof' ? query.props.every((f) => propMatches(f, component)) : query.props.some((f) => propMatches(f, component));
+  const lines = contentLines(data, query.names);
+  const one = (f: PropFilter) => propMatches(f, (lines.get(f.name.toUpperCase()) ?? []).map(ofLine));
+  return query.test === 'allof' ? query.props.every(one) : query.props.some(one);
 }
 
 /**
@@ -191,7 +213,7 @@ function compMatches(f: CompFilter, list: ICAL.Component[], budget: RuleBudget):
   if (f.isNotDefined) return list.length === 0;
   if (list.length === 0) return false;
   if (f.timeRange && !inRange(f.name, list, f.timeRange, budget)) return false;
-  return list.some((c) => f.props.every((p) => propMatches(p, c)) && f.comps.every((sub) => compMatches(sub, c.getAllSubcomponents(sub.name), budget)));
+  return list.some((c) => f.props.every((p) => propMatches(p, c.getAllProperties(p.name).map(ofProperty))) && f.comps.every((sub) => compMatches(sub, c.getAllSubcomponents(sub.name), budget)));
 }
 
 /** A comp-filter's time-range: per instance of the series for events, tasks and journal entries, per trigger for alarms. */
