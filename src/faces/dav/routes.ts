@@ -669,12 +669,7 @@ async function freeBusyReport(r: Request, c: CollectionRow, body: XmlElement): P
     const members = (await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, limits.davMembersMax, range)).filter((m) => m.item.data !== null);
     const budget = new ReadBudget();
     for (const m of members) budget.read((m.item.data as string).length);
-    return freeBusy(
-      members.map((m) => m.item.data as string),
-      range,
-      budget,
-      r.hub.now(),
-    );
+    return freeBusy(members.map((m) => m.item.data as string), range, budget, r.hub.now());
   });
   if (text === undefined) throw new DavError(404, 'no such collection');
   r.res.writeHead(200, { 'content-type': 'text/calendar; charset=utf-8', 'content-length': Buffer.byteLength(text) });
