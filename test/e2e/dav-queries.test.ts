@@ -267,3 +267,15 @@ test('calendar-query: a series whose instances the request cannot afford to walk
   const res = await report(a, 'calendar', cal(`<c:comp-filter name="VEVENT">${range('20260110T120000Z', '20260110T130000Z')}</c:comp-filter>`));
   assert.deepEqual(res.names, ['old.ics']);
 });
+
+test('calendar-query on a calendar of events and tasks (made without a component set): the filter picks the component', async () => {
+  const a = await newAccount(server);
+  const made = await request(a, 'MKCALENDAR', collection(a, 'home'), '<?xml version="1.0"?><c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"/>');
+  assert.equal(made.status, 201, made.text);
+  await put(a, 'home', 'open.ics', calendar(component('VTODO', 'open', ['SUMMARY:Buy milk'])));
+  await put(a, 'home', 'done.ics', calendar(component('VTODO', 'done', ['SUMMARY:Buy bread', 'COMPLETED:20260105T120000Z'])));
+  await put(a, 'home', 'meeting.ics', calendar(component('VEVENT', 'meeting', ['SUMMARY:Meeting', 'DTSTART:20260110T100000Z', 'DTEND:20260110T110000Z'])));
+  assert.deepEqual((await report(a, 'home', cal('<c:comp-filter name="VTODO"><c:prop-filter name="COMPLETED"><c:is-not-defined/></c:prop-filter></c:comp-filter>'))).names, ['open.ics']);
+  assert.deepEqual((await report(a, 'home', cal('<c:comp-filter name="VEVENT"><c:is-not-defined/></c:comp-filter>'))).names, ['done.ics', 'open.ics']);
+  assert.deepEqual((await report(a, 'home', cal(`<c:comp-filter name="VEVENT">${range('20260110T000000Z', '20260111T000000Z')}</c:comp-filter>`))).names, ['meeting.ics']);
+});
