@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import { throwsClearly } from './mapper-harness.js';
 import ICAL from 'ical.js';
 import {
-  decodeTimeZoneBlob, encodeTimeZoneBlob, fixedOffsetInfo, ianaVtimezone, ianaZoneForInfo, nthWeekdayOfMonth, sameRules,
-  timeZoneInfoFromVtimezone, vtimezoneFromInfo, wallTimeIn, type TimeZoneInfo, type TransitionDate,
+  decodeTimeZoneBlob, encodeTimeZoneBlob, fixedOffsetInfo, hasDst, ianaVtimezone, ianaZoneForInfo, nthWeekdayOfMonth, offsetsOf,
+  sameRules, timeZoneInfoFromVtimezone, vtimezoneFromInfo, wallTimeIn, type TimeZoneInfo, type TransitionDate,
 } from './timezone-blob.js';
+import { windowsZones } from './windows-zones.js';
 
 const year = 2026;
 
@@ -263,4 +264,79 @@ test('wallTimeIn agrees with Intl every 30 minutes of a year, across gaps and re
       assert.equal(wallTimeIn(t, tz).toString(), intl.format(new Date(t)).replace(' ', 'T'), `${zone} at ${new Date(t).toISOString()}`);
     }
   }
+});
+
+/** A blob as TbSync 4.17 on Thunderbird 140 sends it: Windows names, offsets, and no transition dates. */
+function tbSyncBlob(bias: number, daylightBias: number, name: string): string {
+  return handMadeBlob({
+    bias, standardName: name, standardDate: [0, 0, 0, 0, 0, 0, 0, 0], standardBias: 0,
+    daylightName: name, daylightDate: [0, 0, 0, 0, 0, 0, 0, 0], daylightBias,
+  });
+}
+
+const euRules = (name: string, daylightName = name) => decodeTimeZoneBlob(handMadeBlob({
+  bias: -60, standardName: name, standardDate: [0, 10, 0, 5, 3, 0, 0, 0], standardBias: 0,
+  daylightName, daylightDate: [0, 3, 0, 5, 2, 0, 0, 0], daylightBias: -60,
+}));
+
+test('a blob without daylight saving rules gets the zone its Windows name identifies (TbSync on Thunderbird 140)', () => {
+  const berlin = decodeTimeZoneBlob(tbSyncBlob(-60, -60, 'W. Europe Standard Time'));
+  assert.equal(hasDst(berlin), false);
+  assert.equal(ianaZoneForInfo(berlin, 2027), 'Europe/Berlin');
+  // The same without a daylight bias, and with the other Windows names of TbSync's map.
+  assert.equal(ianaZoneForInfo(decodeTimeZoneBlob(tbSyncBlob(-60, 0, 'W. Europe Standard Time')), 2027), 'Europe/Berlin');
+  assert.equal(ianaZoneForInfo(decodeTimeZoneBlob(tbSyncBlob(300, -60, 'Eastern Standard Time')), 2027), 'America/New_York');
+  assert.equal(ianaZoneForInfo(decodeTimeZoneBlob(tbSyncBlob(-600, -60, 'AUS Eastern Standard Time')), 2027), 'Australia/Sydney');
+  // Windows names are matched whatever their case.
+  assert.equal(ianaZoneForInfo(decodeTimeZoneBlob(tbSyncBlob(-60, 0, 'w. europe standard time')), 2027), 'Europe/Berlin');
+  // An IANA name identifies its zone the same way.
+  assert.equal(ianaZoneForInfo(decodeTimeZoneBlob(tbSyncBlob(-60, 0, 'Europe/Berlin')), 2027), 'Europe/Berlin');
+  assert.equal(ianaZoneForInfo(decodeTimeZoneBlob(tbSyncBlob(-60, 0, 'Europe/Rome')), 2027), 'Europe/Rome');
+  // (CET is one of the IANA zones named like an abbreviation.)
+  assert.equal(ianaZoneForInfo(decodeTimeZoneBlob(tbSyncBlob(-60, 0, 'CET')), 2027), 'CET');
+});
+
+test('a name is not trusted against the offsets: the rules decide when the standard offset differs', () => {
+  // Berlin's name on a blob five hours west of UTC: a fixed -05:00 zone, not Berlin.
+  const wrong = decodeTimeZoneBlob(tbSyncBlob(300, 0, 'W. Europe Standard Time'));
+  const zone = ianaZoneForInfo(wrong, 2027);
+  assert.ok(zone && zone !== 'Europe/Berlin');
+  assert.ok(sameRules(timeZoneInfoFromVtimezone(ianaVtimezone(zone) as ICAL.Component, 2027), wrong), zone);
+  // Berlin's name on a blob with US rules at +01:00: no zone has those rules (a synthetic one follows).
+  const usRules = decodeTimeZoneBlob(handMadeBlob({
+    bias: -60, standardName: 'W. Europe Standard Time', standardDate: [0, 11, 0, 1, 2, 0, 0, 0], standardBias: 0,
+    daylightName: 'W. Europe Daylight Time', daylightDate: [0, 3, 0, 2, 2, 0, 0, 0], daylightBias: -60,
+  }));
+  assert.equal(ianaZoneForInfo(usRules, 2027), undefined);
+});
+
+test('rules several zones share: the zone the blob names, else a common one', () => {
+  assert.equal(ianaZoneForInfo(euRules('Romance Standard Time', 'Romance Daylight Time'), 2027), 'Europe/Paris');
+  assert.equal(ianaZoneForInfo(euRules('Central Europe Standard Time'), 2027), 'Europe/Budapest');
+  assert.equal(ianaZoneForInfo(euRules('Europe/Amsterdam'), 2027), 'Europe/Amsterdam');
+  // A localized name (German Windows) or none at all: the common zone with those rules.
+  assert.equal(ianaZoneForInfo(euRules('Mitteleuropäische Zeit', 'Mitteleuropäische Sommerzeit'), 2027), 'Europe/Berlin');
+  assert.equal(ianaZoneForInfo(euRules(''), 2027), 'Europe/Berlin');
+  // A zone only the whole CLDR table names: Chile, whose rules no common zone has.
+  const santiago = timeZoneInfoFromVtimezone(ianaVtimezone('America/Santiago') as ICAL.Component, 2027, 'Pacific SA Standard Time');
+  assert.equal(ianaZoneForInfo(santiago, 2027), 'America/Santiago');
+});
+
+test('a blob without rules and with a localized or empty name reads as the fixed offset it states', () => {
+  for (const name of ['Mitteleuropäische Zeit', 'MEZ', '']) {
+    const info = decodeTimeZoneBlob(tbSyncBlob(-60, 0, name));
+    const zone = ianaZoneForInfo(info, 2027);
+    assert.ok(zone, name);
+    const rules = timeZoneInfoFromVtimezone(ianaVtimezone(zone) as ICAL.Component, 2027);
+    assert.equal(hasDst(rules), false, `${name}: ${zone}`);
+    assert.equal(offsetsOf(rules).standard, 60, `${name}: ${zone}`);
+  }
+});
+
+test("CLDR's Windows zone table names only zones the server knows", () => {
+  const entries = Object.entries(windowsZones);
+  assert.ok(entries.length > 100, `${entries.length} entries`);
+  for (const [windows, iana] of entries) assert.ok(ianaVtimezone(iana), `${windows} → ${iana}`);
+  assert.equal(windowsZones['W. Europe Standard Time'], 'Europe/Berlin');
+  assert.equal(windowsZones['Pacific Standard Time'], 'America/Los_Angeles');
 });

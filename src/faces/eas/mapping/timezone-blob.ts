@@ -2,6 +2,7 @@ import ICAL from 'ical.js';
 import { tzlib_get_ical_block, tzlib_get_timezones } from 'timezones-ical-library';
 import { limits } from '../../../core/limits.js';
 import { RuleBudget, withinRuleBudget } from '../../../content/recurrence-budget.js';
+import { windowsZones } from './windows-zones.js';
 
 /**
  * The ActiveSync time zone (MS-ASDTYPE "TimeZone", the Calendar Timezone element): a base64 blob laid out
@@ -465,53 +466,42 @@ export function ianaVtimezone(tzid: string): ICAL.Component | null {
   return text ? new ICAL.Component(ICAL.parse(text) as unknown as unknown[]) : null;
 }
 
-/** Windows time zone names (as Outlook writes them into StandardName) → the IANA zone CLDR maps them to. */
-const windowsZones: Record<string, string> = {
-  'UTC': 'Etc/UTC',
-  'Coordinated Universal Time': 'Etc/UTC',
-  'GMT Standard Time': 'Europe/London',
-  'Greenwich Standard Time': 'Atlantic/Reykjavik',
-  'W. Europe Standard Time': 'Europe/Berlin',
-  'Romance Standard Time': 'Europe/Paris',
-  'Central Europe Standard Time': 'Europe/Budapest',
-  'Central European Standard Time': 'Europe/Warsaw',
-  'E. Europe Standard Time': 'Europe/Chisinau',
-  'FLE Standard Time': 'Europe/Kiev',
-  'GTB Standard Time': 'Europe/Bucharest',
-  'Russian Standard Time': 'Europe/Moscow',
-  'Turkey Standard Time': 'Europe/Istanbul',
-  'Israel Standard Time': 'Asia/Jerusalem',
-  'South Africa Standard Time': 'Africa/Johannesburg',
-  'Egypt Standard Time': 'Africa/Cairo',
-  'Arabian Standard Time': 'Asia/Dubai',
-  'Arab Standard Time': 'Asia/Riyadh',
-  'India Standard Time': 'Asia/Kolkata',
-  'Nepal Standard Time': 'Asia/Kathmandu',
-  'SE Asia Standard Time': 'Asia/Bangkok',
-  'China Standard Time': 'Asia/Shanghai',
-  'Singapore Standard Time': 'Asia/Singapore',
-  'Tokyo Standard Time': 'Asia/Tokyo',
-  'Korea Standard Time': 'Asia/Seoul',
-  'AUS Eastern Standard Time': 'Australia/Sydney',
-  'E. Australia Standard Time': 'Australia/Brisbane',
-  'Cen. Australia Standard Time': 'Australia/Adelaide',
-  'W. Australia Standard Time': 'Australia/Perth',
-  'New Zealand Standard Time': 'Pacific/Auckland',
-  'Eastern Standard Time': 'America/New_York',
-  'Central Standard Time': 'America/Chicago',
-  'Mountain Standard Time': 'America/Denver',
-  'US Mountain Standard Time': 'America/Phoenix',
-  'Pacific Standard Time': 'America/Los_Angeles',
-  'Alaskan Standard Time': 'America/Anchorage',
-  'Hawaiian Standard Time': 'Pacific/Honolulu',
-  'Atlantic Standard Time': 'America/Halifax',
-  'Newfoundland Standard Time': 'America/St_Johns',
-  'E. South America Standard Time': 'America/Sao_Paulo',
-  'Argentina Standard Time': 'America/Buenos_Aires',
-  'Central Standard Time (Mexico)': 'America/Mexico_City',
-};
+/**
+ * Zones to try first when a blob's rules fit several zones and its names identify none of them: the
+ * zones most calendars use, each standing for the others with the same rules.
+ */
+const commonZones = [
+  'Etc/UTC', 'Europe/London', 'Atlantic/Reykjavik', 'Europe/Berlin', 'Europe/Paris', 'Europe/Budapest', 'Europe/Warsaw',
+  'Europe/Chisinau', 'Europe/Kiev', 'Europe/Bucharest', 'Europe/Moscow', 'Europe/Istanbul', 'Asia/Jerusalem',
+  'Africa/Johannesburg', 'Africa/Cairo', 'Asia/Dubai', 'Asia/Riyadh', 'Asia/Kolkata', 'Asia/Kathmandu', 'Asia/Bangkok',
+  'Asia/Shanghai', 'Asia/Singapore', 'Asia/Tokyo', 'Asia/Seoul', 'Australia/Sydney', 'Australia/Brisbane',
+  'Australia/Adelaide', 'Australia/Perth', 'Pacific/Auckland', 'America/New_York', 'America/Chicago', 'America/Denver',
+  'America/Phoenix', 'America/Los_Angeles', 'America/Anchorage', 'Pacific/Honolulu', 'America/Halifax',
+  'America/St_Johns', 'America/Sao_Paulo', 'America/Buenos_Aires', 'America/Mexico_City',
+];
 
-const preferredZones = [...new Set(Object.values(windowsZones))];
+/** Windows names by lower case, with the one StandardName Windows spells apart from its zone's key name. */
+let windowsByName: Map<string, string> | null = null;
+
+function windowsZoneNamed(name: string): string | undefined {
+  windowsByName ??= new Map([
+    ...Object.entries(windowsZones).map(([windows, iana]) => [windows.toLowerCase(), iana] as const),
+    ['coordinated universal time', 'Etc/UTC'],
+  ]);
+  return windowsByName.get(name.toLowerCase());
+}
+
+/** The IANA zones a blob's names identify: a name that is an IANA zone, or a Windows name (through CLDR). */
+function zonesNamedBy(info: TimeZoneInfo): string[] {
+  const out = new Set<string>();
+  for (const name of [info.standardName, info.daylightName]) {
+    if (!name) continue;
+    if (ianaNames().has(name)) out.add(name);
+    const windows = windowsZoneNamed(name);
+    if (windows && ianaNames().has(windows)) out.add(windows);
+  }
+  return [...out];
+}
 
 const ianaInfoCache = new Map<string, TimeZoneInfo | null>();
 
@@ -525,18 +515,31 @@ function ianaInfo(tzid: string, year: number): TimeZoneInfo | null {
 }
 
 /**
- * The IANA zone whose current rules the blob describes, or undefined. A blob naming a matching zone in
- * StandardName (as this server writes them) gets that zone; then a Windows name Outlook writes; then the
- * best-known zones; then any zone, alphabetically.
+ * The IANA zone a blob stands for, or undefined (docs/eas.md, "Time zones"):
+ *
+ * 1. a zone the blob's names identify (an IANA name, as this server writes them, or a Windows name, as
+ *    Outlook and TbSync write them) whose rules are the blob's;
+ * 2. when the blob carries no daylight saving rules (TbSync on Thunderbird 128 and later sends Europe/Berlin
+ *    that way), a zone its names identify whose standard offset is the blob's: the rules are missing, not
+ *    absent, and reading them as a fixed offset would move every summer occurrence by an hour;
+ * 3. a zone whose rules are the blob's: the common zones first, then the zones CLDR names for Windows
+ *    zones, then any zone, alphabetically.
  */
 export function ianaZoneForInfo(info: TimeZoneInfo, year = new Date().getUTCFullYear()): string | undefined {
   const matches = (tzid: string) => {
     const candidate = ianaInfo(tzid, year);
     return candidate !== null && sameRules(candidate, info);
   };
-  const named = [info.standardName, windowsZones[info.standardName], info.daylightName];
-  for (const name of named) if (name && ianaNames().has(name) && matches(name)) return name;
-  for (const tzid of preferredZones) if (ianaNames().has(tzid) && matches(tzid)) return tzid;
+  const named = zonesNamedBy(info);
+  for (const tzid of named) if (matches(tzid)) return tzid;
+  if (!hasDst(info)) {
+    const standard = offsetsOf(info).standard;
+    for (const tzid of named) {
+      const candidate = ianaInfo(tzid, year);
+      if (candidate && offsetsOf(candidate).standard === standard) return tzid;
+    }
+  }
+  for (const tzid of [...commonZones, ...Object.values(windowsZones)]) if (ianaNames().has(tzid) && matches(tzid)) return tzid;
   for (const tzid of [...ianaNames()].sort()) {
     if (!tzid.includes('/') || tzid.startsWith('Etc/')) continue;
     if (matches(tzid)) return tzid;
