@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { decodeTimeZoneBlob, hasDst, offsetsOf } from '../../src/faces/eas/mapping/timezone-blob.js';
+import type { WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
+import {
+  addCommand, all, cal, changeCommand, collectionOf, commandsOf, easAccount, maybeText, textAt, toXml, type EasAccount, type EasClient,
+} from '../support/eas-client.js';
+import { calendarObjects, putCalendarObject, seriesOf, type CalendarObject } from '../support/caldav.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+/**
+ * Time zones through ActiveSync and CalDAV (docs/eas.md, "Time zones"): a weekly event in Europe/Berlin
+ * whose occurrences span the March change to summer time, created by an ActiveSync client that sends the
+ * zone as TbSync 4.17 on Thunderbird 140 does (the Windows name "W. Europe Standard Time" and no
+ * daylight saving rules), then edited through CalDAV and again through ActiveSync. Every occurrence
+ * stays at 10:00 Berlin time on both sides.
+ */
+
+let server: TestServer;
+
+before(async () => {
+  server = await startTestServer();
+});
+
+after(async () => {
+  await server.stop();
+});
+
+/** TbSync's blob for Europe/Berlin: bias -60, Windows names, the daylight bias, and no transition dates. */
+function tbSyncBerlinBlob(): string {
+  const buf = Buffer.alloc(172);
+  buf.writeInt32LE(-60, 0);
+  buf.write('W. Europe Standard Time', 4, 'utf16le');
+  buf.write('W. Europe Standard Time', 88, 'utf16le');
+  buf.writeInt32LE(-60, 168);
+  return buf.toString('base64');
+}
+
+/** Mondays at 10:00 Berlin: three in winter time (CET), three after the change on 28 March 2027 (CEST). */
+const mondays = ['2027-03-08', '2027-03-15', '2027-03-22', '2027-03-29', '2027-04-05', '2027-04-12'];
+const firstStart = '20270308T090000Z';
+const firstEnd = '20270308T100000Z';
+
+const berlin = new Intl.DateTimeFormat('sv-SE', {
+  timeZone: 'Europe/Berlin', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+});
+/** The Berlin wall time of an instant, as "2027-03-08 10:00". */
+const berlinWall = (ms: number) => berlin.format(new Date(ms));
+
+/** The whole event as TbSync sends it in an Add or a Change (it never ghosts fields). */
+function tbSyncEvent(subject: string): WbxmlElement[] {
+  return [
+    cal('Timezone', tbSyncBerlinBlob()),
+    cal('AllDayEvent', '0'),
+    cal('BusyStatus', '2'),
+    cal('DtStamp', '20270101T000000Z'),
+    cal('EndTime', firstEnd),
+    cal('Sensitivity', '0'),
+    cal('StartTime', firstStart),
+    cal('Subject', subject),
+    cal('MeetingStatus', '0'),
+    cal('Recurrence', cal('Type', '1'), cal('Interval', '1'), cal('DayOfWeek', '2'), cal('Occurrences', String(mondays.length))),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// CalDAV
+
+/** The account's one calendar object. */
+async function davEvent(account: EasAccount): Promise<CalendarObject> {
+  const objects = await calendarObjects(server.url, account);
+  assert.equal(objects.length, 1, objects.map((o) => o.ics).join('\n'));
+  return objects[0] as CalendarObject;
+}
+
+function assertDavSide(ics: string, summary: string): void {
+  const seen = seriesOf(ics);
+  assert.deepEqual(seen.starts.map(berlinWall), mondays.map((d) => `${d} 10:00`), `every occurrence at 10:00 Berlin time on the CalDAV side:\n${ics}`);
+  assert.equal(seen.tzid, 'Europe/Berlin', `the CalDAV copy is in Europe/Berlin:\n${ics}`);
+  assert.equal(seen.summary, summary);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// ActiveSync
+
+/** What an ActiveSync client is told: a blob naming Europe/Berlin with its rules, and the series unmoved. */
+function assertEasSide(app: WbxmlElement, summary: string): void {
+  const blob = decodeTimeZoneBlob(textAt(app, 'Timezone'));
+  // The blob names the zone (TbSync maps names first) and carries Berlin's rules (clients that read rules).
+  assert.equal(blob.standardName, 'Europe/Berlin', JSON.stringify(blob));
+  assert.ok(hasDst(blob), JSON.stringify(blob));
+  assert.deepEqual(offsetsOf(blob), { standard: 60, daylight: 120 });
+  assert.deepEqual([blob.daylightDate?.month, blob.daylightDate?.day, blob.daylightDate?.dayOfWeek, blob.daylightDate?.hour], [3, 5, 0, 2]);
+  assert.deepEqual([blob.standardDate?.month, blob.standardDate?.day, blob.standardDate?.dayOfWeek, blob.standardDate?.hour], [10, 5, 0, 3]);
+  assert.equal(maybeText(app, 'Subject'), summary);
+  assert.equal(textAt(app, 'StartTime'), firstStart, `the series still starts at 10:00 Berlin time: ${toXml(app)}`);
+  assert.equal(textAt(app, 'EndTime'), firstEnd);
+  assert.equal(textAt(app, 'Recurrence/Type'), '1');
+  assert.equal(textAt(app, 'Recurrence/Occurrences'), String(mondays.length));
+  assert.equal(all(app, 'Exceptions/Exception').length, 0, 'no occurrence was moved');
+}
+
+async function pullOne(client: EasClient, account: EasAccount, key: string, kind: 'Add' | 'Change'): Promise<{ key: string; app: WbxmlElement }> {
+  const { key: next, answers } = await client.pull(account.calendar, key);
+  const commands = answers.flatMap((a) => commandsOf(a, kind));
+  assert.equal(commands.length, 1, answers.map((a) => toXml(a)).join('\n'));
+  const app = commands[0]?.children.find((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array) && c.name === 'ApplicationData');
+  assert.ok(app);
+  return { key: next, app };
+}
+
+for (const version of ['14.1', '16.1'] as const) {
+  test(`EAS ${version}: a weekly Berlin event across the March change keeps 10:00 on every occurrence, through CalDAV and ActiveSync edits`, async () => {
+    const account = await easAccount(server);
+    const tbsync = account.eas(`tbsync${version.replace('.', '')}`, { version });
+    const other = account.eas(`other${version.replace('.', '')}`, { version });
+    let key = await tbsync.primeSync(account.calendar);
+    key = (await tbsync.pull(account.calendar, key)).key;
+    let otherKey = (await other.pull(account.calendar, await other.primeSync(account.calendar))).key;
+
+    // Created through ActiveSync, with TbSync's rule-less blob.
+    const added = collectionOf(await tbsync.sync({ collectionId: account.calendar, syncKey: key, commands: [addCommand('standup', ...tbSyncEvent('Standup'))] }));
+    assert.equal(textAt(added, 'Responses/Add/Status'), '1', toXml(added));
+    const serverId = textAt(added, 'Responses/Add/ServerId');
+    key = textAt(added, 'SyncKey');
+    assertDavSide((await davEvent(account)).ics, 'Standup');
+    // Another ActiveSync device gets it with Berlin's rules.
+    const seenByOther = await pullOne(other, account, otherKey, 'Add');
+    otherKey = seenByOther.key;
+    assertEasSide(seenByOther.app, 'Standup');
+
+    // Edited through CalDAV: the ActiveSync copy does not move.
+    const object = await davEvent(account);
+    await putCalendarObject(server.url, account, object, object.ics.replace('SUMMARY:Standup', 'SUMMARY:Standup (CalDAV)'));
+    const changed = await pullOne(tbsync, account, key, 'Change');
+    key = changed.key;
+    assertEasSide(changed.app, 'Standup (CalDAV)');
+    assertDavSide((await davEvent(account)).ics, 'Standup (CalDAV)');
+
+    // Edited through ActiveSync, the whole item again with the rule-less blob: nothing moves either side.
+    const edited = collectionOf(await tbsync.sync({ collectionId: account.calendar, syncKey: key, commands: [changeCommand(serverId, ...tbSyncEvent('Standup (TbSync)'))] }));
+    assert.equal(maybeText(edited, 'Status'), '1', toXml(edited));
+    assert.ok(!all(edited, 'Responses/Change').some((r) => maybeText(r, 'Status') !== '1'), toXml(edited));
+    assertDavSide((await davEvent(account)).ics, 'Standup (TbSync)');
+    const seenAgain = await pullOne(other, account, otherKey, 'Change');
+    assertEasSide(seenAgain.app, 'Standup (TbSync)');
+  });
+}
