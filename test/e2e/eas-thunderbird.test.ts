@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { recordLocalDelete, recordLocalPut } from '../../src/sdk/replica.js';
+import { calendarObjects, putCalendarObject, seriesOf } from '../support/caldav.js';
 import { sdkDevice, type SdkDevice } from '../support/push.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { newAccount } from '../support/sync.js';
@@ -11,7 +12,9 @@ import { launchThunderbird, thunderbirdPath, type Thunderbird } from '../support
 /**
  * A real ActiveSync client: Thunderbird 140 headless with TbSync and EAS-4-TbSync (EAS 14.0), driven
  * through Marionette in chrome context, against the server on loopback, with a native SDK device on the
- * other side. Contacts, events and tasks go both ways; edits and deletes on each side converge.
+ * other side. Contacts, events and tasks go both ways; edits and deletes on each side converge. A weekly
+ * event in Europe/Berlin that spans the change to summer time keeps its wall-clock time in Thunderbird and
+ * over CalDAV after edits on either side (docs/eas.md, "Time zones").
  *
  * When TbSync fails, the assertion message carries its event log and the tail of its debug log (the
  * WBXML of each request and response, as XML).
@@ -414,4 +417,89 @@ test('edits and deletes on each side converge', async (t) => {
   // TbSync logged no warning or error on the way (only information such as its timezone guess).
   const problems = await chrome<unknown[]>(`return TbSync.eventlog.get().filter((e) => e.type !== "info" && e.type !== "success").map((e) => [e.type, e.message, e.details]);`);
   assert.deepEqual(problems, [], await diagnostics());
+});
+
+/** Mondays at 10:00 Berlin time around next year's change to summer time: three before it, three after. */
+function berlinMondays(): string[] {
+  const year = new Date().getUTCFullYear() + 1;
+  const lastSunday = new Date(Date.UTC(year, 2, 31));
+  lastSunday.setUTCDate(31 - lastSunday.getUTCDay());
+  return Array.from({ length: 6 }, (_, i) => new Date(lastSunday.getTime() + (i * 7 - 20) * 86_400_000).toISOString().slice(0, 10));
+}
+const berlinWall = (ms: number) =>
+  new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Berlin', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(ms));
+const fromIcalUtc = (s: string) => Date.parse(s.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'));
+
+/** Thunderbird's copy of the weekly Berlin event: its title, its zone, and each occurrence's start (UTC). */
+function tbWeekly(): Promise<{ title: string; tzid: string; starts: string[] } | null> {
+  return chrome(`
+    const item = (await calItems(calendarOf(["8", "13"]))).find((i) => i.title.startsWith("Weekly Berlin"));
+    if (!item) return null;
+    const range = [cal.createDateTime(args[1]), cal.createDateTime(args[2])];
+    const occurrences = item.recurrenceInfo ? item.recurrenceInfo.getOccurrences(range[0], range[1], 0) : [item];
+    return { title: item.title, tzid: item.startDate.timezone.tzid, starts: occurrences.map((o) => o.startDate.getInTimezone(cal.dtz.UTC).icalString) };`,
+  `${new Date().getUTCFullYear()}0101T000000Z`, `${new Date().getUTCFullYear() + 3}0101T000000Z`);
+}
+
+/** Both sides hold the series with every occurrence at 10:00 Berlin time, under `title`. */
+async function assertWeeklyBerlin(snap: TbSnapshot, title: string, mondays: string[]): Promise<void> {
+  const walls = mondays.map((d) => `${d} 10:00`);
+  const tbCopy = await tbWeekly();
+  assert.ok(tbCopy, `Thunderbird has the event: ${JSON.stringify(snap.events)}`);
+  assert.equal(tbCopy.title, title);
+  assert.deepEqual(tbCopy.starts.map((s) => berlinWall(fromIcalUtc(s))), walls, `every occurrence at 10:00 Berlin time in Thunderbird: ${JSON.stringify(tbCopy)}`);
+  assert.equal(tbCopy.tzid, 'Europe/Berlin');
+  const objects = await calendarObjects(server.url, account);
+  const object = objects.find((o) => /^SUMMARY:Weekly Berlin/m.test(o.ics));
+  assert.ok(object, `CalDAV has the event: ${objects.map((o) => o.path).join(', ')}`);
+  const series = seriesOf(object.ics);
+  assert.equal(series.summary, title);
+  assert.deepEqual(series.starts.map(berlinWall), walls, `every occurrence at 10:00 Berlin time over CalDAV:\n${object.ics}`);
+  assert.equal(series.tzid, 'Europe/Berlin', object.ics);
+}
+
+test('a weekly Europe/Berlin event across the March change keeps 10:00 on both sides: created in Thunderbird, edited through CalDAV and in Thunderbird', async (t) => {
+  if (missing) return t.skip(skipReason);
+  assert.ok(accountID, 'the account exists');
+  const mondays = berlinMondays();
+  await sleep(1600);
+  await chrome(`
+    const { CalEvent } = ChromeUtils.importESModule("resource:///modules/CalEvent.sys.mjs");
+    const { CalRecurrenceInfo } = ChromeUtils.importESModule("resource:///modules/CalRecurrenceInfo.sys.mjs");
+    const berlin = cal.timezoneService.getTimezone("Europe/Berlin");
+    const at = (wall) => {
+      const date = cal.createDateTime(wall);
+      date.timezone = berlin;
+      return date;
+    };
+    const event = new CalEvent();
+    event.id = "tb-weekly-berlin";
+    event.title = "Weekly Berlin";
+    event.startDate = at(args[1]);
+    event.endDate = at(args[2]);
+    event.recurrenceInfo = new CalRecurrenceInfo(event);
+    event.recurrenceInfo.appendRecurrenceItem(cal.createRecurrenceRule("RRULE:FREQ=WEEKLY;COUNT=6"));
+    await calendarOf(["8", "13"]).addItem(event);`,
+  `${(mondays[0] as string).replace(/-/g, '')}T100000`, `${(mondays[0] as string).replace(/-/g, '')}T110000`);
+  await poll('TbSync to log the new event', () => chrome<number>(`return TbSync.db.getItemsFromChangeLog(calendarOf(["8", "13"]).id, 0, "added_by_user").length;`), (n) => n === 1);
+  await assertWeeklyBerlin(await tbSync(), 'Weekly Berlin', mondays).catch(async (err) => assert.fail(`${(err as Error).message}\n${await diagnostics()}`));
+
+  // Edited through CalDAV: Thunderbird's copy must not move.
+  const object = (await calendarObjects(server.url, account)).find((o) => /^SUMMARY:Weekly Berlin/m.test(o.ics));
+  assert.ok(object);
+  await putCalendarObject(server.url, account, object, object.ics.replace('SUMMARY:Weekly Berlin', 'SUMMARY:Weekly Berlin (CalDAV)'));
+  await assertWeeklyBerlin(await tbSync(), 'Weekly Berlin (CalDAV)', mondays).catch(async (err) => assert.fail(`${(err as Error).message}\n${await diagnostics()}`));
+
+  // Edited in Thunderbird: TbSync sends the whole item again.
+  await sleep(1600);
+  await chrome(`
+    const calendar = calendarOf(["8", "13"]);
+    const item = (await calItems(calendar)).find((i) => i.title === "Weekly Berlin (CalDAV)");
+    const changed = item.clone();
+    changed.title = "Weekly Berlin (Thunderbird)";
+    await calendar.modifyItem(changed, item);`);
+  await poll('TbSync to log the edit', () => chrome<number>(`return TbSync.db.getItemsFromChangeLog(calendarOf(["8", "13"]).id, 0, "modified_by_user").length;`), (n) => n === 1);
+  await assertWeeklyBerlin(await tbSync(), 'Weekly Berlin (Thunderbird)', mondays).catch(async (err) => assert.fail(`${(err as Error).message}\n${await diagnostics()}`));
+  // One more round changes nothing.
+  await assertWeeklyBerlin(await tbSync(), 'Weekly Berlin (Thunderbird)', mondays);
 });
