@@ -3,9 +3,9 @@ import { after, before, test } from 'node:test';
 import { decodeTimeZoneBlob, hasDst, offsetsOf } from '../../src/faces/eas/mapping/timezone-blob.js';
 import type { WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 import {
-  addCommand, all, cal, changeCommand, collectionOf, commandsOf, easAccount, maybeText, textAt, toXml, type EasAccount, type EasClient,
+  addCommand, all, at, cal, changeCommand, collectionOf, commandsOf, easAccount, maybeText, textAt, toXml, type EasAccount, type EasClient,
 } from '../support/eas-client.js';
-import { calendarObjects, putCalendarObject, seriesOf, type CalendarObject } from '../support/caldav.js';
+import { calendarObjects, createCalendarObject, putCalendarObject, seriesOf, type CalendarObject } from '../support/caldav.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -73,21 +73,21 @@ async function davEvent(account: EasAccount): Promise<CalendarObject> {
   return objects[0] as CalendarObject;
 }
 
-function assertDavSide(ics: string, summary: string): void {
+function assertDavSide(ics: string, summary: string, tzid = 'Europe/Berlin'): void {
   const seen = seriesOf(ics);
   assert.deepEqual(seen.starts.map(berlinWall), mondays.map((d) => `${d} 10:00`), `every occurrence at 10:00 Berlin time on the CalDAV side:\n${ics}`);
-  assert.equal(seen.tzid, 'Europe/Berlin', `the CalDAV copy is in Europe/Berlin:\n${ics}`);
+  assert.equal(seen.tzid, tzid, `the CalDAV copy is in ${tzid}:\n${ics}`);
   assert.equal(seen.summary, summary);
 }
 
 // ---------------------------------------------------------------------------------------------------
 // ActiveSync
 
-/** What an ActiveSync client is told: a blob naming Europe/Berlin with its rules, and the series unmoved. */
-function assertEasSide(app: WbxmlElement, summary: string): void {
+/** What an ActiveSync client is told: a blob naming the zone with Berlin's rules, and the series unmoved. */
+function assertEasSide(app: WbxmlElement, summary: string, zoneName = 'Europe/Berlin'): void {
   const blob = decodeTimeZoneBlob(textAt(app, 'Timezone'));
   // The blob names the zone (TbSync maps names first) and carries Berlin's rules (clients that read rules).
-  assert.equal(blob.standardName, 'Europe/Berlin', JSON.stringify(blob));
+  assert.equal(blob.standardName, zoneName, JSON.stringify(blob));
   assert.ok(hasDst(blob), JSON.stringify(blob));
   assert.deepEqual(offsetsOf(blob), { standard: 60, daylight: 120 });
   assert.deepEqual([blob.daylightDate?.month, blob.daylightDate?.day, blob.daylightDate?.dayOfWeek, blob.daylightDate?.hour], [3, 5, 0, 2]);
@@ -100,13 +100,14 @@ function assertEasSide(app: WbxmlElement, summary: string): void {
   assert.equal(all(app, 'Exceptions/Exception').length, 0, 'no occurrence was moved');
 }
 
-async function pullOne(client: EasClient, account: EasAccount, key: string, kind: 'Add' | 'Change'): Promise<{ key: string; app: WbxmlElement }> {
+/** Pulls from `key` and expects one command of `kind`: the next key, the item's ServerId and its data. */
+async function pullOne(client: EasClient, account: EasAccount, key: string, kind: 'Add' | 'Change'): Promise<{ key: string; serverId: string; app: WbxmlElement }> {
   const { key: next, answers } = await client.pull(account.calendar, key);
   const commands = answers.flatMap((a) => commandsOf(a, kind));
   assert.equal(commands.length, 1, answers.map((a) => toXml(a)).join('\n'));
-  const app = commands[0]?.children.find((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array) && c.name === 'ApplicationData');
+  const app = at(commands[0], 'ApplicationData');
   assert.ok(app);
-  return { key: next, app };
+  return { key: next, serverId: textAt(commands[0], 'ServerId'), app };
 }
 
 for (const version of ['14.1', '16.1'] as const) {
@@ -146,3 +147,29 @@ for (const version of ['14.1', '16.1'] as const) {
     assertEasSide(seenAgain.app, 'Standup (TbSync)');
   });
 }
+
+/** An event as Outlook-made iCalendar carries it: its own VTIMEZONE named after the Windows zone. */
+const outlookEvent = [
+  'BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//Outlook style//EN',
+  'BEGIN:VTIMEZONE', 'TZID:W. Europe Standard Time',
+  'BEGIN:STANDARD', 'DTSTART:16010101T030000', 'TZOFFSETFROM:+0200', 'TZOFFSETTO:+0100', 'RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10', 'END:STANDARD',
+  'BEGIN:DAYLIGHT', 'DTSTART:16010101T020000', 'TZOFFSETFROM:+0100', 'TZOFFSETTO:+0200', 'RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3', 'END:DAYLIGHT',
+  'END:VTIMEZONE',
+  'BEGIN:VEVENT', 'UID:outlook-standup', 'DTSTAMP:20270101T000000Z',
+  'DTSTART;TZID=W. Europe Standard Time:20270308T100000', 'DTEND;TZID=W. Europe Standard Time:20270308T110000',
+  `RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=${mondays.length}`, 'SUMMARY:Standup', 'END:VEVENT',
+  'END:VCALENDAR', '',
+].join('\r\n');
+
+test('a series in a zone of its own (an Outlook-style VTIMEZONE) keeps that zone when TbSync sends it back without rules', async () => {
+  const account = await easAccount(server);
+  await createCalendarObject(server.url, account, 'outlook-standup.ics', outlookEvent);
+  const tbsync = account.eas('tbsyncown', { version: '14.1' });
+  const { key, serverId, app } = await pullOne(tbsync, account, await tbsync.primeSync(account.calendar), 'Add');
+  assertEasSide(app, 'Standup', 'W. Europe Standard Time');
+  const edited = collectionOf(await tbsync.sync({ collectionId: account.calendar, syncKey: key, commands: [changeCommand(serverId, ...tbSyncEvent('Standup (TbSync)'))] }));
+  assert.ok(!all(edited, 'Responses/Change').some((r) => maybeText(r, 'Status') !== '1'), toXml(edited));
+  const object = await davEvent(account);
+  assertDavSide(object.ics, 'Standup (TbSync)', 'W. Europe Standard Time');
+  assert.match(object.ics, /BEGIN:VTIMEZONE\r\nTZID:W. Europe Standard Time\r\n/, 'the VTIMEZONE is kept');
+});

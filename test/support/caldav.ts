@@ -3,7 +3,7 @@ import ICAL from 'ical.js';
 
 /**
  * CalDAV as a plain client speaks it, for end-to-end tests that edit an item on the DAV side of another
- * face: list a calendar's objects (PROPFIND Depth 1, then GET), replace one with If-Match, and expand a
+ * face: list a calendar's objects (PROPFIND Depth 1, then GET), create one, replace one with If-Match, and expand a
  * series with the object's own VTIMEZONEs.
  */
 
@@ -45,6 +45,13 @@ export async function calendarObjects(baseUrl: string, user: DavUser, name = 'ca
 export async function putCalendarObject(baseUrl: string, user: DavUser, object: CalendarObject, ics: string): Promise<void> {
   const res = await request(baseUrl, user, 'PUT', object.path, ics, { 'if-match': object.etag, 'content-type': 'text/calendar; charset=utf-8' });
   assert.ok(res.status === 200 || res.status === 204, `PUT ${object.path}: ${res.status} ${res.text}`);
+}
+
+/** Creates an object named `resource` in the calendar collection `name` (PUT with If-None-Match: *). */
+export async function createCalendarObject(baseUrl: string, user: DavUser, resource: string, ics: string, name = 'calendar'): Promise<void> {
+  const path = `/dav/users/${user.accountName}/${name}/${resource}`;
+  const res = await request(baseUrl, user, 'PUT', path, ics, { 'if-none-match': '*', 'content-type': 'text/calendar; charset=utf-8' });
+  assert.equal(res.status, 201, `PUT ${path}: ${res.status} ${res.text}`);
 }
 
 /** The series of a one-VEVENT object: DTSTART's TZID, SUMMARY, and each occurrence's start (epoch ms). */

@@ -7,7 +7,7 @@ import {
   easToRrule, parseRecurrence, recurrenceElement, rruleToEas, sameRecurrence, type EasRecurrence, type RecurrenceCodec,
 } from './recurrence.js';
 import {
-  decodeTimeZoneBlob, encodeTimeZoneBlob, hasDst, ianaVtimezone, ianaZoneForInfo, offsetsOf, sameRules, syntheticTzid,
+  decodeTimeZoneBlob, encodeTimeZoneBlob, hasDst, ianaVtimezone, ianaZoneForInfo, offsetsOf, rulesMeant, sameRules, syntheticTzid,
   timeZoneInfoFromVtimezone, utcInfo, vtimezoneFromInfo, wallTimeIn, type TimeZoneInfo,
 } from './timezone-blob.js';
 
@@ -29,9 +29,10 @@ import {
  *   the client takes its dates from local midnight in the client's blob (midnight UTC and, failing both,
  *   the day containing the start and the day after the end are accepted too).
  * - From the client, a blob with the rules of the existing zone keeps the item's zone (TZID and VTIMEZONE
- *   untouched); a missing or undecodable blob keeps it too (the instants are exact), or gives UTC for a new
- *   item; any other blob is named after the IANA zone with the same current rules, else becomes a VTIMEZONE
- *   built from the blob. A UTC blob gives UTC times.
+ *   untouched), and so does a blob without daylight saving rules that names a zone with those rules; a
+ *   missing or undecodable blob keeps it too (the instants are exact), or gives UTC for a new item; any
+ *   other blob gets the IANA zone ianaZoneForInfo chooses (timezone-blob.ts; docs/eas.md, "Time zones"),
+ *   else becomes a VTIMEZONE built from the blob. A UTC blob gives UTC times.
  * - Recurrence: see recurrence.ts. A rule that cannot be sent, RDATEs and further RRULEs are kept as they
  *   are while the client sends back the pattern it was sent (or none, if none was sent).
  * - Reminder is the first DISPLAY or AUDIO VALARM triggered at or before the start; others are untouched.
@@ -996,7 +997,7 @@ function fromEas(app: WbxmlElement, existing: string | undefined, ctx: FromEasCo
   // The zone the series is written in.
   const oldStart = prevView?.start;
   let zone: Zone;
-  if (oldStart?.zone && (incoming.timezone === undefined || sameRules(incoming.timezone, prev.timezone ?? utcInfo))) {
+  if (oldStart?.zone && (incoming.timezone === undefined || sameRules(rulesMeant(incoming.timezone), prev.timezone ?? utcInfo))) {
     zone = oldStart.zone;
   } else {
     zone = incoming.timezone ? zones.fromInfo(incoming.timezone) : utcZone;

@@ -4,7 +4,7 @@ import { throwsClearly } from './mapper-harness.js';
 import ICAL from 'ical.js';
 import {
   decodeTimeZoneBlob, encodeTimeZoneBlob, fixedOffsetInfo, hasDst, ianaVtimezone, ianaZoneForInfo, nthWeekdayOfMonth, offsetsOf,
-  sameRules, timeZoneInfoFromVtimezone, vtimezoneFromInfo, wallTimeIn, type TimeZoneInfo, type TransitionDate,
+  rulesMeant, sameRules, timeZoneInfoFromVtimezone, vtimezoneFromInfo, wallTimeIn, type TimeZoneInfo, type TransitionDate,
 } from './timezone-blob.js';
 import { windowsZones } from './windows-zones.js';
 
@@ -292,6 +292,8 @@ test('a blob without daylight saving rules gets the zone its Windows name identi
   // An IANA name identifies its zone the same way.
   assert.equal(ianaZoneForInfo(decodeTimeZoneBlob(tbSyncBlob(-60, 0, 'Europe/Berlin')), 2027), 'Europe/Berlin');
   assert.equal(ianaZoneForInfo(decodeTimeZoneBlob(tbSyncBlob(-60, 0, 'Europe/Rome')), 2027), 'Europe/Rome');
+  // The rules such a blob stands for are the named zone's.
+  assert.ok(sameRules(rulesMeant(berlin, 2027), timeZoneInfoFromVtimezone(ianaVtimezone('Europe/Berlin') as ICAL.Component, 2027)));
   // (CET is one of the IANA zones named like an abbreviation.)
   assert.equal(ianaZoneForInfo(decodeTimeZoneBlob(tbSyncBlob(-60, 0, 'CET')), 2027), 'CET');
 });
@@ -308,6 +310,7 @@ test('a name is not trusted against the offsets: the rules decide when the stand
     daylightName: 'W. Europe Daylight Time', daylightDate: [0, 3, 0, 2, 2, 0, 0, 0], daylightBias: -60,
   }));
   assert.equal(ianaZoneForInfo(usRules, 2027), undefined);
+  assert.equal(rulesMeant(usRules, 2027), usRules);
 });
 
 test('rules several zones share: the zone the blob names, else a common one', () => {

@@ -546,3 +546,12 @@ export function ianaZoneForInfo(info: TimeZoneInfo, year = new Date().getUTCFull
   }
   return undefined;
 }
+
+/**
+ * The rules a client's blob stands for: those of the IANA zone it identifies (ianaZoneForInfo: a blob
+ * without daylight saving rules may name a zone that has them), else its own.
+ */
+export function rulesMeant(info: TimeZoneInfo, year = new Date().getUTCFullYear()): TimeZoneInfo {
+  const tzid = ianaZoneForInfo(info, year);
+  return (tzid && ianaInfo(tzid, year)) || info;
+}
