@@ -514,6 +514,9 @@ function ianaInfo(tzid: string, year: number): TimeZoneInfo | null {
   return ianaInfoCache.get(key) ?? null;
 }
 
+/** The zones named after a region (not Etc/… or a bare abbreviation), alphabetically: the last resort. */
+let sortedRegionZones: string[] | null = null;
+
 /**
  * The IANA zone a blob stands for, or undefined (docs/eas.md, "Time zones"):
  *
@@ -540,10 +543,8 @@ export function ianaZoneForInfo(info: TimeZoneInfo, year = new Date().getUTCFull
     }
   }
   for (const tzid of [...commonZones, ...Object.values(windowsZones)]) if (ianaNames().has(tzid) && matches(tzid)) return tzid;
-  for (const tzid of [...ianaNames()].sort()) {
-    if (!tzid.includes('/') || tzid.startsWith('Etc/')) continue;
-    if (matches(tzid)) return tzid;
-  }
+  sortedRegionZones ??= [...ianaNames()].filter((tzid) => tzid.includes('/') && !tzid.startsWith('Etc/')).sort();
+  for (const tzid of sortedRegionZones) if (matches(tzid)) return tzid;
   return undefined;
 }
 
