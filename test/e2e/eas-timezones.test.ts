@@ -26,12 +26,12 @@ after(async () => {
   await server.stop();
 });
 
-/** TbSync's blob for Europe/Berlin: bias -60, Windows names, the daylight bias, and no transition dates. */
-function tbSyncBerlinBlob(): string {
+/** TbSync's blob for a zone: its standard bias, its Windows name twice, a daylight bias, and no transition dates. */
+function tbSyncBlob(bias: number, windowsName: string): string {
   const buf = Buffer.alloc(172);
-  buf.writeInt32LE(-60, 0);
-  buf.write('W. Europe Standard Time', 4, 'utf16le');
-  buf.write('W. Europe Standard Time', 88, 'utf16le');
+  buf.writeInt32LE(bias, 0);
+  buf.write(windowsName, 4, 'utf16le');
+  buf.write(windowsName, 88, 'utf16le');
   buf.writeInt32LE(-60, 168);
   return buf.toString('base64');
 }
@@ -41,22 +41,23 @@ const mondays = ['2027-03-08', '2027-03-15', '2027-03-22', '2027-03-29', '2027-0
 const firstStart = '20270308T090000Z';
 const firstEnd = '20270308T100000Z';
 
-const berlin = new Intl.DateTimeFormat('sv-SE', {
-  timeZone: 'Europe/Berlin', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
-});
-/** The Berlin wall time of an instant, as "2027-03-08 10:00". */
-const berlinWall = (ms: number) => berlin.format(new Date(ms));
+/** The wall time of an instant in an IANA zone, as "2027-03-08 10:00". */
+const wallIn = (zone: string) => {
+  const format = new Intl.DateTimeFormat('sv-SE', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  return (ms: number) => format.format(new Date(ms));
+};
+const berlinWall = wallIn('Europe/Berlin');
 
 /** The whole event as TbSync sends it in an Add or a Change (it never ghosts fields). */
-function tbSyncEvent(subject: string): WbxmlElement[] {
+function tbSyncEvent(subject: string, zone = { blob: tbSyncBlob(-60, 'W. Europe Standard Time'), start: firstStart, end: firstEnd }): WbxmlElement[] {
   return [
-    cal('Timezone', tbSyncBerlinBlob()),
+    cal('Timezone', zone.blob),
     cal('AllDayEvent', '0'),
     cal('BusyStatus', '2'),
     cal('DtStamp', '20270101T000000Z'),
-    cal('EndTime', firstEnd),
+    cal('EndTime', zone.end),
     cal('Sensitivity', '0'),
-    cal('StartTime', firstStart),
+    cal('StartTime', zone.start),
     cal('Subject', subject),
     cal('MeetingStatus', '0'),
     cal('Recurrence', cal('Type', '1'), cal('Interval', '1'), cal('DayOfWeek', '2'), cal('Occurrences', String(mondays.length))),
@@ -172,4 +173,17 @@ test('a series in a zone of its own (an Outlook-style VTIMEZONE) keeps that zone
   const object = await davEvent(account);
   assertDavSide(object.ics, 'Standup (TbSync)', 'W. Europe Standard Time');
   assert.match(object.ics, /BEGIN:VTIMEZONE\r\nTZID:W. Europe Standard Time\r\n/, 'the VTIMEZONE is kept');
+});
+
+test('TbSync\'s Europe/London (offset 0, "GMT Standard Time", no rules) is London, not UTC: 10:00 on every occurrence across the March change', async () => {
+  const account = await easAccount(server);
+  const tbsync = account.eas('tbsynclondon', { version: '14.1' });
+  const key = (await tbsync.pull(account.calendar, await tbsync.primeSync(account.calendar))).key;
+  const london = { blob: tbSyncBlob(0, 'GMT Standard Time'), start: '20270308T100000Z', end: '20270308T110000Z' };
+  const added = collectionOf(await tbsync.sync({ collectionId: account.calendar, syncKey: key, commands: [addCommand('london', ...tbSyncEvent('London', london))] }));
+  assert.equal(textAt(added, 'Responses/Add/Status'), '1', toXml(added));
+  const { ics } = await davEvent(account);
+  const seen = seriesOf(ics);
+  assert.deepEqual(seen.starts.map(wallIn('Europe/London')), mondays.map((d) => `${d} 10:00`), ics);
+  assert.equal(seen.tzid, 'Europe/London', ics);
 });

@@ -237,7 +237,9 @@ class Zones {
 
   /** A zone for a client's blob. */
   fromInfo(info: TimeZoneInfo): Zone {
-    if (!hasDst(info) && offsetsOf(info).standard === 0) return utcZone;
+    // A rule-less blob at offset 0 may still name a zone with summer time (TbSync's Europe/London).
+    const meant = rulesMeant(info);
+    if (!hasDst(meant) && offsetsOf(meant).standard === 0) return utcZone;
     const iana = ianaZoneForInfo(info);
     if (iana) {
       const library = ianaVtimezone(iana);

@@ -522,9 +522,9 @@ let sortedRegionZones: string[] | null = null;
  *
  * 1. a zone the blob's names identify (an IANA name, as this server writes them, or a Windows name, as
  *    Outlook and TbSync write them) whose rules are the blob's;
- * 2. when the blob carries no daylight saving rules (TbSync on Thunderbird 128 and later sends Europe/Berlin
- *    that way), a zone its names identify whose standard offset is the blob's: the rules are missing, not
- *    absent, and reading them as a fixed offset would move every summer occurrence by an hour;
+ * 2. when the blob carries no daylight saving rules (TbSync 4.17 on Thunderbird 140 sends Europe/Berlin
+ *    that way), a zone its names identify whose standard offset is the blob's: the client left the rules
+ *    out, and reading the blob as a fixed offset would move every summer occurrence by an hour;
  * 3. a zone whose rules are the blob's: the common zones first, then the zones CLDR names for Windows
  *    zones, then any zone, alphabetically.
  */
