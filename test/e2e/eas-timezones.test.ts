@@ -187,3 +187,17 @@ test('TbSync\'s Europe/London (offset 0, "GMT Standard Time", no rules) is Londo
   assert.deepEqual(seen.starts.map(wallIn('Europe/London')), mondays.map((d) => `${d} 10:00`), ics);
   assert.equal(seen.tzid, 'Europe/London', ics);
 });
+
+test('an all-day event TbSync sends in summer (local midnight, rule-less Berlin blob) keeps its date', async () => {
+  const account = await easAccount(server);
+  const tbsync = account.eas('tbsyncallday', { version: '14.1' });
+  const key = (await tbsync.pull(account.calendar, await tbsync.primeSync(account.calendar))).key;
+  // 15 June 2027, midnight to midnight in Berlin summer time (UTC+2).
+  const summerDay = { blob: tbSyncBlob(-60, 'W. Europe Standard Time'), start: '20270614T220000Z', end: '20270615T220000Z' };
+  const data = tbSyncEvent('Holiday', summerDay).filter((e) => e.name !== 'AllDayEvent' && e.name !== 'Recurrence');
+  const added = collectionOf(await tbsync.sync({ collectionId: account.calendar, syncKey: key, commands: [addCommand('holiday', cal('AllDayEvent', '1'), ...data)] }));
+  assert.equal(textAt(added, 'Responses/Add/Status'), '1', toXml(added));
+  const { ics } = await davEvent(account);
+  assert.match(ics, /\r\nDTSTART;VALUE=DATE:20270615\r\n/, ics);
+  assert.match(ics, /\r\nDTEND;VALUE=DATE:20270616\r\n/, ics);
+});

@@ -26,8 +26,8 @@ import {
  * - Times are sent as UTC instants with the Timezone blob of the event's zone (its VTIMEZONE, or the IANA
  *   zone from timezones-ical-library). UTC events, floating events (read as UTC) and all-day events send
  *   the UTC blob; an all-day event's StartTime/EndTime are midnight UTC of its dates. An all-day event from
- *   the client takes its dates from local midnight in the client's blob (midnight UTC and, failing both,
- *   the day containing the start and the day after the end are accepted too).
+ *   the client takes its dates from local midnight under the rules its blob stands for (midnight UTC and,
+ *   failing both, the day containing the start and the day after the end are accepted too).
  * - From the client, a blob with the rules of the existing zone keeps the item's zone (TZID and VTIMEZONE
  *   untouched), and so does a blob without daylight saving rules that names a zone with those rules; a
  *   missing or undecodable blob keeps it too (the instants are exact), or gives UTC for a new item; any
@@ -989,7 +989,10 @@ function fromEas(app: WbxmlElement, existing: string | undefined, ctx: FromEasCo
   const { master } = splitEvents(calendar);
   const zones = prevView?.zones ?? new Zones(calendar);
   const prev: EasEvent = prevView?.event ?? { fields: {} };
-  const days = new DayReader(incoming.timezone);
+  // The rules the client's blob stands for (a rule-less blob may name a zone with summer time; TbSync sends
+  // a summer day's local midnight with one).
+  const clientRules = incoming.timezone && rulesMeant(incoming.timezone);
+  const days = new DayReader(clientRules);
 
   // UID and DTSTAMP
   if (!prevView) master.addPropertyWithValue('uid', incoming.uid ?? ctx.newUid());
@@ -999,7 +1002,7 @@ function fromEas(app: WbxmlElement, existing: string | undefined, ctx: FromEasCo
   // The zone the series is written in.
   const oldStart = prevView?.start;
   let zone: Zone;
-  if (oldStart?.zone && (incoming.timezone === undefined || sameRules(rulesMeant(incoming.timezone), prev.timezone ?? utcInfo))) {
+  if (oldStart?.zone && (clientRules === undefined || sameRules(clientRules, prev.timezone ?? utcInfo))) {
     zone = oldStart.zone;
   } else {
     zone = incoming.timezone ? zones.fromInfo(incoming.timezone) : utcZone;
