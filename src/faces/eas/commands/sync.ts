@@ -14,6 +14,7 @@ import { child, children, el, namespace, text, type WbxmlElement } from '../wbxm
 import { commandFingerprint, commandIdentities, type CommandIdentity } from './sync-identities.js';
 import { noteRepeat, quarantine, quarantined } from './sync-loops.js';
 import { readOptions, type CollectionOptions } from './sync-options.js';
+import { completePartial, holdOf, holdSync } from './sync-hold.js';
 
 /**
  * Sync (MS-ASCMD 2.2.1.21) on top of the hub's sync exchange, which has the same design (seeds 001 and
@@ -48,10 +49,14 @@ interface Plan {
   stuck: boolean;
 }
 
-export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
-  // An empty request repeats the last full one (MS-ASCMD 2.2.1.21.1.1); without one, ask for it in full.
-  const request = body ?? (ctx.memory.lastSync && decodeWbxml(ctx.memory.lastSync));
+export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement | undefined> {
+  // An empty request repeats the last full one (MS-ASCMD 2.2.1.21.1.1), a Partial one completes it
+  // (sync-hold.ts); without one, ask for it in full.
+  const sent = body ?? (ctx.memory.lastSync && decodeWbxml(ctx.memory.lastSync));
+  const request = sent && completePartial(sent, ctx.memory.lastSync);
   if (!request) return as('Sync', as('Status', String(syncStatus.incompleteRequest)));
+  const hold = holdOf(request);
+  if (hold.refusal) return hold.refusal;
   const elements = children(child(request, 'Collections'), 'Collection');
   if (elements.length === 0) return as('Sync', as('Status', String(syncStatus.incompleteRequest)));
   if (elements.length > limits.collectionsPerRequestMax) {
@@ -70,6 +75,8 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
     seen.add(id);
     return { element, refused: undefined };
   });
+  // A held Sync whose time ran out with nothing new gets an empty answer (MS-ASCMD 2.2.3.198).
+  if (hold.seconds !== undefined && accepted.every((a) => a.refused === undefined) && !(await holdSync(ctx, elements, hold.seconds))) return undefined;
   const planned = accepted.filter((a) => a.refused === undefined).map((a) => a.element);
   const restarting = planned.filter((e) => text(child(e, 'SyncKey')) === '0').map((e) => text(child(e, 'CollectionId')) ?? '');
   const blocked = await quarantined(ctx, restarting);
@@ -110,7 +117,7 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
 /**
  * What an empty Sync repeats: each of the account's collections this request named, at the key just
  * issued, with only what this server reads of it (GetChanges, WindowSize, FilterType and the first
- * BodyPreference), so repeating it asks for what is new since, not for this answer again. Commands
+ * BodyPreference; and the request's Wait or HeartbeatInterval), so repeating it asks for what is new since, not for this answer again. Commands
  * (already applied), Supported (kept with the key 0 that sent it) and anything else are left out, and
  * the whole is kept as WBXML of at most `easDeviceMemoryBytesMax`: a few hundred bytes a collection,
  * whatever the request carried. Undefined (nothing to repeat) if it would be larger.
@@ -132,7 +139,7 @@ function forNextTime(request: WbxmlElement, plans: readonly Plan[], answered: re
     ];
   });
   if (collections.length === 0) return undefined;
-  const bytes = encodeWbxml(as('Sync', as('Collections', ...collections), small(child(request, 'WindowSize'))));
+  const bytes = encodeWbxml(as('Sync', as('Collections', ...collections), small(child(request, 'Wait')), small(child(request, 'HeartbeatInterval')), small(child(request, 'WindowSize'))));
   return bytes.length <= limits.easDeviceMemoryBytesMax ? bytes : undefined;
 }
 

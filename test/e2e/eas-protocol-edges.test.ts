@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  as,
+  collectionById,
+  commandsOf,
+  easAccount,
+  maybeText,
+  ping,
+  sleep,
+  st,
+  syncBody,
+  textAt,
+  toXml,
+  type EasClient,
+  type EasResponse,
+} from '../support/eas-client.js';
+import { startTestServer, vcard, vevent, type TestServer } from '../support/server.js';
+import type { WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
+
+/**
+ * ActiveSync at the edges of the protocol, over real HTTP with the scripted client, each for 14.1 and
+ * 16.1 where both apply: Settings (Oof, UserInformation), Sync's Wait, HeartbeatInterval and Partial,
+ * bodies the server cannot turn into text (RTF), and folder names across faces.
+ */
+let server: TestServer;
+
+before(async () => {
+  server = await startTestServer();
+});
+
+after(async () => {
+  await server.stop();
+});
+
+const versions = ['14.1', '16.1'] as const;
+
+/** Brings each collection in step, then sends one full Sync naming them all, which the server remembers. */
+async function inStep(client: EasClient, ...collectionIds: string[]): Promise<Map<string, string>> {
+  const keys = new Map<string, string>();
+  for (const id of collectionIds) keys.set(id, (await client.pull(id, await client.primeSync(id))).key);
+  const full = await client.command('Sync', syncBody(collectionIds.map((id) => ({ collectionId: id, syncKey: keys.get(id) as string }))));
+  for (const id of collectionIds) keys.set(id, textAt(collectionById(full, id), 'SyncKey'));
+  return keys;
+}
+
+/** A request sent without waiting for it, with a way to see whether it has been answered. */
+function start(client: EasClient, command: string, body: WbxmlElement | undefined): { settled: () => boolean; result: Promise<EasResponse>; abort(): void } {
+  const controller = new AbortController();
+  let done = false;
+  const result = client.send(command, body, { signal: controller.signal });
+  result.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  return { settled: () => done, result, abort: () => controller.abort() };
+}
+
+// Settings: Oof.
+
+for (const version of versions) {
+  test(`Settings Oof (${version}): a Get is told it is off, a Set that turns it off succeeds, one that turns it on is denied`, async () => {
+    const account = await easAccount(server);
+    const client = account.eas(`Oof${version.replace('.', '')}`, { version });
+    const get = await client.command('Settings', st('Settings', st('Oof', st('Get', st('BodyType', 'TEXT')))));
+    assert.equal(textAt(get, 'Status'), '1');
+    assert.equal(textAt(get, 'Oof/Status'), '1', toXml(get));
+    assert.equal(textAt(get, 'Oof/Get/OofState'), '0', 'out of office is off: this server sends no automatic replies');
+    const off = await client.command('Settings', st('Settings', st('Oof', st('Set', st('OofState', '0')))));
+    assert.equal(textAt(off, 'Oof/Status'), '1');
+    const on = await client.command(
+      'Settings',
+      st('Settings', st('Oof', st('Set', st('OofState', '1'), st('OofMessage', st('AppliesToInternal'), st('Enabled', '1'), st('ReplyMessage', 'Away'), st('BodyType', 'TEXT'))))),
+    );
+    assert.equal(textAt(on, 'Oof/Status'), '7', 'denied: it would never be sent');
+    // Another setting in the same request is still answered.
+    const both = await client.command('Settings', st('Settings', st('Oof', st('Get', st('BodyType', 'TEXT'))), st('UserInformation', st('Get'))));
+    assert.equal(textAt(both, 'Oof/Status'), '1');
+    assert.equal(textAt(both, 'UserInformation/Status'), '1');
+  });
+}
+
+// Sync: Wait, HeartbeatInterval, Partial.
+
+for (const version of versions) {
+  test(`Sync (${version}): Wait and HeartbeatInterval out of range are Status 14 with the nearest allowed value; both together are Status 4`, async () => {
+    const account = await easAccount(server);
+    const client = account.eas(`Wait${version.replace('.', '')}`, { version });
+    const keys = await inStep(client, account.contacts);
+    const collection = as('Collections', as('Collection', as('SyncKey', keys.get(account.contacts) as string), as('CollectionId', account.contacts)));
+    for (const [element, value, limit] of [
+      ['Wait', '0', '1'],
+      ['Wait', '60', '59'],
+      ['Wait', '-3', '1'],
+      ['HeartbeatInterval', '59', '60'],
+      ['HeartbeatInterval', '3541', '3540'],
+      ['HeartbeatInterval', '99999999', '3540'],
+    ] as const) {
+      const res = await client.send('Sync', as('Sync', collection, as(element, value)));
+      assert.ok(res.elapsedMs < 2000, 'refused at once');
+      assert.equal(textAt(res.body, 'Status'), '14', `${element} ${value}: ${res.body ? toXml(res.body) : res.text}`);
+      assert.equal(textAt(res.body, 'Limit'), limit);
+      assert.equal(maybeText(res.body, 'Collections'), undefined, 'Limit and Collections are exclusive');
+    }
+    const both = await client.command('Sync', as('Sync', collection, as('Wait', '5'), as('HeartbeatInterval', '300')));
+    assert.equal(textAt(both, 'Status'), '4');
+    const garbage = await client.command('Sync', as('Sync', collection, as('Wait', 'soon')));
+    assert.equal(textAt(garbage, 'Status'), '4');
+    // Nothing moved: the key still works.
+    const sync = await client.command('Sync', as('Sync', collection));
+    assert.equal(textAt(collectionById(sync, account.contacts), 'Status'), '1');
+  });
+}
+
+for (const version of versions) {
+  test(`Sync (${version}): a Partial request is completed with the collections of the last one, at their keys`, async () => {
+    const account = await easAccount(server);
+    const client = account.eas(`Partial${version.replace('.', '')}`, { version });
+    const native = account.native(`native-partial${version}`);
+    const keys = await inStep(client, account.contacts, account.calendar);
+    const contactId = await native.put(account.contacts, 'c1', vcard('partial-c1', 'Partial Contact'));
+    const eventId = await native.put(account.calendar, 'e1', vevent('partial-e1', 'Partial Event'));
+
+    // Only the calendar is named; the contacts come from the last request, at the key it was answered with.
+    const answer = await client.command(
+      'Sync',
+      as('Sync', as('Collections', as('Collection', as('SyncKey', keys.get(account.calendar) as string), as('CollectionId', account.calendar), as('GetChanges'))), as('Partial')),
+    );
+    const calendar = collectionById(answer, account.calendar);
+    const contacts = collectionById(answer, account.contacts);
+    assert.deepEqual(commandsOf(calendar, 'Add').map((a) => textAt(a, 'ServerId')), [eventId]);
+    assert.deepEqual(commandsOf(contacts, 'Add').map((a) => textAt(a, 'ServerId')), [contactId], toXml(answer));
+
+    // A Partial request with no Collections at all repeats the whole last request.
+    const contact2 = await native.put(account.contacts, 'c2', vcard('partial-c2', 'Second Contact'));
+    const again = await client.command('Sync', as('Sync', as('Partial')));
+    assert.deepEqual(commandsOf(collectionById(again, account.contacts), 'Add').map((a) => textAt(a, 'ServerId')), [contact2]);
+    assert.equal(textAt(collectionById(again, account.calendar), 'Status'), '1');
+
+    // A device the server remembers nothing of is asked for the full request.
+    const stranger = await account.eas(`Partial${version.replace('.', '')}b`, { version }).command('Sync', as('Sync', as('Partial')));
+    assert.equal(textAt(stranger, 'Status'), '13');
+  });
+}
+
+for (const version of versions) {
+  test(`Sync (${version}): a Sync with HeartbeatInterval is held until a change, and a newer request of the device ends it with an empty answer`, async () => {
+    const account = await easAccount(server);
+    const client = account.eas(`Held${version.replace('.', '')}`, { version });
+    const native = account.native(`native-held${version}`);
+    await native.items(account.contacts);
+    await inStep(client, account.contacts, account.calendar);
+
+    // Partial with only a heartbeat: the last request's collections, held.
+    const held = start(client, 'Sync', as('Sync', as('HeartbeatInterval', '60'), as('Partial')));
+    await sleep(1000);
+    assert.equal(held.settled(), false, 'nothing waits: the Sync is held');
+    const serverId = await native.put(account.contacts, 'woken', vcard('held-woken', 'Woken'));
+    const woken = await held.result;
+    assert.equal(woken.status, 200);
+    assert.deepEqual(commandsOf(collectionById(woken.body as WbxmlElement, account.contacts), 'Add').map((a) => textAt(a, 'ServerId')), [serverId]);
+
+    // Held again (an empty request repeats the last one, heartbeat included); a Ping of the device takes over.
+    const second = start(client, 'Sync', undefined);
+    await sleep(1000);
+    assert.equal(second.settled(), false, 'the empty Sync repeats the heartbeat and is held');
+    const takeover = start(client, 'Ping', ping('Ping', ping('HeartbeatInterval', '60'), ping('Folders', ping('Folder', ping('Id', account.contacts), ping('Class', 'Contacts')))));
+    const ended = await second.result;
+    assert.equal(ended.status, 200);
+    assert.equal(ended.bytes.length, 0, 'an empty answer: the device keeps its keys and asks again');
+    takeover.abort();
+    await takeover.result.catch(() => undefined);
+  });
+}
