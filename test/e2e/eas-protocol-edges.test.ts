@@ -172,3 +172,50 @@ for (const version of versions) {
     await takeover.result.catch(() => undefined);
   });
 }
+
+// Settings: UserInformation reports the account's email address.
+
+const userInformation = (client: EasClient, version: string) => client.command('Settings', st('Settings', st('UserInformation', st('Get'))), { version });
+
+async function putEmail(authorization: string, email: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${server.url}/api/v1/account/email`, { method: 'PUT', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ email }) });
+  return { status: res.status, body: await res.json() };
+}
+
+test('Settings UserInformation reports the email address set for the account (14.0, 14.1, 16.1), else the account name', async () => {
+  const account = await easAccount(server);
+  const client = account.eas('UserInfo1');
+  const before = await userInformation(client, '16.1');
+  assert.equal(textAt(before, 'UserInformation/Get/Accounts/Account/EmailAddresses/PrimarySmtpAddress'), account.accountName, 'none set: the account name');
+
+  const set = await putEmail(account.authorization, 'bob@example.com');
+  assert.equal(set.status, 200, JSON.stringify(set.body));
+  assert.deepEqual(set.body, { name: account.accountName, email: 'bob@example.com', reportedEmail: 'bob@example.com' });
+  const shown = await fetch(`${server.url}/api/v1/account`, { headers: { authorization: account.authorization } });
+  assert.deepEqual(await shown.json(), set.body);
+
+  for (const version of ['14.1', '16.1']) {
+    const answer = await userInformation(client, version);
+    assert.equal(textAt(answer, 'UserInformation/Status'), '1');
+    assert.equal(textAt(answer, 'UserInformation/Get/Accounts/Account/EmailAddresses/PrimarySmtpAddress'), 'bob@example.com', `${version}: ${toXml(answer)}`);
+  }
+  const old = await userInformation(client, '14.0');
+  assert.equal(textAt(old, 'UserInformation/Get/EmailAddresses/SMTPAddress'), 'bob@example.com');
+
+  // Not an address: refused, and the one set stays.
+  for (const bad of ['bob', 'bob@', 'two words@example.com', `${'x'.repeat(250)}@example.com`, 'bob@example.com\r\nBcc: eve@example.com']) {
+    const refused = await putEmail(account.authorization, bad);
+    assert.equal(refused.status, 400, bad);
+    assert.equal(refused.body.status, 'invalidRequest');
+  }
+  assert.equal(textAt(await userInformation(client, '16.1'), 'UserInformation/Get/Accounts/Account/EmailAddresses/PrimarySmtpAddress'), 'bob@example.com');
+
+  // An app password cannot change it; an empty address clears it.
+  const token = await fetch(`${server.url}/api/v1/tokens`, { method: 'POST', headers: { authorization: account.authorization, 'content-type': 'application/json' }, body: JSON.stringify({ label: 'phone' }) });
+  const tokenSecret = ((await token.json()) as { token: string }).token;
+  const byToken = await putEmail(`Basic ${Buffer.from(`${account.accountName}:${tokenSecret}`).toString('base64')}`, 'eve@example.com');
+  assert.equal(byToken.status, 403);
+  const cleared = await putEmail(account.authorization, '');
+  assert.deepEqual(cleared.body, { name: account.accountName, reportedEmail: account.accountName });
+  assert.equal(textAt(await userInformation(client, '14.1'), 'UserInformation/Get/Accounts/Account/EmailAddresses/PrimarySmtpAddress'), account.accountName);
+});

@@ -1,3 +1,4 @@
+import { reportedAddress } from '../../../protocol/account.js';
 import type { EasContext } from '../context.js';
 import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 
@@ -34,7 +35,10 @@ export async function settings(ctx: EasContext, body: WbxmlElement | undefined):
   const device = await noteDeviceInformation(ctx, child(body, 'DeviceInformation'));
   if (device) parts.push(device);
   if (child(child(body, 'UserInformation'), 'Get')) {
-    const address = ctx.principal.accountName;
+    // Phones take this for the account's SMTP address (iOS will not send without one): the address set
+    // for the account, else its name (docs/eas.md § Setting up a phone).
+    const account = await ctx.hub.accounts.get(ctx.point.accountId);
+    const address = account ? reportedAddress(account) : ctx.principal.accountName;
     // 14.1 reshaped the answer into accounts (MS-ASCMD 2.2.3.4, 2.2.3.145); 14.0 has the flat list.
     const get =
       ctx.request.version === '14.0'
