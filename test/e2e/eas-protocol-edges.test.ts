@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import {
   as,
   collectionById,
+  fh,
   commandsOf,
   easAccount,
   maybeText,
@@ -219,3 +220,51 @@ test('Settings UserInformation reports the email address set for the account (14
   assert.deepEqual(cleared.body, { name: account.accountName, reportedEmail: account.accountName });
   assert.equal(textAt(await userInformation(client, '14.1'), 'UserInformation/Get/Accounts/Account/EmailAddresses/PrimarySmtpAddress'), account.accountName);
 });
+
+// Folder names across faces.
+
+async function davRequest(method: string, path: string, authorization: string, body: string, depth?: string): Promise<{ status: number; text: string }> {
+  const headers: Record<string, string> = { authorization, 'content-type': 'application/xml; charset=utf-8', ...(depth ? { depth } : {}) };
+  const res = await fetch(`${server.url}${path}`, { method, headers, body });
+  return { status: res.status, text: await res.text() };
+}
+
+async function davDisplayName(path: string, authorization: string): Promise<string | undefined> {
+  const res = await davRequest('PROPFIND', path, authorization, '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>', '0');
+  assert.equal(res.status, 207, res.text);
+  return /<(?:\w+:)?displayname>([^<]*)<\/(?:\w+:)?displayname>/.exec(res.text)?.[1];
+}
+
+for (const version of versions) {
+  test(`Folder names (${version}): an address book made and renamed through CardDAV without a display name shows the same name on every face`, async () => {
+    const account = await easAccount(server);
+    const client = account.eas(`Rename${version.replace('.', '')}`, { version });
+    const path = `/dav/users/${account.accountName}/work-people/`;
+    const mkcol = '<?xml version="1.0"?><d:mkcol xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:set><d:prop><d:resourcetype><d:collection/><card:addressbook/></d:resourcetype></d:prop></d:set></d:mkcol>';
+    assert.equal((await davRequest('MKCOL', path, account.authorization, mkcol)).status, 201);
+    const first = await client.folders();
+    const folder = first.folders.find((f) => f.name === 'work-people');
+    assert.ok(folder, `made without a display name, it is named after its path: ${JSON.stringify(first.folders)}`);
+
+    // Renamed on the phone: DAV shows the new name.
+    const update = await client.command('FolderUpdate', fh('FolderUpdate', fh('SyncKey', first.key), fh('ServerId', folder.id), fh('ParentId', '0'), fh('DisplayName', 'Work')));
+    assert.equal(textAt(update, 'Status'), '1');
+    assert.equal(await davDisplayName(path, account.authorization), 'Work');
+
+    // The DAV client removes the display name (and another sets an empty one): the name goes back to the path's, everywhere.
+    const patch = (inner: string) => davRequest('PROPPATCH', path, account.authorization, `<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:">${inner}</d:propertyupdate>`);
+    for (const inner of ['<d:remove><d:prop><d:displayname/></d:prop></d:remove>', '<d:set><d:prop><d:displayname></d:displayname></d:prop></d:set>']) {
+      await patch('<d:set><d:prop><d:displayname>Colleagues</d:displayname></d:prop></d:set>');
+      assert.equal(await davDisplayName(path, account.authorization), 'Colleagues');
+      const removed = await patch(inner);
+      assert.equal(removed.status, 207);
+      assert.match(removed.text, /HTTP\/1\.1 200 OK/, removed.text);
+      assert.equal(await davDisplayName(path, account.authorization), 'work-people', inner);
+      const listed = await fetch(`${server.url}/api/v1/collections`, { headers: { authorization: account.authorization } });
+      const row = ((await listed.json()) as { collections: Array<{ name: string; displayName: string }> }).collections.find((c) => c.name === 'work-people');
+      assert.equal(row?.displayName, 'work-people', 'the collection API agrees');
+      const again = await client.folders();
+      assert.equal(again.folders.find((f) => f.id === folder.id)?.name, 'work-people', 'ActiveSync agrees');
+    }
+  });
+}
