@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
+  addCommand,
+  all,
   as,
+  asb,
+  cal,
+  changeCommand,
   collectionById,
+  collectionOf,
+  contactData,
+  easUtc,
   fh,
   commandsOf,
   easAccount,
@@ -266,5 +274,64 @@ for (const version of versions) {
       const again = await client.folders();
       assert.equal(again.folders.find((f) => f.id === folder.id)?.name, 'work-people', 'ActiveSync agrees');
     }
+  });
+}
+
+// Bodies: RTF (AirSyncBase Body Type 3).
+
+/** MS-OXRTFCP example 1: "{\rtf1\ansi\ansicpg1252\pard hello world}" compressed, as base64 (what clients send). */
+const compressedHelloWorld = Buffer.from('2d0000002b0000004c5a4675f1c5c7a703000a0072637067313235423 20af32068656c0900206277 05b06c647d0a800fa0'.replace(/ /g, ''), 'hex').toString('base64');
+const rtfBody = (data: string) => asb('Body', asb('Type', '3'), asb('EstimatedDataSize', String(data.length)), asb('Data', data));
+
+async function deviceErrors(authorization: string, deviceId: string): Promise<string[]> {
+  const res = await fetch(`${server.url}/api/v1/devices`, { headers: { authorization } });
+  const devices = ((await res.json()) as { devices: Array<{ id: string; errors: Array<{ message: string }> }> }).devices;
+  return (devices.find((d) => d.id === `eas-${deviceId}`)?.errors ?? []).map((e) => e.message);
+}
+
+for (const version of versions) {
+  test(`Bodies (${version}): an RTF body keeps its contact or event and becomes its text; one that cannot be read is left out, the item kept and the device's errors say so`, async () => {
+    const account = await easAccount(server);
+    const deviceId = `Rtf${version.replace('.', '')}`;
+    const client = account.eas(deviceId, { version });
+    const native = account.native(`native-rtf${version}`);
+    const contactsKey = await client.primeSync(account.contacts);
+    const calendarKey = await client.primeSync(account.calendar);
+
+    const start = easUtc(3, 9);
+    const end = easUtc(3, 10);
+    const answer = await client.command(
+      'Sync',
+      syncBody([
+        { collectionId: account.contacts, syncKey: contactsKey, commands: [addCommand('rtf-c1', ...contactData('Rich', 'Text', rtfBody(compressedHelloWorld))), addCommand('rtf-c2', ...contactData('Broken', 'Rtf', rtfBody('bm90IGNvbXByZXNzZWQgcnRm')))] },
+        {
+          collectionId: account.calendar,
+          syncKey: calendarKey,
+          commands: [addCommand('rtf-e1', cal('Subject', 'Rich meeting'), cal('StartTime', start), cal('EndTime', end), cal('AllDayEvent', '0'), rtfBody(Buffer.from('{\\rtf1\\ansi Agenda\\par Budget}').toString('base64')))],
+        },
+      ]),
+    );
+    const adds = [...all(collectionById(answer, account.contacts), 'Responses/Add'), ...all(collectionById(answer, account.calendar), 'Responses/Add')];
+    assert.deepEqual(adds.map((a) => textAt(a, 'Status')), ['1', '1', '1'], toXml(answer));
+    const contactIds = new Map(all(collectionById(answer, account.contacts), 'Responses/Add').map((a) => [textAt(a, 'ClientId'), textAt(a, 'ServerId')]));
+
+    const contacts = await native.items(account.contacts);
+    assert.match(contacts.get(contactIds.get('rtf-c1') as string)?.data ?? '', /NOTE:hello world/);
+    const broken = contacts.get(contactIds.get('rtf-c2') as string)?.data ?? '';
+    assert.match(broken, /N:Rtf;Broken;/, 'the item with an unreadable body is kept');
+    assert.doesNotMatch(broken, /NOTE/);
+    const events = [...(await native.items(account.calendar)).values()].map((i) => i.data);
+    assert.match(events.find((d) => d.includes('Rich meeting')) ?? '', /DESCRIPTION:Agenda\\nBudget/);
+    const errors = await deviceErrors(account.authorization, deviceId);
+    assert.ok(errors.some((m) => /rtf-c2.*RTF body could not be read/.test(m)), `the devices page shows it: ${JSON.stringify(errors)}`);
+
+    // A Change whose RTF body cannot be read keeps the body the item had.
+    const noted = await native.put(account.contacts, 'noted', vcard('rtf-noted', 'Noted Person', 'NOTE:keep this note\r\n'));
+    const pulled = await client.pull(account.contacts, textAt(collectionById(answer, account.contacts), 'SyncKey'));
+    const change = await client.sync({ collectionId: account.contacts, syncKey: pulled.key, commands: [changeCommand(noted, ...contactData('Noted', 'Renamed', rtfBody('////')))] });
+    assert.equal(maybeText(collectionOf(change), 'Responses/Change/Status'), undefined, `no failure echoed: ${toXml(change)}`);
+    const after = (await native.items(account.contacts)).get(noted)?.data ?? '';
+    assert.match(after, /N:Renamed;Noted;/);
+    assert.match(after, /NOTE:keep this note/);
   });
 }

@@ -8,6 +8,7 @@ import type { EasContext } from '../context.js';
 import type { ItemMapper } from '../mapping/item-mapper.js';
 import { parseInstanceId, withOccurrence, withoutOccurrence } from '../mapping/calendar-instances.js';
 import { mapperFor } from '../mapping/mappers.js';
+import { withReadableBody } from '../mapping/body.js';
 import { itemStatusOf, syncStatus } from '../status.js';
 import { decodeWbxml, encodeWbxml } from '../wbxml/codec.js';
 import { child, children, el, namespace, text, type WbxmlElement } from '../wbxml/element.js';
@@ -215,7 +216,13 @@ async function plan(
   };
   for (const [position, command] of commands.entries()) {
     const serverId = text(child(command, 'ServerId'));
-    const applicationData = child(command, 'ApplicationData');
+    // An RTF body becomes text; one that cannot be read is left out (the item is kept) and shown among the device's errors.
+    const readable = child(command, 'ApplicationData') && withReadableBody(child(command, 'ApplicationData') as WbxmlElement);
+    const applicationData = readable?.data;
+    if (readable?.problem) {
+      const which = serverId !== undefined ? `item ${serverId}` : `new item ${text(child(command, 'ClientId')) ?? ''}`;
+      await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `${which} in ${collection.displayName}: its RTF body could not be read (${readable.problem.slice(0, 200)}); the item was kept without it`);
+    }
     const push = (c: ClientCommand) => {
       p.commands.push(c);
       p.sources.push(position);
@@ -244,6 +251,7 @@ async function plan(
       // One item the client sent that cannot become a vCard or iCalendar item fails alone.
       const clientId = text(child(command, 'ClientId'));
       ctx.logger.info({ deviceId: ctx.point.device.id, collectionId, err: (err as Error).message }, 'ActiveSync item not converted');
+      await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `${command.name} in ${collection.displayName} refused (Status 6): ${(err as Error).message.slice(0, 300)}`);
       p.local.push({
         position,
         element: as(command.name, clientId !== undefined && as('ClientId', clientId), serverId !== undefined && as('ServerId', serverId), as('Status', String(syncStatus.conversionError))),
