@@ -30,9 +30,9 @@ export function AccountEmail() {
   };
 
   return (
-    <section class="change-password" aria-labelledby="account-email-heading">
+    <section class="account-email" aria-labelledby="account-email-heading">
       <h2 id="account-email-heading">Email address</h2>
-      <form class="change-password-form" onSubmit={submit} noValidate aria-label="Email address">
+      <form class="account-email-form" onSubmit={submit} noValidate aria-label="Email address">
         <TextField
           label="Email address"
           type="email"
