@@ -1,5 +1,6 @@
 import { collectionNamePattern, collectionNameRule, type CollectionKind, type CreateCollection } from '../protocol/collections.js';
 import { nameProblem } from '../protocol/names.js';
+import { emailAddressProblem } from '../protocol/account.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
 import type { AccountRow, AppTokenRow, CollectionRow, Store, StoreTx, WebSessionRow } from '../store/store.js';
 import { accountLimit, type HubPorts } from './ports.js';
@@ -63,14 +64,15 @@ export class Accounts {
   ) {}
 
   /** Creates the account with one default collection of each kind. */
-  async create(name: string, passwordHash: string): Promise<AccountRow> {
+  async create(name: string, passwordHash: string, email: string | null = null): Promise<AccountRow> {
     if (!accountNamePattern.test(name)) {
       throw new ProtocolError('invalidRequest', 'account names are 1-128 letters, digits, ".", "_", "@" or "-"');
     }
+    if (email !== null) checkEmail(email);
     return this.store.transaction(async (tx) => {
       if (await tx.findAccountByName(name)) throw new ProtocolError('conflict', `account ${name} already exists`);
       const now = this.ports.clock.now();
-      const account: AccountRow = { id: this.ports.random.id(), name, passwordHash, createdAt: now, credentialEpoch: 0 };
+      const account: AccountRow = { id: this.ports.random.id(), name, passwordHash, createdAt: now, credentialEpoch: 0, email };
       await tx.createAccount(account);
       for (const c of defaultCollections) {
         await tx.createCollection({ id: this.ports.random.id(), accountId: account.id, color: null, description: null, createdAt: now, calendarId: null, ...c });
@@ -99,6 +101,12 @@ export class Accounts {
   async setPassword(accountId: string, passwordHash: string): Promise<void> {
     await this.store.transaction((tx) => tx.setPassword(accountId, passwordHash));
     for (const listener of this.passwordListeners) listener(accountId);
+  }
+
+  /** Sets the address ActiveSync reports for the account (null clears it); refuses one that is no address. */
+  async setEmail(accountId: string, email: string | null): Promise<void> {
+    if (email !== null) checkEmail(email);
+    await this.store.transaction((tx) => tx.setEmail(accountId, email));
   }
 
   /** Called after each password change made in this process. */
@@ -276,4 +284,9 @@ async function holds(tx: StoreTx, c: Credential, now: number): Promise<boolean> 
   const account = await tx.getAccount(c.accountId);
   if (!account || account.credentialEpoch !== c.epoch) return false;
   return c.sessionIdHash === undefined || (await tx.getWebSession(c.sessionIdHash, now)) !== undefined;
+}
+
+function checkEmail(email: string): void {
+  const problem = emailAddressProblem(email);
+  if (problem) throw new ProtocolError('invalidRequest', problem);
 }

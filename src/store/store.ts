@@ -48,6 +48,8 @@ export interface AccountRow {
    * trigger): what was opened with the old password checks it and ends (docs/operations.md § Credentials).
    */
   credentialEpoch: number;
+  /** The address ActiveSync reports for the account (Settings UserInformation); null: none set. */
+  email: string | null;
 }
 
 export interface AppTokenRow {
@@ -183,6 +185,7 @@ export interface StoreTx {
   getAccount(accountId: string): Promise<AccountRow | undefined>;
   listAccounts(): Promise<AccountRow[]>;
   setPassword(accountId: string, passwordHash: string): Promise<void>;
+  setEmail(accountId: string, email: string | null): Promise<void>;
   /** Allocates the next number of the account's change sequence. */
   nextSeq(accountId: string): Promise<number>;
   currentSeq(accountId: string): Promise<number>;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { EasClient, st, textAt } from '../support/eas-client.js';
 
 /** The `syncpoint` command as a user runs it: separate processes, a real data directory, real HTTP. */
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -49,6 +50,24 @@ describe('accounts and app passwords', () => {
     const r = run(['user', 'add', 'carol', '--password-stdin', '--data', data], 'another-password\n');
     assert.equal(r.code, 1);
     assert.match(r.stderr, /already exists/);
+  });
+
+  test('user email sets, shows and clears the address ActiveSync reports; user add takes one with --email', async () => {
+    assert.equal(run(['user', 'add', 'erin', '--email', 'erin@example.com', '--password-stdin', '--data', data], 'erin-password\n').code, 0);
+    assert.equal(run(['user', 'email', 'erin', '--data', data]).stdout, 'erin@example.com\n');
+    const bad = run(['user', 'add', 'frank', '--email', 'frank', '--password-stdin', '--data', data], 'frank-password\n');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /not an email address/);
+    assert.match(run(['user', 'email', 'carol', '--data', data]).stdout, /none set; ActiveSync reports carol/);
+    assert.equal(run(['user', 'email', 'carol', 'carol@example.org', '--data', data]).code, 0);
+    // The running server reports it to a phone at once.
+    const phone = new EasClient({ baseUrl: server.url, user: 'carol', password: 'carol-password', deviceId: 'CliPhone1', version: '16.1' });
+    const answer = await phone.command('Settings', st('Settings', st('UserInformation', st('Get'))));
+    assert.equal(textAt(answer, 'UserInformation/Get/Accounts/Account/EmailAddresses/PrimarySmtpAddress'), 'carol@example.org');
+    assert.match(run(['user', 'list', '--data', data]).stdout, /^carol\t\S+\tcarol@example\.org$/m);
+    assert.equal(run(['user', 'email', 'carol', '--clear', '--data', data]).code, 0);
+    assert.match(run(['user', 'email', 'carol', '--data', data]).stdout, /none set/);
+    assert.equal(run(['user', 'email', 'carol', 'not-an-address', '--data', data]).code, 1);
   });
 
   test('user add refuses a short password', () => {

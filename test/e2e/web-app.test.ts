@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { recordLocalPut } from '../../src/sdk/replica.js';
 import { accessibilityViolations, launchBrowser, newPage, screenshot, signIn } from '../support/browser.js';
+import { EasClient, st, textAt } from '../support/eas-client.js';
 import { sdkDevice, type SdkDevice } from '../support/push.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 
@@ -185,6 +186,35 @@ test('the password is changed on the devices page: this page stays signed in, an
   } finally {
     await mine.close();
     await other.close();
+  }
+});
+
+test('the email address is set on the devices page, and ActiveSync phones are told it', async () => {
+  const grace = await account('grace');
+  const mine = await browserPage();
+  try {
+    await signIn(mine.page, 'grace', grace.password);
+    await mine.page.getByRole('link', { name: 'Devices' }).click();
+    const form = mine.page.getByRole('form', { name: 'Email address' });
+    await form.getByLabel('Email address').fill('grace at example');
+    await form.getByRole('button', { name: 'Save address' }).click();
+    await mine.page.getByRole('alert').filter({ hasText: 'not an email address' }).waitFor();
+    await form.getByLabel('Email address').fill('grace@example.com');
+    await form.getByRole('button', { name: 'Save address' }).click();
+    await mine.page.getByRole('status').filter({ hasText: 'Phones will see grace@example.com' }).waitFor();
+    const phone = new EasClient({ baseUrl: server.url, user: 'grace', password: grace.password, deviceId: 'WebPhone1', version: '16.1' });
+    const answer = await phone.command('Settings', st('Settings', st('UserInformation', st('Get'))));
+    assert.equal(textAt(answer, 'UserInformation/Get/Accounts/Account/EmailAddresses/PrimarySmtpAddress'), 'grace@example.com');
+    await mine.page.reload();
+    const field = mine.page.getByRole('form', { name: 'Email address' }).getByLabel('Email address');
+    let shown = '';
+    for (let i = 0; i < 50 && shown !== 'grace@example.com'; i++) {
+      shown = await field.inputValue();
+      if (shown !== 'grace@example.com') await mine.page.waitForTimeout(100);
+    }
+    assert.equal(shown, 'grace@example.com', 'the page shows the stored address');
+  } finally {
+    await mine.close();
   }
 });
 

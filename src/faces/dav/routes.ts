@@ -547,7 +547,9 @@ async function proppatch(r: Request, target: Target): Promise<void> {
       const name = checkedPropName(p);
       if (done.length + refused.length >= limits.davPropsMax) throw new DavError(413, `more than ${limits.davPropsMax} properties in one request`);
       // Names with control characters are refused like any property the server will not set (docs/protocol.md § Names).
-      if (p.ns === ns.dav && p.name === 'displayname' && value !== '' && nameProblem(value) === undefined) patch.displayName = value.slice(0, limits.nameCharsMax);
+      // Removing the name, or setting an empty one, gives the collection the name it gets when made without
+      // one (its path segment), on every face: the old name must not stay behind (docs/dav.md).
+      if (p.ns === ns.dav && p.name === 'displayname' && (value === '' || nameProblem(value) === undefined)) patch.displayName = value === '' ? c.name : value.slice(0, limits.nameCharsMax);
       else if (p.ns === ns.apple && p.name === 'calendar-color' && (value === '' || normalizeColor(value))) patch.color = value === '' ? null : value;
       else if (((p.ns === ns.caldav && p.name === 'calendar-description') || (p.ns === ns.carddav && p.name === 'addressbook-description')) && nameProblem(value, true) === undefined) {
         patch.description = value === '' ? null : value.slice(0, 2000);

@@ -11,6 +11,8 @@ export const syncStatus = {
   notFound: 8,
   hierarchyChanged: 12,
   incompleteRequest: 13,
+  /** Wait or HeartbeatInterval out of range; the answer's Limit gives the nearest allowed value. */
+  holdOutOfBounds: 14,
   tooManyCollections: 15,
   retry: 16,
 } as const;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limits } from '../../core/limits.js';
 import type { Hub } from '../../hub/hub.js';
+import { reportedAddress, setEmailSchema, type AccountInfo } from '../../protocol/account.js';
 import { collectionListSchema, createCollectionSchema, updateCollectionSchema, type Collection } from '../../protocol/collections.js';
 import { httpStatusOf, ProtocolError } from '../../protocol/errors.js';
 import { syncRequestSchema } from '../../protocol/sync.js';
@@ -52,6 +53,12 @@ const toDeviceInfo = ({ device: d, pending, errors }: DeviceHealth, pushConnecte
   ...(pending !== null ? { pending } : {}),
   errors: errors.map((e) => ({ at: iso(e.at), status: e.status, message: e.message })),
 });
+
+async function accountInfo(hub: Hub, accountId: string): Promise<AccountInfo> {
+  const account = await hub.accounts.get(accountId);
+  if (!account) throw new ProtocolError('notFound', 'no such account');
+  return { name: account.name, ...(account.email !== null ? { email: account.email } : {}), reportedEmail: reportedAddress(account) };
+}
 
 const toTokenInfo = (t: AppTokenRow): AppTokenInfo => ({
   id: t.id,
@@ -137,6 +144,16 @@ export async function handleNative(hub: Hub, push: PushPort, principal: Principa
         const fresh = newAppToken();
         const row = await hub.accounts.addToken(principal.accountId, fresh.id, label, await hashSecret(fresh.secret));
         return reply(201, 'token', { ...toTokenInfo(row), token: fresh.token } satisfies CreatedAppToken);
+      }
+      case 'GET /api/v1/account':
+        req.resume();
+        return reply(200, 'account', await accountInfo(hub, principal.accountId));
+      case 'PUT /api/v1/account/email': {
+        // Account settings, like app passwords, are the account password's (or a session's) to change.
+        requirePassword(principal);
+        const { email } = decodeBody(await readRequest(), encoding, 'setEmail', setEmailSchema);
+        await hub.accounts.setEmail(principal.accountId, email === '' ? null : email);
+        return reply(200, 'account', await accountInfo(hub, principal.accountId));
       }
       case 'GET /api/v1/conflicts':
         return reply(200, 'conflicts', { conflicts: (await hub.listConflicts(principal.accountId)).map(toConflict) } satisfies ConflictList);

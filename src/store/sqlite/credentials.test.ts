@@ -13,7 +13,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const account = { id: 'acc1', name: 'alice', passwordHash: 'hash-1', createdAt: 1, credentialEpoch: 0 };
+const account = { id: 'acc1', name: 'alice', passwordHash: 'hash-1', createdAt: 1, credentialEpoch: 0, email: null };
 
 test('a password change raises the credential epoch and ends the sessions, in the same transaction; an unchanged hash does neither', async () => {
   await store.transaction(async (tx) => {

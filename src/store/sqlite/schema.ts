@@ -262,4 +262,8 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE collections ADD COLUMN calendar_id TEXT REFERENCES collections(id) ON DELETE CASCADE;
   `,
+  // The address ActiveSync reports for the account (issue 13 D7, docs/eas.md § Setting up a phone).
+  `
+  ALTER TABLE accounts ADD COLUMN email TEXT;
+  `,
 ];

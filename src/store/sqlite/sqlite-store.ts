@@ -156,17 +156,18 @@ const changeParams = (query: ChangeQuery) => ({
 
 function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
   const account = {
-    insert: q('INSERT INTO accounts (id, name, password_hash, created_at) VALUES (?, ?, ?, ?)'),
-    byName: q<[string], { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number }>(
-      'SELECT id, name, password_hash, created_at, credential_epoch FROM accounts WHERE name = ?',
+    insert: q('INSERT INTO accounts (id, name, password_hash, created_at, email) VALUES (?, ?, ?, ?, ?)'),
+    byName: q<[string], { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number; email: string | null }>(
+      'SELECT id, name, password_hash, created_at, credential_epoch, email FROM accounts WHERE name = ?',
     ),
-    byId: q<[string], { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number }>(
-      'SELECT id, name, password_hash, created_at, credential_epoch FROM accounts WHERE id = ?',
+    byId: q<[string], { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number; email: string | null }>(
+      'SELECT id, name, password_hash, created_at, credential_epoch, email FROM accounts WHERE id = ?',
     ),
-    all: q<[], { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number }>(
-      'SELECT id, name, password_hash, created_at, credential_epoch FROM accounts ORDER BY name',
+    all: q<[], { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number; email: string | null }>(
+      'SELECT id, name, password_hash, created_at, credential_epoch, email FROM accounts ORDER BY name',
     ),
     setPassword: q('UPDATE accounts SET password_hash = ? WHERE id = ?'),
+    setEmail: q('UPDATE accounts SET email = ? WHERE id = ?'),
     nextSeq: q<[string], { seq: number }>('UPDATE accounts SET seq = seq + 1 WHERE id = ? RETURNING seq'),
     seq: q<[string], { seq: number; tombstone_floor: number }>('SELECT seq, tombstone_floor FROM accounts WHERE id = ?'),
     raiseFloor: q('UPDATE accounts SET tombstone_floor = max(tombstone_floor, ?) WHERE id = ?'),
@@ -340,8 +341,8 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
   };
 
-  const toAccount = (r: { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number } | undefined): AccountRow | undefined =>
-    r && { id: r.id, name: r.name, passwordHash: r.password_hash, createdAt: r.created_at, credentialEpoch: r.credential_epoch };
+  const toAccount = (r: { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number; email: string | null } | undefined): AccountRow | undefined =>
+    r && { id: r.id, name: r.name, passwordHash: r.password_hash, createdAt: r.created_at, credentialEpoch: r.credential_epoch, email: r.email };
   const toToken = (r: Record<string, unknown>): AppTokenRow => ({
     id: r.id as string,
     accountId: r.account_id as string,
@@ -391,7 +392,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
 
   return {
     async createAccount(r) {
-      account.insert.run(r.id, r.name, r.passwordHash, r.createdAt);
+      account.insert.run(r.id, r.name, r.passwordHash, r.createdAt, r.email);
     },
     async findAccountByName(name) {
       return toAccount(account.byName.get(name));
@@ -404,6 +405,9 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
     async setPassword(id, hash) {
       account.setPassword.run(hash, id);
+    },
+    async setEmail(id, email) {
+      account.setEmail.run(email, id);
     },
     async nextSeq(id) {
       const row = account.nextSeq.get(id);

@@ -3,6 +3,7 @@ import type { DailyActivityInfo, DeviceList, SyncNow } from '../../../src/protoc
 import { api } from '../api.js';
 import { StatusMessage } from '../ui/status.js';
 import { useAction } from '../ui/use-action.js';
+import { AccountEmail } from './account-email.js';
 import { AppPasswords } from './app-passwords.js';
 import { ChangePassword } from './change-password.js';
 import { DailyChart } from './daily-chart.js';
@@ -61,6 +62,7 @@ export function DevicesPage() {
       )}
       {stats.data && <DailyChart stats={stats.data} />}
       <AppPasswords />
+      <AccountEmail />
       <ChangePassword />
     </section>
   );

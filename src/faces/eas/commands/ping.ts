@@ -59,7 +59,7 @@ export async function ping(ctx: EasContext, body: WbxmlElement | undefined): Pro
  * Ping of the device takes over. The channel is registered before looking at what is already waiting,
  * so a change commits either before the look (and is counted) or after the registration (and wakes it).
  */
-async function waitForChanges(ctx: EasContext, folders: readonly string[], waitMs: number): Promise<string[]> {
+export async function waitForChanges(ctx: EasContext, folders: readonly string[], waitMs: number): Promise<string[]> {
   let finish!: (ids: string[]) => void;
   const done = new Promise<string[]>((resolve) => (finish = resolve));
   const watched = new Set(folders);

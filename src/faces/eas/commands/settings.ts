@@ -1,14 +1,16 @@
+import { reportedAddress } from '../../../protocol/account.js';
 import type { EasContext } from '../context.js';
 import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 
 /**
  * Settings (MS-ASCMD 2.2.1.18): the device tells us about itself (DeviceInformation Set; its friendly
  * name or model becomes the device's name on the devices page), and asks who the user is
- * (UserInformation Get). Out-of-office, device passwords and rights management are not held here.
+ * (UserInformation Get). Out-of-office, device passwords and rights management are not held here
+ * (docs/eas.md "Commands"): no mail is served, so no automatic reply is ever sent.
  */
 const s = namespace('Settings');
 
-export const settingsStatus = { success: 1, protocolError: 2 } as const;
+export const settingsStatus = { success: 1, protocolError: 2, deniedByPolicy: 7 } as const;
 
 const deviceFields = ['Model', 'IMEI', 'FriendlyName', 'OS', 'OSLanguage', 'PhoneNumber', 'UserAgent', 'EnableOutboundSMS', 'MobileOperator'];
 
@@ -33,7 +35,10 @@ export async function settings(ctx: EasContext, body: WbxmlElement | undefined):
   const device = await noteDeviceInformation(ctx, child(body, 'DeviceInformation'));
   if (device) parts.push(device);
   if (child(child(body, 'UserInformation'), 'Get')) {
-    const address = ctx.principal.accountName;
+    // Phones take this for the account's SMTP address (iOS will not send without one): the address set
+    // for the account, else its name (docs/eas.md § Setting up a phone).
+    const account = await ctx.hub.accounts.get(ctx.point.accountId);
+    const address = account ? reportedAddress(account) : ctx.principal.accountName;
     // 14.1 reshaped the answer into accounts (MS-ASCMD 2.2.3.4, 2.2.3.145); 14.0 has the flat list.
     const get =
       ctx.request.version === '14.0'
@@ -41,8 +46,23 @@ export async function settings(ctx: EasContext, body: WbxmlElement | undefined):
         : s('Get', s('Accounts', s('Account', s('UserDisplayName', address), s('EmailAddresses', s('PrimarySmtpAddress', address)))));
     parts.push(s('UserInformation', s('Status', String(settingsStatus.success)), get));
   }
-  for (const unsupported of ['Oof', 'DevicePassword', 'RightsManagementInformation']) {
+  const oof = child(body, 'Oof');
+  if (oof) parts.push(outOfOffice(oof));
+  for (const unsupported of ['DevicePassword', 'RightsManagementInformation']) {
     if (child(body, unsupported)) parts.push(s(unsupported, s('Status', String(settingsStatus.protocolError))));
   }
   return s('Settings', s('Status', String(settingsStatus.success)), ...parts);
+}
+
+/**
+ * Out of office (MS-ASCMD 2.2.3.122): a Get is told the truth, that it is off (OofState 0); a Set that
+ * turns it off succeeds, as there is nothing to turn off; a Set that turns it on is refused with Status 7
+ * (denied by policy: this server sends no automatic replies), so the device does not show it as on.
+ */
+function outOfOffice(oof: WbxmlElement): WbxmlElement {
+  if (child(oof, 'Get')) return s('Oof', s('Status', String(settingsStatus.success)), s('Get', s('OofState', '0')));
+  const set = child(oof, 'Set');
+  if (!set) return s('Oof', s('Status', String(settingsStatus.protocolError)));
+  const state = text(child(set, 'OofState'));
+  return s('Oof', s('Status', String(state === undefined || state === '0' ? settingsStatus.success : settingsStatus.deniedByPolicy)));
 }

@@ -8,12 +8,14 @@ import type { EasContext } from '../context.js';
 import type { ItemMapper } from '../mapping/item-mapper.js';
 import { parseInstanceId, withOccurrence, withoutOccurrence } from '../mapping/calendar-instances.js';
 import { mapperFor } from '../mapping/mappers.js';
+import { withReadableBody } from '../mapping/body.js';
 import { itemStatusOf, syncStatus } from '../status.js';
 import { decodeWbxml, encodeWbxml } from '../wbxml/codec.js';
 import { child, children, el, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 import { commandFingerprint, commandIdentities, type CommandIdentity } from './sync-identities.js';
 import { noteRepeat, quarantine, quarantined } from './sync-loops.js';
 import { readOptions, type CollectionOptions } from './sync-options.js';
+import { completePartial, holdOf, holdSync } from './sync-hold.js';
 
 /**
  * Sync (MS-ASCMD 2.2.1.21) on top of the hub's sync exchange, which has the same design (seeds 001 and
@@ -48,10 +50,14 @@ interface Plan {
   stuck: boolean;
 }
 
-export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
-  // An empty request repeats the last full one (MS-ASCMD 2.2.1.21.1.1); without one, ask for it in full.
-  const request = body ?? (ctx.memory.lastSync && decodeWbxml(ctx.memory.lastSync));
+export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement | undefined> {
+  // An empty request repeats the last full one (MS-ASCMD 2.2.1.21.1.1), a Partial one completes it
+  // (sync-hold.ts); without one, ask for it in full.
+  const sent = body ?? (ctx.memory.lastSync && decodeWbxml(ctx.memory.lastSync));
+  const request = sent && completePartial(sent, ctx.memory.lastSync);
   if (!request) return as('Sync', as('Status', String(syncStatus.incompleteRequest)));
+  const hold = holdOf(request);
+  if (hold.refusal) return hold.refusal;
   const elements = children(child(request, 'Collections'), 'Collection');
   if (elements.length === 0) return as('Sync', as('Status', String(syncStatus.incompleteRequest)));
   if (elements.length > limits.collectionsPerRequestMax) {
@@ -70,6 +76,8 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
     seen.add(id);
     return { element, refused: undefined };
   });
+  // A held Sync whose time ran out with nothing new gets an empty answer (MS-ASCMD 2.2.3.198).
+  if (hold.seconds !== undefined && accepted.every((a) => a.refused === undefined) && !(await holdSync(ctx, elements, hold.seconds))) return undefined;
   const planned = accepted.filter((a) => a.refused === undefined).map((a) => a.element);
   const restarting = planned.filter((e) => text(child(e, 'SyncKey')) === '0').map((e) => text(child(e, 'CollectionId')) ?? '');
   const blocked = await quarantined(ctx, restarting);
@@ -110,7 +118,7 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
 /**
  * What an empty Sync repeats: each of the account's collections this request named, at the key just
  * issued, with only what this server reads of it (GetChanges, WindowSize, FilterType and the first
- * BodyPreference), so repeating it asks for what is new since, not for this answer again. Commands
+ * BodyPreference; and the request's Wait or HeartbeatInterval), so repeating it asks for what is new since, not for this answer again. Commands
  * (already applied), Supported (kept with the key 0 that sent it) and anything else are left out, and
  * the whole is kept as WBXML of at most `easDeviceMemoryBytesMax`: a few hundred bytes a collection,
  * whatever the request carried. Undefined (nothing to repeat) if it would be larger.
@@ -132,7 +140,7 @@ function forNextTime(request: WbxmlElement, plans: readonly Plan[], answered: re
     ];
   });
   if (collections.length === 0) return undefined;
-  const bytes = encodeWbxml(as('Sync', as('Collections', ...collections), small(child(request, 'WindowSize'))));
+  const bytes = encodeWbxml(as('Sync', as('Collections', ...collections), small(child(request, 'Wait')), small(child(request, 'HeartbeatInterval')), small(child(request, 'WindowSize'))));
   return bytes.length <= limits.easDeviceMemoryBytesMax ? bytes : undefined;
 }
 
@@ -208,7 +216,13 @@ async function plan(
   };
   for (const [position, command] of commands.entries()) {
     const serverId = text(child(command, 'ServerId'));
-    const applicationData = child(command, 'ApplicationData');
+    // An RTF body becomes text; one that cannot be read is left out (the item is kept) and shown among the device's errors.
+    const readable = child(command, 'ApplicationData') && withReadableBody(child(command, 'ApplicationData') as WbxmlElement);
+    const applicationData = readable?.data;
+    if (readable?.problem) {
+      const which = serverId !== undefined ? `item ${serverId}` : `new item ${text(child(command, 'ClientId')) ?? ''}`;
+      await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `${which} in ${collection.displayName}: its RTF body could not be read (${readable.problem.slice(0, 200)}); the item was kept without it`);
+    }
     const push = (c: ClientCommand) => {
       p.commands.push(c);
       p.sources.push(position);
@@ -237,6 +251,7 @@ async function plan(
       // One item the client sent that cannot become a vCard or iCalendar item fails alone.
       const clientId = text(child(command, 'ClientId'));
       ctx.logger.info({ deviceId: ctx.point.device.id, collectionId, err: (err as Error).message }, 'ActiveSync item not converted');
+      await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `${command.name} in ${collection.displayName} refused (Status 6): ${(err as Error).message.slice(0, 300)}`);
       p.local.push({
         position,
         element: as(command.name, clientId !== undefined && as('ClientId', clientId), serverId !== undefined && as('ServerId', serverId), as('Status', String(syncStatus.conversionError))),

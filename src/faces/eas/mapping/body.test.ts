@@ -119,9 +119,10 @@ test('htmlToText takes linear time on hostile input', () => {
   }
 });
 
-test('bodyFromEas refuses RTF, MIME and unknown types with a clear Error', () => {
-  const body = (type: string) => as('ApplicationData', asb('Body', asb('Type', type), asb('Data', 'e1xydGYxfQ==')));
-  throwsClearly(() => bodyFromEas(body('3')), /Type 3 \(RTF\) is not supported/);
+test('bodyFromEas reads RTF (rtf.ts) and refuses RTF it cannot read, MIME and unknown types with a clear Error', () => {
+  const body = (type: string, data = 'e1xydGYxIFx1ODgwND8geFxwYXIgeX0=') => as('ApplicationData', asb('Body', asb('Type', type), asb('Data', data)));
+  assert.equal(bodyFromEas(body('3')), '\u2264 x\ny', 'base64 of {\\rtf1 \\u8804? x\\par y}');
+  throwsClearly(() => bodyFromEas(body('3', '////')), /compressed RTF/);
   throwsClearly(() => bodyFromEas(body('4')), /Type 4 \(MIME\) is not supported/);
   throwsClearly(() => bodyFromEas(body('9')), /unknown Type "9"/);
 });

@@ -1,5 +1,7 @@
+import { limits } from '../../../core/limits.js';
 import { child, el, type WbxmlElement } from '../wbxml/element.js';
 import type { BodyPreference } from './item-mapper.js';
+import { rtfBodyText } from './rtf.js';
 
 /**
  * The AirSyncBase Body element ([MS-ASAIRS] 2.2.2.9) every mapper uses for a note, description or body.
@@ -7,8 +9,8 @@ import type { BodyPreference } from './item-mapper.js';
  * The hub keeps bodies as plain text (vCard NOTE, iCalendar DESCRIPTION), so toward the client the body
  * is always Type 1, whatever type the client prefers: a client that asks for HTML, RTF or MIME gets
  * plain text too, which every client can show. Line breaks travel as CRLF toward the client (Exchange's
- * convention) and are stored as LF on the hub. From the client, Type 1 is taken as it is and Type 2
- * (HTML) is reduced to its text.
+ * convention) and are stored as LF on the hub. From the client, Type 1 is taken as it is, Type 2
+ * (HTML) is reduced to its text, and so is Type 3 (RTF, rtf.ts).
  */
 
 const asb = (name: string, ...children: Array<WbxmlElement | string | undefined | false>) => el('AirSyncBase', name, ...children);
@@ -53,8 +55,8 @@ export function bodyToEas(text: string | undefined, pref: BodyPreference | undef
 
 /**
  * The plain text of the AirSyncBase Body in `applicationData`, or undefined when there is none (no Body,
- * no Data, or empty Data). Type 1 is taken as it is, Type 2 (HTML) is reduced to text; RTF and MIME are
- * refused with an Error, as turning them into text is not done here.
+ * no Data, or empty Data). Type 1 is taken as it is, Type 2 (HTML) and 3 (RTF) are reduced to text; MIME
+ * is refused with an Error, as turning it into text is not done here.
  */
 export function bodyFromEas(applicationData: WbxmlElement): string | undefined {
   const body = child(applicationData, 'Body', 'AirSyncBase');
@@ -66,11 +68,29 @@ export function bodyFromEas(applicationData: WbxmlElement): string | undefined {
   let plain: string;
   if (type === '1') plain = data;
   else if (type === '2') plain = htmlToText(data);
-  else if (type === '3') throw new Error('AirSyncBase:Body of Type 3 (RTF) is not supported; send Type 1 (plain text) or 2 (HTML)');
-  else if (type === '4') throw new Error('AirSyncBase:Body of Type 4 (MIME) is not supported; send Type 1 (plain text) or 2 (HTML)');
+  else if (type === '3') plain = rtfBodyText(data, limits.itemBytesMax);
+  else if (type === '4') throw new Error('AirSyncBase:Body of Type 4 (MIME) is not supported; send Type 1 (plain text), 2 (HTML) or 3 (RTF)');
   else throw new Error(`AirSyncBase:Body has an unknown Type ${JSON.stringify(type.slice(0, 20))}`);
   const cleaned = cleanText(plain);
   return cleaned === '' ? undefined : cleaned;
+}
+
+/**
+ * The item's data with an RTF body turned into a plain-text one, read once; or, when the server cannot
+ * read it, left out, with why (`problem`). The item is then kept without it: an Add has no body, a
+ * Change keeps the body it had (a Change without a Body keeps it, sync.ts), so one unreadable body never
+ * costs the item.
+ */
+export function withReadableBody(applicationData: WbxmlElement): { data: WbxmlElement; problem?: string } {
+  const body = child(applicationData, 'Body', 'AirSyncBase');
+  const data = child(body, 'Data', 'AirSyncBase');
+  if (!data || textOf(child(body, 'Type', 'AirSyncBase')).trim() !== '3') return { data: applicationData };
+  try {
+    const text = rtfBodyText(textOf(data), limits.itemBytesMax);
+    return { data: { ...applicationData, children: applicationData.children.map((c) => (c === body ? asb('Body', asb('Type', '1'), asb('Data', text)) : c)) } };
+  } catch (err) {
+    return { data: { ...applicationData, children: applicationData.children.filter((c) => c !== body) }, problem: (err as Error).message };
+  }
 }
 
 /** An element's text, with OPAQUE children read as UTF-8; '' for an absent element. */

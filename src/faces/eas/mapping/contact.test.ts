@@ -522,7 +522,7 @@ test('malformed client data: bad dates and pictures are refused with a clear Err
   }
   throwsClearly(() => contactMapper.fromEas(ad(c('Picture', 'not base64!')), undefined, context), /Contacts:Picture is not base64/);
   throwsClearly(() => contactMapper.fromEas(ad(c('Picture', bigJpeg)), undefined, context), /Contacts:Picture .* the limit is 48 KB/);
-  throwsClearly(() => contactMapper.fromEas(ad(asb('Body', asb('Type', '3'), asb('Data', 'e1xydGYxfQ=='))), undefined, context), /RTF/);
+  throwsClearly(() => contactMapper.fromEas(ad(asb('Body', asb('Type', '3'), asb('Data', '////'))), undefined, context), /RTF/);
 });
 
 test('malformed client data: overlong values are refused with a clear Error', () => {
