@@ -6,7 +6,7 @@ import { protocolVersion } from '../../../protocol/version.js';
 import type { CollectionRow } from '../../../store/store.js';
 import type { EasContext } from '../context.js';
 import type { ItemMapper } from '../mapping/item-mapper.js';
-import { parseInstanceId, withOccurrence, withoutOccurrence } from '../mapping/calendar-instances.js';
+import { occurrenceFromEas } from '../mapping/calendar.js';
 import { mapperFor } from '../mapping/mappers.js';
 import { withReadableBody } from '../mapping/body.js';
 import { itemStatusOf, syncStatus } from '../status.js';
@@ -39,10 +39,9 @@ interface Plan {
   mapper?: ItemMapper;
   key?: number;
   options?: CollectionOptions;
-  /** Commands for the hub, and for each the position and name of the client's command it came from. */
+  /** Commands for the hub, and for each the client's commands it came from (several edits of one item are one change). */
   commands: ClientCommand[];
-  sources: number[];
-  names: string[];
+  origins: Origin[][];
   /** Client commands answered here without reaching the hub (their data could not be converted). */
   local: Array<{ position: number; element: WbxmlElement }>;
   window: number;
@@ -156,7 +155,55 @@ function windowOf(value: string | undefined): number | undefined {
   return Number(value) === 0 ? windowMax : Number(value);
 }
 
-const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], sources: [], names: [], local: [], window: windowDefault, stuck: false });
+const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, stuck: false });
+
+/** A client command behind a hub command: its position in the collection's Commands, its name, the occurrence it named. */
+interface Origin {
+  position: number;
+  name: string;
+  instanceId?: string;
+}
+
+/**
+ * Several edits of one item in one Sync (occurrence edits and deletes of one series, partial Changes)
+ * apply in the order the client sent them, each to the item as the ones before it left it: the hub's
+ * version for the first, then what the last one made. They reach the hub as one change, answered for
+ * each of them, so either all of them hold or none does and each answer says so. A Delete of the
+ * whole item ends the run: an edit after it starts from the hub's version again and reaches the hub
+ * after the delete (which then refuses it). docs/eas.md (Sync) describes it.
+ */
+class EditsInOrder {
+  private readonly runs = new Map<string, { data: string; index: number }>();
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly read: (serverId: string) => Promise<string | undefined>,
+  ) {}
+
+  /** The item the next edit of `serverId` applies to: what this request's earlier edits made of it, else the hub's; undefined if it does not exist. */
+  async base(serverId: string): Promise<string | undefined> {
+    return this.runs.get(serverId)?.data ?? (await this.read(serverId));
+  }
+
+  /** An edit's result, made from `base(serverId)`: it joins the item's change for the hub, or starts one. */
+  edited(serverId: string, data: string, origin: Origin): void {
+    const run = this.runs.get(serverId);
+    if (run) {
+      run.data = data;
+      this.plan.commands[run.index] = { op: 'change', serverId, data };
+      this.plan.origins[run.index]?.push(origin);
+      return;
+    }
+    this.runs.set(serverId, { data, index: this.plan.commands.length });
+    this.plan.commands.push({ op: 'change', serverId, data });
+    this.plan.origins.push([origin]);
+  }
+
+  /** The whole item is deleted by a command about to be planned. */
+  deleted(serverId: string): void {
+    this.runs.delete(serverId);
+  }
+}
 
 /** The elements of a collection's Commands. */
 const commandsOf = (element: WbxmlElement) => child(element, 'Commands')?.children.filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array)) ?? [];
@@ -214,6 +261,7 @@ async function plan(
     const identity: CommandIdentity | undefined = known.identities.get(known.fingerprints.get(c) ?? '');
     return { version: ctx.request.version, newUid: () => identity?.uid ?? randomUUID(), now: identity?.now ?? ctx.now() };
   };
+  const edits = new EditsInOrder(p, async (serverId) => (await ctx.hub.readItem(ctx.point.accountId, collectionId, serverId))?.data ?? undefined);
   for (const [position, command] of commands.entries()) {
     const serverId = text(child(command, 'ServerId'));
     // An RTF body becomes text; one that cannot be read is left out (the item is kept) and shown among the device's errors.
@@ -225,25 +273,26 @@ async function plan(
     }
     const push = (c: ClientCommand) => {
       p.commands.push(c);
-      p.sources.push(position);
-      p.names.push(command.name);
+      p.origins.push([{ position, name: command.name }]);
     };
     // ActiveSync 16 edits or deletes one occurrence of a series by naming it (InstanceId).
     const instanceId = ctx.request.version.startsWith('16') && collection.kind === 'events' ? text(child(command, 'InstanceId', 'AirSyncBase')) : undefined;
+    const notFound = () => p.local.push({ position, element: as(command.name, as('ServerId', serverId ?? ''), instanceId !== undefined && el('AirSyncBase', 'InstanceId', instanceId), as('Status', String(syncStatus.notFound))) });
     try {
       if (command.name === 'Add' && applicationData) {
         push({ op: 'add', clientId: text(child(command, 'ClientId')) ?? '', data: mapper.fromEas(applicationData, undefined, context(command)) });
       } else if (instanceId !== undefined && serverId && (command.name === 'Delete' || (command.name === 'Change' && applicationData))) {
-        const existing = await ctx.hub.readItem(ctx.point.accountId, collectionId, serverId);
-        const instance = parseInstanceId(instanceId);
-        if (!existing?.data) p.local.push({ position, element: as(command.name, as('ServerId', serverId), as('Status', String(syncStatus.notFound))) });
-        else if (command.name === 'Delete') push({ op: 'change', serverId, data: withoutOccurrence(existing.data, instance) });
-        else push({ op: 'change', serverId, data: withOccurrence(existing.data, instance, mapper.fromEas(applicationData as WbxmlElement, undefined, context(command))) });
+        const existing = await edits.base(serverId);
+        if (existing === undefined) notFound();
+        else edits.edited(serverId, occurrenceFromEas(existing, instanceId, command.name === 'Change' ? applicationData : undefined), { position, name: command.name, instanceId });
       } else if (command.name === 'Change' && serverId && applicationData) {
-        const existing = await ctx.hub.readItem(ctx.point.accountId, collectionId, serverId);
-        if (!existing?.data) p.local.push({ position, element: as('Change', as('ServerId', serverId), as('Status', String(syncStatus.notFound))) });
-        else push({ op: 'change', serverId, data: mapper.fromEas(withGhosts(applicationData, mapper, existing.data, ctx, supported), existing.data, context(command)) });
-      } else if (command.name === 'Delete' && serverId) push({ op: 'delete', serverId });
+        const existing = await edits.base(serverId);
+        if (existing === undefined) notFound();
+        else edits.edited(serverId, mapper.fromEas(withGhosts(applicationData, mapper, collection.kind, existing, ctx, supported), existing, context(command)), { position, name: command.name });
+      } else if (command.name === 'Delete' && serverId) {
+        edits.deleted(serverId);
+        push({ op: 'delete', serverId });
+      }
       else if (command.name === 'Fetch' && serverId && known.deferred.has(command)) p.local.push({ position, element: as('Fetch', as('ServerId', serverId), as('Status', String(syncStatus.retry))) });
       else if (command.name === 'Fetch' && serverId) push({ op: 'fetch', serverId });
       else p.local.push({ position, element: as(command.name, serverId !== undefined && as('ServerId', serverId), as('Status', String(syncStatus.protocolError))) });
@@ -266,17 +315,29 @@ async function plan(
 }
 
 /**
- * What a Change leaves out that stays as it is (ghosting, MS-ASCMD 2.2.3.179): the Body, always, since
- * clients are sent bodies cut to what they asked for and leave out one they did not edit (MS-ASAIRS);
- * and, when the device listed `Supported` properties at its key 0, every property it did not list.
- * Every other field a Change leaves out is removed, as MS-ASCMD says.
+ * Which elements a Change leaves out mean "unchanged" (ghosting), the one rule for every class:
+ * - the Body, always: clients are sent bodies cut to what they asked for and leave out one they did not
+ *   edit (MS-ASAIRS);
+ * - calendar items in protocol 16.x: every top-level element (MS-ASCAL 3.1.5.3), except Exceptions,
+ *   which 16.x clients may not send: the calendar mapper keeps the item's exceptions unless the pattern
+ *   or the series' times changed (MS-ASCAL 2.2.2.22);
+ * - otherwise (14.x calendars, contacts, tasks, notes), when the device sent a `Supported` list with its
+ *   key 0, every element it did not list (MS-ASCMD 2.2.3.179; an empty list ghosts them all).
+ * Every other element a Change leaves out is removed, as MS-ASCMD says. docs/eas.md (Sync) describes it.
  */
-function withGhosts(applicationData: WbxmlElement, mapper: ItemMapper, existing: string, ctx: EasContext, supported: ReadonlySet<string> | undefined): WbxmlElement {
+function leftOutMeansUnchanged(key: string, kind: CollectionKind, version: string, supported: ReadonlySet<string> | undefined): boolean {
+  if (key === 'AirSyncBase:Body') return true;
+  if (kind === 'events' && version.startsWith('16')) return key !== 'Calendar:Exceptions';
+  return supported !== undefined && !supported.has(key);
+}
+
+/** The client's ApplicationData with what it left out and means unchanged filled in from the item as this server would send it. */
+function withGhosts(applicationData: WbxmlElement, mapper: ItemMapper, kind: CollectionKind, existing: string, ctx: EasContext, supported: ReadonlySet<string> | undefined): WbxmlElement {
+  const version = ctx.request.version;
   const sent = new Set(applicationData.children.flatMap((c) => (typeof c === 'object' && !(c instanceof Uint8Array) ? [`${c.ns}:${c.name}`] : [])));
-  const kept = mapper.toEas(existing, { version: ctx.request.version }).filter((e) => {
+  const kept = mapper.toEas(existing, { version }).filter((e) => {
     const key = `${e.ns}:${e.name}`;
-    if (sent.has(key)) return false;
-    return key === 'AirSyncBase:Body' || (supported !== undefined && !supported.has(key));
+    return !sent.has(key) && leftOutMeansUnchanged(key, kind, version, supported);
   });
   return kept.length === 0 ? applicationData : { ...applicationData, children: [...applicationData.children, ...kept] };
 }
@@ -393,7 +454,8 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
   const fetched = new Map(answer.fetched.map((f) => [f.serverId, f]));
   const responses: Array<{ position: number; element: WbxmlElement }> = [...p.local];
   for (const r of answer.results) {
-    const position = p.sources[r.index] ?? r.index;
+    const origins = p.origins[r.index] ?? [];
+    const position = origins[0]?.position ?? r.index;
     const status = String(itemStatusOf(r.status));
     if (r.op === 'add') {
       responses.push({ position, element: as('Add', r.clientId !== undefined && as('ClientId', r.clientId), r.serverId !== undefined && r.status === 'ok' && as('ServerId', r.serverId), as('Status', status)) });
@@ -415,7 +477,9 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
     } else if (r.status !== 'ok') {
       // Successful changes and deletes are not echoed (MS-ASCMD 2.2.3.24.3); failures are, under the
       // client's own command name (a deleted occurrence went to the hub as a change of its series).
-      responses.push({ position, element: el('AirSync', p.names[r.index] ?? (r.op === 'change' ? 'Change' : 'Delete'), as('ServerId', r.serverId ?? ''), as('Status', status)) });
+      for (const o of origins) {
+        responses.push({ position: o.position, element: as(o.name, as('ServerId', r.serverId ?? ''), o.instanceId !== undefined && el('AirSyncBase', 'InstanceId', o.instanceId), as('Status', status)) });
+      }
     }
   }
   responses.sort((a, b) => a.position - b.position);

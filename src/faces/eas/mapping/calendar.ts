@@ -1084,7 +1084,7 @@ function fromEas(app: WbxmlElement, existing: string | undefined, ctx: FromEasCo
       prev.exceptions = [];
     }
     applyExceptions({
-      calendar, master, zones, prev, incoming, times, zone: writtenZone, days, ctx,
+      calendar, master, zones, prev, exceptions: incoming.exceptions ?? [], times, zone: writtenZone, days,
       masterFields: incoming.fields,
     });
   }
@@ -1150,11 +1150,11 @@ interface ExceptionState {
   master: ICAL.Component;
   zones: Zones;
   prev: EasEvent;
-  incoming: Incoming;
+  /** Every exception the series is to have: those of `prev` left out are removed. */
+  exceptions: EasException[];
   times: Times;
   zone: Zone | null;
   days: DayReader;
-  ctx: FromEasContext;
   masterFields: ComponentFields;
 }
 
@@ -1175,10 +1175,10 @@ function effective(x: EasException, masterFields: ComponentFields, masterTimes: 
 }
 
 function applyExceptions(s: ExceptionState): void {
-  const { calendar, master, zones, prev, incoming, times, days } = s;
+  const { calendar, master, zones, prev, times, days } = s;
   const allDay = times.allDay;
   const keyOf = (r: Resolved) => occurrenceKey(r, allDay);
-  const normalized = (incoming.exceptions ?? []).map((x) => {
+  const normalized = s.exceptions.map((x) => {
     const key = allDay ? days.day(x.key) : x.key;
     const own = x.allDay ?? allDay;
     const out: EasException = { ...x, key };
@@ -1252,6 +1252,48 @@ function applyExceptions(s: ExceptionState): void {
       setTimeProp(override, 'dtend', wanted.times.end, z);
     }
   }
+}
+
+/**
+ * An occurrence edit or delete of protocol 16.x (a Sync Change or Delete naming an AirSyncBase
+ * InstanceId: the occurrence's original start): the series `existing` with that one occurrence deleted
+ * (`app` undefined: an EXDATE, and no override) or edited (an override), everything else as it was.
+ * An edit starts from the occurrence as it is: its override, else the series at that time (location,
+ * alarms, attendees and every property ActiveSync cannot carry come along). What the client leaves out
+ * stays as it is (16.x ghosting, MS-ASCAL 3.1.5.3), so an edit carrying only a Subject changes the
+ * title of that one occurrence; StartTime and EndTime each default to the occurrence's own.
+ */
+export function occurrenceFromEas(existing: string, instanceId: string, app: WbxmlElement | undefined): string {
+  const calendar = parseItem(existing, 'event');
+  const view = viewEvent(calendar);
+  const { master, zones, event: prev } = view;
+  const times = prev.times;
+  if (!times || (!master.hasProperty('rrule') && !master.hasProperty('rdate'))) throw new Error('the item is not a recurring event');
+  // A series whose rule ActiveSync cannot express was sent without exceptions; its own are read here.
+  const exceptions = prev.exceptions ?? readExceptions(view, times);
+  let days = new DayReader(undefined);
+  const edit: Partial<EasException> = {};
+  if (app) {
+    const blob = text(child(app, 'Timezone', 'Calendar'));
+    if (blob !== undefined && blob.trim() !== '') {
+      try {
+        days = new DayReader(decodeTimeZoneBlob(blob));
+      } catch {
+        // Times are UTC instants; only all-day dates fall back to midnight UTC.
+      }
+    }
+    const sent: Partial<EasException> = { ...parseFields(app), allDay: flag(app, 'AllDayEvent'), start: dateElement(app, 'StartTime'), end: dateElement(app, 'EndTime') };
+    for (const [name, v] of Object.entries(sent)) if (v !== undefined) (edit as Record<string, unknown>)[name] = v;
+  }
+  const raw = parseEasDate(instanceId, 'InstanceId');
+  const key = times.allDay ? days.day(raw) : raw;
+  const before = exceptions.find((x) => x.key === key && !x.deleted);
+  const x: EasException = app ? { ...(before ?? { key, deleted: false }), ...edit, key, deleted: false } : { key, deleted: true };
+  applyExceptions({
+    calendar, master, zones, prev: { ...prev, exceptions }, exceptions: [...exceptions.filter((e) => e.key !== key), x], times,
+    zone: times.allDay ? null : view.start?.zone ?? utcZone, days, masterFields: prev.fields,
+  });
+  return serializeItem(calendar);
 }
 
 export const calendarMapper: ItemMapper = {

@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import ICAL from 'ical.js';
+import { all, as, asb, cal, changeCommand, collectionOf, easAccount, textAt, toXml, type EasAccount, type EasClient } from '../support/eas-client.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import type { WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
+
+/**
+ * Calendar edits from ActiveSync phones over real HTTP and WBXML, read back by a native device: a Change
+ * carrying only some fields (ghosting per protocol version), several occurrence edits of one series in
+ * one Sync, and 16.1 occurrence edits (docs/eas.md, Sync). Nothing the phone did not touch may change.
+ */
+let server: TestServer;
+
+before(async () => {
+  server = await startTestServer();
+});
+
+after(async () => {
+  await server.stop();
+});
+
+/**
+ * A weekly series with everything a phone must not lose: a location, an alarm with details ActiveSync
+ * cannot carry, a second alarm, an unknown property, categories, a deleted occurrence (11 Jan) and a
+ * moved one (18 Jan) with its own title and room.
+ */
+const series = [
+  'BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//EN',
+  'BEGIN:VEVENT', 'UID:weekly-series', 'DTSTAMP:20260101T000000Z',
+  'DTSTART:20270104T090000Z', 'DTEND:20270104T100000Z', 'SUMMARY:Weekly sync', 'LOCATION:Room 7',
+  'RRULE:FREQ=WEEKLY;COUNT=8', 'EXDATE:20270111T090000Z', 'CATEGORIES:Team', 'X-SYNCPOINT-TEST:kept',
+  'BEGIN:VALARM', 'ACTION:DISPLAY', 'DESCRIPTION:Reminder', 'TRIGGER:-PT15M', 'X-WR-ALARMUID:alarm-1', 'END:VALARM',
+  'BEGIN:VALARM', 'ACTION:DISPLAY', 'DESCRIPTION:Leave now', 'TRIGGER:-PT1H', 'END:VALARM',
+  'END:VEVENT',
+  'BEGIN:VEVENT', 'UID:weekly-series', 'DTSTAMP:20260101T000000Z', 'RECURRENCE-ID:20270118T090000Z',
+  'DTSTART:20270118T110000Z', 'DTEND:20270118T120000Z', 'SUMMARY:Weekly sync (moved)', 'LOCATION:Room 9',
+  'END:VEVENT',
+  'END:VCALENDAR', '',
+].join('\r\n');
+
+interface Setup {
+  account: EasAccount;
+  id: string;
+  client: EasClient;
+  key: string;
+  read(): Promise<string>;
+}
+
+/** The series stored by a native device, and a phone in step with the calendar (`supported`: its key 0 Supported list). */
+async function setup(deviceId: string, version: '14.1' | '16.1', supported?: WbxmlElement[]): Promise<Setup> {
+  const account = await easAccount(server);
+  const native = account.native(`native-${deviceId}`);
+  const id = await native.put(account.calendar, 'weekly-series', series);
+  const client = account.eas(deviceId, { version });
+  const primed = collectionOf(await client.command('Sync', as('Sync', as('Collections', as('Collection',
+    as('SyncKey', '0'), as('CollectionId', account.calendar), supported && as('Supported', ...supported))))));
+  const { key } = await client.pull(account.calendar, textAt(primed, 'SyncKey'));
+  return { account, id, client, key, read: async () => (await native.items(account.calendar)).get(id)?.data ?? '' };
+}
+
+/** Sends commands, expecting Status 1 for the collection and no per-command failure (successes are not echoed). */
+async function syncAllOk(s: Setup, commands: WbxmlElement[]): Promise<WbxmlElement> {
+  const answer = collectionOf(await s.client.sync({ collectionId: s.account.calendar, syncKey: s.key, commands }));
+  assert.equal(textAt(answer, 'Status'), '1', toXml(answer));
+  assert.equal(all(answer, 'Responses/Change').length + all(answer, 'Responses/Delete').length, 0, `a command failed: ${toXml(answer)}`);
+  s.key = textAt(answer, 'SyncKey');
+  return answer;
+}
+
+/** The item's VEVENTs: the series and its overrides by RECURRENCE-ID (compact UTC). */
+function events(ics: string): { master: ICAL.Component; overrides: Map<string, ICAL.Component> } {
+  const vevents = new ICAL.Component(ICAL.parse(ics) as unknown[]).getAllSubcomponents('vevent');
+  const master = vevents.find((v) => !v.hasProperty('recurrence-id'));
+  assert.ok(master, ics);
+  const overrides = new Map(vevents.filter((v) => v !== master).map((v) => [utc(v.getFirstPropertyValue('recurrence-id')), v]));
+  return { master, overrides };
+}
+
+const utc = (v: unknown) => (v as ICAL.Time).convertToZone(ICAL.Timezone.utcTimezone).toICALString();
+const prop = (c: ICAL.Component | undefined, name: string) => c?.getFirstPropertyValue(name);
+const exdates = (master: ICAL.Component) => master.getAllProperties('exdate').flatMap((p) => p.getValues().map(utc)).sort();
+const triggers = (c: ICAL.Component | undefined) => (c?.getAllSubcomponents('valarm') ?? []).map((a) => String(a.getFirstPropertyValue('trigger'))).sort();
+const occurrence = (instanceId: string, ...data: WbxmlElement[]) => as('Change', as('ServerId', ''), asb('InstanceId', instanceId), as('ApplicationData', ...data));
+const forItem = (id: string, command: WbxmlElement): WbxmlElement => ({
+  ...command,
+  children: command.children.map((c) => (typeof c === 'object' && !(c instanceof Uint8Array) && c.name === 'ServerId' ? as('ServerId', id) : c)),
+});
+
+/** Everything of the series above but what `changed` names is as it was. */
+function assertSeriesKept(ics: string, changed: { subject?: string; location?: string | null; exdates?: string[] } = {}): void {
+  const { master, overrides } = events(ics);
+  assert.equal(prop(master, 'summary'), changed.subject ?? 'Weekly sync', ics);
+  assert.equal(prop(master, 'location') ?? null, changed.location === undefined ? 'Room 7' : changed.location, ics);
+  assert.equal(String(prop(master, 'rrule')), 'FREQ=WEEKLY;COUNT=8', ics);
+  assert.equal(utc(prop(master, 'dtstart')), '20270104T090000Z', ics);
+  assert.equal(utc(prop(master, 'dtend')), '20270104T100000Z', ics);
+  assert.deepEqual(exdates(master), changed.exdates ?? ['20270111T090000Z'], ics);
+  assert.deepEqual(triggers(master), ['-PT15M', '-PT1H'], ics);
+  assert.match(ics, /X-WR-ALARMUID:alarm-1/, ics);
+  assert.match(ics, /DESCRIPTION:Leave now/, ics);
+  assert.equal(prop(master, 'x-syncpoint-test'), 'kept', ics);
+  assert.deepEqual(master.getAllProperties('categories').flatMap((p) => p.getValues()), ['Team'], ics);
+  const moved = overrides.get('20270118T090000Z');
+  assert.ok(moved, `the moved occurrence stays: ${ics}`);
+  assert.equal(prop(moved, 'summary'), 'Weekly sync (moved)', ics);
+  assert.equal(prop(moved, 'location'), 'Room 9', ics);
+  assert.equal(utc(prop(moved, 'dtstart')), '20270118T110000Z', ics);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// D1: a Change that carries only some fields
+
+test('16.1: a series Change carrying only Subject keeps recurrence, deleted and moved occurrences, location, alarms and unknown properties', async () => {
+  const s = await setup('D1v16', '16.1');
+  await syncAllOk(s, [changeCommand(s.id, cal('Subject', 'Weekly sync, renamed'))]);
+  assertSeriesKept(await s.read(), { subject: 'Weekly sync, renamed' });
+});
+
+test('16.1: a series Change carrying only a new Location and Reminder changes those two', async () => {
+  const s = await setup('D1v16b', '16.1');
+  await syncAllOk(s, [changeCommand(s.id, asb('Location', asb('DisplayName', 'Room 12')), cal('Reminder', '5'))]);
+  const ics = await s.read();
+  const { master } = events(ics);
+  assert.equal(prop(master, 'location'), 'Room 12', ics);
+  assert.deepEqual(triggers(master), ['-PT1H', '-PT5M'], ics);
+  assert.match(ics, /X-WR-ALARMUID:alarm-1/, 'the alarm ActiveSync named is edited, not replaced');
+  assert.equal(prop(master, 'summary'), 'Weekly sync');
+  assert.equal(String(prop(master, 'rrule')), 'FREQ=WEEKLY;COUNT=8');
+  assert.deepEqual(exdates(master), ['20270111T090000Z']);
+  assert.equal(events(ics).overrides.size, 1);
+});
+
+test('14.1 with Supported: what the device did not list stays, what it listed and left out is cleared', async () => {
+  // This device manages subject, times, location and reminder; everything else is ghosted.
+  const s = await setup('D1v14s', '14.1', [cal('Subject'), cal('StartTime'), cal('EndTime'), cal('Location'), cal('Reminder'), cal('AllDayEvent'), cal('Timezone')]);
+  await syncAllOk(s, [changeCommand(s.id, cal('Subject', 'Weekly sync, renamed'), cal('StartTime', '20270104T090000Z'), cal('EndTime', '20270104T100000Z'))]);
+  const ics = await s.read();
+  const { master } = events(ics);
+  assert.equal(prop(master, 'summary'), 'Weekly sync, renamed', ics);
+  assert.equal(prop(master, 'location'), null, 'a listed field left out is cleared');
+  assert.deepEqual(triggers(master), ['-PT1H'], 'the reminder is listed and left out: its alarm goes, the other stays');
+  assert.equal(String(prop(master, 'rrule')), 'FREQ=WEEKLY;COUNT=8', ics);
+  assert.deepEqual(exdates(master), ['20270111T090000Z'], ics);
+  assert.equal(prop(events(ics).overrides.get('20270118T090000Z'), 'location'), 'Room 9', ics);
+  assert.deepEqual(master.getAllProperties('categories').flatMap((p) => p.getValues()), ['Team'], 'Categories was not listed');
+  assert.equal(prop(master, 'x-syncpoint-test'), 'kept');
+});
+
+test('14.1 without Supported: the Change is the whole item, and what ActiveSync cannot carry stays', async () => {
+  const s = await setup('D1v14', '14.1');
+  // The series as the phone holds it, less its Location and Categories.
+  await syncAllOk(s, [changeCommand(s.id,
+    cal('Subject', 'Weekly sync'), cal('StartTime', '20270104T090000Z'), cal('EndTime', '20270104T100000Z'), cal('AllDayEvent', '0'),
+    cal('Reminder', '15'),
+    cal('Recurrence', cal('Type', '1'), cal('Interval', '1'), cal('DayOfWeek', '2'), cal('Occurrences', '8')),
+    cal('Exceptions',
+      cal('Exception', cal('Deleted', '1'), cal('ExceptionStartTime', '20270111T090000Z')),
+      cal('Exception', cal('ExceptionStartTime', '20270118T090000Z'), cal('Subject', 'Weekly sync (moved)'), cal('Location', 'Room 9'),
+        cal('StartTime', '20270118T110000Z'), cal('EndTime', '20270118T120000Z'))))]);
+  const ics = await s.read();
+  const { master } = events(ics);
+  assert.equal(prop(master, 'location'), null, ics);
+  assert.deepEqual(master.getAllProperties('categories'), [], ics);
+  assert.deepEqual(triggers(master), ['-PT15M', '-PT1H'], ics);
+  assert.match(ics, /X-WR-ALARMUID:alarm-1/);
+  assert.equal(prop(master, 'x-syncpoint-test'), 'kept');
+  assert.equal(String(prop(master, 'rrule')), 'FREQ=WEEKLY;COUNT=8', ics);
+  assert.deepEqual(exdates(master), ['20270111T090000Z'], ics);
+  assert.equal(prop(events(ics).overrides.get('20270118T090000Z'), 'location'), 'Room 9', ics);
+});
+
+// ---------------------------------------------------------------------------------------------------
+// D2: several edits of one series in one Sync
+
+test('16.1: two occurrence edits and an occurrence delete of one series in one Sync all apply', async () => {
+  const s = await setup('D2v16', '16.1');
+  await syncAllOk(s, [
+    forItem(s.id, occurrence('2027-01-25T09:00:00.000Z', cal('Subject', 'Retro'))),
+    forItem(s.id, occurrence('2027-02-01T09:00:00.000Z', cal('StartTime', '20270201T130000Z'), cal('EndTime', '20270201T140000Z'))),
+    as('Delete', as('ServerId', s.id), asb('InstanceId', '2027-02-08T09:00:00.000Z')),
+  ]);
+  const ics = await s.read();
+  const { overrides } = events(ics);
+  assert.equal(prop(overrides.get('20270125T090000Z'), 'summary'), 'Retro', ics);
+  assert.equal(utc(prop(overrides.get('20270201T090000Z'), 'dtstart')), '20270201T130000Z', ics);
+  assert.equal(overrides.size, 3, ics);
+  assertSeriesKept(ics, { exdates: ['20270111T090000Z', '20270208T090000Z'] });
+});
+
+test('16.1: an occurrence edit after a series edit in the same Sync keeps both', async () => {
+  const s = await setup('D2v16b', '16.1');
+  await syncAllOk(s, [
+    changeCommand(s.id, cal('Subject', 'Weekly sync, renamed')),
+    forItem(s.id, occurrence('2027-01-25T09:00:00.000Z', asb('Location', asb('DisplayName', 'Room 3')))),
+  ]);
+  const ics = await s.read();
+  assertSeriesKept(ics, { subject: 'Weekly sync, renamed' });
+  const edited = events(ics).overrides.get('20270125T090000Z');
+  assert.equal(prop(edited, 'location'), 'Room 3', ics);
+  assert.equal(prop(edited, 'summary'), 'Weekly sync, renamed', 'the occurrence is made from the series as the first command left it');
+});
+
+test('14.1 with an empty Supported (everything ghosted): two partial Changes of one item in one Sync both apply', async () => {
+  const s = await setup('D2v14', '14.1', []);
+  await syncAllOk(s, [changeCommand(s.id, cal('Subject', 'Weekly sync, renamed')), changeCommand(s.id, cal('Location', 'Room 12'))]);
+  assertSeriesKept(await s.read(), { subject: 'Weekly sync, renamed', location: 'Room 12' });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// D3: 16.1 occurrence edits
+
+test('16.1: an occurrence edit carrying only Subject is accepted and the occurrence keeps the series\' times, location, alarms and properties', async () => {
+  const s = await setup('D3v16', '16.1');
+  await syncAllOk(s, [forItem(s.id, occurrence('2027-01-25T09:00:00.000Z', cal('Subject', 'Retro')))]);
+  const ics = await s.read();
+  const edited = events(ics).overrides.get('20270125T090000Z');
+  assert.ok(edited, ics);
+  assert.equal(prop(edited, 'summary'), 'Retro');
+  assert.equal(utc(prop(edited, 'dtstart')), '20270125T090000Z', ics);
+  assert.equal(utc(prop(edited, 'dtend')), '20270125T100000Z', ics);
+  assert.equal(prop(edited, 'location'), 'Room 7', ics);
+  assert.deepEqual(triggers(edited), ['-PT15M', '-PT1H'], ics);
+  assert.equal(prop(edited, 'x-syncpoint-test'), 'kept', ics);
+  assert.equal(edited.getFirstProperty('rrule'), null, ics);
+  assertSeriesKept(ics);
+});
+
+test('16.1: a moved occurrence inherits the series\' location and alarm; an edit of a moved one keeps what it does not carry', async () => {
+  const s = await setup('D3v16b', '16.1');
+  await syncAllOk(s, [forItem(s.id, occurrence('2027-02-01T09:00:00.000Z', cal('Subject', 'Moved'), cal('StartTime', '20270202T150000Z'), cal('EndTime', '20270202T160000Z')))]);
+  await syncAllOk(s, [forItem(s.id, occurrence('2027-01-18T09:00:00.000Z', cal('Reminder', '30')))]);
+  const ics = await s.read();
+  const { overrides } = events(ics);
+  const moved = overrides.get('20270201T090000Z');
+  assert.equal(utc(prop(moved, 'dtstart')), '20270202T150000Z', ics);
+  assert.equal(prop(moved, 'location'), 'Room 7', ics);
+  assert.deepEqual(triggers(moved), ['-PT15M', '-PT1H'], ics);
+  const earlier = overrides.get('20270118T090000Z');
+  assert.equal(prop(earlier, 'summary'), 'Weekly sync (moved)', ics);
+  assert.equal(prop(earlier, 'location'), 'Room 9', ics);
+  assert.equal(utc(prop(earlier, 'dtstart')), '20270118T110000Z', ics);
+  assert.equal(utc(prop(earlier, 'dtend')), '20270118T120000Z', ics);
+  assert.deepEqual(triggers(earlier), ['-PT30M'], ics);
+});
