@@ -4,7 +4,7 @@ import { checkItemContent } from '../../../content/item-content.js';
 import fc from 'fast-check';
 import ICAL from 'ical.js';
 import { child, children, el, text, type WbxmlElement } from '../wbxml/element.js';
-import { calendarMapper, compactCodec } from './calendar.js';
+import { calendarMapper, compactCodec, occurrenceFromEas } from './calendar.js';
 import type { EasVersion } from './item-mapper.js';
 import { mapperHarness, throwsClearly } from './mapper-harness.js';
 import { parseRecurrence } from './recurrence.js';
@@ -628,6 +628,73 @@ test('protocol 16: a Change without Exceptions keeps them, unless the series cha
   assert.equal(vevents(moved).length, 1);
   assert.equal(master(moved).hasProperty('exdate'), false);
   assert.equal(propLine(master(moved), 'dtstart'), 'DTSTART;TZID=Europe/Berlin:20260302T100000');
+});
+
+/** An occurrence edit or delete as the Sync command makes it, checked as the hub would check it. */
+function occurrence(existing: string, instanceId: string, app?: WbxmlElement): string {
+  const out = occurrenceFromEas(existing, instanceId, app);
+  const check = checkItemContent('events', out);
+  assert.ok(check.ok, `checkItemContent: ${check.ok ? '' : check.message}\n${out}`);
+  return out;
+}
+
+const overrideAt = (ics: string, rid: string) => vevents(ics).filter((v) => propLine(v, 'recurrence-id') === rid);
+
+test('protocol 16 occurrence edit (InstanceId): a new override is the series at that time with only the sent fields changed', () => {
+  // Wednesday 11 March, 09:00 in Berlin (CET) is 08:00 UTC.
+  const out = occurrence(berlinMeeting, '2026-03-11T08:00:00.000Z', wire([cal('Subject', 'Retro')]));
+  const [o, ...more] = overrideAt(out, 'RECURRENCE-ID;TZID=Europe/Berlin:20260311T090000');
+  assert.ok(o && more.length === 0, out);
+  assert.equal(propLine(o, 'summary'), 'SUMMARY;LANGUAGE=en:Retro');
+  assert.equal(propLine(o, 'dtstart'), 'DTSTART;TZID=Europe/Berlin:20260311T090000');
+  assert.equal(propLine(o, 'dtend'), 'DTEND;TZID=Europe/Berlin:20260311T093000');
+  for (const name of ['location', 'description', 'organizer', 'categories', 'class', 'x-microsoft-cdo-busystatus', 'url', 'geo', 'conference', 'x-foo']) {
+    assert.equal(propLine(o, name), propLine(master(berlinMeeting), name), name);
+  }
+  assert.equal(o.getAllProperties('attendee').length, 5);
+  assert.deepEqual(o.getAllSubcomponents('valarm').map((a) => a.toString()), master(berlinMeeting).getAllSubcomponents('valarm').map((a) => a.toString()));
+  for (const name of ['rrule', 'exdate', 'rdate']) assert.equal(o.hasProperty(name), false, name);
+  // The series and the other override are as they were.
+  assert.equal(master(out).toString(), master(berlinMeeting).toString());
+  assert.equal(overrideAt(out, 'RECURRENCE-ID;TZID=Europe/Berlin:20260309T090000')[0]?.toString(), overrideAt(berlinMeeting, 'RECURRENCE-ID;TZID=Europe/Berlin:20260309T090000')[0]?.toString());
+  // The compact form names the same occurrence; times move it, in the series' zone.
+  const moved = occurrence(berlinMeeting, '20260311T080000Z', wire([cal('StartTime', '20260311T130000Z'), cal('EndTime', '20260311T140000Z')]));
+  const m = overrideAt(moved, 'RECURRENCE-ID;TZID=Europe/Berlin:20260311T090000')[0] as ICAL.Component;
+  assert.equal(propLine(m, 'dtstart'), 'DTSTART;TZID=Europe/Berlin:20260311T140000');
+  assert.equal(propLine(m, 'summary'), 'SUMMARY;LANGUAGE=en:Standup');
+  assert.equal(propLine(m, 'location'), 'LOCATION:Room 1');
+});
+
+test('protocol 16 occurrence edit of a moved occurrence keeps what the edit leaves out', () => {
+  const out = occurrence(berlinMeeting, '2026-03-09T08:00:00.000Z', wire([cal('Reminder', '5')]));
+  const [o, ...more] = overrideAt(out, 'RECURRENCE-ID;TZID=Europe/Berlin:20260309T090000');
+  assert.ok(o && more.length === 0, out);
+  assert.equal(propLine(o, 'dtstart'), 'DTSTART;TZID=Europe/Berlin:20260309T110000');
+  assert.equal(propLine(o, 'summary'), 'SUMMARY;LANGUAGE=en:Standup (moved)');
+  assert.equal(propLine(o, 'x-override-only'), 'X-OVERRIDE-ONLY:1');
+  assert.equal(o.getAllProperties('attendee').length, 1);
+  assert.deepEqual(o.getAllSubcomponents('valarm').map((a) => String(a.getFirstPropertyValue('trigger'))), ['-PT5M']);
+  // Editing a deleted occurrence brings it back.
+  const back = occurrence(berlinMeeting, '2026-03-04T08:00:00.000Z', wire([cal('Subject', 'Back')]));
+  assert.equal(master(back).hasProperty('exdate'), false);
+  assert.equal(propLine(overrideAt(back, 'RECURRENCE-ID;TZID=Europe/Berlin:20260304T090000')[0] as ICAL.Component, 'summary'), 'SUMMARY;LANGUAGE=en:Back');
+});
+
+test('protocol 16 occurrence delete (InstanceId): an EXDATE in the form of the series\' start, and no override', () => {
+  const out = occurrence(berlinMeeting, '2026-03-09T08:00:00.000Z');
+  assert.equal(vevents(out).length, 1);
+  assert.deepEqual(master(out).getAllProperties('exdate').map((p) => p.toICALString()), ['EXDATE;TZID=Europe/Berlin:20260304T090000', 'EXDATE;TZID=Europe/Berlin:20260309T090000']);
+  const birthday = occurrence(yearlyBirthday, '20270517T000000Z');
+  assert.equal(propLine(master(birthday), 'exdate'), 'EXDATE;VALUE=DATE:20270517');
+  const edited = occurrence(yearlyBirthday, '20280517T000000Z', wire([cal('Subject', 'Party')]));
+  const [o] = overrideAt(edited, 'RECURRENCE-ID;VALUE=DATE:20280517');
+  assert.equal(propLine(o as ICAL.Component, 'dtstart'), 'DTSTART;VALUE=DATE:20280517');
+  assert.equal(propLine(o as ICAL.Component, 'categories'), 'CATEGORIES:Birthday');
+});
+
+test('protocol 16 occurrence edits: clear Errors for a single event or an InstanceId that is no date', () => {
+  throwsClearly(() => occurrenceFromEas(allDayTrip, '20261224T000000Z', wire([cal('Subject', 'x')])), /not a recurring event/);
+  throwsClearly(() => occurrenceFromEas(berlinMeeting, 'next monday', undefined), /InstanceId "next monday" is not a date-time/);
 });
 
 test('AttendeeStatus and AttendeeType left out keep the attendee as it is', () => {
