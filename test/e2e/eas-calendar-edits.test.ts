@@ -243,3 +243,28 @@ test('16.1: a moved occurrence inherits the series\' location and alarm; an edit
   assert.equal(utc(prop(earlier, 'dtend')), '20270118T120000Z', ics);
   assert.deepEqual(triggers(earlier), ['-PT30M'], ics);
 });
+
+test('16.1: an occurrence edit that would take the series past the item size cap fails alone; the edits before it stand', async () => {
+  const account = await easAccount(server);
+  const native = account.native('native-big');
+  // About 400 KB of description: the series fits, each override copies it, so only one more does.
+  const big = series.replace('SUMMARY:Weekly sync\r\n', `SUMMARY:Weekly sync\r\nDESCRIPTION:${'x'.repeat(400_000)}\r\n`);
+  const id = await native.put(account.calendar, 'big-series', big);
+  const client = account.eas('D2big', { version: '16.1' });
+  const { key } = await client.pull(account.calendar, await client.primeSync(account.calendar));
+  const answer = collectionOf(await client.sync({
+    collectionId: account.calendar,
+    syncKey: key,
+    commands: [
+      forItem(id, occurrence('2027-01-25T09:00:00.000Z', cal('Subject', 'First'))),
+      forItem(id, occurrence('2027-02-01T09:00:00.000Z', cal('Subject', 'Second'))),
+    ],
+  }));
+  assert.equal(textAt(answer, 'Status'), '1', toXml(answer));
+  const failed = all(answer, 'Responses/Change');
+  assert.deepEqual(failed.map((c) => [textAt(c, 'InstanceId'), textAt(c, 'Status')]), [['2027-02-01T09:00:00.000Z', '6']], toXml(answer));
+  const ics = (await native.items(account.calendar)).get(id)?.data ?? '';
+  const { overrides } = events(ics);
+  assert.equal(prop(overrides.get('20270125T090000Z'), 'summary'), 'First');
+  assert.equal(overrides.has('20270201T090000Z'), false);
+});

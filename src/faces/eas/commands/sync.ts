@@ -185,8 +185,13 @@ class EditsInOrder {
     return this.runs.get(serverId)?.data ?? (await this.read(serverId));
   }
 
-  /** An edit's result, made from `base(serverId)`: it joins the item's change for the hub, or starts one. */
+  /**
+   * An edit's result, made from `base(serverId)`: it joins the item's change for the hub, or starts one.
+   * One that makes the item larger than the hub takes fails alone (the edits before it stand), and the
+   * edits after it build on no more than `itemBytesMax`.
+   */
   edited(serverId: string, data: string, origin: Origin): void {
+    if (Buffer.byteLength(data) > limits.itemBytesMax) throw new Error(`the item would be larger than ${limits.itemBytesMax} bytes`);
     const run = this.runs.get(serverId);
     if (run) {
       run.data = data;
@@ -303,7 +308,13 @@ async function plan(
       await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `${command.name} in ${collection.displayName} refused (Status 6): ${(err as Error).message.slice(0, 300)}`);
       p.local.push({
         position,
-        element: as(command.name, clientId !== undefined && as('ClientId', clientId), serverId !== undefined && as('ServerId', serverId), as('Status', String(syncStatus.conversionError))),
+        element: as(
+          command.name,
+          clientId !== undefined && as('ClientId', clientId),
+          serverId !== undefined && as('ServerId', serverId),
+          instanceId !== undefined && el('AirSyncBase', 'InstanceId', instanceId),
+          as('Status', String(syncStatus.conversionError)),
+        ),
       });
     }
   }
