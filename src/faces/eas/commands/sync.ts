@@ -6,7 +6,7 @@ import { protocolVersion } from '../../../protocol/version.js';
 import type { CollectionRow } from '../../../store/store.js';
 import type { EasContext } from '../context.js';
 import type { ItemMapper } from '../mapping/item-mapper.js';
-import { occurrenceFromEas } from '../mapping/calendar.js';
+import { OccurrenceEdits } from '../mapping/calendar.js';
 import { mapperFor } from '../mapping/mappers.js';
 import { withReadableBody } from '../mapping/body.js';
 import { itemStatusOf, syncStatus } from '../status.js';
@@ -168,45 +168,78 @@ interface Origin {
  * Several edits of one item in one Sync (occurrence edits and deletes of one series, partial Changes)
  * apply in the order the client sent them, each to the item as the ones before it left it: the hub's
  * version for the first, then what the last one made. They reach the hub as one change, answered for
- * each of them, so either all of them hold or none does and each answer says so. A Delete of the
- * whole item ends the run: an edit after it starts from the hub's version again and reaches the hub
- * after the delete (which then refuses it). docs/eas.md (Sync) describes it.
+ * each of them, so either all of them hold or none does and each answer says so. Occurrence edits in a
+ * row work on one parsed series (OccurrenceEdits), so many of them cost one parse. A Delete of the whole
+ * item ends the run: an edit after it starts from the hub's version again and reaches the hub after the
+ * delete (which then refuses it). docs/eas.md (Sync) describes it.
  */
 class EditsInOrder {
-  private readonly runs = new Map<string, { data: string; index: number }>();
+  private readonly runs = new Map<string, { index: number; data: string; series?: OccurrenceEdits }>();
 
   constructor(
     private readonly plan: Plan,
     private readonly read: (serverId: string) => Promise<string | undefined>,
   ) {}
 
-  /** The item the next edit of `serverId` applies to: what this request's earlier edits made of it, else the hub's; undefined if it does not exist. */
+  /** The item the next Change of `serverId` applies to: what this request's earlier edits made of it, else the hub's; undefined if it does not exist. */
   async base(serverId: string): Promise<string | undefined> {
-    return this.runs.get(serverId)?.data ?? (await this.read(serverId));
+    const run = this.runs.get(serverId);
+    if (!run) return this.read(serverId);
+    if (run.series) {
+      run.data = run.series.toString();
+      delete run.series;
+    }
+    return run.data;
   }
 
   /**
-   * An edit's result, made from `base(serverId)`: it joins the item's change for the hub, or starts one.
-   * One that makes the item larger than the hub takes fails alone (the edits before it stand), and the
-   * edits after it build on no more than `itemBytesMax`.
+   * A Change's result, made from `base(serverId)`: it joins the item's change for the hub, or starts
+   * one. One that makes the item larger than the hub takes fails alone (the edits before it stand).
    */
   edited(serverId: string, data: string, origin: Origin): void {
     if (Buffer.byteLength(data) > limits.itemBytesMax) throw new Error(`the item would be larger than ${limits.itemBytesMax} bytes`);
-    const run = this.runs.get(serverId);
-    if (run) {
-      run.data = data;
-      this.plan.commands[run.index] = { op: 'change', serverId, data };
-      this.plan.origins[run.index]?.push(origin);
-      return;
+    const run = this.join(serverId, origin);
+    run.data = data;
+    this.plan.commands[run.index] = { op: 'change', serverId, data };
+  }
+
+  /** An occurrence edit (`app`) or delete of the series `serverId`; false if there is no such item. A bad one throws and changes nothing. */
+  async occurrence(serverId: string, instanceId: string, app: WbxmlElement | undefined, origin: Origin): Promise<boolean> {
+    let series = this.runs.get(serverId)?.series;
+    if (!series) {
+      const data = await this.base(serverId);
+      if (data === undefined) return false;
+      series = new OccurrenceEdits(data);
     }
-    this.runs.set(serverId, { data, index: this.plan.commands.length });
-    this.plan.commands.push({ op: 'change', serverId, data });
-    this.plan.origins.push([origin]);
+    series.apply(instanceId, app);
+    const run = this.join(serverId, origin);
+    run.series = series;
+    return true;
   }
 
   /** The whole item is deleted by a command about to be planned. */
   deleted(serverId: string): void {
     this.runs.delete(serverId);
+  }
+
+  /** Writes what occurrence edits made into the hub's commands; called once every command is planned. */
+  finish(): void {
+    for (const [serverId, run] of this.runs) {
+      if (run.series) this.plan.commands[run.index] = { op: 'change', serverId, data: run.series.toString() };
+    }
+  }
+
+  private join(serverId: string, origin: Origin): { index: number; data: string; series?: OccurrenceEdits } {
+    let run = this.runs.get(serverId);
+    if (run) {
+      this.plan.origins[run.index]?.push(origin);
+      return run;
+    }
+    run = { index: this.plan.commands.length, data: '' };
+    this.runs.set(serverId, run);
+    this.plan.commands.push({ op: 'change', serverId, data: '' });
+    this.plan.origins.push([origin]);
+    return run;
   }
 }
 
@@ -287,9 +320,7 @@ async function plan(
       if (command.name === 'Add' && applicationData) {
         push({ op: 'add', clientId: text(child(command, 'ClientId')) ?? '', data: mapper.fromEas(applicationData, undefined, context(command)) });
       } else if (instanceId !== undefined && serverId && (command.name === 'Delete' || (command.name === 'Change' && applicationData))) {
-        const existing = await edits.base(serverId);
-        if (existing === undefined) notFound();
-        else edits.edited(serverId, occurrenceFromEas(existing, instanceId, command.name === 'Change' ? applicationData : undefined), { position, name: command.name, instanceId });
+        if (!(await edits.occurrence(serverId, instanceId, command.name === 'Change' ? applicationData : undefined, { position, name: command.name, instanceId }))) notFound();
       } else if (command.name === 'Change' && serverId && applicationData) {
         const existing = await edits.base(serverId);
         if (existing === undefined) notFound();
@@ -318,6 +349,7 @@ async function plan(
       });
     }
   }
+  edits.finish();
   const requested = windowOf(text(child(element, 'WindowSize'))) ?? globalWindow ?? windowDefault;
   const repeat = noteRepeat(ctx.memory, collectionId, sent);
   p.window = Math.max(1, Math.min(requested, windowMax, repeat.window));

@@ -4,7 +4,7 @@ import { checkItemContent } from '../../../content/item-content.js';
 import fc from 'fast-check';
 import ICAL from 'ical.js';
 import { child, children, el, text, type WbxmlElement } from '../wbxml/element.js';
-import { calendarMapper, compactCodec, occurrenceFromEas } from './calendar.js';
+import { calendarMapper, compactCodec, OccurrenceEdits } from './calendar.js';
 import type { EasVersion } from './item-mapper.js';
 import { mapperHarness, throwsClearly } from './mapper-harness.js';
 import { parseRecurrence } from './recurrence.js';
@@ -630,13 +630,17 @@ test('protocol 16: a Change without Exceptions keeps them, unless the series cha
   assert.equal(propLine(master(moved), 'dtstart'), 'DTSTART;TZID=Europe/Berlin:20260302T100000');
 });
 
-/** An occurrence edit or delete as the Sync command makes it, checked as the hub would check it. */
-function occurrence(existing: string, instanceId: string, app?: WbxmlElement): string {
-  const out = occurrenceFromEas(existing, instanceId, app);
+/** Occurrence edits (with ApplicationData) or deletes as the Sync command makes them, checked as the hub would check the result. */
+function occurrences(existing: string, ...edits: Array<[string, WbxmlElement?]>): string {
+  const series = new OccurrenceEdits(existing);
+  for (const [instanceId, app] of edits) series.apply(instanceId, app);
+  const out = series.toString();
   const check = checkItemContent('events', out);
   assert.ok(check.ok, `checkItemContent: ${check.ok ? '' : check.message}\n${out}`);
   return out;
 }
+
+const occurrence = (existing: string, instanceId: string, app?: WbxmlElement) => occurrences(existing, [instanceId, app]);
 
 const overrideAt = (ics: string, rid: string) => vevents(ics).filter((v) => propLine(v, 'recurrence-id') === rid);
 
@@ -692,9 +696,23 @@ test('protocol 16 occurrence delete (InstanceId): an EXDATE in the form of the s
   assert.equal(propLine(o as ICAL.Component, 'categories'), 'CATEGORIES:Birthday');
 });
 
+test('protocol 16 occurrence edits in a row build on each other, and a bad one changes nothing', () => {
+  const series = new OccurrenceEdits(berlinMeeting);
+  series.apply('2026-03-11T08:00:00.000Z', wire([cal('Subject', 'Retro')]));
+  series.apply('2026-03-16T08:00:00.000Z', undefined);
+  throwsClearly(() => series.apply('2026-03-11T08:00:00.000Z', wire([cal('Reminder', '-5')])), /Reminder -5 is negative/);
+  series.apply('2026-03-11T08:00:00.000Z', wire([asb('Location', asb('DisplayName', 'Room 2'))]));
+  const out = series.toString();
+  const o = overrideAt(out, 'RECURRENCE-ID;TZID=Europe/Berlin:20260311T090000')[0] as ICAL.Component;
+  assert.equal(propLine(o, 'summary'), 'SUMMARY;LANGUAGE=en:Retro');
+  assert.equal(propLine(o, 'location'), 'LOCATION:Room 2');
+  assert.deepEqual(master(out).getAllProperties('exdate').map((p) => p.toICALString()), ['EXDATE;TZID=Europe/Berlin:20260304T090000', 'EXDATE;TZID=Europe/Berlin:20260316T090000']);
+  assert.equal(vevents(out).length, 3);
+});
+
 test('protocol 16 occurrence edits: clear Errors for a single event or an InstanceId that is no date', () => {
-  throwsClearly(() => occurrenceFromEas(allDayTrip, '20261224T000000Z', wire([cal('Subject', 'x')])), /not a recurring event/);
-  throwsClearly(() => occurrenceFromEas(berlinMeeting, 'next monday', undefined), /InstanceId "next monday" is not a date-time/);
+  throwsClearly(() => new OccurrenceEdits(allDayTrip), /not a recurring event/);
+  throwsClearly(() => new OccurrenceEdits(berlinMeeting).apply('next monday', undefined), /InstanceId "next monday" is not a date-time/);
 });
 
 test('AttendeeStatus and AttendeeType left out keep the attendee as it is', () => {

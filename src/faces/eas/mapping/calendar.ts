@@ -1,4 +1,5 @@
 import ICAL from 'ical.js';
+import { limits } from '../../../core/limits.js';
 import { costlyPart, type JcalComponent } from '../../../content/item-content.js';
 import { child, children, el, text, type WbxmlElement } from '../wbxml/element.js';
 import { bodyFromEas, bodyToEas, cleanText } from './body.js';
@@ -703,7 +704,8 @@ function viewEvent(calendar: ICAL.Component): EventView {
   return view;
 }
 
-function readExceptions(view: EventView, times: Times): EasException[] {
+/** The series' exceptions by original start: at most `max` of them (those sent to clients), the earliest first. */
+function readExceptions(view: EventView, times: Times, max = exceptionsMax): EasException[] {
   const { master, overrides, zones, event } = view;
   const byKey = new Map<number, EasException>();
   for (const prop of master.getAllProperties('exdate')) {
@@ -730,7 +732,7 @@ function readExceptions(view: EventView, times: Times): EasException[] {
     }
     byKey.set(key, exception);
   }
-  return [...byKey.values()].sort((a, b) => a.key - b.key).slice(0, exceptionsMax);
+  return [...byKey.values()].sort((a, b) => a.key - b.key).slice(0, max);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1152,6 +1154,10 @@ interface ExceptionState {
   prev: EasEvent;
   /** Every exception the series is to have: those of `prev` left out are removed. */
   exceptions: EasException[];
+  /** `prev.exceptions` lists every exception of the item (not only those a client is sent). */
+  complete?: boolean;
+  /** The overrides by occurrence key, kept up to date here (built from the item when not given). */
+  index?: Map<number, ICAL.Component>;
   times: Times;
   zone: Zone | null;
   days: DayReader;
@@ -1174,6 +1180,19 @@ function effective(x: EasException, masterFields: ComponentFields, masterTimes: 
   return { fields, times: { allDay: x.allDay ?? masterTimes?.allDay ?? false, start, end: Math.max(x.end ?? start + duration, start) } };
 }
 
+/** The overrides of a series by occurrence key (the first one, should two name the same occurrence). */
+function indexOverrides(calendar: ICAL.Component, master: ICAL.Component, zones: Zones, allDay: boolean): Map<number, ICAL.Component> {
+  const index = new Map<number, ICAL.Component>();
+  for (const v of calendar.getAllSubcomponents('vevent')) {
+    const rid = v !== master ? v.getFirstProperty('recurrence-id') : null;
+    const r = rid && resolveValue(rid, zones);
+    if (!r) continue;
+    const key = occurrenceKey(r, allDay);
+    if (!index.has(key)) index.set(key, v);
+  }
+  return index;
+}
+
 function applyExceptions(s: ExceptionState): void {
   const { calendar, master, zones, prev, times, days } = s;
   const allDay = times.allDay;
@@ -1189,12 +1208,13 @@ function applyExceptions(s: ExceptionState): void {
   const prevByKey = new Map((prev.exceptions ?? []).map((x) => [x.key, x]));
   const nextByKey = new Map(normalized.map((x) => [x.key, x]));
 
-  const overrideFor = (key: number) => calendar.getAllSubcomponents('vevent').find((v) => {
-    if (v === master) return false;
-    const rid = v.getFirstProperty('recurrence-id');
-    const r = rid && resolveValue(rid, zones);
-    return !!r && keyOf(r) === key;
-  });
+  const index = s.index ?? indexOverrides(calendar, master, zones, allDay);
+  const overrideFor = (key: number) => index.get(key);
+  const dropOverride = (key: number) => {
+    const override = index.get(key);
+    if (override) calendar.removeSubcomponent(override);
+    index.delete(key);
+  };
   const removeExdate = (key: number) => {
     for (const prop of master.getAllProperties('exdate')) {
       const values = prop.getValues();
@@ -1212,21 +1232,24 @@ function applyExceptions(s: ExceptionState): void {
   for (const key of prevByKey.keys()) {
     if (nextByKey.has(key)) continue;
     removeExdate(key);
-    const override = overrideFor(key);
-    if (override) calendar.removeSubcomponent(override);
+    dropOverride(key);
   }
+  // An exception as it was, of a series whose fields and times are as they were, is as it was: left
+  // alone, so an edit of one occurrence costs one override's work, not the whole series'.
+  const seriesSame = same(s.masterFields, prev.fields) && same(times, prev.times);
   for (const x of normalized) {
     const before = prevByKey.get(x.key);
+    if (seriesSame && before && same(before, x)) continue;
     if (x.deleted) {
       if (before?.deleted) continue;
-      const override = overrideFor(x.key);
-      if (override) calendar.removeSubcomponent(override);
+      dropOverride(x.key);
       const prop = new ICAL.Property('exdate', master);
       setTimeValues(prop, [timeValue(x.key, s.zone)], s.zone);
       master.addProperty(prop);
       continue;
     }
-    removeExdate(x.key);
+    // Only a deleted occurrence has an EXDATE (one past the exceptions listed may, unless all are).
+    if (before ? before.deleted : !s.complete) removeExdate(x.key);
     const wanted = effective(x, s.masterFields, times);
     let override = overrideFor(x.key);
     let was: Effective;
@@ -1240,6 +1263,7 @@ function applyExceptions(s: ExceptionState): void {
         setTimeValues(rid, [timeValue(x.key, s.zone)], s.zone);
         override.addProperty(rid);
         calendar.addSubcomponent(override);
+        index.set(x.key, override);
       }
       was = { fields: readFields(override), times: readTimes(override, zones).times ?? wanted.times };
       was.times = { ...was.times, start: Number.NaN };
@@ -1255,45 +1279,75 @@ function applyExceptions(s: ExceptionState): void {
 }
 
 /**
- * An occurrence edit or delete of protocol 16.x (a Sync Change or Delete naming an AirSyncBase
- * InstanceId: the occurrence's original start): the series `existing` with that one occurrence deleted
- * (`app` undefined: an EXDATE, and no override) or edited (an override), everything else as it was.
- * An edit starts from the occurrence as it is: its override, else the series at that time (location,
- * alarms, attendees and every property ActiveSync cannot carry come along). What the client leaves out
- * stays as it is (16.x ghosting, MS-ASCAL 3.1.5.3), so an edit carrying only a Subject changes the
- * title of that one occurrence; StartTime and EndTime each default to the occurrence's own.
+ * Occurrence edits and deletes of protocol 16.x (a Sync Change or Delete naming an AirSyncBase
+ * InstanceId: the occurrence's original start), applied in turn to one series: each deletes its
+ * occurrence (an EXDATE, and no override) or edits it (an override), and leaves everything else as it
+ * was. An edit starts from the occurrence as it is: its override, else the series at that time
+ * (location, alarms, attendees and every property ActiveSync cannot carry come along). What the client
+ * leaves out stays as it is (16.x ghosting, MS-ASCAL 3.1.5.3), so an edit carrying only a Subject
+ * changes the title of that one occurrence; StartTime and EndTime each default to the occurrence's own.
+ * The series is parsed once for all of them, and each costs the work of its own occurrence.
  */
-export function occurrenceFromEas(existing: string, instanceId: string, app: WbxmlElement | undefined): string {
-  const calendar = parseItem(existing, 'event');
-  const view = viewEvent(calendar);
-  const { master, zones, event: prev } = view;
-  const times = prev.times;
-  if (!times || (!master.hasProperty('rrule') && !master.hasProperty('rdate'))) throw new Error('the item is not a recurring event');
-  // A series whose rule ActiveSync cannot express was sent without exceptions; its own are read here.
-  const exceptions = prev.exceptions ?? readExceptions(view, times);
-  let days = new DayReader(undefined);
-  const edit: Partial<EasException> = {};
-  if (app) {
-    const blob = text(child(app, 'Timezone', 'Calendar'));
-    if (blob !== undefined && blob.trim() !== '') {
-      try {
-        days = new DayReader(decodeTimeZoneBlob(blob));
-      } catch {
-        // Times are UTC instants; only all-day dates fall back to midnight UTC.
-      }
-    }
-    const sent: Partial<EasException> = { ...parseFields(app), allDay: flag(app, 'AllDayEvent'), start: dateElement(app, 'StartTime'), end: dateElement(app, 'EndTime') };
-    for (const [name, v] of Object.entries(sent)) if (v !== undefined) (edit as Record<string, unknown>)[name] = v;
+export class OccurrenceEdits {
+  private readonly calendar: ICAL.Component;
+  private readonly view: EventView;
+  private readonly times: Times;
+  /** Every exception of the series (EXDATEs and overrides), by occurrence key. */
+  private readonly exceptions: Map<number, EasException>;
+  private readonly index: Map<number, ICAL.Component>;
+  /** The serialized item's size, kept as edits go (each override's own size), to refuse one that would pass `itemBytesMax`. */
+  private bytes: number;
+
+  constructor(existing: string) {
+    this.calendar = parseItem(existing, 'event');
+    this.view = viewEvent(this.calendar);
+    const { master, zones, event } = this.view;
+    if (!event.times || (!master.hasProperty('rrule') && !master.hasProperty('rdate'))) throw new Error('the item is not a recurring event');
+    this.times = event.times;
+    this.exceptions = new Map(readExceptions(this.view, this.times, Number.POSITIVE_INFINITY).map((x) => [x.key, x]));
+    this.index = indexOverrides(this.calendar, master, zones, this.times.allDay);
+    this.bytes = Buffer.byteLength(existing);
   }
-  const raw = parseEasDate(instanceId, 'InstanceId');
-  const key = times.allDay ? days.day(raw) : raw;
-  const before = exceptions.find((x) => x.key === key && !x.deleted);
-  const x: EasException = app ? { ...(before ?? { key, deleted: false }), ...edit, key, deleted: false } : { key, deleted: true };
-  applyExceptions({
-    calendar, master, zones, prev: { ...prev, exceptions }, exceptions: [...exceptions.filter((e) => e.key !== key), x], times,
-    zone: times.allDay ? null : view.start?.zone ?? utcZone, days, masterFields: prev.fields,
-  });
-  return serializeItem(calendar);
+
+  /** Deletes (`app` undefined) or edits one occurrence; a bad edit throws a plain Error and changes nothing. */
+  apply(instanceId: string, app: WbxmlElement | undefined): void {
+    const { calendar, master, zones, event } = this.view;
+    const times = this.times;
+    let days = new DayReader(undefined);
+    const edit: Partial<EasException> = {};
+    if (app) {
+      const blob = text(child(app, 'Timezone', 'Calendar'));
+      if (blob !== undefined && blob.trim() !== '') {
+        try {
+          days = new DayReader(decodeTimeZoneBlob(blob));
+        } catch {
+          // Times are UTC instants; only all-day dates fall back to midnight UTC.
+        }
+      }
+      const sent: Partial<EasException> = { ...parseFields(app), allDay: flag(app, 'AllDayEvent'), start: dateElement(app, 'StartTime'), end: dateElement(app, 'EndTime') };
+      for (const [name, v] of Object.entries(sent)) if (v !== undefined) (edit as Record<string, unknown>)[name] = v;
+    }
+    const raw = parseEasDate(instanceId, 'InstanceId');
+    const key = times.allDay ? days.day(raw) : raw;
+    const before = this.exceptions.get(key);
+    const x: EasException = app ? { ...(before && !before.deleted ? before : { key, deleted: false }), ...edit, key, deleted: false } : { key, deleted: true };
+    const old = this.index.get(key);
+    const oldBytes = old ? Buffer.byteLength(old.toString()) : 0;
+    // An edit's override is its old one or a copy of the series, with what the client sent.
+    const estimate = this.bytes - oldBytes + (app ? Buffer.byteLength((old ?? master).toString()) + Buffer.byteLength(JSON.stringify(edit)) : 64);
+    if (estimate > limits.itemBytesMax) throw new Error(`the item would be larger than ${limits.itemBytesMax} bytes`);
+    applyExceptions({
+      calendar, master, zones, prev: { ...event, exceptions: before ? [before] : [] }, exceptions: [x], complete: true, index: this.index, times,
+      zone: times.allDay ? null : this.view.start?.zone ?? utcZone, days, masterFields: event.fields,
+    });
+    this.exceptions.set(key, x);
+    const now = this.index.get(key);
+    this.bytes += (now ? Buffer.byteLength(now.toString()) : 64) - oldBytes;
+  }
+
+  toString(): string {
+    return serializeItem(this.calendar);
+  }
 }
 
 export const calendarMapper: ItemMapper = {
