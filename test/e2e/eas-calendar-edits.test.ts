@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import ICAL from 'ical.js';
-import { all, as, asb, cal, changeCommand, collectionOf, easAccount, textAt, toXml, type EasAccount, type EasClient } from '../support/eas-client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { all, as, asb, cal, changeCommand, collectionOf, contactData, contacts, easAccount, textAt, toXml, type EasAccount, type EasClient } from '../support/eas-client.js';
+import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import type { WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 
 /**
@@ -267,4 +267,36 @@ test('16.1: an occurrence edit that would take the series past the item size cap
   const { overrides } = events(ics);
   assert.equal(prop(overrides.get('20270125T090000Z'), 'summary'), 'First');
   assert.equal(overrides.has('20270201T090000Z'), false);
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Contacts share the rule and the ordering
+
+test('contacts follow Supported in 16.1 too (the all-ghosted rule is the calendar\'s), and partial Changes of one contact in one Sync all apply', async () => {
+  const account = await easAccount(server);
+  const native = account.native('native-contacts');
+  const id = await native.put(account.contacts, 'ada', vcard('ada', 'Ada Lovelace', 'EMAIL:ada@example.org\r\nTEL;TYPE=CELL:+1 555 0100\r\nX-KEEP:1\r\n'));
+  const read = async () => (await native.items(account.contacts)).get(id)?.data ?? '';
+
+  // Everything ghosted (an empty Supported): two Changes, each with one field, both hold.
+  const ghosting = account.eas('C16ghost', { version: '16.1' });
+  const primed = collectionOf(await ghosting.command('Sync', as('Sync', as('Collections', as('Collection', as('SyncKey', '0'), as('CollectionId', account.contacts), as('Supported'))))));
+  const { key } = await ghosting.pull(account.contacts, textAt(primed, 'SyncKey'));
+  const both = collectionOf(await ghosting.sync({ collectionId: account.contacts, syncKey: key, commands: [changeCommand(id, contacts('JobTitle', 'Analyst')), changeCommand(id, contacts('CompanyName', 'Engines Ltd'))] }));
+  assert.equal(all(both, 'Responses/Change').length, 0, toXml(both));
+  const ghosted = await read();
+  assert.match(ghosted, /TITLE:Analyst/, ghosted);
+  assert.match(ghosted, /ORG:Engines Ltd/, ghosted);
+  assert.match(ghosted, /EMAIL:ada@example\.org/, ghosted);
+  assert.match(ghosted, /X-KEEP:1/, ghosted);
+
+  // Without Supported a 16.1 contact Change is the whole contact: what it leaves out goes, what ActiveSync cannot carry stays.
+  const whole = account.eas('C16whole', { version: '16.1' });
+  const { key: wholeKey } = await whole.pull(account.contacts, await whole.primeSync(account.contacts));
+  const answer = collectionOf(await whole.sync({ collectionId: account.contacts, syncKey: wholeKey, commands: [changeCommand(id, ...contactData('Ada', 'Byron'))] }));
+  assert.equal(all(answer, 'Responses/Change').length, 0, toXml(answer));
+  const replaced = await read();
+  assert.match(replaced, /Byron/, replaced);
+  assert.doesNotMatch(replaced, /EMAIL|TITLE|ORG/, replaced);
+  assert.match(replaced, /X-KEEP:1/, replaced);
 });

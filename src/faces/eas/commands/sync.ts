@@ -183,7 +183,7 @@ class EditsInOrder {
 
   /** The item the next Change of `serverId` applies to: what this request's earlier edits made of it, else the hub's; undefined if it does not exist. */
   async base(serverId: string): Promise<string | undefined> {
-    const run = this.runs.get(serverId);
+    const run = this.startingPoint(serverId);
     if (!run) return this.read(serverId);
     if (run.series) {
       run.data = run.series.toString();
@@ -205,7 +205,7 @@ class EditsInOrder {
 
   /** An occurrence edit (`app`) or delete of the series `serverId`; false if there is no such item. A bad one throws and changes nothing. */
   async occurrence(serverId: string, instanceId: string, app: WbxmlElement | undefined, origin: Origin): Promise<boolean> {
-    let series = this.runs.get(serverId)?.series;
+    let series = this.startingPoint(serverId)?.series;
     if (!series) {
       const data = await this.base(serverId);
       if (data === undefined) return false;
@@ -227,6 +227,11 @@ class EditsInOrder {
     for (const [serverId, run] of this.runs) {
       if (run.series) this.plan.commands[run.index] = { op: 'change', serverId, data: run.series.toString() };
     }
+  }
+
+  /** What the next edit of `serverId` starts from: what this request's earlier edits made of it, if any (else the hub's version is read). */
+  private startingPoint(serverId: string): { data: string; series?: OccurrenceEdits } | undefined {
+    return this.runs.get(serverId);
   }
 
   private join(serverId: string, origin: Origin): { index: number; data: string; series?: OccurrenceEdits } {
