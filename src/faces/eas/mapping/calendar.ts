@@ -20,8 +20,10 @@ import {
  * the hub's current item and compares each field the client sent with what this mapper would send for that
  * item: an unchanged field leaves its iCalendar properties exactly as they were (parameters, X- properties,
  * other alarms, attendees' extra parameters, a rule ActiveSync cannot express, VTIMEZONE details); a changed
- * field is rewritten; a field the client left out is removed. What ActiveSync cannot carry at all is never
- * touched.
+ * field is rewritten; a field the client left out is removed (the Sync command first fills in, from this
+ * mapper's own output, the fields a client left out that mean "unchanged": sync.ts leftOutMeansUnchanged,
+ * docs/eas.md). What ActiveSync cannot carry at all is never touched. Occurrence edits of protocol 16.x
+ * (InstanceId) go through OccurrenceEdits below.
  *
  * Choices where the specification leaves room:
  * - Times are sent as UTC instants with the Timezone blob of the event's zone (its VTIMEZONE, or the IANA
