@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import ICAL from 'ical.js';
-import { all, as, asb, cal, changeCommand, collectionOf, contactData, contacts, easAccount, textAt, toXml, type EasAccount, type EasClient } from '../support/eas-client.js';
+import { all, as, asb, cal, changeCommand, collectionOf, contactData, contacts, easAccount, syncBody, textAt, toXml, type EasAccount, type EasClient } from '../support/eas-client.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import type { WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 
@@ -199,6 +199,24 @@ test('16.1: an occurrence edit after a series edit in the same Sync keeps both',
   const edited = events(ics).overrides.get('20270125T090000Z');
   assert.equal(prop(edited, 'location'), 'Room 3', ics);
   assert.equal(prop(edited, 'summary'), 'Weekly sync, renamed', 'the occurrence is made from the series as the first command left it');
+});
+
+test('16.1: a Sync of several occurrence edits retried after a lost answer gets the same answer and writes nothing new', async () => {
+  const s = await setup('D2v16retry', '16.1');
+  const body = syncBody([{ collectionId: s.account.calendar, syncKey: s.key, commands: [
+    forItem(s.id, occurrence('2027-01-25T09:00:00.000Z', cal('Subject', 'Retro'))),
+    as('Delete', as('ServerId', s.id), asb('InstanceId', '2027-01-25T09:00:00.000Z')),
+    forItem(s.id, occurrence('2027-02-01T09:00:00.000Z', cal('Subject', 'Kept'))),
+  ] }]);
+  const first = await s.client.send('Sync', body);
+  const after = await s.read();
+  const again = await s.client.send('Sync', body);
+  assert.deepEqual(Buffer.from(again.bytes), Buffer.from(first.bytes), 'the same answer');
+  assert.equal(await s.read(), after, 'the item is what the first attempt made');
+  const { master, overrides } = events(after);
+  assert.deepEqual(exdates(master), ['20270111T090000Z', '20270125T090000Z'], after);
+  assert.equal(overrides.has('20270125T090000Z'), false, 'the delete after the edit wins');
+  assert.equal(prop(overrides.get('20270201T090000Z'), 'summary'), 'Kept', after);
 });
 
 test('14.1 with an empty Supported (everything ghosted): two partial Changes of one item in one Sync both apply', async () => {
