@@ -3,9 +3,11 @@ import { test } from 'node:test';
 import { throwsClearly } from './mapper-harness.js';
 import ICAL from 'ical.js';
 import {
-  decodeTimeZoneBlob, encodeTimeZoneBlob, fixedOffsetInfo, hasDst, ianaVtimezone, ianaZoneForInfo, nthWeekdayOfMonth, offsetsOf,
+  decodeTimeZoneBlob, encodeTimeZoneBlob, fixedOffsetInfo, hasDst, ianaRuleComputations, ianaVtimezone, ianaZoneForInfo, nthWeekdayOfMonth, offsetsOf,
   rulesMeant, sameRules, timeZoneInfoFromVtimezone, vtimezoneFromInfo, wallTimeIn, type TimeZoneInfo, type TransitionDate,
 } from './timezone-blob.js';
+import { tzlib_get_timezones } from 'timezones-ical-library';
+import { ianaZoneGroups } from './iana-zone-groups.js';
 import { windowsZones } from './windows-zones.js';
 
 const year = 2026;
@@ -342,4 +344,65 @@ test("CLDR's Windows zone table names only zones the server knows", () => {
   for (const [windows, iana] of entries) assert.ok(ianaVtimezone(iana), `${windows} → ${iana}`);
   assert.equal(windowsZones['W. Europe Standard Time'], 'Europe/Berlin');
   assert.equal(windowsZones['Pacific Standard Time'], 'America/Los_Angeles');
+});
+
+test('a blob no common zone has computes the rules of a few zones, not of every zone (issue 12: no request stalls the others)', () => {
+  // A year no other test uses, so nothing is cached: this is a process's first such lookup.
+  const unusual = 2031;
+  const usRulesAtBerlin = decodeTimeZoneBlob(handMadeBlob({
+    bias: -60, standardName: '', standardDate: [0, 11, 0, 1, 2, 0, 0, 0], standardBias: 0,
+    daylightName: '', daylightDate: [0, 3, 0, 2, 2, 0, 0, 0], daylightBias: -60,
+  }));
+  for (const [info, expected] of [
+    [usRulesAtBerlin, undefined],
+    [fixedOffsetInfo(5 * 60 + 17), undefined],
+    [timeZoneInfoFromVtimezone(ianaVtimezone('America/Santiago') as ICAL.Component, unusual), 'America/Santiago'],
+  ] as const) {
+    const before = ianaRuleComputations();
+    assert.equal(ianaZoneForInfo(info, unusual), expected);
+    const computed = ianaRuleComputations() - before;
+    assert.ok(computed <= 12, `${computed} zones' rules computed for one lookup`);
+  }
+});
+
+test("the table of zone groups is timezones-ical-library's", () => {
+  // Groups of zones whose observances read the same, with every offset they go from or to.
+  const groups = new Map<string, { offsets: number[]; zones: string[] }>();
+  for (const tzid of [...(tzlib_get_timezones() as string[])].sort()) {
+    const observances = (ianaVtimezone(tzid) as ICAL.Component).getAllSubcomponents().filter((c) => c.name === 'standard' || c.name === 'daylight');
+    const key = observances.map((c) => c.toString()).join('\n');
+    const offsets = new Set<number>();
+    for (const c of observances) {
+      for (const name of ['tzoffsetfrom', 'tzoffsetto']) {
+        const value = c.getFirstPropertyValue(name);
+        if (value instanceof ICAL.UtcOffset) offsets.add(Math.round(value.toSeconds() / 60));
+      }
+    }
+    if (offsets.size === 0) offsets.add(0);
+    if (!groups.has(key)) groups.set(key, { offsets: [...offsets].sort((a, b) => a - b), zones: [] });
+    groups.get(key)?.zones.push(tzid);
+  }
+  const expected = [...groups.values()];
+  // The entries as iana-zone-groups.ts should hold them, for a refresh.
+  const lines: string[] = [];
+  for (const group of expected) {
+    lines.push(`  { offsets: [${group.offsets.join(', ')}], zones: [`);
+    let line = '   ';
+    for (const zone of group.zones) {
+      if (line.length + zone.length + 4 > 118) {
+        lines.push(line);
+        line = '   ';
+      }
+      line += ` '${zone}',`;
+    }
+    lines.push(line, '  ] },');
+  }
+  assert.deepEqual(ianaZoneGroups, expected, `iana-zone-groups.ts should read:\n${lines.join('\n')}`);
+  // What the index relies on: a zone's rules, in any year, have only offsets its group lists.
+  for (const group of ianaZoneGroups) {
+    for (const y of [1990, year, 2027, 2040]) {
+      const { standard, daylight } = offsetsOf(timeZoneInfoFromVtimezone(ianaVtimezone(group.zones[0] as string) as ICAL.Component, y));
+      assert.ok(group.offsets.includes(standard) && group.offsets.includes(daylight), `${group.zones[0]} in ${y}`);
+    }
+  }
 });

@@ -2,6 +2,7 @@ import ICAL from 'ical.js';
 import { tzlib_get_ical_block, tzlib_get_timezones } from 'timezones-ical-library';
 import { limits } from '../../../core/limits.js';
 import { RuleBudget, withinRuleBudget } from '../../../content/recurrence-budget.js';
+import { ianaZoneGroups, type IanaZoneGroup } from './iana-zone-groups.js';
 import { windowsZones } from './windows-zones.js';
 
 /**
@@ -503,15 +504,48 @@ function zonesNamedBy(info: TimeZoneInfo): string[] {
   return [...out];
 }
 
-const ianaInfoCache = new Map<string, TimeZoneInfo | null>();
+/** Each zone of the table of zone groups → its group. */
+let groupByZone: Map<string, number> | null = null;
 
+function groupOf(tzid: string): number | undefined {
+  groupByZone ??= new Map(ianaZoneGroups.flatMap((group, i) => group.zones.map((zone) => [zone, i] as const)));
+  return groupByZone.get(tzid);
+}
+
+/**
+ * Whether a zone's rules can have these standard and daylight offsets (equal for a zone without DST): every
+ * offset timeZoneInfoFromVtimezone gives is one its observances go from or to, which the table lists. A zone
+ * the table lacks may have any.
+ */
+function mayHaveOffsets(tzid: string, offsets: { standard: number; daylight: number }): boolean {
+  const group = groupOf(tzid);
+  if (group === undefined) return true;
+  const listed = (ianaZoneGroups[group] as IanaZoneGroup).offsets;
+  return listed.includes(offsets.standard) && listed.includes(offsets.daylight);
+}
+
+/** A group's rules (named after its first zone) by group and year: zones with the same observances share them. */
+const groupRulesCache = new Map<string, TimeZoneInfo | null>();
+
+/** How many times a library zone's rules were computed (each a parse and an expansion): the measure of a lookup's cost. */
+let ruleComputations = 0;
+
+export function ianaRuleComputations(): number {
+  return ruleComputations;
+}
+
+/** A library zone's rules in `year`, named after it. */
 function ianaInfo(tzid: string, year: number): TimeZoneInfo | null {
-  const key = `${tzid} ${year}`;
-  if (!ianaInfoCache.has(key)) {
-    const vtimezone = ianaVtimezone(tzid);
-    ianaInfoCache.set(key, vtimezone ? timeZoneInfoFromVtimezone(vtimezone, year, tzid) : null);
+  const group = groupOf(tzid);
+  const source = group === undefined ? tzid : (ianaZoneGroups[group] as IanaZoneGroup).zones[0] as string;
+  const key = `${source} ${year}`;
+  if (!groupRulesCache.has(key)) {
+    ruleComputations++;
+    const vtimezone = ianaVtimezone(source);
+    groupRulesCache.set(key, vtimezone ? timeZoneInfoFromVtimezone(vtimezone, year, source) : null);
   }
-  return ianaInfoCache.get(key) ?? null;
+  const rules = groupRulesCache.get(key);
+  return rules ? { ...rules, standardName: tzid, daylightName: tzid } : null;
 }
 
 /** The zones named after a region (not Etc/… or a bare abbreviation), alphabetically: the last resort. */
@@ -526,20 +560,22 @@ let sortedRegionZones: string[] | null = null;
  *    that way), a zone its names identify whose standard offset is the blob's: the client left the rules
  *    out, and reading the blob as a fixed offset would move every summer occurrence by an hour;
  * 3. a zone whose rules are the blob's: the common zones first, then the zones CLDR names for Windows
- *    zones, then any zone, alphabetically.
+ *    zones, then any zone, alphabetically. Only the zones whose observances have the blob's offsets are
+ *    computed (iana-zone-groups.ts), once per group of zones with the same observances: a few, not 600.
  */
 export function ianaZoneForInfo(info: TimeZoneInfo, year = new Date().getUTCFullYear()): string | undefined {
+  const offsets = offsetsOf(info);
   const matches = (tzid: string) => {
+    if (!mayHaveOffsets(tzid, offsets)) return false;
     const candidate = ianaInfo(tzid, year);
     return candidate !== null && sameRules(candidate, info);
   };
   const named = zonesNamedBy(info);
   for (const tzid of named) if (matches(tzid)) return tzid;
   if (!hasDst(info)) {
-    const standard = offsetsOf(info).standard;
     for (const tzid of named) {
       const candidate = ianaInfo(tzid, year);
-      if (candidate && offsetsOf(candidate).standard === standard) return tzid;
+      if (candidate && offsetsOf(candidate).standard === offsets.standard) return tzid;
     }
   }
   for (const tzid of [...commonZones, ...Object.values(windowsZones)]) if (ianaNames().has(tzid) && matches(tzid)) return tzid;
