@@ -361,7 +361,8 @@ test('a blob no common zone has computes the rules of a few zones, not of every 
     const before = ianaRuleComputations();
     assert.equal(ianaZoneForInfo(info, unusual), expected);
     const computed = ianaRuleComputations() - before;
-    assert.ok(computed <= 12, `${computed} zones' rules computed for one lookup`);
+    // 1, 0 and 2 groups with the library's data; the old scan computed 526 zones for the first blob.
+    assert.ok(computed <= 3, `${computed} zones' rules computed for one lookup`);
   }
 });
 
