@@ -34,7 +34,8 @@ export const wellKnown = ['/.well-known/carddav', '/.well-known/caldav'];
 const syncPageMax = 1000;
 
 type Target =
-  | { kind: 'root' }
+  /** `at`: the server's own root, where clients given only the server's address send their first PROPFIND. */
+  | { kind: 'root'; at?: '/' }
   | { kind: 'principals' }
   | { kind: 'principal'; user: string }
   | { kind: 'home'; user: string }
@@ -48,7 +49,7 @@ const principalOf = (user: string) => `/dav/principals/${user}/`;
 function pathOf(target: Target): string {
   switch (target.kind) {
     case 'root':
-      return davPrefix;
+      return target.at ?? davPrefix;
     case 'principals':
       return '/dav/principals/';
     case 'principal':
@@ -64,6 +65,7 @@ function pathOf(target: Target): string {
 
 /** What a request path names. Each segment is percent-decoded here and nowhere else (docs/dav.md § Names in URLs). */
 function parseTarget(path: string): Target | undefined {
+  if (path === '/') return { kind: 'root', at: '/' };
   const parts = path.slice(davPrefix.length).split('/').map(decodeSegment);
   if (parts.some((p) => p === undefined)) return undefined;
   const [a, b, c, d] = parts as string[];
@@ -272,8 +274,9 @@ const getters = new Map<string, PropGetter>([
   [key({ ns: ns.dav, name: 'principal-URL' }), ({ r }) => href(principalOf(r.principal.accountName))],
   [key({ ns: ns.dav, name: 'owner' }), ({ r }) => href(principalOf(r.principal.accountName))],
   [key({ ns: ns.dav, name: 'principal-collection-set' }), () => href('/dav/principals/')],
-  [key({ ns: ns.carddav, name: 'addressbook-home-set' }), ({ r, target }) => (target.kind === 'principal' ? href(homeOf(r.principal.accountName)) : undefined)],
-  [key({ ns: ns.caldav, name: 'calendar-home-set' }), ({ r, target }) => (target.kind === 'principal' ? href(homeOf(r.principal.accountName)) : undefined)],
+  // On the root too, as Radicale does: a client given only the server's address finds the homes in one PROPFIND.
+  [key({ ns: ns.carddav, name: 'addressbook-home-set' }), ({ r, target }) => (target.kind === 'principal' || target.kind === 'root' ? href(homeOf(r.principal.accountName)) : undefined)],
+  [key({ ns: ns.caldav, name: 'calendar-home-set' }), ({ r, target }) => (target.kind === 'principal' || target.kind === 'root' ? href(homeOf(r.principal.accountName)) : undefined)],
   [
     key({ ns: ns.dav, name: 'current-user-privilege-set' }),
     () => ['read', 'write', 'write-properties', 'write-content', 'bind', 'unbind', 'read-current-user-privilege-set'].map((p) => dav('privilege', dav(p))).join(''),
@@ -385,7 +388,7 @@ async function propfind(r: Request, target: Target): Promise<void> {
   };
   switch (target.kind) {
     case 'root':
-      await respond(davPrefix, { r, target });
+      await respond(pathOf(target), { r, target });
       break;
     case 'principals':
       // The principal collection: each user sees their own principal only.
