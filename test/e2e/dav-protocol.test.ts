@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startTestServer, vcard, type TestServer } from '../support/server.js';
-import { newAccount } from '../support/sync.js';
+import { easAccount, folderEntries, textAt } from '../support/eas-client.js';
+import { postJson, startTestServer, vcard, type TestServer } from '../support/server.js';
+import { newAccount, syncOnce } from '../support/sync.js';
 
 /**
  * CardDAV/CalDAV protocol details over raw HTTP (docs/dav.md): discovery from the server's root,
@@ -34,6 +35,7 @@ const propfind = (...props: string[]) =>
 const responses = (xml: string) => [...xml.matchAll(/<d:response>([\s\S]*?)<\/d:response>/g)].map((m) => ({ href: /<d:href>([^<]*)<\/d:href>/.exec(m[1] as string)?.[1] ?? '', raw: m[1] as string }));
 /** The hrefs inside a found property. */
 const hrefsIn = (raw: string, prop: string) => [...(new RegExp(`<[a-z]+:${prop}>([\\s\\S]*?)</[a-z]+:${prop}>`).exec(raw)?.[1] ?? '').matchAll(/<d:href>([^<]*)<\/d:href>/g)].map((m) => m[1]);
+const allow = (headers: Headers) => (headers.get('allow') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '').sort();
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -97,4 +99,59 @@ test('multiget finds its own hrefs when the path holds @ and percent-encoded cha
     assert.equal(r.href, own[i % own.length], 'answered under the href the server lists');
     assert.match(r.raw, new RegExp(`UID:${i % 2 === 0 ? 'space' : 'percent'}`), `${variants[i]} names its own member`);
   }
+});
+
+test('DELETE of a collection removes it for every sync point; 405 carries Allow, OPTIONS lists what works, a missing collection is 404', async () => {
+  const a = await easAccount(server);
+  const home = `/dav/users/${a.accountName}/`;
+  const book = `${home}family/`;
+  const mkcol = `<?xml version="1.0" encoding="utf-8"?><d:mkcol xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:set><d:prop><d:resourcetype><d:collection/><card:addressbook/></d:resourcetype><d:displayname>Family</d:displayname></d:prop></d:set></d:mkcol>`;
+  assert.equal((await dav('MKCOL', book, { auth: a.authorization, body: mkcol })).status, 201);
+  assert.equal((await dav('PUT', `${book}ada.vcf`, { auth: a.authorization, body: vcard('ada', 'Ada'), headers: { 'content-type': 'text/vcard' } })).status, 201);
+  const familyId = ((await (await fetch(`${server.url}/api/v1/collections`, { headers: { authorization: a.authorization } })).json()) as { collections: Array<{ id: string; name: string }> }).collections.find(
+    (c) => c.name === 'family',
+  )?.id as string;
+  assert.ok(familyId);
+  // A native device and an ActiveSync device know the collection before it goes.
+  const native = await syncOnce(server, a.authorization, 'native-1', { collectionId: familyId, syncKey: 0 });
+  assert.equal(native.status, 'ok');
+  const eas = a.eas('Del1');
+  const before = await eas.folders();
+  assert.ok(before.folders.some((f) => f.id === familyId));
+
+  // OPTIONS says what each resource answers, and nothing else.
+  assert.deepEqual(allow((await dav('OPTIONS', book, { auth: a.authorization })).headers), ['DELETE', 'OPTIONS', 'PROPFIND', 'PROPPATCH', 'REPORT']);
+  assert.deepEqual(allow((await dav('OPTIONS', `${book}ada.vcf`, { auth: a.authorization })).headers), ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PROPFIND', 'PUT']);
+  assert.deepEqual(allow((await dav('OPTIONS', home, { auth: a.authorization })).headers), ['OPTIONS', 'PROPFIND']);
+  assert.deepEqual(allow((await dav('OPTIONS', `${home}nothing-here/`, { auth: a.authorization })).headers), ['MKCALENDAR', 'MKCOL', 'OPTIONS']);
+  // A method a resource does not answer gets 405 with Allow.
+  for (const [method, path, body] of [['PUT', book, vcard('x', 'X')], ['GET', book, undefined], ['MKCOL', book, mkcol], ['DELETE', home, undefined], ['REPORT', home, propfind('d:getetag')]] as const) {
+    const res = await dav(method, path, { auth: a.authorization, ...(body === undefined ? {} : { body }) });
+    assert.equal(res.status, 405, `${method} ${path}`);
+    assert.ok(allow(res.headers).length > 0 && !allow(res.headers).includes(method), `${method} ${path}: Allow names what works: ${res.headers.get('allow')}`);
+    assert.ok(allow(res.headers).includes('OPTIONS'));
+  }
+
+  const deleted = await dav('DELETE', book, { auth: a.authorization });
+  assert.equal(deleted.status, 204, deleted.text);
+  // DAV: gone from the home, and the collection and its members answer 404.
+  const listing = await dav('PROPFIND', home, { auth: a.authorization, depth: '1', body: propfind('d:resourcetype') });
+  assert.ok(!responses(listing.text).some((r) => r.href === book), 'the home no longer lists it');
+  for (const [method, path] of [['DELETE', book], ['PROPFIND', book], ['GET', book], ['PUT', book], ['GET', `${book}ada.vcf`], ['DELETE', `${home}never-made/`]] as const) {
+    assert.equal((await dav(method, path, { auth: a.authorization, depth: '0' })).status, 404, `${method} ${path} after the delete`);
+  }
+  // Native: the collection is not found any more.
+  const after = await postJson(`${server.url}/api/v1/sync`, a.authorization, { version: 1, device: { id: 'native-1' }, collections: [{ collectionId: familyId, syncKey: native.syncKey }] });
+  assert.match(JSON.stringify(after.body), /notFound/, `native sync of the deleted collection: ${JSON.stringify(after.body)}`);
+  // ActiveSync: FolderSync from the earlier key reports the folder deleted.
+  const changes = await eas.folderSync(before.key);
+  assert.equal(textAt(changes, 'Status'), '1');
+  assert.deepEqual(
+    folderEntries(changes, 'Delete').map((f) => f.id),
+    [familyId],
+  );
+  // Another account cannot delete this one's collections: its paths are 404.
+  const other = await newAccount(server);
+  assert.equal((await dav('DELETE', `${home}contacts/`, { auth: other.authorization })).status, 404);
+  assert.equal((await dav('PROPFIND', `${home}contacts/`, { auth: a.authorization, depth: '0', body: propfind('d:getetag') })).status, 207);
 });

@@ -11,8 +11,10 @@ import type { CollectionRow } from '../../store/store.js';
 import type { Principal } from '../../server/auth/authenticate.js';
 import { readBody } from '../../server/http.js';
 import { readCalendarData, type CalendarDataTransform } from './calendar-data.js';
+import { deleteCollectionNamed } from './collection-delete.js';
 import { FilterError, indexedRange, matchesCalendar, matchesCard, readCalendarQuery, readCardQuery } from './filters.js';
 import { freeBusy } from './free-busy.js';
+import { allowedMethods, allowHeader } from './methods.js';
 import { ReadBudget, readTimeRange } from './time-range.js';
 import { dav, element, errorBody, href, hrefAsSent, Multistatus, ns, propResponse, propstat, statusResponse, xmlDocument, type PropName } from './multistatus.js';
 
@@ -108,12 +110,17 @@ interface Request {
 
 export async function handleDav(hub: Hub, principal: Principal, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const r: Request = { hub, principal, req, res, path };
+  const target = parseTarget(path);
   try {
-    if (req.method === 'OPTIONS') return options(r);
-    const target = parseTarget(path);
     // Another account's paths are indistinguishable from paths that do not exist.
     if (!target || ('user' in target && target.user !== principal.accountName)) throw new DavError(404, 'not found');
-    switch (req.method) {
+    const method = req.method ?? '';
+    // Only a collection's methods depend on whether it exists: a path that names none can only be made.
+    const exists = target.kind !== 'collection' || (await r.hub.accounts.findCollection(principal.accountId, target.collection)) !== undefined;
+    const allowed = allowedMethods(target.kind, exists);
+    if (method === 'OPTIONS') return options(r, allowed);
+    if (!allowed.includes(method)) throw exists ? new DavError(405, `${method} is not allowed here`) : new DavError(404, 'no such collection');
+    switch (method) {
       case 'PROPFIND':
         return await propfind(r, target);
       case 'REPORT':
@@ -130,10 +137,10 @@ export async function handleDav(hub: Hub, principal: Principal, req: IncomingMes
         return await mkcol(r, target);
       case 'PROPPATCH':
         return await proppatch(r, target);
-      default:
-        throw new DavError(405, `${req.method} is not supported here`);
     }
   } catch (err) {
+    // A 405 names the methods that would work (RFC 9110 §15.5.6).
+    if (err instanceof DavError && err.status === 405 && target) r.res.setHeader('allow', allowHeader(allowedMethods(target.kind)));
     if (err instanceof ResourceError) return sendError(r, resourceErrorToDav(err));
     if (err instanceof ProtocolError) return sendError(r, new DavError(err.status === 'bodyTooLarge' ? 413 : 400, err.message));
     if (err instanceof XmlDecodeError) return sendError(r, new DavError(400, err.message));
@@ -149,11 +156,11 @@ export function wellKnownRedirect(res: ServerResponse): void {
   res.end();
 }
 
-function options({ res, req }: Request): void {
+function options({ res, req }: Request, allowed: string[]): void {
   req.resume();
   res.writeHead(200, {
     dav: '1, 3, addressbook, calendar-access, extended-mkcol, sync-collection',
-    allow: 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCOL, MKCALENDAR',
+    allow: allowHeader(allowed),
     'content-length': 0,
   });
   res.end();
@@ -467,7 +474,14 @@ async function put(r: Request, target: Target): Promise<void> {
 }
 
 async function remove(r: Request, target: Target): Promise<void> {
-  if (target.kind !== 'item') throw new DavError(405, 'collections cannot be deleted here yet');
+  if (target.kind === 'collection') {
+    r.req.resume();
+    if (!(await deleteCollectionNamed(r.hub, r.principal.accountId, target.collection))) throw new DavError(404, 'no such collection');
+    r.res.writeHead(204, { 'content-length': 0 });
+    r.res.end();
+    return;
+  }
+  if (target.kind !== 'item') throw new DavError(405, 'only collections and items can be deleted');
   const c = await collectionByName(r, target.collection);
   r.req.resume();
   await r.hub.deleteResource(clientOf(r, c.kind), c.id, target.name, { ifMatch: header(r.req, 'if-match') });
