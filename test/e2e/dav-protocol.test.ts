@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { easAccount, folderEntries, textAt } from '../support/eas-client.js';
-import { postJson, startTestServer, vcard, type TestServer } from '../support/server.js';
+import { postJson, startTestServer, vcard, vevent, type TestServer } from '../support/server.js';
 import { newAccount, syncOnce } from '../support/sync.js';
 
 /**
@@ -154,4 +154,49 @@ test('DELETE of a collection removes it for every sync point; 405 carries Allow,
   const other = await newAccount(server);
   assert.equal((await dav('DELETE', `${home}contacts/`, { auth: other.authorization })).status, 404);
   assert.equal((await dav('PROPFIND', `${home}contacts/`, { auth: a.authorization, depth: '0', body: propfind('d:getetag') })).status, 207);
+});
+
+test('sync-collection: an empty <prop/> still gives each member a propstat, an unknown sync-level is 400, the home lists supported-report-set', async () => {
+  const a = await newAccount(server);
+  const calendar = `/dav/users/${a.accountName}/calendar/`;
+  for (const uid of ['one', 'two']) {
+    assert.equal((await dav('PUT', `${calendar}${uid}.ics`, { auth: a.authorization, body: vevent(uid, uid), headers: { 'content-type': 'text/calendar' } })).status, 201);
+  }
+  const sync = (level: string, token = '') =>
+    dav('REPORT', calendar, {
+      auth: a.authorization,
+      body: `<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>${token}</d:sync-token><d:sync-level>${level}</d:sync-level><d:prop/></d:sync-collection>`,
+    });
+  const res = await sync('1');
+  assert.equal(res.status, 207, res.text);
+  const members = responses(res.text);
+  assert.deepEqual(members.map((m) => m.href).sort(), [`${calendar}one.ics`, `${calendar}two.ics`]);
+  for (const m of members) assert.match(m.raw, /^<d:href>[^<]*<\/d:href><d:propstat><d:prop\/><d:status>HTTP\/1.1 200 OK<\/d:status><\/d:propstat>$/, `a changed member carries a propstat: ${m.raw}`);
+  const token = /<d:sync-token>([^<]*)<\/d:sync-token>/.exec(res.text)?.[1] ?? '';
+  assert.equal((await dav('DELETE', `${calendar}two.ics`, { auth: a.authorization })).status, 204);
+  const [two, ...rest] = responses((await sync('1', token)).text);
+  assert.equal(rest.length, 0);
+  assert.equal(two?.href, `${calendar}two.ics`);
+  assert.match(two?.raw ?? '', /^<d:href>[^<]*<\/d:href><d:status>HTTP\/1.1 404 Not Found<\/d:status>$/, 'a deleted member carries its status only');
+  assert.equal((await sync('infinite')).status, 207, 'infinite lists the same members: collections hold no collections');
+  for (const level of ['2', 'bogus', '']) {
+    const bad = await sync(level);
+    assert.equal(bad.status, 400, `sync-level ${JSON.stringify(level)}: ${bad.text}`);
+  }
+
+  const home = await dav('PROPFIND', `/dav/users/${a.accountName}/`, { auth: a.authorization, depth: '0', body: propfind('d:supported-report-set') });
+  assert.equal(home.status, 207);
+  assert.match(home.text, /<d:propstat><d:prop><d:supported-report-set\/><\/d:prop><d:status>HTTP\/1.1 200 OK/, `the home supports no report, and says so: ${home.text}`);
+});
+
+test('a PUT of malformed data is refused with the precondition and no internal error text', async () => {
+  const a = await newAccount(server);
+  const calendar = `/dav/users/${a.accountName}/calendar/`;
+  // An empty RRULE made ical.js throw a TypeError whose text reached the body.
+  const malformed = vevent('bad-rule', 'Bad rule', '20260110T100000Z', '20260110T110000Z', 'RRULE:\r\n');
+  const res = await dav('PUT', `${calendar}bad-rule.ics`, { auth: a.authorization, body: malformed, headers: { 'content-type': 'text/calendar' } });
+  assert.equal(res.status, 403, res.text);
+  assert.match(res.text, /<cal:valid-calendar-data\/>/);
+  assert.doesNotMatch(res.text, /TypeError|Cannot read|undefined|properties of/, `no internal message: ${res.text}`);
+  assert.match(res.text, /bad date or recurrence/, 'the message still says what is wrong');
 });

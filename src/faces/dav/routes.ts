@@ -291,7 +291,8 @@ const getters = new Map<string, PropGetter>([
   [
     key({ ns: ns.dav, name: 'supported-report-set' }),
     ({ target, view }) => {
-      if (target.kind !== 'collection' || !view) return undefined;
+      // Reports run on collections only; every other resource supports none, and says so.
+      if (target.kind !== 'collection' || !view) return '';
       const reports = view.collection.kind === 'contacts' ? [element({ ns: ns.carddav, name: 'addressbook-multiget' }), element({ ns: ns.carddav, name: 'addressbook-query' })] : [element({ ns: ns.caldav, name: 'calendar-multiget' }), element({ ns: ns.caldav, name: 'calendar-query' }), element({ ns: ns.caldav, name: 'free-busy-query' })];
       return [...reports, dav('sync-collection')].map((rep) => dav('supported-report', dav('report', rep))).join('');
     },
@@ -609,6 +610,9 @@ async function report(r: Request, target: Target): Promise<void> {
   };
   const xml = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
     if (body.name === 'sync-collection' && body.ns === ns.dav) {
+      // Collections hold no collections, so level 1 and infinite list the same members (RFC 6578 §3.3).
+      const level = childOf(body, ns.dav, 'sync-level')?.text.trim();
+      if (level !== undefined && level !== '1' && level !== 'infinite') throw new DavError(400, 'sync-level must be 1 or infinite');
       const from = await parseSyncToken(childOf(body, ns.dav, 'sync-token')?.text.trim() ?? '', view);
       const limitText = childOf(childOf(body, ns.dav, 'limit'), ns.dav, 'nresults')?.text.trim();
       const limit = Math.min(syncPageMax, limitText && /^\d{1,9}$/.test(limitText) && Number(limitText) > 0 ? Number(limitText) : syncPageMax);
