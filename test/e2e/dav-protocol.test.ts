@@ -150,6 +150,19 @@ test('DELETE of a collection removes it for every sync point; 405 carries Allow,
     folderEntries(changes, 'Delete').map((f) => f.id),
     [familyId],
   );
+  // A calendar made without a component set is two collections (docs/dav.md § Calendars made without a
+  // component set): its tasks part is not served on its own, and deleting the calendar deletes both.
+  const errands = `${home}errands/`;
+  assert.equal((await dav('MKCALENDAR', errands, { auth: a.authorization })).status, 201);
+  const names = async () => ((await (await fetch(`${server.url}/api/v1/collections`, { headers: { authorization: a.authorization } })).json()) as { collections: Array<{ name: string }> }).collections.map((c) => c.name);
+  assert.ok((await names()).includes('errands.tasks'));
+  assert.equal((await dav('DELETE', `${home}errands.tasks/`, { auth: a.authorization })).status, 404, 'the tasks part is not a DAV collection');
+  assert.equal((await dav('OPTIONS', `${home}errands.tasks/`, { auth: a.authorization })).headers.get('allow'), 'OPTIONS, MKCOL, MKCALENDAR');
+  assert.equal((await dav('DELETE', errands, { auth: a.authorization })).status, 204);
+  assert.deepEqual(
+    (await names()).filter((n) => n.startsWith('errands')),
+    [],
+  );
   // Another account cannot delete this one's collections: its paths are 404.
   const other = await newAccount(server);
   assert.equal((await dav('DELETE', `${home}contacts/`, { auth: other.authorization })).status, 404);

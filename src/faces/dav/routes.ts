@@ -11,7 +11,7 @@ import type { CollectionRow } from '../../store/store.js';
 import type { Principal } from '../../server/auth/authenticate.js';
 import { readBody } from '../../server/http.js';
 import { readCalendarData, type CalendarDataTransform } from './calendar-data.js';
-import { deleteCollectionNamed } from './collection-delete.js';
+import { deleteCollection } from './collection-delete.js';
 import { FilterError, indexedRange, matchesCalendar, matchesCard, readCalendarQuery, readCardQuery } from './filters.js';
 import { freeBusy } from './free-busy.js';
 import { allowedMethods, allowHeader } from './methods.js';
@@ -116,7 +116,7 @@ export async function handleDav(hub: Hub, principal: Principal, req: IncomingMes
     if (!target || ('user' in target && target.user !== principal.accountName)) throw new DavError(404, 'not found');
     const method = req.method ?? '';
     // Only a collection's methods depend on whether it exists: a path that names none can only be made.
-    const exists = target.kind !== 'collection' || (await r.hub.accounts.findCollection(principal.accountId, target.collection)) !== undefined;
+    const exists = target.kind !== 'collection' || (await servedCollection(r, target.collection)) !== undefined;
     const allowed = allowedMethods(target.kind, exists);
     if (method === 'OPTIONS') return options(r, allowed);
     if (!allowed.includes(method)) throw exists ? new DavError(405, `${method} is not allowed here`) : new DavError(404, 'no such collection');
@@ -201,10 +201,15 @@ function contentCondition(kind: CollectionKind, reason: ResourceError['reason'])
   return { ns: ns.caldav, name: reason === 'wrongKind' ? 'supported-calendar-component' : 'valid-calendar-data' };
 }
 
-async function collectionByName(r: Request, name: string): Promise<CollectionRow> {
+/** The collection a DAV path names, if it is served. A calendar's tasks collection is served as part of the calendar, not on its own (docs/dav.md § Calendars). */
+async function servedCollection(r: Request, name: string): Promise<CollectionRow | undefined> {
   const found = await r.hub.accounts.findCollection(r.principal.accountId, name);
-  // A calendar's tasks collection is served as part of the calendar, not on its own (docs/dav.md § Calendars).
-  if (!found || found.calendarId !== null) throw new DavError(404, 'no such collection');
+  return found && found.calendarId === null ? found : undefined;
+}
+
+async function collectionByName(r: Request, name: string): Promise<CollectionRow> {
+  const found = await servedCollection(r, name);
+  if (!found) throw new DavError(404, 'no such collection');
   return found;
 }
 
@@ -477,7 +482,7 @@ async function put(r: Request, target: Target): Promise<void> {
 async function remove(r: Request, target: Target): Promise<void> {
   if (target.kind === 'collection') {
     r.req.resume();
-    if (!(await deleteCollectionNamed(r.hub, r.principal.accountId, target.collection))) throw new DavError(404, 'no such collection');
+    if (!(await deleteCollection(r.hub, await collectionByName(r, target.collection)))) throw new DavError(404, 'no such collection');
     r.res.writeHead(204, { 'content-length': 0 });
     r.res.end();
     return;
