@@ -38,6 +38,15 @@ function reject(status: StatusCode, message: string): ContentCheck {
 }
 
 /**
+ * What a parse or date error says to the client: ical.js's own complaints (they quote the client's
+ * value) are shown; a JavaScript error from inside it (a TypeError on a malformed rule) is internal
+ * text, never sent (docs/dav.md § Writes and conflicts).
+ */
+function complaint(err: unknown): string {
+  return err instanceof Error && (err.constructor === Error || err.name === 'ParserError') ? err.message : 'a value is malformed';
+}
+
+/**
  * `kinds`: what the collection holds; several calendar kinds for a calendar that holds events and tasks
  * (docs/dav.md § Calendars). `budget`: what ical.js may spend evaluating dates and rules, shared by every
  * item of one request (RuleBudget.forRequest); an item checked on its own gets a request's budget for its size.
@@ -61,7 +70,7 @@ export function checkItemContent(kinds: CollectionKind | readonly CollectionKind
   try {
     jcal = ICAL.parse(data);
   } catch (err) {
-    return reject('invalidItem', `cannot parse: ${(err as Error).message}`);
+    return reject('invalidItem', `cannot parse: ${complaint(err)}`);
   }
   if (!Array.isArray(jcal) || typeof jcal[0] !== 'string') {
     return reject('invalidItem', 'expected exactly one vCard or VCALENDAR object');
@@ -189,7 +198,7 @@ function checkCalendar(calendar: ICAL.Component, kinds: ReadonlyArray<Exclude<Co
     // The request's budget was spent before even the start could be placed: the item counts as open
     // at both ends, so date-range filters always include it (docs/architecture.md).
     if (err instanceof RuleBudgetExceeded) span = { startMs: null, endMs: null };
-    else return reject('invalidItem', `bad date or recurrence: ${(err as Error).message}`);
+    else return reject('invalidItem', `bad date or recurrence: ${complaint(err)}`);
   }
   return { ok: true, kind, index: { uid, title: typeof title === 'string' ? title : '', ...span, name: null, contactKeys: [] } };
 }

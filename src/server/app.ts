@@ -77,14 +77,14 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
       }
       return lowerPath === easPath ? eas.handle(easPrincipal, req, res, url) : autodiscover(easPrincipal, req, res, publicUrl);
     }
-    // Clients given only the server's address look for DAV there (and at the well-known paths).
-    const davProbe = path === '/' && (req.method === 'PROPFIND' || req.method === 'OPTIONS');
-    if (davProbe || wellKnown.includes(path.replace(/\/$/, '').toLowerCase())) {
+    // Clients given only the server's address look for DAV there (and at the well-known paths). A PROPFIND
+    // on / is answered in place: clients that follow a redirect drop its body (docs/dav.md § Setting up a client).
+    if ((path === '/' && req.method === 'OPTIONS') || wellKnown.includes(path.replace(/\/$/, '').toLowerCase())) {
       req.resume();
       return wellKnownRedirect(res);
     }
     if (path === sessionPath || path === passwordPath) return sessionRoutes.handle(req, res, path);
-    const isDav = path.startsWith(davPrefix) || path === davPrefix.slice(0, -1);
+    const isDav = path.startsWith(davPrefix) || path === davPrefix.slice(0, -1) || (path === '/' && req.method === 'PROPFIND');
     if (!isDav && !path.startsWith(nativePrefix)) {
       if (req.method === 'GET' || req.method === 'HEAD') return serveWebApp(config.webDir, req, res, path);
       return send(req, res, 404, 'application/json', JSON.stringify({ version: protocolVersion, status: 'notFound', message: `no route ${path}` }));

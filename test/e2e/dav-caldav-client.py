@@ -1,7 +1,7 @@
 """
 A python-caldav client (Debian's python3-caldav 0.11) for test/e2e/dav-caldav-python.test.ts.
 
-Run as: dav-caldav-client.py PHASE URL USER PASSWORD STATE_FILE
+Run as: dav-caldav-client.py PHASE URL USER PASSWORD STATE_FILE (URL: the DAV root, or the server's own root)
 
 Each phase is one client session against the server; between phases the test's native SDK device
 makes its own changes. The state file carries what a real client keeps between runs (the sync token
@@ -159,6 +159,18 @@ elif phase == "tasks":
     out["todos"] = uids(calendar.todos(include_completed=True))
     out["events"] = uids(calendar.events())
     out["synced"] = [o["url"] for o in described(calendar.objects_by_sync_token(load_objects=True))]
+
+elif phase == "root":
+    # Given only the server's address: PROPFIND / must name the principal and the home (no redirect,
+    # which would drop the PROPFIND body). Then a whole round trip in the calendar found that way.
+    principal, calendars, calendar = find_calendar()
+    out["principal"] = str(principal.url)
+    out["calendarHomeSet"] = str(principal.calendar_home_set.url)
+    out["calendars"] = sorted(str(c.url) for c in calendars)
+    saved = calendar.save_event(ics("py-root", "Found from the root", "20260402"))
+    out["saved"] = {"url": str(saved.url), "summary": summary(calendar.event_by_uid("py-root"))}
+    saved.delete()
+    out["afterDelete"] = uids(calendar.events())
 
 else:
     sys.exit(f"unknown phase {phase}")

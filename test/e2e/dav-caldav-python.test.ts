@@ -38,9 +38,9 @@ interface Synced {
 }
 
 /** Runs one phase of the Python client without blocking: the server under test lives in this process. */
-function caldavClient(phase: string, user: string, password: string, state: string): Promise<any> {
+function caldavClient(phase: string, user: string, password: string, state: string, url = `${server.url}/dav/`): Promise<any> {
   return new Promise((resolvePhase, reject) => {
-    const child = spawn(python, [script, phase, `${server.url}/dav/`, user, password, state], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python, [script, phase, url, user, password, state], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -164,4 +164,16 @@ test('python-caldav save_todo and save_event on a calendar it makes with its def
   assert.deepEqual(result.todos, ['py-todo']);
   assert.deepEqual(result.events, ['py-errand-event']);
   assert.deepEqual(result.synced, [`${base}py-errand-event.ics`, `${base}py-todo.ics`]);
+});
+
+test('python-caldav given only the server address (no path) finds the principal, the home and the calendars', async () => {
+  const account = await newAccount(server);
+  const user = account.accountName;
+  // python-caldav sends PROPFIND / for current-user-principal; a redirect would lose the body (docs/dav.md § Setting up a client).
+  const root = await caldavClient('root', user, account.password, join(work, 'root-state.json'), server.url);
+  assert.equal(root.principal, `${server.url}/dav/principals/${user}/`);
+  assert.equal(root.calendarHomeSet, `${server.url}/dav/users/${user}/`);
+  assert.deepEqual(root.calendars, ['calendar', 'notes', 'tasks'].map((c) => `${server.url}/dav/users/${user}/${c}/`));
+  assert.deepEqual(root.saved, { url: `${server.url}/dav/users/${user}/calendar/py-root.ics`, summary: 'Found from the root' });
+  assert.deepEqual(root.afterDelete, []);
 });

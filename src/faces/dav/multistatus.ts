@@ -55,9 +55,13 @@ const reasons: Record<number, string> = { 200: 'OK', 403: 'Forbidden', 404: 'Not
 /** A `<propstat>` of these properties, empty, with one status (nothing when there are none). */
 export const propstat = (names: PropName[], code: number) => (names.length === 0 ? '' : dav('propstat', dav('prop', names.map((n) => element(n)).join('')) + dav('status', statusLine(code))));
 
-/** One resource's `<response>`: found properties under 200, unknown ones under 404. */
+/**
+ * One resource's `<response>`: found properties under 200, unknown ones under 404. With no property
+ * asked for (an empty `<prop/>`) it still carries an empty 200 propstat: a response holds a status or
+ * a propstat (RFC 4918 §14.24), and a changed member in sync-collection a propstat (RFC 6578 §3.2).
+ */
 export function propResponse(path: string, found: string[], missing: PropName[]): string {
-  const foundStat = found.length === 0 ? '' : dav('propstat', dav('prop', found.join('')) + dav('status', statusLine(200)));
+  const foundStat = found.length === 0 && missing.length > 0 ? '' : dav('propstat', dav('prop', found.join('')) + dav('status', statusLine(200)));
   return dav('response', href(path) + foundStat + propstat(missing, 404));
 }
 

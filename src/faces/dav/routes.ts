@@ -11,8 +11,10 @@ import type { CollectionRow } from '../../store/store.js';
 import type { Principal } from '../../server/auth/authenticate.js';
 import { readBody } from '../../server/http.js';
 import { readCalendarData, type CalendarDataTransform } from './calendar-data.js';
+import { deleteCollection } from './collection-delete.js';
 import { FilterError, indexedRange, matchesCalendar, matchesCard, readCalendarQuery, readCardQuery } from './filters.js';
 import { freeBusy } from './free-busy.js';
+import { allowedMethods, allowHeader } from './methods.js';
 import { ReadBudget, readTimeRange } from './time-range.js';
 import { dav, element, errorBody, href, hrefAsSent, Multistatus, ns, propResponse, propstat, statusResponse, xmlDocument, type PropName } from './multistatus.js';
 
@@ -34,7 +36,8 @@ export const wellKnown = ['/.well-known/carddav', '/.well-known/caldav'];
 const syncPageMax = 1000;
 
 type Target =
-  | { kind: 'root' }
+  /** `at`: the server's own root, where clients given only the server's address send their first PROPFIND. */
+  | { kind: 'root'; at?: '/' }
   | { kind: 'principals' }
   | { kind: 'principal'; user: string }
   | { kind: 'home'; user: string }
@@ -48,7 +51,7 @@ const principalOf = (user: string) => `/dav/principals/${user}/`;
 function pathOf(target: Target): string {
   switch (target.kind) {
     case 'root':
-      return davPrefix;
+      return target.at ?? davPrefix;
     case 'principals':
       return '/dav/principals/';
     case 'principal':
@@ -64,6 +67,7 @@ function pathOf(target: Target): string {
 
 /** What a request path names. Each segment is percent-decoded here and nowhere else (docs/dav.md § Names in URLs). */
 function parseTarget(path: string): Target | undefined {
+  if (path === '/') return { kind: 'root', at: '/' };
   const parts = path.slice(davPrefix.length).split('/').map(decodeSegment);
   if (parts.some((p) => p === undefined)) return undefined;
   const [a, b, c, d] = parts as string[];
@@ -106,12 +110,17 @@ interface Request {
 
 export async function handleDav(hub: Hub, principal: Principal, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const r: Request = { hub, principal, req, res, path };
+  const target = parseTarget(path);
   try {
-    if (req.method === 'OPTIONS') return options(r);
-    const target = parseTarget(path);
     // Another account's paths are indistinguishable from paths that do not exist.
     if (!target || ('user' in target && target.user !== principal.accountName)) throw new DavError(404, 'not found');
-    switch (req.method) {
+    const method = req.method ?? '';
+    // Only a collection's methods depend on whether it exists: a path that names none can only be made.
+    const exists = target.kind !== 'collection' || (await servedCollection(r, target.collection)) !== undefined;
+    const allowed = allowedMethods(target.kind, exists);
+    if (method === 'OPTIONS') return options(r, allowed);
+    if (!allowed.includes(method)) throw exists ? new DavError(405, `${method} is not allowed here`) : new DavError(404, 'no such collection');
+    switch (method) {
       case 'PROPFIND':
         return await propfind(r, target);
       case 'REPORT':
@@ -128,10 +137,10 @@ export async function handleDav(hub: Hub, principal: Principal, req: IncomingMes
         return await mkcol(r, target);
       case 'PROPPATCH':
         return await proppatch(r, target);
-      default:
-        throw new DavError(405, `${req.method} is not supported here`);
     }
   } catch (err) {
+    // A 405 names the methods that would work (RFC 9110 §15.5.6).
+    if (err instanceof DavError && err.status === 405 && target) r.res.setHeader('allow', allowHeader(allowedMethods(target.kind)));
     if (err instanceof ResourceError) return sendError(r, resourceErrorToDav(err));
     if (err instanceof ProtocolError) return sendError(r, new DavError(err.status === 'bodyTooLarge' ? 413 : 400, err.message));
     if (err instanceof XmlDecodeError) return sendError(r, new DavError(400, err.message));
@@ -147,11 +156,11 @@ export function wellKnownRedirect(res: ServerResponse): void {
   res.end();
 }
 
-function options({ res, req }: Request): void {
+function options({ res, req }: Request, allowed: string[]): void {
   req.resume();
   res.writeHead(200, {
     dav: '1, 3, addressbook, calendar-access, extended-mkcol, sync-collection',
-    allow: 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCOL, MKCALENDAR',
+    allow: allowHeader(allowed),
     'content-length': 0,
   });
   res.end();
@@ -192,10 +201,15 @@ function contentCondition(kind: CollectionKind, reason: ResourceError['reason'])
   return { ns: ns.caldav, name: reason === 'wrongKind' ? 'supported-calendar-component' : 'valid-calendar-data' };
 }
 
-async function collectionByName(r: Request, name: string): Promise<CollectionRow> {
+/** The collection a DAV path names, if it is served. A calendar's tasks collection is served as part of the calendar, not on its own (docs/dav.md § Calendars). */
+async function servedCollection(r: Request, name: string): Promise<CollectionRow | undefined> {
   const found = await r.hub.accounts.findCollection(r.principal.accountId, name);
-  // A calendar's tasks collection is served as part of the calendar, not on its own (docs/dav.md § Calendars).
-  if (!found || found.calendarId !== null) throw new DavError(404, 'no such collection');
+  return found && found.calendarId === null ? found : undefined;
+}
+
+async function collectionByName(r: Request, name: string): Promise<CollectionRow> {
+  const found = await servedCollection(r, name);
+  if (!found) throw new DavError(404, 'no such collection');
   return found;
 }
 
@@ -272,8 +286,9 @@ const getters = new Map<string, PropGetter>([
   [key({ ns: ns.dav, name: 'principal-URL' }), ({ r }) => href(principalOf(r.principal.accountName))],
   [key({ ns: ns.dav, name: 'owner' }), ({ r }) => href(principalOf(r.principal.accountName))],
   [key({ ns: ns.dav, name: 'principal-collection-set' }), () => href('/dav/principals/')],
-  [key({ ns: ns.carddav, name: 'addressbook-home-set' }), ({ r, target }) => (target.kind === 'principal' ? href(homeOf(r.principal.accountName)) : undefined)],
-  [key({ ns: ns.caldav, name: 'calendar-home-set' }), ({ r, target }) => (target.kind === 'principal' ? href(homeOf(r.principal.accountName)) : undefined)],
+  // On the root too, as Radicale does: a client given only the server's address finds the homes in one PROPFIND.
+  [key({ ns: ns.carddav, name: 'addressbook-home-set' }), ({ r, target }) => (target.kind === 'principal' || target.kind === 'root' ? href(homeOf(r.principal.accountName)) : undefined)],
+  [key({ ns: ns.caldav, name: 'calendar-home-set' }), ({ r, target }) => (target.kind === 'principal' || target.kind === 'root' ? href(homeOf(r.principal.accountName)) : undefined)],
   [
     key({ ns: ns.dav, name: 'current-user-privilege-set' }),
     () => ['read', 'write', 'write-properties', 'write-content', 'bind', 'unbind', 'read-current-user-privilege-set'].map((p) => dav('privilege', dav(p))).join(''),
@@ -281,7 +296,8 @@ const getters = new Map<string, PropGetter>([
   [
     key({ ns: ns.dav, name: 'supported-report-set' }),
     ({ target, view }) => {
-      if (target.kind !== 'collection' || !view) return undefined;
+      // Reports run on collections only; every other resource supports none, and says so.
+      if (target.kind !== 'collection' || !view) return '';
       const reports = view.collection.kind === 'contacts' ? [element({ ns: ns.carddav, name: 'addressbook-multiget' }), element({ ns: ns.carddav, name: 'addressbook-query' })] : [element({ ns: ns.caldav, name: 'calendar-multiget' }), element({ ns: ns.caldav, name: 'calendar-query' }), element({ ns: ns.caldav, name: 'free-busy-query' })];
       return [...reports, dav('sync-collection')].map((rep) => dav('supported-report', dav('report', rep))).join('');
     },
@@ -385,7 +401,7 @@ async function propfind(r: Request, target: Target): Promise<void> {
   };
   switch (target.kind) {
     case 'root':
-      await respond(davPrefix, { r, target });
+      await respond(pathOf(target), { r, target });
       break;
     case 'principals':
       // The principal collection: each user sees their own principal only.
@@ -464,7 +480,14 @@ async function put(r: Request, target: Target): Promise<void> {
 }
 
 async function remove(r: Request, target: Target): Promise<void> {
-  if (target.kind !== 'item') throw new DavError(405, 'collections cannot be deleted here yet');
+  if (target.kind === 'collection') {
+    r.req.resume();
+    if (!(await deleteCollection(r.hub, await collectionByName(r, target.collection)))) throw new DavError(404, 'no such collection');
+    r.res.writeHead(204, { 'content-length': 0 });
+    r.res.end();
+    return;
+  }
+  if (target.kind !== 'item') throw new DavError(405, 'only collections and items can be deleted');
   const c = await collectionByName(r, target.collection);
   r.req.resume();
   await r.hub.deleteResource(clientOf(r, c.kind), c.id, target.name, { ifMatch: header(r.req, 'if-match') });
@@ -592,6 +615,9 @@ async function report(r: Request, target: Target): Promise<void> {
   };
   const xml = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
     if (body.name === 'sync-collection' && body.ns === ns.dav) {
+      // Collections hold no collections, so level 1 and infinite list the same members (RFC 6578 §3.3).
+      const level = childOf(body, ns.dav, 'sync-level')?.text.trim();
+      if (level !== undefined && level !== '1' && level !== 'infinite') throw new DavError(400, 'sync-level must be 1 or infinite');
       const from = await parseSyncToken(childOf(body, ns.dav, 'sync-token')?.text.trim() ?? '', view);
       const limitText = childOf(childOf(body, ns.dav, 'limit'), ns.dav, 'nresults')?.text.trim();
       const limit = Math.min(syncPageMax, limitText && /^\d{1,9}$/.test(limitText) && Number(limitText) > 0 ? Number(limitText) : syncPageMax);
