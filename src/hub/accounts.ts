@@ -57,6 +57,7 @@ export class Accounts {
   private readonly revocationListeners: Array<(tokenId: string) => void> = [];
   private readonly sessionEndListeners: Array<(idHash: string) => void> = [];
   private readonly passwordListeners: Array<(accountId: string) => void> = [];
+  private readonly collectionDeletedListeners: Array<(accountId: string, collectionIds: readonly string[]) => void> = [];
 
   constructor(
     private readonly store: Store,
@@ -225,8 +226,23 @@ export class Accounts {
    * then on, and DAV clients see it gone from the home set.
    */
   async deleteCollection(accountId: string, collectionId: string): Promise<void> {
-    const deleted = await this.store.transaction((tx) => tx.deleteCollection(accountId, collectionId));
+    const deleted = await this.store.transaction(async (tx) => {
+      const row = await tx.getCollection(accountId, collectionId);
+      if (!row) return null;
+      // A calendar's tasks collection goes with it (by the store's cascade), so its devices are told too.
+      const ids = [row.id, ...tasksPartsOf(await tx.listCollections(accountId), row).map((part) => part.id)];
+      return (await tx.deleteCollection(accountId, collectionId)) ? ids : null;
+    });
     if (!deleted) throw new ProtocolError('notFound', 'no such collection');
+    for (const listener of this.collectionDeletedListeners) listener(accountId, deleted);
+  }
+
+  /**
+   * Called after each collection deletion made in this process: the items go by the store's cascade,
+   * without change rows, so push tells connected devices to sync (docs/protocol.md §18.5).
+   */
+  onCollectionDeleted(listener: (accountId: string, collectionIds: readonly string[]) => void): void {
+    this.collectionDeletedListeners.push(listener);
   }
 
   async findCollection(accountId: string, name: string): Promise<CollectionRow | undefined> {

@@ -83,6 +83,7 @@ export class PushHub implements CommitObserver<Delivery[]> {
     accounts.onTokenRevoked((tokenId) => this.closeToken(tokenId));
     accounts.onSessionEnded((idHash) => this.closeSession(idHash));
     accounts.onPasswordChanged((accountId) => void this.closeLapsed((channel) => channel.accountId === accountId));
+    accounts.onCollectionDeleted((accountId, collectionIds) => this.askToSync(accountId, collectionIds));
   }
 
   start(): void {
@@ -158,9 +159,14 @@ export class PushHub implements CommitObserver<Delivery[]> {
     return this.channels.get(accountId)?.get(deviceId);
   }
 
-  /** Asks every connected device of the account to sync now; returns how many were asked. */
-  askToSync(accountId: string): number {
-    const devices = [...(this.channels.get(accountId)?.values() ?? [])];
+  /**
+   * Asks every connected device of the account to sync now, or only those that subscribed to one of
+   * `collectionIds`; returns how many were asked.
+   */
+  askToSync(accountId: string, collectionIds?: readonly string[]): number {
+    const devices = [...(this.channels.get(accountId)?.values() ?? [])].filter(
+      (channel) => !collectionIds || !channel.collections || collectionIds.some((id) => channel.collections?.has(id)),
+    );
     for (const channel of devices) channel.send({ type: 'syncRequest' });
     return devices.length;
   }

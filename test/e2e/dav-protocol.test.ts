@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { easAccount, folderEntries, textAt } from '../support/eas-client.js';
+import { openRawChannel } from '../support/push.js';
 import { postJson, startTestServer, vcard, vevent, type TestServer } from '../support/server.js';
 import { newAccount, syncOnce } from '../support/sync.js';
 
@@ -132,8 +133,19 @@ test('DELETE of a collection removes it for every sync point; 405 carries Allow,
     assert.ok(allow(res.headers).includes('OPTIONS'));
   }
 
+  // Push: the items go without a notice each, so devices subscribed to the collection (or to all) are asked to sync.
+  const contactsId = (await (await fetch(`${server.url}/api/v1/collections`, { headers: { authorization: a.authorization } })).json() as { collections: Array<{ id: string; name: string }> }).collections.find((c) => c.name === 'contacts')?.id as string;
+  const subscribed = openRawChannel(server.url, { device: 'push-family', collections: familyId }, { authorization: a.authorization });
+  const everything = openRawChannel(server.url, { device: 'push-all' }, { authorization: a.authorization });
+  const elsewhere = openRawChannel(server.url, { device: 'push-contacts', collections: contactsId }, { authorization: a.authorization });
+  for (const c of [subscribed, everything, elsewhere]) await c.next((m) => m.type === 'hello');
+
   const deleted = await dav('DELETE', book, { auth: a.authorization });
   assert.equal(deleted.status, 204, deleted.text);
+  await subscribed.next((m) => m.type === 'syncRequest');
+  await everything.next((m) => m.type === 'syncRequest');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.ok(!elsewhere.messages.some((m) => m.type === 'syncRequest'), 'a device subscribed to other collections is left alone');
   // DAV: gone from the home, and the collection and its members answer 404.
   const listing = await dav('PROPFIND', home, { auth: a.authorization, depth: '1', body: propfind('d:resourcetype') });
   assert.ok(!responses(listing.text).some((r) => r.href === book), 'the home no longer lists it');
@@ -158,7 +170,12 @@ test('DELETE of a collection removes it for every sync point; 405 carries Allow,
   assert.ok((await names()).includes('errands.tasks'));
   assert.equal((await dav('DELETE', `${home}errands.tasks/`, { auth: a.authorization })).status, 404, 'the tasks part is not a DAV collection');
   assert.equal((await dav('OPTIONS', `${home}errands.tasks/`, { auth: a.authorization })).headers.get('allow'), 'OPTIONS, MKCOL, MKCALENDAR');
+  const tasksId = (await (await fetch(`${server.url}/api/v1/collections`, { headers: { authorization: a.authorization } })).json() as { collections: Array<{ id: string; name: string }> }).collections.find((c) => c.name === 'errands.tasks')?.id as string;
+  const tasksDevice = openRawChannel(server.url, { device: 'push-errands-tasks', collections: tasksId }, { authorization: a.authorization });
+  await tasksDevice.next((m) => m.type === 'hello');
   assert.equal((await dav('DELETE', errands, { auth: a.authorization })).status, 204);
+  await tasksDevice.next((m) => m.type === 'syncRequest');
+  for (const c of [subscribed, everything, elsewhere, tasksDevice]) c.socket.close();
   assert.deepEqual(
     (await names()).filter((n) => n.startsWith('errands')),
     [],
