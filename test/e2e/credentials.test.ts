@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -146,6 +146,20 @@ test('changing the password through the API ends every session, channel, ticket 
   assert.equal((await call('/api/v1/session', { session: renewed })).status, 401);
 });
 
+/**
+ * `syncpoint user passwd` in a child process, awaited: the server in this process keeps serving meanwhile
+ * (a spawnSync froze it for seconds, and a kept-alive socket then closed under the next request).
+ */
+function passwd(name: string, input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const args = [bin, 'user', 'passwd', name, '--password-stdin', '--data', server.dataDir];
+    const child = execFile(process.execPath, args, { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    );
+    child.stdin?.end(input);
+  });
+}
+
 test('`syncpoint user passwd` in another process ends what the old password opened in the running server at once', async () => {
   const user = await account();
   const web = await signIn(user.accountName, user.password);
@@ -155,7 +169,7 @@ test('`syncpoint user passwd` in another process ends what the old password open
   const held = await heldPing(user.accountName, user.password);
 
   const started = Date.now();
-  const r = spawnSync(process.execPath, [bin, 'user', 'passwd', user.accountName, '--password-stdin', '--data', server.dataDir], { input: 'cli-new-password\n', encoding: 'utf8', timeout: 60_000 });
+  const r = await passwd(user.accountName, 'cli-new-password\n');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /changed the password/);
   assert.equal((await call('/api/v1/session', { session: web })).status, 401, 'the session ends at once');
@@ -167,10 +181,10 @@ test('`syncpoint user passwd` in another process ends what the old password open
   assert.ok(Date.now() - started < 10_000, `closed after ${Date.now() - started} ms`);
   assert.equal((await call('/api/v1/collections', { authorization: basic(user.accountName, 'cli-new-password') })).status, 200);
 
-  const unknown = spawnSync(process.execPath, [bin, 'user', 'passwd', 'nobody-here', '--password-stdin', '--data', server.dataDir], { input: 'whatever-password\n', encoding: 'utf8' });
+  const unknown = await passwd('nobody-here', 'whatever-password\n');
   assert.notEqual(unknown.status, 0);
   assert.match(unknown.stderr, /no account nobody-here/);
-  const short = spawnSync(process.execPath, [bin, 'user', 'passwd', user.accountName, '--password-stdin', '--data', server.dataDir], { input: 'short\n', encoding: 'utf8' });
+  const short = await passwd(user.accountName, 'short\n');
   assert.notEqual(short.status, 0);
   assert.equal((await call('/api/v1/collections', { authorization: basic(user.accountName, 'cli-new-password') })).status, 200, 'a refused change changes nothing');
 });
