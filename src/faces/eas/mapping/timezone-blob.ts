@@ -454,14 +454,12 @@ const blockCache = new Map<string, string | null>();
  * The component's TZID may be the zone's canonical name (UTC gives Etc/UTC). Callers get a fresh copy.
  */
 export function ianaVtimezone(tzid: string): ICAL.Component | null {
+  // Checked first: the library logs to the console when asked for a zone it lacks, and only the
+  // library's own names are cached, so clients' made-up TZIDs cannot grow the cache.
+  if (!ianaNames().has(tzid)) return null;
   if (!blockCache.has(tzid)) {
-    let text: string | null = null;
-    // Checked first: the library logs to the console when asked for a zone it lacks.
-    if (ianaNames().has(tzid)) {
-      const block = tzlib_get_ical_block(tzid);
-      if (Array.isArray(block) && block[0]) text = block[0];
-    }
-    blockCache.set(tzid, text);
+    const block = tzlib_get_ical_block(tzid);
+    blockCache.set(tzid, Array.isArray(block) && block[0] ? block[0] : null);
   }
   const text = blockCache.get(tzid);
   return text ? new ICAL.Component(ICAL.parse(text) as unknown as unknown[]) : null;
