@@ -1,7 +1,7 @@
 import ICAL from 'ical.js';
 import { child, children, el, type WbxmlElement } from '../wbxml/element.js';
-import { bodyFromEas, bodyToEas, cleanText, textOf } from './body.js';
-import { applyFields, assertValidItem, openDoc, prodId, writeProp, type Field, type JProp, type Slot } from './contact.js';
+import { bodyToEas, cleanText, textOf } from './body.js';
+import { applyFields, assertValidItem, bodyField, openDoc, prodId, slotBody, writeProp, type Field, type JProp, type Slot } from './contact.js';
 import type { FromEasContext, ItemMapper, ToEasOptions } from './item-mapper.js';
 
 /**
@@ -47,19 +47,7 @@ const summary: Field<NoteCtx> = {
   write: (slot, old) => [['summary', old?.[1] ?? {}, 'text', slot.value[0] as string]],
 };
 
-const description: Field<NoteCtx> = {
-  names: ['description'],
-  read(doc) {
-    const [first] = propsNamed(doc.props, 'description');
-    const v = first ? cleanText(str(first[1][3])) : '';
-    return first && v !== '' ? [{ key: 'Body', value: [v], lines: [first[0]] }] : [];
-  },
-  fromEas(ad) {
-    const v = bodyFromEas(ad);
-    return v === undefined ? [] : [{ key: 'Body', value: [v], lines: [] }];
-  },
-  write: (slot, old) => [['description', old?.[1] ?? {}, 'text', slot.value[0] as string]],
-};
+const description = bodyField<NoteCtx>('description');
 
 const categories: Field<NoteCtx> = {
   names: ['categories'],
@@ -115,7 +103,7 @@ export const noteMapper: ItemMapper = {
     const ctx: NoteCtx = { now: '' };
     const first = (f: Field<NoteCtx>) => f.read(doc, ctx)[0];
     const subject = first(summary);
-    const body = bodyToEas(first(description)?.value[0], options.bodyPreference);
+    const body = bodyToEas(slotBody(first(description)), options.bodyPreference);
     const modified = compactDateTime(first(stamp('last-modified'))?.value[0] ?? first(stamp('dtstamp'))?.value[0] ?? '');
     const cats = first(categories)?.value ?? [];
     return [
