@@ -36,7 +36,8 @@ import type { FromEasContext, ItemMapper, ToEasOptions } from './item-mapper.js'
  *   X-EVOLUTION-ANNIVERSARY are read too. Sent as YYYY-MM-DDT00:00:00.000Z; a client's date-time is
  *   rounded to the nearest UTC midnight (a client that sends local midnight as UTC keeps its date), so
  *   a date without a year (--MMDD) is not carried.
- * - WebPage ⇄ the first URL. NickName ⇄ NICKNAME. Categories ⇄ every CATEGORIES value. Body ⇄ NOTE.
+ * - WebPage ⇄ the first URL. NickName ⇄ NICKNAME. Categories ⇄ every CATEGORIES value. Body ⇄ NOTE, and an
+ *   RTF body the server cannot read ⇄ X-SYNCPOINT-EAS-RTF beside it (bodyField; body.ts bodyAfter).
  * - Picture ⇄ the first PHOTO when it is an inline JPEG of at most 48 KB in base64 (3.0 ENCODING=b or a
  *   data: URI); a larger, non-JPEG or linked photo is not sent and stays on the hub, and a picture from
  *   the client replaces it. Written as the card's version writes photos.

@@ -8,7 +8,8 @@ import type { FromEasContext, ItemMapper, ToEasOptions } from './item-mapper.js'
  * Notes: the hub's VJOURNAL (inside a VCALENDAR) ⇄ the ActiveSync Note class ([MS-ASNOTE], protocol
  * 14.0 and later).
  *
- * Subject ⇄ SUMMARY, Body ⇄ DESCRIPTION (the first one), Categories ⇄ every CATEGORIES value.
+ * Subject ⇄ SUMMARY, Body ⇄ DESCRIPTION (the first one; an RTF body the server cannot read is kept beside it,
+ * contact.ts bodyField), Categories ⇄ every CATEGORIES value.
  * LastModifiedDate is sent from LAST-MODIFIED (else DTSTAMP) and never taken from the client: every write
  * sets LAST-MODIFIED and DTSTAMP to the time of the write. MessageClass is always IPM.StickyNote.
  * A Change edits the note's master VJOURNAL line by line, like contacts (see contact.ts): everything else
