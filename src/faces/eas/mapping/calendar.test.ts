@@ -906,3 +906,15 @@ test('an Exception whose RTF body cannot be read keeps the series and its own bo
   assert.doesNotMatch(edited, /X-SYNCPOINT-EAS-RTF/);
   assert.match(vevents(edited)[1], /DESCRIPTION:moved\\, see you there/);
 });
+
+test('a protocol 16 occurrence edit (InstanceId) whose RTF body cannot be read keeps it in the override, beside the series text (issue 13 D5)', () => {
+  const out = occurrence(berlinMeeting, '2026-03-11T08:00:00.000Z', wire([cal('Subject', 'Retro'), asb('Body', asb('Type', '3'), asb('Data', '////'))]));
+  const [o] = overrideAt(out, 'RECURRENCE-ID;TZID=Europe/Berlin:20260311T090000');
+  assert.ok(o, out);
+  assert.equal(propLine(o, 'x-syncpoint-eas-rtf'), 'X-SYNCPOINT-EAS-RTF:////');
+  assert.equal(propLine(o, 'description'), propLine(master(berlinMeeting), 'description'));
+  assert.equal(master(out).hasProperty('x-syncpoint-eas-rtf'), false);
+  // A later edit of only the subject keeps it.
+  const again = occurrence(out, '2026-03-11T08:00:00.000Z', wire([cal('Subject', 'Retro (moved)')]));
+  assert.equal(propLine(overrideAt(again, 'RECURRENCE-ID;TZID=Europe/Berlin:20260311T090000')[0] as ICAL.Component, 'x-syncpoint-eas-rtf'), 'X-SYNCPOINT-EAS-RTF:////');
+});
