@@ -5,6 +5,7 @@ import {
   all,
   as,
   asb,
+  at,
   cal,
   changeCommand,
   collectionById,
@@ -15,15 +16,18 @@ import {
   commandsOf,
   easAccount,
   maybeText,
+  notes,
   ping,
   sleep,
   st,
   syncBody,
+  tasks,
   textAt,
   toXml,
   type EasClient,
   type EasResponse,
 } from '../support/eas-client.js';
+import { calendarObjects, putCalendarObject } from '../support/caldav.js';
 import { startTestServer, vcard, vevent, type TestServer } from '../support/server.js';
 import type { WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 
@@ -290,7 +294,7 @@ async function deviceErrors(authorization: string, deviceId: string): Promise<st
 }
 
 for (const version of versions) {
-  test(`Bodies (${version}): an RTF body keeps its contact or event and becomes its text; one that cannot be read is left out, the item kept and the device's errors say so`, async () => {
+  test(`Bodies (${version}): an RTF body keeps its contact or event and becomes its text; one that cannot be read is kept as sent, the item kept and the device's errors say so`, async () => {
     const account = await easAccount(server);
     const deviceId = `Rtf${version.replace('.', '')}`;
     const client = account.eas(deviceId, { version });
@@ -320,12 +324,13 @@ for (const version of versions) {
     const broken = contacts.get(contactIds.get('rtf-c2') as string)?.data ?? '';
     assert.match(broken, /N:Rtf;Broken;/, 'the item with an unreadable body is kept');
     assert.doesNotMatch(broken, /NOTE/);
+    assert.match(broken, /X-SYNCPOINT-EAS-RTF:bm90IGNvbXByZXNzZWQgcnRm\r\n/, 'and so is its body, as sent');
     const events = [...(await native.items(account.calendar)).values()].map((i) => i.data);
     assert.match(events.find((d) => d.includes('Rich meeting')) ?? '', /DESCRIPTION:Agenda\\nBudget/);
     const errors = await deviceErrors(account.authorization, deviceId);
-    assert.ok(errors.some((m) => /rtf-c2.*RTF body could not be read/.test(m)), `the devices page shows it: ${JSON.stringify(errors)}`);
+    assert.ok(errors.some((m) => /rtf-c2.*RTF body could not be read.*kept as the client sent it/.test(m)), `the devices page shows it: ${JSON.stringify(errors)}`);
 
-    // A Change whose RTF body cannot be read keeps the body the item had.
+    // A Change whose RTF body cannot be read keeps the body the item had, and the RTF beside it.
     const noted = await native.put(account.contacts, 'noted', vcard('rtf-noted', 'Noted Person', 'NOTE:keep this note\r\n'));
     const pulled = await client.pull(account.contacts, textAt(collectionById(answer, account.contacts), 'SyncKey'));
     const change = await client.sync({ collectionId: account.contacts, syncKey: pulled.key, commands: [changeCommand(noted, ...contactData('Noted', 'Renamed', rtfBody('////')))] });
@@ -333,5 +338,102 @@ for (const version of versions) {
     const after = (await native.items(account.contacts)).get(noted)?.data ?? '';
     assert.match(after, /N:Renamed;Noted;/);
     assert.match(after, /NOTE:keep this note/);
+    assert.match(after, /X-SYNCPOINT-EAS-RTF:\/\/\/\/\r\n/);
+  });
+}
+
+/** The Body of the item `serverId` among a pull's Adds and Changes, as Type and Data (undefined: none). */
+function bodyIn(answers: WbxmlElement[], serverId: string): { type: string; data?: string } | undefined {
+  const item = answers.flatMap((a) => [...commandsOf(a, 'Add'), ...commandsOf(a, 'Change')]).filter((c) => textAt(c, 'ServerId') === serverId).pop();
+  assert.ok(item, `item ${serverId} is sent`);
+  const body = at(item, 'ApplicationData/Body');
+  return body && { type: textAt(body, 'Type'), ...(maybeText(body, 'Data') !== undefined ? { data: maybeText(body, 'Data') as string } : {}) };
+}
+
+for (const version of versions) {
+  test(`Bodies (${version}): an RTF body that cannot be read is kept as sent in contacts, events and their Exceptions, tasks and notes; a device that asks for RTF gets it back, one that asks for text the text or nothing; a CalDAV edit keeps it, a readable body replaces it`, async () => {
+    const account = await easAccount(server);
+    const deviceId = `Keep${version.replace('.', '')}`;
+    const rich = account.eas(deviceId, { version });
+    const phone = account.eas(`KeepText${version.replace('.', '')}`, { version });
+    const asRtf = [asb('BodyPreference', asb('Type', '3'))];
+    const asText = [asb('BodyPreference', asb('Type', '1'), asb('TruncationSize', '32768'))];
+    const kinds = [account.contacts, account.calendar, account.tasks, account.notes];
+    const keys = new Map<string, string>();
+    for (const id of kinds) keys.set(id, await rich.primeSync(id, { options: asRtf }));
+    // Not RTF, not base64 of RTF: no server can read it, so it is kept as sent.
+    const raw = Buffer.from('not an RTF stream at all').toString('base64');
+    const start = easUtc(5, 9);
+    const end = easUtc(5, 10);
+    const firstOccurrence = start;
+    const answer = await rich.command('Sync', syncBody([
+      { collectionId: account.contacts, syncKey: keys.get(account.contacts) as string, options: asRtf, commands: [addCommand('keep-c', ...contactData('Kept', 'Rich', rtfBody(raw)))] },
+      {
+        collectionId: account.calendar, syncKey: keys.get(account.calendar) as string, options: asRtf,
+        commands: [addCommand('keep-e', cal('Subject', 'Weekly rich'), cal('StartTime', start), cal('EndTime', end), cal('AllDayEvent', '0'),
+          asb('Body', asb('Type', '1'), asb('Data', 'series text')),
+          cal('Recurrence', cal('Type', '0'), cal('Interval', '1'), cal('Occurrences', '3')),
+          cal('Exceptions', cal('Exception', cal('ExceptionStartTime', firstOccurrence), cal('StartTime', easUtc(5, 11)), cal('EndTime', easUtc(5, 12)), rtfBody(raw))))],
+      },
+      { collectionId: account.tasks, syncKey: keys.get(account.tasks) as string, options: asRtf, commands: [addCommand('keep-t', tasks('Subject', 'Rich task'), rtfBody(raw))] },
+      { collectionId: account.notes, syncKey: keys.get(account.notes) as string, options: asRtf, commands: [addCommand('keep-n', notes('Subject', 'Rich note'), rtfBody(raw))] },
+    ]));
+    const ids = new Map<string, string>();
+    for (const id of kinds) {
+      const collection = collectionById(answer, id);
+      keys.set(id, textAt(collection, 'SyncKey'));
+      for (const add of all(collection, 'Responses/Add')) {
+        assert.equal(textAt(add, 'Status'), '1', `kept, not refused with Status 6: ${toXml(answer)}`);
+        ids.set(id, textAt(add, 'ServerId'));
+      }
+    }
+    const kept = new RegExp(`X-SYNCPOINT-EAS-RTF:${raw.slice(0, 20)}`);
+    const native = account.native(`native-keep${version}`);
+    for (const id of kinds) {
+      const data = (await native.items(id)).get(ids.get(id) as string)?.data ?? '';
+      assert.match(data.replace(/\r\n /g, ''), kept, `kept as sent in ${id}: ${data}`);
+    }
+    const errors = await deviceErrors(account.authorization, deviceId);
+    assert.ok(errors.some((m) => /keep-e.*RTF body of an Exception could not be read.*kept as the client sent it/.test(m)), JSON.stringify(errors));
+
+    // Another device that asks for RTF gets each body back as sent (Type 3); one that asks for text gets no body, or the text there is.
+    const other = account.eas(`KeepOther${version.replace('.', '')}`, { version });
+    for (const id of kinds) {
+      const pulled = await other.pull(id, await other.primeSync(id, { options: asRtf }), { options: asRtf });
+      assert.deepEqual(bodyIn(pulled.answers, ids.get(id) as string), id === account.calendar ? { type: '1', data: 'series text' } : { type: '3', data: raw }, id);
+      if (id === account.calendar) {
+        const item = pulled.answers.flatMap((a) => commandsOf(a, 'Add')).find((c) => textAt(c, 'ServerId') === ids.get(id));
+        assert.equal(textAt(item, 'ApplicationData/Exceptions/Exception/Body/Type'), '3');
+        assert.equal(textAt(item, 'ApplicationData/Exceptions/Exception/Body/Data'), raw);
+      }
+      const text = await phone.pull(id, await phone.primeSync(id, { options: asText }), { options: asText });
+      keys.set(`phone:${id}`, text.key);
+      assert.deepEqual(bodyIn(text.answers, ids.get(id) as string), id === account.calendar ? { type: '1', data: 'series text' } : undefined, id);
+    }
+
+    // A CalDAV client edits the event (keeping what it does not know, as clients do): the RTF of its exception stays.
+    const [object] = (await calendarObjects(server.url, account)).filter((o) => o.ics.includes('Weekly rich'));
+    assert.ok(object);
+    await putCalendarObject(server.url, account, object, object.ics.replace('SUMMARY:Weekly rich', 'SUMMARY:Weekly rich (CalDAV)'));
+    const afterDav = await rich.pull(account.calendar, keys.get(account.calendar) as string, { options: asRtf });
+    keys.set(account.calendar, afterDav.key);
+    const changed = afterDav.answers.flatMap((a) => commandsOf(a, 'Change')).find((c) => textAt(c, 'ServerId') === ids.get(account.calendar));
+    assert.equal(textAt(changed, 'ApplicationData/Subject'), 'Weekly rich (CalDAV)');
+    assert.equal(textAt(changed, 'ApplicationData/Exceptions/Exception/Body/Data'), raw, 'the exception body is still as sent');
+
+    // The text phone edits the contact, sending back the (empty) body it was sent: the RTF stays.
+    const contactId = ids.get(account.contacts) as string;
+    const phoneKey = keys.get(`phone:${account.contacts}`) as string;
+    const edit = await phone.sync({ collectionId: account.contacts, syncKey: phoneKey, options: asText, commands: [changeCommand(contactId, ...contactData('Kept', 'Renamed', asb('Body', asb('Type', '1'), asb('Data', ''))))] });
+    assert.equal(maybeText(collectionOf(edit), 'Responses/Change/Status'), undefined, toXml(edit));
+    let card = (await native.items(account.contacts)).get(contactId)?.data ?? '';
+    assert.match(card, /N:Renamed;Kept;/);
+    assert.match(card.replace(/\r\n /g, ''), kept);
+    // A readable body replaces it.
+    const typed = await phone.sync({ collectionId: account.contacts, syncKey: textAt(collectionOf(edit), 'SyncKey'), options: asText, commands: [changeCommand(contactId, ...contactData('Kept', 'Renamed', asb('Body', asb('Type', '1'), asb('Data', 'typed on the phone'))))] });
+    assert.equal(maybeText(collectionOf(typed), 'Responses/Change/Status'), undefined, toXml(typed));
+    card = (await native.items(account.contacts)).get(contactId)?.data ?? '';
+    assert.match(card, /NOTE:typed on the phone/);
+    assert.doesNotMatch(card, /X-SYNCPOINT-EAS-RTF/);
   });
 }

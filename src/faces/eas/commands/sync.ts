@@ -307,12 +307,12 @@ async function plan(
   const edits = new EditsInOrder(p, async (serverId) => (await ctx.hub.readItem(ctx.point.accountId, collectionId, serverId))?.data ?? undefined);
   for (const [position, command] of commands.entries()) {
     const serverId = text(child(command, 'ServerId'));
-    // An RTF body becomes text; one that cannot be read is left out (the item is kept) and shown among the device's errors.
+    // An RTF body becomes text; one that cannot be read is kept as sent (or, too large, left out), the item kept, and shown among the device's errors.
     const readable = child(command, 'ApplicationData') && withReadableBody(child(command, 'ApplicationData') as WbxmlElement);
     const applicationData = readable?.data;
     if (readable?.problem) {
       const which = serverId !== undefined ? `item ${serverId}` : `new item ${text(child(command, 'ClientId')) ?? ''}`;
-      await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `${which} in ${collection.displayName}: its RTF body could not be read (${readable.problem.slice(0, 200)}); the item was kept without it`);
+      await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `${which} in ${collection.displayName}: ${readable.problem.slice(0, 600)}`);
     }
     const push = (c: ClientCommand) => {
       p.commands.push(c);

@@ -7,11 +7,25 @@ import { rtfBodyText } from './rtf.js';
  * The AirSyncBase Body element ([MS-ASAIRS] 2.2.2.9) every mapper uses for a note, description or body.
  *
  * The hub keeps bodies as plain text (vCard NOTE, iCalendar DESCRIPTION), so toward the client the body
- * is always Type 1, whatever type the client prefers: a client that asks for HTML, RTF or MIME gets
- * plain text too, which every client can show. Line breaks travel as CRLF toward the client (Exchange's
- * convention) and are stored as LF on the hub. From the client, Type 1 is taken as it is, Type 2
- * (HTML) is reduced to its text, and so is Type 3 (RTF, rtf.ts).
+ * is Type 1, whatever type the client prefers: a client that asks for HTML, RTF or MIME gets plain text
+ * too, which every client can show. Line breaks travel as CRLF toward the client (Exchange's convention)
+ * and are stored as LF on the hub. From the client, Type 1 is taken as it is, Type 2 (HTML) is reduced
+ * to its text, and so is Type 3 (RTF, rtf.ts). An RTF body the server cannot read is kept as the client
+ * sent it, beside the text, in the property `keptRtfProperty`, and sent back as Type 3 to a client that
+ * asks for RTF (docs/eas.md, "What maps to what").
  */
+
+/** An item's body: its text, and an RTF body kept as the client sent it (base64) because it could not be read. */
+export interface ItemBody {
+  text?: string;
+  rtf?: string;
+}
+
+/** The vCard / iCalendar property (in the component the body belongs to) that holds a kept RTF body. */
+export const keptRtfProperty = 'x-syncpoint-eas-rtf';
+
+/** The largest RTF body kept as sent, in bytes of base64: half an item, so the item keeps room for the rest. */
+const keptRtfBytesMax = Math.floor(limits.itemBytesMax / 2);
 
 const asb = (name: string, ...children: Array<WbxmlElement | string | undefined | false>) => el('AirSyncBase', name, ...children);
 
@@ -24,20 +38,28 @@ export function cleanText(s: string): string {
 }
 
 /**
- * The Body for `text`, or undefined when there is none. Type 1 (plain text) always; EstimatedDataSize is
- * the whole body's size in UTF-8 bytes; with a TruncationSize smaller than that, Data holds as many
- * whole characters as fit in it and Truncated is 1.
+ * The Body for `body`, or undefined when there is none to send. A client that asks for RTF (Type 3) gets
+ * a kept RTF body as it was sent, whole: with a TruncationSize smaller than it, Truncated is 1 and Data
+ * is left out (a cut RTF stream cannot be read). Otherwise the text goes as Type 1; EstimatedDataSize is
+ * the whole body's size in UTF-8 bytes; with a TruncationSize smaller than that, Data holds as many whole
+ * characters as fit in it and Truncated is 1. An item with only a kept RTF body has none for other clients.
  */
-export function bodyToEas(text: string | undefined, pref: BodyPreference | undefined): WbxmlElement | undefined {
+export function bodyToEas(body: ItemBody | undefined, pref: BodyPreference | undefined): WbxmlElement | undefined {
+  const limit = pref?.truncationSize;
+  const cut = (size: number) => limit !== undefined && Number.isFinite(limit) && limit >= 0 && size > limit;
+  if (body?.rtf !== undefined && body.rtf !== '' && pref?.type === 3) {
+    const truncated = cut(body.rtf.length);
+    return asb('Body', asb('Type', '3'), asb('EstimatedDataSize', String(body.rtf.length)), truncated && asb('Truncated', '1'), !truncated && asb('Data', body.rtf));
+  }
+  const text = body?.text;
   if (text === undefined || text === '') return undefined;
   const data = text.replace(/\r\n|\r|\n/g, '\r\n');
   const bytes = Buffer.from(data, 'utf8');
-  const limit = pref?.truncationSize;
   let sent = data;
   let truncated = false;
-  if (limit !== undefined && Number.isFinite(limit) && limit >= 0 && bytes.length > limit) {
+  if (cut(bytes.length)) {
     truncated = true;
-    let end = Math.floor(limit);
+    let end = Math.floor(limit as number);
     // Back up to the first byte of a UTF-8 sequence, so no character is cut in two.
     while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
     sent = bytes.subarray(0, end).toString('utf8');
@@ -54,11 +76,13 @@ export function bodyToEas(text: string | undefined, pref: BodyPreference | undef
 }
 
 /**
- * The plain text of the AirSyncBase Body in `applicationData`, or undefined when there is none (no Body,
- * no Data, or empty Data). Type 1 is taken as it is, Type 2 (HTML) and 3 (RTF) are reduced to text; MIME
- * is refused with an Error, as turning it into text is not done here.
+ * The body in `applicationData` (its AirSyncBase Body), or undefined when there is none (no Body, no
+ * Data, or empty Data). Type 1 is taken as it is, Type 2 (HTML) and 3 (RTF) are reduced to text; an RTF
+ * body that cannot be read is kept as sent (`rtf`), or refused with an Error when larger than half an
+ * item (the Sync command leaves such a body out first: withReadableBody). MIME is refused with an
+ * Error, as turning it into text is not done here.
  */
-export function bodyFromEas(applicationData: WbxmlElement): string | undefined {
+export function bodyFromEas(applicationData: WbxmlElement): ItemBody | undefined {
   const body = child(applicationData, 'Body', 'AirSyncBase');
   if (!body) return undefined;
   const type = textOf(child(body, 'Type', 'AirSyncBase')).trim() || '1';
@@ -68,29 +92,74 @@ export function bodyFromEas(applicationData: WbxmlElement): string | undefined {
   let plain: string;
   if (type === '1') plain = data;
   else if (type === '2') plain = htmlToText(data);
-  else if (type === '3') plain = rtfBodyText(data, limits.itemBytesMax);
-  else if (type === '4') throw new Error('AirSyncBase:Body of Type 4 (MIME) is not supported; send Type 1 (plain text), 2 (HTML) or 3 (RTF)');
+  else if (type === '3') {
+    const read = readRtf(dataElement);
+    if ('text' in read) plain = read.text;
+    else if (read.rtf !== undefined) return { rtf: read.rtf };
+    else throw new Error(`AirSyncBase:Body: ${read.problem}`);
+  } else if (type === '4') throw new Error('AirSyncBase:Body of Type 4 (MIME) is not supported; send Type 1 (plain text), 2 (HTML) or 3 (RTF)');
   else throw new Error(`AirSyncBase:Body has an unknown Type ${JSON.stringify(type.slice(0, 20))}`);
   const cleaned = cleanText(plain);
-  return cleaned === '' ? undefined : cleaned;
+  return cleaned === '' ? undefined : { text: cleaned };
 }
 
 /**
- * The item's data with an RTF body turned into a plain-text one, read once; or, when the server cannot
- * read it, left out, with why (`problem`). The item is then kept without it: an Add has no body, a
- * Change keeps the body it had (a Change without a Body keeps it, sync.ts), so one unreadable body never
- * costs the item.
+ * The item's body once the client sent `sent` (from bodyFromEas), the one rule every mapper applies
+ * (docs/eas.md): an RTF body that could not be read is kept as sent, beside the text the item has; a
+ * readable body that differs from the item's text replaces both (an empty one clears them); one equal
+ * to the item's text, or none, leaves both as they are, so a client that was never sent the kept RTF
+ * cannot lose it by sending back the text it was sent. Returns `stored` itself when nothing changes.
+ */
+export function bodyAfter(stored: ItemBody | undefined, sent: ItemBody | undefined): ItemBody | undefined {
+  if (sent?.rtf !== undefined) return stored?.rtf === sent.rtf ? stored : { ...(stored?.text ? { text: stored.text } : {}), rtf: sent.rtf };
+  const text = (b: ItemBody | undefined) => b?.text?.replace(/\r\n?/g, '\n') || undefined;
+  if (text(stored) === text(sent)) return stored;
+  return sent?.text ? { text: sent.text } : undefined;
+}
+
+/** What an RTF Body's Data holds: its text, or, when it cannot be read, the body as sent (base64) if it is small enough to keep, and why. */
+function readRtf(data: WbxmlElement): { text: string } | { rtf?: string; problem: string } {
+  try {
+    return { text: rtfBodyText(textOf(data), limits.itemBytesMax) };
+  } catch (err) {
+    const rtf = asSent(data);
+    const problem = (err as Error).message;
+    return rtf.length <= keptRtfBytesMax ? { rtf, problem } : { problem: `${problem}; at ${rtf.length} bytes of base64 it is too large to keep (more than ${keptRtfBytesMax})` };
+  }
+}
+
+/** A Body's Data as base64: as sent when it is base64 (white space dropped), else the base64 of its bytes. */
+function asSent(data: WbxmlElement): string {
+  const bytes = Buffer.concat(data.children.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c instanceof Uint8Array ? Buffer.from(c.buffer, c.byteOffset, c.byteLength) : Buffer.alloc(0))));
+  const compact = bytes.toString('latin1').replace(/[\t\n\r ]+/g, '');
+  return compact.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(compact) ? compact : bytes.toString('base64');
+}
+
+/**
+ * The item's data with each RTF body (the item's, and each calendar Exception's) read once: one the
+ * server can read becomes a plain-text one; one it cannot is kept as sent (bodyFromEas keeps it), or,
+ * when too large to keep, left out, and `problem` says which and why. An item is never refused for its
+ * RTF body: left out, an Add has no body, a Change keeps the body it had (a Change without a Body keeps
+ * it, sync.ts), and an Exception takes the series' body.
  */
 export function withReadableBody(applicationData: WbxmlElement): { data: WbxmlElement; problem?: string } {
-  const body = child(applicationData, 'Body', 'AirSyncBase');
-  const data = child(body, 'Data', 'AirSyncBase');
-  if (!data || textOf(child(body, 'Type', 'AirSyncBase')).trim() !== '3') return { data: applicationData };
-  try {
-    const text = rtfBodyText(textOf(data), limits.itemBytesMax);
-    return { data: { ...applicationData, children: applicationData.children.map((c) => (c === body ? asb('Body', asb('Type', '1'), asb('Data', text)) : c)) } };
-  } catch (err) {
-    return { data: { ...applicationData, children: applicationData.children.filter((c) => c !== body) }, problem: (err as Error).message };
+  const problems: string[] = [];
+  const readBodyOf = (parent: WbxmlElement, what: string): WbxmlElement => {
+    const body = child(parent, 'Body', 'AirSyncBase');
+    const data = child(body, 'Data', 'AirSyncBase');
+    if (!data || textOf(child(body, 'Type', 'AirSyncBase')).trim() !== '3') return parent;
+    const read = readRtf(data);
+    if ('text' in read) return { ...parent, children: parent.children.map((c) => (c === body ? asb('Body', asb('Type', '1'), asb('Data', read.text)) : c)) };
+    problems.push(`${what} could not be read (${read.problem.slice(0, 200)}); ${read.rtf !== undefined ? 'it was kept as the client sent it' : 'it was left out'}, the item kept`);
+    return read.rtf !== undefined ? parent : { ...parent, children: parent.children.filter((c) => c !== body) };
+  };
+  let data = readBodyOf(applicationData, 'its RTF body');
+  const exceptions = child(data, 'Exceptions', 'Calendar');
+  if (exceptions) {
+    const read = { ...exceptions, children: exceptions.children.map((x) => (typeof x === 'object' && !(x instanceof Uint8Array) && x.name === 'Exception' ? readBodyOf(x, 'the RTF body of an Exception') : x)) };
+    if (read.children.some((x, i) => x !== exceptions.children[i])) data = { ...data, children: data.children.map((c) => (c === exceptions ? read : c)) };
   }
+  return problems.length === 0 ? { data } : { data, problem: problems.join('; ') };
 }
 
 /** An element's text, with OPAQUE children read as UTF-8; '' for an absent element. */

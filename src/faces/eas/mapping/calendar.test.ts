@@ -751,7 +751,6 @@ test('malformed input: clear Errors where nothing sane can be made', () => {
   throwsClearly(() => calendarMapper.fromEas(wire(base), 'not an icalendar', ctx()), /cannot parse the existing event/);
   throwsClearly(() => calendarMapper.fromEas(wire(base), crlf('BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:x', 'END:VCALENDAR'), ctx()), /no VEVENT/);
   throwsClearly(() => calendarMapper.toEas('BEGIN:VCARD\r\nEND:VCARD\r\n', { version: '14.1' }), /not one VCALENDAR/);
-  throwsClearly(() => calendarMapper.fromEas(wire([...base, asb('Body', asb('Type', '3'), asb('Data', '////'))]), undefined, ctx()), /RTF/);
 });
 
 test('malformed input: sane items where one can be made', () => {
@@ -868,4 +867,54 @@ test('an event stored before the cost rules (a billion-week DURATION) is refused
   throwsClearly(() => calendarMapper.toEas(stored, { version: '16.1' }), /would cost too much to convert: DURATION P1000000000W/);
   const { user, system } = process.cpuUsage(started);
   assert.ok((user + system) / 1000 < 500, `${(user + system) / 1000} ms of CPU`);
+});
+
+test('an RTF body the server cannot read is kept as sent in X-SYNCPOINT-EAS-RTF, beside the DESCRIPTION, and sent back to clients that ask for RTF (issue 13 D5)', () => {
+  const base = [cal('StartTime', '20260302T080000Z'), cal('EndTime', '20260302T090000Z'), cal('Subject', 'Rich')];
+  for (const version of ['14.1', '16.1'] as const) mapperHarness(calendarMapper, 'events', { uid: 'new-uid@test', now: Date.UTC(2026, 5, 1, 12) }).keptRtf(base, version);
+});
+
+test('an Exception whose RTF body cannot be read keeps the series and its own body, as sent (issue 13 D5)', () => {
+  const rtf = (data: string) => asb('Body', asb('Type', '3'), asb('Data', data));
+  const series = [
+    cal('StartTime', '20260302T080000Z'), cal('EndTime', '20260302T090000Z'), cal('Subject', 'Weekly'),
+    asb('Body', asb('Type', '1'), asb('Data', 'series notes')),
+    cal('Recurrence', cal('Type', '1'), cal('Interval', '1'), cal('DayOfWeek', '2'), cal('Occurrences', '5')),
+  ];
+  const exception = (...kids: WbxmlElement[]) => cal('Exceptions', cal('Exception', cal('ExceptionStartTime', '20260309T080000Z'),
+    cal('StartTime', '20260309T100000Z'), cal('EndTime', '20260309T110000Z'), ...kids));
+  /** The master's and the override's text. */
+  const vevents = (ics: string): [string, string] => { const [, master = '', override = ''] = ics.split('BEGIN:VEVENT'); return [master, override]; };
+  const item = fromEas(wire([...series, exception(rtf('////'))]));
+  const override = vevents(item)[1];
+  assert.match(override, /X-SYNCPOINT-EAS-RTF:\/\/\/\/\r\n/, 'the exception keeps its body as sent');
+  assert.match(vevents(item)[0], /DESCRIPTION:series notes/);
+  assert.doesNotMatch(vevents(item)[0], /X-SYNCPOINT-EAS-RTF/, 'the series has its own body');
+  const sent = (type: number) => {
+    const app = wire(calendarMapper.toEas(item, { version: '14.1', bodyPreference: { type } }));
+    const x = child(child(app, 'Exceptions', 'Calendar'), 'Exception', 'Calendar');
+    const body = child(x, 'Body', 'AirSyncBase');
+    return body && [text(child(body, 'Type', 'AirSyncBase')), text(child(body, 'Data', 'AirSyncBase'))];
+  };
+  assert.deepEqual(sent(3), ['3', '////'], 'a client that asks for RTF gets the exception body as sent');
+  assert.deepEqual(sent(1), ['1', 'series notes'], 'one that asks for text gets the text the occurrence has');
+  // A 14.1 client that asks for text sends the series back with the exception as it was sent: kept.
+  const back = fromEas(wire([...series, exception(asb('Body', asb('Type', '1'), asb('Data', 'series notes')))]), item);
+  assert.match(vevents(back)[1], /X-SYNCPOINT-EAS-RTF:\/\/\/\/\r\n/);
+  // A readable body for the exception replaces it.
+  const edited = fromEas(wire([...series, exception(asb('Body', asb('Type', '1'), asb('Data', 'moved, see you there')))]), item);
+  assert.doesNotMatch(edited, /X-SYNCPOINT-EAS-RTF/);
+  assert.match(vevents(edited)[1], /DESCRIPTION:moved\\, see you there/);
+});
+
+test('a protocol 16 occurrence edit (InstanceId) whose RTF body cannot be read keeps it in the override, beside the series text (issue 13 D5)', () => {
+  const out = occurrence(berlinMeeting, '2026-03-11T08:00:00.000Z', wire([cal('Subject', 'Retro'), asb('Body', asb('Type', '3'), asb('Data', '////'))]));
+  const [o] = overrideAt(out, 'RECURRENCE-ID;TZID=Europe/Berlin:20260311T090000');
+  assert.ok(o, out);
+  assert.equal(propLine(o, 'x-syncpoint-eas-rtf'), 'X-SYNCPOINT-EAS-RTF:////');
+  assert.equal(propLine(o, 'description'), propLine(master(berlinMeeting), 'description'));
+  assert.equal(master(out).hasProperty('x-syncpoint-eas-rtf'), false);
+  // A later edit of only the subject keeps it.
+  const again = occurrence(out, '2026-03-11T08:00:00.000Z', wire([cal('Subject', 'Retro (moved)')]));
+  assert.equal(propLine(overrideAt(again, 'RECURRENCE-ID;TZID=Europe/Berlin:20260311T090000')[0] as ICAL.Component, 'x-syncpoint-eas-rtf'), 'X-SYNCPOINT-EAS-RTF:////');
 });

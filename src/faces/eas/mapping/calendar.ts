@@ -2,7 +2,7 @@ import ICAL from 'ical.js';
 import { limits } from '../../../core/limits.js';
 import { costlyPart, type JcalComponent } from '../../../content/item-content.js';
 import { child, children, el, text, type WbxmlElement } from '../wbxml/element.js';
-import { bodyFromEas, bodyToEas, cleanText } from './body.js';
+import { bodyAfter, bodyFromEas, bodyToEas, cleanText, keptRtfProperty, type ItemBody } from './body.js';
 import type { EasVersion, FromEasContext, ItemMapper, ToEasOptions } from './item-mapper.js';
 import {
   easToRrule, parseRecurrence, recurrenceElement, rruleToEas, sameRecurrence, type EasRecurrence, type RecurrenceCodec,
@@ -123,6 +123,18 @@ export function same(a: unknown, b: unknown): boolean {
 export function textProp(c: ICAL.Component, name: string): string | undefined {
   const v = c.getFirstPropertyValue(name);
   return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** The body of a VEVENT or VTODO: DESCRIPTION, and the RTF body kept beside it (body.ts). */
+export function readBody(c: ICAL.Component): ItemBody | undefined {
+  const text = textProp(c, 'description');
+  const rtf = textProp(c, keptRtfProperty);
+  return text === undefined && rtf === undefined ? undefined : { ...(text !== undefined ? { text } : {}), ...(rtf !== undefined ? { rtf } : {}) };
+}
+
+export function writeBody(c: ICAL.Component, v: ItemBody | undefined): void {
+  setText(c, 'description', v?.text);
+  setText(c, keptRtfProperty, v?.rtf);
 }
 
 /** Sets a text property, keeping the existing one's parameters; undefined or '' removes it. */
@@ -372,7 +384,7 @@ function readTimes(c: ICAL.Component, zones: Zones): { times?: Times; start?: Re
 interface ComponentFields {
   subject?: string;
   location?: string;
-  body?: string;
+  body?: ItemBody;
   categories?: string[];
   sensitivity?: number;
   busyStatus?: number;
@@ -451,7 +463,7 @@ function readFields(c: ICAL.Component): ComponentFields {
   return {
     subject: textProp(c, 'summary'),
     location: textProp(c, 'location'),
-    body: textProp(c, 'description'),
+    body: readBody(c),
     categories: readCategories(c),
     sensitivity: readSensitivity(c),
     busyStatus: readBusy(c),
@@ -463,7 +475,7 @@ function readFields(c: ICAL.Component): ComponentFields {
 const writers: Record<FieldName, (c: ICAL.Component, v: never) => void> = {
   subject: (c, v: string | undefined) => setText(c, 'summary', v),
   location: (c, v: string | undefined) => setText(c, 'location', v),
-  body: (c, v: string | undefined) => setText(c, 'description', v),
+  body: writeBody,
   categories: writeCategories,
   sensitivity: writeSensitivity,
   busyStatus: writeBusy,
@@ -477,7 +489,11 @@ function norm(name: FieldName, v: unknown): unknown {
     case 'categories': return (v as string[] | undefined) ?? [];
     case 'sensitivity': return v ?? 0;
     case 'busyStatus': return v ?? 2;
-    case 'body': return typeof v === 'string' && v !== '' ? v.replace(/\r\n?/g, '\n') : undefined;
+    case 'body': {
+      const body = v as ItemBody | undefined;
+      const text = body?.text?.replace(/\r\n?/g, '\n') || undefined;
+      return text === undefined && body?.rtf === undefined ? undefined : { text, rtf: body?.rtf };
+    }
     default: return v === '' ? undefined : v;
   }
 }
@@ -486,8 +502,10 @@ function norm(name: FieldName, v: unknown): unknown {
 function applyFields(c: ICAL.Component, prev: ComponentFields, next: ComponentFields): void {
   for (const name of fieldNames) {
     if (name === 'meetingStatus' && next.meetingStatus === undefined) continue;
-    if (same(norm(name, prev[name]), norm(name, next[name]))) continue;
-    (writers[name] as (c: ICAL.Component, v: unknown) => void)(c, next[name]);
+    // The body: what the client sent joins the kept RTF body as body.ts says.
+    const value = name === 'body' ? bodyAfter(prev.body, next.body) : next[name];
+    if (name === 'body' ? value === prev.body : same(norm(name, prev[name]), norm(name, value))) continue;
+    (writers[name] as (c: ICAL.Component, v: unknown) => void)(c, value);
   }
 }
 

@@ -2,7 +2,7 @@ import ICAL from 'ical.js';
 import { checkItemContent } from '../../../content/item-content.js';
 import type { CollectionKind } from '../../../protocol/collections.js';
 import { child, children, el, type WbxmlElement } from '../wbxml/element.js';
-import { bodyFromEas, bodyToEas, cleanText, textOf } from './body.js';
+import { bodyAfter, bodyFromEas, bodyToEas, cleanText, keptRtfProperty, textOf, type ItemBody } from './body.js';
 import type { FromEasContext, ItemMapper, ToEasOptions } from './item-mapper.js';
 
 /**
@@ -36,7 +36,8 @@ import type { FromEasContext, ItemMapper, ToEasOptions } from './item-mapper.js'
  *   X-EVOLUTION-ANNIVERSARY are read too. Sent as YYYY-MM-DDT00:00:00.000Z; a client's date-time is
  *   rounded to the nearest UTC midnight (a client that sends local midnight as UTC keeps its date), so
  *   a date without a year (--MMDD) is not carried.
- * - WebPage ⇄ the first URL. NickName ⇄ NICKNAME. Categories ⇄ every CATEGORIES value. Body ⇄ NOTE.
+ * - WebPage ⇄ the first URL. NickName ⇄ NICKNAME. Categories ⇄ every CATEGORIES value. Body ⇄ NOTE, and an
+ *   RTF body the server cannot read ⇄ X-SYNCPOINT-EAS-RTF beside it (bodyField; body.ts bodyAfter).
  * - Picture ⇄ the first PHOTO when it is an inline JPEG of at most 48 KB in base64 (3.0 ENCODING=b or a
  *   data: URI); a larger, non-JPEG or linked photo is not sent and stays on the hub, and a picture from
  *   the client replaces it. Written as the card's version writes photos.
@@ -174,7 +175,8 @@ export interface Field<C> {
   /** The property names (lower case) the field reads; new lines go after the last of them. */
   names: readonly string[];
   read(doc: Doc, ctx: C): Slot[];
-  fromEas(applicationData: WbxmlElement, ctx: C): Slot[];
+  /** The client's slots; `old` are the item's (from `read`), for a field whose value joins what the item has. */
+  fromEas(applicationData: WbxmlElement, ctx: C, old: Slot[]): Slot[];
   /** The properties for a slot; `old` is the property of the line the slot replaces, if any. */
   write(slot: Slot, old: JProp | undefined, ctx: C): JProp[];
 }
@@ -192,7 +194,7 @@ export function applyFields<C>(doc: Doc, fields: ReadonlyArray<Field<C>>, applic
   const insert = new Map<number, string[]>();
   for (const field of fields) {
     const old = field.read(doc, ctx);
-    const wanted = field.fromEas(applicationData, ctx);
+    const wanted = field.fromEas(applicationData, ctx, old);
     const used = new Set<Slot>();
     const added: string[] = [];
     for (const w of wanted) {
@@ -666,20 +668,42 @@ function listField(container: string, item: string, name: string, onePerLine: bo
   };
 }
 
+/** The body a Body slot holds (its value is the text and the kept RTF body, '' for none). */
+export function slotBody(slot: Slot | undefined): ItemBody | undefined {
+  const [text = '', rtf = ''] = slot?.value ?? [];
+  return text === '' && rtf === '' ? undefined : { ...(text !== '' ? { text } : {}), ...(rtf !== '' ? { rtf } : {}) };
+}
+
+/**
+ * The Body field on property `name` (vCard NOTE, VJOURNAL DESCRIPTION): the first such property, and the
+ * RTF body kept beside it (body.ts); the client's body joins them as bodyAfter says.
+ */
+export function bodyField<C>(name: string): Field<C> {
+  const slotOf = (body: ItemBody | undefined, lines: number[]): Slot[] => (body ? [{ key: 'Body', value: [body.text ?? '', body.rtf ?? ''], lines }] : []);
+  return {
+    names: [name, keptRtfProperty],
+    read(doc) {
+      const [text] = propsNamed(doc, [name]);
+      const [rtf] = propsNamed(doc, [keptRtfProperty]);
+      const found = [text, rtf].filter((p) => p !== undefined);
+      const value = (p: [number, JProp] | undefined, clean: (s: string) => string) => (p ? clean(valueOf(p[1])) : '');
+      return slotOf(slotBody({ key: 'Body', value: [value(text, cleanText), value(rtf, (s) => s.trim())], lines: [] }), found.map(([i]) => i));
+    },
+    fromEas: (ad, _ctx, old) => slotOf(bodyAfter(slotBody(old[0]), bodyFromEas(ad)), []),
+    write(slot, old) {
+      const body = slotBody(slot);
+      const out: JProp[] = [];
+      if (body?.text !== undefined) out.push([name, old?.[0] === name ? old[1] : {}, 'text', body.text]);
+      if (body?.rtf !== undefined) out.push([keptRtfProperty, {}, 'unknown', body.rtf]);
+      return out;
+    },
+  };
+}
+
 const note: ContactField = {
-  names: ['note'],
-  read(doc) {
-    const [first] = propsNamed(doc, ['note']);
-    const v = first ? cleanText(valueOf(first[1])) : '';
-    return first && v !== '' ? [{ key: 'Body', value: [v], lines: [first[0]] }] : [];
-  },
-  fromEas(ad) {
-    const v = bodyFromEas(ad);
-    return v === undefined ? [] : [{ key: 'Body', value: [v], lines: [] }];
-  },
-  write: (slot, old) => [['note', old?.[1] ?? {}, 'text', slot.value[0] as string]],
+  ...bodyField<Ctx>('note'),
   toEas(slot, options) {
-    const body = bodyToEas(slot.value[0], options.bodyPreference);
+    const body = bodyToEas(slotBody(slot), options.bodyPreference);
     return body ? [body] : [];
   },
 };

@@ -4,7 +4,7 @@ import ICAL from 'ical.js';
 import { checkItemContent } from '../../../content/item-content.js';
 import type { CollectionKind } from '../../../protocol/collections.js';
 import { decodeWbxml, encodeWbxml } from '../wbxml/codec.js';
-import { el, type WbxmlElement } from '../wbxml/element.js';
+import { el, text as text_, type WbxmlElement } from '../wbxml/element.js';
 import type { EasVersion, FromEasContext, ItemMapper } from './item-mapper.js';
 
 /**
@@ -24,6 +24,43 @@ export function mapperHarness(mapper: ItemMapper, kind: CollectionKind, context:
       const check = checkItemContent(kind, out);
       assert.ok(check.ok, `checkItemContent: ${check.ok ? '' : check.message}\n${out}`);
       return out;
+    },
+    /**
+     * The rule for an RTF body the server cannot read (body.ts bodyAfter; docs/eas.md), through the
+     * mapper, on the item `base` makes: kept as sent beside the text, sent back as Type 3 to a client
+     * that asks for RTF (and to no other), kept by a Change without a body or with the text the client
+     * was sent, replaced by a readable body that differs.
+     */
+    keptRtf(base: WbxmlElement[], version: EasVersion = '14.1'): void {
+      const rtf = (data: string) => el('AirSyncBase', 'Body', el('AirSyncBase', 'Type', '3'), el('AirSyncBase', 'Data', data));
+      const text = (data: string) => el('AirSyncBase', 'Body', el('AirSyncBase', 'Type', '1'), el('AirSyncBase', 'Data', data));
+      const kept = /\r\nX-SYNCPOINT-EAS-RTF:\/\/\/\/\r\n/;
+      const write = (body: WbxmlElement | undefined, existing?: string) => {
+        const out = mapper.fromEas(wire(body ? [...base, body] : base), existing, ctx(version));
+        const check = checkItemContent(kind, out);
+        assert.ok(check.ok, `checkItemContent: ${check.ok ? '' : check.message}\n${out}`);
+        return out;
+      };
+      const bodyFor = (item: string, type: number) => {
+        const body = wire(mapper.toEas(item, { version, bodyPreference: { type } })).children.find((c) => typeof c === 'object' && !(c instanceof Uint8Array) && c.name === 'Body') as WbxmlElement | undefined;
+        return body && Object.fromEntries(body.children.map((c) => [(c as WbxmlElement).name, text_(c as WbxmlElement)]));
+      };
+      const added = write(rtf('////'));
+      assert.match(added, kept, 'an unreadable RTF body is kept as sent');
+      assert.deepEqual(bodyFor(added, 3), { Type: '3', EstimatedDataSize: '4', Data: '////' });
+      assert.equal(bodyFor(added, 1), undefined, 'a client that asks for text gets no body');
+      assert.match(write(undefined, added), kept, 'a Change without a body keeps it');
+      assert.match(write(text(''), added), kept, 'a Change with the empty body it was sent keeps it');
+      const replaced = write(text('new words'), added);
+      assert.doesNotMatch(replaced, /X-SYNCPOINT-EAS-RTF/, 'a readable body replaces it');
+      assert.deepEqual(bodyFor(replaced, 3), { Type: '1', EstimatedDataSize: '9', Data: 'new words' });
+      const beside = write(rtf('////'), replaced);
+      assert.match(beside, kept, 'an unreadable body is kept beside the text');
+      assert.match(beside, /new words/, 'the text stays');
+      assert.deepEqual(bodyFor(beside, 1), { Type: '1', EstimatedDataSize: '9', Data: 'new words' });
+      assert.deepEqual(bodyFor(beside, 3), { Type: '3', EstimatedDataSize: '4', Data: '////' });
+      assert.match(write(text('new words'), beside), kept, 'the text the client was sent, sent back, keeps it');
+      assert.doesNotMatch(write(undefined, beside), /X-SYNCPOINT-EAS-RTF|new words/, 'a body cleared clears both');
     },
     /** ical.js's own serialization of a text (what the hub gets back when nothing changed). */
     canonical: (ics: string) => `${new ICAL.Component(ICAL.parse(ics) as unknown as unknown[]).toString()}\r\n`,

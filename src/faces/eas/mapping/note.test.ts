@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { throwsClearly } from './mapper-harness.js';
+import { mapperHarness, throwsClearly } from './mapper-harness.js';
 import fc from 'fast-check';
 import { checkItemContent } from '../../../content/item-content.js';
 import { namespace, text, type WbxmlElement, type WbxmlNode } from '../wbxml/element.js';
@@ -225,4 +225,8 @@ test('fuzz: any ApplicationData gives a valid note or a plain Error', () => {
     }),
     { numRuns: 300 },
   );
+});
+
+test('an RTF body the server cannot read is kept as sent in X-SYNCPOINT-EAS-RTF, beside the DESCRIPTION, and sent back to clients that ask for RTF (issue 13 D5)', () => {
+  mapperHarness(noteMapper, 'notes', { uid: 'note-uid-from-server', now }).keptRtf([n('Subject', 'Rich')]);
 });

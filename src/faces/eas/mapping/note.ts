@@ -1,14 +1,15 @@
 import ICAL from 'ical.js';
 import { child, children, el, type WbxmlElement } from '../wbxml/element.js';
-import { bodyFromEas, bodyToEas, cleanText, textOf } from './body.js';
-import { applyFields, assertValidItem, openDoc, prodId, writeProp, type Field, type JProp, type Slot } from './contact.js';
+import { bodyToEas, cleanText, textOf } from './body.js';
+import { applyFields, assertValidItem, bodyField, openDoc, prodId, slotBody, writeProp, type Field, type JProp, type Slot } from './contact.js';
 import type { FromEasContext, ItemMapper, ToEasOptions } from './item-mapper.js';
 
 /**
  * Notes: the hub's VJOURNAL (inside a VCALENDAR) ⇄ the ActiveSync Note class ([MS-ASNOTE], protocol
  * 14.0 and later).
  *
- * Subject ⇄ SUMMARY, Body ⇄ DESCRIPTION (the first one), Categories ⇄ every CATEGORIES value.
+ * Subject ⇄ SUMMARY, Body ⇄ DESCRIPTION (the first one; an RTF body the server cannot read is kept beside it,
+ * contact.ts bodyField), Categories ⇄ every CATEGORIES value.
  * LastModifiedDate is sent from LAST-MODIFIED (else DTSTAMP) and never taken from the client: every write
  * sets LAST-MODIFIED and DTSTAMP to the time of the write. MessageClass is always IPM.StickyNote.
  * A Change edits the note's master VJOURNAL line by line, like contacts (see contact.ts): everything else
@@ -47,19 +48,7 @@ const summary: Field<NoteCtx> = {
   write: (slot, old) => [['summary', old?.[1] ?? {}, 'text', slot.value[0] as string]],
 };
 
-const description: Field<NoteCtx> = {
-  names: ['description'],
-  read(doc) {
-    const [first] = propsNamed(doc.props, 'description');
-    const v = first ? cleanText(str(first[1][3])) : '';
-    return first && v !== '' ? [{ key: 'Body', value: [v], lines: [first[0]] }] : [];
-  },
-  fromEas(ad) {
-    const v = bodyFromEas(ad);
-    return v === undefined ? [] : [{ key: 'Body', value: [v], lines: [] }];
-  },
-  write: (slot, old) => [['description', old?.[1] ?? {}, 'text', slot.value[0] as string]],
-};
+const description = bodyField<NoteCtx>('description');
 
 const categories: Field<NoteCtx> = {
   names: ['categories'],
@@ -115,7 +104,7 @@ export const noteMapper: ItemMapper = {
     const ctx: NoteCtx = { now: '' };
     const first = (f: Field<NoteCtx>) => f.read(doc, ctx)[0];
     const subject = first(summary);
-    const body = bodyToEas(first(description)?.value[0], options.bodyPreference);
+    const body = bodyToEas(slotBody(first(description)), options.bodyPreference);
     const modified = compactDateTime(first(stamp('last-modified'))?.value[0] ?? first(stamp('dtstamp'))?.value[0] ?? '');
     const cats = first(categories)?.value ?? [];
     return [

@@ -312,3 +312,7 @@ test('random client input never gives a TypeError or an item the hub would refus
     recurrence);
   fuzzFromEas(field, [undefined, richTask, dateTask]);
 });
+
+test('an RTF body the server cannot read is kept as sent in X-SYNCPOINT-EAS-RTF, beside the DESCRIPTION, and sent back to clients that ask for RTF (issue 13 D5)', () => {
+  mapperHarness(taskMapper, 'tasks', { uid: 'task-uid@test', now }).keptRtf([t('Subject', 'Rich')]);
+});

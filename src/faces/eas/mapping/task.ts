@@ -1,10 +1,10 @@
 import ICAL from 'ical.js';
 import { child, el, text, type WbxmlElement } from '../wbxml/element.js';
-import { bodyFromEas, bodyToEas } from './body.js';
+import { bodyAfter, bodyFromEas, bodyToEas, type ItemBody } from './body.js';
 import {
   categoriesElement, dashedDate, intElement, newCalendar, newDisplayAlarm, parseCategories, parseEasDate, parseItem,
-  readCategories, readSensitivity, reminderAlarms, same, serializeItem, setText, textElement, textProp, writeCategories,
-  writeSensitivity,
+  readBody, readCategories, readSensitivity, reminderAlarms, same, serializeItem, setText, textElement, textProp, writeCategories,
+  writeBody, writeSensitivity,
 } from './calendar.js';
 import type { FromEasContext, ItemMapper, ToEasOptions } from './item-mapper.js';
 import {
@@ -44,7 +44,7 @@ interface TaskDate {
 
 interface EasTask {
   subject?: string;
-  body?: string;
+  body?: ItemBody;
   importance?: number;
   start?: TaskDate;
   due?: TaskDate;
@@ -193,7 +193,7 @@ function viewTask(calendar: ICAL.Component): TaskView {
   const reminder = findReminder(calendar, todo);
   const task: EasTask = {
     subject: textProp(todo, 'summary'),
-    body: textProp(todo, 'description'),
+    body: readBody(todo),
     importance: importanceOf(todo.getFirstPropertyValue('priority')),
     start: start && taskDate(start),
     due: dueDate,
@@ -331,7 +331,8 @@ function fromEas(app: WbxmlElement, existing: string | undefined, ctx: FromEasCo
   const reminderAlarm = findReminder(calendar, todo)?.alarm;
 
   if (!same(prev.subject, next.subject || undefined)) setText(todo, 'summary', next.subject);
-  if (!same(prev.body?.replace(/\r\n?/g, '\n'), next.body)) setText(todo, 'description', next.body);
+  const body = bodyAfter(prev.body, next.body);
+  if (body !== prev.body) writeBody(todo, body);
   if ((prev.importance ?? 1) !== (next.importance ?? 1) || (view && next.importance === undefined && todo.hasProperty('priority'))) {
     writeImportance(todo, next.importance);
   }
