@@ -50,6 +50,9 @@ export class Causality {
     const known = this.pasts.get(data);
     if (known) return known;
     const edits = new Set(versionTokensOf(data));
+    // Set before the parents are visited: a phone's views can repeat (an occurrence moved and moved
+    // back), so the parent links can form a cycle, which adds nothing.
+    this.pasts.set(data, edits);
     const parents = this.parents.get(data) ?? [...edits].map((t) => this.introducedBy.get(t)).filter((v): v is string => v !== undefined && v !== data);
     for (const parent of parents) for (const edit of this.editsKnownBy(parent)) edits.add(edit);
     this.pasts.set(data, edits);

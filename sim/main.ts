@@ -32,10 +32,12 @@ const program = new Command('sim')
   .option('--verbose', 'a line per seed, and every finding of a failing seed', false)
   .option('--faults <list>', `only these network faults, comma-separated (default: ${faultKinds.join(',')}); other seeds' runs then differ`, faultList)
   .option('--trace', 'print every user action, exchange and restart (use with --seeds 1)', false)
+  .option('--eas-devices <n>', 'give every world this many ActiveSync phones (default: the seed decides, none to two)', count)
+  .option('--eas-d1d2', "let the phones send 16.1 Changes of only the changed fields and several edits of one series per Sync (issue 13's D1, D2)", false)
   .option('--plant-bug <name>', `run with a deliberately broken component (${Object.keys(plantedBugs).join(', ')})`, bugName)
   .parse();
 
-const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName> }>();
+const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easD1d2: boolean }>();
 if (options.plantBug) console.log(`planted bug ${options.plantBug}: ${plantedBugs[options.plantBug].description}`);
 const summary = await runSeeds({
   from: options.from,
@@ -43,6 +45,8 @@ const summary = await runSeeds({
   verbose: options.verbose,
   plantBug: options.plantBug,
   faults: options.faults,
+  easDevices: options.easDevices,
+  easSwitches: options.easD1d2 ? { changedFieldsOnly: true, severalEditsPerSeries: true } : undefined,
   trace: options.trace ? (line) => console.log(`  ${line}`) : undefined,
   print: (line) => console.log(line),
 });

@@ -50,7 +50,7 @@ export class SimNetwork {
   beforeReply: (deviceId: string) => Promise<void> = async () => undefined;
   /** Called with each request as the device sends it, before any fault. */
   beforeSend: (request: SyncRequest) => void = () => undefined;
-  private readonly delayed: Array<{ request: SyncRequest; dueAt: number }> = [];
+  private readonly delayed: Array<{ late: () => Promise<void>; dueAt: number }> = [];
   private readonly inFlight = new Set<Promise<unknown>>();
   private restarting: Promise<void> | null = null;
 
@@ -72,16 +72,40 @@ export class SimNetwork {
   /** The end of the faulty phase: copies still on their way arrive now, and nothing goes wrong any more. */
   async settle(): Promise<void> {
     this.faultsOn = false;
-    for (const { request } of this.delayed.splice(0)) await this.deliverLate(request);
+    for (const { late } of this.delayed.splice(0)) await late();
   }
 
-  private async sync(request: SyncRequest): Promise<SyncResponse> {
+  private sync(request: SyncRequest): Promise<SyncResponse> {
+    return this.tracked(() => this.exchange(request));
+  }
+
+  /**
+   * An ActiveSync device's HTTP request, across the same faults as the native ones: `serve` answers one
+   * copy as the server would (the EAS face in eas-server.ts), `delivered` is told about the reply the
+   * device got. Returns that reply.
+   */
+  easExchange<T>(deviceId: string, what: string, serve: (note: string) => Promise<T>, delivered: (reply: T) => void): Promise<T> {
+    return this.tracked(async () => {
+      const reply = await this.withFaults(deviceId, what, async (note) => {
+        this.exchanges++;
+        return serve(note);
+      }, async () => {
+        this.exchanges++;
+        await serve('late copy, nobody reads the reply');
+      });
+      delivered(reply);
+      return reply;
+    });
+  }
+
+  /** Runs an exchange as one in flight, after a server restart that may come first. */
+  private async tracked<T>(run: () => Promise<T>): Promise<T> {
     while (this.restarting) await this.restarting;
     if (this.faultsOn && this.rng.chance(this.rates.restart)) {
       this.restarting = this.restartWhenIdle();
       await this.restarting;
     }
-    const exchange = this.exchange(request);
+    const exchange = run();
     this.inFlight.add(exchange);
     try {
       return await exchange;
@@ -100,39 +124,54 @@ export class SimNetwork {
   private async exchange(request: SyncRequest): Promise<SyncResponse> {
     const sent = wire(request, syncRequestSchema);
     this.beforeSend(sent);
+    const reply = await this.withFaults(
+      sent.device.id,
+      describeRequest(sent),
+      // The second of a duplicate is a copy of its own, as the first is.
+      (note) => this.serve(note === 'duplicated, second' ? wire(request, syncRequestSchema) : sent, note),
+      () => this.deliverLate(wire(request, syncRequestSchema)),
+    );
+    const delivered = wire(reply, syncResponseSchema);
+    this.onDelivered(sent, delivered);
+    return delivered;
+  }
+
+  /**
+   * One request across the network: copies delayed earlier that are due arrive first, then at most one
+   * fault. `serve(note)` has the server answer one copy; `late` delivers a copy whose reply nobody reads.
+   */
+  private async withFaults<T>(deviceId: string, what: string, serve: (note: string) => Promise<T>, late: () => Promise<void>): Promise<T> {
     for (const due of this.delayed.filter((d) => d.dueAt <= this.exchanges)) {
       this.delayed.splice(this.delayed.indexOf(due), 1);
-      await this.deliverLate(due.request);
+      await due.late();
     }
     const fault: Fault | null = this.faultsOn && this.rates.kinds.length > 0 && this.rng.chance(this.rates.exchange) ? this.rng.pick(this.rates.kinds) : null;
     if (fault) this.faults[fault]++;
-    let reply: SyncResponse;
+    let reply: T;
     switch (fault) {
       case 'dropRequest':
-        this.trace?.(`${describeRequest(sent)} -> request lost`);
+        this.trace?.(`${what} -> request lost`);
         throw new RetryableError('simulated network: the request was lost');
       case 'dropReply':
-        await this.serve(sent, 'reply lost');
-        await this.beforeReply(sent.device.id);
+        await serve('reply lost');
+        await this.beforeReply(deviceId);
         throw new RetryableError('simulated network: the reply was lost after the server committed');
       case 'duplicate': {
-        const first = await this.serve(sent, 'duplicated, first');
-        const second = await this.serve(wire(request, syncRequestSchema), 'duplicated, second');
+        const first = await serve('duplicated, first');
+        const second = await serve('duplicated, second');
         reply = this.rng.chance(0.5) ? first : second;
         this.trace?.(`  the device gets the ${reply === first ? 'first' : 'second'} reply`);
         break;
       }
       case 'delayedDuplicate':
-        this.delayed.push({ request: wire(request, syncRequestSchema), dueAt: this.exchanges + this.rng.int(1, delayExchangesMax) });
-        reply = await this.serve(sent, 'a copy is delayed');
+        this.delayed.push({ late, dueAt: this.exchanges + this.rng.int(1, delayExchangesMax) });
+        reply = await serve('a copy is delayed');
         break;
       case null:
-        reply = await this.serve(sent, '');
+        reply = await serve('');
     }
-    await this.beforeReply(sent.device.id);
-    const delivered = wire(reply, syncResponseSchema);
-    this.onDelivered(sent, delivered);
-    return delivered;
+    await this.beforeReply(deviceId);
+    return reply;
   }
 
   /** What the native face does with a decoded request: the hub's answer, or its refusal as an HTTP error. */

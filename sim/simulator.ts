@@ -1,6 +1,7 @@
 import { reapDeleted } from '../src/sdk/replica.js';
 import { RetryableError } from '../src/sdk/transport.js';
 import { runCheckers, type CheckFailure, type DeviceEnd } from './checkers.js';
+import { EasDeviceError, viewOfTruth, type EasDevice, type EasWorkloadSwitches } from './eas-device.js';
 import { faultKinds, type Fault } from './network.js';
 import type { PlantedBugName } from './planted-bugs.js';
 import type { Trace } from './trace.js';
@@ -23,6 +24,10 @@ export interface SeedStats {
   /** syncCollection() calls that ran out of retries; the device tries again later, as a user would. */
   syncsGivenUp: number;
   reinitializations: number;
+  /** ActiveSync phones, their syncs and Pings (and how many Pings reported a change). */
+  easDevices: number;
+  easSyncs: number;
+  easPings: number;
   /** Push notices the server sent, and those a device applied without a sync. */
   notices: number;
   noticesApplied: number;
@@ -42,6 +47,10 @@ export interface RunOptions {
   faults?: readonly Fault[] | undefined;
   /** Receives the run step by step (see trace.ts). */
   trace?: Trace | undefined;
+  /** Turn on the phones' requests that find issue 13's D1 and D2 (eas-device.ts). */
+  easSwitches?: EasWorkloadSwitches | undefined;
+  /** Every world gets this many ActiveSync phones (by default the seed decides: none, one or two). */
+  easDevices?: number | undefined;
 }
 
 /** Passes over all devices in the quiet phase before a run that still moves counts as not settling. */
@@ -69,14 +78,15 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
     const truth = await world.server.readTruth(
       world.accountId,
       collectionIds,
-      world.devices.map((d) => d.id),
+      [...world.devices, ...world.easDevices].map((d) => d.id),
     );
+    devices.push(...(await easEnds(world)));
     truthItems = truth.items.size;
     const freshDevice = new Map(freshItems.filter((i) => i.data !== null && i.serverId !== null).map((i) => [i.serverId as string, i.data as string]));
     failures.push(...runCheckers({ truth, freshDevice, devices, causality: world.causality }, world.history));
   } catch (err) {
     // Whatever stopped the run, the seed reports it and replays it like any other finding.
-    failures.push({ check: 'run-completes', detail: err instanceof DeviceError ? err.message : `the run stopped: ${(err as Error).stack ?? err}` });
+    failures.push({ check: 'run-completes', detail: err instanceof DeviceError || err instanceof EasDeviceError ? err.message : `the run stopped: ${(err as Error).stack ?? err}` });
   } finally {
     await world.close();
   }
@@ -91,12 +101,27 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
       restarts: world.server.restarts,
       tombstonesPurged: world.server.tombstonesPurged,
       ...counters,
+      easDevices: world.easDevices.length,
+      easSyncs: world.easDevices.reduce((n, d) => n + d.counts.syncs, 0),
+      easPings: world.easDevices.reduce((n, d) => n + d.counts.pings, 0),
       notices: world.push.counts.notices,
       noticesApplied: world.push.counts.applied,
       userActions: Object.values(world.workload.counts).reduce((a, b) => a + b, 0),
       truthItems,
     },
   };
+}
+
+/** The phones' end states: what each holds, against the calendar's truth as the face shows it to a phone of its version. */
+async function easEnds(world: World): Promise<DeviceEnd[]> {
+  if (world.easDevices.length === 0) return [];
+  const calendar = world.collections.find((c) => c.kind === 'events')?.id as string;
+  const { items } = await world.server.readTruth(world.accountId, [calendar], []);
+  return world.easDevices.map((d) => ({
+    id: d.id,
+    ...d.end(),
+    truth: new Map([...items].map(([serverId, data]) => [serverId, viewOfTruth(data, d.version)])),
+  }));
 }
 
 /** A device failed in a way no retry can fix: the run cannot go on meaningfully. */
@@ -167,7 +192,22 @@ async function randomPhase(world: World, sync: (d: SimDevice, together?: boolean
       for (let i = 0; i < actions; i++) world.workload.act(device, devices);
       if (device.offlineUntil <= round && schedule.chance(0.6)) await sync(device, schedule.chance(0.4));
     }
+    for (const phone of world.easDevices) await easTurn(world, phone, round, trace);
   }
+}
+
+/** A phone's round: it may go offline, its user acts, and online it Pings now and then and syncs. */
+async function easTurn(world: World, phone: EasDevice, round: number, trace: Trace | undefined): Promise<void> {
+  const rng = world.easSchedule;
+  if (phone.offlineUntil <= round && rng.chance(0.06)) {
+    phone.offlineUntil = round + rng.int(3, 12);
+    trace?.(`${phone.id} goes offline until round ${phone.offlineUntil}`);
+  }
+  const actions = rng.chance(0.7) ? rng.int(1, 3) : 0;
+  for (let i = 0; i < actions; i++) phone.act();
+  if (phone.offlineUntil > round) return;
+  const told = rng.chance(0.4) && (await phone.ping());
+  if (told || rng.chance(0.6)) await phone.sync();
 }
 
 /**
@@ -192,7 +232,9 @@ async function quietPhase(world: World, sync: (d: SimDevice) => Promise<void>): 
       await world.push.deliver(device, Number.MAX_SAFE_INTEGER);
       await sync(device);
     }
-    const pending = world.devices.some((d) => d.replica.transaction((tx) => world.collections.some((c) => tx.pending(c.id, 1).length > 0)));
+    for (const phone of world.easDevices) await phone.sync();
+    const pending =
+      world.devices.some((d) => d.replica.transaction((tx) => world.collections.some((c) => tx.pending(c.id, 1).length > 0))) || world.easDevices.some((d) => d.hasPending());
     if (world.history.committed === committedBefore && !pending) return true;
   }
   return false;
@@ -252,6 +294,6 @@ export function describeStats(s: SeedStats): string {
   return (
     `devices ${s.devices}, rounds ${s.rounds}, user actions ${s.userActions}, syncs ${s.syncs} (${s.syncsGivenUp} gave up), ` +
     `exchanges ${s.exchanges}, faults: ${faults}, restarts ${s.restarts}, tombstones purged ${s.tombstonesPurged}, ` +
-    `re-initializations ${s.reinitializations}, push notices ${s.notices} (${s.noticesApplied} applied), items at the end ${s.truthItems}`
+    `re-initializations ${s.reinitializations}, ActiveSync phones ${s.easDevices} (${s.easSyncs} syncs, ${s.easPings} pings), push notices ${s.notices} (${s.noticesApplied} applied), items at the end ${s.truthItems}`
   );
 }

@@ -169,7 +169,8 @@ const properties = {
 };
 const property = (data: string, name: keyof typeof properties): string | null => properties[name].exec(data)?.[1] ?? null;
 
-export const simIdOf = (data: string): string | null => property(data, 'X-SIM-ID');
+/** The record: X-SIM-ID, or for a record an ActiveSync phone added (it cannot carry X- properties), its UID uid-rN. */
+export const simIdOf = (data: string): string | null => property(data, 'X-SIM-ID') ?? /^uid-(r\d+)$/.exec(property(data, 'UID') ?? '')?.[1] ?? null;
 
 /** The edit versions a stored object carries (each names the user edit that introduced it). */
 export const versionTokensOf = (data: string): string[] => [property(data, 'note'), property(data, 'title')].filter((t): t is string => t !== null);
@@ -279,8 +280,14 @@ export class Workload {
     return 'edit';
   }
 
-  private newVersion(): string {
+  /** A version number no other edit uses (the EAS phones' users take theirs from here too). */
+  newVersion(): string {
     return `v${this.versions++}`;
+  }
+
+  /** A new record's id, for a record added on an ActiveSync phone. */
+  newRecord(): string {
+    return `r${this.records++}`;
   }
 
   /** A new version of one property; the object keeps everything else it had. */

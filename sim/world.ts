@@ -4,6 +4,8 @@ import { openMemoryReplica } from '../src/sdk/memory-replica.js';
 import type { Replica } from '../src/sdk/replica.js';
 import { SyncClient } from '../src/sdk/sync-loop.js';
 import { Causality } from './causality.js';
+import { defaultEasSwitches, EasDevice, type EasWorkloadSwitches } from './eas-device.js';
+import { SimEasServer } from './eas-server.js';
 import { History } from './history.js';
 import { faultKinds, SimNetwork, type Fault, type FaultRates } from './network.js';
 import { plantedBugs, type PlantedBug, type PlantedBugName } from './planted-bugs.js';
@@ -46,6 +48,10 @@ export interface World {
   accountId: string;
   collections: SimCollection[];
   devices: SimDevice[];
+  /** ActiveSync phones (eas-device.ts), in some worlds; they sync the calendar. */
+  easDevices: EasDevice[];
+  /** When the phones go offline, act and sync. */
+  easSchedule: Rng;
   /** A device that joins after the run to pull the truth, through the network without faults. */
   freshDevice(): SimDevice;
   close(): Promise<void>;
@@ -57,6 +63,10 @@ export interface WorldOptions {
   faults?: readonly Fault[] | undefined;
   /** Receives a line per user action, exchange and restart. */
   trace?: Trace | undefined;
+  /** Which ActiveSync requests the phones make that the face does not get right yet (eas-device.ts). */
+  easSwitches?: EasWorkloadSwitches | undefined;
+  /** Give every world this many ActiveSync phones, instead of none or one or two as the seed says. */
+  easDevices?: number | undefined;
 }
 
 export class FakeClock {
@@ -75,6 +85,8 @@ const startOfRun = Date.UTC(2026, 0, 1);
 export async function buildWorld(seed: number, options: WorldOptions = {}): Promise<World> {
   const root = new Rng(seed);
   const [shapeRng, schedule, workloadRng, networkRng, idRng, pushRng] = [root.fork(), root.fork(), root.fork(), root.fork(), root.fork(), root.fork()];
+  // Drawn after the others, so that worlds without a phone run as they did before phones existed.
+  const easRng = root.fork();
   const shape: Shape = {
     devices: shapeRng.int(2, 8),
     rounds: shapeRng.int(8, 20),
@@ -99,6 +111,7 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
   });
   const network = new SimNetwork(networkRng, server, account.id, shape.faults, (request, response) => history.recordDelivery(request, response), options.trace);
   const push = new SimPush(pushRng, server, account.id, collections.map((c) => c.id), options.trace);
+  const workload = new Workload(workloadRng, collections, causality, options.trace);
 
   const device = (id: string, replica: Replica, rng: Rng, windowSize: number, commandsMax: number, attemptsMax: number) => {
     let locals = 0;
@@ -141,6 +154,21 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
     if (d && pushRng.chance(0.5)) await push.deliver(d, pushRng.int(1, 3));
   };
 
+  const easFace = new SimEasServer(server, ports, { accountId: account.id, accountName: account.name, epoch: account.credentialEpoch });
+  const easCount = options.easDevices ?? (easRng.chance(0.4) ? (easRng.chance(0.25) ? 2 : 1) : 0);
+  const easDevices: EasDevice[] = [];
+  for (let i = 0; i < easCount; i++) {
+    const settings = {
+      deviceId: `e${i}`,
+      version: easRng.chance(0.5) ? ('14.1' as const) : ('16.1' as const),
+      windowSize: easRng.int(1, 6),
+      commandsMax: easRng.int(1, 5),
+      attemptsMax: easRng.int(2, 5),
+      switches: options.easSwitches ?? defaultEasSwitches,
+    };
+    easDevices.push(new EasDevice(settings, easRng.fork(), easFace, network, history, causality, workload, (ms) => clock.advance(ms), options.trace));
+  }
+
   return {
     shape,
     clock,
@@ -150,10 +178,12 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
     push,
     history,
     causality,
-    workload: new Workload(workloadRng, collections, causality, options.trace),
+    workload,
     accountId: account.id,
     collections,
     devices,
+    easDevices,
+    easSchedule: easRng.fork(),
     freshDevice: () => device('fresh', openMemoryReplica(), shapeRng.fork(), 3, 6, 1),
     async close() {
       for (const d of devices) d.replica.close();

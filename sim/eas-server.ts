@@ -1,0 +1,121 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { easPath, EasFace } from '../src/faces/eas/routes.js';
+import type { Hub } from '../src/hub/hub.js';
+import type { HubPorts } from '../src/hub/ports.js';
+import type { SyncRequest, SyncResponse } from '../src/protocol/sync.js';
+import type { Principal } from '../src/server/auth/authenticate.js';
+import type { SimServer } from './server.js';
+
+/**
+ * The ActiveSync face of the simulated server: the real `EasFace` (src/faces/eas/routes.ts) over the
+ * server's hub, handed each request as the HTTP server would hand it (a body stream, headers, the URL),
+ * its answer read back as bytes. Like the server's memory, the face's memory of devices (the last Sync
+ * an empty one repeats) is lost at a restart.
+ *
+ * The face reaches the hub through a window that notes every hub exchange a request made, so that the
+ * history (history.ts) can record the acknowledgements of the reply that reached the device, exactly as
+ * for a native device.
+ */
+
+/** What one copy of a request got: the HTTP status and body, and the hub exchanges made for it. */
+export interface EasReply {
+  status: number;
+  body: Uint8Array;
+  /** Set when the device hung up before an answer came (a Ping with nothing to report). */
+  hungUp: boolean;
+  hubExchanges: Array<{ request: SyncRequest; response: SyncResponse }>;
+}
+
+export interface EasRequestLine {
+  deviceId: string;
+  version: string;
+  command: string;
+}
+
+/** ActiveSync devices one account may have in the simulation (config `easDevicesMax`). */
+const easDevicesMax = 10;
+
+export class SimEasServer {
+  private face: EasFace;
+  private noted: Array<{ request: SyncRequest; response: SyncResponse }> = [];
+
+  constructor(
+    private readonly server: SimServer,
+    private readonly ports: HubPorts,
+    private readonly principal: Principal,
+  ) {
+    this.face = this.makeFace();
+    server.onRestart(() => (this.face = this.makeFace()));
+  }
+
+  /**
+   * One copy of a request. A Ping that would wait for a change is hung up on once everything the
+   * server does without waiting is done (nothing here needs real time, so the next turn of the event
+   * loop is that moment): the heartbeat ran out with nothing to report.
+   */
+  async serve(line: EasRequestLine, body: Uint8Array): Promise<EasReply> {
+    const query = new URLSearchParams({ Cmd: line.command, User: this.principal.accountName, DeviceId: line.deviceId, DeviceType: 'SimPhone' });
+    const url = new URL(`http://sim${easPath}?${query}`);
+    const req = Readable.from(body.length > 0 ? [Buffer.from(body)] : []) as IncomingMessage;
+    Object.assign(req, {
+      method: 'POST',
+      url: `${url.pathname}${url.search}`,
+      headers: { 'content-type': 'application/vnd.ms-sync.wbxml', 'content-length': String(body.length), 'ms-asprotocolversion': line.version },
+    });
+    const res = new FakeResponse();
+    this.noted = [];
+    const noted = this.noted;
+    let done = false;
+    const handled = this.face.handle(this.principal, req, res as unknown as ServerResponse, url).finally(() => (done = true));
+    for (let turn = 0; turn < 3 && !done; turn++) await nextTurn();
+    const hungUp = !done;
+    if (hungUp) res.hangUp();
+    await handled;
+    return { status: res.statusCode, body: res.body, hungUp, hubExchanges: noted };
+  }
+
+  private makeFace(): EasFace {
+    // The hub as it is now (a restart makes a new one), each sync exchange noted as it passes.
+    const server = this.server;
+    const note = (request: SyncRequest, response: SyncResponse) => this.noted.push({ request: structuredClone(request), response: structuredClone(response) });
+    const hub = new Proxy({} as Hub, {
+      get(_target, property) {
+        const live = server.hub;
+        if (property === 'sync') {
+          return async (accountId: string, protocol: string, request: SyncRequest, tokenId?: string) => {
+            const response = await live.sync(accountId, protocol, request, tokenId);
+            note(request, response);
+            return response;
+          };
+        }
+        const value = Reflect.get(live, property, live) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(live) : value;
+      },
+    });
+    return new EasFace(hub, server.push, this.ports.logger, () => this.ports.clock.now(), easDevicesMax);
+  }
+}
+
+/** The part of ServerResponse the face uses: the status, the body, and whether the client is gone. */
+class FakeResponse extends EventEmitter {
+  statusCode = 0;
+  destroyed = false;
+  body = new Uint8Array();
+
+  writeHead(status: number): this {
+    this.statusCode = status;
+    return this;
+  }
+
+  end(body?: Uint8Array | string): void {
+    if (body !== undefined) this.body = typeof body === 'string' ? Buffer.from(body) : new Uint8Array(body);
+  }
+
+  hangUp(): void {
+    this.destroyed = true;
+    this.emit('close');
+  }
+}
