@@ -37,9 +37,17 @@ export interface EasWorkloadSwitches {
   changedFieldsOnly: boolean;
   /** D2: several occurrence edits or deletes of one series, and a Change beside them, go in one Sync. */
   severalEditsPerSeries: boolean;
+  /**
+   * 16.1 occurrence edits go out in the first request of a sync, before the phone has received what
+   * changed on the server. Off, they wait until the phone has caught up: the face builds an occurrence
+   * edit on the server's current version of the series, and the hub then takes the phone to hold that
+   * version, so a change another device made since the phone last synced never reaches it (seeds 46 and
+   * 57 with --eas-devices 1 --eas-stale-occurrences; see sim/README.md).
+   */
+  occurrenceEditsBeforeCatchingUp: boolean;
 }
 
-export const defaultEasSwitches: EasWorkloadSwitches = { changedFieldsOnly: false, severalEditsPerSeries: false };
+export const defaultEasSwitches: EasWorkloadSwitches = { changedFieldsOnly: false, severalEditsPerSeries: false, occurrenceEditsBeforeCatchingUp: false };
 
 interface Occurrence {
   /** The occurrence's original start, compact UTC (20260208T090000Z). */
@@ -202,6 +210,8 @@ export class EasDevice {
   private locals = 0;
   /** The last Sync was answered in full: an empty one may repeat it. */
   private canSendEmpty = false;
+  /** This sync has received everything the server had for the phone (no MoreAvailable). */
+  private caughtUp = false;
 
   constructor(
     private readonly options: EasDeviceOptions,
@@ -362,6 +372,7 @@ export class EasDevice {
   async sync(): Promise<void> {
     this.counts.syncs++;
     this.trace?.(`${this.id} syncs (ActiveSync ${this.version})`);
+    this.caughtUp = false;
     if (this.calendarId === null || this.rng.chance(0.1)) {
       if (!(await this.folderSync())) return;
     }
@@ -432,6 +443,7 @@ export class EasDevice {
     for (const command of elements(child(collection, 'Commands'))) this.applyServerCommand(command);
     this.canSendEmpty = true;
     const more = child(collection, 'MoreAvailable') !== undefined;
+    this.caughtUp = !first && !more;
     return first || more || this.commandsToSend().length > 0 ? 'more' : 'done';
   }
 
@@ -467,7 +479,7 @@ export class EasDevice {
       else if (held.pending === 'delete') mine.push({ held, kind: 'delete' });
       else if (held.serverId !== null) {
         if (held.pending === 'change') mine.push({ held, kind: 'change' });
-        for (const o of held.occurrences) mine.push({ held, kind: 'occurrence', key: o.key });
+        if (this.caughtUp || this.options.switches.occurrenceEditsBeforeCatchingUp) for (const o of held.occurrences) mine.push({ held, kind: 'occurrence', key: o.key });
       }
       out.push(...(this.options.switches.severalEditsPerSeries ? mine : mine.slice(0, 1)));
       if (out.length >= this.options.commandsMax) break;
@@ -600,6 +612,7 @@ export class EasDevice {
         const reply = await this.network.easExchange(
           this.id,
           what,
+          bytes.length > 0 || command !== 'Sync',
           async (note) => {
             const r = await this.face.serve(line, bytes);
             this.trace?.(`#${this.network.exchanges} ${what} -> ${describeReply(r)}${note ? ` (${note})` : ''}`);
