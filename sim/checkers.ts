@@ -90,11 +90,19 @@ function compareWithTruth(who: string, held: Map<string, string>, truth: Map<str
   for (const [serverId, data] of truth) {
     const mine = held.get(serverId);
     if (mine === undefined) report(`${who} lacks ${describeVersion(data)} (server item ${serverId})`);
-    else if (mine !== data) report(`${who} holds ${describeVersion(mine)} where the server has ${describeVersion(data)} (server item ${serverId})`);
+    else if (mine !== data) report(`${who} holds ${describeVersion(mine)} where the server has ${describeVersion(data)} (server item ${serverId}${differences(mine, data)})`);
   }
   for (const [serverId, data] of held) {
     if (!truth.has(serverId)) report(`${who} holds ${describeVersion(data)} (server item ${serverId}), which the server does not`);
   }
+}
+
+/** For versions that differ in more than their edit versions (an ActiveSync view): the lines only one side has. */
+function differences(mine: string, truth: string): string {
+  if (describeVersion(mine) !== describeVersion(truth)) return '';
+  const [a, b] = [mine.split('\r\n'), truth.split('\r\n')];
+  const only = (x: string[], y: string[]) => x.filter((l) => l !== '' && !y.includes(l)).join(' | ');
+  return `; the device's own lines: ${only(a, b) || 'none'}; the server's own: ${only(b, a) || 'none'}`;
 }
 
 /**

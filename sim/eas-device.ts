@@ -38,16 +38,19 @@ export interface EasWorkloadSwitches {
   /** D2: several occurrence edits or deletes of one series, and a Change beside them, go in one Sync. */
   severalEditsPerSeries: boolean;
   /**
-   * 16.1 occurrence edits go out in the first request of a sync, before the phone has received what
-   * changed on the server. Off, they wait until the phone has caught up: the face builds an occurrence
-   * edit on the server's current version of the series, and the hub then takes the phone to hold that
-   * version, so a change another device made since the phone last synced never reaches it (seeds 46 and
-   * 57 with --eas-devices 1 --eas-stale-occurrences; see sim/README.md).
+   * 16.1 edits the face completes from the server's version of the item (occurrence edits, and Changes
+   * of only the changed fields) go out in the first request of a sync, before the phone has received
+   * what changed on the server. Off, they wait until the phone has caught up. The face builds such an
+   * edit on the server's current version, not on the phone's: when another device changed the series
+   * since, the hub cannot merge (an occurrence edit adds an override, and the property merge takes one
+   * component only) and the phone wins on priority, the stored version carries the other device's edit
+   * as the phone's own, and the phone is never sent it (seeds 46 and 57 with --eas-devices 1
+   * --eas-stale-edits; see sim/README.md).
    */
-  occurrenceEditsBeforeCatchingUp: boolean;
+  editsBeforeCatchingUp: boolean;
 }
 
-export const defaultEasSwitches: EasWorkloadSwitches = { changedFieldsOnly: false, severalEditsPerSeries: false, occurrenceEditsBeforeCatchingUp: false };
+export const defaultEasSwitches: EasWorkloadSwitches = { changedFieldsOnly: false, severalEditsPerSeries: false, editsBeforeCatchingUp: false };
 
 interface Occurrence {
   /** The occurrence's original start, compact UTC (20260208T090000Z). */
@@ -478,8 +481,10 @@ export class EasDevice {
       if (held.pending === 'add') mine.push({ held, kind: 'add' });
       else if (held.pending === 'delete') mine.push({ held, kind: 'delete' });
       else if (held.serverId !== null) {
-        if (held.pending === 'change') mine.push({ held, kind: 'change' });
-        if (this.caughtUp || this.options.switches.occurrenceEditsBeforeCatchingUp) for (const o of held.occurrences) mine.push({ held, kind: 'occurrence', key: o.key });
+        const completedByServer = this.version.startsWith('16') && this.options.switches.changedFieldsOnly;
+        const now = this.caughtUp || this.options.switches.editsBeforeCatchingUp;
+        if (held.pending === 'change' && (now || !completedByServer)) mine.push({ held, kind: 'change' });
+        if (now) for (const o of held.occurrences) mine.push({ held, kind: 'occurrence', key: o.key });
       }
       out.push(...(this.options.switches.severalEditsPerSeries ? mine : mine.slice(0, 1)));
       if (out.length >= this.options.commandsMax) break;

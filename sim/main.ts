@@ -34,11 +34,11 @@ const program = new Command('sim')
   .option('--trace', 'print every user action, exchange and restart (use with --seeds 1)', false)
   .option('--eas-devices <n>', 'give every world this many ActiveSync phones (default: the seed decides, none to two)', count)
   .option('--eas-d1d2', "let the phones send 16.1 Changes of only the changed fields and several edits of one series per Sync (issue 13's D1, D2)", false)
-  .option('--eas-stale-occurrences', 'let the phones send 16.1 occurrence edits before they have received what changed on the server (see sim/README.md)', false)
+  .option('--eas-stale-edits', 'let the phones send 16.1 occurrence edits and changed-fields-only Changes before they have received what changed on the server (see sim/README.md)', false)
   .option('--plant-bug <name>', `run with a deliberately broken component (${Object.keys(plantedBugs).join(', ')})`, bugName)
   .parse();
 
-const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easD1d2: boolean; easStaleOccurrences: boolean }>();
+const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easD1d2: boolean; easStaleEdits: boolean }>();
 if (options.plantBug) console.log(`planted bug ${options.plantBug}: ${plantedBugs[options.plantBug].description}`);
 const summary = await runSeeds({
   from: options.from,
@@ -47,7 +47,7 @@ const summary = await runSeeds({
   plantBug: options.plantBug,
   faults: options.faults,
   easDevices: options.easDevices,
-  easSwitches: options.easD1d2 || options.easStaleOccurrences ? { changedFieldsOnly: options.easD1d2, severalEditsPerSeries: options.easD1d2, occurrenceEditsBeforeCatchingUp: options.easStaleOccurrences } : undefined,
+  easSwitches: options.easD1d2 || options.easStaleEdits ? { changedFieldsOnly: options.easD1d2, severalEditsPerSeries: options.easD1d2, editsBeforeCatchingUp: options.easStaleEdits } : undefined,
   trace: options.trace ? (line) => console.log(`  ${line}`) : undefined,
   print: (line) => console.log(line),
 });
