@@ -310,7 +310,10 @@ export class EasDevice {
   private editOccurrence(item: Held, deleted: boolean): void {
     const e = item.event;
     const first = msOf(e.start as string);
-    const index = this.rng.int(2, 9);
+    // A deleted occurrence is no longer shown: the user picks one that is.
+    const shown = [2, 3, 4, 5, 6, 7, 8, 9].filter((i) => !e.exceptions.some((x) => x.deleted && x.key === compactOf(first + i * weekMs)));
+    if (shown.length === 0) return;
+    const index = this.rng.pick(shown);
     const key = compactOf(first + index * weekMs);
     const before = view(e);
     const others = e.exceptions.filter((x) => x.key !== key);
@@ -324,7 +327,7 @@ export class EasDevice {
     item.rejected = null;
     if (item.pending === 'add') return;
     // On 16.1 an occurrence is edited by its InstanceId; on 14.1 the whole series goes with its Exceptions.
-    if (this.version.startsWith('16')) item.occurrences.push({ key, deleted });
+    if (this.version.startsWith('16')) item.occurrences = [...item.occurrences.filter((o) => o.key !== key), { key, deleted }];
     else item.pending = 'change';
   }
 
