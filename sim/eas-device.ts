@@ -266,8 +266,12 @@ export class EasDevice {
     const recurring = item.event.recurrence !== undefined && item.event.start !== undefined;
     if (roll < 0.5) return this.editField(item, 'body');
     if (roll < 0.65) return this.editField(item, 'location');
-    if (roll < 0.8 && recurring) return this.editOccurrence(item, false);
-    if (roll < 0.9 && recurring) return this.editOccurrence(item, true);
+    if (roll < 0.9 && recurring) {
+      // Now and then the user reschedules or cancels two meetings of one series at once.
+      const edits = this.rng.chance(0.3) ? 2 : 1;
+      for (let i = 0; i < edits; i++) this.editOccurrence(item, this.rng.chance(0.35));
+      return;
+    }
     return this.deleteSeries(item);
   }
 

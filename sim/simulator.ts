@@ -51,6 +51,8 @@ export interface RunOptions {
   easSwitches?: EasWorkloadSwitches | undefined;
   /** Every world gets this many ActiveSync phones (by default the seed decides: none, one or two). */
   easDevices?: number | undefined;
+  /** The phones speak this version (by default the seed decides: 14.1 or 16.1). */
+  easVersion?: '14.1' | '16.1' | undefined;
 }
 
 /** Passes over all devices in the quiet phase before a run that still moves counts as not settling. */

@@ -6,6 +6,7 @@ import { SyncClient } from '../src/sdk/sync-loop.js';
 import { Causality } from './causality.js';
 import { defaultEasSwitches, EasDevice, type EasWorkloadSwitches } from './eas-device.js';
 import { SimEasServer } from './eas-server.js';
+import type { EasVersion } from '../src/faces/eas/mapping/item-mapper.js';
 import { History } from './history.js';
 import { faultKinds, SimNetwork, type Fault, type FaultRates } from './network.js';
 import { plantedBugs, type PlantedBug, type PlantedBugName } from './planted-bugs.js';
@@ -67,6 +68,8 @@ export interface WorldOptions {
   easSwitches?: EasWorkloadSwitches | undefined;
   /** Give every world this many ActiveSync phones, instead of none or one or two as the seed says. */
   easDevices?: number | undefined;
+  /** The phones' protocol version, instead of 14.1 or 16.1 as the seed says. */
+  easVersion?: EasVersion | undefined;
 }
 
 export class FakeClock {
@@ -160,7 +163,7 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
   for (let i = 0; i < easCount; i++) {
     const settings = {
       deviceId: `e${i}`,
-      version: easRng.chance(0.5) ? ('14.1' as const) : ('16.1' as const),
+      version: pickVersion(easRng, options.easVersion),
       windowSize: easRng.int(1, 6),
       commandsMax: easRng.int(1, 5),
       attemptsMax: easRng.int(2, 5),
@@ -190,4 +193,10 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
       await server.close();
     },
   };
+}
+
+/** The seed's draw is made either way, so that naming a version changes nothing else in the world. */
+function pickVersion(rng: Rng, named: EasVersion | undefined): EasVersion {
+  const drawn = rng.chance(0.5) ? '14.1' : '16.1';
+  return named ?? drawn;
 }
