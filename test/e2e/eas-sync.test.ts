@@ -393,6 +393,26 @@ test('an empty Sync repeats the last request at the keys since issued; with none
   assert.equal(commandsOf(again, 'Add').length, 0, 'nothing new: no livelock on an old key');
 });
 
+test('an empty Sync after a stale copy of an old request (Status 3) repeats the last answered one, and brings a delete made meanwhile (sim seed 3000040)', async () => {
+  const account = await easAccount(server);
+  const native = account.native('native-stale');
+  for (const n of [1, 2]) await native.put(account.contacts, `stale-${n}`, vcard(`stale-${n}`, `Stale ${n}`));
+  const client = account.eas('Stale1');
+  const first = await client.primeSync(account.contacts);
+  const request = (key: string) => syncBody([{ collectionId: account.contacts, syncKey: key, windowSize: 10 }]);
+  const second = textAt(collectionOf((await client.send('Sync', request(first))).body as WbxmlElement), 'SyncKey');
+  const third = textAt(collectionOf((await client.send('Sync', request(second))).body as WbxmlElement), 'SyncKey');
+  // A copy of the first request, overtaken on the network, arrives now: its key is long gone.
+  const stale = collectionOf((await client.send('Sync', request(first))).body as WbxmlElement);
+  assert.equal(textAt(stale, 'Status'), '3', toXml(stale));
+  await native.remove(account.contacts, 'stale-1');
+  // The phone never saw that answer; it goes on from the key it holds, with an empty Sync.
+  const empty = collectionOf((await client.send('Sync')).body as WbxmlElement);
+  assert.equal(textAt(empty, 'Status'), '1', toXml(empty));
+  assert.notEqual(textAt(empty, 'SyncKey'), third);
+  assert.equal(commandsOf(empty, 'Delete').length, 1, `the delete reaches the phone: ${toXml(empty)}`);
+});
+
 test('conflict: the native device (higher priority) and ActiveSync change the same field; ActiveSync gets Status 7 and the truth', async () => {
   const account = await easAccount(server);
   const native = account.native('native-conflict');

@@ -110,7 +110,7 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
     }
     out.push(await respond(ctx, p, answer, blocked.get(p.collectionId) ?? new Map(), budget));
   }
-  ctx.memory.lastSync = forNextTime(request, plans, out);
+  ctx.memory.lastSync = forNextTime(request, plans, out, ctx.memory.lastSync);
   return as('Sync', as('Collections', ...out));
 }
 
@@ -120,11 +120,13 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
  * BodyPreference; and the request's Wait or HeartbeatInterval), so repeating it asks for what is new since, not for this answer again. Commands
  * (already applied), Supported (kept with the key 0 that sent it) and anything else are left out, and
  * the whole is kept as WBXML of at most `easDeviceMemoryBytesMax`: a few hundred bytes a collection,
- * whatever the request carried. Undefined (nothing to repeat) if it would be larger.
+ * whatever the request carried. Undefined (nothing to repeat) if it would be larger. Only collections
+ * answered Status 1 count; when none was, what an empty Sync repeats stays as it was (`before`).
  */
-function forNextTime(request: WbxmlElement, plans: readonly Plan[], answered: readonly WbxmlElement[]): Uint8Array | undefined {
+function forNextTime(request: WbxmlElement, plans: readonly Plan[], answered: readonly WbxmlElement[], before: Uint8Array | undefined): Uint8Array | undefined {
   const collections = plans.flatMap((p, i) => {
-    if (!p.collection) return [];
+    // A refused collection (a stale copy of an old request gets Status 3) does not move what the device holds.
+    if (!p.collection || text(child(answered[i], 'Status')) !== String(syncStatus.success)) return [];
     const options = child(p.element, 'Options');
     const preference = children(options, 'BodyPreference', 'AirSyncBase')[0];
     return [
@@ -138,7 +140,7 @@ function forNextTime(request: WbxmlElement, plans: readonly Plan[], answered: re
       ),
     ];
   });
-  if (collections.length === 0) return undefined;
+  if (collections.length === 0) return before;
   const bytes = encodeWbxml(as('Sync', as('Collections', ...collections), small(child(request, 'Wait')), small(child(request, 'HeartbeatInterval')), small(child(request, 'WindowSize'))));
   return bytes.length <= limits.easDeviceMemoryBytesMax ? bytes : undefined;
 }
