@@ -419,7 +419,8 @@ export class EasDevice {
     if (empty) this.counts.emptySyncs++;
     for (const s of sent) if (s.kind === 'delete' && s.held.serverId !== null && s.held.deletedView !== undefined) this.history.noteDelete(this.id, s.held.serverId, s.held.deletedView);
     // An empty Sync whose answer was lost is sent again in full: the server takes an empty one to
-    // repeat the last one at the key it issued since, which the phone never received.
+    // repeat the last one at the key it issued since, which the phone never received. The network's
+    // second copies of it are that full request too (network.ts).
     let reply = await this.send('Sync', empty ? undefined : full, sent, full);
     this.canSendEmpty = false;
     if (!reply) return 'gaveUp';
@@ -616,18 +617,20 @@ export class EasDevice {
    */
   private async send(command: string, body: WbxmlElement | undefined, sent: readonly Sent[] = [], retryBody = body): Promise<EasReply | undefined> {
     let bytes = body === undefined ? new Uint8Array() : encodeWbxml(body);
+    // What the phone sends when it sends this request again: an empty Sync goes in full then.
+    const resent = retryBody === body ? bytes : encodeWbxml(retryBody as WbxmlElement);
     const line = { deviceId: this.options.deviceId, version: this.version, command };
     const commands = sent.map((s) => `${s.kind}${s.key ? ` ${s.key}` : ''} ${s.held.serverId ?? s.held.localId} ${describeView(view(s.held.event))}`);
     let what = `${this.id} ${command}${body === undefined ? ' (empty)' : ''}${command === 'Sync' ? ` key ${this.syncKey} [${commands.join('; ')}]` : ''}`;
     for (let attempt = 1; ; attempt++) {
       try {
+        const sending = bytes;
         const reply = await this.network.easExchange(
           this.id,
           what,
-          bytes.length > 0 || command !== 'Sync',
-          async (note) => {
-            const r = await this.face.serve(line, bytes);
-            this.trace?.(`#${this.network.exchanges} ${what} -> ${describeReply(r)}${note ? ` (${note})` : ''}`);
+          async (note, copy) => {
+            const r = await this.face.serve(line, copy ? resent : sending);
+            this.trace?.(`#${this.network.exchanges} ${copy && resent !== sending ? what.replace(' (empty)', '') : what} -> ${describeReply(r)}${note ? ` (${note})` : ''}`);
             return r;
           },
           (r) => {
@@ -643,8 +646,8 @@ export class EasDevice {
           return undefined;
         }
         this.advanceClock(Math.min(8000, 250 * 2 ** attempt));
-        if (attempt === 1 && retryBody !== body && retryBody !== undefined) {
-          bytes = encodeWbxml(retryBody);
+        if (bytes !== resent) {
+          bytes = resent;
           what = what.replace(' (empty)', '');
         }
       }

@@ -80,18 +80,19 @@ export class SimNetwork {
   }
 
   /**
-   * An ActiveSync device's HTTP request, across the same faults as the native ones: `serve` answers one
-   * copy as the server would (the EAS face in eas-server.ts), `delivered` is told about the reply the
-   * device got. Returns that reply.
+   * An ActiveSync device's HTTP request, across the same faults as the native ones: `serve(note, copy)`
+   * answers one copy as the server would (the EAS face in eas-server.ts); `copy` is set for a second
+   * copy, which is what the device re-sends (an empty Sync is re-sent in full: only the device's first
+   * try of it is empty). `delivered` is told about the reply the device got. Returns that reply.
    */
-  easExchange<T>(deviceId: string, what: string, repeatable: boolean, serve: (note: string) => Promise<T>, delivered: (reply: T) => void): Promise<T> {
+  easExchange<T>(deviceId: string, what: string, serve: (note: string, copy: boolean) => Promise<T>, delivered: (reply: T) => void): Promise<T> {
     return this.tracked(async () => {
-      const reply = await this.withFaults(deviceId, what, repeatable, async (note) => {
+      const reply = await this.withFaults(deviceId, what, async (note) => {
         this.exchanges++;
-        return serve(note);
+        return serve(note, note === 'duplicated, second');
       }, async () => {
         this.exchanges++;
-        await serve('late copy, nobody reads the reply');
+        await serve('late copy, nobody reads the reply', true);
       });
       delivered(reply);
       return reply;
@@ -127,7 +128,6 @@ export class SimNetwork {
     const reply = await this.withFaults(
       sent.device.id,
       describeRequest(sent),
-      true,
       // The second of a duplicate is a copy of its own, as the first is.
       (note) => this.serve(note === 'duplicated, second' ? wire(request, syncRequestSchema) : sent, note),
       () => this.deliverLate(wire(request, syncRequestSchema)),
@@ -140,17 +140,13 @@ export class SimNetwork {
   /**
    * One request across the network: copies delayed earlier that are due arrive first, then at most one
    * fault. `serve(note)` has the server answer one copy; `late` delivers a copy whose reply nobody reads.
-   * A request that is not `repeatable` (an empty ActiveSync Sync: it means "the last one again, at the
-   * key you issued since") is not duplicated: two copies only arrive when a client re-sends, and a client
-   * re-sends it in full; such a fault is the first copy's reply lost instead.
    */
-  private async withFaults<T>(deviceId: string, what: string, repeatable: boolean, serve: (note: string) => Promise<T>, late: () => Promise<void>): Promise<T> {
+  private async withFaults<T>(deviceId: string, what: string, serve: (note: string) => Promise<T>, late: () => Promise<void>): Promise<T> {
     for (const due of this.delayed.filter((d) => d.dueAt <= this.exchanges)) {
       this.delayed.splice(this.delayed.indexOf(due), 1);
       await due.late();
     }
-    const drawn: Fault | null = this.faultsOn && this.rates.kinds.length > 0 && this.rng.chance(this.rates.exchange) ? this.rng.pick(this.rates.kinds) : null;
-    const fault: Fault | null = drawn === 'duplicate' && !repeatable ? 'dropReply' : drawn;
+    const fault: Fault | null = this.faultsOn && this.rates.kinds.length > 0 && this.rng.chance(this.rates.exchange) ? this.rng.pick(this.rates.kinds) : null;
     if (fault) this.faults[fault]++;
     let reply: T;
     switch (fault) {
