@@ -8,6 +8,7 @@ import type { HubPorts } from '../src/hub/ports.js';
 import type { SyncRequest, SyncResponse } from '../src/protocol/sync.js';
 import type { Principal } from '../src/server/auth/authenticate.js';
 import type { SimServer } from './server.js';
+import { decodeWbxml, encodeWbxml, type WbxmlElement } from '../src/faces/eas/wbxml/codec.js';
 
 /**
  * The ActiveSync face of the simulated server: the real `EasFace` (src/faces/eas/routes.ts) over the
@@ -35,6 +36,9 @@ export interface EasRequestLine {
   command: string;
 }
 
+/** A planted bug's change to a request before the face reads it (planted-bugs.ts). */
+export type EasRewrite = (line: EasRequestLine, body: WbxmlElement | undefined) => { line: EasRequestLine; body: WbxmlElement | undefined };
+
 /** ActiveSync devices one account may have in the simulation (config `easDevicesMax`). */
 const easDevicesMax = 10;
 
@@ -46,6 +50,7 @@ export class SimEasServer {
     private readonly server: SimServer,
     private readonly ports: HubPorts,
     private readonly principal: Principal,
+    private readonly rewrite?: EasRewrite,
   ) {
     this.face = this.makeFace();
     server.onRestart(() => (this.face = this.makeFace()));
@@ -56,7 +61,12 @@ export class SimEasServer {
    * server does without waiting is done (nothing here needs real time, so the next turn of the event
    * loop is that moment): the heartbeat ran out with nothing to report.
    */
-  async serve(line: EasRequestLine, body: Uint8Array): Promise<EasReply> {
+  async serve(sentLine: EasRequestLine, sentBody: Uint8Array): Promise<EasReply> {
+    let [line, body] = [sentLine, sentBody];
+    if (this.rewrite) {
+      const changed = this.rewrite(line, body.length === 0 ? undefined : decodeWbxml(body));
+      [line, body] = [changed.line, changed.body === undefined ? new Uint8Array() : encodeWbxml(changed.body)];
+    }
     const query = new URLSearchParams({ Cmd: line.command, User: this.principal.accountName, DeviceId: line.deviceId, DeviceType: 'SimPhone' });
     const url = new URL(`http://sim${easPath}?${query}`);
     const req = Readable.from(body.length > 0 ? [Buffer.from(body)] : []) as IncomingMessage;

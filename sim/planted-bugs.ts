@@ -4,9 +4,13 @@ import type { HubPorts } from '../src/hub/ports.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 import type { SyncRequest, SyncResponse } from '../src/protocol/sync.js';
 import type { Replica, ReplicaTx } from '../src/sdk/replica.js';
+import type { WbxmlElement } from '../src/faces/eas/wbxml/codec.js';
 import type { Store, StoreTx } from '../src/store/store.js';
 import type { CheckName } from './checkers.js';
 import type { HubFactory } from './server.js';
+import type { EasWorkloadSwitches } from './eas-device.js';
+import type { EasRewrite } from './eas-server.js';
+import { children as wbxmlChildren, child as wbxmlChild, text as wbxmlText } from '../src/faces/eas/wbxml/codec.js';
 
 /**
  * Bugs planted on purpose (`--plant-bug NAME`), to prove the checkers are not blind. Each swaps one
@@ -21,6 +25,10 @@ export interface PlantedBug {
   caughtBy: readonly CheckName[];
   hub?: HubFactory;
   replica?: (replica: Replica) => Replica;
+  /** What reaches the ActiveSync face in place of the phone's request (a request line and its decoded body). */
+  easRequest?: EasRewrite;
+  /** The world the bug needs (phones, and which requests they make); the unmodified code is tried on the same. */
+  world?: { easDevices?: number; easVersion?: '14.1' | '16.1'; easSwitches?: EasWorkloadSwitches };
 }
 
 /**
@@ -231,7 +239,44 @@ export const plantedBugs = {
         pending: (c, limit) => tx.pending(c, Number.MAX_SAFE_INTEGER).filter((i) => !(i.pending === 'add' && i.data !== null && !/^UID:/m.test(i.data))).slice(0, limit),
       })),
   },
+  'eas-change-wipes-series': {
+    description: "issue 13 D1 back: the ActiveSync face reads a 16.1 calendar Change by the 14.1 rule, so what it leaves out (the recurrence, exceptions, location) is removed",
+    caughtBy: ['devices-match-truth'],
+    world: { easDevices: 1, easVersion: '16.1', easSwitches: { changedFieldsOnly: true, severalEditsPerSeries: true, editsBeforeCatchingUp: false } },
+    // The face's rule for what a Change leaves out (leftOutMeansUnchanged) is the one of the version it is told.
+    easRequest: (line, body) => (line.version.startsWith('16') && easCommands(body).some((c) => c.name === 'Change' && !wbxmlChild(c, 'InstanceId', 'AirSyncBase')) ? { line: { ...line, version: '14.1' }, body } : { line, body }),
+  },
+  'eas-keeps-last-occurrence-edit': {
+    description: 'issue 13 D2 back: of several occurrence edits of one series in one Sync, only the last reaches the item; the others answer success',
+    caughtBy: ['devices-match-truth'],
+    world: { easDevices: 1, easVersion: '16.1', easSwitches: { changedFieldsOnly: true, severalEditsPerSeries: true, editsBeforeCatchingUp: false } },
+    // Successful edits are not echoed (MS-ASCMD), so edits the face never applies answer as applied.
+    easRequest: (line, body) => ({ line, body: withoutEarlierOccurrenceEdits(body) }),
+  },
 } satisfies Record<string, PlantedBug>;
+
+/** The commands of every collection of a Sync request. */
+function easCommands(body: WbxmlElement | undefined): WbxmlElement[] {
+  return wbxmlChildren(wbxmlChild(body, 'Collections'), 'Collection').flatMap((c) => elementsOf(wbxmlChild(c, 'Commands')));
+}
+
+const elementsOf = (e: WbxmlElement | undefined) => (e?.children ?? []).filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array));
+
+/** The Sync with only the last occurrence edit or delete (InstanceId) of each series in each collection. */
+function withoutEarlierOccurrenceEdits(body: WbxmlElement | undefined): WbxmlElement | undefined {
+  if (!body || body.name !== 'Sync') return body;
+  const rewrite = (e: WbxmlElement): WbxmlElement => {
+    if (e.name !== 'Commands') return { ...e, children: e.children.map((c) => (typeof c === 'object' && !(c instanceof Uint8Array) ? rewrite(c) : c)) };
+    const commands = elementsOf(e);
+    const occurrence = (c: WbxmlElement) => (wbxmlChild(c, 'InstanceId', 'AirSyncBase') ? wbxmlText(wbxmlChild(c, 'ServerId')) : undefined);
+    const kept = commands.filter((c, i) => {
+      const series = occurrence(c);
+      return series === undefined || !commands.slice(i + 1).some((later) => occurrence(later) === series);
+    });
+    return { ...e, children: kept };
+  };
+  return rewrite(body);
+}
 
 export type PlantedBugName = keyof typeof plantedBugs;
 

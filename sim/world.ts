@@ -157,17 +157,17 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
     if (d && pushRng.chance(0.5)) await push.deliver(d, pushRng.int(1, 3));
   };
 
-  const easFace = new SimEasServer(server, ports, { accountId: account.id, accountName: account.name, epoch: account.credentialEpoch });
-  const easCount = options.easDevices ?? (easRng.chance(0.4) ? (easRng.chance(0.25) ? 2 : 1) : 0);
+  const easFace = new SimEasServer(server, ports, { accountId: account.id, accountName: account.name, epoch: account.credentialEpoch }, bug?.easRequest);
+  const easCount = options.easDevices ?? bug?.world?.easDevices ?? (easRng.chance(0.4) ? (easRng.chance(0.25) ? 2 : 1) : 0);
   const easDevices: EasDevice[] = [];
   for (let i = 0; i < easCount; i++) {
     const settings = {
       deviceId: `e${i}`,
-      version: pickVersion(easRng, options.easVersion),
+      version: pickVersion(easRng, options.easVersion ?? bug?.world?.easVersion),
       windowSize: easRng.int(1, 6),
       commandsMax: easRng.int(1, 5),
       attemptsMax: easRng.int(2, 5),
-      switches: options.easSwitches ?? defaultEasSwitches,
+      switches: options.easSwitches ?? bug?.world?.easSwitches ?? defaultEasSwitches,
     };
     easDevices.push(new EasDevice(settings, easRng.fork(), easFace, network, history, causality, workload, (ms) => clock.advance(ms), options.trace));
   }
