@@ -31,11 +31,11 @@ import type { Workload } from './workload.js';
  * converted by the calendar mapper alike. An exception's other fields are left out of the view.
  */
 
-/** Requests the phone would make that the face does not yet get right (issue 13, D1 and D2): off until fixed. */
+/** Requests a phone makes that can be switched off, to tell which one a finding needs. */
 export interface EasWorkloadSwitches {
-  /** D1: a 16.1 Change carries only the fields the user changed (absent means unchanged in 16.x). */
+  /** A 16.1 Change carries only the fields the user changed (absent means unchanged in 16.x; issue 13 D1). */
   changedFieldsOnly: boolean;
-  /** D2: several occurrence edits or deletes of one series, and a Change beside them, go in one Sync. */
+  /** Several occurrence edits or deletes of one series, and a Change beside them, go in one Sync (issue 13 D2). */
   severalEditsPerSeries: boolean;
   /**
    * 16.1 edits the face completes from the server's version of the item (occurrence edits, and Changes
@@ -50,7 +50,7 @@ export interface EasWorkloadSwitches {
   editsBeforeCatchingUp: boolean;
 }
 
-export const defaultEasSwitches: EasWorkloadSwitches = { changedFieldsOnly: false, severalEditsPerSeries: false, editsBeforeCatchingUp: false };
+export const defaultEasSwitches: EasWorkloadSwitches = { changedFieldsOnly: true, severalEditsPerSeries: true, editsBeforeCatchingUp: false };
 
 interface Occurrence {
   /** The occurrence's original start, compact UTC (20260208T090000Z). */

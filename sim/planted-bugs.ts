@@ -8,7 +8,6 @@ import type { WbxmlElement } from '../src/faces/eas/wbxml/codec.js';
 import type { Store, StoreTx } from '../src/store/store.js';
 import type { CheckName } from './checkers.js';
 import type { HubFactory } from './server.js';
-import type { EasWorkloadSwitches } from './eas-device.js';
 import type { EasRewrite } from './eas-server.js';
 import { children as wbxmlChildren, child as wbxmlChild, text as wbxmlText } from '../src/faces/eas/wbxml/codec.js';
 
@@ -28,7 +27,7 @@ export interface PlantedBug {
   /** What reaches the ActiveSync face in place of the phone's request (a request line and its decoded body). */
   easRequest?: EasRewrite;
   /** The world the bug needs (phones, and which requests they make); the unmodified code is tried on the same. */
-  world?: { easDevices?: number; easVersion?: '14.1' | '16.1'; easSwitches?: EasWorkloadSwitches };
+  world?: { easDevices?: number; easVersion?: '14.1' | '16.1' };
 }
 
 /**
@@ -242,14 +241,14 @@ export const plantedBugs = {
   'eas-change-wipes-series': {
     description: "issue 13 D1 back: the ActiveSync face reads a 16.1 calendar Change by the 14.1 rule, so what it leaves out (the recurrence, exceptions, location) is removed",
     caughtBy: ['devices-match-truth'],
-    world: { easDevices: 1, easVersion: '16.1', easSwitches: { changedFieldsOnly: true, severalEditsPerSeries: true, editsBeforeCatchingUp: false } },
+    world: { easDevices: 1, easVersion: '16.1' },
     // The face's rule for what a Change leaves out (leftOutMeansUnchanged) is the one of the version it is told.
     easRequest: (line, body) => (line.version.startsWith('16') && easCommands(body).some((c) => c.name === 'Change' && !wbxmlChild(c, 'InstanceId', 'AirSyncBase')) ? { line: { ...line, version: '14.1' }, body } : { line, body }),
   },
   'eas-keeps-last-occurrence-edit': {
     description: 'issue 13 D2 back: of several occurrence edits of one series in one Sync, only the last reaches the item; the others answer success',
     caughtBy: ['devices-match-truth'],
-    world: { easDevices: 1, easVersion: '16.1', easSwitches: { changedFieldsOnly: true, severalEditsPerSeries: true, editsBeforeCatchingUp: false } },
+    world: { easDevices: 1, easVersion: '16.1' },
     // Successful edits are not echoed (MS-ASCMD), so edits the face never applies answer as applied.
     easRequest: (line, body) => ({ line, body: withoutEarlierOccurrenceEdits(body) }),
   },

@@ -167,7 +167,7 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
       windowSize: easRng.int(1, 6),
       commandsMax: easRng.int(1, 5),
       attemptsMax: easRng.int(2, 5),
-      switches: options.easSwitches ?? bug?.world?.easSwitches ?? defaultEasSwitches,
+      switches: options.easSwitches ?? defaultEasSwitches,
     };
     easDevices.push(new EasDevice(settings, easRng.fork(), easFace, network, history, causality, workload, (ms) => clock.advance(ms), options.trace));
   }
