@@ -44,8 +44,8 @@ export interface EasWorkloadSwitches {
    * edit on the server's current version, not on the phone's: when another device changed the series
    * since, the hub cannot merge (an occurrence edit adds an override, and the property merge takes one
    * component only) and the phone wins on priority, the stored version carries the other device's edit
-   * as the phone's own, and the phone is never sent it (seeds 46 and 57 with --eas-devices 1
-   * --eas-stale-edits; see sim/README.md).
+   * as the phone's own, and the phone is never sent it (seeds 52, 57, 66, 72, 84 and 118 with
+   * --eas-devices 1 --eas-version 16.1 --eas-stale-edits; see sim/README.md).
    */
   editsBeforeCatchingUp: boolean;
 }
