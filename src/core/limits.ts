@@ -93,8 +93,11 @@ export const limits = {
   davFiltersMax: 16,
   davMatchTextCharsMax: 256,
   /** Most members and bytes in one multistatus answer; beyond either, the answer is truncated with a 507. */
-  davMembersMax: 10_000,
+  davMembersMax: 100_000,
   davResponseBytesMax: 16 * 1024 * 1024,
+  /** Members one store read of a DAV listing holds (docs/dav.md § Streaming): etags only, or with their data (at most itemBytesMax each). */
+  davPageRows: 500,
+  davPageRowsWithData: 16,
   /** ActiveSync (docs/eas.md): WBXML nodes (elements, texts, opaque data) decoded from one request. */
   easWbxmlNodesMax: 100_000,
   /** ActiveSync: deepest WBXML element nesting; the root is depth 1. */

@@ -11,7 +11,7 @@ import type { Checkpoint } from '../core/sync-key.js';
 import type { CollectionRow, DeviceRow, StoreTx } from '../store/store.js';
 import { admitDevice, moveItem, pendingChanges, readItem, withFaceState, type DevicePoint } from './device-items.js';
 import { activityDaysKept, dailyActivity, deviceErrorsKept, listDeviceHealth, utcDay } from './health.js';
-import { deleteResource, listResources, partsOf, putResource, resolveInParts, resourceName, type Preconditions, type Resource, type ResourceClient } from './resources.js';
+import { deleteResource, memberName, partsOf, putResource, resolveInParts, type Member, type Preconditions, type Resource, type ResourceClient } from './resources.js';
 
 /** The sync hub: the one place where faces reach the truth store. */
 export class Hub {
@@ -157,6 +157,62 @@ export class Hub {
   }
 
   /**
+   * The live members of a collection (each of its parts: partsOf) in id order, a page at a time
+   * (limits.davPageRows, or davPageRowsWithData with `withData`), each page read in its own short
+   * transaction: a listing of any size holds one page, and a slow reader never holds the store between
+   * pages (docs/dav.md § Streaming). The listing is not one snapshot: a member changed meanwhile is
+   * listed as it is when its page is read, one added meanwhile may be missing (the collection's ctag,
+   * read before, has already moved). Ends early when the collection is gone.
+   */
+  async *members(accountId: string, collectionId: string, options: { withData: boolean; timeRange?: { startMs: number; endMs: number } | undefined }): AsyncGenerator<Member[]> {
+    const limit = options.withData ? limits.davPageRowsWithData : limits.davPageRows;
+    const parts = await this.store.transaction(async (tx) => {
+      const collection = await tx.getCollection(accountId, collectionId);
+      return collection ? partsOf(tx, collection) : [];
+    });
+    for (const part of parts) {
+      let afterId = '';
+      for (;;) {
+        const page = await this.store.transaction(async (tx) => {
+          if (!(await tx.getCollection(accountId, part.id))) return [];
+          const rows = await tx.listMembers({ accountId, collectionId: part.id, afterId, limit, withData: options.withData, ...(options.timeRange ? { timeRange: options.timeRange } : {}) });
+          return rows.map((item) => ({ name: memberName(part, item), item }));
+        });
+        if (page.length > 0) yield page;
+        if (page.length < limit) break;
+        afterId = (page[page.length - 1] as Member).item.id;
+      }
+    }
+  }
+
+  /**
+   * A collection's changes after `from` up to `untilSeq`, oldest first, a page at a time, each in its
+   * own short transaction (see members). A member changed meanwhile moves past `untilSeq` and is left
+   * for the next sync, whose token starts at `untilSeq`. The changes of several parts are one sequence:
+   * a page is the first `limit` of the merge of each part's first `limit`.
+   */
+  async *memberChanges(accountId: string, collectionId: string, from: Checkpoint, untilSeq: number, withData: boolean): AsyncGenerator<Member[]> {
+    const limit = withData ? limits.davPageRowsWithData : limits.davPageRows;
+    let seq = from.seq;
+    for (;;) {
+      const page = await this.store.transaction(async (tx) => {
+        const collection = await tx.getCollection(accountId, collectionId);
+        if (!collection) return [];
+        const out: Member[] = [];
+        for (const part of await partsOf(tx, collection)) {
+          // No device is excluded: a DAV client is told of its own writes too, and compares etags.
+          const rows = await tx.listMemberChanges({ accountId, collectionId: part.id, checkpoint: { seq, baseSeq: from.baseSeq }, deviceId: '', limit, untilSeq }, withData);
+          for (const item of rows) out.push({ name: memberName(part, item), item });
+        }
+        return out.sort((a, b) => a.item.seq - b.item.seq).slice(0, limit);
+      });
+      if (page.length > 0) yield page;
+      if (page.length < limit) return;
+      seq = (page[page.length - 1] as Member).item.seq;
+    }
+  }
+
+  /**
    * Forgets tombstones older than the retention horizon (devices behind it re-initialize), and the
    * activity and browser sessions that have aged out.
    */
@@ -186,7 +242,6 @@ export interface CollectionView {
   seq(): Promise<number>;
   tombstoneFloor(): Promise<number>;
   get(name: string): Promise<Resource | undefined>;
-  changes(from: Checkpoint, limit: number, timeRange?: { startMs: number; endMs: number }): Promise<Resource[]>;
 }
 
 function collectionView(tx: StoreTx, collection: CollectionRow, parts: readonly CollectionRow[]): CollectionView {
@@ -200,9 +255,9 @@ function collectionView(tx: StoreTx, collection: CollectionRow, parts: readonly 
     },
     tombstoneFloor: () => tx.tombstoneFloor(collection.accountId),
     async get(name) {
+      // An item answers to one name only (resolveResource), so the name it was found by is its name.
       const found = await resolveInParts(tx, parts, name);
-      return found && { name: await resourceName(tx, found.part, found.item), item: found.item };
+      return found && { name, item: found.item };
     },
-    changes: (from, limit, timeRange) => listResources(tx, parts, from, limit, timeRange),
   };
 }

@@ -1,9 +1,8 @@
-import type { Checkpoint } from '../core/sync-key.js';
 import { checkItemContent, type ItemIndex } from '../content/item-content.js';
 import { etagOf } from '../content/etag.js';
 import type { CollectionKind } from '../protocol/collections.js';
 import type { StatusCode } from '../protocol/errors.js';
-import type { CollectionRow, ItemRow, Store, StoreTx } from '../store/store.js';
+import type { CollectionRow, ItemRow, MemberRow, Store, StoreTx } from '../store/store.js';
 import { tasksPartsOf } from './accounts.js';
 import { writeItem, writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
@@ -45,6 +44,14 @@ export interface Resource {
   name: string;
   item: ItemRow;
 }
+
+/** A member as a DAV listing reads it: the columns of MemberRow, the data only when asked for. */
+export interface Member {
+  name: string;
+  item: MemberRow;
+}
+
+export const memberName = (collection: CollectionRow, row: MemberRow) => row.davName ?? defaultResourceName(collection.kind, row.id);
 
 export async function resolveResource(tx: StoreTx, collection: CollectionRow, name: string): Promise<ItemRow | undefined> {
   const named = await tx.findDavName(collection.accountId, collection.id, name);
@@ -165,26 +172,4 @@ export function deleteResource(store: Store, ports: HubPorts, client: ResourceCl
     await noteWrite(tx, client, ports.clock.now());
     await writeTombstone({ tx, ports, collection: existing.part }, existing.item, client.device.id);
   });
-}
-
-/**
- * A collection's changes after `from` (see core/sync-key.ts Checkpoint), oldest first, at most `limit`,
- * with their resource names; deletes included when after the checkpoint's base. The changes of several
- * parts (partsOf) are one sequence: each part's come in sequence order, and the first `limit` of their
- * merge are the first `limit` of the whole.
- */
-export async function listResources(
-  tx: StoreTx,
-  parts: readonly CollectionRow[],
-  from: Checkpoint,
-  limit: number,
-  timeRange?: { startMs: number; endMs: number },
-): Promise<Resource[]> {
-  const out: Resource[] = [];
-  for (const collection of parts) {
-    // No device is excluded: a DAV client is told of its own writes too, and compares etags.
-    const rows = await tx.listChanges({ accountId: collection.accountId, collectionId: collection.id, checkpoint: from, deviceId: '', limit, ...(timeRange ? { timeRange } : {}) });
-    for (const item of rows) out.push({ name: await resourceName(tx, collection, item), item });
-  }
-  return parts.length === 1 ? out : out.sort((a, b) => a.item.seq - b.item.seq).slice(0, limit);
 }

@@ -179,6 +179,34 @@ export interface ChangeQuery {
   timeRange?: { startMs: number; endMs: number };
 }
 
+/**
+ * One member of a collection as a DAV listing shows it, with no more columns than the request needs:
+ * no `data` unless asked for (docs/dav.md § Streaming).
+ */
+export interface MemberRow {
+  id: string;
+  /** The name a DAV client gave the item, or null: it is served as its id and the kind's extension. */
+  davName: string | null;
+  etag: string;
+  seq: number;
+  deletedAt: number | null;
+  /** The item's data when the query asked for it; null otherwise and for a tombstone. */
+  data: string | null;
+}
+
+/**
+ * A page of a collection's live members in id order, after `afterId` ('' for the first page): keyset
+ * pagination, so each page is one short indexed read and a listing never holds the whole collection.
+ */
+export interface MemberQuery {
+  accountId: string;
+  collectionId: string;
+  afterId: string;
+  limit: number;
+  withData: boolean;
+  timeRange?: { startMs: number; endMs: number };
+}
+
 export interface StoreTx {
   createAccount(row: AccountRow): Promise<void>;
   findAccountByName(name: string): Promise<AccountRow | undefined>;
@@ -217,6 +245,10 @@ export interface StoreTx {
   listChanges(query: ChangeQuery): Promise<ItemRow[]>;
   /** The same rows as listChanges, as their sequence and UTF-8 data size (0 for a tombstone), without reading any data. */
   listChangeSizes(query: ChangeQuery): Promise<Array<{ seq: number; bytes: number }>>;
+  /** A page of live members in id order (see MemberQuery). */
+  listMembers(query: MemberQuery): Promise<MemberRow[]>;
+  /** The rows of listChanges as MemberRows, data only `withData`, the DAV name joined in (no query per row). */
+  listMemberChanges(query: ChangeQuery, withData: boolean): Promise<MemberRow[]>;
   /** The UTF-8 size of a live item's data, without reading it; undefined when there is no live item of that id. */
   liveItemBytes(accountId: string, collectionId: string, itemId: string): Promise<number | undefined>;
   /**

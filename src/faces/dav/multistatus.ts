@@ -29,10 +29,15 @@ export interface PropName {
 
 /** `<prefix:name>inner</prefix:name>` (or empty), declaring an unknown namespace in place (none for no namespace: XML 1.0 cannot undeclare a prefix). */
 export function element(p: PropName, inner = ''): string {
+  const t = tagsOf(p);
+  return inner === '' ? t.empty : `${t.open}${inner}${t.close}`;
+}
+
+function tagsOf(p: PropName): { open: string; close: string; empty: string } {
   const prefix = prefixes[p.ns];
   const tag = prefix ? `${prefix}:${p.name}` : p.ns === '' ? p.name : `x:${p.name}`;
   const declare = prefix || p.ns === '' ? '' : ` xmlns:x="${escapeText(p.ns)}"`;
-  return inner === '' ? `<${tag}${declare}/>` : `<${tag}${declare}>${inner}</${tag}>`;
+  return { open: `<${tag}${declare}>`, close: `</${tag}>`, empty: `<${tag}${declare}/>` };
 }
 
 export const dav = (name: string, inner = '') => element({ ns: ns.dav, name }, inner);
@@ -41,7 +46,11 @@ export const href = (path: string) => dav('href', escapeText(encodePath(path)));
 /** An href exactly as the client sent it (a multiget member that does not exist). */
 export const hrefAsSent = (sent: string) => dav('href', escapeText(sent));
 
+/** Characters encodeURIComponent leaves alone, '@' (kept as is: docs/dav.md § Names in URLs) and '/': such a path needs no work, nor any XML escape. */
+const plainPath = /^[\w\-.!~*'()@/]*$/;
+
 function encodePath(path: string): string {
+  if (plainPath.test(path)) return path;
   return path
     .split('/')
     .map((segment) => encodeURIComponent(segment).replace(/%40/g, '@'))
@@ -56,13 +65,30 @@ const reasons: Record<number, string> = { 200: 'OK', 403: 'Forbidden', 404: 'Not
 export const propstat = (names: PropName[], code: number) => (names.length === 0 ? '' : dav('propstat', dav('prop', names.map((n) => element(n)).join('')) + dav('status', statusLine(code))));
 
 /**
- * One resource's `<response>`: found properties under 200, unknown ones under 404. With no property
- * asked for (an empty `<prop/>`) it still carries an empty 200 propstat: a response holds a status or
- * a propstat (RFC 4918 §14.24), and a changed member in sync-collection a propstat (RFC 6578 §3.2).
+ * Renders one request's `<response>`s from the property values of each resource: found ones under
+ * 200, unknown ones (undefined) under 404, in the order of `requested`. With no property asked for (an
+ * empty `<prop/>`) a response still carries an empty 200 propstat: a response holds a status or a
+ * propstat (RFC 4918 §14.24), and a changed member in sync-collection a propstat (RFC 6578 §3.2). The
+ * tags are built once per request, not per member, as a listing renders thousands (docs/dav.md § Streaming).
  */
-export function propResponse(path: string, found: string[], missing: PropName[]): string {
-  const foundStat = found.length === 0 && missing.length > 0 ? '' : dav('propstat', dav('prop', found.join('')) + dav('status', statusLine(200)));
-  return dav('response', href(path) + foundStat + propstat(missing, 404));
+export function responseTemplate(requested: PropName[]): (path: string, values: ReadonlyArray<string | undefined>) => string {
+  const tags = requested.map(tagsOf);
+  const ok = `</d:prop>${dav('status', statusLine(200))}</d:propstat>`;
+  const notFound = `</d:prop>${dav('status', statusLine(404))}</d:propstat>`;
+  const nothingAsked = dav('propstat', dav('prop') + dav('status', statusLine(200)));
+  return (path, values) => {
+    let found = '';
+    let missing = '';
+    for (let i = 0; i < tags.length; i++) {
+      const t = tags[i] as (typeof tags)[number];
+      const value = values[i];
+      if (value === undefined) missing += t.empty;
+      else found += value === '' ? t.empty : t.open + value + t.close;
+    }
+    const foundStat = found !== '' ? `<d:propstat><d:prop>${found}${ok}` : missing === '' ? nothingAsked : '';
+    const missingStat = missing === '' ? '' : `<d:propstat><d:prop>${missing}${notFound}`;
+    return `<d:response>${href(path)}${foundStat}${missingStat}</d:response>`;
+  };
 }
 
 /** A `<response>` with a status for the whole resource (a deleted member in sync-collection); `hrefXml` from href() or hrefAsSent(). */
@@ -82,7 +108,7 @@ export class Multistatus {
   /** Adds one response; false, and nothing added, if it would pass a bound. */
   add(response: string): boolean {
     const size = Buffer.byteLength(response);
-    if (this.truncatedAt !== undefined || this.parts.length >= limits.davMembersMax || this.bytes + size > limits.davResponseBytesMax) return false;
+    if (this.truncatedAt !== undefined || !withinBounds(this.parts.length, this.bytes + size)) return false;
     this.parts.push(response);
     this.bytes += size;
     return true;
@@ -98,19 +124,28 @@ export class Multistatus {
   }
 
   render(syncToken?: string): string {
-    const limited =
-      this.truncatedAt === undefined
-        ? ''
-        : dav(
-            'response',
-            href(this.truncatedAt) +
-              dav('status', statusLine(507)) +
-              dav('error', dav('number-of-matches-within-limits')) +
-              dav('responsedescription', `the answer stops at ${limits.davMembersMax} members or ${limits.davResponseBytesMax} bytes`),
-          );
-    const token = syncToken === undefined ? '' : dav('sync-token', escapeText(syncToken));
-    return xmlDocument({ ns: ns.dav, name: 'multistatus' }, `${this.parts.join('')}${limited}${token}`);
+    return xmlDocument(multistatusRoot, `${this.parts.join('')}${multistatusEnd(this.truncatedAt, syncToken)}`);
   }
+}
+
+export const multistatusRoot: PropName = { ns: ns.dav, name: 'multistatus' };
+
+/** Whether an answer of `count` responses may take one more, making it `bytes` long. */
+export const withinBounds = (count: number, bytes: number) => count < limits.davMembersMax && bytes <= limits.davResponseBytesMax;
+
+/** What follows the responses: the 507 of a truncated answer, then the sync token if any. */
+export function multistatusEnd(truncatedAt: string | undefined, syncToken: string | undefined): string {
+  const limited =
+    truncatedAt === undefined
+      ? ''
+      : dav(
+          'response',
+          href(truncatedAt) +
+            dav('status', statusLine(507)) +
+            dav('error', dav('number-of-matches-within-limits')) +
+            dav('responsedescription', `the answer stops at ${limits.davMembersMax} members or ${limits.davResponseBytesMax} bytes`),
+        );
+  return limited + (syncToken === undefined ? '' : dav('sync-token', escapeText(syncToken)));
 }
 
 /** An error body naming the precondition that failed (RFC 4918 §16). */
@@ -122,6 +157,8 @@ export function errorBody(condition: PropName, message?: string): string {
 
 /** A whole document whose root, in a namespace with a usual prefix, declares those prefixes. */
 export function xmlDocument(root: PropName, inner: string): string {
-  const tag = `${prefixes[root.ns]}:${root.name}`;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<${tag} ${declarations}>${inner}</${tag}>`;
+  return `${documentStart(root)}${inner}${documentEnd(root)}`;
 }
+
+export const documentStart = (root: PropName) => `<?xml version="1.0" encoding="UTF-8"?>\n<${prefixes[root.ns]}:${root.name} ${declarations}>`;
+export const documentEnd = (root: PropName) => `</${prefixes[root.ns]}:${root.name}>`;

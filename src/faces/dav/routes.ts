@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limits } from '../../core/limits.js';
 import type { Checkpoint } from '../../core/sync-key.js';
 import type { CollectionView, Hub } from '../../hub/hub.js';
-import { ResourceError, type Resource, type ResourceClient } from '../../hub/resources.js';
+import { ResourceError, type Member, type Resource, type ResourceClient } from '../../hub/resources.js';
 import type { CollectionKind } from '../../protocol/collections.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { nameProblem, withoutControls } from '../../protocol/names.js';
@@ -16,7 +16,8 @@ import { FilterError, indexedRange, matchesCalendar, matchesCard, readCalendarQu
 import { freeBusy } from './free-busy.js';
 import { allowedMethods, allowHeader } from './methods.js';
 import { ReadBudget, readTimeRange } from './time-range.js';
-import { dav, element, errorBody, href, hrefAsSent, Multistatus, ns, propResponse, propstat, statusResponse, xmlDocument, type PropName } from './multistatus.js';
+import { dav, element, errorBody, href, hrefAsSent, Multistatus, ns, propstat, responseTemplate, statusResponse, xmlDocument, type PropName } from './multistatus.js';
+import { MultistatusStream } from './multistatus-stream.js';
 
 /**
  * CardDAV and CalDAV (RFC 4918, 6352, 4791, 6578, 6764). The layout:
@@ -31,9 +32,6 @@ import { dav, element, errorBody, href, hrefAsSent, Multistatus, ns, propRespons
  */
 export const davPrefix = '/dav/';
 export const wellKnown = ['/.well-known/carddav', '/.well-known/caldav'];
-
-/** Most members one sync-collection answer lists, initial sync included; the rest come with the next token. */
-const syncPageMax = 1000;
 
 type Target =
   /** `at`: the server's own root, where clients given only the server's address send their first PROPFIND. */
@@ -139,6 +137,8 @@ export async function handleDav(hub: Hub, principal: Principal, req: IncomingMes
         return await proppatch(r, target);
     }
   } catch (err) {
+    // A streamed answer that fails midway can only be cut short: the client sees an incomplete body, never a whole one.
+    if (res.headersSent) return void res.destroy();
     // A 405 names the methods that would work (RFC 9110 §15.5.6).
     if (err instanceof DavError && err.status === 405 && target) r.res.setHeader('allow', allowHeader(allowedMethods(target.kind)));
     if (err instanceof ResourceError) return sendError(r, resourceErrorToDav(err));
@@ -252,8 +252,11 @@ async function parseSyncToken(token: string, view: CollectionView): Promise<Chec
 interface PropContext {
   r: Request;
   target: Target;
+  /** For the collection itself. */
   view?: CollectionView;
-  resource?: Resource;
+  /** For a member: its collection, and the member as read (its data only when dataProps asked for it). */
+  collection?: CollectionRow;
+  resource?: Resource | Member;
   /** What a REPORT's calendar-data asks for (expand, limit-recurrence-set): calendar-data.ts. */
   calendarData?: CalendarDataTransform;
 }
@@ -322,13 +325,17 @@ const getters = new Map<string, PropGetter>([
   ],
   [key({ ns: ns.cs, name: 'getctag' }), async ({ view, target }) => (target.kind === 'collection' && view ? String(await view.seq()) : undefined)],
   [key({ ns: ns.dav, name: 'sync-token' }), async ({ view, target }) => (target.kind === 'collection' && view ? escapeText(syncToken(view.collection.id, { seq: await view.seq(), baseSeq: await view.seq() })) : undefined)],
-  [key({ ns: ns.dav, name: 'getetag' }), ({ resource }) => (resource && resource.item.data !== null ? escapeText(quoted(resource.item.etag)) : undefined)],
-  [key({ ns: ns.dav, name: 'getcontenttype' }), ({ resource, view }) => (resource && view ? contentType(view.collection.kind) : undefined)],
+  [key({ ns: ns.dav, name: 'getetag' }), ({ resource }) => (resource && resource.item.deletedAt === null ? escapeText(quoted(resource.item.etag)) : undefined)],
+  [key({ ns: ns.dav, name: 'getcontenttype' }), ({ resource, collection }) => (resource && collection ? contentType(collection.kind) : undefined)],
   [key({ ns: ns.dav, name: 'getcontentlength' }), ({ resource }) => (resource?.item.data != null ? String(Buffer.byteLength(resource.item.data)) : undefined)],
-  [key({ ns: ns.carddav, name: 'address-data' }), ({ resource, view }) => (resource?.item.data != null && view?.collection.kind === 'contacts' ? escapeText(resource.item.data) : undefined)],
-  [key({ ns: ns.caldav, name: 'calendar-data' }), ({ resource, view, calendarData }) =>
-      resource?.item.data != null && view?.collection.kind !== 'contacts' ? escapeText(calendarData ? calendarData(resource.item.data) : resource.item.data) : undefined],
+  [key({ ns: ns.carddav, name: 'address-data' }), ({ resource, collection }) => (resource?.item.data != null && collection?.kind === 'contacts' ? escapeText(resource.item.data) : undefined)],
+  [key({ ns: ns.caldav, name: 'calendar-data' }), ({ resource, collection, calendarData }) =>
+      resource?.item.data != null && collection !== undefined && collection.kind !== 'contacts' ? escapeText(calendarData ? calendarData(resource.item.data) : resource.item.data) : undefined],
 ]);
+
+/** The member properties that need the item's data; a listing reads data only for them (docs/dav.md § Streaming). */
+const dataProps = new Set([key({ ns: ns.dav, name: 'getcontentlength' }), key({ ns: ns.carddav, name: 'address-data' }), key({ ns: ns.caldav, name: 'calendar-data' })]);
+const needsData = (requested: PropName[]) => requested.some((p) => dataProps.has(key(p)));
 
 /** What `<allprop/>` (or an empty PROPFIND) returns: the live properties, not the item bodies. */
 const allprop: PropName[] = [
@@ -341,15 +348,19 @@ const allprop: PropName[] = [
   { ns: ns.cs, name: 'getctag' },
 ];
 
-async function renderProps(ctx: PropContext, requested: PropName[]): Promise<{ found: string[]; missing: PropName[] }> {
-  const found: string[] = [];
-  const missing: PropName[] = [];
-  for (const p of requested) {
-    const value = await getters.get(key(p))?.(ctx);
-    if (value === undefined) missing.push(p);
-    else found.push(element(p, value));
-  }
-  return { found, missing };
+/** Renders `<response>`s of the requested properties; made once per request, as a listing renders thousands (docs/dav.md § Streaming). */
+function propRenderer(requested: PropName[]): (path: string, ctx: PropContext) => Promise<string> {
+  const getter = requested.map((p) => getters.get(key(p)));
+  const template = responseTemplate(requested);
+  return async (path, ctx) => {
+    const values: PropValue[] = [];
+    for (const get of getter) {
+      // Most getters answer at once; awaiting only promises spares a turn of the event loop per property.
+      const value = get?.(ctx);
+      values.push(value instanceof Promise ? await value : value);
+    }
+    return template(path, values);
+  };
 }
 
 async function readXml(r: Request): Promise<XmlElement | undefined> {
@@ -392,13 +403,14 @@ async function propfind(r: Request, target: Target): Promise<void> {
   const depth = String(r.req.headers.depth ?? 'infinity');
   // Depth infinity is treated as 1: the tree is never deeper than home/collection/item.
   const withMembers = depth !== '0';
-  const answer = new Multistatus();
+  const answer = new MultistatusStream(r.res);
   const user = r.principal.accountName;
-  const respond = async (path: string, ctx: PropContext) => {
-    if (answer.truncated) return;
-    const { found, missing } = await renderProps(ctx, requested);
-    if (!answer.add(propResponse(path, found, missing))) answer.truncate(pathOf(target));
+  const render = propRenderer(requested);
+  // Responses are made inside a read and sent after it: waiting for a slow client never holds the store.
+  const send = async (response: string | undefined) => {
+    if (response !== undefined && !answer.truncated && !(await answer.add(response))) answer.truncate(pathOf(target));
   };
+  const respond = async (path: string, ctx: PropContext) => send(await render(path, ctx));
   switch (target.kind) {
     case 'root':
       await respond(pathOf(target), { r, target });
@@ -415,37 +427,38 @@ async function propfind(r: Request, target: Target): Promise<void> {
       await respond(homeOf(user), { r, target });
       if (!withMembers) break;
       for (const c of (await r.hub.accounts.listCollections(r.principal.accountId)).filter((c) => c.calendarId === null)) {
-        await r.hub.readCollection(r.principal.accountId, c.id, (view) => respond(collectionPath(user, c), { r, target: { kind: 'collection', user, collection: c.name }, view }));
+        await send(await r.hub.readCollection(r.principal.accountId, c.id, (view) => render(collectionPath(user, c), { r, target: { kind: 'collection', user, collection: c.name }, view })));
       }
       break;
     }
     case 'collection': {
       const c = await collectionByName(r, target.collection);
-      await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
-        await respond(collectionPath(user, c), { r, target, view });
-        if (!withMembers) return;
-        // Every live member, in one snapshot: the listing Evolution and vdirsyncer poll (up to limits.davMembersMax).
-        const members = await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, limits.davMembersMax + 1);
-        for (const resource of members.slice(0, limits.davMembersMax)) {
-          await respond(`${collectionPath(user, c)}${resource.name}`, { r, target: { kind: 'item', user, collection: c.name, name: resource.name }, view, resource });
+      const own = await r.hub.readCollection(r.principal.accountId, c.id, (view) => render(collectionPath(user, c), { r, target, view }));
+      if (own === undefined) throw new DavError(404, 'no such collection');
+      await send(own);
+      if (!withMembers) break;
+      // Every live member, a page at a time: the listing Evolution and vdirsyncer poll (up to limits.davMembersMax).
+      for await (const page of r.hub.members(r.principal.accountId, c.id, { withData: needsData(requested) })) {
+        for (const resource of page) {
+          await respond(`${collectionPath(user, c)}${resource.name}`, { r, target: { kind: 'item', user, collection: c.name, name: resource.name }, collection: c, resource });
         }
-        if (members.length > limits.davMembersMax) answer.truncate(pathOf(target));
-      });
+        if (answer.truncated) break;
+      }
       break;
     }
     case 'item': {
       const c = await collectionByName(r, target.collection);
-      const done = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
+      const response = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
         const resource = await view.get(target.name);
-        if (!resource || resource.item.deletedAt !== null) return false;
-        await respond(`${collectionPath(user, c)}${resource.name}`, { r, target, view, resource });
-        return true;
+        if (!resource || resource.item.deletedAt !== null) return undefined;
+        return render(`${collectionPath(user, c)}${resource.name}`, { r, target, collection: c, resource });
       });
-      if (!done) throw new DavError(404, 'no such resource');
+      if (response === undefined) throw new DavError(404, 'no such resource');
+      await send(response);
       break;
     }
   }
-  sendMultistatus(r, answer.render());
+  answer.end();
 }
 
 async function get(r: Request, target: Target): Promise<void> {
@@ -601,89 +614,106 @@ async function report(r: Request, target: Target): Promise<void> {
   const c = await collectionByName(r, target.collection);
   if (body.ns === ns.caldav && body.name === 'free-busy-query') return freeBusyReport(r, c, body);
   const requested = propNames(childOf(body, ns.dav, 'prop'));
+  const withData = needsData(requested);
   const user = r.principal.accountName;
   const base = collectionPath(user, c);
-  const answer = new Multistatus();
+  // Streamed: members are read a page at a time and sent as they are made (docs/dav.md § Streaming).
+  const answer = new MultistatusStream(r.res);
   // One recurrence budget for the request's queries and expansions, grown with the data they read (time-range.ts).
   const budget = new ReadBudget();
   const calendarData = readCalendarData(childOf(childOf(body, ns.dav, 'prop'), ns.caldav, 'calendar-data'), budget);
-  /** Adds a member's response; false once the answer is full (it is then truncated). */
-  const add = async (view: CollectionView, resource: Resource) => {
-    const ctx: PropContext = { r, target: { kind: 'item', user, collection: c.name, name: resource.name }, view, resource, ...(calendarData ? { calendarData } : {}) };
-    const { found, missing } = await renderProps(ctx, requested);
-    return answer.add(propResponse(`${base}${resource.name}`, found, missing));
+  const renderer = propRenderer(requested);
+  const render = (resource: Resource | Member) =>
+    renderer(`${base}${resource.name}`, { r, target: { kind: 'item', user, collection: c.name, name: resource.name }, collection: c, resource, ...(calendarData ? { calendarData } : {}) });
+  /** Sends a response; false once the answer is full (it is then truncated). */
+  const add = async (response: string) => {
+    if (await answer.add(response)) return true;
+    answer.truncate(base);
+    return false;
   };
-  const xml = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
-    if (body.name === 'sync-collection' && body.ns === ns.dav) {
-      // Collections hold no collections, so level 1 and infinite list the same members (RFC 6578 §3.3).
-      const level = childOf(body, ns.dav, 'sync-level')?.text.trim();
-      if (level !== undefined && level !== '1' && level !== 'infinite') throw new DavError(400, 'sync-level must be 1 or infinite');
-      const from = await parseSyncToken(childOf(body, ns.dav, 'sync-token')?.text.trim() ?? '', view);
-      const limitText = childOf(childOf(body, ns.dav, 'limit'), ns.dav, 'nresults')?.text.trim();
-      const limit = Math.min(syncPageMax, limitText && /^\d{1,9}$/.test(limitText) && Number(limitText) > 0 ? Number(limitText) : syncPageMax);
-      const rows = await view.changes(from, limit + 1);
-      // A name deleted and then used again is one member: its latest state is reported, in the order of the latest changes.
-      const latest = new Map<string, Resource>();
-      for (const resource of rows.slice(0, limit)) {
+  if (body.name === 'sync-collection' && body.ns === ns.dav) {
+    // Collections hold no collections, so level 1 and infinite list the same members (RFC 6578 §3.3).
+    const level = childOf(body, ns.dav, 'sync-level')?.text.trim();
+    if (level !== undefined && level !== '1' && level !== 'infinite') throw new DavError(400, 'sync-level must be 1 or infinite');
+    const start = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => ({
+      from: await parseSyncToken(childOf(body, ns.dav, 'sync-token')?.text.trim() ?? '', view),
+      current: await view.seq(),
+    }));
+    if (!start) throw new DavError(404, 'no such collection');
+    const { from, current } = start;
+    // Without DAV:limit the whole sync is one answer, up to the bounds of every answer (limits.davMembersMax,
+    // davResponseBytesMax): streamed, it costs no more memory than a page (docs/dav.md § Streaming).
+    const limitText = childOf(childOf(body, ns.dav, 'limit'), ns.dav, 'nresults')?.text.trim();
+    const limit = limitText && /^\d{1,9}$/.test(limitText) && Number(limitText) > 0 ? Number(limitText) : Number.MAX_SAFE_INTEGER;
+    // A page that stops early (at `limit`, or full) ends at its last member's change; the next token continues from there.
+    let last = from.seq;
+    let sent = 0;
+    let truncated = false;
+    pages: for await (const page of r.hub.memberChanges(r.principal.accountId, c.id, from, current, withData)) {
+      // A name deleted and then used again (in another part) is one member: its latest state is reported, in the order of the latest changes.
+      const latest = new Map<string, Member>();
+      for (const resource of page) {
         latest.delete(resource.name);
         latest.set(resource.name, resource);
       }
-      // A page that stops early (at `limit`, or full by bytes) ends at its last member's change; the next token continues from there.
-      let last = from.seq;
-      let full = false;
       for (const resource of latest.values()) {
-        full = !(resource.item.deletedAt !== null ? answer.add(statusResponse(href(`${base}${resource.name}`), 404)) : await add(view, resource));
-        if (full) break;
+        if (resource.item.data !== null) budget.read(resource.item.data.length);
+        truncated = sent >= limit || !(await add(resource.item.deletedAt !== null ? statusResponse(href(`${base}${resource.name}`), 404) : await render(resource)));
+        if (truncated) break pages;
+        sent += 1;
         last = resource.item.seq;
       }
-      const truncated = full || rows.length > limit;
-      const current = await view.seq();
-      const next: Checkpoint = truncated ? { seq: last, baseSeq: from.baseSeq } : { seq: Math.max(current, last), baseSeq: Math.max(current, last) };
-      if (truncated) answer.truncate(base);
-      return answer.render(syncToken(c.id, next));
     }
-    // A report of the other protocol (an addressbook-query on a calendar) is not supported there.
-    const forContacts = body.ns === ns.carddav;
-    if ((body.ns === ns.carddav || body.ns === ns.caldav) && forContacts !== (c.kind === 'contacts')) {
-      throw new DavError(403, `${body.name} does not apply to this collection`, { ns: ns.dav, name: 'supported-report' });
-    }
-    if (body.name === 'addressbook-multiget' || body.name === 'calendar-multiget') {
-      const hrefs = body.children.filter((e) => e.ns === ns.dav && e.name === 'href').map((h) => h.text.trim());
-      if (hrefs.length > limits.davHrefsMax) throw new DavError(413, `more than ${limits.davHrefsMax} hrefs in one multiget`);
-      for (const sent of hrefs) {
-        const name = memberOf(sent, user, c.name);
-        const resource = name === undefined ? undefined : await view.get(name);
-        budget.read(resource?.item.data?.length ?? 0);
-        const fits = !resource || resource.item.deletedAt !== null ? answer.add(statusResponse(hrefAsSent(sent), 404)) : await add(view, resource);
-        if (!fits) {
-          answer.truncate(base);
-          break;
+    if (truncated) answer.truncate(base);
+    const reached = Math.max(current, from.seq);
+    return answer.end(syncToken(c.id, truncated ? { seq: last, baseSeq: from.baseSeq } : { seq: reached, baseSeq: reached }));
+  }
+  // A report of the other protocol (an addressbook-query on a calendar) is not supported there.
+  const forContacts = body.ns === ns.carddav;
+  if ((body.ns === ns.carddav || body.ns === ns.caldav) && forContacts !== (c.kind === 'contacts')) {
+    throw new DavError(403, `${body.name} does not apply to this collection`, { ns: ns.dav, name: 'supported-report' });
+  }
+  if (body.name === 'addressbook-multiget' || body.name === 'calendar-multiget') {
+    const hrefs = body.children.filter((e) => e.ns === ns.dav && e.name === 'href').map((h) => h.text.trim());
+    if (hrefs.length > limits.davHrefsMax) throw new DavError(413, `more than ${limits.davHrefsMax} hrefs in one multiget`);
+    // A page of hrefs per read, each answer sent after its read.
+    for (let at = 0; at < hrefs.length && !answer.truncated; at += limits.davPageRowsWithData) {
+      const responses = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
+        const out: string[] = [];
+        for (const sent of hrefs.slice(at, at + limits.davPageRowsWithData)) {
+          const name = memberOf(sent, user, c.name);
+          const resource = name === undefined ? undefined : await view.get(name);
+          budget.read(resource?.item.data?.length ?? 0);
+          out.push(!resource || resource.item.deletedAt !== null ? statusResponse(hrefAsSent(sent), 404) : await render(resource));
         }
-      }
-      return answer.render();
+        return out;
+      });
+      if (!responses) throw new DavError(404, 'no such collection');
+      for (const response of responses) if (!(await add(response))) break;
     }
-    if (body.name === 'addressbook-query' || body.name === 'calendar-query') {
-      const filter = childOf(body, body.ns, 'filter');
-      const cardQuery = body.name === 'addressbook-query' ? readCardQuery(filter) : undefined;
-      const calendarQuery = body.name === 'calendar-query' ? readCalendarQuery(filter) : undefined;
-      // A query looks at limits.davMembersMax members at most; past them the answer says it is truncated.
-      const members = await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, limits.davMembersMax + 1, indexedRange(calendarQuery));
-      for (const resource of members.slice(0, limits.davMembersMax)) {
+    return answer.end();
+  }
+  if (body.name === 'addressbook-query' || body.name === 'calendar-query') {
+    const filter = childOf(body, body.ns, 'filter');
+    const cardQuery = body.name === 'addressbook-query' ? readCardQuery(filter) : undefined;
+    const calendarQuery = body.name === 'calendar-query' ? readCalendarQuery(filter) : undefined;
+    // A query looks at limits.davMembersMax members at most; past them the answer says it is truncated.
+    let examined = 0;
+    pages: for await (const page of r.hub.members(r.principal.accountId, c.id, { withData: true, timeRange: indexedRange(calendarQuery) })) {
+      for (const resource of page) {
+        if (++examined > limits.davMembersMax) {
+          answer.truncate(base);
+          break pages;
+        }
         const data = resource.item.data ?? '';
         budget.read(data.length);
         if (!(cardQuery ? matchesCard(cardQuery, data) : matchesCalendar(calendarQuery, data, budget))) continue;
-        if (!(await add(view, resource))) {
-          answer.truncate(base);
-          break;
-        }
+        if (!(await add(await render(resource)))) break pages;
       }
-      if (members.length > limits.davMembersMax) answer.truncate(base);
-      return answer.render();
     }
-    throw new DavError(403, `unsupported report ${body.name}`, { ns: ns.dav, name: 'supported-report' });
-  });
-  if (xml === undefined) throw new DavError(404, 'no such collection');
-  sendMultistatus(r, xml);
+    return answer.end();
+  }
+  throw new DavError(403, `unsupported report ${body.name}`, { ns: ns.dav, name: 'supported-report' });
 }
 
 /** free-busy-query (RFC 4791 §7.10): a VFREEBUSY of the calendar's events in the range (free-busy.ts). */
@@ -692,14 +722,18 @@ async function freeBusyReport(r: Request, c: CollectionRow, body: XmlElement): P
   if (!rangeEl) throw new DavError(400, 'free-busy-query needs a time-range', { ns: ns.caldav, name: 'valid-filter' });
   const range = readTimeRange(rangeEl, ns.caldav);
   if (c.kind === 'contacts') throw new DavError(403, 'free-busy-query does not apply to an address book', { ns: ns.dav, name: 'supported-report' });
-  const text = await r.hub.readCollection(r.principal.accountId, c.id, async (view) => {
-    // The indexed span narrows the events read to those whose series meets the range (filters.ts indexedRange).
-    const members = (await view.changes({ seq: 0, baseSeq: Number.MAX_SAFE_INTEGER }, limits.davMembersMax, range)).filter((m) => m.item.data !== null);
-    const budget = new ReadBudget();
-    for (const m of members) budget.read((m.item.data as string).length);
-    return freeBusy(members.map((m) => m.item.data as string), range, budget, r.hub.now());
-  });
-  if (text === undefined) throw new DavError(404, 'no such collection');
+  // The indexed span narrows the events read to those whose series meets the range (filters.ts indexedRange).
+  const events: string[] = [];
+  const budget = new ReadBudget();
+  pages: for await (const page of r.hub.members(r.principal.accountId, c.id, { withData: true, timeRange: range })) {
+    for (const m of page) {
+      if (events.length >= limits.davMembersMax) break pages;
+      if (m.item.data === null) continue;
+      budget.read(m.item.data.length);
+      events.push(m.item.data);
+    }
+  }
+  const text = freeBusy(events, range, budget, r.hub.now());
   r.res.writeHead(200, { 'content-type': 'text/calendar; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   r.res.end(text);
 }

@@ -266,4 +266,8 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE accounts ADD COLUMN email TEXT;
   `,
+  // DAV listings page through a collection's live members in id order (keyset pagination, docs/dav.md § Streaming).
+  `
+  CREATE INDEX items_members ON items(collection_id, id) WHERE deleted_at IS NULL;
+  `,
 ];

@@ -9,6 +9,8 @@ import type {
   DeviceRow,
   CommitObserver,
   ItemRow,
+  MemberQuery,
+  MemberRow,
   PushTokenRow,
   Store,
   StoreTx,
@@ -142,6 +144,29 @@ const changesSql = `      SELECT * FROM items
         AND (@rangeStart IS NULL OR deleted_at IS NOT NULL OR
              ((start_ms IS NULL OR start_ms < @rangeEnd) AND (end_ms IS NULL OR end_ms > @rangeStart OR start_ms >= @rangeStart)))`;
 
+// The time-range rule of changesSql for live members: a timeless item matches any range.
+const rangeSql = `(@rangeStart IS NULL OR ((start_ms IS NULL OR start_ms < @rangeEnd) AND (end_ms IS NULL OR end_ms > @rangeStart OR start_ms >= @rangeStart)))`;
+
+// A DAV member: its name looked up in the same statement (dav_names' unique item_id index), its data
+// only when asked for (@withData), so a listing of etags reads no item text.
+const memberColumns = `id, (SELECT name FROM dav_names WHERE dav_names.item_id = items.id) AS dav_name, etag, seq, deleted_at, CASE WHEN @withData THEN data END AS data`;
+
+// Uses items_members (collection_id, id) for the keyset.
+const membersSql = `SELECT ${memberColumns} FROM items
+  WHERE collection_id = @collectionId AND account_id = @accountId AND deleted_at IS NULL AND id > @afterId AND ${rangeSql}
+  ORDER BY id LIMIT @limit`;
+
+interface MemberDbRow {
+  id: string;
+  dav_name: string | null;
+  etag: string;
+  seq: number;
+  deleted_at: number | null;
+  data: string | null;
+}
+
+const toMember = (r: MemberDbRow): MemberRow => ({ id: r.id, davName: r.dav_name, etag: r.etag, seq: r.seq, deletedAt: r.deleted_at, data: r.data });
+
 const changeParams = (query: ChangeQuery) => ({
   accountId: query.accountId,
   collectionId: query.collectionId,
@@ -213,6 +238,10 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       'SELECT * FROM items WHERE collection_id = ? AND match_name = ? AND deleted_at IS NULL AND account_id = ?',
     ),
     changes: q<Record<string, unknown>, ItemDbRow>(`${changesSql} ORDER BY seq LIMIT @limit`),
+    members: q<Record<string, unknown>, MemberDbRow>(membersSql),
+    memberChanges: q<Record<string, unknown>, MemberDbRow>(
+      `${changesSql.replace('SELECT * ', `SELECT ${memberColumns} `)} ORDER BY seq LIMIT @limit`,
+    ),
     countChanges: q<Record<string, unknown>, { n: number }>(`SELECT count(*) AS n FROM (SELECT 1 ${changesSql.replace('SELECT * ', '')} LIMIT @limit)`),
     // octet_length reads a text's size from the record header, not the text itself.
     changeSizes: q<Record<string, unknown>, { seq: number; bytes: number }>(
@@ -489,6 +518,13 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
     async listChangeSizes(query: ChangeQuery) {
       return item.changeSizes.all(changeParams(query));
+    },
+    async listMembers(query: MemberQuery) {
+      const { timeRange, withData, ...rest } = query;
+      return item.members.all({ ...rest, withData: withData ? 1 : 0, rangeStart: timeRange?.startMs ?? null, rangeEnd: timeRange?.endMs ?? null }).map(toMember);
+    },
+    async listMemberChanges(query: ChangeQuery, withData: boolean) {
+      return item.memberChanges.all({ ...changeParams(query), withData: withData ? 1 : 0 }).map(toMember);
     },
     async liveItemBytes(accountId, collectionId, id) {
       return item.liveBytes.get(accountId, collectionId, id)?.bytes;
