@@ -67,8 +67,21 @@ interface Server {
 
 const keptAlive = new Agent({ keepAlive: true, maxSockets: 8 });
 
-/** One request; `fresh` opens a connection for it alone and closes it after. */
-function dav(mode: Mode, method: string, url: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+/**
+ * One request; `fresh` opens a connection for it alone and closes it after. A kept-alive connection the
+ * server closed while idle (Node closes them after 5 s) can fail as it is reused: that request is sent
+ * again once, on a new connection.
+ */
+async function dav(mode: Mode, method: string, url: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  try {
+    return await send(mode, method, url, body, headers);
+  } catch (err) {
+    if (mode === 'fresh' || (err as NodeJS.ErrnoException).code !== 'ECONNRESET') throw err;
+    return send(mode, method, url, body, headers);
+  }
+}
+
+function send(mode: Mode, method: string, url: string, body: string | undefined, headers: Record<string, string>): Promise<{ status: number; text: string }> {
   const u = new URL(url);
   const all: Record<string, string | number> = { authorization, 'content-type': 'application/xml; charset=utf-8', ...headers };
   if (mode === 'fresh') all.connection = 'close';
