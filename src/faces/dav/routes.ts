@@ -137,8 +137,9 @@ export async function handleDav(hub: Hub, principal: Principal, req: IncomingMes
         return await proppatch(r, target);
     }
   } catch (err) {
-    // A streamed answer that fails midway can only be cut short: the client sees an incomplete body, never a whole one.
-    if (res.headersSent) return void res.destroy();
+    // A streamed answer that fails midway can only be cut short (the server shell logs it and closes the
+    // connection): the client sees an incomplete body, never a whole one.
+    if (res.headersSent) throw err;
     // A 405 names the methods that would work (RFC 9110 §15.5.6).
     if (err instanceof DavError && err.status === 405 && target) r.res.setHeader('allow', allowHeader(allowedMethods(target.kind)));
     if (err instanceof ResourceError) return sendError(r, resourceErrorToDav(err));
