@@ -321,7 +321,7 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
       // merge); with one, a notice may still have brought a later version.
       const superseded = serverId !== null && (result.seq === undefined || (tx.knownSeq(collectionId, serverId) ?? 0) > result.seq);
       // A twin the user edited or deleted here is taken over whatever the version: the edit names its own etag.
-      const twin = command.op === 'add' && unchanged ? pushedTwin(tx, collectionId, item, serverId) : undefined;
+      const twin = command.op === 'add' && unchanged ? pushedTwin(tx, collectionId, item, serverId, superseded) : undefined;
       const truth = twin && (superseded || twin.pending !== null) ? twin : undefined;
       // A change answered without `seq` was merged: the server never held the data sent, so the row
       // keeps the etag that data was made from until the merged version arrives. An edit made from it,
@@ -371,10 +371,13 @@ function applyResults(tx: ReplicaTx, collectionId: string, sent: ClientCommand[]
  * that Add was in flight: it holds the server's version (and the server counts it as delivered), or an
  * edit or delete the user made of that version here (seed 1501000), so the Add's row takes its content,
  * etag and pending state when it takes over: dropping the twin must not drop the server's version or the edit.
+ * When a notice brought a version newer than the Add's (`newer`), that may be a delete: the twin is then
+ * a tombstone, and the Add's row becomes one too (seed 1631367: a replayed answer's older `ok` brought the
+ * deleted item back to life here).
  */
-function pushedTwin(tx: ReplicaTx, collectionId: string, item: LocalItem, serverId: string | null): LocalItem | undefined {
+function pushedTwin(tx: ReplicaTx, collectionId: string, item: LocalItem, serverId: string | null, newer = false): LocalItem | undefined {
   const twin = serverId ? tx.byServerId(collectionId, serverId) : undefined;
-  return twin && twin.localId !== item.localId && (twin.pending !== null || twin.data !== null) ? twin : undefined;
+  return twin && twin.localId !== item.localId && (twin.pending !== null || twin.data !== null || newer) ? twin : undefined;
 }
 
 /**
