@@ -39,6 +39,8 @@ export class History {
   readonly conflicted: Conflicted[] = [];
   /** Item versions committed so far. */
   committed = 0;
+  /** Told of each commit once it is recorded (the DAV server notes the writes each request made: dav-server.ts). */
+  onCommit: (writes: readonly ServerWrite[]) => void = () => undefined;
   private readonly versions = new Map<string, ServerWrite[]>();
   private readonly firstCommit = new Map<string, number>();
   /** `device\nserver id` -> the version that device's user deleted, for the tombstones its delete writes. */
@@ -62,6 +64,7 @@ export class History {
       this.versions.set(write.serverId, list);
       if (write.data !== null && !this.firstCommit.has(write.data)) this.firstCommit.set(write.data, write.seq);
     }
+    this.onCommit(writes);
   }
 
   /** A reply the device received. */
