@@ -530,6 +530,30 @@ test('sync-collection: a delete comes back as 404 Not Found; delete-then-recreat
   assert.equal(propText(members.get(`${base}again.vcf`)?.found ?? '', 'getetag'), newEtag);
 });
 
+test('a device that held a resource hears of its delete after a DAV client deleted it, made it again under its name and deleted it again (sim seed 4000041)', async () => {
+  const a = await newAccount(server);
+  const book = collectionHref(a, 'contacts');
+  const phone = a.device('phone');
+  for (const name of ['given.vcf', 'kept-by-the-phone']) {
+    // A name a DAV client gave, and the name an item the phone added has (its id and .vcf).
+    let path = `${book}${name}`;
+    if (name === 'given.vcf') await putNew(a, path, vcard(`again-${name}`, 'Again'));
+    else {
+      const added = await phone.sync(a.contacts, { commands: [{ op: 'add', clientId: 'c1', data: vcard(`again-${name}`, 'Again') }] });
+      path = `${book}${added.results[0]?.serverId}.vcf`;
+    }
+    await phone.pull(a.contacts);
+    const held = Object.keys(phone.snapshot(a.contacts));
+    assert.equal(held.length, 1, 'the phone holds the resource');
+    // The phone does not sync while a DAV client deletes the resource, makes it again, and deletes it again.
+    assert.equal((await dav('DELETE', path, { auth: a.authorization })).status, 204);
+    await putNew(a, path, vcard(`again-${name}`, 'Again, reborn'));
+    assert.equal((await dav('DELETE', path, { auth: a.authorization })).status, 204);
+    await phone.pull(a.contacts);
+    assert.deepEqual(phone.snapshot(a.contacts), {}, `the phone holds nothing of ${path} any more`);
+  }
+});
+
 test('getctag changes exactly when the sync-token changes', async () => {
   const a = await newAccount(server);
   const base = collectionHref(a, 'calendar');
