@@ -24,8 +24,8 @@ import { describeVersion, editable, property, simIdOf, type Kind, type UserDevic
  *     changed and nothing is pending), PROPFIND Depth:1 getetag, calendar-multiget or
  *     addressbook-multiget of what changed, then PUT with If-Match (If-None-Match: * for a new
  *     resource) and DELETE with If-Match. On a 412 it re-reads the resource and applies the user's
- *     change again on what it finds (the properties the user changed, over the server's version), as a
- *     user resolving the conflict does.
+ *     change again on what it finds (the properties the user changed, unless the server changed them
+ *     too), as a user resolving the conflict does.
  *   - `sync`, as DAVx5 syncs: uploads first, then the sync-token (PROPFIND Depth:0), REPORT
  *     sync-collection with a small DAV:limit, following each 507 page to the end, and a multiget of
  *     what changed. On a 412 it re-reads the resource and the server's version wins.
@@ -356,11 +356,13 @@ export class DavDevice implements UserDevice {
           if (!(await this.reread(c, item.serverId))) return false;
           continue;
         }
-        const deleted = this.causality.deletedVersion(this.id, localId) ?? stateOf(item).base ?? undefined;
+        // What the delete is about, noted before it is sent (history.ts), for the item its If-Match names.
+        const deleted = this.causality.deletedVersion(this.id, localId) ?? stateOf(item).base;
+        const target = this.latestWrite((w) => w.collectionId === c.id && w.data !== null && w.etag === item.etag);
+        if (deleted !== null && target) this.history.noteDelete(this.id, target.serverId, deleted);
         const reply = await this.http(
           { method: 'DELETE', path: this.itemPath(c, item.serverId), headers: { 'if-match': `"${item.etag}"` }, body: '' },
           `DELETE ${c.name}/${item.serverId} If-Match ${item.etag.slice(0, 6)}`,
-          deleted,
         );
         if (!reply) {
           this.setUncertain(c, localId);
@@ -520,10 +522,9 @@ export class DavDevice implements UserDevice {
 
   /**
    * One request over the network, sent again as it was when no answer comes, until one does or the
-   * attempts run out (undefined: the device tries again at its next sync). `deleting`: for a DELETE,
-   * the version its user deleted, noted for the tombstone it writes (history.ts).
+   * attempts run out (undefined: the device tries again at its next sync).
    */
-  private async http(request: DavRequest, what: string, deleting?: string): Promise<DavReply | undefined> {
+  private async http(request: DavRequest, what: string): Promise<DavReply | undefined> {
     const line = `${this.id} ${what}`;
     const create = request.headers['if-none-match'] === '*';
     for (let attempt = 1; ; attempt++) {
@@ -538,7 +539,6 @@ export class DavDevice implements UserDevice {
               return { status: 0, headers: {}, body: '', writes: [] };
             }
             const reply = await this.face.serve(this.options.tokenId, request);
-            if (deleting !== undefined) for (const w of reply.writes) if (w.data === null && w.originDevice === this.id) this.history.noteDelete(this.id, w.serverId, deleting);
             this.trace?.(`#${this.network.exchanges} ${line} -> ${reply.status}${reply.headers.etag ? ` etag ${unquote(reply.headers.etag).slice(0, 6)}` : ''}${note ? ` (${note})` : ''}`);
             return reply;
           },
