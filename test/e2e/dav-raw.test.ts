@@ -1113,6 +1113,33 @@ test('MKCOL and MKCALENDAR make collections of the right kind, and PROPPATCH cha
   assert.equal(propText(found, 'calendar-description'), 'weekly');
 });
 
+test('a paged initial sync-collection of a calendar whose last change is older than the purged tombstones of the account reaches its end (sim seed 74)', async () => {
+  const a = await newAccount(server);
+  const calendar = collectionHref(a, 'calendar');
+  await putNew(a, `${calendar}one.ics`, vevent('quiet-1', 'One'));
+  await putNew(a, `${calendar}two.ics`, vevent('quiet-2', 'Two'));
+  // Another collection changes since, and its tombstones are purged (as after 90 days): the account's floor passes the calendar's last change.
+  const book = collectionHref(a, 'contacts');
+  await putNew(a, `${book}gone.vcf`, vcard('quiet-gone', 'Gone'));
+  assert.equal((await dav('DELETE', `${book}gone.vcf`, { auth: a.authorization })).status, 204);
+  const { openDatabase } = await import('../../src/sqlite/open.js');
+  const { databaseFile } = await import('../../src/server/app.js');
+  openDatabase(databaseFile(server.dataDir)).prepare('UPDATE accounts SET tombstone_floor = seq WHERE id = ?').run(a.accountId);
+  const members: string[] = [];
+  let token = '';
+  for (let page = 0; ; page++) {
+    assert.ok(page < 5, `the sync ends: ${members.join(', ')}`);
+    const answer = await syncCollection(a, 'calendar', token, 1);
+    members.push(...answer.responses.filter((r) => r.status === undefined).map((r) => r.href));
+    token = answer.syncToken;
+    if (!answer.responses.some((r) => r.status?.includes('507'))) break;
+  }
+  assert.deepEqual(members.sort(), [`${calendar}one.ics`, `${calendar}two.ics`]);
+  // The token the last page gave is the calendar's token now, and it is valid.
+  assert.equal((await ctagAndToken(a, 'calendar')).token, token);
+  assert.equal((await syncCollection(a, 'calendar', token)).responses.length, 0);
+});
+
 test('calendar-query finds a weekly series by an instance months after its start; a token older than the purged tombstones gets 403', async () => {
   const a = await newAccount(server);
   const calendar = collectionHref(a, 'calendar');
