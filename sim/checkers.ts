@@ -124,11 +124,13 @@ function noDuplicates(end: EndState, history: History, report: Report): void {
   }
   for (const [simId, serverIds] of bySimId) {
     if (serverIds.length < 2) continue;
+    // An item that was deleted and made again under its DAV name is the adds since its last delete.
+    const lastDelete = (serverId: string) => history.versionsOf(serverId).reduce((at, v) => (v.data === null ? v.seq : at), 0);
     const madeBy = serverIds.map(
       (serverId) =>
         new Set(
           history.acks
-            .filter((a) => a.op === 'add' && a.serverId === serverId && a.data !== null && history.firstCommitOf(a.data) === a.seq)
+            .filter((a) => a.op === 'add' && a.serverId === serverId && a.data !== null && history.firstCommitOf(a.data) === a.seq && (a.seq ?? 0) > lastDelete(serverId))
             .map((a) => `${a.deviceId}/${a.clientId}`),
         ),
     );

@@ -39,10 +39,18 @@ export class History {
   readonly conflicted: Conflicted[] = [];
   /** Item versions committed so far. */
   committed = 0;
+  /** Told of each commit once it is recorded (the DAV server notes the writes each request made: dav-server.ts). */
+  onCommit: (writes: readonly ServerWrite[]) => void = () => undefined;
   private readonly versions = new Map<string, ServerWrite[]>();
   private readonly firstCommit = new Map<string, number>();
   /** `device\nserver id` -> the version that device's user deleted, for the tombstones its delete writes. */
   private readonly deletes = new Map<string, string>();
+  /**
+   * Tombstone seq -> the version its device's user deleted, bound when the tombstone is committed: the
+   * same device may delete the same item again after it came back (a DAV client made it again under its
+   * name), and that second delete must not rewrite what the first one knew.
+   */
+  private readonly tombstones = new Map<number, string>();
 
   /** A device is sending a delete of `serverId`, for its user's delete of version `data`. */
   noteDelete(deviceId: string, serverId: string, data: string): void {
@@ -51,7 +59,7 @@ export class History {
 
   /** For a tombstone a device's delete wrote: the version that device's user deleted. */
   deletedVersion(write: ServerWrite): string | undefined {
-    return write.originDevice === null ? undefined : this.deletes.get(`${write.originDevice}\n${write.serverId}`);
+    return write.originDevice === null ? undefined : (this.tombstones.get(write.seq) ?? this.deletes.get(`${write.originDevice}\n${write.serverId}`));
   }
 
   recordCommit(writes: readonly ServerWrite[]): void {
@@ -61,7 +69,10 @@ export class History {
       list.push(write);
       this.versions.set(write.serverId, list);
       if (write.data !== null && !this.firstCommit.has(write.data)) this.firstCommit.set(write.data, write.seq);
+      const deleted = write.data === null && write.originDevice !== null ? this.deletes.get(`${write.originDevice}\n${write.serverId}`) : undefined;
+      if (deleted !== undefined) this.tombstones.set(write.seq, deleted);
     }
+    this.onCommit(writes);
   }
 
   /** A reply the device received. */

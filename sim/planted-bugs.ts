@@ -1,6 +1,7 @@
 import { etagOf } from '../src/content/etag.js';
 import { Hub } from '../src/hub/hub.js';
 import type { HubPorts } from '../src/hub/ports.js';
+import type { Preconditions, ResourceClient } from '../src/hub/resources.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 import type { SyncRequest, SyncResponse } from '../src/protocol/sync.js';
 import type { Replica, ReplicaTx } from '../src/sdk/replica.js';
@@ -57,6 +58,13 @@ class ForgetfulHub extends Hub {
       }
     });
     return super.sync(accountId, protocol, request);
+  }
+}
+
+/** A hub whose DAV writes ignore If-Match, as a server without ETag preconditions would: a stale PUT replaces what it never saw. */
+class IfMatchBlindHub extends Hub {
+  override putResource(client: ResourceClient, collectionId: string, name: string, data: string, preconditions: Preconditions) {
+    return super.putResource(client, collectionId, name, data, { ...preconditions, ifMatch: undefined });
   }
 }
 
@@ -223,6 +231,12 @@ export const plantedBugs = {
         return uid === null ? rows : rows.map((r) => (matchName !== null && r.matchName === matchName ? { ...r, uid } : r));
       },
     })),
+  },
+  'dav-ignores-if-match': {
+    description: "a DAV PUT ignores its If-Match, so a DAV client's edit of an old version replaces what another device wrote since",
+    // Only worlds with a DAV client (two in five) can show it.
+    caughtBy: ['acknowledged-changes-kept'],
+    hub: (store, ports) => new IfMatchBlindHub(store, ports),
   },
   'refuse-two-deletes': {
     description: 'the hub refuses, as an invalid request, an exchange that deletes more than one item',

@@ -135,6 +135,20 @@ export class SimServer {
     }
   }
 
+  /**
+   * The item each resource name a DAV client gave names, by `collection id/name`, read straight from the
+   * file (other items answer to their id and the kind's extension: hub/resources.ts).
+   */
+  readDavNames(accountId: string): Map<string, string> {
+    const { db, prepare } = openDatabase(this.file);
+    try {
+      const rows = prepare<[string], { collection_id: string; name: string; item_id: string }>('SELECT collection_id, name, item_id FROM dav_names WHERE account_id = ?').all(accountId);
+      return new Map(rows.map((r) => [`${r.collection_id}/${r.name}`, r.item_id]));
+    } finally {
+      db.close();
+    }
+  }
+
   async close(): Promise<void> {
     await this.store.close();
     rmSync(this.dir, { recursive: true, force: true });

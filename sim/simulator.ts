@@ -1,6 +1,7 @@
 import { reapDeleted } from '../src/sdk/replica.js';
 import { RetryableError } from '../src/sdk/transport.js';
 import { runCheckers, type CheckFailure, type DeviceEnd } from './checkers.js';
+import { DavDeviceError, type DavDevice } from './dav-device.js';
 import { EasDeviceError, viewOfTruth, type EasDevice, type EasWorkloadSwitches } from './eas-device.js';
 import { faultKinds, type Fault } from './network.js';
 import type { PlantedBugName } from './planted-bugs.js';
@@ -28,6 +29,10 @@ export interface SeedStats {
   easDevices: number;
   easSyncs: number;
   easPings: number;
+  /** DAV clients, their syncs, and the sync-collection tokens they had to start over from. */
+  davDevices: number;
+  davSyncs: number;
+  davTokenResets: number;
   /** Push notices the server sent, and those a device applied without a sync. */
   notices: number;
   noticesApplied: number;
@@ -53,6 +58,8 @@ export interface RunOptions {
   easDevices?: number | undefined;
   /** The phones speak this version (by default the seed decides: 14.1 or 16.1). */
   easVersion?: '14.1' | '16.1' | undefined;
+  /** Every world gets this many DAV clients (by default the seed decides: none, one or two). */
+  davDevices?: number | undefined;
 }
 
 /** Passes over all devices in the quiet phase before a run that still moves counts as not settling. */
@@ -83,12 +90,14 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
       [...world.devices, ...world.easDevices].map((d) => d.id),
     );
     devices.push(...(await easEnds(world)));
+    const davNames = world.server.readDavNames(world.accountId);
+    devices.push(...world.davDevices.map((d) => d.end(davNames)));
     truthItems = truth.items.size;
     const freshDevice = new Map(freshItems.filter((i) => i.data !== null && i.serverId !== null).map((i) => [i.serverId as string, i.data as string]));
     failures.push(...runCheckers({ truth, freshDevice, devices, causality: world.causality }, world.history));
   } catch (err) {
     // Whatever stopped the run, the seed reports it and replays it like any other finding.
-    failures.push({ check: 'run-completes', detail: err instanceof DeviceError || err instanceof EasDeviceError ? err.message : `the run stopped: ${(err as Error).stack ?? err}` });
+    failures.push({ check: 'run-completes', detail: err instanceof DeviceError || err instanceof EasDeviceError || err instanceof DavDeviceError ? err.message : `the run stopped: ${(err as Error).stack ?? err}` });
   } finally {
     await world.close();
   }
@@ -106,6 +115,9 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
       easDevices: world.easDevices.length,
       easSyncs: world.easDevices.reduce((n, d) => n + d.counts.syncs, 0),
       easPings: world.easDevices.reduce((n, d) => n + d.counts.pings, 0),
+      davDevices: world.davDevices.length,
+      davSyncs: world.davDevices.reduce((n, d) => n + d.counts.syncs, 0),
+      davTokenResets: world.davDevices.reduce((n, d) => n + d.counts.tokenResets, 0),
       notices: world.push.counts.notices,
       noticesApplied: world.push.counts.applied,
       userActions: Object.values(world.workload.counts).reduce((a, b) => a + b, 0),
@@ -195,7 +207,20 @@ async function randomPhase(world: World, sync: (d: SimDevice, together?: boolean
       if (device.offlineUntil <= round && schedule.chance(0.6)) await sync(device, schedule.chance(0.4));
     }
     for (const phone of world.easDevices) await easTurn(world, phone, round, trace);
+    for (const client of world.davDevices) await davTurn(world, client, round, trace);
   }
+}
+
+/** A DAV client's round: it may go offline, its user acts (on the same workload as the SDK devices'), and online it syncs now and then. */
+async function davTurn(world: World, client: DavDevice, round: number, trace: Trace | undefined): Promise<void> {
+  const rng = world.davSchedule;
+  if (client.offlineUntil <= round && rng.chance(0.06)) {
+    client.offlineUntil = round + rng.int(3, 12);
+    trace?.(`${client.id} goes offline until round ${client.offlineUntil}`);
+  }
+  const actions = rng.chance(0.7) ? rng.int(1, 3) : 0;
+  for (let i = 0; i < actions; i++) world.workload.act(client, world.davDevices);
+  if (client.offlineUntil <= round && rng.chance(0.6)) await client.sync();
 }
 
 /** A phone's round: it may go offline, its user acts, and online it Pings now and then and syncs. */
@@ -235,8 +260,9 @@ async function quietPhase(world: World, sync: (d: SimDevice) => Promise<void>): 
       await sync(device);
     }
     for (const phone of world.easDevices) await phone.sync();
+    for (const client of world.davDevices) await client.sync();
     const pending =
-      world.devices.some((d) => d.replica.transaction((tx) => world.collections.some((c) => tx.pending(c.id, 1).length > 0))) || world.easDevices.some((d) => d.hasPending());
+      world.devices.some((d) => d.replica.transaction((tx) => world.collections.some((c) => tx.pending(c.id, 1).length > 0))) || world.easDevices.some((d) => d.hasPending()) || world.davDevices.some((d) => d.hasPending());
     if (world.history.committed === committedBefore && !pending) return true;
   }
   return false;
@@ -296,6 +322,6 @@ export function describeStats(s: SeedStats): string {
   return (
     `devices ${s.devices}, rounds ${s.rounds}, user actions ${s.userActions}, syncs ${s.syncs} (${s.syncsGivenUp} gave up), ` +
     `exchanges ${s.exchanges}, faults: ${faults}, restarts ${s.restarts}, tombstones purged ${s.tombstonesPurged}, ` +
-    `re-initializations ${s.reinitializations}, ActiveSync phones ${s.easDevices} (${s.easSyncs} syncs, ${s.easPings} pings), push notices ${s.notices} (${s.noticesApplied} applied), items at the end ${s.truthItems}`
+    `re-initializations ${s.reinitializations}, ActiveSync phones ${s.easDevices} (${s.easSyncs} syncs, ${s.easPings} pings), DAV clients ${s.davDevices} (${s.davSyncs} syncs, ${s.davTokenResets} token resets), push notices ${s.notices} (${s.noticesApplied} applied), items at the end ${s.truthItems}`
   );
 }

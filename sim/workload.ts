@@ -79,7 +79,7 @@ interface Versions {
 }
 
 /** The two properties edits set, per kind. */
-const editable: Record<Kind, { note: string; title: string }> = {
+export const editable: Record<Kind, { note: string; title: string }> = {
   contacts: { note: 'NOTE', title: 'TITLE' },
   events: { note: 'DESCRIPTION', title: 'LOCATION' },
   tasks: { note: 'DESCRIPTION', title: 'LOCATION' },
@@ -167,7 +167,7 @@ const properties = {
   note: line('(?:NOTE|DESCRIPTION)'),
   title: line('(?:TITLE|LOCATION)'),
 };
-const property = (data: string, name: keyof typeof properties): string | null => properties[name].exec(data)?.[1] ?? null;
+export const property = (data: string, name: keyof typeof properties): string | null => properties[name].exec(data)?.[1] ?? null;
 
 /** The record: X-SIM-ID, or for a record an ActiveSync phone added (it cannot carry X- properties), its UID uid-rN. */
 export const simIdOf = (data: string): string | null => property(data, 'X-SIM-ID') ?? /^uid-(r\d+)$/.exec(property(data, 'UID') ?? '')?.[1] ?? null;

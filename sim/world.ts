@@ -4,6 +4,8 @@ import { openMemoryReplica } from '../src/sdk/memory-replica.js';
 import type { Replica } from '../src/sdk/replica.js';
 import { SyncClient } from '../src/sdk/sync-loop.js';
 import { Causality } from './causality.js';
+import { DavDevice, type DavClientKind } from './dav-device.js';
+import { SimDavServer } from './dav-server.js';
 import { defaultEasSwitches, EasDevice, type EasWorkloadSwitches } from './eas-device.js';
 import { SimEasServer } from './eas-server.js';
 import type { EasVersion } from '../src/faces/eas/mapping/item-mapper.js';
@@ -53,6 +55,10 @@ export interface World {
   easDevices: EasDevice[];
   /** When the phones go offline, act and sync. */
   easSchedule: Rng;
+  /** CardDAV/CalDAV clients (dav-device.ts), in some worlds; they sync every collection. */
+  davDevices: DavDevice[];
+  /** When the DAV clients go offline, act and sync. */
+  davSchedule: Rng;
   /** A device that joins after the run to pull the truth, through the network without faults. */
   freshDevice(): SimDevice;
   close(): Promise<void>;
@@ -70,6 +76,8 @@ export interface WorldOptions {
   easDevices?: number | undefined;
   /** The phones' protocol version, instead of 14.1 or 16.1 as the seed says. */
   easVersion?: EasVersion | undefined;
+  /** Give every world this many DAV clients, instead of none or one or two as the seed says. */
+  davDevices?: number | undefined;
 }
 
 export class FakeClock {
@@ -90,6 +98,7 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
   const [shapeRng, schedule, workloadRng, networkRng, idRng, pushRng] = [root.fork(), root.fork(), root.fork(), root.fork(), root.fork(), root.fork()];
   // Drawn after the others, so that worlds without a phone run as they did before phones existed.
   const easRng = root.fork();
+  const davRng = root.fork();
   const shape: Shape = {
     devices: shapeRng.int(2, 8),
     rounds: shapeRng.int(8, 20),
@@ -172,6 +181,26 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
     easDevices.push(new EasDevice(settings, easRng.fork(), easFace, network, history, causality, workload, (ms) => clock.advance(ms), options.trace));
   }
 
+  const davFace = new SimDavServer(server, history, { id: account.id, name: account.name });
+  const davCollections = collections.map((c) => ({ ...c, name: (listed.find((row) => row.id === c.id) as { name: string }).name }));
+  const davCount = options.davDevices ?? (davRng.chance(0.4) ? (davRng.chance(0.3) ? 2 : 1) : 0);
+  const firstDavKind: DavClientKind = davRng.chance(0.5) ? 'poll' : 'sync';
+  const davDevices: DavDevice[] = [];
+  for (let i = 0; i < davCount; i++) {
+    // One of each kind when there are two or more.
+    const kind: DavClientKind = i % 2 === 0 ? firstDavKind : firstDavKind === 'poll' ? 'sync' : 'poll';
+    const settings = {
+      kind,
+      tokenId: `${kind}${i}`,
+      accountName: account.name,
+      collections: davCollections,
+      attemptsMax: davRng.int(2, 5),
+      multigetMax: davRng.int(1, 10),
+      pageMax: davRng.int(1, 5),
+    };
+    davDevices.push(new DavDevice(settings, davFace, network, history, causality, (ms) => clock.advance(ms), options.trace));
+  }
+
   return {
     shape,
     clock,
@@ -187,9 +216,12 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
     devices,
     easDevices,
     easSchedule: easRng.fork(),
+    davDevices,
+    davSchedule: davRng.fork(),
     freshDevice: () => device('fresh', openMemoryReplica(), shapeRng.fork(), 3, 6, 1),
     async close() {
       for (const d of devices) d.replica.close();
+      for (const d of davDevices) d.replica.close();
       await server.close();
     },
   };

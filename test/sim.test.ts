@@ -27,6 +27,20 @@ test(`${seeds} simulated seeds end with every check passing`, async (t) => {
   assert.ok(failed.length === 0, `${failed.length} failing seeds (${failed.join(', ')}); the first findings:\n${lines.slice(0, 30).join('\n')}`);
 });
 
+test('DAV clients: worlds with a getctag poller and a sync-collection client end with every check passing', async (t) => {
+  const davSeeds = 12;
+  const started = performance.now();
+  let syncs = 0;
+  for (let seed = 0; seed < davSeeds; seed++) {
+    const report = await runSeed(seed, { davDevices: 2 });
+    assert.deepEqual(report.failures, [], `seed ${seed} with --dav-devices 2`);
+    assert.equal(report.stats.davDevices, 2);
+    syncs += report.stats.davSyncs;
+  }
+  t.diagnostic(`${davSeeds} seeds with two DAV clients each in ${((performance.now() - started) / 1000).toFixed(1)} s: ${syncs} DAV syncs`);
+  assert.ok(syncs >= davSeeds * 2, 'the DAV clients synced');
+});
+
 test('every check has a planted bug that it alone catches', () => {
   const alone = new Set(Object.values(plantedBugs as Record<string, PlantedBug>).flatMap((b) => (b.caughtBy.length === 1 ? b.caughtBy : [])));
   assert.deepEqual(

@@ -238,7 +238,13 @@ export interface CollectionView {
   collection: CollectionRow;
   /** The collections whose items it holds: itself, and a calendar's tasks collection (docs/dav.md § Calendars). */
   parts: readonly CollectionRow[];
-  /** Sequence number of the collection's latest change: its ctag and the position of a full sync. */
+  /**
+   * The collection's position: its ctag and the position of a full sync. The sequence of its latest
+   * change, or the account's tombstone floor if that is later: positions below the floor count as
+   * expired (tombstones past them may be gone), and a purge removes the rows that held the latest changes,
+   * so without the floor a quiet collection's position would fall back below it and every page of an
+   * initial sync would be refused (sim seed 74).
+   */
   seq(): Promise<number>;
   tombstoneFloor(): Promise<number>;
   get(name: string): Promise<Resource | undefined>;
@@ -249,7 +255,7 @@ function collectionView(tx: StoreTx, collection: CollectionRow, parts: readonly 
     collection,
     parts,
     async seq() {
-      let latest = 0;
+      let latest = await tx.tombstoneFloor(collection.accountId);
       for (const part of parts) latest = Math.max(latest, await tx.collectionSeq(part.accountId, part.id));
       return latest;
     },

@@ -153,11 +153,15 @@ export function putResource(
     // A resource whose component changed (a VEVENT made a VTODO) moves to the other part: other devices
     // see it deleted from one collection and added to the other.
     if (existing && existing.item.deletedAt === null) await writeTombstone({ tx, ports, collection: existing.part }, existing.item, client.device.id);
-    // A name used again after its item was deleted brings that item back, as a new item for everyone.
+    // A name used again after its item was deleted brings that item back. It keeps the creation of the
+    // item it was: a device that held the item and missed the delete gets the new version as an update,
+    // and a later delete as a delete (a fresh creation would make that delete one of an item the device
+    // never had, and the device would keep the old version: sim seed 4000041). A device that did take
+    // the delete gets an update of an item it does not hold, which clients take as an add.
     const revived = existing?.part === collection ? existing.item : undefined;
     const id = revived?.id ?? ports.random.id();
     await noteWrite(tx, client, now);
-    const etag = await writeItem(ctx, id, null, data, index, client.device.id);
+    const etag = await writeItem(ctx, id, revived ?? null, data, index, client.device.id);
     if (!revived && name !== defaultResourceName(collection.kind, id)) await tx.setDavName(collection.accountId, collection.id, name, id);
     return { created: !(existing && existing.item.deletedAt === null), etag };
   });

@@ -530,6 +530,30 @@ test('sync-collection: a delete comes back as 404 Not Found; delete-then-recreat
   assert.equal(propText(members.get(`${base}again.vcf`)?.found ?? '', 'getetag'), newEtag);
 });
 
+test('a device that held a resource hears of its delete after a DAV client deleted it, made it again under its name and deleted it again (sim seed 4000041)', async () => {
+  const a = await newAccount(server);
+  const book = collectionHref(a, 'contacts');
+  const phone = a.device('phone');
+  for (const name of ['given.vcf', 'kept-by-the-phone']) {
+    // A name a DAV client gave, and the name an item the phone added has (its id and .vcf).
+    let path = `${book}${name}`;
+    if (name === 'given.vcf') await putNew(a, path, vcard(`again-${name}`, 'Again'));
+    else {
+      const added = await phone.sync(a.contacts, { commands: [{ op: 'add', clientId: 'c1', data: vcard(`again-${name}`, 'Again') }] });
+      path = `${book}${added.results[0]?.serverId}.vcf`;
+    }
+    await phone.pull(a.contacts);
+    const held = Object.keys(phone.snapshot(a.contacts));
+    assert.equal(held.length, 1, 'the phone holds the resource');
+    // The phone does not sync while a DAV client deletes the resource, makes it again, and deletes it again.
+    assert.equal((await dav('DELETE', path, { auth: a.authorization })).status, 204);
+    await putNew(a, path, vcard(`again-${name}`, 'Again, reborn'));
+    assert.equal((await dav('DELETE', path, { auth: a.authorization })).status, 204);
+    await phone.pull(a.contacts);
+    assert.deepEqual(phone.snapshot(a.contacts), {}, `the phone holds nothing of ${path} any more`);
+  }
+});
+
 test('getctag changes exactly when the sync-token changes', async () => {
   const a = await newAccount(server);
   const base = collectionHref(a, 'calendar');
@@ -1087,6 +1111,33 @@ test('MKCOL and MKCALENDAR make collections of the right kind, and PROPPATCH cha
   assert.equal(propText(found, 'displayname'), 'House chores', 'the refused PROPPATCH changed nothing');
   assert.equal(propText(found, 'calendar-color'), '#00FF00FF');
   assert.equal(propText(found, 'calendar-description'), 'weekly');
+});
+
+test('a paged initial sync-collection of a calendar whose last change is older than the purged tombstones of the account reaches its end (sim seed 74)', async () => {
+  const a = await newAccount(server);
+  const calendar = collectionHref(a, 'calendar');
+  await putNew(a, `${calendar}one.ics`, vevent('quiet-1', 'One'));
+  await putNew(a, `${calendar}two.ics`, vevent('quiet-2', 'Two'));
+  // Another collection changes since, and its tombstones are purged (as after 90 days): the account's floor passes the calendar's last change.
+  const book = collectionHref(a, 'contacts');
+  await putNew(a, `${book}gone.vcf`, vcard('quiet-gone', 'Gone'));
+  assert.equal((await dav('DELETE', `${book}gone.vcf`, { auth: a.authorization })).status, 204);
+  const { openDatabase } = await import('../../src/sqlite/open.js');
+  const { databaseFile } = await import('../../src/server/app.js');
+  openDatabase(databaseFile(server.dataDir)).prepare('UPDATE accounts SET tombstone_floor = seq WHERE id = ?').run(a.accountId);
+  const members: string[] = [];
+  let token = '';
+  for (let page = 0; ; page++) {
+    assert.ok(page < 5, `the sync ends: ${members.join(', ')}`);
+    const answer = await syncCollection(a, 'calendar', token, 1);
+    members.push(...answer.responses.filter((r) => r.status === undefined).map((r) => r.href));
+    token = answer.syncToken;
+    if (!answer.responses.some((r) => r.status?.includes('507'))) break;
+  }
+  assert.deepEqual(members.sort(), [`${calendar}one.ics`, `${calendar}two.ics`]);
+  // The token the last page gave is the calendar's token now, and it is valid.
+  assert.equal((await ctagAndToken(a, 'calendar')).token, token);
+  assert.equal((await syncCollection(a, 'calendar', token)).responses.length, 0);
 });
 
 test('calendar-query finds a weekly series by an instance months after its start; a token older than the purged tombstones gets 403', async () => {
