@@ -98,6 +98,8 @@ export async function applyClientCommands(
       // must be sent that version again (docs/protocol.md §5.3).
       else if (ledgered && item.etag !== dataEtag) out.resend.push(item.id);
     }
+    // The one `ok` change without an etag: its item is deleted (writtenBeforeDelete).
+    if (command.op === 'change' && outcome.status === 'ok' && outcome.etag === undefined) out.deletedSince.push(command.serverId);
     if (command.op !== 'add' && command.etag !== undefined && outcome.status === 'conflict') {
       const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, command.serverId);
       if (item && item.deletedAt === null && item.etag !== command.etag) out.resend.push(item.id);
@@ -254,11 +256,23 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
   }
 }
 
+/**
+ * A change carrying the very version a deleted item last held (its tombstone's, or a purged one's): the
+ * edit reached the server once, its answer was lost and the exchange forgotten (a re-initialization), and
+ * the delete came after it, made from it or decided against it then. It is done, and the device is told
+ * of the delete in the same response (AppliedCommands.deletedSince), as an add from the ledger is.
+ * `notFound` would have the device add its edit again as a new item (docs/protocol.md §8; seed 3000185).
+ */
+const writtenBeforeDelete = { status: 'ok', message: 'this version was written before the item was deleted' } as const;
+
 /** `madeFrom`: the etag of the version the edit was made from, if the device said. */
 async function changeItem(ctx: CommandContext, serverId: string, data: string, etag: string, madeFrom?: string): Promise<RecordedResult> {
   const base = { op: 'change' as const, serverId, dataEtag: etag };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
-  if (!item) return { ...base, status: 'notFound', message: 'no such item' };
+  if (!item) {
+    if ((await ctx.tx.purgedEtag(ctx.collection.accountId, ctx.collection.id, serverId)) === etag) return { ...base, ...writtenBeforeDelete };
+    return { ...base, status: 'notFound', message: 'no such item' };
+  }
   const check = checkItemContent(ctx.collection.kind, data, ctx.rules);
   if (!check.ok) return { ...base, status: check.status, message: check.message };
   const pending = pendingFor(ctx, item);
@@ -268,8 +282,8 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
     const conflictId = await keepConflict(ctx, item, data, ctx.deviceId, item.originDevice, 'deletedElsewhere');
     return { ...base, status: 'conflict', message: `the item was deleted elsewhere; this version is kept as conflict ${conflictId}` };
   }
-  // A delete this device made or already knew of.
-  if (item.deletedAt !== null) return { ...base, status: 'notFound', message: 'the item was deleted' };
+  // A delete this device made or already knew of, unless it deleted this very version.
+  if (item.deletedAt !== null) return { ...base, ...(item.etag === etag ? writtenBeforeDelete : { status: 'notFound', message: 'the item was deleted' }) };
   if (check.index.uid !== null && check.index.uid !== item.uid) {
     const other = await ctx.tx.findLiveItemByUid(ctx.collection.accountId, ctx.collection.id, check.index.uid);
     if (other && other.id !== item.id) {

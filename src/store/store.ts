@@ -304,6 +304,8 @@ export interface StoreTx {
   /** The item an earlier Add of this client id with this content landed on, if any, and whether it lost to that item's version (answered `conflict`). */
   findLedgerAdd(accountId: string, deviceId: string, collectionId: string, clientId: string, dataEtag: string): Promise<{ itemId: string; lost: boolean } | undefined>;
   recordLedgerAdd(accountId: string, deviceId: string, collectionId: string, clientId: string, dataEtag: string, itemId: string, lost: boolean): Promise<void>;
+  /** The etag of the version an item whose tombstone was purged last held (kept for good, as the add ledger is). */
+  purgedEtag(accountId: string, collectionId: string, itemId: string): Promise<string | undefined>;
 
   /** The sync key a server-driven sync point last acknowledged (0: none yet). */
   getPointKey(accountId: string, deviceId: string, collectionId: string): Promise<number>;

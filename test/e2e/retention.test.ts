@@ -136,3 +136,70 @@ test('an add sent again after its item was deleted and the tombstone purged is t
   const fresh = await sync(account.id, 'fresh-ledger', contacts, 0);
   assert.deepEqual(fresh.commands, [], 'the deleted item stays deleted');
 });
+
+test('an edit whose answer was lost, deleted elsewhere after it and purged, is not made again when the device comes back (sim seed 3000185)', async () => {
+  const account = await hub.accounts.create('ret-lost-edit', 'unused-hash');
+  const contacts = (await hub.accounts.listCollections(account.id)).find((c) => c.name === 'contacts')?.id as string;
+  // The server applies A's edit, and A never reads the answer (it goes away with the batch still unanswered).
+  let loseAnswer = false;
+  const transport = {
+    sync: async (request: SyncRequest) => {
+      const response = await hub.sync(account.id, 'native', request);
+      if (loseAnswer) {
+        loseAnswer = false;
+        throw new Error('the device went away before reading the answer');
+      }
+      return response;
+    },
+    listCollections: () => Promise.reject(new Error('not used')),
+    createCollection: () => Promise.reject(new Error('not used')),
+  };
+  const device = (id: string) => {
+    const replica = openMemoryReplica();
+    return { replica, client: new SyncClient({ transport, replica, device: { id } }) };
+  };
+  const a = device('a');
+  const b = device('b');
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X')));
+  await a.client.syncCollection(contacts);
+  a.replica.transaction((tx) => recordLocalPut(tx, contacts, 'x', vcard('ux', 'X edited')));
+  loseAnswer = true;
+  await assert.rejects(a.client.syncCollection(contacts), /went away/);
+  // B receives the edit and deletes it: the delete saw the edit.
+  await b.client.syncCollection(contacts);
+  const onB = b.replica.transaction((tx) => tx.all(contacts)).find((i) => i.data !== null);
+  assert.equal(onB?.data, vcard('ux', 'X edited'));
+  b.replica.transaction((tx) => recordLocalDelete(tx, contacts, onB.localId));
+  await b.client.syncCollection(contacts);
+  now += limits.tombstoneRetentionMs + 1;
+  assert.equal(await hub.purgeTombstones(), 1);
+  // A comes back: its key is behind the purge, it re-initializes and sends its unanswered edit again.
+  const summary = await a.client.syncCollection(contacts);
+  assert.equal(summary.reinitialized, true);
+  const held = a.replica.transaction((tx) => tx.all(contacts)).filter((i) => i.data !== null || i.pending !== null);
+  assert.deepEqual(held, [], 'A holds nothing of x, and has nothing left to send');
+  const fresh = await sync(account.id, 'fresh-lost-edit', contacts, 0);
+  assert.deepEqual(fresh.commands, [], 'the deleted item stays deleted');
+});
+
+test('a change carrying the version a tombstone holds is answered ok with the delete, not notFound (sim seed 3000185)', async () => {
+  const account = await hub.accounts.create('ret-tombstone-edit', 'unused-hash');
+  const contacts = (await hub.accounts.listCollections(account.id)).find((c) => c.name === 'contacts')?.id as string;
+  let a = await sync(account.id, 'a', contacts, 0, []);
+  a = await sync(account.id, 'a', contacts, a.syncKey, [{ op: 'add', clientId: 'x', data: vcard('ux', 'X') }]);
+  const x = a.results[0]?.serverId as string;
+  const edit: ClientCommand = { op: 'change', serverId: x, data: vcard('ux', 'X edited') };
+  await sync(account.id, 'a', contacts, a.syncKey, [edit]); // its answer is lost
+  let b = await sync(account.id, 'b', contacts, 0);
+  b = await sync(account.id, 'b', contacts, b.syncKey, [{ op: 'delete', serverId: x }]);
+  assert.equal(b.results[0]?.status, 'ok');
+  // A re-initializes (as after an unknown key) and sends its unanswered edit in the next exchange.
+  a = await sync(account.id, 'a', contacts, 0);
+  assert.deepEqual(a.commands, []);
+  a = await sync(account.id, 'a', contacts, a.syncKey, [edit]);
+  assert.deepEqual(a.results.map((r) => [r.status, r.serverId]), [['ok', x]]);
+  assert.deepEqual(a.commands, [{ op: 'delete', serverId: x }]);
+  // An edit the delete never saw is still answered notFound, and the device keeps it as an item of its own (§5.4).
+  a = await sync(account.id, 'a', contacts, a.syncKey, [{ op: 'change', serverId: x, data: vcard('ux', 'X edited again') }]);
+  assert.deepEqual(a.results.map((r) => r.status), ['notFound']);
+});

@@ -270,4 +270,15 @@ export const migrations: readonly string[] = [
   `
   CREATE INDEX items_members ON items(collection_id, id) WHERE deleted_at IS NULL;
   `,
+  // The version a purged item last held: a change carrying that very version, sent again by a device that
+  // never got its answer, learns the item is gone rather than making it again (docs/protocol.md §8).
+  `
+  CREATE TABLE purged_items (
+    account_id TEXT NOT NULL,
+    collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    item_id TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    PRIMARY KEY (account_id, collection_id, item_id)
+  ) STRICT;
+  `,
 ];

@@ -253,6 +253,8 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     maxPurged: q<[string, number], { m: number | null }>(
       'SELECT max(seq) AS m FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?',
     ),
+    keepPurged: q(`INSERT OR IGNORE INTO purged_items (account_id, collection_id, item_id, etag)
+       SELECT account_id, collection_id, id, etag FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?`),
     purge: q('DELETE FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?'),
   };
   const dav = {
@@ -355,6 +357,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       'SELECT item_id, status FROM add_ledger WHERE account_id = ? AND device_id = ? AND collection_id = ? AND client_id = ? AND data_etag = ?',
     ),
     record: q('INSERT OR IGNORE INTO add_ledger (account_id, device_id, collection_id, client_id, data_etag, item_id, status) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    purged: q<[string, string, string], { etag: string }>('SELECT etag FROM purged_items WHERE account_id = ? AND collection_id = ? AND item_id = ?'),
   };
   const pointKey = {
     get: q<[string, string, string], { sync_key: number }>('SELECT sync_key FROM point_keys WHERE account_id = ? AND device_id = ? AND collection_id = ?'),
@@ -534,7 +537,9 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       const floor = item.maxPurged.get(accountId, beforeMs)?.m;
       if (floor != null) account.raiseFloor.run(floor, accountId);
       push.purge.run({ accountId, before: beforeMs });
-      return floor == null ? 0 : item.purge.run(accountId, beforeMs).changes;
+      if (floor == null) return 0;
+      item.keepPurged.run(accountId, beforeMs);
+      return item.purge.run(accountId, beforeMs).changes;
     },
 
     async collectionSeq(accountId, collectionId) {
@@ -671,6 +676,9 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
     async recordLedgerAdd(accountId, deviceId, collectionId, clientId, dataEtag, itemId, lost) {
       ledger.record.run(accountId, deviceId, collectionId, clientId, dataEtag, itemId, lost ? 'conflict' : 'ok');
+    },
+    async purgedEtag(accountId, collectionId, itemId) {
+      return ledger.purged.get(accountId, collectionId, itemId)?.etag;
     },
 
     async getPointKey(accountId, deviceId, collectionId) {
