@@ -577,15 +577,15 @@ export class EasDevice {
         continue;
       }
       if (status === '8') {
-        // Deleted on the server meanwhile: the phone lets it go.
-        this.items.splice(this.items.indexOf(held), 1);
+        // Deleted on the server meanwhile: the phone lets it go (the same answer's Delete may have already).
+        this.forget(held);
         continue;
       }
       if (status !== '1' && status !== '7') {
         held.rejected = `${s.kind} answered Status ${status}`;
         continue;
       }
-      if (s.kind === 'delete') this.items.splice(this.items.indexOf(held), 1);
+      if (s.kind === 'delete') this.forget(held);
       else if (s.kind === 'change') {
         held.pending = null;
         held.changed.clear();
@@ -593,6 +593,12 @@ export class EasDevice {
         if (!(this.version.startsWith('16') && this.options.switches.changedFieldsOnly)) held.occurrences = [];
       } else held.occurrences = held.occurrences.filter((o) => o.key !== s.key);
     }
+  }
+
+  /** Drops an item the phone holds; one already dropped stays dropped (splice(-1) would drop another). */
+  private forget(held: Held): void {
+    const index = this.items.indexOf(held);
+    if (index >= 0) this.items.splice(index, 1);
   }
 
   /** An Add, Change or Delete from the server; it wins over what the phone has not sent yet. */
