@@ -38,13 +38,11 @@ export interface EasWorkloadSwitches {
   /** Several occurrence edits or deletes of one series, and a Change beside them, go in one Sync (issue 13 D2). */
   severalEditsPerSeries: boolean;
   /**
-   * 16.1 edits the face completes from the server's version of the item (occurrence edits, and Changes
+   * 16.1 edits the face completes from the phone's version of the item (occurrence edits, and Changes
    * of only the changed fields) go out in the first request of a sync, before the phone has received
-   * what changed on the server. Off, they wait until the phone has caught up. The face builds such an
-   * edit on the server's current version, not on the phone's: when another device changed the series
-   * since, the hub cannot merge (an occurrence edit adds an override, and the property merge takes one
-   * component only) and the phone wins on priority, the stored version carries the other device's edit
-   * as the phone's own, and the phone is never sent it (seeds 52, 57, 66, 72, 84 and 118 with
+   * what changed on the server. Off, they wait until the phone has caught up. The face applies them to
+   * the version the phone holds; it still starts from another device's version when the phone's own
+   * earlier edit was merged and the merged version has not reached it yet (seed 6000142 with
    * --eas-devices 1 --eas-version 16.1 --eas-stale-edits; see sim/README.md).
    */
   editsBeforeCatchingUp: boolean;
