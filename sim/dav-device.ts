@@ -530,7 +530,7 @@ export class DavDevice implements UserDevice {
     for (let attempt = 1; ; attempt++) {
       this.counts.requests++;
       try {
-        return await this.network.easExchange(
+        return await this.network.httpExchange(
           this.id,
           line,
           async (note) => {

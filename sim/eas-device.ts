@@ -629,7 +629,7 @@ export class EasDevice {
     for (let attempt = 1; ; attempt++) {
       try {
         const sending = bytes;
-        const reply = await this.network.easExchange(
+        const reply = await this.network.httpExchange(
           this.id,
           what,
           async (note, copy) => {

@@ -80,12 +80,12 @@ export class SimNetwork {
   }
 
   /**
-   * An ActiveSync device's HTTP request, across the same faults as the native ones: `serve(note, copy)`
-   * answers one copy as the server would (the EAS face in eas-server.ts); `copy` is set for a second
-   * copy, which is what the device re-sends (an empty Sync is re-sent in full: only the device's first
-   * try of it is empty). `delivered` is told about the reply the device got. Returns that reply.
+   * An ActiveSync or DAV device's HTTP request, across the same faults as the native ones: `serve(note,
+   * copy)` answers one copy as the server would (eas-server.ts, dav-server.ts); `copy` is set for a second
+   * copy, which is what the device re-sends (an ActiveSync empty Sync is re-sent in full: only the device's
+   * first try of it is empty). `delivered` is told about the reply the device got. Returns that reply.
    */
-  easExchange<T>(deviceId: string, what: string, serve: (note: string, copy: boolean) => Promise<T>, delivered: (reply: T) => void): Promise<T> {
+  httpExchange<T>(deviceId: string, what: string, serve: (note: string, copy: boolean) => Promise<T>, delivered: (reply: T) => void): Promise<T> {
     return this.tracked(async () => {
       const reply = await this.withFaults(deviceId, what, async (note) => {
         this.exchanges++;
