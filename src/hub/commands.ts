@@ -125,10 +125,9 @@ export async function applyClientCommands(
     // retry sends the item again too.
     const resent = new Set(commands.flatMap((command) => (command.op === 'add' ? [command.clientId] : [])));
     for (const earlier of previous) {
-      if (earlier.op !== 'add' || earlier.status !== 'ok' || earlier.serverId === undefined || resent.has(earlier.clientId ?? '')) continue;
+      if (earlier.op !== 'add' || earlier.serverId === undefined || resent.has(earlier.clientId ?? '')) continue;
       const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, earlier.serverId);
-      // Only an item that Add made: a twin it matched may have reached the device already.
-      if (!item || item.deletedAt !== null || item.createdBy !== ctx.deviceId) continue;
+      if (!item || item.deletedAt !== null) continue;
       out.unlearned.push(item.id);
       out.recorded.push(earlier);
     }
