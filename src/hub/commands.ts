@@ -35,12 +35,6 @@ export interface AppliedCommands {
    * lost: the device must be sent that version again, its checkpoint is already past it.
    */
   resend: string[];
-  /**
-   * Items made by an Add of the first attempt of a retried exchange that the retry leaves out (a device
-   * that rebuilds its request, whose user deleted the unanswered item meanwhile): the device never
-   * learned their serverId, so they are sent to it as adds.
-   */
-  unlearned: string[];
 }
 
 /** Commands applied between two pauses for other work (HubPorts.pause): a few milliseconds' worth. */
@@ -71,7 +65,7 @@ export async function applyClientCommands(
   retried: boolean,
 ): Promise<AppliedCommands> {
   const record = indexRecorded(previous);
-  const out: AppliedCommands = { results: [], recorded: [], deletedSince: [], resend: [], unlearned: [] };
+  const out: AppliedCommands = { results: [], recorded: [], deletedSince: [], resend: [] };
   for (const [index, command] of commands.entries()) {
     // Answered once every window of the exchange is cut (answerFetches).
     if (command.op === 'fetch') continue;
@@ -118,19 +112,6 @@ export async function applyClientCommands(
     if (outcome.seq !== undefined) result.seq = outcome.seq;
     if (outcome.message !== undefined) result.message = outcome.message;
     out.results.push(result);
-  }
-  if (retried) {
-    // Sim seed 4100326: an ActiveSync phone's retry without the Add its user had deleted left the item
-    // on the server, unknown to the phone for good. The Add stays on the record, so a retry of this
-    // retry sends the item again too.
-    const resent = new Set(commands.flatMap((command) => (command.op === 'add' ? [command.clientId] : [])));
-    for (const earlier of previous) {
-      if (earlier.op !== 'add' || earlier.serverId === undefined || resent.has(earlier.clientId ?? '')) continue;
-      const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, earlier.serverId);
-      if (!item || item.deletedAt !== null) continue;
-      out.unlearned.push(item.id);
-      out.recorded.push(earlier);
-    }
   }
   return out;
 }

@@ -216,7 +216,7 @@ async function serverChanges(
   from: Checkpoint,
   until: Checkpoint | undefined,
   held: ReadonlyMap<string, number>,
-  { deletedSince, resend, unlearned }: Pick<AppliedCommands, 'deletedSince' | 'resend' | 'unlearned'>,
+  { deletedSince, resend }: Pick<AppliedCommands, 'deletedSince' | 'resend'>,
 ): Promise<{ commands: ServerCommand[]; moreAvailable: boolean; reached: Checkpoint }> {
   const window = Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
   const query = { accountId, collectionId: c.collectionId, deviceId, ...timeRangeOf(c.options) };
@@ -249,10 +249,6 @@ async function serverChanges(
   for (const id of resend) {
     const item = told.has(id) ? undefined : await tx.getItem(accountId, c.collectionId, id);
     if (item && item.deletedAt === null) commands.push(...toServerCommand(item, 'UPDATE', c.options));
-  }
-  for (const id of unlearned) {
-    const item = told.has(id) ? undefined : await tx.getItem(accountId, c.collectionId, id);
-    if (item && item.deletedAt === null) commands.push(...toServerCommand(item, 'ADD', c.options));
   }
   const moreAvailable = sizes.length > fitting;
   if (!moreAvailable && until) {

@@ -413,26 +413,6 @@ test('an empty Sync after a stale copy of an old request (Status 3) repeats the 
   assert.equal(commandsOf(empty, 'Delete').length, 1, `the delete reaches the phone: ${toXml(empty)}`);
 });
 
-test('a retry that leaves out an Add of its lost first attempt brings the phone the item that Add made, also when that answer is lost too (sim seed 4100326)', async () => {
-  const account = await easAccount(server);
-  const client = account.eas('Unlearned1');
-  const key = await client.primeSync(account.contacts);
-  const withAdds = syncBody([{ collectionId: account.contacts, syncKey: key, commands: [addCommand('kept-1', ...contactData('Kept', 'One')), addCommand('gone-1', ...contactData('Gone', 'One'))] }]);
-  const first = collectionOf((await client.send('Sync', withAdds)).body as WbxmlElement);
-  const made = textAt(responseFor(first, 'Add', 'gone-1'), 'ServerId');
-  // That answer was lost, and the user deleted the unanswered contact: the phone's retry rebuilds its request without it.
-  const retry = syncBody([{ collectionId: account.contacts, syncKey: key, commands: [addCommand('kept-1', ...contactData('Kept', 'One'))] }]);
-  for (const attempt of ['lost again', 'heard']) {
-    const answer = collectionOf((await client.send('Sync', retry)).body as WbxmlElement);
-    assert.equal(textAt(answer, 'Status'), '1', toXml(answer));
-    assert.deepEqual(
-      commandsOf(answer, 'Add').map(serverIdOf),
-      [made],
-      `${attempt}: the phone never learned the item its first attempt made, so it is sent to it: ${toXml(answer)}`,
-    );
-  }
-});
-
 test('conflict: the native device (higher priority) and ActiveSync change the same field; ActiveSync gets Status 7 and the truth', async () => {
   const account = await easAccount(server);
   const native = account.native('native-conflict');
