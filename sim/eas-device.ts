@@ -38,13 +38,11 @@ export interface EasWorkloadSwitches {
   /** Several occurrence edits or deletes of one series, and a Change beside them, go in one Sync (issue 13 D2). */
   severalEditsPerSeries: boolean;
   /**
-   * 16.1 edits the face completes from the server's version of the item (occurrence edits, and Changes
+   * 16.1 edits the face completes from the phone's version of the item (occurrence edits, and Changes
    * of only the changed fields) go out in the first request of a sync, before the phone has received
-   * what changed on the server. Off, they wait until the phone has caught up. The face builds such an
-   * edit on the server's current version, not on the phone's: when another device changed the series
-   * since, the hub cannot merge (an occurrence edit adds an override, and the property merge takes one
-   * component only) and the phone wins on priority, the stored version carries the other device's edit
-   * as the phone's own, and the phone is never sent it (seeds 52, 57, 66, 72, 84 and 118 with
+   * what changed on the server. Off, they wait until the phone has caught up. The face applies them to
+   * the version the phone holds; it still starts from another device's version when the phone's own
+   * earlier edit was merged and the merged version has not reached it yet (seed 6000142 with
    * --eas-devices 1 --eas-version 16.1 --eas-stale-edits; see sim/README.md).
    */
   editsBeforeCatchingUp: boolean;
@@ -577,15 +575,15 @@ export class EasDevice {
         continue;
       }
       if (status === '8') {
-        // Deleted on the server meanwhile: the phone lets it go.
-        this.items.splice(this.items.indexOf(held), 1);
+        // Deleted on the server meanwhile: the phone lets it go (the same answer's Delete may have already).
+        this.forget(held);
         continue;
       }
       if (status !== '1' && status !== '7') {
         held.rejected = `${s.kind} answered Status ${status}`;
         continue;
       }
-      if (s.kind === 'delete') this.items.splice(this.items.indexOf(held), 1);
+      if (s.kind === 'delete') this.forget(held);
       else if (s.kind === 'change') {
         held.pending = null;
         held.changed.clear();
@@ -593,6 +591,12 @@ export class EasDevice {
         if (!(this.version.startsWith('16') && this.options.switches.changedFieldsOnly)) held.occurrences = [];
       } else held.occurrences = held.occurrences.filter((o) => o.key !== s.key);
     }
+  }
+
+  /** Drops an item the phone holds; one already dropped stays dropped (splice(-1) would drop another). */
+  private forget(held: Held): void {
+    const index = this.items.indexOf(held);
+    if (index >= 0) this.items.splice(index, 1);
   }
 
   /** An Add, Change or Delete from the server; it wins over what the phone has not sent yet. */

@@ -10,6 +10,7 @@ import { mergeProperties } from '../content/merge.js';
 import type { RuleBudget } from '../content/recurrence-budget.js';
 import type { ClientCommand, CommandResult, FetchedItem } from '../protocol/sync.js';
 import type { ConflictRow, ItemRow, StoreTx } from '../store/store.js';
+import { versionHeld } from './held-versions.js';
 import { writeItem, writeTombstone, type WriteContext } from './item-writes.js';
 import type { ResponseBudget } from './response-budget.js';
 
@@ -179,9 +180,6 @@ async function ledgerAnswer(ctx: CommandContext, clientId: string, dataEtag: str
 
 const pendingFor = (ctx: CommandContext, item: ItemRow): Action => deriveAction(actionFacts(item), ctx.from, ctx.deviceId, ctx.held.get(item.id));
 
-/** The last version of the item the device is known to hold: the merge base for its edit. */
-const baseSeqFor = (ctx: CommandContext, item: ItemRow): number => Math.max(ctx.from.seq, ctx.held.get(item.id) ?? 0);
-
 async function keepConflict(ctx: CommandContext, item: ItemRow, data: string, lostBy: string | null, wonBy: string | null, reason: ConflictRow['reason']): Promise<string> {
   const id = ctx.ports.random.id();
   await ctx.tx.addConflict({
@@ -292,10 +290,10 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
   }
   if (item.etag === etag) return { ...base, status: 'ok', etag };
   // Fig. 8 block 808: a pending UPDATE means another sync point changed the record since this one
-  // last synced; the version at its position is the common one, unless the device names another (it
-  // kept the one at its position out for this edit), and then the common one is not known here.
+  // last synced; the version it holds (held-versions.ts) is the common one, unless the device names
+  // another (it kept the one at its position out for this edit), and then the common one is not known here.
   if (pending === 'UPDATE') {
-    const common = await ctx.tx.getVersionAt(ctx.collection.accountId, item.id, baseSeqFor(ctx, item));
+    const common = await versionHeld(ctx.tx, item, ctx.deviceId, ctx.from, ctx.held.get(item.id));
     const known = common !== undefined && (madeFrom === undefined || etagOf(common) === madeFrom);
     return { ...base, ...(await concurrentChange(ctx, item, data, check.index, known ? common : null)) };
   }

@@ -1,5 +1,8 @@
 import { ProtocolError } from '../protocol/errors.js';
 import type { CollectionRow, ItemRow, Store } from '../store/store.js';
+import { etagOf } from '../content/etag.js';
+import { classifySyncKey } from '../core/sync-key.js';
+import { versionHeld } from './held-versions.js';
 import { writeItem, writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
 import { openExchange } from './sync.js';
@@ -51,6 +54,21 @@ export function readItem(store: Store, accountId: string, collectionId: string, 
   return store.transaction(async (tx) => {
     const item = await tx.getItem(accountId, collectionId, itemId);
     return item && item.deletedAt === null ? item : undefined;
+  });
+}
+
+/**
+ * The live item as the device holds it, when it syncs the collection with `syncKey` (held-versions.ts):
+ * what its edits were made from. A key the hub would refuse, or 0, gives the current version.
+ */
+export function readHeldItem(store: Store, accountId: string, deviceId: string, collectionId: string, syncKey: number, itemId: string): Promise<{ data: string; etag: string } | undefined> {
+  return store.transaction(async (tx) => {
+    const item = await tx.getItem(accountId, collectionId, itemId);
+    if (!item || item.deletedAt !== null || item.data === null) return undefined;
+    const decision = classifySyncKey(syncKey, await tx.getSyncState(accountId, deviceId, collectionId), await tx.tombstoneFloor(accountId));
+    if (decision.kind !== 'current' && decision.kind !== 'replay') return { data: item.data, etag: item.etag };
+    const data = (await versionHeld(tx, item, deviceId, decision.from)) ?? item.data;
+    return { data, etag: etagOf(data) };
   });
 }
 

@@ -9,7 +9,7 @@ import { runSyncExchange } from './sync.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Checkpoint } from '../core/sync-key.js';
 import type { CollectionRow, DeviceRow, StoreTx } from '../store/store.js';
-import { admitDevice, moveItem, pendingChanges, readItem, withFaceState, type DevicePoint } from './device-items.js';
+import { admitDevice, moveItem, pendingChanges, readHeldItem, readItem, withFaceState, type DevicePoint } from './device-items.js';
 import { activityDaysKept, dailyActivity, deviceErrorsKept, listDeviceHealth, utcDay } from './health.js';
 import { deleteResource, memberName, partsOf, putResource, resolveInParts, type Member, type Preconditions, type Resource, type ResourceClient } from './resources.js';
 
@@ -125,6 +125,11 @@ export class Hub {
 
   readItem(accountId: string, collectionId: string, itemId: string) {
     return readItem(this.store, accountId, collectionId, itemId);
+  }
+
+  /** The live item as the device holds it, syncing with `syncKey`: the version its edits are made from (device-items.ts). */
+  readHeldItem(accountId: string, deviceId: string, collectionId: string, syncKey: number, itemId: string) {
+    return readHeldItem(this.store, accountId, deviceId, collectionId, syncKey, itemId);
   }
 
   pendingChanges(accountId: string, deviceId: string, collectionIds: readonly string[], limit: number) {

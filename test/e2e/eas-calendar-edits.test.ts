@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import ICAL from 'ical.js';
-import { all, as, asb, cal, changeCommand, collectionOf, contactData, contacts, easAccount, syncBody, textAt, toXml, type EasAccount, type EasClient } from '../support/eas-client.js';
+import { all, as, asb, cal, changeCommand, collectionOf, contactData, contacts, easAccount, syncBody, textAt, toXml, type EasAccount, type EasClient, type NativeDevice } from '../support/eas-client.js';
+import { getJson } from '../support/server.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import type { WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 
@@ -41,6 +42,8 @@ const series = [
 
 interface Setup {
   account: EasAccount;
+  /** The native device that stored the series. */
+  native: NativeDevice;
   id: string;
   client: EasClient;
   key: string;
@@ -56,7 +59,7 @@ async function setup(deviceId: string, version: '14.1' | '16.1', supported?: Wbx
   const primed = collectionOf(await client.command('Sync', as('Sync', as('Collections', as('Collection',
     as('SyncKey', '0'), as('CollectionId', account.calendar), supported && as('Supported', ...supported))))));
   const { key } = await client.pull(account.calendar, textAt(primed, 'SyncKey'));
-  return { account, id, client, key, read: async () => (await native.items(account.calendar)).get(id)?.data ?? '' };
+  return { account, native, id, client, key, read: async () => (await native.items(account.calendar)).get(id)?.data ?? '' };
 }
 
 /** Sends commands, expecting Status 1 for the collection and no per-command failure (successes are not echoed). */
@@ -289,6 +292,64 @@ test('16.1: an occurrence edit that would take the series past the item size cap
 
 // ---------------------------------------------------------------------------------------------------
 // Contacts share the rule and the ordering
+
+// ---------------------------------------------------------------------------------------------------
+// Edits made from a version the phone holds while another device changed the series
+
+/**
+ * The phone holds the series (v1); the native device moves the series to Room 8 (v2); the phone, not
+ * yet told, renames the series with a Subject-only Change and edits the 25 January occurrence by
+ * InstanceId. Its edits are of v1: they reach the hub as such, and the hub's rules (docs/protocol.md §8:
+ * a merge, else device priority and a conflict record) decide, as for any device editing a stale version.
+ */
+async function staleEdits(deviceId: string, phoneFirst: boolean): Promise<{ s: Setup; answer: WbxmlElement; truth: string; conflicts: Array<{ itemId: string; data: string; lostBy: string }> }> {
+  const s = await setup(deviceId, '16.1');
+  if (phoneFirst) {
+    const res = await fetch(`${server.url}/api/v1/devices/priority`, { method: 'PUT', headers: { authorization: s.account.authorization, 'content-type': 'application/json' }, body: JSON.stringify({ order: [`eas-${deviceId}`] }) });
+    assert.equal(res.status, 200);
+  }
+  await s.native.put(s.account.calendar, 'weekly-series', series.replace('LOCATION:Room 7', 'LOCATION:Room 8'));
+  const answer = collectionOf(await s.client.sync({ collectionId: s.account.calendar, syncKey: s.key, commands: [
+    changeCommand(s.id, cal('Subject', 'Weekly sync, renamed')),
+    forItem(s.id, occurrence('2027-01-25T09:00:00.000Z', cal('Subject', 'Retro'))),
+  ] }));
+  assert.equal(textAt(answer, 'Status'), '1', toXml(answer));
+  s.key = textAt(answer, 'SyncKey');
+  const conflicts = (await getJson(`${server.url}/api/v1/conflicts`, s.account.authorization)).body.conflicts as Array<{ itemId: string; data: string; lostBy: string }>;
+  return { s, answer, truth: await s.read(), conflicts: conflicts.filter((c) => c.itemId === s.id) };
+}
+
+/** The location the phone ends with: v1's, unless the server sent it a Change of the series since. */
+function phoneLocation(answers: readonly WbxmlElement[], id: string): string {
+  let location = 'Room 7';
+  for (const a of answers) {
+    for (const change of all(a, 'Commands/Change').filter((c) => textAt(c, 'ServerId') === id)) location = textAt(change, 'ApplicationData/Location/DisplayName');
+  }
+  return location;
+}
+
+test('16.1 edits made from the version the phone holds, the phone ranked first: its version of v1 wins, the other edit is a conflict record, and the phone holds the truth', async () => {
+  const { s, answer, truth, conflicts } = await staleEdits('Stale16a', true);
+  assert.equal(all(answer, 'Responses/Change').length, 0, `the edits succeed: ${toXml(answer)}`);
+  // The phone's edits, of v1: the native device's Room 8 is not in it as if the phone had made it.
+  assertSeriesKept(truth, { subject: 'Weekly sync, renamed' });
+  assert.equal(prop(events(truth).overrides.get('20270125T090000Z'), 'summary'), 'Retro', truth);
+  assert.ok(conflicts.some((c) => /LOCATION:Room 8/.test(c.data) && c.lostBy === `native-Stale16a`), `the losing v2 is kept: ${JSON.stringify(conflicts)}`);
+  const next = collectionOf(await s.client.sync({ collectionId: s.account.calendar, syncKey: s.key }));
+  assert.equal(phoneLocation([answer, next], s.id), prop(events(truth).master, 'location'), 'the phone holds the truth');
+});
+
+test('16.1 edits made from the version the phone holds, the other device ranked first: Status 7, the phone\'s edits of v1 are a conflict record, and the phone is sent v2', async () => {
+  const { s, answer, truth, conflicts } = await staleEdits('Stale16b', false);
+  assert.deepEqual(all(answer, 'Responses/Change').map((c) => textAt(c, 'Status')), ['7', '7'], toXml(answer));
+  assertSeriesKept(truth, { location: 'Room 8' });
+  const lost = conflicts.find((c) => c.lostBy === 'eas-Stale16b');
+  assert.ok(lost, JSON.stringify(conflicts));
+  assertSeriesKept(lost.data, { subject: 'Weekly sync, renamed' });
+  assert.equal(prop(events(lost.data).overrides.get('20270125T090000Z'), 'summary'), 'Retro', lost.data);
+  const next = collectionOf(await s.client.sync({ collectionId: s.account.calendar, syncKey: s.key }));
+  assert.equal(phoneLocation([answer, next], s.id), 'Room 8', 'the phone is sent the other device\'s change');
+});
 
 test('contacts follow Supported in 16.1 too (the all-ghosted rule is the calendar\'s), and partial Changes of one contact in one Sync all apply', async () => {
   const account = await easAccount(server);

@@ -281,4 +281,9 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (account_id, collection_id, item_id)
   ) STRICT;
   `,
+  // Who wrote each kept version: a device holds its own writes even before its checkpoint reaches them,
+  // so the version an edit of its was made from is found (hub/held-versions.ts; issue 13).
+  `
+  ALTER TABLE item_versions ADD COLUMN origin_device TEXT;
+  `,
 ];

@@ -224,10 +224,15 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
               origin_device = excluded.origin_device, deleted_at = excluded.deleted_at, title = excluded.title, start_ms = excluded.start_ms,
               end_ms = excluded.end_ms, match_name = excluded.match_name, contact_keys = excluded.contact_keys
             WHERE items.account_id = excluded.account_id AND items.collection_id = excluded.collection_id`),
-    putVersion: q('INSERT OR REPLACE INTO item_versions (item_id, seq, data, written_at) VALUES (?, ?, ?, ?)'),
+    putVersion: q('INSERT OR REPLACE INTO item_versions (item_id, seq, data, written_at, origin_device) VALUES (?, ?, ?, ?, ?)'),
     versionAt: q<[string, string, number], { data: string }>(
       `SELECT v.data FROM item_versions v JOIN items i ON i.id = v.item_id
        WHERE i.account_id = ? AND v.item_id = ? AND v.seq <= ? ORDER BY v.seq DESC LIMIT 1`,
+    ),
+    versionHeld: q<Record<string, unknown>, { data: string; seq: number }>(
+      `SELECT v.data, v.seq FROM item_versions v JOIN items i ON i.id = v.item_id
+       WHERE i.account_id = @accountId AND v.item_id = @itemId
+         AND (v.seq <= @seq OR (v.origin_device = @deviceId AND v.seq > @baseSeq)) ORDER BY v.seq DESC LIMIT 1`,
     ),
     // A version can be a merge base only while some device may still hold it: until the version that
     // superseded it is older than the horizon.
@@ -507,11 +512,14 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
     async putItem(r, writtenAt) {
       item.put.run({ ...r, contactKeys: JSON.stringify(r.contactKeys) });
-      if (r.data !== null) item.putVersion.run(r.id, r.seq, r.data, writtenAt);
+      if (r.data !== null) item.putVersion.run(r.id, r.seq, r.data, writtenAt, r.originDevice);
       written.push(r);
     },
     async getVersionAt(accountId, itemId, seq) {
       return item.versionAt.get(accountId, itemId, seq)?.data;
+    },
+    async getVersionHeld(accountId, itemId, deviceId, seq, baseSeq) {
+      return item.versionHeld.get({ accountId, itemId, deviceId, seq, baseSeq });
     },
     async listChanges(query: ChangeQuery) {
       return item.changes.all(changeParams(query)).map(toItem);

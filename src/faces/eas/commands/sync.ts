@@ -168,25 +168,30 @@ interface Origin {
 
 /**
  * Several edits of one item in one Sync (occurrence edits and deletes of one series, partial Changes)
- * apply in the order the client sent them, each to the item as the ones before it left it: the hub's
- * version for the first, then what the last one made. They reach the hub as one change, answered for
- * each of them, so either all of them hold or none does and each answer says so. Occurrence edits in a
- * row work on one parsed series (OccurrenceEdits), so many of them cost one parse. A Delete of the whole
- * item ends the run: an edit after it starts from the hub's version again and reaches the hub after the
- * delete (which then refuses it). docs/eas.md (Sync) describes it.
+ * apply in the order the client sent them, each to the item as the ones before it left it: the version
+ * the device holds for the first (the one the hub last sent it, or its own last write: it made its edit
+ * from that one, not from a version written since by another device), then what the last one made.
+ * They reach the hub as one change made from the version the device holds, so a concurrent change is
+ * merged or decided by priority as any device's is, answered for each of them, so either all of them
+ * hold or none does and each answer says so. Occurrence edits in a row work on one parsed series
+ * (OccurrenceEdits), so many of them cost one parse. A Delete of the whole item ends the run: an edit
+ * after it starts from the held version again and reaches the hub after the delete (which then refuses
+ * it). docs/eas.md (Sync) describes it.
  */
 class EditsInOrder {
-  private readonly runs = new Map<string, { index: number; data: string; series?: OccurrenceEdits }>();
+  private readonly runs = new Map<string, { index: number; data: string; madeFrom: string; series?: OccurrenceEdits }>();
+  /** The version the device holds of each item this request edits, read once. */
+  private readonly held = new Map<string, { data: string; etag: string } | undefined>();
 
   constructor(
     private readonly plan: Plan,
-    private readonly read: (serverId: string) => Promise<string | undefined>,
+    private readonly read: (serverId: string) => Promise<{ data: string; etag: string } | undefined>,
   ) {}
 
-  /** The item the next Change of `serverId` applies to: what this request's earlier edits made of it, else the hub's; undefined if it does not exist. */
+  /** The item the next Change of `serverId` applies to: what this request's earlier edits made of it, else the device's version; undefined if it does not exist. */
   async base(serverId: string): Promise<string | undefined> {
-    const run = this.startingPoint(serverId);
-    if (!run) return this.read(serverId);
+    const run = this.runs.get(serverId);
+    if (!run) return (await this.heldVersion(serverId))?.data;
     if (run.series) {
       run.data = run.series.toString();
       delete run.series;
@@ -202,12 +207,12 @@ class EditsInOrder {
     if (Buffer.byteLength(data) > limits.itemBytesMax) throw new Error(`the item would be larger than ${limits.itemBytesMax} bytes`);
     const run = this.join(serverId, origin);
     run.data = data;
-    this.plan.commands[run.index] = { op: 'change', serverId, data };
+    this.plan.commands[run.index] = { op: 'change', serverId, data, etag: run.madeFrom };
   }
 
   /** An occurrence edit (`app`) or delete of the series `serverId`; false if there is no such item. A bad one throws and changes nothing. */
   async occurrence(serverId: string, instanceId: string, app: WbxmlElement | undefined, origin: Origin): Promise<boolean> {
-    let series = this.startingPoint(serverId)?.series;
+    let series = this.runs.get(serverId)?.series;
     if (!series) {
       const data = await this.base(serverId);
       if (data === undefined) return false;
@@ -227,22 +232,23 @@ class EditsInOrder {
   /** Writes what occurrence edits made into the hub's commands; called once every command is planned. */
   finish(): void {
     for (const [serverId, run] of this.runs) {
-      if (run.series) this.plan.commands[run.index] = { op: 'change', serverId, data: run.series.toString() };
+      if (run.series) this.plan.commands[run.index] = { op: 'change', serverId, data: run.series.toString(), etag: run.madeFrom };
     }
   }
 
-  /** What the next edit of `serverId` starts from: what this request's earlier edits made of it, if any (else the hub's version is read). */
-  private startingPoint(serverId: string): { data: string; series?: OccurrenceEdits } | undefined {
-    return this.runs.get(serverId);
+  private async heldVersion(serverId: string): Promise<{ data: string; etag: string } | undefined> {
+    if (!this.held.has(serverId)) this.held.set(serverId, await this.read(serverId));
+    return this.held.get(serverId);
   }
 
-  private join(serverId: string, origin: Origin): { index: number; data: string; series?: OccurrenceEdits } {
+  /** Called after `base(serverId)` found the item, so its held version is known. */
+  private join(serverId: string, origin: Origin): { index: number; data: string; madeFrom: string; series?: OccurrenceEdits } {
     let run = this.runs.get(serverId);
     if (run) {
       this.plan.origins[run.index]?.push(origin);
       return run;
     }
-    run = { index: this.plan.commands.length, data: '' };
+    run = { index: this.plan.commands.length, data: '', madeFrom: (this.held.get(serverId) as { etag: string }).etag };
     this.runs.set(serverId, run);
     this.plan.commands.push({ op: 'change', serverId, data: '' });
     this.plan.origins.push([origin]);
@@ -306,7 +312,7 @@ async function plan(
     const identity: CommandIdentity | undefined = known.identities.get(known.fingerprints.get(c) ?? '');
     return { version: ctx.request.version, newUid: () => identity?.uid ?? randomUUID(), now: identity?.now ?? ctx.now() };
   };
-  const edits = new EditsInOrder(p, async (serverId) => (await ctx.hub.readItem(ctx.point.accountId, collectionId, serverId))?.data ?? undefined);
+  const edits = new EditsInOrder(p, (serverId) => ctx.hub.readHeldItem(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number, serverId));
   for (const [position, command] of commands.entries()) {
     const serverId = text(child(command, 'ServerId'));
     // An RTF body becomes text; one that cannot be read is kept as sent (or, too large, left out), the item kept, and shown among the device's errors.
