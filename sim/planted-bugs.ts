@@ -117,13 +117,13 @@ function propertyLines(data: string): Map<string, string> {
 /**
  * A hub whose property merges come out wrong: `mutate(merged, base, truth)` is what gets written in
  * place of the merged version. A merge is the one write the hub makes as itself (no origin device),
- * right after reading the common version (getVersionAt).
+ * right after reading the common version (getVersionHeld).
  */
 function mergeGoneWrong(mutate: (merged: string, base: Map<string, string>, truth: Map<string, string>) => string): HubFactory {
   return alteredHub((tx) => {
     let base: string | undefined;
     return {
-      getVersionAt: async (accountId, itemId, seq) => (base = await tx.getVersionAt(accountId, itemId, seq)),
+      getVersionHeld: async (accountId, itemId, deviceId, seq, baseSeq) => (base = await tx.getVersionHeld(accountId, itemId, deviceId, seq, baseSeq)),
       putItem: async (row, writtenAt) => {
         const truth = row.originDevice === null && row.data !== null && base !== undefined ? await tx.getItem(row.accountId, row.collectionId, row.id) : undefined;
         const data = truth?.data && row.data && base !== undefined ? mutate(row.data, propertyLines(base), propertyLines(truth.data)) : row.data;

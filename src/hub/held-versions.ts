@@ -13,5 +13,5 @@ import type { ItemRow, StoreTx } from '../store/store.js';
  */
 export async function versionHeld(tx: StoreTx, item: ItemRow, deviceId: string, from: Checkpoint, heldSeq?: number): Promise<string | undefined> {
   if (deriveAction(actionFacts(item), from, deviceId, heldSeq) === 'NO_CHANGE') return item.data ?? undefined;
-  return (await tx.getVersionHeld(item.accountId, item.id, deviceId, Math.max(from.seq, heldSeq ?? 0), from.baseSeq))?.data;
+  return tx.getVersionHeld(item.accountId, item.id, deviceId, Math.max(from.seq, heldSeq ?? 0), from.baseSeq);
 }

@@ -239,13 +239,11 @@ export interface StoreTx {
   findTwinCandidates(accountId: string, collectionId: string, uid: string | null, matchName: string | null): Promise<ItemRow[]>;
   /** Inserts or replaces the item with this id; a live version is also kept in the item's history. */
   putItem(row: ItemRow, writtenAt: number): Promise<void>;
-  /** The item's data as of `seq` (its latest version at or before it), if still in the history. */
-  getVersionAt(accountId: string, itemId: string, seq: number): Promise<string | undefined>;
   /**
    * The latest kept version of the item that is at or before `seq`, or that `deviceId` wrote after
-   * `baseSeq` (a device holds its own writes: core/action-table.ts), with its sequence number.
+   * `baseSeq` (a device holds its own writes: core/action-table.ts), if still in the history.
    */
-  getVersionHeld(accountId: string, itemId: string, deviceId: string, seq: number, baseSeq: number): Promise<{ data: string; seq: number } | undefined>;
+  getVersionHeld(accountId: string, itemId: string, deviceId: string, seq: number, baseSeq: number): Promise<string | undefined>;
   /** Live items and tombstones changed after the checkpoint, oldest change first (see core/sync-key.ts). */
   listChanges(query: ChangeQuery): Promise<ItemRow[]>;
   /** The same rows as listChanges, as their sequence and UTF-8 data size (0 for a tombstone), without reading any data. */

@@ -225,12 +225,8 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
               end_ms = excluded.end_ms, match_name = excluded.match_name, contact_keys = excluded.contact_keys
             WHERE items.account_id = excluded.account_id AND items.collection_id = excluded.collection_id`),
     putVersion: q('INSERT OR REPLACE INTO item_versions (item_id, seq, data, written_at, origin_device) VALUES (?, ?, ?, ?, ?)'),
-    versionAt: q<[string, string, number], { data: string }>(
+    versionHeld: q<Record<string, unknown>, { data: string }>(
       `SELECT v.data FROM item_versions v JOIN items i ON i.id = v.item_id
-       WHERE i.account_id = ? AND v.item_id = ? AND v.seq <= ? ORDER BY v.seq DESC LIMIT 1`,
-    ),
-    versionHeld: q<Record<string, unknown>, { data: string; seq: number }>(
-      `SELECT v.data, v.seq FROM item_versions v JOIN items i ON i.id = v.item_id
        WHERE i.account_id = @accountId AND v.item_id = @itemId
          AND (v.seq <= @seq OR (v.origin_device = @deviceId AND v.seq > @baseSeq)) ORDER BY v.seq DESC LIMIT 1`,
     ),
@@ -515,11 +511,8 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       if (r.data !== null) item.putVersion.run(r.id, r.seq, r.data, writtenAt, r.originDevice);
       written.push(r);
     },
-    async getVersionAt(accountId, itemId, seq) {
-      return item.versionAt.get(accountId, itemId, seq)?.data;
-    },
     async getVersionHeld(accountId, itemId, deviceId, seq, baseSeq) {
-      return item.versionHeld.get({ accountId, itemId, deviceId, seq, baseSeq });
+      return item.versionHeld.get({ accountId, itemId, deviceId, seq, baseSeq })?.data;
     },
     async listChanges(query: ChangeQuery) {
       return item.changes.all(changeParams(query)).map(toItem);
