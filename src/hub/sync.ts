@@ -218,7 +218,10 @@ async function serverChanges(
   held: ReadonlyMap<string, number>,
   { deletedSince, resend }: Pick<AppliedCommands, 'deletedSince' | 'resend'>,
 ): Promise<{ commands: ServerCommand[]; moreAvailable: boolean; reached: Checkpoint }> {
-  const window = Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
+  // A replay covers the whole span of the answer it replaces, whatever window it asks for: the device
+  // may hold that answer (an ActiveSync phone's empty Sync and its retry in full ask for different
+  // windows), and the key it sends next must mean the same place either way (sim seed 9200612).
+  const window = until ? limits.windowItemsMax : Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
   const query = { accountId, collectionId: c.collectionId, deviceId, ...timeRangeOf(c.options) };
   const span = { ...query, checkpoint: from, ...(until ? { untilSeq: until.seq } : {}) };
   // The window also ends where the response budget does, decided from the rows' sizes before any data
