@@ -213,6 +213,12 @@ export class EasDevice {
   private canSendEmpty = false;
   /** This sync has received everything the server had for the phone (no MoreAvailable). */
   private caughtUp = false;
+  /**
+   * The items of a Sync whose answer never came. The next Sync, at the same key, carries their commands
+   * first, as a phone sends a request again; an Add whose item the user deleted meanwhile is left out
+   * (the server withdraws it, docs/protocol.md §5.3).
+   */
+  private unanswered: readonly Held[] = [];
 
   constructor(
     private readonly options: EasDeviceOptions,
@@ -419,6 +425,7 @@ export class EasDevice {
     // An empty Sync whose answer was lost is sent again in full: the server takes an empty one to
     // repeat the last one at the key it issued since, which the phone never received. The network's
     // second copies of it are that full request too (network.ts).
+    this.unanswered = sent.map((s) => s.held);
     let reply = await this.send('Sync', empty ? undefined : full, sent, full);
     this.canSendEmpty = false;
     if (!reply) return 'gaveUp';
@@ -429,6 +436,7 @@ export class EasDevice {
       if (!reply) return 'gaveUp';
       body = decode(reply);
     }
+    this.unanswered = [];
     const collection = child(child(body, 'Collections'), 'Collection');
     const status = text(child(collection, 'Status')) ?? text(child(body, 'Status'));
     if (status === '3') {
@@ -481,7 +489,7 @@ export class EasDevice {
    */
   private commandsToSend(): Sent[] {
     const out: Sent[] = [];
-    for (const held of this.items) {
+    for (const held of new Set([...this.unanswered.filter((h) => this.items.includes(h)), ...this.items])) {
       if (held.rejected !== null) continue;
       const mine: Sent[] = [];
       if (held.pending === 'add') mine.push({ held, kind: 'add' });

@@ -114,7 +114,26 @@ export async function applyClientCommands(
     if (outcome.message !== undefined) result.message = outcome.message;
     out.results.push(result);
   }
+  if (retried) await withdrawLeftOutAdds(ctx, commands, previous, out);
   return out;
+}
+
+/**
+ * An add the first attempt of a retried exchange made and the retry leaves out is withdrawn: the device
+ * no longer has it (its user deleted it before the answer came), so the item it made is deleted, unless
+ * another sync point changed it since; then it stays and is sent to the device. An add that matched
+ * another device's item made nothing to withdraw. The ledger keeps the add, so a late copy of the first
+ * attempt lands on the deleted item and writes nothing (docs/protocol.md §5.3; sim seeds 9200188, 9201943).
+ */
+async function withdrawLeftOutAdds(ctx: CommandContext, commands: readonly ClientCommand[], previous: readonly RecordedResult[], out: AppliedCommands): Promise<void> {
+  const resent = new Set(commands.flatMap((command) => (command.op === 'add' ? [command.clientId] : [])));
+  for (const earlier of previous) {
+    if (earlier.op !== 'add' || earlier.status !== 'ok' || earlier.serverId === undefined || resent.has(earlier.clientId ?? '')) continue;
+    const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, earlier.serverId);
+    if (!item || item.deletedAt !== null || item.createdBy !== ctx.deviceId) continue;
+    if (item.originDevice === ctx.deviceId && item.etag === earlier.dataEtag) await writeTombstone(ctx, item, ctx.deviceId);
+    else out.resend.push(item.id);
+  }
 }
 
 /**

@@ -199,6 +199,37 @@ test('previous key: a retry asking for a smaller window still covers the lost an
   assert.deepEqual(phone.snapshot(contacts), writer.snapshot(contacts));
 });
 
+test('previous key: an add the retry leaves out is withdrawn, unless another device changed its item since', async () => {
+  const { accountId, authorization, contacts, device } = await setup();
+  const phone = device('phone');
+  const other = device('other');
+  await phone.pull(contacts);
+  await other.pull(contacts);
+  const key = phone.key(contacts);
+  const first = [add('gone', vcard('uid-gone', 'Deleted before the answer came')), add('kept', vcard('uid-kept', 'Edited elsewhere'))];
+  const lost = await syncOnce(server, authorization, phone.id, { collectionId: contacts, syncKey: key, commands: first });
+  okResults(lost, 2);
+  const [gone, kept] = lost.results.map((r) => r.serverId as string) as [string, string];
+  // The answer is lost; another device sees both and edits one.
+  await other.sync(contacts);
+  await other.sync(contacts, { commands: [change(kept, vcard('uid-kept', 'Edited elsewhere, by other'))] });
+  // The phone's user deleted both before the retry, which carries neither add.
+  const retry = await syncOnce(server, authorization, phone.id, { collectionId: contacts, syncKey: key });
+  assert.deepEqual(retry.results, []);
+  assert.deepEqual(
+    retry.commands.map((c) => [c.op, c.serverId]),
+    [['change', kept]],
+    'the item edited elsewhere is sent to the phone; the other is withdrawn',
+  );
+  const seen = await other.sync(contacts);
+  assert.deepEqual(seen.commands.map((c) => [c.op, c.serverId]), [['delete', gone]], 'the withdrawn add reaches the other device as a delete');
+  // A late copy of the first attempt lands on what the add made and writes nothing.
+  const seq = accountSeq(server, accountId);
+  await syncOnce(server, authorization, phone.id, { collectionId: contacts, syncKey: key, commands: first });
+  assert.equal(accountSeq(server, accountId), seq);
+  assert.deepEqual((await other.sync(contacts)).commands, []);
+});
+
 test('previous key: a retry carrying an edited version of a command applies it as new', async () => {
   const { authorization, contacts, device } = await setup();
   const a = device('phone-a');
