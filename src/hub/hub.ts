@@ -1,11 +1,11 @@
 import { limits } from '../core/limits.js';
-import type { SyncRequest, SyncResponse } from '../protocol/sync.js';
+import type { SyncResponse } from '../protocol/sync.js';
 import type { Store } from '../store/store.js';
 import { Accounts } from './accounts.js';
 import type { HubPorts } from './ports.js';
 import { restoreConflict } from './conflicts.js';
 import { runServerDrivenSync, type RunReport, type ServerSyncPoint } from './server-driven.js';
-import { runSyncExchange } from './sync.js';
+import { runSyncExchange, type HubSyncRequest } from './sync.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Checkpoint } from '../core/sync-key.js';
 import type { CollectionRow, DeviceRow, StoreTx } from '../store/store.js';
@@ -31,7 +31,7 @@ export class Hub {
   }
 
   /** One exchange of the native protocol; `tokenId` is the app password it came with, if any. */
-  sync(accountId: string, protocol: string, request: SyncRequest, tokenId?: string): Promise<SyncResponse> {
+  sync(accountId: string, protocol: string, request: HubSyncRequest, tokenId?: string): Promise<SyncResponse> {
     return runSyncExchange(this.store, this.ports, accountId, protocol, request, tokenId);
   }
 

@@ -26,7 +26,15 @@ import { ResponseBudget } from './response-budget.js';
  * store transaction, and the response is built only from what that transaction committed, so nothing
  * is acknowledged before it is durable.
  */
-export async function runSyncExchange(store: Store, ports: HubPorts, accountId: string, protocol: string, request: SyncRequest, tokenId?: string): Promise<SyncResponse> {
+/**
+ * A collection request as a face hands it to the hub. `narrowReplay`: the face has seen the device send
+ * this key again and again without taking the answer (ActiveSync loop detection,
+ * faces/eas/commands/sync-loops.ts), so a replay may stop short of the answer it replaces, at `windowSize`.
+ */
+export type HubCollectionRequest = CollectionRequest & { narrowReplay?: boolean };
+export type HubSyncRequest = Omit<SyncRequest, 'collections'> & { collections: HubCollectionRequest[] };
+
+export async function runSyncExchange(store: Store, ports: HubPorts, accountId: string, protocol: string, request: HubSyncRequest, tokenId?: string): Promise<SyncResponse> {
   try {
     assertSupportedVersion(request.version);
     if (request.collections.length > limits.collectionsPerRequestMax) {
@@ -118,7 +126,7 @@ export interface Exchange {
  * of all of them. Windows draw on the response budget before any fetch does, so a replayed request
  * (docs/protocol.md §5.3) cuts each window where the answer it replaces did, whatever its fetches cost.
  */
-export async function syncCollections(exchange: Exchange, requests: readonly CollectionRequest[], rules: RuleBudget): Promise<CollectionResponse[]> {
+export async function syncCollections(exchange: Exchange, requests: readonly HubCollectionRequest[], rules: RuleBudget): Promise<CollectionResponse[]> {
   const responses: CollectionResponse[] = [];
   for (const c of requests) responses.push(await syncCollection(exchange, c, rules));
   for (const [i, c] of requests.entries()) {
@@ -131,7 +139,7 @@ export async function syncCollections(exchange: Exchange, requests: readonly Col
   return responses;
 }
 
-async function syncCollection(exchange: Exchange, c: CollectionRequest, rules: RuleBudget): Promise<CollectionResponse> {
+async function syncCollection(exchange: Exchange, c: HubCollectionRequest, rules: RuleBudget): Promise<CollectionResponse> {
   const { tx, ports, accountId, deviceId, now } = exchange;
   const collection = await tx.getCollection(accountId, c.collectionId);
   // Another account's collection is indistinguishable from one that does not exist.
@@ -212,7 +220,7 @@ async function syncCollection(exchange: Exchange, c: CollectionRequest, rules: R
  */
 async function serverChanges(
   { tx, accountId, deviceId, budget }: Exchange,
-  c: CollectionRequest,
+  c: HubCollectionRequest,
   from: Checkpoint,
   until: Checkpoint | undefined,
   held: ReadonlyMap<string, number>,
@@ -220,8 +228,9 @@ async function serverChanges(
 ): Promise<{ commands: ServerCommand[]; moreAvailable: boolean; reached: Checkpoint }> {
   // A replay covers the whole span of the answer it replaces, whatever window it asks for: the device
   // may hold that answer (an ActiveSync phone's empty Sync and its retry in full ask for different
-  // windows), and the key it sends next must mean the same place either way (sim seed 9200612).
-  const window = until ? limits.windowItemsMax : Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
+  // windows), and the key it sends next must mean the same place either way (sim seed 9200612). Only a
+  // device known to be stuck on the answer gets a narrower one.
+  const window = until && !c.narrowReplay ? limits.windowItemsMax : Math.min(c.windowSize ?? limits.windowItemsDefault, limits.windowItemsMax);
   const query = { accountId, collectionId: c.collectionId, deviceId, ...timeRangeOf(c.options) };
   const span = { ...query, checkpoint: from, ...(until ? { untilSeq: until.seq } : {}) };
   // The window also ends where the response budget does, decided from the rows' sizes before any data

@@ -12,7 +12,8 @@ import type { DeviceMemory, EasContext } from '../context.js';
  */
 const windowByRepeat = [512, 512, 64, 8, 1];
 
-export function noteRepeat(memory: DeviceMemory, collectionId: string, key: string): { window: number; stuck: boolean } {
+/** `narrowed`: the window is cut for the repeats, so the hub's replay may stop short of the answer it replaces (hub/sync.ts). */
+export function noteRepeat(memory: DeviceMemory, collectionId: string, key: string): { window: number; narrowed: boolean; stuck: boolean } {
   const last = memory.repeats.get(collectionId);
   const count = last && last.key === key && key !== '0' ? last.count + 1 : 0;
   const window = windowByRepeat[Math.min(count, windowByRepeat.length - 1)] as number;
@@ -21,7 +22,7 @@ export function noteRepeat(memory: DeviceMemory, collectionId: string, key: stri
   memory.repeats.delete(collectionId);
   memory.repeats.set(collectionId, { key, count, window });
   if (memory.repeats.size > limits.collectionsPerRequestMax) memory.repeats.delete(memory.repeats.keys().next().value as string);
-  return { window, stuck: count >= windowByRepeat.length };
+  return { window, narrowed: window < (windowByRepeat[0] as number), stuck: count >= windowByRepeat.length };
 }
 
 const stateKey = 'eas.quarantine';

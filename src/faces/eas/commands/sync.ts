@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { limits } from '../../../core/limits.js';
 import type { CollectionKind } from '../../../protocol/collections.js';
-import type { ClientCommand, CollectionRequest, CollectionResponse, SyncRequest } from '../../../protocol/sync.js';
+import type { ClientCommand, CollectionResponse } from '../../../protocol/sync.js';
+import type { HubCollectionRequest, HubSyncRequest } from '../../../hub/sync.js';
 import { protocolVersion } from '../../../protocol/version.js';
 import type { CollectionRow } from '../../../store/store.js';
 import type { EasContext } from '../context.js';
@@ -45,6 +46,8 @@ interface Plan {
   /** Client commands answered here without reaching the hub (their data could not be converted). */
   local: Array<{ position: number; element: WbxmlElement }>;
   window: number;
+  /** The window is cut because the device keeps repeating this key (sync-loops.ts). */
+  narrowReplay: boolean;
   /** The device keeps failing on this answer even at a window of one item (sync-loops.ts). */
   stuck: boolean;
 }
@@ -97,7 +100,7 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
     }),
   );
   const toHub = plans.filter((p) => p.status === undefined).map(hubRequest);
-  const hubRequestBody: SyncRequest = { version: protocolVersion, device: { id: ctx.point.device.id }, collections: toHub };
+  const hubRequestBody: HubSyncRequest = { version: protocolVersion, device: { id: ctx.point.device.id }, collections: toHub };
   const answers = toHub.length === 0 ? [] : (await ctx.hub.sync(ctx.point.accountId, 'eas', hubRequestBody, ctx.principal.tokenId)).collections;
   const byId = new Map(answers.map((a) => [a.collectionId, a]));
 
@@ -157,7 +160,7 @@ function windowOf(value: string | undefined): number | undefined {
   return Number(value) === 0 ? windowMax : Number(value);
 }
 
-const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, stuck: false });
+const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false });
 
 /** A client command behind a hub command: its position in the collection's Commands, its name, the occurrence it named. */
 interface Origin {
@@ -366,6 +369,7 @@ async function plan(
   const requested = windowOf(text(child(element, 'WindowSize'))) ?? globalWindow ?? windowDefault;
   const repeat = noteRepeat(ctx.memory, collectionId, sent);
   p.window = Math.max(1, Math.min(requested, windowMax, repeat.window));
+  p.narrowReplay = repeat.narrowed;
   p.stuck = repeat.stuck;
   return p;
 }
@@ -464,13 +468,14 @@ function supportedNames(supported: WbxmlElement, kind: CollectionKind): string[]
   return [...names];
 }
 
-function hubRequest(p: Plan): CollectionRequest {
+function hubRequest(p: Plan): HubCollectionRequest {
   const key = p.key as number;
   const getChanges = key !== 0 && text(child(p.element, 'GetChanges')) !== '0';
   return {
     collectionId: p.collectionId,
     syncKey: key,
     windowSize: p.window,
+    ...(p.narrowReplay ? { narrowReplay: true } : {}),
     getChanges,
     ...(p.commands.length > 0 ? { commands: p.commands } : {}),
     ...(p.options?.hub ? { options: p.options.hub } : {}),
