@@ -153,7 +153,8 @@ test('indexRecorded: finds a retried command only when it carries the same thing
   assert.equal(lookup({ op: 'change', serverId: 'c1', dataEtag: 'e1' }), undefined);
   assert.equal(indexRecorded([]).same({ op: 'delete', serverId: 's3' }), undefined);
   // The item a successful Add created is found by client id alone, so an edited retry lands on it.
-  assert.equal(index.addedAs('c1'), 's1');
+  assert.equal(index.addedAs('c1')?.serverId, 's1');
+  assert.equal(index.addedAs('c1')?.dataEtag, 'e1', 'with the version it carried, which an edit between the attempts was made from');
   assert.equal(index.addedAs('c4'), undefined, 'a refused Add created nothing');
   assert.equal(index.addedAs('s1'), undefined);
 });

@@ -132,14 +132,14 @@ function recordKey(c: RetriedCommand | RecordedResult): string {
 export interface RecordedIndex {
   /** The outcome of a retried command whose earlier attempt carried the same thing. */
   same(command: RetriedCommand): RecordedResult | undefined;
-  /** The item an earlier attempt's successful Add created for this client id, whatever data it carried. */
-  addedAs(clientId: string): string | undefined;
+  /** The earlier attempt's successful Add with this client id, whatever data it carried: the item it created and the version it carried. */
+  addedAs(clientId: string): RecordedResult | undefined;
 }
 
 /** Index an exchange's recorded outcomes so a retry of it answers from the record (linear in size). */
 export function indexRecorded(recorded: readonly RecordedResult[]): RecordedIndex {
   const byKey = new Map(recorded.map((r) => [recordKey(r), r]));
-  const added = new Map(recorded.filter((r) => r.op === 'add' && r.status === 'ok' && r.serverId).map((r) => [r.clientId, r.serverId as string]));
+  const added = new Map(recorded.filter((r) => r.op === 'add' && r.status === 'ok' && r.serverId).map((r) => [r.clientId, r]));
   return { same: (command) => byKey.get(recordKey(command)), addedAs: (clientId) => added.get(clientId) };
 }
 

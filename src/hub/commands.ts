@@ -222,12 +222,13 @@ async function findTwin(ctx: CommandContext, index: ItemIndex): Promise<ItemRow 
   return candidates.find((c) => areTwins(index, { uid: c.uid, name: c.matchName, contactKeys: c.contactKeys }));
 }
 
-async function addItem(ctx: CommandContext, clientId: string, data: string, etag: string, createdEarlier: string | undefined): Promise<RecordedResult> {
+async function addItem(ctx: CommandContext, clientId: string, data: string, etag: string, createdEarlier: RecordedResult | undefined): Promise<RecordedResult> {
   // A retried Add whose data was edited between the attempts: the first attempt's item takes the edit,
-  // so an item without a UID is not created twice.
-  const earlier = createdEarlier === undefined ? undefined : await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, createdEarlier);
+  // made from the version that attempt carried, so an item without a UID is not created twice and an
+  // edit made there since by another device meets this one as a concurrent change (sim seed 8001088).
+  const earlier = createdEarlier?.serverId === undefined ? undefined : await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, createdEarlier.serverId);
   if (earlier && earlier.deletedAt === null) {
-    const changed = await changeItem(ctx, earlier.id, data, etag);
+    const changed = await changeItem(ctx, earlier.id, data, etag, createdEarlier?.dataEtag);
     return { ...changed, op: 'add', clientId, serverId: earlier.id };
   }
   const check = checkItemContent(ctx.collection.kind, data, ctx.rules);
@@ -309,18 +310,16 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
   }
   if (item.etag === etag) return { ...base, status: 'ok', etag };
   // Fig. 8 block 808: a pending UPDATE means another sync point changed the record since this one
-  // last synced; the version it holds (held-versions.ts) is the common one, unless the device names
-  // another (it kept the one at its position out for this edit), and then the common one is not known here.
-  if (pending === 'UPDATE') {
+  // last synced. So does an edit made from another version than the current one, whatever the device's
+  // position says: one it was sent but kept out for this edit, or its own add's version when the add
+  // was sent again edited (addItem). The version the device holds (held-versions.ts) is their common
+  // one if it is the one the device names; otherwise the common one is not known here, so priority
+  // decides and the loser is kept.
+  if (pending === 'UPDATE' || (madeFrom !== undefined && madeFrom !== item.etag)) {
     const common = await versionHeld(ctx.tx, item, ctx.deviceId, ctx.from, ctx.held.get(item.id));
     const known = common !== undefined && (madeFrom === undefined || etagOf(common) === madeFrom);
     return { ...base, ...(await concurrentChange(ctx, item, data, check.index, known ? common : null)) };
   }
-  // The edit was made from another version than the current one, which the device was sent but kept
-  // out for this edit (or which an add of its own wrote over another row of the same record): a
-  // concurrent change, whatever its position says. Their common version is not known here, so
-  // priority decides and the loser is kept.
-  if (madeFrom !== undefined && madeFrom !== item.etag) return { ...base, ...(await concurrentChange(ctx, item, data, check.index, null)) };
   // A stale NO_CHANGE or ADD makes this the only change.
   return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item, data, check.index, ctx.deviceId) };
 }

@@ -281,6 +281,28 @@ test('previous key: an edited retry of an Add without UID lands on the item the 
   assert.deepEqual(names(c, contacts), ['Nameless 2']);
 });
 
+test('previous key: an Add edited between attempts meets an edit made elsewhere meanwhile as a concurrent change, not an overwrite', async () => {
+  const { authorization, contacts, device } = await setup();
+  const a = device('phone-a');
+  const b = device('tablet-b');
+  await a.sync(contacts);
+  const key = a.key(contacts);
+  const first = await syncOnce(server, authorization, a.id, { collectionId: contacts, syncKey: key, commands: [add('n', vcard('uid-n', 'Ann', 'NOTE:first\r\n'))] });
+  okResults(first, 1);
+  const id = first.results[0]?.serverId as string;
+  // The answer is lost. Another device gets the card and adds a phone number.
+  await b.pull(contacts);
+  okResults(await b.sync(contacts, { commands: [change(id, vcard('uid-n', 'Ann', 'NOTE:first\r\nTEL:+1 555 0100\r\n'))] }), 1);
+  // The user edits the note before the retry goes out: an edit of the version the first attempt carried.
+  const second = await syncOnce(server, authorization, a.id, { collectionId: contacts, syncKey: key, commands: [add('n', vcard('uid-n', 'Ann', 'NOTE:second\r\n'))] });
+  okResults(second, 1);
+  assert.equal(second.results[0]?.serverId, id);
+  await b.sync(contacts);
+  const truth = b.view(contacts).get(id)?.data ?? '';
+  assert.match(truth, /NOTE:second/, 'the retried edit is in');
+  assert.match(truth, /TEL:\+1 555 0100/, 'and so is the other device\'s, merged');
+});
+
 test('retried previous key twice in a row: the second lost answer is replaced too', async () => {
   const { accountId, authorization, contacts, device } = await setup();
   const a = device('phone-a');
