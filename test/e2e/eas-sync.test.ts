@@ -434,6 +434,36 @@ test('conflict: the native device (higher priority) and ActiveSync change the sa
   assert.ok((conflicts.body.conflicts as Array<{ itemId: string; data: string }>).some((c) => c.itemId === id && /Loser/.test(c.data)), 'the losing version is kept');
 });
 
+test('an Add sent again edited after a lost answer, and lost on priority to an edit made meanwhile, gets Status 1 and the ServerId, then the truth', async () => {
+  const account = await easAccount(server);
+  // Registered first, so ranked above the phone.
+  const native = account.native('native-late');
+  await native.items(account.contacts);
+  const client = account.eas('LateAdd1');
+  const key = (await client.pull(account.contacts, await client.primeSync(account.contacts))).key;
+  const lost = await syncOk(client, account.contacts, key, { commands: [addCommand('late-1', ...contactData('Ann', 'Lost'))] });
+  const id = textAt(responseFor(lost, 'Add', 'late-1'), 'ServerId');
+  // The answer is lost. The native device renames the contact meanwhile.
+  const held = (await native.items(account.contacts)).get(id);
+  assert.ok(held);
+  const renamed = held.data.replace(/\r\nFN:[^\r]*/, '\r\nFN:Native Name').replace(/\r\nN:[^\r]*/, '\r\nN:Name;Native;;;');
+  await native.put(account.contacts, held.localId, renamed);
+  // The phone's user renames it too, and the Add goes again, edited, with the same key.
+  const retry = await syncOk(client, account.contacts, key, { commands: [addCommand('late-1', ...contactData('Annie', 'Lost'))] });
+  const answer = responseFor(retry, 'Add', 'late-1');
+  assert.equal(textAt(answer, 'Status'), '1', toXml(retry));
+  assert.equal(textAt(answer, 'ServerId'), id, 'the phone takes the item its Add made');
+  let truth = [...commandsOf(retry, 'Add'), ...commandsOf(retry, 'Change')].find((c) => serverIdOf(c) === id);
+  if (!truth) {
+    const next = await syncOk(client, account.contacts, textAt(retry, 'SyncKey'));
+    truth = [...commandsOf(next, 'Add'), ...commandsOf(next, 'Change')].find((c) => serverIdOf(c) === id);
+  }
+  assert.ok(truth, `the winning version is sent to the phone: ${toXml(retry)}`);
+  assert.match(toXml(truth), /Native Name/);
+  const conflicts = await getJson(`${server.url}/api/v1/conflicts`, account.authorization);
+  assert.ok((conflicts.body.conflicts as Array<{ itemId: string; data: string }>).some((c) => c.itemId === id && /Annie/.test(c.data)), 'the phone\'s version is kept');
+});
+
 test('loop detection: a device that keeps re-sending one key gets smaller windows, then the item is quarantined and reported', async () => {
   const account = await easAccount(server);
   const bulk = new Device(server, account.authorization, 'loop-loader');

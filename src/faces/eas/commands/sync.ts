@@ -519,7 +519,11 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
     const position = origins[0]?.position ?? r.index;
     const status = String(itemStatusOf(r.status));
     if (r.op === 'add') {
-      responses.push({ position, element: as('Add', r.clientId !== undefined && as('ClientId', r.clientId), r.serverId !== undefined && r.status === 'ok' && as('ServerId', r.serverId), as('Status', status)) });
+      // An Add that met an item it duplicates and lost to it there became that item: the phone takes its
+      // ServerId, and the item's current version follows as a server command. Status 7 would leave the
+      // phone a row it can neither send again nor match (docs/eas.md § Sync; sim seed 9100038).
+      const became = r.serverId !== undefined && (r.status === 'ok' || r.status === 'conflict');
+      responses.push({ position, element: as('Add', r.clientId !== undefined && as('ClientId', r.clientId), became && as('ServerId', r.serverId), as('Status', became ? String(syncStatus.success) : status)) });
     } else if (r.op === 'fetch') {
       const item = r.serverId !== undefined ? fetched.get(r.serverId) : undefined;
       let data: WbxmlElement | undefined;
