@@ -123,7 +123,11 @@ function mergeGoneWrong(mutate: (merged: string, base: Map<string, string>, trut
   return alteredHub((tx) => {
     let base: string | undefined;
     return {
-      getVersionHeld: async (accountId, itemId, deviceId, seq, baseSeq) => (base = await tx.getVersionHeld(accountId, itemId, deviceId, seq, baseSeq)),
+      getVersionHeld: async (accountId, itemId, deviceId, seq, baseSeq) => {
+        const held = await tx.getVersionHeld(accountId, itemId, deviceId, seq, baseSeq);
+        base = held?.data;
+        return held;
+      },
       putItem: async (row, writtenAt) => {
         const truth = row.originDevice === null && row.data !== null && base !== undefined ? await tx.getItem(row.accountId, row.collectionId, row.id) : undefined;
         const data = truth?.data && row.data && base !== undefined ? mutate(row.data, propertyLines(base), propertyLines(truth.data)) : row.data;

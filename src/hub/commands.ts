@@ -316,7 +316,7 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
   // one if it is the one the device names; otherwise the common one is not known here, so priority
   // decides and the loser is kept.
   if (pending === 'UPDATE' || (madeFrom !== undefined && madeFrom !== item.etag)) {
-    const common = await versionHeld(ctx.tx, item, ctx.deviceId, ctx.from, ctx.held.get(item.id));
+    const common = await versionHeld(ctx.tx, item, ctx.deviceId, ctx.from, ctx.held.get(item.id), madeFrom);
     const known = common !== undefined && (madeFrom === undefined || etagOf(common) === madeFrom);
     return { ...base, ...(await concurrentChange(ctx, item, data, check.index, known ? common : null)) };
   }

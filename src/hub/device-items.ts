@@ -59,16 +59,18 @@ export function readItem(store: Store, accountId: string, collectionId: string, 
 
 /**
  * The live item as the device holds it, when it syncs the collection with `syncKey` (held-versions.ts):
- * what its edits were made from. A key the hub would refuse, or 0, gives the current version.
+ * what its edits were made from. A key the hub would refuse, or 0, gives the current version. When the
+ * held version cannot be known, the current one stands in for it without an etag: an edit completed
+ * from it is made from a version the hub cannot name, and meets a concurrent change by priority.
  */
-export function readHeldItem(store: Store, accountId: string, deviceId: string, collectionId: string, syncKey: number, itemId: string): Promise<{ data: string; etag: string } | undefined> {
+export function readHeldItem(store: Store, accountId: string, deviceId: string, collectionId: string, syncKey: number, itemId: string): Promise<{ data: string; etag?: string } | undefined> {
   return store.transaction(async (tx) => {
     const item = await tx.getItem(accountId, collectionId, itemId);
     if (!item || item.deletedAt !== null || item.data === null) return undefined;
     const decision = classifySyncKey(syncKey, await tx.getSyncState(accountId, deviceId, collectionId), await tx.tombstoneFloor(accountId));
     if (decision.kind !== 'current' && decision.kind !== 'replay') return { data: item.data, etag: item.etag };
-    const data = (await versionHeld(tx, item, deviceId, decision.from)) ?? item.data;
-    return { data, etag: etagOf(data) };
+    const data = await versionHeld(tx, item, deviceId, decision.from);
+    return data === undefined ? { data: item.data } : { data, etag: etagOf(data) };
   });
 }
 

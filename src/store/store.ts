@@ -241,9 +241,10 @@ export interface StoreTx {
   putItem(row: ItemRow, writtenAt: number): Promise<void>;
   /**
    * The latest kept version of the item that is at or before `seq`, or that `deviceId` wrote after
-   * `baseSeq` (a device holds its own writes: core/action-table.ts), if still in the history.
+   * `baseSeq` (a device holds its own writes: core/action-table.ts), if still in the history, with its
+   * sequence number and writer.
    */
-  getVersionHeld(accountId: string, itemId: string, deviceId: string, seq: number, baseSeq: number): Promise<string | undefined>;
+  getVersionHeld(accountId: string, itemId: string, deviceId: string, seq: number, baseSeq: number): Promise<{ data: string; seq: number; originDevice: string | null } | undefined>;
   /** Live items and tombstones changed after the checkpoint, oldest change first (see core/sync-key.ts). */
   listChanges(query: ChangeQuery): Promise<ItemRow[]>;
   /** The same rows as listChanges, as their sequence and UTF-8 data size (0 for a tombstone), without reading any data. */

@@ -464,6 +464,30 @@ test('an Add sent again edited after a lost answer, and lost on priority to an e
   assert.ok((conflicts.body.conflicts as Array<{ itemId: string; data: string }>).some((c) => c.itemId === id && /Annie/.test(c.data)), 'the phone\'s version is kept');
 });
 
+test('a phone paging through a window edits a contact changed twice meanwhile: the version it holds is not guessed, priority decides and the loser is kept', async () => {
+  const account = await easAccount(server);
+  // Registered first, so ranked above the phone.
+  const native = account.native('native-pager');
+  const id = await native.put(account.contacts, 'b', vcard('uid-b', 'Bea Held'));
+  const client = account.eas('Pager1');
+  const { key } = await client.pull(account.contacts, await client.primeSync(account.contacts));
+  // Meanwhile B gets a title, another contact is added, then B gets an email too.
+  await native.put(account.contacts, 'b', vcard('uid-b', 'Bea Held', 'TITLE:Engineer\r\n'));
+  const other = await native.put(account.contacts, 'c', vcard('uid-c', 'Cy Other'));
+  await native.put(account.contacts, 'b', vcard('uid-b', 'Bea Held', 'TITLE:Engineer\r\nEMAIL:bea@example.org\r\n'));
+  // One item per page: the phone gets C, and its position passes B's titled version, which it never got.
+  const page = await syncOk(client, account.contacts, key, { windowSize: 1 });
+  assert.deepEqual(commandsOf(page, 'Add').map(serverIdOf), [other]);
+  // The user renames B; the phone sends the whole contact as it holds it: no title, no email.
+  const answer = await syncOk(client, account.contacts, textAt(page, 'SyncKey'), { commands: [changeCommand(id, ...contactData('Beatrice', 'Held'))] });
+  assert.equal(textAt(responseFor(answer, 'Change', id), 'Status'), '7', toXml(answer));
+  const card = (await native.items(account.contacts)).get(id)?.data ?? '';
+  assert.match(card, /TITLE:Engineer/, 'the title the phone never saw is not taken as removed by it');
+  assert.match(card, /EMAIL[^:]*:bea@example.org/);
+  const conflicts = await getJson(`${server.url}/api/v1/conflicts`, account.authorization);
+  assert.ok((conflicts.body.conflicts as Array<{ itemId: string; data: string }>).some((c) => c.itemId === id && /Beatrice/.test(c.data)), "the phone's version is kept");
+});
+
 test('loop detection: a device that keeps re-sending one key gets smaller windows, then the item is quarantined and reported', async () => {
   const account = await easAccount(server);
   const bulk = new Device(server, account.authorization, 'loop-loader');

@@ -225,8 +225,8 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
               end_ms = excluded.end_ms, match_name = excluded.match_name, contact_keys = excluded.contact_keys
             WHERE items.account_id = excluded.account_id AND items.collection_id = excluded.collection_id`),
     putVersion: q('INSERT OR REPLACE INTO item_versions (item_id, seq, data, written_at, origin_device) VALUES (?, ?, ?, ?, ?)'),
-    versionHeld: q<Record<string, unknown>, { data: string }>(
-      `SELECT v.data FROM item_versions v JOIN items i ON i.id = v.item_id
+    versionHeld: q<Record<string, unknown>, { data: string; seq: number; originDevice: string | null }>(
+      `SELECT v.data, v.seq, v.origin_device AS originDevice FROM item_versions v JOIN items i ON i.id = v.item_id
        WHERE i.account_id = @accountId AND v.item_id = @itemId
          AND (v.seq <= @seq OR (v.origin_device = @deviceId AND v.seq > @baseSeq)) ORDER BY v.seq DESC LIMIT 1`,
     ),
@@ -512,7 +512,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       written.push(r);
     },
     async getVersionHeld(accountId, itemId, deviceId, seq, baseSeq) {
-      return item.versionHeld.get({ accountId, itemId, deviceId, seq, baseSeq })?.data;
+      return item.versionHeld.get({ accountId, itemId, deviceId, seq, baseSeq });
     },
     async listChanges(query: ChangeQuery) {
       return item.changes.all(changeParams(query)).map(toItem);

@@ -169,6 +169,12 @@ interface Origin {
   instanceId?: string;
 }
 
+/** The version of an item the device holds (hub readHeldItem): its etag when the hub can name it. */
+type Held = { data: string; etag?: string };
+
+/** A change made from version `madeFrom`, when known. */
+const change = (serverId: string, data: string, madeFrom: string | undefined): ClientCommand => ({ op: 'change', serverId, data, ...(madeFrom === undefined ? {} : { etag: madeFrom }) });
+
 /**
  * Several edits of one item in one Sync (occurrence edits and deletes of one series, partial Changes)
  * apply in the order the client sent them, each to the item as the ones before it left it: the version
@@ -182,13 +188,13 @@ interface Origin {
  * it). docs/eas.md (Sync) describes it.
  */
 class EditsInOrder {
-  private readonly runs = new Map<string, { index: number; data: string; madeFrom: string; series?: OccurrenceEdits }>();
+  private readonly runs = new Map<string, { index: number; data: string; madeFrom?: string; series?: OccurrenceEdits }>();
   /** The version the device holds of each item this request edits, read once. */
-  private readonly held = new Map<string, { data: string; etag: string } | undefined>();
+  private readonly held = new Map<string, Held | undefined>();
 
   constructor(
     private readonly plan: Plan,
-    private readonly read: (serverId: string) => Promise<{ data: string; etag: string } | undefined>,
+    private readonly read: (serverId: string) => Promise<Held | undefined>,
   ) {}
 
   /** The item the next Change of `serverId` applies to: what this request's earlier edits made of it, else the device's version; undefined if it does not exist. */
@@ -210,7 +216,7 @@ class EditsInOrder {
     if (Buffer.byteLength(data) > limits.itemBytesMax) throw new Error(`the item would be larger than ${limits.itemBytesMax} bytes`);
     const run = this.join(serverId, origin);
     run.data = data;
-    this.plan.commands[run.index] = { op: 'change', serverId, data, etag: run.madeFrom };
+    this.plan.commands[run.index] = change(serverId, data, run.madeFrom);
   }
 
   /** An occurrence edit (`app`) or delete of the series `serverId`; false if there is no such item. A bad one throws and changes nothing. */
@@ -235,23 +241,23 @@ class EditsInOrder {
   /** Writes what occurrence edits made into the hub's commands; called once every command is planned. */
   finish(): void {
     for (const [serverId, run] of this.runs) {
-      if (run.series) this.plan.commands[run.index] = { op: 'change', serverId, data: run.series.toString(), etag: run.madeFrom };
+      if (run.series) this.plan.commands[run.index] = change(serverId, run.series.toString(), run.madeFrom);
     }
   }
 
-  private async heldVersion(serverId: string): Promise<{ data: string; etag: string } | undefined> {
+  private async heldVersion(serverId: string): Promise<Held | undefined> {
     if (!this.held.has(serverId)) this.held.set(serverId, await this.read(serverId));
     return this.held.get(serverId);
   }
 
   /** Called after `base(serverId)` found the item, so its held version is known. */
-  private join(serverId: string, origin: Origin): { index: number; data: string; madeFrom: string; series?: OccurrenceEdits } {
+  private join(serverId: string, origin: Origin): { index: number; data: string; madeFrom?: string; series?: OccurrenceEdits } {
     let run = this.runs.get(serverId);
     if (run) {
       this.plan.origins[run.index]?.push(origin);
       return run;
     }
-    run = { index: this.plan.commands.length, data: '', madeFrom: (this.held.get(serverId) as { etag: string }).etag };
+    run = { index: this.plan.commands.length, data: '', madeFrom: this.held.get(serverId)?.etag };
     this.runs.set(serverId, run);
     this.plan.commands.push({ op: 'change', serverId, data: '' });
     this.plan.origins.push([origin]);
