@@ -351,6 +351,25 @@ test('16.1 edits made from the version the phone holds, the other device ranked 
   assert.equal(phoneLocation([answer, next], s.id), 'Room 8', 'the phone is sent the other device\'s change');
 });
 
+test('16.1: a Subject-only Change from a phone paging through a window, completed from a stand-in for the version it holds, is sent back whole', async () => {
+  const s = await setup('Paging16', '16.1');
+  const res = await fetch(`${server.url}/api/v1/devices/priority`, { method: 'PUT', headers: { authorization: s.account.authorization, 'content-type': 'application/json' }, body: JSON.stringify({ order: ['eas-Paging16'] }) });
+  assert.equal(res.status, 200);
+  // The series moves to Room 8, another event is added, and the series moves on to Room 9.
+  await s.native.put(s.account.calendar, 'weekly-series', series.replace('LOCATION:Room 7', 'LOCATION:Room 8'));
+  await s.native.put(s.account.calendar, 'other', series.replaceAll('weekly-series', 'other-series'));
+  await s.native.put(s.account.calendar, 'weekly-series', series.replace('LOCATION:Room 7', 'LOCATION:Room 9'));
+  // One item per page: the phone gets the other event, and its position passes Room 8, which it never got.
+  const page = collectionOf(await s.client.sync({ collectionId: s.account.calendar, syncKey: s.key, windowSize: 1 }));
+  assert.equal(all(page, 'Commands/Add').length, 1, toXml(page));
+  const answer = collectionOf(await s.client.sync({ collectionId: s.account.calendar, syncKey: textAt(page, 'SyncKey'), commands: [changeCommand(s.id, cal('Subject', 'Weekly sync, renamed'))] }));
+  assert.equal(all(answer, 'Responses/Change').length, 0, `the edit succeeds: ${toXml(answer)}`);
+  const truth = await s.read();
+  assertSeriesKept(truth, { subject: 'Weekly sync, renamed', location: 'Room 9' });
+  const next = collectionOf(await s.client.sync({ collectionId: s.account.calendar, syncKey: textAt(answer, 'SyncKey') }));
+  assert.equal(phoneLocation([page, answer, next], s.id), 'Room 9', 'the phone holds the truth');
+});
+
 test('contacts follow Supported in 16.1 too (the all-ghosted rule is the calendar\'s), and partial Changes of one contact in one Sync all apply', async () => {
   const account = await easAccount(server);
   const native = account.native('native-contacts');

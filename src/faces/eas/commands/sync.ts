@@ -50,6 +50,8 @@ interface Plan {
   narrowReplay: boolean;
   /** The device keeps failing on this answer even at a window of one item (sync-loops.ts). */
   stuck: boolean;
+  /** Items whose edits were completed from a stand-in for the version the device holds (EditsInOrder): it is sent what they made. */
+  standIns: Set<string>;
 }
 
 export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement | undefined> {
@@ -160,7 +162,7 @@ function windowOf(value: string | undefined): number | undefined {
   return Number(value) === 0 ? windowMax : Number(value);
 }
 
-const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false });
+const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false, standIns: new Set() });
 
 /** A client command behind a hub command: its position in the collection's Commands, its name, the occurrence it named. */
 interface Origin {
@@ -258,6 +260,7 @@ class EditsInOrder {
       return run;
     }
     run = { index: this.plan.commands.length, data: '', madeFrom: this.held.get(serverId)?.etag };
+    if (run.madeFrom === undefined) this.plan.standIns.add(serverId);
     this.runs.set(serverId, run);
     this.plan.commands.push({ op: 'change', serverId, data: '' });
     this.plan.origins.push([origin]);
@@ -497,6 +500,15 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
   const toEas = { version: ctx.request.version, ...(p.options?.bodyPreference ? { bodyPreference: p.options.bodyPreference } : {}) };
   let commands: Array<{ serverId: string; element: WbxmlElement }> = [];
   const sent: Array<{ serverId: string; etag: string }> = [];
+  /** A server Add or Change, or undefined (reported) if the item cannot be converted. */
+  const serverCommand = async (name: 'Add' | 'Change', serverId: string, data: string): Promise<WbxmlElement | undefined> => {
+    try {
+      return as(name, as('ServerId', serverId), as('ApplicationData', ...mapper.toEas(data, toEas)));
+    } catch (err) {
+      await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `item ${serverId} could not be converted for ActiveSync: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
   for (const command of answer.commands) {
     if (command.op === 'delete') {
       commands.push({ serverId: command.serverId, element: as('Delete', as('ServerId', command.serverId)) });
@@ -504,13 +516,10 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
     }
     // The version the device choked on stays out; a later version of the item is tried again.
     if (blocked.get(command.serverId) === command.etag) continue;
-    try {
-      const element = as(command.op === 'add' ? 'Add' : 'Change', as('ServerId', command.serverId), as('ApplicationData', ...mapper.toEas(command.data, toEas)));
-      commands.push({ serverId: command.serverId, element });
-      sent.push({ serverId: command.serverId, etag: command.etag });
-    } catch (err) {
-      await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `item ${command.serverId} could not be converted for ActiveSync: ${(err as Error).message}`);
-    }
+    const element = await serverCommand(command.op === 'add' ? 'Add' : 'Change', command.serverId, command.data);
+    if (!element) continue;
+    commands.push({ serverId: command.serverId, element });
+    sent.push({ serverId: command.serverId, etag: command.etag });
   }
   // The device keeps asking for the same answer and is down to one item: that item is what it cannot take.
   const culprit = sent[0];
@@ -552,6 +561,14 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
         responses.push({ position: o.position, element: as(o.name, as('ServerId', r.serverId ?? ''), o.instanceId !== undefined && el('AirSyncBase', 'InstanceId', o.instanceId), as('Status', status)) });
       }
     }
+  }
+  // An edit completed from a stand-in made a version the device does not hold, though the hub counts
+  // it as the device's own: the device is sent it (sim seed 6000142 with --eas-stale-edits).
+  for (const r of answer.results) {
+    if (r.op !== 'change' || r.status !== 'ok' || r.serverId === undefined || !p.standIns.has(r.serverId) || commands.some((c) => c.serverId === r.serverId)) continue;
+    const item = await ctx.hub.readItem(ctx.point.accountId, p.collectionId, r.serverId);
+    const element = item?.data ? await serverCommand('Change', r.serverId, item.data) : undefined;
+    if (element) commands.push({ serverId: r.serverId, element });
   }
   responses.sort((a, b) => a.position - b.position);
   return as(
