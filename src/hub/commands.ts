@@ -333,6 +333,9 @@ async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string
   const merged = base ? mergeProperties(base, data, truth) : null;
   const mergedCheck = merged === null ? undefined : checkItemContent(ctx.collection.kind, merged, ctx.rules);
   if (merged !== null && mergedCheck?.ok && mergedCheck.index.uid === item.uid) {
+    // The device holds what it sent until the merge reaches it, and its next edit is made from that:
+    // kept in the history as its own (held-versions.ts; sim seed 6000356 with --eas-stale-edits).
+    await ctx.tx.putItemVersion(item.id, await ctx.tx.nextSeq(ctx.collection.accountId), data, ctx.ports.clock.now(), ctx.deviceId);
     // Written as the server's own version, so every sync point, this one included, receives it.
     return { status: 'ok', etag: await writeItem(ctx, item.id, item, merged, mergedCheck.index, null) };
   }

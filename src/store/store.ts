@@ -240,6 +240,11 @@ export interface StoreTx {
   /** Inserts or replaces the item with this id; a live version is also kept in the item's history. */
   putItem(row: ItemRow, writtenAt: number): Promise<void>;
   /**
+   * Keeps a version of the item in its history only, at sequence number `seq` (from nextSeq), written by
+   * `originDevice`: what a device sent when the hub stored a merge of it instead (hub/commands.ts).
+   */
+  putItemVersion(itemId: string, seq: number, data: string, writtenAt: number, originDevice: string): Promise<void>;
+  /**
    * The latest kept version of the item that is at or before `seq`, or that `deviceId` wrote after
    * `baseSeq` (a device holds its own writes: core/action-table.ts), if still in the history, with its
    * sequence number and writer.

@@ -370,6 +370,35 @@ test('16.1: a Subject-only Change from a phone paging through a window, complete
   assert.equal(phoneLocation([page, answer, next], s.id), 'Room 9', 'the phone holds the truth');
 });
 
+test('16.1: an occurrence edit made before the merge of the phone\'s own last edit reached it applies to what the phone sent', async () => {
+  const s = await setup('Merged16', '16.1');
+  const res = await fetch(`${server.url}/api/v1/devices/priority`, { method: 'PUT', headers: { authorization: s.account.authorization, 'content-type': 'application/json' }, body: JSON.stringify({ order: ['eas-Merged16'] }) });
+  assert.equal(res.status, 200);
+  // A series without overrides, so edits of different properties merge (content/merge.ts).
+  const plain = series.replace(/BEGIN:VEVENT\r\nUID:weekly-series\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID:[^]*?END:VEVENT\r\n/, '');
+  await s.native.put(s.account.calendar, 'weekly-series', plain);
+  let key = s.key;
+  const caughtUp = await s.client.pull(s.account.calendar, key);
+  key = caughtUp.key;
+  // Another event, then the series moves to Room 8, on the native device.
+  await s.native.put(s.account.calendar, 'other', plain.replaceAll('weekly-series', 'other-series'));
+  await s.native.put(s.account.calendar, 'weekly-series', plain.replace('LOCATION:Room 7', 'LOCATION:Room 8'));
+  // The phone renames the series; the hub merges that with Room 8. One item per page: the answer
+  // carries the other event, not the merge.
+  const first = collectionOf(await s.client.sync({ collectionId: s.account.calendar, syncKey: key, windowSize: 1, commands: [changeCommand(s.id, cal('Subject', 'Weekly sync, renamed'))] }));
+  assert.equal(all(first, 'Responses/Change').length + all(first, 'Commands/Change').length, 0, toXml(first));
+  assert.match(await s.read(), /SUMMARY:Weekly sync\\, renamed\r\nLOCATION:Room 8/);
+  // Then it edits an occurrence, from the series as it holds it: what it sent, renamed, in Room 7. An
+  // occurrence edit does not merge (a second component), and the phone ranks first.
+  const second = collectionOf(await s.client.sync({ collectionId: s.account.calendar, syncKey: textAt(first, 'SyncKey'), windowSize: 1, commands: [forItem(s.id, occurrence('2027-01-25T09:00:00.000Z', cal('Subject', 'Retro')))] }));
+  assert.equal(all(second, 'Responses/Change').length, 0, toXml(second));
+  const { master, overrides } = events(await s.read());
+  assert.equal(prop(master, 'summary'), 'Weekly sync, renamed', 'the phone\'s own rename stays: its edit was made from it');
+  assert.equal(prop(overrides.get('20270125T090000Z'), 'summary'), 'Retro');
+  const conflicts = (await getJson(`${server.url}/api/v1/conflicts`, s.account.authorization)).body.conflicts as Array<{ itemId: string; data: string }>;
+  assert.ok(conflicts.some((c) => c.itemId === s.id && /LOCATION:Room 8/.test(c.data)), 'the merged Room 8 is kept');
+});
+
 test('contacts follow Supported in 16.1 too (the all-ghosted rule is the calendar\'s), and partial Changes of one contact in one Sync all apply', async () => {
   const account = await easAccount(server);
   const native = account.native('native-contacts');

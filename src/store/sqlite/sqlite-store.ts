@@ -511,6 +511,9 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       if (r.data !== null) item.putVersion.run(r.id, r.seq, r.data, writtenAt, r.originDevice);
       written.push(r);
     },
+    async putItemVersion(itemId, seq, data, writtenAt, originDevice) {
+      item.putVersion.run(itemId, seq, data, writtenAt, originDevice);
+    },
     async getVersionHeld(accountId, itemId, deviceId, seq, baseSeq) {
       return item.versionHeld.get({ accountId, itemId, deviceId, seq, baseSeq });
     },
