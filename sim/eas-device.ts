@@ -41,9 +41,8 @@ export interface EasWorkloadSwitches {
    * 16.1 edits the face completes from the phone's version of the item (occurrence edits, and Changes
    * of only the changed fields) go out in the first request of a sync, before the phone has received
    * what changed on the server. Off, they wait until the phone has caught up. The face applies them to
-   * the version the phone holds; it still starts from another device's version when the phone's own
-   * earlier edit was merged and the merged version has not reached it yet (seed 6000142 with
-   * --eas-devices 1 --eas-version 16.1 --eas-stale-edits; see sim/README.md).
+   * the version the phone holds, or, when the hub cannot name it, to a stand-in whose result it sends
+   * back (see sim/README.md).
    */
   editsBeforeCatchingUp: boolean;
 }
