@@ -42,12 +42,12 @@ export interface EasWorkloadSwitches {
    * of only the changed fields) go out in the first request of a sync, before the phone has received
    * what changed on the server. Off, they wait until the phone has caught up. The face applies them to
    * the version the phone holds, or, when the hub cannot name it, to a stand-in whose result it sends
-   * back (see sim/README.md).
+   * back (see sim/README.md). Undefined: the seed decides for each phone.
    */
-  editsBeforeCatchingUp: boolean;
+  editsBeforeCatchingUp: boolean | undefined;
 }
 
-export const defaultEasSwitches: EasWorkloadSwitches = { changedFieldsOnly: true, severalEditsPerSeries: true, editsBeforeCatchingUp: false };
+export const defaultEasSwitches: EasWorkloadSwitches = { changedFieldsOnly: true, severalEditsPerSeries: true, editsBeforeCatchingUp: undefined };
 
 interface Occurrence {
   /** The occurrence's original start, compact UTC (20260208T090000Z). */

@@ -38,12 +38,13 @@ const program = new Command('sim')
     return v;
   })
   .option('--eas-whole-changes', "the phones send every Change whole and one edit of a series per Sync (off: 16.1 Changes carry only the changed fields, as in issue 13's D1, and edits of one series go together, as in D2)", false)
-  .option('--eas-stale-edits', 'let the phones send 16.1 occurrence edits and changed-fields-only Changes before they have received what changed on the server (see sim/README.md)', false)
+  .option('--eas-stale-edits', 'let every phone send 16.1 occurrence edits and changed-fields-only Changes before it has received what changed on the server (default: the seed decides for each phone; see sim/README.md)')
+  .option('--no-eas-stale-edits', 'let no phone send such edits before it has caught up')
   .option('--dav-devices <n>', 'give every world this many DAV clients, alternately a getctag poller and a sync-collection client (default: the seed decides, none to two)', count)
   .option('--plant-bug <name>', `run with a deliberately broken component (${Object.keys(plantedBugs).join(', ')})`, bugName)
   .parse();
 
-const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easVersion?: '14.1' | '16.1'; easWholeChanges: boolean; easStaleEdits: boolean; davDevices?: number }>();
+const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easVersion?: '14.1' | '16.1'; easWholeChanges: boolean; easStaleEdits?: boolean; davDevices?: number }>();
 if (options.plantBug) console.log(`planted bug ${options.plantBug}: ${plantedBugs[options.plantBug].description}`);
 const summary = await runSeeds({
   from: options.from,

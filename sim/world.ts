@@ -170,13 +170,16 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
   const easCount = options.easDevices ?? bug?.world?.easDevices ?? (easRng.chance(0.4) ? (easRng.chance(0.25) ? 2 : 1) : 0);
   const easDevices: EasDevice[] = [];
   for (let i = 0; i < easCount; i++) {
+    const switches = options.easSwitches ?? defaultEasSwitches;
+    // Drawn either way, so that naming the switch changes nothing else in the world.
+    const editsBeforeCatchingUp = easRng.chance(0.5);
     const settings = {
       deviceId: `e${i}`,
       version: pickVersion(easRng, options.easVersion ?? bug?.world?.easVersion),
       windowSize: easRng.int(1, 6),
       commandsMax: easRng.int(1, 5),
       attemptsMax: easRng.int(2, 5),
-      switches: options.easSwitches ?? defaultEasSwitches,
+      switches: { ...switches, editsBeforeCatchingUp: switches.editsBeforeCatchingUp ?? editsBeforeCatchingUp },
     };
     easDevices.push(new EasDevice(settings, easRng.fork(), easFace, network, history, causality, workload, (ms) => clock.advance(ms), options.trace));
   }
