@@ -275,9 +275,10 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
 }
 
 /**
- * A change carrying the very version a deleted item last held (its tombstone's, or a purged one's): the
- * edit reached the server once, its answer was lost and the exchange forgotten (a re-initialization), and
- * the delete came after it, made from it or decided against it then. It is done, and the device is told
+ * A change carrying a version a deleted item held (any while its tombstone is kept, or a purged one's
+ * last): the edit reached the server once, its answer was lost and the exchange forgotten (a
+ * re-initialization), and the delete came after it, made from it or from a later version, or decided
+ * against it then (sim seed 9411434). It is done, and the device is told
  * of the delete in the same response (AppliedCommands.deletedSince), as an add from the ledger is.
  * `notFound` would have the device add its edit again as a new item (docs/protocol.md §8; seed 3000185).
  */
@@ -301,7 +302,10 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
     return { ...base, status: 'conflict', message: `the item was deleted elsewhere; this version is kept as conflict ${conflictId}` };
   }
   // A delete this device made or already knew of, unless it deleted this very version.
-  if (item.deletedAt !== null) return { ...base, ...(item.etag === etag ? writtenBeforeDelete : { status: 'notFound', message: 'the item was deleted' }) };
+  if (item.deletedAt !== null) {
+    const before = item.etag === etag || (await ctx.tx.hadVersion(ctx.collection.accountId, item.id, etag));
+    return { ...base, ...(before ? writtenBeforeDelete : { status: 'notFound', message: 'the item was deleted' }) };
+  }
   if (check.index.uid !== null && check.index.uid !== item.uid) {
     const other = await ctx.tx.findLiveItemByUid(ctx.collection.accountId, ctx.collection.id, check.index.uid);
     if (other && other.id !== item.id) {
@@ -335,7 +339,7 @@ async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string
   if (merged !== null && mergedCheck?.ok && mergedCheck.index.uid === item.uid) {
     // The device holds what it sent until the merge reaches it, and its next edit is made from that:
     // kept in the history as its own (held-versions.ts; sim seed 6000356 with --eas-stale-edits).
-    await ctx.tx.putItemVersion(item.id, await ctx.tx.nextSeq(ctx.collection.accountId), data, ctx.ports.clock.now(), ctx.deviceId);
+    await ctx.tx.putItemVersion(item.id, await ctx.tx.nextSeq(ctx.collection.accountId), data, etagOf(data), ctx.ports.clock.now(), ctx.deviceId);
     // Written as the server's own version, so every sync point, this one included, receives it.
     return { status: 'ok', etag: await writeItem(ctx, item.id, item, merged, mergedCheck.index, null) };
   }

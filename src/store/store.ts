@@ -243,7 +243,9 @@ export interface StoreTx {
    * Keeps a version of the item in its history only, at sequence number `seq` (from nextSeq), written by
    * `originDevice`: what a device sent when the hub stored a merge of it instead (hub/commands.ts).
    */
-  putItemVersion(itemId: string, seq: number, data: string, writtenAt: number, originDevice: string): Promise<void>;
+  putItemVersion(itemId: string, seq: number, data: string, etag: string, writtenAt: number, originDevice: string): Promise<void>;
+  /** Whether the item ever held the version with this etag (kept while the item or its tombstone is, whatever the history keeps). */
+  hadVersion(accountId: string, itemId: string, etag: string): Promise<boolean>;
   /**
    * The latest kept version of the item that is at or before `seq`, or that `deviceId` wrote after
    * `baseSeq` (a device holds its own writes: core/action-table.ts), if still in the history, with its

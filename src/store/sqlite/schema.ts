@@ -286,4 +286,15 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE item_versions ADD COLUMN origin_device TEXT;
   `,
+  // Every version an item has held, by etag, for as long as the item (or its tombstone) is kept: a change
+  // carrying one of them, sent again by a device whose answer was lost, was written before a later
+  // delete, also after the version's data has left the history (docs/protocol.md §8).
+  `
+  CREATE TABLE item_etags (
+    item_id TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    etag TEXT NOT NULL,
+    PRIMARY KEY (item_id, etag)
+  ) STRICT, WITHOUT ROWID;
+  INSERT OR IGNORE INTO item_etags (item_id, etag) SELECT id, etag FROM items WHERE data IS NOT NULL;
+  `,
 ];

@@ -225,6 +225,10 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
               end_ms = excluded.end_ms, match_name = excluded.match_name, contact_keys = excluded.contact_keys
             WHERE items.account_id = excluded.account_id AND items.collection_id = excluded.collection_id`),
     putVersion: q('INSERT OR REPLACE INTO item_versions (item_id, seq, data, written_at, origin_device) VALUES (?, ?, ?, ?, ?)'),
+    putEtag: q('INSERT OR IGNORE INTO item_etags (item_id, etag) VALUES (?, ?)'),
+    hadVersion: q<[string, string, string], { found: number }>(
+      `SELECT 1 AS found FROM item_etags e JOIN items i ON i.id = e.item_id WHERE i.account_id = ? AND e.item_id = ? AND e.etag = ?`,
+    ),
     versionHeld: q<Record<string, unknown>, { data: string; seq: number; originDevice: string | null }>(
       `SELECT v.data, v.seq, v.origin_device AS originDevice FROM item_versions v JOIN items i ON i.id = v.item_id
        WHERE i.account_id = @accountId AND v.item_id = @itemId
@@ -508,11 +512,18 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
     async putItem(r, writtenAt) {
       item.put.run({ ...r, contactKeys: JSON.stringify(r.contactKeys) });
-      if (r.data !== null) item.putVersion.run(r.id, r.seq, r.data, writtenAt, r.originDevice);
+      if (r.data !== null) {
+        item.putVersion.run(r.id, r.seq, r.data, writtenAt, r.originDevice);
+        item.putEtag.run(r.id, r.etag);
+      }
       written.push(r);
     },
-    async putItemVersion(itemId, seq, data, writtenAt, originDevice) {
+    async putItemVersion(itemId, seq, data, etag, writtenAt, originDevice) {
       item.putVersion.run(itemId, seq, data, writtenAt, originDevice);
+      item.putEtag.run(itemId, etag);
+    },
+    async hadVersion(accountId, itemId, etag) {
+      return item.hadVersion.get(accountId, itemId, etag) !== undefined;
     },
     async getVersionHeld(accountId, itemId, deviceId, seq, baseSeq) {
       return item.versionHeld.get({ accountId, itemId, deviceId, seq, baseSeq });
