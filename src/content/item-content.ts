@@ -251,6 +251,17 @@ function eventSpan(vevent: ICAL.Component, budget: RuleBudget): Span {
 
 /** Days from one instance to the next of a plain rule of INTERVAL 1; months and years on average. */
 const plainPeriodDays: Record<string, number> = { DAILY: 1, WEEKLY: 7, MONTHLY: 30.436875, YEARLY: 365.2425 };
+const weekdays = ['SU', 'MO', 'TU', 'WE', 'TH', 'FR', 'SA'];
+/** Whether a BY part only says what DTSTART already does (BYDAY=SA on a Saturday weekly, as ActiveSync writes it): ical.js fills it in from DTSTART when absent. */
+function restatesStart(freq: string, part: string, values: unknown[], start: ICAL.Time): boolean {
+  if (values.length !== 1) return false;
+  const value = String(values[0]);
+  if (part === 'BYDAY') return freq === 'WEEKLY' && value === weekdays[start.dayOfWeek() - 1];
+  if (part === 'BYMONTHDAY') return (freq === 'MONTHLY' || freq === 'YEARLY') && value === String(start.day);
+  if (part === 'BYMONTH') return freq === 'YEARLY' && value === String(start.month);
+  return false;
+}
+
 /** Days a plain series' arithmetic may move its start; past it (huge INTERVALs) the budgeted walk decides, as ical.js adds days month by month. */
 const plainSpanDaysMax = 36_525;
 
@@ -258,7 +269,8 @@ const plainSpanDaysMax = 36_525;
  * The start of the last instance of a series with one plain rule, found by arithmetic instead of walking
  * the rule (most series are plain: every week, month or year from DTSTART, ending by COUNT or UNTIL or
  * never): 'open' when it has as many instances as the index walks or more (or never ends), undefined when
- * the rule is not plain and must be walked. Plain: one RRULE with no BY parts, no EXRULE, RDATE or EXDATE;
+ * the rule is not plain and must be walked. Plain: one RRULE with no BY parts but those that restate
+ * DTSTART (restatesStart), no EXRULE, RDATE or EXDATE;
  * MONTHLY on days 1–28 and YEARLY on any day but 29 February, so every period holds its instance. The
  * result is exactly what walking it with ical.js gives (item-content.test.ts compares the two).
  */
@@ -268,7 +280,7 @@ function plainSeriesLast(vevent: ICAL.Component, start: ICAL.Time): ICAL.Time | 
     if (p.name === 'exrule' || p.name === 'rdate' || p.name === 'exdate' || (p.name === 'rrule' && rule)) return undefined;
     if (p.name === 'rrule') rule = p.getFirstValue() as ICAL.Recur;
   }
-  if (!rule || plainPeriodDays[rule.freq] === undefined || Object.keys(rule.parts).length > 0) return undefined;
+  if (!rule || plainPeriodDays[rule.freq] === undefined || !Object.entries(rule.parts).every(([part, values]) => restatesStart(rule.freq, part, values, start))) return undefined;
   if ((rule.freq === 'MONTHLY' && start.day > 28) || (rule.freq === 'YEARLY' && start.month === 2 && start.day === 29)) return undefined;
   const interval = rule.interval > 0 ? rule.interval : 1;
   const daysPerPeriod = (plainPeriodDays[rule.freq] as number) * interval;
