@@ -1,3 +1,4 @@
+import { limits } from '../../src/core/limits.js';
 import { encodeWbxml, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 import { addCommand, all, as, cal, collectionOf, contacts, EasClient, has, maybeText, syncBody } from '../../test/support/eas-client.js';
 import { hugeDuration } from './icalendar.js';
@@ -56,8 +57,8 @@ const neverMatchingEvent = (i: number) => [
 
 const bytesOf = (body: WbxmlElement) => encodeWbxml(body).length;
 
-/** One Sync adding 1,000 events to the calendar. */
-function calendarAdds(name: string, event: (i: number) => WbxmlElement[]): LimitCase {
+/** One Sync adding `count` events to the calendar. */
+function calendarAdds(name: string, event: (i: number) => WbxmlElement[], count = 1000): LimitCase {
   return {
     face: 'eas',
     case: name,
@@ -65,7 +66,7 @@ function calendarAdds(name: string, event: (i: number) => WbxmlElement[]): Limit
       const eas = client(target, 'benchphone');
       const calendar = target.collections.calendar as string;
       const key = await primed(eas, calendar, target.signal);
-      const body = syncBody([{ collectionId: calendar, syncKey: key, getChanges: false, commands: Array.from({ length: 1000 }, (_, i) => addCommand(`c${i}`, ...event(i))) }]);
+      const body = syncBody([{ collectionId: calendar, syncKey: key, getChanges: false, commands: Array.from({ length: count }, (_, i) => addCommand(`c${i}`, ...event(i))) }]);
       return { bytes: bytesOf(body), run: async () => [note(await sendSync(eas, body, target.signal))] };
     },
   };
@@ -93,6 +94,9 @@ export const easCases: LimitCase[] = [
   },
   calendarAdds('1,000 calendar Adds of a plain weekly event', plainWeeklyEvent),
   { ...calendarAdds('1,000 calendar Adds of a never-matching rule', neverMatchingEvent), floor: '1,000 calendar Adds of a plain weekly event' },
+  // The most one Sync may carry (itemsPerRequestMax): the 1,000 above get Status 4 before any is read.
+  calendarAdds(`${limits.itemsPerRequestMax} calendar Adds of a plain weekly event, the most a Sync may carry`, plainWeeklyEvent, limits.itemsPerRequestMax),
+  calendarAdds(`${limits.itemsPerRequestMax} calendar Adds of a never-matching rule, the most a Sync may carry`, neverMatchingEvent, limits.itemsPerRequestMax),
   {
     face: 'eas',
     case: '400 KB Sync request from each of 10 DeviceIds',

@@ -170,6 +170,9 @@ export const nativeCases: LimitCase[] = [
   addsCase('json', 'VTIMEZONE RRULE from year 1, hourly', (i) => zoneFromYearOne(`zone-${i}`, 'HOURLY')),
   addsCase('json', '1,000 adds of a plain weekly event', (i) => plainWeekly(`weekly-${i}`), 1000),
   { ...addsCase('json', '1,000 adds of a never-matching rule', (i) => neverMatching(`never-${i}`), 1000), floor: '1,000 adds of a plain weekly event' },
+  // The most one request may carry (itemsPerRequestMax): the 1,000 above are refused before any is read.
+  addsCase('json', `${limits.itemsPerRequestMax} adds of a plain weekly event, the most a request may carry`, (i) => plainWeekly(`weekly-${i}`), limits.itemsPerRequestMax),
+  addsCase('json', `${limits.itemsPerRequestMax} adds of a never-matching rule, the most a request may carry`, (i) => neverMatching(`never-${i}`), limits.itemsPerRequestMax),
   storedCase('json', 'stored DURATION:P1000000000W event sent to a device', hugeDuration('stored-duration')),
   bodyCase('json', '1 MB invalid collections array', () => invalidCollections('json', MB)),
   bodyCase('xml', '1 MB invalid collections array', () => invalidCollections('xml', MB)),
