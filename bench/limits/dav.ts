@@ -1,5 +1,5 @@
 import { hugeDuration, neverMatching, zoneFromYearOne } from './icalendar.js';
-import { firstKey, postSync, syncBody } from './native.js';
+import { addAll } from './native.js';
 import { answered, exchange, pool, statusCounts, type LimitCase, type Target } from './wire.js';
 
 /**
@@ -12,13 +12,9 @@ const contactsCount = 500;
 const vcard = (i: number) =>
   `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bench-${i}\r\nFN:Person ${i}\r\nN:${i};Person;;;\r\nEMAIL;TYPE=work:person${i}@example.org\r\nTEL;TYPE=cell:+44 20 7946 ${String(i).padStart(4, '0')}\r\nORG:Company ${i % 97}\r\nNOTE:bench contact\r\nEND:VCARD\r\n`;
 
-/** Fills the account's address book through the native face (one request: setting up is not measured). */
+/** Fills the account's address book through the native face (setting up is not measured). */
 async function fillContacts(target: Target): Promise<void> {
-  const collectionId = target.collections.contacts as string;
-  const syncKey = await firstKey(target, 'bench-filler', collectionId);
-  const commands = Array.from({ length: contactsCount }, (_, i) => ({ op: 'add' as const, clientId: `c${i}`, data: vcard(i) }));
-  const res = await postSync(target, 'json', syncBody('json', 'bench-filler', [{ collectionId, syncKey, commands }]));
-  if (res.status !== 200) throw new Error(`filling the address book answered ${res.status}: ${res.head}`);
+  await addAll(target, 'bench-filler', target.collections.contacts as string, Array.from({ length: contactsCount }, (_, i) => vcard(i)));
 }
 
 const home = (target: Target) => `/dav/users/${encodeURIComponent(target.user)}/`;

@@ -1,5 +1,6 @@
+import { limits } from '../../src/core/limits.js';
 import { encodeWbxml, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
-import { addCommand, all, as, cal, collectionOf, contacts, EasClient, maybeText, syncBody } from '../../test/support/eas-client.js';
+import { addCommand, all, as, cal, collectionOf, contacts, EasClient, has, maybeText, syncBody } from '../../test/support/eas-client.js';
 import { hugeDuration } from './icalendar.js';
 import { storeBeforeTheRule } from './stored.js';
 import { statusCounts, type LimitCase, type Target } from './wire.js';
@@ -22,7 +23,8 @@ async function primed(eas: EasClient, collectionId: string, signal: AbortSignal)
 
 async function sendSync(eas: EasClient, body: WbxmlElement | Uint8Array, signal: AbortSignal) {
   const res = await eas.send('Sync', body, { signal });
-  const collection = res.body ? collectionOf(res.body) : undefined;
+  // A Sync refused whole (Status 4 past itemsPerRequestMax) has no Collection.
+  const collection = res.body && has(res.body, 'Collections/Collection') ? collectionOf(res.body) : undefined;
   return {
     status: res.status,
     easStatus: res.body ? (maybeText(collection, 'Status') ?? maybeText(res.body, 'Status')) : undefined,
@@ -55,8 +57,8 @@ const neverMatchingEvent = (i: number) => [
 
 const bytesOf = (body: WbxmlElement) => encodeWbxml(body).length;
 
-/** One Sync adding 1,000 events to the calendar. */
-function calendarAdds(name: string, event: (i: number) => WbxmlElement[]): LimitCase {
+/** One Sync adding `count` events to the calendar. */
+function calendarAdds(name: string, event: (i: number) => WbxmlElement[], count = 1000): LimitCase {
   return {
     face: 'eas',
     case: name,
@@ -64,7 +66,7 @@ function calendarAdds(name: string, event: (i: number) => WbxmlElement[]): Limit
       const eas = client(target, 'benchphone');
       const calendar = target.collections.calendar as string;
       const key = await primed(eas, calendar, target.signal);
-      const body = syncBody([{ collectionId: calendar, syncKey: key, getChanges: false, commands: Array.from({ length: 1000 }, (_, i) => addCommand(`c${i}`, ...event(i))) }]);
+      const body = syncBody([{ collectionId: calendar, syncKey: key, getChanges: false, commands: Array.from({ length: count }, (_, i) => addCommand(`c${i}`, ...event(i))) }]);
       return { bytes: bytesOf(body), run: async () => [note(await sendSync(eas, body, target.signal))] };
     },
   };
@@ -92,6 +94,9 @@ export const easCases: LimitCase[] = [
   },
   calendarAdds('1,000 calendar Adds of a plain weekly event', plainWeeklyEvent),
   { ...calendarAdds('1,000 calendar Adds of a never-matching rule', neverMatchingEvent), floor: '1,000 calendar Adds of a plain weekly event' },
+  // The most one Sync may carry (itemsPerRequestMax): the 1,000 above get Status 4 before any is read.
+  calendarAdds(`${limits.itemsPerRequestMax} calendar Adds of a plain weekly event, the most a Sync may carry`, plainWeeklyEvent, limits.itemsPerRequestMax),
+  calendarAdds(`${limits.itemsPerRequestMax} calendar Adds of a never-matching rule, the most a Sync may carry`, neverMatchingEvent, limits.itemsPerRequestMax),
   {
     face: 'eas',
     case: '400 KB Sync request from each of 10 DeviceIds',

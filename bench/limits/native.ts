@@ -1,3 +1,4 @@
+import { limits } from '../../src/core/limits.js';
 import { protocolVersion } from '../../src/protocol/version.js';
 import { encodeXml } from '../../src/protocol/xml.js';
 import { hugeDuration, neverMatching, plainWeekly, zoneFromYearOne } from './icalendar.js';
@@ -35,7 +36,7 @@ interface CollectionAnswer {
 }
 
 /** One sync of one collection during a case's preparation, answered in full. */
-async function syncOnce(target: Target, deviceId: string, call: CollectionCall): Promise<CollectionAnswer> {
+export async function syncOnce(target: Target, deviceId: string, call: CollectionCall): Promise<CollectionAnswer> {
   const res = await fetch(new URL('/api/v1/sync', target.url), {
     method: 'POST',
     headers: { authorization: target.authorization, 'content-type': 'application/json' },
@@ -46,6 +47,19 @@ async function syncOnce(target: Target, deviceId: string, call: CollectionCall):
   const collection = answer.collections?.[0];
   if (res.status !== 200 || !collection?.syncKey) throw new Error(`sync answered ${res.status}: ${JSON.stringify(answer).slice(0, 200)}`);
   return collection;
+}
+
+/**
+ * Adds these items from one device during a case's preparation, in as many syncs as the server's
+ * `itemsPerRequestMax` needs (preparation is not measured); returns the key to send next.
+ */
+export async function addAll(target: Target, deviceId: string, collectionId: string, items: string[]): Promise<number> {
+  let syncKey = await firstKey(target, deviceId, collectionId);
+  for (let start = 0; start < items.length; start += limits.itemsPerRequestMax) {
+    const commands = items.slice(start, start + limits.itemsPerRequestMax).map((data, i) => ({ op: 'add' as const, clientId: `c${start + i}`, data }));
+    ({ syncKey } = await syncOnce(target, deviceId, { collectionId, syncKey, commands }));
+  }
+  return syncKey;
 }
 
 /** A device's first sync of a collection (key 0); returns the key to send next. */
@@ -156,6 +170,9 @@ export const nativeCases: LimitCase[] = [
   addsCase('json', 'VTIMEZONE RRULE from year 1, hourly', (i) => zoneFromYearOne(`zone-${i}`, 'HOURLY')),
   addsCase('json', '1,000 adds of a plain weekly event', (i) => plainWeekly(`weekly-${i}`), 1000),
   { ...addsCase('json', '1,000 adds of a never-matching rule', (i) => neverMatching(`never-${i}`), 1000), floor: '1,000 adds of a plain weekly event' },
+  // The most one request may carry (itemsPerRequestMax): the 1,000 above are refused before any is read.
+  addsCase('json', `${limits.itemsPerRequestMax} adds of a plain weekly event, the most a request may carry`, (i) => plainWeekly(`weekly-${i}`), limits.itemsPerRequestMax),
+  addsCase('json', `${limits.itemsPerRequestMax} adds of a never-matching rule, the most a request may carry`, (i) => neverMatching(`never-${i}`), limits.itemsPerRequestMax),
   storedCase('json', 'stored DURATION:P1000000000W event sent to a device', hugeDuration('stored-duration')),
   bodyCase('json', '1 MB invalid collections array', () => invalidCollections('json', MB)),
   bodyCase('xml', '1 MB invalid collections array', () => invalidCollections('xml', MB)),

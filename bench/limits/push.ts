@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { limits } from '../../src/core/limits.js';
 import { databaseFile } from '../../src/server/app.js';
-import { firstKey, postSync, syncBody } from './native.js';
+import { addAll, firstKey, postSync, syncBody } from './native.js';
 import { answered, exchange, pool, type LimitCase, type Target } from './wire.js';
 
 /**
@@ -66,10 +66,8 @@ export const pushCases: LimitCase[] = [
       const collectionId = target.collections.contacts as string;
       const syncKey = await firstKey(target, 'bench-pager', collectionId);
       await openMailbox(target, 'bench-pager');
-      // 1,000 changes by another device: the pager's mailbox gets a token for each.
-      const adds = await addsBody(target, 'bench-writer', 1000);
-      const written = await postSync(target, 'json', adds);
-      if (written.status !== 200) throw new Error(`writing the changes answered ${written.status}: ${written.head}`);
+      // 1,000 changes by another device, in as many syncs as a request may carry.
+      await addAll(target, 'bench-writer', collectionId, Array.from({ length: 1000 }, (_, i) => card(i)));
       const tokens = Array.from({ length: 1000 }, () => ({ from: 1, to: Number.MAX_SAFE_INTEGER }));
       const body = syncBody('json', 'bench-pager', [{ collectionId, syncKey, tokens }]);
       return { bytes: Buffer.byteLength(body), run: async () => [answered(await postSync(target, 'json', body)), `${pushTokenRows(target)} tokens issued to the pager`] };

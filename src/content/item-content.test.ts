@@ -127,7 +127,8 @@ test('a request budget is linear in its bytes, with a floor and a hard cap', () 
 
 test('a series that does not fit what is left of the budget is stored as open-ended; its start still counts', () => {
   const budget = new RuleBudget(50);
-  const check = checkItemContent('events', event('DTSTART:20260105T090000Z', 'RRULE:FREQ=DAILY;COUNT=100'), budget);
+  // BYDAY makes the rule one that must be walked (a plain one is computed: the test below).
+  const check = checkItemContent('events', event('DTSTART:20260105T090000Z', 'RRULE:FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;COUNT=100'), budget);
   assert.ok(check.ok);
   assert.equal(check.index.startMs, Date.UTC(2026, 0, 5, 9));
   assert.equal(check.index.endMs, null);
@@ -160,4 +161,80 @@ test('checked against several kinds, an item is the kind of its component; one o
   // A VEVENT and a VTODO in one object fit neither kind.
   const both = todo.replace('END:VCALENDAR', 'BEGIN:VEVENT\r\nUID:e1\r\nDTSTAMP:20260101T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR');
   assert.equal(checkItemContent(['events', 'tasks'], both).ok, false);
+});
+
+/** The span walking the series instance by instance gives (what the index did for every series before plain ones were computed). */
+function walkedSpan(data: string): { startMs: number | null; endMs: number | null } {
+  const vevent = new ICAL.Component(ICAL.parse(data)).getFirstSubcomponent('vevent') as ICAL.Component;
+  const e = new ICAL.Event(vevent);
+  const ms = (t: ICAL.Time) => t.toJSDate().getTime();
+  const startMs = ms(e.startDate);
+  const durationMs = Math.max(e.endDate ? ms(e.endDate) - startMs : 0, 0);
+  const iterator = e.iterator();
+  let last: ICAL.Time | null = null;
+  for (let n = 0; n < limits.recurrenceInstancesMax; n++) {
+    const next = iterator.next();
+    if (!next) return { startMs, endMs: (last ? ms(last) : startMs) + durationMs };
+    last = next;
+  }
+  return { startMs, endMs: null };
+}
+
+const berlin = [
+  'BEGIN:VTIMEZONE', 'TZID:Europe/Berlin',
+  'BEGIN:DAYLIGHT', 'DTSTART:19810329T020000', 'TZOFFSETFROM:+0100', 'TZOFFSETTO:+0200', 'RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU', 'END:DAYLIGHT',
+  'BEGIN:STANDARD', 'DTSTART:19961027T030000', 'TZOFFSETFROM:+0200', 'TZOFFSETTO:+0100', 'RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU', 'END:STANDARD',
+  'END:VTIMEZONE',
+];
+
+test('a plain series (one rule, no BY parts, RDATE or EXDATE) is indexed by arithmetic exactly where walking it ends', () => {
+  let seed = 12;
+  const pick = <T>(xs: readonly T[]): T => xs[(seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % xs.length] as T;
+  const starts = [
+    { by: ['BYDAY=SA', 'BYMONTHDAY=31', 'BYMONTH=1'], start: 'DTSTART:20260131T233000Z', end: 'DTEND:20260201T003000Z', head: [], until: (d: string) => `${d}T233000Z` },
+    { by: ['BYDAY=SA', 'BYMONTHDAY=28', 'BYMONTH=3'], start: 'DTSTART;TZID=Europe/Berlin:20260328T023000', end: 'DURATION:PT90M', head: berlin, until: (d: string) => `${d}T013000Z` },
+    { by: ['BYDAY=SU', 'BYMONTHDAY=25', 'BYMONTH=10'], start: 'DTSTART;TZID=Europe/Berlin:20261025T090000', end: 'DTEND;TZID=Europe/Berlin:20261025T100000', head: berlin, until: (d: string) => `${d}T080000Z` },
+    { by: ['BYDAY=TH', 'BYMONTHDAY=15', 'BYMONTH=1'], start: 'DTSTART:20260115T090000', end: 'DTEND:20260115T100000', head: [], until: (d: string) => `${d}T090000` },
+    { by: ['BYDAY=SA', 'BYMONTHDAY=28', 'BYMONTH=2'], start: 'DTSTART;VALUE=DATE:20260228', end: 'DTEND;VALUE=DATE:20260301', head: [], until: (d: string) => d },
+    { by: ['BYDAY=TU', 'BYMONTHDAY=29', 'BYMONTH=2'], start: 'DTSTART;VALUE=DATE:20280229', end: '', head: [], until: (d: string) => d },
+    { by: ['BYDAY=TU', 'BYMONTHDAY=31', 'BYMONTH=3'], start: 'DTSTART:20260331T100000Z', end: '', head: [], until: (d: string) => `${d}T100000Z` },
+  ];
+  const untilDays = ['20251231', '20260115', '20260131', '20260329', '20261025', '20261026', '20270101', '20300615', '20400301', '21000101', '24000101'];
+  const compare = (s: (typeof starts)[number], rule: string, exdate = '') => {
+    const data = calendar(s.head, ...[s.start, s.end, rule, exdate].filter(Boolean));
+    const check = checkItemContent('events', data, new RuleBudget(limits.ruleStepsRequestMax * 100));
+    assert.ok(check.ok, `${rule}: ${check.ok ? '' : check.message}`);
+    assert.deepEqual({ startMs: check.index.startMs, endMs: check.index.endMs }, walkedSpan(data), `${s.start} ${s.end} ${rule} ${exdate}`);
+  };
+  let plain = 0;
+  for (let i = 0; i < 400; i++) {
+    const s = pick(starts);
+    const freq = pick(['DAILY', 'WEEKLY', 'MONTHLY', 'YEARLY']);
+    const interval = pick(['', ';INTERVAL=1', ';INTERVAL=2', ';INTERVAL=3', ';INTERVAL=13']);
+    const until = `;UNTIL=${s.until(pick(untilDays))}`;
+    const end = pick([';COUNT=1', ';COUNT=2', ';COUNT=10', ';COUNT=60', until, until, until]);
+    // BY parts that restate DTSTART (as ActiveSync writes a weekly rule: BYDAY=SA on a Saturday) keep it plain; others of the same day do not.
+    const extra = pick(['', '', '', 'EXDATE:20260207T233000Z', ';WKST=MO', `;${pick(s.by)}`, `;${pick(s.by)}`, ';BYDAY=MO', ';BYMONTHDAY=1']);
+    compare(s, `RRULE:FREQ=${freq}${interval}${end}${extra.startsWith(';') ? extra : ''}`, extra.startsWith('EXDATE') ? extra : '');
+    if (!extra.startsWith('EXDATE') && extra !== ';BYDAY=MO' && extra !== ';BYMONTHDAY=1') plain++;
+  }
+  // Walking these takes the whole instance cap (5000), so only a few: a series that never ends, and those just under, at and over the cap.
+  const utc = starts[0] as (typeof starts)[number];
+  for (const rule of ['FREQ=DAILY', 'FREQ=WEEKLY;INTERVAL=2', 'FREQ=DAILY;COUNT=4999', 'FREQ=DAILY;COUNT=5000', 'FREQ=DAILY;UNTIL=20390930T233000Z', 'FREQ=DAILY;UNTIL=20391010T233000Z', 'FREQ=WEEKLY;UNTIL=21500101T000000Z']) {
+    compare(utc, `RRULE:${rule}`);
+  }
+  assert.ok(plain > 200, `${plain} plain series compared`);
+});
+
+test('a plain series needs no recurrence budget: with none left it is still indexed to its last instance', () => {
+  const check = checkItemContent('events', event('DTSTART:20260105T090000Z', 'DTEND:20260105T100000Z', 'RRULE:FREQ=WEEKLY;COUNT=10'), new RuleBudget(0));
+  assert.ok(check.ok);
+  assert.equal(check.index.endMs, Date.UTC(2026, 2, 9, 10));
+  const until = checkItemContent('events', event('DTSTART:20260105T090000Z', 'DTEND:20260105T100000Z', 'RRULE:FREQ=MONTHLY;UNTIL=20260705T085959Z'), new RuleBudget(0));
+  assert.ok(until.ok);
+  assert.equal(until.index.endMs, Date.UTC(2026, 5, 5, 10));
+  // ActiveSync writes a weekly rule with the day it starts on: 10 January 2026 is a Saturday.
+  const restated = checkItemContent('events', event('DTSTART:20260110T100000Z', 'DTEND:20260110T110000Z', 'RRULE:FREQ=WEEKLY;COUNT=10;BYDAY=SA'), new RuleBudget(0));
+  assert.ok(restated.ok);
+  assert.equal(restated.index.endMs, Date.UTC(2026, 2, 14, 11));
 });

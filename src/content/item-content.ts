@@ -219,6 +219,12 @@ function eventSpan(vevent: ICAL.Component, budget: RuleBudget): Span {
   if (startMs === null) return { startMs: null, endMs: null };
   const durationMs = event.endDate ? (msOf(event.endDate) ?? startMs) - startMs : 0;
   if (!event.isRecurring()) return { startMs, endMs: startMs + Math.max(durationMs, 0) };
+  const plain = plainSeriesLast(vevent, event.startDate);
+  if (plain === 'open') return { startMs, endMs: null };
+  if (plain) {
+    const lastMs = msOf(plain);
+    return { startMs, endMs: lastMs === null ? null : lastMs + Math.max(durationMs, 0) };
+  }
   // Walk the series to its last instance, bounded: a series past the cap, or whose rule needs more steps
   // than the request has left to find its instances, counts as open-ended.
   try {
@@ -241,6 +247,73 @@ function eventSpan(vevent: ICAL.Component, budget: RuleBudget): Span {
     if (err instanceof RuleBudgetExceeded) return { startMs, endMs: null };
     throw err;
   }
+}
+
+/** Days from one instance to the next of a plain rule of INTERVAL 1; months and years on average. */
+const plainPeriodDays: Record<string, number> = { DAILY: 1, WEEKLY: 7, MONTHLY: 30.436875, YEARLY: 365.2425 };
+const weekdays = ['SU', 'MO', 'TU', 'WE', 'TH', 'FR', 'SA'];
+/** Whether a BY part only says what DTSTART already does (BYDAY=SA on a Saturday weekly, as ActiveSync writes it): ical.js fills it in from DTSTART when absent. */
+function restatesStart(freq: string, part: string, values: unknown[], start: ICAL.Time): boolean {
+  if (values.length !== 1) return false;
+  const value = String(values[0]);
+  if (part === 'BYDAY') return freq === 'WEEKLY' && value === weekdays[start.dayOfWeek() - 1];
+  if (part === 'BYMONTHDAY') return (freq === 'MONTHLY' || freq === 'YEARLY') && value === String(start.day);
+  if (part === 'BYMONTH') return freq === 'YEARLY' && value === String(start.month);
+  return false;
+}
+
+/** Days a plain series' arithmetic may move its start; past it (huge INTERVALs) the budgeted walk decides, as ical.js adds days month by month. */
+const plainSpanDaysMax = 36_525;
+
+/**
+ * The start of the last instance of a series with one plain rule, found by arithmetic instead of walking
+ * the rule (most series are plain: every week, month or year from DTSTART, ending by COUNT or UNTIL or
+ * never): 'open' when it has as many instances as the index walks or more (or never ends), undefined when
+ * the rule is not plain and must be walked. Plain: one RRULE with no BY parts but those that restate
+ * DTSTART (restatesStart), no EXRULE, RDATE or EXDATE;
+ * MONTHLY on days 1–28 and YEARLY on any day but 29 February, so every period holds its instance. The
+ * result is exactly what walking it with ical.js gives (item-content.test.ts compares the two).
+ */
+function plainSeriesLast(vevent: ICAL.Component, start: ICAL.Time): ICAL.Time | 'open' | undefined {
+  let rule: ICAL.Recur | undefined;
+  for (const p of vevent.getAllProperties()) {
+    if (p.name === 'exrule' || p.name === 'rdate' || p.name === 'exdate' || (p.name === 'rrule' && rule)) return undefined;
+    if (p.name === 'rrule') rule = p.getFirstValue() as ICAL.Recur;
+  }
+  if (!rule || plainPeriodDays[rule.freq] === undefined || !Object.entries(rule.parts).every(([part, values]) => restatesStart(rule.freq, part, values, start))) return undefined;
+  if ((rule.freq === 'MONTHLY' && start.day > 28) || (rule.freq === 'YEARLY' && start.month === 2 && start.day === 29)) return undefined;
+  const interval = rule.interval > 0 ? rule.interval : 1;
+  const daysPerPeriod = (plainPeriodDays[rule.freq] as number) * interval;
+  const nth = (k: number): ICAL.Time | undefined => {
+    if (k * daysPerPeriod > plainSpanDaysMax) return undefined;
+    const t = start.clone();
+    if (rule.freq === 'DAILY' || rule.freq === 'WEEKLY') t.adjust(Math.round(k * daysPerPeriod), 0, 0, 0);
+    else {
+      const months = start.month - 1 + k * interval * (rule.freq === 'YEARLY' ? 12 : 1);
+      t.year = start.year + Math.floor(months / 12);
+      t.month = (months % 12) + 1;
+    }
+    return t;
+  };
+  const instancesMax = limits.recurrenceInstancesMax;
+  if (rule.count) return rule.count >= instancesMax ? 'open' : nth(rule.count - 1);
+  if (!rule.until) return 'open';
+  // The last k whose instance is not after UNTIL (ical.js compares the two as UTC times): guessed from
+  // the span, then corrected by a step or two (daylight saving time moves instances by an hour).
+  const untilS = rule.until.toUnixTime();
+  const startS = start.toUnixTime();
+  if (untilS < startS) return undefined;
+  let k = Math.floor((untilS - startS) / (daysPerPeriod * 86_400));
+  if (k > instancesMax) return 'open';
+  for (let tries = 0; tries < 4; tries++) {
+    const here = nth(k);
+    const after = nth(k + 1);
+    if (!here || !after) return undefined;
+    if (here.toUnixTime() > untilS) k--;
+    else if (after.toUnixTime() <= untilS) k++;
+    else return k + 1 >= instancesMax ? 'open' : here;
+  }
+  return undefined;
 }
 
 function pointSpan(component: ICAL.Component, name: string): Span {

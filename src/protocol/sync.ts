@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { limits } from '../core/limits.js';
-import { statusCodes } from './errors.js';
+import { ProtocolError, statusCodes } from './errors.js';
 import { isName } from './names.js';
 
 /**
@@ -63,6 +63,18 @@ export const syncRequestSchema = z.object({
   collections: z.array(collectionRequestSchema).min(1).max(limits.collectionsPerRequestMax),
 });
 export type SyncRequest = z.infer<typeof syncRequestSchema>;
+
+/**
+ * Refuses a sync request with more than `itemsPerRequestMax` adds and changes in all its collections,
+ * before any command is carried out or its item read: 413 `bodyTooLarge`, and the client sends a smaller
+ * batch (docs/protocol.md §6).
+ */
+export function assertItemsWithinRequest(request: SyncRequest): void {
+  const items = request.collections.reduce((n, c) => n + (c.commands ?? []).filter((command) => command.op === 'add' || command.op === 'change').length, 0);
+  if (items > limits.itemsPerRequestMax) {
+    throw new ProtocolError('bodyTooLarge', `the request carries ${items} adds and changes; at most ${limits.itemsPerRequestMax} in all its collections together: send the rest in the next request`);
+  }
+}
 
 const itemPayload = {
   serverId: serverIdSchema,

@@ -31,7 +31,7 @@ export interface SyncClientOptions {
   device: { id: string; name?: string };
   /** Items per response the client asks for. */
   windowSize?: number;
-  /** Commands sent per exchange; the rest go in the next one. */
+  /** Commands sent per exchange (the server takes at most `itemsPerRequestMax` adds and changes, docs/protocol.md §6); the rest go in the next one. */
   commandsMax?: number;
   options?: SyncOptions;
   /** False for a sync point that only uploads (an import): the server then sends no changes. */
@@ -75,7 +75,7 @@ export class SyncClient {
   constructor(options: SyncClientOptions) {
     this.o = {
       windowSize: windowSizeDefault,
-      commandsMax: 500,
+      commandsMax: limits.itemsPerRequestMax,
       localIdFor: (serverId) => serverId,
       retry: { attemptsMax: 8, delayMsBase: 200, delayMsMax: 10_000 },
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

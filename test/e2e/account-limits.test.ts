@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { AccountLimits } from '../../src/core/limits.js';
+import { limits, type AccountLimits } from '../../src/core/limits.js';
 import { databaseFile } from '../../src/server/app.js';
 import { openDatabase, type OpenDatabase } from '../../src/sqlite/open.js';
 import { eventually, openRawChannel } from '../support/push.js';
@@ -115,8 +115,8 @@ test('a commit writes at most one token row per channel per change, and a bulk c
   };
   for (const b of boxes) await poll(b);
   const writer = account.device('writer');
-  // 60 KB of sync: 500 small cards in one commit.
-  await writer.sync(account.contacts, { commands: Array.from({ length: 500 }, (_, i) => add(`c${i}`, vcard(`uid-c${i}`, `Card ${i}`))) });
+  // As many small cards as one request may add, in one commit (more than pushNoticesPerCommitMax).
+  await writer.sync(account.contacts, { commands: Array.from({ length: limits.itemsPerRequestMax }, (_, i) => add(`c${i}`, vcard(`uid-c${i}`, `Card ${i}`))) });
   assert.equal(rows('push_tokens', account.accountId), 0, 'no token per change per mailbox for a bulk commit');
   for (const b of boxes) {
     const answer = await poll(b);

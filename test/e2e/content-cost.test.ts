@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { limits } from '../../src/core/limits.js';
 import { addCommand, cal, collectionOf, easAccount, easUtc, maybeText, textAt, toXml, all } from '../support/eas-client.js';
 import { startTestServer, vevent, type TestServer } from '../support/server.js';
 import { add, newAccount, syncOnce } from '../support/sync.js';
@@ -85,7 +86,8 @@ test('CalDAV PUT: a costly item gets 403 valid-calendar-data with its reason; no
 
 // 1,000 such Adds (82 KB) took 40 s of CPU: every item had 20,000 steps of its own. Now the request has
 // one budget; the items it cannot walk are stored as open-ended series, so nothing is refused or lost.
-test('ActiveSync: a thousand Adds with a rule that never matches share one budget and are all stored', async () => {
+// A Sync may carry at most itemsPerRequestMax Adds and Changes; one more is refused whole (Status 4).
+test('ActiveSync: a Sync full of Adds with a rule that never matches shares one budget and all are stored; one Add more is refused before any is read', async () => {
   const account = await easAccount(server);
   const client = account.eas('costeas');
   const key = await client.primeSync(account.calendar);
@@ -99,7 +101,10 @@ test('ActiveSync: a thousand Adds with a rule that never matches share one budge
     // Every 30 February: ical.js tests candidate after candidate without ever finding one.
     cal('Recurrence', cal('Type', '5'), cal('Interval', '1'), cal('MonthOfYear', '2'), cal('DayOfMonth', '30')),
   ];
-  const commands = Array.from({ length: 1000 }, (_, i) => addCommand(`never-${i}`, ...event(`Never ${i}`)));
+  const tooMany = Array.from({ length: limits.itemsPerRequestMax + 1 }, (_, i) => addCommand(`over-${i}`, ...event(`Over ${i}`)));
+  const refusedAnswer = await client.sync({ collectionId: account.calendar, syncKey: key, commands: tooMany });
+  assert.match(toXml(refusedAnswer), /<Sync[^>]*><Status>4<\/Status><\/Sync>/);
+  const commands = Array.from({ length: limits.itemsPerRequestMax }, (_, i) => addCommand(`never-${i}`, ...event(`Never ${i}`)));
   const started = Date.now();
   const answer = client.sync({ collectionId: account.calendar, syncKey: key, commands });
   await healthy();
@@ -107,7 +112,7 @@ test('ActiveSync: a thousand Adds with a rule that never matches share one budge
   const elapsedMs = Date.now() - started;
   assert.equal(textAt(collection, 'Status'), '1', toXml(collection).slice(0, 500));
   const statuses = all(collection, 'Responses/Add').map((r) => maybeText(r, 'Status'));
-  assert.equal(statuses.length, 1000);
+  assert.equal(statuses.length, limits.itemsPerRequestMax);
   assert.ok(statuses.every((s) => s === '1'), `statuses: ${[...new Set(statuses)].join(',')}`);
   // A bound far above what the request now costs and far below the 40 s it cost before.
   assert.ok(elapsedMs < 20_000, `the batch took ${elapsedMs} ms`);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { limits } from '../../src/core/limits.js';
 import { add, Device } from '../support/sync.js';
 import {
   addCommand,
@@ -356,8 +357,12 @@ test('WindowSize 1000 is capped at 512', async () => {
   const bulk = new Device(server, account.authorization, 'bulk-loader');
   await bulk.sync(account.contacts);
   const cards = Array.from({ length: 600 }, (_, i) => add(`bulk-${i}`, vcard(`bulk-${i}`, `Bulk ${i}`)));
-  const loaded = await bulk.sync(account.contacts, { commands: cards });
-  assert.equal(loaded.results.filter((r) => r.status === 'ok').length, 600);
+  let loaded = 0;
+  for (let start = 0; start < cards.length; start += limits.itemsPerRequestMax) {
+    const answer = await bulk.sync(account.contacts, { commands: cards.slice(start, start + limits.itemsPerRequestMax) });
+    loaded += answer.results.filter((r) => r.status === 'ok').length;
+  }
+  assert.equal(loaded, 600);
   const client = account.eas('Cap1');
   const first = await syncOk(client, account.contacts, await client.primeSync(account.contacts), { windowSize: 1000 });
   assert.equal(commandsOf(first, 'Add').length, 512);

@@ -206,6 +206,20 @@ test('an invalid body of any size gets a short error: the first issues, clipped,
 test('request-level limits: too many commands, a collection twice, a backwards time range — nothing committed', async () => {
   const many = Array.from({ length: limits.commandsPerCollectionMax + 1 }, (_, i) => add(`m${i}`, vcard(`uid-m${i}`, `M${i}`)));
   await refused('too many commands', json(validRequest({ commands: many })), 400, 'invalidRequest');
+  // Adds and changes are counted over the whole request, before any item is read: one past the limit,
+  // split over two collections, is a 413 the client answers with a smaller batch (docs/protocol.md §6).
+  const items = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => add(`${prefix}${i}`, vcard(`uid-${prefix}${i}`, `${prefix.toUpperCase()}${i}`)));
+  const overItems = validRequest({ commands: items(limits.itemsPerRequestMax - 10, 'o') });
+  overItems.collections.push({ collectionId: calendar, syncKey: main.key(calendar), commands: Array.from({ length: 11 }, (_, i) => add(`oc${i}`, vevent(`uid-oc${i}`, `Over ${i}`))) });
+  const tooManyItems = await refused('too many adds and changes in all collections', json(overItems), 413, 'bodyTooLarge');
+  assert.match(tooManyItems.message, new RegExp(`carries ${limits.itemsPerRequestMax + 1} adds and changes; at most ${limits.itemsPerRequestMax}`));
+  // Fetches are not items: the limit's worth of adds and a fetch besides fit one request (another account's, so this one's items stay as they are).
+  const other = await server.addUser('items-fit');
+  const otherContacts = (await collectionIds(server, other.authorization)).contacts as string;
+  const filler = new Device(server, other.authorization, 'filler');
+  await filler.sync(otherContacts);
+  const full = await filler.sync(otherContacts, { commands: [...items(limits.itemsPerRequestMax, 'f'), { op: 'fetch', serverId: 'no-such-item' }] });
+  assert.equal(full.results.filter((r) => r.status === 'ok').length, limits.itemsPerRequestMax);
   const twice = validRequest();
   twice.collections.push({ ...(twice.collections[0] as (typeof twice.collections)[0]) });
   await refused('collection twice', json(twice), 400, 'invalidRequest');

@@ -39,7 +39,7 @@ test(`windowing: ${itemCount} contacts reach a new device page by page, each exa
   const { contacts } = await collectionIds(server, authorization);
   assert.ok(contacts);
   const loader = new Device(server, authorization, 'loader');
-  const batch = limits.commandsPerCollectionMax;
+  const batch = limits.itemsPerRequestMax;
   for (let start = 0; start < itemCount; start += batch) {
     const commands = [];
     for (let i = start; i < Math.min(start + batch, itemCount); i++) commands.push(add(`c${i}`, vcard(`uid-${i}`, `Contact ${i}`)));

@@ -4,7 +4,7 @@ import type { Hub } from '../../hub/hub.js';
 import { reportedAddress, setEmailSchema, type AccountInfo } from '../../protocol/account.js';
 import { collectionListSchema, createCollectionSchema, updateCollectionSchema, type Collection } from '../../protocol/collections.js';
 import { httpStatusOf, ProtocolError } from '../../protocol/errors.js';
-import { syncRequestSchema } from '../../protocol/sync.js';
+import { assertItemsWithinRequest, syncRequestSchema } from '../../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../../protocol/version.js';
 import type { Conflict, ConflictList, Restored } from '../../protocol/conflicts.js';
 import { setPrioritySchema, type DailyActivityInfo, type DeviceInfo, type DeviceList, type SyncNow } from '../../protocol/devices.js';
@@ -104,6 +104,7 @@ export async function handleNative(hub: Hub, push: PushPort, principal: Principa
         const request = decodeBody(body, encoding, 'sync', syncRequestSchema, (raw) =>
           assertSupportedVersion((raw as { version?: unknown } | null)?.version),
         );
+        assertItemsWithinRequest(request);
         // The web app is a native client too, but its devices are worth telling apart on the devices page.
         return reply(200, 'syncResponse', await hub.sync(principal.accountId, principal.session ? 'web' : 'native', request, principal.tokenId));
       }

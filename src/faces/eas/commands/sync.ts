@@ -67,6 +67,9 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
   if (elements.length > limits.collectionsPerRequestMax) {
     return as('Sync', as('Status', String(syncStatus.tooManyCollections)), as('Limit', String(limits.collectionsPerRequestMax)));
   }
+  // The Adds and Changes of one Sync, all collections together, are limited before any is read (MS-ASCMD 3.1.5.10: Status 4).
+  const items = elements.reduce((n, e) => n + commandsOf(e).filter((c) => c.name === 'Add' || c.name === 'Change').length, 0);
+  if (items > limits.itemsPerRequestMax) return as('Sync', as('Status', String(syncStatus.protocolError)));
   const globalWindow = windowOf(text(child(request, 'WindowSize')));
   const collections = new Map((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
   // Every refusal that needs no state comes first, so the work below is done once per collection.
