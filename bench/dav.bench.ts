@@ -19,7 +19,8 @@
  *
  * `--rss N` instead measures what one PROPFIND Depth:1 getetag and one complete sync-collection of N
  * contacts add to each server's peak RSS (docs/benchmarks.md). Other flags: --contacts N, --events N,
- * --servers syncpoint,cyrus,radicale.
+ * --servers syncpoint,cyrus,radicale, and --phases calendar-query,PROPFIND (only the phases whose name
+ * holds one of these words, and the PUT of the contacts when one of them reads contacts).
  *
  * Needs, besides a build: Debian's `radicale`, and for Cyrus `cyrus-imapd`, `cyrus-caldav` and
  * `sasl2-bin`, and root (Cyrus's master switches to the `cyrus` user). A server whose package is
@@ -44,6 +45,7 @@ const rssContacts = flag('rss', 0);
 const contactsTotal = rssContacts > 0 ? rssContacts : flag('contacts', 10_000);
 const eventsTotal = flag('events', 5_000);
 const runs = 3;
+const phaseWords = process.argv.includes('--phases') ? (process.argv[process.argv.indexOf('--phases') + 1] ?? '').split(',') : undefined;
 /** Node's compiler needs a few runs of a code path before it is fast (measured: 400, 180, 150, 90, 55 ms for one 10,000-member sync). */
 const warmUpRuns = 5;
 const account = { user: 'bench', password: 'bench-password-0123' };
@@ -326,6 +328,8 @@ interface Phase {
   modes: Mode[];
   /** Runs untimed on each server first (warmUpRuns times), so a server that compiles its code as it runs (Node) is timed warm, as it runs in use. */
   warmUp?: boolean;
+  /** Reads the contacts the first phase PUTs (so --phases keeps that PUT). */
+  readsContacts?: boolean;
 }
 
 const multigetBody = (s: Server) =>
@@ -335,10 +339,11 @@ const queryBody = `<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c
 const queryMatches = new Map<string, number>();
 let changeRound = 0;
 
-const phases: Phase[] = [
+const allPhases: Phase[] = [
   { name: `PUT ${contactsTotal} contacts (8 at a time)`, run: putContacts, samples: 1, modes: ['fresh'] },
   {
     name: 'addressbook-multiget of 1,000',
+    readsContacts: true,
     run: async (s, mode) => {
       const res = await dav(mode, 'REPORT', s.contacts, multigetBody(s), { depth: '1' });
       expect(res.status === 207 && (res.text.match(/BEGIN:VCARD/g)?.length ?? 0) === 1000, `${s.name} multiget returns 1000 cards`);
@@ -349,6 +354,7 @@ const phases: Phase[] = [
   },
   {
     name: 'sync-collection after 100 changes',
+    readsContacts: true,
     prepare: async (s, mode, sample) => {
       if (s.token === '') s.token = (await syncAll(mode, s.contacts, '')).token;
       const round = ++changeRound * 10 + sample;
@@ -372,6 +378,7 @@ const phases: Phase[] = [
   },
   {
     name: 'sync-collection, no changes',
+    readsContacts: true,
     run: async (s, mode) => {
       const delta = await syncAll(mode, s.contacts, s.token);
       expect(delta.members === 0, `${s.name} no-change sync saw ${delta.members} members`);
@@ -380,9 +387,10 @@ const phases: Phase[] = [
     modes,
     warmUp: true,
   },
-  { name: 'PROPFIND Depth:1 getetag', run: propfind, samples: runs, modes, warmUp: true },
+  { name: 'PROPFIND Depth:1 getetag', run: propfind, samples: runs, modes, warmUp: true, readsContacts: true },
   {
     name: 'complete initial sync-collection',
+    readsContacts: true,
     run: async (s, mode) => {
       const all = await syncAll(mode, s.contacts, '');
       expect(all.members === contactsTotal, `${s.name} initial sync saw ${all.members} members`);
@@ -415,6 +423,9 @@ const phases: Phase[] = [
     warmUp: true,
   },
 ];
+
+const chosen = (p: Phase) => phaseWords === undefined || phaseWords.some((w) => p.name.includes(w));
+const phases = allPhases.filter((p, i) => chosen(p) || (i === 0 && allPhases.some((q) => q.readsContacts && chosen(q))));
 
 async function startAll(work: string): Promise<Server[]> {
   const servers: Server[] = [];
