@@ -198,12 +198,72 @@ export function seriesOf(calendar: ICAL.Component, name: string): { master: ICAL
 /** Whether some instance of the calendar's `name` components overlaps `r`; an undecided series matches. */
 export function seriesOverlaps(calendar: ICAL.Component, name: string, r: Range, budget: RuleBudget): boolean {
   const { master, overrides, overridden } = seriesOf(calendar, name);
+  const steady = name === 'vevent' && master && overrides.length === 0 ? fixedStepSeries(master) : undefined;
+  if (steady) return fixedStepOverlaps(steady, r);
   let found = false;
   const result = forEachInstance(master, overrides, overridden, budget, r.endMs, ({ component, start }) => {
     found = instanceOverlaps(name, timingOf(component, start), r);
     return !found;
   });
   return found || result === 'exhausted';
+}
+
+/** A series whose instances start a fixed number of ms apart (fixedStepSeries). */
+export interface FixedStep {
+  firstMs: number;
+  /** Each instance's end minus its start, as eventEnd places it (0 or less: a moment). */
+  lengthMs: number;
+  stepMs: number;
+  /** How many instances there are (Infinity without COUNT or UNTIL). */
+  instances: number;
+}
+
+/**
+ * The instances of an event series, as arithmetic, when its one RRULE is DAILY, or WEEKLY on its
+ * own weekday, with no other BY part, no RDATE or EXDATE, and a DTSTART in UTC or floating (or a date):
+ * then each instance starts INTERVAL days or weeks after the one before, in wall-clock time that has no
+ * daylight-saving shifts, so the instance that decides a time range is found by division instead of a
+ * walk from the first (docs/dav.md § Queries). Any other series answers undefined and is walked.
+ */
+export function fixedStepSeries(master: ICAL.Component): FixedStep | undefined {
+  const rules = master.getAllProperties('rrule');
+  if (rules.length !== 1 || master.hasProperty('rdate') || master.hasProperty('exdate')) return undefined;
+  const dtstart = timeOf(master, 'dtstart');
+  if (!dtstart || (dtstart.zone !== ICAL.Timezone.utcTimezone && dtstart.zone !== ICAL.Timezone.localTimezone)) return undefined;
+  const rule = rules[0]?.getFirstValue();
+  if (!(rule instanceof ICAL.Recur)) return undefined;
+  const days = rule.freq === 'DAILY' ? 1 : rule.freq === 'WEEKLY' ? 7 : 0;
+  if (days === 0 || !Number.isInteger(rule.interval) || rule.interval < 1) return undefined;
+  // ical.js itself fills in BYDAY of a WEEKLY rule with the DTSTART's weekday, which changes nothing.
+  const ownDay = ICAL.Recur.numericDayToIcalDay(dtstart.dayOfWeek());
+  for (const [part, values] of Object.entries(rule.parts)) {
+    const harmless = days === 7 && part === 'BYDAY' && Array.isArray(values) && values.length === 1 && values[0] === ownDay;
+    if (!harmless) return undefined;
+  }
+  // ical.js reads a COUNT of 0 as no COUNT; anything but a positive integer is left to it.
+  const count = rule.count ?? 0;
+  if (!Number.isInteger(count) || count < 0) return undefined;
+  const firstMs = msOf(dtstart);
+  const stepMs = rule.interval * days * dayMs;
+  // An instance after UNTIL ends the series (even the first).
+  const untilMs = rule.until ? msOf(rule.until) : undefined;
+  const untilInstances = untilMs === undefined ? Infinity : Math.max(0, Math.floor((untilMs - firstMs) / stepMs) + 1);
+  const timing = timingOf(master);
+  return { firstMs, lengthMs: eventEnd({ ...timing, start: firstMs }) - firstMs, stepMs, instances: Math.min(count === 0 ? Infinity : count, untilInstances) };
+}
+
+/**
+ * Whether an instance of `s` overlaps `r` by §9.9, as seriesOverlaps would answer it by walking: the
+ * first instance that ends after the range starts (or, for a moment, starts at or after it) decides;
+ * when none does, a walk would have stopped at the first instance starting after the range, and a
+ * series whose walk would pass limits.recurrenceInstancesMax first counts as matching there too.
+ */
+export function fixedStepOverlaps(s: FixedStep, r: Range): boolean {
+  const { firstMs, lengthMs, stepMs, instances } = s;
+  const first = lengthMs > 0 ? (r.startMs - lengthMs < firstMs ? 0 : Math.floor((r.startMs - lengthMs - firstMs) / stepMs) + 1) : r.startMs <= firstMs ? 0 : Math.ceil((r.startMs - firstMs) / stepMs);
+  if (first < instances && firstMs + first * stepMs < r.endMs) return true;
+  const walked = Math.min(instances, r.endMs < firstMs ? 0 : Math.floor((r.endMs - firstMs) / stepMs) + 1);
+  return walked >= limits.recurrenceInstancesMax;
 }
 
 /**
