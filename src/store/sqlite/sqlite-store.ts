@@ -151,9 +151,12 @@ const rangeSql = `(@rangeStart IS NULL OR ((start_ms IS NULL OR start_ms < @rang
 // only when asked for (@withData), so a listing of etags reads no item text.
 const memberColumns = `id, (SELECT name FROM dav_names WHERE dav_names.item_id = items.id) AS dav_name, etag, seq, deleted_at, CASE WHEN @withData THEN data END AS data`;
 
-// Uses items_members (collection_id, id) for the keyset.
-const membersSql = `SELECT ${memberColumns} FROM items
-  WHERE collection_id = @collectionId AND account_id = @accountId AND deleted_at IS NULL AND id > @afterId AND ${rangeSql}
+// A page of live members in id order, on items_members (collection_id, id, …) for the keyset. Without data
+// every column comes from that index and dav_names_item: the table is not read; with data only the rows
+// that pass the time range are.
+// SQLite would look the name up by the UNIQUE index on item_id, then read the row: INDEXED BY keeps it on the index that holds the name.
+export const membersSql = (data: 'data' | 'NULL') => `SELECT id, (SELECT name FROM dav_names INDEXED BY dav_names_item WHERE dav_names.item_id = items.id) AS dav_name, etag, seq, NULL AS deleted_at, ${data} AS data
+  FROM items WHERE collection_id = @collectionId AND account_id = @accountId AND deleted_at IS NULL AND id > @afterId AND ${rangeSql}
   ORDER BY id LIMIT @limit`;
 
 interface MemberDbRow {
@@ -243,7 +246,8 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       'SELECT * FROM items WHERE collection_id = ? AND match_name = ? AND deleted_at IS NULL AND account_id = ?',
     ),
     changes: q<Record<string, unknown>, ItemDbRow>(`${changesSql} ORDER BY seq LIMIT @limit`),
-    members: q<Record<string, unknown>, MemberDbRow>(membersSql),
+    members: q<Record<string, unknown>, MemberDbRow>(membersSql('NULL')),
+    membersWithData: q<Record<string, unknown>, MemberDbRow>(membersSql('data')),
     memberChanges: q<Record<string, unknown>, MemberDbRow>(
       `${changesSql.replace('SELECT * ', `SELECT ${memberColumns} `)} ORDER BY seq LIMIT @limit`,
     ),
@@ -539,7 +543,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
     async listMembers(query: MemberQuery) {
       const { timeRange, withData, ...rest } = query;
-      return item.members.all({ ...rest, withData: withData ? 1 : 0, rangeStart: timeRange?.startMs ?? null, rangeEnd: timeRange?.endMs ?? null }).map(toMember);
+      return (withData ? item.membersWithData : item.members).all({ ...rest, rangeStart: timeRange?.startMs ?? null, rangeEnd: timeRange?.endMs ?? null }).map(toMember);
     },
     async listMemberChanges(query: ChangeQuery, withData: boolean) {
       return item.memberChanges.all({ ...changeParams(query), withData: withData ? 1 : 0 }).map(toMember);
