@@ -259,6 +259,32 @@ test('free-busy-query: one VFREEBUSY, periods merged, transparent and cancelled 
   assert.equal(bare.status, 400, bare.text);
 });
 
+test('calendar-query: the calendar view decides plain events from their text, and never mistakes a series for one (RRULE folded or in lower case)', async () => {
+  const a = await newAccount(server);
+  const event = (uid: string, lines: string[]) => put(a, 'calendar', `${uid}.ics`, calendar(component('VEVENT', uid, [`SUMMARY:${uid}`, ...lines])));
+  // The range is Monday 9 March.
+  await event('inside', ['DTSTART:20260309T100000Z', 'DTEND:20260309T110000Z']);
+  await event('before', ['DTSTART:20260308T230000Z', 'DTEND:20260309T000000Z']);
+  await event('moment', ['dtstart:20260309T000000Z']);
+  // Weekly on Mondays from 2 March: the second instance is in the range, the first is not.
+  await event('folded', ['DTSTART:20260302T100000Z', 'DTEND:20260302T110000Z', 'RR\r\n ULE:FREQ=WEEKLY;COUNT=10']);
+  await event('lower', ['DTSTART:20260302T100000Z', 'DTEND:20260302T110000Z', 'rrule:FREQ=WEEKLY;COUNT=10']);
+  // Weekly on Tuesdays from 3 March: the range lies inside the series' span, between two instances.
+  await event('tuesdays', ['DTSTART:20260303T100000Z', 'DTEND:20260303T110000Z', 'RRULE:FREQ=WEEKLY;COUNT=3']);
+  // The same, with its 10 March instance moved into the range by an override.
+  await put(
+    a,
+    'calendar',
+    'moved.ics',
+    calendar(
+      component('VEVENT', 'moved', ['DTSTART:20260303T100000Z', 'DTEND:20260303T110000Z', 'RRULE:FREQ=WEEKLY;COUNT=3']),
+      component('VEVENT', 'moved', ['RECURRENCE-ID:20260310T100000Z', 'DTSTART:20260309T120000Z', 'DTEND:20260309T130000Z']),
+    ),
+  );
+  const res = await report(a, 'calendar', cal(`<c:comp-filter name="VEVENT">${range('20260309T000000Z', '20260310T000000Z')}</c:comp-filter>`));
+  assert.deepEqual(res.names, ['folded.ics', 'inside.ics', 'lower.ics', 'moment.ics', 'moved.ics']);
+});
+
 test('calendar-query: a series whose instances the request cannot afford to walk is listed (the documented conservative choice)', async () => {
   const a = await newAccount(server);
   // Daily since 1900: reaching 2026 takes more instances than limits.recurrenceInstancesMax.

@@ -4,7 +4,7 @@ import { RuleBudgetExceeded, withinRuleBudget, type RuleBudget } from '../../con
 import type { XmlElement } from '../../protocol/xml.js';
 import { contentLines, type ContentLine } from './content-lines.js';
 import { compileTextMatch, FilterError, type TextTest } from './text-match.js';
-import { alarmInRange, readTimeRange, seriesOverlaps, valueInRange, type Range } from './time-range.js';
+import { alarmInRange, instanceOverlaps, plainEventTiming, readTimeRange, seriesOverlaps, valueInRange, type Range } from './time-range.js';
 
 export { FilterError } from './text-match.js';
 
@@ -198,6 +198,10 @@ export function matchesCard(query: CardQuery, data: string): boolean {
  */
 export function matchesCalendar(query: CompFilter | undefined, data: string, budget: RuleBudget): boolean {
   if (!query) return true;
+  // The calendar view's query (a VEVENT time range and nothing else) over a plain event needs no parse.
+  const range = eventRangeOnly(query);
+  const plain = range && plainEventTiming(data);
+  if (range && plain) return instanceOverlaps('vevent', plain, range);
   const jcal = parse(data);
   if (!jcal) return false;
   const root = new ICAL.Component(jcal);
@@ -207,6 +211,14 @@ export function matchesCalendar(query: CompFilter | undefined, data: string, bud
     if (err instanceof RuleBudgetExceeded) return true;
     throw err;
   }
+}
+
+/** The time range of a query that is VCALENDAR > VEVENT with a time-range and no other condition. */
+function eventRangeOnly(query: CompFilter): Range | undefined {
+  const event = query.comps[0];
+  const bare = (f: CompFilter) => !f.isNotDefined && f.props.length === 0;
+  if (query.name !== 'vcalendar' || !bare(query) || query.timeRange || query.comps.length !== 1 || !event) return undefined;
+  return event.name === 'vevent' && bare(event) && event.comps.length === 0 ? event.timeRange : undefined;
 }
 
 function compMatches(f: CompFilter, list: ICAL.Component[], budget: RuleBudget): boolean {

@@ -310,6 +310,65 @@ function overriddenIn(siblings: ICAL.Component[]): Set<number> {
   return new Set(siblings.map(recurrenceIdMs).filter((ms): ms is number => ms !== undefined));
 }
 
+const utcDateTime = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+/** Lines that make a VEVENT more than its one DTSTART-to-DTEND instance, or place it otherwise. */
+const notPlain = new Set(['RRULE', 'RDATE', 'EXDATE', 'EXRULE', 'RECURRENCE-ID', 'DURATION']);
+
+/**
+ * Whether the iCalendar text `data` holds one event with one instance, and where: a VCALENDAR holding
+ * nothing but one VEVENT (no alarm, no time zone), with a DTSTART and at most one DTEND written as UTC
+ * date-times without parameters, and no RRULE, RDATE, EXDATE, EXRULE, RECURRENCE-ID or DURATION. Read from
+ * the text in one pass, without ical.js: most events a calendar-query reads are such, and parsing them
+ * cost more than the rest of the query (docs/dav.md § Queries). Anything else, or any doubt (a date out of
+ * range, a name in another case, a parameter), answers undefined and the object is parsed.
+ */
+export function plainEventTiming(data: string): Timing | undefined {
+  const text = /\n[ \t]/.test(data) ? data.replace(/\r?\n[ \t]/g, '') : data;
+  let depth = 0;
+  let components = 0;
+  let start: number | undefined;
+  let end: number | undefined;
+  let at = 0;
+  while (at < text.length) {
+    let next = text.indexOf('\n', at);
+    if (next < 0) next = text.length;
+    const line = text.charCodeAt(next - 1) === 0x0d ? text.slice(at, next - 1) : text.slice(at, next);
+    at = next + 1;
+    let nameEnd = 0;
+    while (nameEnd < line.length && line[nameEnd] !== ':' && line[nameEnd] !== ';') nameEnd++;
+    const name = line.slice(0, nameEnd).toUpperCase();
+    if (name === 'BEGIN') {
+      // The VCALENDAR, then the one VEVENT in it; nothing else.
+      const expected = components === 0 ? 'BEGIN:VCALENDAR' : components === 1 && depth === 1 ? 'BEGIN:VEVENT' : undefined;
+      if (line.toUpperCase() !== expected) return undefined;
+      components += 1;
+      depth += 1;
+    } else if (name === 'END') {
+      depth -= 1;
+    } else if (notPlain.has(name)) {
+      return undefined;
+    } else if (name === 'DTSTART' || name === 'DTEND') {
+      const ms = depth === 2 && (name === 'DTSTART' ? start : end) === undefined ? utcLineMs(line, nameEnd) : undefined;
+      if (ms === undefined) return undefined;
+      if (name === 'DTSTART') start = ms;
+      else end = ms;
+    }
+  }
+  if (components !== 2 || depth !== 0 || start === undefined) return undefined;
+  return end === undefined ? { start, isDate: false } : { start, end, isDate: false };
+}
+
+/** `NAME:20260110T100000Z` -> epoch ms; undefined for anything else, or a date that does not exist. */
+function utcLineMs(line: string, nameEnd: number): number | undefined {
+  if (line[nameEnd] !== ':') return undefined;
+  const value = line.slice(nameEnd + 1);
+  const m = utcDateTime.exec(value);
+  if (!m) return undefined;
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  // A value Date would roll over (February 30th, 24:00) is left to ical.js.
+  return Number.isFinite(ms) && new Date(ms).toISOString().replace(/[-:]/g, '').replace('.000', '') === value ? ms : undefined;
+}
+
 /** Whether a DATE or DATE-TIME property value lies in `r` (a prop-filter's time-range): start <= value < end. */
 export function valueInRange(value: unknown, r: Range): boolean {
   if (!(value instanceof ICAL.Time)) return false;
