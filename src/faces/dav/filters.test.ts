@@ -79,6 +79,8 @@ test('plain: only one UTC DTSTART (and DTEND) in the one VEVENT; a recurrence, z
   assert.equal(plainEventTiming(event('DTSTART:20260110T100000')), undefined, 'floating');
   assert.equal(plainEventTiming(event('DTSTART:20260110T100000Z', 'BEGIN:VALARM', 'TRIGGER:-PT5M', 'END:VALARM')), undefined);
   assert.equal(plainEventTiming(event('SUMMARY:no start')), undefined);
+  assert.equal(plainEventTiming(event('DTSTART:20260230T100000Z')), undefined, 'a date Date would roll over');
+  assert.equal(plainEventTiming(event('DTSTART:20260110T240000Z')), undefined);
   const twice = event('DTSTART:20260110T100000Z').replace('END:VCALENDAR', 'BEGIN:VEVENT\r\nUID:u\r\nRECURRENCE-ID:20260110T100000Z\r\nDTSTART:20260111T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR');
   assert.equal(plainEventTiming(twice), undefined, 'an override');
 });

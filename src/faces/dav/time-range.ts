@@ -364,9 +364,12 @@ function utcLineMs(line: string, nameEnd: number): number | undefined {
   const value = line.slice(nameEnd + 1);
   const m = utcDateTime.exec(value);
   if (!m) return undefined;
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
-  // A value Date would roll over (February 30th, 24:00) is left to ical.js.
-  return Number.isFinite(ms) && new Date(ms).toISOString().replace(/[-:]/g, '').replace('.000', '') === value ? ms : undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+  // A value Date would roll over (February 30th, 24:00, a year before 100) is left to ical.js.
+  const d = new Date(ms);
+  const exact = d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day && d.getUTCHours() === hour && d.getUTCMinutes() === minute && d.getUTCSeconds() === second;
+  return exact ? ms : undefined;
 }
 
 /** Whether a DATE or DATE-TIME property value lies in `r` (a prop-filter's time-range): start <= value < end. */
