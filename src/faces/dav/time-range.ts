@@ -310,7 +310,6 @@ function overriddenIn(siblings: ICAL.Component[]): Set<number> {
   return new Set(siblings.map(recurrenceIdMs).filter((ms): ms is number => ms !== undefined));
 }
 
-const utcDateTime = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 /** Lines that make a VEVENT more than its one DTSTART-to-DTEND instance, or place it otherwise. */
 const notPlain = new Set(['RRULE', 'RDATE', 'EXDATE', 'EXRULE', 'RECURRENCE-ID', 'DURATION']);
 
@@ -360,16 +359,22 @@ export function plainEventTiming(data: string): Timing | undefined {
 
 /** `NAME:20260110T100000Z` -> epoch ms; undefined for anything else, or a date that does not exist. */
 function utcLineMs(line: string, nameEnd: number): number | undefined {
-  if (line[nameEnd] !== ':') return undefined;
-  const value = line.slice(nameEnd + 1);
-  const m = utcDateTime.exec(value);
-  if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
-  // A value Date would roll over (February 30th, 24:00, a year before 100) is left to ical.js.
-  const d = new Date(ms);
-  const exact = d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day && d.getUTCHours() === hour && d.getUTCMinutes() === minute && d.getUTCSeconds() === second;
-  return exact ? ms : undefined;
+  if (line.length !== nameEnd + 17 || line[nameEnd] !== ':' || line[nameEnd + 9] !== 'T' || line[nameEnd + 16] !== 'Z') return undefined;
+  const digits = (from: number, count: number) => {
+    let n = 0;
+    for (let i = nameEnd + 1 + from; i < nameEnd + 1 + from + count; i++) {
+      const c = line.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) return Number.NaN;
+      n = n * 10 + c;
+    }
+    return n;
+  };
+  const [year, month, day, hour, minute, second] = [digits(0, 4), digits(4, 2), digits(6, 2), digits(9, 2), digits(11, 2), digits(13, 2)];
+  // A value Date would roll over (February 30th, 24:00) or read otherwise (a year before 100) is left to ical.js.
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const monthDays = month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  if (!(year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= monthDays && hour <= 23 && minute <= 59 && second <= 59)) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second);
 }
 
 /** Whether a DATE or DATE-TIME property value lies in `r` (a prop-filter's time-range): start <= value < end. */
