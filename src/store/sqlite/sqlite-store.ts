@@ -155,9 +155,12 @@ const memberColumns = `id, (SELECT name FROM dav_names WHERE dav_names.item_id =
 // every column comes from that index and dav_names_item: the table is not read; with data only the rows
 // that pass the time range are.
 // SQLite would look the name up by the UNIQUE index on item_id, then read the row: INDEXED BY keeps it on the index that holds the name.
-export const membersSql = (data: 'data' | 'NULL') => `SELECT id, (SELECT name FROM dav_names INDEXED BY dav_names_item WHERE dav_names.item_id = items.id) AS dav_name, etag, seq, NULL AS deleted_at, ${data} AS data
+export const membersSql = (data: 'data' | 'NULL') => `SELECT id, (SELECT name FROM dav_names INDEXED BY dav_names_item WHERE dav_names.item_id = items.id) AS dav_name, etag, seq, ${data} AS data
   FROM items WHERE collection_id = @collectionId AND account_id = @accountId AND deleted_at IS NULL AND id > @afterId AND ${rangeSql}
   ORDER BY id LIMIT @limit`;
+
+/** A live member as membersSql reads it: id, DAV name, etag, seq, data. */
+type MemberTuple = [string, string | null, string, number, string | null];
 
 interface MemberDbRow {
   id: string;
@@ -246,8 +249,9 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       'SELECT * FROM items WHERE collection_id = ? AND match_name = ? AND deleted_at IS NULL AND account_id = ?',
     ),
     changes: q<Record<string, unknown>, ItemDbRow>(`${changesSql} ORDER BY seq LIMIT @limit`),
-    members: q<Record<string, unknown>, MemberDbRow>(membersSql('NULL')),
-    membersWithData: q<Record<string, unknown>, MemberDbRow>(membersSql('data')),
+    // Rows as arrays: a listing of 10,000 members makes one object per member, not two.
+    members: q<Record<string, unknown>, MemberTuple>(membersSql('NULL')).raw(true),
+    membersWithData: q<Record<string, unknown>, MemberTuple>(membersSql('data')).raw(true),
     memberChanges: q<Record<string, unknown>, MemberDbRow>(
       `${changesSql.replace('SELECT * ', `SELECT ${memberColumns} `)} ORDER BY seq LIMIT @limit`,
     ),
@@ -543,7 +547,8 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
     async listMembers(query: MemberQuery) {
       const { timeRange, withData, ...rest } = query;
-      return (withData ? item.membersWithData : item.members).all({ ...rest, rangeStart: timeRange?.startMs ?? null, rangeEnd: timeRange?.endMs ?? null }).map(toMember);
+      const rows = (withData ? item.membersWithData : item.members).all({ ...rest, rangeStart: timeRange?.startMs ?? null, rangeEnd: timeRange?.endMs ?? null });
+      return rows.map(([id, davName, etag, seq, data]): MemberRow => ({ id, davName, etag, seq, deletedAt: null, data }));
     },
     async listMemberChanges(query: ChangeQuery, withData: boolean) {
       return item.memberChanges.all({ ...changeParams(query), withData: withData ? 1 : 0 }).map(toMember);
