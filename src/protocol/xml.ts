@@ -192,9 +192,11 @@ export function decodeXml(source: string, rootName: string, schema: AnySchema, d
  */
 const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;', '"': '&quot;' };
 const mustEscape = /[&<>\r"\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** Every character mustEscape may replace, found in one scan without lookarounds: most texts (hrefs, etags, names) have none. */
+const mayEscape = /[&<>\r"\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
 /** Escapes text for element content or a quoted attribute; a CR becomes &#13; so CRLF survives parsing. */
 export function escapeText(text: string): string {
-  return text.replace(mustEscape, (c) => escapes[c] ?? '\ufffd');
+  return mayEscape.test(text) ? text.replace(mustEscape, (c) => escapes[c] ?? '\ufffd') : text;
 }
 
 function writeValue(name: string, value: unknown, out: string[]): void {

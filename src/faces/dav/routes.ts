@@ -326,7 +326,7 @@ const getters = new Map<string, PropGetter>([
   ],
   [key({ ns: ns.cs, name: 'getctag' }), async ({ view, target }) => (target.kind === 'collection' && view ? String(await view.seq()) : undefined)],
   [key({ ns: ns.dav, name: 'sync-token' }), async ({ view, target }) => (target.kind === 'collection' && view ? escapeText(syncToken(view.collection.id, { seq: await view.seq(), baseSeq: await view.seq() })) : undefined)],
-  [key({ ns: ns.dav, name: 'getetag' }), ({ resource }) => (resource && resource.item.deletedAt === null ? escapeText(quoted(resource.item.etag)) : undefined)],
+  [key({ ns: ns.dav, name: 'getetag' }), ({ resource }) => (resource && resource.item.deletedAt === null ? `&quot;${escapeText(resource.item.etag)}&quot;` : undefined)],
   [key({ ns: ns.dav, name: 'getcontenttype' }), ({ resource, collection }) => (resource && collection ? contentType(collection.kind) : undefined)],
   [key({ ns: ns.dav, name: 'getcontentlength' }), ({ resource }) => (resource?.item.data != null ? String(Buffer.byteLength(resource.item.data)) : undefined)],
   [key({ ns: ns.carddav, name: 'address-data' }), ({ resource, collection }) => (resource?.item.data != null && collection?.kind === 'contacts' ? escapeText(resource.item.data) : undefined)],
