@@ -297,7 +297,7 @@ export const migrations: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   INSERT OR IGNORE INTO item_etags (item_id, etag) SELECT id, etag FROM items WHERE data IS NOT NULL;
   `,
-  // A DAV listing of etags (PROPFIND Depth:1, sync-collection without data) reads its members from
+  // A DAV listing of etags (PROPFIND Depth:1) reads its members from
   // indexes alone: items_members holds every column such a page needs, and the time span a calendar-query
   // narrows by, so only the items it keeps are read from the table; dav_names_item holds a member's name
   // (docs/dav.md § Streaming).
