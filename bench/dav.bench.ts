@@ -488,7 +488,7 @@ async function compare(servers: Server[]): Promise<void> {
       console.log([phase.name.padEnd(40), mode.padEnd(12), ...ms.map((m) => m.toFixed(1).padStart(10)), ...ratios].join(''));
     }
   }
-  console.log(`\ncalendar-query matches: ${names.map((n) => `${n} ${queryMatches.get(n)}`).join(', ')}`);
+  if (queryMatches.size > 0) console.log(`\ncalendar-query matches: ${names.map((n) => `${n} ${queryMatches.get(n)}`).join(', ')}`);
   console.log(`peak RSS: ${servers.map((s) => `${s.name} ${mib(s.peakKiB())} MiB`).join(', ')}${names.includes('Cyrus') ? ' (Cyrus: summed over its httpd processes)' : ''}`);
 }
 
