@@ -59,9 +59,17 @@ export interface CommandContext extends WriteContext {
  * moved on (a re-initialization right after a lost answer): client ids name one item for good, so the
  * same add is never applied twice, while a change or delete sent again later is a new wish.
  */
+/**
+ * A client command as a face hands it to the hub. `heldUnknown` (a change): the face completed it from a
+ * stand-in for the version the device holds, which the hub cannot name (faces/eas, EditsInOrder), so the
+ * device does not hold what it writes: it is written as the server's own version, which every sync point,
+ * this one included, receives, also in a replay of the exchange (sim seed 9700206).
+ */
+export type HubClientCommand = ClientCommand & { heldUnknown?: boolean };
+
 export async function applyClientCommands(
   ctx: CommandContext,
-  commands: readonly ClientCommand[],
+  commands: readonly HubClientCommand[],
   previous: readonly RecordedResult[],
   retried: boolean,
 ): Promise<AppliedCommands> {
@@ -86,7 +94,7 @@ export async function applyClientCommands(
       (command.op === 'add'
         ? await addItem(ctx, command.clientId, command.data, dataEtag as string, record.addedAs(command.clientId))
         : command.op === 'change'
-          ? await changeItem(ctx, command.serverId, command.data, dataEtag as string, command.etag)
+          ? await changeItem(ctx, command.serverId, command.data, dataEtag as string, command.etag, command.heldUnknown === true)
           : await deleteItem(ctx, command.serverId, command.etag));
     if (!recorded && outcome.status === 'ok' && outcome.serverId !== undefined) outcome.seq = await matchingSeq(ctx, outcome.serverId, dataEtag);
     if (command.op === 'add' && outcome.serverId) {
@@ -284,8 +292,8 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
  */
 const writtenBeforeDelete = { status: 'ok', message: 'this version was written before the item was deleted' } as const;
 
-/** `madeFrom`: the etag of the version the edit was made from, if the device said. */
-async function changeItem(ctx: CommandContext, serverId: string, data: string, etag: string, madeFrom?: string): Promise<RecordedResult> {
+/** `madeFrom`: the etag of the version the edit was made from, if the device said; `heldUnknown`: see HubClientCommand. */
+async function changeItem(ctx: CommandContext, serverId: string, data: string, etag: string, madeFrom?: string, heldUnknown = false): Promise<RecordedResult> {
   const base = { op: 'change' as const, serverId, dataEtag: etag };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
   if (!item) {
@@ -322,24 +330,24 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
   if (pending === 'UPDATE' || (madeFrom !== undefined && madeFrom !== item.etag)) {
     const common = await versionHeld(ctx.tx, item, ctx.deviceId, ctx.from, ctx.held.get(item.id), madeFrom);
     const known = common !== undefined && (madeFrom === undefined || etagOf(common) === madeFrom);
-    return { ...base, ...(await concurrentChange(ctx, item, data, check.index, known ? common : null)) };
+    return { ...base, ...(await concurrentChange(ctx, item, data, check.index, known ? common : null, heldUnknown)) };
   }
   // A stale NO_CHANGE or ADD makes this the only change.
-  return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item, data, check.index, ctx.deviceId) };
+  return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item, data, check.index, heldUnknown ? null : ctx.deviceId) };
 }
 
 /**
  * Two sync points changed one record (Fig. 9 block 903-904): merge their edits property by property if
  * they touched different properties, else let device priority pick, and keep the loser.
  */
-async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string, index: ItemIndex, base: string | null | undefined): Promise<Pick<RecordedResult, 'status' | 'etag' | 'message'>> {
+async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string, index: ItemIndex, base: string | null | undefined, heldUnknown = false): Promise<Pick<RecordedResult, 'status' | 'etag' | 'message'>> {
   const truth = item.data as string;
   const merged = base ? mergeProperties(base, data, truth) : null;
   const mergedCheck = merged === null ? undefined : checkItemContent(ctx.collection.kind, merged, ctx.rules);
   if (merged !== null && mergedCheck?.ok && mergedCheck.index.uid === item.uid) {
     // The device holds what it sent until the merge reaches it, and its next edit is made from that:
     // kept in the history as its own (held-versions.ts; sim seed 6000356 with --eas-stale-edits).
-    await ctx.tx.putItemVersion(item.id, await ctx.tx.nextSeq(ctx.collection.accountId), data, etagOf(data), ctx.ports.clock.now(), ctx.deviceId);
+    if (!heldUnknown) await ctx.tx.putItemVersion(item.id, await ctx.tx.nextSeq(ctx.collection.accountId), data, etagOf(data), ctx.ports.clock.now(), ctx.deviceId);
     // Written as the server's own version, so every sync point, this one included, receives it.
     return { status: 'ok', etag: await writeItem(ctx, item.id, item, merged, mergedCheck.index, null) };
   }
@@ -349,7 +357,7 @@ async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string
   );
   if (winner === 'incoming') {
     await keepConflict(ctx, item, truth, item.originDevice, ctx.deviceId, 'priority');
-    return { status: 'ok', etag: await writeItem(ctx, item.id, item, data, index, ctx.deviceId) };
+    return { status: 'ok', etag: await writeItem(ctx, item.id, item, data, index, heldUnknown ? null : ctx.deviceId) };
   }
   const conflictId = await keepConflict(ctx, item, data, ctx.deviceId, item.originDevice, 'priority');
   return { status: 'conflict', message: `another device with higher priority changed this item; this version is kept as conflict ${conflictId}` };

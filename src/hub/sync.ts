@@ -16,7 +16,7 @@ import { mergeRanges } from '../protocol/push.js';
 import type { ClientCommand, CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../protocol/version.js';
 import type { ItemRow, Store, StoreTx } from '../store/store.js';
-import { answerFetches, applyClientCommands, type AppliedCommands } from './commands.js';
+import { answerFetches, applyClientCommands, type AppliedCommands, type HubClientCommand } from './commands.js';
 import { deviceErrorsKept, noteExchange } from './health.js';
 import { accountLimit, type HubPorts } from './ports.js';
 import { ResponseBudget } from './response-budget.js';
@@ -27,11 +27,12 @@ import { ResponseBudget } from './response-budget.js';
  * is acknowledged before it is durable.
  */
 /**
- * A collection request as a face hands it to the hub. `narrowReplay`: the face has seen the device send
- * this key again and again without taking the answer (ActiveSync loop detection,
- * faces/eas/commands/sync-loops.ts), so a replay may stop short of the answer it replaces, at `windowSize`.
+ * A collection request as a face hands it to the hub, with its commands' hub-only marks (HubClientCommand).
+ * `narrowReplay`: the face has seen the device send this key again and again without taking the answer
+ * (ActiveSync loop detection, faces/eas/commands/sync-loops.ts), so a replay may stop short of the answer
+ * it replaces, at `windowSize`.
  */
-export type HubCollectionRequest = CollectionRequest & { narrowReplay?: boolean };
+export type HubCollectionRequest = Omit<CollectionRequest, 'commands'> & { commands?: HubClientCommand[]; narrowReplay?: boolean };
 export type HubSyncRequest = Omit<SyncRequest, 'collections'> & { collections: HubCollectionRequest[] };
 
 export async function runSyncExchange(store: Store, ports: HubPorts, accountId: string, protocol: string, request: HubSyncRequest, tokenId?: string): Promise<SyncResponse> {

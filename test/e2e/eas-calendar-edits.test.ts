@@ -366,6 +366,9 @@ test('16.1: a Subject-only Change from a phone paging through a window, complete
   assert.equal(all(answer, 'Responses/Change').length, 0, `the edit succeeds: ${toXml(answer)}`);
   const truth = await s.read();
   assertSeriesKept(truth, { subject: 'Weekly sync, renamed', location: 'Room 9' });
+  // Had the answer been lost, its retry would bring the same (sim seed 9700206).
+  const retry = collectionOf(await s.client.sync({ collectionId: s.account.calendar, syncKey: textAt(page, 'SyncKey'), commands: [changeCommand(s.id, cal('Subject', 'Weekly sync, renamed'))] }));
+  assert.equal(phoneLocation([page, retry], s.id), 'Room 9', 'a retry after a lost answer brings it too');
   const next = collectionOf(await s.client.sync({ collectionId: s.account.calendar, syncKey: textAt(answer, 'SyncKey') }));
   assert.equal(phoneLocation([page, answer, next], s.id), 'Room 9', 'the phone holds the truth');
 });

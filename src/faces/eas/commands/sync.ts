@@ -3,6 +3,7 @@ import { limits } from '../../../core/limits.js';
 import type { CollectionKind } from '../../../protocol/collections.js';
 import type { ClientCommand, CollectionResponse } from '../../../protocol/sync.js';
 import type { HubCollectionRequest, HubSyncRequest } from '../../../hub/sync.js';
+import type { HubClientCommand } from '../../../hub/commands.js';
 import { protocolVersion } from '../../../protocol/version.js';
 import type { CollectionRow } from '../../../store/store.js';
 import type { EasContext } from '../context.js';
@@ -41,7 +42,7 @@ interface Plan {
   key?: number;
   options?: CollectionOptions;
   /** Commands for the hub, and for each the client's commands it came from (several edits of one item are one change). */
-  commands: ClientCommand[];
+  commands: HubClientCommand[];
   origins: Origin[][];
   /** Client commands answered here without reaching the hub (their data could not be converted). */
   local: Array<{ position: number; element: WbxmlElement }>;
@@ -50,8 +51,6 @@ interface Plan {
   narrowReplay: boolean;
   /** The device keeps failing on this answer even at a window of one item (sync-loops.ts). */
   stuck: boolean;
-  /** Items whose edits were completed from a stand-in for the version the device holds (EditsInOrder): it is sent what they made. */
-  standIns: Set<string>;
 }
 
 export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement | undefined> {
@@ -165,7 +164,7 @@ function windowOf(value: string | undefined): number | undefined {
   return Number(value) === 0 ? windowMax : Number(value);
 }
 
-const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false, standIns: new Set() });
+const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false });
 
 /** A client command behind a hub command: its position in the collection's Commands, its name, the occurrence it named. */
 interface Origin {
@@ -177,8 +176,11 @@ interface Origin {
 /** The version of an item the device holds (hub readHeldItem): its etag when the hub can name it. */
 type Held = { data: string; etag?: string };
 
-/** A change made from version `madeFrom`, when known. */
-const change = (serverId: string, data: string, madeFrom: string | undefined): ClientCommand => ({ op: 'change', serverId, data, ...(madeFrom === undefined ? {} : { etag: madeFrom }) });
+/**
+ * A change made from version `madeFrom`, when the hub can name it; else completed from a stand-in, which
+ * the phone does not hold, so the hub writes it as its own and sends it to the phone too (HubClientCommand).
+ */
+const change = (serverId: string, data: string, madeFrom: string | undefined): HubClientCommand => ({ op: 'change', serverId, data, ...(madeFrom === undefined ? { heldUnknown: true } : { etag: madeFrom }) });
 
 /**
  * Several edits of one item in one Sync (occurrence edits and deletes of one series, partial Changes)
@@ -263,7 +265,6 @@ class EditsInOrder {
       return run;
     }
     run = { index: this.plan.commands.length, data: '', madeFrom: this.held.get(serverId)?.etag };
-    if (run.madeFrom === undefined) this.plan.standIns.add(serverId);
     this.runs.set(serverId, run);
     this.plan.commands.push({ op: 'change', serverId, data: '' });
     this.plan.origins.push([origin]);
@@ -564,14 +565,6 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
         responses.push({ position: o.position, element: as(o.name, as('ServerId', r.serverId ?? ''), o.instanceId !== undefined && el('AirSyncBase', 'InstanceId', o.instanceId), as('Status', status)) });
       }
     }
-  }
-  // An edit completed from a stand-in made a version the device does not hold, though the hub counts
-  // it as the device's own: the device is sent it (sim seed 6000142 with --eas-stale-edits).
-  for (const r of answer.results) {
-    if (r.op !== 'change' || r.status !== 'ok' || r.serverId === undefined || !p.standIns.has(r.serverId) || commands.some((c) => c.serverId === r.serverId)) continue;
-    const item = await ctx.hub.readItem(ctx.point.accountId, p.collectionId, r.serverId);
-    const element = item?.data ? await serverCommand('Change', r.serverId, item.data) : undefined;
-    if (element) commands.push({ serverId: r.serverId, element });
   }
   responses.sort((a, b) => a.position - b.position);
   return as(
