@@ -36,7 +36,8 @@ import { describeVersion, editable, property, simIdOf, type Kind, type UserDevic
  * Lost answers. A request whose answer is lost is sent again as it was, up to `attemptsMax` times. A
  * PUT or DELETE that got no answer at all leaves the device not knowing whether it applied: it marks
  * the item `uncertain`, and the next sync re-reads it (its etag in the listing, or its href): the
- * server holding exactly the device's version means it applied. An uncertain item the server no
+ * server holding exactly the device's version, or the one that upload carried when its user has edited
+ * since, means it applied. An uncertain item the server no
  * longer has is let go (it may have been applied and then deleted by someone who saw it; sending it
  * again would bring back what they deleted); the `sync` device, whose sync-collection since a token
  * older than the write tells a write that never arrived from one deleted since, sends it again when
@@ -78,6 +79,8 @@ export class DavDeviceError extends Error {}
 interface ItemState {
   base: string | null;
   uncertain: boolean;
+  /** What that upload carried. */
+  uploaded?: string | null;
 }
 
 /** Uploads of one item in one sync (each 412 or 409 re-reads and tries again). */
@@ -301,6 +304,13 @@ export class DavDevice implements UserDevice {
         this.acknowledge(c, item, etag, data);
         return clean();
       }
+      // The upload that got no answer arrived, and its user has edited since: the edit goes onto it
+      // (sim seed 9603671: taking it for another device's change left the add unacknowledged).
+      const state = stateOf(item);
+      if (state.uncertain && data === state.uploaded) {
+        this.acknowledge(c, item, etag, data);
+        return tx.put(c.id, { ...item, etag, pending: 'change', appState: encodeState({ base: data, uncertain: false }) });
+      }
       // The server still holds the version this edit was made from: it goes up as it is.
       if (item.etag === etag) return;
       this.counts.conflicts++;
@@ -453,7 +463,7 @@ export class DavDevice implements UserDevice {
   private setUncertain(c: DavCollection, localId: string): void {
     this.replica.transaction((tx) => {
       const item = tx.get(c.id, localId);
-      if (item) tx.put(c.id, withState(item, { ...stateOf(item), uncertain: true }));
+      if (item) tx.put(c.id, withState(item, { ...stateOf(item), uncertain: true, uploaded: item.data }));
     });
   }
 
