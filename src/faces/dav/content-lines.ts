@@ -16,17 +16,23 @@ const listValued = new Set(['CATEGORIES', 'NICKNAME']);
 const escaped = /\\([\\;,nN])/g;
 const unescape = (s: string) => (s.includes('\\') ? s.replace(escaped, (_, c: string) => (c === 'n' || c === 'N' ? '\n' : c)) : s);
 
-/** The lines named in `wanted` (upper-case, without a group), by name. */
-export function contentLines(data: string, wanted: ReadonlySet<string>): Map<string, ContentLine[]> {
-  const found = new Map<string, ContentLine[]>();
+/** The content lines of a vCard or iCalendar text, unfolded, without their line breaks. */
+export function* unfoldedLines(data: string): Generator<string> {
   // Unfold only when the text is folded (a line break followed by a space or tab).
   const text = /\n[ \t]/.test(data) ? data.replace(/\r?\n[ \t]/g, '') : data;
   let start = 0;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
-    const line = text.charCodeAt(end - 1) === 0x0d ? text.slice(start, end - 1) : text.slice(start, end);
+    yield text.charCodeAt(end - 1) === 0x0d ? text.slice(start, end - 1) : text.slice(start, end);
     start = end + 1;
+  }
+}
+
+/** The lines named in `wanted` (upper-case, without a group), by name. */
+export function contentLines(data: string, wanted: ReadonlySet<string>): Map<string, ContentLine[]> {
+  const found = new Map<string, ContentLine[]>();
+  for (const line of unfoldedLines(data)) {
     const nameEnd = delimiter(line, 0);
     if (nameEnd <= 0) continue;
     const head = line.slice(0, nameEnd);

@@ -2,6 +2,7 @@ import ICAL from 'ical.js';
 import { limits } from '../../core/limits.js';
 import { RuleBudget, RuleBudgetExceeded } from '../../content/recurrence-budget.js';
 import type { XmlElement } from '../../protocol/xml.js';
+import { unfoldedLines } from './content-lines.js';
 import { FilterError } from './text-match.js';
 
 /**
@@ -322,17 +323,11 @@ const notPlain = new Set(['RRULE', 'RDATE', 'EXDATE', 'EXRULE', 'RECURRENCE-ID',
  * range, a name in another case, a parameter), answers undefined and the object is parsed.
  */
 export function plainEventTiming(data: string): Timing | undefined {
-  const text = /\n[ \t]/.test(data) ? data.replace(/\r?\n[ \t]/g, '') : data;
   let depth = 0;
   let components = 0;
   let start: number | undefined;
   let end: number | undefined;
-  let at = 0;
-  while (at < text.length) {
-    let next = text.indexOf('\n', at);
-    if (next < 0) next = text.length;
-    const line = text.charCodeAt(next - 1) === 0x0d ? text.slice(at, next - 1) : text.slice(at, next);
-    at = next + 1;
+  for (const line of unfoldedLines(data)) {
     let nameEnd = 0;
     while (nameEnd < line.length && line[nameEnd] !== ':' && line[nameEnd] !== ';') nameEnd++;
     const name = line.slice(0, nameEnd).toUpperCase();
