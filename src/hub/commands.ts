@@ -54,12 +54,6 @@ export interface CommandContext extends WriteContext {
 }
 
 /**
- * `previous`: what the device's last exchange did. On a retry of it (`retried`), every command that
- * carries the same thing is answered from that record. Adds are matched by client id even when the key
- * moved on (a re-initialization right after a lost answer): client ids name one item for good, so the
- * same add is never applied twice, while a change or delete sent again later is a new wish.
- */
-/**
  * A client command as a face hands it to the hub. `heldUnknown` (a change): the face completed it from a
  * stand-in for the version the device holds, which the hub cannot name (faces/eas, EditsInOrder), so the
  * device does not hold what it writes: it is written as the server's own version, which every sync point,
@@ -67,6 +61,12 @@ export interface CommandContext extends WriteContext {
  */
 export type HubClientCommand = ClientCommand & { heldUnknown?: boolean };
 
+/**
+ * `previous`: what the device's last exchange did. On a retry of it (`retried`), every command that
+ * carries the same thing is answered from that record. Adds are matched by client id even when the key
+ * moved on (a re-initialization right after a lost answer): client ids name one item for good, so the
+ * same add is never applied twice, while a change or delete sent again later is a new wish.
+ */
 export async function applyClientCommands(
   ctx: CommandContext,
   commands: readonly HubClientCommand[],
