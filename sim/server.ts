@@ -181,13 +181,27 @@ export class SimServer {
   }
 }
 
-/** The transaction as is, except that item writes are also noted. Other methods pass straight through. */
+/**
+ * The transaction as is, except that item writes are also noted. A version kept in the history only (what
+ * a device sent when the hub stored a merge of it: hub/commands.ts) is noted with the write of the merge,
+ * which follows it and names the collection. Other methods pass straight through.
+ */
 function recording(tx: StoreTx, writes: ServerWrite[]): StoreTx {
+  let historyOnly: Omit<ServerWrite, 'collectionId'> | undefined;
   return new Proxy(tx, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
-      if (property !== 'putItem' || typeof value !== 'function') return value;
+      if (typeof value !== 'function') return value;
+      if (property === 'putItemVersion') {
+        return (serverId: string, seq: number, data: string, etag: string, writtenAt: number, originDevice: string) => {
+          historyOnly = { seq, serverId, data, etag, originDevice };
+          return value.call(target, serverId, seq, data, etag, writtenAt, originDevice);
+        };
+      }
+      if (property !== 'putItem') return value;
       return (row: ItemRow, ...rest: unknown[]) => {
+        if (historyOnly?.serverId === row.id) writes.push({ ...historyOnly, collectionId: row.collectionId });
+        historyOnly = undefined;
         writes.push({ seq: row.seq, collectionId: row.collectionId, serverId: row.id, data: row.data, etag: row.etag, originDevice: row.originDevice });
         return value.call(target, row, ...rest);
       };
