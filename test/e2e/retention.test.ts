@@ -182,39 +182,39 @@ test('an edit whose answer was lost, deleted elsewhere after it and purged, is n
   assert.deepEqual(fresh.commands, [], 'the deleted item stays deleted');
 });
 
-test('a change carrying an earlier version the item held, not its last, is answered ok with the delete too (sim seed 9411434)', async () => {
-  const account = await hub.accounts.create('ret-earlier-edit', 'unused-hash');
+/** Device A adds X and edits it; the edit's answer is lost, so A still sends `edit` after re-initializing. */
+async function lostEdit(name: string) {
+  const account = await hub.accounts.create(name, 'unused-hash');
   const contacts = (await hub.accounts.listCollections(account.id)).find((c) => c.name === 'contacts')?.id as string;
   let a = await sync(account.id, 'a', contacts, 0, []);
   a = await sync(account.id, 'a', contacts, a.syncKey, [{ op: 'add', clientId: 'x', data: vcard('ux', 'X') }]);
   const x = a.results[0]?.serverId as string;
   const edit: ClientCommand = { op: 'change', serverId: x, data: vcard('ux', 'X edited') };
   await sync(account.id, 'a', contacts, a.syncKey, [edit]); // its answer is lost
+  return { account, contacts, x, edit };
+}
+
+test('a change carrying an earlier version the item held, not its last, is answered ok with the delete too (sim seed 9411434)', async () => {
+  const { account, contacts, x, edit } = await lostEdit('ret-earlier-edit');
   // B gets A's edit, edits it again, then deletes the item: the delete saw A's edit.
   let b = await sync(account.id, 'b', contacts, 0);
   b = await sync(account.id, 'b', contacts, b.syncKey, [{ op: 'change', serverId: x, data: vcard('ux', 'X edited by B') }]);
   b = await sync(account.id, 'b', contacts, b.syncKey, [{ op: 'delete', serverId: x }]);
   assert.equal(b.results[0]?.status, 'ok');
   // A re-initializes and sends its unanswered edit: it is not new, so it does not bring the item back.
-  a = await sync(account.id, 'a', contacts, 0);
+  let a = await sync(account.id, 'a', contacts, 0);
   a = await sync(account.id, 'a', contacts, a.syncKey, [edit]);
   assert.deepEqual(a.results.map((r) => [r.status, r.serverId]), [['ok', x]]);
   assert.deepEqual(a.commands, [{ op: 'delete', serverId: x }]);
 });
 
 test('a change carrying the version a tombstone holds is answered ok with the delete, not notFound (sim seed 3000185)', async () => {
-  const account = await hub.accounts.create('ret-tombstone-edit', 'unused-hash');
-  const contacts = (await hub.accounts.listCollections(account.id)).find((c) => c.name === 'contacts')?.id as string;
-  let a = await sync(account.id, 'a', contacts, 0, []);
-  a = await sync(account.id, 'a', contacts, a.syncKey, [{ op: 'add', clientId: 'x', data: vcard('ux', 'X') }]);
-  const x = a.results[0]?.serverId as string;
-  const edit: ClientCommand = { op: 'change', serverId: x, data: vcard('ux', 'X edited') };
-  await sync(account.id, 'a', contacts, a.syncKey, [edit]); // its answer is lost
+  const { account, contacts, x, edit } = await lostEdit('ret-tombstone-edit');
   let b = await sync(account.id, 'b', contacts, 0);
   b = await sync(account.id, 'b', contacts, b.syncKey, [{ op: 'delete', serverId: x }]);
   assert.equal(b.results[0]?.status, 'ok');
   // A re-initializes (as after an unknown key) and sends its unanswered edit in the next exchange.
-  a = await sync(account.id, 'a', contacts, 0);
+  let a = await sync(account.id, 'a', contacts, 0);
   assert.deepEqual(a.commands, []);
   a = await sync(account.id, 'a', contacts, a.syncKey, [edit]);
   assert.deepEqual(a.results.map((r) => [r.status, r.serverId]), [['ok', x]]);
