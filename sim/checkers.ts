@@ -107,10 +107,13 @@ function differences(mine: string, truth: string): string {
 
 /**
  * 2. No record was duplicated by a retry. A record lives twice only where distinct user edits made it
- * so: two devices re-adding their edits of a record deleted meanwhile (records without a UID cannot be
- * matched). Each live item of such a record must be the acknowledged result of an Add of its own,
- * carrying a version that Add was the first to store. An item no acknowledged Add produced was created
- * by an attempt whose reply was lost; an Add of a version already stored elsewhere is a re-upload.
+ * so: two devices typing the same person in (records without a UID cannot be matched), or re-adding
+ * their edits of a record deleted meanwhile. Each live item of such a record was made (since its last
+ * delete, for an item made again under its DAV name) by a version that write was the first to store,
+ * whether or not its reply arrived: an add of a version already stored elsewhere is a re-upload. And
+ * no item was made by a version whose author knew the version another live item was made by: an
+ * edited retry of an add, made knowing the first attempt, must edit what that attempt made, not make
+ * another. Nor does one acknowledged add name two items.
  */
 function noDuplicates(end: EndState, history: History, report: Report): void {
   const bySimId = new Map<string, string[]>();
@@ -124,22 +127,29 @@ function noDuplicates(end: EndState, history: History, report: Report): void {
   }
   for (const [simId, serverIds] of bySimId) {
     if (serverIds.length < 2) continue;
-    // An item that was deleted and made again under its DAV name is the adds since its last delete.
-    const lastDelete = (serverId: string) => history.versionsOf(serverId).reduce((at, v) => (v.data === null ? v.seq : at), 0);
-    const madeBy = serverIds.map(
-      (serverId) =>
-        new Set(
-          history.acks
-            .filter((a) => a.op === 'add' && a.serverId === serverId && a.data !== null && history.firstCommitOf(a.data) === a.seq && (a.seq ?? 0) > lastDelete(serverId))
-            .map((a) => `${a.deviceId}/${a.clientId}`),
-        ),
+    const madeWith = serverIds.map((serverId) => {
+      const versions = history.versionsOf(serverId);
+      const lastDelete = versions.reduce((at, v) => (v.data === null ? v.seq : at), 0);
+      return versions.find((v) => v.data !== null && v.seq > lastDelete && v.originDevice !== null);
+    });
+    const reuploaded = serverIds.filter((_, i) => {
+      const made = madeWith[i];
+      return made?.data == null || history.firstCommitOf(made.data) !== made.seq;
+    });
+    const madeKnowing = serverIds.flatMap((serverId, i) =>
+      serverIds
+        .filter((_, j) => j !== i && madeWith[i]?.data != null && madeWith[j]?.data != null && end.causality.knew(madeWith[i]!.data!, madeWith[j]!.data!))
+        .map((other) => `${serverId} was made knowing what made ${other}`),
     );
-    const unexplained = serverIds.filter((_, i) => madeBy[i]?.size === 0);
-    const oneAddTwice = madeBy.some((mine, i) => madeBy.some((theirs, j) => j > i && [...mine].some((add) => theirs.has(add))));
-    if (unexplained.length > 0 || oneAddTwice) {
-      const why = unexplained.length > 0 ? `no acknowledged add of a new version made ${unexplained.join(', ')}` : 'one add made several';
-      report(`record ${simId} is live ${serverIds.length} times (server items ${serverIds.join(', ')}): ${why}`);
-    }
+    const addsOf = (serverId: string) => new Set(history.acks.filter((a) => a.op === 'add' && a.serverId === serverId).map((a) => `${a.deviceId}/${a.clientId}`));
+    const adds = serverIds.map(addsOf);
+    const oneAddTwice = adds.some((mine, i) => adds.some((theirs, j) => j > i && [...mine].some((add) => theirs.has(add))));
+    const why = [
+      ...(reuploaded.length > 0 ? [`no write of a new version made ${reuploaded.join(', ')}`] : []),
+      ...madeKnowing,
+      ...(oneAddTwice ? ['one add made several'] : []),
+    ];
+    if (why.length > 0) report(`record ${simId} is live ${serverIds.length} times (server items ${serverIds.join(', ')}): ${why.join('; ')}`);
   }
 }
 
@@ -172,11 +182,12 @@ function nothingPending(end: EndState, history: History, report: Report): void {
 
 /**
  * 4. A delete the server acknowledged stays: neither the deleted item nor an item created after the
- * delete for the same record is live at the end, unless it holds an edit made after the delete (an
+ * delete for the same record is live at the end, unless it holds an edit the delete did not see (an
  * edit beats a delete, and may reach the server later as a re-add): a version the server first
- * committed after the delete. An old version sent again, as by a device re-uploading what it held,
- * does not count. Other live items of the record (a record without a UID that two devices re-added
- * separately) were not touched by this delete.
+ * committed after the delete, or one carrying an edit its user had not seen when deleting (a DAV
+ * client whose upload's reply was lost, finding the item deleted, uploads its edit again). An old
+ * version the deleting user had seen, sent again, does not count. Other live items of the record (a
+ * record without a UID that two devices re-added separately) were not touched by this delete.
  */
 function deletesStayDeleted(end: EndState, history: History, report: Report): void {
   const live = [...end.truth.items].map(([serverId, data]) => ({ serverId, simId: simIdOf(data), versions: history.versionsOf(serverId) }));
@@ -186,10 +197,12 @@ function deletesStayDeleted(end: EndState, history: History, report: Report): vo
       continue;
     }
     const deletedAt = del.seq;
+    const tombstone = history.versionsOf(del.serverId).find((v) => v.seq === deletedAt && v.data === null);
+    const deleted = tombstone && history.deletedVersion(tombstone);
+    const unseenByDelete = (data: string) => (history.firstCommitOf(data) ?? -1) > deletedAt || (deleted !== undefined && !end.causality.knew(deleted, data));
     const back = live.filter((t) => t.serverId === del.serverId || (t.simId === del.simId && (t.versions[0]?.seq ?? 0) > deletedAt));
     for (const { serverId, versions } of back) {
-      const editedSince = versions.some((v) => v.data !== null && (history.firstCommitOf(v.data) ?? -1) > deletedAt);
-      if (!editedSince) {
+      if (!versions.some((v) => v.data !== null && v.seq > deletedAt && unseenByDelete(v.data))) {
         report(
           `record ${del.simId} is live again as server item ${serverId} after ${del.deviceId}'s acknowledged delete of ${del.serverId} ` +
             `at seq ${deletedAt}, and nobody edited it since`,
