@@ -641,6 +641,7 @@ export class EasDevice {
           what,
           async (note, copy) => {
             const r = await this.face.serve(line, copy ? resent : sending);
+            for (const x of r.hubExchanges) this.history.noteAdds(x.request);
             this.trace?.(`#${this.network.exchanges} ${copy && resent !== sending ? what.replace(' (empty)', '') : what} -> ${describeReply(r)}${note ? ` (${note})` : ''}`);
             return r;
           },

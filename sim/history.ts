@@ -52,6 +52,19 @@ export class History {
    */
   private readonly tombstones = new Map<number, string>();
 
+  /** `device\nversion` -> the clientId of the add that carried it: which add made an item whose reply was lost. */
+  private readonly addsSent = new Map<string, string>();
+
+  /** A device is sending (or the server is serving) this request: its adds name their versions' items. */
+  noteAdds(request: SyncRequest): void {
+    for (const c of request.collections) for (const command of c.commands ?? []) if (command.op === 'add') this.addsSent.set(`${request.device.id}\n${command.data}`, command.clientId);
+  }
+
+  /** The clientId of the add in which `deviceId` sent version `data`, if it sent it in one. */
+  addOf(deviceId: string, data: string): string | undefined {
+    return this.addsSent.get(`${deviceId}\n${data}`);
+  }
+
   /** A device is sending a delete of `serverId`, for its user's delete of version `data`. */
   noteDelete(deviceId: string, serverId: string, data: string): void {
     this.deletes.set(`${deviceId}\n${serverId}`, data);

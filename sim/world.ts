@@ -151,6 +151,7 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
   network.beforeSend = (request) => {
     const d = devices.find((x) => x.id === request.device.id);
     if (!d) return;
+    history.noteAdds(request);
     for (const c of request.collections) {
       for (const command of c.commands ?? []) {
         if (command.op !== 'delete') continue;
