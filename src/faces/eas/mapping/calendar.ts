@@ -952,20 +952,25 @@ function parseIncoming(app: WbxmlElement): Incoming {
 
 /** Dates of all-day times the client sent: local midnight in its blob, else midnight UTC, else the day containing it. */
 class DayReader {
-  private readonly tz: ICAL.Timezone | null;
-  constructor(info: TimeZoneInfo | undefined) {
-    this.tz = info ? new ICAL.Timezone({ component: vtimezoneFromInfo(info, 'client'), tzid: 'client' }) : null;
+  /** Built on first use: most events are not all-day, and building a zone costs more than converting one. */
+  private zone: ICAL.Timezone | null | undefined;
+  constructor(private readonly info: TimeZoneInfo | undefined) {}
+
+  private get tz(): ICAL.Timezone | null {
+    this.zone ??= this.info ? new ICAL.Timezone({ component: vtimezoneFromInfo(this.info, 'client'), tzid: 'client' }) : null;
+    return this.zone;
   }
 
   /** Midnight UTC of the date `ms` falls on (`end`: the date an exclusive end closes). */
   day(ms: number, end = false): number {
-    if (this.tz) {
-      const wall = wallTimeIn(ms, this.tz);
+    const tz = this.tz;
+    if (tz) {
+      const wall = wallTimeIn(ms, tz);
       if (wall.hour === 0 && wall.minute === 0 && wall.second === 0) return Date.UTC(wall.year, wall.month - 1, wall.day);
     }
     if (ms % dayMs === 0) return ms;
-    if (!this.tz) return Math.round(ms / dayMs) * dayMs;
-    const wall = wallTimeIn(ms, this.tz);
+    if (!tz) return Math.round(ms / dayMs) * dayMs;
+    const wall = wallTimeIn(ms, tz);
     return Date.UTC(wall.year, wall.month - 1, wall.day) + (end ? dayMs : 0);
   }
 }

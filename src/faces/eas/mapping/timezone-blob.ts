@@ -587,6 +587,17 @@ export function ianaZoneForInfo(info: TimeZoneInfo, year = new Date().getUTCFull
  * without daylight saving rules may name a zone that has them), else its own.
  */
 export function rulesMeant(info: TimeZoneInfo, year = new Date().getUTCFullYear()): TimeZoneInfo {
+  // A phone sends the same blob with every event, and finding its zone tries up to every IANA zone.
+  const key = `${year} ${JSON.stringify(info)}`;
+  const known = meantByBlob.get(key);
+  if (known) return known;
   const tzid = ianaZoneForInfo(info, year);
-  return (tzid && ianaInfo(tzid, year)) || info;
+  const meant = (tzid && ianaInfo(tzid, year)) || info;
+  if (meantByBlob.size >= meantByBlobMax) meantByBlob.clear();
+  meantByBlob.set(key, meant);
+  return meant;
 }
+
+/** rulesMeant's answers, by year and blob: a few zones in use at a time, so a small bound that simply starts over. */
+const meantByBlob = new Map<string, TimeZoneInfo>();
+const meantByBlobMax = 256;
