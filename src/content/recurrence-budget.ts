@@ -38,14 +38,38 @@ export class RuleBudget {
 export const expansionStepsMax = 20_000;
 
 let current: RuleBudget | null = null;
+const weekNumbers = ICAL.Time as unknown as { _wnCache: Record<number, number> };
 /** A YEARLY rule lays out the whole year's days for its candidates: each costs ical.js about five others. */
 const yearlyCandidateSteps = 5;
-type Iterator = { rule: { freq: string }; check_contracting_rules(): boolean };
+interface Iterator {
+  rule: { freq: string; wkst: number };
+  by_data: Record<string, unknown>;
+  last: ICAL.Time;
+  check_contract_restriction(part: string, value: number | string): boolean;
+  check_contracting_rules(): boolean;
+}
 const prototype = ICAL.RecurIterator.prototype as unknown as Iterator;
-const checkContractingRules = prototype.check_contracting_rules;
+const icalDay = (ICAL.Recur as unknown as { numericDayToIcalDay(day: number): string }).numericDayToIcalDay;
+/**
+ * ical.js's own test of a candidate, in the same order, but it works out the day of the week, the week
+ * number and the day of the year only for a rule that restricts them: it computed all three for every
+ * candidate, and the week number alone made each test cost several times the rest. A restriction the
+ * rule does not have passes whatever the value, so skipping the value changes no answer.
+ */
 prototype.check_contracting_rules = function (this: Iterator) {
   current?.spend(this.rule.freq === 'YEARLY' ? yearlyCandidateSteps : 1);
-  return checkContractingRules.call(this);
+  const last = this.last;
+  const restricts = (part: string) => part in this.by_data;
+  return (
+    this.check_contract_restriction('BYSECOND', last.second) &&
+    this.check_contract_restriction('BYMINUTE', last.minute) &&
+    this.check_contract_restriction('BYHOUR', last.hour) &&
+    (!restricts('BYDAY') || this.check_contract_restriction('BYDAY', icalDay(last.dayOfWeek()))) &&
+    (!restricts('BYWEEKNO') || this.check_contract_restriction('BYWEEKNO', last.weekNumber(this.rule.wkst))) &&
+    this.check_contract_restriction('BYMONTHDAY', last.day) &&
+    this.check_contract_restriction('BYMONTH', last.month) &&
+    (!restricts('BYYEARDAY') || this.check_contract_restriction('BYYEARDAY', last.dayOfYear()))
+  );
 };
 
 // ical.js expands a zone again each time a later year is asked for, appending every transition again to
@@ -61,6 +85,9 @@ timezone._ensureCoverage = function (this: typeof timezone, year: number) {
 export function withinRuleBudget<T>(expand: () => T, budget: RuleBudget = new RuleBudget(expansionStepsMax)): T {
   const outer = current;
   current = budget;
+  // ical.js remembers the week number of every date it is asked about, for good: a fresh memory per
+  // expansion keeps it within the budget, where rules walking ever new dates would grow it without end.
+  if (outer === null) weekNumbers._wnCache = {};
   try {
     return expand();
   } finally {
