@@ -12,7 +12,8 @@
  * times the allowance of one request of its average size. A case that attacks with items may name a
  * floor, a case of normal items of the same size and shape; its notes then give the ratio of the two.
  * Each case runs on a fresh server and data directory, so one case's damage cannot spill into the next;
- * its preparation (accounts, data, payloads) is not measured. A case that runs out of time (--timeout,
+ * its preparation (accounts, data, payloads, and for a case that sends items, requests of ordinary items
+ * through the same face first: wire.ts, warmUpRequests) is not measured. A case that runs out of time (--timeout,
  * default 30 s, or 100 ms per request when that is more) or kills the server is recorded as such, and the bench goes on.
  * Flags: --timeout SECONDS, --only TEXT (cases whose "face case" contains TEXT; repeatable).
  * Figures go to stdout and bench/results/limits-latest.json.

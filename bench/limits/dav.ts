@@ -1,6 +1,6 @@
-import { hugeDuration, neverMatching, zoneFromYearOne } from './icalendar.js';
+import { hugeDuration, neverMatching, ordinaryEvent, zoneFromYearOne } from './icalendar.js';
 import { addAll } from './native.js';
-import { answered, exchange, pool, statusCounts, type LimitCase, type Target } from './wire.js';
+import { answered, exchange, pool, statusCounts, warmUpRequests, type LimitCase, type Target } from './wire.js';
 
 /**
  * CardDAV/CalDAV cases of the limits bench: costly items by PUT, PROPFIND answers that grow with the
@@ -19,11 +19,15 @@ async function fillContacts(target: Target): Promise<void> {
 
 const home = (target: Target) => `/dav/users/${encodeURIComponent(target.user)}/`;
 
+const put = (target: Target, name: string, body: string) =>
+  exchange(target, 'PUT', `${home(target)}calendar/${name}.ics`, { authorization: target.authorization, 'content-type': 'text/calendar; charset=utf-8' }, body);
+
 function putCase(name: string, items: (i: number) => string, count = 1): LimitCase {
   return {
     face: 'dav',
     case: name,
     async prepare(target) {
+      for (let i = 0; i < warmUpRequests; i++) await put(target, `ordinary-${i}`, ordinaryEvent(`ordinary-${i}`, i));
       const bodies = Array.from({ length: count }, (_, i) => items(i));
       return {
         bytes: bodies.reduce((sum, b) => sum + Buffer.byteLength(b), 0),
@@ -31,8 +35,7 @@ function putCase(name: string, items: (i: number) => string, count = 1): LimitCa
         async run() {
           const statuses: number[] = [];
           await pool(bodies, 4, async (body, i) => {
-            const res = await exchange(target, 'PUT', `${home(target)}calendar/bench-${i}.ics`, { authorization: target.authorization, 'content-type': 'text/calendar; charset=utf-8' }, body);
-            statuses.push(res.status);
+            statuses.push((await put(target, `bench-${i}`, body)).status);
           });
           return [statusCounts(statuses)];
         },

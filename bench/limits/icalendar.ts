@@ -39,3 +39,15 @@ export const neverMatching = (uid: string) => calendar(...event(uid, 'DTSTART:20
 
 /** The floor for `neverMatching`: the same event with a normal rule (ten weekly instances). */
 export const plainWeekly = (uid: string) => calendar(...event(uid, 'DTSTART:20260110T100000Z', 'DTEND:20260110T110000Z', 'RRULE:FREQ=WEEKLY;COUNT=10'));
+
+/** Ordinary events of the shapes calendars hold, for warming the server up (wire.ts, warmUpRequests). */
+export function ordinaryEvent(uid: string, i: number): string {
+  const shapes = [
+    ['DTSTART:20260110T100000Z', 'DTEND:20260110T110000Z', 'RRULE:FREQ=WEEKLY;COUNT=10'],
+    ['DTSTART:20260113T090000Z', 'DTEND:20260113T093000Z', 'RRULE:FREQ=MONTHLY;BYDAY=2TU;COUNT=12'],
+    ['DTSTART:20260105T083000Z', 'DTEND:20260105T084500Z', 'RRULE:FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;UNTIL=20261231T000000Z'],
+    ['DTSTART;VALUE=DATE:20260301', 'DTEND;VALUE=DATE:20260302', 'RRULE:FREQ=YEARLY'],
+    ['DTSTART:20260210T140000Z', 'DTEND:20260210T150000Z'],
+  ];
+  return calendar(...event(uid, ...(shapes[i % shapes.length] as string[])));
+}

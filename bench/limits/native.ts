@@ -1,9 +1,9 @@
 import { limits } from '../../src/core/limits.js';
 import { protocolVersion } from '../../src/protocol/version.js';
 import { encodeXml } from '../../src/protocol/xml.js';
-import { hugeDuration, neverMatching, plainWeekly, zoneFromYearOne } from './icalendar.js';
+import { hugeDuration, neverMatching, ordinaryEvent, plainWeekly, zoneFromYearOne } from './icalendar.js';
 import { storeBeforeTheRule } from './stored.js';
-import { answered, exchange, type Face, type LimitCase, type Target } from './wire.js';
+import { answered, exchange, warmUpRequests, type Face, type LimitCase, type Target } from './wire.js';
 
 /**
  * Native protocol cases of the limits bench, in JSON and in XML (docs/protocol.md §11): costly items
@@ -117,6 +117,8 @@ function addsCase(encoding: Encoding, name: string, items: (i: number) => string
     case: name,
     async prepare(target) {
       const collectionId = target.collections.calendar as string;
+      const ordinary = Array.from({ length: warmUpRequests * limits.itemsPerRequestMax }, (_, i) => ordinaryEvent(`ordinary-${i}`, i));
+      await addAll(target, 'bench-warm-up', collectionId, ordinary);
       const syncKey = await firstKey(target, 'bench-native', collectionId);
       const commands = Array.from({ length: count }, (_, i) => ({ op: 'add' as const, clientId: `c${i}`, data: items(i) }));
       const body = syncBody(encoding, 'bench-native', [{ collectionId, syncKey, commands }]);

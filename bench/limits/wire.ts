@@ -36,6 +36,14 @@ export interface LimitCase {
   prepare(target: Target): Promise<Step>;
 }
 
+/**
+ * Requests of ordinary items a case that sends items first makes the server serve, unmeasured, through
+ * the same face (README.md, Benchmarks): the figures are then those of a server in
+ * service. A process's first requests of a kind cost it two to three times as much while V8 compiles
+ * the code they run, and an attacker meets a server that has long been running.
+ */
+export const warmUpRequests = 5;
+
 export interface Exchange {
   status: number;
   /** Bytes of the answer's body as sent (compressed if it was). */
