@@ -36,29 +36,36 @@ async function addsBody(target: Target, deviceId: string, count: number): Promis
 }
 
 const mailboxes = 2000;
-const writerAdds = 500;
 
-export const pushCases: LimitCase[] = [
-  {
+/** One sync of `adds` contacts while an attacker holds as many long-poll mailboxes as it can open. */
+function fanOutCase(name: string, adds: number): LimitCase {
+  return {
     face: 'push',
-    case: `60 KB sync with ${mailboxes.toLocaleString('en')} long-poll mailboxes open`,
+    case: name,
     async prepare(target) {
       // The attack tries to open them all; the account's bound (pollMailboxesPerAccountMax) refuses the rest with 409.
       const statuses: number[] = [];
       await pool(Array.from({ length: mailboxes }, (_, i) => `mailbox-${i}`), 16, async (device) => void statuses.push(await openMailbox(target, device, true)));
       const opened = statuses.filter((s) => s === 200).length;
-      const body = await addsBody(target, 'bench-writer', writerAdds);
+      const body = await addsBody(target, 'bench-writer', adds);
       const before = pushTokenRows(target);
       return {
         bytes: Buffer.byteLength(body),
         async run() {
           const res = await postSync(target, 'json', body);
-          const bulk = writerAdds > limits.pushNoticesPerCommitMax ? ` (${writerAdds} changes in one commit, over pushNoticesPerCommitMax: a sync request to each mailbox instead)` : '';
+          const bulk = adds > limits.pushNoticesPerCommitMax ? ` (${adds} changes in one commit, over pushNoticesPerCommitMax: a sync request to each mailbox instead)` : '';
           return [answered(res), `${opened} mailboxes opened, ${mailboxes - opened} refused with 409`, `${(pushTokenRows(target) - before).toLocaleString('en')} push_tokens rows written${bulk}`];
         },
       };
     },
-  },
+  };
+}
+
+export const pushCases: LimitCase[] = [
+  // The finding's own size; over itemsPerRequestMax, so refused before any work.
+  fanOutCase(`60 KB sync with ${mailboxes.toLocaleString('en')} long-poll mailboxes open`, 500),
+  // The most a request may carry, which the server does fan out.
+  fanOutCase(`sync of ${limits.itemsPerRequestMax} adds, the most a request may carry, with ${mailboxes.toLocaleString('en')} long-poll mailboxes tried`, limits.itemsPerRequestMax),
   {
     face: 'push',
     case: 'echo of 1,000 copies of a full token range',
