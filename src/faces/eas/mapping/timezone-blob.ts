@@ -130,6 +130,25 @@ export function encodeTimeZoneBlob(info: TimeZoneInfo): string {
 
 /** Decodes a client's blob; throws an Error saying what is wrong with a malformed one. */
 export function decodeTimeZoneBlob(base64: string): TimeZoneInfo {
+  const known = decodedBlobs.get(base64);
+  if (known) return known;
+  const info = Object.freeze(decodeBlob(base64));
+  if (base64.length > blobKeyLengthMax) return info;
+  if (decodedBlobs.size >= decodedBlobsMax) decodedBlobs.clear();
+  decodedBlobs.set(base64, info);
+  return info;
+}
+
+/**
+ * Blobs decoded lately: a phone sends its zone with every event. A few are in use at a time, so a small
+ * bound that starts over; only blobs of their usual length (172 bytes in base64, 232 characters, and a
+ * little room for line breaks) are kept, so padding cannot make the memory large.
+ */
+const blobKeyLengthMax = 256;
+const decodedBlobs = new Map<string, TimeZoneInfo>();
+const decodedBlobsMax = 256;
+
+function decodeBlob(base64: string): TimeZoneInfo {
   const compact = base64.replace(/\s+/g, '');
   if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/.test(compact)) {
     throw new Error('Timezone is not valid base64');
@@ -587,17 +606,14 @@ export function ianaZoneForInfo(info: TimeZoneInfo, year = new Date().getUTCFull
  * without daylight saving rules may name a zone that has them), else its own.
  */
 export function rulesMeant(info: TimeZoneInfo, year = new Date().getUTCFullYear()): TimeZoneInfo {
-  // A phone sends the same blob with every event, and finding its zone tries up to every IANA zone.
-  const key = `${year} ${JSON.stringify(info)}`;
-  const known = meantByBlob.get(key);
-  if (known) return known;
+  // A phone sends the same blob with every event (decodeTimeZoneBlob gives the same object for it), and
+  // finding its zone tries up to every IANA zone.
+  const known = meantByInfo.get(info);
+  if (known?.year === year) return known.meant;
   const tzid = ianaZoneForInfo(info, year);
   const meant = (tzid && ianaInfo(tzid, year)) || info;
-  if (meantByBlob.size >= meantByBlobMax) meantByBlob.clear();
-  meantByBlob.set(key, meant);
+  meantByInfo.set(info, { year, meant });
   return meant;
 }
 
-/** rulesMeant's answers, by year and blob: a few zones in use at a time, so a small bound that simply starts over. */
-const meantByBlob = new Map<string, TimeZoneInfo>();
-const meantByBlobMax = 256;
+const meantByInfo = new WeakMap<TimeZoneInfo, { year: number; meant: TimeZoneInfo }>();
