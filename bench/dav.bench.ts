@@ -18,7 +18,7 @@
  * server is measured as it runs in use, warm.
  *
  * `--rss N` instead measures what one PROPFIND Depth:1 getetag and one complete sync-collection of N
- * contacts add to each server's peak RSS (docs/benchmarks.md). Other flags: --contacts N, --events N,
+ * contacts add to each server's peak RSS (docs/operations.md, "DAV benchmark"). Other flags: --contacts N, --events N,
  * --servers syncpoint,cyrus,radicale, and --phases calendar-query,PROPFIND (only the phases whose name
  * holds one of these words, and the PUT of the contacts when one of them reads contacts).
  *
