@@ -2,11 +2,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RuleBudget } from '../../content/recurrence-budget.js';
 import { limits } from '../../core/limits.js';
-import { freeBusy, merged } from './free-busy.js';
+import type { Range } from './time-range.js';
+import { FreeBusy, merged } from './free-busy.js';
 
 const ms = (s: string) => Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8), +s.slice(9, 11), +s.slice(11, 13), +s.slice(13, 15));
 const event = (lines: string[]) => `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:e\r\nDTSTAMP:20260101T000000Z\r\n${lines.map((l) => `${l}\r\n`).join('')}END:VEVENT\r\nEND:VCALENDAR\r\n`;
 const periods = (text: string) => [...text.replace(/\r\n /g, '').matchAll(/FREEBUSY;FBTYPE=([A-Z-]+):([^\r\n]+)/g)].map((m) => `${m[1]} ${m[2]}`);
+/** The answer for `items`, added one by one as the route does. */
+function freeBusy(items: string[], range: Range, budget: RuleBudget, nowMs: number): string {
+  const busy = new FreeBusy(range, budget);
+  for (const data of items) busy.add(data);
+  return busy.text(nowMs);
+}
 const day = { startMs: ms('20260301T000000Z'), endMs: ms('20260302T000000Z') };
 
 test('merged joins overlapping and touching periods, and keeps the others apart', () => {

@@ -11,59 +11,72 @@ import { eventEnd, forEachInstance, seriesOf, timingOf, type Range } from './tim
  */
 type FbType = 'BUSY' | 'BUSY-TENTATIVE';
 
-export function freeBusy(items: Iterable<string>, range: Range, budget: RuleBudget, nowMs: number): string {
-  const busy: Record<FbType, Array<[number, number]>> = { BUSY: [], 'BUSY-TENTATIVE': [] };
-  const add = (type: FbType, start: number, end: number) => {
-    const s = Math.max(start, range.startMs);
-    const e = Math.min(end, range.endMs);
-    if (e > s) busy[type].push([s, e]);
-  };
-  for (const data of items) {
+export class FreeBusy {
+  private readonly busy: Record<FbType, Array<[number, number]>> = { BUSY: [], 'BUSY-TENTATIVE': [] };
+
+  /** Events are added one at a time as they are read, so a calendar is never held whole (routes.ts, freeBusyReport). */
+  constructor(
+    private readonly range: Range,
+    private readonly budget: RuleBudget,
+  ) {}
+
+  /** The busy time of one calendar item (an event series with its overrides); unreadable data adds none. */
+  add(data: string): void {
     let calendar: ICAL.Component;
     try {
       calendar = new ICAL.Component(ICAL.parse(data) as unknown[]);
     } catch {
-      continue;
+      return;
     }
-    let walked = range.startMs;
+    let walked = this.range.startMs;
     let result: 'done' | 'exhausted';
     try {
       result = withinRuleBudget(() => {
         const { master, overrides, overridden } = seriesOf(calendar, 'vevent');
-        return forEachInstance(master, overrides, overridden, budget, range.endMs, ({ component, start }) => {
+        return forEachInstance(master, overrides, overridden, this.budget, this.range.endMs, ({ component, start }) => {
           const t = timingOf(component, start);
           if (t.start === undefined) return true;
           if (component === master) walked = Math.max(walked, t.start);
           const transparent = String(component.getFirstPropertyValue('transp') ?? '').toUpperCase() === 'TRANSPARENT';
           const status = String(component.getFirstPropertyValue('status') ?? '').toUpperCase();
-          if (!transparent && status !== 'CANCELLED') add(status === 'TENTATIVE' ? 'BUSY-TENTATIVE' : 'BUSY', t.start, eventEnd({ ...t, start: t.start }));
+          if (!transparent && status !== 'CANCELLED') this.period(status === 'TENTATIVE' ? 'BUSY-TENTATIVE' : 'BUSY', t.start, eventEnd({ ...t, start: t.start }));
           return true;
         });
-      }, budget);
+      }, this.budget);
     } catch (err) {
       if (!(err instanceof RuleBudgetExceeded)) throw err;
       result = 'exhausted';
     }
-    if (result === 'exhausted') add('BUSY', walked, range.endMs);
+    if (result === 'exhausted') this.period('BUSY', walked, this.range.endMs);
   }
-  const utc = (ms: number) => ICAL.Time.fromJSDate(new Date(ms), true);
-  const calendar = new ICAL.Component('vcalendar');
-  calendar.addPropertyWithValue('version', '2.0');
-  calendar.addPropertyWithValue('prodid', '-//Syncpoint//free-busy//EN');
-  const vfreebusy = new ICAL.Component('vfreebusy');
-  vfreebusy.addPropertyWithValue('dtstamp', utc(nowMs));
-  vfreebusy.addPropertyWithValue('dtstart', utc(range.startMs));
-  vfreebusy.addPropertyWithValue('dtend', utc(range.endMs));
-  for (const type of ['BUSY', 'BUSY-TENTATIVE'] as const) {
-    for (const [s, e] of merged(busy[type])) {
-      const p = new ICAL.Property('freebusy');
-      p.setParameter('fbtype', type);
-      p.setValue(ICAL.Period.fromData({ start: utc(s), end: utc(e), duration: undefined as unknown as ICAL.Duration }));
-      vfreebusy.addProperty(p);
+
+  /** The VCALENDAR answer: one VFREEBUSY, stamped `nowMs`. */
+  text(nowMs: number): string {
+    const utc = (ms: number) => ICAL.Time.fromJSDate(new Date(ms), true);
+    const calendar = new ICAL.Component('vcalendar');
+    calendar.addPropertyWithValue('version', '2.0');
+    calendar.addPropertyWithValue('prodid', '-//Syncpoint//free-busy//EN');
+    const vfreebusy = new ICAL.Component('vfreebusy');
+    vfreebusy.addPropertyWithValue('dtstamp', utc(nowMs));
+    vfreebusy.addPropertyWithValue('dtstart', utc(this.range.startMs));
+    vfreebusy.addPropertyWithValue('dtend', utc(this.range.endMs));
+    for (const type of ['BUSY', 'BUSY-TENTATIVE'] as const) {
+      for (const [s, e] of merged(this.busy[type])) {
+        const p = new ICAL.Property('freebusy');
+        p.setParameter('fbtype', type);
+        p.setValue(ICAL.Period.fromData({ start: utc(s), end: utc(e), duration: undefined as unknown as ICAL.Duration }));
+        vfreebusy.addProperty(p);
+      }
     }
+    calendar.addSubcomponent(vfreebusy);
+    return calendar.toString();
   }
-  calendar.addSubcomponent(vfreebusy);
-  return calendar.toString();
+
+  private period(type: FbType, start: number, end: number): void {
+    const s = Math.max(start, this.range.startMs);
+    const e = Math.min(end, this.range.endMs);
+    if (e > s) this.busy[type].push([s, e]);
+  }
 }
 
 /** Periods sorted and joined where they overlap or touch. */

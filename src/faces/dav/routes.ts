@@ -13,7 +13,7 @@ import { readBody } from '../../server/http.js';
 import { readCalendarData, type CalendarDataTransform } from './calendar-data.js';
 import { deleteCollection } from './collection-delete.js';
 import { FilterError, indexedRange, matchesCalendar, matchesCard, readCalendarQuery, readCardQuery } from './filters.js';
-import { freeBusy } from './free-busy.js';
+import { FreeBusy } from './free-busy.js';
 import { allowedMethods, allowHeader } from './methods.js';
 import { ReadBudget, readTimeRange } from './time-range.js';
 import { dav, element, errorBody, href, hrefAsSent, Multistatus, ns, propstat, responseTemplate, statusResponse, xmlDocument, type PropName } from './multistatus.js';
@@ -724,17 +724,18 @@ async function freeBusyReport(r: Request, c: CollectionRow, body: XmlElement): P
   const range = readTimeRange(rangeEl, ns.caldav);
   if (c.kind === 'contacts') throw new DavError(403, 'free-busy-query does not apply to an address book', { ns: ns.dav, name: 'supported-report' });
   // The indexed span narrows the events read to those whose series meets the range (filters.ts indexedRange).
-  const events: string[] = [];
   const budget = new ReadBudget();
+  const busy = new FreeBusy(range, budget);
+  let read = 0;
   pages: for await (const page of r.hub.members(r.principal.accountId, c.id, { withData: true, timeRange: range })) {
     for (const m of page) {
-      if (events.length >= limits.davMembersMax) break pages;
+      if (read++ >= limits.davMembersMax) break pages;
       if (m.item.data === null) continue;
       budget.read(m.item.data.length);
-      events.push(m.item.data);
+      busy.add(m.item.data);
     }
   }
-  const text = freeBusy(events, range, budget, r.hub.now());
+  const text = busy.text(r.hub.now());
   r.res.writeHead(200, { 'content-type': 'text/calendar; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   r.res.end(text);
 }
