@@ -23,11 +23,13 @@ export const collectionListSchema = z.object({ collections: z.array(collectionSc
 export type CollectionList = z.infer<typeof collectionListSchema>;
 
 /**
- * `name` is the account-unique handle used by the CLI and in URLs: letters, digits, '.', '-' and '_'
- * (DAV clients name new collections with UUIDs, upper-case ones included).
+ * `name` is the account-unique handle of a collection, used by the CLI and, percent-encoded, as its path
+ * segment in DAV URLs: 1 to 128 characters, none of them "/" or a character § Names forbids, and not "."
+ * or ".." (a URL reads those as path steps). DAV clients name new collections with UUIDs, or after what
+ * the user typed, spaces and accents included (docs/protocol.md §3).
  */
-export const collectionNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-export const collectionNameRule = 'collection names are letters, digits, ".", "_" and "-" (up to 64), starting with a letter or digit';
+export const collectionNamePattern = /^(?!\.\.?$)[^/\u0000-\u001f\u007f-\u009f\ufffe\uffff\ud800-\udfff]{1,128}$/u;
+export const collectionNameRule = 'collection names are 1 to 128 characters, without "/" or control characters, and not "." or ".."';
 
 export const createCollectionSchema = z.object({
   name: z.string().regex(collectionNamePattern, collectionNameRule),

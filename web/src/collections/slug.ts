@@ -1,6 +1,6 @@
 /**
- * The collection `name` (the handle in URLs and the CLI, `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`) made
- * from its display name: "Família & Friends" → "familia-friends"; `-2`, `-3`… when it is taken.
+ * The collection `name` (the handle in DAV URLs and the CLI) the web app makes from a display name,
+ * tidy enough to type in a URL or a shell: "Família & Friends" → "familia-friends"; `-2`, `-3`… when it is taken.
  */
 export function slugFor(displayName: string, fallback: string, taken: ReadonlySet<string>): string {
   const base =
