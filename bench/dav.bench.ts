@@ -34,7 +34,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { seededRandom } from '../sim/random.js';
-import { createAccount, freePort, rssKiB, startServer, stopServer } from './server-process.js';
+import { createAccount, freePort, rssKiB, startRadicale as startRadicaleProcess, startServer, stopServer, waitForHttp } from './server-process.js';
 
 const flag = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -149,18 +149,6 @@ async function syncAll(mode: Mode, url: string, token: string, prop?: string): P
   throw new Error('sync-collection never finished');
 }
 
-async function waitForHttp(base: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      await fetch(base);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`${base} never answered`);
-}
-
 async function startSyncpoint(dir: string): Promise<Server> {
   createAccount(dir, account);
   const port = await freePort();
@@ -179,12 +167,7 @@ async function startSyncpoint(dir: string): Promise<Server> {
 }
 
 async function startRadicale(dir: string): Promise<Server> {
-  const port = await freePort();
-  const config = join(dir, 'radicale.conf');
-  writeFileSync(config, `[server]\nhosts = 127.0.0.1:${port}\nmax_content_length = 100000000\n[auth]\ntype = none\n[storage]\nfilesystem_folder = ${join(dir, 'collections')}\n[logging]\nlevel = warning\n`);
-  const child = spawn('/usr/bin/python3', ['-m', 'radicale', '--config', config], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(base);
+  const { base, child } = await startRadicaleProcess(dir);
   return {
     name: 'Radicale',
     child,
