@@ -108,6 +108,7 @@ export function render(who: Identity, versions: Versions): string {
   const n = Number(who.simId.slice(1));
   const day = String((n % 28) + 1).padStart(2, '0');
   if (who.kind === 'tasks') {
+    // Every other task repeats monthly, six times (a recurring VTODO needs a DTSTART).
     return crlf([
       'BEGIN:VCALENDAR',
       'VERSION:2.0',
@@ -116,6 +117,7 @@ export function render(who: Identity, versions: Versions): string {
       `UID:${who.uid}`,
       `X-SIM-ID:${who.simId}`,
       'DTSTAMP:20260101T000000Z',
+      ...(n % 2 === 0 ? [`DTSTART:202602${day}T090000Z`, 'RRULE:FREQ=MONTHLY;COUNT=6'] : []),
       `DUE:202602${day}T170000Z`,
       `SUMMARY:Task ${who.simId}`,
       ...edits,
