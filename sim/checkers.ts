@@ -127,11 +127,9 @@ function noDuplicates(end: EndState, history: History, report: Report): void {
   }
   for (const [simId, serverIds] of bySimId) {
     if (serverIds.length < 2) continue;
-    const madeWith = serverIds.map((serverId) => {
-      const versions = history.versionsOf(serverId);
-      const lastDelete = versions.reduce((at, v) => (v.data === null ? v.seq : at), 0);
-      return versions.find((v) => v.data !== null && v.seq > lastDelete);
-    });
+    // An item deleted and made again under its DAV name is what was written since its last delete.
+    const lastDelete = (serverId: string) => history.versionsOf(serverId).reduce((at, v) => (v.data === null ? v.seq : at), 0);
+    const madeWith = serverIds.map((serverId) => history.versionsOf(serverId).find((v) => v.data !== null && v.seq > lastDelete(serverId)));
     const reuploaded = serverIds.filter((_, i) => {
       const made = madeWith[i];
       return made?.data == null || made.originDevice === null || history.firstCommitOf(made.data) !== made.seq;
@@ -139,7 +137,7 @@ function noDuplicates(end: EndState, history: History, report: Report): void {
     const addsOf = (serverId: string, i: number) => {
       const made = madeWith[i];
       const carried = made?.data != null && made.originDevice !== null ? history.addOf(made.originDevice, made.data) : undefined;
-      const told = history.acks.filter((a) => a.op === 'add' && a.serverId === serverId).map((a) => `${a.deviceId}/${a.clientId}`);
+      const told = history.acks.filter((a) => a.op === 'add' && a.serverId === serverId && (a.seq ?? 0) > lastDelete(serverId)).map((a) => `${a.deviceId}/${a.clientId}`);
       return new Set([...told, ...(carried !== undefined ? [`${made?.originDevice}/${carried}`] : [])]);
     };
     const adds = serverIds.map(addsOf);
