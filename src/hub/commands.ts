@@ -87,7 +87,7 @@ export async function applyClientCommands(
           ? { op: 'change' as const, serverId: command.serverId, dataEtag: dataEtag as string }
           : { op: 'delete' as const, serverId: command.serverId };
     const recorded = retried || key.op === 'add' ? record.same(key) : undefined;
-    const ledgered = recorded === undefined && command.op === 'add' ? await ledgerAnswer(ctx, command.clientId, dataEtag as string) : undefined;
+    const ledgered = recorded === undefined && command.op === 'add' ? await ledgerAnswer(ctx, command.clientId, dataEtag as string, retried) : undefined;
     const outcome: RecordedResult =
       recorded ??
       ledgered ??
@@ -196,12 +196,19 @@ async function matchingSeq(ctx: CommandContext, serverId: string, dataEtag: stri
  * a version written since by another device counts as concurrent, not as seen (docs/protocol.md §5.3).
  * An Add that lost to the twin it matched is answered `conflict` again: its version was never stored.
  */
-async function ledgerAnswer(ctx: CommandContext, clientId: string, dataEtag: string): Promise<RecordedResult | undefined> {
+/**
+ * The answer the add ledger holds for an add sent before. One exception: an item this device itself
+ * deleted, sent again as an add in a new exchange (not a retry, so no late copy). The device cannot be
+ * adding what it deleted; the delete was a withdrawal (withdrawLeftOutAdds) of an add its retry had only
+ * left out, as a phone does when its batch is full, and the add is made again (sim seed 10205956).
+ */
+async function ledgerAnswer(ctx: CommandContext, clientId: string, dataEtag: string, retried: boolean): Promise<RecordedResult | undefined> {
   const found = await ctx.tx.findLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, clientId, dataEtag);
   if (found === undefined) return undefined;
   const base = { op: 'add' as const, clientId, serverId: found.itemId, dataEtag };
   if (found.lost) return { ...base, status: 'conflict', etag: dataEtag, message: 'this add lost to the version the item held; it is kept as a conflict record' };
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, found.itemId);
+  if (!retried && item && item.deletedAt !== null && item.originDevice === ctx.deviceId) return undefined;
   return { ...base, status: 'ok', ...(item && item.deletedAt === null ? { etag: dataEtag } : {}) };
 }
 

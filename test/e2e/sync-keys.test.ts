@@ -230,6 +230,29 @@ test('previous key: an add the retry leaves out is withdrawn, unless another dev
   assert.deepEqual((await other.sync(contacts)).commands, []);
 });
 
+test('previous key: an add the retry left out only for room, sent in the next exchange, is made again', async () => {
+  const { authorization, contacts, device } = await setup();
+  const phone = device('phone');
+  const other = device('other');
+  await phone.pull(contacts);
+  await other.pull(contacts);
+  const key = phone.key(contacts);
+  const card = vcard('uid-later', 'Left out of the retry');
+  const lost = await syncOnce(server, authorization, phone.id, { collectionId: contacts, syncKey: key, commands: [add('later', card)] });
+  okResults(lost, 1);
+  const first = lost.results[0]?.serverId as string;
+  // The answer is lost; the retry is full of other edits and leaves the add for the next exchange.
+  const retry = await syncOnce(server, authorization, phone.id, { collectionId: contacts, syncKey: key });
+  const next = await syncOnce(server, authorization, phone.id, { collectionId: contacts, syncKey: retry.syncKey, commands: [add('later', card)] });
+  okResults(next, 1);
+  const made = next.results[0];
+  assert.ok(made?.etag !== undefined && made.serverId !== undefined, `the add is stored, not answered as deleted: ${JSON.stringify(next.results)}`);
+  assert.ok(!next.commands.some((c) => c.op === 'delete' && c.serverId === made.serverId), 'the phone is not told to delete what it just added');
+  await other.sync(contacts);
+  assert.deepEqual(names(other, contacts), ['Left out of the retry']);
+  assert.notEqual(made.serverId, first, 'the withdrawn item stays deleted; the add made a new one');
+});
+
 test('previous key: a retry carrying an edited version of a command applies it as new', async () => {
   const { authorization, contacts, device } = await setup();
   const a = device('phone-a');
