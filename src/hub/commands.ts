@@ -379,8 +379,12 @@ async function deleteItem(ctx: CommandContext, serverId: string, madeFrom?: stri
   // Deleting what is already deleted (elsewhere: Fig. 8 block 802, or here) is done: the wish holds.
   if (recover('DELETED', pending).kind === 'dropDeleted' || item.deletedAt !== null) return { ...base, status: 'ok' };
   // A delete of another version than the current one (one the device never had, as during an initial
-  // sync) is concurrent with it, as the edit of one is.
-  if (pending === 'UPDATE' || (madeFrom !== undefined && madeFrom !== item.etag)) {
+  // sync) is concurrent with it, as the edit of one is. So is a delete naming no version (an ActiveSync
+  // Delete) of an item the hub has no record of sending this device, as during an initial sync or after
+  // a replay narrowed the answer that carried it, when the item was edited after it was made: the device
+  // may hold any of its versions (sim seed 10401390).
+  const heldUnknown = pending === 'ADD' && madeFrom === undefined && item.seq !== item.createdSeq;
+  if (pending === 'UPDATE' || heldUnknown || (madeFrom !== undefined && madeFrom !== item.etag)) {
     // Edited elsewhere since this device last synced, and deleted here: priority decides.
     const winner = resolveByPriority(
       { deviceId: ctx.deviceId, priority: ctx.priorities.get(ctx.deviceId) },

@@ -46,6 +46,23 @@ test('Fig. 8 pending DELETE: the record is dropped, and the edit is kept as a co
   assert.equal(kept?.lostBy, 'b');
 });
 
+test('a delete naming no version, of an item edited elsewhere while the deleter was still in its initial sync, keeps the edit as a conflict record', async () => {
+  const { authorization, contacts, a, xId } = await twoDevicesHoldingX();
+  await a.sync(contacts, { commands: [add('y', card('uy', 'Y'))] });
+  // c starts its initial sync one item per window, and gets X in the first window.
+  const c = await syncOnce(server, authorization, 'c', { collectionId: contacts, syncKey: 0, windowSize: 1 });
+  assert.ok(c.moreAvailable, 'the initial sync is not over');
+  assert.deepEqual(c.commands.map((x) => x.serverId), [xId]);
+  // a edits X; c, still in its initial sync, deletes X without naming the version it holds.
+  await a.sync(contacts, { commands: [change(xId, card('ux', 'X edited on a'))] });
+  const r = await syncOnce(server, authorization, 'c', { collectionId: contacts, syncKey: c.syncKey, windowSize: 1, commands: [del(xId)] });
+  const kept = await conflicts(authorization);
+  assert.ok(
+    r.results[0]?.status === 'conflict' || kept.some((k) => k.itemId === xId && k.data === card('ux', 'X edited on a')),
+    `the edit c never saw is kept: ${JSON.stringify({ result: r.results[0], kept })}`,
+  );
+});
+
 test('Fig. 8 the device DELETED it: its pending update is dropped and the record is deleted (the deleter ranks first)', async () => {
   const { authorization, contacts, a, b, xId } = await twoDevicesHoldingX();
   await b.sync(contacts, { commands: [change(xId, card('ux', 'X edited on b'))] });
