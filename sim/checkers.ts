@@ -201,7 +201,7 @@ function deletesStayDeleted(end: EndState, history: History, report: Report): vo
       if (!versions.some((v) => v.data !== null && v.seq > deletedAt && unseenByDelete(v.data))) {
         report(
           `record ${del.simId} is live again as server item ${serverId} after ${del.deviceId}'s acknowledged delete of ${del.serverId} ` +
-            `at seq ${deletedAt}, and nobody edited it since`,
+            `at seq ${deletedAt}, and it holds no edit that delete had not seen`,
         );
       }
     }
