@@ -195,12 +195,10 @@ async function matchingSeq(ctx: CommandContext, serverId: string, dataEtag: stri
  * device holds, and an edit or delete it made of it while the Add was unanswered names it (§4.1), so
  * a version written since by another device counts as concurrent, not as seen (docs/protocol.md §5.3).
  * An Add that lost to the twin it matched is answered `conflict` again: its version was never stored.
- */
-/**
- * The answer the add ledger holds for an add sent before. One exception: an item this device itself
- * deleted, sent again as an add in a new exchange (not a retry, so no late copy). The device cannot be
- * adding what it deleted; the delete was a withdrawal (withdrawLeftOutAdds) of an add its retry had only
- * left out, as a phone does when its batch is full, and the add is made again (sim seed 10205956).
+ * One exception: an item this device itself deleted, sent again as an add in a new exchange (not a
+ * retry, so no late copy). The device cannot be adding what it deleted: the delete was the withdrawal
+ * (withdrawLeftOutAdds) of an add its retry had only left out, as a phone does when its batch is full,
+ * and the add is made again (sim seed 10205956).
  */
 async function ledgerAnswer(ctx: CommandContext, clientId: string, dataEtag: string, retried: boolean): Promise<RecordedResult | undefined> {
   const found = await ctx.tx.findLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, clientId, dataEtag);
