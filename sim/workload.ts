@@ -159,6 +159,9 @@ export function render(who: Identity, versions: Versions): string {
   ]);
 }
 
+/** The key under which causality also files a delete by the server item it was of (world.ts reads it when the local row changed). */
+export const serverKey = (serverId: string) => `@${serverId}`;
+
 const line = (name: string) => new RegExp(`^${name}:(.*)\\r$`, 'm');
 const properties = {
   'X-SIM-ID': line('X-SIM-ID'),
@@ -260,6 +263,9 @@ export class Workload {
         const item = this.rng.pick(items);
         this.trace?.(`${device.id} user: delete ${describeVersion(item.data)} (local ${item.localId}, server item ${item.serverId ?? 'none yet'})`);
         this.causality.recordDelete(device.id, item.localId, item.data);
+        // The replica may move the pending delete onto another local row that answers to the same server
+        // item (its own add of the record, answered after the user deleted the copy it had received).
+        if (item.serverId !== null) this.causality.recordDelete(device.id, serverKey(item.serverId), item.data);
         device.replica.transaction((tx) => recordLocalDelete(tx, c, item.localId));
         return;
       }

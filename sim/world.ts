@@ -16,7 +16,7 @@ import { SimPush } from './push.js';
 import { Rng } from './random.js';
 import { SimServer } from './server.js';
 import type { Trace } from './trace.js';
-import { Workload, type Kind, type SimCollection, type UserDevice } from './workload.js';
+import { serverKey, Workload, type Kind, type SimCollection, type UserDevice } from './workload.js';
 
 /**
  * A world built from a seed: one account on a real hub with three collections (contacts, calendar,
@@ -156,7 +156,7 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
       for (const command of c.commands ?? []) {
         if (command.op !== 'delete') continue;
         const localId = d.replica.transaction((tx) => tx.byServerId(c.collectionId, command.serverId)?.localId);
-        const deleted = localId === undefined ? undefined : causality.deletedVersion(d.id, localId);
+        const deleted = (localId === undefined ? undefined : causality.deletedVersion(d.id, localId)) ?? causality.deletedVersion(d.id, serverKey(command.serverId));
         if (deleted !== undefined) history.noteDelete(d.id, command.serverId, deleted);
       }
     }
