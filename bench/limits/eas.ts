@@ -46,14 +46,18 @@ const plainWeeklyEvent = (i: number) => [
   cal('Recurrence', cal('Type', '1'), cal('Occurrences', '10'), cal('DayOfWeek', '64')),
 ];
 
-/** Ordinary events for warming the server up (wire.ts): weekly, the second Tuesday of each month, every weekday, single. */
+/**
+ * Ordinary events for warming the server up (wire.ts), the shapes of icalendar.ts's ordinaryEvent: weekly,
+ * the second Tuesday of each month, every weekday, a yearly date (a birthday), single.
+ */
 const ordinaryEvent = (i: number) => {
   const recurrence = [
     [cal('Type', '1'), cal('Occurrences', '10'), cal('DayOfWeek', '64')],
     [cal('Type', '3'), cal('Occurrences', '12'), cal('WeekOfMonth', '2'), cal('DayOfWeek', '4')],
     [cal('Type', '1'), cal('Until', '20261231T000000Z'), cal('DayOfWeek', '62')],
+    [cal('Type', '5'), cal('MonthOfYear', '3'), cal('DayOfMonth', '1')],
     undefined,
-  ][i % 4];
+  ][i % 5];
   return [
     cal('Timezone', utcZone),
     cal('StartTime', '20260113T090000Z'),
