@@ -17,7 +17,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAccount, freePort, repoRoot, startRadicale, startServer, stopServer } from './server-process.js';
+import { createAccount, freePort, startRadicale, startServer, stopServer, writeResults } from './server-process.js';
 
 const option = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -153,10 +153,7 @@ async function main(): Promise<void> {
     const sum = (key: 'passed' | 'failed') => mine.reduce((n, r) => n + r[key], 0);
     console.log(`${server}: ${sum('passed')} passed, ${sum('failed')} failed${mine.some((r) => r.failures.length) ? `; failed: ${mine.flatMap((r) => r.failures).join(', ')}` : ''}`);
   }
-  const out = join(repoRoot, 'bench/results/client-suites-latest.json');
-  mkdirSync(join(repoRoot, 'bench/results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ node: process.version, rows }, null, 2)}\n`);
-  console.log(`written to ${out}`);
+  console.log(`written to ${writeResults('client-suites', { rows })}`);
 }
 
 await main();

@@ -34,7 +34,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { seededRandom } from '../sim/random.js';
-import { createAccount, freePort, rssKiB, startRadicale as startRadicaleProcess, startServer, stopServer, waitForHttp } from './server-process.js';
+import { createAccount, freePort, rssKiB, startRadicale as startRadicaleProcess, startServer, stopServer, waitForHttp, writeResults } from './server-process.js';
 
 const flag = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -433,6 +433,7 @@ async function startAll(work: string): Promise<Server[]> {
 }
 
 const mib = (kib: number) => (kib / 1024).toFixed(1);
+const command = `npm run bench:dav${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
 
 async function compare(servers: Server[]): Promise<void> {
   for (const s of servers) await makeCollections(s);
@@ -463,16 +464,25 @@ async function compare(servers: Server[]): Promise<void> {
   console.log(`ratio = Syncpoint ÷ the other server (below 1: Syncpoint is faster)\n`);
   const head = ['phase'.padEnd(40), 'connections'.padEnd(12), ...names.map((n) => n.padStart(10)), ...others.map((n) => `÷${n}`.padStart(11))].join('');
   console.log(head);
+  const rows: { phase: string; connections: Mode; medianMs: Record<string, number>; ratio: Record<string, number> }[] = [];
   for (const phase of phases) {
     for (const mode of phase.modes) {
       const ms = names.map((n) => median(times.get(`${phase.name}|${mode}|${n}`) ?? [Number.NaN]));
       const ours = ms[0] as number;
-      const ratios = ms.slice(1).map((m) => (ours / m).toFixed(2).padStart(11));
-      console.log([phase.name.padEnd(40), mode.padEnd(12), ...ms.map((m) => m.toFixed(1).padStart(10)), ...ratios].join(''));
+      const ratios = ms.slice(1).map((m) => ours / m);
+      console.log([phase.name.padEnd(40), mode.padEnd(12), ...ms.map((m) => m.toFixed(1).padStart(10)), ...ratios.map((r) => r.toFixed(2).padStart(11))].join(''));
+      rows.push({
+        phase: phase.name,
+        connections: mode,
+        medianMs: Object.fromEntries(names.map((n, i) => [n, Number((ms[i] as number).toFixed(1))])),
+        ratio: Object.fromEntries(others.map((n, i) => [n, Number((ratios[i] as number).toFixed(2))])),
+      });
     }
   }
   if (queryMatches.size > 0) console.log(`\ncalendar-query matches: ${names.map((n) => `${n} ${queryMatches.get(n)}`).join(', ')}`);
   console.log(`peak RSS: ${servers.map((s) => `${s.name} ${mib(s.peakKiB())} MiB`).join(', ')}${names.includes('Cyrus') ? ' (Cyrus: summed over its httpd processes)' : ''}`);
+  const peakRssMiB = Object.fromEntries(servers.map((s) => [s.name, Number(mib(s.peakKiB()))]));
+  console.log(`written to ${writeResults('dav', { command, contacts: contactsTotal, events: eventsTotal, samples: runs, rows, calendarQueryMatches: Object.fromEntries(queryMatches), peakRssMiB })}`);
 }
 
 /** What one PROPFIND and one complete sync of `contactsTotal` contacts add to each server's peak RSS. */
@@ -487,6 +497,7 @@ async function rssGrowth(servers: Server[], work: string): Promise<void> {
   }
   console.log(`\nPeak RSS (MiB) around reads of ${contactsTotal} contacts${ours ? ' (Syncpoint restarted after the PUTs)' : ''}:`);
   console.log(['server'.padEnd(12), 'before'.padStart(10), 'PROPFIND'.padStart(10), 'sync'.padStart(10), 'sync+data'.padStart(10), 'growth'.padStart(10), 'requests'.padStart(10)].join(''));
+  const rows: { server: string; beforeMiB: number; propfindMiB: number; syncMiB: number; syncWithDataMiB: number; growthMiB: number; syncRequests: number; syncWithDataRequests: number }[] = [];
   for (const s of servers) {
     await dav('kept-alive', 'PROPFIND', s.contacts, propfindBody, { depth: '0' });
     const before = s.peakKiB();
@@ -501,8 +512,11 @@ async function rssGrowth(servers: Server[], work: string): Promise<void> {
     console.log(
       [s.name.padEnd(12), mib(before).padStart(10), mib(afterPropfind).padStart(10), mib(afterSync).padStart(10), mib(afterData).padStart(10), `+${mib(afterData - before)}`.padStart(10), `${sync.requests}/${full.requests}`.padStart(10)].join(''),
     );
+    const m = (kib: number) => Number(mib(kib));
+    rows.push({ server: s.name, beforeMiB: m(before), propfindMiB: m(afterPropfind), syncMiB: m(afterSync), syncWithDataMiB: m(afterData), growthMiB: m(afterData - before), syncRequests: sync.requests, syncWithDataRequests: full.requests });
   }
   console.log('(requests: sync-collection requests for the whole sync, etags only / with address-data)');
+  console.log(`written to ${writeResults('dav-rss', { command, contacts: contactsTotal, rows })}`);
 }
 
 async function main() {

@@ -12,7 +12,7 @@
  * Figures go to stdout and bench/results/eas-latest.json; nothing is asserted about speed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,7 +22,7 @@ import { child, children, namespace, text } from '../src/faces/eas/wbxml/element
 import { HttpTransport, openMemoryReplica, recordLocalPut, SyncClient } from '../src/sdk/index.js';
 import type { EasLoadCommand, EasLoadReply } from './eas-load.js';
 import { easPost, type EasTarget } from './eas-wire.js';
-import { createAccount, fileDescriptorHardLimit, freePort, repoRoot, rssKiB, startServer, stopServer } from './server-process.js';
+import { createAccount, fileDescriptorHardLimit, freePort, rssKiB, startServer, stopServer, writeResults } from './server-process.js';
 
 const flag = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -238,9 +238,7 @@ async function main() {
     console.log(`   ActiveSync ${s.eas.ms} ms (${s.eas.items} items, ${s.eas.exchanges} windows of 512, ${s.eas.bytesPerItem} bytes/item, ${s.eas.itemsPerSecond} items/s)`);
     console.log(`   native SDK ${s.native.ms} ms (${s.native.items} items, ${s.native.exchanges} exchanges, ${s.native.itemsPerSecond} items/s)  ->  ratio ${s.ratio}x`);
     console.log(`   server peak RSS ${s.serverPeakRssMiB} MiB`);
-    const resultsPath = join(repoRoot, 'bench/results/eas-latest.json');
-    mkdirSync(dirname(resultsPath), { recursive: true });
-    writeFileSync(resultsPath, `${JSON.stringify({ node: process.version, cores: cpus().length, command: `npm run bench:eas -- --pings ${pings} --contacts ${contacts}`, pings: p, initialSync: s }, null, 2)}\n`);
+    writeResults('eas', { command: `npm run bench:eas -- --pings ${pings} --contacts ${contacts}`, pings: p, initialSync: s });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

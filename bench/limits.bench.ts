@@ -20,7 +20,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ import { ProcessMeter } from './limits/process-meter.js';
 import { pushCases } from './limits/push.js';
 import { signInCases } from './limits/sign-in.js';
 import type { LimitCase, Step, Target } from './limits/wire.js';
-import { createAccount, freePort, repoRoot, startServer, stopServer } from './server-process.js';
+import { createAccount, freePort, startServer, stopServer, writeResults } from './server-process.js';
 
 const flag = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -211,10 +211,8 @@ async function main(): Promise<void> {
     }
     const over = rows.filter((r) => r.overGoal).length;
     console.log(`\n${over} of ${rows.length} cases over the goal.`);
-    const resultsPath = join(repoRoot, 'bench/results/limits-latest.json');
-    mkdirSync(dirname(resultsPath), { recursive: true });
     const command = `npm run bench:limits${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-    writeFileSync(resultsPath, `${JSON.stringify({ node: process.version, cores: cpus().length, command, caseTimeoutSeconds: timeoutMs / 1000, timeoutMsPerRequest, goal, rows }, null, 2)}\n`);
+    writeResults('limits', { command, caseTimeoutSeconds: timeoutMs / 1000, timeoutMsPerRequest, goal, rows });
   } finally {
     poller.close();
     rmSync(work, { recursive: true, force: true });

@@ -12,7 +12,7 @@
  * Figures go to stdout and bench/results/push-latest.json; nothing is asserted about speed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -23,7 +23,7 @@ import { WebSocketServer } from 'ws';
 import { protocolVersion } from '../src/protocol/version.js';
 import { HttpTransport, openMemoryReplica, recordLocalPut, SyncClient } from '../src/sdk/index.js';
 import type { LoadCommand, LoadReply } from './push-load.js';
-import { createAccount, fileDescriptorHardLimit, freePort, repoRoot, rssKiB, startServer, stopServer } from './server-process.js';
+import { createAccount, fileDescriptorHardLimit, freePort, rssKiB, startServer, stopServer, writeResults } from './server-process.js';
 
 const flag = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -254,9 +254,7 @@ async function main() {
     console.log(`   every device holds the change after median ${fan.lossy.allDevicesMedianMs} ms, worst ${fan.lossy.allDevicesMaxMs} ms; per device p50 ${fan.lossy.p50Ms} ms, p99 ${fan.lossy.p99Ms} ms`);
     console.log(`   ${fan.lossy.viaSync} of ${fan.lossy.deliveries} deliveries came through a repairing sync; ${fan.lossy.missing} missing`);
     console.log(`   server peak RSS ${fan.serverPeakRssMiB} MiB; load process ${fan.loadRssMiB} MiB`);
-    const resultsPath = join(repoRoot, 'bench/results/push-latest.json');
-    mkdirSync(dirname(resultsPath), { recursive: true });
-    writeFileSync(resultsPath, `${JSON.stringify({ node: process.version, cores: cpus().length, command: `npm run bench:push -- --connections ${connections} --devices ${fanoutDevices} --changes ${changes}`, idle, fanout: fan }, null, 2)}\n`);
+    writeResults('push', { command: `npm run bench:push -- --connections ${connections} --devices ${fanoutDevices} --changes ${changes}`, idle, fanout: fan });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

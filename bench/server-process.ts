@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +13,14 @@ export const cliPath = join(repoRoot, 'dist/src/cli/main.js');
 
 /** As run from the repository root; recorded in the results. */
 export const nodeCommand = (args: string[]) => `node ${['dist/src/cli/main.js', ...args].join(' ')}`;
+
+/** Writes a benchmark's figures to bench/results/NAME-latest.json, with the Node version and core count they were measured on; returns the path. */
+export function writeResults(name: string, figures: Record<string, unknown>): string {
+  const path = join(repoRoot, 'bench/results', `${name}-latest.json`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify({ node: process.version, cores: cpus().length, ...figures }, null, 2)}\n`);
+  return path;
+}
 
 export const accountArgs = (dataDir: string, user: string) => ['user', 'add', user, '--password-stdin', '--data', dataDir];
 
