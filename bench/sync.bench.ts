@@ -501,7 +501,7 @@ async function main(): Promise<void> {
     // Taken before the floor runs in this process, so it is the client's peak during the phases.
     const clientPeakRssKiB = process.resourceUsage().maxRSS;
 
-    // The server's database file (databaseFile() in src/server/app.ts, not imported so that this
+    // The server's database file (databaseFile() in src/server/open-store.ts, not imported so that this
     // process loads only the SDK). The server is idle; WAL lets this connection read beside it.
     const floorFigures = floor(join(dataDir, 'syncpoint.db'), collectionId);
     const serverPeakRssKiB = rssKiB(server.pid as number);

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { limits } from '../../src/core/limits.js';
-import { databaseFile } from '../../src/server/app.js';
+import { databaseFile } from '../../src/server/open-store.js';
 import { addAll, firstKey, postSync, syncBody } from './native.js';
 import { answered, exchange, pool, type LimitCase, type Target } from './wire.js';
 

@@ -1,5 +1,5 @@
 import { etagOf } from '../../src/content/etag.js';
-import { databaseFile } from '../../src/server/app.js';
+import { databaseFile } from '../../src/server/open-store.js';
 import { openDatabase } from '../../src/sqlite/open.js';
 import { exchange, type Target } from './wire.js';
 

@@ -5,17 +5,18 @@ import { loadConfig } from '../server/config.js';
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('run the sync server (embedded SQLite under --data)')
+    .description('run the sync server (embedded SQLite under --data, or PostgreSQL with --database)')
     .option('--host <host>', 'listen address (default 127.0.0.1, env SYNCPOINT_HOST)')
     .option('--port <port>', 'listen port (default 8080, env SYNCPOINT_PORT)')
     .option('--data <dir>', 'data directory (default ./data, env SYNCPOINT_DATA)')
+    .option('--database <url>', 'a postgres:// URL: store everything there instead of SQLite, so several processes can serve it (env SYNCPOINT_DATABASE)')
     .option('--config <file>', 'JSON config file (env SYNCPOINT_CONFIG)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info, env SYNCPOINT_LOG_LEVEL)')
     .option('--push-heartbeat-seconds <s>', 'seconds between push heartbeats (default 30, env SYNCPOINT_PUSH_HEARTBEAT_SECONDS)')
     .option('--public-url <url>', 'the URL clients reach the server at, for Autodiscover (default: the listening address, env SYNCPOINT_PUBLIC_URL)')
     .option('--eas-devices-max <n>', 'ActiveSync devices per account (default 100, env SYNCPOINT_EAS_DEVICES_MAX)')
     .option('--trusted-proxies <list>', 'comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed (env SYNCPOINT_TRUSTED_PROXIES)')
-    .action(async (opts: { host?: string; port?: string; data?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string; publicUrl?: string; easDevicesMax?: string; trustedProxies?: string }) => {
+    .action(async (opts: { host?: string; port?: string; data?: string; database?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string; publicUrl?: string; easDevicesMax?: string; trustedProxies?: string }) => {
       const config = loadConfig(opts, process.env);
       // Handlers go in before the server starts, so a signal during start-up also ends cleanly.
       const starting = startServer(config);
@@ -38,6 +39,6 @@ export function registerServeCommand(program: Command): void {
       process.on('SIGINT', () => stop('SIGINT'));
       const server = await starting;
       // Logs are JSON on stdout; this one line for people goes to stderr.
-      process.stderr.write(`syncpoint serving ${server.url} (data in ${config.data})\n`);
+      process.stderr.write(`syncpoint serving ${server.url} (${config.database === '' ? `data in ${config.data}` : 'on PostgreSQL'})\n`);
     });
 }

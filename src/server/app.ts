@@ -1,7 +1,5 @@
-import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { davPrefix, handleDav, wellKnown, wellKnownRedirect } from '../faces/dav/routes.js';
 import { autodiscover, autodiscoverPath } from '../faces/eas/autodiscover.js';
@@ -13,13 +11,13 @@ import { PushHub } from '../push/push-hub.js';
 import { pushPrefix, PushRoutes } from '../push/routes.js';
 import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
 import { protocolVersion } from '../protocol/version.js';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { Authenticator, type Principal } from './auth/authenticate.js';
 import { ClientAddresses } from './auth/client-address.js';
 import { Sessions } from './auth/sessions.js';
 import { PasswordThrottle } from './auth/password-throttle.js';
 import type { Config } from './config.js';
 import { send } from './http.js';
+import { openStore } from './open-store.js';
 import { realPorts } from './ports.js';
 import { passwordPath, SessionRoutes, sessionPath } from './session-routes.js';
 import { serveWebApp } from './web-app.js';
@@ -35,13 +33,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const databaseFile = (dataDir: string) => join(dataDir, 'syncpoint.db');
-
 const tombstonePurgeIntervalMs = 6 * 3600 * 1000;
 
 export async function startServer(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
-  mkdirSync(config.data, { recursive: true });
-  const store = openSqliteStore(databaseFile(config.data));
+  const { store, foreignWrites } = await openStore(config);
   const accountLimits = Object.fromEntries(accountLimitNames.map((name) => [name, config[name]])) as AccountLimits;
   const ports = { ...realPorts(log), accountLimits };
   const hub = new Hub(store, ports);
@@ -52,7 +47,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, {
     heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000),
     accountLimits,
-    foreignWrites: () => store.foreignWrites(),
+    foreignWrites,
   });
   const pushRoutes = new PushRoutes(push, auth, ports.clock.now);
   const eas = new EasFace(hub, push, ports.logger, ports.clock.now, config.easDevicesMax);

@@ -13,6 +13,11 @@ export const configSchema = z.object({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   data: z.string().min(1).default('./data'),
+  /** A PostgreSQL URL (postgres://USER@HOST:PORT/DB); empty: the embedded SQLite file in `data` (docs/operations.md § PostgreSQL). */
+  database: z
+    .string()
+    .regex(/^(postgres(ql)?:\/\/\S+)?$/, 'expected a postgres:// URL, or nothing for SQLite in the data directory')
+    .default(''),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seconds between push heartbeats; a WebSocket peer that misses one is dropped at the next. */
   pushHeartbeatSeconds: z.coerce.number().min(0.05).max(3600).default(30),
@@ -51,6 +56,7 @@ const envNames: Record<keyof Config, string> = {
   host: 'SYNCPOINT_HOST',
   port: 'SYNCPOINT_PORT',
   data: 'SYNCPOINT_DATA',
+  database: 'SYNCPOINT_DATABASE',
   logLevel: 'SYNCPOINT_LOG_LEVEL',
   pushHeartbeatSeconds: 'SYNCPOINT_PUSH_HEARTBEAT_SECONDS',
   webDir: 'SYNCPOINT_WEB_DIR',

@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { databaseFile } from '../../src/server/app.js';
+import { databaseFile } from '../../src/server/open-store.js';
 import type { LocalItem } from '../../src/sdk/replica.js';
 import { openDatabase } from '../../src/sqlite/open.js';
 import { parseCard } from './cards.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { databaseFile } from '../../src/server/app.js';
+import { databaseFile } from '../../src/server/open-store.js';
 import { HttpTransport } from '../../src/sdk/transport.js';
 import { seededRandom } from '../../sim/random.js';
 import { checkAcknowledged, checkConvergence, checkIntegrity, readCrashImage, readDatabase, type DatabaseImage } from './checks.js';

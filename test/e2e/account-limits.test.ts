@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { limits, type AccountLimits } from '../../src/core/limits.js';
-import { databaseFile } from '../../src/server/app.js';
+import { databaseFile } from '../../src/server/open-store.js';
 import { openDatabase, type OpenDatabase } from '../../src/sqlite/open.js';
 import { eventually, openRawChannel } from '../support/push.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';

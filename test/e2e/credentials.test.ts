@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { databaseFile } from '../../src/server/app.js';
+import { databaseFile } from '../../src/server/open-store.js';
 import { hashSecret } from '../../src/server/auth/secrets.js';
 import { openDatabase } from '../../src/sqlite/open.js';
 import { EasClient, ping } from '../support/eas-client.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { limits } from '../../src/core/limits.js';
-import { databaseFile } from '../../src/server/app.js';
+import { databaseFile } from '../../src/server/open-store.js';
 import { openDatabase } from '../../src/sqlite/open.js';
 import { parseXml, type XmlElement } from '../../src/protocol/xml.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';

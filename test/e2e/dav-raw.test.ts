@@ -1123,7 +1123,7 @@ test('a paged initial sync-collection of a calendar whose last change is older t
   await putNew(a, `${book}gone.vcf`, vcard('quiet-gone', 'Gone'));
   assert.equal((await dav('DELETE', `${book}gone.vcf`, { auth: a.authorization })).status, 204);
   const { openDatabase } = await import('../../src/sqlite/open.js');
-  const { databaseFile } = await import('../../src/server/app.js');
+  const { databaseFile } = await import('../../src/server/open-store.js');
   openDatabase(databaseFile(server.dataDir)).prepare('UPDATE accounts SET tombstone_floor = seq WHERE id = ?').run(a.accountId);
   const members: string[] = [];
   let token = '';
@@ -1152,7 +1152,7 @@ test('calendar-query finds a weekly series by an instance months after its start
   const { token } = await ctagAndToken(a, 'calendar');
   // The tombstone purge raised the floor past this token (as after 90 days): it is expired.
   const { openDatabase } = await import('../../src/sqlite/open.js');
-  const { databaseFile } = await import('../../src/server/app.js');
+  const { databaseFile } = await import('../../src/server/open-store.js');
   openDatabase(databaseFile(server.dataDir)).prepare('UPDATE accounts SET tombstone_floor = seq + 1 WHERE id = ?').run(a.accountId);
   const expired = await dav('REPORT', calendar, { auth: a.authorization, depth: '0', body: syncCollectionBody(token) });
   assert.equal(expired.status, 403);

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
-import { databaseFile } from '../../src/server/app.js';
+import { databaseFile } from '../../src/server/open-store.js';
 import { loadConfig } from '../../src/server/config.js';
 import { all, as, contacts, cal, easAccount, fh, folderEntries, gie, has, io, maybeText, mv, prov, syncBody, textAt, toXml, type EasAccount } from '../support/eas-client.js';
 import type { WbxmlElement } from '../../src/faces/eas/wbxml/element.js';

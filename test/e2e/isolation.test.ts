@@ -38,7 +38,7 @@ function snapshotOf(device: Device): Record<string, Record<string, string>> {
 
 /** Alice's data as a fresh device of hers sees it, and her phone still in step with its keys. */
 async function aliceIntact(seq: number) {
-  assert.equal(accountSeq(server, alice.accountId), seq, 'nothing was written to Alice’s account');
+  assert.equal(await accountSeq(server, alice.accountId), seq, 'nothing was written to Alice’s account');
   const fresh = new Device(server, alice.authorization, `check-${Math.random().toString(36).slice(2)}`);
   for (const id of Object.values(aliceCollections)) await fresh.pull(id);
   assert.deepEqual(snapshotOf(fresh), aliceSnapshot);
@@ -49,7 +49,7 @@ async function aliceIntact(seq: number) {
 }
 
 test('another account cannot list, sync, read, change or delete Alice’s collections or items', async () => {
-  const seq = accountSeq(server, alice.accountId);
+  const seq = await accountSeq(server, alice.accountId);
   const bobCollections = await collectionIds(server, bob.authorization);
   assert.deepEqual(Object.keys(bobCollections).sort(), ['calendar', 'contacts', 'notes', 'tasks']);
   for (const id of Object.values(aliceCollections)) assert.ok(!Object.values(bobCollections).includes(id), 'Bob’s list has none of Alice’s');
@@ -134,7 +134,7 @@ async function probe(authorization: string | undefined): Promise<{ status: numbe
 const basic = (user: string, secret: string) => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
 
 test('no or wrong credentials get a 401 and change nothing', async () => {
-  const seq = accountSeq(server, alice.accountId);
+  const seq = await accountSeq(server, alice.accountId);
   const cases: Array<[string, string | undefined]> = [
     ['no header', undefined],
     ['empty header', ''],
@@ -149,17 +149,17 @@ test('no or wrong credentials get a 401 and change nothing', async () => {
     ['well-formed token that does not exist', `Bearer ${newAppToken().token}`],
   ];
   for (const [what, header] of cases) assert.equal(await statusWith(header), 401, what);
-  assert.equal(accountSeq(server, alice.accountId), seq, 'no refused request wrote anything');
+  assert.equal(await accountSeq(server, alice.accountId), seq, 'no refused request wrote anything');
   assert.deepEqual(await probe(alice.authorization), { status: 200, collectionStatus: 'ok' }, 'the right password works');
   // That last request added X to Alice's contacts: her own doing, once.
-  assert.equal(accountSeq(server, alice.accountId), seq + 1);
+  assert.equal(await accountSeq(server, alice.accountId), seq + 1);
   const seen = await alicePhone.sync(aliceCollections.contacts as string);
   assert.deepEqual(seen.commands.map((c) => (c.op === 'delete' ? null : c.data)), [vcard('uid-x', 'X')]);
   aliceSnapshot = snapshotOf(alicePhone);
 });
 
 test('app tokens: Basic with the token as password and Bearer work; a revoked token gets 401', async () => {
-  const seq = accountSeq(server, alice.accountId);
+  const seq = await accountSeq(server, alice.accountId);
   const token = newAppToken();
   await server.hub.accounts.addToken(alice.accountId, token.id, 'test phone', await hashSecret(token.secret));
   const other = newAppToken();
@@ -182,6 +182,6 @@ test('app tokens: Basic with the token as password and Bearer work; a revoked to
   assert.equal(await statusWith(basic('alice', token.token)), 401);
   assert.equal(await statusWith(`Bearer ${token.token}`), 401);
   assert.deepEqual(await probe(alice.authorization), { status: 200, collectionStatus: 'ok' }, 'the password still works');
-  assert.equal(accountSeq(server, alice.accountId), seq, 'nothing above wrote to Alice (X, sent again, is matched by UID)');
+  assert.equal(await accountSeq(server, alice.accountId), seq, 'nothing above wrote to Alice (X, sent again, is matched by UID)');
   await aliceIntact(seq);
 });

@@ -231,7 +231,7 @@ test('revoking the app token closes its channel, through the API and from anothe
   const second = openRawChannel(server.url, { device: 'tablet' }, { authorization: `Bearer ${viaCli.token}` });
   await second.next((m) => m.type === 'hello');
   const { openDatabase } = await import('../../src/sqlite/open.js');
-  const { databaseFile } = await import('../../src/server/app.js');
+  const { databaseFile } = await import('../../src/server/open-store.js');
   openDatabase(databaseFile(server.dataDir)).prepare('DELETE FROM app_tokens WHERE id = ?').run(viaCli.id);
   assert.equal((await second.closed).code, 4003);
   const refused = openRawChannel(server.url, { device: 'tablet' }, { authorization: `Bearer ${viaCli.token}` });

@@ -133,7 +133,7 @@ test('delete, then delete again: both ok, one delete reaches other devices, the 
   assert.deepEqual(seen.commands, [{ op: 'delete', serverId: x }]);
   assert.deepEqual(Object.keys(b.snapshot(contacts)), [y]);
 
-  const seq = accountSeq(server, accountId);
+  const seq = await accountSeq(server, accountId);
   d = await a.sync(contacts, { commands: [del(x), del('never-existed')] });
   assert.deepEqual(
     d.results.map((res) => [res.op, res.serverId, res.status]),
@@ -142,7 +142,7 @@ test('delete, then delete again: both ok, one delete reaches other devices, the 
       ['delete', 'never-existed', 'notFound'],
     ],
   );
-  assert.equal(accountSeq(server, accountId), seq, 'deleting what is deleted writes nothing');
+  assert.equal(await accountSeq(server, accountId), seq, 'deleting what is deleted writes nothing');
   seen = await b.sync(contacts);
   assert.deepEqual(seen.commands, [], 'no second delete reaches other devices');
 

@@ -62,7 +62,7 @@ async function refused(
   status: string,
   encoding: 'json' | 'xml' = 'json',
 ) {
-  seqBefore = accountSeq(server, accountId);
+  seqBefore = await accountSeq(server, accountId);
   const res = await send();
   assert.equal(res.status, httpStatus, `${what}: ${res.text.slice(0, 300)}`);
   assert.match(res.headers.get('content-type') ?? '', encoding === 'json' ? /^application\/json/ : /^application\/xml/, what);
@@ -76,7 +76,7 @@ async function refused(
 }
 
 async function intact(what: string) {
-  assert.equal(accountSeq(server, accountId), seqBefore, `${what}: nothing was written`);
+  assert.equal(await accountSeq(server, accountId), seqBefore, `${what}: nothing was written`);
   const keyBefore = main.key(contacts);
   const r = await main.sync(contacts);
   assert.equal(r.syncKey, keyBefore + 1, `${what}: the device's key still works`);
@@ -84,7 +84,7 @@ async function intact(what: string) {
   const fresh = new Device(server, authorization, `fresh-${Math.random().toString(36).slice(2)}`);
   await fresh.pull(contacts);
   assert.deepEqual(fresh.snapshot(contacts), expected, `${what}: prior data intact`);
-  seqBefore = accountSeq(server, accountId);
+  seqBefore = await accountSeq(server, accountId);
 }
 
 const json = (body: unknown, headers: Record<string, string> = {}) => () =>
@@ -127,7 +127,7 @@ test(`XML nested deeper than ${limits.xmlDepthMax} elements is refused; exactly 
   const res = await xml(deepest)();
   assert.equal(res.status, 200, res.text);
   main.keys.set(contacts, main.key(contacts) + 1);
-  seqBefore = accountSeq(server, accountId);
+  seqBefore = await accountSeq(server, accountId);
   await intact('deepest allowed');
 });
 
@@ -157,7 +157,7 @@ test('an invalid body of any size gets a short error: the first issues, clipped,
     const res = await body();
     assert.equal(res.status, 400, `${what}: ${res.text.slice(0, 300)}`);
     assert.ok(res.text.length < errorBytesMax, `${what}: the error body is ${res.text.length} bytes`);
-    seqBefore = accountSeq(server, accountId);
+    seqBefore = await accountSeq(server, accountId);
     const parsed = errorBodySchema.parse(encoding === 'json' ? JSON.parse(res.text) : decodeXml(res.text, 'error', errorBodySchema, limits.xmlDepthMax));
     assert.equal(parsed.status, 'invalidRequest');
     assert.ok((parsed.issues?.length ?? 0) <= limits.errorIssuesMax, `${what}: ${parsed.issues?.length} issues`);
@@ -296,7 +296,7 @@ test('an oversized body is a 413 bodyTooLarge: declared, streamed, and a gzip bo
   assert.equal(accepted.collections[0].results[0].status, 'ok');
   main.apply(contacts, validRequest().collections[0]?.commands ?? [], accepted.collections[0]);
   expected = main.snapshot(contacts);
-  seqBefore = accountSeq(server, accountId);
+  seqBefore = await accountSeq(server, accountId);
   await intact('after the accepted large body');
 });
 
@@ -339,7 +339,7 @@ test('invalid vCard and iCalendar items fail alone with invalidItem; the request
   );
   expected = main.snapshot(contacts);
   assert.equal(Object.keys(expected).length, 5);
-  seqBefore = accountSeq(server, accountId);
+  seqBefore = await accountSeq(server, accountId);
   await intact('after invalid items');
 });
 
@@ -349,6 +349,6 @@ test('errors come back in the request’s encoding and unknown routes are 404', 
   assert.equal(JSON.parse(res.text).status, 'notFound');
   const outside = await fetch(`${server.url}/elsewhere`, { headers: { authorization } });
   assert.equal(outside.status, 404);
-  seqBefore = accountSeq(server, accountId);
+  seqBefore = await accountSeq(server, accountId);
   await intact('after 404s');
 });

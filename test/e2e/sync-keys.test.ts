@@ -116,7 +116,7 @@ test('previous key: a retried exchange gets the same answer and its commands are
   assert.equal(first.syncKey, key + 1);
   okResults(first, 3);
   assert.deepEqual(first.commands.map((cmd) => cmd.op).sort(), ['add', 'change']);
-  const seqAfterFirst = accountSeq(server, accountId);
+  const seqAfterFirst = await accountSeq(server, accountId);
 
   // The answer is lost. Another device already sees the commands' effects, once.
   r = await c.sync(contacts);
@@ -124,7 +124,7 @@ test('previous key: a retried exchange gets the same answer and its commands are
 
   const second = await syncOnce(server, authorization, a.id, { collectionId: contacts, syncKey: key, commands });
   assert.deepEqual(second, first, 'the retry is answered exactly as the lost attempt was');
-  assert.equal(accountSeq(server, accountId), seqAfterFirst, 'nothing was written again');
+  assert.equal(await accountSeq(server, accountId), seqAfterFirst, 'nothing was written again');
 
   r = await c.sync(contacts);
   assert.deepEqual(r.commands, [], 'the other device sees no second add or change');
@@ -224,9 +224,9 @@ test('previous key: an add the retry leaves out is withdrawn, unless another dev
   const seen = await other.sync(contacts);
   assert.deepEqual(seen.commands.map((c) => [c.op, c.serverId]), [['delete', gone]], 'the withdrawn add reaches the other device as a delete');
   // A late copy of the first attempt lands on what the add made and writes nothing.
-  const seq = accountSeq(server, accountId);
+  const seq = await accountSeq(server, accountId);
   await syncOnce(server, authorization, phone.id, { collectionId: contacts, syncKey: key, commands: first });
-  assert.equal(accountSeq(server, accountId), seq);
+  assert.equal(await accountSeq(server, accountId), seq);
   assert.deepEqual((await other.sync(contacts)).commands, []);
 });
 
@@ -342,7 +342,7 @@ test('retried previous key twice in a row: the second lost answer is replaced to
     attempts.push(await syncOnce(server, authorization, a.id, { collectionId: contacts, syncKey: key, commands }));
     if (i === 0) okResults(attempts[0] as CollectionResponse, 2);
   }
-  const seq = accountSeq(server, accountId);
+  const seq = await accountSeq(server, accountId);
   assert.deepEqual(attempts[1], attempts[0]);
   assert.deepEqual(attempts[2], attempts[0]);
   assert.equal((attempts[0] as CollectionResponse).syncKey, key + 1);
@@ -360,7 +360,7 @@ test('retried previous key twice in a row: the second lost answer is replaced to
   const next = await a.sync(contacts);
   assert.equal(next.syncKey, key + 2);
   assert.deepEqual(next.commands, []);
-  assert.equal(accountSeq(server, accountId), seq);
+  assert.equal(await accountSeq(server, accountId), seq);
   assert.deepEqual(a.snapshot(contacts), b.snapshot(contacts));
 });
 
@@ -373,7 +373,7 @@ test('unknown or future key: invalidSyncKey with key 0, no command applied, then
   await a.sync(contacts);
   assert.equal(a.key(contacts), 3);
   await observer.pull(contacts);
-  const seq = accountSeq(server, accountId);
+  const seq = await accountSeq(server, accountId);
 
   const sneaky = [add('n', vcardWithoutUid('Should not exist')), add('u', vcard('uid-u', 'Nor this'))];
   const cases: Array<[string, string, number]> = [
@@ -390,7 +390,7 @@ test('unknown or future key: invalidSyncKey with key 0, no command applied, then
     assert.deepEqual(r.fetched, [], what);
     assert.equal(r.moreAvailable, false, what);
   }
-  assert.equal(accountSeq(server, accountId), seq, 'no command was applied');
+  assert.equal(await accountSeq(server, accountId), seq, 'no command was applied');
   const seen = await observer.sync(contacts);
   assert.deepEqual(seen.commands, []);
 
@@ -474,11 +474,11 @@ test('a contact without UID added, answer lost, key-0 exchange retried: no dupli
   const commands = [add('local-1', vcardWithoutUid('Anonymous')), add('local-2', vcardWithoutUid('Nameless'))];
   const first = await syncOnce(server, authorization, 'new-phone', { collectionId: contacts, syncKey: 0, commands });
   okResults(first, 2);
-  const seq = accountSeq(server, accountId);
+  const seq = await accountSeq(server, accountId);
   const second = await syncOnce(server, authorization, 'new-phone', { collectionId: contacts, syncKey: 0, commands });
   okResults(second, 2);
   assert.deepEqual(second.results, first.results, 'the clientId mapping was recorded and is answered again');
-  assert.equal(accountSeq(server, accountId), seq);
+  assert.equal(await accountSeq(server, accountId), seq);
   await observer.pull(contacts);
   assert.deepEqual(names(observer, contacts), ['Anonymous', 'Nameless']);
 

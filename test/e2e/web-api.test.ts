@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { databaseFile } from '../../src/server/app.js';
+import { databaseFile } from '../../src/server/open-store.js';
 import { packageWebDir } from '../../src/server/config.js';
 import { eventually, openRawChannel } from '../support/push.js';
 import type { CollectionResponse } from '../../src/protocol/sync.js';

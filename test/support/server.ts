@@ -5,12 +5,16 @@ import { pino } from 'pino';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 import { hashSecret } from '../../src/server/auth/secrets.js';
 import { configSchema, packageWebDir, type Config } from '../../src/server/config.js';
+import { createDatabase, testPostgresEnv } from './postgres.js';
 
 /**
- * A real server on 127.0.0.1 with a fresh SQLite file in a temp directory, for end-to-end tests.
+ * A real server on 127.0.0.1 with a fresh SQLite file in a temp directory, for end-to-end tests; or, in a
+ * run under test/support/with-postgres.ts, a fresh database in that run's PostgreSQL cluster.
  */
 export interface TestServer extends RunningServer {
   dataDir: string;
+  /** The PostgreSQL database it serves, or '' for SQLite in dataDir. */
+  database: string;
   /** Creates an account and returns an HTTP Basic Authorization header for it. */
   addUser(name: string, password?: string): Promise<{ accountId: string; accountName: string; authorization: string; password: string }>;
   stop(): Promise<void>;
@@ -20,14 +24,21 @@ export interface TestServer extends RunningServer {
  * `options` are settings of src/server/config.ts; the others take their defaults there. `dataDir`: reopen
  * the data of a stopped server (a restart); `close()` it then, since `stop()` deletes it.
  */
+const databases = new Map<string, string>();
+
 export async function startTestServer(options: Partial<Config> & { dataDir?: string } = {}): Promise<TestServer> {
   const { dataDir: reopen, ...settings } = options;
   const dataDir = reopen ?? mkdtempSync(join(tmpdir(), 'syncpoint-test-'));
-  const config = configSchema.parse({ host: '127.0.0.1', port: 0, logLevel: 'silent', webDir: packageWebDir, ...settings, data: dataDir });
+  const cluster = process.env[testPostgresEnv];
+  // A restart on PostgreSQL reopens the database the data directory was first served with.
+  const database = settings.database ?? databases.get(dataDir) ?? (cluster ? await createDatabase(cluster) : '');
+  databases.set(dataDir, database);
+  const config = configSchema.parse({ host: '127.0.0.1', port: 0, logLevel: 'silent', webDir: packageWebDir, ...settings, database, data: dataDir });
   const server = await startServer(config, pino({ level: 'silent' }));
   return {
     ...server,
     dataDir,
+    database,
     async addUser(name, password = `${name}-password`) {
       const account = await server.hub.accounts.create(name, await hashSecret(password));
       return { accountId: account.id, accountName: account.name, authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`, password };

@@ -1,0 +1,108 @@
+import type { CommitObserver, ItemRow, Store, StoreTx } from '../store.js';
+import { accountTx } from './accounts-tx.js';
+import { deviceTx } from './devices-tx.js';
+import { itemTx } from './items-tx.js';
+import { recordTx } from './records-tx.js';
+import { migrations } from './schema.js';
+import { openPool, type PoolOptions, type Sql } from './sql.js';
+
+/**
+ * The PostgreSQL backend, for several server processes on one database (docs/operations.md § PostgreSQL).
+ * Every transaction runs at SERIALIZABLE isolation, so the hub sees the same one-at-a-time world as on
+ * SQLite while transactions of different accounts run side by side; one that PostgreSQL aborts as a
+ * serialization failure or a deadlock (nothing of it was written) runs again from the start, a few times.
+ * A transaction whose connection dies is not run again: its COMMIT may have landed, and only the client,
+ * retrying with its sync key, can tell (docs/protocol.md §5).
+ */
+export interface PostgresOptions extends PoolOptions {
+  /** How many times a transaction runs at most before its serialization failure is thrown. */
+  attempts: number;
+  /** Waits before a retry: given the attempt that failed (1, 2, …), in ms. Randomized by the caller. */
+  retryDelayMs(attempt: number): number;
+}
+
+export const postgresDefaults: PostgresOptions = {
+  max: 10,
+  statementTimeoutMs: 30_000,
+  attempts: 8,
+  retryDelayMs: (attempt) => Math.random() * 5 * 2 ** attempt,
+};
+
+/** SQLSTATEs of a transaction PostgreSQL rolled back whole, which is safe to run again. */
+const retryable = new Set(['40001', '40P01']);
+
+export interface PostgresStore extends Store {
+  /** The pool, for what lives beside the store on the same database (push's LISTEN/NOTIFY). */
+  readonly sql: Sql;
+  /** Transactions run again after a serialization failure or deadlock, since open. */
+  retries(): number;
+}
+
+export async function openPostgresStore(url: string, options: PostgresOptions = postgresDefaults): Promise<PostgresStore> {
+  const sql = openPool(url, options);
+  try {
+    await migrate(sql);
+  } catch (err) {
+    await sql.end({ timeout: 1 });
+    throw err;
+  }
+  const observers: CommitObserver[] = [];
+  let retries = 0;
+  let closed = false;
+
+  const attempt = async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<{ result: T; prepared: unknown[] }> =>
+    (await sql.begin('isolation level serializable', async (s) => {
+      const written: ItemRow[] = [];
+      const tx = postgresTx(s as unknown as Sql, written);
+      const result = await fn(tx);
+      const changes = written.splice(0);
+      const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(tx, changes)));
+      // Wrapped: sql.begin would await a returned array's members as queries.
+      return { box: { result, prepared } };
+    })).box;
+
+  return {
+    sql,
+    retries: () => retries,
+    async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+      if (closed) throw new Error('store is closed');
+      for (let n = 1; ; n++) {
+        try {
+          const { result, prepared } = await attempt(fn);
+          // Committed: what observers do now cannot undo it.
+          prepared.forEach((p, i) => observers[i]?.afterCommit(p));
+          return result;
+        } catch (err) {
+          if (n >= options.attempts || !retryable.has((err as { code?: string }).code ?? '')) throw err;
+          retries++;
+          await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs(n)));
+        }
+      }
+    },
+    observeCommits(observer) {
+      observers.push(observer);
+    },
+    async close() {
+      closed = true;
+      await sql.end({ timeout: 5 });
+    },
+  };
+}
+
+function postgresTx(sql: Sql, written: ItemRow[]): StoreTx {
+  return { ...accountTx(sql), ...itemTx(sql, written), ...deviceTx(sql), ...recordTx(sql) };
+}
+
+/** Runs the migrations not yet run, in one transaction, one process at a time (an advisory lock). */
+async function migrate(sql: Sql): Promise<void> {
+  await sql.begin(async (s) => {
+    const t = s as unknown as Sql;
+    await t`SELECT pg_advisory_xact_lock(hashtext('syncpoint schema'))`;
+    await t`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`;
+    const [row] = await t<{ done: number }[]>`SELECT coalesce(max(version), 0)::int AS done FROM schema_migrations`;
+    for (let i = row?.done ?? 0; i < migrations.length; i++) {
+      await t.unsafe(migrations[i] as string);
+      await t`INSERT INTO schema_migrations (version) VALUES (${i + 1})`;
+    }
+  });
+}

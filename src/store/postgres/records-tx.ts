@@ -1,0 +1,112 @@
+import type { ConflictRow, PushTokenRow, StoreTx } from '../store.js';
+import { rows, type Sql } from './sql.js';
+
+/** What the hub keeps beside items: conflicts, the add ledger, DAV names and push tokens. */
+export type RecordTx = Pick<
+  StoreTx,
+  | 'addConflict'
+  | 'listConflicts'
+  | 'getConflict'
+  | 'markConflictRestored'
+  | 'findLedgerAdd'
+  | 'recordLedgerAdd'
+  | 'purgedEtag'
+  | 'findDavName'
+  | 'davNameOf'
+  | 'setDavName'
+  | 'nextPushToken'
+  | 'issuePushTokens'
+  | 'getPushToken'
+  | 'findPushTokens'
+  | 'releasePushTokens'
+>;
+
+const conflictColumns = (sql: Sql) => sql`id, account_id, collection_id, item_id, data, lost_by, won_by, reason, created_at, restored_at`;
+
+export function recordTx(sql: Sql): RecordTx {
+  return {
+    async addConflict(r) {
+      await sql`INSERT INTO conflicts (id, account_id, collection_id, item_id, data, lost_by, won_by, reason, created_at, restored_at)
+        VALUES (${r.id}, ${r.accountId}, ${r.collectionId}, ${r.itemId}, ${r.data}, ${r.lostBy}, ${r.wonBy}, ${r.reason}, ${r.createdAt}, ${r.restoredAt})`;
+    },
+    async listConflicts(accountId) {
+      return rows(sql<ConflictRow[]>`SELECT ${conflictColumns(sql)} FROM conflicts WHERE account_id = ${accountId} ORDER BY created_at DESC, id`);
+    },
+    async getConflict(accountId, id) {
+      const [r] = await sql<ConflictRow[]>`SELECT ${conflictColumns(sql)} FROM conflicts WHERE account_id = ${accountId} AND id = ${id}`;
+      return r;
+    },
+    async markConflictRestored(accountId, id, at) {
+      await sql`UPDATE conflicts SET restored_at = ${at} WHERE account_id = ${accountId} AND id = ${id}`;
+    },
+
+    async findLedgerAdd(accountId, deviceId, collectionId, clientId, dataEtag) {
+      const [r] = await sql<{ itemId: string; status: string }[]>`SELECT item_id, status FROM add_ledger
+        WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId} AND client_id = ${clientId} AND data_etag = ${dataEtag}`;
+      return r && { itemId: r.itemId, lost: r.status === 'conflict' };
+    },
+    async recordLedgerAdd(accountId, deviceId, collectionId, clientId, dataEtag, itemId, lost) {
+      await sql`INSERT INTO add_ledger (account_id, device_id, collection_id, client_id, data_etag, item_id, status)
+        VALUES (${accountId}, ${deviceId}, ${collectionId}, ${clientId}, ${dataEtag}, ${itemId}, ${lost ? 'conflict' : 'ok'}) ON CONFLICT DO NOTHING`;
+    },
+    async purgedEtag(accountId, collectionId, itemId) {
+      const [r] = await sql<{ etag: string }[]>`SELECT etag FROM purged_items WHERE account_id = ${accountId} AND collection_id = ${collectionId} AND item_id = ${itemId}`;
+      return r?.etag;
+    },
+
+    async findDavName(accountId, collectionId, name) {
+      const [r] = await sql<{ itemId: string }[]>`SELECT item_id FROM dav_names WHERE account_id = ${accountId} AND collection_id = ${collectionId} AND name = ${name}`;
+      return r?.itemId;
+    },
+    async davNameOf(accountId, itemId) {
+      const [r] = await sql<{ name: string }[]>`SELECT name FROM dav_names WHERE account_id = ${accountId} AND item_id = ${itemId}`;
+      return r?.name;
+    },
+    async setDavName(accountId, collectionId, name, itemId) {
+      // As SQLite's INSERT OR REPLACE: the name, and the item, each name one row.
+      await sql`DELETE FROM dav_names WHERE account_id = ${accountId} AND ((collection_id = ${collectionId} AND name = ${name}) OR item_id = ${itemId})`;
+      await sql`INSERT INTO dav_names (account_id, collection_id, name, item_id) VALUES (${accountId}, ${collectionId}, ${name}, ${itemId})`;
+    },
+
+    async nextPushToken(accountId, deviceId) {
+      const [r] = await sql<{ nextToken: number }[]>`SELECT next_token FROM push_counters WHERE account_id = ${accountId} AND device_id = ${deviceId}`;
+      return r?.nextToken ?? 1;
+    },
+    async issuePushTokens(accountId, deviceId, entries, issuedAt) {
+      if (entries.length === 0) return [];
+      const [r] = await sql<{ nextToken: number }[]>`INSERT INTO push_counters (account_id, device_id, next_token) VALUES (${accountId}, ${deviceId}, ${1 + entries.length})
+        ON CONFLICT (account_id, device_id) DO UPDATE SET next_token = push_counters.next_token + ${entries.length} RETURNING next_token`;
+      const end = (r as { nextToken: number }).nextToken;
+      const issued: PushTokenRow[] = entries.map((e, i) => ({ token: end - entries.length + i, ...e }));
+      await sql`INSERT INTO push_tokens (account_id, device_id, token, collection_id, item_id, seq, issued_at)
+        SELECT ${accountId}, ${deviceId}, t.token, t.collection_id, t.item_id, t.seq, ${issuedAt}
+        FROM unnest(${issued.map((t) => t.token)}::bigint[], ${issued.map((t) => t.collectionId)}::text[], ${issued.map((t) => t.itemId)}::text[], ${issued.map((t) => t.seq)}::bigint[])
+          AS t(token, collection_id, item_id, seq)`;
+      return issued;
+    },
+    async getPushToken(accountId, deviceId, token) {
+      const [r] = await sql<PushTokenRow[]>`SELECT token, collection_id, item_id, seq FROM push_tokens WHERE account_id = ${accountId} AND device_id = ${deviceId} AND token = ${token}`;
+      return r;
+    },
+    async findPushTokens(accountId, deviceId, collectionId, ranges) {
+      const first = ranges[0];
+      const last = ranges[ranges.length - 1];
+      if (!first || !last) return [];
+      // One query over the span, then one walk of the rows against the ranges: no work per range.
+      const rows = await sql<PushTokenRow[]>`SELECT token, collection_id, item_id, seq FROM push_tokens
+        WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId} AND token BETWEEN ${first.from} AND ${last.to} ORDER BY token`;
+      const found: PushTokenRow[] = [];
+      let i = 0;
+      for (const r of rows) {
+        while (i < ranges.length && (ranges[i] as { to: number }).to < r.token) i++;
+        if (i === ranges.length) break;
+        if (r.token >= (ranges[i] as { from: number }).from) found.push({ token: r.token, collectionId: r.collectionId, itemId: r.itemId, seq: r.seq });
+      }
+      return found;
+    },
+    async releasePushTokens(accountId, deviceId, collectionId, seq, keep) {
+      await sql`DELETE FROM push_tokens WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId} AND seq <= ${seq}
+        AND NOT (token = ANY(${[...keep]}::bigint[]))`;
+    },
+  };
+}

@@ -1,0 +1,240 @@
+/**
+ * PostgreSQL schema, one entry per migration; the table `schema_migrations` records how many have run.
+ * Append new migrations; never edit one that has shipped. The first one is the SQLite schema as it stands
+ * after its own migrations (src/store/sqlite/schema.ts), in PostgreSQL's types: times and sequence
+ * numbers are BIGINT, JSON is JSONB, and ids, names and days sort bytewise (COLLATE "C"), as in SQLite,
+ * whatever the database's locale, so keyset pages and listings come out in the same order on both.
+ */
+export const migrations: readonly string[] = [
+  `
+  CREATE TABLE accounts (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    name TEXT COLLATE "C" NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    -- The account's change sequence: bumped inside each writing transaction, so the row lock orders the
+    -- account's writers and a number is never visible before the numbers below it (docs/operations.md § PostgreSQL).
+    seq BIGINT NOT NULL DEFAULT 0,
+    tombstone_floor BIGINT NOT NULL DEFAULT 0,
+    credential_epoch BIGINT NOT NULL DEFAULT 0,
+    email TEXT
+  );
+
+  CREATE TABLE app_tokens (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT
+  );
+  CREATE INDEX app_tokens_account ON app_tokens(account_id);
+
+  CREATE TABLE collections (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT COLLATE "C" NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('contacts', 'events', 'tasks', 'notes')),
+    display_name TEXT NOT NULL,
+    color TEXT,
+    description TEXT,
+    created_at BIGINT NOT NULL,
+    calendar_id TEXT COLLATE "C" REFERENCES collections(id) ON DELETE CASCADE,
+    UNIQUE (account_id, name)
+  );
+
+  CREATE TABLE items (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    collection_id TEXT COLLATE "C" NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    uid TEXT,
+    data TEXT,
+    etag TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    created_seq BIGINT NOT NULL,
+    created_by TEXT,
+    origin_device TEXT,
+    deleted_at BIGINT,
+    title TEXT NOT NULL,
+    start_ms BIGINT,
+    end_ms BIGINT,
+    match_name TEXT,
+    contact_keys JSONB NOT NULL DEFAULT '[]'
+  );
+  CREATE INDEX items_changes ON items(collection_id, seq);
+  CREATE UNIQUE INDEX items_live_uid ON items(collection_id, uid) WHERE deleted_at IS NULL AND uid IS NOT NULL;
+  CREATE INDEX items_tombstones ON items(account_id, deleted_at) WHERE deleted_at IS NOT NULL;
+  CREATE INDEX items_live_name ON items(collection_id, match_name) WHERE deleted_at IS NULL AND match_name IS NOT NULL;
+  CREATE INDEX items_members ON items(collection_id, id) INCLUDE (account_id, etag, seq, start_ms, end_ms) WHERE deleted_at IS NULL;
+
+  CREATE TABLE item_versions (
+    item_id TEXT COLLATE "C" NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    seq BIGINT NOT NULL,
+    data TEXT NOT NULL,
+    written_at BIGINT NOT NULL,
+    origin_device TEXT,
+    PRIMARY KEY (item_id, seq)
+  );
+
+  CREATE TABLE item_etags (
+    item_id TEXT COLLATE "C" NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    etag TEXT NOT NULL,
+    PRIMARY KEY (item_id, etag)
+  );
+
+  CREATE TABLE devices (
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    id TEXT COLLATE "C" NOT NULL,
+    name TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    token_id TEXT,
+    PRIMARY KEY (account_id, id)
+  );
+
+  CREATE TABLE sync_states (
+    account_id TEXT COLLATE "C" NOT NULL,
+    device_id TEXT COLLATE "C" NOT NULL,
+    collection_id TEXT COLLATE "C" NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    sync_key BIGINT NOT NULL,
+    checkpoint JSONB NOT NULL,
+    previous JSONB,
+    last_sent_key BIGINT NOT NULL,
+    last_results JSONB NOT NULL,
+    reinit_times JSONB NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (account_id, device_id, collection_id),
+    FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
+  );
+
+  CREATE TABLE conflicts (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    collection_id TEXT COLLATE "C" NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    item_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    lost_by TEXT,
+    won_by TEXT,
+    reason TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    restored_at BIGINT
+  );
+  CREATE INDEX conflicts_account ON conflicts(account_id, created_at);
+
+  CREATE TABLE point_keys (
+    account_id TEXT COLLATE "C" NOT NULL,
+    device_id TEXT COLLATE "C" NOT NULL,
+    collection_id TEXT COLLATE "C" NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    sync_key BIGINT NOT NULL,
+    PRIMARY KEY (account_id, device_id, collection_id),
+    FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
+  );
+
+  CREATE TABLE add_ledger (
+    account_id TEXT COLLATE "C" NOT NULL,
+    device_id TEXT COLLATE "C" NOT NULL,
+    collection_id TEXT COLLATE "C" NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    data_etag TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'ok',
+    PRIMARY KEY (account_id, device_id, collection_id, client_id, data_etag)
+  );
+  CREATE INDEX add_ledger_item ON add_ledger(item_id);
+
+  CREATE TABLE push_counters (
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    device_id TEXT COLLATE "C" NOT NULL,
+    next_token BIGINT NOT NULL,
+    PRIMARY KEY (account_id, device_id)
+  );
+  CREATE TABLE push_tokens (
+    account_id TEXT COLLATE "C" NOT NULL,
+    device_id TEXT COLLATE "C" NOT NULL,
+    token BIGINT NOT NULL,
+    collection_id TEXT COLLATE "C" NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    item_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    PRIMARY KEY (account_id, device_id, token),
+    FOREIGN KEY (account_id, device_id) REFERENCES push_counters(account_id, device_id) ON DELETE CASCADE
+  );
+  CREATE INDEX push_tokens_release ON push_tokens(account_id, device_id, collection_id, seq);
+  CREATE INDEX push_tokens_issued ON push_tokens(account_id, issued_at);
+
+  CREATE TABLE dav_names (
+    account_id TEXT COLLATE "C" NOT NULL,
+    collection_id TEXT COLLATE "C" NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    name TEXT COLLATE "C" NOT NULL,
+    item_id TEXT COLLATE "C" NOT NULL UNIQUE REFERENCES items(id) ON DELETE CASCADE,
+    PRIMARY KEY (collection_id, name)
+  );
+  CREATE INDEX dav_names_item ON dav_names(item_id) INCLUDE (name);
+
+  CREATE TABLE web_sessions (
+    id_hash TEXT PRIMARY KEY,
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    csrf TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+
+  CREATE TABLE device_errors (
+    id BIGSERIAL PRIMARY KEY,
+    account_id TEXT COLLATE "C" NOT NULL,
+    device_id TEXT COLLATE "C" NOT NULL,
+    at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    message TEXT NOT NULL,
+    FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
+  );
+  CREATE INDEX device_errors_device ON device_errors(account_id, device_id, at);
+
+  CREATE TABLE sync_activity (
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    device_id TEXT COLLATE "C" NOT NULL,
+    day TEXT COLLATE "C" NOT NULL,
+    changes BIGINT NOT NULL,
+    PRIMARY KEY (account_id, day, device_id)
+  );
+
+  CREATE TABLE face_states (
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    device_id TEXT COLLATE "C" NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (account_id, device_id, key)
+  );
+
+  CREATE TABLE known_clients (
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    fingerprint TEXT COLLATE "C" NOT NULL,
+    last_success_at BIGINT NOT NULL,
+    PRIMARY KEY (account_id, fingerprint)
+  );
+
+  CREATE TABLE purged_items (
+    account_id TEXT COLLATE "C" NOT NULL,
+    collection_id TEXT COLLATE "C" NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    item_id TEXT COLLATE "C" NOT NULL,
+    etag TEXT NOT NULL,
+    PRIMARY KEY (account_id, collection_id, item_id)
+  );
+
+  -- A password change, however it is made (CLI, API, a database shell), raises the account's credential
+  -- epoch and ends its web sessions (docs/operations.md § Credentials).
+  CREATE FUNCTION accounts_password_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF OLD.password_hash IS DISTINCT FROM NEW.password_hash THEN
+      NEW.credential_epoch := OLD.credential_epoch + 1;
+      DELETE FROM web_sessions WHERE account_id = NEW.id;
+    END IF;
+    RETURN NEW;
+  END $$;
+  CREATE TRIGGER accounts_password_changed BEFORE UPDATE OF password_hash ON accounts
+    FOR EACH ROW EXECUTE FUNCTION accounts_password_changed();
+  `,
+];
