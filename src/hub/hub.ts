@@ -80,7 +80,7 @@ export class Hub {
     });
   }
 
-  /** One run of the seed's two-stage process for server-driven sync points (see server-driven.ts). */
+  /** One run of the two-stage process for server-driven sync points (see server-driven.ts). */
   runServerDrivenSync(accountId: string, points: readonly ServerSyncPoint[]) {
     return runServerDrivenSync(this.store, this.ports, accountId, points);
   }
