@@ -241,7 +241,7 @@ export class Hub {
 /** What a resource face may read of one collection (Hub.readCollection). */
 export interface CollectionView {
   collection: CollectionRow;
-  /** The collections whose items it holds: itself, and a calendar's tasks collection (docs/dav.md § Calendars). */
+  /** The collections whose items it holds: itself, and a calendar's tasks collection (docs/dav.md § Calendars made without a component set). */
   parts: readonly CollectionRow[];
   /**
    * The collection's position: its ctag and the position of a full sync. The sequence of its latest

@@ -258,7 +258,7 @@ export const migrations: readonly string[] = [
   ALTER TABLE add_ledger ADD COLUMN status TEXT NOT NULL DEFAULT 'ok';
   `,
   // A DAV calendar made without a component set holds events and tasks: its tasks live in a tasks
-  // collection that names it, and goes with it (docs/dav.md § Calendars).
+  // collection that names it, and goes with it (docs/dav.md § Calendars made without a component set).
   `
   ALTER TABLE collections ADD COLUMN calendar_id TEXT REFERENCES collections(id) ON DELETE CASCADE;
   `,
