@@ -6,7 +6,7 @@ import type { SimServer } from './server.js';
 import type { Trace } from './trace.js';
 
 /**
- * Push in the simulation (seed 002): devices hold channels to the real PushHub, and the channel loses,
+ * Push in the simulation (docs/design.md § Push notices): devices hold channels to the real PushHub, and the channel loses,
  * repeats and reorders notices on a seeded schedule. Notices wait in a device's inbox until the
  * simulator hands some to the device: between its turns, and, crucially, while one of its sync
  * exchanges is in flight (after the server answered, before the device reads the answer), which is

@@ -48,7 +48,7 @@ function complaint(err: unknown): string {
 
 /**
  * `kinds`: what the collection holds; several calendar kinds for a calendar that holds events and tasks
- * (docs/dav.md § Calendars). `budget`: what ical.js may spend evaluating dates and rules, shared by every
+ * (docs/dav.md § Calendars made without a component set). `budget`: what ical.js may spend evaluating dates and rules, shared by every
  * item of one request (RuleBudget.forRequest); an item checked on its own gets a request's budget for its size.
  */
 export function checkItemContent(kinds: CollectionKind | readonly CollectionKind[], data: string, budget?: RuleBudget): ContentCheck {

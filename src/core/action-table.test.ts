@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { deriveAction, mergeActions, type Action } from './action-table.js';
 
-// The seed's table for a sync point that missed syncs, one test per cell (old action = row, new = column).
+// The offline-merge table (docs/design.md § The offline-merge table) for a sync point that missed syncs, one test per cell (old action = row, new = column).
 const cells: Array<[Action, Action, Action, boolean]> = [
   ['NO_CHANGE', 'NO_CHANGE', 'NO_CHANGE', false],
   ['NO_CHANGE', 'ADD', 'ADD', false],
@@ -31,7 +31,7 @@ for (const [old, next, expected, invalid] of cells) {
 }
 
 /**
- * Derived actions agree with the seed: for any history of one item (created, updated some times,
+ * Derived actions agree with the offline-merge table: for any history of one item (created, updated some times,
  * maybe deleted) and any checkpoint of a device that did not write it, the action derived from the
  * final state equals the fold of the merge table over the changes after the checkpoint.
  */

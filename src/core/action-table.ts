@@ -1,12 +1,12 @@
 import type { Checkpoint } from './sync-key.js';
 
 /**
- * Action tables (seed 004): for each sync point and item, the operation that brings the sync point in
+ * Action tables (docs/design.md § The truth and action tables): for each sync point and item, the operation that brings the sync point in
  * line with the truth. Ours are derived, not stored: an item's row in a sync point's table follows from
  * the item's latest change and the sync point's acknowledged checkpoint, so the table costs nothing per
  * device per change and is "removed" exactly when the sync point acknowledges a new key.
  *
- * `mergeActions` is the seed's table for a sync point that missed syncs (old action picks the row, the
+ * `mergeActions` is the offline-merge table (docs/design.md § The offline-merge table) for a sync point that missed syncs (old action picks the row, the
  * new one the column). Derivation must agree with folding that table over an item's history; the
  * property test in action-table.test.ts checks it.
  */
@@ -14,7 +14,7 @@ export type Action = 'ADD' | 'UPDATE' | 'DELETE' | 'NO_CHANGE';
 
 export interface Merged {
   action: Action;
-  /** The cell was one the seed marks invalid; `action` is the safe resolution. */
+  /** The cell is one of the table's invalid ones; `action` is the safe resolution. */
   invalid: boolean;
 }
 
@@ -55,7 +55,7 @@ export interface ItemFacts {
  * Clients treat an UPDATE of an id they do not hold as an ADD: during an initial sync an item changed
  * before its page went out is one they never saw.
  *
- * `heldSeq`: the version a push notice brought the device (seed 002), known from the token it echoed.
+ * `heldSeq`: the version a push notice brought the device (docs/design.md § The echo), known from the token it echoed.
  * It holds the record whatever its checkpoint says, so that version is NO_CHANGE and any later one,
  * a delete included, must be sent.
  */

@@ -1,5 +1,5 @@
 /**
- * Conflict resolution (seed 004, Fig. 9 block 904): when two sync points changed the same record since
+ * Conflict resolution (docs/design.md § Device priority): when two sync points changed the same record since
  * they last agreed, the account's device priority decides whose state the truth takes. Priorities are
  * small integers, lower first; the user orders them. A version the server wrote itself (a merge or a
  * restore) ranks below every device, so a device's later edit wins over it; the server's version is

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { recover, type Reported } from './recovery.js';
 
-// Fig. 8, one test per branch.
+// docs/design.md § Recovery, one test per row of its table.
 test('pending DELETE: the record is dropped, whatever the sync point reports', () => {
   for (const reported of ['ADDED', 'UPDATED', 'DELETED', 'NO_CHANGE'] as Reported[]) {
     assert.deepEqual(recover(reported, 'DELETE'), { kind: 'dropDeleted' });

@@ -1,8 +1,8 @@
 import type { Action } from './action-table.js';
 
 /**
- * Recovery (seed 004, Fig. 8): what a sync point's report about one record really means, given what
- * the sync point's action table still says about it. Each outcome names the seed's block.
+ * Recovery (docs/design.md § Recovery): what a sync point's report about one record really means, given what
+ * the sync point's action table still says about it. Each outcome is one row of that section's table.
  *
  * In the native protocol the report is the client's commands: an add is ADDED, a change UPDATED, a
  * delete DELETED, and every record it does not mention is NO_CHANGE.
@@ -10,21 +10,21 @@ import type { Action } from './action-table.js';
 export type Reported = 'ADDED' | 'UPDATED' | 'DELETED' | 'NO_CHANGE';
 
 export type Recovery =
-  /** 801-802: the truth deleted the record; the sync point's version is not presented (the hub keeps it as a conflict record). */
+  /** Pending DELETE: the truth deleted the record; the sync point's version is not presented (the hub keeps it as a conflict record). */
   | { kind: 'dropDeleted' }
-  /** 803-805: the sync point deleted it; its pending actions no longer apply. */
+  /** Reported DELETED: the sync point deleted it; its pending actions no longer apply. */
   | { kind: 'deleted' }
-  /** 806-808: the sync point edited it; a pending action for it is stale, the edit goes to the engine. */
+  /** Reported UPDATED: the sync point edited it; a pending action for it is stale, the edit goes to the engine. */
   | { kind: 'updated' }
-  /** 820: nothing reported; the pending action stays, as for a sync point that was offline. */
+  /** NO_CHANGE: nothing reported; the pending action stays, as for a sync point that was offline. */
   | { kind: 'keepPending' }
-  /** 821: a genuinely new record. */
+  /** ADDED, no duplicate: a genuinely new record. */
   | { kind: 'added' }
-  /** 811-814: the sync point was told to ADD the old record and did, but its acknowledgement was lost: the record takes the old id, nothing else changes. */
+  /** ADDED, a duplicate with ADD pending: the sync point was told to ADD the old record and did, but its acknowledgement was lost: the record takes the old id, nothing else changes. */
   | { kind: 'ackLost'; oldId: string }
-  /** 815-816: a duplicate of a record with an UPDATE pending: the new record is dropped; the pending UPDATE brings the sync point the truth. */
+  /** ADDED, a duplicate with UPDATE pending: a duplicate of a record with an UPDATE pending: the new record is dropped; the pending UPDATE brings the sync point the truth. */
   | { kind: 'dropDuplicate'; oldId: string }
-  /** 817-818: the user added the duplicate by hand: it takes the old id, and the old record is updated to match it. */
+  /** ADDED, a duplicate with nothing pending: the user added the duplicate by hand: it takes the old id, and the old record is updated to match it. */
   | { kind: 'mergeIntoOld'; oldId: string };
 
 /**

@@ -2,7 +2,7 @@ import { assert } from './assert.js';
 import { limits } from './limits.js';
 
 /**
- * Sync keys and checkpoints (seeds 000 and 001). Each (device, collection) holds an integer key; the
+ * Sync keys and checkpoints (docs/design.md § Sync keys). Each (device, collection) holds an integer key; the
  * server keeps the checkpoint behind the current key and the one behind the previous key, so that a
  * retried exchange can be rolled back and answered again.
  *

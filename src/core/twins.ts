@@ -1,5 +1,5 @@
 /**
- * Duplicate detection ("twins", seed 004 Fig. 8 block 810 and Fig. 9 block 907). A record added by a
+ * Duplicate detection ("twins", docs/design.md § Duplicates). A record added by a
  * sync point duplicates an existing one when:
  *   - both carry the same UID (for calendars one object holds a series and its overrides, so UID plus
  *     RECURRENCE-ID match whenever UID does);

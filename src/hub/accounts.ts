@@ -15,7 +15,7 @@ const defaultCollections: ReadonlyArray<{ name: string; kind: CollectionKind; di
 ];
 
 const tokenUseResolutionMs = 60_000;
-/** Known clients (docs/operations.md § Password throttling): the most kept per account, and for how long. */
+/** Known clients (docs/operations.md § The web app, Password throttling): the most kept per account, and for how long. */
 const knownClientsPerAccountMax = 32;
 const knownClientLifetimeMs = 90 * 24 * 3600 * 1000;
 
@@ -208,7 +208,7 @@ export class Accounts {
     this.revocationListeners.push(listener);
   }
 
-  /** Changes what the patch names of a collection's display name, colour and description; a calendar's tasks collection follows it (docs/dav.md § Calendars). */
+  /** Changes what the patch names of a collection's display name, colour and description; a calendar's tasks collection follows it (docs/dav.md § Calendars made without a component set). */
   async updateCollection(accountId: string, collectionId: string, patch: Partial<Pick<CollectionRow, 'displayName' | 'color' | 'description'>>): Promise<CollectionRow> {
     checkCollectionFields(patch);
     return this.store.transaction(async (tx) => {
@@ -255,7 +255,7 @@ export class Accounts {
 
   /**
    * `withTasks`: an events collection that also holds tasks, as a DAV calendar made without a component
-   * set does: its tasks go to a tasks collection named NAME.tasks that names it (docs/dav.md § Calendars).
+   * set does: its tasks go to a tasks collection named NAME.tasks that names it (docs/dav.md § Calendars made without a component set).
    * Returns the collection made (the events one).
    */
   async createCollection(accountId: string, input: CreateCollection, options: { withTasks?: boolean } = {}): Promise<CollectionRow> {

@@ -15,9 +15,9 @@ import { writeItem, writeTombstone, type WriteContext } from './item-writes.js';
 import type { ResponseBudget } from './response-budget.js';
 
 /**
- * Applies one collection's client commands inside the exchange's transaction, following seed 004:
- * each command is the sync point's report about one record; recovery (core/recovery.ts, Fig. 8) reads
- * it against the sync point's pending action, and the engine (Fig. 9) writes the truth. When another
+ * Applies one collection's client commands inside the exchange's transaction, following docs/design.md § Recovery:
+ * each command is the sync point's report about one record; recovery (core/recovery.ts) reads
+ * it against the sync point's pending action, and the engine (§ Concurrent changes) writes the truth. When another
  * sync point changed the record since this one last synced, a property-level merge is tried first,
  * then device priority decides, and the losing version is kept as a conflict record.
  *
@@ -45,7 +45,7 @@ export interface CommandContext extends WriteContext {
   deviceId: string;
   /** The checkpoint the exchange starts from: it decides what is pending for this device. */
   from: Checkpoint;
-  /** Item id -> sequence number of the version the device holds from a push notice (seed 002). */
+  /** Item id -> sequence number of the version the device holds from a push notice (docs/design.md § The echo). */
   held: ReadonlyMap<string, number>;
   /** Device priorities of the account, for conflicts. */
   priorities: ReadonlyMap<string, number>;
@@ -326,7 +326,7 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
     }
   }
   if (item.etag === etag) return { ...base, status: 'ok', etag };
-  // Fig. 8 block 808: a pending UPDATE means another sync point changed the record since this one
+  // Recovery, reported UPDATED (docs/design.md § Recovery): a pending UPDATE means another sync point changed the record since this one
   // last synced. So does an edit made from another version than the current one, whatever the device's
   // position says: one it was sent but kept out for this edit, or its own add's version when the add
   // was sent again edited (addItem). The version the device holds (held-versions.ts) is their common
@@ -342,7 +342,7 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
 }
 
 /**
- * Two sync points changed one record (Fig. 9 block 903-904): merge their edits property by property if
+ * Two sync points changed one record (docs/design.md § Concurrent changes): merge their edits property by property if
  * they touched different properties, else let device priority pick, and keep the loser.
  */
 async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string, index: ItemIndex, base: string | null | undefined, heldUnknown = false): Promise<Pick<RecordedResult, 'status' | 'etag' | 'message'>> {
@@ -374,7 +374,7 @@ async function deleteItem(ctx: CommandContext, serverId: string, madeFrom?: stri
   const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
   if (!item) return { ...base, status: 'notFound', message: 'no such item' };
   const pending = pendingFor(ctx, item);
-  // Deleting what is already deleted (elsewhere: Fig. 8 block 802, or here) is done: the wish holds.
+  // Deleting what is already deleted (elsewhere: a pending DELETE, docs/design.md § Recovery, or here) is done: the wish holds.
   if (recover('DELETED', pending).kind === 'dropDeleted' || item.deletedAt !== null) return { ...base, status: 'ok' };
   // A delete of another version than the current one (one the device never had, as during an initial
   // sync) is concurrent with it, as the edit of one is. So is a delete naming no version (an ActiveSync

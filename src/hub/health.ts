@@ -2,7 +2,7 @@ import type { CollectionResponse } from '../protocol/sync.js';
 import type { DeviceErrorRow, DeviceRow, Store, StoreTx } from '../store/store.js';
 
 /**
- * Sync health (seed 004's sync manager, the web app's devices page): what each sync point has waiting,
+ * Sync health (docs/design.md § The web app; the web app's devices page): what each sync point has waiting,
  * what went wrong for it lately, and how many changes it synced per day. Written inside the exchange's
  * own transaction, so a failed exchange records nothing but its error.
  */

@@ -5,7 +5,7 @@ import type { ItemRow, StoreTx } from '../store/store.js';
 
 /**
  * The version of an item a sync point holds, standing at checkpoint `from` (and holding version
- * `heldSeq` from a push notice, seed 002). An edit the device made is made from this version: it is the
+ * `heldSeq` from a push notice, docs/design.md § The echo). An edit the device made is made from this version: it is the
  * merge base of a concurrent change (commands.ts), and a face whose clients send only what changed
  * completes their edits from it (faces/eas, docs/eas.md § Sync).
  *

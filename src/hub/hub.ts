@@ -80,7 +80,7 @@ export class Hub {
     });
   }
 
-  /** One run of the seed's two-stage process for server-driven sync points (see server-driven.ts). */
+  /** One run of the two-stage process for server-driven sync points (see server-driven.ts). */
   runServerDrivenSync(accountId: string, points: readonly ServerSyncPoint[]) {
     return runServerDrivenSync(this.store, this.ports, accountId, points);
   }
@@ -241,7 +241,7 @@ export class Hub {
 /** What a resource face may read of one collection (Hub.readCollection). */
 export interface CollectionView {
   collection: CollectionRow;
-  /** The collections whose items it holds: itself, and a calendar's tasks collection (docs/dav.md § Calendars). */
+  /** The collections whose items it holds: itself, and a calendar's tasks collection (docs/dav.md § Calendars made without a component set). */
   parts: readonly CollectionRow[];
   /**
    * The collection's position: its ctag and the position of a full sync. The sequence of its latest

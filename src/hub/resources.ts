@@ -96,7 +96,7 @@ const noteWrite = (tx: StoreTx, client: ResourceClient, now: number) => tx.addAc
 
 /**
  * The collections whose items one resource collection holds: the collection, and for a calendar that
- * holds events and tasks, its tasks collection too (docs/dav.md § Calendars).
+ * holds events and tasks, its tasks collection too (docs/dav.md § Calendars made without a component set).
  */
 export async function partsOf(tx: StoreTx, collection: CollectionRow): Promise<CollectionRow[]> {
   if (collection.kind !== 'events') return [collection];

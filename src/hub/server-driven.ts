@@ -5,8 +5,8 @@ import type { HubPorts } from './ports.js';
 import { budgetOf, openExchange, syncCollections } from './sync.js';
 
 /**
- * Server-driven sync points (seed 004, Fig. 7): upstream servers, local folders and other sync points
- * that the hub reaches out to, instead of waiting for them to call. One run has the seed's two stages:
+ * Server-driven sync points (docs/design.md § Server-driven sync points): upstream servers, local folders and other sync points
+ * that the hub reaches out to, instead of waiting for them to call. One run has two stages:
  *
  *   1. gather the reports of every online sync point (a point that fails here is offline this run);
  *   2. run recovery and the engine for all of them, and store the new truth and their new positions,

@@ -22,7 +22,7 @@ import { accountLimit, type HubPorts } from './ports.js';
 import { ResponseBudget } from './response-budget.js';
 
 /**
- * One sync exchange (seeds 000, 001, 003; the push echo of 002): every collection of the request is handled inside a single
+ * One sync exchange (docs/design.md § Sync keys, § The sync message, § The echo): every collection of the request is handled inside a single
  * store transaction, and the response is built only from what that transaction committed, so nothing
  * is acknowledged before it is durable.
  */
@@ -165,7 +165,7 @@ async function syncCollection(exchange: Exchange, c: HubCollectionRequest, rules
     if (looping) ports.logger.warn({ accountId, deviceId, collectionId: collection.id, reinitTimes }, 'device is stuck re-initializing this collection');
   }
 
-  // Seed 002: the item versions the device holds from push notices, by the tokens it echoed. A token
+  // The echo (docs/design.md § The echo): the item versions the device holds from push notices, by the tokens it echoed. A token
   // for a change its checkpoint covers that it did not echo is spent: the device holds it from a sync
   // or will drop the late notice as old news. Echoed ones are kept until an answer covering them is
   // confirmed, so a replay of this exchange still finds them.

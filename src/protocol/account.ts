@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The account's own settings (docs/protocol.md § Account): its email address, which ActiveSync reports
+ * The account's own settings (docs/protocol.md §19.1): its email address, which ActiveSync reports
  * to phones as the account's SMTP address (Settings UserInformation, docs/eas.md).
  */
 

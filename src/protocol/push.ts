@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { serverCommandSchema, type TokenRange } from './sync.js';
 
 /**
- * Push (seed 002, docs/protocol.md § Push). When an item changes, each other connected device of the
+ * Push (docs/design.md § Push notices; wire format docs/protocol.md § Push). When an item changes, each other connected device of the
  * account is sent the change itself with a token (a version the server made, a merge, goes to every
  * device, its author included). Tokens come from a per-device sequence, so the set a
- * device holds compresses to a few ranges; the device echoes that set (the seed's "collection object")
+ * device holds compresses to a few ranges; the device echoes that set (docs/design.md § The echo)
  * in its next sync request, and the server resends every change whose token did not come back.
  */
 

@@ -4,7 +4,7 @@ import { ProtocolError, statusCodes } from './errors.js';
 import { isName } from './names.js';
 
 /**
- * The sync message (seed 003): one request carries one or more collections, each with its sync key,
+ * The sync message (docs/design.md § The sync message): one request carries one or more collections, each with its sync key,
  * window, options and client commands; the response answers each collection with a new key, the
  * server's changes and a status per client command. JSON and XML are two encodings of these schemas.
  */

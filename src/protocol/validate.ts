@@ -4,7 +4,7 @@ import { ProtocolError } from './errors.js';
 
 /**
  * The one bounded path every JSON (and decoded XML) request body takes before the hub sees it
- * (docs/protocol.md § Errors). Validation stops at the first `limits.errorIssuesMax` problems and
+ * (docs/protocol.md §12.2). Validation stops at the first `limits.errorIssuesMax` problems and
  * checks each list's length against its schema's cap before looking at its entries, so an invalid
  * body costs no more than a valid one of the same size, and the error body stays small whatever the
  * input: issues are paths and fixed messages, clipped, never the input's values.

@@ -9,7 +9,7 @@ import type { CommitObserver, ItemRow, Store, StoreTx } from '../store/store.js'
 import { LongPollChannel } from './long-poll-channel.js';
 
 /**
- * Push (seed 002). The hub's store shows every committed change to this observer; inside the
+ * Push (docs/design.md § Push notices). The hub's store shows every committed change to this observer; inside the
  * committing transaction each other connected device of the account gets a token for it (so the
  * token, the change and what the token stands for commit together), and once the commit is durable
  * the change itself goes out on the device's channel. Nothing here reads the database to find

@@ -3,7 +3,7 @@ import type { NoticeOutcome, SyncClient } from './sync-loop.js';
 import type { HttpTransport } from './transport.js';
 
 /**
- * The device side of push (seed 002). It keeps one channel open (reconnecting with capped exponential
+ * The device side of push (docs/design.md § Push notices). It keeps one channel open (reconnecting with capped exponential
  * backoff and full jitter), applies each notice to the replica through the SyncClient, fetches the
  * rest of split notices, and syncs whenever it may have missed something:
  *   - after every (re)connect, for what happened while it was away;

@@ -49,7 +49,7 @@ export interface ReplicaTx {
   inflight(collectionId: string): ClientCommand[] | null;
   setInflight(collectionId: string, commands: ClientCommand[] | null): void;
 
-  // Push bookkeeping (seed 002). Sequence numbers are the server's account change sequence.
+  // Push bookkeeping (docs/design.md § The echo). Sequence numbers are the server's account change sequence.
   /** The sequence the last applied sync answer brought the collection to (0: none yet). */
   horizon(collectionId: string): number;
   setHorizon(collectionId: string, seq: number): void;

@@ -14,7 +14,7 @@ import { RetryableError, type Transport } from './transport.js';
  *     by replaying (so nothing is applied twice);
  *   - "invalid sync key" re-initializes with key 0 without losing local edits;
  *   - moreAvailable is followed until the collection is done.
- * Conflicts are the server's to resolve (seed 004): a "conflict" result means the server kept another
+ * Conflicts are the server's to resolve (docs/design.md § Concurrent changes): a "conflict" result means the server kept another
  * version and stored this one as a conflict record; the client then takes the truth it is sent. A local
  * edit of an item the server no longer knows at all is re-added, so no edit is dropped silently.
  */
@@ -119,7 +119,7 @@ export class SyncClient {
       // for a new one (a key-0 request always can).
       const { syncKey, commands, resent, tokens } = this.o.replica.transaction((tx) => {
         const key = tx.syncKey(collectionId);
-        // Seed 002's echo: the push notices applied here, so the server does not send them again. The
+        // The echo (docs/design.md § The echo): the push notices applied here, so the server does not send them again. The
         // oldest ranges go first if there are more than a request may carry; the rest wait their turn.
         const all = tx.heldTokens(collectionId);
         const last = toRanges(all).slice(0, limits.tokenRangesMax).pop()?.to ?? 0;
@@ -189,7 +189,7 @@ export class SyncClient {
   }
 
   /**
-   * Applies a push notice (seed 002) to the replica, unless the replica already has that version or a
+   * Applies a push notice (docs/design.md § Push notices) to the replica, unless the replica already has that version or a
    * newer one, or holds a local edit of the item (the sync resolves that one). Only an applied or
    * duplicate notice's token is kept for the echo; every other change reaches the replica by sync.
    * A split notice must be completed (its remainder fetched) before it can be applied.

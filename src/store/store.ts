@@ -72,7 +72,7 @@ export interface CollectionRow {
   createdAt: number;
   /**
    * Set on the tasks collection that holds the tasks of a DAV calendar made without a component set:
-   * the id of that calendar (an events collection). Deleting the calendar deletes it (docs/dav.md § Calendars).
+   * the id of that calendar (an events collection). Deleting the calendar deletes it (docs/dav.md § Calendars made without a component set).
    */
   calendarId: string | null;
 }

@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
- * The password throttle protects without locking anyone out (docs/operations.md § Password
+ * The password throttle protects without locking anyone out (docs/operations.md § The web app, Password
  * throttling). The server sits behind a trusted proxy at 127.0.0.1, so each request's client address
  * is what X-Forwarded-For names, as it would be behind the TLS proxy docs/operations.md recommends.
  */

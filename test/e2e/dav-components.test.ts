@@ -8,7 +8,7 @@ import { syncOnce } from '../support/sync.js';
  * A calendar made without a component set (MKCALENDAR or extended MKCOL, as vdirsyncer and
  * python-caldav make them) holds events and tasks, as in Radicale, Cyrus and Nextcloud; one made with
  * a set keeps it. Its tasks are a tasks collection of their own to the native protocol and ActiveSync
- * (docs/dav.md § Calendars): every item is reachable once, from every face.
+ * (docs/dav.md § Calendars made without a component set): every item is reachable once, from every face.
  */
 
 let server: TestServer;

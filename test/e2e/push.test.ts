@@ -9,7 +9,7 @@ import { newAccount, syncOnce } from '../support/sync.js';
 import { startWsFaultProxy } from '../support/ws-fault-proxy.js';
 
 /**
- * Push over the real server and real sockets (seed 002). The main case puts a proxy between the
+ * Push over the real server and real sockets (docs/design.md § Push notices). The main case puts a proxy between the
  * devices and the server that drops 30% of notices, duplicates and reorders others and cuts
  * connections; after one more sync every device must hold every change exactly once.
  * SYNCPOINT_PUSH_SEED=<n> replays one run.

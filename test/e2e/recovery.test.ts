@@ -4,7 +4,7 @@ import { getJson, postJson, startTestServer, type TestServer } from '../support/
 import { accountSeq, add, change, del, newAccount, syncOnce } from '../support/sync.js';
 
 /**
- * Seed 004 through the real server: recovery (Fig. 8), one test per branch, and the engine (Fig. 9):
+ * docs/design.md through the real server: § Recovery, one test per row, and § Concurrent changes:
  * device priority, property-level merges, conflict records and their restore, duplicate detection.
  * Devices "a" and "b" sync in that order first, so "a" ranks above "b" until the priority is edited.
  */
@@ -33,7 +33,7 @@ async function twoDevicesHoldingX(x = card('ux', 'X', ['EMAIL:x@example.org', 'N
 
 const conflicts = async (authorization: string) => (await getJson(`${server.url}/api/v1/conflicts`, authorization)).body.conflicts as Array<Record<string, string>>;
 
-test('Fig. 8 pending DELETE: the record is dropped, and the edit is kept as a conflict record', async () => {
+test('recovery, pending DELETE: the record is dropped, and the edit is kept as a conflict record', async () => {
   const { authorization, contacts, a, b, xId } = await twoDevicesHoldingX();
   await a.sync(contacts, { commands: [del(xId)] });
   const r = await b.sync(contacts, { commands: [change(xId, card('ux', 'X edited on b'))] });
@@ -63,7 +63,7 @@ test('a delete naming no version, of an item edited elsewhere while the deleter 
   );
 });
 
-test('Fig. 8 the device DELETED it: its pending update is dropped and the record is deleted (the deleter ranks first)', async () => {
+test('recovery, the device DELETED it: its pending update is dropped and the record is deleted (the deleter ranks first)', async () => {
   const { authorization, contacts, a, b, xId } = await twoDevicesHoldingX();
   await b.sync(contacts, { commands: [change(xId, card('ux', 'X edited on b'))] });
   // a has an UPDATE pending for X and deletes it: a ranks first, so the delete stands and b's edit is kept.
@@ -75,7 +75,7 @@ test('Fig. 8 the device DELETED it: its pending update is dropped and the record
   assert.deepEqual([kept?.reason, kept?.lostBy, kept?.data], ['deleteLost', 'b', card('ux', 'X edited on b')]);
 });
 
-test('Fig. 9 priority: a delete from a lower-ranked device loses to an edit from a higher-ranked one', async () => {
+test('priority: a delete from a lower-ranked device loses to an edit from a higher-ranked one', async () => {
   const { contacts, a, b, xId } = await twoDevicesHoldingX();
   await a.sync(contacts, { commands: [change(xId, card('ux', 'X edited on a'))] });
   const r = await b.sync(contacts, { commands: [del(xId)] });
@@ -83,7 +83,7 @@ test('Fig. 9 priority: a delete from a lower-ranked device loses to an edit from
   assert.equal(b.view(contacts).get(xId)?.data, card('ux', 'X edited on a'), 'the record comes back to b');
 });
 
-test('Fig. 8 the device UPDATED it while an UPDATE was pending: edits of different properties merge', async () => {
+test('recovery, the device UPDATED it while an UPDATE was pending: edits of different properties merge', async () => {
   const { contacts, a, b, xId } = await twoDevicesHoldingX();
   await a.sync(contacts, { commands: [change(xId, card('ux', 'X', ['EMAIL:x@work.example', 'NOTE:base']))] });
   const r = await b.sync(contacts, { commands: [change(xId, card('ux', 'X', ['EMAIL:x@example.org', 'NOTE:from b']))] });
@@ -94,7 +94,7 @@ test('Fig. 8 the device UPDATED it while an UPDATE was pending: edits of differe
   assert.equal(a.view(contacts).get(xId)?.data, merged, 'and so does a');
 });
 
-test('Fig. 9 priority: the same property edited on two devices goes to the higher-ranked one, the loser is kept and restorable', async () => {
+test('priority: the same property edited on two devices goes to the higher-ranked one, the loser is kept and restorable', async () => {
   const { authorization, contacts, a, b, xId } = await twoDevicesHoldingX();
   await b.sync(contacts, { commands: [change(xId, card('ux', 'X', ['EMAIL:x@example.org', 'NOTE:b wins?']))] });
   const r = await a.sync(contacts, { commands: [change(xId, card('ux', 'X', ['EMAIL:x@example.org', 'NOTE:a wins']))] });
@@ -118,7 +118,7 @@ test('Fig. 9 priority: the same property edited on two devices goes to the highe
   assert.equal(again.status, 409, 'a version is restored once; the one it replaced is its own record');
 });
 
-test('Fig. 9 priority is the user’s: after reordering, the other device wins', async () => {
+test('priority is the user’s: after reordering, the other device wins', async () => {
   const { authorization, contacts, a, b, xId } = await twoDevicesHoldingX();
   const devices = await getJson(`${server.url}/api/v1/devices`, authorization);
   assert.deepEqual(devices.body.devices.map((d: { id: string }) => d.id), ['a', 'b']);
@@ -135,7 +135,7 @@ test('Fig. 9 priority is the user’s: after reordering, the other device wins',
   assert.match(a.view(contacts).get(xId)?.data ?? '', /NOTE:b/);
 });
 
-test('Fig. 8 the device UPDATED it while an ADD was pending (an initial sync): its edit is kept', async () => {
+test('recovery, the device UPDATED it while an ADD was pending (an initial sync): its edit is kept', async () => {
   const { contacts, a, xId, device } = await twoDevicesHoldingX();
   const c = device('c');
   // c lost its state and re-initializes, reporting an edit of X that it made offline.
@@ -145,7 +145,7 @@ test('Fig. 8 the device UPDATED it while an ADD was pending (an initial sync): i
   assert.equal(a.view(contacts).get(xId)?.data, card('ux', 'X edited on c'));
 });
 
-test('Fig. 8 ADDED duplicate of a record it had been told to ADD: the lost acknowledgement costs no duplicate', async () => {
+test('recovery, ADDED duplicate of a record it had been told to ADD: the lost acknowledgement costs no duplicate', async () => {
   const { accountId, contacts, xId, device } = await twoDevicesHoldingX(card(null, 'No UID Person', ['TEL:+44 20 7946 0958']));
   const c = device('c');
   await c.sync(contacts);
@@ -158,7 +158,7 @@ test('Fig. 8 ADDED duplicate of a record it had been told to ADD: the lost ackno
   assert.equal(c.view(contacts).size, 1);
 });
 
-test('Fig. 8 ADDED duplicate while an UPDATE was pending: the device’s record is dropped and it gets the truth', async () => {
+test('recovery, ADDED duplicate while an UPDATE was pending: the device’s record is dropped and it gets the truth', async () => {
   const { contacts, a, b, xId } = await twoDevicesHoldingX();
   await a.sync(contacts, { commands: [change(xId, card('ux', 'X', ['EMAIL:x@example.org', 'NOTE:new']))] });
   // b re-adds its old copy of X under a new client id (a restored backup, say).
@@ -168,7 +168,7 @@ test('Fig. 8 ADDED duplicate while an UPDATE was pending: the device’s record 
   assert.match(b.view(contacts).get(xId)?.data ?? '', /NOTE:new/, 'the pending update brings the truth');
 });
 
-test('Fig. 8 ADDED duplicate the user added by hand: it takes the old id, the old record is updated to match, and the old version is kept', async () => {
+test('recovery, ADDED duplicate the user added by hand: it takes the old id, the old record is updated to match, and the old version is kept', async () => {
   const old = card(null, 'Ann Smith', ['EMAIL:ann@example.org', 'TITLE:set on a']);
   const { authorization, contacts, a, b, xId } = await twoDevicesHoldingX(old);
   // Same person (name and email), typed again without a UID, with a phone number added.
@@ -184,7 +184,7 @@ test('Fig. 8 ADDED duplicate the user added by hand: it takes the old id, the ol
   assert.deepEqual(kept, [[xId, old, 'priority', 'a', 'b']]);
 });
 
-test('Fig. 8 NO_CHANGE: the pending action is kept until the device takes it', async () => {
+test('recovery, NO_CHANGE: the pending action is kept until the device takes it', async () => {
   const { contacts, a, b, xId } = await twoDevicesHoldingX();
   await a.sync(contacts, { commands: [change(xId, card('ux', 'X v2'))] });
   // b reports other records only; its pending update of X still arrives.

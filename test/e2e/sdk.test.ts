@@ -114,7 +114,7 @@ test('an edit of an item deleted elsewhere is kept as a conflict record; a delet
   await b.sync();
   await a.sync();
   for (const r of [a.replica, b.replica]) r.transaction((tx) => reapDeleted(tx, contacts));
-  // x: B's edit met a delete (seed Fig. 8: a pending DELETE drops the record) and is kept as a conflict
+  // x: B's edit met a delete (docs/design.md § Recovery: a pending DELETE drops the record) and is kept as a conflict
   // record. y: A deleted a record B had edited since A last synced; A ranks first (it was seen first),
   // so the delete wins and B's edit is kept as a conflict record too.
   assert.deepEqual(names(b.replica, contacts), []);

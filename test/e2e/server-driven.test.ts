@@ -6,7 +6,7 @@ import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { add, change, newAccount } from '../support/sync.js';
 
 /**
- * The seed's two-stage process for sync points the server drives (an upstream server, a folder), run
+ * The two-stage process (docs/design.md § Server-driven sync points) for sync points the server drives (an upstream server, a folder), run
  * against the real hub and SQLite store, side by side with a native device.
  */
 let server: TestServer;

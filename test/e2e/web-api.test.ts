@@ -77,7 +77,7 @@ test('sign-in sets an HttpOnly cookie, stores only its hash, signs out, and is t
   assert.match(body.csrf, /^[A-Za-z0-9_-]{20,}$/);
   const [setCookie = '', marker = ''] = res.headers.getSetCookie();
   assert.match(setCookie, /^syncpoint_session=[A-Za-z0-9_-]{40,}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=1209600$/);
-  // The browser's known-client marker (docs/operations.md § Password throttling) outlives the session.
+  // The browser's known-client marker (docs/operations.md § The web app, Password throttling) outlives the session.
   assert.match(marker, /^syncpoint_client=[A-Za-z0-9_-]{32}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=31536000$/);
   const value = (/^syncpoint_session=([^;]+)/.exec(setCookie) as RegExpExecArray)[1] as string;
   const session = { cookie: `syncpoint_session=${value}`, csrf: body.csrf as string };

@@ -202,7 +202,7 @@ function contentCondition(kind: CollectionKind, reason: ResourceError['reason'])
   return { ns: ns.caldav, name: reason === 'wrongKind' ? 'supported-calendar-component' : 'valid-calendar-data' };
 }
 
-/** The collection a DAV path names, if it is served. A calendar's tasks collection is served as part of the calendar, not on its own (docs/dav.md § Calendars). */
+/** The collection a DAV path names, if it is served. A calendar's tasks collection is served as part of the calendar, not on its own (docs/dav.md § Calendars made without a component set). */
 async function servedCollection(r: Request, name: string): Promise<CollectionRow | undefined> {
   const found = await r.hub.accounts.findCollection(r.principal.accountId, name);
   return found && found.calendarId === null ? found : undefined;
@@ -518,7 +518,7 @@ const header = (req: IncomingMessage, name: string) => {
  * Extended MKCOL (RFC 5689) and MKCALENDAR (RFC 4791): a new collection in the home. The resource
  * type picks the kind. A calendar made with a supported-calendar-component-set holds the first of
  * VEVENT, VTODO, VJOURNAL it names; one made without holds VEVENT and VTODO, as clients that never send
- * a set expect (docs/dav.md § Calendars).
+ * a set expect (docs/dav.md § Calendars made without a component set).
  */
 async function mkcol(r: Request, target: Target): Promise<void> {
   if (target.kind !== 'collection') throw new DavError(403, 'collections are made directly in the home');

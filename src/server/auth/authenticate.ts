@@ -21,7 +21,7 @@ import { hasCsrfToken, type Session, type Sessions } from './sessions.js';
  * A secret not verified before (a password, or the secret of a known app-token id) goes through the
  * PasswordThrottle first, on every face. A client that has succeeded for the account before is known
  * (a fingerprint kept per account: the browser's marker cookie, or the address for HTTP Basic), and
- * other clients' failures do not slow it down (docs/operations.md § Password throttling). An unknown
+ * other clients' failures do not slow it down (docs/operations.md § The web app, Password throttling). An unknown
  * account name costs the same scrypt as a known one, so response times do not tell which names exist.
  */
 export interface Principal {

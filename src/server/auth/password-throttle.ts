@@ -1,6 +1,6 @@
 /**
  * Slows secret guessing on every face (web sign-in, HTTP Basic on the API, DAV and ActiveSync, app
- * tokens) without locking anyone out (docs/operations.md § Password throttling). Only verifications
+ * tokens) without locking anyone out (docs/operations.md § The web app, Password throttling). Only verifications
  * that actually run scrypt are counted: a secret verified before is remembered by the Authenticator and
  * never reaches this.
  *

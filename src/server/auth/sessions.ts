@@ -13,10 +13,10 @@ import type { ClientAddresses } from './client-address.js';
  * Over HTTPS the cookie is `__Host-syncpoint_session`: browsers accept that name only with Secure, Path=/
  * and no Domain, so a cookie planted from another host or over plain HTTP cannot shadow it. Plain HTTP
  * (a server reached on loopback) cannot have that prefix, which requires Secure; there the cookie is
- * `syncpoint_session`, and each name is read only where it is set (docs/operations.md § Web app).
+ * `syncpoint_session`, and each name is read only where it is set (docs/operations.md § The web app).
  */
 export const sessionLifetimeMs = 14 * 24 * 3600 * 1000;
-/** The known-client marker (docs/operations.md § Password throttling) outlives sessions. */
+/** The known-client marker (docs/operations.md § The web app, Password throttling) outlives sessions. */
 export const clientMarkerLifetimeMs = 365 * 24 * 3600 * 1000;
 
 const cookieNames = {

@@ -137,7 +137,7 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX add_ledger_item ON add_ledger(item_id);
   `,
-  // Push (seed 002): each device's token sequence, and what each token it was sent stands for, so an
+  // Push (docs/design.md § Push notices): each device's token sequence, and what each token it was sent stands for, so an
   // echoed token can be matched to the change it carried until the device's sync state passes it.
   `
   CREATE TABLE push_counters (
@@ -258,7 +258,7 @@ export const migrations: readonly string[] = [
   ALTER TABLE add_ledger ADD COLUMN status TEXT NOT NULL DEFAULT 'ok';
   `,
   // A DAV calendar made without a component set holds events and tasks: its tasks live in a tasks
-  // collection that names it, and goes with it (docs/dav.md § Calendars).
+  // collection that names it, and goes with it (docs/dav.md § Calendars made without a component set).
   `
   ALTER TABLE collections ADD COLUMN calendar_id TEXT REFERENCES collections(id) ON DELETE CASCADE;
   `,

@@ -20,8 +20,8 @@ import { readOptions, type CollectionOptions } from './sync-options.js';
 import { completePartial, holdOf, holdSync } from './sync-hold.js';
 
 /**
- * Sync (MS-ASCMD 2.2.1.21) on top of the hub's sync exchange, which has the same design (seeds 001 and
- * 003): the ActiveSync SyncKey is the hub's integer key, so a retry with the previous key is answered
+ * Sync (MS-ASCMD 2.2.1.21) on top of the hub's sync exchange, which has the same design (docs/design.md § Sync keys,
+ * § The sync message): the ActiveSync SyncKey is the hub's integer key, so a retry with the previous key is answered
  * with the same response again, and an Add sent twice lands on one item (the hub's ledger of client
  * ids). Key 0 starts a collection: the answer carries only the new key (GetChanges is not allowed with
  * it), and items come with the next request. Every collection of one request is one hub transaction.
