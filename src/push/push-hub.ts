@@ -118,14 +118,17 @@ export class PushHub implements CommitObserver<Delivery[]> {
     if (credential !== undefined) this.credentialOf.set(channel, credential);
     return this.store.transaction(async (tx) => {
       if (credential !== undefined && !(await this.accounts.holdsIn(tx, credential))) throw new CredentialEnded();
-      this.admit(channel.accountId, channel.deviceId, channel instanceof LongPollChannel);
       const nextToken = await tx.nextPushToken(channel.accountId, channel.deviceId);
+      // Admitted and added with no await between: concurrent registrations cannot all pass the count
+      // (a store that runs transactions side by side, PostgreSQL, would otherwise let them).
+      this.admit(channel.accountId, channel.deviceId, channel instanceof LongPollChannel);
       let devices = this.channels.get(channel.accountId);
       if (!devices) this.channels.set(channel.accountId, (devices = new Map()));
       const old = devices.get(channel.deviceId);
       devices.set(channel.deviceId, channel);
-      if (old) old.close(pushCloseCodes.replaced, 'a newer channel for this device took over');
-      else this.connected++;
+      // A transaction run again (a serialization failure) registers the same channel a second time.
+      if (old && old !== channel) old.close(pushCloseCodes.replaced, 'a newer channel for this device took over');
+      else if (!old) this.connected++;
       channel.lastToken = nextToken - 1;
       return nextToken;
     });

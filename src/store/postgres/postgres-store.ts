@@ -1,4 +1,5 @@
 import type { CommitObserver, ItemRow, Store, StoreTx } from '../store.js';
+import { AccountGate, gatedTx } from './account-gate.js';
 import { accountTx } from './accounts-tx.js';
 import { deviceTx } from './devices-tx.js';
 import { itemTx } from './items-tx.js';
@@ -47,19 +48,29 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     throw err;
   }
   const observers: CommitObserver[] = [];
+  const gate = new AccountGate();
   let retries = 0;
   let closed = false;
 
-  const attempt = async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<{ result: T; prepared: unknown[] }> =>
-    (await sql.begin('isolation level serializable', async (s) => {
-      const written: ItemRow[] = [];
-      const tx = postgresTx(s as unknown as Sql, written);
-      const result = await fn(tx);
-      const changes = written.splice(0);
-      const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(tx, changes)));
-      // Wrapped: sql.begin would await a returned array's members as queries.
-      return { box: { result, prepared } };
-    })).box;
+  const attempt = async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<{ result: T; prepared: unknown[] }> => {
+    let release = () => {};
+    try {
+      return (
+        await sql.begin('isolation level serializable', async (s) => {
+          const written: ItemRow[] = [];
+          const gated = gatedTx(postgresTx(s as unknown as Sql, written), gate);
+          release = gated.release;
+          const result = await fn(gated.tx);
+          const changes = written.splice(0);
+          const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(gated.tx, changes)));
+          // Wrapped: sql.begin would await a returned array's members as queries.
+          return { box: { result, prepared } };
+        })
+      ).box;
+    } finally {
+      release();
+    }
+  };
 
   return {
     sql,
