@@ -205,7 +205,10 @@ test('a device that reconnects from another network: the silent old path is repl
   await proxy.close();
 });
 
-test('revoking the app token closes its channel, through the API and from another process', async () => {
+test('revoking the app token closes its channel, through the API and from another process', async (t) => {
+  // Another process's commits reach push through SQLite's data_version; on PostgreSQL they will come
+  // through LISTEN/NOTIFY, which is not built yet (docs/operations.md § PostgreSQL).
+  if (server.database !== '') return t.skip('another process writing the database is heard on SQLite only, so far');
   const account = await newAccount(server);
   const create = async (label: string) => {
     const res = await fetch(`${server.url}/api/v1/tokens`, {
