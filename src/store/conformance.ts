@@ -520,6 +520,19 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         });
       }));
 
+      it('putItem of an id held by another collection or account throws and changes nothing there', seeded(async (store) => {
+        const a = await put(store, A, cA, 'a');
+        await assert.rejects(put(store, A, cA2, 'a', { data: 'moved?' }));
+        await assert.rejects(put(store, B, cB, 'a', { data: 'stolen?', etag: 'etag-stolen' }));
+        await read(store, async (tx) => {
+          assert.deepEqual(await tx.getItem(A, cA, 'a'), a);
+          assert.equal(await tx.getItem(A, cA2, 'a'), undefined);
+          assert.equal(await tx.getItem(B, cB, 'a'), undefined);
+          assert.equal(await tx.hadVersion(A, 'a', 'etag-stolen'), false);
+          assert.equal((await tx.getVersionHeld(A, 'a', 'nobody', 100, 100))?.data, a.data);
+        });
+      }));
+
       it('hadVersion knows every version the item held, also after its delete; putItemVersion adds one to the history only', seeded(async (store) => {
         const v1 = await put(store, A, cA, 'a');
         const v2 = await put(store, A, cA, 'a', { data: 'v2', createdSeq: v1.seq });
