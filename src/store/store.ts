@@ -6,11 +6,18 @@ import type { Checkpoint, RecordedResult } from '../core/sync-key.js';
  * shared suite in conformance.ts.
  *
  * - `transaction(fn)` runs `fn` serializably: nothing it wrote is visible to anyone, nor durable, until
- *   the promise it returns resolves; if `fn` throws, nothing it wrote survives. Methods are async so a
- *   networked backend fits the same shape; the SQLite backend serializes transactions in-process.
+ *   the promise it returns resolves; if `fn` throws, the promise rejects with its error and nothing it
+ *   wrote survives, the sequence numbers it took included (the next transaction takes them again). A
+ *   transaction whose connection dies rejects the same way (a backend may first retry it, running `fn`
+ *   again). Either way the store carries on. Methods are async so a networked backend fits the same
+ *   shape; the SQLite backend serializes transactions in-process.
  * - Every read and write names its account, and backends put that account in every query, so no id a
  *   client sends can reach another account's rows.
- * - `nextSeq(account)` returns the next value of the account's change sequence, which only grows.
+ * - Each account has its own change sequence, at 0 when the account is made. `nextSeq(account)` returns
+ *   `currentSeq + 1` and moves `currentSeq` there, inside the transaction. A reader never sees a change
+ *   before one of a lower number that later commits: once it has seen number n, every change numbered
+ *   below n is visible to it or never will be (a global sequence that transactions take numbers from and
+ *   then commit in any order breaks this; a per-account counter bumped inside the transaction keeps it).
  */
 export interface Store {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
@@ -211,10 +218,11 @@ export interface StoreTx {
   createAccount(row: AccountRow): Promise<void>;
   findAccountByName(name: string): Promise<AccountRow | undefined>;
   getAccount(accountId: string): Promise<AccountRow | undefined>;
+  /** By name. */
   listAccounts(): Promise<AccountRow[]>;
   setPassword(accountId: string, passwordHash: string): Promise<void>;
   setEmail(accountId: string, email: string | null): Promise<void>;
-  /** Allocates the next number of the account's change sequence. */
+  /** Allocates the next number of the account's change sequence (see Store). These three throw for an account that does not exist. */
   nextSeq(accountId: string): Promise<number>;
   currentSeq(accountId: string): Promise<number>;
   /** Highest sequence number whose tombstone has been purged; older checkpoints are expired. */
@@ -222,11 +230,13 @@ export interface StoreTx {
 
   createToken(row: AppTokenRow): Promise<void>;
   getToken(tokenId: string): Promise<AppTokenRow | undefined>;
+  /** Oldest first. */
   listTokens(accountId: string): Promise<AppTokenRow[]>;
   deleteToken(accountId: string, tokenId: string): Promise<boolean>;
   touchToken(accountId: string, tokenId: string, at: number): Promise<void>;
 
   createCollection(row: CollectionRow): Promise<void>;
+  /** Oldest first, then by name. */
   listCollections(accountId: string): Promise<CollectionRow[]>;
   getCollection(accountId: string, collectionId: string): Promise<CollectionRow | undefined>;
   findCollectionByName(accountId: string, name: string): Promise<CollectionRow | undefined>;
@@ -237,7 +247,10 @@ export interface StoreTx {
   findLiveItemByUid(accountId: string, collectionId: string, uid: string): Promise<ItemRow | undefined>;
   /** Live items that could be twins of a new one: the same UID, or the same normalized name. */
   findTwinCandidates(accountId: string, collectionId: string, uid: string | null, matchName: string | null): Promise<ItemRow[]>;
-  /** Inserts or replaces the item with this id; a live version is also kept in the item's history. */
+  /**
+   * Inserts or replaces the item with this id; a live version is also kept in the item's history. An id
+   * held by another account or collection is an error: it throws and writes nothing.
+   */
   putItem(row: ItemRow, writtenAt: number): Promise<void>;
   /**
    * Keeps a version of the item in its history only, at sequence number `seq` (from nextSeq), written by
@@ -271,35 +284,42 @@ export interface StoreTx {
   purgeTombstones(accountId: string, beforeMs: number): Promise<number>;
 
   getDevice(accountId: string, deviceId: string): Promise<DeviceRow | undefined>;
+  /** Adds the device, or updates a known one's name, protocol, priority, lastSeenAt and tokenId (its createdAt stays). */
   putDevice(row: DeviceRow): Promise<void>;
+  /** By priority (0 first), then oldest first. */
   listDevices(accountId: string): Promise<DeviceRow[]>;
 
+  /** Gives the devices priorities 0, 1, … in this order. */
   setDevicePriorities(accountId: string, orderedDeviceIds: readonly string[]): Promise<void>;
   /**
    * Forgets a device: its row, sync states, push tokens, errors and face state. Its push counter stays, so a device
    * that comes back under the same id never reuses a token number it may still hold.
    */
   deleteDevice(accountId: string, deviceId: string): Promise<boolean>;
+  /** By collection id. */
   listSyncStates(accountId: string, deviceId: string): Promise<SyncStateRow[]>;
   /** How many rows listChanges would return, counting at most `query.limit`. */
   countChanges(query: ChangeQuery): Promise<number>;
   /** Records an error and keeps only the device's `keep` most recent ones. */
   addDeviceError(accountId: string, deviceId: string, error: DeviceErrorRow, keep: number): Promise<void>;
+  /** Newest first. */
   listDeviceErrors(accountId: string, deviceId: string): Promise<DeviceErrorRow[]>;
   addActivity(accountId: string, deviceId: string, day: string, changes: number): Promise<void>;
-  /** The account's activity on days >= `fromDay`. */
+  /** The account's activity on days >= `fromDay`, by day, then device. */
   listActivity(accountId: string, fromDay: string): Promise<ActivityRow[]>;
   purgeActivity(accountId: string, beforeDay: string): Promise<void>;
 
   createWebSession(row: WebSessionRow): Promise<void>;
-  /** The session with this hash, if it has not expired at `now`. */
+  /** The session with this hash, if it has not expired at `now` (expiresAt > now). */
   getWebSession(idHash: string, now: number): Promise<WebSessionRow | undefined>;
   deleteWebSession(idHash: string): Promise<void>;
+  /** Drops every session expired at `now`; returns how many. */
   purgeWebSessions(now: number): Promise<number>;
   /** Whether the client (a fingerprint, no secret) succeeded for the account at or after `since`. */
   isKnownClient(accountId: string, fingerprint: string, since: number): Promise<boolean>;
   /** Records a success of the client, keeping only the account's `keep` most recent ones. */
   rememberClient(accountId: string, fingerprint: string, at: number, keep: number): Promise<void>;
+  /** Deletes it with its items, their history and DAV names, and its sync states, push tokens and conflicts. */
   deleteCollection(accountId: string, collectionId: string): Promise<boolean>;
 
   /** A face's own state for a device (ActiveSync's folder hierarchy, say), as the face wrote it. */
@@ -308,6 +328,7 @@ export interface StoreTx {
   putFaceState(accountId: string, deviceId: string, key: string, value: string | undefined): Promise<void>;
 
   addConflict(row: ConflictRow): Promise<void>;
+  /** Newest first. */
   listConflicts(accountId: string): Promise<ConflictRow[]>;
   getConflict(accountId: string, conflictId: string): Promise<ConflictRow | undefined>;
   markConflictRestored(accountId: string, conflictId: string, at: number): Promise<void>;

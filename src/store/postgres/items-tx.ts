@@ -63,13 +63,14 @@ export function itemTx(sql: Sql, written: ItemRow[]): ItemTx {
       return dedupe(found);
     },
     async putItem(r, writtenAt) {
-      // An upsert that never moves a row to another account or collection.
-      await sql`INSERT INTO items (id, account_id, collection_id, uid, data, etag, seq, created_seq, created_by, origin_device, deleted_at, title, start_ms, end_ms, match_name, contact_keys)
+      // An upsert that never moves a row to another account or collection: such an id is an error, and its history must not take this version.
+      const upserted = await sql`INSERT INTO items (id, account_id, collection_id, uid, data, etag, seq, created_seq, created_by, origin_device, deleted_at, title, start_ms, end_ms, match_name, contact_keys)
         VALUES (${r.id}, ${r.accountId}, ${r.collectionId}, ${r.uid}, ${r.data}, ${r.etag}, ${r.seq}, ${r.createdSeq}, ${r.createdBy}, ${r.originDevice}, ${r.deletedAt}, ${r.title}, ${r.startMs}, ${r.endMs}, ${r.matchName}, ${sql.json(r.contactKeys)})
         ON CONFLICT (id) DO UPDATE SET uid = excluded.uid, data = excluded.data, etag = excluded.etag, seq = excluded.seq, created_seq = excluded.created_seq, created_by = excluded.created_by,
           origin_device = excluded.origin_device, deleted_at = excluded.deleted_at, title = excluded.title, start_ms = excluded.start_ms,
           end_ms = excluded.end_ms, match_name = excluded.match_name, contact_keys = excluded.contact_keys
         WHERE items.account_id = excluded.account_id AND items.collection_id = excluded.collection_id`;
+      if (upserted.count === 0) throw new Error(`item ${r.id} belongs to another collection or account`);
       if (r.data !== null) await keepVersion(sql, r.id, r.seq, r.data, r.etag, writtenAt, r.originDevice);
       written.push(r);
     },

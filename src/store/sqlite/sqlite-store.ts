@@ -519,7 +519,10 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       return [...(byUid ? [byUid] : []), ...byName].map(toItem);
     },
     async putItem(r, writtenAt) {
-      item.put.run({ ...r, contactKeys: JSON.stringify(r.contactKeys) });
+      // The upsert skips an id held by another account or collection; its history must not take this version either.
+      if (item.put.run({ ...r, contactKeys: JSON.stringify(r.contactKeys) }).changes === 0) {
+        throw new Error(`item ${r.id} belongs to another collection or account`);
+      }
       if (r.data !== null) {
         item.putVersion.run(r.id, r.seq, r.data, writtenAt, r.originDevice);
         item.putEtag.run(r.id, r.etag);
