@@ -3,7 +3,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import postgres from 'postgres';
+import pg from 'pg';
 
 /**
  * A throwaway PostgreSQL cluster for tests and benchmarks: Debian's server binaries, initdb and pg_ctl
@@ -40,15 +40,21 @@ async function freePort(): Promise<number> {
 
 let databases = 0;
 
+/** Runs `fn` on a connection of its own to `url`, closed after. */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Makes a new empty database in the cluster at `adminUrl`; returns its URL. */
 export async function createDatabase(adminUrl: string): Promise<string> {
   const name = `syncpoint_${process.pid}_${++databases}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
-  try {
-    await admin.unsafe(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
+  await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.href;
@@ -56,14 +62,9 @@ export async function createDatabase(adminUrl: string): Promise<string> {
 
 /** An account's change sequence, read straight from its PostgreSQL database (one short connection: an idle pool would keep a test process alive). */
 export async function readDatabaseSeq(url: string, accountId: string): Promise<number> {
-  const client = postgres(url, { max: 1, onnotice: () => undefined });
-  try {
-    const [row] = await client<{ seq: string }[]>`SELECT seq FROM accounts WHERE id = ${accountId}`;
-    if (!row) throw new Error(`no account ${accountId}`);
-    return Number(row.seq);
-  } finally {
-    await client.end();
-  }
+  const { rows } = await withClient(url, (c) => c.query<{ seq: string }>('SELECT seq FROM accounts WHERE id = $1', [accountId]));
+  if (!rows[0]) throw new Error(`no account ${accountId}`);
+  return Number(rows[0].seq);
 }
 
 /** Set by test/support/with-postgres.ts: the cluster every test server of the run makes its database in. */

@@ -1,5 +1,5 @@
 import type { AccountRow, AppTokenRow, CollectionRow, StoreTx, WebSessionRow } from '../store.js';
-import { rows, type Sql } from './sql.js';
+import type { Sql } from './sql.js';
 
 /** Accounts, app passwords, collections, browser sessions and known clients. */
 export type AccountTx = Pick<
@@ -54,7 +54,7 @@ export function accountTx(sql: Sql): AccountTx {
       return r;
     },
     async listAccounts() {
-      return rows(sql<AccountRow[]>`SELECT ${accountColumns(sql)} FROM accounts ORDER BY name`);
+      return sql<AccountRow[]>`SELECT ${accountColumns(sql)} FROM accounts ORDER BY name`;
     },
     async setPassword(id, hash) {
       await sql`UPDATE accounts SET password_hash = ${hash} WHERE id = ${id}`;
@@ -84,10 +84,10 @@ export function accountTx(sql: Sql): AccountTx {
       return r;
     },
     async listTokens(accountId) {
-      return rows(sql<AppTokenRow[]>`SELECT id, account_id, label, secret_hash, created_at, last_used_at FROM app_tokens WHERE account_id = ${accountId} ORDER BY created_at, id`);
+      return sql<AppTokenRow[]>`SELECT id, account_id, label, secret_hash, created_at, last_used_at FROM app_tokens WHERE account_id = ${accountId} ORDER BY created_at, id`;
     },
     async deleteToken(accountId, id) {
-      return (await sql`DELETE FROM app_tokens WHERE account_id = ${accountId} AND id = ${id}`).count > 0;
+      return await sql`DELETE FROM app_tokens WHERE account_id = ${accountId} AND id = ${id}`.run() > 0;
     },
     async touchToken(accountId, id, at) {
       await sql`UPDATE app_tokens SET last_used_at = ${at} WHERE account_id = ${accountId} AND id = ${id}`;
@@ -102,10 +102,10 @@ export function accountTx(sql: Sql): AccountTx {
     },
     async deleteCollection(accountId, id) {
       // Items, their history, sync states, push tokens, DAV names and conflict records go with it (ON DELETE CASCADE).
-      return (await sql`DELETE FROM collections WHERE account_id = ${accountId} AND id = ${id}`).count > 0;
+      return await sql`DELETE FROM collections WHERE account_id = ${accountId} AND id = ${id}`.run() > 0;
     },
     async listCollections(accountId) {
-      return rows(sql<CollectionRow[]>`SELECT ${collectionColumns(sql)} FROM collections WHERE account_id = ${accountId} ORDER BY created_at, name`);
+      return sql<CollectionRow[]>`SELECT ${collectionColumns(sql)} FROM collections WHERE account_id = ${accountId} ORDER BY created_at, name`;
     },
     async getCollection(accountId, id) {
       const [r] = await sql<CollectionRow[]>`SELECT ${collectionColumns(sql)} FROM collections WHERE account_id = ${accountId} AND id = ${id}`;
@@ -127,7 +127,7 @@ export function accountTx(sql: Sql): AccountTx {
       await sql`DELETE FROM web_sessions WHERE id_hash = ${idHash}`;
     },
     async purgeWebSessions(now) {
-      return (await sql`DELETE FROM web_sessions WHERE expires_at <= ${now}`).count;
+      return await sql`DELETE FROM web_sessions WHERE expires_at <= ${now}`.run();
     },
     async isKnownClient(accountId, fingerprint, since) {
       return (await sql`SELECT 1 FROM known_clients WHERE account_id = ${accountId} AND fingerprint = ${fingerprint} AND last_success_at >= ${since}`).length > 0;

@@ -1,5 +1,5 @@
 import type { DeviceErrorRow, DeviceRow, StoreTx, SyncStateRow } from '../store.js';
-import { rows, type Sql } from './sql.js';
+import type { Sql } from './sql.js';
 
 /** Sync points: devices, their sync states and keys, face state, errors and activity. */
 export type DeviceTx = Pick<
@@ -40,7 +40,7 @@ export function deviceTx(sql: Sql): DeviceTx {
           priority = excluded.priority, last_seen_at = excluded.last_seen_at, token_id = excluded.token_id`;
     },
     async listDevices(accountId) {
-      return rows(sql<DeviceRow[]>`SELECT ${deviceColumns(sql)} FROM devices WHERE account_id = ${accountId} ORDER BY priority, created_at, id`);
+      return sql<DeviceRow[]>`SELECT ${deviceColumns(sql)} FROM devices WHERE account_id = ${accountId} ORDER BY priority, created_at, id`;
     },
     async setDevicePriorities(accountId, ordered) {
       if (ordered.length === 0) return;
@@ -52,10 +52,10 @@ export function deviceTx(sql: Sql): DeviceTx {
       // Its push counter stays (store.ts), its push tokens and face state go.
       await sql`DELETE FROM push_tokens WHERE account_id = ${accountId} AND device_id = ${id}`;
       await sql`DELETE FROM face_states WHERE account_id = ${accountId} AND device_id = ${id}`;
-      return (await sql`DELETE FROM devices WHERE account_id = ${accountId} AND id = ${id}`).count > 0;
+      return await sql`DELETE FROM devices WHERE account_id = ${accountId} AND id = ${id}`.run() > 0;
     },
     async listSyncStates(accountId, deviceId) {
-      return rows(sql<SyncStateRow[]>`SELECT ${syncStateColumns(sql)} FROM sync_states WHERE account_id = ${accountId} AND device_id = ${deviceId} ORDER BY collection_id`);
+      return sql<SyncStateRow[]>`SELECT ${syncStateColumns(sql)} FROM sync_states WHERE account_id = ${accountId} AND device_id = ${deviceId} ORDER BY collection_id`;
     },
     async addDeviceError(accountId, deviceId, e, keep) {
       await sql`INSERT INTO device_errors (account_id, device_id, at, status, message) VALUES (${accountId}, ${deviceId}, ${e.at}, ${e.status}, ${e.message})`;
@@ -63,14 +63,14 @@ export function deviceTx(sql: Sql): DeviceTx {
         (SELECT id FROM device_errors WHERE account_id = ${accountId} AND device_id = ${deviceId} ORDER BY at DESC, id DESC LIMIT ${keep})`;
     },
     async listDeviceErrors(accountId, deviceId) {
-      return rows(sql<DeviceErrorRow[]>`SELECT at, status, message FROM device_errors WHERE account_id = ${accountId} AND device_id = ${deviceId} ORDER BY at DESC, id DESC`);
+      return sql<DeviceErrorRow[]>`SELECT at, status, message FROM device_errors WHERE account_id = ${accountId} AND device_id = ${deviceId} ORDER BY at DESC, id DESC`;
     },
     async addActivity(accountId, deviceId, day, changes) {
       await sql`INSERT INTO sync_activity (account_id, device_id, day, changes) VALUES (${accountId}, ${deviceId}, ${day}, ${changes})
         ON CONFLICT (account_id, day, device_id) DO UPDATE SET changes = sync_activity.changes + excluded.changes`;
     },
     async listActivity(accountId, fromDay) {
-      return rows(sql<{ deviceId: string; day: string; changes: number }[]>`SELECT device_id, day, changes FROM sync_activity WHERE account_id = ${accountId} AND day >= ${fromDay} ORDER BY day, device_id`);
+      return sql<{ deviceId: string; day: string; changes: number }[]>`SELECT device_id, day, changes FROM sync_activity WHERE account_id = ${accountId} AND day >= ${fromDay} ORDER BY day, device_id`;
     },
     async purgeActivity(accountId, beforeDay) {
       await sql`DELETE FROM sync_activity WHERE account_id = ${accountId} AND day < ${beforeDay}`;

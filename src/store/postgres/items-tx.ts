@@ -1,5 +1,5 @@
 import type { ChangeQuery, ItemRow, MemberRow, StoreTx } from '../store.js';
-import { rows, type Sql } from './sql.js';
+import type { Sql } from './sql.js';
 
 /**
  * Items, their history and their changes, as SQL on PostgreSQL: the same rules as the SQLite backend
@@ -69,8 +69,8 @@ export function itemTx(sql: Sql, written: ItemRow[]): ItemTx {
         ON CONFLICT (id) DO UPDATE SET uid = excluded.uid, data = excluded.data, etag = excluded.etag, seq = excluded.seq, created_seq = excluded.created_seq, created_by = excluded.created_by,
           origin_device = excluded.origin_device, deleted_at = excluded.deleted_at, title = excluded.title, start_ms = excluded.start_ms,
           end_ms = excluded.end_ms, match_name = excluded.match_name, contact_keys = excluded.contact_keys
-        WHERE items.account_id = excluded.account_id AND items.collection_id = excluded.collection_id`;
-      if (upserted.count === 0) throw new Error(`item ${r.id} belongs to another collection or account`);
+        WHERE items.account_id = excluded.account_id AND items.collection_id = excluded.collection_id`.run();
+      if (upserted === 0) throw new Error(`item ${r.id} belongs to another collection or account`);
       if (r.data !== null) await keepVersion(sql, r.id, r.seq, r.data, r.etag, writtenAt, r.originDevice);
       written.push(r);
     },
@@ -88,24 +88,24 @@ export function itemTx(sql: Sql, written: ItemRow[]): ItemTx {
       return r;
     },
     async listChanges(q) {
-      return rows(sql<ItemRow[]>`SELECT ${itemColumns(sql)} FROM items WHERE ${changesWhere(sql, q)} ORDER BY seq LIMIT ${q.limit}`);
+      return sql<ItemRow[]>`SELECT ${itemColumns(sql)} FROM items WHERE ${changesWhere(sql, q)} ORDER BY seq LIMIT ${q.limit}`;
     },
     async countChanges(q) {
       const [r] = await sql<{ n: number }[]>`SELECT count(*) AS n FROM (SELECT 1 FROM items WHERE ${changesWhere(sql, q)} LIMIT ${q.limit}) t`;
       return r?.n ?? 0;
     },
     async listChangeSizes(q) {
-      return rows(sql<{ seq: number; bytes: number }[]>`SELECT seq, coalesce(octet_length(data), 0) AS bytes FROM items WHERE ${changesWhere(sql, q)} ORDER BY seq LIMIT ${q.limit}`);
+      return sql<{ seq: number; bytes: number }[]>`SELECT seq, coalesce(octet_length(data), 0) AS bytes FROM items WHERE ${changesWhere(sql, q)} ORDER BY seq LIMIT ${q.limit}`;
     },
     async listMembers(q) {
-      return rows(sql<MemberRow[]>`SELECT id, (SELECT name FROM dav_names WHERE dav_names.item_id = items.id) AS dav_name, etag, seq, deleted_at, ${q.withData ? sql`data` : sql`NULL::text`} AS data
+      return sql<MemberRow[]>`SELECT id, (SELECT name FROM dav_names WHERE dav_names.item_id = items.id) AS dav_name, etag, seq, deleted_at, ${q.withData ? sql`data` : sql`NULL::text`} AS data
         FROM items WHERE collection_id = ${q.collectionId} AND account_id = ${q.accountId} AND deleted_at IS NULL AND id > ${q.afterId}
         ${q.timeRange ? sql`AND ${inRange(sql, q.timeRange)}` : sql``}
-        ORDER BY id LIMIT ${q.limit}`);
+        ORDER BY id LIMIT ${q.limit}`;
     },
     async listMemberChanges(q, withData) {
-      return rows(sql<MemberRow[]>`SELECT id, (SELECT name FROM dav_names WHERE dav_names.item_id = items.id) AS dav_name, etag, seq, deleted_at, ${withData ? sql`data` : sql`NULL::text`} AS data
-        FROM items WHERE ${changesWhere(sql, q)} ORDER BY seq LIMIT ${q.limit}`);
+      return sql<MemberRow[]>`SELECT id, (SELECT name FROM dav_names WHERE dav_names.item_id = items.id) AS dav_name, etag, seq, deleted_at, ${withData ? sql`data` : sql`NULL::text`} AS data
+        FROM items WHERE ${changesWhere(sql, q)} ORDER BY seq LIMIT ${q.limit}`;
     },
     async liveItemBytes(accountId, collectionId, id) {
       const [r] = await sql<{ bytes: number }[]>`SELECT octet_length(data) AS bytes FROM items WHERE account_id = ${accountId} AND collection_id = ${collectionId} AND id = ${id} AND data IS NOT NULL`;
@@ -131,8 +131,7 @@ export function itemTx(sql: Sql, written: ItemRow[]): ItemTx {
       await sql`INSERT INTO purged_items (account_id, collection_id, item_id, etag)
         SELECT account_id, collection_id, id, etag FROM items WHERE account_id = ${accountId} AND deleted_at IS NOT NULL AND deleted_at < ${beforeMs}
         ON CONFLICT DO NOTHING`;
-      const gone = await sql`DELETE FROM items WHERE account_id = ${accountId} AND deleted_at IS NOT NULL AND deleted_at < ${beforeMs}`;
-      return gone.count;
+      return sql`DELETE FROM items WHERE account_id = ${accountId} AND deleted_at IS NOT NULL AND deleted_at < ${beforeMs}`.run();
     },
     async collectionSeq(accountId, collectionId) {
       const [r] = await sql<{ m: number | null }[]>`SELECT max(seq) AS m FROM items WHERE collection_id = ${collectionId} AND account_id = ${accountId}`;

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { CommitObserver, ItemRow, Store, StoreTx } from '../store.js';
 import { AccountGate, gatedTx } from './account-gate.js';
 import { accountTx } from './accounts-tx.js';
@@ -5,7 +6,7 @@ import { deviceTx } from './devices-tx.js';
 import { itemTx } from './items-tx.js';
 import { recordTx } from './records-tx.js';
 import { migrations } from './schema.js';
-import { openPool, type PoolOptions, type Sql } from './sql.js';
+import { openPool, sqlOn, type PoolOptions } from './sql.js';
 
 /**
  * The PostgreSQL backend, for several server processes on one database (docs/operations.md § PostgreSQL).
@@ -13,7 +14,7 @@ import { openPool, type PoolOptions, type Sql } from './sql.js';
  * SQLite while transactions of different accounts run side by side; one that PostgreSQL aborts as a
  * serialization failure or a deadlock (nothing of it was written) runs again from the start, a few times.
  * A transaction whose connection dies is not run again: its COMMIT may have landed, and only the client,
- * retrying with its sync key, can tell (docs/protocol.md §5).
+ * retrying with its sync key, can tell (docs/protocol.md §5.3).
  */
 export interface PostgresOptions extends PoolOptions {
   /** How many times a transaction runs at most before its serialization failure is thrown. */
@@ -34,17 +35,17 @@ const retryable = new Set(['40001', '40P01']);
 
 export interface PostgresStore extends Store {
   /** The pool, for what lives beside the store on the same database (push's LISTEN/NOTIFY). */
-  readonly sql: Sql;
+  readonly pool: pg.Pool;
   /** Transactions run again after a serialization failure or deadlock, since open. */
   retries(): number;
 }
 
 export async function openPostgresStore(url: string, options: PostgresOptions = postgresDefaults): Promise<PostgresStore> {
-  const sql = openPool(url, options);
+  const pool = openPool(url, options);
   try {
-    await migrate(sql);
+    await migrate(pool);
   } catch (err) {
-    await sql.end({ timeout: 1 });
+    await pool.end();
     throw err;
   }
   const observers: CommitObserver[] = [];
@@ -52,28 +53,42 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
   let retries = 0;
   let closed = false;
 
+  /** One run of `fn` in a transaction of its own on one connection of the pool. */
   const attempt = async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<{ result: T; prepared: unknown[] }> => {
+    const client = await pool.connect();
+    // A connection that breaks while checked out reports it here as well as to the query in flight.
+    let broken: Error | undefined;
+    const onError = (err: Error) => (broken = err);
+    client.on('error', onError);
     let release = () => {};
     try {
-      return (
-        await sql.begin('isolation level serializable', async (s) => {
-          const written: ItemRow[] = [];
-          const gated = gatedTx(postgresTx(s as unknown as Sql, written), gate);
-          release = gated.release;
-          const result = await fn(gated.tx);
-          const changes = written.splice(0);
-          const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(gated.tx, changes)));
-          // Wrapped: sql.begin would await a returned array's members as queries.
-          return { box: { result, prepared } };
-        })
-      ).box;
+      await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      const written: ItemRow[] = [];
+      const gated = gatedTx(postgresTx(client, written), gate);
+      release = gated.release;
+      try {
+        const result = await fn(gated.tx);
+        const changes = written.splice(0);
+        const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(gated.tx, changes)));
+        await client.query('COMMIT');
+        return { result, prepared };
+      } catch (err) {
+        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+        throw err;
+      }
+    } catch (err) {
+      // A query that failed for its connection's sake leaves that connection unusable.
+      if ((err as { code?: string }).code === undefined) broken ??= err as Error;
+      throw err;
     } finally {
       release();
+      client.off('error', onError);
+      client.release(broken);
     }
   };
 
   return {
-    sql,
+    pool,
     retries: () => retries,
     async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
       if (closed) throw new Error('store is closed');
@@ -95,25 +110,33 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     },
     async close() {
       closed = true;
-      await sql.end({ timeout: 5 });
+      await pool.end();
     },
   };
 }
 
-function postgresTx(sql: Sql, written: ItemRow[]): StoreTx {
+function postgresTx(client: pg.PoolClient, written: ItemRow[]): StoreTx {
+  const sql = sqlOn(client);
   return { ...accountTx(sql), ...itemTx(sql, written), ...deviceTx(sql), ...recordTx(sql) };
 }
 
 /** Runs the migrations not yet run, in one transaction, one process at a time (an advisory lock). */
-async function migrate(sql: Sql): Promise<void> {
-  await sql.begin(async (s) => {
-    const t = s as unknown as Sql;
-    await t`SELECT pg_advisory_xact_lock(hashtext('syncpoint schema'))`;
-    await t`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`;
-    const [row] = await t<{ done: number }[]>`SELECT coalesce(max(version), 0)::int AS done FROM schema_migrations`;
-    for (let i = row?.done ?? 0; i < migrations.length; i++) {
-      await t.unsafe(migrations[i] as string);
-      await t`INSERT INTO schema_migrations (version) VALUES (${i + 1})`;
+async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('syncpoint schema'))`);
+    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+    const done = Number((await client.query<{ done: number }>('SELECT coalesce(max(version), 0)::int AS done FROM schema_migrations')).rows[0]?.done ?? 0);
+    for (let i = done; i < migrations.length; i++) {
+      await client.query(migrations[i] as string);
+      await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [i + 1]);
     }
-  });
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }

@@ -1,5 +1,5 @@
 import type { ConflictRow, PushTokenRow, StoreTx } from '../store.js';
-import { rows, type Sql } from './sql.js';
+import type { Sql } from './sql.js';
 
 /** What the hub keeps beside items: conflicts, the add ledger, DAV names and push tokens. */
 export type RecordTx = Pick<
@@ -30,7 +30,7 @@ export function recordTx(sql: Sql): RecordTx {
         VALUES (${r.id}, ${r.accountId}, ${r.collectionId}, ${r.itemId}, ${r.data}, ${r.lostBy}, ${r.wonBy}, ${r.reason}, ${r.createdAt}, ${r.restoredAt})`;
     },
     async listConflicts(accountId) {
-      return rows(sql<ConflictRow[]>`SELECT ${conflictColumns(sql)} FROM conflicts WHERE account_id = ${accountId} ORDER BY created_at DESC, id`);
+      return sql<ConflictRow[]>`SELECT ${conflictColumns(sql)} FROM conflicts WHERE account_id = ${accountId} ORDER BY created_at DESC, id`;
     },
     async getConflict(accountId, id) {
       const [r] = await sql<ConflictRow[]>`SELECT ${conflictColumns(sql)} FROM conflicts WHERE account_id = ${accountId} AND id = ${id}`;

@@ -1,7 +1,76 @@
-import postgres from 'postgres';
+import pg from 'pg';
 
-/** A connection pool or a transaction: every query in this backend is written against this shape. */
-export type Sql = postgres.Sql;
+/**
+ * SQL as tagged templates over node-postgres: `sql\`SELECT … WHERE id = ${id}\`` sends the values as
+ * parameters ($1, $2, …), never as text, and a template used inside another is inlined with its own
+ * parameters. A query runs when awaited, and answers its rows with camelCase keys, the rows' shape in
+ * src/store/store.ts.
+ */
+export interface Sql {
+  /** `T`: the rows it answers, as an array type (`sql<ItemRow[]>`). */
+  <T extends readonly unknown[] = Record<string, unknown>[]>(strings: TemplateStringsArray, ...values: unknown[]): Query<T[number]>;
+  /** A value for a JSONB column (node-postgres would send a JavaScript array as a PostgreSQL array). */
+  json(value: unknown): string;
+}
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+export class Query<T> implements PromiseLike<T[]> {
+  constructor(
+    private readonly client: Queryable,
+    readonly strings: readonly string[],
+    readonly values: readonly unknown[],
+  ) {}
+
+  then<A = T[], B = never>(onValue?: ((rows: T[]) => A | PromiseLike<A>) | null, onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.execute().then((r) => r.rows).then(onValue, onError);
+  }
+
+  /** Runs the statement; answers how many rows it wrote or read. */
+  async run(): Promise<number> {
+    return (await this.execute()).count;
+  }
+
+  private async execute(): Promise<{ rows: T[]; count: number }> {
+    const params: unknown[] = [];
+    const text = compile(this, params);
+    const result = await this.client.query({ text, values: params, rowMode: 'array' });
+    const keys = result.fields.map((f) => camel(f.name));
+    const rows = (result.rows as unknown[][]).map((cells) => {
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < keys.length; i++) row[keys[i] as string] = cells[i];
+      return row as T;
+    });
+    return { rows, count: result.rowCount ?? 0 };
+  }
+}
+
+function compile(q: Query<unknown>, params: unknown[]): string {
+  let text = q.strings[0] as string;
+  for (let i = 0; i < q.values.length; i++) {
+    const v = q.values[i];
+    if (v instanceof Query) text += compile(v, params);
+    else {
+      params.push(v);
+      text += `$${params.length}`;
+    }
+    text += q.strings[i + 1] as string;
+  }
+  return text;
+}
+
+const camelCache = new Map<string, string>();
+function camel(name: string): string {
+  let c = camelCache.get(name);
+  if (c === undefined) camelCache.set(name, (c = name.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase())));
+  return c;
+}
+
+/** The tag bound to a pool (each query on any free connection) or to one connection (a transaction). */
+export function sqlOn(client: Queryable): Sql {
+  const sql = (strings: TemplateStringsArray, ...values: unknown[]) => new Query(client, strings, values);
+  return Object.assign(sql, { json: (value: unknown) => JSON.stringify(value) }) as Sql;
+}
 
 /** Connection options: what the store needs from the PostgreSQL server and the driver, in one place. */
 export interface PoolOptions {
@@ -13,27 +82,19 @@ export interface PoolOptions {
 
 /**
  * Opens a pool. BIGINT (times, sequence numbers, counts) is read as a JavaScript number: every such value
- * is an epoch millisecond or a counter far below 2^53. Columns come back in camelCase, the rows' shape in
- * src/store/store.ts. A transaction left idle (its client gone) is ended by the server.
+ * is an epoch millisecond or a counter far below 2^53. A transaction left idle (its client gone) is ended
+ * by the server. An idle connection that breaks (PostgreSQL restarted) is dropped from the pool, and the
+ * next query opens a new one.
  */
-export function openPool(url: string, options: PoolOptions): Sql {
-  return postgres(url, {
+export function openPool(url: string, options: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
     max: options.max,
-    types: { bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
-    transform: { column: { from: postgres.toCamel } },
-    connection: {
-      application_name: 'syncpoint',
-      statement_timeout: options.statementTimeoutMs,
-      idle_in_transaction_session_timeout: options.statementTimeoutMs * 2,
-    },
-    onnotice: () => undefined,
-  }) as unknown as Sql;
-}
-
-/**
- * A result as a plain array: the driver's row list carries the statement and its columns besides, and
- * callers compare and serialize what the store returns as they would SQLite's.
- */
-export async function rows<T>(query: PromiseLike<readonly T[]>): Promise<T[]> {
-  return Array.from(await query);
+    application_name: 'syncpoint',
+    statement_timeout: options.statementTimeoutMs,
+    idle_in_transaction_session_timeout: options.statementTimeoutMs * 2,
+    types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
+  });
+  pool.on('error', () => undefined);
+  return pool;
 }
