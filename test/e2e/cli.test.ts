@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { EasClient, st, textAt } from '../support/eas-client.js';
+import { startPgCluster, type PgCluster } from '../support/postgres.js';
 
 /** The `syncpoint` command as a user runs it: separate processes, a real data directory, real HTTP. */
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -169,5 +170,40 @@ describe('serve', () => {
     const r = run(['serve', '--port', 'eighty'], undefined, {});
     assert.equal(r.code, 1);
     assert.match(r.stderr, /invalid configuration: port/);
+  });
+});
+
+describe('on PostgreSQL', () => {
+  let cluster: PgCluster;
+  let database: string;
+  const servers: ChildProcess[] = [];
+  before(async () => {
+    cluster = await startPgCluster();
+    database = await cluster.createDatabase();
+  });
+  after(async () => {
+    for (const child of servers) {
+      child.kill('SIGTERM');
+      await exitOf(child);
+    }
+    cluster.stop();
+  });
+
+  test('user add takes --database, two serve processes on it (one given SYNCPOINT_DATABASE) serve the same account, and a change made through one is read through the other', async () => {
+    assert.equal(run(['user', 'add', 'dana', '--password-stdin', '--database', database], 'dana-password\n').code, 0);
+    assert.match(run(['user', 'list', '--database', database]).stdout, /dana/);
+    const one = await startServe(['--database', database, '--port', '0']);
+    const two = await startServe(['--port', '0'], { SYNCPOINT_DATABASE: database });
+    servers.push(one.child, two.child);
+    const authorization = `Basic ${Buffer.from('dana:dana-password').toString('base64')}`;
+    const collections = async (url: string) => ((await (await fetch(`${url}/api/v1/collections`, { headers: { authorization } })).json()) as { collections: { id: string; name: string }[] }).collections;
+    const made = await fetch(`${one.url}/api/v1/collections`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'shared', kind: 'contacts' }),
+    });
+    assert.equal(made.status, 201, await made.clone().text());
+    assert.ok((await collections(two.url)).some((c) => c.name === 'shared'), 'the other process reads what this one wrote');
+    assert.ok(!run(['user', 'list', '--data', join(work, 'empty')]).stdout.includes('dana'), 'without --database the CLI reads its SQLite data directory, which has no dana');
   });
 });
