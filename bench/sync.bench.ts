@@ -21,7 +21,7 @@ import { protocolVersion } from '../src/protocol/version.js';
 import { HttpTransport, openSqliteReplica, recordLocalPut, SyncClient, type Replica, type SyncSummary } from '../src/sdk/index.js';
 import { windowSizeDefault } from '../src/sdk/sync-loop.js';
 import { accountArgs, createAccount, freePort, nodeCommand, repoRoot, rssKiB, startServer, stopServer } from './server-process.js';
-import { gzipLevel } from '../src/server/http.js';
+import { gzipLevel } from '../src/http/body.js';
 import { openDatabase } from '../src/sqlite/open.js';
 // The simulator's PRNG, so every run uploads byte-identical contacts.
 import { seededRandom } from '../sim/random.js';

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { handleDav } from '../src/faces/dav/routes.js';
-import type { Principal } from '../src/server/auth/authenticate.js';
+import type { Principal } from '../src/http/principal.js';
 import type { History } from './history.js';
 import type { ServerWrite, SimServer } from './server.js';
 

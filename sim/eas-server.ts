@@ -6,7 +6,7 @@ import { easPath, EasFace } from '../src/faces/eas/routes.js';
 import type { Hub } from '../src/hub/hub.js';
 import type { HubPorts } from '../src/hub/ports.js';
 import type { SyncRequest, SyncResponse } from '../src/protocol/sync.js';
-import type { Principal } from '../src/server/auth/authenticate.js';
+import type { Principal } from '../src/http/principal.js';
 import type { SimServer } from './server.js';
 import { decodeWbxml, encodeWbxml, type WbxmlElement } from '../src/faces/eas/wbxml/codec.js';
 

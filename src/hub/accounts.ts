@@ -45,7 +45,7 @@ export interface Credential {
   epoch: number;
 }
 
-/** The credential of an authenticated principal (server/auth/authenticate.ts Principal). */
+/** The credential of an authenticated principal (http/principal.ts Principal). */
 export const credentialOf = (p: { accountId: string; tokenId?: string | undefined; session?: { idHash: string } | undefined; epoch: number }): Credential => ({
   accountId: p.accountId,
   tokenId: p.tokenId,

@@ -6,8 +6,8 @@ import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
 import { pushCloseCodes, type Remainder, type Ticket } from '../protocol/push.js';
 import { protocolVersion } from '../protocol/version.js';
 import { credentialOf } from '../hub/accounts.js';
-import type { Authenticator, Principal } from '../server/auth/authenticate.js';
-import { send } from '../server/http.js';
+import { sendError, sendJson as json } from '../http/body.js';
+import type { Principal } from '../http/principal.js';
 import { LongPollChannel } from './long-poll-channel.js';
 import { CredentialEnded, type Channel, type PushHub } from './push-hub.js';
 import { SseChannel } from './sse-channel.js';
@@ -30,13 +30,27 @@ const pollWaitMsDefault = 25_000;
 /** A long-poll mailbox lives this long after its last poll, so notices between polls are kept. */
 const pollLingerMs = 2 * pollWaitMsMax;
 
+/**
+ * What push needs of authentication; the server shell's Authenticator (src/server/auth/authenticate.ts)
+ * is one. Push states it here rather than import the shell (docs/architecture.md § Layers).
+ */
+export interface PushAuth {
+  /** The Authorization header, else the session cookie. */
+  authenticate(req: IncomingMessage): Promise<Principal | undefined>;
+  /** The Authorization header alone. */
+  fromHeader(header: string, address: string): Promise<Principal | undefined>;
+  /** Whether what `principal` authenticated with still holds. */
+  stillHolds(principal: Principal): Promise<boolean>;
+  readonly addresses: { of(req: IncomingMessage): string };
+}
+
 export class PushRoutes {
   private readonly tickets: Tickets;
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096 });
 
   constructor(
     private readonly push: PushHub,
-    private readonly auth: Authenticator,
+    private readonly auth: PushAuth,
     private readonly now: () => number,
   ) {
     this.tickets = new Tickets({ now });
@@ -61,7 +75,7 @@ export class PushRoutes {
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       if (err.status === 'unauthorized') res.setHeader('www-authenticate', 'Basic realm="Syncpoint", charset="UTF-8"');
-      return json(req, res, httpStatusOf[err.status], { version: protocolVersion, status: err.status, message: err.message, ...err.extra });
+      return sendError(req, res, err);
     }
   }
 
@@ -198,5 +212,3 @@ function sameSet(a: ReadonlySet<string> | null, b: ReadonlySet<string> | null): 
 function unauthorizedIfEnded(err: unknown): never {
   throw err instanceof CredentialEnded ? new ProtocolError('unauthorized', err.message) : err;
 }
-
-const json = (req: IncomingMessage, res: ServerResponse, status: number, value: object) => send(req, res, status, 'application/json', JSON.stringify(value));

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../hub/ports.js';
-import type { Principal } from '../server/auth/authenticate.js';
+import type { Principal } from '../http/principal.js';
 
 /**
  * Short-lived, single-use tickets for channels that cannot send an Authorization header (a browser's

@@ -9,14 +9,14 @@ import { accountLimitNames, limits, type AccountLimits } from '../core/limits.js
 import { Hub } from '../hub/hub.js';
 import { PushHub } from '../push/push-hub.js';
 import { pushPrefix, PushRoutes } from '../push/routes.js';
-import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
-import { protocolVersion } from '../protocol/version.js';
-import { Authenticator, type Principal } from './auth/authenticate.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { Principal } from '../http/principal.js';
+import { Authenticator } from './auth/authenticate.js';
 import { ClientAddresses } from './auth/client-address.js';
 import { Sessions } from './auth/sessions.js';
 import { PasswordThrottle } from './auth/password-throttle.js';
 import type { Config } from './config.js';
-import { send } from './http.js';
+import { sendError, sendJson } from '../http/body.js';
 import { openStore } from './open-store.js';
 import { realPorts } from './ports.js';
 import { passwordPath, SessionRoutes, sessionPath } from './session-routes.js';
@@ -57,7 +57,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    if (path === '/health') return send(req, res, 200, 'application/json', JSON.stringify({ status: 'ok', pushChannels: push.size }));
+    if (path === '/health') return sendJson(req, res, 200, { status: 'ok', pushChannels: push.size });
     if (path.startsWith(pushPrefix)) return pushRoutes.handle(req, res, url);
     const lowerPath = path.toLowerCase();
     if (lowerPath === easPath || lowerPath === autodiscoverPath) {
@@ -82,7 +82,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
     const isDav = path.startsWith(davPrefix) || path === davPrefix.slice(0, -1) || (path === '/' && req.method === 'PROPFIND');
     if (!isDav && !path.startsWith(nativePrefix)) {
       if (req.method === 'GET' || req.method === 'HEAD') return serveWebApp(config.webDir, req, res, path);
-      return send(req, res, 404, 'application/json', JSON.stringify({ version: protocolVersion, status: 'notFound', message: `no route ${path}` }));
+      return sendError(req, res, new ProtocolError('notFound', `no route ${path}`));
     }
     let principal: Principal | undefined;
     try {
@@ -90,12 +90,12 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       req.resume();
-      return send(req, res, httpStatusOf[err.status], 'application/json', JSON.stringify({ version: protocolVersion, status: err.status, message: err.message }));
+      return sendError(req, res, err);
     }
     if (!principal) {
       req.resume();
       res.setHeader('www-authenticate', 'Basic realm="Syncpoint", charset="UTF-8"');
-      return send(req, res, httpStatusOf.unauthorized, 'application/json', JSON.stringify({ version: protocolVersion, status: 'unauthorized', message: 'valid credentials required' }));
+      return sendError(req, res, new ProtocolError('unauthorized', 'valid credentials required'));
     }
     return isDav ? handleDav(hub, principal, req, res, path === '/dav' ? davPrefix : path) : handleNative(hub, push, principal, req, res, url);
   };
@@ -106,7 +106,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
     handle(req, res).catch((err: unknown) => {
       log.error({ err, url: req.url }, 'request failed');
       if (!res.headersSent) {
-        void send(req, res, 500, 'application/json', JSON.stringify({ version: protocolVersion, status: 'serverError', message: 'internal error; nothing was committed' }));
+        void sendError(req, res, new ProtocolError('serverError', 'internal error; nothing was committed'));
       } else res.destroy();
     });
   });

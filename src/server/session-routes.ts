@@ -3,14 +3,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ZodType } from 'zod';
 import type { Accounts } from '../hub/accounts.js';
 import { limits } from '../core/limits.js';
-import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
+import { ProtocolError } from '../protocol/errors.js';
 import { changePasswordSchema, signInSchema, type SessionInfo } from '../protocol/session.js';
 import { parseJson, validate } from '../protocol/validate.js';
-import { protocolVersion } from '../protocol/version.js';
 import { sameOrigin, type Authenticator, type Client, type PasswordCheck } from './auth/authenticate.js';
 import { hashSecret } from './auth/secrets.js';
 import { clientMarkerLifetimeMs, sessionLifetimeMs, type Sessions } from './auth/sessions.js';
-import { readBody, send } from './http.js';
+import { readBody, sendError, sendJson as json } from '../http/body.js';
 
 /**
  * `/api/v1/session`: the web app signs in with the account password (POST), finds out whether it is
@@ -23,7 +22,6 @@ import { readBody, send } from './http.js';
 export const sessionPath = '/api/v1/session';
 export const passwordPath = '/api/v1/account/password';
 
-const json = (req: IncomingMessage, res: ServerResponse, status: number, value: object) => send(req, res, status, 'application/json', JSON.stringify(value));
 
 export class SessionRoutes {
   constructor(
@@ -71,7 +69,7 @@ export class SessionRoutes {
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       if (err.status === 'unauthorized' && path === passwordPath) res.setHeader('www-authenticate', 'Basic realm="Syncpoint", charset="UTF-8"');
-      return json(req, res, httpStatusOf[err.status], { version: protocolVersion, status: err.status, message: err.message, ...err.extra });
+      return sendError(req, res, err);
     }
   }
 

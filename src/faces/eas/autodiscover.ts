@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProtocolError } from '../../protocol/errors.js';
 import { escapeText, parseXml, XmlDecodeError, type XmlElement } from '../../protocol/xml.js';
-import type { Principal } from '../../server/auth/authenticate.js';
-import { readBody } from '../../server/http.js';
+import type { Principal } from '../../http/principal.js';
+import { readBody } from '../../http/body.js';
 
 /**
  * Autodiscover, the v1 "plain old XML" form (MS-ASCMD 2.2.1.1 / MS-OXDSCLI) that phones try first

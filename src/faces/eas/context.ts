@@ -3,7 +3,7 @@ import type { DevicePoint } from '../../hub/device-items.js';
 import type { Logger } from '../../hub/ports.js';
 import type { Credential } from '../../hub/accounts.js';
 import type { Channel } from '../../push/push-hub.js';
-import type { Principal } from '../../server/auth/authenticate.js';
+import type { Principal } from '../../http/principal.js';
 import type { EasRequest } from './request.js';
 import type { WbxmlElement } from './wbxml/element.js';
 

@@ -11,9 +11,9 @@ import { setPrioritySchema, type DailyActivityInfo, type DeviceInfo, type Device
 import type { DeviceHealth } from '../../hub/health.js';
 import { createAppTokenSchema, type AppTokenInfo, type AppTokenList, type CreatedAppToken } from '../../protocol/tokens.js';
 import type { AppTokenRow, CollectionRow, ConflictRow } from '../../store/store.js';
-import type { Principal } from '../../server/auth/authenticate.js';
+import type { Principal } from '../../http/principal.js';
 import { hashSecret, newAppToken } from '../../server/auth/secrets.js';
-import { readBody, send } from '../../server/http.js';
+import { readBody, send } from '../../http/body.js';
 import { decodeBody, encodeBody, encodingOfAccept, encodingOfContentType, mediaTypes, type Encoding } from './codec.js';
 
 /**

@@ -6,7 +6,23 @@ import { ProtocolError } from '../../protocol/errors.js';
 import type { ClientAddresses } from './client-address.js';
 import { addressKey, type Attempt, type PasswordThrottle } from './password-throttle.js';
 import { hashSecret, parseAppToken, verifySecret } from './secrets.js';
-import { hasCsrfToken, type Session, type Sessions } from './sessions.js';
+import type { Principal } from '../../http/principal.js';
+import { hasCsrfToken, type Sessions } from './sessions.js';
+
+/** Who is trying: the address, and a browser's known-client marker cookie if it sent one. */
+export interface Client {
+  address: string;
+  marker?: string | undefined;
+}
+
+const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+const memoEntriesMax = 10_000;
+
+/** A password check: who it is, or why not (`retryAfterSeconds`: too many failures; it was not checked). */
+export type PasswordCheck = { ok: true; principal: Principal } | { ok: false; retryAfterSeconds?: number };
+
+type Verification = { ok: boolean } | { retryAfterSeconds: number };
 
 /**
  * HTTP Basic (account name + password or app token), Bearer (app token), and the web app's session
@@ -24,32 +40,6 @@ import { hasCsrfToken, type Session, type Sessions } from './sessions.js';
  * other clients' failures do not slow it down (docs/operations.md § The web app, Password throttling). An unknown
  * account name costs the same scrypt as a known one, so response times do not tell which names exist.
  */
-export interface Principal {
-  accountId: string;
-  accountName: string;
-  /** The app token used, if any. */
-  tokenId?: string;
-  /** The browser session used, if any (signed in with the account password). */
-  session?: Session;
-  /** The account's credential epoch when the password or session was checked (hub/accounts.ts Credential). */
-  epoch: number;
-}
-
-/** Who is trying: the address, and a browser's known-client marker cookie if it sent one. */
-export interface Client {
-  address: string;
-  marker?: string | undefined;
-}
-
-const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-const memoEntriesMax = 10_000;
-
-/** A password check: who it is, or why not (`retryAfterSeconds`: too many failures; it was not checked). */
-export type PasswordCheck = { ok: true; principal: Principal } | { ok: false; retryAfterSeconds?: number };
-
-type Verification = { ok: boolean } | { retryAfterSeconds: number };
-
 export class Authenticator {
   private readonly verified = new Set<string>();
   /** Verifications under way, by subject and memo key: a parallel request with the same secret waits for it. */

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Accounts } from '../../hub/accounts.js';
+import type { Session } from '../../http/principal.js';
 import type { ClientAddresses } from './client-address.js';
 
 /**
@@ -28,14 +29,6 @@ export type CookieKind = keyof typeof cookieNames;
 
 const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');
 
-export interface Session {
-  accountId: string;
-  csrf: string;
-  /** The cookie's value. */
-  id: string;
-  /** What the store keeps of it; push channels opened from the session are tagged with it. */
-  idHash: string;
-}
 
 export class Sessions {
   constructor(

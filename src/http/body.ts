@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { createGunzip, gzip } from 'node:zlib';
 import { limits } from '../core/limits.js';
-import { ProtocolError } from '../protocol/errors.js';
+import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
+import { protocolVersion } from '../protocol/version.js';
 
 export interface ReadBodyOptions {
   /** The whole body must arrive within this many ms (a slow sender is refused with 408). */
@@ -106,3 +107,10 @@ export async function send(req: IncomingMessage, res: ServerResponse, status: nu
   res.writeHead(status, headers);
   res.end(payload);
 }
+
+export const sendJson = (req: IncomingMessage, res: ServerResponse, status: number, value: object): Promise<void> =>
+  send(req, res, status, 'application/json', JSON.stringify(value));
+
+/** A refused request's JSON error body (docs/protocol.md § 12.2), for the routes that answer in JSON only. */
+export const sendError = (req: IncomingMessage, res: ServerResponse, err: ProtocolError): Promise<void> =>
+  sendJson(req, res, httpStatusOf[err.status], { version: protocolVersion, status: err.status, message: err.message, ...err.extra });
