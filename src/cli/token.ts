@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { Hub } from '../hub/hub.js';
-import { hashSecret, newAppToken } from '../server/auth/secrets.js';
 import { addDataOptions, withLocalHub, type DataOptions } from './local-hub.js';
 
 async function accountId(hub: Hub, name: string): Promise<string> {
@@ -18,9 +17,8 @@ export function registerTokenCommands(program: Command): void {
     .action(async (opts: DataOptions & { user: string; label: string }) => {
       await withLocalHub(opts, async (hub) => {
         const id = await accountId(hub, opts.user);
-        const fresh = newAppToken();
-        await hub.accounts.addToken(id, fresh.id, opts.label, await hashSecret(fresh.secret));
-        process.stdout.write(`${fresh.token}\n`);
+        const { token } = await hub.accounts.addToken(id, opts.label);
+        process.stdout.write(`${token}\n`);
       });
     });
   addDataOptions(token.command('list'))

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { reportedAddress } from '../protocol/account.js';
 import { passwordCharsMin } from '../protocol/session.js';
-import { hashSecret } from '../server/auth/secrets.js';
+import { hashSecret } from '../hub/secrets.js';
 import { addDataOptions, withLocalHub, type DataOptions } from './local-hub.js';
 import { obtainPassword } from './password.js';
 

@@ -4,6 +4,7 @@ import { emailAddressProblem } from '../protocol/account.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
 import type { AccountRow, AppTokenRow, CollectionRow, Store, StoreTx, WebSessionRow } from '../store/store.js';
 import { accountLimit, type HubPorts } from './ports.js';
+import { hashSecret, newAppToken } from './secrets.js';
 
 /** Accounts, app tokens and collections: the records around the truth store. */
 
@@ -152,16 +153,19 @@ export class Accounts {
     });
   }
 
-  async addToken(accountId: string, tokenId: string, label: string, secretHash: string): Promise<AppTokenRow> {
+  /** Makes a new app token; `token` is the secret the user is shown once: only its hash is stored. */
+  async addToken(accountId: string, label: string): Promise<{ row: AppTokenRow; token: string }> {
     const problem = nameProblem(label);
     if (problem !== undefined) throw new ProtocolError('invalidRequest', `app-password labels: ${problem}`);
-    const row: AppTokenRow = { id: tokenId, accountId, label, secretHash, createdAt: this.ports.clock.now(), lastUsedAt: null };
+    const fresh = newAppToken();
+    const secretHash = await hashSecret(fresh.secret);
+    const row: AppTokenRow = { id: fresh.id, accountId, label, secretHash, createdAt: this.ports.clock.now(), lastUsedAt: null };
     const max = accountLimit(this.ports, 'appPasswordsPerAccountMax');
     await this.store.transaction(async (tx) => {
       if ((await tx.listTokens(accountId)).length >= max) throw limitReached('appPasswordsPerAccountMax', max, 'the account has as many app passwords as it may; revoke one first');
       await tx.createToken(row);
     });
-    return row;
+    return { row, token: fresh.token };
   }
 
   async getToken(tokenId: string): Promise<AppTokenRow | undefined> {

@@ -7,7 +7,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { changePasswordSchema, signInSchema, type SessionInfo } from '../protocol/session.js';
 import { parseJson, validate } from '../protocol/validate.js';
 import { sameOrigin, type Authenticator, type Client, type PasswordCheck } from './auth/authenticate.js';
-import { hashSecret } from './auth/secrets.js';
+import { hashSecret } from '../hub/secrets.js';
 import { clientMarkerLifetimeMs, sessionLifetimeMs, type Sessions } from './auth/sessions.js';
 import { readBody, sendError, sendJson as json } from '../http/body.js';
 

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { databaseFile } from '../../src/server/open-store.js';
-import { hashSecret } from '../../src/server/auth/secrets.js';
+import { hashSecret } from '../../src/hub/secrets.js';
 import { openDatabase } from '../../src/sqlite/open.js';
 import { EasClient, ping } from '../support/eas-client.js';
 import { openRawChannel, type RawChannel } from '../support/push.js';

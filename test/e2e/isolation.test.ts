@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { hashSecret, newAppToken } from '../../src/server/auth/secrets.js';
+import { newAppToken, parseAppToken } from '../../src/hub/secrets.js';
 import { startTestServer, vcard, vevent, type TestServer } from '../support/server.js';
 import { accountSeq, add, change, collectionIds, del, Device, fetchItem, syncOnce, syncRequest } from '../support/sync.js';
 
@@ -160,10 +160,10 @@ test('no or wrong credentials get a 401 and change nothing', async () => {
 
 test('app tokens: Basic with the token as password and Bearer work; a revoked token gets 401', async () => {
   const seq = await accountSeq(server, alice.accountId);
-  const token = newAppToken();
-  await server.hub.accounts.addToken(alice.accountId, token.id, 'test phone', await hashSecret(token.secret));
-  const other = newAppToken();
-  await server.hub.accounts.addToken(bob.accountId, other.id, 'bob phone', await hashSecret(other.secret));
+  const { row: aliceRow, token: aliceToken } = await server.hub.accounts.addToken(alice.accountId, 'test phone');
+  const token = { id: aliceRow.id, token: aliceToken };
+  const { token: bobToken } = await server.hub.accounts.addToken(bob.accountId, 'bob phone');
+  const other = { ...(parseAppToken(bobToken) as { secret: string }), token: bobToken };
 
   for (const header of [basic('alice', token.token), `Bearer ${token.token}`]) {
     const ids = await collectionIds(server, header);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startServer, type RunningServer } from '../../src/server/app.js';
-import { hashSecret } from '../../src/server/auth/secrets.js';
+import { hashSecret } from '../../src/hub/secrets.js';
 import { configSchema, packageWebDir, type Config } from '../../src/server/config.js';
 import { createDatabase, testPostgresEnv } from './postgres.js';
 

@@ -12,7 +12,6 @@ import type { DeviceHealth } from '../../hub/health.js';
 import { createAppTokenSchema, type AppTokenInfo, type AppTokenList, type CreatedAppToken } from '../../protocol/tokens.js';
 import type { AppTokenRow, CollectionRow, ConflictRow } from '../../store/store.js';
 import type { Principal } from '../../http/principal.js';
-import { hashSecret, newAppToken } from '../../server/auth/secrets.js';
 import { readBody, send } from '../../http/body.js';
 import { decodeBody, encodeBody, encodingOfAccept, encodingOfContentType, mediaTypes, type Encoding } from './codec.js';
 
@@ -142,9 +141,8 @@ export async function handleNative(hub: Hub, push: PushPort, principal: Principa
       case 'POST /api/v1/tokens': {
         requirePassword(principal);
         const { label } = decodeBody(await readRequest(), encoding, 'createToken', createAppTokenSchema);
-        const fresh = newAppToken();
-        const row = await hub.accounts.addToken(principal.accountId, fresh.id, label, await hashSecret(fresh.secret));
-        return reply(201, 'token', { ...toTokenInfo(row), token: fresh.token } satisfies CreatedAppToken);
+        const { row, token } = await hub.accounts.addToken(principal.accountId, label);
+        return reply(201, 'token', { ...toTokenInfo(row), token } satisfies CreatedAppToken);
       }
       case 'GET /api/v1/account':
         req.resume();

@@ -5,7 +5,7 @@ import type { AccountRow } from '../../store/store.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { ClientAddresses } from './client-address.js';
 import { addressKey, type Attempt, type PasswordThrottle } from './password-throttle.js';
-import { hashSecret, parseAppToken, verifySecret } from './secrets.js';
+import { hashSecret, parseAppToken, verifySecret } from '../../hub/secrets.js';
 import type { Principal } from '../../http/principal.js';
 import { hasCsrfToken, type Sessions } from './sessions.js';
 
