@@ -1,5 +1,5 @@
 import { joinRemainder, type ChangeNotice, type PushMessage } from '../src/protocol/push.js';
-import type { Channel } from '../src/push/push-hub.js';
+import type { Channel } from '../src/hub/push-channel.js';
 import type { SyncClient } from '../src/sdk/sync-loop.js';
 import type { Rng } from './random.js';
 import type { SimServer } from './server.js';

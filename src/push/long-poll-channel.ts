@@ -1,6 +1,6 @@
 import { limits } from '../core/limits.js';
 import type { ChangeNotice, PushMessage, PollResponse } from '../protocol/push.js';
-import type { Channel } from './push-hub.js';
+import type { Channel } from '../hub/push-channel.js';
 
 /**
  * For clients that cannot hold a socket: a mailbox that collects the device's notices between polls.

@@ -2,8 +2,9 @@ import { truncateUtf8 } from '../content/utf8.js';
 import { limits, type AccountLimits } from '../core/limits.js';
 import type { Accounts, Credential } from '../hub/accounts.js';
 import type { Clock, Logger } from '../hub/ports.js';
+import type { Channel } from '../hub/push-channel.js';
 import { limitReached } from '../protocol/errors.js';
-import { pushCloseCodes, type ChangeNotice, type PushMessage, type Remainder } from '../protocol/push.js';
+import { pushCloseCodes, type ChangeNotice, type Remainder } from '../protocol/push.js';
 import type { ServerCommand } from '../protocol/sync.js';
 import type { CommitObserver, ItemRow, Store, StoreTx } from '../store/store.js';
 import { LongPollChannel } from './long-poll-channel.js';
@@ -18,23 +19,6 @@ import { LongPollChannel } from './long-poll-channel.js';
  * A notice can be lost on the way. That costs nothing: the device echoes the tokens it applied in
  * its next sync, and the sync sends every change whose token did not come back (hub/sync.ts).
  */
-
-/** One device's live connection: a WebSocket, an SSE stream or a long-poll mailbox. */
-export interface Channel {
-  readonly accountId: string;
-  readonly deviceId: string;
-  /** The app token the channel was opened with, if any: revoking it closes the channel. */
-  readonly tokenId: string | undefined;
-  /** Collections the device wants notices for; null for all of the account's. */
-  readonly collections: ReadonlySet<string> | null;
-  /** The last token sent on this channel (0: none yet). */
-  lastToken: number;
-  /** Queues a message; must not throw. A channel too far behind may drop it: the device finds the gap. */
-  send(message: PushMessage): void;
-  /** Called every heartbeat period; returns false when the peer is dead and the channel was closed. */
-  beat(): boolean;
-  close(code: number, reason: string): void;
-}
 
 interface Delivery {
   channel: Channel;

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { PushMessage, StreamClose } from '../protocol/push.js';
-import type { Channel } from './push-hub.js';
+import type { Channel } from '../hub/push-channel.js';
 
 /**
  * The fallback channel: Server-Sent Events. Each message is one event named by its type, with the

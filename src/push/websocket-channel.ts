@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { PushMessage } from '../protocol/push.js';
-import type { Channel } from './push-hub.js';
+import type { Channel } from '../hub/push-channel.js';
 
 /** A channel that has this much unsent data drops further notices until it drains: the device finds the gap. */
 const bufferedBytesMax = 1024 * 1024;

@@ -2,7 +2,7 @@ import type { Hub } from '../../hub/hub.js';
 import type { DevicePoint } from '../../hub/device-items.js';
 import type { Logger } from '../../hub/ports.js';
 import type { Credential } from '../../hub/accounts.js';
-import type { Channel } from '../../push/push-hub.js';
+import type { Channel } from '../../hub/push-channel.js';
 import type { Principal } from '../../http/principal.js';
 import type { EasRequest } from './request.js';
 import type { WbxmlElement } from './wbxml/element.js';

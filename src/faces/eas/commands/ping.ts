@@ -1,5 +1,5 @@
 import type { PushMessage } from '../../../protocol/push.js';
-import type { Channel } from '../../../push/push-hub.js';
+import type { Channel } from '../../../hub/push-channel.js';
 import { credentialOf } from '../../../hub/accounts.js';
 import type { EasContext } from '../context.js';
 import { foldersOf } from '../folders.js';

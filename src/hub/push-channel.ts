@@ -1,0 +1,26 @@
+import type { PushMessage } from '../protocol/push.js';
+
+/*
+ * The contract between push (src/push/push-hub.ts, which fans changes out to channels) and whatever
+ * holds a channel open: push's own WebSocket, SSE and long-poll channels, and a held ActiveSync Ping
+ * (src/faces/eas/commands/ping.ts). It lives in the hub so that a face need not import push
+ * (docs/architecture.md § Layers).
+ */
+
+/** One device's live connection: a WebSocket, an SSE stream, a long-poll mailbox or a held ActiveSync Ping. */
+export interface Channel {
+  readonly accountId: string;
+  readonly deviceId: string;
+  /** The app token the channel was opened with, if any: revoking it closes the channel. */
+  readonly tokenId: string | undefined;
+  /** Collections the device wants notices for; null for all of the account's. */
+  readonly collections: ReadonlySet<string> | null;
+  /** The last token sent on this channel (0: none yet). */
+  lastToken: number;
+  /** Queues a message; must not throw. A channel too far behind may drop it: the device finds the gap. */
+  send(message: PushMessage): void;
+  /** Called every heartbeat period; returns false when the peer is dead and the channel was closed. */
+  beat(): boolean;
+  close(code: number, reason: string): void;
+}
+
