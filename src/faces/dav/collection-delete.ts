@@ -1,6 +1,6 @@
 import type { Hub } from '../../hub/hub.js';
 import { ProtocolError } from '../../protocol/errors.js';
-import type { CollectionRow } from '../../store/store.js';
+import type { CollectionRow } from '../../hub/records.js';
 
 /**
  * DELETE of a whole collection (RFC 4918 §9.6.1): the collection and everything in it go, through the

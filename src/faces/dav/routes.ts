@@ -7,7 +7,7 @@ import type { CollectionKind } from '../../protocol/collections.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { nameProblem, withoutControls } from '../../protocol/names.js';
 import { escapeText, parseXml, XmlDecodeError, type XmlElement } from '../../protocol/xml.js';
-import type { CollectionRow } from '../../store/store.js';
+import type { CollectionRow } from '../../hub/records.js';
 import type { Principal } from '../../http/principal.js';
 import { readBody } from '../../http/body.js';
 import { readCalendarData, type CalendarDataTransform } from './calendar-data.js';

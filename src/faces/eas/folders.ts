@@ -1,5 +1,5 @@
 import type { CollectionKind } from '../../protocol/collections.js';
-import type { CollectionRow } from '../../store/store.js';
+import type { CollectionRow } from '../../hub/records.js';
 
 /**
  * The folder hierarchy a device sees (MS-ASCMD FolderSync): one folder per collection, under the root

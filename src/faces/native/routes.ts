@@ -10,7 +10,7 @@ import type { Conflict, ConflictList, Restored } from '../../protocol/conflicts.
 import { setPrioritySchema, type DailyActivityInfo, type DeviceInfo, type DeviceList, type SyncNow } from '../../protocol/devices.js';
 import type { DeviceHealth } from '../../hub/health.js';
 import { createAppTokenSchema, type AppTokenInfo, type AppTokenList, type CreatedAppToken } from '../../protocol/tokens.js';
-import type { AppTokenRow, CollectionRow, ConflictRow } from '../../store/store.js';
+import type { AppTokenRow, CollectionRow, ConflictRow } from '../../hub/records.js';
 import type { Principal } from '../../http/principal.js';
 import { readBody, send } from '../../http/body.js';
 import { decodeBody, encodeBody, encodingOfAccept, encodingOfContentType, mediaTypes, type Encoding } from './codec.js';

@@ -5,7 +5,7 @@ import type { ClientCommand, CollectionResponse } from '../../../protocol/sync.j
 import type { HubCollectionRequest, HubSyncRequest } from '../../../hub/sync.js';
 import type { HubClientCommand } from '../../../hub/commands.js';
 import { protocolVersion } from '../../../protocol/version.js';
-import type { CollectionRow } from '../../../store/store.js';
+import type { CollectionRow } from '../../../hub/records.js';
 import type { EasContext } from '../context.js';
 import type { ItemMapper } from '../mapping/item-mapper.js';
 import { OccurrenceEdits } from '../mapping/calendar.js';
