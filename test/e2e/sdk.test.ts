@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { HttpTransport, openSqliteReplica, reapDeleted, recordLocalDelete, recordLocalPut, SyncClient, type Replica, type Transport } from '../../src/sdk/index.js';
+import { HttpTransport, reapDeleted, recordLocalDelete, recordLocalPut, SyncClient, type Replica, type Transport } from '../../src/sdk/index.js';
+import { openSqliteReplica } from '../../src/sdk/node/index.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { newAccount } from '../support/sync.js';
 
