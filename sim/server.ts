@@ -2,6 +2,7 @@ import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hub } from '../src/hub/hub.js';
+import { PushTokens } from '../src/hub/push-tokens.js';
 import type { HubPorts } from '../src/hub/ports.js';
 import { PushHub } from '../src/push/push-hub.js';
 import { openDatabase } from '../src/sqlite/open.js';
@@ -161,7 +162,7 @@ export class SimServer {
 
   private makePush(): PushHub {
     // No timers: heartbeats are about sockets, which the simulation does not have.
-    return new PushHub(this.store, this.ports.clock, this.ports.logger, this.hub.accounts, { heartbeatMs: 30_000, portionBytes: pushPortionBytes });
+    return new PushHub(new PushTokens(this.store, this.hub.accounts, this.ports.clock), this.ports.logger, this.hub.accounts, { heartbeatMs: 30_000, portionBytes: pushPortionBytes });
   }
 
   private openStore(): Store {

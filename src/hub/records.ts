@@ -1,5 +1,5 @@
 /**
- * The records the hub hands to faces. They are the store's rows; faces name them from here because
- * faces reach the hub and never the store (docs/architecture.md § Layers).
+ * The records the hub hands to faces and push. They are the store's rows; faces and push name them from
+ * here because they reach the hub and never the store (docs/architecture.md § Layers).
  */
-export type { AppTokenRow, CollectionRow, ConflictRow } from '../store/store.js';
+export type { AppTokenRow, CollectionRow, ConflictRow, ItemRow } from '../store/store.js';

@@ -1,16 +1,17 @@
 import { truncateUtf8 } from '../content/utf8.js';
 import { limits, type AccountLimits } from '../core/limits.js';
 import type { Accounts, Credential } from '../hub/accounts.js';
-import type { Clock, Logger } from '../hub/ports.js';
+import type { Logger } from '../hub/ports.js';
 import type { Channel } from '../hub/push-channel.js';
+import type { PushFanout, PushTokens, IssueTokens } from '../hub/push-tokens.js';
+import type { ItemRow } from '../hub/records.js';
 import { limitReached } from '../protocol/errors.js';
 import { pushCloseCodes, type ChangeNotice, type Remainder } from '../protocol/push.js';
 import type { ServerCommand } from '../protocol/sync.js';
-import type { CommitObserver, ItemRow, Store, StoreTx } from '../store/store.js';
 import { LongPollChannel } from './long-poll-channel.js';
 
 /**
- * Push (docs/design.md § Push notices). The hub's store shows every committed change to this observer; inside the
+ * Push (docs/design.md § Push notices). The hub shows every committed change to this fan-out (hub/push-tokens.ts); inside the
  * committing transaction each other connected device of the account gets a token for it (so the
  * token, the change and what the token stands for commit together), and once the commit is durable
  * the change itself goes out on the device's channel. Nothing here reads the database to find
@@ -43,7 +44,7 @@ export interface PushHubOptions {
 /** How often the store is asked whether another process wrote to it: the delay before a CLI revocation closes channels. */
 export const foreignWritesCheckMs = 500;
 
-export class PushHub implements CommitObserver<Delivery[]> {
+export class PushHub implements PushFanout<Delivery[]> {
   /** accountId -> deviceId -> the device's one active channel. */
   private readonly channels = new Map<string, Map<string, Channel>>();
   /** What each channel was opened with: it closes when that credential ends (hub/accounts.ts Credential). */
@@ -55,15 +56,14 @@ export class PushHub implements CommitObserver<Delivery[]> {
   private connected = 0;
 
   constructor(
-    private readonly store: Store,
-    private readonly clock: Clock,
+    private readonly tokens: PushTokens,
     private readonly logger: Logger,
     /** Revocations and password changes made in this process close their channels at once. */
     private readonly accounts: Accounts,
     readonly options: PushHubOptions,
   ) {
     this.portionBytes = options.portionBytes ?? limits.pushPortionBytes;
-    store.observeCommits(this);
+    tokens.observe(this);
     accounts.onTokenRevoked((tokenId) => this.closeToken(tokenId));
     accounts.onSessionEnded((idHash) => this.closeSession(idHash));
     accounts.onPasswordChanged((accountId) => void this.closeLapsed((channel) => channel.accountId === accountId));
@@ -98,11 +98,9 @@ export class PushHub implements CommitObserver<Delivery[]> {
    * opened with; it is checked in the same transaction, so a credential that ended while the request
    * was on its way opens nothing.
    */
-  register(channel: Channel, credential?: Credential): Promise<number> {
+  async register(channel: Channel, credential?: Credential): Promise<number> {
     if (credential !== undefined) this.credentialOf.set(channel, credential);
-    return this.store.transaction(async (tx) => {
-      if (credential !== undefined && !(await this.accounts.holdsIn(tx, credential))) throw new CredentialEnded();
-      const nextToken = await tx.nextPushToken(channel.accountId, channel.deviceId);
+    const nextToken = await this.tokens.register(channel.accountId, channel.deviceId, credential, (nextToken) => {
       // Admitted and added with no await between: concurrent registrations cannot all pass the count
       // (a store that runs transactions side by side, PostgreSQL, would otherwise let them).
       this.admit(channel.accountId, channel.deviceId, channel instanceof LongPollChannel);
@@ -114,8 +112,9 @@ export class PushHub implements CommitObserver<Delivery[]> {
       if (old && old !== channel) old.close(pushCloseCodes.replaced, 'a newer channel for this device took over');
       else if (!old) this.connected++;
       channel.lastToken = nextToken - 1;
-      return nextToken;
     });
+    if (nextToken === undefined) throw new CredentialEnded();
+    return nextToken;
   }
 
   /**
@@ -208,7 +207,7 @@ export class PushHub implements CommitObserver<Delivery[]> {
     }
   }
 
-  async beforeCommit(tx: StoreTx, written: readonly ItemRow[]): Promise<Delivery[]> {
+  async beforeCommit(written: readonly ItemRow[], issue: IssueTokens): Promise<Delivery[]> {
     const deliveries: Delivery[] = [];
     for (const [accountId, rows] of groupByAccount(written)) {
       const devices = this.channels.get(accountId);
@@ -222,14 +221,13 @@ export class PushHub implements CommitObserver<Delivery[]> {
           deliveries.push({ channel, message: { type: 'syncRequest' } });
           continue;
         }
-        const issued = await tx.issuePushTokens(
+        const issued = await issue(
           accountId,
           channel.deviceId,
           wanted.map((r) => ({ collectionId: r.collectionId, itemId: r.id, seq: r.seq })),
-          this.clock.now(),
         );
         wanted.forEach((row, i) => {
-          const token = (issued[i] as { token: number }).token;
+          const token = issued[i] as number;
           deliveries.push({ channel, message: { type: 'change', token, collectionId: row.collectionId, seq: row.seq, command: this.commandOf(row) } });
         });
       }
@@ -250,15 +248,11 @@ export class PushHub implements CommitObserver<Delivery[]> {
    * The rest of a split change, asked for by its token. Undefined when the token is unknown (never
    * issued, or spent), 'gone' when the item has changed since: a newer notice or a sync brings it.
    */
-  remainder(accountId: string, deviceId: string, token: number): Promise<Remainder | 'gone' | undefined> {
-    return this.store.transaction(async (tx) => {
-      const issued = await tx.getPushToken(accountId, deviceId, token);
-      if (!issued) return undefined;
-      const item = await tx.getItem(accountId, issued.collectionId, issued.itemId);
-      if (!item || item.seq !== issued.seq || item.data === null) return 'gone';
-      const first = Buffer.byteLength(truncateUtf8(item.data, this.portionBytes), 'utf8');
-      return { token, serverId: item.id, etag: item.etag, offset: first, data: Buffer.from(item.data, 'utf8').subarray(first).toString('utf8') };
-    });
+  async remainder(accountId: string, deviceId: string, token: number): Promise<Remainder | 'gone' | undefined> {
+    const item = await this.tokens.itemOf(accountId, deviceId, token);
+    if (item === undefined || item === 'gone') return item;
+    const first = Buffer.byteLength(truncateUtf8(item.data, this.portionBytes), 'utf8');
+    return { token, serverId: item.id, etag: item.etag, offset: first, data: Buffer.from(item.data, 'utf8').subarray(first).toString('utf8') };
   }
 
   close(): void {

@@ -7,6 +7,7 @@ import { EasFace, easPath, easUnauthorized, withoutDomain } from '../faces/eas/r
 import { handleNative, nativePrefix } from '../faces/native/routes.js';
 import { accountLimitNames, limits, type AccountLimits } from '../core/limits.js';
 import { Hub } from '../hub/hub.js';
+import { PushTokens } from '../hub/push-tokens.js';
 import { PushHub } from '../push/push-hub.js';
 import { pushPrefix, PushRoutes } from '../push/routes.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -44,7 +45,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   const sessions = new Sessions(hub.accounts, ports.clock.now, addresses);
   const auth = new Authenticator(hub.accounts, sessions, new PasswordThrottle(ports.clock.now), addresses);
   const sessionRoutes = new SessionRoutes(auth, sessions, hub.accounts);
-  const push = new PushHub(store, ports.clock, ports.logger, hub.accounts, {
+  const push = new PushHub(new PushTokens(store, hub.accounts, ports.clock), ports.logger, hub.accounts, {
     heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000),
     accountLimits,
     foreignWrites,
