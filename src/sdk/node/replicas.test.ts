@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { openMemoryReplica } from './memory-replica.js';
-import { openSqliteReplica } from './node/sqlite-replica.js';
-import { newLocalItem, recordLocalDelete, recordLocalPut, type Replica } from './replica.js';
+import { openMemoryReplica } from '../memory-replica.js';
+import { openSqliteReplica } from './sqlite-replica.js';
+import { newLocalItem, recordLocalDelete, recordLocalPut, type Replica } from '../replica.js';
 
 /**
  * The memory replica must behave as the SQLite one does, so every case runs against both; the sync
