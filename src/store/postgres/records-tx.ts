@@ -1,4 +1,5 @@
 import type { ConflictRow, PushTokenRow, StoreTx } from '../store.js';
+import { spanOf, withinRanges } from '../token-ranges.js';
 import type { Sql } from './sql.js';
 
 /** What the hub keeps beside items: conflicts, the add ledger, DAV names and push tokens. */
@@ -89,20 +90,11 @@ export function recordTx(sql: Sql): RecordTx {
       return r;
     },
     async findPushTokens(accountId, deviceId, collectionId, ranges) {
-      const first = ranges[0];
-      const last = ranges[ranges.length - 1];
-      if (!first || !last) return [];
-      // One query over the span, then one walk of the rows against the ranges: no work per range.
+      const span = spanOf(ranges);
+      if (!span) return [];
       const rows = await sql<PushTokenRow[]>`SELECT token, collection_id, item_id, seq FROM push_tokens
-        WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId} AND token BETWEEN ${first.from} AND ${last.to} ORDER BY token`;
-      const found: PushTokenRow[] = [];
-      let i = 0;
-      for (const r of rows) {
-        while (i < ranges.length && (ranges[i] as { to: number }).to < r.token) i++;
-        if (i === ranges.length) break;
-        if (r.token >= (ranges[i] as { from: number }).from) found.push({ token: r.token, collectionId: r.collectionId, itemId: r.itemId, seq: r.seq });
-      }
-      return found;
+        WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId} AND token BETWEEN ${span.from} AND ${span.to} ORDER BY token`;
+      return [...withinRanges(rows, ranges)];
     },
     async releasePushTokens(accountId, deviceId, collectionId, seq, keep) {
       await sql`DELETE FROM push_tokens WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId} AND seq <= ${seq}

@@ -18,6 +18,7 @@ import type {
 } from '../store.js';
 import { openDatabase, type OpenDatabase } from '../../sqlite/open.js';
 import { migrations } from './schema.js';
+import { spanOf, withinRanges } from '../token-ranges.js';
 
 /**
  * The embedded SQLite backend. WAL with synchronous=FULL: a transaction is on disk when COMMIT returns,
@@ -599,18 +600,9 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       return r && toPushToken(r);
     },
     async findPushTokens(accountId, deviceId, collectionId, ranges) {
-      // One query over the span, then one walk of the rows against the ranges: no work per range.
-      const first = ranges[0];
-      const last = ranges[ranges.length - 1];
-      if (!first || !last) return [];
-      const found: PushTokenRow[] = [];
-      let i = 0;
-      for (const r of push.inRange.iterate(accountId, deviceId, collectionId, first.from, last.to)) {
-        while (i < ranges.length && (ranges[i] as { to: number }).to < r.token) i++;
-        if (i === ranges.length) break;
-        if (r.token >= (ranges[i] as { from: number }).from) found.push(toPushToken(r));
-      }
-      return found;
+      const span = spanOf(ranges);
+      if (!span) return [];
+      return [...withinRanges(push.inRange.iterate(accountId, deviceId, collectionId, span.from, span.to), ranges)].map(toPushToken);
     },
     async releasePushTokens(accountId, deviceId, collectionId, seq, keep) {
       const kept = new Set(keep);
