@@ -162,7 +162,7 @@ export class SimServer {
 
   private makePush(): PushHub {
     // No timers: heartbeats are about sockets, which the simulation does not have.
-    return new PushHub(new PushTokens(this.store, this.hub.accounts, this.ports.clock), this.ports.logger, this.hub.accounts, { heartbeatMs: 30_000, portionBytes: pushPortionBytes });
+    return new PushHub(new PushTokens(this.store, this.hub.accounts, this.ports.clock, 'sim'), this.ports.logger, this.hub.accounts, { heartbeatMs: 30_000, portionBytes: pushPortionBytes });
   }
 
   private openStore(): Store {

@@ -1,10 +1,11 @@
-import type { ItemRow, Store } from '../store/store.js';
+import type { BusMessage, ItemRow, PushChannelRow, Store } from '../store/store.js';
 import type { Accounts, Credential } from './accounts.js';
 import type { Clock } from './ports.js';
 
 /**
  * What push (src/push/push-hub.ts) needs of the store: the commits to fan out, the push tokens they are
- * announced under, and the item version a token names. Push reaches the store only through here
+ * announced under, the item version a token names, the registry of open channels that every server
+ * process shares, and the hints between processes. Push reaches the store only through here
  * (docs/architecture.md § Layers).
  */
 export class PushTokens {
@@ -12,34 +13,96 @@ export class PushTokens {
     private readonly store: Store,
     private readonly accounts: Accounts,
     private readonly clock: Clock,
+    /** This process, as the channel registry names it: a new id at every start. */
+    readonly processId: string,
   ) {}
+
+  /** Whether other processes may hold channels (a store with a bus): then the registry is kept, hints go out and catch-ups run. */
+  get shared(): boolean {
+    return this.store.bus !== undefined;
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
 
   /** Shows every transaction that wrote items to `fanout`, before and after it commits. */
   observe<P>(fanout: PushFanout<P>): void {
     this.store.observeCommits({
       beforeCommit: (tx, written) =>
-        fanout.beforeCommit(written, async (accountId, deviceId, changes) => {
-          const issued = await tx.issuePushTokens(accountId, deviceId, changes, this.clock.now());
-          return issued.map((row) => row.token);
-        }),
+        fanout.beforeCommit(
+          written,
+          async (accountId, deviceId, changes) => {
+            const issued = await tx.issuePushTokens(accountId, deviceId, changes, this.clock.now());
+            return issued.map((row) => row.token);
+          },
+          (accountId, seenSince) => tx.listPushChannels(accountId, seenSince),
+        ),
       afterCommit: (prepared) => fanout.afterCommit(prepared as P),
     });
   }
 
   /**
-   * Opens a device's channel in one transaction: checks that `credential` (if any) still holds, then
-   * reads the token the device's next notice will carry and hands it to `open`, which makes the channel
-   * visible to fan-out before any other commit can issue a token. Undefined, and `open` is not called,
-   * when the credential ended. A store that retries a transaction (PostgreSQL, on a serialization
-   * failure) calls `open` again with the token it then read.
+   * Opens a device's channel in one transaction: checks that `credential` (if any) still holds, records
+   * the channel as this process's in the shared registry, then reads the token the device's next notice
+   * will carry and hands it to `open`, which makes the channel visible to fan-out before any other commit
+   * can issue a token. Undefined, and `open` is not called, when the credential ended. A store that
+   * retries a transaction (PostgreSQL, on a serialization failure) calls `open` again with the token it
+   * then read.
    */
-  register(accountId: string, deviceId: string, credential: Credential | undefined, open: (nextToken: number) => void): Promise<number | undefined> {
+  register(
+    accountId: string,
+    deviceId: string,
+    collections: ReadonlySet<string> | null,
+    credential: Credential | undefined,
+    open: (nextToken: number) => void,
+  ): Promise<number | undefined> {
     return this.store.transaction(async (tx) => {
       if (credential !== undefined && !(await this.accounts.holdsIn(tx, credential))) return undefined;
+      if (this.shared) await tx.putPushChannel({ accountId, deviceId, processId: this.processId, collections: collections && [...collections], seenAt: this.clock.now() });
       const nextToken = await tx.nextPushToken(accountId, deviceId);
       open(nextToken);
       return nextToken;
     });
+  }
+
+  /**
+   * Forgets the device's channel in the registry, if this process still holds it and `stillClosed()`
+   * says, inside the transaction, that no newer channel of the device opened here meanwhile.
+   */
+  async forget(accountId: string, deviceId: string, stillClosed: () => boolean): Promise<void> {
+    if (!this.shared) return;
+    await this.store.transaction(async (tx) => {
+      if (stillClosed()) await tx.deletePushChannel(accountId, deviceId, this.processId);
+    });
+  }
+
+  /** This process is alive and holds its channels still. */
+  async touch(): Promise<void> {
+    if (this.shared) await this.store.transaction((tx) => tx.touchPushChannels(this.processId, this.clock.now()));
+  }
+
+  /**
+   * The device's tokens after `afterToken`, oldest first, each with the item version it names, or 'gone'
+   * when the item has changed since (a newer token, or the next sync, brings it).
+   */
+  after(accountId: string, deviceId: string, afterToken: number, limit: number): Promise<Array<{ token: number; item: ItemRow | 'gone' }>> {
+    return this.store.transaction(async (tx) => {
+      const out: Array<{ token: number; item: ItemRow | 'gone' }> = [];
+      for (const issued of await tx.listPushTokensAfter(accountId, deviceId, afterToken, limit)) {
+        const item = await tx.getItem(accountId, issued.collectionId, issued.itemId);
+        out.push({ token: issued.token, item: item && item.seq === issued.seq ? item : 'gone' });
+      }
+      return out;
+    });
+  }
+
+  publish(message: BusMessage): void {
+    this.store.bus?.publish(message);
+  }
+
+  subscribe(handler: (message: BusMessage) => void, reconnected: () => void): void {
+    this.store.bus?.subscribe(handler, reconnected);
   }
 
   /**
@@ -61,10 +124,12 @@ export interface PushFanout<P> {
   /**
    * Inside the committing transaction. `issue` gives one device a token for each of `changes`, in order,
    * stored in the same transaction, so the token, the change and what it stands for commit together.
+   * `registered` lists the account's open channels, whichever process holds them.
    */
-  beforeCommit(written: readonly ItemRow[], issue: IssueTokens): Promise<P>;
+  beforeCommit(written: readonly ItemRow[], issue: IssueTokens, registered: RegisteredChannels): Promise<P>;
   /** Once the commit is durable. */
   afterCommit(prepared: P): void;
 }
 
 export type IssueTokens = (accountId: string, deviceId: string, changes: ReadonlyArray<{ collectionId: string; itemId: string; seq: number }>) => Promise<number[]>;
+export type RegisteredChannels = (accountId: string, seenSince: number) => Promise<PushChannelRow[]>;

@@ -3,8 +3,8 @@ import { limits, type AccountLimits } from '../core/limits.js';
 import type { Accounts, Credential } from '../hub/accounts.js';
 import type { Logger } from '../hub/ports.js';
 import type { Channel } from '../hub/push-channel.js';
-import type { PushFanout, PushTokens, IssueTokens } from '../hub/push-tokens.js';
-import type { ItemRow } from '../hub/records.js';
+import type { PushFanout, PushTokens, IssueTokens, RegisteredChannels } from '../hub/push-tokens.js';
+import type { BusMessage, ItemRow } from '../hub/records.js';
 import { limitReached } from '../protocol/errors.js';
 import { pushCloseCodes, type ChangeNotice, type Remainder } from '../protocol/push.js';
 import type { ServerCommand } from '../protocol/sync.js';
@@ -27,6 +27,20 @@ interface Delivery {
   message: ChangeNotice | { type: 'syncRequest' };
 }
 
+/** What a commit has for devices: notices for channels here, hints for those another process holds. */
+interface Prepared {
+  deliveries: Delivery[];
+  hints: BusMessage[];
+}
+
+/**
+ * Registrations whose process has not said it is alive for this many heartbeats are left out of fan-out:
+ * its process died (docs/operations.md § PostgreSQL).
+ */
+const staleAfterHeartbeats = 3;
+/** Tokens a catch-up reads per transaction. */
+const catchUpPage = 100;
+
 export interface PushHubOptions {
   heartbeatMs: number;
   /** Changes larger than this many bytes are split: the notice carries the first portion. */
@@ -44,7 +58,7 @@ export interface PushHubOptions {
 /** How often the store is asked whether another process wrote to it: the delay before a CLI revocation closes channels. */
 export const foreignWritesCheckMs = 500;
 
-export class PushHub implements PushFanout<Delivery[]> {
+export class PushHub implements PushFanout<Prepared> {
   /** accountId -> deviceId -> the device's one active channel. */
   private readonly channels = new Map<string, Map<string, Channel>>();
   /** What each channel was opened with: it closes when that credential ends (hub/accounts.ts Credential). */
@@ -54,6 +68,9 @@ export class PushHub implements PushFanout<Delivery[]> {
   private foreignTimer: NodeJS.Timeout | undefined;
   private foreignSeen = 0;
   private connected = 0;
+  /** Channels a catch-up runs for now, and those that heard of more tokens while it ran. */
+  private readonly catchingUp = new Set<Channel>();
+  private readonly catchUpAgain = new Set<Channel>();
 
   constructor(
     private readonly tokens: PushTokens,
@@ -68,6 +85,14 @@ export class PushHub implements PushFanout<Delivery[]> {
     accounts.onSessionEnded((idHash) => this.closeSession(idHash));
     accounts.onPasswordChanged((accountId) => void this.closeLapsed((channel) => channel.accountId === accountId));
     accounts.onCollectionDeleted((accountId, collectionIds) => this.askToSync(accountId, collectionIds));
+    tokens.subscribe(
+      (message) => this.heard(message),
+      () => {
+        // Listening again after a gap: whatever was announced meanwhile is in the store.
+        for (const channel of this.localChannels()) void this.catchUp(channel);
+        void this.closeLapsed(() => true);
+      },
+    );
   }
 
   start(): void {
@@ -100,7 +125,7 @@ export class PushHub implements PushFanout<Delivery[]> {
    */
   async register(channel: Channel, credential?: Credential): Promise<number> {
     if (credential !== undefined) this.credentialOf.set(channel, credential);
-    const nextToken = await this.tokens.register(channel.accountId, channel.deviceId, credential, (nextToken) => {
+    const nextToken = await this.tokens.register(channel.accountId, channel.deviceId, channel.collections, credential, (nextToken) => {
       // Admitted and added with no await between: concurrent registrations cannot all pass the count
       // (a store that runs transactions side by side, PostgreSQL, would otherwise let them).
       this.admit(channel.accountId, channel.deviceId, channel instanceof LongPollChannel);
@@ -114,6 +139,8 @@ export class PushHub implements PushFanout<Delivery[]> {
       channel.lastToken = nextToken - 1;
     });
     if (nextToken === undefined) throw new CredentialEnded();
+    // Another process that held this device's channel closes it.
+    if (this.tokens.shared) this.tokens.publish({ type: 'replaced', accountId: channel.accountId, deviceId: channel.deviceId, from: this.tokens.processId });
     return nextToken;
   }
 
@@ -132,13 +159,21 @@ export class PushHub implements PushFanout<Delivery[]> {
     }
   }
 
-  /** Forgets the channel if it is still its device's active one. */
+  /** Forgets the channel if it is still its device's active one, here and in the registry all processes share. */
   unregister(channel: Channel): void {
+    if (!this.drop(channel)) return;
+    const { accountId, deviceId } = channel;
+    this.tokens.forget(accountId, deviceId, () => this.active(accountId, deviceId) === undefined).catch((err: unknown) => this.logger.warn({ err }, 'forgetting a push channel failed'));
+  }
+
+  /** Forgets the channel here only; false if it was not its device's active one. */
+  private drop(channel: Channel): boolean {
     const devices = this.channels.get(channel.accountId);
-    if (devices?.get(channel.deviceId) !== channel) return;
+    if (devices?.get(channel.deviceId) !== channel) return false;
     devices.delete(channel.deviceId);
     this.connected--;
     if (devices.size === 0) this.channels.delete(channel.accountId);
+    return true;
   }
 
   active(accountId: string, deviceId: string): Channel | undefined {
@@ -207,41 +242,118 @@ export class PushHub implements PushFanout<Delivery[]> {
     }
   }
 
-  async beforeCommit(written: readonly ItemRow[], issue: IssueTokens): Promise<Delivery[]> {
-    const deliveries: Delivery[] = [];
+  /**
+   * Tokens for every device with an open channel, whichever process holds it (the registry, when
+   * processes share the store; this process's channels otherwise). Channels here get their notices after
+   * the commit; a device whose channel another process holds gets a hint, and that process reads the
+   * tokens from the store (catchUp).
+   */
+  async beforeCommit(written: readonly ItemRow[], issue: IssueTokens, registered: RegisteredChannels): Promise<Prepared> {
+    const prepared: Prepared = { deliveries: [], hints: [] };
+    const me = this.tokens.processId;
     for (const [accountId, rows] of groupByAccount(written)) {
-      const devices = this.channels.get(accountId);
-      if (!devices) continue;
-      for (const channel of devices.values()) {
+      const local = this.channels.get(accountId);
+      const devices = this.tokens.shared
+        ? await registered(accountId, this.tokens.now() - staleAfterHeartbeats * this.options.heartbeatMs)
+        : [...(local?.values() ?? [])].map((c) => ({ deviceId: c.deviceId, processId: me, collections: c.collections && [...c.collections] }));
+      for (const device of devices) {
+        // Registered here but closed since: nothing to announce to.
+        const channel = device.processId === me ? local?.get(device.deviceId) : undefined;
+        if (device.processId === me && !channel) continue;
+        const listens = device.collections && new Set(device.collections);
         // The device that made a version has it; a version the server made (a merge) goes to everyone.
-        const wanted = rows.filter((r) => r.originDevice !== channel.deviceId && (channel.collections?.has(r.collectionId) ?? true));
+        const wanted = rows.filter((r) => r.originDevice !== device.deviceId && (listens?.has(r.collectionId) ?? true));
         if (wanted.length === 0) continue;
         // A bulk commit is one request to sync, not a notice and a stored token per change per device.
         if (wanted.length > limits.pushNoticesPerCommitMax) {
-          deliveries.push({ channel, message: { type: 'syncRequest' } });
+          if (channel) prepared.deliveries.push({ channel, message: { type: 'syncRequest' } });
+          else prepared.hints.push({ type: 'sync', accountId, deviceId: device.deviceId, from: me });
           continue;
         }
         const issued = await issue(
           accountId,
-          channel.deviceId,
+          device.deviceId,
           wanted.map((r) => ({ collectionId: r.collectionId, itemId: r.id, seq: r.seq })),
         );
+        if (!channel) {
+          prepared.hints.push({ type: 'push', accountId, deviceId: device.deviceId, from: me });
+          continue;
+        }
         wanted.forEach((row, i) => {
           const token = issued[i] as number;
-          deliveries.push({ channel, message: { type: 'change', token, collectionId: row.collectionId, seq: row.seq, command: this.commandOf(row) } });
+          prepared.deliveries.push({ channel, message: this.noticeOf(row, token) });
         });
       }
     }
-    return deliveries;
+    return prepared;
   }
 
-  afterCommit(deliveries: Delivery[]): void {
+  afterCommit({ deliveries, hints }: Prepared): void {
     for (const { channel, message } of deliveries) {
       // A channel replaced or closed since its tokens were issued: the device learns by syncing.
       if (this.active(channel.accountId, channel.deviceId) !== channel) continue;
-      if (message.type === 'change') channel.lastToken = message.token;
+      if (message.type === 'change') {
+        // A catch-up already sent it.
+        if (message.token <= channel.lastToken) continue;
+        channel.lastToken = message.token;
+      }
       channel.send(message);
     }
+    for (const hint of hints) this.tokens.publish(hint);
+  }
+
+  /** A hint from another process, or from the database. */
+  private heard(message: BusMessage): void {
+    if (message.type === 'credentials') {
+      void this.closeLapsed((channel) => channel.accountId === message.accountId);
+      return;
+    }
+    if (message.from === this.tokens.processId) return;
+    const channel = this.active(message.accountId, message.deviceId);
+    if (!channel) return;
+    if (message.type === 'push') void this.catchUp(channel);
+    else if (message.type === 'sync') channel.send({ type: 'syncRequest' });
+    else if (this.drop(channel)) channel.close(pushCloseCodes.replaced, 'a newer channel for this device took over');
+  }
+
+  /**
+   * Sends the channel the notices of every token issued to its device after the last one it was sent: the
+   * tokens another process's commits issued. One run per channel at a time; a hint during a run runs it again.
+   */
+  private async catchUp(channel: Channel): Promise<void> {
+    if (this.catchingUp.has(channel)) {
+      this.catchUpAgain.add(channel);
+      return;
+    }
+    this.catchingUp.add(channel);
+    try {
+      do {
+        this.catchUpAgain.delete(channel);
+        for (;;) {
+          const page = await this.tokens.after(channel.accountId, channel.deviceId, channel.lastToken, catchUpPage);
+          for (const { token, item } of page) {
+            if (this.active(channel.accountId, channel.deviceId) !== channel) return;
+            if (token <= channel.lastToken) continue;
+            channel.lastToken = token;
+            // An item changed since its token was issued: a newer token, or the next sync, brings it.
+            if (item !== 'gone') channel.send(this.noticeOf(item, token));
+          }
+          if (page.length < catchUpPage) break;
+        }
+      } while (this.catchUpAgain.has(channel));
+    } catch (err) {
+      this.logger.warn({ err }, 'catching a push channel up failed');
+    } finally {
+      this.catchingUp.delete(channel);
+    }
+  }
+
+  private *localChannels(): Generator<Channel> {
+    for (const devices of this.channels.values()) yield* devices.values();
+  }
+
+  private noticeOf(row: ItemRow, token: number): ChangeNotice {
+    return { type: 'change', token, collectionId: row.collectionId, seq: row.seq, command: this.commandOf(row) };
   }
 
   /**
@@ -281,6 +393,10 @@ export class PushHub implements PushFanout<Delivery[]> {
       for (const channel of [...devices.values()]) if (!channel.beat()) this.unregister(channel);
     }
     await this.closeLapsed(() => true);
+    if (!this.tokens.shared) return;
+    // Alive, and holding these channels still; and a hint lost on the way is made up for here.
+    await this.tokens.touch().catch((err: unknown) => this.logger.warn({ err }, 'touching push channels failed'));
+    for (const channel of [...this.localChannels()]) await this.catchUp(channel);
   }
 }
 

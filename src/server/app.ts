@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
@@ -37,7 +38,7 @@ export interface RunningServer {
 const tombstonePurgeIntervalMs = 6 * 3600 * 1000;
 
 export async function startServer(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
-  const { store, foreignWrites } = await openStore(config);
+  const { store, foreignWrites } = await openStore(config, (err) => log.warn({ err }, 'process bus'));
   const accountLimits = Object.fromEntries(accountLimitNames.map((name) => [name, config[name]])) as AccountLimits;
   const ports = { ...realPorts(log), accountLimits };
   const hub = new Hub(store, ports);
@@ -45,7 +46,8 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   const sessions = new Sessions(hub.accounts, ports.clock.now, addresses);
   const auth = new Authenticator(hub.accounts, sessions, new PasswordThrottle(ports.clock.now), addresses);
   const sessionRoutes = new SessionRoutes(auth, sessions, hub.accounts);
-  const push = new PushHub(new PushTokens(store, hub.accounts, ports.clock), ports.logger, hub.accounts, {
+  // This process, as the push channel registry shared by every process names it.
+  const push = new PushHub(new PushTokens(store, hub.accounts, ports.clock, randomUUID()), ports.logger, hub.accounts, {
     heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000),
     accountLimits,
     foreignWrites,

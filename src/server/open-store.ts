@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../store/store.js';
-import { openPostgresStore } from '../store/postgres/postgres-store.js';
+import { openPostgresStore, postgresDefaults } from '../store/postgres/postgres-store.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 
 export const databaseFile = (dataDir: string) => join(dataDir, 'syncpoint.db');
@@ -16,9 +16,9 @@ export interface OpenedStore {
   foreignWrites?: () => number;
 }
 
-/** PostgreSQL when `database` is set, else the SQLite file in the data directory (made if missing). */
-export async function openStore(config: { data: string; database: string }): Promise<OpenedStore> {
-  if (config.database !== '') return { store: await openPostgresStore(config.database) };
+/** PostgreSQL when `database` is set, else the SQLite file in the data directory (made if missing). `onBusError`: what the PostgreSQL process bus reports. */
+export async function openStore(config: { data: string; database: string }, onBusError?: (err: Error) => void): Promise<OpenedStore> {
+  if (config.database !== '') return { store: await openPostgresStore(config.database, postgresDefaults, onBusError) };
   mkdirSync(config.data, { recursive: true });
   const store = openSqliteStore(databaseFile(config.data));
   return { store, foreignWrites: () => store.foreignWrites() };

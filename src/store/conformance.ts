@@ -782,6 +782,27 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         const left = await read(store, (tx) => tx.findPushTokens(A, phone, cA, [{ from: 1, to: 10 }]));
         assert.deepEqual(left.map((t) => t.token), [2, 5]);
         assert.ok(await read(store, (tx) => tx.getPushToken(A, phone, 3)), 'another collection’s token stays');
+        assert.deepEqual((await read(store, (tx) => tx.listPushTokensAfter(A, phone, 2, 10))).map((t) => t.token), [3, 5], 'after a token, oldest first');
+        assert.deepEqual((await read(store, (tx) => tx.listPushTokensAfter(A, phone, 0, 1))).map((t) => t.token), [2], 'at most the limit');
+        assert.deepEqual(await read(store, (tx) => tx.listPushTokensAfter(B, phone, 0, 10)), [], 'another account has none of them');
+      }));
+
+      it('the channel registry: one registration per device, the last process wins, only the holder forgets it, and stale ones are not listed', seeded(async (store) => {
+        await read(store, (tx) => tx.putPushChannel({ accountId: A, deviceId: phone, processId: 'p1', collections: null, seenAt: T0 }));
+        await read(store, (tx) => tx.putPushChannel({ accountId: A, deviceId: laptop, processId: 'p1', collections: [cA], seenAt: T0 }));
+        await read(store, (tx) => tx.putPushChannel({ accountId: A, deviceId: phone, processId: 'p2', collections: [cA, cA2], seenAt: T0 + 5 }));
+        assert.deepEqual(await read(store, (tx) => tx.listPushChannels(A, T0)), [
+          { accountId: A, deviceId: laptop, processId: 'p1', collections: [cA], seenAt: T0 },
+          { accountId: A, deviceId: phone, processId: 'p2', collections: [cA, cA2], seenAt: T0 + 5 },
+        ]);
+        assert.deepEqual(await read(store, (tx) => tx.listPushChannels(B, 0)), [], 'another account lists none');
+        await read(store, (tx) => tx.deletePushChannel(A, phone, 'p1'));
+        assert.equal((await read(store, (tx) => tx.listPushChannels(A, T0))).length, 2, 'p1 no longer holds the phone: its forget does nothing');
+        assert.deepEqual((await read(store, (tx) => tx.listPushChannels(A, T0 + 1))).map((c) => c.deviceId), [phone], 'a registration not seen since is left out');
+        await read(store, (tx) => tx.touchPushChannels('p1', T0 + 10));
+        assert.deepEqual((await read(store, (tx) => tx.listPushChannels(A, T0 + 6))).map((c) => c.deviceId), [laptop], 'touched by its process, the laptop is seen again');
+        await read(store, (tx) => tx.deletePushChannel(A, phone, 'p2'));
+        assert.deepEqual((await read(store, (tx) => tx.listPushChannels(A, 0))).map((c) => c.deviceId), [laptop]);
       }));
     });
 

@@ -21,10 +21,34 @@ import type { Checkpoint, RecordedResult } from '../core/sync-key.js';
  */
 export interface Store {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** Messages between the server processes on this store; absent where one process is all there is (SQLite). */
+  readonly bus?: ProcessBus;
   /** Every transaction that wrote items is shown to the observer (see CommitObserver). */
   observeCommits(observer: CommitObserver): void;
   close(): Promise<void>;
 }
+
+/**
+ * Hints between server processes sharing a store (docs/operations.md § PostgreSQL). A message may be lost
+ * (a process restarting, a connection breaking): it only says where to look, and what it points at is in
+ * the store, so a receiver that missed some looks again on `reconnected` and on a timer.
+ */
+export interface ProcessBus {
+  publish(message: BusMessage): void;
+  subscribe(handler: (message: BusMessage) => void, reconnected: () => void): void;
+  close(): Promise<void>;
+}
+
+/** `from`: the process that sent it (a server's process id); the database itself sends `credentials`. */
+export type BusMessage =
+  /** The device has tokens its channel has not been sent: they came from another process's commit. */
+  | { type: 'push'; accountId: string; deviceId: string; from: string }
+  /** The device should sync (a commit too large to announce item by item, a deleted collection). */
+  | { type: 'sync'; accountId: string; deviceId: string; from: string }
+  /** The device's channel is now held by `from`: any other process closes its own. */
+  | { type: 'replaced'; accountId: string; deviceId: string; from: string }
+  /** An app password, a session or the password of the account ended: channels opened with it close. */
+  | { type: 'credentials'; accountId: string };
 
 /**
  * Sees each transaction that wrote items. `beforeCommit` runs inside it, after its body, with the item
@@ -35,6 +59,20 @@ export interface Store {
 export interface CommitObserver<P = unknown> {
   beforeCommit(tx: StoreTx, written: readonly ItemRow[]): Promise<P>;
   afterCommit(prepared: P): void;
+}
+
+/**
+ * A device's open push channel, as every server process sees it: which process holds it, and which
+ * collections it listens to (null: all). Commits issue tokens for every registered device, whichever
+ * process holds its channel (docs/operations.md § PostgreSQL). `seenAt`: when its process last said it
+ * still holds it.
+ */
+export interface PushChannelRow {
+  accountId: string;
+  deviceId: string;
+  processId: string;
+  collections: string[] | null;
+  seenAt: number;
 }
 
 /** What a push token sent to a device stands for: one version of one item. */
@@ -362,4 +400,15 @@ export interface StoreTx {
   findPushTokens(accountId: string, deviceId: string, collectionId: string, ranges: ReadonlyArray<{ from: number; to: number }>): Promise<PushTokenRow[]>;
   /** Forgets the device's tokens for changes at or before `seq`, except those in `keep`. */
   releasePushTokens(accountId: string, deviceId: string, collectionId: string, seq: number, keep: readonly number[]): Promise<void>;
+  /** The device's tokens after `afterToken`, oldest first, at most `limit`: what a process sends a channel that another process's commit announced. */
+  listPushTokensAfter(accountId: string, deviceId: string, afterToken: number, limit: number): Promise<PushTokenRow[]>;
+
+  /** Records the device's channel as held by `row.processId`, replacing any other registration of the device. */
+  putPushChannel(row: PushChannelRow): Promise<void>;
+  /** Forgets the device's channel if `processId` still holds it. */
+  deletePushChannel(accountId: string, deviceId: string, processId: string): Promise<void>;
+  /** The account's channels whose process was seen at or after `seenSince`, by device id. */
+  listPushChannels(accountId: string, seenSince: number): Promise<PushChannelRow[]>;
+  /** Every channel `processId` holds was seen at `at` (the process is alive). Names no account: one process's maintenance. */
+  touchPushChannels(processId: string, at: number): Promise<void>;
 }

@@ -4,6 +4,7 @@ import type { ChangeNotice } from '../../src/protocol/push.js';
 import { recordLocalDelete, recordLocalPut } from '../../src/sdk/replica.js';
 import { seededRandom } from '../../sim/random.js';
 import { eventually, openRawChannel, sdkDevice, subscribe, type SdkDevice } from '../support/push.js';
+import { withClient } from '../support/postgres.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { newAccount, syncOnce } from '../support/sync.js';
 import { startWsFaultProxy } from '../support/ws-fault-proxy.js';
@@ -205,10 +206,7 @@ test('a device that reconnects from another network: the silent old path is repl
   await proxy.close();
 });
 
-test('revoking the app token closes its channel, through the API and from another process', async (t) => {
-  // Another process's commits reach push through SQLite's data_version; on PostgreSQL they will come
-  // through LISTEN/NOTIFY, which is not built yet (docs/operations.md § PostgreSQL).
-  if (server.database !== '') return t.skip('another process writing the database is heard on SQLite only, so far');
+test('revoking the app token closes its channel, through the API and from another process', async () => {
   const account = await newAccount(server);
   const create = async (label: string) => {
     const res = await fetch(`${server.url}/api/v1/tokens`, {
@@ -229,13 +227,18 @@ test('revoking the app token closes its channel, through the API and from anothe
   assert.equal(revoked.status, 200);
   assert.equal((await channel.closed).code, 4003);
 
-  // The CLI revokes by writing the database directly; the heartbeat sweep notices.
+  // The CLI revokes by writing the database directly: SQLite's data_version moves, or PostgreSQL's trigger
+  // sends a notice on the process bus.
   const viaCli = await create('tablet');
   const second = openRawChannel(server.url, { device: 'tablet' }, { authorization: `Bearer ${viaCli.token}` });
   await second.next((m) => m.type === 'hello');
-  const { openDatabase } = await import('../../src/sqlite/open.js');
-  const { databaseFile } = await import('../../src/server/open-store.js');
-  openDatabase(databaseFile(server.dataDir)).prepare('DELETE FROM app_tokens WHERE id = ?').run(viaCli.id);
+  if (server.database !== '') {
+    await withClient(server.database, (c) => c.query('DELETE FROM app_tokens WHERE id = $1', [viaCli.id]));
+  } else {
+    const { openDatabase } = await import('../../src/sqlite/open.js');
+    const { databaseFile } = await import('../../src/server/open-store.js');
+    openDatabase(databaseFile(server.dataDir)).prepare('DELETE FROM app_tokens WHERE id = ?').run(viaCli.id);
+  }
   assert.equal((await second.closed).code, 4003);
   const refused = openRawChannel(server.url, { device: 'tablet' }, { authorization: `Bearer ${viaCli.token}` });
   assert.equal((await refused.closed).code, 1006, 'a revoked token cannot open a channel');

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { CommitObserver, ItemRow, Store, StoreTx } from '../store.js';
 import { AccountGate, gatedTx } from './account-gate.js';
+import { PostgresBus } from './bus.js';
 import { accountTx } from './accounts-tx.js';
 import { deviceTx } from './devices-tx.js';
 import { itemTx } from './items-tx.js';
@@ -40,7 +41,8 @@ export interface PostgresStore extends Store {
   retries(): number;
 }
 
-export async function openPostgresStore(url: string, options: PostgresOptions = postgresDefaults): Promise<PostgresStore> {
+/** `onError`: what the process-hint bus reports (a broken listening connection, being replaced). */
+export async function openPostgresStore(url: string, options: PostgresOptions = postgresDefaults, onError: (err: Error) => void = () => undefined): Promise<PostgresStore> {
   const pool = openPool(url, options);
   try {
     await migrate(pool);
@@ -87,8 +89,10 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     }
   };
 
+  const bus = new PostgresBus(url, pool, onError);
   return {
     pool,
+    bus,
     retries: () => retries,
     async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
       if (closed) throw new Error('store is closed');
@@ -110,6 +114,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     },
     async close() {
       closed = true;
+      await bus.close();
       await pool.end();
     },
   };

@@ -1,4 +1,4 @@
-import type { ConflictRow, PushTokenRow, StoreTx } from '../store.js';
+import type { ConflictRow, PushChannelRow, PushTokenRow, StoreTx } from '../store.js';
 import { spanOf, withinRanges } from '../token-ranges.js';
 import type { Sql } from './sql.js';
 
@@ -20,6 +20,11 @@ export type RecordTx = Pick<
   | 'getPushToken'
   | 'findPushTokens'
   | 'releasePushTokens'
+  | 'listPushTokensAfter'
+  | 'putPushChannel'
+  | 'deletePushChannel'
+  | 'listPushChannels'
+  | 'touchPushChannels'
 >;
 
 const conflictColumns = (sql: Sql) => sql`id, account_id, collection_id, item_id, data, lost_by, won_by, reason, created_at, restored_at`;
@@ -95,6 +100,25 @@ export function recordTx(sql: Sql): RecordTx {
       const rows = await sql<PushTokenRow[]>`SELECT token, collection_id, item_id, seq FROM push_tokens
         WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId} AND token BETWEEN ${span.from} AND ${span.to} ORDER BY token`;
       return [...withinRanges(rows, ranges)];
+    },
+    async listPushTokensAfter(accountId, deviceId, afterToken, limit) {
+      return sql<PushTokenRow[]>`SELECT token, collection_id, item_id, seq FROM push_tokens
+        WHERE account_id = ${accountId} AND device_id = ${deviceId} AND token > ${afterToken} ORDER BY token LIMIT ${limit}`;
+    },
+    async putPushChannel(r) {
+      await sql`INSERT INTO push_channels (account_id, device_id, process_id, collections, seen_at)
+        VALUES (${r.accountId}, ${r.deviceId}, ${r.processId}, ${r.collections === null ? null : sql.json(r.collections)}, ${r.seenAt})
+        ON CONFLICT (account_id, device_id) DO UPDATE SET process_id = excluded.process_id, collections = excluded.collections, seen_at = excluded.seen_at`;
+    },
+    async deletePushChannel(accountId, deviceId, processId) {
+      await sql`DELETE FROM push_channels WHERE account_id = ${accountId} AND device_id = ${deviceId} AND process_id = ${processId}`;
+    },
+    async listPushChannels(accountId, seenSince) {
+      return sql<PushChannelRow[]>`SELECT account_id, device_id, process_id, collections, seen_at FROM push_channels
+        WHERE account_id = ${accountId} AND seen_at >= ${seenSince} ORDER BY device_id`;
+    },
+    async touchPushChannels(processId, at) {
+      await sql`UPDATE push_channels SET seen_at = ${at} WHERE process_id = ${processId}`;
     },
     async releasePushTokens(accountId, deviceId, collectionId, seq, keep) {
       await sql`DELETE FROM push_tokens WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId} AND seq <= ${seq}

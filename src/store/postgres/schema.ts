@@ -237,4 +237,33 @@ export const migrations: readonly string[] = [
   CREATE TRIGGER accounts_password_changed BEFORE UPDATE OF password_hash ON accounts
     FOR EACH ROW EXECUTE FUNCTION accounts_password_changed();
   `,
+  // Push across processes (docs/operations.md § PostgreSQL): the channel registry, and a notice on the
+  // channel 'syncpoint' whenever a credential ends, whoever ended it (a server, the CLI, a database shell),
+  // so every process re-checks the account's channels at once.
+  `
+  CREATE TABLE push_channels (
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    device_id TEXT COLLATE "C" NOT NULL,
+    process_id TEXT COLLATE "C" NOT NULL,
+    collections JSONB,
+    seen_at BIGINT NOT NULL,
+    PRIMARY KEY (account_id, device_id)
+  );
+  CREATE INDEX push_channels_process ON push_channels(process_id);
+
+  CREATE FUNCTION syncpoint_credentials_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    PERFORM pg_notify('syncpoint', json_build_object('type', 'credentials', 'accountId', OLD.account_id)::text);
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER app_tokens_deleted AFTER DELETE ON app_tokens FOR EACH ROW EXECUTE FUNCTION syncpoint_credentials_ended();
+  CREATE TRIGGER web_sessions_deleted AFTER DELETE ON web_sessions FOR EACH ROW EXECUTE FUNCTION syncpoint_credentials_ended();
+  CREATE FUNCTION syncpoint_password_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    PERFORM pg_notify('syncpoint', json_build_object('type', 'credentials', 'accountId', NEW.id)::text);
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER accounts_password_notice AFTER UPDATE OF password_hash ON accounts
+    FOR EACH ROW WHEN (OLD.password_hash IS DISTINCT FROM NEW.password_hash) EXECUTE FUNCTION syncpoint_password_changed();
+  `,
 ];

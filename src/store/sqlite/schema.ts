@@ -306,4 +306,17 @@ export const migrations: readonly string[] = [
   CREATE INDEX items_members ON items(collection_id, id, account_id, etag, seq, start_ms, end_ms, deleted_at) WHERE deleted_at IS NULL;
   CREATE INDEX dav_names_item ON dav_names(item_id, name);
   `,
+  // Push channels as every server process sees them (docs/operations.md § PostgreSQL): commits issue
+  // tokens for every registered device, whichever process holds its channel.
+  `
+  CREATE TABLE push_channels (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    process_id TEXT NOT NULL,
+    collections TEXT,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, device_id)
+  ) STRICT;
+  CREATE INDEX push_channels_process ON push_channels(process_id);
+  `,
 ];

@@ -292,6 +292,16 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       'SELECT token FROM push_tokens WHERE account_id = ? AND device_id = ? AND collection_id = ? AND seq <= ?',
     ),
     release: q('DELETE FROM push_tokens WHERE account_id = ? AND device_id = ? AND token = ?'),
+    after: q<[string, string, number, number], PushDbRow>(
+      'SELECT token, collection_id, item_id, seq FROM push_tokens WHERE account_id = ? AND device_id = ? AND token > ? ORDER BY token LIMIT ?',
+    ),
+    putChannel: q(`INSERT INTO push_channels (account_id, device_id, process_id, collections, seen_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (account_id, device_id) DO UPDATE SET process_id = excluded.process_id, collections = excluded.collections, seen_at = excluded.seen_at`),
+    deleteChannel: q('DELETE FROM push_channels WHERE account_id = ? AND device_id = ? AND process_id = ?'),
+    channels: q<[string, number], { device_id: string; process_id: string; collections: string | null; seen_at: number }>(
+      'SELECT device_id, process_id, collections, seen_at FROM push_channels WHERE account_id = ? AND seen_at >= ? ORDER BY device_id',
+    ),
+    touchChannels: q('UPDATE push_channels SET seen_at = ? WHERE process_id = ?'),
     // A device may echo a token as long as its sync state is valid, however old the token: only an
     // expired state (which forces a re-initialization, where the client drops its tokens) or no state
     // at all (the client ignores notices for a collection it never synced) lets it go.
@@ -603,6 +613,27 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
       const span = spanOf(ranges);
       if (!span) return [];
       return [...withinRanges(push.inRange.iterate(accountId, deviceId, collectionId, span.from, span.to), ranges)].map(toPushToken);
+    },
+    async listPushTokensAfter(accountId, deviceId, afterToken, limit) {
+      return push.after.all(accountId, deviceId, afterToken, limit).map(toPushToken);
+    },
+    async putPushChannel(r) {
+      push.putChannel.run(r.accountId, r.deviceId, r.processId, r.collections === null ? null : JSON.stringify(r.collections), r.seenAt);
+    },
+    async deletePushChannel(accountId, deviceId, processId) {
+      push.deleteChannel.run(accountId, deviceId, processId);
+    },
+    async listPushChannels(accountId, seenSince) {
+      return push.channels.all(accountId, seenSince).map((r) => ({
+        accountId,
+        deviceId: r.device_id,
+        processId: r.process_id,
+        collections: r.collections === null ? null : (JSON.parse(r.collections) as string[]),
+        seenAt: r.seen_at,
+      }));
+    },
+    async touchPushChannels(processId, at) {
+      push.touchChannels.run(at, processId);
     },
     async releasePushTokens(accountId, deviceId, collectionId, seq, keep) {
       const kept = new Set(keep);
