@@ -27,6 +27,8 @@ export interface CollectionCall {
   windowSize?: number;
   getChanges?: boolean;
   options?: SyncOptions;
+  /** Push tokens the device applied (docs/protocol.md, push). */
+  tokens?: Array<{ from: number; to: number }>;
 }
 
 /** POST one sync request as JSON; asserts HTTP 200 and a schema-valid body, returns the parsed body. */
