@@ -34,10 +34,13 @@ interface Prepared {
 }
 
 /**
- * Registrations whose process has not said it is alive for this many heartbeats are left out of fan-out:
- * its process died (docs/operations.md § PostgreSQL).
+ * Registrations whose process has not said it is alive for this long (or ten heartbeats, if longer) are
+ * left out of fan-out: its process died (docs/operations.md § PostgreSQL). Long, because a registration
+ * left out gets no tokens, and a database that was down for a while stopped every process saying so;
+ * one kept too long only costs tokens for a device that will sync them away.
  */
-const staleAfterHeartbeats = 3;
+const staleAfterMs = 5 * 60_000;
+const staleAfterHeartbeats = 10;
 /** Tokens a catch-up reads per transaction. */
 const catchUpPage = 100;
 
@@ -254,7 +257,7 @@ export class PushHub implements PushFanout<Prepared> {
     for (const [accountId, rows] of groupByAccount(written)) {
       const local = this.channels.get(accountId);
       const devices = this.tokens.shared
-        ? await registered(accountId, this.tokens.now() - staleAfterHeartbeats * this.options.heartbeatMs)
+        ? await registered(accountId, this.tokens.now() - Math.max(staleAfterMs, staleAfterHeartbeats * this.options.heartbeatMs))
         : [...(local?.values() ?? [])].map((c) => ({ deviceId: c.deviceId, processId: me, collections: c.collections && [...c.collections] }));
       for (const device of devices) {
         // Registered here but closed since: nothing to announce to.
@@ -295,6 +298,12 @@ export class PushHub implements PushFanout<Prepared> {
       if (message.type === 'change') {
         // A catch-up already sent it.
         if (message.token <= channel.lastToken) continue;
+        // Tokens another process's commits issued before this one have not all arrived yet: notices go out
+        // in token order, so the store's list of them is read instead (it holds this one too).
+        if (message.token !== channel.lastToken + 1 && this.tokens.shared) {
+          void this.catchUp(channel);
+          continue;
+        }
         channel.lastToken = message.token;
       }
       channel.send(message);

@@ -269,7 +269,7 @@ class CrashRun {
   }
 }
 
-async function contactsCollection(url: string, credentials: { user: string; password: string }): Promise<string> {
+export async function contactsCollection(url: string, credentials: { user: string; password: string }): Promise<string> {
   const collections = await new HttpTransport({ baseUrl: url, credentials }).listCollections();
   const contacts = collections.find((c) => c.kind === 'contacts' && c.name === 'contacts');
   if (!contacts) throw new Error('a new account has no contacts collection');
@@ -277,7 +277,7 @@ async function contactsCollection(url: string, credentials: { user: string; pass
 }
 
 /** Resolves once the server has answered an exchange it did not answer before, i.e. traffic is flowing. */
-async function waitForTraffic(ledger: AckLedger): Promise<void> {
+export async function waitForTraffic(ledger: AckLedger): Promise<void> {
   const before = ledger.exchangesAcknowledged;
   const deadline = performance.now() + trafficWaitMs;
   while (ledger.exchangesAcknowledged === before) {
@@ -287,7 +287,7 @@ async function waitForTraffic(ledger: AckLedger): Promise<void> {
 }
 
 /** Syncs every device in turn until a whole round moves nothing: all sent, all heard. */
-async function settle(devices: DeviceProcess[]): Promise<boolean> {
+export async function settle(devices: DeviceProcess[]): Promise<boolean> {
   for (let round = 0; round < settleRoundsMax; round++) {
     let moved = 0;
     for (const device of devices) moved += (await device.sync()) ?? 1;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { CommitObserver, ItemRow, Store, StoreTx } from '../store.js';
-import { AccountGate, gatedTx } from './account-gate.js';
+import { gatedTx } from './account-gate.js';
 import { PostgresBus } from './bus.js';
 import { accountTx } from './accounts-tx.js';
 import { deviceTx } from './devices-tx.js';
@@ -31,6 +31,9 @@ export const postgresDefaults: PostgresOptions = {
   retryDelayMs: (attempt) => Math.random() * 5 * 2 ** attempt,
 };
 
+/** The first key of every account's advisory lock (account-gate.ts); the second is a hash of its id. */
+const accountLockSpace = 0x53594e43;
+
 /** SQLSTATEs of a transaction PostgreSQL rolled back whole, which is safe to run again. */
 const retryable = new Set(['40001', '40P01']);
 
@@ -51,7 +54,6 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     throw err;
   }
   const observers: CommitObserver[] = [];
-  const gate = new AccountGate();
   let retries = 0;
   let closed = false;
 
@@ -62,28 +64,31 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     let broken: Error | undefined;
     const onError = (err: Error) => (broken = err);
     client.on('error', onError);
-    let release = () => {};
-    try {
-      await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
-      const written: ItemRow[] = [];
-      const gated = gatedTx(postgresTx(client, written), gate);
-      release = gated.release;
-      try {
-        const result = await fn(gated.tx);
-        const changes = written.splice(0);
-        const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(gated.tx, changes)));
-        await client.query('COMMIT');
-        return { result, prepared };
-      } catch (err) {
-        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-        throw err;
+    let locked: string | undefined;
+    let begun = false;
+    const start = async (accountId: string | undefined) => {
+      if (accountId !== undefined) {
+        await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [accountLockSpace, accountId]);
+        locked = accountId;
       }
+      await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      begun = true;
+    };
+    try {
+      const written: ItemRow[] = [];
+      const tx = gatedTx(postgresTx(client, written), start);
+      const result = await fn(tx);
+      const changes = written.splice(0);
+      const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(tx, changes)));
+      if (begun) await client.query('COMMIT');
+      return { result, prepared };
     } catch (err) {
-      // A query that failed for its connection's sake leaves that connection unusable.
-      if ((err as { code?: string }).code === undefined) broken ??= err as Error;
+      // A connection that cannot even roll back is dropped from the pool (so is one that reported an error).
+      if (begun && !broken) await client.query('ROLLBACK').catch((e: Error) => (broken = e));
       throw err;
     } finally {
-      release();
+      // A session lock outlives the transaction; a broken connection takes it with it.
+      if (locked !== undefined && !broken) await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [accountLockSpace, locked]).catch((e: Error) => (broken = e));
       client.off('error', onError);
       client.release(broken);
     }
