@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { CommitObserver, ItemRow, Store, StoreTx } from '../store.js';
+import type { CommitObserver, ItemRow, Store, StoreTx, TransactionTimer } from '../store.js';
 import { AccountGate, gatedTx } from './account-gate.js';
 import { PostgresBus } from './bus.js';
 import { accountTx } from './accounts-tx.js';
@@ -22,6 +22,8 @@ export interface PostgresOptions extends PoolOptions {
   attempts: number;
   /** Waits before a retry: given the attempt that failed (1, 2, …), in ms. Randomized by the caller. */
   retryDelayMs(attempt: number): number;
+  /** Told how long each run of a transaction held its connection (docs/operations.md § Metrics). */
+  timer?: TransactionTimer;
 }
 
 export const postgresDefaults: PostgresOptions = {
@@ -63,6 +65,8 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     const onError = (err: Error) => (broken = err);
     client.on('error', onError);
     let release = () => {};
+    const began = performance.now();
+    let committed = false;
     try {
       await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
       const written: ItemRow[] = [];
@@ -73,6 +77,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
         const changes = written.splice(0);
         const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(gated.tx, changes)));
         await client.query('COMMIT');
+        committed = true;
         return { result, prepared };
       } catch (err) {
         await client.query('ROLLBACK').catch((e: Error) => (broken = e));
@@ -83,6 +88,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
       if ((err as { code?: string }).code === undefined) broken ??= err as Error;
       throw err;
     } finally {
+      options.timer?.((performance.now() - began) / 1000, committed);
       release();
       client.off('error', onError);
       client.release(broken);
