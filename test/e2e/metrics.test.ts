@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { easAccount, sleep } from '../support/eas-client.js';
+import { easAccount, ping as pingEl, sleep } from '../support/eas-client.js';
 import { openRawChannel } from '../support/push.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
-import { add, newAccount } from '../support/sync.js';
+import { add, newAccount, syncOnce } from '../support/sync.js';
 
 /**
  * GET /metrics (docs/operations.md § Metrics) on a real server: each face's requests move its counters by
@@ -135,6 +135,31 @@ test('a push channel shows in the gauge by kind; notices and requests to sync ar
     last = await scrape();
   }
   assert.equal(last.get(websockets), 0, 'the closed channel leaves the gauge');
+});
+
+test('a held ActiveSync Ping counts as an eas-ping channel and a command, but not as latency', async () => {
+  const account = await easAccount(server);
+  const client = account.eas('metricsping');
+  await client.pull(account.contacts, await client.primeSync(account.contacts));
+  const before = await scrape();
+  const ping = client.send('Ping', pingEl('Ping', pingEl('HeartbeatInterval', '60'), pingEl('Folders', pingEl('Folder', pingEl('Id', account.contacts), pingEl('Class', 'Contacts')))));
+  let held = await scrape();
+  for (let i = 0; i < 100 && held.get(series('syncpoint_push_channels', { kind: 'eas-ping' })) !== 1; i++) {
+    await sleep(20);
+    held = await scrape();
+  }
+  assert.equal(held.get(series('syncpoint_push_channels', { kind: 'eas-ping' })), 1);
+
+  // A native device's change wakes it.
+  await syncOnce(server, account.authorization, 'metricswriter', { collectionId: account.contacts, syncKey: 0, commands: [add('c1', vcard('m-3', 'Cy'))] });
+  const answer = await ping;
+  assert.equal(answer.status, 200);
+  const now = await scrape();
+  assert.equal(moved(before, now, 'syncpoint_eas_commands_total', { command: 'Ping', status: '2' }), 1);
+  assert.equal(moved(before, now, 'syncpoint_requests_total', { face: 'eas', class: '2xx' }), 1);
+  assert.equal(moved(before, now, 'syncpoint_request_duration_seconds_count', { face: 'eas' }), 0);
+  assert.equal(moved(before, now, 'syncpoint_push_notices_total'), 1, 'the change was handed to the Ping');
+  assert.equal(now.get(series('syncpoint_push_channels', { kind: 'eas-ping' })), 0);
 });
 
 test('the store reports its pool and retries on PostgreSQL, and nothing of a pool on SQLite', async (t) => {
