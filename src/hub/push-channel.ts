@@ -26,6 +26,6 @@ export interface Channel {
   close(code: number, reason: string): void;
 }
 
-
+/** A WebSocket, an SSE stream, a long-poll mailbox, a held ActiveSync Ping. */
 export const channelKinds = ['websocket', 'sse', 'long-poll', 'eas-ping'] as const;
 export type ChannelKind = (typeof channelKinds)[number];
