@@ -94,6 +94,8 @@ export class SimPush {
 }
 
 class SimChannel implements Channel {
+  // Stands in for a WebSocket: the simulator's channels are always held open.
+  readonly kind = 'websocket';
   lastToken = 0;
   readonly tokenId = undefined;
 

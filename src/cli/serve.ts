@@ -16,7 +16,8 @@ export function registerServeCommand(program: Command): void {
     .option('--public-url <url>', 'the URL clients reach the server at, for Autodiscover (default: the listening address, env SYNCPOINT_PUBLIC_URL)')
     .option('--eas-devices-max <n>', 'ActiveSync devices per account (default 100, env SYNCPOINT_EAS_DEVICES_MAX)')
     .option('--trusted-proxies <list>', 'comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed (env SYNCPOINT_TRUSTED_PROXIES)')
-    .action(async (opts: { host?: string; port?: string; data?: string; database?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string; publicUrl?: string; easDevicesMax?: string; trustedProxies?: string }) => {
+    .option('--metrics-allow <list>', 'comma-separated addresses or CIDR ranges that may read /metrics (default 127.0.0.1,::1; empty: nobody; env SYNCPOINT_METRICS_ALLOW)')
+    .action(async (opts: { host?: string; port?: string; data?: string; database?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string; publicUrl?: string; easDevicesMax?: string; trustedProxies?: string; metricsAllow?: string }) => {
       const config = loadConfig(opts, process.env);
       // Handlers go in before the server starts, so a signal during start-up also ends cleanly.
       const starting = startServer(config);

@@ -9,6 +9,8 @@ import type { PushMessage } from '../protocol/push.js';
 
 /** One device's live connection: a WebSocket, an SSE stream, a long-poll mailbox or a held ActiveSync Ping. */
 export interface Channel {
+  /** What holds it open, for the operator's count of open channels (docs/operations.md § Metrics). */
+  readonly kind: ChannelKind;
   readonly accountId: string;
   readonly deviceId: string;
   /** The app token the channel was opened with, if any: revoking it closes the channel. */
@@ -24,3 +26,6 @@ export interface Channel {
   close(code: number, reason: string): void;
 }
 
+/** A WebSocket, an SSE stream, a long-poll mailbox, a held ActiveSync Ping. */
+export const channelKinds = ['websocket', 'sse', 'long-poll', 'eas-ping'] as const;
+export type ChannelKind = (typeof channelKinds)[number];

@@ -10,6 +10,7 @@ import type { Channel } from '../hub/push-channel.js';
  * oldest notices, and the device sees the gap in the tokens and syncs.
  */
 export class LongPollChannel implements Channel {
+  readonly kind = 'long-poll';
   lastToken = 0;
   private readonly mailbox: ChangeNotice[] = [];
   private waiter: { answer: (r: PollResponse) => void; timer: NodeJS.Timeout } | undefined;

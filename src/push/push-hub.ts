@@ -1,8 +1,9 @@
 import { truncateUtf8 } from '../content/utf8.js';
 import { limits, type AccountLimits } from '../core/limits.js';
 import type { Accounts, Credential } from '../hub/accounts.js';
+import { noMetrics, type Metrics } from '../hub/metrics.js';
 import type { Logger } from '../hub/ports.js';
-import type { Channel } from '../hub/push-channel.js';
+import { channelKinds, type Channel, type ChannelKind } from '../hub/push-channel.js';
 import type { PushFanout, PushTokens, IssueTokens, RegisteredChannels } from '../hub/push-tokens.js';
 import type { BusMessage, ItemRow } from '../hub/records.js';
 import { limitReached } from '../protocol/errors.js';
@@ -56,6 +57,8 @@ export interface PushHubOptions {
    * channel's credential is checked at once instead of at the next heartbeat.
    */
   foreignWrites?: () => number;
+  /** Counts the notices and requests to sync handed to channels (docs/operations.md § Metrics). */
+  metrics?: Metrics;
 }
 
 /** How often the store is asked whether another process wrote to it: the delay before a CLI revocation closes channels. */
@@ -74,6 +77,7 @@ export class PushHub implements PushFanout<Prepared> {
   /** Channels a catch-up runs for now, and those that heard of more tokens while it ran. */
   private readonly catchingUp = new Set<Channel>();
   private readonly catchUpAgain = new Set<Channel>();
+  private readonly metrics: Metrics;
 
   constructor(
     private readonly tokens: PushTokens,
@@ -83,6 +87,7 @@ export class PushHub implements PushFanout<Prepared> {
     readonly options: PushHubOptions,
   ) {
     this.portionBytes = options.portionBytes ?? limits.pushPortionBytes;
+    this.metrics = options.metrics ?? noMetrics;
     tokens.observe(this);
     accounts.onTokenRevoked((tokenId) => this.closeToken(tokenId));
     accounts.onSessionEnded((idHash) => this.closeSession(idHash));
@@ -117,6 +122,13 @@ export class PushHub implements PushFanout<Prepared> {
   /** Connected channels right now. */
   get size(): number {
     return this.connected;
+  }
+
+  /** Connected channels right now, by what holds them open; counted when asked (a metrics scrape). */
+  sizeByKind(): Record<ChannelKind, number> {
+    const out = Object.fromEntries(channelKinds.map((kind) => [kind, 0])) as Record<ChannelKind, number>;
+    for (const channel of this.localChannels()) out[channel.kind]++;
+    return out;
   }
 
   /**
@@ -191,7 +203,7 @@ export class PushHub implements PushFanout<Prepared> {
     const devices = [...(this.channels.get(accountId)?.values() ?? [])].filter(
       (channel) => !collectionIds || !channel.collections || collectionIds.some((id) => channel.collections?.has(id)),
     );
-    for (const channel of devices) channel.send({ type: 'syncRequest' });
+    for (const channel of devices) this.deliver(channel, { type: 'syncRequest' });
     return devices.length;
   }
 
@@ -306,7 +318,7 @@ export class PushHub implements PushFanout<Prepared> {
         }
         channel.lastToken = message.token;
       }
-      channel.send(message);
+      this.deliver(channel, message);
     }
     for (const hint of hints) this.tokens.publish(hint);
   }
@@ -321,7 +333,7 @@ export class PushHub implements PushFanout<Prepared> {
     const channel = this.active(message.accountId, message.deviceId);
     if (!channel) return;
     if (message.type === 'push') void this.catchUp(channel);
-    else if (message.type === 'sync') channel.send({ type: 'syncRequest' });
+    else if (message.type === 'sync') this.deliver(channel, { type: 'syncRequest' });
     else if (this.drop(channel)) channel.close(pushCloseCodes.replaced, 'a newer channel for this device took over');
   }
 
@@ -345,7 +357,7 @@ export class PushHub implements PushFanout<Prepared> {
             if (token <= channel.lastToken) continue;
             channel.lastToken = token;
             // An item changed since its token was issued: a newer token, or the next sync, brings it.
-            if (item !== 'gone') channel.send(this.noticeOf(item, token));
+            if (item !== 'gone') this.deliver(channel, this.noticeOf(item, token));
           }
           if (page.length < catchUpPage) break;
         }
@@ -355,6 +367,13 @@ export class PushHub implements PushFanout<Prepared> {
     } finally {
       this.catchingUp.delete(channel);
     }
+  }
+
+  /** Hands a channel a notice or a request to sync, and counts it (docs/operations.md § Metrics). */
+  private deliver(channel: Channel, message: Delivery['message']): void {
+    channel.send(message);
+    if (message.type === 'change') this.metrics.pushNotice();
+    else this.metrics.pushSyncRequest();
   }
 
   private *localChannels(): Generator<Channel> {

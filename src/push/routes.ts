@@ -6,6 +6,7 @@ import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
 import { pushCloseCodes, type Remainder, type Ticket } from '../protocol/push.js';
 import { protocolVersion } from '../protocol/version.js';
 import { credentialOf } from '../hub/accounts.js';
+import { noMetrics, type Metrics } from '../hub/metrics.js';
 import { sendError, sendJson as json } from '../http/body.js';
 import type { Principal } from '../http/principal.js';
 import { LongPollChannel } from './long-poll-channel.js';
@@ -53,6 +54,7 @@ export class PushRoutes {
     private readonly push: PushHub,
     private readonly auth: PushAuth,
     private readonly now: () => number,
+    private readonly metrics: Metrics = noMetrics,
   ) {
     this.tickets = new Tickets({ now });
   }
@@ -121,6 +123,7 @@ export class PushRoutes {
     const device = deviceParams(url);
     req.resume();
     this.push.admit(principal.accountId, device.id, false);
+    this.metrics.held(res);
     const channel = new SseChannel(res, principal.accountId, device.id, principal.tokenId, device.collections);
     res.on('close', () => this.push.unregister(channel));
     await this.start(channel, principal).catch((err: unknown) => {
@@ -134,6 +137,7 @@ export class PushRoutes {
     const after = integerParam(url, 'after', 0, Number.MAX_SAFE_INTEGER, 0);
     const waitMs = integerParam(url, 'wait', 0, pollWaitMsMax / 1000, pollWaitMsDefault / 1000) * 1000;
     req.resume();
+    this.metrics.held(res);
     const active = this.push.active(principal.accountId, device.id);
     const reuse = active instanceof LongPollChannel && active.tokenId === principal.tokenId && sameSet(active.collections, device.collections);
     const channel = reuse ? active : new LongPollChannel(principal.accountId, device.id, principal.tokenId, device.collections, pollLingerMs, this.now);

@@ -7,6 +7,7 @@ import type { Channel } from '../hub/push-channel.js';
  * token as the event id. The heartbeat event keeps proxies from timing the stream out.
  */
 export class SseChannel implements Channel {
+  readonly kind = 'sse';
   lastToken = 0;
   private open = true;
 

@@ -7,6 +7,7 @@ const bufferedBytesMax = 1024 * 1024;
 
 /** The primary channel: one WebSocket. Ping frames find dead peers; the heartbeat message finds lost notices. */
 export class WebSocketChannel implements Channel {
+  readonly kind = 'websocket';
   lastToken = 0;
   private alive = true;
 

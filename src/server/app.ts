@@ -14,11 +14,12 @@ import { pushPrefix, PushRoutes } from '../push/routes.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Principal } from '../http/principal.js';
 import { Authenticator } from './auth/authenticate.js';
-import { ClientAddresses } from './auth/client-address.js';
+import { addressList, ClientAddresses } from './auth/client-address.js';
 import { Sessions } from './auth/sessions.js';
 import { PasswordThrottle } from './auth/password-throttle.js';
 import type { Config } from './config.js';
 import { sendError, sendJson } from '../http/body.js';
+import { metricsPath, metricsRoute, PrometheusMetrics } from './metrics.js';
 import { openStore } from './open-store.js';
 import { realPorts } from './ports.js';
 import { passwordPath, SessionRoutes, sessionPath } from './session-routes.js';
@@ -38,7 +39,9 @@ export interface RunningServer {
 const tombstonePurgeIntervalMs = 6 * 3600 * 1000;
 
 export async function startServer(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
-  const { store, foreignWrites } = await openStore(config, (err) => log.warn({ err }, 'process bus'));
+  const metrics = new PrometheusMetrics();
+  const opened = await openStore(config, (err) => log.warn({ err }, 'process bus'), metrics.transactionTimer);
+  const { store, foreignWrites } = opened;
   const accountLimits = Object.fromEntries(accountLimitNames.map((name) => [name, config[name]])) as AccountLimits;
   const ports = { ...realPorts(log), accountLimits };
   const hub = new Hub(store, ports);
@@ -51,9 +54,12 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
     heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000),
     accountLimits,
     foreignWrites,
+    metrics,
   });
-  const pushRoutes = new PushRoutes(push, auth, ports.clock.now);
-  const eas = new EasFace(hub, push, ports.logger, ports.clock.now, config.easDevicesMax);
+  metrics.watch(() => push.sizeByKind(), opened);
+  const serveMetrics = metricsRoute(metrics, addresses, addressList(config.metricsAllow, 'metricsAllow'));
+  const pushRoutes = new PushRoutes(push, auth, ports.clock.now, metrics);
+  const eas = new EasFace(hub, push, ports.logger, ports.clock.now, config.easDevicesMax, metrics);
   // What Autodiscover names: the configured public URL, else the listening address (set below).
   let publicUrl = config.publicUrl;
 
@@ -61,9 +67,15 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     if (path === '/health') return sendJson(req, res, 200, { status: 'ok', pushChannels: push.size });
-    if (path.startsWith(pushPrefix)) return pushRoutes.handle(req, res, url);
+    // Probes and scrapes are not counted: they would swamp what they measure.
+    if (path === metricsPath && req.method === 'GET') return serveMetrics(req, res);
+    if (path.startsWith(pushPrefix)) {
+      metrics.request('push', res);
+      return pushRoutes.handle(req, res, url);
+    }
     const lowerPath = path.toLowerCase();
     if (lowerPath === easPath || lowerPath === autodiscoverPath) {
+      metrics.request('eas', res);
       if (lowerPath === easPath && req.method === 'OPTIONS') {
         req.resume();
         return eas.options(res);
@@ -78,11 +90,13 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
     // Clients given only the server's address look for DAV there (and at the well-known paths). A PROPFIND
     // on / is answered in place: clients that follow a redirect drop its body (docs/dav.md § Setting up a client).
     if ((path === '/' && req.method === 'OPTIONS') || wellKnown.includes(path.replace(/\/$/, '').toLowerCase())) {
+      metrics.request('dav', res);
       req.resume();
       return wellKnownRedirect(res);
     }
-    if (path === sessionPath || path === passwordPath) return sessionRoutes.handle(req, res, path);
     const isDav = path.startsWith(davPrefix) || path === davPrefix.slice(0, -1) || (path === '/' && req.method === 'PROPFIND');
+    metrics.request(isDav ? 'dav' : path.startsWith(nativePrefix) ? 'native' : 'web', res);
+    if (path === sessionPath || path === passwordPath) return sessionRoutes.handle(req, res, path);
     if (!isDav && !path.startsWith(nativePrefix)) {
       if (req.method === 'GET' || req.method === 'HEAD') return serveWebApp(config.webDir, req, res, path);
       return sendError(req, res, new ProtocolError('notFound', `no route ${path}`));
@@ -100,7 +114,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
       res.setHeader('www-authenticate', 'Basic realm="Syncpoint", charset="UTF-8"');
       return sendError(req, res, new ProtocolError('unauthorized', 'valid credentials required'));
     }
-    return isDav ? handleDav(hub, principal, req, res, path === '/dav' ? davPrefix : path) : handleNative(hub, push, principal, req, res, url);
+    return isDav ? handleDav(hub, principal, req, res, path === '/dav' ? davPrefix : path) : handleNative(hub, push, principal, req, res, url, metrics);
   };
 
   // Slow senders are cut off: headers and whole requests have deadlines, checked every connectionsCheckMs.

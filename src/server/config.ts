@@ -5,6 +5,12 @@ import { z } from 'zod';
 import { limits } from '../core/limits.js';
 import { parseProxyEntry } from './auth/client-address.js';
 
+/** Addresses and CIDR ranges; a comma-separated list in the environment. */
+const addressListSchema = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((e) => e.trim()).filter((e) => e.length > 0) : v),
+  z.array(z.string().refine((e) => parseProxyEntry(e) !== undefined, 'must be an IP address or CIDR range')).max(100),
+);
+
 /**
  * Server settings. Precedence: command-line flag, then environment (SYNCPOINT_*), then the JSON config
  * file (--config or SYNCPOINT_CONFIG), then the defaults below. docs/configuration.md lists them all.
@@ -40,12 +46,9 @@ export const configSchema = z.object({
    * Reverse proxies (addresses or CIDR ranges) whose Forwarded / X-Forwarded-For / X-Forwarded-Proto
    * headers are believed; from anyone else they are ignored. A comma-separated list in the environment.
    */
-  trustedProxies: z
-    .preprocess(
-      (v) => (typeof v === 'string' ? v.split(',').map((e) => e.trim()).filter((e) => e.length > 0) : v),
-      z.array(z.string().refine((e) => parseProxyEntry(e) !== undefined, 'must be an IP address or CIDR range')).max(100),
-    )
-    .default([]),
+  trustedProxies: addressListSchema.default([]),
+  /** Clients (addresses or CIDR ranges) that may read GET /metrics (docs/operations.md § Metrics); empty: nobody. */
+  metricsAllow: addressListSchema.default(['127.0.0.1', '::1']),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -68,6 +71,7 @@ const envNames: Record<keyof Config, string> = {
   pushChannelsPerAccountMax: 'SYNCPOINT_PUSH_CHANNELS_PER_ACCOUNT_MAX',
   pollMailboxesPerAccountMax: 'SYNCPOINT_POLL_MAILBOXES_PER_ACCOUNT_MAX',
   trustedProxies: 'SYNCPOINT_TRUSTED_PROXIES',
+  metricsAllow: 'SYNCPOINT_METRICS_ALLOW',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {

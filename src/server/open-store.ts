@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Store } from '../store/store.js';
-import { openPostgresStore, postgresDefaults } from '../store/postgres/postgres-store.js';
+import type { Store, TransactionTimer } from '../store/store.js';
+import { openPostgresStore, postgresDefaults, type PostgresStore } from '../store/postgres/postgres-store.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 
 export const databaseFile = (dataDir: string) => join(dataDir, 'syncpoint.db');
@@ -14,12 +14,20 @@ export interface OpenedStore {
    * re-checks credentials (src/push/push-hub.ts).
    */
   foreignWrites?: () => number;
+  /** PostgreSQL only: the pool and the retry count, for the operator's metrics (src/server/metrics.ts). */
+  postgres?: Pick<PostgresStore, 'pool' | 'retries'>;
 }
 
-/** PostgreSQL when `database` is set, else the SQLite file in the data directory (made if missing). `onBusError`: what the PostgreSQL process bus reports. */
-export async function openStore(config: { data: string; database: string }, onBusError?: (err: Error) => void): Promise<OpenedStore> {
-  if (config.database !== '') return { store: await openPostgresStore(config.database, postgresDefaults, onBusError) };
+/**
+ * PostgreSQL when `database` is set, else the SQLite file in the data directory (made if missing).
+ * `onBusError`: what the PostgreSQL process bus reports. `timer` is told how long each transaction took.
+ */
+export async function openStore(config: { data: string; database: string }, onBusError?: (err: Error) => void, timer?: TransactionTimer): Promise<OpenedStore> {
+  if (config.database !== '') {
+    const store = await openPostgresStore(config.database, { ...postgresDefaults, timer }, onBusError);
+    return { store, postgres: store };
+  }
   mkdirSync(config.data, { recursive: true });
-  const store = openSqliteStore(databaseFile(config.data));
+  const store = openSqliteStore(databaseFile(config.data), timer);
   return { store, foreignWrites: () => store.foreignWrites() };
 }

@@ -51,6 +51,13 @@ export type BusMessage =
   | { type: 'credentials'; accountId: string };
 
 /**
+ * Told of each transaction once it ended: how long it held the database (seconds, from BEGIN to COMMIT
+ * or ROLLBACK; each run of a retried one apart) and whether it committed. For the operator's metrics
+ * (docs/operations.md § Metrics); it must be cheap and must not throw.
+ */
+export type TransactionTimer = (seconds: number, committed: boolean) => void;
+
+/**
  * Sees each transaction that wrote items. `beforeCommit` runs inside it, after its body, with the item
  * versions it wrote in order; what it writes commits (or rolls back) with them. `afterCommit` runs once
  * the transaction is durable, in commit order, with what `beforeCommit` returned; it must not throw.

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limits } from '../../core/limits.js';
 import type { Hub } from '../../hub/hub.js';
+import { noMetrics, type Metrics } from '../../hub/metrics.js';
 import type { Logger } from '../../hub/ports.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Principal } from '../../http/principal.js';
@@ -17,7 +18,7 @@ import { sync } from './commands/sync.js';
 import type { Command, PingRegistry } from './context.js';
 import { DeviceMemories } from './device-memory.js';
 import { EasRequestError, parseEasRequest, supportedVersions } from './request.js';
-import { decodeWbxml, el, encodeWbxml, WbxmlError } from './wbxml/codec.js';
+import { child, decodeWbxml, el, encodeWbxml, text, WbxmlError } from './wbxml/codec.js';
 
 /**
  * Exchange ActiveSync (MS-ASHTTP): `OPTIONS` says which versions and commands we speak; `POST` carries
@@ -82,6 +83,7 @@ export class EasFace {
     private readonly now: () => number,
     /** ActiveSync devices one account may have (config `easDevicesMax`). */
     private readonly devicesMax: number,
+    private readonly metrics: Metrics = noMetrics,
   ) {}
 
   options(res: ServerResponse): void {
@@ -124,12 +126,14 @@ export class EasFace {
       const ns = answerNamespaces[request.command];
       const message = `this account already has ${this.devicesMax} ActiveSync devices; remove one on the devices page first`;
       if (!ns) return plain(res, 403, message);
+      this.metrics.easCommand(request.command, String(maximumDevicesReached));
       return wbxml(res, encodeWbxml(el(ns, request.command, el(ns, 'Status', String(maximumDevicesReached)))));
     }
     const memoryKey = `${principal.accountId}/${deviceId}`;
     const memory = this.memories.get(memoryKey);
     // A client that hung up while the body was read gets no answer; a held Ping must not wait for it.
     const hungUp = res.destroyed ? Promise.resolve() : new Promise<void>((resolve) => res.once('close', () => resolve()));
+    if (request.command === 'Ping') this.metrics.held(res);
     const context = { hub: this.hub, pings: this.pings, principal, request, point, memory, logger: this.logger, now: this.now, hungUp };
     let answer;
     try {
@@ -138,6 +142,7 @@ export class EasFace {
       this.memories.settle(memoryKey);
     }
     if (res.destroyed) return;
+    this.metrics.easCommand(request.command, text(child(answer, 'Status')) ?? '');
     wbxml(res, answer ? encodeWbxml(answer) : new Uint8Array());
   }
 }

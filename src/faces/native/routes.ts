@@ -9,6 +9,7 @@ import { assertSupportedVersion, protocolVersion } from '../../protocol/version.
 import type { Conflict, ConflictList, Restored } from '../../protocol/conflicts.js';
 import { setPrioritySchema, type DailyActivityInfo, type DeviceInfo, type DeviceList, type SyncNow } from '../../protocol/devices.js';
 import type { DeviceHealth } from '../../hub/health.js';
+import { noMetrics, type Metrics } from '../../hub/metrics.js';
 import { createAppTokenSchema, type AppTokenInfo, type AppTokenList, type CreatedAppToken } from '../../protocol/tokens.js';
 import type { AppTokenRow, CollectionRow, ConflictRow } from '../../hub/records.js';
 import type { Principal } from '../../http/principal.js';
@@ -83,8 +84,17 @@ const toConflict = (c: ConflictRow): Conflict => ({
   ...(c.restoredAt !== null ? { restoredAt: iso(c.restoredAt) } : {}),
 });
 
-export async function handleNative(hub: Hub, push: PushPort, principal: Principal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+export async function handleNative(
+  hub: Hub,
+  push: PushPort,
+  principal: Principal,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  metrics: Metrics = noMetrics,
+): Promise<void> {
   const path = url.pathname;
+  const isSync = req.method === 'POST' && path === '/api/v1/sync';
   let encoding: Encoding = encodingOfAccept(req.headers.accept);
   try {
     // Routes with a body answer in the body's encoding, and must say what it is.
@@ -105,7 +115,9 @@ export async function handleNative(hub: Hub, push: PushPort, principal: Principa
         );
         assertItemsWithinRequest(request);
         // The web app is a native client too, but its devices are worth telling apart on the devices page.
-        return reply(200, 'syncResponse', await hub.sync(principal.accountId, principal.session ? 'web' : 'native', request, principal.tokenId));
+        const response = await hub.sync(principal.accountId, principal.session ? 'web' : 'native', request, principal.tokenId);
+        metrics.nativeExchange('ok');
+        return reply(200, 'syncResponse', response);
       }
       case 'GET /api/v1/collections': {
         const rows = await hub.accounts.listCollections(principal.accountId);
@@ -192,6 +204,10 @@ export async function handleNative(hub: Hub, push: PushPort, principal: Principa
       }
     }
   } catch (err) {
+    // Anything but a ProtocolError reaches the shell, which answers serverError.
+    const status = err instanceof ProtocolError ? err.status : 'serverError';
+    if (isSync) metrics.nativeExchange(status);
+    metrics.nativeError(status);
     if (!(err instanceof ProtocolError)) throw err;
     const body = { version: protocolVersion, status: err.status, message: err.message, ...err.extra };
     return send(req, res, httpStatusOf[err.status], mediaTypes[encoding], encodeBody(encoding, 'error', body));

@@ -10,16 +10,10 @@ import { BlockList, isIP } from 'node:net';
  * sending the header itself.
  */
 export class ClientAddresses {
-  private readonly trusted = new BlockList();
-  private readonly any: boolean;
+  private readonly isTrusted: (address: string) => boolean;
 
   constructor(trustedProxies: readonly string[]) {
-    for (const entry of trustedProxies) {
-      const parsed = parseProxyEntry(entry);
-      if (!parsed) throw new Error(`trustedProxies: ${entry} is not an IP address or CIDR range`);
-      this.trusted.addSubnet(parsed.address, parsed.prefix, parsed.family);
-    }
-    this.any = trustedProxies.length > 0;
+    this.isTrusted = addressList(trustedProxies, 'trustedProxies');
   }
 
   /** The client's address: the peer's, or the nearest untrusted one a trusted proxy forwarded. */
@@ -34,6 +28,17 @@ export class ClientAddresses {
     return chain[0] ?? peer;
   }
 
+  /**
+   * The client's address when it can be told for sure: as `of`, but undefined when the request says it
+   * was forwarded and its peer is no trusted proxy. A proxy nobody declared (on this host, say) makes
+   * every client look like the proxy, so its address vouches for no one.
+   */
+  vouched(req: IncomingMessage): string | undefined {
+    const forwarded = header(req, 'forwarded') !== undefined || header(req, 'x-forwarded-for') !== undefined;
+    if (forwarded && !this.isTrusted(plain(req.socket.remoteAddress ?? ''))) return undefined;
+    return this.of(req);
+  }
+
   /** Whether the request came over HTTPS: on a TLS socket, or said so by a trusted proxy. */
   secure(req: IncomingMessage): boolean {
     if ('encrypted' in req.socket) return true;
@@ -43,11 +48,21 @@ export class ClientAddresses {
     return header(req, 'x-forwarded-proto')?.split(',').at(-1)?.trim().toLowerCase() === 'https';
   }
 
-  private isTrusted(address: string): boolean {
-    if (!this.any) return false;
-    const family = isIP(address);
-    return family !== 0 && this.trusted.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** Whether an address is in `entries` (addresses and CIDR ranges; the setting named `setting`). */
+export function addressList(entries: readonly string[], setting: string): (address: string) => boolean {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const parsed = parseProxyEntry(entry);
+    if (!parsed) throw new Error(`${setting}: ${entry} is not an IP address or CIDR range`);
+    list.addSubnet(parsed.address, parsed.prefix, parsed.family);
   }
+  if (entries.length === 0) return () => false;
+  return (address) => {
+    const family = isIP(address);
+    return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  };
 }
 
 /** An address or CIDR range (`10.0.0.1`, `10.0.0.0/8`, `fd00::/8`). */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { CommitObserver, ItemRow, Store, StoreTx } from '../store.js';
+import type { CommitObserver, ItemRow, Store, StoreTx, TransactionTimer } from '../store.js';
 import { gatedTx } from './account-gate.js';
 import { PostgresBus } from './bus.js';
 import { accountTx } from './accounts-tx.js';
@@ -22,6 +22,8 @@ export interface PostgresOptions extends PoolOptions {
   attempts: number;
   /** Waits before a retry: given the attempt that failed (1, 2, …), in ms. Randomized by the caller. */
   retryDelayMs(attempt: number): number;
+  /** Told how long each run of a transaction held its connection (docs/operations.md § Metrics). */
+  timer?: TransactionTimer;
 }
 
 export const postgresDefaults: PostgresOptions = {
@@ -66,6 +68,8 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     client.on('error', onError);
     let locked: string | undefined;
     let begun = false;
+    const began = performance.now();
+    let committed = false;
     const start = async (accountId: string | undefined) => {
       if (accountId !== undefined) {
         await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [accountLockSpace, accountId]);
@@ -81,12 +85,14 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
       const changes = written.splice(0);
       const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(tx, changes)));
       if (begun) await client.query('COMMIT');
+      committed = true;
       return { result, prepared };
     } catch (err) {
       // A connection that cannot even roll back is dropped from the pool (so is one that reported an error).
       if (begun && !broken) await client.query('ROLLBACK').catch((e: Error) => (broken = e));
       throw err;
     } finally {
+      options.timer?.((performance.now() - began) / 1000, committed);
       // A session lock outlives the transaction; a broken connection takes it with it.
       if (locked !== undefined && !broken) await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [accountLockSpace, locked]).catch((e: Error) => (broken = e));
       client.off('error', onError);

@@ -15,6 +15,7 @@ import type {
   Store,
   StoreTx,
   SyncStateRow,
+  TransactionTimer,
 } from '../store.js';
 import { openDatabase, type OpenDatabase } from '../../sqlite/open.js';
 import { migrations } from './schema.js';
@@ -34,7 +35,7 @@ export interface SqliteStore extends Store {
   foreignWrites(): number;
 }
 
-export function openSqliteStore(path: string): SqliteStore {
+export function openSqliteStore(path: string, timer?: TransactionTimer): SqliteStore {
   const opened = openDatabase(path);
   const { db } = opened;
   migrate(opened);
@@ -50,6 +51,7 @@ export function openSqliteStore(path: string): SqliteStore {
       const run = async (): Promise<T> => {
         if (closed) throw new Error('store is closed');
         written.length = 0;
+        const began = performance.now();
         db.exec('BEGIN IMMEDIATE');
         let result: T;
         let prepared: unknown[];
@@ -60,8 +62,10 @@ export function openSqliteStore(path: string): SqliteStore {
           db.exec('COMMIT');
         } catch (err) {
           if (db.inTransaction) db.exec('ROLLBACK');
+          timer?.((performance.now() - began) / 1000, false);
           throw err;
         }
+        timer?.((performance.now() - began) / 1000, true);
         // Committed: what observers do now cannot undo it.
         prepared.forEach((p, i) => observers[i]?.afterCommit(p));
         return result;

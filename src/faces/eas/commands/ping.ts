@@ -64,6 +64,7 @@ export async function waitForChanges(ctx: EasContext, folders: readonly string[]
   const done = new Promise<string[]>((resolve) => (finish = resolve));
   const watched = new Set(folders);
   const channel: Channel = {
+    kind: 'eas-ping',
     accountId: ctx.point.accountId,
     deviceId: ctx.point.device.id,
     tokenId: ctx.principal.tokenId,
