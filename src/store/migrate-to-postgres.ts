@@ -240,6 +240,8 @@ async function copyTable(source: OpenDatabase, client: pg.Client, plan: TablePla
     // Integer keys are kept as decimal text in the progress row and bound as BigInt again.
     let lastKey: unknown[] | null = state.last_key === null ? null : state.last_key.map((v, i) => (plan.columns[plan.key[i] as number]!.integer ? BigInt(v) : v));
     let copied = Number(state.rows_copied);
+    // A line after the first batch of this run, then at most one a second.
+    let loggedAt = 0;
     for (;;) {
       const batch: unknown[][] = [];
       let bytes = 0;
@@ -266,6 +268,10 @@ async function copyTable(source: OpenDatabase, client: pg.Client, plan: TablePla
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw new Error(`copying ${plan.name}: ${(err as Error).message}`);
+      }
+      if (Date.now() - loggedAt >= 1000) {
+        loggedAt = Date.now();
+        log(`${plan.name}: ${copied} rows copied`);
       }
     }
     await client.query('UPDATE migration_progress SET done = true WHERE table_name = $1 AND part = $2', [plan.name, part]);
