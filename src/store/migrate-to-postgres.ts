@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import pg from 'pg';
 import { limits } from '../core/limits.js';
 import { openDatabase, type OpenDatabase } from '../sqlite/open.js';
@@ -100,6 +100,7 @@ export async function verifyMigration(options: Pick<MigrateOptions, 'from' | 'to
 }
 
 function openSource(path: string): OpenDatabase {
+  if (!existsSync(path)) throw new Error(`no Syncpoint database at ${path}`);
   const source = openDatabase(path, { readonly: true });
   const version = (source.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
   if (version !== sqliteMigrations.length) {

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { collectionOf, commandsOf, EasClient, easAccount, has, textAt, type EasAccount } from '../support/eas-client.js';
+import { collectionOf, commandsOf, EasClient, easAccount, has, textAt, vtodo, type EasAccount } from '../support/eas-client.js';
 import type { ChangeNotice } from '../../src/protocol/push.js';
+import { databaseFile } from '../../src/server/open-store.js';
+import { openDatabase } from '../../src/sqlite/open.js';
 import { startPgCluster, withClient, type PgCluster } from '../support/postgres.js';
 import { openRawChannel } from '../support/push.js';
 import { getJson, postJson, startTestServer, vcard, type TestServer } from '../support/server.js';
@@ -99,6 +102,16 @@ before(async () => {
   assert.equal(listed.status, 207);
   davSyncToken = tokenOf(listed.text);
   assert.ok(davSyncToken);
+  // A DAV calendar made without a component set: its tasks live in a collection that references it.
+  const home = `/dav/users/${account.accountName}/home/`;
+  const made = await fetch(`${source.url}${home}`, {
+    method: 'MKCALENDAR',
+    headers: { authorization: account.authorization, 'content-type': 'application/xml; charset=utf-8' },
+    body: '<?xml version="1.0"?><cal:mkcalendar xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>Home</d:displayname></d:prop></d:set></cal:mkcalendar>',
+  });
+  assert.equal(made.status, 201);
+  const todo = await fetch(`${source.url}${home}todo.ics`, { method: 'PUT', headers: { authorization: account.authorization, 'content-type': 'text/calendar' }, body: vtodo('home-todo', 'Buy milk') });
+  assert.equal(todo.status, 201);
   // ActiveSync: the folder hierarchy and the contacts, in step.
   eas = account.eas('EasPhone1');
   easFolderKey = (await eas.folders()).key;
@@ -125,6 +138,7 @@ test('migrate copies everything, and every client carries on with the keys it he
   assert.deepEqual(empty.sort(), ['point_keys', 'purged_items'], run.stdout);
   assert.equal(summary.get('conflicts'), 1);
   assert.equal(summary.get('device_errors'), 2);
+  assert.equal(summary.get('collections'), 6, 'the four defaults, a calendar made over DAV and the tasks collection that goes with it');
   assert.deepEqual(await sqlRows(url, `SELECT to_regclass('migration_progress') AS progress`), [{ progress: null }], 'the progress tables go once the copy is checked');
 
   const target = await startTestServer({ database: url });
@@ -166,6 +180,9 @@ test('migrate copies everything, and every client carries on with the keys it he
     assert.equal(dav.status, 207, dav.text);
     assert.equal(dav.text.match(/<d:response>/g)?.length, 1, `only the new contact is listed: ${dav.text}`);
     assert.doesNotMatch(dav.text, /chosen-name\.vcf/);
+    const listing = await fetch(`${target.url}/dav/users/${account.accountName}/home/`, { method: 'PROPFIND', headers: { authorization: account.authorization, depth: '1' } });
+    assert.equal(listing.status, 207);
+    assert.match(await listing.text(), /home\/todo\.ics/, 'the task of the calendar made without a component set is still there');
 
     // The same ActiveSync device, now reaching the new server.
     const moved = new EasClient({ ...eas.o, baseUrl: target.url });
@@ -226,4 +243,26 @@ test('a target holding an interrupted migration from another data directory is r
   const run = migrate(['--from', sqliteDir, '--to', url]);
   assert.equal(run.code, 2);
   assert.match(run.stderr, /interrupted migration from \/elsewhere/);
+});
+
+test('a collection that sorts before the calendar it belongs to is copied after it (foreign keys within a table)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'syncpoint-migrate-'));
+  try {
+    const made = spawnSync(process.execPath, [bin, 'user', 'add', 'sorter', '--password-stdin', '--data', dir], { input: 'sorter-password\n', encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    const { db } = openDatabase(databaseFile(dir));
+    const accountId = (db.prepare('SELECT id FROM accounts').get() as { id: string }).id;
+    const insert = db.prepare('INSERT INTO collections (id, account_id, name, kind, display_name, created_at, calendar_id) VALUES (?, ?, ?, ?, ?, 0, ?)');
+    insert.run('zzzz-calendar', accountId, 'mixed', 'events', 'Mixed', null);
+    insert.run('0000-tasks', accountId, 'mixed-tasks', 'tasks', 'Mixed tasks', 'zzzz-calendar');
+    db.close();
+    const url = await cluster.createDatabase();
+    // One row a batch: within one statement PostgreSQL would check the reference only at its end.
+    const run = migrate(['--from', dir, '--to', url, '--batch-rows', '1']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^collections\s+6 rows\s+checksum [0-9a-f]{16}\s+ok$/m);
+    assert.deepEqual(await sqlRows(url, `SELECT calendar_id FROM collections WHERE id = '0000-tasks'`), [{ calendar_id: 'zzzz-calendar' }]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
