@@ -233,7 +233,8 @@ async function copyTable(source: OpenDatabase, client: pg.Client, plan: TablePla
     const state = progress[0];
     if (!state) throw new Error(`migration_progress has no row for ${plan.name} part ${part}`);
     if (state.done) continue;
-    log(`copying ${plan.name}${plan.parts.length > 1 ? ` (part ${part + 1} of ${plan.parts.length})` : ''}`);
+    const label = `${plan.name}${plan.parts.length > 1 ? ` (part ${part + 1} of ${plan.parts.length})` : ''}`;
+    log(`copying ${label}`);
     const base = `SELECT ${select} FROM ${quote(plan.name)} WHERE (${plan.parts[part]})`;
     const order = ` ORDER BY ${keyColumns} LIMIT ?`;
     const first = source.prepare(base + order).raw(true).safeIntegers(true);
@@ -272,11 +273,11 @@ async function copyTable(source: OpenDatabase, client: pg.Client, plan: TablePla
       }
       if (Date.now() - loggedAt >= 1000) {
         loggedAt = Date.now();
-        log(`${plan.name}: ${copied} rows copied`);
+        log(`${label}: ${copied} rows copied`);
       }
     }
     await client.query('UPDATE migration_progress SET done = true WHERE table_name = $1 AND part = $2', [plan.name, part]);
-    log(`copied ${plan.name}: ${copied} rows`);
+    log(`copied ${label}: ${copied} rows`);
   }
 }
 
@@ -325,13 +326,19 @@ async function compareTables(source: OpenDatabase, client: pg.Client, plans: Tab
       await client.query(`DECLARE rows_cursor NO SCROLL CURSOR FOR SELECT ${plan.columns.map((c) => quote(c.target)).join(', ')} FROM ${quote(plan.name)}`);
       let rows = 0;
       let sum = 0n;
+      // A FETCH cannot stop at a byte count: it starts with as many rows as fit the batch bytes at the largest
+      // item size, and takes more at a time once the table's rows have proved smaller.
+      let fetchRows = Math.max(1, Math.floor(limits.migrateBatchBytesMax / limits.itemBytesMax));
+      let largestBytes = 1;
       for (;;) {
-        const batch = await client.query({ text: `FETCH ${limits.migrateBatchRows} FROM rows_cursor`, rowMode: 'array' });
+        const batch = await client.query({ text: `FETCH ${fetchRows} FROM rows_cursor`, rowMode: 'array' });
         for (const row of batch.rows as unknown[][]) {
           rows++;
           sum = (sum + rowHash(plan, row)) % modulus;
+          largestBytes = Math.max(largestBytes, rowBytes(row));
         }
-        if (batch.rows.length < limits.migrateBatchRows) break;
+        if (batch.rows.length < fetchRows) break;
+        fetchRows = Math.max(1, Math.min(limits.migrateBatchRows, Math.floor(limits.migrateBatchBytesMax / (2 * largestBytes))));
       }
       await client.query('CLOSE rows_cursor');
       const mine = sums.get(plan.name)!;
