@@ -188,11 +188,8 @@ async function planTables(source: OpenDatabase, client: pg.Client): Promise<Tabl
  * source's identity and a progress row per table part, or marked so by an interrupted run from the same source.
  */
 async function claimTarget(client: pg.Client, plans: TablePlan[], identity: string, log: (line: string) => void): Promise<void> {
-  await client.query(`CREATE TABLE IF NOT EXISTS migration_source (only_row BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row), source TEXT NOT NULL, started_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
-  await client.query(`CREATE TABLE IF NOT EXISTS migration_progress (
-    table_name TEXT NOT NULL, part INTEGER NOT NULL, last_key JSONB, rows_copied BIGINT NOT NULL DEFAULT 0, done BOOLEAN NOT NULL DEFAULT false,
-    PRIMARY KEY (table_name, part))`);
-  const { rows } = await client.query<{ source: string }>('SELECT source FROM migration_source');
+  const { rows: marked } = await client.query<{ marked: boolean }>(`SELECT to_regclass('migration_source') IS NOT NULL AS marked`);
+  const { rows } = marked[0]?.marked ? await client.query<{ source: string }>('SELECT source FROM migration_source') : { rows: [] };
   if (rows[0]) {
     if (rows[0].source !== identity) throw new TargetNotEmptyError(`the target holds an interrupted migration from ${rows[0].source}, not from ${identity}: run that one again, or start over with an empty database`);
     log(`resuming the interrupted migration from ${identity}`);
@@ -202,8 +199,13 @@ async function claimTarget(client: pg.Client, plans: TablePlan[], identity: stri
     const { rows: found } = await client.query(`SELECT 1 FROM ${quote(plan.name)} LIMIT 1`);
     if (found.length > 0) throw new TargetNotEmptyError(`the target database is not empty (table ${plan.name} has rows): migrate copies into an empty database only`);
   }
+  // The marks and the progress rows appear together or not at all.
   await client.query('BEGIN');
   try {
+    await client.query(`CREATE TABLE IF NOT EXISTS migration_source (only_row BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row), source TEXT NOT NULL, started_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+    await client.query(`CREATE TABLE IF NOT EXISTS migration_progress (
+      table_name TEXT NOT NULL, part INTEGER NOT NULL, last_key JSONB, rows_copied BIGINT NOT NULL DEFAULT 0, done BOOLEAN NOT NULL DEFAULT false,
+      PRIMARY KEY (table_name, part))`);
     await client.query('INSERT INTO migration_source (source) VALUES ($1)', [identity]);
     for (const plan of plans) {
       for (let part = 0; part < plan.parts.length; part++) await client.query('INSERT INTO migration_progress (table_name, part) VALUES ($1, $2)', [plan.name, part]);

@@ -200,6 +200,7 @@ test('migrate copies everything, and every client carries on with the keys it he
   const again = migrate(['--from', sqliteDir, '--to', url]);
   assert.equal(again.code, 2, 'a second migrate into the now used database is refused');
   assert.match(again.stderr, /not empty/);
+  assert.deepEqual(await sqlRows(url, `SELECT to_regclass('migration_source') AS marked`), [{ marked: null }], 'a refused run writes nothing');
 });
 
 test('a migrate killed midway goes on where it stopped when run again, and ends with every table matching', async () => {
