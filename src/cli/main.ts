@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerImportCommand } from './import.js';
+import { registerMigrateCommand } from './migrate.js';
 import { registerServeCommand } from './serve.js';
 import { registerSyncCommand } from './sync.js';
 import { registerTokenCommands } from './token.js';
@@ -14,6 +15,7 @@ registerTokenCommands(program);
 registerSyncCommand(program);
 registerImportCommand(program);
 registerWatchCommand(program);
+registerMigrateCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`syncpoint: ${err instanceof Error ? err.message : String(err)}\n`);

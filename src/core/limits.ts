@@ -147,6 +147,9 @@ export const limits = {
   errorIssuesMax: 10,
   /** Longest message or path in an error body (they may quote a key the client sent). */
   errorTextCharsMax: 200,
+  /** `syncpoint migrate` (docs/operations.md § Moving from SQLite): rows and bytes of one batch, each copied in one PostgreSQL transaction. */
+  migrateBatchRows: 500,
+  migrateBatchBytesMax: 8 * 1024 * 1024,
 } as const;
 
 /** The per-account limits a server may set (config.ts); the defaults above apply where it does not. */

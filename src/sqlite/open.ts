@@ -19,11 +19,14 @@ export interface OpenDatabase {
   prepare<P extends unknown[] | {} = unknown[], R = unknown>(sql: string): Database.Statement<P, R>;
 }
 
-/** Opens a file in WAL mode with durable commits: a transaction is on disk when COMMIT returns. */
-export function openDatabase(path: string): OpenDatabase {
-  const db = new Database(path);
+/**
+ * Opens a file in WAL mode with durable commits: a transaction is on disk when COMMIT returns. `readonly`:
+ * an existing file, for reading only (`syncpoint migrate` reads its source so); nothing in it changes.
+ */
+export function openDatabase(path: string, options: { readonly?: boolean } = {}): OpenDatabase {
+  const db = options.readonly ? new Database(path, { readonly: true, fileMustExist: true }) : new Database(path);
   retained.push(db);
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+  db.exec(options.readonly ? 'PRAGMA busy_timeout = 5000;' : 'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
   return {
     db,
     prepare<P extends unknown[] | {} = unknown[], R = unknown>(sql: string) {
