@@ -44,6 +44,7 @@ class ForgetfulHub extends Hub {
       {
         transaction: (fn) => truthStore.transaction((tx) => fn({ ...tx, findLedgerAdd: async () => undefined })),
         observeCommits: (observer) => truthStore.observeCommits(observer),
+        tryExclusive: (name, fn) => truthStore.tryExclusive(name, fn),
         close: () => truthStore.close(),
       },
       ports,
@@ -84,6 +85,7 @@ class DeafToEchoHub extends Hub {
       {
         transaction: (fn) => store.transaction((tx) => fn({ ...tx, findPushTokens: async () => [] })),
         observeCommits: (observer) => store.observeCommits(observer),
+        tryExclusive: (name, fn) => store.tryExclusive(name, fn),
         close: () => store.close(),
       },
       ports,
@@ -98,6 +100,7 @@ function alteredHub(alter: (tx: StoreTx) => Partial<StoreTx>): HubFactory {
       {
         transaction: (fn) => store.transaction((tx) => fn({ ...tx, ...alter(tx) })),
         observeCommits: (observer) => store.observeCommits(observer),
+        tryExclusive: (name, fn) => store.tryExclusive(name, fn),
         close: () => store.close(),
       },
       ports,

@@ -177,6 +177,7 @@ export class SimServer {
         return result;
       },
       observeCommits: (observer) => inner.observeCommits(observer),
+      tryExclusive: (name, fn) => inner.tryExclusive(name, fn),
       close: () => inner.close(),
     };
   }

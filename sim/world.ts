@@ -109,7 +109,7 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
   const ports: HubPorts = {
     clock,
     random: { id: () => idRng.id() },
-    logger: { info: () => undefined, warn: () => undefined },
+    logger: { info: () => undefined, warn: () => undefined, debug: () => undefined },
   };
   const causality = new Causality();
   const history = new History();

@@ -218,6 +218,19 @@ export class Hub {
   }
 
   /**
+   * purgeTombstones as the periodic job: run by one process at a time on a store several processes share
+   * (Store.tryExclusive), and skipped, undefined, while another runs it.
+   */
+  async purgeExpired(): Promise<number | undefined> {
+    let purged: number | undefined;
+    const ran = await this.store.tryExclusive('purge', async () => {
+      purged = await this.purgeTombstones();
+    });
+    if (!ran) this.ports.logger.debug('tombstone purge skipped: another process is running it');
+    return purged;
+  }
+
+  /**
    * Forgets tombstones older than the retention horizon (devices behind it re-initialize), and the
    * activity and browser sessions that have aged out.
    */

@@ -17,6 +17,7 @@ export interface Random {
 export interface Logger {
   info(fields: Record<string, unknown>, message: string): void;
   warn(fields: Record<string, unknown>, message: string): void;
+  debug(message: string): void;
 }
 
 export interface HubPorts {

@@ -143,8 +143,8 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
   const url = `http://${host}:${address.port}`;
   publicUrl ||= url;
 
-  await hub.purgeTombstones();
-  const purgeTimer = setInterval(() => void hub.purgeTombstones().catch((err) => log.error({ err }, 'tombstone purge failed')), tombstonePurgeIntervalMs);
+  await hub.purgeExpired();
+  const purgeTimer = setInterval(() => void hub.purgeExpired().catch((err) => log.error({ err }, 'tombstone purge failed')), tombstonePurgeIntervalMs);
   purgeTimer.unref();
   push.start();
   log.info({ url, data: config.data }, 'syncpoint listening');

@@ -11,6 +11,7 @@ export function realPorts(log: Pino): HubPorts {
     logger: {
       info: (fields, message) => log.info(fields, message),
       warn: (fields, message) => log.warn(fields, message),
+      debug: (message) => log.debug(message),
     },
   };
 }

@@ -285,6 +285,34 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
       }));
     });
 
+    describe('exclusive runs', () => {
+      it('tryExclusive: of two runs of one name started together exactly one runs, another name runs beside it, and once it ended the name is free', fresh(async (store) => {
+        const held = gate();
+        let runs = 0;
+        const job = async () => {
+          runs++;
+          await held.opened;
+        };
+        const both = [store.tryExclusive('purge', job), store.tryExclusive('purge', job)];
+        const skipped = Promise.race(both);
+        assert.ok(await settlesWithin(skipped, 5_000), 'the second run of the name is skipped while the first runs');
+        assert.equal(await skipped, false);
+        assert.equal(await store.tryExclusive('other', async () => undefined), true, 'another name is not held');
+        held.open();
+        assert.deepEqual((await Promise.all(both)).sort(), [false, true]);
+        assert.equal(runs, 1);
+        assert.equal(await store.tryExclusive('purge', async () => void runs++), true, 'free again once the run ended');
+        assert.equal(runs, 2);
+      }));
+
+      it('tryExclusive whose job throws rejects with its error and frees the name', fresh(async (store) => {
+        await assert.rejects(store.tryExclusive('purge', async () => {
+          throw new Planned('job failed');
+        }), Planned);
+        assert.equal(await store.tryExclusive('purge', async () => undefined), true);
+      }));
+    });
+
     describe('the change sequence', () => {
       it('starts at 0 and grows by one per nextSeq, per account, independently; currentSeq reads it inside and after', seeded(async (store) => {
         await read(store, async (tx) => {

@@ -25,6 +25,13 @@ export interface Store {
   readonly bus?: ProcessBus;
   /** Every transaction that wrote items is shown to the observer (see CommitObserver). */
   observeCommits(observer: CommitObserver): void;
+  /**
+   * Runs `fn` unless a run under the same name is under way, in this process or in any other process
+   * on the same database: true when it ran, false when it was skipped. For periodic jobs that one process
+   * at a time does (the tombstone purge; docs/operations.md § PostgreSQL). `fn` is not a transaction; it
+   * opens its own. A process that dies mid-run gives the name up with its connection.
+   */
+  tryExclusive(name: string, fn: () => Promise<void>): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -22,7 +22,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 let now = Date.UTC(2026, 0, 1);
 let ids = 0;
-const silent = { info: () => undefined, warn: () => undefined };
+const silent = { info: () => undefined, warn: () => undefined, debug: () => undefined };
 const store = openSqliteStore(join(dir, 'syncpoint.db'));
 const hub = new Hub(store, { clock: { now: () => now }, random: { id: () => `id${++ids}` }, logger: silent });
 after(() => store.close());

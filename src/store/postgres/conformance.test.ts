@@ -1,4 +1,6 @@
-import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { startPgCluster, withClient, type PgCluster } from '../../../test/support/postgres.js';
 import { storeConformance } from '../conformance.js';
 import { openPostgresStore } from './postgres-store.js';
@@ -23,4 +25,38 @@ storeConformance('postgres', async () => {
       await withClient(cluster.url, (c) => c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]));
     },
   };
+});
+
+// What the shared suite cannot say with one store: two processes (two stores on one database) lease a
+// name from each other, and a process that dies holding it (its connection ended) gives it up.
+test('tryExclusive is exclusive across stores on one database, and a holder whose connection dies releases it', async () => {
+  const url = await cluster.createDatabase();
+  const one = await openPostgresStore(url);
+  const two = await openPostgresStore(url);
+  try {
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started = () => {};
+    const holding = new Promise<void>((resolve) => (started = resolve));
+    const running = one.tryExclusive('purge', async () => {
+      started();
+      await held;
+    });
+    await holding;
+    assert.equal(await two.tryExclusive('purge', async () => assert.fail('ran while the other process held the name')), false);
+    // The holder's lease connection dies, as with a kill -9 of its process: PostgreSQL drops the lock.
+    await withClient(cluster.url, (c) => c.query(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted`));
+    let ran = false;
+    for (let i = 0; i < 50 && !ran; i++) {
+      ran = await two.tryExclusive('purge', async () => undefined);
+      if (!ran) await delay(100);
+    }
+    assert.ok(ran, 'the other process takes the name over');
+    release();
+    await running;
+    assert.equal(await one.tryExclusive('purge', async () => undefined), true, 'the first store carries on with a new connection');
+  } finally {
+    await one.close();
+    await two.close();
+  }
 });

@@ -123,6 +123,35 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     observeCommits(observer) {
       observers.push(observer);
     },
+    async tryExclusive(name, fn) {
+      if (closed) throw new Error('store is closed');
+      // A session advisory lock on a connection of its own, held while `fn` runs (its transactions take
+      // other connections). The two-key form never meets migrate's one-key lock. If the connection dies,
+      // PostgreSQL drops the lock with it, and another process may start a run beside this one: the jobs
+      // run under it are idempotent, each step a transaction.
+      const client = await pool.connect();
+      const key = ['syncpoint lease', name];
+      // A connection that failed a query, or could not unlock, is dropped, which unlocks.
+      let broken: Error | undefined;
+      const onError = (err: Error) => (broken = err);
+      client.on('error', onError);
+      try {
+        const { rows } = await client.query<{ held: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS held', key).catch((err: Error) => {
+          broken = err;
+          throw err;
+        });
+        if (rows[0]?.held !== true) return false;
+        try {
+          await fn();
+        } finally {
+          await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', key).catch((err: Error) => (broken = err));
+        }
+        return true;
+      } finally {
+        client.off('error', onError);
+        client.release(broken);
+      }
+    },
     async close() {
       closed = true;
       await bus.close();

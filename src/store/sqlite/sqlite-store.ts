@@ -44,6 +44,8 @@ export function openSqliteStore(path: string, timer?: TransactionTimer): SqliteS
   const observers: CommitObserver[] = [];
   let tail: Promise<unknown> = Promise.resolve();
   let closed = false;
+  // One process per data directory (src/server/data-dir-lock.ts), so exclusive within it is exclusive.
+  const running = new Set<string>();
   const dataVersion = opened.prepare<[], { data_version: number }>('PRAGMA data_version');
 
   return {
@@ -76,6 +78,16 @@ export function openSqliteStore(path: string, timer?: TransactionTimer): SqliteS
     },
     observeCommits(observer) {
       observers.push(observer);
+    },
+    async tryExclusive(name, fn) {
+      if (running.has(name)) return false;
+      running.add(name);
+      try {
+        await fn();
+        return true;
+      } finally {
+        running.delete(name);
+      }
     },
     foreignWrites() {
       // SQLite's data_version changes only for commits made through other connections.
