@@ -19,6 +19,7 @@ import { Sessions } from './auth/sessions.js';
 import { PasswordThrottle } from './auth/password-throttle.js';
 import type { Config } from './config.js';
 import { sendError, sendJson } from '../http/body.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { metricsPath, metricsRoute, PrometheusMetrics } from './metrics.js';
 import { openStore } from './open-store.js';
 import { realPorts } from './ports.js';
@@ -39,6 +40,17 @@ export interface RunningServer {
 const tombstonePurgeIntervalMs = 6 * 3600 * 1000;
 
 export async function startServer(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
+  // One server per SQLite data directory (data-dir-lock.ts); any number on one PostgreSQL database.
+  const unlock = config.database === '' ? lockDataDir(config.data) : () => {};
+  try {
+    return await serve(config, log, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function serve(config: Config, log: Logger, unlock: () => void): Promise<RunningServer> {
   const metrics = new PrometheusMetrics();
   const opened = await openStore(config, (err) => log.warn({ err }, 'process bus'), metrics.transactionTimer);
   const { store, foreignWrites } = opened;
@@ -164,6 +176,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
         server.closeIdleConnections();
       });
       await store.close();
+      unlock();
     },
   };
 }

@@ -166,6 +166,33 @@ describe('serve', () => {
     assert.equal(await exitOf(env.child), 0);
   });
 
+  test('a second serve on one data directory is refused while the first runs; the admin commands are not; after a kill -9 a new serve starts', async () => {
+    const dir = join(work, 'one-server');
+    const first = await startServe(['--data', dir, '--port', '0']);
+    const servers = [first.child];
+    try {
+      const second = run(['serve', '--data', dir, '--port', '0']);
+      assert.equal(second.code, 1);
+      assert.equal(second.stderr, `syncpoint: another syncpoint serve is using ${dir} (pid ${first.child.pid}); use PostgreSQL (--database) to run several processes\n`);
+      assert.equal(run(['user', 'add', 'dora', '--password-stdin', '--data', dir], 'dora-password\n').code, 0, 'user add works beside the server');
+      assert.equal((await fetch(`${first.url}/health`)).status, 200, 'the first server carries on');
+
+      first.child.kill('SIGKILL');
+      await exitOf(first.child);
+      const next = await startServe(['--data', dir, '--port', '0']);
+      servers.push(next.child);
+      const authorization = `Basic ${Buffer.from('dora:dora-password').toString('base64')}`;
+      assert.equal((await fetch(`${next.url}/api/v1/collections`, { headers: { authorization } })).status, 200);
+      assert.equal(run(['serve', '--data', dir, '--port', '0']).code, 1, 'and holds the directory in turn');
+      next.child.kill('SIGTERM');
+      assert.equal(await exitOf(next.child), 0);
+      assert.ok(!readdirSync(dir).includes('syncpoint.pid'), 'a clean stop removes the pid file');
+    } finally {
+      // A failed assertion must not leave a server running, which would hold the test run open.
+      for (const child of servers) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+
   test('refuses a bad configuration with a clear message', () => {
     const r = run(['serve', '--port', 'eighty'], undefined, {});
     assert.equal(r.code, 1);
