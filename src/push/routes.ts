@@ -68,9 +68,10 @@ export class PushRoutes {
         req.resume();
         return json(req, res, 200, { ticket: this.tickets.issue(principal), expiresInMs: ticketLifetimeMs } satisfies Ticket);
       }
-      const remainder = /^GET remainder\/(\d{1,15})$/.exec(route);
+      // Tokens are safe integers of up to 16 digits (a server start raises them to 1024 × the epoch ms; docs/protocol.md §18.1).
+      const remainder = /^GET remainder\/(\d{1,16})$/.exec(route);
       // Reading a remainder changes nothing, so the web app may use its session cookie for it.
-      if (remainder) return await this.remainder(await this.principalOf(req, url, true), req, res, url, Number(remainder[1]));
+      if (remainder && Number.isSafeInteger(Number(remainder[1]))) return await this.remainder(await this.principalOf(req, url, true), req, res, url, Number(remainder[1]));
       const principal = await this.principalOf(req, url, false);
       if (route === 'GET events') return void (await this.openSse(principal, req, res, url));
       if (route === 'GET poll') return await this.poll(principal, req, res, url);
