@@ -21,7 +21,7 @@ import type { Config } from './config.js';
 import { sendError, sendJson } from '../http/body.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { metricsPath, metricsRoute, PrometheusMetrics } from './metrics.js';
-import { openStore } from './open-store.js';
+import { openStore, pushTokenFloorAt } from './open-store.js';
 import { realPorts } from './ports.js';
 import { passwordPath, SessionRoutes, sessionPath } from './session-routes.js';
 import { serveWebApp } from './web-app.js';
@@ -52,7 +52,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
 
 async function serve(config: Config, log: Logger, unlock: () => void): Promise<RunningServer> {
   const metrics = new PrometheusMetrics();
-  const opened = await openStore(config, (err) => log.warn({ err }, 'process bus'), metrics.transactionTimer);
+  const opened = await openStore(config, (err) => log.warn({ err }, 'process bus'), metrics.transactionTimer, { pushTokenFloor: pushTokenFloorAt(Date.now()) });
   const { store, foreignWrites } = opened;
   const accountLimits = Object.fromEntries(accountLimitNames.map((name) => [name, config[name]])) as AccountLimits;
   const ports = { ...realPorts(log), accountLimits };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { AccountRow, ChangeQuery, CollectionRow, ConflictRow, DeviceRow, ItemRow, MemberQuery, Store, StoreTx, SyncStateRow } from './store.js';
+import type { AccountRow, ChangeQuery, CollectionRow, ConflictRow, DeviceRow, ItemRow, MemberQuery, Store, StoreOptions, StoreTx, SyncStateRow } from './store.js';
 
 /**
  * The storage contract of store.ts as tests, for every backend: a backend's own test file calls
@@ -14,6 +14,8 @@ export interface StoreUnderTest {
   close(): Promise<void>;
   /** Makes the connection the current transaction runs on die (undefined: the backend has none). */
   breakConnection?: (() => Promise<void>) | undefined;
+  /** Closes the store and opens what it stored again with `options`, as a server restart does; `store` is then the new one. */
+  reopen(options: StoreOptions): Promise<Store>;
 }
 
 // Epoch milliseconds as the hub writes them: larger than 2^32, so a backend that truncates or returns them as strings fails.
@@ -831,6 +833,26 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         assert.deepEqual((await read(store, (tx) => tx.listPushChannels(A, T0 + 6))).map((c) => c.deviceId), [laptop], 'touched by its process, the laptop is seen again');
         await read(store, (tx) => tx.deletePushChannel(A, phone, 'p2'));
         assert.deepEqual((await read(store, (tx) => tx.listPushChannels(A, 0))).map((c) => c.deviceId), [laptop]);
+      }));
+
+      it('a push token floor: a device below it (or never sent one) starts there, one above it carries on, a lower floor changes nothing, no number is given twice', seeded(async (first, sut) => {
+        const issue = (store: Store, deviceId: string, n: number) =>
+          store.transaction(async (tx) => (await tx.issuePushTokens(A, deviceId, Array.from({ length: n }, (_, i) => ({ collectionId: cA, itemId: `i${i}`, seq: 1 })), T0)).map((t) => t.token));
+        assert.deepEqual(await issue(first, phone, 2), [1, 2]);
+        // A restart with a floor of 1000 (a server start: src/server/open-store.ts pushTokenFloorAt).
+        const raised = await sut.reopen({ pushTokenFloor: 1000 });
+        await read(raised, async (tx) => {
+          assert.equal(await tx.nextPushToken(A, phone), 1000);
+          assert.equal(await tx.nextPushToken(A, laptop), 1000, 'a device never sent a token starts at the floor');
+          assert.equal((await tx.getPushToken(A, phone, 2))?.itemId, 'i1', 'tokens issued before stay');
+        });
+        assert.deepEqual(await issue(raised, phone, 2), [1000, 1001]);
+        assert.deepEqual(await issue(raised, laptop, 1), [1000]);
+        // A later start whose floor is lower (a clock set back) takes nothing back.
+        const lower = await sut.reopen({ pushTokenFloor: 500 });
+        assert.equal(await read(lower, (tx) => tx.nextPushToken(A, phone)), 1002);
+        assert.deepEqual(await issue(lower, phone, 1), [1002]);
+        assert.deepEqual(await issue(lower, 'new', 1), [500]);
       }));
     });
 

@@ -35,6 +35,19 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** What every backend takes when it opens. */
+export interface StoreOptions {
+  /**
+   * The least push token the store gives any device from now on (nextPushToken, issuePushTokens); a device
+   * whose counter is below it jumps to it. The server passes a floor above every token it could have issued
+   * before it started, so that a database restored from a backup, whose counters went back, never gives a
+   * number twice (docs/operations.md § Backups). 1: no floor.
+   */
+  pushTokenFloor: number;
+}
+
+export const noStoreOptions: StoreOptions = { pushTokenFloor: 1 };
+
 /**
  * Hints between server processes sharing a store (docs/operations.md § PostgreSQL). A message may be lost
  * (a process restarting, a connection breaking): it only says where to look, and what it points at is in
@@ -405,9 +418,9 @@ export interface StoreTx {
   davNameOf(accountId: string, itemId: string): Promise<string | undefined>;
   setDavName(accountId: string, collectionId: string, name: string, itemId: string): Promise<void>;
 
-  /** The token the device's next notification will carry (1 for a device never sent one). */
+  /** The token the device's next notification will carry: its counter, at least the store's pushTokenFloor (StoreOptions). */
   nextPushToken(accountId: string, deviceId: string): Promise<number>;
-  /** Gives each entry the device's next token, in order, records what it stands for, and returns them. */
+  /** Gives each entry the device's next token (from nextPushToken on), in order, records what it stands for, and returns them. */
   issuePushTokens(accountId: string, deviceId: string, entries: ReadonlyArray<Omit<PushTokenRow, 'token'>>, issuedAt: number): Promise<PushTokenRow[]>;
   getPushToken(accountId: string, deviceId: string, token: number): Promise<PushTokenRow | undefined>;
   /** The recorded tokens of this device and collection inside the ranges (sorted and disjoint: protocol/push.ts mergeRanges); unknown tokens are skipped. */

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startPgCluster, withClient, type PgCluster } from '../../../test/support/postgres.js';
-import { storeConformance } from '../conformance.js';
-import { openPostgresStore } from './postgres-store.js';
+import { storeConformance, type StoreUnderTest } from '../conformance.js';
+import { openPostgresStore, postgresDefaults } from './postgres-store.js';
 
 // The shared store suite on a throwaway PostgreSQL cluster, a database per test. A dying connection is
 // every backend of the test's database ended by the server (pg_terminate_backend), as when PostgreSQL
@@ -16,15 +16,19 @@ after(() => cluster.stop());
 
 storeConformance('postgres', async () => {
   const url = await cluster.createDatabase();
-  const store = await openPostgresStore(url);
   const database = new URL(url).pathname.slice(1);
-  return {
-    store,
-    close: () => store.close(),
+  const sut: StoreUnderTest = {
+    store: await openPostgresStore(url),
+    async reopen(next) {
+      await sut.store.close();
+      return (sut.store = await openPostgresStore(url, { ...postgresDefaults, ...next }));
+    },
+    close: () => sut.store.close(),
     async breakConnection() {
       await withClient(cluster.url, (c) => c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]));
     },
   };
+  return sut;
 });
 
 // What the shared suite cannot say with one store: two processes (two stores on one database) lease a

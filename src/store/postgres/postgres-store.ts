@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { CommitObserver, ItemRow, Store, StoreTx, TransactionTimer } from '../store.js';
+import { noStoreOptions, type CommitObserver, type ItemRow, type Store, type StoreOptions, type StoreTx, type TransactionTimer } from '../store.js';
 import { gatedTx } from './account-gate.js';
 import { PostgresBus } from './bus.js';
 import { accountTx } from './accounts-tx.js';
@@ -17,7 +17,7 @@ import { openPool, sqlOn, type PoolOptions } from './sql.js';
  * A transaction whose connection dies is not run again: its COMMIT may have landed, and only the client,
  * retrying with its sync key, can tell (docs/protocol.md §5.3).
  */
-export interface PostgresOptions extends PoolOptions {
+export interface PostgresOptions extends PoolOptions, StoreOptions {
   /** How many times a transaction runs at most before its serialization failure is thrown. */
   attempts: number;
   /** Waits before a retry: given the attempt that failed (1, 2, …), in ms. Randomized by the caller. */
@@ -27,6 +27,7 @@ export interface PostgresOptions extends PoolOptions {
 }
 
 export const postgresDefaults: PostgresOptions = {
+  ...noStoreOptions,
   max: 10,
   statementTimeoutMs: 30_000,
   attempts: 8,
@@ -80,7 +81,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     };
     try {
       const written: ItemRow[] = [];
-      const tx = gatedTx(postgresTx(client, written), start);
+      const tx = gatedTx(postgresTx(client, written, options), start);
       const result = await fn(tx);
       const changes = written.splice(0);
       const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(tx, changes)));
@@ -160,9 +161,9 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
   };
 }
 
-function postgresTx(client: pg.PoolClient, written: ItemRow[]): StoreTx {
+function postgresTx(client: pg.PoolClient, written: ItemRow[], options: StoreOptions): StoreTx {
   const sql = sqlOn(client);
-  return { ...accountTx(sql), ...itemTx(sql, written), ...deviceTx(sql), ...recordTx(sql) };
+  return { ...accountTx(sql), ...itemTx(sql, written), ...deviceTx(sql), ...recordTx(sql, options) };
 }
 
 /** Runs the migrations not yet run, in one transaction, one process at a time (an advisory lock). */

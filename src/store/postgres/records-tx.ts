@@ -1,4 +1,4 @@
-import type { ConflictRow, PushChannelRow, PushTokenRow, StoreTx } from '../store.js';
+import type { ConflictRow, PushChannelRow, PushTokenRow, StoreOptions, StoreTx } from '../store.js';
 import { spanOf, withinRanges } from '../token-ranges.js';
 import type { Sql } from './sql.js';
 
@@ -29,7 +29,7 @@ export type RecordTx = Pick<
 
 const conflictColumns = (sql: Sql) => sql`id, account_id, collection_id, item_id, data, lost_by, won_by, reason, created_at, restored_at`;
 
-export function recordTx(sql: Sql): RecordTx {
+export function recordTx(sql: Sql, { pushTokenFloor: tokenFloor }: StoreOptions): RecordTx {
   return {
     async addConflict(r) {
       await sql`INSERT INTO conflicts (id, account_id, collection_id, item_id, data, lost_by, won_by, reason, created_at, restored_at)
@@ -76,12 +76,12 @@ export function recordTx(sql: Sql): RecordTx {
 
     async nextPushToken(accountId, deviceId) {
       const [r] = await sql<{ nextToken: number }[]>`SELECT next_token FROM push_counters WHERE account_id = ${accountId} AND device_id = ${deviceId}`;
-      return r?.nextToken ?? 1;
+      return Math.max(r?.nextToken ?? 1, tokenFloor);
     },
     async issuePushTokens(accountId, deviceId, entries, issuedAt) {
       if (entries.length === 0) return [];
-      const [r] = await sql<{ nextToken: number }[]>`INSERT INTO push_counters (account_id, device_id, next_token) VALUES (${accountId}, ${deviceId}, ${1 + entries.length})
-        ON CONFLICT (account_id, device_id) DO UPDATE SET next_token = push_counters.next_token + ${entries.length} RETURNING next_token`;
+      const [r] = await sql<{ nextToken: number }[]>`INSERT INTO push_counters (account_id, device_id, next_token) VALUES (${accountId}, ${deviceId}, ${tokenFloor + entries.length})
+        ON CONFLICT (account_id, device_id) DO UPDATE SET next_token = GREATEST(push_counters.next_token, ${tokenFloor}) + ${entries.length} RETURNING next_token`;
       const end = (r as { nextToken: number }).nextToken;
       const issued: PushTokenRow[] = entries.map((e, i) => ({ token: end - entries.length + i, ...e }));
       await sql`INSERT INTO push_tokens (account_id, device_id, token, collection_id, item_id, seq, issued_at)

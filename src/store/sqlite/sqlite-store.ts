@@ -13,10 +13,12 @@ import type {
   MemberRow,
   PushTokenRow,
   Store,
+  StoreOptions,
   StoreTx,
   SyncStateRow,
   TransactionTimer,
 } from '../store.js';
+import { noStoreOptions } from '../store.js';
 import { openDatabase, type OpenDatabase } from '../../sqlite/open.js';
 import { migrations } from './schema.js';
 import { spanOf, withinRanges } from '../token-ranges.js';
@@ -35,12 +37,12 @@ export interface SqliteStore extends Store {
   foreignWrites(): number;
 }
 
-export function openSqliteStore(path: string, timer?: TransactionTimer): SqliteStore {
+export function openSqliteStore(path: string, timer?: TransactionTimer, options: StoreOptions = noStoreOptions): SqliteStore {
   const opened = openDatabase(path);
   const { db } = opened;
   migrate(opened);
   const written: ItemRow[] = [];
-  const tx = sqliteTx(opened, written);
+  const tx = sqliteTx(opened, written, options);
   const observers: CommitObserver[] = [];
   let tail: Promise<unknown> = Promise.resolve();
   let closed = false;
@@ -202,7 +204,7 @@ const changeParams = (query: ChangeQuery) => ({
   limit: query.limit,
 });
 
-function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
+function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[], { pushTokenFloor: tokenFloor }: StoreOptions): StoreTx {
   const account = {
     insert: q('INSERT INTO accounts (id, name, password_hash, created_at, email) VALUES (?, ?, ?, ?, ?)'),
     byName: q<[string], { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number; email: string | null }>(
@@ -295,8 +297,9 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
   };
   const push = {
     next: q<[string, string], { next_token: number }>('SELECT next_token FROM push_counters WHERE account_id = ? AND device_id = ?'),
-    reserve: q<[string, string, number, number], { next_token: number }>(`INSERT INTO push_counters (account_id, device_id, next_token) VALUES (?, ?, 1 + ?)
-      ON CONFLICT (account_id, device_id) DO UPDATE SET next_token = next_token + ? RETURNING next_token`),
+    reserve: q<{ accountId: string; deviceId: string; floor: number; count: number }, { next_token: number }>(`INSERT INTO push_counters (account_id, device_id, next_token)
+      VALUES (@accountId, @deviceId, @floor + @count)
+      ON CONFLICT (account_id, device_id) DO UPDATE SET next_token = max(next_token, @floor) + @count RETURNING next_token`),
     insert: q(`INSERT INTO push_tokens (account_id, device_id, token, collection_id, item_id, seq, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
     byToken: q<[string, string, number], PushDbRow>(
       'SELECT token, collection_id, item_id, seq FROM push_tokens WHERE account_id = ? AND device_id = ? AND token = ?',
@@ -610,11 +613,11 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[]): StoreTx {
     },
 
     async nextPushToken(accountId, deviceId) {
-      return push.next.get(accountId, deviceId)?.next_token ?? 1;
+      return Math.max(push.next.get(accountId, deviceId)?.next_token ?? 1, tokenFloor);
     },
     async issuePushTokens(accountId, deviceId, entries, issuedAt) {
       if (entries.length === 0) return [];
-      const end = (push.reserve.get(accountId, deviceId, entries.length, entries.length) as { next_token: number }).next_token;
+      const end = (push.reserve.get({ accountId, deviceId, floor: tokenFloor, count: entries.length }) as { next_token: number }).next_token;
       return entries.map((e, i) => {
         const token = end - entries.length + i;
         push.insert.run(accountId, deviceId, token, e.collectionId, e.itemId, e.seq, issuedAt);
