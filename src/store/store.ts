@@ -431,6 +431,11 @@ export interface StoreTx {
   listPushTokensAfter(accountId: string, deviceId: string, afterToken: number, limit: number): Promise<PushTokenRow[]>;
 
   /** Records the device's channel as held by `row.processId`, replacing any other registration of the device. */
+  /**
+   * Also raises the device's push counter to the store's pushTokenFloor in the store itself, so a process
+   * opened with a lower floor (earlier) never issues this device a token below the one its channel was
+   * told is next.
+   */
   putPushChannel(row: PushChannelRow): Promise<void>;
   /** Forgets the device's channel if `processId` still holds it. */
   deletePushChannel(accountId: string, deviceId: string, processId: string): Promise<void>;

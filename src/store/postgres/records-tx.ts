@@ -106,6 +106,8 @@ export function recordTx(sql: Sql, { pushTokenFloor: tokenFloor }: StoreOptions)
         WHERE account_id = ${accountId} AND device_id = ${deviceId} AND token > ${afterToken} ORDER BY token LIMIT ${limit}`;
     },
     async putPushChannel(r) {
+      await sql`INSERT INTO push_counters (account_id, device_id, next_token) VALUES (${r.accountId}, ${r.deviceId}, ${tokenFloor})
+        ON CONFLICT (account_id, device_id) DO UPDATE SET next_token = GREATEST(push_counters.next_token, ${tokenFloor})`;
       await sql`INSERT INTO push_channels (account_id, device_id, process_id, collections, seen_at)
         VALUES (${r.accountId}, ${r.deviceId}, ${r.processId}, ${r.collections === null ? null : sql.json(r.collections)}, ${r.seenAt})
         ON CONFLICT (account_id, device_id) DO UPDATE SET process_id = excluded.process_id, collections = excluded.collections, seen_at = excluded.seen_at`;

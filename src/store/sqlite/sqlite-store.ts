@@ -316,6 +316,8 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[], { pushTokenF
     ),
     putChannel: q(`INSERT INTO push_channels (account_id, device_id, process_id, collections, seen_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (account_id, device_id) DO UPDATE SET process_id = excluded.process_id, collections = excluded.collections, seen_at = excluded.seen_at`),
+    raise: q(`INSERT INTO push_counters (account_id, device_id, next_token) VALUES (?, ?, ?)
+      ON CONFLICT (account_id, device_id) DO UPDATE SET next_token = max(next_token, ?)`),
     deleteChannel: q('DELETE FROM push_channels WHERE account_id = ? AND device_id = ? AND process_id = ?'),
     channels: q<[string, number], { device_id: string; process_id: string; collections: string | null; seen_at: number }>(
       'SELECT device_id, process_id, collections, seen_at FROM push_channels WHERE account_id = ? AND seen_at >= ? ORDER BY device_id',
@@ -637,6 +639,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[], { pushTokenF
       return push.after.all(accountId, deviceId, afterToken, limit).map(toPushToken);
     },
     async putPushChannel(r) {
+      push.raise.run(r.accountId, r.deviceId, tokenFloor, tokenFloor);
       push.putChannel.run(r.accountId, r.deviceId, r.processId, r.collections === null ? null : JSON.stringify(r.collections), r.seenAt);
     },
     async deletePushChannel(accountId, deviceId, processId) {
