@@ -5,8 +5,9 @@ import type { StoreTx } from '../store.js';
  * (docs/operations.md § PostgreSQL):
  *
  * - **One writer per account at a time, whatever the process, locked before the snapshot.** Two
- *   transactions of one account would both raise the account's sequence row, and at SERIALIZABLE isolation
- *   the second would fail and start over, again and again under load. So the transaction begins only at
+ *   transactions of one account would both raise the account's sequence row, and at REPEATABLE READ the
+ *   second would fail and start over, again and again under load; and the hub reads, decides and writes as
+ *   if alone, which only a turn of its own makes true. So the transaction begins only at
  *   its first call: if that call names an account, the connection first takes a session advisory lock on
  *   it (waiting for whoever holds it, on any process), and only then sends BEGIN, so the snapshot is
  *   taken after the wait and sees what the previous holder committed. `start` does both.

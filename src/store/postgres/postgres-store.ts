@@ -11,9 +11,14 @@ import { openPool, sqlOn, type PoolOptions } from './sql.js';
 
 /**
  * The PostgreSQL backend, for several server processes on one database (docs/operations.md § PostgreSQL).
- * Every transaction runs at SERIALIZABLE isolation, so the hub sees the same one-at-a-time world as on
- * SQLite while transactions of different accounts run side by side; one that PostgreSQL aborts as a
- * serialization failure or a deadlock (nothing of it was written) runs again from the start, a few times.
+ * The hub sees the same one-at-a-time world as on SQLite for each account: a transaction that names an
+ * account runs alone among that account's transactions, on every process (account-gate.ts), at REPEATABLE
+ * READ from a snapshot taken after its turn came. Transactions of different accounts run side by side; they
+ * share no rows but the registry of push channels and what names no account. SERIALIZABLE was tried: with
+ * forty devices of twenty accounts syncing at once its predicate locks failed transactions of different
+ * accounts ("read/write dependencies") past every retry. One that PostgreSQL aborts as a serialization
+ * failure (a concurrent update of a row) or a deadlock (nothing of it was written) runs again from the
+ * start, a few times.
  * A transaction whose connection dies is not run again: its COMMIT may have landed, and only the client,
  * retrying with its sync key, can tell (docs/protocol.md §5.3).
  */
@@ -76,7 +81,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
         await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [accountLockSpace, accountId]);
         locked = accountId;
       }
-      await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
       begun = true;
     };
     try {
