@@ -270,12 +270,13 @@ export class PushHub implements PushFanout<Prepared> {
       const local = this.channels.get(accountId);
       const devices = this.tokens.shared
         ? await registered(accountId, this.tokens.now() - Math.max(staleAfterMs, staleAfterHeartbeats * this.options.heartbeatMs))
-        : [...(local?.values() ?? [])].map((c) => ({ deviceId: c.deviceId, processId: me, collections: c.collections && [...c.collections] }));
+        : [...(local?.keys() ?? [])].map((deviceId) => ({ deviceId, processId: me, collections: null }));
       for (const device of devices) {
         // Registered here but closed since: nothing to announce to.
         const channel = device.processId === me ? local?.get(device.deviceId) : undefined;
         if (device.processId === me && !channel) continue;
-        const listens = device.collections && new Set(device.collections);
+        // A channel here knows what it listens to; another process's is read from its registration.
+        const listens = channel ? channel.collections : device.collections && new Set(device.collections);
         // The device that made a version has it; a version the server made (a merge) goes to everyone.
         const wanted = rows.filter((r) => r.originDevice !== device.deviceId && (listens?.has(r.collectionId) ?? true));
         if (wanted.length === 0) continue;
