@@ -48,6 +48,10 @@ export const limits = {
   pushPortionBytes: 16 * 1024,
   /** Notifications a long-poll mailbox holds for a device between polls; beyond it the device must sync. */
   pollMailboxMax: 1000,
+  /** Push tickets not yet used that one account holds; past it, its oldest is forgotten (docs/protocol.md §18.2). */
+  pushTicketsPerAccountMax: 100,
+  /** A counter of failed secrets is forgotten this long after its last failure (docs/operations.md § The web app). */
+  authFailuresKeptMs: 24 * 60 * 60_000,
   /** Most collections in one sync request. */
   collectionsPerRequestMax: 64,
   /** Most recurrence instances expanded while indexing one event; beyond it the series counts as unbounded. */

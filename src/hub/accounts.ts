@@ -2,7 +2,7 @@ import { collectionNamePattern, collectionNameRule, type CollectionKind, type Cr
 import { nameProblem } from '../protocol/names.js';
 import { emailAddressProblem } from '../protocol/account.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
-import type { AccountRow, AppTokenRow, CollectionRow, Store, StoreTx, WebSessionRow } from '../store/store.js';
+import type { AccountRow, AppTokenRow, AuthFailureRow, CollectionRow, Store, StoreTx, WebSessionRow } from '../store/store.js';
 import { accountLimit, type HubPorts } from './ports.js';
 import { hashSecret, newAppToken } from './secrets.js';
 
@@ -124,6 +124,20 @@ export class Accounts {
 
   rememberClient(accountId: string, fingerprint: string): Promise<void> {
     return this.store.transaction((tx) => tx.rememberClient(accountId, fingerprint, this.ports.clock.now(), knownClientsPerAccountMax));
+  }
+
+  /**
+   * The counters of failed secrets with these key hashes (absent: none counted), and what `decide` makes
+   * of them written back, in one transaction: parallel attempts on one counter, from any process, take
+   * turns (docs/operations.md § The web app).
+   */
+  updateFailureCounts<T>(keyHashes: readonly string[], decide: (counted: ReadonlyMap<string, AuthFailureRow>) => { write: AuthFailureRow[]; result: T }): Promise<T> {
+    return this.store.transaction(async (tx) => {
+      const counted = new Map((await tx.getAuthFailures(keyHashes)).map((row) => [row.keyHash, row]));
+      const { write, result } = decide(counted);
+      if (write.length > 0) await tx.putAuthFailures(write);
+      return result;
+    });
   }
 
   /** Whether a credential still holds: its token not revoked, its session live, its password unchanged. */

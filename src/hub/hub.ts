@@ -232,7 +232,7 @@ export class Hub {
 
   /**
    * Forgets tombstones older than the retention horizon (devices behind it re-initialize), and the
-   * activity and browser sessions that have aged out.
+   * activity, browser sessions, push tickets and failed-secret counters that have aged out.
    */
   async purgeTombstones(): Promise<number> {
     const now = this.ports.clock.now();
@@ -245,7 +245,11 @@ export class Hub {
         return tx.purgeTombstones(account.id, before);
       });
     }
-    await this.store.transaction((tx) => tx.purgeWebSessions(now));
+    await this.store.transaction(async (tx) => {
+      await tx.purgeWebSessions(now);
+      await tx.purgePushTickets(now);
+      await tx.purgeAuthFailures(now - limits.authFailuresKeptMs);
+    });
     if (purged > 0) this.ports.logger.info({ purged }, 'purged expired tombstones');
     return purged;
   }

@@ -1,4 +1,4 @@
-import type { BusMessage, ItemRow, PushChannelRow, Store } from '../store/store.js';
+import type { BusMessage, ItemRow, PushChannelRow, PushTicketRow, Store } from '../store/store.js';
 import type { Accounts, Credential } from './accounts.js';
 import type { Clock } from './ports.js';
 
@@ -43,27 +43,49 @@ export class PushTokens {
   }
 
   /**
-   * Opens a device's channel in one transaction: checks that `credential` (if any) still holds, records
-   * the channel as this process's in the shared registry, then reads the token the device's next notice
-   * will carry and hands it to `open`, which makes the channel visible to fan-out before any other commit
-   * can issue a token. Undefined, and `open` is not called, when the credential ended. A store that
-   * retries a transaction (PostgreSQL, on a serialization failure) calls `open` again with the token it
-   * then read.
+   * Opens a device's channel in one transaction: checks that `credential` (if any) still holds, reads the
+   * account's other registered channels (seen since `seenSince`; undefined when processes do not share
+   * the store), records the channel as this process's in the shared registry, then reads the token the
+   * device's next notice will carry and hands both to `open`, which may refuse the channel by throwing
+   * (the account's limits) and otherwise makes it visible to fan-out before any other commit can issue a
+   * token. Undefined, and `open` is not called, when the credential ended. A store that retries a
+   * transaction (PostgreSQL, on a serialization failure) calls `open` again with what it then read.
    */
   register(
-    accountId: string,
-    deviceId: string,
-    collections: ReadonlySet<string> | null,
+    channel: { accountId: string; deviceId: string; collections: ReadonlySet<string> | null; mailbox: boolean },
     credential: Credential | undefined,
-    open: (nextToken: number) => void,
+    seenSince: number,
+    open: (nextToken: number, others: PushChannelRow[] | undefined) => void,
   ): Promise<number | undefined> {
+    const { accountId, deviceId, collections, mailbox } = channel;
     return this.store.transaction(async (tx) => {
       if (credential !== undefined && !(await this.accounts.holdsIn(tx, credential))) return undefined;
-      if (this.shared) await tx.putPushChannel({ accountId, deviceId, processId: this.processId, collections: collections && [...collections], seenAt: this.clock.now() });
+      let others: PushChannelRow[] | undefined;
+      if (this.shared) {
+        others = (await tx.listPushChannels(accountId, seenSince)).filter((c) => c.deviceId !== deviceId);
+        await tx.putPushChannel({ accountId, deviceId, processId: this.processId, mailbox, collections: collections && [...collections], seenAt: this.clock.now() });
+      }
       const nextToken = await tx.nextPushToken(accountId, deviceId);
-      open(nextToken);
+      open(nextToken, others);
       return nextToken;
     });
+  }
+
+  /** The account's channels registered by any process and seen since `seenSince`, but for `deviceId`'s; undefined when processes do not share the store. */
+  async registeredBesides(accountId: string, deviceId: string, seenSince: number): Promise<PushChannelRow[] | undefined> {
+    if (!this.shared) return undefined;
+    const all = await this.store.transaction((tx) => tx.listPushChannels(accountId, seenSince));
+    return all.filter((c) => c.deviceId !== deviceId);
+  }
+
+  /** Stores a push ticket's hash with the credential it was issued from (push/tickets.ts). */
+  putTicket(row: PushTicketRow, keepMax: number): Promise<void> {
+    return this.store.transaction((tx) => tx.putPushTicket(row, this.clock.now(), keepMax));
+  }
+
+  /** Takes the ticket with this hash out of the store, expired or not: a ticket is used once. */
+  takeTicket(ticketHash: string): Promise<PushTicketRow | undefined> {
+    return this.store.transaction((tx) => tx.takePushTicket(ticketHash));
   }
 
   /**

@@ -60,6 +60,8 @@ export const pushCloseCodes = {
   revoked: 4003,
   /** Sent by a client that gave up on a server that stopped talking (the server drops silent peers without a close frame). */
   dead: 4008,
+  /** The account already has as many channels (or long-poll mailboxes) as it may: another server process registered one since this one was admitted. */
+  limitReached: 4009,
   /** The server is shutting down. */
   shutdown: 1001,
 } as const;

@@ -136,42 +136,64 @@ export class PushHub implements PushFanout<Prepared> {
    * the next notice will carry. Runs as a store transaction so no commit can issue a token between
    * reading the counter and the channel becoming visible to fan-out. `credential`: what the channel was
    * opened with; it is checked in the same transaction, so a credential that ended while the request
-   * was on its way opens nothing.
+   * was on its way opens nothing. The account's limits are checked in it too, against every process's
+   * channels (limitReached). `resumeAfter`: a long-poll's acknowledged token; the new mailbox starts with
+   * the device's notices after it that the store still holds (docs/protocol.md §18.4), so a mailbox that
+   * moved to this process loses nothing.
    */
-  async register(channel: Channel, credential?: Credential): Promise<number> {
+  async register(channel: Channel, credential?: Credential, resumeAfter?: number): Promise<number> {
     if (credential !== undefined) this.credentialOf.set(channel, credential);
-    const nextToken = await this.tokens.register(channel.accountId, channel.deviceId, channel.collections, credential, (nextToken) => {
-      // Admitted and added with no await between: concurrent registrations cannot all pass the count
-      // (a store that runs transactions side by side, PostgreSQL, would otherwise let them).
-      this.admit(channel.accountId, channel.deviceId, channel instanceof LongPollChannel);
-      let devices = this.channels.get(channel.accountId);
-      if (!devices) this.channels.set(channel.accountId, (devices = new Map()));
-      const old = devices.get(channel.deviceId);
-      devices.set(channel.deviceId, channel);
+    const mailbox = channel instanceof LongPollChannel;
+    const { accountId, deviceId } = channel;
+    const nextToken = await this.tokens.register({ accountId, deviceId, collections: channel.collections, mailbox }, credential, this.seenSince(), (nextToken, others) => {
+      // Admitted and added with no await between: concurrent registrations here cannot all pass the count,
+      // and on a shared store the account's turn (one transaction at a time) orders those of every process.
+      this.admitAmong(others ?? this.localBesides(accountId, deviceId), mailbox);
+      let devices = this.channels.get(accountId);
+      if (!devices) this.channels.set(accountId, (devices = new Map()));
+      const old = devices.get(deviceId);
+      devices.set(deviceId, channel);
       // A transaction run again (a serialization failure) registers the same channel a second time.
       if (old && old !== channel) old.close(pushCloseCodes.replaced, 'a newer channel for this device took over');
       else if (!old) this.connected++;
-      channel.lastToken = nextToken - 1;
+      const last = nextToken - 1;
+      channel.lastToken = resumeAfter !== undefined && resumeAfter < last ? Math.max(resumeAfter, last - limits.pollMailboxMax) : last;
     });
     if (nextToken === undefined) throw new CredentialEnded();
     // Another process that held this device's channel closes it.
-    if (this.tokens.shared) this.tokens.publish({ type: 'replaced', accountId: channel.accountId, deviceId: channel.deviceId, from: this.tokens.processId });
+    if (this.tokens.shared) this.tokens.publish({ type: 'replaced', accountId, deviceId, from: this.tokens.processId });
+    if (channel.lastToken < nextToken - 1) await this.catchUp(channel);
     return nextToken;
   }
 
   /**
    * Throws limitReached unless the account has room for one more channel (a `mailbox` one, if so) for
-   * this device: a device's new channel replaces its old one, so it never needs room of its own.
-   * Each channel costs a token row per change (beforeCommit), so the limits bound what a commit writes.
+   * this device: a device's new channel replaces its old one, so it never needs room of its own. Each
+   * channel costs a token row per change (beforeCommit), so the limits bound what a commit writes. Asked
+   * before a channel is set up, so a refusal is a plain HTTP answer; registration checks again.
    */
-  admit(accountId: string, deviceId: string, mailbox: boolean): void {
-    const devices = [...(this.channels.get(accountId) ?? new Map<string, Channel>())].filter(([id]) => id !== deviceId).map(([, c]) => c);
+  async admit(accountId: string, deviceId: string, mailbox: boolean): Promise<void> {
+    const registered = await this.tokens.registeredBesides(accountId, deviceId, this.seenSince());
+    this.admitAmong(registered ?? this.localBesides(accountId, deviceId), mailbox);
+  }
+
+  private admitAmong(others: ReadonlyArray<{ mailbox: boolean }>, mailbox: boolean): void {
     const channelsMax = this.options.accountLimits?.pushChannelsPerAccountMax ?? limits.pushChannelsPerAccountMax;
-    if (devices.length >= channelsMax) throw limitReached('pushChannelsPerAccountMax', channelsMax, 'the account has as many push channels open as it may');
+    if (others.length >= channelsMax) throw limitReached('pushChannelsPerAccountMax', channelsMax, 'the account has as many push channels open as it may');
     const mailboxesMax = this.options.accountLimits?.pollMailboxesPerAccountMax ?? limits.pollMailboxesPerAccountMax;
-    if (mailbox && devices.filter((c) => c instanceof LongPollChannel).length >= mailboxesMax) {
+    if (mailbox && others.filter((c) => c.mailbox).length >= mailboxesMax) {
       throw limitReached('pollMailboxesPerAccountMax', mailboxesMax, 'the account has as many long-poll mailboxes as it may; an unpolled one closes after two minutes');
     }
+  }
+
+  /** The account's channels in this process, but for `deviceId`'s. */
+  private localBesides(accountId: string, deviceId: string): Array<{ mailbox: boolean }> {
+    return [...(this.channels.get(accountId) ?? new Map<string, Channel>())].filter(([id]) => id !== deviceId).map(([, c]) => ({ mailbox: c instanceof LongPollChannel }));
+  }
+
+  /** Registrations whose process said it was alive before this are left out (staleAfterMs). */
+  private seenSince(): number {
+    return this.tokens.now() - Math.max(staleAfterMs, staleAfterHeartbeats * this.options.heartbeatMs);
   }
 
   /** Forgets the channel if it is still its device's active one, here and in the registry all processes share. */
@@ -269,7 +291,7 @@ export class PushHub implements PushFanout<Prepared> {
     for (const [accountId, rows] of groupByAccount(written)) {
       const local = this.channels.get(accountId);
       const devices = this.tokens.shared
-        ? await registered(accountId, this.tokens.now() - Math.max(staleAfterMs, staleAfterHeartbeats * this.options.heartbeatMs))
+        ? await registered(accountId, this.seenSince())
         : [...(local?.keys() ?? [])].map((deviceId) => ({ deviceId, processId: me, collections: null }));
       for (const device of devices) {
         // Registered here but closed since: nothing to announce to.
@@ -311,9 +333,10 @@ export class PushHub implements PushFanout<Prepared> {
       if (message.type === 'change') {
         // A catch-up already sent it.
         if (message.token <= channel.lastToken) continue;
-        // Tokens another process's commits issued before this one have not all arrived yet: notices go out
-        // in token order, so the store's list of them is read instead (it holds this one too).
-        if (message.token !== channel.lastToken + 1 && this.tokens.shared) {
+        // Tokens issued before this one have not all been sent yet (another process's commits, or those a
+        // resumed mailbox is catching up on): notices go out in token order, so the store's list of them
+        // is read instead (it holds this one too).
+        if (message.token !== channel.lastToken + 1) {
           void this.catchUp(channel);
           continue;
         }
@@ -340,7 +363,8 @@ export class PushHub implements PushFanout<Prepared> {
 
   /**
    * Sends the channel the notices of every token issued to its device after the last one it was sent: the
-   * tokens another process's commits issued. One run per channel at a time; a hint during a run runs it again.
+   * tokens another process's commits issued, or those a resumed mailbox starts with. One run per channel
+   * at a time; a hint during a run runs it again.
    */
   private async catchUp(channel: Channel): Promise<void> {
     if (this.catchingUp.has(channel)) {
@@ -357,8 +381,9 @@ export class PushHub implements PushFanout<Prepared> {
             if (this.active(channel.accountId, channel.deviceId) !== channel) return;
             if (token <= channel.lastToken) continue;
             channel.lastToken = token;
-            // An item changed since its token was issued: a newer token, or the next sync, brings it.
-            if (item !== 'gone') this.deliver(channel, this.noticeOf(item, token));
+            // An item changed since its token was issued: a newer token, or the next sync, brings it. A
+            // token issued while the device listened to other collections is skipped (the gap makes it sync).
+            if (item !== 'gone' && (channel.collections?.has(item.collectionId) ?? true)) this.deliver(channel, this.noticeOf(item, token));
           }
           if (page.length < catchUpPage) break;
         }

@@ -5,7 +5,7 @@ import { limits } from '../core/limits.js';
 import { httpStatusOf, ProtocolError } from '../protocol/errors.js';
 import { pushCloseCodes, type Remainder, type Ticket } from '../protocol/push.js';
 import { protocolVersion } from '../protocol/version.js';
-import { credentialOf } from '../hub/accounts.js';
+import { credentialOf, type Credential } from '../hub/accounts.js';
 import { noMetrics, type Metrics } from '../hub/metrics.js';
 import { sendError, sendJson as json } from '../http/body.js';
 import type { Principal } from '../http/principal.js';
@@ -41,23 +41,21 @@ export interface PushAuth {
   authenticate(req: IncomingMessage): Promise<Principal | undefined>;
   /** The Authorization header alone. */
   fromHeader(header: string, address: string): Promise<Principal | undefined>;
-  /** Whether what `principal` authenticated with still holds. */
-  stillHolds(principal: Principal): Promise<boolean>;
+  /** Whether a credential (one a ticket was issued from) still holds. */
+  stillHolds(credential: Credential): Promise<boolean>;
   readonly addresses: { of(req: IncomingMessage): string };
 }
 
 export class PushRoutes {
-  private readonly tickets: Tickets;
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096 });
 
   constructor(
     private readonly push: PushHub,
+    private readonly tickets: Tickets,
     private readonly auth: PushAuth,
     private readonly now: () => number,
     private readonly metrics: Metrics = noMetrics,
-  ) {
-    this.tickets = new Tickets({ now });
-  }
+  ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     try {
@@ -66,7 +64,7 @@ export class PushRoutes {
         const principal = await this.auth.authenticate(req);
         if (!principal) throw new ProtocolError('unauthorized', 'valid credentials required');
         req.resume();
-        return json(req, res, 200, { ticket: this.tickets.issue(principal), expiresInMs: ticketLifetimeMs } satisfies Ticket);
+        return json(req, res, 200, { ticket: await this.tickets.issue(credentialOf(principal)), expiresInMs: ticketLifetimeMs } satisfies Ticket);
       }
       // Tokens are safe integers of up to 16 digits (a server start raises them to 1024 × the epoch ms; docs/protocol.md §18.1).
       const remainder = /^GET remainder\/(\d{1,16})$/.exec(route);
@@ -85,13 +83,13 @@ export class PushRoutes {
 
   /** A WebSocket upgrade on /api/v1/push/ws. */
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
-    let principal: Principal;
+    let principal: Credential;
     let device: DeviceParams;
     try {
       if (url.pathname !== `${pushPrefix}ws`) throw new ProtocolError('notFound', `no WebSocket at ${url.pathname}`);
       principal = await this.principalOf(req, url, false);
       device = deviceParams(url);
-      this.push.admit(principal.accountId, device.id, false);
+      await this.push.admit(principal.accountId, device.id, false);
     } catch (err) {
       const status = err instanceof ProtocolError ? httpStatusOf[err.status] : 500;
       const message = err instanceof ProtocolError ? err.message : 'internal error';
@@ -105,9 +103,12 @@ export class PushRoutes {
       ws.on('close', () => this.push.unregister(channel));
       ws.on('error', () => ws.terminate());
       // Registration reads the store; if that fails (the server is closing), the socket just closes.
-      this.start(channel, principal).catch((err: unknown) =>
-        err instanceof CredentialEnded ? ws.close(pushCloseCodes.revoked, err.message) : ws.close(pushCloseCodes.shutdown, 'server unavailable'),
-      );
+      this.start(channel, principal).catch((err: unknown) => {
+        if (err instanceof CredentialEnded) ws.close(pushCloseCodes.revoked, err.message);
+        // Admitted above, but another process registered the account's last free channel meanwhile.
+        else if (err instanceof ProtocolError && err.status === 'limitReached') ws.close(pushCloseCodes.limitReached, err.message);
+        else ws.close(pushCloseCodes.shutdown, 'server unavailable');
+      });
     });
   }
 
@@ -115,25 +116,26 @@ export class PushRoutes {
     this.wss.close();
   }
 
-  private async start(channel: Channel, principal: Principal): Promise<void> {
-    const nextToken = await this.push.register(channel, credentialOf(principal));
+  private async start(channel: Channel, principal: Credential): Promise<void> {
+    const nextToken = await this.push.register(channel, principal);
     channel.send({ type: 'hello', deviceId: channel.deviceId, nextToken, heartbeatMs: this.push.options.heartbeatMs });
   }
 
-  private async openSse(principal: Principal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  private async openSse(principal: Credential, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const device = deviceParams(url);
     req.resume();
-    this.push.admit(principal.accountId, device.id, false);
+    await this.push.admit(principal.accountId, device.id, false);
     this.metrics.held(res);
     const channel = new SseChannel(res, principal.accountId, device.id, principal.tokenId, device.collections);
     res.on('close', () => this.push.unregister(channel));
     await this.start(channel, principal).catch((err: unknown) => {
-      if (!(err instanceof CredentialEnded)) throw err;
-      channel.close(pushCloseCodes.revoked, 'the credential this channel was opened with has ended');
+      if (err instanceof CredentialEnded) channel.close(pushCloseCodes.revoked, 'the credential this channel was opened with has ended');
+      else if (err instanceof ProtocolError && err.status === 'limitReached') channel.close(pushCloseCodes.limitReached, err.message);
+      else throw err;
     });
   }
 
-  private async poll(principal: Principal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  private async poll(principal: Credential, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const device = deviceParams(url);
     const after = integerParam(url, 'after', 0, Number.MAX_SAFE_INTEGER, 0);
     const waitMs = integerParam(url, 'wait', 0, pollWaitMsMax / 1000, pollWaitMsDefault / 1000) * 1000;
@@ -142,14 +144,16 @@ export class PushRoutes {
     const active = this.push.active(principal.accountId, device.id);
     const reuse = active instanceof LongPollChannel && active.tokenId === principal.tokenId && sameSet(active.collections, device.collections);
     const channel = reuse ? active : new LongPollChannel(principal.accountId, device.id, principal.tokenId, device.collections, pollLingerMs, this.now);
-    if (!reuse) await this.push.register(channel, credentialOf(principal)).catch(unauthorizedIfEnded);
+    // A mailbox new here (the device's first poll, or its earlier polls went to another process) starts
+    // with what the store still holds for it after `after`.
+    if (!reuse) await this.push.register(channel, principal, after).catch(unauthorizedIfEnded);
     const { answer, cancel } = channel.poll(after, waitMs);
     res.on('close', cancel);
     const response = await answer;
     if (!res.destroyed) await json(req, res, 200, response);
   }
 
-  private async remainder(principal: Principal, req: IncomingMessage, res: ServerResponse, url: URL, token: number): Promise<void> {
+  private async remainder(principal: Credential, req: IncomingMessage, res: ServerResponse, url: URL, token: number): Promise<void> {
     const device = deviceParams(url);
     req.resume();
     const rest = await this.push.remainder(principal.accountId, device.id, token);
@@ -167,20 +171,21 @@ export class PushRoutes {
    * the credential it was issued from and counts only while that still holds: an app token revoked, a
    * session ended or a password changed since makes it worthless.
    */
-  private async principalOf(req: IncomingMessage, url: URL, cookieAllowed: boolean): Promise<Principal> {
+  private async principalOf(req: IncomingMessage, url: URL, cookieAllowed: boolean): Promise<Credential> {
     const ticket = url.searchParams.get('ticket');
+    if (ticket !== null) {
+      const redeemed = await this.tickets.redeem(ticket);
+      if (redeemed && (await this.auth.stillHolds(redeemed))) return redeemed;
+      throw new ProtocolError('unauthorized', 'the ticket is unknown, spent or expired');
+    }
     const header = req.headers.authorization;
-    const redeemed = ticket !== null ? this.tickets.redeem(ticket) : undefined;
-    const principal =
-      ticket !== null
-        ? redeemed && (await this.auth.stillHolds(redeemed)) ? redeemed : undefined
-        : cookieAllowed
-          ? await this.auth.authenticate(req)
-          : header !== undefined
-            ? await this.auth.fromHeader(header, this.auth.addresses.of(req))
-            : undefined;
-    if (!principal) throw new ProtocolError('unauthorized', ticket !== null ? 'the ticket is unknown, spent or expired' : 'valid credentials required');
-    return principal;
+    const principal = cookieAllowed
+      ? await this.auth.authenticate(req)
+      : header !== undefined
+        ? await this.auth.fromHeader(header, this.auth.addresses.of(req))
+        : undefined;
+    if (!principal) throw new ProtocolError('unauthorized', 'valid credentials required');
+    return credentialOf(principal);
   }
 }
 

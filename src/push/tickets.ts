@@ -1,41 +1,44 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Clock } from '../hub/ports.js';
-import type { Principal } from '../http/principal.js';
+import { limits } from '../core/limits.js';
+import type { Credential } from '../hub/accounts.js';
+import type { PushTokens } from '../hub/push-tokens.js';
 
 /**
  * Short-lived, single-use tickets for channels that cannot send an Authorization header (a browser's
- * EventSource and WebSocket). An authenticated POST gets one; the channel presents it in its URL.
- * Only a hash is kept, so a memory dump does not hold usable tickets.
+ * EventSource and WebSocket). An authenticated POST gets one; the channel presents it in its URL, on
+ * whichever server process it lands (docs/operations.md § PostgreSQL). The store keeps only a hash of
+ * each, with the credential it was issued from (never a session's cookie value), so neither a database
+ * dump nor a memory dump holds usable tickets.
  */
 export const ticketLifetimeMs = 60_000;
-const ticketsMax = 100_000;
 
 export class Tickets {
-  private readonly issued = new Map<string, { principal: Principal; expiresAt: number }>();
+  constructor(
+    private readonly tokens: PushTokens,
+    private readonly now: () => number,
+  ) {}
 
-  constructor(private readonly clock: Clock) {}
-
-  issue(principal: Principal): string {
-    const now = this.clock.now();
-    if (this.issued.size >= ticketsMax) {
-      for (const [key, t] of this.issued) if (t.expiresAt <= now) this.issued.delete(key);
-      // Still full of live tickets: the oldest make room (Map iterates in insertion order).
-      for (const key of this.issued.keys()) {
-        if (this.issued.size < ticketsMax) break;
-        this.issued.delete(key);
-      }
-    }
+  async issue(credential: Credential): Promise<string> {
     const ticket = randomBytes(24).toString('base64url');
-    this.issued.set(hash(ticket), { principal, expiresAt: now + ticketLifetimeMs });
+    await this.tokens.putTicket(
+      {
+        ticketHash: hash(ticket),
+        accountId: credential.accountId,
+        tokenId: credential.tokenId ?? null,
+        sessionIdHash: credential.sessionIdHash ?? null,
+        epoch: credential.epoch,
+        expiresAt: this.now() + ticketLifetimeMs,
+      },
+      limits.pushTicketsPerAccountMax,
+    );
     return ticket;
   }
 
-  /** The principal a ticket was issued to; the ticket is spent either way. */
-  redeem(ticket: string): Principal | undefined {
-    const key = hash(ticket);
-    const entry = this.issued.get(key);
-    this.issued.delete(key);
-    return entry && entry.expiresAt > this.clock.now() ? entry.principal : undefined;
+  /** The credential a ticket was issued from; the ticket is spent either way. */
+  async redeem(ticket: string): Promise<Credential | undefined> {
+    const row = await this.tokens.takeTicket(hash(ticket));
+    if (!row || row.expiresAt <= this.now()) return undefined;
+    return { accountId: row.accountId, tokenId: row.tokenId ?? undefined, sessionIdHash: row.sessionIdHash ?? undefined, epoch: row.epoch };
   }
 }
 

@@ -11,6 +11,7 @@ import { Hub } from '../hub/hub.js';
 import { PushTokens } from '../hub/push-tokens.js';
 import { PushHub } from '../push/push-hub.js';
 import { pushPrefix, PushRoutes } from '../push/routes.js';
+import { Tickets } from '../push/tickets.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Principal } from '../http/principal.js';
 import { Authenticator } from './auth/authenticate.js';
@@ -59,10 +60,11 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
   const hub = new Hub(store, ports);
   const addresses = new ClientAddresses(config.trustedProxies);
   const sessions = new Sessions(hub.accounts, ports.clock.now, addresses);
-  const auth = new Authenticator(hub.accounts, sessions, new PasswordThrottle(ports.clock.now), addresses);
+  const auth = new Authenticator(hub.accounts, sessions, new PasswordThrottle(hub.accounts, ports.clock.now), addresses);
   const sessionRoutes = new SessionRoutes(auth, sessions, hub.accounts);
   // This process, as the push channel registry shared by every process names it.
-  const push = new PushHub(new PushTokens(store, hub.accounts, ports.clock, randomUUID()), ports.logger, hub.accounts, {
+  const pushTokens = new PushTokens(store, hub.accounts, ports.clock, randomUUID());
+  const push = new PushHub(pushTokens, ports.logger, hub.accounts, {
     heartbeatMs: Math.round(config.pushHeartbeatSeconds * 1000),
     accountLimits,
     foreignWrites,
@@ -70,7 +72,7 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
   });
   metrics.watch(() => push.sizeByKind(), opened);
   const serveMetrics = metricsRoute(metrics, addresses, addressList(config.metricsAllow, 'metricsAllow'));
-  const pushRoutes = new PushRoutes(push, auth, ports.clock.now, metrics);
+  const pushRoutes = new PushRoutes(push, new Tickets(pushTokens, ports.clock.now), auth, ports.clock.now, metrics);
   const eas = new EasFace(hub, push, ports.logger, ports.clock.now, config.easDevicesMax, metrics);
   // What Autodiscover names: the configured public URL, else the listening address (set below).
   let publicUrl = config.publicUrl;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { AccountRow, ChangeQuery, CollectionRow, ConflictRow, DeviceRow, ItemRow, MemberQuery, Store, StoreOptions, StoreTx, SyncStateRow } from './store.js';
+import type { AccountRow, ChangeQuery, CollectionRow, ConflictRow, DeviceRow, ItemRow, MemberQuery, PushTicketRow, Store, StoreOptions, StoreTx, SyncStateRow } from './store.js';
 
 /**
  * The storage contract of store.ts as tests, for every backend: a backend's own test file calls
@@ -818,12 +818,12 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
       }));
 
       it('the channel registry: one registration per device, the last process wins, only the holder forgets it, and stale ones are not listed', seeded(async (store) => {
-        await read(store, (tx) => tx.putPushChannel({ accountId: A, deviceId: phone, processId: 'p1', collections: null, seenAt: T0 }));
-        await read(store, (tx) => tx.putPushChannel({ accountId: A, deviceId: laptop, processId: 'p1', collections: [cA], seenAt: T0 }));
-        await read(store, (tx) => tx.putPushChannel({ accountId: A, deviceId: phone, processId: 'p2', collections: [cA, cA2], seenAt: T0 + 5 }));
+        await read(store, (tx) => tx.putPushChannel({ accountId: A, deviceId: phone, processId: 'p1', mailbox: false, collections: null, seenAt: T0 }));
+        await read(store, (tx) => tx.putPushChannel({ accountId: A, deviceId: laptop, processId: 'p1', mailbox: true, collections: [cA], seenAt: T0 }));
+        await read(store, (tx) => tx.putPushChannel({ accountId: A, deviceId: phone, processId: 'p2', mailbox: true, collections: [cA, cA2], seenAt: T0 + 5 }));
         assert.deepEqual(await read(store, (tx) => tx.listPushChannels(A, T0)), [
-          { accountId: A, deviceId: laptop, processId: 'p1', collections: [cA], seenAt: T0 },
-          { accountId: A, deviceId: phone, processId: 'p2', collections: [cA, cA2], seenAt: T0 + 5 },
+          { accountId: A, deviceId: laptop, processId: 'p1', mailbox: true, collections: [cA], seenAt: T0 },
+          { accountId: A, deviceId: phone, processId: 'p2', mailbox: true, collections: [cA, cA2], seenAt: T0 + 5 },
         ]);
         assert.deepEqual(await read(store, (tx) => tx.listPushChannels(B, 0)), [], 'another account lists none');
         await read(store, (tx) => tx.deletePushChannel(A, phone, 'p1'));
@@ -833,6 +833,46 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         assert.deepEqual((await read(store, (tx) => tx.listPushChannels(A, T0 + 6))).map((c) => c.deviceId), [laptop], 'touched by its process, the laptop is seen again');
         await read(store, (tx) => tx.deletePushChannel(A, phone, 'p2'));
         assert.deepEqual((await read(store, (tx) => tx.listPushChannels(A, 0))).map((c) => c.deviceId), [laptop]);
+      }));
+
+      it('push tickets: taken once, by hash alone; an account keeps its newest live ones up to the bound; expired ones are purged', seeded(async (store) => {
+        const ticket = (accountId: string, n: number, expiresAt: number): PushTicketRow => ({ ticketHash: `h${accountId}${n}`, accountId, tokenId: n % 2 ? `t${n}` : null, sessionIdHash: n % 2 ? null : `s${n}`, epoch: n, expiresAt });
+        for (let n = 1; n <= 4; n++) await read(store, (tx) => tx.putPushTicket(ticket(A, n, T0 + 100 + n), T0, 3));
+        await read(store, (tx) => tx.putPushTicket(ticket(B, 1, T0 + 50), T0, 3));
+        assert.equal(await read(store, (tx) => tx.takePushTicket(`h${A}1`)), undefined, 'past the bound, the oldest went');
+        assert.deepEqual(await read(store, (tx) => tx.takePushTicket(`h${A}2`)), ticket(A, 2, T0 + 102));
+        assert.equal(await read(store, (tx) => tx.takePushTicket(`h${A}2`)), undefined, 'a ticket is taken once');
+        // Putting one after T0 + 103 forgets the account's expired ones first: ticket 3 goes, 4 stays.
+        await read(store, (tx) => tx.putPushTicket(ticket(A, 5, T0 + 200), T0 + 103, 3));
+        assert.equal(await read(store, (tx) => tx.takePushTicket(`h${A}3`)), undefined, 'expired, forgotten');
+        assert.equal(await read(store, (tx) => tx.purgePushTickets(T0 + 104)), 2, 'A’s ticket 4 and B’s expired ticket');
+        assert.equal((await read(store, (tx) => tx.takePushTicket(`h${A}5`)))?.sessionIdHash, null);
+        assert.equal(await read(store, (tx) => tx.takePushTicket(`h${B}1`)), undefined);
+      }));
+
+      it('failed-secret counters: written, read by hash, forgotten at zero failures and when old', fresh(async (store) => {
+        await read(store, (tx) => tx.putAuthFailures([{ keyHash: 'k1', failures: 3, lastAt: T0 }, { keyHash: 'k2', failures: 1, lastAt: T0 + 10 }]));
+        assert.deepEqual(await read(store, (tx) => tx.getAuthFailures(['k2', 'k1', 'k3'])).then((rows) => rows.sort((a, b) => a.keyHash.localeCompare(b.keyHash))), [
+          { keyHash: 'k1', failures: 3, lastAt: T0 },
+          { keyHash: 'k2', failures: 1, lastAt: T0 + 10 },
+        ]);
+        await read(store, (tx) => tx.putAuthFailures([{ keyHash: 'k1', failures: 4, lastAt: T0 + 5 }, { keyHash: 'k2', failures: 0, lastAt: T0 + 11 }]));
+        assert.deepEqual(await read(store, (tx) => tx.getAuthFailures(['k1', 'k2'])), [{ keyHash: 'k1', failures: 4, lastAt: T0 + 5 }], 'k2 at zero is gone');
+        assert.equal(await read(store, (tx) => tx.purgeAuthFailures(T0 + 5)), 0, 'k1 failed at T0 + 5, not before');
+        assert.equal(await read(store, (tx) => tx.purgeAuthFailures(T0 + 6)), 1);
+        assert.deepEqual(await read(store, (tx) => tx.getAuthFailures(['k1'])), []);
+      }));
+
+      it('failed-secret counters: two transactions counting one failure each on one counter at once count two', fresh(async (store) => {
+        const countOne = () =>
+          store.transaction(async (tx) => {
+            const [row] = await tx.getAuthFailures(['k']);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            await tx.putAuthFailures([{ keyHash: 'k', failures: (row?.failures ?? 0) + 1, lastAt: T0 }]);
+          });
+        await read(store, (tx) => tx.putAuthFailures([{ keyHash: 'k', failures: 1, lastAt: T0 }]));
+        await Promise.all([countOne(), countOne(), countOne()]);
+        assert.equal((await read(store, (tx) => tx.getAuthFailures(['k'])))[0]?.failures, 4);
       }));
 
       it('a push token floor: a device below it (or never sent one) starts there, one above it carries on, a lower floor changes nothing, no number is given twice', seeded(async (first, sut) => {

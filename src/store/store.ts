@@ -98,8 +98,33 @@ export interface PushChannelRow {
   accountId: string;
   deviceId: string;
   processId: string;
+  /** A long-poll mailbox (the account's limit on those is counted apart), or a channel held open. */
+  mailbox: boolean;
   collections: string[] | null;
   seenAt: number;
+}
+
+/**
+ * A push ticket not yet used (docs/protocol.md §18.2): the hash of the ticket alone, and the credential
+ * it was issued from (hub/accounts.ts Credential), which must still hold when it is used.
+ */
+export interface PushTicketRow {
+  ticketHash: string;
+  accountId: string;
+  tokenId: string | null;
+  sessionIdHash: string | null;
+  epoch: number;
+  expiresAt: number;
+}
+
+/**
+ * One counter of failed secrets (docs/operations.md § The web app): its key is a hash of what it
+ * counts (a client of an account, an address, an account name), never the name or address itself.
+ */
+export interface AuthFailureRow {
+  keyHash: string;
+  failures: number;
+  lastAt: number;
 }
 
 /** What a push token sent to a device stands for: one version of one item. */
@@ -430,9 +455,9 @@ export interface StoreTx {
   /** The device's tokens after `afterToken`, oldest first, at most `limit`: what a process sends a channel that another process's commit announced. */
   listPushTokensAfter(accountId: string, deviceId: string, afterToken: number, limit: number): Promise<PushTokenRow[]>;
 
-  /** Records the device's channel as held by `row.processId`, replacing any other registration of the device. */
   /**
-   * Also raises the device's push counter to the store's pushTokenFloor in the store itself, so a process
+   * Records the device's channel as held by `row.processId`, replacing any other registration of the
+   * device. Also raises the device's push counter to the store's pushTokenFloor in the store itself, so a process
    * opened with a lower floor (earlier) never issues this device a token below the one its channel was
    * told is next.
    */
@@ -443,4 +468,24 @@ export interface StoreTx {
   listPushChannels(accountId: string, seenSince: number): Promise<PushChannelRow[]>;
   /** Every channel `processId` holds was seen at `at` (the process is alive). Names no account: one process's maintenance. */
   touchPushChannels(processId: string, at: number): Promise<void>;
+
+  /**
+   * Stores a ticket, after forgetting the account's expired ones and, past `keepMax` live ones, its oldest,
+   * so the tickets one account holds stay bounded.
+   */
+  putPushTicket(row: PushTicketRow, now: number, keepMax: number): Promise<void>;
+  /** Takes the ticket with this hash out of the store (a ticket is used once), expired or not. Names no account. */
+  takePushTicket(ticketHash: string): Promise<PushTicketRow | undefined>;
+  /** Forgets the tickets of every account that expired before `now`. */
+  purgePushTickets(now: number): Promise<number>;
+
+  /**
+   * The counters with these hashes that exist. On a store several processes share, each is locked until
+   * the transaction ends, so parallel attempts on one counter take turns.
+   */
+  getAuthFailures(keyHashes: readonly string[]): Promise<AuthFailureRow[]>;
+  /** Writes the counters; one at 0 failures is forgotten. */
+  putAuthFailures(rows: readonly AuthFailureRow[]): Promise<void>;
+  /** Forgets counters whose last failure was before `before`. */
+  purgeAuthFailures(before: number): Promise<number>;
 }

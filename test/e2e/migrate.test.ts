@@ -78,7 +78,10 @@ before(async () => {
   // Two errors the phone's health page lists (changes of items that do not exist).
   const failed = await phone.sync(account.contacts, { commands: [change('no-such-item-1', vcard('n1', 'N1')), change('no-such-item-2', vcard('n2', 'N2'))] });
   assert.deepEqual(failed.results.map((r) => r.status === 'ok'), [false, false]);
-  // A web session.
+  // A wrong password (a failed-secret count), a push ticket not yet used, and a web session.
+  const guessed = await fetch(`${source.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: account.accountName, password: 'a guess' }) });
+  assert.equal(guessed.status, 401);
+  assert.equal((await fetch(`${source.url}/api/v1/push/ticket`, { method: 'POST', headers: { authorization: account.authorization } })).status, 200);
   const signedIn = await fetch(`${source.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: account.accountName, password: account.password }) });
   assert.equal(signedIn.status, 200);
   webCookie = /^(syncpoint_session=[^;]+);/.exec(signedIn.headers.get('set-cookie') ?? '')?.[1] ?? '';

@@ -76,3 +76,71 @@ test('a notice sent while a process was not listening reaches its channel once i
   await phone.next((m) => m.type === 'change', 8000);
   phone.socket.close();
 });
+
+test('a ticket issued by one process opens a channel on the other, once', async () => {
+  const a = await account();
+  const issued = await fetch(`${one.url}/api/v1/push/ticket`, { method: 'POST', headers: { authorization: a.authorization } });
+  assert.equal(issued.status, 200);
+  const { ticket } = (await issued.json()) as { ticket: string };
+  const events = await fetch(`${two.url}/api/v1/push/events?device=browser&ticket=${encodeURIComponent(ticket)}`);
+  assert.equal(events.status, 200, 'the other process knows the ticket');
+  await events.body?.cancel();
+  const again = await fetch(`${one.url}/api/v1/push/events?device=browser&ticket=${encodeURIComponent(ticket)}`);
+  assert.equal(again.status, 401, 'spent on one process is spent on both');
+  await again.body?.cancel();
+});
+
+test('a long-poll whose polls go to different processes misses nothing: the new mailbox starts with what the device has not acknowledged', async () => {
+  const a = await account();
+  const poll = async (server: TestServer, after: number, wait: number) => {
+    const res = await fetch(`${server.url}/api/v1/push/poll?device=pager&after=${after}&wait=${wait}`, { headers: { authorization: a.authorization } });
+    assert.equal(res.status, 200);
+    return (await res.json()) as { messages: Array<{ token: number; command: { serverId: string } }>; lastToken: number };
+  };
+  const opened = await poll(one, 0, 0);
+  // A change while the pager is between polls: its token goes to the mailbox on process one.
+  const made = await syncOnce(two, a.authorization, 'laptop', { collectionId: a.contacts, syncKey: 0, commands: [{ op: 'add', clientId: 'c4', data: vcard('u4', 'Barbara') }] });
+  // The next poll lands on process two, acknowledging what it had before.
+  const moved = await poll(two, opened.lastToken, 5);
+  // (Its token is at least the committing process's token floor, which a later start made higher.)
+  assert.equal(moved.messages.length, 1, 'the notice queued on the other process comes with the first poll here');
+  assert.equal(moved.messages[0]?.command.serverId, made.results[0]?.serverId);
+  assert.ok((moved.messages[0]?.token ?? 0) > opened.lastToken);
+  assert.equal(moved.lastToken, moved.messages[0]?.token);
+  // Acknowledged, it is not sent again, wherever the next poll goes.
+  assert.deepEqual((await poll(one, moved.lastToken, 0)).messages, []);
+});
+
+test('the account’s channel limit counts the channels of every process', async () => {
+  const database = await cluster.createDatabase();
+  const limited = [await startTestServer({ database, pushChannelsPerAccountMax: 1 }), await startTestServer({ database, pushChannelsPerAccountMax: 1 })];
+  try {
+    const user = await (limited[0] as TestServer).addUser('limited');
+    const phone = openRawChannel((limited[0] as TestServer).url, { device: 'phone' }, { authorization: user.authorization });
+    await phone.next((m) => m.type === 'hello');
+    const tablet = await fetch(`${(limited[1] as TestServer).url}/api/v1/push/poll?device=tablet&wait=0`, { headers: { authorization: user.authorization } });
+    assert.equal(tablet.status, 409, 'the phone’s channel on the other process fills the account’s one place');
+    assert.equal(((await tablet.json()) as { limit: string }).limit, 'pushChannelsPerAccountMax');
+    // The phone itself may move to the other process.
+    const moved = await fetch(`${(limited[1] as TestServer).url}/api/v1/push/poll?device=phone&wait=0`, { headers: { authorization: user.authorization } });
+    assert.equal(moved.status, 200);
+    assert.equal((await phone.closed).code, pushCloseCodes.replaced);
+  } finally {
+    for (const server of limited) await server.stop();
+  }
+});
+
+test('failed passwords count on every process: guesses spread over two wait as soon as on one', async () => {
+  await account();
+  const statuses = [];
+  for (let i = 0; i < 6; i++) {
+    const res = await fetch(`${(i % 2 ? two : one).url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: `multi${users}`, password: `guess-${i}` }),
+    });
+    statuses.push(res.status);
+    await res.body?.cancel();
+  }
+  assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429], 'five free failures in all, then a wait');
+});

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { credentialOf, type Accounts } from '../../hub/accounts.js';
+import type { Accounts, Credential } from '../../hub/accounts.js';
 import type { AccountRow } from '../../store/store.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { ClientAddresses } from './client-address.js';
@@ -43,7 +43,7 @@ type Verification = { ok: boolean } | { retryAfterSeconds: number };
 export class Authenticator {
   private readonly verified = new Set<string>();
   /** Verifications under way, by subject and memo key: a parallel request with the same secret waits for it. */
-  private readonly inFlight = new Map<string, Promise<boolean>>();
+  private readonly inFlight = new Map<string, Promise<Verification>>();
   /** Verified in place of a missing account's hash, so an unknown name takes as long as a known one. */
   private readonly decoyHash = hashSecret(randomBytes(16).toString('base64'));
 
@@ -114,9 +114,9 @@ export class Authenticator {
     return check.ok ? check.principal : undefined;
   }
 
-  /** Whether what `principal` authenticated with still holds (a ticket or channel checks it at use). */
-  stillHolds(principal: Principal): Promise<boolean> {
-    return this.accounts.credentialHolds(credentialOf(principal));
+  /** Whether a credential still holds (a ticket or channel checks it at use). */
+  stillHolds(credential: Credential): Promise<boolean> {
+    return this.accounts.credentialHolds(credential);
   }
 
   /**
@@ -150,19 +150,23 @@ export class Authenticator {
   private async verify(attempt: Attempt, memo: string, secret: string, storedHash: string): Promise<Verification> {
     const key = `${attempt.subject}\0${memo}`;
     const pending = this.inFlight.get(key);
-    if (pending) return { ok: await pending };
-    const retryAfterSeconds = this.throttle.begin(attempt);
-    if (retryAfterSeconds > 0) return { retryAfterSeconds };
-    const verification = verifySecret(secret, storedHash);
+    if (pending) return pending;
+    const verification = this.throttled(attempt, memo, secret, storedHash);
     this.inFlight.set(key, verification);
-    let ok: boolean;
     try {
-      ok = await verification;
+      return await verification;
     } finally {
       this.inFlight.delete(key);
     }
+  }
+
+  /** One verification through the throttle: counted as a failure first, taken back if the secret was right. */
+  private async throttled(attempt: Attempt, memo: string, secret: string, storedHash: string): Promise<Verification> {
+    const retryAfterSeconds = await this.throttle.begin(attempt);
+    if (retryAfterSeconds > 0) return { retryAfterSeconds };
+    const ok = await verifySecret(secret, storedHash);
     if (ok) {
-      this.throttle.succeeded(attempt);
+      await this.throttle.succeeded(attempt);
       this.remember(memo);
     }
     return { ok };

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import type { AuthFailureRow } from '../../hub/records.js';
+
 /**
  * Slows secret guessing on every face (web sign-in, HTTP Basic on the API, DAV and ActiveSync, app
  * tokens) without locking anyone out (docs/operations.md § The web app, Password throttling). Only verifications
@@ -15,66 +18,34 @@
  * against its own counter, so other clients' failures never hold back its right password. Each attempt
  * is counted as a failure before it is verified and forgiven when it succeeds, so a burst of parallel
  * guesses cannot all run before the first fails. IPv6 addresses count per /64, which one host usually
- * holds whole. Memory is bounded: past `keysMax` keys per counter the least recently failed is forgotten.
+ * holds whole. The counters live in the store, so every server process counts the same failures; each
+ * is kept under a hash of what it counts, and forgotten a day after its last failure (Hub.purgeTombstones).
  */
 export interface Backoff {
   freeFailures: number;
   delayMs: number;
   delayMsMax: number;
   decayMs: number;
-  keysMax: number;
 }
 
 export const throttleLimits = {
-  perClient: { freeFailures: 5, delayMs: 5000, delayMsMax: 15 * 60_000, decayMs: 10 * 60_000, keysMax: 10_000 },
-  perAddress: { freeFailures: 30, delayMs: 1000, delayMsMax: 60_000, decayMs: 60_000, keysMax: 10_000 },
-  perSubject: { freeFailures: 30, delayMs: 1000, delayMsMax: 60_000, decayMs: 60_000, keysMax: 10_000 },
+  perClient: { freeFailures: 5, delayMs: 5000, delayMsMax: 15 * 60_000, decayMs: 10 * 60_000 },
+  perAddress: { freeFailures: 30, delayMs: 1000, delayMsMax: 60_000, decayMs: 60_000 },
+  perSubject: { freeFailures: 30, delayMs: 1000, delayMsMax: 60_000, decayMs: 60_000 },
 } satisfies Record<string, Backoff>;
 
-interface Count {
-  failures: number;
-  lastAt: number;
+/** Failures still counted at `now`, after the decay. */
+function current(row: AuthFailureRow | undefined, backoff: Backoff, now: number): number {
+  if (!row) return 0;
+  return Math.max(0, row.failures - Math.floor((now - row.lastAt) / backoff.decayMs));
 }
 
-export class BackoffCounter {
-  // A Map iterates in insertion order, so the first key is the least recently failed one.
-  private readonly counts = new Map<string, Count>();
-
-  constructor(private readonly limits: Backoff) {}
-
-  /** Milliseconds until `key` may try again; 0 if it may now. */
-  waitMs(key: string, now: number): number {
-    const failures = this.current(key, now);
-    if (failures < this.limits.freeFailures) return 0;
-    const delay = Math.min(this.limits.delayMsMax, this.limits.delayMs * 2 ** Math.min(30, failures - this.limits.freeFailures));
-    return Math.max(0, (this.counts.get(key)?.lastAt ?? now) + delay - now);
-  }
-
-  fail(key: string, now: number): void {
-    const failures = this.current(key, now) + 1;
-    this.counts.delete(key);
-    this.counts.set(key, { failures, lastAt: now });
-    if (this.counts.size > this.limits.keysMax) this.counts.delete(this.counts.keys().next().value as string);
-  }
-
-  /** Takes back one failure (an attempt counted in advance that succeeded). */
-  forgive(key: string): void {
-    const count = this.counts.get(key);
-    if (!count) return;
-    count.failures--;
-    if (count.failures <= 0) this.counts.delete(key);
-  }
-
-  /** Failures still counted at `now`, after the decay. */
-  private current(key: string, now: number): number {
-    const count = this.counts.get(key);
-    if (!count) return 0;
-    return Math.max(0, count.failures - Math.floor((now - count.lastAt) / this.limits.decayMs));
-  }
-
-  get size(): number {
-    return this.counts.size;
-  }
+/** Milliseconds until the counter lets the next attempt through; 0 if it may go now. */
+export function waitMs(row: AuthFailureRow | undefined, backoff: Backoff, now: number): number {
+  const failures = current(row, backoff, now);
+  if (!row || failures < backoff.freeFailures) return 0;
+  const delay = Math.min(backoff.delayMsMax, backoff.delayMs * 2 ** Math.min(30, failures - backoff.freeFailures));
+  return Math.max(0, row.lastAt + delay - now);
 }
 
 /** One attempt: the subject guessed at, the client guessing, and whether that client is known for the subject. */
@@ -86,53 +57,55 @@ export interface Attempt {
   known: boolean;
 }
 
-export class PasswordThrottle {
-  private readonly perClient: BackoffCounter;
-  private readonly perAddress: BackoffCounter;
-  private readonly perSubject: BackoffCounter;
+/** What the throttle needs of the hub: its counters, read and written in one transaction (Accounts.updateFailureCounts). */
+export interface FailureCounts {
+  updateFailureCounts<T>(keyHashes: readonly string[], decide: (counted: ReadonlyMap<string, AuthFailureRow>) => { write: AuthFailureRow[]; result: T }): Promise<T>;
+}
 
+export class PasswordThrottle {
   constructor(
+    private readonly counts: FailureCounts,
     private readonly now: () => number,
-    limits = throttleLimits,
-  ) {
-    this.perClient = new BackoffCounter(limits.perClient);
-    this.perAddress = new BackoffCounter(limits.perAddress);
-    this.perSubject = new BackoffCounter(limits.perSubject);
-  }
+    private readonly limits = throttleLimits,
+  ) {}
 
   /**
    * Before verifying a secret: 0 and the attempt counted as a failure, or the seconds to wait (the
    * attempt is then not counted, and must not be checked).
    */
-  begin(attempt: Attempt): number {
+  begin(attempt: Attempt): Promise<number> {
     const now = this.now();
-    const keys = this.keys(attempt);
-    const wait = Math.max(
-      this.perClient.waitMs(keys.client, now),
-      keys.address === undefined ? 0 : this.perAddress.waitMs(keys.address, now),
-      keys.subject === undefined ? 0 : this.perSubject.waitMs(keys.subject, now),
+    const counters = this.counters(attempt);
+    return this.counts.updateFailureCounts(
+      counters.map((c) => c.keyHash),
+      (counted) => {
+        const wait = Math.max(...counters.map((c) => waitMs(counted.get(c.keyHash), c.backoff, now)));
+        if (wait > 0) return { write: [], result: Math.ceil(wait / 1000) };
+        const write = counters.map((c) => ({ keyHash: c.keyHash, failures: current(counted.get(c.keyHash), c.backoff, now) + 1, lastAt: now }));
+        return { write, result: 0 };
+      },
     );
-    if (wait > 0) return Math.ceil(wait / 1000);
-    this.perClient.fail(keys.client, now);
-    if (keys.address !== undefined) this.perAddress.fail(keys.address, now);
-    if (keys.subject !== undefined) this.perSubject.fail(keys.subject, now);
-    return 0;
   }
 
   /** The secret was right: the attempt is taken back. */
-  succeeded(attempt: Attempt): void {
-    const keys = this.keys(attempt);
-    this.perClient.forgive(keys.client);
-    if (keys.address !== undefined) this.perAddress.forgive(keys.address);
-    if (keys.subject !== undefined) this.perSubject.forgive(keys.subject);
+  succeeded(attempt: Attempt): Promise<void> {
+    const counters = this.counters(attempt);
+    return this.counts.updateFailureCounts(
+      counters.map((c) => c.keyHash),
+      (counted) => ({ write: [...counted.values()].map((row) => ({ ...row, failures: row.failures - 1 })), result: undefined }),
+    );
   }
 
   /** A known client answers only for its own failures. */
-  private keys(a: Attempt): { client: string; address?: string; subject?: string } {
-    const client = `${a.subject}\0${a.client}`;
-    return a.known ? { client } : { client, address: addressKey(a.address), subject: a.subject };
+  private counters(a: Attempt): Array<{ keyHash: string; backoff: Backoff }> {
+    const client = { keyHash: keyHash('client', `${a.subject}\0${a.client}`), backoff: this.limits.perClient };
+    if (a.known) return [client];
+    return [client, { keyHash: keyHash('address', addressKey(a.address)), backoff: this.limits.perAddress }, { keyHash: keyHash('subject', a.subject), backoff: this.limits.perSubject }];
   }
 }
+
+/** What a counter is stored under: never the name or address it counts. */
+const keyHash = (counter: string, key: string) => createHash('sha256').update(counter).update('\0').update(key).digest('base64url');
 
 /** IPv4 as is (also when mapped into IPv6); IPv6 by its /64. */
 export function addressKey(address: string): string {

@@ -1,4 +1,4 @@
-import type { ConflictRow, PushChannelRow, PushTokenRow, StoreOptions, StoreTx } from '../store.js';
+import type { AuthFailureRow, ConflictRow, PushChannelRow, PushTicketRow, PushTokenRow, StoreOptions, StoreTx } from '../store.js';
 import { spanOf, withinRanges } from '../token-ranges.js';
 import type { Sql } from './sql.js';
 
@@ -25,6 +25,12 @@ export type RecordTx = Pick<
   | 'deletePushChannel'
   | 'listPushChannels'
   | 'touchPushChannels'
+  | 'putPushTicket'
+  | 'takePushTicket'
+  | 'purgePushTickets'
+  | 'getAuthFailures'
+  | 'putAuthFailures'
+  | 'purgeAuthFailures'
 >;
 
 const conflictColumns = (sql: Sql) => sql`id, account_id, collection_id, item_id, data, lost_by, won_by, reason, created_at, restored_at`;
@@ -108,19 +114,49 @@ export function recordTx(sql: Sql, { pushTokenFloor: tokenFloor }: StoreOptions)
     async putPushChannel(r) {
       await sql`INSERT INTO push_counters (account_id, device_id, next_token) VALUES (${r.accountId}, ${r.deviceId}, ${tokenFloor})
         ON CONFLICT (account_id, device_id) DO UPDATE SET next_token = GREATEST(push_counters.next_token, ${tokenFloor})`;
-      await sql`INSERT INTO push_channels (account_id, device_id, process_id, collections, seen_at)
-        VALUES (${r.accountId}, ${r.deviceId}, ${r.processId}, ${r.collections === null ? null : sql.json(r.collections)}, ${r.seenAt})
-        ON CONFLICT (account_id, device_id) DO UPDATE SET process_id = excluded.process_id, collections = excluded.collections, seen_at = excluded.seen_at`;
+      await sql`INSERT INTO push_channels (account_id, device_id, process_id, mailbox, collections, seen_at)
+        VALUES (${r.accountId}, ${r.deviceId}, ${r.processId}, ${r.mailbox}, ${r.collections === null ? null : sql.json(r.collections)}, ${r.seenAt})
+        ON CONFLICT (account_id, device_id) DO UPDATE SET process_id = excluded.process_id, mailbox = excluded.mailbox, collections = excluded.collections, seen_at = excluded.seen_at`;
     },
     async deletePushChannel(accountId, deviceId, processId) {
       await sql`DELETE FROM push_channels WHERE account_id = ${accountId} AND device_id = ${deviceId} AND process_id = ${processId}`;
     },
     async listPushChannels(accountId, seenSince) {
-      return sql<PushChannelRow[]>`SELECT account_id, device_id, process_id, collections, seen_at FROM push_channels
+      return sql<PushChannelRow[]>`SELECT account_id, device_id, process_id, mailbox, collections, seen_at FROM push_channels
         WHERE account_id = ${accountId} AND seen_at >= ${seenSince} ORDER BY device_id`;
     },
     async touchPushChannels(processId, at) {
       await sql`UPDATE push_channels SET seen_at = ${at} WHERE process_id = ${processId}`;
+    },
+    async putPushTicket(r, now, keepMax) {
+      await sql`DELETE FROM push_tickets WHERE account_id = ${r.accountId} AND expires_at <= ${now}`;
+      await sql`INSERT INTO push_tickets (ticket_hash, account_id, token_id, session_id_hash, epoch, expires_at)
+        VALUES (${r.ticketHash}, ${r.accountId}, ${r.tokenId}, ${r.sessionIdHash}, ${r.epoch}, ${r.expiresAt})`;
+      await sql`DELETE FROM push_tickets WHERE account_id = ${r.accountId} AND ticket_hash NOT IN
+        (SELECT ticket_hash FROM push_tickets WHERE account_id = ${r.accountId} ORDER BY expires_at DESC, ticket_hash LIMIT ${keepMax})`;
+    },
+    async takePushTicket(ticketHash) {
+      const [r] = await sql<PushTicketRow[]>`DELETE FROM push_tickets WHERE ticket_hash = ${ticketHash}
+        RETURNING ticket_hash, account_id, token_id, session_id_hash, epoch, expires_at`;
+      return r;
+    },
+    async purgePushTickets(now) {
+      return await sql`DELETE FROM push_tickets WHERE expires_at <= ${now}`.run();
+    },
+    async getAuthFailures(keyHashes) {
+      // Locked: a parallel attempt on one counter waits, then fails its snapshot and is run again (postgres-store.ts).
+      return sql<AuthFailureRow[]>`SELECT key_hash, failures, last_at FROM auth_failures WHERE key_hash = ANY(${[...keyHashes]}::text[]) ORDER BY key_hash FOR UPDATE`;
+    },
+    async putAuthFailures(rows) {
+      for (const r of rows) {
+        if (r.failures > 0) {
+          await sql`INSERT INTO auth_failures (key_hash, failures, last_at) VALUES (${r.keyHash}, ${r.failures}, ${r.lastAt})
+            ON CONFLICT (key_hash) DO UPDATE SET failures = excluded.failures, last_at = excluded.last_at`;
+        } else await sql`DELETE FROM auth_failures WHERE key_hash = ${r.keyHash}`;
+      }
+    },
+    async purgeAuthFailures(before) {
+      return await sql`DELETE FROM auth_failures WHERE last_at < ${before}`.run();
     },
     async releasePushTokens(accountId, deviceId, collectionId, seq, keep) {
       await sql`DELETE FROM push_tokens WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId} AND seq <= ${seq}

@@ -266,4 +266,24 @@ export const migrations: readonly string[] = [
   CREATE TRIGGER accounts_password_notice AFTER UPDATE OF password_hash ON accounts
     FOR EACH ROW WHEN (OLD.password_hash IS DISTINCT FROM NEW.password_hash) EXECUTE FUNCTION syncpoint_password_changed();
   `,
+  // As SQLite's migration that adds them: mailboxes among the channels, push tickets, failed secrets.
+  `
+  ALTER TABLE push_channels ADD COLUMN mailbox BOOLEAN NOT NULL DEFAULT false;
+  CREATE TABLE push_tickets (
+    ticket_hash TEXT COLLATE "C" PRIMARY KEY,
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    token_id TEXT COLLATE "C",
+    session_id_hash TEXT COLLATE "C",
+    epoch BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX push_tickets_account ON push_tickets(account_id, expires_at);
+  CREATE INDEX push_tickets_expiry ON push_tickets(expires_at);
+  CREATE TABLE auth_failures (
+    key_hash TEXT COLLATE "C" PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    last_at BIGINT NOT NULL
+  );
+  CREATE INDEX auth_failures_last ON auth_failures(last_at);
+  `,
 ];

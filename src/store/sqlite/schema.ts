@@ -319,4 +319,26 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX push_channels_process ON push_channels(process_id);
   `,
+  // What several processes must share beyond push channels (docs/operations.md § PostgreSQL): which
+  // channels are long-poll mailboxes (the account's limit on them counts every process's), the push
+  // tickets not yet used (by hash), and the counters of failed secrets (by a hash of what they count).
+  `
+  ALTER TABLE push_channels ADD COLUMN mailbox INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE push_tickets (
+    ticket_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    token_id TEXT,
+    session_id_hash TEXT,
+    epoch INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX push_tickets_account ON push_tickets(account_id, expires_at);
+  CREATE INDEX push_tickets_expiry ON push_tickets(expires_at);
+  CREATE TABLE auth_failures (
+    key_hash TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    last_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX auth_failures_last ON auth_failures(last_at);
+  `,
 ];

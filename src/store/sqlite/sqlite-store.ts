@@ -11,7 +11,9 @@ import type {
   ItemRow,
   MemberQuery,
   MemberRow,
+  PushTicketRow,
   PushTokenRow,
+  AuthFailureRow,
   Store,
   StoreOptions,
   StoreTx,
@@ -314,15 +316,24 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[], { pushTokenF
     after: q<[string, string, number, number], PushDbRow>(
       'SELECT token, collection_id, item_id, seq FROM push_tokens WHERE account_id = ? AND device_id = ? AND token > ? ORDER BY token LIMIT ?',
     ),
-    putChannel: q(`INSERT INTO push_channels (account_id, device_id, process_id, collections, seen_at) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT (account_id, device_id) DO UPDATE SET process_id = excluded.process_id, collections = excluded.collections, seen_at = excluded.seen_at`),
+    putChannel: q(`INSERT INTO push_channels (account_id, device_id, process_id, mailbox, collections, seen_at) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (account_id, device_id) DO UPDATE SET process_id = excluded.process_id, mailbox = excluded.mailbox, collections = excluded.collections, seen_at = excluded.seen_at`),
     raise: q(`INSERT INTO push_counters (account_id, device_id, next_token) VALUES (?, ?, ?)
       ON CONFLICT (account_id, device_id) DO UPDATE SET next_token = max(next_token, ?)`),
     deleteChannel: q('DELETE FROM push_channels WHERE account_id = ? AND device_id = ? AND process_id = ?'),
-    channels: q<[string, number], { device_id: string; process_id: string; collections: string | null; seen_at: number }>(
-      'SELECT device_id, process_id, collections, seen_at FROM push_channels WHERE account_id = ? AND seen_at >= ? ORDER BY device_id',
+    channels: q<[string, number], { device_id: string; process_id: string; mailbox: number; collections: string | null; seen_at: number }>(
+      'SELECT device_id, process_id, mailbox, collections, seen_at FROM push_channels WHERE account_id = ? AND seen_at >= ? ORDER BY device_id',
     ),
     touchChannels: q('UPDATE push_channels SET seen_at = ? WHERE process_id = ?'),
+    putTicket: q<PushTicketRow>(`INSERT INTO push_tickets (ticket_hash, account_id, token_id, session_id_hash, epoch, expires_at)
+      VALUES (@ticketHash, @accountId, @tokenId, @sessionIdHash, @epoch, @expiresAt)`),
+    expireTickets: q('DELETE FROM push_tickets WHERE account_id = ? AND expires_at <= ?'),
+    trimTickets: q<{ accountId: string; keep: number }>(`DELETE FROM push_tickets WHERE account_id = @accountId AND ticket_hash NOT IN
+      (SELECT ticket_hash FROM push_tickets WHERE account_id = @accountId ORDER BY expires_at DESC, ticket_hash LIMIT @keep)`),
+    takeTicket: q<[string], { ticket_hash: string; account_id: string; token_id: string | null; session_id_hash: string | null; epoch: number; expires_at: number }>(
+      'DELETE FROM push_tickets WHERE ticket_hash = ? RETURNING *',
+    ),
+    purgeTickets: q('DELETE FROM push_tickets WHERE expires_at <= ?'),
     // A device may echo a token as long as its sync state is valid, however old the token: only an
     // expired state (which forces a re-initialization, where the client drops its tokens) or no state
     // at all (the client ignores notices for a collection it never synced) lets it go.
@@ -332,6 +343,13 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[], { pushTokenF
                 AND max(json_extract(s.checkpoint, '$.seq'), json_extract(s.checkpoint, '$.baseSeq')) < a.tombstone_floor)
       OR (issued_at < @before AND NOT EXISTS (SELECT 1 FROM sync_states s
               WHERE s.account_id = push_tokens.account_id AND s.device_id = push_tokens.device_id AND s.collection_id = push_tokens.collection_id)))`),
+  };
+  const authFailure = {
+    get: q<[string], { failures: number; last_at: number }>('SELECT failures, last_at FROM auth_failures WHERE key_hash = ?'),
+    put: q<AuthFailureRow>(`INSERT INTO auth_failures (key_hash, failures, last_at) VALUES (@keyHash, @failures, @lastAt)
+      ON CONFLICT (key_hash) DO UPDATE SET failures = excluded.failures, last_at = excluded.last_at`),
+    delete: q('DELETE FROM auth_failures WHERE key_hash = ?'),
+    purge: q('DELETE FROM auth_failures WHERE last_at < ?'),
   };
   const toPushToken = (r: PushDbRow): PushTokenRow => ({ token: r.token, collectionId: r.collection_id, itemId: r.item_id, seq: r.seq });
   const conflict = {
@@ -640,7 +658,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[], { pushTokenF
     },
     async putPushChannel(r) {
       push.raise.run(r.accountId, r.deviceId, tokenFloor, tokenFloor);
-      push.putChannel.run(r.accountId, r.deviceId, r.processId, r.collections === null ? null : JSON.stringify(r.collections), r.seenAt);
+      push.putChannel.run(r.accountId, r.deviceId, r.processId, r.mailbox ? 1 : 0, r.collections === null ? null : JSON.stringify(r.collections), r.seenAt);
     },
     async deletePushChannel(accountId, deviceId, processId) {
       push.deleteChannel.run(accountId, deviceId, processId);
@@ -650,12 +668,40 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[], { pushTokenF
         accountId,
         deviceId: r.device_id,
         processId: r.process_id,
+        mailbox: r.mailbox === 1,
         collections: r.collections === null ? null : (JSON.parse(r.collections) as string[]),
         seenAt: r.seen_at,
       }));
     },
     async touchPushChannels(processId, at) {
       push.touchChannels.run(at, processId);
+    },
+    async putPushTicket(r, now, keepMax) {
+      push.expireTickets.run(r.accountId, now);
+      push.putTicket.run(r);
+      push.trimTickets.run({ accountId: r.accountId, keep: keepMax });
+    },
+    async takePushTicket(ticketHash) {
+      const r = push.takeTicket.get(ticketHash);
+      return r && { ticketHash: r.ticket_hash, accountId: r.account_id, tokenId: r.token_id, sessionIdHash: r.session_id_hash, epoch: r.epoch, expiresAt: r.expires_at };
+    },
+    async purgePushTickets(now) {
+      return push.purgeTickets.run(now).changes;
+    },
+    async getAuthFailures(keyHashes) {
+      return keyHashes.flatMap((keyHash) => {
+        const r = authFailure.get.get(keyHash);
+        return r ? [{ keyHash, failures: r.failures, lastAt: r.last_at }] : [];
+      });
+    },
+    async putAuthFailures(rows) {
+      for (const r of rows) {
+        if (r.failures > 0) authFailure.put.run(r);
+        else authFailure.delete.run(r.keyHash);
+      }
+    },
+    async purgeAuthFailures(before) {
+      return authFailure.purge.run(before).changes;
     },
     async releasePushTokens(accountId, deviceId, collectionId, seq, keep) {
       const kept = new Set(keep);
