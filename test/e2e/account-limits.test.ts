@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { limits, type AccountLimits } from '../../src/core/limits.js';
-import { databaseFile } from '../../src/server/open-store.js';
-import { openDatabase, type OpenDatabase } from '../../src/sqlite/open.js';
+import { serverSql } from '../support/database.js';
 import { eventually, openRawChannel } from '../support/push.js';
-import { startTestServer, vcard, type TestServer } from '../support/server.js';
-import { add, newAccount, postRaw } from '../support/sync.js';
+import { getJson, startTestServer, vcard, type TestServer } from '../support/server.js';
+import { accountSeq, add, newAccount, postRaw } from '../support/sync.js';
 
 /**
  * Per-account limits (docs/configuration.md § Per-account limits): past each one the server answers
@@ -14,23 +13,25 @@ import { add, newAccount, postRaw } from '../support/sync.js';
  */
 const caps: AccountLimits = { appPasswordsPerAccountMax: 3, collectionsPerAccountMax: 6, devicesPerAccountMax: 4, pushChannelsPerAccountMax: 4, pollMailboxesPerAccountMax: 2 };
 let server: TestServer;
-let db: OpenDatabase;
 
 before(async () => {
   server = await startTestServer(caps);
-  db = openDatabase(databaseFile(server.dataDir));
 });
 after(async () => {
-  db.db.close();
   await server.stop();
 });
 
-/** Rows of the account in a table of the server's SQLite file (statements prepared once each, as open.ts asks). */
-const counters = new Map<string, ReturnType<OpenDatabase['prepare']>>();
-function rows(table: string, accountId: string): number {
-  let statement = counters.get(table);
-  if (!statement) counters.set(table, (statement = db.prepare(`SELECT count(*) AS n FROM ${table} WHERE account_id = ?`)));
-  return (statement.get(accountId) as { n: number }).n;
+/** How many of something the account has, as the API lists them (`GET /api/v1/tokens` answers `{ tokens: [...] }`). */
+async function listed(path: 'tokens' | 'collections' | 'devices', authorization: string): Promise<number> {
+  const res = await getJson(`${server.url}/api/v1/${path}`, authorization);
+  assert.equal(res.status, 200);
+  return (res.body[path] as unknown[]).length;
+}
+
+/** The push tokens stored for the account: bookkeeping no face lists, so read from the server's database. */
+async function pushTokenRows(accountId: string): Promise<number> {
+  const [row] = await serverSql<{ n: number | string }>(server, 'SELECT count(*) AS n FROM push_tokens WHERE account_id = ?', [accountId]);
+  return Number(row?.n);
 }
 
 function assertLimit(res: { status: number; text: string }, limit: keyof AccountLimits) {
@@ -47,13 +48,13 @@ test('app passwords and collections stop at their limits with 409 limitReached, 
   const token = (label: string) => postRaw(`${server.url}/api/v1/tokens`, account.authorization, JSON.stringify({ label }), { 'content-type': 'application/json' });
   for (let i = 0; i < caps.appPasswordsPerAccountMax; i++) assert.equal((await token(`t${i}`)).status, 201);
   assertLimit(await token('one too many'), 'appPasswordsPerAccountMax');
-  assert.equal(rows('app_tokens', account.accountId), caps.appPasswordsPerAccountMax);
+  assert.equal(await listed('tokens', account.authorization), caps.appPasswordsPerAccountMax);
 
   const collection = (name: string) => postRaw(`${server.url}/api/v1/collections`, account.authorization, JSON.stringify({ name, kind: 'contacts' }), { 'content-type': 'application/json' });
-  const defaults = rows('collections', account.accountId);
+  const defaults = await listed('collections', account.authorization);
   for (let i = defaults; i < caps.collectionsPerAccountMax; i++) assert.equal((await collection(`extra${i}`)).status, 201);
   assertLimit(await collection('one-too-many'), 'collectionsPerAccountMax');
-  assert.equal(rows('collections', account.accountId), caps.collectionsPerAccountMax);
+  assert.equal(await listed('collections', account.authorization), caps.collectionsPerAccountMax);
   // Deleting one makes room again.
   const list = (await (await fetch(`${server.url}/api/v1/collections`, { headers: { authorization: account.authorization } })).json()) as { collections: Array<{ id: string; name: string }> };
   const extra = list.collections.find((c) => c.name.startsWith('extra'));
@@ -65,7 +66,7 @@ test('app passwords and collections stop at their limits with 409 limitReached, 
 test('a sync point past the device limit is refused with 409 before anything is written; revoking one makes room', async () => {
   const account = await newAccount(server);
   for (let i = 0; i < caps.devicesPerAccountMax; i++) await account.device(`d${i}`).sync(account.contacts);
-  const seqBefore = rows('items', account.accountId);
+  const seqBefore = await accountSeq(server, account.accountId);
   const extra = await postRaw(
     `${server.url}/api/v1/sync`,
     account.authorization,
@@ -73,8 +74,8 @@ test('a sync point past the device limit is refused with 409 before anything is 
     { 'content-type': 'application/json' },
   );
   assertLimit(extra, 'devicesPerAccountMax');
-  assert.equal(rows('devices', account.accountId), caps.devicesPerAccountMax);
-  assert.equal(rows('items', account.accountId), seqBefore, 'the refused request added nothing');
+  assert.equal(await listed('devices', account.authorization), caps.devicesPerAccountMax);
+  assert.equal(await accountSeq(server, account.accountId), seqBefore, 'the refused request wrote nothing');
   // Known devices go on syncing.
   await account.device('d0').sync(account.contacts);
   assert.equal((await fetch(`${server.url}/api/v1/devices/d3`, { method: 'DELETE', headers: { authorization: account.authorization } })).status, 200);
@@ -117,7 +118,7 @@ test('a commit writes at most one token row per channel per change, and a bulk c
   const writer = account.device('writer');
   // As many small cards as one request may add, in one commit (more than pushNoticesPerCommitMax).
   await writer.sync(account.contacts, { commands: Array.from({ length: limits.itemsPerRequestMax }, (_, i) => add(`c${i}`, vcard(`uid-c${i}`, `Card ${i}`))) });
-  assert.equal(rows('push_tokens', account.accountId), 0, 'no token per change per mailbox for a bulk commit');
+  assert.equal(await pushTokenRows(account.accountId), 0, 'no token per change per mailbox for a bulk commit');
   for (const b of boxes) {
     const answer = await poll(b);
     assert.equal(answer.syncRequested, true, 'the mailbox is asked to sync');
@@ -125,6 +126,6 @@ test('a commit writes at most one token row per channel per change, and a bulk c
   }
   // A small commit is pushed change by change, as before.
   await writer.sync(account.contacts, { commands: Array.from({ length: 10 }, (_, i) => add(`s${i}`, vcard(`uid-s${i}`, `Small ${i}`))) });
-  assert.equal(rows('push_tokens', account.accountId), 10 * boxes.length);
+  assert.equal(await pushTokenRows(account.accountId), 10 * boxes.length);
   assert.equal((await poll('b1')).messages.length, 10);
 });

@@ -4,9 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { databaseFile } from '../../src/server/open-store.js';
 import { hashSecret } from '../../src/hub/secrets.js';
-import { openDatabase } from '../../src/sqlite/open.js';
+import { serverSql } from '../support/database.js';
 import { EasClient, ping } from '../support/eas-client.js';
 import { openRawChannel, type RawChannel } from '../support/push.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -147,18 +146,21 @@ test('changing the password through the API ends every session, channel, ticket 
 });
 
 /**
- * `syncpoint user passwd` in a child process, awaited: the server in this process keeps serving meanwhile
- * (a spawnSync froze it for seconds, and a kept-alive socket then closed under the next request).
+ * `syncpoint ARGS` in a child process on the test server's database, awaited: the server in this process
+ * keeps serving meanwhile (a spawnSync froze it for seconds, and a kept-alive socket then closed under the
+ * next request).
  */
-function passwd(name: string, input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function cli(args: string[], input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const where = server.database !== '' ? ['--database', server.database] : ['--data', server.dataDir];
   return new Promise((resolve) => {
-    const args = [bin, 'user', 'passwd', name, '--password-stdin', '--data', server.dataDir];
-    const child = execFile(process.execPath, args, { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+    const child = execFile(process.execPath, [bin, ...args, ...where], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
     );
     child.stdin?.end(input);
   });
 }
+
+const passwd = (name: string, input: string) => cli(['user', 'passwd', name, '--password-stdin'], input);
 
 test('`syncpoint user passwd` in another process ends what the old password opened in the running server at once', async () => {
   const user = await account();
@@ -195,7 +197,7 @@ test('a password changed directly in the database ends the sessions and channels
   const webChannel = await channel({ device: 'web', ticket: await ticket({ session: web }) });
   const passwordChannel = await channel({ device: 'laptop' }, { authorization: user.authorization });
   const hash = await hashSecret('shell-password');
-  openDatabase(databaseFile(server.dataDir)).prepare('UPDATE accounts SET password_hash = ? WHERE id = ?').run(hash, user.accountId);
+  await serverSql(server, 'UPDATE accounts SET password_hash = ? WHERE id = ?', [hash, user.accountId]);
   assert.equal((await call('/api/v1/session', { session: web })).status, 401);
   assert.equal((await call('/api/v1/collections', { session: web })).status, 401);
   assert.equal(await closedWithin(webChannel, 2000), 4003);
@@ -211,11 +213,12 @@ test('a ticket issued before its app password was revoked opens nothing; a CLI r
   const poll = await call(`/api/v1/push/poll?device=phone&wait=0&ticket=${await ticket({ authorization: user.authorization })}`);
   assert.equal(poll.status, 200, 'a ticket whose credential holds still works');
 
-  // Another process deletes the token row (what `syncpoint token revoke` does): closed well before the 30 s heartbeat.
+  // `syncpoint token revoke` in another process deletes the token row: closed well before the 30 s heartbeat.
   const second = await call('/api/v1/tokens', { method: 'POST', authorization: user.authorization, body: { label: 'tablet' } });
   const tabletTicket = await ticket({ authorization: `Bearer ${second.body.token}` });
   const tablet = await channel({ device: 'tablet' }, { authorization: `Bearer ${second.body.token}` });
-  openDatabase(databaseFile(server.dataDir)).prepare('DELETE FROM app_tokens WHERE id = ?').run(second.body.id);
+  const revoked = await cli(['token', 'revoke', second.body.id, '--user', user.accountName]);
+  assert.equal(revoked.status, 0, revoked.stderr);
   assert.equal(await closedWithin(tablet, 2000), 4003);
   const late = openRawChannel(server.url, { device: 'tablet', ticket: tabletTicket });
   assert.equal((await late.closed).code, 1006);

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { limits } from '../../src/core/limits.js';
-import { databaseFile } from '../../src/server/open-store.js';
-import { openDatabase } from '../../src/sqlite/open.js';
 import { parseXml, type XmlElement } from '../../src/protocol/xml.js';
+import { lowestControl, serverSql } from '../support/database.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { newAccount } from '../support/sync.js';
 
@@ -261,8 +260,7 @@ test('a DAV client may name a collection with spaces, "@", "%" and accents: it i
 
 test('a name with control characters stored before the rule still gives well-formed DAV and native XML listings', async () => {
   const a = await newAccount(server);
-  const db = openDatabase(databaseFile(server.dataDir));
-  db.prepare('UPDATE collections SET display_name = ? WHERE account_id = ? AND name = ?').run('Old\u0000\u001bname\uffff', a.accountId, 'contacts');
+  await serverSql(server, 'UPDATE collections SET display_name = ? WHERE account_id = ? AND name = ?', [`Old${lowestControl(server)}\u001bname\uffff`, a.accountId, 'contacts']);
   const dav = await request('PROPFIND', `/dav/users/${a.accountName}/`, a.authorization, `<d:propfind ${ns}><d:prop><d:displayname/></d:prop></d:propfind>`, { depth: '1' });
   assert.equal(dav.status, 207);
   assert.ok(elements(dav.text).some((e) => e.name === 'displayname' && e.text === 'Old\ufffd\ufffdname\ufffd'), dav.text);

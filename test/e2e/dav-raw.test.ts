@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { recordLocalDelete, recordLocalPut } from '../../src/sdk/replica.js';
+import { serverSql } from '../support/database.js';
 import { sdkDevice, type SdkDevice } from '../support/push.js';
 import { startTestServer, vcard, vevent, type TestServer } from '../support/server.js';
 import { newAccount } from '../support/sync.js';
@@ -1122,9 +1123,7 @@ test('a paged initial sync-collection of a calendar whose last change is older t
   const book = collectionHref(a, 'contacts');
   await putNew(a, `${book}gone.vcf`, vcard('quiet-gone', 'Gone'));
   assert.equal((await dav('DELETE', `${book}gone.vcf`, { auth: a.authorization })).status, 204);
-  const { openDatabase } = await import('../../src/sqlite/open.js');
-  const { databaseFile } = await import('../../src/server/open-store.js');
-  openDatabase(databaseFile(server.dataDir)).prepare('UPDATE accounts SET tombstone_floor = seq WHERE id = ?').run(a.accountId);
+  await serverSql(server, 'UPDATE accounts SET tombstone_floor = seq WHERE id = ?', [a.accountId]);
   const members: string[] = [];
   let token = '';
   for (let page = 0; ; page++) {
@@ -1151,9 +1150,7 @@ test('calendar-query finds a weekly series by an instance months after its start
 
   const { token } = await ctagAndToken(a, 'calendar');
   // The tombstone purge raised the floor past this token (as after 90 days): it is expired.
-  const { openDatabase } = await import('../../src/sqlite/open.js');
-  const { databaseFile } = await import('../../src/server/open-store.js');
-  openDatabase(databaseFile(server.dataDir)).prepare('UPDATE accounts SET tombstone_floor = seq + 1 WHERE id = ?').run(a.accountId);
+  await serverSql(server, 'UPDATE accounts SET tombstone_floor = seq + 1 WHERE id = ?', [a.accountId]);
   const expired = await dav('REPORT', calendar, { auth: a.authorization, depth: '0', body: syncCollectionBody(token) });
   assert.equal(expired.status, 403);
   assert.match(expired.text, /valid-sync-token/);

@@ -3,9 +3,8 @@ import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import Database from 'better-sqlite3';
-import { databaseFile } from '../../src/server/open-store.js';
 import { loadConfig } from '../../src/server/config.js';
+import { lowestControl, serverSql } from '../support/database.js';
 import { all, as, contacts, cal, easAccount, fh, folderEntries, gie, has, io, maybeText, mv, prov, syncBody, textAt, toXml, type EasAccount } from '../support/eas-client.js';
 import type { WbxmlElement } from '../../src/faces/eas/wbxml/element.js';
 import { fromXml } from '../../src/faces/eas/wbxml/xml.js';
@@ -123,15 +122,9 @@ test('a FilterType that is not one digit is Status 4 and is not stored', async (
   assert.deepEqual(await storedSettings(account, 'Filter1'), {});
 });
 
-test('a collection name holding NUL and ESC, stored before names were checked, is sent as U+FFFD instead of failing every FolderSync', async () => {
+test('a collection name holding NUL (U+0001 on PostgreSQL) and ESC, stored before names were checked, is sent as U+FFFD instead of failing every FolderSync', async () => {
   const account = await easAccount(server);
-  const db = new Database(databaseFile(server.dataDir), { fileMustExist: true });
-  try {
-    db.pragma('busy_timeout = 5000');
-    db.prepare('UPDATE collections SET display_name = ? WHERE id = ?').run('Team\u0000cal\u001bendar', account.calendar);
-  } finally {
-    db.close();
-  }
+  await serverSql(server, 'UPDATE collections SET display_name = ? WHERE id = ?', [`Team${lowestControl(server)}cal\u001bendar`, account.calendar]);
   const client = account.eas('Nul1');
   const res = await client.send('FolderSync', fh('FolderSync', fh('SyncKey', '0')));
   assert.equal(res.status, 200, res.text);

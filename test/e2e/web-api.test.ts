@@ -4,9 +4,8 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import Database from 'better-sqlite3';
-import { databaseFile } from '../../src/server/open-store.js';
 import { packageWebDir } from '../../src/server/config.js';
+import { serverSql } from '../support/database.js';
 import { eventually, openRawChannel } from '../support/push.js';
 import type { CollectionResponse } from '../../src/protocol/sync.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
@@ -60,14 +59,8 @@ async function devices(session: WebSession): Promise<Record<string, any>> {
   return Object.fromEntries((res.body.devices as any[]).map((d) => [d.id, d]));
 }
 
-/** Every row of a table, from the server's SQLite file opened read-only (kept open: see src/sqlite/open.ts). */
-const readers: unknown[] = [];
-function tableRows(table: string): Array<Record<string, unknown>> {
-  const db = new Database(databaseFile(server.dataDir), { readonly: true, fileMustExist: true });
-  const statement = db.prepare(`SELECT * FROM ${table}`);
-  readers.push(db, statement);
-  return statement.all() as Array<Record<string, unknown>>;
-}
+/** Every web session row, read from the server's database: that only a hash of the cookie is stored is seen there, not through the API. */
+const sessionRows = () => serverSql(server, 'SELECT * FROM web_sessions');
 
 test('sign-in sets an HttpOnly cookie, stores only its hash, signs out, and is throttled per name', async () => {
   const account = await newAccount(server);
@@ -86,11 +79,11 @@ test('sign-in sets an HttpOnly cookie, stores only its hash, signs out, and is t
   assert.equal((await api(undefined, 'GET', '/api/v1/session')).status, 401);
   assert.equal((await api({ cookie: 'syncpoint_session=made-up', csrf: '' }, 'GET', '/api/v1/session')).status, 401);
 
-  const rows = tableRows('web_sessions').filter((r) => r.account_id === account.accountId);
+  const rows = (await sessionRows()).filter((r) => r.account_id === account.accountId);
   assert.equal(rows.length, 1);
   assert.notEqual(rows[0]?.id_hash, value);
   assert.equal(rows[0]?.id_hash, createHash('sha256').update(value).digest('base64url'));
-  assert.ok(!JSON.stringify(tableRows('web_sessions')).includes(value), 'the cookie value is stored nowhere');
+  assert.ok(!JSON.stringify(await sessionRows()).includes(value), 'the cookie value is stored nowhere');
 
   // Signing out needs the CSRF token; then the cookie is cleared and dead.
   assert.equal((await api(session, 'DELETE', '/api/v1/session', undefined, { 'x-csrf-token': 'wrong' })).status, 403);
@@ -100,7 +93,7 @@ test('sign-in sets an HttpOnly cookie, stores only its hash, signs out, and is t
   assert.match(out.headers.get('set-cookie') ?? '', /^syncpoint_session=; Path=\/; .*Max-Age=0/);
   assert.equal((await api(session, 'GET', '/api/v1/session')).status, 401);
   assert.equal((await api(session, 'GET', '/api/v1/collections')).status, 401);
-  assert.equal(tableRows('web_sessions').filter((r) => r.account_id === account.accountId).length, 0);
+  assert.equal((await sessionRows()).filter((r) => r.account_id === account.accountId).length, 0);
 
   // Five wrong passwords for one name from one client, then even the right one must wait (Retry-After;
   // a password never verified before: one that was is not a guess, and is let through from its memo).

@@ -60,13 +60,6 @@ export async function createDatabase(adminUrl: string): Promise<string> {
   return url.href;
 }
 
-/** An account's change sequence, read straight from its PostgreSQL database (one short connection: an idle pool would keep a test process alive). */
-export async function readDatabaseSeq(url: string, accountId: string): Promise<number> {
-  const { rows } = await withClient(url, (c) => c.query<{ seq: string }>('SELECT seq FROM accounts WHERE id = $1', [accountId]));
-  if (!rows[0]) throw new Error(`no account ${accountId}`);
-  return Number(rows[0].seq);
-}
-
 /** Set by test/support/with-postgres.ts: the cluster every test server of the run makes its database in. */
 export const testPostgresEnv = 'SYNCPOINT_TEST_POSTGRES';
 

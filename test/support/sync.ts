@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import type { Statement } from 'better-sqlite3';
-import { databaseFile } from '../../src/server/open-store.js';
-import { openDatabase } from '../../src/sqlite/open.js';
 import {
   syncResponseSchema,
   type ClientCommand,
   type CollectionResponse,
   type SyncOptions,
 } from '../../src/protocol/sync.js';
-import { readDatabaseSeq } from './postgres.js';
+import { serverSql } from './database.js';
 import { getJson, postJson, type TestServer } from './server.js';
 
 /**
@@ -69,20 +66,11 @@ export async function newAccount(server: TestServer) {
   return { ...user, contacts, calendar, tasks, device };
 }
 
-/** One connection and statement per data directory, opened the project's way (retained, never collected). */
-const seqReaders = new Map<string, Statement<[string], { seq: number }>>();
-
 /** The account's change sequence, read from the server's database (its SQLite file, or its PostgreSQL database) beside the server. */
 export async function accountSeq(server: { dataDir: string; database: string }, accountId: string): Promise<number> {
-  if (server.database !== '') return readDatabaseSeq(server.database, accountId);
-  let statement = seqReaders.get(server.dataDir);
-  if (!statement) {
-    statement = openDatabase(databaseFile(server.dataDir)).prepare<[string], { seq: number }>('SELECT seq FROM accounts WHERE id = ?');
-    seqReaders.set(server.dataDir, statement);
-  }
-  const row = statement.get(accountId);
+  const [row] = await serverSql<{ seq: number | string }>(server, 'SELECT seq FROM accounts WHERE id = ?', [accountId]);
   assert.ok(row, `no account ${accountId}`);
-  return row.seq;
+  return Number(row.seq);
 }
 
 export interface ReplicaItem {
