@@ -4,7 +4,7 @@ import type { ChangeNotice } from '../../src/protocol/push.js';
 import { recordLocalDelete, recordLocalPut } from '../../src/sdk/replica.js';
 import { seededRandom } from '../../sim/random.js';
 import { eventually, openRawChannel, sdkDevice, subscribe, type SdkDevice } from '../support/push.js';
-import { withClient } from '../support/postgres.js';
+import { serverSql } from '../support/database.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { newAccount, syncOnce } from '../support/sync.js';
 import { startWsFaultProxy } from '../support/ws-fault-proxy.js';
@@ -232,13 +232,7 @@ test('revoking the app token closes its channel, through the API and from anothe
   const viaCli = await create('tablet');
   const second = openRawChannel(server.url, { device: 'tablet' }, { authorization: `Bearer ${viaCli.token}` });
   await second.next((m) => m.type === 'hello');
-  if (server.database !== '') {
-    await withClient(server.database, (c) => c.query('DELETE FROM app_tokens WHERE id = $1', [viaCli.id]));
-  } else {
-    const { openDatabase } = await import('../../src/sqlite/open.js');
-    const { databaseFile } = await import('../../src/server/open-store.js');
-    openDatabase(databaseFile(server.dataDir)).prepare('DELETE FROM app_tokens WHERE id = ?').run(viaCli.id);
-  }
+  await serverSql(server, 'DELETE FROM app_tokens WHERE id = ?', [viaCli.id]);
   assert.equal((await second.closed).code, 4003);
   const refused = openRawChannel(server.url, { device: 'tablet' }, { authorization: `Bearer ${viaCli.token}` });
   assert.equal((await refused.closed).code, 1006, 'a revoked token cannot open a channel');
