@@ -95,9 +95,21 @@ export class Hub {
     return () => void points.delete(point);
   }
 
-  /** Runs every server-driven sync point registered for the account, if any. */
-  syncServerPoints(accountId: string): Promise<RunReport> {
-    return runServerDrivenSync(this.store, this.ports, accountId, [...(this.serverPoints.get(accountId) ?? [])]);
+  /**
+   * Runs every server-driven sync point registered for the account, if any, on one process at a time
+   * (Store.tryExclusive): a run another process has under way is not started again beside it, and this
+   * one reports no point run. A point is a connector object in the process that registered it; what it
+   * must keep between runs (its acknowledged key) is in the store.
+   */
+  async syncServerPoints(accountId: string): Promise<RunReport> {
+    const points = [...(this.serverPoints.get(accountId) ?? [])];
+    let report: RunReport = { online: [], offline: [], acknowledged: [], moreAvailable: [] };
+    if (points.length === 0) return report;
+    const ran = await this.store.tryExclusive(`server points ${accountId}`, async () => {
+      report = await runServerDrivenSync(this.store, this.ports, accountId, points);
+    });
+    if (!ran) this.ports.logger.debug('server-driven sync skipped: another process is running the account’s points');
+    return report;
   }
 
   listConflicts(accountId: string) {

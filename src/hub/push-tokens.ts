@@ -71,11 +71,10 @@ export class PushTokens {
     });
   }
 
-  /** The account's channels registered by any process and seen since `seenSince`, but for `deviceId`'s; undefined when processes do not share the store. */
-  async registeredBesides(accountId: string, deviceId: string, seenSince: number): Promise<PushChannelRow[] | undefined> {
+  /** The account's channels registered by any process and seen since `seenSince`; undefined when processes do not share the store. */
+  async registered(accountId: string, seenSince: number): Promise<PushChannelRow[] | undefined> {
     if (!this.shared) return undefined;
-    const all = await this.store.transaction((tx) => tx.listPushChannels(accountId, seenSince));
-    return all.filter((c) => c.deviceId !== deviceId);
+    return this.store.transaction((tx) => tx.listPushChannels(accountId, seenSince));
   }
 
   /** Stores a push ticket's hash with the credential it was issued from (push/tickets.ts). */

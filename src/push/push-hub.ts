@@ -92,7 +92,9 @@ export class PushHub implements PushFanout<Prepared> {
     accounts.onTokenRevoked((tokenId) => this.closeToken(tokenId));
     accounts.onSessionEnded((idHash) => this.closeSession(idHash));
     accounts.onPasswordChanged((accountId) => void this.closeLapsed((channel) => channel.accountId === accountId));
-    accounts.onCollectionDeleted((accountId, collectionIds) => this.askToSync(accountId, collectionIds));
+    accounts.onCollectionDeleted((accountId, collectionIds) =>
+      void this.askToSync(accountId, collectionIds).catch((err: unknown) => this.logger.warn({ err }, 'asking devices to sync failed')),
+    );
     tokens.subscribe(
       (message) => this.heard(message),
       () => {
@@ -173,8 +175,8 @@ export class PushHub implements PushFanout<Prepared> {
    * before a channel is set up, so a refusal is a plain HTTP answer; registration checks again.
    */
   async admit(accountId: string, deviceId: string, mailbox: boolean): Promise<void> {
-    const registered = await this.tokens.registeredBesides(accountId, deviceId, this.seenSince());
-    this.admitAmong(registered ?? this.localBesides(accountId, deviceId), mailbox);
+    const registered = await this.tokens.registered(accountId, this.seenSince());
+    this.admitAmong(registered?.filter((c) => c.deviceId !== deviceId) ?? this.localBesides(accountId, deviceId), mailbox);
   }
 
   private admitAmong(others: ReadonlyArray<{ mailbox: boolean }>, mailbox: boolean): void {
@@ -219,14 +221,16 @@ export class PushHub implements PushFanout<Prepared> {
 
   /**
    * Asks every connected device of the account to sync now, or only those that subscribed to one of
-   * `collectionIds`; returns how many were asked.
+   * `collectionIds`, whichever process holds its channel; returns how many were asked.
    */
-  askToSync(accountId: string, collectionIds?: readonly string[]): number {
-    const devices = [...(this.channels.get(accountId)?.values() ?? [])].filter(
-      (channel) => !collectionIds || !channel.collections || collectionIds.some((id) => channel.collections?.has(id)),
-    );
+  async askToSync(accountId: string, collectionIds?: readonly string[]): Promise<number> {
+    const wanted = (collections: ReadonlySet<string> | null) => !collectionIds || !collections || collectionIds.some((id) => collections.has(id));
+    const devices = [...(this.channels.get(accountId)?.values() ?? [])].filter((channel) => wanted(channel.collections));
     for (const channel of devices) this.deliver(channel, { type: 'syncRequest' });
-    return devices.length;
+    const me = this.tokens.processId;
+    const elsewhere = (await this.tokens.registered(accountId, this.seenSince()))?.filter((c) => c.processId !== me && wanted(c.collections && new Set(c.collections))) ?? [];
+    for (const c of elsewhere) this.tokens.publish({ type: 'sync', accountId, deviceId: c.deviceId, from: me });
+    return devices.length + elsewhere.length;
   }
 
   /** Closes the device's channel (the device was forgotten). */

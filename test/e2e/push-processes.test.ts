@@ -144,3 +144,14 @@ test('failed passwords count on every process: guesses spread over two wait as s
   }
   assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429], 'five free failures in all, then a wait');
 });
+
+test('“Sync now” through one process asks the devices whose channels another process holds', async () => {
+  const a = await account();
+  const phone = openRawChannel(two.url, { device: 'phone' }, { authorization: a.authorization });
+  await phone.next((m) => m.type === 'hello');
+  const res = await fetch(`${one.url}/api/v1/sync-now`, { method: 'POST', headers: { authorization: a.authorization } });
+  assert.equal(res.status, 200);
+  assert.equal(((await res.json()) as { asked: number }).asked, 1, 'counted though it is on the other process');
+  await phone.next((m) => m.type === 'syncRequest');
+  phone.socket.close();
+});

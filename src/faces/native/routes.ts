@@ -35,7 +35,7 @@ const toCollection = (row: CollectionRow): Collection => ({
 /** What the face needs of push: the devices page shows who is connected, and "Sync now" asks them. */
 export interface PushPort {
   active(accountId: string, deviceId: string): unknown;
-  askToSync(accountId: string): number;
+  askToSync(accountId: string): Promise<number>;
   disconnect(accountId: string, deviceId: string): void;
 }
 
@@ -143,7 +143,7 @@ export async function handleNative(
       }
       case 'POST /api/v1/sync-now': {
         req.resume();
-        const asked = push.askToSync(principal.accountId);
+        const asked = await push.askToSync(principal.accountId);
         const { online, offline } = await hub.syncServerPoints(principal.accountId);
         return reply(200, 'syncNow', { asked, serverDriven: { online, offline } } satisfies SyncNow);
       }
