@@ -77,6 +77,12 @@ export class PushTokens {
     return this.store.transaction((tx) => tx.listPushChannels(accountId, seenSince));
   }
 
+  /** Whether the registry names this process as the holder of the device's channel. */
+  async holds(accountId: string, deviceId: string): Promise<boolean> {
+    const all = await this.store.transaction((tx) => tx.listPushChannels(accountId, 0));
+    return all.some((c) => c.deviceId === deviceId && c.processId === this.processId);
+  }
+
   /** Stores a push ticket's hash with the credential it was issued from (push/tickets.ts). */
   putTicket(row: PushTicketRow, keepMax: number): Promise<void> {
     return this.store.transaction((tx) => tx.putPushTicket(row, this.clock.now(), keepMax));

@@ -362,7 +362,21 @@ export class PushHub implements PushFanout<Prepared> {
     if (!channel) return;
     if (message.type === 'push') void this.catchUp(channel);
     else if (message.type === 'sync') this.deliver(channel, { type: 'syncRequest' });
-    else if (this.drop(channel)) channel.close(pushCloseCodes.replaced, 'a newer channel for this device took over');
+    else void this.closeIfReplaced(channel);
+  }
+
+  /**
+   * Closes the channel unless the registry still names this process as its device's holder: a hint that
+   * another process registered the device can arrive after this process registered it again (a long-poll
+   * whose polls alternate between processes), and the registration committed last is the one that holds.
+   */
+  private async closeIfReplaced(channel: Channel): Promise<void> {
+    try {
+      if (await this.tokens.holds(channel.accountId, channel.deviceId)) return;
+    } catch (err) {
+      this.logger.warn({ err }, 'reading the push channel registry failed');
+    }
+    if (this.drop(channel)) channel.close(pushCloseCodes.replaced, 'a newer channel for this device took over');
   }
 
   /**
