@@ -429,7 +429,7 @@ export class EasDevice {
     this.canSendEmpty = false;
     if (!reply) return 'gaveUp';
     let body = decode(reply);
-    // An empty Sync the server cannot repeat (it restarted since the last full one) is asked for in full.
+    // An empty Sync the server cannot repeat (it kept nothing to repeat) is asked for in full, as phones do.
     if (empty && text(child(body, 'Status')) === '13') {
       reply = await this.send('Sync', full, sent);
       if (!reply) return 'gaveUp';

@@ -5,6 +5,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { easPath, EasFace } from '../src/faces/eas/routes.js';
 import type { Hub } from '../src/hub/hub.js';
 import type { HubPorts } from '../src/hub/ports.js';
+import type { ExchangeFaceState } from '../src/hub/sync.js';
 import type { SyncRequest, SyncResponse } from '../src/protocol/sync.js';
 import type { Principal } from '../src/http/principal.js';
 import type { SimServer } from './server.js';
@@ -13,8 +14,8 @@ import { decodeWbxml, encodeWbxml, type WbxmlElement } from '../src/faces/eas/wb
 /**
  * The ActiveSync face of the simulated server: the real `EasFace` (src/faces/eas/routes.ts) over the
  * server's hub, handed each request as the HTTP server would hand it (a body stream, headers, the URL),
- * its answer read back as bytes. Like the server's memory, the face's memory of devices (the last Sync
- * an empty one repeats) is lost at a restart.
+ * its answer read back as bytes. The face's memory of devices (the last Sync an empty one repeats) is in
+ * the store, so it outlives a restart as the sync state does.
  *
  * The face reaches the hub through a window that notes every hub exchange a request made, so that the
  * history (history.ts) can record the acknowledgements of the reply that reached the device, exactly as
@@ -95,8 +96,8 @@ export class SimEasServer {
       get(_target, property) {
         const live = server.hub;
         if (property === 'sync') {
-          return async (accountId: string, protocol: string, request: SyncRequest, tokenId?: string) => {
-            const response = await live.sync(accountId, protocol, request, tokenId);
+          return async (accountId: string, protocol: string, request: SyncRequest, tokenId?: string, faceState?: ExchangeFaceState) => {
+            const response = await live.sync(accountId, protocol, request, tokenId, faceState);
             note(request, response);
             return response;
           };

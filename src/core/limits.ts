@@ -113,11 +113,8 @@ export const limits = {
   easWbxmlNodesMax: 100_000,
   /** ActiveSync: deepest WBXML element nesting; the root is depth 1. */
   easWbxmlDepthMax: 32,
-  /** ActiveSync: what one device's last Sync and Ping leave in memory for its next empty one. */
+  /** ActiveSync: the compact part of one device's last Sync kept in the store for its next empty one (faces/eas/device-memory.ts). */
   easDeviceMemoryBytesMax: 16 * 1024,
-  /** ActiveSync: devices remembered that way, and their memories together; the least recently used are forgotten first. */
-  easDeviceMemoriesMax: 10_000,
-  easDeviceMemoriesBytesMax: 32 * 1024 * 1024,
   /** ActiveSync: children of a folder's `Supported` list (ghosting); only the class's own property names are kept. */
   easSupportedMax: 256,
   /** ActiveSync: item versions quarantined for one device (loop detection); the oldest are released first. */
@@ -172,4 +169,3 @@ assert(limits.ruleStepsBase <= limits.ruleStepsRequestMax, 'a small request gets
 assert(limits.recurrenceDatesMax * limits.recurrenceDateSteps <= limits.ruleStepsBase, 'an item with the most dates fits a request of its own');
 assert(limits.itemBytesMax <= limits.syncResponseBytesMax, 'an item must fit in a sync response');
 assert(limits.reinitLoopCount >= 2, 'a loop needs at least two re-initializations');
-assert(limits.easDeviceMemoryBytesMax <= limits.easDeviceMemoriesBytesMax, 'one device memory fits in all of them');

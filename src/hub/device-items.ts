@@ -37,15 +37,17 @@ export function withFaceState<T>(
 /**
  * Whether the device may sync: it is already known, or the account has fewer than `max` devices of the
  * point's protocol, and then it is registered at once, in the same transaction, so that newcomers in
- * parallel cannot pass the limit together. A refused device leaves nothing behind.
+ * parallel cannot pass the limit together. A refused device leaves nothing behind (undefined); an
+ * admitted one gets the face's state under `key`, read in the same transaction.
  */
-export function admitDevice(store: Store, ports: HubPorts, point: DevicePoint, max: number): Promise<boolean> {
+export function admitDevice(store: Store, ports: HubPorts, point: DevicePoint, max: number, key: string): Promise<{ state: string | undefined } | undefined> {
   return store.transaction(async (tx) => {
-    if (await tx.getDevice(point.accountId, point.device.id)) return true;
+    const state = () => tx.getFaceState(point.accountId, point.device.id, key);
+    if (await tx.getDevice(point.accountId, point.device.id)) return { state: await state() };
     const devices = (await tx.listDevices(point.accountId)).filter((d) => d.protocol === point.protocol);
-    if (devices.length >= max) return false;
+    if (devices.length >= max) return undefined;
     await openExchange(tx, ports, point.accountId, point.device, point.protocol);
-    return true;
+    return { state: await state() };
   });
 }
 

@@ -5,7 +5,7 @@ import { Accounts } from './accounts.js';
 import type { HubPorts } from './ports.js';
 import { restoreConflict } from './conflicts.js';
 import { runServerDrivenSync, type RunReport, type ServerSyncPoint } from './server-driven.js';
-import { runSyncExchange, type HubSyncRequest } from './sync.js';
+import { runSyncExchange, type ExchangeFaceState, type HubSyncRequest } from './sync.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Checkpoint } from '../core/sync-key.js';
 import type { CollectionRow, DeviceRow, StoreTx } from '../store/store.js';
@@ -30,9 +30,13 @@ export class Hub {
     return this.ports.clock.now();
   }
 
-  /** One exchange of the native protocol; `tokenId` is the app password it came with, if any. */
-  sync(accountId: string, protocol: string, request: HubSyncRequest, tokenId?: string): Promise<SyncResponse> {
-    return runSyncExchange(this.store, this.ports, accountId, protocol, request, tokenId);
+  /**
+   * One exchange of the native protocol; `tokenId` is the app password it came with, if any. A face
+   * whose own state for the device follows from the answer writes it in the exchange's transaction
+   * (`faceState`, sync.ts).
+   */
+  sync(accountId: string, protocol: string, request: HubSyncRequest, tokenId?: string, faceState?: ExchangeFaceState): Promise<SyncResponse> {
+    return runSyncExchange(this.store, this.ports, accountId, protocol, request, tokenId, faceState);
   }
 
   /** Every device with what waits for it and its recent errors, in priority order. */
@@ -125,9 +129,12 @@ export class Hub {
     return withFaceState(this.store, this.ports, point, key, fn);
   }
 
-  /** Whether a device may sync under a per-account limit on devices of its protocol; a new one admitted is registered (device-items.ts). */
-  admitDevice(point: DevicePoint, max: number) {
-    return admitDevice(this.store, this.ports, point, max);
+  /**
+   * Whether a device may sync under a per-account limit on devices of its protocol; a new one admitted is
+   * registered, and an admitted one gets the face's state under `key` (device-items.ts).
+   */
+  admitDevice(point: DevicePoint, max: number, key: string) {
+    return admitDevice(this.store, this.ports, point, max, key);
   }
 
   /** A face's own state for a device, read alone. */

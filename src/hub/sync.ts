@@ -35,7 +35,26 @@ import { ResponseBudget } from './response-budget.js';
 export type HubCollectionRequest = Omit<CollectionRequest, 'commands'> & { commands?: HubClientCommand[]; narrowReplay?: boolean };
 export type HubSyncRequest = Omit<SyncRequest, 'collections'> & { collections: HubCollectionRequest[] };
 
-export async function runSyncExchange(store: Store, ports: HubPorts, accountId: string, protocol: string, request: HubSyncRequest, tokenId?: string): Promise<SyncResponse> {
+/**
+ * A face's own state for the device (device-items.ts withFaceState) that follows from an exchange's
+ * answer, written in the exchange's transaction: `update` gets the answered collections and the state
+ * as stored, and returns the new one (the same: nothing is written). It may run more than once, if the
+ * transaction is retried.
+ */
+export interface ExchangeFaceState {
+  key: string;
+  update(collections: readonly CollectionResponse[], stored: string | undefined): string | undefined;
+}
+
+export async function runSyncExchange(
+  store: Store,
+  ports: HubPorts,
+  accountId: string,
+  protocol: string,
+  request: HubSyncRequest,
+  tokenId?: string,
+  faceState?: ExchangeFaceState,
+): Promise<SyncResponse> {
   try {
     assertSupportedVersion(request.version);
     if (request.collections.length > limits.collectionsPerRequestMax) {
@@ -56,6 +75,11 @@ export async function runSyncExchange(store: Store, ports: HubPorts, accountId: 
       const exchange = await openExchange(tx, ports, accountId, { ...request.device, tokenId }, protocol);
       const collections = await syncCollections(exchange, request.collections, rules);
       await noteExchange(tx, accountId, exchange.deviceId, exchange.now, collections);
+      if (faceState) {
+        const stored = await tx.getFaceState(accountId, exchange.deviceId, faceState.key);
+        const state = faceState.update(collections, stored);
+        if (state !== stored) await tx.putFaceState(accountId, exchange.deviceId, faceState.key, state);
+      }
       return { version: protocolVersion, status: 'ok', collections };
     });
   } catch (err) {

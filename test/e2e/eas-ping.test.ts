@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  all,
   collectionOf,
   commandsOf,
   easAccount,
-  ping,
+  folderIds,
+  pingBody,
   sleep,
+  startPing,
   textAt,
   toXml,
   type EasClient,
-  type EasResponse,
 } from '../support/eas-client.js';
 import { recordLocalPut } from '../../src/sdk/replica.js';
 import { startTestServer, vcard, vevent, type TestServer } from '../support/server.js';
@@ -31,31 +31,6 @@ after(async () => {
   await server.stop();
 });
 
-const pingBody = (heartbeat: number | undefined, folders: Array<[string, string]>) =>
-  ping(
-    'Ping',
-    heartbeat !== undefined && ping('HeartbeatInterval', String(heartbeat)),
-    folders.length > 0 && ping('Folders', ...folders.map(([id, cls]) => ping('Folder', ping('Id', id), ping('Class', cls)))),
-  );
-
-interface HeldPing {
-  settled: () => boolean;
-  result: Promise<EasResponse>;
-  abort(): void;
-}
-
-function startPing(client: EasClient, body: WbxmlElement | undefined): HeldPing {
-  const controller = new AbortController();
-  let done = false;
-  const result = client.send('Ping', body, { signal: controller.signal });
-  result.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  return { settled: () => done, result, abort: () => controller.abort() };
-}
-
-const folderIds = (answer: WbxmlElement) => all(answer, 'Folders/Folder').map((f) => f.children.join(''));
 
 /** A client whose contacts (and calendar) are in step, so nothing is waiting for it. */
 async function inStep(client: EasClient, ...collectionIds: string[]): Promise<Map<string, string>> {

@@ -407,3 +407,33 @@ export const easUtc = icalUtc;
 
 /** Waits `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// Ping.
+
+export const pingBody = (heartbeat: number | undefined, folders: Array<[string, string]>) =>
+  ping(
+    'Ping',
+    heartbeat !== undefined && ping('HeartbeatInterval', String(heartbeat)),
+    folders.length > 0 && ping('Folders', ...folders.map(([id, cls]) => ping('Folder', ping('Id', id), ping('Class', cls)))),
+  );
+
+export interface HeldPing {
+  settled: () => boolean;
+  result: Promise<EasResponse>;
+  abort(): void;
+}
+
+/** Sends a Ping without waiting for its answer (a held Ping answers when something changes). */
+export function startPing(client: EasClient, body: WbxmlElement | undefined): HeldPing {
+  const controller = new AbortController();
+  let done = false;
+  const result = client.send('Ping', body, { signal: controller.signal });
+  result.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  return { settled: () => done, result, abort: () => controller.abort() };
+}
+
+/** The folders a Ping answer names. */
+export const folderIds = (answer: WbxmlElement) => all(answer, 'Folders/Folder').map((f) => f.children.join(''));

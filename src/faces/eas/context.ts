@@ -4,6 +4,7 @@ import type { Logger } from '../../hub/ports.js';
 import type { Credential } from '../../hub/accounts.js';
 import type { Channel } from '../../hub/push-channel.js';
 import type { Principal } from '../../http/principal.js';
+import type { DeviceMemory } from './device-memory.js';
 import type { EasRequest } from './request.js';
 import type { WbxmlElement } from './wbxml/element.js';
 
@@ -14,21 +15,6 @@ export interface PingRegistry {
   unregister(channel: Channel): void;
 }
 
-/**
- * What a device's requests left for later ones, kept in memory: an empty Sync or Ping repeats the last
- * full one (MS-ASCMD 2.2.1.21, 2.2.1.13), and loop detection counts repeated sync keys. A restart
- * forgets it; the client then sends its request in full (Status 13 asks for that). Every part is
- * bounded (device-memory.ts counts it): no commands or item data are ever kept.
- */
-export interface DeviceMemory {
-  /** The compact part of the last Sync an empty one repeats, as WBXML (sync.ts `forNextTime`); at most `easDeviceMemoryBytesMax`. */
-  lastSync?: Uint8Array;
-  /** Folder ids are the account's own (checked before they are kept), at most Ping's `foldersMax`. */
-  lastPing?: { heartbeatSeconds: number; folders: string[] };
-  /** Per collection synced lately (at most `collectionsPerRequestMax`): the key the device keeps repeating, how often, and the window it is now given. */
-  repeats: Map<string, { key: string; count: number; window: number }>;
-}
-
 export interface EasContext {
   hub: Hub;
   pings: PingRegistry;
@@ -36,6 +22,7 @@ export interface EasContext {
   request: EasRequest;
   /** The device as a sync point of the hub: `eas-<DeviceId>`. */
   point: DevicePoint;
+  /** What the device's earlier requests left (device-memory.ts), read from the store at the start of this one. */
   memory: DeviceMemory;
   logger: Logger;
   now(): number;

@@ -1,67 +1,117 @@
 import { limits } from '../../core/limits.js';
-import type { DeviceMemory } from './context.js';
+import type { EasContext } from './context.js';
+
+/** The device's face state (hub withFaceState) that holds its memory, as JSON (`Stored`). */
+export const memoryStateKey = 'eas.memory';
+
+/** Per collection synced lately: the key the device keeps repeating, how often, and the window it is now given (sync-loops.ts). */
+export interface Repeat {
+  key: string;
+  count: number;
+  window: number;
+}
+
+/** The stored form: the kept Sync as base64, each repeat as `[collectionId, key, count, window]`, most recent last. */
+interface Stored {
+  sync?: string;
+  ping?: { heartbeatSeconds: number; folders: string[] };
+  repeats?: Array<[string, string, number, number]>;
+}
+
+/** Each part of a memory as it is stored, to see which parts a request changed. */
+interface Parts {
+  sync: string | undefined;
+  ping: string | undefined;
+  repeats: Map<string, string>;
+}
 
 /**
- * What the server remembers of each ActiveSync device between requests (DeviceMemory), bounded twice:
- * by the number of devices and by the bytes of their memories together. Past either bound the least
- * recently used device forgets; its next empty Sync or Ping gets "send it in full" (Status 13 / 3), which
- * every client handles. Each memory is small by construction (sync.ts keeps only the compact part of a
- * Sync; Ping keeps known folder ids), and `memoryBytes` counts what it holds.
+ * What a device's requests left for later ones: an empty Sync or Ping repeats the last full one
+ * (MS-ASCMD 2.2.1.21, 2.2.1.13), and loop detection counts repeated sync keys. It is kept in the store
+ * as the device's face state, so a request that lands on another process finds it (docs/operations.md
+ * § PostgreSQL), and it goes with the device when the device is removed. Every part is bounded: the
+ * kept Sync by `easDeviceMemoryBytesMax` (sync.ts `forNextTime`), Ping's folders by its `foldersMax`
+ * and the account's own folder ids (checked before they are kept), the repeats by
+ * `collectionsPerRequestMax` collections; no commands or item data are ever kept.
+ *
+ * A request reads the memory once, at its start, and writes back only the parts it changed (`update`),
+ * into the memory as stored when it writes: a held Ping and a Sync of one device at once each keep what
+ * the other wrote, and a request that changed nothing (an empty Sync or Ping that repeats) writes nothing.
  */
-export class DeviceMemories {
-  /** Most recently used last. */
-  private readonly entries = new Map<string, { memory: DeviceMemory; bytes: number }>();
-  private total = 0;
+export class DeviceMemory {
+  /** The compact part of the last Sync an empty one repeats, as WBXML (sync.ts `forNextTime`). */
+  lastSync?: Uint8Array;
+  lastPing?: { heartbeatSeconds: number; folders: string[] };
+  /** By collection id, most recently synced last. */
+  repeats = new Map<string, Repeat>();
+  /** The parts as the store holds them, as far as this request knows: as it read or last wrote them. */
+  private stored: Parts;
 
-  constructor(
-    private readonly countMax: number = limits.easDeviceMemoriesMax,
-    private readonly bytesMax: number = limits.easDeviceMemoriesBytesMax,
-  ) {}
-
-  /** The device's memory (a new, empty one if it has none), now the most recently used. */
-  get(key: string): DeviceMemory {
-    const entry = this.entries.get(key) ?? { memory: { repeats: new Map() }, bytes: 0 };
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    this.evict();
-    return entry.memory;
+  /** The memory as stored (undefined: the device has none). */
+  constructor(stored?: string) {
+    const parsed: Stored = stored === undefined ? {} : (JSON.parse(stored) as Stored);
+    if (parsed.sync !== undefined) this.lastSync = Buffer.from(parsed.sync, 'base64');
+    if (parsed.ping) this.lastPing = parsed.ping;
+    for (const [id, key, count, window] of parsed.repeats ?? []) this.repeats.set(id, { key, count, window });
+    this.stored = partsOf(this);
   }
 
-  /** Counts the device's memory again after a command changed it, and forgets devices past the bounds. */
-  settle(key: string): void {
-    const entry = this.entries.get(key);
-    if (!entry) return;
-    const bytes = memoryBytes(entry.memory);
-    this.total += bytes - entry.bytes;
-    entry.bytes = bytes;
-    this.evict();
+  /**
+   * What this request changed since the memory was read or last saved, or undefined if nothing:
+   * `apply` makes the new stored memory from the one stored when it writes (a repeat is replaced or
+   * removed per collection, the kept Sync and Ping whole, only when this request changed them); call
+   * `saved` once that is committed.
+   */
+  update(): { apply(stored: string | undefined): string | undefined; saved(): void } | undefined {
+    const now = partsOf(this);
+    const syncChanged = now.sync !== this.stored.sync;
+    const pingChanged = now.ping !== this.stored.ping;
+    const changed = [...this.repeats].filter(([id]) => now.repeats.get(id) !== this.stored.repeats.get(id)).map(([id, r]) => [id, { ...r }] as const);
+    const gone = [...this.stored.repeats.keys()].filter((id) => !now.repeats.has(id));
+    if (!syncChanged && !pingChanged && changed.length === 0 && gone.length === 0) return undefined;
+    const { lastSync, lastPing } = this;
+    return {
+      apply(stored) {
+        const into = new DeviceMemory(stored);
+        if (syncChanged) into.lastSync = lastSync;
+        if (pingChanged) into.lastPing = lastPing;
+        for (const id of gone) into.repeats.delete(id);
+        for (const [id, r] of changed) {
+          into.repeats.delete(id);
+          into.repeats.set(id, r);
+        }
+        while (into.repeats.size > limits.collectionsPerRequestMax) into.repeats.delete(into.repeats.keys().next().value as string);
+        return into.serialized();
+      },
+      saved: () => {
+        this.stored = now;
+      },
+    };
   }
 
-  /** Devices remembered, and the bytes their memories hold. */
-  get size(): number {
-    return this.entries.size;
-  }
-
-  get bytes(): number {
-    return this.total;
-  }
-
-  private evict(): void {
-    while (this.entries.size > this.countMax || (this.total > this.bytesMax && this.entries.size > 1)) {
-      const [oldest, entry] = this.entries.entries().next().value as [string, { bytes: number }];
-      this.entries.delete(oldest);
-      this.total -= entry.bytes;
-    }
+  /** The stored form; undefined when there is nothing to keep. */
+  private serialized(): string | undefined {
+    const stored: Stored = {
+      ...(this.lastSync ? { sync: Buffer.from(this.lastSync).toString('base64') } : {}),
+      ...(this.lastPing ? { ping: this.lastPing } : {}),
+      ...(this.repeats.size > 0 ? { repeats: [...this.repeats].map(([id, r]): [string, string, number, number] => [id, r.key, r.count, r.window]) } : {}),
+    };
+    return Object.keys(stored).length === 0 ? undefined : JSON.stringify(stored);
   }
 }
 
-/** Per-entry overhead of a Map entry or small object, in bytes, for the estimate below. */
-const entryBytes = 64;
+function partsOf(memory: DeviceMemory): Parts {
+  return {
+    sync: memory.lastSync && Buffer.from(memory.lastSync).toString('base64'),
+    ping: memory.lastPing && JSON.stringify([memory.lastPing.heartbeatSeconds, memory.lastPing.folders]),
+    repeats: new Map([...memory.repeats].map(([id, r]) => [id, `${r.key} ${r.count} ${r.window}`])),
+  };
+}
 
-/** The bytes a device's memory holds (strings at two bytes a character, plus a fixed cost per entry). */
-export function memoryBytes(memory: DeviceMemory): number {
-  let bytes = entryBytes + (memory.lastSync?.length ?? 0);
-  if (memory.lastPing) bytes += entryBytes + memory.lastPing.folders.reduce((n, id) => n + entryBytes + 2 * id.length, 0);
-  for (const [id, r] of memory.repeats) bytes += entryBytes + 2 * (id.length + r.key.length);
-  return bytes;
+/** Writes what the request changed in the device's memory, if anything, in a transaction of its own. */
+export async function saveMemory(ctx: Pick<EasContext, 'hub' | 'point' | 'memory'>): Promise<void> {
+  const update = ctx.memory.update();
+  if (!update) return;
+  await ctx.hub.withFaceState(ctx.point, memoryStateKey, (_, stored) => ({ state: update.apply(stored), result: undefined }));
+  update.saved();
 }

@@ -16,7 +16,7 @@ import { provision } from './commands/provision.js';
 import { settings } from './commands/settings.js';
 import { sync } from './commands/sync.js';
 import type { Command, PingRegistry } from './context.js';
-import { DeviceMemories } from './device-memory.js';
+import { DeviceMemory, memoryStateKey, saveMemory } from './device-memory.js';
 import { EasRequestError, parseEasRequest, supportedVersions } from './request.js';
 import { child, decodeWbxml, el, encodeWbxml, text, WbxmlError } from './wbxml/codec.js';
 
@@ -73,9 +73,6 @@ const optionsHeaders = {
 };
 
 export class EasFace {
-  /** Devices whose last requests are remembered; a forgotten one sends its next request in full. */
-  readonly memories = new DeviceMemories();
-
   constructor(
     private readonly hub: Hub,
     private readonly pings: PingRegistry,
@@ -122,25 +119,23 @@ export class EasFace {
     const deviceId = `eas-${request.deviceId}`;
     const point = { accountId: principal.accountId, device: { id: deviceId, defaultName: request.deviceType, tokenId: principal.tokenId }, protocol: 'eas' };
     // A new DeviceId past the account's limit is told so, and nothing of it is kept.
-    if (!(await this.hub.admitDevice(point, this.devicesMax))) {
+    // An admitted device's memory (device-memory.ts) is read in the same transaction.
+    const admitted = await this.hub.admitDevice(point, this.devicesMax, memoryStateKey);
+    if (!admitted) {
       const ns = answerNamespaces[request.command];
       const message = `this account already has ${this.devicesMax} ActiveSync devices; remove one on the devices page first`;
       if (!ns) return plain(res, 403, message);
       this.metrics.easCommand(request.command, String(maximumDevicesReached));
       return wbxml(res, encodeWbxml(el(ns, request.command, el(ns, 'Status', String(maximumDevicesReached)))));
     }
-    const memoryKey = `${principal.accountId}/${deviceId}`;
-    const memory = this.memories.get(memoryKey);
+    const memory = new DeviceMemory(admitted.state);
     // A client that hung up while the body was read gets no answer; a held Ping must not wait for it.
     const hungUp = res.destroyed ? Promise.resolve() : new Promise<void>((resolve) => res.once('close', () => resolve()));
     if (request.command === 'Ping') this.metrics.held(res);
     const context = { hub: this.hub, pings: this.pings, principal, request, point, memory, logger: this.logger, now: this.now, hungUp };
-    let answer;
-    try {
-      answer = await command(context, decoded);
-    } finally {
-      this.memories.settle(memoryKey);
-    }
+    const answer = await command(context, decoded);
+    // What the command changed and has not written with its own transaction (Sync writes with its exchange).
+    await saveMemory(context);
     if (res.destroyed) return;
     this.metrics.easCommand(request.command, text(child(answer, 'Status')) ?? '');
     wbxml(res, answer ? encodeWbxml(answer) : new Uint8Array());

@@ -2,6 +2,7 @@ import type { PushMessage } from '../../../protocol/push.js';
 import type { Channel } from '../../../hub/push-channel.js';
 import { credentialOf } from '../../../hub/accounts.js';
 import type { EasContext } from '../context.js';
+import { saveMemory } from '../device-memory.js';
 import { foldersOf } from '../folders.js';
 import { child, children, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 
@@ -48,6 +49,8 @@ export async function ping(ctx: EasContext, body: WbxmlElement | undefined): Pro
   const known = foldersOf(await ctx.hub.accounts.listCollections(ctx.point.accountId));
   if (folders.some((id) => !Object.hasOwn(known, id))) return ping_('Ping', ping_('Status', String(pingStatus.hierarchyChanged)));
   ctx.memory.lastPing = { heartbeatSeconds, folders };
+  // Kept before the wait, so an empty Ping on another process finds it while this one is held.
+  await saveMemory(ctx);
 
   const changed = await waitForChanges(ctx, folders, answerAfterMs(heartbeatSeconds));
   if (changed.length === 0) return ping_('Ping', ping_('Status', String(pingStatus.expired)));

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { limits } from '../../../core/limits.js';
-import type { DeviceMemory } from '../context.js';
+import { DeviceMemory } from '../device-memory.js';
 import { boundedQuarantine, noteRepeat, type Quarantine } from './sync-loops.js';
 
 test('loop detection remembers at most as many collections as one Sync may name, the least recently synced forgotten first', () => {
-  const memory: DeviceMemory = { repeats: new Map() };
+  const memory = new DeviceMemory();
   for (let i = 0; i < 1000; i++) noteRepeat(memory, `collection${i}`, '5');
   assert.equal(memory.repeats.size, limits.collectionsPerRequestMax);
   assert.ok(memory.repeats.has('collection999'));

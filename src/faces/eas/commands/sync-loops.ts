@@ -1,5 +1,6 @@
 import { limits } from '../../../core/limits.js';
-import type { DeviceMemory, EasContext } from '../context.js';
+import type { EasContext } from '../context.js';
+import type { DeviceMemory } from '../device-memory.js';
 
 /**
  * Loop detection. A device that cannot take something in an answer (a client bug on one item, say)

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { limits } from '../../../core/limits.js';
 import type { CollectionKind } from '../../../protocol/collections.js';
 import type { ClientCommand, CollectionResponse } from '../../../protocol/sync.js';
-import type { HubCollectionRequest, HubSyncRequest } from '../../../hub/sync.js';
+import type { ExchangeFaceState, HubCollectionRequest, HubSyncRequest } from '../../../hub/sync.js';
 import type { HubClientCommand } from '../../../hub/commands.js';
 import { protocolVersion } from '../../../protocol/version.js';
 import type { CollectionRow } from '../../../hub/records.js';
 import type { EasContext } from '../context.js';
+import { memoryStateKey, type DeviceMemory } from '../device-memory.js';
 import type { ItemMapper } from '../mapping/item-mapper.js';
 import { OccurrenceEdits } from '../mapping/calendar.js';
 import { mapperFor } from '../mapping/mappers.js';
@@ -105,7 +106,20 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
   );
   const toHub = plans.filter((p) => p.status === undefined).map(hubRequest);
   const hubRequestBody: HubSyncRequest = { version: protocolVersion, device: { id: ctx.point.device.id }, collections: toHub };
-  const answers = toHub.length === 0 ? [] : (await ctx.hub.sync(ctx.point.accountId, 'eas', hubRequestBody, ctx.principal.tokenId)).collections;
+  // What an empty Sync repeats next follows from the keys this exchange issues, and is written with
+  // them, with the loop counters, in the exchange's transaction (device-memory.ts).
+  const before = ctx.memory.lastSync;
+  let remembered: ReturnType<DeviceMemory['update']>;
+  const memory: ExchangeFaceState = {
+    key: memoryStateKey,
+    update(collections, stored) {
+      ctx.memory.lastSync = forNextTime(request, plans, collections, before);
+      remembered = ctx.memory.update();
+      return remembered ? remembered.apply(stored) : stored;
+    },
+  };
+  const answers = toHub.length === 0 ? [] : (await ctx.hub.sync(ctx.point.accountId, 'eas', hubRequestBody, ctx.principal.tokenId, memory)).collections;
+  remembered?.saved();
   const byId = new Map(answers.map((a) => [a.collectionId, a]));
 
   const out: WbxmlElement[] = [];
@@ -117,7 +131,6 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
     }
     out.push(await respond(ctx, p, answer, blocked.get(p.collectionId) ?? new Map(), budget));
   }
-  ctx.memory.lastSync = forNextTime(request, plans, out, ctx.memory.lastSync);
   return as('Sync', as('Collections', ...out));
 }
 
@@ -128,18 +141,20 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
  * (already applied), Supported (kept with the key 0 that sent it) and anything else are left out, and
  * the whole is kept as WBXML of at most `easDeviceMemoryBytesMax`: a few hundred bytes a collection,
  * whatever the request carried. Undefined (nothing to repeat) if it would be larger. Only collections
- * answered Status 1 count; when none was, what an empty Sync repeats stays as it was (`before`).
+ * answered Status 1 (the hub answered them 'ok') count; when none was, what an empty Sync repeats stays as it was (`before`).
  */
-function forNextTime(request: WbxmlElement, plans: readonly Plan[], answered: readonly WbxmlElement[], before: Uint8Array | undefined): Uint8Array | undefined {
-  const collections = plans.flatMap((p, i) => {
+function forNextTime(request: WbxmlElement, plans: readonly Plan[], answers: readonly CollectionResponse[], before: Uint8Array | undefined): Uint8Array | undefined {
+  const byId = new Map(answers.map((a) => [a.collectionId, a]));
+  const collections = plans.flatMap((p) => {
     // A refused collection (a stale copy of an old request gets Status 3) does not move what the device holds.
-    if (!p.collection || text(child(answered[i], 'Status')) !== String(syncStatus.success)) return [];
+    const answer = p.status === undefined ? byId.get(p.collectionId) : undefined;
+    if (!p.collection || answer?.status !== 'ok') return [];
     const options = child(p.element, 'Options');
     const preference = children(options, 'BodyPreference', 'AirSyncBase')[0];
     return [
       as(
         'Collection',
-        as('SyncKey', text(child(answered[i], 'SyncKey')) ?? '0'),
+        as('SyncKey', String(answer.syncKey)),
         as('CollectionId', p.collectionId),
         small(child(p.element, 'GetChanges')),
         small(child(p.element, 'WindowSize')),
