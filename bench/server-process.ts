@@ -1,11 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** A real `syncpoint serve` child process for benchmarks, Debian's Radicale beside it, and the helpers around them. */
+/** A real `syncpoint serve` child process for benchmarks, and the helpers around it. */
+
+/** Radicale and the port helpers live with the tests' other DAV servers (test/support/dav-servers.ts); benchmarks use them from here. */
+export { freePort, startRadicale, waitForHttp } from '../test/support/dav-servers.js';
 
 /** This file runs as dist/bench/server-process.js; the repository root is two levels up. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -27,15 +29,6 @@ export const accountArgs = (dataDir: string, user: string) => ['user', 'add', us
 export function createAccount(dataDir: string, account: { user: string; password: string }): void {
   const run = spawnSync(process.execPath, [cliPath, ...accountArgs(dataDir, account.user)], { input: `${account.password}\n`, encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`user add failed (exit ${run.status}): ${run.stderr}`);
-}
-
-/** A port nobody listens on right now (the OS picks it; the server binds it a moment later). */
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((done) => probe.close(done));
-  return port;
 }
 
 /** The most files (sockets included) one process may open here: the hard RLIMIT_NOFILE. */
@@ -89,28 +82,4 @@ export async function stopServer(child: ChildProcess): Promise<void> {
     throw new Error('the server did not stop within 10 s of SIGTERM');
   }
   if (outcome !== 0) throw new Error(`the server exited with code ${outcome} after SIGTERM`);
-}
-
-/** Resolves once something answers HTTP at `base` (any status); throws after 30 s. */
-export async function waitForHttp(base: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      await fetch(base);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`${base} never answered`);
-}
-
-/** Debian's Radicale on a free loopback port, without authentication (any user and password), storing under `dir`. */
-export async function startRadicale(dir: string): Promise<{ base: string; child: ChildProcess }> {
-  const port = await freePort();
-  const config = join(dir, 'radicale.conf');
-  writeFileSync(config, `[server]\nhosts = 127.0.0.1:${port}\nmax_content_length = 100000000\n[auth]\ntype = none\n[storage]\nfilesystem_folder = ${join(dir, 'collections')}\n[logging]\nlevel = warning\n`);
-  const child = spawn('/usr/bin/python3', ['-m', 'radicale', '--config', config], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(base);
-  return { base, child };
 }
