@@ -28,6 +28,8 @@ const allowed: Record<string, readonly string[] | 'anything'> = {
   'faces/dav': faceMay,
   'faces/eas': faceMay,
   push: ['core', 'protocol', 'content', 'hub', 'http'],
+  /** Clients of other servers (docs/architecture.md § Connectors): what they speak, never the hub or the store. */
+  connectors: ['core', 'protocol'],
   sdk: ['core', 'protocol'],
   'sdk/node': ['sdk', 'core', 'protocol', 'sqlite'],
   web: ['sdk', 'core', 'protocol', 'content'],

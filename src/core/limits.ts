@@ -148,6 +148,24 @@ export const limits = {
   errorIssuesMax: 10,
   /** Longest message or path in an error body (they may quote a key the client sent). */
   errorTextCharsMax: 200,
+  /**
+   * Upstream CardDAV/CalDAV servers (src/connectors/dav/, docs/architecture.md § Connectors): the longest any
+   * request may take, body included; the largest answer read (decoded), and the largest error body read
+   * for its precondition; the redirects followed from one URL; the most XML elements in one answer and in
+   * one of its `<response>`s (parsed as they arrive); the members one listing may name; the hrefs asked
+   * for in one multiget (a batch whose answer is too large is split); the pages of one sync-collection
+   * (507 paging); the longest `Retry-After` passed on.
+   */
+  upstreamRequestMs: 60_000,
+  upstreamResponseBytesMax: 16 * 1024 * 1024,
+  upstreamErrorBodyBytesMax: 64 * 1024,
+  upstreamRedirectsMax: 5,
+  upstreamXmlElementsMax: 2_000_000,
+  upstreamXmlElementsPerResponseMax: 1000,
+  upstreamMembersMax: 100_000,
+  upstreamMultigetHrefsMax: 100,
+  upstreamSyncPagesMax: 1000,
+  upstreamRetryAfterSecondsMax: 24 * 3600,
   /** `syncpoint migrate` (docs/operations.md § Moving from SQLite): rows and bytes of one batch, each copied in one PostgreSQL transaction. */
   migrateBatchRows: 500,
   migrateBatchBytesMax: 8 * 1024 * 1024,
@@ -169,3 +187,4 @@ assert(limits.ruleStepsBase <= limits.ruleStepsRequestMax, 'a small request gets
 assert(limits.recurrenceDatesMax * limits.recurrenceDateSteps <= limits.ruleStepsBase, 'an item with the most dates fits a request of its own');
 assert(limits.itemBytesMax <= limits.syncResponseBytesMax, 'an item must fit in a sync response');
 assert(limits.reinitLoopCount >= 2, 'a loop needs at least two re-initializations');
+assert(limits.itemBytesMax <= limits.upstreamResponseBytesMax, 'one upstream item fits an answer');

@@ -1,0 +1,23 @@
+/**
+ * What can go wrong talking to an upstream server, typed so the caller (the scheduler, `upstream add`)
+ * decides without reading messages (docs/architecture.md § Connectors):
+ *   - `auth`: 401; the stored credentials are wrong, retrying will not help;
+ *   - `retry-after`: 503 or 429 with `Retry-After`; ask again after `retryAfterSeconds`;
+ *   - `transient`: the network, a timeout, a 5xx, a 503/429 without `Retry-After`; ask again later;
+ *   - `redirect`: a redirect to another origin (credentials are never sent there), or too many;
+ *   - `too-large`: an answer past its byte, element or member bound;
+ *   - `protocol`: any other status, or an answer that is not what WebDAV says it is.
+ * An ETag precondition that fails (412) is not an error: writes return it as a conflict.
+ */
+export type UpstreamErrorReason = 'auth' | 'retry-after' | 'transient' | 'redirect' | 'too-large' | 'protocol';
+
+export class UpstreamError extends Error {
+  override name = 'UpstreamError';
+  constructor(
+    readonly reason: UpstreamErrorReason,
+    message: string,
+    readonly details: { status?: number; retryAfterSeconds?: number; url?: string } = {},
+  ) {
+    super(message);
+  }
+}

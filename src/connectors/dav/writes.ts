@@ -1,0 +1,40 @@
+import { UpstreamError } from './errors.js';
+import { ns, propKey } from './multistatus.js';
+import { propfind } from './propfind.js';
+import type { Transport } from './transport.js';
+
+/**
+ * Writing one upstream member under an ETag precondition (RFC 9110 §13.1): an update sends `If-Match`
+ * with the etag the caller last saw, a create `If-None-Match: *`, a delete `If-Match`. A 412 means the
+ * member changed (or exists) upstream: a conflict the caller resolves by fetching it and merging, not an
+ * error (docs/architecture.md § Connectors).
+ */
+
+export type PutResult = { outcome: 'written'; href: string; etag: string } | { outcome: 'conflict'; href: string };
+export type DeleteResult = { outcome: 'deleted' | 'gone' | 'conflict'; href: string };
+
+/** `precondition`: the etag of the version this one replaces, or 'create'. */
+export async function putMember(t: Transport, href: string, data: string, type: 'addressbook' | 'calendar', precondition: { etag: string } | 'create'): Promise<PutResult> {
+  const condition: Record<string, string> = precondition === 'create' ? { 'if-none-match': '*' } : { 'if-match': precondition.etag };
+  const contentType = type === 'addressbook' ? 'text/vcard; charset=utf-8' : 'text/calendar; charset=utf-8';
+  const answer = await t.open({ method: 'PUT', url: href, headers: { 'content-type': contentType, ...condition }, body: data, accept: [412] });
+  await answer.discard();
+  if (answer.status === 412) return { outcome: 'conflict', href };
+  const etag = answer.headers.get('etag');
+  // Only a strong ETag can be sent back in If-Match; a server that sends none (or a weak one) is asked.
+  if (etag !== null && !etag.startsWith('W/')) return { outcome: 'written', href, etag };
+  return { outcome: 'written', href, etag: await etagOf(t, href) };
+}
+
+export async function deleteMember(t: Transport, href: string, etag: string): Promise<DeleteResult> {
+  const answer = await t.open({ method: 'DELETE', url: href, headers: { 'if-match': etag }, accept: [404, 410, 412] });
+  await answer.discard();
+  return { outcome: answer.status === 412 ? 'conflict' : answer.status === 404 || answer.status === 410 ? 'gone' : 'deleted', href };
+}
+
+async function etagOf(t: Transport, href: string): Promise<string> {
+  const { responses } = await propfind(t, href, 0, [[ns.dav, 'getetag']]);
+  const etag = responses[0]?.props.get(propKey(ns.dav, 'getetag'))?.text.trim();
+  if (!etag) throw new UpstreamError('protocol', `${href} was written but the server gives no etag for it`, { url: href });
+  return etag;
+}
