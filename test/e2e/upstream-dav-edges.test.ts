@@ -161,6 +161,23 @@ test('a sync-collection truncated with 507 is asked again from the token its pag
   assert.ok(seen.every((s) => !s.body.includes('limit')));
 });
 
+test('a server that refuses an initial sync-collection is listed by ctag and etags instead', async () => {
+  const { base, seen } = await fake((req, res) => {
+    if (req.method === 'REPORT') return void res.writeHead(501).end();
+    const depth0 = multistatus(`<d:response><d:href>/c/</d:href><d:propstat><d:prop><cs:getctag xmlns:cs="http://calendarserver.org/ns/">ctag-1</cs:getctag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`);
+    const member = (name: string) => `<d:response><d:href>/c/${name}</d:href><d:propstat><d:prop><d:getetag>"${name}"</d:getetag><d:resourcetype/></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`;
+    const depth1 = multistatus(`<d:response><d:href>/c/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>${member('a.vcf')}${member('b.vcf')}`);
+    res.writeHead(207, { 'content-type': 'application/xml' }).end(req.url === '/c/' && /<d:getctag|<cs:getctag/.test(req.body) ? depth0 : depth1);
+  });
+  const list = await listChanges(transport(), `${base}/c/`, {});
+  assert.deepEqual(seen.map((s) => s.method), ['REPORT', 'PROPFIND', 'PROPFIND']);
+  assert.deepEqual([list.method, list.initial, list.ctag, list.syncToken], ['etag-listing', true, 'ctag-1', undefined]);
+  assert.deepEqual(list.changed, [
+    { href: `${base}/c/a.vcf`, etag: '"a.vcf"' },
+    { href: `${base}/c/b.vcf`, etag: '"b.vcf"' },
+  ]);
+});
+
 test('a redirect to another origin is refused and the credentials never reach it; a DOCTYPE is refused', async () => {
   const elsewhere = await fake((_req, res) => res.writeHead(207).end(multistatus('')));
   const { base } = await fake((req, res) => {

@@ -110,7 +110,7 @@ export class Transport {
         throw new UpstreamError('redirect', `${url} redirects to another origin, ${target.origin}; use that URL to send the credentials there`, { url: target.href });
       }
       if (redirects >= limits.upstreamRedirectsMax) throw new UpstreamError('redirect', `more than ${limits.upstreamRedirectsMax} redirects from ${request.url}`, { url });
-      // The credentials in a Location (Radicale's and Xandikos's well-known redirects echo them) are dropped: ours travel as a header.
+      // User info in a Location is dropped: the credentials travel as a header, to this origin only.
       target.username = '';
       target.password = '';
       url = target.href;
