@@ -157,7 +157,7 @@ export const limits = {
    * (507 paging); the longest `Retry-After` passed on.
    */
   upstreamRequestMs: 60_000,
-  upstreamResponseBytesMax: 16 * 1024 * 1024,
+  upstreamResponseBytesMax: 32 * 1024 * 1024,
   upstreamErrorBodyBytesMax: 64 * 1024,
   upstreamRedirectsMax: 5,
   upstreamXmlElementsMax: 2_000_000,
@@ -188,3 +188,4 @@ assert(limits.recurrenceDatesMax * limits.recurrenceDateSteps <= limits.ruleStep
 assert(limits.itemBytesMax <= limits.syncResponseBytesMax, 'an item must fit in a sync response');
 assert(limits.reinitLoopCount >= 2, 'a loop needs at least two re-initializations');
 assert(limits.itemBytesMax <= limits.upstreamResponseBytesMax, 'one upstream item fits an answer');
+assert(limits.upstreamMembersMax * 256 <= limits.upstreamResponseBytesMax, 'a listing of the most upstream members (an href and an etag, about 200 bytes each) fits an answer');
