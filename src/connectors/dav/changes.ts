@@ -48,7 +48,7 @@ export interface ChangeList {
 }
 
 export interface ListOptions {
-  /** sync-collection (the default; a server that refuses it on an initial sync is listed by etags instead), or etag-listing. */
+  /** sync-collection (the default; a server that refuses it without a token is listed by etags instead, from the ctag and etags known), or etag-listing. */
   method?: 'sync-collection' | 'etag-listing';
 }
 
@@ -69,7 +69,8 @@ export async function listChanges(t: Transport, collectionUrl: string, known: Kn
   }
   const fresh = await syncCollection(t, collectionUrl, '');
   if (fresh.outcome === 'listed') return fresh.list;
-  if (fresh.outcome === 'unsupported') return listByEtags(t, collectionUrl, {});
+  // The etags of an earlier etag listing still hold: only what changed since is named.
+  if (fresh.outcome === 'unsupported') return listByEtags(t, collectionUrl, known);
   throw fresh.error;
 }
 
