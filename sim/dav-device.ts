@@ -1,4 +1,4 @@
-import { ns } from '../src/faces/dav/multistatus.js';
+import { ns } from '../src/protocol/dav-xml.js';
 import { escapeText, parseXml, type XmlElement } from '../src/protocol/xml.js';
 import { openMemoryReplica } from '../src/sdk/memory-replica.js';
 import { newLocalItem, type LocalItem, type Replica } from '../src/sdk/replica.js';

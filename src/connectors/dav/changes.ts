@@ -1,7 +1,8 @@
 import { limits } from '../../core/limits.js';
 import { parseXml } from '../../protocol/xml.js';
 import { UpstreamError } from './errors.js';
-import { descendants, document, el, ns, propKey, text, type MemberResponse } from './multistatus.js';
+import { ns } from '../../protocol/dav-xml.js';
+import { descendants, document, el, propKey, text, type MemberResponse } from './multistatus.js';
 import { propfind, readMultistatus, sameResource, xmlContentType } from './propfind.js';
 import type { Transport } from './transport.js';
 

@@ -1,6 +1,7 @@
 import type { CollectionKind } from '../../protocol/collections.js';
 import { UpstreamError } from './errors.js';
-import { descendants, ns, propKey, type MemberResponse } from './multistatus.js';
+import { ns } from '../../protocol/dav-xml.js';
+import { descendants, propKey, type MemberResponse } from './multistatus.js';
 import { propfind, sameResource } from './propfind.js';
 import type { Transport } from './transport.js';
 

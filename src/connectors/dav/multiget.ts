@@ -1,6 +1,7 @@
 import { limits } from '../../core/limits.js';
 import { UpstreamError } from './errors.js';
-import { document, el, ns, propKey, text } from './multistatus.js';
+import { ns } from '../../protocol/dav-xml.js';
+import { document, el, propKey, text } from './multistatus.js';
 import { readMultistatus, resourceKey, xmlContentType } from './propfind.js';
 import type { Transport } from './transport.js';
 

@@ -1,5 +1,6 @@
 import { SaxesParser } from 'saxes';
 import { limits } from '../../core/limits.js';
+import { declarations, element, ns } from '../../protocol/dav-xml.js';
 import { escapeText, type XmlElement } from '../../protocol/xml.js';
 import { UpstreamError } from './errors.js';
 
@@ -11,14 +12,6 @@ import { UpstreamError } from './errors.js';
  * limits.xmlDepthMax, more elements than limits.upstreamXmlElementsMax in the answer or
  * limits.upstreamXmlElementsPerResponseMax in one response, more than limits.upstreamMembersMax responses.
  */
-
-/** The namespaces the connector speaks. */
-export const ns = {
-  dav: 'DAV:',
-  carddav: 'urn:ietf:params:xml:ns:carddav',
-  caldav: 'urn:ietf:params:xml:ns:caldav',
-  cs: 'http://calendarserver.org/ns/',
-} as const;
 
 export interface MemberResponse {
   /** The `<href>`, resolved against the URL that answered: an absolute URL, as the server encoded it. */
@@ -137,22 +130,11 @@ export class MultistatusReader {
 }
 
 /** An element in one of `ns`'s namespaces, as request bodies write them (prefixes declared on the root by `document`). */
-const prefixes: Record<string, string> = { [ns.dav]: 'd', [ns.carddav]: 'card', [ns.caldav]: 'cal', [ns.cs]: 'cs' };
-
-export function el(namespace: string, name: string, inner = '', attrs: Record<string, string> = {}): string {
-  const tag = `${prefixes[namespace]}:${name}`;
-  const written = Object.entries(attrs)
-    .map(([k, v]) => ` ${k}="${escapeText(v)}"`)
-    .join('');
-  return inner === '' ? `<${tag}${written}/>` : `<${tag}${written}>${inner}</${tag}>`;
-}
+export const el = (namespace: string, name: string, inner = '', attrs: Record<string, string> = {}): string => element({ ns: namespace, name }, inner, attrs);
 
 export const text = (value: string) => escapeText(value);
 
 /** A request body: `root` with every prefix declared. */
 export function document(root: string): string {
-  const declarations = Object.entries(prefixes)
-    .map(([uri, prefix]) => ` xmlns:${prefix}="${uri}"`)
-    .join('');
-  return `<?xml version="1.0" encoding="utf-8"?>\n${root.replace(/^<([\w:-]+)/, (m) => m + declarations)}`;
+  return `<?xml version="1.0" encoding="utf-8"?>\n${root.replace(/^<([\w:-]+)/, (m) => `${m} ${declarations}`)}`;
 }

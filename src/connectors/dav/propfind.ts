@@ -1,5 +1,6 @@
 import { limits } from '../../core/limits.js';
-import { document, el, MultistatusReader, ns, type MemberResponse } from './multistatus.js';
+import { ns } from '../../protocol/dav-xml.js';
+import { document, el, MultistatusReader, type MemberResponse } from './multistatus.js';
 import type { DavRequest, OpenAnswer, Transport } from './transport.js';
 
 /** A PROPFIND, and reading any multistatus answer, for the connector's other modules. */

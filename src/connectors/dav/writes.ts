@@ -1,5 +1,6 @@
 import { UpstreamError } from './errors.js';
-import { ns, propKey } from './multistatus.js';
+import { ns } from '../../protocol/dav-xml.js';
+import { propKey } from './multistatus.js';
 import { propfind } from './propfind.js';
 import type { Transport } from './transport.js';
 

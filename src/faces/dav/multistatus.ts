@@ -5,40 +5,10 @@
  */
 import { limits } from '../../core/limits.js';
 import { escapeText } from '../../protocol/xml.js';
-
-export const ns = {
-  dav: 'DAV:',
-  carddav: 'urn:ietf:params:xml:ns:carddav',
-  caldav: 'urn:ietf:params:xml:ns:caldav',
-  cs: 'http://calendarserver.org/ns/',
-  apple: 'http://apple.com/ns/ical/',
-} as const;
-
-const prefixes: Record<string, string> = { [ns.dav]: 'd', [ns.carddav]: 'card', [ns.caldav]: 'cal', [ns.cs]: 'cs', [ns.apple]: 'ical' };
-const declarations = Object.entries(prefixes)
-  .map(([uri, prefix]) => `xmlns:${prefix}="${uri}"`)
-  .join(' ');
+import { declarations, element, ns, prefixes, tagsOf, type PropName } from '../../protocol/dav-xml.js';
 
 /** Our own elements in error bodies: clients ignore what they do not know (RFC 4918 §16). */
 const syncpointNs = 'urn:syncpoint:dav';
-
-export interface PropName {
-  ns: string;
-  name: string;
-}
-
-/** `<prefix:name>inner</prefix:name>` (or empty), declaring an unknown namespace in place (none for no namespace: XML 1.0 cannot undeclare a prefix). */
-export function element(p: PropName, inner = ''): string {
-  const t = tagsOf(p);
-  return inner === '' ? t.empty : `${t.open}${inner}${t.close}`;
-}
-
-function tagsOf(p: PropName): { open: string; close: string; empty: string } {
-  const prefix = prefixes[p.ns];
-  const tag = prefix ? `${prefix}:${p.name}` : p.ns === '' ? p.name : `x:${p.name}`;
-  const declare = prefix || p.ns === '' ? '' : ` xmlns:x="${escapeText(p.ns)}"`;
-  return { open: `<${tag}${declare}>`, close: `</${tag}>`, empty: `<${tag}${declare}/>` };
-}
 
 export const dav = (name: string, inner = '') => element({ ns: ns.dav, name }, inner);
 /** An href for a path of decoded names: each segment is percent-encoded exactly once (docs/dav.md § Names in URLs). */
@@ -72,7 +42,7 @@ export const propstat = (names: PropName[], code: number) => (names.length === 0
  * tags are built once per request, not per member, as a listing renders thousands (docs/dav.md § Streaming).
  */
 export function responseTemplate(requested: PropName[]): (path: string, values: ReadonlyArray<string | undefined>) => string {
-  const tags = requested.map(tagsOf);
+  const tags = requested.map((p) => tagsOf(p));
   const ok = `</d:prop>${dav('status', statusLine(200))}</d:propstat>`;
   const notFound = `</d:prop>${dav('status', statusLine(404))}</d:propstat>`;
   const nothingAsked = dav('propstat', dav('prop') + dav('status', statusLine(200)));

@@ -16,7 +16,8 @@ import { FilterError, indexedRange, matchesCalendar, matchesCard, readCalendarQu
 import { FreeBusy } from './free-busy.js';
 import { allowedMethods, allowHeader } from './methods.js';
 import { ReadBudget, readTimeRange } from './time-range.js';
-import { dav, element, errorBody, href, hrefAsSent, Multistatus, ns, propstat, responseTemplate, statusResponse, xmlDocument, type PropName } from './multistatus.js';
+import { element, ns, type PropName } from '../../protocol/dav-xml.js';
+import { dav, errorBody, href, hrefAsSent, Multistatus, propstat, responseTemplate, statusResponse, xmlDocument } from './multistatus.js';
 import { MultistatusStream } from './multistatus-stream.js';
 
 /**
