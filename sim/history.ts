@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ClientCommand, SyncRequest, SyncResponse } from '../src/protocol/sync.js';
 import type { ServerWrite } from './server.js';
 import { simIdOf } from './workload.js';
@@ -42,6 +43,8 @@ export class History {
   /** Told of each commit once it is recorded (the DAV server notes the writes each request made: dav-server.ts). */
   onCommit: (writes: readonly ServerWrite[]) => void = () => undefined;
   private readonly versions = new Map<string, ServerWrite[]>();
+  /** Of every commit in order: two runs of a seed that hash alike committed the same versions with the same ids in the same order. */
+  private readonly commitHash = createHash('sha256');
   private readonly firstCommit = new Map<string, number>();
   /** `device\nserver id` -> the version that device's user deleted, for the tombstones its delete writes. */
   private readonly deletes = new Map<string, string>();
@@ -75,8 +78,14 @@ export class History {
     return write.originDevice === null ? undefined : (this.tombstones.get(write.seq) ?? this.deletes.get(`${write.originDevice}\n${write.serverId}`));
   }
 
+  /** The hash of the server's commit log so far (hex). */
+  commitDigest(): string {
+    return this.commitHash.copy().digest('hex');
+  }
+
   recordCommit(writes: readonly ServerWrite[]): void {
     this.committed += writes.length;
+    this.commitHash.update(`${JSON.stringify(writes)}\n`);
     for (const write of writes) {
       const list = this.versions.get(write.serverId) ?? [];
       list.push(write);

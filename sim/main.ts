@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { startDatabases, type DatabaseKind } from './database.js';
 import { faultKinds, type Fault } from './network.js';
 import { isPlantedBug, plantedBugs } from './planted-bugs.js';
 import { runSeeds } from './simulator.js';
@@ -19,6 +20,11 @@ const faultList = (value: string) => {
   const unknown = kinds.find((k) => !(faultKinds as readonly string[]).includes(k));
   if (unknown !== undefined) throw new InvalidArgumentError(`unknown fault ${unknown}; the faults are ${faultKinds.join(', ')}`);
   return kinds as Fault[];
+};
+const databaseKind = (value: string): DatabaseKind => {
+  if (value === 'sqlite') return 'sqlite';
+  if (value === 'postgres' || value === 'pg') return 'postgres';
+  throw new InvalidArgumentError('sqlite or postgres');
 };
 const bugName = (value: string) => {
   if (!isPlantedBug(value)) throw new InvalidArgumentError(`one of: ${Object.keys(plantedBugs).join(', ')}`);
@@ -41,11 +47,14 @@ const program = new Command('sim')
   .option('--eas-stale-edits', 'let every phone send 16.1 occurrence edits and changed-fields-only Changes before it has received what changed on the server (default: the seed decides for each phone; see sim/README.md)')
   .option('--no-eas-stale-edits', 'let no phone send such edits before it has caught up')
   .option('--dav-devices <n>', 'give every world this many DAV clients, alternately a getctag poller and a sync-collection client (default: the seed decides, none to two)', count)
+  .option('--database <kind>', 'where the server keeps its data: sqlite (a file per seed) or postgres (a throwaway cluster for the run, a database per seed; also pg)', databaseKind, 'sqlite' as DatabaseKind)
   .option('--plant-bug <name>', `run with a deliberately broken component (${Object.keys(plantedBugs).join(', ')})`, bugName)
   .parse();
 
-const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easVersion?: '14.1' | '16.1'; easWholeChanges: boolean; easStaleEdits?: boolean; davDevices?: number }>();
+const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easVersion?: '14.1' | '16.1'; easWholeChanges: boolean; easStaleEdits?: boolean; davDevices?: number; database: DatabaseKind }>();
 if (options.plantBug) console.log(`planted bug ${options.plantBug}: ${plantedBugs[options.plantBug].description}`);
+const databases = await startDatabases(options.database);
+const started = performance.now();
 const summary = await runSeeds({
   from: options.from,
   count: options.seeds,
@@ -57,13 +66,14 @@ const summary = await runSeeds({
   davDevices: options.davDevices,
   easSwitches: { changedFieldsOnly: !options.easWholeChanges, severalEditsPerSeries: !options.easWholeChanges, editsBeforeCatchingUp: options.easStaleEdits },
   trace: options.trace ? (line) => console.log(`  ${line}`) : undefined,
+  databases,
   print: (line) => console.log(line),
-});
+}).finally(() => databases.close());
 const faults = faultKinds.map((k) => `${k} ${summary.faults[k]}`).join(', ');
 const total = faultKinds.reduce((sum, k) => sum + summary.faults[k], 0);
 console.log(
   `seeds ${options.from}..${options.from + summary.seeds - 1}: ${summary.seeds} run, ${summary.failedSeeds.length} failed` +
     (summary.failedSeeds.length > 0 ? ` (${summary.failedSeeds.join(', ')})` : '') +
-    `; ${summary.exchanges} exchanges, ${total} faults injected (${faults}), ${summary.restarts} server restarts`,
+    `; ${summary.exchanges} exchanges, ${total} faults injected (${faults}), ${summary.restarts} server restarts; ${options.database}, ${((performance.now() - started) / 1000).toFixed(1)} s`,
 );
 process.exitCode = summary.failedSeeds.length > 0 ? 1 : 0;

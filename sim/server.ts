@@ -1,17 +1,14 @@
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Hub } from '../src/hub/hub.js';
 import { PushTokens } from '../src/hub/push-tokens.js';
 import type { HubPorts } from '../src/hub/ports.js';
 import { PushHub } from '../src/push/push-hub.js';
-import { openDatabase } from '../src/sqlite/open.js';
-import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { ItemRow, Store, StoreTx } from '../src/store/store.js';
+import type { SeedDatabase } from './database.js';
 
 /**
- * The simulated server process: the real Hub over the real SQLite store, in a file that outlives
- * restarts. A restart closes the store and opens the file again, so only what was committed survives.
+ * The simulated server process: the real Hub over the real store (SQLite, or PostgreSQL: database.ts),
+ * whose data outlives restarts. A restart drops the store's connections and opens the same data again,
+ * so only what was committed survives.
  *
  * The store is wrapped to keep a log of every item version the server committed, in commit order.
  * The checkers need it to place each acknowledgement in the server's own order of events (a reply
@@ -30,7 +27,7 @@ export interface ServerWrite {
 
 export type HubFactory = (store: Store, ports: HubPorts) => Hub;
 
-/** What the server holds once the run is over, read straight from the file and the sync states. */
+/** What the server holds once the run is over, read straight from the tables and the sync states. */
 export interface ServerTruth {
   /** Live items of the simulated collections: data by server id. */
   items: Map<string, string>;
@@ -39,19 +36,6 @@ export interface ServerTruth {
   currentSeq: number;
   /** By `device/collection`. */
   syncStates: Map<string, { syncKey: number; checkpointSeq: number } | undefined>;
-}
-
-// A tmpfs keeps thousands of synchronous=FULL commits cheap; durability across restarts only needs
-// the file to outlive the connection.
-const scratchRoot = writable('/dev/shm') ? '/dev/shm' : tmpdir();
-
-function writable(dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** How often the real server purges expired tombstones (src/server/app.ts). */
@@ -65,23 +49,24 @@ export class SimServer {
   push: PushHub;
   restarts = 0;
   tombstonesPurged = 0;
-  private store: Store;
   private lastPurge: number;
   private readonly restartListeners: Array<() => void> = [];
-  private readonly dir: string;
-  private readonly file: string;
 
-  constructor(
+  private constructor(
     private readonly ports: HubPorts,
     private readonly makeHub: HubFactory,
     private readonly onCommit: (writes: ServerWrite[]) => void,
+    private readonly database: SeedDatabase,
+    private store: Store,
   ) {
-    this.dir = mkdtempSync(join(scratchRoot, 'syncpoint-sim-'));
-    this.file = join(this.dir, 'syncpoint.db');
-    this.store = this.openStore();
     this.hub = this.makeHub(this.store, this.ports);
     this.push = this.makePush();
     this.lastPurge = this.ports.clock.now();
+  }
+
+  /** Starts the server on `database` (empty: a new one per seed). */
+  static async start(ports: HubPorts, makeHub: HubFactory, onCommit: (writes: ServerWrite[]) => void, database: SeedDatabase): Promise<SimServer> {
+    return new SimServer(ports, makeHub, onCommit, database, recordingStore(await database.open(), onCommit));
   }
 
   /** Called after each restart (push channels do not survive one). */
@@ -89,10 +74,10 @@ export class SimServer {
     this.restartListeners.push(listener);
   }
 
-  /** Stop and start again on the same file, tidying up as `serve` does at start-up. */
+  /** Crash and start again on the same data, tidying up as `serve` does at start-up. */
   async restart(): Promise<void> {
-    await this.store.close();
-    this.store = this.openStore();
+    await this.database.crash(this.store);
+    this.store = recordingStore(await this.database.open(), this.onCommit);
     this.hub = this.makeHub(this.store, this.ports);
     this.push = this.makePush();
     for (const listener of this.restartListeners) listener();
@@ -117,42 +102,32 @@ export class SimServer {
       return { currentSeq: await tx.currentSeq(accountId), syncStates: states };
     });
     // The items table itself, not the hub's change query: the truth should not depend on the code under test.
-    const { db, prepare } = openDatabase(this.file);
-    try {
-      const rows = prepare<[string, string], { id: string; data: string }>(
-        'SELECT id, data FROM items WHERE account_id = ? AND collection_id = ? AND deleted_at IS NULL ORDER BY id',
-      );
-      const kept = prepare<[string, string], { item_id: string; data: string }>(
-        'SELECT item_id, data FROM conflicts WHERE account_id = ? AND collection_id = ? ORDER BY created_at, id',
-      );
-      return {
-        items: new Map(collectionIds.flatMap((c) => rows.all(accountId, c)).map((r) => [r.id, r.data])),
-        conflictRecords: collectionIds.flatMap((c) => kept.all(accountId, c)).map((r) => ({ serverId: r.item_id, data: r.data })),
-        currentSeq,
-        syncStates,
-      };
-    } finally {
-      db.close();
+    const items: Array<{ id: string; data: string }> = [];
+    const kept: Array<{ item_id: string; data: string }> = [];
+    for (const c of collectionIds) {
+      items.push(...(await this.database.select<{ id: string; data: string }>('SELECT id, data FROM items WHERE account_id = ? AND collection_id = ? AND deleted_at IS NULL ORDER BY id', [accountId, c])));
+      kept.push(...(await this.database.select<{ item_id: string; data: string }>('SELECT item_id, data FROM conflicts WHERE account_id = ? AND collection_id = ? ORDER BY created_at, id', [accountId, c])));
     }
+    return {
+      items: new Map(items.map((r) => [r.id, r.data])),
+      conflictRecords: kept.map((r) => ({ serverId: r.item_id, data: r.data })),
+      currentSeq,
+      syncStates,
+    };
   }
 
   /**
    * The item each resource name a DAV client gave names, by `collection id/name`, read straight from the
-   * file (other items answer to their id and the kind's extension: hub/resources.ts).
+   * tables (other items answer to their id and the kind's extension: hub/resources.ts).
    */
-  readDavNames(accountId: string): Map<string, string> {
-    const { db, prepare } = openDatabase(this.file);
-    try {
-      const rows = prepare<[string], { collection_id: string; name: string; item_id: string }>('SELECT collection_id, name, item_id FROM dav_names WHERE account_id = ?').all(accountId);
-      return new Map(rows.map((r) => [`${r.collection_id}/${r.name}`, r.item_id]));
-    } finally {
-      db.close();
-    }
+  async readDavNames(accountId: string): Promise<Map<string, string>> {
+    const rows = await this.database.select<{ collection_id: string; name: string; item_id: string }>('SELECT collection_id, name, item_id FROM dav_names WHERE account_id = ?', [accountId]);
+    return new Map(rows.map((r) => [`${r.collection_id}/${r.name}`, r.item_id]));
   }
 
   async close(): Promise<void> {
     await this.store.close();
-    rmSync(this.dir, { recursive: true, force: true });
+    await this.database.drop();
   }
 
   private async purge(): Promise<void> {
@@ -164,23 +139,26 @@ export class SimServer {
     // No timers: heartbeats are about sockets, which the simulation does not have.
     return new PushHub(new PushTokens(this.store, this.hub.accounts, this.ports.clock, 'sim'), this.ports.logger, this.hub.accounts, { heartbeatMs: 30_000, portionBytes: pushPortionBytes });
   }
+}
 
-  private openStore(): Store {
-    const inner = openSqliteStore(this.file);
-    const onCommit = this.onCommit;
-    return {
-      async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-        const writes: ServerWrite[] = [];
-        const result = await inner.transaction((tx) => fn(recording(tx, writes)));
-        // Reached only once COMMIT returned: a rolled-back transaction wrote nothing.
-        if (writes.length > 0) onCommit(writes);
-        return result;
-      },
-      observeCommits: (observer) => inner.observeCommits(observer),
-      tryExclusive: (name, fn) => inner.tryExclusive(name, fn),
-      close: () => inner.close(),
-    };
-  }
+/** `inner`, keeping the log of the item versions each transaction committed. */
+function recordingStore(inner: Store, onCommit: (writes: ServerWrite[]) => void): Store {
+  return {
+    async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+      const writes: ServerWrite[] = [];
+      const result = await inner.transaction((tx) => {
+        // A run that PostgreSQL rolled back and runs again (a serialization failure) committed nothing.
+        writes.length = 0;
+        return fn(recording(tx, writes));
+      });
+      // Reached only once COMMIT returned: a rolled-back transaction wrote nothing.
+      if (writes.length > 0) onCommit(writes);
+      return result;
+    },
+    observeCommits: (observer) => inner.observeCommits(observer),
+    tryExclusive: (name, fn) => inner.tryExclusive(name, fn),
+    close: () => inner.close(),
+  };
 }
 
 /**

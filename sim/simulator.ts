@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { reapDeleted } from '../src/sdk/replica.js';
 import { RetryableError } from '../src/sdk/transport.js';
 import { runCheckers, type CheckFailure, type DeviceEnd } from './checkers.js';
+import type { SimDatabases } from './database.js';
 import { DavDeviceError, type DavDevice } from './dav-device.js';
 import { EasDeviceError, viewOfTruth, type EasDevice, type EasWorkloadSwitches } from './eas-device.js';
 import { faultKinds, type Fault } from './network.js';
@@ -44,6 +46,11 @@ export interface SeedReport {
   seed: number;
   failures: CheckFailure[];
   stats: SeedStats;
+  /**
+   * A hash of the run: the server's commit log (every item version, its id, sequence number and etag, in
+   * commit order), the figures and the findings. The same seed gives the same digest (sim/README.md).
+   */
+  digest: string;
 }
 
 export interface RunOptions {
@@ -60,6 +67,8 @@ export interface RunOptions {
   easVersion?: '14.1' | '16.1' | undefined;
   /** Every world gets this many DAV clients (by default the seed decides: none, one or two). */
   davDevices?: number | undefined;
+  /** Where the server keeps its data: a SQLite file per seed by default, or a PostgreSQL database (database.ts). */
+  databases?: SimDatabases | undefined;
 }
 
 /** Passes over all devices in the quiet phase before a run that still moves counts as not settling. */
@@ -90,7 +99,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
       [...world.devices, ...world.easDevices].map((d) => d.id),
     );
     devices.push(...(await easEnds(world)));
-    const davNames = world.server.readDavNames(world.accountId);
+    const davNames = await world.server.readDavNames(world.accountId);
     devices.push(...world.davDevices.map((d) => d.end(davNames)));
     truthItems = truth.items.size;
     const freshDevice = new Map(freshItems.filter((i) => i.data !== null && i.serverId !== null).map((i) => [i.serverId as string, i.data as string]));
@@ -101,29 +110,27 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
   } finally {
     await world.close();
   }
-  return {
-    seed,
-    failures,
-    stats: {
-      devices: world.shape.devices,
-      rounds: world.shape.rounds,
-      exchanges: world.network.exchanges,
-      faults: { ...world.network.faults },
-      restarts: world.server.restarts,
-      tombstonesPurged: world.server.tombstonesPurged,
-      ...counters,
-      easDevices: world.easDevices.length,
-      easSyncs: world.easDevices.reduce((n, d) => n + d.counts.syncs, 0),
-      easPings: world.easDevices.reduce((n, d) => n + d.counts.pings, 0),
-      davDevices: world.davDevices.length,
-      davSyncs: world.davDevices.reduce((n, d) => n + d.counts.syncs, 0),
-      davTokenResets: world.davDevices.reduce((n, d) => n + d.counts.tokenResets, 0),
-      notices: world.push.counts.notices,
-      noticesApplied: world.push.counts.applied,
-      userActions: Object.values(world.workload.counts).reduce((a, b) => a + b, 0),
-      truthItems,
-    },
+  const stats: SeedStats = {
+    devices: world.shape.devices,
+    rounds: world.shape.rounds,
+    exchanges: world.network.exchanges,
+    faults: { ...world.network.faults },
+    restarts: world.server.restarts,
+    tombstonesPurged: world.server.tombstonesPurged,
+    ...counters,
+    easDevices: world.easDevices.length,
+    easSyncs: world.easDevices.reduce((n, d) => n + d.counts.syncs, 0),
+    easPings: world.easDevices.reduce((n, d) => n + d.counts.pings, 0),
+    davDevices: world.davDevices.length,
+    davSyncs: world.davDevices.reduce((n, d) => n + d.counts.syncs, 0),
+    davTokenResets: world.davDevices.reduce((n, d) => n + d.counts.tokenResets, 0),
+    notices: world.push.counts.notices,
+    noticesApplied: world.push.counts.applied,
+    userActions: Object.values(world.workload.counts).reduce((a, b) => a + b, 0),
+    truthItems,
   };
+  const digest = createHash('sha256').update(`${world.history.commitDigest()}\n${JSON.stringify(stats)}\n${JSON.stringify(failures)}`).digest('hex').slice(0, 16);
+  return { seed, failures, stats, digest };
 }
 
 /** The phones' end states: what each holds, against the calendar's truth as the face shows it to a phone of its version. */
@@ -301,7 +308,7 @@ export async function runSeeds(options: RunSeedsOptions): Promise<RunSummary> {
     summary.exchanges += report.stats.exchanges;
     summary.restarts += report.stats.restarts;
     for (const kind of faultKinds) summary.faults[kind] += report.stats.faults[kind];
-    if (options.verbose) options.print(`seed ${seed}: ${report.failures.length === 0 ? 'ok' : 'FAILED'}  ${describeStats(report.stats)}`);
+    if (options.verbose) options.print(`seed ${seed}: ${report.failures.length === 0 ? 'ok' : 'FAILED'}  digest ${report.digest}, ${describeStats(report.stats)}`);
     if (report.failures.length === 0) continue;
     summary.failedSeeds.push(seed);
     const shown = new Map<string, number>();

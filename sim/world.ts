@@ -4,6 +4,7 @@ import { openMemoryReplica } from '../src/sdk/memory-replica.js';
 import type { Replica } from '../src/sdk/replica.js';
 import { SyncClient } from '../src/sdk/sync-loop.js';
 import { Causality } from './causality.js';
+import { sqliteDatabases, type SimDatabases } from './database.js';
 import { DavDevice, type DavClientKind } from './dav-device.js';
 import { SimDavServer } from './dav-server.js';
 import { defaultEasSwitches, EasDevice, type EasWorkloadSwitches } from './eas-device.js';
@@ -78,6 +79,8 @@ export interface WorldOptions {
   easVersion?: EasVersion | undefined;
   /** Give every world this many DAV clients, instead of none or one or two as the seed says. */
   davDevices?: number | undefined;
+  /** Where the server keeps its data: a SQLite file by default (database.ts). */
+  databases?: SimDatabases | undefined;
 }
 
 export class FakeClock {
@@ -113,7 +116,8 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
   };
   const causality = new Causality();
   const history = new History();
-  const server = new SimServer(ports, bug?.hub ?? ((store, p) => new Hub(store, p)), (writes) => history.recordCommit(writes));
+  const database = await (options.databases ?? sqliteDatabases).forSeed();
+  const server = await SimServer.start(ports, bug?.hub ?? ((store, p) => new Hub(store, p)), (writes) => history.recordCommit(writes), database);
   const account = await server.hub.accounts.create('sim', 'no-password');
   const listed = await server.hub.accounts.listCollections(account.id);
   const collections = (['contacts', 'events', 'tasks'] as const).map((kind: Kind): SimCollection => {

@@ -63,11 +63,17 @@ export async function createDatabase(adminUrl: string): Promise<string> {
 /** Set by test/support/with-postgres.ts: the cluster every test server of the run makes its database in. */
 export const testPostgresEnv = 'SYNCPOINT_TEST_POSTGRES';
 
-export async function startPgCluster(): Promise<PgCluster> {
+/** Where the cluster's folder goes (the system's temporary folder by default), and more server settings (`-c name=value`). */
+export interface PgClusterOptions {
+  dir?: string;
+  settings?: Record<string, string>;
+}
+
+export async function startPgCluster(options: PgClusterOptions = {}): Promise<PgCluster> {
   const bin = postgresBin();
   if (!bin) throw new Error('PostgreSQL is not installed (apt-get install postgresql; .ci/setup does)');
   const asRoot = process.getuid?.() === 0;
-  const dir = mkdtempSync(join(tmpdir(), 'syncpoint-pg-'));
+  const dir = mkdtempSync(join(options.dir ?? tmpdir(), 'syncpoint-pg-'));
   if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
   const run = (tool: string, args: string[]) => {
     const command = asRoot ? 'runuser' : join(bin, tool);
@@ -78,9 +84,10 @@ export async function startPgCluster(): Promise<PgCluster> {
   const data = join(dir, 'data');
   const port = await freePort();
   run('initdb', ['-D', data, '-U', 'syncpoint', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
-  // Loopback only, the socket in the folder; fsync stays on, as in production.
-  const options = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c max_connections=200`;
-  const start = () => run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-o', options, '-w', '-t', '60', 'start']);
+  // Loopback only, the socket in the folder; fsync stays on, as in production (unless `settings` say otherwise).
+  const extra = Object.entries(options.settings ?? {}).map(([name, value]) => ` -c ${name}=${value}`);
+  const serverOptions = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c max_connections=200${extra.join('')}`;
+  const start = () => run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-o', serverOptions, '-w', '-t', '60', 'start']);
   start();
   const url = `postgres://syncpoint@127.0.0.1:${port}/postgres`;
   return {
