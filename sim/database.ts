@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../src/sqlite/open.js';
 import { openPostgresStore, postgresDefaults } from '../src/store/postgres/postgres-store.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { Store } from '../src/store/store.js';
+import type { Store, StoreTx } from '../src/store/store.js';
 import { startPgCluster, withClient, type PgCluster } from '../test/support/postgres.js';
 
 /**
@@ -116,7 +116,7 @@ function postgresSeed(adminUrl: string, url: string): SeedDatabase {
   // a transaction open on one is rolled back, and session advisory locks go with it.
   const endSessions = () => withClient(adminUrl, (c) => c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]));
   return {
-    open: () => openPostgresStore(url, postgresDefaults),
+    open: async () => oneAtATime(await openPostgresStore(url, postgresDefaults)),
     async crash(store) {
       await endSessions();
       // What is left is the dead pool's bookkeeping.
@@ -130,6 +130,29 @@ function postgresSeed(adminUrl: string, url: string): SeedDatabase {
     async drop() {
       await withClient(adminUrl, (c) => c.query(`DROP DATABASE ${name} WITH (FORCE)`));
     },
+  };
+}
+
+/**
+ * `store` with its transactions run one after another in the order they were asked for, as the SQLite
+ * store runs them (a promise chain), so that a seed replays exactly. The simulated server has one
+ * account, and PostgreSQL already runs its transactions one at a time (the account's advisory lock:
+ * src/store/postgres/account-gate.ts), but in the order their lock requests reach the server, which the
+ * sockets decide; this makes it the order of the calls. Waiting in that lock, and transactions of several
+ * accounts or processes at once, are the conformance suite's and the multi-process fault test's business.
+ */
+function oneAtATime(store: Store): Store {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+      const run = () => store.transaction(fn);
+      const next = tail.then(run, run);
+      tail = next.catch(() => undefined);
+      return next;
+    },
+    observeCommits: (observer) => store.observeCommits(observer),
+    tryExclusive: (name, fn) => store.tryExclusive(name, fn),
+    close: () => store.close(),
   };
 }
 

@@ -7,7 +7,9 @@ import type { Hub } from '../src/hub/hub.js';
 import type { HubPorts } from '../src/hub/ports.js';
 import type { ExchangeFaceState } from '../src/hub/sync.js';
 import type { SyncRequest, SyncResponse } from '../src/protocol/sync.js';
+import type { PingRegistry } from '../src/faces/eas/context.js';
 import type { Principal } from '../src/http/principal.js';
+import type { Channel } from '../src/hub/push-channel.js';
 import type { SimServer } from './server.js';
 import { decodeWbxml, encodeWbxml, type WbxmlElement } from '../src/faces/eas/wbxml/codec.js';
 
@@ -46,6 +48,10 @@ const easDevicesMax = 10;
 export class SimEasServer {
   private face: EasFace;
   private noted: Array<{ request: SyncRequest; response: SyncResponse }> = [];
+  /** The channels of Pings (and held Syncs) registered and not yet let go. */
+  private readonly waiting = new Set<Channel>();
+  /** Called when the request being served has looked at what is waiting with a channel registered. */
+  private looked: () => void = () => undefined;
 
   constructor(
     private readonly server: SimServer,
@@ -58,9 +64,11 @@ export class SimEasServer {
   }
 
   /**
-   * One copy of a request. A Ping that would wait for a change is hung up on once everything the
-   * server does without waiting is done (nothing here needs real time, so the next turn of the event
-   * loop is that moment): the heartbeat ran out with nothing to report.
+   * One copy of a request. A Ping that waits for a change is hung up on once it waits: its channel is
+   * registered and it has looked at what was already waiting without finding anything (what follows that
+   * look without a store call has run by the next turn of the event loop). Nothing here needs real time:
+   * the heartbeat ran out with nothing to report. Any other request is answered in full, however long
+   * its store calls take (PostgreSQL's are real round trips).
    */
   async serve(sentLine: EasRequestLine, sentBody: Uint8Array): Promise<EasReply> {
     let [line, body] = [sentLine, sentBody];
@@ -80,9 +88,11 @@ export class SimEasServer {
     this.noted = [];
     const noted = this.noted;
     let done = false;
+    const looked = new Promise<void>((resolve) => (this.looked = resolve));
     const handled = this.face.handle(this.principal, req, res as unknown as ServerResponse, url).finally(() => (done = true));
-    for (let turn = 0; turn < 3 && !done; turn++) await nextTurn();
-    const hungUp = !done;
+    await Promise.race([handled.catch(() => undefined), looked]);
+    await nextTurn();
+    const hungUp = !done && this.waiting.size > 0;
     if (hungUp) res.hangUp();
     await handled;
     return { status: res.statusCode, body: res.body, hungUp, hubExchanges: noted };
@@ -91,10 +101,19 @@ export class SimEasServer {
   private makeFace(): EasFace {
     // The hub as it is now (a restart makes a new one), each sync exchange noted as it passes.
     const server = this.server;
+    const waiting = this.waiting;
+    const looked = () => this.looked();
     const note = (request: SyncRequest, response: SyncResponse) => this.noted.push({ request: structuredClone(request), response: structuredClone(response) });
     const hub = new Proxy({} as Hub, {
       get(_target, property) {
         const live = server.hub;
+        if (property === 'pendingChanges') {
+          return async (...args: Parameters<Hub['pendingChanges']>) => {
+            const pending = await live.pendingChanges(...args);
+            if (waiting.size > 0) looked();
+            return pending;
+          };
+        }
         if (property === 'sync') {
           return async (accountId: string, protocol: string, request: SyncRequest, tokenId?: string, faceState?: ExchangeFaceState) => {
             const response = await live.sync(accountId, protocol, request, tokenId, faceState);
@@ -106,7 +125,20 @@ export class SimEasServer {
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(live) : value;
       },
     });
-    return new EasFace(hub, server.push, this.ports.logger, () => this.ports.clock.now(), easDevicesMax);
+    // The push hub as it is now, each Ping's channel noted while it is registered.
+    const push = server.push;
+    const pings: PingRegistry = {
+      async register(channel, credential) {
+        const token = await push.register(channel, credential);
+        waiting.add(channel);
+        return token;
+      },
+      unregister(channel) {
+        waiting.delete(channel);
+        push.unregister(channel);
+      },
+    };
+    return new EasFace(hub, pings, this.ports.logger, () => this.ports.clock.now(), easDevicesMax);
   }
 }
 
