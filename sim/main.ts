@@ -5,7 +5,7 @@ import { isPlantedBug, plantedBugs } from './planted-bugs.js';
 import { runSeeds } from './simulator.js';
 
 /**
- * npm run sim -- --seeds N [--from S] [--verbose] [--plant-bug NAME]
+ * npm run sim -- --seeds N [--from S] [--verbose] [--plant-bug NAME] [--database postgres]
  *
  * Runs seeds S .. S+N-1 and prints each failing seed with what failed; `--from S --seeds 1` replays
  * seed S exactly. Exits 1 when any seed failed.
