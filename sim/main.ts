@@ -54,6 +54,8 @@ const program = new Command('sim')
 const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easVersion?: '14.1' | '16.1'; easWholeChanges: boolean; easStaleEdits?: boolean; davDevices?: number; database: DatabaseKind }>();
 if (options.plantBug) console.log(`planted bug ${options.plantBug}: ${plantedBugs[options.plantBug].description}`);
 const databases = await startDatabases(options.database);
+// The cluster runs on its own: stopped on Ctrl-C or a kill too, not left behind on the tmpfs.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void databases.close().finally(() => process.exit(130)));
 const started = performance.now();
 const summary = await runSeeds({
   from: options.from,
