@@ -31,6 +31,9 @@ export interface PlantedBug {
   world?: { easDevices?: number; easVersion?: '14.1' | '16.1' };
 }
 
+/** What Hub.sync takes after the request: the token an ActiveSync or DAV request came with, and a face's state written with the exchange. */
+type HubSyncRest = Parameters<Hub['sync']> extends [string, string, unknown, ...infer Rest] ? Rest : never;
+
 /**
  * A hub that skips the replay path: it forgets what the last exchange's commands did, and its add
  * ledger never remembers an add.
@@ -51,14 +54,15 @@ class ForgetfulHub extends Hub {
     );
   }
 
-  override async sync(accountId: string, protocol: string, request: SyncRequest): Promise<SyncResponse> {
+  // The rest of the arguments (an ActiveSync request's token and face state) go through as they came.
+  override async sync(accountId: string, protocol: string, request: SyncRequest, ...rest: HubSyncRest): Promise<SyncResponse> {
     await this.truthStore.transaction(async (tx) => {
       for (const c of request.collections) {
         const state = await tx.getSyncState(accountId, request.device.id, c.collectionId);
         if (state) await tx.putSyncState({ ...state, lastResults: [] });
       }
     });
-    return super.sync(accountId, protocol, request);
+    return super.sync(accountId, protocol, request, ...rest);
   }
 }
 
@@ -71,10 +75,10 @@ class IfMatchBlindHub extends Hub {
 
 /** A hub that refuses an exchange carrying more than one delete, as if that were malformed. */
 class RefusingHub extends Hub {
-  override async sync(accountId: string, protocol: string, request: SyncRequest): Promise<SyncResponse> {
+  override async sync(accountId: string, protocol: string, request: SyncRequest, ...rest: HubSyncRest): Promise<SyncResponse> {
     const deletes = request.collections.flatMap((c) => c.commands ?? []).filter((c) => c.op === 'delete').length;
     if (deletes > 1) throw new ProtocolError('invalidRequest', 'one delete per request');
-    return super.sync(accountId, protocol, request);
+    return super.sync(accountId, protocol, request, ...rest);
   }
 }
 
