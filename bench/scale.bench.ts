@@ -15,7 +15,7 @@
  * client: read the ratios with that in mind.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -35,6 +35,10 @@ const contacts = flag('contacts', 10_000);
 const roundSeconds = flag('seconds', 5);
 const rounds = 3;
 const pushChanges = flag('changes', 200);
+/** `--cpu-prof DIR`: each server writes a CPU profile there when it stops (bench/README.md § Profile). */
+const profileDir = process.argv.includes('--cpu-prof') ? (process.argv[process.argv.indexOf('--cpu-prof') + 1] as string) : undefined;
+/** `--only 1,2`: run only these setups (0 SQLite, 1 PostgreSQL with one process, 2 with two), for profiling; the ratios need all three. */
+const only = process.argv.includes('--only') ? (process.argv[process.argv.indexOf('--only') + 1] as string).split(',').map(Number) : [0, 1, 2];
 const password = 'scale-password-0123';
 
 interface Setup {
@@ -59,7 +63,8 @@ async function startSetup(name: string, where: string[], processes: number): Pro
   const setup: Setup = { name, urls: [], children: [], where };
   for (let i = 0; i < processes; i++) {
     const port = await freePort();
-    setup.children.push(await startServer(['serve', ...where, '--port', String(port), '--host', '127.0.0.1'], false, true));
+    const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+    setup.children.push(await startServer(['serve', ...where, '--port', String(port), '--host', '127.0.0.1'], false, true, nodeArgs));
     setup.urls.push(`http://127.0.0.1:${port}`);
   }
   return setup;
@@ -169,6 +174,48 @@ async function pushLatency(setup: Setup, user: string): Promise<number[]> {
   return ms;
 }
 
+/** CPU seconds a process has used (user + system), from Linux's /proc; `children` adds the children it has waited for. */
+function cpuSeconds(pid: number, children = false): number {
+  try {
+    // The fields after the command's closing parenthesis: utime, stime, cutime, cstime are the 12th to 15th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+    return ticks / 100;
+  } catch {
+    return 0; // gone since listed
+  }
+}
+
+/** CPU seconds of the PostgreSQL cluster on `port`: its postmaster, the backends it ended, and those alive. */
+function postgresCpuSeconds(port: number): number {
+  const procs = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  const parentOf = (pid: string) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+    } catch {
+      return undefined;
+    }
+  };
+  const postmaster = procs.find((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return argv[0]?.endsWith('/postgres') === true && argv.includes(`port=${port}`);
+    } catch {
+      return false;
+    }
+  });
+  if (postmaster === undefined) throw new Error(`no PostgreSQL postmaster on port ${port}`);
+  return cpuSeconds(Number(postmaster), true) + procs.filter((pid) => parentOf(pid) === postmaster).reduce((sum, pid) => sum + cpuSeconds(Number(pid)), 0);
+}
+
+/** CPU seconds used so far by this bench (the load generator), the setup's servers and PostgreSQL. */
+function cpuNow(setup: Setup, pgPort: number) {
+  const own = process.cpuUsage();
+  return { client: (own.user + own.system) / 1e6, servers: setup.children.reduce((sum, c) => sum + cpuSeconds(c.pid as number), 0), postgres: postgresCpuSeconds(pgPort) };
+}
+
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const quantile = (xs: number[], q: number) => {
   const s = sorted(xs);
@@ -189,20 +236,25 @@ async function main() {
       { name: 'SQLite, 1 process', where: ['--data', dataDir], processes: 1 },
       { name: 'PostgreSQL, 1 process', where: ['--database', await cluster.createDatabase()], processes: 1 },
       { name: 'PostgreSQL, 2 processes', where: ['--database', await cluster.createDatabase()], processes: 2 },
-    ];
+    ].filter((_, i) => only.includes(i));
     for (const s of stores) addUsers(s.where, [...users, 'reader', 'pusher']);
     for (const s of stores) setups.push(await startSetup(s.name, s.where, s.processes));
     console.log(`scale bench: node ${process.version}, ${cpus().length} cores; ${accounts} accounts × 2 devices, ${contacts} contacts, ${pushChanges} push changes`);
 
     const devices = new Map<Setup, SmallDevice[]>();
     for (const s of setups) devices.set(s, await smallDevices(s));
-    const small = new Map<Setup, { exchanges: number; ms: number[] }>(setups.map((s) => [s, { exchanges: 0, ms: [] }]));
+    const small = new Map<Setup, { exchanges: number; ms: number[]; cpu: { client: number; servers: number; postgres: number } }>(
+      setups.map((s) => [s, { exchanges: 0, ms: [], cpu: { client: 0, servers: 0, postgres: 0 } }]),
+    );
     for (let round = 0; round < rounds; round++) {
       for (const s of setups) {
+        const before = cpuNow(s, cluster.port);
         const r = await smallSyncRound(devices.get(s) as SmallDevice[], roundSeconds);
-        const total = small.get(s) as { exchanges: number; ms: number[] };
+        const after = cpuNow(s, cluster.port);
+        const total = small.get(s) as { exchanges: number; ms: number[]; cpu: { client: number; servers: number; postgres: number } };
         total.exchanges += r.exchanges;
         total.ms.push(...r.ms);
+        for (const k of ['client', 'servers', 'postgres'] as const) total.cpu[k] += after[k] - before[k];
       }
     }
     const seeded = new Map<Setup, string>();
@@ -213,22 +265,27 @@ async function main() {
     for (const s of setups) push.set(s, await pushLatency(s, 'pusher'));
 
     const rows = setups.map((s) => {
-      const sm = small.get(s) as { exchanges: number; ms: number[] };
+      const sm = small.get(s) as { exchanges: number; ms: number[]; cpu: { client: number; servers: number; postgres: number } };
+      const perExchange = (cpuSeconds: number) => r2((cpuSeconds * 1000) / sm.exchanges);
       const p = push.get(s) as number[];
       return {
         setup: s.name,
         exchangesPerSecond: r2(sm.exchanges / (rounds * roundSeconds)),
         exchangeMsP50: r2(median(sm.ms)),
+        // Where the 2 cores went during the small syncs: CPU ms per exchange of the load generator, the servers and PostgreSQL.
+        cpuMsPerExchange: { client: perExchange(sm.cpu.client), servers: perExchange(sm.cpu.servers), postgres: perExchange(sm.cpu.postgres) },
         initialSyncMs: r2(median(initial.get(s) as number[])),
         pushMsP50: r2(median(p)),
         pushMsP99: r2(quantile(p, 0.99)),
         peakRssMiB: s.children.map((c) => r2(rssKiB(c.pid as number) / 1024)),
       };
     });
-    console.log(`\n${'setup'.padEnd(26)}${'exchanges/s'.padStart(12)}${'p50 ms'.padStart(9)}${'initial ms'.padStart(12)}${'push p50'.padStart(10)}${'push p99'.padStart(10)}  peak RSS MiB`);
+    console.log(`\n${'setup'.padEnd(26)}${'exchanges/s'.padStart(12)}${'p50 ms'.padStart(9)}${'initial ms'.padStart(12)}${'push p50'.padStart(10)}${'push p99'.padStart(10)}  ${'CPU ms/exchange: client, servers, PostgreSQL'.padEnd(46)}peak RSS MiB`);
     for (const r of rows) {
-      console.log(`${r.setup.padEnd(26)}${String(r.exchangesPerSecond).padStart(12)}${String(r.exchangeMsP50).padStart(9)}${String(r.initialSyncMs).padStart(12)}${String(r.pushMsP50).padStart(10)}${String(r.pushMsP99).padStart(10)}  ${r.peakRssMiB.join(', ')}`);
+      const cpu = `${r.cpuMsPerExchange.client}, ${r.cpuMsPerExchange.servers}, ${r.cpuMsPerExchange.postgres}`;
+      console.log(`${r.setup.padEnd(26)}${String(r.exchangesPerSecond).padStart(12)}${String(r.exchangeMsP50).padStart(9)}${String(r.initialSyncMs).padStart(12)}${String(r.pushMsP50).padStart(10)}${String(r.pushMsP99).padStart(10)}  ${cpu.padEnd(46)}${r.peakRssMiB.join(', ')}`);
     }
+    if (rows.length < 3) return; // --only: no ratios, nothing written
     const [sqlite, pg1, pg2] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
     const ratios = {
       twoProcessesOverOne: r2(pg2.exchangesPerSecond / pg1.exchangesPerSecond),

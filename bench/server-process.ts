@@ -40,10 +40,10 @@ export function fileDescriptorHardLimit(): number {
  * Starts `syncpoint serve` with these arguments and resolves once it prints that it is serving.
  * `manySockets` raises the soft open-file limit to the hard one first (through the shell's ulimit).
  * `quiet` keeps the server's logs and stderr out of the bench's output (stderr stays readable on the
- * child, for a crash's reason).
+ * child, for a crash's reason). `nodeArgs` go to node before the script (`--cpu-prof`, say).
  */
-export async function startServer(args: string[], manySockets = false, quiet = false): Promise<ChildProcess> {
-  const command = [process.execPath, cliPath, ...args];
+export async function startServer(args: string[], manySockets = false, quiet = false, nodeArgs: string[] = []): Promise<ChildProcess> {
+  const command = [process.execPath, ...nodeArgs, cliPath, ...args];
   const env = { ...process.env, SYNCPOINT_LOG_LEVEL: 'warn' };
   const stdio: ['ignore', 'inherit' | 'ignore', 'pipe'] = ['ignore', quiet ? 'ignore' : 'inherit', 'pipe'];
   const child = manySockets
