@@ -169,6 +169,8 @@ export const limits = {
   /** `syncpoint migrate` (docs/operations.md § Moving from SQLite): rows and bytes of one batch, each copied in one PostgreSQL transaction. */
   migrateBatchRows: 500,
   migrateBatchBytesMax: 8 * 1024 * 1024,
+  /** Distinct statement texts the PostgreSQL store prepares once per connection (src/store/postgres/sql.ts); any beyond are parsed at each run. */
+  postgresPreparedStatementsMax: 1000,
 } as const;
 
 /** The per-account limits a server may set (config.ts); the defaults above apply where it does not. */

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { limits } from '../../core/limits.js';
 
 /**
  * SQL as tagged templates over node-postgres: `sql\`SELECT … WHERE id = ${id}\`` sends the values as
@@ -34,7 +35,7 @@ export class Query<T> implements PromiseLike<T[]> {
   private async execute(): Promise<{ rows: T[]; count: number }> {
     const params: unknown[] = [];
     const text = compile(this, params);
-    const result = await this.client.query({ text, values: params, rowMode: 'array' });
+    const result = await this.client.query({ name: statementName(text), text, values: params, rowMode: 'array' });
     const keys = result.fields.map((f) => camel(f.name));
     const rows = (result.rows as unknown[][]).map((cells) => {
       const row: Record<string, unknown> = {};
@@ -43,6 +44,19 @@ export class Query<T> implements PromiseLike<T[]> {
     });
     return { rows, count: result.rowCount ?? 0 };
   }
+}
+
+/**
+ * A statement text's name, the same on every connection: node-postgres then sends the text to be parsed
+ * and planned once per connection and each later run only binds its values, which is most of what
+ * PostgreSQL spends on our short statements (bench/README.md § Profile). The texts come from the
+ * templates in this folder, a few hundred at most; past the cap a text runs unnamed, as before.
+ */
+const statementNames = new Map<string, string>();
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < limits.postgresPreparedStatementsMax) statementNames.set(text, (name = `syncpoint_${statementNames.size + 1}`));
+  return name;
 }
 
 function compile(q: Query<unknown>, params: unknown[]): string {
@@ -91,6 +105,9 @@ export function openPool(url: string, options: PoolOptions): pg.Pool {
     connectionString: url,
     max: options.max,
     application_name: 'syncpoint',
+    // Queries are written as soon as they are made, not after the answer to the one before: a
+    // transaction's lock and BEGIN, or its reads started together, cost one round trip.
+    pipeline: true,
     statement_timeout: options.statementTimeoutMs,
     idle_in_transaction_session_timeout: options.statementTimeoutMs * 2,
     types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
