@@ -9,8 +9,9 @@ import type { StoreTx } from '../store.js';
  *   second would fail and start over, again and again under load; and the hub reads, decides and writes as
  *   if alone, which only a turn of its own makes true. So the transaction begins only at
  *   its first call: if that call names an account, the connection first takes a session advisory lock on
- *   it (waiting for whoever holds it, on any process), and only then sends BEGIN, so the snapshot is
- *   taken after the wait and sees what the previous holder committed. `start` does both.
+ *   it (waiting for whoever holds it, on any process), and only then BEGIN, so the snapshot is
+ *   taken after the wait and sees what the previous holder committed. `start` sends both at once (the
+ *   server runs them in order, so one round trip does); a read is sent right behind them.
  * - **Text never holds NUL.** PostgreSQL cannot store U+0000 in text, and a statement that sends one fails
  *   and aborts the transaction. No stored name or id can hold one, so a lookup with one finds nothing,
  *   without asking; a write with one is refused before it is sent.
@@ -30,7 +31,7 @@ function nothing(method: string): unknown {
   if (method === 'countChanges') return 0;
   return undefined;
 }
-const isRead = (method: string) => /^(get|find|list|is|had|davNameOf|purgedEtag|liveItemBytes|count|collectionSeq|currentSeq|tombstoneFloor|nextPushToken)/.test(method);
+const isRead = (method: string) => /^(get|find|list|is[A-Z]|had|davNameOf|purgedEtag|liveItemBytes|count|collectionSeq|currentSeq|tombstoneFloor|nextPushToken)/.test(method);
 
 /** `tx` with the rules above: `start(account)` runs once, before the first statement (the account its first call names, if any). */
 export function gatedTx(tx: StoreTx, start: (accountId: string | undefined) => Promise<void>): StoreTx {
@@ -45,6 +46,15 @@ export function gatedTx(tx: StoreTx, start: (accountId: string | undefined) => P
       if (!started) {
         const account = noAccount.has(method) ? undefined : rowFirst.has(method) ? (args[0] as { accountId: string }).accountId : args[0];
         started = start(typeof account === 'string' ? account : undefined);
+      }
+      if (isRead(method)) {
+        // Sent at once, queued behind the lock and BEGIN on the connection: the server runs it after
+        // both, in the transaction's snapshot, a round trip sooner. A write waits for BEGIN's answer, so
+        // none can ever run outside the transaction.
+        const answer = fn(...args);
+        answer.catch(() => undefined); // if the turn or BEGIN failed, that is the error to report
+        await started;
+        return answer;
       }
       await started;
       return fn(...args);

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { noStoreOptions, type CommitObserver, type ItemRow, type Store, type StoreOptions, type StoreTx, type TransactionTimer } from '../store.js';
 import { gatedTx } from './account-gate.js';
 import { PostgresBus } from './bus.js';
-import { accountTx } from './accounts-tx.js';
+import { AccountCounters, accountTx } from './accounts-tx.js';
 import { deviceTx } from './devices-tx.js';
 import { itemTx } from './items-tx.js';
 import { recordTx } from './records-tx.js';
@@ -76,13 +76,24 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     let begun = false;
     const began = performance.now();
     let committed = false;
+    // The lock, BEGIN, and later COMMIT with the unlock, go out together (the pool pipelines, sql.ts):
+    // the server still runs each after the one before, each in its own protocol sync, so a failed lock
+    // does not stop BEGIN, and whatever began is rolled back below.
     const start = async (accountId: string | undefined) => {
-      if (accountId !== undefined) {
-        await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [accountLockSpace, accountId]);
-        locked = accountId;
-      }
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      begun = true;
+      const locking = accountId === undefined ? undefined : client.query({ name: 'syncpoint_lock', text: 'SELECT pg_advisory_lock($1, hashtext($2))', values: [accountLockSpace, accountId] });
+      const beginning = client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      const [lock, begin] = await Promise.allSettled([locking, beginning]);
+      if (begin.status === 'fulfilled') begun = true;
+      if (lock.status === 'rejected') throw lock.reason;
+      locked = accountId;
+      if (begin.status === 'rejected') throw begin.reason;
+    };
+    let unlocking: Promise<unknown> | undefined;
+    // A session lock outlives the transaction; a broken connection takes it with it.
+    const unlock = () => {
+      if (locked === undefined || broken) return;
+      unlocking = client.query({ name: 'syncpoint_unlock', text: 'SELECT pg_advisory_unlock($1, hashtext($2))', values: [accountLockSpace, locked] }).catch((e: Error) => (broken = e));
+      locked = undefined;
     };
     try {
       const written: ItemRow[] = [];
@@ -90,7 +101,11 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
       const result = await fn(tx);
       const changes = written.splice(0);
       const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(tx, changes)));
-      if (begun) await client.query('COMMIT');
+      if (begun) {
+        const committing = client.query('COMMIT');
+        unlock();
+        await committing;
+      }
       committed = true;
       return { result, prepared };
     } catch (err) {
@@ -99,8 +114,8 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
       throw err;
     } finally {
       options.timer?.((performance.now() - began) / 1000, committed);
-      // A session lock outlives the transaction; a broken connection takes it with it.
-      if (locked !== undefined && !broken) await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [accountLockSpace, locked]).catch((e: Error) => (broken = e));
+      unlock();
+      await unlocking;
       client.off('error', onError);
       client.release(broken);
     }
@@ -168,7 +183,8 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
 
 function postgresTx(client: pg.PoolClient, written: ItemRow[], options: StoreOptions): StoreTx {
   const sql = sqlOn(client);
-  return { ...accountTx(sql), ...itemTx(sql, written), ...deviceTx(sql), ...recordTx(sql, options) };
+  const counters = new AccountCounters(sql);
+  return { ...accountTx(sql, counters), ...itemTx(sql, written, counters), ...deviceTx(sql), ...recordTx(sql, options) };
 }
 
 /** Runs the migrations not yet run, in one transaction, one process at a time (an advisory lock). */
