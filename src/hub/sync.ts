@@ -111,23 +111,27 @@ export async function openExchange(
   protocol: string,
 ): Promise<Exchange> {
   const now = ports.clock.now();
-  const device = await tx.getDevice(accountId, who.id);
+  // One read of the account's sync points (at most devicesPerAccountMax) answers whether this one is
+  // known, the limit, and every priority: a statement is a round trip on PostgreSQL.
+  const known = await tx.listDevices(accountId);
+  const device = known.find((d) => d.id === who.id);
   // A new sync point counts against the account's limit (docs/configuration.md § Per-account limits).
-  const known = device ? undefined : await tx.listDevices(accountId);
   const max = accountLimit(ports, 'devicesPerAccountMax');
-  if (known && known.length >= max) throw limitReached('devicesPerAccountMax', max, `the account has as many sync points as it may, so ${who.id} cannot be added; revoke one first`);
+  if (!device && known.length >= max) throw limitReached('devicesPerAccountMax', max, `the account has as many sync points as it may, so ${who.id} cannot be added; revoke one first`);
+  // New devices go last in the priority order; priorities are edited through the device API.
+  const priority = device?.priority ?? known.length;
   await tx.putDevice({
     accountId,
     id: who.id,
     name: who.name ?? device?.name ?? who.defaultName ?? who.id,
     protocol,
-    // New devices go last in the priority order; priorities are edited through the device API.
-    priority: device?.priority ?? known?.length ?? 0,
+    priority,
     createdAt: device?.createdAt ?? now,
     lastSeenAt: now,
     tokenId: who.tokenId ?? null,
   });
-  const priorities = new Map((await tx.listDevices(accountId)).map((d) => [d.id, d.priority]));
+  const priorities = new Map(known.map((d) => [d.id, d.priority]));
+  priorities.set(who.id, priority);
   return { tx, ports, accountId, deviceId: who.id, now, priorities, budget: new ResponseBudget() };
 }
 
@@ -166,11 +170,15 @@ export async function syncCollections(exchange: Exchange, requests: readonly Hub
 
 async function syncCollection(exchange: Exchange, c: HubCollectionRequest, rules: RuleBudget): Promise<CollectionResponse> {
   const { tx, ports, accountId, deviceId, now } = exchange;
-  const collection = await tx.getCollection(accountId, c.collectionId);
+  // Four independent reads, asked together (one round trip on PostgreSQL); all are scoped to the account.
+  const [collection, state, floor, seq] = await Promise.all([
+    tx.getCollection(accountId, c.collectionId),
+    tx.getSyncState(accountId, deviceId, c.collectionId),
+    tx.tombstoneFloor(accountId),
+    tx.currentSeq(accountId),
+  ]);
   // Another account's collection is indistinguishable from one that does not exist.
   if (!collection) return { ...emptyResponse(c), status: 'notFound', message: 'no such collection' };
-  const state = await tx.getSyncState(accountId, deviceId, collection.id);
-  const floor = await tx.tombstoneFloor(accountId);
   const decision = classifySyncKey(c.syncKey, state, floor);
   if (decision.kind === 'invalid') {
     ports.logger.info({ accountId, deviceId, collectionId: collection.id, sent: c.syncKey, reason: decision.reason }, 'invalid sync key');
@@ -180,7 +188,7 @@ async function syncCollection(exchange: Exchange, c: HubCollectionRequest, rules
         : 'unknown sync key; re-initialize with key 0';
     return { ...emptyResponse(c), status: 'invalidSyncKey', message };
   }
-  const { from, until, resumesInitial } = startingPoint(decision, state, floor, await tx.currentSeq(accountId));
+  const { from, until, resumesInitial } = startingPoint(decision, state, floor, seq);
 
   let reinitTimes = state?.reinitTimes ?? [];
   let looping = false;

@@ -35,12 +35,42 @@ export type AccountTx = Pick<
 const accountColumns = (sql: Sql) => sql`id, name, password_hash, created_at, credential_epoch, email`;
 const collectionColumns = (sql: Sql) => sql`id, account_id, name, kind, display_name, color, description, created_at, calendar_id`;
 
-export function accountTx(sql: Sql): AccountTx {
-  const counters = async (id: string) => {
-    const [r] = await sql<{ seq: number; tombstoneFloor: number }[]>`SELECT seq, tombstone_floor FROM accounts WHERE id = ${id}`;
-    if (!r) throw new Error(`no account ${id}`);
+/**
+ * An account's sequence and tombstone floor, read once per transaction: at REPEATABLE READ a row reads
+ * the same until the transaction itself writes it, and the two writes that do (nextSeq here, the floor's
+ * raise in items-tx.ts) tell this. The hub asks for them several times in an exchange, a round trip each.
+ */
+export class AccountCounters {
+  private readonly read = new Map<string, Promise<{ seq: number; tombstoneFloor: number }>>();
+  constructor(private readonly sql: Sql) {}
+
+  get(id: string): Promise<{ seq: number; tombstoneFloor: number }> {
+    let r = this.read.get(id);
+    if (r === undefined) {
+      r = this.sql<{ seq: number; tombstoneFloor: number }[]>`SELECT seq, tombstone_floor FROM accounts WHERE id = ${id}`.then(([row]) => {
+        if (!row) throw new Error(`no account ${id}`);
+        return row;
+      });
+      // A failed read is not kept (the transaction is over anyway, but nothing should answer from it).
+      r.catch(() => this.read.delete(id));
+      this.read.set(id, r);
+    }
     return r;
-  };
+  }
+
+  /** The transaction raised the sequence to `seq`. */
+  sequenced(id: string, seq: number): void {
+    const r = this.read.get(id);
+    if (r !== undefined) this.read.set(id, r.then((row) => ({ ...row, seq })));
+  }
+
+  /** The transaction wrote the row otherwise: read it again when asked. */
+  forget(id: string): void {
+    this.read.delete(id);
+  }
+}
+
+export function accountTx(sql: Sql, counters: AccountCounters): AccountTx {
   return {
     async createAccount(r) {
       await sql`INSERT INTO accounts (id, name, password_hash, created_at, email) VALUES (${r.id}, ${r.name}, ${r.passwordHash}, ${r.createdAt}, ${r.email})`;
@@ -67,13 +97,14 @@ export function accountTx(sql: Sql): AccountTx {
       // numbers become visible in order (docs/operations.md § PostgreSQL).
       const [r] = await sql<{ seq: number }[]>`UPDATE accounts SET seq = seq + 1 WHERE id = ${id} RETURNING seq`;
       if (!r) throw new Error(`no account ${id}`);
+      counters.sequenced(id, r.seq);
       return r.seq;
     },
     async currentSeq(id) {
-      return (await counters(id)).seq;
+      return (await counters.get(id)).seq;
     },
     async tombstoneFloor(id) {
-      return (await counters(id)).tombstoneFloor;
+      return (await counters.get(id)).tombstoneFloor;
     },
 
     async createToken(r) {

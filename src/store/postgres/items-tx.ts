@@ -1,4 +1,5 @@
 import type { ChangeQuery, ItemRow, MemberRow, StoreTx } from '../store.js';
+import type { AccountCounters } from './accounts-tx.js';
 import type { Sql } from './sql.js';
 
 /**
@@ -42,7 +43,7 @@ function changesWhere(sql: Sql, q: ChangeQuery) {
 const inRange = (sql: Sql, r: { startMs: number; endMs: number }) =>
   sql`((start_ms IS NULL OR start_ms < ${r.endMs}) AND (end_ms IS NULL OR end_ms > ${r.startMs} OR start_ms >= ${r.startMs}))`;
 
-export function itemTx(sql: Sql, written: ItemRow[]): ItemTx {
+export function itemTx(sql: Sql, written: ItemRow[], counters: AccountCounters): ItemTx {
   return {
     async getItem(accountId, collectionId, id) {
       const [r] = await sql<ItemRow[]>`SELECT ${itemColumns(sql)} FROM items WHERE account_id = ${accountId} AND collection_id = ${collectionId} AND id = ${id}`;
@@ -118,7 +119,10 @@ export function itemTx(sql: Sql, written: ItemRow[]): ItemTx {
         AND EXISTS (SELECT 1 FROM item_versions n WHERE n.item_id = v.item_id AND n.seq > v.seq AND n.written_at < ${beforeMs})`;
       const [max] = await sql<{ m: number | null }[]>`SELECT max(seq) AS m FROM items WHERE account_id = ${accountId} AND deleted_at IS NOT NULL AND deleted_at < ${beforeMs}`;
       const floor = max?.m ?? null;
-      if (floor !== null) await sql`UPDATE accounts SET tombstone_floor = greatest(tombstone_floor, ${floor}) WHERE id = ${accountId}`;
+      if (floor !== null) {
+        await sql`UPDATE accounts SET tombstone_floor = greatest(tombstone_floor, ${floor}) WHERE id = ${accountId}`;
+        counters.forget(accountId);
+      }
       // A device may echo a token as long as its sync state is valid, however old the token: only an
       // expired state or no state at all lets it go (as in the SQLite backend).
       await sql`DELETE FROM push_tokens p WHERE p.account_id = ${accountId} AND (
@@ -141,9 +145,12 @@ export function itemTx(sql: Sql, written: ItemRow[]): ItemTx {
 }
 
 async function keepVersion(sql: Sql, itemId: string, seq: number, data: string, etag: string, writtenAt: number, originDevice: string | null): Promise<void> {
-  await sql`INSERT INTO item_versions (item_id, seq, data, written_at, origin_device) VALUES (${itemId}, ${seq}, ${data}, ${writtenAt}, ${originDevice})
-    ON CONFLICT (item_id, seq) DO UPDATE SET data = excluded.data, written_at = excluded.written_at, origin_device = excluded.origin_device`;
-  await sql`INSERT INTO item_etags (item_id, etag) VALUES (${itemId}, ${etag}) ON CONFLICT DO NOTHING`;
+  // Two independent writes, sent together (one round trip).
+  await Promise.all([
+    sql`INSERT INTO item_versions (item_id, seq, data, written_at, origin_device) VALUES (${itemId}, ${seq}, ${data}, ${writtenAt}, ${originDevice})
+      ON CONFLICT (item_id, seq) DO UPDATE SET data = excluded.data, written_at = excluded.written_at, origin_device = excluded.origin_device`.run(),
+    sql`INSERT INTO item_etags (item_id, etag) VALUES (${itemId}, ${etag}) ON CONFLICT DO NOTHING`.run(),
+  ]);
 }
 
 /** The union above lists an item matching both its UID and its name once per rank. */
