@@ -7,7 +7,7 @@ import { deviceTx } from './devices-tx.js';
 import { itemTx } from './items-tx.js';
 import { recordTx } from './records-tx.js';
 import { migrations } from './schema.js';
-import { openPool, sqlOn, type PoolOptions } from './sql.js';
+import { openPool, sqlOn, writingTogether, type PoolOptions } from './sql.js';
 
 /**
  * The PostgreSQL backend, for several server processes on one database (docs/operations.md § PostgreSQL).
@@ -68,6 +68,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
   /** One run of `fn` in a transaction of its own on one connection of the pool. */
   const attempt = async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<{ result: T; prepared: unknown[] }> => {
     const client = await pool.connect();
+    const queries = writingTogether(client);
     // A connection that breaks while checked out reports it here as well as to the query in flight.
     let broken: Error | undefined;
     const onError = (err: Error) => (broken = err);
@@ -80,8 +81,8 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     // the server still runs each after the one before, each in its own protocol sync, so a failed lock
     // does not stop BEGIN, and whatever began is rolled back below.
     const start = async (accountId: string | undefined) => {
-      const locking = accountId === undefined ? undefined : client.query({ name: 'syncpoint_lock', text: 'SELECT pg_advisory_lock($1, hashtext($2))', values: [accountLockSpace, accountId] });
-      const beginning = client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      const locking = accountId === undefined ? undefined : queries.query({ name: 'syncpoint_lock', text: 'SELECT pg_advisory_lock($1, hashtext($2))', values: [accountLockSpace, accountId] });
+      const beginning = queries.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
       const [lock, begin] = await Promise.allSettled([locking, beginning]);
       if (begin.status === 'fulfilled') begun = true;
       if (lock.status === 'rejected') throw lock.reason;
@@ -92,17 +93,17 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     // A session lock outlives the transaction; a broken connection takes it with it.
     const unlock = () => {
       if (locked === undefined || broken) return;
-      unlocking = client.query({ name: 'syncpoint_unlock', text: 'SELECT pg_advisory_unlock($1, hashtext($2))', values: [accountLockSpace, locked] }).catch((e: Error) => (broken = e));
+      unlocking = queries.query({ name: 'syncpoint_unlock', text: 'SELECT pg_advisory_unlock($1, hashtext($2))', values: [accountLockSpace, locked] }).catch((e: Error) => (broken = e));
       locked = undefined;
     };
     try {
       const written: ItemRow[] = [];
-      const tx = gatedTx(postgresTx(client, written, options), start);
+      const tx = gatedTx(postgresTx(queries, written, options), start);
       const result = await fn(tx);
       const changes = written.splice(0);
       const prepared = changes.length === 0 ? [] : await Promise.all(observers.map((o) => o.beforeCommit(tx, changes)));
       if (begun) {
-        const committing = client.query('COMMIT');
+        const committing = queries.query('COMMIT');
         unlock();
         await committing;
       }
@@ -110,7 +111,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
       return { result, prepared };
     } catch (err) {
       // A connection that cannot even roll back is dropped from the pool (so is one that reported an error).
-      if (begun && !broken) await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      if (begun && !broken) await queries.query('ROLLBACK').catch((e: Error) => (broken = e));
       throw err;
     } finally {
       options.timer?.((performance.now() - began) / 1000, committed);
@@ -181,7 +182,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
   };
 }
 
-function postgresTx(client: pg.PoolClient, written: ItemRow[], options: StoreOptions): StoreTx {
+function postgresTx(client: Pick<pg.ClientBase, 'query'>, written: ItemRow[], options: StoreOptions): StoreTx {
   const sql = sqlOn(client);
   const counters = new AccountCounters(sql);
   return { ...accountTx(sql, counters), ...itemTx(sql, written, counters), ...deviceTx(sql), ...recordTx(sql, options) };

@@ -80,6 +80,30 @@ function camel(name: string): string {
   return c;
 }
 
+/**
+ * `client`, with the queries made in one run of the event loop's microtasks leaving in one write: a
+ * transaction's lock and BEGIN and first read, or reads started together, cost one packet and one system
+ * call instead of one each, on our side and on the server's (writes were a quarter of a server's CPU time
+ * in bench:scale, bench/README.md § Profile). The pool pipelines, so each query is written when it is made;
+ * node-postgres corks the socket around each, and this holds it corked until the microtasks have run.
+ */
+export function writingTogether(client: pg.PoolClient): Queryable {
+  const socket = (client as unknown as pg.Client).connection.stream;
+  let corked = false;
+  const query = (...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    return (client.query as (...a: unknown[]) => unknown)(...args);
+  };
+  return { query } as Queryable;
+}
+
 /** The tag bound to a pool (each query on any free connection) or to one connection (a transaction). */
 export function sqlOn(client: Queryable): Sql {
   const sql = (strings: TemplateStringsArray, ...values: unknown[]) => new Query(client, strings, values);
