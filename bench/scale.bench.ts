@@ -210,11 +210,25 @@ function postgresCpuSeconds(port: number): number {
   return cpuSeconds(Number(postmaster), true) + procs.filter((pid) => parentOf(pid) === postmaster).reduce((sum, pid) => sum + cpuSeconds(Number(pid)), 0);
 }
 
-/** CPU seconds used so far by this bench (the load generator), the setup's servers and PostgreSQL. */
+/** CPU seconds the whole machine has been busy, all cores (Linux's /proc/stat: all but idle and iowait). */
+function machineBusySeconds(): number {
+  const ticks = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
+  return (ticks.reduce((a, b) => a + b, 0) - (ticks[3] as number) - (ticks[4] as number)) / 100;
+}
+
+/** CPU seconds used so far by this bench (the load generator), the setup's servers, PostgreSQL, and the whole machine. */
 function cpuNow(setup: Setup, pgPort: number) {
   const own = process.cpuUsage();
-  return { client: (own.user + own.system) / 1e6, servers: setup.children.reduce((sum, c) => sum + cpuSeconds(c.pid as number), 0), postgres: postgresCpuSeconds(pgPort) };
+  return {
+    client: (own.user + own.system) / 1e6,
+    servers: setup.children.reduce((sum, c) => sum + cpuSeconds(c.pid as number), 0),
+    postgres: postgresCpuSeconds(pgPort),
+    machine: machineBusySeconds(),
+    wall: performance.now() / 1000,
+  };
 }
+type Cpu = ReturnType<typeof cpuNow>;
+const noCpu = (): Cpu => ({ client: 0, servers: 0, postgres: 0, machine: 0, wall: 0 });
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const quantile = (xs: number[], q: number) => {
@@ -243,18 +257,16 @@ async function main() {
 
     const devices = new Map<Setup, SmallDevice[]>();
     for (const s of setups) devices.set(s, await smallDevices(s));
-    const small = new Map<Setup, { exchanges: number; ms: number[]; cpu: { client: number; servers: number; postgres: number } }>(
-      setups.map((s) => [s, { exchanges: 0, ms: [], cpu: { client: 0, servers: 0, postgres: 0 } }]),
-    );
+    const small = new Map<Setup, { exchanges: number; ms: number[]; cpu: Cpu }>(setups.map((s) => [s, { exchanges: 0, ms: [], cpu: noCpu() }]));
     for (let round = 0; round < rounds; round++) {
       for (const s of setups) {
         const before = cpuNow(s, cluster.port);
         const r = await smallSyncRound(devices.get(s) as SmallDevice[], roundSeconds);
         const after = cpuNow(s, cluster.port);
-        const total = small.get(s) as { exchanges: number; ms: number[]; cpu: { client: number; servers: number; postgres: number } };
+        const total = small.get(s) as { exchanges: number; ms: number[]; cpu: Cpu };
         total.exchanges += r.exchanges;
         total.ms.push(...r.ms);
-        for (const k of ['client', 'servers', 'postgres'] as const) total.cpu[k] += after[k] - before[k];
+        for (const k of Object.keys(before) as (keyof Cpu)[]) total.cpu[k] += after[k] - before[k];
       }
     }
     const seeded = new Map<Setup, string>();
@@ -265,7 +277,8 @@ async function main() {
     for (const s of setups) push.set(s, await pushLatency(s, 'pusher'));
 
     const rows = setups.map((s) => {
-      const sm = small.get(s) as { exchanges: number; ms: number[]; cpu: { client: number; servers: number; postgres: number } };
+      const sm = small.get(s) as { exchanges: number; ms: number[]; cpu: Cpu };
+      const ours = sm.cpu.client + sm.cpu.servers + sm.cpu.postgres;
       const perExchange = (cpuSeconds: number) => r2((cpuSeconds * 1000) / sm.exchanges);
       const p = push.get(s) as number[];
       return {
@@ -274,16 +287,18 @@ async function main() {
         exchangeMsP50: r2(median(sm.ms)),
         // Where the 2 cores went during the small syncs: CPU ms per exchange of the load generator, the servers and PostgreSQL.
         cpuMsPerExchange: { client: perExchange(sm.cpu.client), servers: perExchange(sm.cpu.servers), postgres: perExchange(sm.cpu.postgres) },
+        // Cores in use on average meanwhile: by the above, and by anything else on the machine (other work skews a run).
+        coresBusy: { bench: r2(ours / sm.cpu.wall), otherProcesses: r2(Math.max(0, sm.cpu.machine - ours) / sm.cpu.wall) },
         initialSyncMs: r2(median(initial.get(s) as number[])),
         pushMsP50: r2(median(p)),
         pushMsP99: r2(quantile(p, 0.99)),
         peakRssMiB: s.children.map((c) => r2(rssKiB(c.pid as number) / 1024)),
       };
     });
-    console.log(`\n${'setup'.padEnd(26)}${'exchanges/s'.padStart(12)}${'p50 ms'.padStart(9)}${'initial ms'.padStart(12)}${'push p50'.padStart(10)}${'push p99'.padStart(10)}  ${'CPU ms/exchange: client, servers, PostgreSQL'.padEnd(46)}peak RSS MiB`);
+    console.log(`\n${'setup'.padEnd(26)}${'exchanges/s'.padStart(12)}${'p50 ms'.padStart(9)}${'initial ms'.padStart(12)}${'push p50'.padStart(10)}${'push p99'.padStart(10)}  ${'CPU ms/exchange: client, servers, PostgreSQL'.padEnd(46)}${'cores: bench, others'.padEnd(22)}peak RSS MiB`);
     for (const r of rows) {
       const cpu = `${r.cpuMsPerExchange.client}, ${r.cpuMsPerExchange.servers}, ${r.cpuMsPerExchange.postgres}`;
-      console.log(`${r.setup.padEnd(26)}${String(r.exchangesPerSecond).padStart(12)}${String(r.exchangeMsP50).padStart(9)}${String(r.initialSyncMs).padStart(12)}${String(r.pushMsP50).padStart(10)}${String(r.pushMsP99).padStart(10)}  ${cpu.padEnd(46)}${r.peakRssMiB.join(', ')}`);
+      console.log(`${r.setup.padEnd(26)}${String(r.exchangesPerSecond).padStart(12)}${String(r.exchangeMsP50).padStart(9)}${String(r.initialSyncMs).padStart(12)}${String(r.pushMsP50).padStart(10)}${String(r.pushMsP99).padStart(10)}  ${cpu.padEnd(46)}${`${r.coresBusy.bench}, ${r.coresBusy.otherProcesses}`.padEnd(22)}${r.peakRssMiB.join(', ')}`);
     }
     if (rows.length < 3) return; // --only: no ratios, nothing written
     const [sqlite, pg1, pg2] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
