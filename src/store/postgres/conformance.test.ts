@@ -64,3 +64,48 @@ test('tryExclusive is exclusive across stores on one database, and a holder whos
     await two.close();
   }
 });
+
+// Reads are sent behind the account's lock and BEGIN without waiting for their answers
+// (account-gate.ts); the server still runs them after the lock is granted, so a transaction whose first
+// call is a read, started while another process holds the account's turn, reads what that one committed.
+test('a transaction opening with a read, while another process holds the account, reads what that one committed', async () => {
+  const url = await cluster.createDatabase();
+  const one = await openPostgresStore(url);
+  const two = await openPostgresStore(url);
+  try {
+    await one.transaction((tx) => tx.createAccount({ id: 'acct', name: 'acct', passwordHash: 'h', createdAt: 0, credentialEpoch: 0, email: null }));
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let tookTurn = () => {};
+    const inTurn = new Promise<void>((resolve) => (tookTurn = resolve));
+    const writer = one.transaction(async (tx) => {
+      await tx.nextSeq('acct');
+      tookTurn();
+      await held;
+      return tx.nextSeq('acct');
+    });
+    await inTurn;
+    const reader = two.transaction(async (tx) => [await tx.currentSeq('acct'), await tx.tombstoneFloor('acct')]);
+    await delay(200); // the reader's lock, BEGIN and read are on the wire, waiting for the turn
+    release();
+    assert.equal(await writer, 2);
+    assert.deepEqual(await reader, [2, 0], 'the read ran after the writer committed, in a snapshot taken after the turn came');
+  } finally {
+    await one.close();
+    await two.close();
+  }
+});
+
+// A write is never sent ahead of BEGIN's answer, so only reads may go out early: issuePushTokens
+// writes, though its name starts like a question ("is…"), and text it cannot store is refused.
+test('issuePushTokens is a write: text holding U+0000 is refused, not answered as a read', async () => {
+  const store = await openPostgresStore(await cluster.createDatabase());
+  try {
+    await assert.rejects(
+      store.transaction((tx) => tx.issuePushTokens('acct\u0000', 'device', [{ collectionId: 'c', itemId: 'i', seq: 1 }], 0)),
+      /cannot be stored/,
+    );
+  } finally {
+    await store.close();
+  }
+});
