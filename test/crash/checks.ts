@@ -89,10 +89,13 @@ export function checkAcknowledged(ledger: AckLedger, rows: Map<string, ServerRow
 function problemWith(ack: Ack, row: ServerRow | undefined, ledger: AckLedger): string | null {
   if (!row) return `acknowledged ${ack.deleted ? 'delete' : `version ${ack.version}`}, but the server has no such item`;
   if (ack.deleted) return row.deletedAt === null ? `acknowledged delete, but the item is live again (${summary(row.data as string)})` : null;
-  if (row.deletedAt !== null || row.etag === ack.etag) return null;
+  if (row.deletedAt !== null) return null;
   const held = parseCard(row.data as string);
+  // An ActiveSync acknowledgement names the version by its label only (ledger.ts).
+  if (ack.etag === null ? held.crashId === ack.crashId && held.version === ack.version : row.etag === ack.etag) return null;
   if (held.crashId !== ack.crashId) return `acknowledged version ${ack.version} of ${ack.crashId}, but the server holds ${summary(row.data as string)}`;
-  const record = ledger.versions.get(row.etag);
+  // A version no device saw as bytes (written from an ActiveSync device's fields) is known by its label.
+  const record = ledger.versions.get(row.etag) ?? (row.originDevice === null ? undefined : ledger.labels.get(held.version));
   // A merge whose answer never arrived is the one version nobody saw; it was made from acknowledged edits.
   if (!record) return row.originDevice === null ? null : `acknowledged version ${ack.version}, but the server holds ${held.version}, which no device wrote`;
   if (record.committedBy !== null && record.committedBy < ack.sentAt) {
@@ -110,21 +113,62 @@ export interface DeviceView {
 /** Every replica holds exactly the server's live items, byte for byte, with nothing left to send and no twins. */
 export function checkConvergence(rows: Map<string, ServerRow>, devices: DeviceView[]): string[] {
   const problems: string[] = [];
-  const live = new Map([...rows.values()].filter((r) => r.deletedAt === null).map((r) => [r.id, r.data as string]));
+  const live = liveItems(rows);
   problems.push(...twins('the server', live));
   for (const device of devices) {
     const who = `device ${device.id}`;
     const unsettled = device.items.filter((i) => i.pending !== null || i.serverId === null || i.rejected !== null);
     if (unsettled.length > 0) problems.push(`${who} still has ${unsettled.length} unsynced items, e.g. ${describe(unsettled[0] as LocalItem)}`);
     const held = new Map(device.items.filter((i) => i.data !== null && i.serverId !== null).map((i) => [i.serverId as string, i.data as string]));
-    problems.push(...twins(who, held));
-    for (const [id, data] of live) {
-      const mine = held.get(id);
-      if (mine === undefined) problems.push(`${who} lacks the server's live item ${id} (${summary(data)})`);
-      else if (mine !== data) problems.push(`${who} holds ${id} as ${summary(mine)}, the server as ${summary(data)}`);
-    }
-    for (const [id, data] of held) if (!live.has(id)) problems.push(`${who} holds ${id} (${summary(data)}), which the server does not have live`);
+    problems.push(...sameItems(who, live, held));
   }
+  return problems;
+}
+
+/**
+ * What a client of another kind holds once it is quiet, by server item id: a DAV client the bytes (the
+ * check compares them byte for byte), an ActiveSync device only the fields it carries, so there the
+ * check compares what those fields say: which item (FileAs ⇄ FN) at which version (NickName ⇄ NICKNAME).
+ */
+export interface ClientView {
+  who: string;
+  held: Map<string, string>;
+  /** How this kind of client sees a card the server holds; the identity for bytes. */
+  view(data: string): string;
+  /** Edits it still has to send. */
+  unsent: number;
+}
+
+/** Every such client holds exactly the server's live items, as its kind shows them, with nothing left to send and no twins. */
+export function checkClientConvergence(rows: Map<string, ServerRow>, clients: ClientView[]): string[] {
+  const problems: string[] = [];
+  const live = liveItems(rows);
+  for (const client of clients) {
+    if (client.unsent > 0) problems.push(`${client.who} still has ${client.unsent} edits to send`);
+    problems.push(...twins(client.who, new Map([...client.held].map(([id, shown]) => [id, cardFromView(shown)]))));
+    const seen = new Map([...live].map(([id, data]) => [id, client.view(data)]));
+    problems.push(...sameItems(client.who, seen, client.held, (shown) => (shown.startsWith('BEGIN:VCARD') ? summary(shown) : shown.replace(' ', ' version '))));
+  }
+  return problems;
+}
+
+/** The views are either a card's bytes or `CRASH-ID VERSION`; both read back as a card for summaries and twins. */
+const cardFromView = (shown: string): string => {
+  if (shown.startsWith('BEGIN:VCARD')) return shown;
+  const [crashId, version] = shown.split(' ');
+  return `FN:Crash ${crashId}\r\nNICKNAME:${version}\r\n`;
+};
+
+const liveItems = (rows: Map<string, ServerRow>) => new Map([...rows.values()].filter((r) => r.deletedAt === null).map((r) => [r.id, r.data as string]));
+
+function sameItems(who: string, live: Map<string, string>, held: Map<string, string>, describeHeld: (shown: string) => string = summary): string[] {
+  const problems: string[] = [];
+  for (const [id, data] of live) {
+    const mine = held.get(id);
+    if (mine === undefined) problems.push(`${who} lacks the server's live item ${id} (${describeHeld(data)})`);
+    else if (mine !== data) problems.push(`${who} holds ${id} as ${describeHeld(mine)}, the server as ${describeHeld(data)}`);
+  }
+  for (const [id, data] of held) if (!live.has(id)) problems.push(`${who} holds ${id} (${describeHeld(data)}), which the server does not have live`);
   return problems;
 }
 

@@ -1,6 +1,6 @@
 import { etagOf } from '../../src/content/etag.js';
 import type { ClientCommand, CollectionResponse } from '../../src/protocol/sync.js';
-import { parseCard } from './cards.js';
+import { parseCard, type Card } from './cards.js';
 
 /**
  * What the server acknowledged, seen on the wire. The server sends a sync response only after its
@@ -14,6 +14,10 @@ import { parseCard } from './cards.js';
  * the server. The devices are separate processes, so a time is read where it happens, in the device, on
  * the machine's monotonic clock (one clock for every process): before a request leaves, after an answer
  * arrived. The order in which the devices' reports reach this process says nothing.
+ *
+ * An ActiveSync device is never told the bytes the server stored (it sends fields, the server writes the
+ * card), so its versions are known by their label (the card's NICKNAME, unique per edit: cards.ts) as
+ * well: every version is recorded under both, and an ActiveSync acknowledgement names its label only.
  */
 
 /** Microseconds on the monotonic clock every process of the machine shares. */
@@ -21,6 +25,8 @@ export const monotonicMicros = (): number => Number(process.hrtime.bigint() / 10
 
 export interface VersionRecord {
   crashId: string;
+  /** The edit that wrote it (the card's NICKNAME). */
+  label: string;
   /** The earliest moment it can have been committed: when a request first carried it (0: unknown). */
   sentAt: number;
   /** When a response first showed it committed (an acknowledgement or a server change); null until then. */
@@ -28,24 +34,34 @@ export interface VersionRecord {
 }
 
 /** The last change of one server item that one device had acknowledged. */
-export type Ack = { deviceId: string; serverId: string; sentAt: number } & (
-  | { deleted: false; crashId: string; etag: string; version: string }
+export type Ack = {
+  deviceId: string;
+  /** For a DAV client, '' until the check reads which item its resource name belongs to (davName). */
+  serverId: string;
+  davName?: string;
+  sentAt: number;
+} & (
+  | { deleted: false; crashId: string; version: string; /** Null when the client is not told the stored bytes (ActiveSync): then the version is known by its label. */ etag: string | null }
   | { deleted: true }
 );
 
 export class AckLedger {
   /** Every version sent or seen, by etag. */
   readonly versions = new Map<string, VersionRecord>();
+  /** Every version sent or seen, by label, whatever bytes the server stored it as. */
+  readonly labels = new Map<string, VersionRecord>();
   /** By `${deviceId} ${serverId}`; a device's exchanges are sequential, so its latest ack is its newest change. */
   readonly lastAcks = new Map<string, Ack>();
   exchangesAcknowledged = 0;
   changesAcknowledged = 0;
+  /** Distinct changes acknowledged, by device. */
+  readonly changesAcknowledgedBy = new Map<string, number>();
   private readonly deletesFirstSent = new Map<string, number>();
 
   /** `at`: before the request left the device (monotonicMicros). */
   noteSent(deviceId: string, commands: readonly ClientCommand[], at: number): void {
     for (const command of commands) {
-      if (command.op === 'add' || command.op === 'change') this.version(etagOf(command.data), parseCard(command.data).crashId, at);
+      if (command.op === 'add' || command.op === 'change') this.version(etagOf(command.data), parseCard(command.data), at);
       else if (command.op === 'delete') {
         const key = `${deviceId} ${command.serverId}`;
         if (!this.deletesFirstSent.has(key)) this.deletesFirstSent.set(key, at);
@@ -58,7 +74,7 @@ export class AckLedger {
     if (response.status !== 'ok') return;
     this.exchangesAcknowledged++;
     for (const command of response.commands) {
-      if (command.op !== 'delete') this.committed(this.version(command.etag, parseCard(command.data).crashId, 0), at);
+      if (command.op !== 'delete') this.committed(this.version(command.etag, parseCard(command.data), 0), at);
     }
     for (const result of response.results) {
       const command = commands[result.index];
@@ -70,32 +86,67 @@ export class AckLedger {
       }
       const serverId = result.serverId ?? (command.op === 'change' ? command.serverId : undefined);
       if (serverId === undefined) throw new Error(`an ok ${command.op} result without a server id: ${JSON.stringify(result)}`);
-      const { crashId, version } = parseCard(command.data);
+      const card = parseCard(command.data);
+      const { crashId, version } = card;
       const sent = this.versions.get(etagOf(command.data)) as VersionRecord;
       // A merge the server made of this edit and another one cannot predate this edit's first sending.
       const etag = result.etag ?? etagOf(command.data);
-      const stored = this.version(etag, crashId, sent.sentAt);
+      const stored = this.version(etag, card, sent.sentAt);
       this.committed(stored, at);
       this.acknowledge(`${deviceId} ${serverId}`, { deviceId, serverId, sentAt: stored.sentAt, deleted: false, crashId, etag, version });
     }
   }
 
-  private version(etag: string, crashId: string, sentAt: number): VersionRecord {
+  /**
+   * An ActiveSync or DAV client is about to send a version: `etag` when it sends the bytes the server
+   * stores (DAV), null when the server writes the card from its fields (ActiveSync). `at` as in noteSent.
+   */
+  noteVersionSent(card: Card, etag: string | null, at: number): void {
+    if (etag === null) this.labelled(card, at);
+    else this.version(etag, card, at);
+  }
+
+  /** Such a client saw a version committed (an answer to its write, or a server change it received); `at` as in noteAnswered. */
+  noteVersionSeen(card: Card, etag: string | null, at: number): void {
+    this.committed(etag === null ? this.labelled(card, 0) : this.version(etag, card, 0), at);
+  }
+
+  /** Such a client's exchange the server answered (it acknowledged what the client sent in it). */
+  noteExchange(): void {
+    this.exchangesAcknowledged++;
+  }
+
+  /** Such a client's acknowledged change; a DAV client's is keyed by its resource name until the check resolves it. */
+  noteAcknowledged(ack: Ack): void {
+    this.acknowledge(`${ack.deviceId} ${ack.davName ?? ack.serverId}`, ack);
+  }
+
+  private version(etag: string, card: Card, sentAt: number): VersionRecord {
+    this.labelled(card, sentAt);
     let record = this.versions.get(etag);
-    if (!record) this.versions.set(etag, (record = { crashId, sentAt, committedBy: null }));
+    if (!record) this.versions.set(etag, (record = { crashId: card.crashId, label: card.version, sentAt, committedBy: null }));
+    return record;
+  }
+
+  private labelled(card: Card, sentAt: number): VersionRecord {
+    let record = this.labels.get(card.version);
+    if (!record) this.labels.set(card.version, (record = { crashId: card.crashId, label: card.version, sentAt, committedBy: null }));
     return record;
   }
 
   /** Reports from several devices arrive in any order; the earliest answer that showed it is the bound. */
   private committed(record: VersionRecord, at: number): void {
-    record.committedBy = record.committedBy === null ? at : Math.min(record.committedBy, at);
+    for (const r of new Set([record, this.labels.get(record.label) as VersionRecord])) r.committedBy = r.committedBy === null ? at : Math.min(r.committedBy, at);
   }
 
   /** A replayed answer acknowledges the same change again; it is counted once. */
   private acknowledge(key: string, ack: Ack): void {
     const previous = this.lastAcks.get(key);
-    const same = previous !== undefined && previous.deleted === ack.deleted && (ack.deleted || (!previous.deleted && previous.etag === ack.etag));
-    if (!same) this.changesAcknowledged++;
+    const same = previous !== undefined && previous.deleted === ack.deleted && (ack.deleted || (!previous.deleted && previous.etag === ack.etag && previous.version === ack.version));
+    if (!same) {
+      this.changesAcknowledged++;
+      this.changesAcknowledgedBy.set(ack.deviceId, (this.changesAcknowledgedBy.get(ack.deviceId) ?? 0) + 1);
+    }
     this.lastAcks.set(key, ack);
   }
 }

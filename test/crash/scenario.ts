@@ -286,8 +286,8 @@ export async function waitForTraffic(ledger: AckLedger): Promise<void> {
   }
 }
 
-/** Syncs every device in turn until a whole round moves nothing: all sent, all heard. */
-export async function settle(devices: DeviceProcess[]): Promise<boolean> {
+/** Syncs every device (of any kind) in turn until a whole round moves nothing: all sent, all heard. */
+export async function settle(devices: ReadonlyArray<{ sync(): Promise<number | null> }>): Promise<boolean> {
   for (let round = 0; round < settleRoundsMax; round++) {
     let moved = 0;
     for (const device of devices) moved += (await device.sync()) ?? 1;

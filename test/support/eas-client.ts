@@ -14,6 +14,7 @@ import { getJson, type TestServer } from './server.js';
 export const as = namespace('AirSync');
 export const fh = namespace('FolderHierarchy');
 export const contacts = namespace('Contacts');
+export const contacts2 = namespace('Contacts2');
 export const cal = namespace('Calendar');
 export const tasks = namespace('Tasks');
 export const notes = namespace('Notes');
