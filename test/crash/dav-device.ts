@@ -92,7 +92,8 @@ export class DavDevice {
 
   start(): void {
     this.keepGoing = true;
-    this.running = this.run();
+    // A client that throws stops, and says why; the run goes on to its checks.
+    this.running = this.run().catch((err: Error) => this.o.problem(`DAV client ${this.id} stopped: ${err.stack ?? String(err)}`));
   }
 
   async stop(): Promise<void> {

@@ -90,8 +90,13 @@ const windowSize = 100;
 const requestTimeoutMs = 5_000;
 const pauseAfterFailureMsBase = 100;
 const pauseAfterFailureMsMax = 2_000;
-/** A Ping is held at most this long before the phone has edits of its own to send. */
-const pingHoldMsMax = 2_000;
+/**
+ * A Ping is held this long at most before the phone has edits of its own to send (uniform between the
+ * two). A loaded machine takes a second or two to answer even a Ping with changes waiting; a shorter hold
+ * would end most Pings before their answer.
+ */
+const pingHoldMsMin = 2_000;
+const pingHoldMsMax = 6_000;
 /** The shortest heartbeat the server takes (ping.ts); the phone aborts its Ping long before. */
 const heartbeatSeconds = 60;
 /** Exchanges of one sync at most (MoreAvailable, queued edits, a restart from key 0). */
@@ -128,7 +133,8 @@ export class EasDevice {
   /** FolderSync until the contacts collection is among the folders, then edit, sync and Ping until stopped. */
   start(): void {
     this.keepGoing = true;
-    this.running = this.run();
+    // A client that throws stops, and says why; the run goes on to its checks.
+    this.running = this.run().catch((err: Error) => this.o.problem(`ActiveSync device ${this.id} stopped: ${err.stack ?? String(err)}`));
   }
 
   async stop(): Promise<void> {
@@ -163,7 +169,7 @@ export class EasDevice {
       }
       this.failuresInARow = 0;
       // Held until a change waits in the folder, or the phone has something of its own to send.
-      if ((await this.ping(this.o.random() * pingHoldMsMax)) === 'failed') await this.pauseAfterFailure();
+      if ((await this.ping(pingHoldMsMin + this.o.random() * (pingHoldMsMax - pingHoldMsMin))) === 'failed') await this.pauseAfterFailure();
     }
   }
 
@@ -296,6 +302,13 @@ export class EasDevice {
 
   /** Holds a Ping on the contacts folder for at most `holdMs`. */
   private async ping(holdMs: number): Promise<'changes' | 'quiet' | 'failed'> {
+    const started = performance.now();
+    const result = await this.heldPing(holdMs);
+    this.o.wireLog.write({ eas: this.id, ping: result, heldMs: Math.round(performance.now() - started) });
+    return result;
+  }
+
+  private async heldPing(holdMs: number): Promise<'changes' | 'quiet' | 'failed'> {
     const abort = new AbortController();
     this.pingAbort = abort;
     const timer = setTimeout(() => abort.abort(), holdMs);
