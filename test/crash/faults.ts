@@ -198,8 +198,7 @@ export async function runFaultScenario(options: FaultOptions): Promise<FaultRepo
       moment = `after fault ${f}`;
       const pingsBefore = phones.map((p) => p.stats.pingsWithChanges);
       await check();
-      await pushProbe(f);
-      await pingProbe(f, pingsBefore);
+      await Promise.all([pushProbe(f), pingProbe(f, pingsBefore)]);
       if (f % Math.max(1, Math.round(options.faults / 10)) === 0) {
         options.log?.(`fault ${f}/${options.faults}: ${ledger.exchangesAcknowledged} exchanges and ${ledger.changesAcknowledged} changes acknowledged, ${counts.pushProbes} push probes arrived, ${failures.size} problems`);
       }
