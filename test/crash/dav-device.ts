@@ -179,6 +179,7 @@ export class DavDevice {
     const etag = unquote(fresh.headers.get('etag') ?? '');
     if (card.data !== null && fresh.text === card.data) {
       // The lost answer's write committed: the server holds this very version.
+      this.o.wireLog.write({ dav: this.id, put: name, found: 'its own version: the write whose answer was lost committed' });
       this.o.ledger.noteVersionSeen(parseCard(card.data), etag, at);
       this.local.set(name, { etag, data: card.data, dirty: false });
       return 1;

@@ -68,6 +68,8 @@ export interface EasStats {
   pings: number;
   /** Pings answered Status 2: a change waiting in the folder. */
   pingsWithChanges: number;
+  /** Syncs the phone hung up on before their answer (and sent again). */
+  hangUps: number;
   /** Own Changes and Deletes the server refused (Status 7 conflict, 8 no such item): another client's edit came first. */
   refused: number;
 }
@@ -88,6 +90,9 @@ const editsPerRoundMax = 3;
 const commandsMax = 8;
 const windowSize = 100;
 const requestTimeoutMs = 5_000;
+/** This share of Syncs is hung up on after up to hangUpAfterMsMax, before or while the server works on it. */
+const hangUpShare = 0.1;
+const hangUpAfterMsMax = 1_500;
 const pauseAfterFailureMsBase = 100;
 const pauseAfterFailureMsMax = 2_000;
 /**
@@ -103,7 +108,7 @@ const heartbeatSeconds = 60;
 const exchangesPerSyncMax = 200;
 
 export class EasDevice {
-  readonly stats: EasStats = { syncsSucceeded: 0, requestsRetried: 0, reinitializations: 0, pings: 0, pingsWithChanges: 0, refused: 0 };
+  readonly stats: EasStats = { syncsSucceeded: 0, requestsRetried: 0, reinitializations: 0, pings: 0, pingsWithChanges: 0, hangUps: 0, refused: 0 };
   /** What the phone holds: ServerId → `CRASH-ID VERSION` (checks.ts ClientView). */
   readonly held = new Map<string, string>();
   private readonly client: EasClient;
@@ -200,7 +205,11 @@ export class EasDevice {
       this.o.wireLog.write({ eas: this.id, key: this.key, sends: commands.map(describe) });
     }
     const flight = this.inFlight;
-    const answer = await this.post('Sync', flight.body);
+    // Now and then the phone loses its connection while the request is on its way (it walked into a lift):
+    // the server may still be working on it when the same request comes again, likely to another process.
+    const hangUpAfterMs = this.o.random() < hangUpShare ? Math.round(this.o.random() * hangUpAfterMsMax) : undefined;
+    if (hangUpAfterMs !== undefined) this.stats.hangUps++;
+    const answer = await this.post('Sync', flight.body, hangUpAfterMs);
     if (answer === null) {
       flight.retried = true;
       return null;
@@ -332,9 +341,9 @@ export class EasDevice {
   }
 
   /** A command sent with a timeout; null when it got no answer or a 5xx (it is to be sent again). */
-  private async post(command: 'Sync' | 'FolderSync', body: WbxmlElement): Promise<WbxmlElement | null> {
+  private async post(command: 'Sync' | 'FolderSync', body: WbxmlElement, hangUpAfterMs = requestTimeoutMs): Promise<WbxmlElement | null> {
     try {
-      const res = await this.client.send(command, body, { signal: AbortSignal.timeout(requestTimeoutMs) });
+      const res = await this.client.send(command, body, { signal: AbortSignal.timeout(hangUpAfterMs) });
       if (res.status === 200 && res.body) return res.body;
       if (res.status < 500) {
         this.unexpected(command, `HTTP ${res.status} ${res.text.slice(0, 200)}`);
@@ -360,7 +369,8 @@ export class EasDevice {
 
   /** An Add, a Change or a Delete of one of its own cards, queued for the next Sync. */
   private editOnce(): void {
-    const busy = new Set(this.pending.flatMap((c) => (c.op === 'add' ? [] : [c.serverId])));
+    // An item with an edit queued or on the wire (a request being sent again) waits for its answer.
+    const busy = new Set([...this.pending, ...(this.inFlight?.commands ?? [])].flatMap((c) => (c.op === 'add' ? [] : [c.serverId])));
     const own = [...this.held].filter(([serverId, shown]) => shown.startsWith(`${this.id}-`) && !busy.has(serverId));
     const roll = this.o.random();
     if (roll < (own.length < ownCardsTarget ? 0.5 : 0.1) || own.length === 0) {

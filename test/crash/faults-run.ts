@@ -40,7 +40,7 @@ console.log(
     `server kills (SIGKILL)      ${r.serverKills}`,
     `PostgreSQL crashes          ${r.databaseCrashes}`,
     `SDK syncs completed         ${r.syncsSucceeded} of ${syncs}`,
-    `ActiveSync                  ${r.eas.syncsSucceeded} syncs, ${r.eas.requestsRetried} requests sent again, ${r.eas.reinitializations} re-initializations (Status 3), ${r.eas.refused} edits refused (7/8)`,
+    `ActiveSync                  ${r.eas.syncsSucceeded} syncs, ${r.eas.requestsRetried} requests sent again (${r.eas.hangUps} hung up on), ${r.eas.reinitializations} re-initializations (Status 3), ${r.eas.refused} edits refused (7/8)`,
     `ActiveSync Pings            ${r.eas.pingsWithChanges} of ${r.eas.pings} answered "changes"`,
     `DAV                         ${r.dav.syncsSucceeded} syncs, ${r.dav.requestsFailed} requests sent again, ${r.dav.preconditionsFailed} 412s, ${r.dav.fullResyncs} full resyncs (403)`,
     `exchanges acknowledged      ${r.exchangesAcknowledged}`,

@@ -246,7 +246,7 @@ export async function runFaultScenario(options: FaultOptions): Promise<FaultRepo
     exchangesAcknowledged: ledger.exchangesAcknowledged,
     changesAcknowledged: ledger.changesAcknowledged,
     changesAcknowledgedBy: { sdk: acknowledgedBy('d'), eas: acknowledgedBy('e'), dav: acknowledgedBy('v') },
-    eas: sum(phones.map((p) => p.stats), { syncsSucceeded: 0, requestsRetried: 0, reinitializations: 0, pings: 0, pingsWithChanges: 0, refused: 0 }),
+    eas: sum(phones.map((p) => p.stats), { syncsSucceeded: 0, requestsRetried: 0, reinitializations: 0, pings: 0, pingsWithChanges: 0, hangUps: 0, refused: 0 }),
     dav: sum(davClients.map((d) => d.stats), { syncsSucceeded: 0, requestsFailed: 0, preconditionsFailed: 0, fullResyncs: 0 }),
     syncsSucceeded: total('syncsSucceeded'),
     syncsFailed: total('syncsFailed'),
