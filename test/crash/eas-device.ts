@@ -208,7 +208,6 @@ export class EasDevice {
     // Now and then the phone loses its connection while the request is on its way (it walked into a lift):
     // the server may still be working on it when the same request comes again, likely to another process.
     const hangUpAfterMs = this.o.random() < hangUpShare ? Math.round(this.o.random() * hangUpAfterMsMax) : undefined;
-    if (hangUpAfterMs !== undefined) this.stats.hangUps++;
     const answer = await this.post('Sync', flight.body, hangUpAfterMs);
     if (answer === null) {
       flight.retried = true;
@@ -351,6 +350,7 @@ export class EasDevice {
       }
       this.o.wireLog.write({ eas: this.id, [command]: `HTTP ${res.status}` });
     } catch (err) {
+      if ((err as Error).name === 'TimeoutError' && hangUpAfterMs < requestTimeoutMs) this.stats.hangUps++;
       this.o.wireLog.write({ eas: this.id, [command]: `no answer: ${(err as Error).message}` });
     }
     this.stats.requestsRetried++;
