@@ -102,7 +102,7 @@ const pauseAfterFailureMsMax = 2_000;
  */
 const pingHoldMsMin = 2_000;
 const pingHoldMsMax = 6_000;
-/** The shortest heartbeat the server takes (ping.ts); the phone aborts its Ping long before. */
+/** A heartbeat the server takes (ping.ts: 30-3540 s) and haproxy's 60 s server timeout allows; the phone ends its Ping long before. */
 const heartbeatSeconds = 60;
 /** Exchanges of one sync at most (MoreAvailable, queued edits, a restart from key 0). */
 const exchangesPerSyncMax = 200;
@@ -233,14 +233,15 @@ export class EasDevice {
       return null;
     }
     this.o.ledger.noteExchange();
-    const moved = flight.commands.length + this.acknowledge(flight, collection, at) + this.apply(collection, at);
+    this.acknowledge(flight, collection, at);
+    const moved = flight.commands.length + this.apply(collection, at);
     this.key = textAt(collection, 'SyncKey');
     this.o.wireLog.write({ eas: this.id, key: flight.key, next: this.key, more: has(collection, 'MoreAvailable'), held: this.held.size });
     return { moved, more: has(collection, 'MoreAvailable') };
   }
 
-  /** The answers to the phone's own commands; returns how many commands the server sent back for them (none). */
-  private acknowledge(flight: InFlight, collection: WbxmlElement, at: number): number {
+  /** The answers to the phone's own commands. */
+  private acknowledge(flight: InFlight, collection: WbxmlElement, at: number): void {
     const answerFor = (c: Pending) =>
       c.op === 'add'
         ? all(collection, 'Responses/Add').find((r) => maybeText(r, 'ClientId') === c.clientId)
@@ -272,7 +273,6 @@ export class EasDevice {
       } else this.o.problem(`ActiveSync device ${this.id}: ${describe(c)} answered Status ${status}`);
       this.o.wireLog.write(log);
     }
-    return 0;
   }
 
   private noteAck(serverId: string, card: Card, at: number): void {
