@@ -19,6 +19,7 @@ export const statusCodes = [
   'conflict',
   'rateLimited',
   'serverError',
+  'unavailable',
   'requestTimeout',
   'limitReached',
   'deferred',
@@ -44,6 +45,7 @@ export const httpStatusOf: Record<StatusCode, number> = {
   conflict: 409,
   rateLimited: 429,
   serverError: 500,
+  unavailable: 503,
   requestTimeout: 408,
   limitReached: 409,
   // Only ever a command result (docs/protocol.md §12.1).

@@ -13,6 +13,7 @@ import { PushHub } from '../push/push-hub.js';
 import { pushPrefix, PushRoutes } from '../push/routes.js';
 import { Tickets } from '../push/tickets.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { StoreUnavailable } from '../store/store.js';
 import type { Principal } from '../http/principal.js';
 import { Authenticator } from './auth/authenticate.js';
 import { addressList, ClientAddresses } from './auth/client-address.js';
@@ -39,6 +40,8 @@ export interface RunningServer {
 }
 
 const tombstonePurgeIntervalMs = 6 * 3600 * 1000;
+/** What a client is told to wait when the database is out of reach (503 Retry-After). */
+const unavailableRetrySeconds = 5;
 
 export async function startServer(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   // One server per SQLite data directory (data-dir-lock.ts); any number on one PostgreSQL database.
@@ -135,10 +138,14 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
   const timeouts = { requestTimeout: limits.requestMs, headersTimeout: limits.headersMs, connectionsCheckingInterval: limits.connectionsCheckMs };
   const server = createServer({ ...timeouts, keepAliveTimeout: 5_000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
-      log.error({ err, url: req.url }, 'request failed');
-      if (!res.headersSent) {
-        void sendError(req, res, new ProtocolError('serverError', 'internal error; nothing was committed'));
-      } else res.destroy();
+      const unavailable = err instanceof StoreUnavailable;
+      if (unavailable) log.warn({ err: err.message, url: req.url }, 'database unavailable');
+      else log.error({ err, url: req.url }, 'request failed');
+      if (res.headersSent) return void res.destroy();
+      if (!unavailable) return void sendError(req, res, new ProtocolError('serverError', 'internal error; nothing was committed'));
+      // A restart of the database, usually over in seconds; a sync retried with its key is safe either way.
+      res.setHeader('retry-after', String(unavailableRetrySeconds));
+      void sendError(req, res, new ProtocolError('unavailable', 'the database is unavailable; send the same request again', { retryAfterSeconds: unavailableRetrySeconds }));
     });
   });
   server.on('upgrade', (req, socket, head) => {

@@ -78,6 +78,15 @@ export type BusMessage =
 export type TransactionTimer = (seconds: number, committed: boolean) => void;
 
 /**
+ * The database could not be reached, or the connection to it broke during the transaction (a restart, a
+ * network failure). Nothing of the transaction is visible unless it broke during COMMIT, when whether it
+ * committed is unknown; a client retrying with its sync key finds out (docs/protocol.md §5.3).
+ */
+export class StoreUnavailable extends Error {
+  override name = 'StoreUnavailable';
+}
+
+/**
  * Sees each transaction that wrote items. `beforeCommit` runs inside it, after its body, with the item
  * versions it wrote in order; what it writes commits (or rolls back) with them. `afterCommit` runs once
  * the transaction is durable, in commit order, with what `beforeCommit` returned; it must not throw.

@@ -19,6 +19,9 @@ export interface PgCluster {
   createDatabase(): Promise<string>;
   /** `pg_ctl stop -m immediate` then start again: a crash of the database server, its data kept. */
   crashAndRestart(): void;
+  /** `pg_ctl stop -m immediate` alone: the database is down, its data kept, until `restart`. */
+  crash(): void;
+  restart(): void;
   stop(): void;
 }
 
@@ -89,15 +92,18 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
   const serverOptions = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c max_connections=200${extra.join('')}`;
   const start = () => run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-o', serverOptions, '-w', '-t', '60', 'start']);
   start();
+  const crash = () => run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
   const url = `postgres://syncpoint@127.0.0.1:${port}/postgres`;
   return {
     url,
     port,
     createDatabase: () => createDatabase(url),
     crashAndRestart() {
-      run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      crash();
       start();
     },
+    crash,
+    restart: start,
     stop() {
       try {
         run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);

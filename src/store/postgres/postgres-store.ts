@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { noStoreOptions, type CommitObserver, type ItemRow, type Store, type StoreOptions, type StoreTx, type TransactionTimer } from '../store.js';
+import { noStoreOptions, StoreUnavailable, type CommitObserver, type ItemRow, type Store, type StoreOptions, type StoreTx, type TransactionTimer } from '../store.js';
 import { gatedTx } from './account-gate.js';
 import { PostgresBus } from './bus.js';
 import { AccountCounters, accountTx } from './accounts-tx.js';
@@ -44,6 +44,17 @@ const accountLockSpace = 0x53594e43;
 
 /** SQLSTATEs of a transaction PostgreSQL rolled back whole, which is safe to run again. */
 const retryable = new Set(['40001', '40P01']);
+
+/**
+ * Whether `err` says the database is out of reach rather than that the transaction failed: no connection
+ * could be made, or the one in use broke (SQLSTATE class 08; 57P01–57P03, the server shutting down,
+ * crashed or starting; the socket's own errors). Such a transaction is never run again (see above).
+ */
+function connectionLost(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('08') || /^57P0[123]$/.test(code) || /^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH)$/.test(code))) return true;
+  return err instanceof Error && /^Connection terminated/.test(err.message);
+}
 
 export interface PostgresStore extends Store {
   /** The pool, for what lives beside the store on the same database (push's LISTEN/NOTIFY). */
@@ -136,6 +147,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
           prepared.forEach((p, i) => observers[i]?.afterCommit(p));
           return result;
         } catch (err) {
+          if (connectionLost(err)) throw new StoreUnavailable(`the database is unavailable: ${(err as Error).message}`, { cause: err });
           if (n >= options.attempts || !retryable.has((err as { code?: string }).code ?? '')) throw err;
           retries++;
           await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs(n)));
