@@ -3,7 +3,7 @@ import { collectionNamePattern, type CollectionKind } from '../protocol/collecti
 import { limitReached, ProtocolError } from '../protocol/errors.js';
 import { nameProblem } from '../protocol/names.js';
 import type { CollectionRow, Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
-import { createCollectionIn, tasksPartName, tasksPartsOf } from './accounts.js';
+import { createCollectionIn, tasksPartsOf } from './accounts.js';
 import { accountLimit, type HubPorts } from './ports.js';
 import { openSecret, sealedKeyId, sealSecret, type SecretKey } from './sealed-secrets.js';
 
@@ -178,7 +178,8 @@ export class Upstreams {
    * A collection for each discovered one: an address book to contacts; a calendar to an events collection
    * (with its tasks collection when it takes tasks too, as Syncpoint's own DAV calendars are), or a tasks
    * or notes collection when those are all it takes, and a notes collection beside for journals. Named
-   * after the upstream collection's last path segment, made unique with -2, -3, ….
+   * after the upstream collection's last path segment, made unique with -2, -3, … (all of one calendar's
+   * collections alike: calendar-2, calendar-2.tasks, calendar-2.notes).
    */
   private async makeCollections(tx: StoreTx, accountId: string, found: readonly DiscoveredCollection[]): Promise<Array<{ url: string; collectionId: string }>> {
     const mappings: Array<{ url: string; collectionId: string }> = [];
@@ -190,9 +191,9 @@ export class Upstreams {
       if (c.kinds.includes('events')) plan.push({ kind: 'events', withTasks: c.kinds.includes('tasks'), suffix: '' });
       else if (c.kinds.includes('tasks')) plan.push({ kind: 'tasks', withTasks: false, suffix: '' });
       if (c.kinds.includes('notes')) plan.push({ kind: 'notes', withTasks: false, suffix: plan.length > 0 ? '.notes' : '' });
+      const name = await freeName(tx, accountId, base, plan.flatMap((p) => (p.withTasks ? [p.suffix, `${p.suffix}.tasks`] : [p.suffix])));
       for (const p of plan) {
-        const name = await freeName(tx, accountId, `${base}${p.suffix}`, p.withTasks);
-        const made = await createCollectionIn(tx, this.ports, accountId, { name, kind: p.kind, ...(displayName ? { displayName: `${displayName}${p.suffix}` } : {}) }, p.withTasks);
+        const made = await createCollectionIn(tx, this.ports, accountId, { name: `${name}${p.suffix}`, kind: p.kind, ...(displayName ? { displayName: `${displayName}${p.suffix}` } : {}) }, p.withTasks);
         for (const row of made) mappings.push({ url: c.url, collectionId: row.id });
       }
     }
@@ -242,7 +243,7 @@ async function mapToExisting(tx: StoreTx, accountId: string, name: string, found
   return mappings;
 }
 
-/** The upstream collection's last path segment as a collection name, or its type when that is no name. */
+/** The upstream collection's last path segment as a collection name (without what a name may not hold), or what it holds when nothing is left. */
 function baseName(c: DiscoveredCollection): string {
   const segment = new URL(c.url).pathname.split('/').filter((s) => s !== '').pop() ?? '';
   let decoded: string;
@@ -251,14 +252,16 @@ function baseName(c: DiscoveredCollection): string {
   } catch {
     decoded = segment;
   }
-  const name = decoded.replace(/[/\u0000-\u001f\u007f-\u009f]/g, '-').slice(0, 100);
-  return collectionNamePattern.test(name) ? name : c.type;
+  const name = decoded.replace(/[/\u0000-\u001f\u007f-\u009f]/g, '').slice(0, 100);
+  return collectionNamePattern.test(name) ? name : c.type === 'addressbook' ? 'contacts' : 'calendar';
 }
 
-async function freeName(tx: StoreTx, accountId: string, base: string, withTasks: boolean): Promise<string> {
+/** `base`, or `base-2`, `base-3`, …: the first for which every name of `suffixes` ('' for the base itself) is free. */
+async function freeName(tx: StoreTx, accountId: string, base: string, suffixes: readonly string[]): Promise<string> {
   for (let n = 1; ; n++) {
     const name = n === 1 ? base : `${base}-${n}`;
-    const taken = (await tx.findCollectionByName(accountId, name)) || (withTasks && (await tx.findCollectionByName(accountId, tasksPartName(name))));
+    let taken = false;
+    for (const suffix of suffixes) taken ||= (await tx.findCollectionByName(accountId, `${name}${suffix}`)) !== undefined;
     if (!taken) return name;
   }
 }
