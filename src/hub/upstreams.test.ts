@@ -136,7 +136,7 @@ test('bad input is refused before the upstream is asked, and a failed discovery 
   const refused: UpstreamConnector = { discover: async () => Promise.reject(new ProtocolError('invalidRequest', 'https://dav.example/ refused the user name and password (401)')) };
   await assert.rejects(upstreams.add(id, input('https://dav.example/'), { connector: refused, key: noKey }), /refused/);
   await assert.rejects(upstreams.add(id, input('https://dav.example/'), { connector: connector([]), key: noKey }), status('invalidRequest', /found no address book or calendar/));
-  await assert.rejects(upstreams.add(id, input('https://dav.example/', { collection: 'notes' }), { connector: connector([book('/b/')]), key: noKey }), status('invalidRequest', /holds notes/));
+  await assert.rejects(upstreams.add(id, input('https://dav.example/', { collection: 'notes' }), { connector: connector([book('/b/')]), key: () => key }), status('invalidRequest', /holds notes/));
   assert.deepEqual(await upstreams.list(id), []);
 });
 

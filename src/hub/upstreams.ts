@@ -71,8 +71,8 @@ export class Upstreams {
 
   /**
    * Discovers the upstream's collections with `connector`, then stores it, its device, its collections
-   * and its mappings in one transaction. Nothing is stored when discovery fails or finds nothing to map;
-   * `key` (the server's secret key) is asked for only then.
+   * and its mappings in one transaction. Nothing is stored when discovery fails or finds nothing; `key`
+   * (the server's secret key, which may make its file: server/secret-key.ts) is asked for only after.
    */
   async add(accountId: string, input: AddUpstream, access: { connector: UpstreamConnector; key: () => SecretKey }): Promise<UpstreamView> {
     const url = checkInput(input);
@@ -83,6 +83,7 @@ export class Upstreams {
     });
     const found = await access.connector.discover(url.href, { username: input.username, password: input.password });
     if (found.length === 0) throw new ProtocolError('invalidRequest', `found no address book or calendar at ${url.href}`);
+    const key = access.key();
     return this.store.transaction(async (tx) => {
       await checkRoom(tx, accountId, url.href, input.username);
       const now = this.ports.clock.now();
@@ -102,7 +103,7 @@ export class Upstreams {
         kind: 'dav',
         url: url.href,
         username: input.username,
-        secret: sealSecret(access.key(), input.password, bindingOf({ accountId, id })),
+        secret: sealSecret(key, input.password, bindingOf({ accountId, id })),
         deviceId,
         createdAt: now,
         lastRunAt: null,
