@@ -149,3 +149,35 @@ test('remove is scoped to its account', async () => {
   await upstreams.remove(a, added.id);
   assert.deepEqual(await upstreams.list(a), []);
 });
+
+test('rotateKey re-seals every account’s passwords under the new key, refuses a wrong old key, and skips what it did', async () => {
+  // A store of its own: rotateKey goes through every account of the store.
+  const own = openSqliteStore(join(dir, 'rotate.db'));
+  try {
+    const hubAccounts = new Accounts(own, ports);
+    const hubUpstreams = new Upstreams(own, ports);
+    const oldKey = newSecretKey();
+    const newKey = newSecretKey();
+    for (const name of ['rot-a', 'rot-b']) {
+      const { id } = await hubAccounts.create(name, 'hash');
+      await hubUpstreams.add(id, input('https://rot.example/', { password: `password of ${name}` }), { connector: connector([book('/rot/')]), key: () => oldKey });
+    }
+    const rows = () =>
+      own.transaction(async (tx) => {
+        const out = [];
+        for (const account of await tx.listAccounts()) out.push(...(await tx.listUpstreams(account.id)));
+        return out;
+      });
+    const before = await rows();
+    await assert.rejects(hubUpstreams.rotateKey(newSecretKey(), newKey), /sealed with key/);
+    assert.deepEqual((await rows()).map((r) => r.secret), before.map((r) => r.secret), 'a wrong old key re-seals nothing');
+    assert.deepEqual(await hubUpstreams.rotateKey(oldKey, newKey), { resealed: 2, already: 0 });
+    const after = await rows();
+    assert.deepEqual(after.map((r) => hubUpstreams.password(r, [newKey])), ['password of rot-a', 'password of rot-b']);
+    for (const r of after) assert.throws(() => hubUpstreams.password(r, [oldKey]), /sealed with key/);
+    assert.deepEqual(await hubUpstreams.rotateKey(oldKey, newKey), { resealed: 0, already: 2 });
+    assert.deepEqual((await rows()).map((r) => r.secret), after.map((r) => r.secret), 'run again, it writes nothing');
+  } finally {
+    await own.close();
+  }
+});

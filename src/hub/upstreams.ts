@@ -129,13 +129,13 @@ export class Upstreams {
   }
 
   /** Forgets the upstream, its mappings and its device (its sync keys with it); the collections and their items stay. */
-  async remove(accountId: string, upstreamId: string): Promise<UpstreamRow> {
+  async remove(accountId: string, upstreamId: string): Promise<Pick<UpstreamRow, 'id' | 'url' | 'deviceId'>> {
     const row = await this.store.transaction(async (tx) => {
       const found = await tx.getUpstream(accountId, upstreamId);
       if (!found) throw new ProtocolError('notFound', `no upstream ${upstreamId}`);
       await tx.deleteUpstream(accountId, upstreamId);
       await tx.deleteDevice(accountId, found.deviceId);
-      return found;
+      return { id: found.id, url: found.url, deviceId: found.deviceId };
     });
     this.ports.logger.info({ accountId, upstream: upstreamId }, 'upstream removed');
     return row;
