@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { Hub } from '../hub/hub.js';
-import { loadConfig } from '../server/config.js';
+import { loadConfig, type Config } from '../server/config.js';
 import { openStore } from '../server/open-store.js';
 import { realPorts } from '../server/ports.js';
 
@@ -20,11 +20,14 @@ export function addDataOptions(command: Command): Command {
 }
 
 /** Opens the hub straight on the store (safe while servers run: SQLite WAL, or PostgreSQL's own transactions). */
-export async function withLocalHub<T>(opts: DataOptions, fn: (hub: Hub) => Promise<T>): Promise<T> {
-  const config = loadConfig({ ...(opts.data ? { data: opts.data } : {}), ...(opts.database ? { database: opts.database } : {}), ...(opts.config ? { config: opts.config } : {}) }, process.env);
+export async function withLocalHub<T>(opts: DataOptions & { secretKeyFile?: string }, fn: (hub: Hub, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig(
+    { ...(opts.data ? { data: opts.data } : {}), ...(opts.database ? { database: opts.database } : {}), ...(opts.config ? { config: opts.config } : {}), ...(opts.secretKeyFile ? { secretKeyFile: opts.secretKeyFile } : {}) },
+    process.env,
+  );
   const { store } = await openStore(config);
   try {
-    return await fn(new Hub(store, realPorts(pino({ level: 'warn' }, pino.destination(2)))));
+    return await fn(new Hub(store, realPorts(pino({ level: 'warn' }, pino.destination(2)))), config);
   } finally {
     await store.close();
   }

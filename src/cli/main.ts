@@ -5,6 +5,7 @@ import { registerMigrateCommand } from './migrate.js';
 import { registerServeCommand } from './serve.js';
 import { registerSyncCommand } from './sync.js';
 import { registerTokenCommands } from './token.js';
+import { registerUpstreamCommands } from './upstream.js';
 import { registerUserCommands } from './user.js';
 import { registerWatchCommand } from './watch.js';
 
@@ -16,6 +17,7 @@ registerSyncCommand(program);
 registerImportCommand(program);
 registerWatchCommand(program);
 registerMigrateCommand(program);
+registerUpstreamCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`syncpoint: ${err instanceof Error ? err.message : String(err)}\n`);

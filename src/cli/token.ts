@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Hub } from '../hub/hub.js';
 import { addDataOptions, withLocalHub, type DataOptions } from './local-hub.js';
 
-async function accountId(hub: Hub, name: string): Promise<string> {
+export async function accountId(hub: Hub, name: string): Promise<string> {
   const account = await hub.accounts.findByName(name);
   if (!account) throw new Error(`no account named ${name}`);
   return account.id;

@@ -166,6 +166,14 @@ export const limits = {
   upstreamMultigetHrefsMax: 100,
   upstreamSyncPagesMax: 1000,
   upstreamRetryAfterSecondsMax: 24 * 3600,
+  /**
+   * Upstream servers an account may keep (docs/operations.md § Upstream servers) and the collections one
+   * upstream may map (409 limitReached past either); the longest upstream URL, and user name or password.
+   */
+  upstreamsPerAccountMax: 20,
+  upstreamCollectionsMax: 50,
+  upstreamUrlCharsMax: 2048,
+  upstreamCredentialCharsMax: 1024,
   /** `syncpoint migrate` (docs/operations.md § Moving from SQLite): rows and bytes of one batch, each copied in one PostgreSQL transaction. */
   migrateBatchRows: 500,
   migrateBatchBytesMax: 8 * 1024 * 1024,

@@ -277,35 +277,43 @@ export class Accounts {
    * Returns the collection made (the events one).
    */
   async createCollection(accountId: string, input: CreateCollection, options: { withTasks?: boolean } = {}): Promise<CollectionRow> {
-    checkCollectionFields(input);
-    const withTasks = options.withTasks === true && input.kind === 'events';
-    return this.store.transaction(async (tx) => {
-      const names = withTasks ? [input.name, tasksPartName(input.name)] : [input.name];
-      for (const name of names) {
-        if (await tx.findCollectionByName(accountId, name)) throw new ProtocolError('conflict', `a collection named ${name} already exists`);
-      }
-      const max = accountLimit(this.ports, 'collectionsPerAccountMax');
-      if ((await tx.listCollections(accountId)).length + names.length > max) throw limitReached('collectionsPerAccountMax', max, 'the account has as many collections as it may; delete one first');
-      const row: CollectionRow = {
-        id: this.ports.random.id(),
-        accountId,
-        name: input.name,
-        kind: input.kind,
-        displayName: input.displayName ?? input.name,
-        color: input.color ?? null,
-        description: input.description ?? null,
-        createdAt: this.ports.clock.now(),
-        calendarId: null,
-      };
-      await tx.createCollection(row);
-      if (withTasks) await tx.createCollection({ ...row, id: this.ports.random.id(), name: tasksPartName(input.name), kind: 'tasks', calendarId: row.id });
-      return row;
-    });
+    return this.store.transaction(async (tx) => (await createCollectionIn(tx, this.ports, accountId, input, options.withTasks === true))[0]);
   }
 }
 
+/**
+ * Accounts.createCollection inside the caller's transaction (an upstream made with its collections,
+ * hub/upstreams.ts): the collection, then its tasks collection when `withTasks`.
+ */
+export async function createCollectionIn(tx: StoreTx, ports: HubPorts, accountId: string, input: CreateCollection, withTasks: boolean): Promise<[CollectionRow, ...CollectionRow[]]> {
+  checkCollectionFields(input);
+  const tasks = withTasks && input.kind === 'events';
+  const names = tasks ? [input.name, tasksPartName(input.name)] : [input.name];
+  for (const name of names) {
+    if (await tx.findCollectionByName(accountId, name)) throw new ProtocolError('conflict', `a collection named ${name} already exists`);
+  }
+  const max = accountLimit(ports, 'collectionsPerAccountMax');
+  if ((await tx.listCollections(accountId)).length + names.length > max) throw limitReached('collectionsPerAccountMax', max, 'the account has as many collections as it may; delete one first');
+  const row: CollectionRow = {
+    id: ports.random.id(),
+    accountId,
+    name: input.name,
+    kind: input.kind,
+    displayName: input.displayName ?? input.name,
+    color: input.color ?? null,
+    description: input.description ?? null,
+    createdAt: ports.clock.now(),
+    calendarId: null,
+  };
+  await tx.createCollection(row);
+  if (!tasks) return [row];
+  const part: CollectionRow = { ...row, id: ports.random.id(), name: tasksPartName(input.name), kind: 'tasks', calendarId: row.id };
+  await tx.createCollection(part);
+  return [row, part];
+}
+
 /** The name of the tasks collection of a calendar that holds events and tasks. */
-const tasksPartName = (calendarName: string) => `${calendarName}.tasks`;
+export const tasksPartName = (calendarName: string) => `${calendarName}.tasks`;
 
 /** The collections that hold the tasks of `calendar` (none, or one). */
 export const tasksPartsOf = (collections: readonly CollectionRow[], calendar: CollectionRow) => collections.filter((c) => c.calendarId === calendar.id);

@@ -2,6 +2,7 @@ import { limits } from '../core/limits.js';
 import type { SyncResponse } from '../protocol/sync.js';
 import type { Store } from '../store/store.js';
 import { Accounts } from './accounts.js';
+import { Upstreams } from './upstreams.js';
 import type { HubPorts } from './ports.js';
 import { restoreConflict } from './conflicts.js';
 import { runServerDrivenSync, type RunReport, type ServerSyncPoint } from './server-driven.js';
@@ -16,6 +17,8 @@ import { deleteResource, memberName, partsOf, putResource, resolveInParts, type 
 /** The sync hub: the one place where faces reach the truth store. */
 export class Hub {
   readonly accounts: Accounts;
+  /** Upstream servers' stored configuration (upstreams.ts). */
+  readonly upstreams: Upstreams;
   private readonly serverPoints = new Map<string, Set<ServerSyncPoint>>();
 
   constructor(
@@ -23,6 +26,7 @@ export class Hub {
     private readonly ports: HubPorts,
   ) {
     this.accounts = new Accounts(store, ports);
+    this.upstreams = new Upstreams(store, ports);
   }
 
   /** The hub's clock (epoch ms), for answers that carry a timestamp (a free-busy DTSTAMP). */

@@ -49,6 +49,8 @@ export const configSchema = z.object({
   trustedProxies: addressListSchema.default([]),
   /** Clients (addresses or CIDR ranges) that may read GET /metrics (docs/operations.md § Metrics); empty: nobody. */
   metricsAllow: addressListSchema.default(['127.0.0.1', '::1']),
+  /** The file holding the key upstream passwords are sealed with (docs/operations.md § Upstream servers); empty: DATA.secret-key beside the data directory on SQLite, none on PostgreSQL. */
+  secretKeyFile: z.string().default(''),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -72,6 +74,7 @@ const envNames: Record<keyof Config, string> = {
   pollMailboxesPerAccountMax: 'SYNCPOINT_POLL_MAILBOXES_PER_ACCOUNT_MAX',
   trustedProxies: 'SYNCPOINT_TRUSTED_PROXIES',
   metricsAllow: 'SYNCPOINT_METRICS_ALLOW',
+  secretKeyFile: 'SYNCPOINT_SECRET_KEY_FILE',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { AccountRow, ChangeQuery, CollectionRow, ConflictRow, DeviceRow, ItemRow, MemberQuery, PushTicketRow, Store, StoreOptions, StoreTx, SyncStateRow } from './store.js';
+import type { AccountRow, ChangeQuery, CollectionRow, ConflictRow, DeviceRow, ItemRow, MemberQuery, PushTicketRow, Store, StoreOptions, StoreTx, SyncStateRow, UpstreamCollectionRow, UpstreamRow } from './store.js';
 
 /**
  * The storage contract of store.ts as tests, for every backend: a backend's own test file calls
@@ -1132,6 +1132,109 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
           assert.equal(await tx.tombstoneFloor(A), 0);
           assert.equal(await tx.getFaceState(A, phone, 'k'), 'v');
         });
+      }));
+    });
+
+    describe('upstreams', () => {
+      const upstream = (accountId: string, id: string, over: Partial<UpstreamRow> = {}): UpstreamRow => ({
+        id,
+        accountId,
+        kind: 'dav',
+        url: `https://dav.example/${id}/`,
+        username: `user-${id}`,
+        secret: `sealed-${id}`,
+        deviceId: phone,
+        createdAt: T0,
+        lastRunAt: null,
+        lastError: null,
+        nextRunAt: null,
+        failures: 0,
+        ...over,
+      });
+      const mapping = (accountId: string, upstreamId: string, url: string, collectionId: string, over: Partial<UpstreamCollectionRow> = {}): UpstreamCollectionRow => ({
+        accountId,
+        upstreamId,
+        url,
+        collectionId,
+        syncToken: null,
+        ctag: null,
+        ...over,
+      });
+
+      it('stores upstreams with their run state and mapped collections, oldest first, and any kind', seeded(async (store) => {
+        await store.transaction(async (tx) => {
+          await tx.createUpstream(upstream(A, 'u2', { deviceId: laptop, createdAt: T0 + 5, kind: 'imap' }));
+          await tx.createUpstream(upstream(A, 'u1'));
+          await tx.putUpstreamCollection(mapping(A, 'u1', 'https://dav.example/u1/cal/', cA2));
+          await tx.putUpstreamCollection(mapping(A, 'u1', 'https://dav.example/u1/book/', cA));
+        });
+        await read(store, async (tx) => {
+          assert.deepEqual(await tx.listUpstreams(A), [upstream(A, 'u1'), upstream(A, 'u2', { deviceId: laptop, createdAt: T0 + 5, kind: 'imap' })]);
+          assert.deepEqual(await tx.getUpstream(A, 'u1'), upstream(A, 'u1'));
+          assert.deepEqual(await tx.listUpstreamCollections(A, 'u1'), [mapping(A, 'u1', 'https://dav.example/u1/book/', cA), mapping(A, 'u1', 'https://dav.example/u1/cal/', cA2)]);
+          assert.deepEqual(await tx.listUpstreamCollections(A, 'u2'), []);
+        });
+        const state = { lastRunAt: T0 + 10, lastError: 'upstream said 503', nextRunAt: T0 + 20, failures: 3 };
+        await store.transaction(async (tx) => {
+          assert.equal(await tx.setUpstreamRunState(A, 'u1', state), true);
+          assert.equal(await tx.setUpstreamSecret(A, 'u1', 'resealed'), true);
+          // The sync run records where it left a collection: the same mapping, updated.
+          await tx.putUpstreamCollection(mapping(A, 'u1', 'https://dav.example/u1/book/', cA, { syncToken: 'tok-1', ctag: 'ctag-1' }));
+        });
+        await read(store, async (tx) => {
+          assert.deepEqual(await tx.getUpstream(A, 'u1'), upstream(A, 'u1', { ...state, secret: 'resealed' }));
+          assert.deepEqual((await tx.listUpstreamCollections(A, 'u1'))[0], mapping(A, 'u1', 'https://dav.example/u1/book/', cA, { syncToken: 'tok-1', ctag: 'ctag-1' }));
+          assert.equal((await tx.listUpstreamCollections(A, 'u1')).length, 2);
+        });
+      }));
+
+      it('another account neither reads nor changes an upstream, nor maps into one', seeded(async (store) => {
+        await store.transaction(async (tx) => {
+          await tx.createUpstream(upstream(A, 'u1'));
+          await tx.putUpstreamCollection(mapping(A, 'u1', 'https://dav.example/u1/book/', cA));
+        });
+        await store.transaction(async (tx) => {
+          assert.equal(await tx.getUpstream(B, 'u1'), undefined);
+          assert.deepEqual(await tx.listUpstreams(B), []);
+          assert.deepEqual(await tx.listUpstreamCollections(B, 'u1'), []);
+          assert.equal(await tx.setUpstreamSecret(B, 'u1', 'stolen'), false);
+          assert.equal(await tx.setUpstreamRunState(B, 'u1', { lastRunAt: 1, lastError: 'x', nextRunAt: 1, failures: 9 }), false);
+          assert.equal(await tx.deleteUpstream(B, 'u1'), false);
+        });
+        // A mapping that names another account's upstream, or another account's collection, is refused whole.
+        await assert.rejects(store.transaction((tx) => tx.putUpstreamCollection(mapping(B, 'u1', 'https://dav.example/u1/other/', cB))));
+        await assert.rejects(store.transaction((tx) => tx.putUpstreamCollection(mapping(A, 'u1', 'https://dav.example/u1/other/', cB))));
+        await assert.rejects(store.transaction((tx) => tx.putUpstreamCollection(mapping(B, 'u1', 'https://dav.example/u1/book/', cA, { syncToken: 'stolen' }))));
+        await read(store, async (tx) => {
+          assert.deepEqual(await tx.getUpstream(A, 'u1'), upstream(A, 'u1'));
+          assert.deepEqual(await tx.listUpstreamCollections(A, 'u1'), [mapping(A, 'u1', 'https://dav.example/u1/book/', cA)]);
+        });
+      }));
+
+      it('deleting an upstream forgets its mappings; deleting its device forgets it; deleting a collection forgets the mappings into it', seeded(async (store) => {
+        await store.transaction(async (tx) => {
+          await tx.createUpstream(upstream(A, 'u1'));
+          await tx.createUpstream(upstream(A, 'u2', { deviceId: laptop }));
+          await tx.putUpstreamCollection(mapping(A, 'u1', 'https://dav.example/u1/book/', cA));
+          await tx.putUpstreamCollection(mapping(A, 'u2', 'https://dav.example/u2/book/', cA));
+          await tx.putUpstreamCollection(mapping(A, 'u2', 'https://dav.example/u2/cal/', cA2));
+        });
+        await store.transaction(async (tx) => {
+          assert.equal(await tx.deleteUpstream(A, 'u1'), true);
+          assert.equal(await tx.deleteUpstream(A, 'u1'), false);
+          assert.equal(await tx.getDevice(A, phone) !== undefined, true, 'the device stays: the hub removes it');
+          // Made again under the same id, it has none of the old mappings.
+          await tx.createUpstream(upstream(A, 'u1'));
+          assert.deepEqual(await tx.listUpstreamCollections(A, 'u1'), []);
+          assert.equal(await tx.deleteCollection(A, cA), true);
+          assert.deepEqual(await tx.listUpstreamCollections(A, 'u2'), [mapping(A, 'u2', 'https://dav.example/u2/cal/', cA2)]);
+          assert.equal(await tx.deleteDevice(A, laptop), true);
+          assert.equal(await tx.getUpstream(A, 'u2'), undefined);
+          assert.deepEqual(await tx.listUpstreamCollections(A, 'u2'), []);
+          assert.deepEqual(ids(await tx.listUpstreams(A)), ['u1']);
+        });
+        // An upstream needs its device.
+        await assert.rejects(store.transaction((tx) => tx.createUpstream(upstream(A, 'u3', { deviceId: 'nobody' }))));
       }));
     });
   });

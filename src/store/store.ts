@@ -313,6 +313,42 @@ export interface MemberQuery {
   timeRange?: { startMs: number; endMs: number };
 }
 
+/**
+ * An upstream account the hub keeps in two-way sync as a server-driven sync point (hub/upstreams.ts,
+ * docs/operations.md § Upstream servers). `kind` says which connector speaks to it ('dav' now); its
+ * priority is its device's (`deviceId`, the devices table), like every sync point's.
+ */
+export interface UpstreamRow {
+  id: string;
+  accountId: string;
+  kind: string;
+  url: string;
+  username: string;
+  /** The password sealed with the server's secret key, bound to this account and upstream (hub/sealed-secrets.ts); never the password. */
+  secret: string;
+  deviceId: string;
+  createdAt: number;
+  /** The run state the sync run keeps: when it last ran and what failed (null: nothing), when it runs next, failures in a row. */
+  lastRunAt: number | null;
+  lastError: string | null;
+  nextRunAt: number | null;
+  failures: number;
+}
+
+export type UpstreamRunState = Pick<UpstreamRow, 'lastRunAt' | 'lastError' | 'nextRunAt' | 'failures'>;
+
+/** Which upstream collection feeds which Syncpoint collection, and where the sync run left it. */
+export interface UpstreamCollectionRow {
+  accountId: string;
+  upstreamId: string;
+  /** The upstream collection's absolute URL. */
+  url: string;
+  collectionId: string;
+  /** The RFC 6578 sync-token, or the getctag, of the last applied listing; null before the first run. */
+  syncToken: string | null;
+  ctag: string | null;
+}
+
 export interface StoreTx {
   createAccount(row: AccountRow): Promise<void>;
   findAccountByName(name: string): Promise<AccountRow | undefined>;
@@ -497,4 +533,19 @@ export interface StoreTx {
   putAuthFailures(rows: readonly AuthFailureRow[]): Promise<void>;
   /** Forgets counters whose last failure was before `before`. */
   purgeAuthFailures(before: number): Promise<number>;
+
+  /** Adds an upstream (its device must exist; deleting the device or the account deletes it). */
+  createUpstream(row: UpstreamRow): Promise<void>;
+  /** Oldest first. */
+  listUpstreams(accountId: string): Promise<UpstreamRow[]>;
+  getUpstream(accountId: string, upstreamId: string): Promise<UpstreamRow | undefined>;
+  /** Replaces the sealed secret (a key rotation). */
+  setUpstreamSecret(accountId: string, upstreamId: string, secret: string): Promise<boolean>;
+  setUpstreamRunState(accountId: string, upstreamId: string, state: UpstreamRunState): Promise<boolean>;
+  /** Forgets the upstream and its mappings (not its device, nor the collections it fed). */
+  deleteUpstream(accountId: string, upstreamId: string): Promise<boolean>;
+  /** Adds the mapping, or updates its sync token and ctag. Deleting the Syncpoint collection deletes it. */
+  putUpstreamCollection(row: UpstreamCollectionRow): Promise<void>;
+  /** By URL, then collection id. */
+  listUpstreamCollections(accountId: string, upstreamId: string): Promise<UpstreamCollectionRow[]>;
 }

@@ -17,7 +17,7 @@ import type { StoreTx } from '../store.js';
  *   without asking; a write with one is refused before it is sent.
  */
 /** Methods whose first argument is a row, with the account in `accountId` (createAccount: in `id`). */
-const rowFirst = new Set(['putPushTicket', 'createToken', 'createCollection', 'updateCollection', 'putItem', 'putDevice', 'putSyncState', 'addConflict', 'createWebSession']);
+const rowFirst = new Set(['putPushTicket', 'createToken', 'createCollection', 'updateCollection', 'putItem', 'putDevice', 'putSyncState', 'addConflict', 'createWebSession', 'createUpstream', 'putUpstreamCollection']);
 /** Methods that name no account: by a secret's hash, an item id alone, or every account. */
 const noAccount = new Set(['touchPushChannels', 'takePushTicket', 'purgePushTickets', 'getAuthFailures', 'putAuthFailures', 'purgeAuthFailures', 'findAccountByName', 'getToken', 'putItemVersion', 'getWebSession', 'deleteWebSession', 'purgeWebSessions', 'listAccounts', 'createAccount']);
 

@@ -286,4 +286,34 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX auth_failures_last ON auth_failures(last_at);
   `,
+  // As SQLite's migration that adds them: upstream servers and their mapped collections.
+  `
+  CREATE TABLE upstreams (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL,
+    username TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    device_id TEXT COLLATE "C" NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_run_at BIGINT,
+    last_error TEXT,
+    next_run_at BIGINT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (account_id, device_id),
+    FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
+  );
+  CREATE INDEX upstreams_account ON upstreams(account_id, created_at);
+  CREATE TABLE upstream_collections (
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    upstream_id TEXT COLLATE "C" NOT NULL REFERENCES upstreams(id) ON DELETE CASCADE,
+    url TEXT COLLATE "C" NOT NULL,
+    collection_id TEXT COLLATE "C" NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    sync_token TEXT,
+    ctag TEXT,
+    PRIMARY KEY (upstream_id, url, collection_id)
+  );
+  CREATE INDEX upstream_collections_collection ON upstream_collections(collection_id);
+  `,
 ];

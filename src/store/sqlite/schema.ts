@@ -341,4 +341,37 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX auth_failures_last ON auth_failures(last_at);
   `,
+  // Upstream servers (issue 16, docs/operations.md § Upstream servers): each account's upstream accounts,
+  // their sealed passwords and run state, each known as a sync point by its device (whose row holds its
+  // priority, and whose deletion takes the upstream with it); and which upstream collection feeds which
+  // collection, with where the sync run left it. Every row goes with its account.
+  `
+  CREATE TABLE upstreams (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL,
+    username TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_run_at INTEGER,
+    last_error TEXT,
+    next_run_at INTEGER,
+    failures INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (account_id, device_id),
+    FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
+  ) STRICT;
+  CREATE INDEX upstreams_account ON upstreams(account_id, created_at);
+  CREATE TABLE upstream_collections (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    upstream_id TEXT NOT NULL REFERENCES upstreams(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    sync_token TEXT,
+    ctag TEXT,
+    PRIMARY KEY (upstream_id, url, collection_id)
+  ) STRICT;
+  CREATE INDEX upstream_collections_collection ON upstream_collections(collection_id);
+  `,
 ];

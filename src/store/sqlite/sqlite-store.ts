@@ -24,6 +24,7 @@ import { noStoreOptions } from '../store.js';
 import { openDatabase, type OpenDatabase } from '../../sqlite/open.js';
 import { migrations } from './schema.js';
 import { spanOf, withinRanges } from '../token-ranges.js';
+import { upstreamTx } from './upstreams-tx.js';
 
 /**
  * The embedded SQLite backend. WAL with synchronous=FULL: a transaction is on disk when COMMIT returns,
@@ -206,7 +207,8 @@ const changeParams = (query: ChangeQuery) => ({
   limit: query.limit,
 });
 
-function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[], { pushTokenFloor: tokenFloor }: StoreOptions): StoreTx {
+function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: tokenFloor }: StoreOptions): StoreTx {
+  const q = opened.prepare;
   const account = {
     insert: q('INSERT INTO accounts (id, name, password_hash, created_at, email) VALUES (?, ?, ?, ?, ?)'),
     byName: q<[string], { id: string; name: string; password_hash: string; created_at: number; credential_epoch: number; email: string | null }>(
@@ -486,6 +488,7 @@ function sqliteTx({ prepare: q }: OpenDatabase, written: ItemRow[], { pushTokenF
   };
 
   return {
+    ...upstreamTx(opened),
     async createAccount(r) {
       account.insert.run(r.id, r.name, r.passwordHash, r.createdAt, r.email);
     },

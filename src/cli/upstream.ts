@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { UpstreamView } from '../hub/upstreams.js';
+import { loadSecretKey, readKeyFile, secretKeyPlace, writeNewKeyFile } from '../server/secret-key.js';
+import { davConnector } from '../server/upstream-connector.js';
+import { addDataOptions, withLocalHub, type DataOptions } from './local-hub.js';
+import { obtainPassword } from './password.js';
+import { accountId } from './token.js';
+
+type KeyOptions = DataOptions & { secretKeyFile?: string };
+
+const keyOption = (command: Command) =>
+  command.option('--secret-key-file <file>', 'the key upstream passwords are sealed with (env SYNCPOINT_SECRET_KEY_FILE; default on SQLite: DATA.secret-key, made if missing; required on PostgreSQL)');
+
+const at = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
+
+function printUpstream(u: UpstreamView): void {
+  process.stdout.write(`${u.id}\t${u.url}\t${u.username}\t${u.state}\tlast run ${at(u.lastRunAt)}\tfailures ${u.failures}\tlast error ${u.lastError ?? '-'}\n`);
+  for (const c of u.collections) process.stdout.write(`\t${c.url}\t-> ${c.collectionName} (${c.kind})\n`);
+}
+
+/** `syncpoint upstream …`: the upstream servers an account keeps in sync (docs/operations.md § Upstream servers). */
+export function registerUpstreamCommands(program: Command): void {
+  const upstream = program.command('upstream').description('upstream CardDAV/CalDAV accounts an account keeps in two-way sync (works on the data directory)');
+  keyOption(addDataOptions(upstream.command('add')))
+    .description('discover an upstream account’s address books and calendars and map each to a collection, made for it unless --collection names one')
+    .requiredOption('--user <name>', 'the Syncpoint account')
+    .requiredOption('--url <url>', 'the upstream server, e.g. https://dav.example.com/ (its well-known URLs are tried) or a principal or home URL')
+    .requiredOption('--username <name>', 'the user name at the upstream')
+    .option('--password-stdin', 'read the upstream password from standard input (else SYNCPOINT_PASSWORD or a prompt)')
+    .option('--collection <name>', 'map every upstream collection that can feed it to this existing collection')
+    .action(async (opts: KeyOptions & { user: string; url: string; username: string; passwordStdin?: boolean; collection?: string }) => {
+      const password = await obtainPassword(opts, process.env, false);
+      await withLocalHub(opts, async (hub, config) => {
+        const place = secretKeyPlace(config);
+        if (!place) throw new Error('on PostgreSQL give every process the same secret key file: --secret-key-file, SYNCPOINT_SECRET_KEY_FILE or "secretKeyFile" (docs/operations.md § Upstream servers)');
+        const key = () => {
+          const loaded = loadSecretKey(place);
+          if (loaded.made) process.stderr.write(`created the secret key file ${place.path} (key ${loaded.key.id}); keep it, and keep it out of the data directory’s backups\n`);
+          return loaded.key;
+        };
+        const added = await hub.upstreams.add(await accountId(hub, opts.user), { url: opts.url, username: opts.username, password, collection: opts.collection }, { connector: davConnector(fetch, Date), key });
+        process.stdout.write(`added upstream ${added.id} with ${added.collections.length} mapped collections\n`);
+        printUpstream(added);
+      });
+    });
+  addDataOptions(upstream.command('list'))
+    .description('list an account’s upstreams (never their passwords), with their state, last run and last error, and their mapped collections')
+    .requiredOption('--user <name>', 'the Syncpoint account')
+    .action(async (opts: DataOptions & { user: string }) => {
+      await withLocalHub(opts, async (hub) => {
+        for (const u of await hub.upstreams.list(await accountId(hub, opts.user))) printUpstream(u);
+      });
+    });
+  addDataOptions(upstream.command('remove <id>'))
+    .description('forget an upstream, its mappings and its sync point; the collections and their items stay')
+    .requiredOption('--user <name>', 'the Syncpoint account')
+    .action(async (id: string, opts: DataOptions & { user: string }) => {
+      await withLocalHub(opts, async (hub) => {
+        const removed = await hub.upstreams.remove(await accountId(hub, opts.user), id);
+        process.stdout.write(`removed upstream ${removed.id} (${removed.url}); its collections stay\n`);
+      });
+    });
+  addDataOptions(upstream.command('rotate-key'))
+    .description('re-seal every upstream password of every account under a new secret key, one transaction per account; run again if interrupted')
+    .requiredOption('--old-key-file <file>', 'the key the passwords are sealed with now')
+    .requiredOption('--new-key-file <file>', 'the new key; made (mode 0600) if the file does not exist')
+    .action(async (opts: DataOptions & { oldKeyFile: string; newKeyFile: string }) => {
+      const oldKey = readKeyFile(opts.oldKeyFile);
+      const newKey = existsSync(opts.newKeyFile) ? readKeyFile(opts.newKeyFile) : (writeNewKeyFile(opts.newKeyFile, true) ?? readKeyFile(opts.newKeyFile));
+      if (newKey.id === oldKey.id) throw new Error('the old and the new key file hold the same key');
+      await withLocalHub(opts, async (hub) => {
+        const { resealed, already } = await hub.upstreams.rotateKey(oldKey, newKey);
+        process.stdout.write(`re-sealed ${resealed} upstream passwords under key ${newKey.id} (${already} were already); every process must now use ${opts.newKeyFile} as its secret key file\n`);
+      });
+    });
+}

@@ -1,0 +1,290 @@
+import { limits } from '../core/limits.js';
+import { collectionNamePattern, type CollectionKind } from '../protocol/collections.js';
+import { limitReached, ProtocolError } from '../protocol/errors.js';
+import { nameProblem } from '../protocol/names.js';
+import type { CollectionRow, Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
+import { createCollectionIn, tasksPartsOf } from './accounts.js';
+import { accountLimit, type HubPorts } from './ports.js';
+import { openSecret, sealedKeyId, sealSecret, type SecretKey } from './sealed-secrets.js';
+
+/**
+ * The stored configuration of upstream servers (docs/operations.md § Upstream servers): an account's
+ * CardDAV/CalDAV accounts elsewhere, each a server-driven sync point (server-driven.ts) known by a device
+ * of its own, whose priority it has. Adding one discovers its address books and calendars through a
+ * connector the caller hands in (the hub reaches no network itself) and maps each to a collection, made
+ * for it unless the caller names one; the password is sealed with the server's secret key, bound to its
+ * row. Removing one forgets it, its mappings and its device, never the collections or their items.
+ */
+
+/** The protocol of an upstream's device: what the devices page shows, and what its sync run reports as. */
+export const upstreamProtocols = { dav: 'dav-upstream' } as const;
+
+/** An address book or calendar a connector found (connectors/dav/discovery.ts UpstreamCollection). */
+export interface DiscoveredCollection {
+  url: string;
+  type: 'addressbook' | 'calendar';
+  displayName?: string | undefined;
+  /** The kinds it can feed. */
+  kinds: readonly CollectionKind[];
+}
+
+/** Reaches upstream servers for the hub. Throws a ProtocolError whose message says what went wrong (refused credentials, unreachable, not a DAV server). */
+export interface UpstreamConnector {
+  discover(url: string, account: { username: string; password: string }): Promise<DiscoveredCollection[]>;
+}
+
+export interface AddUpstream {
+  url: string;
+  username: string;
+  password: string;
+  /** Map everything that can feed it to this existing collection (and its tasks collection), instead of making collections. */
+  collection?: string | undefined;
+}
+
+/** What the hub shows of an upstream: never its secret. */
+export interface UpstreamView {
+  id: string;
+  kind: string;
+  url: string;
+  username: string;
+  deviceId: string;
+  /** Its device's priority (0 first), as every sync point has. */
+  priority: number | null;
+  createdAt: number;
+  /** 'new' before its first run, then 'ok' or 'error' by its last run. */
+  state: 'new' | 'ok' | 'error';
+  lastRunAt: number | null;
+  lastError: string | null;
+  nextRunAt: number | null;
+  failures: number;
+  collections: Array<{ url: string; collectionId: string; collectionName: string; kind: CollectionKind; syncToken: string | null; ctag: string | null }>;
+}
+
+/** What a sealed upstream password is bound to: its account and its upstream (sealed-secrets.ts). */
+const bindingOf = (row: Pick<UpstreamRow, 'accountId' | 'id'>) => ['upstream', row.accountId, row.id];
+
+export class Upstreams {
+  constructor(
+    private readonly store: Store,
+    private readonly ports: HubPorts,
+  ) {}
+
+  /**
+   * Discovers the upstream's collections with `connector`, then stores it, its device, its collections
+   * and its mappings in one transaction. Nothing is stored when discovery fails or finds nothing; `key`
+   * (the server's secret key, which may make its file: server/secret-key.ts) is asked for only after.
+   */
+  async add(accountId: string, input: AddUpstream, access: { connector: UpstreamConnector; key: () => SecretKey }): Promise<UpstreamView> {
+    const url = checkInput(input);
+    // What can be refused without asking the upstream is refused first.
+    await this.store.transaction(async (tx) => {
+      await checkRoom(tx, accountId, url.href, input.username);
+      if (input.collection !== undefined && !(await tx.findCollectionByName(accountId, input.collection))) throw new ProtocolError('notFound', `no collection ${input.collection}`);
+    });
+    const found = await access.connector.discover(url.href, { username: input.username, password: input.password });
+    if (found.length === 0) throw new ProtocolError('invalidRequest', `found no address book or calendar at ${url.href}`);
+    const key = access.key();
+    return this.store.transaction(async (tx) => {
+      await checkRoom(tx, accountId, url.href, input.username);
+      const now = this.ports.clock.now();
+      const id = this.ports.random.id();
+      const deviceId = `upstream-${id}`;
+      const devices = await tx.listDevices(accountId);
+      const devicesMax = accountLimit(this.ports, 'devicesPerAccountMax');
+      if (devices.length >= devicesMax) throw limitReached('devicesPerAccountMax', devicesMax, 'the account has as many sync points as it may, and an upstream is one; revoke one first');
+      const mappings = input.collection === undefined ? await this.makeCollections(tx, accountId, found) : await mapToExisting(tx, accountId, input.collection, found, url.href);
+      if (mappings.length > limits.upstreamCollectionsMax) {
+        throw limitReached('upstreamCollectionsMax', limits.upstreamCollectionsMax, `${url.href} has ${mappings.length} collections to map, more than one upstream may`);
+      }
+      await tx.putDevice({ accountId, id: deviceId, name: `${url.host} (${input.username})`, protocol: upstreamProtocols.dav, priority: devices.length, createdAt: now, lastSeenAt: now, tokenId: null });
+      const row: UpstreamRow = {
+        id,
+        accountId,
+        kind: 'dav',
+        url: url.href,
+        username: input.username,
+        secret: sealSecret(key, input.password, bindingOf({ accountId, id })),
+        deviceId,
+        createdAt: now,
+        lastRunAt: null,
+        lastError: null,
+        nextRunAt: null,
+        failures: 0,
+      };
+      await tx.createUpstream(row);
+      for (const m of mappings) await tx.putUpstreamCollection({ accountId, upstreamId: id, url: m.url, collectionId: m.collectionId, syncToken: null, ctag: null });
+      this.ports.logger.info({ accountId, upstream: id, url: url.href, collections: mappings.length }, 'upstream added');
+      return viewOf(row, await tx.listUpstreamCollections(accountId, id), await tx.listCollections(accountId), await tx.listDevices(accountId));
+    });
+  }
+
+  /** The account's upstreams, oldest first, with their state and mapped collections. */
+  list(accountId: string): Promise<UpstreamView[]> {
+    return this.store.transaction(async (tx) => {
+      const [collections, devices] = [await tx.listCollections(accountId), await tx.listDevices(accountId)];
+      const out: UpstreamView[] = [];
+      for (const row of await tx.listUpstreams(accountId)) out.push(viewOf(row, await tx.listUpstreamCollections(accountId, row.id), collections, devices));
+      return out;
+    });
+  }
+
+  /** Forgets the upstream, its mappings and its device (its sync keys with it); the collections and their items stay. */
+  async remove(accountId: string, upstreamId: string): Promise<Pick<UpstreamRow, 'id' | 'url' | 'deviceId'>> {
+    const row = await this.store.transaction(async (tx) => {
+      const found = await tx.getUpstream(accountId, upstreamId);
+      if (!found) throw new ProtocolError('notFound', `no upstream ${upstreamId}`);
+      await tx.deleteUpstream(accountId, upstreamId);
+      await tx.deleteDevice(accountId, found.deviceId);
+      return { id: found.id, url: found.url, deviceId: found.deviceId };
+    });
+    this.ports.logger.info({ accountId, upstream: upstreamId }, 'upstream removed');
+    return row;
+  }
+
+  /** The upstream's password, opened with whichever of `keys` sealed it (the sync run signs in with it). */
+  password(row: UpstreamRow, keys: readonly SecretKey[]): string {
+    return openSecret(keys, row.secret, bindingOf(row));
+  }
+
+  /**
+   * Re-seals every upstream password sealed with `oldKey` under `newKey`, one transaction per account:
+   * interrupted, it is run again, and skips what it already re-sealed. A password sealed with a third key
+   * stops it (that account's transaction writes nothing). Returns how many it re-sealed, and how many were
+   * already under the new key.
+   */
+  async rotateKey(oldKey: SecretKey, newKey: SecretKey): Promise<{ resealed: number; already: number }> {
+    let resealed = 0;
+    let already = 0;
+    for (const account of await this.store.transaction((tx) => tx.listAccounts())) {
+      const counts = await this.store.transaction(async (tx) => {
+        let done = 0;
+        let skipped = 0;
+        for (const row of await tx.listUpstreams(account.id)) {
+          if (sealedKeyId(row.secret) === newKey.id) {
+            skipped++;
+            continue;
+          }
+          await tx.setUpstreamSecret(account.id, row.id, sealSecret(newKey, this.password(row, [oldKey]), bindingOf(row)));
+          done++;
+        }
+        return { done, skipped };
+      });
+      resealed += counts.done;
+      already += counts.skipped;
+    }
+    return { resealed, already };
+  }
+
+  /**
+   * A collection for each discovered one: an address book to contacts; a calendar to an events collection
+   * (with its tasks collection when it takes tasks too, as Syncpoint's own DAV calendars are), or a tasks
+   * or notes collection when those are all it takes, and a notes collection beside for journals. Named
+   * after the upstream collection's last path segment, made unique with -2, -3, … (all of one calendar's
+   * collections alike: calendar-2, calendar-2.tasks, calendar-2.notes).
+   */
+  private async makeCollections(tx: StoreTx, accountId: string, found: readonly DiscoveredCollection[]): Promise<Array<{ url: string; collectionId: string }>> {
+    const mappings: Array<{ url: string; collectionId: string }> = [];
+    for (const c of found) {
+      const base = baseName(c);
+      const displayName = c.displayName !== undefined && c.displayName.length <= limits.nameCharsMax && nameProblem(c.displayName) === undefined ? c.displayName : undefined;
+      const plan: Array<{ kind: CollectionKind; withTasks: boolean; suffix: string }> = [];
+      if (c.kinds.includes('contacts')) plan.push({ kind: 'contacts', withTasks: false, suffix: '' });
+      if (c.kinds.includes('events')) plan.push({ kind: 'events', withTasks: c.kinds.includes('tasks'), suffix: '' });
+      else if (c.kinds.includes('tasks')) plan.push({ kind: 'tasks', withTasks: false, suffix: '' });
+      if (c.kinds.includes('notes')) plan.push({ kind: 'notes', withTasks: false, suffix: plan.length > 0 ? '.notes' : '' });
+      const name = await freeName(tx, accountId, base, plan.flatMap((p) => (p.withTasks ? [p.suffix, `${p.suffix}.tasks`] : [p.suffix])));
+      for (const p of plan) {
+        const made = await createCollectionIn(tx, this.ports, accountId, { name: `${name}${p.suffix}`, kind: p.kind, ...(displayName ? { displayName: `${displayName}${p.suffix}` } : {}) }, p.withTasks);
+        for (const row of made) mappings.push({ url: c.url, collectionId: row.id });
+      }
+    }
+    return mappings;
+  }
+}
+
+function checkInput(input: AddUpstream): URL {
+  if (input.url.length > limits.upstreamUrlCharsMax) throw new ProtocolError('invalidRequest', `an upstream URL has at most ${limits.upstreamUrlCharsMax} characters`);
+  let url: URL;
+  try {
+    url = new URL(input.url);
+  } catch {
+    throw new ProtocolError('invalidRequest', `${input.url} is not a URL; give one such as https://dav.example.com/`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ProtocolError('invalidRequest', `an upstream URL is http:// or https://, not ${url.protocol}`);
+  if (url.username !== '' || url.password !== '') throw new ProtocolError('invalidRequest', 'give the user name and password apart, not in the URL');
+  url.hash = '';
+  for (const [what, value] of [
+    ['user name', input.username],
+    ['password', input.password],
+  ] as const) {
+    if (value.length === 0 || value.length > limits.upstreamCredentialCharsMax) throw new ProtocolError('invalidRequest', `the upstream ${what} has 1 to ${limits.upstreamCredentialCharsMax} characters`);
+  }
+  // HTTP Basic (RFC 7617 §2) cannot carry a user name with a colon, nor either with a control character.
+  if (input.username.includes(':') || /[\u0000-\u001f\u007f]/.test(input.username + input.password)) {
+    throw new ProtocolError('invalidRequest', 'the upstream user name may not hold ":", nor either a control character');
+  }
+  return url;
+}
+
+/** Refuses an upstream the account may not add: one too many, or the same URL and user name again. */
+async function checkRoom(tx: StoreTx, accountId: string, url: string, username: string): Promise<void> {
+  const existing = await tx.listUpstreams(accountId);
+  const same = existing.find((u) => u.url === url && u.username === username);
+  if (same) throw new ProtocolError('conflict', `${username} at ${url} is already upstream ${same.id}`);
+  if (existing.length >= limits.upstreamsPerAccountMax) throw limitReached('upstreamsPerAccountMax', limits.upstreamsPerAccountMax, 'the account has as many upstreams as it may; remove one first');
+}
+
+/** With `--collection`: every discovered collection that can feed the named one (or its tasks collection) maps to it. */
+async function mapToExisting(tx: StoreTx, accountId: string, name: string, found: readonly DiscoveredCollection[], url: string): Promise<Array<{ url: string; collectionId: string }>> {
+  const target = await tx.findCollectionByName(accountId, name);
+  if (!target) throw new ProtocolError('notFound', `no collection ${name}`);
+  const parts = [target, ...tasksPartsOf(await tx.listCollections(accountId), target)];
+  const mappings = found.flatMap((c) => parts.filter((p) => c.kinds.includes(p.kind)).map((p) => ({ url: c.url, collectionId: p.id })));
+  if (mappings.length === 0) throw new ProtocolError('invalidRequest', `none of the ${found.length} address books and calendars at ${url} holds ${target.kind}, which collection ${name} holds`);
+  return mappings;
+}
+
+/** The upstream collection's last path segment as a collection name (without what a name may not hold), or what it holds when nothing is left. */
+function baseName(c: DiscoveredCollection): string {
+  const segment = new URL(c.url).pathname.split('/').filter((s) => s !== '').pop() ?? '';
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(segment);
+  } catch {
+    decoded = segment;
+  }
+  const name = decoded.replace(/[/\u0000-\u001f\u007f-\u009f]/g, '').slice(0, 100);
+  return collectionNamePattern.test(name) ? name : c.type === 'addressbook' ? 'contacts' : 'calendar';
+}
+
+/** `base`, or `base-2`, `base-3`, …: the first for which every name of `suffixes` ('' for the base itself) is free. */
+async function freeName(tx: StoreTx, accountId: string, base: string, suffixes: readonly string[]): Promise<string> {
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? base : `${base}-${n}`;
+    let taken = false;
+    for (const suffix of suffixes) taken ||= (await tx.findCollectionByName(accountId, `${name}${suffix}`)) !== undefined;
+    if (!taken) return name;
+  }
+}
+
+function viewOf(row: UpstreamRow, mappings: readonly UpstreamCollectionRow[], collections: readonly CollectionRow[], devices: ReadonlyArray<{ id: string; priority: number }>): UpstreamView {
+  const byId = new Map(collections.map((c) => [c.id, c]));
+  return {
+    id: row.id,
+    kind: row.kind,
+    url: row.url,
+    username: row.username,
+    deviceId: row.deviceId,
+    priority: devices.find((d) => d.id === row.deviceId)?.priority ?? null,
+    createdAt: row.createdAt,
+    state: row.lastRunAt === null ? 'new' : row.lastError === null ? 'ok' : 'error',
+    lastRunAt: row.lastRunAt,
+    lastError: row.lastError,
+    nextRunAt: row.nextRunAt,
+    failures: row.failures,
+    collections: mappings.flatMap((m) => {
+      const c = byId.get(m.collectionId);
+      return c ? [{ url: m.url, collectionId: c.id, collectionName: c.name, kind: c.kind, syncToken: m.syncToken, ctag: m.ctag }] : [];
+    }),
+  };
+}
