@@ -77,6 +77,11 @@ export class PushHub implements PushFanout<Prepared> {
   /** Channels a catch-up runs for now, and those that heard of more tokens while it ran. */
   private readonly catchingUp = new Set<Channel>();
   private readonly catchUpAgain = new Set<Channel>();
+  /**
+   * Resumed mailboxes and the last token issued before they registered: once a catch-up has read every
+   * token up to it, the mailbox counts as sent up to it, those released or gone included.
+   */
+  private readonly resumedTo = new WeakMap<Channel, number>();
   private readonly metrics: Metrics;
 
   constructor(
@@ -159,7 +164,9 @@ export class PushHub implements PushFanout<Prepared> {
       if (old && old !== channel) old.close(pushCloseCodes.replaced, 'a newer channel for this device took over');
       else if (!old) this.connected++;
       const last = nextToken - 1;
-      channel.lastToken = resumeAfter !== undefined && resumeAfter < last ? Math.max(resumeAfter, last - limits.pollMailboxMax) : last;
+      const resumed = resumeAfter !== undefined && resumeAfter < last;
+      channel.lastToken = resumed ? Math.max(resumeAfter, last - limits.pollMailboxMax) : last;
+      if (resumed) this.resumedTo.set(channel, last);
     });
     if (nextToken === undefined) throw new CredentialEnded();
     // Another process that held this device's channel closes it.
@@ -404,6 +411,11 @@ export class PushHub implements PushFanout<Prepared> {
             if (item !== 'gone' && (channel.collections?.has(item.collectionId) ?? true)) this.deliver(channel, this.noticeOf(item, token));
           }
           if (page.length < catchUpPage) break;
+        }
+        const resumedTo = this.resumedTo.get(channel);
+        if (resumedTo !== undefined) {
+          this.resumedTo.delete(channel);
+          channel.lastToken = Math.max(channel.lastToken, resumedTo);
         }
       } while (this.catchUpAgain.has(channel));
     } catch (err) {
