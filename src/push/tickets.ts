@@ -13,10 +13,7 @@ import type { PushTokens } from '../hub/push-tokens.js';
 export const ticketLifetimeMs = 60_000;
 
 export class Tickets {
-  constructor(
-    private readonly tokens: PushTokens,
-    private readonly now: () => number,
-  ) {}
+  constructor(private readonly tokens: PushTokens) {}
 
   async issue(credential: Credential): Promise<string> {
     const ticket = randomBytes(24).toString('base64url');
@@ -27,7 +24,7 @@ export class Tickets {
         tokenId: credential.tokenId ?? null,
         sessionIdHash: credential.sessionIdHash ?? null,
         epoch: credential.epoch,
-        expiresAt: this.now() + ticketLifetimeMs,
+        expiresAt: this.tokens.now() + ticketLifetimeMs,
       },
       limits.pushTicketsPerAccountMax,
     );
@@ -37,7 +34,7 @@ export class Tickets {
   /** The credential a ticket was issued from; the ticket is spent either way. */
   async redeem(ticket: string): Promise<Credential | undefined> {
     const row = await this.tokens.takeTicket(hash(ticket));
-    if (!row || row.expiresAt <= this.now()) return undefined;
+    if (!row || row.expiresAt <= this.tokens.now()) return undefined;
     return { accountId: row.accountId, tokenId: row.tokenId ?? undefined, sessionIdHash: row.sessionIdHash ?? undefined, epoch: row.epoch };
   }
 }

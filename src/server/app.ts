@@ -75,7 +75,7 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
   });
   metrics.watch(() => push.sizeByKind(), opened);
   const serveMetrics = metricsRoute(metrics, addresses, addressList(config.metricsAllow, 'metricsAllow'));
-  const pushRoutes = new PushRoutes(push, new Tickets(pushTokens, ports.clock.now), auth, ports.clock.now, metrics);
+  const pushRoutes = new PushRoutes(push, new Tickets(pushTokens), auth, ports.clock.now, metrics);
   const eas = new EasFace(hub, push, ports.logger, ports.clock.now, config.easDevicesMax, metrics);
   // What Autodiscover names: the configured public URL, else the listening address (set below).
   let publicUrl = config.publicUrl;
