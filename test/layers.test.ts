@@ -29,7 +29,7 @@ const allowed: Record<string, readonly string[] | 'anything'> = {
   'faces/eas': faceMay,
   push: ['core', 'protocol', 'content', 'hub', 'http'],
   /** Clients of other servers (docs/architecture.md § Connectors): what they speak, never the hub or the store. */
-  connectors: ['core', 'protocol'],
+  connectors: ['core', 'protocol', 'content'],
   sdk: ['core', 'protocol'],
   'sdk/node': ['sdk', 'core', 'protocol', 'sqlite'],
   web: ['sdk', 'core', 'protocol', 'content'],

@@ -4,6 +4,7 @@ import { Hub } from '../hub/hub.js';
 import { loadConfig, type Config } from '../server/config.js';
 import { openStore } from '../server/open-store.js';
 import { realPorts } from '../server/ports.js';
+import { upstreamAccess } from '../server/upstream-connector.js';
 
 /** Admin commands find the data directory exactly as `serve` does: flag, environment, config file, default. */
 export interface DataOptions {
@@ -27,7 +28,7 @@ export async function withLocalHub<T>(opts: DataOptions & { secretKeyFile?: stri
   );
   const { store } = await openStore(config);
   try {
-    return await fn(new Hub(store, realPorts(pino({ level: 'warn' }, pino.destination(2)))), config);
+    return await fn(new Hub(store, realPorts(pino({ level: 'warn' }, pino.destination(2))), upstreamAccess(config, fetch, Date)), config);
   } finally {
     await store.close();
   }

@@ -52,6 +52,16 @@ export function registerUpstreamCommands(program: Command): void {
         for (const u of await hub.upstreams.list(await accountId(hub, opts.user))) printUpstream(u);
       });
     });
+  keyOption(addDataOptions(upstream.command('sync [id]')))
+    .description('run the account’s upstreams now (one, with its id), two-way, until nothing more is to be had; one under way elsewhere is skipped')
+    .requiredOption('--user <name>', 'the Syncpoint account')
+    .action(async (id: string | undefined, opts: KeyOptions & { user: string }) => {
+      await withLocalHub(opts, async (hub) => {
+        const runs = await hub.upstreams.run(await accountId(hub, opts.user), id === undefined ? {} : { upstreamId: id });
+        for (const r of runs) process.stdout.write(`${r.id}\t${!r.ran ? 'skipped: a run of it is under way elsewhere' : r.error === null ? 'ok' : `failed: ${r.error}`}\n`);
+        if (runs.some((r) => r.ran && r.error !== null)) process.exitCode = 1;
+      });
+    });
   addDataOptions(upstream.command('remove <id>'))
     .description('forget an upstream, its mappings and its sync point; the collections and their items stay')
     .requiredOption('--user <name>', 'the Syncpoint account')

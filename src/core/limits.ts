@@ -164,6 +164,17 @@ export const limits = {
   upstreamXmlElementsPerResponseMax: 1000,
   upstreamMembersMax: 100_000,
   upstreamMultigetHrefsMax: 100,
+  /** Items one report of an upstream collection carries (the rest in the next, which the same run asks for), and rounds one run makes. */
+  upstreamReportItemsMax: 500,
+  upstreamRunRoundsMax: 100,
+  /** How often each upstream runs (and up to a fifth more, spread), and the longest wait after failures in a row. */
+  upstreamRunIntervalMs: 5 * 60_000,
+  upstreamBackoffMaxMs: 6 * 3600_000,
+  /** How often a server looks for upstreams whose run is due, and how many it runs at one look. */
+  upstreamSchedulerTickMs: 15_000,
+  upstreamsPerTickMax: 50,
+  /** Ids one read of a server-driven point's records names. */
+  pointRecordsPerReadMax: 500,
   upstreamSyncPagesMax: 1000,
   upstreamRetryAfterSecondsMax: 24 * 3600,
   /**

@@ -2,10 +2,11 @@ import { limits } from '../core/limits.js';
 import type { SyncResponse } from '../protocol/sync.js';
 import type { Store } from '../store/store.js';
 import { Accounts } from './accounts.js';
-import { Upstreams } from './upstreams.js';
+import { Upstreams, type UpstreamAccess } from './upstreams.js';
 import type { HubPorts } from './ports.js';
 import { restoreConflict } from './conflicts.js';
-import { runServerDrivenSync, type RunReport, type ServerSyncPoint } from './server-driven.js';
+import { runServerDrivenSync } from './server-driven.js';
+import type { ServerSyncPoint } from '../protocol/server-point.js';
 import { runSyncExchange, type ExchangeFaceState, type HubSyncRequest } from './sync.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Checkpoint } from '../core/sync-key.js';
@@ -19,14 +20,15 @@ export class Hub {
   readonly accounts: Accounts;
   /** Upstream servers' stored configuration (upstreams.ts). */
   readonly upstreams: Upstreams;
-  private readonly serverPoints = new Map<string, Set<ServerSyncPoint>>();
 
+  /** `upstreamAccess`: how the hub reaches upstream servers (none: it runs none). */
   constructor(
     private readonly store: Store,
     private readonly ports: HubPorts,
+    upstreamAccess?: UpstreamAccess,
   ) {
     this.accounts = new Accounts(store, ports);
-    this.upstreams = new Upstreams(store, ports);
+    this.upstreams = new Upstreams(store, ports, upstreamAccess);
   }
 
   /** The hub's clock (epoch ms), for answers that carry a timestamp (a free-busy DTSTAMP). */
@@ -94,30 +96,13 @@ export class Hub {
   }
 
   /**
-   * Makes `point` one of the account's server-driven sync points, which `syncServerPoints` ("Sync now")
-   * runs; the returned function removes it. Connectors (an upstream server, a folder) register here.
+   * Runs every upstream of the account now ("Sync now"), each on one process at a time: one whose run is
+   * under way elsewhere is not started beside it, and is in neither list. `online`: the device ids of
+   * those that ran through; `offline`: of those that failed.
    */
-  registerServerPoint(accountId: string, point: ServerSyncPoint): () => void {
-    const points = this.serverPoints.get(accountId) ?? new Set<ServerSyncPoint>();
-    this.serverPoints.set(accountId, points.add(point));
-    return () => void points.delete(point);
-  }
-
-  /**
-   * Runs every server-driven sync point registered for the account, if any, on one process at a time
-   * (Store.tryExclusive): a run another process has under way is not started again beside it, and this
-   * one reports no point run. A point is a connector object in the process that registered it; what it
-   * must keep between runs (its acknowledged key) is in the store.
-   */
-  async syncServerPoints(accountId: string): Promise<RunReport> {
-    const points = [...(this.serverPoints.get(accountId) ?? [])];
-    let report: RunReport = { online: [], offline: [], acknowledged: [], moreAvailable: [] };
-    if (points.length === 0) return report;
-    const ran = await this.store.tryExclusive(`server points ${accountId}`, async () => {
-      report = await runServerDrivenSync(this.store, this.ports, accountId, points);
-    });
-    if (!ran) this.ports.logger.debug('server-driven sync skipped: another process is running the account’s points');
-    return report;
+  async syncServerPoints(accountId: string): Promise<{ online: string[]; offline: string[] }> {
+    const runs = (await this.upstreams.run(accountId)).filter((r) => r.ran);
+    return { online: runs.filter((r) => r.error === null).map((r) => r.deviceId), offline: runs.filter((r) => r.error !== null).map((r) => r.deviceId) };
   }
 
   listConflicts(accountId: string) {

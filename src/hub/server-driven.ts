@@ -1,69 +1,84 @@
 import { limits } from '../core/limits.js';
-import type { ClientCommand, CollectionResponse } from '../protocol/sync.js';
-import type { Store } from '../store/store.js';
+import { etagOf } from '../content/etag.js';
+import type { PointApplied, PointMemory, PointRecord, PointReport, ServerSyncPoint } from '../protocol/server-point.js';
+import type { CollectionResponse } from '../protocol/sync.js';
+import type { Store, StoreTx } from '../store/store.js';
+import { deviceErrorsKept } from './health.js';
 import type { HubPorts } from './ports.js';
 import { budgetOf, openExchange, syncCollections } from './sync.js';
 
 /**
- * Server-driven sync points (docs/design.md § Server-driven sync points): upstream servers, local folders and other sync points
- * that the hub reaches out to, instead of waiting for them to call. One run has two stages:
+ * Server-driven sync points (docs/design.md § Server-driven sync points): upstream servers and other
+ * sources that the hub reaches out to, instead of waiting for them to call. One run has these stages:
  *
  *   1. gather the reports of every online sync point (a point that fails here is offline this run);
- *   2. run recovery and the engine for all of them, and store the new truth and their new positions,
- *      in one transaction: if the server fails before this commits, nothing of the run counts;
+ *   2. run recovery and the engine for all of them, and store the new truth, their new positions, the
+ *      records of the remote objects their reports came from and their cursors, in one transaction: if
+ *      the server fails before this commits, nothing of the run counts, and the next report names the
+ *      same changes again;
  *   3. hand each point its actions; a point that applies them all acknowledges;
- *   4. only an acknowledged point's actions are dropped (its new sync key is kept). A point that did not
+ *   4. what a point wrote is recorded whether or not it acknowledged (the source holds it now); only an
+ *      acknowledged point's actions are dropped (its new sync key is kept). A point that did not
  *      acknowledge is asked again next run from the same key, which replays the same actions and
  *      recognizes the report it already applied, as for any retried exchange.
  *
- * The hub holds each point's acknowledged key on its behalf, so a point needs no state of its own
- * beyond its data.
+ * The hub holds each point's key, cursor and records on its behalf (protocol/server-point.ts), so a point
+ * needs no state of its own beyond its source.
  */
-export interface ServerSyncPoint {
-  /** The device id it is known by (its priority and conflict records use it). */
-  id: string;
-  name: string;
-  /** What kind of point it is, e.g. "caldav-upstream" or "folder". */
-  protocol: string;
-  collectionId: string;
-  /**
-   * Stage 1: what changed on the point since its last acknowledged run, as client commands: add (with
-   * the point's own id for the record), change and delete (by server id). Throwing means "offline".
-   */
-  report(): Promise<ClientCommand[]>;
-  /** Stage 3: apply the outcome of its report and the truth's actions. Resolves true to acknowledge. */
-  apply(outcome: CollectionResponse): Promise<boolean>;
-}
 
 export interface RunReport {
   online: string[];
   offline: string[];
   acknowledged: string[];
-  /** Points with more actions than one window; the caller runs again for them. */
+  /** Points with more to report, or more actions than one window: the caller runs again for them. */
   moreAvailable: string[];
+  /** What stopped a point this run (its report or its apply), by point id: the caller decides when to try again. */
+  failures: Map<string, unknown>;
+}
+
+/** The point's memory in the store, each read its own transaction. */
+function memoryOf(store: Store, accountId: string, point: ServerSyncPoint): PointMemory {
+  return {
+    byRemote: (ids) => inChunks(ids, (part) => store.transaction((tx) => tx.pointRecordsByRemote(accountId, point.id, part))),
+    byServer: (ids) => inChunks(ids, (part) => store.transaction((tx) => tx.pointRecordsByServer(accountId, point.id, point.collectionId, part))),
+    stale: (max) => store.transaction((tx) => tx.listPointRecords(accountId, point.id, point.collectionId, true, max)),
+    all: (max) => store.transaction((tx) => tx.listPointRecords(accountId, point.id, point.collectionId, false, max)),
+  };
+}
+
+async function inChunks<T>(ids: readonly string[], read: (part: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += limits.pointRecordsPerReadMax) out.push(...(await read(ids.slice(i, i + limits.pointRecordsPerReadMax))));
+  return out;
 }
 
 export async function runServerDrivenSync(store: Store, ports: HubPorts, accountId: string, points: readonly ServerSyncPoint[]): Promise<RunReport> {
-  const run: RunReport = { online: [], offline: [], acknowledged: [], moreAvailable: [] };
-  const reports = new Map<ServerSyncPoint, ClientCommand[]>();
+  const run: RunReport = { online: [], offline: [], acknowledged: [], moreAvailable: [], failures: new Map() };
+  const reports = new Map<ServerSyncPoint, PointReport>();
   for (const point of points) {
     try {
-      const commands = await point.report();
-      if (commands.length > limits.commandsPerCollectionMax) throw new Error(`more than ${limits.commandsPerCollectionMax} changes in one report`);
-      reports.set(point, commands);
+      const cursor = await store.transaction((tx) => tx.getPointCursor(accountId, point.id, point.collectionId));
+      const report = await point.report(memoryOf(store, accountId, point), cursor);
+      if (report.commands.length > limits.commandsPerCollectionMax) throw new Error(`more than ${limits.commandsPerCollectionMax} changes in one report`);
+      if (report.remotes.length !== report.commands.length) throw new Error('a report names the remote copy of every command');
+      reports.set(point, report);
       run.online.push(point.id);
     } catch (err) {
       ports.logger.warn({ accountId, point: point.id, err: String(err) }, 'sync point offline for this run');
       run.offline.push(point.id);
+      run.failures.set(point.id, err);
     }
   }
   const outcomes = await store.transaction(async (tx) => {
     const answered = new Map<ServerSyncPoint, CollectionResponse>();
-    for (const [point, commands] of reports) {
+    for (const [point, report] of reports) {
       const exchange = await openExchange(tx, ports, accountId, { id: point.id, name: point.name }, point.protocol);
       const syncKey = await tx.getPointKey(accountId, point.id, point.collectionId);
+      const { commands } = report;
       const [outcome] = await syncCollections(exchange, [{ collectionId: point.collectionId, syncKey, windowSize: limits.windowItemsMax, commands }], budgetOf([commands]));
       answered.set(point, outcome as CollectionResponse);
+      if (outcome?.status !== 'ok') continue;
+      await rememberReport(tx, ports, accountId, point, report, outcome);
     }
     return answered;
   });
@@ -73,16 +88,54 @@ export async function runServerDrivenSync(store: Store, ports: HubPorts, account
       await store.transaction((tx) => tx.setPointKey(accountId, point.id, point.collectionId, 0));
       continue;
     }
-    let acknowledged = false;
+    if (outcome.status !== 'ok') {
+      ports.logger.warn({ accountId, point: point.id, status: outcome.status, message: outcome.message }, 'sync point exchange refused');
+      continue;
+    }
+    let applied: PointApplied;
     try {
-      acknowledged = outcome.status === 'ok' && (await point.apply(outcome));
+      applied = await point.apply(outcome, memoryOf(store, accountId, point));
     } catch (err) {
       ports.logger.warn({ accountId, point: point.id, err: String(err) }, 'sync point failed to apply its actions');
+      run.failures.set(point.id, err);
+      continue;
     }
-    if (!acknowledged) continue;
-    await store.transaction((tx) => tx.setPointKey(accountId, point.id, point.collectionId, outcome.syncKey));
+    if (applied.failure !== undefined) run.failures.set(point.id, applied.failure);
+    await store.transaction(async (tx) => {
+      for (const record of applied.records) await tx.putPointRecord(accountId, point.id, point.collectionId, record);
+      for (const remoteId of applied.forgotten) await tx.deletePointRecord(accountId, point.id, remoteId);
+      for (const refusal of applied.refused) {
+        await tx.addDeviceError(accountId, point.id, { at: ports.clock.now(), status: 'refused', message: `item ${refusal.serverId}: ${refusal.message}` }, deviceErrorsKept);
+      }
+      if (applied.acknowledged) await tx.setPointKey(accountId, point.id, point.collectionId, outcome.syncKey);
+    });
+    if (!applied.acknowledged) continue;
     run.acknowledged.push(point.id);
-    if (outcome.moreAvailable) run.moreAvailable.push(point.id);
+    if (outcome.moreAvailable || reports.get(point)?.more === true) run.moreAvailable.push(point.id);
   }
   return run;
+}
+
+/**
+ * Stage 2's records: each command's remote copy beside the item it landed on, holding the version it
+ * carried; a delete (or a change of an item the hub no longer has) forgets its remote copy; the copies
+ * the report found already known; the problems it met; and the cursor, so the source is next asked from
+ * where this report ends only if this transaction commits.
+ */
+async function rememberReport(tx: StoreTx, ports: HubPorts, accountId: string, point: ServerSyncPoint, report: PointReport, outcome: CollectionResponse): Promise<void> {
+  const put = (record: PointRecord) => tx.putPointRecord(accountId, point.id, point.collectionId, record);
+  for (const result of outcome.results) {
+    const command = report.commands[result.index];
+    const remote = report.remotes[result.index];
+    if (command === undefined || remote === null || remote === undefined) continue;
+    if (command.op === 'delete' || (command.op === 'change' && result.status === 'notFound')) await tx.deletePointRecord(accountId, point.id, remote.remoteId);
+    else if ((command.op === 'add' || command.op === 'change') && result.serverId !== undefined && (result.status === 'ok' || result.status === 'conflict')) {
+      await put({ serverId: result.serverId, remoteId: remote.remoteId, remoteEtag: remote.remoteEtag, heldEtag: etagOf(command.data) });
+    }
+  }
+  for (const record of report.known) await put(record);
+  for (const problem of report.problems) {
+    await tx.addDeviceError(accountId, point.id, { at: ports.clock.now(), status: 'invalid', message: `${problem.remoteId}: ${problem.message}` }, deviceErrorsKept);
+  }
+  if (report.cursor !== undefined) await tx.setPointCursor(accountId, point.id, point.collectionId, report.cursor);
 }

@@ -26,7 +26,7 @@ const ports: HubPorts = {
   logger: { info: () => undefined, warn: () => undefined, debug: () => undefined },
 };
 const key = newSecretKey();
-const connector = (found: DiscoveredCollection[]): UpstreamConnector => ({ discover: async () => found });
+const connector = (found: DiscoveredCollection[]): Pick<UpstreamConnector, 'discover'> => ({ discover: async () => found });
 const book = (path: string, displayName?: string): DiscoveredCollection => ({ url: `https://dav.example${path}`, type: 'addressbook', kinds: ['contacts'], displayName });
 const calendar = (path: string, kinds: DiscoveredCollection['kinds']): DiscoveredCollection => ({ url: `https://dav.example${path}`, type: 'calendar', kinds });
 let accounts: Accounts;
@@ -89,7 +89,7 @@ test('an account’s upstreams are bounded; past the bound nothing is stored, no
   for (let i = 0; i < limits.upstreamsPerAccountMax; i++) await upstreams.add(id, input(`https://dav.example/${i}/`), { connector: connector([book(`/${i}/book/`)]), key: () => key });
   const before = await counts(id);
   let asked = false;
-  const watching: UpstreamConnector = {
+  const watching: Pick<UpstreamConnector, 'discover'> = {
     discover: async () => {
       asked = true;
       return [book('/x/')];
@@ -120,7 +120,7 @@ test('an upstream that would map too many collections is refused whole: no colle
 
 test('bad input is refused before the upstream is asked, and a failed discovery stores nothing and asks for no key', async () => {
   const { id } = await accounts.create('careful', 'hash');
-  const never: UpstreamConnector = { discover: async () => assert.fail('asked the upstream') };
+  const never: Pick<UpstreamConnector, 'discover'> = { discover: async () => assert.fail('asked the upstream') };
   const noKey = () => assert.fail('asked for the key');
   for (const [bad, pattern] of [
     [input('dav.example'), /is not a URL/],
@@ -133,7 +133,7 @@ test('bad input is refused before the upstream is asked, and a failed discovery 
     await assert.rejects(upstreams.add(id, bad, { connector: never, key: noKey }), status('invalidRequest', pattern));
   }
   await assert.rejects(upstreams.add(id, input('https://dav.example/', { collection: 'nosuch' }), { connector: never, key: noKey }), status('notFound', /no collection nosuch/));
-  const refused: UpstreamConnector = { discover: async () => Promise.reject(new ProtocolError('invalidRequest', 'https://dav.example/ refused the user name and password (401)')) };
+  const refused: Pick<UpstreamConnector, 'discover'> = { discover: async () => Promise.reject(new ProtocolError('invalidRequest', 'https://dav.example/ refused the user name and password (401)')) };
   await assert.rejects(upstreams.add(id, input('https://dav.example/'), { connector: refused, key: noKey }), /refused/);
   await assert.rejects(upstreams.add(id, input('https://dav.example/'), { connector: connector([]), key: noKey }), status('invalidRequest', /found no address book or calendar/));
   await assert.rejects(upstreams.add(id, input('https://dav.example/', { collection: 'notes' }), { connector: connector([book('/b/')]), key: () => key }), status('invalidRequest', /holds notes/));

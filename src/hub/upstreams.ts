@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto';
 import { limits } from '../core/limits.js';
+import type { ServerSyncPoint } from '../protocol/server-point.js';
 import { collectionNamePattern, type CollectionKind } from '../protocol/collections.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
 import { nameProblem } from '../protocol/names.js';
 import type { CollectionRow, Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
 import { createCollectionIn, tasksPartsOf } from './accounts.js';
 import { accountLimit, type HubPorts } from './ports.js';
+import { runServerDrivenSync } from './server-driven.js';
 import { openSecret, sealedKeyId, sealSecret, type SecretKey } from './sealed-secrets.js';
 
 /**
@@ -28,9 +31,37 @@ export interface DiscoveredCollection {
   kinds: readonly CollectionKind[];
 }
 
-/** Reaches upstream servers for the hub. Throws a ProtocolError whose message says what went wrong (refused credentials, unreachable, not a DAV server). */
+/** One mapping of an upstream, as its sync point needs it. */
+export interface UpstreamMapping {
+  url: string;
+  collectionId: string;
+  kind: CollectionKind;
+}
+
+/** Reaches upstream servers for the hub. `discover` throws a ProtocolError whose message says what went wrong (refused credentials, unreachable, not a DAV server). */
 export interface UpstreamConnector {
   discover(url: string, account: { username: string; password: string }): Promise<DiscoveredCollection[]>;
+  /** A sync point per mapping, signed in as `account`, known as the upstream's device. */
+  points(upstream: { url: string; username: string; password: string; deviceId: string; name: string }, mappings: readonly UpstreamMapping[]): ServerSyncPoint[];
+  /** How long the upstream asked to be left alone, if `failure` says so (a 503 or 429 with Retry-After), in ms; and a message a person can act on. */
+  explain(failure: unknown): { message: string; retryAfterMs?: number };
+}
+
+/** What the hub needs to run upstreams: a connector, and the secret keys their passwords may be sealed with (the first seals). */
+export interface UpstreamAccess {
+  connector: UpstreamConnector;
+  keys(): SecretKey[];
+  /** Between runs of each upstream (0: it runs only when asked). */
+  intervalMs: number;
+}
+
+/** One upstream's run: skipped (another run of it under way, on any process; or not due), or done, with what failed. */
+export interface UpstreamRun {
+  id: string;
+  deviceId: string;
+  ran: boolean;
+  error: string | null;
+  nextRunAt: number | null;
 }
 
 export interface AddUpstream {
@@ -57,7 +88,7 @@ export interface UpstreamView {
   lastError: string | null;
   nextRunAt: number | null;
   failures: number;
-  collections: Array<{ url: string; collectionId: string; collectionName: string; kind: CollectionKind; syncToken: string | null; ctag: string | null }>;
+  collections: Array<{ url: string; collectionId: string; collectionName: string; kind: CollectionKind }>;
 }
 
 /** What a sealed upstream password is bound to: its account and its upstream (sealed-secrets.ts). */
@@ -67,14 +98,83 @@ export class Upstreams {
   constructor(
     private readonly store: Store,
     private readonly ports: HubPorts,
+    private readonly access?: UpstreamAccess,
   ) {}
+
+  /**
+   * Runs the account's upstreams (one, with `upstreamId`) now, each on one process at a time
+   * (Store.tryExclusive): an upstream whose run is under way elsewhere is skipped. `due`: only those
+   * whose next run time has come, checked again once the run is this process's (the scheduler).
+   */
+  async run(accountId: string, options: { upstreamId?: string; due?: boolean } = {}): Promise<UpstreamRun[]> {
+    const rows = await this.store.transaction(async (tx) => {
+      if (options.upstreamId === undefined) return tx.listUpstreams(accountId);
+      const row = await tx.getUpstream(accountId, options.upstreamId);
+      if (!row) throw new ProtocolError('notFound', `no upstream ${options.upstreamId}`);
+      return [row];
+    });
+    const runs: UpstreamRun[] = [];
+    for (const row of rows) {
+      let done: UpstreamRun = { id: row.id, deviceId: row.deviceId, ran: false, error: null, nextRunAt: row.nextRunAt };
+      await this.store.tryExclusive(`upstream ${row.id}`, async () => {
+        done = await this.runOne(accountId, row.id, options.due === true);
+      });
+      runs.push(done);
+    }
+    return runs;
+  }
+
+  /** Every account's upstreams whose next run time has come, at most `max`, one after the other (the scheduler's tick). */
+  async runDue(max: number): Promise<UpstreamRun[]> {
+    const due = await this.store.transaction((tx) => tx.listDueUpstreams(this.ports.clock.now(), max));
+    const runs: UpstreamRun[] = [];
+    for (const { accountId, id } of due) runs.push(...(await this.run(accountId, { upstreamId: id, due: true })));
+    return runs;
+  }
+
+  /** One run of one upstream, under its exclusive name: rounds of the two-stage process until nothing more is to be had, then its run state. */
+  private async runOne(accountId: string, upstreamId: string, onlyIfDue: boolean): Promise<UpstreamRun> {
+    const access = this.access;
+    if (!access) throw new Error('this hub reaches no upstream servers');
+    const loaded = await this.store.transaction(async (tx) => {
+      const row = await tx.getUpstream(accountId, upstreamId);
+      if (!row) return undefined;
+      const [mappings, collections, device] = [await tx.listUpstreamCollections(accountId, upstreamId), await tx.listCollections(accountId), await tx.getDevice(accountId, row.deviceId)];
+      const kinds = new Map(collections.map((c) => [c.id, c.kind]));
+      return { row, device, mappings: mappings.flatMap((m) => (kinds.has(m.collectionId) ? [{ url: m.url, collectionId: m.collectionId, kind: kinds.get(m.collectionId) as CollectionKind }] : [])) };
+    });
+    if (!loaded) return { id: upstreamId, deviceId: '', ran: false, error: null, nextRunAt: null };
+    const { row } = loaded;
+    const now = this.ports.clock.now();
+    if (onlyIfDue && row.nextRunAt !== null && row.nextRunAt > now) return { id: row.id, deviceId: row.deviceId, ran: false, error: null, nextRunAt: row.nextRunAt };
+    let failure: unknown;
+    try {
+      const password = this.password(row, access.keys());
+      let points = access.connector.points({ url: row.url, username: row.username, password, deviceId: row.deviceId, name: loaded.device?.name ?? row.url }, loaded.mappings);
+      for (let round = 0; points.length > 0 && round < limits.upstreamRunRoundsMax; round++) {
+        const report = await runServerDrivenSync(this.store, this.ports, accountId, points);
+        failure ??= report.failures.values().next().value;
+        if (report.failures.size > 0) break;
+        // Another round for the points with more to give or to take; one that did not acknowledge waits for the next run.
+        points = points.filter((p) => report.moreAvailable.includes(p.id) && report.acknowledged.includes(p.id));
+      }
+    } catch (err) {
+      failure = err;
+    }
+    const explained = failure === undefined ? undefined : access.connector.explain(failure);
+    const failures = explained ? row.failures + 1 : 0;
+    const state = { lastRunAt: now, lastError: explained?.message ?? null, failures, nextRunAt: access.intervalMs === 0 ? null : nextRunAt(row.id, this.ports.clock.now(), access.intervalMs, failures, explained?.retryAfterMs) };
+    await this.store.transaction((tx) => tx.setUpstreamRunState(accountId, row.id, state));
+    if (explained) this.ports.logger.warn({ accountId, upstream: row.id, failures, error: explained.message }, 'upstream run failed');
+    return { id: row.id, deviceId: row.deviceId, ran: true, error: state.lastError, nextRunAt: state.nextRunAt };
+  }
 
   /**
    * Discovers the upstream's collections with `connector`, then stores it, its device, its collections
    * and its mappings in one transaction. Nothing is stored when discovery fails or finds nothing; `key`
    * (the server's secret key, which may make its file: server/secret-key.ts) is asked for only after.
    */
-  async add(accountId: string, input: AddUpstream, access: { connector: UpstreamConnector; key: () => SecretKey }): Promise<UpstreamView> {
+  async add(accountId: string, input: AddUpstream, access: { connector: Pick<UpstreamConnector, 'discover'>; key: () => SecretKey }): Promise<UpstreamView> {
     const url = checkInput(input);
     // What can be refused without asking the upstream is refused first.
     await this.store.transaction(async (tx) => {
@@ -112,7 +212,7 @@ export class Upstreams {
         failures: 0,
       };
       await tx.createUpstream(row);
-      for (const m of mappings) await tx.putUpstreamCollection({ accountId, upstreamId: id, url: m.url, collectionId: m.collectionId, syncToken: null, ctag: null });
+      for (const m of mappings) await tx.putUpstreamCollection({ accountId, upstreamId: id, url: m.url, collectionId: m.collectionId });
       this.ports.logger.info({ accountId, upstream: id, url: url.href, collections: mappings.length }, 'upstream added');
       return viewOf(row, await tx.listUpstreamCollections(accountId, id), await tx.listCollections(accountId), await tx.listDevices(accountId));
     });
@@ -202,6 +302,19 @@ export class Upstreams {
   }
 }
 
+/**
+ * When an upstream runs next: every `intervalMs`, with up to a fifth more, so that
+ * upstreams added together spread out (the spread is drawn from the upstream's id and the time, so a
+ * simulated run replays it); after failures in a row, twice as long each time up to
+ * limits.upstreamBackoffMaxMs; and never before the upstream's own Retry-After.
+ */
+export function nextRunAt(upstreamId: string, now: number, intervalMs: number, failures: number, retryAfterMs?: number): number {
+  const interval = Math.min(intervalMs * 2 ** Math.min(failures, 30), Math.max(intervalMs, limits.upstreamBackoffMaxMs));
+  const spread = Math.floor(interval / 5);
+  const draw = createHash('sha256').update(`${upstreamId}:${now}`).digest().readUInt32BE(0);
+  return now + Math.max(interval + (draw % (spread + 1)), retryAfterMs ?? 0);
+}
+
 function checkInput(input: AddUpstream): URL {
   if (input.url.length > limits.upstreamUrlCharsMax) throw new ProtocolError('invalidRequest', `an upstream URL has at most ${limits.upstreamUrlCharsMax} characters`);
   let url: URL;
@@ -284,7 +397,7 @@ function viewOf(row: UpstreamRow, mappings: readonly UpstreamCollectionRow[], co
     failures: row.failures,
     collections: mappings.flatMap((m) => {
       const c = byId.get(m.collectionId);
-      return c ? [{ url: m.url, collectionId: c.id, collectionName: c.name, kind: c.kind, syncToken: m.syncToken, ctag: m.ctag }] : [];
+      return c ? [{ url: m.url, collectionId: c.id, collectionName: c.name, kind: c.kind }] : [];
     }),
   };
 }

@@ -25,6 +25,8 @@ import { lockDataDir } from './data-dir-lock.js';
 import { metricsPath, metricsRoute, PrometheusMetrics } from './metrics.js';
 import { openStore, pushTokenFloorAt } from './open-store.js';
 import { realPorts } from './ports.js';
+import { upstreamAccess } from './upstream-connector.js';
+import { UpstreamScheduler } from './upstream-scheduler.js';
 import { passwordPath, SessionRoutes, sessionPath } from './session-routes.js';
 import { serveWebApp } from './web-app.js';
 
@@ -60,7 +62,9 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
   const { store, foreignWrites } = opened;
   const accountLimits = Object.fromEntries(accountLimitNames.map((name) => [name, config[name]])) as AccountLimits;
   const ports = { ...realPorts(log), accountLimits };
-  const hub = new Hub(store, ports);
+  // Ended at close, so an upstream run under way stops at its next request instead of holding the shutdown.
+  const upstreamRequests = new AbortController();
+  const hub = new Hub(store, ports, upstreamAccess(config, (url, init) => fetch(url, { ...init, signal: AbortSignal.any([upstreamRequests.signal, ...(init.signal ? [init.signal] : [])]) }), ports.clock));
   const addresses = new ClientAddresses(config.trustedProxies);
   const sessions = new Sessions(hub.accounts, ports.clock.now, addresses);
   const auth = new Authenticator(hub.accounts, sessions, new PasswordThrottle(hub.accounts, ports.clock.now), addresses);
@@ -168,6 +172,8 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
   const purgeTimer = setInterval(() => void hub.purgeExpired().catch((err) => log.error({ err }, 'tombstone purge failed')), tombstonePurgeIntervalMs);
   purgeTimer.unref();
   push.start();
+  const scheduler = new UpstreamScheduler(hub.upstreams, ports.logger);
+  if (config.upstreamRunMinutes > 0) scheduler.start();
   log.info({ url, data: config.data }, 'syncpoint listening');
 
   return {
@@ -176,6 +182,8 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
     push,
     async close() {
       clearInterval(purgeTimer);
+      upstreamRequests.abort();
+      await scheduler.stop();
       // Long-lived channels would hold server.close() open forever.
       push.close();
       pushRoutes.close();

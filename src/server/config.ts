@@ -51,6 +51,8 @@ export const configSchema = z.object({
   metricsAllow: addressListSchema.default(['127.0.0.1', '::1']),
   /** The file holding the key upstream passwords are sealed with (docs/operations.md § Upstream servers); empty: DATA.secret-key beside the data directory on SQLite, none on PostgreSQL. */
   secretKeyFile: z.string().default(''),
+  /** Minutes between runs of each upstream (docs/operations.md § Upstream servers); 0: upstreams run only when asked (Sync now, `upstream sync`). */
+  upstreamRunMinutes: z.coerce.number().min(0).max(24 * 60).default(limits.upstreamRunIntervalMs / 60_000),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -75,6 +77,7 @@ const envNames: Record<keyof Config, string> = {
   trustedProxies: 'SYNCPOINT_TRUSTED_PROXIES',
   metricsAllow: 'SYNCPOINT_METRICS_ALLOW',
   secretKeyFile: 'SYNCPOINT_SECRET_KEY_FILE',
+  upstreamRunMinutes: 'SYNCPOINT_UPSTREAM_RUN_MINUTES',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {

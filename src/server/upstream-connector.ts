@@ -1,13 +1,16 @@
 import { discover } from '../connectors/dav/discovery.js';
 import { UpstreamError } from '../connectors/dav/errors.js';
+import { DavPoint } from '../connectors/dav/point.js';
 import { Transport, type Fetch } from '../connectors/dav/transport.js';
-import type { UpstreamConnector } from '../hub/upstreams.js';
+import { upstreamProtocols, type UpstreamAccess, type UpstreamConnector } from '../hub/upstreams.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { loadSecretKey, secretKeyPlace } from './secret-key.js';
 
 /**
- * The hub's UpstreamConnector on the CardDAV/CalDAV client (src/connectors/dav/): discovery with HTTP
- * Basic, its typed errors told as what a person can act on. They are `invalidRequest`, never
- * `unauthorized`: the upstream refused the credentials given for it, not the caller's own.
+ * The hub's UpstreamConnector on the CardDAV/CalDAV client (src/connectors/dav/): discovery and sync
+ * points with HTTP Basic, its typed errors told as what a person can act on. Discovery's are
+ * `invalidRequest`, never `unauthorized`: the upstream refused the credentials given for it, not the
+ * caller's own.
  */
 export function davConnector(fetch: Fetch, clock: { now(): number }): UpstreamConnector {
   return {
@@ -17,6 +20,44 @@ export function davConnector(fetch: Fetch, clock: { now(): number }): UpstreamCo
       } catch (err) {
         throw problemOf(err, url);
       }
+    },
+    points(upstream, mappings) {
+      const transport = new Transport({ fetch, clock, account: { username: upstream.username, password: upstream.password } });
+      return mappings.map(
+        (m) =>
+          new DavPoint({
+            id: upstream.deviceId,
+            name: upstream.name,
+            protocol: upstreamProtocols.dav,
+            collectionId: m.collectionId,
+            kind: m.kind,
+            transport,
+            collectionUrl: m.url,
+            type: m.kind === 'contacts' ? 'addressbook' : 'calendar',
+          }),
+      );
+    },
+    explain(failure) {
+      const message = failure instanceof Error ? problemOf(failure, 'the upstream').message : String(failure);
+      const seconds = failure instanceof UpstreamError && failure.reason === 'retry-after' ? failure.details.retryAfterSeconds : undefined;
+      return seconds === undefined ? { message } : { message, retryAfterMs: seconds * 1000 };
+    },
+  };
+}
+
+/**
+ * What a server needs to run upstreams: the connector, and the secret key from its configured place
+ * (server/secret-key.ts), read when a run needs it; a key the server has none of is a run's error, told
+ * on the upstream's record.
+ */
+export function upstreamAccess(config: { data: string; database: string; secretKeyFile: string; upstreamRunMinutes: number }, fetch: Fetch, clock: { now(): number }): UpstreamAccess {
+  return {
+    connector: davConnector(fetch, clock),
+    intervalMs: Math.round(config.upstreamRunMinutes * 60_000),
+    keys() {
+      const place = secretKeyPlace(config);
+      if (!place) throw new Error('no secret key file is configured (--secret-key-file, SYNCPOINT_SECRET_KEY_FILE or "secretKeyFile"), so no upstream password can be opened');
+      return [loadSecretKey({ ...place, create: false }).key];
     },
   };
 }

@@ -709,6 +709,62 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         assert.equal(await read(store, (tx) => tx.getPointKey(A, phone, cA)), 4);
         assert.equal(await read(store, (tx) => tx.getPointKey(A, laptop, cA)), 0);
       }));
+
+      it('point cursors: null until set, kept beside the key, each moved alone', seeded(async (store) => {
+        assert.equal(await read(store, (tx) => tx.getPointCursor(A, phone, cA)), null);
+        await read(store, (tx) => tx.setPointCursor(A, phone, cA, 'tok-1'));
+        assert.equal(await read(store, (tx) => tx.getPointKey(A, phone, cA)), 0, 'a cursor set first leaves the key at 0');
+        await read(store, (tx) => tx.setPointKey(A, phone, cA, 5));
+        await read(store, (tx) => tx.setPointCursor(A, phone, cA, 'tok-2'));
+        assert.deepEqual(await read(store, async (tx) => [await tx.getPointKey(A, phone, cA), await tx.getPointCursor(A, phone, cA)]), [5, 'tok-2']);
+        assert.equal(await read(store, (tx) => tx.getPointCursor(A, phone, cA2)), null);
+        assert.equal(await read(store, (tx) => tx.getPointCursor(B, phone, cA)), null);
+      }));
+
+      it('point records: by item, by remote id across the point’s collections, stale ones, one per item and per remote id', seeded(async (store) => {
+        const rec = (serverId: string, remoteId: string, remoteEtag: string | null = `"${remoteId}"`, heldEtag = `h-${serverId}`) => ({ serverId, remoteId, remoteEtag, heldEtag });
+        await store.transaction(async (tx) => {
+          await tx.putPointRecord(A, phone, cA, rec('i1', '/book/1.vcf'));
+          await tx.putPointRecord(A, phone, cA, rec('i2', '/book/2.vcf', null));
+          await tx.putPointRecord(A, phone, cA2, rec('i3', '/cal/3.ics'));
+          await tx.putPointRecord(A, laptop, cA, rec('i1', '/other/1.vcf'));
+        });
+        await read(store, async (tx) => {
+          assert.deepEqual(await tx.pointRecordsByServer(A, phone, cA, ['i1', 'i2', 'i3', 'none']).then((r) => r.sort((a, b) => a.serverId.localeCompare(b.serverId))), [rec('i1', '/book/1.vcf'), rec('i2', '/book/2.vcf', null)]);
+          assert.deepEqual(await tx.pointRecordsByRemote(A, phone, ['/cal/3.ics', '/other/1.vcf']), [{ ...rec('i3', '/cal/3.ics'), collectionId: cA2 }]);
+          assert.deepEqual(await tx.listPointRecords(A, phone, cA, true, 10), [rec('i2', '/book/2.vcf', null)]);
+          assert.deepEqual(await tx.listPointRecords(A, phone, cA, false, 1), [rec('i1', '/book/1.vcf')]);
+          assert.deepEqual(await tx.pointRecordsByServer(A, phone, cA, []), []);
+        });
+        await store.transaction(async (tx) => {
+          // The item written at a new remote id, and another item taking a remote id: each replaces the old record.
+          await tx.putPointRecord(A, phone, cA, rec('i1', '/book/1b.vcf'));
+          await tx.putPointRecord(A, phone, cA, rec('i4', '/book/2.vcf'));
+        });
+        await read(store, async (tx) => {
+          assert.deepEqual((await tx.listPointRecords(A, phone, cA, false, 10)).map((r) => `${r.serverId}@${r.remoteId}`), ['i1@/book/1b.vcf', 'i4@/book/2.vcf']);
+          assert.deepEqual(await tx.listPointRecords(A, phone, cA, true, 10), []);
+        });
+        await read(store, (tx) => tx.deletePointRecord(A, phone, '/book/1b.vcf'));
+        assert.deepEqual(await read(store, (tx) => tx.pointRecordsByServer(A, phone, cA, ['i1'])), []);
+        assert.equal((await read(store, (tx) => tx.pointRecordsByServer(A, laptop, cA, ['i1']))).length, 1, 'another point’s record of the same item stays');
+      }));
+
+      it('point records: another account reads none and writes none; they go with the device and with the collection', seeded(async (store) => {
+        await read(store, (tx) => tx.putPointRecord(A, phone, cA, { serverId: 'i1', remoteId: '/book/1.vcf', remoteEtag: '"1"', heldEtag: 'h' }));
+        await read(store, async (tx) => {
+          assert.deepEqual(await tx.pointRecordsByRemote(B, phone, ['/book/1.vcf']), []);
+          assert.deepEqual(await tx.pointRecordsByServer(B, phone, cA, ['i1']), []);
+          await tx.deletePointRecord(B, phone, '/book/1.vcf');
+        });
+        await assert.rejects(store.transaction((tx) => tx.putPointRecord(B, phone, cA, { serverId: 'i1', remoteId: '/book/9.vcf', remoteEtag: null, heldEtag: 'h' })));
+        assert.equal((await read(store, (tx) => tx.pointRecordsByRemote(A, phone, ['/book/1.vcf']))).length, 1);
+        await read(store, (tx) => tx.putPointRecord(A, laptop, cA2, { serverId: 'i2', remoteId: '/cal/2.ics', remoteEtag: null, heldEtag: 'h' }));
+        await read(store, (tx) => tx.deleteDevice(A, phone));
+        assert.deepEqual(await read(store, (tx) => tx.pointRecordsByRemote(A, phone, ['/book/1.vcf'])), []);
+        await read(store, (tx) => tx.deleteCollection(A, cA2));
+        assert.deepEqual(await read(store, (tx) => tx.pointRecordsByRemote(A, laptop, ['/cal/2.ics'])), []);
+      }));
     });
 
     describe('devices', () => {
@@ -1156,8 +1212,6 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         upstreamId,
         url,
         collectionId,
-        syncToken: null,
-        ctag: null,
         ...over,
       });
 
@@ -1178,12 +1232,12 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         await store.transaction(async (tx) => {
           assert.equal(await tx.setUpstreamRunState(A, 'u1', state), true);
           assert.equal(await tx.setUpstreamSecret(A, 'u1', 'resealed'), true);
-          // The sync run records where it left a collection: the same mapping, updated.
-          await tx.putUpstreamCollection(mapping(A, 'u1', 'https://dav.example/u1/book/', cA, { syncToken: 'tok-1', ctag: 'ctag-1' }));
+          // The same mapping again changes nothing.
+          await tx.putUpstreamCollection(mapping(A, 'u1', 'https://dav.example/u1/book/', cA));
         });
         await read(store, async (tx) => {
           assert.deepEqual(await tx.getUpstream(A, 'u1'), upstream(A, 'u1', { ...state, secret: 'resealed' }));
-          assert.deepEqual((await tx.listUpstreamCollections(A, 'u1'))[0], mapping(A, 'u1', 'https://dav.example/u1/book/', cA, { syncToken: 'tok-1', ctag: 'ctag-1' }));
+          assert.deepEqual((await tx.listUpstreamCollections(A, 'u1'))[0], mapping(A, 'u1', 'https://dav.example/u1/book/', cA));
           assert.equal((await tx.listUpstreamCollections(A, 'u1')).length, 2);
         });
       }));
@@ -1204,7 +1258,7 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         // A mapping that names another account's upstream, or another account's collection, is refused whole.
         await assert.rejects(store.transaction((tx) => tx.putUpstreamCollection(mapping(B, 'u1', 'https://dav.example/u1/other/', cB))));
         await assert.rejects(store.transaction((tx) => tx.putUpstreamCollection(mapping(A, 'u1', 'https://dav.example/u1/other/', cB))));
-        await assert.rejects(store.transaction((tx) => tx.putUpstreamCollection(mapping(B, 'u1', 'https://dav.example/u1/book/', cA, { syncToken: 'stolen' }))));
+        await assert.rejects(store.transaction((tx) => tx.putUpstreamCollection(mapping(B, 'u1', 'https://dav.example/u1/book/', cA))));
         await read(store, async (tx) => {
           assert.deepEqual(await tx.getUpstream(A, 'u1'), upstream(A, 'u1'));
           assert.deepEqual(await tx.listUpstreamCollections(A, 'u1'), [mapping(A, 'u1', 'https://dav.example/u1/book/', cA)]);

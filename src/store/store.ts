@@ -1,3 +1,4 @@
+import type { PointRecord } from '../protocol/server-point.js';
 import type { CollectionKind } from '../protocol/collections.js';
 import type { Checkpoint, RecordedResult } from '../core/sync-key.js';
 
@@ -337,16 +338,13 @@ export interface UpstreamRow {
 
 export type UpstreamRunState = Pick<UpstreamRow, 'lastRunAt' | 'lastError' | 'nextRunAt' | 'failures'>;
 
-/** Which upstream collection feeds which Syncpoint collection, and where the sync run left it. */
+/** Which upstream collection feeds which Syncpoint collection (where its sync run left it is its point's cursor). */
 export interface UpstreamCollectionRow {
   accountId: string;
   upstreamId: string;
   /** The upstream collection's absolute URL. */
   url: string;
   collectionId: string;
-  /** The RFC 6578 sync-token, or the getctag, of the last applied listing; null before the first run. */
-  syncToken: string | null;
-  ctag: string | null;
 }
 
 export interface StoreTx {
@@ -477,6 +475,18 @@ export interface StoreTx {
   /** The sync key a server-driven sync point last acknowledged (0: none yet). */
   getPointKey(accountId: string, deviceId: string, collectionId: string): Promise<number>;
   setPointKey(accountId: string, deviceId: string, collectionId: string, syncKey: number): Promise<void>;
+  /** The point's position at its source (protocol/server-point.ts), null before its first complete report. */
+  getPointCursor(accountId: string, deviceId: string, collectionId: string): Promise<string | null>;
+  setPointCursor(accountId: string, deviceId: string, collectionId: string, cursor: string): Promise<void>;
+  /** The point's records of these items in the collection. */
+  pointRecordsByServer(accountId: string, deviceId: string, collectionId: string, serverIds: readonly string[]): Promise<PointRecord[]>;
+  /** The point's records of these remote ids, in any of its collections. */
+  pointRecordsByRemote(accountId: string, deviceId: string, remoteIds: readonly string[]): Promise<Array<PointRecord & { collectionId: string }>>;
+  /** The collection's records with no remote etag, at most `max`; `stale` false: all its records, at most `max`, by remote id. */
+  listPointRecords(accountId: string, deviceId: string, collectionId: string, stale: boolean, max: number): Promise<PointRecord[]>;
+  /** Remembers the record, replacing the point's record of the same item or of the same remote id. */
+  putPointRecord(accountId: string, deviceId: string, collectionId: string, record: PointRecord): Promise<void>;
+  deletePointRecord(accountId: string, deviceId: string, remoteId: string): Promise<void>;
 
   getSyncState(accountId: string, deviceId: string, collectionId: string): Promise<SyncStateRow | undefined>;
   putSyncState(row: SyncStateRow): Promise<void>;
@@ -542,9 +552,11 @@ export interface StoreTx {
   /** Replaces the sealed secret (a key rotation). */
   setUpstreamSecret(accountId: string, upstreamId: string, secret: string): Promise<boolean>;
   setUpstreamRunState(accountId: string, upstreamId: string, state: UpstreamRunState): Promise<boolean>;
+  /** Upstreams of every account whose next run time is at or before `now` (or never set), soonest first, at most `max`. */
+  listDueUpstreams(now: number, max: number): Promise<Array<{ accountId: string; id: string }>>;
   /** Forgets the upstream and its mappings (not its device, nor the collections it fed). */
   deleteUpstream(accountId: string, upstreamId: string): Promise<boolean>;
-  /** Adds the mapping, or updates its sync token and ctag. Deleting the Syncpoint collection deletes it. */
+  /** Adds the mapping (again: nothing changes). Deleting the Syncpoint collection deletes it. */
   putUpstreamCollection(row: UpstreamCollectionRow): Promise<void>;
   /** By URL, then collection id. */
   listUpstreamCollections(accountId: string, upstreamId: string): Promise<UpstreamCollectionRow[]>;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { ServerSyncPoint } from '../../src/hub/server-driven.js';
+import type { PointApplied, PointReport, ServerSyncPoint } from '../../src/protocol/server-point.js';
 import type { ClientCommand, CollectionResponse } from '../../src/protocol/sync.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { add, change, newAccount } from '../support/sync.js';
@@ -17,7 +17,7 @@ after(async () => {
   await server.stop();
 });
 
-/** A sync point that keeps its records in memory, reports its edits, and can refuse to acknowledge. */
+/** A sync point that keeps its records in memory, reports its edits (each its own remote object), and can refuse to acknowledge. */
 class MemoryPoint implements ServerSyncPoint {
   readonly protocol = 'memory';
   readonly records = new Map<string, string>();
@@ -30,13 +30,15 @@ class MemoryPoint implements ServerSyncPoint {
     readonly name: string,
     readonly collectionId: string,
   ) {}
-  async report(): Promise<ClientCommand[]> {
+  async report(): Promise<PointReport> {
     if (!this.online) throw new Error('unreachable');
-    return this.edits;
+    const remotes = this.edits.map((e) => ({ remoteId: e.op === 'add' ? e.clientId : e.serverId, remoteEtag: null }));
+    return { commands: this.edits, remotes, known: [], problems: [], more: false };
   }
-  async apply(outcome: CollectionResponse): Promise<boolean> {
+  async apply(outcome: CollectionResponse): Promise<PointApplied> {
     this.applied++;
-    if (!this.acknowledge) return false;
+    const applied: PointApplied = { acknowledged: this.acknowledge, records: [], forgotten: [], refused: [] };
+    if (!this.acknowledge) return applied;
     for (const r of outcome.results) {
       const edit = this.edits[r.index];
       if (edit?.op === 'add' && r.serverId) this.records.set(r.serverId, edit.data);
@@ -46,7 +48,7 @@ class MemoryPoint implements ServerSyncPoint {
       else this.records.set(c.serverId, c.data);
     }
     this.edits = [];
-    return true;
+    return applied;
   }
 }
 

@@ -14,7 +14,7 @@ import { openStore } from '../../src/server/open-store.js';
 import { realPorts } from '../../src/server/ports.js';
 import { readKeyFile } from '../../src/server/secret-key.js';
 import { serverSql } from '../support/database.js';
-import { startRadicale, type DavServerProcess } from '../support/dav-servers.js';
+import { makeDavCollection, startRadicale, type DavServerProcess } from '../support/dav-servers.js';
 import { createDatabase, testPostgresEnv } from '../support/postgres.js';
 
 /**
@@ -69,12 +69,10 @@ before(async () => {
   radicale = await startRadicale(dir, { user: upstreamAccount.user, password: upstreamAccount.password });
   const basic = `Basic ${Buffer.from(`${upstreamAccount.user}:${upstreamAccount.password}`).toString('base64')}`;
   for (const [name, type] of [
-    ['contacts', '<card:addressbook/>'],
-    ['calendar', '<cal:calendar/>'],
+    ['contacts', 'addressbook'],
+    ['calendar', 'calendar'],
   ] as const) {
-    const body = `<d:mkcol xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav" xmlns:cal="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:resourcetype><d:collection/>${type}</d:resourcetype><d:displayname>Ann's ${name}</d:displayname></d:prop></d:set></d:mkcol>`;
-    const made = await fetch(`${radicale.base}/${upstreamAccount.user}/${name}/`, { method: 'MKCOL', body, headers: { authorization: basic, 'content-type': 'application/xml' } });
-    assert.equal(made.status, 201, `MKCOL ${name} on Radicale`);
+    await makeDavCollection(`${radicale.base}/${upstreamAccount.user}/${name}/`, type, basic, `Ann's ${name}`);
   }
   emptyDav = createServer((req, res) => {
     req.resume();

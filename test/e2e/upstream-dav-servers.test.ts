@@ -10,7 +10,7 @@ import { fetchMembers, type FetchedMember } from '../../src/connectors/dav/multi
 import { memberUrl } from '../../src/connectors/dav/names.js';
 import { Transport, type Fetch } from '../../src/connectors/dav/transport.js';
 import { deleteMember, putMember } from '../../src/connectors/dav/writes.js';
-import { startRadicale, startXandikos, type DavServerProcess } from '../support/dav-servers.js';
+import { makeDavCollection, startRadicale, startXandikos, type DavServerProcess } from '../support/dav-servers.js';
 import { vcard, vevent } from '../support/server.js';
 
 /**
@@ -51,12 +51,10 @@ before(async () => {
   const radicale = await startRadicale(radicaleDir, { user: account.username, password: account.password });
   // Radicale starts empty: an address book and a calendar, made as a client would (extended MKCOL, RFC 5689).
   for (const [name, type] of [
-    ['contacts', '<card:addressbook/>'],
-    ['calendar', '<cal:calendar/>'],
+    ['contacts', 'addressbook'],
+    ['calendar', 'calendar'],
   ] as const) {
-    const body = `<d:mkcol xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav" xmlns:cal="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:resourcetype><d:collection/>${type}</d:resourcetype><d:displayname>My ${name}</d:displayname></d:prop></d:set></d:mkcol>`;
-    const made = await fetch(`${radicale.base}/ann/${name}/`, { method: 'MKCOL', body, headers: { authorization: basic, 'content-type': 'application/xml' } });
-    assert.equal(made.status, 201, `MKCOL ${name} on Radicale`);
+    await makeDavCollection(`${radicale.base}/ann/${name}/`, type, basic, `My ${name}`);
   }
   upstreams.push({ name: 'Radicale', server: radicale, refusal: 'invalid-token' });
   upstreams.push({ name: 'Xandikos', server: await startXandikos(xandikosDir), refusal: 'token-refused' });

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { packageWebDir } from '../../src/server/config.js';
 import { serverSql } from '../support/database.js';
+import { makeDavCollection, startRadicale } from '../support/dav-servers.js';
+import { addUpstream } from '../support/upstreams.js';
 import { eventually, openRawChannel } from '../support/push.js';
-import type { CollectionResponse } from '../../src/protocol/sync.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { add, Device, newAccount, syncOnce } from '../support/sync.js';
 
@@ -400,41 +402,38 @@ test('signing out closes the push channels the session opened', async () => {
   assert.equal((await channel.closed).code, 4003);
 });
 
-test('sync-now also runs the account’s server-driven sync points: a reachable one syncs both ways, an unreachable one is reported', async () => {
+test('sync-now also runs the account’s upstreams: a reachable one syncs both ways, an unreachable one is reported', async () => {
   const account = await newAccount(server);
   const session = await signIn(account);
-  const contacts = ((await api(session, 'GET', '/api/v1/collections')).body.collections as any[]).find((c) => c.name === 'contacts').id as string;
-  const received: string[] = [];
-  let reported = false;
-  const folder = {
-    id: 'upstream-folder',
-    name: 'Upstream folder',
-    protocol: 'folder',
-    collectionId: contacts,
-    // Its one local card goes up on the first run; afterwards it has nothing new.
-    report: async () => (reported ? [] : ((reported = true), [add('up-1', vcard('up-1', 'From Upstream'))])),
-    apply: async (outcome: CollectionResponse) => {
-      for (const c of outcome.commands) if (c.op !== 'delete') received.push(c.data);
-      return true;
-    },
-  };
-  const unreachable = { ...folder, id: 'offline-folder', report: async () => Promise.reject(new Error('host unreachable')) };
-  const removeFolder = server.hub.registerServerPoint(account.accountId, folder);
-  const removeOffline = server.hub.registerServerPoint(account.accountId, unreachable);
+  const work = mkdtempSync(join(tmpdir(), 'syncpoint-web-upstream-'));
+  for (const dir of ['up', 'gone']) mkdirSync(join(work, dir));
+  const [up, gone] = [await startRadicale(join(work, 'up')), await startRadicale(join(work, 'gone'))];
   try {
+    // Radicale without authentication still takes the user name a request gives.
+    const ann = basic('ann', 'pw');
+    for (const base of [up.base, gone.base]) await makeDavCollection(`${base}/ann/book/`, 'addressbook', ann);
+    const card = await fetch(`${up.base}/ann/book/up-1.vcf`, { method: 'PUT', body: vcard('up-1', 'From Upstream'), headers: { 'content-type': 'text/vcard', authorization: ann } });
+    assert.equal(card.status, 201);
+    const reachable = await addUpstream(server, account.accountId, { url: `${up.base}/`, username: 'ann', password: 'pw', collection: 'contacts' });
+    const unreachable = await addUpstream(server, account.accountId, { url: `${gone.base}/`, username: 'ann', password: 'pw', collection: 'contacts' });
+    await gone.stop();
     const phone = new Device(server, account.authorization, 'sdk-phone');
-    await phone.sync(contacts, { commands: [add('p-1', vcard('p-1', 'From Phone'))] });
+    await phone.sync(account.contacts, { commands: [add('p-1', vcard('p-1', 'From Phone'))] });
+    const noCsrf = await api(session, 'POST', '/api/v1/sync-now', undefined, { 'x-csrf-token': '' });
+    assert.equal(noCsrf.status, 403);
     const first = await api(session, 'POST', '/api/v1/sync-now');
     assert.equal(first.status, 200);
-    assert.deepEqual(first.body.serverDriven, { online: ['upstream-folder'], offline: ['offline-folder'] });
-    assert.ok(received.some((d) => d.includes('From Phone')), 'the point received the truth');
-    const back = await phone.sync(contacts);
+    assert.deepEqual(first.body.serverDriven, { online: [reachable.deviceId], offline: [unreachable.deviceId] });
+    const upstreamCards = await fetch(`${up.base}/ann/book/`, { method: 'PROPFIND', headers: { depth: '1', authorization: ann } }).then((r) => r.text());
+    assert.equal((upstreamCards.match(/\.vcf</g) ?? []).length, 2, 'the phone’s card reached the upstream');
+    const back = await phone.sync(account.contacts);
     assert.ok(back.commands.some((c) => c.op !== 'delete' && c.data.includes('From Upstream')), 'its card reached the phone');
-    // Another account's sync-now does not run this account's points.
+    // Another account's sync-now runs none of this account's upstreams.
     const other = await signIn(await newAccount(server));
     assert.deepEqual((await api(other, 'POST', '/api/v1/sync-now')).body.serverDriven, { online: [], offline: [] });
   } finally {
-    removeFolder();
-    removeOffline();
+    await up.stop();
+    await gone.stop();
+    rmSync(work, { recursive: true, force: true });
   }
 });

@@ -79,3 +79,14 @@ export async function startXandikos(dir: string): Promise<DavServerProcess> {
   await waitForHttp(base);
   return { base, child, stop: stopper(child) };
 }
+
+/**
+ * Makes an address book or calendar at `url` as a client would (extended MKCOL, RFC 5689), with
+ * `authorization` if the server wants one; fails unless it is made (201).
+ */
+export async function makeDavCollection(url: string, type: 'addressbook' | 'calendar', authorization?: string, displayName = 'Made by a test'): Promise<void> {
+  const resourceType = type === 'addressbook' ? '<card:addressbook/>' : '<cal:calendar/>';
+  const body = `<d:mkcol xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav" xmlns:cal="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:resourcetype><d:collection/>${resourceType}</d:resourcetype><d:displayname>${displayName}</d:displayname></d:prop></d:set></d:mkcol>`;
+  const made = await fetch(url, { method: 'MKCOL', body, headers: { 'content-type': 'application/xml', ...(authorization ? { authorization } : {}) } });
+  if (made.status !== 201) throw new Error(`MKCOL ${url}: ${made.status}`);
+}

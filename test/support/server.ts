@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 import { hashSecret } from '../../src/hub/secrets.js';
 import { configSchema, packageWebDir, type Config } from '../../src/server/config.js';
+import { writeNewKeyFile } from '../../src/server/secret-key.js';
 import { createDatabase, testPostgresEnv } from './postgres.js';
 
 /**
@@ -15,6 +16,8 @@ export interface TestServer extends RunningServer {
   dataDir: string;
   /** The PostgreSQL database it serves, or '' for SQLite in dataDir. */
   database: string;
+  /** The secret key file upstream passwords are sealed with, beside the data directory, on either backend. */
+  secretKeyFile: string;
   /** Creates an account and returns an HTTP Basic Authorization header for it. */
   addUser(name: string, password?: string): Promise<{ accountId: string; accountName: string; authorization: string; password: string }>;
   stop(): Promise<void>;
@@ -33,12 +36,16 @@ export async function startTestServer(options: Partial<Config> & { dataDir?: str
   // A restart on PostgreSQL reopens the database the data directory was first served with.
   const database = settings.database ?? databases.get(dataDir) ?? (cluster ? await createDatabase(cluster) : '');
   databases.set(dataDir, database);
-  const config = configSchema.parse({ host: '127.0.0.1', port: 0, logLevel: 'silent', webDir: packageWebDir, ...settings, database, data: dataDir });
+  const secretKeyFile = settings.secretKeyFile ?? `${dataDir}.key`;
+  if (!existsSync(secretKeyFile)) writeNewKeyFile(secretKeyFile, true);
+  // Upstreams run when a test asks, unless it sets a schedule.
+  const config = configSchema.parse({ host: '127.0.0.1', port: 0, logLevel: 'silent', webDir: packageWebDir, upstreamRunMinutes: 0, ...settings, secretKeyFile, database, data: dataDir });
   const server = await startServer(config, pino({ level: 'silent' }));
   return {
     ...server,
     dataDir,
     database,
+    secretKeyFile,
     async addUser(name, password = `${name}-password`) {
       const account = await server.hub.accounts.create(name, await hashSecret(password));
       return { accountId: account.id, accountName: account.name, authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`, password };
@@ -46,6 +53,7 @@ export async function startTestServer(options: Partial<Config> & { dataDir?: str
     async stop() {
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });
+      rmSync(secretKeyFile, { force: true });
     },
   };
 }

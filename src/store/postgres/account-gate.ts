@@ -19,19 +19,19 @@ import type { StoreTx } from '../store.js';
 /** Methods whose first argument is a row, with the account in `accountId` (createAccount: in `id`). */
 const rowFirst = new Set(['putPushTicket', 'createToken', 'createCollection', 'updateCollection', 'putItem', 'putDevice', 'putSyncState', 'addConflict', 'createWebSession', 'createUpstream', 'putUpstreamCollection']);
 /** Methods that name no account: by a secret's hash, an item id alone, or every account. */
-const noAccount = new Set(['touchPushChannels', 'takePushTicket', 'purgePushTickets', 'getAuthFailures', 'putAuthFailures', 'purgeAuthFailures', 'findAccountByName', 'getToken', 'putItemVersion', 'getWebSession', 'deleteWebSession', 'purgeWebSessions', 'listAccounts', 'createAccount']);
+const noAccount = new Set(['touchPushChannels', 'takePushTicket', 'purgePushTickets', 'getAuthFailures', 'putAuthFailures', 'purgeAuthFailures', 'findAccountByName', 'getToken', 'putItemVersion', 'getWebSession', 'deleteWebSession', 'purgeWebSessions', 'listAccounts', 'listDueUpstreams', 'createAccount']);
 
 const holdsNul = (v: unknown): boolean =>
   typeof v === 'string' ? v.includes('\u0000') : Array.isArray(v) ? v.some(holdsNul) : v !== null && typeof v === 'object' ? Object.values(v).some(holdsNul) : false;
 
 /** What a read answers when it cannot match anything. */
 function nothing(method: string): unknown {
-  if (method.startsWith('list') || method === 'findTwinCandidates' || method === 'findPushTokens') return [];
+  if (method.startsWith('list') || method.startsWith('pointRecordsBy') || method === 'findTwinCandidates' || method === 'findPushTokens') return [];
   if (method.startsWith('is') || method.startsWith('had')) return false;
   if (method === 'countChanges') return 0;
   return undefined;
 }
-const isRead = (method: string) => /^(get|find|list|is[A-Z]|had|davNameOf|purgedEtag|liveItemBytes|count|collectionSeq|currentSeq|tombstoneFloor|nextPushToken)/.test(method);
+const isRead = (method: string) => /^(get|find|list|pointRecordsBy|is[A-Z]|had|davNameOf|purgedEtag|liveItemBytes|count|collectionSeq|currentSeq|tombstoneFloor|nextPushToken)/.test(method);
 
 /** `tx` with the rules above: `start(account)` runs once, before the first statement (the account its first call names, if any). */
 export function gatedTx(tx: StoreTx, start: (accountId: string | undefined) => Promise<void>): StoreTx {

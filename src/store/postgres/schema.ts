@@ -316,4 +316,24 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX upstream_collections_collection ON upstream_collections(collection_id);
   `,
+  // As SQLite's migration that adds them: server-driven points' records and cursors.
+  `
+  CREATE TABLE point_records (
+    account_id TEXT COLLATE "C" NOT NULL,
+    device_id TEXT COLLATE "C" NOT NULL,
+    collection_id TEXT COLLATE "C" NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    server_id TEXT COLLATE "C" NOT NULL,
+    remote_id TEXT COLLATE "C" NOT NULL,
+    remote_etag TEXT,
+    held_etag TEXT NOT NULL,
+    PRIMARY KEY (account_id, device_id, collection_id, server_id),
+    UNIQUE (account_id, device_id, remote_id),
+    FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
+  );
+  CREATE INDEX point_records_stale ON point_records(account_id, device_id, collection_id) WHERE remote_etag IS NULL;
+  ALTER TABLE point_keys ADD COLUMN cursor TEXT;
+  ALTER TABLE upstream_collections DROP COLUMN sync_token;
+  ALTER TABLE upstream_collections DROP COLUMN ctag;
+  CREATE INDEX upstreams_due ON upstreams(next_run_at);
+  `,
 ];

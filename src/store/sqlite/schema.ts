@@ -374,4 +374,27 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX upstream_collections_collection ON upstream_collections(collection_id);
   `,
+  // Server-driven sync points' memory (docs/design.md § Server-driven sync points): which remote object
+  // (an upstream href) holds which item, with its remote and hub versions; and each point's position at
+  // its source, kept beside its key so one transaction moves both. The upstream mappings' own token
+  // columns give way to it.
+  `
+  CREATE TABLE point_records (
+    account_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    server_id TEXT NOT NULL,
+    remote_id TEXT NOT NULL,
+    remote_etag TEXT,
+    held_etag TEXT NOT NULL,
+    PRIMARY KEY (account_id, device_id, collection_id, server_id),
+    UNIQUE (account_id, device_id, remote_id),
+    FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
+  ) STRICT;
+  CREATE INDEX point_records_stale ON point_records(account_id, device_id, collection_id) WHERE remote_etag IS NULL;
+  ALTER TABLE point_keys ADD COLUMN cursor TEXT;
+  ALTER TABLE upstream_collections DROP COLUMN sync_token;
+  ALTER TABLE upstream_collections DROP COLUMN ctag;
+  CREATE INDEX upstreams_due ON upstreams(next_run_at);
+  `,
 ];

@@ -24,6 +24,7 @@ import { noStoreOptions } from '../store.js';
 import { openDatabase, type OpenDatabase } from '../../sqlite/open.js';
 import { migrations } from './schema.js';
 import { spanOf, withinRanges } from '../token-ranges.js';
+import { pointRecordTx } from './point-records-tx.js';
 import { upstreamTx } from './upstreams-tx.js';
 
 /**
@@ -489,6 +490,7 @@ function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: to
 
   return {
     ...upstreamTx(opened),
+    ...pointRecordTx(opened),
     async createAccount(r) {
       account.insert.run(r.id, r.name, r.passwordHash, r.createdAt, r.email);
     },

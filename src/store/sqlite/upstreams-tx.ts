@@ -4,7 +4,7 @@ import type { StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store.js';
 /** Upstream servers and their mapped collections (docs/operations.md § Upstream servers), every statement scoped to its account. */
 export type UpstreamTx = Pick<
   StoreTx,
-  'createUpstream' | 'listUpstreams' | 'getUpstream' | 'setUpstreamSecret' | 'setUpstreamRunState' | 'deleteUpstream' | 'putUpstreamCollection' | 'listUpstreamCollections'
+  'createUpstream' | 'listUpstreams' | 'listDueUpstreams' | 'getUpstream' | 'setUpstreamSecret' | 'setUpstreamRunState' | 'deleteUpstream' | 'putUpstreamCollection' | 'listUpstreamCollections'
 >;
 
 interface UpstreamDbRow {
@@ -27,8 +27,6 @@ interface MappingDbRow {
   upstream_id: string;
   url: string;
   collection_id: string;
-  sync_token: string | null;
-  ctag: string | null;
 }
 
 const toUpstream = (r: UpstreamDbRow): UpstreamRow => ({
@@ -51,8 +49,6 @@ const toMapping = (r: MappingDbRow): UpstreamCollectionRow => ({
   upstreamId: r.upstream_id,
   url: r.url,
   collectionId: r.collection_id,
-  syncToken: r.sync_token,
-  ctag: r.ctag,
 });
 
 export function upstreamTx({ prepare: q }: OpenDatabase): UpstreamTx {
@@ -60,16 +56,17 @@ export function upstreamTx({ prepare: q }: OpenDatabase): UpstreamTx {
     insert: q(`INSERT INTO upstreams (id, account_id, kind, url, username, secret, device_id, created_at, last_run_at, last_error, next_run_at, failures)
       VALUES (@id, @accountId, @kind, @url, @username, @secret, @deviceId, @createdAt, @lastRunAt, @lastError, @nextRunAt, @failures)`),
     list: q<[string], UpstreamDbRow>('SELECT * FROM upstreams WHERE account_id = ? ORDER BY created_at, id'),
+    due: q<[number, number], { account_id: string; id: string }>('SELECT account_id, id FROM upstreams WHERE next_run_at IS NULL OR next_run_at <= ? ORDER BY coalesce(next_run_at, 0), id LIMIT ?'),
     byId: q<[string, string], UpstreamDbRow>('SELECT * FROM upstreams WHERE account_id = ? AND id = ?'),
     setSecret: q('UPDATE upstreams SET secret = ? WHERE account_id = ? AND id = ?'),
     setRunState: q('UPDATE upstreams SET last_run_at = @lastRunAt, last_error = @lastError, next_run_at = @nextRunAt, failures = @failures WHERE account_id = @accountId AND id = @id'),
     delete: q('DELETE FROM upstreams WHERE account_id = ? AND id = ?'),
     // The mapping's upstream must be the account's own: a row naming another account's upstream is not written.
-    putMapping: q(`INSERT INTO upstream_collections (account_id, upstream_id, url, collection_id, sync_token, ctag)
-      SELECT @accountId, @upstreamId, @url, @collectionId, @syncToken, @ctag
+    putMapping: q(`INSERT INTO upstream_collections (account_id, upstream_id, url, collection_id)
+      SELECT @accountId, @upstreamId, @url, @collectionId
       WHERE EXISTS (SELECT 1 FROM upstreams WHERE account_id = @accountId AND id = @upstreamId)
         AND EXISTS (SELECT 1 FROM collections WHERE account_id = @accountId AND id = @collectionId)
-      ON CONFLICT (upstream_id, url, collection_id) DO UPDATE SET sync_token = excluded.sync_token, ctag = excluded.ctag
+      ON CONFLICT (upstream_id, url, collection_id) DO UPDATE SET url = excluded.url
       WHERE upstream_collections.account_id = excluded.account_id`),
     mappings: q<[string, string], MappingDbRow>('SELECT * FROM upstream_collections WHERE account_id = ? AND upstream_id = ? ORDER BY url, collection_id'),
   };
@@ -79,6 +76,9 @@ export function upstreamTx({ prepare: q }: OpenDatabase): UpstreamTx {
     },
     async listUpstreams(accountId) {
       return s.list.all(accountId).map(toUpstream);
+    },
+    async listDueUpstreams(now, max) {
+      return s.due.all(now, max).map((r) => ({ accountId: r.account_id, id: r.id }));
     },
     async getUpstream(accountId, id) {
       const r = s.byId.get(accountId, id);

@@ -1,0 +1,50 @@
+import type { PointRecord } from '../../protocol/server-point.js';
+import type { StoreTx } from '../store.js';
+import type { Sql } from './sql.js';
+
+/** Server-driven sync points' cursors and records (docs/design.md § Server-driven sync points), every statement scoped to its account and point. */
+export type PointRecordTx = Pick<StoreTx, 'getPointCursor' | 'setPointCursor' | 'pointRecordsByServer' | 'pointRecordsByRemote' | 'listPointRecords' | 'putPointRecord' | 'deletePointRecord'>;
+
+const columns = (sql: Sql) => sql`server_id, remote_id, remote_etag, held_etag`;
+
+export function pointRecordTx(sql: Sql): PointRecordTx {
+  return {
+    async getPointCursor(accountId, deviceId, collectionId) {
+      const [r] = await sql<{ cursor: string | null }[]>`SELECT cursor FROM point_keys WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId}`;
+      return r?.cursor ?? null;
+    },
+    async setPointCursor(accountId, deviceId, collectionId, cursor) {
+      await sql`INSERT INTO point_keys (account_id, device_id, collection_id, sync_key, cursor) VALUES (${accountId}, ${deviceId}, ${collectionId}, 0, ${cursor})
+        ON CONFLICT (account_id, device_id, collection_id) DO UPDATE SET cursor = excluded.cursor`;
+    },
+    async pointRecordsByServer(accountId, deviceId, collectionId, serverIds) {
+      if (serverIds.length === 0) return [];
+      return sql<PointRecord[]>`SELECT ${columns(sql)} FROM point_records
+        WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId} AND server_id = ANY(${[...serverIds]}::text[])`;
+    },
+    async pointRecordsByRemote(accountId, deviceId, remoteIds) {
+      if (remoteIds.length === 0) return [];
+      return sql<Array<PointRecord & { collectionId: string }>>`SELECT collection_id, ${columns(sql)} FROM point_records
+        WHERE account_id = ${accountId} AND device_id = ${deviceId} AND remote_id = ANY(${[...remoteIds]}::text[])`;
+    },
+    async listPointRecords(accountId, deviceId, collectionId, stale, max) {
+      return stale
+        ? sql<PointRecord[]>`SELECT ${columns(sql)} FROM point_records WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId}
+            AND remote_etag IS NULL ORDER BY remote_id LIMIT ${max}`
+        : sql<PointRecord[]>`SELECT ${columns(sql)} FROM point_records WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId}
+            ORDER BY remote_id LIMIT ${max}`;
+    },
+    async putPointRecord(accountId, deviceId, collectionId, r) {
+      await sql`DELETE FROM point_records WHERE account_id = ${accountId} AND device_id = ${deviceId}
+        AND (remote_id = ${r.remoteId} OR (collection_id = ${collectionId} AND server_id = ${r.serverId}))`;
+      // The point is a device of the account: a record for another account's collection is not written.
+      const written = await sql`INSERT INTO point_records (account_id, device_id, collection_id, server_id, remote_id, remote_etag, held_etag)
+        SELECT ${accountId}, ${deviceId}, ${collectionId}, ${r.serverId}, ${r.remoteId}, ${r.remoteEtag}, ${r.heldEtag}
+        WHERE EXISTS (SELECT 1 FROM collections WHERE account_id = ${accountId} AND id = ${collectionId})`.run();
+      if (written === 0) throw new Error(`collection ${collectionId} is not account ${accountId}'s`);
+    },
+    async deletePointRecord(accountId, deviceId, remoteId) {
+      await sql`DELETE FROM point_records WHERE account_id = ${accountId} AND device_id = ${deviceId} AND remote_id = ${remoteId}`;
+    },
+  };
+}

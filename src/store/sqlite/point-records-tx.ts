@@ -1,0 +1,65 @@
+import type { PointRecord } from '../../protocol/server-point.js';
+import type { OpenDatabase } from '../../sqlite/open.js';
+import type { StoreTx } from '../store.js';
+
+/** Server-driven sync points' cursors and records (docs/design.md § Server-driven sync points), every statement scoped to its account and point. */
+export type PointRecordTx = Pick<StoreTx, 'getPointCursor' | 'setPointCursor' | 'pointRecordsByServer' | 'pointRecordsByRemote' | 'listPointRecords' | 'putPointRecord' | 'deletePointRecord'>;
+
+interface RecordDbRow {
+  collection_id: string;
+  server_id: string;
+  remote_id: string;
+  remote_etag: string | null;
+  held_etag: string;
+}
+
+const toRecord = (r: RecordDbRow): PointRecord => ({ serverId: r.server_id, remoteId: r.remote_id, remoteEtag: r.remote_etag, heldEtag: r.held_etag });
+const columns = 'collection_id, server_id, remote_id, remote_etag, held_etag';
+
+export function pointRecordTx({ prepare: q }: OpenDatabase): PointRecordTx {
+  const s = {
+    cursor: q<[string, string, string], { cursor: string | null }>('SELECT cursor FROM point_keys WHERE account_id = ? AND device_id = ? AND collection_id = ?'),
+    setCursor: q(`INSERT INTO point_keys (account_id, device_id, collection_id, sync_key, cursor) VALUES (?, ?, ?, 0, ?)
+                  ON CONFLICT (account_id, device_id, collection_id) DO UPDATE SET cursor = excluded.cursor`),
+    // json_each keeps one statement for any number of ids (each list is bounded by its caller).
+    byServer: q<[string, string, string, string], RecordDbRow>(`SELECT ${columns} FROM point_records
+      WHERE account_id = ? AND device_id = ? AND collection_id = ? AND server_id IN (SELECT value FROM json_each(?))`),
+    byRemote: q<[string, string, string], RecordDbRow>(`SELECT ${columns} FROM point_records
+      WHERE account_id = ? AND device_id = ? AND remote_id IN (SELECT value FROM json_each(?))`),
+    stale: q<[string, string, string, number], RecordDbRow>(`SELECT ${columns} FROM point_records
+      WHERE account_id = ? AND device_id = ? AND collection_id = ? AND remote_etag IS NULL ORDER BY remote_id LIMIT ?`),
+    all: q<[string, string, string, number], RecordDbRow>(`SELECT ${columns} FROM point_records
+      WHERE account_id = ? AND device_id = ? AND collection_id = ? ORDER BY remote_id LIMIT ?`),
+    // The point is a device of the account: a record for another account's device is not written.
+    forget: q('DELETE FROM point_records WHERE account_id = @accountId AND device_id = @deviceId AND (remote_id = @remoteId OR (collection_id = @collectionId AND server_id = @serverId))'),
+    put: q(`INSERT INTO point_records (account_id, device_id, collection_id, server_id, remote_id, remote_etag, held_etag)
+      SELECT @accountId, @deviceId, @collectionId, @serverId, @remoteId, @remoteEtag, @heldEtag
+      WHERE EXISTS (SELECT 1 FROM collections WHERE account_id = @accountId AND id = @collectionId)`),
+    delete: q('DELETE FROM point_records WHERE account_id = ? AND device_id = ? AND remote_id = ?'),
+  };
+  return {
+    async getPointCursor(accountId, deviceId, collectionId) {
+      return s.cursor.get(accountId, deviceId, collectionId)?.cursor ?? null;
+    },
+    async setPointCursor(accountId, deviceId, collectionId, cursor) {
+      s.setCursor.run(accountId, deviceId, collectionId, cursor);
+    },
+    async pointRecordsByServer(accountId, deviceId, collectionId, serverIds) {
+      return serverIds.length === 0 ? [] : s.byServer.all(accountId, deviceId, collectionId, JSON.stringify(serverIds)).map(toRecord);
+    },
+    async pointRecordsByRemote(accountId, deviceId, remoteIds) {
+      return remoteIds.length === 0 ? [] : s.byRemote.all(accountId, deviceId, JSON.stringify(remoteIds)).map((r) => ({ ...toRecord(r), collectionId: r.collection_id }));
+    },
+    async listPointRecords(accountId, deviceId, collectionId, stale, max) {
+      return (stale ? s.stale : s.all).all(accountId, deviceId, collectionId, max).map(toRecord);
+    },
+    async putPointRecord(accountId, deviceId, collectionId, r) {
+      const row = { accountId, deviceId, collectionId, ...r };
+      s.forget.run(row);
+      if (s.put.run(row).changes === 0) throw new Error(`collection ${collectionId} is not account ${accountId}'s`);
+    },
+    async deletePointRecord(accountId, deviceId, remoteId) {
+      s.delete.run(accountId, deviceId, remoteId);
+    },
+  };
+}
