@@ -47,6 +47,18 @@ function split(text: string): Split | undefined {
   return { props, order };
 }
 
+/**
+ * Whether two objects hold the same properties with the same values, in whatever order (a server that
+ * re-serializes what it stores, as Radicale does, moves lines about): each property name's lines, and
+ * everything around the main component, compared as raw text.
+ */
+export function sameProperties(a: string, b: string): boolean {
+  const [x, y] = [split(a), split(b)];
+  if (!x || !y || x.props.size !== y.props.size) return false;
+  for (const [key, value] of x.props) if (y.props.get(key) !== value) return false;
+  return true;
+}
+
 /** The merged object, or null when the two sides changed the same property differently. */
 export function mergeProperties(base: string, incoming: string, truth: string): string | null {
   const [b, m, t] = [split(base), split(incoming), split(truth)];

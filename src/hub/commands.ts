@@ -6,7 +6,7 @@ import { indexRecorded, type Checkpoint, type RecordedResult } from '../core/syn
 import { areTwins } from '../core/twins.js';
 import { etagOf } from '../content/etag.js';
 import { checkItemContent, type ItemIndex } from '../content/item-content.js';
-import { mergeProperties } from '../content/merge.js';
+import { mergeProperties, sameProperties } from '../content/merge.js';
 import type { RuleBudget } from '../content/recurrence-budget.js';
 import type { ClientCommand, CommandResult, FetchedItem } from '../protocol/sync.js';
 import type { ConflictRow, ItemRow, StoreTx } from '../store/store.js';
@@ -65,13 +65,15 @@ export type HubClientCommand = ClientCommand & { heldUnknown?: boolean };
  * `previous`: what the device's last exchange did. On a retry of it (`retried`), every command that
  * carries the same thing is answered from that record. Adds are matched by client id even when the key
  * moved on (a re-initialization right after a lost answer): client ids name one item for good, so the
- * same add is never applied twice, while a change or delete sent again later is a new wish.
+ * same add is never applied twice, while a change or delete sent again later is a new wish. `withdraws`:
+ * whether an add the retry leaves out is withdrawn (withdrawLeftOutAdds).
  */
 export async function applyClientCommands(
   ctx: CommandContext,
   commands: readonly HubClientCommand[],
   previous: readonly RecordedResult[],
   retried: boolean,
+  withdraws: boolean,
 ): Promise<AppliedCommands> {
   const record = indexRecorded(previous);
   const out: AppliedCommands = { results: [], recorded: [], deletedSince: [], resend: [] };
@@ -122,7 +124,7 @@ export async function applyClientCommands(
     if (outcome.message !== undefined) result.message = outcome.message;
     out.results.push(result);
   }
-  if (retried) await withdrawLeftOutAdds(ctx, commands, previous, out);
+  if (retried && withdraws) await withdrawLeftOutAdds(ctx, commands, previous, out);
   return out;
 }
 
@@ -276,7 +278,8 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
       // The sync point holds the old record already (or is about to be updated to the truth); only a
       // different version is news, and it is a concurrent change of the old record.
       const old = twin as ItemRow;
-      if (old.etag === etag) return done('ok', old.etag, old.id);
+      // The same version, or the same properties in another order (a server that re-serialized it).
+      if (old.etag === etag || sameProperties(old.data as string, data)) return done('ok', old.etag, old.id);
       const changed = await concurrentChange(ctx, old, data, check.index, null);
       // A losing add is answered with the version it carried, as an answer from the add record is: the
       // device holds that version until the truth reaches it, and an edit it makes meanwhile names it.

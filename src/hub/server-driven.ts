@@ -1,7 +1,8 @@
 import { limits } from '../core/limits.js';
 import { etagOf } from '../content/etag.js';
+import { sameProperties } from '../content/merge.js';
 import type { PointApplied, PointMemory, PointRecord, PointReport, ServerSyncPoint } from '../protocol/server-point.js';
-import type { CollectionResponse } from '../protocol/sync.js';
+import type { ClientCommand, CollectionResponse } from '../protocol/sync.js';
 import type { Store, StoreTx } from '../store/store.js';
 import { deviceErrorsKept } from './health.js';
 import type { HubPorts } from './ports.js';
@@ -75,7 +76,7 @@ export async function runServerDrivenSync(store: Store, ports: HubPorts, account
       const exchange = await openExchange(tx, ports, accountId, { id: point.id, name: point.name }, point.protocol);
       const syncKey = await tx.getPointKey(accountId, point.id, point.collectionId);
       const { commands } = report;
-      const [outcome] = await syncCollections(exchange, [{ collectionId: point.collectionId, syncKey, windowSize: limits.windowItemsMax, commands }], budgetOf([commands]));
+      const [outcome] = await syncCollections(exchange, [{ collectionId: point.collectionId, syncKey, windowSize: limits.windowItemsMax, commands, reportedOnce: true }], budgetOf([commands]));
       answered.set(point, outcome as CollectionResponse);
       if (outcome?.status !== 'ok') continue;
       await rememberReport(tx, ports, accountId, point, report, outcome);
@@ -117,6 +118,18 @@ export async function runServerDrivenSync(store: Store, ports: HubPorts, account
 }
 
 /**
+ * The hub's etag of the version the source's copy is: the copy's own, unless it is an add the hub matched
+ * to an item it holds with the same properties in another order (a server that re-serialized it), which
+ * is then that item's version, so an edit made there later is made from it.
+ */
+async function heldEtag(tx: StoreTx, accountId: string, collectionId: string, serverId: string, command: ClientCommand & { data: string }): Promise<string> {
+  const own = etagOf(command.data);
+  if (command.op !== 'add') return own;
+  const item = await tx.getItem(accountId, collectionId, serverId);
+  return item && item.data !== null && item.etag !== own && sameProperties(item.data, command.data) ? item.etag : own;
+}
+
+/**
  * Stage 2's records: each command's remote copy beside the item it landed on, holding the version it
  * carried; a delete (or a change of an item the hub no longer has) forgets its remote copy; the copies
  * the report found already known; the problems it met; and the cursor, so the source is next asked from
@@ -130,7 +143,7 @@ async function rememberReport(tx: StoreTx, ports: HubPorts, accountId: string, p
     if (command === undefined || remote === null || remote === undefined) continue;
     if (command.op === 'delete' || (command.op === 'change' && result.status === 'notFound')) await tx.deletePointRecord(accountId, point.id, remote.remoteId);
     else if ((command.op === 'add' || command.op === 'change') && result.serverId !== undefined && (result.status === 'ok' || result.status === 'conflict')) {
-      await put({ serverId: result.serverId, remoteId: remote.remoteId, remoteEtag: remote.remoteEtag, heldEtag: etagOf(command.data) });
+      await put({ serverId: result.serverId, remoteId: remote.remoteId, remoteEtag: remote.remoteEtag, heldEtag: await heldEtag(tx, accountId, point.collectionId, result.serverId, command) });
     }
   }
   for (const record of report.known) await put(record);

@@ -30,9 +30,11 @@ import { ResponseBudget } from './response-budget.js';
  * A collection request as a face hands it to the hub, with its commands' hub-only marks (HubClientCommand).
  * `narrowReplay`: the face has seen the device send this key again and again without taking the answer
  * (ActiveSync loop detection, faces/eas/commands/sync-loops.ts), so a replay may stop short of the answer
- * it replaces, at `windowSize`.
+ * it replaces, at `windowSize`. `reportedOnce`: a server-driven point's (server-driven.ts), whose report is
+ * kept with its records in the exchange's own transaction, so a retry of the exchange never carries it
+ * again: an add the retry leaves out is not a withdrawal.
  */
-export type HubCollectionRequest = Omit<CollectionRequest, 'commands'> & { commands?: HubClientCommand[]; narrowReplay?: boolean };
+export type HubCollectionRequest = Omit<CollectionRequest, 'commands'> & { commands?: HubClientCommand[]; narrowReplay?: boolean; reportedOnce?: boolean };
 export type HubSyncRequest = Omit<SyncRequest, 'collections'> & { collections: HubCollectionRequest[] };
 
 /**
@@ -214,6 +216,7 @@ async function syncCollection(exchange: Exchange, c: HubCollectionRequest, rules
     c.commands ?? [],
     state?.lastResults ?? [],
     retried,
+    c.reportedOnce !== true,
   );
   const changes =
     c.getChanges === false ? { commands: [], moreAvailable: false, reached: from } : await serverChanges(exchange, c, from, until, held, applied);

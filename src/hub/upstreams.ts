@@ -163,7 +163,7 @@ export class Upstreams {
     }
     const explained = failure === undefined ? undefined : access.connector.explain(failure);
     const failures = explained ? row.failures + 1 : 0;
-    const state = { lastRunAt: now, lastError: explained?.message ?? null, failures, nextRunAt: access.intervalMs === 0 ? null : nextRunAt(row.id, this.ports.clock.now(), access.intervalMs, failures, explained?.retryAfterMs) };
+    const state = { lastRunAt: now, lastError: explained?.message ?? null, failures, nextRunAt: nextRunAt(row.id, this.ports.clock.now(), access.intervalMs, failures, explained?.retryAfterMs) };
     await this.store.transaction((tx) => tx.setUpstreamRunState(accountId, row.id, state));
     if (explained) this.ports.logger.warn({ accountId, upstream: row.id, failures, error: explained.message }, 'upstream run failed');
     return { id: row.id, deviceId: row.deviceId, ran: true, error: state.lastError, nextRunAt: state.nextRunAt };
@@ -306,9 +306,12 @@ export class Upstreams {
  * When an upstream runs next: every `intervalMs`, with up to a fifth more, so that
  * upstreams added together spread out (the spread is drawn from the upstream's id and the time, so a
  * simulated run replays it); after failures in a row, twice as long each time up to
- * limits.upstreamBackoffMaxMs; and never before the upstream's own Retry-After.
+ * limits.upstreamBackoffMaxMs; and never before the upstream's own Retry-After. A run asked for (Sync
+ * now, `upstream sync`) goes ahead whatever the time.
  */
-export function nextRunAt(upstreamId: string, now: number, intervalMs: number, failures: number, retryAfterMs?: number): number {
+export function nextRunAt(upstreamId: string, now: number, intervalMs: number, failures: number, retryAfterMs?: number): number | null {
+  // Without a schedule it runs when asked; a Retry-After is still kept, for the record.
+  if (intervalMs === 0) return retryAfterMs === undefined ? null : now + retryAfterMs;
   const interval = Math.min(intervalMs * 2 ** Math.min(failures, 30), Math.max(intervalMs, limits.upstreamBackoffMaxMs));
   const spread = Math.floor(interval / 5);
   const draw = createHash('sha256').update(`${upstreamId}:${now}`).digest().readUInt32BE(0);
