@@ -4,8 +4,8 @@ import type { ClientCommand, CollectionResponse } from './sync.js';
  * What passes between the hub and a server-driven sync point (docs/design.md § Server-driven sync
  * points): an upstream server's collection, or any other source the hub reaches out to instead of
  * waiting for it to call. The point speaks the sync message's own commands; the hub remembers for it
- * which of its remote objects holds which item (seed 003's association of device objects with the
- * objects on another server), so a point keeps no state of its own.
+ * which of its remote objects holds which item (the association of device objects with the
+ * objects on another server, docs/design.md § Proxying another server), so a point keeps no state of its own.
  */
 
 /** One item as a point's source holds it. */
