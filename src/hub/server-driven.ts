@@ -31,10 +31,10 @@ export interface RunReport {
   online: string[];
   offline: string[];
   acknowledged: string[];
-  /** Points with more to report, or more actions than one window: the caller runs again for them. */
-  moreAvailable: string[];
-  /** What stopped a point this run (its report or its apply), by point id: the caller decides when to try again. */
-  failures: Map<string, unknown>;
+  /** Points to run again: acknowledged ones with more to report or more actions than one window, and those that did not acknowledge without failing. */
+  again: ServerSyncPoint[];
+  /** What stopped a point this run (its report or its apply): the caller decides when to try again. */
+  failures: unknown[];
 }
 
 /** The point's memory in the store, each read its own transaction. */
@@ -54,7 +54,7 @@ async function inChunks<T>(ids: readonly string[], read: (part: string[]) => Pro
 }
 
 export async function runServerDrivenSync(store: Store, ports: HubPorts, accountId: string, points: readonly ServerSyncPoint[]): Promise<RunReport> {
-  const run: RunReport = { online: [], offline: [], acknowledged: [], moreAvailable: [], failures: new Map() };
+  const run: RunReport = { online: [], offline: [], acknowledged: [], again: [], failures: [] };
   const reports = new Map<ServerSyncPoint, PointReport>();
   for (const point of points) {
     try {
@@ -67,12 +67,14 @@ export async function runServerDrivenSync(store: Store, ports: HubPorts, account
     } catch (err) {
       ports.logger.warn({ accountId, point: point.id, err: String(err) }, 'sync point offline for this run');
       run.offline.push(point.id);
-      run.failures.set(point.id, err);
+      run.failures.push(err);
     }
   }
   const outcomes = await store.transaction(async (tx) => {
     const answered = new Map<ServerSyncPoint, CollectionResponse>();
     for (const [point, report] of reports) {
+      // A point whose device is gone (its upstream removed while it reported) is not brought back.
+      if (!(await tx.getDevice(accountId, point.id))) continue;
       const exchange = await openExchange(tx, ports, accountId, { id: point.id, name: point.name }, point.protocol);
       const syncKey = await tx.getPointKey(accountId, point.id, point.collectionId);
       const { commands } = report;
@@ -98,10 +100,10 @@ export async function runServerDrivenSync(store: Store, ports: HubPorts, account
       applied = await point.apply(outcome, memoryOf(store, accountId, point));
     } catch (err) {
       ports.logger.warn({ accountId, point: point.id, err: String(err) }, 'sync point failed to apply its actions');
-      run.failures.set(point.id, err);
+      run.failures.push(err);
       continue;
     }
-    if (applied.failure !== undefined) run.failures.set(point.id, applied.failure);
+    if (applied.failure !== undefined) run.failures.push(applied.failure);
     await store.transaction(async (tx) => {
       for (const record of applied.records) await tx.putPointRecord(accountId, point.id, point.collectionId, record);
       for (const remoteId of applied.forgotten) await tx.deletePointRecord(accountId, point.id, remoteId);
@@ -110,9 +112,13 @@ export async function runServerDrivenSync(store: Store, ports: HubPorts, account
       }
       if (applied.acknowledged) await tx.setPointKey(accountId, point.id, point.collectionId, outcome.syncKey);
     });
-    if (!applied.acknowledged) continue;
+    // One that did not acknowledge without failing (a write the source refused as a conflict) has the conflict to read next.
+    if (!applied.acknowledged) {
+      if (applied.failure === undefined) run.again.push(point);
+      continue;
+    }
     run.acknowledged.push(point.id);
-    if (outcome.moreAvailable || reports.get(point)?.more === true) run.moreAvailable.push(point.id);
+    if (outcome.moreAvailable || reports.get(point)?.more === true) run.again.push(point);
   }
   return run;
 }

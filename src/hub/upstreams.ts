@@ -151,12 +151,16 @@ export class Upstreams {
     try {
       const password = this.password(row, access.keys());
       let points = access.connector.points({ url: row.url, username: row.username, password, deviceId: row.deviceId, name: loaded.device?.name ?? row.url }, loaded.mappings);
+      let stalled = 0;
       for (let round = 0; points.length > 0 && round < limits.upstreamRunRoundsMax; round++) {
         const report = await runServerDrivenSync(this.store, this.ports, accountId, points);
-        failure ??= report.failures.values().next().value;
-        if (report.failures.size > 0) break;
+        failure ??= report.failures[0];
+        // A round that failed, or a second one in a row in which no point got through (a conflict is read and
+        // decided in the round after the one that met it), ends the run: the next one takes it up.
+        stalled = report.acknowledged.length === 0 ? stalled + 1 : 0;
+        if (report.failures.length > 0 || stalled >= 2) break;
         // Another round for the points with more to give or to take; one that did not acknowledge waits for the next run.
-        points = points.filter((p) => report.moreAvailable.includes(p.id) && report.acknowledged.includes(p.id));
+        points = report.again;
       }
     } catch (err) {
       failure = err;

@@ -200,6 +200,36 @@ for (const name of ['Radicale', 'Xandikos'] as const) {
       }
     });
 
+    test('a write the upstream refuses with 412 (the member changed there meanwhile) is a conflict the engine decides, in the same run', async () => {
+      const up = await startUpstream(name);
+      const proxy = await faultProxy(up.server.base);
+      try {
+        const account = await newAccount(server);
+        const phone = account.device('phone');
+        await phone.sync(account.contacts);
+        const added = await addUpstream(server, account.accountId, { url: `${proxy.base}/`, username: 'ann', password: 'upstream secret', collection: 'contacts' });
+        await put(`${up.book}kim.vcf`, vcard('kim', 'Kim'));
+        await runUpstreams(server, account.accountId);
+        await phone.pull(account.contacts);
+        const [kimId] = [...phone.view(account.contacts).keys()];
+        assert.ok(kimId);
+        await phone.sync(account.contacts, { commands: [change(kimId, vcard('kim', 'Kim By Phone'))] });
+        // Just before Syncpoint writes the phone's edit there, another client of the upstream edits the same card.
+        proxy.onNextPut(() => put(`${up.book}kim.vcf`, vcard('kim', 'Kim By Another Client')));
+        const [run] = await server.hub.upstreams.run(account.accountId);
+        assert.equal(run?.error, null, 'a 412 is no error');
+        await phone.pull(account.contacts);
+        // The phone came first: its edit stands on both sides, and the other client's is a conflict record.
+        assert.match((await members(up.book)).get(`${up.book}kim.vcf`) ?? '', /Kim By Phone/);
+        assert.match(phone.view(account.contacts).get(kimId)?.data ?? '', /Kim By Phone/);
+        const conflicts = ((await (await fetch(`${server.url}/api/v1/conflicts`, { headers: { authorization: account.authorization } })).json()) as { conflicts: Array<{ data: string; lostBy: string }> }).conflicts;
+        assert.deepEqual(conflicts.map((c) => [/Kim By Another Client/.test(c.data), c.lostBy]), [[true, added.deviceId]]);
+      } finally {
+        await proxy.close();
+        await up.server.stop();
+      }
+    });
+
     test('a run the upstream breaks off (stopped mid-run, 503 with Retry-After, a forgotten sync token) loses and duplicates nothing', async () => {
       const up = await startUpstream(name);
       const proxy = await faultProxy(up.server.base);
@@ -256,7 +286,14 @@ for (const name of ['Radicale', 'Xandikos'] as const) {
 /** An HTTP proxy in front of an upstream that passes requests, answers 503 with Retry-After, or cuts every request after the first n. */
 async function faultProxy(target: string) {
   let mode: { kind: 'pass' } | { kind: 'busy'; seconds: number } | { kind: 'cut'; left: number } = { kind: 'pass' };
-  const proxy: Server = createServer((req, res) => {
+  /** Runs once, before the next PUT is passed on. */
+  let beforePut: (() => Promise<void>) | undefined;
+  const proxy: Server = createServer(async (req, res) => {
+    if (req.method === 'PUT' && beforePut) {
+      const hook = beforePut;
+      beforePut = undefined;
+      await hook();
+    }
     if (mode.kind === 'busy') {
       req.resume();
       res.writeHead(503, { 'retry-after': String(mode.seconds) }).end();
@@ -280,6 +317,7 @@ async function faultProxy(target: string) {
     pass: () => void (mode = { kind: 'pass' }),
     busy: (seconds: number) => void (mode = { kind: 'busy', seconds }),
     failAfter: (n: number) => void (mode = { kind: 'cut', left: n }),
+    onNextPut: (hook: () => Promise<void>) => void (beforePut = hook),
     close: () => new Promise<void>((done) => proxy.close(() => done())),
   };
 }

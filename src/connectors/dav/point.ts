@@ -120,7 +120,13 @@ export class DavPoint implements ServerSyncPoint {
     for await (const batch of fetchMembers(t, collectionUrl, this.#o.type, take)) {
       for (const member of batch.members) this.#reportMember(report, member, wanted.get(member.href));
       for (const href of batch.tooLarge) report.problems.push({ remoteId: href, message: `larger than ${limits.upstreamResponseBytesMax} bytes; not synced` });
-      // Gone since it was listed: the next listing names it removed.
+      // Gone since it was listed (or since its record went unknown): deleted there, if the hub holds it.
+      for (const href of batch.missing) {
+        const record = wanted.get(href);
+        if (record === undefined) continue;
+        report.commands.push({ op: 'delete', serverId: record.serverId, etag: record.heldEtag });
+        report.remotes.push({ remoteId: href, remoteEtag: null });
+      }
     }
     if (!report.more) {
       const next = cursorOf(list);
