@@ -62,7 +62,7 @@ export interface PointApplied {
 }
 
 export interface ServerSyncPoint {
-  /** The device id it is known by (its priority and conflict records use it). */
+  /** The device id it is known by (its priority and conflict records use it). The device exists before the point runs; a point whose device is gone does not run. */
   id: string;
   name: string;
   /** What kind of point it is, e.g. "dav-upstream". */

@@ -52,11 +52,17 @@ class MemoryPoint implements ServerSyncPoint {
   }
 }
 
+/** A point's device exists before it runs (an upstream's is made when it is added): here, registered as a face registers one. */
+async function memoryPoint(accountId: string, id: string, name: string, collectionId: string): Promise<MemoryPoint> {
+  assert.ok(await server.hub.admitDevice({ accountId, device: { id, name }, protocol: 'memory' }, 100, 'memory'));
+  return new MemoryPoint(id, name, collectionId);
+}
+
 test('a server-driven point receives the truth, and its own edits reach native devices', async () => {
   const { accountId, contacts, device } = await newAccount(server);
   const phone = device('phone');
   const x = (await phone.sync(contacts, { commands: [add('x', vcard('ux', 'X'))] })).results[0]?.serverId as string;
-  const folder = new MemoryPoint('folder', 'Folder', contacts);
+  const folder = await memoryPoint(accountId, 'folder', 'Folder', contacts);
   let run = await server.hub.runServerDrivenSync(accountId, [folder]);
   assert.deepEqual(run.acknowledged, ['folder']);
   assert.equal(folder.records.get(x), vcard('ux', 'X'));
@@ -71,7 +77,7 @@ test('a server-driven point receives the truth, and its own edits reach native d
 test('an unacknowledged run is replayed: the same actions come again, and the report is not applied twice', async () => {
   const { accountId, contacts, device } = await newAccount(server);
   const phone = device('phone');
-  const folder = new MemoryPoint('folder', 'Folder', contacts);
+  const folder = await memoryPoint(accountId, 'folder', 'Folder', contacts);
   await server.hub.runServerDrivenSync(accountId, [folder]);
   await phone.sync(contacts, { commands: [add('p', vcard('up', 'From phone'))] });
 
@@ -91,8 +97,8 @@ test('an unacknowledged run is replayed: the same actions come again, and the re
 test('an offline point sits the run out; the others go ahead, and it catches up later', async () => {
   const { accountId, contacts, device } = await newAccount(server);
   const phone = device('phone');
-  const up = new MemoryPoint('upstream', 'Upstream', contacts);
-  const folder = new MemoryPoint('folder', 'Folder', contacts);
+  const up = await memoryPoint(accountId, 'upstream', 'Upstream', contacts);
+  const folder = await memoryPoint(accountId, 'folder', 'Folder', contacts);
   await phone.sync(contacts, { commands: [add('a', vcard('ua', 'A'))] });
   up.online = false;
   let run = await server.hub.runServerDrivenSync(accountId, [up, folder]);
@@ -102,4 +108,15 @@ test('an offline point sits the run out; the others go ahead, and it catches up 
   run = await server.hub.runServerDrivenSync(accountId, [up, folder]);
   assert.deepEqual(run.acknowledged, ['upstream', 'folder']);
   assert.deepEqual([...up.records.values()], [vcard('ua', 'A')]);
+});
+
+test('a point whose device is gone (its upstream removed while it reported) runs no exchange and is not brought back', async () => {
+  const { accountId, contacts, device } = await newAccount(server);
+  const gone = await memoryPoint(accountId, 'gone', 'Gone', contacts);
+  gone.edits = [add('x', vcard('ux', 'X'))];
+  await server.hub.revokeDevice(accountId, 'gone');
+  const run = await server.hub.runServerDrivenSync(accountId, [gone]);
+  assert.deepEqual([run.online, run.acknowledged], [['gone'], []]);
+  assert.equal((await server.hub.listDeviceHealth(accountId)).some((d) => d.device.id === 'gone'), false);
+  assert.equal((await device('phone').sync(contacts)).commands.length, 0, 'its report was not applied');
 });
