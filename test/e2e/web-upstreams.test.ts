@@ -87,10 +87,14 @@ test('an upstream is added, listed with its state and pending changes, run now a
   assert.equal(added.body.failures, 0);
   assert.equal(added.body.password, undefined, 'never the password');
   assert.deepEqual(added.body.collections, [{ url: book(), collectionId: account.contacts, collectionName: 'contacts', kind: 'contacts' }]);
-  const duplicate = await api(session, 'POST', '/api/v1/upstreams', good);
+  // The same again, in XML this time: refused, and answered in the body's encoding.
+  const duplicate = await fetch(`${server.url}/api/v1/upstreams`, {
+    method: 'POST',
+    headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, 'content-type': 'application/xml' },
+    body: `<addUpstream><url>${good.url}</url><username>${good.username}</username><password>${good.password}</password><collection>contacts</collection></addUpstream>`,
+  });
   assert.equal(duplicate.status, 409);
-  assert.equal(duplicate.body.status, 'conflict');
-  assert.equal(duplicate.body.message, `${upstreamAccount.user} at ${radicale.base}/ is already upstream ${id}`);
+  assert.match(await duplicate.text(), new RegExp(`<error><version>1</version><status>conflict</status><message>${upstreamAccount.user} at ${radicale.base}/ is already upstream ${id}</message></error>$`));
 
   const listed = await api(session, 'GET', '/api/v1/upstreams');
   assert.equal(listed.status, 200);
@@ -101,6 +105,12 @@ test('an upstream is added, listed with its state and pending changes, run now a
   // Run now: the upstream's card arrives, the phone's goes up; pending counts what waits for the upstream.
   const phone = account.device('phone');
   await phone.sync(account.contacts);
+  for (const [method, path] of [
+    ['POST', `/api/v1/upstreams/${id}/sync`],
+    ['DELETE', `/api/v1/upstreams/${id}`],
+  ] as const) {
+    assert.equal((await api(session, method, path, undefined, { 'x-csrf-token': '' })).status, 403, `${method} ${path} without the CSRF token`);
+  }
   const ran = await api(session, 'POST', `/api/v1/upstreams/${id}/sync`);
   assert.equal(ran.status, 200, JSON.stringify(ran.body));
   assert.equal(ran.body.ran, true);
