@@ -20,6 +20,9 @@ export function addDataOptions(command: Command): Command {
     .option('--config <file>', 'JSON config file (env SYNCPOINT_CONFIG)');
 }
 
+/** `upstream add` made the SQLite default key file: its user must know to keep it (docs/operations.md § Upstream servers). */
+const keyMade = (path: string, keyId: string) => process.stderr.write(`created the secret key file ${path} (key ${keyId}); keep it, and keep it out of the data directory’s backups\n`);
+
 /** Opens the hub straight on the store (safe while servers run: SQLite WAL, or PostgreSQL's own transactions). */
 export async function withLocalHub<T>(opts: DataOptions & { secretKeyFile?: string }, fn: (hub: Hub, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig(
@@ -28,7 +31,7 @@ export async function withLocalHub<T>(opts: DataOptions & { secretKeyFile?: stri
   );
   const { store } = await openStore(config);
   try {
-    return await fn(new Hub(store, realPorts(pino({ level: 'warn' }, pino.destination(2))), upstreamAccess(config, fetch, Date)), config);
+    return await fn(new Hub(store, realPorts(pino({ level: 'warn' }, pino.destination(2))), upstreamAccess(config, fetch, Date, keyMade)), config);
   } finally {
     await store.close();
   }

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { UpstreamView } from '../hub/upstreams.js';
-import { loadSecretKey, readKeyFile, secretKeyPlace, writeNewKeyFile } from '../server/secret-key.js';
-import { davConnector } from '../server/upstream-connector.js';
+import { readKeyFile, writeNewKeyFile } from '../server/secret-key.js';
 import { addDataOptions, withLocalHub, type DataOptions } from './local-hub.js';
 import { obtainPassword } from './password.js';
 import { accountId } from './token.js';
@@ -31,15 +30,8 @@ export function registerUpstreamCommands(program: Command): void {
     .option('--collection <name>', 'map every upstream collection that can feed it to this existing collection')
     .action(async (opts: KeyOptions & { user: string; url: string; username: string; passwordStdin?: boolean; collection?: string }) => {
       const password = await obtainPassword(opts, process.env, false);
-      await withLocalHub(opts, async (hub, config) => {
-        const place = secretKeyPlace(config);
-        if (!place) throw new Error('on PostgreSQL give every process the same secret key file: --secret-key-file, SYNCPOINT_SECRET_KEY_FILE or "secretKeyFile" (docs/operations.md § Upstream servers)');
-        const key = () => {
-          const loaded = loadSecretKey(place);
-          if (loaded.made) process.stderr.write(`created the secret key file ${place.path} (key ${loaded.key.id}); keep it, and keep it out of the data directory’s backups\n`);
-          return loaded.key;
-        };
-        const added = await hub.upstreams.add(await accountId(hub, opts.user), { url: opts.url, username: opts.username, password, collection: opts.collection }, { connector: davConnector(fetch, Date), key });
+      await withLocalHub(opts, async (hub) => {
+        const added = await hub.upstreams.add(await accountId(hub, opts.user), { url: opts.url, username: opts.username, password, collection: opts.collection });
         process.stdout.write(`added upstream ${added.id} with ${added.collections.length} mapped collections\n`);
         printUpstream(added);
       });

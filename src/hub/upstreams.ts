@@ -51,6 +51,12 @@ export interface UpstreamConnector {
 export interface UpstreamAccess {
   connector: UpstreamConnector;
   keys(): SecretKey[];
+  /**
+   * The key a new password is sealed with, for `add`: throws at once (a ProtocolError saying what to
+   * configure) when the server has none to seal with; else returns how to read it, which may make its
+   * file (server/secret-key.ts), so `add` calls that only once the upstream is sure to be stored.
+   */
+  sealingKey(): () => SecretKey;
   /** Between runs of each upstream (0: it runs only when asked). */
   intervalMs: number;
 }
@@ -177,8 +183,10 @@ export class Upstreams {
    * Discovers the upstream's collections with `connector`, then stores it, its device, its collections
    * and its mappings in one transaction. Nothing is stored when discovery fails or finds nothing; `key`
    * (the server's secret key, which may make its file: server/secret-key.ts) is asked for only after.
+   * Without `access`, the hub's own (UpstreamAccess.sealingKey), which refuses before anything is asked
+   * when the server has no key to seal with.
    */
-  async add(accountId: string, input: AddUpstream, access: { connector: Pick<UpstreamConnector, 'discover'>; key: () => SecretKey }): Promise<UpstreamView> {
+  async add(accountId: string, input: AddUpstream, access: { connector: Pick<UpstreamConnector, 'discover'>; key: () => SecretKey } = this.addAccess()): Promise<UpstreamView> {
     const url = checkInput(input);
     // What can be refused without asking the upstream is refused first.
     await this.store.transaction(async (tx) => {
@@ -220,6 +228,11 @@ export class Upstreams {
       this.ports.logger.info({ accountId, upstream: id, url: url.href, collections: mappings.length }, 'upstream added');
       return viewOf(row, await tx.listUpstreamCollections(accountId, id), await tx.listCollections(accountId), await tx.listDevices(accountId));
     });
+  }
+
+  private addAccess(): { connector: UpstreamConnector; key: () => SecretKey } {
+    if (!this.access) throw new Error('this hub reaches no upstream servers');
+    return { connector: this.access.connector, key: this.access.sealingKey() };
   }
 
   /** The account's upstreams, oldest first, with their state and mapped collections. */

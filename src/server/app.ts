@@ -64,7 +64,9 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
   const ports = { ...realPorts(log), accountLimits };
   // Ended at close, so an upstream run under way stops at its next request instead of holding the shutdown.
   const upstreamRequests = new AbortController();
-  const hub = new Hub(store, ports, upstreamAccess(config, (url, init) => fetch(url, { ...init, signal: AbortSignal.any([upstreamRequests.signal, ...(init.signal ? [init.signal] : [])]) }), ports.clock));
+  // A key file made for the web app's first upstream is news for the operator, who must keep it apart from the data's backups.
+  const keyMade = (path: string, keyId: string) => log.warn({ path, keyId }, 'created the secret key file for upstream passwords; keep it, and keep it out of the data directory’s backups (docs/operations.md § Upstream servers)');
+  const hub = new Hub(store, ports, upstreamAccess(config, (url, init) => fetch(url, { ...init, signal: AbortSignal.any([upstreamRequests.signal, ...(init.signal ? [init.signal] : [])]) }), ports.clock, keyMade));
   const addresses = new ClientAddresses(config.trustedProxies);
   const sessions = new Sessions(hub.accounts, ports.clock.now, addresses);
   const auth = new Authenticator(hub.accounts, sessions, new PasswordThrottle(hub.accounts, ports.clock.now), addresses);

@@ -48,9 +48,16 @@ export function davConnector(fetch: Fetch, clock: { now(): number }): UpstreamCo
 /**
  * What a server needs to run upstreams: the connector, and the secret key from its configured place
  * (server/secret-key.ts), read when a run needs it; a key the server has none of is a run's error, told
- * on the upstream's record.
+ * on the upstream's record. Adding an upstream seals with the same key, made at first need on SQLite
+ * (`onKeyMade` hears of it: the CLI tells its user, a server logs it); on PostgreSQL without a configured
+ * file it is refused before the upstream is asked anything.
  */
-export function upstreamAccess(config: { data: string; database: string; secretKeyFile: string; upstreamRunMinutes: number }, fetch: Fetch, clock: { now(): number }): UpstreamAccess {
+export function upstreamAccess(
+  config: { data: string; database: string; secretKeyFile: string; upstreamRunMinutes: number },
+  fetch: Fetch,
+  clock: { now(): number },
+  onKeyMade: (path: string, keyId: string) => void = () => {},
+): UpstreamAccess {
   return {
     connector: davConnector(fetch, clock),
     intervalMs: Math.round(config.upstreamRunMinutes * 60_000),
@@ -58,6 +65,21 @@ export function upstreamAccess(config: { data: string; database: string; secretK
       const place = secretKeyPlace(config);
       if (!place) throw new Error('no secret key file is configured (--secret-key-file, SYNCPOINT_SECRET_KEY_FILE or "secretKeyFile"), so no upstream password can be opened');
       return [loadSecretKey({ ...place, create: false }).key];
+    },
+    sealingKey() {
+      const place = secretKeyPlace(config);
+      if (!place) {
+        // The server's configuration, not the request, is wanting: a 500 that says what the operator must set.
+        throw new ProtocolError(
+          'serverError',
+          'on PostgreSQL give every process the same secret key file: --secret-key-file, SYNCPOINT_SECRET_KEY_FILE or "secretKeyFile" (docs/operations.md § Upstream servers); until then no upstream password can be kept',
+        );
+      }
+      return () => {
+        const loaded = loadSecretKey(place);
+        if (loaded.made) onKeyMade(place.path, loaded.key.id);
+        return loaded.key;
+      };
     },
   };
 }

@@ -12,6 +12,7 @@ import { addUpstream } from '../support/upstreams.js';
 import { eventually, openRawChannel } from '../support/push.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { add, Device, newAccount, syncOnce } from '../support/sync.js';
+import { signIn as webSignIn, signInRaw as signInAs, webApi, type WebSession } from '../support/web-session.js';
 
 /** The web app's server API: sessions, CSRF, collection management, device health, stats, sync-now, revocation. */
 let server: TestServer;
@@ -25,35 +26,12 @@ after(async () => {
 });
 
 type Account = Awaited<ReturnType<typeof newAccount>>;
-interface WebSession {
-  cookie: string;
-  csrf: string;
-}
 
 const basic = (user: string, secret: string) => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
 
-async function signInRaw(user: string, password: string) {
-  const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, password }) });
-  return { res, body: (await res.json()) as any };
-}
-
-async function signIn(account: Account): Promise<WebSession> {
-  const { res, body } = await signInRaw(account.accountName, account.password);
-  assert.equal(res.status, 200, JSON.stringify(body));
-  const value = /^syncpoint_session=([^;]+);/.exec(res.headers.get('set-cookie') ?? '')?.[1];
-  assert.ok(value, 'a session cookie');
-  return { cookie: `syncpoint_session=${value}`, csrf: body.csrf };
-}
-
-/** A request as the web app makes it: the session cookie, the CSRF token on changes (unless `csrf` overrides it), JSON. */
-async function api(session: WebSession | undefined, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const h: Record<string, string> = { ...(session ? { cookie: session.cookie } : {}), ...headers };
-  if (session && method !== 'GET' && !('x-csrf-token' in h)) h['x-csrf-token'] = session.csrf;
-  if (body !== undefined) h['content-type'] = 'application/json';
-  const res = await fetch(`${server.url}${path}`, { method, headers: h, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
+const signInRaw = (user: string, password: string) => signInAs(server.url, user, password);
+const signIn = (account: Account): Promise<WebSession> => webSignIn(server.url, account.accountName, account.password);
+const api = (session: WebSession | undefined, method: string, path: string, body?: unknown, headers?: Record<string, string>) => webApi(server.url, session, method, path, body, headers);
 
 async function devices(session: WebSession): Promise<Record<string, any>> {
   const res = await api(session, 'GET', '/api/v1/devices');

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { recordLocalPut } from '../../src/sdk/replica.js';
+import { makeDavCollection, startRadicale } from '../support/dav-servers.js';
 import { accessibilityViolations, launchBrowser, newPage, screenshot, signIn } from '../support/browser.js';
 import { EasClient, st, textAt } from '../support/eas-client.js';
 import { sdkDevice, type SdkDevice } from '../support/push.js';
@@ -253,6 +257,63 @@ test('a losing version is shown beside the current one and restored from the con
   }
 });
 
+test('an upstream is added on the Upstreams page, listed, synced now (its contact arrives) and removed', async () => {
+  const heidi = await account('heidi');
+  const work = mkdtempSync(join(tmpdir(), 'syncpoint-web-upstream-'));
+  const upstreamAccount = { user: 'ann', password: 'ann at the upstream' };
+  const radicale = await startRadicale(work, upstreamAccount);
+  const { page, close } = await browserPage();
+  try {
+    const ann = `Basic ${Buffer.from(`${upstreamAccount.user}:${upstreamAccount.password}`).toString('base64')}`;
+    await makeDavCollection(`${radicale.base}/ann/book/`, 'addressbook', ann);
+    const put = await fetch(`${radicale.base}/ann/book/margaret.vcf`, { method: 'PUT', body: vcard('margaret', 'Margaret Hamilton'), headers: { 'content-type': 'text/vcard', authorization: ann } });
+    assert.equal(put.status, 201);
+
+    await signIn(page, 'heidi', heidi.password);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Upstreams' }).click();
+    await page.getByText('No upstream yet').waitFor();
+    const form = page.getByRole('form', { name: 'Add an upstream' });
+    await form.getByLabel('Server URL').fill(`${radicale.base}/`);
+    await form.getByLabel('User name').fill('ann');
+    await form.getByLabel('Password').fill('not the password');
+    await form.getByLabel('Collection').selectOption('contacts');
+    await form.getByRole('button', { name: 'Add upstream' }).click();
+    await form.getByRole('alert').filter({ hasText: 'refused the user name and password (401)' }).waitFor();
+    await form.getByLabel('Password').fill(upstreamAccount.password);
+    await form.getByRole('button', { name: 'Add upstream' }).click();
+    await form.getByRole('status').filter({ hasText: 'with 1 collection' }).waitFor();
+
+    const name = `${new URL(radicale.base).host} (ann)`;
+    const entry = page.getByRole('list', { name: 'Upstreams' }).getByRole('article', { name });
+    await entry.getByText('State: Not run yet').waitFor();
+    await entry.getByText(`${radicale.base}/ann/book/`).waitFor();
+    assert.deepEqual(await accessibilityViolations(page), [], 'Upstreams with an upstream listed');
+    await screenshot(page, 'upstream-added');
+
+    await entry.getByRole('button', { name: `Sync now with ${name}` }).click();
+    await page.getByRole('status').filter({ hasText: `Synced with ${name}.` }).waitFor({ timeout: 30_000 });
+    await entry.getByText('State: OK').waitFor();
+    await screenshot(page, 'upstream-synced');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Contacts' }).click();
+    await page.getByRole('list', { name: 'Contacts' }).getByRole('button', { name: /Margaret Hamilton/ }).waitFor({ timeout: 15_000 });
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Upstreams' }).click();
+    await entry.getByRole('button', { name: `Remove ${name}` }).click();
+    const dialog = page.getByRole('dialog', { name: `Remove ${name}?` });
+    await dialog.getByRole('button', { name: 'Remove upstream' }).click();
+    await page.getByRole('status').filter({ hasText: `Removed ${name}.` }).waitFor();
+    await page.getByText('No upstream yet').waitFor();
+    const left = (await (await fetch(`${server.url}/api/v1/upstreams`, { headers: { authorization: heidi.authorization } })).json()) as { upstreams: unknown[] };
+    assert.deepEqual(left.upstreams, [], 'the server forgot it');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Contacts' }).click();
+    await page.getByRole('list', { name: 'Contacts' }).getByRole('button', { name: /Margaret Hamilton/ }).waitFor();
+  } finally {
+    await close();
+    await radicale.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
 test('every page passes axe (WCAG 2.1 A and AA, serious and critical) at phone and desktop widths', async () => {
   const dave = await account('dave');
   await sdkDevice(server.url, 'dave', dave.password, 'laptop').client.syncCollection(dave.contacts);
@@ -262,7 +323,7 @@ test('every page passes axe (WCAG 2.1 A and AA, serious and critical) at phone a
       await page.goto('/');
       assert.deepEqual(await accessibilityViolations(page), [], `sign-in page at ${viewport}`);
       await signIn(page, 'dave', dave.password);
-      for (const name of ['Contacts', 'Calendar', 'Tasks', 'Notes', 'Collections', 'Devices', 'Conflicts']) {
+      for (const name of ['Contacts', 'Calendar', 'Tasks', 'Notes', 'Collections', 'Devices', 'Upstreams', 'Conflicts']) {
         await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
         await page.getByRole('heading', { level: 1, name: new RegExp(name) }).first().waitFor();
         assert.deepEqual(await accessibilityViolations(page), [], `${name} at ${viewport}`);

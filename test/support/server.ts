@@ -16,7 +16,7 @@ export interface TestServer extends RunningServer {
   dataDir: string;
   /** The PostgreSQL database it serves, or '' for SQLite in dataDir. */
   database: string;
-  /** The secret key file upstream passwords are sealed with, beside the data directory, on either backend. */
+  /** The secret key file upstream passwords are sealed with, beside the data directory, on either backend ('' when started with the server's default). */
   secretKeyFile: string;
   /** Creates an account and returns an HTTP Basic Authorization header for it. */
   addUser(name: string, password?: string): Promise<{ accountId: string; accountName: string; authorization: string; password: string }>;
@@ -36,8 +36,9 @@ export async function startTestServer(options: Partial<Config> & { dataDir?: str
   // A restart on PostgreSQL reopens the database the data directory was first served with.
   const database = settings.database ?? databases.get(dataDir) ?? (cluster ? await createDatabase(cluster) : '');
   databases.set(dataDir, database);
+  // '' keeps the server's own default: DATA.secret-key made at first need on SQLite, none on PostgreSQL.
   const secretKeyFile = settings.secretKeyFile ?? `${dataDir}.key`;
-  if (!existsSync(secretKeyFile)) writeNewKeyFile(secretKeyFile, true);
+  if (secretKeyFile !== '' && !existsSync(secretKeyFile)) writeNewKeyFile(secretKeyFile, true);
   // Upstreams run when a test asks, unless it sets a schedule.
   const config = configSchema.parse({ host: '127.0.0.1', port: 0, logLevel: 'silent', webDir: packageWebDir, upstreamRunMinutes: 0, ...settings, secretKeyFile, database, data: dataDir });
   const server = await startServer(config, pino({ level: 'silent' }));
@@ -53,7 +54,7 @@ export async function startTestServer(options: Partial<Config> & { dataDir?: str
     async stop() {
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });
-      rmSync(secretKeyFile, { force: true });
+      rmSync(secretKeyFile === '' ? `${dataDir}.secret-key` : secretKeyFile, { force: true });
     },
   };
 }

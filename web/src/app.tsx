@@ -11,6 +11,7 @@ import { DevicesPage } from './devices/devices-page.js';
 import { NotesPage } from './notes/notes-page.js';
 import { SignIn } from './sign-in.js';
 import { TasksPage } from './tasks/tasks-page.js';
+import { UpstreamsPage } from './upstreams/upstreams-page.js';
 
 /** The pages, in menu order; the hash (#/contacts) picks one. */
 const pages: ReadonlyArray<{ path: string; label: string; Page: ComponentType }> = [
@@ -20,6 +21,7 @@ const pages: ReadonlyArray<{ path: string; label: string; Page: ComponentType }>
   { path: 'notes', label: 'Notes', Page: NotesPage },
   { path: 'collections', label: 'Collections', Page: CollectionsPage },
   { path: 'devices', label: 'Devices', Page: DevicesPage },
+  { path: 'upstreams', label: 'Upstreams', Page: UpstreamsPage },
   { path: 'conflicts', label: 'Conflicts', Page: ConflictsPage },
 ];
 

@@ -9,6 +9,8 @@ import { assertSupportedVersion, protocolVersion } from '../../protocol/version.
 import type { Conflict, ConflictList, Restored } from '../../protocol/conflicts.js';
 import { setPrioritySchema, type DailyActivityInfo, type DeviceInfo, type DeviceList, type SyncNow } from '../../protocol/devices.js';
 import type { DeviceHealth } from '../../hub/health.js';
+import type { UpstreamView } from '../../hub/upstreams.js';
+import { addUpstreamSchema, type UpstreamInfo, type UpstreamList, type UpstreamRunInfo } from '../../protocol/upstreams.js';
 import { noMetrics, type Metrics } from '../../hub/metrics.js';
 import { createAppTokenSchema, type AppTokenInfo, type AppTokenList, type CreatedAppToken } from '../../protocol/tokens.js';
 import type { AppTokenRow, CollectionRow, ConflictRow } from '../../hub/records.js';
@@ -53,6 +55,29 @@ const toDeviceInfo = ({ device: d, pending, errors }: DeviceHealth, pushConnecte
   ...(pending !== null ? { pending } : {}),
   errors: errors.map((e) => ({ at: iso(e.at), status: e.status, message: e.message })),
 });
+
+const toUpstreamInfo = (u: UpstreamView, pending: number | null): UpstreamInfo => ({
+  id: u.id,
+  url: u.url,
+  username: u.username,
+  deviceId: u.deviceId,
+  ...(u.priority !== null ? { priority: u.priority } : {}),
+  createdAt: iso(u.createdAt),
+  state: u.state,
+  ...(u.lastRunAt !== null ? { lastRunAt: iso(u.lastRunAt) } : {}),
+  ...(u.lastError !== null ? { lastError: u.lastError } : {}),
+  ...(u.nextRunAt !== null ? { nextRunAt: iso(u.nextRunAt) } : {}),
+  failures: u.failures,
+  ...(pending !== null ? { pending } : {}),
+  collections: u.collections,
+});
+
+/** The account's upstreams with what waits for each one's device (the devices page counts the same). */
+async function upstreamList(hub: Hub, accountId: string): Promise<UpstreamInfo[]> {
+  const views = await hub.upstreams.list(accountId);
+  const pending = new Map((await hub.listDeviceHealth(accountId)).map((h) => [h.device.id, h.pending]));
+  return views.map((u) => toUpstreamInfo(u, pending.get(u.deviceId) ?? null));
+}
 
 async function accountInfo(hub: Hub, accountId: string): Promise<AccountInfo> {
   const account = await hub.accounts.get(accountId);
@@ -147,6 +172,14 @@ export async function handleNative(
         const { online, offline } = await hub.syncServerPoints(principal.accountId);
         return reply(200, 'syncNow', { asked, serverDriven: { online, offline } } satisfies SyncNow);
       }
+      case 'GET /api/v1/upstreams':
+        return reply(200, 'upstreams', { upstreams: await upstreamList(hub, principal.accountId) } satisfies UpstreamList);
+      case 'POST /api/v1/upstreams': {
+        // Where the account's data goes is the account password's (or a session's) to say, as app passwords are.
+        requirePassword(principal);
+        const input = decodeBody(await readRequest(), encoding, 'addUpstream', addUpstreamSchema);
+        return reply(201, 'upstream', toUpstreamInfo(await hub.upstreams.add(principal.accountId, input), null));
+      }
       case 'GET /api/v1/tokens':
         requirePassword(principal);
         return reply(200, 'tokens', { tokens: (await hub.accounts.listTokens(principal.accountId)).map(toTokenInfo) } satisfies AppTokenList);
@@ -171,6 +204,22 @@ export async function handleNative(
       default: {
         const restore = /^POST \/api\/v1\/conflicts\/([A-Za-z0-9_-]{1,64})\/restore$/.exec(route);
         if (restore) return reply(200, 'restored', (await hub.restoreConflict(principal.accountId, restore[1] as string)) satisfies Restored);
+        const upstreamRun = /^POST \/api\/v1\/upstreams\/([A-Za-z0-9_-]{1,64})\/sync$/.exec(route);
+        if (upstreamRun) {
+          req.resume();
+          const id = upstreamRun[1] as string;
+          const [run] = await hub.upstreams.run(principal.accountId, { upstreamId: id });
+          const upstream = (await upstreamList(hub, principal.accountId)).find((u) => u.id === id);
+          // Removed while it ran.
+          if (!upstream) throw new ProtocolError('notFound', `no upstream ${id}`);
+          return reply(200, 'upstreamRun', { ran: run?.ran === true, upstream } satisfies UpstreamRunInfo);
+        }
+        const upstream = /^DELETE \/api\/v1\/upstreams\/([A-Za-z0-9_-]{1,64})$/.exec(route);
+        if (upstream) {
+          requirePassword(principal);
+          req.resume();
+          return reply(200, 'deleted', { id: (await hub.upstreams.remove(principal.accountId, upstream[1] as string)).id });
+        }
         const collection = /^(PATCH|DELETE) \/api\/v1\/collections\/([A-Za-z0-9_-]{1,64})$/.exec(route);
         if (collection?.[1] === 'PATCH') {
           const patch = decodeBody(await readRequest(), encoding, 'updateCollection', updateCollectionSchema);

@@ -13,7 +13,7 @@ interface Props {
   reload: () => Promise<void>;
 }
 
-const protocolNames: Record<string, string> = { native: 'Native API', web: 'Web app', carddav: 'CardDAV', caldav: 'CalDAV' };
+const protocolNames: Record<string, string> = { native: 'Native API', web: 'Web app', carddav: 'CardDAV', caldav: 'CalDAV', 'dav-upstream': 'Upstream server' };
 
 /**
  * The account's devices in priority order, first wins a conflict. The order changes by dragging a row's

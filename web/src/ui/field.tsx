@@ -57,7 +57,7 @@ export function SelectField<T extends string>(props: FieldProps & { value: T; on
   const id = useId();
   return (
     <Labelled {...props} id={id}>
-      <select id={id} value={props.value} onChange={(e) => props.onValue((e.currentTarget as HTMLSelectElement).value as T)}>
+      <select id={id} value={props.value} aria-describedby={props.hint ? `${id}-hint` : undefined} onChange={(e) => props.onValue((e.currentTarget as HTMLSelectElement).value as T)}>
         {props.options.map((o) => (
           <option key={o.value} value={o.value}>
             {o.label}
