@@ -18,8 +18,9 @@ export function registerServeCommand(program: Command): void {
     .option('--trusted-proxies <list>', 'comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed (env SYNCPOINT_TRUSTED_PROXIES)')
     .option('--metrics-allow <list>', 'comma-separated addresses or CIDR ranges that may read /metrics (default 127.0.0.1,::1; empty: nobody; env SYNCPOINT_METRICS_ALLOW)')
     .option('--secret-key-file <file>', 'the key upstream passwords are sealed with (default on SQLite: DATA.secret-key; required on PostgreSQL for upstreams; env SYNCPOINT_SECRET_KEY_FILE)')
+    .option('--upstream-addresses-allow <list>', 'comma-separated loopback, private or link-local addresses or CIDR ranges upstream servers may be at (default none; env SYNCPOINT_UPSTREAM_ADDRESSES_ALLOW)')
     .option('--upstream-run-minutes <m>', 'minutes between runs of each upstream server; 0: only when asked (default 5, env SYNCPOINT_UPSTREAM_RUN_MINUTES)')
-    .action(async (opts: { host?: string; port?: string; data?: string; database?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string; publicUrl?: string; easDevicesMax?: string; trustedProxies?: string; metricsAllow?: string; secretKeyFile?: string; upstreamRunMinutes?: string }) => {
+    .action(async (opts: { host?: string; port?: string; data?: string; database?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string; publicUrl?: string; easDevicesMax?: string; trustedProxies?: string; metricsAllow?: string; secretKeyFile?: string; upstreamRunMinutes?: string; upstreamAddressesAllow?: string }) => {
       const config = loadConfig(opts, process.env);
       // Handlers go in before the server starts, so a signal during start-up also ends cleanly.
       const starting = startServer(config);

@@ -51,6 +51,8 @@ export const configSchema = z.object({
   metricsAllow: addressListSchema.default(['127.0.0.1', '::1']),
   /** The file holding the key upstream passwords are sealed with (docs/operations.md § Upstream servers); empty: DATA.secret-key beside the data directory on SQLite, none on PostgreSQL. */
   secretKeyFile: z.string().default(''),
+  /** Loopback, private and link-local addresses (or CIDR ranges) upstream servers may be at; public addresses always may (docs/operations.md § Upstream servers). */
+  upstreamAddressesAllow: addressListSchema.default([]),
   /** Minutes between runs of each upstream (docs/operations.md § Upstream servers); 0: upstreams run only when asked (Sync now, `upstream sync`). */
   upstreamRunMinutes: z.coerce.number().min(0).max(24 * 60).default(limits.upstreamRunIntervalMs / 60_000),
 });
@@ -78,6 +80,7 @@ const envNames: Record<keyof Config, string> = {
   metricsAllow: 'SYNCPOINT_METRICS_ALLOW',
   secretKeyFile: 'SYNCPOINT_SECRET_KEY_FILE',
   upstreamRunMinutes: 'SYNCPOINT_UPSTREAM_RUN_MINUTES',
+  upstreamAddressesAllow: 'SYNCPOINT_UPSTREAM_ADDRESSES_ALLOW',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {

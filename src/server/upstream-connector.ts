@@ -5,6 +5,7 @@ import { Transport, type Fetch } from '../connectors/dav/transport.js';
 import { upstreamProtocols, type UpstreamAccess, type UpstreamConnector } from '../hub/upstreams.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { loadSecretKey, secretKeyPlace } from './secret-key.js';
+import { guardedFetch } from './upstream-addresses.js';
 
 /**
  * The hub's UpstreamConnector on the CardDAV/CalDAV client (src/connectors/dav/): discovery and sync
@@ -53,13 +54,13 @@ export function davConnector(fetch: Fetch, clock: { now(): number }): UpstreamCo
  * file it is refused before the upstream is asked anything.
  */
 export function upstreamAccess(
-  config: { data: string; database: string; secretKeyFile: string; upstreamRunMinutes: number },
+  config: { data: string; database: string; secretKeyFile: string; upstreamRunMinutes: number; upstreamAddressesAllow: readonly string[] },
   fetch: Fetch,
   clock: { now(): number },
   onKeyMade: (path: string, keyId: string) => void = () => {},
 ): UpstreamAccess {
   return {
-    connector: davConnector(fetch, clock),
+    connector: davConnector(guardedFetch(fetch, config.upstreamAddressesAllow), clock),
     intervalMs: Math.round(config.upstreamRunMinutes * 60_000),
     keys() {
       const place = secretKeyPlace(config);
@@ -94,6 +95,7 @@ function problemOf(err: unknown, url: string): Error {
     case 'retry-after':
       return problem(`cannot reach ${url}: ${err.message}`);
     case 'redirect':
+    case 'address':
       return problem(err.message);
     default:
       return problem(`${url} did not answer as a CardDAV/CalDAV server: ${err.message}`);

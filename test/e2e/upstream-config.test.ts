@@ -42,8 +42,9 @@ const keyArgs = () => (database === '' ? [] : ['--secret-key-file', keyFile()]);
 const sql = <R = Record<string, unknown>>(text: string, params: unknown[] = []) => serverSql<R>({ dataDir: data, database }, text, params);
 
 /** Runs the command, not blocking this process: the empty DAV server below answers from it. */
-function run(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args, ...storeArgs()], { env: { ...process.env, SYNCPOINT_PASSWORD: '' }, timeout: 60_000 });
+function run(args: string[], input?: string, allow = '127.0.0.1'): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // The upstreams here are on loopback, which an upstream may be at only when allowed.
+  const child = spawn(process.execPath, [bin, ...args, ...storeArgs()], { env: { ...process.env, SYNCPOINT_PASSWORD: '', SYNCPOINT_UPSTREAM_ADDRESSES_ALLOW: allow }, timeout: 60_000 });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -99,7 +100,7 @@ test('on PostgreSQL, add without a secret key file is refused before anything is
   assert.equal(await count('upstreams'), 0);
 });
 
-test('a wrong password, an unreachable server and a server with nothing to sync are clear errors, and store nothing (no key file either)', async () => {
+test('a wrong password, an unreachable server, a server with nothing to sync and one at an address not allowed are clear errors, and store nothing (no key file either)', async () => {
   const collections = await count('collections');
   const devices = await count('devices');
   const wrong = await add([], 'not the password');
@@ -111,6 +112,9 @@ test('a wrong password, an unreachable server and a server with nothing to sync 
   const nothing = await add([], upstreamAccount.password, emptyDavUrl);
   assert.equal(nothing.code, 1);
   assert.match(nothing.stderr, /found no address book or calendar at http:\/\/127\.0\.0\.1:\d+\/dav\//);
+  const loopback = await run(['upstream', 'add', '--user', 'carol', '--url', `${radicale.base}/`, '--username', upstreamAccount.user, '--password-stdin', ...keyArgs()], `${upstreamAccount.password}\n`, '');
+  assert.equal(loopback.code, 1);
+  assert.match(loopback.stderr, /127\.0\.0\.1 is at 127\.0\.0\.1, a loopback, private or link-local address, .*\(upstreamAddressesAllow\)/);
   const notUrl = await add([], upstreamAccount.password, 'dav.example.com');
   assert.equal(notUrl.code, 1);
   assert.match(notUrl.stderr, /dav\.example\.com is not a URL/);

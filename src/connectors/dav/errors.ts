@@ -6,10 +6,11 @@
  *   - `transient`: the network, a timeout, a 5xx, a 503/429 without `Retry-After`; ask again later;
  *   - `redirect`: a redirect to another origin (credentials are never sent there), or too many;
  *   - `too-large`: an answer past its byte, element or member bound;
+ *   - `address`: the caller's fetch may not reach where the URL points (server/upstream-addresses.ts);
  *   - `protocol`: any other status, or an answer that is not what WebDAV says it is.
  * An ETag precondition that fails (412) is not an error: writes return it as a conflict.
  */
-export type UpstreamErrorReason = 'auth' | 'retry-after' | 'transient' | 'redirect' | 'too-large' | 'protocol';
+export type UpstreamErrorReason = 'auth' | 'retry-after' | 'transient' | 'redirect' | 'too-large' | 'address' | 'protocol';
 
 export class UpstreamError extends Error {
   override name = 'UpstreamError';

@@ -97,6 +97,8 @@ export class Transport {
           signal,
         });
       } catch (err) {
+        // What the caller's fetch refused on purpose (an address it may not reach) is told as it is.
+        if (err instanceof UpstreamError) throw err;
         const why = signal.aborted ? (this.#options.signal?.aborted ? 'aborted' : 'timed out') : `failed: ${(err as Error).message}`;
         throw new UpstreamError('transient', `${request.method} ${url} ${why}`, { url });
       }
