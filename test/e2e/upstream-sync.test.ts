@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { serverSql } from '../support/database.js';
@@ -230,6 +230,43 @@ for (const name of ['Radicale', 'Xandikos'] as const) {
       }
     });
 
+    test('a server without sync-collection is followed by getctag and etags: first run, edits and deletes both ways', async () => {
+      const up = await startUpstream(name);
+      const proxy = await faultProxy(up.server.base);
+      proxy.withoutSyncCollection();
+      try {
+        const account = await newAccount(server);
+        const phone = account.device('phone');
+        await phone.sync(account.contacts);
+        const added = await addUpstream(server, account.accountId, { url: `${proxy.base}/`, username: 'ann', password: 'upstream secret', collection: 'contacts' });
+        await put(`${up.book}one.vcf`, vcard('one', 'One'));
+        await put(`${up.book}two.vcf`, vcard('two', 'Two'));
+        await phone.sync(account.contacts, { commands: [add('p', vcard('phone', 'Phone'))] });
+        await runUpstreams(server, account.accountId);
+        const [cursor] = await serverSql<{ cursor: string }>(server, 'SELECT cursor FROM point_keys WHERE device_id = ?', [added.deviceId]);
+        assert.match(cursor?.cursor ?? '', /^ctag /, 'the position is the ctag of an etag listing');
+        await put(`${up.book}one.vcf`, vcard('one', 'One Edited Upstream'));
+        assert.ok([200, 204].includes((await dav('DELETE', `${up.book}two.vcf`)).status));
+        await phone.pull(account.contacts);
+        const phoneId = [...phone.view(account.contacts)].find(([, item]) => uidOf(item.data) === 'phone')?.[0] as string;
+        await phone.sync(account.contacts, { commands: [change(phoneId, vcard('phone', 'Phone Edited'))] });
+        await runUpstreams(server, account.accountId);
+        await phone.pull(account.contacts);
+        const onPhone = [...phone.view(account.contacts).values()].map((item) => item.data);
+        const upstreamNow = [...(await members(up.book)).values()];
+        assert.deepEqual(uids(onPhone), ['one', 'phone']);
+        assert.deepEqual(uids(upstreamNow), ['one', 'phone']);
+        assert.match(withUid(onPhone, 'one')[0] ?? '', /One Edited Upstream/);
+        assert.match(withUid(upstreamNow, 'phone')[0] ?? '', /Phone Edited/);
+        // Nothing changed since: the ctag says so, and nothing moves.
+        await runUpstreams(server, account.accountId);
+        assert.equal((await phone.sync(account.contacts)).commands.length, 0);
+      } finally {
+        await proxy.close();
+        await up.server.stop();
+      }
+    });
+
     test('a run the upstream breaks off (stopped mid-run, 503 with Retry-After, a forgotten sync token) loses and duplicates nothing', async () => {
       const up = await startUpstream(name);
       const proxy = await faultProxy(up.server.base);
@@ -288,7 +325,17 @@ async function faultProxy(target: string) {
   let mode: { kind: 'pass' } | { kind: 'busy'; seconds: number } | { kind: 'cut'; left: number } = { kind: 'pass' };
   /** Runs once, before the next PUT is passed on. */
   let beforePut: (() => Promise<void>) | undefined;
+  /** Answers sync-collection REPORTs 501, as a server without RFC 6578 does. */
+  let withoutSyncCollection = false;
   const proxy: Server = createServer(async (req, res) => {
+    if (req.method === 'REPORT' && withoutSyncCollection) {
+      const body = Buffer.concat(await req.toArray()).toString();
+      if (body.includes('sync-collection')) {
+        res.writeHead(501).end();
+        return;
+      }
+      return forward(req, res, body);
+    }
     if (req.method === 'PUT' && beforePut) {
       const hook = beforePut;
       beforePut = undefined;
@@ -304,13 +351,17 @@ async function faultProxy(target: string) {
       req.socket.destroy();
       return;
     }
+    forward(req, res);
+  });
+  function forward(req: IncomingMessage, res: ServerResponse, body?: string): void {
     const upstream = httpRequest(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });
     upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
+    if (body === undefined) req.pipe(upstream);
+    else upstream.end(body);
+  }
   await new Promise<void>((done) => proxy.listen(0, '127.0.0.1', done));
   return {
     base: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
@@ -318,6 +369,7 @@ async function faultProxy(target: string) {
     busy: (seconds: number) => void (mode = { kind: 'busy', seconds }),
     failAfter: (n: number) => void (mode = { kind: 'cut', left: n }),
     onNextPut: (hook: () => Promise<void>) => void (beforePut = hook),
+    withoutSyncCollection: () => void (withoutSyncCollection = true),
     close: () => new Promise<void>((done) => proxy.close(() => done())),
   };
 }
