@@ -336,4 +336,8 @@ export const migrations: readonly string[] = [
   ALTER TABLE upstream_collections DROP COLUMN ctag;
   CREATE INDEX upstreams_due ON upstreams(next_run_at);
   `,
+  // Kinds are registered modules (docs/design.md § Kinds): the hub checks a collection's kind against the registry.
+  `
+  ALTER TABLE collections DROP CONSTRAINT IF EXISTS collections_kind_check;
+  `,
 ];

@@ -397,4 +397,26 @@ export const migrations: readonly string[] = [
   ALTER TABLE upstream_collections DROP COLUMN ctag;
   CREATE INDEX upstreams_due ON upstreams(next_run_at);
   `,
+  // Kinds are registered modules (docs/design.md § Kinds): the hub checks a collection's kind against
+  // the registry, so the table no longer lists them. SQLite drops a CHECK only by rebuilding the table
+  // (its documented twelve steps; migrate() runs migrations with foreign keys off, so the rows that
+  // name a collection stay as they are, and checks them before each commit).
+  `
+  CREATE TABLE collections_rebuilt (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    color TEXT,
+    created_at INTEGER NOT NULL,
+    description TEXT,
+    calendar_id TEXT REFERENCES collections(id) ON DELETE CASCADE,
+    UNIQUE (account_id, name)
+  ) STRICT;
+  INSERT INTO collections_rebuilt (id, account_id, name, kind, display_name, color, created_at, description, calendar_id)
+    SELECT id, account_id, name, kind, display_name, color, created_at, description, calendar_id FROM collections;
+  DROP TABLE collections;
+  ALTER TABLE collections_rebuilt RENAME TO collections;
+  `,
 ];

@@ -107,10 +107,28 @@ export function openSqliteStore(path: string, timer?: TransactionTimer, options:
   };
 }
 
+/**
+ * Runs the migrations not yet run, each in its own transaction, with foreign keys off: a migration that
+ * rebuilds a table (the only way SQLite drops a constraint) must not cascade its drop into the rows that
+ * name it. Each is checked for broken references before it commits.
+ */
 function migrate({ db, prepare }: OpenDatabase): void {
   const done = prepare<[], { user_version: number }>('PRAGMA user_version').get()?.user_version ?? 0;
-  for (let i = done; i < migrations.length; i++) {
-    db.exec(`BEGIN IMMEDIATE; ${migrations[i] as string}; PRAGMA user_version = ${i + 1}; COMMIT;`);
+  if (done >= migrations.length) return;
+  const brokenReferences = prepare<[], { table: string; parent: string }>('PRAGMA foreign_key_check');
+  db.exec('PRAGMA foreign_keys = OFF;');
+  try {
+    for (let i = done; i < migrations.length; i++) {
+      db.exec(`BEGIN IMMEDIATE; ${migrations[i] as string}; PRAGMA user_version = ${i + 1};`);
+      const broken = brokenReferences.get();
+      if (broken) {
+        db.exec('ROLLBACK;');
+        throw new Error(`migration ${i + 1} would leave a row of ${broken.table} naming a missing ${broken.parent} row`);
+      }
+      db.exec('COMMIT;');
+    }
+  } finally {
+    db.exec('PRAGMA foreign_keys = ON;');
   }
 }
 
