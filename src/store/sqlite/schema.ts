@@ -419,4 +419,18 @@ export const migrations: readonly string[] = [
   DROP TABLE collections;
   ALTER TABLE collections_rebuilt RENAME TO collections;
   `,
+  // Blobs (docs/design.md § Blobs): bytes kept once per account under their SHA-256. An item version's
+  // large body is one, named by the version (its inline data then empty), so versions that share a body
+  // share its bytes; purgeTombstones drops the blobs no version names.
+  `
+  CREATE TABLE blobs (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    hash TEXT NOT NULL,
+    data BLOB NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (account_id, hash)
+  ) STRICT;
+  ALTER TABLE item_versions ADD COLUMN blob_hash TEXT;
+  CREATE INDEX item_versions_blob ON item_versions(blob_hash) WHERE blob_hash IS NOT NULL;
+  `,
 ];
