@@ -15,21 +15,23 @@ import ts from 'typescript';
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-const faceMay = ['core', 'protocol', 'content', 'hub', 'http'];
+const faceMay = ['core', 'protocol', 'content', 'kinds', 'hub', 'http'];
 const allowed: Record<string, readonly string[] | 'anything'> = {
   core: [],
   protocol: ['core'],
   content: ['core', 'protocol'],
+  /** Kinds of item (docs/design.md § Kinds): their formats, indexes and merges, and the registry the hub and the faces reach them through. */
+  kinds: ['core', 'protocol', 'content'],
   sqlite: [],
   store: ['core', 'protocol', 'sqlite'],
-  hub: ['core', 'protocol', 'content', 'store'],
+  hub: ['core', 'protocol', 'content', 'kinds', 'store'],
   http: ['core', 'protocol'],
   'faces/native': faceMay,
   'faces/dav': faceMay,
   'faces/eas': faceMay,
   push: ['core', 'protocol', 'content', 'hub', 'http'],
   /** Clients of other servers (docs/architecture.md § Connectors): what they speak, never the hub or the store. */
-  connectors: ['core', 'protocol', 'content'],
+  connectors: ['core', 'protocol', 'content', 'kinds'],
   sdk: ['core', 'protocol'],
   'sdk/node': ['sdk', 'core', 'protocol', 'sqlite'],
   web: ['sdk', 'core', 'protocol', 'content'],
@@ -164,9 +166,9 @@ test('the checks are not blind: planted imports are caught and named', () => {
     { path: 'src/store/planted.ts', text: "import { cluster } from '../../test/support/postgres.js';" },
   ];
   assert.deepEqual(layerViolations(planted), [
-    'src/faces/dav/planted.ts imports ../../server/auth/authenticate.js (faces/dav -> server; faces/dav may import core, protocol, content, hub, http)',
+    'src/faces/dav/planted.ts imports ../../server/auth/authenticate.js (faces/dav -> server; faces/dav may import core, protocol, content, kinds, hub, http)',
     'src/push/planted.ts imports ../store/store.js (push -> store; push may import core, protocol, content, hub, http)',
-    'src/faces/eas/planted.ts imports ../dav/routes.js (faces/eas -> faces/dav; faces/eas may import core, protocol, content, hub, http)',
+    'src/faces/eas/planted.ts imports ../dav/routes.js (faces/eas -> faces/dav; faces/eas may import core, protocol, content, kinds, hub, http)',
     'src/core/planted.ts imports ../hub/hub.js (core -> hub; core may import nothing outside itself)',
     'src/newfolder/planted.ts is in no layer of test/layers.test.ts; add its folder to the table and to docs/architecture.md',
     'src/store/planted.ts imports ../../test/support/postgres.js (store -> test/support/postgres.ts; store may import core, protocol, sqlite)',

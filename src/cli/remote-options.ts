@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { collectionKinds, type CollectionKind } from '../protocol/collections.js';
+import type { CollectionKind } from '../protocol/collections.js';
+import { kindNames } from '../kinds/registry.js';
 import { HttpTransport } from '../sdk/transport.js';
 import { obtainPassword } from './password.js';
 
@@ -18,7 +19,7 @@ export function addRemoteOptions(command: Command): Command {
     .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:8080')
     .requiredOption('--user <name>', 'account name')
     .requiredOption('--collection <name>', 'collection name; created if missing')
-    .addOption(new Option('--kind <kind>', 'collection kind when creating it').choices([...collectionKinds]))
+    .addOption(new Option('--kind <kind>', 'collection kind when creating it').choices(kindNames()))
     .option('--password-stdin', 'read the password or app token from standard input (else SYNCPOINT_PASSWORD or a prompt)')
     .option('--xml', 'speak the XML encoding instead of JSON');
 }

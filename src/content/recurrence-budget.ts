@@ -27,7 +27,7 @@ export class RuleBudget {
     return new RuleBudget(Math.min(limits.ruleStepsRequestMax, limits.ruleStepsBase + Math.ceil(bytes / 1024) * limits.ruleStepsPerKiB));
   }
 
-  /** Takes `steps` for work ical.js does without testing candidates (see checkItemContent); throws when they are not left. */
+  /** Takes `steps` for work ical.js does without testing candidates (see kinds/vcard-icalendar.ts); throws when they are not left. */
   spend(steps: number): void {
     this.stepsLeft -= steps;
     if (this.stepsLeft < 0) throw new RuleBudgetExceeded('the recurrence budget of this request is spent');

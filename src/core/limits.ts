@@ -20,6 +20,10 @@ export const limits = {
   requestMs: 120_000,
   /** Largest single vCard or iCalendar object. */
   itemBytesMax: 1024 * 1024,
+  /** An item version's body this large or larger is kept in its history as a blob, stored once however many versions share it (docs/design.md § Blobs). */
+  versionBlobBytesMin: 16 * 1024,
+  /** Largest blob the store takes (docs/design.md § Blobs). */
+  blobBytesMax: 16 * 1024 * 1024,
   /** Longest physical line inside an item, before unfolding (an unfolded PHOTO line is the usual giant). */
   itemLineBytesMax: 512 * 1024,
   /** Deepest XML element nesting accepted in a request. */
@@ -209,4 +213,5 @@ assert(limits.recurrenceDatesMax * limits.recurrenceDateSteps <= limits.ruleStep
 assert(limits.itemBytesMax <= limits.syncResponseBytesMax, 'an item must fit in a sync response');
 assert(limits.reinitLoopCount >= 2, 'a loop needs at least two re-initializations');
 assert(limits.itemBytesMax <= limits.upstreamResponseBytesMax, 'one upstream item fits an answer');
+assert(limits.versionBlobBytesMin <= limits.itemBytesMax && limits.itemBytesMax <= limits.blobBytesMax, 'a large item body fits a blob');
 assert(limits.upstreamMembersMax * 256 <= limits.upstreamResponseBytesMax, 'a listing of the most upstream members (an href and an etag, about 200 bytes each) fits an answer');

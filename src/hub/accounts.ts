@@ -3,6 +3,7 @@ import { nameProblem } from '../protocol/names.js';
 import { emailAddressProblem } from '../protocol/account.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
 import type { AccountRow, AppTokenRow, AuthFailureRow, CollectionRow, Store, StoreTx, WebSessionRow } from '../store/store.js';
+import { findKind } from '../kinds/registry.js';
 import { accountLimit, type HubPorts } from './ports.js';
 import { hashSecret, newAppToken } from './secrets.js';
 
@@ -287,6 +288,7 @@ export class Accounts {
  */
 export async function createCollectionIn(tx: StoreTx, ports: HubPorts, accountId: string, input: CreateCollection, withTasks: boolean): Promise<[CollectionRow, ...CollectionRow[]]> {
   checkCollectionFields(input);
+  if (findKind(input.kind) === undefined) throw new ProtocolError('invalidRequest', `this server holds no kind named ${input.kind}`);
   const tasks = withTasks && input.kind === 'events';
   const names = tasks ? [input.name, tasksPartName(input.name)] : [input.name];
   for (const name of names) {

@@ -3,10 +3,9 @@ import { assert } from '../core/assert.js';
 import { resolveByPriority } from '../core/conflict.js';
 import { recover } from '../core/recovery.js';
 import { indexRecorded, type Checkpoint, type RecordedResult } from '../core/sync-key.js';
-import { areTwins } from '../core/twins.js';
 import { etagOf } from '../content/etag.js';
-import { checkItemContent, type ItemIndex } from '../content/item-content.js';
-import { mergeProperties, sameProperties } from '../content/merge.js';
+import type { ItemIndex } from '../kinds/kind.js';
+import { checkItem, kindOf } from '../kinds/registry.js';
 import type { RuleBudget } from '../content/recurrence-budget.js';
 import type { ClientCommand, CommandResult, FetchedItem } from '../protocol/sync.js';
 import type { ConflictRow, ItemRow, StoreTx } from '../store/store.js';
@@ -234,7 +233,8 @@ async function keepConflict(ctx: CommandContext, item: ItemRow, data: string, lo
 
 async function findTwin(ctx: CommandContext, index: ItemIndex): Promise<ItemRow | undefined> {
   const candidates = await ctx.tx.findTwinCandidates(ctx.collection.accountId, ctx.collection.id, index.uid, index.name);
-  return candidates.find((c) => areTwins(index, { uid: c.uid, name: c.matchName, contactKeys: c.contactKeys }));
+  const kind = kindOf(ctx.collection.kind);
+  return candidates.find((c) => kind.areTwins(index, { uid: c.uid, name: c.matchName, contactKeys: c.contactKeys }));
 }
 
 async function addItem(ctx: CommandContext, clientId: string, data: string, etag: string, createdEarlier: RecordedResult | undefined): Promise<RecordedResult> {
@@ -246,7 +246,7 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
     const changed = await changeItem(ctx, earlier.id, data, etag, createdEarlier?.dataEtag);
     return { ...changed, op: 'add', clientId, serverId: earlier.id };
   }
-  const check = checkItemContent(ctx.collection.kind, data, ctx.rules);
+  const check = checkItem(ctx.collection.kind, data, ctx.rules);
   if (!check.ok) return { op: 'add', clientId, dataEtag: etag, status: check.status, message: check.message };
   const twin = await findTwin(ctx, check.index);
   const decision = recover('ADDED', 'NO_CHANGE', twin && { id: twin.id, pending: pendingFor(ctx, twin) });
@@ -279,7 +279,7 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
       // different version is news, and it is a concurrent change of the old record.
       const old = twin as ItemRow;
       // The same version, or the same properties in another order (a server that re-serialized it).
-      if (old.etag === etag || sameProperties(old.data as string, data)) return done('ok', old.etag, old.id);
+      if (old.etag === etag || kindOf(ctx.collection.kind).format.same(old.data as string, data)) return done('ok', old.etag, old.id);
       const changed = await concurrentChange(ctx, old, data, check.index, null);
       // A losing add is answered with the version it carried, as an answer from the add record is: the
       // device holds that version until the truth reaches it, and an edit it makes meanwhile names it.
@@ -308,7 +308,7 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
     if ((await ctx.tx.purgedEtag(ctx.collection.accountId, ctx.collection.id, serverId)) === etag) return { ...base, ...writtenBeforeDelete };
     return { ...base, status: 'notFound', message: 'no such item' };
   }
-  const check = checkItemContent(ctx.collection.kind, data, ctx.rules);
+  const check = checkItem(ctx.collection.kind, data, ctx.rules);
   if (!check.ok) return { ...base, status: check.status, message: check.message };
   const pending = pendingFor(ctx, item);
   const decision = recover('UPDATED', pending);
@@ -350,8 +350,8 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
  */
 async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string, index: ItemIndex, base: string | null | undefined, heldUnknown = false): Promise<Pick<RecordedResult, 'status' | 'etag' | 'message'>> {
   const truth = item.data as string;
-  const merged = base ? mergeProperties(base, data, truth) : null;
-  const mergedCheck = merged === null ? undefined : checkItemContent(ctx.collection.kind, merged, ctx.rules);
+  const merged = base ? kindOf(ctx.collection.kind).format.merge(base, data, truth) : null;
+  const mergedCheck = merged === null ? undefined : checkItem(ctx.collection.kind, merged, ctx.rules);
   if (merged !== null && mergedCheck?.ok && mergedCheck.index.uid === item.uid) {
     // The device holds what it sent until the merge reaches it, and its next edit is made from that:
     // kept in the history as its own (held-versions.ts; sim seed 6000356 with --eas-stale-edits).

@@ -1,5 +1,5 @@
 import { mergeActions } from '../core/action-table.js';
-import { checkItemContent } from '../content/item-content.js';
+import { checkItem } from '../kinds/registry.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { ConflictRow, ItemRow, Store } from '../store/store.js';
 import { writeItem } from './item-writes.js';
@@ -19,7 +19,7 @@ export async function restoreConflict(store: Store, ports: HubPorts, accountId: 
     if (!collection) throw new ProtocolError('notFound', 'the collection of this conflict no longer exists');
     // A deleted item whose tombstone has been purged comes back as a new record under its old id.
     const item = (await tx.getItem(accountId, collection.id, conflict.itemId)) ?? purgedItem(conflict, ports.clock.now());
-    const check = checkItemContent(collection.kind, conflict.data);
+    const check = checkItem(collection.kind, conflict.data);
     if (!check.ok) throw new ProtocolError(check.status, check.message);
     if (check.index.uid !== null) {
       const holder = await tx.findLiveItemByUid(accountId, collection.id, check.index.uid);

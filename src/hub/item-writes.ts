@@ -1,5 +1,5 @@
 import { etagOf } from '../content/etag.js';
-import type { ItemIndex } from '../content/item-content.js';
+import type { ItemIndex } from '../kinds/kind.js';
 import type { CollectionRow, ItemRow, StoreTx } from '../store/store.js';
 import type { HubPorts } from './ports.js';
 

@@ -1,4 +1,5 @@
-import { checkItemContent, type ItemIndex } from '../content/item-content.js';
+import type { ItemIndex } from '../kinds/kind.js';
+import { checkItem, kindOf } from '../kinds/registry.js';
 import { etagOf } from '../content/etag.js';
 import type { CollectionKind } from '../protocol/collections.js';
 import type { StatusCode } from '../protocol/errors.js';
@@ -37,8 +38,7 @@ export class ResourceError extends Error {
 }
 
 /** The name an item is served under: the one a DAV client gave it, else its id and the kind's extension. */
-const extensionOf = (kind: CollectionKind) => (kind === 'contacts' ? '.vcf' : '.ics');
-const defaultResourceName = (kind: CollectionKind, itemId: string) => `${itemId}${extensionOf(kind)}`;
+const defaultResourceName = (kind: CollectionKind, itemId: string) => `${itemId}${kindOf(kind).fileExtension}`;
 
 export interface Resource {
   name: string;
@@ -56,7 +56,7 @@ export const memberName = (collection: CollectionRow, row: MemberRow) => row.dav
 export async function resolveResource(tx: StoreTx, collection: CollectionRow, name: string): Promise<ItemRow | undefined> {
   const named = await tx.findDavName(collection.accountId, collection.id, name);
   if (named !== undefined) return tx.getItem(collection.accountId, collection.id, named);
-  const ext = extensionOf(collection.kind);
+  const ext = kindOf(collection.kind).fileExtension;
   if (!name.endsWith(ext)) return undefined;
   const item = await tx.getItem(collection.accountId, collection.id, name.slice(0, -ext.length));
   // An item with a name of its own answers to that name only.
@@ -116,7 +116,7 @@ export async function resolveInParts(tx: StoreTx, parts: readonly CollectionRow[
 
 /** The part whose kind the data is: parsed once, against every part's kind. */
 function checkForParts(parts: readonly CollectionRow[], data: string): { part: CollectionRow; index: ItemIndex } {
-  const check = checkItemContent(parts.map((p) => p.kind), data);
+  const check = checkItem(parts.map((p) => p.kind), data);
   if (!check.ok) throw new ResourceError(check.status as 'invalidItem', check.message);
   return { part: parts.find((p) => p.kind === check.kind) as CollectionRow, index: check.index };
 }

@@ -1,6 +1,6 @@
 import { limits } from '../core/limits.js';
 import { etagOf } from '../content/etag.js';
-import { sameProperties } from '../content/merge.js';
+import { kindOf } from '../kinds/registry.js';
 import type { PointApplied, PointMemory, PointRecord, PointReport, ServerSyncPoint } from '../protocol/server-point.js';
 import type { ClientCommand, CollectionResponse } from '../protocol/sync.js';
 import type { Store, StoreTx } from '../store/store.js';
@@ -132,7 +132,9 @@ async function heldEtag(tx: StoreTx, accountId: string, collectionId: string, se
   const own = etagOf(command.data);
   if (command.op !== 'add') return own;
   const item = await tx.getItem(accountId, collectionId, serverId);
-  return item && item.data !== null && item.etag !== own && sameProperties(item.data, command.data) ? item.etag : own;
+  if (!item || item.data === null || item.etag === own) return own;
+  const collection = await tx.getCollection(accountId, collectionId);
+  return collection && kindOf(collection.kind).format.same(item.data, command.data) ? item.etag : own;
 }
 
 /**

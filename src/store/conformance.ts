@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { createHash } from 'node:crypto';
+import { limits } from '../core/limits.js';
 import type { AccountRow, ChangeQuery, CollectionRow, ConflictRow, DeviceRow, ItemRow, MemberQuery, PushTicketRow, Store, StoreOptions, StoreTx, SyncStateRow, UpstreamCollectionRow, UpstreamRow } from './store.js';
 
 /**
@@ -1289,6 +1291,74 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         });
         // An upstream needs its device.
         await assert.rejects(store.transaction((tx) => tx.createUpstream(upstream(A, 'u3', { deviceId: 'nobody' }))));
+      }));
+    });
+
+    // docs/design.md § Kinds and § Blobs.
+    describe('kinds and blobs', () => {
+      it('a collection may be of any kind: the hub, not the store, checks it is registered', seeded(async (store) => {
+        await store.transaction((tx) => tx.createCollection(collectionRow(A, 'coll-bm', 'bookmarks', { kind: 'bookmarks' })));
+        assert.equal((await read(store, (tx) => tx.getCollection(A, 'coll-bm')))?.kind, 'bookmarks');
+      }));
+
+      it('putBlob keeps bytes once per account under their SHA-256; getBlob answers them exactly, and only to their account', seeded(async (store) => {
+        const bytes = Uint8Array.from([0, 255, 1, 254, 0, 13, 10, 0x80, 0xc3, 0x28]);
+        const expected = createHash('sha256').update(bytes).digest('hex');
+        await store.transaction(async (tx) => {
+          assert.equal(await tx.putBlob(A, bytes), expected);
+          assert.equal(await tx.putBlob(A, Uint8Array.from(bytes)), expected, 'the same bytes again');
+          await tx.putBlob(B, bytes);
+        });
+        await read(store, async (tx) => {
+          assert.deepEqual(await tx.getBlob(A, expected), bytes);
+          assert.deepEqual(await tx.blobUsage(A), { count: 1, bytes: bytes.length }, 'stored once');
+          assert.deepEqual(await tx.blobUsage(B), { count: 1, bytes: bytes.length }, 'each account holds its own');
+          assert.equal(await tx.getBlob(A, '0'.repeat(64)), undefined);
+        });
+        await read(store, (tx) => tx.purgeTombstones(B, T0));
+        assert.equal(await read(store, (tx) => tx.getBlob(B, expected)), undefined, 'nothing of B names it: swept');
+        assert.deepEqual(await read(store, (tx) => tx.getBlob(A, expected)), bytes, 'B’s purge leaves A’s blobs');
+        await read(store, (tx) => tx.purgeTombstones(A, T0));
+        assert.deepEqual(await read(store, (tx) => tx.blobUsage(A)), { count: 0, bytes: 0 });
+      }));
+
+      it('putBlob refuses more than blobBytesMax and stores nothing', seeded(async (store) => {
+        await assert.rejects(store.transaction((tx) => tx.putBlob(A, new Uint8Array(limits.blobBytesMax + 1))), /at most/);
+        assert.deepEqual(await read(store, (tx) => tx.blobUsage(A)), { count: 0, bytes: 0 });
+      }));
+
+      it('a large version body is one blob however many versions hold it; small ones stay inline; purges sweep what no kept version names', seeded(async (store) => {
+        const big = (fill: string) => `BEGIN:VCARD\r\nNOTE:${fill.repeat(limits.versionBlobBytesMin)}\r\nEND:VCARD\r\n`;
+        const bytes = (data: string) => Buffer.byteLength(data, 'utf8');
+        const body = big('é');
+        const v1 = await put(store, A, cA, 'a', { data: body, etag: 'e-1' }, T0 + 10);
+        // A change of the item's metadata only (its title), then a version a device sent, with the same body.
+        const v2 = await put(store, A, cA, 'a', { data: body, etag: 'e-1', title: 'renamed' }, T0 + 20);
+        const sent = await store.transaction(async (tx) => {
+          const seq = await tx.nextSeq(A);
+          await tx.putItemVersion('a', seq, body, 'e-1', T0 + 30, laptop);
+          return seq;
+        });
+        await put(store, A, cA, 'small', {}, T0 + 10);
+        await read(store, async (tx) => {
+          assert.deepEqual(await tx.blobUsage(A), { count: 1, bytes: bytes(body) }, 'three versions, one copy of the body');
+          for (const seq of [v1.seq, v2.seq]) assert.equal((await tx.getVersionHeld(A, 'a', 'other', seq, seq))?.data, body);
+          assert.deepEqual(await tx.getVersionHeld(A, 'a', laptop, sent, sent), { data: body, seq: sent, originDevice: laptop });
+          assert.equal((await tx.getItem(A, cA, 'a'))?.data, body);
+        });
+        const v3 = await put(store, A, cA, 'a', { data: big('x') }, T0 + 300);
+        assert.equal((await read(store, (tx) => tx.blobUsage(A))).count, 2);
+        // v1 and v2 were superseded before T0 + 100; the sent version only after it (by v3), so it is kept.
+        await read(store, (tx) => tx.purgeTombstones(A, T0 + 100));
+        assert.equal((await read(store, (tx) => tx.blobUsage(A))).count, 2, 'a kept version still names the first body');
+        await read(store, (tx) => tx.purgeTombstones(A, T0 + 400));
+        await read(store, async (tx) => {
+          assert.deepEqual(await tx.blobUsage(A), { count: 1, bytes: bytes(big('x')) }, 'the first body went with the last version that named it');
+          assert.equal((await tx.getVersionHeld(A, 'a', 'other', v3.seq, v3.seq))?.data, big('x'));
+        });
+        await del(store, v3, T0 + 500);
+        await read(store, (tx) => tx.purgeTombstones(A, T0 + 600));
+        assert.deepEqual(await read(store, (tx) => tx.blobUsage(A)), { count: 0, bytes: 0 }, 'a purged item takes its blobs');
       }));
     });
   });

@@ -219,7 +219,7 @@ async function claimTarget(client: pg.Client, plans: TablePlan[], identity: stri
 
 /** A SQLite value as node-postgres sends it: integers (read as BigInt) as decimal text, JSON as its text (cast to JSONB). */
 const toParam = (v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
-const rowBytes = (row: unknown[]) => row.reduce<number>((n, v) => n + (typeof v === 'string' ? v.length : 8), 0);
+const rowBytes = (row: unknown[]) => row.reduce<number>((n, v) => n + (typeof v === 'string' ? v.length : v instanceof Uint8Array ? v.byteLength : 8), 0);
 
 async function copyTable(source: OpenDatabase, client: pg.Client, plan: TablePlan, batchRows: number, log: (line: string) => void): Promise<void> {
   const keyColumns = plan.key.map((i) => plan.columns[i]!.source).join(', ');

@@ -411,10 +411,22 @@ export interface StoreTx {
   /**
    * Drops tombstones deleted before `beforeMs` and raises the account's tombstone floor, drops history
    * versions written before it that are not an item's latest, and the push tokens of sync states the
-   * new floor expired (and those issued before it for collections the device never synced).
+   * new floor expired (and those issued before it for collections the device never synced); then the
+   * account's blobs that no kept version names (mark and sweep, docs/design.md § Blobs).
    * Returns the tombstone count.
    */
   purgeTombstones(accountId: string, beforeMs: number): Promise<number>;
+  /**
+   * Keeps `bytes` in the account's blobs under their SHA-256 (lowercase hex), which it answers; the same
+   * bytes again are not stored twice. At most limits.blobBytesMax (else it throws, storing nothing). A
+   * blob lives while a row of the account names it: one nothing names is dropped by the next
+   * purgeTombstones, so its writer names it in the same transaction (docs/design.md § Blobs).
+   */
+  putBlob(accountId: string, bytes: Uint8Array): Promise<string>;
+  /** The account's blob with this hash, or undefined (another account's is never answered). */
+  getBlob(accountId: string, hash: string): Promise<Uint8Array | undefined>;
+  /** How many blobs the account holds, and their bytes. */
+  blobUsage(accountId: string): Promise<{ count: number; bytes: number }>;
 
   getDevice(accountId: string, deviceId: string): Promise<DeviceRow | undefined>;
   /** Adds the device, or updates a known one's name, protocol, priority, lastSeenAt and tokenId (its createdAt stays). */

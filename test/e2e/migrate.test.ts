@@ -13,6 +13,7 @@ import { startPgCluster, withClient, type PgCluster } from '../support/postgres.
 import { openRawChannel } from '../support/push.js';
 import { getJson, postJson, startTestServer, vcard, type TestServer } from '../support/server.js';
 import { add, change, del, Device, type Endpoint } from '../support/sync.js';
+import { limits } from '../../src/core/limits.js';
 
 /**
  * `syncpoint migrate` (docs/operations.md § Moving from SQLite), as an operator runs it: a real server on
@@ -101,6 +102,9 @@ before(async () => {
   // DAV: a contact under a name of the client's choosing, and the sync token after it.
   const put = await fetch(`${source.url}${davPath()}chosen-name.vcf`, { method: 'PUT', headers: { authorization: account.authorization, 'content-type': 'text/vcard' }, body: vcard('dav-1', 'Made over DAV') });
   assert.equal(put.status, 201);
+  // A contact large enough that its history keeps its body as a blob (docs/design.md § Blobs): bytes to copy.
+  const large = await fetch(`${source.url}${davPath()}large.vcf`, { method: 'PUT', headers: { authorization: account.authorization, 'content-type': 'text/vcard' }, body: vcard('dav-large', 'Large', `NOTE:${'x'.repeat(limits.versionBlobBytesMin)}\r\n`) });
+  assert.equal(large.status, 201);
   const listed = await davSync('');
   assert.equal(listed.status, 207);
   davSyncToken = tokenOf(listed.text);
@@ -154,7 +158,7 @@ test('migrate copies everything, and every client carries on with the keys it he
     // Device.sync insists on status ok: a key the store lost would be invalidSyncKey (docs/protocol.md §5).
     assert.equal(idle.syncKey, phoneKey + 1, 'the old key was known and the next one issued, no re-initialization');
     // The tablet echoes the push token of the first change it was sent: that one is not sent again, the
-    // second one and the DAV contact (never pushed to it) are.
+    // second one and the DAV contacts (never pushed to it) are.
     const echoed = await postJson(`${target.url}/api/v1/sync`, account.authorization, {
       version: 1,
       device: { id: 'tablet' },
@@ -163,7 +167,7 @@ test('migrate copies everything, and every client carries on with the keys it he
     assert.equal(echoed.status, 200, JSON.stringify(echoed.body));
     const echo = echoed.body.collections[0];
     assert.equal(echo.status, 'ok');
-    assert.deepEqual(echo.commands.map((c: { data: string }) => /FN:(.*)\r/.exec(c.data)?.[1]).sort(), ['Made over DAV', 'Pushed Two'], 'the push tokens were kept');
+    assert.deepEqual(echo.commands.map((c: { data: string }) => /FN:(.*)\r/.exec(c.data)?.[1]).sort(), ['Large', 'Made over DAV', 'Pushed Two'], 'the push tokens were kept');
     tablet.apply(account.contacts, [], echo);
     await tablet.sync(account.contacts, { commands: [add('after', vcard('after-1', 'After the move'))] });
     const next = await phone.sync(account.contacts);

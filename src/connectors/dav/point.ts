@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { limits } from '../../core/limits.js';
 import { etagOf } from '../../content/etag.js';
-import { checkItemContent } from '../../content/item-content.js';
+import { checkItem } from '../../kinds/registry.js';
 import type { CollectionKind } from '../../protocol/collections.js';
 import type { PointApplied, PointMemory, PointRecord, PointReport, ServerSyncPoint } from '../../protocol/server-point.js';
 import type { ClientCommand, CollectionResponse } from '../../protocol/sync.js';
@@ -139,7 +139,7 @@ export class DavPoint implements ServerSyncPoint {
   #reportMember(report: PointReport, member: FetchedMember, record: PointRecord | undefined): void {
     const remote = { remoteId: member.href, remoteEtag: member.etag ?? null };
     if (this.#o.type === 'calendar') {
-      const check = checkItemContent(calendarKinds, member.data);
+      const check = checkItem(calendarKinds, member.data);
       // A member of another kind is the other collection's (or none's); one that cannot be read is reported, once.
       if (check.ok && check.kind !== this.#o.kind) return;
       if (!check.ok && this.#o.kind !== 'events') return;

@@ -8,6 +8,7 @@ import { ProtocolError } from '../../protocol/errors.js';
 import { nameProblem, withoutControls } from '../../protocol/names.js';
 import { escapeText, parseXml, XmlDecodeError, type XmlElement } from '../../protocol/xml.js';
 import type { CollectionRow } from '../../hub/records.js';
+import { findKind, kindOf } from '../../kinds/registry.js';
 import type { Principal } from '../../http/principal.js';
 import { readBody } from '../../http/body.js';
 import { readCalendarData, type CalendarDataTransform } from './calendar-data.js';
@@ -206,8 +207,11 @@ function contentCondition(kind: CollectionKind, reason: ResourceError['reason'])
 /** The collection a DAV path names, if it is served. A calendar's tasks collection is served as part of the calendar, not on its own (docs/dav.md § Calendars made without a component set). */
 async function servedCollection(r: Request, name: string): Promise<CollectionRow | undefined> {
   const found = await r.hub.accounts.findCollection(r.principal.accountId, name);
-  return found && found.calendarId === null ? found : undefined;
+  return found && isServed(found) ? found : undefined;
 }
+
+/** Whether this face serves a collection on its own: one of a kind with a DAV face (kinds/kind.ts DavFace), not a calendar's tasks part. */
+const isServed = (c: CollectionRow) => c.calendarId === null && findKind(c.kind)?.faces.dav !== undefined;
 
 async function collectionByName(r: Request, name: string): Promise<CollectionRow> {
   const found = await servedCollection(r, name);
@@ -222,7 +226,7 @@ function clientOf(r: Request, kind: CollectionKind): ResourceClient {
 }
 
 const collectionPath = (user: string, c: CollectionRow) => `${homeOf(user)}${c.name}/`;
-const contentType = (kind: CollectionKind) => (kind === 'contacts' ? 'text/vcard; charset=utf-8' : 'text/calendar; charset=utf-8');
+const contentType = (kind: CollectionKind) => kindOf(kind).contentType;
 const quoted = (etag: string) => `"${etag}"`;
 
 // ---------------------------------------------------------------------------------------------------
@@ -267,9 +271,12 @@ type PropValue = string | undefined;
 type PropGetter = (ctx: PropContext) => PropValue | Promise<PropValue>;
 
 const key = (p: PropName) => `${p.ns} ${p.name}`;
-const componentOf: Record<Exclude<CollectionKind, 'contacts'>, string> = { events: 'VEVENT', tasks: 'VTODO', notes: 'VJOURNAL' };
 /** The components a calendar holds, one per part (a calendar made without a component set holds VEVENT and VTODO). */
-const componentsOf = (view: CollectionView) => view.parts.flatMap((p) => (p.kind === 'contacts' ? [] : [componentOf[p.kind]]));
+const componentsOf = (view: CollectionView) =>
+  view.parts.flatMap((p) => {
+    const face = kindOf(p.kind).faces.dav;
+    return face?.collection === 'calendar' ? [face.component] : [];
+  });
 
 const getters = new Map<string, PropGetter>([
   [
@@ -428,7 +435,7 @@ async function propfind(r: Request, target: Target): Promise<void> {
     case 'home': {
       await respond(homeOf(user), { r, target });
       if (!withMembers) break;
-      for (const c of (await r.hub.accounts.listCollections(r.principal.accountId)).filter((c) => c.calendarId === null)) {
+      for (const c of (await r.hub.accounts.listCollections(r.principal.accountId)).filter(isServed)) {
         await send(await r.hub.readCollection(r.principal.accountId, c.id, (view) => render(collectionPath(user, c), { r, target: { kind: 'collection', user, collection: c.name }, view })));
       }
       break;

@@ -1,5 +1,6 @@
 import type { CollectionKind } from '../../protocol/collections.js';
 import type { CollectionRow } from '../../hub/records.js';
+import { findKind, kindNames, kindOf } from '../../kinds/registry.js';
 
 /**
  * The folder hierarchy a device sees (MS-ASCMD FolderSync): one folder per collection, under the root
@@ -11,47 +12,41 @@ export interface Folder {
   type: number;
 }
 
-/** FolderSync Type values (MS-ASCMD 2.2.3.186.3). */
-export const folderTypes = {
-  defaultTasks: 7,
-  defaultCalendar: 8,
-  defaultContacts: 9,
-  defaultNotes: 10,
-  userCalendar: 13,
-  userContacts: 14,
-  userTasks: 15,
-  userNotes: 17,
-} as const;
+/** FolderSync Type values from here up are folders the user made (MS-ASCMD 2.2.3.186.3); a kind's own are in its module (kinds/kind.ts EasFace). */
+const userFolderTypeMin = 12;
 
-const typesOf: Record<CollectionKind, { default: number; user: number; class: string }> = {
-  contacts: { default: folderTypes.defaultContacts, user: folderTypes.userContacts, class: 'Contacts' },
-  events: { default: folderTypes.defaultCalendar, user: folderTypes.userCalendar, class: 'Calendar' },
-  tasks: { default: folderTypes.defaultTasks, user: folderTypes.userTasks, class: 'Tasks' },
-  notes: { default: folderTypes.defaultNotes, user: folderTypes.userNotes, class: 'Notes' },
-};
+/** How this face serves a collection's kind (kinds/kind.ts EasFace), or undefined for a kind it does not carry. */
+const easFaceOf = (kind: CollectionKind) => findKind(kind)?.faces.eas;
+
+/** The collections this face carries: those of a kind with an ActiveSync face; the others are neither listed nor synced. */
+export const carried = (collections: readonly CollectionRow[]) => collections.filter((c) => easFaceOf(c.kind) !== undefined);
 
 /** The AirSync Class of a kind's items ("Contacts", "Calendar", "Tasks", "Notes"). */
-export const classOf = (kind: CollectionKind) => typesOf[kind].class;
+export const classOf = (kind: CollectionKind) => kindOf(kind).faces.eas?.class ?? '';
 
 /** The kind a client's FolderCreate Type asks for; undefined for types we do not hold (mail, journal…). */
 export function kindOfType(type: number): CollectionKind | undefined {
-  for (const [kind, t] of Object.entries(typesOf)) if (t.user === type || t.default === type) return kind as CollectionKind;
-  return undefined;
+  return kindNames().find((name) => {
+    const face = easFaceOf(name);
+    return face !== undefined && (face.userFolderType === type || face.defaultFolderType === type);
+  });
 }
 
-/** Folders by collection id, in the order collections were created. */
+/** Folders by collection id, in the order collections were created; collections this face does not carry are left out. */
 export function foldersOf(collections: readonly CollectionRow[]): Record<string, Folder> {
   const seen = new Set<CollectionKind>();
   const out: Record<string, Folder> = {};
   for (const c of collections) {
+    const face = easFaceOf(c.kind);
+    if (face === undefined) continue;
     const isDefault = !seen.has(c.kind);
     seen.add(c.kind);
-    out[c.id] = { name: c.displayName, type: isDefault ? typesOf[c.kind].default : typesOf[c.kind].user };
+    out[c.id] = { name: c.displayName, type: isDefault ? face.defaultFolderType : face.userFolderType };
   }
   return out;
 }
 
-export const isDefaultFolder = (folder: Folder) => folder.type < folderTypes.userCalendar;
+export const isDefaultFolder = (folder: Folder) => folder.type < userFolderTypeMin;
 
 export interface HierarchyChanges {
   added: Array<[string, Folder]>;

@@ -1,6 +1,7 @@
 import type { ChangeQuery, ItemRow, MemberRow, StoreTx } from '../store.js';
 import type { AccountCounters } from './accounts-tx.js';
 import type { Sql } from './sql.js';
+import { blobHash, checkBlobSize, versionBody } from '../blobs.js';
 
 /**
  * Items, their history and their changes, as SQL on PostgreSQL: the same rules as the SQLite backend
@@ -23,6 +24,9 @@ export type ItemTx = Pick<
   | 'listMemberChanges'
   | 'liveItemBytes'
   | 'purgeTombstones'
+  | 'putBlob'
+  | 'getBlob'
+  | 'blobUsage'
   | 'collectionSeq'
 >;
 
@@ -83,7 +87,9 @@ export function itemTx(sql: Sql, written: ItemRow[], counters: AccountCounters):
       return rows.length > 0;
     },
     async getVersionHeld(accountId, itemId, deviceId, seq, baseSeq) {
-      const [r] = await sql<{ data: string; seq: number; originDevice: string | null }[]>`SELECT v.data, v.seq, v.origin_device FROM item_versions v JOIN items i ON i.id = v.item_id
+      const [r] = await sql<{ data: string; seq: number; originDevice: string | null }[]>`SELECT
+          CASE WHEN v.blob_hash IS NULL THEN v.data ELSE (SELECT convert_from(b.data, 'UTF8') FROM blobs b WHERE b.account_id = i.account_id AND b.hash = v.blob_hash) END AS data,
+          v.seq, v.origin_device FROM item_versions v JOIN items i ON i.id = v.item_id
         WHERE i.account_id = ${accountId} AND v.item_id = ${itemId} AND (v.seq <= ${seq} OR (v.origin_device = ${deviceId} AND v.seq > ${baseSeq}))
         ORDER BY v.seq DESC LIMIT 1`;
       return r;
@@ -131,11 +137,31 @@ export function itemTx(sql: Sql, written: ItemRow[], counters: AccountCounters):
                   AND greatest((s.checkpoint->>'seq')::bigint, (s.checkpoint->>'baseSeq')::bigint) < a.tombstone_floor)
         OR (p.issued_at < ${beforeMs} AND NOT EXISTS (SELECT 1 FROM sync_states s
                 WHERE s.account_id = p.account_id AND s.device_id = p.device_id AND s.collection_id = p.collection_id)))`;
-      if (floor === null) return 0;
-      await sql`INSERT INTO purged_items (account_id, collection_id, item_id, etag)
-        SELECT account_id, collection_id, id, etag FROM items WHERE account_id = ${accountId} AND deleted_at IS NOT NULL AND deleted_at < ${beforeMs}
-        ON CONFLICT DO NOTHING`;
-      return sql`DELETE FROM items WHERE account_id = ${accountId} AND deleted_at IS NOT NULL AND deleted_at < ${beforeMs}`.run();
+      let purged = 0;
+      if (floor !== null) {
+        await sql`INSERT INTO purged_items (account_id, collection_id, item_id, etag)
+          SELECT account_id, collection_id, id, etag FROM items WHERE account_id = ${accountId} AND deleted_at IS NOT NULL AND deleted_at < ${beforeMs}
+          ON CONFLICT DO NOTHING`;
+        purged = await sql`DELETE FROM items WHERE account_id = ${accountId} AND deleted_at IS NOT NULL AND deleted_at < ${beforeMs}`.run();
+      }
+      // Mark and sweep (docs/design.md § Blobs): a blob stays while a kept version of the account's items names it.
+      await sql`DELETE FROM blobs b WHERE b.account_id = ${accountId} AND NOT EXISTS (
+        SELECT 1 FROM item_versions v JOIN items i ON i.id = v.item_id WHERE v.blob_hash = b.hash AND i.account_id = b.account_id)`;
+      return purged;
+    },
+    async putBlob(accountId, bytes) {
+      checkBlobSize(bytes);
+      const hash = blobHash(bytes);
+      await sql`INSERT INTO blobs (account_id, hash, data, bytes) VALUES (${accountId}, ${hash}, ${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)}, ${bytes.byteLength}) ON CONFLICT DO NOTHING`;
+      return hash;
+    },
+    async getBlob(accountId, hash) {
+      const [r] = await sql<{ data: Buffer }[]>`SELECT data FROM blobs WHERE account_id = ${accountId} AND hash = ${hash}`;
+      return r === undefined ? undefined : new Uint8Array(r.data);
+    },
+    async blobUsage(accountId) {
+      const [r] = await sql<{ count: number; bytes: number }[]>`SELECT count(*)::int AS count, coalesce(sum(bytes), 0)::bigint AS bytes FROM blobs WHERE account_id = ${accountId}`;
+      return { count: Number(r?.count ?? 0), bytes: Number(r?.bytes ?? 0) };
     },
     async collectionSeq(accountId, collectionId) {
       const [r] = await sql<{ m: number | null }[]>`SELECT max(seq) AS m FROM items WHERE collection_id = ${collectionId} AND account_id = ${accountId}`;
@@ -144,11 +170,16 @@ export function itemTx(sql: Sql, written: ItemRow[], counters: AccountCounters):
   };
 }
 
+/** A version in the item's history, its body inline or as a blob (blobs.ts versionBody), and its etag. */
 async function keepVersion(sql: Sql, itemId: string, seq: number, data: string, etag: string, writtenAt: number, originDevice: string | null): Promise<void> {
-  // Two independent writes, sent together (one round trip).
+  const body = versionBody(data);
+  // Independent writes, sent together (one round trip).
   await Promise.all([
-    sql`INSERT INTO item_versions (item_id, seq, data, written_at, origin_device) VALUES (${itemId}, ${seq}, ${data}, ${writtenAt}, ${originDevice})
-      ON CONFLICT (item_id, seq) DO UPDATE SET data = excluded.data, written_at = excluded.written_at, origin_device = excluded.origin_device`.run(),
+    ...(body.blob
+      ? [sql`INSERT INTO blobs (account_id, hash, data, bytes) SELECT account_id, ${body.blob.hash}, ${body.blob.bytes}, ${body.blob.bytes.byteLength} FROM items WHERE id = ${itemId} ON CONFLICT DO NOTHING`.run()]
+      : []),
+    sql`INSERT INTO item_versions (item_id, seq, data, written_at, origin_device, blob_hash) VALUES (${itemId}, ${seq}, ${body.inline}, ${writtenAt}, ${originDevice}, ${body.blob?.hash ?? null})
+      ON CONFLICT (item_id, seq) DO UPDATE SET data = excluded.data, written_at = excluded.written_at, origin_device = excluded.origin_device, blob_hash = excluded.blob_hash`.run(),
     sql`INSERT INTO item_etags (item_id, etag) VALUES (${itemId}, ${etag}) ON CONFLICT DO NOTHING`.run(),
   ]);
 }

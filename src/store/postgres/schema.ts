@@ -336,4 +336,20 @@ export const migrations: readonly string[] = [
   ALTER TABLE upstream_collections DROP COLUMN ctag;
   CREATE INDEX upstreams_due ON upstreams(next_run_at);
   `,
+  // Kinds are registered modules (docs/design.md § Kinds): the hub checks a collection's kind against the registry.
+  `
+  ALTER TABLE collections DROP CONSTRAINT IF EXISTS collections_kind_check;
+  `,
+  // Blobs (docs/design.md § Blobs): bytes kept once per account under their SHA-256; a version's large body is one.
+  `
+  CREATE TABLE blobs (
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    hash TEXT COLLATE "C" NOT NULL,
+    data BYTEA NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (account_id, hash)
+  );
+  ALTER TABLE item_versions ADD COLUMN blob_hash TEXT COLLATE "C";
+  CREATE INDEX item_versions_blob ON item_versions(blob_hash) WHERE blob_hash IS NOT NULL;
+  `,
 ];

@@ -397,4 +397,40 @@ export const migrations: readonly string[] = [
   ALTER TABLE upstream_collections DROP COLUMN ctag;
   CREATE INDEX upstreams_due ON upstreams(next_run_at);
   `,
+  // Kinds are registered modules (docs/design.md § Kinds): the hub checks a collection's kind against
+  // the registry, so the table no longer lists them. SQLite drops a CHECK only by rebuilding the table
+  // (its documented twelve steps; migrate() runs migrations with foreign keys off, so the rows that
+  // name a collection stay as they are, and checks them before each commit).
+  `
+  CREATE TABLE collections_rebuilt (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    color TEXT,
+    created_at INTEGER NOT NULL,
+    description TEXT,
+    calendar_id TEXT REFERENCES collections(id) ON DELETE CASCADE,
+    UNIQUE (account_id, name)
+  ) STRICT;
+  INSERT INTO collections_rebuilt (id, account_id, name, kind, display_name, color, created_at, description, calendar_id)
+    SELECT id, account_id, name, kind, display_name, color, created_at, description, calendar_id FROM collections;
+  DROP TABLE collections;
+  ALTER TABLE collections_rebuilt RENAME TO collections;
+  `,
+  // Blobs (docs/design.md § Blobs): bytes kept once per account under their SHA-256. An item version's
+  // large body is one, named by the version (its inline data then empty), so versions that share a body
+  // share its bytes; purgeTombstones drops the blobs no version names.
+  `
+  CREATE TABLE blobs (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    hash TEXT NOT NULL,
+    data BLOB NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (account_id, hash)
+  ) STRICT;
+  ALTER TABLE item_versions ADD COLUMN blob_hash TEXT;
+  CREATE INDEX item_versions_blob ON item_versions(blob_hash) WHERE blob_hash IS NOT NULL;
+  `,
 ];

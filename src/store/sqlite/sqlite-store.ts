@@ -26,6 +26,7 @@ import { migrations } from './schema.js';
 import { spanOf, withinRanges } from '../token-ranges.js';
 import { pointRecordTx } from './point-records-tx.js';
 import { upstreamTx } from './upstreams-tx.js';
+import { blobHash, checkBlobSize, versionBody } from '../blobs.js';
 
 /**
  * The embedded SQLite backend. WAL with synchronous=FULL: a transaction is on disk when COMMIT returns,
@@ -107,10 +108,28 @@ export function openSqliteStore(path: string, timer?: TransactionTimer, options:
   };
 }
 
+/**
+ * Runs the migrations not yet run, each in its own transaction, with foreign keys off: a migration that
+ * rebuilds a table (the only way SQLite drops a constraint) must not cascade its drop into the rows that
+ * name it. Each is checked for broken references before it commits.
+ */
 function migrate({ db, prepare }: OpenDatabase): void {
   const done = prepare<[], { user_version: number }>('PRAGMA user_version').get()?.user_version ?? 0;
-  for (let i = done; i < migrations.length; i++) {
-    db.exec(`BEGIN IMMEDIATE; ${migrations[i] as string}; PRAGMA user_version = ${i + 1}; COMMIT;`);
+  if (done >= migrations.length) return;
+  const brokenReferences = prepare<[], { table: string; parent: string }>('PRAGMA foreign_key_check');
+  db.exec('PRAGMA foreign_keys = OFF;');
+  try {
+    for (let i = done; i < migrations.length; i++) {
+      db.exec(`BEGIN IMMEDIATE; ${migrations[i] as string}; PRAGMA user_version = ${i + 1};`);
+      const broken = brokenReferences.get();
+      if (broken) {
+        db.exec('ROLLBACK;');
+        throw new Error(`migration ${i + 1} would leave a row of ${broken.table} naming a missing ${broken.parent} row`);
+      }
+      db.exec('COMMIT;');
+    }
+  } finally {
+    db.exec('PRAGMA foreign_keys = ON;');
   }
 }
 
@@ -254,13 +273,16 @@ function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: to
               origin_device = excluded.origin_device, deleted_at = excluded.deleted_at, title = excluded.title, start_ms = excluded.start_ms,
               end_ms = excluded.end_ms, match_name = excluded.match_name, contact_keys = excluded.contact_keys
             WHERE items.account_id = excluded.account_id AND items.collection_id = excluded.collection_id`),
-    putVersion: q('INSERT OR REPLACE INTO item_versions (item_id, seq, data, written_at, origin_device) VALUES (?, ?, ?, ?, ?)'),
+    putVersion: q('INSERT OR REPLACE INTO item_versions (item_id, seq, data, written_at, origin_device, blob_hash) VALUES (?, ?, ?, ?, ?, ?)'),
+    // The blob of a version's body, in the account of its item (docs/design.md § Blobs).
+    putVersionBlob: q('INSERT INTO blobs (account_id, hash, data, bytes) SELECT account_id, ?, ?, ? FROM items WHERE id = ? ON CONFLICT DO NOTHING'),
     putEtag: q('INSERT OR IGNORE INTO item_etags (item_id, etag) VALUES (?, ?)'),
     hadVersion: q<[string, string, string], { found: number }>(
       `SELECT 1 AS found FROM item_etags e JOIN items i ON i.id = e.item_id WHERE i.account_id = ? AND e.item_id = ? AND e.etag = ?`,
     ),
     versionHeld: q<Record<string, unknown>, { data: string; seq: number; originDevice: string | null }>(
-      `SELECT v.data, v.seq, v.origin_device AS originDevice FROM item_versions v JOIN items i ON i.id = v.item_id
+      `SELECT CASE WHEN v.blob_hash IS NULL THEN v.data ELSE (SELECT CAST(b.data AS TEXT) FROM blobs b WHERE b.account_id = i.account_id AND b.hash = v.blob_hash) END AS data,
+         v.seq, v.origin_device AS originDevice FROM item_versions v JOIN items i ON i.id = v.item_id
        WHERE i.account_id = @accountId AND v.item_id = @itemId
          AND (v.seq <= @seq OR (v.origin_device = @deviceId AND v.seq > @baseSeq)) ORDER BY v.seq DESC LIMIT 1`,
     ),
@@ -293,6 +315,21 @@ function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: to
     keepPurged: q(`INSERT OR IGNORE INTO purged_items (account_id, collection_id, item_id, etag)
        SELECT account_id, collection_id, id, etag FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?`),
     purge: q('DELETE FROM items WHERE account_id = ? AND deleted_at IS NOT NULL AND deleted_at < ?'),
+  };
+  const blob = {
+    put: q('INSERT INTO blobs (account_id, hash, data, bytes) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
+    get: q<[string, string], { data: Buffer }>('SELECT data FROM blobs WHERE account_id = ? AND hash = ?'),
+    usage: q<[string], { count: number; bytes: number }>('SELECT count(*) AS count, coalesce(sum(bytes), 0) AS bytes FROM blobs WHERE account_id = ?'),
+    // Mark and sweep: a blob stays while a kept version of the account's items names it.
+    sweep: q(`DELETE FROM blobs WHERE account_id = ? AND NOT EXISTS (
+       SELECT 1 FROM item_versions v JOIN items i ON i.id = v.item_id WHERE v.blob_hash = blobs.hash AND i.account_id = blobs.account_id)`),
+  };
+  /** A version in the item's history, its body inline or as a blob (blobs.ts versionBody), and its etag. */
+  const keepVersion = (itemId: string, seq: number, data: string, etag: string, writtenAt: number, originDevice: string | null) => {
+    const body = versionBody(data);
+    if (body.blob) item.putVersionBlob.run(body.blob.hash, body.blob.bytes, body.blob.bytes.byteLength, itemId);
+    item.putVersion.run(itemId, seq, body.inline, writtenAt, originDevice, body.blob?.hash ?? null);
+    item.putEtag.run(itemId, etag);
   };
   const dav = {
     seq: q<[string, string], { m: number | null }>('SELECT max(seq) AS m FROM items WHERE collection_id = ? AND account_id = ?'),
@@ -578,15 +615,11 @@ function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: to
       if (item.put.run({ ...r, contactKeys: JSON.stringify(r.contactKeys) }).changes === 0) {
         throw new Error(`item ${r.id} belongs to another collection or account`);
       }
-      if (r.data !== null) {
-        item.putVersion.run(r.id, r.seq, r.data, writtenAt, r.originDevice);
-        item.putEtag.run(r.id, r.etag);
-      }
+      if (r.data !== null) keepVersion(r.id, r.seq, r.data, r.etag, writtenAt, r.originDevice);
       written.push(r);
     },
     async putItemVersion(itemId, seq, data, etag, writtenAt, originDevice) {
-      item.putVersion.run(itemId, seq, data, writtenAt, originDevice);
-      item.putEtag.run(itemId, etag);
+      keepVersion(itemId, seq, data, etag, writtenAt, originDevice);
     },
     async hadVersion(accountId, itemId, etag) {
       return item.hadVersion.get(accountId, itemId, etag) !== undefined;
@@ -619,9 +652,26 @@ function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: to
       const floor = item.maxPurged.get(accountId, beforeMs)?.m;
       if (floor != null) account.raiseFloor.run(floor, accountId);
       push.purge.run({ accountId, before: beforeMs });
-      if (floor == null) return 0;
-      item.keepPurged.run(accountId, beforeMs);
-      return item.purge.run(accountId, beforeMs).changes;
+      let purged = 0;
+      if (floor != null) {
+        item.keepPurged.run(accountId, beforeMs);
+        purged = item.purge.run(accountId, beforeMs).changes;
+      }
+      blob.sweep.run(accountId);
+      return purged;
+    },
+    async putBlob(accountId, bytes) {
+      checkBlobSize(bytes);
+      const hash = blobHash(bytes);
+      blob.put.run(accountId, hash, bytes, bytes.byteLength);
+      return hash;
+    },
+    async getBlob(accountId, hash) {
+      const found = blob.get.get(accountId, hash)?.data;
+      return found === undefined ? undefined : new Uint8Array(found);
+    },
+    async blobUsage(accountId) {
+      return blob.usage.get(accountId) ?? { count: 0, bytes: 0 };
     },
 
     async collectionSeq(accountId, collectionId) {

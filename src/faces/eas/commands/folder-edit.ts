@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../../../protocol/errors.js';
 import type { EasContext } from '../context.js';
-import { foldersOf, hierarchyStateKey, isDefaultFolder, kindOfType, type Folder, type HierarchyState } from '../folders.js';
+import { carried, foldersOf, hierarchyStateKey, isDefaultFolder, kindOfType, type Folder, type HierarchyState } from '../folders.js';
 import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 import { folderStatus } from './folder-sync.js';
 
@@ -61,7 +61,7 @@ export function folderCreate(ctx: EasContext, body: WbxmlElement | undefined): P
     const kind = kindOfType(Number(text(child(body, 'Type'))));
     if (!displayName || displayName.length > 200 || !kind) return { status: folderStatus.badRequest };
     if (text(child(body, 'ParentId')) !== '0') return { status: folderStatus.parentNotFound };
-    const collections = await ctx.hub.accounts.listCollections(ctx.point.accountId);
+    const collections = carried(await ctx.hub.accounts.listCollections(ctx.point.accountId));
     if (collections.some((c) => c.kind === kind && c.displayName === displayName)) return { status: folderStatus.exists };
     const created = await ctx.hub.accounts.createCollection(ctx.point.accountId, { name: nameFor(displayName), kind, displayName });
     return { status: folderStatus.success, serverId: created.id, apply: (folders, live) => copyFolder(created.id, folders, live) };

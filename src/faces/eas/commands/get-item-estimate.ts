@@ -1,3 +1,4 @@
+import { carried } from '../folders.js';
 import { limits } from '../../../core/limits.js';
 import type { EasContext } from '../context.js';
 import { child, children, namespace, text, type WbxmlElement } from '../wbxml/element.js';
@@ -21,7 +22,7 @@ export async function getItemEstimate(ctx: EasContext, body: WbxmlElement | unde
     key: text(child(c, 'SyncKey', 'AirSync')),
   }));
   const states = await ctx.hub.pendingChanges(ctx.point.accountId, ctx.point.device.id, requested.map((r) => r.id), estimateMax);
-  const known = new Set((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => c.id));
+  const known = new Set(carried(await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => c.id));
   const responses = requested.map((r) => {
     const response = (status: number, estimate?: number) =>
       gie('Response', gie('Status', String(status)), gie('Collection', gie('CollectionId', r.id), estimate !== undefined && gie('Estimate', String(estimate))));

@@ -1,6 +1,6 @@
 import { limits } from '../../../core/limits.js';
 import type { EasContext } from '../context.js';
-import { classOf } from '../folders.js';
+import { carried, classOf } from '../folders.js';
 import { mapperFor } from '../mapping/mappers.js';
 import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 import { readOptions } from './sync-options.js';
@@ -19,7 +19,7 @@ export async function itemOperations(ctx: EasContext, body: WbxmlElement | undef
   const operations = (body?.children ?? []).filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array));
   // Each Fetch is read and converted in memory: too many is refused before any is.
   if (operations.length > limits.easOperationsMax) return io('ItemOperations', io('Status', String(itemOperationsStatus.protocolError)));
-  const collections = new Map((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
+  const collections = new Map(carried(await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
   const responses: WbxmlElement[] = [];
   // 512 fetches of a 1 MB item would make a 512 MB answer from a small request: past the budget, a
   // Fetch is answered Status 11 (too large) before it is converted, and the client asks again later.
@@ -52,7 +52,7 @@ export async function itemOperations(ctx: EasContext, body: WbxmlElement | undef
     const { bodyPreference } = readOptions(operation, collection.kind, ctx.now());
     let properties: WbxmlElement[];
     try {
-      properties = mapperFor[collection.kind].toEas(item.data, { version: ctx.request.version, ...(bodyPreference ? { bodyPreference } : {}) });
+      properties = mapperFor(collection.kind).toEas(item.data, { version: ctx.request.version, ...(bodyPreference ? { bodyPreference } : {}) });
     } catch {
       responses.push(answer(itemOperationsStatus.conversionFailed));
       continue;

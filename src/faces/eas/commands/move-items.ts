@@ -1,3 +1,4 @@
+import { carried } from '../folders.js';
 import { limits } from '../../../core/limits.js';
 import { ProtocolError } from '../../../protocol/errors.js';
 import type { EasContext } from '../context.js';
@@ -15,7 +16,7 @@ export const moveStatus = { invalidSource: 1, invalidDestination: 2, success: 3,
 
 export async function moveItems(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
   const responses: WbxmlElement[] = [];
-  const folders = new Set((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => c.id));
+  const folders = new Set(carried(await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => c.id));
   for (const [index, m] of children(body, 'Move').entries()) {
     const itemId = text(child(m, 'SrcMsgId')) ?? '';
     const from = text(child(m, 'SrcFldId')) ?? '';

@@ -1,3 +1,4 @@
+import { carried } from '../folders.js';
 import { randomUUID } from 'node:crypto';
 import { limits } from '../../../core/limits.js';
 import type { CollectionKind } from '../../../protocol/collections.js';
@@ -71,7 +72,7 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
   const items = elements.reduce((n, e) => n + commandsOf(e).filter((c) => c.name === 'Add' || c.name === 'Change').length, 0);
   if (items > limits.itemsPerRequestMax) return as('Sync', as('Status', String(syncStatus.protocolError)));
   const globalWindow = windowOf(text(child(request, 'WindowSize')));
-  const collections = new Map((await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
+  const collections = new Map(carried(await ctx.hub.accounts.listCollections(ctx.point.accountId)).map((c) => [c.id, c]));
   // Every refusal that needs no state comes first, so the work below is done once per collection.
   const seen = new Set<string>();
   const accepted = elements.map((element) => {
@@ -327,7 +328,7 @@ async function plan(
   const collectionId = collection.id;
   const p = emptyPlan(element, collectionId);
   const sent = text(child(element, 'SyncKey')) ?? '';
-  const mapper = mapperFor[collection.kind];
+  const mapper = mapperFor(collection.kind);
   Object.assign(p, { collection, mapper, key: Number(sent) });
   const commands = commandsOf(element);
   const filterGiven = text(child(child(element, 'Options'), 'FilterType'));
@@ -476,7 +477,7 @@ async function settingsAfter(ctx: EasContext, elements: readonly WbxmlElement[],
 }
 
 /** The namespaces whose properties a folder's items have (MS-ASCMD 2.2.3.179 Supported lists them). */
-const propertyNamespaces: Record<CollectionKind, readonly string[]> = {
+const propertyNamespaces: Record<string, readonly string[] | undefined> = {
   contacts: ['Contacts', 'Contacts2'],
   events: ['Calendar'],
   tasks: ['Tasks'],
@@ -491,7 +492,7 @@ const propertyNamespaces: Record<CollectionKind, readonly string[]> = {
 function supportedNames(supported: WbxmlElement, kind: CollectionKind): string[] {
   const names = new Set<string>();
   for (const c of supported.children) {
-    if (typeof c === 'object' && !(c instanceof Uint8Array) && propertyNamespaces[kind].includes(c.ns)) names.add(`${c.ns}:${c.name}`);
+    if (typeof c === 'object' && !(c instanceof Uint8Array) && (propertyNamespaces[kind] ?? []).includes(c.ns)) names.add(`${c.ns}:${c.name}`);
   }
   return [...names];
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkItemContent } from '../../../content/item-content.js';
+import { checkItem } from '../../../kinds/registry.js';
 import fc from 'fast-check';
 import ICAL from 'ical.js';
 import { child, children, el, text, type WbxmlElement } from '../wbxml/element.js';
@@ -238,7 +238,7 @@ const fixtures: Record<string, string> = {
 for (const [name, ics] of Object.entries(fixtures)) {
   for (const version of ['14.0', '14.1', '16.1'] as const) {
     test(`round trip hub → EAS ${version} → hub keeps ${name} unchanged`, () => {
-      assert.ok(checkItemContent('events', ics).ok, 'the fixture itself is valid');
+      assert.ok(checkItem('events', ics).ok, 'the fixture itself is valid');
       const back = fromEas(toEas(ics, version), ics, version);
       assert.equal(back, canonical(ics));
     });
@@ -635,8 +635,8 @@ function occurrences(existing: string, ...edits: Array<[string, WbxmlElement?]>)
   const series = new OccurrenceEdits(existing);
   for (const [instanceId, app] of edits) series.apply(instanceId, app);
   const out = series.toString();
-  const check = checkItemContent('events', out);
-  assert.ok(check.ok, `checkItemContent: ${check.ok ? '' : check.message}\n${out}`);
+  const check = checkItem('events', out);
+  assert.ok(check.ok, `checkItem: ${check.ok ? '' : check.message}\n${out}`);
   return out;
 }
 
@@ -847,7 +847,7 @@ test('random occurrence edits in a row never give a TypeError, and the series st
       }
     }
     const out = series.toString();
-    const check = checkItemContent('events', out);
+    const check = checkItem('events', out);
     assert.ok(check.ok, check.ok ? '' : `${check.message}\n${out}`);
     calendarMapper.toEas(out, { version: '16.1' });
   }), { numRuns: 150 });

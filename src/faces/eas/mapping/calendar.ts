@@ -1,6 +1,6 @@
 import ICAL from 'ical.js';
 import { limits } from '../../../core/limits.js';
-import { costlyPart, type JcalComponent } from '../../../content/item-content.js';
+import { costlyPart, type JcalComponent } from '../../../kinds/vcard-icalendar.js';
 import { child, children, el, text, type WbxmlElement } from '../wbxml/element.js';
 import { bodyAfter, bodyFromEas, bodyToEas, cleanText, keptRtfProperty, type ItemBody } from './body.js';
 import type { EasVersion, FromEasContext, ItemMapper, ToEasOptions } from './item-mapper.js';

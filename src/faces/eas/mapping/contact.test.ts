@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { throwsClearly } from './mapper-harness.js';
 import fc from 'fast-check';
 import ICAL from 'ical.js';
-import { checkItemContent } from '../../../content/item-content.js';
+import { checkItem } from '../../../kinds/registry.js';
 import { namespace, text, type WbxmlElement, type WbxmlNode } from '../wbxml/element.js';
 import { contactMapper, pictureMaxChars } from './contact.js';
 import { mapperHarness } from './mapper-harness.js';
@@ -223,7 +223,7 @@ function element(name: string, value: string): WbxmlElement {
 }
 
 function valid(data: string): string {
-  const check = checkItemContent('contacts', data);
+  const check = checkItem('contacts', data);
   assert.ok(check.ok, check.ok ? '' : check.message);
   return data;
 }
@@ -504,10 +504,10 @@ test('body: an HTML body from a client is stored as text', () => {
 test('every result passes the hub’s content check', () => {
   // valid() runs on every fromEas result above; here the rich cards and their edits once more, explicitly.
   for (const rich of [rich3, rich4]) {
-    assert.ok(checkItemContent('contacts', rich).ok);
+    assert.ok(checkItem('contacts', rich).ok);
     for (const name of Object.keys(toEas(rich))) {
       const { [name]: _dropped, ...rest } = toEas(rich);
-      assert.ok(checkItemContent('contacts', contactMapper.fromEas(ad(...send(rest)), rich, context)).ok, name);
+      assert.ok(checkItem('contacts', contactMapper.fromEas(ad(...send(rest)), rich, context)).ok, name);
     }
   }
 });
@@ -576,7 +576,7 @@ test('fuzz: any ApplicationData gives a valid item or a plain Error', () => {
         assert.equal((err as Error).constructor, Error, String(err));
         return;
       }
-      assert.ok(checkItemContent('contacts', out).ok);
+      assert.ok(checkItem('contacts', out).ok);
       contactMapper.toEas(out, options);
     }),
     { numRuns: 300 },

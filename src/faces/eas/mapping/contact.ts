@@ -1,5 +1,5 @@
 import ICAL from 'ical.js';
-import { checkItemContent } from '../../../content/item-content.js';
+import { checkItem } from '../../../kinds/registry.js';
 import type { CollectionKind } from '../../../protocol/collections.js';
 import { child, children, el, type WbxmlElement } from '../wbxml/element.js';
 import { bodyAfter, bodyFromEas, bodyToEas, cleanText, keptRtfProperty, textOf, type ItemBody } from './body.js';
@@ -232,7 +232,7 @@ export function applyFields<C>(doc: Doc, fields: ReadonlyArray<Field<C>>, applic
 
 /** Throws unless the hub would accept `data` for a collection of `kind`. */
 export function assertValidItem(kind: CollectionKind, data: string): string {
-  const check = checkItemContent(kind, data);
+  const check = checkItem(kind, data);
   if (!check.ok) throw new Error(`the item built from the client's data is not acceptable: ${check.message}`);
   return data;
 }

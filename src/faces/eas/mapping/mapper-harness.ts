@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import ICAL from 'ical.js';
-import { checkItemContent } from '../../../content/item-content.js';
+import { checkItem } from '../../../kinds/registry.js';
 import type { CollectionKind } from '../../../protocol/collections.js';
 import { decodeWbxml, encodeWbxml } from '../wbxml/codec.js';
 import { el, text as text_, type WbxmlElement } from '../wbxml/element.js';
@@ -21,8 +21,8 @@ export function mapperHarness(mapper: ItemMapper, kind: CollectionKind, context:
     toEas: (item: string, version: EasVersion = '14.1') => wire(mapper.toEas(item, { version })),
     fromEas(app: WbxmlElement, existing?: string, version: EasVersion = '14.1'): string {
       const out = mapper.fromEas(app, existing, ctx(version));
-      const check = checkItemContent(kind, out);
-      assert.ok(check.ok, `checkItemContent: ${check.ok ? '' : check.message}\n${out}`);
+      const check = checkItem(kind, out);
+      assert.ok(check.ok, `checkItem: ${check.ok ? '' : check.message}\n${out}`);
       return out;
     },
     /**
@@ -37,8 +37,8 @@ export function mapperHarness(mapper: ItemMapper, kind: CollectionKind, context:
       const kept = /\r\nX-SYNCPOINT-EAS-RTF:\/\/\/\/\r\n/;
       const write = (body: WbxmlElement | undefined, existing?: string) => {
         const out = mapper.fromEas(wire(body ? [...base, body] : base), existing, ctx(version));
-        const check = checkItemContent(kind, out);
-        assert.ok(check.ok, `checkItemContent: ${check.ok ? '' : check.message}\n${out}`);
+        const check = checkItem(kind, out);
+        assert.ok(check.ok, `checkItem: ${check.ok ? '' : check.message}\n${out}`);
         return out;
       };
       const bodyFor = (item: string, type: number) => {
@@ -77,7 +77,7 @@ export function mapperHarness(mapper: ItemMapper, kind: CollectionKind, context:
           } catch (err) {
             return err instanceof Error && !(err instanceof TypeError) && !(err instanceof RangeError);
           }
-          const check = checkItemContent(kind, out);
+          const check = checkItem(kind, out);
           assert.ok(check.ok, check.ok ? '' : `${check.message}\n${out}`);
           mapper.toEas(out, { version });
           return true;

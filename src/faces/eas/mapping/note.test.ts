@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mapperHarness, throwsClearly } from './mapper-harness.js';
 import fc from 'fast-check';
-import { checkItemContent } from '../../../content/item-content.js';
+import { checkItem } from '../../../kinds/registry.js';
 import { namespace, text, type WbxmlElement, type WbxmlNode } from '../wbxml/element.js';
 import type { FromEasContext, ToEasOptions } from './item-mapper.js';
 import { noteMapper } from './note.js';
@@ -38,7 +38,7 @@ function element(name: string, value: string): WbxmlElement {
 }
 
 function valid(data: string): string {
-  const check = checkItemContent('notes', data);
+  const check = checkItem('notes', data);
   assert.ok(check.ok, check.ok ? '' : check.message);
   return data;
 }
@@ -220,7 +220,7 @@ test('fuzz: any ApplicationData gives a valid note or a plain Error', () => {
         assert.equal((err as Error).constructor, Error, String(err));
         return;
       }
-      assert.ok(checkItemContent('notes', out).ok);
+      assert.ok(checkItem('notes', out).ok);
       noteMapper.toEas(out, options);
     }),
     { numRuns: 300 },

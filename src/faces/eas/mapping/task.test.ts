@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkItemContent } from '../../../content/item-content.js';
+import { checkItem } from '../../../kinds/registry.js';
 import fc from 'fast-check';
 import ICAL from 'ical.js';
 import { child, children, el, text, type WbxmlElement } from '../wbxml/element.js';
@@ -111,7 +111,7 @@ const fixtures: Record<string, string> = {
 
 for (const [name, ics] of Object.entries(fixtures)) {
   test(`round trip hub → EAS → hub keeps ${name} unchanged`, () => {
-    assert.ok(checkItemContent('tasks', ics).ok);
+    assert.ok(checkItem('tasks', ics).ok);
     assert.equal(canonical(ics), ics, 'fixture in ical.js serialization');
     for (const version of ['14.0', '14.1', '16.1'] as const) assert.equal(fromEas(toEas(ics, version), ics, version), ics, version);
   });

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import ICAL from 'ical.js';
 import { limits } from '../core/limits.js';
-import { checkItemContent } from './item-content.js';
-import { RuleBudget, withinRuleBudget } from './recurrence-budget.js';
+import { checkItem } from './registry.js';
+import { RuleBudget, withinRuleBudget } from '../content/recurrence-budget.js';
 
 const calendar = (head: string[], ...lines: string[]) =>
   ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//EN', ...head, 'BEGIN:VEVENT', 'UID:e1', 'DTSTAMP:20260101T000000Z', ...lines, 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
@@ -28,7 +28,7 @@ function cpuMs(f: () => void): number {
 }
 
 function refused(data: string, message: RegExp): void {
-  const check = checkItemContent('events', data);
+  const check = checkItem('events', data);
   assert.equal(check.ok, false, 'the item is refused');
   if (!check.ok) {
     assert.equal(check.status, 'invalidItem');
@@ -37,7 +37,7 @@ function refused(data: string, message: RegExp): void {
 }
 
 test('a recurring event is indexed up to its last instance', () => {
-  const check = checkItemContent('events', event('DTSTART:20260105T090000Z', 'DTEND:20260105T100000Z', 'RRULE:FREQ=WEEKLY;COUNT=3'));
+  const check = checkItem('events', event('DTSTART:20260105T090000Z', 'DTEND:20260105T100000Z', 'RRULE:FREQ=WEEKLY;COUNT=3'));
   assert.ok(check.ok);
   assert.equal(check.index.startMs, Date.UTC(2026, 0, 5, 9));
   assert.equal(check.index.endMs, Date.UTC(2026, 0, 19, 10));
@@ -45,7 +45,7 @@ test('a recurring event is indexed up to its last instance', () => {
 
 // Without the budget this never returns, and the test run hangs.
 test('a rule that never matches is cut off by the step budget and counts as open-ended, instead of hanging the server', () => {
-  const check = checkItemContent('events', event('DTSTART:20240101T090000Z', neverMatching));
+  const check = checkItem('events', event('DTSTART:20240101T090000Z', neverMatching));
   assert.ok(check.ok);
   assert.equal(check.index.endMs, null);
 });
@@ -56,7 +56,7 @@ test('an absurd DURATION, TRIGGER or period duration is refused before ical.js a
   ms += cpuMs(() => refused(event('DTSTART:20260101T000000Z', 'BEGIN:VALARM', 'ACTION:DISPLAY', 'TRIGGER:-P1000000000W', 'END:VALARM'), /TRIGGER/));
   ms += cpuMs(() => refused(event('DTSTART:20260101T000000Z', 'RDATE;VALUE=PERIOD:20260102T000000Z/P99999999D'), /RDATE/));
   assert.ok(ms < 200, `refused in ${ms} ms`);
-  const fine = checkItemContent('events', event('DTSTART:20260101T000000Z', 'DURATION:P5200W'));
+  const fine = checkItem('events', event('DTSTART:20260101T000000Z', 'DURATION:P5200W'));
   assert.ok(fine.ok, 'a hundred years less a little is a duration still');
 });
 
@@ -74,7 +74,7 @@ test('a VTIMEZONE that would expand without bound is refused before any time is 
 });
 
 test("Outlook's zones, which start in 1601, are accepted and placed exactly", () => {
-  const check = checkItemContent('events', calendar(outlookZone, 'DTSTART;TZID=W. Europe Standard Time:20260701T090000'));
+  const check = checkItem('events', calendar(outlookZone, 'DTSTART;TZID=W. Europe Standard Time:20260701T090000'));
   assert.ok(check.ok, check.ok ? '' : check.message);
   assert.equal(check.index.startMs, Date.UTC(2026, 6, 1, 7));
   // An event far in the future would make ical.js expand them for eight millennia.
@@ -85,7 +85,7 @@ test("Outlook's zones, which start in 1601, are accepted and placed exactly", ()
 test('only time values set the horizon: a UID or a text that starts with digits is not a year', () => {
   const text = calendar(outlookZone, 'DTSTART;TZID=W. Europe Standard Time:20260701T090000', 'SUMMARY:9999 problems', 'X-NOTE:5426 ways')
     .replace('UID:e1', 'UID:5426c1d0-7f00-4e5a-9d1b-0a2b3c4d5e6f');
-  const check = checkItemContent('events', text);
+  const check = checkItem('events', text);
   assert.ok(check.ok, check.ok ? '' : check.message);
 });
 
@@ -109,7 +109,7 @@ test('one budget is shared by every item of a request: a thousand never-matching
   let ms = 0;
   for (const data of items) {
     ms += cpuMs(() => {
-      const check = checkItemContent('events', data, budget);
+      const check = checkItem('events', data, budget);
       // Every item is stored, indexed as open-ended: nothing is lost, and range filters include it.
       assert.ok(check.ok);
       assert.equal(check.index.endMs, null);
@@ -128,7 +128,7 @@ test('a request budget is linear in its bytes, with a floor and a hard cap', () 
 test('a series that does not fit what is left of the budget is stored as open-ended; its start still counts', () => {
   const budget = new RuleBudget(50);
   // BYDAY makes the rule one that must be walked (a plain one is computed: the test below).
-  const check = checkItemContent('events', event('DTSTART:20260105T090000Z', 'RRULE:FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;COUNT=100'), budget);
+  const check = checkItem('events', event('DTSTART:20260105T090000Z', 'RRULE:FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;COUNT=100'), budget);
   assert.ok(check.ok);
   assert.equal(check.index.startMs, Date.UTC(2026, 0, 5, 9));
   assert.equal(check.index.endMs, null);
@@ -146,13 +146,13 @@ test('a zone expanded again for a later year keeps one copy of each transition (
 
 test('checked against several kinds, an item is the kind of its component; one of none of them is refused naming them all', () => {
   const todo = event('DTSTART:20260105T090000Z').replace(/VEVENT/g, 'VTODO');
-  const asTask = checkItemContent(['events', 'tasks'], todo);
+  const asTask = checkItem(['events', 'tasks'], todo);
   assert.ok(asTask.ok);
   assert.equal(asTask.kind, 'tasks');
-  const asEvent = checkItemContent(['events', 'tasks'], event('DTSTART:20260105T090000Z'));
+  const asEvent = checkItem(['events', 'tasks'], event('DTSTART:20260105T090000Z'));
   assert.ok(asEvent.ok);
   assert.equal(asEvent.kind, 'events');
-  const journal = checkItemContent(['events', 'tasks'], todo.replace(/VTODO/g, 'VJOURNAL'));
+  const journal = checkItem(['events', 'tasks'], todo.replace(/VTODO/g, 'VJOURNAL'));
   assert.equal(journal.ok, false);
   if (!journal.ok) {
     assert.equal(journal.status, 'wrongKind');
@@ -160,7 +160,7 @@ test('checked against several kinds, an item is the kind of its component; one o
   }
   // A VEVENT and a VTODO in one object fit neither kind.
   const both = todo.replace('END:VCALENDAR', 'BEGIN:VEVENT\r\nUID:e1\r\nDTSTAMP:20260101T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR');
-  assert.equal(checkItemContent(['events', 'tasks'], both).ok, false);
+  assert.equal(checkItem(['events', 'tasks'], both).ok, false);
 });
 
 /** The span walking the series instance by instance gives (what the index did for every series before plain ones were computed). */
@@ -202,7 +202,7 @@ test('a plain series (one rule, no BY parts, RDATE or EXDATE) is indexed by arit
   const untilDays = ['20251231', '20260115', '20260131', '20260329', '20261025', '20261026', '20270101', '20300615', '20400301', '21000101', '24000101'];
   const compare = (s: (typeof starts)[number], rule: string, exdate = '') => {
     const data = calendar(s.head, ...[s.start, s.end, rule, exdate].filter(Boolean));
-    const check = checkItemContent('events', data, new RuleBudget(limits.ruleStepsRequestMax * 100));
+    const check = checkItem('events', data, new RuleBudget(limits.ruleStepsRequestMax * 100));
     assert.ok(check.ok, `${rule}: ${check.ok ? '' : check.message}`);
     assert.deepEqual({ startMs: check.index.startMs, endMs: check.index.endMs }, walkedSpan(data), `${s.start} ${s.end} ${rule} ${exdate}`);
   };
@@ -227,14 +227,14 @@ test('a plain series (one rule, no BY parts, RDATE or EXDATE) is indexed by arit
 });
 
 test('a plain series needs no recurrence budget: with none left it is still indexed to its last instance', () => {
-  const check = checkItemContent('events', event('DTSTART:20260105T090000Z', 'DTEND:20260105T100000Z', 'RRULE:FREQ=WEEKLY;COUNT=10'), new RuleBudget(0));
+  const check = checkItem('events', event('DTSTART:20260105T090000Z', 'DTEND:20260105T100000Z', 'RRULE:FREQ=WEEKLY;COUNT=10'), new RuleBudget(0));
   assert.ok(check.ok);
   assert.equal(check.index.endMs, Date.UTC(2026, 2, 9, 10));
-  const until = checkItemContent('events', event('DTSTART:20260105T090000Z', 'DTEND:20260105T100000Z', 'RRULE:FREQ=MONTHLY;UNTIL=20260705T085959Z'), new RuleBudget(0));
+  const until = checkItem('events', event('DTSTART:20260105T090000Z', 'DTEND:20260105T100000Z', 'RRULE:FREQ=MONTHLY;UNTIL=20260705T085959Z'), new RuleBudget(0));
   assert.ok(until.ok);
   assert.equal(until.index.endMs, Date.UTC(2026, 5, 5, 10));
   // ActiveSync writes a weekly rule with the day it starts on: 10 January 2026 is a Saturday.
-  const restated = checkItemContent('events', event('DTSTART:20260110T100000Z', 'DTEND:20260110T110000Z', 'RRULE:FREQ=WEEKLY;COUNT=10;BYDAY=SA'), new RuleBudget(0));
+  const restated = checkItem('events', event('DTSTART:20260110T100000Z', 'DTEND:20260110T110000Z', 'RRULE:FREQ=WEEKLY;COUNT=10;BYDAY=SA'), new RuleBudget(0));
   assert.ok(restated.ok);
   assert.equal(restated.index.endMs, Date.UTC(2026, 2, 14, 11));
 });

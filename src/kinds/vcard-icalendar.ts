@@ -1,28 +1,21 @@
 import ICAL from 'ical.js';
-import { RuleBudget, RuleBudgetExceeded, withinRuleBudget } from './recurrence-budget.js';
-import type { CollectionKind } from '../protocol/collections.js';
+import { RuleBudget, RuleBudgetExceeded, withinRuleBudget } from '../content/recurrence-budget.js';
+import { mergeProperties, sameProperties } from '../content/merge.js';
 import type { StatusCode } from '../protocol/errors.js';
 import { limits } from '../core/limits.js';
-import { normalizeEmail, normalizeName, normalizePhone, type MatchKeys } from '../core/twins.js';
+import { normalizeEmail, normalizeName, normalizePhone } from '../core/twins.js';
+import type { ContentCheck, ItemFormat } from './kind.js';
 
 /**
- * Validation and indexing of vCard and iCalendar objects. The original text is what the hub stores and
- * serves, byte for byte; this module only decides whether it is acceptable and extracts the few fields
- * the hub indexes (UID, a title, and the time span used by date-range filters).
+ * The vCard and iCalendar formats of the built-in kinds (kinds/contacts.ts, events.ts, tasks.ts,
+ * notes.ts): validation and indexing. The original text is what the hub stores and serves, byte for
+ * byte; this module only decides whether it is acceptable and extracts the few fields the hub indexes
+ * (UID, a title, and the time span used by date-range filters).
  */
 
-export interface ItemIndex extends MatchKeys {
-  uid: string | null;
-  title: string;
-  /** Epoch ms span for events/tasks/notes; null bounds mean "open". Contacts have none. */
-  startMs: number | null;
-  endMs: number | null;
-}
+type CalendarKind = 'events' | 'tasks' | 'notes';
 
-/** `kind`: the kind the item is, one of those it was checked against. */
-export type ContentCheck = { ok: true; index: ItemIndex; kind: CollectionKind } | { ok: false; status: StatusCode; message: string };
-
-const componentOfKind: Record<Exclude<CollectionKind, 'contacts'>, string> = {
+const componentOfKind: Record<CalendarKind, string> = {
   events: 'vevent',
   tasks: 'vtodo',
   notes: 'vjournal',
@@ -50,11 +43,9 @@ function complaint(err: unknown): string {
  * `kinds`: what the collection holds; several calendar kinds for a calendar that holds events and tasks
  * (docs/dav.md § Calendars made without a component set). `budget`: what ical.js may spend evaluating dates and rules, shared by every
  * item of one request (RuleBudget.forRequest); an item checked on its own gets a request's budget for its size.
+ * The registry (kinds/registry.ts) has refused data over limits.itemBytesMax before.
  */
-export function checkItemContent(kinds: CollectionKind | readonly CollectionKind[], data: string, budget?: RuleBudget): ContentCheck {
-  const wanted = typeof kinds === 'string' ? [kinds] : kinds;
-  const bytes = Buffer.byteLength(data, 'utf8');
-  if (bytes > limits.itemBytesMax) return reject('itemTooLarge', `item is ${bytes} bytes; the limit is ${limits.itemBytesMax}`);
+function checkText(kinds: readonly string[], data: string, budget: RuleBudget | undefined): ContentCheck {
   if (forbiddenControls.test(data)) return reject('invalidItem', 'item contains control characters or characters XML cannot carry');
   let lineStart = 0;
   for (let i = data.indexOf('\n'); ; i = data.indexOf('\n', i + 1)) {
@@ -78,8 +69,8 @@ export function checkItemContent(kinds: CollectionKind | readonly CollectionKind
   const costly = costlyPart(jcal as unknown as JcalComponent);
   if (costly) return reject('invalidItem', costly);
   const root = new ICAL.Component(jcal as unknown as [string, unknown[], unknown[]]);
-  const calendarKinds = wanted.filter((k): k is Exclude<CollectionKind, 'contacts'> => k !== 'contacts');
-  return calendarKinds.length === 0 ? checkVcard(root) : checkCalendar(root, calendarKinds, budget ?? RuleBudget.forRequest(bytes));
+  const calendarKinds = kinds.filter((k): k is CalendarKind => k in componentOfKind);
+  return calendarKinds.length === 0 ? checkVcard(root) : checkCalendar(root, calendarKinds, budget ?? RuleBudget.forRequest(Buffer.byteLength(data, 'utf8')));
 }
 
 type JcalProperty = [string, Record<string, unknown>, string, ...unknown[]];
@@ -173,7 +164,7 @@ function checkVcard(card: ICAL.Component): ContentCheck {
   return { ok: true, kind: 'contacts', index: { ...index, name: normalizeName(fn), contactKeys: [...new Set(contactKeys)] } };
 }
 
-function checkCalendar(calendar: ICAL.Component, kinds: ReadonlyArray<Exclude<CollectionKind, 'contacts'>>, budget: RuleBudget): ContentCheck {
+function checkCalendar(calendar: ICAL.Component, kinds: readonly CalendarKind[], budget: RuleBudget): ContentCheck {
   if (calendar.name !== 'vcalendar') return reject('wrongKind', `expected VCALENDAR, got ${calendar.name.toUpperCase()}`);
   const components = calendar.getAllSubcomponents().filter((c) => c.name !== 'vtimezone');
   if (components.length === 0) return reject('invalidItem', 'VCALENDAR holds no component');
@@ -272,7 +263,7 @@ const plainSpanDaysMax = 36_525;
  * the rule is not plain and must be walked. Plain: one RRULE with no BY parts but those that restate
  * DTSTART (restatesStart), no EXRULE, RDATE or EXDATE;
  * MONTHLY on days 1–28 and YEARLY on any day but 29 February, so every period holds its instance. The
- * result is exactly what walking it with ical.js gives (item-content.test.ts compares the two).
+ * result is exactly what walking it with ical.js gives (vcard-icalendar.test.ts compares the two).
  */
 function plainSeriesLast(vevent: ICAL.Component, start: ICAL.Time): ICAL.Time | 'open' | undefined {
   let rule: ICAL.Recur | undefined;
@@ -324,3 +315,8 @@ function pointSpan(component: ICAL.Component, name: string): Span {
   const endMs = ms(end) ?? startMs;
   return { startMs, endMs };
 }
+
+/** vCard 3.0 and 4.0: the contacts kind. */
+export const vcardFormat: ItemFormat = { check: checkText, merge: mergeProperties, same: sameProperties };
+/** iCalendar, one object per item: the events, tasks and notes kinds (a VEVENT, VTODO or VJOURNAL with its overrides and time zones). */
+export const icalendarFormat: ItemFormat = { check: checkText, merge: mergeProperties, same: sameProperties };
