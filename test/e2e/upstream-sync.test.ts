@@ -10,6 +10,7 @@ import { makeDavCollection, startRadicale, startXandikos, type DavServerProcess 
 import { addCommand, collectionOf, contactData, easAccount, textAt, vtodo } from '../support/eas-client.js';
 import { startTestServer, vcard, vevent, type TestServer } from '../support/server.js';
 import { add, change, del, Device, newAccount } from '../support/sync.js';
+import type { UpstreamView } from '../../src/hub/upstreams.js';
 import { addUpstream, runUpstreams } from '../support/upstreams.js';
 
 /**
@@ -201,13 +202,7 @@ for (const name of ['Radicale', 'Xandikos'] as const) {
     });
 
     test('a write the upstream refuses with 412 (the member changed there meanwhile) is a conflict the engine decides, in the same run', async () => {
-      const up = await startUpstream(name);
-      const proxy = await faultProxy(up.server.base);
-      try {
-        const account = await newAccount(server);
-        const phone = account.device('phone');
-        await phone.sync(account.contacts);
-        const added = await addUpstream(server, account.accountId, { url: `${proxy.base}/`, username: 'ann', password: 'upstream secret', collection: 'contacts' });
+      await withProxiedUpstream(name, async ({ up, proxy, account, phone, added }) => {
         await put(`${up.book}kim.vcf`, vcard('kim', 'Kim'));
         await runUpstreams(server, account.accountId);
         await phone.pull(account.contacts);
@@ -224,21 +219,12 @@ for (const name of ['Radicale', 'Xandikos'] as const) {
         assert.match(phone.view(account.contacts).get(kimId)?.data ?? '', /Kim By Phone/);
         const conflicts = ((await (await fetch(`${server.url}/api/v1/conflicts`, { headers: { authorization: account.authorization } })).json()) as { conflicts: Array<{ data: string; lostBy: string }> }).conflicts;
         assert.deepEqual(conflicts.map((c) => [/Kim By Another Client/.test(c.data), c.lostBy]), [[true, added.deviceId]]);
-      } finally {
-        await proxy.close();
-        await up.server.stop();
-      }
+      });
     });
 
     test('a server without sync-collection is followed by getctag and etags: first run, edits and deletes both ways', async () => {
-      const up = await startUpstream(name);
-      const proxy = await faultProxy(up.server.base);
-      proxy.withoutSyncCollection();
-      try {
-        const account = await newAccount(server);
-        const phone = account.device('phone');
-        await phone.sync(account.contacts);
-        const added = await addUpstream(server, account.accountId, { url: `${proxy.base}/`, username: 'ann', password: 'upstream secret', collection: 'contacts' });
+      await withProxiedUpstream(name, async ({ up, proxy, account, phone, added }) => {
+        proxy.withoutSyncCollection();
         await put(`${up.book}one.vcf`, vcard('one', 'One'));
         await put(`${up.book}two.vcf`, vcard('two', 'Two'));
         await phone.sync(account.contacts, { commands: [add('p', vcard('phone', 'Phone'))] });
@@ -261,20 +247,11 @@ for (const name of ['Radicale', 'Xandikos'] as const) {
         // Nothing changed since: the ctag says so, and nothing moves.
         await runUpstreams(server, account.accountId);
         assert.equal((await phone.sync(account.contacts)).commands.length, 0);
-      } finally {
-        await proxy.close();
-        await up.server.stop();
-      }
+      });
     });
 
     test('a run the upstream breaks off (stopped mid-run, 503 with Retry-After, a forgotten sync token) loses and duplicates nothing', async () => {
-      const up = await startUpstream(name);
-      const proxy = await faultProxy(up.server.base);
-      try {
-        const account = await newAccount(server);
-        const phone = account.device('phone');
-        await phone.sync(account.contacts);
-        const added = await addUpstream(server, account.accountId, { url: `${proxy.base}/`, username: 'ann', password: 'upstream secret', collection: 'contacts' });
+      await withProxiedUpstream(name, async ({ up, proxy, account, phone, added }) => {
         const proxiedBook = new URL(new URL(up.book).pathname, proxy.base).href;
         assert.deepEqual(added.collections.map((c) => c.url), [proxiedBook]);
         for (let i = 0; i < 30; i++) await put(`${up.book}u${i}.vcf`, vcard(`u${i}`, `Upstream ${i}`));
@@ -312,12 +289,31 @@ for (const name of ['Radicale', 'Xandikos'] as const) {
         await phone.sync(account.contacts, { commands: [add('p30', vcard('p30', 'Phone 30'))] });
         assert.equal((await runOnce())?.error, null);
         await check([...all.filter((u) => u !== 'u0'), 'p30', 'u30'].sort());
-      } finally {
-        await proxy.close();
-        await up.server.stop();
-      }
+      });
     });
   });
+}
+
+/**
+ * An upstream behind a fault proxy, added to a new account's contacts collection whose phone has synced
+ * once; `fn` runs with them, and the upstream and the proxy stop after.
+ */
+async function withProxiedUpstream(
+  name: 'Radicale' | 'Xandikos',
+  fn: (setup: { up: Upstream; proxy: Awaited<ReturnType<typeof faultProxy>>; account: Awaited<ReturnType<typeof newAccount>>; phone: Device; added: UpstreamView }) => Promise<void>,
+): Promise<void> {
+  const up = await startUpstream(name);
+  const proxy = await faultProxy(up.server.base);
+  try {
+    const account = await newAccount(server);
+    const phone = account.device('phone');
+    await phone.sync(account.contacts);
+    const added = await addUpstream(server, account.accountId, { url: `${proxy.base}/`, username: 'ann', password: 'upstream secret', collection: 'contacts' });
+    await fn({ up, proxy, account, phone, added });
+  } finally {
+    await proxy.close();
+    await up.server.stop();
+  }
 }
 
 /** An HTTP proxy in front of an upstream that passes requests, answers 503 with Retry-After, or cuts every request after the first n. */
