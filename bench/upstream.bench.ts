@@ -113,13 +113,15 @@ function syncpoint(base: string, radicalePid: number): Tool {
     sample(dir) {
       const data = join(dir, 'data');
       createAccount(data, local);
+      // Radicale is on loopback, where an upstream may be only when allowed (docs/configuration.md, upstreamAddressesAllow).
+      const env = { ...process.env, SYNCPOINT_LOG_LEVEL: 'warn', SYNCPOINT_UPSTREAM_ADDRESSES_ALLOW: '127.0.0.1' };
       const add = spawnSync(process.execPath, [cliPath, 'upstream', 'add', '--user', local.user, '--url', `${base}/`, '--username', upstreamAccount.user, '--password-stdin', '--collection', 'contacts', '--data', data], {
+        env,
         input: `${upstreamAccount.password}\n`,
         encoding: 'utf8',
       });
       expect(add.status === 0 && /^added upstream \S+ with 1 mapped collections$/m.test(add.stdout), `upstream add: ${add.stdout}${add.stderr}`);
       const sync = (nodeArgs: string[]) => [process.execPath, ...nodeArgs, cliPath, 'upstream', 'sync', '--user', local.user, '--data', data];
-      const env = { ...process.env, SYNCPOINT_LOG_LEVEL: 'warn' };
       const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `upstream-first-${++profiled}.cpuprofile`] : [];
       const first = timed(radicalePid, sync(profile), env);
       expect(/\tok$/m.test(first.output), `the first run did not run through: ${first.output}`);
@@ -201,13 +203,26 @@ async function main(): Promise<void> {
     const started = performance.now();
     const storage = join(radicaleDir, 'collections/collection-root', upstreamAccount.user, 'contacts');
     for (let i = 0; i < contactsTotal; i++) writeFileSync(join(storage, `bench-${i}.vcf`), contact(i));
+    const listEtags = async () => responsesIn(await dav('PROPFIND', addressBook, '<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>', '1')) - 1;
+    const listAll = async () => responsesIn(await dav('REPORT', addressBook, '<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>', '1'));
     // Radicale's caches: each item's etag (the first listing) and the sync-collection history (the first sync-collection).
-    const listed = responsesIn(await dav('PROPFIND', addressBook, '<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>', '1'));
-    expect(listed === contactsTotal + 1, `Radicale lists ${listed - 1} contacts, not ${contactsTotal}`);
-    const synced = responsesIn(await dav('REPORT', addressBook, '<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>', '1'));
-    expect(synced === contactsTotal, `Radicale's sync-collection holds ${synced} contacts, not ${contactsTotal}`);
-    const token = await syncTokenOf(addressBook);
+    for (const [what, list] of [
+      ['PROPFIND', listEtags],
+      ['sync-collection', listAll],
+    ] as const) {
+      const n = await list();
+      expect(n === contactsTotal, `Radicale's ${what} names ${n} contacts, not ${contactsTotal}`);
+    }
     console.log(`Radicale holds ${contactsTotal} contacts (written and cached in ${r1((performance.now() - started) / 1000)} s)`);
+    // What one listing of every member costs Radicale, cached: the clients' runs are read against it.
+    const cpuOf = async (list: () => Promise<number>) => {
+      const before = cpuSeconds(radicalePid);
+      await list();
+      return r1((cpuSeconds(radicalePid) - before) * 1000);
+    };
+    const listingCpuMs = { propfindDepth1: await cpuOf(listEtags), initialSyncCollection: await cpuOf(listAll) };
+    console.log(`Radicale's CPU for one listing of every member: PROPFIND Depth 1 ${listingCpuMs.propfindDepth1} ms, initial sync-collection ${listingCpuMs.initialSyncCollection} ms`);
+    const token = await syncTokenOf(addressBook);
 
     const tools = [syncpoint(radicale.base, radicalePid), vdirsyncer(addressBook, radicalePid)];
     const samples = new Map<string, Sample[]>(tools.map((t) => [t.name, []]));
@@ -262,7 +277,7 @@ async function main(): Promise<void> {
     const command = `npm run bench:upstream${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
     const strip = (s: Sample) => Object.fromEntries(Object.entries(s).map(([k, r]) => [k, { ms: r1(r.ms), cpuMs: r1(r.cpuMs), peakKiB: r.peakKiB, upstreamCpuMs: r1(r.upstreamCpuMs), otherCores: r2(r.otherCores) }]));
     const raw = Object.fromEntries([...samples].map(([name, ss]) => [name, ss.map(strip)]));
-    console.log(`written to ${writeResults('upstream', { command, contacts: contactsTotal, rounds, medians: { Syncpoint: ours, vdirsyncer: theirs }, ratios, samples: raw })}`);
+    console.log(`written to ${writeResults('upstream', { command, contacts: contactsTotal, rounds, radicaleListingCpuMs: listingCpuMs, medians: { Syncpoint: ours, vdirsyncer: theirs }, ratios, samples: raw })}`);
   } finally {
     await radicale.stop();
     rmSync(work, { recursive: true, force: true });
