@@ -34,7 +34,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { seededRandom } from '../sim/random.js';
-import { createAccount, freePort, rssKiB, startRadicale as startRadicaleProcess, startServer, stopServer, waitForHttp, writeResults } from './server-process.js';
+import { createAccount, freePort, median, rssKiB, startRadicale as startRadicaleProcess, startServer, stopServer, waitForHttp, writeResults } from './server-process.js';
 
 const flag = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -126,8 +126,6 @@ async function pool<T>(items: T[], width: number, task: (item: T) => Promise<voi
     }),
   );
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 const syncBody = (token: string, prop = '<d:getetag/>') =>
   `<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:sync-token>${token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop>${prop}</d:prop></d:sync-collection>`;

@@ -24,7 +24,7 @@ import { SyncClient } from '../src/sdk/sync-loop.js';
 import { HttpTransport } from '../src/sdk/transport.js';
 import { startPgCluster } from '../test/support/postgres.js';
 import { openRawChannel } from '../test/support/push.js';
-import { cliPath, freePort, rssKiB, startServer, stopServer, writeResults } from './server-process.js';
+import { cliPath, cpuSeconds, freePort, machineBusySeconds, rssKiB, startServer, stopServer, writeResults } from './server-process.js';
 
 const flag = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -174,19 +174,6 @@ async function pushLatency(setup: Setup, user: string): Promise<number[]> {
   return ms;
 }
 
-/** CPU seconds a process has used (user + system), from Linux's /proc; `children` adds the children it has waited for. */
-function cpuSeconds(pid: number, children = false): number {
-  try {
-    // The fields after the command's closing parenthesis: utime, stime, cutime, cstime are the 12th to 15th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
-    return ticks / 100;
-  } catch {
-    return 0; // gone since listed
-  }
-}
-
 /** CPU seconds of the PostgreSQL cluster on `port`: its postmaster, the backends it ended, and those alive. */
 function postgresCpuSeconds(port: number): number {
   const procs = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
@@ -208,12 +195,6 @@ function postgresCpuSeconds(port: number): number {
   });
   if (postmaster === undefined) throw new Error(`no PostgreSQL postmaster on port ${port}`);
   return cpuSeconds(Number(postmaster), true) + procs.filter((pid) => parentOf(pid) === postmaster).reduce((sum, pid) => sum + cpuSeconds(Number(pid)), 0);
-}
-
-/** CPU seconds the whole machine has been busy, all cores (Linux's /proc/stat: all but idle and iowait). */
-function machineBusySeconds(): number {
-  const ticks = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
-  return (ticks.reduce((a, b) => a + b, 0) - (ticks[3] as number) - (ticks[4] as number)) / 100;
 }
 
 /** CPU seconds used so far by this bench (the load generator), the setup's servers, PostgreSQL, and the whole machine. */

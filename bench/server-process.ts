@@ -16,6 +16,9 @@ export const cliPath = join(repoRoot, 'dist/src/cli/main.js');
 /** As run from the repository root; recorded in the results. */
 export const nodeCommand = (args: string[]) => `node ${['dist/src/cli/main.js', ...args].join(' ')}`;
 
+/** The middle sample (the upper of the two middle ones for an even count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
 /** Writes a benchmark's figures to bench/results/NAME-latest.json, with the Node version and core count they were measured on; returns the path. */
 export function writeResults(name: string, figures: Record<string, unknown>): string {
   const path = join(repoRoot, 'bench/results', `${name}-latest.json`);
@@ -68,6 +71,25 @@ export function rssKiB(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number 
   const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(match[1]);
+}
+
+/** CPU seconds a process has used (user + system), from Linux's /proc; `children` adds the children it has waited for. */
+export function cpuSeconds(pid: number, children = false): number {
+  try {
+    // The fields after the command's closing parenthesis: utime, stime, cutime, cstime are the 12th to 15th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+    return ticks / 100;
+  } catch {
+    return 0; // gone since listed
+  }
+}
+
+/** CPU seconds the whole machine has been busy, all cores (Linux's /proc/stat: all but idle and iowait). */
+export function machineBusySeconds(): number {
+  const ticks = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
+  return (ticks.reduce((a, b) => a + b, 0) - (ticks[3] as number) - (ticks[4] as number)) / 100;
 }
 
 /** SIGTERM, then wait for the graceful shutdown; a server that hangs is killed and reported. */
