@@ -3,11 +3,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { splitCalendar, splitVcards } from '../content/split-export.js';
-import { openSqliteReplica } from '../sdk/node/sqlite-replica.js';
-import { recordLocalPut } from '../sdk/replica.js';
-import { SyncClient } from '../sdk/sync-loop.js';
-import { resolveCollection } from './collections.js';
 import { addRemoteOptions, transportFor, type RemoteOptions } from './remote-options.js';
 
 /**
@@ -18,6 +13,13 @@ import { addRemoteOptions, transportFor, type RemoteOptions } from './remote-opt
 export function registerImportCommand(program: Command): void {
   addRemoteOptions(program.command('import <file>').description('import a .vcf or .ics export into a collection, with a progress bar')).action(
     async (file: string, opts: RemoteOptions) => {
+      const [{ splitCalendar, splitVcards }, { openSqliteReplica }, { recordLocalPut }, { SyncClient }, { resolveCollection }] = await Promise.all([
+        import('../content/split-export.js'),
+        import('../sdk/node/sqlite-replica.js'),
+        import('../sdk/replica.js'),
+        import('../sdk/sync-loop.js'),
+        import('./collections.js'),
+      ]);
       const text = readFileSync(file, 'utf8');
       const isVcf = extname(file).toLowerCase() === '.vcf';
       const items = isVcf ? splitVcards(text) : splitCalendar(text);

@@ -1,10 +1,6 @@
 import type { Command } from 'commander';
-import { pino } from 'pino';
-import { Hub } from '../hub/hub.js';
+import type { Hub } from '../hub/hub.js';
 import { loadConfig, type Config } from '../server/config.js';
-import { openStore } from '../server/open-store.js';
-import { realPorts } from '../server/ports.js';
-import { upstreamAccess } from '../server/upstream-connector.js';
 
 /** Admin commands find the data directory exactly as `serve` does: flag, environment, config file, default. */
 export interface DataOptions {
@@ -29,6 +25,14 @@ export async function withLocalHub<T>(opts: DataOptions & { secretKeyFile?: stri
     { ...(opts.data ? { data: opts.data } : {}), ...(opts.database ? { database: opts.database } : {}), ...(opts.config ? { config: opts.config } : {}), ...(opts.secretKeyFile ? { secretKeyFile: opts.secretKeyFile } : {}) },
     process.env,
   );
+  // Loaded here, not at the top: a command that needs no hub (help, a remote sync) does not load it.
+  const [{ pino }, { Hub }, { openStore }, { realPorts }, { upstreamAccess }] = await Promise.all([
+    import('pino'),
+    import('../hub/hub.js'),
+    import('../server/open-store.js'),
+    import('../server/ports.js'),
+    import('../server/upstream-connector.js'),
+  ]);
   const { store } = await openStore(config);
   try {
     return await fn(new Hub(store, realPorts(pino({ level: 'warn' }, pino.destination(2))), upstreamAccess(config, fetch, Date, keyMade)), config);

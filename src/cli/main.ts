@@ -9,6 +9,8 @@ import { registerUpstreamCommands } from './upstream.js';
 import { registerUserCommands } from './user.js';
 import { registerWatchCommand } from './watch.js';
 
+// Each command loads what its work needs when it runs (dynamic imports in its action), so one command,
+// or --help, does not load the server, the store and the SDK together.
 const program = new Command('syncpoint').description('Syncpoint: sync server, client and admin tool').showHelpAfterError();
 registerServeCommand(program);
 registerUserCommands(program);

@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
-import { databaseFile } from '../server/open-store.js';
-import { migrateToPostgres, TargetNotEmptyError, verifyMigration, type TableCheck } from '../store/migrate-to-postgres.js';
+import type { TableCheck } from '../store/migrate-to-postgres.js';
 
 /** Exit codes of `syncpoint migrate` (docs/operations.md § Moving from SQLite): 1 a failure or a mismatch, 2 a target that is not empty. */
 const targetNotEmptyExit = 2;
@@ -23,6 +22,8 @@ export function registerMigrateCommand(program: Command): void {
     .option('--verify-only', 'copy nothing: compare the rows and checksums of every table on both sides')
     .addOption(new Option('--batch-rows <n>', 'rows per batch (for tests)').argParser((v) => Number.parseInt(v, 10)).hideHelp())
     .action(async (opts: { from: string; to: string; verifyOnly?: boolean; batchRows?: number }) => {
+      const { databaseFile } = await import('../server/open-store.js');
+      const { migrateToPostgres, TargetNotEmptyError, verifyMigration } = await import('../store/migrate-to-postgres.js');
       const from = databaseFile(opts.from);
       const log = (line: string) => process.stderr.write(`${line}\n`);
       let checks: TableCheck[];

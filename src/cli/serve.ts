@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startServer } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
 
 export function registerServeCommand(program: Command): void {
@@ -23,7 +22,8 @@ export function registerServeCommand(program: Command): void {
     .action(async (opts: { host?: string; port?: string; data?: string; database?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string; publicUrl?: string; easDevicesMax?: string; trustedProxies?: string; metricsAllow?: string; secretKeyFile?: string; upstreamRunMinutes?: string; upstreamAddressesAllow?: string }) => {
       const config = loadConfig(opts, process.env);
       // Handlers go in before the server starts, so a signal during start-up also ends cleanly.
-      const starting = startServer(config);
+      // Loaded here, not at the top: every other command would load the whole server to start.
+      const starting = import('../server/app.js').then(({ startServer }) => startServer(config));
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;

@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { syncFolder } from './folder-sync.js';
-import { watchFolder } from './folder-watch.js';
 import { addRemoteOptions, transportFor, type RemoteOptions } from './remote-options.js';
 
 export function registerSyncCommand(program: Command): void {
   addRemoteOptions(program.command('sync <dir>').description('two-way sync of a folder of .vcf/.ics files with a collection'))
     .option('--watch', 'after syncing, keep the folder in sync through push until stopped')
     .action(async (dir: string, opts: RemoteOptions & { watch?: boolean }) => {
+      // Loaded here, not at the top, as every command's own work is (main.ts).
+      const [{ syncFolder }, { watchFolder }] = await Promise.all([import('./folder-sync.js'), import('./folder-watch.js')]);
       mkdirSync(dir, { recursive: true });
       const folder = {
         dir: resolve(dir),

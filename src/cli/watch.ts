@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
-import { openNodeSocket } from '../sdk/node/websocket.js';
-import { PushSubscriber } from '../sdk/push.js';
 import { HttpTransport } from '../sdk/transport.js';
 import { obtainPassword } from './password.js';
 
@@ -16,6 +14,7 @@ export function registerWatchCommand(program: Command): void {
     .option('--collections <ids>', 'comma-separated collection ids (default: all)')
     .option('--password-stdin', 'read the password or app token from standard input (else SYNCPOINT_PASSWORD or a prompt)')
     .action(async (opts: { server: string; user: string; device: string; collections?: string; passwordStdin?: boolean }) => {
+      const [{ openNodeSocket }, { PushSubscriber }] = await Promise.all([import('../sdk/node/websocket.js'), import('../sdk/push.js')]);
       const password = await obtainPassword(opts, process.env, false);
       const subscriber = new PushSubscriber({
         transport: new HttpTransport({ baseUrl: opts.server, credentials: { user: opts.user, password } }),
