@@ -1,6 +1,7 @@
 import { Hub } from '../src/hub/hub.js';
 import { PushTokens } from '../src/hub/push-tokens.js';
 import type { HubPorts } from '../src/hub/ports.js';
+import type { UpstreamAccess } from '../src/hub/upstreams.js';
 import { PushHub } from '../src/push/push-hub.js';
 import type { ItemRow, Store, StoreTx } from '../src/store/store.js';
 import type { SeedDatabase } from './database.js';
@@ -25,7 +26,8 @@ export interface ServerWrite {
   originDevice: string | null;
 }
 
-export type HubFactory = (store: Store, ports: HubPorts) => Hub;
+/** `upstreamAccess`: how the hub reaches the simulated upstream, in worlds with one (dav-upstream.ts). */
+export type HubFactory = (store: Store, ports: HubPorts, upstreamAccess?: UpstreamAccess) => Hub;
 
 /** What the server holds once the run is over, read straight from the tables and the sync states. */
 export interface ServerTruth {
@@ -58,15 +60,16 @@ export class SimServer {
     private readonly onCommit: (writes: ServerWrite[]) => void,
     private readonly database: SeedDatabase,
     private store: Store,
+    private readonly upstreamAccess: UpstreamAccess | undefined,
   ) {
-    this.hub = this.makeHub(this.store, this.ports);
+    this.hub = this.makeHub(this.store, this.ports, this.upstreamAccess);
     this.push = this.makePush();
     this.lastPurge = this.ports.clock.now();
   }
 
   /** Starts the server on `database` (empty: a new one per seed). */
-  static async start(ports: HubPorts, makeHub: HubFactory, onCommit: (writes: ServerWrite[]) => void, database: SeedDatabase): Promise<SimServer> {
-    return new SimServer(ports, makeHub, onCommit, database, recordingStore(await database.open(), onCommit));
+  static async start(ports: HubPorts, makeHub: HubFactory, onCommit: (writes: ServerWrite[]) => void, database: SeedDatabase, upstreamAccess?: UpstreamAccess): Promise<SimServer> {
+    return new SimServer(ports, makeHub, onCommit, database, recordingStore(await database.open(), onCommit), upstreamAccess);
   }
 
   /** Called after each restart (push channels do not survive one). */
@@ -78,7 +81,7 @@ export class SimServer {
   async restart(): Promise<void> {
     await this.database.crash(this.store);
     this.store = recordingStore(await this.database.open(), this.onCommit);
-    this.hub = this.makeHub(this.store, this.ports);
+    this.hub = this.makeHub(this.store, this.ports, this.upstreamAccess);
     this.push = this.makePush();
     for (const listener of this.restartListeners) listener();
     this.restarts++;
