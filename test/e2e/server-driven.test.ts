@@ -2,6 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { PointApplied, PointReport, ServerSyncPoint } from '../../src/protocol/server-point.js';
 import type { ClientCommand, CollectionResponse } from '../../src/protocol/sync.js';
+import { DavPoint } from '../../src/connectors/dav/point.js';
+import { Transport } from '../../src/connectors/dav/transport.js';
+import { Causality } from '../../sim/causality.js';
+import { SimUpstream, upstreamAccount } from '../../sim/dav-upstream.js';
+import { Rng } from '../../sim/random.js';
+import { Workload } from '../../sim/workload.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { add, change, newAccount } from '../support/sync.js';
 
@@ -138,4 +144,34 @@ test('a point asked again from the key it did not acknowledge reports only what 
   await phone.sync(contacts);
   assert.deepEqual([...phone.view(contacts).values()].map((i) => /FN:([^\r]*)/.exec(i.data)?.[1]).sort(), ['From phone', 'Mine']);
   assert.deepEqual([...folder.records.values()].map((d) => /FN:([^\r]*)/.exec(d)?.[1]), ['From phone']);
+});
+
+test('a DavPoint whose create reached the upstream but whose answer was lost does not read the member back as a new item (sim seed 11100414 with --upstreams 1)', async () => {
+  const { accountId, contacts, device } = await newAccount(server);
+  const phone = device('phone');
+  // A card without UID: nothing but the point's own records can tell the member it made from a new one.
+  await phone.sync(contacts, { commands: [add('p', 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No UID\r\nN:UID;No;;;\r\nEND:VCARD\r\n')] });
+  const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
+  const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
+  let lose = true;
+  const transport = new Transport({
+    clock: Date,
+    account: upstreamAccount,
+    async fetch(url, init) {
+      const answer = await upstream.fetch(url, init);
+      if (init.method === 'PUT' && lose) {
+        lose = false;
+        throw new TypeError('fetch failed: connection reset');
+      }
+      return answer;
+    },
+  });
+  const point = new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
+  const first = await server.hub.runServerDrivenSync(accountId, [point]);
+  assert.deepEqual([first.acknowledged, [...first.failures.keys()]], [[], ['upstream']]);
+  assert.equal(upstream.contents().size, 1, 'the create reached the upstream');
+  assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, ['upstream']);
+  await phone.sync(contacts);
+  assert.equal(phone.view(contacts).size, 1, 'the member the point made is the same item, not a second one');
+  assert.equal(upstream.contents().size, 1);
 });

@@ -9,7 +9,7 @@ import { listChanges, type ChangeList, type KnownState } from './changes.js';
 import { UpstreamError } from './errors.js';
 import { fetchMembers, type FetchedMember } from './multiget.js';
 import { memberUrl } from './names.js';
-import { deleteMember, putMember } from './writes.js';
+import { deleteMember, memberEtag, putMember } from './writes.js';
 import type { Transport } from './transport.js';
 
 /**
@@ -26,7 +26,10 @@ import type { Transport } from './transport.js';
  * - **Actions** are written with `If-Match` the etag recorded (a new member with `If-None-Match: *`, at
  *   a name made of the item's id, so a create retried after a lost answer meets what it made). A 412 is
  *   a conflict: the member is marked unknown, read at the next report and reconciled by the hub's
- *   engine; meanwhile the point does not acknowledge, so the hub hands it the same actions again.
+ *   engine; meanwhile the point does not acknowledge, so the hub hands it the same actions again. A
+ *   create whose answer was lost is marked unknown too, so the member it may have made is read back as
+ *   the item's; a member marked unknown that is not there (the create never landed, or it was deleted)
+ *   is written afresh, or forgotten for a delete.
  * - A calendar that feeds two collections (events, and tasks) is two points; each takes the members of
  *   its kind and leaves the other's.
  */
@@ -174,29 +177,39 @@ export class DavPoint implements ServerSyncPoint {
   async #write(applied: PointApplied, serverId: string, data: string, etag: string, record: PointRecord | undefined): Promise<void> {
     // Held there already (a first run's twin, a replayed action that was written).
     if (record !== undefined && record.remoteEtag !== null && record.heldEtag === etag) return;
-    if (record !== undefined && record.remoteEtag === null) {
-      // Its version upstream is unknown: read at the next report first, never overwritten blind.
-      applied.acknowledged = false;
-      return;
-    }
+    // Its version upstream is unknown: read at the next report first, never overwritten blind; unless it is not there.
+    const unknown = record !== undefined && record.remoteEtag === null;
+    if (unknown && !(await this.#gone(applied, record))) return;
     const href = record?.remoteId ?? memberUrl(this.#o.collectionUrl, serverId, this.#o.type);
     try {
-      const put = await putMember(this.#o.transport, href, data, this.#o.type, record ? { etag: record.remoteEtag as string } : 'create');
+      const put = await putMember(this.#o.transport, href, data, this.#o.type, record && !unknown ? { etag: record.remoteEtag as string } : 'create');
       if (put.outcome === 'written') applied.records.push({ serverId, remoteId: href, remoteEtag: put.etag, heldEtag: etag });
       else {
         applied.records.push({ serverId, remoteId: href, remoteEtag: null, heldEtag: record?.heldEtag ?? etag });
         applied.acknowledged = false;
       }
     } catch (err) {
-      if (!refusedForGood(err)) throw err;
+      if (!refusedForGood(err)) {
+        // A create whose answer never came may have landed: the member it made is then this item's (its
+        // version unknown), not a new one to read back as an add (sim seed 11100414 with --upstreams 1).
+        if (record === undefined || unknown) applied.records.push({ serverId, remoteId: href, remoteEtag: null, heldEtag: etag });
+        throw err;
+      }
       applied.refused.push({ serverId, message: (err as Error).message });
     }
+  }
+
+  /** A record whose version upstream is unknown: whether its member is gone (a create that never landed, or deleted since); if it is there, the point does not acknowledge. */
+  async #gone(applied: PointApplied, record: PointRecord): Promise<boolean> {
+    if ((await memberEtag(this.#o.transport, record.remoteId)) === undefined) return true;
+    applied.acknowledged = false;
+    return false;
   }
 
   async #delete(applied: PointApplied, record: PointRecord | undefined): Promise<void> {
     if (record === undefined) return;
     if (record.remoteEtag === null) {
-      applied.acknowledged = false;
+      if (await this.#gone(applied, record)) applied.forgotten.push(record.remoteId);
       return;
     }
     const deleted = await deleteMember(this.#o.transport, record.remoteId, record.remoteEtag);

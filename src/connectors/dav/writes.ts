@@ -34,8 +34,13 @@ export async function deleteMember(t: Transport, href: string, etag: string): Pr
 }
 
 async function etagOf(t: Transport, href: string): Promise<string> {
-  const { responses } = await propfind(t, href, 0, [[ns.dav, 'getetag']]);
-  const etag = responses[0]?.props.get(propKey(ns.dav, 'getetag'))?.text.trim();
+  const etag = await memberEtag(t, href);
   if (!etag) throw new UpstreamError('protocol', `${href} was written but the server gives no etag for it`, { url: href });
   return etag;
+}
+
+/** The member's etag; undefined when it is not there (404), or the server gives none. */
+export async function memberEtag(t: Transport, href: string): Promise<string | undefined> {
+  const { responses } = await propfind(t, href, 0, [[ns.dav, 'getetag']], [404]);
+  return responses[0]?.props.get(propKey(ns.dav, 'getetag'))?.text.trim() || undefined;
 }
