@@ -175,3 +175,37 @@ test('a DavPoint whose create reached the upstream but whose answer was lost doe
   assert.equal(phone.view(contacts).size, 1, 'the member the point made is the same item, not a second one');
   assert.equal(upstream.contents().size, 1);
 });
+
+test('an upstream edit of a contact the point was never told of, and that is deleted in the hub since, is added again, as a device\'s would be (sim seed 11100413 with --upstreams 1)', async () => {
+  const { accountId, contacts, device } = await newAccount(server);
+  const phone = device('phone');
+  const card = (note: string) => `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u-edited\r\nFN:Edited\r\nN:Edited;;;;\r\nNOTE:${note}\r\nEND:VCARD\r\n`;
+  const x = (await phone.sync(contacts, { commands: [add('x', card('first'))] })).results[0]?.serverId as string;
+  const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
+  const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
+  let lose = true;
+  const transport = new Transport({
+    clock: Date,
+    account: upstreamAccount,
+    async fetch(url, init) {
+      const answer = await upstream.fetch(url, init);
+      if (init.method === 'PUT' && lose) {
+        lose = false;
+        throw new TypeError('fetch failed: connection reset');
+      }
+      return answer;
+    },
+  });
+  const point = new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
+  // The card reaches the upstream, but the answer does not: the point does not acknowledge, and so was never told of it.
+  assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, []);
+  const [href] = [...upstream.contents().keys()] as [string];
+  // The phone deletes it; meanwhile another client of the upstream edits it there.
+  await phone.sync(contacts, { commands: [{ op: 'delete', serverId: x }] });
+  const authorization = `Basic ${Buffer.from(`${upstreamAccount.username}:${upstreamAccount.password}`).toString('base64')}`;
+  assert.equal((await upstream.fetch(href, { method: 'PUT', headers: { authorization }, body: card('edited upstream') })).status, 204);
+  for (let run = 0; run < 3; run++) await server.hub.runServerDrivenSync(accountId, [point]);
+  await phone.sync(contacts);
+  assert.deepEqual([...phone.view(contacts).values()].map((i) => i.data), [card('edited upstream')]);
+  assert.deepEqual([...upstream.contents().values()], [card('edited upstream')]);
+});
