@@ -9,6 +9,7 @@ import { SimUpstream, upstreamAccount } from '../../sim/dav-upstream.js';
 import { Rng } from '../../sim/random.js';
 import { Workload } from '../../sim/workload.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
+import { serverSql } from '../support/database.js';
 import { add, change, newAccount } from '../support/sync.js';
 
 /**
@@ -208,4 +209,24 @@ test('an upstream edit of a contact the point was never told of, and that is del
   await phone.sync(contacts);
   assert.deepEqual([...phone.view(contacts).values()].map((i) => i.data), [card('edited upstream')]);
   assert.deepEqual([...upstream.contents().values()], [card('edited upstream')]);
+});
+
+test('a point whose key expired starts over, and what was deleted in the hub meanwhile is deleted at the upstream too (sim seed 11100440 with --upstreams 1)', async () => {
+  const { accountId, contacts, device } = await newAccount(server);
+  const phone = device('phone');
+  const results = (await phone.sync(contacts, { commands: [add('a', vcard('ua', 'Kept')), add('b', vcard('ub', 'Deleted'))] })).results;
+  const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
+  const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
+  const transport = new Transport({ clock: Date, account: upstreamAccount, fetch: upstream.fetch });
+  const point = new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
+  assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, ['upstream']);
+  assert.equal(upstream.contents().size, 2);
+  const deleted = results[1]?.serverId as string;
+  await phone.sync(contacts, { commands: [{ op: 'delete', serverId: deleted }] });
+  // The point stays away longer than tombstones are kept: the delete's tombstone is purged, and with it the point's key.
+  await serverSql(server, 'UPDATE items SET deleted_at = 1 WHERE account_id = ? AND id = ?', [accountId, deleted]);
+  assert.ok((await server.hub.purgeTombstones()) >= 1);
+  // One run finds the key expired; the next ones are the initial sync (runs go on while there is more).
+  for (let run = 0; run < 3; run++) await server.hub.runServerDrivenSync(accountId, [point]);
+  assert.deepEqual([...upstream.contents().values()], [vcard('ua', 'Kept')]);
 });
