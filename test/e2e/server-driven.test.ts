@@ -230,3 +230,37 @@ test('a point whose key expired starts over, and what was deleted in the hub mea
   for (let run = 0; run < 3; run++) await server.hub.runServerDrivenSync(accountId, [point]);
   assert.deepEqual([...upstream.contents().values()], [vcard('ua', 'Kept')]);
 });
+
+test('a create that never reached the upstream is not taken for deleted there when the upstream forgets its sync token and lists every member (sim seed 11100488 with --upstreams 1)', async () => {
+  const { accountId, contacts, device } = await newAccount(server);
+  const phone = device('phone');
+  const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
+  const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
+  let busy = false;
+  let forget = false;
+  const transport = new Transport({
+    clock: Date,
+    account: upstreamAccount,
+    async fetch(url, init) {
+      if (init.method === 'PUT' && busy) {
+        busy = false;
+        return new Response(null, { status: 503, headers: { 'retry-after': '60' } });
+      }
+      if (init.method === 'REPORT' && forget && /sync-token>[^<]/.test(String(init.body))) {
+        forget = false;
+        return new Response('<?xml version="1.0"?><d:error xmlns:d="DAV:"><d:valid-sync-token/></d:error>', { status: 403, headers: { 'content-type': 'application/xml' } });
+      }
+      return upstream.fetch(url, init);
+    },
+  });
+  const point = new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
+  assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, ['upstream']);
+  await phone.sync(contacts, { commands: [add('a', vcard('ua', 'Never landed'))] });
+  busy = true;
+  assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, []);
+  forget = true;
+  for (let run = 0; run < 2; run++) await server.hub.runServerDrivenSync(accountId, [point]);
+  await phone.sync(contacts);
+  assert.deepEqual([...phone.view(contacts).values()].map((i) => i.data), [vcard('ua', 'Never landed')]);
+  assert.deepEqual([...upstream.contents().values()], [vcard('ua', 'Never landed')]);
+});

@@ -98,7 +98,8 @@ export class DavPoint implements ServerSyncPoint {
     const removed = new Set(list.removed);
     if (list.initial) {
       const named = new Set(list.changed.map((c) => c.href));
-      for (const r of await memory.all(limits.upstreamMembersMax)) if (!named.has(r.remoteId)) removed.add(r.remoteId);
+      // Not one whose version is unknown: a create that may never have landed is looked for when it is written again (apply).
+      for (const r of await memory.all(limits.upstreamMembersMax)) if (!named.has(r.remoteId) && r.remoteEtag !== null) removed.add(r.remoteId);
       for (const r of await memory.byRemote([...removed])) byRemote.set(r.remoteId, r);
     }
     for (const href of removed) {
