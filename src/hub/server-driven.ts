@@ -44,6 +44,10 @@ function memoryOf(store: Store, accountId: string, point: ServerSyncPoint): Poin
     byServer: (ids) => inChunks(ids, (part) => store.transaction((tx) => tx.pointRecordsByServer(accountId, point.id, point.collectionId, part))),
     stale: (max) => store.transaction((tx) => tx.listPointRecords(accountId, point.id, point.collectionId, true, max)),
     all: (max) => store.transaction((tx) => tx.listPointRecords(accountId, point.id, point.collectionId, false, max)),
+    remember: (records) =>
+      store.transaction(async (tx) => {
+        for (const record of records) await tx.putPointRecord(accountId, point.id, point.collectionId, record);
+      }),
   };
 }
 

@@ -264,3 +264,35 @@ test('a create that never reached the upstream is not taken for deleted there wh
   assert.deepEqual([...phone.view(contacts).values()].map((i) => i.data), [vcard('ua', 'Never landed')]);
   assert.deepEqual([...upstream.contents().values()], [vcard('ua', 'Never landed')]);
 });
+
+test('a DavPoint whose server stops after it wrote to the upstream, before the hub stored its records, does not read what it made back as new items (sim seed 11100520 with --upstreams 1)', async () => {
+  const { accountId, contacts, device } = await newAccount(server);
+  const phone = device('phone');
+  // A card without UID: nothing but the point's records can tell the member it made from a new one.
+  await phone.sync(contacts, { commands: [add('p', 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No UID\r\nN:UID;No;;;\r\nEND:VCARD\r\n')] });
+  const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
+  const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
+  const transport = new Transport({ clock: Date, account: upstreamAccount, fetch: upstream.fetch });
+  const dav = new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
+  let stop = true;
+  const point: ServerSyncPoint = {
+    id: dav.id,
+    name: dav.name,
+    protocol: dav.protocol,
+    collectionId: dav.collectionId,
+    report: (memory, cursor) => dav.report(memory, cursor),
+    async apply(outcome, memory) {
+      const applied = await dav.apply(outcome, memory);
+      // What the records transaction would have stored is lost with the process.
+      if (stop) throw new Error('the server stopped');
+      return applied;
+    },
+  };
+  assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, []);
+  assert.equal(upstream.contents().size, 1, 'the create reached the upstream');
+  stop = false;
+  assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, ['upstream']);
+  await phone.sync(contacts);
+  assert.equal(phone.view(contacts).size, 1, 'the member the point made is the same item, not a second one');
+  assert.equal(upstream.contents().size, 1);
+});

@@ -166,7 +166,7 @@ export class DavPoint implements ServerSyncPoint {
       for (const action of outcome.commands) {
         const record = records.get(action.serverId);
         if (action.op === 'delete') await this.#delete(applied, record);
-        else await this.#write(applied, action.serverId, action.data, action.etag, record);
+        else await this.#write(applied, memory, action.serverId, action.data, action.etag, record);
       }
     } catch (err) {
       applied.acknowledged = false;
@@ -175,13 +175,17 @@ export class DavPoint implements ServerSyncPoint {
     return applied;
   }
 
-  async #write(applied: PointApplied, serverId: string, data: string, etag: string, record: PointRecord | undefined): Promise<void> {
+  async #write(applied: PointApplied, memory: PointMemory, serverId: string, data: string, etag: string, record: PointRecord | undefined): Promise<void> {
     // Held there already (a first run's twin, a replayed action that was written).
     if (record !== undefined && record.remoteEtag !== null && record.heldEtag === etag) return;
     // Its version upstream is unknown: read at the next report first, never overwritten blind; unless it is not there.
     const unknown = record !== undefined && record.remoteEtag === null;
     if (unknown && !(await this.#gone(applied, record))) return;
     const href = record?.remoteId ?? memberUrl(this.#o.collectionUrl, serverId, this.#o.type);
+    // A create may land whatever happens next (its answer lost, the server stopped before the apply's
+    // records are stored): the member it makes is this item's, its version unknown until read, not a
+    // new one to read back as an add (sim seeds 11100414 and 11100520 with --upstreams 1).
+    if (record === undefined || unknown) await memory.remember([{ serverId, remoteId: href, remoteEtag: null, heldEtag: etag }]);
     try {
       const put = await putMember(this.#o.transport, href, data, this.#o.type, record && !unknown ? { etag: record.remoteEtag as string } : 'create');
       if (put.outcome === 'written') applied.records.push({ serverId, remoteId: href, remoteEtag: put.etag, heldEtag: etag });
@@ -190,13 +194,9 @@ export class DavPoint implements ServerSyncPoint {
         applied.acknowledged = false;
       }
     } catch (err) {
-      if (!refusedForGood(err)) {
-        // A create whose answer never came may have landed: the member it made is then this item's (its
-        // version unknown), not a new one to read back as an add (sim seed 11100414 with --upstreams 1).
-        if (record === undefined || unknown) applied.records.push({ serverId, remoteId: href, remoteEtag: null, heldEtag: etag });
-        throw err;
-      }
+      if (!refusedForGood(err)) throw err;
       applied.refused.push({ serverId, message: (err as Error).message });
+      if (record === undefined || unknown) applied.forgotten.push(href);
     }
   }
 
