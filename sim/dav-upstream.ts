@@ -280,7 +280,7 @@ export class SimUpstream {
     if ((headers.get('if-none-match') === '*' && existing) || (ifMatch !== null && existing?.etag !== ifMatch)) return this.refuse('PUT', path);
     const member = this.write(path, body);
     this.counts.writes++;
-    // Now and then without an ETag, as some servers answer: the connector asks for it.
+    // Now and then without an ETag, as some servers answer: the point reads the version at its next report.
     const etag: Record<string, string> = this.rng.chance(0.2) ? {} : { etag: member.etag };
     return { status: existing ? 204 : 201, headers: etag };
   }

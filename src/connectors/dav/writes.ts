@@ -1,4 +1,3 @@
-import { UpstreamError } from './errors.js';
 import { ns } from '../../protocol/dav-xml.js';
 import { propKey } from './multistatus.js';
 import { propfind } from './propfind.js';
@@ -11,7 +10,8 @@ import type { Transport } from './transport.js';
  * error (docs/architecture.md § Connectors).
  */
 
-export type PutResult = { outcome: 'written'; href: string; etag: string } | { outcome: 'conflict'; href: string };
+/** `etag` null: the server did not say (or gave a weak one); asked for separately, it could be of another client's write since, so it is read with the member's data later. */
+export type PutResult = { outcome: 'written'; href: string; etag: string | null } | { outcome: 'conflict'; href: string };
 export type DeleteResult = { outcome: 'deleted' | 'gone' | 'conflict'; href: string };
 
 /** `precondition`: the etag of the version this one replaces, or 'create'. */
@@ -22,21 +22,14 @@ export async function putMember(t: Transport, href: string, data: string, type: 
   await answer.discard();
   if (answer.status === 412) return { outcome: 'conflict', href };
   const etag = answer.headers.get('etag');
-  // Only a strong ETag can be sent back in If-Match; a server that sends none (or a weak one) is asked.
-  if (etag !== null && !etag.startsWith('W/')) return { outcome: 'written', href, etag };
-  return { outcome: 'written', href, etag: await etagOf(t, href) };
+  // Only a strong ETag can be sent back in If-Match (sim seed 11100535 with --upstreams 1).
+  return { outcome: 'written', href, etag: etag !== null && !etag.startsWith('W/') ? etag : null };
 }
 
 export async function deleteMember(t: Transport, href: string, etag: string): Promise<DeleteResult> {
   const answer = await t.open({ method: 'DELETE', url: href, headers: { 'if-match': etag }, accept: [404, 410, 412] });
   await answer.discard();
   return { outcome: answer.status === 412 ? 'conflict' : answer.status === 404 || answer.status === 410 ? 'gone' : 'deleted', href };
-}
-
-async function etagOf(t: Transport, href: string): Promise<string> {
-  const etag = await memberEtag(t, href);
-  if (!etag) throw new UpstreamError('protocol', `${href} was written but the server gives no etag for it`, { url: href });
-  return etag;
 }
 
 /** The member's etag; undefined when it is not there (404), or the server gives none. */
