@@ -18,7 +18,7 @@ import { describeVersion, firstNames, lastNames, property, render, simIdOf, type
  * memory (path -> data and etag), answering the real connector (src/connectors/dav/) through the `fetch`
  * the hub's Transport is handed, with `Response` objects built in memory. It keeps a change log for RFC
  * 6578 sync tokens, pages a sync-collection with 507 once more than `pageMax` changes are due, and
- * answers PROPFIND, addressbook-multiget, PUT with If-Match / If-None-Match (412 when they fail) and
+ * answers PROPFIND, GET, addressbook-multiget, PUT with If-Match / If-None-Match (412 when they fail) and
  * DELETE with If-Match.
  *
  * It misbehaves on its seeded schedule, before or after serving a request:
@@ -219,6 +219,10 @@ export class SimUpstream {
         if (root.ns === ns.carddav && root.name === 'addressbook-multiget') return this.multiget(root.children.filter((c) => c.ns === ns.dav && c.name === 'href').map((c) => c.text.trim()));
         return { status: 400 };
       }
+      case 'GET': {
+        const member = isMember ? this.members.get(path) : undefined;
+        return member ? { status: 200, headers: { 'content-type': 'text/vcard; charset=utf-8', etag: member.etag }, body: member.data } : { status: 404 };
+      }
       case 'PUT':
         return isMember ? this.put(path, headers, body) : { status: 405 };
       case 'DELETE':
@@ -280,7 +284,7 @@ export class SimUpstream {
     if ((headers.get('if-none-match') === '*' && existing) || (ifMatch !== null && existing?.etag !== ifMatch)) return this.refuse('PUT', path);
     const member = this.write(path, body);
     this.counts.writes++;
-    // Now and then without an ETag, as some servers answer: the point reads the version at its next report.
+    // Now and then without an ETag, as some servers answer: the connector reads the member for it.
     const etag: Record<string, string> = this.rng.chance(0.2) ? {} : { etag: member.etag };
     return { status: existing ? 204 : 201, headers: etag };
   }

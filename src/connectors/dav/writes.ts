@@ -1,3 +1,4 @@
+import { limits } from '../../core/limits.js';
 import { ns } from '../../protocol/dav-xml.js';
 import { propKey } from './multistatus.js';
 import { propfind } from './propfind.js';
@@ -10,7 +11,7 @@ import type { Transport } from './transport.js';
  * error (docs/architecture.md § Connectors).
  */
 
-/** `etag` null: the server did not say (or gave a weak one); asked for separately, it could be of another client's write since, so it is read with the member's data later. */
+/** `etag` null: unknown (read with the member's data later): the server did not say, and the member no longer holds what was written (another client wrote since). */
 export type PutResult = { outcome: 'written'; href: string; etag: string | null } | { outcome: 'conflict'; href: string };
 export type DeleteResult = { outcome: 'deleted' | 'gone' | 'conflict'; href: string };
 
@@ -21,9 +22,29 @@ export async function putMember(t: Transport, href: string, data: string, type: 
   const answer = await t.open({ method: 'PUT', url: href, headers: { 'content-type': contentType, ...condition }, body: data, accept: [412] });
   await answer.discard();
   if (answer.status === 412) return { outcome: 'conflict', href };
-  const etag = answer.headers.get('etag');
-  // Only a strong ETag can be sent back in If-Match (sim seed 11100535 with --upstreams 1).
-  return { outcome: 'written', href, etag: etag !== null && !etag.startsWith('W/') ? etag : null };
+  // Only a strong ETag can be sent back in If-Match; a server that sends none (or a weak one) is asked.
+  const etag = strongEtag(answer.headers);
+  return { outcome: 'written', href, etag: etag ?? (await etagIfHolds(t, href, data)) };
+}
+
+const strongEtag = (headers: Headers) => {
+  const etag = headers.get('etag');
+  return etag !== null && !etag.startsWith('W/') ? etag : undefined;
+};
+
+/**
+ * The member's etag, if it holds `data`: asked for alone, the etag could be of another client's write
+ * since, whose edit would then never be read (sim seed 11100535 with --upstreams 1).
+ */
+async function etagIfHolds(t: Transport, href: string, data: string): Promise<string | null> {
+  const answer = await t.open({ method: 'GET', url: href, accept: [404] });
+  if (answer.status === 404) {
+    await answer.discard();
+    return null;
+  }
+  let held = '';
+  await answer.read(limits.upstreamResponseBytesMax, (chunk) => (held += chunk));
+  return held === data ? (strongEtag(answer.headers) ?? null) : null;
 }
 
 export async function deleteMember(t: Transport, href: string, etag: string): Promise<DeleteResult> {
