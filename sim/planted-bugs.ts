@@ -285,10 +285,9 @@ export const plantedBugs = {
     // Successful edits are not echoed (MS-ASCMD), so edits the face never applies answer as applied.
     easRequest: (line, body) => ({ line, body: withoutEarlierOccurrenceEdits(body) }),
   },
-  'upstream-acknowledges-conflict': {
-    description: "the upstream's point acknowledges its actions after a 412, without marking the member's version unknown: the hub drops an action the upstream never took",
-    // The member's change is read once (the token moves past it) and merged; the merge's PUT meets the
-    // old etag, and is dropped too: the upstream keeps its own version, and nothing tells the hub.
+  'upstream-forgets-deletes': {
+    description: "the upstream's point forgets the hub's deletes instead of making them: it drops its record of the member as if it had deleted it, and the upstream keeps the contact",
+    // The hub, its devices and the history all agree; only the upstream holds what the server does not.
     caughtBy: ['upstream-matches-truth'],
     world: { upstreams: 1 },
     point: (point) => ({
@@ -298,9 +297,9 @@ export const plantedBugs = {
       collectionId: point.collectionId,
       report: (memory, cursor) => point.report(memory, cursor),
       apply: async (outcome, memory) => {
-        const applied = await point.apply(outcome, memory);
-        if (applied.acknowledged || applied.failure !== undefined) return applied;
-        return { ...applied, acknowledged: true, records: applied.records.filter((r) => r.remoteEtag !== null) };
+        const deleted = await memory.byServer(outcome.commands.flatMap((c) => (c.op === 'delete' ? [c.serverId] : [])));
+        const applied = await point.apply({ ...outcome, commands: outcome.commands.filter((c) => c.op !== 'delete') }, memory);
+        return { ...applied, forgotten: [...applied.forgotten, ...deleted.map((r) => r.remoteId)] };
       },
     }),
   },
