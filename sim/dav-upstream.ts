@@ -243,7 +243,8 @@ export class SimUpstream {
   /** RFC 6578: the changes since the token (every member, for none), oldest first, at most pageMax a page. */
   private syncCollection(token: string): Answer {
     let from = 0;
-    // A page of a listing of every member goes on with a token of its own: it needs no deletions.
+    // A page of a listing of every member goes on with a token of its own, valid for the epoch: it names
+    // what was deleted since the page before (those are all known since the restart).
     let initial = token === '';
     if (token !== '') {
       const place = /^https:\/\/upstream\.sim\/sync\/(\d+)-(\d+)(-i)?$/.exec(token);
@@ -258,7 +259,7 @@ export class SimUpstream {
     }
     const changes: Array<{ path: string; rev: number; member?: Member }> = [];
     for (const [path, member] of this.members) if (member.rev > from) changes.push({ path, rev: member.rev, member });
-    if (!initial) for (const [path, rev] of this.removedAt) if (rev > from) changes.push({ path, rev });
+    if (token !== '') for (const [path, rev] of this.removedAt) if (rev > from) changes.push({ path, rev });
     changes.sort((a, b) => a.rev - b.rev);
     const page = changes.slice(0, this.pageMax);
     const truncated = page.length < changes.length;
