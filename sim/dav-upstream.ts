@@ -358,6 +358,7 @@ export function simUpstreamAccess(upstream: () => SimUpstream, clock: { now(): n
   return {
     connector: { ...real, points: (u, mappings) => real.points(u, mappings).map((p) => watched(alter ? alter(p) : p)) },
     keys: () => [simKey],
+    sealingKey: () => () => simKey,
     intervalMs: 30 * 60_000,
   };
 }

@@ -59,6 +59,12 @@ class MemoryPoint implements ServerSyncPoint {
   }
 }
 
+/** A DavPoint on the simulated upstream (sim/dav-upstream.ts), its device made first as an upstream's is when it is added. */
+async function davPoint(accountId: string, contacts: string, transport: Transport, upstream: SimUpstream): Promise<DavPoint> {
+  assert.ok(await server.hub.admitDevice({ accountId, device: { id: 'upstream', name: 'Upstream' }, protocol: 'dav-upstream' }, 100, 'dav-upstream'));
+  return new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
+}
+
 /** A point's device exists before it runs (an upstream's is made when it is added): here, registered as a face registers one. */
 async function memoryPoint(accountId: string, id: string, name: string, collectionId: string): Promise<MemoryPoint> {
   assert.ok(await server.hub.admitDevice({ accountId, device: { id, name }, protocol: 'memory' }, 100, 'memory'));
@@ -167,9 +173,9 @@ test('a DavPoint whose create reached the upstream but whose answer was lost doe
       return answer;
     },
   });
-  const point = new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
+  const point = await davPoint(accountId, contacts, transport, upstream);
   const first = await server.hub.runServerDrivenSync(accountId, [point]);
-  assert.deepEqual([first.acknowledged, [...first.failures.keys()]], [[], ['upstream']]);
+  assert.deepEqual([first.acknowledged, first.failures.length], [[], 1]);
   assert.equal(upstream.contents().size, 1, 'the create reached the upstream');
   assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, ['upstream']);
   await phone.sync(contacts);
@@ -197,7 +203,7 @@ test('an upstream edit of a contact the point was never told of, and that is del
       return answer;
     },
   });
-  const point = new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
+  const point = await davPoint(accountId, contacts, transport, upstream);
   // The card reaches the upstream, but the answer does not: the point does not acknowledge, and so was never told of it.
   assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, []);
   const [href] = [...upstream.contents().keys()] as [string];
@@ -218,7 +224,7 @@ test('a point whose key expired starts over, and what was deleted in the hub mea
   const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
   const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
   const transport = new Transport({ clock: Date, account: upstreamAccount, fetch: upstream.fetch });
-  const point = new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
+  const point = await davPoint(accountId, contacts, transport, upstream);
   assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, ['upstream']);
   assert.equal(upstream.contents().size, 2);
   const deleted = results[1]?.serverId as string;
@@ -253,7 +259,7 @@ test('a create that never reached the upstream is not taken for deleted there wh
       return upstream.fetch(url, init);
     },
   });
-  const point = new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
+  const point = await davPoint(accountId, contacts, transport, upstream);
   assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, ['upstream']);
   await phone.sync(contacts, { commands: [add('a', vcard('ua', 'Never landed'))] });
   busy = true;
@@ -273,7 +279,7 @@ test('a DavPoint whose server stops after it wrote to the upstream, before the h
   const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
   const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
   const transport = new Transport({ clock: Date, account: upstreamAccount, fetch: upstream.fetch });
-  const dav = new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
+  const dav = await davPoint(accountId, contacts, transport, upstream);
   let stop = true;
   const point: ServerSyncPoint = {
     id: dav.id,
@@ -318,7 +324,7 @@ test('a PUT answered without an ETag leaves the member\'s version unknown, to be
       return new Response(null, { status: answer.status });
     },
   });
-  const point = new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
+  const point = await davPoint(accountId, contacts, transport, upstream);
   for (let run = 0; run < 3; run++) await server.hub.runServerDrivenSync(accountId, [point]);
   await phone.sync(contacts);
   const held = [...phone.view(contacts).values()].map((i) => i.data);
