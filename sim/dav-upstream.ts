@@ -67,8 +67,8 @@ export class SimUpstream {
   readonly counts = { requests: 0, edits: 0, restarts: 0, busy: 0, lostRequests: 0, lostAnswers: 0, hubCrashes: 0, conflicts: 0, tokenRefusals: 0, pages: 0, writes: 0 };
   /** Off in the quiet phase: no faults, and its user no longer edits. */
   faultsOn = true;
-  /** The hub's server crashes now (world.ts restarts it). */
-  onHubCrash: () => Promise<void> = async () => undefined;
+  /** The hub's server dies now, in the middle of the run (world.ts: SimServer.dies). */
+  onHubCrash: () => void = () => undefined;
   private readonly members = new Map<string, Member>();
   /** Deleted members, by path: the change log's deletions since the last restart. */
   private readonly removedAt = new Map<string, number>();
@@ -158,7 +158,7 @@ export class SimUpstream {
       if (draws.crash) {
         this.counts.hubCrashes++;
         this.trace?.(`${this.id}: the hub's server crashes while it waits for ${method} ${path}`);
-        await this.onHubCrash();
+        this.onHubCrash();
       }
       if (lostRequest) {
         this.counts.lostRequests++;

@@ -194,6 +194,8 @@ async function upstreamRun(world: World, due: boolean, counters: { upstreamRuns:
   } catch (err) {
     error = `the run stopped: ${(err as Error).message}`;
   }
+  // A server that died during the run starts again now that the run is over.
+  await world.server.afterDeath();
   if (error !== null) {
     counters.upstreamRunsFailed++;
     trace?.(`  the upstream run failed: ${error}`);

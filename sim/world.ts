@@ -152,7 +152,7 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
       hubCrash: upstreamRng.float() * 0.02,
     };
     upstream = new SimUpstream(upstreamRng.fork(), rates, upstreamRng.int(1, 6), workload, causality, options.trace);
-    upstream.onHubCrash = () => server.restart();
+    upstream.onHubCrash = () => server.dies();
     await addSimUpstream(server.hub, account.id, (listed.find((c) => c.kind === 'contacts') as { name: string }).name, upstream);
   }
 
