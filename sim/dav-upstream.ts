@@ -64,7 +64,8 @@ const xmlHeaders = { 'content-type': 'application/xml; charset=utf-8' };
 
 export class SimUpstream {
   readonly collectionUrl = `${upstreamOrigin}${collectionPath}`;
-  readonly counts = { requests: 0, edits: 0, restarts: 0, busy: 0, lostRequests: 0, lostAnswers: 0, hubCrashes: 0, conflicts: 0, tokenRefusals: 0, pages: 0, writes: 0 };
+  /** `acknowledged`: applies of the hub's actions that acknowledged them (the quiet phase ends only after one). */
+  readonly counts = { requests: 0, edits: 0, restarts: 0, busy: 0, lostRequests: 0, lostAnswers: 0, hubCrashes: 0, conflicts: 0, tokenRefusals: 0, pages: 0, writes: 0, acknowledged: 0 };
   /** Off in the quiet phase: no faults, and its user no longer edits. */
   faultsOn = true;
   /** The hub's server dies now, in the middle of the run (world.ts: SimServer.dies). */
@@ -351,7 +352,9 @@ export function simUpstreamAccess(upstream: () => SimUpstream, clock: { now(): n
         const answer = { collections: [outcome] } as SyncResponse;
         if (reported) history.recordDelivery(reported, answer);
         trace?.(`${point.id} is answered ${describeResponse(answer)}`);
-        return point.apply(outcome, memory);
+        const applied = await point.apply(outcome, memory);
+        if (applied.acknowledged) upstream().counts.acknowledged++;
+        return applied;
       },
     };
   };

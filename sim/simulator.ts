@@ -342,9 +342,10 @@ async function quietPhase(world: World, sync: (d: SimDevice) => Promise<void>, r
     for (const client of world.davDevices) await client.sync();
     let upstreamMoved = false;
     for (let run = 0; world.upstream && run < upstreamRunsPerPassMax; run++) {
-      const [committed, written] = [world.history.committed, world.upstream.counts.writes];
+      const [committed, written, acknowledged] = [world.history.committed, world.upstream.counts.writes, world.upstream.counts.acknowledged];
       const failed = await runUpstream(false);
-      const moved = failed || world.history.committed !== committed || world.upstream.counts.writes !== written;
+      // Settled: a run that acknowledged, and changed nothing on either side (a run whose exchange the hub refused, its key expired, acknowledged nothing).
+      const moved = failed || world.history.committed !== committed || world.upstream.counts.writes !== written || world.upstream.counts.acknowledged === acknowledged;
       upstreamMoved ||= moved;
       if (!moved) break;
     }
