@@ -22,7 +22,8 @@ export type CheckName =
   | 'nothing-pending'
   | 'deletes-stay-deleted'
   | 'acknowledged-changes-kept'
-  | 'records-stay-apart';
+  | 'records-stay-apart'
+  | 'upstream-matches-truth';
 
 export const checkNames: readonly CheckName[] = [
   'run-completes',
@@ -32,6 +33,7 @@ export const checkNames: readonly CheckName[] = [
   'deletes-stay-deleted',
   'acknowledged-changes-kept',
   'records-stay-apart',
+  'upstream-matches-truth',
 ];
 
 export interface DeviceEnd {
@@ -54,6 +56,16 @@ export interface EndState {
   devices: DeviceEnd[];
   /** Who saw which version when writing (causality.ts). */
   causality: Causality;
+  /** Upstream servers (dav-upstream.ts): what each holds, and the truth of the collection it feeds. */
+  upstreams: UpstreamEnd[];
+}
+
+export interface UpstreamEnd {
+  id: string;
+  /** Data by member URL. */
+  members: Map<string, string>;
+  /** The items of the collection it is mapped to: data by server id. */
+  truth: Map<string, string>;
 }
 
 export function runCheckers(end: EndState, history: History): CheckFailure[] {
@@ -65,6 +77,7 @@ export function runCheckers(end: EndState, history: History): CheckFailure[] {
   deletesStayDeleted(end, history, fail('deletes-stay-deleted'));
   acknowledgedChangesKept(end, history, fail('acknowledged-changes-kept'));
   recordsStayApart(history, fail('records-stay-apart'));
+  upstreamsMatchTruth(end, fail('upstream-matches-truth'));
   // A replayed reply acknowledges the same thing again; say each finding once.
   return failures.filter((f, i) => failures.findIndex((g) => g.check === f.check && g.detail === f.detail) === i);
 }
@@ -272,4 +285,33 @@ function recordsStayApart(history: History, report: Report): void {
     const records = [...new Set(versions.filter((v) => v.data !== null).map((v) => simIdOf(v.data as string) ?? '?'))];
     if (records.length > 1) report(`server item ${serverId} held records ${records.join(' and ')}: they were joined as one`);
   }
+}
+
+/**
+ * 7. Every upstream holds exactly the items of the collection it feeds: each once, with the server's
+ * data, and nothing else. Compared by content, not through the hub's records of which member is which
+ * item: those are the code under test.
+ */
+function upstreamsMatchTruth(end: EndState, report: Report): void {
+  for (const upstream of end.upstreams) {
+    const byData = new Map<string, string[]>();
+    for (const [url, data] of upstream.members) byData.set(data, [...(byData.get(data) ?? []), url]);
+    const wanted = new Map<string, number>();
+    for (const data of upstream.truth.values()) wanted.set(data, (wanted.get(data) ?? 0) + 1);
+    for (const [serverId, data] of upstream.truth) {
+      const urls = byData.get(data) ?? [];
+      if (urls.length === 0) report(`${upstream.id} lacks ${describeVersion(data)} (server item ${serverId})${whatItHolds(upstream, data)}`);
+      else if (urls.length > (wanted.get(data) ?? 0)) report(`${upstream.id} holds ${describeVersion(data)} (server item ${serverId}) ${urls.length} times: ${urls.join(', ')}`);
+    }
+    for (const [data, urls] of byData) {
+      if (!wanted.has(data)) report(`${upstream.id} holds ${describeVersion(data)} at ${urls.join(', ')}, which the server does not`);
+    }
+  }
+}
+
+/** What the upstream holds of the record instead, for a message. */
+function whatItHolds(upstream: UpstreamEnd, data: string): string {
+  const simId = simIdOf(data);
+  const held = [...upstream.members].filter(([, d]) => simIdOf(d) === simId).map(([url, d]) => `${describeVersion(d)} at ${url}`);
+  return held.length > 0 ? `; it holds ${held.join(', ')}` : '';
 }

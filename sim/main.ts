@@ -47,11 +47,12 @@ const program = new Command('sim')
   .option('--eas-stale-edits', 'let every phone send 16.1 occurrence edits and changed-fields-only Changes before it has received what changed on the server (default: the seed decides for each phone; see sim/README.md)')
   .option('--no-eas-stale-edits', 'let no phone send such edits before it has caught up')
   .option('--dav-devices <n>', 'give every world this many DAV clients, alternately a getctag poller and a sync-collection client (default: the seed decides, none to two)', count)
+  .option('--upstreams <n>', 'give every world an upstream CardDAV server (1) or none (0) (default: the seed decides, three worlds in ten have one)', count)
   .option('--database <kind>', 'where the server keeps its data: sqlite (a file per seed) or postgres (a throwaway cluster for the run, a database per seed; also pg)', databaseKind, 'sqlite' as DatabaseKind)
   .option('--plant-bug <name>', `run with a deliberately broken component (${Object.keys(plantedBugs).join(', ')})`, bugName)
   .parse();
 
-const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easVersion?: '14.1' | '16.1'; easWholeChanges: boolean; easStaleEdits?: boolean; davDevices?: number; database: DatabaseKind }>();
+const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easVersion?: '14.1' | '16.1'; easWholeChanges: boolean; easStaleEdits?: boolean; davDevices?: number; upstreams?: number; database: DatabaseKind }>();
 if (options.plantBug) console.log(`planted bug ${options.plantBug}: ${plantedBugs[options.plantBug].description}`);
 const databases = await startDatabases(options.database);
 // The cluster runs on its own: stopped on Ctrl-C or a kill too, not left behind on the tmpfs.
@@ -66,6 +67,7 @@ const summary = await runSeeds({
   easDevices: options.easDevices,
   easVersion: options.easVersion,
   davDevices: options.davDevices,
+  upstreams: options.upstreams,
   easSwitches: { changedFieldsOnly: !options.easWholeChanges, severalEditsPerSeries: !options.easWholeChanges, editsBeforeCatchingUp: options.easStaleEdits },
   trace: options.trace ? (line) => console.log(`  ${line}`) : undefined,
   databases,

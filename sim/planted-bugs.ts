@@ -1,8 +1,10 @@
 import { etagOf } from '../src/content/etag.js';
 import { Hub } from '../src/hub/hub.js';
 import type { HubPorts } from '../src/hub/ports.js';
+import type { UpstreamAccess } from '../src/hub/upstreams.js';
 import type { Preconditions, ResourceClient } from '../src/hub/resources.js';
 import { ProtocolError } from '../src/protocol/errors.js';
+import type { ServerSyncPoint } from '../src/protocol/server-point.js';
 import type { SyncRequest, SyncResponse } from '../src/protocol/sync.js';
 import type { Replica, ReplicaTx } from '../src/sdk/replica.js';
 import type { WbxmlElement } from '../src/faces/eas/wbxml/codec.js';
@@ -27,8 +29,10 @@ export interface PlantedBug {
   replica?: (replica: Replica) => Replica;
   /** What reaches the ActiveSync face in place of the phone's request (a request line and its decoded body). */
   easRequest?: EasRewrite;
-  /** The world the bug needs (phones, and which requests they make); the unmodified code is tried on the same. */
-  world?: { easDevices?: number; easVersion?: '14.1' | '16.1' };
+  /** The upstream's sync point in place of the connector's (dav-upstream.ts). */
+  point?: (point: ServerSyncPoint) => ServerSyncPoint;
+  /** The world the bug needs (phones, and which requests they make; an upstream); the unmodified code is tried on the same. */
+  world?: { easDevices?: number; easVersion?: '14.1' | '16.1'; upstreams?: number };
 }
 
 /** What Hub.sync takes after the request: the token an ActiveSync or DAV request came with, and a face's state written with the exchange. */
@@ -42,6 +46,7 @@ class ForgetfulHub extends Hub {
   constructor(
     private readonly truthStore: Store,
     ports: HubPorts,
+    upstreamAccess?: UpstreamAccess,
   ) {
     super(
       {
@@ -51,6 +56,7 @@ class ForgetfulHub extends Hub {
         close: () => truthStore.close(),
       },
       ports,
+      upstreamAccess,
     );
   }
 
@@ -84,7 +90,7 @@ class RefusingHub extends Hub {
 
 /** A hub whose store never finds the push tokens a device echoes: the server ignores what push delivered. */
 class DeafToEchoHub extends Hub {
-  constructor(store: Store, ports: HubPorts) {
+  constructor(store: Store, ports: HubPorts, upstreamAccess?: UpstreamAccess) {
     super(
       {
         transaction: (fn) => store.transaction((tx) => fn({ ...tx, findPushTokens: async () => [] })),
@@ -93,13 +99,14 @@ class DeafToEchoHub extends Hub {
         close: () => store.close(),
       },
       ports,
+      upstreamAccess,
     );
   }
 }
 
 /** A hub over the store with some of its transaction's methods replaced. */
 function alteredHub(alter: (tx: StoreTx) => Partial<StoreTx>): HubFactory {
-  return (store, ports) =>
+  return (store, ports, upstreamAccess) =>
     new Hub(
       {
         transaction: (fn) => store.transaction((tx) => fn({ ...tx, ...alter(tx) })),
@@ -108,6 +115,7 @@ function alteredHub(alter: (tx: StoreTx) => Partial<StoreTx>): HubFactory {
         close: () => store.close(),
       },
       ports,
+      upstreamAccess,
     );
 }
 
@@ -167,7 +175,7 @@ export const plantedBugs = {
   'forget-replay-record': {
     description: "the hub forgets what the last exchange's commands did and every earlier add, so a retried exchange applies them again as new",
     caughtBy: ['no-duplicates'],
-    hub: (store, ports) => new ForgetfulHub(store, ports),
+    hub: (store, ports, upstreamAccess) => new ForgetfulHub(store, ports, upstreamAccess),
   },
   'reinit-resends-everything': {
     description: 'a re-initializing client re-sends every item it holds as an add, bringing back what was deleted elsewhere',
@@ -196,7 +204,7 @@ export const plantedBugs = {
   'ignore-push-echo': {
     description: 'the hub ignores the push tokens a device echoes, so a device that got an add by push never hears that the item was deleted',
     caughtBy: ['devices-match-truth'],
-    hub: (store, ports) => new DeafToEchoHub(store, ports),
+    hub: (store, ports, upstreamAccess) => new DeafToEchoHub(store, ports, upstreamAccess),
   },
   'merge-drops-their-property': {
     description: "the three-way merge drops a property only the other device set (the truth has it, the common version does not)",
@@ -247,13 +255,13 @@ export const plantedBugs = {
     description: "a DAV PUT ignores its If-Match, so a DAV client's edit of an old version replaces what another device wrote since",
     // Only worlds with a DAV client (two in five) can show it.
     caughtBy: ['acknowledged-changes-kept'],
-    hub: (store, ports) => new IfMatchBlindHub(store, ports),
+    hub: (store, ports, upstreamAccess) => new IfMatchBlindHub(store, ports, upstreamAccess),
   },
   'refuse-two-deletes': {
     description: 'the hub refuses, as an invalid request, an exchange that deletes more than one item',
     // The device cannot go on: the run stops there, and no end state is checked.
     caughtBy: ['run-completes'],
-    hub: (store, ports) => new RefusingHub(store, ports),
+    hub: (store, ports, upstreamAccess) => new RefusingHub(store, ports, upstreamAccess),
   },
   'queue-skips-adds-without-uid': {
     description: "the replica's pending queue leaves out new cards without a UID, so they are never sent",
@@ -276,6 +284,24 @@ export const plantedBugs = {
     world: { easDevices: 1, easVersion: '16.1' },
     // Successful edits are not echoed (MS-ASCMD), so edits the face never applies answer as applied.
     easRequest: (line, body) => ({ line, body: withoutEarlierOccurrenceEdits(body) }),
+  },
+  'upstream-forgets-deletes': {
+    description: "the upstream's point forgets the hub's deletes instead of making them: it drops its record of the member as if it had deleted it, and the upstream keeps the contact",
+    // The hub, its devices and the history all agree; only the upstream holds what the server does not.
+    caughtBy: ['upstream-matches-truth'],
+    world: { upstreams: 1 },
+    point: (point) => ({
+      id: point.id,
+      name: point.name,
+      protocol: point.protocol,
+      collectionId: point.collectionId,
+      report: (memory, cursor) => point.report(memory, cursor),
+      apply: async (outcome, memory) => {
+        const deleted = await memory.byServer(outcome.commands.flatMap((c) => (c.op === 'delete' ? [c.serverId] : [])));
+        const applied = await point.apply({ ...outcome, commands: outcome.commands.filter((c) => c.op !== 'delete') }, memory);
+        return { ...applied, forgotten: [...applied.forgotten, ...deleted.map((r) => r.remoteId)] };
+      },
+    }),
   },
 } satisfies Record<string, PlantedBug>;
 

@@ -1,6 +1,7 @@
 import { Hub } from '../src/hub/hub.js';
 import { PushTokens } from '../src/hub/push-tokens.js';
 import type { HubPorts } from '../src/hub/ports.js';
+import type { UpstreamAccess } from '../src/hub/upstreams.js';
 import { PushHub } from '../src/push/push-hub.js';
 import type { ItemRow, Store, StoreTx } from '../src/store/store.js';
 import type { SeedDatabase } from './database.js';
@@ -25,7 +26,8 @@ export interface ServerWrite {
   originDevice: string | null;
 }
 
-export type HubFactory = (store: Store, ports: HubPorts) => Hub;
+/** `upstreamAccess`: how the hub reaches the simulated upstream, in worlds with one (dav-upstream.ts). */
+export type HubFactory = (store: Store, ports: HubPorts, upstreamAccess?: UpstreamAccess) => Hub;
 
 /** What the server holds once the run is over, read straight from the tables and the sync states. */
 export interface ServerTruth {
@@ -49,6 +51,8 @@ export class SimServer {
   push: PushHub;
   restarts = 0;
   tombstonesPurged = 0;
+  /** Struck down while a call into the hub is under way (dies): no transaction commits any more, and it restarts once the call is over. */
+  private dying = false;
   private lastPurge: number;
   private readonly restartListeners: Array<() => void> = [];
 
@@ -58,15 +62,17 @@ export class SimServer {
     private readonly onCommit: (writes: ServerWrite[]) => void,
     private readonly database: SeedDatabase,
     private store: Store,
+    private readonly upstreamAccess: UpstreamAccess | undefined,
   ) {
-    this.hub = this.makeHub(this.store, this.ports);
+    this.hub = this.makeHub(this.store, this.ports, this.upstreamAccess);
     this.push = this.makePush();
     this.lastPurge = this.ports.clock.now();
   }
 
   /** Starts the server on `database` (empty: a new one per seed). */
-  static async start(ports: HubPorts, makeHub: HubFactory, onCommit: (writes: ServerWrite[]) => void, database: SeedDatabase): Promise<SimServer> {
-    return new SimServer(ports, makeHub, onCommit, database, recordingStore(await database.open(), onCommit));
+  static async start(ports: HubPorts, makeHub: HubFactory, onCommit: (writes: ServerWrite[]) => void, database: SeedDatabase, upstreamAccess?: UpstreamAccess): Promise<SimServer> {
+    const server: SimServer = new SimServer(ports, makeHub, onCommit, database, recordingStore(await database.open(), onCommit, () => server.dying), upstreamAccess);
+    return server;
   }
 
   /** Called after each restart (push channels do not survive one). */
@@ -77,12 +83,29 @@ export class SimServer {
   /** Crash and start again on the same data, tidying up as `serve` does at start-up. */
   async restart(): Promise<void> {
     await this.database.crash(this.store);
-    this.store = recordingStore(await this.database.open(), this.onCommit);
-    this.hub = this.makeHub(this.store, this.ports);
+    this.store = recordingStore(await this.database.open(), this.onCommit, () => this.dying);
+    this.hub = this.makeHub(this.store, this.ports, this.upstreamAccess);
     this.push = this.makePush();
     for (const listener of this.restartListeners) listener();
     this.restarts++;
     await this.purge();
+  }
+
+  /**
+   * The process dies in the middle of a call into the hub (an upstream run waiting for an answer): from
+   * now on no transaction starts, as none would in a dead process, and `afterDeath` restarts it once the
+   * call has unwound. Restarting at once would wait for the connection the call holds (PostgreSQL's pool
+   * ends only when its clients are released), which the call gives back only once it is over.
+   */
+  dies(): void {
+    this.dying = true;
+  }
+
+  /** The restart of a server that died during the call that just ended, if it did. */
+  async afterDeath(): Promise<void> {
+    if (!this.dying) return;
+    this.dying = false;
+    await this.restart();
   }
 
   /** The server's periodic work, for the time that passed: the tombstone purge every six hours. */
@@ -142,9 +165,10 @@ export class SimServer {
 }
 
 /** `inner`, keeping the log of the item versions each transaction committed. */
-function recordingStore(inner: Store, onCommit: (writes: ServerWrite[]) => void): Store {
+function recordingStore(inner: Store, onCommit: (writes: ServerWrite[]) => void, dead: () => boolean): Store {
   return {
     async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+      if (dead()) throw new Error('the server process died');
       const writes: ServerWrite[] = [];
       const result = await inner.transaction((tx) => {
         // A run that PostgreSQL rolled back and runs again (a serialization failure) committed nothing.

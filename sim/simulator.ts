@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { reapDeleted } from '../src/sdk/replica.js';
 import { RetryableError } from '../src/sdk/transport.js';
-import { runCheckers, type CheckFailure, type DeviceEnd } from './checkers.js';
+import { runCheckers, type CheckFailure, type DeviceEnd, type UpstreamEnd } from './checkers.js';
 import type { SimDatabases } from './database.js';
 import { DavDeviceError, type DavDevice } from './dav-device.js';
+import type { SimUpstream } from './dav-upstream.js';
 import { EasDeviceError, viewOfTruth, type EasDevice, type EasWorkloadSwitches } from './eas-device.js';
 import { faultKinds, type Fault } from './network.js';
 import type { PlantedBugName } from './planted-bugs.js';
@@ -35,6 +36,14 @@ export interface SeedStats {
   davDevices: number;
   davSyncs: number;
   davTokenResets: number;
+  /** Upstream servers; the hub's runs of them (and how many failed); the requests they answered, lost answers, 412s and restarts. */
+  upstreams: number;
+  upstreamRuns: number;
+  upstreamRunsFailed: number;
+  upstreamRequests: number;
+  upstreamLostAnswers: number;
+  upstreamConflicts: number;
+  upstreamRestarts: number;
   /** Push notices the server sent, and those a device applied without a sync. */
   notices: number;
   noticesApplied: number;
@@ -69,21 +78,26 @@ export interface RunOptions {
   davDevices?: number | undefined;
   /** Where the server keeps its data: a SQLite file per seed by default, or a PostgreSQL database (database.ts). */
   databases?: SimDatabases | undefined;
+  /** Every world gets an upstream (1) or none (0) (by default the seed decides). */
+  upstreams?: number | undefined;
 }
 
 /** Passes over all devices in the quiet phase before a run that still moves counts as not settling. */
 const settlePassesMax = 6;
+/** Runs of the upstream in one pass of the quiet phase: a run answered by 412 is read and written again by the next. */
+const upstreamRunsPerPassMax = 4;
 
 export async function runSeed(seed: number, options: RunOptions = {}): Promise<SeedReport> {
   const world = await buildWorld(seed, options);
-  const counters = { syncs: 0, syncsGivenUp: 0, reinitializations: 0 };
+  const counters = { syncs: 0, syncsGivenUp: 0, reinitializations: 0, upstreamRuns: 0, upstreamRunsFailed: 0 };
   const sync = (device: SimDevice, together = false) => syncDevice(world, device, together, counters, options.trace);
   const failures: CheckFailure[] = [];
   let truthItems = 0;
   try {
-    await randomPhase(world, sync, options.trace);
+    const runUpstream = (due: boolean) => upstreamRun(world, due, counters, options.trace);
+    await randomPhase(world, sync, runUpstream, options.trace);
     options.trace?.('quiet phase: no more faults');
-    if (!(await quietPhase(world, sync))) {
+    if (!(await quietPhase(world, sync, runUpstream))) {
       failures.push({ check: 'run-completes', detail: `devices still had changes to exchange after ${settlePassesMax} passes without faults` });
     }
     const fresh = world.freshDevice();
@@ -102,8 +116,9 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
     const davNames = await world.server.readDavNames(world.accountId);
     devices.push(...world.davDevices.map((d) => d.end(davNames)));
     truthItems = truth.items.size;
+    const upstreams = await upstreamEnds(world);
     const freshDevice = new Map(freshItems.filter((i) => i.data !== null && i.serverId !== null).map((i) => [i.serverId as string, i.data as string]));
-    failures.push(...runCheckers({ truth, freshDevice, devices, causality: world.causality }, world.history));
+    failures.push(...runCheckers({ truth, freshDevice, devices, causality: world.causality, upstreams }, world.history));
   } catch (err) {
     // Whatever stopped the run, the seed reports it and replays it like any other finding.
     failures.push({ check: 'run-completes', detail: err instanceof DeviceError || err instanceof EasDeviceError || err instanceof DavDeviceError ? err.message : `the run stopped: ${(err as Error).stack ?? err}` });
@@ -117,13 +132,22 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
     faults: { ...world.network.faults },
     restarts: world.server.restarts,
     tombstonesPurged: world.server.tombstonesPurged,
-    ...counters,
+    syncs: counters.syncs,
+    syncsGivenUp: counters.syncsGivenUp,
+    reinitializations: counters.reinitializations,
     easDevices: world.easDevices.length,
     easSyncs: world.easDevices.reduce((n, d) => n + d.counts.syncs, 0),
     easPings: world.easDevices.reduce((n, d) => n + d.counts.pings, 0),
     davDevices: world.davDevices.length,
     davSyncs: world.davDevices.reduce((n, d) => n + d.counts.syncs, 0),
     davTokenResets: world.davDevices.reduce((n, d) => n + d.counts.tokenResets, 0),
+    upstreams: world.upstream ? 1 : 0,
+    upstreamRuns: counters.upstreamRuns,
+    upstreamRunsFailed: counters.upstreamRunsFailed,
+    upstreamRequests: world.upstream?.counts.requests ?? 0,
+    upstreamLostAnswers: world.upstream?.counts.lostAnswers ?? 0,
+    upstreamConflicts: world.upstream?.counts.conflicts ?? 0,
+    upstreamRestarts: world.upstream?.counts.restarts ?? 0,
     notices: world.push.counts.notices,
     noticesApplied: world.push.counts.applied,
     userActions: Object.values(world.workload.counts).reduce((a, b) => a + b, 0),
@@ -143,6 +167,49 @@ async function easEnds(world: World): Promise<DeviceEnd[]> {
     ...d.end(),
     truth: new Map([...items].map(([serverId, data]) => [serverId, viewOfTruth(data, d.version)])),
   }));
+}
+
+/** The upstream's end state: what it holds, against the contacts collection's truth. */
+async function upstreamEnds(world: World): Promise<UpstreamEnd[]> {
+  if (!world.upstream) return [];
+  const contacts = world.collections.find((c) => c.kind === 'contacts')?.id as string;
+  const { items } = await world.server.readTruth(world.accountId, [contacts], []);
+  return [{ id: world.upstream.id, members: world.upstream.contents(), truth: items }];
+}
+
+/**
+ * The hub runs the account's upstreams (`due`: only if their next run time has come, as the scheduler
+ * does). A run that fails (the upstream lost an answer, was busy, forgot a token twice) is told on the
+ * upstream's record and tried again later; one the hub's crash cut short throws, and is tried again too.
+ * Whether the run failed.
+ */
+async function upstreamRun(world: World, due: boolean, counters: { upstreamRuns: number; upstreamRunsFailed: number }, trace: Trace | undefined): Promise<boolean> {
+  counters.upstreamRuns++;
+  trace?.(`the hub runs its upstream${due ? ' if due' : ''}`);
+  let error: string | null;
+  try {
+    const runs = await world.server.hub.upstreams.run(world.accountId, { due });
+    error = runs.find((r) => r.error !== null)?.error ?? null;
+    if (runs.some((r) => !r.ran)) trace?.(`  not due until ${new Date(runs[0]?.nextRunAt ?? 0).toISOString()}`);
+  } catch (err) {
+    error = `the run stopped: ${(err as Error).message}`;
+  }
+  // A server that died during the run starts again now that the run is over.
+  await world.server.afterDeath();
+  if (error !== null) {
+    counters.upstreamRunsFailed++;
+    trace?.(`  the upstream run failed: ${error}`);
+  }
+  return error !== null;
+}
+
+/** The upstream's round: its user acts, and the hub runs it now and then. */
+async function upstreamTurn(world: World, runUpstream: (due: boolean) => Promise<boolean>): Promise<void> {
+  const rng = world.upstreamSchedule;
+  const upstream = world.upstream as SimUpstream;
+  const actions = rng.chance(0.7) ? rng.int(1, 3) : 0;
+  for (let i = 0; i < actions; i++) upstream.act();
+  if (rng.chance(0.6)) await runUpstream(rng.chance(0.5));
 }
 
 /** A device failed in a way no retry can fix: the run cannot go on meaningfully. */
@@ -192,7 +259,7 @@ function pauseMs(world: World): number {
   return world.schedule.int(45, 100) * day;
 }
 
-async function randomPhase(world: World, sync: (d: SimDevice, together?: boolean) => Promise<void>, trace: Trace | undefined): Promise<void> {
+async function randomPhase(world: World, sync: (d: SimDevice, together?: boolean) => Promise<void>, runUpstream: (due: boolean) => Promise<boolean>, trace: Trace | undefined): Promise<void> {
   const { schedule, devices } = world;
   for (let round = 0; round < world.shape.rounds; round++) {
     world.clock.advance(pauseMs(world));
@@ -215,6 +282,7 @@ async function randomPhase(world: World, sync: (d: SimDevice, together?: boolean
     }
     for (const phone of world.easDevices) await easTurn(world, phone, round, trace);
     for (const client of world.davDevices) await davTurn(world, client, round, trace);
+    if (world.upstream) await upstreamTurn(world, runUpstream);
   }
 }
 
@@ -255,10 +323,14 @@ async function pushTurn(world: World, device: SimDevice, online: boolean): Promi
   if (push.connected(device.id)) await push.deliver(device, schedule.int(0, 4));
 }
 
-/** No faults any more; every device syncs, pass after pass, until a whole pass changes nothing. */
-async function quietPhase(world: World, sync: (d: SimDevice) => Promise<void>): Promise<boolean> {
+/**
+ * No faults any more; every device syncs, pass after pass, until a whole pass changes nothing. The
+ * upstream (its user stops editing) is run until a run writes nothing to it and fails nothing.
+ */
+async function quietPhase(world: World, sync: (d: SimDevice) => Promise<void>, runUpstream: (due: boolean) => Promise<boolean>): Promise<boolean> {
   await world.network.settle();
   world.push.settle();
+  if (world.upstream) world.upstream.faultsOn = false;
   for (let pass = 0; pass < settlePassesMax; pass++) {
     const committedBefore = world.history.committed;
     for (const device of world.devices) {
@@ -268,7 +340,17 @@ async function quietPhase(world: World, sync: (d: SimDevice) => Promise<void>): 
     }
     for (const phone of world.easDevices) await phone.sync();
     for (const client of world.davDevices) await client.sync();
+    let upstreamMoved = false;
+    for (let run = 0; world.upstream && run < upstreamRunsPerPassMax; run++) {
+      const [committed, written, acknowledged] = [world.history.committed, world.upstream.counts.writes, world.upstream.counts.acknowledged];
+      const failed = await runUpstream(false);
+      // Settled: a run that acknowledged, and changed nothing on either side (a run whose exchange the hub refused, its key expired, acknowledged nothing).
+      const moved = failed || world.history.committed !== committed || world.upstream.counts.writes !== written || world.upstream.counts.acknowledged === acknowledged;
+      upstreamMoved ||= moved;
+      if (!moved) break;
+    }
     const pending =
+      upstreamMoved ||
       world.devices.some((d) => d.replica.transaction((tx) => world.collections.some((c) => tx.pending(c.id, 1).length > 0))) || world.easDevices.some((d) => d.hasPending()) || world.davDevices.some((d) => d.hasPending());
     if (world.history.committed === committedBefore && !pending) return true;
   }
@@ -329,6 +411,7 @@ export function describeStats(s: SeedStats): string {
   return (
     `devices ${s.devices}, rounds ${s.rounds}, user actions ${s.userActions}, syncs ${s.syncs} (${s.syncsGivenUp} gave up), ` +
     `exchanges ${s.exchanges}, faults: ${faults}, restarts ${s.restarts}, tombstones purged ${s.tombstonesPurged}, ` +
-    `re-initializations ${s.reinitializations}, ActiveSync phones ${s.easDevices} (${s.easSyncs} syncs, ${s.easPings} pings), DAV clients ${s.davDevices} (${s.davSyncs} syncs, ${s.davTokenResets} token resets), push notices ${s.notices} (${s.noticesApplied} applied), items at the end ${s.truthItems}`
+    `re-initializations ${s.reinitializations}, ActiveSync phones ${s.easDevices} (${s.easSyncs} syncs, ${s.easPings} pings), DAV clients ${s.davDevices} (${s.davSyncs} syncs, ${s.davTokenResets} token resets), ` +
+    `upstreams ${s.upstreams} (${s.upstreamRuns} runs, ${s.upstreamRunsFailed} failed; ${s.upstreamRequests} requests, ${s.upstreamLostAnswers} answers lost, ${s.upstreamConflicts} 412s, ${s.upstreamRestarts} restarts), push notices ${s.notices} (${s.noticesApplied} applied), items at the end ${s.truthItems}`
   );
 }

@@ -56,8 +56,9 @@ const kindWeights: ReadonlyArray<[Kind, number]> = [
   ['tasks', 1],
 ];
 
-const firstNames = ['John', 'Mary', 'Ana', 'Li'];
-const lastNames = ['Smith', 'Jones', 'Müller'];
+/** Contacts' names (the simulated upstream's user draws from them too: dav-upstream.ts). */
+export const firstNames = ['John', 'Mary', 'Ana', 'Li'];
+export const lastNames = ['Smith', 'Jones', 'Müller'];
 
 /** Who a record is: what stays the same through every edit. */
 interface Identity {

@@ -7,6 +7,7 @@ import { Causality } from './causality.js';
 import { sqliteDatabases, type SimDatabases } from './database.js';
 import { DavDevice, type DavClientKind } from './dav-device.js';
 import { SimDavServer } from './dav-server.js';
+import { addSimUpstream, SimUpstream, simUpstreamAccess } from './dav-upstream.js';
 import { defaultEasSwitches, EasDevice, type EasWorkloadSwitches } from './eas-device.js';
 import { SimEasServer } from './eas-server.js';
 import type { EasVersion } from '../src/faces/eas/mapping/item-mapper.js';
@@ -60,6 +61,10 @@ export interface World {
   davDevices: DavDevice[];
   /** When the DAV clients go offline, act and sync. */
   davSchedule: Rng;
+  /** An upstream CardDAV server the account syncs its contacts with (dav-upstream.ts), in some worlds. */
+  upstream: SimUpstream | undefined;
+  /** When its user acts and the hub runs it. */
+  upstreamSchedule: Rng;
   /** A device that joins after the run to pull the truth, through the network without faults. */
   freshDevice(): SimDevice;
   close(): Promise<void>;
@@ -79,6 +84,8 @@ export interface WorldOptions {
   easVersion?: EasVersion | undefined;
   /** Give every world this many DAV clients, instead of none or one or two as the seed says. */
   davDevices?: number | undefined;
+  /** Give every world an upstream (1) or none (0), instead of as the seed says. */
+  upstreams?: number | undefined;
   /** Where the server keeps its data: a SQLite file by default (database.ts). */
   databases?: SimDatabases | undefined;
 }
@@ -102,6 +109,7 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
   // Drawn after the others, so that worlds without a phone run as they did before phones existed.
   const easRng = root.fork();
   const davRng = root.fork();
+  const upstreamRng = root.fork();
   const shape: Shape = {
     devices: shapeRng.int(2, 8),
     rounds: shapeRng.int(8, 20),
@@ -117,7 +125,13 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
   const causality = new Causality();
   const history = new History();
   const database = await (options.databases ?? sqliteDatabases).forSeed();
-  const server = await SimServer.start(ports, bug?.hub ?? ((store, p) => new Hub(store, p)), (writes) => history.recordCommit(writes), database);
+  // Drawn either way, so that naming the count changes nothing else in the world.
+  const upstreamDrawn = upstreamRng.chance(0.3) ? 1 : 0;
+  const upstreamCount = options.upstreams ?? bug?.world?.upstreams ?? upstreamDrawn;
+  // The hub is made with the upstream's access; the upstream itself once the workload it draws from is.
+  let upstream: SimUpstream | undefined;
+  const access = upstreamCount > 0 ? simUpstreamAccess(() => upstream as SimUpstream, clock, history, options.trace, bug?.point) : undefined;
+  const server = await SimServer.start(ports, bug?.hub ?? ((store, p, a) => new Hub(store, p, a)), (writes) => history.recordCommit(writes), database, access);
   const account = await server.hub.accounts.create('sim', 'no-password');
   const listed = await server.hub.accounts.listCollections(account.id);
   const collections = (['contacts', 'events', 'tasks'] as const).map((kind: Kind): SimCollection => {
@@ -128,6 +142,19 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
   const network = new SimNetwork(networkRng, server, account.id, shape.faults, (request, response) => history.recordDelivery(request, response), options.trace);
   const push = new SimPush(pushRng, server, account.id, collections.map((c) => c.id), options.trace);
   const workload = new Workload(workloadRng, collections, causality, options.trace);
+  if (upstreamCount > 0) {
+    const rates = {
+      edit: upstreamRng.float() * 0.1,
+      restart: upstreamRng.float() * 0.03,
+      busy: upstreamRng.float() * 0.03,
+      lostRequest: upstreamRng.float() * 0.05,
+      lostAnswer: upstreamRng.float() * 0.08,
+      hubCrash: upstreamRng.float() * 0.02,
+    };
+    upstream = new SimUpstream(upstreamRng.fork(), rates, upstreamRng.int(1, 6), workload, causality, options.trace);
+    upstream.onHubCrash = () => server.dies();
+    await addSimUpstream(server.hub, account.id, (listed.find((c) => c.kind === 'contacts') as { name: string }).name, upstream);
+  }
 
   const device = (id: string, replica: Replica, rng: Rng, windowSize: number, commandsMax: number, attemptsMax: number) => {
     let locals = 0;
@@ -226,6 +253,8 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
     easSchedule: easRng.fork(),
     davDevices,
     davSchedule: davRng.fork(),
+    upstream,
+    upstreamSchedule: upstreamRng.fork(),
     freshDevice: () => device('fresh', openMemoryReplica(), shapeRng.fork(), 3, 6, 1),
     async close() {
       for (const d of devices) d.replica.close();

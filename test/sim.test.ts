@@ -47,6 +47,25 @@ test('DAV clients: worlds with a getctag poller and a sync-collection client end
   assert.ok(syncs >= davSeeds * 2, 'the DAV clients synced');
 });
 
+test('an upstream CardDAV server: worlds where the hub syncs the contacts with one end with every check passing', async (t) => {
+  // Seeds at 11100400, where its findings were made (sim/README.md § The upstream); about half a second each.
+  const upstreamSeeds = 24;
+  const started = performance.now();
+  const totals = { runs: 0, failedRuns: 0, lostAnswers: 0, conflicts: 0, restarts: 0 };
+  for (let seed = 11100400; seed < 11100400 + upstreamSeeds; seed++) {
+    const report = await runSeed(seed, { upstreams: 1 });
+    assert.deepEqual(report.failures, [], `seed ${seed} with --upstreams 1`);
+    assert.equal(report.stats.upstreams, 1);
+    totals.runs += report.stats.upstreamRuns;
+    totals.failedRuns += report.stats.upstreamRunsFailed;
+    totals.lostAnswers += report.stats.upstreamLostAnswers;
+    totals.conflicts += report.stats.upstreamConflicts;
+    totals.restarts += report.stats.upstreamRestarts;
+  }
+  t.diagnostic(`${upstreamSeeds} seeds with an upstream in ${((performance.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(totals)}`);
+  assert.ok(totals.failedRuns > 0 && totals.lostAnswers > 0 && totals.conflicts > 0 && totals.restarts > 0, 'runs failed, answers were lost, writes met 412 and the upstream restarted');
+});
+
 test('every check has a planted bug that it alone catches', () => {
   const alone = new Set(Object.values(plantedBugs as Record<string, PlantedBug>).flatMap((b) => (b.caughtBy.length === 1 ? b.caughtBy : [])));
   assert.deepEqual(

@@ -30,6 +30,8 @@ export interface PointMemory {
   stale(max: number): Promise<PointRecord[]>;
   /** Every record of this point's collection, at most `max` (a source that can only list its members whole compares them). */
   all(max: number): Promise<PointRecord[]>;
+  /** Stores these records at once, in a transaction of their own: what a write the point is about to make will name, which a crash before the apply's records are stored would otherwise lose. */
+  remember(records: readonly PointRecord[]): Promise<void>;
 }
 
 /** What a point says changed at its source since its cursor. */

@@ -9,7 +9,7 @@ import { listChanges, type ChangeList, type KnownState } from './changes.js';
 import { UpstreamError } from './errors.js';
 import { fetchMembers, type FetchedMember } from './multiget.js';
 import { memberUrl } from './names.js';
-import { deleteMember, putMember } from './writes.js';
+import { deleteMember, memberEtag, putMember } from './writes.js';
 import type { Transport } from './transport.js';
 
 /**
@@ -26,7 +26,11 @@ import type { Transport } from './transport.js';
  * - **Actions** are written with `If-Match` the etag recorded (a new member with `If-None-Match: *`, at
  *   a name made of the item's id, so a create retried after a lost answer meets what it made). A 412 is
  *   a conflict: the member is marked unknown, read at the next report and reconciled by the hub's
- *   engine; meanwhile the point does not acknowledge, so the hub hands it the same actions again.
+ *   engine; meanwhile the point does not acknowledge, so the hub hands it the same actions again. A
+ *   create is recorded before it is sent (`creating`), so the member it may have made is read back as
+ *   the item's whatever becomes of its answer; when the hub writes to a member whose version is unknown
+ *   or that is being created, and it is not there (the create never landed, or it was deleted), it is
+ *   written afresh, or forgotten for a delete.
  * - A calendar that feeds two collections (events, and tasks) is two points; each takes the members of
  *   its kind and leaves the other's.
  */
@@ -84,7 +88,7 @@ export class DavPoint implements ServerSyncPoint {
     if (known.etagListing) {
       // The etags of every member it holds: a listing by etags names only the members whose etag differs.
       const records = await memory.all(limits.upstreamMembersMax);
-      known.state.etags = new Map(records.flatMap((r) => (r.remoteEtag === null ? [] : [[r.remoteId, r.remoteEtag] as const])));
+      known.state.etags = new Map(records.flatMap((r) => (r.remoteEtag === null || r.remoteEtag === creating ? [] : [[r.remoteId, r.remoteEtag] as const])));
     }
     const list = await listChanges(t, collectionUrl, known.state, known.etagListing ? { method: 'etag-listing' } : {});
     const report: PointReport = { commands: [], remotes: [], known: [], problems: [], more: false };
@@ -95,7 +99,8 @@ export class DavPoint implements ServerSyncPoint {
     const removed = new Set(list.removed);
     if (list.initial) {
       const named = new Set(list.changed.map((c) => c.href));
-      for (const r of await memory.all(limits.upstreamMembersMax)) if (!named.has(r.remoteId)) removed.add(r.remoteId);
+      // Not a create that may never have landed: it is looked for when it is written again (apply).
+      for (const r of await memory.all(limits.upstreamMembersMax)) if (!named.has(r.remoteId) && r.remoteEtag !== creating) removed.add(r.remoteId);
       for (const r of await memory.byRemote([...removed])) byRemote.set(r.remoteId, r);
     }
     for (const href of removed) {
@@ -162,7 +167,7 @@ export class DavPoint implements ServerSyncPoint {
       for (const action of outcome.commands) {
         const record = records.get(action.serverId);
         if (action.op === 'delete') await this.#delete(applied, record);
-        else await this.#write(applied, action.serverId, action.data, action.etag, record);
+        else await this.#write(applied, memory, action.serverId, action.data, action.etag, record);
       }
     } catch (err) {
       applied.acknowledged = false;
@@ -171,17 +176,19 @@ export class DavPoint implements ServerSyncPoint {
     return applied;
   }
 
-  async #write(applied: PointApplied, serverId: string, data: string, etag: string, record: PointRecord | undefined): Promise<void> {
+  async #write(applied: PointApplied, memory: PointMemory, serverId: string, data: string, etag: string, record: PointRecord | undefined): Promise<void> {
     // Held there already (a first run's twin, a replayed action that was written).
-    if (record !== undefined && record.remoteEtag !== null && record.heldEtag === etag) return;
-    if (record !== undefined && record.remoteEtag === null) {
-      // Its version upstream is unknown: read at the next report first, never overwritten blind.
-      applied.acknowledged = false;
-      return;
-    }
+    if (record !== undefined && record.remoteEtag !== null && record.remoteEtag !== creating && record.heldEtag === etag) return;
+    // Its version upstream is unknown: read at the next report first, never overwritten blind; unless it is not there.
+    const unknown = record !== undefined && (record.remoteEtag === null || record.remoteEtag === creating);
+    if (unknown && !(await this.#gone(applied, record))) return;
     const href = record?.remoteId ?? memberUrl(this.#o.collectionUrl, serverId, this.#o.type);
+    // A create may land whatever happens next (its answer lost, the server stopped before the apply's
+    // records are stored): the member it makes is this item's, its version unknown until read, not a
+    // new one to read back as an add (sim seeds 11100414 and 11100520 with --upstreams 1).
+    if (record === undefined || unknown) await memory.remember([{ serverId, remoteId: href, remoteEtag: creating, heldEtag: etag }]);
     try {
-      const put = await putMember(this.#o.transport, href, data, this.#o.type, record ? { etag: record.remoteEtag as string } : 'create');
+      const put = await putMember(this.#o.transport, href, data, this.#o.type, record && !unknown ? { etag: record.remoteEtag as string } : 'create');
       if (put.outcome === 'written') applied.records.push({ serverId, remoteId: href, remoteEtag: put.etag, heldEtag: etag });
       else {
         applied.records.push({ serverId, remoteId: href, remoteEtag: null, heldEtag: record?.heldEtag ?? etag });
@@ -190,13 +197,21 @@ export class DavPoint implements ServerSyncPoint {
     } catch (err) {
       if (!refusedForGood(err)) throw err;
       applied.refused.push({ serverId, message: (err as Error).message });
+      if (record === undefined || unknown) applied.forgotten.push(href);
     }
+  }
+
+  /** A record whose version upstream is unknown: whether its member is gone (a create that never landed, or deleted since); if it is there, the point does not acknowledge. */
+  async #gone(applied: PointApplied, record: PointRecord): Promise<boolean> {
+    if ((await memberEtag(this.#o.transport, record.remoteId)) === undefined) return true;
+    applied.acknowledged = false;
+    return false;
   }
 
   async #delete(applied: PointApplied, record: PointRecord | undefined): Promise<void> {
     if (record === undefined) return;
-    if (record.remoteEtag === null) {
-      applied.acknowledged = false;
+    if (record.remoteEtag === null || record.remoteEtag === creating) {
+      if (await this.#gone(applied, record)) applied.forgotten.push(record.remoteId);
       return;
     }
     const deleted = await deleteMember(this.#o.transport, record.remoteId, record.remoteEtag);
@@ -206,6 +221,13 @@ export class DavPoint implements ServerSyncPoint {
     } else applied.forgotten.push(record.remoteId);
   }
 }
+
+/**
+ * The remote etag of a record made before a create is sent (sim seeds 11100414 and 11100520 with
+ * --upstreams 1): not known to have landed, so neither read as stale nor taken for deleted when it is
+ * missing; if it landed, the next listing names it and it is read back as the item's version.
+ */
+const creating = '';
 
 /** A write the upstream refuses for what it is (403, 415, a precondition of RFC 4791 §5.3.2), not for now: retrying will not help. */
 function refusedForGood(err: unknown): boolean {
