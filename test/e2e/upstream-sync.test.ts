@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -38,6 +38,8 @@ const basic = `Basic ${Buffer.from('ann:upstream secret').toString('base64')}`;
 /** One upstream server with an address book and a calendar, and what a client of it sees. */
 interface Upstream {
   name: string;
+  /** Where it stores its data. */
+  dir: string;
   server: DavServerProcess;
   book: string;
   calendar: string;
@@ -48,12 +50,12 @@ async function startUpstream(name: 'Radicale' | 'Xandikos'): Promise<Upstream> {
   mkdirSync(dir);
   if (name === 'Xandikos') {
     const x = await startXandikos(dir);
-    return { name, server: x, book: `${x.base}/user/contacts/addressbook/`, calendar: `${x.base}/user/calendars/calendar/` };
+    return { name, dir, server: x, book: `${x.base}/user/contacts/addressbook/`, calendar: `${x.base}/user/calendars/calendar/` };
   }
   const r = await startRadicale(dir, { user: 'ann', password: 'upstream secret' });
   await makeDavCollection(`${r.base}/ann/book/`, 'addressbook', basic);
   await makeDavCollection(`${r.base}/ann/calendar/`, 'calendar', basic);
-  return { name, server: r, book: `${r.base}/ann/book/`, calendar: `${r.base}/ann/calendar/` };
+  return { name, dir, server: r, book: `${r.base}/ann/book/`, calendar: `${r.base}/ann/calendar/` };
 }
 
 async function dav(method: string, url: string, body?: string, headers: Record<string, string> = {}): Promise<Response> {
@@ -250,6 +252,24 @@ for (const name of ['Radicale', 'Xandikos'] as const) {
       });
     });
 
+    if (name === 'Radicale') {
+      test('a first run of more members than one round reads (500) lists them once, and every one arrives once', async () => {
+        await withProxiedUpstream(name, async ({ up, proxy, account, phone }) => {
+          // Written straight into Radicale's storage, as a big address book would be there already.
+          const storage = join(up.dir, 'collections/collection-root/ann/book');
+          for (let i = 0; i < 1100; i++) writeFileSync(join(storage, `bulk-${i}.vcf`), vcard(`bulk-${i}`, `Bulk ${i}`));
+          await runUpstreams(server, account.accountId);
+          assert.equal(proxy.listings(), 1, 'three rounds, one listing');
+          await phone.pull(account.contacts);
+          assert.equal(new Set(uids([...phone.view(account.contacts).values()].map((item) => item.data))).size, 1100);
+          assert.equal(phone.view(account.contacts).size, 1100);
+          await runUpstreams(server, account.accountId);
+          assert.equal(proxy.listings(), 2, 'a run with nothing new lists once');
+          assert.equal((await phone.sync(account.contacts)).commands.length, 0);
+        });
+      });
+    }
+
     test('a run the upstream breaks off (stopped mid-run, 503 with Retry-After, a forgotten sync token) loses and duplicates nothing', async () => {
       await withProxiedUpstream(name, async ({ up, proxy, account, phone, added }) => {
         const proxiedBook = new URL(new URL(up.book).pathname, proxy.base).href;
@@ -323,12 +343,16 @@ async function faultProxy(target: string) {
   let beforePut: (() => Promise<void>) | undefined;
   /** Answers sync-collection REPORTs 501, as a server without RFC 6578 does. */
   let withoutSyncCollection = false;
+  let listings = 0;
   const proxy: Server = createServer(async (req, res) => {
-    if (req.method === 'REPORT' && withoutSyncCollection) {
+    if (req.method === 'REPORT') {
       const body = Buffer.concat(await req.toArray()).toString();
       if (body.includes('sync-collection')) {
-        res.writeHead(501).end();
-        return;
+        listings++;
+        if (withoutSyncCollection) {
+          res.writeHead(501).end();
+          return;
+        }
       }
       return forward(req, res, body);
     }
@@ -366,6 +390,8 @@ async function faultProxy(target: string) {
     failAfter: (n: number) => void (mode = { kind: 'cut', left: n }),
     onNextPut: (hook: () => Promise<void>) => void (beforePut = hook),
     withoutSyncCollection: () => void (withoutSyncCollection = true),
+    /** sync-collection REPORTs asked so far. */
+    listings: () => listings,
     close: () => new Promise<void>((done) => proxy.close(() => done())),
   };
 }

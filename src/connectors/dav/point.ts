@@ -5,7 +5,7 @@ import { checkItem } from '../../kinds/registry.js';
 import type { CollectionKind } from '../../protocol/collections.js';
 import type { PointApplied, PointMemory, PointRecord, PointReport, ServerSyncPoint } from '../../protocol/server-point.js';
 import type { ClientCommand, CollectionResponse } from '../../protocol/sync.js';
-import { listChanges, type ChangeList, type KnownState } from './changes.js';
+import { listChanges, type ChangeList, type KnownState, type MemberChange } from './changes.js';
 import { UpstreamError } from './errors.js';
 import { fetchMembers, type FetchedMember } from './multiget.js';
 import { memberUrl } from './names.js';
@@ -73,6 +73,13 @@ export class DavPoint implements ServerSyncPoint {
   readonly protocol: string;
   readonly collectionId: string;
   readonly #o: DavPointOptions;
+  /**
+   * What the last listing named that its report had no room for, and the cursor it ends at: the next
+   * round of the same run, asked from the same cursor, reads those instead of listing every member again
+   * (a first run of 10,000 members is 20 rounds; bench/README.md § bench:upstream). Changes made since
+   * the listing are named by the next run's, from the cursor it stores.
+   */
+  #rest: { from: string | null; changed: MemberChange[]; cursor: string | undefined } | undefined;
 
   constructor(options: DavPointOptions) {
     this.#o = options;
@@ -83,16 +90,11 @@ export class DavPoint implements ServerSyncPoint {
   }
 
   async report(memory: PointMemory, cursor: string | null): Promise<PointReport> {
-    const { transport: t, collectionUrl } = this.#o;
-    const known = knownFrom(cursor);
-    if (known.etagListing) {
-      // The etags of every member it holds: a listing by etags names only the members whose etag differs.
-      const records = await memory.all(limits.upstreamMembersMax);
-      known.state.etags = new Map(records.flatMap((r) => (r.remoteEtag === null || r.remoteEtag === creating ? [] : [[r.remoteId, r.remoteEtag] as const])));
-    }
-    const list = await listChanges(t, collectionUrl, known.state, known.etagListing ? { method: 'etag-listing' } : {});
+    const rest = this.#rest?.from === cursor ? this.#rest : undefined;
+    this.#rest = undefined;
+    const list: ChangeList = rest ? { method: 'sync-collection', initial: false, changed: rest.changed, removed: [] } : await this.#list(memory, cursor);
+    const next = rest ? rest.cursor : cursorOf(list);
     const report: PointReport = { commands: [], remotes: [], known: [], problems: [], more: false };
-
     const byRemote = new Map((await memory.byRemote([...list.changed.map((c) => c.href), ...list.removed])).map((r) => [r.remoteId, r]));
     const mine = (r: (PointRecord & { collectionId: string }) | undefined) => (r !== undefined && r.collectionId === this.collectionId ? r : undefined);
     // Deleted upstream: named removed, or, in a listing of every member, not named at all.
@@ -122,7 +124,11 @@ export class DavPoint implements ServerSyncPoint {
     const hrefs = [...wanted.keys()];
     const take = hrefs.slice(0, limits.upstreamReportItemsMax);
     report.more = take.length < hrefs.length;
-    for await (const batch of fetchMembers(t, collectionUrl, this.#o.type, take)) {
+    if (report.more) {
+      const left = new Set(hrefs.slice(take.length));
+      this.#rest = { from: cursor, changed: list.changed.filter((c) => left.has(c.href)), cursor: next };
+    }
+    for await (const batch of fetchMembers(this.#o.transport, this.#o.collectionUrl, this.#o.type, take)) {
       for (const member of batch.members) this.#reportMember(report, member, wanted.get(member.href));
       for (const href of batch.tooLarge) report.problems.push({ remoteId: href, message: `larger than ${limits.upstreamResponseBytesMax} bytes; not synced` });
       // Gone since it was listed (or since its record went unknown): deleted there, if the hub holds it.
@@ -133,11 +139,19 @@ export class DavPoint implements ServerSyncPoint {
         report.remotes.push({ remoteId: href, remoteEtag: null });
       }
     }
-    if (!report.more) {
-      const next = cursorOf(list);
-      if (next !== undefined) report.cursor = next;
-    }
+    if (!report.more && next !== undefined) report.cursor = next;
     return report;
+  }
+
+  /** What changed upstream since `cursor`, or every member without one. */
+  async #list(memory: PointMemory, cursor: string | null): Promise<ChangeList> {
+    const known = knownFrom(cursor);
+    if (known.etagListing) {
+      // The etags of every member it holds: a listing by etags names only the members whose etag differs.
+      const records = await memory.all(limits.upstreamMembersMax);
+      known.state.etags = new Map(records.flatMap((r) => (r.remoteEtag === null || r.remoteEtag === creating ? [] : [[r.remoteId, r.remoteEtag] as const])));
+    }
+    return listChanges(this.#o.transport, this.#o.collectionUrl, known.state, known.etagListing ? { method: 'etag-listing' } : {});
   }
 
   /** One member read: an add, a change, or a copy the hub holds already. */
