@@ -10,7 +10,7 @@ import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { Accounts } from './accounts.js';
 import type { HubPorts } from './ports.js';
 import { newSecretKey } from './sealed-secrets.js';
-import { Upstreams, type DiscoveredCollection, type UpstreamConnector } from './upstreams.js';
+import { nextRunAt, Upstreams, type DiscoveredCollection, type UpstreamConnector } from './upstreams.js';
 
 /**
  * The hub's upstream configuration on a real SQLite store, with connectors that answer a fixed discovery
@@ -180,4 +180,20 @@ test('rotateKey re-seals every account’s passwords under the new key, refuses 
   } finally {
     await own.close();
   }
+});
+
+test('run times: every interval plus up to a fifth, spread by upstream; doubling after failures up to the cap; never before Retry-After; none without a schedule', () => {
+  const now = 1_765_000_000_000;
+  const interval = 5 * 60_000;
+  const within = (at: number | null, from: number, to: number) => assert.ok(at !== null && at >= now + from && at <= now + to, `${at === null ? 'null' : at - now} not in [${from}, ${to}]`);
+  within(nextRunAt('u1', now, interval, 0), interval, interval * 1.2);
+  within(nextRunAt('u1', now, interval, 1), 2 * interval, 2 * interval * 1.2);
+  within(nextRunAt('u1', now, interval, 3), 8 * interval, 8 * interval * 1.2);
+  within(nextRunAt('u1', now, interval, 40), limits.upstreamBackoffMaxMs, limits.upstreamBackoffMaxMs * 1.2);
+  within(nextRunAt('u1', now, interval, 0, 2 * 3600_000), 2 * 3600_000, 2 * 3600_000);
+  assert.equal(nextRunAt('u1', now, interval, 0), nextRunAt('u1', now, interval, 0), 'the same upstream and time, the same spread: a simulated run replays it');
+  const spread = new Set(Array.from({ length: 20 }, (_, i) => nextRunAt(`u${i}`, now, interval, 0)));
+  assert.ok(spread.size > 15, 'upstreams added together run apart');
+  assert.equal(nextRunAt('u1', now, 0, 2), null);
+  assert.equal(nextRunAt('u1', now, 0, 1, 60_000), now + 60_000);
 });

@@ -314,6 +314,35 @@ for (const name of ['Radicale', 'Xandikos'] as const) {
   });
 }
 
+test('the scheduler runs a new upstream on its own, then not again until its interval has passed', async () => {
+  const scheduled = await startTestServer({ upstreamRunMinutes: 60 });
+  const up = await startUpstream('Radicale');
+  try {
+    const account = await newAccount(scheduled);
+    const phone = account.device('phone');
+    await phone.sync(account.contacts);
+    await put(`${up.book}on-its-own.vcf`, vcard('on-its-own', 'Arrived On Its Own'));
+    const added = await scheduled.hub.upstreams.add(account.accountId, { url: `${up.server.base}/`, username: 'ann', password: 'upstream secret', collection: 'contacts' });
+    // A new upstream is due at once: the next look (every 15 s) runs it.
+    let ran = (await scheduled.hub.upstreams.list(account.accountId))[0];
+    for (let i = 0; i < 100 && ran?.lastRunAt === null; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      ran = (await scheduled.hub.upstreams.list(account.accountId))[0];
+    }
+    assert.ok(ran && ran.lastRunAt !== null && ran.nextRunAt !== null, 'the scheduler ran it');
+    assert.equal(ran.lastError, null);
+    assert.ok(ran.nextRunAt >= ran.lastRunAt + 60 * 60_000 && ran.nextRunAt <= ran.lastRunAt + 72 * 60_000, 'next in an hour, and up to a fifth more');
+    assert.equal(added.id, ran.id);
+    await phone.pull(account.contacts);
+    assert.deepEqual(uids([...phone.view(account.contacts).values()].map((item) => item.data)), ['on-its-own']);
+    // Not due: a look now runs nothing.
+    assert.deepEqual(await scheduled.hub.upstreams.runDue(50), []);
+  } finally {
+    await up.server.stop();
+    await scheduled.stop();
+  }
+});
+
 /**
  * An upstream behind a fault proxy, added to a new account's contacts collection whose phone has synced
  * once; `fn` runs with them, and the upstream and the proxy stop after.
