@@ -22,7 +22,8 @@ import type { Transport } from './transport.js';
  *   limits.upstreamReportItemsMax a report, and send each as an add (a member never seen, matched by UID
  *   in the hub: nothing is duplicated on a first run when both sides hold the same items) or a change
  *   made from the version the member held. The cursor moves only with the report that carries the last
- *   change of a listing, so a run that stops anywhere is listed again from where it started.
+ *   change of a listing: the later rounds of one run read what its listing had no room for, and a run
+ *   that stops anywhere is listed again from where it started.
  * - **Actions** are written with `If-Match` the etag recorded (a new member with `If-None-Match: *`, at
  *   a name made of the item's id, so a create retried after a lost answer meets what it made). A 412 is
  *   a conflict: the member is marked unknown, read at the next report and reconciled by the hub's
