@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import type { PointApplied, PointReport, ServerSyncPoint } from '../../src/protocol/server-point.js';
 import type { ClientCommand, CollectionResponse } from '../../src/protocol/sync.js';
 import { DavPoint } from '../../src/connectors/dav/point.js';
-import { Transport } from '../../src/connectors/dav/transport.js';
+import { Transport, type Fetch } from '../../src/connectors/dav/transport.js';
 import { Causality } from '../../sim/causality.js';
 import { SimUpstream, upstreamAccount } from '../../sim/dav-upstream.js';
 import { Rng } from '../../sim/random.js';
@@ -57,6 +57,30 @@ class MemoryPoint implements ServerSyncPoint {
     this.edits = [];
     return applied;
   }
+}
+
+/** The simulated upstream (sim/dav-upstream.ts) with no faults of its own: a test makes the ones it needs. */
+function quietUpstream(): SimUpstream {
+  const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
+  return new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
+}
+
+/** The connector's transport to it, through `fetch` (the upstream's own, or one that steps in). */
+function transportTo(upstream: SimUpstream, fetch: Fetch = upstream.fetch): Transport {
+  return new Transport({ clock: Date, account: upstreamAccount, fetch });
+}
+
+/** The upstream's fetch, with the answer to the first PUT lost after the upstream took the PUT. */
+function losingFirstPutAnswer(upstream: SimUpstream): Fetch {
+  let lose = true;
+  return async (url, init) => {
+    const answer = await upstream.fetch(url, init);
+    if (init.method === 'PUT' && lose) {
+      lose = false;
+      throw new TypeError('fetch failed: connection reset');
+    }
+    return answer;
+  };
 }
 
 /** A DavPoint on the simulated upstream (sim/dav-upstream.ts), its device made first as an upstream's is when it is added. */
@@ -158,21 +182,8 @@ test('a DavPoint whose create reached the upstream but whose answer was lost doe
   const phone = device('phone');
   // A card without UID: nothing but the point's own records can tell the member it made from a new one.
   await phone.sync(contacts, { commands: [add('p', 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No UID\r\nN:UID;No;;;\r\nEND:VCARD\r\n')] });
-  const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
-  const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
-  let lose = true;
-  const transport = new Transport({
-    clock: Date,
-    account: upstreamAccount,
-    async fetch(url, init) {
-      const answer = await upstream.fetch(url, init);
-      if (init.method === 'PUT' && lose) {
-        lose = false;
-        throw new TypeError('fetch failed: connection reset');
-      }
-      return answer;
-    },
-  });
+  const upstream = quietUpstream();
+  const transport = transportTo(upstream, losingFirstPutAnswer(upstream));
   const point = await davPoint(accountId, contacts, transport, upstream);
   const first = await server.hub.runServerDrivenSync(accountId, [point]);
   assert.deepEqual([first.acknowledged, first.failures.length], [[], 1]);
@@ -188,21 +199,8 @@ test('an upstream edit of a contact the point was never told of, and that is del
   const phone = device('phone');
   const card = (note: string) => `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u-edited\r\nFN:Edited\r\nN:Edited;;;;\r\nNOTE:${note}\r\nEND:VCARD\r\n`;
   const x = (await phone.sync(contacts, { commands: [add('x', card('first'))] })).results[0]?.serverId as string;
-  const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
-  const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
-  let lose = true;
-  const transport = new Transport({
-    clock: Date,
-    account: upstreamAccount,
-    async fetch(url, init) {
-      const answer = await upstream.fetch(url, init);
-      if (init.method === 'PUT' && lose) {
-        lose = false;
-        throw new TypeError('fetch failed: connection reset');
-      }
-      return answer;
-    },
-  });
+  const upstream = quietUpstream();
+  const transport = transportTo(upstream, losingFirstPutAnswer(upstream));
   const point = await davPoint(accountId, contacts, transport, upstream);
   // The card reaches the upstream, but the answer does not: the point does not acknowledge, and so was never told of it.
   assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, []);
@@ -221,9 +219,8 @@ test('a point whose key expired starts over, and what was deleted in the hub mea
   const { accountId, contacts, device } = await newAccount(server);
   const phone = device('phone');
   const results = (await phone.sync(contacts, { commands: [add('a', vcard('ua', 'Kept')), add('b', vcard('ub', 'Deleted'))] })).results;
-  const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
-  const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
-  const transport = new Transport({ clock: Date, account: upstreamAccount, fetch: upstream.fetch });
+  const upstream = quietUpstream();
+  const transport = transportTo(upstream);
   const point = await davPoint(accountId, contacts, transport, upstream);
   assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, ['upstream']);
   assert.equal(upstream.contents().size, 2);
@@ -240,24 +237,19 @@ test('a point whose key expired starts over, and what was deleted in the hub mea
 test('a create that never reached the upstream is not taken for deleted there when the upstream forgets its sync token and lists every member (sim seed 11100488 with --upstreams 1)', async () => {
   const { accountId, contacts, device } = await newAccount(server);
   const phone = device('phone');
-  const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
-  const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
+  const upstream = quietUpstream();
   let busy = false;
   let forget = false;
-  const transport = new Transport({
-    clock: Date,
-    account: upstreamAccount,
-    async fetch(url, init) {
-      if (init.method === 'PUT' && busy) {
-        busy = false;
-        return new Response(null, { status: 503, headers: { 'retry-after': '60' } });
-      }
-      if (init.method === 'REPORT' && forget && /sync-token>[^<]/.test(String(init.body))) {
-        forget = false;
-        return new Response('<?xml version="1.0"?><d:error xmlns:d="DAV:"><d:valid-sync-token/></d:error>', { status: 403, headers: { 'content-type': 'application/xml' } });
-      }
-      return upstream.fetch(url, init);
-    },
+  const transport = transportTo(upstream, async (url, init) => {
+    if (init.method === 'PUT' && busy) {
+      busy = false;
+      return new Response(null, { status: 503, headers: { 'retry-after': '60' } });
+    }
+    if (init.method === 'REPORT' && forget && /sync-token>[^<]/.test(String(init.body))) {
+      forget = false;
+      return new Response('<?xml version="1.0"?><d:error xmlns:d="DAV:"><d:valid-sync-token/></d:error>', { status: 403, headers: { 'content-type': 'application/xml' } });
+    }
+    return upstream.fetch(url, init);
   });
   const point = await davPoint(accountId, contacts, transport, upstream);
   assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, ['upstream']);
@@ -276,9 +268,8 @@ test('a DavPoint whose server stops after it wrote to the upstream, before the h
   const phone = device('phone');
   // A card without UID: nothing but the point's records can tell the member it made from a new one.
   await phone.sync(contacts, { commands: [add('p', 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No UID\r\nN:UID;No;;;\r\nEND:VCARD\r\n')] });
-  const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
-  const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
-  const transport = new Transport({ clock: Date, account: upstreamAccount, fetch: upstream.fetch });
+  const upstream = quietUpstream();
+  const transport = transportTo(upstream);
   const dav = await davPoint(accountId, contacts, transport, upstream);
   let stop = true;
   const point: ServerSyncPoint = {
@@ -308,21 +299,16 @@ test('a PUT answered without an ETag leaves the member\'s version unknown, to be
   const phone = device('phone');
   const card = (note: string) => `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u-race\r\nFN:Race\r\nN:Race;;;;\r\nNOTE:${note}\r\nEND:VCARD\r\n`;
   await phone.sync(contacts, { commands: [add('x', card('from the phone'))] });
-  const noFaults = { edit: 0, restart: 0, busy: 0, lostRequest: 0, lostAnswer: 0, hubCrash: 0 };
-  const upstream = new SimUpstream(new Rng(1), noFaults, 10, new Workload(new Rng(2), [], new Causality(), undefined), new Causality(), undefined);
+  const upstream = quietUpstream();
   const authorization = `Basic ${Buffer.from(`${upstreamAccount.username}:${upstreamAccount.password}`).toString('base64')}`;
   let race = true;
-  const transport = new Transport({
-    clock: Date,
-    account: upstreamAccount,
-    async fetch(url, init) {
-      const answer = await upstream.fetch(url, init);
-      if (init.method !== 'PUT' || !race) return answer;
-      race = false;
-      // Another client of the upstream writes the member before the hub's client asks for its etag.
-      await upstream.fetch(url, { method: 'PUT', headers: { authorization }, body: card('from another client') });
-      return new Response(null, { status: answer.status });
-    },
+  const transport = transportTo(upstream, async (url, init) => {
+    const answer = await upstream.fetch(url, init);
+    if (init.method !== 'PUT' || !race) return answer;
+    race = false;
+    // Another client of the upstream writes the member before the hub's client asks for its etag.
+    await upstream.fetch(url, { method: 'PUT', headers: { authorization }, body: card('from another client') });
+    return new Response(null, { status: answer.status });
   });
   const point = await davPoint(accountId, contacts, transport, upstream);
   for (let run = 0; run < 3; run++) await server.hub.runServerDrivenSync(accountId, [point]);
