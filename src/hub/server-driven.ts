@@ -1,7 +1,7 @@
 import { limits } from '../core/limits.js';
 import { etagOf } from '../content/etag.js';
 import { kindOf } from '../kinds/registry.js';
-import type { PointApplied, PointMemory, PointRecord, PointReport, ServerSyncPoint } from '../protocol/server-point.js';
+import { displacedId, type PointApplied, type PointMemory, type PointRecord, type PointReport, type ServerSyncPoint } from '../protocol/server-point.js';
 import type { ClientCommand, CollectionResponse } from '../protocol/sync.js';
 import type { Store, StoreTx } from '../store/store.js';
 import { deviceErrorsKept } from './health.js';
@@ -42,8 +42,8 @@ function memoryOf(store: Store, accountId: string, point: ServerSyncPoint): Poin
   return {
     byRemote: (ids) => inChunks(ids, (part) => store.transaction((tx) => tx.pointRecordsByRemote(accountId, point.id, part))),
     byServer: (ids) => inChunks(ids, (part) => store.transaction((tx) => tx.pointRecordsByServer(accountId, point.id, point.collectionId, part))),
-    stale: (max) => store.transaction((tx) => tx.listPointRecords(accountId, point.id, point.collectionId, true, max)),
-    all: (max) => store.transaction((tx) => tx.listPointRecords(accountId, point.id, point.collectionId, false, max)),
+    stale: (max) => store.transaction((tx) => tx.listPointRecords(accountId, point.id, point.collectionId, 'stale', max)),
+    all: (max) => store.transaction((tx) => tx.listPointRecords(accountId, point.id, point.collectionId, 'all', max)),
     remember: (records) =>
       store.transaction(async (tx) => {
         for (const record of records) await tx.putPointRecord(accountId, point.id, point.collectionId, record);
@@ -87,6 +87,7 @@ export async function runServerDrivenSync(store: Store, ports: HubPorts, account
       if (outcome?.status !== 'ok') continue;
       await rememberReport(tx, ports, accountId, point, report, outcome);
       if (syncKey === 0) await deleteWhatIsGone(tx, accountId, point, outcome);
+      await deleteDisplaced(tx, accountId, point, outcome);
     }
     return answered;
   });
@@ -136,10 +137,22 @@ export async function runServerDrivenSync(store: Store, ports: HubPorts, account
  */
 async function deleteWhatIsGone(tx: StoreTx, accountId: string, point: ServerSyncPoint, outcome: CollectionResponse): Promise<void> {
   const told = new Set(outcome.commands.map((c) => c.serverId));
-  for (const record of await tx.listPointRecords(accountId, point.id, point.collectionId, false, limits.upstreamMembersMax)) {
+  for (const record of await tx.listPointRecords(accountId, point.id, point.collectionId, 'all', limits.upstreamMembersMax)) {
     if (told.has(record.serverId)) continue;
     const item = await tx.getItem(accountId, point.collectionId, record.serverId);
     if (!item || item.deletedAt !== null) outcome.commands.push({ op: 'delete', serverId: record.serverId });
+  }
+}
+
+/**
+ * The point's displaced members (protocol/server-point.ts `displacedId`), each handed to it as a delete
+ * at every run until it is gone: a run that stops before deleting one leaves its record for the next
+ * (sim seed 11100471 with --upstreams 1).
+ */
+async function deleteDisplaced(tx: StoreTx, accountId: string, point: ServerSyncPoint, outcome: CollectionResponse): Promise<void> {
+  const told = new Set(outcome.commands.map((c) => c.serverId));
+  for (const record of await tx.listPointRecords(accountId, point.id, point.collectionId, 'displaced', limits.windowItemsMax)) {
+    if (!told.has(record.serverId)) outcome.commands.push({ op: 'delete', serverId: record.serverId });
   }
 }
 
@@ -177,6 +190,10 @@ async function rememberReport(tx: StoreTx, ports: HubPorts, accountId: string, p
     if (command.op === 'change' && result.status === 'notFound') readAgain = true;
     if (command.op === 'delete' || (command.op === 'change' && result.status === 'notFound')) await tx.deletePointRecord(accountId, point.id, remote.remoteId);
     else if ((command.op === 'add' || command.op === 'change') && result.serverId !== undefined && (result.status === 'ok' || result.status === 'conflict')) {
+      // An add matched by UID to an item another member holds: that member is displaced, deleted at the
+      // source by this run's apply, and this one, whose content the engine has just taken in, holds the item.
+      const [held] = await tx.pointRecordsByServer(accountId, point.id, point.collectionId, [result.serverId]);
+      if (held !== undefined && held.remoteId !== remote.remoteId) await put({ ...held, serverId: displacedId(held.remoteId) });
       await put({ serverId: result.serverId, remoteId: remote.remoteId, remoteEtag: remote.remoteEtag, heldEtag: await heldEtag(tx, accountId, point.collectionId, result.serverId, command) });
     }
   }

@@ -10,7 +10,7 @@ import type { ClientCommand, CollectionResponse } from './sync.js';
 
 /** One item as a point's source holds it. */
 export interface PointRecord {
-  /** The item's id in the hub. */
+  /** The item's id in the hub; or, for a displaced member, `displacedId(remoteId)`. */
   serverId: string;
   /** Its id at the source (an upstream href): unique within the point. */
   remoteId: string;
@@ -19,6 +19,16 @@ export interface PointRecord {
   /** The hub's etag of the version the source's copy holds: an edit there was made from it. */
   heldEtag: string;
 }
+
+/**
+ * A displaced member: one that held an item until another member of the source was matched to the same
+ * item (two members with one UID, e.g. an item deleted in the hub and added again by a device while the
+ * source edited its old copy). The hub keeps its record under this id, which no item has (item ids are
+ * base64url), and hands the point a delete of it at every run until the member is gone; what it held
+ * reached the hub before it was displaced (docs/design.md § Server-driven sync points).
+ */
+export const displacedId = (remoteId: string): string => `~${remoteId}`;
+export const isDisplaced = (record: PointRecord): boolean => record.serverId.startsWith('~');
 
 /** The point's memory, as the hub keeps it, for one report or apply. */
 export interface PointMemory {

@@ -3,6 +3,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { limits } from '../core/limits.js';
+import { displacedId } from '../protocol/server-point.js';
 import type { AccountRow, ChangeQuery, CollectionRow, ConflictRow, DeviceRow, ItemRow, MemberQuery, PushTicketRow, Store, StoreOptions, StoreTx, SyncStateRow, UpstreamCollectionRow, UpstreamRow } from './store.js';
 
 /**
@@ -734,8 +735,9 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         await read(store, async (tx) => {
           assert.deepEqual(await tx.pointRecordsByServer(A, phone, cA, ['i1', 'i2', 'i3', 'none']).then((r) => r.sort((a, b) => a.serverId.localeCompare(b.serverId))), [rec('i1', '/book/1.vcf'), rec('i2', '/book/2.vcf', null)]);
           assert.deepEqual(await tx.pointRecordsByRemote(A, phone, ['/cal/3.ics', '/other/1.vcf']), [{ ...rec('i3', '/cal/3.ics'), collectionId: cA2 }]);
-          assert.deepEqual(await tx.listPointRecords(A, phone, cA, true, 10), [rec('i2', '/book/2.vcf', null)]);
-          assert.deepEqual(await tx.listPointRecords(A, phone, cA, false, 1), [rec('i1', '/book/1.vcf')]);
+          assert.deepEqual(await tx.listPointRecords(A, phone, cA, 'stale', 10), [rec('i2', '/book/2.vcf', null)]);
+          assert.deepEqual(await tx.listPointRecords(A, phone, cA, 'all', 1), [rec('i1', '/book/1.vcf')]);
+          assert.deepEqual(await tx.listPointRecords(A, phone, cA, 'displaced', 10), []);
           assert.deepEqual(await tx.pointRecordsByServer(A, phone, cA, []), []);
         });
         await store.transaction(async (tx) => {
@@ -744,8 +746,16 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
           await tx.putPointRecord(A, phone, cA, rec('i4', '/book/2.vcf'));
         });
         await read(store, async (tx) => {
-          assert.deepEqual((await tx.listPointRecords(A, phone, cA, false, 10)).map((r) => `${r.serverId}@${r.remoteId}`), ['i1@/book/1b.vcf', 'i4@/book/2.vcf']);
-          assert.deepEqual(await tx.listPointRecords(A, phone, cA, true, 10), []);
+          assert.deepEqual((await tx.listPointRecords(A, phone, cA, 'all', 10)).map((r) => `${r.serverId}@${r.remoteId}`), ['i1@/book/1b.vcf', 'i4@/book/2.vcf']);
+          assert.deepEqual(await tx.listPointRecords(A, phone, cA, 'stale', 10), []);
+        });
+        // A displaced member (protocol/server-point.ts) keeps its record beside the one now holding its item.
+        await read(store, (tx) => tx.putPointRecord(A, phone, cA, rec(displacedId('/book/1.vcf'), '/book/1.vcf')));
+        await read(store, async (tx) => {
+          assert.deepEqual(await tx.listPointRecords(A, phone, cA, 'displaced', 10), [rec(displacedId('/book/1.vcf'), '/book/1.vcf')]);
+          assert.deepEqual(await tx.listPointRecords(A, laptop, cA, 'displaced', 10), []);
+          assert.equal((await tx.listPointRecords(A, phone, cA, 'all', 10)).length, 3);
+          await tx.deletePointRecord(A, phone, '/book/1.vcf');
         });
         await read(store, (tx) => tx.deletePointRecord(A, phone, '/book/1b.vcf'));
         assert.deepEqual(await read(store, (tx) => tx.pointRecordsByServer(A, phone, cA, ['i1'])), []);

@@ -494,8 +494,8 @@ export interface StoreTx {
   pointRecordsByServer(accountId: string, deviceId: string, collectionId: string, serverIds: readonly string[]): Promise<PointRecord[]>;
   /** The point's records of these remote ids, in any of its collections. */
   pointRecordsByRemote(accountId: string, deviceId: string, remoteIds: readonly string[]): Promise<Array<PointRecord & { collectionId: string }>>;
-  /** The collection's records with no remote etag, at most `max`; `stale` false: all its records, at most `max`, by remote id. */
-  listPointRecords(accountId: string, deviceId: string, collectionId: string, stale: boolean, max: number): Promise<PointRecord[]>;
+  /** The collection's records, at most `max`, by remote id: all of them, those with no remote etag (`stale`), or the displaced ones (protocol/server-point.ts `displacedId`). */
+  listPointRecords(accountId: string, deviceId: string, collectionId: string, which: 'all' | 'stale' | 'displaced', max: number): Promise<PointRecord[]>;
   /** Remembers the record, replacing the point's record of the same item or of the same remote id. */
   putPointRecord(accountId: string, deviceId: string, collectionId: string, record: PointRecord): Promise<void>;
   deletePointRecord(accountId: string, deviceId: string, remoteId: string): Promise<void>;

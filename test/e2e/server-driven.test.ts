@@ -317,3 +317,26 @@ test('a PUT answered without an ETag leaves the member\'s version unknown, to be
   assert.deepEqual(held, [card('from another client')]);
   assert.deepEqual([...upstream.contents().values()], held);
 });
+
+test('a second upstream member matched by UID to an item another member holds takes the item, and the first is deleted at the upstream: one copy each side (sim seed 11100471 with --upstreams 1)', async () => {
+  const { accountId, contacts, device } = await newAccount(server);
+  const phone = device('phone');
+  const card = (note: string) => `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u-twice\r\nFN:Twice\r\nN:Twice;;;;\r\nNOTE:${note}\r\nEND:VCARD\r\n`;
+  await phone.sync(contacts, { commands: [add('x', card('from the phone'))] });
+  const upstream = quietUpstream();
+  const point = await davPoint(accountId, contacts, transportTo(upstream), upstream);
+  assert.deepEqual((await server.hub.runServerDrivenSync(accountId, [point])).acknowledged, ['upstream']);
+  const [first] = [...upstream.contents().keys()] as [string];
+  // Another client of the upstream writes the same contact as a member of its own, with an edit.
+  const authorization = `Basic ${Buffer.from(`${upstreamAccount.username}:${upstreamAccount.password}`).toString('base64')}`;
+  const second = new URL('other-copy.vcf', first).href;
+  assert.equal((await upstream.fetch(second, { method: 'PUT', headers: { authorization, 'if-none-match': '*' }, body: card('edited upstream') })).status, 201);
+  for (let run = 0; run < 2; run++) await server.hub.runServerDrivenSync(accountId, [point]);
+  await phone.sync(contacts);
+  assert.deepEqual([...phone.view(contacts).values()].map((i) => i.data), [card('edited upstream')]);
+  assert.deepEqual([...upstream.contents()], [[second, card('edited upstream')]], 'the first member is gone, the second holds the item');
+  // The displaced member's record went with it: later runs hand the point nothing more.
+  const run = await server.hub.runServerDrivenSync(accountId, [point]);
+  assert.deepEqual([run.acknowledged, run.failures], [['upstream'], []]);
+  assert.deepEqual([...upstream.contents().keys()], [second]);
+});

@@ -3,7 +3,7 @@ import { limits } from '../../core/limits.js';
 import { etagOf } from '../../content/etag.js';
 import { checkItem } from '../../kinds/registry.js';
 import type { CollectionKind } from '../../protocol/collections.js';
-import type { PointApplied, PointMemory, PointRecord, PointReport, ServerSyncPoint } from '../../protocol/server-point.js';
+import { isDisplaced, type PointApplied, type PointMemory, type PointRecord, type PointReport, type ServerSyncPoint } from '../../protocol/server-point.js';
 import type { ClientCommand, CollectionResponse } from '../../protocol/sync.js';
 import { listChanges, type ChangeList, type KnownState, type MemberChange } from './changes.js';
 import { UpstreamError } from './errors.js';
@@ -169,8 +169,11 @@ export class DavPoint implements ServerSyncPoint {
       report.known.push({ ...record, remoteEtag: remote.remoteEtag });
       return;
     }
+    // A displaced member edited there since it was displaced: its edit is matched by UID again, as an add.
     const command: ClientCommand =
-      record === undefined ? { op: 'add', clientId: clientIdOf(member.href), data: member.data } : { op: 'change', serverId: record.serverId, data: member.data, etag: record.heldEtag };
+      record === undefined || isDisplaced(record)
+        ? { op: 'add', clientId: clientIdOf(member.href), data: member.data }
+        : { op: 'change', serverId: record.serverId, data: member.data, etag: record.heldEtag };
     report.commands.push(command);
     report.remotes.push(remote);
   }

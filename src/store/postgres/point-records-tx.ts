@@ -27,12 +27,10 @@ export function pointRecordTx(sql: Sql): PointRecordTx {
       return sql<Array<PointRecord & { collectionId: string }>>`SELECT collection_id, ${columns(sql)} FROM point_records
         WHERE account_id = ${accountId} AND device_id = ${deviceId} AND remote_id = ANY(${[...remoteIds]}::text[])`;
     },
-    async listPointRecords(accountId, deviceId, collectionId, stale, max) {
-      return stale
-        ? sql<PointRecord[]>`SELECT ${columns(sql)} FROM point_records WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId}
-            AND remote_etag IS NULL ORDER BY remote_id LIMIT ${max}`
-        : sql<PointRecord[]>`SELECT ${columns(sql)} FROM point_records WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId}
-            ORDER BY remote_id LIMIT ${max}`;
+    async listPointRecords(accountId, deviceId, collectionId, which, max) {
+      const only = which === 'stale' ? sql`AND remote_etag IS NULL` : which === 'displaced' ? sql`AND server_id LIKE '~%'` : sql``;
+      return sql<PointRecord[]>`SELECT ${columns(sql)} FROM point_records WHERE account_id = ${accountId} AND device_id = ${deviceId} AND collection_id = ${collectionId}
+        ${only} ORDER BY remote_id LIMIT ${max}`;
     },
     async putPointRecord(accountId, deviceId, collectionId, r) {
       await sql`DELETE FROM point_records WHERE account_id = ${accountId} AND device_id = ${deviceId}

@@ -30,6 +30,8 @@ export function pointRecordTx({ prepare: q }: OpenDatabase): PointRecordTx {
       WHERE account_id = ? AND device_id = ? AND collection_id = ? AND remote_etag IS NULL ORDER BY remote_id LIMIT ?`),
     all: q<[string, string, string, number], RecordDbRow>(`SELECT ${columns} FROM point_records
       WHERE account_id = ? AND device_id = ? AND collection_id = ? ORDER BY remote_id LIMIT ?`),
+    displaced: q<[string, string, string, number], RecordDbRow>(`SELECT ${columns} FROM point_records
+      WHERE account_id = ? AND device_id = ? AND collection_id = ? AND server_id LIKE '~%' ORDER BY remote_id LIMIT ?`),
     // The point is a device of the account: a record for another account's device is not written.
     forget: q('DELETE FROM point_records WHERE account_id = @accountId AND device_id = @deviceId AND (remote_id = @remoteId OR (collection_id = @collectionId AND server_id = @serverId))'),
     put: q(`INSERT INTO point_records (account_id, device_id, collection_id, server_id, remote_id, remote_etag, held_etag)
@@ -50,8 +52,8 @@ export function pointRecordTx({ prepare: q }: OpenDatabase): PointRecordTx {
     async pointRecordsByRemote(accountId, deviceId, remoteIds) {
       return remoteIds.length === 0 ? [] : s.byRemote.all(accountId, deviceId, JSON.stringify(remoteIds)).map((r) => ({ ...toRecord(r), collectionId: r.collection_id }));
     },
-    async listPointRecords(accountId, deviceId, collectionId, stale, max) {
-      return (stale ? s.stale : s.all).all(accountId, deviceId, collectionId, max).map(toRecord);
+    async listPointRecords(accountId, deviceId, collectionId, which, max) {
+      return s[which].all(accountId, deviceId, collectionId, max).map(toRecord);
     },
     async putPointRecord(accountId, deviceId, collectionId, r) {
       const row = { accountId, deviceId, collectionId, ...r };

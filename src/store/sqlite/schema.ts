@@ -433,4 +433,8 @@ export const migrations: readonly string[] = [
   ALTER TABLE item_versions ADD COLUMN blob_hash TEXT;
   CREATE INDEX item_versions_blob ON item_versions(blob_hash) WHERE blob_hash IS NOT NULL;
   `,
+  // Displaced members of a server-driven point (protocol/server-point.ts displacedId): listed at every run.
+  `
+  CREATE INDEX point_records_displaced ON point_records(account_id, device_id, collection_id) WHERE server_id LIKE '~%';
+  `,
 ];
