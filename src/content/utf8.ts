@@ -6,3 +6,10 @@ export function truncateUtf8(text: string, bytes: number): string {
   while (cut > 0 && cut < buf.length && ((buf[cut] as number) & 0xc0) === 0x80) cut--;
   return buf.subarray(0, cut).toString('utf8');
 }
+
+/**
+ * Characters an item's text may not hold: control characters other than TAB, LF and CR, U+FFFE, U+FFFF
+ * and unpaired surrogates. XML 1.0 cannot carry them (nor can UTF-8 store a lone surrogate byte for
+ * byte), so an item a JSON client could store with one would reach no XML client (docs/protocol.md §10.1).
+ */
+export const notCarriedByXml = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

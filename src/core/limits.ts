@@ -189,6 +189,28 @@ export const limits = {
   upstreamCollectionsMax: 50,
   upstreamUrlCharsMax: 2048,
   upstreamCredentialCharsMax: 1024,
+  /**
+   * Mail items (docs/protocol.md §10.5), checked by the mail kind's format and met by the item builder
+   * (src/content/mail/message-item.ts): addresses in one field (from, to, cc…), an address and a display
+   * name, the subject, a message id (Message-ID, In-Reply-To, each reference, a Content-ID), the
+   * references kept, the attachments listed, an attachment's file name and media type, a part token,
+   * the flags and one flag (ASCII), the preview (characters are UTF-16 code units), and the first portion
+   * of the text (UTF-8 bytes). `mailSourceBytesMax`: the most of a message's raw source the builder reads.
+   */
+  mailAddressesPerFieldMax: 100,
+  mailAddressCharsMax: 254,
+  mailDisplayNameCharsMax: 100,
+  mailSubjectCharsMax: 998,
+  mailIdCharsMax: 250,
+  mailReferencesMax: 50,
+  mailAttachmentsMax: 100,
+  mailFileNameCharsMax: 255,
+  mailPartCharsMax: 64,
+  mailFlagsMax: 100,
+  mailFlagCharsMax: 64,
+  mailPreviewCharsMax: 256,
+  mailBodyBytesMax: 8192,
+  mailSourceBytesMax: 256 * 1024,
   /** `syncpoint migrate` (docs/operations.md § Moving from SQLite): rows and bytes of one batch, each copied in one PostgreSQL transaction. */
   migrateBatchRows: 500,
   migrateBatchBytesMax: 8 * 1024 * 1024,
@@ -215,3 +237,12 @@ assert(limits.reinitLoopCount >= 2, 'a loop needs at least two re-initialization
 assert(limits.itemBytesMax <= limits.upstreamResponseBytesMax, 'one upstream item fits an answer');
 assert(limits.versionBlobBytesMin <= limits.itemBytesMax && limits.itemBytesMax <= limits.blobBytesMax, 'a large item body fits a blob');
 assert(limits.upstreamMembersMax * 256 <= limits.upstreamResponseBytesMax, 'a listing of the most upstream members (an href and an etag, about 200 bytes each) fits an answer');
+{
+  // The largest mail item the caps allow (3 UTF-8 bytes per UTF-16 unit, JSON escapes of the text, 100 bytes of keys per entry) is an item.
+  const l = limits;
+  const addresses = 6 * l.mailAddressesPerFieldMax * (3 * (l.mailAddressCharsMax + l.mailDisplayNameCharsMax) + 100);
+  const ids = (l.mailReferencesMax + 2) * (3 * l.mailIdCharsMax + 100);
+  const attachments = l.mailAttachmentsMax * (3 * (2 * l.mailFileNameCharsMax + l.mailIdCharsMax + l.mailPartCharsMax) + 100);
+  const rest = 3 * l.mailSubjectCharsMax + l.mailFlagsMax * (l.mailFlagCharsMax + 4) + 3 * l.mailPreviewCharsMax + 2 * l.mailBodyBytesMax + 1000;
+  assert(addresses + ids + attachments + rest <= l.itemBytesMax, 'the largest mail item fits itemBytesMax');
+}

@@ -50,6 +50,8 @@ export interface CommandContext extends WriteContext {
   priorities: ReadonlyMap<string, number>;
   /** What evaluating calendar content may cost, shared by every command of the request (docs/architecture.md). */
   rules: RuleBudget;
+  /** The sync point is server-driven (server-driven.ts): the items' source, which no kind's `deviceWrites` binds (docs/design.md § Kinds). */
+  serverDriven: boolean;
 }
 
 /**
@@ -237,7 +239,12 @@ async function findTwin(ctx: CommandContext, index: ItemIndex): Promise<ItemRow 
   return candidates.find((c) => kind.areTwins(index, { uid: c.uid, name: c.matchName, contactKeys: c.contactKeys }));
 }
 
+/** What the collection's kind forbids this sync point to write: nothing, for a server-driven one. */
+const deviceWrites = (ctx: CommandContext) => (ctx.serverDriven ? undefined : kindOf(ctx.collection.kind).deviceWrites);
+
 async function addItem(ctx: CommandContext, clientId: string, data: string, etag: string, createdEarlier: RecordedResult | undefined): Promise<RecordedResult> {
+  const addRefused = deviceWrites(ctx)?.addRefused;
+  if (addRefused !== undefined) return { op: 'add', clientId, dataEtag: etag, status: 'invalidItem', message: addRefused };
   // A retried Add whose data was edited between the attempts: the first attempt's item takes the edit,
   // made from the version that attempt carried, so an item without a UID is not created twice and an
   // edit made there since by another device meets this one as a concurrent change (sim seed 8001088).
@@ -310,6 +317,8 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
   }
   const check = checkItem(ctx.collection.kind, data, ctx.rules);
   if (!check.ok) return { ...base, status: check.status, message: check.message };
+  const changeRefused = item.data === null ? null : (deviceWrites(ctx)?.changeRefused?.(item.data, data) ?? null);
+  if (changeRefused !== null) return { ...base, status: 'invalidItem', message: changeRefused };
   const pending = pendingFor(ctx, item);
   const decision = recover('UPDATED', pending);
   if (decision.kind === 'dropDeleted') {

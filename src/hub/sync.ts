@@ -32,7 +32,8 @@ import { ResponseBudget } from './response-budget.js';
  * (ActiveSync loop detection, faces/eas/commands/sync-loops.ts), so a replay may stop short of the answer
  * it replaces, at `windowSize`. `reportedOnce`: a server-driven point's (server-driven.ts), whose report is
  * kept with its records in the exchange's own transaction, so a retry of the exchange never carries it
- * again: an add the retry leaves out is not a withdrawal.
+ * again: an add the retry leaves out is not a withdrawal. Being the items' source, it writes what a
+ * kind forbids devices to (Kind.deviceWrites).
  */
 export type HubCollectionRequest = Omit<CollectionRequest, 'commands'> & { commands?: HubClientCommand[]; narrowReplay?: boolean; reportedOnce?: boolean };
 export type HubSyncRequest = Omit<SyncRequest, 'collections'> & { collections: HubCollectionRequest[] };
@@ -212,7 +213,7 @@ async function syncCollection(exchange: Exchange, c: HubCollectionRequest, rules
   // Commands of a retried exchange are matched against what its first attempt did.
   const retried = state !== undefined && c.syncKey === state.lastSentKey;
   const applied = await applyClientCommands(
-    { tx, ports, collection, deviceId, from, held, priorities: exchange.priorities, rules },
+    { tx, ports, collection, deviceId, from, held, priorities: exchange.priorities, rules, serverDriven: c.reportedOnce === true },
     c.commands ?? [],
     state?.lastResults ?? [],
     retried,

@@ -64,4 +64,15 @@ export interface Kind {
   areTwins(a: MatchKeys, b: MatchKeys): boolean;
   /** The faces beyond the native protocol (which carries every kind) that carry it; a face lists no collection of a kind it does not carry. */
   faces: { dav?: DavFace; eas?: EasFace };
+  /**
+   * What devices may not write, for a kind whose items only its source makes (mail: docs/protocol.md
+   * §10.5); absent, they write freely. Server-driven sync points (the source itself) are never bound
+   * (docs/design.md § Kinds). Each answer is the message of the `invalidItem` the command gets.
+   */
+  deviceWrites?: {
+    /** Why a device may not add an item of this kind; absent, it may. */
+    addRefused?: string;
+    /** Why a device may not change the current version into `incoming` (both already checked by the format), or null when it may. */
+    changeRefused?(current: string, incoming: string): string | null;
+  };
 }

@@ -4,6 +4,7 @@ import { kindNamePattern, kindNameRule } from '../protocol/collections.js';
 import { contactsKind } from './contacts.js';
 import { eventsKind } from './events.js';
 import type { ContentCheck, Kind } from './kind.js';
+import { mailKind } from './mail.js';
 import { notesKind } from './notes.js';
 import { tasksKind } from './tasks.js';
 
@@ -22,7 +23,7 @@ export function registerKind(kind: Kind): void {
   registered.set(kind.name, kind);
 }
 
-for (const kind of [contactsKind, eventsKind, tasksKind, notesKind]) registerKind(kind);
+for (const kind of [contactsKind, eventsKind, tasksKind, notesKind, mailKind]) registerKind(kind);
 
 /** The kind of that name, or undefined when none is registered (a collection made while a kind's module was, say). */
 export const findKind = (name: string): Kind | undefined => registered.get(name);

@@ -1,6 +1,7 @@
 import ICAL from 'ical.js';
 import { RuleBudget, RuleBudgetExceeded, withinRuleBudget } from '../content/recurrence-budget.js';
 import { mergeProperties, sameProperties } from '../content/merge.js';
+import { notCarriedByXml } from '../content/utf8.js';
 import type { StatusCode } from '../protocol/errors.js';
 import { limits } from '../core/limits.js';
 import { normalizeEmail, normalizeName, normalizePhone } from '../core/twins.js';
@@ -21,10 +22,8 @@ const componentOfKind: Record<CalendarKind, string> = {
   notes: 'vjournal',
 };
 
-// Control characters other than TAB, LF and CR are never valid in vCard/iCalendar text and cannot be
-// carried in XML 1.0 either; nor can U+FFFE, U+FFFF or an unpaired surrogate (which also could not be
-// stored as UTF-8 byte for byte). A JSON client could otherwise store an item no XML client can sync.
-const forbiddenControls = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// Control characters other than TAB, LF and CR are never valid in vCard/iCalendar text either.
+const forbiddenControls = notCarriedByXml;
 
 function reject(status: StatusCode, message: string): ContentCheck {
   return { ok: false, status, message };

@@ -125,10 +125,10 @@ test('a registered kind syncs over the native protocol: validated, indexed, dedu
 
 test('a kind no module registered is refused with a clear error; the faces that do not carry a kind do not list it', async () => {
   const user = await server.addUser('faces');
-  const refused = await postJson(`${server.url}/api/v1/collections`, user.authorization, { name: 'mail', kind: 'mail', displayName: 'Mail' });
+  const refused = await postJson(`${server.url}/api/v1/collections`, user.authorization, { name: 'recipes', kind: 'recipes', displayName: 'Recipes' });
   assert.equal(refused.status, 400);
   assert.equal(refused.body.status, 'invalidRequest');
-  assert.equal(refused.body.message, 'this server holds no kind named mail');
+  assert.equal(refused.body.message, 'this server holds no kind named recipes');
   const badName = await postJson(`${server.url}/api/v1/collections`, user.authorization, { name: 'x', kind: 'Not A Kind', displayName: 'X' });
   assert.equal(badName.status, 400);
 
