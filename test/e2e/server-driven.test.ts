@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { PointApplied, PointReport, ServerSyncPoint } from '../../src/protocol/server-point.js';
-import type { ClientCommand, CollectionResponse } from '../../src/protocol/sync.js';
 import { DavPoint } from '../../src/connectors/dav/point.js';
 import { Transport, type Fetch } from '../../src/connectors/dav/transport.js';
 import { Causality } from '../../sim/causality.js';
 import { SimUpstream, upstreamAccount } from '../../sim/dav-upstream.js';
 import { Rng } from '../../sim/random.js';
 import { Workload } from '../../sim/workload.js';
+import type { ServerSyncPoint } from '../../src/protocol/server-point.js';
+import { memoryPoint } from '../support/memory-point.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { serverSql } from '../support/database.js';
 import { add, change, newAccount } from '../support/sync.js';
@@ -23,41 +23,6 @@ before(async () => {
 after(async () => {
   await server.stop();
 });
-
-/** A sync point that keeps its records in memory, reports its edits (each its own remote object), and can refuse to acknowledge. */
-class MemoryPoint implements ServerSyncPoint {
-  readonly protocol = 'memory';
-  readonly records = new Map<string, string>();
-  edits: ClientCommand[] = [];
-  online = true;
-  acknowledge = true;
-  applied = 0;
-  constructor(
-    readonly id: string,
-    readonly name: string,
-    readonly collectionId: string,
-  ) {}
-  async report(): Promise<PointReport> {
-    if (!this.online) throw new Error('unreachable');
-    const remotes = this.edits.map((e) => ({ remoteId: e.op === 'add' ? e.clientId : e.serverId, remoteEtag: null }));
-    return { commands: this.edits, remotes, known: [], problems: [], more: false };
-  }
-  async apply(outcome: CollectionResponse): Promise<PointApplied> {
-    this.applied++;
-    const applied: PointApplied = { acknowledged: this.acknowledge, records: [], forgotten: [], refused: [] };
-    if (!this.acknowledge) return applied;
-    for (const r of outcome.results) {
-      const edit = this.edits[r.index];
-      if (edit?.op === 'add' && r.serverId) this.records.set(r.serverId, edit.data);
-    }
-    for (const c of outcome.commands) {
-      if (c.op === 'delete') this.records.delete(c.serverId);
-      else this.records.set(c.serverId, c.data);
-    }
-    this.edits = [];
-    return applied;
-  }
-}
 
 /** The simulated upstream (sim/dav-upstream.ts) with no faults of its own: a test makes the ones it needs. */
 function quietUpstream(): SimUpstream {
@@ -89,17 +54,12 @@ async function davPoint(accountId: string, contacts: string, transport: Transpor
   return new DavPoint({ id: 'upstream', name: 'Upstream', protocol: 'dav-upstream', collectionId: contacts, kind: 'contacts', transport, collectionUrl: upstream.collectionUrl, type: 'addressbook' });
 }
 
-/** A point's device exists before it runs (an upstream's is made when it is added): here, registered as a face registers one. */
-async function memoryPoint(accountId: string, id: string, name: string, collectionId: string): Promise<MemoryPoint> {
-  assert.ok(await server.hub.admitDevice({ accountId, device: { id, name }, protocol: 'memory' }, 100, 'memory'));
-  return new MemoryPoint(id, name, collectionId);
-}
 
 test('a server-driven point receives the truth, and its own edits reach native devices', async () => {
   const { accountId, contacts, device } = await newAccount(server);
   const phone = device('phone');
   const x = (await phone.sync(contacts, { commands: [add('x', vcard('ux', 'X'))] })).results[0]?.serverId as string;
-  const folder = await memoryPoint(accountId, 'folder', 'Folder', contacts);
+  const folder = await memoryPoint(server, accountId, 'folder', 'Folder', contacts);
   let run = await server.hub.runServerDrivenSync(accountId, [folder]);
   assert.deepEqual(run.acknowledged, ['folder']);
   assert.equal(folder.records.get(x), vcard('ux', 'X'));
@@ -114,7 +74,7 @@ test('a server-driven point receives the truth, and its own edits reach native d
 test('an unacknowledged run is replayed: the same actions come again, and the report is not applied twice', async () => {
   const { accountId, contacts, device } = await newAccount(server);
   const phone = device('phone');
-  const folder = await memoryPoint(accountId, 'folder', 'Folder', contacts);
+  const folder = await memoryPoint(server, accountId, 'folder', 'Folder', contacts);
   await server.hub.runServerDrivenSync(accountId, [folder]);
   await phone.sync(contacts, { commands: [add('p', vcard('up', 'From phone'))] });
 
@@ -134,8 +94,8 @@ test('an unacknowledged run is replayed: the same actions come again, and the re
 test('an offline point sits the run out; the others go ahead, and it catches up later', async () => {
   const { accountId, contacts, device } = await newAccount(server);
   const phone = device('phone');
-  const up = await memoryPoint(accountId, 'upstream', 'Upstream', contacts);
-  const folder = await memoryPoint(accountId, 'folder', 'Folder', contacts);
+  const up = await memoryPoint(server, accountId, 'upstream', 'Upstream', contacts);
+  const folder = await memoryPoint(server, accountId, 'folder', 'Folder', contacts);
   await phone.sync(contacts, { commands: [add('a', vcard('ua', 'A'))] });
   up.online = false;
   let run = await server.hub.runServerDrivenSync(accountId, [up, folder]);
@@ -149,7 +109,7 @@ test('an offline point sits the run out; the others go ahead, and it catches up 
 
 test('a point whose device is gone (its upstream removed while it reported) runs no exchange and is not brought back', async () => {
   const { accountId, contacts, device } = await newAccount(server);
-  const gone = await memoryPoint(accountId, 'gone', 'Gone', contacts);
+  const gone = await memoryPoint(server, accountId, 'gone', 'Gone', contacts);
   gone.edits = [add('x', vcard('ux', 'X'))];
   await server.hub.revokeDevice(accountId, 'gone');
   const run = await server.hub.runServerDrivenSync(accountId, [gone]);
@@ -161,7 +121,7 @@ test('a point whose device is gone (its upstream removed while it reported) runs
 test('a point asked again from the key it did not acknowledge reports only what changed since: what its last report added stays (sim seed 11100421 with --upstreams 1)', async () => {
   const { accountId, contacts, device } = await newAccount(server);
   const phone = device('phone');
-  const folder = await memoryPoint(accountId, 'folder', 'Folder', contacts);
+  const folder = await memoryPoint(server, accountId, 'folder', 'Folder', contacts);
   await server.hub.runServerDrivenSync(accountId, [folder]);
   await phone.sync(contacts, { commands: [add('p', vcard('up', 'From phone'))] });
   folder.edits = [add('mine', vcard('um', 'Mine'))];
