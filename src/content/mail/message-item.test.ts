@@ -261,3 +261,60 @@ test('the Date field is read alike on every server, or not at all', () => {
   assert.equal(rfc5322Date('31 Feb 2026 10:00 +0000'), null);
   assert.equal(rfc5322Date('yesterday'), null);
 });
+
+test('a cut multipart: the text part cut short, or not reached at all, is marked incomplete; attachments still come from the structure', () => {
+  const text = 'Line of the message body.\r\n'.repeat(200);
+  const source = crlf([
+    'From: a@example.org',
+    'Subject: Photos',
+    'Content-Type: multipart/mixed; boundary="b1"',
+    '',
+    '--b1',
+    'Content-Type: image/jpeg; name="first.jpg"',
+    'Content-Transfer-Encoding: base64',
+    '',
+    Buffer.alloc(3000, 1).toString('base64'),
+    '--b1',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    text,
+    '--b1',
+    'Content-Type: message/rfc822',
+    '',
+    'From: b@example.org',
+    'Subject: forwarded',
+    '',
+    'inner text',
+    '--b1--',
+  ]);
+  const bodyStructure: BodyStructure = {
+    type: 'multipart/mixed',
+    parameters: { boundary: 'b1' },
+    childNodes: [
+      { part: '1', type: 'image/jpeg', parameters: { name: 'first.jpg' }, encoding: 'base64', size: 4000 },
+      { part: '2', type: 'text/plain', parameters: { charset: 'utf-8' }, size: text.length },
+      { part: '3', type: 'message/rfc822', size: 52, childNodes: [{ part: '3', type: 'text/plain', size: 10 }] },
+    ],
+  };
+  const attachments = [
+    { part: '1', name: 'first.jpg', type: 'image/jpeg', size: 4000, inline: false, contentId: null },
+    { part: '3', name: null, type: 'message/rfc822', size: 52, inline: false, contentId: null },
+  ];
+  const whole = build({ source, bodyStructure });
+  assert.deepEqual([whole.body?.part, whole.body?.complete, whole.body?.text], ['2', true, text.replace(/\r\n/g, '\n')]);
+  assert.deepEqual(whole.attachments, attachments, 'an attached message is one attachment; its text is not the body');
+  const inside = build({ source: source.subarray(0, source.indexOf('--b1\r\nContent-Type: message')  - 2000), bodyStructure, size: source.length });
+  assert.equal(inside.body?.complete, false);
+  assert.ok(inside.body !== null && inside.body.text.length > 1000 && text.replace(/\r\n/g, '\n').startsWith(inside.body.text));
+  const before = build({ source: source.subarray(0, 2000), bodyStructure, size: source.length });
+  assert.deepEqual([before.body?.text, before.body?.complete, before.preview], ['', false, '']);
+  assert.deepEqual(before.attachments, attachments);
+});
+
+test('a message that is only an attachment has no body, and lists itself as section 1', () => {
+  const source = crlf(['From: scanner@example.org', 'Subject: Scan', 'Content-Type: application/pdf', 'Content-Disposition: attachment; filename=scan.pdf', 'Content-Transfer-Encoding: base64', '', 'JVBERi0xLjQK', '']);
+  const item = build({ source, bodyStructure: { type: 'application/pdf', disposition: 'attachment', dispositionParameters: { filename: 'scan.pdf' }, encoding: 'base64', size: 14 } });
+  assert.equal(item.body, null);
+  assert.equal(item.preview, '');
+  assert.deepEqual(item.attachments, [{ part: '1', name: 'scan.pdf', type: 'application/pdf', size: 14, inline: false, contentId: null }]);
+});
