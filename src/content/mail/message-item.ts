@@ -47,7 +47,7 @@ export function buildMailItem(message: MessageFacts): MailItem {
   const threadRoot = referencesAll[0] ?? inReplyTo ?? messageId;
   const chosen = chooseBody(message.bodyStructure);
   const body = chosen && bodyOf(source, message.bodyStructure, chosen, whole);
-  const addresses = (name: string) => addressList(header(name.toLowerCase()) ?? '');
+  const addresses = (name: string) => addressList(header(name) ?? '');
   return {
     messageId,
     subject,
@@ -71,7 +71,7 @@ export function buildMailItem(message: MessageFacts): MailItem {
 }
 
 /** The first 22 characters of the unpadded base64url SHA-256 of the thread's root id (§10.5 Threads). */
-export const threadIdOf = (root: string): string => createHash('sha256').update(root, 'utf8').digest('base64url').slice(0, 22);
+const threadIdOf = (root: string): string => createHash('sha256').update(root, 'utf8').digest('base64url').slice(0, 22);
 
 /** Header bytes as text: UTF-8 (RFC 6532), or, when they are not, the 8-bit charset most mail of that kind was written in. */
 function headerText(block: Buffer): string {
@@ -210,7 +210,7 @@ const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"'
  * The text of an HTML body for its preview, read simply: comments, the head, styles and scripts left
  * out, tags dropped, the common entities and numeric references decoded. One pass per construct.
  */
-export function htmlText(html: string): string {
+function htmlText(html: string): string {
   let text = dropBlocks(html, '<!--', '-->');
   for (const tag of ['head', 'style', 'script']) text = dropBlocks(text, `<${tag}`, `</${tag}>`);
   return text
