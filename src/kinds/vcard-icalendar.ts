@@ -22,9 +22,6 @@ const componentOfKind: Record<CalendarKind, string> = {
   notes: 'vjournal',
 };
 
-// Control characters other than TAB, LF and CR are never valid in vCard/iCalendar text either.
-const forbiddenControls = notCarriedByXml;
-
 function reject(status: StatusCode, message: string): ContentCheck {
   return { ok: false, status, message };
 }
@@ -45,7 +42,8 @@ function complaint(err: unknown): string {
  * The registry (kinds/registry.ts) has refused data over limits.itemBytesMax before.
  */
 function checkText(kinds: readonly string[], data: string, budget: RuleBudget | undefined): ContentCheck {
-  if (forbiddenControls.test(data)) return reject('invalidItem', 'item contains control characters or characters XML cannot carry');
+  // Never valid in vCard/iCalendar text either.
+  if (notCarriedByXml.test(data)) return reject('invalidItem', 'item contains control characters or characters XML cannot carry');
   let lineStart = 0;
   for (let i = data.indexOf('\n'); ; i = data.indexOf('\n', i + 1)) {
     const end = i === -1 ? data.length : i;
