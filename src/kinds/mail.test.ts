@@ -73,7 +73,7 @@ test('what is wrong with a mail item is said precisely, caps included', () => {
   assert.equal(refusal(json({ subject: 'bell\u0007' })), 'invalidItem: subject: the subject holds control characters or characters XML cannot carry');
 });
 
-test('merge: flags as sets, each side\'s additions and removals kept; every other field the truth\'s; never a conflict', () => {
+test('merge: flags as sets, each side\'s additions and removals kept; other fields the side\'s that changed them; never a conflict', () => {
   const base = mailItemJson(mailItem({ flags: ['$Forwarded', 'Later'] }));
   const device = mailItemJson(mailItem({ flags: ['$Forwarded', '\\Seen'] }));
   const truth = mailItemJson(mailItem({ flags: ['$Forwarded', 'Later', '\\Flagged'], preview: 'rebuilt by the server' }));
@@ -81,6 +81,9 @@ test('merge: flags as sets, each side\'s additions and removals kept; every othe
   // Both remove the same flag, one adds one the other also added.
   const both = mailKind.format.merge(mailItemJson(mailItem({ flags: ['\\Flagged'] })), mailItemJson(mailItem({ flags: ['\\Seen'] })), mailItemJson(mailItem({ flags: ['\\Seen'] })));
   assert.equal(both, mailItemJson(mailItem({ flags: ['\\Seen'] })));
+  // The source read the message again while a device changed flags: its fields and both flag edits.
+  const reread = mailKind.format.merge(mailItemJson(mailItem()), mailItemJson(mailItem({ preview: 'read again', flags: ['\\Answered'] })), mailItemJson(mailItem({ flags: ['\\Seen'] })));
+  assert.equal(reread, mailItemJson(mailItem({ preview: 'read again', flags: ['\\Answered', '\\Seen'] })));
 });
 
 test('same: one item written with its keys in another order is the same version', () => {

@@ -28,8 +28,10 @@ const parsed = (data: string): MailItem | undefined => {
 
 /**
  * Flags are a set each side edits: a flag either edit added is added, one either removed is removed
- * (docs/protocol.md §10.5); every other field is the truth's, which only the server writes. Two flag
- * edits therefore never conflict. A base that no longer parses counts as holding no flags.
+ * (docs/protocol.md §10.5), so two flag edits never conflict. Every other field only the message's
+ * source (the IMAP connector) writes: the incoming edit's when it changed them (the source read the
+ * message again while a device changed flags), else the truth's. A base that no longer parses counts as
+ * holding no flags and the truth's other fields.
  */
 function merge(base: string, incoming: string, truth: string): string | null {
   const [b, m, t] = [parsed(base), parsed(incoming), parsed(truth)];
@@ -38,7 +40,8 @@ function merge(base: string, incoming: string, truth: string): string | null {
   const flags = new Set(t.flags);
   for (const f of m.flags) if (!before.has(f)) flags.add(f);
   for (const f of before) if (!m.flags.includes(f)) flags.delete(f);
-  return mailItemJson({ ...t, flags: [...flags].sort() });
+  const rest = b !== undefined && !sameButFlags(b, m) ? m : t;
+  return mailItemJson({ ...rest, flags: [...flags].sort() });
 }
 
 function same(a: string, b: string): boolean {
@@ -46,11 +49,13 @@ function same(a: string, b: string): boolean {
   return x !== undefined && y !== undefined && mailItemJson(x) === mailItemJson(y);
 }
 
-/** Whether `incoming` differs from `current` in nothing but its flags. */
+/** Whether two items differ in nothing but their flags. */
+const sameButFlags = (a: MailItem, b: MailItem): boolean => mailItemJson({ ...b, flags: a.flags }) === mailItemJson(a);
+
+/** A device's change may alter the flags alone. */
 function flagsOnly(current: string, incoming: string): string | null {
   const [c, m] = [parsed(current), parsed(incoming)];
-  if (c === undefined || m === undefined) return 'only the flags of a mail item change';
-  return mailItemJson({ ...m, flags: c.flags }) === mailItemJson(c) ? null : 'only the flags of a mail item change';
+  return c !== undefined && m !== undefined && sameButFlags(c, m) ? null : 'only the flags of a mail item change';
 }
 
 export const mailFormat: ItemFormat = { check, merge, same };
