@@ -359,7 +359,15 @@ export function simUpstreamAccess(upstream: () => SimUpstream, clock: { now(): n
     };
   };
   return {
-    connector: { ...real, points: (u, mappings) => real.points(u, mappings).map((p) => watched(alter ? alter(p) : p)) },
+    connectors: {
+      dav: {
+        ...real,
+        open: (u, mappings) => {
+          const session = real.open(u, mappings);
+          return { ...session, points: session.points.map((p) => watched(alter ? alter(p) : p)) };
+        },
+      },
+    },
     keys: () => [simKey],
     sealingKey: () => () => simKey,
     intervalMs: 30 * 60_000,

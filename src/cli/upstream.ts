@@ -20,18 +20,25 @@ function printUpstream(u: UpstreamView): void {
 
 /** `syncpoint upstream …`: the upstream servers an account keeps in sync (docs/operations.md § Upstream servers). */
 export function registerUpstreamCommands(program: Command): void {
-  const upstream = program.command('upstream').description('upstream CardDAV/CalDAV accounts an account keeps in two-way sync (works on the data directory)');
+  const upstream = program.command('upstream').description('upstream CardDAV/CalDAV and IMAP accounts an account keeps in two-way sync (works on the data directory)');
   keyOption(addDataOptions(upstream.command('add')))
-    .description('discover an upstream account’s address books and calendars and map each to a collection, made for it unless --collection names one')
+    .description('discover an upstream account’s address books and calendars (or, with --kind imap, its mail folders) and map each to a collection, made for it unless --collection names one')
     .requiredOption('--user <name>', 'the Syncpoint account')
-    .requiredOption('--url <url>', 'the upstream server, e.g. https://dav.example.com/ (its well-known URLs are tried) or a principal or home URL')
+    .option('--kind <kind>', 'dav (CardDAV/CalDAV) or imap', 'dav')
+    .option('--url <url>', 'a dav upstream: the server, e.g. https://dav.example.com/ (its well-known URLs are tried) or a principal or home URL')
+    .option('--imap <url>', 'an imap upstream: its IMAP server, imaps://HOST:PORT or imap://HOST:PORT (STARTTLS when offered)')
+    .option('--smtp <url>', 'an imap upstream: its SMTP submission server for sending, smtps://HOST:PORT or smtp://HOST:PORT')
     .requiredOption('--username <name>', 'the user name at the upstream')
     .option('--password-stdin', 'read the upstream password from standard input (else SYNCPOINT_PASSWORD or a prompt)')
     .option('--collection <name>', 'map every upstream collection that can feed it to this existing collection')
-    .action(async (opts: KeyOptions & { user: string; url: string; username: string; passwordStdin?: boolean; collection?: string }) => {
+    .action(async (opts: KeyOptions & { user: string; kind: string; url?: string; imap?: string; smtp?: string; username: string; passwordStdin?: boolean; collection?: string }) => {
+      if (opts.kind !== 'dav' && opts.kind !== 'imap') throw new Error(`--kind is dav or imap, not ${opts.kind}`);
+      const url = opts.kind === 'imap' ? opts.imap : opts.url;
+      if (url === undefined) throw new Error(opts.kind === 'imap' ? '--kind imap needs --imap URL' : 'give --url URL');
+      if (opts.kind === 'dav' && (opts.imap !== undefined || opts.smtp !== undefined)) throw new Error('--imap and --smtp are for --kind imap');
       const password = await obtainPassword(opts, process.env, false);
       await withLocalHub(opts, async (hub) => {
-        const added = await hub.upstreams.add(await accountId(hub, opts.user), { url: opts.url, username: opts.username, password, collection: opts.collection });
+        const added = await hub.upstreams.add(await accountId(hub, opts.user), { kind: opts.kind as 'dav' | 'imap', url, submissionUrl: opts.smtp, username: opts.username, password, collection: opts.collection });
         process.stdout.write(`added upstream ${added.id} with ${added.collections.length} mapped collections\n`);
         printUpstream(added);
       });

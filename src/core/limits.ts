@@ -170,6 +170,8 @@ export const limits = {
   upstreamMultigetHrefsMax: 100,
   /** Items one report of an upstream collection carries (the rest in the next, which the same run asks for), and rounds one run makes. */
   upstreamReportItemsMax: 500,
+  /** The first bytes of a message an IMAP upstream's report reads: its headers and the first portion of its text (docs/protocol.md §10.5); the rest stays on the IMAP server. */
+  upstreamMailSourceBytes: 32 * 1024,
   upstreamRunRoundsMax: 100,
   /** How often each upstream runs (and up to a fifth more, spread), and the longest wait after failures in a row. */
   upstreamRunIntervalMs: 5 * 60_000,

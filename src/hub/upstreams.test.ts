@@ -125,6 +125,10 @@ test('bad input is refused before the upstream is asked, and a failed discovery 
   for (const [bad, pattern] of [
     [input('dav.example'), /is not a URL/],
     [input('ftp://dav.example/'), /http:\/\/ or https:\/\//],
+    [input('https://mail.example/', { kind: 'imap' }), /an upstream URL of kind imap is imap:\/\/ or imaps:\/\//],
+    [input('imaps://mail.example/', { kind: 'imap', submissionUrl: 'https://mail.example/' }), /smtps:\/\/ or smtp:\/\//],
+    [input('https://dav.example/', { submissionUrl: 'smtps://mail.example/' }), /only an IMAP upstream has a submission server/],
+    [input('https://dav.example/', { kind: 'pop' as 'imap' }), /an upstream is dav or imap, not pop/],
     [input('https://ann:pw@dav.example/'), /not in the URL/],
     [input('https://dav.example/', { username: 'a:b' }), /may not hold ":"/],
     [input('https://dav.example/', { password: '' }), /1 to 1024/],

@@ -19,13 +19,17 @@ import { openSecret, sealedKeyId, sealSecret, type SecretKey } from './sealed-se
  * row. Removing one forgets it, its mappings and its device, never the collections or their items.
  */
 
-/** The protocol of an upstream's device: what the devices page shows, and what its sync run reports as. */
-export const upstreamProtocols = { dav: 'dav-upstream' } as const;
+/** The protocol of an upstream's device, by the upstream's kind: what the devices page shows, and what its sync run reports as. */
+export const upstreamProtocols = { dav: 'dav-upstream', imap: 'imap-upstream' } as const;
 
-/** An address book or calendar a connector found (connectors/dav/discovery.ts UpstreamCollection). */
+/** What an upstream is: a CardDAV/CalDAV account, or an IMAP account (with SMTP submission for sending). */
+export type UpstreamKind = keyof typeof upstreamProtocols;
+export const isUpstreamKind = (kind: string): kind is UpstreamKind => Object.hasOwn(upstreamProtocols, kind);
+
+/** An address book, calendar or mail folder a connector found (connectors/dav/discovery.ts, connectors/imap/discovery.ts). */
 export interface DiscoveredCollection {
   url: string;
-  type: 'addressbook' | 'calendar';
+  type: 'addressbook' | 'calendar' | 'mailbox';
   displayName?: string | undefined;
   /** The kinds it can feed. */
   kinds: readonly CollectionKind[];
@@ -38,18 +42,24 @@ export interface UpstreamMapping {
   kind: CollectionKind;
 }
 
-/** Reaches upstream servers for the hub. `discover` throws a ProtocolError whose message says what went wrong (refused credentials, unreachable, not a DAV server). */
+/** One run's reach into an upstream: a sync point per mapping, and what the run closes when it ends (an IMAP connection). */
+export interface UpstreamSession {
+  points: ServerSyncPoint[];
+  close(): Promise<void>;
+}
+
+/** Reaches upstream servers of one kind for the hub. `discover` throws a ProtocolError whose message says what went wrong (refused credentials, unreachable, not a DAV or IMAP server). */
 export interface UpstreamConnector {
   discover(url: string, account: { username: string; password: string }): Promise<DiscoveredCollection[]>;
-  /** A sync point per mapping, signed in as `account`, known as the upstream's device. */
-  points(upstream: { url: string; username: string; password: string; deviceId: string; name: string }, mappings: readonly UpstreamMapping[]): ServerSyncPoint[];
+  /** The sync points of a run, one per mapping, signed in as the upstream's user, known as the upstream's device. */
+  open(upstream: { url: string; username: string; password: string; deviceId: string; name: string }, mappings: readonly UpstreamMapping[]): UpstreamSession;
   /** How long the upstream asked to be left alone, if `failure` says so (a 503 or 429 with Retry-After), in ms; and a message a person can act on. */
   explain(failure: unknown): { message: string; retryAfterMs?: number };
 }
 
-/** What the hub needs to run upstreams: a connector, and the secret keys their passwords may be sealed with (the first seals). */
+/** What the hub needs to run upstreams: a connector per kind it reaches, and the secret keys their passwords may be sealed with (the first seals). */
 export interface UpstreamAccess {
-  connector: UpstreamConnector;
+  connectors: Partial<Record<UpstreamKind, UpstreamConnector>>;
   keys(): SecretKey[];
   /**
    * The key a new password is sealed with, for `add`: throws at once (a ProtocolError saying what to
@@ -71,7 +81,11 @@ export interface UpstreamRun {
 }
 
 export interface AddUpstream {
+  /** Default 'dav'. */
+  kind?: UpstreamKind | undefined;
   url: string;
+  /** An IMAP upstream's SMTP submission server (smtp:// or smtps://), for sending; without one its mail cannot be sent. */
+  submissionUrl?: string | undefined;
   username: string;
   password: string;
   /** Map everything that can feed it to this existing collection (and its tasks collection), instead of making collections. */
@@ -83,6 +97,7 @@ export interface UpstreamView {
   id: string;
   kind: string;
   url: string;
+  submissionUrl: string | null;
   username: string;
   deviceId: string;
   /** Its device's priority (0 first), as every sync point has. */
@@ -153,10 +168,13 @@ export class Upstreams {
     const { row } = loaded;
     const now = this.ports.clock.now();
     if (onlyIfDue && row.nextRunAt !== null && row.nextRunAt > now) return { id: row.id, deviceId: row.deviceId, ran: false, error: null, nextRunAt: row.nextRunAt };
+    const connector = connectorOf(access, row.kind);
     let failure: unknown;
+    let session: UpstreamSession | undefined;
     try {
       const password = this.password(row, access.keys());
-      let points = access.connector.points({ url: row.url, username: row.username, password, deviceId: row.deviceId, name: loaded.device?.name ?? row.url }, loaded.mappings);
+      session = connector.open({ url: row.url, username: row.username, password, deviceId: row.deviceId, name: loaded.device?.name ?? row.url }, loaded.mappings);
+      let points = session.points;
       let stalled = 0;
       for (let round = 0; points.length > 0 && round < limits.upstreamRunRoundsMax; round++) {
         const report = await runServerDrivenSync(this.store, this.ports, accountId, points);
@@ -170,8 +188,10 @@ export class Upstreams {
       }
     } catch (err) {
       failure = err;
+    } finally {
+      await session?.close();
     }
-    const explained = failure === undefined ? undefined : access.connector.explain(failure);
+    const explained = failure === undefined ? undefined : connector.explain(failure);
     const failures = explained ? row.failures + 1 : 0;
     const state = { lastRunAt: now, lastError: explained?.message ?? null, failures, nextRunAt: nextRunAt(row.id, this.ports.clock.now(), access.intervalMs, failures, explained?.retryAfterMs) };
     await this.store.transaction((tx) => tx.setUpstreamRunState(accountId, row.id, state));
@@ -186,15 +206,17 @@ export class Upstreams {
    * Without `access`, the hub's own (UpstreamAccess.sealingKey), which refuses before anything is asked
    * when the server has no key to seal with.
    */
-  async add(accountId: string, input: AddUpstream, access: { connector: Pick<UpstreamConnector, 'discover'>; key: () => SecretKey } = this.addAccess()): Promise<UpstreamView> {
+  async add(accountId: string, input: AddUpstream, access: { connector: Pick<UpstreamConnector, 'discover'>; key: () => SecretKey } = this.addAccess(input.kind ?? 'dav')): Promise<UpstreamView> {
+    const kind = input.kind ?? 'dav';
     const url = checkInput(input);
+    const submissionUrl = checkSubmission(kind, input.submissionUrl);
     // What can be refused without asking the upstream is refused first.
     await this.store.transaction(async (tx) => {
       await checkRoom(tx, accountId, url.href, input.username);
       if (input.collection !== undefined && !(await tx.findCollectionByName(accountId, input.collection))) throw new ProtocolError('notFound', `no collection ${input.collection}`);
     });
     const found = await access.connector.discover(url.href, { username: input.username, password: input.password });
-    if (found.length === 0) throw new ProtocolError('invalidRequest', `found no address book or calendar at ${url.href}`);
+    if (found.length === 0) throw new ProtocolError('invalidRequest', kind === 'imap' ? `found no mail folder at ${url.href}` : `found no address book or calendar at ${url.href}`);
     const key = access.key();
     return this.store.transaction(async (tx) => {
       await checkRoom(tx, accountId, url.href, input.username);
@@ -208,12 +230,13 @@ export class Upstreams {
       if (mappings.length > limits.upstreamCollectionsMax) {
         throw limitReached('upstreamCollectionsMax', limits.upstreamCollectionsMax, `${url.href} has ${mappings.length} collections to map, more than one upstream may`);
       }
-      await tx.putDevice({ accountId, id: deviceId, name: `${url.host} (${input.username})`, protocol: upstreamProtocols.dav, priority: devices.length, createdAt: now, lastSeenAt: now, tokenId: null });
+      await tx.putDevice({ accountId, id: deviceId, name: `${url.host} (${input.username})`, protocol: upstreamProtocols[kind], priority: devices.length, createdAt: now, lastSeenAt: now, tokenId: null });
       const row: UpstreamRow = {
         id,
         accountId,
-        kind: 'dav',
+        kind,
         url: url.href,
+        submissionUrl,
         username: input.username,
         secret: sealSecret(key, input.password, bindingOf({ accountId, id })),
         deviceId,
@@ -230,9 +253,9 @@ export class Upstreams {
     });
   }
 
-  private addAccess(): { connector: UpstreamConnector; key: () => SecretKey } {
+  private addAccess(kind: UpstreamKind): { connector: UpstreamConnector; key: () => SecretKey } {
     if (!this.access) throw new Error('this hub reaches no upstream servers');
-    return { connector: this.access.connector, key: this.access.sealingKey() };
+    return { connector: connectorOf(this.access, kind), key: this.access.sealingKey() };
   }
 
   /** The account's upstreams, oldest first, with their state and mapped collections. */
@@ -309,6 +332,7 @@ export class Upstreams {
       if (c.kinds.includes('events')) plan.push({ kind: 'events', withTasks: c.kinds.includes('tasks'), suffix: '' });
       else if (c.kinds.includes('tasks')) plan.push({ kind: 'tasks', withTasks: false, suffix: '' });
       if (c.kinds.includes('notes')) plan.push({ kind: 'notes', withTasks: false, suffix: plan.length > 0 ? '.notes' : '' });
+      if (c.kinds.includes('mail')) plan.push({ kind: 'mail', withTasks: false, suffix: '' });
       const name = await freeName(tx, accountId, base, plan.flatMap((p) => (p.withTasks ? [p.suffix, `${p.suffix}.tasks`] : [p.suffix])));
       for (const p of plan) {
         const made = await createCollectionIn(tx, this.ports, accountId, { name: `${name}${p.suffix}`, kind: p.kind, ...(displayName ? { displayName: `${displayName}${p.suffix}` } : {}) }, p.withTasks);
@@ -335,15 +359,40 @@ export function nextRunAt(upstreamId: string, now: number, intervalMs: number, f
   return now + Math.max(interval + (draw % (spread + 1)), retryAfterMs ?? 0);
 }
 
-function checkInput(input: AddUpstream): URL {
-  if (input.url.length > limits.upstreamUrlCharsMax) throw new ProtocolError('invalidRequest', `an upstream URL has at most ${limits.upstreamUrlCharsMax} characters`);
-  let url: URL;
+/** The access's connector for upstreams of that kind; a kind it has none for is told, not a crash. */
+function connectorOf(access: UpstreamAccess, kind: string): UpstreamConnector {
+  const connector = isUpstreamKind(kind) ? access.connectors[kind] : undefined;
+  if (!connector) throw new ProtocolError('invalidRequest', `this server reaches no ${kind} upstreams`);
+  return connector;
+}
+
+const schemesOf: Record<UpstreamKind, readonly string[]> = { dav: ['http:', 'https:'], imap: ['imap:', 'imaps:'] };
+
+/** The submission URL an IMAP upstream may have (smtps:// or smtp://, STARTTLS on the latter when offered); a DAV upstream has none. */
+function checkSubmission(kind: UpstreamKind, given: string | undefined): string | null {
+  if (given === undefined) return null;
+  if (kind !== 'imap') throw new ProtocolError('invalidRequest', 'only an IMAP upstream has a submission server');
+  const url = parseUrl(given, 'smtps://mail.example.com:465');
+  if (url.protocol !== 'smtps:' && url.protocol !== 'smtp:') throw new ProtocolError('invalidRequest', `a submission URL is smtps:// or smtp://, not ${url.protocol}`);
+  if (url.username !== '' || url.password !== '') throw new ProtocolError('invalidRequest', 'give the user name and password apart, not in the URL');
+  return url.href;
+}
+
+function parseUrl(given: string, example: string): URL {
+  if (given.length > limits.upstreamUrlCharsMax) throw new ProtocolError('invalidRequest', `an upstream URL has at most ${limits.upstreamUrlCharsMax} characters`);
   try {
-    url = new URL(input.url);
+    return new URL(given);
   } catch {
-    throw new ProtocolError('invalidRequest', `${input.url} is not a URL; give one such as https://dav.example.com/`);
+    throw new ProtocolError('invalidRequest', `${given} is not a URL; give one such as ${example}`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ProtocolError('invalidRequest', `an upstream URL is http:// or https://, not ${url.protocol}`);
+}
+
+function checkInput(input: AddUpstream): URL {
+  const kind = input.kind ?? 'dav';
+  if (!isUpstreamKind(kind)) throw new ProtocolError('invalidRequest', `an upstream is dav or imap, not ${String(kind)}`);
+  const url = parseUrl(input.url, kind === 'imap' ? 'imaps://mail.example.com:993' : 'https://dav.example.com/');
+  const schemes = schemesOf[kind];
+  if (!schemes.includes(url.protocol)) throw new ProtocolError('invalidRequest', `an upstream URL of kind ${kind} is ${schemes.map((s) => `${s}//`).join(' or ')}, not ${url.protocol}`);
   if (url.username !== '' || url.password !== '') throw new ProtocolError('invalidRequest', 'give the user name and password apart, not in the URL');
   url.hash = '';
   for (const [what, value] of [
@@ -386,8 +435,9 @@ function baseName(c: DiscoveredCollection): string {
   } catch {
     decoded = segment;
   }
-  const name = decoded.replace(/[/\u0000-\u001f\u007f-\u009f]/g, '').slice(0, 100);
-  return collectionNamePattern.test(name) ? name : c.type === 'addressbook' ? 'contacts' : 'calendar';
+  // A mail folder's segment is its whole path (Archive/2024): its levels are kept apart by dots.
+  const name = (c.type === 'mailbox' ? decoded.replaceAll('/', '.') : decoded).replace(/[/\u0000-\u001f\u007f-\u009f]/g, '').slice(0, 100);
+  return collectionNamePattern.test(name) ? name : c.type === 'addressbook' ? 'contacts' : c.type === 'calendar' ? 'calendar' : 'mail';
 }
 
 /** `base`, or `base-2`, `base-3`, …: the first for which every name of `suffixes` ('' for the base itself) is free. */
@@ -406,6 +456,7 @@ function viewOf(row: UpstreamRow, mappings: readonly UpstreamCollectionRow[], co
     id: row.id,
     kind: row.kind,
     url: row.url,
+    submissionUrl: row.submissionUrl,
     username: row.username,
     deviceId: row.deviceId,
     priority: devices.find((d) => d.id === row.deviceId)?.priority ?? null,

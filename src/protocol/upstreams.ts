@@ -3,13 +3,17 @@ import { limits } from '../core/limits.js';
 import { collectionKindSchema, collectionNamePattern, collectionNameRule } from './collections.js';
 
 /**
- * The upstream API (docs/protocol.md § 16.1): the account's CardDAV/CalDAV accounts elsewhere, which the
+ * The upstream API (docs/protocol.md § 16.1): the account's CardDAV/CalDAV and IMAP accounts elsewhere, which the
  * server keeps in two-way sync, each a server-driven sync point with a device of its own. Never a password.
  */
 
 export const upstreamInfoSchema = z.object({
   id: z.string(),
+  /** `dav` (CardDAV/CalDAV) or `imap`. */
+  kind: z.enum(['dav', 'imap']),
   url: z.string(),
+  /** An IMAP upstream's SMTP submission server. */
+  submissionUrl: z.string().optional(),
   username: z.string(),
   /** Its sync point on the devices page (§16): `upstream-<id>`. */
   deviceId: z.string(),
@@ -37,7 +41,11 @@ export type UpstreamList = z.infer<typeof upstreamListSchema>;
 
 /** POST /api/v1/upstreams. The hub checks the URL and the characters of the user name and password (hub/upstreams.ts). */
 export const addUpstreamSchema = z.object({
+  /** Default `dav`. */
+  kind: z.enum(['dav', 'imap']).optional(),
   url: z.string().min(1).max(limits.upstreamUrlCharsMax),
+  /** An IMAP upstream's SMTP submission server (smtps:// or smtp://). */
+  submissionUrl: z.string().min(1).max(limits.upstreamUrlCharsMax).optional(),
   username: z.string().min(1).max(limits.upstreamCredentialCharsMax),
   password: z.string().min(1).max(limits.upstreamCredentialCharsMax),
   /** Map every upstream collection that can feed it to this existing collection, instead of making collections. */

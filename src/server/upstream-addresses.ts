@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { UpstreamError } from '../connectors/dav/errors.js';
+import { UpstreamError } from '../connectors/errors.js';
 import type { Fetch } from '../connectors/dav/transport.js';
 import { addressList } from './auth/client-address.js';
 
@@ -23,11 +23,15 @@ export type Resolve = (host: string) => Promise<string[]>;
 
 const resolveAll: Resolve = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
-export function guardedFetch(fetch: Fetch, allowed: readonly string[], resolve: Resolve = resolveAll): Fetch {
+/** Checks where a URL's host is: resolves to the first of its addresses, once every one of them is allowed; else throws UpstreamError `address`. */
+export type HostGuard = (url: string) => Promise<string>;
+
+export function hostGuard(allowed: readonly string[], resolve: Resolve = resolveAll): HostGuard {
   const isAllowed = addressList(allowed, 'upstreamAddressesAllow');
-  return async (url, init) => {
+  return async (url) => {
     const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
     const addresses = isIP(host) !== 0 ? [host] : await resolve(host);
+    if (addresses.length === 0) throw new UpstreamError('transient', `${host} has no address`, { url });
     for (const found of addresses) {
       // An IPv4 address written as IPv6 (::ffff:127.0.0.1) is judged as the IPv4 address it is.
       const address = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(found)?.[1] ?? found;
@@ -35,6 +39,14 @@ export function guardedFetch(fetch: Fetch, allowed: readonly string[], resolve: 
         throw new UpstreamError('address', `${host} is at ${found}, a loopback, private or link-local address, which upstreams may only be at if the server's administrator allows it (upstreamAddressesAllow)`, { url });
       }
     }
+    return addresses[0] as string;
+  };
+}
+
+export function guardedFetch(fetch: Fetch, allowed: readonly string[], resolve: Resolve = resolveAll): Fetch {
+  const guard = hostGuard(allowed, resolve);
+  return async (url, init) => {
+    await guard(url);
     return fetch(url, init);
   };
 }

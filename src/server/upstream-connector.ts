@@ -1,11 +1,14 @@
 import { discover } from '../connectors/dav/discovery.js';
-import { UpstreamError } from '../connectors/dav/errors.js';
+import { UpstreamError } from '../connectors/errors.js';
 import { DavPoint } from '../connectors/dav/point.js';
 import { Transport, type Fetch } from '../connectors/dav/transport.js';
+import { discoverFolders, folderPathOf } from '../connectors/imap/discovery.js';
+import { ImapPoint } from '../connectors/imap/point.js';
+import { ImapSession, type Locate } from '../connectors/imap/session.js';
 import { upstreamProtocols, type UpstreamAccess, type UpstreamConnector } from '../hub/upstreams.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { loadSecretKey, secretKeyPlace } from './secret-key.js';
-import { guardedFetch } from './upstream-addresses.js';
+import { guardedFetch, hostGuard } from './upstream-addresses.js';
 
 /**
  * The hub's UpstreamConnector on the CardDAV/CalDAV client (src/connectors/dav/): discovery and sync
@@ -22,9 +25,9 @@ export function davConnector(fetch: Fetch, clock: { now(): number }): UpstreamCo
         throw problemOf(err, url);
       }
     },
-    points(upstream, mappings) {
+    open(upstream, mappings) {
       const transport = new Transport({ fetch, clock, account: { username: upstream.username, password: upstream.password } });
-      return mappings.map(
+      const points = mappings.map(
         (m) =>
           new DavPoint({
             id: upstream.deviceId,
@@ -37,6 +40,8 @@ export function davConnector(fetch: Fetch, clock: { now(): number }): UpstreamCo
             type: m.kind === 'contacts' ? 'addressbook' : 'calendar',
           }),
       );
+      // HTTP keeps no connection a run must close.
+      return { points, close: async () => {} };
     },
     explain(failure) {
       const message = failure instanceof Error ? problemOf(failure, 'the upstream').message : String(failure);
@@ -44,6 +49,52 @@ export function davConnector(fetch: Fetch, clock: { now(): number }): UpstreamCo
       return seconds === undefined ? { message } : { message, retryAfterMs: seconds * 1000 };
     },
   };
+}
+
+/**
+ * The hub's UpstreamConnector for IMAP accounts (src/connectors/imap/): discovery lists the account's
+ * folders, each a mail collection; a run's points share one connection, closed when the run ends.
+ * `locate` says where a host may be reached (server/upstream-addresses.ts).
+ */
+export function imapConnector(locate: Locate): UpstreamConnector {
+  return {
+    async discover(url, account) {
+      const session = new ImapSession(url, account, locate);
+      try {
+        const folders = await discoverFolders(session);
+        return folders.map((f) => ({ url: f.url, type: 'mailbox' as const, displayName: f.displayName, kinds: ['mail'] }));
+      } catch (err) {
+        throw imapProblemOf(err, url);
+      } finally {
+        await session.close();
+      }
+    },
+    open(upstream, mappings) {
+      const session = new ImapSession(upstream.url, { username: upstream.username, password: upstream.password }, locate);
+      const points = mappings.map(
+        (m) => new ImapPoint({ id: upstream.deviceId, name: upstream.name, protocol: upstreamProtocols.imap, collectionId: m.collectionId, session, path: folderPathOf(m.url) }),
+      );
+      return { points, close: () => session.close() };
+    },
+    explain(failure) {
+      return { message: failure instanceof Error ? imapProblemOf(failure, 'the IMAP server').message : String(failure) };
+    },
+  };
+}
+
+function imapProblemOf(err: unknown, url: string): Error {
+  if (!(err instanceof UpstreamError)) return err as Error;
+  const problem = (message: string) => new ProtocolError('invalidRequest', message, { upstreamError: err.reason });
+  switch (err.reason) {
+    case 'auth':
+      return problem(`${url} refused the user name and password`);
+    case 'transient':
+      return problem(`cannot reach ${url}: ${err.message}`);
+    case 'address':
+      return problem(err.message);
+    default:
+      return problem(`${url} did not answer as an IMAP server Syncpoint can sync with: ${err.message}`);
+  }
 }
 
 /**
@@ -60,7 +111,7 @@ export function upstreamAccess(
   onKeyMade: (path: string, keyId: string) => void = () => {},
 ): UpstreamAccess {
   return {
-    connector: davConnector(guardedFetch(fetch, config.upstreamAddressesAllow), clock),
+    connectors: { dav: davConnector(guardedFetch(fetch, config.upstreamAddressesAllow), clock), imap: imapConnector(hostGuard(config.upstreamAddressesAllow)) },
     intervalMs: Math.round(config.upstreamRunMinutes * 60_000),
     keys() {
       const place = secretKeyPlace(config);

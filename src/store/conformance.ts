@@ -1209,6 +1209,7 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         accountId,
         kind: 'dav',
         url: `https://dav.example/${id}/`,
+        submissionUrl: null,
         username: `user-${id}`,
         secret: `sealed-${id}`,
         deviceId: phone,
@@ -1229,13 +1230,13 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
 
       it('stores upstreams with their run state and mapped collections, oldest first, and any kind', seeded(async (store) => {
         await store.transaction(async (tx) => {
-          await tx.createUpstream(upstream(A, 'u2', { deviceId: laptop, createdAt: T0 + 5, kind: 'imap' }));
+          await tx.createUpstream(upstream(A, 'u2', { deviceId: laptop, createdAt: T0 + 5, kind: 'imap', url: 'imaps://mail.example:993/', submissionUrl: 'smtps://mail.example:465/' }));
           await tx.createUpstream(upstream(A, 'u1'));
           await tx.putUpstreamCollection(mapping(A, 'u1', 'https://dav.example/u1/cal/', cA2));
           await tx.putUpstreamCollection(mapping(A, 'u1', 'https://dav.example/u1/book/', cA));
         });
         await read(store, async (tx) => {
-          assert.deepEqual(await tx.listUpstreams(A), [upstream(A, 'u1'), upstream(A, 'u2', { deviceId: laptop, createdAt: T0 + 5, kind: 'imap' })]);
+          assert.deepEqual(await tx.listUpstreams(A), [upstream(A, 'u1'), upstream(A, 'u2', { deviceId: laptop, createdAt: T0 + 5, kind: 'imap', url: 'imaps://mail.example:993/', submissionUrl: 'smtps://mail.example:465/' })]);
           assert.deepEqual(await tx.getUpstream(A, 'u1'), upstream(A, 'u1'));
           assert.deepEqual(await tx.listUpstreamCollections(A, 'u1'), [mapping(A, 'u1', 'https://dav.example/u1/book/', cA), mapping(A, 'u1', 'https://dav.example/u1/cal/', cA2)]);
           assert.deepEqual(await tx.listUpstreamCollections(A, 'u2'), []);

@@ -316,7 +316,7 @@ export interface MemberQuery {
 
 /**
  * An upstream account the hub keeps in two-way sync as a server-driven sync point (hub/upstreams.ts,
- * docs/operations.md § Upstream servers). `kind` says which connector speaks to it ('dav' now); its
+ * docs/operations.md § Upstream servers). `kind` says which connector speaks to it ('dav' or 'imap'); its
  * priority is its device's (`deviceId`, the devices table), like every sync point's.
  */
 export interface UpstreamRow {
@@ -324,6 +324,8 @@ export interface UpstreamRow {
   accountId: string;
   kind: string;
   url: string;
+  /** Where mail is sent (an IMAP upstream's SMTP submission server, smtp:// or smtps://); null for none. */
+  submissionUrl: string | null;
   username: string;
   /** The password sealed with the server's secret key, bound to this account and upstream (hub/sealed-secrets.ts); never the password. */
   secret: string;

@@ -58,7 +58,9 @@ const toDeviceInfo = ({ device: d, pending, errors }: DeviceHealth, pushConnecte
 
 const toUpstreamInfo = (u: UpstreamView, pending: number | null): UpstreamInfo => ({
   id: u.id,
+  kind: u.kind === 'imap' ? 'imap' : 'dav',
   url: u.url,
+  ...(u.submissionUrl !== null ? { submissionUrl: u.submissionUrl } : {}),
   username: u.username,
   deviceId: u.deviceId,
   ...(u.priority !== null ? { priority: u.priority } : {}),

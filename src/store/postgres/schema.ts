@@ -356,4 +356,8 @@ export const migrations: readonly string[] = [
   `
   CREATE INDEX point_records_displaced ON point_records(account_id, device_id, collection_id) WHERE server_id LIKE '~%';
   `,
+  // IMAP upstreams send mail through their SMTP submission server (docs/operations.md § Upstream servers).
+  `
+  ALTER TABLE upstreams ADD COLUMN submission_url TEXT;
+  `,
 ];

@@ -7,13 +7,13 @@ export type UpstreamTx = Pick<
   'createUpstream' | 'listUpstreams' | 'listDueUpstreams' | 'getUpstream' | 'setUpstreamSecret' | 'setUpstreamRunState' | 'deleteUpstream' | 'putUpstreamCollection' | 'listUpstreamCollections'
 >;
 
-const upstreamColumns = (sql: Sql) => sql`id, account_id, kind, url, username, secret, device_id, created_at, last_run_at, last_error, next_run_at, failures`;
+const upstreamColumns = (sql: Sql) => sql`id, account_id, kind, url, submission_url, username, secret, device_id, created_at, last_run_at, last_error, next_run_at, failures`;
 
 export function upstreamTx(sql: Sql): UpstreamTx {
   return {
     async createUpstream(r) {
-      await sql`INSERT INTO upstreams (id, account_id, kind, url, username, secret, device_id, created_at, last_run_at, last_error, next_run_at, failures)
-        VALUES (${r.id}, ${r.accountId}, ${r.kind}, ${r.url}, ${r.username}, ${r.secret}, ${r.deviceId}, ${r.createdAt}, ${r.lastRunAt}, ${r.lastError}, ${r.nextRunAt}, ${r.failures})`;
+      await sql`INSERT INTO upstreams (id, account_id, kind, url, submission_url, username, secret, device_id, created_at, last_run_at, last_error, next_run_at, failures)
+        VALUES (${r.id}, ${r.accountId}, ${r.kind}, ${r.url}, ${r.submissionUrl}, ${r.username}, ${r.secret}, ${r.deviceId}, ${r.createdAt}, ${r.lastRunAt}, ${r.lastError}, ${r.nextRunAt}, ${r.failures})`;
     },
     async listUpstreams(accountId) {
       return sql<UpstreamRow[]>`SELECT ${upstreamColumns(sql)} FROM upstreams WHERE account_id = ${accountId} ORDER BY created_at, id`;

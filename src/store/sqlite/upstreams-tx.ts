@@ -12,6 +12,7 @@ interface UpstreamDbRow {
   account_id: string;
   kind: string;
   url: string;
+  submission_url: string | null;
   username: string;
   secret: string;
   device_id: string;
@@ -34,6 +35,7 @@ const toUpstream = (r: UpstreamDbRow): UpstreamRow => ({
   accountId: r.account_id,
   kind: r.kind,
   url: r.url,
+  submissionUrl: r.submission_url,
   username: r.username,
   secret: r.secret,
   deviceId: r.device_id,
@@ -53,8 +55,8 @@ const toMapping = (r: MappingDbRow): UpstreamCollectionRow => ({
 
 export function upstreamTx({ prepare: q }: OpenDatabase): UpstreamTx {
   const s = {
-    insert: q(`INSERT INTO upstreams (id, account_id, kind, url, username, secret, device_id, created_at, last_run_at, last_error, next_run_at, failures)
-      VALUES (@id, @accountId, @kind, @url, @username, @secret, @deviceId, @createdAt, @lastRunAt, @lastError, @nextRunAt, @failures)`),
+    insert: q(`INSERT INTO upstreams (id, account_id, kind, url, submission_url, username, secret, device_id, created_at, last_run_at, last_error, next_run_at, failures)
+      VALUES (@id, @accountId, @kind, @url, @submissionUrl, @username, @secret, @deviceId, @createdAt, @lastRunAt, @lastError, @nextRunAt, @failures)`),
     list: q<[string], UpstreamDbRow>('SELECT * FROM upstreams WHERE account_id = ? ORDER BY created_at, id'),
     due: q<[number, number], { account_id: string; id: string }>('SELECT account_id, id FROM upstreams WHERE next_run_at IS NULL OR next_run_at <= ? ORDER BY coalesce(next_run_at, 0), id LIMIT ?'),
     byId: q<[string, string], UpstreamDbRow>('SELECT * FROM upstreams WHERE account_id = ? AND id = ?'),

@@ -1,0 +1,240 @@
+import type { FetchMessageObject, MailboxObject } from 'imapflow';
+import { limits } from '../../core/limits.js';
+import { etagOf } from '../../content/etag.js';
+import { parseMailItem } from '../../content/mail/item.js';
+import { mailItemOf } from '../../content/mail/message-item.js';
+import type { PointApplied, PointMemory, PointRecord, PointReport, ServerSyncPoint } from '../../protocol/server-point.js';
+import type { CollectionResponse } from '../../protocol/sync.js';
+import type { ImapSession } from './session.js';
+
+/**
+ * One IMAP folder as a server-driven sync point (docs/design.md § Mail): the folder's messages are
+ * items of kind `mail` (docs/protocol.md §10.5), their metadata and the first portion of their text; the
+ * IMAP server keeps the only copy of their content.
+ *
+ * - **Remote ids** are `UIDVALIDITY/UID`; a record's remote etag is the message's MODSEQ. The cursor is
+ *   `UIDVALIDITY HIGHESTMODSEQ`, stored in the transaction that applies the report that reached it.
+ * - **Reports** ask only what changed since the cursor's modseq (UID FETCH … (CHANGEDSINCE n VANISHED),
+ *   RFC 7162), never every message again: a message at the modseq its record holds is an echo of the
+ *   point's own write; one that changed is read (its first bytes and its structure) and sent as an add
+ *   or a change; a vanished one as a delete. With no cursor, or when UIDVALIDITY changed, the folder is
+ *   listed whole (UID and MODSEQ only), and the items of the old UIDVALIDITY are deleted: the folder is
+ *   reset for every device, its messages added again, nothing duplicated. At most
+ *   limits.upstreamReportItemsMax commands a report; the rounds of one run share the listing.
+ * - **Actions**: a change sets the message's flags (STORE FLAGS … UNCHANGEDSINCE its modseq), then reads
+ *   them back: a message changed there since its record is a conflict, read again at the next report
+ *   and merged by the engine (flags merge, never conflict: docs/protocol.md §10.5). A delete expunges the
+ *   message (UID EXPUNGE, RFC 4315). A message a record of another UIDVALIDITY names is no longer
+ *   addressable: its record is forgotten, never acted on.
+ */
+
+export interface ImapPointOptions {
+  id: string;
+  name: string;
+  protocol: string;
+  collectionId: string;
+  session: ImapSession;
+  /** The folder's path on the server. */
+  path: string;
+}
+
+type Work = { op: 'delete'; record: PointRecord } | { op: 'read'; uid: number; record: PointRecord | undefined };
+
+const remoteIdOf = (uidValidity: string, uid: number) => `${uidValidity}/${uid}`;
+
+function uidOf(remoteId: string, uidValidity: string): number | undefined {
+  const slash = remoteId.indexOf('/');
+  if (slash < 0 || remoteId.slice(0, slash) !== uidValidity) return undefined;
+  const uid = Number(remoteId.slice(slash + 1));
+  return Number.isSafeInteger(uid) && uid > 0 ? uid : undefined;
+}
+
+function cursorParts(cursor: string | null): { uidValidity: string; modseq: bigint } | undefined {
+  const m = cursor === null ? null : /^(\d+) (\d+)$/.exec(cursor);
+  return m ? { uidValidity: m[1] as string, modseq: BigInt(m[2] as string) } : undefined;
+}
+
+export class ImapPoint implements ServerSyncPoint {
+  readonly id: string;
+  readonly name: string;
+  readonly protocol: string;
+  readonly collectionId: string;
+  readonly #o: ImapPointOptions;
+  /** What the last listing found that its report had no room for, and the cursor it ends at (as connectors/dav/point.ts keeps). */
+  #rest: { from: string | null; work: Work[]; cursor: string } | undefined;
+
+  constructor(options: ImapPointOptions) {
+    this.#o = options;
+    this.id = options.id;
+    this.name = options.name;
+    this.protocol = options.protocol;
+    this.collectionId = options.collectionId;
+  }
+
+  async report(memory: PointMemory, cursor: string | null): Promise<PointReport> {
+    const box = await this.#o.session.open(this.#o.path);
+    const uidValidity = String(box.uidValidity);
+    const rest = this.#rest?.from === cursor ? this.#rest : undefined;
+    this.#rest = undefined;
+    const listed = rest ?? { from: cursor, ...(await this.#list(memory, box, cursorParts(cursor))) };
+    const take = listed.work.slice(0, limits.upstreamReportItemsMax);
+    const report: PointReport = { commands: [], remotes: [], known: [], problems: [], more: take.length < listed.work.length };
+    if (report.more) this.#rest = { from: cursor, work: listed.work.slice(take.length), cursor: listed.cursor };
+    else report.cursor = listed.cursor;
+
+    const reads = new Map<number, PointRecord | undefined>();
+    for (const w of take) {
+      if (w.op === 'delete') {
+        report.commands.push({ op: 'delete', serverId: w.record.serverId, etag: w.record.heldEtag });
+        report.remotes.push({ remoteId: w.record.remoteId, remoteEtag: null });
+      } else reads.set(w.uid, w.record);
+    }
+    if (reads.size > 0) {
+      const client = await this.#o.session.client();
+      const found = new Set<number>();
+      const { result: messages } = await this.#o.session.watchingVanished(() =>
+        client.fetchAll([...reads.keys()].join(','), { uid: true, flags: true, size: true, internalDate: true, bodyStructure: true, source: { maxLength: limits.upstreamMailSourceBytes } }, { uid: true }),
+      );
+      for (const message of messages) {
+        found.add(message.uid);
+        this.#reportMessage(report, uidValidity, message, reads.get(message.uid));
+      }
+      // Expunged since it was listed: deleted there, if the hub holds it.
+      for (const [uid, record] of reads) {
+        if (found.has(uid) || record === undefined) continue;
+        report.commands.push({ op: 'delete', serverId: record.serverId, etag: record.heldEtag });
+        report.remotes.push({ remoteId: record.remoteId, remoteEtag: null });
+      }
+    }
+    return report;
+  }
+
+  /** What changed in the folder since `known` (or all of it, with none or another UIDVALIDITY), as work for reports, and the cursor once it is done. */
+  async #list(memory: PointMemory, box: MailboxObject, known: { uidValidity: string; modseq: bigint } | undefined): Promise<{ work: Work[]; cursor: string }> {
+    const uidValidity = String(box.uidValidity);
+    const cursor = `${uidValidity} ${box.highestModseq as bigint}`;
+    const client = await this.#o.session.client();
+    const work: Work[] = [];
+    if (box.exists > limits.upstreamMembersMax) throw new Error(`folder ${this.#o.path} holds ${box.exists} messages, more than the ${limits.upstreamMembersMax} an upstream folder may`);
+    const whole = known === undefined || known.uidValidity !== uidValidity;
+    const { result: changed, vanished } = await this.#o.session.watchingVanished(async () => {
+      if (box.exists === 0) return [];
+      return whole ? client.fetchAll('1:*', { uid: true }, {}) : client.fetchAll('1:*', { uid: true }, { uid: true, changedSince: known.modseq });
+    });
+    const records = new Map((await memory.byRemote(changed.map((m) => remoteIdOf(uidValidity, m.uid)))).map((r) => [r.remoteId, r]));
+    if (whole) {
+      // Every record the listing does not name is gone: expunged, or of an old UIDVALIDITY.
+      const named = new Set(changed.map((m) => remoteIdOf(uidValidity, m.uid)));
+      for (const r of await memory.all(limits.upstreamMembersMax)) if (!named.has(r.remoteId)) work.push({ op: 'delete', record: r });
+    } else {
+      for (const r of await memory.byRemote(vanished.map((uid) => remoteIdOf(uidValidity, uid)))) if (r.collectionId === this.collectionId) work.push({ op: 'delete', record: r });
+    }
+    for (const m of changed) {
+      const record = records.get(remoteIdOf(uidValidity, m.uid));
+      if (record !== undefined && record.collectionId !== this.collectionId) continue;
+      if (record !== undefined && m.modseq !== undefined && record.remoteEtag === String(m.modseq)) continue;
+      work.push({ op: 'read', uid: m.uid, record });
+    }
+    // What the last run could not know (a flag write met a change there): read again.
+    for (const r of await memory.stale(limits.upstreamReportItemsMax)) {
+      const uid = uidOf(r.remoteId, uidValidity);
+      if (uid !== undefined && !work.some((w) => w.op === 'read' && w.uid === uid)) work.push({ op: 'read', uid, record: r });
+    }
+    return { work, cursor };
+  }
+
+  /** One message read: an add, a change of the version its record holds, or what the hub holds already. */
+  #reportMessage(report: PointReport, uidValidity: string, message: FetchMessageObject, record: PointRecord | undefined): void {
+    const remote = { remoteId: remoteIdOf(uidValidity, message.uid), remoteEtag: message.modseq === undefined ? null : String(message.modseq) };
+    let data: string;
+    try {
+      data = mailItemOf({
+        source: message.source ?? Buffer.alloc(0),
+        bodyStructure: message.bodyStructure ?? { type: 'text/plain' },
+        flags: message.flags ?? [],
+        size: message.size ?? 0,
+        internalDate: new Date(message.internalDate ?? 0),
+      });
+    } catch (err) {
+      report.problems.push({ remoteId: remote.remoteId, message: (err as Error).message });
+      return;
+    }
+    if (record !== undefined && record.heldEtag === etagOf(data)) {
+      report.known.push({ ...record, remoteEtag: remote.remoteEtag });
+      return;
+    }
+    report.commands.push(record === undefined ? { op: 'add', clientId: remote.remoteId, data } : { op: 'change', serverId: record.serverId, data, etag: record.heldEtag });
+    report.remotes.push(remote);
+  }
+
+  async apply(outcome: CollectionResponse, memory: PointMemory): Promise<PointApplied> {
+    const applied: PointApplied = { acknowledged: true, records: [], forgotten: [], refused: [] };
+    if (outcome.commands.length === 0) return applied;
+    try {
+      const box = await this.#o.session.open(this.#o.path);
+      const uidValidity = String(box.uidValidity);
+      const records = new Map((await memory.byServer(outcome.commands.map((c) => c.serverId))).map((r) => [r.serverId, r]));
+      for (const action of outcome.commands) {
+        const record = records.get(action.serverId);
+        const uid = record && uidOf(record.remoteId, uidValidity);
+        if (record !== undefined && uid === undefined) {
+          applied.forgotten.push(record.remoteId);
+          continue;
+        }
+        if (action.op === 'delete') {
+          if (record !== undefined && uid !== undefined) await this.#expunge(applied, record, uid);
+        } else if (record === undefined || uid === undefined) {
+          applied.refused.push({ serverId: action.serverId, message: 'a message reaches an IMAP folder by mail, not as an item written to it' });
+        } else {
+          const item = parseMailItem(action.data);
+          if (typeof item === 'string') applied.refused.push({ serverId: action.serverId, message: item });
+          else await this.#setFlags(applied, box, record, uid, item.flags, action.etag);
+        }
+      }
+    } catch (err) {
+      applied.acknowledged = false;
+      applied.failure = err;
+    }
+    return applied;
+  }
+
+  async #expunge(applied: PointApplied, record: PointRecord, uid: number): Promise<void> {
+    const client = await this.#o.session.client();
+    await client.messageDelete(String(uid), { uid: true });
+    applied.forgotten.push(record.remoteId);
+  }
+
+  /** Sets the message's flags unless it changed there since its record (UNCHANGEDSINCE), and reads back what it holds. */
+  async #setFlags(applied: PointApplied, box: MailboxObject, record: PointRecord, uid: number, wanted: readonly string[], etag: string): Promise<void> {
+    const client = await this.#o.session.client();
+    const storable = wanted.filter((f) => canStore(box, f));
+    const conflict = () => {
+      applied.records.push({ ...record, remoteEtag: null });
+      applied.acknowledged = false;
+    };
+    // Its version there unknown (a write that met a change): read at the next report first, never overwritten blind.
+    if (record.remoteEtag === null) return conflict();
+    await client.messageFlagsSet(String(uid), storable, { uid: true, unchangedSince: BigInt(record.remoteEtag) });
+    const after = await client.fetchOne(String(uid), { uid: true, flags: true }, { uid: true });
+    if (!after) {
+      // Expunged there meanwhile: the next report's VANISHED says so.
+      return;
+    }
+    const held = [...(after.flags ?? [])].filter((f) => f !== '\\Recent');
+    if (sameSet(held, storable)) applied.records.push({ serverId: record.serverId, remoteId: record.remoteId, remoteEtag: after.modseq === undefined ? null : String(after.modseq), heldEtag: etag });
+    else conflict();
+  }
+}
+
+/** Whether the folder keeps this flag (PERMANENTFLAGS; `\*` lets any keyword be made). */
+function canStore(box: MailboxObject, flag: string): boolean {
+  const permanent = box.permanentFlags;
+  if (permanent === undefined) return true;
+  return permanent.has(flag) || (!flag.startsWith('\\') && permanent.has('\\*'));
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const left = new Set(a.map((f) => f.toLowerCase()));
+  const right = new Set(b.map((f) => f.toLowerCase()));
+  return left.size === right.size && [...left].every((f) => right.has(f));
+}

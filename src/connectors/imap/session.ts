@@ -1,0 +1,108 @@
+import { ImapFlow, type MailboxObject } from 'imapflow';
+import { limits } from '../../core/limits.js';
+import { UpstreamError } from '../errors.js';
+
+/**
+ * One connection to an upstream IMAP account, shared by the sync points of its folders for one run
+ * (docs/operations.md § Upstream servers: one connection per account, so a server's per-user connection
+ * limit is never the reason a run fails). It connects at first need, and refuses a server without
+ * CONDSTORE and QRESYNC (RFC 7162): without them, changes can only be found by reading every message of
+ * every folder again, which is what the design rules out (docs/design.md § Mail).
+ */
+
+export interface ImapAccount {
+  username: string;
+  password: string;
+}
+
+/** Where the URL's host may be reached: the address to connect to, once the caller allowed it (server/upstream-addresses.ts). */
+export type Locate = (url: string) => Promise<string>;
+
+export class ImapSession {
+  #client: ImapFlow | undefined;
+  /** UIDs the server reported expunged (VANISHED) while a fetch with `vanished` runs. */
+  #vanished: number[] | undefined;
+
+  constructor(
+    readonly url: string,
+    private readonly account: ImapAccount,
+    private readonly locate: Locate,
+  ) {}
+
+  /** The signed-in connection, with QRESYNC enabled. */
+  async client(): Promise<ImapFlow> {
+    if (this.#client?.usable) return this.#client;
+    const url = new URL(this.url);
+    const secure = url.protocol === 'imaps:';
+    const host = await this.locate(this.url);
+    const client = new ImapFlow({
+      host,
+      port: url.port === '' ? (secure ? 993 : 143) : Number(url.port),
+      secure,
+      servername: url.hostname,
+      auth: { user: this.account.username, pass: this.account.password },
+      logger: false,
+      qresync: true,
+      disableAutoIdle: true,
+      connectionTimeout: limits.upstreamRequestMs,
+      greetingTimeout: limits.upstreamRequestMs,
+      socketTimeout: limits.upstreamRequestMs,
+      expungeHandler: (event) => {
+        if (event.vanished && event.uid !== undefined) this.#vanished?.push(event.uid);
+      },
+    });
+    // A connection that fails later is dropped, not thrown from an event nobody awaits.
+    client.on('error', () => {});
+    try {
+      await client.connect();
+    } catch (err) {
+      throw problemOf(err, url.host);
+    }
+    if (!client.capabilities.has('CONDSTORE') || !client.enabled.has('QRESYNC')) {
+      await client.logout().catch(() => {});
+      throw new UpstreamError('protocol', `${url.host} does not offer CONDSTORE and QRESYNC (RFC 7162), which Syncpoint needs to find what changed without reading every message again`);
+    }
+    this.#client = client;
+    return client;
+  }
+
+  /** Opens a folder (read-write: flags are written to it) and says where it stands. */
+  async open(path: string): Promise<MailboxObject> {
+    const client = await this.client();
+    try {
+      const box = await client.mailboxOpen(path);
+      if (box.noModseq === true || box.highestModseq === undefined) throw new UpstreamError('protocol', `folder ${path} keeps no modification sequences (RFC 7162 NOMODSEQ)`);
+      return box;
+    } catch (err) {
+      throw problemOf(err, new URL(this.url).host);
+    }
+  }
+
+  /** Runs `work`, and gives what the server reported expunged meanwhile. */
+  async watchingVanished<T>(work: () => Promise<T>): Promise<{ result: T; vanished: number[] }> {
+    this.#vanished = [];
+    try {
+      const result = await work();
+      return { result, vanished: this.#vanished };
+    } catch (err) {
+      throw problemOf(err, new URL(this.url).host);
+    } finally {
+      this.#vanished = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    if (client?.usable) await client.logout().catch(() => client.close());
+  }
+}
+
+/** An IMAP failure as the typed error the hub's scheduler reads (connectors/errors.ts). */
+export function problemOf(err: unknown, host: string): Error {
+  if (err instanceof UpstreamError) return err;
+  const e = err as { authenticationFailed?: boolean; code?: string; message?: string; responseText?: string };
+  if (e.authenticationFailed === true) return new UpstreamError('auth', `${host} refused the user name and password`);
+  if (typeof e.code === 'string' && /^(E|NoConnection)/.test(e.code)) return new UpstreamError('transient', `cannot reach ${host}: ${e.message ?? e.code}`);
+  return new UpstreamError('protocol', `${host}: ${e.responseText ?? e.message ?? String(err)}`);
+}
