@@ -148,3 +148,14 @@ test('stop ends Dovecot and every process it started, and removes its folder', a
   for (const pid of [master, ...children]) assert.equal(running(pid), false, `process ${pid} survived`);
   assert.equal(existsSync(other.dir), false);
 });
+
+test("Dovecot's default of 10 IMAP connections per user and address holds", async () => {
+  dovecot.addUser('frank', 'frank-secret');
+  const ten: ImapFlow[] = [];
+  for (let i = 0; i < 10; i++) ten.push(await imap('frank', 'frank-secret'));
+  await assert.rejects(imap('frank', 'frank-secret'), (error: Error & { responseText?: string }) => {
+    assert.match(`${error.message} ${error.responseText ?? ''}`, /Maximum number of connections from user\+IP exceeded/);
+    return true;
+  });
+  for (const client of ten) await client.logout();
+});
