@@ -87,15 +87,18 @@ function ensureMailUser(): { uid: number; gid: number } {
 }
 
 /**
- * The processes of one Dovecot instance, found by the title each sets (`dovecot-INSTANCE/SERVICE`): when the
- * master ends, a process still serving a client (imap) or still written to (log, stats) lives on without it.
+ * The running processes of one Dovecot instance: the master's children, and those that outlived it (a process
+ * still serving a client, or still written to, stays after the master), found by the title each sets
+ * (`dovecot-INSTANCE/SERVICE`; a child just started has no title yet, hence the parent too).
  */
-function instanceProcesses(instance: string): number[] {
+function instanceProcesses(instance: string, master: number): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes(`${instance}/`)) found.push(Number(entry));
+      const [state, parent] = readFileSync(`/proc/${entry}/stat`, 'latin1').split(') ').at(-1)!.split(' ');
+      if (state === 'Z' || state === 'X') continue;
+      if (Number(parent) === master || readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes(`${instance}/`)) found.push(Number(entry));
     } catch {
       // Gone meanwhile.
     }
@@ -113,18 +116,29 @@ function signal(pids: number[], name: NodeJS.Signals): void {
   }
 }
 
-/** Resolves once `port` on loopback takes connections; rejects as soon as `child` exits, or after 10 s. */
-async function waitForPort(port: number, child: ChildProcess, why: () => string): Promise<void> {
+/**
+ * Resolves once a server on loopback `port` greets with `greeting`; rejects as soon as `child` exits, or
+ * after 10 s. A greeting, not an open port: the master binds its ports first and starts the processes that
+ * answer (and handles SIGTERM) only after, so a test stopping it at once would find it deaf to the signal.
+ */
+async function waitForGreeting(port: number, greeting: string, child: ChildProcess, why: () => string): Promise<void> {
   for (let i = 0; i < 1000; i++) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`dovecot exited at start: ${why()}`);
-    const open = await new Promise<boolean>((done) => {
-      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); done(true); });
-      socket.on('error', () => done(false));
+    const greeted = await new Promise<boolean>((done) => {
+      const socket = connect(port, '127.0.0.1');
+      let heard = '';
+      socket.setTimeout(1000, () => socket.destroy());
+      socket.on('data', (chunk) => {
+        heard += chunk.toString('latin1');
+        if (heard.includes('\n')) socket.destroy();
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => done(heard.startsWith(greeting)));
     });
-    if (open) return;
+    if (greeted) return;
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error(`dovecot never listened on ${port}: ${why()}`);
+  throw new Error(`dovecot never greeted on ${port}: ${why()}`);
 }
 
 export async function startDovecot(options: DovecotOptions = {}): Promise<Dovecot> {
@@ -283,14 +297,16 @@ service lmtp {
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const pid = child.pid!;
   // Dovecot outlives a test process that dies without stopping it (a crash, a kill, a timeout); this watchdog
-  // holds a pipe from the test process and stops Dovecot when that pipe closes, for whatever reason.
-  const watchdog = spawn('sh', ['-c', 'cat >/dev/null; kill -TERM "$0" 2>/dev/null', String(pid)], { stdio: ['pipe', 'ignore', 'ignore'] });
+  // holds a pipe from the test process and, when that pipe closes for whatever reason, stops Dovecot (its
+  // master ends its children) and removes the folder once it is gone (10 s at most).
+  const cleanup = 'cat >/dev/null; kill -TERM "$0" 2>/dev/null; i=0; while kill -0 "$0" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; rm -rf "$1"';
+  const watchdog = spawn('sh', ['-c', cleanup, String(pid), dir], { stdio: ['pipe', 'ignore', 'ignore'] });
   // Neither keeps the test process alive; a test that forgets `stop` still ends (and the watchdog then stops Dovecot).
   for (const handle of [child, watchdog, child.stderr, watchdog.stdin] as { unref?: () => void }[]) handle.unref?.();
   const removeDir = () => rmSync(dir, { recursive: true, force: true });
   const onExit = () => {
     watchdog.kill('SIGKILL');
-    signal([pid, ...instanceProcesses(instance)], 'SIGTERM');
+    signal([pid, ...instanceProcesses(instance, pid)], 'SIGTERM');
     removeDir();
   };
   process.on('exit', onExit);
@@ -299,14 +315,16 @@ service lmtp {
     // The watchdog first, so it cannot signal a process id that a new process has taken after Dovecot.
     watchdog.kill('SIGKILL');
     if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((done) => child.once('exit', () => done()));
-      child.kill('SIGTERM');
-      const slow = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(slow);
+      let exited = false;
+      child.once('exit', () => (exited = true));
+      // Its processes too, and again while it lives: the master waits up to 5 s for children that miss its going.
+      for (let i = 0; !exited; i++) {
+        if (i % 10 === 0) signal([pid, ...instanceProcesses(instance, pid)], i < 500 ? 'SIGTERM' : 'SIGKILL');
+        await new Promise((r) => setTimeout(r, 10));
+      }
     }
     // What the master left running ends too, so no process outlives `stop`.
-    for (let i = 0, left = instanceProcesses(instance); left.length > 0; i++, left = instanceProcesses(instance)) {
+    for (let i = 0, left = instanceProcesses(instance, pid); left.length > 0; i++, left = instanceProcesses(instance, pid)) {
       if (i === 0) signal(left, 'SIGTERM');
       if (i === 200) signal(left, 'SIGKILL');
       await new Promise((r) => setTimeout(r, 10));
@@ -315,8 +333,8 @@ service lmtp {
   };
   try {
     const why = () => `${stderr.trim()} ${logTail()}`;
-    await waitForPort(imapPort, child, why);
-    await waitForPort(lmtpPort, child, why);
+    await waitForGreeting(imapPort, '* OK', child, why);
+    await waitForGreeting(lmtpPort, '220 ', child, why);
   } catch (error) {
     await stop();
     throw error;
