@@ -70,7 +70,7 @@ function passwordHash(password: string): string {
 
 /** Dovecot's passwd-file lines are `:`-separated; a name or password with `:` or a line break would forge fields. */
 function checkField(what: string, value: string): void {
-  if (!value || /[:\s]/.test(value) || value.includes('*')) throw new Error(`dovecot: ${what} ${JSON.stringify(value)} may not be empty or hold ':', '*' or white space`);
+  if (!value || /[:\s]/.test(value)) throw new Error(`dovecot: ${what} ${JSON.stringify(value)} may not be empty or hold ':' or white space`);
 }
 
 function ids(user: string): { uid: number; gid: number } {
@@ -178,7 +178,8 @@ async function startOnce(options: DovecotOptions): Promise<Dovecot> {
   const addUser = (name: string, password: string): DovecotUser => {
     checkField('user name', name);
     checkField('password', password);
-    if (name !== name.toLowerCase() || name.includes('/')) throw new Error(`dovecot: user name ${JSON.stringify(name)} must be lower case, without '/'`);
+    // Lower case: Dovecot finds the user's file by the lower-cased login (`%Ln`); '*' would split a master login.
+    if (name !== name.toLowerCase() || /[/*@]/.test(name)) throw new Error(`dovecot: user name ${JSON.stringify(name)} must be lower case, without '/', '*' or '@'`);
     if (Object.hasOwn(users, name)) throw new Error(`dovecot: user ${name} exists already`);
     writeFileSync(join(usersDir, name), `${name}:${passwordHash(password)}::::::\n`, { mode: 0o640 });
     chownSync(join(usersDir, name), 0, internal.gid);
