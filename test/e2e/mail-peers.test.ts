@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ImapFlow } from 'imapflow';
@@ -154,6 +154,19 @@ test('stop ends Dovecot and every process it started, and removes its folder', a
   client.close();
   for (const pid of [master, ...children]) assert.equal(running(pid), false, `process ${pid} survived`);
   assert.equal(existsSync(other.dir), false);
+});
+
+test('a test process killed without stopping Dovecot leaves no Dovecot and no folder behind', async () => {
+  const support = new URL('../support/dovecot.js', import.meta.url).href;
+  const script = `import { readFileSync } from 'node:fs'; import { startDovecot } from ${JSON.stringify(support)};
+    const d = await startDovecot(); console.log(JSON.stringify({ dir: d.dir, master: Number(readFileSync(d.dir + '/run/master.pid', 'utf8')) }));
+    process.kill(process.pid, 'SIGKILL');`;
+  const killed = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+  const { dir, master } = JSON.parse(killed.stdout) as { dir: string; master: number };
+  for (let i = 0; i < 1000 && (running(master) || existsSync(dir)); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(running(master), false, 'the Dovecot master survived its test process');
+  assert.equal(existsSync(dir), false, `${dir} survived its test process`);
 });
 
 test("Dovecot's default of 10 IMAP connections per user and address holds", async () => {

@@ -299,8 +299,8 @@ service lmtp {
   const pid = child.pid!;
   // Dovecot outlives a test process that dies without stopping it (a crash, a kill, a timeout); this watchdog
   // holds a pipe from the test process and, when that pipe closes for whatever reason, stops Dovecot (its
-  // master ends its children) and removes the folder once it is gone (10 s at most).
-  const cleanup = 'while read -r _; do :; done; kill -TERM "$0" 2>/dev/null; i=0; while kill -0 "$0" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; rm -rf "$1"';
+  // master and its children, which would otherwise wait for it) and removes the folder once it is gone (10 s at most).
+  const cleanup = 'while read -r _; do :; done; kill -TERM "$0" 2>/dev/null; pkill -TERM -P "$0"; i=0; while kill -0 "$0" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; rm -rf "$1"';
   const watchdog = spawn('sh', ['-c', cleanup, String(pid), dir], { stdio: ['pipe', 'ignore', 'ignore'] });
   // Neither keeps the test process alive; a test that forgets `stop` still ends (and the watchdog then stops Dovecot).
   for (const handle of [child, watchdog, child.stderr, watchdog.stdin] as { unref?: () => void }[]) handle.unref?.();
