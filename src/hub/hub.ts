@@ -1,3 +1,4 @@
+import { Mail } from './mail.js';
 import { limits } from '../core/limits.js';
 import type { SyncResponse } from '../protocol/sync.js';
 import type { Store } from '../store/store.js';
@@ -20,6 +21,8 @@ export class Hub {
   readonly accounts: Accounts;
   /** Upstream servers' stored configuration (upstreams.ts). */
   readonly upstreams: Upstreams;
+  /** Mail beyond its sync: what the hub asks of IMAP/SMTP upstreams for a device (mail.ts). */
+  readonly mail: Mail;
 
   /** `upstreamAccess`: how the hub reaches upstream servers (none: it runs none). */
   constructor(
@@ -29,6 +32,7 @@ export class Hub {
   ) {
     this.accounts = new Accounts(store, ports);
     this.upstreams = new Upstreams(store, ports, upstreamAccess);
+    this.mail = new Mail(store, ports, upstreamAccess);
   }
 
   /** The hub's clock (epoch ms), for answers that carry a timestamp (a free-busy DTSTAMP). */

@@ -7,6 +7,7 @@ import { nameProblem } from '../protocol/names.js';
 import type { CollectionRow, Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
 import { createCollectionIn, tasksPartsOf } from './accounts.js';
 import { accountLimit, type HubPorts } from './ports.js';
+import type { MailGateway } from './mail.js';
 import { runServerDrivenSync } from './server-driven.js';
 import { openSecret, sealedKeyId, sealSecret, type SecretKey } from './sealed-secrets.js';
 
@@ -69,6 +70,8 @@ export interface UpstreamAccess {
   sealingKey(): () => SecretKey;
   /** Between runs of each upstream (0: it runs only when asked). */
   intervalMs: number;
+  /** What the hub asks of IMAP/SMTP upstreams beyond sync runs (mail.ts); without it, nothing. */
+  mail?: MailGateway;
 }
 
 /** One upstream's run: skipped (another run of it under way, on any process; or not due), or done, with what failed. */
