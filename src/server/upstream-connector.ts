@@ -128,7 +128,13 @@ export function upstreamAccess(
         );
       }
       return () => {
-        const loaded = loadSecretKey(place);
+        let loaded: ReturnType<typeof loadSecretKey>;
+        try {
+          loaded = loadSecretKey(place);
+        } catch (err) {
+          // A configured file that is missing or open to others: the operator's to fix, said as such, not an internal error.
+          throw new ProtocolError('serverError', `${(err as Error).message}; until then no upstream password can be kept`);
+        }
         if (loaded.made) onKeyMade(place.path, loaded.key.id);
         return loaded.key;
       };
