@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { startDatabases, type DatabaseKind } from './database.js';
 import { faultKinds, type Fault } from './network.js';
+import { mailPlantedBugs, runMailSeed, type MailPlantedBug } from './mail.js';
 import { isPlantedBug, plantedBugs } from './planted-bugs.js';
 import { runSeeds } from './simulator.js';
 
@@ -26,8 +27,9 @@ const databaseKind = (value: string): DatabaseKind => {
   if (value === 'postgres' || value === 'pg') return 'postgres';
   throw new InvalidArgumentError('sqlite or postgres');
 };
+const isMailBug = (value: string): value is MailPlantedBug => Object.hasOwn(mailPlantedBugs, value);
 const bugName = (value: string) => {
-  if (!isPlantedBug(value)) throw new InvalidArgumentError(`one of: ${Object.keys(plantedBugs).join(', ')}`);
+  if (!isPlantedBug(value) && !isMailBug(value)) throw new InvalidArgumentError(`one of: ${[...Object.keys(plantedBugs), ...Object.keys(mailPlantedBugs)].join(', ')}`);
   return value;
 };
 
@@ -49,12 +51,40 @@ const program = new Command('sim')
   .option('--dav-devices <n>', 'give every world this many DAV clients, alternately a getctag poller and a sync-collection client (default: the seed decides, none to two)', count)
   .option('--upstreams <n>', 'give every world an upstream CardDAV server (1) or none (0) (default: the seed decides, three worlds in ten have one)', count)
   .option('--database <kind>', 'where the server keeps its data: sqlite (a file per seed) or postgres (a throwaway cluster for the run, a database per seed; also pg)', databaseKind, 'sqlite' as DatabaseKind)
+  .option('--mail', 'run mail worlds instead: an INBOX from a simulated IMAP server, devices that read, flag and delete (sim/mail.ts)', false)
   .option('--plant-bug <name>', `run with a deliberately broken component (${Object.keys(plantedBugs).join(', ')})`, bugName)
   .parse();
 
-const options = program.opts<{ seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easVersion?: '14.1' | '16.1'; easWholeChanges: boolean; easStaleEdits?: boolean; davDevices?: number; upstreams?: number; database: DatabaseKind }>();
-if (options.plantBug) console.log(`planted bug ${options.plantBug}: ${plantedBugs[options.plantBug].description}`);
+const options = program.opts<{ mail: boolean; seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easVersion?: '14.1' | '16.1'; easWholeChanges: boolean; easStaleEdits?: boolean; davDevices?: number; upstreams?: number; database: DatabaseKind }>();
 const databases = await startDatabases(options.database);
+if (options.mail) {
+  const bug = options.plantBug;
+  if (bug !== undefined && !isMailBug(bug)) throw new InvalidArgumentError(`with --mail, the planted bugs are ${Object.keys(mailPlantedBugs).join(', ')}`);
+  if (bug) console.log(`planted bug ${bug}: ${mailPlantedBugs[bug].description}`);
+  const started = performance.now();
+  const failed: number[] = [];
+  const totals = { exchanges: 0, runs: 0, runsFailed: 0, restarts: 0, lostAnswers: 0, lostCommands: 0, rebuilds: 0 };
+  try {
+    for (let seed = options.from; seed < options.from + options.seeds; seed++) {
+      const report = await runMailSeed(seed, { databases, plantBug: bug, ...(options.trace ? { trace: (line: string) => console.log(`  ${line}`) } : {}) });
+      Object.assign(totals, { exchanges: totals.exchanges + report.stats.exchanges, runs: totals.runs + report.stats.runs, runsFailed: totals.runsFailed + report.stats.runsFailed, restarts: totals.restarts + report.stats.restarts });
+      Object.assign(totals, { lostAnswers: totals.lostAnswers + report.stats.imap.lostAnswers, lostCommands: totals.lostCommands + report.stats.imap.lostCommands, rebuilds: totals.rebuilds + report.stats.imap.rebuilds });
+      if (report.failures.length === 0) continue;
+      failed.push(seed);
+      console.log(`seed ${seed}: FAIL ${report.failures.slice(0, options.verbose ? undefined : 3).join('; ')}`);
+    }
+  } finally {
+    await databases.close();
+  }
+  console.log(
+    `mail seeds ${options.from}..${options.from + options.seeds - 1}: ${options.seeds} run, ${failed.length} failed${failed.length > 0 ? ` (${failed.join(', ')})` : ''}; ` +
+      `${totals.exchanges} exchanges, ${totals.runs} upstream runs (${totals.runsFailed} failed), IMAP ${totals.lostCommands} lost commands, ${totals.lostAnswers} lost answers, ${totals.rebuilds} rebuilt folders, ${totals.restarts} server restarts; ${options.database}, ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  process.exit(failed.length > 0 ? 1 : 0);
+}
+const plantBug = options.plantBug;
+if (plantBug !== undefined && !isPlantedBug(plantBug)) throw new InvalidArgumentError(`${plantBug} is planted in mail worlds: add --mail`);
+if (plantBug) console.log(`planted bug ${plantBug}: ${plantedBugs[plantBug].description}`);
 // The cluster runs on its own: stopped on Ctrl-C or a kill too, not left behind on the tmpfs.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void databases.close().finally(() => process.exit(130)));
 const started = performance.now();
@@ -62,7 +92,7 @@ const summary = await runSeeds({
   from: options.from,
   count: options.seeds,
   verbose: options.verbose,
-  plantBug: options.plantBug,
+  plantBug,
   faults: options.faults,
   easDevices: options.easDevices,
   easVersion: options.easVersion,

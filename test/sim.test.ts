@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { checkNames } from '../sim/checkers.js';
+import { mailPlantedBugs, runMailSeed } from '../sim/mail.js';
 import { startPostgresDatabases, type SimDatabases } from '../sim/database.js';
 import { plantedBugs, type PlantedBug, type PlantedBugName } from '../sim/planted-bugs.js';
 import { runSeed, runSeeds, type RunOptions } from '../sim/simulator.js';
@@ -64,6 +65,30 @@ test('an upstream CardDAV server: worlds where the hub syncs the contacts with o
   }
   t.diagnostic(`${upstreamSeeds} seeds with an upstream in ${((performance.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(totals)}`);
   assert.ok(totals.failedRuns > 0 && totals.lostAnswers > 0 && totals.conflicts > 0 && totals.restarts > 0, 'runs failed, answers were lost, writes met 412 and the upstream restarted');
+});
+
+test('mail worlds: an INBOX from a simulated IMAP server, devices that flag and delete, end with every check passing; and their planted bug is caught', async (t) => {
+  // About 60 ms a seed; `npm run sim -- --mail --seeds 500` is run by hand (sim/README.md § Mail).
+  const mailSeeds = 60;
+  const started = performance.now();
+  const totals = { runs: 0, lostAnswers: 0, rebuilds: 0 };
+  for (let seed = 0; seed < mailSeeds; seed++) {
+    const report = await runMailSeed(seed);
+    assert.deepEqual(report.failures, [], `seed ${seed} with --mail`);
+    totals.runs += report.stats.runs;
+    totals.lostAnswers += report.stats.imap.lostAnswers;
+    totals.rebuilds += report.stats.imap.rebuilds;
+  }
+  t.diagnostic(`${mailSeeds} mail seeds in ${((performance.now() - started) / 1000).toFixed(1)} s: ${totals.runs} upstream runs, ${totals.lostAnswers} lost IMAP answers, ${totals.rebuilds} rebuilt folders`);
+  assert.ok(totals.lostAnswers > 0 && totals.rebuilds > 0, 'the IMAP server lost answers and rebuilt its folder');
+  for (const [bug, { caughtBy }] of Object.entries(mailPlantedBugs)) {
+    let caught: string[] | undefined;
+    for (let seed = 0; seed < plantedSeedsMax && caught === undefined; seed++) {
+      const report = await runMailSeed(seed, { plantBug: bug as keyof typeof mailPlantedBugs });
+      if (report.failures.length > 0) caught = [...new Set(report.failures.map((f) => f.slice(0, f.indexOf(':'))))];
+    }
+    assert.deepEqual(caught, [...caughtBy], `${bug} is caught by ${caughtBy.join(', ')} alone`);
+  }
 });
 
 test('every check has a planted bug that it alone catches', () => {

@@ -394,7 +394,10 @@ async function deleteItem(ctx: CommandContext, serverId: string, madeFrom?: stri
   // a replay narrowed the answer that carried it, when the item was edited after it was made: the device
   // may hold any of its versions (sim seed 10401390).
   const heldUnknown = pending === 'ADD' && madeFrom === undefined && item.seq !== item.createdSeq;
-  if (pending === 'UPDATE' || heldUnknown || (madeFrom !== undefined && madeFrom !== item.etag)) {
+  // An item only its source makes (mail) is gone once its source deleted it: nothing could make it there
+  // again, so no device's concurrent edit keeps it (docs/design.md § Mail; sim --mail seed 128).
+  const sourceOnly = ctx.serverDriven && kindOf(ctx.collection.kind).deviceWrites?.addRefused !== undefined;
+  if (!sourceOnly && (pending === 'UPDATE' || heldUnknown || (madeFrom !== undefined && madeFrom !== item.etag))) {
     // Edited elsewhere since this device last synced, and deleted here: priority decides.
     const winner = resolveByPriority(
       { deviceId: ctx.deviceId, priority: ctx.priorities.get(ctx.deviceId) },

@@ -4,7 +4,7 @@ import { DavPoint } from '../connectors/dav/point.js';
 import { Transport, type Fetch } from '../connectors/dav/transport.js';
 import { discoverFolders, folderPathOf } from '../connectors/imap/discovery.js';
 import { ImapPoint } from '../connectors/imap/point.js';
-import { ImapSession, type Locate } from '../connectors/imap/session.js';
+import { ImapSession, type Locate, type OpenClient } from '../connectors/imap/session.js';
 import { upstreamProtocols, type UpstreamAccess, type UpstreamConnector } from '../hub/upstreams.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { loadSecretKey, secretKeyPlace } from './secret-key.js';
@@ -54,12 +54,13 @@ export function davConnector(fetch: Fetch, clock: { now(): number }): UpstreamCo
 /**
  * The hub's UpstreamConnector for IMAP accounts (src/connectors/imap/): discovery lists the account's
  * folders, each a mail collection; a run's points share one connection, closed when the run ends.
- * `locate` says where a host may be reached (server/upstream-addresses.ts).
+ * `locate` says where a host may be reached (server/upstream-addresses.ts); `openClient`, what speaks IMAP
+ * (imapflow's client; the simulator's own server, sim/imap-upstream.ts).
  */
-export function imapConnector(locate: Locate): UpstreamConnector {
+export function imapConnector(locate: Locate, openClient?: OpenClient): UpstreamConnector {
   return {
     async discover(url, account) {
-      const session = new ImapSession(url, account, locate);
+      const session = new ImapSession(url, account, locate, openClient);
       try {
         const folders = await discoverFolders(session);
         return folders.map((f) => ({ url: f.url, type: 'mailbox' as const, displayName: f.displayName, kinds: ['mail'] }));
@@ -70,7 +71,7 @@ export function imapConnector(locate: Locate): UpstreamConnector {
       }
     },
     open(upstream, mappings) {
-      const session = new ImapSession(upstream.url, { username: upstream.username, password: upstream.password }, locate);
+      const session = new ImapSession(upstream.url, { username: upstream.username, password: upstream.password }, locate, openClient);
       const points = mappings.map(
         (m) => new ImapPoint({ id: upstream.deviceId, name: upstream.name, protocol: upstreamProtocols.imap, collectionId: m.collectionId, session, path: folderPathOf(m.url) }),
       );

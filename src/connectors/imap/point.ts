@@ -116,7 +116,9 @@ export class ImapPoint implements ServerSyncPoint {
     const client = await this.#o.session.client();
     const work: Work[] = [];
     if (box.exists > limits.upstreamMembersMax) throw new Error(`folder ${this.#o.path} holds ${box.exists} messages, more than the ${limits.upstreamMembersMax} an upstream folder may`);
-    const whole = known === undefined || known.uidValidity !== uidValidity;
+    // An empty folder is listed whole, which takes no command: every record is then of a message gone
+    // (a FETCH 1:* of an empty folder names nothing, VANISHED included; sim --mail seed 128).
+    const whole = known === undefined || known.uidValidity !== uidValidity || box.exists === 0;
     const { result: changed, vanished } = await this.#o.session.watchingVanished(async () => {
       if (box.exists === 0) return [];
       return whole ? client.fetchAll('1:*', { uid: true }, {}) : client.fetchAll('1:*', { uid: true }, { uid: true, changedSince: known.modseq });

@@ -1,4 +1,4 @@
-import { ImapFlow, type MailboxObject } from 'imapflow';
+import { ImapFlow, type ImapFlowOptions, type MailboxObject } from 'imapflow';
 import { limits } from '../../core/limits.js';
 import { UpstreamError } from '../errors.js';
 
@@ -18,8 +18,15 @@ export interface ImapAccount {
 /** Where the URL's host may be reached: the address to connect to, once the caller allowed it (server/upstream-addresses.ts). */
 export type Locate = (url: string) => Promise<string>;
 
+/** What a session uses of an IMAP client: imapflow's, or the simulator's IMAP server (sim/imap-upstream.ts). */
+export type ImapClient = Pick<
+  ImapFlow,
+  'usable' | 'capabilities' | 'enabled' | 'connect' | 'logout' | 'close' | 'on' | 'mailboxOpen' | 'list' | 'fetchAll' | 'fetchOne' | 'messageFlagsSet' | 'messageDelete'
+>;
+export type OpenClient = (options: ImapFlowOptions) => ImapClient;
+
 export class ImapSession {
-  #client: ImapFlow | undefined;
+  #client: ImapClient | undefined;
   /** UIDs the server reported expunged (VANISHED) while a fetch with `vanished` runs. */
   #vanished: number[] | undefined;
 
@@ -27,15 +34,16 @@ export class ImapSession {
     readonly url: string,
     private readonly account: ImapAccount,
     private readonly locate: Locate,
+    private readonly openClient: OpenClient = (options) => new ImapFlow(options),
   ) {}
 
   /** The signed-in connection, with QRESYNC enabled. */
-  async client(): Promise<ImapFlow> {
+  async client(): Promise<ImapClient> {
     if (this.#client?.usable) return this.#client;
     const url = new URL(this.url);
     const secure = url.protocol === 'imaps:';
     const host = await this.locate(this.url);
-    const client = new ImapFlow({
+    const client = this.openClient({
       host,
       port: url.port === '' ? (secure ? 993 : 143) : Number(url.port),
       secure,
