@@ -170,6 +170,14 @@ test('an IMAP folder syncs to a device: messages as mail items, new mail, flags 
   await runUpstreams(server, accountId);
   const [quiet] = await phone.pull(inbox);
   assert.deepEqual(quiet?.commands, []);
+  // The last message expunged there: the folder is empty, and so is the collection (sim --mail seed 128).
+  await otherClient('ann', 'ann-secret', async (c) => {
+    await c.mailboxOpen('INBOX');
+    await c.messageDelete(await uidOf(c, 'Gamma'), { uid: true });
+  });
+  await runUpstreams(server, accountId);
+  await phone.pull(inbox);
+  assert.deepEqual(items(phone, inbox), []);
 });
 
 test('a flag written while another client changed the message there is not written over it: refused (UNCHANGEDSINCE), read again and merged', async () => {
