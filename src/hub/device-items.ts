@@ -1,5 +1,5 @@
 import { ProtocolError } from '../protocol/errors.js';
-import type { CollectionRow, ItemRow, Store } from '../store/store.js';
+import type { CollectionRow, ItemRow, Store, StoreTx } from '../store/store.js';
 import { etagOf } from '../content/etag.js';
 import { classifySyncKey } from '../core/sync-key.js';
 import { versionHeld } from './held-versions.js';
@@ -105,21 +105,32 @@ export function pendingChanges(
 export function moveItem(store: Store, ports: HubPorts, point: DevicePoint, fromId: string, itemId: string, toId: string): Promise<string> {
   return store.transaction(async (tx) => {
     await openExchange(tx, ports, point.accountId, point.device, point.protocol);
-    const from = await tx.getCollection(point.accountId, fromId);
-    const to = await tx.getCollection(point.accountId, toId);
-    if (!from) throw new ProtocolError('notFound', 'no such source collection');
-    if (!to) throw new ProtocolError('notFound', 'no such destination collection');
-    if (from.kind !== to.kind) throw new ProtocolError('wrongKind', `a ${from.kind} item cannot move to a ${to.kind} collection`);
-    const item = await tx.getItem(point.accountId, from.id, itemId);
-    if (!item || item.deletedAt !== null || item.data === null) throw new ProtocolError('notFound', 'no such item');
-    // Same kind, same content: the item's index holds in the destination too, with no content to evaluate again.
-    const index = { uid: item.uid, title: item.title, startMs: item.startMs, endMs: item.endMs, name: item.matchName, contactKeys: item.contactKeys };
-    if (index.uid !== null && (await tx.findLiveItemByUid(point.accountId, to.id, index.uid))) {
-      throw new ProtocolError('uidConflict', `the destination already holds an item with UID ${index.uid}`);
-    }
-    await writeTombstone({ tx, ports, collection: from }, item, point.device.id);
-    const id = ports.random.id();
-    await writeItem({ tx, ports, collection: to }, id, null, item.data, index, point.device.id);
-    return id;
+    const { from, to, item } = await movable(tx, point.accountId, fromId, itemId, toId);
+    return moveWithin(tx, ports, from, to, item, point.device.id);
   });
+}
+
+/** The collections and the live item of a move, or the error that refuses it. */
+export async function movable(tx: StoreTx, accountId: string, fromId: string, itemId: string, toId: string): Promise<{ from: CollectionRow; to: CollectionRow; item: ItemRow }> {
+  const from = await tx.getCollection(accountId, fromId);
+  const to = await tx.getCollection(accountId, toId);
+  if (!from) throw new ProtocolError('notFound', 'no such source collection');
+  if (!to) throw new ProtocolError('notFound', 'no such destination collection');
+  if (from.kind !== to.kind) throw new ProtocolError('wrongKind', `a ${from.kind} item cannot move to a ${to.kind} collection`);
+  const item = await tx.getItem(accountId, from.id, itemId);
+  if (!item || item.deletedAt !== null || item.data === null) throw new ProtocolError('notFound', 'no such item');
+  return { from, to, item };
+}
+
+/** The move itself, as `origin`: a delete in the source and the same content under a new id in the destination; the new id. */
+export async function moveWithin(tx: StoreTx, ports: HubPorts, from: CollectionRow, to: CollectionRow, item: ItemRow, origin: string): Promise<string> {
+  // Same kind, same content: the item's index holds in the destination too, with no content to evaluate again.
+  const index = { uid: item.uid, title: item.title, startMs: item.startMs, endMs: item.endMs, name: item.matchName, contactKeys: item.contactKeys };
+  if (index.uid !== null && (await tx.findLiveItemByUid(from.accountId, to.id, index.uid))) {
+    throw new ProtocolError('uidConflict', `the destination already holds an item with UID ${index.uid}`);
+  }
+  await writeTombstone({ tx, ports, collection: from }, item, origin);
+  const id = ports.random.id();
+  await writeItem({ tx, ports, collection: to }, id, null, item.data as string, index, origin);
+  return id;
 }

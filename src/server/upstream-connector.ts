@@ -5,6 +5,7 @@ import { Transport, type Fetch } from '../connectors/dav/transport.js';
 import { discoverFolders, folderPathOf } from '../connectors/imap/discovery.js';
 import { ImapPoint } from '../connectors/imap/point.js';
 import { ImapSession, type Locate, type OpenClient } from '../connectors/imap/session.js';
+import type { MailAccount, MailGateway } from '../hub/mail.js';
 import { upstreamProtocols, type UpstreamAccess, type UpstreamConnector } from '../hub/upstreams.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { loadSecretKey, secretKeyPlace } from './secret-key.js';
@@ -83,6 +84,37 @@ export function imapConnector(locate: Locate, openClient?: OpenClient): Upstream
   };
 }
 
+/**
+ * The hub's MailGateway (hub/mail.ts) on the IMAP client: each call its own connection, closed after.
+ * Failures are told to the device that asked: a mail server out of reach is 503 `unavailable` (try again
+ * later), one that refuses the stored password is the account's to fix.
+ */
+export function imapMailGateway(locate: Locate, openClient?: OpenClient): MailGateway {
+  const reach = async <T>(account: MailAccount, work: (session: ImapSession) => Promise<T>): Promise<T> => {
+    const session = new ImapSession(account.url, account, locate, openClient);
+    try {
+      return await work(session);
+    } catch (err) {
+      if (err instanceof UpstreamError && err.reason === 'transient') throw new ProtocolError('unavailable', `cannot reach the mail server: ${err.message}`);
+      throw imapProblemOf(err, account.url);
+    } finally {
+      await session.close();
+    }
+  };
+  return {
+    move: (account, from, remoteId, to) =>
+      reach(account, async (session) => {
+        const box = await session.open(from);
+        const [uidValidity, uid] = remoteId.split('/') as [string, string];
+        const client = await session.client();
+        if (uidValidity !== String(box.uidValidity) || !(await client.fetchOne(uid, { uid: true }, { uid: true }))) return 'gone';
+        const result = await client.messageMove(uid, to, { uid: true });
+        const moved = result ? result.uidMap?.get(Number(uid)) : undefined;
+        return result && moved !== undefined && result.uidValidity !== undefined ? `${result.uidValidity}/${moved}` : null;
+      }),
+  };
+}
+
 function imapProblemOf(err: unknown, url: string): Error {
   if (!(err instanceof UpstreamError)) return err as Error;
   const problem = (message: string) => new ProtocolError('invalidRequest', message, { upstreamError: err.reason });
@@ -113,6 +145,7 @@ export function upstreamAccess(
 ): UpstreamAccess {
   return {
     connectors: { dav: davConnector(guardedFetch(fetch, config.upstreamAddressesAllow), clock), imap: imapConnector(hostGuard(config.upstreamAddressesAllow)) },
+    mail: imapMailGateway(hostGuard(config.upstreamAddressesAllow)),
     intervalMs: Math.round(config.upstreamRunMinutes * 60_000),
     keys() {
       const place = secretKeyPlace(config);

@@ -224,6 +224,43 @@ test('a flag written while another client changed the message there is not writt
   assert.deepEqual(there, ['\\Answered', '\\Flagged']);
 });
 
+test('a message moved to another folder moves at the IMAP server, and is there once, under its new UID, for every device', async () => {
+  dovecot.addUser('eve', 'eve-secret');
+  await deliver('eve', message('Epsilon'));
+  const { accountId, inbox, device, upstream, authorization } = await imapAccount('eve');
+  const trash = upstream.collections.find((c) => c.collectionName === 'Trash')?.collectionId as string;
+  const [phone, laptop] = [device('phone'), device('laptop')];
+  await runUpstreams(server, accountId);
+  for (const d of [phone, laptop]) for (const c of [inbox, trash]) await d.pull(c);
+  const epsilon = items(phone, inbox)[0] as { id: string };
+  const move = (serverId: string) =>
+    fetch(`${server.url}/api/v1/collections/${inbox}/items/${serverId}/move`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ device: { id: 'phone' }, to: trash }) });
+  const answer = await move(epsilon.id);
+  assert.equal(answer.status, 200);
+  const moved = (await answer.json()) as { collectionId: string; serverId?: string };
+  assert.equal(moved.collectionId, trash);
+  assert.ok(moved.serverId, 'the new id');
+  const folders = await otherClient('eve', 'eve-secret', async (c) => {
+    const subjects = async (path: string) => {
+      await c.mailboxOpen(path);
+      return (await c.fetchAll('1:*', { envelope: true }).catch(() => [])).map((m) => m.envelope?.subject);
+    };
+    return { inbox: await subjects('INBOX'), trash: await subjects('Trash') };
+  });
+  assert.deepEqual(folders, { inbox: [], trash: ['Epsilon'] });
+  // The other device sees it leave the Inbox and arrive in the Trash, once, even after the runs that see the move at the server.
+  await runUpstreams(server, accountId);
+  await runUpstreams(server, accountId);
+  for (const c of [inbox, trash]) await laptop.pull(c);
+  assert.deepEqual(items(laptop, inbox), []);
+  assert.deepEqual(items(laptop, trash).map((m) => [m.id, m.subject]), [[moved.serverId, 'Epsilon']]);
+  // Asked again (its answer lost): the message is no longer where it was.
+  assert.equal((await move(epsilon.id)).status, 404);
+  // Moving to a folder of no mail account is refused.
+  const other = await newAccount(server);
+  assert.equal((await fetch(`${server.url}/api/v1/collections/${trash}/items/${moved.serverId}/move`, { method: 'POST', headers: { authorization: other.authorization, 'content-type': 'application/json' }, body: JSON.stringify({ device: { id: 'x' }, to: inbox }) })).status, 404, 'another account finds nothing');
+});
+
 test('a changed UIDVALIDITY resets the folder for the device: the same messages, once each, flags kept', async () => {
   await deliver('ben', message('One'));
   await deliver('ben', message('Two'));

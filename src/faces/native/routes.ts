@@ -10,6 +10,7 @@ import type { Conflict, ConflictList, Restored } from '../../protocol/conflicts.
 import { setPrioritySchema, type DailyActivityInfo, type DeviceInfo, type DeviceList, type SyncNow } from '../../protocol/devices.js';
 import type { DeviceHealth } from '../../hub/health.js';
 import type { UpstreamView } from '../../hub/upstreams.js';
+import { moveMessageSchema, type MovedMessage } from '../../protocol/mail.js';
 import { addUpstreamSchema, type UpstreamInfo, type UpstreamList, type UpstreamRunInfo } from '../../protocol/upstreams.js';
 import { noMetrics, type Metrics } from '../../hub/metrics.js';
 import { createAppTokenSchema, type AppTokenInfo, type AppTokenList, type CreatedAppToken } from '../../protocol/tokens.js';
@@ -206,6 +207,13 @@ export async function handleNative(
       default: {
         const restore = /^POST \/api\/v1\/conflicts\/([A-Za-z0-9_-]{1,64})\/restore$/.exec(route);
         if (restore) return reply(200, 'restored', (await hub.restoreConflict(principal.accountId, restore[1] as string)) satisfies Restored);
+        const move = /^POST \/api\/v1\/collections\/([A-Za-z0-9_-]{1,128})\/items\/([A-Za-z0-9_-]{1,128})\/move$/.exec(route);
+        if (move) {
+          const { device, to } = decodeBody(await readRequest(), encoding, 'moveMessage', moveMessageSchema);
+          const point = { accountId: principal.accountId, device: { id: device.id, name: device.name, tokenId: principal.tokenId }, protocol: principal.session ? 'web' : 'native' };
+          const serverId = await hub.mail.move(point, move[1] as string, move[2] as string, to);
+          return reply(200, 'moved', { collectionId: to, ...(serverId === null ? {} : { serverId }) } satisfies MovedMessage);
+        }
         const upstreamRun = /^POST \/api\/v1\/upstreams\/([A-Za-z0-9_-]{1,64})\/sync$/.exec(route);
         if (upstreamRun) {
           req.resume();
