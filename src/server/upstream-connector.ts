@@ -5,6 +5,8 @@ import { Transport, type Fetch } from '../connectors/dav/transport.js';
 import { discoverFolders, folderPathOf } from '../connectors/imap/discovery.js';
 import { ImapPoint } from '../connectors/imap/point.js';
 import { ImapSession, type Locate, type OpenClient } from '../connectors/imap/session.js';
+import { fetchPart } from '../connectors/imap/parts.js';
+import type { MailGateway } from '../hub/mail.js';
 import { upstreamProtocols, type UpstreamAccess, type UpstreamConnector } from '../hub/upstreams.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { loadSecretKey, secretKeyPlace } from './secret-key.js';
@@ -83,6 +85,27 @@ export function imapConnector(locate: Locate, openClient?: OpenClient): Upstream
   };
 }
 
+/**
+ * The hub's MailGateway on the IMAP client (src/connectors/imap/): a part is fetched on a connection of
+ * its own, signed in as the upstream's user, closed once the part is read or given up.
+ */
+export function imapMailGateway(locate: Locate): MailGateway {
+  return {
+    async fetchPart(upstream, request) {
+      const session = new ImapSession(upstream.url, { username: upstream.username, password: upstream.password }, locate);
+      try {
+        const answer = await fetchPart(session, { path: folderPathOf(request.folderUrl), remoteId: request.remoteId, part: request.part, bytesMax: request.bytesMax });
+        if (answer.found === 'part') return { ...answer, close: () => session.close() };
+        await session.close();
+        return answer;
+      } catch (err) {
+        await session.close();
+        throw err;
+      }
+    },
+  };
+}
+
 function imapProblemOf(err: unknown, url: string): Error {
   if (!(err instanceof UpstreamError)) return err as Error;
   const problem = (message: string) => new ProtocolError('invalidRequest', message, { upstreamError: err.reason });
@@ -113,6 +136,7 @@ export function upstreamAccess(
 ): UpstreamAccess {
   return {
     connectors: { dav: davConnector(guardedFetch(fetch, config.upstreamAddressesAllow), clock), imap: imapConnector(hostGuard(config.upstreamAddressesAllow)) },
+    mail: imapMailGateway(hostGuard(config.upstreamAddressesAllow)),
     intervalMs: Math.round(config.upstreamRunMinutes * 60_000),
     keys() {
       const place = secretKeyPlace(config);
