@@ -150,6 +150,8 @@ export class Mail {
       await fetched.close();
     }
     const bytes = Buffer.concat(chunks);
+    // Text converted to UTF-8 can outgrow what its structure said: served, not kept.
+    if (bytes.length > limits.blobBytesMax) return { contentType, attachment: found.attachment, kept: false, body: { bytes } };
     await this.store.transaction(async (tx) => {
       const blobHash = await tx.putBlob(accountId, bytes);
       // An item deleted meanwhile takes no row; its blob, named by nothing, goes at the next purge.
