@@ -89,6 +89,9 @@ export function partContentType(type: string, charset: string | null): string {
 const gone = () => new ProtocolError('notFound', 'the message is no longer on the mail server');
 
 export class Mail {
+  /** Parts being read from IMAP on this process, by account (limits.mailPartFetchesPerAccountMax). */
+  readonly #fetching = new Map<string, number>();
+
   constructor(
     protected readonly store: Store,
     protected readonly ports: HubPorts,
@@ -122,6 +125,7 @@ export class Mail {
     const access = this.access;
     if (!access?.mail) throw new ProtocolError('unavailable', 'this server reaches no mail servers');
     const { upstream } = found;
+    const release = this.#startFetch(accountId);
     let fetched: MailPartFetch;
     try {
       const password = openUpstreamPassword(upstream, access.keys());
@@ -130,7 +134,16 @@ export class Mail {
         { folderUrl: found.mapping.url, remoteId: found.remoteId, part, bytesMax: limits.mailPartBytesMax },
       );
     } catch (err) {
+      release();
       throw unreachable(err);
+    }
+    if (fetched.found !== 'part') release();
+    else {
+      const close = fetched.close;
+      fetched.close = async () => {
+        release();
+        await close();
+      };
     }
     if (fetched.found === 'gone') throw gone();
     if (fetched.found === 'tooLarge') {
@@ -158,6 +171,25 @@ export class Mail {
       await tx.putMailPart({ accountId, collectionId, itemId, part, remoteId: found.remoteId, blobHash, bytes: bytes.length, contentType, fetchedAt: this.ports.clock.now() });
     });
     return { contentType, attachment: found.attachment, kept: false, body: { bytes } };
+  }
+
+  /** Counts a fetch from IMAP for the account, refused past limits.mailPartFetchesPerAccountMax; the answer ends it (once). */
+  #startFetch(accountId: string): () => void {
+    const now = this.#fetching.get(accountId) ?? 0;
+    if (now >= limits.mailPartFetchesPerAccountMax) {
+      throw new ProtocolError('rateLimited', `${now} parts of this account are being read from its mail server already; fetch this one when one of them is done`, {
+        retryAfterSeconds: 1,
+      });
+    }
+    this.#fetching.set(accountId, now + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.#fetching.get(accountId) ?? 1) - 1;
+      if (left === 0) this.#fetching.delete(accountId);
+      else this.#fetching.set(accountId, left);
+    };
   }
 }
 
