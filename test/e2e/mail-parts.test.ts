@@ -169,6 +169,28 @@ test('a device fetches the whole text, the HTML version and an attachment by the
   assert.deepEqual((await synced(ann, 'Parts')).flags, []);
 });
 
+test('a message of one part: its body is section 1, fetched whole (TEXT), decoded from base64', async () => {
+  const body = Array.from({ length: 500 }, (_, i) => `Zeile ${i}: grüße`).join('\r\n');
+  const raw = [
+    'From: Carol <carol@example.org>',
+    `To: ann@${dovecot.domain}`,
+    'Subject: Single',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: base64',
+    '',
+    base64Lines(Buffer.from(body, 'utf8')),
+    '',
+  ].join('\r\n');
+  await deliverOverLmtp(dovecot, { from: 'carol@example.org', to: [`ann@${dovecot.domain}`] }, raw);
+  const ann = await imapAccount(dovecot, 'ann');
+  const item = await synced(ann, 'Single');
+  assert.deepEqual([item.body?.part, item.body?.complete], ['1', false]);
+  const whole = await getPart(ann.authorization, ann.inbox, item.id, '1');
+  assert.equal(whole.headers.get('content-type'), 'text/plain; charset=utf-8');
+  assert.equal(await whole.text(), body);
+});
+
 test('a token the item does not name, another account, a collection that is no mail folder, a message gone from the server: 404, saying which', async () => {
   await deliverOverLmtp(dovecot, { from: 'carol@example.org', to: [`ann@${dovecot.domain}`] }, message('Gone soon', [{ type: 'application/pdf', name: 'a.pdf', bytes: pdf }]));
   const ann = await imapAccount(dovecot, 'ann');
