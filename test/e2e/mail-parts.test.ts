@@ -149,6 +149,11 @@ test('a device fetches the whole text, the HTML version and an attachment by the
   assert.equal(file.fileName, pdfName);
   assert.ok(Buffer.from(file.bytes).equals(pdf), 'the attachment, byte for byte');
   assert.equal(file.range, null);
+  // An app password may, as for sync.
+  const created = await fetch(`${server.url}/api/v1/tokens`, { method: 'POST', headers: { authorization: ann.authorization, 'content-type': 'application/json' }, body: JSON.stringify({ label: 'phone' }) });
+  const { token } = (await created.json()) as { token: string };
+  const byToken = await new HttpTransport({ baseUrl: server.url, credentials: { token } }).fetchMailPart(ann.inbox, item.id, attachment.part);
+  assert.ok(Buffer.from(byToken.bytes).equals(pdf));
   const head = await sdk.fetchMailPart(ann.inbox, item.id, attachment.part, { range: { start: 0, end: 7 } });
   assert.deepEqual([Buffer.from(head.bytes).toString(), head.range], ['%PDF-1.4', { start: 0, end: 7, size: pdf.length }]);
   const raw = await getPart(ann.authorization, ann.inbox, item.id, attachment.part);
