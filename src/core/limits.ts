@@ -213,6 +213,18 @@ export const limits = {
   mailPreviewCharsMax: 256,
   mailBodyBytesMax: 8192,
   mailSourceBytesMax: 256 * 1024,
+  /**
+   * The largest mail part a device fetches through the hub (docs/protocol.md §10.6), decoded: refused
+   * before anything is downloaded when the part's encoded size in the message's structure says it can
+   * decode to more, and cut off if it decodes to more all the same. Parts up to blobBytesMax are kept.
+   */
+  mailPartBytesMax: 25 * 1024 * 1024,
+  /**
+   * Parts of one account being read from its IMAP server at once, on one server process (each on a
+   * connection of its own): past it 429, so a client fetching many leaves room under the server's
+   * per-user connection limit (Dovecot allows 10) for the account's sync runs and other mail programs.
+   */
+  mailPartFetchesPerAccountMax: 3,
   /** `syncpoint migrate` (docs/operations.md § Moving from SQLite): rows and bytes of one batch, each copied in one PostgreSQL transaction. */
   migrateBatchRows: 500,
   migrateBatchBytesMax: 8 * 1024 * 1024,

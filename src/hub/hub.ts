@@ -32,7 +32,7 @@ export class Hub {
   ) {
     this.accounts = new Accounts(store, ports);
     this.upstreams = new Upstreams(store, ports, upstreamAccess);
-    this.mail = new Mail(store, ports, this.upstreams, upstreamAccess);
+    this.mail = new Mail(store, ports, upstreamAccess);
   }
 
   /** The hub's clock (epoch ms), for answers that carry a timestamp (a free-busy DTSTAMP). */

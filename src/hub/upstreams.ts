@@ -118,6 +118,9 @@ export interface UpstreamView {
 /** What a sealed upstream password is bound to: its account and its upstream (sealed-secrets.ts). */
 const bindingOf = (row: Pick<UpstreamRow, 'accountId' | 'id'>) => ['upstream', row.accountId, row.id];
 
+/** The upstream's password, opened with whichever of `keys` sealed it (a sync run, or mail fetched on a device's behalf, signs in with it). */
+export const openUpstreamPassword = (row: UpstreamRow, keys: readonly SecretKey[]): string => openSecret(keys, row.secret, bindingOf(row));
+
 export class Upstreams {
   constructor(
     private readonly store: Store,
@@ -286,7 +289,7 @@ export class Upstreams {
 
   /** The upstream's password, opened with whichever of `keys` sealed it (the sync run signs in with it). */
   password(row: UpstreamRow, keys: readonly SecretKey[]): string {
-    return openSecret(keys, row.secret, bindingOf(row));
+    return openUpstreamPassword(row, keys);
   }
 
   /**

@@ -104,6 +104,40 @@ export class HttpTransport implements Transport {
     }
   }
 
+  /**
+   * A part of a mail item, fetched by its token (`body.part`, `body.htmlPart` or an attachment's `part`;
+   * docs/protocol.md §10.6): its decoded bytes, its Content-Type, and an attachment's file name. `range`
+   * asks for bytes `start` to `end` (inclusive) of it; a server that sends the whole part says so in `range`
+   * of the answer (null). A refusal is a RequestRefusedError (404: no such part, or the message is no
+   * longer on the mail server); 503 (the mail server cannot be reached) a RetryableError.
+   */
+  async fetchMailPart(
+    collectionId: string,
+    itemId: string,
+    part: string,
+    options: { range?: { start: number; end: number } } = {},
+  ): Promise<{ bytes: Uint8Array; contentType: string; fileName: string | null; range: { start: number; end: number; size: number } | null }> {
+    const path = `collections/${encodeURIComponent(collectionId)}/items/${encodeURIComponent(itemId)}/parts/${encodeURIComponent(part)}`;
+    const headers: Record<string, string> = { ...this.authHeaders };
+    if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end}`;
+    let res: Response;
+    let bytes: Uint8Array;
+    try {
+      res = await fetch(new URL(`api/v1/${path}`, this.options.baseUrl.replace(/\/?$/, '/')), { headers, signal: AbortSignal.timeout(this.timeoutMs) });
+      bytes = new Uint8Array(await res.arrayBuffer());
+    } catch (err) {
+      throw new RetryableError(`GET ${path} failed: ${(err as Error).message}`);
+    }
+    if (res.status >= 400) throw refusal('GET', path, res.status, new TextDecoder().decode(bytes));
+    const contentRange = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+    return {
+      bytes,
+      contentType: res.headers.get('content-type') ?? 'application/octet-stream',
+      fileName: fileNameOf(res.headers.get('content-disposition')),
+      range: res.status === 206 && contentRange ? { start: Number(contentRange[1]), end: Number(contentRange[2]), size: Number(contentRange[3]) } : null,
+    };
+  }
+
   /** The WebSocket URL of the push channel (the ticket goes in its query). */
   pushSocketUrl(query: URLSearchParams): string {
     const url = new URL(`api/v1/push/ws?${query}`, this.options.baseUrl.replace(/\/?$/, '/'));
@@ -135,19 +169,36 @@ export class HttpTransport implements Transport {
     } catch (err) {
       throw new RetryableError(`${method} ${path} failed: ${(err as Error).message}`);
     }
-    if (res.status >= 500 || res.status === 429) throw new RetryableError(`${method} ${path}: HTTP ${res.status}`);
-    if (res.status >= 400) {
-      let status = 'error';
-      let message = text.slice(0, 500);
-      try {
-        const parsed = JSON.parse(text) as { status?: string; message?: string };
-        status = parsed.status ?? status;
-        message = parsed.message ?? message;
-      } catch {
-        // XML or plain error body: keep the text.
-      }
-      throw new RequestRefusedError(res.status, status, message);
-    }
+    if (res.status >= 400) throw refusal(method, path, res.status, text);
     return text;
   }
+}
+
+/** An error answer: worth retrying (a 5xx, a 429), or the server's refusal with its status and message. */
+function refusal(method: string, path: string, httpStatus: number, text: string): Error {
+  if (httpStatus >= 500 || httpStatus === 429) return new RetryableError(`${method} ${path}: HTTP ${httpStatus}`);
+  let status = 'error';
+  let message = text.slice(0, 500);
+  try {
+    const parsed = JSON.parse(text) as { status?: string; message?: string };
+    status = parsed.status ?? status;
+    message = parsed.message ?? message;
+  } catch {
+    // XML or plain error body: keep the text.
+  }
+  return new RequestRefusedError(httpStatus, status, message);
+}
+
+/** The file name of a Content-Disposition: its `filename*` (RFC 8187, UTF-8), else its `filename`. */
+function fileNameOf(header: string | null): string | null {
+  if (header === null) return null;
+  const extended = /filename\*=UTF-8''([^;\s]+)/i.exec(header);
+  if (extended) {
+    try {
+      return decodeURIComponent(extended[1] as string);
+    } catch {
+      // Not valid percent-encoding: the plain name.
+    }
+  }
+  return /filename="([^"]*)"/i.exec(header)?.[1] ?? null;
 }

@@ -5,6 +5,7 @@ import { Transport, type Fetch } from '../connectors/dav/transport.js';
 import { discoverFolders, folderPathOf } from '../connectors/imap/discovery.js';
 import { ImapPoint } from '../connectors/imap/point.js';
 import { ImapSession, type Locate, type OpenClient } from '../connectors/imap/session.js';
+import { fetchPart } from '../connectors/imap/parts.js';
 import type { MailAccount, MailGateway } from '../hub/mail.js';
 import { upstreamProtocols, type UpstreamAccess, type UpstreamConnector } from '../hub/upstreams.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -85,11 +86,11 @@ export function imapConnector(locate: Locate, openClient?: OpenClient): Upstream
 }
 
 /**
- * The hub's MailGateway (hub/mail.ts) on the IMAP client: each call its own connection, closed after.
- * Failures are told to the device that asked: a mail server out of reach is 503 `unavailable` (try again
- * later), one that refuses the stored password is the account's to fix.
+ * The hub's MailGateway (hub/mail.ts) on the IMAP client (src/connectors/imap/): each call on a connection
+ * of its own, signed in as the upstream's user, closed once done (a part: once it is read or given up).
  */
 export function imapMailGateway(locate: Locate, openClient?: OpenClient): MailGateway {
+  /** A move's failures are told to the device that asked: a mail server out of reach is 503 `unavailable` (try again later). */
   const reach = async <T>(account: MailAccount, work: (session: ImapSession) => Promise<T>): Promise<T> => {
     const session = new ImapSession(account.url, account, locate, openClient);
     try {
@@ -102,6 +103,18 @@ export function imapMailGateway(locate: Locate, openClient?: OpenClient): MailGa
     }
   };
   return {
+    async fetchPart(upstream, request) {
+      const session = new ImapSession(upstream.url, { username: upstream.username, password: upstream.password }, locate, openClient);
+      try {
+        const answer = await fetchPart(session, { path: folderPathOf(request.folderUrl), remoteId: request.remoteId, part: request.part, bytesMax: request.bytesMax });
+        if (answer.found === 'part') return { ...answer, close: () => session.close() };
+        await session.close();
+        return answer;
+      } catch (err) {
+        await session.close();
+        throw err;
+      }
+    },
     move: (account, from, remoteId, to) =>
       reach(account, async (session) => {
         const box = await session.open(from);

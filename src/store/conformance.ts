@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { limits } from '../core/limits.js';
 import { displacedId } from '../protocol/server-point.js';
-import type { AccountRow, ChangeQuery, CollectionRow, ConflictRow, DeviceRow, ItemRow, MemberQuery, PushTicketRow, Store, StoreOptions, StoreTx, SyncStateRow, UpstreamCollectionRow, UpstreamRow } from './store.js';
+import type { AccountRow, ChangeQuery, CollectionRow, ConflictRow, DeviceRow, ItemRow, MailPartRow, MemberQuery, PushTicketRow, Store, StoreOptions, StoreTx, SyncStateRow, UpstreamCollectionRow, UpstreamRow } from './store.js';
 
 /**
  * The storage contract of store.ts as tests, for every backend: a backend's own test file calls
@@ -1370,6 +1370,48 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         await del(store, v3, T0 + 500);
         await read(store, (tx) => tx.purgeTombstones(A, T0 + 600));
         assert.deepEqual(await read(store, (tx) => tx.blobUsage(A)), { count: 0, bytes: 0 }, 'a purged item takes its blobs');
+      }));
+
+      // docs/protocol.md §10.6: a mail part kept from IMAP is a blob its row names, while its item is live.
+      it('a mail part row names its blob while its item is live; only for a live item of the account; the purge forgets the rest and sweeps their blobs', seeded(async (store) => {
+        const m = await put(store, A, cA, 'm');
+        const n = await put(store, A, cA, 'n');
+        const [pdf, text] = [Uint8Array.from([0x25, 0x50, 0x44, 0x46, 0, 255, 13, 10]), new TextEncoder().encode('the whole text')];
+        const row = (itemId: string, part: string, blobHash: string, bytes: number, over: Partial<MailPartRow> = {}): MailPartRow => ({
+          accountId: A, collectionId: cA, itemId, part, remoteId: `7/${itemId}`, blobHash, bytes, contentType: 'application/pdf', fetchedAt: T0, ...over,
+        });
+        const [pdfHash, textHash] = await store.transaction(async (tx) => {
+          const hashes = [await tx.putBlob(A, pdf), await tx.putBlob(A, text)] as const;
+          assert.equal(await tx.putMailPart(row('m', '2', hashes[0], pdf.length)), true);
+          assert.equal(await tx.putMailPart(row('n', '1', hashes[1], text.length, { contentType: 'text/plain; charset=utf-8' })), true);
+          return hashes;
+        });
+        await read(store, async (tx) => {
+          assert.deepEqual(await tx.getMailPart(A, cA, 'm', '2'), row('m', '2', pdfHash, pdf.length));
+          assert.equal(await tx.getMailPart(A, cA, 'm', '1'), undefined, 'another part of the item');
+          assert.equal(await tx.getMailPart(A, cA2, 'm', '2'), undefined, 'another collection');
+          assert.equal(await tx.getMailPart(B, cA, 'm', '2'), undefined, 'another account');
+          assert.equal(await tx.putMailPart(row('m', '3', pdfHash, pdf.length, { accountId: B })), false, 'an item of another account');
+          assert.equal(await tx.putMailPart(row('nothing', '1', pdfHash, pdf.length)), false, 'no such item');
+          assert.equal(await tx.putMailPart(row('m', '3', pdfHash, pdf.length, { collectionId: cA2 })), false, 'not in that collection');
+        });
+        // Put again, it replaces the row (the message was read again under a new UIDVALIDITY).
+        await read(store, (tx) => tx.putMailPart(row('m', '2', pdfHash, pdf.length, { remoteId: '8/1', fetchedAt: T0 + 5 })));
+        assert.equal((await read(store, (tx) => tx.getMailPart(A, cA, 'm', '2')))?.remoteId, '8/1');
+        await read(store, (tx) => tx.purgeTombstones(A, T0));
+        assert.deepEqual(await read(store, (tx) => tx.blobUsage(A)), { count: 2, bytes: pdf.length + text.length }, 'rows of live items keep their blobs');
+        // Deleted, and long before its tombstone may be purged: its part goes at the next purge, with its blob.
+        await del(store, n, T0 + 10);
+        assert.equal(await read(store, (tx) => tx.putMailPart(row('n', '2', textHash, text.length))), false, 'a deleted item takes no part');
+        await read(store, (tx) => tx.purgeTombstones(A, T0));
+        await read(store, async (tx) => {
+          assert.equal(await tx.getMailPart(A, cA, 'n', '1'), undefined);
+          assert.equal(await tx.getBlob(A, textHash), undefined, 'its blob swept');
+          assert.deepEqual(await tx.getBlob(A, pdfHash), pdf, 'a live item keeps its part');
+        });
+        await del(store, m, T0 + 20);
+        await read(store, (tx) => tx.purgeTombstones(A, T0 + 30));
+        assert.deepEqual(await read(store, (tx) => tx.blobUsage(A)), { count: 0, bytes: 0 }, 'a purged item takes its parts');
       }));
     });
   });

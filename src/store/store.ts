@@ -349,6 +349,22 @@ export interface UpstreamCollectionRow {
   collectionId: string;
 }
 
+/** A decoded mail part kept from IMAP (docs/protocol.md §10.6): the blob of its bytes, named by its item and part token. */
+export interface MailPartRow {
+  accountId: string;
+  collectionId: string;
+  itemId: string;
+  /** The part token (docs/protocol.md §10.5). */
+  part: string;
+  /** The message it was read from (`UIDVALIDITY/UID`), so a row of another message is never served for the item. */
+  remoteId: string;
+  blobHash: string;
+  bytes: number;
+  /** The Content-Type it is served with, parameters included. */
+  contentType: string;
+  fetchedAt: number;
+}
+
 export interface StoreTx {
   createAccount(row: AccountRow): Promise<void>;
   findAccountByName(name: string): Promise<AccountRow | undefined>;
@@ -414,7 +430,8 @@ export interface StoreTx {
    * Drops tombstones deleted before `beforeMs` and raises the account's tombstone floor, drops history
    * versions written before it that are not an item's latest, and the push tokens of sync states the
    * new floor expired (and those issued before it for collections the device never synced); then the
-   * account's blobs that no kept version names (mark and sweep, docs/design.md § Blobs).
+   * kept mail parts of items no longer live in their collection; then the account's blobs that no kept
+   * version or mail part names (mark and sweep, docs/design.md § Blobs).
    * Returns the tombstone count.
    */
   purgeTombstones(accountId: string, beforeMs: number): Promise<number>;
@@ -574,4 +591,13 @@ export interface StoreTx {
   putUpstreamCollection(row: UpstreamCollectionRow): Promise<void>;
   /** By URL, then collection id. */
   listUpstreamCollections(accountId: string, upstreamId: string): Promise<UpstreamCollectionRow[]>;
+
+  /** The kept part of the item, if any. */
+  getMailPart(accountId: string, collectionId: string, itemId: string, part: string): Promise<MailPartRow | undefined>;
+  /**
+   * Keeps the row (replacing the item's row for the same part); its blob is put in the same transaction.
+   * A row for an item the account does not hold in that collection is not written (false). Rows go with
+   * their item, and purgeTombstones forgets those of items no longer live there before it sweeps blobs.
+   */
+  putMailPart(row: MailPartRow): Promise<boolean>;
 }

@@ -17,6 +17,7 @@ import { createAppTokenSchema, type AppTokenInfo, type AppTokenList, type Create
 import type { AppTokenRow, CollectionRow, ConflictRow } from '../../hub/records.js';
 import type { Principal } from '../../http/principal.js';
 import { readBody, send } from '../../http/body.js';
+import { sendMailPart } from './mail-part.js';
 import { decodeBody, encodeBody, encodingOfAccept, encodingOfContentType, mediaTypes, type Encoding } from './codec.js';
 
 /**
@@ -112,6 +113,15 @@ const toConflict = (c: ConflictRow): Conflict => ({
   ...(c.restoredAt !== null ? { restoredAt: iso(c.restoredAt) } : {}),
 });
 
+/** A percent-encoded path segment, decoded. */
+function pathSegment(segment: string, what: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ProtocolError('invalidRequest', `the ${what} is not valid percent-encoding`);
+  }
+}
+
 export async function handleNative(
   hub: Hub,
   push: PushPort,
@@ -205,6 +215,13 @@ export async function handleNative(
       case 'GET /api/v1/conflicts':
         return reply(200, 'conflicts', { conflicts: (await hub.listConflicts(principal.accountId)).map(toConflict) } satisfies ConflictList);
       default: {
+        // A mail part, fetched by its token (docs/protocol.md §10.6); app passwords may, as for sync.
+        const mailPart = /^GET \/api\/v1\/collections\/([A-Za-z0-9_-]{1,64})\/items\/([^/]{1,256})\/parts\/([^/]{1,256})$/.exec(route);
+        if (mailPart) {
+          req.resume();
+          const [itemId, part] = [pathSegment(mailPart[2] as string, 'item id'), pathSegment(mailPart[3] as string, 'part token')];
+          return sendMailPart(req, res, await hub.mail.fetchPart(principal.accountId, mailPart[1] as string, itemId, part));
+        }
         const restore = /^POST \/api\/v1\/conflicts\/([A-Za-z0-9_-]{1,64})\/restore$/.exec(route);
         if (restore) return reply(200, 'restored', (await hub.restoreConflict(principal.accountId, restore[1] as string)) satisfies Restored);
         const move = /^POST \/api\/v1\/collections\/([A-Za-z0-9_-]{1,128})\/items\/([A-Za-z0-9_-]{1,128})\/move$/.exec(route);
@@ -243,12 +260,7 @@ export async function handleNative(
         if (device) {
           // Revoking a device revokes its app password: one device's stolen token must not cut off the others.
           requirePassword(principal);
-          let id: string;
-          try {
-            id = decodeURIComponent(device[1] as string);
-          } catch {
-            throw new ProtocolError('invalidRequest', 'the device id is not valid percent-encoding');
-          }
+          const id = pathSegment(device[1] as string, 'device id');
           await hub.revokeDevice(principal.accountId, id);
           push.disconnect(principal.accountId, id);
           return reply(200, 'revoked', { id });

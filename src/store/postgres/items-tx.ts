@@ -144,9 +144,13 @@ export function itemTx(sql: Sql, written: ItemRow[], counters: AccountCounters):
           ON CONFLICT DO NOTHING`;
         purged = await sql`DELETE FROM items WHERE account_id = ${accountId} AND deleted_at IS NOT NULL AND deleted_at < ${beforeMs}`.run();
       }
-      // Mark and sweep (docs/design.md § Blobs): a blob stays while a kept version of the account's items names it.
+      // A kept mail part goes once its item is no longer live in its collection (docs/protocol.md §10.6).
+      await sql`DELETE FROM mail_parts p WHERE p.account_id = ${accountId} AND NOT EXISTS (
+        SELECT 1 FROM items i WHERE i.id = p.item_id AND i.collection_id = p.collection_id AND i.deleted_at IS NULL)`;
+      // Mark and sweep (docs/design.md § Blobs): a blob stays while a kept version of the account's items, or a kept mail part, names it.
       await sql`DELETE FROM blobs b WHERE b.account_id = ${accountId} AND NOT EXISTS (
-        SELECT 1 FROM item_versions v JOIN items i ON i.id = v.item_id WHERE v.blob_hash = b.hash AND i.account_id = b.account_id)`;
+        SELECT 1 FROM item_versions v JOIN items i ON i.id = v.item_id WHERE v.blob_hash = b.hash AND i.account_id = b.account_id)
+        AND NOT EXISTS (SELECT 1 FROM mail_parts p WHERE p.account_id = b.account_id AND p.blob_hash = b.hash)`;
       return purged;
     },
     async putBlob(accountId, bytes) {

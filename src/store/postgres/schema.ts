@@ -360,4 +360,21 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE upstreams ADD COLUMN submission_url TEXT;
   `,
+  // As SQLite's migration that adds it: mail parts fetched from IMAP and kept as blobs.
+  `
+  CREATE TABLE mail_parts (
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    collection_id TEXT COLLATE "C" NOT NULL,
+    item_id TEXT COLLATE "C" NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    part TEXT COLLATE "C" NOT NULL,
+    remote_id TEXT COLLATE "C" NOT NULL,
+    blob_hash TEXT COLLATE "C" NOT NULL,
+    bytes BIGINT NOT NULL,
+    content_type TEXT NOT NULL,
+    fetched_at BIGINT NOT NULL,
+    PRIMARY KEY (account_id, collection_id, item_id, part)
+  );
+  CREATE INDEX mail_parts_item ON mail_parts(item_id);
+  CREATE INDEX mail_parts_blob ON mail_parts(account_id, blob_hash);
+  `,
 ];

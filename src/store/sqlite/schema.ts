@@ -441,4 +441,24 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE upstreams ADD COLUMN submission_url TEXT;
   `,
+  // Mail parts fetched from IMAP and kept (docs/protocol.md §10.6, docs/design.md § Blobs): each row names
+  // the blob of one decoded part of one mail item, and which message (UIDVALIDITY/UID) it was read from.
+  // A row goes with its item; the purge forgets the rows of items no longer live, then sweeps the blobs
+  // no row names.
+  `
+  CREATE TABLE mail_parts (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    collection_id TEXT NOT NULL,
+    item_id TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    part TEXT NOT NULL,
+    remote_id TEXT NOT NULL,
+    blob_hash TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    fetched_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, collection_id, item_id, part)
+  ) STRICT;
+  CREATE INDEX mail_parts_item ON mail_parts(item_id);
+  CREATE INDEX mail_parts_blob ON mail_parts(account_id, blob_hash);
+  `,
 ];

@@ -26,6 +26,7 @@ import { migrations } from './schema.js';
 import { spanOf, withinRanges } from '../token-ranges.js';
 import { pointRecordTx } from './point-records-tx.js';
 import { upstreamTx } from './upstreams-tx.js';
+import { mailPartTx } from './mail-parts-tx.js';
 import { blobHash, checkBlobSize, versionBody } from '../blobs.js';
 
 /**
@@ -320,9 +321,13 @@ function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: to
     put: q('INSERT INTO blobs (account_id, hash, data, bytes) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
     get: q<[string, string], { data: Buffer }>('SELECT data FROM blobs WHERE account_id = ? AND hash = ?'),
     usage: q<[string], { count: number; bytes: number }>('SELECT count(*) AS count, coalesce(sum(bytes), 0) AS bytes FROM blobs WHERE account_id = ?'),
-    // Mark and sweep: a blob stays while a kept version of the account's items names it.
+    // A kept mail part goes once its item is no longer live in its collection (docs/protocol.md §10.6).
+    forgetMailParts: q(`DELETE FROM mail_parts WHERE account_id = ? AND NOT EXISTS (
+       SELECT 1 FROM items i WHERE i.id = mail_parts.item_id AND i.collection_id = mail_parts.collection_id AND i.deleted_at IS NULL)`),
+    // Mark and sweep: a blob stays while a kept version of the account's items, or a kept mail part, names it.
     sweep: q(`DELETE FROM blobs WHERE account_id = ? AND NOT EXISTS (
-       SELECT 1 FROM item_versions v JOIN items i ON i.id = v.item_id WHERE v.blob_hash = blobs.hash AND i.account_id = blobs.account_id)`),
+       SELECT 1 FROM item_versions v JOIN items i ON i.id = v.item_id WHERE v.blob_hash = blobs.hash AND i.account_id = blobs.account_id)
+       AND NOT EXISTS (SELECT 1 FROM mail_parts p WHERE p.account_id = blobs.account_id AND p.blob_hash = blobs.hash)`),
   };
   /** A version in the item's history, its body inline or as a blob (blobs.ts versionBody), and its etag. */
   const keepVersion = (itemId: string, seq: number, data: string, etag: string, writtenAt: number, originDevice: string | null) => {
@@ -528,6 +533,7 @@ function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: to
   return {
     ...upstreamTx(opened),
     ...pointRecordTx(opened),
+    ...mailPartTx(opened),
     async createAccount(r) {
       account.insert.run(r.id, r.name, r.passwordHash, r.createdAt, r.email);
     },
@@ -657,6 +663,7 @@ function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: to
         item.keepPurged.run(accountId, beforeMs);
         purged = item.purge.run(accountId, beforeMs).changes;
       }
+      blob.forgetMailParts.run(accountId);
       blob.sweep.run(accountId);
       return purged;
     },

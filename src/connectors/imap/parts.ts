@@ -1,0 +1,107 @@
+import type { ImapFlow } from 'imapflow';
+import type { BodyStructure } from '../../content/mail/mime.js';
+import { UpstreamError } from '../errors.js';
+import { problemOf, type ImapClient, type ImapSession } from './session.js';
+
+/**
+ * One part of one message, fetched from its IMAP folder on a device's request (docs/protocol.md §10.6):
+ * the message's structure is read first, so a part whose encoded size says it can decode to more than
+ * the caller allows is refused before any of it is downloaded; then the part is downloaded (BODY.PEEK in
+ * chunks, which leaves \Seen alone) and decoded from its transfer encoding by imapflow, a text part to
+ * UTF-8 where its charset is known. The bytes are counted as they come, and past the bound the download
+ * fails rather than ending short.
+ */
+
+export interface PartRequest {
+  /** The folder's path on the server. */
+  path: string;
+  /** The message, as its sync point names it: `UIDVALIDITY/UID`. */
+  remoteId: string;
+  /** The part's IMAP section, as the mail item names it. */
+  part: string;
+  bytesMax: number;
+}
+
+export type PartAnswer =
+  /** The folder's UIDVALIDITY changed, or the message or part is not there. */
+  | { found: 'gone' }
+  | { found: 'tooLarge'; bytesAtMost: number }
+  | {
+      found: 'part';
+      /** Lowercase media type, as the part's header gives it, and the charset its decoded bytes are in (text parts). */
+      type: string;
+      charset: string | null;
+      /** The most bytes it can decode to, as far as its structure tells (null: it does not say). */
+      bytesAtMost: number | null;
+      /** The decoded bytes; it throws once they pass `bytesMax`. */
+      content: AsyncIterable<Uint8Array>;
+    };
+
+/** The node of the structure that is IMAP section `part` (a single-part message's body is section "1"). */
+export function partNode(structure: BodyStructure, part: string): BodyStructure | undefined {
+  const stack = [structure];
+  while (stack.length > 0) {
+    const node = stack.pop() as BodyStructure;
+    const section = node.part ?? (node.type.startsWith('multipart/') ? undefined : '1');
+    if (section === part) return node;
+    for (const child of node.childNodes ?? []) stack.push(child);
+  }
+  return undefined;
+}
+
+/** The most bytes a part decodes to, from its encoded size: base64 carries 3 bytes in 4 characters, other encodings never grow. */
+export function decodedBytesAtMost(node: BodyStructure): number | null {
+  if (node.size === undefined) return null;
+  return node.encoding?.toLowerCase() === 'base64' ? Math.ceil((node.size * 3) / 4) : node.size;
+}
+
+/** A client that downloads parts: imapflow's (the simulator's IMAP server syncs folders only). */
+const downloads = (client: ImapClient): client is ImapClient & Pick<ImapFlow, 'download'> => typeof (client as Partial<ImapFlow>).download === 'function';
+
+/** Fetches the part with `session` (which the caller closes once `content` is read or given up). */
+export async function fetchPart(session: ImapSession, request: PartRequest): Promise<PartAnswer> {
+  const host = new URL(session.url).host;
+  const [uidValidity, uidText] = request.remoteId.split('/');
+  const uid = Number(uidText);
+  if (uidValidity === undefined || !Number.isSafeInteger(uid) || uid <= 0) return { found: 'gone' };
+  const client = await session.client();
+  if (!downloads(client)) throw new UpstreamError('protocol', `the IMAP client of ${host} cannot download parts`);
+  let node: BodyStructure | undefined;
+  try {
+    // Read-only: a fetch changes nothing in the folder.
+    const box = await client.mailboxOpen(request.path, { readOnly: true });
+    if (String(box.uidValidity) !== uidValidity) return { found: 'gone' };
+    const message = await client.fetchOne(String(uid), { uid: true, bodyStructure: true }, { uid: true });
+    node = message && message.bodyStructure ? partNode(message.bodyStructure, request.part) : undefined;
+  } catch (err) {
+    throw problemOf(err, host);
+  }
+  if (node === undefined) return { found: 'gone' };
+  const bytesAtMost = decodedBytesAtMost(node);
+  if (bytesAtMost !== null && bytesAtMost > request.bytesMax) return { found: 'tooLarge', bytesAtMost };
+  let download: Awaited<ReturnType<typeof client.download>>;
+  try {
+    // One byte past the bound, so a part that decodes to more is seen to, not cut to fit.
+    download = await client.download(String(uid), request.part, { uid: true, maxBytes: request.bytesMax + 1 });
+  } catch (err) {
+    throw problemOf(err, host);
+  }
+  if (!download.content) return { found: 'gone' };
+  const stream = download.content;
+  const meta = download.meta;
+  async function* content(): AsyncGenerator<Uint8Array> {
+    let bytes = 0;
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        bytes += chunk.length;
+        if (bytes > request.bytesMax) throw new Error(`part ${request.part} decodes to more than ${request.bytesMax} bytes`);
+        yield chunk;
+      }
+    } catch (err) {
+      throw problemOf(err, host);
+    } finally {
+      stream.destroy();
+    }
+  }
+  return { found: 'part', type: (meta.contentType ?? node.type).toLowerCase(), charset: meta.charset ?? null, bytesAtMost, content: content() };
+}
