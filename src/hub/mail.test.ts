@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { UpstreamError } from '../connectors/errors.js';
+import { UpstreamError } from '../protocol/upstream-errors.js';
 import { mailItemOf } from '../content/mail/message-item.js';
 import { limits } from '../core/limits.js';
 import { ProtocolError } from '../protocol/errors.js';

@@ -1,4 +1,4 @@
-import { UpstreamError } from '../connectors/errors.js';
+import { UpstreamError } from '../protocol/upstream-errors.js';
 import { limits } from '../core/limits.js';
 import { parseMailItem, type MailItem } from '../content/mail/item.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UpstreamError } from '../connectors/errors.js';
+import { UpstreamError } from '../protocol/upstream-errors.js';
 import { guardedFetch, type Resolve } from './upstream-addresses.js';
 
 const names: Record<string, string[]> = {

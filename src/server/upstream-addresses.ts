@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { UpstreamError } from '../connectors/errors.js';
+import { UpstreamError } from '../protocol/upstream-errors.js';
 import type { Fetch } from '../connectors/dav/transport.js';
 import { addressList } from './auth/client-address.js';
 

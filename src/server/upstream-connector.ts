@@ -1,5 +1,5 @@
 import { discover } from '../connectors/dav/discovery.js';
-import { UpstreamError } from '../connectors/errors.js';
+import { UpstreamError } from '../protocol/upstream-errors.js';
 import { DavPoint } from '../connectors/dav/point.js';
 import { Transport, type Fetch } from '../connectors/dav/transport.js';
 import { discoverFolders, folderPathOf } from '../connectors/imap/discovery.js';

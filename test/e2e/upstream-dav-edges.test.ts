@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { listChanges } from '../../src/connectors/dav/changes.js';
 import { discover } from '../../src/connectors/dav/discovery.js';
-import { UpstreamError, type UpstreamErrorReason } from '../../src/connectors/errors.js';
+import { UpstreamError, type UpstreamErrorReason } from '../../src/protocol/upstream-errors.js';
 import { fetchMembers, type FetchBatch } from '../../src/connectors/dav/multiget.js';
 import { Transport } from '../../src/connectors/dav/transport.js';
 import { limits } from '../../src/core/limits.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { listChanges } from '../../src/connectors/dav/changes.js';
 import { discover, type UpstreamCollection } from '../../src/connectors/dav/discovery.js';
-import { UpstreamError } from '../../src/connectors/errors.js';
+import { UpstreamError } from '../../src/protocol/upstream-errors.js';
 import { fetchMembers, type FetchedMember } from '../../src/connectors/dav/multiget.js';
 import { memberUrl } from '../../src/connectors/dav/names.js';
 import { Transport, type Fetch } from '../../src/connectors/dav/transport.js';

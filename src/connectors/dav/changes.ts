@@ -1,6 +1,6 @@
 import { limits } from '../../core/limits.js';
 import { parseXml } from '../../protocol/xml.js';
-import { UpstreamError } from '../errors.js';
+import { UpstreamError } from '../../protocol/upstream-errors.js';
 import { ns } from '../../protocol/dav-xml.js';
 import { descendants, document, el, propKey, text, type MemberResponse } from './multistatus.js';
 import { propfind, readMultistatus, sameResource, xmlContentType } from './propfind.js';

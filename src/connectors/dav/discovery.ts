@@ -1,5 +1,5 @@
 import type { CollectionKind } from '../../protocol/collections.js';
-import { UpstreamError } from '../errors.js';
+import { UpstreamError } from '../../protocol/upstream-errors.js';
 import { ns } from '../../protocol/dav-xml.js';
 import { descendants, propKey, type MemberResponse } from './multistatus.js';
 import { propfind, sameResource } from './propfind.js';

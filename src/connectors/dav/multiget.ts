@@ -1,5 +1,5 @@
 import { limits } from '../../core/limits.js';
-import { UpstreamError } from '../errors.js';
+import { UpstreamError } from '../../protocol/upstream-errors.js';
 import { ns } from '../../protocol/dav-xml.js';
 import { document, el, propKey, text } from './multistatus.js';
 import { readMultistatus, resourceKey, xmlContentType } from './propfind.js';

@@ -2,7 +2,7 @@ import { SaxesParser } from 'saxes';
 import { limits } from '../../core/limits.js';
 import { declarations, element, ns } from '../../protocol/dav-xml.js';
 import { escapeText, type XmlElement } from '../../protocol/xml.js';
-import { UpstreamError } from '../errors.js';
+import { UpstreamError } from '../../protocol/upstream-errors.js';
 
 /**
  * Reading an upstream's WebDAV answers (RFC 4918 §14.16 multistatus) as they arrive: each `<response>` is

@@ -6,7 +6,7 @@ import type { CollectionKind } from '../../protocol/collections.js';
 import { isDisplaced, type PointApplied, type PointMemory, type PointRecord, type PointReport, type ServerSyncPoint } from '../../protocol/server-point.js';
 import type { ClientCommand, CollectionResponse } from '../../protocol/sync.js';
 import { listChanges, type ChangeList, type KnownState, type MemberChange } from './changes.js';
-import { UpstreamError } from '../errors.js';
+import { UpstreamError } from '../../protocol/upstream-errors.js';
 import { fetchMembers, type FetchedMember } from './multiget.js';
 import { memberUrl } from './names.js';
 import { deleteMember, memberEtag, putMember } from './writes.js';

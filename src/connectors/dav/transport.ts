@@ -1,5 +1,5 @@
 import { limits } from '../../core/limits.js';
-import { UpstreamError } from '../errors.js';
+import { UpstreamError } from '../../protocol/upstream-errors.js';
 
 /**
  * HTTP to one upstream CardDAV/CalDAV account: HTTP Basic credentials, a timeout and the caller's abort

@@ -1,5 +1,5 @@
 import { limits } from '../../core/limits.js';
-import { UpstreamError } from '../errors.js';
+import { UpstreamError } from '../../protocol/upstream-errors.js';
 import type { ImapSession } from './session.js';
 
 /** A folder of an IMAP account, as `upstream add` maps it to a mail collection. */

@@ -1,6 +1,6 @@
 import type { ImapFlow } from 'imapflow';
 import type { BodyStructure } from '../../content/mail/mime.js';
-import { UpstreamError } from '../errors.js';
+import { UpstreamError } from '../../protocol/upstream-errors.js';
 import { problemOf, type ImapClient, type ImapSession } from './session.js';
 
 /**

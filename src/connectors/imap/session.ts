@@ -1,6 +1,6 @@
 import { ImapFlow, type ImapFlowOptions, type MailboxObject } from 'imapflow';
 import { limits } from '../../core/limits.js';
-import { UpstreamError } from '../errors.js';
+import { UpstreamError } from '../../protocol/upstream-errors.js';
 
 /**
  * One connection to an upstream IMAP account, shared by the sync points of its folders for one run
@@ -106,7 +106,7 @@ export class ImapSession {
   }
 }
 
-/** An IMAP failure as the typed error the hub's scheduler reads (connectors/errors.ts). */
+/** An IMAP failure as the typed error the hub's scheduler reads (protocol/upstream-errors.ts). */
 export function problemOf(err: unknown, host: string): Error {
   if (err instanceof UpstreamError) return err;
   const e = err as { authenticationFailed?: boolean; code?: string; message?: string; responseText?: string };
