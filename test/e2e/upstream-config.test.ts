@@ -15,6 +15,7 @@ import { realPorts } from '../../src/server/ports.js';
 import { readKeyFile } from '../../src/server/secret-key.js';
 import { serverSql } from '../support/database.js';
 import { makeDavCollection, startRadicale, type DavServerProcess } from '../support/dav-servers.js';
+import { startDovecot } from '../support/dovecot.js';
 import { createDatabase, testPostgresEnv } from '../support/postgres.js';
 
 /**
@@ -222,4 +223,36 @@ test('--collection maps whatever can feed it to that existing collection, and no
   assert.match(listed, new RegExp(`^\\t${radicale.base}/${upstreamAccount.user}/contacts/\\t-> contacts \\(contacts\\)$`, 'm'));
   assert.ok(!listed.includes('/calendar/'), listed);
   assert.ok(!listed.includes('contacts-3'), 'no collection made');
+});
+
+test('add --kind imap lists the IMAP account’s folders (Dovecot) and maps each to a mail collection, with its submission server; a wrong password and a missing --imap are clear errors', async () => {
+  const dovecot = await startDovecot({ users: { mia: 'mia-mail-secret' } });
+  try {
+    const imap = `imap://${dovecot.host}:${dovecot.imapPort}`;
+    const addImap = (password: string, extra: string[] = ['--imap', imap]) =>
+      run(['upstream', 'add', '--user', 'carol', '--kind', 'imap', ...extra, '--smtp', 'smtp://127.0.0.1:2587', '--username', 'mia', '--password-stdin', ...keyArgs()], `${password}\n`);
+    const missing = await addImap('mia-mail-secret', []);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /--kind imap needs --imap URL/);
+    const refused = await addImap('wrong');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /refused the user name and password/);
+    const r = await addImap('mia-mail-secret');
+    assert.equal(r.code, 0, r.stderr);
+    const id = /^added upstream (\S+) with \d+ mapped collections$/m.exec(r.stdout)?.[1] as string;
+    const [row] = await sql<{ kind: string; url: string; submission_url: string }>('SELECT kind, url, submission_url FROM upstreams WHERE id = ?', [id]);
+    assert.deepEqual(row && [row.kind, row.url, row.submission_url], ['imap', `${imap}`, 'smtp://127.0.0.1:2587']);
+    const folders = await sql<{ name: string; kind: string }>(
+      'SELECT c.name, c.kind FROM collections c JOIN upstream_collections m ON m.collection_id = c.id WHERE m.upstream_id = ? ORDER BY c.name',
+      [id],
+    );
+    // The harness makes Drafts, Junk, Sent and Trash beside the INBOX.
+    assert.deepEqual(folders.map((f) => `${f.name} (${f.kind})`), ['Drafts (mail)', 'INBOX (mail)', 'Junk (mail)', 'Sent (mail)', 'Trash (mail)']);
+    const [device] = await sql<{ protocol: string }>('SELECT protocol FROM devices WHERE id = ?', [`upstream-${id}`]);
+    assert.equal(device?.protocol, 'imap-upstream');
+    const removed = await run(['upstream', 'remove', id, '--user', 'carol']);
+    assert.equal(removed.code, 0, removed.stderr);
+  } finally {
+    await dovecot.stop();
+  }
 });
