@@ -179,6 +179,24 @@ export const limits = {
   /** How often a server looks for upstreams whose run is due, and how many it runs at one look. */
   upstreamSchedulerTickMs: 15_000,
   upstreamsPerTickMax: 50,
+  /**
+   * Watching IMAP upstreams for changes (src/connectors/imap/watcher.ts, src/server/mail-watchers.ts,
+   * docs/operations.md § Upstream servers): the most watchers (one connection each) a server keeps, past
+   * which upstreams wait for their scheduled runs; how long a change waits for others of its burst; how
+   * often a quiet NOTIFY connection says NOOP (below upstreamRequestMs, the socket's timeout) and a
+   * server without NOTIFY is asked LIST-STATUS for its other folders; the first and longest waits before
+   * connecting again after a failure; how often the watched upstreams are compared with the stored ones;
+   * and how often and how long a change that met a run under way elsewhere tries again.
+   */
+  mailWatchersMax: 1000,
+  mailWatchDebounceMs: 50,
+  mailWatchKeepaliveMs: 25_000,
+  mailWatchPollMs: 30_000,
+  mailWatchBackoffMs: 1000,
+  mailWatchBackoffMaxMs: 5 * 60_000,
+  mailWatchReconcileMs: 15_000,
+  mailWatchBusyRetryMs: 500,
+  mailWatchBusyRetriesMax: 120,
   /** Ids one read of a server-driven point's records names. */
   pointRecordsPerReadMax: 500,
   upstreamSyncPagesMax: 1000,

@@ -121,7 +121,19 @@ const bindingOf = (row: Pick<UpstreamRow, 'accountId' | 'id'>) => ['upstream', r
 /** The upstream's password, opened with whichever of `keys` sealed it (a sync run, or mail fetched on a device's behalf, signs in with it). */
 export const openUpstreamPassword = (row: UpstreamRow, keys: readonly SecretKey[]): string => openSecret(keys, row.secret, bindingOf(row));
 
+/** An IMAP upstream as its watcher signs in (server/mail-watchers.ts): never shown, never stored elsewhere. */
+export interface WatchedUpstream {
+  accountId: string;
+  id: string;
+  url: string;
+  username: string;
+  password: string;
+}
+
 export class Upstreams {
+  /** Told after this process added or removed an upstream (the watchers follow at once; other processes' changes at their next look). */
+  readonly #listeners = new Set<() => void>();
+
   constructor(
     private readonly store: Store,
     private readonly ports: HubPorts,
@@ -224,7 +236,7 @@ export class Upstreams {
     const found = await access.connector.discover(url.href, { username: input.username, password: input.password });
     if (found.length === 0) throw new ProtocolError('invalidRequest', kind === 'imap' ? `found no mail folder at ${url.href}` : `found no address book or calendar at ${url.href}`);
     const key = access.key();
-    return this.store.transaction(async (tx) => {
+    const view = await this.store.transaction(async (tx) => {
       await checkRoom(tx, accountId, url.href, input.username);
       const now = this.ports.clock.now();
       const id = this.ports.random.id();
@@ -257,6 +269,8 @@ export class Upstreams {
       this.ports.logger.info({ accountId, upstream: id, url: url.href, collections: mappings.length }, 'upstream added');
       return viewOf(row, await tx.listUpstreamCollections(accountId, id), await tx.listCollections(accountId), await tx.listDevices(accountId));
     });
+    this.told();
+    return view;
   }
 
   private addAccess(kind: UpstreamKind): { connector: UpstreamConnector; key: () => SecretKey } {
@@ -284,7 +298,51 @@ export class Upstreams {
       return { id: found.id, url: found.url, deviceId: found.deviceId };
     });
     this.ports.logger.info({ accountId, upstream: upstreamId }, 'upstream removed');
+    this.told();
     return row;
+  }
+
+  /** `listener` is called after every add and remove of this process. */
+  observe(listener: () => void): void {
+    this.#listeners.add(listener);
+  }
+
+  private told(): void {
+    for (const listener of this.#listeners) listener();
+  }
+
+  /**
+   * Every account's IMAP upstreams, oldest account first, at most `max`, with their passwords opened: what
+   * the server's watchers sign in with. One whose password cannot be opened is logged and left out (its
+   * runs report the same).
+   */
+  async watchable(max: number): Promise<WatchedUpstream[]> {
+    const rows = await this.store.transaction(async (tx) => {
+      const out: UpstreamRow[] = [];
+      for (const account of await tx.listAccounts()) {
+        for (const row of await tx.listUpstreams(account.id)) if (row.kind === 'imap' && out.length < max) out.push(row);
+        if (out.length >= max) break;
+      }
+      return out;
+    });
+    if (rows.length === 0 || !this.access) return [];
+    const keys = this.access.keys();
+    return rows.flatMap((row) => {
+      try {
+        return [{ accountId: row.accountId, id: row.id, url: row.url, username: row.username, password: this.password(row, keys) }];
+      } catch (err) {
+        this.ports.logger.warn({ accountId: row.accountId, upstream: row.id, err: String(err) }, 'cannot watch upstream: its password cannot be opened');
+        return [];
+      }
+    });
+  }
+
+  /**
+   * Runs `fn` if no process runs it for this store now (Store.tryExclusive): the one process that
+   * watches the store's upstreams. False, at once, when another does.
+   */
+  leadWatching(fn: () => Promise<void>): Promise<boolean> {
+    return this.store.tryExclusive('upstream watchers', fn);
   }
 
   /** The upstream's password, opened with whichever of `keys` sealed it (the sync run signs in with it). */

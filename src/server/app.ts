@@ -27,6 +27,8 @@ import { openStore, pushTokenFloorAt } from './open-store.js';
 import { realPorts } from './ports.js';
 import { upstreamAccess } from './upstream-connector.js';
 import { UpstreamScheduler } from './upstream-scheduler.js';
+import { MailWatchers } from './mail-watchers.js';
+import { hostGuard } from './upstream-addresses.js';
 import { passwordPath, SessionRoutes, sessionPath } from './session-routes.js';
 import { serveWebApp } from './web-app.js';
 
@@ -38,6 +40,8 @@ export interface RunningServer {
   url: string;
   hub: Hub;
   push: PushHub;
+  /** The IMAP upstreams this process watches (server/mail-watchers.ts). */
+  mailWatchers: MailWatchers;
   close(): Promise<void>;
 }
 
@@ -176,16 +180,20 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
   push.start();
   const scheduler = new UpstreamScheduler(hub.upstreams, ports.logger);
   if (config.upstreamRunMinutes > 0) scheduler.start();
+  const mailWatchers = new MailWatchers(hub.upstreams, hostGuard(config.upstreamAddressesAllow), ports.logger, config.upstreamWatchersMax);
+  if (config.upstreamWatchersMax > 0) mailWatchers.start();
   log.info({ url, data: config.data }, 'syncpoint listening');
 
   return {
     url,
     hub,
     push,
+    mailWatchers,
     async close() {
       clearInterval(purgeTimer);
       upstreamRequests.abort();
       await scheduler.stop();
+      await mailWatchers.stop();
       // Long-lived channels would hold server.close() open forever.
       push.close();
       pushRoutes.close();

@@ -55,6 +55,8 @@ export const configSchema = z.object({
   upstreamAddressesAllow: addressListSchema.default([]),
   /** Minutes between runs of each upstream (docs/operations.md § Upstream servers); 0: upstreams run only when asked (Sync now, `upstream sync`). */
   upstreamRunMinutes: z.coerce.number().min(0).max(24 * 60).default(limits.upstreamRunIntervalMs / 60_000),
+  /** IMAP upstreams this server watches for changes, one connection each (docs/operations.md § Upstream servers); 0: none, they wait for their scheduled runs. */
+  upstreamWatchersMax: z.coerce.number().int().min(0).max(100_000).default(limits.mailWatchersMax),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -81,6 +83,7 @@ const envNames: Record<keyof Config, string> = {
   secretKeyFile: 'SYNCPOINT_SECRET_KEY_FILE',
   upstreamRunMinutes: 'SYNCPOINT_UPSTREAM_RUN_MINUTES',
   upstreamAddressesAllow: 'SYNCPOINT_UPSTREAM_ADDRESSES_ALLOW',
+  upstreamWatchersMax: 'SYNCPOINT_UPSTREAM_WATCHERS_MAX',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {

@@ -39,8 +39,8 @@ export async function startTestServer(options: Partial<Config> & { dataDir?: str
   // '' keeps the server's own default: DATA.secret-key made at first need on SQLite, none on PostgreSQL.
   const secretKeyFile = settings.secretKeyFile ?? `${dataDir}.key`;
   if (secretKeyFile !== '' && !existsSync(secretKeyFile)) writeNewKeyFile(secretKeyFile, true);
-  // Upstreams run when a test asks, unless it sets a schedule; they are on loopback.
-  const config = configSchema.parse({ host: '127.0.0.1', port: 0, logLevel: 'silent', webDir: packageWebDir, upstreamRunMinutes: 0, upstreamAddressesAllow: ['127.0.0.1'], ...settings, secretKeyFile, database, data: dataDir });
+  // Upstreams run when a test asks, unless it sets a schedule or watchers (upstreamWatchersMax); they are on loopback.
+  const config = configSchema.parse({ host: '127.0.0.1', port: 0, logLevel: 'silent', webDir: packageWebDir, upstreamRunMinutes: 0, upstreamWatchersMax: 0, upstreamAddressesAllow: ['127.0.0.1'], ...settings, secretKeyFile, database, data: dataDir });
   const server = await startServer(config, pino({ level: 'silent' }));
   return {
     ...server,

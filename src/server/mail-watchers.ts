@@ -1,0 +1,179 @@
+import { limits } from '../core/limits.js';
+import { ImapWatcher, type WatchedChange } from '../connectors/imap/watcher.js';
+import type { Locate } from '../connectors/imap/session.js';
+import type { Upstreams, WatchedUpstream } from '../hub/upstreams.js';
+import type { Logger } from '../hub/ports.js';
+
+/**
+ * Keeps one watcher (connectors/imap/watcher.ts) per IMAP upstream of every account, and runs an upstream
+ * as soon as its watcher sees a change, so that new mail reaches devices by push within a second
+ * (docs/design.md § Mail, watching; docs/operations.md § Upstream servers).
+ *
+ * - One process watches: the one holding the store's `upstream watchers` lease (Upstreams.leadWatching,
+ *   Store.tryExclusive; on PostgreSQL an advisory lock on a connection of its own). The others try again
+ *   every limits.mailWatchReconcileMs and take over when it ends.
+ * - The watched set follows the stored one at once for this process's adds and removes, and every
+ *   limits.mailWatchReconcileMs for other processes' (and a password re-sealed under a new key).
+ * - At most `max` upstreams are watched (config `upstreamWatchersMax`); the rest wait for their scheduled
+ *   runs, as every upstream does when its watcher is down.
+ * - A change that meets a run of that upstream under way (here or elsewhere: the run is skipped) is not
+ *   lost: the run is asked again every limits.mailWatchBusyRetryMs until it goes ahead, and a change that
+ *   comes during a run of this process's asks for one more run after it.
+ */
+export class MailWatchers {
+  readonly #watched = new Map<string, Watched>();
+  #stopped = false;
+  #lead: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #reconciling: Promise<void> | undefined;
+  #again = false;
+  #overLimit = false;
+
+  constructor(
+    private readonly upstreams: Upstreams,
+    private readonly locate: Locate,
+    private readonly logger: Logger,
+    private readonly max: number,
+  ) {}
+
+  start(): void {
+    this.upstreams.observe(() => void this.reconcile());
+    this.#lead = this.lead();
+  }
+
+  /** Stops every watcher and waits for the runs under way. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#lead;
+  }
+
+  /** How many upstreams this process watches now (tests, metrics). */
+  get size(): number {
+    return this.#watched.size;
+  }
+
+  /** Holds the lease while the server runs, or waits for it. */
+  private async lead(): Promise<void> {
+    while (!this.#stopped) {
+      await this.upstreams
+        .leadWatching(async () => {
+          while (!this.#stopped) {
+            await this.reconcile();
+            await this.sleep(limits.mailWatchReconcileMs);
+          }
+          await Promise.all([...this.#watched.values()].map((w) => w.stop()));
+          this.#watched.clear();
+        })
+        .catch((err: unknown) => this.logger.warn({ err: String(err) }, 'upstream watchers: cannot take the lease'));
+      await this.sleep(limits.mailWatchReconcileMs);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  /** Starts watchers for upstreams not watched yet, stops those of upstreams gone or changed; one look at a time, another after it if asked meanwhile. */
+  private reconcile(): Promise<void> {
+    if (this.#reconciling) {
+      this.#again = true;
+      return this.#reconciling;
+    }
+    this.#reconciling = (async () => {
+      do {
+        this.#again = false;
+        await this.look().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'upstream watchers: cannot list the upstreams'));
+      } while (this.#again && !this.#stopped);
+    })().finally(() => (this.#reconciling = undefined));
+    return this.#reconciling;
+  }
+
+  private async look(): Promise<void> {
+    if (this.#stopped || this.max === 0) return;
+    const found = await this.upstreams.watchable(this.max + 1);
+    const over = found.length > this.max;
+    if (over && !this.#overLimit) this.logger.warn({ max: this.max }, 'more IMAP upstreams than upstreamWatchersMax: those past it are not watched and wait for their scheduled runs');
+    this.#overLimit = over;
+    const wanted = new Map(found.slice(0, this.max).map((u) => [u.id, u]));
+    for (const [id, w] of this.#watched) {
+      const now = wanted.get(id);
+      if (!now || now.url !== w.upstream.url || now.username !== w.upstream.username || now.password !== w.upstream.password) {
+        this.#watched.delete(id);
+        await w.stop();
+      }
+    }
+    for (const [id, upstream] of wanted) {
+      if (this.#stopped || this.#watched.has(id)) continue;
+      const w = new Watched(upstream, this.upstreams, this.locate, this.logger);
+      this.#watched.set(id, w);
+      w.start();
+    }
+  }
+}
+
+/** One upstream's watcher and the runs its changes ask for. */
+class Watched {
+  readonly #watcher: ImapWatcher;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(
+    readonly upstream: WatchedUpstream,
+    private readonly upstreams: Upstreams,
+    locate: Locate,
+    private readonly logger: Logger,
+  ) {
+    const { accountId, id } = upstream;
+    this.#watcher = new ImapWatcher(upstream.url, { username: upstream.username, password: upstream.password }, locate, (change) => this.changed(change), {
+      onError: (err) => logger.warn({ accountId, upstream: id, err: String(err) }, 'upstream watcher: connection failed; connecting again'),
+    });
+  }
+
+  start(): void {
+    this.#watcher.start();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#watcher.stop();
+    await this.#running;
+  }
+
+  private changed(_change: WatchedChange): void {
+    // Every change asks for a run of the whole upstream: a run reads only what changed in each folder (CONDSTORE), so a folder that did not change costs it a SELECT and an empty FETCH.
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.runWhileAsked().finally(() => (this.#running = undefined));
+  }
+
+  private async runWhileAsked(): Promise<void> {
+    const { accountId, id } = this.upstream;
+    let busy = 0;
+    do {
+      this.#again = false;
+      try {
+        const [run] = await this.upstreams.run(accountId, { upstreamId: id });
+        // Skipped: a run is under way elsewhere, which may have read the folder before this change.
+        if (run && !run.ran && busy++ < limits.mailWatchBusyRetriesMax) {
+          this.#again = true;
+          await new Promise((resolve) => setTimeout(resolve, limits.mailWatchBusyRetryMs));
+        }
+      } catch (err) {
+        this.logger.warn({ accountId, upstream: id, err: String(err) }, 'upstream watcher: run failed');
+      }
+    } while (this.#again && !this.#stopped);
+  }
+}
