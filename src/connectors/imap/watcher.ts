@@ -31,6 +31,8 @@ export interface WatchedChange {
 export interface WatcherOptions {
   /** Use NOTIFY when the server offers it (default); false forces the Inbox IDLE and LIST-STATUS polling (tests). */
   notify?: boolean;
+  /** Between LIST-STATUS polls without NOTIFY; limits.mailWatchPollMs by default. */
+  pollMs?: number;
   /** Told when a connection fails or is refused, with what the server said (the watcher connects again by itself). */
   onError?: (err: unknown) => void;
 }
@@ -119,8 +121,9 @@ export class ImapWatcher {
   private async watchNotify(client: ImapFlow, timers: NodeJS.Timeout[]): Promise<void> {
     const raw = client as unknown as RawImap;
     raw.untaggedHandlers.STATUS = (untagged) => {
+      // A name sent as a literal comes as bytes: still a change, of a folder not named here.
       const path = untagged.attributes?.[0]?.value;
-      if (typeof path === 'string') this.changed(path);
+      this.changed(typeof path === 'string' ? path : undefined);
     };
     const atom = (value: string) => ({ type: 'ATOM', value });
     const answer = await raw.exec('NOTIFY', [atom('SET'), [atom('personal'), ['MessageNew', 'MessageExpunge', 'FlagChange'].map(atom)]]);
@@ -142,7 +145,7 @@ export class ImapWatcher {
     };
     await poll(false);
     this.mode = 'poll';
-    timers.push(setInterval(() => void poll(true).catch(() => client.close()), limits.mailWatchPollMs));
+    timers.push(setInterval(() => void poll(true).catch(() => client.close()), this.options.pollMs ?? limits.mailWatchPollMs));
     // IDLE until the connection ends: a poll (or imapflow's NOOP after a quiet socket) breaks it, and it starts again.
     void (async () => {
       while (!this.#stopped && client.usable) await client.idle().catch(() => undefined);
