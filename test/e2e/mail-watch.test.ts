@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { copyFileSync } from 'node:fs';
 import { ImapFlow } from 'imapflow';
 import { ImapWatcher, type WatchedChange } from '../../src/connectors/imap/watcher.js';
 import { hostGuard } from '../../src/server/upstream-addresses.js';
@@ -22,7 +23,7 @@ import { addUpstream } from '../support/upstreams.js';
  */
 let dovecot: Dovecot;
 let server: TestServer;
-const users = { ann: 'ann-secret', ben: 'ben-secret', cal: 'cal-secret', dee: 'dee-secret', eve: 'eve-secret' };
+const users = { ann: 'ann-secret', ben: 'ben-secret', cal: 'cal-secret', dee: 'dee-secret', eve: 'eve-secret', fay: 'fay-secret', gus: 'gus-secret', hal: 'hal-secret' };
 
 before(async () => {
   [dovecot, server] = await Promise.all([startDovecot({ users }), startTestServer({ upstreamWatchersMax: 10 })]);
@@ -121,6 +122,21 @@ test('a watcher connects again when Dovecot drops its connection, and mail after
   phone.socket.close();
 });
 
+test('a change seen while a run of the upstream is under way elsewhere is not lost: its run goes ahead once that one ends', async () => {
+  const { authorization, inbox, upstream } = await watchedAccount('dee');
+  const phone = openRawChannel(server.url, { device: 'phone' }, { authorization });
+  await phone.next((m) => m.type === 'hello');
+  // Another process's run, as the store's exclusive run of the upstream stands for it, holds the upstream
+  // while the mail arrives and the watcher sees it; it read IMAP before, so brings nothing.
+  const held = await server.hub['store'].tryExclusive(`upstream ${upstream.id}`, async () => {
+    await deliver('dee', 'During a run');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+  });
+  assert.ok(held);
+  await phone.next(mailNotice(inbox, 'add', (d) => d.subject === 'During a run'), 5000);
+  phone.socket.close();
+});
+
 test('removing an upstream ends its watcher; past upstreamWatchersMax upstreams are not watched', async () => {
   const { accountId, upstream } = await watchedAccount('cal');
   await waitFor(async () => imapConnections('cal') === 1, 'the watcher of cal');
@@ -130,18 +146,51 @@ test('removing an upstream ends its watcher; past upstreamWatchersMax upstreams 
 
   const capped = await startTestServer({ upstreamWatchersMax: 1 });
   try {
-    for (const user of ['dee', 'eve'] as const) {
+    for (const user of ['fay', 'gus'] as const) {
       const account = await capped.addUser(`capped-${user}`);
       await addUpstream(capped, account.accountId, { kind: 'imap', url: imapUrl(), username: user, password: users[user] });
     }
-    await waitFor(async () => imapConnections('dee') === 1, 'the watcher of the first upstream');
+    await waitFor(async () => imapConnections('fay') === 1, 'the watcher of the first upstream');
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(capped.mailWatchers.size, 1);
-    assert.equal(imapConnections('eve'), 0, 'the second upstream is not watched');
+    assert.equal(imapConnections('gus'), 0, 'the second upstream is not watched');
   } finally {
     await capped.stop();
   }
-  assert.equal(imapConnections('dee'), 0, 'a stopped server leaves no watching connection');
+  assert.equal(imapConnections('fay'), 0, 'a stopped server leaves no watching connection');
+});
+
+test('two processes on one PostgreSQL database: one watches, and the other takes over when it stops', async (t) => {
+  if (server.database === '') {
+    t.skip('one process per SQLite data directory');
+    return;
+  }
+  const one = await startTestServer({ upstreamWatchersMax: 10 });
+  // The same key, in a file of its own: a test server's stop removes its key file.
+  copyFileSync(one.secretKeyFile, `${one.secretKeyFile}.two`);
+  const two = await startTestServer({ database: one.database, secretKeyFile: `${one.secretKeyFile}.two`, upstreamWatchersMax: 10 });
+  let oneStopped = false;
+  try {
+    const account = await one.addUser('two-processes');
+    const upstream = await addUpstream(one, account.accountId, { kind: 'imap', url: imapUrl(), username: 'hal', password: users.hal });
+    const inbox = upstream.collections.find((c) => c.collectionName === 'INBOX')?.collectionId as string;
+    await waitFor(async () => imapConnections('hal') === 1, 'a watcher of hal');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.deepEqual([one.mailWatchers.size, two.mailWatchers.size], [1, 0], 'the first process watches, the second stands by');
+    assert.equal(imapConnections('hal'), 1);
+    await one.stop();
+    oneStopped = true;
+    await waitFor(async () => two.mailWatchers.size === 1 && imapConnections('hal') === 1, 'the second process watching', 25_000);
+    const phone = openRawChannel(two.url, { device: 'phone' }, { authorization: account.authorization });
+    await phone.next((m) => m.type === 'hello');
+    await waitFor(async () => (await two.hub.upstreams.list(account.accountId))[0]?.lastRunAt != null, 'a run');
+    await deliver('hal', 'Taken over');
+    await phone.next(mailNotice(inbox, 'add', (d) => d.subject === 'Taken over'), 5000);
+    phone.socket.close();
+  } finally {
+    if (!oneStopped) await one.stop();
+    await two.stop();
+  }
 });
 
 /** A watcher of `user` alone, recording what it tells. */
