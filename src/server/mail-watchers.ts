@@ -28,6 +28,8 @@ export class MailWatchers {
   #reconciling: Promise<void> | undefined;
   #again = false;
   #overLimit = false;
+  /** While this process holds the lease: only then does it watch. */
+  #leading = false;
 
   constructor(
     private readonly upstreams: Upstreams,
@@ -58,12 +60,18 @@ export class MailWatchers {
     while (!this.#stopped) {
       await this.upstreams
         .leadWatching(async () => {
-          while (!this.#stopped) {
-            await this.reconcile();
-            await this.sleep(limits.mailWatchReconcileMs);
+          this.#leading = true;
+          try {
+            while (!this.#stopped) {
+              await this.reconcile();
+              await this.sleep(limits.mailWatchReconcileMs);
+            }
+          } finally {
+            this.#leading = false;
+            await this.#reconciling;
+            await Promise.all([...this.#watched.values()].map((w) => w.stop()));
+            this.#watched.clear();
           }
-          await Promise.all([...this.#watched.values()].map((w) => w.stop()));
-          this.#watched.clear();
         })
         .catch((err: unknown) => this.logger.warn({ err: String(err) }, 'upstream watchers: cannot take the lease'));
       await this.sleep(limits.mailWatchReconcileMs);
@@ -98,7 +106,7 @@ export class MailWatchers {
   }
 
   private async look(): Promise<void> {
-    if (this.#stopped || this.max === 0) return;
+    if (this.#stopped || !this.#leading || this.max === 0) return;
     const found = await this.upstreams.watchable(this.max + 1);
     const over = found.length > this.max;
     if (over && !this.#overLimit) this.logger.warn({ max: this.max }, 'more IMAP upstreams than upstreamWatchersMax: those past it are not watched and wait for their scheduled runs');
@@ -112,7 +120,7 @@ export class MailWatchers {
       }
     }
     for (const [id, upstream] of wanted) {
-      if (this.#stopped || this.#watched.has(id)) continue;
+      if (this.#stopped || !this.#leading || this.#watched.has(id)) continue;
       const w = new Watched(upstream, this.upstreams, this.locate, this.logger);
       this.#watched.set(id, w);
       w.start();

@@ -92,8 +92,7 @@ export class ImapWatcher {
         const client = flow as ImapFlow;
         const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
         if (this.#stopped) break;
-        if (this.options.notify !== false && client.capabilities.has('NOTIFY')) await this.watchNotify(client, timers);
-        else await this.watchPolling(client, timers);
+        if (!(this.options.notify !== false && client.capabilities.has('NOTIFY') && (await this.watchNotify(client, timers)))) await this.watchPolling(client, timers);
         failures = 0;
         this.changed(undefined);
         await closed;
@@ -118,7 +117,8 @@ export class ImapWatcher {
     }
   }
 
-  private async watchNotify(client: ImapFlow, timers: NodeJS.Timeout[]): Promise<void> {
+  /** False when the server refused the NOTIFY SET. */
+  private async watchNotify(client: ImapFlow, timers: NodeJS.Timeout[]): Promise<boolean> {
     const raw = client as unknown as RawImap;
     raw.untaggedHandlers.STATUS = (untagged) => {
       // A name sent as a literal comes as bytes: still a change, of a folder not named here.
@@ -126,10 +126,18 @@ export class ImapWatcher {
       this.changed(typeof path === 'string' ? path : undefined);
     };
     const atom = (value: string) => ({ type: 'ATOM', value });
-    const answer = await raw.exec('NOTIFY', [atom('SET'), [atom('personal'), ['MessageNew', 'MessageExpunge', 'FlagChange'].map(atom)]]);
-    answer.next?.();
+    try {
+      const answer = await raw.exec('NOTIFY', [atom('SET'), [atom('personal'), ['MessageNew', 'MessageExpunge', 'FlagChange'].map(atom)]]);
+      answer.next?.();
+    } catch (err) {
+      // Refused (a tagged NO or BAD: the server offers NOTIFY but not for these events): watch without it.
+      if ((err as { responseStatus?: string }).responseStatus === undefined) throw err;
+      raw.untaggedHandlers.STATUS = undefined;
+      return false;
+    }
     this.mode = 'notify';
     timers.push(setInterval(() => void client.noop().catch(() => client.close()), limits.mailWatchKeepaliveMs));
+    return true;
   }
 
   private async watchPolling(client: ImapFlow, timers: NodeJS.Timeout[]): Promise<void> {
@@ -148,7 +156,9 @@ export class ImapWatcher {
     timers.push(setInterval(() => void poll(true).catch(() => client.close()), this.options.pollMs ?? limits.mailWatchPollMs));
     // IDLE until the connection ends: a poll (or imapflow's NOOP after a quiet socket) breaks it, and it starts again.
     void (async () => {
-      while (!this.#stopped && client.usable) await client.idle().catch(() => undefined);
+      // Without a selected folder imapflow's idle() returns at once: a connection that lost it starts over.
+      while (!this.#stopped && client.usable && client.mailbox) await client.idle().catch(() => undefined);
+      if (!this.#stopped) client.close();
     })();
   }
 
