@@ -172,9 +172,10 @@ test('two processes on one PostgreSQL database: one watches, and the other takes
   let oneStopped = false;
   try {
     const account = await one.addUser('two-processes');
-    const upstream = await addUpstream(one, account.accountId, { kind: 'imap', url: imapUrl(), username: 'hal', password: users.hal });
+    // Added through the process that stands by: the watching one takes it up at its next look.
+    const upstream = await addUpstream(two, account.accountId, { kind: 'imap', url: imapUrl(), username: 'hal', password: users.hal });
     const inbox = upstream.collections.find((c) => c.collectionName === 'INBOX')?.collectionId as string;
-    await waitFor(async () => imapConnections('hal') === 1, 'a watcher of hal');
+    await waitFor(async () => imapConnections('hal') === 1, 'a watcher of hal', 20_000);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     assert.deepEqual([one.mailWatchers.size, two.mailWatchers.size], [1, 0], 'the first process watches, the second stands by');
     assert.equal(imapConnections('hal'), 1);
