@@ -131,7 +131,7 @@ async function syncpoint(dovecot: Dovecot): Promise<Sample> {
   const data = join(work, 'data');
   createAccount(data, local);
   const port = await freePort();
-  const server = await startServer(['serve', '--data', data, '--host', '127.0.0.1', '--port', String(port), '--upstream-run-minutes', '0', '--upstream-addresses-allow', '127.0.0.1'], false, true, profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]);
+  const server = await startServer(['serve', '--data', data, '--host', '127.0.0.1', '--port', String(port), '--upstream-run-minutes', '0', '--upstream-watchers-max', '0', '--upstream-addresses-allow', '127.0.0.1'], false, true, profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]);
   const base = `http://127.0.0.1:${port}`;
   try {
     const added = (await api(base, 'POST', '/api/v1/upstreams', { kind: 'imap', url: `imap://${dovecot.host}:${dovecot.imapPort}`, username: mailUser.user, password: mailUser.password })) as {

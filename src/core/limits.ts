@@ -186,7 +186,8 @@ export const limits = {
    * often a quiet NOTIFY connection says NOOP (below upstreamRequestMs, the socket's timeout) and a
    * server without NOTIFY is asked LIST-STATUS for its other folders; the first and longest waits before
    * connecting again after a failure; how often the watched upstreams are compared with the stored ones;
-   * and how often and how long a change that met a run under way elsewhere tries again.
+   * how often and how long a change that met a run under way elsewhere tries again; and how many runs the
+   * watchers of one server ask for at once (the others wait their turn).
    */
   mailWatchersMax: 1000,
   mailWatchDebounceMs: 50,
@@ -197,6 +198,7 @@ export const limits = {
   mailWatchReconcileMs: 15_000,
   mailWatchBusyRetryMs: 500,
   mailWatchBusyRetriesMax: 120,
+  mailWatchRunsMax: 4,
   /** Ids one read of a server-driven point's records names. */
   pointRecordsPerReadMax: 500,
   upstreamSyncPagesMax: 1000,
@@ -267,6 +269,7 @@ assert(limits.recurrenceDatesMax * limits.recurrenceDateSteps <= limits.ruleStep
 assert(limits.itemBytesMax <= limits.syncResponseBytesMax, 'an item must fit in a sync response');
 assert(limits.reinitLoopCount >= 2, 'a loop needs at least two re-initializations');
 assert(limits.itemBytesMax <= limits.upstreamResponseBytesMax, 'one upstream item fits an answer');
+assert(limits.mailWatchKeepaliveMs < limits.upstreamRequestMs, 'a quiet watching connection speaks before its socket times out');
 assert(limits.versionBlobBytesMin <= limits.itemBytesMax && limits.itemBytesMax <= limits.blobBytesMax, 'a large item body fits a blob');
 assert(limits.upstreamMembersMax * 256 <= limits.upstreamResponseBytesMax, 'a listing of the most upstream members (an href and an etag, about 200 bytes each) fits an answer');
 {

@@ -16,12 +16,16 @@ import type { Logger } from '../hub/ports.js';
  *   limits.mailWatchReconcileMs for other processes' (and a password re-sealed under a new key).
  * - At most `max` upstreams are watched (config `upstreamWatchersMax`); the rest wait for their scheduled
  *   runs, as every upstream does when its watcher is down.
+ * - At most limits.mailWatchRunsMax runs asked for by watchers go at once on this process, the others
+ *   wait their turn: a server starting with many upstreams (each watcher's first connection asks for a
+ *   run) does not open as many IMAP connections and transactions at once.
  * - A change that meets a run of that upstream under way (here or elsewhere: the run is skipped) is not
  *   lost: the run is asked again every limits.mailWatchBusyRetryMs until it goes ahead, and a change that
  *   comes during a run of this process's asks for one more run after it.
  */
 export class MailWatchers {
   readonly #watched = new Map<string, Watched>();
+  readonly #slots = new Slots(limits.mailWatchRunsMax);
   #stopped = false;
   #lead: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -121,7 +125,7 @@ export class MailWatchers {
     }
     for (const [id, upstream] of wanted) {
       if (this.#stopped || !this.#leading || this.#watched.has(id)) continue;
-      const w = new Watched(upstream, this.upstreams, this.locate, this.logger);
+      const w = new Watched(upstream, this.upstreams, this.#slots, this.locate, this.logger);
       this.#watched.set(id, w);
       w.start();
     }
@@ -138,6 +142,7 @@ class Watched {
   constructor(
     readonly upstream: WatchedUpstream,
     private readonly upstreams: Upstreams,
+    private readonly slots: Slots,
     locate: Locate,
     private readonly logger: Logger,
   ) {
@@ -173,7 +178,7 @@ class Watched {
     do {
       this.#again = false;
       try {
-        const [run] = await this.upstreams.run(accountId, { upstreamId: id });
+        const [run] = await this.slots.with(() => this.upstreams.run(accountId, { upstreamId: id }));
         // Skipped: a run is under way elsewhere, which may have read the folder before this change.
         if (run && !run.ran && busy++ < limits.mailWatchBusyRetriesMax) {
           this.#again = true;
@@ -183,5 +188,27 @@ class Watched {
         this.logger.warn({ accountId, upstream: id, err: String(err) }, 'upstream watcher: run failed');
       }
     } while (this.#again && !this.#stopped);
+  }
+}
+
+/** At most `max` jobs at once; the others start in the order they came as those end. */
+class Slots {
+  #free: number;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(max: number) {
+    this.#free = max;
+  }
+
+  async with<T>(job: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await job();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
   }
 }
