@@ -245,6 +245,14 @@ export const limits = {
    * per-user connection limit (Dovecot allows 10) for the account's sync runs and other mail programs.
    */
   mailPartFetchesPerAccountMax: 3,
+  /**
+   * Sending mail (docs/protocol.md §10.7): the largest message sent, as composed (413 past it; its base64
+   * attachments in the request are a third larger, which requestBytesMax leaves room for); the longest
+   * client id; the recipients of one message (To, Cc and Bcc together).
+   */
+  mailSendBytesMax: 10 * 1024 * 1024,
+  mailSendClientIdCharsMax: 256,
+  mailSendRecipientsMax: 100,
   /** `syncpoint migrate` (docs/operations.md § Moving from SQLite): rows and bytes of one batch, each copied in one PostgreSQL transaction. */
   migrateBatchRows: 500,
   migrateBatchBytesMax: 8 * 1024 * 1024,
@@ -260,6 +268,7 @@ assert(limits.itemBytesMax <= limits.requestBytesMax, 'an item must fit in a req
 assert(limits.itemsPerRequestMax <= limits.commandsPerCollectionMax, 'a request of one collection may carry all it may');
 assert(limits.signInBodyBytesMax <= limits.gzipInflatedBytesFree, 'a sign-in body never needs the gzip ratio');
 assert(Math.max(limits.commandsPerCollectionMax, limits.tokenRangesMax, limits.collectionsPerRequestMax) <= limits.bodyListItemsMax, 'every protocol list fits the body scan');
+assert((limits.mailSendBytesMax * 4) / 3 + 64 * 1024 <= limits.requestBytesMax, 'a message of the largest size fits a send request with its attachments in base64');
 assert(limits.pollMailboxesPerAccountMax <= limits.pushChannelsPerAccountMax, 'mailboxes are push channels');
 assert(limits.headersMs < limits.requestMs, 'headers arrive before the request ends');
 assert(limits.itemLineBytesMax <= limits.itemBytesMax, 'a line must fit in an item');

@@ -38,6 +38,9 @@ const gateway: MailGateway = {
     return answer();
   },
   move: async () => assert.fail('nothing is moved here'),
+  submit: async () => assert.fail('nothing is sent here'),
+  fileInSent: async () => assert.fail('nothing is sent here'),
+  findInSent: async () => assert.fail('nothing is sent here'),
 };
 const access: UpstreamAccess = { connectors: {}, keys: () => [key], sealingKey: () => () => key, intervalMs: 0, mail: gateway };
 let mail: Mail;

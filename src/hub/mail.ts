@@ -1,8 +1,11 @@
-import { UpstreamError } from '../protocol/upstream-errors.js';
+import { createHash } from 'node:crypto';
+import { SubmissionError, UpstreamError } from '../protocol/upstream-errors.js';
 import { limits } from '../core/limits.js';
 import { parseMailItem, type MailItem } from '../content/mail/item.js';
+import { composeMessage, prepareMessage, type Outgoing } from '../content/mail/outgoing.js';
+import type { MailSent, SendMailRequest } from '../protocol/mail-send.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
-import type { Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
+import type { MailSendRow, Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
 import { movable, moveWithin, type DevicePoint } from './device-items.js';
 import { writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
@@ -54,6 +57,16 @@ export interface MailGateway {
    * id there; null when the server did not say (no UIDPLUS); `gone` when `from` no longer holds it.
    */
   move(upstream: MailAccount, from: string, remoteId: string, to: string): Promise<string | null | 'gone'>;
+  /**
+   * Hands `message` to the upstream's submission server for `envelope` (docs/protocol.md §10.7); `ready`
+   * runs once signed in, before the SMTP transaction begins (the send is recorded there). Fails with a
+   * SubmissionError (protocol/upstream-errors.ts) saying whether the message may have gone out.
+   */
+  submit(account: SubmissionAccount, envelope: { from: string; to: string[] }, message: Buffer, ready: () => Promise<void>): Promise<Submitted>;
+  /** Files `message` as read in the account's Sent folder; its path, or undefined when there is none. */
+  fileInSent(account: MailAccount, message: Buffer): Promise<string | undefined>;
+  /** Whether the Sent folder holds a message with that Message-ID. */
+  findInSent(account: MailAccount, messageId: string): Promise<boolean>;
 }
 
 /** An IMAP/SMTP upstream as the gateway signs in to it. */
@@ -61,6 +74,16 @@ export interface MailAccount {
   url: string;
   username: string;
   password: string;
+}
+
+/** An IMAP upstream with its SMTP submission server, as the gateway sends through it. */
+export type SubmissionAccount = MailAccount & { submissionUrl: string };
+
+/** What the submission server took: the recipients it accepted and refused (with its reply to each), and its reply to the message. */
+export interface Submitted {
+  accepted: string[];
+  rejected: Array<{ address: string; reply: string }>;
+  response: string;
 }
 
 /** The folder's path on its IMAP server, from its mapping's URL (connectors/imap/discovery.ts folderUrl). */
@@ -105,6 +128,26 @@ export function partContentType(type: string, charset: string | null): string {
 }
 
 const gone = () => new ProtocolError('notFound', 'the message is no longer on the mail server');
+
+/**
+ * The Message-ID of a message sent without one: drawn from the account and the client id, so every
+ * attempt at one send carries the same id, and a send whose outcome is unknown can be looked for.
+ */
+export function sendMessageId(accountId: string, clientId: string, fromAddress: string): string {
+  const domain = fromAddress.slice(fromAddress.lastIndexOf('@') + 1).toLowerCase();
+  return `<${createHash('sha256').update(`${accountId}\u0000${clientId}`).digest('base64url').slice(0, 32)}@${domain}>`;
+}
+
+const answerOf = (row: MailSendRow, replayed: boolean): MailSent => ({
+  clientId: row.clientId,
+  messageId: row.messageId,
+  accepted: row.accepted,
+  rejected: row.rejected,
+  ...(row.response !== null ? { response: row.response } : {}),
+  sentAt: new Date(row.sentAt ?? row.startedAt).toISOString(),
+  ...(row.sentFolder !== null ? { sentFolder: row.sentFolder } : {}),
+  replayed,
+});
 
 export class Mail {
   /** Parts being read from IMAP on this process, by account (limits.mailPartFetchesPerAccountMax). */
@@ -253,6 +296,104 @@ export class Mail {
       else this.#fetching.set(accountId, left);
     };
   }
+
+  /**
+   * Sends a message at most once per account and client id (docs/protocol.md §10.7): one send of a client
+   * id at a time, on any process (another at once is a 409); a client id sent already is answered as it
+   * was, without contacting the server; the send is recorded before the SMTP transaction begins, and one
+   * whose answer never came (the process stopped, the connection broke) is sent again only if it is
+   * certain it was not: found in the Sent folder it is sent, else the answer says its outcome is unknown.
+   */
+  async send(accountId: string, request: SendMailRequest): Promise<MailSent> {
+    const gateway = this.access?.mail;
+    if (!gateway) throw new Error('this hub reaches no mail servers');
+    let answer: MailSent | undefined;
+    const ran = await this.store.tryExclusive(`mail send ${accountId} ${request.clientId}`, async () => {
+      answer = await this.sendOnce(accountId, request, gateway);
+    });
+    if (!ran || !answer) throw new ProtocolError('conflict', `a send with client id ${request.clientId} is under way; send it again once that one is answered, and it is answered as that one was`);
+    return answer;
+  }
+
+  private async sendOnce(accountId: string, request: SendMailRequest, gateway: MailGateway): Promise<MailSent> {
+    const { clientId } = request;
+    const existing = await this.store.transaction((tx) => tx.getMailSend(accountId, clientId));
+    // Sent already: answered as it was, the server not asked again (and a removed upstream no matter).
+    if (existing?.state === 'sent') return answerOf(existing, true);
+    const { upstream, email } = await this.store.transaction(async (tx) => ({
+      upstream: await submissionUpstream(tx, accountId, request.upstreamId),
+      email: (await tx.getAccount(accountId))?.email ?? null,
+    }));
+    if (!upstream) throw new ProtocolError('notFound', request.upstreamId === undefined ? 'the account has no IMAP upstream with a submission server to send through (docs/protocol.md §16.1)' : `no IMAP upstream ${request.upstreamId} with a submission server`);
+    const account = this.accountOf(upstream);
+    if (existing?.state === 'sending') return this.settleUnknown(existing, account, gateway);
+
+    const now = this.ports.clock.now();
+    const idFor = (address: string) => sendMessageId(accountId, clientId, address);
+    let outgoing: Outgoing;
+    if (request.message !== undefined) outgoing = prepareMessage(request.message, idFor, new Date(now));
+    else {
+      const from = request.from ?? (email !== null ? { address: email } : upstream.username.includes('@') ? { address: upstream.username } : undefined);
+      if (!from) throw new ProtocolError('invalidRequest', 'from: give the address to send from; the account has no email address set, and the upstream user name is none');
+      outgoing = await composeMessage(request, from, idFor, new Date(now));
+    }
+    const row: MailSendRow = { accountId, clientId, state: 'sending', upstreamId: upstream.id, messageId: outgoing.messageId, startedAt: now, sentAt: null, accepted: [], rejected: [], response: null, error: null, sentFolder: null };
+    const put = (r: MailSendRow) => this.store.transaction((tx) => tx.putMailSend(r));
+    let recorded = false;
+    let submitted: Submitted;
+    try {
+      submitted = await gateway.submit(account, outgoing.envelope, outgoing.wire, async () => {
+        await put(row);
+        recorded = true;
+      });
+    } catch (err) {
+      if (!(err instanceof SubmissionError)) throw err;
+      // Refused or never handed over: not sent, so the same client id may be tried again. Unknown: the record stays `sending`.
+      if (recorded && err.outcome !== 'unknown') await put({ ...row, state: 'failed', error: err.message });
+      this.ports.logger.warn({ accountId, upstream: upstream.id, clientId, outcome: err.outcome, error: err.message }, 'mail not sent');
+      throw problemOf(err);
+    }
+    const sent: MailSendRow = { ...row, state: 'sent', sentAt: this.ports.clock.now(), accepted: submitted.accepted, rejected: submitted.rejected, response: submitted.response };
+    // Recorded before the copy is filed; if recording fails, the copy is filed all the same, so a retry finds it there.
+    let failedRecord: unknown;
+    await put(sent).catch((err: unknown) => (failedRecord = err ?? new Error('the send was not recorded')));
+    let sentFolder: string | undefined;
+    try {
+      sentFolder = await gateway.fileInSent(account, outgoing.copy);
+    } catch (err) {
+      this.ports.logger.warn({ accountId, upstream: upstream.id, clientId, error: String(err) }, 'sent mail not filed in Sent');
+    }
+    if (failedRecord !== undefined) throw failedRecord;
+    const final = sentFolder === undefined ? sent : { ...sent, sentFolder };
+    if (sentFolder !== undefined) await put(final);
+    this.ports.logger.info({ accountId, upstream: upstream.id, clientId, accepted: submitted.accepted.length, rejected: submitted.rejected.length }, 'mail sent');
+    return answerOf(final, false);
+  }
+
+  /** A send recorded as under way with no live attempt: its outcome is unknown. In Sent, it went; else it is not sent again. */
+  private async settleUnknown(row: MailSendRow, account: SubmissionAccount, gateway: MailGateway): Promise<MailSent> {
+    let found: boolean;
+    try {
+      found = await gateway.findInSent(account, row.messageId);
+    } catch (err) {
+      throw new ProtocolError('unavailable', `the outcome of send ${row.clientId} is unknown, and the IMAP server could not be asked: ${err instanceof Error ? err.message : String(err)}`, { upstreamError: 'transient' });
+    }
+    if (!found) {
+      throw new ProtocolError(
+        'conflict',
+        `send ${row.clientId} began at ${new Date(row.startedAt).toISOString()} and its answer never came, so it may have been sent; it is not sent again under this client id (message id ${row.messageId}, not in the Sent folder)`,
+        { sendState: 'unknown', messageId: row.messageId },
+      );
+    }
+    const sent: MailSendRow = { ...row, state: 'sent', sentAt: this.ports.clock.now(), error: null };
+    await this.store.transaction((tx) => tx.putMailSend(sent));
+    return answerOf(sent, true);
+  }
+
+  private accountOf(upstream: UpstreamRow & { submissionUrl: string }): SubmissionAccount {
+    if (!this.access) throw new Error('this hub reaches no mail servers');
+    return { url: upstream.url, submissionUrl: upstream.submissionUrl, username: upstream.username, password: openUpstreamPassword(upstream, this.access.keys()) };
+  }
 }
 
 /** An IMAP server that could not be reached, or refused, as what a client can act on: 503, try later. */
@@ -260,4 +401,19 @@ function unreachable(err: unknown): Error {
   if (err instanceof ProtocolError) return err;
   if (err instanceof UpstreamError) return new ProtocolError('unavailable', `the mail server did not give the part: ${err.message}`, { upstreamError: err.reason });
   return err as Error;
+}
+
+/** The IMAP upstream to send through: the one named, else the account's one with a submission server (more than one: name it). */
+async function submissionUpstream(tx: StoreTx, accountId: string, upstreamId: string | undefined): Promise<(UpstreamRow & { submissionUrl: string }) | undefined> {
+  const all = (await tx.listUpstreams(accountId)).filter((u): u is UpstreamRow & { submissionUrl: string } => u.kind === 'imap' && u.submissionUrl !== null);
+  if (upstreamId !== undefined) return all.find((u) => u.id === upstreamId);
+  if (all.length > 1) throw new ProtocolError('invalidRequest', `upstreamId: the account has ${all.length} IMAP upstreams with a submission server; name the one to send through`);
+  return all[0];
+}
+
+/** A failed submission as the error a client reads (docs/protocol.md §10.7). */
+function problemOf(err: SubmissionError): ProtocolError {
+  const extra = { upstreamError: err.outcome, ...(err.reply !== undefined ? { reply: err.reply } : {}) };
+  if (err.outcome === 'unreachable') return new ProtocolError('unavailable', err.message, extra);
+  return new ProtocolError('upstreamFailed', err.message, extra);
 }

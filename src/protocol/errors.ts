@@ -23,6 +23,7 @@ export const statusCodes = [
   'requestTimeout',
   'limitReached',
   'deferred',
+  'upstreamFailed',
 ] as const;
 
 export type StatusCode = (typeof statusCodes)[number];
@@ -50,6 +51,7 @@ export const httpStatusOf: Record<StatusCode, number> = {
   limitReached: 409,
   // Only ever a command result (docs/protocol.md §12.1).
   deferred: 200,
+  upstreamFailed: 502,
 };
 
 /** A request-level failure that a face turns into an error body with its HTTP status. */

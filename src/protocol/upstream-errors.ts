@@ -24,3 +24,21 @@ export class UpstreamError extends Error {
     super(message);
   }
 }
+
+/**
+ * How a submission to an SMTP server ended when it was not accepted (connectors/smtp/submission.ts), told
+ * by what is known of the message: `refused`, the server answered no (`reply`), so nothing was sent;
+ * `auth`, it refused the user name and password; `unreachable`, the message was never handed over
+ * (no connection, TLS, no answer before the transaction); `unknown`, the connection broke while the
+ * message was handed over or before its answer, so it may have been sent (docs/protocol.md §10.7).
+ */
+export class SubmissionError extends Error {
+  override name = 'SubmissionError';
+  constructor(
+    readonly outcome: 'refused' | 'auth' | 'unreachable' | 'unknown',
+    message: string,
+    readonly reply?: string,
+  ) {
+    super(message);
+  }
+}

@@ -10,3 +10,4 @@ export { HttpTransport, RetryableError, RequestRefusedError, type Transport, typ
 export { recordLocalPut, recordLocalDelete, reapDeleted, type LocalItem, type Replica, type ReplicaTx } from './replica.js';
 export { openMemoryReplica } from './memory-replica.js';
 export type { Collection, CollectionKind } from '../protocol/collections.js';
+export type { MailSent, SendMailRequest } from '../protocol/mail-send.js';

@@ -1,4 +1,5 @@
 import { collectionListSchema, collectionSchema, type Collection, type CreateCollection } from '../protocol/collections.js';
+import { mailSentSchema, type MailSent, type SendMailRequest } from '../protocol/mail-send.js';
 import { remainderSchema, ticketSchema, type Remainder } from '../protocol/push.js';
 import { syncResponseSchema, type SyncRequest, type SyncResponse } from '../protocol/sync.js';
 import { decodeXml, encodeXml } from '../protocol/xml.js';
@@ -89,6 +90,17 @@ export class HttpTransport implements Transport {
     return collectionSchema.parse(JSON.parse(await this.call('POST', 'collections', JSON.stringify(input), 'application/json')));
   }
 
+  /**
+   * Sends a message through the account's IMAP upstream (docs/protocol.md §10.7). Keep `clientId` with the
+   * message until an answer comes: after a RetryableError, send the very same request again; it is never
+   * sent twice, and a send that went through is answered as it was (`replayed`). A RequestRefusedError
+   * says why it was not sent (`upstreamFailed`: the mail server refused it), or that its outcome is
+   * unknown (409 `conflict`).
+   */
+  async sendMail(request: SendMailRequest): Promise<MailSent> {
+    return mailSentSchema.parse(JSON.parse(await this.call('POST', 'mail/send', JSON.stringify(request), 'application/json')));
+  }
+
   /** A single-use ticket that opens a push channel without an Authorization header. */
   async pushTicket(): Promise<string> {
     return ticketSchema.parse(JSON.parse(await this.call('POST', 'push/ticket', '', 'application/json'))).ticket;
@@ -176,6 +188,8 @@ export class HttpTransport implements Transport {
 
 /** An error answer: worth retrying (a 5xx, a 429), or the server's refusal with its status and message. */
 function refusal(method: string, path: string, httpStatus: number, text: string): Error {
+  // A mail server's refusal (§10.7) is the answer, not a failure to reach this server: sent again, it is refused again.
+  if (httpStatus === 502 && /"status"\s*:\s*"upstreamFailed"/.test(text)) return new RequestRefusedError(httpStatus, 'upstreamFailed', (JSON.parse(text) as { message: string }).message);
   if (httpStatus >= 500 || httpStatus === 429) return new RetryableError(`${method} ${path}: HTTP ${httpStatus}`);
   let status = 'error';
   let message = text.slice(0, 500);

@@ -7,6 +7,8 @@ import { ImapPoint } from '../connectors/imap/point.js';
 import { ImapSession, type Locate, type OpenClient } from '../connectors/imap/session.js';
 import { fetchPart } from '../connectors/imap/parts.js';
 import type { MailAccount, MailGateway } from '../hub/mail.js';
+import { fileInSent, inSent } from '../connectors/imap/sent.js';
+import { submit } from '../connectors/smtp/submission.js';
 import { upstreamProtocols, type UpstreamAccess, type UpstreamConnector } from '../hub/upstreams.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { loadSecretKey, secretKeyPlace } from './secret-key.js';
@@ -125,6 +127,9 @@ export function imapMailGateway(locate: Locate, openClient?: OpenClient): MailGa
         const moved = result ? result.uidMap?.get(Number(uid)) : undefined;
         return result && moved !== undefined && result.uidValidity !== undefined ? `${result.uidValidity}/${moved}` : null;
       }),
+    submit: (account, envelope, message, ready) => submit({ url: account.submissionUrl, username: account.username, password: account.password }, locate, envelope, message, ready),
+    fileInSent: (account, message) => reach(account, (session) => fileInSent(session, message)),
+    findInSent: (account, messageId) => reach(account, (session) => inSent(session, messageId)),
   };
 }
 

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { limits } from '../core/limits.js';
 import { displacedId } from '../protocol/server-point.js';
-import type { AccountRow, ChangeQuery, CollectionRow, ConflictRow, DeviceRow, ItemRow, MailPartRow, MemberQuery, PushTicketRow, Store, StoreOptions, StoreTx, SyncStateRow, UpstreamCollectionRow, UpstreamRow } from './store.js';
+import type { AccountRow, ChangeQuery, CollectionRow, ConflictRow, DeviceRow, ItemRow, MailPartRow, MailSendRow, MemberQuery, PushTicketRow, Store, StoreOptions, StoreTx, SyncStateRow, UpstreamCollectionRow, UpstreamRow } from './store.js';
 
 /**
  * The storage contract of store.ts as tests, for every backend: a backend's own test file calls
@@ -1302,6 +1302,42 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         });
         // An upstream needs its device.
         await assert.rejects(store.transaction((tx) => tx.createUpstream(upstream(A, 'u3', { deviceId: 'nobody' }))));
+      }));
+    });
+
+    // docs/protocol.md §10.7: sends by client id, per account.
+    describe('mail sends', () => {
+      const send = (accountId: string, clientId: string, over: Partial<MailSendRow> = {}): MailSendRow => ({
+        accountId,
+        clientId,
+        state: 'sending',
+        upstreamId: 'u1',
+        messageId: `<${clientId}@example.org>`,
+        startedAt: T0,
+        sentAt: null,
+        accepted: [],
+        rejected: [],
+        response: null,
+        error: null,
+        sentFolder: null,
+        ...over,
+      });
+
+      it('a send is kept by account and client id, replaced when written again, and apart from another account’s with the same id', seeded(async (store) => {
+        const long = 'k'.repeat(256);
+        await store.transaction(async (tx) => {
+          await tx.putMailSend(send(A, 'c1'));
+          await tx.putMailSend(send(B, 'c1', { upstreamId: 'u9', messageId: '<b@example.org>' }));
+          await tx.putMailSend(send(A, long, { state: 'failed', error: '550 no such user' }));
+        });
+        assert.deepEqual(await read(store, (tx) => tx.getMailSend(A, 'c1')), send(A, 'c1'));
+        const sent = send(A, 'c1', { state: 'sent', sentAt: T0 + 1, accepted: ['ben@example.org', 'é@example.org'], rejected: [{ address: 'x@example.org', reply: '550 5.1.1 no such user' }], response: '250 OK: queued', sentFolder: 'Sent' });
+        await store.transaction((tx) => tx.putMailSend(sent));
+        assert.deepEqual(await read(store, (tx) => tx.getMailSend(A, 'c1')), sent);
+        assert.deepEqual(await read(store, (tx) => tx.getMailSend(B, 'c1')), send(B, 'c1', { upstreamId: 'u9', messageId: '<b@example.org>' }));
+        assert.equal((await read(store, (tx) => tx.getMailSend(A, long)))?.error, '550 no such user');
+        assert.equal(await read(store, (tx) => tx.getMailSend(A, 'C1')), undefined, 'client ids are compared exactly');
+        assert.equal(await read(store, (tx) => tx.getMailSend(B, long)), undefined);
       }));
     });
 

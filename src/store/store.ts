@@ -365,6 +365,31 @@ export interface MailPartRow {
   fetchedAt: number;
 }
 
+/**
+ * One message an account sent, or tried to, by the client id its device gave (hub/mail.ts, docs/protocol.md
+ * §10.7): written before the SMTP transaction begins, so a retried send is answered from it and never sent
+ * twice. `sending`: handed to the submission server with no answer recorded (under way, or its outcome
+ * unknown); `sent`: the server accepted it (`accepted`, `rejected`: the recipients it took and refused,
+ * `response`: its reply); `failed`: refused or never handed over (`error` says why), so it may be tried again.
+ */
+export interface MailSendRow {
+  accountId: string;
+  clientId: string;
+  state: 'sending' | 'sent' | 'failed';
+  upstreamId: string;
+  /** The Message-ID sent, angle brackets included. */
+  messageId: string;
+  /** When the last attempt began, and when the server accepted it. */
+  startedAt: number;
+  sentAt: number | null;
+  accepted: string[];
+  rejected: Array<{ address: string; reply: string }>;
+  response: string | null;
+  error: string | null;
+  /** The Sent folder a copy was filed in; null before (or when filing failed). */
+  sentFolder: string | null;
+}
+
 export interface StoreTx {
   createAccount(row: AccountRow): Promise<void>;
   findAccountByName(name: string): Promise<AccountRow | undefined>;
@@ -600,4 +625,8 @@ export interface StoreTx {
    * their item, and purgeTombstones forgets those of items no longer live there before it sweeps blobs.
    */
   putMailPart(row: MailPartRow): Promise<boolean>;
+  /** The account's send with that client id (another account's ids are apart). */
+  getMailSend(accountId: string, clientId: string): Promise<MailSendRow | undefined>;
+  /** Writes the send (again: replaces it). Deleting the account deletes it. */
+  putMailSend(row: MailSendRow): Promise<void>;
 }

@@ -21,7 +21,7 @@ export type Locate = (url: string) => Promise<string>;
 /** What a session uses of an IMAP client: imapflow's, or the simulator's IMAP server (sim/imap-upstream.ts). */
 export type ImapClient = Pick<
   ImapFlow,
-  'usable' | 'capabilities' | 'enabled' | 'connect' | 'logout' | 'close' | 'on' | 'mailboxOpen' | 'list' | 'fetchAll' | 'fetchOne' | 'messageFlagsSet' | 'messageDelete' | 'messageMove'
+  'usable' | 'capabilities' | 'enabled' | 'connect' | 'logout' | 'close' | 'on' | 'mailboxOpen' | 'list' | 'fetchAll' | 'fetchOne' | 'messageFlagsSet' | 'messageDelete' | 'messageMove' | 'append' | 'getMailboxLock' | 'search'
 >;
 export type OpenClient = (options: ImapFlowOptions) => ImapClient;
 

@@ -11,6 +11,7 @@ import { setPrioritySchema, type DailyActivityInfo, type DeviceInfo, type Device
 import type { DeviceHealth } from '../../hub/health.js';
 import type { UpstreamView } from '../../hub/upstreams.js';
 import { moveMessageSchema, type MovedMessage } from '../../protocol/mail.js';
+import { sendMailSchema } from '../../protocol/mail-send.js';
 import { addUpstreamSchema, type UpstreamInfo, type UpstreamList, type UpstreamRunInfo } from '../../protocol/upstreams.js';
 import { noMetrics, type Metrics } from '../../hub/metrics.js';
 import { createAppTokenSchema, type AppTokenInfo, type AppTokenList, type CreatedAppToken } from '../../protocol/tokens.js';
@@ -192,6 +193,11 @@ export async function handleNative(
         requirePassword(principal);
         const input = decodeBody(await readRequest(), encoding, 'addUpstream', addUpstreamSchema);
         return reply(201, 'upstream', toUpstreamInfo(await hub.upstreams.add(principal.accountId, input), null));
+      }
+      case 'POST /api/v1/mail/send': {
+        // Any of the account's devices may send: a device's app password is enough (docs/protocol.md §10.7).
+        const input = decodeBody(await readRequest(), encoding, 'sendMail', sendMailSchema);
+        return reply(200, 'mailSent', await hub.mail.send(principal.accountId, input));
       }
       case 'GET /api/v1/tokens':
         requirePassword(principal);

@@ -9,6 +9,7 @@ import { recordTx } from './records-tx.js';
 import { pointRecordTx } from './point-records-tx.js';
 import { upstreamTx } from './upstreams-tx.js';
 import { mailPartTx } from './mail-parts-tx.js';
+import { mailSendTx } from './mail-sends-tx.js';
 import { migrations } from './schema.js';
 import { openPool, sqlOn, writingTogether, type PoolOptions } from './sql.js';
 
@@ -202,7 +203,7 @@ function postgresTx(client: Pick<pg.ClientBase, 'query'>, written: ItemRow[], op
   const counters = new AccountCounters(sql);
   // Object.assign, not spread: V8 took 250 µs to spread these four objects of methods into one, twice per
   // exchange (bench/README.md § Profile); assign takes 12.
-  return Object.assign({}, accountTx(sql, counters), itemTx(sql, written, counters), deviceTx(sql), recordTx(sql, options), upstreamTx(sql), pointRecordTx(sql), mailPartTx(sql));
+  return Object.assign({}, accountTx(sql, counters), itemTx(sql, written, counters), deviceTx(sql), recordTx(sql, options), upstreamTx(sql), pointRecordTx(sql), mailPartTx(sql), mailSendTx(sql));
 }
 
 /** Runs the migrations not yet run, in one transaction, one process at a time (an advisory lock). */

@@ -377,4 +377,22 @@ export const migrations: readonly string[] = [
   CREATE INDEX mail_parts_item ON mail_parts(item_id);
   CREATE INDEX mail_parts_blob ON mail_parts(account_id, blob_hash);
   `,
+  // Mail sent through an IMAP upstream's submission server, by the client id its device gave (docs/protocol.md §10.7).
+  `
+  CREATE TABLE mail_sends (
+    account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    client_id TEXT COLLATE "C" NOT NULL,
+    state TEXT NOT NULL,
+    upstream_id TEXT COLLATE "C" NOT NULL,
+    message_id TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    sent_at BIGINT,
+    accepted TEXT NOT NULL,
+    rejected TEXT NOT NULL,
+    response TEXT,
+    error TEXT,
+    sent_folder TEXT,
+    PRIMARY KEY (account_id, client_id)
+  );
+  `,
 ];

@@ -461,4 +461,24 @@ export const migrations: readonly string[] = [
   CREATE INDEX mail_parts_item ON mail_parts(item_id);
   CREATE INDEX mail_parts_blob ON mail_parts(account_id, blob_hash);
   `,
+  // Mail sent through an IMAP upstream's submission server, by the client id its device gave, so a retried
+  // send is answered from here and never sent twice (docs/protocol.md §10.7). Not an upstream's: removing
+  // the upstream keeps what was sent.
+  `
+  CREATE TABLE mail_sends (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    upstream_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    sent_at INTEGER,
+    accepted TEXT NOT NULL,
+    rejected TEXT NOT NULL,
+    response TEXT,
+    error TEXT,
+    sent_folder TEXT,
+    PRIMARY KEY (account_id, client_id)
+  ) STRICT;
+  `,
 ];

@@ -27,6 +27,7 @@ import { spanOf, withinRanges } from '../token-ranges.js';
 import { pointRecordTx } from './point-records-tx.js';
 import { upstreamTx } from './upstreams-tx.js';
 import { mailPartTx } from './mail-parts-tx.js';
+import { mailSendTx } from './mail-sends-tx.js';
 import { blobHash, checkBlobSize, versionBody } from '../blobs.js';
 
 /**
@@ -534,6 +535,7 @@ function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: to
     ...upstreamTx(opened),
     ...pointRecordTx(opened),
     ...mailPartTx(opened),
+    ...mailSendTx(opened),
     async createAccount(r) {
       account.insert.run(r.id, r.name, r.passwordHash, r.createdAt, r.email);
     },
