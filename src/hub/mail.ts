@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SubmissionError, UpstreamError } from '../protocol/upstream-errors.js';
 import { limits } from '../core/limits.js';
-import { parseMailItem, type MailItem } from '../content/mail/item.js';
+import { parseMailItem, rawPart, type MailItem } from '../content/mail/item.js';
 import { composeMessage, prepareMessage, type Outgoing } from '../content/mail/outgoing.js';
 import type { MailSent, SendMailRequest } from '../protocol/mail-send.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
@@ -111,8 +111,9 @@ export async function mailFolderOf(tx: StoreTx, accountId: string, collectionId:
   throw new ProtocolError('notFound', `collection ${collectionId} is no folder of a mail account`);
 }
 
-/** Which of the item's parts the token names: its body (or HTML version), an attachment, or none. */
+/** Which of the item's parts the token names: the whole message, its body (or HTML version), an attachment, or none. */
 function partOf(item: MailItem, part: string): { attachment: MailPart['attachment'] } | undefined {
+  if (part === rawPart) return { attachment: null };
   if (item.body !== null && (item.body.part === part || item.body.htmlPart === part)) return { attachment: null };
   const attachment = item.attachments.find((a) => a.part === part);
   return attachment && { attachment: { name: attachment.name, inline: attachment.inline } };
@@ -268,8 +269,9 @@ export class Mail {
       await fetched.close();
     }
     const bytes = Buffer.concat(chunks);
-    // Text converted to UTF-8 can outgrow what its structure said: served, not kept.
-    if (bytes.length > limits.blobBytesMax) return { contentType, attachment: found.attachment, kept: false, body: { bytes } };
+    // Text converted to UTF-8 can outgrow what its structure said: served, not kept. The whole message is
+    // not kept either: who fetches it keeps a copy of their own (a Maildir), and the store would hold every message twice.
+    if (bytes.length > limits.blobBytesMax || part === rawPart) return { contentType, attachment: found.attachment, kept: false, body: { bytes } };
     await this.store.transaction(async (tx) => {
       const blobHash = await tx.putBlob(accountId, bytes);
       // An item deleted meanwhile takes no row; its blob, named by nothing, goes at the next purge.

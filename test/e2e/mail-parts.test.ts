@@ -280,4 +280,34 @@ test('a part larger than a blob streams and is not kept; one over mailPartBytesM
   assert.deepEqual([refused.status, body.status, body.limit, body.max], [409, 'limitReached', 'mailPartBytesMax', limits.mailPartBytesMax]);
   // The message names the bound read from the part's encoded size in the structure, not a count of bytes downloaded.
   assert.match(body.message, /decodes to as many as \d+ bytes/);
+  // The whole message is as large as its parts together: refused from its size (RFC822.SIZE) alike.
+  const whole = await getPart(ann.authorization, ann.inbox, item.id, 'raw');
+  const wholeBody = (await whole.json()) as { status: string; limit: string };
+  assert.deepEqual([whole.status, wholeBody.status, wholeBody.limit], [409, 'limitReached', 'mailPartBytesMax']);
+});
+
+test('every message is fetched whole by the token raw: the bytes Dovecot holds, not decoded, not kept, \\Seen untouched', async () => {
+  await deliverOverLmtp(dovecot, { from: 'carol@example.org', to: [`ann@${dovecot.domain}`] }, message('Whole', [{ type: 'application/pdf', name: 'w.pdf', bytes: pdf }]));
+  const ann = await imapAccount(dovecot, 'ann');
+  const item = await synced(ann, 'Whole');
+  const client = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, auth: { user: 'ann', pass: 'ann-secret' }, logger: false });
+  await client.connect();
+  await client.mailboxOpen('INBOX', { readOnly: true });
+  const [uid] = (await client.search({ subject: 'Whole' }, { uid: true })) || [];
+  const held = await client.fetchOne(String(uid), { source: true }, { uid: true });
+  assert.ok(held && held.source);
+
+  const whole = await getPart(ann.authorization, ann.inbox, item.id, 'raw');
+  assert.equal(whole.status, 200);
+  assert.equal(whole.headers.get('content-type'), 'message/rfc822');
+  assert.equal(whole.headers.get('content-disposition'), null);
+  assert.equal(whole.headers.get('content-length'), String(held.source.length));
+  assert.ok(Buffer.from(await whole.arrayBuffer()).equals(held.source), 'the message as Dovecot holds it, byte for byte');
+  const sdk = new HttpTransport({ baseUrl: server.url, credentials: { user: ann.accountName, password: ann.password } });
+  assert.ok(Buffer.from((await sdk.fetchMailPart(ann.inbox, item.id, 'raw')).bytes).equals(held.source));
+  assert.deepEqual(await keptParts(ann.accountId), [], 'the whole message is not kept');
+  const flags = await client.fetchOne(String(uid), { flags: true }, { uid: true });
+  await client.logout();
+  assert.ok(flags);
+  assert.deepEqual([...(flags.flags ?? [])], [], 'BODY.PEEK[]: still unread');
 });

@@ -1,4 +1,5 @@
 import type { ImapFlow } from 'imapflow';
+import { rawPart } from '../../content/mail/item.js';
 import type { BodyStructure } from '../../content/mail/mime.js';
 import { UpstreamError } from '../../protocol/upstream-errors.js';
 import { problemOf, type ImapClient, type ImapSession } from './session.js';
@@ -9,7 +10,8 @@ import { problemOf, type ImapClient, type ImapSession } from './session.js';
  * the caller allows is refused before any of it is downloaded; then the part is downloaded (BODY.PEEK in
  * chunks, which leaves \Seen alone) and decoded from its transfer encoding by imapflow, a text part to
  * UTF-8 where its charset is known. The bytes are counted as they come, and past the bound the download
- * fails rather than ending short.
+ * fails rather than ending short. The whole message (`raw`) is downloaded as the server holds it
+ * (BODY.PEEK[]), not decoded, and bounded by its size (RFC822.SIZE).
  */
 
 export interface PartRequest {
@@ -17,7 +19,7 @@ export interface PartRequest {
   path: string;
   /** The message, as its sync point names it: `UIDVALIDITY/UID`. */
   remoteId: string;
-  /** The part's IMAP section, as the mail item names it. */
+  /** The part's IMAP section, as the mail item names it, or `raw` (rawPart): the whole message. */
   part: string;
   bytesMax: number;
 }
@@ -67,22 +69,26 @@ export async function fetchPart(session: ImapSession, request: PartRequest): Pro
   const client = await session.client();
   if (!downloads(client)) throw new UpstreamError('protocol', `the IMAP client of ${host} cannot download parts`);
   let node: BodyStructure | undefined;
+  let size: number | undefined;
   try {
     // Read-only: a fetch changes nothing in the folder.
     const box = await client.mailboxOpen(request.path, { readOnly: true });
     if (String(box.uidValidity) !== uidValidity) return { found: 'gone' };
-    const message = await client.fetchOne(String(uid), { uid: true, bodyStructure: true }, { uid: true });
+    const message = await client.fetchOne(String(uid), { uid: true, bodyStructure: true, size: true }, { uid: true });
     node = message && message.bodyStructure ? partNode(message.bodyStructure, request.part) : undefined;
+    size = message ? message.size : undefined;
   } catch (err) {
     throw problemOf(err, host);
   }
-  if (node === undefined) return { found: 'gone' };
-  const bytesAtMost = decodedBytesAtMost(node);
+  const raw = request.part === rawPart;
+  if (raw ? size === undefined : node === undefined) return { found: 'gone' };
+  // The whole message is not decoded: its size (RFC822.SIZE) is its length.
+  const bytesAtMost = raw ? (size as number) : decodedBytesAtMost(node as BodyStructure);
   if (bytesAtMost !== null && bytesAtMost > request.bytesMax) return { found: 'tooLarge', bytesAtMost };
   let download: Awaited<ReturnType<typeof client.download>>;
   try {
     // One byte past the bound, so a part that decodes to more is seen to, not cut to fit.
-    download = await client.download(String(uid), request.part, { uid: true, maxBytes: request.bytesMax + 1 });
+    download = await client.download(String(uid), raw ? undefined : request.part, { uid: true, maxBytes: request.bytesMax + 1 });
   } catch (err) {
     throw problemOf(err, host);
   }
@@ -103,5 +109,5 @@ export async function fetchPart(session: ImapSession, request: PartRequest): Pro
       stream.destroy();
     }
   }
-  return { found: 'part', type: (meta.contentType ?? node.type).toLowerCase(), charset: meta.charset ?? null, bytesAtMost, content: content() };
+  return { found: 'part', type: (meta.contentType ?? (raw ? 'message/rfc822' : (node as BodyStructure).type)).toLowerCase(), charset: meta.charset ?? null, bytesAtMost, content: content() };
 }

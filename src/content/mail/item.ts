@@ -52,6 +52,9 @@ export interface MailItem {
   attachments: MailAttachment[];
 }
 
+/** The part token of every mail item that names the whole message, as the IMAP server holds it (docs/protocol.md §10.6). */
+export const rawPart = 'raw';
+
 export const addressFields = ['from', 'sender', 'replyTo', 'to', 'cc', 'bcc'] as const;
 
 /** An IMAP flag: a system flag (`\Seen`) or a keyword, an IMAP atom (RFC 3501 §9, `flag`), ASCII. */
