@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { etagOf } from '../content/etag.js';
-import type { CollectionKind } from '../protocol/collections.js';
+import type { Collection, CollectionKind } from '../protocol/collections.js';
 import { openSqliteReplica } from '../sdk/node/sqlite-replica.js';
 import { reapDeleted, recordLocalDelete, recordLocalPut, type Replica } from '../sdk/replica.js';
 import { SyncClient, type SyncClientOptions, type SyncSummary } from '../sdk/sync-loop.js';
@@ -60,7 +60,21 @@ export interface OpenFolder {
   close(): void;
 }
 
-export async function openFolder(o: FolderSyncOptions): Promise<OpenFolder> {
+/** The folder's binding to its collection, its replica and the sync client on it. */
+export interface BoundFolder {
+  collectionId: string;
+  deviceId: string;
+  kind: CollectionKind;
+  replica: Replica;
+  client: SyncClient;
+}
+
+/**
+ * Binds `o.dir` to its collection at first use (DIR/.syncpoint/folder.json, the collection found by
+ * `resolve`), and opens its replica with a sync client that names items `localIdFor(serverId)`; a folder
+ * bound to another server, account or collection is refused. Shared by the Maildir sync (maildir-sync.ts).
+ */
+export async function bindFolder(o: FolderSyncOptions, resolve: () => Promise<Collection>, localIdFor: (serverId: string, kind: CollectionKind) => string): Promise<BoundFolder> {
   const stateDir = join(o.dir, '.syncpoint');
   mkdirSync(stateDir, { recursive: true });
   const bindingFile = join(stateDir, 'folder.json');
@@ -69,20 +83,31 @@ export async function openFolder(o: FolderSyncOptions): Promise<OpenFolder> {
     throw new Error(`${o.dir} is bound to ${binding.user}@${binding.server} collection ${binding.collectionName}; use another folder`);
   }
   if (!binding) {
-    const collection = await resolveCollection(o.transport, o.collectionName, o.kind, guessKind(o.dir));
+    const collection = await resolve();
     binding = { server: o.server, user: o.user, collectionName: o.collectionName, collectionId: collection.id, kind: collection.kind, deviceId: randomUUID() };
     writeAtomically(bindingFile, JSON.stringify(binding, null, 2));
   }
-  const { collectionId, deviceId } = binding;
-  const extension = binding.kind === 'contacts' ? '.vcf' : '.ics';
+  const { collectionId, deviceId, kind } = binding;
   const replica = openSqliteReplica(join(stateDir, 'replica.db'));
   const client = new SyncClient({
     transport: o.transport,
     replica,
     device: { id: deviceId, name: `folder ${o.dir}` },
-    localIdFor: (serverId) => `${serverId.replace(/[^A-Za-z0-9_-]/g, '_')}${extension}`,
+    localIdFor: (serverId) => localIdFor(serverId, kind),
     ...o.client,
   });
+  return { collectionId, deviceId, kind, replica, client };
+}
+
+/** A server id as a file name's stem: what a file name may not hold, as `_`. */
+export const fileStemOf = (serverId: string) => serverId.replace(/[^A-Za-z0-9_-]/g, '_');
+
+export async function openFolder(o: FolderSyncOptions): Promise<OpenFolder> {
+  const { collectionId, deviceId, replica, client } = await bindFolder(
+    o,
+    () => resolveCollection(o.transport, o.collectionName, o.kind, guessKind(o.dir)),
+    (serverId, kind) => `${fileStemOf(serverId)}${kind === 'contacts' ? '.vcf' : '.ics'}`,
+  );
   return {
     collectionId,
     deviceId,

@@ -4,9 +4,17 @@ import { resolve } from 'node:path';
 import { addRemoteOptions, transportFor, type RemoteOptions } from './remote-options.js';
 
 export function registerSyncCommand(program: Command): void {
-  addRemoteOptions(program.command('sync <dir>').description('two-way sync of a folder of .vcf/.ics files with a collection'))
-    .option('--watch', 'after syncing, keep the folder in sync through push until stopped')
+  addRemoteOptions(
+    program
+      .command('sync <dir>')
+      .description(
+        'two-way sync of a folder of .vcf/.ics files with a collection; with --kind mail, of a Maildir with a mail folder ' +
+          '(flags as Maildir info; a file of a message the server does not know is left alone and reported once: mail arrives by mail)',
+      ),
+  )
+    .option('--watch', 'after syncing, keep the folder in sync through push until stopped (not for --kind mail)')
     .action(async (dir: string, opts: RemoteOptions & { watch?: boolean }) => {
+      if (opts.kind === 'mail') return syncMail(dir, opts);
       // Loaded here, not at the top, as every command's own work is (main.ts).
       const [{ syncFolder }, { watchFolder }] = await Promise.all([import('./folder-sync.js'), import('./folder-watch.js')]);
       mkdirSync(dir, { recursive: true });
@@ -38,4 +46,24 @@ export function registerSyncCommand(program: Command): void {
         process.once('SIGTERM', stop);
       });
     });
+}
+
+/** `syncpoint sync DIR --kind mail`: a Maildir (maildir-sync.ts). */
+async function syncMail(dir: string, opts: RemoteOptions & { watch?: boolean }): Promise<void> {
+  if (opts.watch) throw new Error('--watch does not keep a Maildir in sync yet; run syncpoint sync again (from cron, say)');
+  const { syncMaildir } = await import('./maildir-sync.js');
+  mkdirSync(dir, { recursive: true });
+  const report = await syncMaildir({ dir: resolve(dir), server: opts.server, user: opts.user, collectionName: opts.collection, kind: 'mail', transport: await transportFor(opts) });
+  const u = report.uploaded;
+  process.stdout.write(
+    `synced ${opts.collection}: sent ${u.changed} changed, ${u.deleted} deleted; ` +
+      `received ${report.received} (${report.delivered} messages written, ${report.renamed} renamed, ${report.removed} removed) in ${report.exchanges} exchanges` +
+      (report.retries ? `, ${report.retries} retries` : '') +
+      (report.reinitialized ? ', re-initialized' : '') +
+      '\n',
+  );
+  for (const path of report.unknown) process.stderr.write(`left alone ${path}: the server does not know this message, and mail reaches a folder by mail, not by sync\n`);
+  for (const f of report.failed) process.stderr.write(`not written ${f.serverId}: ${f.message}\n`);
+  for (const r of report.rejected) process.stderr.write(`refused ${r.localId}: ${r.status}: ${r.message}\n`);
+  if (report.rejected.length > 0 || report.failed.length > 0) process.exitCode = 2;
 }

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ImapFlow } from 'imapflow';
+import { deliverOverLmtp } from '../support/submission.js';
+import { startDovecot, type Dovecot } from '../support/dovecot.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { newAccount } from '../support/sync.js';
+import { addUpstream, runUpstreams } from '../support/upstreams.js';
+
+/**
+ * `syncpoint sync DIR --collection INBOX --kind mail` (docs/operations.md § Syncing a folder), run as a user
+ * runs it, against a real server whose account syncs with Debian's Dovecot: delivered mail appears as
+ * Maildir files whose bytes are the message Dovecot holds; a file renamed to add S marks the message \Seen
+ * at Dovecot; a removed file expunges it; a flag set at Dovecot renames the file; a run with nothing changed
+ * changes nothing; a file of a message the server does not know is left alone and reported once; Python's
+ * mailbox.Maildir reads the folder.
+ */
+const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+const work = mkdtempSync(join(tmpdir(), 'syncpoint-maildir-'));
+let dovecot: Dovecot;
+let server: TestServer;
+
+before(async () => {
+  [dovecot, server] = await Promise.all([startDovecot({ users: { ann: 'ann-secret' } }), startTestServer()]);
+});
+after(async () => {
+  await Promise.all([server?.stop(), dovecot?.stop()]);
+  rmSync(work, { recursive: true, force: true });
+});
+
+const message = (n: number) =>
+  [
+    'From: Carol <carol@example.org>',
+    `To: ann@${dovecot.domain}`,
+    `Subject: Maildir ${n}`,
+    'Date: Mon, 07 Dec 2026 10:00:00 +0000',
+    `Message-ID: <maildir${n}@example.org>`,
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    `Hello ${n}, grüße.`,
+    '',
+  ].join('\r\n');
+
+async function imap<T>(work: (client: ImapFlow) => Promise<T>): Promise<T> {
+  const client = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, auth: { user: 'ann', pass: 'ann-secret' }, logger: false });
+  await client.connect();
+  try {
+    await client.mailboxOpen('INBOX');
+    return await work(client);
+  } finally {
+    await client.logout();
+  }
+}
+
+/** Dovecot's INBOX: subject → source and flags. */
+const dovecotInbox = () =>
+  imap(async (client) => {
+    const out = new Map<string, { source: Buffer; flags: string[] }>();
+    for await (const m of client.fetch('1:*', { envelope: true, source: true, flags: true })) {
+      out.set(m.envelope?.subject ?? '', { source: m.source as Buffer, flags: [...(m.flags ?? [])].sort() });
+    }
+    return out;
+  });
+
+/** The Maildir's messages: file (cur/ or new/) → bytes. */
+function maildir(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const sub of ['cur', 'new']) for (const name of readdirSync(join(dir, sub))) out.set(`${sub}/${name}`, readFileSync(join(dir, sub, name)));
+  return out;
+}
+
+const subjectOf = (bytes: Buffer) => /^Subject: (.*)\r?$/m.exec(bytes.toString('utf8'))?.[1] ?? '';
+const fileOf = (dir: string, subject: string) => {
+  const found = [...maildir(dir)].find(([, bytes]) => subjectOf(bytes) === subject);
+  assert.ok(found, `the Maildir holds ${subject}`);
+  return found[0];
+};
+
+test('a Maildir in two-way sync with a mail folder, through the CLI', async () => {
+  for (const n of [1, 2, 3]) await deliverOverLmtp(dovecot, { from: 'carol@example.org', to: [`ann@${dovecot.domain}`] }, message(n));
+  const ann = await newAccount(server);
+  const view = await addUpstream(server, ann.accountId, { kind: 'imap', url: `imap://${dovecot.host}:${dovecot.imapPort}`, username: 'ann', password: 'ann-secret' });
+  const inbox = view.collections.find((c) => c.collectionName === 'INBOX');
+  assert.ok(inbox);
+  await runUpstreams(server, ann.accountId);
+  const dir = join(work, 'Mail');
+  // Its own process, as a user runs it; not spawnSync, which would stall the server this process runs.
+  const sync = async (expectCode = 0) => {
+    const child = spawn(process.execPath, [bin, 'sync', dir, '--server', server.url, '--user', ann.accountName, '--collection', 'INBOX', '--kind', 'mail', '--password-stdin']);
+    let [stdout, stderr] = ['', ''];
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin.end(`${ann.password}\n`);
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    assert.equal(code, expectCode, stderr);
+    return { stdout, stderr };
+  };
+
+  // Delivered mail appears as files in cur/, byte for byte as Dovecot holds it.
+  assert.match((await sync()).stdout, /3 messages written/);
+  const held = await dovecotInbox();
+  const files = maildir(dir);
+  assert.equal(files.size, 3);
+  for (const [path, bytes] of files) {
+    assert.match(path, /^cur\/[A-Za-z0-9_-]+:2,$/, 'unread: no letters');
+    assert.ok(held.get(subjectOf(bytes))?.source.equals(bytes), `${path} is the message Dovecot holds`);
+  }
+  assert.deepEqual(readdirSync(join(dir, 'tmp')), [], 'tmp/ is left empty');
+
+  // Nothing changed: nothing changes.
+  const quiet = (await sync()).stdout;
+  assert.match(quiet, /sent 0 changed, 0 deleted; received 0 \(0 messages written, 0 renamed, 0 removed\)/);
+  assert.deepEqual([...maildir(dir).keys()].sort(), [...files.keys()].sort());
+
+  // The reader reads message 1 (S) and flags message 2 after moving it from new/ as mutt would (F): Dovecot is told.
+  const one = fileOf(dir, 'Maildir 1');
+  renameSync(join(dir, one), join(dir, `${one}S`));
+  const two = fileOf(dir, 'Maildir 2');
+  renameSync(join(dir, two), join(dir, `${two}F`));
+  assert.match((await sync()).stdout, /sent 2 changed, 0 deleted/);
+  await runUpstreams(server, ann.accountId);
+  let now = await dovecotInbox();
+  assert.deepEqual(now.get('Maildir 1')?.flags, ['\\Seen']);
+  assert.deepEqual(now.get('Maildir 2')?.flags, ['\\Flagged']);
+  assert.deepEqual(now.get('Maildir 3')?.flags, []);
+
+  // The reader removes message 3: Dovecot expunges it.
+  rmSync(join(dir, fileOf(dir, 'Maildir 3')));
+  assert.match((await sync()).stdout, /sent 0 changed, 1 deleted/);
+  await runUpstreams(server, ann.accountId);
+  now = await dovecotInbox();
+  assert.deepEqual([...now.keys()].sort(), ['Maildir 1', 'Maildir 2']);
+
+  // Another mail program answers message 2 at Dovecot; new mail arrives: the file is renamed, the new one written.
+  await imap(async (client) => {
+    const [uid] = (await client.search({ subject: 'Maildir 2' }, { uid: true })) || [];
+    await client.messageFlagsAdd(String(uid), ['\\Answered'], { uid: true });
+  });
+  await deliverOverLmtp(dovecot, { from: 'carol@example.org', to: [`ann@${dovecot.domain}`] }, message(4));
+  await runUpstreams(server, ann.accountId);
+  assert.match((await sync()).stdout, /1 messages written, 1 renamed, 0 removed/);
+  assert.match(fileOf(dir, 'Maildir 2'), /^cur\/[A-Za-z0-9_-]+:2,FR$/);
+  assert.match(fileOf(dir, 'Maildir 1'), /:2,S$/);
+  now = await dovecotInbox();
+  assert.ok(now.get('Maildir 4')?.source.equals(maildir(dir).get(fileOf(dir, 'Maildir 4')) as Buffer));
+
+  // Expunged at Dovecot: the file goes.
+  await imap(async (client) => {
+    const [uid] = (await client.search({ subject: 'Maildir 1' }, { uid: true })) || [];
+    await client.messageDelete(String(uid), { uid: true });
+  });
+  await runUpstreams(server, ann.accountId);
+  assert.match((await sync()).stdout, /0 renamed, 1 removed/);
+  assert.deepEqual([...maildir(dir).values()].map(subjectOf).sort(), ['Maildir 2', 'Maildir 4']);
+
+  // A message the server does not know: left alone, reported once.
+  writeFileSync(join(dir, 'new', '1700000000.M1P1.host'), message(9));
+  const first = await sync();
+  assert.match(first.stderr, /left alone new\/1700000000\.M1P1\.host/);
+  assert.doesNotMatch((await sync()).stderr, /left alone/);
+  assert.ok(existsSync(join(dir, 'new', '1700000000.M1P1.host')));
+  rmSync(join(dir, 'new', '1700000000.M1P1.host'));
+
+  // Python's mailbox module reads it as a Maildir, flags included.
+  const py = spawnSync(
+    '/usr/bin/python3',
+    ['-c', 'import mailbox,sys\nfor k,m in sorted(mailbox.Maildir(sys.argv[1], create=False).items(), key=lambda x: x[1]["subject"]): print(m["subject"], m.get_flags(), m.get_subdir())', dir],
+    { encoding: 'utf8' },
+  );
+  assert.equal(py.status, 0, py.stderr);
+  assert.equal(py.stdout, 'Maildir 2 FR cur\nMaildir 4  cur\n');
+});
