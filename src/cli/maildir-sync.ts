@@ -7,7 +7,7 @@ import { HttpTransport, RequestRefusedError, RetryableError } from '../sdk/trans
 import { bindFolder, fileStemOf, type FolderSyncOptions } from './folder-sync.js';
 
 /**
- * Two-way sync of a Maildir with a mail collection (docs/operations.md § Syncing a folder).
+ * Two-way sync of a Maildir with a mail collection (docs/operations.md § Upstream servers, A Maildir).
  *
  * Each message is a file `cur/<unique>:2,<letters>`, its unique part the item's server id (as a file
  * name), its letters its flags (Maildir "info", sorted): D \Draft, F \Flagged, P $Forwarded,

@@ -13,7 +13,7 @@ import { newAccount } from '../support/sync.js';
 import { addUpstream, runUpstreams } from '../support/upstreams.js';
 
 /**
- * `syncpoint sync DIR --collection INBOX --kind mail` (docs/operations.md § Syncing a folder), run as a user
+ * `syncpoint sync DIR --collection INBOX --kind mail` (docs/operations.md § Upstream servers, A Maildir), run as a user
  * runs it, against a real server whose account syncs with Debian's Dovecot: delivered mail appears as
  * Maildir files whose bytes are the message Dovecot holds; a file renamed to add S marks the message \Seen
  * at Dovecot; a removed file expunges it; a flag set at Dovecot renames the file; a run with nothing changed
