@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { mailItemJson, parseMailItem, rawPart, type MailItem } from '../content/mail/item.js';
 import { reapDeleted, recordLocalDelete, recordLocalPut, type LocalItem, type Replica } from '../sdk/replica.js';
 import type { SyncSummary } from '../sdk/sync-loop.js';
-import { HttpTransport, RequestRefusedError, RetryableError } from '../sdk/transport.js';
+import { RequestRefusedError, RetryableError, type HttpTransport, type Transport } from '../sdk/transport.js';
 import { bindFolder, fileStemOf, type FolderSyncOptions } from './folder-sync.js';
 
 /**
@@ -97,7 +97,10 @@ const itemOf = (item: LocalItem): MailItem => {
   return parsed;
 };
 
-export async function syncMaildir(o: FolderSyncOptions): Promise<MaildirSyncReport> {
+/** A folder's options, with a transport that fetches messages whole (HttpTransport). */
+export type MaildirSyncOptions = FolderSyncOptions & { transport: Transport & Pick<HttpTransport, 'fetchMailPart'> };
+
+export async function syncMaildir(o: MaildirSyncOptions): Promise<MaildirSyncReport> {
   const bound = await bindFolder(
     o,
     async () => {
@@ -109,7 +112,6 @@ export async function syncMaildir(o: FolderSyncOptions): Promise<MaildirSyncRepo
     (serverId) => fileStemOf(serverId),
   );
   if (bound.kind !== 'mail') throw new Error(`${o.dir} is bound to collection ${o.collectionName}, which holds ${bound.kind}: sync it without --kind mail`);
-  if (!(o.transport instanceof HttpTransport)) throw new Error('a Maildir syncs over HTTP (messages are fetched whole, docs/protocol.md §10.6)');
   const transport = o.transport;
   const { collectionId, replica, client } = bound;
   try {

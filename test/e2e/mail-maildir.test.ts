@@ -11,6 +11,9 @@ import { startDovecot, type Dovecot } from '../support/dovecot.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { newAccount } from '../support/sync.js';
 import { addUpstream, runUpstreams } from '../support/upstreams.js';
+import { syncMaildir } from '../../src/cli/maildir-sync.js';
+import { openSqliteReplica } from '../../src/sdk/node/sqlite-replica.js';
+import { HttpTransport } from '../../src/sdk/index.js';
 
 /**
  * `syncpoint sync DIR --collection INBOX --kind mail` (docs/operations.md § Upstream servers, A Maildir), run as a user
@@ -18,7 +21,8 @@ import { addUpstream, runUpstreams } from '../support/upstreams.js';
  * Maildir files whose bytes are the message Dovecot holds; a file renamed to add S marks the message \Seen
  * at Dovecot; a removed file expunges it; a flag set at Dovecot renames the file; a run with nothing changed
  * changes nothing; a file of a message the server does not know is left alone and reported once; Python's
- * mailbox.Maildir reads the folder.
+ * mailbox.Maildir reads the folder. A run stopped after its sync committed, or after a message was written
+ * but before it was recorded, is finished by the next run: no flag reverted, nothing written twice.
  */
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const work = mkdtempSync(join(tmpdir(), 'syncpoint-maildir-'));
@@ -174,4 +178,68 @@ test('a Maildir in two-way sync with a mail folder, through the CLI', async () =
   );
   assert.equal(py.status, 0, py.stderr);
   assert.equal(py.stdout, 'Maildir 2 FR cur\nMaildir 4  cur\n');
+});
+
+test('a run that stops after its sync committed, or after writing a message it did not record, is finished by the next: nothing reverted, nothing twice', async () => {
+  dovecot.addUser('cy', 'cy-secret');
+  const deliver = (n: number) => deliverOverLmtp(dovecot, { from: 'carol@example.org', to: [`cy@${dovecot.domain}`] }, message(n));
+  await deliver(11);
+  await deliver(12);
+  const cy = await newAccount(server);
+  await addUpstream(server, cy.accountId, { kind: 'imap', url: `imap://${dovecot.host}:${dovecot.imapPort}`, username: 'cy', password: 'cy-secret' });
+  await runUpstreams(server, cy.accountId);
+  const dir = join(work, 'Crash');
+  const options = { dir, server: server.url, user: cy.accountName, collectionName: 'INBOX', kind: 'mail' as const, transport: new HttpTransport({ baseUrl: server.url, credentials: { user: cy.accountName, password: cy.password } }) };
+  assert.equal((await syncMaildir(options)).delivered, 2);
+  const cyImap = async <T>(work: (client: ImapFlow) => Promise<T>) => {
+    const client = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, auth: { user: 'cy', pass: 'cy-secret' }, logger: false });
+    await client.connect();
+    try {
+      await client.mailboxOpen('INBOX');
+      return await work(client);
+    } finally {
+      await client.logout();
+    }
+  };
+
+  // Flagged at Dovecot, new mail there, and read here; then a run stops right after its sync committed.
+  await cyImap(async (client) => {
+    const [uid] = (await client.search({ subject: 'Maildir 11' }, { uid: true })) || [];
+    await client.messageFlagsAdd(String(uid), ['\\Flagged'], { uid: true });
+  });
+  await deliver(13);
+  await runUpstreams(server, cy.accountId);
+  const twelve = fileOf(dir, 'Maildir 12');
+  renameSync(join(dir, twelve), join(dir, `${twelve}S`));
+  await assert.rejects(syncMaildir({ ...options, client: { onProgress: () => { throw new Error('stopped'); } } }), /stopped/);
+  assert.match(fileOf(dir, 'Maildir 11'), /:2,$/, 'not renamed yet');
+  assert.equal(maildir(dir).size, 2, 'not written yet');
+
+  const next = await syncMaildir(options);
+  assert.deepEqual([next.uploaded, next.delivered, next.renamed], [{ changed: 0, deleted: 0 }, 1, 1], 'the server\'s \\Flagged is written, not taken for the reader\'s change');
+  assert.match(fileOf(dir, 'Maildir 11'), /:2,F$/);
+  await runUpstreams(server, cy.accountId);
+  const flags = await cyImap(async (client) => {
+    const out: Record<string, string[]> = {};
+    for await (const m of client.fetch('1:*', { envelope: true, flags: true })) out[m.envelope?.subject ?? ''] = [...(m.flags ?? [])].sort();
+    return out;
+  });
+  assert.deepEqual(flags, { 'Maildir 11': ['\\Flagged'], 'Maildir 12': ['\\Seen'], 'Maildir 13': [] });
+
+  // Written, then stopped before it was recorded (and a write cut short in tmp/): taken as written, not written twice.
+  const replica = openSqliteReplica(join(dir, '.syncpoint', 'replica.db'));
+  const { collectionId } = JSON.parse(readFileSync(join(dir, '.syncpoint', 'folder.json'), 'utf8')) as { collectionId: string };
+  replica.transaction((tx) => {
+    for (const item of tx.all(collectionId)) tx.put(collectionId, { ...item, appState: null });
+  });
+  replica.close();
+  writeFileSync(join(dir, 'tmp', 'x.1.syncpoint'), 'cut');
+  const again = await syncMaildir(options);
+  assert.deepEqual([again.uploaded, again.delivered, again.renamed, again.removed], [{ changed: 0, deleted: 0 }, 0, 0, 0]);
+  assert.equal(maildir(dir).size, 3);
+  assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
+  // And recorded now: a reader's change after it is sent.
+  const thirteen = fileOf(dir, 'Maildir 13');
+  renameSync(join(dir, thirteen), join(dir, `${thirteen}S`));
+  assert.equal((await syncMaildir(options)).uploaded.changed, 1);
 });
