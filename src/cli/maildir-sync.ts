@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mailItemJson, parseMailItem, rawPart, type MailItem } from '../content/mail/item.js';
+import { rawPart } from '../content/mail/item.js';
 import { reapDeleted, recordLocalDelete, recordLocalPut, type LocalItem, type Replica } from '../sdk/replica.js';
 import type { SyncSummary } from '../sdk/sync-loop.js';
 import { RequestRefusedError, RetryableError, type HttpTransport, type Transport } from '../sdk/transport.js';
@@ -91,11 +91,16 @@ function listMaildir(dir: string): Map<string, MailFile> {
   return files;
 }
 
-const itemOf = (item: LocalItem): MailItem => {
-  const parsed = parseMailItem(item.data as string);
-  if (typeof parsed === 'string') throw new Error(`item ${item.serverId}: not a mail item: ${parsed}`);
-  return parsed;
-};
+/**
+ * The item's data as an object, and its flags. A change sends the very data with other flags, every field
+ * as the server wrote it (docs/protocol.md §10.5), those this program does not know included.
+ */
+function mailOf(item: LocalItem): { data: Record<string, unknown>; flags: string[] } {
+  const data = JSON.parse(item.data as string) as Record<string, unknown>;
+  const flags = data.flags;
+  if (!Array.isArray(flags) || !flags.every((f) => typeof f === 'string')) throw new Error(`item ${item.serverId}: a mail item without flags`);
+  return { data, flags };
+}
 
 /** A folder's options, with a transport that fetches messages whole (HttpTransport). */
 export type MaildirSyncOptions = FolderSyncOptions & { transport: Transport & Pick<HttpTransport, 'fetchMailPart'> };
@@ -147,8 +152,8 @@ function scan(dir: string, replica: Replica, collectionId: string): { uploaded: 
       }
       const before = parseMailFileName(item.appState.startsWith('new/') ? 'new' : 'cur', item.appState.slice(4));
       if (mappedOnly(file.letters) !== mappedOnly(before.letters)) {
-        const mail = itemOf(item);
-        const data = mailItemJson({ ...mail, flags: flagsOf(mail.flags, file.letters) });
+        const mail = mailOf(item);
+        const data = JSON.stringify({ ...mail.data, flags: flagsOf(mail.flags, file.letters) });
         if (data !== item.data) {
           recordLocalPut(tx, collectionId, item.localId, data);
           uploaded.changed++;
@@ -184,9 +189,17 @@ async function materialize(
       if (now) tx.put(collectionId, { ...now, appState: path });
     });
   for (const item of replica.transaction((tx) => tx.all(collectionId))) {
-    if (item.data === null || item.serverId === null) continue;
     const file = files.get(item.localId);
-    const want = lettersOf(itemOf(item).flags, file?.letters);
+    if (item.serverId === null && item.pending === 'add') {
+      // Its flags changed here, and the message was deleted there meanwhile: the SDK keeps such an edit as a
+      // new item, but a message reaches a folder only by mail, so the delete wins (docs/protocol.md §10.5).
+      if (file) rmSync(join(dir, file.path), { force: true });
+      replica.transaction((tx) => tx.remove(collectionId, item.localId));
+      out.removed++;
+      continue;
+    }
+    if (item.data === null || item.serverId === null) continue;
+    const want = lettersOf(mailOf(item).flags, file?.letters);
     const name = `${item.localId}:2,${want}`;
     if (!file) {
       if (item.appState !== null) continue; // removed by the reader: its delete is pending
