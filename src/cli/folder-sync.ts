@@ -103,11 +103,15 @@ export async function bindFolder(o: FolderSyncOptions, resolve: () => Promise<Co
 export const fileStemOf = (serverId: string) => serverId.replace(/[^A-Za-z0-9_-]/g, '_');
 
 export async function openFolder(o: FolderSyncOptions): Promise<OpenFolder> {
-  const { collectionId, deviceId, replica, client } = await bindFolder(
+  const { collectionId, deviceId, kind, replica, client } = await bindFolder(
     o,
     () => resolveCollection(o.transport, o.collectionName, o.kind, guessKind(o.dir)),
     (serverId, kind) => `${fileStemOf(serverId)}${kind === 'contacts' ? '.vcf' : '.ics'}`,
   );
+  if (kind === 'mail') {
+    replica.close();
+    throw new Error(`collection ${o.collectionName} is a mail folder: sync it into a Maildir with --kind mail`);
+  }
   return {
     collectionId,
     deviceId,

@@ -105,6 +105,15 @@ test('a Maildir in two-way sync with a mail folder, through the CLI', async () =
     return { stdout, stderr };
   };
 
+  // Without --kind mail it is no folder of .vcf/.ics files.
+  const plain = spawn(process.execPath, [bin, 'sync', join(work, 'Plain'), '--server', server.url, '--user', ann.accountName, '--collection', 'INBOX', '--password-stdin']);
+  let plainErr = '';
+  plain.stderr.on('data', (chunk: Buffer) => (plainErr += chunk.toString()));
+  plain.stdin.end(`${ann.password}\n`);
+  assert.equal(await new Promise((done) => plain.on('close', done)), 1);
+  assert.match(plainErr, /collection INBOX is a mail folder: sync it into a Maildir with --kind mail/);
+  assert.deepEqual(readdirSync(join(work, 'Plain')), ['.syncpoint']);
+
   // Delivered mail appears as files in cur/, byte for byte as Dovecot holds it.
   assert.match((await sync()).stdout, /3 messages written/);
   const held = await dovecotInbox();
