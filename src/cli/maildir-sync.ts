@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { limits } from '../core/limits.js';
 import { rawPart } from '../content/mail/item.js';
 import { reapDeleted, recordLocalDelete, recordLocalPut, type LocalItem, type Replica } from '../sdk/replica.js';
 import type { SyncSummary } from '../sdk/sync-loop.js';
@@ -188,6 +189,7 @@ async function materialize(
       const now = tx.get(collectionId, localId);
       if (now) tx.put(collectionId, { ...now, appState: path });
     });
+  const deliveries: Array<{ localId: string; serverId: string; name: string }> = [];
   for (const item of replica.transaction((tx) => tx.all(collectionId))) {
     const file = files.get(item.localId);
     if (item.serverId === null && item.pending === 'add') {
@@ -202,27 +204,35 @@ async function materialize(
     const want = lettersOf(mailOf(item).flags, file?.letters);
     const name = `${item.localId}:2,${want}`;
     if (!file) {
-      if (item.appState !== null) continue; // removed by the reader: its delete is pending
-      let bytes: Uint8Array;
-      try {
-        bytes = await fetchRaw(item.serverId);
-      } catch (err) {
-        // Refused (gone, too large) or out of reach: the others are written all the same; this one is tried again next run.
-        if (!(err instanceof RequestRefusedError || err instanceof RetryableError)) throw err;
-        out.failed.push({ serverId: item.serverId, message: err instanceof RequestRefusedError ? `${err.status}: ${err.message}` : err.message });
-        continue;
-      }
-      const temp = join(dir, 'tmp', `${item.localId}.${process.pid}.syncpoint`);
-      writeFileSync(temp, bytes, { flush: true });
-      renameSync(temp, join(dir, 'cur', name));
-      record(item.localId, `cur/${name}`);
-      out.delivered++;
+      if (item.appState === null) deliveries.push({ localId: item.localId, serverId: item.serverId, name }); // else removed by the reader: its delete is pending
     } else if (mappedOnly(file.letters) !== mappedOnly(want) && item.pending === null) {
       renameSync(join(dir, file.path), join(dir, 'cur', name));
       record(item.localId, `cur/${name}`);
       out.renamed++;
     }
   }
+  // Fetched a few at once (each is an IMAP connection of the server's): one fewer than the server allows
+  // an account (limits.mailPartFetchesPerAccountMax), so a mail program reading a message meanwhile is not refused.
+  const deliver = async (d: (typeof deliveries)[number]) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = await fetchRaw(d.serverId);
+    } catch (err) {
+      // Refused (gone, too large) or out of reach: the others are written all the same; this one is tried again next run.
+      if (!(err instanceof RequestRefusedError || err instanceof RetryableError)) throw err;
+      out.failed.push({ serverId: d.serverId, message: err instanceof RequestRefusedError ? `${err.status}: ${err.message}` : err.message });
+      return;
+    }
+    const temp = join(dir, 'tmp', `${d.localId}.${process.pid}.syncpoint`);
+    writeFileSync(temp, bytes, { flush: true });
+    renameSync(temp, join(dir, 'cur', d.name));
+    record(d.localId, `cur/${d.name}`);
+    out.delivered++;
+  };
+  const workers = Array.from({ length: Math.max(1, limits.mailPartFetchesPerAccountMax - 1) }, async () => {
+    for (let d = deliveries.shift(); d !== undefined; d = deliveries.shift()) await deliver(d);
+  });
+  await Promise.all(workers);
   const gone = replica.transaction((tx) => tx.all(collectionId).filter((i) => i.data === null && i.pending === null));
   for (const item of gone) {
     const file = files.get(item.localId);
