@@ -3,6 +3,7 @@ import { SubmissionError, UpstreamError } from '../protocol/upstream-errors.js';
 import { limits } from '../core/limits.js';
 import { parseMailItem, rawPart, type MailItem } from '../content/mail/item.js';
 import { composeMessage, prepareMessage, type Outgoing } from '../content/mail/outgoing.js';
+import type { MailPartAnswer } from '../protocol/mail-parts.js';
 import type { MailSent, SendMailRequest } from '../protocol/mail-send.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
 import type { MailSendRow, Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
@@ -29,24 +30,13 @@ export interface MailPartRequest {
   bytesMax: number;
 }
 
-/** What the gateway found: the part, decoded, or why not (it throws an UpstreamError when the server cannot be reached or refuses). */
+/** What the gateway found (it throws an UpstreamError when the server cannot be reached or refuses): the connector's answer, a part with how to end its fetch. */
 export type MailPartFetch =
-  /** Another UIDVALIDITY, or the message or the part is no longer there. */
-  | { found: 'gone' }
-  /** Its structure says it can decode to more than `bytesMax`: nothing was downloaded. */
-  | { found: 'tooLarge'; bytesAtMost: number }
-  | {
-      found: 'part';
-      /** Lowercase media type, and the charset its decoded bytes are in (text parts). */
-      type: string;
-      charset: string | null;
-      /** The most bytes it decodes to, as far as its structure says (null: unknown). */
-      bytesAtMost: number | null;
-      /** The decoded bytes; throws past `bytesMax`. */
-      content: AsyncIterable<Uint8Array>;
+  | Exclude<MailPartAnswer, { found: 'part' }>
+  | (Extract<MailPartAnswer, { found: 'part' }> & {
       /** Ends the fetch (the IMAP connection): once `content` is read, or when it is given up. */
       close(): Promise<void>;
-    };
+    });
 
 /** What the hub asks of an IMAP/SMTP upstream beyond its sync runs; the server's IMAP connector gives it (server/upstream-connector.ts). */
 export interface MailGateway {

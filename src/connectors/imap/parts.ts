@@ -1,6 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import { rawPart } from '../../content/mail/item.js';
 import type { BodyStructure } from '../../content/mail/mime.js';
+import type { MailPartAnswer } from '../../protocol/mail-parts.js';
 import { UpstreamError } from '../../protocol/upstream-errors.js';
 import { problemOf, type ImapClient, type ImapSession } from './session.js';
 
@@ -24,21 +25,6 @@ export interface PartRequest {
   bytesMax: number;
 }
 
-export type PartAnswer =
-  /** The folder's UIDVALIDITY changed, or the message or part is not there. */
-  | { found: 'gone' }
-  | { found: 'tooLarge'; bytesAtMost: number }
-  | {
-      found: 'part';
-      /** Lowercase media type, as the part's header gives it, and the charset its decoded bytes are in (text parts). */
-      type: string;
-      charset: string | null;
-      /** The most bytes it can decode to, as far as its structure tells (null: it does not say). */
-      bytesAtMost: number | null;
-      /** The decoded bytes; it throws once they pass `bytesMax`. */
-      content: AsyncIterable<Uint8Array>;
-    };
-
 /** The node of the structure that is IMAP section `part` (a single-part message's body is section "1"). */
 export function partNode(structure: BodyStructure, part: string): BodyStructure | undefined {
   const stack = [structure];
@@ -61,7 +47,7 @@ export function decodedBytesAtMost(node: BodyStructure): number | null {
 const downloads = (client: ImapClient): client is ImapClient & Pick<ImapFlow, 'download'> => typeof (client as Partial<ImapFlow>).download === 'function';
 
 /** Fetches the part with `session` (which the caller closes once `content` is read or given up). */
-export async function fetchPart(session: ImapSession, request: PartRequest): Promise<PartAnswer> {
+export async function fetchPart(session: ImapSession, request: PartRequest): Promise<MailPartAnswer> {
   const host = new URL(session.url).host;
   const [uidValidity, uidText] = request.remoteId.split('/');
   const uid = Number(uidText);
