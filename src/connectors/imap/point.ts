@@ -137,10 +137,11 @@ export class ImapPoint implements ServerSyncPoint {
       if (record !== undefined && m.modseq !== undefined && record.remoteEtag === String(m.modseq)) continue;
       work.push({ op: 'read', uid: m.uid, record });
     }
-    // What the last run could not know (a flag write met a change there): read again.
+    // What the last run could not know (a flag write met a change there, a move's new UID): read again.
+    const reading = new Set(work.flatMap((w) => (w.op === 'read' ? [w.uid] : [])));
     for (const r of await memory.stale(limits.upstreamReportItemsMax)) {
       const uid = uidOf(r.remoteId, uidValidity);
-      if (uid !== undefined && !work.some((w) => w.op === 'read' && w.uid === uid)) work.push({ op: 'read', uid, record: r });
+      if (uid !== undefined && !reading.has(uid)) work.push({ op: 'read', uid, record: r });
     }
     return { work, cursor };
   }
