@@ -317,14 +317,7 @@ export class Upstreams {
    * runs report the same).
    */
   async watchable(max: number): Promise<WatchedUpstream[]> {
-    const rows = await this.store.transaction(async (tx) => {
-      const out: UpstreamRow[] = [];
-      for (const account of await tx.listAccounts()) {
-        for (const row of await tx.listUpstreams(account.id)) if (row.kind === 'imap' && out.length < max) out.push(row);
-        if (out.length >= max) break;
-      }
-      return out;
-    });
+    const rows = await this.store.transaction((tx) => tx.listUpstreamsOfKind('imap', max));
     if (rows.length === 0 || !this.access) return [];
     const keys = this.access.keys();
     return rows.flatMap((row) => {

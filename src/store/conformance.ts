@@ -1240,6 +1240,9 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
           assert.deepEqual(await tx.getUpstream(A, 'u1'), upstream(A, 'u1'));
           assert.deepEqual(await tx.listUpstreamCollections(A, 'u1'), [mapping(A, 'u1', 'https://dav.example/u1/book/', cA), mapping(A, 'u1', 'https://dav.example/u1/cal/', cA2)]);
           assert.deepEqual(await tx.listUpstreamCollections(A, 'u2'), []);
+          assert.deepEqual(ids(await tx.listUpstreamsOfKind('imap', 10)), ['u2']);
+          assert.deepEqual(ids(await tx.listUpstreamsOfKind('dav', 1)), ['u1']);
+          assert.deepEqual(await tx.listUpstreamsOfKind('pop', 10), []);
         });
         const state = { lastRunAt: T0 + 10, lastError: 'upstream said 503', nextRunAt: T0 + 20, failures: 3 };
         await store.transaction(async (tx) => {

@@ -610,6 +610,8 @@ export interface StoreTx {
   setUpstreamRunState(accountId: string, upstreamId: string, state: UpstreamRunState): Promise<boolean>;
   /** Upstreams of every account whose next run time is at or before `now` (or never set), soonest first, at most `max`. */
   listDueUpstreams(now: number, max: number): Promise<Array<{ accountId: string; id: string }>>;
+  /** Upstreams of every account of this kind, oldest first, at most `max` (the IMAP upstreams a server watches). */
+  listUpstreamsOfKind(kind: string, max: number): Promise<UpstreamRow[]>;
   /** Forgets the upstream and its mappings (not its device, nor the collections it fed). */
   deleteUpstream(accountId: string, upstreamId: string): Promise<boolean>;
   /** Adds the mapping (again: nothing changes). Deleting the Syncpoint collection deletes it. */

@@ -19,7 +19,7 @@ import type { StoreTx } from '../store.js';
 /** Methods whose first argument is a row, with the account in `accountId` (createAccount: in `id`). */
 const rowFirst = new Set(['putPushTicket', 'createToken', 'createCollection', 'updateCollection', 'putItem', 'putDevice', 'putSyncState', 'addConflict', 'createWebSession', 'createUpstream', 'putUpstreamCollection']);
 /** Methods that name no account: by a secret's hash, an item id alone, or every account. */
-const noAccount = new Set(['touchPushChannels', 'takePushTicket', 'purgePushTickets', 'getAuthFailures', 'putAuthFailures', 'purgeAuthFailures', 'findAccountByName', 'getToken', 'putItemVersion', 'getWebSession', 'deleteWebSession', 'purgeWebSessions', 'listAccounts', 'listDueUpstreams', 'createAccount']);
+const noAccount = new Set(['touchPushChannels', 'takePushTicket', 'purgePushTickets', 'getAuthFailures', 'putAuthFailures', 'purgeAuthFailures', 'findAccountByName', 'getToken', 'putItemVersion', 'getWebSession', 'deleteWebSession', 'purgeWebSessions', 'listAccounts', 'listDueUpstreams', 'listUpstreamsOfKind', 'createAccount']);
 
 const holdsNul = (v: unknown): boolean =>
   typeof v === 'string' ? v.includes('\u0000') : Array.isArray(v) ? v.some(holdsNul) : v !== null && typeof v === 'object' ? Object.values(v).some(holdsNul) : false;

@@ -4,7 +4,7 @@ import type { Sql } from './sql.js';
 /** Upstream servers and their mapped collections (docs/operations.md § Upstream servers), every statement scoped to its account. */
 export type UpstreamTx = Pick<
   StoreTx,
-  'createUpstream' | 'listUpstreams' | 'listDueUpstreams' | 'getUpstream' | 'setUpstreamSecret' | 'setUpstreamRunState' | 'deleteUpstream' | 'putUpstreamCollection' | 'listUpstreamCollections'
+  'createUpstream' | 'listUpstreams' | 'listDueUpstreams' | 'listUpstreamsOfKind' | 'getUpstream' | 'setUpstreamSecret' | 'setUpstreamRunState' | 'deleteUpstream' | 'putUpstreamCollection' | 'listUpstreamCollections'
 >;
 
 const upstreamColumns = (sql: Sql) => sql`id, account_id, kind, url, submission_url, username, secret, device_id, created_at, last_run_at, last_error, next_run_at, failures`;
@@ -21,6 +21,9 @@ export function upstreamTx(sql: Sql): UpstreamTx {
     async listDueUpstreams(now, max) {
       return sql<Array<{ accountId: string; id: string }>>`SELECT account_id, id FROM upstreams WHERE next_run_at IS NULL OR next_run_at <= ${now}
         ORDER BY coalesce(next_run_at, 0), id LIMIT ${max}`;
+    },
+    async listUpstreamsOfKind(kind, max) {
+      return sql<UpstreamRow[]>`SELECT ${upstreamColumns(sql)} FROM upstreams WHERE kind = ${kind} ORDER BY created_at, id LIMIT ${max}`;
     },
     async getUpstream(accountId, id) {
       const [r] = await sql<UpstreamRow[]>`SELECT ${upstreamColumns(sql)} FROM upstreams WHERE account_id = ${accountId} AND id = ${id}`;

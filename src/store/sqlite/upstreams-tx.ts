@@ -4,7 +4,7 @@ import type { StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store.js';
 /** Upstream servers and their mapped collections (docs/operations.md § Upstream servers), every statement scoped to its account. */
 export type UpstreamTx = Pick<
   StoreTx,
-  'createUpstream' | 'listUpstreams' | 'listDueUpstreams' | 'getUpstream' | 'setUpstreamSecret' | 'setUpstreamRunState' | 'deleteUpstream' | 'putUpstreamCollection' | 'listUpstreamCollections'
+  'createUpstream' | 'listUpstreams' | 'listDueUpstreams' | 'listUpstreamsOfKind' | 'getUpstream' | 'setUpstreamSecret' | 'setUpstreamRunState' | 'deleteUpstream' | 'putUpstreamCollection' | 'listUpstreamCollections'
 >;
 
 interface UpstreamDbRow {
@@ -59,6 +59,7 @@ export function upstreamTx({ prepare: q }: OpenDatabase): UpstreamTx {
       VALUES (@id, @accountId, @kind, @url, @submissionUrl, @username, @secret, @deviceId, @createdAt, @lastRunAt, @lastError, @nextRunAt, @failures)`),
     list: q<[string], UpstreamDbRow>('SELECT * FROM upstreams WHERE account_id = ? ORDER BY created_at, id'),
     due: q<[number, number], { account_id: string; id: string }>('SELECT account_id, id FROM upstreams WHERE next_run_at IS NULL OR next_run_at <= ? ORDER BY coalesce(next_run_at, 0), id LIMIT ?'),
+    ofKind: q<[string, number], UpstreamDbRow>('SELECT * FROM upstreams WHERE kind = ? ORDER BY created_at, id LIMIT ?'),
     byId: q<[string, string], UpstreamDbRow>('SELECT * FROM upstreams WHERE account_id = ? AND id = ?'),
     setSecret: q('UPDATE upstreams SET secret = ? WHERE account_id = ? AND id = ?'),
     setRunState: q('UPDATE upstreams SET last_run_at = @lastRunAt, last_error = @lastError, next_run_at = @nextRunAt, failures = @failures WHERE account_id = @accountId AND id = @id'),
@@ -81,6 +82,9 @@ export function upstreamTx({ prepare: q }: OpenDatabase): UpstreamTx {
     },
     async listDueUpstreams(now, max) {
       return s.due.all(now, max).map((r) => ({ accountId: r.account_id, id: r.id }));
+    },
+    async listUpstreamsOfKind(kind, max) {
+      return s.ofKind.all(kind, max).map(toUpstream);
     },
     async getUpstream(accountId, id) {
       const r = s.byId.get(accountId, id);
