@@ -12,6 +12,7 @@ import type { History } from './history.js';
 import type { Rng } from './random.js';
 import { describeRequest, describeResponse, type Trace } from './trace.js';
 import { describeVersion, firstNames, lastNames, property, render, simIdOf, type Workload } from './workload.js';
+import { wrapPoint } from './wrap-point.js';
 
 /**
  * An upstream CardDAV server inside the simulation (sim/README.md § The upstream): one address book in
@@ -332,11 +333,7 @@ export function simUpstreamAccess(upstream: () => SimUpstream, clock: { now(): n
   const real = davConnector((url, init) => upstream().fetch(url, init), clock);
   const watched = (point: ServerSyncPoint): ServerSyncPoint => {
     let reported: SyncRequest | undefined;
-    return {
-      id: point.id,
-      name: point.name,
-      protocol: point.protocol,
-      collectionId: point.collectionId,
+    return wrapPoint(point, {
       async report(memory, cursor) {
         const report = await point.report(memory, cursor);
         reported = { device: { id: point.id }, collections: [{ collectionId: point.collectionId, syncKey: 0, commands: report.commands }] } as SyncRequest;
@@ -356,7 +353,7 @@ export function simUpstreamAccess(upstream: () => SimUpstream, clock: { now(): n
         if (applied.acknowledged) upstream().counts.acknowledged++;
         return applied;
       },
-    };
+    });
   };
   return {
     connectors: {

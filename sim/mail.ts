@@ -12,6 +12,7 @@ import { Rng } from './random.js';
 import { SimServer } from './server.js';
 import type { Trace } from './trace.js';
 import { FakeClock } from './world.js';
+import { wrapPoint } from './wrap-point.js';
 
 /**
  * Mail worlds (`npm run sim -- --mail`): an account whose INBOX comes from a simulated IMAP server
@@ -236,11 +237,7 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
 /** The point, each report and apply told in the trace. */
 function traced(point: ServerSyncPoint, trace: Trace): ServerSyncPoint {
   const describe = (c: ClientCommand) => (c.op === 'delete' ? `delete ${c.serverId}` : c.op === 'add' ? `add ${messageIdOf(c.data)}` : c.op === 'change' ? `change ${c.serverId} ${messageIdOf(c.data)} [${(JSON.parse(c.data) as { flags: string[] }).flags.join(' ')}]` : c.op);
-  return {
-    id: point.id,
-    name: point.name,
-    protocol: point.protocol,
-    collectionId: point.collectionId,
+  return wrapPoint(point, {
     async report(memory, cursor) {
       const report = await point.report(memory, cursor);
       trace(`point reports from ${cursor}: ${report.commands.map(describe).join('; ')}${report.known.length > 0 ? ` (${report.known.length} known)` : ''} -> cursor ${report.cursor}`);
@@ -252,7 +249,7 @@ function traced(point: ServerSyncPoint, trace: Trace): ServerSyncPoint {
       trace(`point applied: ${applied.acknowledged ? 'acknowledged' : 'not acknowledged'}, records ${applied.records.map((r) => `${r.serverId}@${r.remoteId}:${r.remoteEtag}`).join(' ')}, forgotten ${applied.forgotten.join(' ')}`);
       return applied;
     },
-  };
+  });
 }
 
 /** The planted bug of a hub whose answers to devices leave out changes. */
@@ -265,16 +262,11 @@ class WithholdingHub extends Hub {
 
 /** The planted bug: reports that leave out what was expunged at the IMAP server (delete commands). */
 function dropExpunges(point: ServerSyncPoint): ServerSyncPoint {
-  return {
-    id: point.id,
-    name: point.name,
-    protocol: point.protocol,
-    collectionId: point.collectionId,
+  return wrapPoint(point, {
     async report(memory, cursor) {
       const report = await point.report(memory, cursor);
       const keep = report.commands.map((c) => c.op !== 'delete');
       return { ...report, commands: report.commands.filter((_, i) => keep[i]), remotes: report.remotes.filter((_, i) => keep[i]) };
     },
-    apply: (outcome, memory) => point.apply(outcome, memory),
-  };
+  });
 }

@@ -12,6 +12,7 @@ import type { Store, StoreTx } from '../src/store/store.js';
 import type { CheckName } from './checkers.js';
 import type { HubFactory } from './server.js';
 import type { EasRewrite } from './eas-server.js';
+import { wrapPoint } from './wrap-point.js';
 import { children as wbxmlChildren, child as wbxmlChild, text as wbxmlText } from '../src/faces/eas/wbxml/codec.js';
 
 /**
@@ -290,18 +291,14 @@ export const plantedBugs = {
     // The hub, its devices and the history all agree; only the upstream holds what the server does not.
     caughtBy: ['upstream-matches-truth'],
     world: { upstreams: 1 },
-    point: (point) => ({
-      id: point.id,
-      name: point.name,
-      protocol: point.protocol,
-      collectionId: point.collectionId,
-      report: (memory, cursor) => point.report(memory, cursor),
-      apply: async (outcome, memory) => {
-        const deleted = await memory.byServer(outcome.commands.flatMap((c) => (c.op === 'delete' ? [c.serverId] : [])));
-        const applied = await point.apply({ ...outcome, commands: outcome.commands.filter((c) => c.op !== 'delete') }, memory);
-        return { ...applied, forgotten: [...applied.forgotten, ...deleted.map((r) => r.remoteId)] };
-      },
-    }),
+    point: (point) =>
+      wrapPoint(point, {
+        apply: async (outcome, memory) => {
+          const deleted = await memory.byServer(outcome.commands.flatMap((c) => (c.op === 'delete' ? [c.serverId] : [])));
+          const applied = await point.apply({ ...outcome, commands: outcome.commands.filter((c) => c.op !== 'delete') }, memory);
+          return { ...applied, forgotten: [...applied.forgotten, ...deleted.map((r) => r.remoteId)] };
+        },
+      }),
   },
 } satisfies Record<string, PlantedBug>;
 

@@ -9,7 +9,7 @@ import { addUpstream, runUpstreams } from '../support/upstreams.js';
 import { ImapPoint } from '../../src/connectors/imap/point.js';
 import { ImapSession } from '../../src/connectors/imap/session.js';
 import { upstreamProtocols } from '../../src/hub/upstreams.js';
-import type { ServerSyncPoint } from '../../src/protocol/server-point.js';
+import { wrapPoint } from '../../sim/wrap-point.js';
 
 /**
  * IMAP accounts as upstreams (docs/operations.md § Upstream servers, docs/design.md § Mail), against
@@ -193,12 +193,7 @@ test('a flag written while another client changed the message there is not writt
   // The upstream's point, as a run makes it, with another client answering the message between the report and the write.
   const session = new ImapSession(upstream.url, { username: 'dan', password: 'dan-secret' }, async (url) => new URL(url).hostname);
   const point = new ImapPoint({ id: upstream.deviceId, name: 'Dan', protocol: upstreamProtocols.imap, collectionId: inbox, session, path: 'INBOX' });
-  const racing: ServerSyncPoint = {
-    id: point.id,
-    name: point.name,
-    protocol: point.protocol,
-    collectionId: point.collectionId,
-    report: (memory, cursor) => point.report(memory, cursor),
+  const racing = wrapPoint(point, {
     async apply(outcome, memory) {
       await otherClient('dan', 'dan-secret', async (c) => {
         await c.mailboxOpen('INBOX');
@@ -206,7 +201,7 @@ test('a flag written while another client changed the message there is not writt
       });
       return point.apply(outcome, memory);
     },
-  };
+  });
   try {
     const run = await server.hub.runServerDrivenSync(accountId, [racing]);
     assert.deepEqual([run.online, run.acknowledged, run.failures], [[upstream.deviceId], [], []], 'the write met a change: not acknowledged, and no failure');
