@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import { deliverOverLmtp } from '../support/submission.js';
-import { startDovecot, type Dovecot } from '../support/dovecot.js';
+import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { newAccount } from '../support/sync.js';
 import { addUpstream, runUpstreams } from '../support/upstreams.js';
@@ -50,16 +50,12 @@ const message = (n: number) =>
     '',
   ].join('\r\n');
 
-async function imap<T>(work: (client: ImapFlow) => Promise<T>): Promise<T> {
-  const client = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, auth: { user: 'ann', pass: 'ann-secret' }, logger: false });
-  await client.connect();
-  try {
+/** `work` in ann's INBOX, as another mail program. */
+const imap = <T>(work: (client: ImapFlow) => Promise<T>): Promise<T> =>
+  asMailClient(dovecot, 'ann', async (client) => {
     await client.mailboxOpen('INBOX');
-    return await work(client);
-  } finally {
-    await client.logout();
-  }
-}
+    return work(client);
+  });
 
 /** Dovecot's INBOX: subject → source and flags. */
 const dovecotInbox = () =>
@@ -205,16 +201,11 @@ test('a run that stops after its sync committed, or after writing a message it d
   const dir = join(work, 'Crash');
   const options = { dir, server: server.url, user: cy.accountName, collectionName: 'INBOX', kind: 'mail' as const, transport: new HttpTransport({ baseUrl: server.url, credentials: { user: cy.accountName, password: cy.password } }) };
   assert.equal((await syncMaildir(options)).delivered, 2);
-  const cyImap = async <T>(work: (client: ImapFlow) => Promise<T>) => {
-    const client = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, auth: { user: 'cy', pass: 'cy-secret' }, logger: false });
-    await client.connect();
-    try {
+  const cyImap = <T>(work: (client: ImapFlow) => Promise<T>) =>
+    asMailClient(dovecot, 'cy', async (client) => {
       await client.mailboxOpen('INBOX');
-      return await work(client);
-    } finally {
-      await client.logout();
-    }
-  };
+      return work(client);
+    });
 
   // Flagged at Dovecot, new mail there, and read here; then a run stops right after its sync committed.
   await cyImap(async (client) => {

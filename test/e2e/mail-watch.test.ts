@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { copyFileSync } from 'node:fs';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import { ImapWatcher, type WatchedChange } from '../../src/connectors/imap/watcher.js';
 import { hostGuard } from '../../src/server/upstream-addresses.js';
 import type { PushMessage } from '../../src/protocol/push.js';
-import { startDovecot, type Dovecot } from '../support/dovecot.js';
+import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
 import { eventually, openRawChannel } from '../support/push.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { deliverOverLmtp } from '../support/submission.js';
@@ -39,15 +39,7 @@ function message(user: string, subject: string): string {
 }
 const deliver = (user: string, subject: string) => deliverOverLmtp(dovecot, { from: 'carol@example.org', to: [`${user}@${dovecot.domain}`] }, message(user, subject));
 
-async function otherClient<T>(user: keyof typeof users, work: (client: ImapFlow) => Promise<T>): Promise<T> {
-  const client = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, auth: { user, pass: users[user] }, logger: false });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.logout();
-  }
-}
+const otherClient = <T>(user: keyof typeof users, work: (client: ImapFlow) => Promise<T>) => asMailClient(dovecot, user, work);
 
 /** The user's IMAP connections, as Dovecot counts them (`doveadm who`: NAME COUNT PROTOCOL (PIDS) (IPS)). */
 function imapConnections(user: string): number {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import { deliverOverLmtp } from '../support/submission.js';
-import { startDovecot, type Dovecot } from '../support/dovecot.js';
+import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { newAccount, type Device } from '../support/sync.js';
 import { addUpstream, runUpstreams } from '../support/upstreams.js';
@@ -50,15 +50,7 @@ function message(subject: string, extra: { body?: string; headers?: string } = {
 const deliver = (user: string, raw: string) => deliverOverLmtp(dovecot, { from: 'carol@example.org', to: [`${user}@${dovecot.domain}`] }, raw);
 
 /** Another IMAP client of the same account, as a desktop mail program would be. */
-async function otherClient<T>(user: string, password: string, work: (client: ImapFlow) => Promise<T>): Promise<T> {
-  const client = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, auth: { user, pass: password }, logger: false });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.logout();
-  }
-}
+const otherClient = <T>(user: string, work: (client: ImapFlow) => Promise<T>) => asMailClient(dovecot, user, work);
 
 /** The UID of the one message with that subject in the open folder. */
 async function uidOf(client: ImapFlow, subject: string): Promise<string> {
@@ -115,13 +107,13 @@ test('an IMAP folder syncs to a device: messages as mail items, new mail, flags 
   const alpha = seen[0] as (typeof seen)[number];
   const read = JSON.stringify({ ...JSON.parse(phone.view(inbox).get(alpha.id)?.data as string), flags: ['\\Seen'] });
   await phone.sync(inbox, { commands: [{ op: 'change', serverId: alpha.id, data: read }] });
-  await otherClient('ann', 'ann-secret', async (c) => {
+  await otherClient('ann', async (c) => {
     await c.mailboxOpen('INBOX');
     await c.messageFlagsAdd(await uidOf(c, 'Beta'), ['\\Flagged'], { uid: true });
   });
   await runUpstreams(server, accountId);
   await phone.pull(inbox);
-  const flagsThere = await otherClient('ann', 'ann-secret', async (c) => {
+  const flagsThere = await otherClient('ann', async (c) => {
     await c.mailboxOpen('INBOX');
     const out: Record<string, string[]> = {};
     for await (const m of c.fetch('1:*', { envelope: true, flags: true })) out[m.envelope?.subject ?? ''] = [...(m.flags ?? [])].sort();
@@ -136,7 +128,7 @@ test('an IMAP folder syncs to a device: messages as mail items, new mail, flags 
 
   // Both sides flag Gamma at once, differently: both flags are kept, on both sides.
   const gamma = items(phone, inbox)[2] as (typeof seen)[number];
-  await otherClient('ann', 'ann-secret', async (c) => {
+  await otherClient('ann', async (c) => {
     await c.mailboxOpen('INBOX');
     await c.messageFlagsAdd(await uidOf(c, 'Gamma'), ['\\Answered'], { uid: true });
   });
@@ -145,7 +137,7 @@ test('an IMAP folder syncs to a device: messages as mail items, new mail, flags 
   await runUpstreams(server, accountId);
   await phone.pull(inbox);
   assert.deepEqual(items(phone, inbox).find((m) => m.subject === 'Gamma')?.flags, ['\\Answered', '\\Flagged']);
-  const gammaThere = await otherClient('ann', 'ann-secret', async (c) => {
+  const gammaThere = await otherClient('ann', async (c) => {
     await c.mailboxOpen('INBOX');
     const found = await c.fetchOne(await uidOf(c, 'Gamma'), { flags: true }, { uid: true });
     return [...((found && found.flags) || [])].sort();
@@ -154,14 +146,14 @@ test('an IMAP folder syncs to a device: messages as mail items, new mail, flags 
 
   // The phone deletes Alpha; the other client expunges Beta.
   await phone.sync(inbox, { commands: [{ op: 'delete', serverId: alpha.id }] });
-  await otherClient('ann', 'ann-secret', async (c) => {
+  await otherClient('ann', async (c) => {
     await c.mailboxOpen('INBOX');
     await c.messageDelete(await uidOf(c, 'Beta'), { uid: true });
   });
   await runUpstreams(server, accountId);
   await phone.pull(inbox);
   assert.deepEqual(items(phone, inbox).map((m) => m.subject), ['Gamma']);
-  const left = await otherClient('ann', 'ann-secret', async (c) => {
+  const left = await otherClient('ann', async (c) => {
     await c.mailboxOpen('INBOX');
     return (await c.fetchAll('1:*', { envelope: true })).map((m) => m.envelope?.subject);
   });
@@ -171,7 +163,7 @@ test('an IMAP folder syncs to a device: messages as mail items, new mail, flags 
   const [quiet] = await phone.pull(inbox);
   assert.deepEqual(quiet?.commands, []);
   // The last message expunged there: the folder is empty, and so is the collection (sim --mail seed 128).
-  await otherClient('ann', 'ann-secret', async (c) => {
+  await otherClient('ann', async (c) => {
     await c.mailboxOpen('INBOX');
     await c.messageDelete(await uidOf(c, 'Gamma'), { uid: true });
   });
@@ -195,7 +187,7 @@ test('a flag written while another client changed the message there is not writt
   const point = new ImapPoint({ id: upstream.deviceId, name: 'Dan', protocol: upstreamProtocols.imap, collectionId: inbox, session, path: 'INBOX' });
   const racing = wrapPoint(point, {
     async apply(outcome, memory) {
-      await otherClient('dan', 'dan-secret', async (c) => {
+      await otherClient('dan', async (c) => {
         await c.mailboxOpen('INBOX');
         await c.messageFlagsAdd(await uidOf(c, 'Delta'), ['\\Answered'], { uid: true });
       });
@@ -211,7 +203,7 @@ test('a flag written while another client changed the message there is not writt
   await runUpstreams(server, accountId);
   await phone.pull(inbox);
   assert.deepEqual(items(phone, inbox).map((m) => m.flags), [['\\Answered', '\\Flagged']]);
-  const there = await otherClient('dan', 'dan-secret', async (c) => {
+  const there = await otherClient('dan', async (c) => {
     await c.mailboxOpen('INBOX');
     const found = await c.fetchOne(await uidOf(c, 'Delta'), { flags: true }, { uid: true });
     return [...((found && found.flags) || [])].sort();
@@ -235,7 +227,7 @@ test('a message moved to another folder moves at the IMAP server, and is there o
   const moved = (await answer.json()) as { collectionId: string; serverId?: string };
   assert.equal(moved.collectionId, trash);
   assert.ok(moved.serverId, 'the new id');
-  const folders = await otherClient('eve', 'eve-secret', async (c) => {
+  const folders = await otherClient('eve', async (c) => {
     const subjects = async (path: string) => {
       await c.mailboxOpen(path);
       return (await c.fetchAll('1:*', { envelope: true }).catch(() => [])).map((m) => m.envelope?.subject);

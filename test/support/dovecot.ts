@@ -4,6 +4,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
 import { freePort } from './dav-servers.js';
 
 /**
@@ -366,4 +367,20 @@ service lmtp {
     doveadm,
     stop,
   };
+}
+
+/**
+ * Runs `work` as another mail program of `user` would: on an IMAP connection of its own, signed in with
+ * the user's password, logged out after.
+ */
+export async function asMailClient<T>(dovecot: Dovecot, user: string, work: (client: ImapFlow) => Promise<T>): Promise<T> {
+  const known = dovecot.users[user];
+  if (!known) throw new Error(`Dovecot has no user ${user}`);
+  const client = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, auth: { user, pass: known.password }, logger: false });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.logout();
+  }
 }
