@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { serverSql } from '../support/database.js';
 import { deliverOverLmtp } from '../support/submission.js';
-import { startDovecot, type Dovecot } from '../support/dovecot.js';
+import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { newAccount, type Device } from '../support/sync.js';
 import { addUpstream, runUpstreams } from '../support/upstreams.js';
@@ -164,11 +164,10 @@ test('a device fetches the whole text, the HTML version and an attachment by the
   await past.arrayBuffer();
 
   // BODY.PEEK: reading the parts did not mark the message read, there or here.
-  const client = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, auth: { user: 'ann', pass: 'ann-secret' }, logger: false });
-  await client.connect();
-  await client.mailboxOpen('INBOX');
-  const there = await client.fetchOne('*', { flags: true });
-  await client.logout();
+  const there = await asMailClient(dovecot, 'ann', async (client) => {
+    await client.mailboxOpen('INBOX');
+    return client.fetchOne('*', { flags: true });
+  });
   assert.ok(there);
   assert.deepEqual([...(there.flags ?? [])], []);
   assert.deepEqual((await synced(ann, 'Parts')).flags, []);
@@ -217,13 +216,12 @@ test('a token the item does not name, another account, a collection that is no m
   await assert.rejects(sdk.fetchMailPart(ann.inbox, item.id, token), (err) => err instanceof RequestRefusedError && err.httpStatus === 404);
 
   // Expunged there by another client, before the next run tells the hub: the part cannot be had.
-  const client = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, auth: { user: 'ann', pass: 'ann-secret' }, logger: false });
-  await client.connect();
-  await client.mailboxOpen('INBOX');
-  const uids = await client.search({ subject: 'Gone soon' }, { uid: true });
-  assert.ok(uids && uids.length === 1);
-  await client.messageDelete(String(uids[0]), { uid: true });
-  await client.logout();
+  await asMailClient(dovecot, 'ann', async (client) => {
+    await client.mailboxOpen('INBOX');
+    const uids = await client.search({ subject: 'Gone soon' }, { uid: true });
+    assert.ok(uids && uids.length === 1);
+    await client.messageDelete(String(uids[0]), { uid: true });
+  });
   await refused(await getPart(ann.authorization, ann.inbox, item.id, token), /the message is no longer on the mail server/);
 });
 

@@ -4,7 +4,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { startSubmission, type Submission } from '../support/submission.js';
-import { startDovecot, type Dovecot } from '../support/dovecot.js';
+import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
 import { serverSql } from '../support/database.js';
 import { postJson, startTestServer, type TestServer } from '../support/server.js';
 import { newAccount } from '../support/sync.js';
@@ -204,10 +204,7 @@ test('a send whose outcome is unknown is settled by the Sent folder, never sent 
 
   // One that did go: its copy is in Sent, so it is answered as sent.
   await record('unknown-2', '<unknown-2@example.test>');
-  const client = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, auth: { user: 'ann', pass: 'ann-secret' }, logger: false });
-  await client.connect();
-  await client.append('Sent', `From: ${address('ann')}\r\nTo: ${address('ben')}\r\nSubject: Went\r\nMessage-ID: <unknown-2@example.test>\r\n\r\nit went\r\n`, ['\\Seen']);
-  await client.logout();
+  await asMailClient(dovecot, 'ann', (client) => client.append('Sent', `From: ${address('ann')}\r\nTo: ${address('ben')}\r\nSubject: Went\r\nMessage-ID: <unknown-2@example.test>\r\n\r\nit went\r\n`, ['\\Seen']));
   const went = await postJson(`${server.url}/api/v1/mail/send`, ann.authorization, { ...message, clientId: 'unknown-2' });
   assert.equal(went.status, 200, JSON.stringify(went.body));
   assert.equal(went.body.replayed, true);
