@@ -161,9 +161,10 @@ async function deleteDisplaced(tx: StoreTx, accountId: string, point: ServerSync
  * to an item it holds with the same properties in another order (a server that re-serialized it), which
  * is then that item's version, so an edit made there later is made from it.
  */
-async function heldEtag(tx: StoreTx, accountId: string, collectionId: string, serverId: string, command: ClientCommand & { data: string }): Promise<string> {
+async function heldEtag(tx: StoreTx, accountId: string, collectionId: string, serverId: string, command: ClientCommand & { data: string }, resultEtag: string | undefined): Promise<string> {
   const own = etagOf(command.data);
-  if (command.op !== 'add') return own;
+  // An add the item now holds as sent (most are) needs no read.
+  if (command.op !== 'add' || resultEtag === own) return own;
   const item = await tx.getItem(accountId, collectionId, serverId);
   if (!item || item.data === null || item.etag === own) return own;
   const collection = await tx.getCollection(accountId, collectionId);
@@ -179,6 +180,20 @@ async function heldEtag(tx: StoreTx, accountId: string, collectionId: string, se
 async function rememberReport(tx: StoreTx, ports: HubPorts, accountId: string, point: ServerSyncPoint, report: PointReport, outcome: CollectionResponse): Promise<void> {
   const put = (record: PointRecord) => tx.putPointRecord(accountId, point.id, point.collectionId, record);
   let readAgain = false;
+  // The records of the items the report's adds and changes landed on, read at once, and kept up to date below.
+  const landedOn = [...new Set(outcome.results.flatMap((r) => (r.serverId !== undefined && (r.op === 'add' || r.op === 'change') ? [r.serverId] : [])))];
+  const holding = new Map<string, PointRecord>();
+  const serverOf = new Map<string, string>();
+  // As putPointRecord does: a record replaces any other of its remote copy or of its item.
+  const hold = (record: PointRecord) => {
+    const before = serverOf.get(record.remoteId);
+    if (before !== undefined && holding.get(before)?.remoteId === record.remoteId) holding.delete(before);
+    holding.set(record.serverId, record);
+    serverOf.set(record.remoteId, record.serverId);
+  };
+  for (let i = 0; i < landedOn.length; i += limits.pointRecordsPerReadMax) {
+    for (const record of await tx.pointRecordsByServer(accountId, point.id, point.collectionId, landedOn.slice(i, i + limits.pointRecordsPerReadMax))) hold(record);
+  }
   for (const result of outcome.results) {
     const command = report.commands[result.index];
     const remote = report.remotes[result.index];
@@ -188,13 +203,19 @@ async function rememberReport(tx: StoreTx, ports: HubPorts, accountId: string, p
     // (an edit beats a delete it did not see, as a device's change answered notFound is added again:
     // sdk/sync-loop.ts; sim seed 11100413 with --upstreams 1).
     if (command.op === 'change' && result.status === 'notFound') readAgain = true;
-    if (command.op === 'delete' || (command.op === 'change' && result.status === 'notFound')) await tx.deletePointRecord(accountId, point.id, remote.remoteId);
+    if (command.op === 'delete' || (command.op === 'change' && result.status === 'notFound')) {
+      await tx.deletePointRecord(accountId, point.id, remote.remoteId);
+      const gone = serverOf.get(remote.remoteId);
+      if (gone !== undefined && holding.get(gone)?.remoteId === remote.remoteId) holding.delete(gone);
+    }
     else if ((command.op === 'add' || command.op === 'change') && result.serverId !== undefined && (result.status === 'ok' || result.status === 'conflict')) {
       // An add matched by UID to an item another member holds: that member is displaced, deleted at the
       // source by this run's apply, and this one, whose content the engine has just taken in, holds the item.
-      const [held] = await tx.pointRecordsByServer(accountId, point.id, point.collectionId, [result.serverId]);
+      const held = holding.get(result.serverId);
       if (held !== undefined && held.remoteId !== remote.remoteId) await put({ ...held, serverId: displacedId(held.remoteId) });
-      await put({ serverId: result.serverId, remoteId: remote.remoteId, remoteEtag: remote.remoteEtag, heldEtag: await heldEtag(tx, accountId, point.collectionId, result.serverId, command) });
+      const record = { serverId: result.serverId, remoteId: remote.remoteId, remoteEtag: remote.remoteEtag, heldEtag: await heldEtag(tx, accountId, point.collectionId, result.serverId, command, result.etag) };
+      await put(record);
+      hold(record);
     }
   }
   for (const record of report.known) await put(record);

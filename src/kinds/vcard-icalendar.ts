@@ -1,7 +1,7 @@
 import ICAL from 'ical.js';
 import { RuleBudget, RuleBudgetExceeded, withinRuleBudget } from '../content/recurrence-budget.js';
 import { mergeProperties, sameProperties } from '../content/merge.js';
-import { notCarriedByXml } from '../content/utf8.js';
+import { carriedByXml } from '../content/utf8.js';
 import type { StatusCode } from '../protocol/errors.js';
 import { limits } from '../core/limits.js';
 import { normalizeEmail, normalizeName, normalizePhone } from '../core/twins.js';
@@ -43,7 +43,7 @@ function complaint(err: unknown): string {
  */
 function checkText(kinds: readonly string[], data: string, budget: RuleBudget | undefined): ContentCheck {
   // Never valid in vCard/iCalendar text either.
-  if (notCarriedByXml.test(data)) return reject('invalidItem', 'item contains control characters or characters XML cannot carry');
+  if (!carriedByXml(data)) return reject('invalidItem', 'item contains control characters or characters XML cannot carry');
   let lineStart = 0;
   for (let i = data.indexOf('\n'); ; i = data.indexOf('\n', i + 1)) {
     const end = i === -1 ? data.length : i;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { limits } from '../../core/limits.js';
-import { notCarriedByXml } from '../utf8.js';
+import { carriedByXml } from '../utf8.js';
 
 /**
  * A mail item (docs/protocol.md §10.5): one IMAP message's metadata and the first portion of its text,
@@ -68,7 +68,7 @@ const text = (max: number, what: string) =>
   z
     .string()
     .max(max, `${what} is longer than ${max} characters`)
-    .refine((s) => !notCarriedByXml.test(s), `${what} holds control characters or characters XML cannot carry`);
+    .refine((s) => carriedByXml(s), `${what} holds control characters or characters XML cannot carry`);
 const time = (what: string) => z.string().refine((s) => utcTime.test(s) && !Number.isNaN(Date.parse(s)), `${what} is not an RFC 3339 UTC time`);
 const id = text(limits.mailIdCharsMax, 'a message id');
 const part = text(limits.mailPartCharsMax, 'a part token').min(1, 'a part token is empty');
@@ -107,7 +107,7 @@ const schema = z.strictObject({
         .string()
         .max(limits.mailBodyBytesMax, `the body text is longer than ${limits.mailBodyBytesMax} bytes`)
         .refine((s) => Buffer.byteLength(s, 'utf8') <= limits.mailBodyBytesMax, `the body text is longer than ${limits.mailBodyBytesMax} bytes`)
-        .refine((s) => !notCarriedByXml.test(s), 'the body text holds control characters or characters XML cannot carry'),
+        .refine((s) => carriedByXml(s), 'the body text holds control characters or characters XML cannot carry'),
       complete: z.boolean(),
       part,
       htmlPart: part.nullable(),

@@ -318,3 +318,45 @@ test('a message that is only an attachment has no body, and lists itself as sect
   assert.equal(item.preview, '');
   assert.deepEqual(item.attachments, [{ part: '1', name: 'scan.pdf', type: 'application/pdf', size: 14, inline: false, contentId: null }]);
 });
+
+test('a long plain body gives the same first portion however it is encoded, whether its start fills the portion or not', () => {
+  const expected = (text: string) => {
+    const bytes = Buffer.from(text, 'utf8');
+    let cut = limits.mailBodyBytesMax;
+    while (((bytes[cut] as number) & 0xc0) === 0x80) cut--;
+    return bytes.subarray(0, cut).toString('utf8');
+  };
+  // Quoted-printable: bytes outside printable ASCII escaped, lines kept under 76 by soft breaks between escapes.
+  const qp = (text: string) =>
+    text
+      .split('\n')
+      .map((line) => {
+        const tokens = [...Buffer.from(line, 'utf8')].map((b) => (b >= 0x20 && b <= 0x7e && b !== 0x3d ? String.fromCharCode(b) : `=${b.toString(16).toUpperCase().padStart(2, '0')}`));
+        const out: string[] = [];
+        let current = '';
+        for (const t of tokens) {
+          if (current.length + t.length > 72) {
+            out.push(current);
+            current = '';
+          }
+          current += t;
+        }
+        out.push(current);
+        return out.join('=\r\n');
+      })
+      .join('\r\n');
+  const texts = {
+    ascii: 'The quarterly figures are in; the team would like your thoughts.\n'.repeat(400),
+    // Mostly escapes: its start decodes to less than the portion, so the whole part is decoded.
+    accented: 'Grüße, Ärger, Öl und Übermut; €€€ ëëë ñññ.\n'.repeat(400),
+  };
+  for (const [name, text] of Object.entries(texts)) {
+    for (const encoding of ['quoted-printable', 'base64', '8bit']) {
+      const body = encoding === 'quoted-printable' ? qp(text) : encoding === 'base64' ? Buffer.from(text.replace(/\n/g, '\r\n'), 'utf8').toString('base64').replace(/.{76}/g, '$&\r\n') : Buffer.from(text.replace(/\n/g, '\r\n'), 'utf8').toString('latin1');
+      const source = crlf(['From: a@example.org', 'Subject: Long', 'Content-Type: text/plain; charset=utf-8', `Content-Transfer-Encoding: ${encoding}`, '', body, '']);
+      const item = build({ source, bodyStructure: { type: 'text/plain', parameters: { charset: 'utf-8' }, encoding, size: body.length } });
+      assert.equal(item.body?.text, expected(text), `${name}, ${encoding}`);
+      assert.equal(item.body?.complete, false, `${name}, ${encoding}`);
+    }
+  }
+});

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { addressParser, decodeWords } from 'postal-mime';
 import { limits } from '../../core/limits.js';
-import { notCarriedByXml, truncateUtf8 } from '../utf8.js';
+import { truncateUtf8, xmlCarriable } from '../utf8.js';
 import { flagPattern, flagsNeverKept, mailItemJson, type MailAddress, type MailAttachment, type MailBody, type MailItem } from './item.js';
 import { decodeText, headerBlock, headerFields, partBody, type BodyStructure } from './mime.js';
 
@@ -39,7 +39,7 @@ export function buildMailItem(message: MessageFacts): MailItem {
   const whole = source.length >= message.size && message.source.length === source.length;
   const fields = headerFields(headerText(headerBlock(source)));
   const header = (name: string) => fields.find((f) => f.name === name)?.value;
-  const subject = clip(clean(decodeWords(header('subject') ?? '').replace(/[\r\n]+/g, ' ').trim()), limits.mailSubjectCharsMax);
+  const subject = clip(xmlCarriable(decodeWords(header('subject') ?? '').replace(/[\r\n]+/g, ' ').trim()), limits.mailSubjectCharsMax);
   const receivedAt = utcSeconds(message.internalDate.getTime());
   const referencesAll = messageIds(header('references') ?? '');
   const messageId = messageIds(header('message-id') ?? '')[0] ?? null;
@@ -82,9 +82,6 @@ function headerText(block: Buffer): string {
   }
 }
 
-/** Text an item can carry: characters XML cannot are replaced by U+FFFD (docs/protocol.md §10.1). */
-const clean = (text: string): string => text.replace(new RegExp(notCarriedByXml.source, 'g'), '\ufffd');
-
 /** At most `max` UTF-16 units, never half a surrogate pair. */
 function clip(text: string, max: number): string {
   if (text.length <= max) return text;
@@ -95,7 +92,7 @@ function clip(text: string, max: number): string {
 /** The `<id>` tokens of a Message-ID, In-Reply-To or References field, in order; ones too long for an item are left out. */
 function messageIds(value: string): string[] {
   const ids = value.match(/<[^<>]*>/g) ?? [];
-  return ids.map((id) => clean(id.replace(/\s+/g, ''))).filter((id) => id.length > 2 && id.length <= limits.mailIdCharsMax);
+  return ids.map((id) => xmlCarriable(id.replace(/\s+/g, ''))).filter((id) => id.length > 2 && id.length <= limits.mailIdCharsMax);
 }
 
 function addressList(value: string): MailAddress[] {
@@ -103,10 +100,10 @@ function addressList(value: string): MailAddress[] {
   const out: MailAddress[] = [];
   for (const a of addressParser(value, { flatten: true })) {
     if (out.length === limits.mailAddressesPerFieldMax) break;
-    const address = clean(a.address ?? '').trim();
+    const address = xmlCarriable(a.address ?? '').trim();
     // An address too long to be one (RFC 5321 §4.5.3.1.3) is not cut into another.
     if (address === '' || address.length > limits.mailAddressCharsMax) continue;
-    const name = clip(clean(a.name).trim(), limits.mailDisplayNameCharsMax);
+    const name = clip(xmlCarriable(a.name).trim(), limits.mailDisplayNameCharsMax);
     out.push({ name: name === '' ? null : name, address });
   }
   return out;
@@ -192,11 +189,23 @@ function chooseBody(node: BodyStructure): { body: BodyStructure; html: BodyStruc
 function bodyOf(source: Buffer, structure: BodyStructure, chosen: { body: BodyStructure; html: BodyStructure | null }, whole: boolean): { item: MailBody; decoded: string; type: string } {
   const node = chosen.body;
   const found = partBody(source, structure, sectionOf(node), whole);
-  const decoded = found ? clean(decodeText(found.bytes, found.whole, node.encoding, node.parameters?.charset).replace(/\r\n?/g, '\n')) : '';
-  const text = truncateUtf8(decoded, limits.mailBodyBytesMax);
   const type = node.type === 'text/html' ? 'text/html' : 'text/plain';
+  const decode = (bytes: Buffer, all: boolean) => xmlCarriable(decodeText(bytes, all, node.encoding, node.parameters?.charset).replace(/\r\n?/g, '\n'));
+  // Plain text is decoded only as far as the item keeps, when that start is long enough to fill it
+  // (most text is); the whole part otherwise. An HTML body is decoded whole: its preview is of its
+  // text, which may come after a long head.
+  const start = found && type === 'text/plain' ? found.bytes.subarray(0, encodedBytesFor(node.encoding)) : undefined;
+  const short = start !== undefined && start.length < (found?.bytes.length ?? 0) ? decode(start, false) : undefined;
+  const decoded = !found ? '' : short !== undefined && Buffer.byteLength(short, 'utf8') > limits.mailBodyBytesMax ? short : decode(found.bytes, found.whole);
+  const text = truncateUtf8(decoded, limits.mailBodyBytesMax);
   const complete = found !== undefined && found.whole && text.length === decoded.length;
   return { item: { type, text, complete, part: sectionOf(node), htmlPart: chosen.html ? sectionOf(chosen.html) : null }, decoded, type };
+}
+
+/** Encoded bytes that decode to a little more than limits.mailBodyBytesMax of mostly ASCII text (quoted-printable adds its soft breaks, base64 a third). */
+function encodedBytesFor(encoding: string | undefined): number {
+  const wanted = Math.ceil(limits.mailBodyBytesMax * 1.25) + 256;
+  return encoding === 'base64' ? Math.ceil((wanted * 4) / 3) : wanted;
 }
 
 /** At most limits.mailPreviewCharsMax of the text, white space collapsed to single spaces. */
@@ -218,7 +227,7 @@ function htmlText(html: string): string {
     .replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]{2,6});/gi, (entity, name: string) => {
       if (name[0] !== '#') return entities[name.toLowerCase()] ?? entity;
       const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : Number(name.slice(1));
-      return code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? clean(String.fromCodePoint(code)) : entity;
+      return code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? xmlCarriable(String.fromCodePoint(code)) : entity;
     });
 }
 
@@ -250,10 +259,10 @@ function attachmentsOf(structure: BodyStructure, chosen: { body: BodyStructure; 
     const part = sectionOf(node);
     if (part.length > limits.mailPartCharsMax) continue;
     const rawName = node.dispositionParameters?.filename ?? node.parameters?.name;
-    const name = rawName === undefined ? null : clip(clean(rawName).trim(), limits.mailFileNameCharsMax) || null;
+    const name = rawName === undefined ? null : clip(xmlCarriable(rawName).trim(), limits.mailFileNameCharsMax) || null;
     const lowered = node.type.toLowerCase();
     const type = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(lowered) && lowered.length <= limits.mailFileNameCharsMax ? lowered : 'application/octet-stream';
-    const id = clean(node.id?.trim() ?? '');
+    const id = xmlCarriable(node.id?.trim() ?? '');
     const contentId = id === '' || id.length > limits.mailIdCharsMax ? null : id;
     const inline = node.disposition === 'inline' || (node.disposition === undefined && contentId !== null);
     out.push({ part, name, type, size: Math.max(0, Math.floor(node.size ?? 0)), inline, contentId });
