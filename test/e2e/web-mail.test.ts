@@ -192,6 +192,23 @@ test('mail by thread; HTML shown sanitised, remote content only when asked; read
     await page.getByRole('button', { name: 'Unflag' }).waitFor();
     await atImap(ann.accountId, '\\Flagged', async () => (await flagsOf('ann', 'INBOX', '<lunch-1@example.test>'))?.includes('\\Flagged') === true);
 
+    // A reply: to the sender, "Re:" once, the original quoted, and threaded by its headers.
+    await page.getByRole('button', { name: 'Reply' }).click();
+    const reply = page.getByRole('form', { name: 'Reply' });
+    assert.equal(await reply.getByLabel('To', { exact: true }).inputValue(), `Ben <${address('ben')}>`);
+    assert.equal(await reply.getByLabel('Subject').inputValue(), 'Re: Lunch plans');
+    await reply.getByLabel('Message', { exact: true }).press('Control+Home');
+    await reply.getByLabel('Message', { exact: true }).pressSequentially('See you then.');
+    await reply.getByRole('button', { name: 'Send' }).click();
+    await page.getByRole('status').filter({ hasText: 'Sent.' }).waitFor();
+    const answers = (await folder('ben', 'INBOX')).filter((m) => m.subject === 'Re: Lunch plans');
+    assert.equal(answers.length, 1);
+    assert.match(answers[0]?.source ?? '', /^In-Reply-To: <lunch-1@example\.test>\r$/m);
+    assert.match(answers[0]?.source ?? '', /^References: <lunch-1@example\.test>\r$/m);
+    assert.match(answers[0]?.source ?? '', /See you then\.\r\n\r\n.*wrote:\r\n> Shall we meet at/);
+    await threads.filter({ hasText: 'Lunch plans (2)' }).click();
+    await page.getByRole('button', { name: 'Open the message from Ben' }).click();
+
     // Moved to Junk: gone from the INBOX at IMAP, there in Junk, and on the page's Junk folder at once.
     await page.getByLabel('Move to folder').selectOption({ label: 'Junk' });
     await page.getByRole('button', { name: 'Move', exact: true }).click();
