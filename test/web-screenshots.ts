@@ -1,8 +1,11 @@
 import { join } from 'node:path';
 import { recordLocalPut } from '../src/sdk/replica.js';
 import { launchBrowser, newPage, screenshot, signIn, viewports } from './support/browser.js';
+import { startDovecot } from './support/dovecot.js';
 import { sdkDevice } from './support/push.js';
 import { startTestServer, vcard, vevent } from './support/server.js';
+import { deliverOverLmtp } from './support/submission.js';
+import { addUpstream, runUpstreams } from './support/upstreams.js';
 
 /**
  * `npm run screenshots`: the web app at phone and desktop widths, with a little made-up data, for the
@@ -12,6 +15,8 @@ const outDir = join(process.cwd(), 'docs', 'screenshots');
 
 const server = await startTestServer();
 const browser = await launchBrowser();
+// The mail page needs an IMAP account: Debian's Dovecot, as in the mail tests.
+const dovecot = await startDovecot({ users: { alice: 'alice-mail' } });
 try {
   const alice = await server.addUser('alice');
   const collections = ((await (await fetch(`${server.url}/api/v1/collections`, { headers: { authorization: alice.authorization } })).json()) as {
@@ -49,12 +54,24 @@ try {
   if (ada) phone.replica.transaction((tx) => recordLocalPut(tx, contacts, ada.localId, vcard('person-0', 'Ada Lovelace', 'TEL;TYPE=cell:+44 20 7946 0123\r\n')));
   await phone.client.syncCollection(contacts);
 
+  await addUpstream(server, alice.accountId, { kind: 'imap', url: `imap://${dovecot.host}:${dovecot.imapPort}`, username: 'alice', password: 'alice-mail' });
+  const mail = (id: string, from: string, subject: string, text: string, extra: string[] = []) =>
+    [`From: ${from}`, `To: Alice <alice@${dovecot.domain}>`, `Subject: ${subject}`, `Message-ID: <${id}@example.org>`, ...extra, 'Content-Type: text/plain; charset=utf-8', '', text, ''].join('\r\n');
+  for (const m of [
+    mail('review', 'Grace Hopper <grace@navy.example>', 'Design review', 'The slides are in the shared folder.'),
+    mail('review-2', 'Alan Turing <alan@bletchley.example>', 'Re: Design review', 'Thursday works for me.', ['In-Reply-To: <review@example.org>', 'References: <review@example.org>']),
+    mail('lisbon', 'Ada Lovelace <ada@analytical.example>', 'Conference in Lisbon', 'The hotel is booked; see you at the airport.'),
+  ]) {
+    await deliverOverLmtp(dovecot, { from: 'someone@example.org', to: [`alice@${dovecot.domain}`] }, m);
+  }
+  await runUpstreams(server, alice.accountId);
+
   // One page, so the devices list shows one web browser.
   const { context, page } = await newPage(browser, server.url, 'desktop');
   await signIn(page, 'alice', alice.password);
   for (const viewport of Object.keys(viewports) as Array<keyof typeof viewports>) {
     await page.setViewportSize(viewports[viewport]);
-    for (const name of ['Contacts', 'Calendar', 'Tasks', 'Devices', 'Conflicts']) {
+    for (const name of ['Contacts', 'Calendar', 'Tasks', 'Mail', 'Devices', 'Conflicts']) {
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
       await page.getByRole('heading', { level: 1, name: new RegExp(name) }).first().waitFor();
       await page.evaluate(() => window.scrollTo(0, 0));
@@ -65,4 +82,5 @@ try {
 } finally {
   await browser.close();
   await server.stop();
+  await dovecot.stop();
 }

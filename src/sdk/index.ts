@@ -7,7 +7,8 @@ export { SyncClient, type SyncClientOptions, type SyncSummary, type NoticeOutcom
 export { PushSubscriber, type PushSubscriberOptions, type PushSocket, type PushStats } from './push.js';
 export type { PushMessage, ChangeNotice } from '../protocol/push.js';
 export { HttpTransport, RetryableError, RequestRefusedError, type Transport, type Credentials } from './transport.js';
-export { recordLocalPut, recordLocalDelete, reapDeleted, type LocalItem, type Replica, type ReplicaTx } from './replica.js';
+export { recordLocalPut, recordLocalDelete, recordMoved, reapDeleted, type LocalItem, type Replica, type ReplicaTx } from './replica.js';
 export { openMemoryReplica } from './memory-replica.js';
 export type { Collection, CollectionKind } from '../protocol/collections.js';
 export type { MailSent, SendMailRequest } from '../protocol/mail-send.js';
+export type { MoveMessage, MovedMessage } from '../protocol/mail.js';

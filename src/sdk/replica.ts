@@ -1,3 +1,4 @@
+import type { MovedMessage } from '../protocol/mail.js';
 import type { ClientCommand } from '../protocol/sync.js';
 
 /**
@@ -101,4 +102,18 @@ export function reapDeleted(tx: ReplicaTx, collectionId: string): LocalItem[] {
   const gone = tx.all(collectionId).filter((i) => i.data === null && i.pending === null);
   for (const item of gone) tx.remove(collectionId, item.localId);
   return gone;
+}
+
+/**
+ * Applies the server's answer to moving a message (docs/protocol.md §10.5, `HttpTransport.moveMessage`),
+ * which no sync will bring: the item leaves its folder, and is in the destination under its new server id
+ * with the same text and etag (the server wrote the very same text there), as `destinationLocalId` (by
+ * default the server id, as the sync loop names items it is sent). Without a new id, the destination's
+ * next sync brings the message as an add.
+ */
+export function recordMoved(tx: ReplicaTx, fromCollectionId: string, localId: string, moved: MovedMessage, destinationLocalId = moved.serverId): void {
+  const item = tx.get(fromCollectionId, localId);
+  tx.remove(fromCollectionId, localId);
+  if (!item || item.data === null || moved.serverId === undefined || destinationLocalId === undefined) return;
+  tx.put(moved.collectionId, newLocalItem(destinationLocalId, { serverId: moved.serverId, data: item.data, etag: item.etag }));
 }

@@ -1,4 +1,5 @@
 import { collectionListSchema, collectionSchema, type Collection, type CreateCollection } from '../protocol/collections.js';
+import { movedMessageSchema, type MoveMessage, type MovedMessage } from '../protocol/mail.js';
 import { mailSentSchema, type MailSent, type SendMailRequest } from '../protocol/mail-send.js';
 import { remainderSchema, ticketSchema, type Remainder } from '../protocol/push.js';
 import { syncResponseSchema, type SyncRequest, type SyncResponse } from '../protocol/sync.js';
@@ -101,6 +102,17 @@ export class HttpTransport implements Transport {
     return mailSentSchema.parse(JSON.parse(await this.call('POST', 'mail/send', JSON.stringify(request), 'application/json')));
   }
 
+  /**
+   * Moves a message to another folder of its mail account (docs/protocol.md §10.5) as `device`. The device
+   * is sent neither the delete nor the add this makes, so it applies the answer itself (`recordMoved`).
+   * A refusal is a RequestRefusedError (404: no such message, or it is no longer on the mail server; 400:
+   * another mail account's folder); 503 (the mail server cannot be reached, nothing moved) a RetryableError.
+   */
+  async moveMessage(collectionId: string, itemId: string, move: MoveMessage): Promise<MovedMessage> {
+    const path = `collections/${encodeURIComponent(collectionId)}/items/${encodeURIComponent(itemId)}/move`;
+    return movedMessageSchema.parse(JSON.parse(await this.call('POST', path, JSON.stringify(move), 'application/json')));
+  }
+
   /** A single-use ticket that opens a push channel without an Authorization header. */
   async pushTicket(): Promise<string> {
     return ticketSchema.parse(JSON.parse(await this.call('POST', 'push/ticket', '', 'application/json'))).ticket;
@@ -190,7 +202,6 @@ export class HttpTransport implements Transport {
 function refusal(method: string, path: string, httpStatus: number, text: string): Error {
   // A mail server's refusal (§10.7) is the answer, not a failure to reach this server: sent again, it is refused again.
   if (httpStatus === 502 && /"status"\s*:\s*"upstreamFailed"/.test(text)) return new RequestRefusedError(httpStatus, 'upstreamFailed', (JSON.parse(text) as { message: string }).message);
-  if (httpStatus >= 500 || httpStatus === 429) return new RetryableError(`${method} ${path}: HTTP ${httpStatus}`);
   let status = 'error';
   let message = text.slice(0, 500);
   try {
@@ -200,6 +211,8 @@ function refusal(method: string, path: string, httpStatus: number, text: string)
   } catch {
     // XML or plain error body: keep the text.
   }
+  // The server's words say why (the mail server cannot be reached: …), for whoever shows the error.
+  if (httpStatus >= 500 || httpStatus === 429) return new RetryableError(`${method} ${path}: HTTP ${httpStatus}${status === 'error' ? '' : ` ${status}: ${message}`}`);
   return new RequestRefusedError(httpStatus, status, message);
 }
 

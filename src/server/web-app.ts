@@ -19,12 +19,14 @@ const contentTypes: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-// Scripts and styles only from this origin. Images only as data: URIs (contact photos, QR codes): an
-// image URL in someone's vCard must not make the browser send a request with the session cookie.
-// Never framed, so no click-jacking.
+// Scripts and styles only from this origin. The app's own pages show images only as data: URIs (contact
+// photos, QR codes; the code shows no other). Remote images are allowed by this policy for one place
+// alone: a mail message the user chose to load them for, which the mail page shows in a sandboxed
+// srcdoc frame; such a frame inherits this policy, so it could never load them otherwise. The frame's own
+// policy blocks them until the user allows it (docs/design.md § The web app). Never framed, so no click-jacking.
 const securityHeaders = {
   'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src data: https: http:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',

@@ -8,6 +8,7 @@ import { useSyncStatus } from './data/account.js';
 import { restoreSession, signOut } from './data/auth.js';
 import { useSession } from './data/session.js';
 import { DevicesPage } from './devices/devices-page.js';
+import { MailPage } from './mail/mail-page.js';
 import { NotesPage } from './notes/notes-page.js';
 import { SignIn } from './sign-in.js';
 import { TasksPage } from './tasks/tasks-page.js';
@@ -19,6 +20,7 @@ const pages: ReadonlyArray<{ path: string; label: string; Page: ComponentType }>
   { path: 'calendar', label: 'Calendar', Page: CalendarPage },
   { path: 'tasks', label: 'Tasks', Page: TasksPage },
   { path: 'notes', label: 'Notes', Page: NotesPage },
+  { path: 'mail', label: 'Mail', Page: MailPage },
   { path: 'collections', label: 'Collections', Page: CollectionsPage },
   { path: 'devices', label: 'Devices', Page: DevicesPage },
   { path: 'upstreams', label: 'Upstreams', Page: UpstreamsPage },

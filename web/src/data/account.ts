@@ -1,8 +1,9 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Collection } from '../../../src/protocol/collections.js';
+import type { MailSent, SendMailRequest } from '../../../src/protocol/mail-send.js';
 import { openMemoryReplica } from '../../../src/sdk/memory-replica.js';
 import { PushSubscriber, type PushSocket } from '../../../src/sdk/push.js';
-import { reapDeleted, recordLocalDelete, recordLocalPut, type LocalItem, type Replica } from '../../../src/sdk/replica.js';
+import { reapDeleted, recordLocalDelete, recordLocalPut, recordMoved, type LocalItem, type Replica } from '../../../src/sdk/replica.js';
 import { SyncClient, type SyncSummary } from '../../../src/sdk/sync-loop.js';
 import { HttpTransport, RequestRefusedError } from '../../../src/sdk/transport.js';
 import { api } from '../api.js';
@@ -333,4 +334,45 @@ export async function deleteItem(collectionId: string, id: string): Promise<void
   a.replica.transaction((tx) => recordLocalDelete(tx, collectionId, id));
   changed();
   await settle(a, collectionId, id, null);
+}
+
+/** The server id of an item the server has acknowledged; mail items always are (only the server adds them). */
+function serverIdOf(a: Account, collectionId: string, id: string): string {
+  const serverId = a.replica.transaction((tx) => tx.get(collectionId, id))?.serverId;
+  if (!serverId) throw new Error('This message is not on the server (any more).');
+  return serverId;
+}
+
+/** A part of a mail item by its token, or the whole message (`raw`): docs/protocol.md §10.6. */
+export async function fetchMailPart(collectionId: string, id: string, part: string): Promise<{ bytes: Uint8Array; contentType: string; fileName: string | null }> {
+  const a = requireAccount();
+  return a.transport.fetchMailPart(collectionId, serverIdOf(a, collectionId, id), part);
+}
+
+/** Where the browser downloads a part of a mail item with the session cookie (docs/protocol.md §10.6). */
+export function mailPartUrl(collectionId: string, id: string, part: string): string {
+  const a = requireAccount();
+  return `/api/v1/collections/${encodeURIComponent(collectionId)}/items/${encodeURIComponent(serverIdOf(a, collectionId, id))}/parts/${encodeURIComponent(part)}`;
+}
+
+/**
+ * Moves a message to another folder of its mail account (docs/protocol.md §10.5). A flag change still
+ * waiting goes first, since the server moves the version it holds. Resolves with the message's local id
+ * in the destination, or null when the destination's next sync brings it.
+ */
+export async function moveMail(collectionId: string, id: string, to: string): Promise<string | null> {
+  const a = requireAccount();
+  const item = a.replica.transaction((tx) => tx.get(collectionId, id));
+  if (item?.pending) await settle(a, collectionId, id, item.data);
+  const moved = await a.transport.moveMessage(collectionId, serverIdOf(a, collectionId, id), { device: { id: a.deviceId }, to });
+  if (account !== a) return null;
+  a.replica.transaction((tx) => recordMoved(tx, collectionId, id, moved));
+  changed();
+  if (moved.serverId === undefined) void a.client.syncCollection(to).catch(syncFailed);
+  return moved.serverId ?? null;
+}
+
+/** Sends a message through the account's mail server (docs/protocol.md §10.7); the same client id is never sent twice. */
+export function sendMail(request: SendMailRequest): Promise<MailSent> {
+  return requireAccount().transport.sendMail(request);
 }
