@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { limits } from '../core/limits.js';
 import { rawPart } from '../content/mail/item.js';
 import { reapDeleted, recordLocalDelete, recordLocalPut, type LocalItem, type Replica } from '../sdk/replica.js';
-import type { SyncSummary } from '../sdk/sync-loop.js';
+import type { SyncClient, SyncSummary } from '../sdk/sync-loop.js';
 import { RequestRefusedError, RetryableError, type HttpTransport, type Transport } from '../sdk/transport.js';
 import { bindFolder, fileStemOf, type FolderSyncOptions } from './folder-sync.js';
 
@@ -106,7 +106,19 @@ function mailOf(item: LocalItem): { data: Record<string, unknown>; flags: string
 /** A folder's options, with a transport that fetches messages whole (HttpTransport). */
 export type MaildirSyncOptions = FolderSyncOptions & { transport: Transport & Pick<HttpTransport, 'fetchMailPart'> };
 
-export async function syncMaildir(o: MaildirSyncOptions): Promise<MaildirSyncReport> {
+/** A Maildir bound to its mail folder, with its replica open (shared by a run and by --watch: maildir-watch.ts). */
+export interface OpenMaildir {
+  collectionId: string;
+  deviceId: string;
+  client: SyncClient;
+  /** Turns what the reader did to the Maildir into pending edits; notes files of unknown messages. */
+  scan(): { uploaded: MaildirSyncReport['uploaded']; unknown: string[] };
+  /** Writes new messages, renames files whose flags the server changed, removes what the server deleted. */
+  materialize(): Promise<Pick<MaildirSyncReport, 'delivered' | 'renamed' | 'removed' | 'failed'>>;
+  close(): void;
+}
+
+export async function openMaildir(o: MaildirSyncOptions): Promise<OpenMaildir> {
   const bound = await bindFolder(
     o,
     async () => {
@@ -117,17 +129,31 @@ export async function syncMaildir(o: MaildirSyncOptions): Promise<MaildirSyncRep
     },
     (serverId) => fileStemOf(serverId),
   );
-  if (bound.kind !== 'mail') throw new Error(`${o.dir} is bound to collection ${o.collectionName}, which holds ${bound.kind}: sync it without --kind mail`);
-  const transport = o.transport;
-  const { collectionId, replica, client } = bound;
-  try {
-    for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(o.dir, sub), { recursive: true });
-    const { uploaded, unknown } = scan(o.dir, replica, collectionId);
-    const summary = await client.syncCollection(collectionId);
-    const written = await materialize(o.dir, replica, collectionId, (serverId) => transport.fetchMailPart(collectionId, serverId, rawPart).then((p) => p.bytes));
-    return { ...summary, collectionId, uploaded, unknown, ...written };
-  } finally {
+  const { collectionId, deviceId, replica, client } = bound;
+  if (bound.kind !== 'mail') {
     replica.close();
+    throw new Error(`${o.dir} is bound to collection ${o.collectionName}, which holds ${bound.kind}: sync it without --kind mail`);
+  }
+  for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(o.dir, sub), { recursive: true });
+  const transport = o.transport;
+  return {
+    collectionId,
+    deviceId,
+    client,
+    scan: () => scan(o.dir, replica, collectionId),
+    materialize: () => materialize(o.dir, replica, collectionId, (serverId) => transport.fetchMailPart(collectionId, serverId, rawPart).then((p) => p.bytes)),
+    close: () => replica.close(),
+  };
+}
+
+export async function syncMaildir(o: MaildirSyncOptions): Promise<MaildirSyncReport> {
+  const maildir = await openMaildir(o);
+  try {
+    const { uploaded, unknown } = maildir.scan();
+    const summary = await maildir.client.syncCollection(maildir.collectionId);
+    return { ...summary, collectionId: maildir.collectionId, uploaded, unknown, ...(await maildir.materialize()) };
+  } finally {
+    maildir.close();
   }
 }
 

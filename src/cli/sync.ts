@@ -12,7 +12,7 @@ export function registerSyncCommand(program: Command): void {
           '(flags as Maildir info; a file of a message the server does not know is left alone and reported once: mail arrives by mail)',
       ),
   )
-    .option('--watch', 'after syncing, keep the folder in sync through push until stopped (not for --kind mail)')
+    .option('--watch', 'after syncing, keep the folder (or Maildir) in sync through push until stopped')
     .action(async (dir: string, opts: RemoteOptions & { watch?: boolean }) => {
       if (opts.kind === 'mail') return syncMail(dir, opts);
       // Loaded here, not at the top, as every command's own work is (main.ts).
@@ -37,23 +37,27 @@ export function registerSyncCommand(program: Command): void {
       );
       for (const r of report.rejected) process.stderr.write(`refused ${r.localId}: ${r.status}: ${r.message}\n`);
       if (report.rejected.length > 0) process.exitCode = 2;
-      if (!opts.watch) return;
-      const watching = await watchFolder(folder, (line) => process.stdout.write(`${line}\n`));
-      process.stdout.write('watching; Ctrl-C stops\n');
-      await new Promise<void>((resolve) => {
-        const stop = () => void watching.stop().then(resolve);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      if (opts.watch) await keepWatching(() => watchFolder(folder, (line) => process.stdout.write(`${line}\n`)));
     });
+}
+
+/** Runs a watch until Ctrl-C or SIGTERM. */
+async function keepWatching(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+  const watching = await start();
+  process.stdout.write('watching; Ctrl-C stops\n');
+  await new Promise<void>((resolve) => {
+    const stop = () => void watching.stop().then(resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 }
 
 /** `syncpoint sync DIR --kind mail`: a Maildir (maildir-sync.ts). */
 async function syncMail(dir: string, opts: RemoteOptions & { watch?: boolean }): Promise<void> {
-  if (opts.watch) throw new Error('--watch does not keep a Maildir in sync yet; run syncpoint sync again (from cron, say)');
-  const { syncMaildir } = await import('./maildir-sync.js');
+  const [{ syncMaildir }, { watchMaildir }] = await Promise.all([import('./maildir-sync.js'), import('./maildir-watch.js')]);
   mkdirSync(dir, { recursive: true });
-  const report = await syncMaildir({ dir: resolve(dir), server: opts.server, user: opts.user, collectionName: opts.collection, kind: 'mail', transport: await transportFor(opts) });
+  const maildir = { dir: resolve(dir), server: opts.server, user: opts.user, collectionName: opts.collection, kind: 'mail' as const, transport: await transportFor(opts) };
+  const report = await syncMaildir(maildir);
   const u = report.uploaded;
   process.stdout.write(
     `synced ${opts.collection}: sent ${u.changed} changed, ${u.deleted} deleted; ` +
@@ -66,4 +70,5 @@ async function syncMail(dir: string, opts: RemoteOptions & { watch?: boolean }):
   for (const f of report.failed) process.stderr.write(`not written ${f.serverId}: ${f.message}\n`);
   for (const r of report.rejected) process.stderr.write(`refused ${r.localId}: ${r.status}: ${r.message}\n`);
   if (report.rejected.length > 0 || report.failed.length > 0) process.exitCode = 2;
+  if (opts.watch) await keepWatching(() => watchMaildir(maildir, (line) => process.stdout.write(`${line}\n`)));
 }

@@ -178,6 +178,12 @@ export const limits = {
   upstreamBackoffMaxMs: 6 * 3600_000,
   /** How often a server looks for upstreams whose run is due, and how many it runs at one look. */
   upstreamSchedulerTickMs: 15_000,
+  /**
+   * How long after a device wrote to an upstream's collection the upstream runs (writes close together
+   * share one run), and how often a run another process held is tried again before the schedule takes over.
+   */
+  upstreamFollowDelayMs: 300,
+  upstreamFollowTriesMax: 5,
   upstreamsPerTickMax: 50,
   /**
    * Watching IMAP upstreams for changes (src/connectors/imap/watcher.ts, src/server/mail-watchers.ts,

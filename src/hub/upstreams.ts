@@ -4,7 +4,7 @@ import type { ServerSyncPoint } from '../protocol/server-point.js';
 import { collectionNamePattern, type CollectionKind } from '../protocol/collections.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
 import { nameProblem } from '../protocol/names.js';
-import type { CollectionRow, Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
+import type { CollectionRow, ItemRow, Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
 import { createCollectionIn, tasksPartsOf } from './accounts.js';
 import { accountLimit, type HubPorts } from './ports.js';
 import type { MailGateway } from './mail.js';
@@ -300,6 +300,39 @@ export class Upstreams {
     this.ports.logger.info({ accountId, upstream: upstreamId }, 'upstream removed');
     this.told();
     return row;
+  }
+
+  /**
+   * Calls `due` after every commit in which a device wrote an item of a collection an upstream is the
+   * source of (the upstream's own runs aside): that write should reach the upstream soon, a flag set on
+   * a phone seen by the other mail programs, not at the next scheduled run. Commits that no device wrote
+   * in cost nothing; the others one query of the account's upstreams (docs/operations.md § Upstream servers).
+   */
+  followDeviceWrites(due: (accountId: string, upstreamId: string) => void): void {
+    this.store.observeCommits({
+      beforeCommit: async (tx, written) => {
+        const byAccount = new Map<string, ItemRow[]>();
+        for (const row of written) {
+          if (row.originDevice === null) continue;
+          const rows = byAccount.get(row.accountId);
+          if (rows) rows.push(row);
+          else byAccount.set(row.accountId, [row]);
+        }
+        const found: Array<{ accountId: string; upstreamId: string }> = [];
+        for (const [accountId, rows] of byAccount) {
+          for (const upstream of await tx.listUpstreams(accountId)) {
+            const others = rows.filter((r) => r.originDevice !== upstream.deviceId);
+            if (others.length === 0) continue;
+            const sourced = new Set((await tx.listUpstreamCollections(accountId, upstream.id)).map((m) => m.collectionId));
+            if (others.some((r) => sourced.has(r.collectionId))) found.push({ accountId, upstreamId: upstream.id });
+          }
+        }
+        return found;
+      },
+      afterCommit: (found) => {
+        for (const { accountId, upstreamId } of found as Array<{ accountId: string; upstreamId: string }>) due(accountId, upstreamId);
+      },
+    });
   }
 
   /** `listener` is called after every add and remove of this process. */

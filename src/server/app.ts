@@ -179,7 +179,10 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
   purgeTimer.unref();
   push.start();
   const scheduler = new UpstreamScheduler(hub.upstreams, ports.logger);
-  if (config.upstreamRunMinutes > 0) scheduler.start();
+  if (config.upstreamRunMinutes > 0) {
+    scheduler.start();
+    hub.upstreams.followDeviceWrites((accountId, upstreamId) => scheduler.runSoon(accountId, upstreamId));
+  }
   const mailWatchers = new MailWatchers(hub.upstreams, hostGuard(config.upstreamAddressesAllow), ports.logger, config.upstreamWatchersMax);
   if (config.upstreamWatchersMax > 0) mailWatchers.start();
   log.info({ url, data: config.data }, 'syncpoint listening');

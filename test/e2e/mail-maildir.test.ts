@@ -9,6 +9,7 @@ import type { ImapFlow } from 'imapflow';
 import { deliverOverLmtp } from '../support/submission.js';
 import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { eventually } from '../support/push.js';
 import { newAccount } from '../support/sync.js';
 import { addUpstream, runUpstreams } from '../support/upstreams.js';
 import { syncMaildir } from '../../src/cli/maildir-sync.js';
@@ -247,4 +248,63 @@ test('a run that stops after its sync committed, or after writing a message it d
   const thirteen = fileOf(dir, 'Maildir 13');
   renameSync(join(dir, thirteen), join(dir, `${thirteen}S`));
   assert.equal((await syncMaildir(options)).uploaded.changed, 1);
+});
+
+test('sync --watch keeps a Maildir in sync: new mail and flags set elsewhere arrive by push, the reader\'s renames and removals reach Dovecot', async () => {
+  // A server that watches its IMAP upstreams (server/mail-watchers.ts) and runs one soon after a device wrote to it
+  // (Upstreams.followDeviceWrites): mail and flags go both ways with no run asked for.
+  const watching = await startTestServer({ upstreamWatchersMax: 10, upstreamRunMinutes: 60 });
+  const dir = join(work, 'Watched');
+  let child: ReturnType<typeof spawn> | undefined;
+  try {
+    dovecot.addUser('wes', 'wes-secret');
+    const wes = await newAccount(watching);
+    await deliverOverLmtp(dovecot, { from: 'carol@example.org', to: [`wes@${dovecot.domain}`] }, message(10));
+    await addUpstream(watching, wes.accountId, { kind: 'imap', url: `imap://${dovecot.host}:${dovecot.imapPort}`, username: 'wes', password: 'wes-secret' });
+    // Run by its watcher's first connection (or the schedule's first tick), not by the test: either may hold it.
+    await eventually(async () => (await watching.hub.upstreams.list(wes.accountId))[0]?.lastRunAt != null, 'the first run of the upstream', 20_000);
+    const wesInbox = () =>
+      asMailClient(dovecot, 'wes', async (client) => {
+        await client.mailboxOpen('INBOX');
+        const out = new Map<string, string[]>();
+        for await (const m of client.fetch('1:*', { envelope: true, flags: true })) out.set(m.envelope?.subject ?? '', [...(m.flags ?? [])].sort());
+        return out;
+      });
+
+    const lines: string[] = [];
+    child = spawn(process.execPath, [bin, 'sync', dir, '--watch', '--server', watching.url, '--user', wes.accountName, '--collection', 'INBOX', '--kind', 'mail', '--password-stdin']);
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter((l) => l !== '')));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin?.end(`${wes.password}\n`);
+    await eventually(() => lines.includes('watching; Ctrl-C stops'), 'the watch to start', 20_000);
+    assert.match(lines[0] as string, /1 messages written/, stderr);
+
+    // New mail: written to cur/ by push, with no run of the CLI or the upstream asked for.
+    await deliverOverLmtp(dovecot, { from: 'carol@example.org', to: [`wes@${dovecot.domain}`] }, message(11));
+    await eventually(() => [...maildir(dir).values()].some((bytes) => subjectOf(bytes) === 'Maildir 11'), 'new mail in the Maildir', 20_000);
+
+    // Flagged at Dovecot by another mail program: the file is renamed.
+    await asMailClient(dovecot, 'wes', async (client) => {
+      await client.mailboxOpen('INBOX');
+      const [uid] = (await client.search({ subject: 'Maildir 10' }, { uid: true })) || [];
+      await client.messageFlagsAdd(String(uid), ['\\Flagged'], { uid: true });
+    });
+    await eventually(() => /:2,F$/.test(fileOf(dir, 'Maildir 10')), 'the file of a message flagged elsewhere renamed', 20_000);
+
+    // The reader reads message 11 and removes message 10: Dovecot is told.
+    const eleven = fileOf(dir, 'Maildir 11');
+    renameSync(join(dir, eleven), join(dir, `${eleven}S`));
+    rmSync(join(dir, fileOf(dir, 'Maildir 10')));
+    await eventually(async () => {
+      const now = await wesInbox();
+      return !now.has('Maildir 10') && now.get('Maildir 11')?.join() === '\\Seen';
+    }, 'the reader\'s read and removal at Dovecot', 20_000);
+    assert.ok(lines.some((l) => /^local: \d+ changed, \d+ deleted$/.test(l)), lines.join('\n'));
+    assert.doesNotMatch(stderr, /error/i);
+  } finally {
+    child?.kill('SIGTERM');
+    if (child) await new Promise((done) => child?.on('close', done));
+    await watching.stop();
+  }
 });

@@ -58,16 +58,8 @@ async function watchedAccount(user: keyof typeof users) {
   const inbox = upstream.collections.find((c) => c.collectionName === 'INBOX')?.collectionId;
   assert.ok(inbox);
   // Its watcher's first connection runs it once (whatever happened while nobody watched).
-  await waitFor(async () => (await server.hub.upstreams.list(account.accountId))[0]?.lastRunAt != null, 'the first run of the watched upstream');
+  await eventually(async () => (await server.hub.upstreams.list(account.accountId))[0]?.lastRunAt != null, 'the first run of the watched upstream');
   return { ...account, upstream, inbox };
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const mailNotice = (collectionId: string, op: string, match: (data: { subject: string; flags: string[] }) => boolean) => (m: PushMessage) =>
@@ -92,7 +84,7 @@ test('new mail and a flag set elsewhere reach a device by push with no run asked
   await phone.next(mailNotice(inbox, 'change', (d) => d.subject === 'Hello' && d.flags.includes('\\Flagged')), 5000);
 
   // Between runs the watcher is the account's only connection.
-  await waitFor(async () => imapConnections('ann') === 1, 'one IMAP connection of ann');
+  await eventually(async () => imapConnections('ann') === 1, 'one IMAP connection of ann');
   phone.socket.close();
 });
 
@@ -101,14 +93,14 @@ test('a watcher connects again when Dovecot drops its connection, and mail after
   const lastRun = async () => (await server.hub.upstreams.list(accountId))[0]?.lastRunAt ?? 0;
   const phone = openRawChannel(server.url, { device: 'phone' }, { authorization });
   await phone.next((m) => m.type === 'hello');
-  await waitFor(async () => imapConnections('ben') === 1, 'the watcher of ben');
+  await eventually(async () => imapConnections('ben') === 1, 'the watcher of ben');
   const before = await lastRun();
   dovecot.doveadm(['kick', 'ben']);
   // Gone, then back after the watcher's first wait (limits.mailWatchBackoffMs).
-  await waitFor(async () => imapConnections('ben') === 0, 'the watcher of ben kicked');
-  await waitFor(async () => imapConnections('ben') === 1, 'the watcher of ben back', 15_000);
+  await eventually(async () => imapConnections('ben') === 0, 'the watcher of ben kicked');
+  await eventually(async () => imapConnections('ben') === 1, 'the watcher of ben back', 15_000);
   // The run its new connection asked for (for what came while nobody watched) is done: the next mail is the watcher's to see.
-  await waitFor(async () => (await lastRun()) > before, 'the run after the new connection');
+  await eventually(async () => (await lastRun()) > before, 'the run after the new connection');
   await deliver('ben', 'After the kick');
   await phone.next(mailNotice(inbox, 'add', (d) => d.subject === 'After the kick'), 5000);
   phone.socket.close();
@@ -131,10 +123,10 @@ test('a change seen while a run of the upstream is under way elsewhere is not lo
 
 test('removing an upstream ends its watcher; past upstreamWatchersMax upstreams are not watched', async () => {
   const { accountId, upstream } = await watchedAccount('cal');
-  await waitFor(async () => imapConnections('cal') === 1, 'the watcher of cal');
+  await eventually(async () => imapConnections('cal') === 1, 'the watcher of cal');
   const watched = server.mailWatchers.size;
   await server.hub.upstreams.remove(accountId, upstream.id);
-  await waitFor(async () => server.mailWatchers.size === watched - 1 && imapConnections('cal') === 0, 'no watcher of cal');
+  await eventually(async () => server.mailWatchers.size === watched - 1 && imapConnections('cal') === 0, 'no watcher of cal');
 
   const capped = await startTestServer({ upstreamWatchersMax: 1 });
   try {
@@ -142,7 +134,7 @@ test('removing an upstream ends its watcher; past upstreamWatchersMax upstreams 
       const account = await capped.addUser(`capped-${user}`);
       await addUpstream(capped, account.accountId, { kind: 'imap', url: imapUrl(), username: user, password: users[user] });
     }
-    await waitFor(async () => imapConnections('fay') === 1, 'the watcher of the first upstream');
+    await eventually(async () => imapConnections('fay') === 1, 'the watcher of the first upstream');
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(capped.mailWatchers.size, 1);
     assert.equal(imapConnections('gus'), 0, 'the second upstream is not watched');
@@ -167,16 +159,16 @@ test('two processes on one PostgreSQL database: one watches, and the other takes
     // Added through the process that stands by: the watching one takes it up at its next look.
     const upstream = await addUpstream(two, account.accountId, { kind: 'imap', url: imapUrl(), username: 'hal', password: users.hal });
     const inbox = upstream.collections.find((c) => c.collectionName === 'INBOX')?.collectionId as string;
-    await waitFor(async () => imapConnections('hal') === 1, 'a watcher of hal', 20_000);
+    await eventually(async () => imapConnections('hal') === 1, 'a watcher of hal', 20_000);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     assert.deepEqual([one.mailWatchers.size, two.mailWatchers.size], [1, 0], 'the first process watches, the second stands by');
     assert.equal(imapConnections('hal'), 1);
     await one.stop();
     oneStopped = true;
-    await waitFor(async () => two.mailWatchers.size === 1 && imapConnections('hal') === 1, 'the second process watching', 25_000);
+    await eventually(async () => two.mailWatchers.size === 1 && imapConnections('hal') === 1, 'the second process watching', 25_000);
     const phone = openRawChannel(two.url, { device: 'phone' }, { authorization: account.authorization });
     await phone.next((m) => m.type === 'hello');
-    await waitFor(async () => (await two.hub.upstreams.list(account.accountId))[0]?.lastRunAt != null, 'a run');
+    await eventually(async () => (await two.hub.upstreams.list(account.accountId))[0]?.lastRunAt != null, 'a run');
     await deliver('hal', 'Taken over');
     await phone.next(mailNotice(inbox, 'add', (d) => d.subject === 'Taken over'), 5000);
     phone.socket.close();
