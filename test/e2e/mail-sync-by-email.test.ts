@@ -71,7 +71,8 @@ interface Mailing {
   /** Who sends it (signed in to the submission server as this user); to: always `to`'s own address. */
   as: User;
   to: User;
-  token?: string;
+  /** The Syncpoint-Token header; several: the header that many times. */
+  token?: string | string[];
   /** The sync part: a request object (as XML) or raw text. */
   body: SyncRequest | string;
   type?: string;
@@ -252,7 +253,7 @@ test('a request without a valid app password of the account is never acted on; i
   // Ben has a Syncpoint account of his own, with a valid app password: not one of dee's account.
   const benAccount = await newAccount(server);
   const { token: bensToken } = await server.hub.accounts.addToken(benAccount.accountId, 'ben');
-  const intrusion = (token: string | undefined, n: number): Mailing => ({
+  const intrusion = (token: string | string[] | undefined, n: number): Mailing => ({
     as: 'ben',
     to: 'dee',
     ...(token !== undefined ? { token } : {}),
@@ -263,6 +264,8 @@ test('a request without a valid app password of the account is never acted on; i
     await mailRequest(intrusion(undefined, 1)),
     await mailRequest(intrusion('sp_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB', 2)),
     await mailRequest(intrusion(bensToken, 3)),
+    // Dee's own app password, but the header twice: which one counts is not for the server to guess.
+    await mailRequest(intrusion([dee.token, dee.token], 4)),
   ];
   for (const id of ids) {
     const [answer] = await answered('dee', id);

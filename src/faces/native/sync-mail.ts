@@ -5,6 +5,7 @@ import type { Hub } from '../../hub/hub.js';
 import { errorBody } from '../../http/body.js';
 import type { Principal } from '../../http/principal.js';
 import { ProtocolError, type StatusCode } from '../../protocol/errors.js';
+import { messageIdSchema } from '../../protocol/mail-send.js';
 import { clip } from '../../protocol/validate.js';
 import { encodeBody, mediaTypes, type Encoding } from './codec.js';
 import { runNativeSync } from './exchange.js';
@@ -32,11 +33,10 @@ export const isSyncMailSubject = (subject: string): boolean => subject.trimStart
 /** The media types of a sync part, and the encoding each stands for (§1). */
 const partEncodings: Readonly<Record<string, Encoding>> = { 'application/xml': 'xml', 'application/json': 'json' };
 
-/** A Message-ID as an answer may refer to it: one `<id>` of at most limits.mailIdCharsMax characters. */
-const messageIdPattern = new RegExp(`^<[^\\s<>]{1,${limits.mailIdCharsMax - 2}}>$`);
+/** A Message-ID as an answer may refer to it: one `<id>` of at most limits.mailIdCharsMax characters; null when it is none. */
 const validId = (id: string | null | undefined): string | null => {
   const trimmed = id?.trim();
-  return trimmed !== undefined && messageIdPattern.test(trimmed) ? trimmed : null;
+  return trimmed !== undefined && messageIdSchema.safeParse(trimmed).success ? trimmed : null;
 };
 
 /** What the Syncpoint-Token header may hold at all: one word of printable ASCII (an app password is `sp_<id>_<secret>`, §2). */
