@@ -20,7 +20,8 @@ export function registerServeCommand(program: Command): void {
     .option('--upstream-addresses-allow <list>', 'comma-separated loopback, private or link-local addresses or CIDR ranges upstream servers may be at (default none; env SYNCPOINT_UPSTREAM_ADDRESSES_ALLOW)')
     .option('--upstream-run-minutes <m>', 'minutes between runs of each upstream server; 0: only when asked (default 5, env SYNCPOINT_UPSTREAM_RUN_MINUTES)')
     .option('--upstream-watchers-max <n>', 'IMAP upstreams watched for new mail, one connection each; 0: none (default 1000, env SYNCPOINT_UPSTREAM_WATCHERS_MAX)')
-    .action(async (opts: { host?: string; port?: string; data?: string; database?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string; publicUrl?: string; easDevicesMax?: string; trustedProxies?: string; metricsAllow?: string; secretKeyFile?: string; upstreamRunMinutes?: string; upstreamAddressesAllow?: string; upstreamWatchersMax?: string }) => {
+    .option('--sync-by-mail <on|off>', 'answer sync requests mailed to the Inbox of watched IMAP upstreams (default on, env SYNCPOINT_SYNC_BY_MAIL)')
+    .action(async (opts: { host?: string; port?: string; data?: string; database?: string; config?: string; logLevel?: string; pushHeartbeatSeconds?: string; publicUrl?: string; easDevicesMax?: string; trustedProxies?: string; metricsAllow?: string; secretKeyFile?: string; upstreamRunMinutes?: string; upstreamAddressesAllow?: string; upstreamWatchersMax?: string; syncByMail?: string }) => {
       const config = loadConfig(opts, process.env);
       // Handlers go in before the server starts, so a signal during start-up also ends cleanly.
       // Loaded here, not at the top: every other command would load the whole server to start.

@@ -259,6 +259,15 @@ export const limits = {
   mailSendBytesMax: 10 * 1024 * 1024,
   mailSendClientIdCharsMax: 256,
   mailSendRecipientsMax: 100,
+  /**
+   * Sync by mail (docs/protocol.md §21): the largest request message (its size at the IMAP server, checked
+   * before it is downloaded); the requests one pick-up answers (the rest wait for the next, which the
+   * pick-up's own removals bring about); the Inbox messages whose subject holds the marker one pick-up
+   * reads the envelope of (a subject that holds it but does not begin with it is no request).
+   */
+  mailSyncRequestBytesMax: 4 * 1024 * 1024,
+  mailSyncRequestsPerPickupMax: 20,
+  mailSyncLookMax: 100,
   /** `syncpoint migrate` (docs/operations.md § Moving from SQLite): rows and bytes of one batch, each copied in one PostgreSQL transaction. */
   migrateBatchRows: 500,
   migrateBatchBytesMax: 8 * 1024 * 1024,
@@ -275,6 +284,8 @@ assert(limits.itemsPerRequestMax <= limits.commandsPerCollectionMax, 'a request 
 assert(limits.signInBodyBytesMax <= limits.gzipInflatedBytesFree, 'a sign-in body never needs the gzip ratio');
 assert(Math.max(limits.commandsPerCollectionMax, limits.tokenRangesMax, limits.collectionsPerRequestMax) <= limits.bodyListItemsMax, 'every protocol list fits the body scan');
 assert((limits.mailSendBytesMax * 4) / 3 + 64 * 1024 <= limits.requestBytesMax, 'a message of the largest size fits a send request with its attachments in base64');
+assert(limits.mailSyncRequestsPerPickupMax <= limits.mailSyncLookMax, 'a pick-up looks at as many messages as it may answer');
+assert(limits.mailSyncRequestBytesMax <= limits.requestBytesMax, 'a sync request by mail is no larger than one over HTTP');
 assert(limits.pollMailboxesPerAccountMax <= limits.pushChannelsPerAccountMax, 'mailboxes are push channels');
 assert(limits.headersMs < limits.requestMs, 'headers arrive before the request ends');
 assert(limits.itemLineBytesMax <= limits.itemBytesMax, 'a line must fit in an item');

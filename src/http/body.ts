@@ -111,6 +111,8 @@ export async function send(req: IncomingMessage, res: ServerResponse, status: nu
 export const sendJson = (req: IncomingMessage, res: ServerResponse, status: number, value: object): Promise<void> =>
   send(req, res, status, 'application/json', JSON.stringify(value));
 
+/** The error body of a refused request (docs/protocol.md § 12.2), whatever carries it (HTTP, or an answer by mail: §21). */
+export const errorBody = (err: ProtocolError): object => ({ version: protocolVersion, status: err.status, message: err.message, ...err.extra });
+
 /** A refused request's JSON error body (docs/protocol.md § 12.2), for the routes that answer in JSON only. */
-export const sendError = (req: IncomingMessage, res: ServerResponse, err: ProtocolError): Promise<void> =>
-  sendJson(req, res, httpStatusOf[err.status], { version: protocolVersion, status: err.status, message: err.message, ...err.extra });
+export const sendError = (req: IncomingMessage, res: ServerResponse, err: ProtocolError): Promise<void> => sendJson(req, res, httpStatusOf[err.status], errorBody(err));

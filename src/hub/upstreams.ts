@@ -128,6 +128,8 @@ export interface WatchedUpstream {
   url: string;
   username: string;
   password: string;
+  /** Its SMTP submission server, if it has one: answers to sync requests by mail go through it (docs/protocol.md §21). */
+  submissionUrl: string | null;
 }
 
 export class Upstreams {
@@ -355,7 +357,7 @@ export class Upstreams {
     const keys = this.access.keys();
     return rows.flatMap((row) => {
       try {
-        return [{ accountId: row.accountId, id: row.id, url: row.url, username: row.username, password: this.password(row, keys) }];
+        return [{ accountId: row.accountId, id: row.id, url: row.url, username: row.username, password: this.password(row, keys), submissionUrl: row.submissionUrl }];
       } catch (err) {
         this.ports.logger.warn({ accountId: row.accountId, upstream: row.id, err: String(err) }, 'cannot watch upstream: its password cannot be opened');
         return [];

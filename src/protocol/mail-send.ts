@@ -20,7 +20,8 @@ const addressSchema = z.object({
     .regex(/^[^\s<>(),;:"\\@]+@[^\s<>(),;:"\\@]+$/, 'an address such as ann@example.org'),
 });
 const addressesSchema = z.array(addressSchema).max(limits.mailSendRecipientsMax);
-const messageIdSchema = z.string().max(limits.mailIdCharsMax).regex(/^<[^\s<>]+>$/, 'a message id such as <id@example.org>');
+/** A message id as mail carries it: one `<id>` (a send's In-Reply-To and references; what a sync answer by mail refers to, §21). */
+export const messageIdSchema = z.string().max(limits.mailIdCharsMax).regex(/^<[^\s<>]+>$/, 'a message id such as <id@example.org>');
 
 export const sendMailSchema = z
   .object({

@@ -28,6 +28,7 @@ import { realPorts } from './ports.js';
 import { upstreamAccess } from './upstream-connector.js';
 import { UpstreamScheduler } from './upstream-scheduler.js';
 import { MailWatchers } from './mail-watchers.js';
+import { SyncByMail } from './sync-by-mail.js';
 import { hostGuard } from './upstream-addresses.js';
 import { passwordPath, SessionRoutes, sessionPath } from './session-routes.js';
 import { serveWebApp } from './web-app.js';
@@ -183,7 +184,9 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
     scheduler.start();
     hub.upstreams.followDeviceWrites((accountId, upstreamId) => scheduler.runSoon(accountId, upstreamId));
   }
-  const mailWatchers = new MailWatchers(hub.upstreams, hostGuard(config.upstreamAddressesAllow), ports.logger, config.upstreamWatchersMax);
+  const locate = hostGuard(config.upstreamAddressesAllow);
+  const syncByMail = config.syncByMail === 'on' ? new SyncByMail(hub, auth, locate, ports.logger, ports.clock) : undefined;
+  const mailWatchers = new MailWatchers(hub.upstreams, locate, ports.logger, config.upstreamWatchersMax, syncByMail && ((upstream) => syncByMail.pickUp(upstream)));
   if (config.upstreamWatchersMax > 0) mailWatchers.start();
   log.info({ url, data: config.data }, 'syncpoint listening');
 

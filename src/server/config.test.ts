@@ -15,3 +15,10 @@ test('metricsAllow: loopback by default; a list from the environment or flag; em
   assert.deepEqual(loadConfig({ metricsAllow: '' }, {}).metricsAllow, []);
   assert.throws(() => loadConfig({}, { SYNCPOINT_METRICS_ALLOW: 'prometheus.local' }), /metricsAllow\.0: must be an IP address or CIDR range/);
 });
+
+test('syncByMail: on by default; off from the environment or flag; nothing else', () => {
+  assert.equal(loadConfig({}, {}).syncByMail, 'on');
+  assert.equal(loadConfig({}, { SYNCPOINT_SYNC_BY_MAIL: 'off' }).syncByMail, 'off');
+  assert.equal(loadConfig({ syncByMail: 'on' }, { SYNCPOINT_SYNC_BY_MAIL: 'off' }).syncByMail, 'on', 'the flag wins');
+  assert.throws(() => loadConfig({}, { SYNCPOINT_SYNC_BY_MAIL: 'false' }), /syncByMail/);
+});

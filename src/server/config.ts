@@ -57,6 +57,8 @@ export const configSchema = z.object({
   upstreamRunMinutes: z.coerce.number().min(0).max(24 * 60).default(limits.upstreamRunIntervalMs / 60_000),
   /** IMAP upstreams this server watches for changes, one connection each (docs/operations.md § Upstream servers); 0: none, they wait for their scheduled runs. */
   upstreamWatchersMax: z.coerce.number().int().min(0).max(100_000).default(limits.mailWatchersMax),
+  /** Sync requests by mail (docs/protocol.md §21), picked up from the Inbox of watched IMAP upstreams with a submission server; `off`: left alone. */
+  syncByMail: z.enum(['on', 'off']).default('on'),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -84,6 +86,7 @@ const envNames: Record<keyof Config, string> = {
   upstreamRunMinutes: 'SYNCPOINT_UPSTREAM_RUN_MINUTES',
   upstreamAddressesAllow: 'SYNCPOINT_UPSTREAM_ADDRESSES_ALLOW',
   upstreamWatchersMax: 'SYNCPOINT_UPSTREAM_WATCHERS_MAX',
+  syncByMail: 'SYNCPOINT_SYNC_BY_MAIL',
 };
 
 export function loadConfig(flags: Partial<Record<keyof Config, string | number>> & { config?: string }, env: NodeJS.ProcessEnv): Config {

@@ -19,6 +19,8 @@ import type { Logger } from '../hub/ports.js';
  * - At most limits.mailWatchRunsMax runs asked for by watchers go at once on this process, the others
  *   wait their turn: a server starting with many upstreams (each watcher's first connection asks for a
  *   run) does not open as many IMAP connections and transactions at once.
+ * - When the Inbox changed (or may have: a new connection), `onInbox` runs before the run: the pick-up
+ *   of sync requests by mail (sync-by-mail.ts, docs/protocol.md §21), within a second of their delivery.
  * - A change that meets a run of that upstream under way (here or elsewhere: the run is skipped) is not
  *   lost: the run is asked again every limits.mailWatchBusyRetryMs until it goes ahead, and a change that
  *   comes during a run of this process's asks for one more run after it.
@@ -40,6 +42,8 @@ export class MailWatchers {
     private readonly locate: Locate,
     private readonly logger: Logger,
     private readonly max: number,
+    /** Runs before the upstream's run when its Inbox changed (sync requests by mail, sync-by-mail.ts); none when off. */
+    private readonly onInbox?: (upstream: WatchedUpstream) => Promise<void>,
   ) {}
 
   start(): void {
@@ -125,7 +129,7 @@ export class MailWatchers {
     }
     for (const [id, upstream] of wanted) {
       if (this.#stopped || !this.#leading || this.#watched.has(id)) continue;
-      const w = new Watched(upstream, this.upstreams, this.#slots, this.locate, this.logger);
+      const w = new Watched(upstream, this.upstreams, this.#slots, this.locate, this.logger, this.onInbox);
       this.#watched.set(id, w);
       w.start();
     }
@@ -137,6 +141,8 @@ class Watched {
   readonly #watcher: ImapWatcher;
   #running: Promise<void> | undefined;
   #again = false;
+  /** The Inbox changed (or may have) since the last look for sync requests. */
+  #inbox = false;
   #stopped = false;
 
   constructor(
@@ -145,6 +151,7 @@ class Watched {
     private readonly slots: Slots,
     locate: Locate,
     private readonly logger: Logger,
+    private readonly onInbox?: (upstream: WatchedUpstream) => Promise<void>,
   ) {
     const { accountId, id } = upstream;
     this.#watcher = new ImapWatcher(upstream.url, { username: upstream.username, password: upstream.password }, locate, (change) => this.changed(change), {
@@ -162,9 +169,10 @@ class Watched {
     await this.#running;
   }
 
-  private changed(_change: WatchedChange): void {
+  private changed(change: WatchedChange): void {
     // Every change asks for a run of the whole upstream: a run reads only what changed in each folder (CONDSTORE), so a folder that did not change costs it a SELECT and an empty FETCH.
     if (this.#stopped) return;
+    if (change.all || change.folders.some((f) => f.toUpperCase() === 'INBOX')) this.#inbox = true;
     if (this.#running) {
       this.#again = true;
       return;
@@ -177,8 +185,16 @@ class Watched {
     let busy = 0;
     do {
       this.#again = false;
+      const inbox = this.#inbox;
+      this.#inbox = false;
       try {
-        const [run] = await this.slots.with(() => this.upstreams.run(accountId, { upstreamId: id }));
+        const [run] = await this.slots.with(async () => {
+          // Requests first, so the run that follows finds them gone and no device sees them as mail.
+          if (inbox && this.onInbox) {
+            await this.onInbox(this.upstream).catch((err: unknown) => this.logger.warn({ accountId, upstream: id, err: String(err) }, 'sync requests by mail: pick-up failed; the requests wait for the next'));
+          }
+          return this.upstreams.run(accountId, { upstreamId: id });
+        });
         // Skipped: a run is under way elsewhere, which may have read the folder before this change.
         if (run && !run.ran && busy++ < limits.mailWatchBusyRetriesMax) {
           this.#again = true;

@@ -4,8 +4,6 @@ import type { Hub } from '../../hub/hub.js';
 import { reportedAddress, setEmailSchema, type AccountInfo } from '../../protocol/account.js';
 import { collectionListSchema, createCollectionSchema, updateCollectionSchema, type Collection } from '../../protocol/collections.js';
 import { httpStatusOf, ProtocolError } from '../../protocol/errors.js';
-import { assertItemsWithinRequest, syncRequestSchema } from '../../protocol/sync.js';
-import { assertSupportedVersion, protocolVersion } from '../../protocol/version.js';
 import type { Conflict, ConflictList, Restored } from '../../protocol/conflicts.js';
 import { setPrioritySchema, type DailyActivityInfo, type DeviceInfo, type DeviceList, type SyncNow } from '../../protocol/devices.js';
 import type { DeviceHealth } from '../../hub/health.js';
@@ -17,7 +15,8 @@ import { noMetrics, type Metrics } from '../../hub/metrics.js';
 import { createAppTokenSchema, type AppTokenInfo, type AppTokenList, type CreatedAppToken } from '../../protocol/tokens.js';
 import type { AppTokenRow, CollectionRow, ConflictRow } from '../../hub/records.js';
 import type { Principal } from '../../http/principal.js';
-import { readBody, send } from '../../http/body.js';
+import { errorBody, readBody, send } from '../../http/body.js';
+import { runNativeSync } from './exchange.js';
 import { sendMailPart } from './mail-part.js';
 import { decodeBody, encodeBody, encodingOfAccept, encodingOfContentType, mediaTypes, type Encoding } from './codec.js';
 
@@ -149,12 +148,8 @@ export async function handleNative(
     switch (route) {
       case 'POST /api/v1/sync': {
         const body = await readRequest();
-        const request = decodeBody(body, encoding, 'sync', syncRequestSchema, (raw) =>
-          assertSupportedVersion((raw as { version?: unknown } | null)?.version),
-        );
-        assertItemsWithinRequest(request);
         // The web app is a native client too, but its devices are worth telling apart on the devices page.
-        const response = await hub.sync(principal.accountId, principal.session ? 'web' : 'native', request, principal.tokenId);
+        const response = await runNativeSync(hub, principal.accountId, principal.session ? 'web' : 'native', body, encoding, principal.tokenId);
         metrics.nativeExchange('ok');
         return reply(200, 'syncResponse', response);
       }
@@ -286,7 +281,6 @@ export async function handleNative(
     if (isSync) metrics.nativeExchange(status);
     metrics.nativeError(status);
     if (!(err instanceof ProtocolError)) throw err;
-    const body = { version: protocolVersion, status: err.status, message: err.message, ...err.extra };
-    return send(req, res, httpStatusOf[err.status], mediaTypes[encoding], encodeBody(encoding, 'error', body));
+    return send(req, res, httpStatusOf[err.status], mediaTypes[encoding], encodeBody(encoding, 'error', errorBody(err)));
   }
 }

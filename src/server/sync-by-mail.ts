@@ -1,0 +1,65 @@
+import { limits } from '../core/limits.js';
+import { findMarked, readMarked, removeMarked } from '../connectors/imap/marked.js';
+import { ImapSession, type Locate } from '../connectors/imap/session.js';
+import { submit } from '../connectors/smtp/submission.js';
+import { answerSyncMail, isSyncMailSubject, syncMailMarker } from '../faces/native/sync-mail.js';
+import type { Hub } from '../hub/hub.js';
+import type { Logger } from '../hub/ports.js';
+import type { WatchedUpstream } from '../hub/upstreams.js';
+import type { Authenticator } from './auth/authenticate.js';
+
+/**
+ * Picks up sync requests by mail (docs/protocol.md §21) from an IMAP upstream's Inbox, when its watcher
+ * (mail-watchers.ts) sees the Inbox change: finds them by subject (connectors/imap/marked.ts), answers
+ * each through the native face (faces/native/sync-mail.ts), sends the answer through the upstream's
+ * submission server to the account's own address, and only then deletes the request. A crash between the
+ * send and the delete leaves the request, which the next pick-up runs again: a replay of the same sync
+ * key, answered the same (§5.3), so at worst the device gets a second copy of the answer.
+ *
+ * An upstream takes part only when it has a submission server and the account an address of its own: its
+ * email (§19.1), else the upstream's user name when that is an address. Anything that stops a pick-up
+ * (the mail server, the store out of reach) leaves the request where it is, for the next one.
+ */
+export class SyncByMail {
+  constructor(
+    private readonly hub: Hub,
+    private readonly auth: Authenticator,
+    private readonly locate: Locate,
+    private readonly logger: Logger,
+    private readonly clock: { now(): number },
+  ) {}
+
+  async pickUp(upstream: WatchedUpstream): Promise<void> {
+    const submissionUrl = upstream.submissionUrl;
+    if (submissionUrl === null) return;
+    const address = await this.addressOf(upstream);
+    if (address === null) return;
+    const { accountId } = upstream;
+    const session = new ImapSession(upstream.url, upstream, this.locate);
+    try {
+      const marked = await findMarked(session, syncMailMarker, limits.mailSyncLookMax);
+      for (const request of marked.filter((m) => isSyncMailSubject(m.subject)).slice(0, limits.mailSyncRequestsPerPickupMax)) {
+        const answer = await answerSyncMail(
+          this.hub,
+          { accountId, address },
+          { size: request.size, messageId: request.messageId, read: () => readMarked(session, request.uid) },
+          // The throttle counts failures per upstream: a mailbox has no client address.
+          (token) => this.auth.fromHeader(`Bearer ${token}`, `mail-${upstream.id}`),
+          new Date(this.clock.now()),
+        );
+        if (answer === undefined) continue;
+        await submit({ url: submissionUrl, username: upstream.username, password: upstream.password }, this.locate, { from: address, to: [address] }, answer.message, async () => {});
+        await removeMarked(session, request.uid);
+        this.logger.info({ accountId, upstream: upstream.id, request: answer.inReplyTo, status: answer.status }, 'sync request by mail answered');
+      }
+    } finally {
+      await session.close();
+    }
+  }
+
+  /** The account's own address, the only one an answer goes to; null when it has none. */
+  private async addressOf(upstream: WatchedUpstream): Promise<string | null> {
+    const email = (await this.hub.accounts.get(upstream.accountId))?.email ?? null;
+    return email ?? (/^[^\s@]+@[^\s@]+$/.test(upstream.username) ? upstream.username : null);
+  }
+}
