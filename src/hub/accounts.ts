@@ -277,7 +277,15 @@ export class Accounts {
    * set does: its tasks go to a tasks collection named NAME.tasks that names it (docs/dav.md § Calendars made without a component set).
    * Returns the collection made (the events one).
    */
-  async createCollection(accountId: string, input: CreateCollection, options: { withTasks?: boolean } = {}): Promise<CollectionRow> {
+  /**
+   * A collection a device or person asks for, or (`bySource`) one a server-driven source of items fills:
+   * an upstream makes its own in its transaction (hub/upstreams.ts); a test's sync point stands in for one.
+   * A kind whose items only their source makes (Kind.deviceWrites: mail) has collections only a source
+   * makes: one a device made would be a folder nothing can ever fill.
+   */
+  async createCollection(accountId: string, input: CreateCollection, options: { withTasks?: boolean; bySource?: boolean } = {}): Promise<CollectionRow> {
+    const sourceOnly = findKind(input.kind)?.deviceWrites?.addRefused;
+    if (sourceOnly !== undefined && options.bySource !== true) throw new ProtocolError('invalidRequest', `a ${input.kind} collection comes from its source, not from a device: ${sourceOnly}`);
     return this.store.transaction(async (tx) => (await createCollectionIn(tx, this.ports, accountId, input, options.withTasks === true))[0]);
   }
 }

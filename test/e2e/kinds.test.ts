@@ -131,6 +131,9 @@ test('a kind no module registered is refused with a clear error; the faces that 
   assert.equal(refused.body.message, 'this server holds no kind named recipes');
   const badName = await postJson(`${server.url}/api/v1/collections`, user.authorization, { name: 'x', kind: 'Not A Kind', displayName: 'X' });
   assert.equal(badName.status, 400);
+  // Mail folders come from an IMAP upstream only (docs/protocol.md §10.5).
+  const mail = await postJson(`${server.url}/api/v1/collections`, user.authorization, { name: 'Folder', kind: 'mail', displayName: 'Folder' });
+  assert.deepEqual([mail.status, mail.body.status, mail.body.message], [400, 'invalidRequest', 'a mail collection comes from its source, not from a device: a message reaches a mail folder by mail']);
 
   await bookmarksCollection(user);
   const home = await fetch(`${server.url}/dav/users/faces/`, { method: 'PROPFIND', headers: { authorization: user.authorization, depth: '1' } });

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { mailItemOf } from '../../src/content/mail/message-item.js';
 import type { MailItem } from '../../src/content/mail/item.js';
 import { memoryPoint } from '../support/memory-point.js';
-import { postJson, startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, type TestServer } from '../support/server.js';
 import { add, change, del, Device } from '../support/sync.js';
 
 /**
@@ -37,9 +37,8 @@ const flagsOf = (data: string | undefined) => (JSON.parse(data ?? '{}') as MailI
 
 test('a device cannot add mail or change more than flags; the server-driven source adds and changes freely; concurrent flag changes merge', async () => {
   const user = await server.addUser('mailer');
-  const made = await postJson(`${server.url}/api/v1/collections`, user.authorization, { name: 'INBOX', kind: 'mail', displayName: 'Inbox' });
-  assert.equal(made.status, 201, JSON.stringify(made.body));
-  const inbox = made.body.id as string;
+  // Made as its source (the memory point below, standing in for an IMAP upstream) makes it: a device may not.
+  const inbox = (await server.hub.accounts.createCollection(user.accountId, { name: 'INBOX', kind: 'mail', displayName: 'Inbox' }, { bySource: true })).id;
   const phone = new Device(server, user.authorization, 'phone');
 
   const refusedAdd = await phone.sync(inbox, { commands: [add('draft', message('d1', 'Draft', 1))] });
