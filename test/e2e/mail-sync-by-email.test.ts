@@ -4,6 +4,7 @@ import nodemailer from 'nodemailer';
 import PostalMime from 'postal-mime';
 import { z } from 'zod';
 import { limits } from '../../src/core/limits.js';
+import { rowsAsked } from '../../src/connectors/imap/session.js';
 import { syncAnswerMarker, syncMailMarker } from '../../src/faces/native/sync-mail.js';
 import { syncResponseSchema, type SyncRequest, type SyncResponse } from '../../src/protocol/sync.js';
 import { decodeXml, encodeXml } from '../../src/protocol/xml.js';
@@ -120,7 +121,8 @@ async function answersTo(user: User, messageId: string): Promise<Answer[]> {
     const uids = await client.search({ header: { 'in-reply-to': messageId } }, { uid: true });
     if (!Array.isArray(uids) || uids.length === 0) return [];
     const out: Answer[] = [];
-    for (const m of await client.fetchAll(uids.join(','), { uid: true, source: true }, { uid: true })) {
+    // Only the rows answering the fetch: the server's own session may change flags meanwhile (connectors/imap/session.ts rowsAsked).
+    for (const m of rowsAsked(await client.fetchAll(uids.join(','), { uid: true, source: true }, { uid: true }), new Set(uids), (row) => row.source !== undefined).values()) {
       const email = await PostalMime.parse(m.source as Buffer);
       const [part] = email.attachments;
       assert.ok(part, 'an answer carries its body as a part');

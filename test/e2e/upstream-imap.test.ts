@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { ImapFlow } from 'imapflow';
+import { ImapFlow } from 'imapflow';
 import { deliverOverLmtp } from '../support/submission.js';
 import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -170,6 +170,47 @@ test('an IMAP folder syncs to a device: messages as mail items, new mail, flags 
   await runUpstreams(server, accountId);
   await phone.pull(inbox);
   assert.deepEqual(items(phone, inbox), []);
+});
+
+test('rows the IMAP server sends unasked during a fetch (a flag another client changed) are neither new messages nor second copies', async () => {
+  dovecot.addUser('eli', 'eli-secret');
+  for (const subject of ['One', 'Two']) await deliver('eli', message(subject));
+  const { accountId, inbox, device, upstream } = await imapAccount('eli');
+  const phone = device('phone');
+  await runUpstreams(server, accountId);
+  await deliver('eli', message('Three'));
+  // While a run reads the new message, another client flags an old one: Dovecot tells the run's session of
+  // that change in an unsolicited FETCH row (UID, FLAGS, MODSEQ, no body) inside the answer to its UID FETCH.
+  let flagged = false;
+  const session = new ImapSession(upstream.url, { username: 'eli', password: 'eli-secret' }, async (url) => new URL(url).hostname, (options) => {
+    const client = new ImapFlow(options);
+    const fetchAll = client.fetchAll.bind(client);
+    client.fetchAll = async (range, query, fetchOptions) => {
+      if (query.source !== undefined && !flagged) {
+        flagged = true;
+        await otherClient('eli', async (c) => {
+          await c.mailboxOpen('INBOX');
+          await c.messageFlagsAdd(await uidOf(c, 'One'), ['\\Flagged'], { uid: true });
+        });
+      }
+      return fetchAll(range, query, fetchOptions);
+    };
+    return client;
+  });
+  const point = new ImapPoint({ id: upstream.deviceId, name: 'Eli', protocol: upstreamProtocols.imap, collectionId: inbox, session, path: 'INBOX' });
+  try {
+    const run = await server.hub.runServerDrivenSync(accountId, [point]);
+    assert.deepEqual([run.acknowledged, run.failures], [[upstream.deviceId], []]);
+  } finally {
+    await session.close();
+  }
+  assert.ok(flagged, 'the other client flagged during the fetch');
+  await phone.pull(inbox);
+  assert.deepEqual(items(phone, inbox).map((m) => m.subject), ['One', 'Three', 'Two'], 'three messages, once each');
+  // The flag is read at the next run, as any change since the cursor.
+  await runUpstreams(server, accountId);
+  await phone.pull(inbox);
+  assert.deepEqual(items(phone, inbox).map((m) => [m.subject, m.flags]), [['One', ['\\Flagged']], ['Three', []], ['Two', []]]);
 });
 
 test('a flag written while another client changed the message there is not written over it: refused (UNCHANGEDSINCE), read again and merged', async () => {

@@ -1,5 +1,4 @@
-import type { ImapSession } from './session.js';
-import { problemOf } from './session.js';
+import { problemOf, rowsAsked, type ImapSession } from './session.js';
 
 /**
  * Messages of the Inbox marked by their subject, found, read and removed one by one: the requests of a
@@ -29,7 +28,7 @@ export async function findMarked(session: ImapSession, marker: string, lookMax: 
     const uids = (Array.isArray(found) ? found : []).sort((a, b) => a - b).slice(0, lookMax);
     if (uids.length === 0) return [];
     const messages = await client.fetchAll(uids.join(','), { uid: true, size: true, envelope: true }, { uid: true });
-    return messages
+    return [...rowsAsked(messages, new Set(uids), (m) => m.envelope !== undefined && m.size !== undefined).values()]
       .map((m) => ({ uid: m.uid, size: m.size ?? 0, subject: m.envelope?.subject ?? '', messageId: m.envelope?.messageId ?? null }))
       .sort((a, b) => a.uid - b.uid);
   } catch (err) {

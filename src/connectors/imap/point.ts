@@ -5,7 +5,7 @@ import { parseMailItem } from '../../content/mail/item.js';
 import { mailItemOf } from '../../content/mail/message-item.js';
 import type { PointApplied, PointMemory, PointRecord, PointReport, ServerSyncPoint } from '../../protocol/server-point.js';
 import type { CollectionResponse } from '../../protocol/sync.js';
-import type { ImapSession } from './session.js';
+import { rowsAsked, type ImapSession } from './session.js';
 
 /**
  * One IMAP folder as a server-driven sync point (docs/design.md § Mail): the folder's messages are
@@ -95,7 +95,7 @@ export class ImapPoint implements ServerSyncPoint {
       const { result: messages } = await this.#o.session.watchingVanished(() =>
         client.fetchAll([...reads.keys()].join(','), { uid: true, flags: true, size: true, internalDate: true, bodyStructure: true, source: { maxLength: limits.upstreamMailSourceBytes } }, { uid: true }),
       );
-      for (const message of messages) {
+      for (const message of rowsAsked(messages, new Set(reads.keys()), (m) => m.source !== undefined && m.bodyStructure !== undefined).values()) {
         found.add(message.uid);
         this.#reportMessage(report, uidValidity, message, reads.get(message.uid));
       }

@@ -1,4 +1,4 @@
-import { ImapFlow, type ImapFlowOptions, type MailboxObject } from 'imapflow';
+import { ImapFlow, type FetchMessageObject, type ImapFlowOptions, type MailboxObject } from 'imapflow';
 import { limits } from '../../core/limits.js';
 import { UpstreamError } from '../../protocol/upstream-errors.js';
 
@@ -24,6 +24,24 @@ export type ImapClient = Pick<
   'usable' | 'capabilities' | 'enabled' | 'connect' | 'logout' | 'close' | 'on' | 'mailboxOpen' | 'list' | 'fetchAll' | 'fetchOne' | 'messageFlagsSet' | 'messageDelete' | 'messageMove' | 'append' | 'getMailboxLock' | 'search'
 >;
 export type OpenClient = (options: ImapFlowOptions) => ImapClient;
+
+/**
+ * The rows of a UID FETCH's answer that are about the messages it asked for, one per message. imapflow's
+ * fetchAll lists every FETCH row that arrived while the command ran: unsolicited ones too (a flag another
+ * session changed, RFC 9051 §7.5.2), for other messages or with only their flags, and a server may answer
+ * for one message in several rows. Rows of one message are merged in the order they came, so a later
+ * flag change (with its MODSEQ) wins; `has` says whether the merged row holds what was asked for.
+ */
+export function rowsAsked(rows: readonly FetchMessageObject[], uids: ReadonlySet<number>, has: (row: FetchMessageObject) => boolean): Map<number, FetchMessageObject> {
+  const merged = new Map<number, FetchMessageObject>();
+  for (const row of rows) {
+    if (!uids.has(row.uid)) continue;
+    const before = merged.get(row.uid);
+    merged.set(row.uid, before === undefined ? row : { ...before, ...Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined)) });
+  }
+  for (const [uid, row] of merged) if (!has(row)) merged.delete(uid);
+  return merged;
+}
 
 export class ImapSession {
   #client: ImapClient | undefined;
