@@ -430,7 +430,9 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
       for (const [c, items] of held) {
         const has = [...(device.folders.get(c) as FolderReplica).items].sort(([a], [b]) => a.localeCompare(b));
         const want = [...items].sort(([a], [b]) => a.localeCompare(b));
-        if (JSON.stringify(has) !== JSON.stringify(want)) failures.push(`mail-devices-match-truth: ${device.id} holds ${has.length} messages in ${pathOf.get(c)} unlike the hub's ${want.length}`);
+        if (JSON.stringify(has) === JSON.stringify(want)) continue;
+        const differ = [...new Set([...has, ...want].map(([id]) => id))].filter((id) => device.folders.get(c)?.items.get(id) !== items.get(id));
+        failures.push(`mail-devices-match-truth: ${device.id} holds ${has.length} messages in ${pathOf.get(c)} unlike the hub's ${want.length} (${differ.join(', ')} differ)`);
       }
     }
     return { seed, failures, stats };

@@ -156,7 +156,8 @@ export class Mail {
    * the destination under a new id (returned), bound to its new UID, as `hub.moveItem` moves any item.
    * Both are written as the upstream's, not the device's: every device is sent them, the one that asked
    * too, which may never have had the answer (sim --mail seed 0: asked again, the move is a 404, and
-   * nothing else would tell it). When the server did not say the new UID, only the delete is written: the
+   * nothing else would tell it). Made by the upstream, the new item's delete reaches the upstream's point
+   * even before its next run has seen the item (else the message stayed at the IMAP server: seed 49). When the server did not say the new UID, only the delete is written: the
    * destination's next run adds it, so it is never there twice. Returns null when the hub no longer held it
    * by the time the move was done there (a run saw it go): the destination's run brings it too.
    */
