@@ -1,108 +1,185 @@
 import { Hub } from '../src/hub/hub.js';
+import type { MailGateway } from '../src/hub/mail.js';
 import type { HubPorts } from '../src/hub/ports.js';
 import type { UpstreamAccess } from '../src/hub/upstreams.js';
-import type { Store } from '../src/store/store.js';
+import type { Store, StoreTx } from '../src/store/store.js';
 import { secretKey } from '../src/hub/sealed-secrets.js';
+import { ProtocolError } from '../src/protocol/errors.js';
+import type { SendMailRequest } from '../src/protocol/mail-send.js';
 import type { ServerSyncPoint } from '../src/protocol/server-point.js';
 import type { ClientCommand, CollectionResponse } from '../src/protocol/sync.js';
-import { imapConnector } from '../src/server/upstream-connector.js';
+import { imapConnector, imapMailGateway } from '../src/server/upstream-connector.js';
 import { sqliteDatabases, type SimDatabases } from './database.js';
-import { SimImapServer, simFlags, type ImapFaultRates } from './imap-upstream.js';
+import { SimImapServer, simFlags, simFolders, type ImapFaultRates } from './imap-upstream.js';
 import { Rng } from './random.js';
 import { SimServer } from './server.js';
+import { SimSubmission, type SmtpFaultRates } from './smtp-submission.js';
 import type { Trace } from './trace.js';
 import { FakeClock } from './world.js';
 import { wrapPoint } from './wrap-point.js';
 
 /**
- * Mail worlds (`npm run sim -- --mail`): an account whose INBOX comes from a simulated IMAP server
- * (imap-upstream.ts) through the real IMAP connector and the real hub and store, with devices on the
- * native protocol that mark messages read, flag and delete them, while the IMAP server's own user does
- * the same, mail arrives, the folder is now and then rebuilt under a new UIDVALIDITY, commands and
- * answers are lost both ways and the server restarts. After a quiet phase:
- *   - `imap-matches-truth`: the IMAP folder holds exactly the messages the hub's INBOX holds, once each,
- *     with the same flags (docs/design.md § Mail);
- *   - `mail-devices-match-truth`: every device holds what the hub holds.
+ * Mail worlds (`npm run sim -- --mail`): an account whose folders (INBOX, Archive, Sent) come from a
+ * simulated IMAP server (imap-upstream.ts) through the real IMAP connector and the real hub and store,
+ * which sends through a simulated SMTP submission server (smtp-submission.ts) with the real submission
+ * client; devices on the native protocol mark messages read, flag, delete and move them (`hub.mail.move`,
+ * the move route's entry) and send mail (`hub.mail.send`) with a client id, sent again with the same id
+ * after a lost answer, a 503 or a restart, as the SDK does. Meanwhile the IMAP server's own user does the
+ * same, mail arrives, a folder is now and then rebuilt under a new UIDVALIDITY, commands and answers are
+ * lost both ways, the servers restart and the hub dies with a message handed over. After a quiet phase:
+ *   - `imap-matches-truth`: each IMAP folder holds the messages the hub's collection for it holds, as many
+ *     times, with the same flags (docs/design.md § Mail); and each message is in one folder once, and
+ *     somewhere unless it was expunged: none copied or lost on its way from folder to folder;
+ *   - `mail-devices-match-truth`: every device holds what the hub holds, in every folder;
+ *   - `mail-sent-once`: each client id went out through SMTP at most once, exactly once if its device was
+ *     told it was sent, and a message sent is in Sent at most once, exactly once if the hub filed it there
+ *     (docs/protocol.md §10.7).
  * Each has a planted bug it alone catches (`mailPlantedBugs`, `--plant-bug NAME` with `--mail`).
  */
 
-export const mailCheckNames = ['imap-matches-truth', 'mail-devices-match-truth'] as const;
+export const mailCheckNames = ['imap-matches-truth', 'mail-devices-match-truth', 'mail-sent-once'] as const;
 export const mailPlantedBugs = {
   'imap-point-drops-expunges': { description: 'the IMAP point leaves out of its reports the messages expunged at the server', caughtBy: ['imap-matches-truth'] },
   'hub-withholds-mail-changes': { description: "the hub's answers to devices leave out the changes of mail items", caughtBy: ['mail-devices-match-truth'] },
+  'move-forgets-new-uid': { description: 'a move adds the item to the destination without binding it to its new UID, so the next run adds the message again', caughtBy: ['imap-matches-truth'] },
+  'resend-unknown-outcome': { description: 'a send whose outcome is unknown is taken for never sent, and handed over again', caughtBy: ['mail-sent-once'] },
 } as const;
 export type MailPlantedBug = keyof typeof mailPlantedBugs;
 
 export interface MailSeedReport {
   seed: number;
   failures: string[];
-  stats: { devices: number; rounds: number; exchanges: number; runs: number; runsFailed: number; restarts: number; imap: SimImapServer['counts'] };
+  stats: {
+    devices: number;
+    rounds: number;
+    exchanges: number;
+    runs: number;
+    runsFailed: number;
+    restarts: number;
+    moves: number;
+    sends: number;
+    imap: SimImapServer['counts'];
+    smtp: SimSubmission['counts'];
+  };
 }
 
 const simKey = secretKey(Buffer.alloc(32, 9));
+const sender = 'ann@example.org';
 
-/** A device on the native protocol with one collection, the INBOX, acting on what it holds. */
-class MailDevice {
+/** What a device holds of one folder, and what it did there that it has not seen answered. */
+class FolderReplica {
   syncKey = 0;
-  readonly replica = new Map<string, string>();
-  /** What it did and has not seen answered: sent again, with the same key, until it is. */
+  readonly items = new Map<string, string>();
+  /** Sent again, with the same key, until answered. */
   pending: ClientCommand[] = [];
   pendingKey: number | undefined;
+}
+
+/** A device on the native protocol that syncs every folder of the account, moves messages and sends mail. */
+class MailDevice {
+  readonly folders: Map<string, FolderReplica>;
+  /** A move asked and not answered: asked again until it is. */
+  move: { from: string; itemId: string; to: string } | undefined;
+  /** A send not answered: sent again, with the same client id, until it is. */
+  send: SendMailRequest | undefined;
+  /** What it was told of each of its sends: sent, refused (then sent again, or given up), or that its outcome is unknown. */
+  readonly sends = new Map<string, 'sending' | 'sent' | 'unknown' | 'refused'>();
+  private sendCount = 0;
 
   constructor(
     readonly id: string,
+    collections: readonly string[],
     private readonly rng: Rng,
     private readonly trace: Trace | undefined,
-  ) {}
+  ) {
+    this.folders = new Map(collections.map((c) => [c, new FolderReplica()]));
+  }
 
-  /** Its user marks, flags or deletes a message it holds (one thing at a time). */
-  act(): void {
-    if (this.pending.length > 0 || this.replica.size === 0) return;
-    const ids = [...this.replica.keys()].sort();
-    const serverId = ids[this.rng.int(0, ids.length - 1)] as string;
-    const data = this.replica.get(serverId) as string;
-    if (this.rng.chance(0.2)) {
-      this.pending = [{ op: 'delete', serverId }];
+  /** After a refusal: give the send up (else it is sent again, with the same client id). */
+  giveUp(): boolean {
+    return this.rng.chance(0.5);
+  }
+
+  private busy(): boolean {
+    return this.move !== undefined || this.send !== undefined || [...this.folders.values()].some((f) => f.pending.length > 0);
+  }
+
+  /** Its user sends, moves, marks, flags or deletes a message it holds (one thing at a time). */
+  act(folderIds: { inbox: string; archive: string }): void {
+    if (this.busy()) return;
+    const roll = this.rng.float();
+    if (roll < 0.12) {
+      const clientId = `${this.id}-send-${++this.sendCount}`;
+      this.send = { clientId, from: { address: sender }, to: [{ address: `friend${this.rng.int(1, 3)}@example.net` }], subject: `Note ${clientId}`, text: `Sent by ${this.id}, ${this.sendCount}.\n` };
+      this.sends.set(clientId, 'sending');
+      this.trace?.(`${this.id} user: sends ${clientId}`);
+      return;
+    }
+    const held = [...this.folders].flatMap(([collectionId, f]) => [...f.items.keys()].sort().map((serverId) => ({ collectionId, serverId, data: f.items.get(serverId) as string })));
+    if (held.length === 0) return;
+    const { collectionId, serverId, data } = held[this.rng.int(0, held.length - 1)] as (typeof held)[number];
+    const folder = this.folders.get(collectionId) as FolderReplica;
+    if (roll < 0.3) {
+      const to = collectionId === folderIds.inbox ? folderIds.archive : folderIds.inbox;
+      this.move = { from: collectionId, itemId: serverId, to };
+      this.trace?.(`${this.id} user: moves ${messageIdOf(data)} to ${to}`);
+      return;
+    }
+    if (roll < 0.42) {
+      folder.pending = [{ op: 'delete', serverId }];
       this.trace?.(`${this.id} user: deletes ${messageIdOf(data)}`);
       return;
     }
     const item = JSON.parse(data) as { flags: string[] };
     const flag = simFlags[this.rng.int(0, simFlags.length - 1)] as string;
     const flags = item.flags.includes(flag) ? item.flags.filter((f) => f !== flag) : [...item.flags, flag].sort();
-    this.pending = [{ op: 'change', serverId, data: JSON.stringify({ ...item, flags }) }];
+    folder.pending = [{ op: 'change', serverId, data: JSON.stringify({ ...item, flags }) }];
     this.trace?.(`${this.id} user: ${messageIdOf(data)} flags ${flags.join(' ') || '(none)'}`);
   }
 
   request(collectionId: string) {
-    this.pendingKey ??= this.syncKey;
-    return { version: 1 as const, device: { id: this.id }, collections: [{ collectionId, syncKey: this.pendingKey, commands: this.pending }] };
+    const folder = this.folders.get(collectionId) as FolderReplica;
+    folder.pendingKey ??= folder.syncKey;
+    return { version: 1 as const, device: { id: this.id }, collections: [{ collectionId, syncKey: folder.pendingKey, commands: folder.pending }] };
   }
 
-  /** The answer to its request. */
-  receive(response: CollectionResponse): void {
-    this.pendingKey = undefined;
+  /** The answer to its sync request of one folder. */
+  receive(collectionId: string, response: CollectionResponse): void {
+    const folder = this.folders.get(collectionId) as FolderReplica;
+    folder.pendingKey = undefined;
     if (response.status === 'invalidSyncKey') {
-      this.syncKey = 0;
-      this.replica.clear();
-      this.pending = [];
+      folder.syncKey = 0;
+      folder.items.clear();
+      folder.pending = [];
       return;
     }
     if (response.status !== 'ok') throw new Error(`${this.id}: sync answered ${response.status} ${response.message ?? ''}`);
-    const sent = this.pending;
-    this.pending = [];
+    const sent = folder.pending;
+    folder.pending = [];
     for (const result of response.results) {
       const command = sent[result.index];
       if (!command || command.op === 'add' || command.op === 'fetch') continue;
-      if (command.op === 'delete' && result.status === 'ok') this.replica.delete(command.serverId);
-      else if (command.op === 'change' && result.status === 'ok') this.replica.set(command.serverId, command.data);
+      if (command.op === 'delete' && result.status === 'ok') folder.items.delete(command.serverId);
+      else if (command.op === 'change' && result.status === 'ok') folder.items.set(command.serverId, command.data);
       // Gone meanwhile: a message is not added again by a device.
-      else if (command.op === 'change' && result.status === 'notFound') this.replica.delete(command.serverId);
+      else if (command.op === 'change' && result.status === 'notFound') folder.items.delete(command.serverId);
     }
     for (const c of response.commands) {
-      if (c.op === 'delete') this.replica.delete(c.serverId);
-      else this.replica.set(c.serverId, c.data);
+      if (c.op === 'delete') folder.items.delete(c.serverId);
+      else folder.items.set(c.serverId, c.data);
     }
-    this.syncKey = response.syncKey;
+    folder.syncKey = response.syncKey;
+  }
+
+  /** The answer to its move, applied as the SDK does (sdk/replica.ts recordMoved): the item leaves, and is in the destination under its new id, if it has one. */
+  moved(serverId: string | null): void {
+    const move = this.move;
+    if (!move) return;
+    this.move = undefined;
+    const from = this.folders.get(move.from) as FolderReplica;
+    const data = from.items.get(move.itemId);
+    from.items.delete(move.itemId);
+    if (data !== undefined && serverId !== null) this.folders.get(move.to)?.items.set(serverId, data);
   }
 }
 
@@ -110,24 +187,39 @@ function messageIdOf(data: string): string {
   return (JSON.parse(data) as { messageId: string | null }).messageId ?? '(none)';
 }
 
-export async function runMailSeed(seed: number, options: { databases?: SimDatabases; trace?: Trace; plantBug?: MailPlantedBug } = {}): Promise<MailSeedReport> {
+export async function runMailSeed(seed: number, options: { databases?: SimDatabases; trace?: Trace; plantBug?: MailPlantedBug; sameUidValidity?: boolean } = {}): Promise<MailSeedReport> {
   const trace = options.trace;
   const root = new Rng(seed);
-  const [shapeRng, imapRng, deviceRng, scheduleRng, idRng] = [root.fork(), root.fork(), root.fork(), root.fork(), root.fork()];
+  const [shapeRng, imapRng, deviceRng, scheduleRng, idRng, smtpRng] = [root.fork(), root.fork(), root.fork(), root.fork(), root.fork(), root.fork()];
   const rates: ImapFaultRates = {
     deliver: 0.2 + shapeRng.float() * 0.4,
     flag: shapeRng.float() * 0.4,
     expunge: shapeRng.float() * 0.15,
+    move: shapeRng.float() * 0.15,
     rebuild: shapeRng.float() * 0.02,
     lostCommand: shapeRng.float() * 0.04,
     lostAnswer: shapeRng.float() * 0.05,
   };
-  const shape = { devices: shapeRng.int(1, 3), rounds: shapeRng.int(10, 30), dropReply: shapeRng.float() * 0.2, restart: shapeRng.float() * 0.04, upstreamLast: shapeRng.chance(0.5) };
-  const imap = new SimImapServer(imapRng, rates, trace);
+  const smtpRates: SmtpFaultRates = { unreachable: shapeRng.float() * 0.1, refuse: shapeRng.float() * 0.1, lostAnswer: shapeRng.float() * 0.15, dies: shapeRng.float() * 0.1 };
+  const shape = {
+    devices: shapeRng.int(1, 3),
+    rounds: shapeRng.int(10, 30),
+    dropReply: shapeRng.float() * 0.2,
+    restart: shapeRng.float() * 0.04,
+    upstreamLast: shapeRng.chance(0.5),
+    uidPlus: shapeRng.chance(0.8),
+    sameUidValidity: shapeRng.chance(0.3) && options.sameUidValidity === true,
+  };
+  const imap = new SimImapServer(imapRng, rates, trace, shape.uidPlus, shape.sameUidValidity);
+  const smtp = new SimSubmission(smtpRng, smtpRates, trace);
   for (let i = shapeRng.int(0, 6); i > 0; i--) imap.deliver();
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const ports: HubPorts = { clock, random: { id: () => idRng.id() }, logger: { info: () => undefined, warn: () => undefined, debug: () => undefined } };
-  const real = imapConnector(async () => '127.0.0.1', (o) => imap.open(o));
+  const locate = async () => '127.0.0.1';
+  const real = imapConnector(locate, (o) => imap.open(o));
+  // The server is looked up at each call: a process that died reaches no mail server any more (it restarts once the call is over).
+  let server: SimServer | undefined;
+  const gateway = aliveOnly(imapMailGateway(locate, (o) => imap.open(o), () => smtp.open()), () => server?.dead === true);
   const access: UpstreamAccess = {
     connectors: {
       imap: {
@@ -139,42 +231,117 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
         },
       },
     },
+    mail: gateway,
     keys: () => [simKey],
     sealingKey: () => () => simKey,
     intervalMs: 0,
   };
   const database = await (options.databases ?? sqliteDatabases).forSeed();
-  const makeHub = options.plantBug === 'hub-withholds-mail-changes' ? (store: Store, p: HubPorts, a?: UpstreamAccess) => new WithholdingHub(store, p, a) : (store: Store, p: HubPorts, a?: UpstreamAccess) => new Hub(store, p, a);
-  const server = await SimServer.start(ports, makeHub, () => undefined, database, access);
-  const stats: MailSeedReport['stats'] = { devices: shape.devices, rounds: shape.rounds, exchanges: 0, runs: 0, runsFailed: 0, restarts: 0, imap: imap.counts };
+  const makeHub = (store: Store, p: HubPorts, a?: UpstreamAccess) => {
+    if (options.plantBug === 'hub-withholds-mail-changes') return new WithholdingHub(store, p, a);
+    if (options.plantBug === 'move-forgets-new-uid') return new Hub(unboundMoves(store), p, a);
+    if (options.plantBug === 'resend-unknown-outcome') return new Hub(forgetsUnknownSends(store), p, a);
+    return new Hub(store, p, a);
+  };
+  server = await SimServer.start(ports, makeHub, () => undefined, database, access);
+  const live = server;
+  smtp.onDeath = () => live.dies();
+  const stats: MailSeedReport['stats'] = { devices: shape.devices, rounds: shape.rounds, exchanges: 0, runs: 0, runsFailed: 0, restarts: 0, moves: 0, sends: 0, imap: imap.counts, smtp: smtp.counts };
   try {
-    const account = await server.hub.accounts.create('sim', 'no-password');
-    const discovered = [{ url: 'imap://imap.sim/INBOX', type: 'mailbox' as const, displayName: 'INBOX', kinds: ['mail'] }];
-    const view = await server.hub.upstreams.add(account.id, { kind: 'imap', url: 'imap://imap.sim', username: 'ann', password: 'sim-password' }, { connector: { discover: async () => discovered }, key: () => simKey });
-    const inbox = view.collections[0]?.collectionId as string;
-    const devices = Array.from({ length: shape.devices }, (_, i) => new MailDevice(`d${i}`, deviceRng.fork(), trace));
-    for (const device of devices) await server.hub.sync(account.id, 'native', device.request(inbox)).then((r) => device.receive(r.collections[0] as CollectionResponse));
+    const account = await live.hub.accounts.create('sim', 'no-password');
+    const discovered = simFolders.map((path) => ({ url: `imap://imap.sim/${path}`, type: 'mailbox' as const, displayName: path, kinds: ['mail'] }));
+    const view = await live.hub.upstreams.add(
+      account.id,
+      { kind: 'imap', url: 'imap://imap.sim', submissionUrl: 'smtp://smtp.sim', username: 'ann', password: 'sim-password' },
+      { connector: { discover: async () => discovered }, key: () => simKey },
+    );
+    const collectionOf = (path: string) => view.collections.find((c) => c.url === `imap://imap.sim/${path}`)?.collectionId as string;
+    const folderIds = { inbox: collectionOf('INBOX'), archive: collectionOf('Archive') };
+    const pathOf = new Map(simFolders.map((path) => [collectionOf(path), path]));
+    const collections = [...pathOf.keys()];
+    const devices = Array.from({ length: shape.devices }, (_, i) => new MailDevice(`d${i}`, collections, deviceRng.fork(), trace));
+    for (const device of devices) {
+      for (const c of collections) await live.hub.sync(account.id, 'native', device.request(c)).then((r) => device.receive(c, r.collections[0] as CollectionResponse));
+    }
     // In some worlds the devices come before the upstream in priority: a device's edit then beats the upstream's, but never its deletes.
-    if (shape.upstreamLast) await server.hub.setDevicePriority(account.id, devices.map((d) => d.id));
+    if (shape.upstreamLast) await live.hub.setDevicePriority(account.id, devices.map((d) => d.id));
 
     const run = async () => {
       stats.runs++;
-      const [done] = await server.hub.upstreams.run(account.id);
+      const [done] = await live.hub.upstreams.run(account.id);
       if (done?.error) {
         stats.runsFailed++;
         trace?.(`  the upstream run failed: ${done.error}`);
       }
     };
-    const exchange = async (device: MailDevice, faults: boolean) => {
+    const exchange = async (device: MailDevice, collectionId: string, faults: boolean) => {
       stats.exchanges++;
-      const request = device.request(inbox);
-      const response = await server.hub.sync(account.id, 'native', request);
+      const request = device.request(collectionId);
+      const response = await live.hub.sync(account.id, 'native', request);
       const answer = response.collections[0] as CollectionResponse;
       const lost = faults && deviceRng.chance(shape.dropReply);
-      trace?.(`${device.id} key ${request.collections[0]?.syncKey} [${request.collections[0]?.commands.map((c) => c.op).join(' ')}] -> ${answer.status} key ${answer.syncKey}, ${answer.commands.length} changes${lost ? ' (the answer is lost)' : ''}`);
-      if (lost) return answer;
-      device.receive(answer);
+      trace?.(`${device.id} ${pathOf.get(collectionId)} key ${request.collections[0]?.syncKey} [${request.collections[0]?.commands.map((c) => c.op).join(' ')}] -> ${answer.status} key ${answer.syncKey}, ${answer.commands.length} changes${lost ? ' (the answer is lost)' : ''}`);
+      if (!lost) device.receive(collectionId, answer);
       return answer;
+    };
+    /** A call into the hub a device makes beside syncing: its answer, lost now and then; a failure the device reads (ProtocolError), or the process died under it. */
+    const call = async <T>(device: MailDevice, what: string, faults: boolean, work: () => Promise<T>): Promise<{ answer: T } | { error: ProtocolError } | undefined> => {
+      try {
+        const answer = await work();
+        if (faults && deviceRng.chance(shape.dropReply)) {
+          trace?.(`${device.id} ${what}: the answer is lost`);
+          return undefined;
+        }
+        return { answer };
+      } catch (err) {
+        if (live.dead) {
+          trace?.(`${device.id} ${what}: the server died under it (${(err as Error).message})`);
+          await live.afterDeath();
+          stats.restarts++;
+          return undefined;
+        }
+        if (err instanceof ProtocolError) return { error: err };
+        throw err;
+      }
+    };
+    const moveOf = async (device: MailDevice, faults: boolean) => {
+      const move = device.move;
+      if (!move) return;
+      stats.moves++;
+      const point = { accountId: account.id, device: { id: device.id }, protocol: 'native' };
+      const done = await call(device, `move to ${pathOf.get(move.to)}`, faults, () => live.hub.mail.move(point, move.from, move.itemId, move.to));
+      if (!done) return;
+      if ('answer' in done) {
+        trace?.(`${device.id} moved ${move.itemId} to ${pathOf.get(move.to)} as ${done.answer ?? '(no id)'}`);
+        device.moved(done.answer);
+      } else if (done.error.status === 'notFound') {
+        // Gone meanwhile, or moved by the request whose answer was lost: the syncs tell.
+        trace?.(`${device.id} move of ${move.itemId}: ${done.error.message}`);
+        device.move = undefined;
+      } else if (done.error.status !== 'unavailable') throw done.error;
+      else trace?.(`${device.id} move of ${move.itemId}: ${done.error.message} (asked again later)`);
+    };
+    const sendOf = async (device: MailDevice, faults: boolean) => {
+      const request = device.send;
+      if (!request) return;
+      stats.sends++;
+      const done = await call(device, `send ${request.clientId}`, faults, () => live.hub.mail.send(account.id, request));
+      if (!done) return;
+      const settle = (outcome: 'sent' | 'unknown' | 'refused') => {
+        device.sends.set(request.clientId, outcome);
+        device.send = undefined;
+      };
+      if ('answer' in done) {
+        trace?.(`${device.id} sent ${request.clientId}${done.answer.replayed ? ' (replayed)' : ''}${done.answer.sentFolder ? `, filed in ${done.answer.sentFolder}` : ''}`);
+        return settle('sent');
+      }
+      const { status, message, extra } = done.error;
+      trace?.(`${device.id} send ${request.clientId}: ${status} ${message}`);
+      // Its outcome unknown, and not found in Sent: not sent again under this client id.
+      if (status === 'conflict' && extra?.sendState === 'unknown') return settle('unknown');
+      // Refused by the submission server: sent again with the same id, or given up.
+      if (status === 'upstreamFailed' && extra?.upstreamError === 'refused' && device.giveUp()) return settle('refused');
+      if (status !== 'unavailable' && status !== 'upstreamFailed') throw done.error;
     };
 
     for (let round = 0; round < shape.rounds; round++) {
@@ -182,56 +349,110 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
       imap.act();
       for (const device of devices) {
         if (!scheduleRng.chance(0.6)) continue;
-        device.act();
-        await exchange(device, true);
+        device.act(folderIds);
+        await moveOf(device, true);
+        await sendOf(device, true);
+        for (const c of collections) await exchange(device, c, true);
       }
       if (scheduleRng.chance(0.5)) await run();
       if (scheduleRng.chance(rates.lostCommand)) imap.restart();
       if (scheduleRng.chance(shape.restart)) {
         trace?.('the server restarts');
-        await server.restart();
+        await live.restart();
         stats.restarts++;
       }
     }
 
-    // Quiet: no more user actions or faults; runs and syncs until nothing moves.
+    // Quiet: no more user actions or faults; moves and sends asked again, runs and syncs until nothing moves.
     trace?.('quiet phase');
     rates.lostCommand = 0;
     rates.lostAnswer = 0;
+    Object.assign(smtpRates, { unreachable: 0, refuse: 0, lostAnswer: 0, dies: 0 });
     for (let pass = 0; pass < 6; pass++) {
+      for (const device of devices) {
+        await moveOf(device, false);
+        await sendOf(device, false);
+      }
       await run();
       for (const device of devices) {
-        for (let i = 0; i < 50; i++) {
-          const answer = await exchange(device, false);
-          if (!answer.moreAvailable && device.pending.length === 0) break;
+        for (const c of collections) {
+          for (let i = 0; i < 50; i++) {
+            const answer = await exchange(device, c, false);
+            if (!answer.moreAvailable && device.folders.get(c)?.pending.length === 0) break;
+          }
         }
       }
     }
 
     const failures: string[] = [];
-    const truth = await server.readTruth(account.id, [inbox], []);
-    const truthByMessage = new Map<string, string[]>();
-    for (const data of truth.items.values()) {
-      const item = JSON.parse(data) as { messageId: string; flags: string[] };
-      if (truthByMessage.has(item.messageId)) failures.push(`imap-matches-truth: the hub holds ${item.messageId} twice`);
-      truthByMessage.set(item.messageId, item.flags);
-    }
     const there = imap.contents();
-    for (const [messageId, flags] of there) {
-      const held = truthByMessage.get(messageId);
-      if (held === undefined) failures.push(`imap-matches-truth: the IMAP folder holds ${messageId}, which the hub does not`);
-      else if (held.join(' ') !== flags.join(' ')) failures.push(`imap-matches-truth: ${messageId} has flags [${flags.join(' ')}] at IMAP, [${held.join(' ')}] in the hub`);
+    const held = new Map<string, Map<string, string>>();
+    for (const c of collections) held.set(c, (await live.readTruth(account.id, [c], [])).items);
+
+    // imap-matches-truth: each folder as the hub's collection for it, copy by copy, flags included; and
+    // each message in one folder once, none gone that nobody expunged: none copied or lost by a move.
+    const atImap = [...there].flatMap(([path, ms]) => ms.map((m) => ({ path, ...m })));
+    const inHub = [...held].flatMap(([c, items]) => [...items.values()].map((data) => ({ path: pathOf.get(c) as string, ...(JSON.parse(data) as { messageId: string; flags: string[] }) })));
+    const byMessage = (all: Array<{ path: string; messageId: string; flags: string[] }>) => {
+      const found = new Map<string, Array<{ path: string; flags: string }>>();
+      for (const m of all) found.set(m.messageId, [...(found.get(m.messageId) ?? []), { path: m.path, flags: m.flags.join(' ') }]);
+      return found;
+    };
+    const [imapCopies, hubCopies] = [byMessage(atImap), byMessage(inHub)];
+    const describe = (copies: Array<{ path: string; flags: string }> | undefined) => (copies ?? []).map((c) => `${c.path} [${c.flags}]`).join(', ') || 'nowhere';
+    for (const messageId of new Set([...imapCopies.keys(), ...hubCopies.keys()])) {
+      const [atServer, here] = [describe(imapCopies.get(messageId)), describe(hubCopies.get(messageId))];
+      if (atServer !== here) failures.push(`imap-matches-truth: ${messageId} at IMAP: ${atServer}; in the hub: ${here}`);
+      else if ((imapCopies.get(messageId)?.length ?? 0) > 1) failures.push(`imap-matches-truth: ${messageId} is more than once at IMAP and in the hub: ${atServer}`);
     }
-    for (const messageId of truthByMessage.keys()) if (!there.has(messageId)) failures.push(`imap-matches-truth: the hub holds ${messageId}, which the IMAP folder does not`);
+    for (const messageId of imap.everHeld) {
+      if (!imap.expungedIds.has(messageId) && !imapCopies.has(messageId)) failures.push(`imap-matches-truth: ${messageId} is in no folder at IMAP, and nobody expunged it`);
+    }
+
+    // mail-sent-once: each client id handed over at most once, once if its device was told it went; its copy filed in Sent at most once, once if the hub says so.
+    const sends = new Map((await live.readMailSends(account.id)).map((r) => [r.clientId, r]));
     for (const device of devices) {
-      const held = [...device.replica].sort(([a], [b]) => a.localeCompare(b));
-      const want = [...truth.items].sort(([a], [b]) => a.localeCompare(b));
-      if (JSON.stringify(held) !== JSON.stringify(want)) failures.push(`mail-devices-match-truth: ${device.id} holds ${held.length} messages unlike the hub's ${want.length}`);
+      for (const [clientId, outcome] of device.sends) {
+        const row = sends.get(clientId);
+        const delivered = row === undefined ? 0 : smtp.accepted.filter((m) => m.messageId === row.messageId).length;
+        if (delivered > 1) failures.push(`mail-sent-once: ${clientId} went out ${delivered} times`);
+        if (outcome === 'sent' && delivered !== 1) failures.push(`mail-sent-once: ${device.id} was told ${clientId} was sent, and it went out ${delivered} times`);
+        if (outcome === 'sending') failures.push(`mail-sent-once: ${device.id} never heard how ${clientId} went`);
+        // Filed: appended to Sent (a device or the IMAP user may have moved or deleted it since).
+        const filed = row === undefined ? 0 : (imap.appended.get(row.messageId) ?? 0);
+        if (filed > 1 || (row?.sentFolder != null && filed !== 1)) failures.push(`mail-sent-once: ${clientId} was filed ${filed} times in Sent${row?.sentFolder != null ? ', which the hub said it filed it in' : ''}`);
+        if (filed > 0 && delivered === 0) failures.push(`mail-sent-once: ${clientId} was filed in Sent, and never went out`);
+      }
+    }
+
+    // mail-devices-match-truth
+    for (const device of devices) {
+      for (const [c, items] of held) {
+        const has = [...(device.folders.get(c) as FolderReplica).items].sort(([a], [b]) => a.localeCompare(b));
+        const want = [...items].sort(([a], [b]) => a.localeCompare(b));
+        if (JSON.stringify(has) === JSON.stringify(want)) continue;
+        const differ = [...new Set([...has, ...want].map(([id]) => id))].filter((id) => device.folders.get(c)?.items.get(id) !== items.get(id));
+        failures.push(`mail-devices-match-truth: ${device.id} holds ${has.length} messages in ${pathOf.get(c)} unlike the hub's ${want.length} (${differ.join(', ')} differ)`);
+      }
     }
     return { seed, failures, stats };
   } finally {
-    await server.close();
+    await live.close();
   }
+}
+
+/** The gateway of a process that may have died in the call under way: a dead process reaches no mail server. */
+function aliveOnly(gateway: MailGateway, dead: () => boolean): MailGateway {
+  const check = () => {
+    if (dead()) throw new ProtocolError('unavailable', 'the server process died');
+  };
+  return {
+    fetchPart: (...a) => (check(), gateway.fetchPart(...a)),
+    move: (...a) => (check(), gateway.move(...a)),
+    submit: (...a) => (check(), gateway.submit(...a)),
+    fileInSent: (...a) => (check(), gateway.fileInSent(...a)),
+    findInSent: (...a) => (check(), gateway.findInSent(...a)),
+  };
 }
 
 /** The point, each report and apply told in the trace. */
@@ -240,7 +461,7 @@ function traced(point: ServerSyncPoint, trace: Trace): ServerSyncPoint {
   return wrapPoint(point, {
     async report(memory, cursor) {
       const report = await point.report(memory, cursor);
-      trace(`point reports from ${cursor}: ${report.commands.map(describe).join('; ')}${report.known.length > 0 ? ` (${report.known.length} known)` : ''} -> cursor ${report.cursor}`);
+      trace(`point ${point.collectionId} reports from ${cursor}: ${report.commands.map(describe).join('; ')}${report.known.length > 0 ? ` (${report.known.length} known)` : ''} -> cursor ${report.cursor}`);
       return report;
     },
     async apply(outcome, memory) {
@@ -269,4 +490,42 @@ function dropExpunges(point: ServerSyncPoint): ServerSyncPoint {
       return { ...report, commands: report.commands.filter((_, i) => keep[i]), remotes: report.remotes.filter((_, i) => keep[i]) };
     },
   });
+}
+
+/** `store`, its transactions' methods replaced by `over` (a planted bug in what the hub is told or what it writes). */
+function storeWith(store: Store, over: (tx: StoreTx) => Partial<StoreTx>): Store {
+  return {
+    transaction: (fn) =>
+      store.transaction((tx) => {
+        const replaced = over(tx);
+        return fn(new Proxy(tx, { get: (target, property, receiver) => (Object.hasOwn(replaced, property) ? replaced[property as keyof StoreTx] : Reflect.get(target, property, receiver)) }));
+      }),
+    observeCommits: (observer) => store.observeCommits(observer),
+    tryExclusive: (name, fn) => store.tryExclusive(name, fn),
+    close: () => store.close(),
+  };
+}
+
+/**
+ * The planted bug: a move's item in the destination is not bound to the message's new UID (the record
+ * a move writes is the only one written for an item that has none, its remote version unknown), so the
+ * destination's next run takes the message for new mail.
+ */
+function unboundMoves(store: Store): Store {
+  return storeWith(store, (tx) => ({
+    async putPointRecord(accountId, deviceId, collectionId, record) {
+      if (record.remoteEtag === null && (await tx.pointRecordsByServer(accountId, deviceId, collectionId, [record.serverId])).length === 0) return;
+      return tx.putPointRecord(accountId, deviceId, collectionId, record);
+    },
+  }));
+}
+
+/** The planted bug: a send recorded as under way (its outcome unknown) reads as never begun, so it is handed over again. */
+function forgetsUnknownSends(store: Store): Store {
+  return storeWith(store, (tx) => ({
+    async getMailSend(accountId, clientId) {
+      const row = await tx.getMailSend(accountId, clientId);
+      return row?.state === 'sending' ? undefined : row;
+    },
+  }));
 }

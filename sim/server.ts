@@ -101,6 +101,11 @@ export class SimServer {
     this.dying = true;
   }
 
+  /** Whether it died in the call under way (what it would do next, it does not: mail.ts holds its mail gateway to that too). */
+  get dead(): boolean {
+    return this.dying;
+  }
+
   /** The restart of a server that died during the call that just ended, if it did. */
   async afterDeath(): Promise<void> {
     if (!this.dying) return;
@@ -137,6 +142,12 @@ export class SimServer {
       currentSeq,
       syncStates,
     };
+  }
+
+  /** The account's sends (docs/protocol.md §10.7), read straight from their table. */
+  async readMailSends(accountId: string): Promise<Array<{ clientId: string; state: string; messageId: string; sentFolder: string | null }>> {
+    const rows = await this.database.select<{ client_id: string; state: string; message_id: string; sent_folder: string | null }>('SELECT client_id, state, message_id, sent_folder FROM mail_sends WHERE account_id = ? ORDER BY client_id', [accountId]);
+    return rows.map((r) => ({ clientId: r.client_id, state: r.state, messageId: r.message_id, sentFolder: r.sent_folder }));
   }
 
   /**

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { checkNames } from '../sim/checkers.js';
-import { mailPlantedBugs, runMailSeed } from '../sim/mail.js';
+import { mailCheckNames, mailPlantedBugs, runMailSeed } from '../sim/mail.js';
+import { SimImapServer } from '../sim/imap-upstream.js';
+import { Rng } from '../sim/random.js';
+import { ProtocolError } from '../src/protocol/errors.js';
+import { imapMailGateway } from '../src/server/upstream-connector.js';
 import { startPostgresDatabases, type SimDatabases } from '../sim/database.js';
 import { plantedBugs, type PlantedBug, type PlantedBugName } from '../sim/planted-bugs.js';
 import { runSeed, runSeeds, type RunOptions } from '../sim/simulator.js';
@@ -67,20 +71,24 @@ test('an upstream CardDAV server: worlds where the hub syncs the contacts with o
   assert.ok(totals.failedRuns > 0 && totals.lostAnswers > 0 && totals.conflicts > 0 && totals.restarts > 0, 'runs failed, answers were lost, writes met 412 and the upstream restarted');
 });
 
-test('mail worlds: an INBOX from a simulated IMAP server, devices that flag and delete, end with every check passing; and their planted bug is caught', async (t) => {
+test('mail worlds: folders from a simulated IMAP server, mail sent through a simulated SMTP server, devices that flag, delete, move and send, end with every check passing; and their planted bugs are caught', async (t) => {
   // About 60 ms a seed; `npm run sim -- --mail --seeds 500` is run by hand (sim/README.md § Mail).
   const mailSeeds = 60;
   const started = performance.now();
-  const totals = { runs: 0, lostAnswers: 0, rebuilds: 0 };
+  const totals = { runs: 0, lostAnswers: 0, rebuilds: 0, moves: 0, delivered: 0, smtpLostAnswers: 0 };
   for (let seed = 0; seed < mailSeeds; seed++) {
     const report = await runMailSeed(seed);
     assert.deepEqual(report.failures, [], `seed ${seed} with --mail`);
     totals.runs += report.stats.runs;
     totals.lostAnswers += report.stats.imap.lostAnswers;
     totals.rebuilds += report.stats.imap.rebuilds;
+    totals.moves += report.stats.imap.moves;
+    totals.delivered += report.stats.smtp.delivered;
+    totals.smtpLostAnswers += report.stats.smtp.lostAnswers + report.stats.smtp.deaths;
   }
-  t.diagnostic(`${mailSeeds} mail seeds in ${((performance.now() - started) / 1000).toFixed(1)} s: ${totals.runs} upstream runs, ${totals.lostAnswers} lost IMAP answers, ${totals.rebuilds} rebuilt folders`);
+  t.diagnostic(`${mailSeeds} mail seeds in ${((performance.now() - started) / 1000).toFixed(1)} s: ${totals.runs} upstream runs, ${totals.lostAnswers} lost IMAP answers, ${totals.rebuilds} rebuilt folders, ${totals.moves} moves, ${totals.delivered} messages sent, ${totals.smtpLostAnswers} SMTP answers lost`);
   assert.ok(totals.lostAnswers > 0 && totals.rebuilds > 0, 'the IMAP server lost answers and rebuilt its folder');
+  assert.ok(totals.moves > 0 && totals.delivered > 0 && totals.smtpLostAnswers > 0, 'messages were moved and sent, and answers to sends lost');
   for (const [bug, { caughtBy }] of Object.entries(mailPlantedBugs)) {
     let caught: string[] | undefined;
     for (let seed = 0; seed < plantedSeedsMax && caught === undefined; seed++) {
@@ -91,10 +99,36 @@ test('mail worlds: an INBOX from a simulated IMAP server, devices that flag and 
   }
 });
 
+test("the mail gateway's move whose connection breaks at MOVE is a 503 unavailable, not an internal error (sim --mail seed 7)", async () => {
+  const imap = new SimImapServer(new Rng(1), { deliver: 0, flag: 0, expunge: 0, move: 0, rebuild: 0, lostCommand: 0, lostAnswer: 0 }, undefined);
+  imap.deliver();
+  const broken = (options: Parameters<SimImapServer['open']>[0]) => {
+    const client = imap.open(options);
+    // The connection resets under the MOVE, as imapflow tells it.
+    client.messageMove = async () => {
+      throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    };
+    return client;
+  };
+  const gateway = imapMailGateway(async () => '127.0.0.1', broken);
+  const account = { url: 'imap://imap.sim', username: 'ann', password: 'x' };
+  const failure = await gateway.move(account, 'INBOX', `${imap.folders.get('INBOX')?.uidValidity}/1`, 'Archive').then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  assert.ok(failure instanceof ProtocolError, String(failure));
+  assert.equal(failure.status, 'unavailable');
+});
+
 test('every check has a planted bug that it alone catches', () => {
   const alone = new Set(Object.values(plantedBugs as Record<string, PlantedBug>).flatMap((b) => (b.caughtBy.length === 1 ? b.caughtBy : [])));
   assert.deepEqual(
     checkNames.filter((c) => !alone.has(c)),
+    [],
+  );
+  const mailAlone = new Set<string>(Object.values(mailPlantedBugs).flatMap((b) => (b.caughtBy.length === 1 ? b.caughtBy : [])));
+  assert.deepEqual(
+    mailCheckNames.filter((c) => !mailAlone.has(c)),
     [],
   );
 });

@@ -153,8 +153,11 @@ export class Mail {
   /**
    * Moves a message to another folder of its mail account, as the device (docs/protocol.md §10.5): at the
    * IMAP server first (MOVE), then in the hub, where it is deleted from the source collection and added to
-   * the destination under a new id (returned), bound to its new UID, as `hub.moveItem` moves any item. The
-   * device is told neither. When the server did not say the new UID, only the delete is written: the
+   * the destination under a new id (returned), bound to its new UID, as `hub.moveItem` moves any item.
+   * Both are written as the upstream's, not the device's: every device is sent them, the one that asked
+   * too, which may never have had the answer (sim --mail seed 0: asked again, the move is a 404, and
+   * nothing else would tell it). Made by the upstream, the new item's delete reaches the upstream's point
+   * even before its next run has seen the item (else the message stayed at the IMAP server: seed 49). When the server did not say the new UID, only the delete is written: the
    * destination's next run adds it, so it is never there twice. Returns null when the hub no longer held it
    * by the time the move was done there (a run saw it go): the destination's run brings it too.
    */
@@ -184,10 +187,10 @@ export class Mail {
         return null;
       }
       if (moved === null) {
-        await writeTombstone({ tx, ports: this.ports, collection: found.from }, found.item, point.device.id);
+        await writeTombstone({ tx, ports: this.ports, collection: found.from }, found.item, deviceId);
         return null;
       }
-      const id = await moveWithin(tx, this.ports, found.from, found.to, found.item, point.device.id);
+      const id = await moveWithin(tx, this.ports, found.from, found.to, found.item, deviceId);
       // Its version there is read at the destination's next run, and found to be this one.
       await tx.putPointRecord(point.accountId, deviceId, toId, { serverId: id, remoteId: moved, remoteEtag: null, heldEtag: found.item.etag });
       return id;

@@ -105,8 +105,8 @@ export function reapDeleted(tx: ReplicaTx, collectionId: string): LocalItem[] {
 }
 
 /**
- * Applies the server's answer to moving a message (docs/protocol.md §10.5, `HttpTransport.moveMessage`),
- * which no sync will bring: the item leaves its folder, and is in the destination under its new server id
+ * Applies the server's answer to moving a message (docs/protocol.md §10.5, `HttpTransport.moveMessage`)
+ * at once, before the syncs that bring the move too: the item leaves its folder, and is in the destination under its new server id
  * with the same text and etag (the server wrote the very same text there), as `destinationLocalId` (by
  * default the server id, as the sync loop names items it is sent). Without a new id, the destination's
  * next sync brings the message as an add.

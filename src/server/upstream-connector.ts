@@ -4,11 +4,11 @@ import { DavPoint } from '../connectors/dav/point.js';
 import { Transport, type Fetch } from '../connectors/dav/transport.js';
 import { discoverFolders, folderPathOf } from '../connectors/imap/discovery.js';
 import { ImapPoint } from '../connectors/imap/point.js';
-import { ImapSession, type Locate, type OpenClient } from '../connectors/imap/session.js';
+import { ImapSession, problemOf as problemOfImap, type Locate, type OpenClient } from '../connectors/imap/session.js';
 import { fetchPart } from '../connectors/imap/parts.js';
 import type { MailAccount, MailGateway } from '../hub/mail.js';
 import { fileInSent, inSent } from '../connectors/imap/sent.js';
-import { submit } from '../connectors/smtp/submission.js';
+import { submit, type OpenConnection } from '../connectors/smtp/submission.js';
 import { upstreamProtocols, type UpstreamAccess, type UpstreamConnector } from '../hub/upstreams.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { loadSecretKey, secretKeyPlace } from './secret-key.js';
@@ -90,16 +90,20 @@ export function imapConnector(locate: Locate, openClient?: OpenClient): Upstream
 /**
  * The hub's MailGateway (hub/mail.ts) on the IMAP client (src/connectors/imap/): each call on a connection
  * of its own, signed in as the upstream's user, closed once done (a part: once it is read or given up).
+ * `openClient` and `openSmtp` say what speaks IMAP and SMTP (imapflow's and nodemailer's clients; the
+ * simulator's servers, sim/imap-upstream.ts and sim/smtp-submission.ts).
  */
-export function imapMailGateway(locate: Locate, openClient?: OpenClient): MailGateway {
+export function imapMailGateway(locate: Locate, openClient?: OpenClient, openSmtp?: OpenConnection): MailGateway {
   /** A move's failures are told to the device that asked: a mail server out of reach is 503 `unavailable` (try again later). */
   const reach = async <T>(account: MailAccount, work: (session: ImapSession) => Promise<T>): Promise<T> => {
     const session = new ImapSession(account.url, account, locate, openClient);
     try {
       return await work(session);
     } catch (err) {
-      if (err instanceof UpstreamError && err.reason === 'transient') throw new ProtocolError('unavailable', `cannot reach the mail server: ${err.message}`);
-      throw imapProblemOf(err, account.url);
+      // A command's own failure (a connection reset during MOVE) is imapflow's error, told as the session tells its own.
+      const problem = problemOfImap(err, new URL(account.url).host);
+      if (problem instanceof UpstreamError && problem.reason === 'transient') throw new ProtocolError('unavailable', `cannot reach the mail server: ${problem.message}`);
+      throw imapProblemOf(problem, account.url);
     } finally {
       await session.close();
     }
@@ -127,7 +131,7 @@ export function imapMailGateway(locate: Locate, openClient?: OpenClient): MailGa
         const moved = result ? result.uidMap?.get(Number(uid)) : undefined;
         return result && moved !== undefined && result.uidValidity !== undefined ? `${result.uidValidity}/${moved}` : null;
       }),
-    submit: (account, envelope, message, ready) => submit({ url: account.submissionUrl, username: account.username, password: account.password }, locate, envelope, message, ready),
+    submit: (account, envelope, message, ready) => submit({ url: account.submissionUrl, username: account.username, password: account.password }, locate, envelope, message, ready, openSmtp),
     fileInSent: (account, message) => reach(account, (session) => fileInSent(session, message)),
     findInSent: (account, messageId) => reach(account, (session) => inSent(session, messageId)),
   };

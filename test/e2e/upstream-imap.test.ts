@@ -284,6 +284,10 @@ test('a message moved to another folder moves at the IMAP server, and is there o
   assert.deepEqual(items(laptop, trash).map((m) => [m.id, m.subject]), [[moved.serverId, 'Epsilon']]);
   // Asked again (its answer lost): the message is no longer where it was.
   assert.equal((await move(epsilon.id)).status, 404);
+  // The phone that asked never applied the answer (as when it is lost): its syncs bring it the move too (sim --mail seed 0).
+  for (const c of [inbox, trash]) await phone.pull(c);
+  assert.deepEqual(items(phone, inbox), []);
+  assert.deepEqual(items(phone, trash).map((m) => [m.id, m.subject]), [[moved.serverId, 'Epsilon']]);
   // Moving to a folder of no mail account is refused.
   const other = await newAccount(server);
   assert.equal((await fetch(`${server.url}/api/v1/collections/${trash}/items/${moved.serverId}/move`, { method: 'POST', headers: { authorization: other.authorization, 'content-type': 'application/json' }, body: JSON.stringify({ device: { id: 'x' }, to: inbox }) })).status, 404, 'another account finds nothing');

@@ -27,6 +27,10 @@ export interface Submitted {
 /** Where the URL's host may be reached (server/upstream-addresses.ts). */
 export type Locate = (url: string) => Promise<string>;
 
+/** What `submit` uses of an SMTP connection: nodemailer's, or the simulator's submission server (sim/smtp-submission.ts). */
+export type SmtpConnection = Pick<SMTPConnection, 'on' | 'connect' | 'login' | 'send' | 'quit' | 'close'>;
+export type OpenConnection = (options: SMTPConnection.Options) => SmtpConnection;
+
 interface SmtpFailure {
   code?: string;
   responseCode?: number;
@@ -35,7 +39,14 @@ interface SmtpFailure {
   recipient?: string;
 }
 
-export async function submit(account: SubmissionAccount, locate: Locate, envelope: { from: string; to: string[] }, message: Buffer, ready: () => Promise<void>): Promise<Submitted> {
+export async function submit(
+  account: SubmissionAccount,
+  locate: Locate,
+  envelope: { from: string; to: string[] },
+  message: Buffer,
+  ready: () => Promise<void>,
+  openConnection: OpenConnection = (options) => new SMTPConnection(options),
+): Promise<Submitted> {
   const url = new URL(account.url);
   const secure = url.protocol === 'smtps:';
   let host: string;
@@ -44,7 +55,7 @@ export async function submit(account: SubmissionAccount, locate: Locate, envelop
   } catch (err) {
     throw new SubmissionError('unreachable', err instanceof UpstreamError ? err.message : `cannot reach ${url.host}: ${String(err)}`);
   }
-  const connection = new SMTPConnection({
+  const connection = openConnection({
     host,
     port: url.port === '' ? (secure ? 465 : 587) : Number(url.port),
     secure,
