@@ -187,7 +187,7 @@ function messageIdOf(data: string): string {
   return (JSON.parse(data) as { messageId: string | null }).messageId ?? '(none)';
 }
 
-export async function runMailSeed(seed: number, options: { databases?: SimDatabases; trace?: Trace; plantBug?: MailPlantedBug; sameUidValidity?: boolean } = {}): Promise<MailSeedReport> {
+export async function runMailSeed(seed: number, options: { databases?: SimDatabases; trace?: Trace; plantBug?: MailPlantedBug } = {}): Promise<MailSeedReport> {
   const trace = options.trace;
   const root = new Rng(seed);
   const [shapeRng, imapRng, deviceRng, scheduleRng, idRng, smtpRng] = [root.fork(), root.fork(), root.fork(), root.fork(), root.fork(), root.fork()];
@@ -208,7 +208,7 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
     restart: shapeRng.float() * 0.04,
     upstreamLast: shapeRng.chance(0.5),
     uidPlus: shapeRng.chance(0.8),
-    sameUidValidity: shapeRng.chance(0.3) && options.sameUidValidity === true,
+    sameUidValidity: shapeRng.chance(0.3),
   };
   const imap = new SimImapServer(imapRng, rates, trace, shape.uidPlus, shape.sameUidValidity);
   const smtp = new SimSubmission(smtpRng, smtpRates, trace);

@@ -52,11 +52,10 @@ const program = new Command('sim')
   .option('--upstreams <n>', 'give every world an upstream CardDAV server (1) or none (0) (default: the seed decides, three worlds in ten have one)', count)
   .option('--database <kind>', 'where the server keeps its data: sqlite (a file per seed) or postgres (a throwaway cluster for the run, a database per seed; also pg)', databaseKind, 'sqlite' as DatabaseKind)
   .option('--mail', 'run mail worlds instead: folders from a simulated IMAP server, mail sent through a simulated SMTP server, devices that read, flag, delete, move and send (sim/mail.ts)', false)
-  .option('--same-uidvalidity', "with --mail, in three worlds in ten every IMAP folder begins with one UIDVALIDITY, as a server that takes it from the folder's creation time gives folders made together (an open finding: sim/README.md § Mail)", false)
   .option('--plant-bug <name>', `run with a deliberately broken component (${Object.keys(plantedBugs).join(', ')})`, bugName)
   .parse();
 
-const options = program.opts<{ mail: boolean; sameUidvalidity: boolean; seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easVersion?: '14.1' | '16.1'; easWholeChanges: boolean; easStaleEdits?: boolean; davDevices?: number; upstreams?: number; database: DatabaseKind }>();
+const options = program.opts<{ mail: boolean; seeds: number; from: number; verbose: boolean; trace: boolean; faults?: Fault[]; plantBug?: ReturnType<typeof bugName>; easDevices?: number; easVersion?: '14.1' | '16.1'; easWholeChanges: boolean; easStaleEdits?: boolean; davDevices?: number; upstreams?: number; database: DatabaseKind }>();
 const databases = await startDatabases(options.database);
 if (options.mail) {
   const bug = options.plantBug;
@@ -67,7 +66,7 @@ if (options.mail) {
   const totals = { exchanges: 0, runs: 0, runsFailed: 0, restarts: 0, lostAnswers: 0, lostCommands: 0, rebuilds: 0, moves: 0, sends: 0, delivered: 0, smtpLostAnswers: 0, deaths: 0 };
   try {
     for (let seed = options.from; seed < options.from + options.seeds; seed++) {
-      const report = await runMailSeed(seed, { databases, plantBug: bug, sameUidValidity: options.sameUidvalidity, ...(options.trace ? { trace: (line: string) => console.log(`  ${line}`) } : {}) });
+      const report = await runMailSeed(seed, { databases, plantBug: bug, ...(options.trace ? { trace: (line: string) => console.log(`  ${line}`) } : {}) });
       Object.assign(totals, { exchanges: totals.exchanges + report.stats.exchanges, runs: totals.runs + report.stats.runs, runsFailed: totals.runsFailed + report.stats.runsFailed, restarts: totals.restarts + report.stats.restarts });
       Object.assign(totals, { lostAnswers: totals.lostAnswers + report.stats.imap.lostAnswers, lostCommands: totals.lostCommands + report.stats.imap.lostCommands, rebuilds: totals.rebuilds + report.stats.imap.rebuilds });
       Object.assign(totals, { moves: totals.moves + report.stats.imap.moves, sends: totals.sends + report.stats.sends, delivered: totals.delivered + report.stats.smtp.delivered, smtpLostAnswers: totals.smtpLostAnswers + report.stats.smtp.lostAnswers, deaths: totals.deaths + report.stats.smtp.deaths });

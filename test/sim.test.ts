@@ -5,6 +5,7 @@ import { mailCheckNames, mailPlantedBugs, runMailSeed } from '../sim/mail.js';
 import { SimImapServer } from '../sim/imap-upstream.js';
 import { Rng } from '../sim/random.js';
 import { ProtocolError } from '../src/protocol/errors.js';
+import { remoteIdOf } from '../src/connectors/imap/remote-ids.js';
 import { imapMailGateway } from '../src/server/upstream-connector.js';
 import { startPostgresDatabases, type SimDatabases } from '../sim/database.js';
 import { plantedBugs, type PlantedBug, type PlantedBugName } from '../sim/planted-bugs.js';
@@ -112,7 +113,7 @@ test("the mail gateway's move whose connection breaks at MOVE is a 503 unavailab
   };
   const gateway = imapMailGateway(async () => '127.0.0.1', broken);
   const account = { url: 'imap://imap.sim', username: 'ann', password: 'x' };
-  const failure = await gateway.move(account, 'INBOX', `${imap.folders.get('INBOX')?.uidValidity}/1`, 'Archive').then(
+  const failure = await gateway.move(account, 'INBOX', remoteIdOf('INBOX', String(imap.folders.get('INBOX')?.uidValidity), 1), 'Archive').then(
     () => undefined,
     (err: unknown) => err,
   );

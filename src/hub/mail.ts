@@ -22,7 +22,7 @@ import { openUpstreamPassword, type UpstreamAccess } from './upstreams.js';
 export interface MailPartRequest {
   /** The folder's URL, as the upstream's mapping holds it. */
   folderUrl: string;
-  /** The message, as the folder's sync point names it: `UIDVALIDITY/UID`. */
+  /** The message, as the folder's sync point names it: `UIDVALIDITY/UID/FOLDER`. */
   remoteId: string;
   /** The part token of the mail item: the part's IMAP section. */
   part: string;
@@ -43,7 +43,7 @@ export interface MailGateway {
   /** One part of one message of the upstream's account. */
   fetchPart(upstream: MailAccount, request: MailPartRequest): Promise<MailPartFetch>;
   /**
-   * Moves the message `remoteId` (UIDVALIDITY/UID) of folder `from` to folder `to` (IMAP MOVE): its remote
+   * Moves the message `remoteId` (UIDVALIDITY/UID/FOLDER) of folder `from` to folder `to` (IMAP MOVE): its remote
    * id there; null when the server did not say (no UIDPLUS); `gone` when `from` no longer holds it.
    */
   move(upstream: MailAccount, from: string, remoteId: string, to: string): Promise<string | null | 'gone'>;

@@ -4,6 +4,7 @@ import { DavPoint } from '../connectors/dav/point.js';
 import { Transport, type Fetch } from '../connectors/dav/transport.js';
 import { discoverFolders, folderPathOf } from '../connectors/imap/discovery.js';
 import { ImapPoint } from '../connectors/imap/point.js';
+import { remoteIdOf, uidIn } from '../connectors/imap/remote-ids.js';
 import { ImapSession, problemOf as problemOfImap, type Locate, type OpenClient } from '../connectors/imap/session.js';
 import { fetchPart } from '../connectors/imap/parts.js';
 import type { MailAccount, MailGateway } from '../hub/mail.js';
@@ -124,12 +125,12 @@ export function imapMailGateway(locate: Locate, openClient?: OpenClient, openSmt
     move: (account, from, remoteId, to) =>
       reach(account, async (session) => {
         const box = await session.open(from);
-        const [uidValidity, uid] = remoteId.split('/') as [string, string];
+        const uid = uidIn(remoteId, from, String(box.uidValidity));
         const client = await session.client();
-        if (uidValidity !== String(box.uidValidity) || !(await client.fetchOne(uid, { uid: true }, { uid: true }))) return 'gone';
-        const result = await client.messageMove(uid, to, { uid: true });
-        const moved = result ? result.uidMap?.get(Number(uid)) : undefined;
-        return result && moved !== undefined && result.uidValidity !== undefined ? `${result.uidValidity}/${moved}` : null;
+        if (uid === undefined || !(await client.fetchOne(String(uid), { uid: true }, { uid: true }))) return 'gone';
+        const result = await client.messageMove(String(uid), to, { uid: true });
+        const moved = result ? result.uidMap?.get(uid) : undefined;
+        return result && moved !== undefined && result.uidValidity !== undefined ? remoteIdOf(to, String(result.uidValidity), moved) : null;
       }),
     submit: (account, envelope, message, ready) => submit({ url: account.submissionUrl, username: account.username, password: account.password }, locate, envelope, message, ready, openSmtp),
     fileInSent: (account, message) => reach(account, (session) => fileInSent(session, message)),

@@ -356,7 +356,7 @@ export interface MailPartRow {
   itemId: string;
   /** The part token (docs/protocol.md §10.5). */
   part: string;
-  /** The message it was read from (`UIDVALIDITY/UID`), so a row of another message is never served for the item. */
+  /** The message it was read from (`UIDVALIDITY/UID/FOLDER`), so a row of another message is never served for the item. */
   remoteId: string;
   blobHash: string;
   bytes: number;

@@ -3,6 +3,7 @@ import { rawPart } from '../../content/mail/item.js';
 import type { BodyStructure } from '../../content/mail/mime.js';
 import type { MailPartAnswer } from '../../protocol/mail-parts.js';
 import { UpstreamError } from '../../protocol/upstream-errors.js';
+import { uidIn } from './remote-ids.js';
 import { problemOf, type ImapClient, type ImapSession } from './session.js';
 
 /**
@@ -18,7 +19,7 @@ import { problemOf, type ImapClient, type ImapSession } from './session.js';
 export interface PartRequest {
   /** The folder's path on the server. */
   path: string;
-  /** The message, as its sync point names it: `UIDVALIDITY/UID`. */
+  /** The message, as its sync point names it: `UIDVALIDITY/UID/FOLDER` (remote-ids.ts). */
   remoteId: string;
   /** The part's IMAP section, as the mail item names it, or `raw` (rawPart): the whole message. */
   part: string;
@@ -49,17 +50,16 @@ const downloads = (client: ImapClient): client is ImapClient & Pick<ImapFlow, 'd
 /** Fetches the part with `session` (which the caller closes once `content` is read or given up). */
 export async function fetchPart(session: ImapSession, request: PartRequest): Promise<MailPartAnswer> {
   const host = new URL(session.url).host;
-  const [uidValidity, uidText] = request.remoteId.split('/');
-  const uid = Number(uidText);
-  if (uidValidity === undefined || !Number.isSafeInteger(uid) || uid <= 0) return { found: 'gone' };
   const client = await session.client();
   if (!downloads(client)) throw new UpstreamError('protocol', `the IMAP client of ${host} cannot download parts`);
   let node: BodyStructure | undefined;
   let size: number | undefined;
+  let uid: number | undefined;
   try {
     // Read-only: a fetch changes nothing in the folder.
     const box = await client.mailboxOpen(request.path, { readOnly: true });
-    if (String(box.uidValidity) !== uidValidity) return { found: 'gone' };
+    uid = uidIn(request.remoteId, request.path, String(box.uidValidity));
+    if (uid === undefined) return { found: 'gone' };
     const message = await client.fetchOne(String(uid), { uid: true, bodyStructure: true, size: true }, { uid: true });
     node = message && message.bodyStructure ? partNode(message.bodyStructure, request.part) : undefined;
     size = message ? message.size : undefined;

@@ -5,6 +5,7 @@ import { parseMailItem } from '../../content/mail/item.js';
 import { mailItemOf } from '../../content/mail/message-item.js';
 import type { PointApplied, PointMemory, PointRecord, PointReport, ServerSyncPoint } from '../../protocol/server-point.js';
 import type { CollectionResponse } from '../../protocol/sync.js';
+import { remoteIdOf, uidIn } from './remote-ids.js';
 import { rowsAsked, type ImapSession } from './session.js';
 
 /**
@@ -12,7 +13,7 @@ import { rowsAsked, type ImapSession } from './session.js';
  * items of kind `mail` (docs/protocol.md §10.5), their metadata and the first portion of their text; the
  * IMAP server keeps the only copy of their content.
  *
- * - **Remote ids** are `UIDVALIDITY/UID`; a record's remote etag is the message's MODSEQ. The cursor is
+ * - **Remote ids** are `UIDVALIDITY/UID/FOLDER` (remote-ids.ts); a record's remote etag is the message's MODSEQ. The cursor is
  *   `UIDVALIDITY HIGHESTMODSEQ`, stored in the transaction that applies the report that reached it.
  * - **Reports** ask only what changed since the cursor's modseq (UID FETCH … (CHANGEDSINCE n VANISHED),
  *   RFC 7162), never every message again: a message at the modseq its record holds is an echo of the
@@ -39,15 +40,6 @@ export interface ImapPointOptions {
 }
 
 type Work = { op: 'delete'; record: PointRecord } | { op: 'read'; uid: number; record: PointRecord | undefined };
-
-const remoteIdOf = (uidValidity: string, uid: number) => `${uidValidity}/${uid}`;
-
-function uidOf(remoteId: string, uidValidity: string): number | undefined {
-  const slash = remoteId.indexOf('/');
-  if (slash < 0 || remoteId.slice(0, slash) !== uidValidity) return undefined;
-  const uid = Number(remoteId.slice(slash + 1));
-  return Number.isSafeInteger(uid) && uid > 0 ? uid : undefined;
-}
 
 function cursorParts(cursor: string | null): { uidValidity: string; modseq: bigint } | undefined {
   const m = cursor === null ? null : /^(\d+) (\d+)$/.exec(cursor);
@@ -123,16 +115,16 @@ export class ImapPoint implements ServerSyncPoint {
       if (box.exists === 0) return [];
       return whole ? client.fetchAll('1:*', { uid: true }, {}) : client.fetchAll('1:*', { uid: true }, { uid: true, changedSince: known.modseq });
     });
-    const records = new Map((await memory.byRemote(changed.map((m) => remoteIdOf(uidValidity, m.uid)))).map((r) => [r.remoteId, r]));
+    const records = new Map((await memory.byRemote(changed.map((m) => remoteIdOf(this.#o.path, uidValidity, m.uid)))).map((r) => [r.remoteId, r]));
     if (whole) {
       // Every record the listing does not name is gone: expunged, or of an old UIDVALIDITY.
-      const named = new Set(changed.map((m) => remoteIdOf(uidValidity, m.uid)));
+      const named = new Set(changed.map((m) => remoteIdOf(this.#o.path, uidValidity, m.uid)));
       for (const r of await memory.all(limits.upstreamMembersMax)) if (!named.has(r.remoteId)) work.push({ op: 'delete', record: r });
     } else {
-      for (const r of await memory.byRemote(vanished.map((uid) => remoteIdOf(uidValidity, uid)))) if (r.collectionId === this.collectionId) work.push({ op: 'delete', record: r });
+      for (const r of await memory.byRemote(vanished.map((uid) => remoteIdOf(this.#o.path, uidValidity, uid)))) if (r.collectionId === this.collectionId) work.push({ op: 'delete', record: r });
     }
     for (const m of changed) {
-      const record = records.get(remoteIdOf(uidValidity, m.uid));
+      const record = records.get(remoteIdOf(this.#o.path, uidValidity, m.uid));
       if (record !== undefined && record.collectionId !== this.collectionId) continue;
       if (record !== undefined && m.modseq !== undefined && record.remoteEtag === String(m.modseq)) continue;
       work.push({ op: 'read', uid: m.uid, record });
@@ -140,7 +132,7 @@ export class ImapPoint implements ServerSyncPoint {
     // What the last run could not know (a flag write met a change there, a move's new UID): read again.
     const reading = new Set(work.flatMap((w) => (w.op === 'read' ? [w.uid] : [])));
     for (const r of await memory.stale(limits.upstreamReportItemsMax)) {
-      const uid = uidOf(r.remoteId, uidValidity);
+      const uid = uidIn(r.remoteId, this.#o.path, uidValidity);
       if (uid !== undefined && !reading.has(uid)) work.push({ op: 'read', uid, record: r });
     }
     return { work, cursor };
@@ -148,7 +140,7 @@ export class ImapPoint implements ServerSyncPoint {
 
   /** One message read: an add, a change of the version its record holds, or what the hub holds already. */
   #reportMessage(report: PointReport, uidValidity: string, message: FetchMessageObject, record: PointRecord | undefined): void {
-    const remote = { remoteId: remoteIdOf(uidValidity, message.uid), remoteEtag: message.modseq === undefined ? null : String(message.modseq) };
+    const remote = { remoteId: remoteIdOf(this.#o.path, uidValidity, message.uid), remoteEtag: message.modseq === undefined ? null : String(message.modseq) };
     let data: string;
     try {
       data = mailItemOf({
@@ -179,7 +171,7 @@ export class ImapPoint implements ServerSyncPoint {
       const records = new Map((await memory.byServer(outcome.commands.map((c) => c.serverId))).map((r) => [r.serverId, r]));
       for (const action of outcome.commands) {
         const record = records.get(action.serverId);
-        const uid = record && uidOf(record.remoteId, uidValidity);
+        const uid = record && uidIn(record.remoteId, this.#o.path, uidValidity);
         if (record !== undefined && uid === undefined) {
           applied.forgotten.push(record.remoteId);
           continue;

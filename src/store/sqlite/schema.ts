@@ -442,7 +442,7 @@ export const migrations: readonly string[] = [
   ALTER TABLE upstreams ADD COLUMN submission_url TEXT;
   `,
   // Mail parts fetched from IMAP and kept (docs/protocol.md §10.6, docs/design.md § Blobs): each row names
-  // the blob of one decoded part of one mail item, and which message (UIDVALIDITY/UID) it was read from.
+  // the blob of one decoded part of one mail item, and which message (UIDVALIDITY/UID/FOLDER) it was read from.
   // A row goes with its item; the purge forgets the rows of items no longer live, then sweeps the blobs
   // no row names.
   `
