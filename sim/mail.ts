@@ -171,15 +171,12 @@ class MailDevice {
     folder.syncKey = response.syncKey;
   }
 
-  /** The answer to its move, applied as the SDK does (sdk/replica.ts recordMoved): the item leaves, and is in the destination under its new id, if it has one. */
-  moved(serverId: string | null): void {
+  /** The answer to its move, applied as the SDK does (sdk/replica.ts recordMoved): the item leaves; the destination's sync brings it. */
+  moved(): void {
     const move = this.move;
     if (!move) return;
     this.move = undefined;
-    const from = this.folders.get(move.from) as FolderReplica;
-    const data = from.items.get(move.itemId);
-    from.items.delete(move.itemId);
-    if (data !== undefined && serverId !== null) this.folders.get(move.to)?.items.set(serverId, data);
+    this.folders.get(move.from)?.items.delete(move.itemId);
   }
 }
 
@@ -313,7 +310,7 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
       if (!done) return;
       if ('answer' in done) {
         trace?.(`${device.id} moved ${move.itemId} to ${pathOf.get(move.to)} as ${done.answer ?? '(no id)'}`);
-        device.moved(done.answer);
+        device.moved();
       } else if (done.error.status === 'notFound') {
         // Gone meanwhile, or moved by the request whose answer was lost: the syncs tell.
         trace?.(`${device.id} move of ${move.itemId}: ${done.error.message}`);

@@ -1,4 +1,3 @@
-import type { MovedMessage } from '../protocol/mail.js';
 import type { ClientCommand } from '../protocol/sync.js';
 
 /**
@@ -105,15 +104,11 @@ export function reapDeleted(tx: ReplicaTx, collectionId: string): LocalItem[] {
 }
 
 /**
- * Applies the server's answer to moving a message (docs/protocol.md §10.5, `HttpTransport.moveMessage`)
- * at once, before the syncs that bring the move too: the item leaves its folder, and is in the destination under its new server id
- * with the same text and etag (the server wrote the very same text there), as `destinationLocalId` (by
- * default the server id, as the sync loop names items it is sent). Without a new id, the destination's
- * next sync brings the message as an add.
+ * Applies the server's answer to moving a message (docs/protocol.md §10.5): the item leaves its folder at
+ * once. It arrives in the destination with that folder's next sync (or push notice), as the server's add,
+ * never added here: a message deleted there before that sync would otherwise stay, since the server sends
+ * a device no add and delete both made after what it last synced (sim --mail seed 286).
  */
-export function recordMoved(tx: ReplicaTx, fromCollectionId: string, localId: string, moved: MovedMessage, destinationLocalId = moved.serverId): void {
-  const item = tx.get(fromCollectionId, localId);
+export function recordMoved(tx: ReplicaTx, fromCollectionId: string, localId: string): void {
   tx.remove(fromCollectionId, localId);
-  if (!item || item.data === null || moved.serverId === undefined || destinationLocalId === undefined) return;
-  tx.put(moved.collectionId, newLocalItem(destinationLocalId, { serverId: moved.serverId, data: item.data, etag: item.etag }));
 }

@@ -104,7 +104,7 @@ export class HttpTransport implements Transport {
 
   /**
    * Moves a message to another folder of its mail account (docs/protocol.md §10.5) as `device`. Apply the
-   * answer at once (`recordMoved`); the delete and the add this makes come with the next syncs as well.
+   * answer at once (`recordMoved`: the item leaves its folder); it arrives in the destination with that folder's next sync.
    * A refusal is a RequestRefusedError (404: no such message, or it is no longer on the mail server; 400:
    * another mail account's folder); 503 (the mail server cannot be reached, nothing moved) a RetryableError.
    */

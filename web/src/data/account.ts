@@ -357,8 +357,9 @@ export function mailPartUrl(collectionId: string, id: string, part: string): str
 
 /**
  * Moves a message to another folder of its mail account (docs/protocol.md §10.5). A flag change still
- * waiting goes first, since the server moves the version it holds. Resolves with the message's local id
- * in the destination, or null when the destination's next sync brings it.
+ * waiting goes first, since the server moves the version it holds. The destination is synced at once;
+ * resolves with the message's local id there, or null when that sync did not bring it (it failed, or the
+ * message is gone already).
  */
 export async function moveMail(collectionId: string, id: string, to: string): Promise<string | null> {
   const a = requireAccount();
@@ -366,10 +367,17 @@ export async function moveMail(collectionId: string, id: string, to: string): Pr
   if (item?.pending) await settle(a, collectionId, id, item.data);
   const moved = await a.transport.moveMessage(collectionId, serverIdOf(a, collectionId, id), { device: { id: a.deviceId }, to });
   if (account !== a) return null;
-  a.replica.transaction((tx) => recordMoved(tx, collectionId, id, moved));
+  a.replica.transaction((tx) => recordMoved(tx, collectionId, id));
   changed();
-  if (moved.serverId === undefined) void a.client.syncCollection(to).catch(syncFailed);
-  return moved.serverId ?? null;
+  // The destination's sync brings the message (recordMoved says why it is not added here).
+  try {
+    await a.client.syncCollection(to);
+  } catch (err) {
+    syncFailed(err);
+    return null;
+  }
+  if (account !== a) return null;
+  return moved.serverId !== undefined && a.replica.transaction((tx) => tx.get(to, moved.serverId as string)) ? moved.serverId : null;
 }
 
 /** Sends a message through the account's mail server (docs/protocol.md §10.7); the same client id is never sent twice. */
