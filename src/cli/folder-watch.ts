@@ -10,12 +10,14 @@ import { openFolder, type FolderSyncOptions } from './folder-sync.js';
  * by a sync (debounced). Push loss, reconnects and gaps are the subscriber's business: each ends in a
  * sync, after which the folder is rewritten from the replica.
  */
+/** A folder (or Maildir: maildir-watch.ts) kept in sync until stopped. */
 export interface FolderWatch {
   subscriber: PushSubscriber;
   stop(): Promise<void>;
 }
 
-const debounceMs = 300;
+/** How long a file watcher's event waits for the others of its burst (an editor's save, a reader's renames): one sync for all. */
+export const watchDebounceMs = 300;
 
 export async function watchFolder(o: FolderSyncOptions & { transport: HttpTransport }, report: (line: string) => void): Promise<FolderWatch> {
   const folder = await openFolder(o);
@@ -44,7 +46,7 @@ export async function watchFolder(o: FolderSyncOptions & { transport: HttpTransp
       if (added + changed + deleted === 0) return;
       report(`local: ${added} new, ${changed} changed, ${deleted} deleted`);
       void subscriber.requestSync();
-    }, debounceMs);
+    }, watchDebounceMs);
   });
   folder.scan();
   subscriber.start();

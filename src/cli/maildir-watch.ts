@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { openNodeSocket } from '../sdk/node/websocket.js';
 import { PushSubscriber } from '../sdk/push.js';
 import type { HttpTransport } from '../sdk/transport.js';
+import { watchDebounceMs, type FolderWatch } from './folder-watch.js';
 import { openMaildir, type MaildirSyncOptions } from './maildir-sync.js';
 
 /**
@@ -12,14 +13,7 @@ import { openMaildir, type MaildirSyncOptions } from './maildir-sync.js';
  * sent by a sync (debounced). Reading the Maildir and writing to it take turns, one at a time: a
  * message's file and its record in the replica change together, so neither ever sees half of the other.
  */
-export interface MaildirWatch {
-  subscriber: PushSubscriber;
-  stop(): Promise<void>;
-}
-
-const debounceMs = 300;
-
-export async function watchMaildir(o: MaildirSyncOptions & { transport: HttpTransport }, report: (line: string) => void): Promise<MaildirWatch> {
+export async function watchMaildir(o: MaildirSyncOptions & { transport: HttpTransport }, report: (line: string) => void): Promise<FolderWatch> {
   const maildir = await openMaildir(o);
   let turns: Promise<void> = Promise.resolve();
   const inTurn = (work: () => Promise<void> | void) => {
@@ -54,7 +48,7 @@ export async function watchMaildir(o: MaildirSyncOptions & { transport: HttpTran
           report(`local: ${uploaded.changed} changed, ${uploaded.deleted} deleted`);
           void subscriber.requestSync();
         }),
-      debounceMs,
+      watchDebounceMs,
     );
   };
   // A reader delivers into new/, moves to cur/ and renames there; tmp/ is a writer's own.
