@@ -131,6 +131,12 @@ export const limits = {
   easFetchedBytesMax: 8 * 1024 * 1024,
   /** ActiveSync: Fetch commands of one Sync read from the store; further ones (and those past `easFetchedBytesMax`) get Status 16, retry. */
   easSyncFetchesMax: 32,
+  /** ActiveSync: mail bodies one Sync or ItemOperations answer fetches whole from the mail server (faces/eas/commands/sync-mail.ts); the others are sent as the item holds them, Truncated. */
+  easMailBodiesPerAnswerMax: 8,
+  /** ActiveSync: the largest mail body (the message's size less its attachments) fetched whole for an answer. */
+  easMailBodyBytesMax: 1024 * 1024,
+  /** ActiveSync: messages one Sync answer soft-deletes as they leave the FilterType window. */
+  easSoftDeletesMax: 512,
   /** ActiveSync devices one account may have, unless configured otherwise (`easDevicesMax`). */
   easDevicesPerAccountDefault: 100,
   /**

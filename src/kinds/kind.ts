@@ -51,6 +51,12 @@ export interface EasFace {
   class: string;
   defaultFolderType: number;
   userFolderType: number;
+  /**
+   * For a kind whose folders are another server's (mail: the IMAP account's), which a device cannot make,
+   * rename or delete: the folder type of each well-known folder name (lower case); the first folder of
+   * each name gets it, the others are user folders. `defaultFolderType` is then unused.
+   */
+  namedFolders?: Readonly<Record<string, number>>;
 }
 
 export interface Kind {

@@ -66,6 +66,28 @@ export const mailKind: Kind = {
   fileExtension: '.json',
   // Mail items come only from IMAP, where two copies of one message in a folder are two messages.
   areTwins: () => false,
-  faces: {},
+  // FolderSync types (MS-ASCMD 2.2.3.186.3) by the usual IMAP names, since the hub keeps no special-use
+  // attribute of a folder: Inbox 2, Drafts 3, Deleted Items 4, Sent Items 5, Outbox 6, any other 12.
+  faces: {
+    eas: {
+      class: 'Email',
+      defaultFolderType: 2,
+      userFolderType: 12,
+      namedFolders: {
+        inbox: 2,
+        drafts: 3,
+        draft: 3,
+        trash: 4,
+        'deleted items': 4,
+        'deleted messages': 4,
+        deleted: 4,
+        sent: 5,
+        'sent items': 5,
+        'sent messages': 5,
+        'sent mail': 5,
+        outbox: 6,
+      },
+    },
+  },
   deviceWrites: { addRefused: 'a message reaches a mail folder by mail', changeRefused: flagsOnly },
 };

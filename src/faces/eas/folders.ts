@@ -5,7 +5,7 @@ import { findKind, kindNames, kindOf } from '../../kinds/registry.js';
 /**
  * The folder hierarchy a device sees (MS-ASCMD FolderSync): one folder per collection, under the root
  * (ParentId 0). The first collection of each kind is that kind's default folder; the others are user
- * folders. There are no mail folders yet.
+ * folders. Mail folders are typed by their names instead (kinds/kind.ts EasFace namedFolders).
  */
 export interface Folder {
   name: string;
@@ -24,21 +24,42 @@ export const carried = (collections: readonly CollectionRow[]) => collections.fi
 /** The AirSync Class of a kind's items ("Contacts", "Calendar", "Tasks", "Notes"). */
 export const classOf = (kind: CollectionKind) => kindOf(kind).faces.eas?.class ?? '';
 
-/** The kind a client's FolderCreate Type asks for; undefined for types we do not hold (mail, journal…). */
+/** The kind a client's FolderCreate Type asks for; undefined for types we do not hold (journal…) or whose folders are another server's (mail). */
 export function kindOfType(type: number): CollectionKind | undefined {
   return kindNames().find((name) => {
     const face = easFaceOf(name);
-    return face !== undefined && (face.userFolderType === type || face.defaultFolderType === type);
+    return face !== undefined && face.namedFolders === undefined && (face.userFolderType === type || face.defaultFolderType === type);
   });
+}
+
+/** Whether a device may not create, rename or delete folders of this kind: they are another server's (an IMAP account's). */
+export const isUpstreamFolder = (kind: CollectionKind) => easFaceOf(kind)?.namedFolders !== undefined;
+
+/**
+ * The well-known name a folder is typed by: the whole name for a top-level folder, or the name under
+ * INBOX for servers that keep every folder there (`INBOX/Sent`); INBOX itself only as a whole name.
+ */
+function wellKnownName(displayName: string): string {
+  const lower = displayName.toLowerCase();
+  return lower.startsWith('inbox/') ? lower.slice('inbox/'.length) : lower;
 }
 
 /** Folders by collection id, in the order collections were created; collections this face does not carry are left out. */
 export function foldersOf(collections: readonly CollectionRow[]): Record<string, Folder> {
   const seen = new Set<CollectionKind>();
+  const taken = new Set<number>();
   const out: Record<string, Folder> = {};
   for (const c of collections) {
     const face = easFaceOf(c.kind);
     if (face === undefined) continue;
+    if (face.namedFolders) {
+      // Exactly one folder of each type: the first of its name (the first account's INBOX is the Inbox).
+      const named = Object.hasOwn(face.namedFolders, wellKnownName(c.displayName)) ? face.namedFolders[wellKnownName(c.displayName)] : undefined;
+      const type = named !== undefined && !taken.has(named) ? named : face.userFolderType;
+      taken.add(type);
+      out[c.id] = { name: c.displayName, type };
+      continue;
+    }
     const isDefault = !seen.has(c.kind);
     seen.add(c.kind);
     out[c.id] = { name: c.displayName, type: isDefault ? face.defaultFolderType : face.userFolderType };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../../../protocol/errors.js';
 import type { EasContext } from '../context.js';
-import { carried, foldersOf, hierarchyStateKey, isDefaultFolder, kindOfType, type Folder, type HierarchyState } from '../folders.js';
+import { carried, foldersOf, hierarchyStateKey, isDefaultFolder, isUpstreamFolder, kindOfType, type Folder, type HierarchyState } from '../folders.js';
 import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 import { folderStatus } from './folder-sync.js';
 
@@ -75,6 +75,9 @@ export function folderUpdate(ctx: EasContext, body: WbxmlElement | undefined): P
     if (!displayName || displayName.length > 200) return { status: folderStatus.badRequest };
     // Folders all live under the root: moving one elsewhere is not something collections can do.
     if (text(child(body, 'ParentId')) !== '0') return { status: folderStatus.parentNotFound };
+    // A mail folder is the IMAP account's: renamed there, not here (Status 2: a special folder).
+    const collection = (await ctx.hub.accounts.listCollections(ctx.point.accountId)).find((c) => c.id === id);
+    if (collection && isUpstreamFolder(collection.kind)) return { status: folderStatus.exists };
     await ctx.hub.accounts.updateCollection(ctx.point.accountId, id, { displayName });
     return { status: folderStatus.success, apply: (folders, live) => copyFolder(id, folders, live) };
   });
@@ -83,11 +86,13 @@ export function folderUpdate(ctx: EasContext, body: WbxmlElement | undefined): P
 export function folderDelete(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
   return edit(ctx, body, 'FolderDelete', async () => {
     const id = text(child(body, 'ServerId')) ?? '';
-    const folders = foldersOf(await ctx.hub.accounts.listCollections(ctx.point.accountId));
+    const collections = await ctx.hub.accounts.listCollections(ctx.point.accountId);
+    const folders = foldersOf(collections);
     const folder = Object.hasOwn(folders, id) ? folders[id] : undefined;
     if (!folder) return { status: folderStatus.notFound };
-    // A kind's default folder is what clients put new items in; Exchange refuses to delete it too.
-    if (isDefaultFolder(folder)) return { status: folderStatus.specialFolder };
+    // A kind's default folder is what clients put new items in; Exchange refuses to delete it too. A
+    // mail folder is the IMAP account's: deleted there, not here.
+    if (isDefaultFolder(folder) || collections.some((c) => c.id === id && isUpstreamFolder(c.kind))) return { status: folderStatus.specialFolder };
     await ctx.hub.accounts.deleteCollection(ctx.point.accountId, id);
     return { status: folderStatus.success, apply: (known) => void delete known[id] };
   });

@@ -4,6 +4,7 @@ import { carried, classOf } from '../folders.js';
 import { mapperFor } from '../mapping/mappers.js';
 import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 import { readOptions } from './sync-options.js';
+import { wholeBodies } from './sync-mail.js';
 
 /**
  * ItemOperations (MS-ASCMD 2.2.1.10), Fetch of items from the mailbox store: one item by collection and
@@ -24,6 +25,8 @@ export async function itemOperations(ctx: EasContext, body: WbxmlElement | undef
   // 512 fetches of a 1 MB item would make a 512 MB answer from a small request: past the budget, a
   // Fetch is answered Status 11 (too large) before it is converted, and the client asks again later.
   let fetchedBytes = 0;
+  // Mail bodies fetched whole from the mail server, all Fetches together (sync-mail.ts wholeBodies).
+  let bodiesFetched = 0;
   for (const operation of operations) {
     if (operation.name !== 'Fetch') {
       responses.push(io(operation.name, io('Status', String(itemOperationsStatus.protocolError))));
@@ -50,9 +53,19 @@ export async function itemOperations(ctx: EasContext, body: WbxmlElement | undef
     }
     fetchedBytes += size;
     const { bodyPreference } = readOptions(operation, collection.kind, ctx.now());
+    const whole =
+      collection.kind === 'mail' && bodiesFetched < limits.easMailBodiesPerAnswerMax
+        ? (await wholeBodies(ctx, collectionId, [{ serverId, data: item.data }], bodyPreference)).get(serverId)
+        : undefined;
+    if (whole) bodiesFetched++;
     let properties: WbxmlElement[];
     try {
-      properties = mapperFor(collection.kind).toEas(item.data, { version: ctx.request.version, ...(bodyPreference ? { bodyPreference } : {}) });
+      properties = mapperFor(collection.kind).toEas(item.data, {
+        version: ctx.request.version,
+        item: { collectionId, serverId },
+        ...(bodyPreference ? { bodyPreference } : {}),
+        ...(whole ? { wholeBody: whole } : {}),
+      });
     } catch {
       responses.push(answer(itemOperationsStatus.conversionFailed));
       continue;

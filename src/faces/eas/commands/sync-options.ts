@@ -10,8 +10,11 @@ export interface CollectionOptions {
 }
 
 const dayMs = 86_400_000;
-/** FilterType for calendars (MS-ASCMD 2.2.3.68.2): how far back events are synced; 0 is everything. */
-const calendarWindowDays: Record<number, number> = { 1: 1, 2: 3, 3: 7, 4: 14, 5: 31, 6: 92, 7: 183 };
+/**
+ * FilterType (MS-ASCMD 2.2.3.68.2): how far back events, or mail by when it arrived, are synced; 0 is
+ * everything. MS-ASCMD gives mail 1 to 5; 6 and 7 (three and six months) are taken for mail too.
+ */
+export const windowDays: Record<number, number> = { 1: 1, 2: 3, 3: 7, 4: 14, 5: 31, 6: 92, 7: 183 };
 /** Events are synced this far ahead when a window is set (the protocol bounds only the past). */
 const futureMs = 10 * 365 * dayMs;
 
@@ -19,7 +22,7 @@ const futureMs = 10 * 365 * dayMs;
 export function readOptions(collection: WbxmlElement, kind: CollectionKind, now: number, filterType?: string): CollectionOptions {
   const options = child(collection, 'Options');
   const filter = Number(text(child(options, 'FilterType')) ?? filterType ?? 0);
-  const days = kind === 'events' ? calendarWindowDays[filter] : undefined;
+  const days = kind === 'events' || kind === 'mail' ? windowDays[filter] : undefined;
   const hub: SyncOptions | undefined = days
     ? { timeRange: { start: new Date(now - days * dayMs).toISOString(), end: new Date(now + futureMs).toISOString() } }
     : undefined;
@@ -27,6 +30,15 @@ export function readOptions(collection: WbxmlElement, kind: CollectionKind, now:
   const preference = children(options, 'BodyPreference', 'AirSyncBase')[0];
   const type = Number(text(child(preference, 'Type')));
   const truncation = Number(text(child(preference, 'TruncationSize')));
-  const bodyPreference = preference && type > 0 ? { type, ...(truncation >= 0 && Number.isFinite(truncation) ? { truncationSize: truncation } : {}) } : undefined;
+  const preview = Number(text(child(preference, 'Preview')));
+  const bodyPreference =
+    preference && type > 0
+      ? {
+          type,
+          ...(truncation >= 0 && Number.isFinite(truncation) ? { truncationSize: truncation } : {}),
+          ...(text(child(preference, 'AllOrNone')) === '1' ? { allOrNone: true } : {}),
+          ...(preview > 0 && Number.isFinite(preview) ? { preview } : {}),
+        }
+      : undefined;
   return { hub, bodyPreference };
 }

@@ -20,6 +20,7 @@ import { commandFingerprint, commandIdentities, type CommandIdentity } from './s
 import { noteRepeat, quarantine, quarantined } from './sync-loops.js';
 import { readOptions, type CollectionOptions } from './sync-options.js';
 import { completePartial, holdOf, holdSync } from './sync-hold.js';
+import { deletesAsMoves, moveToTrash, softDeletes, trashFor, wholeBodies } from './sync-mail.js';
 
 /**
  * Sync (MS-ASCMD 2.2.1.21) on top of the hub's sync exchange, which has the same design (docs/design.md § Sync keys,
@@ -53,6 +54,8 @@ interface Plan {
   narrowReplay: boolean;
   /** The device keeps failing on this answer even at a window of one item (sync-loops.ts). */
   stuck: boolean;
+  /** Messages the device deleted that went to Deleted Items (sync-mail.ts): the hub's delete of them is not sent back. */
+  moved: Set<string>;
 }
 
 export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement | undefined> {
@@ -180,7 +183,7 @@ function windowOf(value: string | undefined): number | undefined {
   return Number(value) === 0 ? windowMax : Number(value);
 }
 
-const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false });
+const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false, moved: new Set() });
 
 /** A client command behind a hub command: its position in the collection's Commands, its name, the occurrence it named. */
 interface Origin {
@@ -335,7 +338,7 @@ async function plan(
   // A new FilterType under a key its items already came under would never bring the older events it
   // now asks for: the device must start the collection over (as Exchange makes it). A request naming
   // none keeps the one in force.
-  if (p.key !== 0 && settings?.filter !== undefined && filterGiven !== undefined && filterGiven !== settings.filter && collection.kind === 'events') {
+  if (p.key !== 0 && settings?.filter !== undefined && filterGiven !== undefined && filterGiven !== settings.filter && (collection.kind === 'events' || collection.kind === 'mail')) {
     return { ...p, status: syncStatus.invalidSyncKey };
   }
   p.options = readOptions(element, collection.kind, ctx.now(), settings?.filter);
@@ -344,6 +347,8 @@ async function plan(
     const identity: CommandIdentity | undefined = known.identities.get(known.fingerprints.get(c) ?? '');
     return { version: ctx.request.version, newUid: () => identity?.uid ?? randomUUID(), now: identity?.now ?? ctx.now() };
   };
+  // A mail Delete moves the message to Deleted Items unless the device says otherwise (sync-mail.ts).
+  const trash = collection.kind === 'mail' && deletesAsMoves(element) && commands.some((c) => c.name === 'Delete') ? await trashFor(ctx, collectionId) : undefined;
   const edits = new EditsInOrder(p, (serverId) => ctx.hub.readHeldItem(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number, serverId));
   for (const [position, command] of commands.entries()) {
     const serverId = text(child(command, 'ServerId'));
@@ -372,7 +377,10 @@ async function plan(
         else edits.edited(serverId, mapper.fromEas(withGhosts(applicationData, mapper, collection.kind, existing, ctx, supported), existing, context(command)), { position, name: command.name });
       } else if (command.name === 'Delete' && serverId) {
         edits.deleted(serverId);
-        push({ op: 'delete', serverId });
+        const moved = trash === undefined ? 'delete' : await moveToTrash(ctx, collectionId, serverId, trash);
+        if (moved === 'delete') push({ op: 'delete', serverId });
+        else if (moved === 'moved') p.moved.add(serverId);
+        else p.local.push({ position, element: as('Delete', as('ServerId', serverId), as('Status', String(moved))) });
       }
       else if (command.name === 'Fetch' && serverId && known.deferred.has(command)) p.local.push({ position, element: as('Fetch', as('ServerId', serverId), as('Status', String(syncStatus.retry))) });
       else if (command.name === 'Fetch' && serverId) push({ op: 'fetch', serverId });
@@ -518,12 +526,18 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
   if (answer.status !== 'ok') return as('Collection', ...head, as('Status', String(syncStatus.hierarchyChanged)));
   const mapper = p.mapper as ItemMapper;
   const toEas = { version: ctx.request.version, ...(p.options?.bodyPreference ? { bodyPreference: p.options.bodyPreference } : {}) };
+  const isMail = p.collection?.kind === 'mail';
+  // Mail: bodies the device wants more of than the items hold, fetched whole within the cost rule (sync-mail.ts).
+  const whole = isMail
+    ? await wholeBodies(ctx, p.collectionId, [...answer.commands.flatMap((c) => (c.op === 'delete' ? [] : [c])), ...answer.fetched], p.options?.bodyPreference)
+    : new Map();
+  const optionsFor = (serverId: string) => ({ ...toEas, item: { collectionId: p.collectionId, serverId }, ...(whole.has(serverId) ? { wholeBody: whole.get(serverId) } : {}) });
   let commands: Array<{ serverId: string; element: WbxmlElement }> = [];
   const sent: Array<{ serverId: string; etag: string }> = [];
   /** A server Add or Change, or undefined (reported) if the item cannot be converted. */
   const serverCommand = async (name: 'Add' | 'Change', serverId: string, data: string): Promise<WbxmlElement | undefined> => {
     try {
-      return as(name, as('ServerId', serverId), as('ApplicationData', ...mapper.toEas(data, toEas)));
+      return as(name, as('ServerId', serverId), as('ApplicationData', ...mapper.toEas(data, optionsFor(serverId))));
     } catch (err) {
       await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `item ${serverId} could not be converted for ActiveSync: ${(err as Error).message}`);
       return undefined;
@@ -531,6 +545,7 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
   };
   for (const command of answer.commands) {
     if (command.op === 'delete') {
+      if (p.moved.has(command.serverId)) continue;
       commands.push({ serverId: command.serverId, element: as('Delete', as('ServerId', command.serverId)) });
       continue;
     }
@@ -568,7 +583,7 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
       else {
         budget.fetchedBytes += size;
         try {
-          data = item && as('ApplicationData', ...mapper.toEas(item.data, toEas));
+          data = item && as('ApplicationData', ...mapper.toEas(item.data, optionsFor(item.serverId)));
         } catch {
           fetchStatus = String(syncStatus.conversionError);
         }
@@ -583,6 +598,14 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
     }
   }
   responses.sort((a, b) => a.position - b.position);
+  // Mail that left the FilterType window since the device's last answer (sync-mail.ts); never one this answer deletes or sends.
+  if (isMail && answer.syncKey !== 0) {
+    const start = p.options?.hub?.timeRange && Date.parse(p.options.hub.timeRange.start);
+    const told = new Set(commands.map((c) => c.serverId));
+    for (const id of await softDeletes(ctx, p.collectionId, p.key as number, start, limits.easSoftDeletesMax)) {
+      if (!told.has(id)) commands.push({ serverId: id, element: as('SoftDelete', as('ServerId', id)) });
+    }
+  }
   return as(
     'Collection',
     ...head,

@@ -23,12 +23,26 @@ export interface BodyPreference {
   type: number;
   /** Truncate the body to this many bytes (Truncated=1 and EstimatedDataSize tell the client). */
   truncationSize?: number;
+  /** AllOrNone (MS-ASAIRS 2.2.2.3): a body that would be cut is sent without its Data. Mail only. */
+  allOrNone?: boolean;
+  /** Preview (MS-ASAIRS 2.2.2.37, 14.0 and later): at most this many characters of preview text. Mail only. */
+  preview?: number;
+}
+
+/** A mail item's whole body part, fetched because the device asked for more than the item holds (mail-bodies.ts). */
+export interface WholeBody {
+  type: 'text/plain' | 'text/html';
+  text: string;
 }
 
 export interface ToEasOptions {
   version: EasVersion;
   /** From Sync Options or ItemOperations; absent: plain text, whole. */
   bodyPreference?: BodyPreference;
+  /** Where the item is, for references to its parts (a mail attachment's FileReference). */
+  item?: { collectionId: string; serverId: string };
+  /** For mail: the body part fetched whole, when it was (mail-bodies.ts). */
+  wholeBody?: WholeBody;
 }
 
 export interface FromEasContext {

@@ -1,6 +1,7 @@
 import type { CollectionKind } from '../../../protocol/collections.js';
 import { calendarMapper } from './calendar.js';
 import { contactMapper } from './contact.js';
+import { emailMapper } from './email.js';
 import type { ItemMapper } from './item-mapper.js';
 import { noteMapper } from './note.js';
 import { taskMapper } from './task.js';
@@ -11,6 +12,7 @@ const mappers: Record<string, ItemMapper | undefined> = {
   events: calendarMapper,
   tasks: taskMapper,
   notes: noteMapper,
+  mail: emailMapper,
 };
 
 /** The mapper of a collection's kind; only collections this face carries (folders.ts carried) reach here. */

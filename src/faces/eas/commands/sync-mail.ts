@@ -1,0 +1,124 @@
+import { ProtocolError } from '../../../protocol/errors.js';
+import { limits } from '../../../core/limits.js';
+import { parseMailItem } from '../../../content/mail/item.js';
+import type { EasContext } from '../context.js';
+import { foldersOf } from '../folders.js';
+import type { BodyPreference, WholeBody } from '../mapping/item-mapper.js';
+import { syncStatus } from '../status.js';
+import { child, text, type WbxmlElement } from '../wbxml/element.js';
+
+/**
+ * What Sync does for mail folders beyond other classes (docs/eas.md § Mail): a Delete that is a move to
+ * the Deleted Items folder, bodies fetched whole when the device asks for more than an item holds, and
+ * Soft deletes for messages that leave the FilterType window as time passes.
+ */
+
+/** FolderSync type of the Deleted Items folder (MS-ASCMD 2.2.3.186.3). */
+const deletedItemsType = 4;
+
+/** DeletesAsMoves (MS-ASCMD 2.2.3.43): absent or 1, a Delete moves the message to Deleted Items. */
+export const deletesAsMoves = (collection: WbxmlElement) => text(child(collection, 'DeletesAsMoves')) !== '0';
+
+/** The account's Deleted Items folder, unless it is `from` itself (a delete there deletes). */
+export async function trashFor(ctx: EasContext, from: string): Promise<string | undefined> {
+  const folders = foldersOf(await ctx.hub.accounts.listCollections(ctx.point.accountId));
+  const trash = Object.entries(folders).find(([, f]) => f.type === deletedItemsType)?.[0];
+  return trash === from ? undefined : trash;
+}
+
+/**
+ * Moves a message the device deleted to the Deleted Items folder at the IMAP server (hub.mail.move):
+ * 'moved'; 'delete' when it cannot be moved there and is deleted instead (no live item: a retry after a
+ * lost answer, which the hub then answers as any delete; or another account's folders); or the item
+ * Status for a mail server that cannot be reached (16, try again: nothing changed).
+ */
+export async function moveToTrash(ctx: EasContext, from: string, serverId: string, trash: string): Promise<'moved' | 'delete' | number> {
+  try {
+    await ctx.hub.mail.move(ctx.point, from, serverId, trash);
+    return 'moved';
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+    if (err.status === 'notFound' || err.status === 'invalidRequest') return 'delete';
+    ctx.logger.info({ deviceId: ctx.point.device.id, err: err.message }, 'ActiveSync delete not moved to Deleted Items');
+    return syncStatus.retry;
+  }
+}
+
+/**
+ * The cost rule for fetching bodies from the mail server (docs/eas.md § Mail): a body is fetched whole
+ * only when the device asks for more than the item holds (its text is incomplete and the TruncationSize is
+ * larger than that text, or absent), or for HTML where the item holds the plain version of a message that
+ * has an HTML one; only for bodies of at most `easMailBodyBytesMax` (the message's size less its
+ * attachments), and for at most `easMailBodiesPerAnswerMax` items per answer, the first ones. Fetched
+ * parts are kept in the hub's blob store, so a second device or a second ask costs no IMAP round trip.
+ * Any failure (the mail server out of reach, three fetches of the account already under way) leaves the
+ * portion the item holds, marked Truncated.
+ */
+export async function wholeBodies(ctx: EasContext, collectionId: string, items: ReadonlyArray<{ serverId: string; data: string }>, pref: BodyPreference | undefined): Promise<Map<string, WholeBody>> {
+  const out = new Map<string, WholeBody>();
+  let tried = 0;
+  for (const { serverId, data } of items) {
+    if (tried >= limits.easMailBodiesPerAnswerMax) break;
+    const item = parseMailItem(data);
+    if (typeof item === 'string' || item.body === null) continue;
+    const body = item.body;
+    const held = Buffer.byteLength(body.text);
+    const wantsMore = !body.complete && (pref?.truncationSize === undefined || pref.truncationSize > held);
+    const wantsHtml = pref?.type === 2 && body.type === 'text/plain' && body.htmlPart !== null;
+    if (!wantsMore && !wantsHtml) continue;
+    const size = item.size - item.attachments.reduce((n, a) => n + a.size, 0);
+    if (size > limits.easMailBodyBytesMax) continue;
+    const part = wantsHtml ? (body.htmlPart as string) : body.part;
+    tried++;
+    try {
+      const got = await ctx.hub.mail.fetchPart(ctx.point.accountId, collectionId, serverId, part);
+      if (!('bytes' in got.body)) {
+        await got.body.close();
+        continue;
+      }
+      // fetchPart converts text to UTF-8 when it knows the charset; one it could not convert is left out.
+      const charset = /;\s*charset=([^;\s]+)/i.exec(got.contentType)?.[1]?.toLowerCase();
+      if (charset !== undefined && charset !== 'utf-8' && charset !== 'us-ascii') continue;
+      out.set(serverId, { type: wantsHtml ? 'text/html' : body.type, text: Buffer.from(got.body.bytes).toString('utf8') });
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+    }
+  }
+  return out;
+}
+
+const windowsStateKey = 'eas.mailWindows';
+
+/** Per mail folder: the key of the answer that soft-deleted what arrived in [from, to). */
+type Windows = Record<string, { key: number; from: number; to: number }>;
+
+/**
+ * The messages to Soft delete (MS-ASCMD 2.2.3.170) in the answer to `key`: those that arrived in
+ * [from, to), where `from` is where the window started when the device's previous key was answered and
+ * `to` where it starts now (the hub lists changes from there, so the two never overlap). What each key
+ * soft-deleted is kept with it (the device's face state), so an answer asked again after it was lost
+ * soft-deletes the same messages, and the next key goes on from there. Key 0 starts over. At most
+ * `windowMax` messages per answer; those past it stay on the device (docs/eas.md § Mail).
+ */
+export async function softDeletes(ctx: EasContext, collectionId: string, key: number, windowStart: number | undefined, max: number): Promise<string[]> {
+  const span = await ctx.hub.withFaceState(ctx.point, windowsStateKey, (live, raw) => {
+    const all: Windows = raw === undefined ? {} : (JSON.parse(raw) as Windows);
+    const before = all[collectionId];
+    let now: Windows[string] | undefined;
+    if (key === 0 || windowStart === undefined) now = undefined;
+    else if (before?.key === key) now = before;
+    else if (before && key > before.key) now = { key, from: before.to, to: Math.max(before.to, windowStart) };
+    else now = { key, from: windowStart, to: windowStart };
+    if (now) all[collectionId] = now;
+    else delete all[collectionId];
+    const kept = Object.fromEntries(live.filter((c) => all[c.id]).map((c) => [c.id, all[c.id]]));
+    return { state: Object.keys(kept).length === 0 ? undefined : JSON.stringify(kept), result: now };
+  });
+  if (!span || !(span.to > span.from)) return [];
+  const ids: string[] = [];
+  for await (const page of ctx.hub.members(ctx.point.accountId, collectionId, { withData: false, timeRange: { startMs: span.from, endMs: span.to } })) {
+    for (const m of page) if (ids.length < max) ids.push(m.item.id);
+    if (ids.length >= max) break;
+  }
+  return ids;
+}

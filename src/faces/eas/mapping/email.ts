@@ -1,0 +1,214 @@
+import { flagPattern, mailItemJson, parseMailItem, type MailAddress, type MailItem } from '../../../content/mail/item.js';
+import { child, children, el, type WbxmlElement } from '../wbxml/element.js';
+import { htmlToText, textOf } from './body.js';
+import type { BodyPreference, ItemMapper, ToEasOptions, WholeBody } from './item-mapper.js';
+
+/**
+ * Mail: the hub's mail item (docs/protocol.md §10.5) ⇄ the ActiveSync Email class (MS-ASEMAIL, with
+ * Email2 and AirSyncBase). docs/eas.md § Mail has the table.
+ *
+ * Toward the device everything is read from the item: addresses as `"Name" <address>` lists, DateReceived
+ * from receivedAt, Read from \Seen, Flag from \Flagged, Categories from the keywords that are not `$`
+ * keywords (those belong to mail programs: $Forwarded, $Junk…), LastVerbExecuted from \Answered (reply) or
+ * $Forwarded (forward), and ConversationId and ConversationIndex from the thread the hub derived from
+ * References / In-Reply-To (conversationOf). The body is the first portion the item holds, or the whole
+ * part when the face fetched it (`wholeBody`, mail-bodies.ts).
+ *
+ * From the device only Read, Flag and Categories are taken, as a change of the item's flags (the hub
+ * refuses any other change of a mail item): an element left out leaves its flags as they were.
+ */
+
+const E = 'Email';
+const E2 = 'Email2';
+const asb = (name: string, ...c: Array<WbxmlElement | string | Uint8Array | undefined | false>) => el('AirSyncBase', name, ...c);
+
+/** What Exchange calls a follow-up flag (MS-ASEMAIL FlagType); IMAP's \Flagged carries no more than that. */
+const followUp = 'Flag for follow up';
+/** Flag Status values (MS-ASEMAIL 2.2.2.47): 0 cleared, 1 complete, 2 active. */
+const flagActive = '2';
+/** LastVerbExecuted values (MS-ASEMAIL 2.2.2.45): reply to sender, forward. */
+const verbReply = '1';
+const verbForward = '3';
+/** Response levels a ConversationIndex carries at most (one per message it answers). */
+const conversationLevelsMax = 16;
+
+const mailbox = (a: MailAddress) => (a.name ? `"${a.name.replace(/["\\]/g, (c) => `\\${c}`)}" <${a.address}>` : a.address);
+const addressList = (list: readonly MailAddress[]) => list.map(mailbox).join(', ');
+
+/** Keywords a device sees as Categories: those without a leading `\` (system flags) or `$` (mail programs' own). */
+const isCategory = (flag: string) => !flag.startsWith('\\') && !flag.startsWith('$');
+
+/** The ConversationId: the item's threadId (22 characters of base64url, 132 bits) as its first 16 bytes. */
+function conversationId(item: MailItem): Uint8Array {
+  return Uint8Array.from(Buffer.from(item.threadId, 'base64url').subarray(0, 16));
+}
+
+/**
+ * The ConversationIndex (MS-ASCON 2.2.2.4): a 5-byte header, the high 40 bits of the message's FILETIME
+ * (its Date, else when it arrived), and one 5-byte response level per message it answers (its References,
+ * else its In-Reply-To), so a device indents replies by depth. The hub knows no earlier message's time,
+ * so each level's time difference is 0. Stable: it depends on the message alone.
+ */
+function conversationIndex(item: MailItem): Uint8Array {
+  const ms = Date.parse(item.date ?? item.receivedAt);
+  const fileTime = (BigInt(Number.isNaN(ms) ? 0 : ms) + 11_644_473_600_000n) * 10_000n;
+  const levels = Math.min(conversationLevelsMax, item.references.length || (item.inReplyTo !== null ? 1 : 0));
+  const out = new Uint8Array(5 + 5 * levels);
+  const high = fileTime >> 24n;
+  for (let i = 0; i < 5; i++) out[i] = Number((high >> BigInt(8 * (4 - i))) & 0xffn);
+  return out;
+}
+
+/** An RFC 3339 time as ActiveSync writes dates (MS-ASDTYPE 2.3): with milliseconds. */
+const easDate = (iso: string) => new Date(iso).toISOString();
+
+/**
+ * The Body element for the preference (MS-ASAIRS 2.2.2.9): Type 2 when the device asks for HTML and HTML
+ * is at hand (the item's own HTML body, or its HTML version fetched whole), else Type 1 (an HTML-only
+ * body reduced to text). Data is the whole text when it is known (the item holds it complete, or it was
+ * fetched), else the portion the item holds, with Truncated 1; TruncationSize cuts it further, at a
+ * character boundary; AllOrNone sends no Data rather than a cut one. EstimatedDataSize is the whole
+ * text's size when known, else the message's size less its attachments.
+ */
+function bodyOf(item: MailItem, pref: BodyPreference | undefined, whole: WholeBody | undefined): WbxmlElement | undefined {
+  const body = item.body;
+  if (body === null) return undefined;
+  const wantHtml = pref?.type === 2;
+  let type: '1' | '2';
+  let text: string;
+  let complete: boolean;
+  if (wantHtml && whole?.type === 'text/html') [type, text, complete] = ['2', whole.text, true];
+  else if (wantHtml && body.type === 'text/html') [type, text, complete] = ['2', body.text, body.complete];
+  else if (whole?.type === 'text/plain') [type, text, complete] = ['1', whole.text, true];
+  else if (body.type === 'text/plain') [type, text, complete] = ['1', body.text, body.complete];
+  else [type, text, complete] = ['1', htmlToText(whole?.text ?? body.text), whole !== undefined || body.complete];
+  const data = text.replace(/\r\n|\r|\n/g, '\r\n');
+  const bytes = Buffer.from(data, 'utf8');
+  const attached = item.attachments.reduce((n, a) => n + a.size, 0);
+  const estimate = complete ? bytes.length : Math.max(bytes.length, item.size - attached);
+  const limit = pref?.truncationSize;
+  let sent = data;
+  let truncated = !complete;
+  if (limit !== undefined && bytes.length > limit) {
+    truncated = true;
+    let end = Math.floor(limit);
+    while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+    sent = bytes.subarray(0, end).toString('utf8');
+    if (sent.endsWith('\r')) sent = sent.slice(0, -1);
+  }
+  const withheld = truncated && pref?.allOrNone === true;
+  return asb('Body', asb('Type', type), asb('EstimatedDataSize', String(estimate)), truncated && asb('Truncated', '1'), !withheld && sent !== '' && asb('Data', sent));
+}
+
+/** The Preview (MS-ASAIRS 2.2.2.37, 14.0 and later): the item's preview, at most as many characters as asked (255 at most). */
+function previewOf(item: MailItem, pref: BodyPreference | undefined, version: string): WbxmlElement | undefined {
+  const chars = pref?.preview;
+  if (chars === undefined || chars <= 0 || version === '12.1' || item.preview === '') return undefined;
+  return asb('Preview', item.preview.slice(0, Math.min(chars, 255)));
+}
+
+/**
+ * An opaque reference to one part of one item, for ItemOperations Fetch (MS-ASAIRS FileReference):
+ * collection, item and part token, each percent-encoded, joined by `:`.
+ */
+export function fileReference(collectionId: string, serverId: string, part: string): string {
+  return [collectionId, serverId, part].map(encodeURIComponent).join(':');
+}
+
+/** The collection, item and part a FileReference names, or undefined for one this server did not make. */
+export function readFileReference(reference: string): { collectionId: string; serverId: string; part: string } | undefined {
+  const fields = reference.split(':');
+  if (fields.length !== 3 || fields.some((f) => f === '')) return undefined;
+  try {
+    const [collectionId, serverId, part] = fields.map(decodeURIComponent) as [string, string, string];
+    return { collectionId, serverId, part };
+  } catch {
+    return undefined;
+  }
+}
+
+function openItem(data: string): MailItem {
+  const item = parseMailItem(data);
+  if (typeof item === 'string') throw new Error(`not a mail item: ${item}`);
+  return item;
+}
+
+export const emailMapper: ItemMapper = {
+  toEas(data: string, options: ToEasOptions): WbxmlElement[] {
+    const item = openItem(data);
+    const flags = new Set(item.flags);
+    const pref = options.bodyPreference;
+    const body = bodyOf(item, pref, options.wholeBody);
+    const preview = previewOf(item, pref, options.version);
+    const withPreview = body && preview ? { ...body, children: [...body.children, preview] } : body;
+    const categories = item.flags.filter(isCategory);
+    const verb = flags.has('\\Answered') ? verbReply : flags.has('$Forwarded') ? verbForward : undefined;
+    const where = options.item;
+    return [
+      el(E, 'To', addressList(item.to)),
+      item.cc.length > 0 && el(E, 'Cc', addressList(item.cc)),
+      el(E, 'From', addressList(item.from)),
+      el(E, 'Subject', item.subject),
+      item.replyTo.length > 0 && el(E, 'ReplyTo', addressList(item.replyTo)),
+      el(E, 'DateReceived', easDate(item.receivedAt)),
+      el(E, 'DisplayTo', item.to.map((a) => a.name ?? a.address).join('; ')),
+      el(E, 'ThreadTopic', item.subject),
+      el(E, 'Importance', '1'),
+      el(E, 'Read', flags.has('\\Seen') ? '1' : '0'),
+      item.attachments.length > 0 &&
+        asb(
+          'Attachments',
+          ...item.attachments.map((a) =>
+            asb(
+              'Attachment',
+              asb('DisplayName', a.name ?? `part ${a.part}`),
+              asb('FileReference', where ? fileReference(where.collectionId, where.serverId, a.part) : a.part),
+              asb('Method', '1'),
+              asb('EstimatedDataSize', String(a.size)),
+              a.contentId !== null && asb('ContentId', a.contentId.replace(/^<|>$/g, '')),
+              asb('IsInline', a.inline ? '1' : '0'),
+            ),
+          ),
+        ),
+      withPreview,
+      el(E, 'MessageClass', 'IPM.Note'),
+      el(E, 'InternetCPID', '65001'),
+      flags.has('\\Flagged') ? el(E, 'Flag', el(E, 'Status', flagActive), el(E, 'FlagType', followUp)) : el(E, 'Flag'),
+      el(E, 'ContentClass', 'urn:content-classes:message'),
+      item.body !== null && asb('NativeBodyType', item.body.type === 'text/html' ? '2' : '1'),
+      el(E2, 'ConversationId', conversationId(item)),
+      el(E2, 'ConversationIndex', conversationIndex(item)),
+      verb !== undefined && el(E2, 'LastVerbExecuted', verb),
+      el(E, 'Categories', ...categories.map((c) => el(E, 'Category', c))),
+    ].filter((e): e is WbxmlElement => e !== false && e !== undefined);
+  },
+
+  /**
+   * A device's Change of a message: Read sets or clears \Seen; Flag with Status 2 sets \Flagged, any other
+   * Flag (0 cleared, 1 complete, or empty) clears it, its dates and reminder are not kept (the item has no
+   * place for them); Categories replace the keywords shown as categories, each of which must be an IMAP
+   * keyword. A device cannot add mail.
+   */
+  fromEas(applicationData: WbxmlElement, existing: string | undefined): string {
+    if (existing === undefined) throw new Error('a message reaches a mail folder by mail');
+    const item = openItem(existing);
+    const flags = new Set(item.flags);
+    const set = (flag: string, on: boolean) => (on ? flags.add(flag) : flags.delete(flag));
+    const read = child(applicationData, 'Read', E);
+    if (read) set('\\Seen', textOf(read).trim() === '1');
+    const flag = child(applicationData, 'Flag', E);
+    if (flag) set('\\Flagged', textOf(child(flag, 'Status', E)).trim() === flagActive);
+    const categories = child(applicationData, 'Categories', E);
+    if (categories) {
+      for (const f of [...flags]) if (isCategory(f)) flags.delete(f);
+      for (const c of children(categories, 'Category', E)) {
+        const name = textOf(c).trim();
+        if (name === '') continue;
+        if (!flagPattern.test(name) || !isCategory(name) || name.length > 64) throw new Error(`the category ${JSON.stringify(name.slice(0, 64))} cannot be an IMAP keyword: at most 64 letters, digits and punctuation, not starting with \\ or $, without spaces or ( ) { % * " ] \\`);
+        flags.add(name);
+      }
+    }
+    return mailItemJson({ ...item, flags: [...flags].sort() });
+  },
+};
+
