@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm as remove, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { decodeWbxml, encodeWbxml, namespace, type WbxmlElement, type WbxmlNode } from '../../src/faces/eas/wbxml/codec.js';
+import { decodeWbxml, encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 import { fromXml, toXml } from '../../src/faces/eas/wbxml/xml.js';
+import { libwbxmlMissing as missing, libwbxmlNames, libwbxmlNs, opaqueAsBase64, ourNames, rename, wbxml2xml, xml2wbxml } from '../support/libwbxml.js';
 
 /**
  * Our WBXML codec against an independent implementation, Debian's libwbxml2-utils (0.11.8 in bookworm):
@@ -17,72 +17,6 @@ import { fromXml, toXml } from '../../src/faces/eas/wbxml/xml.js';
  */
 
 const run = promisify(execFile);
-const wbxml2xml = '/usr/bin/wbxml2xml';
-const xml2wbxml = '/usr/bin/xml2wbxml';
-const missing = [wbxml2xml, xml2wbxml].filter((tool) => !existsSync(tool));
-
-/**
- * Where libwbxml 0.11.8 names a tag differently from [MS-ASWBXML]: mostly names from the specification's
- * first revision (BusinessCity, Recurrence_Type, ...), and a few slips (ihsManagementInformation). The
- * tokens agree; only the XML spelling differs.
- */
-const libwbxmlNames: Record<string, Record<string, string>> = {
-  Contacts: {
-    AssistantPhoneNumber: 'AssistantTelephoneNumber',
-    BusinessAddressCity: 'BusinessCity', BusinessAddressCountry: 'BusinessCountry', BusinessAddressPostalCode: 'BusinessPostalCode',
-    BusinessAddressState: 'BusinessState', BusinessAddressStreet: 'BusinessStreet',
-    HomeAddressCity: 'HomeCity', HomeAddressCountry: 'HomeCountry', HomeAddressPostalCode: 'HomePostalCode',
-    HomeAddressState: 'HomeState', HomeAddressStreet: 'HomeStreet',
-    OtherAddressCity: 'OtherCity', OtherAddressCountry: 'OtherCountry', OtherAddressPostalCode: 'OtherPostalCode',
-    OtherAddressState: 'OtherState', OtherAddressStreet: 'OtherStreet',
-  },
-  Email: {
-    ReplyTo: 'Reply-To', DtStamp: 'DTStamp', Status: 'FlagStatus',
-    Type: 'Recurrence_Type', Until: 'Recurrence_Until', Occurrences: 'Recurrence_Occurrences', Interval: 'Recurrence_Interval',
-    DayOfWeek: 'Recurrence_DayOfWeek', DayOfMonth: 'Recurrence_DayOfMonth', WeekOfMonth: 'Recurrence_WeekOfMonth',
-    MonthOfYear: 'Recurrence_MonthOfYear',
-  },
-  Calendar: {
-    Timezone: 'TimeZone', Email: 'Attendee_Email', Name: 'Attendee_Name', DtStamp: 'DTStamp', Deleted: 'Exception_Deleted',
-    ExceptionStartTime: 'Exception_StartTime', OrganizerEmail: 'Organizer_Email', OrganizerName: 'Organizer_Name',
-    Type: 'Recurrence_Type', Until: 'Recurrence_Until', Occurrences: 'Recurrence_Occurrences', Interval: 'Recurrence_Interval',
-    DayOfWeek: 'Recurrence_DayOfWeek', DayOfMonth: 'Recurrence_DayOfMonth', WeekOfMonth: 'Recurrence_WeekOfMonth',
-    MonthOfYear: 'Recurrence_MonthOfYear', AttendeeStatus: 'Attendee_Status', AttendeeType: 'Attendee_Type',
-  },
-  Tasks: {
-    UtcDueDate: 'UTCDueDate', UtcStartDate: 'UTCStartDate',
-    Type: 'Recurrence_Type', Start: 'Recurrence_Start', Until: 'Recurrence_Until', Occurrences: 'Recurrence_Occurrences',
-    Interval: 'Recurrence_Interval', DayOfMonth: 'Recurrence_DayOfMonth', DayOfWeek: 'Recurrence_DayOfWeek',
-    WeekOfMonth: 'Recurrence_WeekOfMonth', MonthOfYear: 'Recurrence_MonthOfYear', Regenerate: 'Recurrence_Regenerate',
-    DeadOccur: 'Recurrence_DeadOccur',
-  },
-  ValidateCert: { CheckCrl: 'CheckCRL' },
-  Provision: { RequireStorageCardEncryption: 'DeviceEncryptionEnabled' }, // token 0x10 has both names there
-  Settings: { SMTPAddress: 'SmtpAddress', RightsManagementInformation: 'ihsManagementInformation' },
-  ComposeMail: { Mime: 'MIME' },
-  RightsManagement: { Owner: 'RMOwner', RemoveRightsManagementProtection: 'RemoveRightsManagementDistribution' },
-};
-/** libwbxml's namespace for code page 16, which Microsoft calls GAL. */
-const libwbxmlNs: Record<string, string> = { GAL: 'Gal' };
-
-const ourNames = Object.fromEntries(
-  Object.entries(libwbxmlNames).map(([ns, names]) => [ns, Object.fromEntries(Object.entries(names).map(([a, b]) => [b, a]))]),
-);
-
-function rename(e: WbxmlElement, names: Record<string, Record<string, string>>, nss: Record<string, string>): WbxmlElement {
-  return {
-    ns: nss[e.ns] ?? e.ns,
-    name: names[e.ns]?.[e.name] ?? e.name,
-    children: e.children.map((c) => (typeof c === 'object' && !(c instanceof Uint8Array) ? rename(c, names, nss) : c)),
-  };
-}
-
-/** How XML shows OPAQUE: libwbxml prints (and reads) the tags it knows to be binary in base64. */
-function opaqueAsBase64(e: WbxmlElement): WbxmlElement {
-  const convert = (c: WbxmlNode): WbxmlNode =>
-    c instanceof Uint8Array ? Buffer.from(c).toString('base64') : typeof c === 'string' ? c : opaqueAsBase64(c);
-  return { ...e, children: e.children.map(convert) };
-}
 
 const as = namespace('AirSync');
 const asb = namespace('AirSyncBase');
