@@ -9,7 +9,7 @@ import { deliverOverLmtp, startSubmission, type Submission } from '../support/su
 import { addUpstream, runUpstreams } from '../support/upstreams.js';
 
 /**
- * Mail sent from an ActiveSync phone (docs/eas.md § Mail), for 14.1 and 16.1, through a real Syncpoint
+ * Mail sent from an ActiveSync phone (docs/eas.md § Sending and moving mail), for 14.1 and 16.1, through a real Syncpoint
  * server, Dovecot and an SMTP submission server that delivers over LMTP: SendMail arrives with a copy in
  * Sent, and its ClientId sent again (an answer lost) is not sent twice, also after a restart; SmartReply
  * quotes the original and SmartForward attaches it, each marking it at IMAP; MoveItems answers the real

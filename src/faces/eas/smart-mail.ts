@@ -6,9 +6,9 @@ import { ProtocolError } from '../../protocol/errors.js';
 
 /**
  * SmartReply and SmartForward without ReplaceMime (MS-ASCMD 2.2.1.19, 2.2.1.20): the device sends only
- * what the user typed, and the server adds the original message, which it holds (docs/eas.md § Mail).
- * The device's message is read with postal-mime and composed again with nodemailer's MailComposer,
- * with its own From, recipients, subject, Message-ID and attachments:
+ * what the user typed, and the server adds the original message, which it holds
+ * (docs/eas.md § Sending and moving mail). The device's message is read with postal-mime and composed
+ * again with nodemailer's MailComposer, with its own From, recipients, subject, Message-ID and attachments:
  * - a reply quotes the original's text under the user's (`> ` lines after "On DATE, FROM wrote:"; in
  *   the HTML version, the original's HTML body in a `<blockquote type="cite">`), and its In-Reply-To
  *   and References follow the original unless the device set them;
