@@ -132,8 +132,9 @@ async function rawMessage(ctx: EasContext, collectionId: string, itemId: string)
 /** The hub's refusal as the status a device acts on (MS-ASCMD 2.2.2). */
 function statusOf(err: ProtocolError): number {
   switch (err.status) {
+    // The account has several submission servers and ActiveSync cannot name one: it cannot send (docs/eas.md).
     case 'invalidRequest':
-      return /recipient/.test(err.message) ? composeStatus.noRecipient : composeStatus.invalidMime;
+      return err.message.startsWith('upstreamId') ? composeStatus.submissionFailed : /recipient/.test(err.message) ? composeStatus.noRecipient : composeStatus.invalidMime;
     case 'bodyTooLarge':
     case 'limitReached':
       return composeStatus.tooLarge;
