@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import { SubmissionError, UpstreamError } from '../protocol/upstream-errors.js';
 import { limits } from '../core/limits.js';
-import { parseMailItem, rawPart, type MailItem } from '../content/mail/item.js';
+import { mailItemJson, parseMailItem, rawPart, type MailItem } from '../content/mail/item.js';
 import { composeMessage, prepareMessage, type Outgoing } from '../content/mail/outgoing.js';
 import type { MailPartAnswer } from '../protocol/mail-parts.js';
 import type { MailSent, SendMailRequest } from '../protocol/mail-send.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
 import type { MailSendRow, Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
 import { movable, moveWithin, type DevicePoint } from './device-items.js';
-import { writeTombstone } from './item-writes.js';
+import { writeItem, writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
+import { checkItem } from '../kinds/registry.js';
 import { openExchange } from './sync.js';
 import { openUpstreamPassword, type UpstreamAccess } from './upstreams.js';
 
@@ -195,6 +196,32 @@ export class Mail {
       await tx.putPointRecord(point.accountId, deviceId, toId, { serverId: id, remoteId: moved, remoteEtag: null, heldEtag: found.item.etag });
       return id;
     });
+  }
+
+  /**
+   * Adds `flag` to a live mail item as the device (a reply marks the original `\Answered`, a forward
+   * `$Forwarded`): every other device is sent it, and the write brings the upstream's run forward, which
+   * sets the flag at the IMAP server (docs/protocol.md §10.5). False when the item is gone or has it already.
+   */
+  async addFlag(point: DevicePoint, collectionId: string, itemId: string, flag: string): Promise<boolean> {
+    return this.store.transaction(async (tx) => {
+      await mailFolderOf(tx, point.accountId, collectionId);
+      const [collection, row] = [await tx.getCollection(point.accountId, collectionId), await tx.getItem(point.accountId, collectionId, itemId)];
+      const item = row?.data == null || row.deletedAt !== null ? undefined : parseMailItem(row.data);
+      if (!collection || !row || item === undefined || typeof item === 'string' || item.flags.includes(flag)) return false;
+      const data = mailItemJson({ ...item, flags: [...item.flags, flag].sort() });
+      const check = checkItem('mail', data);
+      if (!check.ok) return false;
+      await openExchange(tx, this.ports, point.accountId, point.device, point.protocol);
+      await writeItem({ tx, ports: this.ports, collection }, row.id, row, data, check.index, point.device.id);
+      return true;
+    });
+  }
+
+  /** The first answer to a client id the account sent already; undefined when it has not been sent (yet). */
+  async sentBefore(accountId: string, clientId: string): Promise<MailSent | undefined> {
+    const row = await this.store.transaction((tx) => tx.getMailSend(accountId, clientId));
+    return row?.state === 'sent' ? answerOf(row, true) : undefined;
   }
 
   /**

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm as remove, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { decodeWbxml, encodeWbxml, namespace, type WbxmlElement, type WbxmlNode } from '../../src/faces/eas/wbxml/codec.js';
+import { decodeWbxml, encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 import { fromXml, toXml } from '../../src/faces/eas/wbxml/xml.js';
-import { libwbxmlNames, libwbxmlNs, ourNames, rename } from '../support/libwbxml.js';
+import { libwbxmlMissing as missing, libwbxmlNames, libwbxmlNs, opaqueAsBase64, ourNames, rename, wbxml2xml, xml2wbxml } from '../support/libwbxml.js';
 
 /**
  * Our WBXML codec against an independent implementation, Debian's libwbxml2-utils (0.11.8 in bookworm):
@@ -18,16 +17,6 @@ import { libwbxmlNames, libwbxmlNs, ourNames, rename } from '../support/libwbxml
  */
 
 const run = promisify(execFile);
-const wbxml2xml = '/usr/bin/wbxml2xml';
-const xml2wbxml = '/usr/bin/xml2wbxml';
-const missing = [wbxml2xml, xml2wbxml].filter((tool) => !existsSync(tool));
-
-/** How XML shows OPAQUE: libwbxml prints (and reads) the tags it knows to be binary in base64. */
-function opaqueAsBase64(e: WbxmlElement): WbxmlElement {
-  const convert = (c: WbxmlNode): WbxmlNode =>
-    c instanceof Uint8Array ? Buffer.from(c).toString('base64') : typeof c === 'string' ? c : opaqueAsBase64(c);
-  return { ...e, children: e.children.map(convert) };
-}
 
 const as = namespace('AirSync');
 const asb = namespace('AirSyncBase');

@@ -4,12 +4,19 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
-import { toXml } from '../../src/faces/eas/wbxml/xml.js';
+import type { WbxmlElement, WbxmlNode } from '../../src/faces/eas/wbxml/codec.js';
+import { fromXml } from '../../src/faces/eas/wbxml/xml.js';
 
-/** Debian's libwbxml2-utils (`wbxml2xml`), the independent WBXML implementation our messages are checked against. */
+/**
+ * Debian's libwbxml2-utils as an independent reader of ActiveSync WBXML (test/e2e/eas-wbxml-libwbxml.test.ts
+ * checks our codec against it message by message; other suites check the bodies a command sends and answers).
+ */
+
+const run = promisify(execFile);
 export const wbxml2xml = '/usr/bin/wbxml2xml';
 export const xml2wbxml = '/usr/bin/xml2wbxml';
+/** The tools that are not installed (apt-get install libwbxml2-utils); a suite skips its cross-checks then. */
+export const libwbxmlMissing = [wbxml2xml, xml2wbxml].filter((tool) => !existsSync(tool));
 
 /**
  * Where libwbxml 0.11.8 names a tag differently from [MS-ASWBXML]: mostly names from the specification's
@@ -67,28 +74,25 @@ export function rename(e: WbxmlElement, names: Record<string, Record<string, str
   };
 }
 
-
-const run = promisify(execFile);
-
-/**
- * What libwbxml's `wbxml2xml` prints for `bytes` (as sent or received on the wire), for comparing with
- * `asLibwbxmlXml` of the tree we meant; undefined when libwbxml2-utils is not installed.
- */
-export async function libwbxmlPrints(bytes: Uint8Array): Promise<string | undefined> {
-  if (!existsSync(wbxml2xml)) return undefined;
-  const dir = await mkdtemp(join(tmpdir(), 'syncpoint-libwbxml-'));
-  try {
-    await writeFile(join(dir, 'in.wbxml'), bytes);
-    await run(wbxml2xml, ['-m', '0', '-l', 'ACTIVESYNC', '-o', join(dir, 'out.xml'), join(dir, 'in.wbxml')]);
-    return await readFile(join(dir, 'out.xml'), 'utf8');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+/** How XML shows OPAQUE: libwbxml prints (and reads) the tags it knows to be binary in base64. */
+export function opaqueAsBase64(e: WbxmlElement): WbxmlElement {
+  const convert = (c: WbxmlNode): WbxmlNode =>
+    c instanceof Uint8Array ? Buffer.from(c).toString('base64') : typeof c === 'string' ? c : opaqueAsBase64(c);
+  return { ...e, children: e.children.map(convert) };
 }
 
-/** The XML libwbxml prints for `tree`: its names, CR as wbxml2xml writes it (raw), and each text trimmed of white space at its ends, as wbxml2xml prints it. */
-export const asLibwbxmlXml = (tree: WbxmlElement) => toXml(trimmed(rename(tree, libwbxmlNames, libwbxmlNs))).replaceAll('&#13;', '\r');
-
-function trimmed(e: WbxmlElement): WbxmlElement {
-  return { ...e, children: e.children.map((c) => (typeof c === 'string' ? c.trim() : c instanceof Uint8Array ? c : trimmed(c))) };
+/**
+ * How libwbxml reads `bytes` (`wbxml2xml -l ACTIVESYNC`), in our names, OPAQUE shown as base64: compare it
+ * with `opaqueAsBase64` of our own decoding.
+ */
+export async function libwbxmlReads(bytes: Uint8Array): Promise<WbxmlElement> {
+  const work = await mkdtemp(join(tmpdir(), 'syncpoint-libwbxml-'));
+  try {
+    await writeFile(join(work, 'in.wbxml'), bytes);
+    await run(wbxml2xml, ['-m', '0', '-l', 'ACTIVESYNC', '-o', join(work, 'out.xml'), join(work, 'in.wbxml')]);
+    // wbxml2xml writes CR raw, which an XML parser would fold into LF.
+    return rename(fromXml((await readFile(join(work, 'out.xml'), 'utf8')).replaceAll('\r', '&#13;')), ourNames, {});
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }

@@ -216,10 +216,10 @@ function previewOf(text: string): string {
 const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
 
 /**
- * The text of an HTML body for its preview, read simply: comments, the head, styles and scripts left
+ * The text of an HTML body for its preview (and for quoting it in an ActiveSync SmartReply), read simply: comments, the head, styles and scripts left
  * out, tags dropped, the common entities and numeric references decoded. One pass per construct.
  */
-function htmlText(html: string): string {
+export function htmlText(html: string): string {
   let text = dropBlocks(html, '<!--', '-->');
   for (const tag of ['head', 'style', 'script']) text = dropBlocks(text, `<${tag}`, `</${tag}>`);
   return text

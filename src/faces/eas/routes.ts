@@ -13,6 +13,7 @@ import { itemOperations } from './commands/item-operations.js';
 import { moveItems } from './commands/move-items.js';
 import { ping } from './commands/ping.js';
 import { provision } from './commands/provision.js';
+import { sendMail, smartForward, smartReply } from './commands/send-mail.js';
 import { settings } from './commands/settings.js';
 import { sync } from './commands/sync.js';
 import type { Command, PingRegistry } from './context.js';
@@ -39,6 +40,9 @@ const commands: Record<string, Command> = {
   MoveItems: moveItems,
   Settings: settings,
   Provision: provision,
+  SendMail: sendMail,
+  SmartReply: smartReply,
+  SmartForward: smartForward,
 };
 
 /**
@@ -56,6 +60,9 @@ const answerNamespaces: Record<string, string> = {
   ItemOperations: 'ItemOperations',
   Settings: 'Settings',
   Provision: 'Provision',
+  SendMail: 'ComposeMail',
+  SmartReply: 'ComposeMail',
+  SmartForward: 'ComposeMail',
 };
 
 /** Common status MaximumDevicesReached (MS-ASCMD 2.2.2): the account has as many devices as it may. */

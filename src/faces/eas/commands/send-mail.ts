@@ -1,0 +1,155 @@
+import { limits } from '../../../core/limits.js';
+import { rawPart } from '../../../content/mail/item.js';
+import { sendMessageId } from '../../../hub/mail.js';
+import { ProtocolError } from '../../../protocol/errors.js';
+import { sendMailSchema } from '../../../protocol/mail-send.js';
+import type { EasContext } from '../context.js';
+import { smartMessage, type SmartKind } from '../smart-mail.js';
+import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
+
+/**
+ * SendMail, SmartReply and SmartForward (MS-ASCMD 2.2.1.17, 2.2.1.19, 2.2.1.20), in the WBXML form of
+ * 14.0 and later: ClientId, SaveInSentItems, ReplaceMime, Source and the message as Mime. Each goes
+ * through the hub's send (docs/protocol.md §10.7), which sends a client id at most once, files a copy in
+ * Sent and survives a lost answer or a restart. A device's ClientId is its own (often a counter), so the
+ * hub's client id is the device's id and the ClientId together. Success is an empty answer; a failure is
+ * the command's element with a Status (MS-ASCMD 2.2.2), never an HTTP error.
+ */
+const cm = namespace('ComposeMail');
+
+/** The common status codes these commands answer with (MS-ASCMD 2.2.2). */
+export const composeStatus = {
+  invalidXml: 103,
+  invalidMime: 107,
+  serverError: 110,
+  retryLater: 111,
+  messagePreviouslySent: 118,
+  noRecipient: 119,
+  submissionFailed: 120,
+  tooLarge: 122,
+  itemNotFound: 150,
+} as const;
+
+/** MS-ASCMD 2.2.3.28.1 allows 40 characters; more is taken, up to this, for clients that exceed it. */
+const clientIdCharsMax = 128;
+
+const flagFor: Record<SmartKind, string> = { reply: '\\Answered', forward: '$Forwarded' };
+
+export const sendMail = (ctx: EasContext, body: WbxmlElement | undefined) => compose(ctx, body, 'SendMail');
+export const smartReply = (ctx: EasContext, body: WbxmlElement | undefined) => compose(ctx, body, 'SmartReply', 'reply');
+export const smartForward = (ctx: EasContext, body: WbxmlElement | undefined) => compose(ctx, body, 'SmartForward', 'forward');
+
+class Refused extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+async function compose(ctx: EasContext, body: WbxmlElement | undefined, command: string, kind?: SmartKind): Promise<WbxmlElement | undefined> {
+  const { accountId } = ctx.point;
+  try {
+    if (body?.name !== command) throw new Refused(composeStatus.invalidXml, `the request is not a ${command} element`);
+    const clientId = text(child(body, 'ClientId'));
+    const mime = mimeOf(child(body, 'Mime'));
+    if (!clientId || clientId.length > clientIdCharsMax) throw new Refused(composeStatus.invalidXml, `ClientId: give 1-${clientIdCharsMax} characters`);
+    if (mime === undefined) throw new Refused(composeStatus.invalidXml, 'Mime: the message is missing');
+    const hubClientId = `${ctx.point.device.id}/${clientId}`;
+    // A replay after a lost answer is answered as the first attempt was, before the original is looked for: it may have moved since.
+    if (await ctx.hub.mail.sentBefore(accountId, hubClientId)) return undefined;
+    const source = kind ? await sourceOf(ctx, child(body, 'Source')) : undefined;
+    let message = mime;
+    if (kind && !child(body, 'ReplaceMime')) {
+      if (!source) throw new Refused(composeStatus.itemNotFound, 'Source: name the original by FolderId and ItemId');
+      const original = await rawMessage(ctx, source.collectionId, source.itemId);
+      message = await smartMessage(kind, mime, original, (address) => sendMessageId(accountId, hubClientId, address), new Date(ctx.hub.now()));
+    }
+    const request = sendMailSchema.safeParse({ clientId: hubClientId, message });
+    if (!request.success) throw new Refused(composeStatus.invalidXml, request.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const sent = await ctx.hub.mail.send(accountId, request.data);
+    if (kind && source && !sent.replayed) {
+      // The original shows as answered or forwarded on every device and at IMAP; a failure here unsends nothing.
+      await ctx.hub.mail.addFlag(ctx.point, source.collectionId, source.itemId, flagFor[kind]).catch((err: unknown) => {
+        ctx.logger.warn({ accountId, command, error: String(err) }, 'the original was not marked');
+      });
+    }
+    return undefined;
+  } catch (err) {
+    const status = err instanceof Refused ? err.status : err instanceof ProtocolError ? statusOf(err) : undefined;
+    if (status === undefined) throw err;
+    ctx.logger.info({ accountId, command, status, error: (err as Error).message }, 'mail not sent');
+    return cm(command, cm('Status', String(status)));
+  }
+}
+
+/** The Mime element's message: its text, or its opaque bytes as UTF-8. */
+function mimeOf(e: WbxmlElement | undefined): string | undefined {
+  if (!e) return undefined;
+  const pieces = e.children.map((c) => (typeof c === 'string' ? c : c instanceof Uint8Array ? Buffer.from(c).toString('utf8') : ''));
+  const joined = pieces.join('');
+  return joined === '' ? undefined : joined;
+}
+
+/**
+ * The original a Source names: FolderId and ItemId (an ItemId alone is in the Inbox, MS-ASCMD
+ * 2.2.3.93). LongId and InstanceId name what Search and recurring meetings give, neither served here.
+ */
+async function sourceOf(ctx: EasContext, source: WbxmlElement | undefined): Promise<{ collectionId: string; itemId: string } | undefined> {
+  const itemId = text(child(source, 'ItemId'));
+  if (!itemId) return undefined;
+  const collectionId = text(child(source, 'FolderId')) ?? (await inboxOf(ctx));
+  return collectionId ? { collectionId, itemId } : undefined;
+}
+
+/** The collection of the account's IMAP Inbox (RFC 3501 names it INBOX, in any case). */
+async function inboxOf(ctx: EasContext): Promise<string | undefined> {
+  for (const upstream of await ctx.hub.upstreams.list(ctx.point.accountId)) {
+    if (upstream.kind !== 'imap') continue;
+    const inbox = upstream.collections.find((c) => decodeURIComponent(new URL(c.url).pathname.slice(1)).toUpperCase() === 'INBOX');
+    if (inbox) return inbox.collectionId;
+  }
+  return undefined;
+}
+
+/** The original message whole, as the IMAP server holds it, at most limits.mailSendBytesMax. */
+async function rawMessage(ctx: EasContext, collectionId: string, itemId: string): Promise<Buffer> {
+  const part = await ctx.hub.mail.fetchPart(ctx.point.accountId, collectionId, itemId, rawPart);
+  if ('bytes' in part.body) return Buffer.from(part.body.bytes);
+  const { stream, close } = part.body;
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  try {
+    for await (const chunk of stream) {
+      bytes += chunk.length;
+      if (bytes > limits.mailSendBytesMax) throw new Refused(composeStatus.tooLarge, `the original is more than ${limits.mailSendBytesMax} bytes`);
+      chunks.push(chunk);
+    }
+  } finally {
+    await close();
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The hub's refusal as the status a device acts on (MS-ASCMD 2.2.2). */
+function statusOf(err: ProtocolError): number {
+  switch (err.status) {
+    // The account has several submission servers and ActiveSync cannot name one: it cannot send (docs/eas.md).
+    case 'invalidRequest':
+      return err.message.startsWith('upstreamId') ? composeStatus.submissionFailed : /recipient/.test(err.message) ? composeStatus.noRecipient : composeStatus.invalidMime;
+    case 'bodyTooLarge':
+    case 'limitReached':
+      return composeStatus.tooLarge;
+    // The original is gone (moved, deleted, or no longer at the IMAP server).
+    case 'notFound':
+      return /submission/.test(err.message) ? composeStatus.submissionFailed : composeStatus.itemNotFound;
+    // Sent before with its outcome unknown: it may have gone, and is never sent again under this ClientId.
+    case 'conflict':
+      return err.extra.sendState === 'unknown' ? composeStatus.messagePreviouslySent : composeStatus.retryLater;
+    case 'upstreamFailed':
+      return composeStatus.submissionFailed;
+    case 'unavailable':
+    case 'rateLimited':
+      return composeStatus.retryLater;
+    default:
+      return composeStatus.serverError;
+  }
+}

@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
+import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
+import { all, easAccount, mv, st, textAt, type EasAccount, type EasClient, type EasResponse } from '../support/eas-client.js';
+import { libwbxmlMissing, libwbxmlReads, opaqueAsBase64 } from '../support/libwbxml.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { deliverOverLmtp, startSubmission, type Submission } from '../support/submission.js';
+import { addUpstream, runUpstreams } from '../support/upstreams.js';
+
+/**
+ * Mail sent from an ActiveSync phone (docs/eas.md § Sending and moving mail), for 14.1 and 16.1, through a real Syncpoint
+ * server, Dovecot and an SMTP submission server that delivers over LMTP: SendMail arrives with a copy in
+ * Sent, and its ClientId sent again (an answer lost) is not sent twice, also after a restart; SmartReply
+ * quotes the original and SmartForward attaches it, each marking it at IMAP; MoveItems answers the real
+ * new id and moves nothing twice. Every request and answer body is read by libwbxml too.
+ */
+const cm = namespace('ComposeMail');
+const versions = ['14.1', '16.1'] as const;
+
+let dovecot: Dovecot;
+let submission: Submission;
+let server: TestServer;
+
+before(async () => {
+  [dovecot, server] = await Promise.all([startDovecot({ users: { ann: 'ann-secret', ben: 'ben-secret' } }), startTestServer()]);
+  submission = await startSubmission({ dovecot });
+  await asMailClient(dovecot, 'ann', (client) => client.mailboxCreate('Archive'));
+});
+after(async () => {
+  await Promise.all([server?.stop(), submission?.stop()]);
+  await dovecot?.stop();
+});
+
+const address = (user: string) => `${user}@${dovecot.domain}`;
+
+interface MailAccount {
+  account: EasAccount;
+  folders: { inbox: string; sent: string; archive: string };
+}
+
+/** An ActiveSync account whose mail is Dovecot's `ann`, her address set, her folders synced once. */
+async function mailAccount(): Promise<MailAccount> {
+  const account = await easAccount(server);
+  const view = await addUpstream(server, account.accountId, {
+    kind: 'imap',
+    url: `imap://${dovecot.host}:${dovecot.imapPort}`,
+    submissionUrl: `smtp://${submission.host}:${submission.port}`,
+    username: 'ann',
+    password: 'ann-secret',
+  });
+  await runUpstreams(server, account.accountId);
+  const byPath = (path: string) => {
+    const found = view.collections.find((c) => decodeURIComponent(new URL(c.url).pathname.slice(1)) === path);
+    if (!found) throw new Error(`no collection for ${path}`);
+    return found.collectionId;
+  };
+  const res = await fetch(`${server.url}/api/v1/account/email`, { method: 'PUT', headers: { authorization: account.authorization, 'content-type': 'application/json' }, body: JSON.stringify({ email: address('ann') }) });
+  assert.equal(res.status, 200);
+  return { account, folders: { inbox: byPath('INBOX'), sent: byPath('Sent'), archive: byPath('Archive') } };
+}
+
+/** A plain text message from Ann, as a phone composes it. */
+function message(o: { to: string; subject: string; text: string; headers?: string }): Uint8Array {
+  return new TextEncoder().encode(
+    `From: Ann <${address('ann')}>\r\nTo: ${o.to}\r\nSubject: ${o.subject}\r\n${o.headers ?? ''}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${o.text}\r\n`,
+  );
+}
+
+/** Sends a command after libwbxml read its body as we wrote it; reads the answer's body with libwbxml too. */
+async function send(client: EasClient, command: string, body: WbxmlElement): Promise<EasResponse> {
+  const bytes = encodeWbxml(body);
+  if (libwbxmlMissing.length === 0) assert.deepEqual(await libwbxmlReads(bytes), opaqueAsBase64(body), `libwbxml reads the ${command} request as we wrote it`);
+  const res = await client.send(command, bytes);
+  assert.equal(res.status, 200, res.text);
+  if (res.body && libwbxmlMissing.length === 0) assert.deepEqual(await libwbxmlReads(res.bytes), opaqueAsBase64(res.body), `libwbxml reads the ${command} answer as we do`);
+  return res;
+}
+
+/** A success of SendMail, SmartReply or SmartForward is an empty answer (MS-ASCMD 2.2.3.177.14). */
+function assertSent(res: EasResponse): void {
+  assert.equal(res.bytes.length, 0, `an empty answer, not ${res.body ? JSON.stringify(res.body) : res.text}`);
+}
+
+const composeStatus = (res: EasResponse, command: string) => {
+  assert.equal(res.body?.name, command);
+  return textAt(res.body, 'Status');
+};
+
+/** The messages of `user`'s folder with that subject, as another mail program sees them. */
+async function messages(user: string, path: string, subject: string): Promise<Array<{ flags: string[]; source: string }>> {
+  return asMailClient(dovecot, user, async (client) => {
+    const mailbox = await client.mailboxOpen(path);
+    const out: Array<{ flags: string[]; source: string }> = [];
+    if (mailbox.exists === 0) return out;
+    for await (const m of client.fetch('1:*', { envelope: true, flags: true, source: true })) {
+      if (m.envelope?.subject === subject) out.push({ flags: [...(m.flags ?? [])].sort(), source: m.source?.toString('utf8') ?? '' });
+    }
+    return out;
+  });
+}
+
+const submitted = (subject: string) => submission.accepted.filter((m) => m.raw.toString('utf8').includes(`Subject: ${subject}\r\n`));
+
+/** Delivers a message from Ben into Ann's INBOX, runs the upstream, and returns the mail item's id there. */
+async function delivered(ann: MailAccount, subject: string, messageId: string): Promise<string> {
+  const raw = `From: Ben <${address('ben')}>\r\nTo: Ann <${address('ann')}>\r\nSubject: ${subject}\r\nMessage-ID: ${messageId}\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\n\r\nShall we meet at noon?\r\nBring the map.\r\n`;
+  await deliverOverLmtp(dovecot, { from: address('ben'), to: [address('ann')] }, raw);
+  await runUpstreams(server, ann.account.accountId);
+  return itemWithSubject(ann, ann.folders.inbox, subject);
+}
+
+/** The id of the one mail item of `collectionId` with that subject, read by a native device. */
+async function itemWithSubject(ann: MailAccount, collectionId: string, subject: string): Promise<string> {
+  const items = await ann.account.native(`reader${Math.random().toString(36).slice(2, 8)}`).items(collectionId);
+  const found = [...items].filter(([, item]) => JSON.parse(item.data).subject === subject);
+  assert.equal(found.length, 1, `one item with subject ${subject} in ${collectionId}`);
+  return (found[0] as [string, unknown])[0];
+}
+
+for (const version of versions) {
+  const v = version.replace('.', '');
+
+  test(`SendMail (${version}): the message arrives with a copy in Sent; its ClientId sent again is not sent again, also after a restart`, async () => {
+    const ann = await mailAccount();
+    const phone = ann.account.eas(`Send${v}`, { version });
+    const subject = `Lunch ${version}`;
+    const request = cm('SendMail', cm('ClientId', `msg-${v}`), cm('SaveInSentItems'), cm('Mime', message({ to: `Ben <${address('ben')}>`, subject, text: 'At noon?' })));
+    assertSent(await send(phone, 'SendMail', request));
+    assert.equal((await messages('ben', 'INBOX', subject)).length, 1);
+    const copies = await messages('ann', 'Sent', subject);
+    assert.equal(copies.length, 1);
+    assert.ok(copies[0]?.flags.includes('\\Seen'), 'the copy in Sent is read');
+
+    // The answer was lost: the phone sends it again, and is answered as the first time, without a second send.
+    assertSent(await send(phone, 'SendMail', request));
+    assert.equal(submitted(subject).length, 1);
+
+    // After a restart, too.
+    await server.close();
+    server = await startTestServer({ dataDir: server.dataDir });
+    const again = ann.account.eas(`Send${v}`, { version, baseUrl: server.url });
+    assertSent(await send(again, 'SendMail', request));
+    assert.equal(submitted(subject).length, 1);
+    assert.equal((await messages('ben', 'INBOX', subject)).length, 1);
+
+    // Another phone's ClientId of the same text is its own: a counter two phones share sends both.
+    const other = ann.account.eas(`Other${v}`, { version, baseUrl: server.url });
+    assertSent(await send(other, 'SendMail', request));
+    assert.equal(submitted(subject).length, 2);
+  });
+
+  test(`SendMail (${version}): what cannot be sent gets a Status, never an HTTP error`, async () => {
+    const ann = await mailAccount();
+    const phone = ann.account.eas(`Bad${v}`, { version });
+    const noRecipient = await send(phone, 'SendMail', cm('SendMail', cm('ClientId', 'bad-1'), cm('Mime', new TextEncoder().encode(`From: ${address('ann')}\r\nSubject: Nobody\r\n\r\nhello\r\n`))));
+    assert.equal(composeStatus(noRecipient, 'SendMail'), '119');
+    const noMime = await send(phone, 'SendMail', cm('SendMail', cm('ClientId', 'bad-2')));
+    assert.equal(composeStatus(noMime, 'SendMail'), '103');
+    const refused = await send(phone, 'SendMail', cm('SendMail', cm('ClientId', 'bad-3'), cm('Mime', message({ to: address('nobody'), subject: 'To nobody', text: 'hi' }))));
+    assert.equal(composeStatus(refused, 'SendMail'), '120', 'the submission server refused the only recipient');
+  });
+
+  test(`SmartReply (${version}): the original is quoted, In-Reply-To set, and it is \\Answered at IMAP after a run; with ReplaceMime it is sent as given`, async () => {
+    const ann = await mailAccount();
+    const phone = ann.account.eas(`Reply${v}`, { version });
+    const original = `<plans-${v}@example.test>`;
+    const itemId = await delivered(ann, `Plans ${version}`, original);
+    const subject = `Re: Plans ${version}`;
+    const request = cm('SmartReply', cm('ClientId', `reply-${v}`), cm('SaveInSentItems'), cm('Source', cm('FolderId', ann.folders.inbox), cm('ItemId', itemId)),
+      cm('Mime', message({ to: address('ben'), subject, text: 'Noon works.' })));
+    assertSent(await send(phone, 'SmartReply', request));
+    const [reply] = await messages('ben', 'INBOX', subject);
+    assert.ok(reply, 'the reply arrived');
+    assert.match(reply.source, new RegExp(`^In-Reply-To: ${original}\\r$`, 'm'));
+    assert.match(reply.source, new RegExp(`^References: ${original}\\r$`, 'm'));
+    assert.match(reply.source, /Noon works\.\r\n\r\nOn Mon, 7 Dec 2026 10:00:00 \+0000, Ben <ben@[^>]+> wrote:\r\n> Shall we meet at noon\?\r\n> Bring the map\./);
+    assert.equal((await messages('ann', 'Sent', subject)).length, 1);
+    // Sent again (a lost answer): nothing more goes.
+    assertSent(await send(phone, 'SmartReply', request));
+    assert.equal(submitted(subject).length, 1);
+
+    assert.deepEqual((await messages('ann', 'INBOX', `Plans ${version}`))[0]?.flags.includes('\\Answered'), false, 'not before the run');
+    await runUpstreams(server, ann.account.accountId);
+    assert.ok((await messages('ann', 'INBOX', `Plans ${version}`))[0]?.flags.includes('\\Answered'), 'marked answered at IMAP');
+
+    // ReplaceMime: the phone sent the whole reply; an ItemId alone is in the Inbox.
+    const whole = `Re: Plans ${version} (whole)`;
+    assertSent(await send(phone, 'SmartReply', cm('SmartReply', cm('ClientId', `reply2-${v}`), cm('SaveInSentItems'), cm('ReplaceMime'), cm('Source', cm('ItemId', itemId)),
+      cm('Mime', message({ to: address('ben'), subject: whole, text: 'I quoted nothing.', headers: `In-Reply-To: ${original}\r\n` })))));
+    const [given] = await messages('ben', 'INBOX', whole);
+    assert.ok(given);
+    assert.match(given.source, /I quoted nothing\./);
+    assert.doesNotMatch(given.source, /Shall we meet/);
+
+    // An original the server does not hold: Status 150, nothing sent.
+    const missing = await send(phone, 'SmartReply', cm('SmartReply', cm('ClientId', `reply3-${v}`), cm('Source', cm('FolderId', ann.folders.inbox), cm('ItemId', 'no-such-item')),
+      cm('Mime', message({ to: address('ben'), subject: 'Re: nothing', text: 'hm' }))));
+    assert.equal(composeStatus(missing, 'SmartReply'), '150');
+    assert.equal(submitted('Re: nothing').length, 0);
+  });
+
+  test(`SmartForward (${version}): the original goes along as an attached message, and is $Forwarded at IMAP after a run`, async () => {
+    const ann = await mailAccount();
+    const phone = ann.account.eas(`Fwd${v}`, { version });
+    const original = `<fwd-${v}@example.test>`;
+    const itemId = await delivered(ann, `Map ${version}`, original);
+    const subject = `Fwd: Map ${version}`;
+    assertSent(await send(phone, 'SmartForward', cm('SmartForward', cm('ClientId', `fwd-${v}`), cm('SaveInSentItems'), cm('Source', cm('FolderId', ann.folders.inbox), cm('ItemId', itemId)),
+      cm('Mime', message({ to: address('ben'), subject, text: 'See below.' })))));
+    const [forward] = await messages('ben', 'INBOX', subject);
+    assert.ok(forward);
+    assert.match(forward.source, /See below\./);
+    assert.match(forward.source, /^Content-Type: message\/rfc822/m);
+    assert.match(forward.source, new RegExp(`^Message-ID: ${original}\\r$`, 'm'), 'the original whole, its headers too');
+    assert.match(forward.source, /Bring the map\./);
+    await runUpstreams(server, ann.account.accountId);
+    assert.ok((await messages('ann', 'INBOX', `Map ${version}`))[0]?.flags.includes('$Forwarded'), 'marked forwarded at IMAP');
+  });
+
+  test(`MoveItems (${version}): a message moves at IMAP under the real new id, which the destination's sync holds; sent again, nothing moves twice`, async () => {
+    const ann = await mailAccount();
+    const phone = ann.account.eas(`Move${v}`, { version });
+    const subject = `Move me ${version}`;
+    const itemId = await delivered(ann, subject, `<move-${v}@example.test>`);
+    const request = mv('MoveItems', mv('Move', mv('SrcMsgId', itemId), mv('SrcFldId', ann.folders.inbox), mv('DstFldId', ann.folders.archive)));
+    const moved = await send(phone, 'MoveItems', request);
+    assert.equal(textAt(moved.body, 'Response/Status'), '3');
+    const newId = textAt(moved.body, 'Response/DstMsgId');
+    assert.notEqual(newId, itemId);
+    assert.equal((await messages('ann', 'INBOX', subject)).length, 0);
+    assert.equal((await messages('ann', 'Archive', subject)).length, 1);
+    // The destination's next run finds the message already there under that id: one item, the id answered.
+    await runUpstreams(server, ann.account.accountId);
+    assert.equal(await itemWithSubject(ann, ann.folders.archive, subject), newId);
+
+    // The answer was lost and the phone asks again: the message has left the source (Status 1), nothing moves.
+    const replay = await send(phone, 'MoveItems', request);
+    assert.equal(textAt(replay.body, 'Response/Status'), '1');
+    assert.equal((await messages('ann', 'Archive', subject)).length, 1);
+
+    // Mail and other kinds do not mix; a mail folder is not the same folder twice.
+    const mixed = await send(phone, 'MoveItems', mv('MoveItems',
+      mv('Move', mv('SrcMsgId', newId), mv('SrcFldId', ann.folders.archive), mv('DstFldId', ann.account.contacts)),
+      mv('Move', mv('SrcMsgId', 'c:1'), mv('SrcFldId', ann.account.contacts), mv('DstFldId', ann.folders.inbox)),
+      mv('Move', mv('SrcMsgId', newId), mv('SrcFldId', ann.folders.archive), mv('DstFldId', ann.folders.archive))));
+    assert.deepEqual(all(mixed.body, 'Response').map((r) => textAt(r, 'Status')), ['2', '2', '4']);
+    assert.equal((await messages('ann', 'Archive', subject)).length, 1);
+  });
+
+  test(`Settings UserInformation (${version}) gives the account's address as its SMTP address`, async () => {
+    const ann = await mailAccount();
+    const answer = await send(ann.account.eas(`Settings${v}`, { version }), 'Settings', st('Settings', st('UserInformation', st('Get'))));
+    assert.equal(textAt(answer.body, 'UserInformation/Get/Accounts/Account/EmailAddresses/PrimarySmtpAddress'), address('ann'));
+  });
+}
