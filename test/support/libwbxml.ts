@@ -74,16 +74,19 @@ export function rename(e: WbxmlElement, names: Record<string, Record<string, str
   };
 }
 
-/** How XML shows OPAQUE: libwbxml prints (and reads) the tags it knows to be binary in base64. */
-export function opaqueAsBase64(e: WbxmlElement): WbxmlElement {
+/**
+ * `e` as libwbxml reads it back (libwbxmlReads): OPAQUE in base64, as it prints (and reads) the tags it knows
+ * to be binary, and each text without white space at its ends, which wbxml2xml trims as it prints.
+ */
+export function asLibwbxmlReads(e: WbxmlElement): WbxmlElement {
   const convert = (c: WbxmlNode): WbxmlNode =>
-    c instanceof Uint8Array ? Buffer.from(c).toString('base64') : typeof c === 'string' ? c : opaqueAsBase64(c);
+    c instanceof Uint8Array ? Buffer.from(c).toString('base64') : typeof c === 'string' ? c.trim() : asLibwbxmlReads(c);
   return { ...e, children: e.children.map(convert) };
 }
 
 /**
  * How libwbxml reads `bytes` (`wbxml2xml -l ACTIVESYNC`), in our names, OPAQUE shown as base64: compare it
- * with `opaqueAsBase64` of our own decoding.
+ * with `asLibwbxmlReads` of our own decoding.
  */
 export async function libwbxmlReads(bytes: Uint8Array): Promise<WbxmlElement> {
   const work = await mkdtemp(join(tmpdir(), 'syncpoint-libwbxml-'));
