@@ -9,7 +9,8 @@
  *     the first limits.upstreamMailSourceBytes of the source). Goal: within 3×;
  *   - a sync with nothing changed: a run of the upstream and the device's sync with its key, each asking
  *     for what changed (CHANGEDSINCE at IMAP, the change log in the hub);
- *   - the server's peak resident memory (VmHWM) over the round.
+ *   - the server's peak resident memory (VmHWM) over the round, and the CPU it used (from its start, both
+ *     syncs included), which other work on the machine disturbs less than the wall times.
  * The folder is filled once over LMTP with messages of 2–30 KB (plain, alternative, some with a
  * base64 attachment); Dovecot's indexes are built by one untimed read first. Syncpoint and the floor take
  * turns, the first alternating by round; medians of `--rounds` samples and the ratio are printed and written
@@ -26,7 +27,7 @@ import { ImapFlow } from 'imapflow';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { limits } from '../src/core/limits.js';
 import { startDovecot, type Dovecot } from '../test/support/dovecot.js';
-import { createAccount, freePort, median, rssKiB, startServer, stopServer, writeResults } from './server-process.js';
+import { cpuSeconds, createAccount, freePort, median, rssKiB, startServer, stopServer, writeResults } from './server-process.js';
 
 const flag = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -124,6 +125,7 @@ interface Sample {
   deviceMs: number;
   noChangeMs: number;
   peakKiB: number;
+  cpuS: number;
 }
 
 async function syncpoint(dovecot: Dovecot): Promise<Sample> {
@@ -151,7 +153,7 @@ async function syncpoint(dovecot: Dovecot): Promise<Sample> {
     const again = await deviceSync(base, inbox, first.syncKey);
     const noChangeMs = performance.now() - quiet;
     expect(again.commands === 0, `a sync with nothing changed got ${again.commands} commands`);
-    return { firstMs: done - started, upstreamRunMs: ran - started, deviceMs: done - ran, noChangeMs, peakKiB: rssKiB(server.pid as number) };
+    return { firstMs: done - started, upstreamRunMs: ran - started, deviceMs: done - ran, noChangeMs, peakKiB: rssKiB(server.pid as number), cpuS: cpuSeconds(server.pid as number) };
   } finally {
     await stopServer(server);
     rmSync(work, { recursive: true, force: true });
@@ -171,7 +173,7 @@ try {
       else samples.push(await syncpoint(dovecot));
     }
     const s = samples[samples.length - 1] as Sample;
-    process.stderr.write(`round ${round + 1}: floor ${floors[floors.length - 1]?.toFixed(0)} ms; first sync ${s.firstMs.toFixed(0)} ms (run ${s.upstreamRunMs.toFixed(0)}, device ${s.deviceMs.toFixed(0)}), no change ${s.noChangeMs.toFixed(0)} ms, peak ${(s.peakKiB / 1024).toFixed(1)} MiB\n`);
+    process.stderr.write(`round ${round + 1}: floor ${floors[floors.length - 1]?.toFixed(0)} ms; first sync ${s.firstMs.toFixed(0)} ms (run ${s.upstreamRunMs.toFixed(0)}, device ${s.deviceMs.toFixed(0)}), no change ${s.noChangeMs.toFixed(0)} ms, peak ${(s.peakKiB / 1024).toFixed(1)} MiB, server CPU ${s.cpuS.toFixed(2)} s\n`);
   }
   const figures = {
     messages: messagesTotal,
@@ -180,6 +182,7 @@ try {
     first: { msMedian: median(samples.map((s) => s.firstMs)), upstreamRunMsMedian: median(samples.map((s) => s.upstreamRunMs)), deviceMsMedian: median(samples.map((s) => s.deviceMs)) },
     noChange: { msMedian: median(samples.map((s) => s.noChangeMs)) },
     serverPeakMiB: Math.round((median(samples.map((s) => s.peakKiB)) / 1024) * 10) / 10,
+    serverCpuS: median(samples.map((s) => s.cpuS)),
     ratio: { firstToFloor: Math.round((median(samples.map((s) => s.firstMs)) / median(floors)) * 100) / 100 },
   };
   process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);

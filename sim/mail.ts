@@ -510,9 +510,13 @@ function storeWith(store: Store, over: (tx: StoreTx) => Partial<StoreTx>): Store
  */
 function unboundMoves(store: Store): Store {
   return storeWith(store, (tx) => ({
-    async putPointRecord(accountId, deviceId, collectionId, record) {
-      if (record.remoteEtag === null && (await tx.pointRecordsByServer(accountId, deviceId, collectionId, [record.serverId])).length === 0) return;
-      return tx.putPointRecord(accountId, deviceId, collectionId, record);
+    async putPointRecords(accountId, deviceId, collectionId, records) {
+      const kept = [];
+      for (const record of records) {
+        if (record.remoteEtag === null && (await tx.pointRecordsByServer(accountId, deviceId, collectionId, [record.serverId])).length === 0) continue;
+        kept.push(record);
+      }
+      return tx.putPointRecords(accountId, deviceId, collectionId, kept);
     },
   }));
 }

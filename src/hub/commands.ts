@@ -99,16 +99,18 @@ export async function applyClientCommands(
         : command.op === 'change'
           ? await changeItem(ctx, command.serverId, command.data, dataEtag as string, command.etag, command.heldUnknown === true)
           : await deleteItem(ctx, command.serverId, command.etag));
-    if (!recorded && outcome.status === 'ok' && outcome.serverId !== undefined) outcome.seq = await matchingSeq(ctx, outcome.serverId, dataEtag);
+    const seqWanted = !recorded && outcome.status === 'ok';
+    // The item the command landed on, as the command left it, read once: for its sequence and for an add's answer below.
+    const landed = outcome.serverId && (seqWanted || command.op === 'add') ? await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, outcome.serverId) : undefined;
+    if (seqWanted && outcome.serverId !== undefined) outcome.seq = matchingSeq(landed, dataEtag);
     if (command.op === 'add' && outcome.serverId) {
       const lost = outcome.status === 'conflict';
       await ctx.tx.recordLedgerAdd(ctx.collection.accountId, ctx.deviceId, ctx.collection.id, command.clientId, dataEtag as string, outcome.serverId, lost);
-      const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, outcome.serverId);
-      if (!item || item.deletedAt !== null) out.deletedSince.push(outcome.serverId);
+      if (!landed || landed.deletedAt !== null) out.deletedSince.push(outcome.serverId);
       // The device takes the answer's serverId for the row that holds the add's version, possibly over
       // the row the initial sync of a re-initialization had just delivered the current version to: it
       // must be sent that version again (docs/protocol.md §5.3).
-      else if (ledgered && item.etag !== dataEtag) out.resend.push(item.id);
+      else if (ledgered && landed.etag !== dataEtag) out.resend.push(landed.id);
     }
     // The one `ok` change without an etag: its item is deleted (writtenBeforeDelete).
     if (command.op === 'change' && outcome.status === 'ok' && outcome.etag === undefined) out.deletedSince.push(command.serverId);
@@ -184,8 +186,7 @@ export async function answerFetches(
 }
 
 /** The sequence of the item's current version if it is what the command carried (its data, or a delete). */
-async function matchingSeq(ctx: CommandContext, serverId: string, dataEtag: string | undefined): Promise<number | undefined> {
-  const item = await ctx.tx.getItem(ctx.collection.accountId, ctx.collection.id, serverId);
+function matchingSeq(item: ItemRow | undefined, dataEtag: string | undefined): number | undefined {
   if (!item) return undefined;
   const matches = dataEtag === undefined ? item.deletedAt !== null : item.deletedAt === null && item.etag === dataEtag;
   return matches ? item.seq : undefined;
@@ -269,7 +270,7 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
   switch (decision.kind) {
     case 'added': {
       const id = ctx.ports.random.id();
-      return done('ok', await writeItem(ctx, id, null, data, check.index, ctx.deviceId), id);
+      return done('ok', await writeItem(ctx, id, null, data, check.index, ctx.deviceId, etag), id);
     }
     case 'mergeIntoOld': {
       // The user added it again by hand: the old record is updated to match. Nothing says the typed
@@ -278,7 +279,7 @@ async function addItem(ctx: CommandContext, clientId: string, data: string, etag
       const old = twin as ItemRow;
       if (old.etag === etag) return done('ok', old.etag, old.id);
       await keepConflict(ctx, old, old.data as string, old.originDevice, ctx.deviceId, 'priority');
-      return done('ok', await writeItem(ctx, old.id, old, data, check.index, ctx.deviceId), old.id);
+      return done('ok', await writeItem(ctx, old.id, old, data, check.index, ctx.deviceId, etag), old.id);
     }
     case 'ackLost':
     case 'dropDuplicate': {
@@ -350,7 +351,7 @@ async function changeItem(ctx: CommandContext, serverId: string, data: string, e
     return { ...base, ...(await concurrentChange(ctx, item, data, check.index, known ? common : null, heldUnknown)) };
   }
   // A stale NO_CHANGE or ADD makes this the only change.
-  return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item, data, check.index, heldUnknown ? null : ctx.deviceId) };
+  return { ...base, status: 'ok', etag: await writeItem(ctx, item.id, item, data, check.index, heldUnknown ? null : ctx.deviceId, etag) };
 }
 
 /**

@@ -13,11 +13,11 @@ export interface WriteContext {
 /**
  * Writes a version of a new item (`existing` null: also a deleted one brought back, which every sync
  * point then receives as new) or of an existing one, which keeps its creation facts. `origin` is the
- * sync point making the change, null for the server itself. Returns the new version's etag.
+ * sync point making the change, null for the server itself. `etag`: the data's, when the caller has
+ * hashed it already (a command's data is hashed once per exchange). Returns the new version's etag.
  */
-export async function writeItem(ctx: WriteContext, id: string, existing: ItemRow | null, data: string, index: ItemIndex, origin: string | null): Promise<string> {
+export async function writeItem(ctx: WriteContext, id: string, existing: ItemRow | null, data: string, index: ItemIndex, origin: string | null, etag = etagOf(data)): Promise<string> {
   const seq = await ctx.tx.nextSeq(ctx.collection.accountId);
-  const etag = etagOf(data);
   await ctx.tx.putItem(
     {
       id,

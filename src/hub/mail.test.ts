@@ -83,7 +83,7 @@ before(async () => {
     const seq = await tx.nextSeq(accountId);
     const row = { id: 'item-1', accountId, collectionId: inbox, uid: null, data, etag: 'e1', seq, createdSeq: seq, createdBy: view.deviceId, originDevice: view.deviceId, deletedAt: null, title: 'Parts', startMs: null, endMs: null, matchName: null, contactKeys: [] };
     await tx.putItem(row, 1_765_000_000_000);
-    await tx.putPointRecord(accountId, view.deviceId, inbox, { serverId: 'item-1', remoteId: '42/7', remoteEtag: '3', heldEtag: 'e1' });
+    await tx.putPointRecords(accountId, view.deviceId, inbox, [{ serverId: 'item-1', remoteId: '42/7', remoteEtag: '3', heldEtag: 'e1' }]);
   });
   account = { accountId, inbox, itemId: 'item-1' };
 });

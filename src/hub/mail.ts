@@ -193,7 +193,7 @@ export class Mail {
       }
       const id = await moveWithin(tx, this.ports, found.from, found.to, found.item, deviceId);
       // Its version there is read at the destination's next run, and found to be this one.
-      await tx.putPointRecord(point.accountId, deviceId, toId, { serverId: id, remoteId: moved, remoteEtag: null, heldEtag: found.item.etag });
+      await tx.putPointRecords(point.accountId, deviceId, toId, [{ serverId: id, remoteId: moved, remoteEtag: null, heldEtag: found.item.etag }]);
       return id;
     });
   }

@@ -44,10 +44,7 @@ function memoryOf(store: Store, accountId: string, point: ServerSyncPoint): Poin
     byServer: (ids) => inChunks(ids, (part) => store.transaction((tx) => tx.pointRecordsByServer(accountId, point.id, point.collectionId, part))),
     stale: (max) => store.transaction((tx) => tx.listPointRecords(accountId, point.id, point.collectionId, 'stale', max)),
     all: (max) => store.transaction((tx) => tx.listPointRecords(accountId, point.id, point.collectionId, 'all', max)),
-    remember: (records) =>
-      store.transaction(async (tx) => {
-        for (const record of records) await tx.putPointRecord(accountId, point.id, point.collectionId, record);
-      }),
+    remember: (records) => store.transaction((tx) => tx.putPointRecords(accountId, point.id, point.collectionId, records)),
   };
 }
 
@@ -111,7 +108,7 @@ export async function runServerDrivenSync(store: Store, ports: HubPorts, account
     }
     if (applied.failure !== undefined) run.failures.push(applied.failure);
     await store.transaction(async (tx) => {
-      for (const record of applied.records) await tx.putPointRecord(accountId, point.id, point.collectionId, record);
+      await tx.putPointRecords(accountId, point.id, point.collectionId, applied.records);
       for (const remoteId of applied.forgotten) await tx.deletePointRecord(accountId, point.id, remoteId);
       for (const refusal of applied.refused) {
         await tx.addDeviceError(accountId, point.id, { at: ports.clock.now(), status: 'refused', message: `item ${refusal.serverId}: ${refusal.message}` }, deviceErrorsKept);
@@ -178,13 +175,16 @@ async function heldEtag(tx: StoreTx, accountId: string, collectionId: string, se
  * where this report ends only if this transaction commits.
  */
 async function rememberReport(tx: StoreTx, ports: HubPorts, accountId: string, point: ServerSyncPoint, report: PointReport, outcome: CollectionResponse): Promise<void> {
-  const put = (record: PointRecord) => tx.putPointRecord(accountId, point.id, point.collectionId, record);
+  // Records are put together, one statement for many; a delete first writes those put before it, so each lands in order.
+  const puts: PointRecord[] = [];
+  const put = (record: PointRecord) => puts.push(record);
+  const flush = () => tx.putPointRecords(accountId, point.id, point.collectionId, puts.splice(0));
   let readAgain = false;
   // The records of the items the report's adds and changes landed on, read at once, and kept up to date below.
   const landedOn = [...new Set(outcome.results.flatMap((r) => (r.serverId !== undefined && (r.op === 'add' || r.op === 'change') ? [r.serverId] : [])))];
   const holding = new Map<string, PointRecord>();
   const serverOf = new Map<string, string>();
-  // As putPointRecord does: a record replaces any other of its remote copy or of its item.
+  // As putPointRecords does: a record replaces any other of its remote copy or of its item.
   const hold = (record: PointRecord) => {
     const before = serverOf.get(record.remoteId);
     if (before !== undefined && holding.get(before)?.remoteId === record.remoteId) holding.delete(before);
@@ -204,6 +204,7 @@ async function rememberReport(tx: StoreTx, ports: HubPorts, accountId: string, p
     // sdk/sync-loop.ts; sim seed 11100413 with --upstreams 1).
     if (command.op === 'change' && result.status === 'notFound') readAgain = true;
     if (command.op === 'delete' || (command.op === 'change' && result.status === 'notFound')) {
+      await flush();
       await tx.deletePointRecord(accountId, point.id, remote.remoteId);
       const gone = serverOf.get(remote.remoteId);
       if (gone !== undefined && holding.get(gone)?.remoteId === remote.remoteId) holding.delete(gone);
@@ -212,13 +213,14 @@ async function rememberReport(tx: StoreTx, ports: HubPorts, accountId: string, p
       // An add matched by UID to an item another member holds: that member is displaced, deleted at the
       // source by this run's apply, and this one, whose content the engine has just taken in, holds the item.
       const held = holding.get(result.serverId);
-      if (held !== undefined && held.remoteId !== remote.remoteId) await put({ ...held, serverId: displacedId(held.remoteId) });
+      if (held !== undefined && held.remoteId !== remote.remoteId) put({ ...held, serverId: displacedId(held.remoteId) });
       const record = { serverId: result.serverId, remoteId: remote.remoteId, remoteEtag: remote.remoteEtag, heldEtag: await heldEtag(tx, accountId, point.collectionId, result.serverId, command, result.etag) };
-      await put(record);
+      put(record);
       hold(record);
     }
   }
-  for (const record of report.known) await put(record);
+  for (const record of report.known) put(record);
+  await flush();
   for (const problem of report.problems) {
     await tx.addDeviceError(accountId, point.id, { at: ports.clock.now(), status: 'invalid', message: `${problem.remoteId}: ${problem.message}` }, deviceErrorsKept);
   }

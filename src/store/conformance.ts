@@ -727,10 +727,10 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
       it('point records: by item, by remote id across the point’s collections, stale ones, one per item and per remote id', seeded(async (store) => {
         const rec = (serverId: string, remoteId: string, remoteEtag: string | null = `"${remoteId}"`, heldEtag = `h-${serverId}`) => ({ serverId, remoteId, remoteEtag, heldEtag });
         await store.transaction(async (tx) => {
-          await tx.putPointRecord(A, phone, cA, rec('i1', '/book/1.vcf'));
-          await tx.putPointRecord(A, phone, cA, rec('i2', '/book/2.vcf', null));
-          await tx.putPointRecord(A, phone, cA2, rec('i3', '/cal/3.ics'));
-          await tx.putPointRecord(A, laptop, cA, rec('i1', '/other/1.vcf'));
+          await tx.putPointRecords(A, phone, cA, [rec('i1', '/book/1.vcf'), rec('i2', '/book/2.vcf', null)]);
+          await tx.putPointRecords(A, phone, cA, []);
+          await tx.putPointRecords(A, phone, cA2, [rec('i3', '/cal/3.ics')]);
+          await tx.putPointRecords(A, laptop, cA, [rec('i1', '/other/1.vcf')]);
         });
         await read(store, async (tx) => {
           assert.deepEqual(await tx.pointRecordsByServer(A, phone, cA, ['i1', 'i2', 'i3', 'none']).then((r) => r.sort((a, b) => a.serverId.localeCompare(b.serverId))), [rec('i1', '/book/1.vcf'), rec('i2', '/book/2.vcf', null)]);
@@ -742,15 +742,20 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         });
         await store.transaction(async (tx) => {
           // The item written at a new remote id, and another item taking a remote id: each replaces the old record.
-          await tx.putPointRecord(A, phone, cA, rec('i1', '/book/1b.vcf'));
-          await tx.putPointRecord(A, phone, cA, rec('i4', '/book/2.vcf'));
+          await tx.putPointRecords(A, phone, cA, [rec('i1', '/book/1b.vcf'), rec('i4', '/book/2.vcf')]);
         });
         await read(store, async (tx) => {
           assert.deepEqual((await tx.listPointRecords(A, phone, cA, 'all', 10)).map((r) => `${r.serverId}@${r.remoteId}`), ['i1@/book/1b.vcf', 'i4@/book/2.vcf']);
           assert.deepEqual(await tx.listPointRecords(A, phone, cA, 'stale', 10), []);
         });
+        // Within one list likewise, in order: i5's second record replaces its first, and i6 takes i5's remote id.
+        await read(store, (tx) => tx.putPointRecords(A, phone, cA, [rec('i5', '/book/5.vcf'), rec('i5', '/book/5b.vcf'), rec('i6', '/book/5b.vcf', null)]));
+        await read(store, async (tx) => {
+          assert.deepEqual((await tx.pointRecordsByServer(A, phone, cA, ['i5', 'i6'])), [rec('i6', '/book/5b.vcf', null)]);
+          await tx.deletePointRecord(A, phone, '/book/5b.vcf');
+        });
         // A displaced member (protocol/server-point.ts) keeps its record beside the one now holding its item.
-        await read(store, (tx) => tx.putPointRecord(A, phone, cA, rec(displacedId('/book/1.vcf'), '/book/1.vcf')));
+        await read(store, (tx) => tx.putPointRecords(A, phone, cA, [rec(displacedId('/book/1.vcf'), '/book/1.vcf')]));
         await read(store, async (tx) => {
           assert.deepEqual(await tx.listPointRecords(A, phone, cA, 'displaced', 10), [rec(displacedId('/book/1.vcf'), '/book/1.vcf')]);
           assert.deepEqual(await tx.listPointRecords(A, laptop, cA, 'displaced', 10), []);
@@ -763,15 +768,15 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
       }));
 
       it('point records: another account reads none and writes none; they go with the device and with the collection', seeded(async (store) => {
-        await read(store, (tx) => tx.putPointRecord(A, phone, cA, { serverId: 'i1', remoteId: '/book/1.vcf', remoteEtag: '"1"', heldEtag: 'h' }));
+        await read(store, (tx) => tx.putPointRecords(A, phone, cA, [{ serverId: 'i1', remoteId: '/book/1.vcf', remoteEtag: '"1"', heldEtag: 'h' }]));
         await read(store, async (tx) => {
           assert.deepEqual(await tx.pointRecordsByRemote(B, phone, ['/book/1.vcf']), []);
           assert.deepEqual(await tx.pointRecordsByServer(B, phone, cA, ['i1']), []);
           await tx.deletePointRecord(B, phone, '/book/1.vcf');
         });
-        await assert.rejects(store.transaction((tx) => tx.putPointRecord(B, phone, cA, { serverId: 'i1', remoteId: '/book/9.vcf', remoteEtag: null, heldEtag: 'h' })));
+        await assert.rejects(store.transaction((tx) => tx.putPointRecords(B, phone, cA, [{ serverId: 'i1', remoteId: '/book/9.vcf', remoteEtag: null, heldEtag: 'h' }])));
         assert.equal((await read(store, (tx) => tx.pointRecordsByRemote(A, phone, ['/book/1.vcf']))).length, 1);
-        await read(store, (tx) => tx.putPointRecord(A, laptop, cA2, { serverId: 'i2', remoteId: '/cal/2.ics', remoteEtag: null, heldEtag: 'h' }));
+        await read(store, (tx) => tx.putPointRecords(A, laptop, cA2, [{ serverId: 'i2', remoteId: '/cal/2.ics', remoteEtag: null, heldEtag: 'h' }]));
         await read(store, (tx) => tx.deleteDevice(A, phone));
         assert.deepEqual(await read(store, (tx) => tx.pointRecordsByRemote(A, phone, ['/book/1.vcf'])), []);
         await read(store, (tx) => tx.deleteCollection(A, cA2));

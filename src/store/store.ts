@@ -540,8 +540,8 @@ export interface StoreTx {
   pointRecordsByRemote(accountId: string, deviceId: string, remoteIds: readonly string[]): Promise<Array<PointRecord & { collectionId: string }>>;
   /** The collection's records, at most `max`, by remote id: all of them, those with no remote etag (`stale`), or the displaced ones (protocol/server-point.ts `displacedId`). */
   listPointRecords(accountId: string, deviceId: string, collectionId: string, which: 'all' | 'stale' | 'displaced', max: number): Promise<PointRecord[]>;
-  /** Remembers the record, replacing the point's record of the same item or of the same remote id. */
-  putPointRecord(accountId: string, deviceId: string, collectionId: string, record: PointRecord): Promise<void>;
+  /** Remembers the records in order, each replacing the point's record of the same item or of the same remote id (an earlier one of the list too). */
+  putPointRecords(accountId: string, deviceId: string, collectionId: string, records: readonly PointRecord[]): Promise<void>;
   deletePointRecord(accountId: string, deviceId: string, remoteId: string): Promise<void>;
 
   getSyncState(accountId: string, deviceId: string, collectionId: string): Promise<SyncStateRow | undefined>;

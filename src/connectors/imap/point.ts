@@ -6,7 +6,7 @@ import { mailItemOf } from '../../content/mail/message-item.js';
 import type { PointApplied, PointMemory, PointRecord, PointReport, ServerSyncPoint } from '../../protocol/server-point.js';
 import type { CollectionResponse } from '../../protocol/sync.js';
 import { remoteIdOf, uidIn } from './remote-ids.js';
-import { rowsAsked, type ImapSession } from './session.js';
+import { rowsAsked, type ImapClient, type ImapSession } from './session.js';
 
 /**
  * One IMAP folder as a server-driven sync point (docs/design.md § Mail): the folder's messages are
@@ -52,8 +52,12 @@ export class ImapPoint implements ServerSyncPoint {
   readonly protocol: string;
   readonly collectionId: string;
   readonly #o: ImapPointOptions;
-  /** What the last listing found that its report had no room for, and the cursor it ends at (as connectors/dav/point.ts keeps). */
-  #rest: { from: string | null; work: Work[]; cursor: string } | undefined;
+  /**
+   * What the last listing found that its report had no room for, and the cursor it ends at (as
+   * connectors/dav/point.ts keeps), for the next report from the same cursor and UIDVALIDITY; with the
+   * reads of that report, asked for ahead.
+   */
+  #rest: { from: string | null; uidValidity: string; work: Work[]; cursor: string; reading?: Promise<FetchMessageObject[]> | undefined } | undefined;
 
   constructor(options: ImapPointOptions) {
     this.#o = options;
@@ -66,13 +70,13 @@ export class ImapPoint implements ServerSyncPoint {
   async report(memory: PointMemory, cursor: string | null): Promise<PointReport> {
     const box = await this.#o.session.open(this.#o.path);
     const uidValidity = String(box.uidValidity);
-    const rest = this.#rest?.from === cursor ? this.#rest : undefined;
+    const rest = this.#rest?.from === cursor && this.#rest.uidValidity === uidValidity ? this.#rest : undefined;
     this.#rest = undefined;
-    const listed = rest ?? { from: cursor, ...(await this.#list(memory, box, cursorParts(cursor))) };
+    const listed = rest ?? { from: cursor, uidValidity, ...(await this.#list(memory, box, cursorParts(cursor))) };
     const take = listed.work.slice(0, limits.upstreamReportItemsMax);
     const report: PointReport = { commands: [], remotes: [], known: [], problems: [], more: take.length < listed.work.length };
-    if (report.more) this.#rest = { from: cursor, work: listed.work.slice(take.length), cursor: listed.cursor };
-    else report.cursor = listed.cursor;
+    const next = report.more ? { from: cursor, uidValidity, work: listed.work.slice(take.length), cursor: listed.cursor } : undefined;
+    if (!next) report.cursor = listed.cursor;
 
     const reads = new Map<number, PointRecord | undefined>();
     for (const w of take) {
@@ -81,24 +85,41 @@ export class ImapPoint implements ServerSyncPoint {
         report.remotes.push({ remoteId: w.record.remoteId, remoteEtag: null });
       } else reads.set(w.uid, w.record);
     }
-    if (reads.size > 0) {
-      const client = await this.#o.session.client();
-      const found = new Set<number>();
-      const { result: messages } = await this.#o.session.watchingVanished(() =>
-        client.fetchAll([...reads.keys()].join(','), { uid: true, flags: true, size: true, internalDate: true, bodyStructure: true, source: { maxLength: limits.upstreamMailSourceBytes } }, { uid: true }),
-      );
-      for (const message of rowsAsked(messages, new Set(reads.keys()), (m) => m.source !== undefined && m.bodyStructure !== undefined).values()) {
-        found.add(message.uid);
-        this.#reportMessage(report, uidValidity, message, reads.get(message.uid));
-      }
-      // Expunged since it was listed: deleted there, if the hub holds it.
-      for (const [uid, record] of reads) {
-        if (found.has(uid) || record === undefined) continue;
-        report.commands.push({ op: 'delete', serverId: record.serverId, etag: record.heldEtag });
-        report.remotes.push({ remoteId: record.remoteId, remoteEtag: null });
-      }
+    const client = await this.#o.session.client();
+    // Read ahead by the last report, unless that failed (its connection lost, say): then read now.
+    const ahead = listed.reading && (await listed.reading.catch(() => undefined));
+    const messages = reads.size === 0 ? [] : (ahead ?? (await this.#read(client, [...reads.keys()])));
+    // The next report's messages are asked for now, on this connection, so the server reads them while
+    // this report's items are built and stored (apply drops them if it writes to the folder first).
+    if (next) this.#rest = { ...next, reading: this.#readAhead(client, next.work) };
+    const found = new Set<number>();
+    for (const message of rowsAsked(messages, new Set(reads.keys()), (m) => m.source !== undefined && m.bodyStructure !== undefined).values()) {
+      found.add(message.uid);
+      this.#reportMessage(report, uidValidity, message, reads.get(message.uid));
+    }
+    // Expunged since it was listed: deleted there, if the hub holds it.
+    for (const [uid, record] of reads) {
+      if (found.has(uid) || record === undefined) continue;
+      report.commands.push({ op: 'delete', serverId: record.serverId, etag: record.heldEtag });
+      report.remotes.push({ remoteId: record.remoteId, remoteEtag: null });
     }
     return report;
+  }
+
+  /** What a report reads of its messages: their first bytes, structure and state. */
+  #read(client: ImapClient, uids: readonly number[]): Promise<FetchMessageObject[]> {
+    return this.#o.session.asking(() =>
+      client.fetchAll(uids.join(','), { uid: true, flags: true, size: true, internalDate: true, bodyStructure: true, source: { maxLength: limits.upstreamMailSourceBytes } }, { uid: true }),
+    );
+  }
+
+  /** The reads of the report that takes the first of `work`, started now; a failure is the next report's, and no one's if it never comes. */
+  #readAhead(client: ImapClient, work: readonly Work[]): Promise<FetchMessageObject[]> | undefined {
+    const uids = work.slice(0, limits.upstreamReportItemsMax).flatMap((w) => (w.op === 'read' ? [w.uid] : []));
+    if (uids.length === 0) return undefined;
+    const reading = this.#read(client, uids);
+    reading.catch(() => {});
+    return reading;
   }
 
   /** What changed in the folder since `known` (or all of it, with none or another UIDVALIDITY), as work for reports, and the cursor once it is done. */
@@ -165,6 +186,8 @@ export class ImapPoint implements ServerSyncPoint {
   async apply(outcome: CollectionResponse, memory: PointMemory): Promise<PointApplied> {
     const applied: PointApplied = { acknowledged: true, records: [], forgotten: [], refused: [] };
     if (outcome.commands.length === 0) return applied;
+    // What was read ahead may be what these actions change: the next report reads it again.
+    if (this.#rest) this.#rest.reading = undefined;
     try {
       const box = await this.#o.session.open(this.#o.path);
       const uidValidity = String(box.uidValidity);

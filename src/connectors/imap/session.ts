@@ -104,6 +104,18 @@ export class ImapSession {
     }
   }
 
+  /**
+   * Runs `work`, a command that asks for no VANISHED, its failure as the typed error. Unlike
+   * watchingVanished it keeps no state, so a command read ahead (ImapPoint) may run beside another.
+   */
+  async asking<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      throw problemOf(err, new URL(this.url).host);
+    }
+  }
+
   /** Runs `work`, and gives what the server reported expunged meanwhile. */
   async watchingVanished<T>(work: () => Promise<T>): Promise<{ result: T; vanished: number[] }> {
     this.#vanished = [];

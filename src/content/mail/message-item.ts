@@ -208,9 +208,19 @@ function encodedBytesFor(encoding: string | undefined): number {
   return encoding === 'base64' ? Math.ceil((wanted * 4) / 3) : wanted;
 }
 
-/** At most limits.mailPreviewCharsMax of the text, white space collapsed to single spaces. */
+/**
+ * At most limits.mailPreviewCharsMax of the text, white space collapsed to single spaces: its words
+ * joined by one space, taken only until the preview is full (collapsing the whole start of a long text
+ * cost more than the rest of the preview).
+ */
 function previewOf(text: string): string {
-  return clip(text.slice(0, 16 * limits.mailPreviewCharsMax).replace(/\s+/g, ' ').trim(), limits.mailPreviewCharsMax);
+  const max = limits.mailPreviewCharsMax;
+  let out = '';
+  for (const [word] of text.slice(0, 16 * max).matchAll(/\S+/g)) {
+    out = out === '' ? word : `${out} ${word}`;
+    if (out.length > max) break;
+  }
+  return clip(out, max);
 }
 
 const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };

@@ -137,26 +137,29 @@ export function partBody(source: Buffer, structure: BodyStructure, section: stri
 
 const hexValue = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1);
 
-/** Quoted-printable (RFC 2045 §6.7) decoded; a source cut inside an `=XX` escape ends before it. */
+/** Quoted-printable (RFC 2045 §6.7) decoded; a source cut inside an `=XX` escape ends before it. The runs between escapes are copied whole. */
 function decodeQuotedPrintable(bytes: Buffer, whole: boolean): Buffer {
   const out = Buffer.alloc(bytes.length);
   let n = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i] as number;
-    if (c !== 0x3d) {
-      out[n++] = c;
-      continue;
-    }
-    const [a, b] = [bytes[i + 1], bytes[i + 2]];
+  for (let i = 0; ; ) {
+    const escape = bytes.indexOf(0x3d, i);
+    n += bytes.copy(out, n, i, escape === -1 ? bytes.length : escape);
+    if (escape === -1) break;
+    const a = bytes[escape + 1];
+    const b = bytes[escape + 2];
     if (a === undefined || (b === undefined && a !== LF)) {
       if (!whole) break;
-      out[n++] = c;
-    } else if (a === LF) i += 1;
-    else if (a === CR && b === LF) i += 2;
+      out[n++] = 0x3d;
+      i = escape + 1;
+    } else if (a === LF) i = escape + 2;
+    else if (a === CR && b === LF) i = escape + 3;
     else if (hexValue(a) !== -1 && hexValue(b as number) !== -1) {
       out[n++] = hexValue(a) * 16 + hexValue(b as number);
-      i += 2;
-    } else out[n++] = c;
+      i = escape + 3;
+    } else {
+      out[n++] = 0x3d;
+      i = escape + 1;
+    }
   }
   return out.subarray(0, n);
 }

@@ -1,9 +1,10 @@
 import type { PointRecord } from '../../protocol/server-point.js';
 import type { OpenDatabase } from '../../sqlite/open.js';
+import { recordsLeft } from '../point-records.js';
 import type { StoreTx } from '../store.js';
 
 /** Server-driven sync points' cursors and records (docs/design.md § Server-driven sync points), every statement scoped to its account and point. */
-export type PointRecordTx = Pick<StoreTx, 'getPointCursor' | 'setPointCursor' | 'pointRecordsByServer' | 'pointRecordsByRemote' | 'listPointRecords' | 'putPointRecord' | 'deletePointRecord'>;
+export type PointRecordTx = Pick<StoreTx, 'getPointCursor' | 'setPointCursor' | 'pointRecordsByServer' | 'pointRecordsByRemote' | 'listPointRecords' | 'putPointRecords' | 'deletePointRecord'>;
 
 interface RecordDbRow {
   collection_id: string;
@@ -32,10 +33,12 @@ export function pointRecordTx({ prepare: q }: OpenDatabase): PointRecordTx {
       WHERE account_id = ? AND device_id = ? AND collection_id = ? ORDER BY remote_id LIMIT ?`),
     displaced: q<[string, string, string, number], RecordDbRow>(`SELECT ${columns} FROM point_records
       WHERE account_id = ? AND device_id = ? AND collection_id = ? AND server_id LIKE '~%' ORDER BY remote_id LIMIT ?`),
-    // The point is a device of the account: a record for another account's device is not written.
-    forget: q('DELETE FROM point_records WHERE account_id = @accountId AND device_id = @deviceId AND (remote_id = @remoteId OR (collection_id = @collectionId AND server_id = @serverId))'),
+    // Two statements rather than one with OR: each uses its key.
+    forgetRemotes: q('DELETE FROM point_records WHERE account_id = ? AND device_id = ? AND remote_id IN (SELECT value FROM json_each(?))'),
+    forgetItems: q('DELETE FROM point_records WHERE account_id = ? AND device_id = ? AND collection_id = ? AND server_id IN (SELECT value FROM json_each(?))'),
+    // The point is a device of the account: a record for another account's collection is not written.
     put: q(`INSERT INTO point_records (account_id, device_id, collection_id, server_id, remote_id, remote_etag, held_etag)
-      SELECT @accountId, @deviceId, @collectionId, @serverId, @remoteId, @remoteEtag, @heldEtag
+      SELECT @accountId, @deviceId, @collectionId, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3 FROM json_each(@records) r
       WHERE EXISTS (SELECT 1 FROM collections WHERE account_id = @accountId AND id = @collectionId)`),
     delete: q('DELETE FROM point_records WHERE account_id = ? AND device_id = ? AND remote_id = ?'),
   };
@@ -55,10 +58,13 @@ export function pointRecordTx({ prepare: q }: OpenDatabase): PointRecordTx {
     async listPointRecords(accountId, deviceId, collectionId, which, max) {
       return s[which].all(accountId, deviceId, collectionId, max).map(toRecord);
     },
-    async putPointRecord(accountId, deviceId, collectionId, r) {
-      const row = { accountId, deviceId, collectionId, ...r };
-      s.forget.run(row);
-      if (s.put.run(row).changes === 0) throw new Error(`collection ${collectionId} is not account ${accountId}'s`);
+    async putPointRecords(accountId, deviceId, collectionId, records) {
+      const left = recordsLeft(records);
+      if (left.length === 0) return;
+      s.forgetRemotes.run(accountId, deviceId, JSON.stringify(left.map((r) => r.remoteId)));
+      s.forgetItems.run(accountId, deviceId, collectionId, JSON.stringify(left.map((r) => r.serverId)));
+      const rows = JSON.stringify(left.map((r) => [r.serverId, r.remoteId, r.remoteEtag, r.heldEtag]));
+      if (s.put.run({ accountId, deviceId, collectionId, records: rows }).changes !== left.length) throw new Error(`collection ${collectionId} is not account ${accountId}'s`);
     },
     async deletePointRecord(accountId, deviceId, remoteId) {
       s.delete.run(accountId, deviceId, remoteId);
