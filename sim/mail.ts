@@ -206,6 +206,8 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
     upstreamLast: shapeRng.chance(0.5),
     uidPlus: shapeRng.chance(0.8),
     sameUidValidity: shapeRng.chance(0.3),
+    // Small reports in half the worlds, so a run takes many rounds and a report's leftovers meet the world's changes.
+    reportItemsMax: shapeRng.chance(0.5) ? shapeRng.int(1, 4) : undefined,
   };
   const imap = new SimImapServer(imapRng, rates, trace, shape.uidPlus, shape.sameUidValidity);
   const smtp = new SimSubmission(smtpRng, smtpRates, trace);
@@ -213,7 +215,7 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const ports: HubPorts = { clock, random: { id: () => idRng.id() }, logger: { info: () => undefined, warn: () => undefined, debug: () => undefined } };
   const locate = async () => '127.0.0.1';
-  const real = imapConnector(locate, (o) => imap.open(o));
+  const real = imapConnector(locate, (o) => imap.open(o), shape.reportItemsMax);
   // The server is looked up at each call: a process that died reaches no mail server any more (it restarts once the call is over).
   let server: SimServer | undefined;
   const gateway = aliveOnly(imapMailGateway(locate, (o) => imap.open(o), () => smtp.open()), () => server?.dead === true);

@@ -62,7 +62,8 @@ export function davConnector(fetch: Fetch, clock: { now(): number }): UpstreamCo
  * `locate` says where a host may be reached (server/upstream-addresses.ts); `openClient`, what speaks IMAP
  * (imapflow's client; the simulator's own server, sim/imap-upstream.ts).
  */
-export function imapConnector(locate: Locate, openClient?: OpenClient): UpstreamConnector {
+/** `reportItemsMax`: see ImapPointOptions (the simulator's small reports). */
+export function imapConnector(locate: Locate, openClient?: OpenClient, reportItemsMax?: number): UpstreamConnector {
   return {
     async discover(url, account) {
       const session = new ImapSession(url, account, locate, openClient);
@@ -78,7 +79,7 @@ export function imapConnector(locate: Locate, openClient?: OpenClient): Upstream
     open(upstream, mappings) {
       const session = new ImapSession(upstream.url, { username: upstream.username, password: upstream.password }, locate, openClient);
       const points = mappings.map(
-        (m) => new ImapPoint({ id: upstream.deviceId, name: upstream.name, protocol: upstreamProtocols.imap, collectionId: m.collectionId, session, path: folderPathOf(m.url) }),
+        (m) => new ImapPoint({ id: upstream.deviceId, name: upstream.name, protocol: upstreamProtocols.imap, collectionId: m.collectionId, session, path: folderPathOf(m.url), ...(reportItemsMax !== undefined ? { reportItemsMax } : {}) }),
       );
       return { points, close: () => session.close() };
     },

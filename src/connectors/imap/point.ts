@@ -21,12 +21,12 @@ import { rowsAsked, type ImapClient, type ImapSession } from './session.js';
  *   or a change; a vanished one as a delete. With no cursor, or when UIDVALIDITY changed, the folder is
  *   listed whole (UID and MODSEQ only), and the items of the old UIDVALIDITY are deleted: the folder is
  *   reset for every device, its messages added again, nothing duplicated. At most
- *   limits.upstreamReportItemsMax commands a report; the rounds of one run share the listing.
+ *   limits.upstreamReportItemsMax commands a report (`reportItemsMax`); the rounds of one run share the listing.
  * - **Actions**: a change sets the message's flags (STORE FLAGS … UNCHANGEDSINCE its modseq), then reads
  *   them back: a message changed there since its record is a conflict, read again at the next report
  *   and merged by the engine (flags merge, never conflict: docs/protocol.md §10.5). A delete expunges the
  *   message (UID EXPUNGE, RFC 4315). A message a record of another UIDVALIDITY names is no longer
- *   addressable: its record is forgotten, never acted on.
+ *   addressable: never acted on, its record kept until the whole listing deletes its item.
  */
 
 export interface ImapPointOptions {
@@ -37,6 +37,8 @@ export interface ImapPointOptions {
   session: ImapSession;
   /** The folder's path on the server. */
   path: string;
+  /** Commands a report holds at most: limits.upstreamReportItemsMax, fewer in the simulator so a run takes many rounds. */
+  reportItemsMax?: number;
 }
 
 type Work = { op: 'delete'; record: PointRecord } | { op: 'read'; uid: number; record: PointRecord | undefined };
@@ -59,6 +61,10 @@ export class ImapPoint implements ServerSyncPoint {
    */
   #rest: { from: string | null; uidValidity: string; work: Work[]; cursor: string; reading?: Promise<FetchMessageObject[]> | undefined } | undefined;
 
+  get #reportItemsMax(): number {
+    return this.#o.reportItemsMax ?? limits.upstreamReportItemsMax;
+  }
+
   constructor(options: ImapPointOptions) {
     this.#o = options;
     this.id = options.id;
@@ -73,7 +79,7 @@ export class ImapPoint implements ServerSyncPoint {
     const rest = this.#rest?.from === cursor && this.#rest.uidValidity === uidValidity ? this.#rest : undefined;
     this.#rest = undefined;
     const listed = rest ?? { from: cursor, uidValidity, ...(await this.#list(memory, box, cursorParts(cursor))) };
-    const take = listed.work.slice(0, limits.upstreamReportItemsMax);
+    const take = listed.work.slice(0, this.#reportItemsMax);
     const report: PointReport = { commands: [], remotes: [], known: [], problems: [], more: take.length < listed.work.length };
     const next = report.more ? { from: cursor, uidValidity, work: listed.work.slice(take.length), cursor: listed.cursor } : undefined;
     if (!next) report.cursor = listed.cursor;
@@ -115,7 +121,7 @@ export class ImapPoint implements ServerSyncPoint {
 
   /** The reads of the report that takes the first of `work`, started now; a failure is the next report's, and no one's if it never comes. */
   #readAhead(client: ImapClient, work: readonly Work[]): Promise<FetchMessageObject[]> | undefined {
-    const uids = work.slice(0, limits.upstreamReportItemsMax).flatMap((w) => (w.op === 'read' ? [w.uid] : []));
+    const uids = work.slice(0, this.#reportItemsMax).flatMap((w) => (w.op === 'read' ? [w.uid] : []));
     if (uids.length === 0) return undefined;
     const reading = this.#read(client, uids);
     reading.catch(() => {});
@@ -152,7 +158,7 @@ export class ImapPoint implements ServerSyncPoint {
     }
     // What the last run could not know (a flag write met a change there, a move's new UID): read again.
     const reading = new Set(work.flatMap((w) => (w.op === 'read' ? [w.uid] : [])));
-    for (const r of await memory.stale(limits.upstreamReportItemsMax)) {
+    for (const r of await memory.stale(this.#reportItemsMax)) {
       const uid = uidIn(r.remoteId, this.#o.path, uidValidity);
       if (uid !== undefined && !reading.has(uid)) work.push({ op: 'read', uid, record: r });
     }
@@ -195,10 +201,11 @@ export class ImapPoint implements ServerSyncPoint {
       for (const action of outcome.commands) {
         const record = records.get(action.serverId);
         const uid = record && uidIn(record.remoteId, this.#o.path, uidValidity);
-        if (record !== undefined && uid === undefined) {
-          applied.forgotten.push(record.remoteId);
-          continue;
-        }
+        // A message of another UIDVALIDITY is no longer addressable: nothing is done to it, and its record
+        // is kept for the whole listing that a new UIDVALIDITY brings, whose delete of the item is what
+        // drops it. Forgotten here, a run that ends before that delete would leave the item in the hub
+        // beside the message read again under its new UID (sim --mail seed 1855).
+        if (record !== undefined && uid === undefined) continue;
         if (action.op === 'delete') {
           if (record !== undefined && uid !== undefined) await this.#expunge(applied, record, uid);
         } else if (record === undefined || uid === undefined) {
