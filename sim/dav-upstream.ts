@@ -329,8 +329,8 @@ function multistatus(responses: readonly string[], token?: string): Answer {
  * acknowledgements and conflicts), so the checkers hold the hub to the upstream's changes as to any
  * device's. `alter` is a planted bug's point.
  */
-export function simUpstreamAccess(upstream: () => SimUpstream, clock: { now(): number }, history: History, trace: Trace | undefined, alter?: (point: ServerSyncPoint) => ServerSyncPoint): UpstreamAccess {
-  const real = davConnector((url, init) => upstream().fetch(url, init), clock);
+export function simUpstreamAccess(upstream: () => SimUpstream, clock: { now(): number }, history: History, trace: Trace | undefined, alter?: (point: ServerSyncPoint) => ServerSyncPoint, reportItemsMax?: number): UpstreamAccess {
+  const real = davConnector((url, init) => upstream().fetch(url, init), clock, reportItemsMax);
   const watched = (point: ServerSyncPoint): ServerSyncPoint => {
     let reported: SyncRequest | undefined;
     return wrapPoint(point, {

@@ -127,10 +127,13 @@ export async function buildWorld(seed: number, options: WorldOptions = {}): Prom
   const database = await (options.databases ?? sqliteDatabases).forSeed();
   // Drawn either way, so that naming the count changes nothing else in the world.
   const upstreamDrawn = upstreamRng.chance(0.3) ? 1 : 0;
+  // Small reports in half the worlds with an upstream, so a run takes many rounds (drawn from a fork of its own: the rest of the world is as before).
+  const reportRng = root.fork();
+  const reportItemsMax = reportRng.chance(0.5) ? reportRng.int(1, 4) : undefined;
   const upstreamCount = options.upstreams ?? bug?.world?.upstreams ?? upstreamDrawn;
   // The hub is made with the upstream's access; the upstream itself once the workload it draws from is.
   let upstream: SimUpstream | undefined;
-  const access = upstreamCount > 0 ? simUpstreamAccess(() => upstream as SimUpstream, clock, history, options.trace, bug?.point) : undefined;
+  const access = upstreamCount > 0 ? simUpstreamAccess(() => upstream as SimUpstream, clock, history, options.trace, bug?.point, reportItemsMax) : undefined;
   const server = await SimServer.start(ports, bug?.hub ?? ((store, p, a) => new Hub(store, p, a)), (writes) => history.recordCommit(writes), database, access);
   const account = await server.hub.accounts.create('sim', 'no-password');
   const listed = await server.hub.accounts.listCollections(account.id);

@@ -73,6 +73,15 @@ export interface PointApplied {
   failure?: unknown;
 }
 
+/**
+ * Whether the hub asked the point to read a member again (docs/design.md § Server-driven sync points): a
+ * change of an item it no longer has was answered `notFound`, its remote copy forgotten, and the cursor
+ * not stored, so that the next report names the member again, as an add. A point that keeps what its last
+ * listing had no room for must then drop it, and list again from the stored cursor: its leftovers would
+ * end at the listing's cursor, past the member (sim seed 11100526 with --upstreams 1 and small reports).
+ */
+export const readAgainAsked = (outcome: CollectionResponse): boolean => outcome.results.some((r) => r.op === 'change' && r.status === 'notFound');
+
 export interface ServerSyncPoint {
   /** The device id it is known by (its priority and conflict records use it). The device exists before the point runs; a point whose device is gone does not run. */
   id: string;

@@ -21,7 +21,8 @@ import { guardedFetch, hostGuard } from './upstream-addresses.js';
  * `invalidRequest`, never `unauthorized`: the upstream refused the credentials given for it, not the
  * caller's own.
  */
-export function davConnector(fetch: Fetch, clock: { now(): number }): UpstreamConnector {
+/** `reportItemsMax`: see DavPointOptions (the simulator's small reports). */
+export function davConnector(fetch: Fetch, clock: { now(): number }, reportItemsMax?: number): UpstreamConnector {
   return {
     async discover(url, account) {
       try {
@@ -43,6 +44,7 @@ export function davConnector(fetch: Fetch, clock: { now(): number }): UpstreamCo
             transport,
             collectionUrl: m.url,
             type: m.kind === 'contacts' ? 'addressbook' : 'calendar',
+            ...(reportItemsMax !== undefined ? { reportItemsMax } : {}),
           }),
       );
       // HTTP keeps no connection a run must close.

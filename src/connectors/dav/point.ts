@@ -3,7 +3,7 @@ import { limits } from '../../core/limits.js';
 import { etagOf } from '../../content/etag.js';
 import { checkItem } from '../../kinds/registry.js';
 import type { CollectionKind } from '../../protocol/collections.js';
-import { isDisplaced, type PointApplied, type PointMemory, type PointRecord, type PointReport, type ServerSyncPoint } from '../../protocol/server-point.js';
+import { isDisplaced, readAgainAsked, type PointApplied, type PointMemory, type PointRecord, type PointReport, type ServerSyncPoint } from '../../protocol/server-point.js';
 import type { ClientCommand, CollectionResponse } from '../../protocol/sync.js';
 import { listChanges, type ChangeList, type KnownState, type MemberChange } from './changes.js';
 import { UpstreamError } from '../../protocol/upstream-errors.js';
@@ -47,6 +47,8 @@ export interface DavPointOptions {
   transport: Transport;
   collectionUrl: string;
   type: 'addressbook' | 'calendar';
+  /** Commands a report holds at most: limits.upstreamReportItemsMax, fewer in the simulator so a run takes many rounds. */
+  reportItemsMax?: number;
 }
 
 const calendarKinds: readonly CollectionKind[] = ['events', 'tasks', 'notes'];
@@ -120,10 +122,10 @@ export class DavPoint implements ServerSyncPoint {
       if (record !== undefined && change.etag !== undefined && record.remoteEtag === change.etag) continue;
       wanted.set(change.href, record);
     }
-    for (const record of await memory.stale(limits.upstreamReportItemsMax)) if (!removed.has(record.remoteId)) wanted.set(record.remoteId, record);
+    for (const record of await memory.stale(this.#o.reportItemsMax ?? limits.upstreamReportItemsMax)) if (!removed.has(record.remoteId)) wanted.set(record.remoteId, record);
 
     const hrefs = [...wanted.keys()];
-    const take = hrefs.slice(0, limits.upstreamReportItemsMax);
+    const take = hrefs.slice(0, this.#o.reportItemsMax ?? limits.upstreamReportItemsMax);
     report.more = take.length < hrefs.length;
     if (report.more) {
       const left = new Set(hrefs.slice(take.length));
@@ -180,6 +182,7 @@ export class DavPoint implements ServerSyncPoint {
 
   async apply(outcome: CollectionResponse, memory: PointMemory): Promise<PointApplied> {
     const applied: PointApplied = { acknowledged: true, records: [], forgotten: [], refused: [] };
+    if (readAgainAsked(outcome)) this.#rest = undefined;
     const records = new Map((await memory.byServer(outcome.commands.map((c) => c.serverId))).map((r) => [r.serverId, r]));
     try {
       for (const action of outcome.commands) {

@@ -3,7 +3,7 @@ import { limits } from '../../core/limits.js';
 import { etagOf } from '../../content/etag.js';
 import { parseMailItem } from '../../content/mail/item.js';
 import { mailItemOf } from '../../content/mail/message-item.js';
-import type { PointApplied, PointMemory, PointRecord, PointReport, ServerSyncPoint } from '../../protocol/server-point.js';
+import { readAgainAsked, type PointApplied, type PointMemory, type PointRecord, type PointReport, type ServerSyncPoint } from '../../protocol/server-point.js';
 import type { CollectionResponse } from '../../protocol/sync.js';
 import { remoteIdOf, uidIn } from './remote-ids.js';
 import { rowsAsked, type ImapClient, type ImapSession } from './session.js';
@@ -191,6 +191,7 @@ export class ImapPoint implements ServerSyncPoint {
 
   async apply(outcome: CollectionResponse, memory: PointMemory): Promise<PointApplied> {
     const applied: PointApplied = { acknowledged: true, records: [], forgotten: [], refused: [] };
+    if (readAgainAsked(outcome)) this.#rest = undefined;
     if (outcome.commands.length === 0) return applied;
     // What was read ahead may be what these actions change: the next report reads it again.
     if (this.#rest) this.#rest.reading = undefined;
