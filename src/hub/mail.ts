@@ -70,6 +70,9 @@ export interface MailAccount {
 /** An IMAP upstream with its SMTP submission server, as the gateway sends through it. */
 export type SubmissionAccount = MailAccount & { submissionUrl: string };
 
+/** A send as the hub takes it: the request of docs/protocol.md §10.7, or a whole message as bytes (ActiveSync's, whose 8-bit parts need not be UTF-8). */
+export type SendRequest = Omit<SendMailRequest, 'message'> & { message?: string | Buffer };
+
 /** What the submission server took: the recipients it accepted and refused (with its reply to each), and its reply to the message. */
 export interface Submitted {
   accepted: string[];
@@ -326,7 +329,7 @@ export class Mail {
    * whose answer never came (the process stopped, the connection broke) is sent again only if it is
    * certain it was not: found in the Sent folder it is sent, else the answer says its outcome is unknown.
    */
-  async send(accountId: string, request: SendMailRequest): Promise<MailSent> {
+  async send(accountId: string, request: SendRequest): Promise<MailSent> {
     const gateway = this.access?.mail;
     if (!gateway) throw new Error('this hub reaches no mail servers');
     let answer: MailSent | undefined;
@@ -337,7 +340,7 @@ export class Mail {
     return answer;
   }
 
-  private async sendOnce(accountId: string, request: SendMailRequest, gateway: MailGateway): Promise<MailSent> {
+  private async sendOnce(accountId: string, request: SendRequest, gateway: MailGateway): Promise<MailSent> {
     const { clientId } = request;
     const existing = await this.store.transaction((tx) => tx.getMailSend(accountId, clientId));
     // Sent already: answered as it was, the server not asked again (and a removed upstream no matter).

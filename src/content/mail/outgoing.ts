@@ -62,11 +62,16 @@ export async function composeMessage(parts: Parts, from: { name?: string | undef
   return { envelope: { from: from.address, to: unique(recipients.map((r) => r.address)) }, messageId, copy, wire: withoutBcc(copy) };
 }
 
-/** The whole message a client gave: checked, its line ends made CRLF, a Message-ID and Date added when it has none. */
-export function prepareMessage(text: string, messageIdFor: (address: string) => string, date: Date): Outgoing {
-  const bytes = Buffer.byteLength(text);
-  if (bytes > limits.mailSendBytesMax) throw tooLarge(bytes);
-  let source = Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8');
+/**
+ * The whole message a client gave: checked, its line ends made CRLF, a Message-ID and Date added when it
+ * has none. Given as bytes (an ActiveSync phone's, or a forward with its original attached), every byte
+ * but the line ends is kept: an 8-bit part in another charset than UTF-8 arrives as it was.
+ */
+export function prepareMessage(text: string | Buffer, messageIdFor: (address: string) => string, date: Date): Outgoing {
+  const raw = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  if (raw.length > limits.mailSendBytesMax) throw tooLarge(raw.length);
+  // Read as latin1, each byte is one character: CR and LF are found without decoding anything.
+  let source = Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
   const blank = source.indexOf('\r\n\r\n');
   const fields = blank === -1 ? [] : headerFields(source.subarray(0, blank).toString('utf8'));
   if (fields.length === 0) throw invalid('message: not an RFC 5322 message: give its header fields, a blank line, then its body');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import PostalMime from 'postal-mime';
+import { prepareMessage } from '../../content/mail/outgoing.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { smartMessage } from './smart-mail.js';
 
@@ -33,7 +34,7 @@ const original = Buffer.from(
 );
 
 const mine = (body: string, headers = '') =>
-  `From: Ann <ann@example.org>\r\nTo: ben@example.org\r\nSubject: Re: Plans\r\n${headers}MIME-Version: 1.0\r\n${body}`;
+  Buffer.from(`From: Ann <ann@example.org>\r\nTo: ben@example.org\r\nSubject: Re: Plans\r\n${headers}MIME-Version: 1.0\r\n${body}`);
 
 test('a reply quotes the original under the text and in the HTML version, and follows its thread', async () => {
   const html = mine(
@@ -61,8 +62,19 @@ test("a forward attaches the original whole and keeps the phone's own thread hea
   assert.equal(Buffer.from(attached?.content as ArrayBuffer).toString('utf8'), original.toString('utf8'));
 });
 
+test('a forward sends an 8-bit original in another charset than UTF-8 byte for byte, and so does the hub with a message given as bytes', async () => {
+  const latin1 = Buffer.concat([
+    Buffer.from('From: ben@example.org\r\nTo: ann@example.org\r\nSubject: Menu\r\nMessage-ID: <menu@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'),
+    Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0d, 0x0a]),
+  ]);
+  const built = await smartMessage('forward', mine('Content-Type: text/plain\r\n\r\nSee below.\r\n'), latin1, idFor, now);
+  assert.ok(built.includes(latin1), 'the original, é as the one byte 0xE9, is inside the message as it came');
+  const { copy, wire } = prepareMessage(built, idFor, now);
+  assert.ok(copy.includes(latin1) && wire.includes(latin1), 'the hub sends and files those bytes, not their UTF-8 replacement');
+});
+
 test('a message without From, or one that is too large, is refused before anything is composed', async () => {
-  await assert.rejects(smartMessage('reply', 'To: ben@example.org\r\n\r\nhi\r\n', original, idFor, now), (err: unknown) => err instanceof ProtocolError && err.status === 'invalidRequest' && /From/.test(err.message));
+  await assert.rejects(smartMessage('reply', Buffer.from('To: ben@example.org\r\n\r\nhi\r\n'), original, idFor, now), (err: unknown) => err instanceof ProtocolError && err.status === 'invalidRequest' && /From/.test(err.message));
   const big = Buffer.alloc(10 * 1024 * 1024, 'a');
   await assert.rejects(smartMessage('forward', mine('\r\nhi\r\n'), big, idFor, now), (err: unknown) => err instanceof ProtocolError && err.status === 'bodyTooLarge');
 });

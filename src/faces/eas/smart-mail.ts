@@ -95,10 +95,11 @@ function appendToBody(html: string, tail: string): string {
 /**
  * The message to send: the device's `mime` with the original (`original`, the raw message) quoted or
  * attached. `messageIdFor` gives the Message-ID when the device's message has none (the same one at
- * every attempt of one send), `now` the Date when it has none.
+ * every attempt of one send), `now` the Date when it has none. The message is bytes: the original
+ * attached by a forward is attached byte for byte, whatever its charset.
  */
-export async function smartMessage(kind: SmartKind, mime: string, original: Buffer, messageIdFor: (address: string) => string, now: Date): Promise<string> {
-  const bytes = Buffer.byteLength(mime) + (kind === 'forward' ? original.length : 0);
+export async function smartMessage(kind: SmartKind, mime: Buffer, original: Buffer, messageIdFor: (address: string) => string, now: Date): Promise<Buffer> {
+  const bytes = mime.length + (kind === 'forward' ? original.length : 0);
   if (bytes > limits.mailSendBytesMax) throw tooLarge(bytes);
   const [mine, theirs] = [await parse(mime, 'the message'), await parse(original, 'the original message')];
   const [from] = mailboxes(mine.from ? [mine.from] : []);
@@ -150,5 +151,6 @@ export async function smartMessage(kind: SmartKind, mime: string, original: Buff
   node.keepBcc = true;
   const built = await node.build();
   if (built.length > limits.mailSendBytesMax) throw tooLarge(built.length);
-  return built.toString('utf8');
+  // Bytes, not text: an attached original's 8-bit parts need not be UTF-8.
+  return built;
 }

@@ -51,7 +51,7 @@ async function compose(ctx: EasContext, body: WbxmlElement | undefined, command:
     if (body?.name !== command) throw new Refused(composeStatus.invalidXml, `the request is not a ${command} element`);
     const clientId = text(child(body, 'ClientId'));
     const mime = mimeOf(child(body, 'Mime'));
-    if (!clientId || clientId.length > clientIdCharsMax) throw new Refused(composeStatus.invalidXml, `ClientId: give 1-${clientIdCharsMax} characters`);
+    if (!clientId || clientId.length > clientIdCharsMax || !sendMailSchema.shape.clientId.safeParse(clientId).success) throw new Refused(composeStatus.invalidXml, `ClientId: give 1-${clientIdCharsMax} characters, no line breaks`);
     if (mime === undefined) throw new Refused(composeStatus.invalidXml, 'Mime: the message is missing');
     const hubClientId = `${ctx.point.device.id}/${clientId}`;
     // A replay after a lost answer is answered as the first attempt was, before the original is looked for: it may have moved since.
@@ -63,9 +63,7 @@ async function compose(ctx: EasContext, body: WbxmlElement | undefined, command:
       const original = await rawMessage(ctx, source.collectionId, source.itemId);
       message = await smartMessage(kind, mime, original, (address) => sendMessageId(accountId, hubClientId, address), new Date(ctx.hub.now()));
     }
-    const request = sendMailSchema.safeParse({ clientId: hubClientId, message });
-    if (!request.success) throw new Refused(composeStatus.invalidXml, request.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    const sent = await ctx.hub.mail.send(accountId, request.data);
+    const sent = await ctx.hub.mail.send(accountId, { clientId: hubClientId, message });
     if (kind && source && !sent.replayed) {
       // The original shows as answered or forwarded on every device and at IMAP; a failure here unsends nothing.
       await ctx.hub.mail.addFlag(ctx.point, source.collectionId, source.itemId, flagFor[kind]).catch((err: unknown) => {
@@ -81,12 +79,11 @@ async function compose(ctx: EasContext, body: WbxmlElement | undefined, command:
   }
 }
 
-/** The Mime element's message: its text, or its opaque bytes as UTF-8. */
-function mimeOf(e: WbxmlElement | undefined): string | undefined {
+/** The Mime element's message as bytes: its opaque bytes as they are (8-bit parts need not be UTF-8), its text as UTF-8. */
+function mimeOf(e: WbxmlElement | undefined): Buffer | undefined {
   if (!e) return undefined;
-  const pieces = e.children.map((c) => (typeof c === 'string' ? c : c instanceof Uint8Array ? Buffer.from(c).toString('utf8') : ''));
-  const joined = pieces.join('');
-  return joined === '' ? undefined : joined;
+  const joined = Buffer.concat(e.children.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c instanceof Uint8Array ? c : new Uint8Array())));
+  return joined.length === 0 ? undefined : joined;
 }
 
 /**
