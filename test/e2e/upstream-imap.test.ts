@@ -5,6 +5,7 @@ import { deliverOverLmtp } from '../support/submission.js';
 import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { newAccount, type Device } from '../support/sync.js';
+import { serverSql } from '../support/database.js';
 import { addUpstream, runUpstreams } from '../support/upstreams.js';
 import { ImapPoint } from '../../src/connectors/imap/point.js';
 import { ImapSession } from '../../src/connectors/imap/session.js';
@@ -211,6 +212,30 @@ test('rows the IMAP server sends unasked during a fetch (a flag another client c
   await runUpstreams(server, accountId);
   await phone.pull(inbox);
   assert.deepEqual(items(phone, inbox).map((m) => [m.subject, m.flags]), [['One', ['\\Flagged']], ['Three', []], ['Two', []]]);
+});
+
+test('an installation whose records name messages the older way (UIDVALIDITY/UID, no folder) lists each folder whole once: nothing duplicated, no flag lost', async () => {
+  dovecot.addUser('fio', 'fio-secret');
+  for (const subject of ['Old one', 'Old two']) await deliver('fio', message(subject));
+  const { accountId, inbox, device, upstream } = await imapAccount('fio');
+  const phone = device('phone');
+  await runUpstreams(server, accountId);
+  // As the store of a server from before remote ids named the folder holds them, and its cursors.
+  await serverSql(server, "UPDATE point_records SET remote_id = substr(remote_id, 1, length(remote_id) - 6) WHERE device_id = ? AND remote_id LIKE '%/INBOX'", [upstream.deviceId]);
+  await serverSql(server, "UPDATE add_ledger SET client_id = substr(client_id, 1, length(client_id) - 6) WHERE device_id = ? AND client_id LIKE '%/INBOX'", [upstream.deviceId]);
+  await serverSql(server, "UPDATE sync_states SET last_results = replace(last_results, '/INBOX\"', '\"') WHERE device_id = ?", [upstream.deviceId]);
+  await serverSql(server, "UPDATE point_keys SET cursor = substr(cursor, 3) WHERE device_id = ? AND cursor LIKE '2 %'", [upstream.deviceId]);
+  // An old message changes there, and a new one arrives: the run after the upgrade meets both.
+  await otherClient('fio', async (c) => {
+    await c.mailboxOpen('INBOX');
+    await c.messageFlagsAdd(await uidOf(c, 'Old one'), ['\\Flagged'], { uid: true });
+  });
+  await deliver('fio', message('New'));
+  await runUpstreams(server, accountId);
+  await phone.pull(inbox);
+  assert.deepEqual(items(phone, inbox).map((m) => [m.subject, m.flags]), [['New', []], ['Old one', ['\\Flagged']], ['Old two', []]]);
+  const remoteIds = await serverSql<{ remote_id: string }>(server, "SELECT remote_id FROM point_records WHERE device_id = ? AND remote_id LIKE '%/INBOX'", [upstream.deviceId]);
+  assert.equal(remoteIds.length, 3, 'one record a message, each of the form that names the folder');
 });
 
 test('a flag written while another client changed the message there is not written over it: refused (UNCHANGEDSINCE), read again and merged', async () => {

@@ -14,7 +14,7 @@ import { rowsAsked, type ImapClient, type ImapSession } from './session.js';
  * IMAP server keeps the only copy of their content.
  *
  * - **Remote ids** are `UIDVALIDITY/UID/FOLDER` (remote-ids.ts); a record's remote etag is the message's MODSEQ. The cursor is
- *   `UIDVALIDITY HIGHESTMODSEQ`, stored in the transaction that applies the report that reached it.
+ *   `2 UIDVALIDITY HIGHESTMODSEQ` (cursorOf), stored in the transaction that applies the report that reached it.
  * - **Reports** ask only what changed since the cursor's modseq (UID FETCH … (CHANGEDSINCE n VANISHED),
  *   RFC 7162), never every message again: a message at the modseq its record holds is an echo of the
  *   point's own write; one that changed is read (its first bytes and its structure) and sent as an add
@@ -43,8 +43,16 @@ export interface ImapPointOptions {
 
 type Work = { op: 'delete'; record: PointRecord } | { op: 'read'; uid: number; record: PointRecord | undefined };
 
+/**
+ * The cursor: `2 UIDVALIDITY HIGHESTMODSEQ`. The leading 2 is the form of the remote ids its records hold
+ * (remote-ids.ts, which added the folder): a cursor without it is of records named the older way, which
+ * no listing would match, so the folder is listed whole once, each old record's item deleted and each
+ * message added again, nothing duplicated.
+ */
+const cursorOf = (uidValidity: string, modseq: bigint) => `2 ${uidValidity} ${modseq}`;
+
 function cursorParts(cursor: string | null): { uidValidity: string; modseq: bigint } | undefined {
-  const m = cursor === null ? null : /^(\d+) (\d+)$/.exec(cursor);
+  const m = cursor === null ? null : /^2 (\d+) (\d+)$/.exec(cursor);
   return m ? { uidValidity: m[1] as string, modseq: BigInt(m[2] as string) } : undefined;
 }
 
@@ -131,7 +139,7 @@ export class ImapPoint implements ServerSyncPoint {
   /** What changed in the folder since `known` (or all of it, with none or another UIDVALIDITY), as work for reports, and the cursor once it is done. */
   async #list(memory: PointMemory, box: MailboxObject, known: { uidValidity: string; modseq: bigint } | undefined): Promise<{ work: Work[]; cursor: string }> {
     const uidValidity = String(box.uidValidity);
-    const cursor = `${uidValidity} ${box.highestModseq as bigint}`;
+    const cursor = cursorOf(uidValidity, box.highestModseq as bigint);
     const client = await this.#o.session.client();
     const work: Work[] = [];
     if (box.exists > limits.upstreamMembersMax) throw new Error(`folder ${this.#o.path} holds ${box.exists} messages, more than the ${limits.upstreamMembersMax} an upstream folder may`);
