@@ -337,6 +337,8 @@ export class Mail {
     });
     let total = 0;
     const hits: Array<{ deviceId: string; remoteIds: string[] }> = [];
+    // Within a folder the highest UID arrived last: the order the servers gave breaks ties of arrival time (whole seconds).
+    const rank = new Map<string, number>();
     for (const { upstream, paths } of plan) {
       const release = this.#startFetch(accountId);
       try {
@@ -344,6 +346,7 @@ export class Mail {
         const found = await gateway.search(account, paths, words, max);
         total += found.reduce((n, f) => n + f.total, 0);
         hits.push({ deviceId: upstream.deviceId, remoteIds: found.flatMap((f) => f.remoteIds) });
+        for (const f of found) f.remoteIds.forEach((id, i) => rank.set(`${upstream.deviceId} ${id}`, i));
       } catch (err) {
         throw unreachable(err, 'search');
       } finally {
@@ -352,19 +355,19 @@ export class Mail {
     }
     const wanted = new Set(collectionIds);
     const items = await this.store.transaction(async (tx) => {
-      const out: Array<MailFound['items'][number] & { receivedAt: string }> = [];
+      const out: Array<MailFound['items'][number] & { receivedAt: string; rank: number }> = [];
       for (const { deviceId, remoteIds } of hits) {
         for (const record of await tx.pointRecordsByRemote(accountId, deviceId, remoteIds)) {
           if (!wanted.has(record.collectionId)) continue;
           const row = await tx.getItem(accountId, record.collectionId, record.serverId);
           const item = row?.data == null || row.deletedAt !== null ? undefined : parseMailItem(row.data);
           if (item === undefined || typeof item === 'string') continue;
-          out.push({ collectionId: record.collectionId, itemId: record.serverId, data: row?.data as string, receivedAt: item.receivedAt });
+          out.push({ collectionId: record.collectionId, itemId: record.serverId, data: row?.data as string, receivedAt: item.receivedAt, rank: rank.get(`${deviceId} ${record.remoteId}`) ?? 0 });
         }
       }
       return out;
     });
-    items.sort((a, b) => (a.receivedAt < b.receivedAt ? 1 : a.receivedAt > b.receivedAt ? -1 : 0));
+    items.sort((a, b) => (a.receivedAt < b.receivedAt ? 1 : a.receivedAt > b.receivedAt ? -1 : a.rank - b.rank));
     return { total, items: items.slice(0, max).map(({ collectionId, itemId, data }) => ({ collectionId, itemId, data })) };
   }
 
