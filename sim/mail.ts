@@ -451,6 +451,7 @@ function aliveOnly(gateway: MailGateway, dead: () => boolean): MailGateway {
     submit: (...a) => (check(), gateway.submit(...a)),
     fileInSent: (...a) => (check(), gateway.fileInSent(...a)),
     findInSent: (...a) => (check(), gateway.findInSent(...a)),
+    search: (...a) => (check(), gateway.search(...a)),
   };
 }
 

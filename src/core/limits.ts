@@ -137,6 +137,8 @@ export const limits = {
   easMailBodyBytesMax: 1024 * 1024,
   /** ActiveSync: messages one Sync answer soft-deletes as they leave the FilterType window. */
   easSoftDeletesMax: 512,
+  /** ActiveSync: results one Search answers at most, the largest Range (MS-ASCMD gives a mailbox search 0-99). */
+  easSearchResultsMax: 100,
   /** ActiveSync devices one account may have, unless configured otherwise (`easDevicesMax`). */
   easDevicesPerAccountDefault: 100,
   /**
@@ -257,6 +259,10 @@ export const limits = {
    * per-user connection limit (Dovecot allows 10) for the account's sync runs and other mail programs.
    */
   mailPartFetchesPerAccountMax: 3,
+  /** Searching mail at its IMAP server (hub/mail.ts search): folders searched at once, words of one search (one IMAP SEARCH each per folder), and characters of its text. */
+  mailSearchFoldersMax: 32,
+  mailSearchWordsMax: 5,
+  mailSearchTextCharsMax: 256,
   /**
    * Sending mail (docs/protocol.md §10.7): the largest message sent, as composed (413 past it; its base64
    * attachments in the request are a third larger, which requestBytesMax leaves room for); the longest

@@ -41,6 +41,7 @@ const gateway: MailGateway = {
   submit: async () => assert.fail('nothing is sent here'),
   fileInSent: async () => assert.fail('nothing is sent here'),
   findInSent: async () => assert.fail('nothing is sent here'),
+  search: async () => assert.fail('nothing is searched here'),
 };
 const access: UpstreamAccess = { connectors: {}, keys: () => [key], sealingKey: () => () => key, intervalMs: 0, mail: gateway };
 let mail: Mail;

@@ -58,6 +58,17 @@ export interface MailGateway {
   fileInSent(account: MailAccount, message: Buffer): Promise<string | undefined>;
   /** Whether the Sent folder holds a message with that Message-ID. */
   findInSent(account: MailAccount, messageId: string): Promise<boolean>;
+  /**
+   * The messages of each folder (its path) whose subject, addresses or body hold every one of `words`
+   * (IMAP SEARCH): how many, and the remote ids of the newest `max`.
+   */
+  search(account: MailAccount, folders: readonly string[], words: readonly string[], max: number): Promise<Array<{ path: string; total: number; remoteIds: string[] }>>;
+}
+
+/** What a mail search found (Mail.search): how many messages match at the mail servers, and the newest the hub holds, newest first. */
+export interface MailFound {
+  total: number;
+  items: Array<{ collectionId: string; itemId: string; data: string }>;
 }
 
 /** An IMAP/SMTP upstream as the gateway signs in to it. */
@@ -303,6 +314,66 @@ export class Mail {
     return { contentType, attachment: found.attachment, kept: false, body: { bytes } };
   }
 
+  /**
+   * Searches mail folders of the account at their IMAP servers (docs/eas.md § Searching mail): the
+   * messages whose subject, addresses or body hold every one of `words`, as the hub's live items (a
+   * message the hub has not synced yet is counted in `total` but not listed), newest first, at most
+   * `max`. notFound for a collection that is no mail folder of the account; invalidRequest past the
+   * limits (checked before the servers are asked); unavailable when a server cannot be reached; the
+   * search counts as one of the account's reads from its mail server (mailPartFetchesPerAccountMax).
+   */
+  async search(accountId: string, collectionIds: readonly string[], words: readonly string[], max: number): Promise<MailFound> {
+    if (collectionIds.length > limits.mailSearchFoldersMax) throw limitReached('mailSearchFoldersMax', limits.mailSearchFoldersMax, `a search of ${collectionIds.length} folders`);
+    if (words.length === 0 || words.length > limits.mailSearchWordsMax) throw new ProtocolError('invalidRequest', `a search takes 1 to ${limits.mailSearchWordsMax} words, not ${words.length}`);
+    const access = this.access;
+    if (!access?.mail) throw new ProtocolError('unavailable', 'this server reaches no mail servers');
+    const gateway = access.mail;
+    const plan = await this.store.transaction(async (tx) => {
+      const byUpstream = new Map<string, { upstream: UpstreamRow; paths: string[] }>();
+      for (const collectionId of collectionIds) {
+        const { upstream, mapping } = await mailFolderOf(tx, accountId, collectionId);
+        const entry = byUpstream.get(upstream.id) ?? { upstream, paths: [] };
+        entry.paths.push(folderPath(mapping));
+        byUpstream.set(upstream.id, entry);
+      }
+      return [...byUpstream.values()];
+    });
+    let total = 0;
+    const hits: Array<{ deviceId: string; remoteIds: string[] }> = [];
+    // Within a folder the highest UID arrived last: the order the servers gave breaks ties of arrival time (whole seconds).
+    const rank = new Map<string, number>();
+    for (const { upstream, paths } of plan) {
+      const release = this.#startFetch(accountId);
+      try {
+        const account = { url: upstream.url, username: upstream.username, password: openUpstreamPassword(upstream, access.keys()) };
+        const found = await gateway.search(account, paths, words, max);
+        total += found.reduce((n, f) => n + f.total, 0);
+        hits.push({ deviceId: upstream.deviceId, remoteIds: found.flatMap((f) => f.remoteIds) });
+        for (const f of found) f.remoteIds.forEach((id, i) => rank.set(`${upstream.deviceId} ${id}`, i));
+      } catch (err) {
+        throw unreachable(err, 'search');
+      } finally {
+        release();
+      }
+    }
+    const wanted = new Set(collectionIds);
+    const items = await this.store.transaction(async (tx) => {
+      const out: Array<MailFound['items'][number] & { receivedAt: string; rank: number }> = [];
+      for (const { deviceId, remoteIds } of hits) {
+        for (const record of await tx.pointRecordsByRemote(accountId, deviceId, remoteIds)) {
+          if (!wanted.has(record.collectionId)) continue;
+          const row = await tx.getItem(accountId, record.collectionId, record.serverId);
+          const item = row?.data == null || row.deletedAt !== null ? undefined : parseMailItem(row.data);
+          if (item === undefined || typeof item === 'string') continue;
+          out.push({ collectionId: record.collectionId, itemId: record.serverId, data: row?.data as string, receivedAt: item.receivedAt, rank: rank.get(`${deviceId} ${record.remoteId}`) ?? 0 });
+        }
+      }
+      return out;
+    });
+    items.sort((a, b) => (a.receivedAt < b.receivedAt ? 1 : a.receivedAt > b.receivedAt ? -1 : a.rank - b.rank));
+    return { total, items: items.slice(0, max).map(({ collectionId, itemId, data }) => ({ collectionId, itemId, data })) };
+  }
+
   /** Counts a fetch from IMAP for the account, refused past limits.mailPartFetchesPerAccountMax; the answer ends it (once). */
   #startFetch(accountId: string): () => void {
     const now = this.#fetching.get(accountId) ?? 0;
@@ -422,9 +493,9 @@ export class Mail {
 }
 
 /** An IMAP server that could not be reached, or refused, as what a client can act on: 503, try later. */
-function unreachable(err: unknown): Error {
+function unreachable(err: unknown, what = 'give the part'): Error {
   if (err instanceof ProtocolError) return err;
-  if (err instanceof UpstreamError) return new ProtocolError('unavailable', `the mail server did not give the part: ${err.message}`, { upstreamError: err.reason });
+  if (err instanceof UpstreamError) return new ProtocolError('unavailable', `the mail server did not ${what}: ${err.message}`, { upstreamError: err.reason });
   return err as Error;
 }
 

@@ -8,6 +8,7 @@ import { remoteIdOf, uidIn } from '../connectors/imap/remote-ids.js';
 import { ImapSession, problemOf as problemOfImap, type Locate, type OpenClient } from '../connectors/imap/session.js';
 import { fetchPart } from '../connectors/imap/parts.js';
 import type { MailAccount, MailGateway } from '../hub/mail.js';
+import { searchFolders } from '../connectors/imap/search.js';
 import { fileInSent, inSent } from '../connectors/imap/sent.js';
 import { submit, type OpenConnection } from '../connectors/smtp/submission.js';
 import { upstreamProtocols, type UpstreamAccess, type UpstreamConnector } from '../hub/upstreams.js';
@@ -138,6 +139,7 @@ export function imapMailGateway(locate: Locate, openClient?: OpenClient, openSmt
     submit: (account, envelope, message, ready) => submit({ url: account.submissionUrl, username: account.username, password: account.password }, locate, envelope, message, ready, openSmtp),
     fileInSent: (account, message) => reach(account, (session) => fileInSent(session, message)),
     findInSent: (account, messageId) => reach(account, (session) => inSent(session, messageId)),
+    search: (account, folders, words, max) => reach(account, (session) => searchFolders(session, folders, words, max)),
   };
 }
 

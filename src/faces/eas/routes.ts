@@ -13,6 +13,7 @@ import { itemOperations } from './commands/item-operations.js';
 import { moveItems } from './commands/move-items.js';
 import { ping } from './commands/ping.js';
 import { provision } from './commands/provision.js';
+import { search } from './commands/search.js';
 import { sendMail, smartForward, smartReply } from './commands/send-mail.js';
 import { settings } from './commands/settings.js';
 import { sync } from './commands/sync.js';
@@ -43,6 +44,7 @@ const commands: Record<string, Command> = {
   SendMail: sendMail,
   SmartReply: smartReply,
   SmartForward: smartForward,
+  Search: search,
 };
 
 /**
@@ -63,6 +65,7 @@ const answerNamespaces: Record<string, string> = {
   SendMail: 'ComposeMail',
   SmartReply: 'ComposeMail',
   SmartForward: 'ComposeMail',
+  Search: 'Search',
 };
 
 /** Common status MaximumDevicesReached (MS-ASCMD 2.2.2): the account has as many devices as it may. */

@@ -4,6 +4,7 @@ import { sendMessageId } from '../../../hub/mail.js';
 import { ProtocolError } from '../../../protocol/errors.js';
 import { sendMailSchema } from '../../../protocol/mail-send.js';
 import type { EasContext } from '../context.js';
+import { partBytes } from '../part-bytes.js';
 import { smartMessage, type SmartKind } from '../smart-mail.js';
 import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 
@@ -110,20 +111,9 @@ async function inboxOf(ctx: EasContext): Promise<string | undefined> {
 /** The original message whole, as the IMAP server holds it, at most limits.mailSendBytesMax. */
 async function rawMessage(ctx: EasContext, collectionId: string, itemId: string): Promise<Buffer> {
   const part = await ctx.hub.mail.fetchPart(ctx.point.accountId, collectionId, itemId, rawPart);
-  if ('bytes' in part.body) return Buffer.from(part.body.bytes);
-  const { stream, close } = part.body;
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  try {
-    for await (const chunk of stream) {
-      bytes += chunk.length;
-      if (bytes > limits.mailSendBytesMax) throw new Refused(composeStatus.tooLarge, `the original is more than ${limits.mailSendBytesMax} bytes`);
-      chunks.push(chunk);
-    }
-  } finally {
-    await close();
-  }
-  return Buffer.concat(chunks);
+  const read = await partBytes(part.body, limits.mailSendBytesMax);
+  if (!read) throw new Refused(composeStatus.tooLarge, `the original is more than ${limits.mailSendBytesMax} bytes`);
+  return read.bytes;
 }
 
 /** The hub's refusal as the status a device acts on (MS-ASCMD 2.2.2). */

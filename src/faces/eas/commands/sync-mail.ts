@@ -1,6 +1,8 @@
 import { ProtocolError } from '../../../protocol/errors.js';
 import { limits } from '../../../core/limits.js';
-import { parseMailItem } from '../../../content/mail/item.js';
+import { parseMailItem, rawPart } from '../../../content/mail/item.js';
+import { preferenceFor } from '../mapping/email.js';
+import { partBytes } from '../part-bytes.js';
 import type { EasContext } from '../context.js';
 import { foldersOf } from '../folders.js';
 import type { BodyPreference, WholeBody } from '../mapping/item-mapper.js';
@@ -52,15 +54,37 @@ export async function moveToTrash(ctx: EasContext, from: string, serverId: strin
  * attachments), and for at most `easMailBodiesPerAnswerMax` items per answer, the first ones. Fetched
  * parts are kept in the hub's blob store, so a second device or a second ask costs no IMAP round trip.
  * Any failure (the mail server out of reach, three fetches of the account already under way) leaves the
- * portion the item holds, marked Truncated.
+ * portion the item holds, marked Truncated. A device that gets MIME (email.ts preferenceFor) is fetched the
+ * whole message under the same rule, when it is at most `mimeBytesMax` bytes; one not fetched gets the text
+ * the item holds.
  */
-export async function wholeBodies(ctx: EasContext, collectionId: string, items: ReadonlyArray<{ serverId: string; data: string }>, pref: BodyPreference | undefined): Promise<Map<string, WholeBody>> {
+export async function wholeBodies(
+  ctx: EasContext,
+  collectionId: string,
+  items: ReadonlyArray<{ serverId: string; data: string }>,
+  pref: BodyPreference | undefined,
+  mimeBytesMax: number = limits.easMailBodyBytesMax,
+): Promise<Map<string, WholeBody>> {
   const out = new Map<string, WholeBody>();
   let tried = 0;
   for (const { serverId, data } of items) {
     if (tried >= limits.easMailBodiesPerAnswerMax) break;
     const item = parseMailItem(data);
-    if (typeof item === 'string' || item.body === null) continue;
+    if (typeof item === 'string') continue;
+    // MIME: the whole message, as the IMAP server holds it, when it is at most `mimeBytesMax`.
+    if (preferenceFor(item, pref)?.type === 4) {
+      if (item.size > mimeBytesMax) continue;
+      tried++;
+      try {
+        const got = await ctx.hub.mail.fetchPart(ctx.point.accountId, collectionId, serverId, rawPart);
+        const read = await partBytes(got.body, mimeBytesMax);
+        if (read) out.set(serverId, { type: 'message/rfc822', bytes: read.bytes });
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+      }
+      continue;
+    }
+    if (item.body === null) continue;
     const body = item.body;
     const held = Buffer.byteLength(body.text);
     const wantsMore = !body.complete && (pref?.truncationSize === undefined || pref.truncationSize > held);

@@ -26,19 +26,26 @@ export function readOptions(collection: WbxmlElement, kind: CollectionKind, now:
   const hub: SyncOptions | undefined = days
     ? { timeRange: { start: new Date(now - days * dayMs).toISOString(), end: new Date(now + futureMs).toISOString() } }
     : undefined;
-  // The first preference the client lists is the one it wants most (MS-ASAIRS 2.2.2.7).
-  const preference = children(options, 'BodyPreference', 'AirSyncBase')[0];
+  // The first preference the client lists is the one it wants most (MS-ASAIRS 2.2.2.7); after a Type 4
+  // one, the next is what a message it does not get as MIME is sent as (MIMESupport 1: all but S/MIME).
+  const preferences = children(options, 'BodyPreference', 'AirSyncBase').map(preferenceOf);
+  const first = preferences[0];
+  const mimeSupport = Number(text(child(options, 'MIMESupport')) ?? 0);
+  const bodyPreference =
+    first?.type === 4 ? { ...first, mime: { support: mimeSupport === 1 || mimeSupport === 2 ? mimeSupport : 0, otherwise: preferences.slice(1).find((p) => p && p.type !== 4) } } : first;
+  return { hub, bodyPreference };
+}
+
+/** One BodyPreference (MS-ASAIRS 2.2.2.7): Type, TruncationSize, AllOrNone, Preview; undefined without a Type. */
+function preferenceOf(preference: WbxmlElement): BodyPreference | undefined {
   const type = Number(text(child(preference, 'Type')));
   const truncation = Number(text(child(preference, 'TruncationSize')));
   const preview = Number(text(child(preference, 'Preview')));
-  const bodyPreference =
-    preference && type > 0
-      ? {
-          type,
-          ...(truncation >= 0 && Number.isFinite(truncation) ? { truncationSize: truncation } : {}),
-          ...(text(child(preference, 'AllOrNone')) === '1' ? { allOrNone: true } : {}),
-          ...(preview > 0 && Number.isFinite(preview) ? { preview } : {}),
-        }
-      : undefined;
-  return { hub, bodyPreference };
+  if (!(type > 0)) return undefined;
+  return {
+    type,
+    ...(truncation >= 0 && Number.isFinite(truncation) ? { truncationSize: truncation } : {}),
+    ...(text(child(preference, 'AllOrNone')) === '1' ? { allOrNone: true } : {}),
+    ...(preview > 0 && Number.isFinite(preview) ? { preview } : {}),
+  };
 }

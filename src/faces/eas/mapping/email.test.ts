@@ -51,3 +51,23 @@ test('fromEas: Read, Flag and Categories change flags only; what is left out sta
   assert.throws(() => emailMapper.fromEas(as('ApplicationData', e('Categories', e('Category', '\\Seen'))), data, context), /cannot be an IMAP keyword/);
   assert.throws(() => emailMapper.fromEas(as('ApplicationData', e('Read', '1')), undefined, context), /by mail/);
 });
+
+test('MIME: sent for MIMESupport 2, or 1 and S/MIME; cut at a character boundary; bytes that are not UTF-8 go opaque; else the next preference', () => {
+  const bodyOf = (json: string, pref: Parameters<typeof emailMapper.toEas>[1]['bodyPreference'], bytes?: Uint8Array) =>
+    emailMapper.toEas(json, { version: '14.1', ...(pref ? { bodyPreference: pref } : {}), ...(bytes ? { wholeBody: { type: 'message/rfc822' as const, bytes } } : {}) }).find((x) => x.name === 'Body') as WbxmlElement;
+  const raw = Buffer.from('Subject: é\r\n\r\nbody\r\n', 'utf8');
+  const mime = (support: number, rest: object = {}) => ({ type: 4, ...rest, mime: { support, otherwise: { type: 2 } } });
+  const all = bodyOf(data, mime(2), raw);
+  assert.deepEqual([text(child(all, 'Type')), text(child(all, 'EstimatedDataSize')), text(child(all, 'Data'))], ['4', String(raw.length), raw.toString('utf8')]);
+  // 10 bytes would end inside "é" (bytes 9 and 10): cut before it.
+  const cut = bodyOf(data, mime(2, { truncationSize: 10 }), raw);
+  assert.deepEqual([text(child(cut, 'Truncated')), text(child(cut, 'Data'))], ['1', 'Subject: ']);
+  const latin1 = Buffer.from('Subject: \xe9\r\n\r\n', 'latin1');
+  assert.deepEqual(child(bodyOf(data, mime(2), latin1), 'Data')?.children[0], Uint8Array.from(latin1));
+  // Not S/MIME: MIMESupport 1 and 0 get the next preference (HTML here); fetched or not.
+  for (const support of [0, 1]) assert.equal(text(child(bodyOf(data, mime(support), raw), 'Type')), '2');
+  const smime = mailItemJson({ ...item, attachments: [{ part: '2', name: 'smime.p7m', type: 'application/pkcs7-mime', size: 300, inline: false, contentId: null }] });
+  assert.equal(text(child(bodyOf(smime, mime(1), raw), 'Type')), '4');
+  // MIME wanted but not fetched (the cost rule): the text at hand.
+  assert.equal(text(child(bodyOf(data, { type: 4, mime: { support: 2, otherwise: undefined } }), 'Type')), '1');
+});

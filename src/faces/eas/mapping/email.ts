@@ -62,15 +62,61 @@ function conversationIndex(item: MailItem): Uint8Array {
 /** An RFC 3339 time as ActiveSync writes dates (MS-ASDTYPE 2.3): with milliseconds. */
 const easDate = (iso: string) => new Date(iso).toISOString();
 
+/** S/MIME (RFC 8551): a signed or encrypted message shows its signature or envelope as an attachment. */
+const smimeType = /^application\/(x-)?pkcs7-(mime|signature)$/i;
+
+/**
+ * The preference a message is sent with: a device that asked for MIME (Type 4) gets it when its
+ * MIMESupport is 2, or 1 and the message is S/MIME; any other message gets the preference it listed
+ * next (none: Type 1, with the Type 4 one's truncation and Preview).
+ */
+export function preferenceFor(item: MailItem, pref: BodyPreference | undefined): BodyPreference | undefined {
+  if (pref?.type !== 4) return pref;
+  const support = pref.mime?.support ?? 0;
+  if (support === 2 || (support === 1 && item.attachments.some((a) => smimeType.test(a.type)))) return pref;
+  const { mime, ...rest } = pref;
+  return mime?.otherwise ?? { ...rest, type: 1 };
+}
+
+/**
+ * The Body of a message sent as MIME (MS-ASAIRS 2.2.2.9, Type 4): the message as the IMAP server holds
+ * it, as text when it is UTF-8 (or ASCII), else as opaque bytes; TruncationSize cuts it (at a character
+ * boundary), AllOrNone sends no Data rather than a cut one.
+ */
+function mimeBody(bytes: Uint8Array, pref: BodyPreference): WbxmlElement {
+  const all = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const limit = pref.truncationSize;
+  let end = all.length;
+  if (limit !== undefined && all.length > limit) {
+    end = Math.floor(limit);
+    while (end > 0 && ((all[end] as number) & 0xc0) === 0x80) end--;
+  }
+  const truncated = end < all.length;
+  const sent = all.subarray(0, end);
+  let data: string | Uint8Array;
+  try {
+    data = new TextDecoder('utf-8', { fatal: true }).decode(sent);
+  } catch {
+    data = Uint8Array.from(sent);
+  }
+  const withheld = truncated && pref.allOrNone === true;
+  return asb('Body', asb('Type', '4'), asb('EstimatedDataSize', String(all.length)), truncated && asb('Truncated', '1'), !withheld && sent.length > 0 && asb('Data', data));
+}
+
 /**
  * The Body element for the preference (MS-ASAIRS 2.2.2.9): Type 2 when the device asks for HTML and HTML
  * is at hand (the item's own HTML body, or its HTML version fetched whole), else Type 1 (an HTML-only
  * body reduced to text). Data is the whole text when it is known (the item holds it complete, or it was
  * fetched), else the portion the item holds, with Truncated 1; TruncationSize cuts it further, at a
  * character boundary; AllOrNone sends no Data rather than a cut one. EstimatedDataSize is the whole
- * text's size when known, else the message's size less its attachments.
+ * text's size when known, else the message's size less its attachments. A device that asked for MIME
+ * gets it when it was fetched (mimeBody), else the text, as Type 1.
  */
-function bodyOf(item: MailItem, pref: BodyPreference | undefined, whole: WholeBody | undefined): WbxmlElement | undefined {
+function bodyOf(item: MailItem, asked: BodyPreference | undefined, fetched: WholeBody | undefined): WbxmlElement | undefined {
+  const pref = preferenceFor(item, asked);
+  if (pref?.type === 4 && fetched?.type === 'message/rfc822') return mimeBody(fetched.bytes, pref);
+  // MIME wanted but not fetched (the cost rule): the text at hand, as the preference's Type 1.
+  const whole = fetched?.type === 'message/rfc822' ? undefined : fetched;
   const body = item.body;
   if (body === null) return undefined;
   const wantHtml = pref?.type === 2;
@@ -107,24 +153,36 @@ function previewOf(item: MailItem, pref: BodyPreference | undefined, version: st
   return asb('Preview', item.preview.slice(0, Math.min(chars, 255)));
 }
 
-/**
- * An opaque reference to one part of one item, for ItemOperations Fetch (MS-ASAIRS FileReference):
- * collection, item and part token, each percent-encoded, joined by `:`.
- */
-export function fileReference(collectionId: string, serverId: string, part: string): string {
-  return [collectionId, serverId, part].map(encodeURIComponent).join(':');
-}
+/** Fields joined into one opaque reference, each percent-encoded, so `:` separates them. */
+const joinReference = (...fields: string[]) => fields.map(encodeURIComponent).join(':');
 
-/** The collection, item and part a FileReference names, or undefined for one this server did not make. */
-export function readFileReference(reference: string): { collectionId: string; serverId: string; part: string } | undefined {
+/** The `count` fields of a reference joinReference made; undefined for anything else. */
+function splitReference(reference: string, count: number): string[] | undefined {
   const fields = reference.split(':');
-  if (fields.length !== 3 || fields.some((f) => f === '')) return undefined;
+  if (fields.length !== count || fields.some((f) => f === '')) return undefined;
   try {
-    const [collectionId, serverId, part] = fields.map(decodeURIComponent) as [string, string, string];
-    return { collectionId, serverId, part };
+    return fields.map(decodeURIComponent);
   } catch {
     return undefined;
   }
+}
+
+/** An opaque reference to one part of one item, for ItemOperations Fetch (MS-ASAIRS FileReference): collection, item and part token. */
+export const fileReference = (collectionId: string, serverId: string, part: string): string => joinReference(collectionId, serverId, part);
+
+/** The collection, item and part a FileReference names, or undefined for one this server did not make. */
+export function readFileReference(reference: string): { collectionId: string; serverId: string; part: string } | undefined {
+  const fields = splitReference(reference, 3);
+  return fields && { collectionId: fields[0] as string, serverId: fields[1] as string, part: fields[2] as string };
+}
+
+/** The LongId of a Search result (MS-ASCMD 2.2.3.97), which ItemOperations takes instead of CollectionId and ServerId: collection and item. */
+export const longId = (collectionId: string, serverId: string): string => joinReference(collectionId, serverId);
+
+/** The collection and item a LongId names, or undefined for one this server did not make. */
+export function readLongId(reference: string): { collectionId: string; serverId: string } | undefined {
+  const fields = splitReference(reference, 2);
+  return fields && { collectionId: fields[0] as string, serverId: fields[1] as string };
 }
 
 function openItem(data: string): MailItem {

@@ -27,13 +27,19 @@ export interface BodyPreference {
   allOrNone?: boolean;
   /** Preview (MS-ASAIRS 2.2.2.37, 14.0 and later): at most this many characters of preview text. Mail only. */
   preview?: number;
+  /**
+   * Mail, Type 4 only: MIMESupport (MS-ASCMD 2.2.3.110), 1 for S/MIME messages only, 2 for every
+   * message (0 or absent: no MIME), and the preference the device listed after its Type 4 one, for the
+   * messages it does not get as MIME (none listed: Type 1).
+   */
+  mime?: { support: number; otherwise: BodyPreference | undefined };
 }
 
-/** A mail item's whole body part, fetched because the device asked for more than the item holds (mail-bodies.ts). */
-export interface WholeBody {
-  type: 'text/plain' | 'text/html';
-  text: string;
-}
+/**
+ * A mail item's whole body part, fetched because the device asked for more than the item holds, or the
+ * whole message as the IMAP server holds it, for a device that asked for MIME (sync-mail.ts wholeBodies).
+ */
+export type WholeBody = { type: 'text/plain' | 'text/html'; text: string } | { type: 'message/rfc822'; bytes: Uint8Array };
 
 export interface ToEasOptions {
   version: EasVersion;
@@ -41,7 +47,7 @@ export interface ToEasOptions {
   bodyPreference?: BodyPreference;
   /** Where the item is, for references to its parts (a mail attachment's FileReference). */
   item?: { collectionId: string; serverId: string };
-  /** For mail: the body part fetched whole, when it was (mail-bodies.ts). */
+  /** For mail: the body part or the message fetched whole, when it was (sync-mail.ts wholeBodies). */
   wholeBody?: WholeBody;
 }
 
