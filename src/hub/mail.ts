@@ -165,6 +165,14 @@ export class Mail {
     protected readonly access?: UpstreamAccess,
   ) {}
 
+  /** The collections of the mail account `collectionId` is a folder of (itself among them); notFound when it is no mail folder. */
+  folderSiblings(accountId: string, collectionId: string): Promise<string[]> {
+    return this.store.transaction(async (tx) => {
+      const { upstream } = await mailFolderOf(tx, accountId, collectionId);
+      return (await tx.listUpstreamCollections(accountId, upstream.id)).map((m) => m.collectionId);
+    });
+  }
+
   /**
    * Moves a message to another folder of its mail account, as the device (docs/protocol.md §10.5): at the
    * IMAP server first (MOVE), then in the hub, where it is deleted from the source collection and added to

@@ -222,3 +222,28 @@ test('a Ping on the Inbox is woken by mail delivered to Dovecot (the watcher run
   assert.equal(textAt(answer.body as WbxmlElement, 'Status'), '2');
   assert.deepEqual(folderIds(answer.body as WbxmlElement), [inbox]);
 });
+
+test('with two mail accounts, a Delete moves the message to the Trash of its own account, never deleting it for good', async () => {
+  dovecot.addUser('gus', 'gus-secret');
+  dovecot.addUser('hal', 'hal-secret');
+  await deliver('gus', message('gus', 'For Gus'));
+  await deliver('hal', message('hal', 'For Hal'));
+  const { accountId, phone } = await mailAccount('gus', '16.1');
+  // A second IMAP account of the same Syncpoint account: its Trash is not the one FolderSync types as Deleted Items.
+  const hal = await addUpstream(server, accountId, { kind: 'imap', url: `imap://${dovecot.host}:${dovecot.imapPort}`, username: 'hal', password: 'hal-secret' });
+  await runUpstreams(server, accountId);
+  const halInbox = hal.collections.find((c) => c.url.endsWith('/INBOX'))?.collectionId as string;
+  assert.ok(halInbox);
+  await phone.folders();
+  const key = await phone.primeSync(halInbox);
+  const first = collectionOf(await phone.sync({ collectionId: halInbox, syncKey: key }));
+  const forHal = addsBySubject(first).get('For Hal') as WbxmlElement;
+  assert.ok(forHal);
+  const deleted = collectionOf(
+    await checkedSync(phone, syncBody([{ collectionId: halInbox, syncKey: textAt(first, 'SyncKey'), commands: [as('Delete', as('ServerId', textAt(forHal, 'ServerId')))] }])),
+  );
+  assert.equal(textAt(deleted, 'Status'), '1');
+  assert.deepEqual(Object.keys(await flagsAt('hal', 'Trash')), ['For Hal'], "in hal's Trash");
+  assert.deepEqual(Object.keys(await flagsAt('hal', 'INBOX')), []);
+  assert.deepEqual(Object.keys(await flagsAt('gus', 'Trash')), [], "not in gus's");
+});

@@ -21,9 +21,22 @@ const deletedItemsType = 4;
 /** DeletesAsMoves (MS-ASCMD 2.2.3.43): absent or 1, a Delete moves the message to Deleted Items. */
 export const deletesAsMoves = (collection: WbxmlElement) => text(child(collection, 'DeletesAsMoves')) !== '0';
 
-/** The account's Deleted Items folder, unless it is `from` itself (a delete there deletes). */
+/**
+ * The Deleted Items folder of the mail account `from` is a folder of (its folders typed on their own, as
+ * FolderSync types one account's), unless it is `from` itself (a delete there deletes). Of the same mail
+ * account: with two, the first account's Deleted Items is no place for the second's messages, and a move
+ * there would be refused and taken for a delete.
+ */
 export async function trashFor(ctx: EasContext, from: string): Promise<string | undefined> {
-  const folders = foldersOf(await ctx.hub.accounts.listCollections(ctx.point.accountId));
+  let siblings: Set<string>;
+  try {
+    siblings = new Set(await ctx.hub.mail.folderSiblings(ctx.point.accountId, from));
+  } catch (err) {
+    // A mail collection of no IMAP account (its upstream removed meanwhile): a delete deletes.
+    if (err instanceof ProtocolError && err.status === 'notFound') return undefined;
+    throw err;
+  }
+  const folders = foldersOf((await ctx.hub.accounts.listCollections(ctx.point.accountId)).filter((c) => siblings.has(c.id)));
   const trash = Object.entries(folders).find(([, f]) => f.type === deletedItemsType)?.[0];
   return trash === from ? undefined : trash;
 }
