@@ -240,10 +240,10 @@ export class Mail {
     });
   }
 
-  /** The first answer to a client id the account sent already; undefined when it has not been sent (yet). */
-  async sentBefore(accountId: string, clientId: string): Promise<MailSent | undefined> {
+  /** Whether a send under this client id was sent or begun: `send` then answers from its record, whatever message it is given. */
+  async sendBegun(accountId: string, clientId: string): Promise<boolean> {
     const row = await this.store.transaction((tx) => tx.getMailSend(accountId, clientId));
-    return row?.state === 'sent' ? answerOf(row, true) : undefined;
+    return row?.state === 'sent' || row?.state === 'sending';
   }
 
   /**

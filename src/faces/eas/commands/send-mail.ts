@@ -55,11 +55,12 @@ async function compose(ctx: EasContext, body: WbxmlElement | undefined, command:
     if (!clientId || clientId.length > clientIdCharsMax || !sendMailSchema.shape.clientId.safeParse(clientId).success) throw new Refused(composeStatus.invalidXml, `ClientId: give 1-${clientIdCharsMax} characters, no line breaks`);
     if (mime === undefined) throw new Refused(composeStatus.invalidXml, 'Mime: the message is missing');
     const hubClientId = `${ctx.point.device.id}/${clientId}`;
-    // A replay after a lost answer is answered as the first attempt was, before the original is looked for: it may have moved since.
-    if (await ctx.hub.mail.sentBefore(accountId, hubClientId)) return undefined;
-    const source = kind ? await sourceOf(ctx, child(body, 'Source')) : undefined;
+    // A send begun before (a replay after a lost answer, or one whose outcome is unknown: 118) is answered
+    // from its record, the original not looked for: it may have moved since.
+    const begun = await ctx.hub.mail.sendBegun(accountId, hubClientId);
+    const source = kind && !begun ? await sourceOf(ctx, child(body, 'Source')) : undefined;
     let message = mime;
-    if (kind && !child(body, 'ReplaceMime')) {
+    if (kind && !begun && !child(body, 'ReplaceMime')) {
       if (!source) throw new Refused(composeStatus.itemNotFound, 'Source: name the original by FolderId and ItemId');
       const original = await rawMessage(ctx, source.collectionId, source.itemId);
       message = await smartMessage(kind, mime, original, (address) => sendMessageId(accountId, hubClientId, address), new Date(ctx.hub.now()));
