@@ -2,6 +2,7 @@ import { limits } from '../core/limits.js';
 import { findMarked, readMarked, removeMarked } from '../connectors/imap/marked.js';
 import { ImapSession, type Locate } from '../connectors/imap/session.js';
 import { submit } from '../connectors/smtp/submission.js';
+import { SubmissionError } from '../protocol/upstream-errors.js';
 import { answerSyncMail, isSyncMailSubject, syncMailMarker } from '../faces/native/sync-mail.js';
 import type { Hub } from '../hub/hub.js';
 import type { Logger } from '../hub/ports.js';
@@ -36,8 +37,12 @@ export class SyncByMail {
     if (address === null) return;
     const { accountId } = upstream;
     const session = new ImapSession(upstream.url, upstream, this.locate);
+    const skip = this.#notRequests(upstream.id);
     try {
-      const marked = await findMarked(session, syncMailMarker, limits.mailSyncLookMax);
+      const marked = await findMarked(session, syncMailMarker, limits.mailSyncLookMax, skip);
+      // Messages whose subject holds the marker but does not begin with it ("Re: [syncpoint-sync] …", which
+      // anyone may send) are no requests: remembered, so that they never fill the look (mailSyncLookMax).
+      for (const other of marked.filter((m) => !isSyncMailSubject(m.subject))) skip.add(other.key);
       for (const request of marked.filter((m) => isSyncMailSubject(m.subject)).slice(0, limits.mailSyncRequestsPerPickupMax)) {
         const answer = await answerSyncMail(
           this.hub,
@@ -48,13 +53,31 @@ export class SyncByMail {
           new Date(this.clock.now()),
         );
         if (answer === undefined) continue;
-        await submit({ url: submissionUrl, username: upstream.username, password: upstream.password }, this.locate, { from: address, to: [address] }, answer.message, async () => {});
+        try {
+          await submit({ url: submissionUrl, username: upstream.username, password: upstream.password }, this.locate, { from: address, to: [address] }, answer.message, async () => {});
+        } catch (err) {
+          // An answer the submission server refuses (too large, its policy) is refused again at every look:
+          // the request goes, logged, and the ones after it are answered. Anything else stops the look.
+          if (!(err instanceof SubmissionError && err.outcome === 'refused')) throw err;
+          await removeMarked(session, request.uid);
+          this.logger.warn({ accountId, upstream: upstream.id, request: answer.inReplyTo, status: answer.status, error: err.message }, 'sync request by mail not answered: the answer was refused');
+          continue;
+        }
         await removeMarked(session, request.uid);
         this.logger.info({ accountId, upstream: upstream.id, request: answer.inReplyTo, status: answer.status }, 'sync request by mail answered');
       }
     } finally {
       await session.close();
     }
+  }
+
+  /** The Inbox messages (MarkedMessage.key) of each upstream found not to be requests, at most limits.mailSyncLookMax × 10 (then forgotten and learned again). */
+  readonly #others = new Map<string, Set<string>>();
+
+  #notRequests(upstreamId: string): Set<string> {
+    let others = this.#others.get(upstreamId);
+    if (!others || others.size > limits.mailSyncLookMax * 10) this.#others.set(upstreamId, (others = new Set()));
+    return others;
   }
 
   /** The account's own address, the only one an answer goes to; null when it has none. */

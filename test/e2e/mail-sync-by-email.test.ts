@@ -10,7 +10,7 @@ import { syncResponseSchema, type SyncRequest, type SyncResponse } from '../../s
 import { decodeXml, encodeXml } from '../../src/protocol/xml.js';
 import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
 import { getJson, startTestServer, vcard, type TestServer } from '../support/server.js';
-import { startSubmission, type Submission } from '../support/submission.js';
+import { deliverOverLmtp, startSubmission, type Submission } from '../support/submission.js';
 import { newAccount } from '../support/sync.js';
 import { addUpstream } from '../support/upstreams.js';
 
@@ -25,7 +25,7 @@ import { addUpstream } from '../support/upstreams.js';
 let dovecot: Dovecot;
 let submission: Submission;
 let server: TestServer;
-const users = { ann: 'ann-secret', ben: 'ben-secret', cal: 'cal-secret', dee: 'dee-secret', eve: 'eve-secret', fay: 'fay-secret' };
+const users = { ann: 'ann-secret', ben: 'ben-secret', cal: 'cal-secret', dee: 'dee-secret', eve: 'eve-secret', fay: 'fay-secret', gil: 'gil-secret' };
 type User = keyof typeof users;
 
 before(async () => {
@@ -288,6 +288,18 @@ test('a request without a valid app password of the account is never acted on; i
   const deviceIds = async (authorization: string) => ((await getJson(`${server.url}/api/v1/devices`, authorization)).body.devices as Array<{ id: string }>).map((d) => d.id);
   assert.ok(!(await deviceIds(dee.authorization)).includes('intruder'));
   assert.ok(!(await deviceIds(benAccount.authorization)).includes('intruder'));
+});
+
+test('messages whose subject only holds the marker, more than one look reads, never keep a request from being answered', async () => {
+  const gil = await mailAccount('gil');
+  // Anyone may send these ("Re: [syncpoint-sync] …"): no requests, left alone, and remembered as none.
+  for (let i = 0; i <= limits.mailSyncLookMax; i++) {
+    await deliverOverLmtp(dovecot, { from: 'someone@example.org', to: [address('gil')] }, `From: someone@example.org\r\nTo: ${address('gil')}\r\nSubject: Re: ${syncMailMarker} chat ${i}\r\nMessage-ID: <chat-${i}@example.org>\r\n\r\nHello.\r\n`);
+  }
+  const id = await mailRequest({ as: 'gil', to: 'gil', token: gil.token, body: request('mail-gil', gil.contacts, 0) });
+  const [answer] = await answered('gil', id);
+  assert.equal(answer?.status, 'ok');
+  assert.equal(await inInbox('gil', id), false);
 });
 
 test('an oversized request is refused before it is read, malformed XML and a missing sync part get the error body; a subject that only holds the marker is no request', async () => {

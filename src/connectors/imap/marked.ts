@@ -11,6 +11,8 @@ const inbox = 'INBOX';
 
 export interface MarkedMessage {
   uid: number;
+  /** `UIDVALIDITY/UID`: the message's name for good, where a UID alone is one only until the Inbox is rebuilt. */
+  key: string;
   /** RFC822.SIZE: the message's size in bytes, as the server holds it. */
   size: number;
   /** The decoded Subject, '' when there is none. */
@@ -19,17 +21,18 @@ export interface MarkedMessage {
   messageId: string | null;
 }
 
-/** The Inbox messages whose subject holds `marker`, oldest (lowest UID) first, at most `lookMax`. */
-export async function findMarked(session: ImapSession, marker: string, lookMax: number): Promise<MarkedMessage[]> {
+/** The Inbox messages whose subject holds `marker`, oldest (lowest UID) first, at most `lookMax`, those whose key is in `skip` left out. */
+export async function findMarked(session: ImapSession, marker: string, lookMax: number, skip: ReadonlySet<string> = new Set()): Promise<MarkedMessage[]> {
   try {
-    await session.open(inbox);
+    const box = await session.open(inbox);
+    const keyOf = (uid: number) => `${box.uidValidity}/${uid}`;
     const client = await session.client();
     const found = await client.search({ subject: marker }, { uid: true });
-    const uids = (Array.isArray(found) ? found : []).sort((a, b) => a - b).slice(0, lookMax);
+    const uids = (Array.isArray(found) ? found : []).filter((uid) => !skip.has(keyOf(uid))).sort((a, b) => a - b).slice(0, lookMax);
     if (uids.length === 0) return [];
     const messages = await client.fetchAll(uids.join(','), { uid: true, size: true, envelope: true }, { uid: true });
     return [...rowsAsked(messages, new Set(uids), (m) => m.envelope !== undefined && m.size !== undefined).values()]
-      .map((m) => ({ uid: m.uid, size: m.size ?? 0, subject: m.envelope?.subject ?? '', messageId: m.envelope?.messageId ?? null }))
+      .map((m) => ({ uid: m.uid, key: keyOf(m.uid), size: m.size ?? 0, subject: m.envelope?.subject ?? '', messageId: m.envelope?.messageId ?? null }))
       .sort((a, b) => a.uid - b.uid);
   } catch (err) {
     throw problemOf(err, new URL(session.url).host);
