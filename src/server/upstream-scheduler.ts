@@ -15,7 +15,7 @@ export class UpstreamScheduler {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   /** Runs asked for by runSoon, per upstream: its timer, the run under way, and whether another was asked for meanwhile. */
-  readonly #soon = new Map<string, { timer?: NodeJS.Timeout; run?: Promise<void>; again: boolean; tries: number }>();
+  readonly #soon = new Map<string, { timer?: NodeJS.Timeout; run?: Promise<void>; again: boolean; tries: number; firstAsked?: number }>();
   #stopped = false;
 
   constructor(
@@ -52,9 +52,14 @@ export class UpstreamScheduler {
       soon.again = true;
       return;
     }
+    // Writes close together share one run; a steady stream of them delays it by at most ten delays.
+    const now = Date.now();
+    soon.firstAsked ??= now;
+    if (soon.timer !== undefined && now - soon.firstAsked >= 10 * limits.upstreamFollowDelayMs) return;
     clearTimeout(soon.timer);
     soon.timer = setTimeout(() => {
       soon.timer = undefined;
+      soon.firstAsked = undefined;
       soon.run = this.upstreams
         .run(accountId, { upstreamId })
         .then(

@@ -89,7 +89,11 @@ export function withFlag(item: MailItem, flag: string, on: boolean): string {
 }
 
 export function addressText(a: MailAddress): string {
-  return a.name ? `${a.name} <${a.address}>` : a.address;
+  if (!a.name) return a.address;
+  // A name with a comma, or another special (RFC 5322 §3.2.3), is quoted (its own quotes and backslashes
+  // left out): unquoted, a list reading it (compose.ts parseAddresses) splits it.
+  const name = /[(),.:;<>@[\]"\\]/.test(a.name) ? `"${a.name.replace(/["\\]/g, '')}"` : a.name;
+  return `${name} <${a.address}>`;
 }
 
 /** Who a list row names: display names where there are any. */
