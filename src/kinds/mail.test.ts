@@ -35,9 +35,10 @@ const refusal = (data: string) => {
   return check.ok ? 'accepted' : `${check.status}: ${check.message}`;
 };
 
-test('the mail kind is registered, native only, and indexes a message by its subject and arrival', () => {
+test('the mail kind is registered, on the native and ActiveSync faces (not DAV), and indexes a message by its subject and arrival', () => {
   assert.equal(kindOf('mail'), mailKind);
-  assert.deepEqual(mailKind.faces, {});
+  assert.deepEqual(Object.keys(mailKind.faces), ['eas']);
+  assert.equal(mailKind.faces.eas?.class, 'Email');
   assert.equal(mailKind.contentType, 'application/vnd.syncpoint.mail+json');
   const check = checkItem('mail', mailItemJson(mailItem()));
   assert.ok(check.ok);

@@ -2,7 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import type { Logger as Pino } from 'pino';
 import type { HubPorts } from '../hub/ports.js';
 
-/** 12 random bytes as base64url, taken from a pool refilled 4 KiB at a time: an upstream's first run makes an id per item, thousands in a row. */
+/** 12 random bytes as base64url (never starting with '-'), taken from a pool refilled 4 KiB at a time: an upstream's first run makes an id per item, thousands in a row. */
 function randomIds(): () => string {
   const pool = Buffer.alloc(12 * 341);
   let at = pool.length;
@@ -12,7 +12,9 @@ function randomIds(): () => string {
       at = 0;
     }
     at += 12;
-    return pool.toString('base64url', at - 12, at);
+    const id = pool.toString('base64url', at - 12, at);
+    // Never a leading '-': an id is a CLI argument (`syncpoint upstream remove ID`), and one there reads as an option.
+    return id.startsWith('-') ? `_${id.slice(1)}` : id;
   };
 }
 
