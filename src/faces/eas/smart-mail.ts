@@ -1,3 +1,4 @@
+import { messageIdSchema } from '../../protocol/mail-send.js';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import PostalMime, { type Address, type Email } from 'postal-mime';
 import { limits } from '../../core/limits.js';
@@ -49,17 +50,19 @@ function mailboxes(list: readonly Address[] | undefined): Mailbox[] {
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** One message id `<id>` as a send may carry it (docs/protocol.md §10.7), or undefined. */
+/** One message id `<id>` as a send may carry it (docs/protocol.md §10.7, messageIdSchema), or undefined. */
 const messageId = (value: string | undefined) => {
-  const id = value?.trim();
-  return id !== undefined && /^<[^\s<>]+>$/.test(id) && id.length <= limits.mailIdCharsMax ? id : undefined;
+  const id = messageIdSchema.safeParse(value?.trim());
+  return id.success ? id.data : undefined;
 };
+
+/** The ids of a References field that a send may carry, at most the last limits.mailReferencesMax. */
+const referenceIds = (field: string | undefined): string[] => (field?.match(/<[^\s<>]+>/g) ?? []).filter((id) => messageId(id) !== undefined).slice(-limits.mailReferencesMax);
 
 /** The reply's References: the original's, then its own id, at most the last limits.mailReferencesMax. */
 function referencesOf(original: Email): string[] {
-  const ids = (original.references ?? '').match(/<[^\s<>]+>/g) ?? [];
   const own = messageId(original.messageId);
-  return [...ids, ...(own ? [own] : [])].filter((id) => id.length <= limits.mailIdCharsMax).slice(-limits.mailReferencesMax);
+  return referenceIds(`${original.references ?? ''} ${own ?? ''}`);
 }
 
 /** "On DATE, NAME <ADDRESS> wrote:", from the original's own Date and From. */
@@ -115,7 +118,8 @@ export async function smartMessage(kind: SmartKind, mime: Buffer, original: Buff
       html = appendToBody(html, `<div>${escapeHtml(heading)}</div><blockquote type="cite">${cited}</blockquote>`);
     }
   }
-  const references = mine.references?.match(/<[^\s<>]+>/g) ?? (kind === 'reply' ? referencesOf(theirs) : []);
+  const given = referenceIds(mine.references);
+  const references = given.length > 0 ? given : kind === 'reply' ? referencesOf(theirs) : [];
   const inReplyTo = messageId(mine.inReplyTo) ?? (kind === 'reply' ? messageId(theirs.messageId) : undefined);
   const date = mine.date !== undefined && !Number.isNaN(Date.parse(mine.date)) ? new Date(mine.date) : now;
   const attachments: Array<{ filename?: string; contentType: string; content: Buffer; contentDisposition: string; cid?: string }> = mine.attachments.map((a) => ({
