@@ -8,7 +8,7 @@ import { namespace } from '../src/faces/eas/wbxml/element.js';
 import { easPost } from './eas-wire.js';
 
 export type EasLoadCommand =
-  | { cmd: 'pings'; baseUrl: string; authorization: string; folderId: string; count: number; concurrency: number; heartbeatSeconds: number }
+  | { cmd: 'pings'; baseUrl: string; authorization: string; folderId: string; folderClass?: string; count: number; concurrency: number; heartbeatSeconds: number }
   | { cmd: 'await'; count: number; timeoutMs: number }
   | { cmd: 'reset' };
 
@@ -22,7 +22,7 @@ let answers: Array<{ at: number; status: number }> = [];
 let failed = 0;
 
 async function openPings(c: Extract<EasLoadCommand, { cmd: 'pings' }>): Promise<EasLoadReply> {
-  const body = ping('Ping', ping('HeartbeatInterval', String(c.heartbeatSeconds)), ping('Folders', ping('Folder', ping('Id', c.folderId), ping('Class', 'Contacts'))));
+  const body = ping('Ping', ping('HeartbeatInterval', String(c.heartbeatSeconds)), ping('Folders', ping('Folder', ping('Id', c.folderId), ping('Class', c.folderClass ?? 'Contacts'))));
   let sent = 0;
   for (let next = 0; next < c.count; next += c.concurrency) {
     const batch = Array.from({ length: Math.min(c.concurrency, c.count - next) }, (_, k) => next + k);

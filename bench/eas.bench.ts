@@ -7,8 +7,13 @@
  *   2. wake:    the latency from a change (a native device's sync request) to each held Ping's answer,
  *               p50 and p99, against the bare server answering all its held requests on one trigger;
  *   3. initial: an initial ActiveSync Sync of 10,000 contacts (windows of 512) against the native
- *               protocol's initial sync of the same contacts by the SDK, same server.
- * Flags: --pings N (default 20000, capped by the open-file limit), --contacts N (default 10000).
+ *               protocol's initial sync of the same contacts by the SDK, same server;
+ *   4. mail:    a 10,000-message Dovecot Inbox (bench/eas-mail.ts): its initial Sync with Preview and 4 KB
+ *               truncated bodies against the native sync of it, the delay from a delivery to the held
+ *               Ping's answer, and the memory per Ping held on it. Needs Dovecot and root, as bench:mail.
+ * Flags: --pings N (default 20000, capped by the open-file limit), --contacts N (default 10000),
+ * --mail-messages N (default 10000; 0 leaves the mail part out), --mail-rounds N (3), --deliveries N (30),
+ * --mail-pings N (default 5000, capped as --pings).
  * Figures go to stdout and bench/results/eas-latest.json; nothing is asserted about speed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -21,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { child, children, namespace, text } from '../src/faces/eas/wbxml/element.js';
 import { HttpTransport, openMemoryReplica, recordLocalPut, SyncClient } from '../src/sdk/index.js';
 import type { EasLoadCommand, EasLoadReply } from './eas-load.js';
+import { measureMail } from './eas-mail.js';
 import { easPost, type EasTarget } from './eas-wire.js';
 import { createAccount, fileDescriptorHardLimit, freePort, rssKiB, startServer, stopServer, writeResults } from './server-process.js';
 
@@ -238,7 +244,22 @@ async function main() {
     console.log(`   ActiveSync ${s.eas.ms} ms (${s.eas.items} items, ${s.eas.exchanges} windows of 512, ${s.eas.bytesPerItem} bytes/item, ${s.eas.itemsPerSecond} items/s)`);
     console.log(`   native SDK ${s.native.ms} ms (${s.native.items} items, ${s.native.exchanges} exchanges, ${s.native.itemsPerSecond} items/s)  ->  ratio ${s.ratio}x`);
     console.log(`   server peak RSS ${s.serverPeakRssMiB} MiB`);
-    writeResults('eas', { command: `npm run bench:eas -- --pings ${pings} --contacts ${contacts}`, pings: p, initialSync: s });
+    const mailMessages = flag('mail-messages', 10_000);
+    let mail;
+    if (mailMessages > 0) {
+      const load = startLoad();
+      try {
+        mail = await measureMail(work, { messages: mailMessages, rounds: flag('mail-rounds', 3), deliveries: flag('deliveries', 30), pings: Math.min(flag('mail-pings', 5000), fdHardLimit - 100), account, authorization, load });
+      } finally {
+        load.child.kill();
+      }
+      console.log(`\n4. mail: initial sync of a ${mail.messages}-message Inbox (Preview 255, bodies truncated at 4 KB), medians of ${mail.rounds} rounds taking turns:`);
+      console.log(`   ActiveSync ${mail.initial.easMsMedian} ms (${mail.initial.easBytesPerItem} bytes/item), native ${mail.initial.nativeMsMedian} ms  ->  ratio ${mail.initial.ratio}x`);
+      console.log(`   delivered to Dovecot (LMTP) -> held Ping answered, ${mail.deliveryToPing.deliveries} messages: p50 ${mail.deliveryToPing.p50Ms} ms, p99 ${mail.deliveryToPing.p99Ms} ms (max ${mail.deliveryToPing.maxMs} ms)`);
+      console.log(`   ${mail.pings.held} Pings held on a mail folder: ${mail.pings.bytesPerPing} bytes per Ping (bare HTTP server: ${p.baselineBytesPerRequest} bytes per request  ->  ratio ${round(mail.pings.bytesPerPing / Math.max(1, p.baselineBytesPerRequest))}x)`);
+      console.log(`   server peak RSS ${mail.serverPeakRssMiB} MiB`);
+    }
+    writeResults('eas', { command: `npm run bench:eas -- --pings ${pings} --contacts ${contacts} --mail-messages ${mailMessages}`, pings: p, initialSync: s, ...(mail ? { mail: { ...mail, pings: { ...mail.pings, memoryRatio: round(mail.pings.bytesPerPing / Math.max(1, p.baselineBytesPerRequest)) } } } : {}) });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -58,6 +58,8 @@ class SimFolder {
 
 export const simFlags = ['\\Seen', '\\Flagged', '\\Answered', '$Forwarded'] as const;
 export const simFolders = ['INBOX', 'Archive', 'Sent'] as const;
+/** With ActiveSync phones, a Deleted Items folder too, where their deletes move messages (docs/eas.md § Mail). */
+export const simFoldersWithTrash = [...simFolders, 'Trash'] as const;
 
 export class SimImapServer {
   private highestModseq = 1n;
@@ -81,10 +83,11 @@ export class SimImapServer {
     private readonly uidPlus = true,
     /** Whether the folders begin with one UIDVALIDITY, as a server whose UIDVALIDITY is the folder's creation time gives folders made together. */
     sameUidValidity = false,
+    paths: readonly string[] = simFolders,
   ) {
-    this.lastUidValidity = 1000n;
-    this.folders = new Map(simFolders.map((path, i) => [path, new SimFolder(path, path === 'Sent' ? '\\Sent' : undefined, sameUidValidity ? 1000n : 1000n + BigInt(i) * 100n)]));
-    this.lastUidValidity = 1000n + BigInt(simFolders.length) * 100n;
+    const specialUse: Record<string, string> = { Sent: '\\Sent', Trash: '\\Trash' };
+    this.folders = new Map(paths.map((path, i) => [path, new SimFolder(path, specialUse[path], sameUidValidity ? 1000n : 1000n + BigInt(i) * 100n)]));
+    this.lastUidValidity = 1000n + BigInt(paths.length) * 100n;
   }
 
   /** What each folder holds, by Message-ID: its flags, sorted, once per copy. */
@@ -122,7 +125,7 @@ export class SimImapServer {
       const uid = this.moveMessage(f, m.uid, this.folder(to));
       this.trace?.(`imap user: moves ${m.messageId} from ${f.path} to ${to} (UID ${uid})`);
     }
-    if (this.rng.chance(this.rates.rebuild)) this.rebuild(this.folder(simFolders[this.rng.int(0, simFolders.length - 1)] as string));
+    if (this.rng.chance(this.rates.rebuild)) this.rebuild(this.rng.pick([...this.folders.values()]));
   }
 
   deliver(): void {

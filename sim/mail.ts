@@ -9,8 +9,11 @@ import type { SendMailRequest } from '../src/protocol/mail-send.js';
 import type { ServerSyncPoint } from '../src/protocol/server-point.js';
 import type { ClientCommand, CollectionResponse } from '../src/protocol/sync.js';
 import { imapConnector, imapMailGateway } from '../src/server/upstream-connector.js';
+import { child, decodeWbxml, encodeWbxml, text, type WbxmlElement, type WbxmlNode } from '../src/faces/eas/wbxml/codec.js';
 import { sqliteDatabases, type SimDatabases } from './database.js';
-import { SimImapServer, simFlags, simFolders, type ImapFaultRates } from './imap-upstream.js';
+import { EasMailPhone, mailViewOfTruth, type EasMailLink } from './eas-mail-device.js';
+import { SimEasServer, type EasRewrite } from './eas-server.js';
+import { SimImapServer, simFlags, simFolders, simFoldersWithTrash, type ImapFaultRates } from './imap-upstream.js';
 import { Rng } from './random.js';
 import { SimServer } from './server.js';
 import { SimSubmission, type SmtpFaultRates } from './smtp-submission.js';
@@ -26,11 +29,13 @@ import { wrapPoint } from './wrap-point.js';
  * the move route's entry) and send mail (`hub.mail.send`) with a client id, sent again with the same id
  * after a lost answer, a 503 or a restart, as the SDK does. Meanwhile the IMAP server's own user does the
  * same, mail arrives, a folder is now and then rebuilt under a new UIDVALIDITY, commands and answers are
- * lost both ways, the servers restart and the hub dies with a message handed over. After a quiet phase:
+ * lost both ways, the servers restart and the hub dies with a message handed over. Half the worlds also
+ * have one or two ActiveSync phones (eas-mail-device.ts) that do the same through the real ActiveSync
+ * face, in WBXML, with a Trash folder their deletes move messages to. After a quiet phase:
  *   - `imap-matches-truth`: each IMAP folder holds the messages the hub's collection for it holds, as many
  *     times, with the same flags (docs/design.md § Mail); and each message is in one folder once, and
  *     somewhere unless it was expunged: none copied or lost on its way from folder to folder;
- *   - `mail-devices-match-truth`: every device holds what the hub holds, in every folder;
+ *   - `mail-devices-match-truth`: every device and phone holds what the hub holds, in every folder;
  *   - `mail-sent-once`: each client id went out through SMTP at most once, exactly once if its device was
  *     told it was sent, and a message sent is in Sent at most once, exactly once if the hub filed it there
  *     (docs/protocol.md §10.7).
@@ -43,6 +48,7 @@ export const mailPlantedBugs = {
   'hub-withholds-mail-changes': { description: "the hub's answers to devices leave out the changes of mail items", caughtBy: ['mail-devices-match-truth'] },
   'move-forgets-new-uid': { description: 'a move adds the item to the destination without binding it to its new UID, so the next run adds the message again', caughtBy: ['imap-matches-truth'] },
   'resend-unknown-outcome': { description: 'a send whose outcome is unknown is taken for never sent, and handed over again', caughtBy: ['mail-sent-once'] },
+  'eas-drops-read-changes': { description: "the ActiveSync face drops Read from a phone's Change of a message (answering success)", caughtBy: ['mail-devices-match-truth'] },
 } as const;
 export type MailPlantedBug = keyof typeof mailPlantedBugs;
 
@@ -58,6 +64,8 @@ export interface MailSeedReport {
     restarts: number;
     moves: number;
     sends: number;
+    phones: number;
+    eas: EasMailPhone['counts'];
     imap: SimImapServer['counts'];
     smtp: SimSubmission['counts'];
   };
@@ -184,10 +192,14 @@ function messageIdOf(data: string): string {
   return (JSON.parse(data) as { messageId: string | null }).messageId ?? '(none)';
 }
 
-export async function runMailSeed(seed: number, options: { databases?: SimDatabases; trace?: Trace; plantBug?: MailPlantedBug } = {}): Promise<MailSeedReport> {
+/** `easPhones`: ActiveSync phones in every world (else the seed decides: none in half the worlds, one or two in the others). */
+export async function runMailSeed(seed: number, options: { databases?: SimDatabases; trace?: Trace; plantBug?: MailPlantedBug; easPhones?: number } = {}): Promise<MailSeedReport> {
   const trace = options.trace;
   const root = new Rng(seed);
   const [shapeRng, imapRng, deviceRng, scheduleRng, idRng, smtpRng] = [root.fork(), root.fork(), root.fork(), root.fork(), root.fork(), root.fork()];
+  // Forked last, so worlds without phones run as they did before phones came.
+  const easRng = root.fork();
+  const phoneCount = options.easPhones ?? (easRng.chance(0.5) ? easRng.int(1, 2) : 0);
   const rates: ImapFaultRates = {
     deliver: 0.2 + shapeRng.float() * 0.4,
     flag: shapeRng.float() * 0.4,
@@ -209,7 +221,8 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
     // Small reports in half the worlds, so a run takes many rounds and a report's leftovers meet the world's changes.
     reportItemsMax: shapeRng.chance(0.5) ? shapeRng.int(1, 4) : undefined,
   };
-  const imap = new SimImapServer(imapRng, rates, trace, shape.uidPlus, shape.sameUidValidity);
+  const imap = new SimImapServer(imapRng, rates, trace, shape.uidPlus, shape.sameUidValidity, phoneCount > 0 ? simFoldersWithTrash : simFolders);
+  const paths = [...imap.folders.keys()];
   const smtp = new SimSubmission(smtpRng, smtpRates, trace);
   for (let i = shapeRng.int(0, 6); i > 0; i--) imap.deliver();
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
@@ -245,10 +258,11 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
   server = await SimServer.start(ports, makeHub, () => undefined, database, access);
   const live = server;
   smtp.onDeath = () => live.dies();
-  const stats: MailSeedReport['stats'] = { devices: shape.devices, rounds: shape.rounds, exchanges: 0, runs: 0, runsFailed: 0, restarts: 0, moves: 0, sends: 0, imap: imap.counts, smtp: smtp.counts };
+  const eas = { syncs: 0, moves: 0, movesReplayed: 0, filedUnderDstMsgId: 0, sends: 0, lost: 0 };
+  const stats: MailSeedReport['stats'] = { devices: shape.devices, rounds: shape.rounds, exchanges: 0, runs: 0, runsFailed: 0, restarts: 0, moves: 0, sends: 0, phones: phoneCount, eas, imap: imap.counts, smtp: smtp.counts };
   try {
     const account = await live.hub.accounts.create('sim', 'no-password');
-    const discovered = simFolders.map((path) => ({ url: `imap://imap.sim/${path}`, type: 'mailbox' as const, displayName: path, kinds: ['mail'] }));
+    const discovered = paths.map((path) => ({ url: `imap://imap.sim/${path}`, type: 'mailbox' as const, displayName: path, kinds: ['mail'] }));
     const view = await live.hub.upstreams.add(
       account.id,
       { kind: 'imap', url: 'imap://imap.sim', submissionUrl: 'smtp://smtp.sim', username: 'ann', password: 'sim-password' },
@@ -256,12 +270,48 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
     );
     const collectionOf = (path: string) => view.collections.find((c) => c.url === `imap://imap.sim/${path}`)?.collectionId as string;
     const folderIds = { inbox: collectionOf('INBOX'), archive: collectionOf('Archive') };
-    const pathOf = new Map(simFolders.map((path) => [collectionOf(path), path]));
+    const pathOf = new Map(paths.map((path) => [collectionOf(path), path]));
     const collections = [...pathOf.keys()];
     const devices = Array.from({ length: shape.devices }, (_, i) => new MailDevice(`d${i}`, collections, deviceRng.fork(), trace));
     for (const device of devices) {
       for (const c of collections) await live.hub.sync(account.id, 'native', device.request(c)).then((r) => device.receive(c, r.collections[0] as CollectionResponse));
     }
+    const easFace = new SimEasServer(live, ports, { accountId: account.id, accountName: account.name, epoch: account.credentialEpoch }, options.plantBug === 'eas-drops-read-changes' ? dropsReadChanges : undefined);
+    /** A phone's request through the face: its answer lost now and then, or the process died under it (asked again either way). */
+    const link: EasMailLink = async (phone, command, body, faults) => {
+      stats.exchanges++;
+      const what = `${phone.id} ${command}${command === 'Sync' ? ` ${describeSync(body, pathOf)}` : ''}`;
+      let reply;
+      try {
+        reply = await easFace.serve({ deviceId: phone.options.deviceId, version: phone.options.version, command }, encodeWbxml(body));
+      } catch (err) {
+        if (!live.dead) throw err;
+      }
+      if (live.dead) {
+        trace?.(`${what}: the server died under it`);
+        await live.afterDeath();
+        stats.restarts++;
+        return undefined;
+      }
+      if (!reply) return undefined;
+      const answer = reply.body.length === 0 ? 'empty' : decodeWbxml(reply.body);
+      const lost = faults && easRng.chance(shape.dropReply);
+      trace?.(`${what} -> HTTP ${reply.status} ${answer === 'empty' ? '(empty)' : describeEasAnswer(answer)}${lost ? ' (the answer is lost)' : ''}`);
+      if (reply.status === 503) return undefined;
+      if (reply.status !== 200) throw new Error(`${what} answered HTTP ${reply.status}: ${Buffer.from(reply.body).toString('utf8')}`);
+      return lost ? undefined : answer;
+    };
+    const phones = Array.from(
+      { length: phoneCount },
+      (_, i) => new EasMailPhone({ deviceId: `phone${i}`, version: easRng.chance(0.5) ? '14.1' : '16.1', windowSize: easRng.int(1, 6), deletesDelete: easRng.chance(0.2), attemptsMax: easRng.int(1, 3) }, easRng.fork(), link, trace),
+    );
+    const syncPhone = async (phone: EasMailPhone, faults: boolean) => {
+      if (phone.folders.size === 0 || (faults && easRng.chance(0.05))) await phone.folderSync(faults);
+      // A phone syncs some folders at a time (as it is pinged), so a move's destination may wait.
+      for (const folderId of [...phone.folders.keys()]) if (!faults || easRng.chance(0.7)) await phone.syncFolder(folderId, faults);
+    };
+    for (const phone of phones) await syncPhone(phone, false);
+
     // In some worlds the devices come before the upstream in priority: a device's edit then beats the upstream's, but never its deletes.
     if (shape.upstreamLast) await live.hub.setDevicePriority(account.id, devices.map((d) => d.id));
 
@@ -353,6 +403,13 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
         await sendOf(device, true);
         for (const c of collections) await exchange(device, c, true);
       }
+      for (const phone of phones) {
+        if (!easRng.chance(0.6)) continue;
+        phone.act();
+        await phone.moveOf(true);
+        await phone.sendOf(true);
+        await syncPhone(phone, true);
+      }
       if (scheduleRng.chance(0.5)) await run();
       if (scheduleRng.chance(rates.lostCommand)) imap.restart();
       if (scheduleRng.chance(shape.restart)) {
@@ -372,7 +429,15 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
         await moveOf(device, false);
         await sendOf(device, false);
       }
+      for (const phone of phones) {
+        await phone.moveOf(false);
+        await phone.sendOf(false);
+      }
       await run();
+      for (const phone of phones) {
+        await phone.folderSync(false);
+        await syncPhone(phone, false);
+      }
       for (const device of devices) {
         for (const c of collections) {
           for (let i = 0; i < 50; i++) {
@@ -410,7 +475,7 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
 
     // mail-sent-once: each client id handed over at most once, once if its device was told it went; its copy filed in Sent at most once, once if the hub says so.
     const sends = new Map((await live.readMailSends(account.id)).map((r) => [r.clientId, r]));
-    for (const device of devices) {
+    for (const device of [...devices, ...phones]) {
       for (const [clientId, outcome] of device.sends) {
         const row = sends.get(clientId);
         const delivered = row === undefined ? 0 : smtp.accepted.filter((m) => m.messageId === row.messageId).length;
@@ -434,11 +499,42 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
         failures.push(`mail-devices-match-truth: ${device.id} holds ${has.length} messages in ${pathOf.get(c)} unlike the hub's ${want.length} (${differ.join(', ')} differ)`);
       }
     }
+    for (const phone of phones) {
+      for (const [c, items] of held) {
+        const has = phone.held(c);
+        const want = new Map([...items].map(([id, data]) => [id, mailViewOfTruth(data, phone.options.version)]));
+        const differ = [...new Set([...has.keys(), ...want.keys()])].sort().filter((id) => has.get(id) !== want.get(id));
+        if (differ.length > 0) failures.push(`mail-devices-match-truth: ${phone.id} holds ${has.size} messages in ${pathOf.get(c)} unlike the hub's ${want.size} (${differ.map((id) => `${id}: ${has.get(id) ?? 'absent'} / hub ${want.get(id) ?? 'absent'}`).join('; ')})`);
+      }
+      for (const [k, v] of Object.entries(phone.counts)) eas[k as keyof typeof eas] += v;
+    }
     return { seed, failures, stats };
   } finally {
     await live.close();
   }
 }
+
+/** A phone's Sync request in a trace line: folder, key and commands. */
+function describeSync(body: WbxmlElement, pathOf: ReadonlyMap<string, string>): string {
+  const c = child(child(body, 'Collections'), 'Collection');
+  const commands = (child(c, 'Commands')?.children ?? []).flatMap((x) => (typeof x === 'object' && !(x instanceof Uint8Array) ? [`${x.name} ${text(child(x, 'ServerId'))}`] : []));
+  const id = text(child(c, 'CollectionId')) ?? '';
+  return `${pathOf.get(id) ?? id} key ${text(child(c, 'SyncKey'))} [${commands.join('; ')}]`;
+}
+
+/** An answer in a trace line: its statuses, and each change or response by ServerId. */
+function describeEasAnswer(body: WbxmlElement): string {
+  const c = child(child(body, 'Collections'), 'Collection');
+  if (!c) return `${body.name} Status ${text(child(body, 'Status')) ?? text(child(child(body, 'Response'), 'Status'))}${child(child(body, 'Response'), 'DstMsgId') ? ` DstMsgId ${text(child(child(body, 'Response'), 'DstMsgId'))}` : ''}`;
+  const list = (e: WbxmlElement | undefined) => (e?.children ?? []).flatMap((x) => (typeof x === 'object' && !(x instanceof Uint8Array) ? [`${x.name} ${text(child(x, 'ServerId'))}${child(x, 'Status') ? ` ${text(child(x, 'Status'))}` : ''}`] : []));
+  return `Status ${text(child(c, 'Status'))} key ${text(child(c, 'SyncKey'))}${child(c, 'MoreAvailable') ? ' (more)' : ''} changes [${list(child(c, 'Commands')).join('; ')}] results [${list(child(c, 'Responses')).join('; ')}]`;
+}
+
+/** The planted bug: the face never sees Read in a phone's Change of a message, and answers it as done. */
+const dropsReadChanges: EasRewrite = (line, body) => {
+  const strip = (e: WbxmlElement): WbxmlElement => ({ ...e, children: e.children.flatMap((x): WbxmlNode[] => (typeof x === 'object' && !(x instanceof Uint8Array) ? (x.ns === 'Email' && x.name === 'Read' ? [] : [strip(x)]) : [x])) });
+  return { line, body: line.command === 'Sync' && body ? strip(body) : body };
+};
 
 /** The gateway of a process that may have died in the call under way: a dead process reaches no mail server. */
 function aliveOnly(gateway: MailGateway, dead: () => boolean): MailGateway {
