@@ -23,6 +23,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { limits } from '../src/core/limits.js';
 import { child, children, namespace, text } from '../src/faces/eas/wbxml/element.js';
 import { HttpTransport, openMemoryReplica, recordLocalPut, SyncClient } from '../src/sdk/index.js';
 import type { EasLoadCommand, EasLoadReply } from './eas-load.js';
@@ -66,7 +67,7 @@ function startLoad(): { child: ChildProcess; ask(c: EasLoadCommand): Promise<Ext
 async function serve(dataDir: string) {
   // Every device here belongs to one account: its per-account limits (docs/configuration.md) are raised to fit.
   const perAccount = String(pings + 100);
-  Object.assign(process.env, { SYNCPOINT_DEVICES_PER_ACCOUNT_MAX: perAccount, SYNCPOINT_PUSH_CHANNELS_PER_ACCOUNT_MAX: perAccount });
+  Object.assign(process.env, { SYNCPOINT_DEVICES_PER_ACCOUNT_MAX: perAccount, SYNCPOINT_PUSH_CHANNELS_PER_ACCOUNT_MAX: perAccount, SYNCPOINT_EAS_DEVICES_MAX: perAccount });
   const port = await freePort();
   const server = await startServer(['serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'], true);
   return { child: server, url: `http://127.0.0.1:${port}` };
@@ -81,7 +82,7 @@ async function collectionId(url: string, name: string): Promise<string> {
 function device(url: string, id: string) {
   const transport = new HttpTransport({ baseUrl: url, credentials: { user: account.user, password: account.password } });
   const replica = openMemoryReplica();
-  return { replica, client: new SyncClient({ transport, replica, device: { id }, windowSize: 512, commandsMax: 1000 }) };
+  return { replica, client: new SyncClient({ transport, replica, device: { id }, windowSize: 512, commandsMax: limits.itemsPerRequestMax }) };
 }
 
 const vcard = (i: number) => `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bench-${i}\r\nFN:Person ${i}\r\nN:${i};Person;;;\r\nEMAIL:person${i}@example.org\r\nTEL;TYPE=cell:+1 555 ${String(i).padStart(7, '0')}\r\nEND:VCARD\r\n`;
