@@ -223,7 +223,9 @@ test('an installation whose records name messages the older way (UIDVALIDITY/UID
   // As the store of a server from before remote ids named the folder holds them, and its cursors.
   await serverSql(server, "UPDATE point_records SET remote_id = substr(remote_id, 1, length(remote_id) - 6) WHERE device_id = ? AND remote_id LIKE '%/INBOX'", [upstream.deviceId]);
   await serverSql(server, "UPDATE add_ledger SET client_id = substr(client_id, 1, length(client_id) - 6) WHERE device_id = ? AND client_id LIKE '%/INBOX'", [upstream.deviceId]);
-  await serverSql(server, "UPDATE sync_states SET last_results = replace(last_results, '/INBOX\"', '\"') WHERE device_id = ?", [upstream.deviceId]);
+  // The last exchange's results, kept for a replay: JSON text in SQLite, jsonb in PostgreSQL.
+  const results = server.database === '' ? "replace(last_results, '/INBOX\"', '\"')" : "replace(last_results::text, '/INBOX\"', '\"')::jsonb";
+  await serverSql(server, `UPDATE sync_states SET last_results = ${results} WHERE device_id = ?`, [upstream.deviceId]);
   await serverSql(server, "UPDATE point_keys SET cursor = substr(cursor, 3) WHERE device_id = ? AND cursor LIKE '2 %'", [upstream.deviceId]);
   // An old message changes there, and a new one arrives: the run after the upgrade meets both.
   await otherClient('fio', async (c) => {
