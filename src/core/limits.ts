@@ -137,6 +137,8 @@ export const limits = {
   easMailBodyBytesMax: 1024 * 1024,
   /** ActiveSync: messages one Sync answer soft-deletes as they leave the FilterType window. */
   easSoftDeletesMax: 512,
+  /** ActiveSync: DstMsgIds MoveItems answered that one device's next Sync of their folder checks (faces/eas/commands/sync-mail.ts); the oldest are dropped first. */
+  easMovedInMax: 512,
   /** ActiveSync: results one Search answers at most, the largest Range (MS-ASCMD gives a mailbox search 0-99). */
   easSearchResultsMax: 100,
   /** ActiveSync devices one account may have, unless configured otherwise (`easDevicesMax`). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
-import { all, easAccount, mv, st, textAt, type EasAccount, type EasClient, type EasResponse } from '../support/eas-client.js';
+import { all, collectionOf, easAccount, mv, st, textAt, type EasAccount, type EasClient, type EasResponse } from '../support/eas-client.js';
 import { libwbxmlMissing, libwbxmlReads, asLibwbxmlReads } from '../support/libwbxml.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { deliverOverLmtp, startSubmission, type Submission } from '../support/submission.js';
@@ -13,7 +13,8 @@ import { addUpstream, runUpstreams } from '../support/upstreams.js';
  * server, Dovecot and an SMTP submission server that delivers over LMTP: SendMail arrives with a copy in
  * Sent, and its ClientId sent again (an answer lost) is not sent twice, also after a restart; SmartReply
  * quotes the original and SmartForward attaches it, each marking it at IMAP; MoveItems answers the real
- * new id and moves nothing twice. Every request and answer body is read by libwbxml too.
+ * new id and moves nothing twice, and a moved message expunged from the destination before the phone's
+ * next Sync of it is deleted by that Sync. Every request and answer body is read by libwbxml too.
  */
 const cm = namespace('ComposeMail');
 const versions = ['14.1', '16.1'] as const;
@@ -246,6 +247,34 @@ for (const version of versions) {
       mv('Move', mv('SrcMsgId', newId), mv('SrcFldId', ann.folders.archive), mv('DstFldId', ann.folders.archive))));
     assert.deepEqual(all(mixed.body, 'Response').map((r) => textAt(r, 'Status')), ['2', '2', '4']);
     assert.equal((await messages('ann', 'Archive', subject)).length, 1);
+  });
+
+  test(`MoveItems (${version}): a message expunged from the destination before the phone's next Sync of it is deleted on the phone by that Sync`, async () => {
+    const ann = await mailAccount();
+    const phone = ann.account.eas(`MoveGone${v}`, { version });
+    const subject = `Move and lose ${version}`;
+    const itemId = await delivered(ann, subject, `<move-gone-${v}@example.test>`);
+    // The phone holds the destination in step before the move.
+    const { key } = await phone.pull(ann.folders.archive, await phone.primeSync(ann.folders.archive));
+    const moved = await send(phone, 'MoveItems', mv('MoveItems', mv('Move', mv('SrcMsgId', itemId), mv('SrcFldId', ann.folders.inbox), mv('DstFldId', ann.folders.archive))));
+    assert.equal(textAt(moved.body, 'Response/Status'), '3');
+    const newId = textAt(moved.body, 'Response/DstMsgId');
+    // The phone filed it under DstMsgId; another mail program expunges it from Archive, and the upstream runs.
+    await asMailClient(dovecot, 'ann', async (client) => {
+      await client.mailboxOpen('Archive');
+      const uids = await client.search({ subject }, { uid: true });
+      assert.equal(uids && uids.length, 1);
+      await client.messageDelete(uids as number[], { uid: true });
+    });
+    await runUpstreams(server, ann.account.accountId);
+    const deletes = (answer: WbxmlElement) => all(answer, 'Commands/Delete').map((d) => textAt(d, 'ServerId'));
+    const request = { collectionId: ann.folders.archive, syncKey: key };
+    const answer = collectionOf(await phone.sync(request));
+    assert.deepEqual(deletes(answer), [newId], 'the Sync deletes what the phone filed under DstMsgId');
+    // The answer was lost and asked again: the same Delete; the next key has nothing more to delete.
+    assert.deepEqual(deletes(collectionOf(await phone.sync(request))), [newId]);
+    const next = collectionOf(await phone.sync({ collectionId: ann.folders.archive, syncKey: textAt(answer, 'SyncKey') }));
+    assert.deepEqual(deletes(next), []);
   });
 
   test(`Settings UserInformation (${version}) gives the account's address as its SMTP address`, async () => {

@@ -2,6 +2,7 @@ import { carried } from '../folders.js';
 import { limits } from '../../../core/limits.js';
 import { ProtocolError } from '../../../protocol/errors.js';
 import type { EasContext } from '../context.js';
+import { noteMovedIn } from './sync-mail.js';
 import { child, children, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 
 /**
@@ -55,7 +56,10 @@ export async function moveItems(ctx: EasContext, body: WbxmlElement | undefined)
 
 async function moveMessage(ctx: EasContext, from: string, itemId: string, to: string, response: (status: number, newId?: string) => WbxmlElement): Promise<WbxmlElement> {
   try {
-    return response(moveStatus.success, (await ctx.hub.mail.move(ctx.point, from, itemId, to)) ?? undefined);
+    const newId = await ctx.hub.mail.move(ctx.point, from, itemId, to);
+    // The device files the message under DstMsgId: the destination's next Sync deletes it if it is gone by then (sync-mail.ts).
+    if (newId !== null) await noteMovedIn(ctx, from, itemId, to, newId);
+    return response(moveStatus.success, newId ?? undefined);
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err;
     // notFound: the message is gone from the source (moved or deleted, at IMAP too); invalidRequest: the

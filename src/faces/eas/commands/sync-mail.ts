@@ -159,3 +159,72 @@ export async function softDeletes(ctx: EasContext, collectionId: string, key: nu
   }
   return ids;
 }
+
+const movedInStateKey = 'eas.movedIn';
+
+/**
+ * Per mail folder: the DstMsgIds MoveItems answered this device that no Sync of the folder has covered
+ * yet, oldest first, and the Deletes the answer to `last.key` sent for them.
+ */
+type MovedIn = Record<string, { ids: string[]; last?: { key: number; deleted: string[] } }>;
+
+const readMovedIn = (raw: string | undefined): MovedIn => (raw === undefined ? {} : (JSON.parse(raw) as MovedIn));
+
+/** The state to store: the account's live folders only, and none that holds nothing. */
+function keptMovedIn(all: MovedIn, live: ReadonlyArray<{ id: string }>): string | undefined {
+  const kept = Object.fromEntries(live.filter((c) => all[c.id]).map((c) => [c.id, all[c.id]]));
+  return Object.keys(kept).length === 0 ? undefined : JSON.stringify(kept);
+}
+
+/**
+ * Notes that MoveItems moved `itemId` out of `from` and told the device its id in `to` is `newId`. The
+ * device files the message there itself (MS-ASCMD 2.2.1.12), but the hub wrote the new item as the
+ * upstream's, so if it is deleted in `to` before the device's next Sync of `to`, that Sync sends neither
+ * its Add nor its Delete (core/action-table.ts deriveAction: the device never had it), and the device
+ * would keep it for good. That Sync deletes it instead (`movedInDeletes`). At most `easMovedInMax` ids
+ * per folder, the oldest dropped first. `itemId` is no longer one to delete in `from`: the device moved it.
+ */
+export async function noteMovedIn(ctx: EasContext, from: string, itemId: string, to: string, newId: string): Promise<void> {
+  await ctx.hub.withFaceState(ctx.point, movedInStateKey, (live, raw) => {
+    const all = readMovedIn(raw);
+    const source = all[from];
+    if (source) source.ids = source.ids.filter((id) => id !== itemId);
+    const target = (all[to] ??= { ids: [] });
+    target.ids = [...target.ids.filter((id) => id !== newId), newId].slice(-limits.easMovedInMax);
+    return { state: keptMovedIn(all, live), result: undefined };
+  });
+}
+
+/**
+ * The Deletes the answer to `key` of mail folder `collectionId` sends for messages the device moved there
+ * (`noteMovedIn`) that are no longer live in it. An id is forgotten once an answer has covered it: it is
+ * deleted there, or `told` (the answer carries it, or the device itself deleted it in this request), or
+ * the answer brought every change up to now (`covered`: the device's next key is past the item's Add, so
+ * its later Delete is sent as any other). What each key deleted is kept with it, so an answer asked again
+ * after it was lost deletes the same messages. Key 0 starts over: the device drops what the folder held.
+ * A device that moved nothing here costs one read.
+ */
+export async function movedInDeletes(ctx: EasContext, collectionId: string, key: number, told: ReadonlySet<string>, covered: boolean): Promise<string[]> {
+  const entry = readMovedIn(await ctx.hub.readFaceState(ctx.point.accountId, ctx.point.device.id, movedInStateKey))[collectionId];
+  if (!entry) return [];
+  if (entry.last?.key === key) return entry.last.deleted;
+  const checked = new Map<string, boolean>();
+  if (key !== 0) {
+    for (const id of entry.ids) if (!told.has(id)) checked.set(id, (await ctx.hub.readItem(ctx.point.accountId, collectionId, id)) !== undefined);
+  }
+  return ctx.hub.withFaceState(ctx.point, movedInStateKey, (live, raw) => {
+    const all = readMovedIn(raw);
+    const now = all[collectionId];
+    if (now?.last?.key === key) return { state: raw, result: now.last.deleted };
+    if (!now || key === 0) {
+      delete all[collectionId];
+      return { state: keptMovedIn(all, live), result: [] };
+    }
+    // Ids noted since they were checked wait for the next answer.
+    const deleted = now.ids.filter((id) => checked.get(id) === false);
+    const ids = now.ids.filter((id) => !told.has(id) && (checked.get(id) === undefined || (checked.get(id) === true && !covered)));
+    if (ids.length === 0 && deleted.length === 0) delete all[collectionId];
+    else all[collectionId] = { ids, last: { key, deleted } };
+    return { state: keptMovedIn(all, live), result: deleted };
+  });
+}

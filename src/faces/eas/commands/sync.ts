@@ -20,7 +20,7 @@ import { commandFingerprint, commandIdentities, type CommandIdentity } from './s
 import { noteRepeat, quarantine, quarantined } from './sync-loops.js';
 import { readOptions, type CollectionOptions } from './sync-options.js';
 import { completePartial, holdOf, holdSync } from './sync-hold.js';
-import { deletesAsMoves, moveToTrash, softDeletes, trashFor, wholeBodies } from './sync-mail.js';
+import { deletesAsMoves, movedInDeletes, moveToTrash, softDeletes, trashFor, wholeBodies } from './sync-mail.js';
 
 /**
  * Sync (MS-ASCMD 2.2.1.21) on top of the hub's sync exchange, which has the same design (docs/design.md § Sync keys,
@@ -598,6 +598,12 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
     }
   }
   responses.sort((a, b) => a.position - b.position);
+  // Mail the device moved here and filed under DstMsgId that is gone from here since (sync-mail.ts).
+  if (isMail) {
+    const told = new Set([...answer.commands.map((c) => c.serverId), ...p.moved, ...p.commands.flatMap((c) => (c.op === 'delete' ? [c.serverId] : []))]);
+    const covered = hubRequest(p).getChanges === true && answer.moreAvailable !== true;
+    for (const id of await movedInDeletes(ctx, p.collectionId, p.key as number, told, covered)) commands.push({ serverId: id, element: as('Delete', as('ServerId', id)) });
+  }
   // Mail that left the FilterType window since the device's last answer (sync-mail.ts); never one this answer deletes or sends.
   if (isMail && answer.syncKey !== 0) {
     const start = p.options?.hub?.timeRange && Date.parse(p.options.hub.timeRange.start);
