@@ -19,8 +19,19 @@ export interface Outgoing {
   wire: Buffer;
 }
 
-const tooLarge = (bytes: number) =>
+export const tooLarge = (bytes: number) =>
   new ProtocolError('bodyTooLarge', `the message is ${bytes} bytes, more than the ${limits.mailSendBytesMax} a message may be (mailSendBytesMax)`, { limit: 'mailSendBytesMax', max: limits.mailSendBytesMax });
+/**
+ * A message built by nodemailer's MailComposer as every message made here is: it never reads a file or
+ * URL (a part's content is what the caller gave), names no mailer, and keeps Bcc in its bytes (the copy
+ * filed in Sent; the submission sends `withoutBcc`).
+ */
+export async function composeMime(options: ConstructorParameters<typeof MailComposer>[0]): Promise<Buffer> {
+  const node = new MailComposer({ ...options, disableFileAccess: true, disableUrlAccess: true, xMailer: false }).compile();
+  node.keepBcc = true;
+  return node.build();
+}
+
 const invalid = (message: string) => new ProtocolError('invalidRequest', message);
 
 type Parts = Omit<SendMailRequest, 'clientId' | 'upstreamId' | 'message'>;
@@ -38,7 +49,7 @@ export async function composeMessage(parts: Parts, from: { name?: string | undef
   const recipients = [...(parts.to ?? []), ...(parts.cc ?? []), ...(parts.bcc ?? [])];
   if (recipients.length > limits.mailSendRecipientsMax) throw invalid(`a message goes to at most ${limits.mailSendRecipientsMax} recipients (to, cc and bcc together)`);
   const messageId = messageIdFor(from.address);
-  const node = new MailComposer({
+  const copy = await composeMime({
     from,
     to: parts.to,
     cc: parts.cc,
@@ -52,12 +63,7 @@ export async function composeMessage(parts: Parts, from: { name?: string | undef
     messageId,
     date,
     attachments: (parts.attachments ?? []).map((a) => ({ filename: a.name, contentType: a.type, content: a.base64, encoding: 'base64', ...(a.contentId !== undefined ? { cid: a.contentId } : {}) })),
-    disableFileAccess: true,
-    disableUrlAccess: true,
-    xMailer: false,
-  }).compile();
-  node.keepBcc = true;
-  const copy = await node.build();
+  });
   if (copy.length > limits.mailSendBytesMax) throw tooLarge(copy.length);
   return { envelope: { from: from.address, to: unique(recipients.map((r) => r.address)) }, messageId, copy, wire: withoutBcc(copy) };
 }

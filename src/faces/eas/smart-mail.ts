@@ -1,5 +1,5 @@
 import { messageIdSchema } from '../../protocol/mail-send.js';
-import MailComposer from 'nodemailer/lib/mail-composer';
+import { composeMime, tooLarge } from '../../content/mail/outgoing.js';
 import PostalMime, { type Address, type Email } from 'postal-mime';
 import { limits } from '../../core/limits.js';
 import { htmlText } from '../../content/mail/message-item.js';
@@ -17,9 +17,6 @@ import { ProtocolError } from '../../protocol/errors.js';
  *   reaches the recipient, which quoting its parts one by one would not promise.
  */
 export type SmartKind = 'reply' | 'forward';
-
-const tooLarge = (bytes: number) =>
-  new ProtocolError('bodyTooLarge', `the message is ${bytes} bytes, more than the ${limits.mailSendBytesMax} a message may be (mailSendBytesMax)`, { limit: 'mailSendBytesMax', max: limits.mailSendBytesMax });
 
 /** A message a device or a mail server made, within bounds: no attached message is entered. */
 async function parse(source: Buffer | string, whose: string): Promise<Email> {
@@ -133,7 +130,7 @@ export async function smartMessage(kind: SmartKind, mime: Buffer, original: Buff
     const name = (theirs.subject ?? '').replace(/[\u0000-\u001f\u007f/\\:*?"<>|]/g, '_').trim().slice(0, 200) || 'message';
     attachments.push({ filename: `${name}.eml`, contentType: 'message/rfc822', content: original, contentDisposition: 'attachment' });
   }
-  const node = new MailComposer({
+  const built = await composeMime({
     from,
     ...(mine.sender?.address ? { sender: { name: mine.sender.name, address: mine.sender.address } } : {}),
     to: mailboxes(mine.to),
@@ -148,12 +145,7 @@ export async function smartMessage(kind: SmartKind, mime: Buffer, original: Buff
     messageId: messageId(mine.messageId) ?? messageIdFor(from.address),
     date,
     attachments,
-    disableFileAccess: true,
-    disableUrlAccess: true,
-    xMailer: false,
-  }).compile();
-  node.keepBcc = true;
-  const built = await node.build();
+  });
   if (built.length > limits.mailSendBytesMax) throw tooLarge(built.length);
   // Bytes, not text: an attached original's 8-bit parts need not be UTF-8.
   return built;

@@ -1,5 +1,5 @@
-import MailComposer from 'nodemailer/lib/mail-composer';
 import PostalMime, { type Email } from 'postal-mime';
+import { composeMime } from '../../content/mail/outgoing.js';
 import { limits } from '../../core/limits.js';
 import type { Hub } from '../../hub/hub.js';
 import { errorBody } from '../../http/body.js';
@@ -134,7 +134,7 @@ function syncPart(email: Email): { bytes: Buffer; encoding: Encoding } {
 /** The answer message: a line for a person to read, and the sync response or error body as its one part of the request's media type. */
 async function composeAnswer(address: string, inReplyTo: string | null, status: StatusCode, encoding: Encoding, root: string, body: string, now: Date): Promise<Buffer> {
   const file = `${root}.${encoding}`;
-  return new MailComposer({
+  return composeMime({
     from: address,
     to: address,
     subject: `${syncAnswerMarker} ${status}`,
@@ -144,10 +144,5 @@ async function composeAnswer(address: string, inReplyTo: string | null, status: 
     headers: { 'Syncpoint-Status': status, 'Auto-Submitted': 'auto-replied' },
     text: `Syncpoint's answer to the sync request ${inReplyTo ?? '(which had no valid Message-ID)'}: ${status}. The answer itself is the attached ${file}.\n`,
     attachments: [{ filename: file, contentType: `${mediaTypes[encoding]}; charset=utf-8`, content: body }],
-    disableFileAccess: true,
-    disableUrlAccess: true,
-    xMailer: false,
-  })
-    .compile()
-    .build();
+  });
 }
