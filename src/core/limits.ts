@@ -277,11 +277,15 @@ export const limits = {
    * Sync by mail (docs/protocol.md §21): the largest request message (its size at the IMAP server, checked
    * before it is downloaded); the requests one pick-up answers (the rest wait for the next, which the
    * pick-up's own removals bring about); the Inbox messages whose subject holds the marker one pick-up
-   * reads the envelope of (a subject that holds it but does not begin with it is no request).
+   * reads the envelope of (a subject that holds it but does not begin with it is no request); the looks one
+   * pick-up takes while each is full of such messages and holds no request; the wait before a failed
+   * pick-up is tried again (doubled after each failure in a row, up to mailWatchBackoffMaxMs).
    */
   mailSyncRequestBytesMax: 4 * 1024 * 1024,
   mailSyncRequestsPerPickupMax: 20,
   mailSyncLookMax: 100,
+  mailSyncLooksPerPickupMax: 10,
+  mailSyncPickupRetryMs: 5000,
   /** `syncpoint migrate` (docs/operations.md § Moving from SQLite): rows and bytes of one batch, each copied in one PostgreSQL transaction. */
   migrateBatchRows: 500,
   migrateBatchBytesMax: 8 * 1024 * 1024,

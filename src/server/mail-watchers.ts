@@ -21,6 +21,9 @@ import type { Logger } from '../hub/ports.js';
  *   run) does not open as many IMAP connections and transactions at once.
  * - When the Inbox changed (or may have: a new connection), `onInbox` runs before the run: the pick-up
  *   of sync requests by mail (sync-by-mail.ts, docs/protocol.md §21), within a second of their delivery.
+ *   A pick-up that fails (the submission server out of reach) is tried again after
+ *   limits.mailSyncPickupRetryMs, twice that after a second failure, and so on up to
+ *   limits.mailWatchBackoffMaxMs: a device waiting for its answer may send nothing that would bring a look.
  * - A change that meets a run of that upstream under way (here or elsewhere: the run is skipped) is not
  *   lost: the run is asked again every limits.mailWatchBusyRetryMs until it goes ahead, and a change that
  *   comes during a run of this process's asks for one more run after it.
@@ -144,6 +147,9 @@ class Watched {
   /** The Inbox changed (or may have) since the last look for sync requests. */
   #inbox = false;
   #stopped = false;
+  /** The next try of a failed pick-up, and the pick-ups failed in a row. */
+  #retry: NodeJS.Timeout | undefined;
+  #failures = 0;
 
   constructor(
     readonly upstream: WatchedUpstream,
@@ -165,6 +171,7 @@ class Watched {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearTimeout(this.#retry);
     await this.#watcher.stop();
     await this.#running;
   }
@@ -191,7 +198,15 @@ class Watched {
         const [run] = await this.slots.with(async () => {
           // Requests first, so the run that follows finds them gone and no device sees them as mail.
           if (inbox && this.onInbox) {
-            await this.onInbox(this.upstream).catch((err: unknown) => this.logger.warn({ accountId, upstream: id, err: String(err) }, 'sync requests by mail: pick-up failed; the requests wait for the next'));
+            clearTimeout(this.#retry);
+            await this.onInbox(this.upstream).then(
+              () => (this.#failures = 0),
+              (err: unknown) => {
+                const retryMs = Math.min(limits.mailSyncPickupRetryMs * 2 ** this.#failures++, limits.mailWatchBackoffMaxMs);
+                this.logger.warn({ accountId, upstream: id, err: String(err), retryMs }, 'sync requests by mail: pick-up failed; the requests wait for the next');
+                this.#retry = setTimeout(() => this.changed({ folders: ['INBOX'], all: false }), retryMs);
+              },
+            );
           }
           return this.upstreams.run(accountId, { upstreamId: id });
         });

@@ -1,5 +1,5 @@
 import { limits } from '../core/limits.js';
-import { findMarked, readMarked, removeMarked } from '../connectors/imap/marked.js';
+import { findMarked, readMarked, removeMarked, type MarkedMessage } from '../connectors/imap/marked.js';
 import { ImapSession, type Locate } from '../connectors/imap/session.js';
 import { submit } from '../connectors/smtp/submission.js';
 import { SubmissionError } from '../protocol/upstream-errors.js';
@@ -35,48 +35,57 @@ export class SyncByMail {
     if (submissionUrl === null) return;
     const address = await this.addressOf(upstream);
     if (address === null) return;
-    const { accountId } = upstream;
     const session = new ImapSession(upstream.url, upstream, this.locate);
     const skip = this.#notRequests(upstream.id);
     try {
-      const marked = await findMarked(session, syncMailMarker, limits.mailSyncLookMax, skip);
-      // Messages whose subject holds the marker but does not begin with it ("Re: [syncpoint-sync] …", which
-      // anyone may send) are no requests: remembered, so that they never fill the look (mailSyncLookMax).
-      for (const other of marked.filter((m) => !isSyncMailSubject(m.subject))) skip.add(other.key);
-      for (const request of marked.filter((m) => isSyncMailSubject(m.subject)).slice(0, limits.mailSyncRequestsPerPickupMax)) {
-        const answer = await answerSyncMail(
-          this.hub,
-          { accountId, address },
-          { size: request.size, messageId: request.messageId, read: () => readMarked(session, request.uid) },
-          // The throttle counts failures per upstream: a mailbox has no client address.
-          (token) => this.auth.fromHeader(`Bearer ${token}`, `mail-${upstream.id}`),
-          new Date(this.clock.now()),
-        );
-        if (answer === undefined) continue;
-        try {
-          await submit({ url: submissionUrl, username: upstream.username, password: upstream.password }, this.locate, { from: address, to: [address] }, answer.message, async () => {});
-        } catch (err) {
-          // An answer the submission server refuses (too large, its policy) is refused again at every look:
-          // the request goes, logged, and the ones after it are answered. Anything else stops the look.
-          if (!(err instanceof SubmissionError && err.outcome === 'refused')) throw err;
-          await removeMarked(session, request.uid);
-          this.logger.warn({ accountId, upstream: upstream.id, request: answer.inReplyTo, status: answer.status, error: err.message }, 'sync request by mail not answered: the answer was refused');
-          continue;
-        }
-        await removeMarked(session, request.uid);
-        this.logger.info({ accountId, upstream: upstream.id, request: answer.inReplyTo, status: answer.status }, 'sync request by mail answered');
+      for (let look = 1; ; look++) {
+        const marked = await findMarked(session, syncMailMarker, limits.mailSyncLookMax, skip);
+        // Messages whose subject holds the marker but does not begin with it ("Re: [syncpoint-sync] …", which
+        // anyone may send) are no requests: remembered, so that they never fill the look (mailSyncLookMax).
+        const others = marked.filter((m) => !isSyncMailSubject(m.subject));
+        for (const other of others) skip.add(other.key);
+        const requests = marked.filter((m) => isSyncMailSubject(m.subject)).slice(0, limits.mailSyncRequestsPerPickupMax);
+        for (const request of requests) await this.answer(upstream, session, address, submissionUrl, request);
+        // A request removed is a change of the Inbox, which brings the next look. A full look of messages
+        // that are no requests changes nothing: the requests after them would wait for unrelated mail.
+        if (requests.length > 0 || marked.length < limits.mailSyncLookMax || look >= limits.mailSyncLooksPerPickupMax) return;
       }
     } finally {
       await session.close();
     }
   }
 
-  /** The Inbox messages (MarkedMessage.key) of each upstream found not to be requests, at most limits.mailSyncLookMax × 10 (then forgotten and learned again). */
+  private async answer(upstream: WatchedUpstream, session: ImapSession, address: string, submissionUrl: string, request: MarkedMessage): Promise<void> {
+    const { accountId } = upstream;
+    const answer = await answerSyncMail(
+      this.hub,
+      { accountId, address },
+      { size: request.size, messageId: request.messageId, read: () => readMarked(session, request.uid) },
+      // The throttle counts failures per upstream: a mailbox has no client address.
+      (token) => this.auth.fromHeader(`Bearer ${token}`, `mail-${upstream.id}`),
+      new Date(this.clock.now()),
+    );
+    if (answer === undefined) return;
+    try {
+      await submit({ url: submissionUrl, username: upstream.username, password: upstream.password }, this.locate, { from: address, to: [address] }, answer.message, async () => {});
+    } catch (err) {
+      // An answer the submission server refuses (too large, its policy) is refused again at every look:
+      // the request goes, logged, and the ones after it are answered. Anything else stops the look.
+      if (!(err instanceof SubmissionError && err.outcome === 'refused')) throw err;
+      await removeMarked(session, request.uid);
+      this.logger.warn({ accountId, upstream: upstream.id, request: answer.inReplyTo, status: answer.status, error: err.message }, 'sync request by mail not answered: the answer was refused');
+      return;
+    }
+    await removeMarked(session, request.uid);
+    this.logger.info({ accountId, upstream: upstream.id, request: answer.inReplyTo, status: answer.status }, 'sync request by mail answered');
+  }
+
+  /** The Inbox messages (MarkedMessage.key) of each upstream found not to be requests, at most the messages of one pick-up's looks (then forgotten and learned again). */
   readonly #others = new Map<string, Set<string>>();
 
   #notRequests(upstreamId: string): Set<string> {
     let others = this.#others.get(upstreamId);
-    if (!others || others.size > limits.mailSyncLookMax * 10) this.#others.set(upstreamId, (others = new Set()));
+    if (!others || others.size > limits.mailSyncLookMax * limits.mailSyncLooksPerPickupMax) this.#others.set(upstreamId, (others = new Set()));
     return others;
   }
 

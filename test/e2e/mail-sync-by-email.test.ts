@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import nodemailer from 'nodemailer';
 import PostalMime from 'postal-mime';
@@ -25,7 +26,7 @@ import { addUpstream } from '../support/upstreams.js';
 let dovecot: Dovecot;
 let submission: Submission;
 let server: TestServer;
-const users = { ann: 'ann-secret', ben: 'ben-secret', cal: 'cal-secret', dee: 'dee-secret', eve: 'eve-secret', fay: 'fay-secret', gil: 'gil-secret' };
+const users = { ann: 'ann-secret', ben: 'ben-secret', cal: 'cal-secret', dee: 'dee-secret', eve: 'eve-secret', fay: 'fay-secret', gil: 'gil-secret', hal: 'hal-secret' };
 type User = keyof typeof users;
 
 before(async () => {
@@ -49,20 +50,26 @@ async function waitFor<T>(check: () => Promise<T | undefined>, what: string, tim
   }
 }
 
-/** A Syncpoint account whose IMAP upstream (with its submission server) is `user`'s mailbox, watched; its email is the mailbox's address; an app password for the mail device. */
-async function mailAccount(user: User, on: TestServer = server) {
+/**
+ * A Syncpoint account whose IMAP upstream (with its submission server, or one on `submissionPort`) is
+ * `user`'s mailbox, watched; its email is the mailbox's address; an app password for the mail device,
+ * which `beforeWatching` may mail requests with before the upstream is added.
+ */
+async function mailAccount(user: User, options: { on?: TestServer; submissionPort?: number; beforeWatching?: (account: Awaited<ReturnType<typeof newAccount>> & { token: string }) => Promise<void> } = {}) {
+  const { on = server } = options;
   const account = await newAccount(on);
   await on.hub.accounts.setEmail(account.accountId, address(user));
+  const { token } = await on.hub.accounts.addToken(account.accountId, 'mail only');
+  await options.beforeWatching?.({ ...account, token });
   const upstream = await addUpstream(on, account.accountId, {
     kind: 'imap',
     url: `imap://${dovecot.host}:${dovecot.imapPort}`,
-    submissionUrl: `smtp://${submission.host}:${submission.port}`,
+    submissionUrl: `smtp://${submission.host}:${options.submissionPort ?? submission.port}`,
     username: user,
     password: users[user],
   });
   // Its watcher's first connection runs it once: from then on a new message is the watcher's to see.
   await waitFor(async () => ((await on.hub.upstreams.list(account.accountId))[0]?.lastRunAt != null ? true : undefined), `the watcher of ${user}`);
-  const { token } = await on.hub.accounts.addToken(account.accountId, 'mail only');
   return { ...account, user, token, inbox: upstream.collections.find((c) => c.collectionName === 'INBOX')?.collectionId as string };
 }
 
@@ -140,11 +147,15 @@ async function answersTo(user: User, messageId: string): Promise<Answer[]> {
   });
 }
 
-const answered = (user: User, messageId: string, count = 1) =>
-  waitFor(async () => {
-    const found = await answersTo(user, messageId);
-    return found.length >= count ? found : undefined;
-  }, `${count} answer(s) to ${messageId}`);
+const answered = (user: User, messageId: string, count = 1, timeoutMs?: number) =>
+  waitFor(
+    async () => {
+      const found = await answersTo(user, messageId);
+      return found.length >= count ? found : undefined;
+    },
+    `${count} answer(s) to ${messageId}`,
+    timeoutMs,
+  );
 
 /** Whether `user`'s Inbox still holds the message `messageId`. */
 const inInbox = (user: User, messageId: string) =>
@@ -291,15 +302,46 @@ test('a request without a valid app password of the account is never acted on; i
 });
 
 test('messages whose subject only holds the marker, more than one look reads, never keep a request from being answered', async () => {
-  const gil = await mailAccount('gil');
-  // Anyone may send these ("Re: [syncpoint-sync] …"): no requests, left alone, and remembered as none.
-  for (let i = 0; i <= limits.mailSyncLookMax; i++) {
-    await deliverOverLmtp(dovecot, { from: 'someone@example.org', to: [address('gil')] }, `From: someone@example.org\r\nTo: ${address('gil')}\r\nSubject: Re: ${syncMailMarker} chat ${i}\r\nMessage-ID: <chat-${i}@example.org>\r\n\r\nHello.\r\n`);
-  }
-  const id = await mailRequest({ as: 'gil', to: 'gil', token: gil.token, body: request('mail-gil', gil.contacts, 0) });
+  // All in the Inbox before the watcher's first look, which is the only one: nothing changes after it.
+  let id = '';
+  await mailAccount('gil', {
+    beforeWatching: async (gil) => {
+      // Anyone may send these ("Re: [syncpoint-sync] …"): no requests, left alone, and remembered as none.
+      for (let i = 0; i <= 2 * limits.mailSyncLookMax; i++) {
+        await deliverOverLmtp(dovecot, { from: 'someone@example.org', to: [address('gil')] }, `From: someone@example.org\r\nTo: ${address('gil')}\r\nSubject: Re: ${syncMailMarker} chat ${i}\r\nMessage-ID: <chat-${i}@example.org>\r\n\r\nHello.\r\n`);
+      }
+      id = await mailRequest({ as: 'gil', to: 'gil', token: gil.token, body: request('mail-gil', gil.contacts, 0) });
+    },
+  });
   const [answer] = await answered('gil', id);
   assert.equal(answer?.status, 'ok');
   assert.equal(await inInbox('gil', id), false);
+  assert.equal(await inInbox('gil', '<chat-0@example.org>'), true);
+  assert.equal(await inInbox('gil', `<chat-${2 * limits.mailSyncLookMax}@example.org>`), true);
+});
+
+test('a pick-up that fails (the submission server out of reach) is tried again, though nothing else arrives', async () => {
+  // Until the first pick-up has tried, the submission port refuses every connection at once.
+  let tries = 0;
+  const refusing = createServer((socket) => {
+    tries++;
+    socket.destroy();
+  });
+  await new Promise<void>((done) => refusing.listen(0, '127.0.0.1', done));
+  const { port } = refusing.address() as AddressInfo;
+  const hal = await mailAccount('hal', { submissionPort: port });
+  const id = await mailRequest({ as: 'hal', to: 'hal', token: hal.token, body: request('mail-hal', hal.contacts, 0) });
+  await waitFor(async () => (tries > 0 ? true : undefined), 'the first pick-up');
+  await new Promise<void>((done) => refusing.close(() => done()));
+  const back = await startSubmission({ dovecot, port });
+  try {
+    const [answer] = await answered('hal', id, 1, 4 * limits.mailSyncPickupRetryMs);
+    assert.equal(answer?.status, 'ok');
+    assert.equal(await inInbox('hal', id), false);
+    assert.equal(back.accepted.length, 1);
+  } finally {
+    await back.stop();
+  }
 });
 
 test('an oversized request is refused before it is read, malformed XML and a missing sync part get the error body; a subject that only holds the marker is no request', async () => {
@@ -346,7 +388,7 @@ test('an oversized request is refused before it is read, malformed XML and a mis
 test('with syncByMail off, a request is ordinary mail: the run brings it to devices as a message, and it is neither answered nor removed', async () => {
   const off = await startTestServer({ upstreamWatchersMax: 10, syncByMail: 'off' });
   try {
-    const fay = await mailAccount('fay', off);
+    const fay = await mailAccount('fay', { on: off });
     const id = await mailRequest({ as: 'fay', to: 'fay', token: fay.token, body: request('mail-fay', fay.contacts, 0) });
     // The run the delivery asks for comes after any pick-up would have: the request is then a mail item of the Inbox.
     let readers = 0;

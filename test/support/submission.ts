@@ -24,6 +24,8 @@ export interface SubmissionOptions {
   dovecot: Dovecot;
   /** Largest message accepted, in bytes (advertised as SIZE); 25 MB by default. */
   messageBytesMax?: number;
+  /** The loopback port to listen on; a free one by default. */
+  port?: number;
 }
 
 export interface Submission {
@@ -100,7 +102,7 @@ export async function startSubmission(options: SubmissionOptions): Promise<Submi
   });
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => done());
+    server.listen(options.port ?? 0, '127.0.0.1', () => done());
   });
   const { port } = server.server.address() as AddressInfo;
   return {
