@@ -1,7 +1,7 @@
 import { ProtocolError } from '../protocol/errors.js';
 import type { CollectionRow, ItemRow, Store, StoreTx } from '../store/store.js';
 import { etagOf } from '../content/etag.js';
-import { classifySyncKey } from '../core/sync-key.js';
+import { classifySyncKey, type KeyDecision } from '../core/sync-key.js';
 import { versionHeld } from './held-versions.js';
 import { writeItem, writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
@@ -74,6 +74,15 @@ export function readHeldItem(store: Store, accountId: string, deviceId: string, 
     const data = await versionHeld(tx, item, deviceId, decision.from);
     return data === undefined ? { data: item.data } : { data, etag: etagOf(data) };
   });
+}
+
+/**
+ * What `syncKey` means for the device in the collection now (core/sync-key.ts): a face asks before it
+ * does, outside the exchange, what only an exchange the hub will take may do (an ActiveSync Delete moved
+ * to Deleted Items at the mail server), so that a stale copy of an old request changes nothing.
+ */
+export function syncKeyKind(store: Store, accountId: string, deviceId: string, collectionId: string, syncKey: number): Promise<KeyDecision['kind']> {
+  return store.transaction(async (tx) => classifySyncKey(syncKey, await tx.getSyncState(accountId, deviceId, collectionId), await tx.tombstoneFloor(accountId)).kind);
 }
 
 /**

@@ -12,7 +12,7 @@ import { runSyncExchange, type ExchangeFaceState, type HubSyncRequest } from './
 import { ProtocolError } from '../protocol/errors.js';
 import type { Checkpoint } from '../core/sync-key.js';
 import type { CollectionRow, DeviceRow, StoreTx } from '../store/store.js';
-import { admitDevice, moveItem, pendingChanges, readHeldItem, readItem, withFaceState, type DevicePoint } from './device-items.js';
+import { admitDevice, moveItem, pendingChanges, readHeldItem, readItem, syncKeyKind, withFaceState, type DevicePoint } from './device-items.js';
 import { activityDaysKept, dailyActivity, deviceErrorsKept, listDeviceHealth, utcDay } from './health.js';
 import { deleteResource, memberName, partsOf, putResource, resolveInParts, type Member, type Preconditions, type Resource, type ResourceClient } from './resources.js';
 
@@ -142,6 +142,10 @@ export class Hub {
   /** The live item as the device holds it, syncing with `syncKey`: the version its edits are made from (device-items.ts). */
   readHeldItem(accountId: string, deviceId: string, collectionId: string, syncKey: number, itemId: string) {
     return readHeldItem(this.store, accountId, deviceId, collectionId, syncKey, itemId);
+  }
+
+  syncKeyKind(accountId: string, deviceId: string, collectionId: string, syncKey: number) {
+    return syncKeyKind(this.store, accountId, deviceId, collectionId, syncKey);
   }
 
   pendingChanges(accountId: string, deviceId: string, collectionIds: readonly string[], limit: number) {

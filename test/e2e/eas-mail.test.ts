@@ -155,6 +155,12 @@ for (const version of ['14.1', '16.1']) {
     assert.equal(textAt(change, 'ApplicationData/Read'), '1');
     assert.deepEqual(at(change, 'ApplicationData/Flag')?.children, [], 'an empty Flag: not flagged');
 
+    // A stale copy of an old request (its key long replaced) gets Status 3 and moves nothing at the IMAP server.
+    const stale = collectionOf(await phone.sync({ collectionId: inbox, syncKey: key, commands: [as('Delete', as('ServerId', longId))] }));
+    assert.equal(textAt(stale, 'Status'), '3');
+    assert.deepEqual(Object.keys(await flagsAt(user, 'INBOX')).sort(), ['Long', 'Short']);
+    assert.deepEqual(await flagsAt(user, 'Trash'), {});
+
     // A Delete (DeletesAsMoves left out: a move) lands in Trash at the IMAP server, and the phone is not sent its own delete back.
     const deleted = collectionOf(await checkedSync(phone, syncBody([{ collectionId: inbox, syncKey: inboxKey, commands: [as('Delete', as('ServerId', shortId))] }])));
     assert.equal(textAt(deleted, 'Status'), '1');

@@ -347,8 +347,10 @@ async function plan(
     const identity: CommandIdentity | undefined = known.identities.get(known.fingerprints.get(c) ?? '');
     return { version: ctx.request.version, newUid: () => identity?.uid ?? randomUUID(), now: identity?.now ?? ctx.now() };
   };
-  // A mail Delete moves the message to Deleted Items unless the device says otherwise (sync-mail.ts).
-  const trash = collection.kind === 'mail' && deletesAsMoves(element) && commands.some((c) => c.name === 'Delete') ? await trashFor(ctx, collectionId) : undefined;
+  // A mail Delete moves the message to Deleted Items unless the device says otherwise (sync-mail.ts); only
+  // under a key the hub takes: a stale copy of an old request gets Status 3, and must move nothing.
+  const moves = collection.kind === 'mail' && deletesAsMoves(element) && commands.some((c) => c.name === 'Delete');
+  const trash = moves && (await ctx.hub.syncKeyKind(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number)) !== 'invalid' ? await trashFor(ctx, collectionId) : undefined;
   const edits = new EditsInOrder(p, (serverId) => ctx.hub.readHeldItem(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number, serverId));
   for (const [position, command] of commands.entries()) {
     const serverId = text(child(command, 'ServerId'));
