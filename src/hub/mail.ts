@@ -428,7 +428,7 @@ export class Mail {
       upstream: await submissionUpstream(tx, accountId, request.upstreamId),
       email: (await tx.getAccount(accountId))?.email ?? null,
     }));
-    if (!upstream) throw new ProtocolError('notFound', request.upstreamId === undefined ? 'the account has no IMAP upstream with a submission server to send through (docs/protocol.md §16.1)' : `no IMAP upstream ${request.upstreamId} with a submission server`);
+    if (!upstream) throw new ProtocolError('notFound', request.upstreamId === undefined ? 'the account has no IMAP upstream with a submission server to send through (docs/protocol.md §16.1)' : `no IMAP upstream ${request.upstreamId} with a submission server`, { reason: 'noSubmission' });
     const account = this.accountOf(upstream);
     if (existing?.state === 'sending') return this.settleUnknown(existing, account, gateway);
 
@@ -511,7 +511,7 @@ function unreachable(err: unknown, what = 'give the part'): Error {
 async function submissionUpstream(tx: StoreTx, accountId: string, upstreamId: string | undefined): Promise<(UpstreamRow & { submissionUrl: string }) | undefined> {
   const all = (await tx.listUpstreams(accountId)).filter((u): u is UpstreamRow & { submissionUrl: string } => u.kind === 'imap' && u.submissionUrl !== null);
   if (upstreamId !== undefined) return all.find((u) => u.id === upstreamId);
-  if (all.length > 1) throw new ProtocolError('invalidRequest', `upstreamId: the account has ${all.length} IMAP upstreams with a submission server; name the one to send through`);
+  if (all.length > 1) throw new ProtocolError('invalidRequest', `upstreamId: the account has ${all.length} IMAP upstreams with a submission server; name the one to send through`, { reason: 'submissionAmbiguous' });
   return all[0];
 }
 

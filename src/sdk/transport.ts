@@ -30,6 +30,8 @@ export class RequestRefusedError extends Error {
     readonly httpStatus: number,
     readonly status: string,
     message: string,
+    /** The error body's other fields (docs/protocol.md §12.2), such as `sendState`, `reason`, `upstreamError`, `limit`. */
+    readonly details: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
   }
@@ -200,20 +202,25 @@ export class HttpTransport implements Transport {
 
 /** An error answer: worth retrying (a 5xx, a 429), or the server's refusal with its status and message. */
 function refusal(method: string, path: string, httpStatus: number, text: string): Error {
-  // A mail server's refusal (§10.7) is the answer, not a failure to reach this server: sent again, it is refused again.
-  if (httpStatus === 502 && /"status"\s*:\s*"upstreamFailed"/.test(text)) return new RequestRefusedError(httpStatus, 'upstreamFailed', (JSON.parse(text) as { message: string }).message);
   let status = 'error';
   let message = text.slice(0, 500);
+  let details: Record<string, unknown> = {};
   try {
-    const parsed = JSON.parse(text) as { status?: string; message?: string };
-    status = parsed.status ?? status;
-    message = parsed.message ?? message;
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null) {
+      const { status: said, message: why, version, ...rest } = parsed as Record<string, unknown>;
+      if (typeof said === 'string') status = said;
+      if (typeof why === 'string') message = why;
+      details = rest;
+    }
   } catch {
     // XML or plain error body: keep the text.
   }
+  // A mail server's refusal (§10.7) is the answer, not a failure to reach this server: sent again, it is refused again.
+  if (httpStatus === 502 && status === 'upstreamFailed') return new RequestRefusedError(httpStatus, status, message, details);
   // The server's words say why (the mail server cannot be reached: …), for whoever shows the error.
   if (httpStatus >= 500 || httpStatus === 429) return new RetryableError(`${method} ${path}: HTTP ${httpStatus}${status === 'error' ? '' : ` ${status}: ${message}`}`);
-  return new RequestRefusedError(httpStatus, status, message);
+  return new RequestRefusedError(httpStatus, status, message, details);
 }
 
 /** The file name of a Content-Disposition: its `filename*` (RFC 8187, UTF-8), else its `filename`. */

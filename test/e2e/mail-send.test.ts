@@ -200,6 +200,8 @@ test('a send whose outcome is unknown is settled by the Sent folder, never sent 
   assert.equal(unknown.status, 409);
   assert.equal(unknown.body.sendState, 'unknown');
   assert.match(unknown.body.message, /may have been sent; it is not sent again/);
+  // The SDK hands a program the body's fields, so it acts on sendState, never on the message's words.
+  await assert.rejects(ann.sdk.sendMail(message), (err: unknown) => err instanceof RequestRefusedError && err.httpStatus === 409 && err.details.sendState === 'unknown');
   assert.equal(submittedWith('Unknown').length, 0);
 
   // One that did go: its copy is in Sent, so it is answered as sent.
@@ -237,6 +239,14 @@ test('client ids are per account; bad requests are told apart: 400, 404, 413', a
   const none = await send({ clientId: 'none-1', to: [{ address: address('ann') }], from: { address: address('ben') } }, bare);
   assert.equal(none.status, 404);
   assert.match(none.body.message, /no IMAP upstream with a submission server/);
+  assert.equal(none.body.reason, 'noSubmission');
+  const nobody = await send({ clientId: 'bad-4', message: `From: ${address('ann')}\nSubject: nobody\n\nbody\n` });
+  assert.deepEqual([nobody.status, nobody.body.reason], [400, 'noRecipient']);
+  // A second mail account with a submission server: which one sends is the client's to say.
+  await addUpstream(server, cat.accountId, { kind: 'imap', url: `imap://${dovecot.host}:${dovecot.imapPort}`, submissionUrl: `smtp://${submission.host}:${submission.port}`, username: 'ben', password: 'ben-secret' });
+  const which = await send({ clientId: 'two-1', to: [{ address: address('ann') }], from: { address: address('cat') }, subject: 'Which one', text: 'x' }, cat);
+  assert.deepEqual([which.status, which.body.reason], [400, 'submissionAmbiguous']);
+  assert.equal(submittedWith('Which one').length, 0);
   assert.equal(submittedWith('no sender').length, 0);
 });
 

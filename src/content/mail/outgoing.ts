@@ -32,7 +32,8 @@ export async function composeMime(options: ConstructorParameters<typeof MailComp
   return node.build();
 }
 
-const invalid = (message: string) => new ProtocolError('invalidRequest', message);
+/** `reason` (docs/protocol.md §10.7) names the refusals a program acts on apart from the others. */
+const invalid = (message: string, reason?: 'noRecipient') => new ProtocolError('invalidRequest', message, reason ? { reason } : {});
 
 type Parts = Omit<SendMailRequest, 'clientId' | 'upstreamId' | 'message'>;
 
@@ -85,7 +86,7 @@ export function prepareMessage(text: string | Buffer, messageIdFor: (address: st
   const from = addresses(field('sender')[0] ?? field('from')[0] ?? '', 'From');
   if (from.length === 0) throw invalid('message: the message has no From address');
   const recipients = unique([...field('to'), ...field('cc'), ...field('bcc')].flatMap((v) => addresses(v, 'To, Cc or Bcc')));
-  if (recipients.length === 0) throw invalid('message: the message has no recipient in To, Cc or Bcc');
+  if (recipients.length === 0) throw invalid('message: the message has no recipient in To, Cc or Bcc', 'noRecipient');
   if (recipients.length > limits.mailSendRecipientsMax) throw invalid(`message: a message goes to at most ${limits.mailSendRecipientsMax} recipients (To, Cc and Bcc together)`);
   const given = field('message-id');
   if (given.length > 1) throw invalid('message: the message has more than one Message-ID');

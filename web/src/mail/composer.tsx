@@ -30,7 +30,7 @@ export function Composer(props: { initial: Draft; headingRef?: Ref<HTMLHeadingEl
         props.onDone(refused ? `Sent, but the mail server refused ${refused}.` : 'Sent.');
       } catch (err) {
         // Its outcome is unknown: it may have gone out. Sending it again is then a new message, on purpose.
-        if (err instanceof RequestRefusedError && err.httpStatus === 409 && /unknown|may have/i.test(err.message)) setClientId(`web-${newId()}`);
+        if (err instanceof RequestRefusedError && err.details.sendState === 'unknown') setClientId(`web-${newId()}`);
         throw new Error(`Not sent: ${describeError(err)}`);
       }
     });

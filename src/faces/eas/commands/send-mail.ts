@@ -122,13 +122,13 @@ function statusOf(err: ProtocolError): number {
   switch (err.status) {
     // The account has several submission servers and ActiveSync cannot name one: it cannot send (docs/eas.md).
     case 'invalidRequest':
-      return err.message.startsWith('upstreamId') ? composeStatus.submissionFailed : /recipient/.test(err.message) ? composeStatus.noRecipient : composeStatus.invalidMime;
+      return err.extra.reason === 'submissionAmbiguous' ? composeStatus.submissionFailed : err.extra.reason === 'noRecipient' ? composeStatus.noRecipient : composeStatus.invalidMime;
     case 'bodyTooLarge':
     case 'limitReached':
       return composeStatus.tooLarge;
     // The original is gone (moved, deleted, or no longer at the IMAP server).
     case 'notFound':
-      return /submission/.test(err.message) ? composeStatus.submissionFailed : composeStatus.itemNotFound;
+      return err.extra.reason === 'noSubmission' ? composeStatus.submissionFailed : composeStatus.itemNotFound;
     // Sent before with its outcome unknown: it may have gone, and is never sent again under this ClientId.
     case 'conflict':
       return err.extra.sendState === 'unknown' ? composeStatus.messagePreviouslySent : composeStatus.retryLater;
