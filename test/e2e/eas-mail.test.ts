@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import type { ImapFlow } from 'imapflow';
 import { encodeWbxml } from '../../src/faces/eas/wbxml/codec.js';
 import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
-import { all, as, asb, at, collectionOf, commandsOf, easAccount, folderIds, gie, has, maybeText, pingBody, sleep, startPing, syncBody, textAt, type EasClient } from '../support/eas-client.js';
+import { all, as, asb, at, collectionOf, commandsOf, easAccount, folderIds, gie, has, io, maybeText, pingBody, sleep, startPing, syncBody, textAt, type EasClient } from '../support/eas-client.js';
 import { libwbxmlMissing, libwbxmlReads, asLibwbxmlReads } from '../support/libwbxml.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { deliverOverLmtp } from '../support/submission.js';
@@ -24,7 +24,7 @@ let server: TestServer;
 
 before(async () => {
   [dovecot, server] = await Promise.all([
-    startDovecot({ users: { ann: 'ann-secret', ben: 'ben-secret', cat: 'cat-secret', dan: 'dan-secret' } }),
+    startDovecot({ users: { ann: 'ann-secret', ben: 'ben-secret', cat: 'cat-secret', dan: 'dan-secret', eve: 'eve-secret' } }),
     startTestServer(),
   ]);
 });
@@ -172,6 +172,55 @@ for (const version of ['14.1', '16.1']) {
     assert.deepEqual([...addsBySubject(inTrash).keys()], ['Short']);
   });
 }
+
+test('BodyPartPreference (14.1, 16.1): the message part, without what it quotes, as HTML with its Preview, cut by TruncationSize; 14.0 is sent none', async () => {
+  const user = 'eve';
+  await deliver(
+    user,
+    [
+      'From: Ann <ann@example.org>',
+      `To: ${user}@${dovecot.domain}`,
+      'Subject: HTML reply',
+      'Message-ID: <part-html@example.org>',
+      'MIME-Version: 1.0',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      '<p>Yes, at <b>noon</b>.</p><div class="moz-cite-prefix">On Monday, Eve wrote:</div><blockquote type="cite"><p>Lunch?</p></blockquote>',
+      '',
+    ].join('\r\n'),
+  );
+  await deliver(user, message(user, 'Plain reply', 'Yes & no.\r\n\r\nOn Mon, Eve wrote:\r\n> Lunch?\r\n'));
+  const bodyPartPreference = (truncation: number) => asb('BodyPartPreference', asb('Type', '2'), asb('TruncationSize', String(truncation)), asb('Preview', '20'));
+  for (const version of ['14.1', '16.1', '14.0']) {
+    const { phone } = await mailAccount(user, version);
+    const inbox = (await phone.folders()).folders.find((f) => f.type === 2)?.id as string;
+    const key = await phone.primeSync(inbox, { options: [as('FilterType', '0')] });
+    const first = collectionOf(await checkedSync(phone, syncBody([{ collectionId: inbox, syncKey: key, options: [bodyPreference(1, 100), bodyPartPreference(1000)] }])));
+    const adds = addsBySubject(first);
+    const html = adds.get('HTML reply') as WbxmlElement;
+    const plain = adds.get('Plain reply') as WbxmlElement;
+    if (version === '14.0') {
+      assert.equal(has(html, 'ApplicationData/BodyPart'), false, '14.0 has no BodyPart');
+      continue;
+    }
+    const part = (item: WbxmlElement, name: string) => maybeText(item, `ApplicationData/BodyPart/${name}`);
+    assert.deepEqual(['Status', 'Type', 'Data', 'Truncated'].map((n) => part(html, n)), ['1', '2', '<p>Yes, at <b>noon</b>.</p>', undefined]);
+    assert.equal(part(html, 'EstimatedDataSize'), String('<p>Yes, at <b>noon</b>.</p>'.length));
+    // The message's preview, as the Body's: at most the 20 characters asked for.
+    assert.match(part(html, 'Preview') ?? '', /^Yes, at noon.{0,8}$/);
+    assert.deepEqual(['Status', 'Type', 'Data'].map((n) => part(plain, n)), ['1', '2', 'Yes &amp; no.']);
+    // The Body is as before: the whole text, quote and all, as Type 1.
+    assert.match(textAt(plain, 'ApplicationData/Body/Data'), /> Lunch\?/);
+
+    // Cut by its TruncationSize, asked through ItemOperations this time.
+    const fetched = await phone.send(
+      'ItemOperations',
+      io('ItemOperations', io('Fetch', io('Store', 'Mailbox'), as('CollectionId', inbox), as('ServerId', textAt(html, 'ServerId')), io('Options', bodyPartPreference(10)))),
+    );
+    const cut = at(fetched.body as WbxmlElement, 'Response/Fetch/Properties/BodyPart') as WbxmlElement;
+    assert.deepEqual(['Type', 'Truncated', 'Data'].map((n) => maybeText(cut, n)), ['2', '1', '<p>Yes, at']);
+  }
+});
 
 test('FilterType windows by arrival, with a Soft delete when a message leaves the window; WindowSize pages; GetItemEstimate', async () => {
   const { phone, accountId } = await mailAccount('cat', '16.1');

@@ -4,6 +4,7 @@ import PostalMime, { type Address, type Email } from 'postal-mime';
 import { limits } from '../../core/limits.js';
 import { htmlText } from '../../content/mail/message-item.js';
 import { ProtocolError } from '../../protocol/errors.js';
+import { escapeHtml } from './mapping/body.js';
 
 /**
  * SmartReply and SmartForward without ReplaceMime (MS-ASCMD 2.2.1.19, 2.2.1.20): the device sends only
@@ -45,7 +46,6 @@ function mailboxes(list: readonly Address[] | undefined): Mailbox[] {
   return out;
 }
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** One message id `<id>` as a send may carry it (docs/protocol.md §10.7, messageIdSchema), or undefined. */
 const messageId = (value: string | undefined) => {

@@ -76,7 +76,7 @@ async function fetchItem(ctx: EasContext, operation: WbxmlElement, collections: 
   const size = Buffer.byteLength(item.data);
   if (budget.fetchedBytes + size > limits.easFetchedBytesMax) return answer(itemOperationsStatus.tooLarge);
   budget.fetchedBytes += size;
-  const { bodyPreference } = readOptions(operation, collection.kind, ctx.now());
+  const { bodyPreference, bodyPartPreference } = readOptions(operation, collection.kind, ctx.now());
   // A message asked for as MIME may be as large as what is left of the answer's budget.
   const whole =
     collection.kind === 'mail' && budget.bodiesFetched < limits.easMailBodiesPerAnswerMax
@@ -92,6 +92,7 @@ async function fetchItem(ctx: EasContext, operation: WbxmlElement, collections: 
       version: ctx.request.version,
       item: { collectionId, serverId },
       ...(bodyPreference ? { bodyPreference } : {}),
+      ...(bodyPartPreference ? { bodyPartPreference } : {}),
       ...(whole ? { wholeBody: whole } : {}),
     });
   } catch {

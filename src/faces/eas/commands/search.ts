@@ -106,12 +106,12 @@ async function searchMailbox(ctx: EasContext, store: WbxmlElement): Promise<Wbxm
     if (err.status === 'limitReached') throw new Refused(searchStatus.tooComplex, err.message);
     throw new Refused(searchStatus.serverError, err.message);
   }
-  const { bodyPreference } = readOptions(store, 'mail', ctx.now());
+  const { bodyPreference, bodyPartPreference } = readOptions(store, 'mail', ctx.now());
   const results: WbxmlElement[] = [];
   for (const item of found.items.slice(start, end + 1)) {
     let properties: WbxmlElement[];
     try {
-      properties = emailMapper.toEas(item.data, { version: ctx.request.version, item: { collectionId: item.collectionId, serverId: item.itemId }, ...(bodyPreference ? { bodyPreference } : {}) });
+      properties = emailMapper.toEas(item.data, { version: ctx.request.version, item: { collectionId: item.collectionId, serverId: item.itemId }, ...(bodyPreference ? { bodyPreference } : {}), ...(bodyPartPreference ? { bodyPartPreference } : {}) });
     } catch {
       continue;
     }

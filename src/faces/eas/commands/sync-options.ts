@@ -7,6 +7,8 @@ import { child, children, text, type WbxmlElement } from '../wbxml/element.js';
 export interface CollectionOptions {
   hub: SyncOptions | undefined;
   bodyPreference: BodyPreference | undefined;
+  /** The BodyPartPreference of Type 2, the only one (MS-ASAIRS 2.2.2.41.3): the device wants the message part too. */
+  bodyPartPreference: BodyPreference | undefined;
 }
 
 const dayMs = 86_400_000;
@@ -33,10 +35,11 @@ export function readOptions(collection: WbxmlElement, kind: CollectionKind, now:
   const mimeSupport = Number(text(child(options, 'MIMESupport')) ?? 0);
   const bodyPreference =
     first?.type === 4 ? { ...first, mime: { support: mimeSupport === 1 || mimeSupport === 2 ? mimeSupport : 0, otherwise: preferences.slice(1).find((p) => p && p.type !== 4) } } : first;
-  return { hub, bodyPreference };
+  const bodyPartPreference = children(options, 'BodyPartPreference', 'AirSyncBase').map(preferenceOf).find((p) => p?.type === 2);
+  return { hub, bodyPreference, bodyPartPreference };
 }
 
-/** One BodyPreference (MS-ASAIRS 2.2.2.7): Type, TruncationSize, AllOrNone, Preview; undefined without a Type. */
+/** One BodyPreference or BodyPartPreference (MS-ASAIRS 2.2.2.7, 2.2.2.11): Type, TruncationSize, AllOrNone, Preview; undefined without a Type. */
 function preferenceOf(preference: WbxmlElement): BodyPreference | undefined {
   const type = Number(text(child(preference, 'Type')));
   const truncation = Number(text(child(preference, 'TruncationSize')));

@@ -140,8 +140,8 @@ export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Pro
 
 /**
  * What an empty Sync repeats: each of the account's collections this request named, at the key just
- * issued, with only what this server reads of it (GetChanges, WindowSize, FilterType and the first
- * BodyPreference; and the request's Wait or HeartbeatInterval), so repeating it asks for what is new since, not for this answer again. Commands
+ * issued, with only what this server reads of it (GetChanges, WindowSize, FilterType, the first
+ * BodyPreference and BodyPartPreference; and the request's Wait or HeartbeatInterval), so repeating it asks for what is new since, not for this answer again. Commands
  * (already applied), Supported (kept with the key 0 that sent it) and anything else are left out, and
  * the whole is kept as WBXML of at most `easDeviceMemoryBytesMax`: a few hundred bytes a collection,
  * whatever the request carried. Undefined (nothing to repeat) if it would be larger. Only collections
@@ -155,6 +155,7 @@ function forNextTime(request: WbxmlElement, plans: readonly Plan[], answers: rea
     if (!p.collection || answer?.status !== 'ok') return [];
     const options = child(p.element, 'Options');
     const preference = children(options, 'BodyPreference', 'AirSyncBase')[0];
+    const partPreference = children(options, 'BodyPartPreference', 'AirSyncBase')[0];
     return [
       as(
         'Collection',
@@ -162,7 +163,13 @@ function forNextTime(request: WbxmlElement, plans: readonly Plan[], answers: rea
         as('CollectionId', p.collectionId),
         small(child(p.element, 'GetChanges')),
         small(child(p.element, 'WindowSize')),
-        options && as('Options', small(child(options, 'FilterType')), preference && el('AirSyncBase', 'BodyPreference', small(child(preference, 'Type')), small(child(preference, 'TruncationSize')))),
+        options &&
+          as(
+            'Options',
+            small(child(options, 'FilterType')),
+            preference && el('AirSyncBase', 'BodyPreference', small(child(preference, 'Type')), small(child(preference, 'TruncationSize'))),
+            partPreference && el('AirSyncBase', 'BodyPartPreference', small(child(partPreference, 'Type')), small(child(partPreference, 'TruncationSize'))),
+          ),
       ),
     ];
   });
@@ -527,7 +534,7 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
   if (answer.status === 'invalidSyncKey') return as('Collection', as('SyncKey', '0'), as('CollectionId', p.collectionId), as('Status', String(syncStatus.invalidSyncKey)));
   if (answer.status !== 'ok') return as('Collection', ...head, as('Status', String(syncStatus.hierarchyChanged)));
   const mapper = p.mapper as ItemMapper;
-  const toEas = { version: ctx.request.version, ...(p.options?.bodyPreference ? { bodyPreference: p.options.bodyPreference } : {}) };
+  const toEas = { version: ctx.request.version, ...(p.options?.bodyPreference ? { bodyPreference: p.options.bodyPreference } : {}), ...(p.options?.bodyPartPreference ? { bodyPartPreference: p.options.bodyPartPreference } : {}) };
   const isMail = p.collection?.kind === 'mail';
   // Mail: bodies the device wants more of than the items hold, fetched whole within the cost rule (sync-mail.ts).
   const whole = isMail

@@ -38,6 +38,22 @@ export function cleanText(s: string): string {
 }
 
 /**
+ * `text` with CRLF line breaks, cut to at most `limit` bytes of UTF-8: never inside a character, nor after
+ * a lone CR (which would read as a different break). The text sent, the whole text's size in bytes, and
+ * whether it was cut.
+ */
+export function cutText(text: string, limit: number | undefined): { sent: string; bytes: number; cut: boolean } {
+  const data = text.replace(/\r\n|\r|\n/g, '\r\n');
+  const bytes = Buffer.from(data, 'utf8');
+  if (limit === undefined || bytes.length <= limit) return { sent: data, bytes: bytes.length, cut: false };
+  let end = Math.floor(limit);
+  // Back up to the first byte of a UTF-8 sequence, so no character is cut in two.
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  const sent = bytes.subarray(0, end).toString('utf8');
+  return { sent: sent.endsWith('\r') ? sent.slice(0, -1) : sent, bytes: bytes.length, cut: true };
+}
+
+/**
  * The Body for `body`, or undefined when there is none to send. A client that asks for RTF (Type 3) gets
  * a kept RTF body as it was sent, whole: with a TruncationSize smaller than it, Truncated is 1 and Data
  * is left out (a cut RTF stream cannot be read). Otherwise the text goes as Type 1; EstimatedDataSize is
@@ -46,30 +62,17 @@ export function cleanText(s: string): string {
  */
 export function bodyToEas(body: ItemBody | undefined, pref: BodyPreference | undefined): WbxmlElement | undefined {
   const limit = pref?.truncationSize;
-  const cut = (size: number) => limit !== undefined && Number.isFinite(limit) && limit >= 0 && size > limit;
   if (body?.rtf !== undefined && body.rtf !== '' && pref?.type === 3) {
-    const truncated = cut(body.rtf.length);
+    const truncated = limit !== undefined && body.rtf.length > limit;
     return asb('Body', asb('Type', '3'), asb('EstimatedDataSize', String(body.rtf.length)), truncated && asb('Truncated', '1'), !truncated && asb('Data', body.rtf));
   }
   const text = body?.text;
   if (text === undefined || text === '') return undefined;
-  const data = text.replace(/\r\n|\r|\n/g, '\r\n');
-  const bytes = Buffer.from(data, 'utf8');
-  let sent = data;
-  let truncated = false;
-  if (cut(bytes.length)) {
-    truncated = true;
-    let end = Math.floor(limit as number);
-    // Back up to the first byte of a UTF-8 sequence, so no character is cut in two.
-    while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
-    sent = bytes.subarray(0, end).toString('utf8');
-    // Nor a line break: a lone CR at the end would read as a different break.
-    if (sent.endsWith('\r')) sent = sent.slice(0, -1);
-  }
+  const { sent, bytes, cut: truncated } = cutText(text, limit);
   return asb(
     'Body',
     asb('Type', '1'),
-    asb('EstimatedDataSize', String(bytes.length)),
+    asb('EstimatedDataSize', String(bytes)),
     truncated && asb('Truncated', '1'),
     sent !== '' && asb('Data', sent),
   );
@@ -192,6 +195,9 @@ function decodeEntities(s: string): string {
     return String.fromCodePoint(code);
   });
 }
+
+/** Text made safe to place in HTML, inside elements or quoted attributes. */
+export const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
  * HTML reduced to its text, in one pass over the input (linear time, no backtracking): tags and comments

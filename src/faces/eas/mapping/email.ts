@@ -1,7 +1,8 @@
 import { flagPattern, mailItemJson, parseMailItem, type MailAddress, type MailItem } from '../../../content/mail/item.js';
 import { child, children, el, type WbxmlElement } from '../wbxml/element.js';
-import { htmlToText, textOf } from './body.js';
-import type { BodyPreference, ItemMapper, ToEasOptions, WholeBody } from './item-mapper.js';
+import { cutText, htmlToText, textOf } from './body.js';
+import type { BodyPreference, EasVersion, ItemMapper, ToEasOptions, WholeBody } from './item-mapper.js';
+import { messagePart } from './message-part.js';
 
 /**
  * Mail: the hub's mail item (docs/protocol.md §10.5) ⇄ the ActiveSync Email class (MS-ASEMAIL, with
@@ -128,22 +129,39 @@ function bodyOf(item: MailItem, asked: BodyPreference | undefined, fetched: Whol
   else if (whole?.type === 'text/plain') [type, text, complete] = ['1', whole.text, true];
   else if (body.type === 'text/plain') [type, text, complete] = ['1', body.text, body.complete];
   else [type, text, complete] = ['1', htmlToText(whole?.text ?? body.text), whole !== undefined || body.complete];
-  const data = text.replace(/\r\n|\r|\n/g, '\r\n');
-  const bytes = Buffer.from(data, 'utf8');
+  const { sent, bytes, cut } = cutText(text, pref?.truncationSize);
   const attached = item.attachments.reduce((n, a) => n + a.size, 0);
-  const estimate = complete ? bytes.length : Math.max(bytes.length, item.size - attached);
-  const limit = pref?.truncationSize;
-  let sent = data;
-  let truncated = !complete;
-  if (limit !== undefined && bytes.length > limit) {
-    truncated = true;
-    let end = Math.floor(limit);
-    while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
-    sent = bytes.subarray(0, end).toString('utf8');
-    if (sent.endsWith('\r')) sent = sent.slice(0, -1);
-  }
+  const estimate = complete ? bytes : Math.max(bytes, item.size - attached);
+  const truncated = cut || !complete;
   const withheld = truncated && pref?.allOrNone === true;
   return asb('Body', asb('Type', type), asb('EstimatedDataSize', String(estimate)), truncated && asb('Truncated', '1'), !withheld && sent !== '' && asb('Data', sent));
+}
+
+/**
+ * The BodyPart (MS-ASAIRS 2.2.2.10, 14.1 and later; docs/eas.md § Mail): the message part (message-part.ts)
+ * of the body at hand (the whole text or HTML when it was fetched, else the portion the item holds), as
+ * Type 2 with Status 1. It is complete when the whole body was at hand or the quote it leaves out begins
+ * within the portion; else, and when TruncationSize cuts it, Truncated is 1; AllOrNone sends no Data
+ * rather than a cut one; Preview as for the Body. A message without a body has an empty one.
+ */
+function bodyPartOf(item: MailItem, pref: BodyPreference | undefined, fetched: WholeBody | undefined, version: EasVersion): WbxmlElement | undefined {
+  if (pref === undefined || version === '14.0') return undefined;
+  const whole = fetched?.type === 'message/rfc822' ? undefined : fetched;
+  const source = whole ?? item.body;
+  const part = source ? messagePart(source) : { html: '', cut: true };
+  const complete = part.cut || whole !== undefined || item.body?.complete !== false;
+  const { sent, bytes, cut } = cutText(part.html, pref.truncationSize);
+  const truncated = cut || !complete;
+  const withheld = truncated && pref.allOrNone === true;
+  return asb(
+    'BodyPart',
+    asb('Status', '1'),
+    asb('Type', '2'),
+    asb('EstimatedDataSize', String(bytes)),
+    truncated && asb('Truncated', '1'),
+    !withheld && sent !== '' && asb('Data', sent),
+    previewOf(item, pref, version),
+  );
 }
 
 /** The Preview (MS-ASAIRS 2.2.2.37, 14.0 and later): the item's preview, at most as many characters as asked (255 at most). */
@@ -199,6 +217,7 @@ export const emailMapper: ItemMapper = {
     const body = bodyOf(item, pref, options.wholeBody);
     const preview = previewOf(item, pref, options.version);
     const withPreview = body && preview ? { ...body, children: [...body.children, preview] } : body;
+    const bodyPart = bodyPartOf(item, options.bodyPartPreference, options.wholeBody, options.version);
     const categories = item.flags.filter(isCategory);
     const verb = flags.has('\\Answered') ? verbReply : flags.has('$Forwarded') ? verbForward : undefined;
     const where = options.item;
@@ -229,6 +248,7 @@ export const emailMapper: ItemMapper = {
           ),
         ),
       withPreview,
+      bodyPart,
       el(E, 'MessageClass', 'IPM.Note'),
       el(E, 'InternetCPID', '65001'),
       flags.has('\\Flagged') ? el(E, 'Flag', el(E, 'Status', flagActive), el(E, 'FlagType', followUp)) : el(E, 'Flag'),

@@ -45,6 +45,8 @@ export interface ToEasOptions {
   version: EasVersion;
   /** From Sync Options or ItemOperations; absent: plain text, whole. */
   bodyPreference?: BodyPreference;
+  /** Mail, 14.1 and later: the BodyPartPreference (MS-ASAIRS 2.2.2.11; Type 2 only), which asks for the message part too. */
+  bodyPartPreference?: BodyPreference;
   /** Where the item is, for references to its parts (a mail attachment's FileReference). */
   item?: { collectionId: string; serverId: string };
   /** For mail: the body part or the message fetched whole, when it was (sync-mail.ts wholeBodies). */
