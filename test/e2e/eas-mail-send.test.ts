@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
-import { all, collectionOf, easAccount, mv, st, textAt, type EasAccount, type EasClient, type EasResponse } from '../support/eas-client.js';
+import { all, as, collectionOf, easAccount, mv, st, textAt, type EasAccount, type EasClient, type EasResponse } from '../support/eas-client.js';
 import { libwbxmlMissing, libwbxmlReads, asLibwbxmlReads } from '../support/libwbxml.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { deliverOverLmtp, startSubmission, type Submission } from '../support/submission.js';
@@ -17,6 +17,7 @@ import { addUpstream, runUpstreams } from '../support/upstreams.js';
  * next Sync of it is deleted by that Sync. Every request and answer body is read by libwbxml too.
  */
 const cm = namespace('ComposeMail');
+const srch = namespace('Search');
 const versions = ['14.1', '16.1'] as const;
 
 let dovecot: Dovecot;
@@ -217,6 +218,17 @@ for (const version of versions) {
     assert.match(forward.source, /Bring the map\./);
     await runUpstreams(server, ann.account.accountId);
     assert.ok((await messages('ann', 'INBOX', `Map ${version}`))[0]?.flags.includes('$Forwarded'), 'marked forwarded at IMAP');
+
+    // A Search result's LongId names the original as well (Source LongId); one that names nothing is Status 150.
+    const found = await send(phone, 'Search', srch('Search', srch('Store', srch('Name', 'Mailbox'), srch('Query', srch('And', as('Class', 'Email'), srch('FreeText', `Map ${version}`))), srch('Options', srch('Range', '0-0')))));
+    const longId = textAt(found.body, 'Response/Store/Result/LongId');
+    const again = `Fwd: Map again ${version}`;
+    assertSent(await send(phone, 'SmartForward', cm('SmartForward', cm('ClientId', `fwd-long-${v}`), cm('Source', cm('LongId', longId)), cm('Mime', message({ to: address('ben'), subject: again, text: 'Once more.' })))));
+    const [byLongId] = await messages('ben', 'INBOX', again);
+    assert.match(byLongId?.source ?? '', /Bring the map\./);
+    const unknown = await send(phone, 'SmartForward', cm('SmartForward', cm('ClientId', `fwd-long2-${v}`), cm('Source', cm('LongId', 'no-such-long-id')), cm('Mime', message({ to: address('ben'), subject: 'Fwd: nothing', text: 'x' }))));
+    assert.equal(composeStatus(unknown, 'SmartForward'), '150');
+    assert.equal(submitted('Fwd: nothing').length, 0);
   });
 
   test(`MoveItems (${version}): a message moves at IMAP under the real new id, which the destination's sync holds; sent again, nothing moves twice`, async () => {

@@ -5,6 +5,7 @@ import { ProtocolError } from '../../../protocol/errors.js';
 import { sendMailSchema } from '../../../protocol/mail-send.js';
 import type { EasContext } from '../context.js';
 import { partBytes } from '../part-bytes.js';
+import { readLongId } from '../mapping/email.js';
 import { smartMessage, type SmartKind } from '../smart-mail.js';
 import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
 
@@ -61,7 +62,7 @@ async function compose(ctx: EasContext, body: WbxmlElement | undefined, command:
     const source = kind && !begun ? await sourceOf(ctx, child(body, 'Source')) : undefined;
     let message = mime;
     if (kind && !begun && !child(body, 'ReplaceMime')) {
-      if (!source) throw new Refused(composeStatus.itemNotFound, 'Source: name the original by FolderId and ItemId');
+      if (!source) throw new Refused(composeStatus.itemNotFound, 'Source: name the original by FolderId and ItemId, or by a LongId');
       const original = await rawMessage(ctx, source.collectionId, source.itemId);
       message = await smartMessage(kind, mime, original, (address) => sendMessageId(accountId, hubClientId, address), new Date(ctx.hub.now()));
     }
@@ -90,9 +91,14 @@ function mimeOf(e: WbxmlElement | undefined): Buffer | undefined {
 
 /**
  * The original a Source names: FolderId and ItemId (an ItemId alone is in the Inbox, MS-ASCMD
- * 2.2.3.93). LongId and InstanceId name what Search and recurring meetings give, neither served here.
+ * 2.2.3.93), or the LongId a Search result carried. InstanceId (an occurrence of a meeting) is not served.
  */
 async function sourceOf(ctx: EasContext, source: WbxmlElement | undefined): Promise<{ collectionId: string; itemId: string } | undefined> {
+  const long = text(child(source, 'LongId'));
+  if (long !== undefined) {
+    const named = readLongId(long);
+    return named && { collectionId: named.collectionId, itemId: named.serverId };
+  }
   const itemId = text(child(source, 'ItemId'));
   if (!itemId) return undefined;
   const collectionId = text(child(source, 'FolderId')) ?? (await inboxOf(ctx));
