@@ -25,7 +25,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { limits } from '../src/core/limits.js';
 import { child, children, namespace, text } from '../src/faces/eas/wbxml/element.js';
-import { HttpTransport, openMemoryReplica, recordLocalPut, SyncClient } from '../src/sdk/index.js';
+import { HttpTransport, recordLocalPut, SyncClient } from '../src/sdk/index.js';
+import { openSqliteReplica } from '../src/sdk/node/index.js';
 import type { EasLoadCommand, EasLoadReply } from './eas-load.js';
 import { measureMail } from './eas-mail.js';
 import { easPost, type EasTarget } from './eas-wire.js';
@@ -79,9 +80,10 @@ async function collectionId(url: string, name: string): Promise<string> {
   return (collections.find((c) => c.name === name) as { id: string }).id;
 }
 
-function device(url: string, id: string) {
+/** An SDK device with the SQLite replica a Node client keeps on disk (in `work`): the native side's real cost. */
+function device(url: string, id: string, work: string) {
   const transport = new HttpTransport({ baseUrl: url, credentials: { user: account.user, password: account.password } });
-  const replica = openMemoryReplica();
+  const replica = openSqliteReplica(join(work, `${id}.db`));
   return { replica, client: new SyncClient({ transport, replica, device: { id }, windowSize: 512, commandsMax: limits.itemsPerRequestMax }) };
 }
 
@@ -124,7 +126,7 @@ async function measurePings(work: string) {
     const rssHeld = rssKiB(pid, 'VmRSS');
 
     // One change to the watched folder wakes every held Ping.
-    const writer = device(server.url, 'writer');
+    const writer = device(server.url, 'writer', work);
     await writer.client.syncCollection(folder);
     writer.replica.transaction((tx) => recordLocalPut(tx, folder, 'wake', vcard(-1)));
     const changedAt = now();
@@ -185,7 +187,7 @@ async function measureInitialSync(work: string) {
   try {
     const pid = server.child.pid as number;
     const folder = await collectionId(server.url, 'contacts');
-    const importer = device(server.url, 'importer');
+    const importer = device(server.url, 'importer', work);
     await importer.client.syncCollection(folder);
     importer.replica.transaction((tx) => {
       for (let i = 0; i < contacts; i++) recordLocalPut(tx, folder, `c${i}`, vcard(i));
@@ -214,7 +216,7 @@ async function measureInitialSync(work: string) {
     const easMs = now() - easStarted;
 
     const nativeStarted = now();
-    const reader = device(server.url, 'reader');
+    const reader = device(server.url, 'reader', work);
     const summary = await reader.client.syncCollection(folder);
     const nativeMs = now() - nativeStarted;
     return {

@@ -4,55 +4,101 @@ import type { LocalItem, Replica, ReplicaTx } from './replica.js';
 /**
  * A Replica held in memory: for simulators and tests that want many devices without a file each, and
  * for clients that keep nothing across restarts. It behaves as the SQLite replica does (same orders,
- * same "edited" bookkeeping for the pending queue), and its transactions are real: the first write to
- * a collection inside a transaction saves that collection's state, and a body that throws gets every
- * saved state back, so it leaves no trace.
+ * same "edited" bookkeeping for the pending queue), and its transactions are real: every change inside
+ * one is journalled with what it replaced, and a body that throws gets it all undone, newest first, so
+ * it leaves no trace. Its cost is that of the changes made, never of what the replica holds: an item is
+ * found by its server id through an index, and a transaction copies nothing.
  */
 export function openMemoryReplica(): Replica {
-  let collections = new Map<string, CollectionState>();
+  const collections = new Map<string, CollectionState>();
   // Orders pending edits, as the SQLite replica's `edited` column does.
   let editCounter = 0;
-  let active: { saved: Map<string, CollectionState>; touched: Set<string> } | null = null;
+  /** The open transaction's undo journal. */
+  let undo: Array<() => void> | null = null;
   let closed = false;
 
-  /** The collection's state, made safe to change: copied (rows are immutable) on its first write. */
-  const writable = (collectionId: string): CollectionState => {
-    const tx = active as NonNullable<typeof active>;
-    const current = collections.get(collectionId);
-    if (tx.touched.has(collectionId) && current) return current;
-    tx.touched.add(collectionId);
-    // Map order stands in for the rowid order SQLite returns ties in; a copy keeps it.
-    const state: CollectionState = {
-      syncKey: current?.syncKey ?? 0,
-      rows: new Map(current?.rows),
-      inflight: current?.inflight ?? null,
-      horizon: current?.horizon ?? 0,
-      known: new Map(current?.known),
-      tokens: new Map(current?.tokens),
-    };
-    collections.set(collectionId, state);
-    return state;
+  const journal = (step: () => void) => (undo as Array<() => void>).push(step);
+
+  /** The collection's state for a change, made (and its making journalled) when it has none. */
+  const state = (collectionId: string): CollectionState => {
+    let s = collections.get(collectionId);
+    if (!s) {
+      s = { syncKey: 0, rows: new Map(), byServer: new Map(), inflight: null, horizon: 0, known: new Map(), tokens: new Map() };
+      collections.set(collectionId, s);
+      journal(() => collections.delete(collectionId));
+    }
+    return s;
+  };
+  const setField = <K extends 'syncKey' | 'inflight' | 'horizon'>(s: CollectionState, key: K, value: CollectionState[K]) => {
+    const before = s[key];
+    journal(() => (s[key] = before));
+    s[key] = value;
+  };
+  const mapSet = <K, V>(map: Map<K, V>, key: K, value: V) => {
+    const had = map.has(key);
+    const before = map.get(key) as V;
+    journal(() => (had ? map.set(key, before) : map.delete(key)));
+    map.set(key, value);
+  };
+  const mapDelete = <K, V>(map: Map<K, V>, key: K) => {
+    if (!map.has(key)) return;
+    const before = map.get(key) as V;
+    journal(() => map.set(key, before));
+    map.delete(key);
+  };
+
+  /** Sets or removes a row, keeping the server-id index in step. */
+  const setRow = (s: CollectionState, localId: string, row: Row | undefined) => {
+    const before = s.rows.get(localId)?.item.serverId ?? null;
+    const after = row?.item.serverId ?? null;
+    if (before !== after) {
+      if (before !== null) indexDelete(s, before, localId);
+      if (after !== null) indexAdd(s, after, localId);
+    }
+    if (row) mapSet(s.rows, localId, row);
+    else mapDelete(s.rows, localId);
+  };
+  // Several rows may name one server id for a moment (as the SQLite replica's index allows): the first one put is found.
+  const indexAdd = (s: CollectionState, serverId: string, localId: string) => {
+    const ids = s.byServer.get(serverId);
+    if (ids) {
+      ids.add(localId);
+      journal(() => ids.delete(localId));
+    } else mapSet(s.byServer, serverId, new Set([localId]));
+  };
+  const indexDelete = (s: CollectionState, serverId: string, localId: string) => {
+    const ids = s.byServer.get(serverId) as Set<string>;
+    if (ids.size === 1) return mapDelete(s.byServer, serverId);
+    const order = [...ids];
+    ids.delete(localId);
+    journal(() => {
+      ids.clear();
+      for (const id of order) ids.add(id);
+    });
   };
 
   const rowsOf = (collectionId: string): Row[] => [...(collections.get(collectionId)?.rows.values() ?? [])];
 
   const tx: ReplicaTx = {
     syncKey: (c) => collections.get(c)?.syncKey ?? 0,
-    setSyncKey: (c, syncKey) => {
-      writable(c).syncKey = syncKey;
-    },
+    setSyncKey: (c, syncKey) => setField(state(c), 'syncKey', syncKey),
     get: (c, localId) => copy(collections.get(c)?.rows.get(localId)),
-    byServerId: (c, serverId) => copy(rowsOf(c).find((r) => r.item.serverId === serverId)),
+    byServerId: (c, serverId) => {
+      const s = collections.get(c);
+      const [first] = s?.byServer.get(serverId) ?? [];
+      return first === undefined ? undefined : copy(s?.rows.get(first));
+    },
     put: (c, item) => {
-      const rows = writable(c).rows;
-      const before = rows.get(item.localId);
+      const s = state(c);
+      const before = s.rows.get(item.localId);
       const edited = ++editCounter;
       // As in SQLite: only a change of what is pending, or of the data, moves an item in the queue.
       const moved = !before || before.item.pending !== item.pending || before.item.data !== item.data;
-      rows.set(item.localId, { item: { ...item }, edited: moved ? edited : before.edited });
+      setRow(s, item.localId, { item: { ...item }, edited: moved ? edited : before.edited });
     },
     remove: (c, localId) => {
-      if (collections.get(c)?.rows.has(localId)) writable(c).rows.delete(localId);
+      const s = collections.get(c);
+      if (s?.rows.has(localId)) setRow(s, localId, undefined);
     },
     pending: (c, limit) =>
       rowsOf(c)
@@ -65,47 +111,43 @@ export function openMemoryReplica(): Replica {
         .sort((a, b) => (a.item.localId < b.item.localId ? -1 : a.item.localId > b.item.localId ? 1 : 0))
         .map((r) => ({ ...r.item })),
     markStale: (c) => {
-      const stale = rowsOf(c).filter((r) => r.item.pending === null && r.item.data !== null);
-      for (const row of stale) writable(c).rows.set(row.item.localId, { ...row, item: { ...row.item, stale: true } });
+      const s = collections.get(c);
+      if (!s) return;
+      for (const row of rowsOf(c)) if (row.item.pending === null && row.item.data !== null) setRow(s, row.item.localId, { ...row, item: { ...row.item, stale: true } });
     },
     inflight: (c) => {
       const commands = collections.get(c)?.inflight;
       return commands ? structuredClone(commands) : null;
     },
-    setInflight: (c, commands) => {
-      writable(c).inflight = commands ? structuredClone(commands) : null;
-    },
+    setInflight: (c, commands) => setField(state(c), 'inflight', commands ? structuredClone(commands) : null),
     dropStale: (c) => {
-      const gone = rowsOf(c).filter((r) => r.item.stale && r.item.pending === null);
-      for (const row of gone) writable(c).rows.set(row.item.localId, { ...row, item: { ...row.item, stale: false, data: null, etag: null } });
+      const s = collections.get(c);
+      if (!s) return;
+      for (const row of rowsOf(c)) if (row.item.stale && row.item.pending === null) setRow(s, row.item.localId, { ...row, item: { ...row.item, stale: false, data: null, etag: null } });
     },
     horizon: (c) => collections.get(c)?.horizon ?? 0,
-    setHorizon: (c, seq) => {
-      writable(c).horizon = seq;
-    },
+    setHorizon: (c, seq) => setField(state(c), 'horizon', seq),
     knownSeq: (c, serverId) => collections.get(c)?.known.get(serverId),
-    setKnownSeq: (c, serverId, seq) => {
-      writable(c).known.set(serverId, seq);
-    },
+    setKnownSeq: (c, serverId, seq) => mapSet(state(c).known, serverId, seq),
     forgetKnownSeqs: (c, seq) => {
-      const known = writable(c).known;
-      for (const [serverId, s] of known) if (s <= seq) known.delete(serverId);
+      const known = collections.get(c)?.known;
+      if (!known) return;
+      for (const [serverId, s] of [...known]) if (s <= seq) mapDelete(known, serverId);
     },
     heldTokens: (c) => [...(collections.get(c)?.tokens.keys() ?? [])].sort((a, b) => a - b),
-    holdToken: (c, token, seq) => {
-      writable(c).tokens.set(token, seq);
-    },
+    holdToken: (c, token, seq) => mapSet(state(c).tokens, token, seq),
     releaseTokens: (c, tokens, seq) => {
-      const held = writable(c).tokens;
-      for (const token of tokens) if ((held.get(token) ?? Infinity) <= seq) held.delete(token);
+      const held = collections.get(c)?.tokens;
+      if (!held) return;
+      for (const token of tokens) if ((held.get(token) ?? Infinity) <= seq) mapDelete(held, token);
     },
   };
 
   return {
     transaction<T>(fn: (t: ReplicaTx) => T): T {
       if (closed) throw new Error('replica is closed');
-      if (active) throw new Error('replica transactions do not nest');
-      active = { saved: new Map(collections), touched: new Set() };
+      if (undo) throw new Error('replica transactions do not nest');
+      const steps: Array<() => void> = (undo = []);
       const counterBefore = editCounter;
       try {
         const result = fn(tx);
@@ -113,11 +155,11 @@ export function openMemoryReplica(): Replica {
         if (result instanceof Promise) throw new TypeError('a replica transaction body must not return a promise');
         return result;
       } catch (err) {
-        collections = active.saved;
+        for (let i = steps.length - 1; i >= 0; i--) (steps[i] as () => void)();
         editCounter = counterBefore;
         throw err;
       } finally {
-        active = null;
+        undo = null;
       }
     },
     close() {
@@ -135,6 +177,8 @@ interface Row {
 interface CollectionState {
   syncKey: number;
   rows: Map<string, Row>;
+  /** serverId -> the local ids of the rows that name it, in the order they were put. */
+  byServer: Map<string, Set<string>>;
   inflight: ClientCommand[] | null;
   horizon: number;
   /** serverId -> sequence of the version known to be held, ahead of the horizon. */
