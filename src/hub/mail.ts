@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { SubmissionError, UpstreamError } from '../protocol/upstream-errors.js';
 import { limits } from '../core/limits.js';
 import { mailItemJson, parseMailItem, rawPart, type MailItem } from '../content/mail/item.js';
-import { composeMessage, prepareMessage, type Outgoing } from '../content/mail/outgoing.js';
+import { composeMessage, prepareMessage, tooLarge, type Outgoing } from '../content/mail/outgoing.js';
 import type { MailPartAnswer } from '../protocol/mail-parts.js';
 import type { MailSent, SendMailRequest } from '../protocol/mail-send.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
 import type { MailSendRow, Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
 import { movable, moveWithin, type DevicePoint } from './device-items.js';
+import { displacedId } from '../protocol/server-point.js';
 import { writeItem, writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
 import { checkItem } from '../kinds/registry.js';
@@ -63,7 +64,25 @@ export interface MailGateway {
    * (IMAP SEARCH): how many, and the remote ids of the newest `max`.
    */
   search(account: MailAccount, folders: readonly string[], words: readonly string[], max: number): Promise<Array<{ path: string; total: number; remoteIds: string[] }>>;
+  /**
+   * Appends `message` to the folder `path` as a draft (\Draft \Seen) and reads it back as the folder's
+   * sync point reads its messages: its remote id, its MODSEQ, and its mail item. `messageId` finds it
+   * on a server that does not say its UID (no UIDPLUS).
+   */
+  fileDraft(account: MailAccount, path: string, message: Buffer, messageId: string): Promise<FiledDraft>;
+  /** Expunges the message `remoteId` of the folder `path`; nothing when it is gone already. */
+  expunge(account: MailAccount, path: string, remoteId: string): Promise<void>;
 }
+
+/** A draft the gateway filed (MailGateway.fileDraft). */
+export interface FiledDraft {
+  remoteId: string;
+  remoteEtag: string | null;
+  data: string;
+}
+
+/** A version of a draft a device wrote (Mail.saveDraft): a new draft under the device's id for it, or a new version of the draft item `serverId`. */
+export type DraftWrite = { collectionId: string; message: Buffer; messageId: string } & ({ clientId: string } | { serverId: string });
 
 /** What a mail search found (Mail.search): how many messages match at the mail servers, and the newest the hub holds, newest first. */
 export interface MailFound {
@@ -134,6 +153,12 @@ export function partContentType(type: string, charset: string | null): string {
 }
 
 const gone = () => new ProtocolError('notFound', 'the message is no longer on the mail server');
+
+/**
+ * The data etag under which a device's new draft is kept in its ledger of adds (Mail.saveDraft): the
+ * ClientId alone names the draft (an Add sent again, edited or not, lands on it); no item's etag is this.
+ */
+const draftLedgerEtag = 'eas-draft';
 
 /**
  * The Message-ID of a message sent without one: drawn from the account and the client id, so every
@@ -238,6 +263,133 @@ export class Mail {
       await writeItem({ tx, ports: this.ports, collection }, row.id, row, data, check.index, point.device.id);
       return true;
     });
+  }
+
+  /**
+   * Files a version of a draft a device wrote (docs/eas.md § Drafts) in its IMAP folder, then in the hub
+   * as the folder's item. A new draft's ClientId goes in the device's ledger of adds, so an Add sent again
+   * (its answer lost) lands on the draft it made and nothing is filed twice. A new version keeps its
+   * item, now of the new message; the old message becomes a displaced member of the folder's point, so
+   * it is expunged here at once or, should that fail, by the folder's next run. The item is written as
+   * the upstream's, as a move's is: every device is sent it, the writer too (which then holds the
+   * attachments' references as they are now; its own Add is left out of its answer by the face), and the
+   * folder's next run finds the message known. A message that run read first, as an item of its own, is
+   * deleted: the draft's item holds it. notFound for a draft that is gone; unavailable for a mail server out of reach.
+   */
+  async saveDraft(point: DevicePoint, write: DraftWrite): Promise<{ serverId: string; data: string | null; replayed: boolean }> {
+    const { gateway, access } = this.#gateway();
+    const { accountId } = point;
+    const plan = await this.store.transaction(async (tx) => {
+      const { upstream, mapping } = await mailFolderOf(tx, accountId, write.collectionId);
+      if ('clientId' in write) {
+        const found = await tx.findLedgerAdd(accountId, point.device.id, write.collectionId, write.clientId, draftLedgerEtag);
+        const row = found && (await tx.getItem(accountId, write.collectionId, found.itemId));
+        if (found) return { done: { serverId: found.itemId, data: row && row.deletedAt === null ? row.data : null, replayed: true } };
+        return { upstream, path: folderPath(mapping), replacing: undefined };
+      }
+      const row = await tx.getItem(accountId, write.collectionId, write.serverId);
+      if (!row || row.deletedAt !== null) throw new ProtocolError('notFound', `no draft ${write.serverId}`);
+      const [replacing] = await tx.pointRecordsByServer(accountId, upstream.deviceId, write.collectionId, [write.serverId]);
+      if (!replacing) throw new ProtocolError('notFound', 'the mail server does not hold this draft yet');
+      return { upstream, path: folderPath(mapping), replacing };
+    });
+    if (plan.done) return plan.done;
+    const { upstream, path, replacing } = plan;
+    const account = { url: upstream.url, username: upstream.username, password: openUpstreamPassword(upstream, access.keys()) };
+    let filed: FiledDraft;
+    try {
+      filed = await gateway.fileDraft(account, path, write.message, write.messageId);
+    } catch (err) {
+      throw unreachable(err, 'file the draft');
+    }
+    const pointId = upstream.deviceId;
+    const saved = await this.store.transaction(async (tx) => {
+      const collection = await tx.getCollection(accountId, write.collectionId);
+      const check = checkItem('mail', filed.data);
+      const existing = 'serverId' in write ? await tx.getItem(accountId, write.collectionId, write.serverId) : null;
+      if (!collection || !check.ok || (existing && existing.deletedAt !== null) || existing === undefined) {
+        // Deleted meanwhile (or unreadable): the message filed goes at the folder's next run.
+        await tx.putPointRecords(accountId, pointId, write.collectionId, [{ serverId: displacedId(filed.remoteId), remoteId: filed.remoteId, remoteEtag: filed.remoteEtag, heldEtag: '' }]);
+        return undefined;
+      }
+      await openExchange(tx, this.ports, accountId, point.device, point.protocol);
+      const id = 'serverId' in write ? write.serverId : this.ports.random.id();
+      const [other] = await tx.pointRecordsByRemote(accountId, pointId, [filed.remoteId]);
+      const taken = other && other.serverId !== id ? await tx.getItem(accountId, write.collectionId, other.serverId) : undefined;
+      if (taken && taken.deletedAt === null) await writeTombstone({ tx, ports: this.ports, collection }, taken, pointId);
+      const etag = await writeItem({ tx, ports: this.ports, collection }, id, existing, filed.data, check.index, pointId);
+      const records = [{ serverId: id, remoteId: filed.remoteId, remoteEtag: filed.remoteEtag, heldEtag: etag }];
+      if (replacing) records.push({ ...replacing, serverId: displacedId(replacing.remoteId) });
+      await tx.putPointRecords(accountId, pointId, write.collectionId, records);
+      if ('clientId' in write) await tx.recordLedgerAdd(accountId, point.device.id, write.collectionId, write.clientId, draftLedgerEtag, id, false);
+      return { serverId: id, data: filed.data, replayed: false };
+    });
+    if (!saved) {
+      await this.#expungeDisplaced(accountId, account, pointId, path, filed.remoteId);
+      throw new ProtocolError('notFound', `no draft ${'serverId' in write ? write.serverId : ''} any more`);
+    }
+    if (replacing) await this.#expungeDisplaced(accountId, account, pointId, path, replacing.remoteId);
+    return saved;
+  }
+
+  /** The address a new draft in the mail folder `collectionId` is from (as a composed send's); undefined when there is none. */
+  draftSender(accountId: string, collectionId: string): Promise<string | undefined> {
+    return this.store.transaction(async (tx) => senderAddress((await tx.getAccount(accountId))?.email ?? null, (await mailFolderOf(tx, accountId, collectionId)).upstream));
+  }
+
+  /**
+   * Sends the draft `serverId` (docs/eas.md § Drafts) as it is filed, through `send` under `clientId`
+   * (at most once), then takes it out of its folder: its item deleted as the upstream's, so every device
+   * is sent the delete, and its message expunged (a displaced member until then). A send begun before
+   * (its answer lost) is answered from its record, the draft neither read nor sent again, and taken out
+   * if it is still there. A refused send leaves the draft where it is.
+   */
+  async sendDraft(point: DevicePoint, collectionId: string, serverId: string, clientId: string): Promise<MailSent> {
+    const { accountId } = point;
+    let message = Buffer.alloc(0);
+    // Begun before: `send` answers from the record and reads no message.
+    if (!(await this.sendBegun(accountId, clientId))) {
+      const part = await this.fetchPart(accountId, collectionId, serverId, rawPart);
+      if (!('bytes' in part.body)) {
+        await part.body.close();
+        throw tooLarge(limits.blobBytesMax);
+      }
+      message = Buffer.from(part.body.bytes);
+    }
+    const sent = await this.send(accountId, { clientId, message });
+    const { access } = this.#gateway();
+    const taken = await this.store.transaction(async (tx) => {
+      const { upstream, mapping } = await mailFolderOf(tx, accountId, collectionId);
+      const [collection, row] = [await tx.getCollection(accountId, collectionId), await tx.getItem(accountId, collectionId, serverId)];
+      if (!collection || !row || row.deletedAt !== null) return undefined;
+      await openExchange(tx, this.ports, accountId, point.device, point.protocol);
+      await writeTombstone({ tx, ports: this.ports, collection }, row, upstream.deviceId);
+      const [record] = await tx.pointRecordsByServer(accountId, upstream.deviceId, collectionId, [serverId]);
+      if (record) await tx.putPointRecords(accountId, upstream.deviceId, collectionId, [{ ...record, serverId: displacedId(record.remoteId) }]);
+      return record && { upstream, path: folderPath(mapping), remoteId: record.remoteId };
+    });
+    if (taken) {
+      const account = { url: taken.upstream.url, username: taken.upstream.username, password: openUpstreamPassword(taken.upstream, access.keys()) };
+      await this.#expungeDisplaced(accountId, account, taken.upstream.deviceId, taken.path, taken.remoteId);
+    }
+    return sent;
+  }
+
+  /** Expunges a displaced message at once, and forgets it; a failure leaves it to the folder's next run, which hands its point the delete. */
+  async #expungeDisplaced(accountId: string, account: MailAccount, pointId: string, path: string, remoteId: string): Promise<void> {
+    try {
+      await this.#gateway().gateway.expunge(account, path, remoteId);
+      await this.store.transaction((tx) => tx.deletePointRecord(accountId, pointId, remoteId));
+    } catch (err) {
+      this.ports.logger.warn({ accountId, point: pointId, remoteId, error: String(err) }, 'draft not expunged yet; the folder\'s next run does it');
+    }
+  }
+
+  /** The gateway to the mail servers, and what opens their passwords. */
+  #gateway(): { gateway: MailGateway; access: UpstreamAccess } {
+    const access = this.access;
+    if (!access?.mail) throw new ProtocolError('unavailable', 'this server reaches no mail servers');
+    return { gateway: access.mail, access };
   }
 
   /** Whether a send under this client id was sent or begun: `send` then answers from its record, whatever message it is given. */
@@ -437,7 +589,8 @@ export class Mail {
     let outgoing: Outgoing;
     if (request.message !== undefined) outgoing = prepareMessage(request.message, idFor, new Date(now));
     else {
-      const from = request.from ?? (email !== null ? { address: email } : upstream.username.includes('@') ? { address: upstream.username } : undefined);
+      const address = senderAddress(email, upstream);
+      const from = request.from ?? (address !== undefined ? { address } : undefined);
       if (!from) throw new ProtocolError('invalidRequest', 'from: give the address to send from; the account has no email address set, and the upstream user name is none');
       outgoing = await composeMessage(request, from, idFor, new Date(now));
     }
@@ -499,6 +652,9 @@ export class Mail {
     return { url: upstream.url, submissionUrl: upstream.submissionUrl, username: upstream.username, password: openUpstreamPassword(upstream, this.access.keys()) };
   }
 }
+
+/** The address mail the server composes is from: the account's email address, else the upstream's user name when it is an address. */
+const senderAddress = (email: string | null, upstream: UpstreamRow): string | undefined => email ?? (upstream.username.includes('@') ? upstream.username : undefined);
 
 /** An IMAP server that could not be reached, or refused, as what a client can act on: 503, try later. */
 function unreachable(err: unknown, what = 'give the part'): Error {

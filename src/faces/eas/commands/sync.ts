@@ -21,6 +21,7 @@ import { noteRepeat, quarantine, quarantined } from './sync-loops.js';
 import { readOptions, type CollectionOptions } from './sync-options.js';
 import { completePartial, holdOf, holdSync } from './sync-hold.js';
 import { deletesAsMoves, movedInDeletes, moveToTrash, softDeletes, trashFor, wholeBodies } from './sync-mail.js';
+import { draftCommand, draftsFolder, isDraftCommand } from './sync-drafts.js';
 
 /**
  * Sync (MS-ASCMD 2.2.1.21) on top of the hub's sync exchange, which has the same design (docs/design.md § Sync keys,
@@ -56,6 +57,10 @@ interface Plan {
   stuck: boolean;
   /** Messages the device deleted that went to Deleted Items (sync-mail.ts): the hub's delete of them is not sent back. */
   moved: Set<string>;
+  /** Drafts the device added (sync-drafts.ts): it has them by their Responses, so the hub's Add of them is not sent. */
+  ownDrafts: Set<string>;
+  /** Drafts the device sent and that left Drafts: the answer deletes them. */
+  sentDrafts: Set<string>;
 }
 
 export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement | undefined> {
@@ -190,7 +195,7 @@ function windowOf(value: string | undefined): number | undefined {
   return Number(value) === 0 ? windowMax : Number(value);
 }
 
-const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false, moved: new Set() });
+const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false, moved: new Set(), ownDrafts: new Set(), sentDrafts: new Set() });
 
 /** A client command behind a hub command: its position in the collection's Commands, its name, the occurrence it named. */
 interface Origin {
@@ -359,6 +364,8 @@ async function plan(
   const moves = collection.kind === 'mail' && deletesAsMoves(element) && commands.some((c) => c.name === 'Delete');
   const trash = moves && (await ctx.hub.syncKeyKind(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number)) !== 'invalid' ? await trashFor(ctx, collectionId) : undefined;
   const edits = new EditsInOrder(p, (serverId) => ctx.hub.readHeldItem(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number, serverId));
+  // ActiveSync 16 drafts: Adds and edits in the Drafts folder are messages filed at the IMAP server (sync-drafts.ts).
+  const drafting = collection.kind === 'mail' && commands.some((c) => isDraftCommand(ctx, c)) && (await draftsFolder(ctx)) === collectionId;
   for (const [position, command] of commands.entries()) {
     const serverId = text(child(command, 'ServerId'));
     // An RTF body becomes text; one that cannot be read is kept as sent (or, too large, left out), the item kept, and shown among the device's errors.
@@ -376,7 +383,12 @@ async function plan(
     const instanceId = ctx.request.version.startsWith('16') && collection.kind === 'events' ? text(child(command, 'InstanceId', 'AirSyncBase')) : undefined;
     const notFound = () => p.local.push({ position, element: as(command.name, as('ServerId', serverId ?? ''), instanceId !== undefined && el('AirSyncBase', 'InstanceId', instanceId), as('Status', String(syncStatus.notFound))) });
     try {
-      if (command.name === 'Add' && applicationData) {
+      if (drafting && isDraftCommand(ctx, command)) {
+        const outcome = await draftCommand(ctx, collectionId, p.key as number, command, applicationData);
+        if (outcome.response) p.local.push({ position, element: outcome.response });
+        if (outcome.own !== undefined) p.ownDrafts.add(outcome.own);
+        if (outcome.sent !== undefined) p.sentDrafts.add(outcome.sent);
+      } else if (command.name === 'Add' && applicationData) {
         push({ op: 'add', clientId: text(child(command, 'ClientId')) ?? '', data: mapper.fromEas(applicationData, undefined, context(command)) });
       } else if (instanceId !== undefined && serverId && (command.name === 'Delete' || (command.name === 'Change' && applicationData))) {
         if (!(await edits.occurrence(serverId, instanceId, command.name === 'Change' ? applicationData : undefined, { position, name: command.name, instanceId }))) notFound();
@@ -560,6 +572,7 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
     }
     // The version the device choked on stays out; a later version of the item is tried again.
     if (blocked.get(command.serverId) === command.etag) continue;
+    if (command.op === 'add' && p.ownDrafts.has(command.serverId)) continue;
     const element = await serverCommand(command.op === 'add' ? 'Add' : 'Change', command.serverId, command.data);
     if (!element) continue;
     commands.push({ serverId: command.serverId, element });
@@ -607,6 +620,8 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
     }
   }
   responses.sort((a, b) => a.position - b.position);
+  // Drafts the device sent: gone from Drafts, and deleted on the device unless the hub's changes say so already.
+  for (const id of p.sentDrafts) if (!commands.some((c) => c.serverId === id && c.element.name === 'Delete')) commands.push({ serverId: id, element: as('Delete', as('ServerId', id)) });
   // Mail the device moved here and filed under DstMsgId that is gone from here since (sync-mail.ts).
   if (isMail) {
     const told = new Set([...answer.commands.map((c) => c.serverId), ...p.moved, ...p.commands.flatMap((c) => (c.op === 'delete' ? [c.serverId] : []))]);
