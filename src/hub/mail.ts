@@ -307,10 +307,11 @@ export class Mail {
       const collection = await tx.getCollection(accountId, write.collectionId);
       const check = checkItem('mail', filed.data);
       const existing = 'serverId' in write ? await tx.getItem(accountId, write.collectionId, write.serverId) : null;
-      if (!collection || !check.ok || (existing && existing.deletedAt !== null) || existing === undefined) {
-        // Deleted meanwhile (or unreadable): the message filed goes at the folder's next run.
+      const refusal = !collection || existing === undefined || existing?.deletedAt != null ? 'the draft or its folder was deleted meanwhile' : !check.ok ? `the draft filed cannot be read back: ${check.message}` : undefined;
+      if (refusal !== undefined || !collection || !check.ok || existing === undefined) {
+        // The message filed goes at the folder's next run, as a displaced member.
         await tx.putPointRecords(accountId, pointId, write.collectionId, [{ serverId: displacedId(filed.remoteId), remoteId: filed.remoteId, remoteEtag: filed.remoteEtag, heldEtag: '' }]);
-        return undefined;
+        return refusal ?? 'the draft was not filed';
       }
       await openExchange(tx, this.ports, accountId, point.device, point.protocol);
       const id = 'serverId' in write ? write.serverId : this.ports.random.id();
@@ -324,9 +325,9 @@ export class Mail {
       if ('clientId' in write) await tx.recordLedgerAdd(accountId, point.device.id, write.collectionId, write.clientId, draftLedgerEtag, id, false);
       return { serverId: id, data: filed.data, replayed: false };
     });
-    if (!saved) {
+    if (typeof saved === 'string') {
       await this.#expungeDisplaced(accountId, account, pointId, path, filed.remoteId);
-      throw new ProtocolError('notFound', `no draft ${'serverId' in write ? write.serverId : ''} any more`);
+      throw new ProtocolError('notFound', saved);
     }
     if (replacing) await this.#expungeDisplaced(accountId, account, pointId, path, replacing.remoteId);
     return saved;

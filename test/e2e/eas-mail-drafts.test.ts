@@ -140,6 +140,9 @@ test('16.1: a draft added, changed (attachments added and deleted) and sent: one
   assert.deepEqual(commandIds(edited, 'Change'), [serverId], 'the phone is sent the version filed, with its attachments as they are now');
   const sentBack = all(at(at(edited, 'Commands'), 'Change'), 'ApplicationData')[0];
   assert.deepEqual(all(at(sentBack, 'Attachments'), 'Attachment').map((a) => textAt(a, 'DisplayName')), ['hotels.txt']);
+  assert.equal(textAt(sentBack, 'IsDraft'), '1', 'it is a draft');
+  assert.equal(textAt(sentBack, 'Subject'), changed);
+  assert.equal(textAt(sentBack, 'To'), `"Ben" <${address('ben')}>`, 'the recipients the Change left out are kept');
   // Sent again after a lost answer: applied once, the attachment not added twice.
   await sync(phone, change);
   assert.equal((await messages('ann', 'Drafts', subject)).length, 0);

@@ -36,7 +36,7 @@ const draftsType = 3;
 /** The elements a Change of a message's flags carries (email.ts fromEas); any other makes it a draft's edit. */
 const flagElements = new Set(['Email:Read', 'Email:Flag', 'Email:Categories']);
 
-/** Whether a command is a draft's (16.x, an Add, or a Change that sends or carries more than flags); `drafts` is the Drafts folder's id. */
+/** Whether a command is a draft's: in 16.x, an Add, or a Change that sends or carries more than flags (in the Drafts folder: sync.ts). */
 export function isDraftCommand(ctx: EasContext, command: WbxmlElement): boolean {
   if (!ctx.request.version.startsWith('16')) return false;
   if (command.name === 'Add') return true;
