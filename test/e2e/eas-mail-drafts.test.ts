@@ -123,6 +123,7 @@ test('16.1: a draft added, changed (attachments added and deleted) and sent: one
   assert.deepEqual(filed[0]?.flags, ['\\Draft', '\\Seen']);
   assert.match(filed[0]?.source ?? '', /Day one: the coast\./);
   assert.match(filed[0]?.source ?? '', /route\.txt/);
+  assert.match(filed[0]?.source ?? '', /^Importance: High\r$/m);
 
   // The answer was lost: the same Sync again lands on the same draft, filed once.
   const again = await sync(phone, add);
@@ -207,7 +208,8 @@ test('drafts: a 14.1 Add keeps its Status 6; bad drafts get their own Status and
   const commands = [
     as('Add', as('ClientId', 'big'), as('ApplicationData', email('Subject', 'Too big'), asb('Attachments', asb('Add', asb('ClientId', 'a'), asb('DisplayName', 'big.bin'), asb('Method', '1'), asb('Content', huge))))),
     as('Add', as('ClientId', 'bad-to'), draftData({ to: 'not an address', subject: 'Bad To', text: 'x' })),
-    as('Add', as('ClientId', 'bad-body'), as('ApplicationData', email('Subject', 'Bad body'), asb('Body', asb('Type', '4'), asb('Data', 'MIME-Version: 1.0')))),
+    as('Add', as('ClientId', 'bad-body'), as('ApplicationData', email('Subject', 'Bad body'), asb('Body', asb('Type', '7'), asb('Data', 'what is this')))),
+    as('Add', as('ClientId', 'mime'), as('ApplicationData', email('Importance', '0'), asb('Body', asb('Type', '4'), asb('Data', `From: Ann <${address('ann')}>\r\nTo: ${address('ben')}\r\nSubject: Whole\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAs a whole message.\r\n`)))),
     as('Change', as('ServerId', 'no-such-draft'), draftData({ subject: 'Nothing' })),
     as('Add', as('ClientId', 'good'), draftData({ to: address('ben'), subject: 'Fine', text: 'ok' })),
   ];
@@ -216,9 +218,12 @@ test('drafts: a 14.1 Add keeps its Status 6; bad drafts get their own Status and
   assert.equal(res.status, 200, res.text);
   const answer = collectionOf(res.body as WbxmlElement);
   const byClient = Object.fromEntries(responses(answer, 'Add').map((r) => [textAt(r, 'ClientId'), textAt(r, 'Status')]));
-  assert.deepEqual(byClient, { big: '122', 'bad-to': '6', 'bad-body': '6', good: '1' });
+  assert.deepEqual(byClient, { big: '122', 'bad-to': '6', 'bad-body': '6', mime: '1', good: '1' });
   assert.equal(textAt(responses(answer, 'Change')[0], 'Status'), '8');
   assert.equal(maybeText(responses(answer, 'Add').find((r) => textAt(r, 'ClientId') === 'big'), 'ServerId'), undefined);
   assert.equal((await messages('ann', 'Drafts', 'Fine')).length, 1);
+  const [whole] = await messages('ann', 'Drafts', 'Whole');
+  assert.match(whole?.source ?? '', /As a whole message\./, 'a Body of Type 4 is the draft, its other fields applied to it');
+  assert.match(whole?.source ?? '', /^Importance: Low\r$/m);
   assert.equal((await messages('ann', 'Drafts', 'Too big')).length, 0);
 });

@@ -20,6 +20,8 @@ export interface DraftEdit {
   subject?: string;
   importance?: Importance;
   body?: { html: boolean; text: string };
+  /** A Body of Type 4: the whole message, which stands for the version before (its recipients, subject, body and attachments), the other fields applying to it. */
+  mime?: Buffer;
   /** Attachments added: their file name, media type and bytes. */
   add: Array<{ name: string; type: string; content: Buffer }>;
   /** The previous version's attachments deleted, by their place among its attachments (the item's order). */
@@ -28,7 +30,7 @@ export interface DraftEdit {
 
 /** Whether the edit changes the message at all (a Change may carry only Send, or only flags). */
 export const editsMessage = (e: DraftEdit) =>
-  e.to !== undefined || e.cc !== undefined || e.bcc !== undefined || e.subject !== undefined || e.importance !== undefined || e.body !== undefined || e.add.length > 0 || e.remove.size > 0;
+  e.to !== undefined || e.cc !== undefined || e.bcc !== undefined || e.subject !== undefined || e.importance !== undefined || e.body !== undefined || e.mime !== undefined || e.add.length > 0 || e.remove.size > 0;
 
 const importanceOf = (value: string | undefined): Importance | undefined => {
   const v = value?.trim().toLowerCase();
@@ -43,7 +45,7 @@ const importanceOf = (value: string | undefined): Importance | undefined => {
 export async function draftMessage(previous: Buffer | undefined, edit: DraftEdit, from: Mailbox, messageId: string, now: Date): Promise<Buffer> {
   const before = (previous?.length ?? 0) + Buffer.byteLength(edit.body?.text ?? '') + edit.add.reduce((n, a) => n + a.content.length, 0);
   if (before > limits.mailSendBytesMax) throw tooLarge(before);
-  const old = previous === undefined ? undefined : await parseMime(previous, 'the draft filed before');
+  const old = previous === undefined ? undefined : await parseMime(previous, edit.mime !== undefined ? 'the Body of Type 4' : 'the draft filed before');
   const kept = (old?.attachments ?? []).filter((_, i) => !edit.remove.has(i));
   if (kept.length + edit.add.length > limits.mailAttachmentsMax) throw new ProtocolError('invalidRequest', `a draft holds at most ${limits.mailAttachmentsMax} attachments`);
   const [oldFrom] = mailboxes(old?.from ? [old.from] : []);
@@ -61,7 +63,8 @@ export async function draftMessage(previous: Buffer | undefined, edit: DraftEdit
     ...body,
     messageId: old?.messageId ?? messageId,
     date: now,
-    priority: importance,
+    // The headers mail programs read a priority from (MailComposer itself sets none: its mailer does).
+    headers: importance === 'normal' ? {} : { Importance: importance === 'high' ? 'High' : 'Low', 'X-Priority': importance === 'high' ? '1 (Highest)' : '5 (Lowest)' },
     attachments: [
       ...kept.map((a) => ({
         ...(a.filename !== null ? { filename: a.filename } : {}),

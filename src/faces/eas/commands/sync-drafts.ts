@@ -73,7 +73,7 @@ const malformed = (message: string) => new Refused(syncStatus.conversionError, m
 /**
  * One draft command. `data` is its ApplicationData once the body is readable (sync.ts). Failures are
  * the command's own (only it fails): 6 what cannot be read as a draft (a bad address, a body that is no
- * text or HTML, an attachment without a name or content), 8 no such draft or attachment, 16 the mail
+ * text, HTML or MIME, an attachment without a name or content), 8 no such draft or attachment, 16 the mail
  * server out of reach or a send of the draft under way (try again), 122 past mailSendBytesMax, and for
  * a send the statuses SendMail answers with (119 no recipient, 120 refused, 118 outcome unknown).
  */
@@ -103,7 +103,8 @@ export async function draftCommand(ctx: EasContext, collectionId: string, key: n
       const replayed = !adding && (await changeApplied(ctx, serverId as string, key, fingerprint));
       item = current?.data ?? null;
       if (adding || (editsMessage(edit) && !replayed)) {
-        const previous = adding ? undefined : await rawDraft(ctx, collectionId, serverId as string);
+        // A whole message given (Body Type 4) is the version the edit applies to.
+        const previous = edit.mime ?? (adding ? undefined : await rawDraft(ctx, collectionId, serverId as string));
         const from = await ctx.hub.mail.draftSender(accountId, collectionId);
         if (from === undefined) throw malformed('the account has no email address to send from: set one with `syncpoint user email` or on the devices page');
         const messageId = sendMessageId(accountId, sendId(adding ? `add-${clientId as string}` : (serverId as string)), from);
@@ -186,7 +187,7 @@ function addressesOf(e: WbxmlElement | undefined, field: string): Mailbox[] | un
 
 /**
  * The edit an Add's or Change's ApplicationData makes: To, Cc, Subject, Importance (Email), Bcc
- * (Email2), Body (Type 1 text or 2 HTML) and Attachments (AirSyncBase Add with ClientId, DisplayName,
+ * (Email2), Body (Type 1 text, 2 HTML, or 4 a whole MIME message, which the other fields apply to) and Attachments (AirSyncBase Add with ClientId, DisplayName,
  * ContentType and Content, as opaque bytes or base64 text; Delete by the FileReference the draft's
  * attachment has now, `parts` being its attachments' part tokens in order). What it leaves out is unchanged.
  */
@@ -212,8 +213,10 @@ function readEdit(data: WbxmlElement | undefined, collectionId: string, serverId
   const body = child(data, 'Body', 'AirSyncBase');
   if (body) {
     const type = textOf(child(body, 'Type', 'AirSyncBase')).trim();
-    if (type !== '1' && type !== '2') throw malformed(`a draft's Body is Type 1 (text) or 2 (HTML), not ${JSON.stringify(type.slice(0, 8))}`);
-    edit.body = { html: type === '2', text: textOf(child(body, 'Data', 'AirSyncBase')) };
+    const bodyData = child(body, 'Data', 'AirSyncBase');
+    if (type === '4') edit.mime = Buffer.concat((bodyData?.children ?? []).map((c) => (c instanceof Uint8Array ? c : typeof c === 'string' ? Buffer.from(c, 'utf8') : new Uint8Array())));
+    else if (type === '1' || type === '2') edit.body = { html: type === '2', text: textOf(bodyData) };
+    else throw malformed(`a draft's Body is Type 1 (text), 2 (HTML) or 4 (MIME), not ${JSON.stringify(type.slice(0, 8))}`);
   }
   const attachments = child(data, 'Attachments', 'AirSyncBase');
   for (const add of children(attachments, 'Add', 'AirSyncBase')) {
@@ -224,7 +227,9 @@ function readEdit(data: WbxmlElement | undefined, collectionId: string, serverId
     const content = contentOf(child(add, 'Content', 'AirSyncBase'), name);
     edit.add.push({ name, type: mediaType.test(given) ? given : 'application/octet-stream', content });
   }
-  for (const del of children(attachments, 'Delete', 'AirSyncBase')) {
+  const deletes = children(attachments, 'Delete', 'AirSyncBase');
+  if (edit.mime !== undefined && deletes.length > 0) throw malformed('a Change that gives the whole message (Body Type 4) deletes no attachment by FileReference');
+  for (const del of deletes) {
     const ref = readFileReference(textOf(child(del, 'FileReference', 'AirSyncBase')).trim());
     const index = ref && ref.collectionId === collectionId && ref.serverId === serverId ? parts.indexOf(ref.part) : -1;
     if (index < 0) throw new Refused(syncStatus.notFound, 'a Delete names no attachment of this draft (its FileReference)');
