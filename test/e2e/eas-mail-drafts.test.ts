@@ -144,8 +144,10 @@ test('16.1: a draft added, changed (attachments added and deleted) and sent: one
   assert.equal(textAt(sentBack, 'IsDraft'), '1', 'it is a draft');
   assert.equal(textAt(sentBack, 'Subject'), changed);
   assert.equal(textAt(sentBack, 'To'), `"Ben" <${address('ben')}>`, 'the recipients the Change left out are kept');
-  // Sent again after a lost answer: applied once, the attachment not added twice.
-  await sync(phone, change);
+  // Sent again after a lost answer: applied once, the attachment not added twice, answered as the first time.
+  const replayed = await sync(phone, change);
+  assert.deepEqual(references(responses(replayed, 'Change')[0]), references(changeResponse));
+  assert.deepEqual(commandIds(replayed, 'Change'), [serverId]);
   assert.equal((await messages('ann', 'Drafts', subject)).length, 0);
   filed = await messages('ann', 'Drafts', changed);
   assert.equal(filed.length, 1, 'one copy in Drafts');

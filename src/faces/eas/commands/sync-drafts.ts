@@ -96,13 +96,14 @@ export async function draftCommand(ctx: EasContext, collectionId: string, key: n
     if (!begun) {
       const current = adding ? undefined : await ctx.hub.readItem(accountId, collectionId, serverId as string);
       if (!adding && !current) throw new Refused(syncStatus.notFound, `no draft ${serverId}`);
+      const fingerprint = data ? commandFingerprint(collectionId, adding ? 'Add' : 'Change', adding ? (clientId as string) : (serverId as string), data) : '';
+      // Applied before under this key: not read again either (its FileReferences named the version before).
+      const replayed = !adding && (await changeApplied(ctx, serverId as string, key, fingerprint));
       const held = current?.data ? parseMailItem(current.data) : undefined;
       const parts = held === undefined || typeof held === 'string' ? [] : held.attachments.map((a) => a.part);
-      const edit = readEdit(data, collectionId, serverId, parts);
-      const fingerprint = data ? commandFingerprint(collectionId, adding ? 'Add' : 'Change', adding ? (clientId as string) : (serverId as string), data) : '';
-      const replayed = !adding && (await changeApplied(ctx, serverId as string, key, fingerprint));
+      const edit = replayed ? undefined : readEdit(data, collectionId, serverId, parts);
       item = current?.data ?? null;
-      if (adding || (editsMessage(edit) && !replayed)) {
+      if (edit && (adding || editsMessage(edit))) {
         // A whole message given (Body Type 4) is the version the edit applies to.
         const previous = edit.mime ?? (adding ? undefined : await rawDraft(ctx, collectionId, serverId as string));
         const from = await ctx.hub.mail.draftSender(accountId, collectionId);
