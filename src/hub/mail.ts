@@ -8,12 +8,12 @@ import type { MailSent, SendMailRequest } from '../protocol/mail-send.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
 import type { MailSendRow, Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
 import { movable, moveWithin, type DevicePoint } from './device-items.js';
-import { displacedId } from '../protocol/server-point.js';
+import { displacedId, type PointRecord } from '../protocol/server-point.js';
 import { writeItem, writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
 import { checkItem } from '../kinds/registry.js';
 import { openExchange } from './sync.js';
-import { openUpstreamPassword, type UpstreamAccess } from './upstreams.js';
+import { openUpstreamPassword, upstreamRunName, type UpstreamAccess } from './upstreams.js';
 
 /**
  * Mail beyond its sync (docs/design.md § Mail): what the hub asks of an account's IMAP/SMTP upstream on
@@ -273,8 +273,8 @@ export class Mail {
    * it is expunged here at once or, should that fail, by the folder's next run. The item is written as
    * the upstream's, as a move's is: every device is sent it, the writer too (which then holds the
    * attachments' references as they are now; its own Add is left out of its answer by the face), and the
-   * folder's next run finds the message known. A message that run read first, as an item of its own, is
-   * deleted: the draft's item holds it. notFound for a draft that is gone; unavailable for a mail server out of reach.
+   * folder's next run finds the message known. It is filed under the upstream's run name, never beside a
+   * run. notFound for a draft that is gone; unavailable for a mail server out of reach, or a run under way.
    */
   async saveDraft(point: DevicePoint, write: DraftWrite): Promise<{ serverId: string; data: string | null; replayed: boolean }> {
     const { gateway, access } = this.#gateway();
@@ -296,6 +296,19 @@ export class Mail {
     if (plan.done) return plan.done;
     const { upstream, path, replacing } = plan;
     const account = { url: upstream.url, username: upstream.username, password: openUpstreamPassword(upstream, access.keys()) };
+    // Not beside a run of the upstream: one that listed the folder before the draft's record is written
+    // would add the new message as an item of its own after it (a second draft on every device).
+    let saved: { serverId: string; data: string | null; replayed: boolean } | undefined;
+    const ran = await this.store.tryExclusive(upstreamRunName(upstream.id), async () => {
+      saved = await this.#fileDraft(point, write, upstream, account, path, replacing, gateway);
+    });
+    if (!ran || !saved) throw new ProtocolError('unavailable', 'the mail account is being synced right now; file the draft again in a moment');
+    return saved;
+  }
+
+  /** saveDraft's filing, under the upstream's run name. */
+  async #fileDraft(point: DevicePoint, write: DraftWrite, upstream: UpstreamRow, account: MailAccount, path: string, replacing: PointRecord | undefined, gateway: MailGateway): Promise<{ serverId: string; data: string | null; replayed: boolean }> {
+    const { accountId } = point;
     let filed: FiledDraft;
     try {
       filed = await gateway.fileDraft(account, path, write.message, write.messageId);
@@ -315,9 +328,6 @@ export class Mail {
       }
       await openExchange(tx, this.ports, accountId, point.device, point.protocol);
       const id = 'serverId' in write ? write.serverId : this.ports.random.id();
-      const [other] = await tx.pointRecordsByRemote(accountId, pointId, [filed.remoteId]);
-      const taken = other && other.serverId !== id ? await tx.getItem(accountId, write.collectionId, other.serverId) : undefined;
-      if (taken && taken.deletedAt === null) await writeTombstone({ tx, ports: this.ports, collection }, taken, pointId);
       const etag = await writeItem({ tx, ports: this.ports, collection }, id, existing, filed.data, check.index, pointId);
       const records = [{ serverId: id, remoteId: filed.remoteId, remoteEtag: filed.remoteEtag, heldEtag: etag }];
       if (replacing) records.push({ ...replacing, serverId: displacedId(replacing.remoteId) });
