@@ -81,8 +81,11 @@ export interface FiledDraft {
   data: string;
 }
 
-/** A version of a draft a device wrote (Mail.saveDraft): a new draft under the device's id for it, or a new version of the draft item `serverId`. */
-export type DraftWrite = { collectionId: string; message: Buffer; messageId: string } & ({ clientId: string } | { serverId: string });
+/**
+ * A version of a draft a device wrote (Mail.saveDraft): a new draft under the device's id for it, or a
+ * new version of the draft item `serverId`. `sending`: a new draft about to be sent (an Add with Send).
+ */
+export type DraftWrite = { collectionId: string; message: Buffer; messageId: string } & ({ clientId: string; sending: boolean } | { serverId: string });
 
 /** What a mail search found (Mail.search): how many messages match at the mail servers, and the newest the hub holds, newest first. */
 export interface MailFound {
@@ -270,10 +273,12 @@ export class Mail {
    * as the folder's item. A new draft's ClientId goes in the device's ledger of adds, so an Add sent again
    * (its answer lost) lands on the draft it made and nothing is filed twice. A new version keeps its
    * item, now of the new message; the old message becomes a displaced member of the folder's point, so
-   * it is expunged here at once or, should that fail, by the folder's next run. The item is written as
-   * the upstream's, as a move's is: every device is sent it, the writer too (which then holds the
-   * attachments' references as they are now; its own Add is left out of its answer by the face), and the
-   * folder's next run finds the message known. It is filed under the upstream's run name, never beside a
+   * it is expunged here at once or, should that fail, by the folder's next run. A new draft is the
+   * device's write: it learns the ServerId from its answer and is never sent the draft's Add, but is sent
+   * whatever happens to it next, a delete included (core/action-table.ts: it made the item). A new version,
+   * and a new draft about to be sent, are the upstream's, as a move is: every device is sent them, the
+   * writer too, which then holds the attachments' references as they are now, or, should the send fail,
+   * the draft it made. The folder's next run finds the message known. It is filed under the upstream's run name, never beside a
    * run. notFound for a draft that is gone; unavailable for a mail server out of reach, or a run under way.
    */
   async saveDraft(point: DevicePoint, write: DraftWrite): Promise<{ serverId: string; data: string | null; replayed: boolean }> {
@@ -328,7 +333,7 @@ export class Mail {
       }
       await openExchange(tx, this.ports, accountId, point.device, point.protocol);
       const id = 'serverId' in write ? write.serverId : this.ports.random.id();
-      const etag = await writeItem({ tx, ports: this.ports, collection }, id, existing, filed.data, check.index, pointId);
+      const etag = await writeItem({ tx, ports: this.ports, collection }, id, existing, filed.data, check.index, 'clientId' in write && !write.sending ? point.device.id : pointId);
       const records = [{ serverId: id, remoteId: filed.remoteId, remoteEtag: filed.remoteEtag, heldEtag: etag }];
       if (replacing) records.push({ ...replacing, serverId: displacedId(replacing.remoteId) });
       await tx.putPointRecords(accountId, pointId, write.collectionId, records);

@@ -179,7 +179,7 @@ test('16.1: a draft added, changed (attachments added and deleted) and sent: one
   assert.equal((await messages('ben', 'INBOX', changed)).length, 1);
 });
 
-test('16.1: an Add with Send sends at once and leaves nothing in Drafts, also when sent again', async () => {
+test('16.1: an Add with Send sends at once and leaves nothing in Drafts, also when sent again; refused, the draft stays', async () => {
   const { account, drafts } = await mailAccount();
   const phone = account.eas('AddSend161', { version: '16.1' });
   const { key } = await phone.pull(drafts, await phone.primeSync(drafts));
@@ -194,6 +194,13 @@ test('16.1: an Add with Send sends at once and leaves nothing in Drafts, also wh
   assert.equal((await messages('ben', 'INBOX', subject)).length, 1);
   assert.equal((await messages('ann', 'Sent', subject)).length, 1);
   assert.equal((await messages('ann', 'Drafts', subject)).length, 0);
+
+  // Refused by the submission server: Status 120, and the draft it made stays in Drafts, on the phone too.
+  const nobody = await sync(phone, { collectionId: drafts, syncKey: textAt(answer, 'SyncKey'), commands: [as('Add', as('ClientId', 'quick-2'), email2('Send'), draftData({ to: address('nobody'), subject: 'To nobody', text: 'hi' }))] });
+  assert.equal(textAt(responses(nobody, 'Add')[0], 'Status'), '120');
+  assert.equal(commandIds(nobody, 'Add').length, 1, 'the phone is sent the draft it made');
+  assert.deepEqual(commandIds(nobody, 'Delete'), []);
+  assert.equal((await messages('ann', 'Drafts', 'To nobody')).length, 1);
 });
 
 test('drafts: a 14.1 Add keeps its Status 6; bad drafts get their own Status and the rest of the batch is filed', async () => {

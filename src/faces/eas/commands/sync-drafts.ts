@@ -52,12 +52,10 @@ export async function draftsFolder(ctx: EasContext): Promise<string | undefined>
   return Object.entries(folders).find(([, f]) => f.type === draftsType)?.[0];
 }
 
-/** What a draft command leaves for the answer: its Responses entry, the draft the device holds from it, and a draft it sent and must drop. */
+/** What a draft command leaves for the answer: its Responses entry, and a draft it made and sent at once. */
 export interface DraftOutcome {
   response?: WbxmlElement;
-  /** The server's Add of it is left out of the answer: the device has it by this response. */
-  own?: string;
-  /** Sent and gone from Drafts: the answer deletes it (the hub sends nothing of a draft both made and deleted since the device's last key). */
+  /** Made by an Add with Send and gone from Drafts: the answer deletes it (the hub sends nothing of a draft it wrote and deleted since the device's last key). */
   sent?: string;
 }
 
@@ -110,7 +108,7 @@ export async function draftCommand(ctx: EasContext, collectionId: string, key: n
         if (from === undefined) throw malformed('the account has no email address to send from: set one with `syncpoint user email` or on the devices page');
         const messageId = sendMessageId(accountId, sendId(adding ? `add-${clientId as string}` : (serverId as string)), from);
         const message = await draftMessage(previous, edit, { address: from }, messageId, new Date(ctx.now()));
-        const saved = await ctx.hub.mail.saveDraft(ctx.point, adding ? { collectionId, clientId: clientId as string, message, messageId } : { collectionId, serverId: serverId as string, message, messageId });
+        const saved = await ctx.hub.mail.saveDraft(ctx.point, adding ? { collectionId, clientId: clientId as string, sending: send, message, messageId } : { collectionId, serverId: serverId as string, message, messageId });
         id = saved.serverId;
         item = saved.data;
         if (!adding) await noteChange(ctx, id, key, fingerprint);
@@ -120,7 +118,7 @@ export async function draftCommand(ctx: EasContext, collectionId: string, key: n
     if (send) await ctx.hub.mail.sendDraft(ctx.point, collectionId, draftId, sendId(draftId));
     const references = item === null ? undefined : addedReferences(item, collectionId, draftId, added);
     const application = references && references.length > 0 && as('ApplicationData', asb('Attachments', ...references.map(([c, ref]) => asb('Attachment', asb('ClientId', c), asb('FileReference', ref)))));
-    if (adding) return { response: as('Add', as('ClientId', clientId as string), as('ServerId', draftId), as('Status', String(syncStatus.success)), application), own: draftId, ...(send ? { sent: draftId } : {}) };
+    if (adding) return { response: as('Add', as('ClientId', clientId as string), as('ServerId', draftId), as('Status', String(syncStatus.success)), application), ...(send ? { sent: draftId } : {}) };
     // A successful Change is answered only when it added attachments (MS-ASCMD 2.2.3.154).
     return application ? { response: as('Change', as('ServerId', draftId), as('Status', String(syncStatus.success)), application) } : {};
   } catch (err) {

@@ -57,9 +57,7 @@ interface Plan {
   stuck: boolean;
   /** Messages the device deleted that went to Deleted Items (sync-mail.ts): the hub's delete of them is not sent back. */
   moved: Set<string>;
-  /** Drafts the device added (sync-drafts.ts): it has them by their Responses, so the hub's Add of them is not sent. */
-  ownDrafts: Set<string>;
-  /** Drafts the device sent and that left Drafts: the answer deletes them. */
+  /** Drafts an Add with Send made and sent (sync-drafts.ts): gone from Drafts, the answer deletes them. */
   sentDrafts: Set<string>;
 }
 
@@ -195,7 +193,7 @@ function windowOf(value: string | undefined): number | undefined {
   return Number(value) === 0 ? windowMax : Number(value);
 }
 
-const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false, moved: new Set(), ownDrafts: new Set(), sentDrafts: new Set() });
+const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false, moved: new Set(), sentDrafts: new Set() });
 
 /** A client command behind a hub command: its position in the collection's Commands, its name, the occurrence it named. */
 interface Origin {
@@ -386,7 +384,6 @@ async function plan(
       if (drafting && isDraftCommand(ctx, command)) {
         const outcome = await draftCommand(ctx, collectionId, p.key as number, command, applicationData);
         if (outcome.response) p.local.push({ position, element: outcome.response });
-        if (outcome.own !== undefined) p.ownDrafts.add(outcome.own);
         if (outcome.sent !== undefined) p.sentDrafts.add(outcome.sent);
       } else if (command.name === 'Add' && applicationData) {
         push({ op: 'add', clientId: text(child(command, 'ClientId')) ?? '', data: mapper.fromEas(applicationData, undefined, context(command)) });
@@ -572,7 +569,6 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
     }
     // The version the device choked on stays out; a later version of the item is tried again.
     if (blocked.get(command.serverId) === command.etag) continue;
-    if (command.op === 'add' && p.ownDrafts.has(command.serverId)) continue;
     const element = await serverCommand(command.op === 'add' ? 'Add' : 'Change', command.serverId, command.data);
     if (!element) continue;
     commands.push({ serverId: command.serverId, element });
@@ -620,7 +616,7 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
     }
   }
   responses.sort((a, b) => a.position - b.position);
-  // Drafts the device sent: gone from Drafts, and deleted on the device unless the hub's changes say so already.
+  // Drafts an Add with Send made and sent: gone from Drafts, deleted on the device unless the hub's changes say so already.
   for (const id of p.sentDrafts) if (!commands.some((c) => c.serverId === id && c.element.name === 'Delete')) commands.push({ serverId: id, element: as('Delete', as('ServerId', id)) });
   // Mail the device moved here and filed under DstMsgId that is gone from here since (sync-mail.ts).
   if (isMail) {
