@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
-import { all, as, asb, at, collectionOf, easAccount, maybeText, syncBody, textAt, type EasAccount, type EasClient, type SyncCollection } from '../support/eas-client.js';
+import { all, as, asb, at, collectionOf, easAccount, io, maybeText, syncBody, textAt, type EasAccount, type EasClient, type SyncCollection } from '../support/eas-client.js';
 import { libwbxmlMissing, libwbxmlReads, asLibwbxmlReads } from '../support/libwbxml.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { startSubmission, type Submission } from '../support/submission.js';
@@ -144,6 +144,10 @@ test('16.1: a draft added, changed (attachments added and deleted) and sent: one
   assert.equal(textAt(sentBack, 'IsDraft'), '1', 'it is a draft');
   assert.equal(textAt(sentBack, 'Subject'), changed);
   assert.equal(textAt(sentBack, 'To'), `"Ben" <${address('ben')}>`, 'the recipients the Change left out are kept');
+  // The attachment added is fetched by the FileReference its response gave.
+  const fetched = await phone.command('ItemOperations', io('ItemOperations', io('Fetch', io('Store', 'Mailbox'), asb('FileReference', references(changeResponse)['att-2'] as string))));
+  assert.equal(textAt(fetched, 'Response/Fetch/Status'), '1');
+  assert.equal(Buffer.from(textAt(fetched, 'Response/Fetch/Properties/Data'), 'base64').toString('utf8'), 'two nights');
   // Sent again after a lost answer: applied once, the attachment not added twice, answered as the first time.
   const replayed = await sync(phone, change);
   assert.deepEqual(references(responses(replayed, 'Change')[0]), references(changeResponse));
