@@ -166,6 +166,12 @@ test('16.1: a draft added, changed (attachments added and deleted) and sent: one
   const items = await account.native('drafts-reader').items(drafts);
   assert.deepEqual([...items.keys()], [serverId]);
 
+  // A late copy of an old request (a key the phone has moved past) files nothing: Status 3.
+  const stale = await sync(phone, { ...change, commands: [as('Change', as('ServerId', serverId), draftData({ subject: `${subject} (stale)` }))] });
+  assert.equal(textAt(stale, 'Status'), '3');
+  assert.equal((await messages('ann', 'Drafts', `${subject} (stale)`)).length, 0);
+  assert.equal((await messages('ann', 'Drafts', changed)).length, 1);
+
   // Send: submitted once, a copy in Sent, gone from Drafts (the phone is told).
   const send = { collectionId: drafts, syncKey: textAt(quiet, 'SyncKey'), commands: [as('Change', as('ServerId', serverId), email2('Send'), as('ApplicationData'))] };
   const sent = await sync(phone, send);

@@ -70,10 +70,11 @@ const malformed = (message: string) => new Refused(syncStatus.conversionError, m
 
 /**
  * One draft command. `data` is its ApplicationData once the body is readable (sync.ts). Failures are
- * the command's own (only it fails): 6 what cannot be read as a draft (a bad address, a body that is no
- * text, HTML or MIME, an attachment without a name or content), 8 no such draft or attachment, 16 the mail
- * server out of reach or a send of the draft under way (try again), 122 past mailSendBytesMax, and for
- * a send the statuses SendMail answers with (119 no recipient, 120 refused, 118 outcome unknown).
+ * the command's own (only it fails): 4 an Add without ClientId, 6 what cannot be read as a draft (a bad
+ * address, a body that is no text, HTML or MIME, an attachment without a name or content), 8 no such
+ * draft or attachment, 16 the mail server out of reach, a run of the account under way or a send of the
+ * draft under way (try again), 122 past mailSendBytesMax, and for a send the statuses SendMail answers
+ * with (119 no recipient, 120 refused, 118 outcome unknown).
  */
 export async function draftCommand(ctx: EasContext, collectionId: string, key: number, command: WbxmlElement, data: WbxmlElement | undefined): Promise<DraftOutcome> {
   const { accountId } = ctx.point;
@@ -137,9 +138,9 @@ function statusOf(err: ProtocolError): number {
     case 'limitReached':
       return composeStatus.tooLarge;
     case 'notFound':
-      return /submission/.test(err.message) ? composeStatus.submissionFailed : syncStatus.notFound;
+      return err.extra.reason === 'noSubmission' ? composeStatus.submissionFailed : syncStatus.notFound;
     case 'invalidRequest':
-      return /no recipient/.test(err.message) ? composeStatus.noRecipient : /upstreamId/.test(err.message) ? composeStatus.submissionFailed : syncStatus.conversionError;
+      return err.extra.reason === 'noRecipient' ? composeStatus.noRecipient : err.extra.reason === 'submissionAmbiguous' ? composeStatus.submissionFailed : syncStatus.conversionError;
     case 'conflict':
       return err.extra.sendState === 'unknown' ? composeStatus.messagePreviouslySent : syncStatus.retry;
     case 'upstreamFailed':

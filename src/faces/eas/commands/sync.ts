@@ -362,8 +362,13 @@ async function plan(
   const moves = collection.kind === 'mail' && deletesAsMoves(element) && commands.some((c) => c.name === 'Delete');
   const trash = moves && (await ctx.hub.syncKeyKind(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number)) !== 'invalid' ? await trashFor(ctx, collectionId) : undefined;
   const edits = new EditsInOrder(p, (serverId) => ctx.hub.readHeldItem(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number, serverId));
-  // ActiveSync 16 drafts: Adds and edits in the Drafts folder are messages filed at the IMAP server (sync-drafts.ts).
-  const drafting = collection.kind === 'mail' && commands.some((c) => isDraftCommand(ctx, c)) && (await draftsFolder(ctx)) === collectionId;
+  // ActiveSync 16 drafts: Adds and edits in the Drafts folder are messages filed (and sent) at the mail
+  // servers (sync-drafts.ts); as for moves, only under a key the hub takes.
+  const drafting =
+    collection.kind === 'mail' &&
+    commands.some((c) => isDraftCommand(ctx, c)) &&
+    (await draftsFolder(ctx)) === collectionId &&
+    (await ctx.hub.syncKeyKind(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number)) !== 'invalid';
   for (const [position, command] of commands.entries()) {
     const serverId = text(child(command, 'ServerId'));
     // An RTF body becomes text; one that cannot be read is kept as sent (or, too large, left out), the item kept, and shown among the device's errors.
