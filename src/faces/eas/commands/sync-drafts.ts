@@ -219,7 +219,10 @@ function readEdit(data: WbxmlElement | undefined, collectionId: string, serverId
     else throw malformed(`a draft's Body is Type 1 (text), 2 (HTML) or 4 (MIME), not ${JSON.stringify(type.slice(0, 8))}`);
   }
   const attachments = child(data, 'Attachments', 'AirSyncBase');
-  for (const add of children(attachments, 'Add', 'AirSyncBase')) {
+  const adds = children(attachments, 'Add', 'AirSyncBase');
+  // Counted before any Content is read (draft-mail.ts counts them again with the ones kept).
+  if (adds.length > limits.mailAttachmentsMax) throw malformed(`a draft holds at most ${limits.mailAttachmentsMax} attachments`);
+  for (const add of adds) {
     const name = textOf(child(add, 'DisplayName', 'AirSyncBase')).trim();
     if (name === '' || name.length > limits.mailFileNameCharsMax || controls.test(name)) throw malformed(`an attachment's DisplayName is 1 to ${limits.mailFileNameCharsMax} characters, without control characters`);
     if (!text(child(add, 'ClientId', 'AirSyncBase'))) throw malformed(`attachment ${name} has no ClientId`);
