@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { SubmissionError, UpstreamError } from '../protocol/upstream-errors.js';
 import { limits } from '../core/limits.js';
 import { mailItemJson, parseMailItem, rawPart, type MailItem } from '../content/mail/item.js';
-import { composeMessage, prepareMessage, tooLarge, type Outgoing } from '../content/mail/outgoing.js';
+import { composeMessage, prepareMessage, tooLarge, withoutField, type Outgoing } from '../content/mail/outgoing.js';
 import type { MailPartAnswer } from '../protocol/mail-parts.js';
 import type { MailSent, SendMailRequest } from '../protocol/mail-send.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
@@ -362,7 +362,7 @@ export class Mail {
    */
   async sendDraft(point: DevicePoint, collectionId: string, serverId: string, clientId: string): Promise<MailSent> {
     const { accountId } = point;
-    let message = Buffer.alloc(0);
+    let message: Buffer = Buffer.alloc(0);
     // Begun before: `send` answers from the record and reads no message.
     if (!(await this.sendBegun(accountId, clientId))) {
       const part = await this.fetchPart(accountId, collectionId, serverId, rawPart);
@@ -370,7 +370,8 @@ export class Mail {
         await part.body.close();
         throw tooLarge(limits.blobBytesMax);
       }
-      message = Buffer.from(part.body.bytes);
+      // Dated when it goes, not when it was last saved (send adds the Date a message lacks).
+      message = withoutField(Buffer.from(part.body.bytes), 'date');
     }
     const sent = await this.send(accountId, { clientId, message });
     const { access } = this.#gateway();
