@@ -9,13 +9,13 @@ import { startSubmission, type Submission } from '../support/submission.js';
 import { addUpstream, runUpstreams } from '../support/upstreams.js';
 
 /**
- * ActiveSync 16.1 drafts (docs/eas.md § Drafts) through a real Syncpoint server, Dovecot and an SMTP
+ * ActiveSync 16.0 and 16.1 drafts (docs/eas.md § Drafts) through a real Syncpoint server, Dovecot and an SMTP
  * submission server that delivers over LMTP: a draft added on the phone is a \Draft message another mail
  * program sees in Drafts; a Change files a new version under the same ServerId (one copy at IMAP, one
  * item on the phone), adding and deleting attachments; Send submits it once, a copy in Sent, gone from
  * Drafts; every request sent again after a lost answer does nothing twice. A 14.1 phone's Add is refused
- * as before, and bad drafts get their own Status without costing the rest of the batch. Requests and
- * answers are read by libwbxml too.
+ * as before, bad drafts get their own Status without costing the rest of the batch, and a draft another
+ * mail program deletes is deleted on the phone that made it. Requests and answers are read by libwbxml too.
  */
 const email = namespace('Email');
 const email2 = namespace('Email2');
@@ -102,11 +102,11 @@ const commandIds = (answer: WbxmlElement, name: string) => all(at(answer, 'Comma
 const references = (response: WbxmlElement | undefined) =>
   Object.fromEntries(all(at(at(response, 'ApplicationData'), 'Attachments'), 'Attachment').map((a) => [textAt(a, 'ClientId'), textAt(a, 'FileReference')]));
 
-test('16.1: a draft added, changed (attachments added and deleted) and sent: one copy at each step, nothing done twice after a lost answer', async () => {
+for (const version of ['16.0', '16.1'] as const) test(`${version}: a draft added, changed (attachments added and deleted) and sent: one copy at each step, nothing done twice after a lost answer`, async () => {
   const { account, drafts } = await mailAccount();
-  const phone = account.eas('Drafts161', { version: '16.1' });
+  const phone = account.eas(`Drafts${version.replace('.', '')}`, { version });
   const { key } = await phone.pull(drafts, await phone.primeSync(drafts));
-  const subject = 'Trip plans';
+  const subject = `Trip plans ${version}`;
 
   // Add: filed at IMAP as a read draft, answered with its ServerId and the attachment's FileReference.
   const add = { collectionId: drafts, syncKey: key, commands: [as('Add', as('ClientId', 'draft-1'), draftData({ to: `Ben <${address('ben')}>`, subject, text: 'Day one: the coast.', attach: [{ clientId: 'att-1', name: 'route.txt', content: 'north then west' }] }))] };
@@ -213,7 +213,7 @@ test('16.1: an Add with Send sends at once and leaves nothing in Drafts, also wh
   assert.equal((await messages('ann', 'Drafts', 'To nobody')).length, 1);
 });
 
-test('drafts: a 14.1 Add keeps its Status 6; bad drafts get their own Status and the rest of the batch is filed', async () => {
+test('drafts: a 14.1 Add keeps its Status 6; bad drafts get their own Status and the rest of the batch is filed; a draft deleted elsewhere is deleted on the phone', async () => {
   const { account, drafts } = await mailAccount();
   const old = account.eas('Drafts141', { version: '14.1' });
   const oldKey = (await old.pull(drafts, await old.primeSync(drafts))).key;
@@ -241,6 +241,15 @@ test('drafts: a 14.1 Add keeps its Status 6; bad drafts get their own Status and
   assert.equal(textAt(responses(answer, 'Change')[0], 'Status'), '8');
   assert.equal(maybeText(responses(answer, 'Add').find((r) => textAt(r, 'ClientId') === 'big'), 'ServerId'), undefined);
   assert.equal((await messages('ann', 'Drafts', 'Fine')).length, 1);
+  // Deleted by another mail program: the phone, which made it, is sent its Delete.
+  const fine = textAt(responses(answer, 'Add').find((r) => textAt(r, 'ClientId') === 'good'), 'ServerId');
+  await asMailClient(dovecot, 'ann', async (client) => {
+    await client.mailboxOpen('Drafts');
+    await client.messageDelete({ header: { subject: 'Fine' } });
+  });
+  await runUpstreams(server, account.accountId);
+  const after = await sync(phone, { collectionId: drafts, syncKey: textAt(answer, 'SyncKey') });
+  assert.deepEqual(commandIds(after, 'Delete'), [fine]);
   const [whole] = await messages('ann', 'Drafts', 'Whole');
   assert.match(whole?.source ?? '', /As a whole message\./, 'a Body of Type 4 is the draft, its other fields applied to it');
   assert.match(whole?.source ?? '', /^Importance: Low\r$/m);
