@@ -325,11 +325,10 @@ export class Mail {
       const collection = await tx.getCollection(accountId, write.collectionId);
       const check = checkItem('mail', filed.data);
       const existing = 'serverId' in write ? await tx.getItem(accountId, write.collectionId, write.serverId) : null;
-      const refusal = !collection || existing === undefined || existing?.deletedAt != null ? 'the draft or its folder was deleted meanwhile' : !check.ok ? `the draft filed cannot be read back: ${check.message}` : undefined;
-      if (refusal !== undefined || !collection || !check.ok || existing === undefined) {
+      if (!collection || !check.ok || existing === undefined || existing?.deletedAt != null) {
         // The message filed goes at the folder's next run, as a displaced member.
         await tx.putPointRecords(accountId, pointId, write.collectionId, [{ serverId: displacedId(filed.remoteId), remoteId: filed.remoteId, remoteEtag: filed.remoteEtag, heldEtag: '' }]);
-        return refusal ?? 'the draft was not filed';
+        return check.ok ? new ProtocolError('notFound', 'the draft or its folder was deleted meanwhile') : new ProtocolError('serverError', `the draft filed cannot be read back: ${check.message}`);
       }
       await openExchange(tx, this.ports, accountId, point.device, point.protocol);
       const id = 'serverId' in write ? write.serverId : this.ports.random.id();
@@ -340,9 +339,9 @@ export class Mail {
       if ('clientId' in write) await tx.recordLedgerAdd(accountId, point.device.id, write.collectionId, write.clientId, draftLedgerEtag, id, false);
       return { serverId: id, data: filed.data, replayed: false };
     });
-    if (typeof saved === 'string') {
+    if (saved instanceof ProtocolError) {
       await this.#expungeDisplaced(accountId, account, pointId, path, filed.remoteId);
-      throw new ProtocolError('notFound', saved);
+      throw saved;
     }
     if (replacing) await this.#expungeDisplaced(accountId, account, pointId, path, replacing.remoteId);
     return saved;
