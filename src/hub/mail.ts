@@ -74,11 +74,12 @@ export interface MailGateway {
   expunge(account: MailAccount, path: string, remoteId: string): Promise<void>;
 }
 
-/** A draft the gateway filed (MailGateway.fileDraft). */
+/** A draft the gateway filed (MailGateway.fileDraft), and the messages of its folder with its Message-ID before. */
 export interface FiledDraft {
   remoteId: string;
   remoteEtag: string | null;
   data: string;
+  before: string[];
 }
 
 /**
@@ -321,6 +322,7 @@ export class Mail {
       throw unreachable(err, 'file the draft');
     }
     const pointId = upstream.deviceId;
+    const strays = filed.before.filter((r) => r !== replacing?.remoteId);
     const saved = await this.store.transaction(async (tx) => {
       const collection = await tx.getCollection(accountId, write.collectionId);
       const check = checkItem('mail', filed.data);
@@ -333,7 +335,14 @@ export class Mail {
       await openExchange(tx, this.ports, accountId, point.device, point.protocol);
       const id = 'serverId' in write ? write.serverId : this.ports.random.id();
       const etag = await writeItem({ tx, ports: this.ports, collection }, id, existing, filed.data, check.index, 'clientId' in write && !write.sending ? point.device.id : pointId);
-      const records = [{ serverId: id, remoteId: filed.remoteId, remoteEtag: filed.remoteEtag, heldEtag: etag }];
+      const records: PointRecord[] = [{ serverId: id, remoteId: filed.remoteId, remoteEtag: filed.remoteEtag, heldEtag: etag }];
+      // Strays: what an attempt whose answer was lost filed (its Message-ID is the draft's), gone with the
+      // version replaced, and deleted where a run already made an item of one (every device is told).
+      for (const stray of await tx.pointRecordsByRemote(accountId, pointId, strays)) {
+        const row = stray.serverId === id ? undefined : await tx.getItem(accountId, stray.collectionId, stray.serverId);
+        if (row && row.deletedAt === null) await writeTombstone({ tx, ports: this.ports, collection }, row, pointId);
+      }
+      records.push(...strays.map((remoteId) => ({ serverId: displacedId(remoteId), remoteId, remoteEtag: null, heldEtag: '' })));
       if (replacing) records.push({ ...replacing, serverId: displacedId(replacing.remoteId) });
       await tx.putPointRecords(accountId, pointId, write.collectionId, records);
       if ('clientId' in write) await tx.recordLedgerAdd(accountId, point.device.id, write.collectionId, write.clientId, draftLedgerEtag, id, false);
@@ -343,7 +352,7 @@ export class Mail {
       await this.#expungeDisplaced(accountId, account, pointId, path, filed.remoteId);
       throw saved;
     }
-    if (replacing) await this.#expungeDisplaced(accountId, account, pointId, path, replacing.remoteId);
+    for (const remoteId of [...strays, ...(replacing ? [replacing.remoteId] : [])]) await this.#expungeDisplaced(accountId, account, pointId, path, remoteId);
     return saved;
   }
 

@@ -4,6 +4,7 @@ import { encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/w
 import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
 import { all, as, asb, at, collectionOf, easAccount, io, maybeText, syncBody, textAt, type EasAccount, type EasClient, type SyncCollection } from '../support/eas-client.js';
 import { libwbxmlMissing, libwbxmlReads, asLibwbxmlReads } from '../support/libwbxml.js';
+import { sendMessageId } from '../../src/hub/mail.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { startSubmission, type Submission } from '../support/submission.js';
 import { addUpstream, runUpstreams } from '../support/upstreams.js';
@@ -96,6 +97,12 @@ const draftData = (o: { to?: string; subject?: string; text?: string; attach?: A
       ),
   );
 
+/** The ids of the items of the folder with that subject, as a native device reads them (the tests share Dovecot's `ann`, so her Drafts). */
+async function withSubject(account: EasAccount, collectionId: string, subject: string): Promise<string[]> {
+  const items = await account.native(`reader${Math.random().toString(36).slice(2, 8)}`).items(collectionId);
+  return [...items].filter(([, item]) => JSON.parse(item.data).subject === subject).map(([id]) => id);
+}
+
 const responses = (answer: WbxmlElement, name: string) => all(at(answer, 'Responses'), name);
 const commandIds = (answer: WbxmlElement, name: string) => all(at(answer, 'Commands'), name).map((c) => textAt(c, 'ServerId'));
 /** The FileReference each attachment ClientId got, from a response's ApplicationData. */
@@ -163,8 +170,7 @@ for (const version of ['16.0', '16.1'] as const) test(`${version}: a draft added
   await runUpstreams(server, account.accountId);
   const quiet = await sync(phone, { collectionId: drafts, syncKey: textAt(edited, 'SyncKey') });
   assert.equal(at(quiet, 'Commands'), undefined, 'nothing new for the phone');
-  const items = await account.native('drafts-reader').items(drafts);
-  assert.deepEqual([...items.keys()], [serverId]);
+  assert.deepEqual(await withSubject(account, drafts, changed), [serverId], 'one item in the folder');
 
   // A late copy of an old request (a key the phone has moved past) files nothing: Status 3.
   const stale = await sync(phone, { ...change, commands: [as('Change', as('ServerId', serverId), draftData({ subject: `${subject} (stale)` }))] });
@@ -211,6 +217,26 @@ test('16.1: an Add with Send sends at once and leaves nothing in Drafts, also wh
   assert.equal(commandIds(nobody, 'Add').length, 1, 'the phone is sent the draft it made');
   assert.deepEqual(commandIds(nobody, 'Delete'), []);
   assert.equal((await messages('ann', 'Drafts', 'To nobody')).length, 1);
+});
+
+test('16.1: what an Add whose answer the IMAP server lost filed (a stray under the draft\'s Message-ID) does not stay beside the draft, even once a run made an item of it', async () => {
+  const { account, drafts } = await mailAccount();
+  const phone = account.eas('Stray161', { version: '16.1' });
+  const { key } = await phone.pull(drafts, await phone.primeSync(drafts));
+  // As the first attempt at this Add filed it before its connection broke.
+  const messageId = sendMessageId(account.accountId, `eas-Stray161/draft/${drafts}/add-lost-1`, address('ann'));
+  await asMailClient(dovecot, 'ann', (client) =>
+    client.append('Drafts', `From: ${address('ann')}\r\nTo: ${address('ben')}\r\nSubject: Lost answer\r\nMessage-ID: ${messageId}\r\n\r\nfirst try\r\n`, ['\\Draft', '\\Seen']),
+  );
+  await runUpstreams(server, account.accountId);
+  const answer = await sync(phone, { collectionId: drafts, syncKey: key, commands: [as('Add', as('ClientId', 'lost-1'), draftData({ to: address('ben'), subject: 'Lost answer', text: 'second try' }))] });
+  const serverId = textAt(responses(answer, 'Add')[0], 'ServerId');
+  assert.deepEqual(commandIds(answer, 'Add'), [], 'the stray item, made and deleted since the phone\'s key, is not sent');
+  const filed = await messages('ann', 'Drafts', 'Lost answer');
+  assert.equal(filed.length, 1, 'one copy in Drafts');
+  assert.match(filed[0]?.source ?? '', /second try/);
+  await runUpstreams(server, account.accountId);
+  assert.deepEqual(await withSubject(account, drafts, 'Lost answer'), [serverId], 'one item in the folder');
 });
 
 test('drafts: a 14.1 Add keeps its Status 6; bad drafts get their own Status and the rest of the batch is filed; a draft deleted elsewhere is deleted on the phone', async () => {

@@ -12,20 +12,26 @@ import { problemOf, type ImapSession } from './session.js';
  */
 
 /**
- * Appends `message` to the folder at `path` as a draft: its remote id (UIDVALIDITY/UID/FOLDER), its MODSEQ, and its mail item. Its UID is the one APPENDUID gives (RFC 4315), or,
- * from a server without UIDPLUS, the one of the message with its Message-ID there.
+ * Appends `message` to the folder at `path` as a draft: its remote id (UIDVALIDITY/UID/FOLDER), its
+ * MODSEQ and its mail item, and the remote ids of the messages the folder held with its Message-ID
+ * before (`before`: an earlier attempt whose answer was lost, an older version). Its UID is the one
+ * APPENDUID gives (RFC 4315), or, from a server without UIDPLUS, the newest with its Message-ID there.
  */
-export async function fileDraft(session: ImapSession, path: string, message: Buffer, messageId: string): Promise<{ remoteId: string; remoteEtag: string | null; data: string }> {
+export async function fileDraft(session: ImapSession, path: string, message: Buffer, messageId: string): Promise<{ remoteId: string; remoteEtag: string | null; data: string; before: string[] }> {
   const host = new URL(session.url).host;
   try {
     const client = await session.client();
+    const opened = await session.open(path);
+    const withId = async () => {
+      const found = await client.search({ header: { 'message-id': messageId } }, { uid: true });
+      return Array.isArray(found) ? found : [];
+    };
+    const before = await withId();
     const appended = await client.append(path, message, ['\\Draft', '\\Seen']);
     const box = await session.open(path);
+    if (String(box.uidValidity) !== String(opened.uidValidity)) throw new Error(`folder ${path} changed its UIDVALIDITY while the draft was filed`);
     let uid = appended && appended.uidValidity !== undefined && String(appended.uidValidity) === String(box.uidValidity) ? appended.uid : undefined;
-    if (uid === undefined) {
-      const found = await client.search({ header: { 'message-id': messageId } }, { uid: true });
-      uid = Array.isArray(found) ? found.at(-1) : undefined;
-    }
+    uid ??= (await withId()).filter((u) => !before.includes(u)).at(-1);
     if (uid === undefined) throw new Error(`the draft appended to ${path} cannot be found there`);
     const read = await client.fetchOne(String(uid), { uid: true, flags: true, size: true, internalDate: true, bodyStructure: true, source: { maxLength: limits.upstreamMailSourceBytes } }, { uid: true });
     if (!read) throw new Error(`the draft appended to ${path} is gone already`);
@@ -36,7 +42,8 @@ export async function fileDraft(session: ImapSession, path: string, message: Buf
       size: read.size ?? 0,
       internalDate: new Date(read.internalDate ?? 0),
     });
-    return { remoteId: remoteIdOf(path, String(box.uidValidity), uid), remoteEtag: read.modseq === undefined ? null : String(read.modseq), data };
+    const remoteIdAt = (u: number) => remoteIdOf(path, String(box.uidValidity), u);
+    return { remoteId: remoteIdAt(uid), remoteEtag: read.modseq === undefined ? null : String(read.modseq), data, before: before.map(remoteIdAt) };
   } catch (err) {
     throw problemOf(err, host);
   }
