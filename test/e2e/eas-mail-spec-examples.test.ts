@@ -214,6 +214,21 @@ for (const version of versions) {
     await changed('sync-flag-complete.request', { serverId: idOf.get('Flag me') as string });
     await runUpstreams(server, account.accountId);
     assert.deepEqual((await flagsAt(ann, 'INBOX'))['Flag me'], ['\\Seen']);
+    await changed('sync-categories.request', { serverId: idOf.get('Flag me') as string });
+    await runUpstreams(server, account.accountId);
+    assert.deepEqual((await flagsAt(ann, 'INBOX'))['Flag me'], ['Business', '\\Seen'], 'the category is an IMAP keyword');
+
+    // The other way: another IMAP client flags the message; the next Sync brings a Change with the Flag.
+    await asMailClient(dovecot, ann, async (c) => {
+      await c.mailboxOpen('INBOX');
+      await c.messageFlagsAdd({ header: { subject: 'Flag me' } }, ['\\Flagged']);
+    });
+    await runUpstreams(server, account.accountId);
+    const told = assertShape(await sendExample(phone, 'Sync', example('sync-flag-from-server.request', { inbox, syncKey })), 'sync-flag-from-server.response');
+    syncKey = textAt(told, 'Collections/Collection/SyncKey');
+    assert.equal(textAt(told, 'Collections/Collection/Commands/Change/ServerId'), idOf.get('Flag me'));
+    assert.equal(textAt(told, 'Collections/Collection/Commands/Change/ApplicationData/Flag/Status'), '2');
+
     await changed('sync-delete.request', { serverId: idOf.get('Delete me') as string });
     assert.equal((await flagsAt(ann, 'INBOX'))['Delete me'], undefined);
     assert.ok((await flagsAt(ann, 'Trash'))['Delete me'], 'in Trash at Dovecot');
