@@ -246,16 +246,24 @@ for (const version of versions) {
     assertEmpty(await sendExample(phone, 'SendMail', example('sendmail.request', { clientId: `send-${v}`, ...mine })), 'SendMail');
     assertEmpty(await sendExample(phone, 'SmartReply', example('smartreply.request', { clientId: `reply-${v}`, inbox, serverId, ...mine })), 'SmartReply');
     assertEmpty(await sendExample(phone, 'SmartForward', example('smartforward.request', { clientId: `forward-${v}`, inbox, serverId, ...mine })), 'SmartForward');
+    // The example's own From, "testuser1", is no address: MS-ASCMD 2.2.1.17 has the server put the user's
+    // address there; ours sends the From the phone wrote (it may be an alias the submission server takes)
+    // and answers one that is not an address with Status 107, sending nothing.
+    const verbatimFrom = await sendExample(phone, 'SendMail', example('sendmail.request', { clientId: `send0-${v}`, ann: 'testuser1', ben: mine.ben }));
+    assert.equal(textAt(verbatimFrom.body, 'Status'), '107', 'an invalid From gets Status 107');
+    assertEmpty(await sendExample(phone, 'SendMail', example('sendmail-ashttp.request', { clientId: `send2-${v}`, ...mine })), 'SendMail');
     const arrived = await sourcesAt(ben, 'INBOX');
-    assert.equal(arrived.length, 3);
+    assert.equal(arrived.length, 4);
     assert.ok(arrived.some((m) => m.includes('This is the email body content.')), 'the SendMail arrived');
+    assert.ok(arrived.some((m) => /^Subject: From NSync\r$/m.test(m) && m.includes('This is the body text.')), "MS-ASHTTP's SendMail arrived");
     const reply = arrived.find((m) => /^Subject: RE: Lunch\r$/m.test(m)) ?? '';
     assert.match(reply, /This is the body of the smart reply message\./);
     assert.match(reply, /> Shall we have lunch at the harbour\?/, 'the original quoted');
     const forward = arrived.find((m) => /^Subject: FW: Lunch\r$/m.test(m)) ?? '';
     assert.match(forward, /This is the body of the smart forward message\./);
     assert.match(forward, /filename="?map\.bin/, 'the original forwarded with its attachment');
-    assert.equal((await sourcesAt(ann, 'Sent')).length, 3, 'a copy of each in Sent');
+    // A copy of each in Sent, SaveInSentItems or not (docs/eas.md § Sending and moving mail).
+    assert.equal((await sourcesAt(ann, 'Sent')).length, 4, 'a copy of each in Sent');
     await runUpstreams(server, account.accountId);
     assert.deepEqual((await flagsAt(ann, 'INBOX')).Lunch, ['$Forwarded', '\\Answered'], 'the original answered and forwarded at Dovecot');
   });
