@@ -250,6 +250,12 @@ export const limits = {
   mailBodyBytesMax: 8192,
   mailSourceBytesMax: 256 * 1024,
   /**
+   * The iCalendar object of an invitation (iMIP, RFC 6047) a mail item keeps (docs/protocol.md §10.5), its
+   * text/calendar part decoded (UTF-8 bytes): a larger part, or one cut off by mailSourceBytesMax, is not kept,
+   * and neither is one that would take the item past itemBytesMax (content/mail/message-item.ts).
+   */
+  mailInvitationBytesMax: 64 * 1024,
+  /**
    * The largest mail part a device fetches through the hub (docs/protocol.md §10.6), decoded: refused
    * before anything is downloaded when the part's encoded size in the message's structure says it can
    * decode to more, and cut off if it decodes to more all the same. Parts up to blobBytesMax are kept.
