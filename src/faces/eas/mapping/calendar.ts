@@ -1375,6 +1375,52 @@ export class OccurrenceEdits {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------
+// An invitation's event, for the Email class's MeetingRequest (email.ts)
+
+/** What a meeting request shows of its event (MS-ASEMAIL 2.2.2.48), read as a calendar item is read for Sync. */
+export interface MeetingFacts {
+  times?: Times;
+  dtStamp?: number;
+  timezone: TimeZoneInfo;
+  uid?: string;
+  location?: string;
+  organizer?: { email?: string; name?: string };
+  sensitivity: number;
+  busyStatus: number;
+  reminder?: number;
+  recurrence?: EasRecurrence;
+  /** The original start of the one occurrence the invitation is for (its VEVENT has a RECURRENCE-ID). */
+  recurrenceId?: number;
+  /** X-MICROSOFT-DISALLOW-COUNTER: the organizer takes no proposal of another time. */
+  disallowNewTime: boolean;
+  /** SEQUENCE: 0 for the first request, more for each update of it. */
+  sequence: number;
+}
+
+/** The event of an invitation's iCalendar object (content/mail/item.ts MailInvitation); throws for one that cannot be read or would cost too much. */
+export function meetingFacts(text: string): MeetingFacts {
+  const view = viewEvent(parseItem(text, 'invitation'));
+  const { event, master, zones } = view;
+  const rid = master.getFirstProperty('recurrence-id');
+  const occurrence = rid && resolveValue(rid, zones);
+  return {
+    ...(event.times ? { times: event.times } : {}),
+    ...(event.dtStamp !== undefined ? { dtStamp: event.dtStamp } : {}),
+    timezone: event.timezone ?? utcInfo,
+    ...(event.uid !== undefined ? { uid: event.uid } : {}),
+    ...(event.fields.location !== undefined ? { location: event.fields.location } : {}),
+    ...(event.organizer ? { organizer: event.organizer } : {}),
+    sensitivity: event.fields.sensitivity ?? 0,
+    busyStatus: event.fields.busyStatus ?? 2,
+    ...(event.fields.reminder !== undefined ? { reminder: event.fields.reminder } : {}),
+    ...(event.recurrence && !occurrence ? { recurrence: event.recurrence } : {}),
+    ...(occurrence ? { recurrenceId: msOf(occurrence) } : {}),
+    disallowNewTime: textProp(master, 'x-microsoft-disallow-counter')?.toUpperCase() === 'TRUE',
+    sequence: Number(master.getFirstPropertyValue('sequence')) || 0,
+  };
+}
+
 export const calendarMapper: ItemMapper = {
   toEas(data: string, options: ToEasOptions): WbxmlElement[] {
     const calendar = parseItem(data, 'event');
