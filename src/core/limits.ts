@@ -125,6 +125,8 @@ export const limits = {
   easQuarantinedMax: 1000,
   /** ActiveSync: Moves in one MoveItems request; the rest fail alone. */
   easMovesMax: 512,
+  /** ActiveSync: responses one MeetingResponse request answers; each past it gets Status 4 and can be sent again (faces/eas/commands/meeting-response.ts). */
+  easMeetingResponsesMax: 64,
   /** ActiveSync: Fetches in one ItemOperations request. */
   easOperationsMax: 512,
   /** ActiveSync: item data one ItemOperations answer carries; a Fetch past it gets Status 11 and can be asked again. */
