@@ -235,12 +235,15 @@ for (const version of versions) {
   });
 }
 
-test('16.1: without SendResponse nothing is sent; an event in the calendar is answered in place', async () => {
+test('16.1: without SendResponse nothing is sent; an event in the calendar is answered in place; an invitation past a long HTML version is one too', async () => {
   const ann = await mailAccount('ann', 'ann-secret');
-  const { subject, uid } = await invite(ann, 'ann');
+  // The text/calendar part lies past the first 32 KiB the upstream reads of a message: it is fetched apart.
+  const { subject, uid } = await invite(ann, 'ann', { htmlPadding: 48 * 1024 });
   const phone = ann.account.eas('Quiet161', { version: '16.1' });
   const message = (await inboxAdds(phone, ann.inbox)).get(subject);
   assert.ok(message);
+  assert.equal(textAt(message.data, 'MessageClass'), 'IPM.Schedule.Meeting.Request', 'a meeting request, its calendar part read apart');
+  assert.equal(textAt(message.data, 'MeetingRequest/UID'), uid);
   const accepted = await respond(phone, request('1', ann.inbox, message.serverId));
   assert.equal(accepted.status, '1');
   assert.equal(repliesTo(uid).length, 0, 'no SendResponse, no reply');

@@ -13,6 +13,8 @@ export interface InvitationOptions {
   location?: string;
   /** Extra lines of the VEVENT (an RRULE, a SEQUENCE). */
   extra?: string[];
+  /** Bytes of HTML before the text/calendar part, so it lies past the start of the message a server reads. */
+  htmlPadding?: number;
   /** DTSTART and DTEND in Europe/Berlin, as wall times (20261210T100000). */
   start?: string;
   end?: string;
@@ -81,6 +83,7 @@ export function invitationMessage(o: InvitationOptions & { messageId: string }):
     'Content-Type: text/html; charset=utf-8',
     '',
     `<p>You are invited: <b>${o.summary}</b>.</p>`,
+    ...(o.htmlPadding ? (`<p>${'Agenda to follow. '.repeat(Math.ceil(o.htmlPadding / 18))}</p>`.match(/.{1,76}/g) ?? []) : []),
     '--inv-b1',
     `Content-Type: text/calendar; charset=utf-8; method=${method}`,
     'Content-Transfer-Encoding: base64',

@@ -383,6 +383,12 @@ test('an invitation (iMIP): its text/calendar part is kept whole with its METHOD
 
   const cut = build({ source: source.subarray(0, source.length - 200), bodyStructure: structure(), size: source.length });
   assert.equal(cut.invitation, undefined, 'a part the source does not hold whole is no invitation');
+  // Unless the IMAP connector fetched it apart: in its transfer encoding, or decoded (FETCH BINARY).
+  const encodedPart = Buffer.from(Buffer.from(ics).toString('base64').match(/.{1,76}/g)?.join('\r\n') ?? '', 'latin1');
+  for (const invitationPart of [{ bytes: encodedPart, decoded: false }, { bytes: Buffer.from(ics), decoded: true }]) {
+    const apart = build({ source: source.subarray(0, 400), bodyStructure: structure(), size: source.length, invitationPart });
+    assert.deepEqual(apart.invitation, { method: 'REQUEST', part: '3', text: ics }, `fetched apart, decoded: ${invitationPart.decoded}`);
+  }
   assert.equal(build({ source, bodyStructure: structure('text/calendar', limits.mailInvitationBytesMax * 2) }).invitation, undefined, 'a part too large is not read');
   assert.equal(build({ source, bodyStructure: structure('application/octet-stream') }).invitation, undefined);
   const plainJson = mailItemOf({ source, bodyStructure: structure('application/octet-stream'), flags: [], size: source.length, internalDate: received });

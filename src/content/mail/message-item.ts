@@ -27,6 +27,11 @@ export interface MessageFacts {
   size: number;
   /** INTERNALDATE. */
   internalDate: Date;
+  /**
+   * The invitation's part (invitationPartOf), fetched apart because the source does not hold it whole:
+   * its body as the IMAP server gave it, still in its transfer encoding unless `decoded` (FETCH BINARY).
+   */
+  invitationPart?: { bytes: Buffer; decoded: boolean } | undefined;
 }
 
 /**
@@ -56,7 +61,7 @@ export function buildMailItem(message: MessageFacts): MailItem {
   const chosen = chooseBody(message.bodyStructure);
   const body = chosen && bodyOf(source, message.bodyStructure, chosen, whole);
   const addresses = (name: string) => addressList(header(name) ?? '');
-  const invitation = invitationOf(source, message.bodyStructure, whole);
+  const invitation = invitationOf(source, message.bodyStructure, whole, message.invitationPart);
   return {
     messageId,
     subject,
@@ -83,19 +88,28 @@ export function buildMailItem(message: MessageFacts): MailItem {
 /** Encoded bytes a text/calendar part may have to be read at all: base64 of limits.mailInvitationBytesMax, with its line breaks. */
 const invitationEncodedMax = Math.ceil((limits.mailInvitationBytesMax * 4) / 3) * (78 / 76) + 1024;
 
-/**
- * The message's iCalendar scheduling object (iMIP, RFC 6047 §2.4): its first text/calendar part, when the
- * source holds it whole, it decodes to at most limits.mailInvitationBytesMax, and ical.js reads it as one
- * VCALENDAR with a METHOD and a VEVENT. Anything else is no invitation, and the message stays plain mail.
- */
-function invitationOf(source: Buffer, structure: BodyStructure, whole: boolean): MailInvitation | undefined {
+/** The part an invitation is read from (RFC 6047 §2.4): the message's first text/calendar part, when its size lets it be one. */
+export function invitationPartOf(structure: BodyStructure): { node: BodyStructure; part: string } | undefined {
   const node = leaves(structure).find((n) => n.type.toLowerCase() === 'text/calendar');
   if (!node || (node.size ?? 0) > invitationEncodedMax) return undefined;
   const part = sectionOf(node);
-  if (part.length > limits.mailPartCharsMax) return undefined;
-  const found = partBody(source, structure, part, whole);
-  if (!found?.whole || found.bytes.length > invitationEncodedMax) return undefined;
-  const text = xmlCarriable(decodeText(found.bytes, true, node.encoding, node.parameters?.charset));
+  return part.length > limits.mailPartCharsMax ? undefined : { node, part };
+}
+
+/**
+ * The message's iCalendar scheduling object (iMIP, RFC 6047 §2.4): its invitation part (invitationPartOf),
+ * when the source holds it whole or it was fetched apart, it decodes to at most
+ * limits.mailInvitationBytesMax, and ical.js reads it as one VCALENDAR with a METHOD and a VEVENT.
+ * Anything else is no invitation, and the message stays plain mail.
+ */
+function invitationOf(source: Buffer, structure: BodyStructure, whole: boolean, apart: MessageFacts['invitationPart']): MailInvitation | undefined {
+  const found = invitationPartOf(structure);
+  if (!found) return undefined;
+  const { node, part } = found;
+  const inSource = partBody(source, structure, part, whole);
+  const body = inSource?.whole ? { bytes: inSource.bytes, decoded: false } : apart;
+  if (!body || body.bytes.length > invitationEncodedMax) return undefined;
+  const text = xmlCarriable(decodeText(body.bytes, true, body.decoded ? undefined : node.encoding, node.parameters?.charset));
   if (text.trim() === '' || Buffer.byteLength(text, 'utf8') > limits.mailInvitationBytesMax) return undefined;
   let calendar: ICAL.Component;
   try {
