@@ -81,17 +81,19 @@ export function answeredEvent(invitation: string, existing: string | undefined, 
   const held = existing === undefined ? null : parseCalendar(existing);
   const calendar = held && sequenceOf(held) > sequenceOf(invited) ? held : invited;
   calendar.removeAllProperties('method');
-  const mine = new Set([address]);
-  for (const vevent of calendar.getAllSubcomponents('vevent')) {
-    const attendee = attendeeIn(vevent, mine);
-    if (!attendee) continue;
-    attendee.setParameter('partstat', partstat);
-    attendee.removeParameter('rsvp');
-    const busy = vevent.getFirstPropertyValue('x-microsoft-cdo-busystatus');
-    if (partstat === 'TENTATIVE') vevent.updatePropertyWithValue('x-microsoft-cdo-busystatus', 'TENTATIVE');
-    else if (typeof busy === 'string' && busy.toUpperCase() === 'TENTATIVE') vevent.removeAllProperties('x-microsoft-cdo-busystatus');
-  }
+  for (const vevent of calendar.getAllSubcomponents('vevent')) answerIn(vevent, address, partstat);
   return `${calendar.toString()}\r\n`;
+}
+
+/** Sets the attendee's answer in one VEVENT (a series, or one occurrence's override), if it names them: as answeredEvent does for each. */
+export function answerIn(vevent: ICAL.Component, address: string, partstat: PartStat): void {
+  const attendee = attendeeIn(vevent, new Set([address]));
+  if (!attendee) return;
+  attendee.setParameter('partstat', partstat);
+  attendee.removeParameter('rsvp');
+  const busy = vevent.getFirstPropertyValue('x-microsoft-cdo-busystatus');
+  if (partstat === 'TENTATIVE') vevent.updatePropertyWithValue('x-microsoft-cdo-busystatus', 'TENTATIVE');
+  else if (typeof busy === 'string' && busy.toUpperCase() === 'TENTATIVE') vevent.removeAllProperties('x-microsoft-cdo-busystatus');
 }
 
 export interface ItipReply {
@@ -104,11 +106,11 @@ export interface ItipReply {
 
 /**
  * The REPLY of attendee `address` to the organizer: METHOD:REPLY, and per VEVENT of the invitation (the
- * series, and each occurrence it names by RECURRENCE-ID) its UID, RECURRENCE-ID, SEQUENCE, ORGANIZER and
- * SUMMARY, a DTSTAMP of `now`, and that one ATTENDEE with the PARTSTAT given (RFC 5546 §3.2.3: only the
- * replying attendee).
+ * series, and each occurrence it names by RECURRENCE-ID; only those `only` picks, when given) its UID,
+ * RECURRENCE-ID, SEQUENCE, ORGANIZER and SUMMARY, a DTSTAMP of `now`, and that one ATTENDEE with the
+ * PARTSTAT given (RFC 5546 §3.2.3: only the replying attendee).
  */
-export function itipReply(invitation: string, address: string, partstat: PartStat, now: number, prodId: string): ItipReply {
+export function itipReply(invitation: string, address: string, partstat: PartStat, now: number, prodId: string, only?: (vevent: ICAL.Component) => boolean): ItipReply {
   const invited = parseCalendar(invitation);
   const reply = new ICAL.Component('vcalendar');
   reply.addPropertyWithValue('prodid', prodId);
@@ -120,6 +122,7 @@ export function itipReply(invitation: string, address: string, partstat: PartSta
   let attendee: ItipReply['attendee'] | undefined;
   let summary = '';
   for (const vevent of invited.getAllSubcomponents('vevent')) {
+    if (only && !only(vevent)) continue;
     const own = attendeeIn(vevent, mine);
     const org = vevent.getFirstProperty('organizer');
     if (!own || !org) continue;

@@ -252,6 +252,44 @@ test('16.1: without SendResponse nothing is sent; an event in the calendar is an
   assert.deepEqual([inCalendar.status, inCalendar.calendarId], ['1', accepted.calendarId]);
   const [event] = await eventsWithUid(ann, uid);
   assert.equal(partstatOf(event?.vevent as ICAL.Component, address('ann')), 'TENTATIVE');
+  // One occurrence of an event that does not recur; an InstanceId that is no date-time.
+  assert.equal((await respond(phone, request('1', ann.account.calendar, accepted.calendarId as string, mr('InstanceId', '2026-12-10T09:00:00.000Z')))).status, '146');
+  assert.equal((await respond(phone, request('1', ann.account.calendar, accepted.calendarId as string, mr('InstanceId', 'next week')))).status, '104');
+});
+
+test('16.1: one occurrence of a series answered by InstanceId in the calendar: tentative in its override, declined out of the series, each replied for that occurrence alone', async () => {
+  const ann = await mailAccount('ann', 'ann-secret');
+  const { subject, uid } = await invite(ann, 'ann', { extra: ['RRULE:FREQ=WEEKLY;COUNT=4'] });
+  const phone = ann.account.eas('Occurrence161', { version: '16.1' });
+  const message = (await inboxAdds(phone, ann.inbox)).get(subject);
+  assert.ok(message);
+  const accepted = await respond(phone, request('1', ann.inbox, message.serverId));
+  assert.equal(accepted.status, '1');
+  const eventId = accepted.calendarId as string;
+  // The second occurrence, 17 December 10:00 in Berlin, is 09:00 UTC.
+  const tentative = await send(phone, 'MeetingResponse', mr('MeetingResponse', request('2', ann.account.calendar, eventId, mr('InstanceId', '2026-12-17T09:00:00.000Z'), mr('SendResponse'))));
+  assert.deepEqual([textAt(tentative.body, 'Result/Status'), textAt(tentative.body, 'Result/CalendarId'), textAt(tentative.body, 'Result/InstanceId')], ['1', eventId, '2026-12-17T09:00:00.000Z']);
+  const declined = await respond(phone, request('3', ann.account.calendar, eventId, mr('InstanceId', '2026-12-24T09:00:00.000Z'), mr('SendResponse')));
+  assert.deepEqual([declined.status, declined.calendarId], ['1', undefined]);
+
+  const [event, ...more] = await eventsWithUid(ann, uid);
+  assert.ok(event && more.length === 0, 'still one event');
+  const calendar = event.vevent.parent as ICAL.Component;
+  const [series, override, ...others] = calendar.getAllSubcomponents('vevent') as ICAL.Component[];
+  assert.ok(series && override && others.length === 0, calendar.toString());
+  assert.equal(partstatOf(series, address('ann')), 'ACCEPTED', 'the series stays accepted');
+  assert.equal(override.getFirstProperty('recurrence-id')?.toICALString(), 'RECURRENCE-ID;TZID=Europe/Berlin:20261217T100000');
+  assert.equal(partstatOf(override, address('ann')), 'TENTATIVE');
+  assert.deepEqual(series.getAllProperties('exdate').map((p) => p.toICALString()), ['EXDATE;TZID=Europe/Berlin:20261224T100000'], 'the declined occurrence leaves the series');
+
+  const replies = repliesTo(uid).map((m) => replyOf(m.raw).getFirstSubcomponent('vevent') as ICAL.Component);
+  assert.deepEqual(
+    replies.map((v) => [v.getFirstProperty('recurrence-id')?.toICALString(), partstatOf(v, address('ann'))]),
+    [
+      ['RECURRENCE-ID;TZID=Europe/Berlin:20261217T100000', 'TENTATIVE'],
+      ['RECURRENCE-ID;TZID=Europe/Berlin:20261224T100000', 'DECLINED'],
+    ],
+  );
 });
 
 test('Status 2: a message that is no meeting request, an item of another account, an unknown UserResponse, an InstanceId; nothing is written or sent', async () => {

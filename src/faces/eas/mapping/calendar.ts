@@ -1334,8 +1334,8 @@ export class OccurrenceEdits {
     this.bytes = Buffer.byteLength(existing);
   }
 
-  /** Deletes (`app` undefined) or edits one occurrence; a bad edit throws a plain Error and changes nothing. */
-  apply(instanceId: string, app: WbxmlElement | undefined): void {
+  /** Deletes (`app` undefined) or edits one occurrence; a bad edit throws a plain Error and changes nothing. Its occurrence key, for `override`. */
+  apply(instanceId: string, app: WbxmlElement | undefined): number {
     const { calendar, master, zones, event } = this.view;
     const times = this.times;
     let days = new DayReader(undefined);
@@ -1368,6 +1368,12 @@ export class OccurrenceEdits {
     this.exceptions.set(key, x);
     const now = this.index.get(key);
     this.bytes += (now ? Buffer.byteLength(now.toString()) : 64) - oldBytes;
+    return key;
+  }
+
+  /** The override VEVENT of the occurrence `apply` named by this key, when it has one (an edited occurrence, not a deleted one). */
+  override(key: number): ICAL.Component | undefined {
+    return this.index.get(key);
   }
 
   toString(): string {
