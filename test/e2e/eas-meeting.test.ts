@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import ICAL from 'ical.js';
 import { encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 import { startDovecot, type Dovecot } from '../support/dovecot.js';
-import { as, asb, at, collectionOf, commandsOf, easAccount, maybeText, textAt, type EasAccount, type EasClient, type EasResponse } from '../support/eas-client.js';
+import { all, as, asb, at, collectionOf, commandsOf, easAccount, maybeText, textAt, type EasAccount, type EasClient, type EasResponse } from '../support/eas-client.js';
 import { invitationMessage, type InvitationOptions } from '../support/invitation.js';
 import { libwbxmlMissing, libwbxmlReads, asLibwbxmlReads } from '../support/libwbxml.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -20,6 +20,7 @@ import { addUpstream, runUpstreams } from '../support/upstreams.js';
  * another account's, gets Status 2. Every request and answer body is read by libwbxml too.
  */
 const mr = namespace('MeetingResponse');
+const srch = namespace('Search');
 const versions = ['14.1', '16.1'] as const;
 const organizer = { name: 'Olga Organizer', address: 'olga@example.org' };
 
@@ -305,14 +306,26 @@ test('Status 2: a message that is no meeting request, an item of another account
   assert.ok(plain && bens);
   assert.equal(textAt(plain.data, 'MessageClass'), 'IPM.Note');
   const sentBefore = submission.accepted.length;
-  const send = [mr('SendResponse')];
-  assert.deepEqual(await respond(annPhone, request('1', ann.inbox, plain.serverId, ...send)), { requestId: plain.serverId, status: '2', calendarId: undefined }, 'no meeting request');
-  assert.equal((await respond(annPhone, request('1', ben.inbox, bens.serverId, ...send))).status, '2', "another account's folder");
-  assert.equal((await respond(annPhone, request('1', ann.inbox, bens.serverId, ...send))).status, '2', "another account's item");
-  assert.equal((await respond(benPhone, request('4', ben.inbox, bens.serverId, ...send))).status, '2', 'UserResponse 4');
+  const reply = [mr('SendResponse')];
+  assert.deepEqual(await respond(annPhone, request('1', ann.inbox, plain.serverId, ...reply)), { requestId: plain.serverId, status: '2', calendarId: undefined }, 'no meeting request');
+  assert.equal((await respond(annPhone, request('1', ben.inbox, bens.serverId, ...reply))).status, '2', "another account's folder");
+  assert.equal((await respond(annPhone, request('1', ann.inbox, bens.serverId, ...reply))).status, '2', "another account's item");
+  assert.equal((await respond(benPhone, request('4', ben.inbox, bens.serverId, ...reply))).status, '2', 'UserResponse 4');
   assert.equal((await respond(benPhone, request('1', ben.inbox, bens.serverId, mr('InstanceId', '2026-12-10T09:00:00.000Z')))).status, '2', 'InstanceId of a meeting request');
   assert.equal(submission.accepted.length, sentBefore, 'nothing sent');
   assert.deepEqual(await eventsWithUid(ben, uid), [], 'nothing written');
+  // MS-ASCMD's example request (4.17.1), two occurrences named by CollectionId and RequestId, and by LongId:
+  // neither names anything of this account. Each gets its Result; the LongId one has no RequestId to repeat.
+  const example = mr('MeetingResponse',
+    mr('Request', mr('UserResponse', '2'), mr('CollectionId', '19'), mr('RequestId', '19:39'), mr('InstanceId', '20090907T07:00:00.000Z')),
+    mr('Request', mr('UserResponse', '1'), srch('LongId', 'RgAAAju…  …ALS8pQAARL'), mr('InstanceId', '20091210T17:30:00.000Z')));
+  const answer = (await send(annPhone, 'MeetingResponse', example)).body;
+  assert.deepEqual(all(answer, 'Result').map((r) => [maybeText(r, 'RequestId'), textAt(r, 'Status'), maybeText(r, 'InstanceId')]), [
+    ['19:39', '2', '20090907T07:00:00.000Z'],
+    [undefined, '2', '20091210T17:30:00.000Z'],
+  ]);
+  const options = await annPhone.options(null);
+  assert.ok((options.headers.get('ms-asprotocolcommands') ?? '').split(',').includes('MeetingResponse'), 'OPTIONS names MeetingResponse');
   // Ann is no attendee of an invitation only for Ben: forwarded to her, it cannot be answered by her.
   const forwarded = await invite(ann, 'ann', { attendees: [{ name: 'Ben', address: address('ben') }] });
   const fwd = (await inboxAdds(annPhone, ann.inbox)).get(forwarded.subject);
