@@ -25,7 +25,7 @@ test('invitedAddress: the attendee among the addresses (any letter case); the or
   assert.throws(() => invitedAddress('not a calendar', ann), ItipRefusal);
 });
 
-test('answeredEvent: no METHOD, the PARTSTAT set, RSVP dropped, others untouched; a later version the calendar holds keeps its content', () => {
+test('answeredEvent: no METHOD, the PARTSTAT set, RSVP dropped, others untouched; the version the calendar holds, or a later one, keeps its content', () => {
   const accepted = read(answeredEvent(ics, undefined, 'ann@example.net', 'ACCEPTED'));
   assert.equal(accepted.getFirstPropertyValue('method'), null);
   const vevent = accepted.getFirstSubcomponent('vevent') as ICAL.Component;
@@ -45,6 +45,10 @@ test('answeredEvent: no METHOD, the PARTSTAT set, RSVP dropped, others untouched
   const kept = read(answeredEvent(ics, newer, 'ann@example.net', 'ACCEPTED')).getFirstSubcomponent('vevent') as ICAL.Component;
   assert.equal(kept.getFirstPropertyValue('summary'), 'Review (moved)', 'the later version stays');
   assert.equal(partstat(kept, 'ann@example.net'), 'ACCEPTED');
+  const alarmed = answeredEvent(ics, undefined, 'ann@example.net', 'TENTATIVE').replace('END:VEVENT', 'BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\nDESCRIPTION:Review\r\nEND:VALARM\r\nEND:VEVENT');
+  const again = read(answeredEvent(ics, alarmed, 'ann@example.net', 'ACCEPTED')).getFirstSubcomponent('vevent') as ICAL.Component;
+  assert.equal(again.getAllSubcomponents('valarm').length, 1, 'the same version answered again keeps what the calendar gave it');
+  assert.equal(partstat(again, 'ann@example.net'), 'ACCEPTED');
   const older = invitationIcs({ ...o, summary: 'Review (old)', extra: ['SEQUENCE:1'] });
   assert.equal(read(answeredEvent(ics, older, 'ann@example.net', 'ACCEPTED')).getFirstSubcomponent('vevent')?.getFirstPropertyValue('summary'), 'Review', 'an older one is replaced');
 });

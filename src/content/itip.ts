@@ -71,7 +71,8 @@ const sequenceOf = (c: ICAL.Component | null): number => Number(c?.getFirstSubco
 
 /**
  * The event as the attendee's calendar keeps it once answered: the invitation's, unless the calendar holds
- * a later version of it (a higher SEQUENCE: the organizer's newer update came another way), without its
+ * that version or a later one (its SEQUENCE as high: the same meeting answered before, perhaps given an
+ * alarm since, or the organizer's newer update come another way), without its
  * METHOD (a calendar object resource has none, RFC 4791 §4.1), the attendee's PARTSTAT set in every VEVENT
  * that names them, and a tentative answer shown as tentative busy time (X-MICROSOFT-CDO-BUSYSTATUS, which
  * Outlook and ActiveSync read; an acceptance drops a tentative one the invitation carried).
@@ -79,7 +80,7 @@ const sequenceOf = (c: ICAL.Component | null): number => Number(c?.getFirstSubco
 export function answeredEvent(invitation: string, existing: string | undefined, address: string, partstat: PartStat): string {
   const invited = parseCalendar(invitation);
   const held = existing === undefined ? null : parseCalendar(existing);
-  const calendar = held && sequenceOf(held) > sequenceOf(invited) ? held : invited;
+  const calendar = held && sequenceOf(held) >= sequenceOf(invited) ? held : invited;
   calendar.removeAllProperties('method');
   for (const vevent of calendar.getAllSubcomponents('vevent')) answerIn(vevent, address, partstat);
   return `${calendar.toString()}\r\n`;
