@@ -20,6 +20,27 @@ export interface InvitationOptions {
   end?: string;
 }
 
+/** The Europe/Berlin VTIMEZONE (daylight saving time since 1980), one line an entry. */
+export const berlinTimezone = [
+  'BEGIN:VTIMEZONE',
+  'TZID:Europe/Berlin',
+  'BEGIN:DAYLIGHT',
+  'TZOFFSETFROM:+0100',
+  'TZOFFSETTO:+0200',
+  'TZNAME:CEST',
+  'DTSTART:19700329T020000',
+  'RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU',
+  'END:DAYLIGHT',
+  'BEGIN:STANDARD',
+  'TZOFFSETFROM:+0200',
+  'TZOFFSETTO:+0100',
+  'TZNAME:CET',
+  'DTSTART:19701025T030000',
+  'RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU',
+  'END:STANDARD',
+  'END:VTIMEZONE',
+];
+
 /** The iCalendar object, CRLF line ends, with the Europe/Berlin VTIMEZONE its times name. */
 export function invitationIcs(o: InvitationOptions): string {
   const method = o.method ?? 'REQUEST';
@@ -28,23 +49,7 @@ export function invitationIcs(o: InvitationOptions): string {
     'PRODID:-//Example Corp.//Calendar 1.0//EN',
     'VERSION:2.0',
     `METHOD:${method}`,
-    'BEGIN:VTIMEZONE',
-    'TZID:Europe/Berlin',
-    'BEGIN:DAYLIGHT',
-    'TZOFFSETFROM:+0100',
-    'TZOFFSETTO:+0200',
-    'TZNAME:CEST',
-    'DTSTART:19700329T020000',
-    'RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU',
-    'END:DAYLIGHT',
-    'BEGIN:STANDARD',
-    'TZOFFSETFROM:+0200',
-    'TZOFFSETTO:+0100',
-    'TZNAME:CET',
-    'DTSTART:19701025T030000',
-    'RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU',
-    'END:STANDARD',
-    'END:VTIMEZONE',
+    ...berlinTimezone,
     'BEGIN:VEVENT',
     `UID:${o.uid}`,
     'DTSTAMP:20261201T080000Z',
