@@ -118,7 +118,7 @@ test("the mail gateway's move whose connection breaks at MOVE is a 503 unavailab
   };
   const gateway = imapMailGateway(async () => '127.0.0.1', broken);
   const account = { url: 'imap://imap.sim', username: 'ann', password: 'x' };
-  const failure = await gateway.move(account, 'INBOX', remoteIdOf('INBOX', String(imap.folders.get('INBOX')?.uidValidity), 1), 'Archive').then(
+  const failure = await gateway.move(account, 'INBOX', [remoteIdOf('INBOX', String(imap.folders.get('INBOX')?.uidValidity), 1)], 'Archive').then(
     () => undefined,
     (err: unknown) => err,
   );

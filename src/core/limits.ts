@@ -125,6 +125,8 @@ export const limits = {
   easQuarantinedMax: 1000,
   /** ActiveSync: Moves in one MoveItems request; the rest fail alone. */
   easMovesMax: 512,
+  /** ActiveSync: responses one MeetingResponse request answers; each past it gets Status 4 and can be sent again (faces/eas/commands/meeting-response.ts). */
+  easMeetingResponsesMax: 64,
   /** ActiveSync: Fetches in one ItemOperations request. */
   easOperationsMax: 512,
   /** ActiveSync: item data one ItemOperations answer carries; a Fetch past it gets Status 11 and can be asked again. */
@@ -249,6 +251,12 @@ export const limits = {
   mailPreviewCharsMax: 256,
   mailBodyBytesMax: 8192,
   mailSourceBytesMax: 256 * 1024,
+  /**
+   * The iCalendar object of an invitation (iMIP, RFC 6047) a mail item keeps (docs/protocol.md §10.5), its
+   * text/calendar part decoded (UTF-8 bytes): a larger part, or one cut off by mailSourceBytesMax, is not kept,
+   * and neither is one that would take the item past itemBytesMax (content/mail/message-item.ts).
+   */
+  mailInvitationBytesMax: 64 * 1024,
   /**
    * The largest mail part a device fetches through the hub (docs/protocol.md §10.6), decoded: refused
    * before anything is downloaded when the part's encoded size in the message's structure says it can

@@ -3,6 +3,7 @@ import type { CollectionRow, ItemRow, Store, StoreTx } from '../store/store.js';
 import { etagOf } from '../content/etag.js';
 import { classifySyncKey, type KeyDecision } from '../core/sync-key.js';
 import { versionHeld } from './held-versions.js';
+import { checkItem } from '../kinds/registry.js';
 import { writeItem, writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
 import { openExchange } from './sync.js';
@@ -142,4 +143,42 @@ export async function moveWithin(tx: StoreTx, ports: HubPorts, from: CollectionR
   const id = ports.random.id();
   await writeItem({ tx, ports, collection: to }, id, null, item.data as string, index, origin);
   return id;
+}
+
+/**
+ * Writes the event with this UID in a calendar as the server, on the device's behalf (an ActiveSync
+ * MeetingResponse, docs/eas.md § Meeting invitations), in one transaction: `edit` is given the live item
+ * with that UID (undefined: there is none) and returns the new data, or null to delete it. It is the
+ * server's write, not the device's, so every device, the asking one too, is sent it: the device answered
+ * an invitation, it did not write this item. The new data is checked as the events kind checks any item.
+ * The item's id, or undefined when there is none (nothing to delete).
+ */
+export function writeEventByUid(
+  store: Store,
+  ports: HubPorts,
+  point: DevicePoint,
+  collectionId: string,
+  uid: string,
+  edit: (existing: ItemRow | undefined) => string | null,
+): Promise<string | undefined> {
+  return store.transaction(async (tx) => {
+    await openExchange(tx, ports, point.accountId, point.device, point.protocol);
+    const collection = await tx.getCollection(point.accountId, collectionId);
+    if (!collection) throw new ProtocolError('notFound', 'no such calendar');
+    if (collection.kind !== 'events') throw new ProtocolError('wrongKind', `collection ${collectionId} holds ${collection.kind}, not events`);
+    const existing = await tx.findLiveItemByUid(point.accountId, collectionId, uid);
+    const data = edit(existing);
+    const ctx = { tx, ports, collection };
+    if (data === null) {
+      if (existing) await writeTombstone(ctx, existing, null);
+      return existing?.id;
+    }
+    const check = checkItem('events', data);
+    if (!check.ok) throw new ProtocolError(check.status, check.message);
+    if (check.index.uid !== uid) throw new ProtocolError('invalidItem', `the event's UID is not ${uid}`);
+    if (existing?.etag === etagOf(data)) return existing.id;
+    const id = existing?.id ?? ports.random.id();
+    await writeItem(ctx, id, existing ?? null, data, check.index, null);
+    return id;
+  });
 }

@@ -11,8 +11,8 @@ import type { ServerSyncPoint } from '../protocol/server-point.js';
 import { runSyncExchange, type ExchangeFaceState, type HubSyncRequest } from './sync.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Checkpoint } from '../core/sync-key.js';
-import type { CollectionRow, DeviceRow, StoreTx } from '../store/store.js';
-import { admitDevice, moveItem, pendingChanges, readHeldItem, readItem, syncKeyKind, withFaceState, type DevicePoint } from './device-items.js';
+import type { CollectionRow, DeviceRow, ItemRow, StoreTx } from '../store/store.js';
+import { admitDevice, moveItem, pendingChanges, readHeldItem, readItem, syncKeyKind, withFaceState, writeEventByUid, type DevicePoint } from './device-items.js';
 import { activityDaysKept, dailyActivity, deviceErrorsKept, listDeviceHealth, utcDay } from './health.js';
 import { deleteResource, memberName, partsOf, putResource, resolveInParts, type Member, type Preconditions, type Resource, type ResourceClient } from './resources.js';
 
@@ -154,6 +154,11 @@ export class Hub {
 
   moveItem(point: DevicePoint, fromCollectionId: string, itemId: string, toCollectionId: string) {
     return moveItem(this.store, this.ports, point, fromCollectionId, itemId, toCollectionId);
+  }
+
+  /** Writes or deletes the event with this UID in a calendar as the server, on the device's behalf (device-items.ts). */
+  writeEventByUid(point: DevicePoint, collectionId: string, uid: string, edit: (existing: ItemRow | undefined) => string | null) {
+    return writeEventByUid(this.store, this.ports, point, collectionId, uid, edit);
   }
 
   /** Writes a named resource under ETag preconditions (CardDAV/CalDAV; see resources.ts). */

@@ -42,8 +42,8 @@ export async function writeItem(ctx: WriteContext, id: string, existing: ItemRow
   return etag;
 }
 
-/** Deletes the item as `origin` (a sync point): a tombstone version that devices learn of. */
-export async function writeTombstone(ctx: WriteContext, item: ItemRow, origin: string): Promise<void> {
+/** Deletes the item as `origin` (a sync point, or null for the server itself): a tombstone version that devices learn of. */
+export async function writeTombstone(ctx: WriteContext, item: ItemRow, origin: string | null): Promise<void> {
   const seq = await ctx.tx.nextSeq(ctx.collection.accountId);
   await ctx.tx.putItem(
     { ...item, data: null, seq, originDevice: origin, deletedAt: ctx.ports.clock.now(), startMs: null, endMs: null },

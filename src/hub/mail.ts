@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { SubmissionError, UpstreamError } from '../protocol/upstream-errors.js';
 import { limits } from '../core/limits.js';
@@ -45,10 +46,11 @@ export interface MailGateway {
   /** One part of one message of the upstream's account. */
   fetchPart(upstream: MailAccount, request: MailPartRequest): Promise<MailPartFetch>;
   /**
-   * Moves the message `remoteId` (UIDVALIDITY/UID/FOLDER) of folder `from` to folder `to` (IMAP MOVE): its remote
-   * id there; null when the server did not say (no UIDPLUS); `gone` when `from` no longer holds it.
+   * Moves the messages `remoteIds` (UIDVALIDITY/UID/FOLDER) of folder `from` to folder `to` (IMAP MOVE), on
+   * one connection: for each, in order, its remote id there; null when the server did not say (no UIDPLUS);
+   * `gone` when `from` no longer holds it.
    */
-  move(upstream: MailAccount, from: string, remoteId: string, to: string): Promise<string | null | 'gone'>;
+  move(upstream: MailAccount, from: string, remoteIds: readonly string[], to: string): Promise<Array<string | null | 'gone'>>;
   /**
    * Hands `message` to the upstream's submission server for `envelope` (docs/protocol.md §10.7); `ready`
    * runs once signed in, before the SMTP transaction begins (the send is recorded there). Fails with a
@@ -214,38 +216,79 @@ export class Mail {
    * by the time the move was done there (a run saw it go): the destination's run brings it too.
    */
   async move(point: DevicePoint, fromId: string, itemId: string, toId: string): Promise<string | null> {
+    const [outcome] = await this.moveAll(point, fromId, [itemId], toId);
+    if (outcome instanceof ProtocolError) throw outcome;
+    return outcome as string | null;
+  }
+
+  /**
+   * `move` for several messages of one folder, on one IMAP connection (an ActiveSync phone deleting a
+   * screenful of mail into Deleted Items): each message's outcome in order, its new id, null, or the
+   * ProtocolError that message alone got (notFound: not a live item, not at the mail server yet, or gone
+   * from it). What stops them all is thrown: the folders (notFound, invalidRequest for two mail accounts),
+   * the mail server out of reach (unavailable; messages it had moved before the connection broke are found
+   * moved by the upstream's next run).
+   */
+  async moveAll(point: DevicePoint, fromId: string, itemIds: readonly string[], toId: string): Promise<Array<string | null | ProtocolError>> {
     const gateway = this.access?.mail;
     if (!this.access || !gateway) throw new ProtocolError('serverError', 'this server reaches no mail servers');
     const access = this.access;
+    assert(new Set(itemIds).size === itemIds.length, 'each message is moved once');
     const plan = await this.store.transaction(async (tx) => {
       const [from, to] = [await mailFolderOf(tx, point.accountId, fromId), await mailFolderOf(tx, point.accountId, toId)];
       if (from.upstream.id !== to.upstream.id) throw new ProtocolError('invalidRequest', 'a message moves between the folders of one mail account');
-      await movable(tx, point.accountId, fromId, itemId, toId);
-      const [record] = await tx.pointRecordsByServer(point.accountId, from.upstream.deviceId, fromId, [itemId]);
-      if (!record) throw new ProtocolError('notFound', 'the mail server does not hold this message yet');
-      return { upstream: from.upstream, from: folderPath(from.mapping), to: folderPath(to.mapping), remoteId: record.remoteId };
+      const live: string[] = [];
+      const refused = new Map<string, ProtocolError>();
+      for (const itemId of itemIds) {
+        try {
+          await movable(tx, point.accountId, fromId, itemId, toId);
+          live.push(itemId);
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err;
+          refused.set(itemId, err);
+        }
+      }
+      const records = new Map((await tx.pointRecordsByServer(point.accountId, from.upstream.deviceId, fromId, live)).map((r) => [r.serverId, r.remoteId]));
+      const items = itemIds.map((itemId) => {
+        const remoteId = records.get(itemId);
+        return remoteId !== undefined ? { itemId, remoteId } : { itemId, refused: refused.get(itemId) ?? new ProtocolError('notFound', 'the mail server does not hold this message yet') };
+      });
+      return { upstream: from.upstream, from: folderPath(from.mapping), to: folderPath(to.mapping), items };
     });
+    const asked = plan.items.flatMap((i) => (i.remoteId !== undefined ? [i.remoteId] : []));
     const account = { url: plan.upstream.url, username: plan.upstream.username, password: openUpstreamPassword(plan.upstream, access.keys()) };
-    const moved = await gateway.move(account, plan.from, plan.remoteId, plan.to);
-    if (moved === 'gone') throw new ProtocolError('notFound', 'the message is no longer on the mail server');
+    const moved = asked.length === 0 ? [] : await gateway.move(account, plan.from, asked, plan.to);
+    const movedTo = new Map(asked.map((remoteId, i) => [remoteId, moved[i] ?? 'gone']));
+    if (asked.every((remoteId) => movedTo.get(remoteId) === 'gone')) return plan.items.map((i) => i.refused ?? gone());
     return this.store.transaction(async (tx) => {
       await openExchange(tx, this.ports, point.accountId, point.device, point.protocol);
       const deviceId = plan.upstream.deviceId;
-      await tx.deletePointRecord(point.accountId, deviceId, plan.remoteId);
-      let found;
-      try {
-        found = await movable(tx, point.accountId, fromId, itemId, toId);
-      } catch {
-        return null;
+      const out: Array<string | null | ProtocolError> = [];
+      for (const { itemId, remoteId, refused } of plan.items) {
+        const there = remoteId === undefined ? undefined : movedTo.get(remoteId);
+        if (remoteId === undefined || there === undefined || there === 'gone') {
+          out.push(refused ?? gone());
+          continue;
+        }
+        await tx.deletePointRecord(point.accountId, deviceId, remoteId);
+        let found;
+        try {
+          found = await movable(tx, point.accountId, fromId, itemId, toId);
+        } catch {
+          out.push(null);
+          continue;
+        }
+        if (there === null) {
+          await writeTombstone({ tx, ports: this.ports, collection: found.from }, found.item, deviceId);
+          out.push(null);
+          continue;
+        }
+        const id = await moveWithin(tx, this.ports, found.from, found.to, found.item, deviceId);
+        // Its version there is read at the destination's next run, and found to be this one.
+        await tx.putPointRecords(point.accountId, deviceId, toId, [{ serverId: id, remoteId: there, remoteEtag: null, heldEtag: found.item.etag }]);
+        out.push(id);
       }
-      if (moved === null) {
-        await writeTombstone({ tx, ports: this.ports, collection: found.from }, found.item, deviceId);
-        return null;
-      }
-      const id = await moveWithin(tx, this.ports, found.from, found.to, found.item, deviceId);
-      // Its version there is read at the destination's next run, and found to be this one.
-      await tx.putPointRecords(point.accountId, deviceId, toId, [{ serverId: id, remoteId: moved, remoteEtag: null, heldEtag: found.item.etag }]);
-      return id;
+      return out;
     });
   }
 

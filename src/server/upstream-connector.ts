@@ -127,15 +127,23 @@ export function imapMailGateway(locate: Locate, openClient?: OpenClient, openSmt
         throw err;
       }
     },
-    move: (account, from, remoteId, to) =>
+    move: (account, from, remoteIds, to) =>
       reach(account, async (session) => {
         const box = await session.open(from);
-        const uid = uidIn(remoteId, from, String(box.uidValidity));
         const client = await session.client();
-        if (uid === undefined || !(await client.fetchOne(String(uid), { uid: true }, { uid: true }))) return 'gone';
-        const result = await client.messageMove(String(uid), to, { uid: true });
-        const moved = result ? result.uidMap?.get(uid) : undefined;
-        return result && moved !== undefined && result.uidValidity !== undefined ? remoteIdOf(to, String(result.uidValidity), moved) : null;
+        const out: Array<string | null | 'gone'> = [];
+        // One MOVE a message: each answer says that message's new UID, and one already gone fails alone.
+        for (const remoteId of remoteIds) {
+          const uid = uidIn(remoteId, from, String(box.uidValidity));
+          if (uid === undefined || !(await client.fetchOne(String(uid), { uid: true }, { uid: true }))) {
+            out.push('gone');
+            continue;
+          }
+          const result = await client.messageMove(String(uid), to, { uid: true });
+          const moved = result ? result.uidMap?.get(uid) : undefined;
+          out.push(result && moved !== undefined && result.uidValidity !== undefined ? remoteIdOf(to, String(result.uidValidity), moved) : null);
+        }
+        return out;
       }),
     submit: (account, envelope, message, ready) => submit({ url: account.submissionUrl, username: account.username, password: account.password }, locate, envelope, message, ready, openSmtp),
     fileInSent: (account, message) => reach(account, (session) => fileInSent(session, message)),

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { newAccount } from '../support/sync.js';
+import { berlinTimezone } from '../support/invitation.js';
 
 /**
  * calendar-query, addressbook-query, calendar-data expand and limit-recurrence-set, and free-busy-query
@@ -148,27 +149,7 @@ test('addressbook-query: the test attribute of a prop-filter and of the filter',
   assert.deepEqual(await names(card(two)), ['anna.vcf', 'cleo.vcf']);
 });
 
-const berlin = [
-  'BEGIN:VTIMEZONE',
-  'TZID:Europe/Berlin',
-  'BEGIN:DAYLIGHT',
-  'TZOFFSETFROM:+0100',
-  'TZOFFSETTO:+0200',
-  'TZNAME:CEST',
-  'DTSTART:19700329T020000',
-  'RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU',
-  'END:DAYLIGHT',
-  'BEGIN:STANDARD',
-  'TZOFFSETFROM:+0200',
-  'TZOFFSETTO:+0100',
-  'TZNAME:CET',
-  'DTSTART:19701025T030000',
-  'RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU',
-  'END:STANDARD',
-  'END:VTIMEZONE',
-]
-  .map((l) => `${l}\r\n`)
-  .join('');
+const berlin = berlinTimezone.map((l) => `${l}\r\n`).join('');
 
 test('calendar-query: a time range applies to each instance of an event series, not to its whole span', async () => {
   const a = await newAccount(server);

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
 import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
@@ -259,6 +261,19 @@ for (const version of versions) {
       mv('Move', mv('SrcMsgId', newId), mv('SrcFldId', ann.folders.archive), mv('DstFldId', ann.folders.archive))));
     assert.deepEqual(all(mixed.body, 'Response').map((r) => textAt(r, 'Status')), ['2', '2', '4']);
     assert.equal((await messages('ann', 'Archive', subject)).length, 1);
+
+    // Several messages between the same two folders move on one IMAP connection; the same one twice moves once.
+    const [first, second] = [await delivered(ann, `Together 1 ${version}`, `<together-1-${v}@example.test>`), await delivered(ann, `Together 2 ${version}`, `<together-2-${v}@example.test>`)];
+    const logins = () => readFileSync(join(dovecot.dir, 'dovecot.log'), 'utf8').split('\n').filter((l) => l.includes('Login: user=<ann>')).length;
+    const before = logins();
+    const moveOf = (id: string) => mv('Move', mv('SrcMsgId', id), mv('SrcFldId', ann.folders.inbox), mv('DstFldId', ann.folders.archive));
+    const together = await send(phone, 'MoveItems', mv('MoveItems', moveOf(first), moveOf(second), moveOf(first)));
+    assert.deepEqual(all(together.body, 'Response').map((r) => textAt(r, 'Status')), ['3', '3', '1']);
+    // Dovecot writes its log through a process of its own: wait for the line, then for any that would follow.
+    while (logins() === before) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(logins() - before, 1, 'one IMAP login for the moves of one request');
+    for (const n of [1, 2]) assert.equal((await messages('ann', 'Archive', `Together ${n} ${version}`)).length, 1);
   });
 
   test(`MoveItems (${version}): a message expunged from the destination before the phone's next Sync of it is deleted on the phone by that Sync`, async () => {

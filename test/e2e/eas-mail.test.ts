@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ImapFlow } from 'imapflow';
 import { encodeWbxml } from '../../src/faces/eas/wbxml/codec.js';
@@ -24,7 +26,7 @@ let server: TestServer;
 
 before(async () => {
   [dovecot, server] = await Promise.all([
-    startDovecot({ users: { ann: 'ann-secret', ben: 'ben-secret', cat: 'cat-secret', dan: 'dan-secret', eve: 'eve-secret' } }),
+    startDovecot({ users: { ann: 'ann-secret', ben: 'ben-secret', cat: 'cat-secret', dan: 'dan-secret', eve: 'eve-secret', fay: 'fay-secret' } }),
     startTestServer(),
   ]);
 });
@@ -220,6 +222,34 @@ test('BodyPartPreference (14.1, 16.1): the message part, without what it quotes,
     const cut = at(fetched.body as WbxmlElement, 'Response/Fetch/Properties/BodyPart') as WbxmlElement;
     assert.deepEqual(['Type', 'Truncated', 'Data'].map((n) => maybeText(cut, n)), ['2', '1', '<p>Yes, at']);
   }
+});
+
+test('a Sync deleting several messages moves them to Deleted Items on one IMAP connection; one gone meanwhile is deleted alone', async () => {
+  const user = 'fay';
+  for (const subject of ['One', 'Two', 'Three']) await deliver(user, message(user, subject));
+  const { phone } = await mailAccount(user, '16.1');
+  const inbox = (await phone.folders()).folders.find((f) => f.type === 2)?.id as string;
+  const key = await phone.primeSync(inbox, { options: [as('FilterType', '0')] });
+  const first = collectionOf(await phone.sync({ collectionId: inbox, syncKey: key }));
+  const ids = [...addsBySubject(first).values()].map((a) => textAt(a, 'ServerId'));
+  assert.equal(ids.length, 3);
+  // Another mail program deletes Three for good before the phone's delete reaches the server.
+  await imap(user, async (c) => {
+    await c.mailboxOpen('INBOX');
+    const [uid] = (await c.search({ subject: 'Three' }, { uid: true })) as number[];
+    await c.messageDelete(String(uid), { uid: true });
+  });
+  const logins = () => readFileSync(join(dovecot.dir, 'dovecot.log'), 'utf8').split('\n').filter((l) => l.includes(`Login: user=<${user}>`)).length;
+  const before = logins();
+  const deleted = collectionOf(await checkedSync(phone, syncBody([{ collectionId: inbox, syncKey: textAt(first, 'SyncKey'), commands: ids.map((id) => as('Delete', as('ServerId', id))) }])));
+  assert.equal(textAt(deleted, 'Status'), '1');
+  assert.equal(has(deleted, 'Responses'), false, 'every Delete succeeded, the one already gone too');
+  // Dovecot writes its log through a process of its own: wait for the line, then for any that would follow.
+  while (logins() === before) await sleep(20);
+  await sleep(300);
+  assert.equal(logins() - before, 1, 'one IMAP login for all the moves');
+  assert.deepEqual(Object.keys(await flagsAt(user, 'Trash')).sort(), ['One', 'Two']);
+  assert.deepEqual(await flagsAt(user, 'INBOX'), {});
 });
 
 test('FilterType windows by arrival, with a Soft delete when a message leaves the window; WindowSize pages; GetItemEstimate', async () => {

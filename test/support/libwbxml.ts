@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { WbxmlElement, WbxmlNode } from '../../src/faces/eas/wbxml/codec.js';
-import { fromXml } from '../../src/faces/eas/wbxml/xml.js';
+import { fromXml, toXml } from '../../src/faces/eas/wbxml/xml.js';
 
 /**
  * Debian's libwbxml2-utils as an independent reader of ActiveSync WBXML (test/e2e/eas-wbxml-libwbxml.test.ts
@@ -95,6 +95,40 @@ export async function libwbxmlReads(bytes: Uint8Array): Promise<WbxmlElement> {
     await run(wbxml2xml, ['-m', '0', '-l', 'ACTIVESYNC', '-o', join(work, 'out.xml'), join(work, 'in.wbxml')]);
     // wbxml2xml writes CR raw, which an XML parser would fold into LF.
     return rename(fromXml((await readFile(join(work, 'out.xml'), 'utf8')).replaceAll('\r', '&#13;')), ourNames, {});
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The tags libwbxml 0.11.8 writes as OPAQUE and prints as base64 (AirSyncBase Content, ComposeMail Mime,
+ * Email2 ConversationId and ConversationIndex, GAL and ResolveRecipients Data, ItemOperations and Search
+ * ConversationId): in the XML it encodes, their content is base64.
+ */
+const libwbxmlBinary: Record<string, string[]> = {
+  AirSyncBase: ['Content'], ComposeMail: ['Mime'], Email2: ['ConversationId', 'ConversationIndex'], GAL: ['Data'],
+  ResolveRecipients: ['Data'], ItemOperations: ['ConversationId'], Search: ['ConversationId'],
+};
+
+/** `e` with the text of libwbxml's binary tags as its UTF-8 bytes (toXml writes them in base64), as libwbxmlWrites encodes it. */
+export function withBinaryBytes(e: WbxmlElement): WbxmlElement {
+  const binary = libwbxmlBinary[e.ns]?.includes(e.name) ?? false;
+  const convert = (c: WbxmlNode): WbxmlNode =>
+    typeof c === 'string' ? (binary ? new TextEncoder().encode(c) : c) : c instanceof Uint8Array ? c : withBinaryBytes(c);
+  return { ...e, children: e.children.map(convert) };
+}
+
+/**
+ * `tree` encoded by libwbxml (`xml2wbxml -k -n -a`, text kept exactly, no string table, anonymous), the
+ * XML-to-WBXML direction: requests written as XML (test/fixtures/eas-examples) go to the server as
+ * libwbxml encodes them. Text given for a binary tag is sent as its UTF-8 bytes.
+ */
+export async function libwbxmlWrites(tree: WbxmlElement): Promise<Uint8Array> {
+  const work = await mkdtemp(join(tmpdir(), 'syncpoint-libwbxml-'));
+  try {
+    await writeFile(join(work, 'in.xml'), toXml(rename(withBinaryBytes(tree), libwbxmlNames, libwbxmlNs)));
+    await run(xml2wbxml, ['-k', '-n', '-a', '-o', join(work, 'out.wbxml'), join(work, 'in.xml')]);
+    return new Uint8Array(await readFile(join(work, 'out.wbxml')));
   } finally {
     await rm(work, { recursive: true, force: true });
   }

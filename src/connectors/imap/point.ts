@@ -2,7 +2,7 @@ import type { FetchMessageObject, MailboxObject } from 'imapflow';
 import { limits } from '../../core/limits.js';
 import { etagOf } from '../../content/etag.js';
 import { parseMailItem } from '../../content/mail/item.js';
-import { mailItemOf } from '../../content/mail/message-item.js';
+import { invitationPartOf, mailItemOf, type MessageFacts } from '../../content/mail/message-item.js';
 import { readAgainAsked, type PointApplied, type PointMemory, type PointRecord, type PointReport, type ServerSyncPoint } from '../../protocol/server-point.js';
 import type { CollectionResponse } from '../../protocol/sync.js';
 import { remoteIdOf, uidIn } from './remote-ids.js';
@@ -17,7 +17,8 @@ import { rowsAsked, type ImapClient, type ImapSession } from './session.js';
  *   `2 UIDVALIDITY HIGHESTMODSEQ` (cursorOf), stored in the transaction that applies the report that reached it.
  * - **Reports** ask only what changed since the cursor's modseq (UID FETCH … (CHANGEDSINCE n VANISHED),
  *   RFC 7162), never every message again: a message at the modseq its record holds is an echo of the
- *   point's own write; one that changed is read (its first bytes and its structure) and sent as an add
+ *   point's own write; one that changed is read (its first bytes and its structure, and an invitation's
+ *   text/calendar part that lies past those bytes: #invitationParts) and sent as an add
  *   or a change; a vanished one as a delete. With no cursor, or when UIDVALIDITY changed, the folder is
  *   listed whole (UID and MODSEQ only), and the items of the old UIDVALIDITY are deleted: the folder is
  *   reset for every device, its messages added again, nothing duplicated. At most
@@ -107,9 +108,11 @@ export class ImapPoint implements ServerSyncPoint {
     // this report's items are built and stored (apply drops them if it writes to the folder first).
     if (next) this.#rest = { ...next, reading: this.#readAhead(client, next.work) };
     const found = new Set<number>();
-    for (const message of rowsAsked(messages, new Set(reads.keys()), (m) => m.source !== undefined && m.bodyStructure !== undefined).values()) {
+    const rows = [...rowsAsked(messages, new Set(reads.keys()), (m) => m.source !== undefined && m.bodyStructure !== undefined).values()];
+    const invitations = await this.#invitationParts(client, rows);
+    for (const message of rows) {
       found.add(message.uid);
-      this.#reportMessage(report, uidValidity, message, reads.get(message.uid));
+      this.#reportMessage(report, uidValidity, message, reads.get(message.uid), invitations.get(message.uid));
     }
     // Expunged since it was listed: deleted there, if the hub holds it.
     for (const [uid, record] of reads) {
@@ -125,6 +128,29 @@ export class ImapPoint implements ServerSyncPoint {
     return this.#o.session.asking(() =>
       client.fetchAll(uids.join(','), { uid: true, flags: true, size: true, internalDate: true, bodyStructure: true, source: { maxLength: limits.upstreamMailSourceBytes } }, { uid: true }),
     );
+  }
+
+  /**
+   * The invitation parts (content/mail/message-item.ts invitationPartOf) of messages whose source was read
+   * only in part, fetched apart by UID, one FETCH per part section: an invitation often comes after an HTML
+   * version longer than the source a report reads (limits.upstreamMailSourceBytes), and such messages are few.
+   */
+  async #invitationParts(client: ImapClient, rows: readonly FetchMessageObject[]): Promise<Map<number, NonNullable<MessageFacts['invitationPart']>>> {
+    const bySection = new Map<string, number[]>();
+    for (const m of rows) {
+      if (!m.bodyStructure || (m.source?.length ?? 0) >= (m.size ?? 0)) continue;
+      const found = invitationPartOf(m.bodyStructure);
+      if (found) bySection.set(found.part, [...(bySection.get(found.part) ?? []), m.uid]);
+    }
+    const out = new Map<number, NonNullable<MessageFacts['invitationPart']>>();
+    for (const [section, uids] of bySection) {
+      const fetched = await this.#o.session.asking(() => client.fetchAll(uids.join(','), { uid: true, bodyParts: [section] }, { uid: true }));
+      for (const m of rowsAsked(fetched, new Set(uids), (r) => r.bodyParts?.has(section) === true).values()) {
+        const bytes = m.bodyParts?.get(section);
+        if (bytes) out.set(m.uid, { bytes, decoded: m.binaryParts?.has(section) === true });
+      }
+    }
+    return out;
   }
 
   /** The reads of the report that takes the first of `work`, started now; a failure is the next report's, and no one's if it never comes. */
@@ -174,7 +200,7 @@ export class ImapPoint implements ServerSyncPoint {
   }
 
   /** One message read: an add, a change of the version its record holds, or what the hub holds already. */
-  #reportMessage(report: PointReport, uidValidity: string, message: FetchMessageObject, record: PointRecord | undefined): void {
+  #reportMessage(report: PointReport, uidValidity: string, message: FetchMessageObject, record: PointRecord | undefined, invitationPart: MessageFacts['invitationPart']): void {
     const remote = { remoteId: remoteIdOf(this.#o.path, uidValidity, message.uid), remoteEtag: message.modseq === undefined ? null : String(message.modseq) };
     let data: string;
     try {
@@ -184,6 +210,7 @@ export class ImapPoint implements ServerSyncPoint {
         flags: message.flags ?? [],
         size: message.size ?? 0,
         internalDate: new Date(message.internalDate ?? 0),
+        invitationPart,
       });
     } catch (err) {
       report.problems.push({ remoteId: remote.remoteId, message: (err as Error).message });

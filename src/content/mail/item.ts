@@ -31,6 +31,16 @@ export interface MailAttachment {
   contentId: string | null;
 }
 
+/**
+ * The iCalendar object of an invitation or another scheduling message sent by mail (iMIP, RFC 6047): the
+ * message's first text/calendar part, whole, with its METHOD (REQUEST, CANCEL, REPLY…).
+ */
+export interface MailInvitation {
+  method: string;
+  part: string;
+  text: string;
+}
+
 export interface MailItem {
   messageId: string | null;
   subject: string;
@@ -50,6 +60,8 @@ export interface MailItem {
   preview: string;
   body: MailBody | null;
   attachments: MailAttachment[];
+  /** Present only for a message that carries an iCalendar scheduling object (docs/protocol.md §10.5). */
+  invitation?: MailInvitation | undefined;
 }
 
 /** The part token of every mail item that names the whole message, as the IMAP server holds it (docs/protocol.md §10.6). */
@@ -125,6 +137,18 @@ const schema = z.strictObject({
       }),
     )
     .max(limits.mailAttachmentsMax, `at most ${limits.mailAttachmentsMax} attachments`),
+  invitation: z
+    .strictObject({
+      method: z.string().regex(/^[A-Z][A-Z0-9-]{0,31}$/, 'an iTIP method is 1-32 capital letters, digits and hyphens'),
+      part,
+      text: z
+        .string()
+        .min(1, 'the invitation text is empty')
+        .max(limits.mailInvitationBytesMax, `the invitation text is longer than ${limits.mailInvitationBytesMax} bytes`)
+        .refine((s) => Buffer.byteLength(s, 'utf8') <= limits.mailInvitationBytesMax, `the invitation text is longer than ${limits.mailInvitationBytesMax} bytes`)
+        .refine((s) => carriedByXml(s), 'the invitation text holds control characters or characters XML cannot carry'),
+    })
+    .optional(),
 });
 
 /** The item `data` holds, or what is wrong with it (the first problem, with its path). */
@@ -164,5 +188,7 @@ export function mailItemJson(item: MailItem): string {
     preview: item.preview,
     body: item.body && { type: item.body.type, text: item.body.text, complete: item.body.complete, part: item.body.part, htmlPart: item.body.htmlPart },
     attachments: item.attachments.map((a) => ({ part: a.part, name: a.name, type: a.type, size: a.size, inline: a.inline, contentId: a.contentId })),
+    // Absent rather than null when there is none, so the items of other messages are as they always were.
+    ...(item.invitation ? { invitation: { method: item.invitation.method, part: item.invitation.part, text: item.invitation.text } } : {}),
   });
 }

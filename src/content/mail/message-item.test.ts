@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { limits } from '../../core/limits.js';
+import { invitationIcs, invitationMessage } from '../../../test/support/invitation.js';
 import { parseMailItem, type MailItem } from './item.js';
 import { buildMailItem, mailItemOf, rfc5322Date, type BodyStructure, type MessageFacts } from './message-item.js';
 
@@ -358,5 +359,47 @@ test('a long plain body gives the same first portion however it is encoded, whet
       assert.equal(item.body?.text, expected(text), `${name}, ${encoding}`);
       assert.equal(item.body?.complete, false, `${name}, ${encoding}`);
     }
+  }
+});
+
+test('an invitation (iMIP): its text/calendar part is kept whole with its METHOD; cut, too large, without a METHOD or unreadable, it is not', () => {
+  const o = { uid: 'meet-1@example.org', organizer: { name: 'Olga', address: 'olga@example.org' }, attendees: [{ name: 'Ann', address: 'ann@example.net' }], summary: 'Planning', messageId: '<inv1@example.org>' };
+  const source = Buffer.from(invitationMessage(o), 'utf8');
+  const ics = invitationIcs(o);
+  const encoded = Buffer.from(ics).toString('base64').match(/.{1,76}/g)?.join('\r\n').length ?? 0;
+  const structure = (type = 'text/calendar', size = encoded): BodyStructure => ({
+    type: 'multipart/alternative',
+    parameters: { boundary: 'inv-b1' },
+    childNodes: [
+      { part: '1', type: 'text/plain', parameters: { charset: 'utf-8' }, size: 30 },
+      { part: '2', type: 'text/html', parameters: { charset: 'utf-8' }, size: 40 },
+      { part: '3', type, parameters: { charset: 'utf-8', method: 'REQUEST' }, encoding: 'base64', size },
+    ],
+  });
+  const item = build({ source, bodyStructure: structure() });
+  assert.deepEqual(item.invitation, { method: 'REQUEST', part: '3', text: ics });
+  assert.equal(item.body?.part, '1', 'the text is still the body');
+  assert.deepEqual(item.attachments.map((a) => [a.part, a.type]), [['3', 'text/calendar']], 'and the calendar part still an attachment');
+
+  const cut = build({ source: source.subarray(0, source.length - 200), bodyStructure: structure(), size: source.length });
+  assert.equal(cut.invitation, undefined, 'a part the source does not hold whole is no invitation');
+  // Unless the IMAP connector fetched it apart: in its transfer encoding, or decoded (FETCH BINARY).
+  const encodedPart = Buffer.from(Buffer.from(ics).toString('base64').match(/.{1,76}/g)?.join('\r\n') ?? '', 'latin1');
+  for (const invitationPart of [{ bytes: encodedPart, decoded: false }, { bytes: Buffer.from(ics), decoded: true }]) {
+    const apart = build({ source: source.subarray(0, 400), bodyStructure: structure(), size: source.length, invitationPart });
+    assert.deepEqual(apart.invitation, { method: 'REQUEST', part: '3', text: ics }, `fetched apart, decoded: ${invitationPart.decoded}`);
+  }
+  assert.equal(build({ source, bodyStructure: structure('text/calendar', limits.mailInvitationBytesMax * 2) }).invitation, undefined, 'a part too large is not read');
+  assert.equal(build({ source, bodyStructure: structure('application/octet-stream') }).invitation, undefined);
+  const plainJson = mailItemOf({ source, bodyStructure: structure('application/octet-stream'), flags: [], size: source.length, internalDate: received });
+  assert.ok(!plainJson.includes('"invitation"'), 'a message without one has no invitation field at all');
+
+  for (const [what, text] of [
+    ['without a METHOD', ics.replace('METHOD:REQUEST\r\n', '')],
+    ['without a VEVENT', ics.replace(/BEGIN:VEVENT[\s\S]*END:VEVENT\r\n/, '')],
+    ['not iCalendar', 'Hello, this is not a calendar.\r\n'],
+  ] as const) {
+    const other = Buffer.from(source.toString('utf8').replace(Buffer.from(ics).toString('base64').match(/.{1,76}/g)?.join('\r\n') ?? '', Buffer.from(text).toString('base64')), 'utf8');
+    assert.equal(build({ source: other, bodyStructure: structure('text/calendar', 100) }).invitation, undefined, what);
   }
 });

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import ICAL from 'ical.js';
 import { addressParser, decodeWords } from 'postal-mime';
 import { limits } from '../../core/limits.js';
 import { truncateUtf8, xmlCarriable } from '../utf8.js';
-import { flagPattern, flagsNeverKept, mailItemJson, type MailAddress, type MailAttachment, type MailBody, type MailItem } from './item.js';
+import { flagPattern, flagsNeverKept, mailItemJson, type MailAddress, type MailAttachment, type MailBody, type MailInvitation, type MailItem } from './item.js';
 import { decodeText, headerBlock, headerFields, partBody, type BodyStructure } from './mime.js';
 
 export type { BodyStructure } from './mime.js';
@@ -26,11 +27,23 @@ export interface MessageFacts {
   size: number;
   /** INTERNALDATE. */
   internalDate: Date;
+  /**
+   * The invitation's part (invitationPartOf), fetched apart because the source does not hold it whole:
+   * its body as the IMAP server gave it, still in its transfer encoding unless `decoded` (FETCH BINARY).
+   */
+  invitationPart?: { bytes: Buffer; decoded: boolean } | undefined;
 }
 
-/** The item's JSON text, as the mail kind stores it. */
+/**
+ * The item's JSON text, as the mail kind stores it. An invitation is kept only when the item with it
+ * stays within limits.itemBytesMax: the other fields' caps alone keep an item within it (limits.ts), the
+ * invitation's would not on top of the largest of them, and the message matters more than its invitation.
+ */
 export function mailItemOf(message: MessageFacts): string {
-  return mailItemJson(buildMailItem(message));
+  const item = buildMailItem(message);
+  const json = mailItemJson(item);
+  if (item.invitation === undefined || Buffer.byteLength(json, 'utf8') <= limits.itemBytesMax) return json;
+  return mailItemJson({ ...item, invitation: undefined });
 }
 
 export function buildMailItem(message: MessageFacts): MailItem {
@@ -48,6 +61,7 @@ export function buildMailItem(message: MessageFacts): MailItem {
   const chosen = chooseBody(message.bodyStructure);
   const body = chosen && bodyOf(source, message.bodyStructure, chosen, whole);
   const addresses = (name: string) => addressList(header(name) ?? '');
+  const invitation = invitationOf(source, message.bodyStructure, whole, message.invitationPart);
   return {
     messageId,
     subject,
@@ -67,7 +81,48 @@ export function buildMailItem(message: MessageFacts): MailItem {
     preview: body ? previewOf(body.type === 'text/html' ? htmlText(body.decoded) : body.decoded) : '',
     body: body && body.item,
     attachments: attachmentsOf(message.bodyStructure, chosen),
+    ...(invitation ? { invitation } : {}),
   };
+}
+
+/** Encoded bytes a text/calendar part may have to be read at all: base64 of limits.mailInvitationBytesMax, with its line breaks. */
+const invitationEncodedMax = Math.ceil((limits.mailInvitationBytesMax * 4) / 3) * (78 / 76) + 1024;
+
+/** The part an invitation is read from (RFC 6047 §2.4): the message's first text/calendar part, when its size lets it be one. */
+export function invitationPartOf(structure: BodyStructure): { node: BodyStructure; part: string } | undefined {
+  const node = leaves(structure).find((n) => n.type.toLowerCase() === 'text/calendar');
+  if (!node || (node.size ?? 0) > invitationEncodedMax) return undefined;
+  const part = sectionOf(node);
+  return part.length > limits.mailPartCharsMax ? undefined : { node, part };
+}
+
+/**
+ * The message's iCalendar scheduling object (iMIP, RFC 6047 §2.4): its invitation part (invitationPartOf),
+ * when the source holds it whole or it was fetched apart, it decodes to at most
+ * limits.mailInvitationBytesMax, and ical.js reads it as one VCALENDAR with a METHOD and a VEVENT.
+ * Anything else is no invitation, and the message stays plain mail.
+ */
+function invitationOf(source: Buffer, structure: BodyStructure, whole: boolean, apart: MessageFacts['invitationPart']): MailInvitation | undefined {
+  const found = invitationPartOf(structure);
+  if (!found) return undefined;
+  const { node, part } = found;
+  const inSource = partBody(source, structure, part, whole);
+  const body = inSource?.whole ? { bytes: inSource.bytes, decoded: false } : apart;
+  if (!body || body.bytes.length > invitationEncodedMax) return undefined;
+  const text = xmlCarriable(decodeText(body.bytes, true, body.decoded ? undefined : node.encoding, node.parameters?.charset));
+  if (text.trim() === '' || Buffer.byteLength(text, 'utf8') > limits.mailInvitationBytesMax) return undefined;
+  let calendar: ICAL.Component;
+  try {
+    const jcal: unknown = ICAL.parse(text);
+    if (!Array.isArray(jcal) || jcal[0] !== 'vcalendar') return undefined;
+    calendar = new ICAL.Component(jcal as unknown[]);
+  } catch {
+    return undefined;
+  }
+  const methods = calendar.getAllProperties('method');
+  const method = methods.length === 1 ? methods[0]?.getFirstValue() : undefined;
+  if (typeof method !== 'string' || !/^[A-Za-z][A-Za-z0-9-]{0,31}$/.test(method.trim()) || !calendar.getFirstSubcomponent('vevent')) return undefined;
+  return { method: method.trim().toUpperCase(), part, text };
 }
 
 /** The first 22 characters of the unpadded base64url SHA-256 of the thread's root id (§10.5 Threads). */

@@ -10,6 +10,7 @@ import { folderCreate, folderDelete, folderUpdate } from './commands/folder-edit
 import { folderSync } from './commands/folder-sync.js';
 import { getItemEstimate } from './commands/get-item-estimate.js';
 import { itemOperations } from './commands/item-operations.js';
+import { meetingResponse } from './commands/meeting-response.js';
 import { moveItems } from './commands/move-items.js';
 import { ping } from './commands/ping.js';
 import { provision } from './commands/provision.js';
@@ -45,11 +46,12 @@ const commands: Record<string, Command> = {
   SmartReply: smartReply,
   SmartForward: smartForward,
   Search: search,
+  MeetingResponse: meetingResponse,
 };
 
 /**
  * The namespace of each command's answer, whose top-level Status carries a common status code
- * (MS-ASCMD 2.2.2). MoveItems has no top-level Status; it is answered in HTTP.
+ * (MS-ASCMD 2.2.2). MoveItems and MeetingResponse have no top-level Status; they are answered in HTTP.
  */
 const answerNamespaces: Record<string, string> = {
   Sync: 'AirSync',

@@ -20,7 +20,7 @@ import { commandFingerprint, commandIdentities, type CommandIdentity } from './s
 import { noteRepeat, quarantine, quarantined } from './sync-loops.js';
 import { readOptions, type CollectionOptions } from './sync-options.js';
 import { completePartial, holdOf, holdSync } from './sync-hold.js';
-import { deletesAsMoves, movedInDeletes, moveToTrash, softDeletes, trashFor, wholeBodies } from './sync-mail.js';
+import { deletesAsMoves, movedInDeletes, movesToTrash, softDeletes, trashFor, wholeBodies } from './sync-mail.js';
 import { draftCommand, draftsFolder, isDraftCommand } from './sync-drafts.js';
 
 /**
@@ -361,6 +361,8 @@ async function plan(
   // under a key the hub takes: a stale copy of an old request gets Status 3, and must move nothing.
   const moves = collection.kind === 'mail' && deletesAsMoves(element) && commands.some((c) => c.name === 'Delete');
   const trash = moves && (await ctx.hub.syncKeyKind(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number)) !== 'invalid' ? await trashFor(ctx, collectionId) : undefined;
+  const deleted = commands.flatMap((c) => (c.name === 'Delete' ? [text(child(c, 'ServerId')) ?? ''] : [])).filter((id) => id !== '');
+  const trashed = trash === undefined ? new Map<string, 'moved' | 'delete' | number>() : await movesToTrash(ctx, collectionId, deleted, trash);
   const edits = new EditsInOrder(p, (serverId) => ctx.hub.readHeldItem(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number, serverId));
   // ActiveSync 16 drafts: Adds and edits in the Drafts folder are messages filed (and sent) at the mail
   // servers (sync-drafts.ts); as for moves, only under a key the hub takes.
@@ -400,7 +402,7 @@ async function plan(
         else edits.edited(serverId, mapper.fromEas(withGhosts(applicationData, mapper, collection.kind, existing, ctx, supported), existing, context(command)), { position, name: command.name });
       } else if (command.name === 'Delete' && serverId) {
         edits.deleted(serverId);
-        const moved = trash === undefined ? 'delete' : await moveToTrash(ctx, collectionId, serverId, trash);
+        const moved = trashed.get(serverId) ?? 'delete';
         if (moved === 'delete') push({ op: 'delete', serverId });
         else if (moved === 'moved') p.moved.add(serverId);
         else p.local.push({ position, element: as('Delete', as('ServerId', serverId), as('Status', String(moved))) });

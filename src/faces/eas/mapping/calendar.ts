@@ -1334,8 +1334,8 @@ export class OccurrenceEdits {
     this.bytes = Buffer.byteLength(existing);
   }
 
-  /** Deletes (`app` undefined) or edits one occurrence; a bad edit throws a plain Error and changes nothing. */
-  apply(instanceId: string, app: WbxmlElement | undefined): void {
+  /** Deletes (`app` undefined) or edits one occurrence; a bad edit throws a plain Error and changes nothing. Its occurrence key, for `override`. */
+  apply(instanceId: string, app: WbxmlElement | undefined): number {
     const { calendar, master, zones, event } = this.view;
     const times = this.times;
     let days = new DayReader(undefined);
@@ -1368,11 +1368,63 @@ export class OccurrenceEdits {
     this.exceptions.set(key, x);
     const now = this.index.get(key);
     this.bytes += (now ? Buffer.byteLength(now.toString()) : 64) - oldBytes;
+    return key;
+  }
+
+  /** The override VEVENT of the occurrence `apply` named by this key, when it has one (an edited occurrence, not a deleted one). */
+  override(key: number): ICAL.Component | undefined {
+    return this.index.get(key);
   }
 
   toString(): string {
     return serializeItem(this.calendar);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// An invitation's event, for the Email class's MeetingRequest (email.ts)
+
+/** What a meeting request shows of its event (MS-ASEMAIL 2.2.2.48), read as a calendar item is read for Sync. */
+export interface MeetingFacts {
+  times?: Times;
+  dtStamp?: number;
+  timezone: TimeZoneInfo;
+  uid?: string;
+  location?: string;
+  organizer?: { email?: string; name?: string };
+  sensitivity: number;
+  busyStatus: number;
+  reminder?: number;
+  recurrence?: EasRecurrence;
+  /** The original start of the one occurrence the invitation is for (its VEVENT has a RECURRENCE-ID). */
+  recurrenceId?: number;
+  /** X-MICROSOFT-DISALLOW-COUNTER: the organizer takes no proposal of another time. */
+  disallowNewTime: boolean;
+  /** SEQUENCE: 0 for the first request, more for each update of it. */
+  sequence: number;
+}
+
+/** The event of an invitation's iCalendar object (content/mail/item.ts MailInvitation); throws for one that cannot be read or would cost too much. */
+export function meetingFacts(text: string): MeetingFacts {
+  const view = viewEvent(parseItem(text, 'invitation'));
+  const { event, master, zones } = view;
+  const rid = master.getFirstProperty('recurrence-id');
+  const occurrence = rid && resolveValue(rid, zones);
+  return {
+    ...(event.times ? { times: event.times } : {}),
+    ...(event.dtStamp !== undefined ? { dtStamp: event.dtStamp } : {}),
+    timezone: event.timezone ?? utcInfo,
+    ...(event.uid !== undefined ? { uid: event.uid } : {}),
+    ...(event.fields.location !== undefined ? { location: event.fields.location } : {}),
+    ...(event.organizer ? { organizer: event.organizer } : {}),
+    sensitivity: event.fields.sensitivity ?? 0,
+    busyStatus: event.fields.busyStatus ?? 2,
+    ...(event.fields.reminder !== undefined ? { reminder: event.fields.reminder } : {}),
+    ...(event.recurrence && !occurrence ? { recurrence: event.recurrence } : {}),
+    ...(occurrence ? { recurrenceId: msOf(occurrence) } : {}),
+    disallowNewTime: textProp(master, 'x-microsoft-disallow-counter')?.toUpperCase() === 'TRUE',
+    sequence: Number(master.getFirstPropertyValue('sequence')) || 0,
+  };
 }
 
 export const calendarMapper: ItemMapper = {

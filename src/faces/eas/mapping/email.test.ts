@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mailItemJson, parseMailItem, type MailItem } from '../../../content/mail/item.js';
 import { child, namespace, text, type WbxmlElement } from '../wbxml/element.js';
+import { invitationIcs } from '../../../../test/support/invitation.js';
 import { emailMapper, fileReference, readFileReference } from './email.js';
+import { decodeTimeZoneBlob } from './timezone-blob.js';
 
 const as = namespace('AirSync');
 const e = namespace('Email');
@@ -70,4 +72,44 @@ test('MIME: sent for MIMESupport 2, or 1 and S/MIME; cut at a character boundary
   assert.equal(text(child(bodyOf(smime, mime(1), raw), 'Type')), '4');
   // MIME wanted but not fetched (the cost rule): the text at hand.
   assert.equal(text(child(bodyOf(data, { type: 4, mime: { support: 2, otherwise: undefined } }), 'Type')), '1');
+});
+
+test('toEas: a message with an invitation is a meeting request with its MeetingRequest; a cancellation is canceled; 14.1 has a GlobalObjId, 16.1 the UID', () => {
+  const o = { uid: 'weekly-1@example.org', organizer: { name: 'Olga', address: 'olga@example.org' }, attendees: [{ name: 'Ann', address: 'ann@example.org' }], summary: 'Weekly', location: 'Room 4', extra: ['RRULE:FREQ=WEEKLY;COUNT=5', 'SEQUENCE:0'] };
+  const invited = mailItemJson({ ...item, invitation: { method: 'REQUEST', part: '3', text: invitationIcs(o) } });
+  const request = (version: '14.1' | '16.1') => {
+    const sent = emailMapper.toEas(invited, { version });
+    assert.equal(text(sent.find((x) => x.name === 'MessageClass')), 'IPM.Schedule.Meeting.Request');
+    const meeting = sent.find((x) => x.name === 'MeetingRequest') as WbxmlElement;
+    assert.ok(meeting, 'a MeetingRequest element');
+    const get = (name: string, ns = 'Email') => text(child(meeting, name, ns));
+    assert.deepEqual(meeting.children.map((c) => (c as WbxmlElement).name).slice(0, 5), ['AllDayEvent', 'StartTime', 'DtStamp', 'EndTime', 'InstanceType'], 'in MS-ASEMAIL order');
+    // 10:00 in Berlin in December is 09:00 UTC.
+    assert.deepEqual([get('AllDayEvent'), get('StartTime'), get('EndTime'), get('DtStamp')], ['0', '2026-12-10T09:00:00.000Z', '2026-12-10T10:30:00.000Z', '2026-12-01T08:00:00.000Z']);
+    assert.equal(get('InstanceType'), '1', 'a series');
+    assert.equal(get('Organizer'), '"Olga" <olga@example.org>');
+    assert.equal(get('ResponseRequested'), '1');
+    const recurrence = child(child(meeting, 'Recurrences', 'Email'), 'Recurrence', 'Email');
+    assert.deepEqual([text(child(recurrence, 'Type', 'Email')), text(child(recurrence, 'Occurrences', 'Email'))], ['1', '5']);
+    assert.equal(decodeTimeZoneBlob(get('TimeZone') as string).bias, -60, 'the Berlin blob');
+    assert.equal(text(child(meeting, 'MeetingMessageType', 'Email2')), '1', 'the first request');
+    return { meeting, get };
+  };
+  const old = request('14.1');
+  assert.equal(old.get('Location'), 'Room 4');
+  const id = Buffer.from(old.get('GlobalObjId') as string, 'base64');
+  assert.equal(id.subarray(0, 16).toString('hex').toUpperCase(), '040000008200E00074C5B7101A82E008');
+  assert.ok(id.includes(Buffer.from('vCal-Uid\x01\x00\x00\x00weekly-1@example.org\x00', 'latin1')), 'a vCal-Uid of the UID');
+  assert.equal(child(old.meeting, 'UID', 'Calendar'), undefined);
+  const v16 = request('16.1');
+  assert.equal(text(child(child(v16.meeting, 'Location', 'AirSyncBase'), 'DisplayName', 'AirSyncBase')), 'Room 4');
+  assert.equal(text(child(v16.meeting, 'UID', 'Calendar')), 'weekly-1@example.org');
+  assert.equal(v16.get('GlobalObjId'), undefined);
+
+  const canceled = emailMapper.toEas(mailItemJson({ ...item, invitation: { method: 'CANCEL', part: '3', text: invitationIcs({ ...o, method: 'CANCEL' }) } }), { version: '16.1' });
+  assert.equal(text(canceled.find((x) => x.name === 'MessageClass')), 'IPM.Schedule.Meeting.Canceled');
+  assert.equal(text(child(canceled.find((x) => x.name === 'MeetingRequest'), 'ResponseRequested', 'Email')), '0');
+  const unreadable = emailMapper.toEas(mailItemJson({ ...item, invitation: { method: 'REQUEST', part: '3', text: 'BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n' } }), { version: '16.1' });
+  assert.equal(text(unreadable.find((x) => x.name === 'MessageClass')), 'IPM.Note', 'an invitation the mapper cannot read is plain mail');
+  assert.equal(unreadable.find((x) => x.name === 'MeetingRequest'), undefined);
 });

@@ -1,8 +1,12 @@
-import { flagPattern, mailItemJson, parseMailItem, type MailAddress, type MailItem } from '../../../content/mail/item.js';
+import ICAL from 'ical.js';
+import { flagPattern, mailItemJson, parseMailItem, type MailAddress, type MailInvitation, type MailItem } from '../../../content/mail/item.js';
 import { child, children, el, type WbxmlElement } from '../wbxml/element.js';
 import { cutText, htmlToText, textOf } from './body.js';
+import { compactCodec, dashedDate, meetingFacts, type MeetingFacts } from './calendar.js';
 import type { BodyPreference, EasVersion, ItemMapper, ToEasOptions, WholeBody } from './item-mapper.js';
 import { messagePart } from './message-part.js';
+import { recurrenceElement } from './recurrence.js';
+import { encodeTimeZoneBlob } from './timezone-blob.js';
 
 /**
  * Mail: the hub's mail item (docs/protocol.md §10.5) ⇄ the ActiveSync Email class (MS-ASEMAIL, with
@@ -14,6 +18,10 @@ import { messagePart } from './message-part.js';
  * $Forwarded (forward), and ConversationId and ConversationIndex from the thread the hub derived from
  * References / In-Reply-To (conversationOf); in 16.x, IsDraft from \Draft, and Bcc. The body is the
  * first portion the item holds, or the whole part when the face fetched it (`wholeBody`, mail-bodies.ts).
+ *
+ * A message that carries an invitation (the item's `invitation`, iMIP) is shown as a meeting request or
+ * cancellation (meetingOf): its MessageClass and the MeetingRequest element, read from the invitation's
+ * event as the calendar mapper reads an event (calendar.ts meetingFacts).
  *
  * From the device only Read, Flag and Categories are taken, as a change of the item's flags (the hub
  * refuses any other change of a mail item): an element left out leaves its flags as they were. A 16.x
@@ -204,6 +212,92 @@ export function readLongId(reference: string): { collectionId: string; serverId:
   return fields && { collectionId: fields[0] as string, serverId: fields[1] as string };
 }
 
+/** MessageClass of scheduling messages (MS-ASEMAIL 2.2.2.52), by iTIP method; a reply's by the PARTSTAT it carries. */
+const meetingClasses: Record<string, string> = { REQUEST: 'IPM.Schedule.Meeting.Request', CANCEL: 'IPM.Schedule.Meeting.Canceled' };
+const replyClasses: Record<string, string> = { ACCEPTED: 'IPM.Schedule.Meeting.Resp.Pos', TENTATIVE: 'IPM.Schedule.Meeting.Resp.Tent', DECLINED: 'IPM.Schedule.Meeting.Resp.Neg' };
+/** MeetingMessageType (MS-ASEMAIL 2.2.2.49, Email2): 1 the first request, 2 an update of it (a later SEQUENCE), 0 anything else. */
+const firstRequest = '1';
+const fullUpdate = '2';
+/** InstanceType (MS-ASEMAIL 2.2.2.39): a single meeting, a series, one occurrence of a series. */
+const instanceTypes = { single: '0', series: '1', exception: '3' } as const;
+/** The class id that starts every GlobalObjId (MS-ASEMAIL 2.2.2.37), and the marker of one made from an iCalendar UID. */
+const globalObjClass = Buffer.from('040000008200E00074C5B7101A82E008', 'hex');
+const vcalMarker = Buffer.concat([Buffer.from('vCal-Uid', 'ascii'), Buffer.from([1, 0, 0, 0])]);
+
+/**
+ * The GlobalObjId (MS-ASEMAIL 2.2.2.37, before 16.0) of a UID, base64: an Outlook UID is one already, in
+ * hex; any other is wrapped as a vCal-Uid. Its time field is zero, so one invitation always has one id.
+ */
+function globalObjId(uid: string, occurrence: number | undefined): string {
+  if (/^040000008200E00074C5B7101A82E008(?:[0-9A-F]{2})+$/i.test(uid)) return Buffer.from(uid, 'hex').toString('base64');
+  const date = Buffer.alloc(4);
+  if (occurrence !== undefined) {
+    const d = new Date(occurrence);
+    date.writeUInt16BE(d.getUTCFullYear(), 0);
+    date[2] = d.getUTCMonth() + 1;
+    date[3] = d.getUTCDate();
+  }
+  const data = Buffer.concat([vcalMarker, Buffer.from(uid, 'utf8'), Buffer.from([0])]);
+  const count = Buffer.alloc(4);
+  count.writeUInt32LE(data.length, 0);
+  return Buffer.concat([globalObjClass, date, Buffer.alloc(16), count, data]).toString('base64');
+}
+
+/**
+ * How a message with an invitation is shown: its MessageClass, and for a request or cancellation the
+ * MeetingRequest element (MS-ASEMAIL 2.2.2.48, children in its order). An invitation the calendar
+ * mapper cannot read is no meeting: the message is shown as plain mail.
+ */
+function meetingOf(invitation: MailInvitation, version: EasVersion): { messageClass: string; meetingRequest?: WbxmlElement } | undefined {
+  if (invitation.method === 'REPLY') {
+    const partstat = replyPartstat(invitation.text);
+    return partstat && replyClasses[partstat] ? { messageClass: replyClasses[partstat] } : undefined;
+  }
+  const messageClass = meetingClasses[invitation.method];
+  if (!messageClass) return undefined;
+  let facts: MeetingFacts;
+  try {
+    facts = meetingFacts(invitation.text);
+  } catch {
+    return undefined;
+  }
+  const v16 = version.startsWith('16');
+  const num = (name: string, v: number | undefined) => (v === undefined ? undefined : el(E, name, String(v)));
+  const { times, organizer } = facts;
+  const messageType = invitation.method === 'REQUEST' ? (facts.sequence > 0 ? fullUpdate : firstRequest) : '0';
+  const meetingRequest = el(E, 'MeetingRequest',
+    times && el(E, 'AllDayEvent', times.allDay ? '1' : '0'),
+    times && el(E, 'StartTime', dashedDate(times.start)),
+    el(E, 'DtStamp', dashedDate(facts.dtStamp ?? times?.start ?? 0)),
+    times && el(E, 'EndTime', dashedDate(times.end)),
+    el(E, 'InstanceType', facts.recurrenceId !== undefined ? instanceTypes.exception : facts.recurrence ? instanceTypes.series : instanceTypes.single),
+    facts.location !== undefined && (v16 ? asb('Location', asb('DisplayName', facts.location)) : el(E, 'Location', facts.location)),
+    organizer?.email !== undefined && el(E, 'Organizer', mailbox({ name: organizer.name ?? null, address: organizer.email })),
+    facts.recurrenceId !== undefined && el(E, 'RecurrenceId', dashedDate(facts.recurrenceId)),
+    num('Reminder', facts.reminder),
+    el(E, 'ResponseRequested', invitation.method === 'REQUEST' ? '1' : '0'),
+    facts.recurrence && el(E, 'Recurrences', recurrenceElement(facts.recurrence, 'Email', compactCodec, { firstDayOfWeek: version !== '14.0' })),
+    num('Sensitivity', facts.sensitivity),
+    num('BusyStatus', facts.busyStatus),
+    el(E, 'TimeZone', encodeTimeZoneBlob(facts.timezone)),
+    facts.uid !== undefined && (v16 ? el('Calendar', 'UID', facts.uid) : el(E, 'GlobalObjId', globalObjId(facts.uid, facts.recurrenceId))),
+    el(E, 'DisallowNewTimeProposal', facts.disallowNewTime ? '1' : '0'),
+    version !== '14.0' && el(E2, 'MeetingMessageType', messageType),
+  );
+  return { messageClass, meetingRequest };
+}
+
+/** The PARTSTAT of a reply's (first) attendee. */
+function replyPartstat(text: string): string | undefined {
+  try {
+    const attendee = new ICAL.Component(ICAL.parse(text) as unknown[]).getFirstSubcomponent('vevent')?.getFirstProperty('attendee');
+    const partstat = attendee?.getParameter('partstat');
+    return typeof partstat === 'string' ? partstat.toUpperCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function openItem(data: string): MailItem {
   const item = parseMailItem(data);
   if (typeof item === 'string') throw new Error(`not a mail item: ${item}`);
@@ -223,6 +317,7 @@ export const emailMapper: ItemMapper = {
     const verb = flags.has('\\Answered') ? verbReply : flags.has('$Forwarded') ? verbForward : undefined;
     const where = options.item;
     const drafts = options.version.startsWith('16');
+    const meeting = item.invitation && meetingOf(item.invitation, options.version);
     return [
       el(E, 'To', addressList(item.to)),
       item.cc.length > 0 && el(E, 'Cc', addressList(item.cc)),
@@ -251,7 +346,8 @@ export const emailMapper: ItemMapper = {
         ),
       withPreview,
       bodyPart,
-      el(E, 'MessageClass', 'IPM.Note'),
+      el(E, 'MessageClass', meeting?.messageClass ?? 'IPM.Note'),
+      meeting?.meetingRequest,
       el(E, 'InternetCPID', '65001'),
       flags.has('\\Flagged') ? el(E, 'Flag', el(E, 'Status', flagActive), el(E, 'FlagType', followUp)) : el(E, 'Flag'),
       el(E, 'ContentClass', 'urn:content-classes:message'),

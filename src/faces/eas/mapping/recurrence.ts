@@ -254,15 +254,27 @@ function integer(value: string, field: string): number {
   return Number(value);
 }
 
-/** The Recurrence element. FirstDayOfWeek is left out before protocol 14.1. */
+/**
+ * The Recurrence element: of a calendar item, a task, or a meeting request (the Email namespace, MS-ASEMAIL
+ * 2.2.2.59, whose calendar type, leap month and first day of the week are Email2's). FirstDayOfWeek is
+ * left out before protocol 14.1.
+ */
 export function recurrenceElement(
-  r: EasRecurrence, ns: RecurrenceNamespace, codec: RecurrenceCodec, options: { firstDayOfWeek: boolean },
+  r: EasRecurrence, ns: RecurrenceNamespace | 'Email', codec: RecurrenceCodec, options: { firstDayOfWeek: boolean },
 ): WbxmlElement {
   const e = (name: string, value: number | string | undefined) => (value === undefined ? undefined : el(ns, name, String(value)));
   const flag = (name: string, value: boolean | undefined) => (value === undefined ? undefined : el(ns, name, value ? '1' : '0'));
   const until = r.until === undefined ? undefined : codec.formatDate(r.until);
   const dow = r.dayOfWeek;
   const fdow = options.firstDayOfWeek ? r.firstDayOfWeek : undefined;
+  if (ns === 'Email') {
+    const e2 = (name: string, value: string | undefined) => (value === undefined ? undefined : el('Email2', name, value));
+    return el(ns, 'Recurrence',
+      e('Type', r.type), e('Until', until), e('Occurrences', r.occurrences), e('Interval', r.interval), e('DayOfWeek', dow),
+      e('DayOfMonth', r.dayOfMonth), e('WeekOfMonth', r.weekOfMonth), e('MonthOfYear', r.monthOfYear),
+      e2('CalendarType', r.calendarType?.toString()), e2('IsLeapMonth', r.isLeapMonth === undefined ? undefined : r.isLeapMonth ? '1' : '0'),
+      e2('FirstDayOfWeek', fdow?.toString()));
+  }
   if (ns === 'Calendar') {
     return el(ns, 'Recurrence',
       e('Type', r.type), e('Occurrences', r.occurrences), e('Interval', r.interval), e('WeekOfMonth', r.weekOfMonth),
