@@ -548,6 +548,8 @@ function aliveOnly(gateway: MailGateway, dead: () => boolean): MailGateway {
     fileInSent: (...a) => (check(), gateway.fileInSent(...a)),
     findInSent: (...a) => (check(), gateway.findInSent(...a)),
     search: (...a) => (check(), gateway.search(...a)),
+    fileDraft: (...a) => (check(), gateway.fileDraft(...a)),
+    expunge: (...a) => (check(), gateway.expunge(...a)),
   };
 }
 

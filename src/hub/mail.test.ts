@@ -42,6 +42,8 @@ const gateway: MailGateway = {
   fileInSent: async () => assert.fail('nothing is sent here'),
   findInSent: async () => assert.fail('nothing is sent here'),
   search: async () => assert.fail('nothing is searched here'),
+  fileDraft: async () => assert.fail('no draft is filed here'),
+  expunge: async () => assert.fail('nothing is expunged here'),
 };
 const access: UpstreamAccess = { connectors: {}, keys: () => [key], sealingKey: () => () => key, intervalMs: 0, mail: gateway };
 let mail: Mail;

@@ -3,17 +3,18 @@ import { createHash } from 'node:crypto';
 import { SubmissionError, UpstreamError } from '../protocol/upstream-errors.js';
 import { limits } from '../core/limits.js';
 import { mailItemJson, parseMailItem, rawPart, type MailItem } from '../content/mail/item.js';
-import { composeMessage, prepareMessage, type Outgoing } from '../content/mail/outgoing.js';
+import { composeMessage, prepareMessage, tooLarge, withoutField, type Outgoing } from '../content/mail/outgoing.js';
 import type { MailPartAnswer } from '../protocol/mail-parts.js';
 import type { MailSent, SendMailRequest } from '../protocol/mail-send.js';
 import { limitReached, ProtocolError } from '../protocol/errors.js';
 import type { MailSendRow, Store, StoreTx, UpstreamCollectionRow, UpstreamRow } from '../store/store.js';
 import { movable, moveWithin, type DevicePoint } from './device-items.js';
+import { displacedId, type PointRecord } from '../protocol/server-point.js';
 import { writeItem, writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
 import { checkItem } from '../kinds/registry.js';
 import { openExchange } from './sync.js';
-import { openUpstreamPassword, type UpstreamAccess } from './upstreams.js';
+import { openUpstreamPassword, upstreamRunName, type UpstreamAccess } from './upstreams.js';
 
 /**
  * Mail beyond its sync (docs/design.md § Mail): what the hub asks of an account's IMAP/SMTP upstream on
@@ -65,7 +66,29 @@ export interface MailGateway {
    * (IMAP SEARCH): how many, and the remote ids of the newest `max`.
    */
   search(account: MailAccount, folders: readonly string[], words: readonly string[], max: number): Promise<Array<{ path: string; total: number; remoteIds: string[] }>>;
+  /**
+   * Appends `message` to the folder `path` as a draft (\Draft \Seen) and reads it back as the folder's
+   * sync point reads its messages: its remote id, its MODSEQ, and its mail item. `messageId` finds it
+   * on a server that does not say its UID (no UIDPLUS).
+   */
+  fileDraft(account: MailAccount, path: string, message: Buffer, messageId: string): Promise<FiledDraft>;
+  /** Expunges the message `remoteId` of the folder `path`; nothing when it is gone already. */
+  expunge(account: MailAccount, path: string, remoteId: string): Promise<void>;
 }
+
+/** A draft the gateway filed (MailGateway.fileDraft), and the messages of its folder with its Message-ID before. */
+export interface FiledDraft {
+  remoteId: string;
+  remoteEtag: string | null;
+  data: string;
+  before: string[];
+}
+
+/**
+ * A version of a draft a device wrote (Mail.saveDraft): a new draft under the device's id for it, or a
+ * new version of the draft item `serverId`. `sending`: a new draft about to be sent (an Add with Send).
+ */
+export type DraftWrite = { collectionId: string; message: Buffer; messageId: string } & ({ clientId: string; sending: boolean } | { serverId: string });
 
 /** What a mail search found (Mail.search): how many messages match at the mail servers, and the newest the hub holds, newest first. */
 export interface MailFound {
@@ -136,6 +159,12 @@ export function partContentType(type: string, charset: string | null): string {
 }
 
 const gone = () => new ProtocolError('notFound', 'the message is no longer on the mail server');
+
+/**
+ * The data etag under which a device's new draft is kept in its ledger of adds (Mail.saveDraft): the
+ * ClientId alone names the draft (an Add sent again, edited or not, lands on it); no item's etag is this.
+ */
+const draftLedgerEtag = 'eas-draft';
 
 /**
  * The Message-ID of a message sent without one: drawn from the account and the client id, so every
@@ -281,6 +310,154 @@ export class Mail {
       await writeItem({ tx, ports: this.ports, collection }, row.id, row, data, check.index, point.device.id);
       return true;
     });
+  }
+
+  /**
+   * Files a version of a draft a device wrote (docs/eas.md § Drafts) in its IMAP folder, then in the hub
+   * as the folder's item. A new draft's ClientId goes in the device's ledger of adds, so an Add sent again
+   * (its answer lost) lands on the draft it made and nothing is filed twice. A new version keeps its
+   * item, now of the new message; the old message becomes a displaced member of the folder's point, so
+   * it is expunged here at once or, should that fail, by the folder's next run. A new draft is the
+   * device's write: it learns the ServerId from its answer and is never sent the draft's Add, but is sent
+   * whatever happens to it next, a delete included (core/action-table.ts: it made the item). A new version,
+   * and a new draft about to be sent, are the upstream's, as a move is: every device is sent them, the
+   * writer too, which then holds the attachments' references as they are now, or, should the send fail,
+   * the draft it made. The folder's next run finds the message known. It is filed under the upstream's run name, never beside a
+   * run. notFound for a draft that is gone; unavailable for a mail server out of reach, or a run under way.
+   */
+  async saveDraft(point: DevicePoint, write: DraftWrite): Promise<{ serverId: string; data: string | null; replayed: boolean }> {
+    const { gateway, access } = this.#gateway();
+    const { accountId } = point;
+    const plan = await this.store.transaction(async (tx) => {
+      const { upstream, mapping } = await mailFolderOf(tx, accountId, write.collectionId);
+      if ('clientId' in write) {
+        const found = await tx.findLedgerAdd(accountId, point.device.id, write.collectionId, write.clientId, draftLedgerEtag);
+        const row = found && (await tx.getItem(accountId, write.collectionId, found.itemId));
+        if (found) return { done: { serverId: found.itemId, data: row && row.deletedAt === null ? row.data : null, replayed: true } };
+        return { upstream, path: folderPath(mapping), replacing: undefined };
+      }
+      const row = await tx.getItem(accountId, write.collectionId, write.serverId);
+      if (!row || row.deletedAt !== null) throw new ProtocolError('notFound', `no draft ${write.serverId}`);
+      const [replacing] = await tx.pointRecordsByServer(accountId, upstream.deviceId, write.collectionId, [write.serverId]);
+      if (!replacing) throw new ProtocolError('notFound', 'the mail server does not hold this draft yet');
+      return { upstream, path: folderPath(mapping), replacing };
+    });
+    if (plan.done) return plan.done;
+    const { upstream, path, replacing } = plan;
+    const account = { url: upstream.url, username: upstream.username, password: openUpstreamPassword(upstream, access.keys()) };
+    // Not beside a run of the upstream: one that listed the folder before the draft's record is written
+    // would add the new message as an item of its own after it (a second draft on every device).
+    let saved: { serverId: string; data: string | null; replayed: boolean } | undefined;
+    const ran = await this.store.tryExclusive(upstreamRunName(upstream.id), async () => {
+      saved = await this.#fileDraft(point, write, upstream, account, path, replacing, gateway);
+    });
+    if (!ran || !saved) throw new ProtocolError('unavailable', 'the mail account is being synced right now; file the draft again in a moment');
+    return saved;
+  }
+
+  /** saveDraft's filing, under the upstream's run name. */
+  async #fileDraft(point: DevicePoint, write: DraftWrite, upstream: UpstreamRow, account: MailAccount, path: string, replacing: PointRecord | undefined, gateway: MailGateway): Promise<{ serverId: string; data: string | null; replayed: boolean }> {
+    const { accountId } = point;
+    let filed: FiledDraft;
+    try {
+      filed = await gateway.fileDraft(account, path, write.message, write.messageId);
+    } catch (err) {
+      throw unreachable(err, 'file the draft');
+    }
+    const pointId = upstream.deviceId;
+    const strays = filed.before.filter((r) => r !== replacing?.remoteId);
+    const saved = await this.store.transaction(async (tx) => {
+      const collection = await tx.getCollection(accountId, write.collectionId);
+      const check = checkItem('mail', filed.data);
+      const existing = 'serverId' in write ? await tx.getItem(accountId, write.collectionId, write.serverId) : null;
+      if (!collection || !check.ok || existing === undefined || existing?.deletedAt != null) {
+        // The message filed goes at the folder's next run, as a displaced member.
+        await tx.putPointRecords(accountId, pointId, write.collectionId, [{ serverId: displacedId(filed.remoteId), remoteId: filed.remoteId, remoteEtag: filed.remoteEtag, heldEtag: '' }]);
+        return check.ok ? new ProtocolError('notFound', 'the draft or its folder was deleted meanwhile') : new ProtocolError('serverError', `the draft filed cannot be read back: ${check.message}`);
+      }
+      await openExchange(tx, this.ports, accountId, point.device, point.protocol);
+      const id = 'serverId' in write ? write.serverId : this.ports.random.id();
+      const etag = await writeItem({ tx, ports: this.ports, collection }, id, existing, filed.data, check.index, 'clientId' in write && !write.sending ? point.device.id : pointId);
+      const records: PointRecord[] = [{ serverId: id, remoteId: filed.remoteId, remoteEtag: filed.remoteEtag, heldEtag: etag }];
+      // Strays: what an attempt whose answer was lost filed (its Message-ID is the draft's), gone with the
+      // version replaced, and deleted where a run already made an item of one (every device is told).
+      for (const stray of await tx.pointRecordsByRemote(accountId, pointId, strays)) {
+        const row = stray.serverId === id ? undefined : await tx.getItem(accountId, stray.collectionId, stray.serverId);
+        if (row && row.deletedAt === null) await writeTombstone({ tx, ports: this.ports, collection }, row, pointId);
+      }
+      records.push(...strays.map((remoteId) => ({ serverId: displacedId(remoteId), remoteId, remoteEtag: null, heldEtag: '' })));
+      if (replacing) records.push({ ...replacing, serverId: displacedId(replacing.remoteId) });
+      await tx.putPointRecords(accountId, pointId, write.collectionId, records);
+      if ('clientId' in write) await tx.recordLedgerAdd(accountId, point.device.id, write.collectionId, write.clientId, draftLedgerEtag, id, false);
+      return { serverId: id, data: filed.data, replayed: false };
+    });
+    if (saved instanceof ProtocolError) {
+      await this.#expungeDisplaced(accountId, account, pointId, path, filed.remoteId);
+      throw saved;
+    }
+    for (const remoteId of [...strays, ...(replacing ? [replacing.remoteId] : [])]) await this.#expungeDisplaced(accountId, account, pointId, path, remoteId);
+    return saved;
+  }
+
+  /** The address a new draft in the mail folder `collectionId` is from (as a composed send's); undefined when there is none. */
+  draftSender(accountId: string, collectionId: string): Promise<string | undefined> {
+    return this.store.transaction(async (tx) => senderAddress((await tx.getAccount(accountId))?.email ?? null, (await mailFolderOf(tx, accountId, collectionId)).upstream));
+  }
+
+  /**
+   * Sends the draft `serverId` (docs/eas.md § Drafts) as it is filed, through `send` under `clientId`
+   * (at most once), then takes it out of its folder: its item deleted as the upstream's, so every device
+   * is sent the delete, and its message expunged (a displaced member until then). A send begun before
+   * (its answer lost) is answered from its record, the draft neither read nor sent again, and taken out
+   * if it is still there. A refused send leaves the draft where it is.
+   */
+  async sendDraft(point: DevicePoint, collectionId: string, serverId: string, clientId: string): Promise<MailSent> {
+    const { accountId } = point;
+    let message: Buffer = Buffer.alloc(0);
+    // Begun before: `send` answers from the record and reads no message.
+    if (!(await this.sendBegun(accountId, clientId))) {
+      const part = await this.fetchPart(accountId, collectionId, serverId, rawPart);
+      if (!('bytes' in part.body)) {
+        await part.body.close();
+        throw tooLarge(limits.blobBytesMax);
+      }
+      // Dated when it goes, not when it was last saved (send adds the Date a message lacks).
+      message = withoutField(Buffer.from(part.body.bytes), 'date');
+    }
+    const sent = await this.send(accountId, { clientId, message });
+    const { access } = this.#gateway();
+    const taken = await this.store.transaction(async (tx) => {
+      const { upstream, mapping } = await mailFolderOf(tx, accountId, collectionId);
+      const [collection, row] = [await tx.getCollection(accountId, collectionId), await tx.getItem(accountId, collectionId, serverId)];
+      if (!collection || !row || row.deletedAt !== null) return undefined;
+      await openExchange(tx, this.ports, accountId, point.device, point.protocol);
+      await writeTombstone({ tx, ports: this.ports, collection }, row, upstream.deviceId);
+      const [record] = await tx.pointRecordsByServer(accountId, upstream.deviceId, collectionId, [serverId]);
+      if (record) await tx.putPointRecords(accountId, upstream.deviceId, collectionId, [{ ...record, serverId: displacedId(record.remoteId) }]);
+      return record && { upstream, path: folderPath(mapping), remoteId: record.remoteId };
+    });
+    if (taken) {
+      const account = { url: taken.upstream.url, username: taken.upstream.username, password: openUpstreamPassword(taken.upstream, access.keys()) };
+      await this.#expungeDisplaced(accountId, account, taken.upstream.deviceId, taken.path, taken.remoteId);
+    }
+    return sent;
+  }
+
+  /** Expunges a displaced message at once, and forgets it; a failure leaves it to the folder's next run, which hands its point the delete. */
+  async #expungeDisplaced(accountId: string, account: MailAccount, pointId: string, path: string, remoteId: string): Promise<void> {
+    try {
+      await this.#gateway().gateway.expunge(account, path, remoteId);
+      await this.store.transaction((tx) => tx.deletePointRecord(accountId, pointId, remoteId));
+    } catch (err) {
+      this.ports.logger.warn({ accountId, point: pointId, remoteId, error: String(err) }, 'draft not expunged yet; the folder\'s next run does it');
+    }
+  }
+
+  /** The gateway to the mail servers, and what opens their passwords. */
+  #gateway(): { gateway: MailGateway; access: UpstreamAccess } {
+    const access = this.access;
+    if (!access?.mail) throw new ProtocolError('unavailable', 'this server reaches no mail servers');
+    return { gateway: access.mail, access };
   }
 
   /** Whether a send under this client id was sent or begun: `send` then answers from its record, whatever message it is given. */
@@ -480,7 +657,8 @@ export class Mail {
     let outgoing: Outgoing;
     if (request.message !== undefined) outgoing = prepareMessage(request.message, idFor, new Date(now));
     else {
-      const from = request.from ?? (email !== null ? { address: email } : upstream.username.includes('@') ? { address: upstream.username } : undefined);
+      const address = senderAddress(email, upstream);
+      const from = request.from ?? (address !== undefined ? { address } : undefined);
       if (!from) throw new ProtocolError('invalidRequest', 'from: give the address to send from; the account has no email address set, and the upstream user name is none');
       outgoing = await composeMessage(request, from, idFor, new Date(now));
     }
@@ -542,6 +720,9 @@ export class Mail {
     return { url: upstream.url, submissionUrl: upstream.submissionUrl, username: upstream.username, password: openUpstreamPassword(upstream, this.access.keys()) };
   }
 }
+
+/** The address mail the server composes is from: the account's email address, else the upstream's user name when it is an address. */
+const senderAddress = (email: string | null, upstream: UpstreamRow): string | undefined => email ?? (upstream.username.includes('@') ? upstream.username : undefined);
 
 /** An IMAP server that could not be reached, or refused, as what a client can act on: 503, try later. */
 function unreachable(err: unknown, what = 'give the part'): Error {

@@ -21,6 +21,9 @@ import { openSecret, sealedKeyId, sealSecret, type SecretKey } from './sealed-se
  */
 
 /** The protocol of an upstream's device, by the upstream's kind: what the devices page shows, and what its sync run reports as. */
+
+/** The name an upstream's runs hold (Store.tryExclusive): one process runs it at a time, and what must not interleave with a run holds it too (hub/mail.ts saveDraft). */
+export const upstreamRunName = (upstreamId: string) => `upstream ${upstreamId}`;
 export const upstreamProtocols = { dav: 'dav-upstream', imap: 'imap-upstream' } as const;
 
 /** What an upstream is: a CardDAV/CalDAV account, or an IMAP account (with SMTP submission for sending). */
@@ -157,7 +160,7 @@ export class Upstreams {
     const runs: UpstreamRun[] = [];
     for (const row of rows) {
       let done: UpstreamRun = { id: row.id, deviceId: row.deviceId, ran: false, error: null, nextRunAt: row.nextRunAt };
-      await this.store.tryExclusive(`upstream ${row.id}`, async () => {
+      await this.store.tryExclusive(upstreamRunName(row.id), async () => {
         done = await this.runOne(accountId, row.id, options.due === true);
       });
       runs.push(done);

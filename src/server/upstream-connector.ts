@@ -10,6 +10,7 @@ import { fetchPart } from '../connectors/imap/parts.js';
 import type { MailAccount, MailGateway } from '../hub/mail.js';
 import { searchFolders } from '../connectors/imap/search.js';
 import { fileInSent, inSent } from '../connectors/imap/sent.js';
+import { expungeMessage, fileDraft } from '../connectors/imap/drafts.js';
 import { submit, type OpenConnection } from '../connectors/smtp/submission.js';
 import { upstreamProtocols, type UpstreamAccess, type UpstreamConnector } from '../hub/upstreams.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -148,6 +149,8 @@ export function imapMailGateway(locate: Locate, openClient?: OpenClient, openSmt
     fileInSent: (account, message) => reach(account, (session) => fileInSent(session, message)),
     findInSent: (account, messageId) => reach(account, (session) => inSent(session, messageId)),
     search: (account, folders, words, max) => reach(account, (session) => searchFolders(session, folders, words, max)),
+    fileDraft: (account, path, message, messageId) => reach(account, (session) => fileDraft(session, path, message, messageId)),
+    expunge: (account, path, remoteId) => reach(account, (session) => expungeMessage(session, path, remoteId)),
   };
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { limits } from '../../core/limits.js';
 import { ProtocolError } from '../../protocol/errors.js';
-import { composeMessage, prepareMessage } from './outgoing.js';
+import { composeMessage, prepareMessage, withoutField } from './outgoing.js';
 
 const idFor = (address: string) => `<fixed@${address.split('@')[1]}>`;
 const date = new Date(Date.UTC(2026, 11, 7, 10, 0, 0));
@@ -47,4 +47,12 @@ test('composed parts: MIME with the attachment, Bcc only in the copy, the given 
   assert.match(wire, /YXR0YWNoZWQ=/);
   assert.doesNotMatch(wire, /^Bcc:/m);
   assert.match(out.copy.toString(), /^Bcc: dan@example\.org\r$/m);
+});
+
+test('withoutField drops one field, folded lines too, and only in the header; a message without it gets a Date when sent', () => {
+  const source = Buffer.from('From: a@example.org\r\nDate: Mon, 7 Dec 2026\r\n 10:00:00 +0000\r\nTo: b@example.org\r\nX-Date: kept\r\n\r\nDate: in the body\r\n');
+  const out = withoutField(source, 'date');
+  assert.equal(out.toString(), 'From: a@example.org\r\nTo: b@example.org\r\nX-Date: kept\r\n\r\nDate: in the body\r\n');
+  const sent = prepareMessage(out, () => '<x@example.org>', new Date('2026-12-08T09:30:00Z'));
+  assert.match(sent.wire.toString(), /^Date: Tue, 08 Dec 2026 09:30:00 \+0000\r$/m);
 });

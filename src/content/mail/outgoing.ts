@@ -66,7 +66,7 @@ export async function composeMessage(parts: Parts, from: { name?: string | undef
     attachments: (parts.attachments ?? []).map((a) => ({ filename: a.name, contentType: a.type, content: a.base64, encoding: 'base64', ...(a.contentId !== undefined ? { cid: a.contentId } : {}) })),
   });
   if (copy.length > limits.mailSendBytesMax) throw tooLarge(copy.length);
-  return { envelope: { from: from.address, to: unique(recipients.map((r) => r.address)) }, messageId, copy, wire: withoutBcc(copy) };
+  return { envelope: { from: from.address, to: unique(recipients.map((r) => r.address)) }, messageId, copy, wire: withoutField(copy, 'bcc') };
 }
 
 /**
@@ -100,7 +100,7 @@ export function prepareMessage(text: string | Buffer, messageIdFor: (address: st
   if (field('date').length === 0) added.push(`Date: ${date.toUTCString().replace('GMT', '+0000')}`);
   if (added.length > 0) source = Buffer.concat([Buffer.from(`${added.join('\r\n')}\r\n`), source]);
   if (source.length > limits.mailSendBytesMax) throw tooLarge(source.length);
-  return { envelope: { from: from[0] as string, to: recipients }, messageId, copy: source, wire: withoutBcc(source) };
+  return { envelope: { from: from[0] as string, to: recipients }, messageId, copy: source, wire: withoutField(source, 'bcc') };
 }
 
 function addresses(value: string, field: string): string[] {
@@ -111,8 +111,12 @@ function addresses(value: string, field: string): string[] {
 
 const unique = (list: string[]) => [...new Map(list.map((a) => [a.toLowerCase(), a])).values()];
 
-/** The message without its Bcc field (RFC 5322 §3.6.3: blind copies do not show them to the others). */
-function withoutBcc(source: Buffer): Buffer {
+/**
+ * The message without the header field `name` (lowercase): without Bcc for the recipients (RFC 5322
+ * §3.6.3: blind copies do not show them to the others), without the Date a draft was last saved at for
+ * its send (hub/mail.ts sendDraft, which then dates it when it goes).
+ */
+export function withoutField(source: Buffer, name: string): Buffer {
   const block = headerBlock(source);
   const lines = block.toString('latin1').split('\r\n');
   const kept: string[] = [];
@@ -122,7 +126,8 @@ function withoutBcc(source: Buffer): Buffer {
       if (!dropping) kept.push(line);
       continue;
     }
-    dropping = /^bcc\s*:/i.test(line);
+    const colon = line.indexOf(':');
+    dropping = colon > 0 && line.slice(0, colon).trim().toLowerCase() === name;
     if (!dropping) kept.push(line);
   }
   return Buffer.concat([Buffer.from(kept.join('\r\n'), 'latin1'), source.subarray(block.length)]);

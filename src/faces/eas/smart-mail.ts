@@ -20,7 +20,7 @@ import { escapeHtml } from './mapping/body.js';
 export type SmartKind = 'reply' | 'forward';
 
 /** A message a device or a mail server made, within bounds: no attached message is entered. */
-async function parse(source: Buffer | string, whose: string): Promise<Email> {
+export async function parseMime(source: Buffer | string, whose: string): Promise<Email> {
   try {
     return await PostalMime.parse(source, {
       attachmentEncoding: 'arraybuffer',
@@ -35,10 +35,10 @@ async function parse(source: Buffer | string, whose: string): Promise<Email> {
   }
 }
 
-type Mailbox = { name?: string; address: string };
+export type Mailbox = { name?: string; address: string };
 
 /** The addresses of a header, groups flattened, those without an address left out. */
-function mailboxes(list: readonly Address[] | undefined): Mailbox[] {
+export function mailboxes(list: readonly Address[] | undefined): Mailbox[] {
   const out: Mailbox[] = [];
   for (const a of list ?? []) {
     for (const m of a.group ?? [a]) if (m.address) out.push(m.name ? { name: m.name, address: m.address } : { address: m.address });
@@ -101,7 +101,7 @@ function appendToBody(html: string, tail: string): string {
 export async function smartMessage(kind: SmartKind, mime: Buffer, original: Buffer, messageIdFor: (address: string) => string, now: Date): Promise<Buffer> {
   const bytes = mime.length + (kind === 'forward' ? original.length : 0);
   if (bytes > limits.mailSendBytesMax) throw tooLarge(bytes);
-  const [mine, theirs] = [await parse(mime, 'the message'), await parse(original, 'the original message')];
+  const [mine, theirs] = [await parseMime(mime, 'the message'), await parseMime(original, 'the original message')];
   const [from] = mailboxes(mine.from ? [mine.from] : []);
   if (!from) throw new ProtocolError('invalidRequest', 'message: the message has no From address');
   let text = mine.text;

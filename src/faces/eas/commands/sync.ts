@@ -21,6 +21,7 @@ import { noteRepeat, quarantine, quarantined } from './sync-loops.js';
 import { readOptions, type CollectionOptions } from './sync-options.js';
 import { completePartial, holdOf, holdSync } from './sync-hold.js';
 import { deletesAsMoves, movedInDeletes, movesToTrash, softDeletes, trashFor, wholeBodies } from './sync-mail.js';
+import { draftCommand, draftsFolder, isDraftCommand } from './sync-drafts.js';
 
 /**
  * Sync (MS-ASCMD 2.2.1.21) on top of the hub's sync exchange, which has the same design (docs/design.md § Sync keys,
@@ -56,6 +57,8 @@ interface Plan {
   stuck: boolean;
   /** Messages the device deleted that went to Deleted Items (sync-mail.ts): the hub's delete of them is not sent back. */
   moved: Set<string>;
+  /** Drafts an Add with Send made and sent (sync-drafts.ts): gone from Drafts, the answer deletes them. */
+  sentDrafts: Set<string>;
 }
 
 export async function sync(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement | undefined> {
@@ -190,7 +193,7 @@ function windowOf(value: string | undefined): number | undefined {
   return Number(value) === 0 ? windowMax : Number(value);
 }
 
-const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false, moved: new Set() });
+const emptyPlan = (element: WbxmlElement, collectionId: string): Plan => ({ element, collectionId, commands: [], origins: [], local: [], window: windowDefault, narrowReplay: false, stuck: false, moved: new Set(), sentDrafts: new Set() });
 
 /** A client command behind a hub command: its position in the collection's Commands, its name, the occurrence it named. */
 interface Origin {
@@ -361,6 +364,13 @@ async function plan(
   const deleted = commands.flatMap((c) => (c.name === 'Delete' ? [text(child(c, 'ServerId')) ?? ''] : [])).filter((id) => id !== '');
   const trashed = trash === undefined ? new Map<string, 'moved' | 'delete' | number>() : await movesToTrash(ctx, collectionId, deleted, trash);
   const edits = new EditsInOrder(p, (serverId) => ctx.hub.readHeldItem(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number, serverId));
+  // ActiveSync 16 drafts: Adds and edits in the Drafts folder are messages filed (and sent) at the mail
+  // servers (sync-drafts.ts); as for moves, only under a key the hub takes.
+  const drafting =
+    collection.kind === 'mail' &&
+    commands.some((c) => isDraftCommand(ctx, c)) &&
+    (await draftsFolder(ctx)) === collectionId &&
+    (await ctx.hub.syncKeyKind(ctx.point.accountId, ctx.point.device.id, collectionId, p.key as number)) !== 'invalid';
   for (const [position, command] of commands.entries()) {
     const serverId = text(child(command, 'ServerId'));
     // An RTF body becomes text; one that cannot be read is kept as sent (or, too large, left out), the item kept, and shown among the device's errors.
@@ -378,7 +388,11 @@ async function plan(
     const instanceId = ctx.request.version.startsWith('16') && collection.kind === 'events' ? text(child(command, 'InstanceId', 'AirSyncBase')) : undefined;
     const notFound = () => p.local.push({ position, element: as(command.name, as('ServerId', serverId ?? ''), instanceId !== undefined && el('AirSyncBase', 'InstanceId', instanceId), as('Status', String(syncStatus.notFound))) });
     try {
-      if (command.name === 'Add' && applicationData) {
+      if (drafting && isDraftCommand(ctx, command)) {
+        const outcome = await draftCommand(ctx, collectionId, p.key as number, command, applicationData);
+        if (outcome.response) p.local.push({ position, element: outcome.response });
+        if (outcome.sent !== undefined) p.sentDrafts.add(outcome.sent);
+      } else if (command.name === 'Add' && applicationData) {
         push({ op: 'add', clientId: text(child(command, 'ClientId')) ?? '', data: mapper.fromEas(applicationData, undefined, context(command)) });
       } else if (instanceId !== undefined && serverId && (command.name === 'Delete' || (command.name === 'Change' && applicationData))) {
         if (!(await edits.occurrence(serverId, instanceId, command.name === 'Change' ? applicationData : undefined, { position, name: command.name, instanceId }))) notFound();
@@ -609,6 +623,8 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
     }
   }
   responses.sort((a, b) => a.position - b.position);
+  // Drafts an Add with Send made and sent: gone from Drafts, deleted on the device unless the hub's changes say so already.
+  for (const id of p.sentDrafts) if (!commands.some((c) => c.serverId === id && c.element.name === 'Delete')) commands.push({ serverId: id, element: as('Delete', as('ServerId', id)) });
   // Mail the device moved here and filed under DstMsgId that is gone from here since (sync-mail.ts).
   if (isMail) {
     const told = new Set([...answer.commands.map((c) => c.serverId), ...p.moved, ...p.commands.flatMap((c) => (c.op === 'delete' ? [c.serverId] : []))]);

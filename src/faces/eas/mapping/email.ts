@@ -16,15 +16,17 @@ import { encodeTimeZoneBlob } from './timezone-blob.js';
  * from receivedAt, Read from \Seen, Flag from \Flagged, Categories from the keywords that are not `$`
  * keywords (those belong to mail programs: $Forwarded, $Junk…), LastVerbExecuted from \Answered (reply) or
  * $Forwarded (forward), and ConversationId and ConversationIndex from the thread the hub derived from
- * References / In-Reply-To (conversationOf). The body is the first portion the item holds, or the whole
- * part when the face fetched it (`wholeBody`, mail-bodies.ts).
+ * References / In-Reply-To (conversationOf); in 16.x, IsDraft 1 for \Draft (left out otherwise), and
+ * Bcc. The body is the first portion the item holds, or the whole part when the face fetched it
+ * (`wholeBody`, mail-bodies.ts).
  *
  * A message that carries an invitation (the item's `invitation`, iMIP) is shown as a meeting request or
  * cancellation (meetingOf): its MessageClass and the MeetingRequest element, read from the invitation's
  * event as the calendar mapper reads an event (calendar.ts meetingFacts).
  *
  * From the device only Read, Flag and Categories are taken, as a change of the item's flags (the hub
- * refuses any other change of a mail item): an element left out leaves its flags as they were.
+ * refuses any other change of a mail item): an element left out leaves its flags as they were. A 16.x
+ * draft's Add and Change are messages filed at the IMAP server instead (commands/sync-drafts.ts).
  */
 
 const E = 'Email';
@@ -315,6 +317,7 @@ export const emailMapper: ItemMapper = {
     const categories = item.flags.filter(isCategory);
     const verb = flags.has('\\Answered') ? verbReply : flags.has('$Forwarded') ? verbForward : undefined;
     const where = options.item;
+    const drafts = options.version.startsWith('16');
     const meeting = item.invitation && meetingOf(item.invitation, options.version);
     return [
       el(E, 'To', addressList(item.to)),
@@ -353,6 +356,9 @@ export const emailMapper: ItemMapper = {
       el(E2, 'ConversationId', conversationId(item)),
       el(E2, 'ConversationIndex', conversationIndex(item)),
       verb !== undefined && el(E2, 'LastVerbExecuted', verb),
+      // 16.x: a draft says so (a phone opens it in its composer), and shows its blind copies (docs/eas.md § Drafts).
+      drafts && flags.has('\\Draft') && el(E2, 'IsDraft', '1'),
+      drafts && item.bcc.length > 0 && el(E2, 'Bcc', addressList(item.bcc)),
       el(E, 'Categories', ...categories.map((c) => el(E, 'Category', c))),
     ].filter((e): e is WbxmlElement => e !== false && e !== undefined);
   },
