@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
-import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
+import { asMailClient, messagesWithSubject, startDovecot, type Dovecot } from '../support/dovecot.js';
 import { all, as, asb, at, collectionOf, easAccount, io, maybeText, syncBody, textAt, type EasAccount, type EasClient, type SyncCollection } from '../support/eas-client.js';
 import { libwbxmlMissing, libwbxmlReads, asLibwbxmlReads } from '../support/libwbxml.js';
 import { sendMessageId } from '../../src/hub/mail.js';
@@ -66,20 +66,8 @@ async function sync(client: EasClient, collection: SyncCollection): Promise<Wbxm
   return collectionOf(res.body);
 }
 
-/** The messages of `user`'s folder with that subject, as another mail program sees them. */
-async function messages(user: string, path: string, subject: string): Promise<Array<{ flags: string[]; source: string }>> {
-  return asMailClient(dovecot, user, async (client) => {
-    const mailbox = await client.mailboxOpen(path);
-    const out: Array<{ flags: string[]; source: string }> = [];
-    if (mailbox.exists === 0) return out;
-    for await (const m of client.fetch('1:*', { envelope: true, flags: true, source: true })) {
-      if (m.envelope?.subject === subject) out.push({ flags: [...(m.flags ?? [])].sort(), source: m.source?.toString('utf8') ?? '' });
-    }
-    return out;
-  });
-}
-
-const submitted = (subject: string) => submission.accepted.filter((m) => m.raw.toString('utf8').includes(`Subject: ${subject}\r\n`));
+const messages = (user: string, path: string, subject: string) => messagesWithSubject(dovecot, user, path, subject);
+const submitted = (subject: string) => submission.withSubject(subject);
 
 /** A draft's fields as a phone sends them. */
 const draftData = (o: { to?: string; subject?: string; text?: string; attach?: Array<{ clientId: string; name: string; content: string }>; remove?: string[] }) =>

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
-import { asMailClient, startDovecot, type Dovecot } from '../support/dovecot.js';
+import { asMailClient, messagesWithSubject, startDovecot, type Dovecot } from '../support/dovecot.js';
 import { all, as, collectionOf, easAccount, mv, st, textAt, type EasAccount, type EasClient, type EasResponse } from '../support/eas-client.js';
 import { libwbxmlMissing, libwbxmlReads, asLibwbxmlReads } from '../support/libwbxml.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -91,20 +91,8 @@ const composeStatus = (res: EasResponse, command: string) => {
   return textAt(res.body, 'Status');
 };
 
-/** The messages of `user`'s folder with that subject, as another mail program sees them. */
-async function messages(user: string, path: string, subject: string): Promise<Array<{ flags: string[]; source: string }>> {
-  return asMailClient(dovecot, user, async (client) => {
-    const mailbox = await client.mailboxOpen(path);
-    const out: Array<{ flags: string[]; source: string }> = [];
-    if (mailbox.exists === 0) return out;
-    for await (const m of client.fetch('1:*', { envelope: true, flags: true, source: true })) {
-      if (m.envelope?.subject === subject) out.push({ flags: [...(m.flags ?? [])].sort(), source: m.source?.toString('utf8') ?? '' });
-    }
-    return out;
-  });
-}
-
-const submitted = (subject: string) => submission.accepted.filter((m) => m.raw.toString('utf8').includes(`Subject: ${subject}\r\n`));
+const messages = (user: string, path: string, subject: string) => messagesWithSubject(dovecot, user, path, subject);
+const submitted = (subject: string) => submission.withSubject(subject);
 
 /** Delivers a message from Ben into Ann's INBOX, runs the upstream, and returns the mail item's id there. */
 async function delivered(ann: MailAccount, subject: string, messageId: string): Promise<string> {

@@ -369,6 +369,19 @@ service lmtp {
   };
 }
 
+/** The messages of `user`'s folder `path` with that subject, as another mail program sees them: their flags and source. */
+export function messagesWithSubject(dovecot: Dovecot, user: string, path: string, subject: string): Promise<Array<{ flags: string[]; source: string }>> {
+  return asMailClient(dovecot, user, async (client) => {
+    const mailbox = await client.mailboxOpen(path);
+    const out: Array<{ flags: string[]; source: string }> = [];
+    if (mailbox.exists === 0) return out;
+    for await (const m of client.fetch('1:*', { envelope: true, flags: true, source: true })) {
+      if (m.envelope?.subject === subject) out.push({ flags: [...(m.flags ?? [])].sort(), source: m.source?.toString('utf8') ?? '' });
+    }
+    return out;
+  });
+}
+
 /**
  * Runs `work` as another mail program of `user` would: on an IMAP connection of its own, signed in with
  * the user's password, logged out after.

@@ -33,6 +33,8 @@ export interface Submission {
   port: number;
   /** Every message accepted so far, in order. */
   accepted: SubmittedMessage[];
+  /** Those of them with that subject. */
+  withSubject(subject: string): SubmittedMessage[];
   stop(): Promise<void>;
 }
 
@@ -109,6 +111,7 @@ export async function startSubmission(options: SubmissionOptions): Promise<Submi
     host: '127.0.0.1',
     port,
     accepted,
+    withSubject: (subject) => accepted.filter((m) => m.raw.toString('utf8').includes(`Subject: ${subject}\r\n`)),
     stop: () => new Promise<void>((done) => server.close(() => done())),
   };
 }

@@ -123,23 +123,41 @@ async function rawMessage(ctx: EasContext, collectionId: string, itemId: string)
   return read.bytes;
 }
 
-/** The hub's refusal as the status a device acts on (MS-ASCMD 2.2.2). */
-function statusOf(err: ProtocolError): number {
+/**
+ * A send's refusal as the common status a device acts on (MS-ASCMD 2.2.2), read by its named reasons; undefined
+ * where the command's own status says it (the original or draft not found, a retry, a message that cannot be read).
+ */
+export function sendRefusalStatus(err: ProtocolError): number | undefined {
   switch (err.status) {
     // The account has several submission servers and ActiveSync cannot name one: it cannot send (docs/eas.md).
     case 'invalidRequest':
-      return err.extra.reason === 'submissionAmbiguous' ? composeStatus.submissionFailed : err.extra.reason === 'noRecipient' ? composeStatus.noRecipient : composeStatus.invalidMime;
+      return err.extra.reason === 'submissionAmbiguous' ? composeStatus.submissionFailed : err.extra.reason === 'noRecipient' ? composeStatus.noRecipient : undefined;
     case 'bodyTooLarge':
     case 'limitReached':
       return composeStatus.tooLarge;
-    // The original is gone (moved, deleted, or no longer at the IMAP server).
     case 'notFound':
-      return err.extra.reason === 'noSubmission' ? composeStatus.submissionFailed : composeStatus.itemNotFound;
+      return err.extra.reason === 'noSubmission' ? composeStatus.submissionFailed : undefined;
     // Sent before with its outcome unknown: it may have gone, and is never sent again under this ClientId.
     case 'conflict':
-      return err.extra.sendState === 'unknown' ? composeStatus.messagePreviouslySent : composeStatus.retryLater;
+      return err.extra.sendState === 'unknown' ? composeStatus.messagePreviouslySent : undefined;
     case 'upstreamFailed':
       return composeStatus.submissionFailed;
+    default:
+      return undefined;
+  }
+}
+
+/** The hub's refusal as the status a device acts on (MS-ASCMD 2.2.2). */
+function statusOf(err: ProtocolError): number {
+  const sending = sendRefusalStatus(err);
+  if (sending !== undefined) return sending;
+  switch (err.status) {
+    case 'invalidRequest':
+      return composeStatus.invalidMime;
+    // The original is gone (moved, deleted, or no longer at the IMAP server).
+    case 'notFound':
+      return composeStatus.itemNotFound;
+    case 'conflict':
     case 'unavailable':
     case 'rateLimited':
       return composeStatus.retryLater;

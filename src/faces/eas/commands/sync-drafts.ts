@@ -12,7 +12,7 @@ import { partBytes } from '../part-bytes.js';
 import type { Mailbox } from '../smart-mail.js';
 import { syncStatus } from '../status.js';
 import { child, children, el, namespace, text, type WbxmlElement } from '../wbxml/element.js';
-import { composeStatus } from './send-mail.js';
+import { composeStatus, sendRefusalStatus } from './send-mail.js';
 import { commandFingerprint } from './sync-identities.js';
 
 /**
@@ -133,18 +133,14 @@ export async function draftCommand(ctx: EasContext, collectionId: string, key: n
 
 /** The hub's refusal of a draft or its send as the Status the command gets. */
 function statusOf(err: ProtocolError): number {
+  const sending = sendRefusalStatus(err);
+  if (sending !== undefined) return sending;
   switch (err.status) {
-    case 'bodyTooLarge':
-    case 'limitReached':
-      return composeStatus.tooLarge;
     case 'notFound':
-      return err.extra.reason === 'noSubmission' ? composeStatus.submissionFailed : syncStatus.notFound;
+      return syncStatus.notFound;
     case 'invalidRequest':
-      return err.extra.reason === 'noRecipient' ? composeStatus.noRecipient : err.extra.reason === 'submissionAmbiguous' ? composeStatus.submissionFailed : syncStatus.conversionError;
+      return syncStatus.conversionError;
     case 'conflict':
-      return err.extra.sendState === 'unknown' ? composeStatus.messagePreviouslySent : syncStatus.retry;
-    case 'upstreamFailed':
-      return composeStatus.submissionFailed;
     case 'unavailable':
     case 'rateLimited':
       return syncStatus.retry;
