@@ -11,7 +11,6 @@ import type { EasContext } from '../context.js';
 import { memoryStateKey, type DeviceMemory } from '../device-memory.js';
 import type { ItemMapper } from '../mapping/item-mapper.js';
 import { OccurrenceEdits } from '../mapping/calendar.js';
-import { isDraftItem } from '../mapping/email.js';
 import { mapperFor } from '../mapping/mappers.js';
 import { withReadableBody } from '../mapping/body.js';
 import { itemStatusOf, syncStatus } from '../status.js';
@@ -554,16 +553,16 @@ async function respond(ctx: EasContext, p: Plan, answer: CollectionResponse, blo
   const toEas = { version: ctx.request.version, ...(p.options?.bodyPreference ? { bodyPreference: p.options.bodyPreference } : {}), ...(p.options?.bodyPartPreference ? { bodyPartPreference: p.options.bodyPartPreference } : {}) };
   const isMail = p.collection?.kind === 'mail';
   // Mail: bodies the device wants more of than the items hold, fetched whole within the cost rule (sync-mail.ts).
-  // A server Change of a message carries its flags alone (flagsOnly), so only Adds, drafts and Fetches have bodies to fetch.
-  const withBodies = answer.commands.flatMap((c) => (c.op === 'add' || (c.op === 'change' && isDraftItem(c.data)) ? [c] : []));
-  const whole = isMail ? await wholeBodies(ctx, p.collectionId, [...withBodies, ...answer.fetched], p.options?.bodyPreference) : new Map();
+  const whole = isMail
+    ? await wholeBodies(ctx, p.collectionId, [...answer.commands.flatMap((c) => (c.op === 'delete' ? [] : [c])), ...answer.fetched], p.options?.bodyPreference)
+    : new Map();
   const optionsFor = (serverId: string) => ({ ...toEas, item: { collectionId: p.collectionId, serverId }, ...(whole.has(serverId) ? { wholeBody: whole.get(serverId) } : {}) });
   let commands: Array<{ serverId: string; element: WbxmlElement }> = [];
   const sent: Array<{ serverId: string; etag: string }> = [];
   /** A server Add or Change, or undefined (reported) if the item cannot be converted. */
   const serverCommand = async (name: 'Add' | 'Change', serverId: string, data: string): Promise<WbxmlElement | undefined> => {
     try {
-      return as(name, as('ServerId', serverId), as('ApplicationData', ...mapper.toEas(data, { ...optionsFor(serverId), ...(isMail && name === 'Change' ? { flagsOnly: true } : {}) })));
+      return as(name, as('ServerId', serverId), as('ApplicationData', ...mapper.toEas(data, optionsFor(serverId))));
     } catch (err) {
       await ctx.hub.reportDeviceError(ctx.point.accountId, ctx.point.device.id, 'conversionError', `item ${serverId} could not be converted for ActiveSync: ${(err as Error).message}`);
       return undefined;

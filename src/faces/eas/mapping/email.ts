@@ -299,12 +299,6 @@ function replyPartstat(text: string): string | undefined {
   }
 }
 
-/** Whether the mail item is a draft (\\Draft), whose content a server Change carries whole. */
-export function isDraftItem(data: string): boolean {
-  const item = parseMailItem(data);
-  return typeof item !== 'string' && item.flags.includes('\\Draft');
-}
-
 function openItem(data: string): MailItem {
   const item = parseMailItem(data);
   if (typeof item === 'string') throw new Error(`not a mail item: ${item}`);
@@ -315,17 +309,13 @@ export const emailMapper: ItemMapper = {
   toEas(data: string, options: ToEasOptions): WbxmlElement[] {
     const item = openItem(data);
     const flags = new Set(item.flags);
-    const read = el(E, 'Read', flags.has('\\Seen') ? '1' : '0');
-    const flag = flags.has('\\Flagged') ? el(E, 'Flag', el(E, 'Status', flagActive), el(E, 'FlagType', followUp)) : el(E, 'Flag');
-    const verb = flags.has('\\Answered') ? verbReply : flags.has('$Forwarded') ? verbForward : undefined;
-    const lastVerb = verb !== undefined && el(E2, 'LastVerbExecuted', verb);
-    const categories = el(E, 'Categories', ...item.flags.filter(isCategory).map((c) => el(E, 'Category', c)));
-    if (options.flagsOnly && !flags.has('\\Draft')) return [read, flag, lastVerb, categories].filter((e): e is WbxmlElement => e !== false);
     const pref = options.bodyPreference;
     const body = bodyOf(item, pref, options.wholeBody);
     const preview = previewOf(item, pref, options.version);
     const withPreview = body && preview ? { ...body, children: [...body.children, preview] } : body;
     const bodyPart = bodyPartOf(item, options.bodyPartPreference, options.wholeBody, options.version);
+    const categories = item.flags.filter(isCategory);
+    const verb = flags.has('\\Answered') ? verbReply : flags.has('$Forwarded') ? verbForward : undefined;
     const where = options.item;
     const drafts = options.version.startsWith('16');
     const meeting = item.invitation && meetingOf(item.invitation, options.version);
@@ -339,7 +329,7 @@ export const emailMapper: ItemMapper = {
       el(E, 'DisplayTo', item.to.map((a) => a.name ?? a.address).join('; ')),
       el(E, 'ThreadTopic', item.subject),
       el(E, 'Importance', '1'),
-      read,
+      el(E, 'Read', flags.has('\\Seen') ? '1' : '0'),
       item.attachments.length > 0 &&
         asb(
           'Attachments',
@@ -360,16 +350,16 @@ export const emailMapper: ItemMapper = {
       el(E, 'MessageClass', meeting?.messageClass ?? 'IPM.Note'),
       meeting?.meetingRequest,
       el(E, 'InternetCPID', '65001'),
-      flag,
+      flags.has('\\Flagged') ? el(E, 'Flag', el(E, 'Status', flagActive), el(E, 'FlagType', followUp)) : el(E, 'Flag'),
       el(E, 'ContentClass', 'urn:content-classes:message'),
       item.body !== null && asb('NativeBodyType', item.body.type === 'text/html' ? '2' : '1'),
       el(E2, 'ConversationId', conversationId(item)),
       el(E2, 'ConversationIndex', conversationIndex(item)),
-      lastVerb,
+      verb !== undefined && el(E2, 'LastVerbExecuted', verb),
       // 16.x: a draft says so (a phone opens it in its composer), and shows its blind copies (docs/eas.md § Drafts).
       drafts && flags.has('\\Draft') && el(E2, 'IsDraft', '1'),
       drafts && item.bcc.length > 0 && el(E2, 'Bcc', addressList(item.bcc)),
-      categories,
+      el(E, 'Categories', ...categories.map((c) => el(E, 'Category', c))),
     ].filter((e): e is WbxmlElement => e !== false && e !== undefined);
   },
 

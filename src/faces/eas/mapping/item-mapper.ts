@@ -47,11 +47,6 @@ export interface ToEasOptions {
   bodyPreference?: BodyPreference;
   /** Mail, 14.1 and later: the BodyPartPreference (MS-ASAIRS 2.2.2.11; Type 2 only), which asks for the message part too. */
   bodyPartPreference?: BodyPreference;
-  /**
-   * Mail, a server Change: only what can change of a message that is no draft, its flags (Read, Flag,
-   * LastVerbExecuted, Categories), as MS-ASEMAIL's server Change carries them; a draft is sent whole.
-   */
-  flagsOnly?: boolean;
   /** Where the item is, for references to its parts (a mail attachment's FileReference). */
   item?: { collectionId: string; serverId: string };
   /** For mail: the body part or the message fetched whole, when it was (sync-mail.ts wholeBodies). */
