@@ -1,5 +1,6 @@
 import { emailMapper } from '../src/faces/eas/mapping/email.js';
 import { child, children, el, text, type WbxmlElement } from '../src/faces/eas/wbxml/codec.js';
+import type { MeetingLedger } from './meetings.js';
 import type { Rng } from './random.js';
 import type { Trace } from './trace.js';
 
@@ -14,13 +15,18 @@ import type { Trace } from './trace.js';
  *     destination under DstMsgId at once, as phones do; Status 1 (gone from the source: moved meanwhile,
  *     or by this same move whose answer was lost) leaves it to the next Syncs; Status 5 is asked again;
  *   - SendMail with a ClientId, sent again with the same ClientId after a lost answer or a Status 111,
- *     until it is answered; a Status 120 (refused) is sent again or given up.
+ *     until it is answered; a Status 120 (refused) is sent again or given up;
+ *   - MeetingResponse to a meeting request it holds (docs/eas.md § Meeting invitations): accept, tentative
+ *     or decline, now and then again with the same or another answer; on 16.1 often with SendResponse
+ *     (and on 14.1 now and then, which the server must ignore before 16.0); sent again as it was after a
+ *     lost answer or a Status 3, until it is answered. What it was told goes to the world's MeetingLedger.
  * A request whose answer was lost is sent again byte for byte: a Sync with the same SyncKey and commands
  * (MS-ASCMD 2.2.3.166.4: the server answers a repeated key as it did the first time), at once or at the
  * phone's next sync of that folder.
  *
  * The phone keeps messages as the few fields the checks compare (`mailView`): subject, Read, Flag,
- * LastVerbExecuted and Categories, for its copy and for the hub's item converted by the email mapper alike.
+ * LastVerbExecuted, Categories and the meeting a meeting request is of, for its copy and for the hub's item
+ * converted by the email mapper alike.
  */
 
 /** FolderSync types of mail folders (MS-ASCMD 2.2.3.186.3): Inbox, Drafts, Deleted Items, Sent Items, Outbox, user mail. */
@@ -33,6 +39,7 @@ const em = (name: string, ...kids: Array<WbxmlElement | string | undefined | fal
 const fh = (name: string, ...kids: Array<WbxmlElement | string | undefined | false>) => el('FolderHierarchy', name, ...kids);
 const mv = (name: string, ...kids: Array<WbxmlElement | string | undefined | false>) => el('Move', name, ...kids);
 const cm = (name: string, ...kids: Array<WbxmlElement | Uint8Array | string | undefined | false>) => el('ComposeMail', name, ...kids);
+const mr = (name: string, ...kids: Array<WbxmlElement | string | undefined | false>) => el('MeetingResponse', name, ...kids);
 
 const elements = (e: WbxmlElement | undefined) => (e?.children ?? []).filter((c): c is WbxmlElement => typeof c === 'object' && !(c instanceof Uint8Array));
 
@@ -42,10 +49,29 @@ interface PhoneMessage {
   flagged: boolean;
   verb: string;
   categories: string[];
+  /** A meeting request's meeting UID; '' for any other message. */
+  meeting: string;
 }
 
 /** What the checks compare of a message. */
-const viewOf = (m: PhoneMessage) => `${m.subject} | read ${m.read ? 1 : 0} | flag ${m.flagged ? 1 : 0} | verb ${m.verb || '-'} | categories ${m.categories.join(',') || '-'}`;
+const viewOf = (m: PhoneMessage) => `${m.subject} | read ${m.read ? 1 : 0} | flag ${m.flagged ? 1 : 0} | verb ${m.verb || '-'} | categories ${m.categories.join(',') || '-'} | meeting ${m.meeting || '-'}`;
+
+/** GlobalObjId's marker of an id made from an iCalendar UID (MS-ASEMAIL 2.2.2.37), which a phone reads the UID after. */
+const vcalUid = Buffer.from('vCal-Uid\x01\x00\x00\x00', 'latin1');
+
+/** The meeting a meeting request is of: Calendar UID in 16.x, read out of the GlobalObjId before. */
+function meetingUidOf(data: WbxmlElement): string {
+  if (text(child(data, 'MessageClass', 'Email')) !== 'IPM.Schedule.Meeting.Request') return '';
+  const request = child(data, 'MeetingRequest', 'Email');
+  const uid = text(child(request, 'UID', 'Calendar'));
+  if (uid !== undefined) return uid;
+  const id = Buffer.from(text(child(request, 'GlobalObjId', 'Email')) ?? '', 'base64');
+  const at = id.indexOf(vcalUid);
+  if (at === -1) return '';
+  const start = at + vcalUid.length;
+  const end = id.indexOf(0, start);
+  return id.subarray(start, end === -1 ? id.length : end).toString('utf8');
+}
 
 function parseMessage(data: WbxmlElement): PhoneMessage {
   const flag = child(data, 'Flag', 'Email');
@@ -55,6 +81,7 @@ function parseMessage(data: WbxmlElement): PhoneMessage {
     flagged: text(child(flag, 'Status', 'Email')) === '2',
     verb: text(child(data, 'LastVerbExecuted', 'Email2')) ?? '',
     categories: children(child(data, 'Categories', 'Email'), 'Category', 'Email').map((c) => text(c) ?? ''),
+    meeting: meetingUidOf(data),
   };
 }
 
@@ -98,6 +125,17 @@ export interface EasMailPhoneOptions {
   deletesDelete: boolean;
   /** Times a request is sent again at once after a lost answer, before the phone leaves it for later. */
   attemptsMax: number;
+  /** Where its answers to meetings, and what it was told of them, are noted for the checks. */
+  meetings: MeetingLedger;
+}
+
+/** Its user's answer to a meeting request (MeetingResponse UserResponse: 1 accept, 2 tentative, 3 decline). */
+interface MeetingAnswer {
+  folderId: string;
+  serverId: string;
+  uid: string;
+  response: '1' | '2' | '3';
+  sendResponse: boolean;
 }
 
 export class EasMailPhone {
@@ -108,9 +146,11 @@ export class EasMailPhone {
   move: { from: string; itemId: string; to: string } | undefined;
   /** A send not answered: sent again, with the same ClientId, until it is. */
   send: { clientId: string; mime: string } | undefined;
+  /** An answer to a meeting not answered: sent again, as it was, until it is. */
+  meeting: MeetingAnswer | undefined;
   /** What it was told of each send, by the hub's client id (device id and ClientId: docs/eas.md). */
   readonly sends = new Map<string, 'sending' | 'sent' | 'unknown' | 'refused'>();
-  readonly counts = { syncs: 0, moves: 0, movesReplayed: 0, filedUnderDstMsgId: 0, sends: 0, lost: 0 };
+  readonly counts = { syncs: 0, moves: 0, movesReplayed: 0, filedUnderDstMsgId: 0, sends: 0, meetingResponses: 0, lost: 0 };
   private sendCount = 0;
 
   constructor(
@@ -133,7 +173,7 @@ export class EasMailPhone {
   }
 
   busy(): boolean {
-    return this.move !== undefined || this.send !== undefined || [...this.folders.values()].some((f) => f.pending.length > 0 || f.unanswered !== undefined);
+    return this.move !== undefined || this.send !== undefined || this.meeting !== undefined || [...this.folders.values()].some((f) => f.pending.length > 0 || f.unanswered !== undefined);
   }
 
   /** Its user sends, moves, marks read or unread, flags or unflags, or deletes a message it holds (one thing at a time). */
@@ -151,6 +191,16 @@ export class EasMailPhone {
     }
     const held = [...this.folders].flatMap(([folderId, f]) => [...f.items.keys()].sort().map((serverId) => ({ folderId, serverId, message: f.items.get(serverId) as PhoneMessage })));
     if (held.length === 0) return;
+    const requests = held.filter((h) => h.message.meeting !== '');
+    if (requests.length > 0 && this.rng.chance(0.4)) {
+      const { folderId, serverId, message } = this.rng.pick(requests);
+      const response = this.rng.pick(['1', '2', '3'] as const);
+      // SendResponse is of 16.0 and later; a 14.1 phone that sends it now and then shows the server ignores it.
+      const sendResponse = this.rng.chance(this.options.version === '16.1' ? 0.7 : 0.2);
+      this.meeting = { folderId, serverId, uid: message.meeting, response, sendResponse };
+      this.trace?.(`${this.id} user: answers ${message.meeting} (${serverId}) with ${response}${sendResponse ? ', SendResponse' : ''}`);
+      return;
+    }
     const { folderId, serverId, message } = this.rng.pick(held);
     const folder = this.folders.get(folderId) as PhoneFolder;
     const [inbox, archive] = [this.folderOf(inboxType), this.folderOf(12, 'Archive')];
@@ -323,6 +373,33 @@ export class EasMailPhone {
     if (status === '118') return settle('unknown');
     if (status === '120' && this.rng.chance(0.5)) return settle('refused');
     if (status !== '111' && status !== '120') throw new Error(`${this.id}: SendMail answered Status ${status}`);
+  }
+
+  /** Its answer to a meeting, sent (again, as it was). */
+  async meetingResponseOf(faults: boolean): Promise<void> {
+    const answer = this.meeting;
+    if (!answer) return;
+    this.counts.meetingResponses++;
+    const request = mr(
+      'MeetingResponse',
+      mr('Request', mr('UserResponse', answer.response), mr('CollectionId', answer.folderId), mr('RequestId', answer.serverId), answer.sendResponse && mr('SendResponse', asb('Body', asb('Type', '1'), asb('Data', `Answered on ${this.id}.`)))),
+    );
+    const asked = { phone: this.id, uid: answer.uid, response: answer.response, replies: answer.sendResponse && this.options.version === '16.1' };
+    this.options.meetings.asked(asked);
+    const lostBefore = this.counts.lost;
+    const body = await this.post('MeetingResponse', request, faults);
+    if (body === undefined) return this.options.meetings.answered(asked, undefined);
+    if (body === 'empty') throw new Error(`${this.id}: MeetingResponse was answered empty`);
+    const result = child(body, 'Result', 'MeetingResponse');
+    const status = text(child(result, 'Status', 'MeetingResponse')) ?? '(none)';
+    if (text(child(result, 'RequestId', 'MeetingResponse')) !== answer.serverId) throw new Error(`${this.id}: MeetingResponse's Result names another RequestId`);
+    // A Status 2 after a lost answer says nothing of what the lost one did.
+    this.options.meetings.answered(asked, status === '2' && this.counts.lost > lostBefore ? undefined : status);
+    // 3: the mail server was not reached (the reply not sent): asked again, as it was.
+    if (status === '3') return;
+    // 2: the message is gone (moved or deleted meanwhile): the user sees it no longer.
+    if (status !== '1' && status !== '2') throw new Error(`${this.id}: MeetingResponse answered Status ${status}`);
+    this.meeting = undefined;
   }
 
   private async post(command: string, body: WbxmlElement, faults: boolean): Promise<WbxmlElement | 'empty' | undefined> {

@@ -1,5 +1,7 @@
 import type { ImapFlowOptions } from 'imapflow';
 import type { ImapClient } from '../src/connectors/imap/session.js';
+import type { BodyStructure } from '../src/content/mail/mime.js';
+import { invitationMessage } from '../test/support/invitation.js';
 import type { Rng } from './random.js';
 import type { Trace } from './trace.js';
 
@@ -12,7 +14,10 @@ import type { Trace } from './trace.js';
  * Its own user (another mail program, and mail arriving) acts between exchanges:
  *   - new mail is delivered to INBOX; a flag is set or cleared; a message is expunged, or moved between
  *     INBOX and Archive;
- *   - rarely, a folder is rebuilt: a new UIDVALIDITY, every message under a new UID.
+ *   - rarely, a folder is rebuilt: a new UIDVALIDITY, every message under a new UID;
+ *   - in worlds with ActiveSync phones, meeting invitations arrive too (deliverInvitation): a
+ *     multipart/alternative with a base64 `text/calendar; method=REQUEST` part, its BODYSTRUCTURE told as
+ *     Dovecot tells it, so the IMAP point keeps the mail item's `invitation` (docs/eas.md § Meeting invitations).
  * And its connection fails as real ones do, for every command (MOVE and APPEND included):
  *   - a command is lost before it arrives (nothing done), or its answer after it was done (the connector
  *     sees a reset connection either way, and must not take a write for done or undone blindly);
@@ -41,7 +46,13 @@ interface SimMessage {
   modseq: bigint;
   source: Buffer;
   internalDate: Date;
+  /** What FETCH BODYSTRUCTURE tells of it: a single text/plain part unless said otherwise. */
+  bodyStructure?: BodyStructure;
 }
+
+/** The address of the account's user, an attendee of every invitation; the organizer is elsewhere. */
+export const simAttendee = 'ann@example.org';
+export const simOrganizer = { name: 'Olga Organizer', address: 'olga@example.net' };
 
 class SimFolder {
   uidNext = 1;
@@ -65,6 +76,8 @@ export class SimImapServer {
   private highestModseq = 1n;
   readonly folders: ReadonlyMap<string, SimFolder>;
   private delivered = 0;
+  /** Invitations delivered: the n of the last one's UID (`meeting-<n>@example.net`). */
+  private invitations = 0;
   private lastUidValidity: bigint;
   /** Every Message-ID it has held, and those expunged (by its user, or by a client's EXPUNGE): what must be somewhere, once. */
   readonly everHeld = new Set<string>();
@@ -73,7 +86,7 @@ export class SimImapServer {
   readonly appended = new Map<string, number>();
   /** Bumped at each restart: a client of an older one is no longer usable. */
   private epoch = 0;
-  readonly counts = { commands: 0, lostCommands: 0, lostAnswers: 0, delivered: 0, rebuilds: 0, moves: 0, appends: 0 };
+  readonly counts = { commands: 0, lostCommands: 0, lostAnswers: 0, delivered: 0, invitations: 0, rebuilds: 0, moves: 0, appends: 0 };
 
   constructor(
     private readonly rng: Rng,
@@ -136,6 +149,37 @@ export class SimImapServer {
     const uid = this.add(this.folder('INBOX'), { messageId, flags: new Set(), source, internalDate: new Date(Date.UTC(2026, 0, 1) + n * 60_000) });
     this.counts.delivered++;
     this.trace?.(`imap: delivered ${messageId} as UID ${uid}`);
+  }
+
+  /**
+   * A meeting invitation from the organizer to the account's user and one more attendee, with a UID of its
+   * own: a single meeting, or every third one a weekly series. Its UID.
+   */
+  deliverInvitation(): string {
+    const n = ++this.invitations;
+    const uid = `meeting-${n}@example.net`;
+    const messageId = `<invitation-${n}@example.net>`;
+    const day = String(10 + (n % 18));
+    const message = invitationMessage({
+      uid,
+      organizer: simOrganizer,
+      attendees: [
+        { name: 'Ann', address: simAttendee },
+        { name: 'Ben', address: 'ben@example.net' },
+      ],
+      summary: `Meeting ${n}`,
+      location: `Room ${n % 7}`,
+      start: `202612${day}T100000`,
+      end: `202612${day}T113000`,
+      extra: n % 3 === 0 ? ['RRULE:FREQ=WEEKLY;COUNT=5'] : [],
+      messageId,
+    });
+    const source = Buffer.from(message, 'utf8');
+    const internalDate = new Date(Date.UTC(2026, 0, 1) + (this.delivered + n) * 60_000);
+    const folderUid = this.add(this.folder('INBOX'), { messageId, flags: new Set(), source, internalDate, bodyStructure: alternativeStructure(source) });
+    this.counts.invitations++;
+    this.trace?.(`imap: delivered the invitation ${messageId} to ${uid} as UID ${folderUid}`);
+    return uid;
   }
 
   restart(): void {
@@ -344,7 +388,7 @@ class SimImapClient {
       flags: new Set(m.flags),
       size: m.source.length,
       internalDate: m.internalDate,
-      bodyStructure: { part: '1', type: 'text/plain', parameters: { charset: 'utf-8' }, encoding: '7bit', size: m.source.length },
+      bodyStructure: m.bodyStructure ?? { part: '1', type: 'text/plain', parameters: { charset: 'utf-8' }, encoding: '7bit', size: m.source.length },
       source: m.source.subarray(0, max),
     }));
   }
@@ -381,4 +425,26 @@ class SimImapClient {
     if (messageId === undefined) throw new Error('the simulated server searches by Message-ID alone');
     return this.server.command(this, `SEARCH ${path} HEADER Message-ID ${messageId}`, () => this.server.search(path, messageId));
   }
+}
+
+/**
+ * The BODYSTRUCTURE of a multipart/alternative message with one boundary (an invitation: invitationMessage),
+ * as imapflow gives Dovecot's: each part's type and parameters from its Content-Type, its
+ * Content-Transfer-Encoding, and its body's size in bytes.
+ */
+function alternativeStructure(source: Buffer): BodyStructure {
+  const text = source.toString('latin1');
+  const boundary = /boundary="([^"]+)"/.exec(text)?.[1];
+  if (!boundary) throw new Error('the simulated invitation has no boundary');
+  const parts = text.split(`\r\n--${boundary}`).slice(1, -1);
+  return {
+    type: 'multipart/alternative',
+    parameters: { boundary },
+    childNodes: parts.map((raw, i) => {
+      const [head = '', body = ''] = raw.replace(/^\r\n/, '').split('\r\n\r\n');
+      const [type = 'text/plain', ...params] = (/^Content-Type:\s*(.*)$/im.exec(head)?.[1] ?? 'text/plain').split(';').map((s) => s.trim());
+      const parameters = Object.fromEntries(params.map((p) => p.split('=') as [string, string]).map(([k, v]) => [k.toLowerCase(), v]));
+      return { part: String(i + 1), type: type.toLowerCase(), parameters, encoding: /^Content-Transfer-Encoding:\s*(\S+)/im.exec(head)?.[1]?.toLowerCase() ?? '7bit', size: Buffer.byteLength(body, 'latin1') };
+    }),
+  };
 }

@@ -13,7 +13,8 @@ import { child, decodeWbxml, encodeWbxml, text, type WbxmlElement, type WbxmlNod
 import { sqliteDatabases, type SimDatabases } from './database.js';
 import { EasMailPhone, mailViewOfTruth, type EasMailLink } from './eas-mail-device.js';
 import { SimEasServer, type EasRewrite } from './eas-server.js';
-import { SimImapServer, simFlags, simFolders, simFoldersWithTrash, type ImapFaultRates } from './imap-upstream.js';
+import { SimImapServer, simAttendee, simFlags, simFolders, simFoldersWithTrash, type ImapFaultRates } from './imap-upstream.js';
+import { checkMeetings, MeetingLedger, meetingCheckNames, ReplyForgetsKeyHub, TentativeAsAcceptedHub } from './meetings.js';
 import { Rng } from './random.js';
 import { SimServer } from './server.js';
 import { SimSubmission, type SmtpFaultRates } from './smtp-submission.js';
@@ -31,24 +32,29 @@ import { wrapPoint } from './wrap-point.js';
  * same, mail arrives, a folder is now and then rebuilt under a new UIDVALIDITY, commands and answers are
  * lost both ways, the servers restart and the hub dies with a message handed over. Half the worlds also
  * have one or two ActiveSync phones (eas-mail-device.ts) that do the same through the real ActiveSync
- * face, in WBXML, with a Trash folder their deletes move messages to. After a quiet phase:
+ * face, in WBXML, with a Trash folder their deletes move messages to; in those worlds meeting invitations
+ * arrive too, which the phones answer with MeetingResponse (meetings.ts). After a quiet phase:
  *   - `imap-matches-truth`: each IMAP folder holds the messages the hub's collection for it holds, as many
  *     times, with the same flags (docs/design.md § Mail); and each message is in one folder once, and
  *     somewhere unless it was expunged: none copied or lost on its way from folder to folder;
  *   - `mail-devices-match-truth`: every device and phone holds what the hub holds, in every folder;
  *   - `mail-sent-once`: each client id went out through SMTP at most once, exactly once if its device was
  *     told it was sent, and a message sent is in Sent at most once, exactly once if the hub filed it there
- *     (docs/protocol.md §10.7).
+ *     (docs/protocol.md §10.7);
+ *   - `meeting-calendar-agrees` and `meeting-replied-once`: the calendar and the organizer's REPLYs agree
+ *     with the phones' answers to meetings (meetings.ts).
  * Each has a planted bug it alone catches (`mailPlantedBugs`, `--plant-bug NAME` with `--mail`).
  */
 
-export const mailCheckNames = ['imap-matches-truth', 'mail-devices-match-truth', 'mail-sent-once'] as const;
+export const mailCheckNames = ['imap-matches-truth', 'mail-devices-match-truth', 'mail-sent-once', ...meetingCheckNames] as const;
 export const mailPlantedBugs = {
   'imap-point-drops-expunges': { description: 'the IMAP point leaves out of its reports the messages expunged at the server', caughtBy: ['imap-matches-truth'] },
   'hub-withholds-mail-changes': { description: "the hub's answers to devices leave out the changes of mail items", caughtBy: ['mail-devices-match-truth'] },
   'move-forgets-new-uid': { description: 'a move adds the item to the destination without binding it to its new UID, so the next run adds the message again', caughtBy: ['imap-matches-truth'] },
   'resend-unknown-outcome': { description: 'a send whose outcome is unknown is taken for never sent, and handed over again', caughtBy: ['mail-sent-once'] },
   'eas-drops-read-changes': { description: "the ActiveSync face drops Read from a phone's Change of a message (answering success)", caughtBy: ['mail-devices-match-truth'] },
+  'meeting-tentative-as-accepted': { description: "MeetingResponse's calendar write of a tentative answer says PARTSTAT=ACCEPTED", caughtBy: ['meeting-calendar-agrees'] },
+  'meeting-reply-forgets-key': { description: "MeetingResponse's reply to the organizer is sent under a new client id each time, so a retried request replies again", caughtBy: ['meeting-replied-once'] },
 } as const;
 export type MailPlantedBug = keyof typeof mailPlantedBugs;
 
@@ -66,6 +72,7 @@ export interface MailSeedReport {
     sends: number;
     phones: number;
     eas: EasMailPhone['counts'];
+    meetings: MeetingLedger['counts'];
     imap: SimImapServer['counts'];
     smtp: SimSubmission['counts'];
   };
@@ -200,6 +207,8 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
   // Forked last, so worlds without phones run as they did before phones came.
   const easRng = root.fork();
   const phoneCount = options.easPhones ?? (easRng.chance(0.5) ? easRng.int(1, 2) : 0);
+  // Meeting invitations, for the phones to answer: only in worlds with phones, from a fork of their own.
+  const meetRng = root.fork();
   const rates: ImapFaultRates = {
     deliver: 0.2 + shapeRng.float() * 0.4,
     flag: shapeRng.float() * 0.4,
@@ -225,6 +234,8 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
   const paths = [...imap.folders.keys()];
   const smtp = new SimSubmission(smtpRng, smtpRates, trace);
   for (let i = shapeRng.int(0, 6); i > 0; i--) imap.deliver();
+  if (phoneCount > 0) for (let i = meetRng.int(1, 3); i > 0; i--) imap.deliverInvitation();
+  const meetings = new MeetingLedger(trace);
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const ports: HubPorts = { clock, random: { id: () => idRng.id() }, logger: { info: () => undefined, warn: () => undefined, debug: () => undefined } };
   const locate = async () => '127.0.0.1';
@@ -253,15 +264,18 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
     if (options.plantBug === 'hub-withholds-mail-changes') return new WithholdingHub(store, p, a);
     if (options.plantBug === 'move-forgets-new-uid') return new Hub(unboundMoves(store), p, a);
     if (options.plantBug === 'resend-unknown-outcome') return new Hub(forgetsUnknownSends(store), p, a);
+    if (options.plantBug === 'meeting-tentative-as-accepted') return new TentativeAsAcceptedHub(store, p, a);
+    if (options.plantBug === 'meeting-reply-forgets-key') return new ReplyForgetsKeyHub(store, p, a);
     return new Hub(store, p, a);
   };
   server = await SimServer.start(ports, makeHub, () => undefined, database, access);
   const live = server;
   smtp.onDeath = () => live.dies();
-  const eas = { syncs: 0, moves: 0, movesReplayed: 0, filedUnderDstMsgId: 0, sends: 0, lost: 0 };
-  const stats: MailSeedReport['stats'] = { devices: shape.devices, rounds: shape.rounds, exchanges: 0, runs: 0, runsFailed: 0, restarts: 0, moves: 0, sends: 0, phones: phoneCount, eas, imap: imap.counts, smtp: smtp.counts };
+  const eas = { syncs: 0, moves: 0, movesReplayed: 0, filedUnderDstMsgId: 0, sends: 0, meetingResponses: 0, lost: 0 };
+  const stats: MailSeedReport['stats'] = { devices: shape.devices, rounds: shape.rounds, exchanges: 0, runs: 0, runsFailed: 0, restarts: 0, moves: 0, sends: 0, phones: phoneCount, eas, meetings: meetings.counts, imap: imap.counts, smtp: smtp.counts };
   try {
-    const account = await live.hub.accounts.create('sim', 'no-password');
+    // The user's address, which MeetingResponse finds among a meeting's attendees.
+    const account = await live.hub.accounts.create('sim', 'no-password', simAttendee);
     const discovered = paths.map((path) => ({ url: `imap://imap.sim/${path}`, type: 'mailbox' as const, displayName: path, kinds: ['mail'] }));
     const view = await live.hub.upstreams.add(
       account.id,
@@ -303,7 +317,7 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
     };
     const phones = Array.from(
       { length: phoneCount },
-      (_, i) => new EasMailPhone({ deviceId: `phone${i}`, version: easRng.chance(0.5) ? '14.1' : '16.1', windowSize: easRng.int(1, 6), deletesDelete: easRng.chance(0.2), attemptsMax: easRng.int(1, 3) }, easRng.fork(), link, trace),
+      (_, i) => new EasMailPhone({ deviceId: `phone${i}`, version: easRng.chance(0.5) ? '14.1' : '16.1', windowSize: easRng.int(1, 6), deletesDelete: easRng.chance(0.2), attemptsMax: easRng.int(1, 3), meetings }, easRng.fork(), link, trace),
     );
     const syncPhone = async (phone: EasMailPhone, faults: boolean) => {
       if (phone.folders.size === 0 || (faults && easRng.chance(0.05))) await phone.folderSync(faults);
@@ -396,6 +410,7 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
     for (let round = 0; round < shape.rounds; round++) {
       clock.advance(60_000);
       imap.act();
+      if (phones.length > 0 && meetRng.chance(0.15)) imap.deliverInvitation();
       for (const device of devices) {
         if (!scheduleRng.chance(0.6)) continue;
         device.act(folderIds);
@@ -408,6 +423,7 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
         phone.act();
         await phone.moveOf(true);
         await phone.sendOf(true);
+        await phone.meetingResponseOf(true);
         await syncPhone(phone, true);
       }
       if (scheduleRng.chance(0.5)) await run();
@@ -432,6 +448,7 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
       for (const phone of phones) {
         await phone.moveOf(false);
         await phone.sendOf(false);
+        await phone.meetingResponseOf(false);
       }
       await run();
       for (const phone of phones) {
@@ -508,6 +525,11 @@ export async function runMailSeed(seed: number, options: { databases?: SimDataba
       }
       for (const [k, v] of Object.entries(phone.counts)) eas[k as keyof typeof eas] += v;
     }
+
+    // meeting-calendar-agrees, meeting-replied-once: the default calendar (MeetingResponse's: the account's first) and the REPLYs sent.
+    const calendar = (await live.hub.accounts.listCollections(account.id)).find((c) => c.kind === 'events');
+    const events = calendar ? (await live.readTruth(account.id, [calendar.id], [])).items.values() : [];
+    failures.push(...checkMeetings(meetings, events, smtp.accepted));
     return { seed, failures, stats };
   } finally {
     await live.close();
@@ -525,7 +547,7 @@ function describeSync(body: WbxmlElement, pathOf: ReadonlyMap<string, string>): 
 /** An answer in a trace line: its statuses, and each change or response by ServerId. */
 function describeEasAnswer(body: WbxmlElement): string {
   const c = child(child(body, 'Collections'), 'Collection');
-  if (!c) return `${body.name} Status ${text(child(body, 'Status')) ?? text(child(child(body, 'Response'), 'Status'))}${child(child(body, 'Response'), 'DstMsgId') ? ` DstMsgId ${text(child(child(body, 'Response'), 'DstMsgId'))}` : ''}`;
+  if (!c) return `${body.name} Status ${text(child(body, 'Status')) ?? text(child(child(body, 'Response'), 'Status')) ?? text(child(child(body, 'Result'), 'Status'))}${child(child(body, 'Response'), 'DstMsgId') ? ` DstMsgId ${text(child(child(body, 'Response'), 'DstMsgId'))}` : ''}`;
   const list = (e: WbxmlElement | undefined) => (e?.children ?? []).flatMap((x) => (typeof x === 'object' && !(x instanceof Uint8Array) ? [`${x.name} ${text(child(x, 'ServerId'))}${child(x, 'Status') ? ` ${text(child(x, 'Status'))}` : ''}`] : []));
   return `Status ${text(child(c, 'Status'))} key ${text(child(c, 'SyncKey'))}${child(c, 'MoreAvailable') ? ' (more)' : ''} changes [${list(child(c, 'Commands')).join('; ')}] results [${list(child(c, 'Responses')).join('; ')}]`;
 }

@@ -63,11 +63,13 @@ if (options.mail) {
   if (bug) console.log(`planted bug ${bug}: ${mailPlantedBugs[bug].description}`);
   const started = performance.now();
   const failed: number[] = [];
-  const totals = { exchanges: 0, runs: 0, runsFailed: 0, restarts: 0, lostAnswers: 0, lostCommands: 0, rebuilds: 0, moves: 0, sends: 0, delivered: 0, smtpLostAnswers: 0, deaths: 0, phones: 0, phoneExchanges: 0, phoneMoves: 0, phoneMovesReplayed: 0, phoneSends: 0 };
+  const totals = { exchanges: 0, runs: 0, runsFailed: 0, restarts: 0, lostAnswers: 0, lostCommands: 0, rebuilds: 0, moves: 0, sends: 0, delivered: 0, smtpLostAnswers: 0, deaths: 0, phones: 0, phoneExchanges: 0, phoneMoves: 0, phoneMovesReplayed: 0, phoneSends: 0, invitations: 0, meetingRequests: 0, meetingSucceeded: 0, meetingUnknown: 0, repliesAsked: 0 };
   try {
     for (let seed = options.from; seed < options.from + options.seeds; seed++) {
       const report = await runMailSeed(seed, { databases, plantBug: bug, easPhones: options.easDevices, ...(options.trace ? { trace: (line: string) => console.log(`  ${line}`) } : {}) });
       Object.assign(totals, { phones: totals.phones + report.stats.phones, phoneExchanges: totals.phoneExchanges + report.stats.eas.syncs, phoneMoves: totals.phoneMoves + report.stats.eas.moves, phoneMovesReplayed: totals.phoneMovesReplayed + report.stats.eas.movesReplayed, phoneSends: totals.phoneSends + report.stats.eas.sends });
+      const m = report.stats.meetings;
+      Object.assign(totals, { invitations: totals.invitations + report.stats.imap.invitations, meetingRequests: totals.meetingRequests + m.requests, meetingSucceeded: totals.meetingSucceeded + m.succeeded, meetingUnknown: totals.meetingUnknown + m.unknown, repliesAsked: totals.repliesAsked + m.repliesAsked });
       Object.assign(totals, { exchanges: totals.exchanges + report.stats.exchanges, runs: totals.runs + report.stats.runs, runsFailed: totals.runsFailed + report.stats.runsFailed, restarts: totals.restarts + report.stats.restarts });
       Object.assign(totals, { lostAnswers: totals.lostAnswers + report.stats.imap.lostAnswers, lostCommands: totals.lostCommands + report.stats.imap.lostCommands, rebuilds: totals.rebuilds + report.stats.imap.rebuilds });
       Object.assign(totals, { moves: totals.moves + report.stats.imap.moves, sends: totals.sends + report.stats.sends, delivered: totals.delivered + report.stats.smtp.delivered, smtpLostAnswers: totals.smtpLostAnswers + report.stats.smtp.lostAnswers, deaths: totals.deaths + report.stats.smtp.deaths });
@@ -80,7 +82,7 @@ if (options.mail) {
   }
   console.log(
     `mail seeds ${options.from}..${options.from + options.seeds - 1}: ${options.seeds} run, ${failed.length} failed${failed.length > 0 ? ` (${failed.join(', ')})` : ''}; ` +
-      `${totals.exchanges} exchanges, ${totals.runs} upstream runs (${totals.runsFailed} failed), IMAP ${totals.lostCommands} lost commands, ${totals.lostAnswers} lost answers, ${totals.rebuilds} rebuilt folders, ${totals.moves} moves at IMAP; ${totals.sends} send requests, ${totals.delivered} messages accepted by SMTP, ${totals.smtpLostAnswers} SMTP answers lost, ${totals.deaths} deaths mid-send; ${totals.restarts} server restarts; ${totals.phones} ActiveSync phones (${totals.phoneExchanges} folder syncs, ${totals.phoneMoves} MoveItems of which ${totals.phoneMovesReplayed} answered Status 1, ${totals.phoneSends} SendMail); ${options.database}, ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      `${totals.exchanges} exchanges, ${totals.runs} upstream runs (${totals.runsFailed} failed), IMAP ${totals.lostCommands} lost commands, ${totals.lostAnswers} lost answers, ${totals.rebuilds} rebuilt folders, ${totals.moves} moves at IMAP; ${totals.sends} send requests, ${totals.delivered} messages accepted by SMTP, ${totals.smtpLostAnswers} SMTP answers lost, ${totals.deaths} deaths mid-send; ${totals.restarts} server restarts; ${totals.phones} ActiveSync phones (${totals.phoneExchanges} folder syncs, ${totals.phoneMoves} MoveItems of which ${totals.phoneMovesReplayed} answered Status 1, ${totals.phoneSends} SendMail; ${totals.invitations} invitations, ${totals.meetingRequests} MeetingResponse requests, ${totals.meetingSucceeded} answered Status 1, ${totals.meetingUnknown} lost or Status 3, ${totals.repliesAsked} REPLYs asked for); ${options.database}, ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
   process.exit(failed.length > 0 ? 1 : 0);
 }

@@ -76,7 +76,7 @@ test('mail worlds: folders from a simulated IMAP server, mail sent through a sim
   // About 60 ms a seed, a third more with the ActiveSync phones of half the worlds; `npm run sim -- --mail --seeds 1000` is run by hand (sim/README.md § Mail).
   const mailSeeds = 40;
   const started = performance.now();
-  const totals = { runs: 0, lostAnswers: 0, rebuilds: 0, moves: 0, delivered: 0, smtpLostAnswers: 0, phones: 0, phoneLost: 0, movesReplayed: 0, phoneSends: 0 };
+  const totals = { runs: 0, lostAnswers: 0, rebuilds: 0, moves: 0, delivered: 0, smtpLostAnswers: 0, phones: 0, phoneLost: 0, movesReplayed: 0, phoneSends: 0, meetingResponses: 0, meetingSucceeded: 0, repliesAsked: 0 };
   for (let seed = 0; seed < mailSeeds; seed++) {
     const report = await runMailSeed(seed);
     assert.deepEqual(report.failures, [], `seed ${seed} with --mail`);
@@ -90,11 +90,15 @@ test('mail worlds: folders from a simulated IMAP server, mail sent through a sim
     totals.phoneLost += report.stats.eas.lost;
     totals.movesReplayed += report.stats.eas.movesReplayed;
     totals.phoneSends += report.stats.eas.sends;
+    totals.meetingResponses += report.stats.meetings.requests;
+    totals.meetingSucceeded += report.stats.meetings.succeeded;
+    totals.repliesAsked += report.stats.meetings.repliesAsked;
   }
-  t.diagnostic(`${mailSeeds} mail seeds in ${((performance.now() - started) / 1000).toFixed(1)} s: ${totals.runs} upstream runs, ${totals.lostAnswers} lost IMAP answers, ${totals.rebuilds} rebuilt folders, ${totals.moves} moves, ${totals.delivered} messages sent, ${totals.smtpLostAnswers} SMTP answers lost; ${totals.phones} ActiveSync phones, ${totals.phoneLost} of their answers lost, ${totals.movesReplayed} MoveItems answered Status 1, ${totals.phoneSends} SendMail requests`);
+  t.diagnostic(`${mailSeeds} mail seeds in ${((performance.now() - started) / 1000).toFixed(1)} s: ${totals.runs} upstream runs, ${totals.lostAnswers} lost IMAP answers, ${totals.rebuilds} rebuilt folders, ${totals.moves} moves, ${totals.delivered} messages sent, ${totals.smtpLostAnswers} SMTP answers lost; ${totals.phones} ActiveSync phones, ${totals.phoneLost} of their answers lost, ${totals.movesReplayed} MoveItems answered Status 1, ${totals.phoneSends} SendMail requests, ${totals.meetingResponses} MeetingResponse requests (${totals.meetingSucceeded} answered Status 1, ${totals.repliesAsked} REPLYs asked for)`);
   assert.ok(totals.lostAnswers > 0 && totals.rebuilds > 0, 'the IMAP server lost answers and rebuilt its folder');
   assert.ok(totals.moves > 0 && totals.delivered > 0 && totals.smtpLostAnswers > 0, 'messages were moved and sent, and answers to sends lost');
   assert.ok(totals.phones > 0 && totals.phoneLost > 0 && totals.movesReplayed > 0 && totals.phoneSends > 0, 'ActiveSync phones moved and sent, and lost answers');
+  assert.ok(totals.meetingSucceeded > 0 && totals.repliesAsked > 0, 'ActiveSync phones answered meeting invitations, and asked for REPLYs');
   for (const [bug, { caughtBy }] of Object.entries(mailPlantedBugs)) {
     let caught: string[] | undefined;
     for (let seed = 0; seed < plantedSeedsMax && caught === undefined; seed++) {

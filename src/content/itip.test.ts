@@ -76,5 +76,9 @@ test('itipReply: METHOD:REPLY with UID, SEQUENCE, ORGANIZER and only the replyin
   assert.equal(series.getFirstProperty('recurrence-id'), null);
   assert.equal(instance.getFirstProperty('recurrence-id')?.getParameter('tzid'), 'Europe/Berlin');
   assert.equal(instance.getFirstPropertyValue('summary'), 'Review (later)');
+  // What it answers: the same for the same meeting whenever and whoever answers; another SEQUENCE or occurrence is another.
+  assert.equal(itipReply(occurrence, 'ann@example.net', 'ACCEPTED', 0, '-//Other//EN').answers, reply.answers);
+  assert.notEqual(itipReply(occurrence.replaceAll('SEQUENCE:2', 'SEQUENCE:3'), 'ann@example.net', 'DECLINED', 0, '-//Test//EN').answers, reply.answers);
+  assert.notEqual(itipReply(occurrence, 'ann@example.net', 'DECLINED', 0, '-//Test//EN', (v) => v.getFirstProperty('recurrence-id') !== null).answers, reply.answers);
   assert.throws(() => itipReply(ics.replace(/ORGANIZER[^\r]*\r\n/, ''), 'ann@example.net', 'ACCEPTED', 0, '-//Test//EN'), ItipRefusal);
 });

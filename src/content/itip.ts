@@ -103,6 +103,11 @@ export interface ItipReply {
   organizer: { name?: string; address: string };
   attendee: { name?: string; address: string };
   summary: string;
+  /**
+   * What the REPLY answers, apart from the answer and its time: each VEVENT's UID, RECURRENCE-ID and
+   * SEQUENCE, one a line. The same meeting invited twice, or its message moved, gives the same.
+   */
+  answers: string;
 }
 
 /**
@@ -122,16 +127,20 @@ export function itipReply(invitation: string, address: string, partstat: PartSta
   let organizer: ItipReply['organizer'] | undefined;
   let attendee: ItipReply['attendee'] | undefined;
   let summary = '';
+  const answers: string[] = [];
   for (const vevent of invited.getAllSubcomponents('vevent')) {
     if (only && !only(vevent)) continue;
     const own = attendeeIn(vevent, mine);
     const org = vevent.getFirstProperty('organizer');
     if (!own || !org) continue;
     const out = new ICAL.Component('vevent');
+    const named: string[] = [];
     for (const name of ['uid', 'recurrence-id', 'sequence']) {
       const prop = vevent.getFirstProperty(name);
       if (prop) out.addProperty(ICAL.Property.fromString(prop.toICALString()));
+      named.push(prop?.toICALString() ?? '');
     }
+    answers.push(named.join('\u0000'));
     out.addPropertyWithValue('dtstamp', stamp);
     out.addProperty(ICAL.Property.fromString(org.toICALString()));
     const answer = ICAL.Property.fromString(own.toICALString());
@@ -152,5 +161,5 @@ export function itipReply(invitation: string, address: string, partstat: PartSta
     attendee ??= { address, ...cn(own) };
   }
   if (!organizer || !attendee || organizer.address === '') throw new ItipRefusal('the invitation names no organizer to answer');
-  return { text: `${reply.toString()}\r\n`, organizer, attendee, summary };
+  return { text: `${reply.toString()}\r\n`, organizer, attendee, summary, answers: answers.join('\n') };
 }

@@ -236,6 +236,27 @@ for (const version of versions) {
   });
 }
 
+test('16.1: the same answer to a meeting from another message of it (delivered again, or moved) sends no second REPLY; an update of the meeting is replied to (sim --mail seeds 67, 109)', async () => {
+  const ann = await mailAccount('ann', 'ann-secret');
+  const first = await invite(ann, 'ann');
+  const again = await invite(ann, 'ann', { uid: first.uid, summary: `${first.subject} again` });
+  const update = await invite(ann, 'ann', { uid: first.uid, summary: `${first.subject} later`, extra: ['SEQUENCE:1'] });
+  const phone = ann.account.eas('Twice161', { version: '16.1' });
+  const adds = await inboxAdds(phone, ann.inbox);
+  const accept = async (subject: string) => {
+    const message = adds.get(subject);
+    assert.ok(message, subject);
+    assert.equal((await respond(phone, request('1', ann.inbox, message.serverId, mr('SendResponse')))).status, '1');
+  };
+  await accept(first.subject);
+  assert.equal(repliesTo(first.uid).length, 1);
+  await accept(again.subject);
+  assert.equal(repliesTo(first.uid).length, 1, 'the same meeting, the same answer: no second REPLY');
+  await accept(update.subject);
+  const replies = repliesTo(first.uid).map((m) => (replyOf(m.raw).getFirstSubcomponent('vevent') as ICAL.Component).getFirstPropertyValue('sequence') ?? 0);
+  assert.deepEqual(replies, [0, 1], 'the update (SEQUENCE 1) is replied to');
+});
+
 test('16.1: without SendResponse nothing is sent; an event in the calendar is answered in place; an invitation past a long HTML version is one too', async () => {
   const ann = await mailAccount('ann', 'ann-secret');
   // The text/calendar part lies past the first 32 KiB the upstream reads of a message: it is fetched apart.

@@ -27,7 +27,8 @@ import { child, children, el, namespace, text, type WbxmlElement } from '../wbxm
  * - The organizer is told by a REPLY (iTIP, RFC 5546) by mail (iMIP, RFC 6047) only in 16.0 and 16.1,
  *   and only when the request has SendResponse: before 16.0 the client sends its own reply by SendMail,
  *   and a server reply would make two. It goes through the hub's send, once per device, meeting and
- *   answer: a request retried after a lost answer sends nothing more.
+ *   answer: a request retried after a lost answer sends nothing more, nor does the same answer given
+ *   from the invitation moved to another folder (sim --mail seeds 67 and 109).
  * - The user is the attendee whose address is the account's email address or an IMAP upstream's user
  *   name; a meeting the user organizes, or does not attend, gets Status 2.
  */
@@ -129,7 +130,7 @@ async function respond(ctx: EasContext, collections: readonly CollectionRow[], r
   });
   // 16.x with SendResponse only (MS-ASCMD 2.2.1.11): earlier versions send their own reply by SendMail.
   const sendResponse = child(request, 'SendResponse');
-  if (ctx.request.version.startsWith('16') && sendResponse) await sendReply(ctx, { collectionId, requestId, instanceId, partstat, reply, address, inReplyTo, sendResponse });
+  if (ctx.request.version.startsWith('16') && sendResponse) await sendReply(ctx, { partstat, reply, address, inReplyTo, sendResponse });
   return partstat === 'DECLINED' ? undefined : eventId;
 }
 
@@ -175,9 +176,6 @@ async function addressesOf(ctx: EasContext): Promise<Set<string>> {
 }
 
 interface ReplyRequest {
-  collectionId: string;
-  requestId: string;
-  instanceId: string | undefined;
   partstat: PartStat;
   /** What the REPLY is made of: the invitation, or the series with the occurrence answered and that occurrence picked. */
   reply: { text: string; only?: (vevent: ICAL.Component) => boolean };
@@ -189,15 +187,17 @@ interface ReplyRequest {
 /**
  * The REPLY to the organizer, as a message from the user with the text the device gave (SendResponse's
  * Body) and the REPLY as its text/calendar; method=REPLY alternative (RFC 6047 §2.4). Its client id is the
- * device's, the folder's, the item's, the occurrence's (16.x InstanceId) and the answer's, so a retried
- * request is answered by the send's record and never sent twice; its Message-ID is drawn from that client
- * id (hub/mail.ts sendMessageId), so a send whose outcome is unknown can be looked for in Sent.
+ * device's, the meeting's as the REPLY names it (UID, the occurrence's RECURRENCE-ID, SEQUENCE: itipReply
+ * `answers`) and the answer's, not the message's: a retried request, or the same answer given from the
+ * invitation moved to another folder or delivered twice, is answered by the send's record and never sent
+ * twice, while an update of the meeting (a higher SEQUENCE) is replied to anew. Its Message-ID is drawn from
+ * that client id (hub/mail.ts sendMessageId), so a send whose outcome is unknown can be looked for in Sent.
  */
 async function sendReply(ctx: EasContext, r: ReplyRequest): Promise<void> {
   const { accountId } = ctx.point;
   const reply = itipReply(r.reply.text, r.address, r.partstat, ctx.hub.now(), prodId, r.reply.only);
   // A device id is letters and digits (`eas-` and its DeviceId), so `:` keeps these apart from SendMail's `device/ClientId`.
-  const key = createHash('sha256').update(`${r.collectionId}\u0000${r.requestId}\u0000${r.instanceId ?? ''}\u0000${r.partstat}`).digest('base64url').slice(0, 32);
+  const key = createHash('sha256').update(`${reply.answers}\u0000${r.partstat}`).digest('base64url').slice(0, 32);
   const clientId = `${ctx.point.device.id}:meeting-response:${key}`;
   let comment: string | undefined;
   try {
