@@ -17,9 +17,11 @@ import type { Trace } from './trace.js';
  *     account's user) has that PARTSTAT; declined, or asked and never applied, none. A meeting whose last
  *     request's outcome the phone cannot know (its answer lost and not asked again since, or Status 3,
  *     which the server answers after the calendar is written) is left out until a later answer settles it;
- *   - `meeting-replied-once`: the submission server received at most one REPLY per phone, meeting and
- *     answer, however often the request was sent again or the answer repeated, and none that no 16.1
- *     phone asked for with SendResponse (a 14.1 phone's SendResponse is ignored: it sends its own reply).
+ *   - `meeting-replied-once`: of the REPLYs the submission server received for a meeting, none repeats
+ *     the answer of the one before it (the organizer is told each change of the user's answer once,
+ *     however often a request was sent again, the answer repeated, or given by another phone), and none
+ *     answers what no 16.1 phone asked for with SendResponse (a 14.1 phone's SendResponse is ignored: it
+ *     sends its own reply).
  * The REPLYs are read from what the submission server accepted, not from the server's send records.
  */
 
@@ -101,7 +103,7 @@ export function checkMeetings(ledger: MeetingLedger, events: Iterable<string>, a
   }
   for (const uid of held.keys()) if (!ledger.calendar.has(uid)) failures.push(`meeting-calendar-agrees: the calendar holds ${uid}, which no phone answered`);
 
-  const replies = new Map<string, number>();
+  const replies = new Map<string, string[]>();
   for (const m of accepted) {
     const raw = m.raw.toString('utf8');
     if (!/method=REPLY/i.test(raw)) continue;
@@ -112,12 +114,13 @@ export function checkMeetings(ledger: MeetingLedger, events: Iterable<string>, a
       continue;
     }
     if (!m.to.includes(simOrganizer.address)) failures.push(`meeting-replied-once: the REPLY ${m.messageId} went to ${m.to.join(', ')}, not the organizer`);
-    const key = replyKey(reply.uid, reply.partstats[0] as string);
-    replies.set(key, (replies.get(key) ?? 0) + 1);
+    replies.set(reply.uid, [...(replies.get(reply.uid) ?? []), reply.partstats[0] as string]);
   }
-  for (const [key, count] of replies) {
-    const asked = ledger.repliesAsked.get(key)?.size ?? 0;
-    if (count > asked) failures.push(`meeting-replied-once: ${count} REPLYs of ${key} went to the organizer, and ${asked === 0 ? 'no 16.1 phone asked for one with SendResponse' : `${asked} phones asked for one`}`);
+  for (const [uid, answers] of replies) {
+    for (const [i, answer] of answers.entries()) {
+      if ((ledger.repliesAsked.get(replyKey(uid, answer))?.size ?? 0) === 0) failures.push(`meeting-replied-once: a REPLY ${answer} of ${uid} went to the organizer, and no 16.1 phone asked for one with SendResponse`);
+      if (i > 0 && answers[i - 1] === answer) failures.push(`meeting-replied-once: REPLYs ${i} and ${i + 1} of ${uid} both say ${answer}: the second told the organizer nothing new`);
+    }
   }
   return failures;
 }
@@ -147,7 +150,7 @@ export class ReplyForgetsKeyHub extends Hub {
     const send = this.mail.send.bind(this.mail);
     let sent = 0;
     this.mail.send = (accountId, request) => {
-      if (!request.clientId.includes(':meeting-response:') || request.message === undefined) return send(accountId, request);
+      if (!request.clientId.startsWith('meeting-response:') || request.message === undefined) return send(accountId, request);
       const message = Buffer.from(Buffer.from(request.message).toString('latin1').replace(/^Message-ID:.*\r\n/im, ''), 'latin1');
       return send(accountId, { ...request, clientId: `${request.clientId}:${++sent}`, message });
     };

@@ -127,6 +127,8 @@ export const limits = {
   easMovesMax: 512,
   /** ActiveSync: responses one MeetingResponse request answers; each past it gets Status 4 and can be sent again (faces/eas/commands/meeting-response.ts). */
   easMeetingResponsesMax: 64,
+  /** Replies to one meeting (one version of it) the server sends the organizer: each changes the user's answer. */
+  easMeetingRepliesMax: 32,
   /** ActiveSync: Fetches in one ItemOperations request. */
   easOperationsMax: 512,
   /** ActiveSync: item data one ItemOperations answer carries; a Fetch past it gets Status 11 and can be asked again. */

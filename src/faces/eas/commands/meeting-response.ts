@@ -41,6 +41,7 @@ const mr = namespace('MeetingResponse');
 export const meetingStatus = { success: 1, invalidRequest: 2, mailboxError: 3, serverError: 4, invalidDateTime: 104, noRecurrence: 146 } as const;
 
 const partstats: Record<string, PartStat> = { '1': 'ACCEPTED', '2': 'TENTATIVE', '3': 'DECLINED' };
+const replyAnswers = Object.values(partstats);
 const replySubjects: Record<PartStat, string> = { ACCEPTED: 'Accepted', TENTATIVE: 'Tentative', DECLINED: 'Declined' };
 const replyVerbs: Record<PartStat, string> = { ACCEPTED: 'accepted', TENTATIVE: 'tentatively accepted', DECLINED: 'declined' };
 
@@ -186,19 +187,33 @@ interface ReplyRequest {
 
 /**
  * The REPLY to the organizer, as a message from the user with the text the device gave (SendResponse's
- * Body) and the REPLY as its text/calendar; method=REPLY alternative (RFC 6047 §2.4). Its client id is the
- * device's, the meeting's as the REPLY names it (UID, the occurrence's RECURRENCE-ID, SEQUENCE: itipReply
- * `answers`) and the answer's, not the message's: a retried request, or the same answer given from the
- * invitation moved to another folder or delivered twice, is answered by the send's record and never sent
- * twice, while an update of the meeting (a higher SEQUENCE) is replied to anew. Its Message-ID is drawn from
- * that client id (hub/mail.ts sendMessageId), so a send whose outcome is unknown can be looked for in Sent.
+ * Body) and the REPLY as its text/calendar; method=REPLY alternative (RFC 6047 §2.4). The replies to one
+ * meeting, as the REPLY names it (UID, the occurrence's RECURRENCE-ID, SEQUENCE: itipReply `answers`), are
+ * numbered slots of the send ledger, each under a client id of the meeting, its number and its answer,
+ * not of the message or the device. A reply goes only when the organizer's latest word from the user,
+ * the last slot's answer, is another: a retried request, the same answer from another device or from the
+ * invitation moved to another folder or delivered twice, sends nothing; accept, decline, accept again sends
+ * three; an update of the meeting (a higher SEQUENCE) starts anew. Its Message-ID is drawn from the client
+ * id (hub/mail.ts sendMessageId), so a send whose outcome is unknown can be looked for in Sent.
  */
 async function sendReply(ctx: EasContext, r: ReplyRequest): Promise<void> {
   const { accountId } = ctx.point;
   const reply = itipReply(r.reply.text, r.address, r.partstat, ctx.hub.now(), prodId, r.reply.only);
-  // A device id is letters and digits (`eas-` and its DeviceId), so `:` keeps these apart from SendMail's `device/ClientId`.
-  const key = createHash('sha256').update(`${reply.answers}\u0000${r.partstat}`).digest('base64url').slice(0, 32);
-  const clientId = `${ctx.point.device.id}:meeting-response:${key}`;
+  // Without a `/`, these stay apart from SendMail's client ids (`device/ClientId`).
+  const meeting = createHash('sha256').update(reply.answers).digest('base64url').slice(0, 32);
+  const slot = (n: number, answer: PartStat) => `meeting-response:${meeting}:${n}:${answer}`;
+  let last: PartStat | undefined;
+  let n = 0;
+  for (; n < limits.easMeetingRepliesMax; n++) {
+    const begun = await Promise.all(replyAnswers.map((answer) => ctx.hub.mail.sendBegun(accountId, slot(n, answer))));
+    const answer = replyAnswers.find((_, i) => begun[i]);
+    if (answer === undefined) break;
+    last = answer;
+  }
+  // The organizer's latest word from the user is this answer already (a retry, or the same answer again).
+  if (last === r.partstat) return;
+  if (n >= limits.easMeetingRepliesMax) throw new Refused(meetingStatus.mailboxError, `${n} replies to this meeting were sent already, the most there may be`);
+  const clientId = slot(n, r.partstat);
   let comment: string | undefined;
   try {
     comment = bodyFromEas(r.sendResponse)?.text;
