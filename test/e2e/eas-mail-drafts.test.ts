@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
-import { asMailClient, messagesWithSubject, startDovecot, type Dovecot } from '../support/dovecot.js';
-import { all, as, asb, at, collectionOf, easAccount, io, maybeText, syncBody, textAt, type EasAccount, type EasClient, type SyncCollection } from '../support/eas-client.js';
+import { asMailClient, messagesWithSubject, type Dovecot } from '../support/dovecot.js';
+import { all, as, asb, at, collectionOf, io, maybeText, syncBody, textAt, type EasAccount, type EasClient, type SyncCollection } from '../support/eas-client.js';
 import { libwbxmlMissing, libwbxmlReads, asLibwbxmlReads } from '../support/libwbxml.js';
 import { sendMessageId } from '../../src/hub/mail.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { startSubmission, type Submission } from '../support/submission.js';
-import { addUpstream, runUpstreams } from '../support/upstreams.js';
+import type { TestServer } from '../support/server.js';
+import type { Submission } from '../support/submission.js';
+import { runUpstreams } from '../support/upstreams.js';
+import { easMailAccount, easMailWorld } from '../support/eas-mail-world.js';
 
 /**
  * ActiveSync 16.0 and 16.1 drafts (docs/eas.md § Drafts) through a real Syncpoint server, Dovecot and an SMTP
@@ -24,34 +25,14 @@ const email2 = namespace('Email2');
 let dovecot: Dovecot;
 let submission: Submission;
 let server: TestServer;
-
-before(async () => {
-  [dovecot, server] = await Promise.all([startDovecot({ users: { ann: 'ann-secret', ben: 'ben-secret' } }), startTestServer()]);
-  submission = await startSubmission({ dovecot });
-});
-after(async () => {
-  await Promise.all([server?.stop(), submission?.stop()]);
-  await dovecot?.stop();
-});
+const world = easMailWorld({ ann: 'ann-secret', ben: 'ben-secret' }, (w) => void ({ dovecot, server, submission } = w));
 
 const address = (user: string) => `${user}@${dovecot.domain}`;
 
 /** An ActiveSync account whose mail is Dovecot's `ann`, her address set, her folders synced once; its Drafts folder's id. */
 async function mailAccount(): Promise<{ account: EasAccount; drafts: string }> {
-  const account = await easAccount(server);
-  const view = await addUpstream(server, account.accountId, {
-    kind: 'imap',
-    url: `imap://${dovecot.host}:${dovecot.imapPort}`,
-    submissionUrl: `smtp://${submission.host}:${submission.port}`,
-    username: 'ann',
-    password: 'ann-secret',
-  });
-  await runUpstreams(server, account.accountId);
-  const drafts = view.collections.find((c) => decodeURIComponent(new URL(c.url).pathname.slice(1)) === 'Drafts');
-  assert.ok(drafts, 'a Drafts folder');
-  const res = await fetch(`${server.url}/api/v1/account/email`, { method: 'PUT', headers: { authorization: account.authorization, 'content-type': 'application/json' }, body: JSON.stringify({ email: address('ann') }) });
-  assert.equal(res.status, 200);
-  return { account, drafts: drafts.collectionId };
+  const { account, folder } = await easMailAccount(world, 'ann');
+  return { account, drafts: folder('Drafts') };
 }
 
 /** One Sync of one collection, its request and answer read by libwbxml as we read them. */

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
-import { asMailClient, messagesWithSubject, startDovecot, type Dovecot } from '../support/dovecot.js';
-import { all, as, collectionOf, easAccount, mv, st, textAt, type EasAccount, type EasClient, type EasResponse } from '../support/eas-client.js';
-import { libwbxmlMissing, libwbxmlReads, asLibwbxmlReads } from '../support/libwbxml.js';
+import { test } from 'node:test';
+import { namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
+import { asMailClient, messagesWithSubject, type Dovecot } from '../support/dovecot.js';
+import { all, as, collectionOf, mv, st, textAt, type EasAccount, type EasResponse } from '../support/eas-client.js';
+import { sendChecked } from '../support/libwbxml.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { deliverOverLmtp, startSubmission, type Submission } from '../support/submission.js';
-import { addUpstream, runUpstreams } from '../support/upstreams.js';
+import { deliverOverLmtp, type Submission } from '../support/submission.js';
+import { runUpstreams } from '../support/upstreams.js';
+import { easMailAccount, easMailWorld } from '../support/eas-mail-world.js';
 
 /**
  * Mail sent from an ActiveSync phone (docs/eas.md § Sending and moving mail), for 14.1 and 16.1, through a real Syncpoint
@@ -25,15 +26,9 @@ const versions = ['14.1', '16.1'] as const;
 let dovecot: Dovecot;
 let submission: Submission;
 let server: TestServer;
-
-before(async () => {
-  [dovecot, server] = await Promise.all([startDovecot({ users: { ann: 'ann-secret', ben: 'ben-secret' } }), startTestServer()]);
-  submission = await startSubmission({ dovecot });
+const world = easMailWorld({ ann: 'ann-secret', ben: 'ben-secret' }, async (w) => {
+  ({ dovecot, server, submission } = w);
   await asMailClient(dovecot, 'ann', (client) => client.mailboxCreate('Archive'));
-});
-after(async () => {
-  await Promise.all([server?.stop(), submission?.stop()]);
-  await dovecot?.stop();
 });
 
 const address = (user: string) => `${user}@${dovecot.domain}`;
@@ -45,23 +40,8 @@ interface MailAccount {
 
 /** An ActiveSync account whose mail is Dovecot's `ann`, her address set, her folders synced once. */
 async function mailAccount(): Promise<MailAccount> {
-  const account = await easAccount(server);
-  const view = await addUpstream(server, account.accountId, {
-    kind: 'imap',
-    url: `imap://${dovecot.host}:${dovecot.imapPort}`,
-    submissionUrl: `smtp://${submission.host}:${submission.port}`,
-    username: 'ann',
-    password: 'ann-secret',
-  });
-  await runUpstreams(server, account.accountId);
-  const byPath = (path: string) => {
-    const found = view.collections.find((c) => decodeURIComponent(new URL(c.url).pathname.slice(1)) === path);
-    if (!found) throw new Error(`no collection for ${path}`);
-    return found.collectionId;
-  };
-  const res = await fetch(`${server.url}/api/v1/account/email`, { method: 'PUT', headers: { authorization: account.authorization, 'content-type': 'application/json' }, body: JSON.stringify({ email: address('ann') }) });
-  assert.equal(res.status, 200);
-  return { account, folders: { inbox: byPath('INBOX'), sent: byPath('Sent'), archive: byPath('Archive') } };
+  const { account, folder } = await easMailAccount(world, 'ann');
+  return { account, folders: { inbox: folder('INBOX'), sent: folder('Sent'), archive: folder('Archive') } };
 }
 
 /** A plain text message from Ann, as a phone composes it. */
@@ -71,15 +51,7 @@ function message(o: { to: string; subject: string; text: string; headers?: strin
   );
 }
 
-/** Sends a command after libwbxml read its body as we wrote it; reads the answer's body with libwbxml too. */
-async function send(client: EasClient, command: string, body: WbxmlElement): Promise<EasResponse> {
-  const bytes = encodeWbxml(body);
-  if (libwbxmlMissing.length === 0) assert.deepEqual(await libwbxmlReads(bytes), asLibwbxmlReads(body), `libwbxml reads the ${command} request as we wrote it`);
-  const res = await client.send(command, bytes);
-  assert.equal(res.status, 200, res.text);
-  if (res.body && libwbxmlMissing.length === 0) assert.deepEqual(await libwbxmlReads(res.bytes), asLibwbxmlReads(res.body), `libwbxml reads the ${command} answer as we do`);
-  return res;
-}
+const send = sendChecked;
 
 /** A success of SendMail, SmartReply or SmartForward is an empty answer (MS-ASCMD 2.2.3.177.14). */
 function assertSent(res: EasResponse): void {
@@ -130,7 +102,7 @@ for (const version of versions) {
 
     // After a restart, too.
     await server.close();
-    server = await startTestServer({ dataDir: server.dataDir });
+    server = world.server = await startTestServer({ dataDir: server.dataDir });
     const again = ann.account.eas(`Send${v}`, { version, baseUrl: server.url });
     assertSent(await send(again, 'SendMail', request));
     assert.equal(submitted(subject).length, 1);

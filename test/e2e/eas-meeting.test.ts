@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import ICAL from 'ical.js';
-import { encodeWbxml, namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
-import { startDovecot, type Dovecot } from '../support/dovecot.js';
-import { all, as, asb, at, collectionOf, commandsOf, easAccount, maybeText, textAt, type EasAccount, type EasClient, type EasResponse } from '../support/eas-client.js';
+import { namespace, type WbxmlElement } from '../../src/faces/eas/wbxml/codec.js';
+import type { Dovecot } from '../support/dovecot.js';
+import { all, as, asb, at, collectionOf, commandsOf, maybeText, textAt, type EasAccount, type EasClient } from '../support/eas-client.js';
 import { invitationMessage, type InvitationOptions } from '../support/invitation.js';
-import { libwbxmlMissing, libwbxmlReads, asLibwbxmlReads } from '../support/libwbxml.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { deliverOverLmtp, startSubmission, type Submission } from '../support/submission.js';
-import { addUpstream, runUpstreams } from '../support/upstreams.js';
+import { sendChecked } from '../support/libwbxml.js';
+import type { TestServer } from '../support/server.js';
+import { deliverOverLmtp, type Submission } from '../support/submission.js';
+import { runUpstreams } from '../support/upstreams.js';
+import { easMailAccount, easMailWorld } from '../support/eas-mail-world.js';
 
 /**
  * Meeting invitations by mail over ActiveSync (docs/eas.md § Meeting invitations), for 14.1 and 16.1,
@@ -27,15 +28,7 @@ const organizer = { name: 'Olga Organizer', address: 'olga@example.org' };
 let dovecot: Dovecot;
 let submission: Submission;
 let server: TestServer;
-
-before(async () => {
-  [dovecot, server] = await Promise.all([startDovecot({ users: { ann: 'ann-secret', ben: 'ben-secret' } }), startTestServer()]);
-  submission = await startSubmission({ dovecot });
-});
-after(async () => {
-  await Promise.all([server?.stop(), submission?.stop()]);
-  await dovecot?.stop();
-});
+const world = easMailWorld({ ann: 'ann-secret', ben: 'ben-secret' }, (w) => void ({ dovecot, server, submission } = w));
 
 const address = (user: string) => `${user}@${dovecot.domain}`;
 
@@ -45,21 +38,9 @@ interface MailAccount {
 }
 
 /** An ActiveSync account whose mail is Dovecot's `user`, with the submission server, its address set. */
-async function mailAccount(user: string, password: string): Promise<MailAccount> {
-  const account = await easAccount(server);
-  const view = await addUpstream(server, account.accountId, {
-    kind: 'imap',
-    url: `imap://${dovecot.host}:${dovecot.imapPort}`,
-    submissionUrl: `smtp://${submission.host}:${submission.port}`,
-    username: user,
-    password,
-  });
-  await runUpstreams(server, account.accountId);
-  const inbox = view.collections.find((c) => decodeURIComponent(new URL(c.url).pathname.slice(1)) === 'INBOX')?.collectionId;
-  if (!inbox) throw new Error('no INBOX collection');
-  const res = await fetch(`${server.url}/api/v1/account/email`, { method: 'PUT', headers: { authorization: account.authorization, 'content-type': 'application/json' }, body: JSON.stringify({ email: address(user) }) });
-  assert.equal(res.status, 200);
-  return { account, inbox };
+async function mailAccount(user: string): Promise<MailAccount> {
+  const { account, folder } = await easMailAccount(world, user);
+  return { account, inbox: folder('INBOX') };
 }
 
 let invitations = 0;
@@ -80,15 +61,7 @@ async function invite(ann: MailAccount, user: string, o: Partial<InvitationOptio
   return { subject: invitation.summary, uid: invitation.uid };
 }
 
-/** Sends a command after libwbxml read its body as we wrote it; reads the answer's body with libwbxml too. */
-async function send(client: EasClient, command: string, body: WbxmlElement): Promise<EasResponse> {
-  const bytes = encodeWbxml(body);
-  if (libwbxmlMissing.length === 0) assert.deepEqual(await libwbxmlReads(bytes), asLibwbxmlReads(body), `libwbxml reads the ${command} request as we wrote it`);
-  const res = await client.send(command, bytes);
-  assert.equal(res.status, 200, res.text);
-  if (res.body && libwbxmlMissing.length === 0) assert.deepEqual(await libwbxmlReads(res.bytes), asLibwbxmlReads(res.body), `libwbxml reads the ${command} answer as we do`);
-  return res;
-}
+const send = sendChecked;
 
 /** The phone's Inbox from key 0: the Adds by subject, with their ServerId and ApplicationData. */
 async function inboxAdds(phone: EasClient, inbox: string): Promise<Map<string, { serverId: string; data: WbxmlElement }>> {
@@ -140,7 +113,7 @@ for (const version of versions) {
   const v16 = version.startsWith('16');
 
   test(`${version}: an invitation is a meeting request; accepting puts it into the calendar with PARTSTAT=ACCEPTED, ${v16 ? 'and SendResponse sends one REPLY, never two' : 'and sends nothing (the phone replies by SendMail)'}`, async () => {
-    const ann = await mailAccount('ann', 'ann-secret');
+    const ann = await mailAccount('ann');
     const { subject, uid } = await invite(ann, 'ann', { extra: ['RRULE:FREQ=WEEKLY;COUNT=4'] });
     const phone = ann.account.eas(`Meet${v}`, { version });
     const adds = await inboxAdds(phone, ann.inbox);
@@ -216,7 +189,7 @@ for (const version of versions) {
   });
 
   test(`${version}: tentative, then decline, then tentative again: the event is tentative, gone, tentative${v16 ? '; the organizer is told each change once' : ''}`, async () => {
-    const ann = await mailAccount('ann', 'ann-secret');
+    const ann = await mailAccount('ann');
     const { subject, uid } = await invite(ann, 'ann');
     const phone = ann.account.eas(`Decline${v}`, { version });
     const message = (await inboxAdds(phone, ann.inbox)).get(subject);
@@ -242,7 +215,7 @@ for (const version of versions) {
 }
 
 test('16.1: the same answer to a meeting from another message of it (delivered again, or moved) sends no second REPLY; an update of the meeting is replied to (sim --mail seeds 67, 109)', async () => {
-  const ann = await mailAccount('ann', 'ann-secret');
+  const ann = await mailAccount('ann');
   const first = await invite(ann, 'ann');
   const again = await invite(ann, 'ann', { uid: first.uid, summary: `${first.subject} again` });
   const update = await invite(ann, 'ann', { uid: first.uid, summary: `${first.subject} later`, extra: ['SEQUENCE:1'] });
@@ -263,7 +236,7 @@ test('16.1: the same answer to a meeting from another message of it (delivered a
 });
 
 test('16.1: without SendResponse nothing is sent; an event in the calendar is answered in place; an invitation past a long HTML version is one too', async () => {
-  const ann = await mailAccount('ann', 'ann-secret');
+  const ann = await mailAccount('ann');
   // The text/calendar part lies past the first 32 KiB the upstream reads of a message: it is fetched apart.
   const { subject, uid } = await invite(ann, 'ann', { htmlPadding: 48 * 1024 });
   const phone = ann.account.eas('Quiet161', { version: '16.1' });
@@ -285,7 +258,7 @@ test('16.1: without SendResponse nothing is sent; an event in the calendar is an
 });
 
 test('16.1: one occurrence of a series answered by InstanceId in the calendar: tentative in its override, declined out of the series, each replied for that occurrence alone', async () => {
-  const ann = await mailAccount('ann', 'ann-secret');
+  const ann = await mailAccount('ann');
   const { subject, uid } = await invite(ann, 'ann', { extra: ['RRULE:FREQ=WEEKLY;COUNT=4'] });
   const phone = ann.account.eas('Occurrence161', { version: '16.1' });
   const message = (await inboxAdds(phone, ann.inbox)).get(subject);
@@ -320,8 +293,8 @@ test('16.1: one occurrence of a series answered by InstanceId in the calendar: t
 });
 
 test('Status 2: a message that is no meeting request, an item of another account, an unknown UserResponse, an InstanceId; nothing is written or sent', async () => {
-  const ann = await mailAccount('ann', 'ann-secret');
-  const ben = await mailAccount('ben', 'ben-secret');
+  const ann = await mailAccount('ann');
+  const ben = await mailAccount('ben');
   await deliverOverLmtp(dovecot, { from: organizer.address, to: [address('ann')] }, `From: ${organizer.address}\r\nTo: ${address('ann')}\r\nSubject: Just mail\r\nMessage-ID: <plain-1@example.org>\r\n\r\nNo meeting here.\r\n`);
   await runUpstreams(server, ann.account.accountId);
   const { subject, uid } = await invite(ben, 'ben');

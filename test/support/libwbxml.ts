@@ -1,11 +1,13 @@
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { WbxmlElement, WbxmlNode } from '../../src/faces/eas/wbxml/codec.js';
+import { encodeWbxml, type WbxmlElement, type WbxmlNode } from '../../src/faces/eas/wbxml/codec.js';
 import { fromXml, toXml } from '../../src/faces/eas/wbxml/xml.js';
+import type { EasClient, EasResponse } from './eas-client.js';
 
 /**
  * Debian's libwbxml2-utils as an independent reader of ActiveSync WBXML (test/e2e/eas-wbxml-libwbxml.test.ts
@@ -132,4 +134,14 @@ export async function libwbxmlWrites(tree: WbxmlElement): Promise<Uint8Array> {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Sends a command after libwbxml read its body as we wrote it, expects 200, and has libwbxml read the answer's body as we do. */
+export async function sendChecked(client: EasClient, command: string, body: WbxmlElement): Promise<EasResponse> {
+  const bytes = encodeWbxml(body);
+  if (libwbxmlMissing.length === 0) assert.deepEqual(await libwbxmlReads(bytes), asLibwbxmlReads(body), `libwbxml reads the ${command} request as we wrote it`);
+  const res = await client.send(command, bytes);
+  assert.equal(res.status, 200, res.text);
+  if (res.body && libwbxmlMissing.length === 0) assert.deepEqual(await libwbxmlReads(res.bytes), asLibwbxmlReads(res.body), `libwbxml reads the ${command} answer as we do`);
+  return res;
 }
