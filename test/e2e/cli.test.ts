@@ -209,9 +209,12 @@ describe('on PostgreSQL', () => {
     database = await cluster.createDatabase();
   });
   after(async () => {
+    // Each server is kept as soon as it serves, so a failure starting the next cannot leave it running (holding the test run open).
     for (const child of servers) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = exitOf(child);
       child.kill('SIGTERM');
-      await exitOf(child);
+      await exited;
     }
     cluster.stop();
   });
@@ -220,8 +223,9 @@ describe('on PostgreSQL', () => {
     assert.equal(run(['user', 'add', 'dana', '--password-stdin', '--database', database], 'dana-password\n').code, 0);
     assert.match(run(['user', 'list', '--database', database]).stdout, /dana/);
     const one = await startServe(['--database', database, '--port', '0']);
+    servers.push(one.child);
     const two = await startServe(['--port', '0'], { SYNCPOINT_DATABASE: database });
-    servers.push(one.child, two.child);
+    servers.push(two.child);
     const authorization = `Basic ${Buffer.from('dana:dana-password').toString('base64')}`;
     const collections = async (url: string) => ((await (await fetch(`${url}/api/v1/collections`, { headers: { authorization } })).json()) as { collections: { id: string; name: string }[] }).collections;
     const made = await fetch(`${one.url}/api/v1/collections`, {
