@@ -87,6 +87,13 @@ export const limits = {
   timezoneRuleYearsMax: 1000,
   /** Deleted items are remembered this long so devices can learn of the delete; older sync keys must re-initialize. */
   tombstoneRetentionMs: 90 * 24 * 3600 * 1000,
+  /**
+   * A sync key an exchange that moves nothing keeps (docs/protocol.md §5.1) is written anew once it is this
+   * old, so the position behind it stays far ahead of the tombstone purge horizon above.
+   */
+  idleKeyRefreshMs: 24 * 3600 * 1000,
+  /** A device's last-seen time is written when it moved by at least this much, not at every exchange. */
+  lastSeenResolutionMs: 60 * 1000,
   /** This many re-initializations of one (device, collection) inside the window below is reported as a loop. */
   reinitLoopCount: 3,
   reinitLoopWindowMs: 3600 * 1000,

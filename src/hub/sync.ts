@@ -15,7 +15,7 @@ import { limitReached, ProtocolError } from '../protocol/errors.js';
 import { mergeRanges } from '../protocol/push.js';
 import type { ClientCommand, CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../protocol/version.js';
-import type { ItemRow, Store, StoreTx } from '../store/store.js';
+import type { ChangeRow, Store, StoreTx } from '../store/store.js';
 import { answerFetches, applyClientCommands, type AppliedCommands, type HubClientCommand } from './commands.js';
 import { deviceErrorsKept, noteExchange } from './health.js';
 import { accountLimit, type HubPorts } from './ports.js';
@@ -33,9 +33,10 @@ import { ResponseBudget } from './response-budget.js';
  * it replaces, at `windowSize`. `reportedOnce`: a server-driven point's (server-driven.ts), whose report is
  * kept with its records in the exchange's own transaction, so a retry of the exchange never carries it
  * again: an add the retry leaves out is not a withdrawal. Being the items' source, it writes what a
- * kind forbids devices to (Kind.deviceWrites).
+ * kind forbids devices to (Kind.deviceWrites). `keepsIdleKey`: the native protocol's rule that an
+ * exchange moving nothing either way keeps its key and writes nothing (docs/protocol.md §5.1, idleExchange).
  */
-export type HubCollectionRequest = Omit<CollectionRequest, 'commands'> & { commands?: HubClientCommand[]; narrowReplay?: boolean; reportedOnce?: boolean };
+export type HubCollectionRequest = Omit<CollectionRequest, 'commands'> & { commands?: HubClientCommand[]; narrowReplay?: boolean; reportedOnce?: boolean; keepsIdleKey?: boolean };
 export type HubSyncRequest = Omit<SyncRequest, 'collections'> & { collections: HubCollectionRequest[] };
 
 /**
@@ -123,7 +124,7 @@ export async function openExchange(
   if (!device && known.length >= max) throw limitReached('devicesPerAccountMax', max, `the account has as many sync points as it may, so ${who.id} cannot be added; revoke one first`);
   // New devices go last in the priority order; priorities are edited through the device API.
   const priority = device?.priority ?? known.length;
-  await tx.putDevice({
+  const row = {
     accountId,
     id: who.id,
     name: who.name ?? device?.name ?? who.defaultName ?? who.id,
@@ -132,7 +133,11 @@ export async function openExchange(
     createdAt: device?.createdAt ?? now,
     lastSeenAt: now,
     tokenId: who.tokenId ?? null,
-  });
+  };
+  // The last-seen time is kept to limits.lastSeenResolutionMs, so a device polling more often than that
+  // does not write it each time (docs/protocol.md §16).
+  const same = device && device.name === row.name && device.protocol === protocol && device.tokenId === row.tokenId;
+  if (!same || now - device.lastSeenAt >= limits.lastSeenResolutionMs) await tx.putDevice(row);
   const priorities = new Map(known.map((d) => [d.id, d.priority]));
   priorities.set(who.id, priority);
   return { tx, ports, accountId, deviceId: who.id, now, priorities, budget: new ResponseBudget() };
@@ -222,6 +227,9 @@ async function syncCollection(exchange: Exchange, c: HubCollectionRequest, rules
   const changes =
     c.getChanges === false ? { commands: [], moreAvailable: false, reached: from } : await serverChanges(exchange, c, from, until, held, applied);
   const { commands, moreAvailable, reached } = changes;
+  if (c.keepsIdleKey && state && decision.kind === 'current' && (c.commands?.length ?? 0) === 0 && echoed.length === 0 && commands.length === 0 && !moreAvailable) {
+    if (idleExchange(state, now)) return { collectionId: collection.id, status: 'ok', syncKey: c.syncKey, seq: from.seq, moreAvailable: false, commands: [], results: [], fetched: [] };
+  }
   const next = advanceKey(decision, c.syncKey, state, from, reached, resumesInitial);
   await tx.putSyncState({
     accountId,
@@ -247,6 +255,20 @@ async function syncCollection(exchange: Exchange, c: HubCollectionRequest, rules
   };
   if (looping) response.warning = 'reinitLoop';
   return response;
+}
+
+/**
+ * An exchange that sent nothing, received nothing and echoed nothing keeps its key, and the position
+ * behind it stays where it is: nothing of this collection lies between it and now, so the same key asks
+ * for the same thing next time. Nothing is written, so polling costs no durable write (docs/protocol.md
+ * §5.1). Not while an initial sync is under way (`baseSeq` ahead of `seq`); not right after one (the
+ * last exchange sent key 0), since a key-0 request is taken for a retry of the initial sync until a keyed
+ * exchange is recorded (startingPoint); and not when the position was last written `idleKeyRefreshMs` ago
+ * or more: it must stay far ahead of the tombstone purge horizon, which deletes in the account's other
+ * collections raise too (classifySyncKey's `expired`).
+ */
+function idleExchange(state: { checkpoint: Checkpoint; lastSentKey: number; updatedAt: number }, now: number): boolean {
+  return state.checkpoint.seq >= state.checkpoint.baseSeq && state.lastSentKey !== 0 && now - state.updatedAt < limits.idleKeyRefreshMs;
 }
 
 /**
@@ -317,7 +339,7 @@ function timeRangeOf(options: SyncOptions | undefined): { timeRange?: { startMs:
 }
 
 /** A row's pending action as the server command that carries it out (none for NO_CHANGE). */
-function toServerCommand(row: ItemRow, action: Action, options: SyncOptions | undefined): ServerCommand[] {
+function toServerCommand(row: ChangeRow, action: Action, options: SyncOptions | undefined): ServerCommand[] {
   if (action === 'NO_CHANGE') return [];
   if (action === 'DELETE') return [{ op: 'delete', serverId: row.id }];
   assert(row.data !== null && row.deletedAt === null, 'ADD and UPDATE carry live data');

@@ -133,7 +133,10 @@ export class SyncClient {
         const edits = inflight ? [] : toCommands(tx.pending(collectionId, this.o.commandsMax));
         const fetches = [...wanted].slice(0, this.o.commandsMax - edits.length).map((serverId): ClientCommand => ({ op: 'fetch', serverId }));
         const batch = inflight ?? [...edits, ...fetches];
-        if (!inflight) tx.setInflight(collectionId, batch);
+        // An empty batch is not kept: there is nothing to send again exactly, and a retry that carries
+        // edits made since is answered as new commands (docs/protocol.md §5.3). Not keeping it spares
+        // every page of a download and every idle sync a durable write.
+        if (!inflight && batch.length > 0) tx.setInflight(collectionId, batch);
         return { syncKey: key, commands: batch, resent: inflight !== null, tokens: held };
       });
       const response = await this.exchange(collectionId, syncKey, commands, toRanges(tokens), summary);
@@ -160,7 +163,9 @@ export class SyncClient {
         const before = tx.horizon(collectionId);
         // A re-initialization ends with its last page; until then every notice is old news (below).
         const horizon = before === reinitializing ? (response.moreAvailable ? before : response.seq) : Math.max(before, response.seq);
-        tx.setHorizon(collectionId, horizon);
+        // Only what changed is written: an exchange that moved nothing (the server kept its key,
+        // docs/protocol.md §5.1) leaves the replica as it was, with no durable write.
+        if (horizon !== before) tx.setHorizon(collectionId, horizon);
         tx.forgetKnownSeqs(collectionId, horizon);
         // A token echoed here is spent once the last page of the answer covers its change; until then
         // every page echoes it (an initial sync skips deletes from before it began unless it knows the
@@ -168,7 +173,7 @@ export class SyncClient {
         if (!response.moreAvailable) tx.releaseTokens(collectionId, tokens, response.seq);
         // The end of an initial sync: whatever it did not re-deliver is gone from the server.
         if (!response.moreAvailable) tx.dropStale(collectionId);
-        tx.setSyncKey(collectionId, response.syncKey);
+        if (response.syncKey !== syncKey) tx.setSyncKey(collectionId, response.syncKey);
         // A batch is answered (or, after a re-initialization, moot) once this commits. Only the adds of
         // items deleted or edited here while they were in flight must still go out as they were sent:
         // the server knows the item such an add may have made by its content alone, and the delete or

@@ -208,6 +208,12 @@ export interface ItemRow {
   contactKeys: string[];
 }
 
+/**
+ * What a sync answer needs of a changed item: its pending action (core/action-table.ts) and what the
+ * command carries. An initial sync reads 10,000 of them, so no column more (docs/design.md § Speed).
+ */
+export type ChangeRow = Pick<ItemRow, 'id' | 'data' | 'etag' | 'seq' | 'createdSeq' | 'createdBy' | 'originDevice' | 'deletedAt'>;
+
 /** A losing version kept when a conflict was resolved, so the user can restore it. */
 export interface ConflictRow {
   id: string;
@@ -441,8 +447,8 @@ export interface StoreTx {
    * sequence number and writer.
    */
   getVersionHeld(accountId: string, itemId: string, deviceId: string, seq: number, baseSeq: number): Promise<{ data: string; seq: number; originDevice: string | null } | undefined>;
-  /** Live items and tombstones changed after the checkpoint, oldest change first (see core/sync-key.ts). */
-  listChanges(query: ChangeQuery): Promise<ItemRow[]>;
+  /** Live items and tombstones changed after the checkpoint, oldest change first (see core/sync-key.ts), with only what a sync answer needs of each. */
+  listChanges(query: ChangeQuery): Promise<ChangeRow[]>;
   /** The same rows as listChanges, as their sequence and UTF-8 data size (0 for a tombstone), without reading any data. */
   listChangeSizes(query: ChangeQuery): Promise<Array<{ seq: number; bytes: number }>>;
   /** A page of live members in id order (see MemberQuery). */

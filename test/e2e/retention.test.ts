@@ -10,7 +10,8 @@ import { openMemoryReplica } from '../../src/sdk/memory-replica.js';
 import { recordLocalDelete, recordLocalPut } from '../../src/sdk/replica.js';
 import { SyncClient } from '../../src/sdk/sync-loop.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { vcard } from '../support/server.js';
+import { openDatabase } from '../../src/sqlite/open.js';
+import { vcard, vevent } from '../support/server.js';
 
 /**
  * Retention with a clock the test moves: tombstones and superseded history versions go after the
@@ -27,8 +28,20 @@ const store = openSqliteStore(join(dir, 'syncpoint.db'));
 const hub = new Hub(store, { clock: { now: () => now }, random: { id: () => `id${++ids}` }, logger: silent });
 after(() => store.close());
 
+/** Whether anything committed a change to the hub's database since the last call (`PRAGMA data_version`, read from a connection of its own). */
+const { db: watcher } = openDatabase(join(dir, 'syncpoint.db'), { readonly: true });
+let dataVersion = 0;
+function databaseChanged(): boolean {
+  const version = watcher.prepare('PRAGMA data_version').pluck().get() as number;
+  const changed = version !== dataVersion;
+  dataVersion = version;
+  return changed;
+}
+after(() => watcher.close());
+
+/** One exchange as the native face hands it to the hub (faces/native/exchange.ts). */
 async function sync(accountId: string, device: string, collectionId: string, syncKey: number, commands: ClientCommand[] = []): Promise<CollectionResponse> {
-  const r = await hub.sync(accountId, 'native', { version: 1, device: { id: device }, collections: [{ collectionId, syncKey, commands }] });
+  const r = await hub.sync(accountId, 'native', { version: 1, device: { id: device }, collections: [{ collectionId, syncKey, commands, keepsIdleKey: true }] });
   return r.collections[0] as CollectionResponse;
 }
 
@@ -222,4 +235,41 @@ test('a change carrying the version a tombstone holds is answered ok with the de
   // An edit the delete never saw is still answered notFound, and the device keeps it as an item of its own (§5.4).
   a = await sync(account.id, 'a', contacts, a.syncKey, [{ op: 'change', serverId: x, data: vcard('ux', 'X edited again') }]);
   assert.deepEqual(a.results.map((r) => r.status), ['notFound']);
+});
+
+test('a device polling a collection that does not change keeps its key and writes nothing, and the key is written anew once a day, so deletes elsewhere purged after 90 days do not expire it', async () => {
+  const account = await hub.accounts.create('ret-idle', 'unused-hash');
+  const collections = await hub.accounts.listCollections(account.id);
+  const contacts = collections.find((c) => c.name === 'contacts')?.id as string;
+  const calendar = collections.find((c) => c.name === 'calendar')?.id as string;
+  const initial = await sync(account.id, 'poller', contacts, 0);
+  // The first exchange after an initial sync is recorded, whatever it carries (docs/protocol.md §5.1).
+  const first = await sync(account.id, 'poller', contacts, initial.syncKey);
+  assert.equal(first.syncKey, initial.syncKey + 1);
+  // The other device's event, deleted a day later: its tombstone raises the account's purge floor past the poller's position.
+  let other = await sync(account.id, 'other', calendar, 0, [{ op: 'add', clientId: 'e', data: vevent('ue', 'E') }]);
+  now += 3_600_000;
+  let polled = await sync(account.id, 'poller', contacts, first.syncKey);
+  assert.equal(polled.status, 'ok');
+  assert.equal(polled.syncKey, first.syncKey, 'an idle exchange keeps its key');
+  databaseChanged();
+  now += 30_000;
+  polled = await sync(account.id, 'poller', contacts, polled.syncKey);
+  assert.equal(polled.syncKey, first.syncKey);
+  assert.equal(databaseChanged(), false, 'an idle exchange commits nothing (its last-seen time is less than a minute old)');
+  now += 24 * 3_600_000;
+  other = await sync(account.id, 'other', calendar, other.syncKey, [{ op: 'delete', serverId: other.results[0]?.serverId as string }]);
+  assert.equal(other.results[0]?.status, 'ok');
+  // Twice a day for 91 days: one poll in two finds its key a day old and is answered with a new one.
+  const keys = new Set<number>();
+  for (let half = 0; half < 182; half++) {
+    now += 12 * 3_600_000;
+    polled = await sync(account.id, 'poller', contacts, polled.syncKey);
+    assert.equal(polled.status, 'ok', `poll ${half}: ${polled.message ?? ''}`);
+    keys.add(polled.syncKey);
+  }
+  assert.ok(keys.size >= 90 && keys.size <= 92, `about one new key a day, got ${keys.size} in 91 days`);
+  assert.ok((await hub.purgeTombstones()) >= 1, 'the calendar delete is purged');
+  polled = await sync(account.id, 'poller', contacts, polled.syncKey);
+  assert.equal(polled.status, 'ok', 'the poller was never behind the purge horizon');
 });

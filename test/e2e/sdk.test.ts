@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { HttpTransport, reapDeleted, recordLocalDelete, recordLocalPut, SyncClient, type Replica, type Transport } from '../../src/sdk/index.js';
 import { openSqliteReplica } from '../../src/sdk/node/index.js';
+import { openDatabase } from '../../src/sqlite/open.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { newAccount } from '../support/sync.js';
 
@@ -25,9 +26,10 @@ async function sdkDevices() {
   const account = await newAccount(server);
   const transport = new HttpTransport({ baseUrl: server.url, credentials: { user: account.accountName, password: account.password } });
   const open = (id: string, options: { commandsMax?: number; windowSize?: number; exchangesMax?: number; transport?: Transport } = {}) => {
-    const replica = openSqliteReplica(join(work, `replica-${++replicas}.db`));
+    const path = join(work, `replica-${++replicas}.db`);
+    const replica = openSqliteReplica(path);
     const client = new SyncClient({ transport, replica, device: { id }, ...options });
-    return { replica, client, sync: () => client.syncCollection(account.contacts) };
+    return { replica, path, client, sync: () => client.syncCollection(account.contacts) };
   };
   return { ...account, transport, open };
 }
@@ -46,6 +48,22 @@ function losingAnswers(inner: Transport) {
     createCollection: (input) => inner.createCollection(input),
   };
   return { transport, loseNextAnswer: () => (armed = true) };
+}
+
+/**
+ * Whether anything committed a change to this SQLite file since the last call: `PRAGMA data_version`,
+ * read from a connection of its own, moves then and only then.
+ */
+function commitWatcher(path: string): () => boolean {
+  const { db } = openDatabase(path, { readonly: true });
+  const version = () => db.prepare('PRAGMA data_version').pluck().get() as number;
+  let last = version();
+  return () => {
+    const now = version();
+    const changed = now !== last;
+    last = now;
+    return changed;
+  };
 }
 
 /** What a replica holds, by FN, for present items. */
@@ -491,4 +509,31 @@ test('an edit made after a merged change was answered, before the merged version
     r.transaction((tx) => tx.all(contacts)).filter((i) => i.data !== null && i.data.includes('FN:X')).map((i) => i.data);
   assert.deepEqual(data(fresh.replica), [x('by B', 'by B')]);
   assert.deepEqual(data(a.replica), [x('by B', 'by B')]);
+});
+
+test('a sync with nothing to send and nothing to get keeps its key and commits nothing, on the device or (SQLite) on the server; the next change moves it again', async () => {
+  const { open, contacts } = await sdkDevices();
+  const writer = open('writer');
+  const poller = open('poller');
+  writer.replica.transaction((tx) => recordLocalPut(tx, contacts, 'a', vcard('uid-a', 'A')));
+  await writer.sync();
+  await poller.sync();
+  // The first exchange after an initial sync is recorded, whatever it carries (docs/protocol.md §5.1).
+  await poller.sync();
+  const key = poller.replica.transaction((tx) => tx.syncKey(contacts));
+  const replicaWrote = commitWatcher(poller.path);
+  const serverWrote = server.database === '' ? commitWatcher(join(server.dataDir, 'syncpoint.db')) : undefined;
+  for (let i = 0; i < 3; i++) {
+    const summary = await poller.sync();
+    assert.deepEqual([summary.exchanges, summary.sent, summary.received], [1, 0, 0]);
+    assert.equal(poller.replica.transaction((tx) => tx.syncKey(contacts)), key, 'the server answered with the same key');
+    assert.equal(replicaWrote(), false, `idle sync ${i} committed a change to the replica`);
+    if (serverWrote) assert.equal(serverWrote(), false, `idle sync ${i} committed a change to the server's database`);
+  }
+  writer.replica.transaction((tx) => recordLocalPut(tx, contacts, 'b', vcard('uid-b', 'B')));
+  await writer.sync();
+  assert.equal((await poller.sync()).received, 1);
+  assert.ok(poller.replica.transaction((tx) => tx.syncKey(contacts)) > key);
+  assert.equal(replicaWrote(), true);
+  assert.deepEqual(names(poller.replica, contacts), ['A', 'B']);
 });

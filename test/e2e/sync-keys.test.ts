@@ -80,13 +80,13 @@ test('current key: a normal incremental sync moves the key by one and delivers e
     ],
   );
 
-  // Nothing new: the key still moves on and no command repeats.
+  // Nothing new: an idle exchange keeps its key (docs/protocol.md §5.1) and no command repeats.
   r = await b.sync(contacts);
-  assert.equal(r.syncKey, 3);
+  assert.equal(r.syncKey, 2);
   assert.deepEqual(r.commands, []);
 
   r = await b.sync(contacts, { commands: [change(three, vcard('uid-3', 'Three by B'))] });
-  assert.equal(r.syncKey, 4);
+  assert.equal(r.syncKey, 3);
   okResults(r, 1);
   r = await a.sync(contacts);
   assert.equal(r.syncKey, 3);
@@ -136,7 +136,7 @@ test('previous key: a retried exchange gets the same answer and its commands are
   a.apply(contacts, commands, second);
   assert.deepEqual(a.snapshot(contacts), fresh.snapshot(contacts));
   r = await a.sync(contacts);
-  assert.equal(r.syncKey, key + 2);
+  assert.equal(r.syncKey, key + 1, 'nothing new: the key stays');
   assert.deepEqual(r.commands, []);
 });
 
@@ -358,7 +358,7 @@ test('retried previous key twice in a row: the second lost answer is replaced to
 
   a.apply(contacts, commands, attempts[2] as CollectionResponse);
   const next = await a.sync(contacts);
-  assert.equal(next.syncKey, key + 2);
+  assert.equal(next.syncKey, key + 1, 'nothing new: the key stays');
   assert.deepEqual(next.commands, []);
   assert.equal(await accountSeq(server, accountId), seq);
   assert.deepEqual(a.snapshot(contacts), b.snapshot(contacts));
@@ -369,8 +369,9 @@ test('unknown or future key: invalidSyncKey with key 0, no command applied, then
   const a = device('phone-a');
   const observer = device('observer');
   await a.sync(contacts, { commands: [add('x', vcard('uid-x', 'X'))] });
-  await a.sync(contacts);
-  await a.sync(contacts);
+  // Two more keys: exchanges that move something (an idle one keeps its key).
+  const tmp = (await a.sync(contacts, { commands: [add('tmp', vcard('uid-tmp', 'Tmp'))] })).results[0]?.serverId as string;
+  await a.sync(contacts, { commands: [del(tmp)] });
   assert.equal(a.key(contacts), 3);
   await observer.pull(contacts);
   const seq = await accountSeq(server, accountId);
@@ -406,7 +407,7 @@ test('unknown or future key: invalidSyncKey with key 0, no command applied, then
     );
     const next = await syncOnce(server, authorization, deviceId, { collectionId: contacts, syncKey: r.syncKey });
     assert.equal(next.status, 'ok');
-    assert.equal(next.syncKey, r.syncKey + 1);
+    assert.equal(next.syncKey, r.syncKey + 1, 'the first exchange after key 0 moves the key, even with nothing new (docs/protocol.md §5.1)');
   }
 });
 

@@ -12,5 +12,5 @@ import { decodeBody, type Encoding } from './codec.js';
 export function runNativeSync(hub: Hub, accountId: string, protocol: string, body: Buffer, encoding: Encoding, tokenId: string | undefined): Promise<SyncResponse> {
   const request = decodeBody(body, encoding, 'sync', syncRequestSchema, (raw) => assertSupportedVersion((raw as { version?: unknown } | null)?.version));
   assertItemsWithinRequest(request);
-  return hub.sync(accountId, protocol, request, tokenId);
+  return hub.sync(accountId, protocol, { ...request, collections: request.collections.map((c) => ({ ...c, keepsIdleKey: true })) }, tokenId);
 }

@@ -1,4 +1,4 @@
-import type { ChangeQuery, ItemRow, MemberRow, StoreTx } from '../store.js';
+import type { ChangeQuery, ChangeRow, ItemRow, MemberRow, StoreTx } from '../store.js';
 import type { AccountCounters } from './accounts-tx.js';
 import type { Sql } from './sql.js';
 import { blobHash, checkBlobSize, versionBody } from '../blobs.js';
@@ -95,7 +95,7 @@ export function itemTx(sql: Sql, written: ItemRow[], counters: AccountCounters):
       return r;
     },
     async listChanges(q) {
-      return sql<ItemRow[]>`SELECT ${itemColumns(sql)} FROM items WHERE ${changesWhere(sql, q)} ORDER BY seq LIMIT ${q.limit}`;
+      return sql<ChangeRow[]>`SELECT id, data, etag, seq, created_seq, created_by, origin_device, deleted_at FROM items WHERE ${changesWhere(sql, q)} ORDER BY seq LIMIT ${q.limit}`;
     },
     async countChanges(q) {
       const [r] = await sql<{ n: number }[]>`SELECT count(*) AS n FROM (SELECT 1 FROM items WHERE ${changesWhere(sql, q)} LIMIT ${q.limit}) t`;
