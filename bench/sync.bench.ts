@@ -3,15 +3,18 @@
  * TCP proxy between them. It measures, for a collection of 10,000 contacts:
  *   - initial:     a fresh device receives the whole collection;
  *   - incremental: a device that is in sync receives 100 contacts another device changed;
- *   - no changes:  a device that is in sync asks again and gets nothing;
+ *   - no changes:  a device that is in sync asks again and gets nothing, interleaved with a CardDAV
+ *                  client's sync-collection with nothing to get, and whether either side wrote;
  * and compares the initial sync with a floor: reading the same rows from the server's SQLite file and
- * serializing them into the same response pages, with no HTTP, no sync state and no client.
+ * serializing them into the same response pages (plain, and gzipped as the server sends them), with no
+ * HTTP, no sync state and no client. `--cpu-prof DIR` writes CPU profiles (bench/README.md § Profile).
  *
  * It reports figures and asserts nothing about speed; it only fails when a phase does not deliver what
  * it should. Run with `npm run bench`; the figures also go to bench/results/sync-latest.json.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -36,6 +39,8 @@ const runs = 5;
 /** Syncs with nothing to get; each is one sample. */
 const idleSyncs = 50;
 const account = { user: 'bench', password: 'bench-password-0123' };
+/** `--cpu-prof DIR`: the server writes a CPU profile to DIR when it stops, and this process one of its initial syncs (bench/README.md § Profile). */
+const cpuProfDir = ((i) => (i >= 0 ? process.argv[i + 1] : undefined))(process.argv.indexOf('--cpu-prof'));
 
 const resultsPath = join(repoRoot, 'bench/results/sync-latest.json');
 
@@ -164,17 +169,21 @@ async function startProxy(targetPort: number): Promise<WireProxy> {
 interface Device {
   client: SyncClient;
   replica: Replica;
+  /** The replica's file. */
+  path: string;
   close(): void;
 }
 
 function openDevice(id: string, baseDir: string, proxyUrl: string, openDevices: Set<Device>): Device {
   const dir = join(baseDir, id);
   mkdirSync(dir, { recursive: true });
-  const replica = openSqliteReplica(join(dir, 'replica.db'));
+  const path = join(dir, 'replica.db');
+  const replica = openSqliteReplica(path);
   const transport = new HttpTransport({ baseUrl: proxyUrl, credentials: account, encoding: 'json' });
   const device: Device = {
     client: new SyncClient({ transport, replica, device: { id }, windowSize }),
     replica,
+    path,
     close() {
       openDevices.delete(device);
       replica.close();
@@ -323,26 +332,90 @@ interface IdleFigures {
   requestsPerSecond: number;
   wireBytesPerSync: number;
   exchangesPerSync: number;
+  /** Idle syncs after which the server's database, or the device's replica, had a commit that changed it. */
+  syncsThatWrote: { server: number; client: number };
+  /** A CardDAV client asking the same collection for changes since its sync token (RFC 6578), interleaved with the syncs above. */
+  dav: { msMedian: number; msP90: number; wireBytesPerSync: number };
+  /** msMedian over dav.msMedian. */
+  overDav: number;
 }
 
-/** The in-sync device asks again and again with nothing to get: the cost of polling. */
-async function idleSyncsPhase(ctx: Context, reader: Device): Promise<IdleFigures> {
+/**
+ * Whether another connection committed a change to a SQLite file since the last call: `PRAGMA data_version`
+ * changes then, and only then (a transaction that wrote nothing leaves it as it was).
+ */
+function commitWatcher(path: string): () => boolean {
+  const { db } = openDatabase(path, { readonly: true });
+  const version = () => db.prepare('PRAGMA data_version').pluck().get() as number;
+  let last = version();
+  return () => {
+    const now = version();
+    const changed = now !== last;
+    last = now;
+    return changed;
+  };
+}
+
+const davSyncBody = (token: string) =>
+  `<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>${token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>`;
+
+/** One sync-collection REPORT from `token`, over the same proxy and the same HTTP client (fetch) as the SDK; returns the new token. */
+async function davSync(url: string, token: string): Promise<{ token: string; members: number }> {
+  const res = await fetch(url, {
+    method: 'REPORT',
+    headers: { authorization: `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`, 'content-type': 'application/xml', depth: '1' },
+    body: davSyncBody(token),
+  });
+  const text = await res.text();
+  expect(res.status === 207, `sync-collection answered ${res.status}: ${text.slice(0, 200)}`);
+  expect(!/507 Insufficient Storage/.test(text), 'the bench reads the whole collection in one sync-collection answer');
+  return { token: /<(?:\w+:)?sync-token>([^<]*)</.exec(text)?.[1] ?? '', members: text.match(/<(?:\w+:)?response[ >]/g)?.length ?? 0 };
+}
+
+/**
+ * The in-sync device asks again and again with nothing to get: the cost of polling. Each of its syncs is
+ * followed by a CardDAV client's sync-collection with nothing to get on the same collection (the peer
+ * measured in the same run), and each is checked for a durable write on either side of the native sync.
+ */
+async function idleSyncsPhase(ctx: Context, reader: Device, serverDatabase: string): Promise<IdleFigures> {
+  const davUrl = `${ctx.proxyUrl}/dav/users/${account.user}/contacts/`;
+  let { token } = await davSync(davUrl, '');
+  const serverWrote = commitWatcher(serverDatabase);
+  const clientWrote = commitWatcher(reader.path);
   const samples: Sample[] = [];
+  const davSamples: Sample[] = [];
+  const wrote = { server: 0, client: 0 };
   for (let i = 0; i < idleSyncs; i++) {
     const { sample, summary } = await measuredSync(ctx.meter, () => reader.client.syncCollection(ctx.collectionId));
     expect(summary.received === 0 && summary.sent === 0, `idle sync ${i} moved items: sent ${summary.sent}, received ${summary.received}`);
     samples.push(sample);
+    if (serverWrote()) wrote.server++;
+    if (clientWrote()) wrote.client++;
+    const { sample: davSample } = await measuredSync(ctx.meter, async () => {
+      const answer = await davSync(davUrl, token);
+      expect(answer.members === 0, `an idle sync-collection listed ${answer.members} members`);
+      token = answer.token;
+      return { exchanges: 1 } as SyncSummary;
+    });
+    davSamples.push(davSample);
   }
-  const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
-  const totalMs = ms.reduce((sum, x) => sum + x, 0);
+  const spread = (list: Sample[]) => {
+    const ms = list.map((s) => s.ms).sort((a, b) => a - b);
+    return { msMedian: round(median(ms), 2), msP90: round(ms[Math.floor(ms.length * 0.9)] as number, 2), totalMs: ms.reduce((sum, x) => sum + x, 0) };
+  };
+  const native = spread(samples);
+  const dav = spread(davSamples);
   const exchanges = samples.reduce((sum, s) => sum + s.exchanges, 0);
   return {
     syncs: idleSyncs,
-    msMedian: round(median(ms), 2),
-    msP90: round(ms[Math.floor(ms.length * 0.9)] as number, 2),
-    requestsPerSecond: round((exchanges * 1000) / totalMs, 0),
+    msMedian: native.msMedian,
+    msP90: native.msP90,
+    requestsPerSecond: round((exchanges * 1000) / native.totalMs, 0),
     wireBytesPerSync: median(samples.map((s) => s.bytes)),
     exchangesPerSync: median(samples.map((s) => s.exchanges)),
+    syncsThatWrote: wrote,
+    dav: { msMedian: dav.msMedian, msP90: dav.msP90, wireBytesPerSync: median(davSamples.map((s) => s.bytes)) },
+    overDav: round(native.msMedian / dav.msMedian, 2),
   };
 }
 
@@ -427,6 +500,23 @@ function floor(databasePath: string, collectionId: string): FloorFigures {
   }
 }
 
+/** With `--cpu-prof`, `work` runs under the inspector's profiler and its profile goes to DIR/client-NAME.cpuprofile. */
+async function clientProfiled<T>(name: string, work: () => Promise<T>): Promise<T> {
+  if (!cpuProfDir) return work();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await work();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(cpuProfDir, { recursive: true });
+    writeFileSync(join(cpuProfDir, `client-${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Report.
 
@@ -448,8 +538,10 @@ interface Results {
   incremental: PhaseFigures;
   noChanges: IdleFigures;
   floor: FloorFigures;
-  initialVsFloor: number;
-  initialVsFloorWithGzip: number;
+  /** initial.msMedian over floor.msMedian: the floor reads the same rows and writes the same JSON pages. */
+  initialOverFloor: number;
+  /** initial.msMedian over floor.withGzipMsMedian: the floor also gzips each page as the server does, so it makes the bytes the client receives. */
+  initialOverFloorWithGzip: number;
   memory: { clientStartRssMiB: number; clientPeakRssMiB: number; serverPeakRssMiB: number };
 }
 
@@ -466,10 +558,12 @@ function report(results: Results): void {
   );
   const idle = results.noChanges;
   console.log(`\nno changes: ${idle.syncs} syncs, median ${idle.msMedian} ms (p90 ${idle.msP90} ms), ${fmt(idle.requestsPerSecond)} requests/s back to back, ${fmt(idle.wireBytesPerSync)} wire bytes/sync, ${idle.exchangesPerSync} exchange/sync`);
+  console.log(`  syncs after which a commit changed the server's database: ${idle.syncsThatWrote.server}, the device's replica: ${idle.syncsThatWrote.client}`);
+  console.log(`  CardDAV sync-collection with no changes, interleaved: median ${idle.dav.msMedian} ms (p90 ${idle.dav.msP90} ms), ${fmt(idle.dav.wireBytesPerSync)} wire bytes  ->  native ${idle.overDav}× DAV`);
   const f = results.floor;
   console.log(`\nfloor (read ${fmt(contactsTotal)} rows + JSON pages of ${windowSize}): ${f.msMedian} ms = ${fmt(f.itemsPerSecond)} items/s; with gzip: ${f.withGzipMsMedian} ms = ${fmt(f.withGzipItemsPerSecond)} items/s`);
   console.log(`  page JSON ${f.jsonBytesPerItem} B/item, gzipped ${f.gzipBytesPerItem} B/item (the initial sync put ${results.initial.wireBytesPerItem} B/item on the wire)`);
-  console.log(`initial sync runs at ${results.initialVsFloor}× the raw read+serialize floor (${results.initialVsFloorWithGzip}× the floor with gzip)`);
+  console.log(`initial sync takes ${results.initialOverFloor}× the floor's time (${results.initialOverFloorWithGzip}× the floor with gzip, which makes the bytes the client receives)`);
   const m = results.memory;
   console.log(`\npeak RSS: client (bench process: SDK devices and proxy) ${m.clientPeakRssMiB} MiB (${m.clientStartRssMiB} MiB at start), server ${m.serverPeakRssMiB} MiB\n`);
 }
@@ -487,7 +581,7 @@ async function main(): Promise<void> {
   try {
     createAccount(dataDir, account);
     const port = await freePort();
-    server = await startServer(serveArgs(dataDir, port));
+    server = await startServer(serveArgs(dataDir, port), false, false, cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []);
     proxy = await startProxy(port);
 
     const collections = await new HttpTransport({ baseUrl: proxy.url, credentials: account }).listCollections();
@@ -495,16 +589,17 @@ async function main(): Promise<void> {
     if (!collectionId) throw new Error('the new account has no "contacts" collection');
     const ctx: Context = { meter: proxy.meter, proxyUrl: proxy.url, devicesDir: join(workDir, 'devices'), openDevices, collectionId };
 
+    // The server's database file (databaseFile() in src/server/open-store.ts, not imported so that this
+    // process loads only the SDK). WAL lets this process read it beside the server.
+    const serverDatabase = join(dataDir, 'syncpoint.db');
     const { seed, upload } = await seedContacts(ctx);
-    const { reader, initial } = await initialSyncs(ctx);
+    const { reader, initial } = await clientProfiled('initial', () => initialSyncs(ctx));
     const incremental = await incrementalSyncs(ctx, seed, reader);
-    const noChanges = await idleSyncsPhase(ctx, reader);
+    const noChanges = await idleSyncsPhase(ctx, reader, serverDatabase);
     // Taken before the floor runs in this process, so it is the client's peak during the phases.
     const clientPeakRssKiB = process.resourceUsage().maxRSS;
 
-    // The server's database file (databaseFile() in src/server/open-store.ts, not imported so that this
-    // process loads only the SDK). The server is idle; WAL lets this connection read beside it.
-    const floorFigures = floor(join(dataDir, 'syncpoint.db'), collectionId);
+    const floorFigures = floor(serverDatabase, collectionId);
     const serverPeakRssKiB = rssKiB(server.pid as number);
     await stopServer(server);
 
@@ -514,8 +609,8 @@ async function main(): Promise<void> {
       incremental,
       noChanges,
       floor: floorFigures,
-      initialVsFloor: round(initial.itemsPerSecond / floorFigures.itemsPerSecond, 3),
-      initialVsFloorWithGzip: round(initial.itemsPerSecond / floorFigures.withGzipItemsPerSecond, 3),
+      initialOverFloor: round(initial.msMedian / floorFigures.msMedian, 2),
+      initialOverFloorWithGzip: round(initial.msMedian / floorFigures.withGzipMsMedian, 2),
       memory: { clientStartRssMiB: mib(clientStartRssKiB), clientPeakRssMiB: mib(clientPeakRssKiB), serverPeakRssMiB: mib(serverPeakRssKiB) },
     };
     report(results);
