@@ -24,7 +24,7 @@ import { protocolVersion } from '../src/protocol/version.js';
 import { HttpTransport, recordLocalPut, SyncClient, type Replica, type SyncSummary } from '../src/sdk/index.js';
 import { openSqliteReplica } from '../src/sdk/node/index.js';
 import { windowSizeDefault } from '../src/sdk/sync-loop.js';
-import { accountArgs, createAccount, freePort, nodeCommand, repoRoot, rssKiB, startServer, stopServer } from './server-process.js';
+import { accountArgs, cpuSeconds, createAccount, freePort, nodeCommand, repoRoot, rssKiB, startServer, stopServer } from './server-process.js';
 import { gzipLevel } from '../src/http/body.js';
 import { openDatabase } from '../src/sqlite/open.js';
 // The simulator's PRNG, so every run uploads byte-identical contacts.
@@ -123,6 +123,8 @@ const serveArgs = (dataDir: string, port: number) => ['serve', '--data', dataDir
 interface WireMeter {
   bytes: number;
   connections: number;
+  /** The server's process, whose CPU time each sample reads. */
+  serverPid: number;
 }
 
 interface WireProxy {
@@ -131,8 +133,8 @@ interface WireProxy {
   close(): Promise<void>;
 }
 
-async function startProxy(targetPort: number): Promise<WireProxy> {
-  const meter: WireMeter = { bytes: 0, connections: 0 };
+async function startProxy(targetPort: number, serverPid: number): Promise<WireProxy> {
+  const meter: WireMeter = { bytes: 0, connections: 0, serverPid };
   const open = new Set<Socket>();
   const server = createServer((client) => {
     meter.connections++;
@@ -214,16 +216,22 @@ interface Sample {
   bytes: number;
   connections: number;
   exchanges: number;
+  /** CPU time spent meanwhile by this process (the SDK devices and the proxy) and by the server. Less noisy than wall time on a shared machine. */
+  cpuMs: { client: number; server: number };
 }
 
-/** Runs one sync and records its wall time and what crossed the proxy meanwhile. */
+/** Runs one sync and records its wall time, CPU time and what crossed the proxy meanwhile. */
 async function measuredSync(meter: WireMeter, sync: () => Promise<SyncSummary>): Promise<{ sample: Sample; summary: SyncSummary }> {
   const bytes = meter.bytes;
   const connections = meter.connections;
+  const client = process.cpuUsage();
+  const server = cpuSeconds(meter.serverPid);
   const start = performance.now();
   const summary = await sync();
   const ms = performance.now() - start;
-  return { summary, sample: { ms, bytes: meter.bytes - bytes, connections: meter.connections - connections, exchanges: summary.exchanges } };
+  const used = process.cpuUsage(client);
+  const cpuMs = { client: (used.user + used.system) / 1000, server: (cpuSeconds(meter.serverPid) - server) * 1000 };
+  return { summary, sample: { ms, bytes: meter.bytes - bytes, connections: meter.connections - connections, exchanges: summary.exchanges, cpuMs } };
 }
 
 function median(values: readonly number[]): number {
@@ -242,6 +250,7 @@ interface PhaseFigures {
   wireBytesPerItem: number;
   exchangesPerRun: number;
   newConnectionsPerRun: number;
+  cpuMsMedian: { client: number; server: number };
 }
 
 function phaseFigures(items: number, samples: readonly Sample[]): PhaseFigures {
@@ -257,6 +266,7 @@ function phaseFigures(items: number, samples: readonly Sample[]): PhaseFigures {
     wireBytesPerItem: round(wireBytesMedian / items, 1),
     exchangesPerRun: median(samples.map((s) => s.exchanges)),
     newConnectionsPerRun: median(samples.map((s) => s.connections)),
+    cpuMsMedian: { client: round(median(samples.map((s) => s.cpuMs.client)), 1), server: round(median(samples.map((s) => s.cpuMs.server)), 1) },
   };
 }
 
@@ -546,10 +556,10 @@ interface Results {
 }
 
 function report(results: Results): void {
-  const phaseRow = (name: string, p: PhaseFigures) => [name, p.runs, p.itemsPerRun, p.msMedian, p.itemsPerSecond, p.wireBytesPerItem, p.exchangesPerRun, p.newConnectionsPerRun];
+  const phaseRow = (name: string, p: PhaseFigures) => [name, p.runs, p.itemsPerRun, p.msMedian, p.itemsPerSecond, p.wireBytesPerItem, p.exchangesPerRun, p.newConnectionsPerRun, p.cpuMsMedian.client, p.cpuMsMedian.server];
   console.log(`\nSyncpoint sync benchmark: ${fmt(contactsTotal)} contacts, window ${windowSize}, JSON over HTTP/1.1 (node ${process.version})\n`);
   printTable(
-    ['phase', 'runs', 'items', 'median ms', 'items/s', 'wire B/item', 'exchanges', 'new conns'],
+    ['phase', 'runs', 'items', 'median ms', 'items/s', 'wire B/item', 'exchanges', 'new conns', 'CPU ms client', 'CPU ms server'],
     [
       phaseRow(`upload ${fmt(contactsTotal)} (setup)`, results.upload),
       phaseRow('initial', results.initial),
@@ -582,7 +592,7 @@ async function main(): Promise<void> {
     createAccount(dataDir, account);
     const port = await freePort();
     server = await startServer(serveArgs(dataDir, port), false, false, cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []);
-    proxy = await startProxy(port);
+    proxy = await startProxy(port, server.pid as number);
 
     const collections = await new HttpTransport({ baseUrl: proxy.url, credentials: account }).listCollections();
     const collectionId = collections.find((c) => c.name === 'contacts')?.id;
