@@ -27,10 +27,11 @@ export function writeResults(name: string, figures: Record<string, unknown>): st
   return path;
 }
 
-export const accountArgs = (dataDir: string, user: string) => ['user', 'add', user, '--password-stdin', '--data', dataDir];
+/** `where`: a SQLite data directory, or the CLI's own arguments for another database (`['--database', URL]`). */
+export const accountArgs = (where: string | string[], user: string) => ['user', 'add', user, '--password-stdin', ...(typeof where === 'string' ? ['--data', where] : where)];
 
-export function createAccount(dataDir: string, account: { user: string; password: string }): void {
-  const run = spawnSync(process.execPath, [cliPath, ...accountArgs(dataDir, account.user)], { input: `${account.password}\n`, encoding: 'utf8' });
+export function createAccount(where: string | string[], account: { user: string; password: string }): void {
+  const run = spawnSync(process.execPath, [cliPath, ...accountArgs(where, account.user)], { input: `${account.password}\n`, encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`user add failed (exit ${run.status}): ${run.stderr}`);
 }
 

@@ -26,7 +26,10 @@ import { openSqliteReplica } from '../src/sdk/node/index.js';
 import { windowSizeDefault } from '../src/sdk/sync-loop.js';
 import { accountArgs, cpuSeconds, createAccount, freePort, nodeCommand, repoRoot, rssKiB, startServer, stopServer } from './server-process.js';
 import { gzipLevel } from '../src/http/body.js';
-import { openDatabase } from '../src/sqlite/open.js';
+import { openDatabase, type OpenDatabase } from '../src/sqlite/open.js';
+import type { Statement } from 'better-sqlite3';
+import pg from 'pg';
+import { postgresBin, startPgCluster } from '../test/support/postgres.js';
 // The simulator's PRNG, so every run uploads byte-identical contacts.
 import { seededRandom } from '../sim/random.js';
 
@@ -114,7 +117,7 @@ const changedIndexes = (run: number) => Array.from({ length: changedTotal }, (_,
 // ---------------------------------------------------------------------------------------------------
 // The server child process.
 
-const serveArgs = (dataDir: string, port: number) => ['serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'];
+const serveArgs = (where: string[], port: number) => ['serve', ...where, '--port', String(port), '--host', '127.0.0.1'];
 
 // ---------------------------------------------------------------------------------------------------
 // The byte-counting proxy: every byte the client and the server exchange passes through it, so a
@@ -297,14 +300,19 @@ async function seedContacts(ctx: Context): Promise<{ seed: Device; upload: Phase
 
 /**
  * Fresh devices each receive the whole collection. The first one is kept: it is the in-sync device of
- * the later phases.
+ * the later phases. Each run is followed by a pass of the floor, plain and gzipped, so that a change in
+ * the machine's load falls on both sides of the ratio.
  */
-async function initialSyncs(ctx: Context): Promise<{ reader: Device; initial: PhaseFigures }> {
+async function initialSyncs(ctx: Context, page: FloorPage): Promise<{ reader: Device; initial: PhaseFigures; floor: FloorFigures }> {
   const samples: Sample[] = [];
+  const plain: Array<{ ms: number; jsonBytes: number }> = [];
+  const gzipped: Array<{ ms: number; gzipBytes: number }> = [];
   let reader: Device | undefined;
+  // An untimed pass warms the database's cache and V8, as the first initial sync warms the server.
+  await floorPass(page, ctx.collectionId, true);
   for (let run = 1; run <= runs; run++) {
     const device = openDevice(`reader-${run}`, ctx.devicesDir, ctx.proxyUrl, ctx.openDevices);
-    const { sample, summary } = await measuredSync(ctx.meter, () => device.client.syncCollection(ctx.collectionId));
+    const { sample, summary } = await measuredSync(ctx.meter, () => clientProfiled(`initial-${run}`, () => device.client.syncCollection(ctx.collectionId)));
     expectClean(summary, `initial run ${run}`);
     expect(summary.received === contactsTotal, `initial run ${run} received ${summary.received} items, expected ${contactsTotal}`);
     const held = liveCount(device, ctx.collectionId);
@@ -312,8 +320,10 @@ async function initialSyncs(ctx: Context): Promise<{ reader: Device; initial: Ph
     samples.push(sample);
     if (reader) device.close();
     else reader = device;
+    plain.push(await floorPass(page, ctx.collectionId, false));
+    gzipped.push(await floorPass(page, ctx.collectionId, true));
   }
-  return { reader: reader as Device, initial: phaseFigures(contactsTotal, samples) };
+  return { reader: reader as Device, initial: phaseFigures(contactsTotal, samples), floor: floorFigures(plain, gzipped) };
 }
 
 /** The seed device edits 100 contacts and uploads them; the in-sync device then receives exactly those. */
@@ -354,7 +364,7 @@ interface IdleFigures {
  * Whether another connection committed a change to a SQLite file since the last call: `PRAGMA data_version`
  * changes then, and only then (a transaction that wrote nothing leaves it as it was).
  */
-function commitWatcher(path: string): () => boolean {
+function sqliteCommitWatcher(path: string): () => boolean {
   const { db } = openDatabase(path, { readonly: true });
   const version = () => db.prepare('PRAGMA data_version').pluck().get() as number;
   let last = version();
@@ -387,11 +397,11 @@ async function davSync(url: string, token: string): Promise<{ token: string; mem
  * followed by a CardDAV client's sync-collection with nothing to get on the same collection (the peer
  * measured in the same run), and each is checked for a durable write on either side of the native sync.
  */
-async function idleSyncsPhase(ctx: Context, reader: Device, serverDatabase: string): Promise<IdleFigures> {
+async function idleSyncsPhase(ctx: Context, reader: Device, backend: Backend): Promise<IdleFigures> {
   const davUrl = `${ctx.proxyUrl}/dav/users/${account.user}/contacts/`;
   let { token } = await davSync(davUrl, '');
-  const serverWrote = commitWatcher(serverDatabase);
-  const clientWrote = commitWatcher(reader.path);
+  const serverWrote = await backend.commitWatcher();
+  const clientWrote = sqliteCommitWatcher(reader.path);
   const samples: Sample[] = [];
   const davSamples: Sample[] = [];
   const wrote = { server: 0, client: 0 };
@@ -399,7 +409,7 @@ async function idleSyncsPhase(ctx: Context, reader: Device, serverDatabase: stri
     const { sample, summary } = await measuredSync(ctx.meter, () => reader.client.syncCollection(ctx.collectionId));
     expect(summary.received === 0 && summary.sent === 0, `idle sync ${i} moved items: sent ${summary.sent}, received ${summary.received}`);
     samples.push(sample);
-    if (serverWrote()) wrote.server++;
+    if (await serverWrote()) wrote.server++;
     if (clientWrote()) wrote.client++;
     const { sample: davSample } = await measuredSync(ctx.meter, async () => {
       const answer = await davSync(davUrl, token);
@@ -440,74 +450,64 @@ interface FloorFigures {
   gzipBytesPerItem: number;
 }
 
+/** A page of live items in seq order after `after`, at most `limit`, as the floor reads them from the server's database. */
+type FloorPage = (collectionId: string, after: number, limit: number) => Promise<Array<{ id: string; data: string; etag: string; seq: number }>>;
+
 /**
- * The floor: the live items of the collection read straight from the server's database file, page by
- * page in seq order, and serialized as the sync response the server would send for each page. No
- * sync state, HTTP or client work, so the initial sync cannot be faster than this.
+ * The floor: the live items of the collection read straight from the server's database, page by page
+ * in seq order, and serialized as the sync response the server would send for each page (and, for the
+ * gzip floor, compressed at the server's level). No sync state, HTTP or client work, so the initial sync
+ * cannot be faster than this. `gzip`: whether each page is compressed.
  */
-function floor(databasePath: string, collectionId: string): FloorFigures {
-  const { db, prepare } = openDatabase(databasePath);
-  try {
+async function floorPass(page: FloorPage, collectionId: string, gzip: boolean): Promise<{ ms: number; items: number; jsonBytes: number; gzipBytes: number }> {
+  const start = performance.now();
+  let items = 0;
+  let jsonBytes = 0;
+  let gzipBytes = 0;
+  let after = 0;
+  for (let syncKey = 1; ; syncKey++) {
     // One more row than the window tells whether more are available, as the server does.
-    const page = prepare<[string, number, number], { id: string; data: string; etag: string; seq: number }>(
-      'SELECT id, data, etag, seq FROM items WHERE collection_id = ? AND deleted_at IS NULL AND seq > ? ORDER BY seq LIMIT ?',
+    const rows = await page(collectionId, after, windowSize + 1);
+    const sent = rows.slice(0, windowSize);
+    const body = Buffer.from(
+      JSON.stringify({
+        version: protocolVersion,
+        status: 'ok',
+        collections: [
+          {
+            collectionId,
+            status: 'ok',
+            syncKey,
+            moreAvailable: rows.length > windowSize,
+            commands: sent.map((r) => ({ op: 'add', serverId: r.id, data: r.data, etag: r.etag })),
+            results: [],
+            fetched: [],
+          },
+        ],
+      }),
     );
-    const readAll = (gzip: boolean) => {
-      let items = 0;
-      let jsonBytes = 0;
-      let gzipBytes = 0;
-      let after = 0;
-      for (let syncKey = 1; ; syncKey++) {
-        const rows = page.all(collectionId, after, windowSize + 1);
-        const sent = rows.slice(0, windowSize);
-        const body = JSON.stringify({
-          version: protocolVersion,
-          status: 'ok',
-          collections: [
-            {
-              collectionId,
-              status: 'ok',
-              syncKey,
-              moreAvailable: rows.length > windowSize,
-              commands: sent.map((r) => ({ op: 'add', serverId: r.id, data: r.data, etag: r.etag })),
-              results: [],
-              fetched: [],
-            },
-          ],
-        });
-        items += sent.length;
-        jsonBytes += Buffer.byteLength(body);
-        if (gzip) gzipBytes += gzipSync(body, { level: gzipLevel }).length;
-        if (rows.length <= windowSize) return { items, jsonBytes, gzipBytes };
-        after = (sent[sent.length - 1] as { seq: number }).seq;
-      }
-    };
-    const timed = (gzip: boolean) => {
-      const ms: number[] = [];
-      let last = readAll(gzip);
-      for (let run = 0; run < runs; run++) {
-        const start = performance.now();
-        last = readAll(gzip);
-        ms.push(performance.now() - start);
-      }
-      expect(last.items === contactsTotal, `the floor read ${last.items} live items, expected ${contactsTotal}`);
-      return { msMedian: median(ms), ...last };
-    };
-    // The untimed first pass inside timed() warms SQLite's page cache and V8, as the server is warm too.
-    const plain = timed(false);
-    const gzipped = timed(true);
-    return {
-      runs,
-      msMedian: round(plain.msMedian, 1),
-      itemsPerSecond: round((contactsTotal * 1000) / plain.msMedian, 0),
-      withGzipMsMedian: round(gzipped.msMedian, 1),
-      withGzipItemsPerSecond: round((contactsTotal * 1000) / gzipped.msMedian, 0),
-      jsonBytesPerItem: round(plain.jsonBytes / contactsTotal, 1),
-      gzipBytesPerItem: round(gzipped.gzipBytes / contactsTotal, 1),
-    };
-  } finally {
-    db.close();
+    items += sent.length;
+    jsonBytes += body.length;
+    if (gzip) gzipBytes += gzipSync(body, { level: gzipLevel }).length;
+    if (rows.length <= windowSize) break;
+    after = (sent[sent.length - 1] as { seq: number }).seq;
   }
+  expect(items === contactsTotal, `the floor read ${items} live items, expected ${contactsTotal}`);
+  return { ms: performance.now() - start, items, jsonBytes, gzipBytes };
+}
+
+function floorFigures(plain: Array<{ ms: number; jsonBytes: number }>, gzipped: Array<{ ms: number; gzipBytes: number }>): FloorFigures {
+  const msMedian = median(plain.map((p) => p.ms));
+  const withGzipMsMedian = median(gzipped.map((p) => p.ms));
+  return {
+    runs: plain.length,
+    msMedian: round(msMedian, 1),
+    itemsPerSecond: round((contactsTotal * 1000) / msMedian, 0),
+    withGzipMsMedian: round(withGzipMsMedian, 1),
+    withGzipItemsPerSecond: round((contactsTotal * 1000) / withGzipMsMedian, 0),
+    jsonBytesPerItem: round((plain[0]?.jsonBytes ?? 0) / contactsTotal, 1),
+    gzipBytesPerItem: round((gzipped[0]?.gzipBytes ?? 0) / contactsTotal, 1),
+  };
 }
 
 /** With `--cpu-prof`, `work` runs under the inspector's profiler and its profile goes to DIR/client-NAME.cpuprofile. */
@@ -555,9 +555,9 @@ interface Results {
   memory: { clientStartRssMiB: number; clientPeakRssMiB: number; serverPeakRssMiB: number };
 }
 
-function report(results: Results): void {
+function report(backend: string, results: Results): void {
   const phaseRow = (name: string, p: PhaseFigures) => [name, p.runs, p.itemsPerRun, p.msMedian, p.itemsPerSecond, p.wireBytesPerItem, p.exchangesPerRun, p.newConnectionsPerRun, p.cpuMsMedian.client, p.cpuMsMedian.server];
-  console.log(`\nSyncpoint sync benchmark: ${fmt(contactsTotal)} contacts, window ${windowSize}, JSON over HTTP/1.1 (node ${process.version})\n`);
+  console.log(`\nSyncpoint sync benchmark on ${backend}: ${fmt(contactsTotal)} contacts, window ${windowSize}, JSON over HTTP/1.1 (node ${process.version})\n`);
   printTable(
     ['phase', 'runs', 'items', 'median ms', 'items/s', 'wire B/item', 'exchanges', 'new conns', 'CPU ms client', 'CPU ms server'],
     [
@@ -580,50 +580,128 @@ function report(results: Results): void {
 
 // ---------------------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
+/** Where the server keeps its data, and how the bench reads it beside the server (the floor, and whether a sync wrote). */
+interface Backend {
+  name: 'SQLite' | 'PostgreSQL';
+  /** The CLI's arguments that name the database. */
+  where: string[];
+  page: FloorPage;
+  /** A check, from now on, of whether anything committed a change to the database since the last check. */
+  commitWatcher(): Promise<() => Promise<boolean>>;
+  close(): Promise<void>;
+}
+
+function sqliteBackend(dataDir: string): Backend {
+  // The server's database file (databaseFile() in src/server/open-store.ts, not imported so that this
+  // process loads only the SDK). WAL lets this process read it beside the server.
+  const path = join(dataDir, 'syncpoint.db');
+  let opened: OpenDatabase | undefined;
+  let statement: Statement<[string, number, number], { id: string; data: string; etag: string; seq: number }> | undefined;
+  return {
+    name: 'SQLite',
+    where: ['--data', dataDir],
+    page: async (collectionId, after, limit) => {
+      opened ??= openDatabase(path);
+      statement ??= opened.prepare<[string, number, number], { id: string; data: string; etag: string; seq: number }>(
+        'SELECT id, data, etag, seq FROM items WHERE collection_id = ? AND deleted_at IS NULL AND seq > ? ORDER BY seq LIMIT ?',
+      );
+      return statement.all(collectionId, after, limit);
+    },
+    commitWatcher: async () => {
+      const changed = sqliteCommitWatcher(path);
+      return async () => changed();
+    },
+    close: async () => void opened?.db.close(),
+  };
+}
+
+async function postgresBackend(): Promise<Backend> {
+  const cluster = await startPgCluster();
+  const database = await cluster.createDatabase();
+  const client = new pg.Client({ connectionString: database });
+  await client.connect();
+  // The next transaction id only moves when a transaction writes (a read-only one takes none).
+  const nextXid = async () => Number((await client.query<{ x: string }>('SELECT txid_snapshot_xmax(txid_current_snapshot()) AS x')).rows[0]?.x);
+  return {
+    name: 'PostgreSQL',
+    where: ['--database', database],
+    page: async (collectionId, after, limit) =>
+      (
+        await client.query<{ id: string; data: string; etag: string; seq: string }>({
+          name: 'floor-page',
+          text: 'SELECT id, data, etag, seq FROM items WHERE collection_id = $1 AND deleted_at IS NULL AND seq > $2 ORDER BY seq LIMIT $3',
+          values: [collectionId, after, limit],
+        })
+      ).rows.map((r) => ({ ...r, seq: Number(r.seq) })),
+    commitWatcher: async () => {
+      let last = await nextXid();
+      return async () => {
+        const now = await nextXid();
+        const changed = now !== last;
+        last = now;
+        return changed;
+      };
+    },
+    close: async () => {
+      await client.end();
+      cluster.stop();
+    },
+  };
+}
+
+/** Every phase on one backend, with its own server. */
+async function runBackend(backend: Backend, workDir: string): Promise<Results> {
   // The client's peak means more next to what the process held before any work.
   const clientStartRssKiB = process.resourceUsage().maxRSS;
-  const workDir = mkdtempSync(join(tmpdir(), 'syncpoint-bench-'));
-  const dataDir = join(workDir, 'server');
   const openDevices = new Set<Device>();
   let server: ChildProcess | undefined;
   let proxy: WireProxy | undefined;
   try {
-    createAccount(dataDir, account);
+    createAccount(backend.where, account);
     const port = await freePort();
-    server = await startServer(serveArgs(dataDir, port), false, false, cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []);
+    server = await startServer(serveArgs(backend.where, port), false, true, cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(cpuProfDir, backend.name)] : []);
     proxy = await startProxy(port, server.pid as number);
 
     const collections = await new HttpTransport({ baseUrl: proxy.url, credentials: account }).listCollections();
     const collectionId = collections.find((c) => c.name === 'contacts')?.id;
     if (!collectionId) throw new Error('the new account has no "contacts" collection');
-    const ctx: Context = { meter: proxy.meter, proxyUrl: proxy.url, devicesDir: join(workDir, 'devices'), openDevices, collectionId };
+    const ctx: Context = { meter: proxy.meter, proxyUrl: proxy.url, devicesDir: join(workDir, `devices-${backend.name}`), openDevices, collectionId };
 
-    // The server's database file (databaseFile() in src/server/open-store.ts, not imported so that this
-    // process loads only the SDK). WAL lets this process read it beside the server.
-    const serverDatabase = join(dataDir, 'syncpoint.db');
     const { seed, upload } = await seedContacts(ctx);
-    const { reader, initial } = await clientProfiled('initial', () => initialSyncs(ctx));
+    const { reader, initial, floor } = await initialSyncs(ctx, backend.page);
     const incremental = await incrementalSyncs(ctx, seed, reader);
-    const noChanges = await idleSyncsPhase(ctx, reader, serverDatabase);
-    // Taken before the floor runs in this process, so it is the client's peak during the phases.
+    const noChanges = await idleSyncsPhase(ctx, reader, backend);
     const clientPeakRssKiB = process.resourceUsage().maxRSS;
-
-    const floorFigures = floor(serverDatabase, collectionId);
     const serverPeakRssKiB = rssKiB(server.pid as number);
-    await stopServer(server);
-
-    const results: Results = {
+    return {
       upload,
       initial,
       incremental,
       noChanges,
-      floor: floorFigures,
-      initialOverFloor: round(initial.msMedian / floorFigures.msMedian, 2),
-      initialOverFloorWithGzip: round(initial.msMedian / floorFigures.withGzipMsMedian, 2),
+      floor,
+      initialOverFloor: round(initial.msMedian / floor.msMedian, 2),
+      initialOverFloorWithGzip: round(initial.msMedian / floor.withGzipMsMedian, 2),
       memory: { clientStartRssMiB: mib(clientStartRssKiB), clientPeakRssMiB: mib(clientPeakRssKiB), serverPeakRssMiB: mib(serverPeakRssKiB) },
     };
-    report(results);
+  } finally {
+    for (const device of [...openDevices]) device.close();
+    await proxy?.close();
+    // After an earlier failure, a server that also fails to stop must not hide that failure.
+    if (server) await stopServer(server).catch((err: unknown) => console.error(String(err)));
+    await backend.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const workDir = mkdtempSync(join(tmpdir(), 'syncpoint-bench-'));
+  try {
+    const sqlite = await runBackend(sqliteBackend(join(workDir, 'data')), workDir);
+    report('SQLite', sqlite);
+    // PostgreSQL runs where Debian's package is installed (.ci/setup installs it); `--sqlite-only` skips it.
+    const withPostgres = !process.argv.includes('--sqlite-only') && postgresBin() !== undefined;
+    const postgres = withPostgres ? await runBackend(await postgresBackend(), workDir) : undefined;
+    if (postgres) report('PostgreSQL', postgres);
+    else console.log('PostgreSQL: skipped (not installed, or --sqlite-only)\n');
     mkdirSync(dirname(resultsPath), { recursive: true });
     const output = {
       date: new Date().toISOString(),
@@ -632,19 +710,17 @@ async function main(): Promise<void> {
       cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
       commands: {
         bench: 'npm run bench',
-        createAccount: `${nodeCommand(accountArgs('<tmp>/server', account.user))}  (password on stdin)`,
-        serve: `SYNCPOINT_LOG_LEVEL=warn ${nodeCommand(serveArgs('<tmp>/server', port))}`,
+        createAccount: `${nodeCommand(accountArgs('<tmp>/data', account.user))}  (password on stdin; on PostgreSQL --database URL)`,
+        serve: `SYNCPOINT_LOG_LEVEL=warn ${nodeCommand(serveArgs(['--data', '<tmp>/data'], 0))}`,
       },
       config: { contacts: contactsTotal, changed: changedTotal, windowSize, runs, idleSyncs, encoding: 'json' },
-      ...results,
+      // The SQLite figures at the top, where they have always been; PostgreSQL's in the same shape beside them.
+      ...sqlite,
+      postgres: postgres ?? null,
     };
     writeFileSync(resultsPath, `${JSON.stringify(output, null, 2)}\n`);
     console.log(`written to ${resultsPath}`);
   } finally {
-    for (const device of [...openDevices]) device.close();
-    await proxy?.close();
-    // After an earlier failure, a server that also fails to stop must not hide that failure.
-    if (server) await stopServer(server).catch((err: unknown) => console.error(String(err)));
     rmSync(workDir, { recursive: true, force: true });
   }
 }
