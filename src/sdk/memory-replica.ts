@@ -104,6 +104,11 @@ export function openMemoryReplica(): Replica {
       const moved = !before || before.item.pending !== item.pending || before.item.data !== item.data;
       setRow(s, item.localId, { item: { ...item }, edited: moved ? edited : before.edited });
     },
+    putNew: (c, item) => {
+      if (collections.get(c)?.rows.has(item.localId)) return false;
+      tx.put(c, item);
+      return true;
+    },
     remove: (c, localId) => {
       const s = collections.get(c);
       if (s?.rows.has(localId)) setRow(s, localId, undefined);

@@ -36,6 +36,8 @@ export interface ReplicaTx {
   /** What byServerId answers for each of these server ids, asked at once (a page of an answer is one lookup, not hundreds): the ones held. */
   byServerIds(collectionId: string, serverIds: readonly string[]): Map<string, LocalItem>;
   put(collectionId: string, item: LocalItem): void;
+  /** Puts an item under a local id no row has yet; false (and nothing written) when one has it. */
+  putNew(collectionId: string, item: LocalItem): boolean;
   remove(collectionId: string, localId: string): void;
   /** Items with something to send and not refused in their current version, oldest edit first, at most `limit`. */
   pending(collectionId: string, limit: number): LocalItem[];

@@ -422,7 +422,7 @@ function applyServerCommand(tx: ReplicaTx, collectionId: string, command: Server
     tx.put(collectionId, { ...item, data: command.data, etag: command.etag, pending: null, rejected: null, stale: false });
     return;
   }
+  // A new row, under the name the application gives it, or a longer one while that is taken (one statement in the common case).
   let localId = localIdFor(command.serverId);
-  while (tx.get(collectionId, localId)) localId = `${localId}-${command.etag.slice(0, 6)}`;
-  tx.put(collectionId, newLocalItem(localId, { serverId: command.serverId, data: command.data, etag: command.etag }));
+  while (!tx.putNew(collectionId, newLocalItem(localId, { serverId: command.serverId, data: command.data, etag: command.etag }))) localId = `${localId}-${command.etag.slice(0, 6)}`;
 }

@@ -26,6 +26,24 @@ const localIds = (replica: Replica, read: 'all' | 'pending') =>
 
 for (const [name, open] of backends) {
   describe(`${name} replica`, () => {
+    test('putNew puts an item under a free local id, and refuses a taken one without touching its row', () => {
+      const replica = open();
+      replica.transaction((tx) => {
+        recordLocalPut(tx, c, 'a', 'A');
+        assert.equal(tx.putNew(c, newLocalItem('a', { serverId: 's-a', data: 'other', etag: 'e' })), false);
+        assert.equal(tx.putNew(c, newLocalItem('b', { serverId: 's-b', data: 'B', etag: 'e-b' })), true);
+        assert.equal(tx.putNew('other', newLocalItem('a', { serverId: 's-x', data: 'X', etag: 'e-x' })), true, 'local ids are per collection');
+        recordLocalPut(tx, c, 'c', 'C');
+        assert.equal(tx.putNew(c, newLocalItem('d', { data: 'D', pending: 'add' })), true);
+      });
+      replica.transaction((tx) => {
+        assert.deepEqual(tx.get(c, 'a'), newLocalItem('a', { data: 'A', pending: 'add' }));
+        assert.deepEqual(tx.byServerId(c, 's-b'), newLocalItem('b', { serverId: 's-b', data: 'B', etag: 'e-b' }));
+      });
+      // A pending item put new takes its place in the queue after the edits made before it.
+      assert.deepEqual(localIds(replica, 'pending'), ['a', 'c', 'd']);
+    });
+
     test('byServerIds and knownSeqs answer for many ids what byServerId and knownSeq answer for each, in this collection only', () => {
       const replica = open();
       replica.transaction((tx) => {
