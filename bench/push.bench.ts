@@ -232,6 +232,13 @@ async function measureFanout(store: Store, label: string) {
     const noticeBytes = first.messageBytes ?? 0;
     const clean = { held: [] as number[], arrived: [] as number[], missing: 0 };
     const base: number[] = [];
+    // Per change: when the first device got it (the server's work before it sends anything: for Syncpoint the
+    // writer's exchange and its durable commit), and how long after that the last one did (the fan-out itself).
+    const spans = { syncpoint: { first: [] as number[], spread: [] as number[] }, baseline: { first: [] as number[], spread: [] as number[] } };
+    const span = (into: { first: number[]; spread: number[] }, times: number[]) => {
+      into.first.push(Math.min(...times));
+      into.spread.push(Math.max(...times) - Math.min(...times));
+    };
     let baseBytes = 0;
     // Alternating which goes first, so neither always follows the other's pause.
     for (let k = 0; k < changes; k++) {
@@ -240,10 +247,12 @@ async function measureFanout(store: Store, label: string) {
           const r = await change(30_000);
           clean.held.push(...r.times);
           clean.arrived.push(...r.arrived);
+          span(spans.syncpoint, r.times);
           clean.missing += r.missing ?? 0;
         } else {
           const r = await broadcast(k, noticeBytes);
           base.push(...r.times);
+          span(spans.baseline, r.times);
           baseBytes = r.messageBytes ?? 0;
         }
         await pause();
@@ -280,6 +289,9 @@ async function measureFanout(store: Store, label: string) {
       ratioP99: ms(percentile(clean.held, 99) / percentile(base, 99)),
       onSocketRatioP50: ms(percentile(clean.arrived, 50) / percentile(base, 50)),
       onSocketRatioP99: ms(percentile(clean.arrived, 99) / percentile(base, 99)),
+      /** Medians over the changes: the first device's time, and the last device's time after it. */
+      firstMsMedian: { syncpoint: ms(median(spans.syncpoint.first)), baseline: ms(median(spans.baseline.first)) },
+      spreadMsMedian: { syncpoint: ms(median(spans.syncpoint.spread)), baseline: ms(median(spans.baseline.spread)) },
       lossy: {
         dropRate: 0.3,
         p50Ms: ms(percentile(lossy.held, 50)),
@@ -322,6 +334,7 @@ async function main() {
       console.log(`   syncpoint, on the socket  p50 ${fan.onSocket.p50Ms} ms, p99 ${fan.onSocket.p99Ms} ms`);
       console.log(`   bare ws broadcast         p50 ${fan.baseline.p50Ms} ms, p99 ${fan.baseline.p99Ms} ms`);
       console.log(`   ratio p50 ${fan.ratioP50}x, p99 ${fan.ratioP99}x (on the socket: p50 ${fan.onSocketRatioP50}x, p99 ${fan.onSocketRatioP99}x)`);
+      console.log(`   first device after (median) ${fan.firstMsMedian.syncpoint} ms against ${fan.firstMsMedian.baseline} ms; the last ${fan.spreadMsMedian.syncpoint} ms after it against ${fan.spreadMsMedian.baseline} ms`);
       console.log(`3. with 30% of notices lost (heartbeat ${fan.heartbeatSeconds.lossy} s finds a lost last notice):`);
       console.log(`   every device holds the change after median ${fan.lossy.allDevicesMedianMs} ms, worst ${fan.lossy.allDevicesMaxMs} ms; per device p50 ${fan.lossy.p50Ms} ms, p99 ${fan.lossy.p99Ms} ms`);
       console.log(`   ${fan.lossy.viaSync} of ${fan.lossy.deliveries} deliveries came through a repairing sync; ${fan.lossy.missing} missing`);
