@@ -5,6 +5,8 @@
  *   - fanout: build N SDK devices (replica, SyncClient, PushSubscriber), optionally losing a share of
  *             notices on arrival, and report when each one holds a given item;
  *   - raw:    open N plain WebSockets to a baseline broadcast server and time each message.
+ * For SDK devices it times both a notice's arrival on the socket (as the raw sockets' messages are timed)
+ * and the moment the device's replica holds the change, and it notes the size of the messages each gets.
  * Times are wall-clock milliseconds with sub-millisecond precision (timeOrigin + now), comparable
  * across the two processes on one machine.
  */
@@ -27,15 +29,33 @@ export type LoadCommand =
   | { cmd: 'closeRaw' };
 
 export type LoadReply =
-  | { ok: true; opened?: number; failed?: number; rssKiB: number; times?: number[]; viaSync?: number; missing?: number; elapsedMs?: number }
+  | {
+      ok: true;
+      opened?: number;
+      failed?: number;
+      rssKiB: number;
+      /** When each device that holds the marker got it (in its replica; for raw sockets, on the socket). */
+      times?: number[];
+      /** SDK devices: when the marker's notice arrived on each socket, for those it arrived on. */
+      arrived?: number[];
+      /** Bytes of the marker's message as the sockets got it. */
+      messageBytes?: number;
+      viaSync?: number;
+      missing?: number;
+      elapsedMs?: number;
+    }
   | { ok: false; error: string };
 
 const now = () => performance.timeOrigin + performance.now();
 const rssKiB = () => Math.round(process.memoryUsage().rss / 1024);
 
 const idle: WebSocket[] = [];
-let devices: Array<{ client: SyncClient; subscriber: PushSubscriber; got: Map<string, { at: number; viaSync: boolean }> }> = [];
+let devices: Array<{ client: SyncClient; subscriber: PushSubscriber; got: Map<string, { at: number; viaSync: boolean }>; arrived: Map<string, number> }> = [];
 let raw: Array<{ socket: WebSocket; got: Map<string, number> }> = [];
+/** Bytes of each marker's message, as the first socket to get it saw it (raw sockets' markers are counted apart). */
+const messageBytes = new Map<string, number>();
+const rawBytes = new Map<string, number>();
+const markerOf = (text: string) => /marker-\d+/.exec(text)?.[0];
 
 async function openIdle(c: Extract<LoadCommand, { cmd: 'idle' }>): Promise<LoadReply> {
   let failed = 0;
@@ -79,6 +99,12 @@ async function buildFanout(c: Extract<LoadCommand, { cmd: 'fanout' }>): Promise<
     const replica = openMemoryReplica();
     const client = new SyncClient({ transport, replica, device: { id: `fan-${i}` } });
     const got = new Map<string, { at: number; viaSync: boolean }>();
+    const arrived = new Map<string, number>();
+    // A notice applied holds its own marker; a sync may have brought any, so the replica is read then.
+    const noteApplied = (data: string | undefined) => {
+      const marker = markerOf(data ?? '');
+      if (marker && !got.has(marker)) got.set(marker, { at: now(), viaSync: false });
+    };
     const note = (viaSync: boolean) => {
       for (const item of replica.transaction((tx) => tx.all(c.collectionId))) {
         const marker = /NOTE:(marker-\d+)/.exec(item.data ?? '')?.[1];
@@ -99,8 +125,16 @@ async function buildFanout(c: Extract<LoadCommand, { cmd: 'fanout' }>): Promise<
       socket.onclose = (ev) => wrapped.onclose?.(ev);
       socket.onerror = (ev) => wrapped.onerror?.(ev);
       socket.onmessage = (ev) => {
-        if (String(ev.data).startsWith('{"type":"change"') && random() < c.dropRate) return;
-        wrapped.onmessage?.(ev);
+        const text = String(ev.data);
+        if (text.startsWith('{"type":"change"')) {
+          if (random() < c.dropRate) return;
+          const marker = markerOf(text);
+          if (marker) {
+            arrived.set(marker, now());
+            if (!messageBytes.has(marker)) messageBytes.set(marker, Buffer.byteLength(text));
+          }
+        }
+        wrapped.onmessage?.({ data: text });
       };
       return wrapped;
     };
@@ -111,12 +145,12 @@ async function buildFanout(c: Extract<LoadCommand, { cmd: 'fanout' }>): Promise<
       collections: [c.collectionId],
       client,
       openSocket: lossy,
-      onMessage: (m, outcome) => m.type === 'change' && outcome === 'applied' && note(false),
+      onMessage: (m, outcome) => m.type === 'change' && outcome === 'applied' && m.command.op !== 'delete' && noteApplied(m.command.data),
       onSynced: () => note(true),
       random,
     });
     subscriber.start();
-    devices.push({ client, subscriber, got });
+    devices.push({ client, subscriber, got, arrived });
   }
   // Connected and caught up: each has had its hello and the catch-up sync that follows it.
   const deadline = now() + 120_000;
@@ -128,10 +162,18 @@ async function buildFanout(c: Extract<LoadCommand, { cmd: 'fanout' }>): Promise<
   return { ok: true, opened: devices.length, rssKiB: rssKiB() };
 }
 
-async function awaitMarker(marker: string, timeoutMs: number, holders: () => Array<Map<string, unknown>>, times: () => number[], viaSync: () => number): Promise<LoadReply> {
+async function awaitMarker(
+  marker: string,
+  timeoutMs: number,
+  holders: () => Array<Map<string, unknown>>,
+  times: () => number[],
+  viaSync: () => number,
+  bytes: Map<string, number>,
+  arrived?: () => number[],
+): Promise<LoadReply> {
   const deadline = now() + timeoutMs;
   while (holders().some((g) => !g.has(marker)) && now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  return { ok: true, times: times(), viaSync: viaSync(), missing: holders().filter((g) => !g.has(marker)).length, rssKiB: rssKiB() };
+  return { ok: true, times: times(), arrived: arrived?.(), messageBytes: bytes.get(marker), viaSync: viaSync(), missing: holders().filter((g) => !g.has(marker)).length, rssKiB: rssKiB() };
 }
 
 async function openRaw(c: Extract<LoadCommand, { cmd: 'raw' }>): Promise<LoadReply> {
@@ -144,8 +186,11 @@ async function openRaw(c: Extract<LoadCommand, { cmd: 'raw' }>): Promise<LoadRep
           const socket = new WebSocket(c.url, { perMessageDeflate: false });
           const got = new Map<string, number>();
           socket.on('message', (data) => {
-            const marker = /marker-\d+/.exec(String(data))?.[0];
-            if (marker) got.set(marker, now());
+            const text = String(data);
+            const marker = markerOf(text);
+            if (!marker) return;
+            got.set(marker, now());
+            if (!rawBytes.has(marker)) rawBytes.set(marker, Buffer.byteLength(text));
           });
           socket.once('open', () => done());
           socket.once('error', fail);
@@ -172,6 +217,8 @@ async function handle(c: LoadCommand): Promise<LoadReply> {
         () => devices.map((d) => d.got),
         () => devices.flatMap((d) => (d.got.has(c.marker) ? [(d.got.get(c.marker) as { at: number }).at] : [])),
         () => devices.filter((d) => d.got.get(c.marker)?.viaSync).length,
+        messageBytes,
+        () => devices.flatMap((d) => (d.arrived.has(c.marker) ? [d.arrived.get(c.marker) as number] : [])),
       );
     case 'closeFanout':
       await Promise.all(devices.map((d) => d.subscriber.stop()));
@@ -186,6 +233,7 @@ async function handle(c: LoadCommand): Promise<LoadReply> {
         () => raw.map((r) => r.got),
         () => raw.flatMap((r) => (r.got.has(c.marker) ? [r.got.get(c.marker) as number] : [])),
         () => 0,
+        rawBytes,
       );
     case 'closeRaw':
       for (const r of raw.splice(0)) r.socket.terminate();
@@ -193,6 +241,8 @@ async function handle(c: LoadCommand): Promise<LoadReply> {
   }
 }
 
+// The bench lets go of this process when done with it; exiting (rather than being killed) writes a --cpu-prof profile.
+process.on('disconnect', () => process.exit(0));
 process.on('message', (c: LoadCommand) => {
   handle(c).then(
     (reply) => process.send?.(reply),

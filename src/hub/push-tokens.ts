@@ -32,9 +32,9 @@ export class PushTokens {
       beforeCommit: (tx, written) =>
         fanout.beforeCommit(
           written,
-          async (accountId, deviceId, changes) => {
-            const issued = await tx.issuePushTokens(accountId, deviceId, changes, this.clock.now());
-            return issued.map((row) => row.token);
+          async (accountId, issues) => {
+            const issued = await tx.issuePushTokens(accountId, issues.map(({ deviceId, changes }) => ({ deviceId, entries: changes })), this.clock.now());
+            return issued.map((rows) => rows.map((row) => row.token));
           },
           (accountId, seenSince) => tx.listPushChannels(accountId, seenSince),
         ),
@@ -149,8 +149,9 @@ export class PushTokens {
 /** What push does around each commit that wrote items (PushTokens.observe). */
 export interface PushFanout<P> {
   /**
-   * Inside the committing transaction. `issue` gives one device a token for each of `changes`, in order,
-   * stored in the same transaction, so the token, the change and what it stands for commit together.
+   * Inside the committing transaction. `issue` gives each of the account's devices named a token for each
+   * of its `changes`, in order, stored in the same transaction, so the token, the change and what it stands
+   * for commit together; one call for all of them (each device named once).
    * `registered` lists the account's open channels, whichever process holds them.
    */
   beforeCommit(written: readonly ItemRow[], issue: IssueTokens, registered: RegisteredChannels): Promise<P>;
@@ -158,5 +159,8 @@ export interface PushFanout<P> {
   afterCommit(prepared: P): void;
 }
 
-export type IssueTokens = (accountId: string, deviceId: string, changes: ReadonlyArray<{ collectionId: string; itemId: string; seq: number }>) => Promise<number[]>;
+export type IssueTokens = (
+  accountId: string,
+  issues: ReadonlyArray<{ deviceId: string; changes: ReadonlyArray<{ collectionId: string; itemId: string; seq: number }> }>,
+) => Promise<number[][]>;
 export type RegisteredChannels = (accountId: string, seenSince: number) => Promise<PushChannelRow[]>;

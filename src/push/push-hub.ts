@@ -304,6 +304,8 @@ export class PushHub implements PushFanout<Prepared> {
       const devices = this.tokens.shared
         ? await registered(accountId, this.seenSince())
         : [...(local?.keys() ?? [])].map((deviceId) => ({ deviceId, processId: me, collections: null }));
+      // Who is told of what, gathered first: one call issues every device's tokens.
+      const told: Array<{ deviceId: string; channel: Channel | undefined; wanted: ItemRow[] }> = [];
       for (const device of devices) {
         // Registered here but closed since: nothing to announce to.
         const channel = device.processId === me ? local?.get(device.deviceId) : undefined;
@@ -319,20 +321,27 @@ export class PushHub implements PushFanout<Prepared> {
           else prepared.hints.push({ type: 'sync', accountId, deviceId: device.deviceId, from: me });
           continue;
         }
-        const issued = await issue(
-          accountId,
-          device.deviceId,
-          wanted.map((r) => ({ collectionId: r.collectionId, itemId: r.id, seq: r.seq })),
-        );
+        told.push({ deviceId: device.deviceId, channel, wanted });
+      }
+      if (told.length === 0) continue;
+      const issued = await issue(
+        accountId,
+        told.map(({ deviceId, wanted }) => ({ deviceId, changes: wanted.map((r) => ({ collectionId: r.collectionId, itemId: r.id, seq: r.seq })) })),
+      );
+      // One command per version, however many devices hear of it, so it is also encoded once (protocol/push.ts encodePushMessage).
+      const commands = new Map<ItemRow, ServerCommand>();
+      told.forEach(({ deviceId, channel, wanted }, d) => {
         if (!channel) {
-          prepared.hints.push({ type: 'push', accountId, deviceId: device.deviceId, from: me });
-          continue;
+          prepared.hints.push({ type: 'push', accountId, deviceId, from: me });
+          return;
         }
         wanted.forEach((row, i) => {
-          const token = issued[i] as number;
-          prepared.deliveries.push({ channel, message: this.noticeOf(row, token) });
+          let command = commands.get(row);
+          if (!command) commands.set(row, (command = this.commandOf(row)));
+          const token = (issued[d] as number[])[i] as number;
+          prepared.deliveries.push({ channel, message: { type: 'change', token, collectionId: row.collectionId, seq: row.seq, command } });
         });
-      }
+      });
     }
     return prepared;
   }

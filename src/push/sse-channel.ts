@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { PushMessage, StreamClose } from '../protocol/push.js';
 import type { Channel } from '../hub/push-channel.js';
+import { encodePushMessage } from './encode.js';
 
 /**
  * The fallback channel: Server-Sent Events. Each message is one event named by its type, with the
@@ -27,7 +28,7 @@ export class SseChannel implements Channel {
   send(message: PushMessage): void {
     if (!this.open || this.res.writableNeedDrain) return;
     const id = message.type === 'change' ? `id: ${message.token}\n` : '';
-    this.res.write(`event: ${message.type}\n${id}data: ${JSON.stringify(message)}\n\n`);
+    this.res.write(`event: ${message.type}\n${id}data: ${encodePushMessage(message)}\n\n`);
   }
 
   beat(): boolean {

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { PushMessage } from '../protocol/push.js';
 import type { Channel } from '../hub/push-channel.js';
+import { encodePushMessage } from './encode.js';
 
 /** A channel that has this much unsent data drops further notices until it drains: the device finds the gap. */
 const bufferedBytesMax = 1024 * 1024;
@@ -29,7 +30,7 @@ export class WebSocketChannel implements Channel {
 
   send(message: PushMessage): void {
     if (this.socket.readyState !== this.socket.OPEN || this.socket.bufferedAmount > bufferedBytesMax) return;
-    this.socket.send(JSON.stringify(message));
+    this.socket.send(encodePushMessage(message));
   }
 
   beat(): boolean {

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { limits } from '../core/limits.js';
 import { displacedId } from '../protocol/server-point.js';
-import type { AccountRow, ChangeQuery, ChangeRow, CollectionRow, ConflictRow, DeviceRow, ItemRow, MailPartRow, MailSendRow, MemberQuery, PushTicketRow, Store, StoreOptions, StoreTx, SyncStateRow, UpstreamCollectionRow, UpstreamRow } from './store.js';
+import type { AccountRow, ChangeQuery, ChangeRow, CollectionRow, ConflictRow, DeviceRow, ItemRow, MailPartRow, MailSendRow, MemberQuery, PushTicketRow, PushTokenIssue, PushTokenRow, Store, StoreOptions, StoreTx, SyncStateRow, UpstreamCollectionRow, UpstreamRow } from './store.js';
 
 /**
  * The storage contract of store.ts as tests, for every backend: a backend's own test file calls
@@ -130,6 +130,9 @@ function del(store: Store, row: ItemRow, deletedAt: number, originDevice: string
 
 const read = <T>(store: Store, fn: (tx: StoreTx) => Promise<T>): Promise<T> => store.transaction(fn);
 const ids = (rows: ReadonlyArray<{ id: string }>) => rows.map((r) => r.id);
+/** issuePushTokens for one device. */
+const issueTo = async (tx: StoreTx, accountId: string, deviceId: string, entries: PushTokenIssue['entries'], issuedAt: number): Promise<PushTokenRow[]> =>
+  (await tx.issuePushTokens(accountId, [{ deviceId, entries }], issuedAt))[0] as PushTokenRow[];
 
 function gate(): { opened: Promise<void>; open(): void } {
   let open = () => {};
@@ -181,7 +184,7 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
             await tx.putItem(itemRow(A, cA, 'kept', await tx.nextSeq(A), { data: 'changed' }), T0);
             await tx.putDevice(deviceRow(A, 'tablet'));
             await tx.putSyncState(syncStateRow(A, phone, cA, 3));
-            await tx.issuePushTokens(A, phone, [{ collectionId: cA, itemId: 'lost', seq: 2 }], T0);
+            await issueTo(tx, A, phone, [{ collectionId: cA, itemId: 'lost', seq: 2 }], T0);
             await tx.setPassword(A, 'new-hash');
             throw error;
           }),
@@ -655,10 +658,10 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
           await tx.putDevice(deviceRow(A, 'ahead'));
           await tx.putSyncState(syncStateRow(A, phone, cA, 1)); // behind the floor the purge raises to 3
           await tx.putSyncState(syncStateRow(A, 'ahead', cA, 3));
-          await tx.issuePushTokens(A, phone, [{ collectionId: cA, itemId: 'a', seq: 1 }], T0);
-          await tx.issuePushTokens(A, 'ahead', [{ collectionId: cA, itemId: 'a', seq: 1 }], T0);
-          await tx.issuePushTokens(A, laptop, [{ collectionId: cA, itemId: 'a', seq: 1 }], T0);
-          await tx.issuePushTokens(A, laptop, [{ collectionId: cA, itemId: 'b', seq: 2 }], T0 + 500);
+          await issueTo(tx, A, phone, [{ collectionId: cA, itemId: 'a', seq: 1 }], T0);
+          await issueTo(tx, A, 'ahead', [{ collectionId: cA, itemId: 'a', seq: 1 }], T0);
+          await issueTo(tx, A, laptop, [{ collectionId: cA, itemId: 'a', seq: 1 }], T0);
+          await issueTo(tx, A, laptop, [{ collectionId: cA, itemId: 'b', seq: 2 }], T0 + 500);
         });
         await del(store, a, T0 + 100); // 3
         assert.equal(await read(store, (tx) => tx.purgeTombstones(A, T0 + 200)), 1);
@@ -803,7 +806,7 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         await store.transaction(async (tx) => {
           await tx.putSyncState(syncStateRow(A, phone, cA, 0));
           await tx.setPointKey(A, phone, cA, 2);
-          await tx.issuePushTokens(A, phone, [{ collectionId: cA, itemId: 'x', seq: 1 }, { collectionId: cA, itemId: 'y', seq: 1 }], T0);
+          await issueTo(tx, A, phone, [{ collectionId: cA, itemId: 'x', seq: 1 }, { collectionId: cA, itemId: 'y', seq: 1 }], T0);
           await tx.putFaceState(A, phone, 'folders', '{}');
           await tx.addDeviceError(A, phone, { at: T0, status: 'invalid', message: 'bad' }, 10);
         });
@@ -822,7 +825,7 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         await store.transaction(async (tx) => {
           await tx.putDevice(deviceRow(A, phone));
           assert.equal(await tx.getPointKey(A, phone, cA), 0);
-          assert.deepEqual((await tx.issuePushTokens(A, phone, [{ collectionId: cA, itemId: 'z', seq: 1 }], T0)).map((t) => t.token), [3]);
+          assert.deepEqual((await issueTo(tx, A, phone, [{ collectionId: cA, itemId: 'z', seq: 1 }], T0)).map((t) => t.token), [3]);
         });
       }));
 
@@ -864,9 +867,9 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
     describe('push tokens', () => {
       it('issue, get, find in ranges, and release all but the kept ones', seeded(async (store) => {
         assert.equal(await read(store, (tx) => tx.nextPushToken(A, phone)), 1);
-        assert.deepEqual(await read(store, (tx) => tx.issuePushTokens(A, phone, [], T0)), []);
+        assert.deepEqual(await read(store, (tx) => issueTo(tx, A, phone, [], T0)), []);
         const issued = await read(store, (tx) =>
-          tx.issuePushTokens(A, phone, [
+          issueTo(tx, A, phone, [
             { collectionId: cA, itemId: 'a', seq: 1 },
             { collectionId: cA, itemId: 'b', seq: 2 },
             { collectionId: cA2, itemId: 'e', seq: 3 },
@@ -874,7 +877,7 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
           ], T0),
         );
         assert.deepEqual(issued.map((t) => t.token), [1, 2, 3, 4]);
-        assert.deepEqual(await read(store, (tx) => tx.issuePushTokens(A, phone, [{ collectionId: cA, itemId: 'd', seq: 5 }], T0)), [
+        assert.deepEqual(await read(store, (tx) => issueTo(tx, A, phone, [{ collectionId: cA, itemId: 'd', seq: 5 }], T0)), [
           { token: 5, collectionId: cA, itemId: 'd', seq: 5 },
         ]);
         assert.equal(await read(store, (tx) => tx.nextPushToken(A, phone)), 6);
@@ -891,6 +894,27 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         assert.deepEqual((await read(store, (tx) => tx.listPushTokensAfter(A, phone, 2, 10))).map((t) => t.token), [3, 5], 'after a token, oldest first');
         assert.deepEqual((await read(store, (tx) => tx.listPushTokensAfter(A, phone, 0, 1))).map((t) => t.token), [2], 'at most the limit');
         assert.deepEqual(await read(store, (tx) => tx.listPushTokensAfter(B, phone, 0, 10)), [], 'another account has none of them');
+      }));
+
+      it('one call issues tokens to several devices: each in its own sequence, in the order asked, all stored', seeded(async (store) => {
+        await read(store, (tx) => issueTo(tx, A, phone, [{ collectionId: cA, itemId: 'a', seq: 1 }, { collectionId: cA, itemId: 'b', seq: 2 }], T0));
+        const issued = await read(store, (tx) =>
+          tx.issuePushTokens(A, [
+            { deviceId: laptop, entries: [{ collectionId: cA, itemId: 'c', seq: 3 }, { collectionId: cA2, itemId: 'e', seq: 4 }] },
+            { deviceId: 'tablet', entries: [] },
+            { deviceId: phone, entries: [{ collectionId: cA, itemId: 'c', seq: 3 }] },
+          ], T0 + 1),
+        );
+        assert.deepEqual(issued, [
+          [{ token: 1, collectionId: cA, itemId: 'c', seq: 3 }, { token: 2, collectionId: cA2, itemId: 'e', seq: 4 }],
+          [],
+          [{ token: 3, collectionId: cA, itemId: 'c', seq: 3 }],
+        ], 'the phone carries on after its two; the laptop starts; the tablet gets none');
+        assert.deepEqual(await read(store, (tx) => tx.getPushToken(A, laptop, 2)), { token: 2, collectionId: cA2, itemId: 'e', seq: 4 });
+        assert.deepEqual(await read(store, (tx) => tx.getPushToken(A, phone, 3)), { token: 3, collectionId: cA, itemId: 'c', seq: 3 });
+        assert.equal(await read(store, (tx) => tx.nextPushToken(A, 'tablet')), 1, 'a device given nothing has no token counted');
+        assert.equal(await read(store, (tx) => tx.nextPushToken(A, laptop)), 3);
+        assert.deepEqual(await read(store, (tx) => tx.issuePushTokens(A, [], T0)), []);
       }));
 
       it('the channel registry: one registration per device, the last process wins, only the holder forgets it, and stale ones are not listed', seeded(async (store) => {
@@ -953,7 +977,7 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
 
       it('a push token floor: a device below it (or never sent one) starts there, one above it carries on, a lower floor changes nothing, no number is given twice', seeded(async (first, sut) => {
         const issue = (store: Store, deviceId: string, n: number) =>
-          store.transaction(async (tx) => (await tx.issuePushTokens(A, deviceId, Array.from({ length: n }, (_, i) => ({ collectionId: cA, itemId: `i${i}`, seq: 1 })), T0)).map((t) => t.token));
+          store.transaction(async (tx) => (await issueTo(tx, A, deviceId, Array.from({ length: n }, (_, i) => ({ collectionId: cA, itemId: `i${i}`, seq: 1 })), T0)).map((t) => t.token));
         assert.deepEqual(await issue(first, phone, 2), [1, 2]);
         // A restart with a floor of 1000 (a server start: src/server/open-store.ts pushTokenFloorAt).
         const raised = await sut.reopen({ pushTokenFloor: 1000 });
@@ -1096,7 +1120,7 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         await store.transaction(async (tx) => {
           await tx.setDavName(A, cA, 'a.vcf', 'a');
           await tx.putSyncState(syncStateRow(A, phone, cA, a.seq));
-          await tx.issuePushTokens(A, phone, [{ collectionId: cA, itemId: 'a', seq: a.seq }], T0);
+          await issueTo(tx, A, phone, [{ collectionId: cA, itemId: 'a', seq: a.seq }], T0);
           await tx.addConflict({ id: 'k', accountId: A, collectionId: cA, itemId: 'a', data: 'x', lostBy: null, wonBy: null, reason: 'priority', createdAt: T0, restoredAt: null });
         });
         assert.equal(await read(store, (tx) => tx.deleteCollection(A, cA)), true);
@@ -1125,7 +1149,7 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
           await tx.setDavName(A, cA, 'a.vcf', 'a');
           await tx.putSyncState(syncStateRow(A, phone, cA, 1));
           await tx.setPointKey(A, phone, cA, 4);
-          await tx.issuePushTokens(A, phone, [{ collectionId: cA, itemId: 'a', seq: 1 }], T0);
+          await issueTo(tx, A, phone, [{ collectionId: cA, itemId: 'a', seq: 1 }], T0);
           await tx.putFaceState(A, phone, 'k', 'v');
           await tx.addDeviceError(A, phone, { at: T0, status: 's', message: 'm' }, 10);
           await tx.addActivity(A, phone, '2026-01-01', 1);
@@ -1180,7 +1204,7 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         const gone = await put(store, A, cA, 'gone');
         const tombstone = await del(store, gone, T0);
         await store.transaction(async (tx) => {
-          await tx.issuePushTokens(A, phone, [{ collectionId: cA, itemId: 'a', seq: 1 }], T0);
+          await issueTo(tx, A, phone, [{ collectionId: cA, itemId: 'a', seq: 1 }], T0);
           await tx.addConflict({ id: 'k', accountId: A, collectionId: cA, itemId: 'a', data: 'x', lostBy: null, wonBy: null, reason: 'priority', createdAt: T0, restoredAt: null });
           await tx.createToken({ id: 'tok', accountId: A, label: 'l', secretHash: 'h', createdAt: T0, lastUsedAt: null });
           await tx.putFaceState(A, phone, 'k', 'v');

@@ -145,6 +145,12 @@ export interface PushTokenRow {
   seq: number;
 }
 
+/** What one device is given tokens for (StoreTx.issuePushTokens). */
+export interface PushTokenIssue {
+  deviceId: string;
+  entries: ReadonlyArray<Omit<PushTokenRow, 'token'>>;
+}
+
 export interface AccountRow {
   id: string;
   name: string;
@@ -562,8 +568,13 @@ export interface StoreTx {
 
   /** The token the device's next notification will carry: its counter, at least the store's pushTokenFloor (StoreOptions). */
   nextPushToken(accountId: string, deviceId: string): Promise<number>;
-  /** Gives each entry the device's next token (from nextPushToken on), in order, records what it stands for, and returns them. */
-  issuePushTokens(accountId: string, deviceId: string, entries: ReadonlyArray<Omit<PushTokenRow, 'token'>>, issuedAt: number): Promise<PushTokenRow[]>;
+  /**
+   * Gives each entry of each device the device's next token (from nextPushToken on), in order, records
+   * what it stands for, and returns each device's tokens, in the order of `issues`. One call for every
+   * device a commit tells (push/push-hub.ts beforeCommit): on PostgreSQL a few statements, not a round
+   * trip per device.
+   */
+  issuePushTokens(accountId: string, issues: ReadonlyArray<PushTokenIssue>, issuedAt: number): Promise<PushTokenRow[][]>;
   getPushToken(accountId: string, deviceId: string, token: number): Promise<PushTokenRow | undefined>;
   /** The recorded tokens of this device and collection inside the ranges (sorted and disjoint: protocol/push.ts mergeRanges); unknown tokens are skipped. */
   findPushTokens(accountId: string, deviceId: string, collectionId: string, ranges: ReadonlyArray<{ from: number; to: number }>): Promise<PushTokenRow[]>;

@@ -102,7 +102,7 @@ test('issuePushTokens is a write: text holding U+0000 is refused, not answered a
   const store = await openPostgresStore(await cluster.createDatabase());
   try {
     await assert.rejects(
-      store.transaction((tx) => tx.issuePushTokens('acct\u0000', 'device', [{ collectionId: 'c', itemId: 'i', seq: 1 }], 0)),
+      store.transaction((tx) => tx.issuePushTokens('acct\u0000', [{ deviceId: 'device', entries: [{ collectionId: 'c', itemId: 'i', seq: 1 }] }], 0)),
       /cannot be stored/,
     );
   } finally {

@@ -84,16 +84,24 @@ export function recordTx(sql: Sql, { pushTokenFloor: tokenFloor }: StoreOptions)
       const [r] = await sql<{ nextToken: number }[]>`SELECT next_token FROM push_counters WHERE account_id = ${accountId} AND device_id = ${deviceId}`;
       return Math.max(r?.nextToken ?? 1, tokenFloor);
     },
-    async issuePushTokens(accountId, deviceId, entries, issuedAt) {
-      if (entries.length === 0) return [];
-      const [r] = await sql<{ nextToken: number }[]>`INSERT INTO push_counters (account_id, device_id, next_token) VALUES (${accountId}, ${deviceId}, ${tokenFloor + entries.length})
-        ON CONFLICT (account_id, device_id) DO UPDATE SET next_token = GREATEST(push_counters.next_token, ${tokenFloor}) + ${entries.length} RETURNING next_token`;
-      const end = (r as { nextToken: number }).nextToken;
-      const issued: PushTokenRow[] = entries.map((e, i) => ({ token: end - entries.length + i, ...e }));
+    async issuePushTokens(accountId, issues, issuedAt) {
+      const given = issues.filter((i) => i.entries.length > 0);
+      if (given.length === 0) return issues.map(() => []);
+      // Every device's counter moves in one statement and every token is stored in a second: a commit that
+      // tells a thousand devices costs two round trips, not two per device.
+      const counters = await sql<{ deviceId: string; nextToken: number }[]>`INSERT INTO push_counters (account_id, device_id, next_token)
+        SELECT ${accountId}, d.device_id, ${tokenFloor} + d.count FROM unnest(${given.map((i) => i.deviceId)}::text[], ${given.map((i) => i.entries.length)}::bigint[]) AS d(device_id, count)
+        ON CONFLICT (account_id, device_id) DO UPDATE SET next_token = GREATEST(push_counters.next_token, ${tokenFloor}) + (excluded.next_token - ${tokenFloor})
+        RETURNING device_id, next_token`;
+      const end = new Map(counters.map((c) => [c.deviceId, c.nextToken]));
+      const issued = issues.map(({ deviceId, entries }) =>
+        entries.map((e, i) => ({ token: (end.get(deviceId) as number) - entries.length + i, ...e })),
+      );
+      const rows = issues.flatMap(({ deviceId }, d) => (issued[d] as PushTokenRow[]).map((t) => ({ deviceId, ...t })));
       await sql`INSERT INTO push_tokens (account_id, device_id, token, collection_id, item_id, seq, issued_at)
-        SELECT ${accountId}, ${deviceId}, t.token, t.collection_id, t.item_id, t.seq, ${issuedAt}
-        FROM unnest(${issued.map((t) => t.token)}::bigint[], ${issued.map((t) => t.collectionId)}::text[], ${issued.map((t) => t.itemId)}::text[], ${issued.map((t) => t.seq)}::bigint[])
-          AS t(token, collection_id, item_id, seq)`;
+        SELECT ${accountId}, t.device_id, t.token, t.collection_id, t.item_id, t.seq, ${issuedAt}
+        FROM unnest(${rows.map((t) => t.deviceId)}::text[], ${rows.map((t) => t.token)}::bigint[], ${rows.map((t) => t.collectionId)}::text[], ${rows.map((t) => t.itemId)}::text[], ${rows.map((t) => t.seq)}::bigint[])
+          AS t(device_id, token, collection_id, item_id, seq)`;
       return issued;
     },
     async getPushToken(accountId, deviceId, token) {

@@ -708,13 +708,15 @@ function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: to
     async nextPushToken(accountId, deviceId) {
       return Math.max(push.next.get(accountId, deviceId)?.next_token ?? 1, tokenFloor);
     },
-    async issuePushTokens(accountId, deviceId, entries, issuedAt) {
-      if (entries.length === 0) return [];
-      const end = (push.reserve.get({ accountId, deviceId, floor: tokenFloor, count: entries.length }) as { next_token: number }).next_token;
-      return entries.map((e, i) => {
-        const token = end - entries.length + i;
-        push.insert.run(accountId, deviceId, token, e.collectionId, e.itemId, e.seq, issuedAt);
-        return { token, ...e };
+    async issuePushTokens(accountId, issues, issuedAt) {
+      return issues.map(({ deviceId, entries }) => {
+        if (entries.length === 0) return [];
+        const end = (push.reserve.get({ accountId, deviceId, floor: tokenFloor, count: entries.length }) as { next_token: number }).next_token;
+        return entries.map((e, i) => {
+          const token = end - entries.length + i;
+          push.insert.run(accountId, deviceId, token, e.collectionId, e.itemId, e.seq, issuedAt);
+          return { token, ...e };
+        });
       });
     },
     async getPushToken(accountId, deviceId, token) {
