@@ -220,7 +220,8 @@ export class Hub {
   async *memberChanges(accountId: string, collectionId: string, from: Checkpoint, untilSeq: number, withData: boolean): AsyncGenerator<Member[]> {
     const limit = withData ? limits.davPageRowsWithData : limits.davPageRows;
     let seq = from.seq;
-    for (;;) {
+    // Nothing lies past `untilSeq`: a client already there (a poll that finds nothing) costs no read at all.
+    while (seq < untilSeq) {
       const page = await this.store.transaction(async (tx) => {
         const collection = await tx.getCollection(accountId, collectionId);
         if (!collection) return [];
