@@ -41,3 +41,20 @@ export function easPost(target: EasTarget, command: string, deviceId: string, bo
     req.end(payload);
   });
 }
+
+/**
+ * Polls `held` until it reaches `count`, or until it has not grown for `stallMs`: opening thousands of
+ * Pings takes as long as the server needs, and one that refuses or loses some shows as fewer held. A
+ * poll that fails (its connection waits behind the Pings' in the server's backlog) counts as no growth.
+ */
+export async function waitForHeld(count: number, held: () => Promise<number>, stallMs = 30_000): Promise<number> {
+  let last = 0;
+  let grewAt = Date.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = await held().catch(() => last);
+    if (now >= count) return now;
+    if (now > last) [last, grewAt] = [now, Date.now()];
+    else if (Date.now() - grewAt > stallMs) return now;
+  }
+}
