@@ -6,7 +6,7 @@ import { versionHeld } from './held-versions.js';
 import { checkItem } from '../kinds/registry.js';
 import { writeItem, writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
-import { openExchange } from './sync.js';
+import { noteDevice, openExchange } from './sync.js';
 
 /**
  * What a face that keeps state of its own per device needs beyond sync exchanges (ActiveSync's folder
@@ -28,7 +28,9 @@ export function withFaceState<T>(
   fn: (collections: CollectionRow[], state: string | undefined) => { state: string | undefined; result: T },
 ): Promise<T> {
   return store.transaction(async (tx) => {
-    await openExchange(tx, ports, point.accountId, point.device, point.protocol);
+    // No exchange, so no priorities: a known device is noted without reading the account's others.
+    const device = await tx.getDevice(point.accountId, point.device.id);
+    await noteDevice(tx, ports, point.accountId, point.device, point.protocol, device ?? total(await tx.countDevices(point.accountId)));
     const { state, result } = fn(await tx.listCollections(point.accountId), await tx.getFaceState(point.accountId, point.device.id, key));
     await tx.putFaceState(point.accountId, point.device.id, key, state);
     return result;
@@ -45,12 +47,15 @@ export function admitDevice(store: Store, ports: HubPorts, point: DevicePoint, m
   return store.transaction(async (tx) => {
     const state = () => tx.getFaceState(point.accountId, point.device.id, key);
     if (await tx.getDevice(point.accountId, point.device.id)) return { state: await state() };
-    const devices = (await tx.listDevices(point.accountId)).filter((d) => d.protocol === point.protocol);
-    if (devices.length >= max) return undefined;
-    await openExchange(tx, ports, point.accountId, point.device, point.protocol);
+    // Counted, not listed: an account with thousands of devices admits each new one in a few reads.
+    const counts = await tx.countDevices(point.accountId);
+    if ((counts[point.protocol] ?? 0) >= max) return undefined;
+    await noteDevice(tx, ports, point.accountId, point.device, point.protocol, total(counts));
     return { state: await state() };
   });
 }
+
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 /** The live item, if the collection is the account's and holds it. */
 export function readItem(store: Store, accountId: string, collectionId: string, itemId: string): Promise<ItemRow | undefined> {

@@ -47,6 +47,8 @@ export interface RunningServer {
 }
 
 const tombstonePurgeIntervalMs = 6 * 3600 * 1000;
+/** SQLite transactions back to back leave the event loop to sockets and timers this often (StoreOptions.turnAfterMs). */
+const storeTurnAfterMs = 20;
 /** What a client is told to wait when the database is out of reach (503 Retry-After). */
 const unavailableRetrySeconds = 5;
 
@@ -63,7 +65,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
 
 async function serve(config: Config, log: Logger, unlock: () => void): Promise<RunningServer> {
   const metrics = new PrometheusMetrics();
-  const opened = await openStore(config, (err) => log.warn({ err }, 'process bus'), metrics.transactionTimer, { pushTokenFloor: pushTokenFloorAt(Date.now()) });
+  const opened = await openStore(config, (err) => log.warn({ err }, 'process bus'), metrics.transactionTimer, { pushTokenFloor: pushTokenFloorAt(Date.now()), turnAfterMs: storeTurnAfterMs });
   const { store, foreignWrites } = opened;
   const accountLimits = Object.fromEntries(accountLimitNames.map((name) => [name, config[name]])) as AccountLimits;
   const ports = { ...realPorts(log), accountLimits };
