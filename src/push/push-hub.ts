@@ -318,6 +318,9 @@ export class PushHub implements PushFanout<Prepared> {
     const prepared: Prepared = { deliveries: [], changes: [], hints: [] };
     const me = this.tokens.processId;
     for (const [accountId, rows] of groupByAccount(written)) {
+      // The collections a held Ping is told of, by its folder set: the holds watching the same folders share
+      // one set (faces/eas/holds.ts), and but for a device that made a change itself all of them hear the same.
+      const told = new Map<ReadonlySet<string> | null, string[]>();
       const local = this.channels.get(accountId);
       const devices = this.tokens.shared
         ? await registered(accountId, this.seenSince())
@@ -329,13 +332,18 @@ export class PushHub implements PushFanout<Prepared> {
         // A channel here knows what it listens to; another process's is read from its registration.
         const listens = channel ? channel.collections : device.collections && new Set(device.collections);
         // The device that made a version has it; a version the server made (a merge) goes to everyone.
-        const wanted = rows.filter((r) => r.originDevice !== device.deviceId && (listens?.has(r.collectionId) ?? true));
-        if (wanted.length === 0) continue;
+        const wants = (r: ItemRow) => r.originDevice !== device.deviceId && (listens?.has(r.collectionId) ?? true);
         // A held Ping is told which of its collections changed, whatever the commit's size; it needs no token.
         if (channel?.changed) {
-          prepared.changes.push({ channel, collectionIds: [...new Set(wanted.map((r) => r.collectionId))] });
+          const shared = !rows.some((r) => r.originDevice === device.deviceId);
+          let collectionIds = shared ? told.get(listens) : undefined;
+          if (!collectionIds) collectionIds = [...new Set(rows.filter(wants).map((r) => r.collectionId))];
+          if (shared) told.set(listens, collectionIds);
+          if (collectionIds.length > 0) prepared.changes.push({ channel, collectionIds });
           continue;
         }
+        const wanted = rows.filter(wants);
+        if (wanted.length === 0) continue;
         // A bulk commit is one request to sync, not a notice and a stored token per change per device.
         if (wanted.length > limits.pushNoticesPerCommitMax) {
           if (channel) prepared.deliveries.push({ channel, message: { type: 'syncRequest' } });

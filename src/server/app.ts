@@ -47,6 +47,13 @@ export interface RunningServer {
 }
 
 const tombstonePurgeIntervalMs = 6 * 3600 * 1000;
+/**
+ * Connections the kernel queues for accepting (capped by net.core.somaxconn). Thousands of phones
+ * reconnecting their Pings at once (after a restart, or a network coming back) arrive faster than a busy
+ * process accepts them; with Node's default of 511 the rest are dropped and retry seconds later
+ * (bench/README.md § bench:eas, Ping).
+ */
+const listenBacklog = 4096;
 /** SQLite transactions back to back leave the event loop to sockets and timers this often (StoreOptions.turnAfterMs). */
 const storeTurnAfterMs = 20;
 /** What a client is told to wait when the database is out of reach (503 Retry-After). */
@@ -170,7 +177,7 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+    server.listen({ port: config.port, host: config.host, backlog: listenBacklog }, () => resolve());
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
