@@ -28,9 +28,7 @@ export function withFaceState<T>(
   fn: (collections: CollectionRow[], state: string | undefined) => { state: string | undefined; result: T },
 ): Promise<T> {
   return store.transaction(async (tx) => {
-    // No exchange, so no priorities: a known device is noted without reading the account's others.
-    const device = await tx.getDevice(point.accountId, point.device.id);
-    await noteDevice(tx, ports, point.accountId, point.device, point.protocol, device ?? total(await tx.countDevices(point.accountId)));
+    await openExchange(tx, ports, point.accountId, point.device, point.protocol);
     const { state, result } = fn(await tx.listCollections(point.accountId), await tx.getFaceState(point.accountId, point.device.id, key));
     await tx.putFaceState(point.accountId, point.device.id, key, state);
     return result;
@@ -50,12 +48,10 @@ export function admitDevice(store: Store, ports: HubPorts, point: DevicePoint, m
     // Counted, not listed: an account with thousands of devices admits each new one in a few reads.
     const counts = await tx.countDevices(point.accountId);
     if ((counts[point.protocol] ?? 0) >= max) return undefined;
-    await noteDevice(tx, ports, point.accountId, point.device, point.protocol, total(counts));
+    await noteDevice(tx, ports, point.accountId, point.device, point.protocol, Object.values(counts).reduce((a, b) => a + b, 0));
     return { state: await state() };
   });
 }
-
-const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 /** The live item, if the collection is the account's and holds it. */
 export function readItem(store: Store, accountId: string, collectionId: string, itemId: string): Promise<ItemRow | undefined> {

@@ -113,13 +113,18 @@ export async function openExchange(
   who: SyncPointWho,
   protocol: string,
 ): Promise<Exchange> {
-  // One read of the account's sync points (at most devicesPerAccountMax) answers whether this one is
-  // known, the limit, and every priority: a statement is a round trip on PostgreSQL.
-  const known = await tx.listDevices(accountId);
-  const device = await noteDevice(tx, ports, accountId, who, protocol, known.find((d) => d.id === who.id) ?? known.length);
-  const priorities = new Map(known.map((d) => [d.id, d.priority]));
-  priorities.set(who.id, device.priority);
-  return { tx, ports, accountId, deviceId: who.id, now: device.lastSeenAt, priorities, budget: new ResponseBudget() };
+  // The device alone, counting the account's only for a new one: an account may have thousands of
+  // devices (ActiveSync phones), and their priorities are read only when a conflict needs them.
+  const known = await tx.getDevice(accountId, who.id);
+  const device = await noteDevice(tx, ports, accountId, who, protocol, known ?? (await countDevices(tx, accountId)));
+  let priorities: Promise<ReadonlyMap<string, number>> | undefined;
+  const prioritiesOnce = () => (priorities ??= tx.listDevices(accountId).then((all) => new Map(all.map((d) => [d.id, d.priority]))));
+  return { tx, ports, accountId, deviceId: who.id, now: device.lastSeenAt, priorities: prioritiesOnce, budget: new ResponseBudget() };
+}
+
+/** How many sync points the account has, of every protocol. */
+export async function countDevices(tx: StoreTx, accountId: string): Promise<number> {
+  return Object.values(await tx.countDevices(accountId)).reduce((a, b) => a + b, 0);
 }
 
 /** A sync point as it names itself. */
@@ -162,7 +167,8 @@ export interface Exchange {
   accountId: string;
   deviceId: string;
   now: number;
-  priorities: ReadonlyMap<string, number>;
+  /** Device priorities of the account, for conflicts: read at the first call, within the exchange's transaction. */
+  priorities(): Promise<ReadonlyMap<string, number>>;
   /** What the response may still carry (response-budget.ts). */
   budget: ResponseBudget;
 }
