@@ -4,8 +4,9 @@
  * own socket, and records when each is answered.
  */
 import { performance } from 'node:perf_hooks';
+import { decodeWbxml } from '../src/faces/eas/wbxml/codec.js';
 import { child, namespace, text } from '../src/faces/eas/wbxml/element.js';
-import { easPost } from './eas-wire.js';
+import { easPostRaw } from './eas-wire.js';
 
 export type EasLoadCommand =
   | { cmd: 'pings'; baseUrl: string; authorization: string; folderId: string; folderClass?: string; count: number; concurrency: number; heartbeatSeconds: number }
@@ -21,8 +22,8 @@ const now = () => performance.timeOrigin + performance.now();
 const rssKiB = () => Math.round(process.memoryUsage().rss / 1024);
 const ping = namespace('Ping');
 
-/** Each answer's time and status: the HTTP status, and the Ping's Status for a 200 (`200/2`: changes). */
-let answers: Array<{ at: number; status: string }> = [];
+/** Each answer's time, HTTP status and WBXML body, decoded only when asked (statusOf): not while answers arrive. */
+let answers: Array<{ at: number; status: number; wbxml: Buffer | undefined }> = [];
 let failed = 0;
 /** Failed requests by error code. */
 let failures: Record<string, number> = {};
@@ -35,8 +36,8 @@ async function openPings(c: Extract<EasLoadCommand, { cmd: 'pings' }>): Promise<
     for (const i of batch) {
       sent++;
       // Each Ping on a socket of its own, as each phone has its own.
-      easPost({ baseUrl: c.baseUrl, authorization: c.authorization, agent: false }, 'Ping', `bench${i}`, body).then(
-        (r) => answers.push({ at: now(), status: r.status === 200 && r.body ? `200/${text(child(r.body, 'Status')) ?? ''}` : String(r.status) }),
+      easPostRaw({ baseUrl: c.baseUrl, authorization: c.authorization, agent: false }, 'Ping', `bench${i}`, body).then(
+        (r) => answers.push({ at: now(), status: r.status, wbxml: r.wbxml }),
         (err: NodeJS.ErrnoException) => {
           failed++;
           failures[err.code ?? err.message] = (failures[err.code ?? err.message] ?? 0) + 1;
@@ -49,13 +50,16 @@ async function openPings(c: Extract<EasLoadCommand, { cmd: 'pings' }>): Promise<
   return { ok: true, sent, rssKiB: rssKiB() };
 }
 
+/** The HTTP status, and the Ping's Status for a WBXML answer (`200/2`: changes). */
+const statusOf = (a: (typeof answers)[number]) => (a.wbxml ? `${a.status}/${text(child(decodeWbxml(a.wbxml), 'Status')) ?? ''}` : String(a.status));
+
 async function awaitAnswers(c: Extract<EasLoadCommand, { cmd: 'await' }>): Promise<EasLoadReply> {
   const deadline = now() + c.timeoutMs;
   const counted = () => (c.after === undefined ? answers : answers.filter((a) => a.at >= (c.after as number)));
   while (counted().length < c.count && now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const times = counted().map((a) => a.at);
   const statuses: Record<string, number> = {};
-  for (const a of counted()) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+  for (const a of counted()) statuses[statusOf(a)] = (statuses[statusOf(a)] ?? 0) + 1;
   return { ok: true, answered: times.length, times, failed, failures, statuses, rssKiB: rssKiB() };
 }
 
