@@ -91,8 +91,8 @@ const optionsHeaders = {
 export class EasFace {
   /** The requests held until a folder changes (Ping, Sync with Wait). */
   private readonly holds: Holds;
-  /** The last answer of a held Ping and its encoding (heldAnswer). */
-  private lastHeld: { answerOf: HeldAnswer['answerOf']; key: string; answer: WbxmlElement; bytes: Uint8Array } | undefined;
+  /** The last answer of a held Ping, its Status and its encoding (heldAnswer). */
+  private lastHeld: { answerOf: HeldAnswer['answerOf']; key: string; status: string; bytes: Uint8Array } | undefined;
 
   constructor(
     private readonly hub: Hub,
@@ -160,7 +160,7 @@ export class EasFace {
     // What the command changed and has not written with its own transaction (Sync writes with its exchange).
     await saveMemory(context);
     if (answer instanceof HeldAnswer) return this.hold(holder, res, request.command, answer);
-    this.answer(res, request.command, answer, answer ? encodeWbxml(answer) : new Uint8Array());
+    this.answer(res, request.command, statusOf(answer), answer ? encodeWbxml(answer) : new Uint8Array());
   }
 
   /** A Sync's wait (commands/sync-hold.ts): the request stays as it is meanwhile. */
@@ -175,32 +175,38 @@ export class EasFace {
   private async hold(holder: Holder, res: ServerResponse, command: string, held: HeldAnswer): Promise<void> {
     const answerOf = held.answerOf;
     try {
-      await this.holds.hold(holder, held.folders, held.waitMs, res, (changed) => this.answer(res, command, ...this.heldAnswer(answerOf, changed)));
+      await this.holds.hold(holder, held.folders, held.waitMs, res, (changed) => {
+        const { status, bytes } = this.heldAnswer(answerOf, changed);
+        this.answer(res, command, status, bytes);
+      });
     } catch (err) {
       // The account holds as many channels as it may: a status the device understands, to try again later.
       if (!(err instanceof ProtocolError) || err.status !== 'limitReached') throw err;
       const ns = answerNamespaces[command] as string;
       const answer = el(ns, command, el(ns, 'Status', String(serverErrorRetryLater)));
-      this.answer(res, command, answer, encodeWbxml(answer));
+      this.answer(res, command, statusOf(answer), encodeWbxml(answer));
     }
   }
 
-  /** A held answer and its encoding, made once for the Pings one commit wakes with the same folders. */
-  private heldAnswer(answerOf: HeldAnswer['answerOf'], changed: readonly string[]): [WbxmlElement, Uint8Array] {
-    const key = changed.join('\n');
+  /** A held answer's Status and encoding, made once for the Pings one commit wakes with the same folders. */
+  private heldAnswer(answerOf: HeldAnswer['answerOf'], changed: readonly string[]): { status: string; bytes: Uint8Array } {
+    const key = changed.length === 1 ? (changed[0] as string) : changed.join('\n');
     const last = this.lastHeld;
-    if (last?.answerOf === answerOf && last.key === key) return [last.answer, last.bytes];
+    if (last?.answerOf === answerOf && last.key === key) return last;
     const answer = answerOf(changed);
-    this.lastHeld = { answerOf, key, answer, bytes: encodeWbxml(answer) };
-    return [answer, this.lastHeld.bytes];
+    this.lastHeld = { answerOf, key, status: statusOf(answer), bytes: encodeWbxml(answer) };
+    return this.lastHeld;
   }
 
-  private answer(res: ServerResponse, command: string, answer: WbxmlElement | undefined, bytes: Uint8Array): void {
+  private answer(res: ServerResponse, command: string, status: string, bytes: Uint8Array): void {
     if (res.destroyed) return;
-    this.metrics.easCommand(command, text(child(answer, 'Status')) ?? '');
+    this.metrics.easCommand(command, status);
     wbxml(res, bytes);
   }
 }
+
+/** The top-level Status an answer carries, as the metrics count it ('' when it has none). */
+const statusOf = (answer: WbxmlElement | undefined) => text(child(answer, 'Status')) ?? '';
 
 function wbxml(res: ServerResponse, bytes: Uint8Array): void {
   res.writeHead(200, {
