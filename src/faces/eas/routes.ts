@@ -92,7 +92,7 @@ export class EasFace {
   /** The requests held until a folder changes (Ping, Sync with Wait). */
   private readonly holds: Holds;
   /** The last answer of a held Ping, its Status and its encoding (heldAnswer). */
-  private lastHeld: { answerOf: HeldAnswer['answerOf']; key: string; status: string; bytes: Uint8Array } | undefined;
+  private lastHeld: { answerOf: HeldAnswer['answerOf']; key: string; status: string; body: string } | undefined;
 
   constructor(
     private readonly hub: Hub,
@@ -176,8 +176,8 @@ export class EasFace {
     const answerOf = held.answerOf;
     try {
       await this.holds.hold(holder, held.folders, held.waitMs, res, (changed) => {
-        const { status, bytes } = this.heldAnswer(answerOf, changed);
-        this.answer(res, command, status, bytes);
+        const { status, body } = this.heldAnswer(answerOf, changed);
+        this.answer(res, command, status, body);
       });
     } catch (err) {
       // The account holds as many channels as it may: a status the device understands, to try again later.
@@ -188,34 +188,39 @@ export class EasFace {
     }
   }
 
-  /** A held answer's Status and encoding, made once for the Pings one commit wakes with the same folders. */
-  private heldAnswer(answerOf: HeldAnswer['answerOf'], changed: readonly string[]): { status: string; bytes: Uint8Array } {
+  /** A held answer's Status and encoding (as wbxml sends it fastest), made once for the Pings one commit wakes with the same folders. */
+  private heldAnswer(answerOf: HeldAnswer['answerOf'], changed: readonly string[]): { status: string; body: string } {
     const key = changed.length === 1 ? (changed[0] as string) : changed.join('\n');
     const last = this.lastHeld;
     if (last?.answerOf === answerOf && last.key === key) return last;
     const answer = answerOf(changed);
-    this.lastHeld = { answerOf, key, status: statusOf(answer), bytes: encodeWbxml(answer) };
+    this.lastHeld = { answerOf, key, status: statusOf(answer), body: Buffer.from(encodeWbxml(answer)).toString('latin1') };
     return this.lastHeld;
   }
 
-  private answer(res: ServerResponse, command: string, status: string, bytes: Uint8Array): void {
+  private answer(res: ServerResponse, command: string, status: string, body: Uint8Array | string): void {
     if (res.destroyed) return;
     this.metrics.easCommand(command, status);
-    wbxml(res, bytes);
+    wbxml(res, body);
   }
 }
 
 /** The top-level Status an answer carries, as the metrics count it ('' when it has none). */
 const statusOf = (answer: WbxmlElement | undefined) => text(child(answer, 'Status')) ?? '';
 
-function wbxml(res: ServerResponse, bytes: Uint8Array): void {
+/**
+ * Sends a WBXML answer. `body` as a latin1 string (one character a byte) lets Node write the head and
+ * the body as one string, one write of one buffer: what the thousands of Pings one commit wakes take.
+ */
+function wbxml(res: ServerResponse, body: Uint8Array | string): void {
   res.writeHead(200, {
     'content-type': wbxmlType,
-    'content-length': bytes.length,
+    'content-length': body.length,
     'ms-server-activesync': serverVersion,
     'cache-control': 'private',
   });
-  res.end(bytes);
+  if (typeof body === 'string') res.end(body, 'latin1');
+  else res.end(body);
 }
 
 /** An ActiveSync client that fails authentication still learns what we speak (MS-ASHTTP 3.2.5.1). */
