@@ -154,9 +154,9 @@ class FakeResponse extends EventEmitter {
     return this;
   }
 
-  end(body?: Uint8Array | string): void {
+  end(body?: Uint8Array | string, encoding?: BufferEncoding): void {
     this.ended = true;
-    if (body !== undefined) this.body = typeof body === 'string' ? Buffer.from(body) : new Uint8Array(body);
+    if (body !== undefined) this.body = typeof body === 'string' ? Buffer.from(body, encoding) : new Uint8Array(body);
   }
 
   hangUp(): void {
