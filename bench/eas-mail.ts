@@ -20,7 +20,7 @@ import { limits } from '../src/core/limits.js';
 import { child, children, namespace, text, type WbxmlElement } from '../src/faces/eas/wbxml/element.js';
 import { asMailClient, startDovecot } from '../test/support/dovecot.js';
 import { deliverOverLmtp } from '../test/support/submission.js';
-import { easPost, type EasTarget } from './eas-wire.js';
+import { easPost, waitForHeld, type EasTarget } from './eas-wire.js';
 import type { EasLoadCommand, EasLoadReply } from './eas-load.js';
 import { fill } from './mail-fill.js';
 import { createAccount, freePort, median, rssKiB, startServer, stopServer } from './server-process.js';
@@ -157,11 +157,7 @@ export async function measureMail(work: string, o: MailBenchOptions) {
     const rssBefore = rssKiB(pid, 'VmRSS');
     await o.load.ask({ cmd: 'reset' });
     await o.load.ask({ cmd: 'pings', baseUrl: base, authorization: o.authorization, folderId: archive, folderClass: 'Email', count: o.pings, concurrency: 500, heartbeatSeconds: 3540 });
-    let held = 0;
-    for (let tries = 0; tries < 600 && held < o.pings; tries++) {
-      await sleep(200);
-      held = (await health()) - channelsBefore;
-    }
+    const held = await waitForHeld(o.pings, async () => (await health()) - channelsBefore);
     await sleep(2000);
     const rssHeld = rssKiB(pid, 'VmRSS');
     return {

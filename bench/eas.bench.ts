@@ -13,11 +13,14 @@
  *               Ping's answer, and the memory per Ping held on it. Needs Dovecot and root, as bench:mail.
  * Flags: --pings N (default 20000, capped by the open-file limit), --contacts N (default 10000),
  * --mail-messages N (default 10000; 0 leaves the mail part out), --mail-rounds N (3), --deliveries N (30),
- * --mail-pings N (default 5000, capped as --pings).
+ * --mail-pings N (default 5000, capped as --pings), --only PARTS (some parts only, comma-separated: pings
+ * (1 and 2), initial, mail; the results file then holds those parts only), --profile DIR (part 1's server
+ * writes a CPU profile to DIR when it stops, and heap snapshots before the Pings and while it holds them; no
+ * results file).
  * Figures go to stdout and bench/results/eas-latest.json; nothing is asserted about speed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -29,13 +32,19 @@ import { HttpTransport, recordLocalPut, SyncClient } from '../src/sdk/index.js';
 import { openSqliteReplica } from '../src/sdk/node/index.js';
 import type { EasLoadCommand, EasLoadReply } from './eas-load.js';
 import { measureMail } from './eas-mail.js';
-import { easPost, type EasTarget } from './eas-wire.js';
+import { easPost, waitForHeld, type EasTarget } from './eas-wire.js';
 import { createAccount, fileDescriptorHardLimit, freePort, rssKiB, startServer, stopServer, writeResults } from './server-process.js';
 
 const flag = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
+const partNames = ['pings', 'initial', 'mail'] as const;
+const onlyAt = process.argv.indexOf('--only');
+const parts = new Set(onlyAt >= 0 ? (process.argv[onlyAt + 1] ?? '').split(',') : partNames);
+for (const part of parts) if (!(partNames as readonly string[]).includes(part)) throw new Error(`--only takes ${partNames.join(', ')}; not ${part}`);
+const profileAt = process.argv.indexOf('--profile');
+const profileDir = profileAt >= 0 ? process.argv[profileAt + 1] : undefined;
 const fdHardLimit = fileDescriptorHardLimit();
 const pings = Math.min(flag('pings', 20_000), fdHardLimit - 100);
 const contacts = flag('contacts', 10_000);
@@ -65,12 +74,12 @@ function startLoad(): { child: ChildProcess; ask(c: EasLoadCommand): Promise<Ext
   };
 }
 
-async function serve(dataDir: string) {
+async function serve(dataDir: string, nodeArgs: string[] = []) {
   // Every device here belongs to one account: its per-account limits (docs/configuration.md) are raised to fit.
   const perAccount = String(pings + 100);
   Object.assign(process.env, { SYNCPOINT_DEVICES_PER_ACCOUNT_MAX: perAccount, SYNCPOINT_PUSH_CHANNELS_PER_ACCOUNT_MAX: perAccount, SYNCPOINT_EAS_DEVICES_MAX: perAccount });
   const port = await freePort();
-  const server = await startServer(['serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'], true);
+  const server = await startServer(['serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'], true, false, nodeArgs);
   return { child: server, url: `http://127.0.0.1:${port}` };
 }
 
@@ -85,6 +94,22 @@ function device(url: string, id: string, work: string) {
   const transport = new HttpTransport({ baseUrl: url, credentials: { user: account.user, password: account.password } });
   const replica = openSqliteReplica(join(work, `${id}.db`));
   return { replica, client: new SyncClient({ transport, replica, device: { id }, windowSize: 512, commandsMax: limits.itemsPerRequestMax }) };
+}
+
+/** Asks the server for a heap snapshot (its --heapsnapshot-signal) and waits until it is written to `dir`. */
+async function heapSnapshot(pid: number, dir: string): Promise<void> {
+  const snapshots = () => readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'));
+  const before = snapshots().length;
+  process.kill(pid, 'SIGUSR2');
+  for (let tries = 0; tries < 600 && snapshots().length === before; tries++) await sleep(500);
+  // The file appears as it is written; its writer is done once its size stops moving.
+  let size = -1;
+  for (;;) {
+    const now = snapshots().reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+    if (now === size) return;
+    size = now;
+    await sleep(2000);
+  }
 }
 
 const vcard = (i: number) => `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bench-${i}\r\nFN:Person ${i}\r\nN:${i};Person;;;\r\nEMAIL:person${i}@example.org\r\nTEL;TYPE=cell:+1 555 ${String(i).padStart(7, '0')}\r\nEND:VCARD\r\n`;
@@ -106,47 +131,46 @@ async function measurePings(work: string) {
   const dataDir = join(work, 'pings');
   mkdirSync(dataDir);
   createAccount(dataDir, account);
-  const server = await serve(dataDir);
+  const profiling = profileDir ? ['--cpu-prof', '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`] : [];
+  const server = await serve(dataDir, profiling);
   const load = startLoad();
   const baseline = await startBaseline();
   try {
     const pid = server.child.pid as number;
     const folder = await collectionId(server.url, 'contacts');
     const health = async () => ((await (await fetch(`${server.url}/health`)).json()) as { pushChannels: number }).pushChannels;
+    // One snapshot before the Pings and one while they are held: their difference is what the Pings hold.
+    if (profileDir) await heapSnapshot(pid, profileDir);
     const rssBefore = rssKiB(pid, 'VmRSS');
     const started = now();
     await load.ask({ cmd: 'pings', baseUrl: server.url, authorization, folderId: folder, count: pings, concurrency: 500, heartbeatSeconds });
-    let held = 0;
-    for (let tries = 0; tries < 600 && held < pings; tries++) {
-      await sleep(200);
-      held = await health();
-    }
+    const held = await waitForHeld(pings, health);
     const openSeconds = (now() - started) / 1000;
     await sleep(2000);
     const rssHeld = rssKiB(pid, 'VmRSS');
+    // Written by the server itself; the wake-up waits for it (a snapshot stops the process for seconds).
+    if (profileDir) await heapSnapshot(pid, profileDir);
 
+    // Pings answered already: refused, or timed out on their way in.
+    const early = (await load.ask({ cmd: 'await', count: 0, timeoutMs: 0 })).statuses ?? {};
     // One change to the watched folder wakes every held Ping.
     const writer = device(server.url, 'writer', work);
     await writer.client.syncCollection(folder);
     writer.replica.transaction((tx) => recordLocalPut(tx, folder, 'wake', vcard(-1)));
     const changedAt = now();
     await writer.client.syncCollection(folder);
-    const woke = await load.ask({ cmd: 'await', count: held, timeoutMs: 120_000 });
+    const woke = await load.ask({ cmd: 'await', count: held, after: changedAt, timeoutMs: 120_000 });
     const wake = (woke.times ?? []).map((t) => t - changedAt);
 
     await load.ask({ cmd: 'reset' });
     const baseRssBefore = rssKiB(baseline.pid, 'VmRSS');
     await load.ask({ cmd: 'pings', baseUrl: baseline.url, authorization, folderId: folder, count: pings, concurrency: 500, heartbeatSeconds });
-    let baselineHeld = 0;
-    for (let tries = 0; tries < 600 && baselineHeld < pings; tries++) {
-      await sleep(200);
-      baselineHeld = await baseline.held();
-    }
+    const baselineHeld = await waitForHeld(pings, baseline.held);
     await sleep(2000);
     const baseRssHeld = rssKiB(baseline.pid, 'VmRSS');
     const triggeredAt = now();
     await baseline.answer();
-    const baseWoke = await load.ask({ cmd: 'await', count: baselineHeld, timeoutMs: 120_000 });
+    const baseWoke = await load.ask({ cmd: 'await', count: baselineHeld, after: triggeredAt, timeoutMs: 120_000 });
     const baseWake = (baseWoke.times ?? []).map((t) => t - triggeredAt);
 
     const perPing = Math.round(((rssHeld - rssBefore) * 1024) / Math.max(1, held));
@@ -155,6 +179,10 @@ async function measurePings(work: string) {
       fileDescriptorHardLimit: fdHardLimit,
       requested: pings,
       held,
+      answeredBeforeTheChange: early,
+      wokenStatuses: woke.statuses ?? {},
+      failed: woke.failed ?? 0,
+      failures: woke.failures ?? {},
       openSeconds: round(openSeconds),
       serverRssBeforeMiB: mib(rssBefore),
       serverRssHoldingMiB: mib(rssHeld),
@@ -235,19 +263,25 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), 'syncpoint-eas-bench-'));
   try {
     console.log(`ActiveSync bench: node ${process.version}, ${cpus().length} cores`);
-    const p = await measurePings(work);
-    console.log(`\n1. held Pings: ${p.held} of ${p.requested} in ${p.openSeconds} s`);
-    if (pings < flag('pings', 20_000)) console.log(`   (capped: this machine's hard limit on open files per process is ${fdHardLimit})`);
-    console.log(`   server RSS ${p.serverRssBeforeMiB} -> ${p.serverRssHoldingMiB} MiB (peak ${p.serverPeakRssMiB} MiB): ${p.bytesPerPing} bytes per Ping`);
-    console.log(`   bare HTTP server holding ${p.baselineHeld} requests: ${p.baselineBytesPerRequest} bytes per request  ->  ratio ${p.memoryRatio}x`);
-    console.log(`\n2. change -> Ping answer, all ${p.wake.answered} woken: p50 ${p.wake.p50Ms} ms, p99 ${p.wake.p99Ms} ms (max ${p.wake.maxMs} ms)`);
-    console.log(`   bare server answering all on a trigger: p50 ${p.baselineWake.p50Ms} ms, p99 ${p.baselineWake.p99Ms} ms  ->  ratio p50 ${p.wakeRatioP50}x, p99 ${p.wakeRatioP99}x`);
-    const s = await measureInitialSync(work);
-    console.log(`\n3. initial sync of ${s.contacts} contacts:`);
-    console.log(`   ActiveSync ${s.eas.ms} ms (${s.eas.items} items, ${s.eas.exchanges} windows of 512, ${s.eas.bytesPerItem} bytes/item, ${s.eas.itemsPerSecond} items/s)`);
-    console.log(`   native SDK ${s.native.ms} ms (${s.native.items} items, ${s.native.exchanges} exchanges, ${s.native.itemsPerSecond} items/s)  ->  ratio ${s.ratio}x`);
-    console.log(`   server peak RSS ${s.serverPeakRssMiB} MiB`);
-    const mailMessages = flag('mail-messages', 10_000);
+    let p;
+    if (parts.has('pings')) {
+      p = await measurePings(work);
+      console.log(`\n1. held Pings: ${p.held} of ${p.requested} in ${p.openSeconds} s (answered before the change, by status: ${JSON.stringify(p.answeredBeforeTheChange)}; failed: ${p.failed} ${JSON.stringify(p.failures)})`);
+      if (pings < flag('pings', 20_000)) console.log(`   (capped: this machine's hard limit on open files per process is ${fdHardLimit})`);
+      console.log(`   server RSS ${p.serverRssBeforeMiB} -> ${p.serverRssHoldingMiB} MiB (peak ${p.serverPeakRssMiB} MiB): ${p.bytesPerPing} bytes per Ping`);
+      console.log(`   bare HTTP server holding ${p.baselineHeld} requests: ${p.baselineBytesPerRequest} bytes per request  ->  ratio ${p.memoryRatio}x`);
+      console.log(`\n2. change -> Ping answer, all ${p.wake.answered} woken (by status: ${JSON.stringify(p.wokenStatuses)}): p50 ${p.wake.p50Ms} ms, p99 ${p.wake.p99Ms} ms (max ${p.wake.maxMs} ms)`);
+      console.log(`   bare server answering all on a trigger: p50 ${p.baselineWake.p50Ms} ms, p99 ${p.baselineWake.p99Ms} ms  ->  ratio p50 ${p.wakeRatioP50}x, p99 ${p.wakeRatioP99}x`);
+    }
+    let s;
+    if (parts.has('initial')) {
+      s = await measureInitialSync(work);
+      console.log(`\n3. initial sync of ${s.contacts} contacts:`);
+      console.log(`   ActiveSync ${s.eas.ms} ms (${s.eas.items} items, ${s.eas.exchanges} windows of 512, ${s.eas.bytesPerItem} bytes/item, ${s.eas.itemsPerSecond} items/s)`);
+      console.log(`   native SDK ${s.native.ms} ms (${s.native.items} items, ${s.native.exchanges} exchanges, ${s.native.itemsPerSecond} items/s)  ->  ratio ${s.ratio}x`);
+      console.log(`   server peak RSS ${s.serverPeakRssMiB} MiB`);
+    }
+    const mailMessages = parts.has('mail') ? flag('mail-messages', 10_000) : 0;
     let mail;
     if (mailMessages > 0) {
       const load = startLoad();
@@ -256,13 +290,17 @@ async function main() {
       } finally {
         load.child.kill();
       }
+      // The bare server's bytes per request come from part 1; without it there is no ratio.
+      const mailRatio = p ? round(mail.pings.bytesPerPing / Math.max(1, p.baselineBytesPerRequest)) : undefined;
       console.log(`\n4. mail: initial sync of a ${mail.messages}-message Inbox (Preview 255, bodies truncated at 4 KB), medians of ${mail.rounds} rounds taking turns:`);
       console.log(`   ActiveSync ${mail.initial.easMsMedian} ms (${mail.initial.easBytesPerItem} bytes/item), native ${mail.initial.nativeMsMedian} ms  ->  ratio ${mail.initial.ratio}x`);
       console.log(`   delivered to Dovecot (LMTP) -> held Ping answered, ${mail.deliveryToPing.deliveries} messages: p50 ${mail.deliveryToPing.p50Ms} ms, p99 ${mail.deliveryToPing.p99Ms} ms (max ${mail.deliveryToPing.maxMs} ms)`);
-      console.log(`   ${mail.pings.held} Pings held on a mail folder: ${mail.pings.bytesPerPing} bytes per Ping (bare HTTP server: ${p.baselineBytesPerRequest} bytes per request  ->  ratio ${round(mail.pings.bytesPerPing / Math.max(1, p.baselineBytesPerRequest))}x)`);
+      console.log(`   ${mail.pings.held} Pings held on a mail folder: ${mail.pings.bytesPerPing} bytes per Ping${p ? ` (bare HTTP server: ${p.baselineBytesPerRequest} bytes per request  ->  ratio ${mailRatio}x)` : ''}`);
       console.log(`   server peak RSS ${mail.serverPeakRssMiB} MiB`);
+      mail = { ...mail, pings: { ...mail.pings, memoryRatio: mailRatio } };
     }
-    writeResults('eas', { command: `npm run bench:eas -- --pings ${pings} --contacts ${contacts} --mail-messages ${mailMessages}`, pings: p, initialSync: s, ...(mail ? { mail: { ...mail, pings: { ...mail.pings, memoryRatio: round(mail.pings.bytesPerPing / Math.max(1, p.baselineBytesPerRequest)) } } } : {}) });
+    const only = onlyAt >= 0 ? ` --only ${[...parts].join(',')}` : '';
+    if (!profileDir) writeResults('eas', { command: `npm run bench:eas -- --pings ${pings} --contacts ${contacts} --mail-messages ${mailMessages}${only}`, ...(p ? { pings: p } : {}), ...(s ? { initialSync: s } : {}), ...(mail ? { mail } : {}) });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

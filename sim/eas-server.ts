@@ -87,12 +87,12 @@ export class SimEasServer {
     const res = new FakeResponse();
     this.noted = [];
     const noted = this.noted;
-    let done = false;
     const looked = new Promise<void>((resolve) => (this.looked = resolve));
-    const handled = this.face.handle(this.principal, req, res as unknown as ServerResponse, url).finally(() => (done = true));
+    // A held Ping's handling ends once it is held; its answer comes later, on the response.
+    const handled = this.face.handle(this.principal, req, res as unknown as ServerResponse, url);
     await Promise.race([handled.catch(() => undefined), looked]);
     await nextTurn();
-    const hungUp = !done && this.waiting.size > 0;
+    const hungUp = !res.ended && this.waiting.size > 0;
     if (hungUp) res.hangUp();
     await handled;
     return { status: res.statusCode, body: res.body, hungUp, hubExchanges: noted };
@@ -146,6 +146,7 @@ export class SimEasServer {
 class FakeResponse extends EventEmitter {
   statusCode = 0;
   destroyed = false;
+  ended = false;
   body = new Uint8Array();
 
   writeHead(status: number): this {
@@ -153,8 +154,9 @@ class FakeResponse extends EventEmitter {
     return this;
   }
 
-  end(body?: Uint8Array | string): void {
-    if (body !== undefined) this.body = typeof body === 'string' ? Buffer.from(body) : new Uint8Array(body);
+  end(body?: Uint8Array | string, encoding?: BufferEncoding): void {
+    this.ended = true;
+    if (body !== undefined) this.body = typeof body === 'string' ? Buffer.from(body, encoding) : new Uint8Array(body);
   }
 
   hangUp(): void {

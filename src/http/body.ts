@@ -38,7 +38,15 @@ export function readBody(req: IncomingMessage, bytesMax: number, options: ReadBo
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (!err) return resolve(Buffer.concat(chunks, size));
+      if (!err) {
+        const body = Buffer.concat(chunks, size);
+        // A request held after its body (an ActiveSync Ping) keeps its listeners no longer, nor what they saw.
+        chunks = [];
+        if (gunzip) req.off('data', onWire);
+        source.off('data', onData).off('end', onEnd).off('error', onError);
+        req.off('error', onError).off('close', onClose);
+        return resolve(body);
+      }
       chunks = [];
       // Stop decoding, but do not destroy `req`: that would reset the connection before the error
       // is sent. Drain the rest of the body instead.
@@ -54,13 +62,11 @@ export function readBody(req: IncomingMessage, bytesMax: number, options: ReadBo
         ? undefined
         : setTimeout(() => settle(new ProtocolError('requestTimeout', `the request body did not arrive within ${options.timeoutMs} ms`)), options.timeoutMs);
     const tooLarge = (why: string) => settle(new ProtocolError('bodyTooLarge', why));
-    if (gunzip) {
-      req.on('data', (chunk: Buffer) => {
-        wire += chunk.length;
-        if (wire > bytesMax) tooLarge(`request body exceeds the limit of ${bytesMax} bytes`);
-      });
-    }
-    source.on('data', (chunk: Buffer) => {
+    const onWire = (chunk: Buffer) => {
+      wire += chunk.length;
+      if (wire > bytesMax) tooLarge(`request body exceeds the limit of ${bytesMax} bytes`);
+    };
+    const onData = (chunk: Buffer) => {
       if (settled) return;
       size += chunk.length;
       if (size > bytesMax) return tooLarge(`request body exceeds the limit of ${bytesMax} bytes`);
@@ -68,14 +74,19 @@ export function readBody(req: IncomingMessage, bytesMax: number, options: ReadBo
         return tooLarge(`gzip body inflates more than ${limits.gzipRatioMax} times; send it less compressed or uncompressed`);
       }
       chunks.push(chunk);
-    });
-    source.on('end', () => settle());
+    };
+    const onEnd = () => settle();
+    const onError = (err: Error) => settle(new ProtocolError('invalidRequest', `cannot read the request body: ${err.message}`));
     // A client that hangs up mid-body: nothing of the request may be acted on.
-    req.on('error', (err) => settle(new ProtocolError('invalidRequest', `cannot read the request body: ${err.message}`)));
-    req.on('close', () => {
+    const onClose = () => {
       if (!req.complete) settle(new ProtocolError('invalidRequest', 'the request body was cut short'));
-    });
-    source.on('error', (err) => settle(new ProtocolError('invalidRequest', `cannot read the request body: ${err.message}`)));
+    };
+    if (gunzip) req.on('data', onWire);
+    source.on('data', onData);
+    source.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+    source.on('error', onError);
   });
 }
 

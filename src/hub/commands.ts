@@ -46,8 +46,8 @@ export interface CommandContext extends WriteContext {
   from: Checkpoint;
   /** Item id -> sequence number of the version the device holds from a push notice (docs/design.md § The echo). */
   held: ReadonlyMap<string, number>;
-  /** Device priorities of the account, for conflicts. */
-  priorities: ReadonlyMap<string, number>;
+  /** Device priorities of the account, for conflicts (read when first asked). */
+  priorities(): Promise<ReadonlyMap<string, number>>;
   /** What evaluating calendar content may cost, shared by every command of the request (docs/architecture.md). */
   rules: RuleBudget;
   /** The sync point is server-driven (server-driven.ts): the items' source, which no kind's `deviceWrites` binds (docs/design.md § Kinds). */
@@ -369,9 +369,10 @@ async function concurrentChange(ctx: CommandContext, item: ItemRow, data: string
     // Written as the server's own version, so every sync point, this one included, receives it.
     return { status: 'ok', etag: await writeItem(ctx, item.id, item, merged, mergedCheck.index, null) };
   }
+  const priorities = await ctx.priorities();
   const winner = resolveByPriority(
-    { deviceId: ctx.deviceId, priority: ctx.priorities.get(ctx.deviceId) },
-    { deviceId: item.originDevice, priority: item.originDevice === null ? undefined : ctx.priorities.get(item.originDevice) },
+    { deviceId: ctx.deviceId, priority: priorities.get(ctx.deviceId) },
+    { deviceId: item.originDevice, priority: item.originDevice === null ? undefined : priorities.get(item.originDevice) },
   );
   if (winner === 'incoming') {
     await keepConflict(ctx, item, truth, item.originDevice, ctx.deviceId, 'priority');
@@ -400,9 +401,10 @@ async function deleteItem(ctx: CommandContext, serverId: string, madeFrom?: stri
   const sourceOnly = ctx.serverDriven && kindOf(ctx.collection.kind).deviceWrites?.addRefused !== undefined;
   if (!sourceOnly && (pending === 'UPDATE' || heldUnknown || (madeFrom !== undefined && madeFrom !== item.etag))) {
     // Edited elsewhere since this device last synced, and deleted here: priority decides.
+    const priorities = await ctx.priorities();
     const winner = resolveByPriority(
-      { deviceId: ctx.deviceId, priority: ctx.priorities.get(ctx.deviceId) },
-      { deviceId: item.originDevice, priority: item.originDevice === null ? undefined : ctx.priorities.get(item.originDevice) },
+      { deviceId: ctx.deviceId, priority: priorities.get(ctx.deviceId) },
+      { deviceId: item.originDevice, priority: item.originDevice === null ? undefined : priorities.get(item.originDevice) },
     );
     if (winner === 'truth') return { ...base, status: 'conflict', message: 'a device with higher priority changed this item; it was not deleted' };
     await keepConflict(ctx, item, item.data as string, item.originDevice, ctx.deviceId, 'deleteLost');

@@ -6,7 +6,7 @@ import { versionHeld } from './held-versions.js';
 import { checkItem } from '../kinds/registry.js';
 import { writeItem, writeTombstone } from './item-writes.js';
 import type { HubPorts } from './ports.js';
-import { openExchange } from './sync.js';
+import { noteDevice, openExchange } from './sync.js';
 
 /**
  * What a face that keeps state of its own per device needs beyond sync exchanges (ActiveSync's folder
@@ -45,9 +45,10 @@ export function admitDevice(store: Store, ports: HubPorts, point: DevicePoint, m
   return store.transaction(async (tx) => {
     const state = () => tx.getFaceState(point.accountId, point.device.id, key);
     if (await tx.getDevice(point.accountId, point.device.id)) return { state: await state() };
-    const devices = (await tx.listDevices(point.accountId)).filter((d) => d.protocol === point.protocol);
-    if (devices.length >= max) return undefined;
-    await openExchange(tx, ports, point.accountId, point.device, point.protocol);
+    // Counted, not listed: an account with thousands of devices admits each new one in a few reads.
+    const counts = await tx.countDevices(point.accountId);
+    if ((counts[point.protocol] ?? 0) >= max) return undefined;
+    await noteDevice(tx, ports, point.accountId, point.device, point.protocol, Object.values(counts).reduce((a, b) => a + b, 0));
     return { state: await state() };
   });
 }

@@ -21,6 +21,12 @@ export interface Channel {
   lastToken: number;
   /** Queues a message; must not throw. A channel too far behind may drop it: the device finds the gap. */
   send(message: PushMessage): void;
+  /**
+   * Present on a channel that only needs to know which of its collections changed (a held ActiveSync
+   * Ping, which never syncs by token): a commit in this process tells it so, once, with no token issued
+   * and no notice made for it. Must not throw. Commits of other processes still reach it by `send`.
+   */
+  changed?(collectionIds: readonly string[]): void;
   /** Called every heartbeat period; returns false when the peer is dead and the channel was closed. */
   beat(): boolean;
   close(code: number, reason: string): void;

@@ -15,7 +15,7 @@ import { limitReached, ProtocolError } from '../protocol/errors.js';
 import { mergeRanges } from '../protocol/push.js';
 import type { ClientCommand, CollectionRequest, CollectionResponse, ServerCommand, SyncOptions, SyncRequest, SyncResponse } from '../protocol/sync.js';
 import { assertSupportedVersion, protocolVersion } from '../protocol/version.js';
-import type { ChangeRow, Store, StoreTx } from '../store/store.js';
+import type { ChangeRow, DeviceRow, Store, StoreTx } from '../store/store.js';
 import { answerFetches, applyClientCommands, type AppliedCommands, type HubClientCommand } from './commands.js';
 import { deviceErrorsKept, noteExchange } from './health.js';
 import { accountLimit, type HubPorts } from './ports.js';
@@ -111,25 +111,45 @@ export async function openExchange(
   tx: StoreTx,
   ports: HubPorts,
   accountId: string,
-  who: { id: string; name?: string | undefined; tokenId?: string | undefined; defaultName?: string | undefined },
+  who: SyncPointWho,
   protocol: string,
 ): Promise<Exchange> {
+  // The device alone, counting the account's only for a new one: an account may have thousands of
+  // devices (ActiveSync phones), and their priorities are read only when a conflict needs them.
+  const known = await tx.getDevice(accountId, who.id);
+  const device = await noteDevice(tx, ports, accountId, who, protocol, known ?? (await countDevices(tx, accountId)));
+  let priorities: Promise<ReadonlyMap<string, number>> | undefined;
+  const prioritiesOnce = () => (priorities ??= tx.listDevices(accountId).then((all) => new Map(all.map((d) => [d.id, d.priority]))));
+  return { tx, ports, accountId, deviceId: who.id, now: device.lastSeenAt, priorities: prioritiesOnce, budget: new ResponseBudget() };
+}
+
+/** How many sync points the account has, of every protocol. */
+export async function countDevices(tx: StoreTx, accountId: string): Promise<number> {
+  return Object.values(await tx.countDevices(accountId)).reduce((a, b) => a + b, 0);
+}
+
+/** A sync point as it names itself. */
+export type SyncPointWho = { id: string; name?: string | undefined; tokenId?: string | undefined; defaultName?: string | undefined };
+
+/**
+ * Registers the sync point, or notes that it was seen. `known`: its row when the account has it, else
+ * how many sync points the account has: a new one counts against the account's limit
+ * (docs/configuration.md § Per-account limits) and goes last in the priority order (priorities are
+ * edited through the device API).
+ */
+export async function noteDevice(tx: StoreTx, ports: HubPorts, accountId: string, who: SyncPointWho, protocol: string, known: DeviceRow | number): Promise<DeviceRow> {
   const now = ports.clock.now();
-  // One read of the account's sync points (at most devicesPerAccountMax) answers whether this one is
-  // known, the limit, and every priority: a statement is a round trip on PostgreSQL.
-  const known = await tx.listDevices(accountId);
-  const device = known.find((d) => d.id === who.id);
-  // A new sync point counts against the account's limit (docs/configuration.md § Per-account limits).
-  const max = accountLimit(ports, 'devicesPerAccountMax');
-  if (!device && known.length >= max) throw limitReached('devicesPerAccountMax', max, `the account has as many sync points as it may, so ${who.id} cannot be added; revoke one first`);
-  // New devices go last in the priority order; priorities are edited through the device API.
-  const priority = device?.priority ?? known.length;
-  const row = {
+  const device = typeof known === 'number' ? undefined : known;
+  if (typeof known === 'number') {
+    const max = accountLimit(ports, 'devicesPerAccountMax');
+    if (known >= max) throw limitReached('devicesPerAccountMax', max, `the account has as many sync points as it may, so ${who.id} cannot be added; revoke one first`);
+  }
+  const row: DeviceRow = {
     accountId,
     id: who.id,
     name: who.name ?? device?.name ?? who.defaultName ?? who.id,
     protocol,
-    priority,
+    priority: device ? device.priority : (known as number),
     createdAt: device?.createdAt ?? now,
     lastSeenAt: now,
     tokenId: who.tokenId ?? null,
@@ -138,9 +158,7 @@ export async function openExchange(
   // does not write it each time (docs/protocol.md §16).
   const same = device && device.name === row.name && device.protocol === protocol && device.tokenId === row.tokenId;
   if (!same || now - device.lastSeenAt >= limits.lastSeenResolutionMs) await tx.putDevice(row);
-  const priorities = new Map(known.map((d) => [d.id, d.priority]));
-  priorities.set(who.id, priority);
-  return { tx, ports, accountId, deviceId: who.id, now, priorities, budget: new ResponseBudget() };
+  return row;
 }
 
 function emptyResponse(c: CollectionRequest): CollectionResponse {
@@ -153,7 +171,8 @@ export interface Exchange {
   accountId: string;
   deviceId: string;
   now: number;
-  priorities: ReadonlyMap<string, number>;
+  /** Device priorities of the account, for conflicts: read at the first call, within the exchange's transaction. */
+  priorities(): Promise<ReadonlyMap<string, number>>;
   /** What the response may still carry (response-budget.ts). */
   budget: ResponseBudget;
 }

@@ -28,9 +28,19 @@ interface Delivery {
   message: ChangeNotice | { type: 'syncRequest' };
 }
 
+/** An account's other channels, as the limits count them (admitAmong). */
+interface Others {
+  count: number;
+  mailboxes(): number;
+}
+
+const listed = (rows: ReadonlyArray<{ mailbox: boolean }>): Others => ({ count: rows.length, mailboxes: () => rows.filter((c) => c.mailbox).length });
+
 /** What a commit has for devices: notices for channels here, hints for those another process holds. */
 interface Prepared {
   deliveries: Delivery[];
+  /** Channels here told which of their collections changed (Channel.changed). */
+  changes: Array<{ channel: Channel; collectionIds: string[] }>;
   hints: BusMessage[];
 }
 
@@ -155,7 +165,7 @@ export class PushHub implements PushFanout<Prepared> {
     const nextToken = await this.tokens.register({ accountId, deviceId, collections: channel.collections, mailbox }, credential, this.seenSince(), (nextToken, others) => {
       // Admitted and added with no await between: concurrent registrations here cannot all pass the count,
       // and on a shared store the account's turn (one transaction at a time) orders those of every process.
-      this.admitAmong(others ?? this.localBesides(accountId, deviceId), mailbox);
+      this.admitAmong(others ? listed(others) : this.localBesides(accountId, deviceId), mailbox);
       let devices = this.channels.get(accountId);
       if (!devices) this.channels.set(accountId, (devices = new Map()));
       const old = devices.get(deviceId);
@@ -183,21 +193,29 @@ export class PushHub implements PushFanout<Prepared> {
    */
   async admit(accountId: string, deviceId: string, mailbox: boolean): Promise<void> {
     const registered = await this.tokens.registered(accountId, this.seenSince());
-    this.admitAmong(registered?.filter((c) => c.deviceId !== deviceId) ?? this.localBesides(accountId, deviceId), mailbox);
+    const others = registered?.filter((c) => c.deviceId !== deviceId);
+    this.admitAmong(others ? listed(others) : this.localBesides(accountId, deviceId), mailbox);
   }
 
-  private admitAmong(others: ReadonlyArray<{ mailbox: boolean }>, mailbox: boolean): void {
+  private admitAmong(others: Others, mailbox: boolean): void {
     const channelsMax = this.options.accountLimits?.pushChannelsPerAccountMax ?? limits.pushChannelsPerAccountMax;
-    if (others.length >= channelsMax) throw limitReached('pushChannelsPerAccountMax', channelsMax, 'the account has as many push channels open as it may');
+    if (others.count >= channelsMax) throw limitReached('pushChannelsPerAccountMax', channelsMax, 'the account has as many push channels open as it may');
     const mailboxesMax = this.options.accountLimits?.pollMailboxesPerAccountMax ?? limits.pollMailboxesPerAccountMax;
-    if (mailbox && others.filter((c) => c.mailbox).length >= mailboxesMax) {
+    if (mailbox && others.mailboxes() >= mailboxesMax) {
       throw limitReached('pollMailboxesPerAccountMax', mailboxesMax, 'the account has as many long-poll mailboxes as it may; an unpolled one closes after two minutes');
     }
   }
 
-  /** The account's channels in this process, but for `deviceId`'s. */
-  private localBesides(accountId: string, deviceId: string): Array<{ mailbox: boolean }> {
-    return [...(this.channels.get(accountId) ?? new Map<string, Channel>())].filter(([id]) => id !== deviceId).map(([, c]) => ({ mailbox: c instanceof LongPollChannel }));
+  /**
+   * The account's channels in this process, but for `deviceId`'s; counted without a copy, since a
+   * server holding thousands of an account's Pings registers each of them.
+   */
+  private localBesides(accountId: string, deviceId: string): Others {
+    const devices = this.channels.get(accountId) ?? new Map<string, Channel>();
+    return {
+      count: devices.size - (devices.has(deviceId) ? 1 : 0),
+      mailboxes: () => [...devices].filter(([id, c]) => id !== deviceId && c instanceof LongPollChannel).length,
+    };
   }
 
   /** Registrations whose process said it was alive before this are left out (staleAfterMs). */
@@ -207,7 +225,7 @@ export class PushHub implements PushFanout<Prepared> {
 
   /** Forgets the channel if it is still its device's active one, here and in the registry all processes share. */
   unregister(channel: Channel): void {
-    if (!this.drop(channel)) return;
+    if (!this.drop(channel) || !this.tokens.shared) return;
     const { accountId, deviceId } = channel;
     this.tokens.forget(accountId, deviceId, () => this.active(accountId, deviceId) === undefined).catch((err: unknown) => this.logger.warn({ err }, 'forgetting a push channel failed'));
   }
@@ -297,9 +315,12 @@ export class PushHub implements PushFanout<Prepared> {
    * tokens from the store (catchUp).
    */
   async beforeCommit(written: readonly ItemRow[], issue: IssueTokens, registered: RegisteredChannels): Promise<Prepared> {
-    const prepared: Prepared = { deliveries: [], hints: [] };
+    const prepared: Prepared = { deliveries: [], changes: [], hints: [] };
     const me = this.tokens.processId;
     for (const [accountId, rows] of groupByAccount(written)) {
+      // The collections a held Ping is told of, by its folder set: the holds watching the same folders share
+      // one set (faces/eas/holds.ts), and but for a device that made a change itself all of them hear the same.
+      const pingsTold = new Map<ReadonlySet<string> | null, string[]>();
       const local = this.channels.get(accountId);
       const devices = this.tokens.shared
         ? await registered(accountId, this.seenSince())
@@ -313,7 +334,17 @@ export class PushHub implements PushFanout<Prepared> {
         // A channel here knows what it listens to; another process's is read from its registration.
         const listens = channel ? channel.collections : device.collections && new Set(device.collections);
         // The device that made a version has it; a version the server made (a merge) goes to everyone.
-        const wanted = rows.filter((r) => r.originDevice !== device.deviceId && (listens?.has(r.collectionId) ?? true));
+        const wants = (r: ItemRow) => r.originDevice !== device.deviceId && (listens?.has(r.collectionId) ?? true);
+        // A held Ping is told which of its collections changed, whatever the commit's size; it needs no token.
+        if (channel?.changed) {
+          const shared = !rows.some((r) => r.originDevice === device.deviceId);
+          let collectionIds = shared ? pingsTold.get(listens) : undefined;
+          if (!collectionIds) collectionIds = [...new Set(rows.filter(wants).map((r) => r.collectionId))];
+          if (shared) pingsTold.set(listens, collectionIds);
+          if (collectionIds.length > 0) prepared.changes.push({ channel, collectionIds });
+          continue;
+        }
+        const wanted = rows.filter(wants);
         if (wanted.length === 0) continue;
         // A bulk commit is one request to sync, not a notice and a stored token per change per device.
         if (wanted.length > limits.pushNoticesPerCommitMax) {
@@ -346,7 +377,12 @@ export class PushHub implements PushFanout<Prepared> {
     return prepared;
   }
 
-  afterCommit({ deliveries, hints }: Prepared): void {
+  afterCommit({ deliveries, changes, hints }: Prepared): void {
+    for (const { channel, collectionIds } of changes) {
+      if (this.active(channel.accountId, channel.deviceId) !== channel) continue;
+      channel.changed?.(collectionIds);
+      this.metrics.pushNotice();
+    }
     for (const { channel, message } of deliveries) {
       // A channel replaced or closed since its tokens were issued: the device learns by syncing.
       if (this.active(channel.accountId, channel.deviceId) !== channel) continue;

@@ -47,6 +47,15 @@ export interface RunningServer {
 }
 
 const tombstonePurgeIntervalMs = 6 * 3600 * 1000;
+/**
+ * Connections the kernel queues for accepting (capped by net.core.somaxconn). Thousands of phones
+ * reconnecting their Pings at once (after a restart, or a network coming back) arrive faster than a busy
+ * process accepts them; with Node's default of 511 the rest are dropped and retry seconds later
+ * (bench/README.md § bench:eas, Ping).
+ */
+const listenBacklog = 4096;
+/** SQLite transactions back to back leave the event loop to sockets and timers this often (StoreOptions.turnAfterMs). */
+const storeTurnAfterMs = 20;
 /** What a client is told to wait when the database is out of reach (503 Retry-After). */
 const unavailableRetrySeconds = 5;
 
@@ -63,7 +72,7 @@ export async function startServer(config: Config, log: Logger = pino({ level: co
 
 async function serve(config: Config, log: Logger, unlock: () => void): Promise<RunningServer> {
   const metrics = new PrometheusMetrics();
-  const opened = await openStore(config, (err) => log.warn({ err }, 'process bus'), metrics.transactionTimer, { pushTokenFloor: pushTokenFloorAt(Date.now()) });
+  const opened = await openStore(config, (err) => log.warn({ err }, 'process bus'), metrics.transactionTimer, { pushTokenFloor: pushTokenFloorAt(Date.now()), turnAfterMs: storeTurnAfterMs });
   const { store, foreignWrites } = opened;
   const accountLimits = Object.fromEntries(accountLimitNames.map((name) => [name, config[name]])) as AccountLimits;
   const ports = { ...realPorts(log), accountLimits };
@@ -168,7 +177,7 @@ async function serve(config: Config, log: Logger, unlock: () => void): Promise<R
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+    server.listen({ port: config.port, host: config.host, backlog: listenBacklog }, () => resolve());
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -93,7 +93,8 @@ export class PrometheusMetrics implements Metrics {
   /** Counts `req`'s answer under `face` once the response is over (sent, or the client left). */
   request(face: Face, res: ServerResponse): void {
     const began = performance.now();
-    res.once('close', () => {
+    // 'close' comes once; `on` spares the wrapper `once` would keep per response (thousands of held Pings).
+    res.on('close', () => {
       const answered = res.headersSent;
       const status = res.statusCode;
       (this.requests[face][answered ? Math.min(Math.floor(status / 100), 5) - 1 : 5] as Child).inc();

@@ -802,6 +802,15 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
         assert.equal(await read(store, (tx) => tx.getDevice(A, 'nothing')), undefined);
       }));
 
+      it('countDevices counts the account\'s devices by protocol', seeded(async (store) => {
+        assert.deepEqual(await read(store, (tx) => tx.countDevices(A)), { native: 2 });
+        await read(store, (tx) => tx.putDevice(deviceRow(A, 'eas-1', { protocol: 'eas' })));
+        await read(store, (tx) => tx.putDevice(deviceRow(A, 'eas-2', { protocol: 'eas' })));
+        assert.deepEqual(await read(store, (tx) => tx.countDevices(A)), { native: 2, eas: 2 });
+        assert.deepEqual(await read(store, (tx) => tx.countDevices(B)), { native: 1 }, 'another account\'s are its own');
+        assert.deepEqual(await read(store, (tx) => tx.countDevices('no-such-account')), {});
+      }));
+
       it('deleteDevice forgets the device and its state, keeping its push counter so no token number comes back', seeded(async (store) => {
         await store.transaction(async (tx) => {
           await tx.putSyncState(syncStateRow(A, phone, cA, 0));

@@ -45,6 +45,12 @@ export interface StoreOptions {
    * number twice (docs/operations.md § Backups). 1: no floor.
    */
   pushTokenFloor: number;
+  /**
+   * SQLite: transactions queued back to back give the event loop a turn once they have kept it this many
+   * ms, so that a burst of requests (thousands of phones reconnecting) does not leave sockets unread and
+   * timers late until the whole queue is done. Absent: no turns (the simulator replays exactly).
+   */
+  turnAfterMs?: number;
 }
 
 export const noStoreOptions: StoreOptions = { pushTokenFloor: 1 };
@@ -489,6 +495,8 @@ export interface StoreTx {
   putDevice(row: DeviceRow): Promise<void>;
   /** By priority (0 first), then oldest first. */
   listDevices(accountId: string): Promise<DeviceRow[]>;
+  /** How many devices the account has, by protocol (absent: none); a new device's admission reads no rows. */
+  countDevices(accountId: string): Promise<Record<string, number>>;
 
   /** Gives the devices priorities 0, 1, … in this order. */
   setDevicePriorities(accountId: string, orderedDeviceIds: readonly string[]): Promise<void>;

@@ -17,7 +17,6 @@ export interface PingRegistry {
 
 export interface EasContext {
   hub: Hub;
-  pings: PingRegistry;
   principal: Principal;
   request: EasRequest;
   /** The device as a sync point of the hub: `eas-<DeviceId>`. */
@@ -26,9 +25,29 @@ export interface EasContext {
   memory: DeviceMemory;
   logger: Logger;
   now(): number;
-  /** Resolves when the client hangs up, so a held Ping can stop waiting. */
-  hungUp: Promise<void>;
+  /**
+   * Holds the request until one of `folders` changes (holds.ts), and resolves with those that did; with
+   * none once `waitMs` passes, the client hangs up, a newer request of the device takes over or its
+   * credential ends.
+   */
+  wait(folders: readonly string[], waitMs: number): Promise<readonly string[]>;
 }
 
-/** A command: the request's decoded body (undefined when empty) in, the response body out (undefined: an empty 200). */
-export type Command = (ctx: EasContext, body: WbxmlElement | undefined) => Promise<WbxmlElement | undefined>;
+/**
+ * An answer that waits for a change (a Ping): the face holds the response (holds.ts) and lets the
+ * request go; `answerOf` makes the answer from the folders that changed (none: the time ran out). It
+ * depends on them alone, so the Pings one commit wakes share one encoded answer.
+ */
+export class HeldAnswer {
+  constructor(
+    readonly folders: readonly string[],
+    readonly waitMs: number,
+    readonly answerOf: (changed: readonly string[]) => WbxmlElement,
+  ) {}
+}
+
+/**
+ * A command: the request's decoded body (undefined when empty) in, the response body out (undefined: an
+ * empty 200), or a HeldAnswer.
+ */
+export type Command = (ctx: EasContext, body: WbxmlElement | undefined) => Promise<WbxmlElement | undefined | HeldAnswer>;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limits } from '../../core/limits.js';
 import type { Hub } from '../../hub/hub.js';
 import { noMetrics, type Metrics } from '../../hub/metrics.js';
+import { credentialOf } from '../../hub/accounts.js';
 import type { Logger } from '../../hub/ports.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Principal } from '../../http/principal.js';
@@ -18,10 +19,11 @@ import { search } from './commands/search.js';
 import { sendMail, smartForward, smartReply } from './commands/send-mail.js';
 import { settings } from './commands/settings.js';
 import { sync } from './commands/sync.js';
-import type { Command, PingRegistry } from './context.js';
+import { HeldAnswer, type Command, type PingRegistry } from './context.js';
+import { Holds, type Holder } from './holds.js';
 import { DeviceMemory, memoryStateKey, saveMemory } from './device-memory.js';
 import { EasRequestError, parseEasRequest, supportedVersions } from './request.js';
-import { child, decodeWbxml, el, encodeWbxml, text, WbxmlError } from './wbxml/codec.js';
+import { child, decodeWbxml, el, encodeWbxml, text, WbxmlError, type WbxmlElement } from './wbxml/codec.js';
 
 /**
  * Exchange ActiveSync (MS-ASHTTP): `OPTIONS` says which versions and commands we speak; `POST` carries
@@ -72,6 +74,8 @@ const answerNamespaces: Record<string, string> = {
 
 /** Common status MaximumDevicesReached (MS-ASCMD 2.2.2): the account has as many devices as it may. */
 const maximumDevicesReached = 177;
+/** Common status ServerErrorRetryLater (MS-ASCMD 2.2.2): a Ping past the account's limit of held channels. */
+const serverErrorRetryLater = 111;
 
 const wbxmlType = 'application/vnd.ms-sync.wbxml';
 const serverVersion = '16.1';
@@ -85,15 +89,22 @@ const optionsHeaders = {
 };
 
 export class EasFace {
+  /** The requests held until a folder changes (Ping, Sync with Wait). */
+  private readonly holds: Holds;
+  /** The last answer of a held Ping, its Status and its encoding (heldAnswer). */
+  private lastHeld: { answerOf: HeldAnswer['answerOf']; key: string; status: string; body: string } | undefined;
+
   constructor(
     private readonly hub: Hub,
-    private readonly pings: PingRegistry,
+    pings: PingRegistry,
     private readonly logger: Logger,
     private readonly now: () => number,
     /** ActiveSync devices one account may have (config `easDevicesMax`). */
     private readonly devicesMax: number,
     private readonly metrics: Metrics = noMetrics,
-  ) {}
+  ) {
+    this.holds = new Holds(hub, pings, logger);
+  }
 
   options(res: ServerResponse): void {
     res.writeHead(200, { ...optionsHeaders, 'content-length': 0 });
@@ -141,27 +152,75 @@ export class EasFace {
       return wbxml(res, encodeWbxml(el(ns, request.command, el(ns, 'Status', String(maximumDevicesReached)))));
     }
     const memory = new DeviceMemory(admitted.state);
-    // A client that hung up while the body was read gets no answer; a held Ping must not wait for it.
-    const hungUp = res.destroyed ? Promise.resolve() : new Promise<void>((resolve) => res.once('close', () => resolve()));
     if (request.command === 'Ping') this.metrics.held(res);
-    const context = { hub: this.hub, pings: this.pings, principal, request, point, memory, logger: this.logger, now: this.now, hungUp };
+    const holder: Holder = { accountId: principal.accountId, deviceId, tokenId: principal.tokenId, credential: credentialOf(principal) };
+    const wait = (folders: readonly string[], waitMs: number) => this.wait(holder, res, folders, waitMs);
+    const context = { hub: this.hub, principal, request, point, memory, logger: this.logger, now: this.now, wait };
     const answer = await command(context, decoded);
     // What the command changed and has not written with its own transaction (Sync writes with its exchange).
     await saveMemory(context);
+    if (answer instanceof HeldAnswer) return this.hold(holder, res, request.command, answer);
+    this.answer(res, request.command, statusOf(answer), answer ? encodeWbxml(answer) : new Uint8Array());
+  }
+
+  /** A Sync's wait (commands/sync-hold.ts): the request stays as it is meanwhile. */
+  private wait(holder: Holder, res: ServerResponse, folders: readonly string[], waitMs: number): Promise<readonly string[]> {
+    return new Promise((resolve, reject) => this.holds.hold(holder, folders, waitMs, res, resolve).catch(reject));
+  }
+
+  /**
+   * Holds a Ping's response, and nothing else of its request: the answer is made once woken (in a
+   * method of its own, so that what waits keeps only what it names).
+   */
+  private async hold(holder: Holder, res: ServerResponse, command: string, held: HeldAnswer): Promise<void> {
+    const answerOf = held.answerOf;
+    try {
+      await this.holds.hold(holder, held.folders, held.waitMs, res, (changed) => {
+        const { status, body } = this.heldAnswer(answerOf, changed);
+        this.answer(res, command, status, body);
+      });
+    } catch (err) {
+      // The account holds as many channels as it may: a status the device understands, to try again later.
+      if (!(err instanceof ProtocolError) || err.status !== 'limitReached') throw err;
+      const ns = answerNamespaces[command] as string;
+      const answer = el(ns, command, el(ns, 'Status', String(serverErrorRetryLater)));
+      this.answer(res, command, statusOf(answer), encodeWbxml(answer));
+    }
+  }
+
+  /** A held answer's Status and encoding (as wbxml sends it fastest), made once for the Pings one commit wakes with the same folders. */
+  private heldAnswer(answerOf: HeldAnswer['answerOf'], changed: readonly string[]): { status: string; body: string } {
+    const key = changed.length === 1 ? (changed[0] as string) : changed.join('\n');
+    const last = this.lastHeld;
+    if (last?.answerOf === answerOf && last.key === key) return last;
+    const answer = answerOf(changed);
+    this.lastHeld = { answerOf, key, status: statusOf(answer), body: Buffer.from(encodeWbxml(answer)).toString('latin1') };
+    return this.lastHeld;
+  }
+
+  private answer(res: ServerResponse, command: string, status: string, body: Uint8Array | string): void {
     if (res.destroyed) return;
-    this.metrics.easCommand(request.command, text(child(answer, 'Status')) ?? '');
-    wbxml(res, answer ? encodeWbxml(answer) : new Uint8Array());
+    this.metrics.easCommand(command, status);
+    wbxml(res, body);
   }
 }
 
-function wbxml(res: ServerResponse, bytes: Uint8Array): void {
+/** The top-level Status an answer carries, as the metrics count it ('' when it has none). */
+const statusOf = (answer: WbxmlElement | undefined) => text(child(answer, 'Status')) ?? '';
+
+/**
+ * Sends a WBXML answer. `body` as a latin1 string (one character a byte) lets Node write the head and
+ * the body as one string, one write of one buffer: what the thousands of Pings one commit wakes take.
+ */
+function wbxml(res: ServerResponse, body: Uint8Array | string): void {
   res.writeHead(200, {
     'content-type': wbxmlType,
-    'content-length': bytes.length,
+    'content-length': body.length,
     'ms-server-activesync': serverVersion,
     'cache-control': 'private',
   });
-  res.end(bytes);
+  if (typeof body === 'string') res.end(body, 'latin1');
+  else res.end(body);
 }
 
 /** An ActiveSync client that fails authentication still learns what we speak (MS-ASHTTP 3.2.5.1). */

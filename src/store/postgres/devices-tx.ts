@@ -7,6 +7,7 @@ export type DeviceTx = Pick<
   | 'getDevice'
   | 'putDevice'
   | 'listDevices'
+  | 'countDevices'
   | 'setDevicePriorities'
   | 'deleteDevice'
   | 'listSyncStates'
@@ -41,6 +42,10 @@ export function deviceTx(sql: Sql): DeviceTx {
     },
     async listDevices(accountId) {
       return sql<DeviceRow[]>`SELECT ${deviceColumns(sql)} FROM devices WHERE account_id = ${accountId} ORDER BY priority, created_at, id`;
+    },
+    async countDevices(accountId) {
+      const rows = await sql<Array<{ protocol: string; n: number }>>`SELECT protocol, COUNT(*)::int AS n FROM devices WHERE account_id = ${accountId} GROUP BY protocol`;
+      return Object.fromEntries(rows.map((r) => [r.protocol, r.n]));
     },
     async setDevicePriorities(accountId, ordered) {
       if (ordered.length === 0) return;

@@ -54,6 +54,15 @@ export function openSqliteStore(path: string, timer?: TransactionTimer, options:
   const observers: CommitObserver[] = [];
   let tail: Promise<unknown> = Promise.resolve();
   let closed = false;
+  const turnAfterMs = options.turnAfterMs;
+  /**
+   * When the transactions run since the event loop's last turn began (StoreOptions.turnAfterMs); undefined
+   * once it has had a turn (`turned`, queued when the slice began, runs then).
+   */
+  let sliceBegan: number | undefined;
+  const turned = () => {
+    sliceBegan = undefined;
+  };
   // One process per data directory (src/server/data-dir-lock.ts), so exclusive within it is exclusive.
   const running = new Set<string>();
   const dataVersion = opened.prepare<[], { data_version: number }>('PRAGMA data_version');
@@ -61,6 +70,13 @@ export function openSqliteStore(path: string, timer?: TransactionTimer, options:
   return {
     transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
       const run = async (): Promise<T> => {
+        if (turnAfterMs !== undefined) {
+          if (sliceBegan !== undefined && performance.now() - sliceBegan > turnAfterMs) await new Promise((resolve) => setImmediate(resolve));
+          if (sliceBegan === undefined) {
+            sliceBegan = performance.now();
+            setImmediate(turned);
+          }
+        }
         if (closed) throw new Error('store is closed');
         written.length = 0;
         const began = performance.now();
@@ -431,6 +447,7 @@ function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: to
             ON CONFLICT (account_id, id) DO UPDATE SET name = excluded.name, protocol = excluded.protocol,
               priority = excluded.priority, last_seen_at = excluded.last_seen_at, token_id = excluded.token_id`),
     list: q<[string], Record<string, unknown>>('SELECT * FROM devices WHERE account_id = ? ORDER BY priority, created_at, id'),
+    count: q<[string], { protocol: string; n: number }>('SELECT protocol, COUNT(*) AS n FROM devices WHERE account_id = ? GROUP BY protocol'),
     setPriority: q('UPDATE devices SET priority = ? WHERE account_id = ? AND id = ?'),
     delete: q('DELETE FROM devices WHERE account_id = ? AND id = ?'),
     deletePushTokens: q('DELETE FROM push_tokens WHERE account_id = ? AND device_id = ?'),
@@ -792,6 +809,9 @@ function sqliteTx(opened: OpenDatabase, written: ItemRow[], { pushTokenFloor: to
     },
     async listDevices(accountId) {
       return device.list.all(accountId).map(toDevice);
+    },
+    async countDevices(accountId) {
+      return Object.fromEntries(device.count.all(accountId).map((r) => [r.protocol, r.n]));
     },
     async setDevicePriorities(accountId, ordered) {
       ordered.forEach((id, priority) => device.setPriority.run(priority, accountId, id));

@@ -1,7 +1,4 @@
-import type { PushMessage } from '../../../protocol/push.js';
-import type { Channel } from '../../../hub/push-channel.js';
-import { credentialOf } from '../../../hub/accounts.js';
-import type { EasContext } from '../context.js';
+import { HeldAnswer, type EasContext } from '../context.js';
 import { saveMemory } from '../device-memory.js';
 import { foldersOf } from '../folders.js';
 import { child, children, namespace, text, type WbxmlElement } from '../wbxml/element.js';
@@ -9,8 +6,8 @@ import { child, children, namespace, text, type WbxmlElement } from '../wbxml/el
 /**
  * Ping (MS-ASCMD 2.2.1.13): the device names folders and a heartbeat, and the answer comes when one of
  * them changes, or with "nothing changed" when the heartbeat runs out. A waiting Ping is an idle socket
- * and a channel of the push hub, woken by the same commit-time notifications as WebSocket devices; it
- * never polls. It changes no sync state, so it is never taken for an acknowledgement of anything.
+ * and a channel of the push hub (holds.ts), woken by the same commits as WebSocket devices; it never
+ * polls. It changes no sync state, so it is never taken for an acknowledgement of anything.
  */
 const ping_ = namespace('Ping');
 
@@ -30,7 +27,7 @@ export function answerAfterMs(heartbeatSeconds: number): number {
   return heartbeatSeconds * 1000 - Math.min(10_000, heartbeatSeconds * 100);
 }
 
-export async function ping(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement> {
+export async function ping(ctx: EasContext, body: WbxmlElement | undefined): Promise<WbxmlElement | HeldAnswer> {
   const heartbeatText = text(child(body, 'HeartbeatInterval'));
   const folderElements = children(child(body, 'Folders'), 'Folder');
   // Counted before the ids are read; the device's last folders, kept below, are the account's own.
@@ -51,46 +48,11 @@ export async function ping(ctx: EasContext, body: WbxmlElement | undefined): Pro
   ctx.memory.lastPing = { heartbeatSeconds, folders };
   // Kept before the wait, so an empty Ping on another process finds it while this one is held.
   await saveMemory(ctx);
-
-  const changed = await waitForChanges(ctx, folders, answerAfterMs(heartbeatSeconds));
-  if (changed.length === 0) return ping_('Ping', ping_('Status', String(pingStatus.expired)));
-  return ping_('Ping', ping_('Status', String(pingStatus.changes)), ping_('Folders', ...changed.map((id) => ping_('Folder', id))));
+  return new HeldAnswer(folders, answerAfterMs(heartbeatSeconds), pingAnswer);
 }
 
-/**
- * Resolves with the folders that changed, or none once `waitMs` passes, the device hangs up, or a newer
- * Ping of the device takes over. The channel is registered before looking at what is already waiting,
- * so a change commits either before the look (and is counted) or after the registration (and wakes it).
- */
-export async function waitForChanges(ctx: EasContext, folders: readonly string[], waitMs: number): Promise<string[]> {
-  let finish!: (ids: string[]) => void;
-  const done = new Promise<string[]>((resolve) => (finish = resolve));
-  const watched = new Set(folders);
-  const channel: Channel = {
-    kind: 'eas-ping',
-    accountId: ctx.point.accountId,
-    deviceId: ctx.point.device.id,
-    tokenId: ctx.principal.tokenId,
-    collections: watched,
-    lastToken: 0,
-    send(message: PushMessage) {
-      if (message.type === 'change' && watched.has(message.collectionId)) finish([message.collectionId]);
-      else if (message.type === 'syncRequest') finish([...watched]);
-    },
-    beat: () => true,
-    close: () => finish([]),
-  };
-  const timer = setTimeout(() => finish([]), waitMs);
-  void ctx.hungUp.then(() => finish([]));
-  try {
-    await ctx.pings.register(channel, credentialOf(ctx.principal));
-    const pending = await ctx.hub.pendingChanges(ctx.point.accountId, ctx.point.device.id, folders, 1);
-    const waiting = folders.filter((id) => (pending.get(id)?.pending ?? 0) > 0);
-    if (waiting.length > 0) finish(waiting);
-    return await done;
-  } finally {
-    // Whatever ended the wait (or failed before it), the channel and the timer go with it.
-    clearTimeout(timer);
-    ctx.pings.unregister(channel);
-  }
+/** What a held Ping answers: the folders that changed (Status 2), or none (Status 1). */
+function pingAnswer(changed: readonly string[]): WbxmlElement {
+  if (changed.length === 0) return ping_('Ping', ping_('Status', String(pingStatus.expired)));
+  return ping_('Ping', ping_('Status', String(pingStatus.changes)), ping_('Folders', ...changed.map((id) => ping_('Folder', id))));
 }

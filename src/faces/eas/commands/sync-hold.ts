@@ -2,7 +2,7 @@ import type { EasContext } from '../context.js';
 import { syncStatus } from '../status.js';
 import { decodeWbxml } from '../wbxml/codec.js';
 import { child, children, namespace, text, type WbxmlElement } from '../wbxml/element.js';
-import { answerAfterMs, waitForChanges } from './ping.js';
+import { answerAfterMs } from './ping.js';
 
 /**
  * The parts of a Sync request that are not about one collection (docs/eas.md "Sync"): `Partial`
@@ -62,7 +62,7 @@ export function holdOf(request: WbxmlElement): { seconds?: number; refusal?: Wbx
  * Holds a Sync that asks for it until one of its collections changes: only a request that sends no
  * commands and names each collection at the device's current key with nothing waiting there (any other
  * has an answer to give at once). Like a Ping, the wait is an idle socket woken by the push hub
- * (ping.ts). True when the Sync should go on; false when the time ran out with nothing new, which is
+ * (holds.ts). True when the Sync should go on; false when the time ran out with nothing new, which is
  * answered with an empty response (the device keeps its keys and asks again).
  */
 export async function holdSync(ctx: EasContext, collections: readonly WbxmlElement[], seconds: number): Promise<boolean> {
@@ -75,5 +75,5 @@ export async function holdSync(ctx: EasContext, collections: readonly WbxmlEleme
     return state !== undefined && String(state.syncKey) === keys.get(id) && state.pending === 0;
   });
   if (!quiet) return true;
-  return (await waitForChanges(ctx, ids, answerAfterMs(seconds))).length > 0;
+  return (await ctx.wait(ids, answerAfterMs(seconds))).length > 0;
 }
