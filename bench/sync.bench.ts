@@ -27,6 +27,7 @@ import { windowSizeDefault } from '../src/sdk/sync-loop.js';
 import { accountArgs, cpuSeconds, createAccount, freePort, nodeCommand, repoRoot, rssKiB, startServer, stopServer } from './server-process.js';
 import { gzipLevel } from '../src/http/body.js';
 import { openDatabase, type OpenDatabase } from '../src/sqlite/open.js';
+import { sqliteCommitWatcher } from '../test/support/commit-watcher.js';
 import type { Statement } from 'better-sqlite3';
 import pg from 'pg';
 import { postgresBin, startPgCluster } from '../test/support/postgres.js';
@@ -358,22 +359,6 @@ interface IdleFigures {
   dav: { msMedian: number; msP90: number; wireBytesPerSync: number };
   /** msMedian over dav.msMedian. */
   overDav: number;
-}
-
-/**
- * Whether another connection committed a change to a SQLite file since the last call: `PRAGMA data_version`
- * changes then, and only then (a transaction that wrote nothing leaves it as it was).
- */
-function sqliteCommitWatcher(path: string): () => boolean {
-  const { db } = openDatabase(path, { readonly: true });
-  const version = () => db.prepare('PRAGMA data_version').pluck().get() as number;
-  let last = version();
-  return () => {
-    const now = version();
-    const changed = now !== last;
-    last = now;
-    return changed;
-  };
 }
 
 const davSyncBody = (token: string) =>

@@ -10,7 +10,7 @@ import { openMemoryReplica } from '../../src/sdk/memory-replica.js';
 import { recordLocalDelete, recordLocalPut } from '../../src/sdk/replica.js';
 import { SyncClient } from '../../src/sdk/sync-loop.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { openDatabase } from '../../src/sqlite/open.js';
+import { sqliteCommitWatcher } from '../support/commit-watcher.js';
 import { vcard, vevent } from '../support/server.js';
 
 /**
@@ -28,16 +28,8 @@ const store = openSqliteStore(join(dir, 'syncpoint.db'));
 const hub = new Hub(store, { clock: { now: () => now }, random: { id: () => `id${++ids}` }, logger: silent });
 after(() => store.close());
 
-/** Whether anything committed a change to the hub's database since the last call (`PRAGMA data_version`, read from a connection of its own). */
-const { db: watcher } = openDatabase(join(dir, 'syncpoint.db'), { readonly: true });
-let dataVersion = 0;
-function databaseChanged(): boolean {
-  const version = watcher.prepare('PRAGMA data_version').pluck().get() as number;
-  const changed = version !== dataVersion;
-  dataVersion = version;
-  return changed;
-}
-after(() => watcher.close());
+/** Whether anything committed a change to the hub's database since the last call. */
+const databaseChanged = sqliteCommitWatcher(join(dir, 'syncpoint.db'));
 
 /** One exchange as the native face hands it to the hub (faces/native/exchange.ts). */
 async function sync(accountId: string, device: string, collectionId: string, syncKey: number, commands: ClientCommand[] = []): Promise<CollectionResponse> {

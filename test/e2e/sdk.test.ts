@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { HttpTransport, reapDeleted, recordLocalDelete, recordLocalPut, SyncClient, type Replica, type Transport } from '../../src/sdk/index.js';
 import { openSqliteReplica } from '../../src/sdk/node/index.js';
-import { openDatabase } from '../../src/sqlite/open.js';
+import { sqliteCommitWatcher } from '../support/commit-watcher.js';
 import { startTestServer, vcard, type TestServer } from '../support/server.js';
 import { newAccount } from '../support/sync.js';
 
@@ -48,22 +48,6 @@ function losingAnswers(inner: Transport) {
     createCollection: (input) => inner.createCollection(input),
   };
   return { transport, loseNextAnswer: () => (armed = true) };
-}
-
-/**
- * Whether anything committed a change to this SQLite file since the last call: `PRAGMA data_version`,
- * read from a connection of its own, moves then and only then.
- */
-function commitWatcher(path: string): () => boolean {
-  const { db } = openDatabase(path, { readonly: true });
-  const version = () => db.prepare('PRAGMA data_version').pluck().get() as number;
-  let last = version();
-  return () => {
-    const now = version();
-    const changed = now !== last;
-    last = now;
-    return changed;
-  };
 }
 
 /** What a replica holds, by FN, for present items. */
@@ -521,8 +505,8 @@ test('a sync with nothing to send and nothing to get keeps its key and commits n
   // The first exchange after an initial sync is recorded, whatever it carries (docs/protocol.md §5.1).
   await poller.sync();
   const key = poller.replica.transaction((tx) => tx.syncKey(contacts));
-  const replicaWrote = commitWatcher(poller.path);
-  const serverWrote = server.database === '' ? commitWatcher(join(server.dataDir, 'syncpoint.db')) : undefined;
+  const replicaWrote = sqliteCommitWatcher(poller.path);
+  const serverWrote = server.database === '' ? sqliteCommitWatcher(join(server.dataDir, 'syncpoint.db')) : undefined;
   for (let i = 0; i < 3; i++) {
     const summary = await poller.sync();
     assert.deepEqual([summary.exchanges, summary.sent, summary.received], [1, 0, 0]);
