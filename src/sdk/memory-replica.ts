@@ -88,14 +88,6 @@ export function openMemoryReplica(): Replica {
       const [first] = s?.byServer.get(serverId) ?? [];
       return first === undefined ? undefined : copy(s?.rows.get(first));
     },
-    byServerIds: (c, serverIds) => {
-      const found = new Map<string, LocalItem>();
-      for (const serverId of serverIds) {
-        const item = tx.byServerId(c, serverId);
-        if (item) found.set(serverId, item);
-      }
-      return found;
-    },
     put: (c, item) => {
       const s = state(c);
       const before = s.rows.get(item.localId);
@@ -141,15 +133,6 @@ export function openMemoryReplica(): Replica {
     horizon: (c) => collections.get(c)?.horizon ?? 0,
     setHorizon: (c, seq) => setField(state(c), 'horizon', seq),
     knownSeq: (c, serverId) => collections.get(c)?.known.get(serverId),
-    knownSeqs: (c, serverIds) => {
-      const known = collections.get(c)?.known;
-      const found = new Map<string, number>();
-      for (const serverId of serverIds) {
-        const seq = known?.get(serverId);
-        if (seq !== undefined) found.set(serverId, seq);
-      }
-      return found;
-    },
     setKnownSeq: (c, serverId, seq) => mapSet(state(c).known, serverId, seq),
     forgetKnownSeqs: (c, seq) => {
       const known = collections.get(c)?.known;

@@ -33,8 +33,6 @@ export interface ReplicaTx {
   setSyncKey(collectionId: string, syncKey: number): void;
   get(collectionId: string, localId: string): LocalItem | undefined;
   byServerId(collectionId: string, serverId: string): LocalItem | undefined;
-  /** What byServerId answers for each of these server ids, asked at once (a page of an answer is one lookup, not hundreds): the ones held. */
-  byServerIds(collectionId: string, serverIds: readonly string[]): Map<string, LocalItem>;
   put(collectionId: string, item: LocalItem): void;
   /** Puts an item under a local id no row has yet; false (and nothing written) when one has it. */
   putNew(collectionId: string, item: LocalItem): boolean;
@@ -62,8 +60,6 @@ export interface ReplicaTx {
    * of its own upload says so and it is ahead of the horizon; older notices of the item are old news.
    */
   knownSeq(collectionId: string, serverId: string): number | undefined;
-  /** What knownSeq answers for each of these server ids, asked at once: the ones known. */
-  knownSeqs(collectionId: string, serverIds: readonly string[]): Map<string, number>;
   setKnownSeq(collectionId: string, serverId: string, seq: number): void;
   /** Forgets known sequences at or before `seq` (the horizon has passed them). */
   forgetKnownSeqs(collectionId: string, seq: number): void;

@@ -154,23 +154,15 @@ export class SyncClient {
       if (response.status !== 'ok') throw new Error(`collection ${collectionId}: ${response.status} ${response.message ?? ''}`);
       const pendingRemain = this.o.replica.transaction((tx) => {
         applyResults(tx, collectionId, commands, response.results, summary);
-        // The rows and known versions the server commands name, looked up together (one query each,
-        // not one per command). An item named twice is looked up again the second time: the first may have written it.
-        const ids = response.commands.map((command) => command.serverId);
-        const known = tx.knownSeqs(collectionId, ids);
-        const held = tx.byServerIds(collectionId, ids);
-        const applied = new Set<string>();
         for (const command of response.commands) {
           // A push notice that overtook this answer brought a newer version than the answer's.
-          if ((known.get(command.serverId) ?? 0) > response.seq) continue;
-          const item = applied.has(command.serverId) ? tx.byServerId(collectionId, command.serverId) : held.get(command.serverId);
-          applied.add(command.serverId);
-          applyServerCommand(tx, collectionId, command, this.o.localIdFor, item);
+          if ((tx.knownSeq(collectionId, command.serverId) ?? 0) > response.seq) continue;
+          applyServerCommand(tx, collectionId, command, this.o.localIdFor);
         }
         for (const item of response.fetched) {
           // As for server commands: a notice past the answer's position may be newer; later pages bring the truth.
           if ((tx.knownSeq(collectionId, item.serverId) ?? 0) > response.seq) continue;
-          applyServerCommand(tx, collectionId, { op: 'change', serverId: item.serverId, data: item.data, etag: item.etag }, this.o.localIdFor, tx.byServerId(collectionId, item.serverId));
+          applyServerCommand(tx, collectionId, { op: 'change', serverId: item.serverId, data: item.data, etag: item.etag }, this.o.localIdFor);
         }
         const before = tx.horizon(collectionId);
         // A re-initialization ends with its last page; until then every notice is old news (below).
@@ -229,7 +221,7 @@ export class SyncClient {
       // this replica still holds its own data, until the merged version arrives.
       const same = item !== undefined && item.data === (command.op === 'delete' ? null : command.data);
       // A stale item (a re-initialization is under way) is confirmed by the notice as by a sync.
-      if (!same || item.stale) applyServerCommand(tx, c, command, this.o.localIdFor, item);
+      if (!same || item.stale) applyServerCommand(tx, c, command, this.o.localIdFor);
       tx.setKnownSeq(c, command.serverId, seq);
       tx.holdToken(c, token, seq);
       return same ? 'duplicate' : 'applied';
@@ -407,8 +399,8 @@ function dropTwinRow(tx: ReplicaTx, collectionId: string, item: LocalItem, serve
   if (twin && twin.localId !== item.localId) tx.remove(collectionId, twin.localId);
 }
 
-/** `item`: the row that holds the command's server item now (byServerId), if any. */
-function applyServerCommand(tx: ReplicaTx, collectionId: string, command: ServerCommand, localIdFor: (serverId: string) => string, item: LocalItem | undefined): void {
+function applyServerCommand(tx: ReplicaTx, collectionId: string, command: ServerCommand, localIdFor: (serverId: string) => string): void {
+  const item = tx.byServerId(collectionId, command.serverId);
   if (command.op === 'delete') {
     if (!item) return;
     // Edited here while this exchange was in flight, deleted there: keep the edit, as a new item.

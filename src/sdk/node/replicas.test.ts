@@ -44,28 +44,6 @@ for (const [name, open] of backends) {
       assert.deepEqual(localIds(replica, 'pending'), ['a', 'c', 'd']);
     });
 
-    test('byServerIds and knownSeqs answer for many ids what byServerId and knownSeq answer for each, in this collection only', () => {
-      const replica = open();
-      replica.transaction((tx) => {
-        tx.put(c, newLocalItem('a', { serverId: 's-a', data: 'A', etag: 'e-a' }));
-        tx.put(c, newLocalItem('b', { serverId: 's-b', data: 'B', etag: 'e-b' }));
-        // Two rows naming one server item (a twin, for a moment): both answer with the row put first.
-        tx.put(c, newLocalItem('b-twin', { serverId: 's-b', data: 'B twin', etag: 'e-b' }));
-        tx.put('other', newLocalItem('x', { serverId: 's-x', data: 'X', etag: 'e-x' }));
-        tx.setKnownSeq(c, 's-a', 7);
-        tx.setKnownSeq('other', 's-x', 9);
-      });
-      replica.transaction((tx) => {
-        const ids = ['s-b', 's-a', 's-x', 'nowhere', 's-a'];
-        const held = tx.byServerIds(c, ids);
-        assert.deepEqual([...held.keys()].sort(), ['s-a', 's-b']);
-        for (const id of ids) assert.deepEqual(held.get(id), tx.byServerId(c, id), id);
-        assert.equal(held.get('s-b')?.localId, 'b');
-        assert.deepEqual([...tx.knownSeqs(c, ids)], [['s-a', 7]]);
-        assert.deepEqual(tx.byServerIds(c, []), new Map());
-      });
-    });
-
     test('a transaction body that throws leaves no trace', () => {
       const replica = open();
       replica.transaction((tx) => {

@@ -32,8 +32,6 @@ export function openSqliteReplica(path: string): Replica {
   const setKey = prepare('INSERT OR REPLACE INTO collections (collection_id, sync_key) VALUES (?, ?)');
   const get = prepare<[string, string], Row>('SELECT * FROM items WHERE collection_id = ? AND local_id = ?');
   const byServer = prepare<[string, string], Row>('SELECT * FROM items WHERE collection_id = ? AND server_id = ?');
-  // The ids go as one JSON array; rows come in the order of items_server, so the first row of a server id is the one byServer finds.
-  const byServers = prepare<[string, string], Row>('SELECT * FROM items WHERE collection_id = ? AND server_id IN (SELECT value FROM json_each(?)) ORDER BY server_id, rowid');
   // Positional parameters: binding names from an object costs more than the insert itself on an initial sync.
   const put = prepare<[string, string, string | null, string | null, string | null, string | null, string | null, number, string | null, number]>(`INSERT INTO items (collection_id, local_id, server_id, data, etag, pending, rejected, stale, app_state, edited)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -55,9 +53,6 @@ export function openSqliteReplica(path: string): Replica {
   const getHorizon = prepare<[string], { seq: number }>('SELECT seq FROM horizons WHERE collection_id = ?');
   const setHorizon = prepare('INSERT OR REPLACE INTO horizons (collection_id, seq) VALUES (?, ?)');
   const knownSeq = prepare<[string, string], { seq: number }>('SELECT seq FROM known_versions WHERE collection_id = ? AND server_id = ?');
-  const knownSeqsOf = prepare<[string, string], { server_id: string; seq: number }>(
-    'SELECT server_id, seq FROM known_versions WHERE collection_id = ? AND server_id IN (SELECT value FROM json_each(?))',
-  );
   const setKnownSeq = prepare('INSERT OR REPLACE INTO known_versions (collection_id, server_id, seq) VALUES (?, ?, ?)');
   const forgetKnown = prepare('DELETE FROM known_versions WHERE collection_id = ? AND seq <= ?');
   const tokens = prepare<[string], { token: number }>('SELECT token FROM push_tokens WHERE collection_id = ? ORDER BY token');
@@ -71,11 +66,6 @@ export function openSqliteReplica(path: string): Replica {
     setSyncKey: (c, key) => void setKey.run(c, key),
     get: (c, id) => toItem(get.get(c, id)),
     byServerId: (c, id) => toItem(byServer.get(c, id)),
-    byServerIds: (c, ids) => {
-      const found = new Map<string, LocalItem>();
-      for (const row of byServers.all(c, JSON.stringify(ids))) if (!found.has(row.server_id as string)) found.set(row.server_id as string, toItem(row) as LocalItem);
-      return found;
-    },
     put: (c, item) =>
       void put.run(c, item.localId, item.serverId, item.data, item.etag, item.pending, item.rejected, item.stale ? 1 : 0, item.appState, ++editCounter),
     putNew: (c, item) => {
@@ -96,7 +86,6 @@ export function openSqliteReplica(path: string): Replica {
     horizon: (c) => getHorizon.get(c)?.seq ?? 0,
     setHorizon: (c, seq) => void setHorizon.run(c, seq),
     knownSeq: (c, id) => knownSeq.get(c, id)?.seq,
-    knownSeqs: (c, ids) => new Map(knownSeqsOf.all(c, JSON.stringify(ids)).map((r) => [r.server_id, r.seq])),
     setKnownSeq: (c, id, seq) => void setKnownSeq.run(c, id, seq),
     forgetKnownSeqs: (c, seq) => void forgetKnown.run(c, seq),
     heldTokens: (c) => tokens.all(c).map((r) => r.token),
